@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Python extras, Debian's chromium if missing) and runs the
+# whole suite. Fails when no test ran, so a broken collection can never pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null
+  else
+    echo "chromium is missing and apt-get is not available: install Chromium at /usr/bin/chromium" >&2
+    exit 1
+  fi
+fi
+VENV="${LOOPMETER_VENV:-.venv}"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+"$VENV/bin/python" -m pip install -q -e '.[test]'
+set +e
+"$VENV/bin/python" -m pytest -n 2 -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "no tests ran: failing on purpose" >&2
+  exit 1
+fi
+exit "$rc"

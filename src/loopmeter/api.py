@@ -1,0 +1,98 @@
+"""The Python API: what the CLI commands call, usable from a notebook too.
+
+Example:
+    >>> from loopmeter import analyze
+    >>> doc = analyze(["~/src/api"], store_path="/tmp/lm.duckdb", html_path="report.html")
+    >>> doc["totals"]["validated_changes"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from .attribution import Matcher
+from .config import Config, load_config
+from .ingestion import IngestResult, Progress, ingest_git
+from .store.db import DEFAULT_STORE, Store, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Ibis and pandas are imported where reports are computed, not here: an ingest does not need them,
+# and they add ~65 MB to its peak memory.
+
+
+def ingest(
+    paths: Sequence[str | Path],
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    branch: str | None = None,
+    progress: Progress | None = None,
+    config: Config | None = None,
+    pull_refs: bool = True,
+) -> list[IngestResult]:
+    """Read each repository's new history into the store. Returns what each ingest did."""
+    config = config or load_config()
+    matcher = Matcher.load(config.signatures)
+    with Store.open(store_path) as store:
+        return [ingest_git(store, p, matcher=matcher, branch=branch, progress=progress, pull_refs=pull_refs) for p in paths]
+
+
+def report_from_store(
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    as_of: datetime | None = None,
+    window_days: int | None = None,
+    adoption_date: date | None = None,
+    repos: list[str] | None = None,
+    html_path: str | Path | None = None,
+    show_names: bool = False,
+    seed: int = 0,
+    config: Config | None = None,
+) -> dict:
+    """Compute the report document from the store; also write the HTML report if `html_path` is given."""
+    from .report.document import build_report, change_rows
+
+    config = config or load_config()
+    as_of = as_of or utcnow()
+    window_days = window_days or config.window_days
+    with Store.open(store_path, create=False) as store:
+        doc = build_report(store, as_of=as_of, window_days=window_days, adoption_date=adoption_date,
+                           repos=repos, seed=seed)
+        if html_path is not None:
+            from .report.html import render_html
+
+            rows = change_rows(store, as_of=as_of, window_days=window_days, repos=repos, show_names=show_names)
+            render_html(doc, rows, Path(html_path))
+    return doc
+
+
+def analyze(
+    paths: Sequence[str | Path],
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    html_path: str | Path | None = "loopmeter-report.html",
+    branch: str | None = None,
+    progress: Progress | None = None,
+    pull_refs: bool = True,
+    **report_options,
+) -> dict:
+    """Ingest the repositories, then report on exactly those repositories."""
+    config = report_options.pop("config", None) or load_config()
+    results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
+    return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,
+                  **report_options)
+
+
+def changes_frame(*, store_path: str | Path | None = DEFAULT_STORE, as_of: datetime | None = None,
+                  window_days: int = 14) -> "pd.DataFrame":
+    """Every change with its state, attribution and cycle time, as a pandas DataFrame."""
+    from .metrics.changes import Window, backend, changes
+
+    with Store.open(store_path, create=False, read_only=True) as store:
+        con = backend(store)
+        return con.execute(changes(con, Window(as_of=as_of or utcnow(), days=window_days)))

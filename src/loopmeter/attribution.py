@@ -1,0 +1,525 @@
+"""AI attribution: which agents took part in a commit, from trailers, footers, identities and branches.
+
+The signatures live in one data file, ``loopmeter/data/signatures.toml`` (its header documents the
+entry format); users add entries of the same shape as ``[[attribution.signature]]`` tables in
+loopmeter.toml. :class:`Matcher` compiles both into lookup tables once, so that
+:meth:`Matcher.match_commit`, called for every commit of long histories, spends its time on a few
+dictionary lookups and substring tests; a regular expression only runs once a cheap pre-check has
+passed.
+
+Evidence is deliberately narrow: a bare word ("claude", "cursor", "copilot") proves nothing, nor does
+a GitHub noreply address by itself. Co-author trailers count by their exact address or GitHub login,
+never by the display name.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+from .errors import ConfigError
+
+__all__ = ["EVIDENCE_KINDS", "Evidence", "Matcher", "parse_trailers"]
+
+EVIDENCE_KINDS = ("trailer", "footer", "author", "committer", "message", "branch")
+_IDENTITY_KINDS = ("author", "committer")
+_SIGNAL_MAX = 200
+# A trailer-looking line found in the body rather than the trailer block (squash merges keep the
+# trailers of each squashed commit there) is reported as "message" evidence at this share of the
+# signature's confidence.
+_BODY_TRAILER_FACTOR = 0.9
+
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_TRAILER_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)")
+# Lines of the body that look like "Key: ... <address>" or "Key: value".
+_BODY_TRAILER = re.compile(r"^[ \t]*([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
+_ANGLE_EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>\s*$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_NOREPLY = "@users.noreply.github.com"
+# Keys git itself recognises when deciding whether a mixed last paragraph is a trailer block.
+_GIT_RECOGNISED = frozenset({"signed-off-by"})
+_FIELDS = frozenset(
+    {"agent", "evidence", "email", "login", "regex", "ids", "key", "needle", "confidence", "description"}
+)
+_BOT_FIELDS = frozenset({"login", "ids", "email", "regex", "description"})
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of evidence that an AI agent took part in a commit or change."""
+
+    agent: str  # e.g. "claude-code"
+    evidence: str  # "trailer" | "footer" | "author" | "committer" | "message" | "branch"
+    signal: str  # the matched text, at most 200 chars (e.g. the trailer line)
+    confidence: float
+
+
+# --------------------------------------------------------------------------------- trailers
+
+
+def _trailer_block(message: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split a message into (text before the trailer block, trailers) following git's rules.
+
+    The trailer block is the last paragraph, never the first (the title). It counts when every
+    line is a trailer (or an indented continuation of one), or, like git, when at least a quarter
+    of its lines are trailers and one of them is a key git recognises (Signed-off-by) or a
+    "(cherry picked from commit ...)" line.
+    """
+    text = message.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    lines = text.split("\n")
+    end = len(lines)
+    while end > 0 and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    if start == 0 or not any(line.strip() for line in lines[:start]):
+        return text, []  # a single paragraph is the title: no trailers
+    trailers: list[list[str]] = []
+    other = 0
+    recognised = False
+    last_was_trailer = False
+    for line in lines[start:end]:
+        if line[:1] in (" ", "\t") and last_was_trailer:
+            trailers[-1][1] = f"{trailers[-1][1]} {line.strip()}".strip()
+            continue
+        m = _TRAILER_LINE.fullmatch(line.rstrip())
+        if m:
+            trailers.append([m.group(1), m.group(2).strip()])
+            recognised = recognised or m.group(1).lower() in _GIT_RECOGNISED
+            last_was_trailer = True
+        else:
+            other += 1
+            last_was_trailer = False
+            recognised = recognised or line.startswith("(cherry picked from commit ")
+    if not trailers:
+        return text, []
+    if other and not (recognised and len(trailers) * 3 >= other):
+        return text, []
+    return "\n".join(lines[:start]), [(k, v) for k, v in trailers]
+
+
+def parse_trailers(message: str) -> list[tuple[str, str]]:
+    """git-style trailers of the message's last paragraph (key, value), keys as written.
+
+    Trailer-looking lines elsewhere in the body are not trailers; a message of one paragraph has
+    none. Indented continuation lines are joined to the value with a single space.
+    """
+    return _trailer_block(message)[1]
+
+
+# ------------------------------------------------------------------------------ signatures
+
+
+@dataclass(frozen=True, slots=True)
+class _Sig:
+    agent: str
+    kinds: frozenset[str]
+    rule: str  # "email" | "login" | "regex"
+    value: str  # lowercased email or login; the pattern text for regex
+    ids: frozenset[str]
+    regex: re.Pattern[str] | None
+    needle: str | None
+    keys: frozenset[str] | None  # lowercased trailer keys, None for any
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Bot:
+    rule: str
+    value: str
+    ids: frozenset[str]
+    regex: re.Pattern[str] | None
+
+
+def _github_account(email: str) -> tuple[str | None, str | None]:
+    """(login, numeric id) of a lowercased <id>+<login>@users.noreply.github.com address."""
+    if not email.endswith(_NOREPLY):
+        return None, None
+    local = email[: -len(_NOREPLY)]
+    num, plus, login = local.partition("+")
+    if plus and num.isdigit():
+        return (login or None), num
+    return (local or None), None
+
+
+def _clip(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= _SIGNAL_MAX else text[: _SIGNAL_MAX - 1] + "…"
+
+
+class _EntryError:
+    """Builds one-line ConfigError messages naming the entry and the field."""
+
+    def __init__(self, origin: str, index: int, entry: object):
+        agent = entry.get("agent") if isinstance(entry, dict) else None
+        label = f"{origin} #{index}"
+        if isinstance(agent, str) and agent:
+            label += f" (agent {agent[:40]!r})"
+        self.label = label
+
+    def __call__(self, field: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.label}: field {field!r} {problem}".replace("\n", " "))
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _compile(err: _EntryError, pattern: object, flags: int = 0) -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern:
+        raise err("regex", f"must be a non-empty string, got {_short(pattern)}")
+    try:
+        return re.compile(pattern, flags)
+    except re.error as e:
+        raise err("regex", f"is not a valid regular expression ({e})") from None
+
+
+def _ids(err: _EntryError, value: object) -> frozenset[str]:
+    if not isinstance(value, list):
+        raise err("ids", f"must be a list of numeric GitHub account ids, got {_short(value)}")
+    out = set()
+    for v in value:
+        if isinstance(v, bool) or not (isinstance(v, int) and v > 0 or isinstance(v, str) and v.isdigit()):
+            raise err("ids", f"must hold positive whole numbers, got {_short(v)}")
+        out.add(str(int(v)))
+    return frozenset(out)
+
+
+def _login(err: _EntryError, value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or "@" in value or any(c.isspace() for c in value):
+        raise err("login", f"must be a GitHub login such as 'claude[bot]' (no '@', no spaces), got {_short(value)}")
+    return value.strip().lower()
+
+
+def _email(err: _EntryError, value: object) -> str:
+    if (not isinstance(value, str) or value.count("@") != 1 or value.strip().startswith("@")
+            or value.strip().endswith("@") or any(c.isspace() for c in value.strip())):
+        raise err("email", f"must be one exact address such as 'noreply@example.com', got {_short(value)}")
+    return value.strip().lower()
+
+
+def _parse_signature(entry: object, origin: str, index: int) -> _Sig:
+    err = _EntryError(origin, index, entry)
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{origin} #{index}: must be a table, got {_short(entry)}")
+    unknown = sorted(set(entry) - _FIELDS)
+    if unknown:
+        raise err(unknown[0], f"is not a signature field (expected one of {', '.join(sorted(_FIELDS))})")
+
+    agent = entry.get("agent")
+    if not isinstance(agent, str) or not _SLUG.fullmatch(agent):
+        raise err("agent", f"must be a lowercase slug such as 'claude-code', got {_short(agent)}")
+
+    if "evidence" not in entry:
+        raise err("evidence", f"is required (one of {', '.join(EVIDENCE_KINDS)}, or a list of them)")
+    raw_kinds = entry["evidence"]
+    kinds_list = raw_kinds if isinstance(raw_kinds, list) else [raw_kinds]
+    if not kinds_list or not all(isinstance(k, str) and k in EVIDENCE_KINDS for k in kinds_list):
+        raise err("evidence",
+                  f"must be one of {', '.join(EVIDENCE_KINDS)} (or a list of them), got {_short(raw_kinds)}")
+    kinds = frozenset(kinds_list)
+
+    rules = [r for r in ("email", "login", "regex") if r in entry]
+    if len(rules) != 1:
+        which = "none" if not rules else " and ".join(rules)
+        raise err(rules[1] if len(rules) > 1 else "regex",
+                  f"needs exactly one match rule of 'email', 'login' or 'regex', found {which}")
+    rule = rules[0]
+
+    conf = entry.get("confidence")
+    if isinstance(conf, bool) or not isinstance(conf, int | float) or not 0.0 <= float(conf) <= 1.0:
+        raise err("confidence", f"must be a number between 0 and 1, got {_short(conf)}")
+
+    desc = entry.get("description", "")
+    if not isinstance(desc, str):
+        raise err("description", f"must be a string, got {_short(desc)}")
+
+    ids: frozenset[str] = frozenset()
+    if "ids" in entry:
+        if rule != "login":
+            raise err("ids", "is only allowed together with 'login'")
+        ids = _ids(err, entry["ids"])
+
+    keys: frozenset[str] | None = None
+    if "key" in entry:
+        if kinds != {"trailer"}:
+            raise err("key", "is only allowed when evidence is \"trailer\"")
+        raw = entry["key"]
+        key_list = raw if isinstance(raw, list) else [raw]
+        if not key_list or not all(isinstance(k, str) and _TOKEN.fullmatch(k) for k in key_list):
+            raise err("key", f"must be a trailer key such as 'Co-authored-by' (or a list of them), got {_short(raw)}")
+        keys = frozenset(k.lower() for k in key_list)
+
+    needle: str | None = None
+    if "needle" in entry:
+        if rule != "regex":
+            raise err("needle", "is only allowed together with 'regex'")
+        if not isinstance(entry["needle"], str) or not entry["needle"]:
+            raise err("needle", f"must be a non-empty string, got {_short(entry['needle'])}")
+        needle = entry["needle"].lower()
+
+    regex = None
+    if rule == "email":
+        if kinds - {"trailer", *_IDENTITY_KINDS}:
+            raise err("email", "only applies to trailer, author and committer evidence")
+        value = _email(err, entry["email"])
+    elif rule == "login":
+        if kinds - {"trailer", *_IDENTITY_KINDS}:
+            raise err("login", "only applies to trailer, author and committer evidence")
+        value = _login(err, entry["login"])
+    else:
+        value = entry["regex"]
+        # Footers are whole lines anywhere in the message.
+        regex = _compile(err, value, re.M if kinds == {"footer"} else 0)
+        if len(kinds) > 1 and "footer" in kinds:
+            raise err("evidence", "\"footer\" regexes cannot share an entry with other kinds")
+    return _Sig(agent, kinds, rule, value, ids, regex, needle, keys, float(conf))
+
+
+def _parse_bot(entry: object, origin: str, index: int) -> _Bot:
+    err = _EntryError(origin, index, entry)
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{origin} #{index}: must be a table, got {_short(entry)}")
+    unknown = sorted(set(entry) - _BOT_FIELDS)
+    if unknown:
+        raise err(unknown[0], f"is not a bot field (expected one of {', '.join(sorted(_BOT_FIELDS))})")
+    rules = [r for r in ("email", "login", "regex") if r in entry]
+    if len(rules) != 1:
+        raise err("login", "needs exactly one match rule of 'email', 'login' or 'regex'")
+    rule = rules[0]
+    ids: frozenset[str] = frozenset()
+    if "ids" in entry:
+        if rule != "login":
+            raise err("ids", "is only allowed together with 'login'")
+        ids = _ids(err, entry["ids"])
+    if rule == "email":
+        return _Bot(rule, _email(err, entry["email"]), ids, None)
+    if rule == "login":
+        return _Bot(rule, _login(err, entry["login"]), ids, None)
+    return _Bot(rule, entry["regex"], ids, _compile(err, entry["regex"]))
+
+
+def _package_data() -> dict:
+    raw = resources.files("loopmeter").joinpath("data/signatures.toml").read_text(encoding="utf-8")
+    try:
+        return tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"loopmeter/data/signatures.toml: {e}") from None
+
+
+# ---------------------------------------------------------------------------------- matcher
+
+
+class Matcher:
+    """Compiled signatures. Build it with :meth:`load`; it is immutable and safe to share."""
+
+    def __init__(self, signatures: list[_Sig], bots: list[_Bot]):
+        self._signatures = tuple(signatures)
+        kinds = (*EVIDENCE_KINDS,)
+        self._by_email: dict[str, dict[str, list[_Sig]]] = {k: {} for k in kinds}
+        self._by_login: dict[str, dict[str, list[_Sig]]] = {k: {} for k in kinds}
+        self._by_id: dict[str, dict[str, list[_Sig]]] = {k: {} for k in kinds}
+        self._regex: dict[str, list[_Sig]] = {k: [] for k in kinds}
+        self._trailer_by_key: dict[str, list[_Sig]] = {}
+        self._trailer_any_key: list[_Sig] = []
+        for sig in signatures:
+            for kind in sig.kinds:
+                if sig.rule == "email":
+                    self._by_email[kind].setdefault(sig.value, []).append(sig)
+                elif sig.rule == "login":
+                    self._by_login[kind].setdefault(sig.value, []).append(sig)
+                    for i in sig.ids:
+                        self._by_id[kind].setdefault(i, []).append(sig)
+                elif kind == "trailer":
+                    if sig.keys is None:
+                        self._trailer_any_key.append(sig)
+                    else:
+                        for key in sig.keys:
+                            self._trailer_by_key.setdefault(key, []).append(sig)
+                else:
+                    self._regex[kind].append(sig)
+        # Footer and message regexes grouped by needle, so each needle is tested once per message.
+        self._text_groups: list[tuple[str, str | None, tuple[_Sig, ...]]] = []
+        for kind in ("footer", "message"):
+            groups: dict[str | None, list[_Sig]] = {}
+            for sig in self._regex[kind]:
+                groups.setdefault(sig.needle, []).append(sig)
+            self._text_groups += [(kind, n, tuple(s)) for n, s in groups.items()]
+        # Trailer keys worth looking for in the body outside the trailer block.
+        self._body_keys = tuple(k + ":" for k in self._trailer_by_key)
+        self._bot_emails = {b.value for b in bots if b.rule == "email"}
+        self._bot_logins = {b.value for b in bots if b.rule == "login"}
+        self._bot_ids = {i for b in bots for i in b.ids}
+        self._bot_regex = tuple(b.regex for b in bots if b.regex is not None)
+
+    @classmethod
+    def load(cls, extra: list[dict] | None = None) -> Matcher:
+        """The package's signatures plus `extra` entries (``[[attribution.signature]]`` of loopmeter.toml).
+
+        A bad entry raises :class:`ConfigError` with a one-line message naming the entry and field.
+        """
+        data = _package_data()
+        origin = "signatures.toml [[signature]]"
+        sigs = [_parse_signature(e, origin, i) for i, e in enumerate(data.get("signature", []), 1)]
+        bots = [_parse_bot(e, "signatures.toml [[bot]]", i) for i, e in enumerate(data.get("bot", []), 1)]
+        if extra is not None:
+            if not isinstance(extra, list):
+                raise ConfigError(
+                    f"[[attribution.signature]]: must be a list of tables, got {type(extra).__name__}"
+                )
+            sigs += [_parse_signature(e, "[[attribution.signature]]", i) for i, e in enumerate(extra, 1)]
+        return cls(sigs, bots)
+
+    @property
+    def agents(self) -> frozenset[str]:
+        """Every agent slug some signature can report."""
+        return frozenset(s.agent for s in self._signatures)
+
+    # -------------------------------------------------------------------------- matching
+
+    def _account_hits(self, kind: str, name: str, email: str) -> list[_Sig]:
+        """Email, login and id signatures of `kind` that a name/address pair matches exactly."""
+        e = email.strip().lower()
+        hits: list[_Sig] = []
+        if e:
+            hits += self._by_email[kind].get(e, ())
+            if e.endswith(_NOREPLY):
+                login, num = _github_account(e)
+                if login:
+                    hits += self._by_login[kind].get(login, ())
+                if num:
+                    hits += self._by_id[kind].get(num, ())
+        n = name.strip().lower()
+        if n.endswith("[bot]"):
+            hits += self._by_login[kind].get(n, ())
+        return hits
+
+    def _identity(self, kind: str, name: str, email: str, found: dict) -> None:
+        """Author or committer evidence of one identity."""
+        hits = self._account_hits(kind, name, email)
+        regs = self._regex[kind]
+        if not hits and not regs:
+            return
+        target = f"{name} <{email}>"
+        for sig in hits:
+            _add(found, sig, kind, target)
+        if regs:
+            low = target.lower()
+            for sig in regs:
+                if (sig.needle is None or sig.needle in low) and sig.regex.search(target):
+                    _add(found, sig, kind, target)
+
+    def _trailer(self, key: str, value: str, found: dict, out_kind: str, factor: float) -> None:
+        """Evidence of one trailer (or trailer-looking body line, reported as `out_kind`)."""
+        k = key.lower()
+        line = f"{key}: {value}"
+        m = _ANGLE_EMAIL.search(value)
+        if m:
+            for sig in self._account_hits("trailer", value[: m.start()], m.group(1)):
+                if sig.keys is None or k in sig.keys:
+                    _add(found, sig, out_kind, line, factor)
+        for sig in self._trailer_by_key.get(k, ()):
+            if sig.regex is not None and sig.regex.search(value):
+                _add(found, sig, out_kind, line, factor)
+        if self._trailer_any_key:
+            lowv = value.lower()
+            for sig in self._trailer_any_key:
+                if (sig.needle is None or sig.needle in lowv) and sig.regex.search(value):
+                    _add(found, sig, out_kind, line, factor)
+
+    def match_commit(self, *, author_name: str, author_email: str, committer_name: str,
+                     committer_email: str, message: str) -> list[Evidence]:
+        """Evidence of AI agents in one commit: at most one per (agent, evidence kind)."""
+        found: dict[tuple[str, str], Evidence] = {}
+        self._identity("author", author_name or "", author_email or "", found)
+        self._identity("committer", committer_name or "", committer_email or "", found)
+        if message:
+            body, trailers = _trailer_block(message)
+            for key, value in trailers:
+                self._trailer(key, value, found, "trailer", 1.0)
+            low = message.lower()
+            # Trailer-looking lines outside the trailer block (squash merges keep each squashed
+            # commit's trailers in the body). Cheap pre-check before the line scan.
+            if "@" in body or (self._body_keys and any(k in low for k in self._body_keys)):
+                for m in _BODY_TRAILER.finditer(body):
+                    self._trailer(m.group(1), m.group(2), found, "message", _BODY_TRAILER_FACTOR)
+            for kind, needle, sigs in self._text_groups:
+                if needle is not None and needle not in low:
+                    continue
+                for sig in sigs:
+                    m = sig.regex.search(message)
+                    if m:
+                        text = message[m.start():].split("\n", 1)[0] if kind == "footer" else m.group(0)
+                        _add(found, sig, kind, text or m.group(0))
+        return list(found.values())
+
+    def match_branch(self, branch: str) -> list[Evidence]:
+        """Evidence from a branch name (e.g. ``claude/fix-login``); one per agent at most."""
+        b = _normalise_branch(branch)
+        if not b:
+            return []
+        found: dict[tuple[str, str], Evidence] = {}
+        for sig in self._regex["branch"]:
+            if (sig.needle is None or sig.needle in b.lower()) and sig.regex.search(b):
+                _add(found, sig, "branch", b)
+        return list(found.values())
+
+    def classify_actor(self, name: str, email: str) -> tuple[str, str | None]:
+        """('human' | 'agent' | 'bot', agent slug or None) for a git identity.
+
+        AI agent accounts and identities (copilot-swe-agent[bot], claude[bot], Copilot, "Name (aider)",
+        cursoragent@cursor.com, ...) are agents; dependency and automation bots, and any other
+        account whose login or name ends in "[bot]", are bots with no agent; everyone else is human.
+        """
+        name = name or ""
+        email = email or ""
+        found: dict[tuple[str, str], Evidence] = {}
+        for kind in _IDENTITY_KINDS:
+            self._identity(kind, name, email, found)
+        if found:
+            best = max(found.values(), key=lambda ev: ev.confidence)
+            return "agent", best.agent
+        e = email.strip().lower()
+        n = name.strip().lower()
+        login, num = _github_account(e)
+        if (
+            e in self._bot_emails
+            or (login is not None and login in self._bot_logins)
+            or (num is not None and num in self._bot_ids)
+            or n in self._bot_logins
+            or (login is not None and login.endswith("[bot]"))
+            or n.endswith("[bot]")
+        ):
+            return "bot", None
+        if self._bot_regex:
+            target = f"{name} <{email}>"
+            if any(r.search(target) for r in self._bot_regex):
+                return "bot", None
+        return "human", None
+
+
+def _add(found: dict, sig: _Sig, kind: str, signal: str, factor: float = 1.0) -> None:
+    conf = round(sig.confidence * factor, 4)
+    key = (sig.agent, kind)
+    old = found.get(key)
+    if old is None or conf > old.confidence:
+        found[key] = Evidence(sig.agent, kind, _clip(signal), conf)
+
+
+def _normalise_branch(branch: str) -> str:
+    b = (branch or "").strip()
+    if b.startswith("refs/heads/"):
+        b = b[len("refs/heads/"):]
+    elif b.startswith("refs/remotes/"):
+        b = b[len("refs/remotes/"):].partition("/")[2]
+    elif b.startswith(("origin/", "upstream/")):
+        b = b.partition("/")[2]
+    # "owner:branch", the head label GitHub gives a pull request from a fork.
+    head, colon, rest = b.partition(":")
+    if colon and rest and "/" not in head:
+        b = rest
+    return b

@@ -1,0 +1,214 @@
+"""The `loopmeter` command: thin commands that parse options, call one API function and render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from . import api
+from .errors import ConfigError, LoopmeterError
+from .ingestion import Progress as IngestProgress
+from .store.db import DEFAULT_STORE
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Measure from telemetry whether AI makes your work faster.",
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store file.", show_default=True)]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
+AdoptOpt = Annotated[Optional[str], typer.Option("--adoption-date", help="AI adoption date (YYYY-MM-DD); detected when omitted.")]
+WindowOpt = Annotated[Optional[int], typer.Option("--window-days", help="Validation window in days [default: 14, or loopmeter.toml].")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Judge validation as of this UTC time (YYYY-MM-DD[THH:MM]); default now.")]
+NamesOpt = Annotated[bool, typer.Option("--show-names", help="Show people's names instead of pseudonyms.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap, for reproducible intervals.")]
+HtmlOpt = Annotated[Path, typer.Option("--html", help="Where to write the self-contained HTML report.")]
+BranchOpt = Annotated[Optional[str], typer.Option("--branch", help="Analyze this branch instead of HEAD.")]
+PullOpt = Annotated[bool, typer.Option("--pull-refs/--no-pull-refs", help="Read squash merges' own commits from refs/pull/N/head.")]
+
+
+class _RichProgress(IngestProgress):
+    def __init__(self, console: Console):
+        self.console = console
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("commits"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+        )
+        self.task = None
+
+    def start(self, repo: str, total: int | None) -> None:
+        if not self.bar.live.is_started:
+            self.bar.start()
+        self.task = self.bar.add_task(escape(repo), total=total)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, n)
+
+    def note(self, message: str) -> None:
+        self.bar.console.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+    def stop(self) -> None:
+        if self.bar.live.is_started:
+            self.bar.stop()
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--as-of: {value!r} is not a date or time (YYYY-MM-DD[THH:MM])") from None
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc).replace(tzinfo=None)
+    return t
+
+
+def _run(debug: bool, fn):
+    try:
+        return fn()
+    except LoopmeterError as e:
+        if debug:
+            raise
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/red]: everything committed so far is kept; run the same command to resume")
+        raise typer.Exit(130) from None
+
+
+def _emit(doc: dict, as_json: bool, html: Path | None) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        return
+    from .report.terminal import render_terminal
+
+    render_terminal(doc, Console())
+    if html is not None:
+        Console().print(f"HTML report: [bold]{escape(str(html))}[/bold]")
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(help="Git repositories to analyze (working trees or bare mirrors).")],
+    store: StoreOpt = DEFAULT_STORE,
+    html: HtmlOpt = Path("loopmeter-report.html"),
+    as_json: JsonOpt = False,
+    adoption_date: AdoptOpt = None,
+    window_days: WindowOpt = None,
+    as_of: AsOfOpt = None,
+    show_names: NamesOpt = False,
+    branch: BranchOpt = None,
+    pull_refs: PullOpt = True,
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Ingest repositories and report throughput, cycle time, AI share and lift.
+
+    Example: loopmeter analyze ~/src/api ~/src/web --adoption-date 2025-03-01
+    """
+
+    def go():
+        bar = _RichProgress(err)
+        try:
+            doc = api.analyze(
+                [str(p) for p in paths], store_path=store, html_path=html, branch=branch, progress=bar, pull_refs=pull_refs,
+                as_of=_as_of(as_of), window_days=window_days, adoption_date=_date(adoption_date, "--adoption-date"),
+                show_names=show_names, seed=seed,
+            )
+        finally:
+            bar.stop()
+        _emit(doc, as_json, html)
+
+    _run(debug, go)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Git repositories to read into the store.")],
+    store: StoreOpt = DEFAULT_STORE,
+    branch: BranchOpt = None,
+    pull_refs: PullOpt = True,
+    debug: DebugOpt = False,
+) -> None:
+    """Read new history into the store (idempotent and incremental).
+
+    Example: loopmeter ingest ~/src/api --store team.duckdb
+    """
+
+    def go():
+        bar = _RichProgress(err)
+        try:
+            results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
+        finally:
+            bar.stop()
+        for r in results:
+            how = "incremental" if r.incremental else "full"
+            Console().print(
+                f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
+            )
+
+    _run(debug, go)
+
+
+@app.command()
+def report(
+    store: StoreOpt = DEFAULT_STORE,
+    as_json: JsonOpt = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write the HTML report here.")] = None,
+    repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
+    adoption_date: AdoptOpt = None,
+    window_days: WindowOpt = None,
+    as_of: AsOfOpt = None,
+    show_names: NamesOpt = False,
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Report from the store without reading any repository.
+
+    Example: loopmeter report --json > report.json
+    """
+
+    def go():
+        doc = api.report_from_store(
+            store_path=store, html_path=html, repos=repo or None, as_of=_as_of(as_of), window_days=window_days,
+            adoption_date=_date(adoption_date, "--adoption-date"), show_names=show_names, seed=seed,
+        )
+        _emit(doc, as_json, html)
+
+    _run(debug, go)
+
+
+def main() -> None:
+    # Arrow's default allocator keeps freed batches for reuse, which shows up as hundreds of MB of
+    # peak memory on a long ingest; the system allocator returns them.
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""The flat exception hierarchy. Each is shown to the user as one line, without a traceback."""
+
+
+class LoopmeterError(Exception):
+    """Base of every error loopmeter reports to the user as one line and a non-zero exit."""
+
+
+class NotAGitRepository(LoopmeterError):
+    """A path given for analysis is not a git repository."""
+
+
+class EmptyRepository(LoopmeterError):
+    """A git repository has no commits on the analyzed branch."""
+
+
+class UnreadablePath(LoopmeterError):
+    """A path does not exist or cannot be read."""
+
+
+class GitFailed(LoopmeterError):
+    """The git command failed in a way loopmeter cannot work around."""
+
+
+class StoreError(LoopmeterError):
+    """The store file is corrupt, unreadable, or was written by a newer loopmeter."""
+
+
+class ConfigError(LoopmeterError):
+    """A configuration file or option has a bad value."""
+
+
+class NoData(LoopmeterError):
+    """The store holds nothing to report on."""

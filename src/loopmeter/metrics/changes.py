@@ -1,0 +1,120 @@
+"""Changes with their validation state, AI attribution and cycle time, as Ibis expressions.
+
+Everything here reads only the canonical tables (items, links, attributions, actors), so the same
+expressions run on DuckDB locally or on another Ibis backend.
+
+Definitions (docs/metrics.md is the prose version; tests pin both):
+- reverted: a change that another change reverted within `window_days` of landing;
+- pending: not reverted and landed less than `window_days` before `as_of` (too young to judge);
+- validated: landed, not reverted within the window, and not pending;
+- ai_assisted: at least one attribution, or authored by an AI agent account;
+- bot: authored by a dependency/automation bot (left out of human-vs-AI comparisons);
+- cycle_hours: done_at - started_at in hours; null when unknown, never zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from ..store.db import Store
+
+
+@dataclass(frozen=True)
+class Window:
+    """The validation window and the moment the analysis looks from."""
+
+    as_of: datetime  # naive UTC
+    days: int = 14
+
+
+def backend(store: Store):
+    """An Ibis backend over the store's DuckDB connection."""
+    return ibis.duckdb.from_connection(store.con)
+
+
+def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
+    """One row per change: repo, item_id, title, author_id, author_kind, started_at, done_at,
+    size_lines, cycle_hours, reverted, pending, validated, state, ai_assisted, bot, agents."""
+    items = con.table("items")
+    ch = items.filter(items.kind == "change")
+    if repos:
+        ch = ch.filter(ch.repo.isin(repos))
+    links = con.table("links")
+    reverts = links.filter(links.kind == "reverts")
+    reverter = items.select(rsrc=items.item_id, revert_at=items.done_at)
+    first_revert = (
+        reverts.join(reverter, reverts.src == reverter.rsrc)
+        .group_by(rdst=reverts.dst)
+        .agg(first_revert_at=ibis._.revert_at.min())
+    )
+    attrs = con.table("attributions")
+    per_item = attrs.group_by(aid=attrs.item_id).agg(
+        n_attr=attrs.count(), agents=attrs.agent.collect(distinct=True)
+    )
+    actors = con.table("actors").select(actor=ibis._.actor_id, author_kind=ibis._.kind, author_agent=ibis._.agent)
+    t = (
+        ch.left_join(first_revert, ch.item_id == first_revert.rdst)
+        .left_join(per_item, ch.item_id == per_item.aid)
+        .left_join(actors, ch.author_id == actors.actor)
+    )
+    window_s = window.days * 86400
+    as_of = ibis.timestamp(window.as_of)
+    since_revert = t.first_revert_at.epoch_seconds() - t.done_at.epoch_seconds()
+    reverted = t.first_revert_at.notnull() & (since_revert <= window_s)
+    pending = ~reverted & ((as_of.epoch_seconds() - t.done_at.epoch_seconds()) < window_s)
+    kind = t.author_kind.fill_null("human")
+    return t.select(
+        repo=t.repo,
+        item_id=t.item_id,
+        title=t.title,
+        author_id=t.author_id,
+        author_kind=kind,
+        started_at=t.started_at,
+        done_at=t.done_at,
+        size_lines=t.size_lines,
+        attrs=t.attrs,
+        cycle_hours=ibis.ifelse(
+            t.started_at.notnull(), (t.done_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0, ibis.null()
+        ).cast("float64"),
+        reverted=reverted,
+        pending=pending,
+        validated=~reverted & ~pending,
+        state=ibis.cases((reverted, "reverted"), (pending, "pending"), else_="validated"),
+        ai_assisted=(t.n_attr.fill_null(0) > 0) | (kind == "agent"),
+        bot=kind == "bot",
+        agents=t.agents,
+        author_agent=t.author_agent,
+        week=t.done_at.truncate("W").cast("date"),
+    )
+
+
+def contributing_commits(con, repos: list[str] | None = None) -> ir.Table:
+    """Commits that are part of a landed change, with their author's kind and week (for headcounts)."""
+    commits = con.table("commits")
+    if repos:
+        commits = commits.filter(commits.repo.isin(repos))
+    links = con.table("links")
+    part = links.filter((links.kind == "part_of") & links.dst.startswith("git:"))
+    actors = con.table("actors").select(actor=ibis._.actor_id, kind=ibis._.kind)
+    c = commits.mutate(cid=ibis.literal("git:") + commits.repo + ":commit:" + commits.sha)
+    c = c.semi_join(part, c.cid == part.src)
+    c = c.left_join(actors, c.author_id == actors.actor)
+    return c.select(
+        repo=c.repo, sha=c.sha, cid=c.cid, author_id=c.author_id, kind=c.kind.fill_null("human"),
+        author_time=c.author_time, week=c.author_time.truncate("W").cast("date"),
+    )
+
+
+def active_weeks(con, window: Window, repos: list[str] | None = None) -> ir.Table:
+    """Distinct (author_id, week) where a non-bot actor was active: authored a commit of a landed
+    change that week, or authored a change that landed that week. This is the headcount that
+    throughput per contributor-week divides by."""
+    cc = contributing_commits(con, repos)
+    ch = changes(con, window, repos)
+    a = cc.filter(cc.kind != "bot").select("author_id", "week")
+    b = ch.filter(~ch.bot & ch.author_id.notnull()).select("author_id", "week")
+    return a.union(b, distinct=True)

@@ -1,0 +1,138 @@
+"""Totals, attribution, cycle time and the weekly series, computed from the change expressions."""
+
+from __future__ import annotations
+
+import math
+
+import ibis
+
+from .changes import Window, active_weeks, changes, contributing_commits
+from .quantiles import quantile
+
+
+def _num(v):
+    if v is None:
+        return None
+    try:
+        if isinstance(v, float) and math.isnan(v):
+            return None
+    except TypeError:
+        pass
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def totals(con, window: Window, repos: list[str] | None = None) -> dict:
+    """The headline counts of docs/json-report.md `totals`."""
+    ch = changes(con, window, repos)
+    row = con.execute(
+        ch.aggregate(
+            changes=ch.count(),
+            validated_changes=ch.validated.sum(),
+            pending_changes=ch.pending.sum(),
+            reverted_changes=ch.reverted.sum(),
+            ai_assisted_changes=ch.ai_assisted.sum(),
+            bot_changes=ch.bot.sum(),
+            changes_with_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": true')).sum(),
+            squash_changes_without_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": false')).sum(),
+        )
+    ).iloc[0]
+    repos_t = con.table("repos")
+    if repos:
+        repos_t = repos_t.filter(repos_t.repo.isin(repos))
+    head_commits = con.execute(repos_t.head_commits.sum())
+    cc = contributing_commits(con, repos)
+    contributors = con.execute(cc.filter(cc.kind == "human").author_id.nunique())
+    attrs = con.table("attributions")
+    ai_commits = con.execute(attrs.semi_join(cc, attrs.item_id == cc.cid).item_id.nunique())
+    out = {"commits": int(_num(head_commits) or 0)}
+    for k in ("changes", "validated_changes", "pending_changes", "reverted_changes", "ai_assisted_changes", "bot_changes"):
+        out[k] = int(_num(row[k]) or 0)
+    out["ai_assisted_commits"] = int(_num(ai_commits) or 0)
+    out["contributors"] = int(_num(contributors) or 0)
+    out["changes_with_pr_commits"] = int(_num(row["changes_with_pr_commits"]) or 0)
+    out["squash_changes_without_pr_commits"] = int(_num(row["squash_changes_without_pr_commits"]) or 0)
+    return out
+
+
+def attribution(con, window: Window, repos: list[str] | None = None, totals_: dict | None = None) -> dict:
+    ch = changes(con, window, repos)
+    t = totals_ or totals(con, window, repos)
+    attrs = con.table("attributions")
+    by_change = con.execute(
+        attrs.semi_join(ch, attrs.item_id == ch.item_id).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
+    )
+    cc = contributing_commits(con, repos)
+    by_commit = con.execute(
+        attrs.semi_join(cc, attrs.item_id == cc.cid).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
+    )
+    changes_by_agent = {r.agent: int(r.n) for r in by_change.itertuples()}
+    denom = t["changes"] - t["bot_changes"]
+    return {
+        "changes_by_agent": changes_by_agent,
+        "commits_by_agent": {r.agent: int(r.n) for r in by_commit.itertuples()},
+        "ai_share_lower_bound": (t["ai_assisted_changes"] / denom) if denom > 0 else None,
+    }
+
+
+def distribution(con, window: Window, repos: list[str] | None = None) -> tuple[dict, dict]:
+    ch = changes(con, window, repos)
+    known = ch.filter(ch.cycle_hours.notnull())
+    r = con.execute(
+        known.aggregate(p50=quantile(known.cycle_hours, 0.5), p85=quantile(known.cycle_hours, 0.85), n=known.count())
+    ).iloc[0]
+    n_all = int(con.execute(ch.count()))
+    sized = ch.filter(ch.size_lines.notnull())
+    s = con.execute(
+        sized.aggregate(p50=quantile(sized.size_lines, 0.5), p85=quantile(sized.size_lines, 0.85), n=sized.count())
+    ).iloc[0]
+    cycle = {"p50": _num(r["p50"]), "p85": _num(r["p85"]), "n": int(r["n"]), "unknown": n_all - int(r["n"])}
+    size = {"p50": _num(s["p50"]), "p85": _num(s["p85"]), "n": int(s["n"])}
+    return cycle, size
+
+
+def weekly(con, window: Window, repos: list[str] | None = None) -> list[dict]:
+    """One row per ISO week with at least one change or contributing commit, oldest first."""
+    ch = changes(con, window, repos)
+    nb = ~ch.bot
+    w = ch.group_by("week").agg(
+        changes=ch.count(),
+        validated=ch.validated.sum(),
+        pending=ch.pending.sum(),
+        reverted=ch.reverted.sum(),
+        ai_assisted=ch.ai_assisted.sum(),
+        bot=ch.bot.sum(),
+        human_validated=(ch.validated & nb & ~ch.ai_assisted).sum(),
+        ai_validated=(ch.validated & nb & ch.ai_assisted).sum(),
+        cycle_p50_hours=quantile(ch.cycle_hours, 0.5),
+        cycle_p85_hours=quantile(ch.cycle_hours, 0.85),
+        size_p50=quantile(ch.size_lines, 0.5),
+    )
+    act = active_weeks(con, window, repos)
+    people = act.group_by("week").agg(contributors=act.author_id.nunique())
+    j = w.outer_join(people, w.week == people.week).select(
+        week=ibis.coalesce(w.week, people.week),
+        changes=w.changes.fill_null(0), validated=w.validated.fill_null(0), pending=w.pending.fill_null(0),
+        reverted=w.reverted.fill_null(0), ai_assisted=w.ai_assisted.fill_null(0), bot=w.bot.fill_null(0),
+        human_validated=w.human_validated.fill_null(0), ai_validated=w.ai_validated.fill_null(0),
+        contributors=people.contributors.fill_null(0),
+        cycle_p50_hours=w.cycle_p50_hours, cycle_p85_hours=w.cycle_p85_hours, size_p50=w.size_p50,
+    ).order_by("week")
+    df = con.execute(j)
+    rows = []
+    for r in df.itertuples(index=False):
+        d = r._asdict()
+        wk = d["week"]
+        iso = wk.isocalendar()
+        row = {"week": f"{iso[0]}-W{iso[1]:02d}", "week_start": wk.isoformat()}
+        for k in ("changes", "validated", "pending", "reverted", "ai_assisted", "bot", "human_validated", "ai_validated", "contributors"):
+            row[k] = int(d[k])
+        nonbot_validated = row["human_validated"] + row["ai_validated"]
+        row["validated_per_contributor"] = (nonbot_validated / row["contributors"]) if row["contributors"] else None
+        for k in ("cycle_p50_hours", "cycle_p85_hours", "size_p50"):
+            row[k] = _num(d[k])
+        rows.append(row)
+    return rows

@@ -1,0 +1,114 @@
+"""The report document (docs/json-report.md): every renderer (terminal, HTML, JSON) starts here."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+
+from ..errors import NoData
+from ..metrics import lift as lift_m
+from ..metrics import summary
+from ..metrics.changes import Window, backend, changes
+from ..store.db import Store
+
+SCHEMA = "loopmeter.report/1"
+
+
+def _iso(t: datetime) -> str:
+    return t.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def display_name(actor_id: str | None, name: str | None, kind: str | None, show_names: bool) -> str:
+    """People are pseudonymous unless names are asked for; bots and agents are not people."""
+    if actor_id is None:
+        return "unknown"
+    if show_names or kind in ("bot", "agent"):
+        return name or actor_id
+    return "dev-" + actor_id[1:9]
+
+
+def build_report(
+    store: Store,
+    *,
+    as_of: datetime,
+    window_days: int = 14,
+    adoption_date: date | None = None,
+    repos: list[str] | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> dict:
+    """Compute the whole report document from the store."""
+    con = backend(store)
+    window = Window(as_of=as_of, days=window_days)
+    repo_rows = store.con.execute(
+        "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
+        + ("where list_contains(?, repo) " if repos else "")
+        + "order by repo",
+        [repos] if repos else [],
+    ).fetchall()
+    if not repo_rows:
+        raise NoData("the store holds no repositories; run `loopmeter ingest PATH` first")
+    totals = summary.totals(con, window, repos)
+    if totals["changes"] == 0:
+        raise NoData("the store holds no changes to report on")
+    cycle, size = summary.distribution(con, window, repos)
+    adoption = lift_m.adoption(con, window, repos, adoption_date)
+    warnings: list[str] = []
+    per_repo = []
+    for repo, path, head, head_ref, shallow, missing, pulls in repo_rows:
+        w = store.meta(f"warnings:{repo}")
+        if w:
+            warnings.extend(json.loads(w))
+        per_repo.append(
+            {
+                "repo": repo, "path": path, "head": head, "head_ref": head_ref, "shallow": bool(shallow),
+                "missing_blob_files": int(missing or 0), "pull_heads": int(pulls or 0),
+                "totals": summary.totals(con, window, [repo]) if len(repo_rows) > 1 else totals,
+            }
+        )
+    return {
+        "schema": SCHEMA,
+        "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
+        "as_of": _iso(as_of.replace(microsecond=0)),
+        "window_days": window_days,
+        "repos": per_repo,
+        "totals": totals,
+        "attribution": summary.attribution(con, window, repos, totals),
+        "cycle_time_hours": cycle,
+        "size_lines": size,
+        "weekly": summary.weekly(con, window, repos),
+        "adoption": adoption,
+        "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
+        "warnings": warnings,
+    }
+
+
+def change_rows(store: Store, *, as_of: datetime, window_days: int = 14, repos: list[str] | None = None,
+                show_names: bool = False) -> list[dict]:
+    """One dict per change for charts and tables (see report.html.render_html)."""
+    con = backend(store)
+    ch = changes(con, Window(as_of=as_of, days=window_days), repos)
+    actors = con.table("actors").select(aid="actor_id", aname="name")
+    df = con.execute(
+        ch.left_join(actors, ch.author_id == actors.aid).select(
+            "repo", "done_at", "cycle_hours", "title", "author_id", "author_kind", "aname", "ai_assisted",
+            "agents", "state", "size_lines",
+        ).order_by("done_at")
+    )
+    rows = []
+    for r in df.itertuples(index=False):
+        ch_h = r.cycle_hours
+        rows.append(
+            {
+                "repo": r.repo,
+                "done_at": r.done_at.to_pydatetime() if hasattr(r.done_at, "to_pydatetime") else r.done_at,
+                "cycle_hours": None if ch_h is None or ch_h != ch_h else float(ch_h),
+                "title": r.title or "",
+                "author": display_name(r.author_id, r.aname, r.author_kind, show_names),
+                "ai": bool(r.ai_assisted),
+                "agents": sorted(r.agents) if r.agents is not None and len(r.agents) else [],
+                "state": r.state,
+                "size_lines": None if r.size_lines is None or r.size_lines != r.size_lines else int(r.size_lines),
+            }
+        )
+    return rows

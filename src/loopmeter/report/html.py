@@ -1,0 +1,653 @@
+"""Self-contained HTML report: one file, plotly.js inlined once, no network access needed.
+
+Every string that comes from a repository (titles, names, repo and agent names, warnings,
+caveats) is untrusted. Two rules keep it inert:
+
+* HTML goes through Jinja2 with autoescape on.
+* Strings handed to Plotly are HTML-escaped first (`_plot_text`), because Plotly renders a
+  subset of tags (``<b>``, ``<a>``, ``<br>`` ...) in hover text and labels, and the figure JSON
+  is embedded with ``<``, ``>`` and ``&`` written as ``\\u003c`` etc. (`_embed_json`), so no
+  string can close the ``<script>`` block that carries it.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import plotly.graph_objects as go
+import plotly.io as pio
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+__all__ = ["render_html"]
+
+HUMAN_COLOUR = "#4C78A8"
+AI_COLOUR = "#E45756"
+PENDING_COLOUR = "#C9CED6"
+ADOPTION_COLOUR = "#54A24B"
+INK = "#1F2933"
+MUTED = "#6B7785"
+
+#: Titles longer than this are cut in hover text to keep the file small.
+HOVER_TITLE_CHARS = 90
+#: Rows in the "slowest" and "most recent" change tables.
+TABLE_ROWS = 10
+
+_METRIC_LABELS = {
+    "cycle_time_hours": "Median cycle time",
+    "validated_throughput_per_contributor_week": "Validated throughput per contributor-week",
+    "validated_throughput": "Validated throughput",
+    "size_lines": "Change size (lines)",
+    "revert_rate": "Revert rate",
+}
+_GROUP_LABELS = {
+    "ai_assisted": "AI-assisted changes",
+    "human": "human changes",
+    "after": "after adoption",
+    "before": "before adoption",
+}
+_ESTIMATOR_LABELS = {
+    "ratio_of_medians": "ratio of medians",
+    "ratio_of_rates": "ratio of rates",
+    "ratio_of_means": "ratio of means",
+}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fmt_int(value: Any, missing: str = "unknown") -> str:
+    if not _is_number(value):
+        return missing
+    return f"{round(value):,}"
+
+
+def fmt_pct(value: Any, missing: str = "unknown", digits: int = 1) -> str:
+    if not _is_number(value):
+        return missing
+    return f"{value * 100:.{digits}f}%"
+
+
+def fmt_hours(value: Any, missing: str = "unknown") -> str:
+    """Hours as a person would say them: minutes below an hour, days from two days on."""
+    if not _is_number(value):
+        return missing
+    if value < 1:
+        return f"{max(value * 60, 0):.0f} min"
+    if value < 48:
+        return f"{value:.1f} h"
+    days = value / 24
+    return f"{days:.1f} days" if days < 100 else f"{days:,.0f} days"
+
+
+def fmt_ratio(value: Any, missing: str = "—") -> str:
+    if not _is_number(value):
+        return missing
+    return f"{value:.2f}×"
+
+
+def fmt_date(value: Any, missing: str = "unknown") -> str:
+    if value is None or value == "":
+        return missing
+    if isinstance(value, datetime):
+        return _naive_utc(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    # ISO 8601 with a trailing Z: show date and minutes, say it is UTC.
+    if len(text) >= 16 and text[10:11] == "T":
+        return text[:10] + " " + text[11:16] + " UTC"
+    return text
+
+
+def fmt_share_phrase(numerator: Any, denominator: Any) -> str:
+    if not _is_number(numerator) or not _is_number(denominator) or denominator <= 0:
+        return "unknown"
+    return "at least " + fmt_pct(numerator / denominator)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _humanize(key: str) -> str:
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else "—"
+
+
+def metric_label(metric: Any) -> str:
+    return _METRIC_LABELS.get(str(metric), _humanize(str(metric)))
+
+
+def comparison_parts(comparison: Any) -> tuple[str, str]:
+    text = str(comparison or "")
+    first, _, second = text.partition("/")
+    return (
+        _GROUP_LABELS.get(first, first.replace("_", " ") or "first group"),
+        _GROUP_LABELS.get(second, second.replace("_", " ") or "second group"),
+    )
+
+
+def comparison_label(comparison: Any) -> str:
+    a, b = comparison_parts(comparison)
+    return f"{a} vs {b}"
+
+
+def lift_sentence(entry: Mapping[str, Any]) -> str:
+    """One or two plain sentences saying what a lift entry means."""
+    ratio = entry.get("ratio")
+    if not _is_number(ratio) or ratio <= 0:
+        return "No estimate: the data cannot support one (see the caveats)."
+    first, _, second = str(entry.get("comparison") or "").partition("/")
+    label = metric_label(entry.get("metric"))
+    change = (ratio - 1) * 100
+    if abs(change) < 0.5:
+        text = f"{label} is about the same {_group_phrase(first)} as {_group_phrase(second)}."
+    else:
+        direction = "higher" if change > 0 else "lower"
+        text = f"{label} is {abs(change):.0f}% {direction} {_group_phrase(first)} than {_group_phrase(second)}."
+    lo, hi = entry.get("ci_low"), entry.get("ci_high")
+    if _is_number(lo) and _is_number(hi):
+        span = f"{lo:.2f}–{hi:.2f}"
+        if lo <= 1 <= hi:
+            text += f" The 95% interval ({span}) includes 1, so no difference is also consistent with the data."
+        else:
+            text += f" The 95% interval ({span}) excludes 1."
+    else:
+        text += " No confidence interval could be computed."
+    return text
+
+
+def _group_phrase(group: str) -> str:
+    if group in ("after", "before"):
+        return f"{group} adoption"
+    return "for " + _GROUP_LABELS.get(group, group.replace("_", " ") or "this group")
+
+
+# --------------------------------------------------------------------------- untrusted strings
+
+
+def _plot_text(value: Any, limit: int | None = None) -> str:
+    """Make an untrusted string safe for Plotly's HTML-subset text rendering.
+
+    Only ``&``, ``<`` and ``>`` are escaped: Plotly decodes ``&amp;``, ``&lt;`` and ``&gt;``
+    back to literal characters but does not know ``&quot;``, and quotes are harmless in SVG
+    text nodes.
+    """
+    text = "" if value is None else str(value)
+    text = " ".join(text.split())  # newlines would become <br> in Plotly
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return _html.escape(text, quote=False)
+
+
+def _embed_json(obj: Any) -> Markup:
+    """JSON that is safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+    return Markup(text)
+
+
+def _figure_payload(fig: go.Figure) -> Markup:
+    # Round-trip through plotly's encoder (handles numpy, dates), then re-encode with escaping.
+    return _embed_json(json.loads(pio.to_json(fig, validate=False, remove_uids=True)))
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = dict(
+        template="plotly_white",
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=15, color=INK)),
+        font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
+                  size=12, color=INK),
+        margin=dict(l=60, r=20, t=50, b=45),
+        height=380,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+        hoverlabel=dict(align="left"),
+    )
+    layout.update(extra)
+    return layout
+
+
+def _adoption_marks(adoption_date: str | None) -> tuple[list[dict], list[dict]]:
+    if not adoption_date:
+        return [], []
+    shape = dict(type="line", xref="x", yref="paper", x0=adoption_date, x1=adoption_date,
+                 y0=0, y1=1, line=dict(color=ADOPTION_COLOUR, width=1.5, dash="dot"))
+    note = dict(x=adoption_date, xref="x", y=1, yref="paper", yanchor="bottom", showarrow=False,
+                text="AI adoption", font=dict(size=11, color=ADOPTION_COLOUR), xanchor="left")
+    return [shape], [note]
+
+
+def _throughput_figure(weekly: list[Mapping[str, Any]], adoption_date: str | None) -> go.Figure | None:
+    rows = [w for w in weekly if w.get("week_start")]
+    if not rows:
+        return None
+    x = [str(w["week_start"]) for w in rows]
+    labels = [_plot_text(w.get("week") or w["week_start"]) for w in rows]
+
+    def column(key: str) -> list[Any]:
+        return [w.get(key) if _is_number(w.get(key)) else None for w in rows]
+
+    common = dict(x=x, customdata=labels, xperiod=7 * 24 * 3600 * 1000, xperiodalignment="middle")
+    traces = [
+        go.Bar(name="Human", y=column("human_validated"), marker_color=HUMAN_COLOUR,
+               hovertemplate="%{customdata}<br>Human, validated: %{y}<extra></extra>", **common),
+        go.Bar(name="AI-assisted", y=column("ai_validated"), marker_color=AI_COLOUR,
+               hovertemplate="%{customdata}<br>AI-assisted, validated: %{y}<extra></extra>", **common),
+    ]
+    if any(_is_number(w.get("pending")) and w.get("pending") for w in rows):
+        traces.append(go.Bar(
+            name="Pending (not yet validated)", y=column("pending"), marker_color=PENDING_COLOUR,
+            hovertemplate="%{customdata}<br>Pending: %{y}<extra></extra>", **common))
+    shapes, notes = _adoption_marks(adoption_date)
+    layout = _base_layout(
+        "Validated changes per week",
+        barmode="stack", bargap=0.15, shapes=shapes, annotations=notes,
+        yaxis=dict(title=dict(text="changes"), rangemode="tozero"),
+        xaxis=dict(type="date"),
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+_LOG_TICKS = [
+    (1 / 60, "1 min"), (10 / 60, "10 min"), (1, "1 h"), (4, "4 h"), (24, "1 day"), (72, "3 days"),
+    (168, "1 week"), (720, "30 days"), (2160, "90 days"), (8760, "1 year"), (43800, "5 years"),
+]
+
+
+def _cycle_figure(changes: list[Mapping[str, Any]], cycle: Mapping[str, Any],
+                  adoption_date: str | None) -> tuple[go.Figure | None, dict[str, int]]:
+    groups: dict[bool, dict[str, list[Any]]] = {
+        flag: {"x": [], "y": [], "custom": [], "symbol": []} for flag in (False, True)
+    }
+    skipped = {"unknown": 0, "zero": 0}
+    lo_hi: list[float] = []
+    for change in changes:
+        hours = change.get("cycle_hours")
+        done = change.get("done_at")
+        if not _is_number(hours) or done is None:
+            skipped["unknown"] += 1
+            continue
+        if hours <= 0:
+            skipped["zero"] += 1
+            continue
+        ai = bool(change.get("ai"))
+        g = groups[ai]
+        g["x"].append(_naive_utc(done).strftime("%Y-%m-%d %H:%M") if isinstance(done, datetime) else str(done))
+        g["y"].append(float(f"{hours:.4g}"))
+        agents = ", ".join(str(a) for a in (change.get("agents") or []))
+        details = " · ".join(
+            part for part in (
+                str(change.get("repo") or ""),
+                str(change.get("author") or ""),
+                str(change.get("state") or ""),
+                agents,
+            ) if part
+        )
+        g["custom"].append([
+            _plot_text(change.get("title") or "(no title)", HOVER_TITLE_CHARS),
+            _plot_text(details, 120),
+            fmt_hours(hours),
+        ])
+        g["symbol"].append("x" if change.get("state") == "reverted" else "circle")
+        lo_hi.append(hours)
+    if not lo_hi:
+        return None, skipped
+
+    traces: list[Any] = []
+    for ai, name, colour in ((False, "Human", HUMAN_COLOUR), (True, "AI-assisted", AI_COLOUR)):
+        g = groups[ai]
+        if not g["x"]:
+            continue
+        traces.append(go.Scattergl(
+            name=name, x=g["x"], y=g["y"], customdata=g["custom"], mode="markers",
+            marker=dict(color=colour, size=6, opacity=0.55, symbol=g["symbol"]),
+            hovertemplate=("<b>%{customdata[0]}</b><br>%{customdata[1]}<br>"
+                           "cycle time %{customdata[2]} · done %{x|%Y-%m-%d}<extra></extra>"),
+        ))
+    all_x = groups[False]["x"] + groups[True]["x"]
+    x_range = [min(all_x), max(all_x)]
+    for key, label, dash in (("p50", "Median (p50)", "dash"), ("p85", "p85", "dot")):
+        value = cycle.get(key)
+        if _is_number(value) and value > 0:
+            traces.append(go.Scatter(
+                name=f"{label}: {fmt_hours(value)}", x=x_range, y=[value, value], mode="lines",
+                line=dict(color=INK, width=1.5, dash=dash), hoverinfo="skip",
+            ))
+            lo_hi.append(value)
+    low, high = min(lo_hi), max(lo_hi)
+    ticks = [(v, t) for v, t in _LOG_TICKS if low / 3 <= v <= high * 3] or _LOG_TICKS
+    shapes, notes = _adoption_marks(adoption_date)
+    layout = _base_layout(
+        "Cycle time per change (first commit to merge)",
+        shapes=shapes, annotations=notes, hovermode="closest",
+        yaxis=dict(type="log", title=dict(text="cycle time (log scale)"),
+                   tickvals=[v for v, _ in ticks], ticktext=[t for _, t in ticks]),
+        xaxis=dict(type="date"),
+        height=420,
+    )
+    return go.Figure(data=traces, layout=layout), skipped
+
+
+def _ai_share_figure(weekly: list[Mapping[str, Any]], overall: Any,
+                     adoption_date: str | None) -> go.Figure | None:
+    x, y, custom = [], [], []
+    for w in weekly:
+        if not w.get("week_start"):
+            continue
+        changes, ai, bots = w.get("changes"), w.get("ai_assisted"), w.get("bot") or 0
+        denominator = changes - bots if _is_number(changes) and _is_number(bots) else None
+        share = ai / denominator if _is_number(ai) and denominator and denominator > 0 else None
+        x.append(str(w["week_start"]))
+        y.append(share)
+        custom.append([_plot_text(w.get("week") or w["week_start"]), fmt_int(ai, "?"), fmt_int(denominator, "?")])
+    if not any(v is not None for v in y):
+        return None
+    traces: list[Any] = [go.Scatter(
+        name="AI-assisted share (lower bound)", x=x, y=y, customdata=custom, mode="lines+markers",
+        line=dict(color=AI_COLOUR, width=2), marker=dict(size=6), connectgaps=False,
+        hovertemplate="%{customdata[0]}: at least %{y:.0%}<br>%{customdata[1]} of %{customdata[2]} non-bot changes<extra></extra>",
+    )]
+    if _is_number(overall):
+        traces.append(go.Scatter(
+            name=f"Whole period: at least {fmt_pct(overall)}", x=[x[0], x[-1]], y=[overall, overall],
+            mode="lines", line=dict(color=MUTED, width=1.2, dash="dash"), hoverinfo="skip",
+        ))
+    top = max([v for v in y if v is not None] + ([overall] if _is_number(overall) else []))
+    shapes, notes = _adoption_marks(adoption_date)
+    layout = _base_layout(
+        "Share of changes with an AI signal (a lower bound)",
+        shapes=shapes, annotations=notes,
+        yaxis=dict(tickformat=".0%", range=[0, min(1.0, max(0.05, top * 1.2))],
+                   title=dict(text="at least this share")),
+        xaxis=dict(type="date"), height=340,
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def _lift_figure(lift: list[Mapping[str, Any]]) -> go.Figure | None:
+    rows = [e for e in lift if _is_number(e.get("ratio")) and e["ratio"] > 0]
+    if not rows:
+        return None
+    labels, ratios, plus, minus, custom = [], [], [], [], []
+    extent = [1.0]
+    for i, e in enumerate(rows):
+        ratio = float(e["ratio"])
+        lo, hi = e.get("ci_low"), e.get("ci_high")
+        lo = float(lo) if _is_number(lo) and lo > 0 else None
+        hi = float(hi) if _is_number(hi) and hi > 0 else None
+        # Category labels must be unique; a zero-width suffix would be invisible, so number repeats.
+        label = f"{_plot_text(metric_label(e.get('metric')), 50)}<br>{_plot_text(comparison_label(e.get('comparison')), 50)}"
+        if label in labels:
+            label += f" ({i + 1})"
+        labels.append(label)
+        ratios.append(ratio)
+        plus.append(hi - ratio if hi is not None else 0)
+        minus.append(ratio - lo if lo is not None else 0)
+        extent += [v for v in (ratio, lo, hi) if v is not None]
+        ci = f"{lo:.2f}–{hi:.2f}" if lo is not None and hi is not None else "not available"
+        custom.append([f"{ratio:.2f}×", ci, fmt_int(e.get("n_a"), "?"), fmt_int(e.get("n_b"), "?")])
+    low, high = math.log10(min(extent)), math.log10(max(extent))
+    pad = max(0.05, (high - low) * 0.15)
+    trace = go.Scatter(
+        name="ratio", x=ratios, y=labels, customdata=custom, mode="markers",
+        marker=dict(color=INK, size=11, symbol="square"),
+        error_x=dict(type="data", symmetric=False, array=plus, arrayminus=minus,
+                     color=INK, thickness=2, width=6),
+        hovertemplate="ratio %{customdata[0]}<br>95% CI %{customdata[1]}<br>n = %{customdata[2]} vs %{customdata[3]}<extra></extra>",
+        showlegend=False,
+    )
+    layout = _base_layout(
+        "Lift: ratio with 95% confidence interval",
+        xaxis=dict(type="log", range=[low - pad, high + pad], title=dict(text="ratio (log scale; 1 = no difference)"),
+                   zeroline=False),
+        yaxis=dict(autorange="reversed", automargin=True),
+        # plotly.js >= 3 places shapes on a log axis in data coordinates.
+        shapes=[dict(type="line", xref="x", yref="paper", x0=1, x1=1, y0=0, y1=1,
+                     line=dict(color=ADOPTION_COLOUR, width=1.5, dash="dash"))],
+        height=max(220, 110 + 70 * len(rows)),
+        margin=dict(l=20, r=20, t=50, b=50),
+    )
+    return go.Figure(data=[trace], layout=layout)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _change_row(change: Mapping[str, Any]) -> dict[str, Any]:
+    agents = [str(a) for a in (change.get("agents") or [])]
+    done = change.get("done_at")
+    return {
+        "done": fmt_date(done, "—") if isinstance(done, (datetime, date)) else (str(done) if done else "—"),
+        "repo": str(change.get("repo") or "—"),
+        "title": str(change.get("title") or "(no title)"),
+        "ai": ", ".join(agents) if agents else ("AI (agent unknown)" if change.get("ai") else "—"),
+        "is_ai": bool(change.get("ai")),
+        "state": str(change.get("state") or "—"),
+        "cycle": fmt_hours(change.get("cycle_hours"), "—"),
+        "size": fmt_int(change.get("size_lines"), "—"),
+    }
+
+
+def _sort_time(change: Mapping[str, Any]) -> datetime:
+    done = change.get("done_at")
+    return _naive_utc(done) if isinstance(done, datetime) else datetime.min
+
+
+_TOTAL_ROWS = [
+    ("commits", "Commits", "reachable from the analysed HEADs"),
+    ("changes", "Changes", "units of work landed on the default branch (PR merges, squash merges, direct commits)"),
+    ("validated_changes", "Validated changes", "done, older than the validation window and not reverted within it"),
+    ("pending_changes", "Pending changes", "younger than the validation window: not yet validated or refuted"),
+    ("reverted_changes", "Reverted changes", "reverted within the validation window"),
+    ("ai_assisted_changes", "AI-assisted changes (at least)", "changes with at least one AI signal; signals can be removed, so this is a lower bound"),
+    ("ai_assisted_commits", "AI-assisted commits (at least)", "commits with at least one AI signal"),
+    ("bot_changes", "Bot changes", "authored by dependency bots; left out of human-vs-AI comparisons"),
+    ("contributors", "Contributors", "distinct human commit authors"),
+    ("changes_with_pr_commits", "Squash merges with PR commits read", "their start time comes from the PR's own commits (refs/pull/N/head)"),
+    ("squash_changes_without_pr_commits", "Squash merges without PR commits", "the PR's own commits were not available, so the start of work could not be read from them"),
+]
+
+
+def _repo_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for repo in report.get("repos") or []:
+        totals = repo.get("totals") or {}
+        changes, bots, ai = totals.get("changes"), totals.get("bot_changes") or 0, totals.get("ai_assisted_changes")
+        denominator = changes - bots if _is_number(changes) and _is_number(bots) else None
+        shallow = repo.get("shallow")
+        rows.append({
+            "repo": str(repo.get("repo") or repo.get("path") or "—"),
+            "head_ref": str(repo.get("head_ref") or "—").removeprefix("refs/heads/"),
+            "head": str(repo.get("head") or "")[:10] or "—",
+            "shallow": bool(shallow),
+            "missing_blob_files": repo.get("missing_blob_files") if _is_number(repo.get("missing_blob_files")) else None,
+            "pull_heads": fmt_int(repo.get("pull_heads"), "unknown"),
+            "commits": fmt_int(totals.get("commits"), "—"),
+            "changes": fmt_int(changes, "—"),
+            "validated": fmt_int(totals.get("validated_changes"), "—"),
+            "reverted": fmt_int(totals.get("reverted_changes"), "—"),
+            "ai": fmt_int(ai, "—"),
+            "ai_share": fmt_share_phrase(ai, denominator) if denominator else "—",
+            "contributors": fmt_int(totals.get("contributors"), "—"),
+            "with_pr": fmt_int(totals.get("changes_with_pr_commits"), "—"),
+            "without_pr": fmt_int(totals.get("squash_changes_without_pr_commits"), "—"),
+        })
+    return rows
+
+
+def _agent_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    attribution = report.get("attribution") or {}
+    by_change = attribution.get("changes_by_agent") or {}
+    by_commit = attribution.get("commits_by_agent") or {}
+    ai_total = (report.get("totals") or {}).get("ai_assisted_changes")
+    names = sorted(set(by_change) | set(by_commit),
+                   key=lambda n: (-(by_change.get(n) or 0), -(by_commit.get(n) or 0), str(n)))
+    rows = []
+    for name in names:
+        n = by_change.get(name)
+        rows.append({
+            "agent": str(name),
+            "changes": fmt_int(n, "—"),
+            "commits": fmt_int(by_commit.get(name), "—"),
+            "share": fmt_pct(n / ai_total, "—") if _is_number(n) and _is_number(ai_total) and ai_total > 0 else "—",
+        })
+    return rows
+
+
+def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for e in report.get("lift") or []:
+        ratio, lo, hi = e.get("ratio"), e.get("ci_low"), e.get("ci_high")
+        estimated = _is_number(ratio)
+        rows.append({
+            "metric": metric_label(e.get("metric")),
+            "comparison": comparison_label(e.get("comparison")),
+            "estimator": _ESTIMATOR_LABELS.get(str(e.get("estimator")), _humanize(str(e.get("estimator") or "—"))),
+            "estimated": estimated,
+            "ratio": fmt_ratio(ratio, "no estimate"),
+            "ci": f"{lo:.2f}–{hi:.2f}" if _is_number(lo) and _is_number(hi) else "—",
+            "n_a": fmt_int(e.get("n_a"), "—"),
+            "n_b": fmt_int(e.get("n_b"), "—"),
+            "n_clusters": fmt_int(e.get("n_clusters"), "—"),
+            "sentence": lift_sentence(e),
+            "caveats": [str(c) for c in (e.get("caveats") or [])],
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _plotly_js() -> Markup:
+    """The plotly.js bundle, made safe to sit inside one inline ``<script>`` element."""
+    # "</script" and "<!--" can only occur inside JS strings, regexes or comments, where "<\/" and
+    # "\x3C!--" mean the same thing; the shipped bundle contains neither, this is a guard.
+    source = get_plotlyjs().replace("</script", "<\\/script").replace("<!--", "\\x3C!--")
+    return Markup(source)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("loopmeter.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        int=fmt_int, pct=fmt_pct, hours=fmt_hours, ratio=fmt_ratio, when=fmt_date,
+    )
+    return env
+
+
+def render_html(report: dict, changes: Iterable[dict], path: Path, *,
+                title: str = "loopmeter report") -> Path:
+    """Write the self-contained HTML report for ``report`` (docs/json-report.md) to ``path``."""
+    path = Path(path)
+    rows = list(changes)
+    totals = report.get("totals") or {}
+    attribution = report.get("attribution") or {}
+    cycle = report.get("cycle_time_hours") or {}
+    weekly = list(report.get("weekly") or [])
+    adoption = report.get("adoption") or {}
+    adoption_date = str(adoption["date"]) if adoption.get("date") else None
+
+    charts: dict[str, dict[str, Any]] = {}
+
+    def add_chart(key: str, fig: go.Figure | None, note: str, empty: str) -> None:
+        charts[key] = {"id": f"chart-{key.replace('_', '-')}", "payload": _figure_payload(fig) if fig is not None else None,
+                       "note": note, "empty": empty}
+
+    add_chart("throughput", _throughput_figure(weekly, adoption_date),
+              "Validated changes only: merged, older than the validation window and not reverted within it. "
+              "Recent weeks are still inside the window, so their counts can still grow.",
+              "No weekly data.")
+    cycle_fig, skipped = _cycle_figure(rows, cycle, adoption_date)
+    left_out = []
+    if skipped["unknown"]:
+        left_out.append(f"{skipped['unknown']:,} changes with an unknown cycle time")
+    if skipped["zero"]:
+        left_out.append(f"{skipped['zero']:,} with a cycle time of zero")
+    add_chart("cycle", cycle_fig,
+              "Each point is one change; crosses are changes that were later reverted. "
+              "Hover a point to see its title. "
+              + (("Not plotted: " + " and ".join(left_out) + ".") if left_out else ""),
+              "No change has a known cycle time.")
+    add_chart("ai_share", _ai_share_figure(weekly, attribution.get("ai_share_lower_bound"), adoption_date),
+              "AI-assisted changes divided by non-bot changes, per week. This is a lower bound: "
+              "it counts only changes that still carry an AI signal (trailer, label, branch name, ...), "
+              "and such signals can be removed or never added.",
+              "No weekly data.")
+    lift_entries = list(report.get("lift") or [])
+    add_chart("lift", _lift_figure(lift_entries),
+              "A ratio below 1 means the first group's value is lower; the bar is the 95% confidence interval. "
+              "A bar that crosses the dashed line at 1 does not rule out no difference.",
+              "No lift could be estimated from this data.")
+
+    with_cycle = [c for c in rows if _is_number(c.get("cycle_hours"))]
+    slowest = sorted(with_cycle, key=lambda c: -c["cycle_hours"])[:TABLE_ROWS]
+    recent = sorted(rows, key=_sort_time, reverse=True)[:TABLE_ROWS]
+
+    changes_total = totals.get("changes")
+    bots = totals.get("bot_changes") or 0
+    share = attribution.get("ai_share_lower_bound")
+    if not _is_number(share) and _is_number(changes_total) and _is_number(totals.get("ai_assisted_changes")):
+        denominator = changes_total - bots
+        share = totals["ai_assisted_changes"] / denominator if denominator > 0 else None
+
+    context = {
+        "title": title,
+        "report": report,
+        "schema": str(report.get("schema") or "unknown"),
+        "generated_at": report.get("generated_at"),
+        "as_of": report.get("as_of"),
+        "window_days": report.get("window_days"),
+        "totals": totals,
+        "total_rows": [(label, totals.get(key), note) for key, label, note in _TOTAL_ROWS],
+        "ai_share": share,
+        "non_bot_changes": changes_total - bots if _is_number(changes_total) and _is_number(bots) else None,
+        "cycle": cycle,
+        "size": report.get("size_lines") or {},
+        "repos": _repo_rows(report),
+        "agents": _agent_rows(report),
+        "lift": _lift_rows(report),
+        "no_estimate": [r for r in _lift_rows(report) if not r["estimated"]],
+        "warnings": [str(w) for w in (report.get("warnings") or [])],
+        "adoption": {
+            "date": adoption_date,
+            "source": str(adoption.get("source")) if adoption.get("source") else None,
+            "rule": str(adoption.get("rule")) if adoption.get("rule") else None,
+        },
+        "charts": charts,
+        "slowest": [_change_row(c) for c in slowest],
+        "recent": [_change_row(c) for c in recent],
+        "n_changes_rows": len(rows),
+        "plotlyjs": _plotly_js(),
+    }
+    html_text = _environment().get_template("report.html.j2").render(**context)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html_text, encoding="utf-8")
+    return path

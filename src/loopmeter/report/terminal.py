@@ -1,0 +1,103 @@
+"""The terminal summary: Rich tables over the report document."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+def _f(v, digits: int = 1, suffix: str = "") -> str:
+    if v is None:
+        return "unknown"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}{suffix}"
+    return f"{v:,}{suffix}"
+
+
+def _hours(h) -> str:
+    if h is None:
+        return "unknown"
+    if h < 48:
+        return f"{h:,.1f} h"
+    return f"{h / 24:,.1f} d"
+
+
+_METRIC_LABELS = {
+    "cycle_time_hours_p50": "cycle time, median",
+    "cycle_time_hours_p85": "cycle time, p85",
+    "validated_throughput_per_contributor_week": "validated changes per contributor-week",
+}
+
+
+def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
+    t = report["totals"]
+    a = report["attribution"]
+    share = a.get("ai_share_lower_bound")
+    head = Table(title="loopmeter summary", show_header=False, title_justify="left")
+    head.add_column(style="bold")
+    head.add_column(justify="right")
+    head.add_row("commits on HEAD", _f(t["commits"]))
+    head.add_row("changes landed", _f(t["changes"]))
+    head.add_row(f"validated (not reverted within {report['window_days']} d)", _f(t["validated_changes"]))
+    head.add_row("pending (younger than the window)", _f(t["pending_changes"]))
+    head.add_row("reverted", _f(t["reverted_changes"]))
+    head.add_row("AI-assisted changes", f"{_f(t['ai_assisted_changes'])}  (at least {share:.1%})" if share is not None else _f(t["ai_assisted_changes"]))
+    head.add_row("bot changes (left out of comparisons)", _f(t["bot_changes"]))
+    head.add_row("contributors", _f(t["contributors"]))
+    c = report["cycle_time_hours"]
+    head.add_row("cycle time p50 / p85", f"{_hours(c['p50'])} / {_hours(c['p85'])}  (n={c['n']:,}, unknown {c['unknown']:,})")
+    if t.get("changes_with_pr_commits") or t.get("squash_changes_without_pr_commits"):
+        head.add_row(
+            "squash merges with / without PR commits",
+            f"{t['changes_with_pr_commits']:,} / {t['squash_changes_without_pr_commits']:,}",
+        )
+    console.print(head)
+
+    if len(report["repos"]) > 1:
+        rt = Table(title="per repository", title_justify="left")
+        for col in ("repo", "commits", "changes", "validated", "AI-assisted", "contributors"):
+            rt.add_column(col, justify="left" if col == "repo" else "right")
+        for r in report["repos"]:
+            x = r["totals"]
+            rt.add_row(escape(r["repo"]), _f(x["commits"]), _f(x["changes"]), _f(x["validated_changes"]),
+                       _f(x["ai_assisted_changes"]), _f(x["contributors"]))
+        console.print(rt)
+
+    if a["changes_by_agent"]:
+        at = Table(title="changes by agent (lower bound)", title_justify="left")
+        at.add_column("agent")
+        at.add_column("changes", justify="right")
+        for agent, n in a["changes_by_agent"].items():
+            at.add_row(escape(agent), _f(n))
+        console.print(at)
+
+    wk = Table(title=f"last {weeks} weeks", title_justify="left")
+    for col in ("week", "changes", "validated", "pending", "AI", "contributors", "validated/contrib", "cycle p50"):
+        wk.add_column(col, justify="left" if col == "week" else "right")
+    for r in report["weekly"][-weeks:]:
+        wk.add_row(r["week"], _f(r["changes"]), _f(r["validated"]), _f(r["pending"]), _f(r["ai_assisted"]),
+                   _f(r["contributors"]), _f(r["validated_per_contributor"], 2), _hours(r["cycle_p50_hours"]))
+    console.print(wk)
+
+    ad = report["adoption"]
+    console.print(
+        f"[bold]AI adoption:[/bold] {escape(ad['date']) if ad.get('date') else 'not found'}"
+        + (f" ({escape(ad['source'])})" if ad.get("source") else "")
+        + f" [dim]rule: {escape(ad['rule'])}[/dim]"
+    )
+    lt = Table(title="lift (95% CI, authors resampled)", title_justify="left")
+    for col in ("#", "metric", "comparison", "ratio", "95% CI", "n (a / b)"):
+        lt.add_column(col, justify="right" if col in ("ratio", "n (a / b)", "#") else "left")
+    notes = []
+    for i, e in enumerate(report["lift"], 1):
+        ci = f"[{e['ci_low']:.2f}, {e['ci_high']:.2f}]" if e.get("ci_low") is not None and e.get("ci_high") is not None else "—"
+        ratio = f"{e['ratio']:.2f}x" if e.get("ratio") is not None else "no estimate"
+        lt.add_row(str(i), escape(_METRIC_LABELS.get(e["metric"], e["metric"])), escape(e["comparison"]), ratio, ci, f"{e['n_a']:,} / {e['n_b']:,}")
+        notes.append((i, e.get("caveats", [])))
+    console.print(lt)
+    for i, caveats in notes:
+        for c in caveats:
+            console.print(f"  [dim]({i})[/dim] {escape(c)}")
+    for w in report.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")

@@ -1,0 +1,397 @@
+"""Lift: the ratio of a metric between two groups, with a cluster-bootstrap interval and caveats.
+
+"Group a" and "group b" are whatever the caller compares (after / before adoption, AI-assisted /
+human); every ratio here is a / b. Estimators never return a number they cannot support: when the
+data cannot carry an estimate the ratio is None and a caveat says why. The always-true caveat that
+adoption was not randomised belongs to the caller, which knows how the groups were formed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .bootstrap import cluster_bootstrap, factorize_clusters, weighted_quantile
+
+__all__ = ["Estimate", "detect_adoption", "ratio_of_quantiles", "ratio_of_rates"]
+
+# Thresholds below which the report warns. They are conventions, not theorems: under ~20 values a
+# median moves a lot with one value, and with under ~10 clusters the percentile bootstrap is known
+# to undercover.
+MIN_VALUES = 20
+MIN_CLUSTERS = 10
+MAX_DROPPED_SHARE = 0.05
+SIZE_MISMATCH = 1.5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    estimator: str  # "ratio_of_medians" | "ratio_of_p90" | "ratio_of_rates" | ...
+    ratio: float | None  # None when the data cannot support an estimate
+    ci_low: float | None
+    ci_high: float | None
+    n_a: int
+    n_b: int
+    n_clusters: int
+    caveats: tuple[str, ...]  # plain-language warnings computed from the data
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["caveats"] = list(self.caveats)
+        return d
+
+
+# --------------------------------------------------------------------------- ratio of quantiles
+
+
+def ratio_of_quantiles(
+    values_a,
+    clusters_a,
+    values_b,
+    clusters_b,
+    *,
+    q: float = 0.5,
+    n_boot: int = 2000,
+    conf: float = 0.95,
+    seed: int | np.random.Generator = 0,
+    sizes_a=None,
+    sizes_b=None,
+) -> Estimate:
+    """Ratio of the q-quantiles of positive durations, ``quantile_q(a) / quantile_q(b)``.
+
+    Quantiles are numpy's default (linear). Values must be completed durations in one unit; the
+    caller filters unknown durations first. Open items are not handled here (a survival estimator
+    does that), so the caller must not feed a group whose open items were dropped.
+
+    The interval is a percentile cluster bootstrap over the union of cluster ids: an author who
+    has rows in both groups is drawn as one unit, taking all their rows in both groups, because
+    their speed affects both. Replicates in which a group drew no rows are dropped and counted.
+
+    ``sizes_a`` / ``sizes_b`` (lines changed per row, NaN where unknown) only feed a caveat:
+    AI tends to change the size of changes, and size moves cycle time by itself.
+    """
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"q must be strictly between 0 and 1, got {q}")
+    _check_conf(conf)
+    a = _durations(values_a, "group a")
+    b = _durations(values_b, "group b")
+    (codes_a, codes_b), n_clusters = factorize_clusters(clusters_a, clusters_b)
+    for name, vals, codes in (("a", a, codes_a), ("b", b, codes_b)):
+        if len(codes) != len(vals):
+            raise ValueError(
+                f"group {name}: {len(vals)} values but {len(codes)} cluster ids; one id per value"
+            )
+    estimator = "ratio_of_medians" if q == 0.5 else f"ratio_of_p{q * 100:g}"
+    caveats: list[str] = []
+
+    if len(a) == 0 or len(b) == 0:
+        for name, vals in (("a", a), ("b", b)):
+            if len(vals) == 0:
+                caveats.append(f"Group {name} has no values, so there is nothing to compare.")
+        return Estimate(estimator, None, None, None, len(a), len(b), n_clusters, tuple(caveats))
+
+    for name, vals in (("a", a), ("b", b)):
+        if len(vals) < MIN_VALUES:
+            caveats.append(
+                f"Group {name} has only {len(vals)} values (fewer than {MIN_VALUES}); "
+                "the estimate can move a lot with a few more."
+            )
+    caveats += _size_caveats(sizes_a, sizes_b, len(a), len(b))
+    ratio = float(np.quantile(a, q) / np.quantile(b, q))
+
+    ci, more = _bootstrap_ci(
+        _quantile_ratio_statistic(a, codes_a, b, codes_b, q),
+        n_clusters,
+        n_boot=n_boot,
+        conf=conf,
+        seed=seed,
+        rows_per_replicate=len(a) + len(b),
+        dropped_reason="left a group with no values",
+    )
+    caveats += more
+    lo, hi = ci if ci is not None else (None, None)
+    return Estimate(estimator, ratio, lo, hi, len(a), len(b), n_clusters, tuple(caveats))
+
+
+def _quantile_ratio_statistic(a, codes_a, b, codes_b, q):
+    # Sorting once up front lets each replicate's quantile be read from cumulative weights.
+    order_a, order_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+    sa, ca = a[order_a], codes_a[order_a]
+    sb, cb = b[order_b], codes_b[order_b]
+
+    def statistic(counts: np.ndarray) -> np.ndarray:
+        qa = weighted_quantile(sa, counts[:, ca], q)
+        qb = weighted_quantile(sb, counts[:, cb], q)
+        return qa / qb  # NaN where either group drew nothing
+
+    return statistic
+
+
+def _durations(values, label: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{label}: values must be one-dimensional, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError(
+            f"{label}: {int(np.isnan(arr).sum())} values are NaN; filter unknown durations first"
+        )
+    if np.isinf(arr).any():
+        raise ValueError(f"{label}: {int(np.isinf(arr).sum())} values are infinite")
+    if (arr <= 0).any():
+        raise ValueError(
+            f"{label}: {int((arr <= 0).sum())} values are zero or negative; "
+            "durations must be positive (unknown is unknown, never zero)"
+        )
+    return arr
+
+
+def _size_caveats(sizes_a, sizes_b, n_a: int, n_b: int) -> list[str]:
+    if sizes_a is None or sizes_b is None:
+        return []
+    med = []
+    for name, sizes, n in (("a", sizes_a, n_a), ("b", sizes_b, n_b)):
+        s = np.asarray(sizes, dtype=float)
+        if s.ndim != 1 or len(s) != n:
+            raise ValueError(f"sizes_{name} must have one entry per value ({n}), got {s.shape}")
+        if (s[~np.isnan(s)] < 0).any():
+            raise ValueError(f"sizes_{name} contains negative sizes")
+        known = s[np.isfinite(s)]
+        med.append(float(np.median(known)) if known.size else None)
+    ma, mb = med
+    if ma is None or mb is None:
+        return []  # sizes unknown in a group: nothing to compare, and no evidence of a mismatch
+    if ma == mb:
+        return []
+    if ma == 0 or mb == 0 or max(ma, mb) / min(ma, mb) > SIZE_MISMATCH:
+        if ma > mb:
+            factor = f"{ma / mb:.1f}x larger" if mb > 0 else "much larger"
+        else:
+            factor = f"{mb / ma:.1f}x smaller" if ma > 0 else "much smaller"
+        return [
+            f"Changes in group a are {factor} than in group b (median {ma:g} vs {mb:g} lines); "
+            "size itself moves with AI and affects cycle time, so part of the difference may "
+            "be size rather than speed."
+        ]
+    return []
+
+
+# ------------------------------------------------------------------------------ ratio of rates
+
+
+def ratio_of_rates(
+    events_a,
+    exposure_a,
+    events_b,
+    exposure_b,
+    *,
+    n_boot: int = 2000,
+    conf: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> Estimate:
+    """Ratio of pooled event rates, ``(sum events_a / sum exposure_a) / (sum events_b / sum exposure_b)``.
+
+    Typical use: validated changes per contributor-week, after / before. Position ``i`` of all four
+    arrays is one cluster (author); an author absent in a period has exposure 0 there. Pooled
+    rates weight authors by their exposure, so occasional contributors do not swing the answer.
+    The interval resamples authors (those with any exposure) with replacement, carrying both
+    periods together; replicates where a period has no exposure or no events are dropped.
+    """
+    _check_conf(conf)
+    ea = _nonneg(events_a, "events_a")
+    xa = _nonneg(exposure_a, "exposure_a")
+    eb = _nonneg(events_b, "events_b")
+    xb = _nonneg(exposure_b, "exposure_b")
+    if not len(ea) == len(xa) == len(eb) == len(xb):
+        raise ValueError(
+            "events and exposure arrays must have one entry per cluster in the same order; "
+            f"got lengths {len(ea)}, {len(xa)}, {len(eb)}, {len(xb)}"
+        )
+    for name, e, x in (("a", ea, xa), ("b", eb, xb)):
+        bad = (e > 0) & (x == 0)
+        if bad.any():
+            raise ValueError(
+                f"group {name}: {int(bad.sum())} clusters have events but zero exposure"
+            )
+
+    active = (xa > 0) | (xb > 0)
+    ea, xa, eb, xb = ea[active], xa[active], eb[active], xb[active]
+    n_clusters = int(active.sum())
+    n_a, n_b = _as_count(ea.sum()), _as_count(eb.sum())
+    estimator = "ratio_of_rates"
+    caveats: list[str] = []
+
+    undefined = []
+    if xa.sum() == 0:
+        undefined.append("Group a has no exposure (no contributor-weeks), so it has no rate.")
+    if xb.sum() == 0:
+        undefined.append("Group b has no exposure (no contributor-weeks), so it has no rate.")
+    elif eb.sum() == 0:
+        undefined.append("Group b has no events, so its rate is zero and the ratio is undefined.")
+    if undefined:
+        return Estimate(estimator, None, None, None, n_a, n_b, n_clusters, tuple(undefined))
+
+    for name, n in (("a", n_a), ("b", n_b)):
+        if n < MIN_VALUES:
+            caveats.append(
+                f"Group {name} has only {n} events (fewer than {MIN_VALUES}); "
+                "the rate is imprecise."
+            )
+    ratio = float((ea.sum() / xa.sum()) / (eb.sum() / xb.sum()))
+
+    def statistic(counts: np.ndarray) -> np.ndarray:
+        w = counts.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ((w @ ea) / (w @ xa)) / ((w @ eb) / (w @ xb))
+
+    ci, more = _bootstrap_ci(
+        statistic,
+        n_clusters,
+        n_boot=n_boot,
+        conf=conf,
+        seed=seed,
+        rows_per_replicate=4 * n_clusters,
+        dropped_reason="had no exposure or no events in a group",
+    )
+    caveats += more
+    lo, hi = ci if ci is not None else (None, None)
+    return Estimate(estimator, ratio, lo, hi, n_a, n_b, n_clusters, tuple(caveats))
+
+
+def _nonneg(values, label: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{label} must be one-dimensional, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{label} contains NaN or infinite values")
+    if (arr < 0).any():
+        raise ValueError(f"{label} contains negative values")
+    return arr
+
+
+def _as_count(x: float) -> int:
+    # Events are counts; fractional events would be a caller bug worth surfacing, not rounding.
+    if x != math.floor(x):
+        raise ValueError(f"event counts must be whole numbers, got a total of {x}")
+    return int(x)
+
+
+# ------------------------------------------------------------------------------------- shared
+
+
+def _check_conf(conf: float) -> None:
+    if not 0.0 < conf < 1.0:
+        raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
+
+
+def _bootstrap_ci(statistic, n_clusters, *, n_boot, conf, seed, rows_per_replicate, dropped_reason):
+    """Interval and caveats shared by every ratio estimator."""
+    caveats: list[str] = []
+    if n_clusters < 2:
+        caveats.append(
+            f"Only {n_clusters} cluster (author or week): no confidence interval is possible, "
+            "because the interval comes from resampling clusters."
+        )
+        return None, caveats
+    if n_clusters < MIN_CLUSTERS:
+        caveats.append(
+            f"Only {n_clusters} clusters (authors or weeks); with fewer than {MIN_CLUSTERS} the "
+            "confidence interval is unreliable, usually too narrow."
+        )
+    res = cluster_bootstrap(
+        statistic, n_clusters, n_boot=n_boot, seed=seed, rows_per_replicate=rows_per_replicate
+    )
+    if res.dropped_share > MAX_DROPPED_SHARE:
+        caveats.append(
+            f"{res.n_dropped} of {res.n_requested} bootstrap resamples "
+            f"({100 * res.dropped_share:.0f}%) {dropped_reason} and were dropped; "
+            "the interval is less trustworthy."
+        )
+    ci = res.interval(conf)
+    if ci is None:
+        caveats.append("No bootstrap resample gave a usable estimate, so there is no interval.")
+    return ci, caveats
+
+
+# ----------------------------------------------------------------------------------- adoption
+
+
+def detect_adoption(
+    week_starts: Sequence,
+    ai_counts: Sequence,
+    total_counts: Sequence,
+    *,
+    span: int = 4,
+    min_weeks: int = 3,
+    min_share: float = 0.0,
+) -> _dt.date | None:
+    """Start of sustained AI signatures: the first week of the first run of regular AI use.
+
+    Rule: a week is an *AI week* when its AI-signature count is above zero and, if ``min_share``
+    is above zero, that count is at least ``min_share`` of the week's total count. Adoption is
+    the earliest AI week W such that, among the ``span`` consecutive weeks W, W+7d, ...,
+    W+(span-1)*7d, at least ``min_weeks`` are AI weeks. A week absent from the input counts as
+    having no AI signatures, including weeks after the last one given, so use that begins in the
+    final weeks of the data is only detected once enough of its weeks are present. Returns W's
+    start date, or None when no week qualifies.
+
+    ``week_starts`` are calendar dates (date, datetime, numpy datetime64 or ISO string; a time of
+    day is ignored), distinct and on one weekly grid; order does not matter.
+    """
+    if span < 1:
+        raise ValueError(f"span must be at least 1, got {span}")
+    if not 1 <= min_weeks <= span:
+        raise ValueError(f"min_weeks must be between 1 and span ({span}), got {min_weeks}")
+    if not 0.0 <= min_share <= 1.0:
+        raise ValueError(f"min_share must be between 0 and 1, got {min_share}")
+    days = [_as_date(w) for w in week_starts]
+    ai = np.asarray(ai_counts, dtype=float)
+    total = np.asarray(total_counts, dtype=float)
+    if not len(days) == len(ai) == len(total):
+        raise ValueError(
+            f"week_starts, ai_counts and total_counts differ in length: "
+            f"{len(days)}, {len(ai)}, {len(total)}"
+        )
+    if not days:
+        return None
+    if not (np.isfinite(ai).all() and np.isfinite(total).all()):
+        raise ValueError("weekly counts contain NaN or infinite values")
+    if (ai < 0).any() or (total < 0).any():
+        raise ValueError("weekly counts must not be negative")
+    if (ai > total).any():
+        raise ValueError("a week has more AI-signed items than items in total")
+    if len(set(days)) != len(days):
+        raise ValueError("week_starts contains the same week twice")
+    first = min(days)
+    if any((d - first).days % 7 for d in days):
+        raise ValueError("week_starts are not on one weekly grid (starts differ by non-multiples of 7 days)")
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, ai / total, 0.0)
+    is_ai = (ai > 0) & ((min_share == 0.0) | (share >= min_share))
+    ai_weeks = {d for d, flag in zip(days, is_ai) if flag}
+    week = _dt.timedelta(days=7)
+    for start in sorted(ai_weeks):
+        if sum((start + j * week) in ai_weeks for j in range(span)) >= min_weeks:
+            return start
+    return None
+
+
+def _as_date(value) -> _dt.date:
+    if value is None or value != value:  # None, NaN, NaT (NaT is unequal to itself)
+        raise ValueError("week_starts contains a missing date")
+    if isinstance(value, _dt.datetime):  # before date: datetime is a date subclass
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[D]").astype(_dt.date)
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value[:10])
+        except ValueError:
+            raise ValueError(f"week start {value!r} is not an ISO date") from None
+    raise ValueError(f"week start {value!r} is not a date")

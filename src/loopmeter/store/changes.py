@@ -1,0 +1,386 @@
+"""Deriving changes (units of work) from a repository's stored commits.
+
+A change is what landed on the default branch in one step:
+
+- a merge commit on the first-parent line (`Merge pull request #N ...`, GitLab's `See merge request
+  ...!N`, or any other merge) together with the commits it brought in;
+- a squash merge (`subject (#N)`), together with the pull request's own commits when the repository
+  has `refs/pull/N/head`;
+- any other commit on the first-parent line (a direct commit, or one commit of a rebase merge).
+
+Rules written down here are the product's contract (see docs/metrics.md); tests pin each one.
+
+Cycle time is first authored commit -> landing (the mainline commit's committer time). It is
+*unknown*, never zero, when nothing was authored before the landing moment: a single commit whose
+author time equals its commit time (every GitHub squash merge without its PR commits, and most
+direct commits), or a start after the landing (clock skew).
+
+The whole derivation is recomputed for a repository after each ingest, in one transaction, so it is
+idempotent and always agrees with the commits stored. It holds the commit graph as integer arrays
+(a few bytes a commit), not the commits themselves.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from ..attribution import Matcher
+from .db import Store
+from .git_load import change_item_id, commit_item_id
+
+_PR_MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
+_GITLAB_MR = re.compile(r"See merge request (\S+)!(\d+)")
+_MERGE_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
+_SQUASH = re.compile(r"\(#(\d+)\)\s*$")
+_REVERTS_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})", re.I)
+_REVERT_SUBJECT = re.compile(r'^Revert "(.+)"\s*$')
+
+
+@dataclass
+class _Change:
+    sha: str
+    kind: str  # pr_merge | merge | squash | direct
+    title: str
+    done_at: datetime
+    committer_id: str
+    members: list[int] = field(default_factory=list)  # commit indexes, the landing commit included
+    pr_number: int | None = None
+    branch: str | None = None
+    pr_commits_found: bool | None = None
+
+
+def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
+    """Rebuild the change items, links, events and change-level attributions of `repo`."""
+    con = store.con
+    head = con.execute("select head_sha from repos where repo = ?", [repo]).fetchone()
+    if head is None:
+        return {}
+    head_sha = head[0]
+    rows = con.execute(
+        "select sha, parents, author_id, author_time, committer_id, committer_time, subject, "
+        "added + deleted as lines, unknown_files, files from commits where repo = ?",
+        [repo],
+    ).to_arrow_table()
+    shas: list[str] = rows["sha"].to_pylist()
+    n = len(shas)
+    index = {s: i for i, s in enumerate(shas)}
+    parents = [[index.get(p, -1) for p in ps] for ps in rows["parents"].to_pylist()]
+    author = rows["author_id"].to_pylist()
+    atime = rows["author_time"].to_pylist()
+    committer = rows["committer_id"].to_pylist()
+    ctime = rows["committer_time"].to_pylist()
+    subject = rows["subject"].to_pylist()
+    lines = rows["lines"].to_pylist()
+    unknown_files = rows["unknown_files"].to_pylist()
+    nfiles = rows["files"].to_pylist()
+    del rows
+
+    if head_sha not in index:
+        return {}
+    h = index[head_sha]
+
+    # Commits reachable from HEAD: this is what `git rev-list --count HEAD` counts.
+    on_head = bytearray(n)
+    stack = [h]
+    on_head[h] = 1
+    while stack:
+        i = stack.pop()
+        for p in parents[i]:
+            if p >= 0 and not on_head[p]:
+                on_head[p] = 1
+                stack.append(p)
+
+    mainline = []
+    i = h
+    while i >= 0:
+        mainline.append(i)
+        ps = parents[i]
+        i = ps[0] if ps else -1
+    mainline.reverse()
+
+    # Walk the first-parent line oldest first. Every ancestor of an earlier landing is already owned,
+    # so a breadth-first walk from a merge's other parents that stops at owned commits finds exactly
+    # the commits that merge brought in (git's M^1..M).
+    owner = [-1] * n
+    changes: list[_Change] = []
+    messages = _messages(store, repo, [shas[m] for m in mainline if len(parents[m]) > 1])
+    for m in mainline:
+        ch_idx = len(changes)
+        owner[m] = ch_idx
+        ps = parents[m]
+        subj = subject[m]
+        ch = _Change(sha=shas[m], kind="direct", title=subj, done_at=ctime[m], committer_id=committer[m], members=[m])
+        if len(ps) > 1:
+            msg = messages.get(shas[m], subj)
+            ch.kind = "merge"
+            mm = _PR_MERGE.match(subj)
+            gl = _GITLAB_MR.search(msg)
+            if mm:
+                ch.kind, ch.pr_number = "pr_merge", int(mm.group(1))
+                ch.branch = mm.group(2).split("/", 1)[1] if "/" in mm.group(2) else mm.group(2)
+                body = msg.split("\n\n", 1)
+                if len(body) > 1 and body[1].strip():
+                    ch.title = body[1].strip().split("\n", 1)[0]
+            elif gl:
+                ch.kind, ch.pr_number = "pr_merge", int(gl.group(2))
+                mb = _MERGE_BRANCH.match(subj)
+                if mb:
+                    ch.branch = mb.group(1)
+            else:
+                mb = _MERGE_BRANCH.match(subj)
+                if mb:
+                    ch.branch = mb.group(1)
+            q = deque(p for p in ps[1:] if p >= 0 and owner[p] < 0)
+            while q:
+                i = q.popleft()
+                if owner[i] >= 0:
+                    continue
+                owner[i] = ch_idx
+                ch.members.append(i)
+                q.extend(p for p in parents[i] if p >= 0 and owner[p] < 0)
+        else:
+            sq = _SQUASH.search(subj)
+            if sq:
+                ch.kind, ch.pr_number = "squash", int(sq.group(1))
+        changes.append(ch)
+
+    # Squash merges: the pull request's own commits, where its head ref survives. They are not on
+    # HEAD; a commit shared by stacked pull requests goes to the one that landed first.
+    pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
+    for ch_idx, ch in enumerate(changes):
+        if ch.kind != "squash":
+            continue
+        tip = index.get(pulls.get(ch.pr_number, ""), -1)
+        if tip < 0:
+            ch.pr_commits_found = False
+            continue
+        found = 0
+        q = deque([tip])
+        while q:
+            i = q.popleft()
+            if owner[i] >= 0 or on_head[i]:
+                continue
+            owner[i] = ch_idx
+            ch.members.append(i)
+            found += 1
+            q.extend(p for p in parents[i] if p >= 0 and owner[p] < 0 and not on_head[p])
+        ch.pr_commits_found = found > 0
+
+    # Reverts, linked change -> change. A revert inside the same change (work in progress undone
+    # before landing) reverts nothing that landed, so it is not a link.
+    sorted_shas = sorted(shas)
+    revert_links: set[tuple[int, int]] = set()
+    title_index: dict[str, list[tuple[datetime, int]]] = {}
+    for ch_idx, ch in enumerate(changes):
+        for key in {ch.title, subject[index[ch.sha]]}:
+            title_index.setdefault(key, []).append((ch.done_at, ch_idx))
+    for sha, msg in con.execute(
+        "select sha, message from commits where repo = ? and (message ilike '%this reverts commit%' or subject like 'Revert \"%')",
+        [repo],
+    ).fetchall():
+        src = owner[index[sha]]
+        if src < 0:
+            continue
+        targets = set()
+        for m in _REVERTS_SHA.finditer(msg):
+            t = _resolve_prefix(sorted_shas, m.group(1).lower())
+            if t is not None and owner[index[t]] >= 0:
+                targets.add(owner[index[t]])
+        if not targets:
+            ms = _REVERT_SUBJECT.match(msg.split("\n", 1)[0])
+            if ms:
+                before = [c for c in title_index.get(ms.group(1), []) if c[0] <= changes[src].done_at and c[1] != src]
+                if before:
+                    targets.add(max(before)[1])
+        for t in targets:
+            if t != src:
+                revert_links.add((src, t))
+
+    return _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
+                  parents, revert_links, on_head)
+
+
+def _messages(store: Store, repo: str, shas: list[str]) -> dict[str, str]:
+    if not shas:
+        return {}
+    t = pa.table({"sha": shas})  # noqa: F841
+    store.con.register("_want", t)
+    try:
+        return dict(
+            store.con.execute(
+                "select c.sha, c.message from commits c semi join _want w on c.sha = w.sha where c.repo = ?", [repo]
+            ).fetchall()
+        )
+    finally:
+        store.con.unregister("_want")
+
+
+def _resolve_prefix(sorted_shas: list[str], prefix: str) -> str | None:
+    i = bisect.bisect_left(sorted_shas, prefix)
+    if i < len(sorted_shas) and sorted_shas[i].startswith(prefix):
+        if i + 1 < len(sorted_shas) and sorted_shas[i + 1].startswith(prefix):
+            return None  # ambiguous abbreviation: no link rather than a wrong one
+        return sorted_shas[i]
+    return None
+
+
+def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
+           parents, revert_links, on_head) -> dict[str, int]:
+    items: dict[str, list] = {k: [] for k in (
+        "item_id", "source", "kind", "repo", "team", "title", "created_at", "started_at", "done_at",
+        "state", "size_lines", "author_id", "attrs")}
+    ev: dict[str, list] = {k: [] for k in ("item_id", "ts", "activity", "actor_id", "attrs")}
+    lk: dict[str, list] = {k: [] for k in ("src", "dst", "kind")}
+    stats = {"changes": len(changes), "with_pr_commits": 0, "squash_without_pr_commits": 0}
+    for ch in changes:
+        cid = change_item_id(repo, ch.sha)
+        land = ch.members[0]
+        work = [i for i in ch.members[1:] if len(parents[i]) <= 1] if len(ch.members) > 1 else []
+        reason = None
+        if work:
+            first = min(work, key=lambda i: atime[i])
+            started, who = atime[first], author[first]
+        else:
+            started, who = atime[land], author[land]
+            if not started < ctime[land]:
+                started = None
+                reason = "squash commit without its pull-request commits" if ch.kind == "squash" else "single commit: authored when it landed"
+        if started is not None and started > ch.done_at:
+            started, reason = None, "first commit dated after landing (clock skew)"
+        if ch.kind == "squash" or len(parents[land]) <= 1:
+            size = lines[land]
+            unknown = unknown_files[land]
+            nf = nfiles[land]
+        else:
+            size = sum(lines[i] for i in work) if work else None
+            unknown = sum(unknown_files[i] for i in work)
+            nf = sum(nfiles[i] for i in work)
+        if ch.kind == "squash":
+            if ch.pr_commits_found:
+                stats["with_pr_commits"] += 1
+            else:
+                stats["squash_without_pr_commits"] += 1
+        attrs = {"merge_kind": ch.kind, "sha": ch.sha, "commits": len(work) if work else 1}
+        if ch.pr_number is not None:
+            attrs["pr_number"] = ch.pr_number
+        if ch.branch:
+            attrs["branch"] = ch.branch
+        if ch.pr_commits_found is not None:
+            attrs["pr_commits_found"] = ch.pr_commits_found
+        if reason:
+            attrs["cycle_time_unknown"] = reason
+        if unknown:
+            attrs["unknown_line_files"] = unknown
+        attrs["files"] = nf
+        items["item_id"].append(cid)
+        items["source"].append("git")
+        items["kind"].append("change")
+        items["repo"].append(repo)
+        items["team"].append(None)
+        items["title"].append(ch.title)
+        items["created_at"].append(started)
+        items["started_at"].append(started)
+        items["done_at"].append(ch.done_at)
+        items["state"].append("merged")
+        items["size_lines"].append(size)
+        items["author_id"].append(who)
+        items["attrs"].append(json.dumps(attrs))
+        if started is not None:
+            ev["item_id"].append(cid); ev["ts"].append(started); ev["activity"].append("committed")
+            ev["actor_id"].append(who); ev["attrs"].append(None)
+        ev["item_id"].append(cid); ev["ts"].append(ch.done_at); ev["activity"].append("merged")
+        ev["actor_id"].append(ch.committer_id); ev["attrs"].append(None)
+        for i in ch.members:
+            lk["src"].append(commit_item_id(repo, shas[i])); lk["dst"].append(cid); lk["kind"].append("part_of")
+    for src, dst in sorted(revert_links):
+        lk["src"].append(change_item_id(repo, changes[src].sha))
+        lk["dst"].append(change_item_id(repo, changes[dst].sha))
+        lk["kind"].append("reverts")
+        ev["item_id"].append(change_item_id(repo, changes[dst].sha)); ev["ts"].append(changes[src].done_at)
+        ev["activity"].append("reverted"); ev["actor_id"].append(changes[src].committer_id)
+        ev["attrs"].append(json.dumps({"by": changes[src].sha}))
+
+    # Branch names seen in merge messages are evidence too (claude/..., codex/..., copilot/...).
+    branch_attr = {k: [] for k in ("item_id", "agent", "evidence", "signal", "confidence")}
+    for ch in changes:
+        if ch.branch:
+            for e in matcher.match_branch(ch.branch):
+                branch_attr["item_id"].append(change_item_id(repo, ch.sha)); branch_attr["agent"].append(e.agent)
+                branch_attr["evidence"].append(e.evidence); branch_attr["signal"].append(e.signal)
+                branch_attr["confidence"].append(e.confidence)
+
+    con = store.con
+    t_items = pa.table(items, schema=pa.schema([
+        ("item_id", pa.string()), ("source", pa.string()), ("kind", pa.string()), ("repo", pa.string()),
+        ("team", pa.string()), ("title", pa.string()), ("created_at", pa.timestamp("us")),
+        ("started_at", pa.timestamp("us")), ("done_at", pa.timestamp("us")), ("state", pa.string()),
+        ("size_lines", pa.int64()), ("author_id", pa.string()), ("attrs", pa.string())]))
+    t_events = pa.table(ev, schema=pa.schema([("item_id", pa.string()), ("ts", pa.timestamp("us")),
+                                             ("activity", pa.string()), ("actor_id", pa.string()), ("attrs", pa.string())]))
+    t_links = pa.table(lk, schema=pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())]))
+    t_battr = pa.table(branch_attr, schema=pa.schema([("item_id", pa.string()), ("agent", pa.string()),
+                                                    ("evidence", pa.string()), ("signal", pa.string()),
+                                                    ("confidence", pa.float64())]))
+    prefix = f"git:{repo}:"
+    for name, t in (("_items", t_items), ("_events", t_events), ("_links", t_links), ("_battr", t_battr)):
+        con.register(name, t)
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from items where source = 'git' and repo = ? and kind in ('change', 'release')", [repo])
+        con.execute("delete from events where starts_with(item_id, ?)", [prefix + "change:"])
+        con.execute("delete from links where starts_with(src, ?) or starts_with(dst, ?)", [prefix, prefix])
+        con.execute("delete from attributions where starts_with(item_id, ?)", [prefix + "change:"])
+        con.execute("insert into items select * replace (attrs::json as attrs) from _items")
+        con.execute("insert into events select * replace (attrs::json as attrs) from _events")
+        con.execute("insert into links select * from _links")
+        # A change inherits the evidence of every commit in it, keeping the strongest signal per
+        # (agent, kind of evidence).
+        con.execute(
+            """
+            insert into attributions
+            select dst, agent, evidence, arg_max(signal, confidence), max(confidence) from (
+                select l.dst, a.agent, a.evidence, a.signal, a.confidence
+                from links l join attributions a on a.item_id = l.src
+                where l.kind = 'part_of' and starts_with(l.dst, ?)
+                union all select * from _battr
+            ) group by all
+            """,
+            [prefix],
+        )
+        # Tags become releases, linked to the change that contains the tagged commit.
+        con.execute(
+            """
+            insert into items
+            select ? || 'tag:' || t.name, 'git', 'release', t.repo, null, t.name, t.time, t.time, t.time,
+                   'released', null, null, json_object('sha', t.sha)
+            from git_tags t where t.repo = ?
+            """,
+            [prefix, repo],
+        )
+        con.execute(
+            """
+            insert into links
+            select ? || 'tag:' || t.name, l.dst, 'releases'
+            from git_tags t join links l on l.src = ? || 'commit:' || t.sha and l.kind = 'part_of'
+            where t.repo = ?
+            """,
+            [prefix, prefix, repo],
+        )
+        con.execute("update repos set head_commits = ? where repo = ?", [sum(on_head), repo])
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        for name in ("_items", "_events", "_links", "_battr"):
+            con.unregister(name)
+    stats["head_commits"] = sum(on_head)
+    stats["reverts"] = len(revert_links)
+    return stats

@@ -1,0 +1,212 @@
+"""Writing what the git source yields into the store: idempotent, one transaction per batch."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from ..attribution import Matcher, parse_trailers
+from ..model import Commit, Tag
+from ..sources.git import RepoInfo
+from .db import Store, utcnow
+
+
+def commit_item_id(repo: str, sha: str) -> str:
+    return f"git:{repo}:commit:{sha}"
+
+
+def change_item_id(repo: str, sha: str) -> str:
+    return f"git:{repo}:change:{sha}"
+
+
+class Identities:
+    """Maps a git name/email to a stable pseudonymous actor id (salted per store) and its kind."""
+
+    def __init__(self, salt: str, matcher: Matcher):
+        self.salt = salt.encode()
+        self.matcher = matcher
+        self._cache: dict[tuple[str, str], str] = {}
+        self.new_rows: list[tuple[str, str, str, str, str | None]] = []
+
+    def actor_id(self, name: str, email: str) -> str:
+        key = (name, email)
+        aid = self._cache.get(key)
+        if aid is None:
+            ident = email.strip().lower() or f"name:{name.strip()}"
+            aid = "a" + hashlib.sha256(self.salt + ident.encode("utf-8", "replace")).hexdigest()[:15]
+            kind, agent = self.matcher.classify_actor(name, email)
+            self._cache[key] = aid
+            self.new_rows.append((aid, kind, name, email, agent))
+        return aid
+
+    def take_new(self) -> list[tuple[str, str, str, str, str | None]]:
+        rows, self.new_rows = self.new_rows, []
+        return rows
+
+
+_COMMIT_SCHEMA = pa.schema(
+    [
+        ("repo", pa.string()), ("sha", pa.string()), ("parents", pa.list_(pa.string())),
+        ("author_id", pa.string()), ("author_time", pa.timestamp("us")), ("author_tz", pa.int16()),
+        ("committer_id", pa.string()), ("committer_time", pa.timestamp("us")), ("committer_tz", pa.int16()),
+        ("subject", pa.string()), ("message", pa.string()),
+        ("trailers", pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))),
+        ("files", pa.int32()), ("added", pa.int64()), ("deleted", pa.int64()), ("unknown_files", pa.int32()),
+    ]
+)
+_FILE_SCHEMA = pa.schema(
+    [
+        ("repo", pa.string()), ("sha", pa.string()), ("path", pa.string()), ("old_path", pa.string()),
+        ("added", pa.int64()), ("deleted", pa.int64()), ("is_binary", pa.bool_()), ("missing_blob", pa.bool_()),
+    ]
+)
+
+
+def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> int:
+    """Store a batch of commits (and their files, authors and AI evidence). Returns how many were new."""
+    cols: dict[str, list] = {f.name: [] for f in _COMMIT_SCHEMA}
+    fcols: dict[str, list] = {f.name: [] for f in _FILE_SCHEMA}
+    attr_rows: list[tuple[str, str, str, str, float]] = []
+    for c in commits:
+        added = deleted = 0
+        unknown = 0
+        for f in c.files:
+            if f.added is None:
+                unknown += 1
+            else:
+                added += f.added
+                deleted += f.deleted or 0
+            fcols["repo"].append(repo)
+            fcols["sha"].append(c.sha)
+            fcols["path"].append(f.path)
+            fcols["old_path"].append(f.old_path)
+            fcols["added"].append(f.added)
+            fcols["deleted"].append(f.deleted)
+            fcols["is_binary"].append(f.binary)
+            fcols["missing_blob"].append(f.missing_blob)
+        cols["repo"].append(repo)
+        cols["sha"].append(c.sha)
+        cols["parents"].append(list(c.parents))
+        cols["author_id"].append(ids.actor_id(c.author.name, c.author.email))
+        cols["author_time"].append(c.author_time)
+        cols["author_tz"].append(max(-32768, min(32767, c.author_tz_minutes)))
+        cols["committer_id"].append(ids.actor_id(c.committer.name, c.committer.email))
+        cols["committer_time"].append(c.committer_time)
+        cols["committer_tz"].append(max(-32768, min(32767, c.committer_tz_minutes)))
+        cols["subject"].append(c.subject)
+        cols["message"].append(c.message)
+        cols["trailers"].append([{"key": k, "value": v} for k, v in parse_trailers(c.message)])
+        cols["files"].append(len(c.files))
+        cols["added"].append(added)
+        cols["deleted"].append(deleted)
+        cols["unknown_files"].append(unknown)
+        for ev in matcher.match_commit(
+            author_name=c.author.name, author_email=c.author.email,
+            committer_name=c.committer.name, committer_email=c.committer.email, message=c.message,
+        ):
+            attr_rows.append((commit_item_id(repo, c.sha), ev.agent, ev.evidence, ev.signal, ev.confidence))
+    batch = pa.table(cols, schema=_COMMIT_SCHEMA)  # noqa: F841 (read by DuckDB by name)
+    files = pa.table(fcols, schema=_FILE_SCHEMA)  # noqa: F841
+    attrs = pa.table(  # noqa: F841
+        {
+            "item_id": [r[0] for r in attr_rows], "agent": [r[1] for r in attr_rows],
+            "evidence": [r[2] for r in attr_rows], "signal": [r[3] for r in attr_rows],
+            "confidence": [r[4] for r in attr_rows],
+        },
+        schema=pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
+                          ("signal", pa.string()), ("confidence", pa.float64())]),
+    )
+    actor_rows = ids.take_new()
+    actors = pa.table(  # noqa: F841
+        {
+            "actor_id": [r[0] for r in actor_rows], "kind": [r[1] for r in actor_rows],
+            "name": [r[2] for r in actor_rows], "email": [r[3] for r in actor_rows],
+            "team": [None] * len(actor_rows), "agent": [r[4] for r in actor_rows],
+        },
+        schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("name", pa.string()),
+                          ("email", pa.string()), ("team", pa.string()), ("agent", pa.string())]),
+    )
+    con = store.con
+    con.register("_batch", batch)
+    con.register("_files", files)
+    con.register("_attrs", attrs)
+    con.register("_actors", actors)
+    con.execute("begin transaction")
+    try:
+        # Only commits not already stored count as new; their files and evidence go in with them,
+        # so a batch re-read after an interrupted ingest adds nothing twice.
+        con.execute(
+            "create or replace temp table _new as select b.sha from _batch b "
+            "anti join (select sha from commits where repo = ?) c on b.sha = c.sha",
+            [repo],
+        )
+        n_new = con.execute("select count(*) from _new").fetchone()[0]
+        con.execute("insert into commits select b.* from _batch b semi join _new n on b.sha = n.sha")
+        con.execute("insert into commit_files select f.* from _files f semi join _new n on f.sha = n.sha")
+        con.execute(
+            "insert into attributions select a.* from _attrs a "
+            "semi join (select ? || sha as item_id from _new) n on a.item_id = n.item_id",
+            [f"git:{repo}:commit:"],
+        )
+        con.execute("insert or ignore into actors select * from _actors")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        for name in ("_batch", "_files", "_attrs", "_actors"):
+            con.unregister(name)
+    return n_new
+
+
+def register_repo(store: Store, info: RepoInfo, repo: str, pulls: dict[int, str], tags: list[Tag]) -> None:
+    """Record the repository, its pull-request heads and its tags as they are now."""
+    con = store.con
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from git_pull_heads where repo = ?", [repo])
+        if pulls:
+            t = pa.table(  # noqa: F841 (read by DuckDB by name)
+                {"repo": [repo] * len(pulls), "number": list(pulls.keys()), "sha": list(pulls.values())}
+            )
+            con.register("_p", t)
+            con.execute("insert into git_pull_heads select repo, number::integer, sha from _p")
+            con.unregister("_p")
+        con.execute("delete from git_tags where repo = ?", [repo])
+        if tags:
+            con.executemany("insert into git_tags values (?, ?, ?, ?)", [(repo, t.name, t.sha, t.time) for t in tags])
+        con.execute(
+            "insert or replace into repos (repo, path, head_ref, head_sha, is_shallow, ingested_at, missing_blob_files, pull_heads) "
+            "values (?, ?, ?, ?, ?, ?, coalesce((select missing_blob_files from repos where repo = ?), 0), ?)",
+            [repo, str(info.path), info.head_ref, info.head_sha, info.is_shallow, utcnow(), repo, len(pulls)],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
+def previous_tips(store: Store, repo: str) -> list[str]:
+    return [r[0] for r in store.con.execute("select sha from git_tips where repo = ?", [repo]).fetchall()]
+
+
+def finish_ingest(store: Store, repo: str, tips: list[str]) -> None:
+    """Record the tips this complete ingest reached; the next ingest reads only what lies beyond them."""
+    con = store.con
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from git_tips where repo = ?", [repo])
+        t = pa.table({"repo": [repo] * len(tips), "sha": tips})  # noqa: F841
+        con.register("_t", t)
+        con.execute("insert into git_tips select distinct repo, sha from _t")
+        con.unregister("_t")
+        con.execute(
+            "update repos set missing_blob_files = (select count(*) from commit_files where repo = ? and missing_blob) where repo = ?",
+            [repo, repo],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise

@@ -1,0 +1,66 @@
+"""Named schema migrations. Each is applied once and recorded in `schema_migrations`.
+
+Never edit a migration that has shipped: add a new one. `STORE_FORMAT` rises when a store written
+by this version can no longer be read by an older loopmeter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+STORE_FORMAT = 1
+
+
+def m001_canonical_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        create table if not exists schema_migrations (name varchar primary key, applied_at timestamp);
+        create table meta (key varchar primary key, value varchar);
+
+        -- The canonical model of DESIGN.md. Timestamps are UTC (naive TIMESTAMP columns).
+        create table items (
+            item_id varchar primary key, source varchar, kind varchar, repo varchar, team varchar,
+            title varchar, created_at timestamp, started_at timestamp, done_at timestamp,
+            state varchar, size_lines bigint, author_id varchar, attrs json
+        );
+        create table events (item_id varchar, ts timestamp, activity varchar, actor_id varchar, attrs json);
+        create table actors (
+            actor_id varchar primary key, kind varchar, name varchar, email varchar, team varchar, agent varchar
+        );
+        create table links (src varchar, dst varchar, kind varchar);
+        create table attributions (
+            item_id varchar, agent varchar, evidence varchar, signal varchar, confidence double
+        );
+
+        -- The git layer: what the git source read, from which change items are derived.
+        create table repos (
+            repo varchar primary key, path varchar, head_ref varchar, head_sha varchar,
+            is_shallow boolean, ingested_at timestamp, missing_blob_files bigint, pull_heads bigint,
+            head_commits bigint
+        );
+        create table commits (
+            repo varchar, sha varchar, parents varchar[],
+            author_id varchar, author_time timestamp, author_tz smallint,
+            committer_id varchar, committer_time timestamp, committer_tz smallint,
+            subject varchar, message varchar, trailers struct(key varchar, value varchar)[],
+            files integer, added bigint, deleted bigint, unknown_files integer,
+            primary key (repo, sha)
+        );
+        create table commit_files (
+            repo varchar, sha varchar, path varchar, old_path varchar,
+            added bigint, deleted bigint, is_binary boolean, missing_blob boolean
+        );
+        create table git_pull_heads (repo varchar, number integer, sha varchar);
+        create table git_tags (repo varchar, name varchar, sha varchar, time timestamp);
+
+        -- Ingest state: the tips a repository's last complete ingest reached.
+        create table git_tips (repo varchar, sha varchar);
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
+    ("001_canonical_tables", m001_canonical_tables),
+]
