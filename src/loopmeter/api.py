@@ -55,13 +55,15 @@ def report_from_store(
     config: Config | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given."""
-    from .report.document import build_report, change_rows
+    from .report.document import build_report, change_rows, default_as_of
 
     config = config or load_config()
-    as_of = as_of or utcnow()
     window_days = window_days or config.window_days
     with Store.open(store_path, create=False) as store:
-        doc = build_report(store, as_of=as_of, window_days=window_days, adoption_date=adoption_date,
+        as_of_rule = "given"
+        if as_of is None:
+            as_of, as_of_rule = default_as_of(store, repos)
+        doc = build_report(store, as_of=as_of, as_of_rule=as_of_rule, window_days=window_days, adoption_date=adoption_date,
                            repos=repos, seed=seed)
         if html_path is not None:
             from .report.html import render_html

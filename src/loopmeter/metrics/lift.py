@@ -9,8 +9,9 @@ independent observations. Bot-authored changes are left out of both.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -45,7 +46,7 @@ def adoption(con, window: Window, repos: list[str] | None, given: date | None) -
 
 _GROUP_NAMES = {
     "ai_assisted/human": ("AI-assisted changes", "human changes"),
-    "after/before": ("the period after adoption", "the period before"),
+    "after/before": ("changes after adoption", "changes before adoption"),
 }
 
 
@@ -55,18 +56,28 @@ def _result(metric: str, comparison: str, est: Estimate, extra_caveats: list[str
     d["comparison"] = comparison
     a, b = _GROUP_NAMES.get(comparison, ("group a", "group b"))
     # stats/ speaks of groups a and b; the reader should see what the groups are.
-    caveats = [c.replace("group a", a).replace("group b", b) for c in d.get("caveats", [])]
+    caveats = [
+        c.replace("Changes in group a", a[0].upper() + a[1:]).replace("in group b", b)
+        .replace("group a", a).replace("group b", b)
+        for c in d.get("caveats", [])
+    ]
     d["caveats"] = caveats + extra_caveats
     return d
 
 
-def cycle_time_ai_vs_human(con, window: Window, repos: list[str] | None, *, seed: int = 0, n_boot: int = 2000) -> list[dict]:
+def cycle_time_ai_vs_human(
+    con, window: Window, repos: list[str] | None, since: date | None = None, *, seed: int = 0, n_boot: int = 2000
+) -> list[dict]:
+    """AI-assisted vs human changes landed in the same period: since adoption when it is known, so
+    that years of pre-AI history (other tools, other people, other code) do not stand in for "human"."""
     ch = changes(con, window, repos)
-    df = con.execute(
-        ch.filter(~ch.bot & ch.cycle_hours.notnull() & (ch.cycle_hours > 0)).select(
-            "cycle_hours", "ai_assisted", "author_id", "size_lines"
-        )
-    )
+    keep = ~ch.bot & ch.cycle_hours.notnull() & (ch.cycle_hours > 0)
+    if since is not None:
+        keep = keep & (ch.done_at >= ibis.timestamp(datetime.combine(since, datetime.min.time())))
+    df = con.execute(ch.filter(keep).select("cycle_hours", "ai_assisted", "author_id", "size_lines"))
+    period = [f"both groups are changes landed since the adoption date ({since.isoformat()})"] if since else [
+        "no adoption date, so the whole history is compared: older human work may differ for reasons other than AI"
+    ]
     ai = df[df["ai_assisted"]]
     hu = df[~df["ai_assisted"]]
     out = []
@@ -85,7 +96,9 @@ def cycle_time_ai_vs_human(con, window: Window, repos: list[str] | None, *, seed
                 q=q, n_boot=n_boot, seed=seed,
                 sizes_a=ai["size_lines"].dropna().to_numpy(float), sizes_b=hu["size_lines"].dropna().to_numpy(float),
             )
-        out.append(_result(metric, "ai_assisted/human", est, [OBSERVATIONAL]))
+        d = _result(metric, "ai_assisted/human", est, [OBSERVATIONAL, *period])
+        d["since"] = since.isoformat() if since else None
+        out.append(d)
     return out
 
 
@@ -108,8 +121,13 @@ def throughput_after_vs_before(
     active = con.execute(active_weeks(con, window, repos))
     done["week"] = pd.to_datetime(done["week"]).dt.date
     active["week"] = pd.to_datetime(active["week"]).dt.date
-    done = done[done["week"] < last_full]
-    active = active[active["week"] < last_full]
+    # Equal windows either side of adoption (at least 8 weeks before): a decade of pre-AI history
+    # would otherwise stand in for "before".
+    weeks_after = max(0, (last_full - start).days // 7)
+    weeks_before = max(weeks_after, 8)
+    first = start - timedelta(weeks=weeks_before)
+    done = done[(done["week"] < last_full) & (done["week"] >= first)]
+    active = active[(active["week"] < last_full) & (active["week"] >= first)]
     authors = sorted(set(done["author_id"]) | set(active["author_id"]))
     pos = {a: i for i, a in enumerate(authors)}
     ev = np.zeros((2, len(authors)))
@@ -118,7 +136,7 @@ def throughput_after_vs_before(
         ev[int(r.week >= start), pos[r.author_id]] += r.n
     for r in active.itertuples(index=False):
         ex[int(r.week >= start), pos[r.author_id]] += 1
-    extra = [OBSERVATIONAL, BEFORE_AFTER]
+    extra = [OBSERVATIONAL, BEFORE_AFTER, f"compares {weeks_after} weeks after adoption with the {weeks_before} weeks before it"]
     if start >= last_full:
         est = Estimate(estimator="ratio_of_rates", ratio=None, ci_low=None, ci_high=None, n_a=0,
                        n_b=int(ev[0].sum()), n_clusters=len(authors),
@@ -128,13 +146,16 @@ def throughput_after_vs_before(
         est = ratio_of_rates(ev[1], ex[1], ev[0], ex[0], n_boot=n_boot, seed=seed)
     d = _result(metric, comparison, est, extra)
     d["adoption_date"] = adoption_date.isoformat()
-    d["weeks_through"] = last_full.isoformat()
+    d["before_from"] = first.isoformat()
+    d["after_until"] = last_full.isoformat()
+    d["weeks_before"] = weeks_before
+    d["weeks_after"] = weeks_after
     return d
 
 
 def lift(con, window: Window, repos: list[str] | None, adoption_info: dict, *, seed: int = 0, n_boot: int = 2000) -> list[dict]:
     ad = date.fromisoformat(adoption_info["date"]) if adoption_info.get("date") else None
     return [
-        *cycle_time_ai_vs_human(con, window, repos, seed=seed, n_boot=n_boot),
+        *cycle_time_ai_vs_human(con, window, repos, ad, seed=seed, n_boot=n_boot),
         throughput_after_vs_before(con, window, repos, ad, seed=seed, n_boot=n_boot),
     ]

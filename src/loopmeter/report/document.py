@@ -9,7 +9,7 @@ from ..errors import NoData
 from ..metrics import lift as lift_m
 from ..metrics import summary
 from ..metrics.changes import Window, backend, changes
-from ..store.db import Store
+from ..store.db import Store, utcnow
 
 SCHEMA = "loopmeter.report/1"
 
@@ -27,10 +27,26 @@ def display_name(actor_id: str | None, name: str | None, kind: str | None, show_
     return "dev-" + actor_id[1:9]
 
 
+def default_as_of(store: Store, repos: list[str] | None = None) -> tuple[datetime, str]:
+    """Judge validation as of the newest landing in the data, or now if that is later.
+
+    A mirror fetched months ago cannot show reverts that happened after it was fetched, so its
+    last weeks must count as pending, not validated; the newest landing is the freshest moment the
+    data is known to cover.
+    """
+    q = "select max(done_at) from items where kind = 'change'" + (" and list_contains(?, repo)" if repos else "")
+    newest = store.con.execute(q, [repos] if repos else []).fetchone()[0]
+    now = utcnow()
+    if newest is None or newest >= now:
+        return now, "now"
+    return newest, "newest landing in the data"
+
+
 def build_report(
     store: Store,
     *,
     as_of: datetime,
+    as_of_rule: str = "given",
     window_days: int = 14,
     adoption_date: date | None = None,
     repos: list[str] | None = None,
@@ -70,6 +86,7 @@ def build_report(
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
         "as_of": _iso(as_of.replace(microsecond=0)),
+        "as_of_rule": as_of_rule,
         "window_days": window_days,
         "repos": per_repo,
         "totals": totals,
