@@ -123,9 +123,15 @@ def throughput_after_vs_before(
     active["week"] = pd.to_datetime(active["week"]).dt.date
     # Equal windows either side of adoption (at least 8 weeks before): a decade of pre-AI history
     # would otherwise stand in for "before".
+    if len(active):
+        # Weeks past the newest activity hold no data, not zero work: stop the window there.
+        last_full = min(last_full, max(active["week"]) + timedelta(weeks=1))
     weeks_after = max(0, (last_full - start).days // 7)
     weeks_before = max(weeks_after, 8)
     first = start - timedelta(weeks=weeks_before)
+    if len(active):
+        first = max(first, min(active["week"]))
+        weeks_before = max(0, (start - first).days // 7)
     done = done[(done["week"] < last_full) & (done["week"] >= first)]
     active = active[(active["week"] < last_full) & (active["week"] >= first)]
     authors = sorted(set(done["author_id"]) | set(active["author_id"]))
