@@ -171,3 +171,59 @@ def test_store_is_not_written_into_the_repository(demo_repo, store_path):
     assert before == after
     with Store.open(store_path) as st:
         assert st.con.execute("select count(*) from repos").fetchone()[0] == 1
+
+
+def test_tags_become_releases_linked_to_their_change(demo_doc, store_path):
+    _, s = demo_doc
+    con = duckdb.connect(str(store_path), read_only=True)
+    rel = con.execute("select item_id, title, done_at from items where kind = 'release'").fetchall()
+    linked = con.execute(
+        "select json_extract_string(i.attrs, '$.sha') from links l join items i on i.item_id = l.dst "
+        "where l.kind = 'releases'"
+    ).fetchall()
+    con.close()
+    assert [(r[1], r[2]) for r in rel] == [("v1.0", datetime(2024, 1, 10, 9, 0))]  # lightweight tag: commit time
+    assert linked == [(s["S3"],)]
+
+
+def test_revert_links_point_from_the_revert_to_the_reverted_change(demo_doc, store_path):
+    _, s = demo_doc
+    con = duckdb.connect(str(store_path), read_only=True)
+    rows = con.execute(
+        "select json_extract_string(a.attrs, '$.sha'), json_extract_string(b.attrs, '$.sha') from links l "
+        "join items a on a.item_id = l.src join items b on b.item_id = l.dst where l.kind = 'reverts'"
+    ).fetchall()
+    con.close()
+    assert rows == [(s["R1"], s["S2"])]
+
+
+def test_revert_by_subject_alone_links_the_latest_change_with_that_title(tmp_path, store_path):
+    from gitrepo import GitRepo
+
+    r = GitRepo(tmp_path / "subj")
+    r.commit("Tune cache", date="2024-01-01T10:00:00+00:00")
+    second = r.commit("Tune cache", date="2024-01-03T10:00:00+00:00")
+    r.commit('Revert "Tune cache"', date="2024-01-04T10:00:00+00:00")
+    loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    con = duckdb.connect(str(store_path), read_only=True)
+    dst = con.execute(
+        "select json_extract_string(b.attrs, '$.sha') from links l join items b on b.item_id = l.dst "
+        "where l.kind = 'reverts'"
+    ).fetchall()
+    con.close()
+    assert dst == [(second,)]
+
+
+def test_a_revert_inside_the_same_pull_request_is_not_a_revert_of_landed_work(tmp_path, store_path):
+    from gitrepo import GitRepo
+
+    r = GitRepo(tmp_path / "wip")
+    r.commit("Base", date="2024-01-01T10:00:00+00:00")
+    r.checkout("topic", new=True)
+    wip = r.commit("Try an idea", date="2024-01-02T10:00:00+00:00")
+    r.commit(f'Revert "Try an idea"\n\nThis reverts commit {wip}.', date="2024-01-02T12:00:00+00:00")
+    r.checkout("main")
+    r.merge("topic", "Merge pull request #5 from me/topic\n\nAttempt", date="2024-01-03T10:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["changes"] == 2
+    assert doc["totals"]["reverted_changes"] == 0
