@@ -8,15 +8,20 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from .attribution import Matcher
 from .config import Config, load_config
+from .errors import ConfigError, StoreError
 from .ingestion import IngestResult, Progress, ingest_git
+from .sources.git import open_repository
 from .store.db import DEFAULT_STORE, Store, utcnow
 
 if TYPE_CHECKING:
@@ -24,6 +29,25 @@ if TYPE_CHECKING:
 
 # Ibis and pandas are imported where reports are computed, not here: an ingest does not need them,
 # and they add ~65 MB to its peak memory.
+
+# What DuckDB raises when a store's blocks are unreadable: a damaged file, not a bug in a query.
+_DAMAGE = (duckdb.IOException, duckdb.InternalException, duckdb.SerializationException, duckdb.FatalException)
+
+
+@contextmanager
+def _damaged_store(store_path: str | Path | None) -> Iterator[None]:
+    """Report damage DuckDB finds only when it reads a block (not when it opens the file) as a StoreError."""
+    try:
+        yield
+    except _DAMAGE as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise StoreError(f"{store_path}: the store is damaged or cannot be written ({first})") from e
+
+
+def _check_window(window_days: int | None) -> None:
+    # 0 would silently mean "the default" and a negative window would validate reverted changes.
+    if window_days is not None and (isinstance(window_days, bool) or window_days < 1):
+        raise ConfigError(f"--window-days: must be a positive whole number of days, not {window_days!r}")
 
 
 def ingest(
@@ -38,7 +62,11 @@ def ingest(
     """Read each repository's new history into the store. Returns what each ingest did."""
     config = config or load_config()
     matcher = Matcher.load(config.signatures)
-    with Store.open(store_path) as store:
+    # Every path is checked before the store is opened: a bad path neither creates a store nor
+    # leaves one updated with only the repositories listed before it.
+    for p in paths:
+        open_repository(p, branch)
+    with _damaged_store(store_path), Store.open(store_path) as store:
         return [ingest_git(store, p, matcher=matcher, branch=branch, progress=progress, pull_refs=pull_refs) for p in paths]
 
 
@@ -57,9 +85,10 @@ def report_from_store(
     """Compute the report document from the store; also write the HTML report if `html_path` is given."""
     from .report.document import build_report, change_rows, default_as_of
 
+    _check_window(window_days)
     config = config or load_config()
     window_days = window_days or config.window_days
-    with Store.open(store_path, create=False) as store:
+    with _damaged_store(store_path), Store.open(store_path, create=False) as store:
         as_of_rule = "given"
         if as_of is None:
             as_of, as_of_rule = default_as_of(store, repos)
@@ -84,6 +113,7 @@ def analyze(
     **report_options,
 ) -> dict:
     """Ingest the repositories, then report on exactly those repositories."""
+    _check_window(report_options.get("window_days"))
     config = report_options.pop("config", None) or load_config()
     results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
     return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,

@@ -21,7 +21,7 @@ from .store.db import DEFAULT_STORE
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="Measure from telemetry whether AI makes your work faster.",
+    help="Measure from telemetry whether AI makes your work faster.\n\nExample: loopmeter analyze ~/src/api --json > report.json",
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
@@ -30,7 +30,7 @@ StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store file."
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
 AdoptOpt = Annotated[Optional[str], typer.Option("--adoption-date", help="AI adoption date (YYYY-MM-DD); detected when omitted.")]
-WindowOpt = Annotated[Optional[int], typer.Option("--window-days", help="Validation window in days [default: 14, or loopmeter.toml].")]
+WindowOpt = Annotated[Optional[int], typer.Option("--window-days", help="Validation window in days \\[default: 14, or loopmeter.toml].")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Judge validation as of this UTC time (YYYY-MM-DD[THH:MM]); default now.")]
 NamesOpt = Annotated[bool, typer.Option("--show-names", help="Show people's names instead of pseudonyms.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap, for reproducible intervals.")]

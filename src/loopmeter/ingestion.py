@@ -8,18 +8,34 @@ ingest loses nothing it committed and the next run re-reads the rest without dup
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
 from .attribution import Matcher
+from .errors import ConfigError
 from .sources import git as gitsrc
 from .store.changes import derive_changes
 from .store.db import Store, utcnow
 from .store.git_load import Identities, finish_ingest, previous_tips, register_repo, write_commits
 
 BATCH = 5000
+
+
+def batch_size() -> int:
+    """Commits per transaction: BATCH, or LOOPMETER_BATCH when set (tests use small batches)."""
+    raw = os.environ.get("LOOPMETER_BATCH", "").strip()
+    if not raw:
+        return BATCH
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ConfigError(f"LOOPMETER_BATCH: {raw!r} is not a whole number") from None
+    if n < 1:
+        raise ConfigError(f"LOOPMETER_BATCH: must be at least 1, not {n}")
+    return n
 
 
 @dataclass
@@ -83,9 +99,10 @@ def ingest_git(
     ids = Identities(store.meta("salt") or "", matcher)
     fallback: list[str] = []
     new = 0
+    size = batch_size()
     stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
     while True:
-        batch = list(islice(stream, BATCH))
+        batch = list(islice(stream, size))
         if not batch:
             break
         new += write_commits(store, repo, batch, ids, matcher)

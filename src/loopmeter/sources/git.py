@@ -277,7 +277,8 @@ def _log_cmd(info: RepoInfo) -> list[str]:
 
 def _diff_tree_cmd(info: RepoInfo) -> list[str]:
     # Same records as _log_cmd, for commits named on stdin, in that order (--always: merges too).
-    return ["git", "-C", str(info.path), *_GIT_CONFIG, "diff-tree", "--stdin", "--always", "--root", "-r",
+    # diff-tree is plumbing and ignores diff.renames, so rename detection is asked for with -M.
+    return ["git", "-C", str(info.path), *_GIT_CONFIG, "diff-tree", "--stdin", "--always", "--root", "-r", "-M",
             "--no-color", "--no-ext-diff", "--no-textconv", "--date=raw", f"--format={_FORMAT}", "-z", "--numstat"]
 
 
