@@ -20,9 +20,8 @@ import pytest
 import loopmeter
 from loopmeter import ingestion
 from loopmeter.errors import ConfigError
-from loopmeter.store.db import Store
 
-from conftest import ALICE, BOB, build_demo
+from conftest import BOB, build_demo
 from gitrepo import GitRepo
 
 AS_OF = datetime(2024, 3, 1)

@@ -210,7 +210,7 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
 def _messages(store: Store, repo: str, shas: list[str]) -> dict[str, str]:
     if not shas:
         return {}
-    t = pa.table({"sha": shas})  # noqa: F841
+    t = pa.table({"sha": shas})
     store.con.register("_want", t)
     try:
         return dict(
@@ -229,6 +229,11 @@ def _resolve_prefix(sorted_shas: list[str], prefix: str) -> str | None:
             return None  # ambiguous abbreviation: no link rather than a wrong one
         return sorted_shas[i]
     return None
+
+
+def _append(columns: dict[str, list], **row) -> None:
+    for k, v in row.items():
+        columns[k].append(v)
 
 
 def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
@@ -293,28 +298,23 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
         items["author_id"].append(who)
         items["attrs"].append(json.dumps(attrs))
         if started is not None:
-            ev["item_id"].append(cid); ev["ts"].append(started); ev["activity"].append("committed")
-            ev["actor_id"].append(who); ev["attrs"].append(None)
-        ev["item_id"].append(cid); ev["ts"].append(ch.done_at); ev["activity"].append("merged")
-        ev["actor_id"].append(ch.committer_id); ev["attrs"].append(None)
+            _append(ev, item_id=cid, ts=started, activity="committed", actor_id=who, attrs=None)
+        _append(ev, item_id=cid, ts=ch.done_at, activity="merged", actor_id=ch.committer_id, attrs=None)
         for i in ch.members:
-            lk["src"].append(commit_item_id(repo, shas[i])); lk["dst"].append(cid); lk["kind"].append("part_of")
+            _append(lk, src=commit_item_id(repo, shas[i]), dst=cid, kind="part_of")
     for src, dst in sorted(revert_links):
-        lk["src"].append(change_item_id(repo, changes[src].sha))
-        lk["dst"].append(change_item_id(repo, changes[dst].sha))
-        lk["kind"].append("reverts")
-        ev["item_id"].append(change_item_id(repo, changes[dst].sha)); ev["ts"].append(changes[src].done_at)
-        ev["activity"].append("reverted"); ev["actor_id"].append(changes[src].committer_id)
-        ev["attrs"].append(json.dumps({"by": changes[src].sha}))
+        reverted = change_item_id(repo, changes[dst].sha)
+        _append(lk, src=change_item_id(repo, changes[src].sha), dst=reverted, kind="reverts")
+        _append(ev, item_id=reverted, ts=changes[src].done_at, activity="reverted",
+                actor_id=changes[src].committer_id, attrs=json.dumps({"by": changes[src].sha}))
 
     # Branch names seen in merge messages are evidence too (claude/..., codex/..., copilot/...).
-    branch_attr = {k: [] for k in ("item_id", "agent", "evidence", "signal", "confidence")}
+    branch_attr: dict[str, list] = {k: [] for k in ("item_id", "agent", "evidence", "signal", "confidence")}
     for ch in changes:
         if ch.branch:
             for e in matcher.match_branch(ch.branch):
-                branch_attr["item_id"].append(change_item_id(repo, ch.sha)); branch_attr["agent"].append(e.agent)
-                branch_attr["evidence"].append(e.evidence); branch_attr["signal"].append(e.signal)
-                branch_attr["confidence"].append(e.confidence)
+                _append(branch_attr, item_id=change_item_id(repo, ch.sha), agent=e.agent, evidence=e.evidence,
+                        signal=e.signal, confidence=e.confidence)
 
     con = store.con
     t_items = pa.table(items, schema=pa.schema([

@@ -107,9 +107,9 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
             committer_name=c.committer.name, committer_email=c.committer.email, message=c.message,
         ):
             attr_rows.append((commit_item_id(repo, c.sha), ev.agent, ev.evidence, ev.signal, ev.confidence))
-    batch = pa.table(cols, schema=_COMMIT_SCHEMA)  # noqa: F841 (read by DuckDB by name)
-    files = pa.table(fcols, schema=_FILE_SCHEMA)  # noqa: F841
-    attrs = pa.table(  # noqa: F841
+    batch = pa.table(cols, schema=_COMMIT_SCHEMA)
+    files = pa.table(fcols, schema=_FILE_SCHEMA)
+    attrs = pa.table(
         {
             "item_id": [r[0] for r in attr_rows], "agent": [r[1] for r in attr_rows],
             "evidence": [r[2] for r in attr_rows], "signal": [r[3] for r in attr_rows],
@@ -119,7 +119,7 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
                           ("signal", pa.string()), ("confidence", pa.float64())]),
     )
     actor_rows = ids.take_new()
-    actors = pa.table(  # noqa: F841
+    actors = pa.table(
         {
             "actor_id": [r[0] for r in actor_rows], "kind": [r[1] for r in actor_rows],
             "name": [r[2] for r in actor_rows], "email": [r[3] for r in actor_rows],
@@ -168,7 +168,7 @@ def register_repo(store: Store, info: RepoInfo, repo: str, pulls: dict[int, str]
     try:
         con.execute("delete from git_pull_heads where repo = ?", [repo])
         if pulls:
-            t = pa.table(  # noqa: F841 (read by DuckDB by name)
+            t = pa.table(
                 {"repo": [repo] * len(pulls), "number": list(pulls.keys()), "sha": list(pulls.values())}
             )
             con.register("_p", t)
@@ -198,7 +198,7 @@ def finish_ingest(store: Store, repo: str, tips: list[str]) -> None:
     con.execute("begin transaction")
     try:
         con.execute("delete from git_tips where repo = ?", [repo])
-        t = pa.table({"repo": [repo] * len(tips), "sha": tips})  # noqa: F841
+        t = pa.table({"repo": [repo] * len(tips), "sha": tips})
         con.register("_t", t)
         con.execute("insert into git_tips select distinct repo, sha from _t")
         con.unregister("_t")
