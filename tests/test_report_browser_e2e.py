@@ -1,0 +1,75 @@
+"""From a real repository with hostile commit messages to the HTML report in real headless Chromium."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ALICE, BOB, CLAUDE_TRAILER
+from gitrepo import GitRepo
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCRIPT_TITLE = "</script><script>window.__pwned = 'script'</script> fix"
+IMG_TITLE = '<img src=x onerror="window.__pwned = \'img\'"> tweak'
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def report_page(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    r = GitRepo(root / "hostile")
+    r.commit("Base", author=ALICE, date="2024-01-01T09:00:00+00:00")
+    r.checkout("topic", new=True)
+    r.commit("Work", author=BOB, date="2024-01-02T09:00:00+00:00")
+    r.commit(f"More work\n\n{CLAUDE_TRAILER}", author=BOB, date="2024-01-03T09:00:00+00:00")
+    r.checkout("main")
+    r.merge("topic", f"Merge pull request #1 from bob/topic\n\n{SCRIPT_TITLE}", date="2024-01-04T09:00:00+00:00")
+    r.commit(IMG_TITLE, author=ALICE, date="2024-01-05T09:00:00+00:00", commit_date="2024-01-05T12:00:00+00:00")
+    out = root / "report.html"
+    subprocess.run(
+        [sys.executable, "-m", "loopmeter", "analyze", str(r.path), "--store", str(root / "s.duckdb"),
+         "--html", str(out), "--as-of", "2024-03-01"],
+        check=True, capture_output=True,
+    )
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route(lambda url: not url.startswith("file:"), lambda route: (requests.append(route.request.url), route.abort()))
+        page.goto(out.as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=20000)
+        result = {
+            "charts": page.evaluate("document.querySelectorAll('.js-plotly-plot').length"),
+            "pwned": page.evaluate("typeof window.__pwned"),
+            "text": page.inner_text("body"),
+            "errors": errors,
+            "requests": requests,
+        }
+        browser.close()
+    return result
+
+
+def test_charts_render_without_errors_or_network(report_page):
+    assert report_page["charts"] >= 4
+    assert report_page["errors"] == []
+    assert report_page["requests"] == []
+
+
+def test_hostile_commit_messages_are_shown_as_text_and_never_run(report_page):
+    assert report_page["pwned"] == "undefined"
+    assert "<script>window.__pwned = 'script'</script>" in report_page["text"]
+    assert '<img src=x onerror="window.__pwned = \'img\'">' in report_page["text"]
