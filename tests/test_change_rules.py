@@ -1,0 +1,111 @@
+"""The change and attribution rules of docs/metrics.md that the demo history does not exercise."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import duckdb
+
+import loopmeter
+from conftest import ALICE, BOB
+from gitrepo import GitRepo
+
+AS_OF = datetime(2024, 6, 1)
+COPILOT_AGENT = ("Copilot", "198982749+Copilot@users.noreply.github.com")
+
+
+def _changes(store_path) -> list[dict]:
+    con = duckdb.connect(str(store_path), read_only=True)
+    rows = con.execute(
+        "select i.title, i.attrs, list(a.agent order by a.agent) filter (where a.agent is not null) "
+        "from items i left join attributions a on a.item_id = i.item_id where i.kind = 'change' "
+        "group by i.title, i.attrs, i.done_at order by i.done_at"
+    ).fetchall()
+    con.close()
+    return [{"title": t, "attrs": json.loads(a), "agents": ag or []} for t, a, ag in rows]
+
+
+def test_gitlab_merge_request_is_a_pr_merge_with_its_number(tmp_path, store_path):
+    r = GitRepo(tmp_path / "gl")
+    r.commit("Base", date="2024-01-01T09:00:00+00:00")
+    r.checkout("feat", new=True)
+    r.commit("Work", author=BOB, date="2024-01-02T09:00:00+00:00")
+    r.checkout("main")
+    r.merge("feat", "Merge branch 'feat' into 'main'\n\nAdd feat\n\nSee merge request team/app!42",
+            date="2024-01-03T09:00:00+00:00")
+    loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    merged = _changes(store_path)[-1]["attrs"]
+    assert merged["merge_kind"] == "pr_merge" and merged["pr_number"] == 42 and merged["branch"] == "feat"
+
+
+def test_plain_branch_merge_is_a_merge_change(tmp_path, store_path):
+    r = GitRepo(tmp_path / "plain")
+    r.commit("Base", date="2024-01-01T09:00:00+00:00")
+    r.checkout("topic", new=True)
+    r.commit("Work", author=BOB, date="2024-01-02T09:00:00+00:00")
+    r.checkout("main")
+    r.merge("topic", "Merge branch 'topic'", date="2024-01-02T15:00:00+00:00", committer=ALICE)
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    last = _changes(store_path)[-1]["attrs"]
+    assert last["merge_kind"] == "merge" and last["branch"] == "topic" and "pr_number" not in last
+    assert doc["cycle_time_hours"]["p50"] == 6.0  # Bob's commit 09:00 -> merge 15:00
+
+
+def test_agent_branch_in_a_merge_message_attributes_the_change(tmp_path, store_path):
+    r = GitRepo(tmp_path / "branch")
+    r.commit("Base", date="2024-01-01T09:00:00+00:00")
+    r.checkout("claude/fix-login-a1b2", new=True)
+    r.commit("Fix login", author=BOB, date="2024-01-02T09:00:00+00:00")
+    r.checkout("main")
+    r.merge("claude/fix-login-a1b2", "Merge pull request #7 from acme/claude/fix-login-a1b2\n\nFix login",
+            date="2024-01-03T09:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert _changes(store_path)[-1]["agents"] == ["claude-code"]
+    assert doc["totals"]["ai_assisted_changes"] == 1 and doc["totals"]["ai_assisted_commits"] == 0
+
+
+def test_an_agent_account_authoring_a_change_makes_it_ai_assisted(tmp_path, store_path):
+    r = GitRepo(tmp_path / "agent")
+    r.commit("Base", author=ALICE, date="2024-01-01T09:00:00+00:00")
+    r.commit("Implement the thing", author=COPILOT_AGENT, date="2024-01-02T09:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["ai_assisted_changes"] == 1
+    assert doc["attribution"]["changes_by_agent"] == {"copilot": 1}
+    # The agent is not a human contributor.
+    assert doc["totals"]["contributors"] == 1
+
+
+def test_bare_agent_names_in_messages_are_not_evidence(tmp_path, store_path):
+    r = GitRepo(tmp_path / "words")
+    r.commit("Ask claude about the cursor position; codex says continue", date="2024-01-01T09:00:00+00:00")
+    r.commit("Co-authored-by: Claude Shannon <claude@example.org>\n\nInformation theory",
+             date="2024-01-02T09:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["ai_assisted_changes"] == 0
+
+
+def test_bot_changes_stay_out_of_the_ai_share_denominator(tmp_path, store_path):
+    r = GitRepo(tmp_path / "bots")
+    r.commit("Human work", author=ALICE, date="2024-01-01T09:00:00+00:00")
+    r.commit("AI work\n\nCo-Authored-By: Claude <noreply@anthropic.com>", author=ALICE, date="2024-01-02T09:00:00+00:00")
+    for i in range(3):
+        r.commit(f"Bump dep {i}", author=("renovate[bot]", "29139614+renovate[bot]@users.noreply.github.com"),
+                 date=f"2024-01-0{3 + i}T09:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["bot_changes"] == 3
+    assert doc["attribution"]["ai_share_lower_bound"] == 0.5  # 1 of 2 non-bot changes
+
+
+def test_user_signatures_from_loopmeter_toml_are_used(tmp_path, store_path, monkeypatch):
+    r = GitRepo(tmp_path / "custom")
+    r.commit("Work\n\nCo-authored-by: Helper <helper-agent@acme.example>", date="2024-01-01T09:00:00+00:00")
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "loopmeter.toml").write_text(
+        '[[attribution.signature]]\nagent = "acme-helper"\nevidence = "trailer"\n'
+        'email = "helper-agent@acme.example"\nconfidence = 0.9\ndescription = "our agent"\n'
+    )
+    monkeypatch.chdir(cfg)
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["attribution"]["changes_by_agent"] == {"acme-helper": 1}
