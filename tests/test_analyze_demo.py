@@ -139,6 +139,10 @@ def test_young_changes_are_pending_not_validated(demo_repo, store_path):
     assert t["pending_changes"] == 5
     assert t["reverted_changes"] == 1
     assert t["validated_changes"] == 2  # D1, M1
+    weeks = {w["week"]: w for w in doc["weekly"]}
+    # W01 still has S2 (reverted, judged) and nothing pending; W02 and W03 wait on the window.
+    assert weeks["2024-W01"]["complete"] and weeks["2024-W01"]["validated_per_contributor"] == 0.5
+    assert not weeks["2024-W02"]["complete"] and weeks["2024-W02"]["validated_per_contributor"] is None
 
 
 def test_a_revert_after_the_window_does_not_count(tmp_path, store_path):

@@ -131,7 +131,11 @@ def weekly(con, window: Window, repos: list[str] | None = None) -> list[dict]:
         for k in ("changes", "validated", "pending", "reverted", "ai_assisted", "bot", "human_validated", "ai_validated", "contributors"):
             row[k] = int(d[k])
         nonbot_validated = row["human_validated"] + row["ai_validated"]
-        row["validated_per_contributor"] = (nonbot_validated / row["contributors"]) if row["contributors"] else None
+        # A week with pending changes is not finished being judged: its rate would read as a drop.
+        row["complete"] = row["pending"] == 0
+        row["validated_per_contributor"] = (
+            nonbot_validated / row["contributors"] if row["contributors"] and row["complete"] else None
+        )
         for k in ("cycle_p50_hours", "cycle_p85_hours", "size_p50"):
             row[k] = _num(d[k])
         rows.append(row)

@@ -77,7 +77,8 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         wk.add_column(col, justify="left" if col == "week" else "right")
     for r in report["weekly"][-weeks:]:
         wk.add_row(r["week"], _f(r["changes"]), _f(r["validated"]), _f(r["pending"]), _f(r["ai_assisted"]),
-                   _f(r["contributors"]), _f(r["validated_per_contributor"], 2), _hours(r["cycle_p50_hours"]))
+                   _f(r["contributors"]),
+                   _f(r["validated_per_contributor"], 2) if r.get("complete", True) else "pending", _hours(r["cycle_p50_hours"]))
     console.print(wk)
 
     ad = report["adoption"]
