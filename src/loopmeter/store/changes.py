@@ -32,7 +32,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from ..attribution import Matcher
-from .db import Store
+from .db import Store, transaction
 from .git_load import change_item_id, commit_item_id
 
 _PR_MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
@@ -316,7 +316,6 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
                 _append(branch_attr, item_id=change_item_id(repo, ch.sha), agent=e.agent, evidence=e.evidence,
                         signal=e.signal, confidence=e.confidence)
 
-    con = store.con
     t_items = pa.table(items, schema=pa.schema([
         ("item_id", pa.string()), ("source", pa.string()), ("kind", pa.string()), ("repo", pa.string()),
         ("team", pa.string()), ("title", pa.string()), ("created_at", pa.timestamp("us")),
@@ -329,10 +328,7 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
                                                     ("evidence", pa.string()), ("signal", pa.string()),
                                                     ("confidence", pa.float64())]))
     prefix = f"git:{repo}:"
-    for name, t in (("_items", t_items), ("_events", t_events), ("_links", t_links), ("_battr", t_battr)):
-        con.register(name, t)
-    con.execute("begin transaction")
-    try:
+    with transaction(store.con, _items=t_items, _events=t_events, _links=t_links, _battr=t_battr) as con:
         con.execute("delete from items where source = 'git' and repo = ? and kind in ('change', 'release')", [repo])
         con.execute("delete from events where starts_with(item_id, ?)", [prefix + "change:"])
         con.execute("delete from links where starts_with(src, ?) or starts_with(dst, ?)", [prefix, prefix])
@@ -374,13 +370,6 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
             [prefix, prefix, repo],
         )
         con.execute("update repos set head_commits = ? where repo = ?", [sum(on_head), repo])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    finally:
-        for name in ("_items", "_events", "_links", "_battr"):
-            con.unregister(name)
     stats["head_commits"] = sum(on_head)
     stats["reverts"] = len(revert_links)
     return stats

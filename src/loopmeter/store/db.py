@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from ..errors import StoreError
 from .migrations import MIGRATIONS, STORE_FORMAT
 
 DEFAULT_STORE = Path(".loopmeter") / "loopmeter.duckdb"
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One atomic unit of work, with the given Arrow tables visible to SQL by name while it runs."""
+    for name, table in tables.items():
+        con.register(name, table)
+    con.execute("begin transaction")
+    try:
+        yield con
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        for name in tables:
+            con.unregister(name)
 
 
 def utcnow() -> datetime:
@@ -88,14 +108,9 @@ class Store:
             raise StoreError(f"{self.path}: the store needs an upgrade; open it once without read-only")
         for name, apply in todo:
             # Each migration and its record commit together, so a crash never half-applies one.
-            self.con.execute("begin transaction")
-            try:
+            with transaction(self.con):
                 apply(self.con)
                 self.con.execute("insert into schema_migrations values (?, ?)", [name, utcnow()])
-                self.con.execute("commit")
-            except Exception:
-                self.con.execute("rollback")
-                raise
         self.con.execute(
             "insert or replace into meta values ('store_format', ?)", [str(STORE_FORMAT)]
         )

@@ -10,7 +10,7 @@ import pyarrow as pa
 from ..attribution import Matcher, parse_trailers
 from ..model import Commit, Tag
 from ..sources.git import RepoInfo
-from .db import Store, utcnow
+from .db import Store, transaction, utcnow
 
 
 def commit_item_id(repo: str, sha: str) -> str:
@@ -128,13 +128,7 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
         schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("name", pa.string()),
                           ("email", pa.string()), ("team", pa.string()), ("agent", pa.string())]),
     )
-    con = store.con
-    con.register("_batch", batch)
-    con.register("_files", files)
-    con.register("_attrs", attrs)
-    con.register("_actors", actors)
-    con.execute("begin transaction")
-    try:
+    with transaction(store.con, _batch=batch, _files=files, _attrs=attrs, _actors=actors) as con:
         # Only commits not already stored count as new; their files and evidence go in with them,
         # so a batch re-read after an interrupted ingest adds nothing twice.
         con.execute(
@@ -151,29 +145,16 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
             [f"git:{repo}:commit:"],
         )
         con.execute("insert or ignore into actors select * from _actors")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    finally:
-        for name in ("_batch", "_files", "_attrs", "_actors"):
-            con.unregister(name)
     return n_new
 
 
 def register_repo(store: Store, info: RepoInfo, repo: str, pulls: dict[int, str], tags: list[Tag]) -> None:
     """Record the repository, its pull-request heads and its tags as they are now."""
-    con = store.con
-    con.execute("begin transaction")
-    try:
+    heads = pa.table({"repo": [repo] * len(pulls), "number": list(pulls.keys()), "sha": list(pulls.values())},
+                     schema=pa.schema([("repo", pa.string()), ("number", pa.int64()), ("sha", pa.string())]))
+    with transaction(store.con, _p=heads) as con:
         con.execute("delete from git_pull_heads where repo = ?", [repo])
-        if pulls:
-            t = pa.table(
-                {"repo": [repo] * len(pulls), "number": list(pulls.keys()), "sha": list(pulls.values())}
-            )
-            con.register("_p", t)
-            con.execute("insert into git_pull_heads select repo, number::integer, sha from _p")
-            con.unregister("_p")
+        con.execute("insert into git_pull_heads select repo, number::integer, sha from _p")
         con.execute("delete from git_tags where repo = ?", [repo])
         if tags:
             con.executemany("insert into git_tags values (?, ?, ?, ?)", [(repo, t.name, t.sha, t.time) for t in tags])
@@ -182,10 +163,6 @@ def register_repo(store: Store, info: RepoInfo, repo: str, pulls: dict[int, str]
             "values (?, ?, ?, ?, ?, ?, coalesce((select missing_blob_files from repos where repo = ?), 0), ?)",
             [repo, str(info.path), info.head_ref, info.head_sha, info.is_shallow, utcnow(), repo, len(pulls)],
         )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
 
 
 def previous_tips(store: Store, repo: str) -> list[str]:
@@ -194,19 +171,11 @@ def previous_tips(store: Store, repo: str) -> list[str]:
 
 def finish_ingest(store: Store, repo: str, tips: list[str]) -> None:
     """Record the tips this complete ingest reached; the next ingest reads only what lies beyond them."""
-    con = store.con
-    con.execute("begin transaction")
-    try:
+    t = pa.table({"repo": [repo] * len(tips), "sha": tips}, schema=pa.schema([("repo", pa.string()), ("sha", pa.string())]))
+    with transaction(store.con, _t=t) as con:
         con.execute("delete from git_tips where repo = ?", [repo])
-        t = pa.table({"repo": [repo] * len(tips), "sha": tips})
-        con.register("_t", t)
         con.execute("insert into git_tips select distinct repo, sha from _t")
-        con.unregister("_t")
         con.execute(
             "update repos set missing_blob_files = (select count(*) from commit_files where repo = ? and missing_blob) where repo = ?",
             [repo, repo],
         )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
