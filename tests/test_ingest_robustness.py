@@ -227,9 +227,9 @@ def test_a_killed_ingest_resumes_to_the_same_store(tmp_path):
     assert loopmeter.ingest([repo], store_path=killed)[0].new_commits == 0
 
 
-def test_the_batch_size_is_5000_unless_overridden(monkeypatch):
+def test_the_batch_size_is_2000_unless_overridden(monkeypatch):
     monkeypatch.delenv("LOOPMETER_BATCH", raising=False)
-    assert ingestion.batch_size() == ingestion.BATCH == 5000
+    assert ingestion.batch_size() == ingestion.BATCH == 2000
     monkeypatch.setenv("LOOPMETER_BATCH", "20")
     assert ingestion.batch_size() == 20
 

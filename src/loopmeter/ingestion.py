@@ -21,7 +21,7 @@ from .store.changes import derive_changes
 from .store.db import Store, utcnow
 from .store.git_load import Identities, finish_ingest, previous_tips, register_repo, write_commits
 
-BATCH = 5000
+BATCH = 2000
 
 
 def batch_size() -> int:

@@ -27,20 +27,56 @@ import json
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..attribution import Matcher
 from .db import Store, transaction
 from .git_load import change_item_id, commit_item_id
 
+_EPOCH = datetime(1970, 1, 1)
 _PR_MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
 _GITLAB_MR = re.compile(r"See merge request (\S+)!(\d+)")
 _MERGE_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
 _SQUASH = re.compile(r"\(#(\d+)\)\s*$")
 _REVERTS_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})", re.I)
 _REVERT_SUBJECT = re.compile(r'^Revert "(.+)"\s*$')
+
+
+class _Lazy:
+    """Python values of an Arrow column, made one at a time on access."""
+
+    def __init__(self, column: pa.ChunkedArray):
+        self.col = column.combine_chunks()
+
+    def __getitem__(self, i: int):
+        return self.col[i].as_py()
+
+
+class _Times:
+    """Naive UTC datetimes from an array of epoch microseconds, made on access."""
+
+    def __init__(self, column: pa.ChunkedArray):
+        self.us = column.to_numpy()
+
+    def __getitem__(self, i: int) -> datetime:
+        return _EPOCH + timedelta(microseconds=int(self.us[i]))
+
+
+class _Parents:
+    """Parent indexes per commit in compressed form (-1: a parent outside the store, e.g. shallow)."""
+
+    def __init__(self, parents: pa.ChunkedArray, shas: pa.ChunkedArray):
+        col = parents.combine_chunks()
+        flat = pc.index_in(col.flatten(), value_set=shas.combine_chunks())
+        self.idx = flat.fill_null(-1).to_numpy().astype(np.int64)
+        self.off = col.offsets.to_numpy()
+
+    def __getitem__(self, i: int) -> list[int]:
+        return self.idx[self.off[i]: self.off[i + 1]].tolist()
 
 
 @dataclass
@@ -64,22 +100,25 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
         return {}
     head_sha = head[0]
     rows = con.execute(
-        "select sha, parents, author_id, author_time, committer_id, committer_time, subject, "
-        "added + deleted as lines, unknown_files, files from commits where repo = ?",
+        "select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
+        "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
+        "from commits where repo = ?",
         [repo],
     ).to_arrow_table()
+    # The graph as integer arrays and the other columns as Arrow/numpy arrays: Python objects are
+    # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
     shas: list[str] = rows["sha"].to_pylist()
     n = len(shas)
     index = {s: i for i, s in enumerate(shas)}
-    parents = [[index.get(p, -1) for p in ps] for ps in rows["parents"].to_pylist()]
-    author = rows["author_id"].to_pylist()
-    atime = rows["author_time"].to_pylist()
-    committer = rows["committer_id"].to_pylist()
-    ctime = rows["committer_time"].to_pylist()
-    subject = rows["subject"].to_pylist()
-    lines = rows["lines"].to_pylist()
-    unknown_files = rows["unknown_files"].to_pylist()
-    nfiles = rows["files"].to_pylist()
+    parents = _Parents(rows["parents"], rows["sha"])
+    author = _Lazy(rows["author_id"])
+    atime = _Times(rows["atime"])
+    committer = _Lazy(rows["committer_id"])
+    ctime = _Times(rows["ctime"])
+    subject = _Lazy(rows["subject"])
+    lines = rows["lines"].to_numpy()
+    unknown_files = rows["unknown_files"].to_numpy()
+    nfiles = rows["files"].to_numpy()
     del rows
 
     if head_sha not in index:
@@ -260,13 +299,13 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
         if started is not None and started > ch.done_at:
             started, reason = None, "first commit dated after landing (clock skew)"
         if ch.kind == "squash" or len(parents[land]) <= 1:
-            size = lines[land]
-            unknown = unknown_files[land]
-            nf = nfiles[land]
+            size = int(lines[land])
+            unknown = int(unknown_files[land])
+            nf = int(nfiles[land])
         else:
-            size = sum(lines[i] for i in work) if work else None
-            unknown = sum(unknown_files[i] for i in work)
-            nf = sum(nfiles[i] for i in work)
+            size = int(sum(lines[i] for i in work)) if work else None
+            unknown = int(sum(unknown_files[i] for i in work))
+            nf = int(sum(nfiles[i] for i in work))
         if ch.kind == "squash":
             if ch.pr_commits_found:
                 stats["with_pr_commits"] += 1

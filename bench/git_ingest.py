@@ -1,0 +1,368 @@
+#!/usr/bin/env python
+"""Benchmark: `loopmeter ingest` against plain `git log --numstat` over the same revisions.
+
+Usage:
+    python bench/git_ingest.py REPO [--pull-refs] [--repeat N] [--check]
+
+Both sides read exactly the revisions loopmeter reads: HEAD, plus (with --pull-refs) the head
+commit of every refs/pull/N/head, passed on stdin. The baseline is
+
+    git -C REPO log --numstat --stdin  > /dev/null
+
+timed by wall clock, its peak RSS taken from os.wait4's rusage. The loopmeter side is the
+installed CLI, `loopmeter ingest REPO --store <fresh temp file> [--no-pull-refs]`, run in a child
+Python through a tiny wrapper that calls loopmeter.cli.main() in-process and, in an atexit hook,
+prints its own peak RSS (RUSAGE_SELF: the Python process, DuckDB included) and that of the git
+processes it spawned (RUSAGE_CHILDREN) to stderr.
+
+Where the object store lacks blobs, `git log --numstat` dies part-way. The script then says how
+far it got and adds a complete git-only "resumed" baseline (rev-list, then diff-tree --stdin -M
+restarted after each commit git cannot diff); the ratio target is judged against that one, and
+the ratio against the incomplete git log is shown marked with '*'.
+
+See bench/README.md. The script always exits 0 (it is a measurement); with --check it exits 1
+when a target is missed (ratio <= 2.0x, loopmeter peak < 500 MB) or loopmeter fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+RATIO_TARGET = 2.0
+PEAK_MB_TARGET = 500.0
+LOOPMETER = Path(sys.executable).with_name("loopmeter")
+
+# Runs in the child: the user's command, plus peak RSS of itself and of its (reaped) git children.
+_WRAPPER = r"""
+import atexit, resource, sys
+def _report():
+    s = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    sys.stderr.write("\n@@bench self_maxrss_kb=%d children_maxrss_kb=%d\n" % (s, c))
+    sys.stderr.flush()
+atexit.register(_report)
+sys.argv = ["loopmeter", *sys.argv[1:]]
+from loopmeter.cli import main
+main()
+"""
+
+
+def _git_env() -> dict[str, str]:
+    # As loopmeter runs git: no prompts, no lock files, never fetch a missing blob over the network.
+    env = dict(os.environ)
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C", GIT_NO_LAZY_FETCH="1")
+    return env
+
+
+def revisions(repo: str, pull_refs: bool) -> list[str]:
+    """The tips loopmeter reads, computed by loopmeter's own code so both sides read the same commits."""
+    from loopmeter.sources import git as gitsrc
+
+    info = gitsrc.open_repository(repo)
+    pulls = gitsrc.pull_heads(info) if pull_refs else {}
+    return [info.head_sha, *sorted(set(pulls.values()))]
+
+
+def count_commits(repo: str, revs: list[str]) -> int:
+    out = subprocess.run(
+        ["git", "-C", repo, "rev-list", "--count", "--stdin"], input=("\n".join(revs) + "\n").encode(),
+        capture_output=True, env=_git_env(), check=True,
+    )
+    return int(out.stdout)
+
+
+def warm_cache(repo: str) -> None:
+    """Read the object store and load loopmeter's libraries once, so neither side pays for a cold page cache."""
+    subprocess.run([sys.executable, "-c", "import loopmeter.cli"], check=True)
+    git_dir = subprocess.run(["git", "-C", repo, "rev-parse", "--absolute-git-dir"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    for root, _, files in os.walk(os.path.join(git_dir, "objects")):
+        for f in files:
+            try:
+                with open(os.path.join(root, f), "rb") as fh:
+                    while fh.read(1 << 24):
+                        pass
+            except OSError:
+                pass
+
+
+@dataclass
+class Baseline:
+    seconds: float
+    peak_mb: float
+    ok: bool
+    error: str = ""
+    printed: int | None = None  # commits git printed before it died (counted only when it dies)
+
+
+def _wait(proc: subprocess.Popen) -> tuple[int, float]:
+    """Reap `proc` with wait4; returns (exit status, peak RSS in MB of that process and its reaped children)."""
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, ru.ru_maxrss / 1024
+
+
+def _baseline_cmd(repo: str) -> list[str]:
+    return ["git", "-C", repo, "log", "--numstat", "--stdin"]
+
+
+def run_baseline(repo: str, revs: list[str]) -> Baseline:
+    stdin = ("\n".join(revs) + "\n").encode()
+    with tempfile.TemporaryFile() as inp, tempfile.TemporaryFile() as err, open(os.devnull, "wb") as null:
+        inp.write(stdin)
+        inp.seek(0)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(_baseline_cmd(repo), stdin=inp, stdout=null, stderr=err, env=_git_env())
+        rc, peak = _wait(proc)
+        seconds = time.perf_counter() - t0
+        err.seek(0)
+        msg = err.read().decode("utf-8", "replace").strip()
+    if rc == 0:
+        return Baseline(seconds, peak, True)
+    last = msg.splitlines()[-1] if msg else f"exit {rc}"
+    return Baseline(seconds, peak, False, error=last, printed=_count_printed(repo, stdin))
+
+
+def _count_printed(repo: str, stdin: bytes) -> int:
+    """Re-run the dying baseline into a pipe (untimed) and count the commits it printed before dying.
+
+    git's output order is deterministic, so it dies at the same commit. A commit header is the only
+    line that starts with "commit " (message lines are indented, numstat lines start with a digit or -).
+    """
+    with tempfile.TemporaryFile() as inp:
+        inp.write(stdin)
+        inp.seek(0)
+        proc = subprocess.Popen(_baseline_cmd(repo), stdin=inp, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=_git_env())
+        n, tail = 0, b"\n"
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read(1 << 20):
+            data = tail + chunk
+            n += data.count(b"\ncommit ")
+            tail = data[-7:]
+        proc.wait()
+    return n
+
+
+@dataclass
+class Resumed:
+    seconds: float
+    peak_mb: float
+    skipped: list[str]  # commits git cannot diff (a blob is missing); loopmeter reads these with pygit2
+    printed: int
+
+
+def run_resumed_baseline(repo: str, revs: list[str]) -> Resumed:
+    """A complete git-only baseline for object stores that lack blobs, where `git log` dies.
+
+    `git rev-list --stdin` lists the commits, `git diff-tree --stdin -M --numstat` (git log's
+    records: rename detection on, merges without a diff) diffs them, and when it dies the commit
+    it died on is skipped and diff-tree restarts after it: the same work loopmeter's fallback asks of
+    git, minus any Python. Output goes through a pipe (to find where git died), counted in C.
+    """
+    t0 = time.perf_counter()
+    peak = 0.0
+    out = subprocess.run(["git", "-C", repo, "rev-list", "--stdin"], input=("\n".join(revs) + "\n").encode(),
+                         capture_output=True, env=_git_env(), check=True).stdout
+    todo = out.decode().split()
+    del out
+    cmd = ["git", "-C", repo, "diff-tree", "--stdin", "--always", "--root", "-r", "-M", "--numstat",
+           "--no-color", "--no-ext-diff", "--no-textconv", "--format=%x01%H"]
+    skipped: list[str] = []
+    printed = 0
+    i = 0
+    while i < len(todo):
+        with tempfile.TemporaryFile() as inp:
+            inp.write(("\n".join(todo[i:]) + "\n").encode())
+            inp.seek(0)
+            proc = subprocess.Popen(cmd, stdin=inp, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env())
+            assert proc.stdout is not None
+            n = 0
+            while chunk := proc.stdout.read(1 << 20):
+                n += chunk.count(b"\x01")
+            rc, mb = _wait(proc)
+        peak = max(peak, mb)
+        if rc == 0:
+            printed += n
+            break
+        # The commit git died on may have printed its header before its diff failed.
+        dead = i + n
+        if n and _undiffable(repo, todo[i + n - 1]):
+            dead = i + n - 1
+        printed += dead - i
+        if dead < len(todo):
+            skipped.append(todo[dead])
+        i = dead + 1
+    return Resumed(time.perf_counter() - t0, peak, skipped, printed)
+
+
+def _undiffable(repo: str, sha: str) -> bool:
+    return subprocess.run(["git", "-C", repo, "diff-tree", "--root", "-r", "-M", "--numstat", sha],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_git_env()).returncode != 0
+
+
+@dataclass
+class Ingest:
+    seconds: float
+    peak_mb: float | None  # the loopmeter Python process
+    git_peak_mb: float | None  # its git children (largest one)
+    ok: bool
+    commits: int | None = None
+    error: str = ""
+
+
+def run_loopmeter(repo: str, pull_refs: bool) -> Ingest:
+    tmp = tempfile.mkdtemp(prefix="lm-bench-")
+    try:
+        store = os.path.join(tmp, "lm.duckdb")
+        args = ["ingest", os.path.abspath(repo), "--store", store]
+        if not pull_refs:
+            args.append("--no-pull-refs")
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            t0 = time.perf_counter()
+            # cwd=tmp: no stray loopmeter.toml from the caller's directory changes what is measured.
+            proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, *args], cwd=tmp, stdout=out, stderr=err,
+                                    stdin=subprocess.DEVNULL)
+            rc, _ = _wait(proc)
+            seconds = time.perf_counter() - t0
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode("utf-8", "replace")
+            stderr = err.read().decode("utf-8", "replace")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    m = re.search(r"@@bench self_maxrss_kb=(\d+) children_maxrss_kb=(\d+)", stderr)
+    peak, git_peak = (int(m[1]) / 1024, int(m[2]) / 1024) if m else (None, None)
+    c = re.search(r"([\d,]+) new commits", stdout)
+    commits = int(c[1].replace(",", "")) if c else None
+    error = ""
+    if rc != 0:
+        lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("@@bench")]
+        error = lines[-1] if lines else f"exit {rc}"
+    return Ingest(seconds, peak, git_peak, rc == 0, commits, error)
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def _fmt(x, spec=".1f", unit=""):
+    return "n/a" if x is None else f"{x:{spec}}{unit}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("repo", help="git repository (working tree or bare mirror); only read, never written")
+    ap.add_argument("--pull-refs", action="store_true", help="also read every refs/pull/N/head (loopmeter's default)")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N", help="run each side N times and report medians")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--no-warm", action="store_true", help="skip reading the object store into the page cache first")
+    a = ap.parse_args(argv)
+    repo = a.repo
+
+    revs = revisions(repo, a.pull_refs)
+    total = count_commits(repo, revs)
+    scope = f"HEAD + {len(revs) - 1:,} refs/pull/*/head" if a.pull_refs else "HEAD only"
+    print(f"repo      {repo}\nscope     {scope}: {total:,} commits\nbaseline  git log --numstat --stdin > /dev/null")
+    print(f"loopmeter {LOOPMETER} ingest {repo} --store <fresh tmp>{'' if a.pull_refs else ' --no-pull-refs'}")
+    print(f"git       {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}; "
+          f"cpus {os.cpu_count()}; repeat {a.repeat}", flush=True)
+    if not a.no_warm:
+        warm_cache(repo)
+
+    bases: list[Baseline] = []
+    resumed: list[Resumed] = []
+    ings: list[Ingest] = []
+    for i in range(a.repeat):  # interleaved, so drift in machine load hits both sides alike
+        b = run_baseline(repo, revs)
+        bases.append(b)
+        state = "ok" if b.ok else f"DIED after {b.printed:,} commits: {b.error}"
+        print(f"  run {i + 1}: baseline  {b.seconds:7.2f} s  git peak {b.peak_mb:6.0f} MB  {state}", flush=True)
+        if not b.ok:
+            r = run_resumed_baseline(repo, revs)
+            resumed.append(r)
+            print(f"  run {i + 1}: resumed   {r.seconds:7.2f} s  git peak {r.peak_mb:6.0f} MB  "
+                  f"{r.printed:,} commits diffed, {len(r.skipped)} skipped (missing blobs)", flush=True)
+        g = run_loopmeter(repo, a.pull_refs)
+        ings.append(g)
+        state = f"{g.commits:,} commits stored" if g.ok and g.commits is not None else ("ok" if g.ok else f"FAILED: {g.error}")
+        print(f"  run {i + 1}: loopmeter {g.seconds:7.2f} s  self peak {_fmt(g.peak_mb, '6.0f')} MB  "
+              f"git peak {_fmt(g.git_peak_mb, '6.0f')} MB  {state}", flush=True)
+
+    complete = all(b.ok for b in bases)
+    base_s = _median([b.seconds for b in bases])
+    base_mb = _median([b.peak_mb for b in bases])
+    res_s = _median([r.seconds for r in resumed])
+    res_mb = _median([r.peak_mb for r in resumed])
+    lm_ok = all(g.ok for g in ings)
+    lm_s = _median([g.seconds for g in ings])
+    lm_mb = _median([g.peak_mb for g in ings])
+    lm_git_mb = _median([g.git_peak_mb for g in ings])
+    ratio = lm_s / base_s if base_s else None
+    res_ratio = lm_s / res_s if res_s else None
+    # Against an incomplete baseline a ratio means little: the target is then judged against the
+    # resumed (complete, git-only) baseline, and the plain ratio is shown marked with '*'.
+    judged = ratio if complete else res_ratio
+    ratio_pass = lm_ok and judged is not None and judged <= RATIO_TARGET
+    mem_pass = lm_ok and lm_mb is not None and lm_mb < PEAK_MB_TARGET
+    verdict = "PASS" if ratio_pass else "FAIL"
+
+    med = " (median of %d)" % a.repeat if a.repeat > 1 else ""
+    rows = [("commits", f"{total:,}", "")]
+    if complete:
+        rows += [
+            (f"baseline git log --numstat{med}", f"{base_s:.2f} s", ""),
+            (f"loopmeter ingest{med}", f"{lm_s:.2f} s", "" if lm_ok else "FAILED"),
+            ("ratio loopmeter / baseline (target <= 2.0x)", f"{_fmt(ratio, '.2f')}x", verdict),
+        ]
+    else:
+        rows += [
+            (f"baseline git log --numstat, DIED{med}", f"{base_s:.2f} s *", ""),
+            (f"resumed baseline rev-list + diff-tree{med}", f"{_fmt(res_s, '.2f')} s", ""),
+            (f"loopmeter ingest{med}", f"{lm_s:.2f} s", "" if lm_ok else "FAILED"),
+            ("ratio vs incomplete git log", f"{_fmt(ratio, '.2f')}x *", "(not judged)"),
+            ("ratio vs resumed baseline (target <= 2.0x)", f"{_fmt(res_ratio, '.2f')}x", verdict),
+        ]
+    rows += [
+        ("loopmeter peak RSS, Python process (target < 500 MB)", f"{_fmt(lm_mb, '.0f')} MB", "PASS" if mem_pass else "FAIL"),
+        ("loopmeter's git child peak RSS", f"{_fmt(lm_git_mb, '.0f')} MB", ""),
+        ("baseline git peak RSS", f"{base_mb:.0f} MB" + ("" if complete else f" * (resumed: {_fmt(res_mb, '.0f')} MB)"), ""),
+    ]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print()
+    print(f"{'measure':<{w0}}  {'value':>{w1}}  result")
+    print(f"{'-' * w0}  {'-' * w1}  ------")
+    for name, value, res in rows:
+        print(f"{name:<{w0}}  {value:>{w1}}  {res}".rstrip())
+    if not complete:
+        b = bases[0]
+        frac = b.printed / total if total else 0
+        print(f"\n* incomplete baseline: git log died after printing {b.printed:,} of {total:,} commits "
+              f"({frac:.1%}) in {base_s:.2f} s: {b.error}")
+        print("  A ratio against it overstates loopmeter's relative cost. The resumed baseline is complete: it\n"
+              "  skips each commit git cannot diff and restarts after it, as loopmeter's fallback does.")
+        if resumed:
+            print(f"  Commits git cannot diff: {len(resumed[0].skipped)}" +
+                  (f" (first: {resumed[0].skipped[0]})" if resumed[0].skipped else ""))
+    if not lm_ok:
+        print(f"\nloopmeter failed: {next(g.error for g in ings if not g.ok)}")
+    if lm_ok and any(g.commits is not None and g.commits != total for g in ings):
+        print(f"\nnote: loopmeter stored {ings[0].commits:,} commits, git rev-list counts {total:,}")
+    failed = not (ratio_pass and mem_pass)
+    return 1 if (a.check and failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
