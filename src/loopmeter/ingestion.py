@@ -108,6 +108,7 @@ def ingest_git(
         new += write_commits(store, repo, batch, ids, matcher)
         progress.advance(len(batch))
     finish_ingest(store, repo, tips)
+    store.reopen()
     stats = derive_changes(store, repo, matcher)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]

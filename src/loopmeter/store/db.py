@@ -39,6 +39,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def _configure(con: duckdb.DuckDBPyConnection) -> None:
+    # DuckDB would otherwise cache up to 80% of the machine's memory; loopmeter's working set is
+    # small and larger intermediate results spill to disk, so a modest cap keeps the peak flat.
+    con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_MEMORY_LIMIT', '256MB')}'")
+
+
 class Store:
     """An open loopmeter store. Use `Store.open(path)`; close it (or use `with`) when done."""
 
@@ -62,9 +68,7 @@ class Store:
         except duckdb.Error as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise StoreError(f"{p}: not a readable loopmeter store ({first})") from None
-        # DuckDB would otherwise cache up to 80% of the machine's memory; loopmeter's working set is
-        # small and larger intermediate results spill to disk, so a modest cap keeps the peak flat.
-        con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_MEMORY_LIMIT', '256MB')}'")
+        _configure(con)
         store = cls(con, p)
         try:
             store._check_and_migrate(read_only=read_only)
@@ -78,6 +82,18 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+
+    def reopen(self) -> None:
+        """Close and reconnect a file store, releasing the memory DuckDB keeps from earlier work.
+
+        A long ingest leaves DuckDB holding ~100 MB of allocator caches that it does not return
+        while the database is open; the change derivation that follows would stack on top of them.
+        """
+        if self.path is None:
+            return
+        self.con.close()
+        self.con = duckdb.connect(str(self.path))
+        _configure(self.con)
 
     def __enter__(self) -> "Store":
         return self
