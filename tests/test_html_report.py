@@ -197,7 +197,7 @@ def test_repo_strings_are_escaped_in_raw_html(sample):
 def test_figure_payloads_are_inert_json(sample):
     _, html, _, _ = sample
     blocks = _figure_blocks(html)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     hover_texts = []
     for block in blocks:
         assert "<" not in block and ">" not in block and "&" not in block
@@ -321,7 +321,7 @@ def page_result(sample):
             page.route("**/*", route)
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_function(
-                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4", timeout=20_000)
+                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5", timeout=20_000)
             result = {
                 "pwned_after_load": page.evaluate("typeof window.__pwned"),
                 "plots": page.evaluate(
@@ -382,7 +382,7 @@ def _hover_hostile_points(page) -> list[str]:
 @pytest.mark.browser
 def test_every_chart_renders(page_result):
     plots = page_result["plots"]
-    assert sorted(p["id"] for p in plots) == ["chart-ai-share", "chart-cycle", "chart-lift", "chart-throughput"]
+    assert sorted(p["id"] for p in plots) == ["chart-ai-share", "chart-cycle", "chart-lift", "chart-size", "chart-throughput"]
     assert all(p["svgs"] >= 1 for p in plots), plots
 
 
@@ -414,3 +414,16 @@ def test_hover_shows_hostile_titles_literally(page_result):
     assert hovers[0].startswith(SCRIPT_BREAKOUT) or SCRIPT_BREAKOUT in hovers[0], hovers
     assert IMG_ONERROR in hovers[1], hovers
     assert "Fix <b>bold</b> & <a href=" in hovers[2], hovers
+
+
+def test_size_chart_bands_are_shares_of_each_group():
+    from loopmeter.report.html import _size_figure
+
+    rows = [{"size_lines": n, "ai": False, "state": "validated"} for n in (0, 5, 50, 50, 5000)]
+    rows += [{"size_lines": 120, "ai": True, "state": "validated"}, {"size_lines": None, "ai": True, "state": "pending"}]
+    fig = _size_figure(rows, {"p50": 50})
+    human, ai = fig.data
+    # bands: 0 | 1-9 | 10-29 | 30-99 | 100-299 | 300-999 | 1k-3k | 3k-10k | 10k+
+    assert list(human.y) == [0.2, 0.2, 0.0, 0.4, 0.0, 0.0, 0.0, 0.2, 0.0]
+    assert list(ai.y) == [0, 0, 0, 0, 1.0, 0, 0, 0, 0] and ai.name == "AI-assisted (n=1)"
+    assert "median 50" in fig.layout.title.text

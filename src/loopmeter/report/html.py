@@ -387,6 +387,38 @@ def _ai_share_figure(weekly: list[Mapping[str, Any]], overall: Any,
     return go.Figure(data=traces, layout=layout)
 
 
+def _size_figure(changes: list[Mapping[str, Any]], size: Mapping[str, Any]) -> go.Figure | None:
+    """Share of changes per size band (lines added + deleted, log-spaced bands), human vs AI."""
+    edges = [0, 1, 10, 30, 100, 300, 1000, 3000, 10000]
+    labels = ["0", "1-9", "10-29", "30-99", "100-299", "300-999", "1k-3k", "3k-10k", "10k+"]
+
+    def band(n: int) -> int:
+        return sum(1 for e in edges[1:] if n >= e)
+
+    counts = {"Human": [0] * len(labels), "AI-assisted": [0] * len(labels)}
+    for c in changes:
+        n = c.get("size_lines")
+        if _is_number(n) and c.get("state") is not None:
+            counts["AI-assisted" if c.get("ai") else "Human"][band(int(n))] += 1
+    if not any(sum(v) for v in counts.values()):
+        return None
+    traces = []
+    for name, colour in (("Human", HUMAN_COLOUR), ("AI-assisted", AI_COLOUR)):
+        total = sum(counts[name])
+        if not total:
+            continue
+        traces.append(go.Bar(
+            name=f"{name} (n={total:,})", x=labels, y=[v / total for v in counts[name]], marker_color=colour,
+            customdata=counts[name], hovertemplate="%{x} lines: %{y:.0%} (%{customdata:,} changes)<extra></extra>",
+        ))
+    p50 = size.get("p50")
+    title = "Change size (lines added + deleted)" + (f", median {p50:,.0f}" if _is_number(p50) else "")
+    layout = _base_layout(title, barmode="group", height=320,
+                          yaxis=dict(tickformat=".0%", title=dict(text="share of changes")),
+                          xaxis=dict(title=dict(text="lines changed")))
+    return go.Figure(data=traces, layout=layout)
+
+
 def _lift_figure(lift: list[Mapping[str, Any]]) -> go.Figure | None:
     rows = [e for e in lift if _is_number(e.get("ratio")) and e["ratio"] > 0]
     if not rows:
@@ -601,6 +633,10 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
               "it counts only changes that still carry an AI signal (trailer, label, branch name, ...), "
               "and such signals can be removed or never added.",
               "No weekly data.")
+    add_chart("size", _size_figure(rows, report.get("size_lines") or {}),
+              "Size moves with AI use and drives cycle time, so compare like with like: the lift caveats say when "
+              "the groups' sizes differ. Bots' changes are included; changes whose lines are unknown are not.",
+              "No change has a known size.")
     lift_entries = list(report.get("lift") or [])
     add_chart("lift", _lift_figure(lift_entries),
               "A ratio below 1 means the first group's value is lower; the bar is the 95% confidence interval. "
