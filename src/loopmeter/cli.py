@@ -31,7 +31,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for err
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
 AdoptOpt = Annotated[Optional[str], typer.Option("--adoption-date", help="AI adoption date (YYYY-MM-DD); detected when omitted.")]
 WindowOpt = Annotated[Optional[int], typer.Option("--window-days", help="Validation window in days \\[default: 14, or loopmeter.toml].")]
-AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Judge validation as of this UTC time (YYYY-MM-DD[THH:MM]); default now.")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Judge validation as of this UTC time (YYYY-MM-DD[THH:MM]); default: the newest landing in the data.")]
 NamesOpt = Annotated[bool, typer.Option("--show-names", help="Show people's names instead of pseudonyms.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap, for reproducible intervals.")]
 HtmlOpt = Annotated[Path, typer.Option("--html", help="Where to write the self-contained HTML report.")]
