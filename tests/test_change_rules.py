@@ -109,3 +109,51 @@ def test_user_signatures_from_loopmeter_toml_are_used(tmp_path, store_path, monk
     monkeypatch.chdir(cfg)
     doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
     assert doc["attribution"]["changes_by_agent"] == {"acme-helper": 1}
+
+
+def test_an_aider_name_suffix_marks_that_commit_not_the_person(tmp_path, store_path):
+    r = GitRepo(tmp_path / "aider")
+    for d in range(1, 10):
+        r.commit(f"Work {d}", author=("Paul Dev", "paul@example.com"), date=f"2024-01-0{d}T09:00:00+00:00")
+    r.commit("Refactor parser", author=("Paul Dev (aider)", "paul@example.com"), date="2024-01-10T09:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["ai_assisted_changes"] == 1
+    assert doc["attribution"]["changes_by_agent"] == {"aider": 1}
+    assert doc["totals"]["contributors"] == 1  # Paul is still a person
+
+
+def test_a_bot_change_with_an_ai_trailer_is_not_counted_as_ai_work(tmp_path, store_path):
+    r = GitRepo(tmp_path / "botai")
+    r.commit("Human work", author=ALICE, date="2024-01-01T09:00:00+00:00")
+    for i in range(3):
+        r.commit(f"Autofix {i}\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
+                 author=("acme-ci[bot]", "123+acme-ci[bot]@users.noreply.github.com"),
+                 date=f"2024-01-0{2 + i}T09:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["bot_changes"] == 3
+    assert doc["totals"]["ai_assisted_changes"] == 0
+    assert doc["attribution"]["ai_share_lower_bound"] == 0.0
+    assert doc["attribution"]["changes_by_agent"] == {}
+
+
+def test_as_of_in_the_past_ignores_later_landings_and_reverts(demo_repo, store_path):
+    path, _ = demo_repo
+    # As of 2024-01-06 only D1, M1, S2 had landed, and S2's revert (01-11) had not happened yet.
+    doc = loopmeter.analyze([path], store_path=store_path, html_path=None, as_of=datetime(2024, 1, 6))
+    t = doc["totals"]
+    assert t["changes"] == 3 and t["reverted_changes"] == 0 and t["pending_changes"] == 3
+
+
+def test_the_same_repository_named_two_ways_is_one_repository(tmp_path, store_path, monkeypatch):
+    r = GitRepo(tmp_path / "src")
+    r.commit("One", date="2024-01-01T09:00:00+00:00")
+    import subprocess
+
+    subprocess.run(["git", "clone", "-q", "--bare", str(r.path), str(tmp_path / "api.git")], check=True)
+    monkeypatch.chdir(tmp_path)
+    loopmeter.ingest(["api.git"], store_path=store_path)
+    loopmeter.ingest([tmp_path / "api.git"], store_path=store_path)
+    doc = loopmeter.report_from_store(store_path=store_path, as_of=AS_OF)
+    assert [x["repo"] for x in doc["repos"]] == ["api"]
+    assert doc["totals"]["commits"] == 1
+    assert doc["weekly"][0]["week_start"] == "2024-01-01"

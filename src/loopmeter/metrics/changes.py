@@ -40,12 +40,14 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     """One row per change: repo, item_id, title, author_id, author_kind, started_at, done_at,
     size_lines, cycle_hours, reverted, pending, validated, state, ai_assisted, bot, agents."""
     items = con.table("items")
-    ch = items.filter(items.kind == "change")
+    as_of = ibis.timestamp(window.as_of)
+    # Nothing after the moment we judge from exists yet: not the change, not its revert.
+    ch = items.filter((items.kind == "change") & (items.done_at <= as_of))
     if repos:
         ch = ch.filter(ch.repo.isin(repos))
     links = con.table("links")
     reverts = links.filter(links.kind == "reverts")
-    reverter = items.select(rsrc=items.item_id, revert_at=items.done_at)
+    reverter = items.filter(items.done_at <= as_of).select(rsrc=items.item_id, revert_at=items.done_at)
     first_revert = (
         reverts.join(reverter, reverts.src == reverter.rsrc)
         .group_by(rdst=reverts.dst)
@@ -62,7 +64,6 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         .left_join(actors, ch.author_id == actors.actor)
     )
     window_s = window.days * 86400
-    as_of = ibis.timestamp(window.as_of)
     since_revert = t.first_revert_at.epoch_seconds() - t.done_at.epoch_seconds()
     reverted = t.first_revert_at.notnull() & (since_revert <= window_s)
     pending = ~reverted & ((as_of.epoch_seconds() - t.done_at.epoch_seconds()) < window_s)
@@ -84,7 +85,9 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         pending=pending,
         validated=~reverted & ~pending,
         state=ibis.cases((reverted, "reverted"), (pending, "pending"), else_="validated"),
-        ai_assisted=(t.n_attr.fill_null(0) > 0) | (kind == "agent"),
+        # A bot's change is never counted as AI-assisted: bots are left out of every comparison,
+        # and counting them on one side of the AI share only would push it past 100%.
+        ai_assisted=((t.n_attr.fill_null(0) > 0) | (kind == "agent")) & (kind != "bot"),
         bot=kind == "bot",
         agents=t.agents,
         author_agent=t.author_agent,

@@ -94,7 +94,8 @@ def cycle_time_ai_vs_human(
                 ai["cycle_hours"].to_numpy(float), ai["author_id"].to_numpy(),
                 hu["cycle_hours"].to_numpy(float), hu["author_id"].to_numpy(),
                 q=q, n_boot=n_boot, seed=seed,
-                sizes_a=ai["size_lines"].dropna().to_numpy(float), sizes_b=hu["size_lines"].dropna().to_numpy(float),
+                # Aligned with the durations; an unknown size is NaN, not a dropped row.
+                sizes_a=ai["size_lines"].astype("float64").to_numpy(), sizes_b=hu["size_lines"].astype("float64").to_numpy(),
             )
         d = _result(metric, "ai_assisted/human", est, [OBSERVATIONAL, *period])
         d["since"] = since.isoformat() if since else None

@@ -62,8 +62,9 @@ def attribution(con, window: Window, repos: list[str] | None = None, totals_: di
     ch = changes(con, window, repos)
     t = totals_ or totals(con, window, repos)
     attrs = con.table("attributions")
+    nonbot = ch.filter(~ch.bot)
     by_change = con.execute(
-        attrs.semi_join(ch, attrs.item_id == ch.item_id).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
+        attrs.semi_join(nonbot, attrs.item_id == nonbot.item_id).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
     )
     cc = contributing_commits(con, repos)
     by_commit = con.execute(
@@ -127,7 +128,8 @@ def weekly(con, window: Window, repos: list[str] | None = None) -> list[dict]:
         d = r._asdict()
         wk = d["week"]
         iso = wk.isocalendar()
-        row = {"week": f"{iso[0]}-W{iso[1]:02d}", "week_start": wk.isoformat()}
+        day = wk.date() if hasattr(wk, "date") else wk
+        row = {"week": f"{iso[0]}-W{iso[1]:02d}", "week_start": day.isoformat()}
         for k in ("changes", "validated", "pending", "reverted", "ai_assisted", "bot", "human_validated", "ai_validated", "contributors"):
             row[k] = int(d[k])
         nonbot_validated = row["human_validated"] + row["ai_validated"]

@@ -103,6 +103,7 @@ def open_repository(path: str | os.PathLike[str], branch: str | None = None) -> 
             raise NotAGitRepository(f"{p}: not a git repository")
         raise UnreadablePath(f"{p}: cannot be read by git: {err.strip().splitlines()[-1] if err.strip() else ''}")
     git_dir, bare, shallow = proc.stdout.decode().split("\n")[:3]
+    p = p.resolve()  # the same repository given relatively and absolutely is one repository
     if bare != "true":
         top = git(p, "rev-parse", "--show-toplevel", check=False).stdout.decode().strip()
         if top:

@@ -36,10 +36,21 @@ class Identities:
         if aid is None:
             ident = email.strip().lower() or f"name:{name.strip()}"
             aid = "a" + hashlib.sha256(self.salt + ident.encode("utf-8", "replace")).hexdigest()[:15]
-            kind, agent = self.matcher.classify_actor(name, email)
+            kind, agent = self._classify(name, email)
             self._cache[key] = aid
             self.new_rows.append((aid, kind, name, email, agent))
         return aid
+
+    def _classify(self, name: str, email: str) -> tuple[str, str | None]:
+        # The actor is the email, so only the email (or GitHub login in it) may make it an agent:
+        # one "Paul (aider)" commit must not turn every commit of Paul's address into AI work (that
+        # commit still carries its own evidence). A name may still mark a bot ("ci[bot]").
+        if not email.strip():
+            return self.matcher.classify_actor(name, email)
+        kind, agent = self.matcher.classify_actor("", email)
+        if kind == "human" and self.matcher.classify_actor(name, "")[0] == "bot":
+            return "bot", None
+        return kind, agent
 
     def take_new(self) -> list[tuple[str, str, str, str, str | None]]:
         rows, self.new_rows = self.new_rows, []
