@@ -231,3 +231,25 @@ def test_a_revert_inside_the_same_pull_request_is_not_a_revert_of_landed_work(tm
     doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
     assert doc["totals"]["changes"] == 2
     assert doc["totals"]["reverted_changes"] == 0
+
+
+def test_a_squashed_github_revert_links_by_pull_request_number(tmp_path, store_path):
+    from gitrepo import GitRepo
+
+    r = GitRepo(tmp_path / "ghrevert")
+    r.commit("Base", date="2024-01-01T10:00:00+00:00")
+    r.commit("Add foo (#11)", date="2024-01-02T10:00:00+00:00")
+    r.commit('Revert "Add foo (#11)" (#12)\n\nReverts acme/api#11', date="2024-01-03T10:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["reverted_changes"] == 1
+
+
+def test_a_revert_naming_a_foreign_commit_does_not_fall_back_to_the_title(tmp_path, store_path):
+    from gitrepo import GitRepo
+
+    r = GitRepo(tmp_path / "foreign")
+    r.commit("Bump version", date="2024-01-01T10:00:00+00:00")
+    r.commit('Revert "Bump version"\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.',
+             date="2024-01-02T10:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["reverted_changes"] == 0

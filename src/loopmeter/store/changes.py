@@ -43,7 +43,9 @@ _GITLAB_MR = re.compile(r"See merge request (\S+)!(\d+)")
 _MERGE_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
 _SQUASH = re.compile(r"\(#(\d+)\)\s*$")
 _REVERTS_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})", re.I)
-_REVERT_SUBJECT = re.compile(r'^Revert "(.+)"\s*$')
+# GitHub's revert button makes `Revert "<subject>"` (squashed: `... (#M)`) with `Reverts owner/repo#N`.
+_REVERT_SUBJECT = re.compile(r'^Revert "(.+)"(?:\s*\(#\d+\))?\s*$')
+_REVERTS_PR = re.compile(r"^Reverts [\w.-]+/[\w.-]+#(\d+)\s*$", re.M)
 
 
 class _Lazy:
@@ -220,19 +222,30 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
     for ch_idx, ch in enumerate(changes):
         for key in {ch.title, subject[index[ch.sha]]}:
             title_index.setdefault(key, []).append((ch.done_at, ch_idx))
+    by_pr: dict[int, int] = {}
+    for ch_idx, ch in enumerate(changes):
+        if ch.pr_number is not None:
+            by_pr.setdefault(ch.pr_number, ch_idx)
     for sha, msg in con.execute(
-        "select sha, message from commits where repo = ? and (message ilike '%this reverts commit%' or subject like 'Revert \"%')",
+        "select sha, message from commits where repo = ? and (message ilike '%this reverts commit%' "
+        "or subject like 'Revert \"%' or message like '%Reverts %#%')",
         [repo],
     ).fetchall():
         src = owner[index[sha]]
         if src < 0:
             continue
         targets = set()
-        for m in _REVERTS_SHA.finditer(msg):
+        named = list(_REVERTS_SHA.finditer(msg))
+        for m in named:
             t = _resolve_prefix(sorted_shas, m.group(1).lower())
             if t is not None and owner[index[t]] >= 0:
                 targets.add(owner[index[t]])
-        if not targets:
+        for m in _REVERTS_PR.finditer(msg):
+            if int(m.group(1)) in by_pr:
+                targets.add(by_pr[int(m.group(1))])
+        # The subject is matched only when no commit is named: a named commit that is not in this
+        # repository (a cherry-picked revert from elsewhere) must not fall back to a guess.
+        if not targets and not named:
             ms = _REVERT_SUBJECT.match(msg.split("\n", 1)[0])
             if ms:
                 before = [c for c in title_index.get(ms.group(1), []) if c[0] <= changes[src].done_at and c[1] != src]
