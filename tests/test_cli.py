@@ -298,3 +298,15 @@ def test_help_shows_an_example(command, tmp_path):
     p = run(*command, "--help", cwd=tmp_path)
     assert p.returncode == 0
     assert re.search(r"Example: loopmeter \w+", p.stdout), p.stdout
+
+
+def test_terminal_output_strips_control_characters_from_repository_text():
+    from rich.console import Console
+
+    from loopmeter.report.terminal import escape
+
+    out = escape("evil\x1b[2J[bold]x[/bold]")
+    assert "\x1b" not in out and "\ufffd" in out
+    c = Console(record=True, width=80)
+    c.print(out)
+    assert "[bold]x[/bold]" in c.export_text()

@@ -10,12 +10,12 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import api
 from .errors import ConfigError, LoopmeterError
 from .ingestion import Progress as IngestProgress
+from .report.terminal import escape
 from .store.db import DEFAULT_STORE
 
 app = typer.Typer(

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
+
+# Control characters (ESC above all) in a repository name or commit text could drive the user's
+# terminal; they are shown as U+FFFD instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(text: str) -> str:
+    """Rich markup escaped and terminal control characters removed: repository text is data."""
+    return _markup_escape(_CONTROL.sub("\ufffd", str(text)))
 
 
 def _f(v, digits: int = 1, suffix: str = "") -> str:
