@@ -157,3 +157,24 @@ def test_the_same_repository_named_two_ways_is_one_repository(tmp_path, store_pa
     assert [x["repo"] for x in doc["repos"]] == ["api"]
     assert doc["totals"]["commits"] == 1
     assert doc["weekly"][0]["week_start"] == "2024-01-01"
+
+
+def test_changed_signatures_apply_to_history_already_stored(tmp_path, store_path, monkeypatch):
+    r = GitRepo(tmp_path / "later")
+    for d in range(1, 4):
+        r.commit(f"Work {d}\n\nCo-authored-by: Helper <helper-agent@acme.example>", date=f"2024-01-0{d}T09:00:00+00:00")
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    monkeypatch.chdir(cfg)
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["ai_assisted_changes"] == 0
+    (cfg / "loopmeter.toml").write_text(
+        '[[attribution.signature]]\nagent = "acme-helper"\nevidence = "trailer"\n'
+        'email = "helper-agent@acme.example"\nconfidence = 0.9\ndescription = "our agent"\n'
+    )
+    r.commit("Work 4", date="2024-01-04T09:00:00+00:00")
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    # The three earlier commits are judged by the new rules too, exactly as a fresh store would.
+    assert doc["totals"]["ai_assisted_changes"] == 3
+    fresh = loopmeter.analyze([r.path], store_path=tmp_path / "fresh.duckdb", html_path=None, as_of=AS_OF)
+    assert fresh["totals"] == doc["totals"]

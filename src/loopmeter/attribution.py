@@ -14,6 +14,8 @@ never by the display name.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass
@@ -318,6 +320,7 @@ class Matcher:
     """Compiled signatures. Build it with :meth:`load`; it is immutable and safe to share."""
 
     def __init__(self, signatures: list[_Sig], bots: list[_Bot]):
+        self.fingerprint = ""  # set by load(): a digest of the rules this matcher was built from
         self._signatures = tuple(signatures)
         kinds = (*EVIDENCE_KINDS,)
         self._by_email: dict[str, dict[str, list[_Sig]]] = {k: {} for k in kinds}
@@ -372,7 +375,12 @@ class Matcher:
                     f"[[attribution.signature]]: must be a list of tables, got {type(extra).__name__}"
                 )
             sigs += [_parse_signature(e, "[[attribution.signature]]", i) for i, e in enumerate(extra, 1)]
-        return cls(sigs, bots)
+        matcher = cls(sigs, bots)
+        # What the matcher was built from: when it changes, evidence stored under the old rules is stale.
+        matcher.fingerprint = hashlib.sha256(
+            json.dumps([data, extra or []], sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+        return matcher
 
     @property
     def agents(self) -> frozenset[str]:

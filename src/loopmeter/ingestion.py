@@ -19,7 +19,7 @@ from .errors import ConfigError
 from .sources import git as gitsrc
 from .store.changes import derive_changes
 from .store.db import Store, utcnow
-from .store.git_load import Identities, finish_ingest, previous_tips, register_repo, write_commits
+from .store.git_load import Identities, finish_ingest, previous_tips, reattribute, register_repo, write_commits
 
 BATCH = 2000
 
@@ -109,6 +109,13 @@ def ingest_git(
         progress.advance(len(batch))
     finish_ingest(store, repo, tips)
     store.reopen()
+    fingerprint = getattr(matcher, "fingerprint", None)
+    if old and fingerprint and store.meta(f"signatures:{repo}") != fingerprint:
+        # Commits stored earlier were attributed under other signatures (loopmeter.toml or the
+        # package's data file changed): judge the whole history by the same rules again.
+        reattribute(store, repo, matcher)
+    if fingerprint:
+        store.set_meta(f"signatures:{repo}", fingerprint)
     stats = derive_changes(store, repo, matcher)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]

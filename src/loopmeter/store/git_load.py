@@ -21,6 +21,18 @@ def change_item_id(repo: str, sha: str) -> str:
     return f"git:{repo}:change:{sha}"
 
 
+def classify_identity(matcher: Matcher, name: str, email: str) -> tuple[str, str | None]:
+    """The kind of the actor behind an email: only the email (or the GitHub login in it) may make it
+    an agent, since one "Paul (aider)" commit must not turn every commit of Paul's address into AI
+    work (that commit still carries its own evidence). A name may still mark a bot ("ci[bot]")."""
+    if not email.strip():
+        return matcher.classify_actor(name, email)
+    kind, agent = matcher.classify_actor("", email)
+    if kind == "human" and matcher.classify_actor(name, "")[0] == "bot":
+        return "bot", None
+    return kind, agent
+
+
 class Identities:
     """Maps a git name/email to a stable pseudonymous actor id (salted per store) and its kind."""
 
@@ -42,15 +54,7 @@ class Identities:
         return aid
 
     def _classify(self, name: str, email: str) -> tuple[str, str | None]:
-        # The actor is the email, so only the email (or GitHub login in it) may make it an agent:
-        # one "Paul (aider)" commit must not turn every commit of Paul's address into AI work (that
-        # commit still carries its own evidence). A name may still mark a bot ("ci[bot]").
-        if not email.strip():
-            return self.matcher.classify_actor(name, email)
-        kind, agent = self.matcher.classify_actor("", email)
-        if kind == "human" and self.matcher.classify_actor(name, "")[0] == "bot":
-            return "bot", None
-        return kind, agent
+        return classify_identity(self.matcher, name, email)
 
     def take_new(self) -> list[tuple[str, str, str, str, str | None]]:
         rows, self.new_rows = self.new_rows, []
@@ -62,6 +66,8 @@ _COMMIT_SCHEMA = pa.schema(
         ("repo", pa.string()), ("sha", pa.string()), ("parents", pa.list_(pa.string())),
         ("author_id", pa.string()), ("author_time", pa.timestamp("us")), ("author_tz", pa.int16()),
         ("committer_id", pa.string()), ("committer_time", pa.timestamp("us")), ("committer_tz", pa.int16()),
+        ("author_name", pa.string()), ("author_email", pa.string()),
+        ("committer_name", pa.string()), ("committer_email", pa.string()),
         ("subject", pa.string()), ("message", pa.string()),
         ("trailers", pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))),
         ("files", pa.int32()), ("added", pa.int64()), ("deleted", pa.int64()), ("unknown_files", pa.int32()),
@@ -106,6 +112,10 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
         cols["committer_id"].append(ids.actor_id(c.committer.name, c.committer.email))
         cols["committer_time"].append(c.committer_time)
         cols["committer_tz"].append(max(-32768, min(32767, c.committer_tz_minutes)))
+        cols["author_name"].append(c.author.name)
+        cols["author_email"].append(c.author.email)
+        cols["committer_name"].append(c.committer.name)
+        cols["committer_email"].append(c.committer.email)
         cols["subject"].append(c.subject)
         cols["message"].append(c.message)
         cols["trailers"].append([{"key": k, "value": v} for k, v in parse_trailers(c.message)])
@@ -190,3 +200,42 @@ def finish_ingest(store: Store, repo: str, tips: list[str]) -> None:
             "update repos set missing_blob_files = (select count(*) from commit_files where repo = ? and missing_blob) where repo = ?",
             [repo, repo],
         )
+
+
+def reattribute(store: Store, repo: str, matcher: Matcher, batch: int = 20_000) -> int:
+    """Recompute every stored commit's AI evidence with `matcher` (the signatures changed).
+
+    Returns how many commits carry evidence now. Runs in one transaction, reading the commits in
+    Arrow batches so memory stays flat.
+    """
+    prefix = f"git:{repo}:commit:"
+    reader = store.con.execute(
+        "select sha, author_name, author_email, committer_name, committer_email, message "
+        "from commits where repo = ?",
+        [repo],
+    ).to_arrow_reader(batch)
+    rows: dict[str, list] = {k: [] for k in ("item_id", "agent", "evidence", "signal", "confidence")}
+    hit: set[str] = set()
+    for rb in reader:
+        d = rb.to_pydict()
+        for sha, an, ae, cn, ce, msg in zip(d["sha"], d["author_name"], d["author_email"], d["committer_name"],
+                                             d["committer_email"], d["message"]):
+            for ev in matcher.match_commit(author_name=an or "", author_email=ae or "", committer_name=cn or "",
+                                           committer_email=ce or "", message=msg or ""):
+                rows["item_id"].append(prefix + sha)
+                rows["agent"].append(ev.agent)
+                rows["evidence"].append(ev.evidence)
+                rows["signal"].append(ev.signal)
+                rows["confidence"].append(ev.confidence)
+                hit.add(sha)
+    table = pa.table(rows, schema=pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
+                                             ("signal", pa.string()), ("confidence", pa.float64())]))
+    actors = store.con.execute("select actor_id, name, email from actors").fetchall()
+    kinds = [(aid, *classify_identity(matcher, name or "", email or "")) for aid, name, email in actors]
+    kt = pa.table({"actor_id": [k[0] for k in kinds], "kind": [k[1] for k in kinds], "agent": [k[2] for k in kinds]},
+                  schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("agent", pa.string())]))
+    with transaction(store.con, _re=table, _kinds=kt) as con:
+        con.execute("delete from attributions where starts_with(item_id, ?)", [prefix])
+        con.execute("insert into attributions select * from _re")
+        con.execute("update actors set kind = k.kind, agent = k.agent from _kinds k where actors.actor_id = k.actor_id")
+    return len(hit)

@@ -44,6 +44,7 @@ def m001_canonical_tables(con: duckdb.DuckDBPyConnection) -> None:
             repo varchar, sha varchar, parents varchar[],
             author_id varchar, author_time timestamp, author_tz smallint,
             committer_id varchar, committer_time timestamp, committer_tz smallint,
+            author_name varchar, author_email varchar, committer_name varchar, committer_email varchar,
             subject varchar, message varchar, trailers struct(key varchar, value varchar)[],
             files integer, added bigint, deleted bigint, unknown_files integer,
             primary key (repo, sha)
