@@ -178,3 +178,18 @@ def test_changed_signatures_apply_to_history_already_stored(tmp_path, store_path
     assert doc["totals"]["ai_assisted_changes"] == 3
     fresh = loopmeter.analyze([r.path], store_path=tmp_path / "fresh.duckdb", html_path=None, as_of=AS_OF)
     assert fresh["totals"] == doc["totals"]
+
+
+def test_without_as_of_each_repository_is_judged_from_its_own_newest_landing(tmp_path, store_path):
+    stale = GitRepo(tmp_path / "stale")
+    stale.commit("Old one", date="2024-01-01T09:00:00+00:00")
+    stale.commit("Old two", date="2024-01-10T09:00:00+00:00")  # 9 days before its newest landing
+    stale.commit("Old three", date="2024-01-19T09:00:00+00:00")
+    fresh = GitRepo(tmp_path / "fresh")
+    fresh.commit("New", date="2024-06-01T09:00:00+00:00")
+    doc = loopmeter.analyze([stale.path, fresh.path], store_path=store_path, html_path=None)
+    assert doc["as_of_rule"] == "newest landing in the data" and doc["as_of"].startswith("2024-06-01")
+    per = {r["repo"]: r["totals"] for r in doc["repos"]}
+    # stale: judged as of 2024-01-19, so "Old two" and "Old three" are still inside the window.
+    assert (per["stale"]["validated_changes"], per["stale"]["pending_changes"]) == (1, 2)
+    assert doc["totals"]["pending_changes"] == 3  # plus the fresh repository's only change

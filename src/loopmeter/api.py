@@ -97,7 +97,8 @@ def report_from_store(
         if html_path is not None:
             from .report.html import render_html
 
-            rows = change_rows(store, as_of=as_of, window_days=window_days, repos=repos, show_names=show_names)
+            rows = change_rows(store, as_of=as_of, window_days=window_days, repos=repos, show_names=show_names,
+                               per_repo=as_of_rule != "given")
             render_html(doc, rows, Path(html_path))
     return doc
 

@@ -29,6 +29,9 @@ class Window:
 
     as_of: datetime  # naive UTC
     days: int = 14
+    # When as_of was not given: judge each repository as of its own newest landing (capped at
+    # as_of), so a stale mirror analyzed beside a fresh repository keeps its last weeks pending.
+    per_repo: bool = False
 
 
 def backend(store: Store):
@@ -45,6 +48,9 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     ch = items.filter((items.kind == "change") & (items.done_at <= as_of))
     if repos:
         ch = ch.filter(ch.repo.isin(repos))
+    if window.per_repo:
+        newest = ch.done_at.max().over(ibis.window(group_by=ch.repo))
+        ch = ch.mutate(horizon=ibis.least(as_of, newest))
     links = con.table("links")
     reverts = links.filter(links.kind == "reverts")
     reverter = items.filter(items.done_at <= as_of).select(rsrc=items.item_id, revert_at=items.done_at)
@@ -66,7 +72,8 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     window_s = window.days * 86400
     since_revert = t.first_revert_at.epoch_seconds() - t.done_at.epoch_seconds()
     reverted = t.first_revert_at.notnull() & (since_revert <= window_s)
-    pending = ~reverted & ((as_of.epoch_seconds() - t.done_at.epoch_seconds()) < window_s)
+    horizon = t.horizon if window.per_repo else as_of
+    pending = ~reverted & ((horizon.epoch_seconds() - t.done_at.epoch_seconds()) < window_s)
     kind = t.author_kind.fill_null("human")
     return t.select(
         repo=t.repo,

@@ -55,7 +55,7 @@ def build_report(
 ) -> dict:
     """Compute the whole report document from the store."""
     con = backend(store)
-    window = Window(as_of=as_of, days=window_days)
+    window = Window(as_of=as_of, days=window_days, per_repo=as_of_rule != "given")
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
         + ("where list_contains(?, repo) " if repos else "")
@@ -101,10 +101,10 @@ def build_report(
 
 
 def change_rows(store: Store, *, as_of: datetime, window_days: int = 14, repos: list[str] | None = None,
-                show_names: bool = False) -> list[dict]:
+                show_names: bool = False, per_repo: bool = False) -> list[dict]:
     """One dict per change for charts and tables (see report.html.render_html)."""
     con = backend(store)
-    ch = changes(con, Window(as_of=as_of, days=window_days), repos)
+    ch = changes(con, Window(as_of=as_of, days=window_days, per_repo=per_repo), repos)
     actors = con.table("actors").select(aid="actor_id", aname="name")
     df = con.execute(
         ch.left_join(actors, ch.author_id == actors.aid).select(
