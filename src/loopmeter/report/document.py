@@ -28,7 +28,7 @@ def display_name(actor_id: str | None, name: str | None, kind: str | None, show_
 
 
 def default_as_of(store: Store, repos: list[str] | None = None) -> tuple[datetime, str]:
-    """Judge validation as of the newest landing in the data, or now if that is later.
+    """Judge validation as of the newest landing in the data, never later than now.
 
     A mirror fetched months ago cannot show reverts that happened after it was fetched, so its
     last weeks must count as pending, not validated; the newest landing is the freshest moment the
