@@ -193,3 +193,21 @@ def test_without_as_of_each_repository_is_judged_from_its_own_newest_landing(tmp
     # stale: judged as of 2024-01-19, so "Old two" and "Old three" are still inside the window.
     assert (per["stale"]["validated_changes"], per["stale"]["pending_changes"]) == (1, 2)
     assert doc["totals"]["pending_changes"] == 3  # plus the fresh repository's only change
+
+
+def test_a_merge_that_brings_in_nothing_new_is_not_a_change(tmp_path, store_path):
+    r = GitRepo(tmp_path / "empty")
+    r.commit("Base", date="2024-01-01T09:00:00+00:00")
+    r.checkout("topic", new=True)
+    r.commit("Work", author=BOB, date="2024-01-02T09:00:00+00:00")
+    r.checkout("main")
+    r.merge("topic", "Merge branch 'topic'", date="2024-01-03T09:00:00+00:00", committer=ALICE)
+    # A merge whose other parent has already landed (git itself refuses to make one, other tools do).
+    env = {"GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.com", "GIT_AUTHOR_DATE": "2024-01-04T09:00:00+00:00",
+           "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.com",
+           "GIT_COMMITTER_DATE": "2024-01-04T09:00:00+00:00"}
+    sha = r.git("commit-tree", r.git("write-tree"), "-p", "HEAD", "-p", "HEAD~1", env=env, input=b"Merge again")
+    r.git("update-ref", "HEAD", sha)
+    doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
+    assert doc["totals"]["commits"] == 4
+    assert doc["totals"]["changes"] == 2  # Base, and the merge of topic

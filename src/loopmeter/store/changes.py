@@ -192,6 +192,18 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
                 ch.kind, ch.pr_number = "squash", int(sq.group(1))
         changes.append(ch)
 
+    # A merge that brought in nothing new (its branch had already landed) is no unit of work: it
+    # is dropped, and its commit belongs to no change.
+    keep = [not (ch.kind in ("merge", "pr_merge") and len(ch.members) == 1) for ch in changes]
+    if not all(keep):
+        new_index, kept = [], []
+        for ch, k in zip(changes, keep):
+            new_index.append(len(kept) if k else -1)
+            if k:
+                kept.append(ch)
+        owner = [new_index[o] if o >= 0 else -1 for o in owner]
+        changes = kept
+
     # Squash merges: the pull request's own commits, where its head ref survives. They are not on
     # HEAD; a commit shared by stacked pull requests goes to the one that landed first.
     pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
