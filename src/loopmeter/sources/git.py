@@ -27,7 +27,9 @@ from ..model import Commit, FileChange, Person, Tag
 
 _EPOCH = datetime(1970, 1, 1)
 _FIELD = b"\x1f"
-_RECORD = b"\x1eC"
+# With -z every record ends in NUL (after its header, or after its last numstat entry) and a
+# message cannot hold NUL, so NUL + "\x1eC" only ever starts a record.
+_RECORD = b"\x00\x1eC"
 # One record per commit: hash, parents, author name/email/date, committer name/email/date, raw body.
 # Dates are "--date=raw" (epoch seconds and the original offset). The header ends at the first NUL
 # (git cannot store NUL in a message), after which -z numstat entries follow, NUL-terminated.
@@ -317,12 +319,19 @@ class _RecordStream:
     def __iter__(self) -> Iterator[Commit]:
         out = self.proc.stdout
         assert out is not None
-        buf = b""
         pending: bytes | None = None  # the newest record, not yet known to be complete
 
-        def starts_record(part: bytes) -> bool:
-            return bool(_HEX.match(part[: part.find(_FIELD)])) if _FIELD in part else False
+        def feed(part: bytes) -> Commit | None:
+            """Take one piece between separators; return the record it completes, if any."""
+            nonlocal pending
+            if _FIELD in part and _HEX.match(part[: part.find(_FIELD)]):
+                done, pending = pending, part
+                return _parse_record(done) if done is not None else None
+            # Cannot happen with NUL-led separators; kept so a malformed stream loses nothing.
+            pending = (pending or b"") + _RECORD + part
+            return None
 
+        buf = b"\x00"  # the first record has no NUL before it
         while True:
             chunk = out.read1(1 << 20)
             if not chunk:
@@ -330,25 +339,10 @@ class _RecordStream:
             parts = (buf + chunk).split(_RECORD)
             buf = parts.pop()
             for part in parts:
-                if not part:
-                    continue
-                if starts_record(part):
-                    if pending is not None:
-                        c = _parse_record(pending)
-                        if c is not None:
-                            yield c
-                    pending = part
-                else:  # "\x1eC" inside a message: glue it back onto the record it came from
-                    pending = (pending or b"") + _RECORD + part
-        if buf:
-            if starts_record(buf):
-                if pending is not None:
-                    c = _parse_record(pending)
-                    if c is not None:
-                        yield c
-                pending = buf
-            else:
-                pending = (pending or b"") + _RECORD + buf
+                if part and (c := feed(part)) is not None:
+                    yield c
+        if buf and (c := feed(buf)) is not None:
+            yield c
         self.stderr = self.proc.stderr.read() if self.proc.stderr else b""
         self.returncode = self.proc.wait()
         self._writer.join(timeout=5)
