@@ -93,6 +93,24 @@ class GitRepo:
         self.git("merge", "-q", "--no-ff", "-m", message, branch, env=env)
         return self.head()
 
+    def land_branch(
+        self,
+        branch: str,
+        work: str,
+        message: str,
+        *,
+        author: tuple[str, str],
+        work_date: str,
+        merge_date: str,
+        committer: tuple[str, str] = ("GitHub", "noreply@github.com"),
+    ) -> str:
+        """One commit `work` on a new `branch`, merged back with --no-ff; returns the merge's sha."""
+        start = self.git("rev-parse", "--abbrev-ref", "HEAD")
+        self.checkout(branch, new=True)
+        self.commit(work, author=author, date=work_date)
+        self.checkout(start)
+        return self.merge(branch, message, date=merge_date, committer=committer)
+
     def set_ref(self, ref: str, sha: str) -> None:
         self.git("update-ref", ref, sha)
 

@@ -29,11 +29,8 @@ def _changes(store_path) -> list[dict]:
 def test_gitlab_merge_request_is_a_pr_merge_with_its_number(tmp_path, store_path):
     r = GitRepo(tmp_path / "gl")
     r.commit("Base", date="2024-01-01T09:00:00+00:00")
-    r.checkout("feat", new=True)
-    r.commit("Work", author=BOB, date="2024-01-02T09:00:00+00:00")
-    r.checkout("main")
-    r.merge("feat", "Merge branch 'feat' into 'main'\n\nAdd feat\n\nSee merge request team/app!42",
-            date="2024-01-03T09:00:00+00:00")
+    r.land_branch("feat", "Work", "Merge branch 'feat' into 'main'\n\nAdd feat\n\nSee merge request team/app!42",
+                  author=BOB, work_date="2024-01-02T09:00:00+00:00", merge_date="2024-01-03T09:00:00+00:00")
     loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
     merged = _changes(store_path)[-1]["attrs"]
     assert merged["merge_kind"] == "pr_merge" and merged["pr_number"] == 42 and merged["branch"] == "feat"
@@ -42,10 +39,8 @@ def test_gitlab_merge_request_is_a_pr_merge_with_its_number(tmp_path, store_path
 def test_plain_branch_merge_is_a_merge_change(tmp_path, store_path):
     r = GitRepo(tmp_path / "plain")
     r.commit("Base", date="2024-01-01T09:00:00+00:00")
-    r.checkout("topic", new=True)
-    r.commit("Work", author=BOB, date="2024-01-02T09:00:00+00:00")
-    r.checkout("main")
-    r.merge("topic", "Merge branch 'topic'", date="2024-01-02T15:00:00+00:00", committer=ALICE)
+    r.land_branch("topic", "Work", "Merge branch 'topic'", author=BOB, work_date="2024-01-02T09:00:00+00:00",
+                  merge_date="2024-01-02T15:00:00+00:00", committer=ALICE)
     doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
     last = _changes(store_path)[-1]["attrs"]
     assert last["merge_kind"] == "merge" and last["branch"] == "topic" and "pr_number" not in last
@@ -55,11 +50,9 @@ def test_plain_branch_merge_is_a_merge_change(tmp_path, store_path):
 def test_agent_branch_in_a_merge_message_attributes_the_change(tmp_path, store_path):
     r = GitRepo(tmp_path / "branch")
     r.commit("Base", date="2024-01-01T09:00:00+00:00")
-    r.checkout("claude/fix-login-a1b2", new=True)
-    r.commit("Fix login", author=BOB, date="2024-01-02T09:00:00+00:00")
-    r.checkout("main")
-    r.merge("claude/fix-login-a1b2", "Merge pull request #7 from acme/claude/fix-login-a1b2\n\nFix login",
-            date="2024-01-03T09:00:00+00:00")
+    r.land_branch("claude/fix-login-a1b2", "Fix login",
+                  "Merge pull request #7 from acme/claude/fix-login-a1b2\n\nFix login",
+                  author=BOB, work_date="2024-01-02T09:00:00+00:00", merge_date="2024-01-03T09:00:00+00:00")
     doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
     assert _changes(store_path)[-1]["agents"] == ["claude-code"]
     assert doc["totals"]["ai_assisted_changes"] == 1 and doc["totals"]["ai_assisted_commits"] == 0
@@ -198,10 +191,8 @@ def test_without_as_of_each_repository_is_judged_from_its_own_newest_landing(tmp
 def test_a_merge_that_brings_in_nothing_new_is_not_a_change(tmp_path, store_path):
     r = GitRepo(tmp_path / "empty")
     r.commit("Base", date="2024-01-01T09:00:00+00:00")
-    r.checkout("topic", new=True)
-    r.commit("Work", author=BOB, date="2024-01-02T09:00:00+00:00")
-    r.checkout("main")
-    r.merge("topic", "Merge branch 'topic'", date="2024-01-03T09:00:00+00:00", committer=ALICE)
+    r.land_branch("topic", "Work", "Merge branch 'topic'", author=BOB, work_date="2024-01-02T09:00:00+00:00",
+                  merge_date="2024-01-03T09:00:00+00:00", committer=ALICE)
     # A merge whose other parent has already landed (git itself refuses to make one, other tools do).
     env = {"GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.com", "GIT_AUTHOR_DATE": "2024-01-04T09:00:00+00:00",
            "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.com",

@@ -492,3 +492,15 @@ def test_no_data_means_no_adoption():
 def test_bad_adoption_input_raises(starts, ai, total, kwargs, message):
     with pytest.raises(ValueError, match=message):
         detect_adoption(starts, ai, total, **kwargs)
+
+
+def test_caveats_name_the_groups_the_caller_compares():
+    rng = np.random.default_rng(0)
+    a, b = rng.lognormal(3, 0.5, 5), rng.lognormal(3, 0.5, 40)
+    est = ratio_of_quantiles(a, np.arange(5), b, np.arange(40), n_boot=50,
+                             sizes_a=np.full(5, 300.0), sizes_b=np.full(40, 30.0),
+                             labels=("the AI-assisted group", "the human group"))
+    assert any(c.startswith("The AI-assisted group has only 5 values") for c in est.caveats)
+    assert any(c.startswith("Changes in the AI-assisted group are 10.0x larger than in the human group")
+               for c in est.caveats)
+    assert not any(re.search(r"\bgroup [ab]\b", c, re.I) for c in est.caveats)

@@ -64,10 +64,9 @@ def ingest(
     matcher = Matcher.load(config.signatures)
     # Every path is checked before the store is opened: a bad path neither creates a store nor
     # leaves one updated with only the repositories listed before it.
-    for p in paths:
-        open_repository(p, branch)
+    repos = [open_repository(p, branch) for p in paths]
     with _damaged_store(store_path), Store.open(store_path) as store:
-        return [ingest_git(store, p, matcher=matcher, branch=branch, progress=progress, pull_refs=pull_refs) for p in paths]
+        return [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs) for info in repos]
 
 
 def report_from_store(
@@ -83,22 +82,23 @@ def report_from_store(
     config: Config | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given."""
+    from .metrics.changes import Window
     from .report.document import build_report, change_rows, default_as_of
 
     _check_window(window_days)
     config = config or load_config()
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
-        as_of_rule = "given"
+        rule = "given"
         if as_of is None:
-            as_of, as_of_rule = default_as_of(store, repos)
-        doc = build_report(store, as_of=as_of, as_of_rule=as_of_rule, window_days=window_days, adoption_date=adoption_date,
+            as_of, rule = default_as_of(store, repos)
+        window = Window(as_of=as_of, days=window_days, rule=rule)
+        doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed)
         if html_path is not None:
             from .report.html import render_html
 
-            rows = change_rows(store, as_of=as_of, window_days=window_days, repos=repos, show_names=show_names,
-                               per_repo=as_of_rule != "given")
+            rows = change_rows(store, window=window, repos=repos, show_names=show_names)
             render_html(doc, rows, Path(html_path))
     return doc
 

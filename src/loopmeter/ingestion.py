@@ -71,17 +71,19 @@ def repo_key(store: Store, info: gitsrc.RepoInfo) -> str:
 
 def ingest_git(
     store: Store,
-    path: str | Path,
+    path: str | Path | gitsrc.RepoInfo,
     *,
     matcher: Matcher | None = None,
     branch: str | None = None,
     progress: Progress | None = None,
     pull_refs: bool = True,
 ) -> IngestResult:
-    """Read a repository's new history into the store and rebuild its changes."""
+    """Read a repository's new history into the store and rebuild its changes.
+
+    `path` may be a repository already opened with `sources.git.open_repository`."""
     progress = progress or Progress()
     matcher = matcher or Matcher.load()
-    info = gitsrc.open_repository(path, branch)
+    info = path if isinstance(path, gitsrc.RepoInfo) else gitsrc.open_repository(path, branch)
     repo = repo_key(store, info)
     warnings: list[str] = []
     if info.is_shallow:
@@ -109,13 +111,11 @@ def ingest_git(
         progress.advance(len(batch))
     finish_ingest(store, repo, tips)
     store.reopen()
-    fingerprint = getattr(matcher, "fingerprint", None)
-    if old and fingerprint and store.meta(f"signatures:{repo}") != fingerprint:
+    if old and store.meta(f"signatures:{repo}") != matcher.fingerprint:
         # Commits stored earlier were attributed under other signatures (loopmeter.toml or the
         # package's data file changed): judge the whole history by the same rules again.
         reattribute(store, repo, matcher)
-    if fingerprint:
-        store.set_meta(f"signatures:{repo}", fingerprint)
+    store.set_meta(f"signatures:{repo}", matcher.fingerprint)
     stats = derive_changes(store, repo, matcher)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]

@@ -29,9 +29,13 @@ class Window:
 
     as_of: datetime  # naive UTC
     days: int = 14
-    # When as_of was not given: judge each repository as of its own newest landing (capped at
-    # as_of), so a stale mirror analyzed beside a fresh repository keeps its last weeks pending.
-    per_repo: bool = False
+    rule: str = "given"  # how as_of was chosen: "given", "newest landing in the data" or "now"
+
+    @property
+    def per_repo(self) -> bool:
+        """When as_of was not given, each repository is judged as of its own newest landing (capped
+        at as_of), so a stale mirror analyzed beside a fresh repository keeps its last weeks pending."""
+        return self.rule != "given"
 
 
 def backend(store: Store):

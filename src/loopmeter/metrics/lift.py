@@ -44,9 +44,10 @@ def adoption(con, window: Window, repos: list[str] | None, given: date | None) -
     return {"date": d.isoformat() if d else None, "source": "detected" if d else None, "rule": ADOPTION_RULE}
 
 
+# What the groups are, for the caveats the estimators write (stats/ knows only groups a and b).
 _GROUP_NAMES = {
-    "ai_assisted/human": ("AI-assisted changes", "human changes"),
-    "after/before": ("changes after adoption", "changes before adoption"),
+    "ai_assisted/human": ("the AI-assisted group", "the human group"),
+    "after/before": ("the period after adoption", "the period before adoption"),
 }
 
 
@@ -54,14 +55,7 @@ def _result(metric: str, comparison: str, est: Estimate, extra_caveats: list[str
     d = est.to_dict()
     d["metric"] = metric
     d["comparison"] = comparison
-    a, b = _GROUP_NAMES.get(comparison, ("group a", "group b"))
-    # stats/ speaks of groups a and b; the reader should see what the groups are.
-    caveats = [
-        c.replace("Changes in group a", a[0].upper() + a[1:]).replace("in group b", b)
-        .replace("group a", a).replace("group b", b)
-        for c in d.get("caveats", [])
-    ]
-    d["caveats"] = caveats + extra_caveats
+    d["caveats"] = list(d.get("caveats", [])) + extra_caveats
     return d
 
 
@@ -93,7 +87,7 @@ def cycle_time_ai_vs_human(
             est = ratio_of_quantiles(
                 ai["cycle_hours"].to_numpy(float), ai["author_id"].to_numpy(),
                 hu["cycle_hours"].to_numpy(float), hu["author_id"].to_numpy(),
-                q=q, n_boot=n_boot, seed=seed,
+                q=q, n_boot=n_boot, seed=seed, labels=_GROUP_NAMES["ai_assisted/human"],
                 # Aligned with the durations; an unknown size is NaN, not a dropped row.
                 sizes_a=ai["size_lines"].astype("float64").to_numpy(), sizes_b=hu["size_lines"].astype("float64").to_numpy(),
             )
@@ -150,7 +144,7 @@ def throughput_after_vs_before(
                        caveats=(f"no complete week after adoption yet (weeks before {last_full} are past the "
                                 f"{window.days}-day validation window)",))
     else:
-        est = ratio_of_rates(ev[1], ex[1], ev[0], ex[0], n_boot=n_boot, seed=seed)
+        est = ratio_of_rates(ev[1], ex[1], ev[0], ex[0], n_boot=n_boot, seed=seed, labels=_GROUP_NAMES["after/before"])
     d = _result(metric, comparison, est, extra)
     d["adoption_date"] = adoption_date.isoformat()
     d["before_from"] = first.isoformat()

@@ -45,9 +45,7 @@ def default_as_of(store: Store, repos: list[str] | None = None) -> tuple[datetim
 def build_report(
     store: Store,
     *,
-    as_of: datetime,
-    as_of_rule: str = "given",
-    window_days: int = 14,
+    window: Window,
     adoption_date: date | None = None,
     repos: list[str] | None = None,
     seed: int = 0,
@@ -55,7 +53,6 @@ def build_report(
 ) -> dict:
     """Compute the whole report document from the store."""
     con = backend(store)
-    window = Window(as_of=as_of, days=window_days, per_repo=as_of_rule != "given")
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
         + ("where list_contains(?, repo) " if repos else "")
@@ -85,9 +82,9 @@ def build_report(
     return {
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
-        "as_of": _iso(as_of.replace(microsecond=0)),
-        "as_of_rule": as_of_rule,
-        "window_days": window_days,
+        "as_of": _iso(window.as_of.replace(microsecond=0)),
+        "as_of_rule": window.rule,
+        "window_days": window.days,
         "repos": per_repo,
         "totals": totals,
         "attribution": summary.attribution(con, window, repos, totals),
@@ -100,11 +97,11 @@ def build_report(
     }
 
 
-def change_rows(store: Store, *, as_of: datetime, window_days: int = 14, repos: list[str] | None = None,
-                show_names: bool = False, per_repo: bool = False) -> list[dict]:
+def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
+                show_names: bool = False) -> list[dict]:
     """One dict per change for charts and tables (see report.html.render_html)."""
     con = backend(store)
-    ch = changes(con, Window(as_of=as_of, days=window_days, per_repo=per_repo), repos)
+    ch = changes(con, window, repos)
     actors = con.table("actors").select(aid="actor_id", aname="name")
     df = con.execute(
         ch.left_join(actors, ch.author_id == actors.aid).select(

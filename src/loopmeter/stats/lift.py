@@ -45,6 +45,14 @@ class Estimate:
         return d
 
 
+# Caveats name the groups with these (singular nouns: "... has ...") unless the caller says what they are.
+GROUP_LABELS = ("group a", "group b")
+
+
+def _cap(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
 # --------------------------------------------------------------------------- ratio of quantiles
 
 
@@ -60,6 +68,7 @@ def ratio_of_quantiles(
     seed: int | np.random.Generator = 0,
     sizes_a=None,
     sizes_b=None,
+    labels: tuple[str, str] = GROUP_LABELS,
 ) -> Estimate:
     """Ratio of the q-quantiles of positive durations, ``quantile_q(a) / quantile_q(b)``.
 
@@ -73,6 +82,7 @@ def ratio_of_quantiles(
 
     ``sizes_a`` / ``sizes_b`` (lines changed per row, NaN where unknown) only feed a caveat:
     AI tends to change the size of changes, and size moves cycle time by itself.
+    ``labels`` name the two groups in the caveats ("the AI-assisted group", "the human group").
     """
     if not 0.0 < q < 1.0:
         raise ValueError(f"q must be strictly between 0 and 1, got {q}")
@@ -89,18 +99,18 @@ def ratio_of_quantiles(
     caveats: list[str] = []
 
     if len(a) == 0 or len(b) == 0:
-        for name, vals in (("a", a), ("b", b)):
+        for label, vals in zip(labels, (a, b)):
             if len(vals) == 0:
-                caveats.append(f"Group {name} has no values, so there is nothing to compare.")
+                caveats.append(f"{_cap(label)} has no values, so there is nothing to compare.")
         return Estimate(estimator, None, None, None, len(a), len(b), n_clusters, tuple(caveats))
 
-    for name, vals in (("a", a), ("b", b)):
+    for label, vals in zip(labels, (a, b)):
         if len(vals) < MIN_VALUES:
             caveats.append(
-                f"Group {name} has only {len(vals)} values (fewer than {MIN_VALUES}); "
+                f"{_cap(label)} has only {len(vals)} values (fewer than {MIN_VALUES}); "
                 "the estimate can move a lot with a few more."
             )
-    caveats += _size_caveats(sizes_a, sizes_b, len(a), len(b))
+    caveats += _size_caveats(sizes_a, sizes_b, len(a), len(b), labels)
     ratio = float(np.quantile(a, q) / np.quantile(b, q))
 
     ci, more = _bootstrap_ci(
@@ -149,7 +159,7 @@ def _durations(values, label: str) -> np.ndarray:
     return arr
 
 
-def _size_caveats(sizes_a, sizes_b, n_a: int, n_b: int) -> list[str]:
+def _size_caveats(sizes_a, sizes_b, n_a: int, n_b: int, labels: tuple[str, str]) -> list[str]:
     if sizes_a is None or sizes_b is None:
         return []
     med = []
@@ -172,7 +182,7 @@ def _size_caveats(sizes_a, sizes_b, n_a: int, n_b: int) -> list[str]:
         else:
             factor = f"{mb / ma:.1f}x smaller" if ma > 0 else "much smaller"
         return [
-            f"Changes in group a are {factor} than in group b (median {ma:g} vs {mb:g} lines); "
+            f"Changes in {labels[0]} are {factor} than in {labels[1]} (median {ma:g} vs {mb:g} lines); "
             "size itself moves with AI and affects cycle time, so part of the difference may "
             "be size rather than speed."
         ]
@@ -191,6 +201,7 @@ def ratio_of_rates(
     n_boot: int = 2000,
     conf: float = 0.95,
     seed: int | np.random.Generator = 0,
+    labels: tuple[str, str] = GROUP_LABELS,
 ) -> Estimate:
     """Ratio of pooled event rates, ``(sum events_a / sum exposure_a) / (sum events_b / sum exposure_b)``.
 
@@ -226,18 +237,18 @@ def ratio_of_rates(
 
     undefined = []
     if xa.sum() == 0:
-        undefined.append("Group a has no exposure (no contributor-weeks), so it has no rate.")
+        undefined.append(f"{_cap(labels[0])} has no exposure (no contributor-weeks), so it has no rate.")
     if xb.sum() == 0:
-        undefined.append("Group b has no exposure (no contributor-weeks), so it has no rate.")
+        undefined.append(f"{_cap(labels[1])} has no exposure (no contributor-weeks), so it has no rate.")
     elif eb.sum() == 0:
-        undefined.append("Group b has no events, so its rate is zero and the ratio is undefined.")
+        undefined.append(f"{_cap(labels[1])} has no events, so its rate is zero and the ratio is undefined.")
     if undefined:
         return Estimate(estimator, None, None, None, n_a, n_b, n_clusters, tuple(undefined))
 
-    for name, n in (("a", n_a), ("b", n_b)):
+    for label, n in zip(labels, (n_a, n_b)):
         if n < MIN_VALUES:
             caveats.append(
-                f"Group {name} has only {n} events (fewer than {MIN_VALUES}); "
+                f"{_cap(label)} has only {n} events (fewer than {MIN_VALUES}); "
                 "the rate is imprecise."
             )
     ratio = float((ea.sum() / xa.sum()) / (eb.sum() / xb.sum()))

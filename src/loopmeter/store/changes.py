@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from ..attribution import Matcher
 from .db import Store, transaction
-from .git_load import change_item_id, commit_item_id
+from .git_load import ATTR_SCHEMA, change_item_id, commit_item_id
 
 _EPOCH = datetime(1970, 1, 1)
 _PR_MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
@@ -373,7 +373,7 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
                 actor_id=changes[src].committer_id, attrs=json.dumps({"by": changes[src].sha}))
 
     # Branch names seen in merge messages are evidence too (claude/..., codex/..., copilot/...).
-    branch_attr: dict[str, list] = {k: [] for k in ("item_id", "agent", "evidence", "signal", "confidence")}
+    branch_attr: dict[str, list] = {f.name: [] for f in ATTR_SCHEMA}
     for ch in changes:
         if ch.branch:
             for e in matcher.match_branch(ch.branch):
@@ -388,9 +388,7 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
     t_events = pa.table(ev, schema=pa.schema([("item_id", pa.string()), ("ts", pa.timestamp("us")),
                                              ("activity", pa.string()), ("actor_id", pa.string()), ("attrs", pa.string())]))
     t_links = pa.table(lk, schema=pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())]))
-    t_battr = pa.table(branch_attr, schema=pa.schema([("item_id", pa.string()), ("agent", pa.string()),
-                                                    ("evidence", pa.string()), ("signal", pa.string()),
-                                                    ("confidence", pa.float64())]))
+    t_battr = pa.table(branch_attr, schema=ATTR_SCHEMA)
     prefix = f"git:{repo}:"
     with transaction(store.con, _items=t_items, _events=t_events, _links=t_links, _battr=t_battr) as con:
         con.execute("delete from items where source = 'git' and repo = ? and kind in ('change', 'release')", [repo])

@@ -33,6 +33,24 @@ def classify_identity(matcher: Matcher, name: str, email: str) -> tuple[str, str
     return kind, agent
 
 
+ATTR_SCHEMA = pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
+                          ("signal", pa.string()), ("confidence", pa.float64())])
+
+
+def _add_evidence(rows: dict[str, list], matcher: Matcher, item_id: str, *, author_name: str, author_email: str,
+                  committer_name: str, committer_email: str, message: str) -> bool:
+    """Append one commit's AI evidence to attribution columns; True when there was any."""
+    found = matcher.match_commit(author_name=author_name, author_email=author_email, committer_name=committer_name,
+                                 committer_email=committer_email, message=message)
+    for ev in found:
+        rows["item_id"].append(item_id)
+        rows["agent"].append(ev.agent)
+        rows["evidence"].append(ev.evidence)
+        rows["signal"].append(ev.signal)
+        rows["confidence"].append(ev.confidence)
+    return bool(found)
+
+
 class Identities:
     """Maps a git name/email to a stable pseudonymous actor id (salted per store) and its kind."""
 
@@ -48,13 +66,10 @@ class Identities:
         if aid is None:
             ident = email.strip().lower() or f"name:{name.strip()}"
             aid = "a" + hashlib.sha256(self.salt + ident.encode("utf-8", "replace")).hexdigest()[:15]
-            kind, agent = self._classify(name, email)
+            kind, agent = classify_identity(self.matcher, name, email)
             self._cache[key] = aid
             self.new_rows.append((aid, kind, name, email, agent))
         return aid
-
-    def _classify(self, name: str, email: str) -> tuple[str, str | None]:
-        return classify_identity(self.matcher, name, email)
 
     def take_new(self) -> list[tuple[str, str, str, str, str | None]]:
         rows, self.new_rows = self.new_rows, []
@@ -85,7 +100,7 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
     """Store a batch of commits (and their files, authors and AI evidence). Returns how many were new."""
     cols: dict[str, list] = {f.name: [] for f in _COMMIT_SCHEMA}
     fcols: dict[str, list] = {f.name: [] for f in _FILE_SCHEMA}
-    attr_rows: list[tuple[str, str, str, str, float]] = []
+    attr_rows: dict[str, list] = {f.name: [] for f in ATTR_SCHEMA}
     for c in commits:
         added = deleted = 0
         unknown = 0
@@ -123,22 +138,12 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
         cols["added"].append(added)
         cols["deleted"].append(deleted)
         cols["unknown_files"].append(unknown)
-        for ev in matcher.match_commit(
-            author_name=c.author.name, author_email=c.author.email,
-            committer_name=c.committer.name, committer_email=c.committer.email, message=c.message,
-        ):
-            attr_rows.append((commit_item_id(repo, c.sha), ev.agent, ev.evidence, ev.signal, ev.confidence))
+        _add_evidence(attr_rows, matcher, commit_item_id(repo, c.sha), author_name=c.author.name,
+                      author_email=c.author.email, committer_name=c.committer.name,
+                      committer_email=c.committer.email, message=c.message)
     batch = pa.table(cols, schema=_COMMIT_SCHEMA)
     files = pa.table(fcols, schema=_FILE_SCHEMA)
-    attrs = pa.table(
-        {
-            "item_id": [r[0] for r in attr_rows], "agent": [r[1] for r in attr_rows],
-            "evidence": [r[2] for r in attr_rows], "signal": [r[3] for r in attr_rows],
-            "confidence": [r[4] for r in attr_rows],
-        },
-        schema=pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
-                          ("signal", pa.string()), ("confidence", pa.float64())]),
-    )
+    attrs = pa.table(attr_rows, schema=ATTR_SCHEMA)
     actor_rows = ids.take_new()
     actors = pa.table(
         {
@@ -214,22 +219,15 @@ def reattribute(store: Store, repo: str, matcher: Matcher, batch: int = 20_000) 
         "from commits where repo = ?",
         [repo],
     ).to_arrow_reader(batch)
-    rows: dict[str, list] = {k: [] for k in ("item_id", "agent", "evidence", "signal", "confidence")}
-    hit: set[str] = set()
+    rows: dict[str, list] = {f.name: [] for f in ATTR_SCHEMA}
+    hit = 0
     for rb in reader:
         d = rb.to_pydict()
         for sha, an, ae, cn, ce, msg in zip(d["sha"], d["author_name"], d["author_email"], d["committer_name"],
                                              d["committer_email"], d["message"]):
-            for ev in matcher.match_commit(author_name=an or "", author_email=ae or "", committer_name=cn or "",
-                                           committer_email=ce or "", message=msg or ""):
-                rows["item_id"].append(prefix + sha)
-                rows["agent"].append(ev.agent)
-                rows["evidence"].append(ev.evidence)
-                rows["signal"].append(ev.signal)
-                rows["confidence"].append(ev.confidence)
-                hit.add(sha)
-    table = pa.table(rows, schema=pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
-                                             ("signal", pa.string()), ("confidence", pa.float64())]))
+            hit += _add_evidence(rows, matcher, prefix + sha, author_name=an or "", author_email=ae or "",
+                                 committer_name=cn or "", committer_email=ce or "", message=msg or "")
+    table = pa.table(rows, schema=ATTR_SCHEMA)
     actors = store.con.execute("select actor_id, name, email from actors").fetchall()
     kinds = [(aid, *classify_identity(matcher, name or "", email or "")) for aid, name, email in actors]
     kt = pa.table({"actor_id": [k[0] for k in kinds], "kind": [k[1] for k in kinds], "agent": [k[2] for k in kinds]},
@@ -238,4 +236,4 @@ def reattribute(store: Store, repo: str, matcher: Matcher, batch: int = 20_000) 
         con.execute("delete from attributions where starts_with(item_id, ?)", [prefix])
         con.execute("insert into attributions select * from _re")
         con.execute("update actors set kind = k.kind, agent = k.agent from _kinds k where actors.actor_id = k.actor_id")
-    return len(hit)
+    return hit
