@@ -201,6 +201,10 @@ def report(
     _run(debug, go)
 
 
+# Commands kept in modules of their own register on `app` when imported; one import line each.
+# (command modules: add `from . import cli_NAME  # noqa: E402,F401` below this line)
+
+
 def main() -> None:
     # Arrow's default allocator keeps freed batches for reuse, which shows up as hundreds of MB of
     # peak memory on a long ingest; the system allocator returns them.
