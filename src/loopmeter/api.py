@@ -27,6 +27,9 @@ from .store.db import DEFAULT_STORE, Store, utcnow
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .sources.eventlog import Mapping as EventMapping
+    from .store.event_logs import LogSummary
+
 # Ibis and pandas are imported where reports are computed, not here: an ingest does not need them,
 # and they add ~65 MB to its peak memory.
 
@@ -67,6 +70,41 @@ def ingest(
     repos = [open_repository(p, branch) for p in paths]
     with _damaged_store(store_path), Store.open(store_path) as store:
         return [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs) for info in repos]
+
+
+def ingest_events(
+    path: str | Path,
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    fmt: str | None = None,
+    mapping: "EventMapping | None" = None,
+    log_name: str | None = None,
+    config: Config | None = None,
+) -> "LogSummary":
+    """Read a generic event log (CSV, JSONL, XES, OCEL 2.0) into the store as `case` items.
+
+    The whole file is read before the store is opened, so a file that cannot be read leaves the
+    store untouched; ingesting a log of the same name again replaces it.
+    """
+    from .sources.eventlog import read_event_log
+    from .store.event_logs import rows_from_log, write_log
+    from .store.git_load import Identities
+
+    name = _log_name(log_name, path)
+    config = config or load_config()
+    log = read_event_log(path, fmt, mapping)
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
+        rows = rows_from_log(log, name, ids)
+        return write_log(store, name=name, path=str(path), fmt=log.format, rows=rows, skipped=log.skipped, ids=ids)
+
+
+def _log_name(log_name: str | None, path: str | Path) -> str:
+    name = log_name if log_name is not None else Path(path).name.split(".")[0]
+    # The name is part of every case's id (events:LOG:CASE), so it cannot hold the separator.
+    if not name or ":" in name or name != name.strip():
+        raise ConfigError(f"--log-name: {name!r} is not a usable log name (non-empty, no ':' or outer spaces)")
+    return name
 
 
 def report_from_store(

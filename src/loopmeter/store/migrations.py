@@ -62,6 +62,24 @@ def m001_canonical_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m003_event_logs(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- One row per ingested generic event log (CSV, JSONL, XES, OCEL 2.0, Jira CSV): what it held
+        -- and which rows could not be used, by reason (JSON object reason -> count) with the first
+        -- few places (JSON list of {where, reason}).
+        create table event_logs (
+            name varchar primary key, path varchar, format varchar, cases bigint, events bigint,
+            skipped_rows bigint, skipped_reasons json, skipped_sample json, ingested_at timestamp
+        );
+        -- Which items a log wrote (cases, or the items an OCEL file written by `loopmeter export`
+        -- restored), so a log's numbers never depend on how its item ids are spelled.
+        create table event_log_items (log varchar, item_id varchar);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
+    ("003_event_logs", m003_event_logs),
 ]
