@@ -147,18 +147,35 @@ def analyze(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Git repositories to read into the store.")],
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Git repositories to read into the store.")] = None,
     store: StoreOpt = DEFAULT_STORE,
     branch: BranchOpt = None,
     pull_refs: PullOpt = True,
+    events: Annotated[Optional[Path], typer.Option("--events", help="A generic event log file (CSV, JSONL, XES, OCEL 2.0 JSON or SQLite).", rich_help_panel="Event logs")] = None,
+    events_format: Annotated[Optional[str], typer.Option("--format", help="csv, jsonl, xes or ocel; from the file name when omitted.", rich_help_panel="Event logs")] = None,
+    case_col: Annotated[str, typer.Option("--case", help="CSV column / JSONL key of the case id.", rich_help_panel="Event logs")] = "case",
+    activity_col: Annotated[str, typer.Option("--activity", help="Column / key of the activity name.", rich_help_panel="Event logs")] = "activity",
+    timestamp_col: Annotated[str, typer.Option("--timestamp", help="Column / key of the ISO 8601 time (no offset = UTC).", rich_help_panel="Event logs")] = "timestamp",
+    actor_col: Annotated[Optional[str], typer.Option("--actor", help="Column / key of who did it (pseudonymised).", rich_help_panel="Event logs")] = None,
+    log_name: Annotated[Optional[str], typer.Option("--log-name", help="Name of the log (default: the file name without extensions).", rich_help_panel="Event logs")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Read new history into the store (idempotent and incremental).
 
     Example: loopmeter ingest ~/src/api --store team.duckdb
+    Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     """
 
     def go():
+        if events is not None:
+            from .cli_events import ingest_events_command
+
+            ingest_events_command(events, store=store, fmt=events_format, case=case_col, activity=activity_col,
+                                  timestamp=timestamp_col, actor=actor_col, log_name=log_name)
+        if not paths:
+            if events is None:
+                raise ConfigError("nothing to ingest: give git repository paths or --events FILE")
+            return
         bar = _RichProgress(err)
         try:
             results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)

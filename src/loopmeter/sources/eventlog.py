@@ -53,7 +53,7 @@ class Event:
     activity: str
     ts: datetime
     actor: str | None = None
-    attrs: dict[str, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] | None = field(default_factory=dict)  # None only when restoring a stored NULL
 
 
 @dataclass
@@ -440,12 +440,16 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
         if restore:
             actor = attrs.pop("lm:actor_id", None)
             raw = attrs.pop("lm:attrs", None)
-            attrs = json.loads(raw) if isinstance(raw, str) and raw else {}
+            try:
+                attrs = json.loads(raw) if isinstance(raw, str) else None
+            except json.JSONDecodeError:
+                raise EventLogError(f"{log.path}: field lm:attrs of event {eid} is not JSON") from None
         else:
             actor = attrs.pop("org:resource", None)
         for oid in dict.fromkeys(known):
             used.add(oid)
-            log.events.append(Event(oid, str(etype), ts, None if actor in (None, "") else str(actor), dict(attrs)))
+            log.events.append(Event(oid, str(etype), ts, None if actor in (None, "") else str(actor),
+                                    None if attrs is None else dict(attrs)))
     for oid, (otype, attrs) in objects.items():
         if restore:
             log.case_attrs[oid] = {"kind": otype}
@@ -455,6 +459,8 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
         log.restore_items = {}
         for oid, (otype, attrs) in objects.items():
             fields = {f: attrs.get(f"lm:{f}") for f in ITEM_FIELDS}
+            if fields["source"] == "":  # written for every object so the file is recognised; NULL in the store
+                fields["source"] = None
             fields["kind"] = otype
             for f in ("created_at", "started_at", "done_at"):
                 fields[f] = parse_time(fields[f]) if fields[f] else None

@@ -83,7 +83,7 @@ def rows_from_log(log: ParsedLog, name: str, ids: Identities) -> Rows:
     for e in log.events:
         iid = ident(e.case)
         actor = e.actor if restore else (ids.actor_id(e.actor, "") if e.actor else None)
-        rows.events.append((iid, e.ts, e.activity, actor, dumps(e.attrs) if (e.attrs or not restore) else None))
+        rows.events.append((iid, e.ts, e.activity, actor, dumps(e.attrs)))
         s = span.setdefault(iid, [e.ts, e.ts])
         s[0], s[1] = min(s[0], e.ts), max(s[1], e.ts)
     if restore:
