@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .sources.eventlog import Mapping as EventMapping
+    from .export import ExportSummary
     from .store.event_logs import LogSummary
 
 # Ibis and pandas are imported where reports are computed, not here: an ingest does not need them,
@@ -97,6 +98,20 @@ def ingest_events(
         ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
         rows = rows_from_log(log, name, ids)
         return write_log(store, name=name, path=str(path), fmt=log.format, rows=rows, skipped=log.skipped, ids=ids)
+
+
+def export(
+    fmt: str,
+    out: str | Path,
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    show_names: bool = False,
+) -> "ExportSummary":
+    """Write the store's canonical log as OCEL 2.0 (JSON or SQLite), XES or Parquet."""
+    from .export import export_store
+
+    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+        return export_store(store, fmt, out, show_names=show_names)
 
 
 def _log_name(log_name: str | None, path: str | Path) -> str:

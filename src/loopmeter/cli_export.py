@@ -1,0 +1,40 @@
+"""`loopmeter export`: the canonical log for process-mining tools and data frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from . import api
+from .cli import DebugOpt, NamesOpt, StoreOpt, _run, app
+from .export import EXPORT_FORMATS
+from .report.terminal import escape
+from .store.db import DEFAULT_STORE
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="The file to write (a directory for parquet).")],
+    fmt: Annotated[str, typer.Option("--format", help="ocel-json, ocel-sqlite, xes or parquet.")] = "ocel-json",
+    store: StoreOpt = DEFAULT_STORE,
+    show_names: NamesOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Export the canonical log: items as OCEL 2.0 objects / XES traces, their events, links.
+
+    Example: loopmeter export --format ocel-json log.jsonocel
+    """
+
+    def go():
+        s = api.export(fmt, out, store_path=store, show_names=show_names)
+        note = f"; {s.links_left_out:,} links to non-items left out" if s.links_left_out else ""
+        Console().print(f"{escape(s.path)} ({escape(s.format)}): {s.items:,} items, {s.events:,} events, "
+                        f"{s.links:,} links{note}", highlight=False)
+
+    _run(debug, go)
+
+
+assert set(EXPORT_FORMATS) == {"ocel-json", "ocel-sqlite", "xes", "parquet"}
