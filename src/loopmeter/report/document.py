@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 
 from ..errors import NoData
 from ..metrics import lift as lift_m
+from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
 from ..metrics.changes import Window, backend, changes
 from ..store.db import Store, utcnow
@@ -59,8 +60,15 @@ def build_report(
         + "order by repo",
         [repos] if repos else [],
     ).fetchall()
+    logs = event_logs_m(store)
     if not repo_rows:
-        raise NoData("the store holds no repositories; run `loopmeter ingest PATH` first")
+        if logs and not repos:
+            # A store of event logs (or Jira) only: there are no changes to measure, but the logs
+            # still have their numbers. Such a document has only these keys.
+            return {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
+                    "as_of": _iso(window.as_of.replace(microsecond=0)), "as_of_rule": window.rule,
+                    "window_days": window.days, "repos": [], "event_logs": logs, "warnings": []}
+        raise NoData("the store holds no repositories or event logs; run `loopmeter ingest PATH` first")
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")
@@ -93,6 +101,7 @@ def build_report(
         "weekly": summary.weekly(con, window, repos),
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
+        "event_logs": logs,
         "warnings": warnings,
     }
 

@@ -41,7 +41,25 @@ _METRIC_LABELS = {
 }
 
 
+def render_event_logs(report: dict, console: Console) -> None:
+    logs = report.get("event_logs") or []
+    if not logs:
+        return
+    et = Table(title="event logs (case duration: first to last event)", title_justify="left")
+    for col in ("log", "format", "cases", "events", "p50", "p85", "skipped rows"):
+        et.add_column(col, justify="left" if col in ("log", "format", "skipped rows") else "right")
+    for g in logs:
+        d, sk = g["case_duration_hours"], g["skipped_rows"]
+        why = ", ".join(f"{n:,} {escape(r)}" for r, n in sk["reasons"].items())
+        et.add_row(escape(g["name"]), escape(g["format"]), _f(g["cases"]), _f(g["events"]), _hours(d["p50"]),
+                   _hours(d["p85"]), f"{sk['count']:,}" + (f" ({why})" if why else ""))
+    console.print(et)
+
+
 def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
+    if "totals" not in report:  # a store with event logs only
+        render_event_logs(report, console)
+        return
     t = report["totals"]
     a = report["attribution"]
     share = a.get("ai_share_lower_bound")
@@ -111,5 +129,6 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for i, caveats in notes:
         for c in caveats:
             console.print(f"  [dim]({i})[/dim] {escape(c)}")
+    render_event_logs(report, console)
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
