@@ -1,0 +1,164 @@
+"""`loopmeter export`: the canonical log as OCEL 2.0, XES and Parquet, checked by reading it back
+with loopmeter (round trip) and with pm4py (an independent reader, test-only: AGPL)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from loopmeter import api
+from loopmeter.errors import ConfigError
+from loopmeter.sources.eventlog import Mapping
+
+from test_event_logs import CSV, OCEL_JSON, run
+
+ITEM_COLS = "item_id, source, kind, repo, team, title, created_at, started_at, done_at, state, size_lines, author_id, attrs"
+
+
+def _norm(value):
+    return None if value is None else json.loads(value)
+
+
+def items(store: Path) -> list[tuple]:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return [r[:-1] + (_norm(r[-1]),) for r in con.execute(f"select {ITEM_COLS} from items order by item_id").fetchall()]
+    finally:
+        con.close()
+
+
+def events(store: Path) -> list[tuple]:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        got = con.execute("select item_id, ts, activity, actor_id, attrs from events").fetchall()
+        return sorted((r[:-1] + (json.dumps(_norm(r[-1]), sort_keys=True),) for r in got), key=repr)
+    finally:
+        con.close()
+
+
+def links(store: Path) -> list[tuple]:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return sorted(con.execute("select src, dst, kind from links where src in (select item_id from items) "
+                                  "and dst in (select item_id from items)").fetchall())
+    finally:
+        con.close()
+
+
+def loopmeter_durations(store: Path) -> dict[str, float]:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        return dict(con.execute("select item_id, epoch(max(ts) - min(ts)) / 3600.0 from events "
+                                "where item_id in (select item_id from items) group by item_id").fetchall())
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def full_store(tmp_path, demo_repo) -> Path:
+    """Git changes (with links and attributions), a CSV log and an OCEL log in one store."""
+    store = tmp_path / "full.duckdb"
+    api.ingest([demo_repo[0]], store_path=store)
+    (tmp_path / "tickets.csv").write_text(CSV)
+    api.ingest_events(tmp_path / "tickets.csv", store_path=store, mapping=Mapping(actor="actor"))
+    (tmp_path / "orders.jsonocel").write_text(json.dumps(OCEL_JSON))
+    api.ingest_events(tmp_path / "orders.jsonocel", store_path=store)
+    return store
+
+
+@pytest.mark.parametrize("fmt", ["ocel-json", "ocel-sqlite"])
+def test_ocel_export_ingests_back_to_the_same_items_events_and_links(tmp_path, full_store, fmt):
+    out = tmp_path / f"log.{fmt}"
+    s = api.export(fmt, out, store_path=full_store)
+    assert s.items == len(items(full_store)) and s.events == len(events(full_store))
+    back = tmp_path / "back.duckdb"
+    r = api.ingest_events(out, store_path=back, fmt="ocel", log_name="restored")
+    assert r.skipped == []
+    assert items(back) == items(full_store)
+    assert events(back) == events(full_store)
+    assert links(back) == links(full_store) and links(back)  # the OCEL log's o1 -> i1/i2 at least
+    kinds = {i[2] for i in items(back)}
+    assert {"change", "case"} <= kinds
+
+
+def _quiet_pm4py():
+    warnings.filterwarnings("ignore")
+    import pm4py
+
+    return pm4py
+
+
+def _pm4py_case_hours(df) -> dict[str, float]:
+    from pm4py.statistics.traces.generic.pandas import case_statistics
+
+    desc = case_statistics.get_cases_description(df)
+    return {case: d["caseDuration"] / 3600.0 for case, d in desc.items()}
+
+
+@pytest.mark.parametrize("fmt", ["ocel-json", "ocel-sqlite", "xes"])
+def test_pm4py_reads_the_export_and_finds_the_same_case_durations(tmp_path, full_store, fmt):
+    pm4py = _quiet_pm4py()
+    out = tmp_path / f"log.{'xes' if fmt == 'xes' else fmt.replace('-', '.')}"
+    api.export(fmt, out, store_path=full_store)
+    if fmt == "xes":
+        df = pm4py.read_xes(str(out))
+    else:
+        ocel = pm4py.read_ocel2_json(str(out)) if fmt == "ocel-json" else pm4py.read_ocel2_sqlite(str(out))
+        # one flattened case log per object type; a case is an object, as in loopmeter
+        import pandas as pd
+
+        df = pd.concat([pm4py.ocel_flattening(ocel, t) for t in pm4py.ocel_get_object_types(ocel)])
+    theirs = _pm4py_case_hours(df)
+    ours = loopmeter_durations(full_store)
+    assert set(theirs) == set(ours)
+    for case, hours in ours.items():
+        assert theirs[case] == pytest.approx(hours, abs=1e-6), case
+    # and the report's percentiles of the CSV log are the same quantiles of pm4py's durations
+    doc = api.report_from_store(store_path=full_store)
+    (log,) = [g for g in doc["event_logs"] if g["name"] == "tickets"]
+    mine = [h for c, h in theirs.items() if c.startswith("events:tickets:")]
+    assert log["case_duration_hours"]["p50"] == pytest.approx(np.percentile(mine, 50))
+    assert log["case_duration_hours"]["p85"] == pytest.approx(np.percentile(mine, 85))
+
+
+def test_parquet_writes_one_file_per_canonical_table_without_names(tmp_path, full_store):
+    out = tmp_path / "pq"
+    api.export("parquet", out, store_path=full_store)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{t}.parquet" for t in ("items", "events", "links", "attributions", "actors"))
+    assert pq.read_table(out / "items.parquet").num_rows == len(items(full_store))
+    assert pq.read_table(out / "events.parquet").num_rows == len(events(full_store))
+    actors = pq.read_table(out / "actors.parquet").to_pylist()
+    assert actors and all(a["name"] is None and a["email"] is None for a in actors)
+    api.export("parquet", out, store_path=full_store, show_names=True)
+    named = {a["name"] for a in pq.read_table(out / "actors.parquet").to_pylist()}
+    assert {"Alice Example", "ann"} <= named
+
+
+def test_xes_export_survives_control_characters_and_markup_in_titles(tmp_path):
+    store = tmp_path / "s.duckdb"
+    p = tmp_path / "weird.csv"
+    p.write_text('case,activity,timestamp\n"a<b>&\x1b[31m""q",open,2024-01-01T00:00:00Z\n')
+    api.ingest_events(p, store_path=store)
+    out = tmp_path / "weird.xes"
+    api.export("xes", out, store_path=store)
+    pm4py = _quiet_pm4py()
+    df = pm4py.read_xes(str(out))
+    assert list(df["case:concept:name"]) == ['events:weird:a<b>&\ufffd[31m"q']
+
+
+def test_export_bad_format_or_missing_store_exits_2(tmp_path, full_store):
+    with pytest.raises(ConfigError, match="--format"):
+        api.export("csv", tmp_path / "x", store_path=full_store)
+    r = run("export", "--store", tmp_path / "nope.duckdb", "--format", "xes", tmp_path / "x.xes", cwd=tmp_path)
+    assert r.returncode == 2 and "no store here" in r.stderr
+    assert not (tmp_path / "x.xes").exists()
+    r = run("export", "--store", full_store, "--format", "ocel-json", tmp_path / "y.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "items" in r.stdout and json.loads((tmp_path / "y.json").read_text())["objects"]
