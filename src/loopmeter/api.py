@@ -8,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -98,6 +100,66 @@ def ingest_events(
         ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
         rows = rows_from_log(log, name, ids)
         return write_log(store, name=name, path=str(path), fmt=log.format, rows=rows, skipped=log.skipped, ids=ids)
+
+
+def ingest_jira_csv(
+    path: str | Path,
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    log_name: str | None = None,
+    config: Config | None = None,
+) -> "LogSummary":
+    """Read a Jira CSV export (sources/jira.py JIRA_CSV_COLUMNS) as `issue`/`incident` items."""
+    from .sources.jira import read_jira_csv
+
+    name = _log_name(log_name, path)
+    issues, skipped = read_jira_csv(path)
+    return _write_jira(issues, skipped, name=name, path=str(path), fmt="jira-csv", project=None,
+                       store_path=store_path, config=config)
+
+
+def ingest_jira(
+    project: str,
+    *,
+    url: str,
+    store_path: str | Path | None = DEFAULT_STORE,
+    token_env: str = "JIRA_TOKEN",
+    config: Config | None = None,
+) -> "LogSummary":
+    """Read a Jira project's issues and their status transitions through the REST API.
+
+    The token comes from environment variable `token_env` (a Data Center personal access token,
+    sent as Bearer; with JIRA_EMAIL set, a Jira Cloud API token sent as Basic email:token). It is
+    never stored, logged or shown. Every issue is read before the store is opened.
+    """
+    from .sources.http import JIRA, ApiClient, Provider, token_from_env
+    from .sources.jira import read_jira_api
+
+    if not project or ":" in project or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--jira {project!r} --url {url!r}: give a project key and an http(s) base URL")
+    token = token_from_env(token_env)
+    provider = JIRA
+    email = os.environ.get("JIRA_EMAIL", "").strip()
+    if email and token:
+        basic = base64.b64encode(f"{email}:{token}".encode()).decode()
+        provider = Provider("Jira", "jira", token_env, lambda _t: ("Authorization", f"Basic {basic}"))
+    with ApiClient(url, provider=provider, token=token) as client:
+        issues, skipped = read_jira_api(client, project)
+    return _write_jira(issues, skipped, name=f"jira-{project}", path=url.rstrip("/"), fmt="jira", project=project,
+                       store_path=store_path, config=config)
+
+
+def _write_jira(issues, skipped, *, name: str, path: str, fmt: str, project: str | None,
+                store_path: str | Path | None, config: Config | None) -> "LogSummary":
+    from .sources.jira import issue_rows
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
+        rows = issue_rows(issues, ids, project)
+        return write_log(store, name=name, path=path, fmt=fmt, rows=rows, skipped=skipped, ids=ids)
 
 
 def export(

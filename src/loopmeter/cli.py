@@ -158,23 +158,29 @@ def ingest(
     timestamp_col: Annotated[str, typer.Option("--timestamp", help="Column / key of the ISO 8601 time (no offset = UTC).", rich_help_panel="Event logs")] = "timestamp",
     actor_col: Annotated[Optional[str], typer.Option("--actor", help="Column / key of who did it (pseudonymised).", rich_help_panel="Event logs")] = None,
     log_name: Annotated[Optional[str], typer.Option("--log-name", help="Name of the log (default: the file name without extensions).", rich_help_panel="Event logs")] = None,
+    jira: Annotated[Optional[str], typer.Option("--jira", help="A Jira project key, read through the REST API at --url.", rich_help_panel="Jira")] = None,
+    jira_csv: Annotated[Optional[Path], typer.Option("--jira-csv", help="A Jira CSV export (Issue key, Summary, Issue Type, Status, Created, Resolved, Updated, ...).", rich_help_panel="Jira")] = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="Base URL of the Jira server, e.g. https://acme.atlassian.net.", rich_help_panel="Jira")] = None,
+    token_env: Annotated[str, typer.Option("--token-env", help="Environment variable holding the API token.", rich_help_panel="Jira")] = "JIRA_TOKEN",
     debug: DebugOpt = False,
 ) -> None:
     """Read new history into the store (idempotent and incremental).
 
     Example: loopmeter ingest ~/src/api --store team.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
+    Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
     """
 
     def go():
-        if events is not None:
-            from .cli_events import ingest_events_command
+        if events is not None or jira is not None or jira_csv is not None:
+            from .cli_events import ingest_logs_command
 
-            ingest_events_command(events, store=store, fmt=events_format, case=case_col, activity=activity_col,
-                                  timestamp=timestamp_col, actor=actor_col, log_name=log_name)
+            ingest_logs_command(events, store=store, fmt=events_format, case=case_col, activity=activity_col,
+                                timestamp=timestamp_col, actor=actor_col, log_name=log_name, jira=jira,
+                                jira_csv=jira_csv, url=url, token_env=token_env)
+        elif not paths:
+            raise ConfigError("nothing to ingest: give git repository paths, --events FILE, --jira or --jira-csv")
         if not paths:
-            if events is None:
-                raise ConfigError("nothing to ingest: give git repository paths or --events FILE")
             return
         bar = _RichProgress(err)
         try:

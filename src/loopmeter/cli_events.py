@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import api
+from .errors import ConfigError
 from .report.terminal import escape
 from .sources.eventlog import Mapping
 from .store.event_logs import LogSummary
@@ -18,7 +19,7 @@ SHOW_SKIPPED = 10
 def print_summary(summary: LogSummary, console: Console | None = None) -> None:
     console = console or Console()
     console.print(
-        f"{escape(summary.name)} ({escape(summary.format)}): {summary.cases:,} cases, {summary.events:,} events, "
+        f"{escape(summary.name)} ({escape(summary.format)}): {summary.cases:,} {'issues' if summary.format.startswith('jira') else 'cases'}, {summary.events:,} events, "
         f"{len(summary.skipped):,} rows skipped", highlight=False,
     )
     for reason, n in sorted(summary.skipped_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -29,10 +30,21 @@ def print_summary(summary: LogSummary, console: Console | None = None) -> None:
         console.print(f"  ... and {len(summary.skipped) - SHOW_SKIPPED:,} more", highlight=False)
 
 
-def ingest_events_command(path: Path, *, store: Path, fmt: str | None, case: str, activity: str, timestamp: str,
-                          actor: str | None, log_name: str | None) -> None:
-    summary = api.ingest_events(
-        path, store_path=store, fmt=fmt, log_name=log_name,
-        mapping=Mapping(case=case, activity=activity, timestamp=timestamp, actor=actor),
-    )
-    print_summary(summary)
+def ingest_logs_command(events: Path | None, *, store: Path, fmt: str | None, case: str, activity: str,
+                        timestamp: str, actor: str | None, log_name: str | None, jira: str | None,
+                        jira_csv: Path | None, url: str | None, token_env: str) -> None:
+    """Each given log in turn; each one is read whole before the store is touched."""
+    if jira is not None and url is None:
+        raise ConfigError("--jira needs --url, the base URL of the Jira server (https://acme.atlassian.net)")
+    if log_name is not None and events is not None and jira_csv is not None:
+        raise ConfigError("--log-name names one log; give --events and --jira-csv in separate runs")
+    if events is not None:
+        print_summary(api.ingest_events(
+            events, store_path=store, fmt=fmt, log_name=log_name,
+            mapping=Mapping(case=case, activity=activity, timestamp=timestamp, actor=actor),
+        ))
+    if jira_csv is not None:
+        print_summary(api.ingest_jira_csv(jira_csv, store_path=store, log_name=log_name))
+    if jira is not None:
+        assert url is not None
+        print_summary(api.ingest_jira(jira, url=url, store_path=store, token_env=token_env))
