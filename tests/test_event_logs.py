@@ -121,6 +121,16 @@ def test_report_gives_each_log_its_case_durations_and_skipped_rows(tmp_path, csv
     assert log["case_duration_hours"] == {"p50": 24.0, "p85": pytest.approx(24 + 0.7 * 36), "n": 3}
 
 
+def test_csv_blank_lines_keep_line_numbers_and_misaligned_rows_are_named(tmp_path):
+    p = tmp_path / "gaps.csv"
+    p.write_text("case,activity,timestamp\n\nA,open,2024-01-01T00:00:00Z\n\n\nA,close\n"
+                 "A,close,2024-01-01T01:00:00Z,extra\nA,close,2024-01-01T02:00:00Z\n")
+    s = api.ingest_events(p, store_path=tmp_path / "s.duckdb")
+    assert (s.cases, s.events) == (1, 2)
+    assert [(k.where, k.reason) for k in s.skipped] == [("line 6", "fewer fields than the header"),
+                                                        ("line 7", "more fields than the header")]
+
+
 def test_reingesting_a_log_replaces_it(tmp_path, csv_log):
     store = tmp_path / "s.duckdb"
     api.ingest_events(csv_log, store_path=store)

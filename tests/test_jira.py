@@ -179,8 +179,11 @@ def test_jira_api_gives_start_done_and_reopens_from_the_changelog(tmp_path, jira
     assert log["cases"] == 3 and log["case_duration_hours"]["p50"] == 6.5
     assert log["case_duration_hours"]["p85"] == pytest.approx(6.5 + 0.7 * (96 - 6.5))
     # people pseudonymous, the token nowhere
-    names = [n for (n,) in _rows(store, "select name from actors")]
-    assert "login:557058:rep@jira" in names and "Reporter Person" not in names
+    ((aid, email),) = _rows(store, "select actor_id, email from actors where name = 'Reporter Person'")
+    assert email == "login:557058:rep@jira"
+    ((author,),) = _rows(store, "select author_id from items where item_id = 'jira:OPS-1'")
+    assert author == aid and "Reporter" not in aid and "557058" not in aid
+    assert api.report_from_store(store_path=store)["event_logs"] and "Reporter Person" not in json.dumps(doc)
     assert TOKEN.encode() not in store.read_bytes()
 
 

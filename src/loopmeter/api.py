@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -135,8 +136,11 @@ def ingest_jira(
     from .sources.http import JIRA, ApiClient, Provider, token_from_env
     from .sources.jira import read_jira_api
 
-    if not project or ":" in project or not url.startswith(("http://", "https://")):
-        raise ConfigError(f"--jira {project!r} --url {url!r}: give a project key and an http(s) base URL")
+    # The key goes into a JQL query: only what Jira allows in a project key.
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", project or ""):
+        raise ConfigError(f"--jira: {project!r} is not a Jira project key (letters, digits, _)")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--url: {url!r} is not an http(s) base URL")
     token = token_from_env(token_env)
     provider = JIRA
     email = os.environ.get("JIRA_EMAIL", "").strip()

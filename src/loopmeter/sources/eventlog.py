@@ -169,8 +169,10 @@ def _read_csv(p: Path, m: Mapping) -> ParsedLog:
             sample = f.read(4096)
             f.seek(0)
             delimiter = "\t" if p.suffix.lower() == ".tsv" or sample.split("\n", 1)[0].count("\t") > sample.split("\n", 1)[0].count(",") else ","
-            reader = csv.DictReader(f, delimiter=delimiter)
-            header = reader.fieldnames or []
+            # csv.reader rather than DictReader: DictReader skips blank lines without saying so,
+            # which would shift the line numbers we report for the rows after them.
+            reader = csv.reader(f, delimiter=delimiter)
+            header = next(reader, None) or []
             wanted = [("--case", m.case), ("--activity", m.activity), ("--timestamp", m.timestamp)]
             if m.actor:
                 wanted.append(("--actor", m.actor))
@@ -179,15 +181,18 @@ def _read_csv(p: Path, m: Mapping) -> ParsedLog:
                     raise EventLogError(
                         f"{p}: no column {col!r} (mapped by {option}); the header has: {', '.join(header) or 'nothing'}"
                     )
-            start = 2
-            for row in reader:
-                if None in row:  # more fields than the header: the row is misaligned
-                    log.skipped.append(Skipped(f"line {start}", "more fields than the header"))
-                elif any(v is None for v in row.values()):
-                    log.skipped.append(Skipped(f"line {start}", "fewer fields than the header"))
-                else:
-                    _row_event(row, m, f"line {start}", log)
+            start = reader.line_num + 1  # the header may span lines (a quoted newline)
+            for rec in reader:
+                where = f"line {start}"
                 start = reader.line_num + 1
+                if not rec:
+                    continue  # a blank line is not a row
+                if len(rec) > len(header):  # the row is misaligned: no field can be trusted
+                    log.skipped.append(Skipped(where, "more fields than the header"))
+                elif len(rec) < len(header):
+                    log.skipped.append(Skipped(where, "fewer fields than the header"))
+                else:
+                    _row_event(dict(zip(header, rec)), m, where, log)
     except UnicodeDecodeError as e:
         raise EventLogError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except csv.Error as e:

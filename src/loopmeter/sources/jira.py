@@ -52,7 +52,7 @@ class Transition:
     to_status: str | None
     from_category: str | None
     to_category: str | None
-    actor: str | None = None
+    actor: tuple[str, str] | None = None  # (name, key) for Identities.actor_id
 
 
 @dataclass
@@ -66,7 +66,7 @@ class JiraIssue:
     resolved: datetime | None = None
     updated: datetime | None = None
     labels: list[str] = field(default_factory=list)
-    reporter: str | None = None
+    reporter: tuple[str, str] | None = None  # (name, key) for Identities.actor_id
     category_changed: datetime | None = None
     transitions: list[Transition] = field(default_factory=list)
 
@@ -86,14 +86,14 @@ def issue_rows(issues: list[JiraIssue], ids: Identities, project: str | None = N
     rows = Rows()
     for it in issues:
         iid = f"jira:{it.key}"
-        actor = ids.actor_id(it.reporter, "") if it.reporter else None
+        actor = ids.actor_id(*it.reporter) if it.reporter else None
         rows.events.append((iid, it.created, "opened", actor, dumps({})))
         ts_sorted = sorted(it.transitions, key=lambda t: t.ts)
         started = None
         last_done = None
         reopens = 0
         for t in ts_sorted:
-            who = ids.actor_id(t.actor, "") if t.actor else None
+            who = ids.actor_id(*t.actor) if t.actor else None
             rows.events.append((iid, t.ts, "transitioned", who, dumps({
                 "from": t.from_status, "to": t.to_status, "from_category": t.from_category,
                 "to_category": t.to_category})))
@@ -188,6 +188,8 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
             for rec in reader:
                 where = f"line {start}"
                 start = reader.line_num + 1
+                if not any(v.strip() for v in rec):
+                    continue  # a blank line is not a row
 
                 def one(name: str) -> str | None:
                     for i in index.get(name, []):
@@ -209,7 +211,7 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
                     status_category=category_key(one("Status Category")), created=created,
                     resolved=parse_jira_time(one("Resolved")), updated=parse_jira_time(one("Updated")),
                     labels=[rec[i].strip() for i in index.get("Labels", []) if i < len(rec) and rec[i].strip()],
-                    reporter=one("Reporter"), category_changed=parse_jira_time(one("Status Category Changed")),
+                    reporter=(lambda r: (r, "") if r else None)(one("Reporter")), category_changed=parse_jira_time(one("Status Category Changed")),
                 ))
     except UnicodeDecodeError as e:
         raise EventLogError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
@@ -267,15 +269,24 @@ def _category(cats: dict[str, str], status_id: Any, name: Any) -> str | None:
     return cats.get(f"id:{status_id}") or cats.get(f"name:{str(name).lower()}" if name else "")
 
 
+def _account(user: Any) -> tuple[str, str] | None:
+    """(display name, `login:ACCOUNT@jira`): keyed on the account like other API sources; the name
+    is shown only with --show-names."""
+    if not isinstance(user, dict):
+        return None
+    account = user.get("accountId") or user.get("name") or user.get("key")
+    if not account:
+        return None
+    return str(user.get("displayName") or account), f"login:{account}@jira"
+
+
 def _transitions(histories: list[dict], cats: dict[str, str]) -> list[Transition]:
     out = []
     for h in histories:
         ts = parse_time(h.get("created"))
         if ts is None:
             continue
-        who = (h.get("author") or {})
-        actor = who.get("accountId") or who.get("name") or who.get("key")
-        actor = f"login:{actor}@jira" if actor else None
+        actor = _account(h.get("author"))
         for change in h.get("items") or []:
             if change.get("field") != "status":
                 continue
@@ -299,14 +310,12 @@ def _issue_from_api(raw: dict, histories: list[dict], cats: dict[str, str], wher
         skipped.append(Skipped(f"issue {key}", "missing timestamp" if not f.get("created") else "unparseable timestamp"))
         return None
     status = f.get("status") or {}
-    reporter = f.get("reporter") or {}
-    rep = reporter.get("accountId") or reporter.get("name") or reporter.get("key")
     return JiraIssue(
         key=str(key), summary=f.get("summary"), issue_type=(f.get("issuetype") or {}).get("name"),
         status=status.get("name"), status_category=category_key((status.get("statusCategory") or {}).get("key"))
         or _category(cats, status.get("id"), status.get("name")),
         created=created, resolved=parse_time(f.get("resolutiondate")), updated=parse_time(f.get("updated")),
-        labels=list(f.get("labels") or []), reporter=f"login:{rep}@jira" if rep else None,
+        labels=list(f.get("labels") or []), reporter=_account(f.get("reporter")),
         transitions=_transitions(histories, cats),
     )
 
