@@ -31,6 +31,8 @@ def export(
     def go():
         s = api.export(fmt, out, store_path=store, show_names=show_names)
         note = f"; {s.links_left_out:,} links to non-items left out" if s.links_left_out else ""
+        if s.events_left_out:
+            note += f"; {s.events_left_out:,} events without a time or an item left out"
         Console().print(f"{escape(s.path)} ({escape(s.format)}): {s.items:,} items, {s.events:,} events, "
                         f"{s.links:,} links{note}", highlight=False)
 

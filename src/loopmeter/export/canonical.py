@@ -4,7 +4,8 @@ Every format carries the same content: items are OCEL objects / XES traces (type
 `events` row is one event related to its item, and links between two items are object-to-object
 relations. Item fields travel as `lm:`-prefixed attributes so that `loopmeter ingest --events` of
 an OCEL export restores the items exactly (sources/eventlog.py, RESTORE_MARK). Links whose far
-end is not an item (a commit id, say) have no object to point at and are counted, not written.
+end is not an item (a commit id, say) have no object to point at, and events without a time or an
+item have no place in either format: both are counted in the summary, not written.
 
 People stay pseudonymous: events carry actor ids, and the Parquet `actors` table leaves names
 and emails out unless `show_names` is set.
@@ -35,6 +36,7 @@ class ExportSummary:
     events: int
     links: int
     links_left_out: int
+    events_left_out: int = 0
 
 
 @dataclass
@@ -45,6 +47,7 @@ class CanonicalLog:
     events: list[tuple[str, datetime, str, str | None, str | None]]
     links: list[tuple[str, str, str]]
     links_left_out: int
+    events_left_out: int = 0
 
 
 def load(store: Store) -> CanonicalLog:
@@ -58,7 +61,9 @@ def load(store: Store) -> CanonicalLog:
         "order by e.item_id, e.ts, e.activity").fetchall()
     links = store.con.execute("select src, dst, kind from links order by src, dst, kind").fetchall()
     kept = [lk for lk in links if lk[0] in items and lk[1] in items]
-    return CanonicalLog(items, events, kept, len(links) - len(kept))
+    # an event without a time or without its item cannot be placed in OCEL or XES: counted, not written
+    (total,) = store.con.execute("select count(*) from events").fetchone()
+    return CanonicalLog(items, events, kept, len(links) - len(kept), total - len(events))
 
 
 def iso(t: datetime | None) -> str | None:
@@ -115,4 +120,5 @@ def export_store(store: Store, fmt: str, out: str | Path, *, show_names: bool = 
             from .xes import write_xes
 
             write_xes(log, tmp)
-    return ExportSummary(fmt, str(out), len(log.items), len(log.events), len(log.links), log.links_left_out)
+    return ExportSummary(fmt, str(out), len(log.items), len(log.events), len(log.links), log.links_left_out,
+                         log.events_left_out)
