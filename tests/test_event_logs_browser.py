@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from test_event_logs import CSV, run
 
 CHROMIUM = Path("/usr/bin/chromium")

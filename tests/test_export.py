@@ -11,12 +11,11 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from test_event_logs import CSV, OCEL_JSON, run
 
 from loopmeter import api
 from loopmeter.errors import ConfigError
 from loopmeter.sources.eventlog import Mapping
-
-from test_event_logs import CSV, OCEL_JSON, run
 
 ITEM_COLS = "item_id, source, kind, repo, team, title, created_at, started_at, done_at, state, size_lines, author_id, attrs"
 

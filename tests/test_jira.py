@@ -11,15 +11,15 @@ import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import pytest
+from test_event_logs import run, snapshot
 
 from loopmeter import api
 from loopmeter.sources.eventlog import EventLogError
-
-from test_event_logs import run, snapshot
 
 TOKEN = "jira-s3cr3t-t0ken-value"
 
@@ -89,8 +89,8 @@ RESPONSES = {
 
 
 class _Handler(BaseHTTPRequestHandler):
-    responses: dict = RESPONSES
-    seen: list = []
+    responses: ClassVar[dict] = RESPONSES
+    seen: ClassVar[list] = []
 
     def log_message(self, *args) -> None:  # keep test output quiet
         pass

@@ -191,12 +191,13 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
                 if not any(v.strip() for v in rec):
                     continue  # a blank line is not a row
 
-                def one(name: str) -> str | None:
+                def one(name: str, rec: list[str] = rec) -> str | None:
                     for i in index.get(name, []):
                         if i < len(rec) and rec[i].strip():
                             return rec[i].strip()
                     return None
 
+                reporter = one("Reporter")
                 key = one("Issue key")
                 if not key:
                     skipped.append(Skipped(where, "missing issue key"))
@@ -211,7 +212,7 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
                     status_category=category_key(one("Status Category")), created=created,
                     resolved=parse_jira_time(one("Resolved")), updated=parse_jira_time(one("Updated")),
                     labels=[rec[i].strip() for i in index.get("Labels", []) if i < len(rec) and rec[i].strip()],
-                    reporter=(lambda r: (r, "") if r else None)(one("Reporter")), category_changed=parse_jira_time(one("Status Category Changed")),
+                    reporter=(reporter, "") if reporter else None, category_changed=parse_jira_time(one("Status Category Changed")),
                 ))
     except UnicodeDecodeError as e:
         raise EventLogError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
