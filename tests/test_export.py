@@ -161,3 +161,11 @@ def test_export_bad_format_or_missing_store_exits_2(tmp_path, full_store):
     r = run("export", "--store", full_store, "--format", "ocel-json", tmp_path / "y.json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "items" in r.stdout and json.loads((tmp_path / "y.json").read_text())["objects"]
+
+
+def test_pm4py_stays_a_test_only_dependency():
+    """pm4py is AGPL: loopmeter's own code never imports it (the tests above use it as a reader)."""
+    src = Path(__file__).resolve().parent.parent / "src"
+    offenders = [p for p in src.rglob("*.py") if "pm4py" in p.read_text(encoding="utf-8").replace("pm4py)", "")
+                 and any(line.lstrip().startswith(("import pm4py", "from pm4py")) for line in p.read_text().splitlines())]
+    assert offenders == []

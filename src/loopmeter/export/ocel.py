@@ -42,26 +42,29 @@ def write_ocel_json(log: CanonicalLog, path: Path) -> None:
     rel: dict[str, list[dict]] = {}
     for src, dst, kind in log.links:
         rel.setdefault(src, []).append({"objectId": dst, "qualifier": kind or ""})
-    doc = {
+    head = {
         "objectTypes": [{"name": k, "attributes": [{"name": a, "type": "string"} for a in OBJECT_ATTRS]}
                         for k in kinds],
         "eventTypes": [{"name": a, "attributes": [{"name": n, "type": "string"} for n in EVENT_ATTRS]}
                        for a in activities],
-        "objects": [
-            {"id": iid, "type": f["kind"] or "",
-             "attributes": [{"name": n, "time": STATIC_TIME, "value": v} for n, v in _object_attrs(f)],
-             **({"relationships": rel[iid]} if iid in rel else {})}
-            for iid, f in log.items.items()
-        ],
-        "events": [
-            {"id": f"e{n}", "type": activity, "time": iso(ts),
-             "attributes": [{"name": k, "value": v} for k, v in _event_attrs(actor, attrs)],
-             "relationships": [{"objectId": iid, "qualifier": ITEM_QUALIFIER}]}
-            for n, (iid, ts, activity, actor, attrs) in enumerate(log.events, start=1)
-        ],
     }
+    # Written object by object and event by event: a whole document in memory would cost several
+    # times the file's size on a large store.
     with path.open("w", encoding="utf-8") as f:
-        json.dump(doc, f, ensure_ascii=False, indent=1)
+        f.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n"objects": [')
+        for n, (iid, fields) in enumerate(log.items.items()):
+            obj = {"id": iid, "type": fields["kind"] or "",
+                   "attributes": [{"name": k, "time": STATIC_TIME, "value": v} for k, v in _object_attrs(fields)]}
+            if iid in rel:
+                obj["relationships"] = rel[iid]
+            f.write(("," if n else "") + "\n" + json.dumps(obj, ensure_ascii=False))
+        f.write('\n],\n"events": [')
+        for n, (iid, ts, activity, actor, attrs) in enumerate(log.events):
+            ev = {"id": f"e{n + 1}", "type": activity, "time": iso(ts),
+                  "attributes": [{"name": k, "value": v} for k, v in _event_attrs(actor, attrs)],
+                  "relationships": [{"objectId": iid, "qualifier": ITEM_QUALIFIER}]}
+            f.write(("," if n else "") + "\n" + json.dumps(ev, ensure_ascii=False))
+        f.write("\n]}\n")
 
 
 def _type_tables(names: list[str]) -> dict[str, str]:

@@ -47,7 +47,7 @@ class Mapping:
     actor: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)  # one per row: slots keep a large log's heap small
 class Event:
     case: str
     activity: str
