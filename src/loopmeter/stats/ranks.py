@@ -16,6 +16,7 @@ headline.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import scipy.stats
@@ -119,6 +120,7 @@ def _tie_counts(values: np.ndarray) -> np.ndarray:
     return counts[counts > 1]
 
 
+@lru_cache(maxsize=64)  # the same group sizes recur (one per estimate, many per simulation)
 def mann_whitney_null_cdf(n_a: int, n_b: int) -> np.ndarray:
     """``P(U <= u)`` for ``u = 0..n_a n_b`` under no shift and no ties.
 
@@ -142,7 +144,9 @@ def mann_whitney_null_cdf(n_a: int, n_b: int) -> np.ndarray:
             new[n] = shifted + new[n - 1]
         row = new
     freq = row[n_b]
-    return np.cumsum(freq) / freq.sum()
+    cdf = np.cumsum(freq) / freq.sum()
+    cdf.flags.writeable = False  # shared through the cache
+    return cdf
 
 
 def moses_rank(n_a: int, n_b: int, conf: float, *, ties: np.ndarray | None = None) -> tuple[int, str]:
