@@ -76,7 +76,7 @@ def test_ols_matches_formula_api_and_hand_computed_newey_west():
     se = np.sqrt(np.diag(bread @ meat @ bread) * n / (n - 4))
     assert res.std_errors["post"] == pytest.approx(se[2], rel=1e-9)
     assert res.std_errors["t_since_break"] == pytest.approx(se[3], rel=1e-9)
-    json.dumps(res.to_dict())
+    json.dumps(res.to_dict(), allow_nan=False)
 
 
 def test_poisson_matches_formula_api_as_rate_ratio():
@@ -121,6 +121,18 @@ def test_overdispersed_counts_warn_under_poisson():
     assert any("negative binomial" in c for c in res.caveats)
 
 
+def test_a_side_without_counts_gives_no_rate_ratio_and_says_why():
+    y = np.r_[np.zeros(20), np.random.default_rng(0).poisson(5, 20)]
+    res = interrupted_time_series(y, 20, model="poisson")
+    d = res.to_dict()
+    assert d["level_change"] is None and d["level_ci_low"] is None
+    assert "No counts at all before" in res.caveats[0]
+    json.dumps(d, allow_nan=False)
+    placebo = placebo_breaks(y, 20, model="poisson")
+    assert placebo.p_value is None
+    json.dumps(placebo.to_dict(), allow_nan=False)
+
+
 def test_short_sides_are_caveated_and_too_short_rejected():
     y = np.arange(20.0)
     res = interrupted_time_series(y + np.random.default_rng(0).normal(0, 1, 20), 5)
@@ -150,7 +162,7 @@ def test_placebos_use_each_side_alone_and_give_a_permutation_p_value():
     extreme = sum(abs(e) >= abs(res.real_effect) for e in res.placebo_effects)
     assert res.p_value == pytest.approx((1 + extreme) / 31)
     assert res.p_value < 0.1  # a doubling stands out among placebos
-    json.dumps(res.to_dict())
+    json.dumps(res.to_dict(), allow_nan=False)
 
 
 def test_placebo_p_value_is_not_small_without_an_effect():

@@ -59,6 +59,11 @@ def test_kaplan_meier_hand_worked_with_censoring():
     assert math.isnan(km.ci_low[-1]) and km.to_dict()["ci_low"][-1] is None  # S = 0: undefined
 
 
+def test_no_items_give_an_empty_curve_without_a_median():
+    km = kaplan_meier([], [])
+    assert km.times.size == 0 and km.median is None and km.n == 0
+
+
 def test_median_not_reached_is_none_and_said_so():
     # 10 items, 3 done: the curve stays at 0.7.
     km = kaplan_meier(np.arange(1, 11), [1, 1, 1] + [0] * 7)
@@ -178,3 +183,15 @@ def test_km_ratio_warns_when_many_resamples_drop_out():
     est = km_ratio_of_medians(da, ea, np.arange(n), rng.uniform(1, 100, n), np.ones(n, bool), np.arange(n), n_boot=300)
     assert est.ratio is not None
     assert any("dropped" in c for c in est.caveats)
+
+
+@pytest.mark.slow
+def test_km_ratio_interval_covers_the_planted_ratio():
+    # Censored, author-clustered log-normal durations whose true median ratio is 0.6.
+    rng = np.random.default_rng(300)
+    hits, n_sets = 0, 200
+    for i in range(n_sets):
+        da, ea, ca, db, eb, cb = _clustered_groups(rng, ratio=0.6, n_authors=30, rows=10)
+        est = km_ratio_of_medians(da, ea, ca, db, eb, cb, n_boot=400, seed=i)
+        hits += est.ci_low <= 0.6 <= est.ci_high
+    assert 0.90 <= hits / n_sets <= 0.99, hits / n_sets

@@ -108,9 +108,20 @@ class ITSResult:
         return self.params["post"]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = _json_ready(asdict(self))
         d["caveats"] = list(self.caveats)
         return d
+
+
+def _json_ready(value):
+    """NaN and infinities (an undefined estimate) become None, which JSON can carry."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_json_ready(v) for v in value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _check_series(y, break_index: int, model: str) -> np.ndarray:
@@ -198,6 +209,17 @@ def interrupted_time_series(
     if lags < 0:
         raise ValueError(f"maxlags must be non-negative, got {maxlags}")
     X = its_design(n, break_index)
+    if model != "ols" and (arr[:break_index].sum() == 0 or arr[break_index:].sum() == 0):
+        # A log-linear model of an all-zero side diverges to minus infinity; there is no rate to
+        # compare, so say so instead of reporting the optimiser's last step.
+        side = "before" if arr[:break_index].sum() == 0 else "after"
+        nan = float("nan")
+        return ITSResult(
+            model, "rate_ratio", n, break_index, n - break_index, int(break_index), lags,
+            nan, nan, nan, nan, nan, nan, nan, nan,
+            {k: nan for k in _NAMES}, {k: nan for k in _NAMES}, conf,
+            (f"No counts at all {side} the break, so there is no rate to compare.",),
+        )
     params, se, lo, hi, pvalues, caveats = _fit(arr, X, model, lags, 1.0 - conf)
     n_pre, n_post = break_index, n - break_index
     for side, k in (("before", n_pre), ("after", n_post)):
@@ -214,8 +236,6 @@ def interrupted_time_series(
             "with one year of weeks, 90% with two and 92% with three; read the placebo p-value "
             "alongside."
         )
-    if model != "ols" and arr[:break_index].sum() == 0:
-        caveats.insert(0, "No counts at all before the break, so there is no rate to compare with.")
     counts = model != "ols"
     tr = np.exp if counts else (lambda v: v)
 
@@ -264,7 +284,7 @@ class PlaceboResult:
         return len(self.placebo_effects)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = _json_ready(asdict(self))
         for k in ("placebo_indices", "placebo_effects", "caveats"):
             d[k] = list(d[k])
         d["n_placebos"] = self.n_placebos
@@ -287,7 +307,10 @@ def placebo_breaks(
     if min_side < _HARD_MIN_PER_SIDE:
         raise ValueError(f"min_side must be at least {_HARD_MIN_PER_SIDE}, got {min_side}")
     arr = _check_series(y, break_index, model)
-    real = interrupted_time_series(arr, break_index, model=model, maxlags=maxlags).level_effect
+    real_fit = interrupted_time_series(arr, break_index, model=model, maxlags=maxlags)
+    real = real_fit.level_effect
+    if not math.isfinite(real):
+        return PlaceboResult(real, (), (), None, min_side, real_fit.caveats)
     indices: list[int] = []
     effects: list[float] = []
     caveats: list[str] = []

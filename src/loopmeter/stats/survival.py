@@ -128,7 +128,7 @@ def kaplan_meier(durations, observed, *, conf: float = 0.95) -> KMResult:
     total = np.bincount(inverse, minlength=times.size).astype(float)
     censored = total - events
     # Items with duration >= t: all minus those that left strictly before t.
-    at_risk = d.size - np.concatenate(([0.0], np.cumsum(total)[:-1]))
+    at_risk = d.size - (np.cumsum(total) - total)
     with np.errstate(divide="ignore", invalid="ignore"):
         survival = np.cumprod(1.0 - events / at_risk)
         # Greenwood's sum; a time where everyone at risk finishes adds an infinite term, which
