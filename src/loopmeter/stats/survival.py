@@ -342,15 +342,19 @@ def _weighted_km_median(d: np.ndarray, e: np.ndarray, codes: np.ndarray):
     sd, se, sc = d[order], e[order].astype(float), codes[order]
     times, starts = np.unique(sd, return_index=True)
     m = times.size
+    ties = m < sd.size
 
     def statistic(counts: np.ndarray) -> np.ndarray:
         w = counts[:, sc].astype(float)  # (b, rows), rows sorted by duration
         b = w.shape[0]
         if m == 0:
             return np.full(b, np.nan)
-        # Sum row weights over each run of equal durations, for every replicate at once.
-        total = np.add.reduceat(w, starts, axis=1)
-        events = np.add.reduceat(w * se, starts, axis=1)
+        if ties:
+            # Sum row weights over each run of equal durations, for every replicate at once.
+            total = np.add.reduceat(w, starts, axis=1)
+            events = np.add.reduceat(w * se, starts, axis=1)
+        else:  # every duration distinct (the usual case for durations in seconds): no sums
+            total, events = w, w * se
         left_before = np.cumsum(total, axis=1) - total
         at_risk = total.sum(axis=1, keepdims=True) - left_before
         with np.errstate(divide="ignore", invalid="ignore"):
