@@ -29,7 +29,7 @@ def _frame(y, b):
 
 def _hac(lags):
     # The options the module documents: Newey-West, n/(n-k) correction, Student's t intervals.
-    return dict(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
+    return {"cov_type": "HAC", "cov_kwds": {"maxlags": lags, "use_correction": True}, "use_t": True}
 
 
 def _planted_counts(rng, *, n=80, b=40, base=20.0, trend=0.004, ratio=1.5, overdispersion=0.0):

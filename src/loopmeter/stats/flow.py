@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -184,7 +185,7 @@ def flow_windows(starts, ends, window_edges, *, tolerance: float = DEFAULT_TOLER
         raise ValueError("window_edges must be at least two finite, strictly ascending times")
     done = ~np.isnan(e)
     wip, tp, ct, arr, dep = [], [], [], [], []
-    for ws, we in zip(edges[:-1], edges[1:]):
+    for ws, we in pairwise(edges):
         wip.append(_wip(s, e, ws, we))
         finished = done & (e >= ws) & (e < we)
         n_done = int(finished.sum())

@@ -67,7 +67,7 @@ SHORT_SERIES_WEEKS = 260
 
 def newey_west_maxlags(n: int) -> int:
     """Newey-West (1994) rule of thumb for the HAC lag truncation: floor(4 (n/100)^(2/9))."""
-    return int(math.floor(4.0 * (n / 100.0) ** (2.0 / 9.0)))
+    return math.floor(4.0 * (n / 100.0) ** (2.0 / 9.0))
 
 
 def its_design(n_weeks: int, break_index: int) -> np.ndarray:
@@ -132,9 +132,8 @@ def _check_series(y, break_index: int, model: str) -> np.ndarray:
         raise ValueError(f"the weekly series must be one-dimensional, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValueError("the weekly series contains NaN or infinite values; a week with nothing is 0")
-    if model != "ols":
-        if (arr < 0).any() or (arr != np.floor(arr)).any():
-            raise ValueError(f"model {model!r} needs whole non-negative weekly counts")
+    if model != "ols" and ((arr < 0).any() or (arr != np.floor(arr)).any()):
+        raise ValueError(f"model {model!r} needs whole non-negative weekly counts")
     n = arr.size
     if not (_HARD_MIN_PER_SIDE <= break_index <= n - _HARD_MIN_PER_SIDE):
         raise ValueError(
@@ -155,7 +154,7 @@ def _fit(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: float):
     # use_correction scales the HAC covariance by n / (n - k) and use_t takes critical values from
     # Student's t with n - k degrees of freedom (as Stata's newey does): Newey-West intervals are
     # too narrow in series as short as a team's weekly history, and these two help a little.
-    fit_kw = dict(cov_type="HAC", cov_kwds={"maxlags": maxlags, "use_correction": True}, use_t=True)
+    fit_kw = {"cov_type": "HAC", "cov_kwds": {"maxlags": maxlags, "use_correction": True}, "use_t": True}
     caveats: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence is checked and reported below

@@ -33,7 +33,7 @@ from scipy import stats as _sps
 
 from .bootstrap import cluster_bootstrap, factorize_clusters
 
-__all__ = ["KMResult", "KMRatioEstimate", "kaplan_meier", "km_ratio_of_medians", "log_rank"]
+__all__ = ["KMRatioEstimate", "KMResult", "kaplan_meier", "km_ratio_of_medians", "log_rank"]
 
 # Above this share of censored items a median leans on a handful of late completions, and the
 # KM assumption that censoring is unrelated to speed (items still open are like items that would
@@ -281,7 +281,7 @@ def km_ratio_of_medians(
             )
     med_a, med_b = medians
     if da.size and db.size:
-        stat, p = log_rank(da, ea, db, eb)
+        _, p = log_rank(da, ea, db, eb)
         p_value = _none_if_nan(p)
     else:
         p_value = None
