@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from loopmeter.errors import LoopmeterError
@@ -164,8 +165,11 @@ def planted_simple_att(cohorts: dict[int, int], weeks: int, slope: dict[int, flo
 
 
 def twfe(df: pd.DataFrame) -> float:
-    d = df.assign(treated=((df.first_treated.notna()) & (df.period >= df.first_treated)).astype(float))
-    return float(smf.ols("y ~ treated + C(unit) + C(period)", data=d).fit().params["treated"])
+    """The pooled two-way fixed-effects coefficient: OLS of y on a treated dummy, unit and week dummies."""
+    treated = ((df.first_treated.notna()) & (df.period >= df.first_treated)).astype(float)
+    dummies = pd.get_dummies(df[["unit", "period"]].astype(str), drop_first=True, dtype=float)
+    x = sm.add_constant(pd.concat([treated.rename("treated"), dummies], axis=1))
+    return float(sm.OLS(df.y.to_numpy(), x).fit().params["treated"])
 
 
 STAGGERED = {4: 30, 10: 30, 16: 30, 0: 10}
@@ -255,6 +259,22 @@ def test_units_treated_in_the_first_week_are_left_out_with_a_caveat():
     assert r.n_units == 5
     assert any("first week" in c and "z" in c for c in r.caveats)
     assert r.att == pytest.approx(callaway_santanna(df, n_boot=200).att, abs=1e-12)
+
+
+def test_week_numbering_does_not_matter_and_empty_means_never_treated():
+    base = callaway_santanna(hand_panel(), n_boot=200, seed=9).to_dict()
+    shifted = hand_panel().assign(period=lambda d: d.period - 2, first_treated=lambda d: d.first_treated - 2)
+    r = callaway_santanna(shifted, n_boot=200, seed=9).to_dict()  # weeks -1..3, adoption at 1 and 2
+    assert r["att"] == pytest.approx(base["att"], abs=1e-12)
+    assert [c["att"] for c in r["group_time"]] == pytest.approx([c["att"] for c in base["group_time"]], abs=1e-12)
+    assert {c["g"] for c in r["group_time"]} == {1, 2}
+
+
+def test_units_adopting_after_the_last_week_are_controls_with_a_note():
+    df = hand_panel()
+    r = callaway_santanna(df.assign(first_treated=df.first_treated.where(df.unit != "c", 9)), n_boot=200)
+    assert r.att == pytest.approx(callaway_santanna(df, n_boot=200).att, abs=1e-12)
+    assert any("after the last week" in c and "c" in c for c in r.caveats)
 
 
 def test_cells_without_controls_are_skipped_and_named():

@@ -89,6 +89,9 @@ MIN_UNITS = 10
 MIN_COHORT_UNITS = 5
 # How many offending rows or cells an error or caveat names before it says "and N more".
 _NAMED = 5
+# Internal cohort of units not treated within the window: above any week, so "adopts after t"
+# holds for them without a special case.
+NEVER = np.iinfo(np.int64).max
 # Bounds one (replicates x columns) block of the bootstrap to tens of MB.
 _BLOCK_ELEMENTS = 4_000_000
 
@@ -250,7 +253,7 @@ def to_ratio(att_on_log_scale: float) -> float:
 @dataclass(frozen=True)
 class _Panel:
     labels: np.ndarray  # unit label per analysed unit (object array)
-    cohort: np.ndarray  # first treated week per unit; 0 = never treated within the window
+    cohort: np.ndarray  # first treated week per unit; NEVER = not treated within the window
     weeks: np.ndarray  # sorted distinct weeks observed (int64)
     y: np.ndarray  # (n_units, n_weeks) outcomes, NaN where the row is absent
     caveats: tuple[str, ...]
@@ -262,7 +265,7 @@ def _prepare(panel, control_group: str) -> _Panel:
     if n_rows == 0:
         raise PanelError("the panel has no rows")
 
-    period = _integer_column(df["period"], "period", allow_missing=False)
+    period, _ = _integer_column(df["period"], "period", allow_missing=False)
     y = pd.to_numeric(df["y"], errors="coerce").to_numpy(dtype=float)
     bad_text = np.isnan(y) & df["y"].notna().to_numpy()
     if bad_text.any():
@@ -275,17 +278,18 @@ def _prepare(panel, control_group: str) -> _Panel:
             + _name_rows(df["unit"].to_numpy(), period, np.flatnonzero(not_finite))
             + "; drop those rows to mark the weeks as unobserved, or fill them with a real value"
         )
-    first = _integer_column(df["first_treated"], "first_treated", allow_missing=True)
+    first, never_marked = _integer_column(df["first_treated"], "first_treated", allow_missing=True)
     units = df["unit"].to_numpy()
     if pd.isna(df["unit"]).any():
         raise PanelError(f"unit is missing in {int(pd.isna(df['unit']).sum())} row(s)")
 
-    if (first == 0).any() and period.min() <= 0 <= period.max():
+    zero = (first == 0) & ~never_marked
+    if zero.any() and period.min() <= 0 <= period.max():
         raise PanelError(
             "first_treated = 0 is ambiguous because week 0 is in the panel; "
             "mark never-treated units with an empty value (None/NaN) instead"
         )
-    first = np.where(first < 0, -1, first)  # keep negatives distinct from the 0 = never marker
+    first = np.where(never_marked | zero, NEVER, first)
     codes, labels = pd.factorize(units, sort=False)
     labels = np.asarray(labels, dtype=object)
     n_units = len(labels)
@@ -299,10 +303,12 @@ def _prepare(panel, control_group: str) -> _Panel:
             f"week {int(period[i])}; the panel needs one row per unit and week"
         )
 
-    cohort = np.full(n_units, -2, dtype=np.int64)
+    cohort = np.empty(n_units, dtype=np.int64)
+    assigned = np.zeros(n_units, dtype=bool)
     for c, f in zip(codes, first):
-        if cohort[c] == -2:
+        if not assigned[c]:
             cohort[c] = f
+            assigned[c] = True
         elif cohort[c] != f:
             raise PanelError(
                 f"first_treated is not constant within unit {labels[c]!r}: it has both "
@@ -317,7 +323,7 @@ def _prepare(panel, control_group: str) -> _Panel:
 
     # Adopting at or before the first week leaves no pre-period to difference against, and such a
     # unit is treated throughout, so it cannot be a control either.
-    early = (cohort != 0) & (cohort <= w_first)
+    early = cohort <= w_first
     if early.all():
         raise PanelError(
             f"every unit was already treated in the first week ({w_first}); "
@@ -328,25 +334,25 @@ def _prepare(panel, control_group: str) -> _Panel:
             f"{int(early.sum())} unit(s) adopted in or before the first week ({w_first}) and have no "
             f"pre-adoption week, so they were left out: {_name_units(labels[early])}."
         )
-    late = cohort > w_last
+    late = (cohort > w_last) & (cohort != NEVER)
     if late.any():
         caveats.append(
             f"{int(late.sum())} unit(s) adopt after the last week ({w_last}); within the window they "
             f"are never treated and serve as controls: {_name_units(labels[late])}."
         )
-        cohort = np.where(late, 0, cohort)
+        cohort = np.where(late, NEVER, cohort)
 
     keep = ~early
     y_mat = np.full((n_units, len(weeks)), np.nan)
     y_mat[codes, np.searchsorted(weeks, period)] = y
     y_mat, cohort, labels = y_mat[keep], cohort[keep], labels[keep]
 
-    if not (cohort > 0).any():
+    if (cohort == NEVER).all():
         raise PanelError(
             "no unit adopts within the panel's weeks "
             f"({w_first}..{w_last}); there is no treatment to estimate"
         )
-    if control_group == "never_treated" and not (cohort == 0).any():
+    if control_group == "never_treated" and not (cohort == NEVER).any():
         raise PanelError(
             "control_group='never_treated' but every unit adopts within the window; "
             "use 'not_yet_treated'"
@@ -386,8 +392,8 @@ def _as_frame(panel) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _integer_column(col: pd.Series, name: str, *, allow_missing: bool) -> np.ndarray:
-    """Integer week indices; for ``first_treated`` an empty value becomes 0 (never treated)."""
+def _integer_column(col: pd.Series, name: str, *, allow_missing: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Integer week indices, and where the value was empty (None/NaN; 0 stands in for it)."""
     raw = col.to_numpy(dtype=object)
     absent = pd.isna(col).to_numpy()
     if absent.any() and not allow_missing:
@@ -398,11 +404,11 @@ def _integer_column(col: pd.Series, name: str, *, allow_missing: bool) -> np.nda
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise PanelError(f"{name} must be an integer week index; row {i} has {raw[i]!r}")
-    return np.where(absent, 0, np.nan_to_num(vals)).astype(np.int64)
+    return np.where(absent, 0, np.nan_to_num(vals)).astype(np.int64), absent
 
 
 def _fmt_first(f: int) -> str:
-    return "never treated" if f == 0 else f"week {f}"
+    return "never treated" if f == NEVER else f"week {f}"
 
 
 def _name_units(labels) -> str:
@@ -450,8 +456,8 @@ def callaway_santanna(
     caveats = list(p.caveats)
     n = len(p.cohort)
     week_col = {int(w): j for j, w in enumerate(p.weeks)}
-    cohorts = np.unique(p.cohort[p.cohort > 0])
-    never = p.cohort == 0
+    never = p.cohort == NEVER
+    cohorts = np.unique(p.cohort[~never])
 
     cells: list[tuple[int, int, float, int, int]] = []  # (g, t, att, n_treated, n_control)
     psi_cols: list[np.ndarray] = []
@@ -473,8 +479,9 @@ def callaway_santanna(
             if control_group == "never_treated":
                 ctrl = never & seen
             else:
-                # Untreated at both weeks of the comparison: adopts after max(t, g-1), or never.
-                ctrl = (never | ((p.cohort > max(t, g - 1)) & ~in_g)) & seen
+                # Untreated at both weeks of the comparison: adopts after max(t, g-1), or never
+                # (NEVER is larger than any week).
+                ctrl = (p.cohort > max(t, g - 1)) & ~in_g & seen
             nt, nc = int(treated.sum()), int(ctrl.sum())
             if nt == 0:
                 skipped.append((g, t, "no unit of the cohort is observed in both weeks"))
