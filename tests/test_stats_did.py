@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,19 @@ def test_to_dict_is_json_and_carries_ratios_for_log_outcomes():
     assert to_ratio(math.log(0.8)) == pytest.approx(0.8)
     level = callaway_santanna(hand_panel(), n_boot=200).to_dict()
     assert level["ratio"] is None and level["event_study"][0]["ratio"] is None
+
+
+def test_every_output_key_is_documented_in_metrics_md():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
+    section = text[text.index("## Staggered adoption (difference-in-differences)"):]
+    d = callaway_santanna(hand_panel(), n_boot=200, log_outcome=True).to_dict()
+    keys = set(d) | set(d["pre_trend"])
+    for nested in ("group_time", "event_study", "by_group"):
+        keys |= set(d[nested][0])
+    for key in sorted(keys):
+        assert f"`{key}`" in section or re.search(rf"[{{, ]{key}[,}} .]", section), key
 
 
 def test_same_seed_same_intervals():
