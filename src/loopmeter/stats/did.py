@@ -533,7 +533,7 @@ def callaway_santanna(
         w[idx] = pg / s
         theta = float(w @ att_cells)
         extra = np.zeros(n)
-        for i, share in zip(idx, pg):
+        for i in idx:
             extra[p.cohort == cells[i][0]] += (att_cells[i] - theta) / s
         agg_w.append(w)
         agg_extra.append(extra)
@@ -575,8 +575,8 @@ def callaway_santanna(
 
     group_time = tuple(GroupTime(c[0], c[1], effect(i), c[3], c[4]) for i, c in enumerate(cells))
     es_n = {e: sum(cells[i][3] for i in range(k) if cells[i][1] - cells[i][0] == e) for e in event_times}
-    whole_skipped = {s[0] for s in skipped if s[1] is None}
-    ref_n = sum(size for g, size in cohort_size.items() if g not in whole_skipped)
+    # The reference point stands for every cohort that has any estimated cell.
+    ref_n = sum(cohort_size[g] for g in {c[0] for c in cells})
     event_study = [(e, effect(k + es_cols[e], crit), es_n[e]) for e in event_times]
     event_study.append((-1, Effect(0.0, 0.0, 0.0, 0.0, 0.0, 0.0), ref_n))
     event_study.sort(key=lambda r: r[0])
