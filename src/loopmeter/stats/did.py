@@ -305,7 +305,7 @@ def _prepare(panel, control_group: str) -> _Panel:
 
     cohort = np.empty(n_units, dtype=np.int64)
     assigned = np.zeros(n_units, dtype=bool)
-    for c, f in zip(codes, first):
+    for c, f in zip(codes, first, strict=True):
         if not assigned[c]:
             cohort[c] = f
             assigned[c] = True
@@ -326,8 +326,7 @@ def _prepare(panel, control_group: str) -> _Panel:
     early = cohort <= w_first
     if early.all():
         raise PanelError(
-            f"every unit was already treated in the first week ({w_first}); "
-            "there is no untreated comparison"
+            f"every unit was already treated in the first week ({w_first}); there is no untreated comparison"
         )
     if early.any():
         caveats.append(
@@ -354,8 +353,7 @@ def _prepare(panel, control_group: str) -> _Panel:
         )
     if control_group == "never_treated" and not (cohort == NEVER).any():
         raise PanelError(
-            "control_group='never_treated' but every unit adopts within the window; "
-            "use 'not_yet_treated'"
+            "control_group='never_treated' but every unit adopts within the window; use 'not_yet_treated'"
         )
     missing = int(np.isnan(y_mat).sum())
     if missing:
@@ -374,7 +372,9 @@ def _as_frame(panel) -> pd.DataFrame:
         missing = [k for k in needed if k not in panel]
         if missing:
             raise PanelError(f"the panel lacks column(s) {', '.join(missing)}")
-        cols = {k: np.asarray(panel[k], dtype=object if k in ("unit", "first_treated") else None) for k in needed}
+        cols = {
+            k: np.asarray(panel[k], dtype=object if k in ("unit", "first_treated") else None) for k in needed
+        }
         lengths = {k: v.shape for k, v in cols.items()}
         if any(len(s) != 1 for s in lengths.values()) or len({s[0] for s in lengths.values()}) != 1:
             raise PanelError(
@@ -563,9 +563,7 @@ def callaway_santanna(
     # One critical value for the whole event study, so the band covers every point at once.
     es_ok = se[es_idx] > 0
     crit = (
-        float(np.quantile(_max_abs_t(reps[:, es_idx[es_ok]], se[es_idx[es_ok]]), conf))
-        if es_ok.any()
-        else z
+        float(np.quantile(_max_abs_t(reps[:, es_idx[es_ok]], se[es_idx[es_ok]]), conf)) if es_ok.any() else z
     )
 
     def effect(j: int, band: float | None = None) -> Effect:
@@ -646,14 +644,15 @@ def _pre_trend(
     """Sup-t test that every pre-adoption event-study point is zero.
 
     Each point's ``|att_e / se_e|`` is first put on the normal scale through Student's t with
-    Welch-Satterthwaite degrees of freedom ``df`` (see :func:`_welch_df`). The statistic is the largest of these; the
-    p-value is the share of bootstrap replicates whose largest ``|deviation / se|`` is at least as
-    large. Without the t step the test rejected 7.5-10% of the time at the 5% level in simulations
-    with 10-15-unit cohorts, because the bootstrap holds each standard error fixed while the real
-    t-statistic also varies through its estimated standard error.
+    Welch-Satterthwaite degrees of freedom ``df`` (see :func:`_welch_df`). The statistic is the
+    largest of these; the p-value is the share of bootstrap replicates whose largest
+    ``|deviation / se|`` is at least as large. Without the t step the test rejected 7.5-10% of
+    the time at the 5% level in simulations with 10-15-unit cohorts, because the bootstrap holds
+    each standard error fixed while the real t-statistic also varies through its estimated
+    standard error.
     """
     usable = (se > 0) & np.isfinite(df) & (df > 0)
-    times = tuple(e for e, ok in zip(event_times, usable) if ok)
+    times = tuple(e for e, ok in zip(event_times, usable, strict=True) if ok)
     if not times:
         return PreTrendTest(None, 0, None, None, ())
     t_abs = np.abs(theta[usable]) / se[usable]
@@ -683,12 +682,12 @@ def _welch_df(infl: np.ndarray, cohort: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num**2 / den, np.nan)
 
 
-def _inference_caveats(n: int, cohort_size: dict[int, int], estimated: dict[int, int], pre: PreTrendTest) -> list[str]:
+def _inference_caveats(
+    n: int, cohort_size: dict[int, int], estimated: dict[int, int], pre: PreTrendTest
+) -> list[str]:
     out: list[str] = []
     if n < MIN_UNITS:
-        out.append(
-            f"Only {n} units (fewer than {MIN_UNITS}); the bootstrap interval is likely too narrow."
-        )
+        out.append(f"Only {n} units (fewer than {MIN_UNITS}); the bootstrap interval is likely too narrow.")
     small = [g for g in estimated if cohort_size[g] < MIN_COHORT_UNITS]
     if small:
         out.append(
@@ -698,9 +697,7 @@ def _inference_caveats(n: int, cohort_size: dict[int, int], estimated: dict[int,
             "the uncertainty."
         )
     if pre.statistic is None:
-        out.append(
-            "No pre-adoption weeks before the base week, so parallel trends could not be checked."
-        )
+        out.append("No pre-adoption weeks before the base week, so parallel trends could not be checked.")
     elif pre.rejects:
         out.append(
             f"Adopters already drifted from the comparison units before adopting (pre-trend test "
