@@ -93,6 +93,18 @@ def test_aggregates_use_cohort_size_weights():
     assert groups[4] == pytest.approx((a[4, 4] + a[4, 5]) / 2, abs=1e-9)
 
 
+def test_event_window_trims_the_event_study_but_not_the_simple_aggregate():
+    full = callaway_santanna(hand_panel(), n_boot=200, seed=1)
+    cut = callaway_santanna(hand_panel(), n_boot=200, seed=1, event_window=(-2, 1))
+    assert [e for e, _, _ in cut.event_study] == [-2, -1, 0, 1]
+    full_es = {e: eff.att for e, eff, _ in full.event_study}
+    assert all(eff.att == pytest.approx(full_es[e], abs=1e-12) for e, eff, _ in cut.event_study)
+    assert cut.pre_trend.event_times == (-2,)
+    assert cut.att == pytest.approx(full.att, abs=1e-12)
+    with pytest.raises(PanelError, match="event_window"):
+        callaway_santanna(hand_panel(), event_window=(0, 3))
+
+
 def test_never_treated_controls_drop_the_not_yet_treated_cohort():
     r = callaway_santanna(hand_panel(), control_group="never_treated", n_boot=200)
     got = {(c.g, c.t): c.effect.att for c in r.group_time}

@@ -434,6 +434,7 @@ def callaway_santanna(
     n_boot: int = 999,
     conf: float = 0.95,
     seed: int | None = 0,
+    event_window: tuple[int, int] | None = None,
 ) -> DidResult:
     """Callaway & Sant'Anna ATT(g,t) with simple, event-study and by-cohort aggregates.
 
@@ -444,12 +445,19 @@ def callaway_santanna(
 
     ``log_outcome``: say that ``y`` is a log (say, of the weekly median cycle time), so the result
     also carries ``ratio = exp(att)`` and its interval. ``seed`` makes the bootstrap reproducible.
+    ``event_window=(min_e, max_e)`` keeps only those event times in the event study, its
+    simultaneous band and the pre-trend test (the far ends of a long panel rest on few cohorts and
+    widen the band); the simple and by-cohort aggregates always use every cell.
     Raises :class:`PanelError` when the data cannot carry an estimate.
     """
     if control_group not in CONTROL_GROUPS:
         raise PanelError(f"control_group must be one of {', '.join(CONTROL_GROUPS)}, got {control_group!r}")
     if not 0.0 < conf < 1.0:
         raise PanelError(f"conf must be strictly between 0 and 1, got {conf}")
+    if event_window is not None and not (
+        len(event_window) == 2 and int(event_window[0]) <= -1 <= int(event_window[1])
+    ):
+        raise PanelError(f"event_window must be (min_e, max_e) with min_e <= -1 <= max_e, got {event_window}")
     if n_boot < 50:
         raise PanelError(f"n_boot must be at least 50 for a usable interval, got {n_boot}")
     p = _prepare(panel, control_group)
@@ -540,7 +548,11 @@ def callaway_santanna(
         return len(agg_w) - 1
 
     simple_col = share_weighted(post)
-    event_times = sorted({c[1] - c[0] for c in cells})
+    event_times = sorted(
+        e
+        for e in {c[1] - c[0] for c in cells}
+        if event_window is None or int(event_window[0]) <= e <= int(event_window[1])
+    )
     es_cols = {e: share_weighted([i for i, c in enumerate(cells) if c[1] - c[0] == e]) for e in event_times}
     group_cols: dict[int, int] = {}
     for g in cohorts:
@@ -559,7 +571,7 @@ def callaway_santanna(
     se = _bootstrap_se(reps)
     z = float(sps.norm.ppf(0.5 + conf / 2.0))
     k = len(cells)
-    es_idx = np.array([k + es_cols[e] for e in event_times])
+    es_idx = np.array([k + es_cols[e] for e in event_times], dtype=np.int64)
     # One critical value for the whole event study, so the band covers every point at once.
     es_ok = se[es_idx] > 0
     crit = (
