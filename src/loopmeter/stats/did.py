@@ -24,7 +24,8 @@ What is implemented, and the choices made
   simple (every post-adoption cell, ``t >= g``), dynamic / event study (cells with ``t - g = e``,
   pre-periods included), and by cohort (equal weight on each of the cohort's post weeks).
 * **Inference**: each estimate is written as an average of per-unit influence functions (for the
-  aggregates including the term for the estimated cohort shares). A multiplier bootstrap with
+  aggregates including the term for the estimated cohort shares; each side of a 2x2 scaled by
+  ``sqrt(m/(m-1))`` so the implied variance is the unbiased two-sample one). A multiplier bootstrap with
   Rademacher weights drawn per *unit* (seeded) perturbs them; the standard error is the bootstrap's
   interquartile range divided by that of the standard normal, and the interval is
   ``att +/- z * se``. Because weights are per unit, every week of a unit moves together: the unit is
@@ -33,13 +34,14 @@ What is implemented, and the choices made
   largest ``|deviation / se|`` over all event times replaces ``z``, so the band covers the whole path
   at once, which is what a reader of the plot needs.
 * **Pre-trend test**: the sup-t test that every pre-period event-study point (``e <= -2``) is zero:
-  statistic ``max |att_e / se_e|``, p-value the share of bootstrap replicates whose largest |t| is at
-  least as large. A Wald test with the influence-function covariance was tried first and rejected
-  45% of the time at the 5% level on a 100-unit simulation: the far pre-periods rest on the few
-  never-treated units, so a 14-dimensional covariance is estimated from ~10 units and inverting it
-  inflates the statistic. The sup-t test only needs the marginal standard errors, which are
-  accurate there. Passing it does not prove parallel trends; failing it says the post-adoption
-  numbers are not credible.
+  statistic ``max |att_e / se_e|`` (each first calibrated through Student's t with
+  Welch-Satterthwaite degrees of freedom, see :func:`_pre_trend`), p-value the share of
+  bootstrap replicates whose largest |t| is at least as large. A Wald test with the
+  influence-function covariance was tried first and rejected 45% of the time at the 5% level on
+  a 100-unit simulation: the far pre-periods rest on the few never-treated units, so a
+  14-dimensional covariance is estimated from ~10 units and inverting it inflates the statistic.
+  The sup-t test only needs the marginal standard errors, which are accurate there. Passing it
+  does not prove parallel trends; failing it says the post-adoption numbers are not credible.
 * Unbalanced panels: a missing (unit, week) row means "not observed". Each cell uses the units
   observed in both of its weeks; cohort weights use cohort sizes. NaN outcomes are an error, because
   whether a NaN means "zero" or "unobserved" is the caller's decision.
@@ -49,11 +51,11 @@ Why not a library
 Two maintained Python packages implement this. ``differences`` (0.3) is GPL-3.0, which cannot be a
 runtime dependency of this Apache-2.0 tool without changing what users may do with it, and it pulls
 in polars, formulaic and tqdm. ``csdid`` (0.4, MIT) declares ``twine`` (a package-upload tool),
-``plotnine`` (and with it matplotlib), ``joblib`` and ``drdid`` as runtime dependencies, imports its
-plotting code on import, and writes into the caller's DataFrame. The unconditional estimator needs
-only group means and their influence functions, about as much code as the glue around either
-package would be, so it is written here over numpy and tested against hand-worked cells, a
-regression and simulations.
+``plotnine`` (and with it matplotlib), ``joblib`` and ``drdid`` as runtime dependencies, which every
+loopmeter user would then install, and its metadata disagrees with itself about the licence (MIT
+text, Apache classifier). The unconditional estimator needs only group means and their influence
+functions, so it is written here over numpy and tested against hand-worked cells, per-cell OLS
+regressions, a unit-resampling bootstrap and simulations (coverage, pre-trend test size).
 
 Everything raises :class:`PanelError` (a ``LoopmeterError``) with one line fit to show the user.
 """
