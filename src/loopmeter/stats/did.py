@@ -305,17 +305,16 @@ def _prepare(panel, control_group: str) -> _Panel:
             f"week {int(period[i])}; the panel needs one row per unit and week"
         )
 
-    cohort = np.empty(n_units, dtype=np.int64)
-    assigned = np.zeros(n_units, dtype=bool)
-    for c, f in zip(codes, first, strict=True):
-        if not assigned[c]:
-            cohort[c] = f
-            assigned[c] = True
-        elif cohort[c] != f:
-            raise PanelError(
-                f"first_treated is not constant within unit {labels[c]!r}: it has both "
-                f"{_fmt_first(cohort[c])} and {_fmt_first(f)}"
-            )
+    by_unit = pd.Series(first).groupby(codes)
+    varies = by_unit.nunique().to_numpy() > 1
+    if varies.any():
+        c = int(np.flatnonzero(varies)[0])
+        seen = np.unique(first[codes == c])
+        raise PanelError(
+            f"first_treated is not constant within unit {labels[c]!r}: it has both "
+            f"{_fmt_first(int(seen[0]))} and {_fmt_first(int(seen[1]))}"
+        )
+    cohort = by_unit.first().to_numpy(dtype=np.int64)
     if n_units < 2:
         raise PanelError(f"the panel has a single unit ({labels[0]!r}); a comparison needs several")
 
