@@ -373,6 +373,11 @@ def test_unbalanced_panel_uses_units_seen_in_both_weeks():
         (lambda d: pd.concat([d, d.iloc[:1]]), "repeat a \\(unit, period\\) pair"),
         (lambda d: d.assign(period=d.period + 0.5), "integer week index"),
         (
+            lambda d: d.assign(period=pd.to_datetime("2024-01-01") + pd.to_timedelta(d.period, "W")),
+            "not a date",
+        ),
+        (lambda d: d.assign(y=d.y.astype(object).where(d.unit != "c", "fast")), "y is not a number"),
+        (
             lambda d: d.assign(first_treated=np.where(d.unit.eq("b") & d.period.eq(2), 5, d.first_treated)),
             "not constant within unit 'b'",
         ),

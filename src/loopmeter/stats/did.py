@@ -395,6 +395,8 @@ def _as_frame(panel) -> pd.DataFrame:
 
 def _integer_column(col: pd.Series, name: str, *, allow_missing: bool) -> tuple[np.ndarray, np.ndarray]:
     """Integer week indices, and where the value was empty (None/NaN; 0 stands in for it)."""
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_timedelta64_dtype(col):
+        raise PanelError(f"{name} must be an integer week index, not a date or duration ({col.dtype})")
     raw = col.to_numpy(dtype=object)
     absent = pd.isna(col).to_numpy()
     if absent.any() and not allow_missing:
