@@ -100,7 +100,9 @@ def ingest_events(
     with _damaged_store(store_path), Store.open(store_path) as store:
         ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
         rows = rows_from_log(log, name, ids)
-        return write_log(store, name=name, path=str(path), fmt=log.format, rows=rows, skipped=log.skipped, ids=ids)
+        fmt_read, skipped = log.format, log.skipped
+        del log  # the parsed events are in `rows` now; a large log need not be held twice
+        return write_log(store, name=name, path=str(path), fmt=fmt_read, rows=rows, skipped=skipped, ids=ids)
 
 
 def ingest_jira_csv(
