@@ -193,6 +193,9 @@ XES = """<?xml version="1.0" encoding="UTF-8"?>
     </event>
   </trace>
   <trace>
+    <string key="concept:name" value="empty"/>
+  </trace>
+  <trace>
     <string key="concept:name" value="T2"/>
     <event>
       <string key="concept:name" value="register"/>
@@ -219,7 +222,8 @@ def test_xes_traces_become_cases_with_nested_attributes(tmp_path):
     assert (s.format, s.cases, s.events) == ("xes", 2, 4)
     # line numbers of the <event> elements that could not be used
     assert [(k.where, k.reason) for k in s.skipped] == [("line 27", "missing timestamp"),
-                                                        ("line 37", "unparseable timestamp")]
+                                                        ("line 31", "trace with no events"),
+                                                        ("line 40", "unparseable timestamp")]
     # T1: 09:00+02:00 = 07:00 UTC -> 17:30 UTC = 10.5 h; T2: 1 h
     assert durations(store, "events:hand:") == {"events:hand:T1": 10.5, "events:hand:T2": 1.0}
     ((attrs,),) = rows(store, "select attrs from events where item_id = 'events:hand:T1' and activity = 'register'")

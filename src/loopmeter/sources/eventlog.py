@@ -359,6 +359,9 @@ class _XesReader:
 
     def _finish_trace(self) -> None:
         trace = self.trace or {}
+        if not self.trace_events:  # nothing to measure, but not silently gone either
+            self.log.skipped.append(Skipped(f"line {self.trace_line}", "trace with no events"))
+            return
         case = trace.get("concept:name")
         case = None if case is None else str(case).strip()
         if not case:
