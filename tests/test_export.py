@@ -169,3 +169,17 @@ def test_pm4py_stays_a_test_only_dependency():
     offenders = [p for p in src.rglob("*.py") if "pm4py" in p.read_text(encoding="utf-8").replace("pm4py)", "")
                  and any(line.lstrip().startswith(("import pm4py", "from pm4py")) for line in p.read_text().splitlines())]
     assert offenders == []
+
+
+def test_an_ocel_export_never_replaces_another_sources_items(tmp_path, full_store):
+    """Restoring into the store it came from would swap git's own change items: refused, nothing lost."""
+    from test_event_logs import snapshot
+
+    from loopmeter.sources.eventlog import EventLogError
+
+    out = tmp_path / "log.jsonocel"
+    api.export("ocel-json", out, store_path=full_store)
+    before = snapshot(full_store)
+    with pytest.raises(EventLogError, match="already in the store from another source .first: git:"):
+        api.ingest_events(out, store_path=full_store, log_name="again")
+    assert snapshot(full_store) == before

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..sources.eventlog import ParsedLog, Skipped
+from ..sources.eventlog import EventLogError, ParsedLog, Skipped
 from .db import Store, transaction, utcnow
 from .git_load import Identities
 
@@ -132,6 +132,15 @@ def write_log(store: Store, *, name: str, path: str, fmt: str, rows: Rows, skipp
         reasons[s.reason] = reasons.get(s.reason, 0) + 1
     sample = [{"where": s.where, "reason": s.reason} for s in skipped[:SKIPPED_SAMPLE]]
     with transaction(store.con, new_items=items, new_events=events, new_links=links, new_actors=actors) as con:
+        # A log may replace what logs wrote, never what another source did (a restored OCEL export
+        # holding git change items, say): that would silently swap the store's own data.
+        taken = con.execute(
+            "select item_id from new_items where item_id in (select item_id from items) "
+            "and item_id not in (select item_id from event_log_items) order by item_id").fetchall()
+        if taken:
+            raise EventLogError(
+                f"{path}: {len(taken):,} of its items are already in the store from another source "
+                f"(first: {taken[0][0]}); ingest it into a new store (--store)")
         # Everything this log wrote last time, plus anything a restored export brings back.
         con.execute(
             "create temp table gone as select item_id from event_log_items where log = ? "
