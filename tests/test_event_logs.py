@@ -412,3 +412,20 @@ def test_log_name_with_the_id_separator_is_refused(tmp_path, csv_log):
     with pytest.raises(loopmeter.errors.LoopmeterError, match="--log-name"):
         api.ingest_events(csv_log, store_path=tmp_path / "s.duckdb", log_name="a:b")
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_jsonl_mapping_a_key_no_object_has_names_it(tmp_path):
+    p = tmp_path / "runs.jsonl"
+    p.write_text('{"run": "x", "step": "build", "at": "2024-02-01T00:00:00Z"}\n')
+    with pytest.raises(EventLogError, match="runs.jsonl: no object has the key 'case' .mapped by --case."):
+        api.ingest_events(p, store_path=tmp_path / "s.duckdb", mapping=Mapping(activity="step", timestamp="at"))
+
+
+def test_unknown_extension_or_format_is_refused_before_the_store_exists(tmp_path):
+    p = tmp_path / "log.txt"
+    p.write_text("case,activity,timestamp\n")
+    with pytest.raises(EventLogError, match="log.txt: cannot tell the format.*--format"):
+        api.ingest_events(p, store_path=tmp_path / "s.duckdb")
+    with pytest.raises(EventLogError, match="unknown format 'parquet'"):
+        api.ingest_events(p, store_path=tmp_path / "s.duckdb", fmt="parquet")
+    assert not (tmp_path / "s.duckdb").exists()
