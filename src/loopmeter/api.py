@@ -121,6 +121,22 @@ def analyze(
                   **report_options)
 
 
+def legibility(path: str | Path, *, store_path: str | Path | None = None) -> dict:
+    """The agent-legibility scorecard of the repository or directory at `path` (docs/legibility.md).
+
+    With `store_path`, tracker and CI items ingested for the repository add the checks that need
+    them (ticket states, CI latency and flakiness); the store is only read.
+    """
+    from .legibility import scorecard
+    from .legibility.scan import check_path
+
+    check_path(path)  # a bad path is reported as such, before any store is opened
+    if store_path is None:
+        return scorecard(path)
+    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+        return scorecard(path, store)
+
+
 def changes_frame(*, store_path: str | Path | None = DEFAULT_STORE, as_of: datetime | None = None,
                   window_days: int = 14) -> "pd.DataFrame":
     """Every change with its state, attribution and cycle time, as a pandas DataFrame."""

@@ -22,7 +22,11 @@ _TOX_ENVLIST = re.compile(r"^\s*env_?list\s*=\s*((?:.*\n?)(?:[ \t]+\S.*\n?)*)", 
 _TOX_SECTION = re.compile(r"^\[testenv:([^\]]+)\]", re.M)
 
 
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9][\w./-]*$")
+
+
 def makefile_targets(text: str) -> list[str]:
+    text = text.replace("\\\n", " ")  # continuation lines
     names: list[str] = []
     for m in _PHONY.finditer(text):
         names += m.group(1).split()
@@ -30,7 +34,7 @@ def makefile_targets(text: str) -> list[str]:
         for name in m.group(1).split():
             if not name.startswith(".") and "%" not in name and "$" not in name:
                 names.append(name)
-    return list(dict.fromkeys(names))
+    return [n for n in dict.fromkeys(names) if _TARGET_NAME.match(n)]
 
 
 def justfile_recipes(text: str) -> list[str]:

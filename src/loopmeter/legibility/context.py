@@ -29,6 +29,7 @@ _TEMPLATE_FILES = frozenset({".github/issue_template.md", "issue_template.md", "
 #: Trees that hold other people's code: not the project's tests, sources or config.
 VENDORED = frozenset({"vendor", "third_party", "thirdparty", "node_modules", "external", "extern"})
 MAX_READ = 80
+_DOC_DIRS = ("doc/", "docs/", "documentation/")
 
 
 @dataclass
@@ -66,7 +67,9 @@ class Context:
             PurePosixPath(f).name.lower() in MANIFESTS or _REQUIREMENTS.match(PurePosixPath(f).name))]
         self.manifests += [f for f in inv.files if f.startswith("requirements/") and depth(f) == 1
                            and f.endswith((".txt", ".in")) and f not in self.manifests]
-        self.runners = [f for f in inv.files if depth(f) <= 1 and not vendored(f) and PurePosixPath(f).name.lower() in RUNNERS]
+        # Task runners at the root or one folder down (a monorepo's packages), not the docs' own Makefile.
+        self.runners = [f for f in inv.files if depth(f) <= 1 and not vendored(f) and not f.startswith(_DOC_DIRS)
+                        and PurePosixPath(f).name.lower() in RUNNERS]
         self.workflows = sorted(f for f in inv.files if f.startswith(".github/workflows/") and depth(f) == 2
                                 and f.endswith((".yml", ".yaml")))
         self.issue_templates = sorted(f for f in inv.files if f.startswith(_TEMPLATE_DIRS) or f.lower() in _TEMPLATE_FILES)

@@ -102,8 +102,8 @@ def _split_z(data: bytes) -> list[str]:
     return [p.decode("utf-8", "surrogateescape") for p in data.split(b"\0") if p]
 
 
-def scan(path: str | os.PathLike[str]) -> Inventory:
-    """List the files at `path`: a git work tree, a bare repository, or a plain directory."""
+def check_path(path: str | os.PathLike[str]) -> Path:
+    """`path` as a Path, or one line saying why it cannot be scored."""
     p = Path(path).expanduser()
     if not p.exists():
         raise UnreadablePath(f"{p}: no such file or directory")
@@ -111,16 +111,27 @@ def scan(path: str | os.PathLike[str]) -> Inventory:
         raise UnreadablePath(f"{p}: not a directory")
     if not os.access(p, os.R_OK | os.X_OK):
         raise UnreadablePath(f"{p}: not a readable directory")
-    proc = git(p, "rev-parse", "--is-bare-repository", "--show-toplevel", check=False)
+    return p
+
+
+def scan(path: str | os.PathLike[str]) -> Inventory:
+    """List the files at `path`: a git work tree, a bare repository, or a plain directory."""
+    p = check_path(path)
+    proc = git(p, "rev-parse", "--is-bare-repository", "--is-inside-work-tree", check=False)
     if proc.returncode != 0:
         if b"not a git repository" in proc.stderr.lower():
             root = p.resolve()
             return Inventory(root=root, kind="directory", name=root.name, files=_walk(root))
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise UnreadablePath(f"{p}: cannot be read by git: {msg[-1] if msg else ''}")
-    lines = proc.stdout.decode("utf-8", "surrogateescape").split("\n")
-    bare = lines[0] == "true"
-    root = p.resolve() if bare else Path(lines[1])
+    bare, inside = proc.stdout.decode().split("\n")[:2]
+    if bare == "true":
+        root = p.resolve()
+    elif inside == "true":
+        root = Path(git(p, "rev-parse", "--show-toplevel").stdout.decode("utf-8", "surrogateescape").strip())
+    else:  # inside a .git directory of a work tree
+        raise UnreadablePath(f"{p}: inside a repository's .git directory; give the work tree instead")
+    bare = bare == "true"
     head = git(root, "log", "-1", "--format=%H %ct +0000", "HEAD", check=False)
     head_sha, head_time = None, None
     if head.returncode == 0 and head.stdout.strip():
@@ -164,4 +175,4 @@ def run_git(inv: Inventory, *args: str, input: bytes | None = None) -> bytes:
         return b""
 
 
-__all__ = ["Inventory", "scan", "top_dir", "name_of", "run_git", "READ_LIMIT"]
+__all__ = ["Inventory", "check_path", "scan", "top_dir", "name_of", "run_git", "READ_LIMIT"]

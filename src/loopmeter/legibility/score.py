@@ -123,3 +123,19 @@ def scorecard(path: str | os.PathLike[str], store: Store | None = None) -> dict[
         "checks": checks,
         "unread_config_files": ctx.unread,
     }
+
+
+def for_report(store: Store, repos: list[tuple[str, str | None]]) -> dict[str, dict[str, Any] | None]:
+    """The report's `legibility` key: each repository's scorecard, or None where its path is gone."""
+    from ..errors import LoopmeterError
+
+    out: dict[str, dict[str, Any] | None] = {}
+    for repo, path in repos:
+        card = None
+        if path and os.path.isdir(path):
+            try:
+                card = scorecard(path, store)
+            except LoopmeterError:
+                card = None
+        out[repo] = card
+    return out

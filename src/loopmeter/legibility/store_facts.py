@@ -50,11 +50,11 @@ def store_facts(store: Store, root: str, since: datetime | None, as_of: datetime
     if row is None or since is None or as_of is None:
         return None
     repo = row[0]
-    con.execute("create or replace temp table _shas as select sha from commits where repo = ?", [repo])
-    try:
+    if True:  # one block, so the queries read as one unit
         names = sorted({repo} | {r[0] for r in con.execute(
+            f"with _shas as (select sha from commits where repo = ?) "
             f"select distinct i.repo from items i where i.kind in ('pull_request', 'ci_run', 'deployment') "
-            f"and i.repo is not null and ({_sha_fields('i')})").fetchall()})
+            f"and i.repo is not null and ({_sha_fields('i')})", [repo]).fetchall()})
         facts = StoreFacts(repo=repo, names=names)
         window = [since, as_of]
 
@@ -111,5 +111,3 @@ def store_facts(store: Store, root: str, since: datetime | None, as_of: datetime
             "where i.kind in ('issue', 'pull_request') and list_contains(?, i.repo) and e.activity = 'reopened' "
             "and e.ts > ? and e.ts <= ?", [names, *window]).fetchone()[0])
         return facts
-    finally:
-        con.execute("drop table if exists _shas")

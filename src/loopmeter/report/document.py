@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime, timezone
 
 from ..errors import NoData
+from ..legibility.score import for_report as legibility_for_report
 from ..metrics import lift as lift_m
 from ..metrics import summary
 from ..metrics.changes import Window, backend, changes
@@ -93,6 +94,7 @@ def build_report(
         "weekly": summary.weekly(con, window, repos),
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
+        "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo]),
         "warnings": warnings,
     }
 

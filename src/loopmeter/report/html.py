@@ -573,6 +573,12 @@ def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- entry point
 
 
+def _legibility_section(cards: Any) -> dict[str, Any]:
+    from ..legibility.render import section_context
+
+    return section_context(cards if isinstance(cards, Mapping) else None)
+
+
 def _plotly_js() -> Markup:
     """The plotly.js bundle, made safe to sit inside one inline ``<script>`` element."""
     # "</script" and "<!--" can only occur inside JS strings, regexes or comments, where "<\/" and
@@ -683,6 +689,7 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
         "recent": [_change_row(c) for c in recent],
         "n_changes_rows": len(rows),
         "plotlyjs": _plotly_js(),
+        "legibility": _legibility_section(report.get("legibility")),
     }
     html_text = _environment().get_template("report.html.j2").render(**context)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -111,5 +111,10 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for i, caveats in notes:
         for c in caveats:
             console.print(f"  [dim]({i})[/dim] {escape(c)}")
+    for repo, card in (report.get("legibility") or {}).items():
+        if card is not None and card.get("effective_agency"):
+            console.print(f"[bold]agent legibility of {escape(repo)}:[/bold] {card['score']:g}/10, limited by "
+                          f"{escape(card['limiting_question'])} ({card['effective_agency']['score']:g}/10); "
+                          f"`loopmeter legibility {escape(card['path'])}` for details")
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
