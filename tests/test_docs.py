@@ -38,7 +38,7 @@ def test_readme_opens_with_the_two_fresh_machine_commands():
 
 
 def test_public_api_is_pinned():
-    assert sorted(loopmeter.__all__) == ["__version__", "analyze", "changes_frame", "ingest", "legibility", "report_from_store"]
+    assert sorted(loopmeter.__all__) == ["__version__", "analyze", "changes_frame", "ingest", "report_from_store"]
 
 
 def test_json_schema_doc_names_every_totals_key(demo_repo, store_path):

@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from .api import analyze, changes_frame, ingest, legibility, report_from_store  # noqa: E402
+from .api import analyze, changes_frame, ingest, report_from_store  # noqa: E402
 
-__all__ = ["analyze", "changes_frame", "ingest", "legibility", "report_from_store", "__version__"]
+__all__ = ["analyze", "changes_frame", "ingest", "report_from_store", "__version__"]
