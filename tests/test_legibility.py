@@ -362,3 +362,5 @@ def test_docs_state_every_check_with_its_points():
         row = next((line for line in text.splitlines() if line.startswith(f"| `{c.id}`")), None)
         assert row is not None, c.id
         assert f"| {c.points:g} |" in row, c.id
+        if c.ramp is not None:
+            assert f"ramp {c.ramp[0]:g} → {c.ramp[1]:g}" in row, c.id
