@@ -364,3 +364,41 @@ def test_docs_state_every_check_with_its_points():
         assert f"| {c.points:g} |" in row, c.id
         if c.ramp is not None:
             assert f"ramp {c.ramp[0]:g} → {c.ramp[1]:g}" in row, c.id
+
+
+# --------------------------------------------------------------------------- in a real browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+def test_legibility_page_renders_its_chart_offline_and_runs_no_file_name(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    r = GitRepo(tmp_path / "hostile")
+    evil = "<img src=x onerror=\"window.__pwned = 1\">"
+    r.commit("old", author=ALICE, date="2022-01-01T10:00:00+00:00", files={f"{evil}/a.txt": "x"})
+    r.commit("new", author=ALICE, date="2024-01-01T10:00:00+00:00", files={"src/x.py": ""})
+    out = tmp_path / "leg.html"
+    assert CliRunner().invoke(app, ["legibility", str(r.path), "--html", str(out), "--brief"]).exit_code == 0
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route(lambda url: not url.startswith("file:"), lambda route: (requests.append(route.request.url), route.abort()))
+        page.goto(out.as_uri())
+        page.wait_for_function("document.querySelectorAll('#chart-legibility .main-svg').length >= 1", timeout=20000)
+        bars = page.evaluate("document.querySelectorAll('#chart-legibility .bars .point').length")
+        pwned = page.evaluate("typeof window.__pwned")
+        page.click("table.legibility details summary >> nth=4")
+        text = page.inner_text("body")
+        page.screenshot(path=str(tmp_path / "leg.png"), full_page=True)
+        browser.close()
+    assert errors == [] and requests == []
+    assert bars == 5 and pwned == "undefined"
+    assert evil in text  # shown as text
