@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 from .codeowners import LOCATIONS as CODEOWNERS_LOCATIONS
 from .history import History
@@ -47,6 +46,10 @@ def depth(path: str) -> int:
     return path.count("/")
 
 
+def basename(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
 def vendored(path: str) -> bool:
     return any(part in VENDORED for part in path.split("/")[:-1])
 
@@ -61,15 +64,14 @@ class Context:
         self.by_name: dict[str, list[str]] = {}
         for f in inv.files:
             if not vendored(f):
-                self.by_name.setdefault(PurePosixPath(f).name.lower(), []).append(f)
+                self.by_name.setdefault(basename(f).lower(), []).append(f)
         self.top_dirs = sorted({f.split("/", 1)[0] for f in inv.files if "/" in f})
-        self.manifests = [f for f in inv.files if depth(f) <= 1 and not vendored(f) and (
-            PurePosixPath(f).name.lower() in MANIFESTS or _REQUIREMENTS.match(PurePosixPath(f).name))]
+        shallow = [f for f in inv.files if depth(f) <= 1 and not vendored(f)]
+        self.manifests = [f for f in shallow if basename(f).lower() in MANIFESTS or _REQUIREMENTS.match(basename(f))]
         self.manifests += [f for f in inv.files if f.startswith("requirements/") and depth(f) == 1
                            and f.endswith((".txt", ".in")) and f not in self.manifests]
         # Task runners at the root or one folder down (a monorepo's packages), not the docs' own Makefile.
-        self.runners = [f for f in inv.files if depth(f) <= 1 and not vendored(f) and not f.startswith(_DOC_DIRS)
-                        and PurePosixPath(f).name.lower() in RUNNERS]
+        self.runners = [f for f in shallow if not f.startswith(_DOC_DIRS) and basename(f).lower() in RUNNERS]
         self.workflows = sorted(f for f in inv.files if f.startswith(".github/workflows/") and depth(f) == 2
                                 and f.endswith((".yml", ".yaml")))
         self.issue_templates = sorted(f for f in inv.files if f.startswith(_TEMPLATE_DIRS) or f.lower() in _TEMPLATE_FILES)
@@ -79,6 +81,7 @@ class Context:
         # Root-level files first, so a monorepo with hundreds of packages still reads the ones that matter.
         wanted.sort(key=lambda p: (depth(p), p))
         self.unread = wanted[MAX_READ:]
+        self._code: tuple[list[str], list[str]] | None = None
         self.texts = inv.read_all(wanted[:MAX_READ])
 
     def named(self, *names: str, max_depth: int | None = None) -> list[str]:

@@ -37,13 +37,21 @@ def is_test(path: str) -> bool:
     return any(p in TEST_DIRS for p in parts[:-1]) or bool(_TEST_NAME.search(parts[-1]))
 
 
+def suffix(path: str) -> str:
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 else ""
+
+
 def code_files(ctx: Context) -> tuple[list[str], list[str]]:
-    """(source files, test files) among tracked code files, vendored trees left out."""
-    sources, tests = [], []
-    for f in ctx.files:
-        if PurePosixPath(f).suffix.lower() in CODE_EXTENSIONS and not vendored(f):
-            (tests if is_test(f) else sources).append(f)
-    return sources, tests
+    """(source files, test files) among tracked code files, vendored trees left out (computed once)."""
+    if ctx._code is None:
+        sources, tests = [], []
+        for f in ctx.files:
+            if suffix(f) in CODE_EXTENSIONS and not vendored(f):
+                (tests if is_test(f) else sources).append(f)
+        ctx._code = (sources, tests)
+    return ctx._code
 
 
 def tests(ctx: Context) -> Evidence:
@@ -80,7 +88,7 @@ def coverage_typecheck(ctx: Context) -> Evidence:
     else:
         ev.missing.append("no coverage configuration")
     sources, _ = code_files(ctx)
-    typed = sum(1 for f in sources if PurePosixPath(f).suffix.lower() in STATICALLY_TYPED)
+    typed = sum(1 for f in sources if suffix(f) in STATICALLY_TYPED)
     type_files = ctx.named("mypy.ini", ".mypy.ini", "pyrightconfig.json", max_depth=1)
     type_text = sorted({p for p, t in texts if _TYPECHECK_TEXT.search(t)})
     tsconfigs = [(p, t) for p, t in ctx.texts_of(ctx.runners) if PurePosixPath(p).name.lower() == "tsconfig.json"]
