@@ -402,3 +402,41 @@ def test_legibility_page_renders_its_chart_offline_and_runs_no_file_name(tmp_pat
     assert errors == [] and requests == []
     assert bars == 5 and pwned == "undefined"
     assert evil in text  # shown as text
+
+
+# --------------------------------------------------------------------------- odd repositories
+
+
+def test_work_tree_without_commits_is_scored_from_its_index(tmp_path):
+    r = GitRepo(tmp_path / "fresh")
+    (r.path / "Makefile").write_text("test:\n\tpytest\n")
+    r.git("add", "Makefile")
+    card = scorecard(r.path)
+    assert card["head"] is None and card["files"] == 1
+    d = _by_id(card)
+    assert d["linked_changes"]["status"] == "unknown" and d["task_commands"]["earned"] == 1.0
+
+
+def test_bare_repository_without_commits_is_an_error(tmp_path):
+    bare = tmp_path / "empty.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    res = CliRunner().invoke(app, ["legibility", str(bare)])
+    assert res.exit_code == 2 and "has no commits" in res.output
+
+
+def test_file_names_that_are_not_utf8_are_shown_with_a_replacement_character(tmp_path):
+    r = GitRepo(tmp_path / "latin")
+    name = "caf\xe9".encode("latin-1")
+    top = name + b"/x.txt"
+    import os
+
+    os.makedirs(os.path.join(bytes(r.path), name))
+    with open(os.path.join(bytes(r.path), top), "wb") as f:
+        f.write(b"x")
+    r.git("add", "-A")
+    r.commit("old", author=ALICE, date="2022-01-01T10:00:00+00:00", files={})
+    r.commit("new", author=ALICE, date="2024-01-01T10:00:00+00:00", files={"src/a.py": ""})
+    out = tmp_path / "p.html"
+    res = CliRunner().invoke(app, ["legibility", str(r.path), "--html", str(out)], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    assert "caf\ufffd" in res.output and "caf\ufffd" in out.read_text(encoding="utf-8")

@@ -114,5 +114,5 @@ def read_history(inv: Inventory) -> History:
         # compared with the empty tree (--root).
         tops = run_git(inv, "diff-tree", "--stdin", "--root", "--no-commit-id", "--name-only", "-z",
                        input="\n".join(singles).encode() + b"\n")
-        hist.touched_top = {p.decode("utf-8", "surrogateescape") for p in tops.split(b"\0") if p}
+        hist.touched_top = {p.decode("utf-8", "replace") for p in tops.split(b"\0") if p}
     return hist

@@ -94,12 +94,15 @@ def _walk(root: Path) -> list[str]:
         dirnames[:] = sorted(d for d in dirnames if d not in _WALK_SKIP)
         rel = Path(dirpath).relative_to(root)
         for f in sorted(filenames):
-            files.append((rel / f).as_posix() if rel.parts else f)
+            name = (rel / f).as_posix() if rel.parts else f
+            files.append(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
     return files
 
 
 def _split_z(data: bytes) -> list[str]:
-    return [p.decode("utf-8", "surrogateescape") for p in data.split(b"\0") if p]
+    # A name that is not UTF-8 is shown with U+FFFD: it only has to be counted and displayed (a
+    # config file that matters has an ASCII name), and a lone surrogate could not be printed or saved.
+    return [p.decode("utf-8", "replace") for p in data.split(b"\0") if p]
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:

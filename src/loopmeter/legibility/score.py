@@ -71,7 +71,7 @@ def _question(question: str, found: dict[str, Evidence]) -> dict[str, Any]:
     if score is None:
         reason = "nothing could be measured"
     else:
-        reason = f"{earned_total:.1f} of {known_points:g} points measured"
+        reason = f"earned {earned_total:.1f} of {known_points:g} measurable points"
         gaps = [d["title"] for d in details if d["status"] in ("missing", "partial")]
         if gaps:
             reason += "; short on: " + "; ".join(gaps)
