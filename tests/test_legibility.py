@@ -343,9 +343,14 @@ def test_report_carries_a_scorecard_per_repository_and_null_when_the_path_is_gon
     html = tmp_path / "report.html"
     doc = loopmeter.analyze([path], store_path=store_path, html_path=html, as_of=datetime(2024, 3, 1))
     (repo, card), = doc["legibility"].items()
-    assert repo == "demo" and card == scorecard(path, None) | {"store": card["store"], "checks": card["checks"]}
-    assert card["store"]["repo"] == "demo"
+    assert repo == "demo" and card["store"]["repo"] == "demo"
+    assert card == api.legibility(path, store_path=store_path)  # the same scorecard through the API
+    # the demo's 8 landings, from the store: the PR #1 merge and the squashes (#2), (#3) carry a PR number,
+    # and the revert's subject 'Revert "Add thing (#2)"' names #2; the other four name nothing
+    assert _by_id(card)["linked_changes"]["evidence"][0].startswith("store: 4 of 8 changes")
     assert 'id="legibility"' in html.read_text()
+    res = CliRunner().invoke(app, ["report", "--store", str(store_path), "--as-of", "2024-03-01"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0 and f"agent legibility of demo: {card['score']:g}/10, limited by {card['limiting_question']}" in res.output
     shutil.rmtree(path)
     doc = loopmeter.report_from_store(store_path=store_path, as_of=datetime(2024, 3, 1))
     assert doc["legibility"] == {"demo": None}
