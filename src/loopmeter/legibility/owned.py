@@ -86,12 +86,15 @@ def fresh_areas(ctx: Context) -> Evidence:
     h = ctx.history
     if h.as_of is None:
         return Evidence(unknown="no git history to read")
-    if not ctx.top_dirs:
+    # Hidden folders (.github, .devcontainer, ...) hold tool settings that rightly stay unchanged for
+    # long; an area of the work is a visible folder.
+    areas = [d for d in ctx.top_dirs if not d.startswith(".")]
+    if not areas:
         return Evidence(unknown="no top-level folders")
-    stale = [d for d in ctx.top_dirs if d not in h.touched_top]
-    share = 1 - len(stale) / len(ctx.top_dirs)
+    stale = [d for d in areas if d not in h.touched_top]
+    share = 1 - len(stale) / len(areas)
     ev = Evidence(value=share, evidence=[
-        f"{len(ctx.top_dirs) - len(stale)} of {len(ctx.top_dirs)} top-level folders changed in the last 12 months"])
+        f"{len(areas) - len(stale)} of {len(areas)} top-level folders changed in the last 12 months"])
     if stale:
         ev.missing.append(f"untouched for a year: {show(stale, 8)}")
     return ev
