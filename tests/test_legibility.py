@@ -445,3 +445,16 @@ def test_file_names_that_are_not_utf8_are_shown_with_a_replacement_character(tmp
     res = CliRunner().invoke(app, ["legibility", str(r.path), "--html", str(out)], env={"COLUMNS": "300"})
     assert res.exit_code == 0, res.output
     assert "caf\ufffd" in res.output and "caf\ufffd" in out.read_text(encoding="utf-8")
+
+
+def test_report_chart_groups_the_five_scores_by_repository(featured, tmp_path):
+    from loopmeter.legibility.render import figure
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.py").write_text("")
+    cards = {"featured": scorecard(featured), "plain": scorecard(plain), "gone": None}
+    fig = figure(cards)
+    assert [t.name for t in fig.data] == ["featured", "plain"]
+    assert list(fig.data[0].y) == [OBSERVABLE, CALLABLE, MEASURABLE, FEEDBACK, OWNED]
+    assert figure({"gone": None}) is None
