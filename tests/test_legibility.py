@@ -134,7 +134,9 @@ def test_featured_repository_scores_as_worked_by_hand(featured):
     for c in card["checks"]:
         assert set(c) >= {"question", "score", "reason", "evidence", "missing", "remediation"}
     owned = next(c for c in card["checks"] if c["question"] == "owned")
-    assert any("CODEOWNERS" in r for r in owned["remediation"])
+    # lost points: CODEOWNERS 4 - 2.51, bus factor 1, fresh areas 0.4: the biggest gap first
+    assert [r.split(" ")[0] for r in owned["remediation"]] == ["Add", "Spread", "Assign"]
+    assert "CODEOWNERS" in owned["remediation"][0] and "First fix: Add a CODEOWNERS" in card["effective_agency"]["explanation"]
 
 
 def test_bare_minimum_repository_scores_zero_everywhere(tmp_path):

@@ -100,7 +100,8 @@ CHECKS: tuple[Check, ...] = (
           "Report production errors to an error tracker (Sentry, Bugsnag, Rollbar, ...)."),
     # Owned
     Check("codeowners", "owned", 4, "CODEOWNERS coverage of the tracked files",
-          "Add a CODEOWNERS file whose rules give every path an owner; 90% of files owned earns full credit.",
+          "Add a CODEOWNERS file, or extend the one there, until its rules give every path an owner; 90% of "
+          "files owned earns full credit.",
           ramp=(0.0, 0.9)),
     Check("maintainers", "owned", 2, "Maintainers listed",
           "List the maintainers (a MAINTAINERS file, CODEOWNERS, or `maintainers` in pyproject.toml / package.json)."),

@@ -66,7 +66,7 @@ def _question(question: str, found: dict[str, Evidence]) -> dict[str, Any]:
         known_points += check.points
         if status != "met":
             missing += ev.missing or [check.title]
-            remediation.append(check.remediation)
+            remediation.append((check.points - earned, check.remediation))
     score = round(10 * earned_total / known_points, 1) if known_points else None
     if score is None:
         reason = "nothing could be measured"
@@ -80,7 +80,8 @@ def _question(question: str, found: dict[str, Evidence]) -> dict[str, Any]:
     return {
         "question": question, "title": TITLES[question], "score": score, "reason": reason,
         "evidence": evidence, "missing": missing + [f"not measured — {u}" for u in unknown],
-        "remediation": remediation, "details": details,
+        # The fix worth the most points first (ties in the order of the checks).
+        "remediation": [text for _, text in sorted(remediation, key=lambda lr: -lr[0])], "details": details,
     }
 
 
