@@ -122,3 +122,13 @@ def test_unparseable_config_yields_nothing():
     assert configs.toml("[project\nname=") == {}
     assert configs.json_object("[1, 2]") == {} and configs.json_object("{") == {}
     assert configs.requirements_pins("a==1\nb\n--hash=sha256:x\n") == (1, 2)
+
+
+def test_coverage_by_first_folder_agrees_with_trying_every_rule():
+    text = "* @all\n/src/ @src\n/src/gen/\n**/logs @logs\n/docs/*.md @docs\nsrc/x.py @x\n/te?ts/ @t\n*.lock\n/a/b/c @abc\n"
+    rules = codeowners.parse(text)
+    files = ["README", "src/a.py", "src/gen/b.py", "src/logs/c", "docs/a.md", "docs/d/b.md", "src/x.py",
+             "tests/t.py", "texts/u", "uv.lock", "a/b/c/d", "a/b/x", "logs/q", "deep/src/a.py"]
+    naive_unowned = [f for f in files if not ((r := codeowners.owner_of(rules, f)) and r.owners)]
+    assert codeowners.coverage(rules, files) == (len(files) - len(naive_unowned), naive_unowned)
+    assert naive_unowned == ["src/gen/b.py", "uv.lock"]
