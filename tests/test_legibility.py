@@ -460,3 +460,16 @@ def test_report_chart_groups_the_five_scores_by_repository(featured, tmp_path):
     assert [t.name for t in fig.data] == ["featured", "plain"]
     assert list(fig.data[0].y) == [OBSERVABLE, CALLABLE, MEASURABLE, FEEDBACK, OWNED]
     assert figure({"gone": None}) is None
+
+
+def test_a_busy_year_is_read_as_its_newest_commits(tmp_path, monkeypatch):
+    from loopmeter.legibility import history
+
+    r = GitRepo(tmp_path / "busy")
+    for i, msg in enumerate(["a", "b", "c (#1)", "d #2", "e"]):
+        r.commit(msg, author=ALICE, date=f"2024-01-0{i + 1}T10:00:00+00:00", files={f"f{i}": "x"})
+    monkeypatch.setattr(history, "MAX_COMMITS", 3)
+    card = scorecard(r.path)
+    assert card["history_truncated"] is True
+    # the newest three: "e", "d #2", "c (#1)": two name a PR or ticket
+    assert _by_id(card)["linked_changes"]["value"] == round(2 / 3, 4)

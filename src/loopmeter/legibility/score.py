@@ -123,6 +123,7 @@ def scorecard(path: str | os.PathLike[str], store: Store | None = None) -> dict[
         "effective_agency": agency,
         "checks": checks,
         "unread_config_files": ctx.unread,
+        "history_truncated": history.truncated,
     }
 
 
