@@ -196,6 +196,12 @@ def test_linked_share_ramp_and_squash_suffix_is_not_an_issue_reference(tmp_path)
     assert d["issue_references"]["earned"] == 1.0
 
 
+def test_a_byte_order_mark_does_not_hide_the_trigger(tmp_path):
+    r = GitRepo(tmp_path / "r")
+    r.commit("ci", author=ALICE, files={".github/workflows/ci.yml": "\ufeffon: pull_request\r\njobs: {}\r\n"})
+    assert _by_id(scorecard(r.path))["ci_on_pr"]["earned"] == 3
+
+
 def test_workflow_without_pull_request_trigger_earns_nothing_for_ci_on_pr(tmp_path):
     r = GitRepo(tmp_path / "r")
     r.commit("ci", author=ALICE, files={".github/workflows/nightly.yml": "on:\n  schedule:\n    - cron: '0 0 * * *'\n"})

@@ -59,7 +59,7 @@ def _read_disk(path: Path) -> str | None:
     try:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > READ_LIMIT:
             return None
-        return path.read_bytes().decode("utf-8", "replace")
+        return path.read_bytes().decode("utf-8-sig", "replace")
     except OSError:
         return None
 
@@ -83,7 +83,7 @@ def _cat_files(root: Path, paths: list[str]) -> dict[str, str | None]:
             size = int(header[2])
             body = data[pos:pos + size]
             pos += size + 1
-            out[p] = body.decode("utf-8", "replace") if size <= READ_LIMIT else None
+            out[p] = body.decode("utf-8-sig", "replace") if size <= READ_LIMIT else None
         # "<name> missing" or a tree: nothing follows the header line.
     return out
 
