@@ -479,3 +479,17 @@ def test_a_busy_year_is_read_as_its_newest_commits(tmp_path, monkeypatch):
     assert card["history_truncated"] is True
     # the newest three: "e", "d #2", "c (#1)": two name a PR or ticket
     assert _by_id(card)["linked_changes"]["value"] == round(2 / 3, 4)
+
+
+def test_a_pull_request_linked_same_as_a_direct_change_makes_it_linked(featured, tmp_path):
+    from loopmeter.store.db import Store
+
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([featured], store_path=store)
+    with Store.open(store) as s:
+        (change,) = s.con.execute("select item_id from items where kind = 'change' and title = 'Set up project'").fetchone()
+        s.con.execute("insert into links values ('github:acme/featured:pr:9', ?, 'same_as')", [change])
+    d = _by_id(api.legibility(featured, store_path=store))
+    # 3 of 6 by their messages, plus the one a pull request says it landed as
+    assert d["linked_changes"]["evidence"][0].startswith("store: 4 of 6 changes")
+    assert d["linked_changes"]["earned"] == round(4 * (4 / 6) / 0.8, 2)
