@@ -26,8 +26,9 @@ def serve(
 ) -> None:
     """Run a receiver that stores agent telemetry as it arrives.
 
-    Example (Claude Code): CLAUDE_CODE_ENABLE_TELEMETRY=1 OTEL_METRICS_EXPORTER=otlp OTEL_LOGS_EXPORTER=otlp
-    OTEL_EXPORTER_OTLP_PROTOCOL=http/json OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 claude
+    Example: loopmeter serve --otlp --port 4318, then start Claude Code with CLAUDE_CODE_ENABLE_TELEMETRY=1
+    OTEL_METRICS_EXPORTER=otlp OTEL_LOGS_EXPORTER=otlp OTEL_EXPORTER_OTLP_PROTOCOL=http/json
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318
     """
 
     def go():
