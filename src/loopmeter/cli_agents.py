@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from .cli import DebugOpt, StoreOpt, _run, app, err
 from .errors import ConfigError
@@ -47,7 +46,8 @@ def serve(
             st.close()
             raise ConfigError(f"--port: cannot listen on {host}:{port} ({e.strerror or e})") from None
         h, p = server.server_address[:2]
-        Console().print(f"OTLP/HTTP receiver on http://{h}:{p} (POST /v1/logs, /v1/metrics); store {escape(str(store))}", highlight=False)
+        # Plain and flushed: scripts (and tests) read the address from the first line.
+        print(f"OTLP/HTTP receiver on http://{h}:{p} (POST /v1/logs, /v1/metrics)", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
