@@ -250,3 +250,25 @@ def test_cli_ingest_sessions_and_bad_files(tmp_path):
 def test_unknown_format_name_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="--sessions-format"):
         api.ingest_sessions([FIX / "codex_rollout.jsonl"], store_path=tmp_path / "s.duckdb", fmt="cursor")
+
+
+def test_report_shows_agent_loops_in_html_and_terminal(tmp_path):
+    repo, shas = _project(tmp_path)
+    logs = _session_files(tmp_path, repo, shas)
+    evil = logs / "evil.jsonl"
+    evil.write_text(json.dumps({"type": "user", "sessionId": "<script>alert(1)</script>", "cwd": "/x",
+                                "timestamp": "2026-03-05T10:00:00Z", "message": {"role": "user", "content": "hi"}}) + "\n")
+    store = tmp_path / "s.duckdb"
+    api.ingest([repo.path], store_path=store)
+    api.ingest_sessions([logs, FIX / "claude_code_usage.json"], store_path=store)
+    html = tmp_path / "r.html"
+    doc = api.report_from_store(store_path=store, html_path=html, as_of=datetime(2026, 5, 1))
+    assert doc["agent_loops"]["sessions"] == 4
+    page = html.read_text()
+    assert 'id="agent-loops"' in page and "chart-agent-ttg" in page and "chart-agent-interventions" in page
+    assert "<script>alert(1)" not in page
+    assert "claude-code-admin" in page and "$2.00" in page
+    out = subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", str(store), "--as-of", "2026-05-01"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "agent loops (4 sessions" in out.stdout and "autonomous" in out.stdout
