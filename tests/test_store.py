@@ -38,7 +38,9 @@ def extra_migration(monkeypatch):
 
 def test_a_new_store_records_each_migration_by_name(store_path):
     with db.Store.open(store_path) as st:
-        assert st.migrations() == [name for name, _ in MIGRATIONS] == ["001_canonical_tables"]
+        names = [name for name, _ in MIGRATIONS]
+        assert st.migrations() == names and names[0] == "001_canonical_tables"
+        assert names == sorted(names) and len(set(names)) == len(names)
         assert st.meta("store_format") == str(STORE_FORMAT)
         assert len(st.meta("salt")) == 32
 
