@@ -145,30 +145,86 @@ def analyze(
     _run(debug, go)
 
 
+class _ApiProgress(_RichProgress):
+    """Progress of API listings: items per stream, and the rate-limit wait when there is one."""
+
+    def __init__(self, console: Console):
+        super().__init__(console)
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed} items"),
+            TimeElapsedColumn(), console=console, transient=False,
+        )
+        self.label = ""
+
+    def start(self, repo: str, total: int | None) -> None:
+        self.label = escape(repo)
+        super().start(repo, total)
+
+    def wait(self, seconds: float, reason: str) -> None:
+        text = f"{reason}, waiting {seconds:.0f} s"
+        if self.task is not None:
+            self.bar.update(self.task, description=f"{self.label} [yellow]({escape(text)})[/yellow]")
+        self.bar.console.print(f"[yellow]{escape(text)}[/yellow]", highlight=False)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, advance=n, description=self.label)
+
+
+def _since(value: str | None) -> datetime | None:
+    d = _date(value, "--since")
+    return None if d is None else datetime(d.year, d.month, d.day)
+
+
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Git repositories to read into the store.")],
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Git repositories to read into the store.")] = None,
+    github: Annotated[Optional[list[str]], typer.Option("--github", help="A GitHub repository OWNER/REPO (repeatable).")] = None,
+    gitlab: Annotated[Optional[list[str]], typer.Option("--gitlab", help="A GitLab project GROUP/PROJECT (repeatable).")] = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="API base URL of a self-hosted GitHub Enterprise or GitLab.")] = None,
+    token_env: Annotated[Optional[str], typer.Option("--token-env", help="Environment variable holding the API token \\[default: GITHUB_TOKEN / GITLAB_TOKEN].")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Read API items updated (or created) on or after this date (YYYY-MM-DD).")] = None,
     store: StoreOpt = DEFAULT_STORE,
     branch: BranchOpt = None,
     pull_refs: PullOpt = True,
     debug: DebugOpt = False,
 ) -> None:
-    """Read new history into the store (idempotent and incremental).
+    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab.
 
-    Example: loopmeter ingest ~/src/api --store team.duckdb
+    Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
     """
 
     def go():
-        bar = _RichProgress(err)
-        try:
-            results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
-        finally:
-            bar.stop()
-        for r in results:
-            how = "incremental" if r.incremental else "full"
-            Console().print(
-                f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
-            )
+        if not paths and not github and not gitlab:
+            raise ConfigError("nothing to ingest: give git repository paths, --github OWNER/REPO or --gitlab GROUP/PROJECT")
+        if url and github and gitlab:
+            raise ConfigError("--url: give --github or --gitlab with it, not both (they are different servers)")
+        since_at = _since(since)
+        if paths:
+            bar = _RichProgress(err)
+            try:
+                results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
+            finally:
+                bar.stop()
+            for r in results:
+                how = "incremental" if r.incremental else "full"
+                Console().print(
+                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
+                )
+        for names, fn in ((github, api.ingest_github), (gitlab, api.ingest_gitlab)):
+            if not names:
+                continue
+            bar = _ApiProgress(err)
+            try:
+                done = fn(names, store_path=store, url=url, token_env=token_env, since=since_at, progress=bar)
+            finally:
+                bar.stop()
+            for r in done:
+                counts = ", ".join(f"{n:,} {k}" for k, n in r.items.items())
+                Console().print(
+                    f"{escape(r.source)}: {counts}; {r.requests:,} requests ({r.not_modified:,} not modified)",
+                    highlight=False,
+                )
 
     _run(debug, go)
 

@@ -102,6 +102,7 @@ class CacheEntry:
     etag: str | None
     body_hash: str
     next_url: str | None
+    oldest: Any = None  # set by the caller: the oldest item time on the page (see store.api_load)
 
 
 @dataclass
@@ -354,6 +355,10 @@ class ApiClient:
                               "and not expired")
         if resp.status_code == 403:
             accepted = resp.headers.get("x-accepted-oauth-scopes")
+            permission = resp.headers.get("x-accepted-github-permissions")
+            if permission:  # fine-grained tokens name the permission they lack
+                return self._fail(AuthError, f"{name}: the token lacks a permission for {shown} (403): needs "
+                                  f"{permission.strip()}")
             if accepted is not None:
                 have = resp.headers.get("x-oauth-scopes", "")
                 need = accepted.strip() or "(none listed)"
