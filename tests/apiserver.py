@@ -46,13 +46,14 @@ class Logged:
 
 
 class FixtureServer:
-    def __init__(self, api: str, *, token: str | None = None, page_size: int = 2, auth_header: str = "Authorization"):
+    def __init__(self, api: str, *, token: str | None = None, page_size: int = 2, link: bool = True):
         self.root = FIXTURES / api
         self.data: dict[str, Any] = {}
         for f in sorted(self.root.rglob("*.json")):
             self.data["/" + f.relative_to(self.root).with_suffix("").as_posix()] = json.loads(f.read_text())
         self.token = token
         self.page_size = page_size
+        self.link = link  # False: only GitLab's X-Next-Page says where the next page is
         self.faults: dict[tuple[str, int], list[Reply]] = {}
         self.stalls: set[tuple[str, int]] = set()
         self.stalled = threading.Event()  # set when a request reached a stall
@@ -137,7 +138,8 @@ class FixtureServer:
             out = chunk if key is None else {**body, key: chunk}
             if page * n < len(listing):
                 q = dict(query, page=str(page + 1))
-                headers["Link"] = f'<{self.url}{path}?{urlencode(q)}>; rel="next"'
+                if self.link:
+                    headers["Link"] = f'<{self.url}{path}?{urlencode(q)}>; rel="next"'
                 headers["X-Next-Page"] = str(page + 1)
             body = out
         raw = json.dumps(body).encode()

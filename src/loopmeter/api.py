@@ -103,7 +103,7 @@ def _ingest_api(kind: str, names: Sequence[str], *, store_path, url, token_env, 
     results = []
     with _damaged_store(store_path), Store.open(store_path) as store:
         for name in names:
-            with ApiClient(url or mod.DEFAULT_URL, provider=provider, token=token, cached=cache_lookup(store),
+            with ApiClient(mod.api_base(url or mod.DEFAULT_URL), provider=provider, token=token, cached=cache_lookup(store),
                            on_wait=on_wait, sleep=sleep or time.sleep, clock=clock or time.time) as client:
                 source = mod.Source(store, client, name, matcher)
                 result = source.ingest(since=since, progress=progress)

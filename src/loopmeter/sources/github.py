@@ -56,6 +56,11 @@ def check_repo_name(repo: str) -> str:
     return repo
 
 
+def api_base(url: str) -> str:
+    """The REST root: api.github.com, or https://HOST/api/v3 of GitHub Enterprise Server, as given."""
+    return url.rstrip("/")
+
+
 def closing_links(body: str, repo: str) -> list[tuple[str, str]]:
     """(kind, issue item id) for each `fixes #N` / `closes owner/repo#N` in a pull request body."""
     out: list[tuple[str, str]] = []

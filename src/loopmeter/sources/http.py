@@ -340,10 +340,12 @@ class ApiClient:
     def _status_error(self, resp: httpx.Response, shown: str) -> ApiError:
         name = self.provider.name
         message = ""
+        body: Any = None
         try:
             body = resp.json()
             if isinstance(body, dict):
-                message = str(body.get("message") or body.get("error") or body.get("errorMessages") or "")
+                message = str(body.get("message") or body.get("error_description") or body.get("error")
+                              or body.get("errorMessages") or "")
         except ValueError:
             pass
         detail = f" ({message[:160]})" if message else ""
@@ -359,6 +361,12 @@ class ApiClient:
             if permission:  # fine-grained tokens name the permission they lack
                 return self._fail(AuthError, f"{name}: the token lacks a permission for {shown} (403): needs "
                                   f"{permission.strip()}")
+            # GitLab: {"error": "insufficient_scope", "scope": "read_api"} (also in WWW-Authenticate).
+            www = resp.headers.get("www-authenticate", "")
+            if (isinstance(body, dict) and body.get("error") == "insufficient_scope") or "insufficient_scope" in www:
+                m = re.search(r'scope="([^"]*)"', www)
+                need = (body.get("scope") if isinstance(body, dict) else None) or (m.group(1) if m else "(not named)")
+                return self._fail(AuthError, f"{name}: the token lacks a scope for {shown} (403): needs {need}")
             if accepted is not None:
                 have = resp.headers.get("x-oauth-scopes", "")
                 need = accepted.strip() or "(none listed)"
