@@ -249,7 +249,8 @@ def test_since_skips_older_items(server, tmp_path):
 
 
 def test_rate_limits_are_waited_out_and_server_errors_retried(server, tmp_path):
-    reset = int(time.time()) + 42
+    now = float(int(time.time()))
+    reset = int(now) + 42
     server.fault(f"{P}/pulls", Reply(403, {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
                                            "x-ratelimit-reset": str(reset), "Content-Type": "application/json"},
                                      {"message": "API rate limit exceeded for user ID 1."}), page=2)
@@ -260,9 +261,9 @@ def test_rate_limits_are_waited_out_and_server_errors_retried(server, tmp_path):
                                         {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}))
     waits = Waits()
     db = tmp_path / "s.duckdb"
-    ingest(server, db, waits)
-    assert 42 <= waits.slept[0] <= 44  # until the reset, plus a second
-    assert waits.slept[1:] == [7.0, 1.0, 60.0]
+    ingest(server, db, waits, clock=lambda: now)
+    assert waits.slept == [43.0, 7.0, 1.0, 60.0]  # until the reset plus a second; Retry-After; backoff; a minute
+    assert waits.shown[0] == (43.0, "rate limited")
     assert [r for _, r in waits.shown] == ["rate limited", "rate limited", "server error 502, retrying", "rate limited"]
     clean = tmp_path / "clean.duckdb"
     ingest(server, clean)
