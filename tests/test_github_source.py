@@ -394,3 +394,30 @@ def test_killed_ingest_resumes_to_the_same_rows(server, tmp_path):
                 {f"{P}/issues/{k}/timeline" for k in (1, 2, 3, 5)}]
     assert dump(db) == dump(clean)
     assert q(db, "select count(*) from api_progress") == [(0,)]
+
+
+def test_a_pending_deployment_is_looked_at_again_when_its_listing_has_not_changed(server, tmp_path):
+    dep = {"id": 403, "sha": "3" * 40, "ref": "main", "task": "deploy", "environment": "production",
+           "production_environment": True, "creator": {"login": "alice", "id": 1001, "type": "User"},
+           "created_at": "2024-03-07T10:00:00Z", "updated_at": "2024-03-07T10:00:00Z"}
+    server.data[f"{P}/deployments"].insert(0, dep)
+    server.data[f"{P}/deployments/403"] = dep
+    server.data[f"{P}/deployments/403/statuses"] = [
+        {"id": 4031, "state": "in_progress", "creator": dep["creator"], "created_at": "2024-03-07T10:01:00Z"}]
+    db = tmp_path / "s.duckdb"
+    ingest(server, db)
+    assert q(db, "select state from items where item_id = 'github:acme/widgets:deployment:403'") == [("pending",)]
+    # The pending deployment holds the high-water mark at its creation.
+    assert q(db, "select high_water from api_cursors where stream = 'deployments'") == [(datetime(2024, 3, 7, 10),)]
+    n = len(server.requests())
+    ingest(server, db)  # nothing changed: the listing and the statuses answer 304
+    assert [(r.path, r.status) for r in server.requests()[n:] if "deployments" in r.path] == [
+        (f"{P}/deployments", 304), (f"{P}/deployments/403/statuses", 304)]
+    # The deployment finishes; GitHub adds a status and leaves the deployment (and its listing) as it was.
+    server.data[f"{P}/deployments/403/statuses"].insert(
+        0, {"id": 4032, "state": "success", "creator": dep["creator"], "created_at": "2024-03-07T10:20:00Z"})
+    ingest(server, db)
+    assert q(db, "select state, done_at from items where item_id = 'github:acme/widgets:deployment:403'") == [
+        ("success", datetime(2024, 3, 7, 10, 20))]
+    assert q(db, "select count(*) from items where kind = 'deployment'") == [(3,)]
+    assert q(db, "select high_water from api_cursors where stream = 'deployments'") == [(datetime(2024, 3, 7, 10),)]

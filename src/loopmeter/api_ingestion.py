@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .ingestion import Progress
@@ -40,6 +40,15 @@ class Stream:
     convert: Callable[[list[dict], PageRows], None]
     id_prefix: str = ""  # items of this stream start with it ("github:o/r:run:")
     open_states: tuple[str, ...] = ()  # states of stored items that must be read again
+    # Re-reads stored open items whose listing entry may not change when they do (GitHub adds a
+    # deployment status without touching the deployment); gets the ids, adds rows to the page.
+    refresh: Callable[[list[str], PageRows], None] | None = None
+
+
+# An item still open this long after the newest one is taken as abandoned (a deployment nobody
+# finished, a runner that vanished): it no longer holds the high-water mark back, or every daily
+# run would page back to it. GitHub cancels any workflow run after 35 days; most finish in hours.
+OPEN_HORIZON = timedelta(days=7)
 
 
 @dataclass
@@ -70,6 +79,7 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
     else:
         progress.start(f"{source} {stream.name}", None)
     converted = pages = 0
+    seen: set[str] = set()
     while url:
         page = client.get(url, params)
         params = None
@@ -95,15 +105,27 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
             if page.cache_entry is not None:
                 rows.cache.append(replace(page.cache_entry, oldest=min(known) if known else None))
             nxt = None if stop else page.next_url
+        seen.update(r["item_id"] for r in rows.items)
         api_load.write_page(store, source, stream.name, rows, actors, next_url=nxt, floor=floor,
                             pending_high_water=pending)
         url = nxt
     high = pending if pending is not None else old
     if stream.open_states and high is not None:
-        held = store.con.execute(
-            "select min(created_at) from items where starts_with(item_id, ?) and list_contains(?, state)",
-            [stream.id_prefix, list(stream.open_states)]).fetchone()[0]
-        if held is not None and held < high:
-            high = held
+        still_open = store.con.execute(
+            "select item_id, created_at from items where starts_with(item_id, ?) and list_contains(?, state) "
+            "and created_at >= ? order by created_at, item_id",
+            [stream.id_prefix, list(stream.open_states), high - OPEN_HORIZON]).fetchall()
+        stale = [r[0] for r in still_open if r[0] not in seen]  # not just read by this walk
+        if stale and stream.refresh is not None:
+            rows = PageRows()
+            stream.refresh(stale, rows)
+            if rows.items or rows.cache:
+                api_load.write_page(store, source, stream.name, rows, actors, next_url=None, floor=floor,
+                                    pending_high_water=pending)
+            still_open = store.con.execute(
+                "select item_id, created_at from items where list_contains(?, item_id) and list_contains(?, state) "
+                "order by created_at", [[r[0] for r in still_open], list(stream.open_states)]).fetchall()
+        if still_open and still_open[0][1] < high:
+            high = still_open[0][1]
     api_load.finish_walk(store, source, stream.name, high)
     return converted, pages

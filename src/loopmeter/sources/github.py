@@ -107,10 +107,13 @@ class GithubSource:
             out.append(old is None or u is None or old[0] != u or not terminal(old[1]))
         return out
 
-    def _all(self, path: str) -> list[dict]:
-        """Every entry of a small per-item listing (read unconditionally: it is read because it changed)."""
+    def _all(self, path: str, remember: PageRows | None = None) -> list[dict]:
+        """Every entry of a small per-item listing (read unconditionally: it is read because it changed).
+        With `remember`, its ETags are stored with the rows, for a later conditional look."""
         out: list[dict] = []
         for page in self.client.pages(path, {"per_page": 100}, conditional=False):
+            if remember is not None and page.cache_entry is not None:
+                remember.cache.append(page.cache_entry)
             data = page.data
             if isinstance(data, dict):
                 data = next((v for v in data.values() if isinstance(v, list)), [])
@@ -319,8 +322,25 @@ class GithubSource:
                 self.deployment(dep, item_id, rows)
                 rows.versions.append((item_id, u))
 
-    def deployment(self, dep: dict, item_id: str, rows: PageRows) -> None:
-        statuses = self._all(f"{self.api}/deployments/{dep.get('id')}/statuses")
+    def refresh_deployments(self, ids: list[str], rows: PageRows) -> None:
+        """Pending deployments: a conditional look at their statuses (a 304 costs nothing), and the
+        deployment again only when they changed."""
+        for item_id in ids:
+            dep_id = item_id.rsplit(":", 1)[1]
+            page = self.client.get(f"{self.api}/deployments/{dep_id}/statuses", {"per_page": 100})
+            if page.unchanged:
+                continue
+            dep = self.client.get(f"{self.api}/deployments/{dep_id}", conditional=False).data
+            if isinstance(dep, dict):
+                self.deployment(dep, item_id, rows, statuses=page.data if isinstance(page.data, list) else None)
+                rows.versions.append((item_id, parse_time(dep.get("updated_at"))))
+            if page.cache_entry is not None:
+                rows.cache.append(page.cache_entry)
+
+    def deployment(self, dep: dict, item_id: str, rows: PageRows, statuses: list[dict] | None = None) -> None:
+        if statuses is None or len(statuses) >= 100:
+            statuses = self._all(f"{self.api}/deployments/{dep.get('id')}/statuses", remember=rows)
+        statuses = [s for s in statuses if isinstance(s, dict)]
         statuses.sort(key=lambda s: (parse_time(s.get("created_at")) or datetime.min, s.get("id") or 0))
         env = dep.get("environment")
         sha = dep.get("sha")
@@ -367,7 +387,8 @@ class GithubSource:
                    self.convert_runs, id_prefix=f"{self.prefix}run:", open_states=("running",)),
             Stream("releases", f"{self.api}/releases", {"per_page": 100}, plain, created, self.convert_releases),
             Stream("deployments", f"{self.api}/deployments", {"per_page": 100}, plain, created,
-                   self.convert_deployments, id_prefix=f"{self.prefix}deployment:", open_states=("pending",)),
+                   self.convert_deployments, id_prefix=f"{self.prefix}deployment:", open_states=("pending",),
+                   refresh=self.refresh_deployments),
         ]
 
     def check(self) -> None:
