@@ -421,3 +421,20 @@ def test_a_pending_deployment_is_looked_at_again_when_its_listing_has_not_change
         ("success", datetime(2024, 3, 7, 10, 20))]
     assert q(db, "select count(*) from items where kind = 'deployment'") == [(3,)]
     assert q(db, "select high_water from api_cursors where stream = 'deployments'") == [(datetime(2024, 3, 7, 10),)]
+
+
+def test_same_as_links_survive_a_later_git_ingest(server, tmp_path):
+    from gitrepo import GitRepo
+
+    db = tmp_path / "s.duckdb"
+    ingest(server, db)
+    repo = GitRepo(tmp_path / "widgets")
+    sha = repo.commit("Add a response cache", author=("Alice Example", "alice@example.com"), date="2024-03-03T15:00:00+00:00")
+    # The pull request's merge sha is that commit (as if GitHub had merged it so).
+    pulls = server.data[f"{P}/pulls"]
+    pulls.insert(0, {**pulls.pop(2), "merge_commit_sha": sha, "updated_at": "2024-03-12T00:00:00Z"})  # newest update first
+    ingest(server, db)
+    api.ingest([repo.path], store_path=db)
+    assert q(db, "select src, dst from links where kind = 'same_as'") == [("github:acme/widgets:pr:2", f"git:widgets:change:{sha}")]
+    api.ingest([repo.path], store_path=db)  # the change derivation runs again: the link is rebuilt with it
+    assert q(db, "select src, dst from links where kind = 'same_as'") == [("github:acme/widgets:pr:2", f"git:widgets:change:{sha}")]
