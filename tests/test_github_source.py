@@ -326,10 +326,14 @@ def test_cli_errors_are_one_line_exit_2_and_keep_the_store(server, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "github:acme/widgets: 4 pulls, 6 issues, 3 runs, 2 releases, 2 deployments" in ok.stdout
     before = dump(db)
+    scope = Reply(403, {"x-accepted-oauth-scopes": "repo", "x-oauth-scopes": "", "Content-Type": "application/json"},
+                  {"message": "Resource not accessible by personal access token"})
     cases = [
         ({"LM_TEST_TOKEN": "ghp_wrong"}, REPO, r"error: GitHub rejected the token \(401\)"),
         ({}, "acme/nope", r"error: github: acme/nope not found or not visible to this token"),
+        ({}, REPO, r"error: GitHub: the token lacks a scope for \S+/repos/acme/widgets/actions/runs \(403\): needs repo, has none"),
     ]
+    server.fault(f"{P}/actions/runs", scope)  # only the third case gets that far
     for env, repo, pattern in cases:
         r = cli("--github", repo, "--url", server.url, "--token-env", "LM_TEST_TOKEN", "--store", str(db), env=env)
         assert r.returncode == 2, (repo, r.stderr)

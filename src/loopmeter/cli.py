@@ -146,13 +146,16 @@ def analyze(
 
 
 class _ApiProgress(_RichProgress):
-    """Progress of API listings: items per stream, and the rate-limit wait when there is one."""
+    """Progress of API listings: items per stream, and the rate-limit wait when there is one.
+
+    Transient: the summary line printed after the ingest says what was read, and an error stays
+    the one line on stderr."""
 
     def __init__(self, console: Console):
         super().__init__(console)
         self.bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed} items"),
-            TimeElapsedColumn(), console=console, transient=False,
+            TimeElapsedColumn(), console=console, transient=True,
         )
         self.label = ""
 
