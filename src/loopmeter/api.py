@@ -101,7 +101,7 @@ def _ingest_api(kind: str, names: Sequence[str], *, store_path, url, token_env, 
     progress = progress or Progress()
     if token is None:
         progress.note(f"no token in {provider.token_env}: only public data can be read, and {provider.name} "
-                      "allows few requests without one (GitHub: 60 an hour)")
+                      "allows few requests an hour without one")
     on_wait = getattr(progress, "wait", None)
     results = []
     with _damaged_store(store_path), Store.open(store_path) as store:

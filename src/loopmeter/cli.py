@@ -167,7 +167,7 @@ class _ApiProgress(_RichProgress):
         text = f"{reason}, waiting {seconds:.0f} s"
         if self.task is not None:
             self.bar.update(self.task, description=f"{self.label} [yellow]({escape(text)})[/yellow]")
-        self.bar.console.print(f"[yellow]{escape(text)}[/yellow]", highlight=False)
+        self.bar.console.print(f"[yellow]{self.label}: {escape(text)}[/yellow]", highlight=False, soft_wrap=True)
 
     def advance(self, n: int) -> None:
         if self.task is not None:
@@ -226,7 +226,7 @@ def ingest(
                 counts = ", ".join(f"{n:,} {k}" for k, n in r.items.items())
                 Console().print(
                     f"{escape(r.source)}: {counts}; {r.requests:,} requests ({r.not_modified:,} not modified)",
-                    highlight=False,
+                    highlight=False, soft_wrap=True,
                 )
 
     _run(debug, go)
