@@ -13,13 +13,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from ..attribution import Evidence, Matcher
-from ..sources.http import CacheEntry
 from .db import Store, transaction, utcnow
+
+if TYPE_CHECKING:  # the git ingest imports this module for relink_api_sources; it needs no httpx
+    from ..sources.http import CacheEntry
 
 _ITEMS = pa.schema([
     ("item_id", pa.string()), ("source", pa.string()), ("kind", pa.string()), ("repo", pa.string()),
@@ -188,6 +190,8 @@ def progress(store: Store, source: str, stream: str) -> tuple[datetime | None, s
 
 def cache_lookup(store: Store):
     """The HTTP cache as the `cached` callable of `ApiClient`."""
+
+    from ..sources.http import CacheEntry
 
     def lookup(key: str) -> CacheEntry | None:
         row = store.con.execute("select etag, body_hash, next_url, oldest from http_cache where url = ?", [key]).fetchone()
