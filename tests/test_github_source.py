@@ -442,3 +442,12 @@ def test_same_as_links_survive_a_later_git_ingest(server, tmp_path):
     assert q(db, "select src, dst from links where kind = 'same_as'") == [("github:acme/widgets:pr:2", f"git:widgets:change:{sha}")]
     api.ingest([repo.path], store_path=db)  # the change derivation runs again: the link is rebuilt with it
     assert q(db, "select src, dst from links where kind = 'same_as'") == [("github:acme/widgets:pr:2", f"git:widgets:change:{sha}")]
+
+
+def test_closing_keywords():
+    from loopmeter.sources.github import closing_links
+
+    body = "Fixes #12, resolved: #13 and closes other/repo#4.\nSee #5; hotfixes #6; prefixes #7; Closed #8"
+    assert closing_links(body, REPO) == [
+        ("fixes", "github:acme/widgets:issue:12"), ("fixes", "github:acme/widgets:issue:13"),
+        ("closes", "github:other/repo:issue:4"), ("closes", "github:acme/widgets:issue:8")]
