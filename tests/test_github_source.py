@@ -451,3 +451,14 @@ def test_closing_keywords():
     assert closing_links(body, REPO) == [
         ("fixes", "github:acme/widgets:issue:12"), ("fixes", "github:acme/widgets:issue:13"),
         ("closes", "github:other/repo:issue:4"), ("closes", "github:acme/widgets:issue:8")]
+
+
+def test_an_item_gone_since_it_was_listed_keeps_its_listing_fields(server, tmp_path):
+    del server.data[f"{P}/issues/7/timeline"]  # transferred away between the listing and the timeline read
+    db = tmp_path / "s.duckdb"
+    result = ingest(server, db)[0]
+    assert q(db, "select kind, state from items where item_id = 'github:acme/widgets:issue:7'") == [("incident", "open")]
+    assert q(db, "select activity from events where item_id = 'github:acme/widgets:issue:7'") == [("opened",)]
+    assert result.warnings == ["github:acme/widgets: 1 timelines or status lists were gone (404/410) when read; "
+                               "those items keep only their listing's fields"]
+    assert all(r.headers.get("X-GitHub-Api-Version") == "2022-11-28" for r in server.requests())

@@ -223,6 +223,8 @@ def ingest(
             finally:
                 bar.stop()
             for r in done:
+                for w in r.warnings:
+                    err.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
                 counts = ", ".join(f"{n:,} {k}" for k, n in r.items.items())
                 Console().print(
                     f"{escape(r.source)}: {counts}; {r.requests:,} requests ({r.not_modified:,} not modified)",

@@ -90,6 +90,7 @@ class GithubSource:
         self.actors = ApiActors(store.meta("salt") or "", matcher, where)
         self.prefix = f"github:{repo}:"
         self.api = f"/repos/{repo}"
+        self.missing = 0  # per-item listings that answered 404/410
 
     # -- actors ------------------------------------------------------------------------------
 
@@ -111,13 +112,19 @@ class GithubSource:
         """Every entry of a small per-item listing (read unconditionally: it is read because it changed).
         With `remember`, its ETags are stored with the rows, for a later conditional look."""
         out: list[dict] = []
-        for page in self.client.pages(path, {"per_page": 100}, conditional=False):
-            if remember is not None and page.cache_entry is not None:
-                remember.cache.append(page.cache_entry)
-            data = page.data
-            if isinstance(data, dict):
-                data = next((v for v in data.values() if isinstance(v, list)), [])
-            out += [e for e in data or [] if isinstance(e, dict)]
+        try:
+            for page in self.client.pages(path, {"per_page": 100}, conditional=False):
+                if remember is not None and page.cache_entry is not None:
+                    remember.cache.append(page.cache_entry)
+                data = page.data
+                if isinstance(data, dict):
+                    data = next((v for v in data.values() if isinstance(v, list)), [])
+                out += [e for e in data or [] if isinstance(e, dict)]
+        except NotFound:
+            # Listed a moment ago, gone now (deleted, transferred, hidden as spam): the listing's own
+            # fields are still stored, and the next change to it is read again.
+            self.missing += 1
+            return out
         return out
 
     # -- pull requests -----------------------------------------------------------------------
@@ -411,6 +418,9 @@ class GithubSource:
             result.items[stream.name] = n
             result.pages += pages
         api_load.relink_by_sha(self.store, self.prefix)
+        if self.missing:
+            result.warnings.append(f"github:{self.repo}: {self.missing} timelines or status lists were gone (404/410) "
+                                   "when read; those items keep only their listing's fields")
         return result
 
 

@@ -84,6 +84,7 @@ class GitlabSource:
         self.actors = ApiActors(store.meta("salt") or "", matcher, "gitlab" if host == "gitlab.com" else host)
         self.prefix = f"gitlab:{project}:"
         self.api = f"/projects/{quote(project, safe='')}"
+        self.missing = 0
 
     def who(self, user: Any) -> str | None:
         if not isinstance(user, dict):
@@ -97,8 +98,11 @@ class GitlabSource:
 
     def _all(self, path: str, **params: Any) -> list[dict]:
         out: list[dict] = []
-        for page in self.client.pages(path, {"per_page": 100, **params}, conditional=False):
-            out += [e for e in page.data or [] if isinstance(e, dict)] if isinstance(page.data, list) else []
+        try:
+            for page in self.client.pages(path, {"per_page": 100, **params}, conditional=False):
+                out += [e for e in page.data or [] if isinstance(e, dict)] if isinstance(page.data, list) else []
+        except NotFound:
+            self.missing += 1  # gone since it was listed (or a feature the server lacks): keep what the listing said
         return out
 
     def _state_and_labels(self, kind: str, iid: Any, item_id: str, rows: PageRows) -> list[str]:
@@ -313,6 +317,9 @@ class GitlabSource:
                 result.items[stream.name] = n
                 result.pages += pages
         api_load.relink_by_sha(self.store, self.prefix)
+        if self.missing:
+            result.warnings.append(f"gitlab:{self.project}: {self.missing} notes, commits or event lists answered "
+                                   "404/410; those items keep only their listing's fields")
         return result
 
 

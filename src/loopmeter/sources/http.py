@@ -83,10 +83,12 @@ class Provider:
     token_env: str  # the default environment variable holding the token
     token_header: Callable[[str], tuple[str, str]]
     accept: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request
 
 
+# The API version pins the response schemas the mapping in github.py was written against.
 GITHUB = Provider("GitHub", "github", "GITHUB_TOKEN", lambda t: ("Authorization", f"Bearer {t}"),
-                  accept="application/vnd.github+json")
+                  accept="application/vnd.github+json", headers=(("X-GitHub-Api-Version", "2022-11-28"),))
 # GitLab accepts personal, project and OAuth tokens as a Bearer token.
 GITLAB = Provider("GitLab", "gitlab", "GITLAB_TOKEN", lambda t: ("Authorization", f"Bearer {t}"))
 # Jira Cloud wants Basic email:api-token; Data Center personal access tokens are Bearer. The Jira
@@ -197,7 +199,7 @@ class ApiClient:
         self.backoff = backoff
         self.max_wait = max_wait
         self.stats = Stats()
-        headers = {"Accept": provider.accept, "User-Agent": "loopmeter"}
+        headers = {"Accept": provider.accept, "User-Agent": "loopmeter", **dict(provider.headers)}
         if token:
             k, v = provider.token_header(token)
             headers[k] = v
@@ -373,6 +375,6 @@ class ApiClient:
                 return self._fail(AuthError, f"{name}: the token lacks a scope for {shown} (403): needs "
                                   f"{need}, has {have.strip() or 'none'}")
             return self._fail(AuthError, f"{name}: access to {shown} is forbidden (403){detail}")
-        if resp.status_code == 404:
-            return self._fail(NotFound, f"{name}: {shown} not found (404)")
+        if resp.status_code in (404, 410):
+            return self._fail(NotFound, f"{name}: {shown} not found ({resp.status_code})")
         return self._fail(ApiError, f"{name}: {shown} answered {resp.status_code} {resp.reason_phrase}{detail}")
