@@ -203,11 +203,14 @@ def test_second_daily_run_makes_only_not_modified_requests(server, tmp_path):
     n = len(server.requests())
     second = ingest(server, db)[0]
     later = server.requests()[n:]
-    # One conditional request per listing (and the repository check), each a 304.
-    assert [r.status for r in later] == [304] * 6
-    assert {r.path for r in later} == {P, f"{P}/pulls", f"{P}/issues", f"{P}/actions/runs", f"{P}/releases", f"{P}/deployments"}
+    # One conditional request per listing (and the repository check), each a 304; the runs are read
+    # a week past their mark for reruns, which here is both of their pages.
+    assert [r.status for r in later] == [304] * 7
+    assert sorted((r.path, r.query.get("page", "1")) for r in later) == sorted([
+        (P, "1"), (f"{P}/pulls", "1"), (f"{P}/issues", "1"), (f"{P}/actions/runs", "1"), (f"{P}/actions/runs", "2"),
+        (f"{P}/releases", "1"), (f"{P}/deployments", "1")])
     assert all(r.headers.get("If-None-Match") for r in later)
-    assert second.requests == 6 and second.not_modified == 6 and first.requests == n
+    assert second.requests == 7 and second.not_modified == 7 and first.requests == n
     assert dump(db) == before
 
 
@@ -228,7 +231,7 @@ def test_changed_items_are_read_again_without_duplicates(server, tmp_path):
     # PR #3 on the same page is unchanged (same updated_at), so only #5's timeline (two pages now) is read again.
     assert sorted(later) == sorted([
         (P, 304), (f"{P}/pulls", 200), (f"{P}/issues/5/timeline", 200), (f"{P}/issues/5/timeline", 200), (f"{P}/issues", 304),
-        (f"{P}/actions/runs", 200), (f"{P}/releases", 304), (f"{P}/deployments", 304)])
+        (f"{P}/actions/runs", 200), (f"{P}/actions/runs", 304), (f"{P}/releases", 304), (f"{P}/deployments", 304)])
     assert q(db, "select count(*) from items where item_id = 'github:acme/widgets:pr:5'") == [(1,)]
     assert q(db, "select activity from events where item_id = 'github:acme/widgets:pr:5' order by ts, activity") == [
         ("committed",), ("labeled",), ("opened",), ("reviewed",)]
@@ -462,3 +465,21 @@ def test_an_item_gone_since_it_was_listed_keeps_its_listing_fields(server, tmp_p
     assert result.warnings == ["github:acme/widgets: 1 timelines or status lists were gone (404/410) when read; "
                                "those items keep only their listing's fields"]
     assert all(r.headers.get("X-GitHub-Api-Version") == "2022-11-28" for r in server.requests())
+
+
+def test_a_rerun_of_an_older_run_is_read_on_the_next_day(server, tmp_path):
+    runs = server.data[f"{P}/actions/runs"]["workflow_runs"]
+    runs[1] = {**runs[1], "conclusion": "failure"}  # run 102 (created 03-05) failed ...
+    db = tmp_path / "s.duckdb"
+    ingest(server, db)
+    # ... and is rerun days later: same run, attempt 2, still listed by its creation time, five days
+    # before the newest run (the mark).
+    server.data[f"{P}/actions/runs/102/attempts/1"] = dict(runs[1])
+    runs[1] = {**runs[1], "conclusion": "success", "run_attempt": 2, "run_started_at": "2024-03-11T08:00:00Z",
+               "updated_at": "2024-03-11T08:05:00Z"}
+    ingest(server, db)
+    assert q(db, "select item_id, state, started_at from items where item_id like '%:run:102:%' order by 1") == [
+        ("github:acme/widgets:run:102:1", "failure", datetime(2024, 3, 5, 16, 1)),
+        ("github:acme/widgets:run:102:2", "success", datetime(2024, 3, 11, 8))]
+    # The first attempt was stored already and finished: it is not asked for again.
+    assert not [r for r in server.requests() if r.path == f"{P}/actions/runs/102/attempts/1"]

@@ -13,7 +13,9 @@ runner owns the walk:
 - A 304 page has no body; its rows are stored (its cache entry was written with them), and the
   remembered oldest time and next link say whether to go on.
 - For listings sorted by creation whose entries change later (CI runs, deployments), the mark never
-  passes the oldest entry still open in the store, so the next walk reads it again.
+  passes the oldest entry still open in the store, so the next walk reads it again; a stream may
+  also look back a fixed time past the mark (GitHub reruns keep their run's creation time). Entries
+  whose version is already stored cost nothing but their share of a page.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Stream:
     # Re-reads stored open items whose listing entry may not change when they do (GitHub adds a
     # deployment status without touching the deployment); gets the ids, adds rows to the page.
     refresh: Callable[[list[str], PageRows], None] | None = None
+    lookback: timedelta = timedelta(0)
 
 
 # An item still open this long after the newest one is taken as abandoned (a deployment nobody
@@ -67,6 +70,9 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
     """Read one listing into the store. Returns (entries converted, pages read)."""
     old = api_load.cursor(store, source, stream.name)
     floor = since if since is not None else old
+    # Where the walk stops: the floor, less the stream's look-back for entries that change without
+    # moving up their listing (a rerun keeps its run's creation time).
+    reach = None if floor is None else floor - stream.lookback
     url: str | None = stream.path
     params: dict[str, Any] | None = stream.params
     pending: datetime | None = None
@@ -89,7 +95,7 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
             # 304: this page's rows are already stored; go on only if it reached past the floor.
             entry = page.cache_entry
             pending = pending if pending is not None else old
-            stop = floor is not None and entry is not None and entry.oldest is not None and entry.oldest < floor
+            stop = reach is not None and entry is not None and entry.oldest is not None and entry.oldest < reach
             nxt = None if stop else page.next_url
         else:
             entries = stream.entries(page.data)
@@ -97,8 +103,8 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
             known = [t for t in times if t is not None]
             if pending is None and known:
                 pending = max(known)
-            keep = [e for e, t in zip(entries, times) if floor is None or t is None or t >= floor]
-            stop = floor is not None and any(t < floor for t in known)
+            keep = [e for e, t in zip(entries, times) if reach is None or t is None or t >= reach]
+            stop = reach is not None and any(t < reach for t in known)
             stream.convert(keep, rows)
             converted += len(keep)
             progress.advance(len(keep))

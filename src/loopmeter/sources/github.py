@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +45,10 @@ _CLOSING = re.compile(
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _INCIDENT = re.compile(r"\b(incident|outage|sev[ -]?[0-4]|postmortem)\b", re.I)
 _BUG = re.compile(r"\bbug\b", re.I)
+
+# A rerun keeps its run's creation time, so the runs listing is read this far past the last mark
+# (mostly 304s); a rerun started later than this after its run is missed unless --since reaches it.
+RERUN_LOOKBACK = timedelta(days=7)
 
 STREAMS = ("pulls", "issues", "runs", "releases", "deployments")
 
@@ -391,7 +395,8 @@ class GithubSource:
             Stream("pulls", f"{self.api}/pulls", desc_updated, plain, updated, self.convert_pulls),
             Stream("issues", f"{self.api}/issues", desc_updated, plain, updated, self.convert_issues),
             Stream("runs", f"{self.api}/actions/runs", {"per_page": 100}, key("workflow_runs"), created,
-                   self.convert_runs, id_prefix=f"{self.prefix}run:", open_states=("running",)),
+                   self.convert_runs, id_prefix=f"{self.prefix}run:", open_states=("running",),
+                   lookback=RERUN_LOOKBACK),
             Stream("releases", f"{self.api}/releases", {"per_page": 100}, plain, created, self.convert_releases),
             Stream("deployments", f"{self.api}/deployments", {"per_page": 100}, plain, created,
                    self.convert_deployments, id_prefix=f"{self.prefix}deployment:", open_states=("pending",),
