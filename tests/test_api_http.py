@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-
 from apiserver import FixtureServer, Reply
+
 from loopmeter.sources.http import GITHUB, ApiClient, ApiError, AuthError, CacheEntry
 
 P = "/repos/acme/widgets"

@@ -26,8 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from apiserver import FixtureServer, Reply
+
 from loopmeter import api
 from loopmeter.errors import LoopmeterError
 from loopmeter.sources.http import ApiError, AuthError, NotFound
@@ -320,7 +320,7 @@ def test_bad_token_missing_scope_and_unknown_repository(server, tmp_path, monkey
 def cli(*args, env=None, timeout=60):
     e = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "loopmeter", "ingest", *args], capture_output=True, text=True,
-                          env=e, timeout=timeout)
+                          env=e, timeout=timeout, check=False)
 
 
 def test_cli_errors_are_one_line_exit_2_and_keep_the_store(server, tmp_path):
@@ -396,7 +396,7 @@ def test_killed_ingest_resumes_to_the_same_rows(server, tmp_path):
     assert r.returncode == 0, r.stderr
     resumed = server.requests()[n:]
     # It goes on from the second page of issues, and reads no pull request again.
-    assert [x for x in resumed if x.path == f"{P}/issues"][0].query.get("page") == "2"
+    assert next(x for x in resumed if x.path == f"{P}/issues").query.get("page") == "2"
     assert not [x for x in resumed if x.path.endswith("/timeline") and x.path in
                 {f"{P}/issues/{k}/timeline" for k in (1, 2, 3, 5)}]
     assert dump(db) == dump(clean)
@@ -462,8 +462,8 @@ def test_an_item_gone_since_it_was_listed_keeps_its_listing_fields(server, tmp_p
     result = ingest(server, db)[0]
     assert q(db, "select kind, state from items where item_id = 'github:acme/widgets:issue:7'") == [("incident", "open")]
     assert q(db, "select activity from events where item_id = 'github:acme/widgets:issue:7'") == [("opened",)]
-    assert result.warnings == ["github:acme/widgets: 1 timelines or status lists were gone (404/410) when read; "
-                               "those items keep only their listing's fields"]
+    assert result.warnings == [("github:acme/widgets: 1 timelines or status lists were gone (404/410) when read; "
+                                "those items keep only their listing's fields")]
     assert all(r.headers.get("X-GitHub-Api-Version") == "2022-11-28" for r in server.requests())
 
 

@@ -20,8 +20,8 @@ import time
 from datetime import datetime
 
 import pytest
-
 from apiserver import FixtureServer, Reply
+
 from loopmeter import api
 from loopmeter.sources.gitlab import closing_links
 from loopmeter.sources.http import AuthError, NotFound

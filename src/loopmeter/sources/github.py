@@ -35,16 +35,16 @@ from ..ingestion import Progress
 from ..store import api_load
 from ..store.api_load import ApiActors, PageRows, parse_time
 from ..store.db import Store
-from .http import GITHUB, ApiClient, NotFound
+from .http import ApiClient, NotFound
 
 DEFAULT_URL = "https://api.github.com"
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
 # GitHub's closing keywords (docs: "Linking a pull request to an issue using a keyword").
 _CLOSING = re.compile(
-    r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+(?:([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+))?#(\d+)\b", re.I)
+    r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+(?:([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+))?#(\d+)\b", re.IGNORECASE)
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-_INCIDENT = re.compile(r"\b(incident|outage|sev[ -]?[0-4]|postmortem)\b", re.I)
-_BUG = re.compile(r"\bbug\b", re.I)
+_INCIDENT = re.compile(r"\b(incident|outage|sev[ -]?[0-4]|postmortem)\b", re.IGNORECASE)
+_BUG = re.compile(r"\bbug\b", re.IGNORECASE)
 
 # A rerun keeps its run's creation time, so the runs listing is read this far past the last mark
 # (mostly 304s); a rerun started later than this after its run is missed unless --since reaches it.

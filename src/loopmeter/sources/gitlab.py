@@ -37,11 +37,11 @@ DEFAULT_URL = "https://gitlab.com"
 _PROJECT = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)+$")
 _CLOSING = re.compile(
     r"\b(close[sd]?|closing|fix(?:e[sd]|ing)?|resolve[sd]?|resolving|implement(?:s|ed|ing)?)\s*:?\s+"
-    r"(?:([A-Za-z0-9_.][A-Za-z0-9_./-]*))?#(\d+)\b", re.I)
+    r"(?:([A-Za-z0-9_.][A-Za-z0-9_./-]*))?#(\d+)\b", re.IGNORECASE)
 _MR_REF = re.compile(r"^refs/merge-requests/(\d+)/")
-_BOT_USER = re.compile(r"^(?:project|group)_\d+_bot(?:_[0-9a-f]+)?$|\[bot\]$|^ghost$", re.I)
-_BUG = re.compile(r"\bbug\b", re.I)
-_INCIDENT = re.compile(r"\b(incident|outage|sev[ -]?[0-4])\b", re.I)
+_BOT_USER = re.compile(r"^(?:project|group)_\d+_bot(?:_[0-9a-f]+)?$|\[bot\]$|^ghost$", re.IGNORECASE)
+_BUG = re.compile(r"\bbug\b", re.IGNORECASE)
+_INCIDENT = re.compile(r"\b(incident|outage|sev[ -]?[0-4])\b", re.IGNORECASE)
 
 STREAMS = ("merge_requests", "issues", "pipelines", "deployments")
 

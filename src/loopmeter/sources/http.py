@@ -166,7 +166,7 @@ def _header_int(headers: httpx.Headers, *names: str) -> int | None:
     return None
 
 
-_SECONDARY = re.compile(r"secondary rate limit|abuse", re.I)
+_SECONDARY = re.compile(r"secondary rate limit|abuse", re.IGNORECASE)
 
 
 class ApiClient:
@@ -209,7 +209,7 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
