@@ -305,6 +305,23 @@ def ratio_of_rates(
             )
     rate_a, rate_b = float(ea.sum() / xa.sum()), float(eb.sum() / xb.sum())
     ratio = rate_a / rate_b
+    if n_a == 0:
+        # Every resample of a group without events has none either, so the bootstrap interval
+        # would be [0, 0]: certainty that the rate is zero, which no finite exposure supports.
+        # The exact conditional bound (events in a, given all N events, are Binomial(N, p) with
+        # p = R x_a / (R x_a + x_b); Clopper-Pearson with none seen) is used instead.
+        tail = (1.0 - conf) / 2.0
+        p_hi = 1.0 - tail ** (1.0 / n_b)
+        hi = p_hi / (1.0 - p_hi) * float(xb.sum()) / float(xa.sum())
+        caveats.append(
+            f"{_cap(labels[0])} has no events, so every bootstrap resample has none either; the upper "
+            "bound shown is the exact Poisson one, which ignores clustering (too narrow if "
+            "contributors differ a lot)."
+        )
+        return Estimate(
+            estimator, ratio, 0.0, hi, n_a, n_b, n_clusters, tuple(caveats),
+            extra={"rate_a": rate_a, "rate_b": rate_b, "interval": "exact_poisson"},
+        )
 
     def statistic(counts: np.ndarray) -> np.ndarray:
         w = counts.astype(float)
