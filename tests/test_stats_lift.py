@@ -520,3 +520,11 @@ def test_caveats_name_the_groups_the_caller_compares():
     assert any(c.startswith("Changes in the AI-assisted group are 10.0x larger than in the human group")
                for c in est.caveats)
     assert not any(re.search(r"\bgroup [ab]\b", c, re.I) for c in est.caveats)
+
+
+def test_all_durations_equal_give_no_ratio_and_say_why():
+    # Issue 3's bad-input list: identical durations carry no information about a ratio; ratio 1
+    # with the interval [1, 1] would claim certainty that nothing differs.
+    est = ratio_of_quantiles(np.full(30, 5.0), np.arange(30), np.full(25, 5.0), np.arange(25), n_boot=100)
+    assert est.ratio is None and est.ci_low is None and est.ci_high is None
+    assert any("every duration in both groups is 5" in c.lower() for c in est.caveats)

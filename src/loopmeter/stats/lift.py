@@ -147,6 +147,9 @@ def ratio_of_quantiles(
                 caveats.append(f"{_cap(label)} has no values, so there is nothing to compare.")
         return Estimate(estimator, None, None, None, len(a), len(b), n_clusters, tuple(caveats))
 
+    same = all_equal_caveat(a, b)
+    if same:
+        return Estimate(estimator, None, None, None, len(a), len(b), n_clusters, (same,))
     for label, vals in zip(labels, (a, b)):
         if len(vals) < MIN_VALUES:
             caveats.append(
@@ -188,6 +191,21 @@ def _quantile_ratio_statistic(a, codes_a, b, codes_b, q):
         return qa / qb  # NaN where either group drew nothing
 
     return statistic
+
+
+def all_equal_caveat(a: np.ndarray, b: np.ndarray) -> str | None:
+    """The caveat for two non-empty groups whose durations are all one value, else None.
+
+    Identical durations carry no information about a ratio: reporting 1 with the interval [1, 1]
+    would claim certainty that nothing differs, when the data more likely lost its resolution
+    (durations rounded to a day, a default filled in)."""
+    v = a[0]
+    if (a == v).all() and (b == v).all():
+        return (
+            f"Every duration in both groups is {v:g}; with no variation at all there is nothing to "
+            "estimate (check how the durations were measured or rounded)."
+        )
+    return None
 
 
 def _durations(values, label: str) -> np.ndarray:

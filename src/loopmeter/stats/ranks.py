@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.stats
 
-from .lift import GROUP_LABELS, MIN_VALUES, Estimate, _cap, _check_conf, _durations
+from .lift import GROUP_LABELS, MIN_VALUES, Estimate, _cap, _check_conf, _durations, all_equal_caveat
 
 __all__ = ["hodges_lehmann", "kth_pairwise_difference", "mann_whitney_null_cdf", "moses_rank"]
 
@@ -67,6 +67,9 @@ def hodges_lehmann(
             if n == 0:
                 caveats.append(f"{_cap(label)} has no values, so there is nothing to compare.")
         return Estimate("hodges_lehmann", None, None, None, n_a, n_b, n_clusters, tuple(caveats))
+    same = all_equal_caveat(a, b)
+    if same:
+        return Estimate("hodges_lehmann", None, None, None, n_a, n_b, n_clusters, (same,))
     for label, n in zip(labels, (n_a, n_b)):
         if n < MIN_VALUES:
             caveats.append(
