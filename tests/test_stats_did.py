@@ -446,3 +446,27 @@ def test_multiplier_se_agrees_with_resampling_whole_units():
         boot = pd.concat([by_unit[u].assign(unit=f"{u}#{i}") for i, u in enumerate(pick)])
         draws.append(callaway_santanna(boot, n_boot=50).att)
     assert r.overall.se == pytest.approx(float(np.std(draws, ddof=1)), rel=0.2)
+
+
+def test_an_outcome_without_variation_is_an_error_not_a_zero_width_interval():
+    # Every unit's outcome is the same every week: att 0 with the interval [0, 0] would claim
+    # certainty; nothing in the data measures the uncertainty.
+    rows = [(u, t, 1.0, 5 if u < 10 else None) for u in range(20) for t in range(1, 9)]
+    df = pd.DataFrame(rows, columns=["unit", "period", "y", "first_treated"])
+    with pytest.raises(PanelError, match="do not vary"):
+        callaway_santanna(df, n_boot=100)
+
+
+def test_pre_periods_without_variation_are_not_called_missing():
+    # Weeks 1..4 are flat for everyone, so the pre-adoption points are exactly zero with zero
+    # standard error: untestable, but they exist, so the caveat must not say there are none.
+    rng = np.random.default_rng(0)
+    rows = [
+        (u, t, 1.0 if t <= 4 else float(rng.normal()), 5 if u < 10 else None)
+        for u in range(20) for t in range(1, 9)
+    ]
+    df = pd.DataFrame(rows, columns=["unit", "period", "y", "first_treated"])
+    r = callaway_santanna(df, n_boot=100)
+    assert r.pre_trend.statistic is None
+    assert not any("No pre-adoption weeks" in c for c in r.caveats)
+    assert any("pre-adoption points do not vary" in c for c in r.caveats)

@@ -570,6 +570,13 @@ def callaway_santanna(
     w_mat = np.column_stack(agg_w)
     est = np.concatenate([att_cells, att_cells @ w_mat])
     infl = np.hstack([psi, psi @ w_mat + np.column_stack(agg_extra)])  # (n, K + A)
+    if not np.any(infl[:, len(cells) + simple_col]):
+        # Every unit's change equals its comparison mean: the interval would be [att, att], a
+        # certainty nothing in the data supports.
+        raise PanelError(
+            "the outcome's changes do not vary between units (every influence value is zero), so "
+            "the uncertainty of the effect cannot be estimated"
+        )
     reps = _multiplier_bootstrap(infl, n_boot, seed)
     se = _bootstrap_se(reps)
     z = float(sps.norm.ppf(0.5 + conf / 2.0))
@@ -601,7 +608,7 @@ def callaway_santanna(
     pre = _pre_trend(est[pre_idx], reps[:, pre_idx], se[pre_idx], pre_df, pre_es, conf)
 
     treated_units = int(sum(cohort_size[g] for g in group_cols))
-    caveats += _inference_caveats(n, cohort_size, group_cols, pre)
+    caveats += _inference_caveats(n, cohort_size, group_cols, pre, n_pre_points=len(pre_es))
     return DidResult(
         overall=effect(k + simple_col),
         conf=conf,
@@ -698,7 +705,7 @@ def _welch_df(infl: np.ndarray, cohort: np.ndarray) -> np.ndarray:
 
 
 def _inference_caveats(
-    n: int, cohort_size: dict[int, int], estimated: dict[int, int], pre: PreTrendTest
+    n: int, cohort_size: dict[int, int], estimated: dict[int, int], pre: PreTrendTest, *, n_pre_points: int
 ) -> list[str]:
     out: list[str] = []
     if n < MIN_UNITS:
@@ -711,7 +718,12 @@ def _inference_caveats(
             + "); a cohort that small shows little of its own variability, so intervals understate "
             "the uncertainty."
         )
-    if pre.statistic is None:
+    if pre.statistic is None and n_pre_points:
+        out.append(
+            f"The {n_pre_points} pre-adoption points do not vary between units (zero standard error), so "
+            "parallel trends could not be tested."
+        )
+    elif pre.statistic is None:
         out.append("No pre-adoption weeks before the base week, so parallel trends could not be checked.")
     elif pre.rejects:
         out.append(
