@@ -78,7 +78,7 @@ def cycle_time_ai_vs_human(
     for q, metric in ((0.5, "cycle_time_hours_p50"), (0.85, "cycle_time_hours_p85")):
         if ai.empty or hu.empty:
             est = Estimate(
-                estimator="ratio_of_quantiles" if q != 0.5 else "ratio_of_medians", ratio=None, ci_low=None,
+                estimator="ratio_of_medians" if q == 0.5 else f"ratio_of_p{q * 100:g}", ratio=None, ci_low=None,
                 ci_high=None, n_a=len(ai), n_b=len(hu), n_clusters=int(df["author_id"].nunique()),
                 caveats=("no AI-assisted changes with a known cycle time" if ai.empty else
                          "no human changes with a known cycle time",),
