@@ -338,7 +338,9 @@ def ratio_of_rates(
         )
         return Estimate(
             estimator, ratio, 0.0, hi, n_a, n_b, n_clusters, tuple(caveats),
-            extra={"rate_a": rate_a, "rate_b": rate_b, "interval": "exact_poisson"},
+            extra={"rate_a": rate_a, "rate_b": rate_b, "interval": "exact_poisson",
+                   "ci_percentile_low": None, "ci_percentile_high": None,
+                   "ci_bca_low": None, "ci_bca_high": None},
         )
 
     def statistic(counts: np.ndarray) -> np.ndarray:
