@@ -470,3 +470,21 @@ def test_pre_periods_without_variation_are_not_called_missing():
     assert r.pre_trend.statistic is None
     assert not any("No pre-adoption weeks" in c for c in r.caveats)
     assert any("pre-adoption points do not vary" in c for c in r.caveats)
+
+
+def test_cells_resting_on_one_unit_each_side_are_flagged_not_passed_off_as_certain():
+    # Cohort 4 is the single unit "b" and the only never-treated unit is "c": with never-treated
+    # controls each of its cells compares one unit with one unit, so its standard error is zero
+    # and the interval [att, att]. That must be said, since it is not certainty.
+    rng = np.random.default_rng(3)
+    first = {"a1": 3, "a2": 3, "b": 4, "c": None}
+    rows = [(u, t, float(rng.normal()), g) for u, g in first.items() for t in range(1, 6)]
+    df = pd.DataFrame(rows, columns=["unit", "period", "y", "first_treated"])
+    r = callaway_santanna(df, control_group="never_treated", n_boot=100)
+    flat = [c for c in r.group_time if c.g == 4]
+    assert flat and all(c.effect.se == 0.0 for c in flat)  # what is being flagged
+    assert any("zero width" in c and "g=4" in c for c in r.caveats)
+    # and the error message for a panel with nothing but such cells names both causes
+    two = df[df.unit.isin(["b", "c"])]
+    with pytest.raises(PanelError, match="single unit on each side"):
+        callaway_santanna(two, control_group="never_treated", n_boot=100)

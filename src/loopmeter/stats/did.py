@@ -574,8 +574,8 @@ def callaway_santanna(
         # Every unit's change equals its comparison mean: the interval would be [att, att], a
         # certainty nothing in the data supports.
         raise PanelError(
-            "the outcome's changes do not vary between units (every influence value is zero), so "
-            "the uncertainty of the effect cannot be estimated"
+            "the outcome's changes do not vary between units (a constant outcome, or a single unit on "
+            "each side of every comparison), so the uncertainty of the effect cannot be estimated"
         )
     reps = _multiplier_bootstrap(infl, n_boot, seed)
     se = _bootstrap_se(reps)
@@ -607,6 +607,15 @@ def callaway_santanna(
     pre_df = _welch_df(infl[:, pre_idx], p.cohort)
     pre = _pre_trend(est[pre_idx], reps[:, pre_idx], se[pre_idx], pre_df, pre_es, conf)
 
+    flat = [(c[0], c[1]) for i, c in enumerate(cells) if se[i] == 0]
+    if flat:
+        caveats.append(
+            f"{len(flat)} group-time cell(s) have a single unit on each side (or no variation), so "
+            "their intervals have zero width and say nothing about uncertainty: "
+            + "; ".join(f"g={g} t={t}" for g, t in flat[:_NAMED])
+            + (f"; and {len(flat) - _NAMED} more" if len(flat) > _NAMED else "")
+            + "."
+        )
     treated_units = int(sum(cohort_size[g] for g in group_cols))
     caveats += _inference_caveats(n, cohort_size, group_cols, pre, n_pre_points=len(pre_es))
     return DidResult(
