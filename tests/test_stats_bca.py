@@ -137,3 +137,12 @@ def test_bca_coverage_slow(truth):
         seed=17,
     )
     assert 0.90 <= cov <= 0.99
+
+
+def test_bca_keys_are_null_not_missing_when_the_jackknife_is_skipped():
+    # More clusters than resamples: the BCa is not computed alongside, but the documented keys
+    # (docs/json-report.md) are still there, as null.
+    args = simulate_cycle_times(np.random.default_rng(2), ratio=0.7, n_authors=60)
+    d = ratio_of_quantiles(*args, n_boot=50, seed=1).to_dict()
+    assert d["ci_bca_low"] is None and d["ci_bca_high"] is None
+    assert d["ci_percentile_low"] is not None

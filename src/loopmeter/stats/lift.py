@@ -414,7 +414,9 @@ def _bootstrap_ci(
     a caveat says so.
     """
     caveats: list[str] = []
-    extra: dict = {"interval": interval}
+    # The interval keys are always present (null when not computed), as docs/json-report.md says.
+    extra: dict = {"interval": interval, "ci_percentile_low": None, "ci_percentile_high": None,
+                   "ci_bca_low": None, "ci_bca_high": None}
     if n_clusters < 2:
         caveats.append(
             f"Only {n_clusters} cluster (author or week): no confidence interval is possible, "
