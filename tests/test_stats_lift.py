@@ -528,3 +528,13 @@ def test_all_durations_equal_give_no_ratio_and_say_why():
     est = ratio_of_quantiles(np.full(30, 5.0), np.arange(30), np.full(25, 5.0), np.arange(25), n_boot=100)
     assert est.ratio is None and est.ci_low is None and est.ci_high is None
     assert any("every duration in both groups is 5" in c.lower() for c in est.caveats)
+
+
+def test_a_zero_width_interval_is_flagged():
+    # Each group constant (10 h and 5 h): every resample gives exactly 2. The interval [2, 2]
+    # reflects data without variation, not a ratio known exactly, and must say so.
+    est = ratio_of_quantiles(np.full(30, 10.0), np.arange(30), np.full(30, 5.0), np.arange(30, 60), n_boot=200)
+    assert est.ratio == 2.0 and est.ci_low == est.ci_high == 2.0
+    assert any("zero width" in c for c in est.caveats)
+    varied = ratio_of_quantiles(*simulate_cycle_times(np.random.default_rng(1), ratio=0.7), n_boot=200)
+    assert not any("zero width" in c for c in varied.caveats)

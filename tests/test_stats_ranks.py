@@ -169,3 +169,10 @@ def test_all_durations_equal_give_no_ratio_and_say_why():
     est = hodges_lehmann(np.full(30, 5.0), np.full(30, 5.0))
     assert est.ratio is None and est.ci_low is None and est.ci_high is None and est.p_value is None
     assert any("every duration in both groups is 5" in c.lower() for c in est.caveats)
+
+
+def test_a_zero_width_interval_is_flagged():
+    est = hodges_lehmann(np.full(30, 10.0), np.full(30, 5.0))
+    assert est.ci_low == pytest.approx(est.ci_high)
+    assert any("zero width" in c for c in est.caveats)
+    assert not any("zero width" in c for c in hodges_lehmann(HAND_A, HAND_B).caveats)

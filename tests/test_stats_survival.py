@@ -202,3 +202,11 @@ def test_all_durations_equal_give_no_ratio_and_say_why():
     est = km_ratio_of_medians(d, np.ones(30), np.arange(30), d, np.ones(30), np.arange(30), n_boot=100)
     assert est.ratio is None and est.ci_low is None and est.ci_high is None
     assert any("every duration in both groups is 5" in c.lower() for c in est.caveats)
+
+
+def test_a_zero_width_interval_is_flagged():
+    n = 30
+    est = km_ratio_of_medians(np.full(n, 10.0), np.ones(n), np.arange(n), np.full(n, 5.0), np.ones(n),
+                              np.arange(n, 2 * n), n_boot=100)
+    assert est.ratio == 2.0 and est.ci_low == est.ci_high == 2.0
+    assert any("zero width" in c for c in est.caveats)

@@ -209,6 +209,12 @@ def all_equal_caveat(a: np.ndarray, b: np.ndarray) -> str | None:
     return None
 
 
+ZERO_WIDTH = (
+    "The interval has zero width: every resample gave the same ratio. That reflects data without "
+    "variation the interval can see, not a ratio known exactly."
+)
+
+
 def _quantile_ratio_jackknife(a, codes_a, b, codes_b, q, n_clusters) -> np.ndarray:
     """Leave-one-cluster-out values of ``quantile_q(a) / quantile_q(b)``, NaN where a group empties.
 
@@ -521,6 +527,8 @@ def _bootstrap_ci(
             ci = bca
     if ci is None:
         caveats.append("No bootstrap resample gave a usable estimate, so there is no interval.")
+    elif ci[0] == ci[1]:
+        caveats.append(ZERO_WIDTH)
     return ci, caveats, extra
 
 

@@ -21,7 +21,15 @@ from functools import lru_cache
 import numpy as np
 import scipy.stats
 
-from .lift import GROUP_LABELS, MIN_VALUES, Estimate, _cap, _check_conf, _durations, all_equal_caveat
+from .lift import (
+    GROUP_LABELS,
+    MIN_VALUES,
+    Estimate,
+    _cap,
+    _check_conf,
+    _durations,
+    all_equal_caveat,
+)
 
 __all__ = ["hodges_lehmann", "kth_pairwise_difference", "mann_whitney_null_cdf", "moses_rank"]
 
@@ -99,6 +107,11 @@ def hodges_lehmann(
     lo = hi = None
     if c >= 1:
         lo, hi = math.exp(found[c]), math.exp(found[n_pairs + 1 - c])
+        if found[c] == found[n_pairs + 1 - c]:
+            caveats.append(
+                "The interval has zero width: the pairwise ratios around the middle are all equal. "
+                "That reflects data without variation, not a ratio known exactly."
+            )
     p_value = float(scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
     return Estimate(
         "hodges_lehmann", math.exp(shift), lo, hi, n_a, n_b, n_clusters, tuple(caveats),

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats as _sps
 
 from .bootstrap import cluster_bootstrap, factorize_clusters
-from .lift import all_equal_caveat
+from .lift import ZERO_WIDTH, all_equal_caveat
 
 __all__ = ["KMRatioEstimate", "KMResult", "kaplan_meier", "km_ratio_of_medians", "log_rank"]
 
@@ -333,6 +333,8 @@ def km_ratio_of_medians(
     if ci is None:
         caveats.append("No bootstrap resample gave a usable estimate, so there is no interval.")
         return build(ratio, None, None)
+    if ci[0] == ci[1]:
+        caveats.append(ZERO_WIDTH)
     return build(ratio, ci[0], ci[1])
 
 
