@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import loopmeter
 from gitrepo import GitRepo
+
+import loopmeter
 
 
 def test_p85_cycle_time_without_ai_changes_is_named_ratio_of_p85(tmp_path):
