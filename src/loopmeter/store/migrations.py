@@ -62,6 +62,55 @@ def m001_canonical_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m004_agent_sessions(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- Daily usage reports (Copilot usage metrics, Claude Code admin report): no sessions in them.
+        -- actor_id '' is the organisation as a whole.
+        create table agent_usage (
+            source varchar not null, day date not null, actor_id varchar not null, agent varchar not null,
+            sessions bigint, prompts bigint, lines_added bigint, lines_deleted bigint, commits bigint,
+            pull_requests bigint, tokens_in bigint, tokens_out bigint, cost_usd double, active_seconds double,
+            primary key (source, day, actor_id, agent)
+        );
+        -- Session files read, so an unchanged file is not read twice, and what could not be used.
+        create table agent_files (
+            path varchar primary key, format varchar, size bigint, mtime_ns bigint, sessions integer,
+            lines bigint, skipped json, ingested_at timestamp
+        );
+        -- OpenTelemetry metric points as received; session_id '' when a point has none.
+        create table otel_points (
+            metric varchar not null, session_id varchar not null, series varchar not null,
+            start_ns bigint not null, time_ns bigint not null, value double, cumulative boolean, actor_id varchar,
+            primary key (metric, session_id, series, start_ns, time_ns)
+        );
+        -- Why a session is linked to a change (`links` holds the session_of edge itself).
+        create table session_links (session_item varchar, change_item varchar, evidence varchar);
+def m002_api_sources(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- Conditional requests: what an API URL answered last time whose rows are stored. Written in
+        -- the same transaction as those rows. `oldest` is the oldest item time on that page, so a
+        -- walk can tell from a 304 whether the next page still matters. Never holds a token.
+        create table http_cache (
+            url varchar primary key, source varchar, etag varchar, body_hash varchar, next_url varchar,
+            oldest timestamp, fetched_at timestamp
+        );
+        -- High-water marks of complete walks, per source ('github:owner/repo') and stream ('pulls').
+        create table api_cursors (source varchar, stream varchar, high_water timestamp, finished_at timestamp,
+                                  primary key (source, stream));
+        -- A walk in progress: the next page to read and the high-water mark it will record when done.
+        create table api_progress (source varchar, stream varchar, floor timestamp, next_url varchar,
+                                   pending_high_water timestamp, pages bigint, started_at timestamp,
+                                   primary key (source, stream));
+        -- The provider's updated_at of each stored API item, so an unchanged item costs no request.
+        create table api_item_versions (item_id varchar primary key, source varchar, updated_at timestamp);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
+    ("002_api_sources", m002_api_sources),
+    ("004_agent_sessions", m004_agent_sessions),
 ]
