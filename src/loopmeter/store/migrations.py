@@ -86,6 +86,10 @@ def m004_agent_sessions(con: duckdb.DuckDBPyConnection) -> None:
         );
         -- Why a session is linked to a change (`links` holds the session_of edge itself).
         create table session_links (session_item varchar, change_item varchar, evidence varchar);
+        """
+    )
+
+
 def m002_api_sources(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
