@@ -455,6 +455,11 @@ def test_an_outcome_without_variation_is_an_error_not_a_zero_width_interval():
     df = pd.DataFrame(rows, columns=["unit", "period", "y", "first_treated"])
     with pytest.raises(PanelError, match="do not vary"):
         callaway_santanna(df, n_boot=100)
+    # The same when the constant is written two ways that differ in the last bit (0.1 + 0.2 vs
+    # 0.3): rounding noise is not variation.
+    noisy = df.assign(y=[(0.1 + 0.2 if (u + t) % 2 else 0.3) * 7.7 for u, t in zip(df.unit, df.period)])
+    with pytest.raises(PanelError, match="do not vary"):
+        callaway_santanna(noisy, n_boot=100)
 
 
 def test_pre_periods_without_variation_are_not_called_missing():

@@ -570,7 +570,9 @@ def callaway_santanna(
     w_mat = np.column_stack(agg_w)
     est = np.concatenate([att_cells, att_cells @ w_mat])
     infl = np.hstack([psi, psi @ w_mat + np.column_stack(agg_extra)])  # (n, K + A)
-    if not np.any(infl[:, len(cells) + simple_col]):
+    # Rounding noise is not variation: the same constant written two ways differs in the last bit.
+    scale = max(1.0, float(np.nanmax(np.abs(p.y))))
+    if np.all(np.abs(infl[:, len(cells) + simple_col]) <= 1e-9 * scale):
         # Every unit's change equals its comparison mean: the interval would be [att, att], a
         # certainty nothing in the data supports.
         raise PanelError(
@@ -607,7 +609,7 @@ def callaway_santanna(
     pre_df = _welch_df(infl[:, pre_idx], p.cohort)
     pre = _pre_trend(est[pre_idx], reps[:, pre_idx], se[pre_idx], pre_df, pre_es, conf)
 
-    flat = [(c[0], c[1]) for i, c in enumerate(cells) if se[i] == 0]
+    flat = [(c[0], c[1]) for i, c in enumerate(cells) if se[i] <= 1e-12 * scale]
     if flat:
         caveats.append(
             f"{len(flat)} group-time cell(s) have a single unit on each side (or no variation), so "

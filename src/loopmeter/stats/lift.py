@@ -527,7 +527,7 @@ def _bootstrap_ci(
             ci = bca
     if ci is None:
         caveats.append("No bootstrap resample gave a usable estimate, so there is no interval.")
-    elif ci[0] == ci[1]:
+    elif math.isclose(ci[0], ci[1], rel_tol=1e-12):
         caveats.append(ZERO_WIDTH)
     return ci, caveats, extra
 

@@ -107,7 +107,7 @@ def hodges_lehmann(
     lo = hi = None
     if c >= 1:
         lo, hi = math.exp(found[c]), math.exp(found[n_pairs + 1 - c])
-        if found[c] == found[n_pairs + 1 - c]:
+        if math.isclose(found[c], found[n_pairs + 1 - c], rel_tol=0.0, abs_tol=1e-12):
             caveats.append(
                 "The interval has zero width: the pairwise ratios around the middle are all equal. "
                 "That reflects data without variation, not a ratio known exactly."

@@ -333,7 +333,7 @@ def km_ratio_of_medians(
     if ci is None:
         caveats.append("No bootstrap resample gave a usable estimate, so there is no interval.")
         return build(ratio, None, None)
-    if ci[0] == ci[1]:
+    if math.isclose(ci[0], ci[1], rel_tol=1e-12):
         caveats.append(ZERO_WIDTH)
     return build(ratio, ci[0], ci[1])
 
