@@ -74,11 +74,7 @@ def ingest(
     repos = [open_repository(p, branch) for p in paths]
     with _damaged_store(store_path), Store.open(store_path) as store:
         results = [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs) for info in repos]
-        if store.con.execute("select count(*) from items where kind = 'agent_session'").fetchone()[0]:
-            # Changes were rebuilt, and with them the links that tie agent sessions to them.
-            from .store.session_load import link_sessions
-
-            link_sessions(store)
+        _relink_sessions(store)
         return results
 
 
@@ -144,7 +140,17 @@ def _ingest_api(kind: str, names: Sequence[str], *, store_path, url, token_env, 
                 result.not_modified = client.stats.not_modified
                 result.waited_seconds = client.stats.waited_seconds
                 results.append(result)
+        _relink_sessions(store)
     return results
+
+
+def _relink_sessions(store: Store) -> None:
+    """Agent sessions link to changes through commits, pull requests and branches; when any of
+    those were rebuilt, the links are rebuilt too."""
+    if store.con.execute("select count(*) from items where kind = 'agent_session'").fetchone()[0]:
+        from .store.session_load import link_sessions
+
+        link_sessions(store)
 
 
 def ingest_github(
