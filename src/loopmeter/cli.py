@@ -204,7 +204,7 @@ def ingest(
     jira_csv: Annotated[Optional[Path], typer.Option("--jira-csv", help="A Jira CSV export (Issue key, Summary, Issue Type, Status, Created, Resolved, Updated, ...).", rich_help_panel="Jira")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab.
+    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira.
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
