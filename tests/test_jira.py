@@ -19,6 +19,7 @@ import pytest
 from test_event_logs import run, snapshot
 
 from loopmeter import api
+from loopmeter.errors import LoopmeterError
 from loopmeter.sources.eventlog import EventLogError
 
 TOKEN = "jira-s3cr3t-t0ken-value"
@@ -91,6 +92,8 @@ RESPONSES = {
 class _Handler(BaseHTTPRequestHandler):
     responses: ClassVar[dict] = RESPONSES
     seen: ClassVar[list] = []
+    # (path, startAt) -> replies served before the recorded one: (status, raw body)
+    faults: ClassVar[dict] = {}
 
     def log_message(self, *args) -> None:  # keep test output quiet
         pass
@@ -102,6 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._send(401, {"errorMessages": ["You are not authenticated."]})
         start = query.get("startAt", [None])[0]
+        queue = self.faults.get((parts.path, start))
+        if queue:
+            status, raw = queue.pop(0)
+            return self._send_raw(status, raw)
         body = self.responses.get((parts.path, start))
         if body is None:
             return self._send(404, {"errorMessages": [f"no such thing: {parts.path}"]})
@@ -110,7 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, body)
 
     def _send(self, status: int, body) -> None:
-        raw = json.dumps(body).encode()
+        self._send_raw(status, json.dumps(body).encode())
+
+    def _send_raw(self, status: int, raw: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
@@ -121,6 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def jira_server():
     _Handler.seen = []
+    _Handler.faults = {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -185,6 +195,22 @@ def test_jira_api_gives_start_done_and_reopens_from_the_changelog(tmp_path, jira
     assert author == aid and "Reporter" not in aid and "557058" not in aid
     assert api.report_from_store(store_path=store)["event_logs"] and "Reporter Person" not in json.dumps(doc)
     assert TOKEN.encode() not in store.read_bytes()
+
+
+def test_jira_server_error_is_retried_and_a_malformed_page_keeps_the_store(tmp_path, jira_server, monkeypatch):
+    url, seen = jira_server
+    monkeypatch.setenv("JIRA_TOKEN", TOKEN)
+    _Handler.faults[("/rest/api/2/search", "2")] = [(502, b"<html>Bad Gateway</html>")]
+    store = tmp_path / "s.duckdb"
+    s = api.ingest_jira("OPS", url=url, store_path=store)
+    assert s.cases == 3  # the 502 on page 2 was retried, nothing lost
+    assert sum(1 for p, q, _ in seen if p == "/rest/api/2/search" and q["startAt"] == ["2"]) == 2
+    before = snapshot(store)
+    _Handler.faults[("/rest/api/2/issue/OPS-2/changelog", "2")] = [(200, b'{"startAt": 2, "values": [')]
+    with pytest.raises(LoopmeterError, match="OPS-2/changelog: the response is not valid JSON") as e:
+        api.ingest_jira("OPS", url=url, store_path=store)
+    assert TOKEN not in str(e.value)
+    assert snapshot(store) == before
 
 
 def test_jira_cli_bad_token_exits_2_without_showing_it_and_keeps_the_store(tmp_path, jira_server):
