@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+import sys
 import xml.parsers.expat
 from collections import Counter
 from dataclasses import dataclass, field
@@ -77,6 +78,12 @@ class ParsedLog:
 
     def skipped_reasons(self) -> dict[str, int]:
         return dict(Counter(s.reason for s in self.skipped))
+
+
+def _share(text: str) -> str:
+    """One string object per distinct case, activity and actor: a log repeats them on every row,
+    and a large log would otherwise hold a copy per event."""
+    return sys.intern(text)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -159,7 +166,7 @@ def _row_event(row: dict[str, Any], m: Mapping, where: str, log: ParsedLog) -> N
     actor = None if actor is None or str(actor).strip() == "" else str(actor).strip()
     used = {m.case, m.activity, m.timestamp, m.actor}
     attrs = {k: v for k, v in row.items() if k not in used and k is not None and v not in (None, "")}
-    log.events.append(Event(case, activity, ts, actor, attrs))
+    log.events.append(Event(_share(case), _share(activity), ts, _share(actor) if actor else None, attrs))
 
 
 def _read_csv(p: Path, m: Mapping) -> ParsedLog:
@@ -386,7 +393,8 @@ class _XesReader:
                 continue
             actor = ev.get("org:resource")
             attrs = {k: v for k, v in ev.items() if k not in ("concept:name", "time:timestamp", "org:resource")}
-            self.log.events.append(Event(case, str(activity).strip(), ts, None if actor in (None, "") else str(actor), attrs))
+            self.log.events.append(Event(_share(case), _share(str(activity).strip()), ts,
+                                         None if actor in (None, "") else _share(str(actor)), attrs))
 
     def read(self) -> ParsedLog:
         try:

@@ -80,8 +80,11 @@ def rows_from_log(log: ParsedLog, name: str, ids: Identities) -> Rows:
     restore = log.restore_items is not None
     ident = (lambda c: c) if restore else (lambda c: case_id(name, c))
     span: dict[str, list[datetime]] = {}
+    item_of: dict[str, str] = {}  # one id string per case, not one per event
     for e in log.events:
-        iid = ident(e.case)
+        iid = item_of.get(e.case)
+        if iid is None:
+            iid = item_of[e.case] = ident(e.case)
         actor = e.actor if restore else (ids.actor_id(e.actor, "") if e.actor else None)
         rows.events.append((iid, e.ts, e.activity, actor, dumps(e.attrs)))
         s = span.setdefault(iid, [e.ts, e.ts])
