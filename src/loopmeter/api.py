@@ -204,22 +204,20 @@ def ingest_events(
 ) -> "LogSummary":
     """Read a generic event log (CSV, JSONL, XES, OCEL 2.0) into the store as `case` items.
 
-    The whole file is read before the store is opened, so a file that cannot be read leaves the
-    store untouched; ingesting a log of the same name again replaces it.
+    The file is read into one transaction, in batches: one that turns out unreadable leaves the
+    store as it was; ingesting a log of the same name again replaces it.
     """
-    from .sources.eventlog import read_event_log
-    from .store.event_logs import rows_from_log, write_log
+    from .sources.eventlog import check_readable, read_event_log
+    from .store.event_logs import ingest_log
     from .store.git_load import Identities
 
     name = _log_name(log_name, path)
+    fmt = check_readable(path, fmt)  # before the store is opened: a wrong path creates nothing
     config = config or load_config()
-    log = read_event_log(path, fmt, mapping)
     with _damaged_store(store_path), Store.open(store_path) as store:
         ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
-        rows = rows_from_log(log, name, ids)
-        fmt_read, skipped = log.format, log.skipped
-        del log  # the parsed events are in `rows` now; a large log need not be held twice
-        return write_log(store, name=name, path=str(path), fmt=fmt_read, rows=rows, skipped=skipped, ids=ids)
+        return ingest_log(store, name=name, path=str(path), ids=ids,
+                          read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
 
 
 def ingest_jira_csv(

@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import xml.parsers.expat
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,7 @@ class Skipped:
 class ParsedLog:
     path: str
     format: str
+    #: the events not yet handed to `sink` (all of them when there is no sink)
     events: list[Event] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     #: case id -> attributes of the case (trace attributes, OCEL object type and attributes)
@@ -75,6 +77,19 @@ class ParsedLog:
     relations: list[tuple[str, str, str]] = field(default_factory=list)
     #: set for an OCEL file written by `loopmeter export`: case id -> item fields to restore
     restore_items: dict[str, dict[str, Any]] | None = None
+    #: called with every `batch` events as they are read, so a large log is never held whole
+    sink: Callable[[ParsedLog, list[Event]], None] | None = None
+    batch: int = 20_000
+
+    def add(self, event: Event) -> None:
+        self.events.append(event)
+        if self.sink is not None and len(self.events) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.sink is not None and self.events:
+            self.sink(self, self.events)
+            self.events = []
 
     def skipped_reasons(self) -> dict[str, int]:
         return dict(Counter(s.reason for s in self.skipped))
@@ -117,25 +132,44 @@ def detect_format(path: Path) -> str:
     raise EventLogError(f"{path}: cannot tell the format from the file name; pass --format csv|jsonl|xes|ocel")
 
 
-def read_event_log(path: str | Path, fmt: str | None = None, mapping: Mapping | None = None) -> ParsedLog:
-    """Read one event log file (see the module docstring)."""
+def check_readable(path: str | Path, fmt: str | None = None) -> str:
+    """The format of `path`, or EventLogError when it is missing or its format unknown: what can be
+    said before anything is written."""
     p = Path(path)
     if not p.is_file():
         raise EventLogError(f"{p}: no such file")
     fmt = fmt or detect_format(p)
+    if fmt not in FORMATS:
+        raise EventLogError(f"{p}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def read_event_log(path: str | Path, fmt: str | None = None, mapping: Mapping | None = None,
+                   sink: Callable[[ParsedLog, list[Event]], None] | None = None) -> ParsedLog:
+    """Read one event log file (see the module docstring). With `sink`, events are handed to it in
+    batches as they are read instead of being kept in `events`."""
+    log = _read(Path(path), fmt, mapping, sink)
+    log.flush()
+    return log
+
+
+def _read(path: Path, fmt: str | None, mapping: Mapping | None,
+          sink: Callable[[ParsedLog, list[Event]], None] | None) -> ParsedLog:
+    p = Path(path)
+    fmt = check_readable(p, fmt)
     mapping = mapping or Mapping()
     if fmt == "csv":
-        return _read_csv(p, mapping)
+        return _read_csv(ParsedLog(str(p), "csv", sink=sink), p, mapping)
     if fmt == "jsonl":
-        return _read_jsonl(p, mapping)
+        return _read_jsonl(ParsedLog(str(p), "jsonl", sink=sink), p, mapping)
     if fmt == "xes":
-        return _read_xes(p)
+        return _XesReader(p, ParsedLog(str(p), "xes", sink=sink)).read()
     if fmt == "ocel":
         with p.open("rb") as f:
             head = f.read(16)
         if head.startswith(b"SQLite format 3"):
-            return _read_ocel_sqlite(p)
-        return _read_ocel_json(p)
+            return _read_ocel_sqlite(ParsedLog(str(p), "ocel-sqlite", sink=sink), p)
+        return _read_ocel_json(ParsedLog(str(p), "ocel-json", sink=sink), p)
     raise EventLogError(f"{p}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
@@ -166,11 +200,10 @@ def _row_event(row: dict[str, Any], m: Mapping, where: str, log: ParsedLog) -> N
     actor = None if actor is None or str(actor).strip() == "" else str(actor).strip()
     used = {m.case, m.activity, m.timestamp, m.actor}
     attrs = {k: v for k, v in row.items() if k not in used and k is not None and v not in (None, "")}
-    log.events.append(Event(_share(case), _share(activity), ts, _share(actor) if actor else None, attrs))
+    log.add(Event(_share(case), _share(activity), ts, _share(actor) if actor else None, attrs))
 
 
-def _read_csv(p: Path, m: Mapping) -> ParsedLog:
-    log = ParsedLog(str(p), "csv")
+def _read_csv(log: ParsedLog, p: Path, m: Mapping) -> ParsedLog:
     try:
         with p.open(newline="", encoding="utf-8-sig") as f:
             sample = f.read(4096)
@@ -207,8 +240,7 @@ def _read_csv(p: Path, m: Mapping) -> ParsedLog:
     return log
 
 
-def _read_jsonl(p: Path, m: Mapping) -> ParsedLog:
-    log = ParsedLog(str(p), "jsonl")
+def _read_jsonl(log: ParsedLog, p: Path, m: Mapping) -> ParsedLog:
     seen_keys: set[str] = set()
     rows = 0
     with p.open("rb") as f:
@@ -269,9 +301,9 @@ class _XesReader:
     declaration: XES has no use for either (this is what defusedxml does; it is not a dependency).
     """
 
-    def __init__(self, p: Path):
+    def __init__(self, p: Path, log: ParsedLog):
         self.p = p
-        self.log = ParsedLog(str(p), "xes")
+        self.log = log
         self.parser = xml.parsers.expat.ParserCreate()
         self.parser.StartDoctypeDeclHandler = self._refuse("a DTD (DOCTYPE)")
         self.parser.EntityDeclHandler = self._refuse("an entity declaration")
@@ -393,7 +425,7 @@ class _XesReader:
                 continue
             actor = ev.get("org:resource")
             attrs = {k: v for k, v in ev.items() if k not in ("concept:name", "time:timestamp", "org:resource")}
-            self.log.events.append(Event(_share(case), _share(str(activity).strip()), ts,
+            self.log.add(Event(_share(case), _share(str(activity).strip()), ts,
                                          None if actor in (None, "") else _share(str(actor)), attrs))
 
     def read(self) -> ParsedLog:
@@ -407,10 +439,6 @@ class _XesReader:
                 f"{self.p}: line {e.lineno}: not well-formed XES ({xml.parsers.expat.ErrorString(e.code)})"
             ) from None
         return self.log
-
-
-def _read_xes(p: Path) -> ParsedLog:
-    return _XesReader(p).read()
 
 
 # --------------------------------------------------------------------------- OCEL 2.0
@@ -433,6 +461,8 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
                  events: list[tuple[str, str, Any, dict[str, Any], list[str]]]) -> None:
     """Attach OCEL events (id, type, time, attributes, related object ids) to their objects."""
     restore = bool(objects) and all(RESTORE_MARK in a for _, a in objects.values())
+    if restore:
+        log.restore_items = {}  # filled below; set first so a sink knows the ids are kept as they are
     used: set[str] = set()
     for eid, etype, time, attrs, related in events:
         where = f"event {eid}"
@@ -464,15 +494,14 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
             actor = attrs.pop("org:resource", None)
         for oid in dict.fromkeys(known):
             used.add(oid)
-            log.events.append(Event(oid, str(etype), ts, None if actor in (None, "") else str(actor),
+            log.add(Event(oid, str(etype), ts, None if actor in (None, "") else str(actor),
                                     None if attrs is None else dict(attrs)))
     for oid, (otype, attrs) in objects.items():
         if restore:
             log.case_attrs[oid] = {"kind": otype}
         else:
             log.case_attrs[oid] = {"object_type": otype, **attrs}
-    if restore:
-        log.restore_items = {}
+    if log.restore_items is not None:
         for oid, (otype, attrs) in objects.items():
             fields = {f: attrs.get(f"lm:{f}") for f in ITEM_FIELDS}
             if fields["source"] == "":  # written for every object so the file is recognised; NULL in the store
@@ -488,8 +517,7 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
                 log.skipped.append(Skipped(f"object {oid}", "object with no events"))
 
 
-def _read_ocel_json(p: Path) -> ParsedLog:
-    log = ParsedLog(str(p), "ocel-json")
+def _read_ocel_json(log: ParsedLog, p: Path) -> ParsedLog:
     try:
         with p.open(encoding="utf-8") as f:
             doc = json.load(f)
@@ -541,8 +569,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _read_ocel_sqlite(p: Path) -> ParsedLog:
-    log = ParsedLog(str(p), "ocel-sqlite")
+def _read_ocel_sqlite(log: ParsedLog, p: Path) -> ParsedLog:
     try:
         con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
     except sqlite3.Error as e:

@@ -1,19 +1,23 @@
 """Write a parsed event log (or a Jira project) into the canonical tables, replacing its last ingest.
 
 A log is identified by its name: ingesting it again replaces every item it wrote before, in one
-transaction, so a re-run never duplicates and a failed run leaves the previous ingest intact.
+transaction, so a re-run never duplicates and a failed run leaves the previous ingest intact. A
+file's events stream into that transaction in batches (`ingest_log`); Jira's rows, built in
+memory, go through `write_log`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
-from ..sources.eventlog import EventLogError, ParsedLog, Skipped
+from ..sources.eventlog import Event, EventLogError, ParsedLog, Skipped
 from .db import Store, transaction, utcnow
 from .git_load import Identities
 
@@ -74,97 +78,143 @@ def case_id(log_name: str, case: str) -> str:
     return f"events:{log_name}:{case}"
 
 
-def rows_from_log(log: ParsedLog, name: str, ids: Identities) -> Rows:
-    """Cases as `case` items (docs/design.md); an OCEL file from `loopmeter export` as it was."""
-    rows = Rows()
-    restore = log.restore_items is not None
-    ident = (lambda c: c) if restore else (lambda c: case_id(name, c))
-    span: dict[str, list[datetime]] = {}
-    item_of: dict[str, str] = {}  # one id string per case, not one per event
-    for e in log.events:
-        iid = item_of.get(e.case)
-        if iid is None:
-            iid = item_of[e.case] = ident(e.case)
-        actor = e.actor if restore else (ids.actor_id(e.actor, "") if e.actor else None)
-        rows.events.append((iid, e.ts, e.activity, actor, dumps(e.attrs)))
-        s = span.setdefault(iid, [e.ts, e.ts])
-        s[0], s[1] = min(s[0], e.ts), max(s[1], e.ts)
-    if restore:
-        assert log.restore_items is not None
-        for oid, f in log.restore_items.items():
-            rows.items.append({"item_id": oid, **f})
-    else:
-        for case, attrs in log.case_attrs.items():
-            iid = ident(case)
-            if iid not in span:
-                continue
-            first, last = span[iid]
-            rows.items.append({
-                "item_id": iid, "source": f"events:{name}", "kind": "case", "repo": None, "team": None,
-                "title": case, "created_at": first, "started_at": first, "done_at": last, "state": "closed",
-                "size_lines": None, "author_id": None, "attrs": dumps({"log": name, **attrs}),
-            })
-        for case in span.keys() - {ident(c) for c in log.case_attrs}:
-            first, last = span[case]
-            rows.items.append({
-                "item_id": case, "source": f"events:{name}", "kind": "case", "repo": None, "team": None,
-                "title": case.removeprefix(f"events:{name}:"), "created_at": first, "started_at": first,
-                "done_at": last, "state": "closed", "size_lines": None, "author_id": None,
-                "attrs": dumps({"log": name}),
-            })
-    have = {r["item_id"] for r in rows.items}
-    for src, dst, q in log.relations:
-        a, b = ident(src), ident(dst)
-        if a in have and b in have:
-            rows.links.append((a, b, q))
-    rows.items.sort(key=lambda r: r["item_id"])
-    return rows
+
+class _Stager:
+    """Receives a reader's events batch by batch and appends them to the temporary `new_events`."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str, ids: Identities):
+        self.con, self.name, self.ids = con, name, ids
+        self.item_of: dict[str, str] = {}  # one id string per case, not one per event
+
+    def __call__(self, log: ParsedLog, events: list[Event]) -> None:
+        restore = log.restore_items is not None
+        cols: list[list[Any]] = [[], [], [], [], []]
+        for e in events:
+            iid = self.item_of.get(e.case)
+            if iid is None:
+                iid = self.item_of[e.case] = e.case if restore else case_id(self.name, e.case)
+            actor = e.actor if restore else (self.ids.actor_id(e.actor, "") if e.actor else None)
+            for col, v in zip(cols, (iid, e.ts, e.activity, actor, dumps(e.attrs))):
+                col.append(v)
+        batch = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, _EVENTS)], schema=_EVENTS)
+        self.con.register("event_batch", batch)
+        try:
+            self.con.execute("insert into new_events select * from event_batch")
+        finally:
+            self.con.unregister("event_batch")
+
+
+def _case_items(con: duckdb.DuckDBPyConnection, log: ParsedLog, name: str) -> list[dict[str, Any]]:
+    """Cases as `case` items (docs/design.md), spanning their first to last event; an OCEL file
+    from `loopmeter export` gives its items back as they were."""
+    if log.restore_items is not None:
+        return [{"item_id": oid, **f} for oid, f in sorted(log.restore_items.items())]
+    prefix = case_id(name, "")
+    items = []
+    for iid, first, last in con.execute(
+            "select item_id, min(ts), max(ts) from new_events group by item_id order by item_id").fetchall():
+        case = iid[len(prefix):]
+        items.append({
+            "item_id": iid, "source": f"events:{name}", "kind": "case", "repo": None, "team": None,
+            "title": case, "created_at": first, "started_at": first, "done_at": last, "state": "closed",
+            "size_lines": None, "author_id": None, "attrs": dumps({"log": name, **log.case_attrs.get(case, {})}),
+        })
+    return items
+
+
+def ingest_log(store: Store, *, name: str, path: str, ids: Identities,
+               read: Callable[[Callable[[ParsedLog, list[Event]], None]], ParsedLog]) -> LogSummary:
+    """Read a log with `read(sink)` straight into the store, replacing log `name`, in ONE transaction.
+
+    Events reach the store in batches as they are read, so memory stays flat however long the log
+    is; a file that turns out unreadable half-way (malformed XML, a mapped key no row has) rolls
+    the transaction back and leaves the store as it was.
+    """
+    con = store.con
+    registered: list[str] = []
+    con.execute("begin transaction")
+    try:
+        con.execute("create temp table new_events (item_id varchar, ts timestamp, activity varchar, "
+                    "actor_id varchar, attrs varchar)")
+        log = read(_Stager(con, name, ids))
+        items = pa.Table.from_pylist(_case_items(con, log, name), schema=_ITEMS)
+        have = set(items.column("item_id").to_pylist())
+        restore = log.restore_items is not None
+        links = []
+        for a, b, q in log.relations:
+            src, dst = (a, b) if restore else (case_id(name, a), case_id(name, b))
+            if src in have and dst in have:
+                links.append((src, dst, q))
+        for tname, table in (("new_items", items), ("new_links", _links_table(links)),
+                             ("new_actors", _actor_table(ids))):
+            con.register(tname, table)
+            registered.append(tname)
+        summary = _replace(con, name=name, path=path, fmt=log.format, skipped=log.skipped)
+        con.execute("drop table new_events")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        for tname in registered:
+            con.unregister(tname)
+    return summary
 
 
 def write_log(store: Store, *, name: str, path: str, fmt: str, rows: Rows, skipped: list[Skipped],
               ids: Identities) -> LogSummary:
-    """Replace log `name`'s items, events and links with `rows`, and record the log, atomically."""
+    """Replace log `name`'s items, events and links with `rows` (built in memory), atomically."""
     items = pa.Table.from_pylist(rows.items, schema=_ITEMS)
     events = pa.Table.from_arrays(
         [pa.array([e[i] for e in rows.events], type=t.type) for i, t in enumerate(_EVENTS)], schema=_EVENTS)
-    links = pa.Table.from_arrays(
-        [pa.array([lk[i] for lk in rows.links], type=pa.string()) for i in range(3)], schema=_LINKS)
-    actors = _actor_table(ids)
+    with transaction(store.con, new_items=items, new_events=events, new_links=_links_table(rows.links),
+                     new_actors=_actor_table(ids)) as con:
+        return _replace(con, name=name, path=path, fmt=fmt, skipped=skipped)
+
+
+def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, skipped: list[Skipped]) -> LogSummary:
+    """Inside a transaction, with `new_items`, `new_events`, `new_links` and `new_actors` visible:
+    put them in place of what log `name` wrote before, and record the log."""
+    # A log may replace what logs wrote, never what another source did (a restored OCEL export
+    # holding git change items, say): that would silently swap the store's own data.
+    taken = con.execute(
+        "select item_id from new_items where item_id in (select item_id from items) "
+        "and item_id not in (select item_id from event_log_items) order by item_id").fetchall()
+    if taken:
+        raise EventLogError(
+            f"{path}: {len(taken):,} of its items are already in the store from another source "
+            f"(first: {taken[0][0]}); ingest it into a new store (--store)")
+    # Everything this log wrote last time, plus anything a restored export brings back.
+    con.execute(
+        "create temp table gone as select item_id from event_log_items where log = ? "
+        "union select item_id from new_items", [name])
+    con.execute("delete from items where item_id in (select item_id from gone)")
+    con.execute("delete from events where item_id in (select item_id from gone)")
+    con.execute("delete from links where src in (select item_id from gone)")
+    con.execute("delete from event_log_items where log = ? or item_id in (select item_id from gone)", [name])
+    con.execute("drop table gone")
+    con.execute("insert into items by name select * from new_items")
+    con.execute("insert into events by name select * from new_events")
+    con.execute("insert into links by name select * from new_links")
+    con.execute("insert into event_log_items select ?, item_id from new_items", [name])
+    con.execute("insert into actors by name select * from new_actors "
+                "where actor_id not in (select actor_id from actors)")
+    (n_items,) = con.execute("select count(*) from new_items").fetchone()
+    (n_events,) = con.execute("select count(*) from new_events").fetchone()
     reasons: dict[str, int] = {}
     for s in skipped:
         reasons[s.reason] = reasons.get(s.reason, 0) + 1
     sample = [{"where": s.where, "reason": s.reason} for s in skipped[:SKIPPED_SAMPLE]]
-    with transaction(store.con, new_items=items, new_events=events, new_links=links, new_actors=actors) as con:
-        # A log may replace what logs wrote, never what another source did (a restored OCEL export
-        # holding git change items, say): that would silently swap the store's own data.
-        taken = con.execute(
-            "select item_id from new_items where item_id in (select item_id from items) "
-            "and item_id not in (select item_id from event_log_items) order by item_id").fetchall()
-        if taken:
-            raise EventLogError(
-                f"{path}: {len(taken):,} of its items are already in the store from another source "
-                f"(first: {taken[0][0]}); ingest it into a new store (--store)")
-        # Everything this log wrote last time, plus anything a restored export brings back.
-        con.execute(
-            "create temp table gone as select item_id from event_log_items where log = ? "
-            "union select item_id from new_items", [name])
-        con.execute("delete from items where item_id in (select item_id from gone)")
-        con.execute("delete from events where item_id in (select item_id from gone)")
-        con.execute("delete from links where src in (select item_id from gone)")
-        con.execute("delete from event_log_items where log = ? or item_id in (select item_id from gone)", [name])
-        con.execute("drop table gone")
-        con.execute("insert into items by name select * from new_items")
-        con.execute("insert into events by name select * from new_events")
-        con.execute("insert into links by name select * from new_links")
-        con.execute("insert into event_log_items select ?, item_id from new_items", [name])
-        con.execute("insert into actors by name select * from new_actors "
-                    "where actor_id not in (select actor_id from actors)")
-        con.execute(
-            "insert or replace into event_logs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [name, path, fmt, items.num_rows, events.num_rows, len(skipped), json.dumps(reasons),
-             json.dumps(sample), utcnow()],
-        )
-    return LogSummary(name, path, fmt, items.num_rows, events.num_rows, skipped)
+    con.execute(
+        "insert or replace into event_logs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [name, path, fmt, n_items, n_events, len(skipped), json.dumps(reasons), json.dumps(sample), utcnow()],
+    )
+    return LogSummary(name, path, fmt, n_items, n_events, skipped)
+
+
+def _links_table(links: list[tuple[str, str, str]]) -> pa.Table:
+    return pa.Table.from_arrays([pa.array([lk[i] for lk in links], type=pa.string()) for i in range(3)],
+                                schema=_LINKS)
 
 
 def _actor_table(ids: Identities) -> pa.Table:
