@@ -131,6 +131,26 @@ def test_csv_blank_lines_keep_line_numbers_and_misaligned_rows_are_named(tmp_pat
                                                         ("line 7", "more fields than the header")]
 
 
+def test_small_batches_give_the_same_store_as_one_batch(tmp_path, csv_log, monkeypatch):
+    """The streamed write (many batches, one transaction) is the same as writing it all at once."""
+    from loopmeter.sources import eventlog
+
+    store = tmp_path / "s.duckdb"  # one store: pseudonyms are salted per store
+    api.ingest_events(csv_log, store_path=store, mapping=Mapping(actor="actor"))
+    one = snapshot(store)
+    monkeypatch.setattr(eventlog, "EVENT_BATCH", 2)
+    api.ingest_events(csv_log, store_path=store, mapping=Mapping(actor="actor"))
+    many = snapshot(store)
+    for table in ("items", "events", "links", "event_log_items", "actors"):
+        assert one[table] == many[table], table
+    # and a file found unreadable after some batches were written leaves nothing behind
+    bad = tmp_path / "late.xes"
+    bad.write_text(XES.replace("</log>", "<trace></log>"))
+    with pytest.raises(EventLogError, match="not well-formed"):
+        api.ingest_events(bad, store_path=store)
+    assert snapshot(store) == many
+
+
 def test_reingesting_a_log_replaces_it(tmp_path, csv_log):
     store = tmp_path / "s.duckdb"
     api.ingest_events(csv_log, store_path=store)

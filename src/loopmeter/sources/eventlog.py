@@ -27,6 +27,9 @@ from typing import Any
 from ..errors import LoopmeterError
 
 FORMATS = ("csv", "jsonl", "xes", "ocel")
+#: Events handed to a sink at a time: large enough to write efficiently, small enough to keep a
+#: long log's memory flat.
+EVENT_BATCH = 20_000
 
 #: Object attribute that marks an OCEL file written by `loopmeter export`; such a file is restored
 #: as the canonical log it came from (same item ids, kinds and fields) instead of becoming cases.
@@ -79,11 +82,10 @@ class ParsedLog:
     restore_items: dict[str, dict[str, Any]] | None = None
     #: called with every `batch` events as they are read, so a large log is never held whole
     sink: Callable[[ParsedLog, list[Event]], None] | None = None
-    batch: int = 20_000
 
     def add(self, event: Event) -> None:
         self.events.append(event)
-        if self.sink is not None and len(self.events) >= self.batch:
+        if self.sink is not None and len(self.events) >= EVENT_BATCH:
             self.flush()
 
     def flush(self) -> None:
