@@ -1,0 +1,101 @@
+"""Which production deployment first shipped a commit.
+
+A successful production deployment ships its own sha and, when the repository's git history is in
+the store (`commits`), every ancestor of it. Deployments are taken in time order and each commit is
+assigned to the first one that contains it; a commit no earlier deployment reached is walked once,
+so the whole assignment costs one pass over the history (not one walk per deployment). Without the
+git history a deployment ships exactly its own sha.
+
+The graph walk is written here rather than delegated to git (pygit2) because the store, not a
+working copy, is the source of truth for metrics: the repository may no longer be on this machine.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+import pyarrow as pa
+
+SCHEMA = pa.schema([
+    ("sha", pa.string()), ("deployment_id", pa.string()), ("deployed_at", pa.timestamp("us")),
+    ("deploy_repo", pa.string()), ("repo_first_deploy_at", pa.timestamp("us")),
+])
+
+
+def production_deployments(raw, as_of: datetime) -> list[tuple[str, str, str, datetime]]:
+    """(item_id, repo, sha, deployed_at) of successful production deployments up to as_of, oldest first.
+    The time is the `deployed` event (the success status), else the item's done_at."""
+    return raw.execute(PRODUCTION_SQL, [as_of]).fetchall()
+
+
+def releases(raw, as_of: datetime) -> list[tuple[str, str, str, datetime]]:
+    """(item_id, repo, sha, published_at) of releases with a sha, oldest first."""
+    return raw.execute(
+        """
+        select item_id, repo, json_extract_string(attrs, '$.sha') as sha, created_at from items
+        where kind = 'release' and json_extract_string(attrs, '$.sha') is not null
+          and created_at is not null and created_at <= ?
+        order by created_at, item_id
+        """,
+        [as_of],
+    ).fetchall()
+
+
+PRODUCTION_SQL = """
+        select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
+               coalesce(min(e.ts), i.done_at) as deployed_at
+        from items i left join events e on e.item_id = i.item_id and e.activity = 'deployed'
+        where i.kind = 'deployment' and i.state = 'success'
+          and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
+          and json_extract_string(i.attrs, '$.sha') is not null
+        group by i.item_id, i.repo, i.attrs, i.done_at
+        having deployed_at is not null and deployed_at <= ?
+        order by deployed_at, i.item_id
+"""
+
+
+def first_deployments(raw, as_of: datetime, kind: str = "deployment") -> pa.Table:
+    """One row per commit sha shipped by a production deployment (or, with kind="release", by a
+    release): the first one that contains it, when, and when its repository was first shipped at all."""
+    deps = production_deployments(raw, as_of) if kind == "deployment" else releases(raw, as_of)
+    shas = sorted({d[2] for d in deps})
+    parents: dict[str, list[str]] = {}
+    if shas:
+        # Only the repositories that hold a deployed sha: their whole graph, once.
+        rows = raw.execute(
+            """
+            select sha, parents from commits
+            where repo in (select distinct repo from commits where list_contains(?, sha))
+            """,
+            [shas],
+        ).fetchall()
+        parents = {s: p or [] for s, p in rows}
+    first_of_repo: dict[str, datetime] = {}
+    for _, repo, _, at in deps:
+        first_of_repo.setdefault(repo, at)
+    out: dict[str, tuple[str, datetime, str]] = {}
+    for dep_id, repo, sha, at in deps:
+        if sha in out:
+            continue
+        if sha not in parents:
+            out[sha] = (dep_id, at, repo)  # no history: exact sha match only
+            continue
+        queue = deque([sha])
+        out[sha] = (dep_id, at, repo)
+        while queue:
+            for p in parents.get(queue.popleft(), ()):
+                # A commit an earlier deployment shipped had all its ancestors shipped with it.
+                if p not in out:
+                    out[p] = (dep_id, at, repo)
+                    queue.append(p)
+    cols = list(zip(*[(s, d, a, r, first_of_repo[r]) for s, (d, a, r) in out.items()])) or [[], [], [], [], []]
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, SCHEMA)], schema=SCHEMA)
+
+
+def register(raw, as_of: datetime) -> tuple[str, str]:
+    """Make the first-deployment and first-release tables visible to SQL on this connection, as
+    `_lm_first_deploy` and `_lm_first_release`."""
+    raw.register("_lm_first_deploy", first_deployments(raw, as_of))
+    raw.register("_lm_first_release", first_deployments(raw, as_of, "release"))
+    return "_lm_first_deploy", "_lm_first_release"

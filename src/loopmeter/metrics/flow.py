@@ -1,0 +1,257 @@
+"""The `flow` part of the report: PR cycle phases, waiting on humans, DORA keys, issues and CI.
+
+Each part is computed only when the store holds the kinds of items it needs (pull requests,
+deployments, issues, CI runs), and is null otherwise; `flow` itself is null when every part is.
+Everything reads the canonical tables only (docs/design.md "the shared vocabulary"), never knowing
+which source wrote a row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from . import ci as ci_m
+from . import deploys, dora, issues, pr_cycle, waiting
+from .dora import FailureRule
+from .quantiles import quantile
+from .summary import _num
+
+GROUPS = ("human", "ai")
+
+
+def _f(v) -> float | None:
+    v = _num(v)
+    return None if v is None else float(v)
+
+
+def dist(con, t: ir.Table, col: str) -> dict:
+    """p50 / p85 / n of a column's known (non-null) values."""
+    k = t.filter(t[col].notnull())
+    r = con.execute(k.aggregate(p50=quantile(k[col], 0.5), p85=quantile(k[col], 0.85), n=k.count())).iloc[0]
+    return {"p50": _f(r["p50"]), "p85": _f(r["p85"]), "n": int(r["n"])}
+
+
+def _week(v) -> tuple[str, str]:
+    d = v.date() if hasattr(v, "date") else v
+    iso = d.isocalendar()
+    return f"{iso[0]}-W{iso[1]:02d}", d.isoformat()
+
+
+def _count(con, kinds: tuple[str, ...]) -> int:
+    items = con.table("items")
+    return int(con.execute(items.filter(items.kind.isin(kinds)).count()))
+
+
+# -- parts ------------------------------------------------------------------------------------
+
+
+def pr_cycle_part(con, prs: ir.Table) -> dict | None:
+    nb = prs.filter(prs.author_group != "bot")
+    merged = nb.filter(nb.merged)
+    r = con.execute(prs.aggregate(
+        pull_requests=(prs.author_group != "bot").sum(), bot=(prs.author_group == "bot").sum(),
+    )).iloc[0]
+    if int(_num(r["pull_requests"]) or 0) + int(_num(r["bot"]) or 0) == 0:
+        return None
+    m = con.execute(merged.aggregate(
+        merged=merged.count(), without_review=(~merged.reviewed).sum(), deployed=merged.deployed_at.notnull().sum(),
+    )).iloc[0]
+    n_merged = int(m["merged"])
+    phases = {}
+    for p in pr_cycle.PHASES:
+        d = dist(con, merged, p)
+        d["unknown"] = n_merged - d["n"]
+        phases[p] = d
+    by_group = {}
+    for g in GROUPS:
+        sub = merged.filter(merged.author_group == g)
+        by_group[g] = {"merged": int(con.execute(sub.count())), **{p: dist(con, sub, p) for p in pr_cycle.PHASES}}
+    wk = merged.group_by(["week", "author_group"]).agg(
+        merged=merged.count(), **{f"{p}_p50": quantile(merged[p], 0.5) for p in pr_cycle.PHASES}
+    ).order_by(["week", "author_group"])
+    weekly = []
+    for row in con.execute(wk).itertuples(index=False):
+        label, start = _week(row.week)
+        e = {"week": label, "week_start": start, "group": row.author_group, "merged": int(row.merged)}
+        for p in pr_cycle.PHASES:
+            e[f"{p}_p50"] = _f(getattr(row, f"{p}_p50"))
+        weekly.append(e)
+    return {
+        "pull_requests": int(_num(r["pull_requests"]) or 0),
+        "bot_pull_requests": int(_num(r["bot"]) or 0),
+        "merged": n_merged,
+        "merged_without_review": int(_num(m["without_review"]) or 0),
+        "deployed": int(_num(m["deployed"]) or 0),
+        "phases_hours": phases,
+        "by_group": by_group,
+        "weekly": weekly,
+    }
+
+
+def waiting_part(con, prs: ir.Table, as_of: datetime) -> dict | None:
+    w = waiting.waiting(con, as_of)
+    merged = prs.filter(prs.merged & (prs.author_group != "bot"))
+    t = merged.join(w, merged.item_id == w.item_id).select(
+        "week", "author_group", *waiting.STATES
+    )
+    n = int(con.execute(t.count()))
+    if n == 0:
+        return None
+
+    def states(sub: ir.Table) -> dict:
+        out = {}
+        for s in waiting.STATES:
+            d = dist(con, sub, s)
+            total = _f(con.execute(sub[s].sum()))
+            out[s] = {"total_hours": total if total is not None else 0.0, "prs": d["n"], "p50": d["p50"], "p85": d["p85"]}
+        return out
+
+    wk = t.group_by(["week", "author_group"]).agg(
+        prs=t.count(), **{f"{s}_hours": t[s].sum() for s in waiting.STATES}
+    ).order_by(["week", "author_group"])
+    weekly = []
+    for row in con.execute(wk).itertuples(index=False):
+        label, start = _week(row.week)
+        e = {"week": label, "week_start": start, "group": row.author_group, "prs": int(row.prs)}
+        for s in waiting.STATES:
+            e[f"{s}_hours"] = _f(getattr(row, f"{s}_hours")) or 0.0
+        weekly.append(e)
+    return {
+        "prs": n,
+        "states": states(t),
+        "by_group": {g: states(t.filter(t.author_group == g)) for g in GROUPS},
+        "weekly": weekly,
+    }
+
+
+def dora_part(con, prs: ir.Table | None, as_of: datetime, rule: FailureRule) -> dict | None:
+    d = dora.deployments(con, as_of, rule)
+    if int(con.execute(d.count())) == 0:
+        return None
+    ok = d.filter(d.ok)
+    r = con.execute(ok.aggregate(deployments=ok.count(), days=ok.day.nunique(),
+                                 first=ok.week.min(), last=ok.week.max())).iloc[0]
+    n_ok = int(r["deployments"])
+    weeks = None
+    if n_ok:
+        first, last = r["first"], r["last"]
+        weeks = int(round((last - first).days / 7)) + 1
+    v = con.execute(d.group_by("verdict").agg(n=d.count()))
+    verdicts = {row.verdict: int(row.n) for row in v.itertuples(index=False)}
+    failed, judged = verdicts.get("failed", 0), verdicts.get("failed", 0) + verdicts.get("ok", 0)
+    failures = d.filter(d.verdict.isin(["failed", "failed_attempt"]))
+    rec = dist(con, failures, "recovery")
+    rec["unrecovered"] = int(con.execute(failures.filter(failures.recovered_at.isnull()).count()))
+    wk = d.group_by("week").agg(
+        deployments=d.ok.sum(), deployment_days=d.day.nunique(where=d.ok),
+        failed=(d.verdict == "failed").sum(), failed_attempts=(d.verdict == "failed_attempt").sum(),
+    ).order_by("week")
+    weekly = []
+    for row in con.execute(wk).itertuples(index=False):
+        label, start = _week(row.week)
+        weekly.append({"week": label, "week_start": start, "deployments": int(row.deployments),
+                       "deployment_days": int(_num(row.deployment_days) or 0), "failed": int(row.failed),
+                       "failed_attempts": int(row.failed_attempts)})
+    lead = {"p50": None, "p85": None, "n": 0}
+    if prs is not None:
+        lead = dist(con, prs.filter(prs.merged & (prs.author_group != "bot")), "lead")
+    days = int(_num(r["days"]) or 0)
+    return {
+        "failure_window_hours": float(rule.window_hours),
+        "incident_rule": rule.incident_rule,
+        "deployment_frequency": {
+            "deployments": n_ok, "deployment_days": days, "weeks": weeks,
+            "days_per_week": (days / weeks) if weeks else None,
+        },
+        "lead_time_hours": lead,
+        "change_failure_rate": {
+            "rate": (failed / judged) if judged else None, "failed": failed, "judged": judged,
+            "pending": verdicts.get("pending", 0),
+        },
+        "failed_attempts": verdicts.get("failed_attempt", 0),
+        "recovery_hours": rec,
+        "weekly": weekly,
+    }
+
+
+def ci_part(con, as_of: datetime) -> dict | None:
+    r = ci_m.runs(con, as_of)
+    n_runs = int(con.execute(r.count()))
+    if n_runs == 0:
+        return None
+    fb = ci_m.feedback(con, as_of)
+    fl = ci_m.flaky(con, as_of)
+    n_pairs = int(con.execute(fl.count()))
+    n_flaky = int(_num(con.execute(fl.flaky.sum())) or 0)
+    mc = con.execute(ci_m.merge_ci(con, as_of).group_by("ci").agg(n=ibis._.count()))
+    merge = {row.ci: int(row.n) for row in mc.itertuples(index=False)}
+    flw = fl.mutate(week=fl.pushed_at.truncate("W").cast("date")).group_by("week").agg(
+        pairs=ibis._.count(), flaky=ibis._.flaky.sum())
+    fbw = fb.group_by("week").agg(shas=fb.count(), latency_p50=quantile(fb.latency, 0.5))
+    j = fbw.left_join(flw, fbw.week == flw.week).select(
+        fbw.week, fbw.shas, fbw.latency_p50, pairs=flw.pairs.fill_null(0), flaky=flw.flaky.fill_null(0)
+    ).order_by("week")
+    weekly = []
+    for row in con.execute(j).itertuples(index=False):
+        label, start = _week(row.week)
+        weekly.append({"week": label, "week_start": start, "shas": int(row.shas),
+                       "latency_p50_hours": _f(row.latency_p50), "flaky": int(_num(row.flaky) or 0),
+                       "verdict_pairs": int(_num(row.pairs) or 0)})
+    return {
+        "runs": n_runs,
+        "shas": int(con.execute(fb.count())),
+        "feedback_latency_hours": dist(con, fb, "latency"),
+        "duration_hours": dist(con, r, "duration"),
+        "flaky": {"pairs": n_pairs, "flaky": n_flaky, "share": (n_flaky / n_pairs) if n_pairs else None},
+        "merge_ci": {"passed": merge.get("passed", 0), "failed": merge.get("failed", 0)},
+        "weekly": weekly,
+    }
+
+
+def issues_part(con, as_of: datetime) -> dict | None:
+    if _count(con, ("issue", "incident")) == 0:
+        return None
+    b = con.sql(issues.bugs_sql(as_of))
+    bugs = int(con.execute(b.count()))
+    fixed = b.filter(b.fixed_at.notnull())
+    t = con.sql(issues.tickets_sql(as_of))
+    t = t.filter((t.last_cat == "done") & t.started_at.notnull() & (t.done_at >= t.started_at))
+    t = t.mutate(cycle=((t.done_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0).cast("float64"))
+    ro = con.sql(issues.reopen_sql(as_of))
+    closed = int(con.execute(ro.count()))
+    reopened = int(_num(con.execute(ro.reopened.sum())) or 0)
+    return {
+        "bug_fix": {
+            "bugs": bugs, "fixed": int(con.execute(fixed.count())),
+            "fix_hours": dist(con, b, "fix_hours"), "shipped_hours": dist(con, b, "shipped_hours"),
+        },
+        "ticket_cycle_hours": dist(con, t, "cycle"),
+        "reopen": {"closed": closed, "reopened": reopened, "rate": (reopened / closed) if closed else None},
+    }
+
+
+# -- the report key -----------------------------------------------------------------------------
+
+
+def flow(store, con, as_of: datetime, rule: FailureRule | None = None) -> dict | None:
+    """The `flow` key of the report document (docs/json-report.md)."""
+    rule = rule or FailureRule()
+    if rule.incident_rule not in dora.INCIDENT_RULES:
+        raise ValueError(f"incident rule must be one of {dora.INCIDENT_RULES}")
+    deploys.register(store.con, as_of)
+    has_prs = _count(con, ("pull_request",)) > 0
+    prs = pr_cycle.pull_requests(con, as_of) if has_prs else None
+    parts = {
+        "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
+        "waiting_on_humans": waiting_part(con, prs, as_of) if prs is not None else None,
+        "dora": dora_part(con, prs, as_of, rule) if _count(con, ("deployment",)) else None,
+        "issues": issues_part(con, as_of),
+        "ci": ci_part(con, as_of) if _count(con, ("ci_run",)) else None,
+    }
+    if all(v is None for v in parts.values()):
+        return None
+    return parts
+
