@@ -27,11 +27,30 @@ def _f(v) -> float | None:
     return None if v is None else float(v)
 
 
+def dists(con, t: ir.Table, cols: tuple[str, ...] | list[str]) -> dict[str, dict]:
+    """p50 / p85 / n / total of each column's known (non-null) values, in one query."""
+    aggs = {}
+    for i, col in enumerate(cols):
+        aggs[f"p50_{i}"] = quantile(t[col], 0.5)
+        aggs[f"p85_{i}"] = quantile(t[col], 0.85)
+        aggs[f"n_{i}"] = t[col].count()
+        aggs[f"sum_{i}"] = t[col].sum()
+    r = con.execute(t.aggregate(**aggs)).iloc[0]
+    return {col: {"p50": _f(r[f"p50_{i}"]), "p85": _f(r[f"p85_{i}"]), "n": int(_num(r[f"n_{i}"]) or 0),
+                  "total": _f(r[f"sum_{i}"]) or 0.0} for i, col in enumerate(cols)}
+
+
 def dist(con, t: ir.Table, col: str) -> dict:
     """p50 / p85 / n of a column's known (non-null) values."""
-    k = t.filter(t[col].notnull())
-    r = con.execute(k.aggregate(p50=quantile(k[col], 0.5), p85=quantile(k[col], 0.85), n=k.count())).iloc[0]
-    return {"p50": _f(r["p50"]), "p85": _f(r["p85"]), "n": int(r["n"])}
+    d = dists(con, t, [col])[col]
+    return {"p50": d["p50"], "p85": d["p85"], "n": d["n"]}
+
+
+def materialize(con, raw, t: ir.Table, name: str) -> ir.Table:
+    """Compute an intermediate table once and keep it on the connection: each later aggregate then
+    compiles a small query instead of the whole derivation again (Ibis compile time dominated)."""
+    raw.register(name, con.to_pyarrow(t))
+    return con.table(name)
 
 
 def _week(v) -> tuple[str, str]:
@@ -61,14 +80,14 @@ def pr_cycle_part(con, prs: ir.Table) -> dict | None:
     )).iloc[0]
     n_merged = int(m["merged"])
     phases = {}
-    for p in pr_cycle.PHASES:
-        d = dist(con, merged, p)
-        d["unknown"] = n_merged - d["n"]
-        phases[p] = d
+    for p, d in dists(con, merged, pr_cycle.PHASES).items():
+        phases[p] = {"p50": d["p50"], "p85": d["p85"], "n": d["n"], "unknown": n_merged - d["n"]}
     by_group = {}
     for g in GROUPS:
         sub = merged.filter(merged.author_group == g)
-        by_group[g] = {"merged": int(con.execute(sub.count())), **{p: dist(con, sub, p) for p in pr_cycle.PHASES}}
+        ds = dists(con, sub, pr_cycle.PHASES)
+        by_group[g] = {"merged": int(con.execute(sub.count())),
+                       **{p: {"p50": d["p50"], "p85": d["p85"], "n": d["n"]} for p, d in ds.items()}}
     wk = merged.group_by(["week", "author_group"]).agg(
         merged=merged.count(), **{f"{p}_p50": quantile(merged[p], 0.5) for p in pr_cycle.PHASES}
     ).order_by(["week", "author_group"])
@@ -91,23 +110,19 @@ def pr_cycle_part(con, prs: ir.Table) -> dict | None:
     }
 
 
-def waiting_part(con, prs: ir.Table, as_of: datetime) -> dict | None:
+def waiting_part(con, raw, prs: ir.Table, as_of: datetime) -> dict | None:
     w = waiting.waiting(con, as_of)
     merged = prs.filter(prs.merged & (prs.author_group != "bot"))
-    t = merged.join(w, merged.item_id == w.item_id).select(
+    t = materialize(con, raw, merged.join(w, merged.item_id == w.item_id).select(
         "week", "author_group", *waiting.STATES
-    )
+    ), "_lm_flow_waiting")
     n = int(con.execute(t.count()))
     if n == 0:
         return None
 
     def states(sub: ir.Table) -> dict:
-        out = {}
-        for s in waiting.STATES:
-            d = dist(con, sub, s)
-            total = _f(con.execute(sub[s].sum()))
-            out[s] = {"total_hours": total if total is not None else 0.0, "prs": d["n"], "p50": d["p50"], "p85": d["p85"]}
-        return out
+        return {s: {"total_hours": d["total"], "prs": d["n"], "p50": d["p50"], "p85": d["p85"]}
+                for s, d in dists(con, sub, waiting.STATES).items()}
 
     wk = t.group_by(["week", "author_group"]).agg(
         prs=t.count(), **{f"{s}_hours": t[s].sum() for s in waiting.STATES}
@@ -127,8 +142,8 @@ def waiting_part(con, prs: ir.Table, as_of: datetime) -> dict | None:
     }
 
 
-def dora_part(con, prs: ir.Table | None, as_of: datetime, rule: FailureRule) -> dict | None:
-    d = dora.deployments(con, as_of, rule)
+def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule) -> dict | None:
+    d = materialize(con, raw, dora.deployments(con, as_of, rule), "_lm_flow_deployments")
     if int(con.execute(d.count())) == 0:
         return None
     ok = d.filter(d.ok)
@@ -177,13 +192,13 @@ def dora_part(con, prs: ir.Table | None, as_of: datetime, rule: FailureRule) -> 
     }
 
 
-def ci_part(con, as_of: datetime) -> dict | None:
-    r = ci_m.runs(con, as_of)
+def ci_part(con, raw, as_of: datetime) -> dict | None:
+    r = materialize(con, raw, ci_m.runs(con, as_of), "_lm_flow_runs")
     n_runs = int(con.execute(r.count()))
     if n_runs == 0:
         return None
-    fb = ci_m.feedback(con, as_of)
-    fl = ci_m.flaky(con, as_of)
+    fb = materialize(con, raw, ci_m.feedback(con, as_of), "_lm_flow_feedback")
+    fl = materialize(con, raw, ci_m.flaky(con, as_of), "_lm_flow_flaky")
     n_pairs = int(con.execute(fl.count()))
     n_flaky = int(_num(con.execute(fl.flaky.sum())) or 0)
     mc = con.execute(ci_m.merge_ci(con, as_of).group_by("ci").agg(n=ibis._.count()))
@@ -211,10 +226,10 @@ def ci_part(con, as_of: datetime) -> dict | None:
     }
 
 
-def issues_part(con, as_of: datetime) -> dict | None:
+def issues_part(con, raw, as_of: datetime) -> dict | None:
     if _count(con, ("issue", "incident")) == 0:
         return None
-    b = con.sql(issues.bugs_sql(as_of))
+    b = materialize(con, raw, con.sql(issues.bugs_sql(as_of)), "_lm_flow_bugs")
     bugs = int(con.execute(b.count()))
     fixed = b.filter(b.fixed_at.notnull())
     t = con.sql(issues.tickets_sql(as_of))
@@ -226,7 +241,8 @@ def issues_part(con, as_of: datetime) -> dict | None:
     return {
         "bug_fix": {
             "bugs": bugs, "fixed": int(con.execute(fixed.count())),
-            "fix_hours": dist(con, b, "fix_hours"), "shipped_hours": dist(con, b, "shipped_hours"),
+            **{k: {"p50": d["p50"], "p85": d["p85"], "n": d["n"]}
+               for k, d in dists(con, b, ["fix_hours", "shipped_hours"]).items()},
         },
         "ticket_cycle_hours": dist(con, t, "cycle"),
         "reopen": {"closed": closed, "reopened": reopened, "rate": (reopened / closed) if closed else None},
@@ -243,13 +259,14 @@ def flow(store, con, as_of: datetime, rule: FailureRule | None = None) -> dict |
         raise ValueError(f"incident rule must be one of {dora.INCIDENT_RULES}")
     deploys.register(store.con, as_of)
     has_prs = _count(con, ("pull_request",)) > 0
-    prs = pr_cycle.pull_requests(con, as_of) if has_prs else None
+    raw = store.con
+    prs = materialize(con, raw, pr_cycle.pull_requests(con, as_of), "_lm_flow_prs") if has_prs else None
     parts = {
         "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
-        "waiting_on_humans": waiting_part(con, prs, as_of) if prs is not None else None,
-        "dora": dora_part(con, prs, as_of, rule) if _count(con, ("deployment",)) else None,
-        "issues": issues_part(con, as_of),
-        "ci": ci_part(con, as_of) if _count(con, ("ci_run",)) else None,
+        "waiting_on_humans": waiting_part(con, raw, prs, as_of) if prs is not None else None,
+        "dora": dora_part(con, raw, prs, as_of, rule) if _count(con, ("deployment",)) else None,
+        "issues": issues_part(con, raw, as_of),
+        "ci": ci_part(con, raw, as_of) if _count(con, ("ci_run",)) else None,
     }
     if all(v is None for v in parts.values()):
         return None
