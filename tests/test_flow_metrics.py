@@ -392,3 +392,30 @@ def test_ci_feedback_latency_duration_and_flakiness_by_hand(c):
 
 def test_empty_store_has_no_flow(c):
     assert report(c) is None
+
+
+def test_validated_also_requires_the_merge_ci_to_have_passed_where_ci_ran(c):
+    from loopmeter.metrics.changes import Window, changes
+
+    _ci_history(c)
+    for sha, done in (("s2", "2024-03-04 12:00"), ("s3", "2024-03-04 13:00"), ("s9", "2024-03-04 14:00"),
+                      ("s5", "2024-03-04 15:00")):
+        c.item(f"git:api:change:{sha}", "change", done=done, source="git", repo="api", author="alice", sha=sha)
+    # s5 itself never ran CI, but the pull request it is the same as passed on its head s1 (after a rerun)
+    c.pr(30, author="alice", opened="2024-03-04 09:00", merged="2024-03-04 15:00", merge_sha="s5", head_sha="s1")
+    c.link("github:acme/api:pr:30", "git:api:change:s5", "same_as")
+    con = backend(c.store)
+    df = con.execute(changes(con, Window(as_of=AS_OF)))
+    got = {r["item_id"].rsplit(":", 1)[1]: (r["merge_ci"], r["state"], bool(r["validated"])) for r in df.to_dict("records")}
+    assert got == {
+        "s2": ("passed", "validated", True),
+        "s3": ("failed", "ci_failed", False),
+        "s9": (None, "validated", True),  # no CI on it at all: unknown does not refute
+        "s5": ("passed", "validated", True),
+    }
+    from loopmeter.metrics.summary import totals
+
+    c.store.con.execute("insert into repos (repo, head_commits) values ('api', 4)")
+    t = totals(con, Window(as_of=AS_OF))
+    assert (t["validated_changes"], t["ci_failed_changes"], t["pending_changes"]) == (3, 1, 0)
+    assert report(c)["ci"]["merge_ci"] == {"passed": 2, "failed": 1}

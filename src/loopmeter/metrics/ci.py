@@ -81,7 +81,7 @@ def merge_ci_sql(as_of: datetime) -> str:
         select c.item_id, json_extract_string(c.attrs, '$.sha') as sha,
             (select json_extract_string(p.attrs, '$.head_sha') from links l join items p on p.item_id = l.src
              where l.kind = 'same_as' and l.dst = c.item_id and p.kind = 'pull_request' limit 1) as head_sha
-        from items c where c.kind = 'change'
+        from items c where c.kind = 'change' and exists (select 1 from items r where r.kind = 'ci_run')
     )
     select ch.item_id, case when coalesce(m.all_passed, h.all_passed) then 'passed' else 'failed' end as ci
     from ch left join per_sha m on m.sha = ch.sha left join per_sha h on h.sha = ch.head_sha

@@ -494,6 +494,7 @@ _TOTAL_ROWS = [
     ("validated_changes", "Validated changes", "done, older than the validation window and not reverted within it"),
     ("pending_changes", "Pending changes", "younger than the validation window: not yet validated or refuted"),
     ("reverted_changes", "Reverted changes", "reverted within the validation window"),
+    ("ci_failed_changes", "Changes whose merge CI failed", "CI ran on the merge (or the PR's head) and a workflow never passed; not validated"),
     ("ai_assisted_changes", "AI-assisted changes (at least)", "changes with at least one AI signal; signals can be removed, so this is a lower bound"),
     ("ai_assisted_commits", "AI-assisted commits (at least)", "commits with at least one AI signal"),
     ("bot_changes", "Bot changes", "authored by dependency bots; left out of human-vs-AI comparisons"),
