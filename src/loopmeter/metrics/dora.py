@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..errors import ConfigError
 from .pr_cycle import _lit
 
 INCIDENT_RULES = ("linked", "repo")
@@ -24,9 +25,20 @@ INCIDENT_RULES = ("linked", "repo")
 
 @dataclass(frozen=True)
 class FailureRule:
+    """What makes a production deployment a failed change (`--failure-window`, `--incident-rule`).
+
+    24 hours by default: most reverts and hotfixes of a bad deployment land within a working day,
+    and a longer window starts to blame a deployment for the next one's problems."""
+
     window_hours: float = 24.0
     incident_rule: str = "linked"  # "linked" or "repo"
     hotfix_word: str = "hotfix"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.window_hours, bool) or not self.window_hours > 0 or self.window_hours > 24 * 365:
+            raise ConfigError(f"--failure-window: must be a positive number of hours (at most a year), not {self.window_hours!r}")
+        if self.incident_rule not in INCIDENT_RULES:
+            raise ConfigError(f"--incident-rule: must be one of {', '.join(INCIDENT_RULES)}, not {self.incident_rule!r}")
 
 
 def deployments_sql(as_of: datetime, rule: FailureRule) -> str:

@@ -255,8 +255,6 @@ def issues_part(con, raw, as_of: datetime) -> dict | None:
 def flow(store, con, as_of: datetime, rule: FailureRule | None = None) -> dict | None:
     """The `flow` key of the report document (docs/json-report.md)."""
     rule = rule or FailureRule()
-    if rule.incident_rule not in dora.INCIDENT_RULES:
-        raise ValueError(f"incident rule must be one of {dora.INCIDENT_RULES}")
     deploys.register(store.con, as_of)
     has_prs = _count(con, ("pull_request",)) > 0
     raw = store.con
