@@ -66,7 +66,7 @@ def first_deployments(raw, as_of: datetime, kind: str = "deployment") -> pa.Tabl
         rows = raw.execute(
             """
             select sha, parents from commits
-            where repo in (select distinct repo from commits where list_contains(?, sha))
+            where repo in (select distinct repo from commits where sha in (select unnest(?::varchar[])))
             """,
             [shas],
         ).fetchall()
