@@ -419,3 +419,25 @@ def test_validated_also_requires_the_merge_ci_to_have_passed_where_ci_ran(c):
     t = totals(con, Window(as_of=AS_OF))
     assert (t["validated_changes"], t["ci_failed_changes"], t["pending_changes"]) == (3, 1, 0)
     assert report(c)["ci"]["merge_ci"] == {"passed": 2, "failed": 1}
+
+
+def test_lead_time_also_covers_git_changes_that_no_pull_request_stands_for(c):
+    c.commit("a", [], "2024-03-01 00:00")
+    c.commit("b", ["a"], "2024-03-02 00:00")
+    c.commit("d", ["b"], "2024-03-03 00:00")
+    c.deployment(1, sha="a", at="2024-03-01 01:00")
+    c.deployment(2, sha="d", at="2024-03-03 12:00")
+    # a direct push started 03-01 12:00, landed as b: shipped by deployment 2 -> 48 h
+    c.item("git:api:change:b", "change", started="2024-03-01 12:00", done="2024-03-02 00:00", source="git",
+           repo="api", author="alice", sha="b")
+    # the git twin of PR 1 is counted once, through the PR (first commit 03-02 06:00 -> 36 h)
+    c.item("git:api:change:d", "change", started="2024-03-02 00:00", done="2024-03-03 00:00", source="git",
+           repo="api", author="alice", sha="d")
+    c.pr(1, author="alice", first_commit="2024-03-02 00:00", opened="2024-03-02 06:00", merged="2024-03-03 00:00",
+         merge_sha="d")
+    c.link("github:acme/api:pr:1", "git:api:change:d", "same_as")
+    # a bot's direct push is left out
+    c.item("git:api:change:a", "change", started="2024-02-28 00:00", done="2024-03-01 00:00", source="git",
+           repo="api", author="dependabot[bot]", sha="a")
+    lead = report(c)["dora"]["lead_time_hours"]
+    assert lead == {"p50": 42.0, "p85": pytest.approx(36 + 0.85 * 12), "n": 2}  # 36, 48

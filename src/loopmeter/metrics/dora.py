@@ -120,3 +120,19 @@ def deployments(con, as_of: datetime, rule: FailureRule):
         week=t.ts.truncate("W").cast("date"),
         day=t.ts.cast("date"),
     )
+
+
+def change_leads_sql(as_of: datetime) -> str:
+    """Lead time (hours) of git changes that no pull request is `same_as` (direct pushes, or
+    repositories whose tracker is not ingested): started_at -> first production deployment of
+    their landing sha, with the same first-visible-deployment rule as pull requests."""
+    a = _lit(as_of)
+    return f"""
+    select c.item_id, (epoch(f.deployed_at) - epoch(c.started_at)) / 3600.0 as lead
+    from items c join _lm_first_deploy f on f.sha = json_extract_string(c.attrs, '$.sha')
+    left join actors ak on ak.actor_id = c.author_id
+    where c.kind = 'change' and c.done_at <= {a} and c.started_at is not null
+      and coalesce(ak.kind, 'human') <> 'bot'
+      and c.done_at >= f.repo_first_deploy_at and f.deployed_at >= c.started_at
+      and not exists (select 1 from links l where l.kind = 'same_as' and l.dst = c.item_id)
+    """

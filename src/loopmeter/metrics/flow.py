@@ -170,9 +170,11 @@ def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule
         weekly.append({"week": label, "week_start": start, "deployments": int(row.deployments),
                        "deployment_days": int(_num(row.deployment_days) or 0), "failed": int(row.failed),
                        "failed_attempts": int(row.failed_attempts)})
-    lead = {"p50": None, "p85": None, "n": 0}
+    # Lead time over pull requests and the git changes no pull request stands for.
+    leads = con.sql(dora.change_leads_sql(as_of)).select("lead")
     if prs is not None:
-        lead = dist(con, prs.filter(prs.merged & (prs.author_group != "bot")), "lead")
+        leads = leads.union(prs.filter(prs.merged & (prs.author_group != "bot")).select("lead"), distinct=False)
+    lead = dist(con, leads, "lead")
     days = int(_num(r["days"]) or 0)
     return {
         "failure_window_hours": float(rule.window_hours),
