@@ -441,3 +441,22 @@ def test_lead_time_also_covers_git_changes_that_no_pull_request_stands_for(c):
            repo="api", author="dependabot[bot]", sha="a")
     lead = report(c)["dora"]["lead_time_hours"]
     assert lead == {"p50": 42.0, "p85": pytest.approx(36 + 0.85 * 12), "n": 2}  # 36, 48
+
+
+def test_a_deployment_that_failed_then_succeeded_ships_at_its_success(c):
+    c.deployment(1, sha="old", at="2024-03-01 00:00")
+    d = c.deployment(2, sha="m40", at="2024-03-05 10:00", ok=False)
+    c.event(d, "2024-03-05 12:00", "deployed", None, environment="production", sha="m40")  # a retried status
+    c.pr(40, author="alice", opened="2024-03-04 00:00", merged="2024-03-05 00:00", merge_sha="m40")
+    assert prs(c)[40]["deploy"] == 12.0
+    freq = report(c)["dora"]["deployment_frequency"]
+    assert freq["deployments"] == 2 and freq["deployment_days"] == 2
+
+
+def test_a_pending_deployment_is_neither_shipped_nor_failed(c):
+    c.deployment(1, sha="a", at="2024-03-01 00:00")
+    c.item("github:acme/api:deployment:2", "deployment", created="2024-03-02 00:00", state="pending", sha="b",
+           environment="production", production=True)
+    d = report(c, datetime(2024, 3, 10))["dora"]
+    assert d["deployment_frequency"]["deployments"] == 1 and d["failed_attempts"] == 0
+    assert d["change_failure_rate"] == {"rate": 0.0, "failed": 0, "judged": 1, "pending": 0}

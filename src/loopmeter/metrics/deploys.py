@@ -43,13 +43,17 @@ def releases(raw, as_of: datetime) -> list[tuple[str, str, str, datetime]]:
 
 
 PRODUCTION_SQL = """
+        -- A deployment ships at its first success status (`deployed`), even when an earlier status
+        -- of the same deployment failed; without any status event, a `success` state and done_at.
         select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
-               coalesce(min(e.ts), i.done_at) as deployed_at
+               coalesce(min(e.ts), case when i.state = 'success' then i.done_at end) as deployed_at
         from items i left join events e on e.item_id = i.item_id and e.activity = 'deployed'
-        where i.kind = 'deployment' and i.state = 'success'
+        where i.kind = 'deployment'
           and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
           and json_extract_string(i.attrs, '$.sha') is not null
-        group by i.item_id, i.repo, i.attrs, i.done_at
+          and (e.item_id is not null
+               or not exists (select 1 from events x where x.item_id = i.item_id and x.activity = 'deploy_failed'))
+        group by i.item_id, i.repo, i.attrs, i.done_at, i.state
         having deployed_at is not null and deployed_at <= ?
         order by deployed_at, i.item_id
 """

@@ -50,14 +50,16 @@ def deployments_sql(as_of: datetime, rule: FailureRule) -> str:
     incident_repo = "true" if rule.incident_rule == "repo" else "false"
     return f"""
     with dep as (
+        -- Shipped at its first success status; a deployment that only failed, at its first failure.
         select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
-               coalesce(min(e.ts), i.done_at, i.created_at) as ts,
-               bool_or(e.activity = 'deployed') or (count(e.activity) = 0 and i.state = 'success') as ok
+               coalesce(min(e.ts) filter (where e.activity = 'deployed'), min(e.ts), i.done_at, i.created_at) as ts,
+               coalesce(bool_or(e.activity = 'deployed'), i.state = 'success') as ok
         from items i left join events e on e.item_id = i.item_id and e.activity in ('deployed', 'deploy_failed')
         where i.kind = 'deployment'
           and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
         group by i.item_id, i.repo, i.attrs, i.done_at, i.created_at, i.state
-        having ts is not null and ts <= {a}
+        -- still pending: neither shipped nor failed yet
+        having ts is not null and ts <= {a} and (count(e.activity) > 0 or i.state in ('success', 'failure'))
     ),
     units as (
         -- Everything with a landing sha: pull requests (merge sha) and git changes.
