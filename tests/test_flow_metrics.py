@@ -460,3 +460,21 @@ def test_a_pending_deployment_is_neither_shipped_nor_failed(c):
     d = report(c, datetime(2024, 3, 10))["dora"]
     assert d["deployment_frequency"]["deployments"] == 1 and d["failed_attempts"] == 0
     assert d["change_failure_rate"] == {"rate": 0.0, "failed": 0, "judged": 1, "pending": 0}
+
+
+def test_a_git_hotfix_counts_for_the_repository_that_deployed_it_and_a_fix_link_blames_nothing(c):
+    c.commit("a", [], "2024-03-01 00:00")
+    c.commit("b", ["a"], "2024-03-02 00:00")
+    c.commit("h", ["b"], "2024-03-02 18:00")
+    c.deployment(1, sha="a", at="2024-03-01 00:00")
+    c.deployment(2, sha="b", at="2024-03-02 10:00")
+    c.deployment(3, sha="h", at="2024-03-03 09:00")
+    # the hotfix is a git change (repository "api"), shipped by deployment 3 of "acme/api"
+    c.item("git:api:change:h", "change", done="2024-03-02 18:00", source="git", repo="api", title="Hotfix: crash",
+           sha="h")
+    # an incident opened after deployment 3 that h fixes: h is its cure, so deployment 3 did not fail
+    c.item("github:acme/api:issue:70", "incident", created="2024-03-03 12:00", state="open")
+    c.link("git:api:change:h", "github:acme/api:issue:70", "fixes")
+    d = report(c, datetime(2024, 3, 10))["dora"]
+    assert d["change_failure_rate"] == {"rate": pytest.approx(1 / 3), "failed": 1, "judged": 3, "pending": 0}
+    assert d["recovery_hours"] == {"p50": 23.0, "p85": 23.0, "n": 1, "unrecovered": 0}  # 10:00 -> next day 09:00

@@ -75,11 +75,15 @@ def deployments_sql(as_of: datetime, rule: FailureRule) -> str:
         where l.kind = 'reverts' and r.done_at is not null
     ),
     hotfixes as (
-        select item_id, repo, done_at as sig_at from items
-        where ((kind = 'pull_request' and state = 'merged') or kind = 'change') and done_at is not null
-          and (lower(coalesce(title, '')) like '%{word}%'
-               or lower(coalesce(json_extract_string(attrs, '$.branch'), '')) like '%{word}%'
-               or lower(coalesce(cast(json_extract(attrs, '$.labels') as varchar), '')) like '%{word}%')
+        -- The repository of a hotfix is that of the deployment that later shipped it when there is
+        -- one (a git change names its repository differently from a tracker), else its own.
+        select i.item_id, coalesce(f.deploy_repo, i.repo) as repo, i.done_at as sig_at from items i
+        left join _lm_first_deploy f
+          on f.sha = coalesce(json_extract_string(i.attrs, '$.merge_sha'), json_extract_string(i.attrs, '$.sha'))
+        where ((i.kind = 'pull_request' and i.state = 'merged') or i.kind = 'change') and i.done_at is not null
+          and (lower(coalesce(i.title, '')) like '%{word}%'
+               or lower(coalesce(json_extract_string(i.attrs, '$.branch'), '')) like '%{word}%'
+               or lower(coalesce(cast(json_extract(i.attrs, '$.labels') as varchar), '')) like '%{word}%')
     ),
     incidents as (select item_id, repo, created_at as sig_at from items where kind = 'incident' and created_at is not null),
     related as (
@@ -97,7 +101,9 @@ def deployments_sql(as_of: datetime, rule: FailureRule) -> str:
         select d.item_id, min(x.sig_at) from dep d join incidents x
           on ({incident_repo} and x.repo = d.repo)
           or exists (select 1 from links l join related rl on rl.deployment_id = d.item_id
-                     where (l.src = x.item_id and l.dst = rl.rel) or (l.dst = x.item_id and l.src = rl.rel))
+                     -- a change that fixes or closes the incident is its cure, not its cause
+                     where l.kind not in ('fixes', 'closes')
+                       and ((l.src = x.item_id and l.dst = rl.rel) or (l.dst = x.item_id and l.src = rl.rel)))
         where d.ok and x.sig_at > d.ts and x.sig_at <= d.ts + {w} group by d.item_id
     ),
     judged as (

@@ -66,7 +66,7 @@ def pr_rows_sql(as_of: datetime, repos: list[str] | None = None) -> str:
             coalesce(per.merged_sha_event, pr.merge_sha_attr) as merge_sha,
             coalesce(ak.kind, 'human') as author_kind,
             pr.item_id in (select item_id from ai) as has_attribution
-        from pr join per using (item_id)
+        from pr left join per using (item_id)
         left join actors ak on ak.actor_id = pr.author_id
     ),
     response as (
