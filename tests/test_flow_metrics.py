@@ -276,6 +276,8 @@ def test_deployment_frequency_counts_production_deployment_days_per_week(c):
     assert d["deployment_frequency"] == {"deployments": 5, "deployment_days": 4, "weeks": 3,
                                          "days_per_week": pytest.approx(4 / 3)}
     weekly = {w["week"]: w for w in d["weekly"]}
+    assert list(weekly) == ["2024-W10", "2024-W11", "2024-W12"]  # the empty week is a zero, not a gap
+    assert weekly["2024-W11"]["deployments"] == 0
     assert weekly["2024-W10"]["deployment_days"] == 2 and weekly["2024-W10"]["deployments"] == 3
     assert weekly["2024-W10"]["failed_attempts"] == 1
 

@@ -8,7 +8,7 @@ which source wrote a row.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -167,9 +167,16 @@ def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule
     weekly = []
     for row in con.execute(wk).itertuples(index=False):
         label, start = _week(row.week)
-        weekly.append({"week": label, "week_start": start, "deployments": int(row.deployments),
-                       "deployment_days": int(_num(row.deployment_days) or 0), "failed": int(row.failed),
-                       "failed_attempts": int(row.failed_attempts)})
+        week = {"week": label, "week_start": start, "deployments": int(row.deployments),
+                "deployment_days": int(_num(row.deployment_days) or 0), "failed": int(row.failed),
+                "failed_attempts": int(row.failed_attempts)}
+        # A week without deployments is a zero, not a gap: frequency is counted over every week.
+        while weekly and date.fromisoformat(weekly[-1]["week_start"]) + timedelta(days=7) < date.fromisoformat(start):
+            nxt = date.fromisoformat(weekly[-1]["week_start"]) + timedelta(days=7)
+            wl, ws = _week(nxt)
+            weekly.append({"week": wl, "week_start": ws, "deployments": 0, "deployment_days": 0, "failed": 0,
+                           "failed_attempts": 0})
+        weekly.append(week)
     # Lead time over pull requests and the git changes no pull request stands for.
     leads = con.sql(dora.change_leads_sql(as_of)).select("lead")
     if prs is not None:

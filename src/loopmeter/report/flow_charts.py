@@ -70,7 +70,7 @@ def deployments_figure(d: Mapping[str, Any] | None) -> go.Figure | None:
     ]
     return go.Figure(data=traces, layout=_base_layout(
         "Production deployment days and failed changes per week", barmode="group",
-        xaxis=dict(type="date"), yaxis=dict(title=dict(text="count"), rangemode="tozero")))
+        xaxis=dict(type="date", tickformat="%b %d"), yaxis=dict(title=dict(text="count"), rangemode="tozero")))
 
 
 def ci_figure(c: Mapping[str, Any] | None) -> go.Figure | None:
@@ -87,7 +87,7 @@ def ci_figure(c: Mapping[str, Any] | None) -> go.Figure | None:
                marker_color=AI_COLOUR, opacity=0.6, hovertemplate="%{customdata}<br>flaky: %{y}<extra></extra>"),
     ]
     return go.Figure(data=traces, layout=_base_layout(
-        "CI feedback latency and flaky runs per week", xaxis=dict(type="date"),
+        "CI feedback latency and flaky runs per week", xaxis=dict(type="date", tickformat="%b %d"),
         yaxis=dict(title=dict(text="minutes"), rangemode="tozero"),
         yaxis2=dict(title=dict(text="flaky"), overlaying="y", side="right", rangemode="tozero", showgrid=False)))
 
