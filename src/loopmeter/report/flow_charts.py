@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
@@ -14,11 +15,25 @@ STATE_COLOURS = {"review_requested": "#F58518", "approved_not_merged": "#54A24B"
 STATE_LABELS = {"review_requested": "review requested, not reviewed", "approved_not_merged": "approved, not merged",
                 "ci_green_not_merged": "CI green, not merged"}
 GROUP_LABELS = {"human": "Human", "ai": "AI-assisted"}
+DAY_MS = 24 * 3600 * 1000  # bar widths on a date axis are in milliseconds
 
 
 def _x(rows: list[Mapping[str, Any]]) -> list[list[str]]:
     """A two-level category axis: the week, then human / AI-assisted beside each other."""
     return [[_plot_text(r["week"]) for r in rows], [GROUP_LABELS.get(r["group"], _plot_text(r["group"])) for r in rows]]
+
+
+def _week_axis(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """A date axis that leaves half a week of room either side, so one or two weeks of data still
+    read as weeks (Plotly would otherwise stretch a single bar over the whole width)."""
+    first = date.fromisoformat(str(rows[0]["week_start"]))
+    last = date.fromisoformat(str(rows[-1]["week_start"]))
+    axis: dict[str, Any] = dict(type="date", tickformat="%b %d",
+                                range=[str(first - timedelta(days=4)), str(last + timedelta(days=11))])
+    if (last - first).days <= 70:
+        axis["dtick"] = 7 * 24 * 3600 * 1000
+        axis["tick0"] = str(first)
+    return axis
 
 
 def _num(v: Any) -> Any:
@@ -64,32 +79,34 @@ def deployments_figure(d: Mapping[str, Any] | None) -> go.Figure | None:
                   xperiodalignment="middle")
     traces = [
         go.Bar(name="deployment days", y=[r["deployment_days"] for r in rows], marker_color=HUMAN_COLOUR,
+               width=[DAY_MS * 2.5] * len(rows),
                hovertemplate="%{customdata}<br>deployment days: %{y}<extra></extra>", **common),
         go.Bar(name="failed changes", y=[r["failed"] for r in rows], marker_color=AI_COLOUR,
+               width=[DAY_MS * 2.5] * len(rows),
                hovertemplate="%{customdata}<br>failed changes: %{y}<extra></extra>", **common),
     ]
     return go.Figure(data=traces, layout=_base_layout(
-        "Production deployment days and failed changes per week", barmode="group",
-        xaxis=dict(type="date", tickformat="%b %d"), yaxis=dict(title=dict(text="count"), rangemode="tozero")))
+        "Production deployment days and failed changes per week", barmode="group", xaxis=_week_axis(rows), yaxis=dict(title=dict(text="count"), rangemode="tozero")))
 
 
 def ci_figure(c: Mapping[str, Any] | None) -> go.Figure | None:
     rows = (c or {}).get("weekly", [])
     if not rows:
         return None
-    x = [str(r["week_start"]) for r in rows]
-    custom = [_plot_text(r["week"]) for r in rows]
+    common = dict(x=[str(r["week_start"]) for r in rows], customdata=[_plot_text(r["week"]) for r in rows],
+                  xperiod=7 * 24 * 3600 * 1000, xperiodalignment="middle")
     traces = [
-        go.Scatter(name="feedback latency, median (min)", x=x, customdata=custom, mode="lines+markers",
-                   y=[(r["latency_p50_hours"] * 60) if _is_number(r.get("latency_p50_hours")) else None for r in rows],
-                   line=dict(color=HUMAN_COLOUR), hovertemplate="%{customdata}<br>latency p50: %{y:.1f} min<extra></extra>"),
-        go.Bar(name="flaky commit-workflows", x=x, customdata=custom, y=[r["flaky"] for r in rows], yaxis="y2",
-               marker_color=AI_COLOUR, opacity=0.6, hovertemplate="%{customdata}<br>flaky: %{y}<extra></extra>"),
+        go.Bar(name="feedback latency, median (min)", marker_color=HUMAN_COLOUR, width=[DAY_MS * 5] * len(rows),
+               y=[(r["latency_p50_hours"] * 60) if _is_number(r.get("latency_p50_hours")) else None for r in rows],
+               hovertemplate="%{customdata}<br>latency p50: %{y:.1f} min<extra></extra>", **common),
+        go.Scatter(name="flaky commit-workflows", y=[r["flaky"] for r in rows], yaxis="y2", mode="lines+markers",
+                   line=dict(color=AI_COLOUR), hovertemplate="%{customdata}<br>flaky: %{y}<extra></extra>", **common),
     ]
     return go.Figure(data=traces, layout=_base_layout(
-        "CI feedback latency and flaky runs per week", xaxis=dict(type="date", tickformat="%b %d"),
+        "CI feedback latency and flaky runs per week", bargap=0.3, xaxis=_week_axis(rows),
         yaxis=dict(title=dict(text="minutes"), rangemode="tozero"),
-        yaxis2=dict(title=dict(text="flaky"), overlaying="y", side="right", rangemode="tozero", showgrid=False)))
+        yaxis2=dict(title=dict(text="flaky"), overlaying="y", side="right", rangemode="tozero", showgrid=False,
+                    tickformat=",d", dtick=1 if max((r["flaky"] for r in rows), default=0) < 10 else None)))
 
 
 def _chart(key: str, fig: go.Figure | None, note: str, empty: str) -> dict[str, Any]:
