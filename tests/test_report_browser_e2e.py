@@ -51,7 +51,7 @@ def report_page(tmp_path_factory):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.route(lambda url: not url.startswith("file:"), lambda route: (requests.append(route.request.url), route.abort()))
         page.goto(out.as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5", timeout=20000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6", timeout=20000)
         result = {
             "charts": page.evaluate("document.querySelectorAll('.js-plotly-plot').length"),
             "pwned": page.evaluate("typeof window.__pwned"),
@@ -64,7 +64,7 @@ def report_page(tmp_path_factory):
 
 
 def test_charts_render_without_errors_or_network(report_page):
-    assert report_page["charts"] == 5
+    assert report_page["charts"] == 6  # five of the report's own, one of the legibility scorecard
     assert report_page["errors"] == []
     assert report_page["requests"] == []
 

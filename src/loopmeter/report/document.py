@@ -7,7 +7,9 @@ from datetime import date, datetime, timezone
 
 from ..errors import NoData
 from ..metrics import flow as flow_m
+from ..legibility.score import for_report as legibility_for_report
 from ..metrics import lift as lift_m
+from ..metrics.agent_loops import agent_loops
 from ..metrics import summary
 from ..metrics.changes import Window, backend, changes
 from ..metrics.dora import FailureRule
@@ -97,6 +99,8 @@ def build_report(
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "flow": flow_m.flow(store, con, window.as_of, failure_rule),
+        "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo]),
+        "agent_loops": agent_loops(con, window, repos),
         "warnings": warnings,
     }
 
