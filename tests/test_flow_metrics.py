@@ -480,3 +480,11 @@ def test_a_git_hotfix_counts_for_the_repository_that_deployed_it_and_a_fix_link_
     d = report(c, datetime(2024, 3, 10))["dora"]
     assert d["change_failure_rate"] == {"rate": pytest.approx(1 / 3), "failed": 1, "judged": 3, "pending": 0}
     assert d["recovery_hours"] == {"p50": 23.0, "p85": 23.0, "n": 1, "unrecovered": 0}  # 10:00 -> next day 09:00
+
+
+def test_the_intermediate_tables_do_not_outlive_the_report(c):
+    _ci_history(c)
+    c.pr(1, author="alice", opened="2024-03-04 00:00", merged="2024-03-04 12:00", merge_sha="s1")
+    assert report(c) is not None
+    left = c.store.con.execute("select view_name from duckdb_views() where view_name like '%lm%'").fetchall()
+    assert left == []

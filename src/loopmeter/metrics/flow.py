@@ -264,18 +264,26 @@ def issues_part(con, raw, as_of: datetime) -> dict | None:
 def flow(store, con, as_of: datetime, rule: FailureRule | None = None) -> dict | None:
     """The `flow` key of the report document (docs/json-report.md)."""
     rule = rule or FailureRule()
-    deploys.register(store.con, as_of)
-    has_prs = _count(con, ("pull_request",)) > 0
     raw = store.con
-    prs = materialize(con, raw, pr_cycle.pull_requests(con, as_of), "_lm_flow_prs") if has_prs else None
-    parts = {
-        "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
-        "waiting_on_humans": waiting_part(con, raw, prs, as_of) if prs is not None else None,
-        "dora": dora_part(con, raw, prs, as_of, rule) if _count(con, ("deployment",)) else None,
-        "issues": issues_part(con, raw, as_of),
-        "ci": ci_part(con, raw, as_of) if _count(con, ("ci_run",)) else None,
-    }
+    kinds = {k for (k,) in raw.execute(
+        "select distinct kind from items where kind in ('pull_request', 'deployment', 'issue', 'incident', 'ci_run')"
+    ).fetchall()}
+    if not kinds:
+        return None
+    deploys.register(raw, as_of)
+    try:
+        prs = materialize(con, raw, pr_cycle.pull_requests(con, as_of), "_lm_flow_prs") if "pull_request" in kinds else None
+        parts = {
+            "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
+            "waiting_on_humans": waiting_part(con, raw, prs, as_of) if prs is not None else None,
+            "dora": dora_part(con, raw, prs, as_of, rule) if "deployment" in kinds else None,
+            "issues": issues_part(con, raw, as_of) if kinds & {"issue", "incident"} else None,
+            "ci": ci_part(con, raw, as_of) if "ci_run" in kinds else None,
+        }
+    finally:
+        # The intermediates live on the store's connection only while the report is computed.
+        for name in [n for (n,) in raw.execute("select view_name from duckdb_views() where view_name like '\\_lm\\_%' escape '\\'").fetchall()]:
+            raw.unregister(name)
     if all(v is None for v in parts.values()):
         return None
     return parts
-
