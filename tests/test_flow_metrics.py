@@ -280,6 +280,7 @@ def test_deployment_frequency_counts_production_deployment_days_per_week(c):
     assert weekly["2024-W11"]["deployments"] == 0
     assert weekly["2024-W10"]["deployment_days"] == 2 and weekly["2024-W10"]["deployments"] == 3
     assert weekly["2024-W10"]["failed_attempts"] == 1
+    assert [w["failed"] for w in d["weekly"]] == [2, 0, 1]  # A and C; D
 
 
 def test_change_failure_rate_with_linked_incidents_and_a_24_hour_window(c):
@@ -389,7 +390,8 @@ def test_ci_feedback_latency_duration_and_flakiness_by_hand(c):
     # durations 4, 10, 10, 10, 30 min
     assert x["duration_hours"] == {"p50": pytest.approx(10 / 60), "p85": pytest.approx(18 / 60), "n": 5}
     assert x["flaky"] == {"pairs": 4, "flaky": 1, "share": 0.25}
-    assert x["weekly"][0]["flaky"] == 1 and x["weekly"][0]["shas"] == 4
+    assert x["weekly"] == [{"week": "2024-W10", "week_start": "2024-03-04", "shas": 4,
+                            "latency_p50_hours": pytest.approx(20 / 60), "flaky": 1, "verdict_pairs": 4}]
 
 
 def test_empty_store_has_no_flow(c):
