@@ -490,3 +490,25 @@ def test_the_intermediate_tables_do_not_outlive_the_report(c):
     assert report(c) is not None
     left = c.store.con.execute("select view_name from duckdb_views() where view_name like '%lm%'").fetchall()
     assert left == []
+
+
+def test_a_report_on_some_repositories_takes_only_their_tracker_and_deployment_items(c):
+    c.commit("a", [], "2024-03-01 00:00")  # git repository "api"
+    c.item("git:api:change:a", "change", done="2024-03-04 12:00", source="git", repo="api", sha="a")
+    c.pr(1, author="alice", opened="2024-03-04 00:00", merged="2024-03-04 12:00", merge_sha="a")
+    c.link("github:acme/api:pr:1", "git:api:change:a", "same_as")  # acme/api is api's tracker
+    c.pr(2, author="bob", opened="2024-03-04 00:00", merged="2024-03-04 12:00", merge_sha="w", repo="acme/web")
+    c.deployment(1, sha="a", at="2024-03-05 00:00", repo="acme/deploys")  # ships a commit of api
+    c.deployment(2, sha="w", at="2024-03-05 00:00", repo="acme/web")
+    c.item("github:acme/api:issue:1", "issue", created="2024-03-01 00:00", state="open", labels=["bug"])
+    c.item("github:acme/web:issue:1", "issue", created="2024-03-01 00:00", state="open", labels=["bug"],
+           repo="acme/web")
+    con = backend(c.store)
+    scoped = flow(c.store, con, AS_OF, None, ["api"])
+    assert scoped["pr_cycle"]["merged"] == 1
+    assert scoped["dora"]["deployment_frequency"]["deployments"] == 1
+    assert scoped["issues"]["bug_fix"]["bugs"] == 1
+    whole = flow(c.store, con, AS_OF)
+    assert (whole["pr_cycle"]["merged"], whole["dora"]["deployment_frequency"]["deployments"],
+            whole["issues"]["bug_fix"]["bugs"]) == (2, 2, 2)
+    assert flow(c.store, con, AS_OF, None, ["elsewhere"]) is None

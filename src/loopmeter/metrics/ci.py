@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 from .pr_cycle import _lit
 
 
-def runs_sql(as_of: datetime) -> str:
+def runs_sql(as_of: datetime, items: str = "items") -> str:
     """One row per CI run attempt queued by as_of, with its verdict (if any by as_of)."""
     a = _lit(as_of)
     return f"""
@@ -31,32 +31,32 @@ def runs_sql(as_of: datetime) -> str:
            i.created_at as queued_at, coalesce(i.started_at, min(e.ts) filter (where e.activity = 'ci_started')) as started_at,
            min(e.ts) filter (where e.activity in ('ci_passed', 'ci_failed')) as verdict_at,
            arg_min(e.activity, e.ts) filter (where e.activity in ('ci_passed', 'ci_failed')) as verdict
-    from items i left join events e on e.item_id = i.item_id and e.ts <= {a}
+    from {items} i left join events e on e.item_id = i.item_id and e.ts <= {a}
     where i.kind = 'ci_run' and i.created_at <= {a} and json_extract_string(i.attrs, '$.sha') is not null
     group by i.item_id, i.repo, i.attrs, i.created_at, i.started_at
     """
 
 
-def runs(con, as_of: datetime) -> ir.Table:
-    t = con.sql(runs_sql(as_of))
+def runs(con, as_of: datetime, items: str = "items") -> ir.Table:
+    t = con.sql(runs_sql(as_of, items))
     dur = (t.verdict_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0
     return t.mutate(duration=ibis.ifelse(dur >= 0, dur, ibis.null()).cast("float64"))
 
 
-def feedback(con, as_of: datetime) -> ir.Table:
+def feedback(con, as_of: datetime, items: str = "items") -> ir.Table:
     """One row per sha: pushed (first queued run), first verdict, latency in hours."""
-    r = runs(con, as_of)
+    r = runs(con, as_of, items)
     t = r.group_by(["repo", "sha"]).agg(pushed_at=r.queued_at.min(), first_verdict_at=r.verdict_at.min())
     lat = (t.first_verdict_at.epoch_seconds() - t.pushed_at.epoch_seconds()) / 3600.0
     return t.mutate(latency=ibis.ifelse(lat >= 0, lat, ibis.null()).cast("float64"),
                     week=t.pushed_at.truncate("W").cast("date"))
 
 
-def flaky(con, as_of: datetime) -> ir.Table:
+def flaky(con, as_of: datetime, items: str = "items") -> ir.Table:
     """One row per (sha, workflow) with a verdict: `flaky` when a failed attempt was followed (later
     attempt, or same attempt number but a later verdict) by a passing one."""
     return con.sql(f"""
-    with r as ({runs_sql(as_of)})
+    with r as ({runs_sql(as_of, items)})
     select repo, sha, workflow, min(queued_at) as pushed_at,
         exists (select 1 from r f, r p where f.sha = g.sha and p.sha = g.sha and f.workflow = g.workflow
                 and p.workflow = g.workflow and f.verdict = 'ci_failed' and p.verdict = 'ci_passed'
@@ -67,10 +67,10 @@ def flaky(con, as_of: datetime) -> ir.Table:
     """)
 
 
-def merge_ci_sql(as_of: datetime) -> str:
+def merge_ci_sql(as_of: datetime, items: str = "items") -> str:
     """One row per landed change with a CI verdict on its merge: item_id, ci ('passed' / 'failed')."""
     return f"""
-    with r as ({runs_sql(as_of)}),
+    with r as ({runs_sql(as_of, items)}),
     per_sha as (
         select sha, bool_and(passed) as all_passed, count(*) as workflows
         from (select sha, workflow, bool_or(verdict = 'ci_passed') as passed from r
@@ -79,9 +79,9 @@ def merge_ci_sql(as_of: datetime) -> str:
     ),
     ch as (
         select c.item_id, json_extract_string(c.attrs, '$.sha') as sha,
-            (select json_extract_string(p.attrs, '$.head_sha') from links l join items p on p.item_id = l.src
+            (select json_extract_string(p.attrs, '$.head_sha') from links l join {items} p on p.item_id = l.src
              where l.kind = 'same_as' and l.dst = c.item_id and p.kind = 'pull_request' limit 1) as head_sha
-        from items c where c.kind = 'change' and exists (select 1 from items r where r.kind = 'ci_run')
+        from {items} c where c.kind = 'change' and exists (select 1 from {items} r where r.kind = 'ci_run')
     )
     select ch.item_id, case when coalesce(m.all_passed, h.all_passed) then 'passed' else 'failed' end as ci
     from ch left join per_sha m on m.sha = ch.sha left join per_sha h on h.sha = ch.head_sha
@@ -89,7 +89,7 @@ def merge_ci_sql(as_of: datetime) -> str:
     """
 
 
-def merge_ci(con, as_of: datetime) -> ir.Table:
+def merge_ci(con, as_of: datetime, items: str = "items") -> ir.Table:
     """The merge CI verdict of each change that has one (see the module docstring); changes without
     any CI run on their merge (or their pull request's head) are absent: unknown."""
-    return con.sql(merge_ci_sql(as_of))
+    return con.sql(merge_ci_sql(as_of, items))

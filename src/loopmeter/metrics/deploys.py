@@ -23,17 +23,17 @@ SCHEMA = pa.schema([
 ])
 
 
-def production_deployments(raw, as_of: datetime) -> list[tuple[str, str, str, datetime]]:
+def production_deployments(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
     """(item_id, repo, sha, deployed_at) of successful production deployments up to as_of, oldest first.
     The time is the `deployed` event (the success status), else the item's done_at."""
-    return raw.execute(PRODUCTION_SQL, [as_of]).fetchall()
+    return raw.execute(PRODUCTION_SQL.format(items=items), [as_of]).fetchall()
 
 
-def releases(raw, as_of: datetime) -> list[tuple[str, str, str, datetime]]:
+def releases(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
     """(item_id, repo, sha, published_at) of releases with a sha, oldest first."""
     return raw.execute(
-        """
-        select item_id, repo, json_extract_string(attrs, '$.sha') as sha, created_at from items
+        f"""
+        select item_id, repo, json_extract_string(attrs, '$.sha') as sha, created_at from {items}
         where kind = 'release' and json_extract_string(attrs, '$.sha') is not null
           and created_at is not null and created_at <= ?
         order by created_at, item_id
@@ -47,7 +47,7 @@ PRODUCTION_SQL = """
         -- of the same deployment failed; without any status event, a `success` state and done_at.
         select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
                coalesce(min(e.ts), case when i.state = 'success' then i.done_at end) as deployed_at
-        from items i left join events e on e.item_id = i.item_id and e.activity = 'deployed'
+        from {items} i left join events e on e.item_id = i.item_id and e.activity = 'deployed'
         where i.kind = 'deployment'
           and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
           and json_extract_string(i.attrs, '$.sha') is not null
@@ -59,10 +59,10 @@ PRODUCTION_SQL = """
 """
 
 
-def first_deployments(raw, as_of: datetime, kind: str = "deployment") -> pa.Table:
+def first_deployments(raw, as_of: datetime, kind: str = "deployment", items: str = "items") -> pa.Table:
     """One row per commit sha shipped by a production deployment (or, with kind="release", by a
     release): the first one that contains it, when, and when its repository was first shipped at all."""
-    deps = production_deployments(raw, as_of) if kind == "deployment" else releases(raw, as_of)
+    deps = production_deployments(raw, as_of, items) if kind == "deployment" else releases(raw, as_of, items)
     shas = sorted({d[2] for d in deps})
     parents: dict[str, list[str]] = {}
     if shas:
@@ -97,9 +97,9 @@ def first_deployments(raw, as_of: datetime, kind: str = "deployment") -> pa.Tabl
     return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, SCHEMA)], schema=SCHEMA)
 
 
-def register(raw, as_of: datetime) -> tuple[str, str]:
+def register(raw, as_of: datetime, items: str = "items") -> tuple[str, str]:
     """Make the first-deployment and first-release tables visible to SQL on this connection, as
     `_lm_first_deploy` and `_lm_first_release`."""
-    raw.register("_lm_first_deploy", first_deployments(raw, as_of))
-    raw.register("_lm_first_release", first_deployments(raw, as_of, "release"))
+    raw.register("_lm_first_deploy", first_deployments(raw, as_of, items=items))
+    raw.register("_lm_first_release", first_deployments(raw, as_of, "release", items))
     return "_lm_first_deploy", "_lm_first_release"

@@ -41,7 +41,7 @@ class FailureRule:
             raise ConfigError(f"--incident-rule: must be one of {', '.join(INCIDENT_RULES)}, not {self.incident_rule!r}")
 
 
-def deployments_sql(as_of: datetime, rule: FailureRule) -> str:
+def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") -> str:
     """One row per production deployment attempt (success or failure) up to as_of, with its
     failure verdict and recovery time. Needs deploys.register on the connection."""
     a = _lit(as_of)
@@ -54,7 +54,7 @@ def deployments_sql(as_of: datetime, rule: FailureRule) -> str:
         select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
                coalesce(min(e.ts) filter (where e.activity = 'deployed'), min(e.ts), i.done_at, i.created_at) as ts,
                coalesce(bool_or(e.activity = 'deployed'), i.state = 'success') as ok
-        from items i left join events e on e.item_id = i.item_id and e.activity in ('deployed', 'deploy_failed')
+        from {items} i left join events e on e.item_id = i.item_id and e.activity in ('deployed', 'deploy_failed')
         where i.kind = 'deployment'
           and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
         group by i.item_id, i.repo, i.attrs, i.done_at, i.created_at, i.state
@@ -64,20 +64,20 @@ def deployments_sql(as_of: datetime, rule: FailureRule) -> str:
     units as (
         -- Everything with a landing sha: pull requests (merge sha) and git changes.
         select item_id, repo, coalesce(json_extract_string(attrs, '$.merge_sha'), json_extract_string(attrs, '$.sha')) as sha
-        from items where kind in ('pull_request', 'change')
+        from {items} where kind in ('pull_request', 'change')
     ),
     shipped as (
         select u.item_id, f.deployment_id from units u join _lm_first_deploy f on f.sha = u.sha
     ),
     reverts as (
         select s.deployment_id, r.done_at as sig_at
-        from links l join shipped s on s.item_id = l.dst join items r on r.item_id = l.src
+        from links l join shipped s on s.item_id = l.dst join {items} r on r.item_id = l.src
         where l.kind = 'reverts' and r.done_at is not null
     ),
     hotfixes as (
         -- The repository of a hotfix is that of the deployment that later shipped it when there is
         -- one (a git change names its repository differently from a tracker), else its own.
-        select i.item_id, coalesce(f.deploy_repo, i.repo) as repo, i.done_at as sig_at from items i
+        select i.item_id, coalesce(f.deploy_repo, i.repo) as repo, i.done_at as sig_at from {items} i
         left join _lm_first_deploy f
           on f.sha = coalesce(json_extract_string(i.attrs, '$.merge_sha'), json_extract_string(i.attrs, '$.sha'))
         where ((i.kind = 'pull_request' and i.state = 'merged') or i.kind = 'change') and i.done_at is not null
@@ -85,7 +85,7 @@ def deployments_sql(as_of: datetime, rule: FailureRule) -> str:
                or lower(coalesce(json_extract_string(i.attrs, '$.branch'), '')) like '%{word}%'
                or lower(coalesce(cast(json_extract(i.attrs, '$.labels') as varchar), '')) like '%{word}%')
     ),
-    incidents as (select item_id, repo, created_at as sig_at from items where kind = 'incident' and created_at is not null),
+    incidents as (select item_id, repo, created_at as sig_at from {items} where kind = 'incident' and created_at is not null),
     related as (
         -- items an incident can be linked to for a deployment: the deployment and what it shipped
         select item_id as deployment_id, item_id as rel from dep
@@ -121,8 +121,8 @@ def deployments_sql(as_of: datetime, rule: FailureRule) -> str:
     """
 
 
-def deployments(con, as_of: datetime, rule: FailureRule):
-    t = con.sql(deployments_sql(as_of, rule))
+def deployments(con, as_of: datetime, rule: FailureRule, items: str = "items"):
+    t = con.sql(deployments_sql(as_of, rule, items))
     return t.mutate(
         recovery=((t.recovered_at.epoch_seconds() - t.ts.epoch_seconds()) / 3600.0).cast("float64"),
         week=t.ts.truncate("W").cast("date"),
@@ -130,14 +130,14 @@ def deployments(con, as_of: datetime, rule: FailureRule):
     )
 
 
-def change_leads_sql(as_of: datetime) -> str:
+def change_leads_sql(as_of: datetime, items: str = "items") -> str:
     """Lead time (hours) of git changes that no pull request is `same_as` (direct pushes, or
     repositories whose tracker is not ingested): started_at -> first production deployment of
     their landing sha, with the same first-visible-deployment rule as pull requests."""
     a = _lit(as_of)
     return f"""
     select c.item_id, (epoch(f.deployed_at) - epoch(c.started_at)) / 3600.0 as lead
-    from items c join _lm_first_deploy f on f.sha = json_extract_string(c.attrs, '$.sha')
+    from {items} c join _lm_first_deploy f on f.sha = json_extract_string(c.attrs, '$.sha')
     left join actors ak on ak.actor_id = c.author_id
     where c.kind = 'change' and c.done_at <= {a} and c.started_at is not null
       and coalesce(ak.kind, 'human') <> 'bot'

@@ -59,11 +59,6 @@ def _week(v) -> tuple[str, str]:
     return f"{iso[0]}-W{iso[1]:02d}", d.isoformat()
 
 
-def _count(con, kinds: tuple[str, ...]) -> int:
-    items = con.table("items")
-    return int(con.execute(items.filter(items.kind.isin(kinds)).count()))
-
-
 # -- parts ------------------------------------------------------------------------------------
 
 
@@ -110,8 +105,8 @@ def pr_cycle_part(con, prs: ir.Table) -> dict | None:
     }
 
 
-def waiting_part(con, raw, prs: ir.Table, as_of: datetime) -> dict | None:
-    w = waiting.waiting(con, as_of)
+def waiting_part(con, raw, prs: ir.Table, as_of: datetime, items: str = "items") -> dict | None:
+    w = waiting.waiting(con, as_of, items)
     merged = prs.filter(prs.merged & (prs.author_group != "bot"))
     t = materialize(con, raw, merged.join(w, merged.item_id == w.item_id).select(
         "week", "author_group", *waiting.STATES
@@ -142,8 +137,9 @@ def waiting_part(con, raw, prs: ir.Table, as_of: datetime) -> dict | None:
     }
 
 
-def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule) -> dict | None:
-    d = materialize(con, raw, dora.deployments(con, as_of, rule), "_lm_flow_deployments")
+def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule,
+              items: str = "items") -> dict | None:
+    d = materialize(con, raw, dora.deployments(con, as_of, rule, items), "_lm_flow_deployments")
     if int(con.execute(d.count())) == 0:
         return None
     ok = d.filter(d.ok)
@@ -178,7 +174,7 @@ def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule
                            "failed_attempts": 0})
         weekly.append(week)
     # Lead time over pull requests and the git changes no pull request stands for.
-    leads = con.sql(dora.change_leads_sql(as_of)).select("lead")
+    leads = con.sql(dora.change_leads_sql(as_of, items)).select("lead")
     if prs is not None:
         leads = leads.union(prs.filter(prs.merged & (prs.author_group != "bot")).select("lead"), distinct=False)
     lead = dist(con, leads, "lead")
@@ -201,16 +197,16 @@ def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule
     }
 
 
-def ci_part(con, raw, as_of: datetime) -> dict | None:
-    r = materialize(con, raw, ci_m.runs(con, as_of), "_lm_flow_runs")
+def ci_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
+    r = materialize(con, raw, ci_m.runs(con, as_of, items), "_lm_flow_runs")
     n_runs = int(con.execute(r.count()))
     if n_runs == 0:
         return None
-    fb = materialize(con, raw, ci_m.feedback(con, as_of), "_lm_flow_feedback")
-    fl = materialize(con, raw, ci_m.flaky(con, as_of), "_lm_flow_flaky")
+    fb = materialize(con, raw, ci_m.feedback(con, as_of, items), "_lm_flow_feedback")
+    fl = materialize(con, raw, ci_m.flaky(con, as_of, items), "_lm_flow_flaky")
     n_pairs = int(con.execute(fl.count()))
     n_flaky = int(_num(con.execute(fl.flaky.sum())) or 0)
-    mc = con.execute(ci_m.merge_ci(con, as_of).group_by("ci").agg(n=ibis._.count()))
+    mc = con.execute(ci_m.merge_ci(con, as_of, items).group_by("ci").agg(n=ibis._.count()))
     merge = {row.ci: int(row.n) for row in mc.itertuples(index=False)}
     flw = fl.mutate(week=fl.pushed_at.truncate("W").cast("date")).group_by("week").agg(
         pairs=ibis._.count(), flaky=ibis._.flaky.sum())
@@ -235,16 +231,14 @@ def ci_part(con, raw, as_of: datetime) -> dict | None:
     }
 
 
-def issues_part(con, raw, as_of: datetime) -> dict | None:
-    if _count(con, ("issue", "incident")) == 0:
-        return None
-    b = materialize(con, raw, con.sql(issues.bugs_sql(as_of)), "_lm_flow_bugs")
+def issues_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
+    b = materialize(con, raw, con.sql(issues.bugs_sql(as_of, items)), "_lm_flow_bugs")
     bugs = int(con.execute(b.count()))
     fixed = b.filter(b.fixed_at.notnull())
-    t = con.sql(issues.tickets_sql(as_of))
+    t = con.sql(issues.tickets_sql(as_of, items))
     t = t.filter((t.last_cat == "done") & t.started_at.notnull() & (t.done_at >= t.started_at))
     t = t.mutate(cycle=((t.done_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0).cast("float64"))
-    ro = con.sql(issues.reopen_sql(as_of))
+    ro = con.sql(issues.reopen_sql(as_of, items))
     closed = int(con.execute(ro.count()))
     reopened = int(_num(con.execute(ro.reopened.sum())) or 0)
     return {
@@ -261,28 +255,62 @@ def issues_part(con, raw, as_of: datetime) -> dict | None:
 # -- the report key -----------------------------------------------------------------------------
 
 
-def flow(store, con, as_of: datetime, rule: FailureRule | None = None) -> dict | None:
-    """The `flow` key of the report document (docs/json-report.md)."""
+def _scope(raw, repos: list[str] | None) -> str:
+    """The items a report on `repos` (git repository keys) may read, as a temporary view.
+
+    A tracker or CI names its repository differently from git ("acme/api" vs "api"), so its items
+    come in by sha: pull requests that are `same_as` a change of those repositories, and
+    deployments, CI runs and releases of a commit of theirs; then every item of the tracker
+    repositories found that way (issues included)."""
+    if not repos:
+        return "items"
+    names = "[" + ", ".join("'" + r.replace("'", "''") + "'" for r in repos) + "]::varchar[]"
+    raw.execute(f"""
+        create or replace temp view _lm_items as
+        with git_repos as (select unnest({names}) as repo),
+        tracker as (
+            select p.repo from items p join links l on l.src = p.item_id and l.kind = 'same_as'
+            join items c on c.item_id = l.dst where c.repo in (select repo from git_repos)
+            union
+            select i.repo from items i join commits k on k.sha = json_extract_string(i.attrs, '$.sha')
+            where i.kind in ('deployment', 'ci_run', 'release') and k.repo in (select repo from git_repos)
+        )
+        select * from items
+        where repo in (select repo from git_repos) or repo in (select repo from tracker)
+    """)
+    return "_lm_items"
+
+
+def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
+         repos: list[str] | None = None) -> dict | None:
+    """The `flow` key of the report document (docs/json-report.md), over the items of `repos`
+    (git repository keys, and the tracker repositories linked to them) or the whole store."""
     rule = rule or FailureRule()
     raw = store.con
-    kinds = {k for (k,) in raw.execute(
-        "select distinct kind from items where kind in ('pull_request', 'deployment', 'issue', 'incident', 'ci_run')"
-    ).fetchall()}
-    if not kinds:
-        return None
-    deploys.register(raw, as_of)
+    items = _scope(raw, repos)
     try:
-        prs = materialize(con, raw, pr_cycle.pull_requests(con, as_of), "_lm_flow_prs") if "pull_request" in kinds else None
+        kinds = {k for (k,) in raw.execute(
+            f"select distinct kind from {items} "
+            "where kind in ('pull_request', 'deployment', 'issue', 'incident', 'ci_run')"
+        ).fetchall()}
+        if not kinds:
+            return None
+        deploys.register(raw, as_of, items)
+        prs = (materialize(con, raw, pr_cycle.pull_requests(con, as_of, items=items), "_lm_flow_prs")
+               if "pull_request" in kinds else None)
         parts = {
             "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
-            "waiting_on_humans": waiting_part(con, raw, prs, as_of) if prs is not None else None,
-            "dora": dora_part(con, raw, prs, as_of, rule) if "deployment" in kinds else None,
-            "issues": issues_part(con, raw, as_of) if kinds & {"issue", "incident"} else None,
-            "ci": ci_part(con, raw, as_of) if "ci_run" in kinds else None,
+            "waiting_on_humans": waiting_part(con, raw, prs, as_of, items) if prs is not None else None,
+            "dora": dora_part(con, raw, prs, as_of, rule, items) if "deployment" in kinds else None,
+            "issues": issues_part(con, raw, as_of, items) if kinds & {"issue", "incident"} else None,
+            "ci": ci_part(con, raw, as_of, items) if "ci_run" in kinds else None,
         }
     finally:
         # The intermediates live on the store's connection only while the report is computed.
-        for name in [n for (n,) in raw.execute("select view_name from duckdb_views() where view_name like '\\_lm\\_%' escape '\\'").fetchall()]:
+        raw.execute("drop view if exists _lm_items")
+        for (name,) in raw.execute(
+            "select view_name from duckdb_views() where view_name like '\\_lm\\_%' escape '\\'"
+        ).fetchall():
             raw.unregister(name)
     if all(v is None for v in parts.values()):
         return None

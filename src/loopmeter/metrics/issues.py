@@ -20,17 +20,17 @@ from .pr_cycle import _lit
 BUG_LABEL = r"(^|[\s:/_-])bug$"
 
 
-def bugs_sql(as_of: datetime) -> str:
+def bugs_sql(as_of: datetime, items: str = "items") -> str:
     a = _lit(as_of)
     return f"""
     with iss as (
-        select item_id, repo, created_at, attrs from items
+        select item_id, repo, created_at, attrs from {items}
         where kind = 'issue' and created_at is not null and created_at <= {a}
     ),
     fixers as (
         select l.dst as issue_id, l.kind, f.item_id as fix_id, f.done_at as merged_at,
                coalesce(json_extract_string(f.attrs, '$.merge_sha'), json_extract_string(f.attrs, '$.sha')) as sha
-        from links l join items f on f.item_id = l.src
+        from links l join {items} f on f.item_id = l.src
         where l.kind in ('fixes', 'closes') and f.kind in ('pull_request', 'change')
           and f.done_at is not null and f.done_at <= {a}
           and (f.kind = 'change' or f.state = 'merged')
@@ -58,13 +58,13 @@ def bugs_sql(as_of: datetime) -> str:
     """
 
 
-def tickets_sql(as_of: datetime) -> str:
+def tickets_sql(as_of: datetime, items: str = "items") -> str:
     a = _lit(as_of)
     return f"""
     with tr as (
         select e.item_id, e.ts, json_extract_string(e.attrs, '$.to_category') as to_cat,
                json_extract_string(e.attrs, '$.from_category') as from_cat
-        from events e join items i on i.item_id = e.item_id
+        from events e join {items} i on i.item_id = e.item_id
         where i.kind in ('issue', 'incident') and e.activity = 'transitioned' and e.ts <= {a}
     )
     select item_id,
@@ -75,14 +75,14 @@ def tickets_sql(as_of: datetime) -> str:
     """
 
 
-def reopen_sql(as_of: datetime) -> str:
+def reopen_sql(as_of: datetime, items: str = "items") -> str:
     a = _lit(as_of)
     return f"""
     with ev as (
         select e.item_id, e.ts, e.activity,
                json_extract_string(e.attrs, '$.to_category') as to_cat,
                json_extract_string(e.attrs, '$.from_category') as from_cat
-        from events e join items i on i.item_id = e.item_id
+        from events e join {items} i on i.item_id = e.item_id
         where i.kind in ('issue', 'incident') and e.ts <= {a}
     ),
     closes as (

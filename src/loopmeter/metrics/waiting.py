@@ -18,13 +18,13 @@ from .pr_cycle import _lit
 STATES = ("review_requested", "approved_not_merged", "ci_green_not_merged")
 
 
-def waiting_sql(as_of: datetime) -> str:
+def waiting_sql(as_of: datetime, items: str = "items") -> str:
     """One row per pull request with hours in each waiting state (null when it never was in it)."""
     a = _lit(as_of)
     return f"""
     with pr as (
         select item_id, author_id, json_extract_string(attrs, '$.head_sha') as head_sha
-        from items where kind = 'pull_request'
+        from {items} where kind = 'pull_request'
     ),
     ev as (
         select e.item_id, e.ts, e.activity, e.actor_id, json_extract_string(e.attrs, '$.state') as st,
@@ -70,7 +70,7 @@ def waiting_sql(as_of: datetime) -> str:
     verdicts as (
         select json_extract_string(i.attrs, '$.sha') as sha, json_extract_string(i.attrs, '$.workflow') as workflow,
                min(e.ts) filter (where e.activity = 'ci_passed') as first_pass
-        from items i left join events e on e.item_id = i.item_id and e.ts <= {a}
+        from {items} i left join events e on e.item_id = i.item_id and e.ts <= {a}
         where i.kind = 'ci_run' and i.created_at <= {a}
         group by 1, 2
     ),
@@ -92,6 +92,6 @@ def waiting_sql(as_of: datetime) -> str:
     """
 
 
-def waiting(con, as_of: datetime):
+def waiting(con, as_of: datetime, items: str = "items"):
     """The waiting hours per pull request as an Ibis table (item_id + one column per state)."""
-    return con.sql(waiting_sql(as_of))
+    return con.sql(waiting_sql(as_of, items))

@@ -98,7 +98,7 @@ def build_report(
         "weekly": summary.weekly(con, window, repos),
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
-        "flow": flow_m.flow(store, con, window.as_of, failure_rule),
+        "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos),
         "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo]),
         "agent_loops": agent_loops(con, window, repos),
         "warnings": warnings,
