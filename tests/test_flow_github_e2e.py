@@ -22,15 +22,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import apiserver
 import pytest
 
-apiserver = pytest.importorskip("apiserver", reason="arrives with the GitHub source")
-pytest.importorskip("loopmeter.sources.github", reason="arrives with the GitHub source")
-
-from loopmeter import api  # noqa: E402
-from loopmeter.metrics.changes import backend  # noqa: E402
-from loopmeter.metrics.flow import flow  # noqa: E402
-from loopmeter.store.db import Store  # noqa: E402
+from loopmeter import api
+from loopmeter.metrics.changes import backend
+from loopmeter.metrics.flow import flow
+from loopmeter.store.db import Store
 
 TOKEN = "ghp_TESTtoken0123456789abcdefSECRET"
 AS_OF = datetime(2024, 3, 20)
