@@ -512,3 +512,17 @@ def test_a_report_on_some_repositories_takes_only_their_tracker_and_deployment_i
     assert (whole["pr_cycle"]["merged"], whole["dora"]["deployment_frequency"]["deployments"],
             whole["issues"]["bug_fix"]["bugs"]) == (2, 2, 2)
     assert flow(c.store, con, AS_OF, None, ["elsewhere"]) is None
+
+
+def test_a_release_that_names_a_branch_ships_the_commit_of_its_git_tag(c):
+    c.commit("t0", [], "2024-02-01 00:00")
+    c.commit("f9", ["t0"], "2024-03-02 00:00")
+    c.commit("t1", ["f9"], "2024-03-03 00:00")
+    c.store.con.execute("insert into git_tags values ('api', 'v0', 't0', null), ('api', 'v1', 't1', null)")
+    c.item("github:acme/api:release:0", "release", created="2024-02-01 00:00", state="published", tag="v0", target="main")
+    c.item("github:acme/api:release:1", "release", created="2024-03-04 00:00", state="published", tag="v1", target="main")
+    bug = c.item("github:acme/api:issue:9", "issue", created="2024-03-01 00:00", state="open", labels=["bug"])
+    c.pr(9, author="alice", opened="2024-03-01 12:00", merged="2024-03-02 00:00", merge_sha="f9")
+    c.link("github:acme/api:pr:9", bug, "fixes")
+    b = report(c)["issues"]["bug_fix"]
+    assert b["fix_hours"]["p50"] == 24.0 and b["shipped_hours"]["p50"] == 72.0  # released 03-04 00:00

@@ -30,13 +30,21 @@ def production_deployments(raw, as_of: datetime, items: str = "items") -> list[t
 
 
 def releases(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
-    """(item_id, repo, sha, published_at) of releases with a sha, oldest first."""
+    """(item_id, repo, sha, published_at) of releases with a sha, oldest first. A release that names
+    a branch rather than a commit gets the sha of the git tag of the same name, when exactly one
+    commit carries a tag of that name in the store."""
     return raw.execute(
         f"""
-        select item_id, repo, json_extract_string(attrs, '$.sha') as sha, created_at from {items}
-        where kind = 'release' and json_extract_string(attrs, '$.sha') is not null
-          and created_at is not null and created_at <= ?
-        order by created_at, item_id
+        with r as (
+            select item_id, repo, created_at, json_extract_string(attrs, '$.tag') as tag,
+                   json_extract_string(attrs, '$.sha') as sha
+            from {items} where kind = 'release' and created_at is not null and created_at <= ?
+        ),
+        tags as (select name, any_value(sha) as sha from git_tags group by name having count(distinct sha) = 1)
+        select r.item_id, r.repo, coalesce(r.sha, tags.sha) as sha, r.created_at
+        from r left join tags on tags.name = r.tag
+        where coalesce(r.sha, tags.sha) is not null
+        order by r.created_at, r.item_id
         """,
         [as_of],
     ).fetchall()
