@@ -131,3 +131,12 @@ def test_flow_charts_render_in_chromium_without_errors(flow_store, tmp_path):
     assert errors == []
     assert bars >= 4  # coding, pickup, review, deploy of the one human week (draft is zero)
     assert "change failure rate" in text.lower()
+
+
+def test_html_compares_human_and_ai_phases(flow_store, tmp_path):
+    out = tmp_path / "r.html"
+    loopmeter.report_from_store(store_path=flow_store, as_of=AS_OF, html_path=out)
+    html = out.read_text()
+    # the one (human) PR: pickup 2 h; no AI-assisted PR, so its medians are unknown
+    assert "<tr><td>pickup</td><td class=\"num\">2.0 h</td><td class=\"num\">unknown</td></tr>" in html
+    assert "review requested 1.0 h / unknown" in html
