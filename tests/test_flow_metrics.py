@@ -6,6 +6,7 @@ q*(n-1). Times are UTC.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import pytest
@@ -37,7 +38,7 @@ def prs(c: Canon, as_of: datetime = AS_OF) -> dict[int, dict]:
     df = con.execute(pull_requests(con, as_of))
     out = {}
     for r in df.to_dict("records"):
-        out[int(r["item_id"].rsplit(":", 1)[1])] = {k: (None if v != v else v) if isinstance(v, float) else v
+        out[int(r["item_id"].rsplit(":", 1)[1])] = {k: (None if math.isnan(v) else v) if isinstance(v, float) else v
                                                     for k, v in r.items()}
     return out
 

@@ -91,7 +91,7 @@ def test_a_git_only_store_has_null_flow_and_says_so(demo_repo, store_path, tmp_p
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "loopmeter", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "loopmeter", *map(str, args)], check=False, capture_output=True, text=True,
                           env={"PYTHONPATH": str(Path(__file__).parent.parent / "src"), "COLUMNS": "200",
                                "PATH": "/usr/bin:/bin"})
 

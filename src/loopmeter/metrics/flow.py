@@ -149,7 +149,7 @@ def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule
     weeks = None
     if n_ok:
         first, last = r["first"], r["last"]
-        weeks = int(round((last - first).days / 7)) + 1
+        weeks = round((last - first).days / 7) + 1
     v = con.execute(d.group_by("verdict").agg(n=d.count()))
     verdicts = {row.verdict: int(row.n) for row in v.itertuples(index=False)}
     failed, judged = verdicts.get("failed", 0), verdicts.get("failed", 0) + verdicts.get("ok", 0)

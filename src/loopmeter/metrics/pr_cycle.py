@@ -14,7 +14,6 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-
 PHASES = ("coding", "draft", "pickup", "review", "deploy")
 
 

@@ -8,7 +8,16 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .html import AI_COLOUR, HUMAN_COLOUR, _base_layout, _figure_payload, _is_number, _plot_text, fmt_hours, fmt_pct
+from .html import (
+    AI_COLOUR,
+    HUMAN_COLOUR,
+    _base_layout,
+    _figure_payload,
+    _is_number,
+    _plot_text,
+    fmt_hours,
+    fmt_pct,
+)
 
 PHASE_COLOURS = {"coding": "#4C78A8", "draft": "#9ECAE9", "pickup": "#F58518", "review": "#54A24B", "deploy": "#B279A2"}
 STATE_COLOURS = {"review_requested": "#F58518", "approved_not_merged": "#54A24B", "ci_green_not_merged": "#72B7B2"}
