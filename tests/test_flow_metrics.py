@@ -527,3 +527,14 @@ def test_a_release_that_names_a_branch_ships_the_commit_of_its_git_tag(c):
     c.link("github:acme/api:pr:9", bug, "fixes")
     b = report(c)["issues"]["bug_fix"]
     assert b["fix_hours"]["p50"] == 24.0 and b["shipped_hours"]["p50"] == 72.0  # released 03-04 00:00
+
+
+def test_a_review_asked_of_an_ai_reviewer_does_not_wait_on_a_person(c):
+    p = c.pr(23, author="alice", opened="2024-03-04 09:00", merged="2024-03-04 20:00", merge_sha="m23")
+    c.event(p, "2024-03-04 10:00", "review_requested", "alice", reviewer="copilot-reviewer")
+    c.event(p, "2024-03-04 10:10", "reviewed", "copilot-reviewer", state="commented")
+    c.event(p, "2024-03-04 12:00", "review_requested", "alice", reviewer="bob")
+    c.event(p, "2024-03-04 15:00", "reviewed", "bob", state="approved")
+    st = report(c)["waiting_on_humans"]["states"]
+    assert st["review_requested"]["total_hours"] == 3.0  # only bob's: 12:00 -> 15:00
+    assert st["approved_not_merged"]["total_hours"] == 5.0

@@ -1,8 +1,9 @@
 """Waiting on humans: the hours a pull request spends where the next move belongs to a person.
 
 States (docs/metrics.md "Flow metrics"):
-- review_requested: from a `review_requested` until the next review by a person other than the
-  author (bots and agents do not count), or the merge / close; overlapping requests count once;
+- review_requested: from a `review_requested` of a person (not of a bot or AI reviewer) until the
+  next review by a person other than the author (bots and agents do not count), or the merge /
+  close; overlapping requests count once;
 - approved_not_merged: from an approval by a person other than the author until the merge / close,
   or until a later `changes_requested` / `dismissed` review (a new approval starts a new stretch);
 - ci_green_not_merged: from the moment CI was green on the pull request's head sha (every workflow
@@ -28,7 +29,7 @@ def waiting_sql(as_of: datetime, items: str = "items") -> str:
     ),
     ev as (
         select e.item_id, e.ts, e.activity, e.actor_id, json_extract_string(e.attrs, '$.state') as st,
-               json_extract_string(e.attrs, '$.sha') as sha,
+               json_extract_string(e.attrs, '$.sha') as sha, json_extract_string(e.attrs, '$.reviewer') as reviewer,
                e.actor_id is not null and e.actor_id is distinct from pr.author_id
                  and coalesce(ak.kind, 'human') = 'human' as by_other_person
         from events e join pr using (item_id) left join actors ak on ak.actor_id = e.actor_id
@@ -42,7 +43,9 @@ def waiting_sql(as_of: datetime, items: str = "items") -> str:
     rr as (
         select r.item_id, r.ts as s,
                (select min(x.ts) from rr_end x where x.item_id = r.item_id and x.ts >= r.ts) as e
-        from ev r where r.activity = 'review_requested'
+        from ev r left join actors rk on rk.actor_id = r.reviewer
+        -- a review asked of a bot or an AI reviewer does not wait on a person
+        where r.activity = 'review_requested' and coalesce(rk.kind, 'human') = 'human'
     ),
     ap_end as (
         select item_id, ts from ev where activity = 'reviewed' and st in ('changes_requested', 'dismissed')
