@@ -316,12 +316,19 @@ def report_from_store(
     show_names: bool = False,
     seed: int = 0,
     config: Config | None = None,
+    failure_window_hours: float = 24.0,
+    incident_rule: str = "linked",
 ) -> dict:
-    """Compute the report document from the store; also write the HTML report if `html_path` is given."""
+    """Compute the report document from the store; also write the HTML report if `html_path` is given.
+
+    `failure_window_hours` and `incident_rule` decide which deployments count as failed changes
+    (docs/metrics.md "Flow metrics")."""
     from .metrics.changes import Window
+    from .metrics.dora import FailureRule
     from .report.document import build_report, change_rows, default_as_of
 
     _check_window(window_days)
+    failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)
     config = config or load_config()
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
@@ -330,7 +337,7 @@ def report_from_store(
             as_of, rule = default_as_of(store, repos)
         window = Window(as_of=as_of, days=window_days, rule=rule)
         doc = build_report(store, window=window, adoption_date=adoption_date,
-                           repos=repos, seed=seed)
+                           repos=repos, seed=seed, failure_rule=failure_rule)
         if html_path is not None:
             from .report.html import render_html
 

@@ -36,6 +36,8 @@ NamesOpt = Annotated[bool, typer.Option("--show-names", help="Show people's name
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap, for reproducible intervals.")]
 HtmlOpt = Annotated[Path, typer.Option("--html", help="Where to write the self-contained HTML report.")]
 BranchOpt = Annotated[Optional[str], typer.Option("--branch", help="Analyze this branch instead of HEAD.")]
+FailWinOpt = Annotated[float, typer.Option("--failure-window", help="Hours after a production deployment in which a revert, hotfix or incident makes it a failed change.")]
+IncidentOpt = Annotated[str, typer.Option("--incident-rule", help="Which incidents fail a deployment: 'linked' (linked to it or a change it shipped) or 'repo' (any in its repository).")]
 PullOpt = Annotated[bool, typer.Option("--pull-refs/--no-pull-refs", help="Read squash merges' own commits from refs/pull/N/head.")]
 
 
@@ -123,6 +125,8 @@ def analyze(
     branch: BranchOpt = None,
     pull_refs: PullOpt = True,
     seed: SeedOpt = 0,
+    failure_window: FailWinOpt = 24.0,
+    incident_rule: IncidentOpt = "linked",
     debug: DebugOpt = False,
 ) -> None:
     """Ingest repositories and report throughput, cycle time, AI share and lift.
@@ -136,7 +140,7 @@ def analyze(
             doc = api.analyze(
                 [str(p) for p in paths], store_path=store, html_path=html, branch=branch, progress=bar, pull_refs=pull_refs,
                 as_of=_as_of(as_of), window_days=window_days, adoption_date=_date(adoption_date, "--adoption-date"),
-                show_names=show_names, seed=seed,
+                show_names=show_names, seed=seed, failure_window_hours=failure_window, incident_rule=incident_rule,
             )
         finally:
             bar.stop()
@@ -283,6 +287,8 @@ def report(
     as_of: AsOfOpt = None,
     show_names: NamesOpt = False,
     seed: SeedOpt = 0,
+    failure_window: FailWinOpt = 24.0,
+    incident_rule: IncidentOpt = "linked",
     debug: DebugOpt = False,
 ) -> None:
     """Report from the store without reading any repository.
@@ -294,6 +300,7 @@ def report(
         doc = api.report_from_store(
             store_path=store, html_path=html, repos=repo or None, as_of=_as_of(as_of), window_days=window_days,
             adoption_date=_date(adoption_date, "--adoption-date"), show_names=show_names, seed=seed,
+            failure_window_hours=failure_window, incident_rule=incident_rule,
         )
         _emit(doc, as_json, html)
 

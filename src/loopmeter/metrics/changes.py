@@ -6,7 +6,9 @@ expressions run on DuckDB locally or on another Ibis backend.
 Definitions (docs/metrics.md is the prose version; tests pin both):
 - reverted: a change that another change reverted within `window_days` of landing;
 - pending: not reverted and landed less than `window_days` before `as_of` (too young to judge);
-- validated: landed, not reverted within the window, and not pending;
+- ci_failed: CI ran on the change's merge (or its pull request's head) and some workflow never
+  passed there (metrics/ci.py `merge_ci`; only where CI data exists, otherwise never);
+- validated: landed, not reverted within the window, CI not failed, and not pending;
 - ai_assisted: at least one attribution, or authored by an AI agent account;
 - bot: authored by a dependency/automation bot (left out of human-vs-AI comparisons);
 - cycle_hours: done_at - started_at in hours; null when unknown, never zero.
@@ -21,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ..store.db import Store
+from .ci import merge_ci
 
 
 @dataclass(frozen=True)
@@ -68,16 +71,20 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         n_attr=attrs.count(), agents=attrs.agent.collect(distinct=True)
     )
     actors = con.table("actors").select(actor=ibis._.actor_id, author_kind=ibis._.kind, author_agent=ibis._.agent)
+    # With no CI runs in the store this table is empty and the rule changes nothing.
+    mci = merge_ci(con, window.as_of).select(ci_item=ibis._.item_id, merge_ci=ibis._.ci)
     t = (
         ch.left_join(first_revert, ch.item_id == first_revert.rdst)
         .left_join(per_item, ch.item_id == per_item.aid)
         .left_join(actors, ch.author_id == actors.actor)
+        .left_join(mci, ch.item_id == mci.ci_item)
     )
     window_s = window.days * 86400
     since_revert = t.first_revert_at.epoch_seconds() - t.done_at.epoch_seconds()
     reverted = t.first_revert_at.notnull() & (since_revert <= window_s)
     horizon = t.horizon if window.per_repo else as_of
-    pending = ~reverted & ((horizon.epoch_seconds() - t.done_at.epoch_seconds()) < window_s)
+    ci_failed = ~reverted & (t.merge_ci == "failed").fill_null(False)
+    pending = ~reverted & ~ci_failed & ((horizon.epoch_seconds() - t.done_at.epoch_seconds()) < window_s)
     kind = t.author_kind.fill_null("human")
     return t.select(
         repo=t.repo,
@@ -94,8 +101,10 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         ).cast("float64"),
         reverted=reverted,
         pending=pending,
-        validated=~reverted & ~pending,
-        state=ibis.cases((reverted, "reverted"), (pending, "pending"), else_="validated"),
+        ci_failed=ci_failed,
+        merge_ci=t.merge_ci,
+        validated=~reverted & ~ci_failed & ~pending,
+        state=ibis.cases((reverted, "reverted"), (ci_failed, "ci_failed"), (pending, "pending"), else_="validated"),
         # A bot's change is never counted as AI-assisted: bots are left out of every comparison,
         # and counting them on one side of the AI share only would push it past 100%.
         ai_assisted=((t.n_attr.fill_null(0) > 0) | (kind == "agent")) & (kind != "bot"),

@@ -34,6 +34,7 @@ def totals(con, window: Window, repos: list[str] | None = None) -> dict:
             validated_changes=ch.validated.sum(),
             pending_changes=ch.pending.sum(),
             reverted_changes=ch.reverted.sum(),
+            ci_failed_changes=ch.ci_failed.sum(),
             ai_assisted_changes=ch.ai_assisted.sum(),
             bot_changes=ch.bot.sum(),
             changes_with_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": true')).sum(),
@@ -49,7 +50,8 @@ def totals(con, window: Window, repos: list[str] | None = None) -> dict:
     attrs = con.table("attributions")
     ai_commits = con.execute(attrs.semi_join(cc, attrs.item_id == cc.cid).item_id.nunique())
     out = {"commits": int(_num(head_commits) or 0)}
-    for k in ("changes", "validated_changes", "pending_changes", "reverted_changes", "ai_assisted_changes", "bot_changes"):
+    for k in ("changes", "validated_changes", "pending_changes", "reverted_changes", "ci_failed_changes",
+              "ai_assisted_changes", "bot_changes"):
         out[k] = int(_num(row[k]) or 0)
     out["ai_assisted_commits"] = int(_num(ai_commits) or 0)
     out["contributors"] = int(_num(contributors) or 0)

@@ -6,12 +6,14 @@ import json
 from datetime import date, datetime, timezone
 
 from ..errors import NoData
+from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
 from ..metrics import lift as lift_m
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
 from ..metrics.changes import Window, backend, changes
+from ..metrics.dora import FailureRule
 from ..store.db import Store, utcnow
 
 SCHEMA = "loopmeter.report/1"
@@ -53,6 +55,7 @@ def build_report(
     repos: list[str] | None = None,
     seed: int = 0,
     n_boot: int = 2000,
+    failure_rule: FailureRule | None = None,
 ) -> dict:
     """Compute the whole report document from the store."""
     con = backend(store)
@@ -103,6 +106,7 @@ def build_report(
         "weekly": summary.weekly(con, window, repos),
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
+        "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos),
         "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo]),
         "agent_loops": agent_loops(con, window, repos),
         "event_logs": logs,

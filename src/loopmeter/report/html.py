@@ -532,6 +532,7 @@ _TOTAL_ROWS = [
     ("validated_changes", "Validated changes", "done, older than the validation window and not reverted within it"),
     ("pending_changes", "Pending changes", "younger than the validation window: not yet validated or refuted"),
     ("reverted_changes", "Reverted changes", "reverted within the validation window"),
+    ("ci_failed_changes", "Changes whose merge CI failed", "CI ran on the merge (or the PR's head) and a workflow never passed; not validated"),
     ("ai_assisted_changes", "AI-assisted changes (at least)", "changes with at least one AI signal; signals can be removed, so this is a lower bound"),
     ("ai_assisted_commits", "AI-assisted commits (at least)", "commits with at least one AI signal"),
     ("bot_changes", "Bot changes", "authored by dependency bots; left out of human-vs-AI comparisons"),
@@ -745,6 +746,9 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
         "plotlyjs": _plotly_js(),
         "legibility": _legibility_section(report.get("legibility")),
     }
+    from .flow_charts import flow_context  # it builds on this module's helpers
+
+    context.update(flow_context(report))
     html_text = _environment().get_template("report.html.j2").render(**context)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html_text, encoding="utf-8")

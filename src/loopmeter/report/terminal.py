@@ -129,6 +129,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for i, caveats in notes:
         for c in caveats:
             console.print(f"  [dim]({i})[/dim] {escape(c)}")
+    render_flow(report.get("flow"), console)
     for repo, card in (report.get("legibility") or {}).items():
         if card is not None and card.get("effective_agency"):
             console.print(f"[bold]agent legibility of {escape(repo)}:[/bold] {card['score']:g}/10, limited by "
@@ -138,6 +139,68 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     render_agent_loops(report.get("agent_loops"), console)
+
+
+def _dur(h) -> str:
+    """Hours as in the summary, but minutes below an hour (CI latencies are minutes)."""
+    if h is not None and h < 1:
+        return f"{h * 60:,.0f} min"
+    return _hours(h)
+
+
+def _pct(v) -> str:
+    return "unknown" if v is None else f"{v:.1%}"
+
+
+def render_flow(flow: dict | None, console: Console) -> None:
+    """A few lines per part of the `flow` key (pull requests, waiting, DORA, issues, CI)."""
+    if not flow:
+        return
+    t = Table(title="flow (pull requests, deployments, issues, CI)", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    pr = flow.get("pr_cycle")
+    if pr:
+        ph = pr["phases_hours"]
+        t.add_row("PR cycle, median per phase",
+                  " · ".join(f"{p} {_dur(ph[p]['p50'])}" for p in ("coding", "draft", "pickup", "review", "deploy")))
+        t.add_row("pull requests merged", f"{pr['merged']:,} ({pr['merged_without_review']:,} without review, "
+                  f"{pr['deployed']:,} deployed)")
+    w = flow.get("waiting_on_humans")
+    if w:
+        st = w["states"]
+        t.add_row("waiting on humans, median",
+                  " · ".join(f"{label} {_dur(st[k]['p50'])} (n={st[k]['prs']:,})" for k, label in (
+                      ("review_requested", "review requested"), ("approved_not_merged", "approved, not merged"),
+                      ("ci_green_not_merged", "CI green, not merged"))))
+    d = flow.get("dora")
+    if d:
+        f, cfr = d["deployment_frequency"], d["change_failure_rate"]
+        t.add_row("deployment days per week",
+                  f"{_f(f['days_per_week'], 2)} ({f['deployments']:,} production deployments over {_f(f['weeks'])} weeks)")
+        t.add_row("lead time for changes p50 / p85",
+                  f"{_dur(d['lead_time_hours']['p50'])} / {_dur(d['lead_time_hours']['p85'])} (n={d['lead_time_hours']['n']:,})")
+        t.add_row("change failure rate",
+                  f"{_pct(cfr['rate'])} ({cfr['failed']:,} of {cfr['judged']:,}; {cfr['pending']:,} pending; "
+                  f"window {d['failure_window_hours']:g} h, incidents: {escape(d['incident_rule'])})")
+        r = d["recovery_hours"]
+        t.add_row("failed-deployment recovery p50", f"{_dur(r['p50'])} (n={r['n']:,}, {r['unrecovered']:,} not recovered)")
+    i = flow.get("issues")
+    if i:
+        b = i["bug_fix"]
+        t.add_row("bug fix: reported -> merged / shipped, median",
+                  f"{_dur(b['fix_hours']['p50'])} / {_dur(b['shipped_hours']['p50'])} ({b['fixed']:,} of {b['bugs']:,} bugs fixed)")
+        t.add_row("ticket cycle p50 / p85",
+                  f"{_dur(i['ticket_cycle_hours']['p50'])} / {_dur(i['ticket_cycle_hours']['p85'])} (n={i['ticket_cycle_hours']['n']:,})")
+        t.add_row("reopen rate", f"{_pct(i['reopen']['rate'])} ({i['reopen']['reopened']:,} of {i['reopen']['closed']:,} closed)")
+    c = flow.get("ci")
+    if c:
+        lat, dur = c["feedback_latency_hours"], c["duration_hours"]
+        t.add_row("CI feedback latency p50 / p85", f"{_dur(lat['p50'])} / {_dur(lat['p85'])} (n={lat['n']:,} pushes)")
+        t.add_row("CI run duration p50 / p85", f"{_dur(dur['p50'])} / {_dur(dur['p85'])}")
+        t.add_row("flaky (fail, then pass on the same commit)",
+                  f"{_pct(c['flaky']['share'])} ({c['flaky']['flaky']:,} of {c['flaky']['pairs']:,} commit-workflows)")
+    console.print(t)
 
 
 def render_agent_loops(loops: dict | None, console: Console) -> None:

@@ -1,0 +1,113 @@
+"""Which production deployment first shipped a commit.
+
+A successful production deployment ships its own sha and, when the repository's git history is in
+the store (`commits`), every ancestor of it. Deployments are taken in time order and each commit is
+assigned to the first one that contains it; a commit no earlier deployment reached is walked once,
+so the whole assignment costs one pass over the history (not one walk per deployment). Without the
+git history a deployment ships exactly its own sha.
+
+The graph walk is written here rather than delegated to git (pygit2) because the store, not a
+working copy, is the source of truth for metrics: the repository may no longer be on this machine.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+import pyarrow as pa
+
+SCHEMA = pa.schema([
+    ("sha", pa.string()), ("deployment_id", pa.string()), ("deployed_at", pa.timestamp("us")),
+    ("deploy_repo", pa.string()), ("repo_first_deploy_at", pa.timestamp("us")),
+])
+
+
+def production_deployments(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
+    """(item_id, repo, sha, deployed_at) of successful production deployments up to as_of, oldest first.
+    The time is the `deployed` event (the success status), else the item's done_at."""
+    return raw.execute(PRODUCTION_SQL.format(items=items), [as_of]).fetchall()
+
+
+def releases(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
+    """(item_id, repo, sha, published_at) of releases with a sha, oldest first. A release that names
+    a branch rather than a commit gets the sha of the git tag of the same name, when exactly one
+    commit carries a tag of that name in the store."""
+    return raw.execute(
+        f"""
+        with r as (
+            select item_id, repo, created_at, json_extract_string(attrs, '$.tag') as tag,
+                   json_extract_string(attrs, '$.sha') as sha
+            from {items} where kind = 'release' and created_at is not null and created_at <= ?
+        ),
+        tags as (select name, any_value(sha) as sha from git_tags group by name having count(distinct sha) = 1)
+        select r.item_id, r.repo, coalesce(r.sha, tags.sha) as sha, r.created_at
+        from r left join tags on tags.name = r.tag
+        where coalesce(r.sha, tags.sha) is not null
+        order by r.created_at, r.item_id
+        """,
+        [as_of],
+    ).fetchall()
+
+
+PRODUCTION_SQL = """
+        -- A deployment ships at its first success status (`deployed`), even when an earlier status
+        -- of the same deployment failed; without any status event, a `success` state and done_at.
+        select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
+               coalesce(min(e.ts), case when i.state = 'success' then i.done_at end) as deployed_at
+        from {items} i left join events e on e.item_id = i.item_id and e.activity = 'deployed'
+        where i.kind = 'deployment'
+          and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
+          and json_extract_string(i.attrs, '$.sha') is not null
+          and (e.item_id is not null
+               or not exists (select 1 from events x where x.item_id = i.item_id and x.activity = 'deploy_failed'))
+        group by i.item_id, i.repo, i.attrs, i.done_at, i.state
+        having deployed_at is not null and deployed_at <= ?
+        order by deployed_at, i.item_id
+"""
+
+
+def first_deployments(raw, as_of: datetime, kind: str = "deployment", items: str = "items") -> pa.Table:
+    """One row per commit sha shipped by a production deployment (or, with kind="release", by a
+    release): the first one that contains it, when, and when its repository was first shipped at all."""
+    deps = production_deployments(raw, as_of, items) if kind == "deployment" else releases(raw, as_of, items)
+    shas = sorted({d[2] for d in deps})
+    parents: dict[str, list[str]] = {}
+    if shas:
+        # Only the repositories that hold a deployed sha: their whole graph, once.
+        rows = raw.execute(
+            """
+            select sha, parents from commits
+            where repo in (select distinct repo from commits where sha in (select unnest(?::varchar[])))
+            """,
+            [shas],
+        ).fetchall()
+        parents = {s: p or [] for s, p in rows}
+    first_of_repo: dict[str, datetime] = {}
+    for _, repo, _, at in deps:
+        first_of_repo.setdefault(repo, at)
+    out: dict[str, tuple[str, datetime, str]] = {}
+    for dep_id, repo, sha, at in deps:
+        if sha in out:
+            continue
+        if sha not in parents:
+            out[sha] = (dep_id, at, repo)  # no history: exact sha match only
+            continue
+        queue = deque([sha])
+        out[sha] = (dep_id, at, repo)
+        while queue:
+            for p in parents.get(queue.popleft(), ()):
+                # A commit an earlier deployment shipped had all its ancestors shipped with it.
+                if p not in out:
+                    out[p] = (dep_id, at, repo)
+                    queue.append(p)
+    cols = list(zip(*[(s, d, a, r, first_of_repo[r]) for s, (d, a, r) in out.items()])) or [[], [], [], [], []]
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, SCHEMA)], schema=SCHEMA)
+
+
+def register(raw, as_of: datetime, items: str = "items") -> tuple[str, str]:
+    """Make the first-deployment and first-release tables visible to SQL on this connection, as
+    `_lm_first_deploy` and `_lm_first_release`."""
+    raw.register("_lm_first_deploy", first_deployments(raw, as_of, items=items))
+    raw.register("_lm_first_release", first_deployments(raw, as_of, "release", items))
+    return "_lm_first_deploy", "_lm_first_release"

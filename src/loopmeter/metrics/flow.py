@@ -1,0 +1,317 @@
+"""The `flow` part of the report: PR cycle phases, waiting on humans, DORA keys, issues and CI.
+
+Each part is computed only when the store holds the kinds of items it needs (pull requests,
+deployments, issues, CI runs), and is null otherwise; `flow` itself is null when every part is.
+Everything reads the canonical tables only (docs/design.md "the shared vocabulary"), never knowing
+which source wrote a row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from . import ci as ci_m
+from . import deploys, dora, issues, pr_cycle, waiting
+from .dora import FailureRule
+from .quantiles import quantile
+from .summary import _num
+
+GROUPS = ("human", "ai")
+
+
+def _f(v) -> float | None:
+    v = _num(v)
+    return None if v is None else float(v)
+
+
+def dists(con, t: ir.Table, cols: tuple[str, ...] | list[str]) -> dict[str, dict]:
+    """p50 / p85 / n / total of each column's known (non-null) values, in one query."""
+    aggs = {}
+    for i, col in enumerate(cols):
+        aggs[f"p50_{i}"] = quantile(t[col], 0.5)
+        aggs[f"p85_{i}"] = quantile(t[col], 0.85)
+        aggs[f"n_{i}"] = t[col].count()
+        aggs[f"sum_{i}"] = t[col].sum()
+    r = con.execute(t.aggregate(**aggs)).iloc[0]
+    return {col: {"p50": _f(r[f"p50_{i}"]), "p85": _f(r[f"p85_{i}"]), "n": int(_num(r[f"n_{i}"]) or 0),
+                  "total": _f(r[f"sum_{i}"]) or 0.0} for i, col in enumerate(cols)}
+
+
+def dist(con, t: ir.Table, col: str) -> dict:
+    """p50 / p85 / n of a column's known (non-null) values."""
+    d = dists(con, t, [col])[col]
+    return {"p50": d["p50"], "p85": d["p85"], "n": d["n"]}
+
+
+def materialize(con, raw, t: ir.Table, name: str) -> ir.Table:
+    """Compute an intermediate table once and keep it on the connection: each later aggregate then
+    compiles a small query instead of the whole derivation again (Ibis compile time dominated)."""
+    raw.register(name, con.to_pyarrow(t))
+    return con.table(name)
+
+
+def _week(v) -> tuple[str, str]:
+    d = v.date() if hasattr(v, "date") else v
+    iso = d.isocalendar()
+    return f"{iso[0]}-W{iso[1]:02d}", d.isoformat()
+
+
+# -- parts ------------------------------------------------------------------------------------
+
+
+def pr_cycle_part(con, prs: ir.Table) -> dict | None:
+    nb = prs.filter(prs.author_group != "bot")
+    merged = nb.filter(nb.merged)
+    r = con.execute(prs.aggregate(
+        pull_requests=(prs.author_group != "bot").sum(), bot=(prs.author_group == "bot").sum(),
+    )).iloc[0]
+    if int(_num(r["pull_requests"]) or 0) + int(_num(r["bot"]) or 0) == 0:
+        return None
+    m = con.execute(merged.aggregate(
+        merged=merged.count(), without_review=(~merged.reviewed).sum(), deployed=merged.deployed_at.notnull().sum(),
+    )).iloc[0]
+    n_merged = int(m["merged"])
+    phases = {}
+    for p, d in dists(con, merged, pr_cycle.PHASES).items():
+        phases[p] = {"p50": d["p50"], "p85": d["p85"], "n": d["n"], "unknown": n_merged - d["n"]}
+    by_group = {}
+    for g in GROUPS:
+        sub = merged.filter(merged.author_group == g)
+        ds = dists(con, sub, pr_cycle.PHASES)
+        by_group[g] = {"merged": int(con.execute(sub.count())),
+                       **{p: {"p50": d["p50"], "p85": d["p85"], "n": d["n"]} for p, d in ds.items()}}
+    wk = merged.group_by(["week", "author_group"]).agg(
+        merged=merged.count(), **{f"{p}_p50": quantile(merged[p], 0.5) for p in pr_cycle.PHASES}
+    ).order_by(["week", "author_group"])
+    weekly = []
+    for row in con.execute(wk).itertuples(index=False):
+        label, start = _week(row.week)
+        e = {"week": label, "week_start": start, "group": row.author_group, "merged": int(row.merged)}
+        for p in pr_cycle.PHASES:
+            e[f"{p}_p50"] = _f(getattr(row, f"{p}_p50"))
+        weekly.append(e)
+    return {
+        "pull_requests": int(_num(r["pull_requests"]) or 0),
+        "bot_pull_requests": int(_num(r["bot"]) or 0),
+        "merged": n_merged,
+        "merged_without_review": int(_num(m["without_review"]) or 0),
+        "deployed": int(_num(m["deployed"]) or 0),
+        "phases_hours": phases,
+        "by_group": by_group,
+        "weekly": weekly,
+    }
+
+
+def waiting_part(con, raw, prs: ir.Table, as_of: datetime, items: str = "items") -> dict | None:
+    w = waiting.waiting(con, as_of, items)
+    merged = prs.filter(prs.merged & (prs.author_group != "bot"))
+    t = materialize(con, raw, merged.join(w, merged.item_id == w.item_id).select(
+        "week", "author_group", *waiting.STATES
+    ), "_lm_flow_waiting")
+    n = int(con.execute(t.count()))
+    if n == 0:
+        return None
+
+    def states(sub: ir.Table) -> dict:
+        return {s: {"total_hours": d["total"], "prs": d["n"], "p50": d["p50"], "p85": d["p85"]}
+                for s, d in dists(con, sub, waiting.STATES).items()}
+
+    wk = t.group_by(["week", "author_group"]).agg(
+        prs=t.count(), **{f"{s}_hours": t[s].sum() for s in waiting.STATES}
+    ).order_by(["week", "author_group"])
+    weekly = []
+    for row in con.execute(wk).itertuples(index=False):
+        label, start = _week(row.week)
+        e = {"week": label, "week_start": start, "group": row.author_group, "prs": int(row.prs)}
+        for s in waiting.STATES:
+            e[f"{s}_hours"] = _f(getattr(row, f"{s}_hours")) or 0.0
+        weekly.append(e)
+    return {
+        "prs": n,
+        "states": states(t),
+        "by_group": {g: states(t.filter(t.author_group == g)) for g in GROUPS},
+        "weekly": weekly,
+    }
+
+
+def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule,
+              items: str = "items") -> dict | None:
+    d = materialize(con, raw, dora.deployments(con, as_of, rule, items), "_lm_flow_deployments")
+    if int(con.execute(d.count())) == 0:
+        return None
+    ok = d.filter(d.ok)
+    r = con.execute(ok.aggregate(deployments=ok.count(), days=ok.day.nunique(),
+                                 first=ok.week.min(), last=ok.week.max())).iloc[0]
+    n_ok = int(r["deployments"])
+    weeks = None
+    if n_ok:
+        first, last = r["first"], r["last"]
+        weeks = round((last - first).days / 7) + 1
+    v = con.execute(d.group_by("verdict").agg(n=d.count()))
+    verdicts = {row.verdict: int(row.n) for row in v.itertuples(index=False)}
+    failed, judged = verdicts.get("failed", 0), verdicts.get("failed", 0) + verdicts.get("ok", 0)
+    failures = d.filter(d.verdict.isin(["failed", "failed_attempt"]))
+    rec = dist(con, failures, "recovery")
+    rec["unrecovered"] = int(con.execute(failures.filter(failures.recovered_at.isnull()).count()))
+    wk = d.group_by("week").agg(
+        deployments=d.ok.sum(), deployment_days=d.day.nunique(where=d.ok),
+        failed=(d.verdict == "failed").sum(), failed_attempts=(d.verdict == "failed_attempt").sum(),
+    ).order_by("week")
+    weekly = []
+    for row in con.execute(wk).itertuples(index=False):
+        label, start = _week(row.week)
+        week = {"week": label, "week_start": start, "deployments": int(row.deployments),
+                "deployment_days": int(_num(row.deployment_days) or 0), "failed": int(row.failed),
+                "failed_attempts": int(row.failed_attempts)}
+        # A week without deployments is a zero, not a gap: frequency is counted over every week.
+        while weekly and date.fromisoformat(weekly[-1]["week_start"]) + timedelta(days=7) < date.fromisoformat(start):
+            nxt = date.fromisoformat(weekly[-1]["week_start"]) + timedelta(days=7)
+            wl, ws = _week(nxt)
+            weekly.append({"week": wl, "week_start": ws, "deployments": 0, "deployment_days": 0, "failed": 0,
+                           "failed_attempts": 0})
+        weekly.append(week)
+    # Lead time over pull requests and the git changes no pull request stands for.
+    leads = con.sql(dora.change_leads_sql(as_of, items)).select("lead")
+    if prs is not None:
+        leads = leads.union(prs.filter(prs.merged & (prs.author_group != "bot")).select("lead"), distinct=False)
+    lead = dist(con, leads, "lead")
+    days = int(_num(r["days"]) or 0)
+    return {
+        "failure_window_hours": float(rule.window_hours),
+        "incident_rule": rule.incident_rule,
+        "deployment_frequency": {
+            "deployments": n_ok, "deployment_days": days, "weeks": weeks,
+            "days_per_week": (days / weeks) if weeks else None,
+        },
+        "lead_time_hours": lead,
+        "change_failure_rate": {
+            "rate": (failed / judged) if judged else None, "failed": failed, "judged": judged,
+            "pending": verdicts.get("pending", 0),
+        },
+        "failed_attempts": verdicts.get("failed_attempt", 0),
+        "recovery_hours": rec,
+        "weekly": weekly,
+    }
+
+
+def ci_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
+    r = materialize(con, raw, ci_m.runs(con, as_of, items), "_lm_flow_runs")
+    n_runs = int(con.execute(r.count()))
+    if n_runs == 0:
+        return None
+    fb = materialize(con, raw, ci_m.feedback(con, as_of, items), "_lm_flow_feedback")
+    fl = materialize(con, raw, ci_m.flaky(con, as_of, items), "_lm_flow_flaky")
+    n_pairs = int(con.execute(fl.count()))
+    n_flaky = int(_num(con.execute(fl.flaky.sum())) or 0)
+    mc = con.execute(ci_m.merge_ci(con, as_of, items).group_by("ci").agg(n=ibis._.count()))
+    merge = {row.ci: int(row.n) for row in mc.itertuples(index=False)}
+    flw = fl.mutate(week=fl.pushed_at.truncate("W").cast("date")).group_by("week").agg(
+        pairs=ibis._.count(), flaky=ibis._.flaky.sum())
+    fbw = fb.group_by("week").agg(shas=fb.count(), latency_p50=quantile(fb.latency, 0.5))
+    j = fbw.left_join(flw, fbw.week == flw.week).select(
+        fbw.week, fbw.shas, fbw.latency_p50, pairs=flw.pairs.fill_null(0), flaky=flw.flaky.fill_null(0)
+    ).order_by("week")
+    weekly = []
+    for row in con.execute(j).itertuples(index=False):
+        label, start = _week(row.week)
+        weekly.append({"week": label, "week_start": start, "shas": int(row.shas),
+                       "latency_p50_hours": _f(row.latency_p50), "flaky": int(_num(row.flaky) or 0),
+                       "verdict_pairs": int(_num(row.pairs) or 0)})
+    return {
+        "runs": n_runs,
+        "shas": int(con.execute(fb.count())),
+        "feedback_latency_hours": dist(con, fb, "latency"),
+        "duration_hours": dist(con, r, "duration"),
+        "flaky": {"pairs": n_pairs, "flaky": n_flaky, "share": (n_flaky / n_pairs) if n_pairs else None},
+        "merge_ci": {"passed": merge.get("passed", 0), "failed": merge.get("failed", 0)},
+        "weekly": weekly,
+    }
+
+
+def issues_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
+    b = materialize(con, raw, con.sql(issues.bugs_sql(as_of, items)), "_lm_flow_bugs")
+    bugs = int(con.execute(b.count()))
+    fixed = b.filter(b.fixed_at.notnull())
+    t = con.sql(issues.tickets_sql(as_of, items))
+    t = t.filter((t.last_cat == "done") & t.started_at.notnull() & (t.done_at >= t.started_at))
+    t = t.mutate(cycle=((t.done_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0).cast("float64"))
+    ro = con.sql(issues.reopen_sql(as_of, items))
+    closed = int(con.execute(ro.count()))
+    reopened = int(_num(con.execute(ro.reopened.sum())) or 0)
+    return {
+        "bug_fix": {
+            "bugs": bugs, "fixed": int(con.execute(fixed.count())),
+            **{k: {"p50": d["p50"], "p85": d["p85"], "n": d["n"]}
+               for k, d in dists(con, b, ["fix_hours", "shipped_hours"]).items()},
+        },
+        "ticket_cycle_hours": dist(con, t, "cycle"),
+        "reopen": {"closed": closed, "reopened": reopened, "rate": (reopened / closed) if closed else None},
+    }
+
+
+# -- the report key -----------------------------------------------------------------------------
+
+
+def _scope(raw, repos: list[str] | None) -> str:
+    """The items a report on `repos` (git repository keys) may read, as a temporary view.
+
+    A tracker or CI names its repository differently from git ("acme/api" vs "api"), so its items
+    come in by sha: pull requests that are `same_as` a change of those repositories, and
+    deployments, CI runs and releases of a commit of theirs; then every item of the tracker
+    repositories found that way (issues included)."""
+    if not repos:
+        return "items"
+    names = "[" + ", ".join("'" + r.replace("'", "''") + "'" for r in repos) + "]::varchar[]"
+    raw.execute(f"""
+        create or replace temp view _lm_items as
+        with git_repos as (select unnest({names}) as repo),
+        tracker as (
+            select p.repo from items p join links l on l.src = p.item_id and l.kind = 'same_as'
+            join items c on c.item_id = l.dst where c.repo in (select repo from git_repos)
+            union
+            select i.repo from items i join commits k on k.sha = json_extract_string(i.attrs, '$.sha')
+            where i.kind in ('deployment', 'ci_run', 'release') and k.repo in (select repo from git_repos)
+        )
+        select * from items
+        where repo in (select repo from git_repos) or repo in (select repo from tracker)
+    """)
+    return "_lm_items"
+
+
+def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
+         repos: list[str] | None = None) -> dict | None:
+    """The `flow` key of the report document (docs/json-report.md), over the items of `repos`
+    (git repository keys, and the tracker repositories linked to them) or the whole store."""
+    rule = rule or FailureRule()
+    raw = store.con
+    items = _scope(raw, repos)
+    try:
+        kinds = {k for (k,) in raw.execute(
+            f"select distinct kind from {items} "
+            "where kind in ('pull_request', 'deployment', 'issue', 'incident', 'ci_run')"
+        ).fetchall()}
+        if not kinds:
+            return None
+        deploys.register(raw, as_of, items)
+        prs = (materialize(con, raw, pr_cycle.pull_requests(con, as_of, items=items), "_lm_flow_prs")
+               if "pull_request" in kinds else None)
+        parts = {
+            "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
+            "waiting_on_humans": waiting_part(con, raw, prs, as_of, items) if prs is not None else None,
+            "dora": dora_part(con, raw, prs, as_of, rule, items) if "deployment" in kinds else None,
+            "issues": issues_part(con, raw, as_of, items) if kinds & {"issue", "incident"} else None,
+            "ci": ci_part(con, raw, as_of, items) if "ci_run" in kinds else None,
+        }
+    finally:
+        # The intermediates live on the store's connection only while the report is computed.
+        raw.execute("drop view if exists _lm_items")
+        for (name,) in raw.execute(
+            "select view_name from duckdb_views() where view_name like '\\_lm\\_%' escape '\\'"
+        ).fetchall():
+            raw.unregister(name)
+    if all(v is None for v in parts.values()):
+        return None
+    return parts

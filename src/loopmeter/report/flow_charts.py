@@ -1,0 +1,160 @@
+"""Charts and tiles of the `flow` key for the HTML report (template `_flow.html.j2`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .html import (
+    AI_COLOUR,
+    HUMAN_COLOUR,
+    _base_layout,
+    _figure_payload,
+    _is_number,
+    _plot_text,
+    fmt_hours,
+    fmt_pct,
+)
+
+PHASE_COLOURS = {"coding": "#4C78A8", "draft": "#9ECAE9", "pickup": "#F58518", "review": "#54A24B", "deploy": "#B279A2"}
+STATE_COLOURS = {"review_requested": "#F58518", "approved_not_merged": "#54A24B", "ci_green_not_merged": "#72B7B2"}
+STATE_LABELS = {"review_requested": "review requested, not reviewed", "approved_not_merged": "approved, not merged",
+                "ci_green_not_merged": "CI green, not merged"}
+GROUP_LABELS = {"human": "Human", "ai": "AI-assisted"}
+DAY_MS = 24 * 3600 * 1000  # bar widths on a date axis are in milliseconds
+
+
+def _x(rows: list[Mapping[str, Any]]) -> list[list[str]]:
+    """A two-level category axis: the week, then human / AI-assisted beside each other."""
+    return [[_plot_text(r["week"]) for r in rows], [GROUP_LABELS.get(r["group"], _plot_text(r["group"])) for r in rows]]
+
+
+def _week_axis(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """A date axis that leaves half a week of room either side, so one or two weeks of data still
+    read as weeks (Plotly would otherwise stretch a single bar over the whole width)."""
+    first = date.fromisoformat(str(rows[0]["week_start"]))
+    last = date.fromisoformat(str(rows[-1]["week_start"]))
+    axis: dict[str, Any] = dict(type="date", tickformat="%b %d",
+                                range=[str(first - timedelta(days=4)), str(last + timedelta(days=11))])
+    if (last - first).days <= 70:
+        axis["dtick"] = 7 * 24 * 3600 * 1000
+        axis["tick0"] = str(first)
+    return axis
+
+
+def _num(v: Any) -> Any:
+    return v if _is_number(v) else None
+
+
+def pr_phases_figure(pr: Mapping[str, Any] | None) -> go.Figure | None:
+    rows = [r for r in (pr or {}).get("weekly", []) if r.get("group") in GROUP_LABELS]
+    if not rows:
+        return None
+    x = _x(rows)
+    traces = [
+        go.Bar(name=phase, x=x, y=[_num(r.get(f"{phase}_p50")) for r in rows], marker_color=colour,
+               hovertemplate=f"{phase} (median): %{{y:.1f}} h<extra></extra>")
+        for phase, colour in PHASE_COLOURS.items()
+    ]
+    return go.Figure(data=traces, layout=_base_layout(
+        "Pull-request cycle by phase, median hours per week (merged PRs)", barmode="stack",
+        yaxis=dict(title=dict(text="hours"), rangemode="tozero")))
+
+
+def waiting_figure(w: Mapping[str, Any] | None) -> go.Figure | None:
+    rows = [r for r in (w or {}).get("weekly", []) if r.get("group") in GROUP_LABELS]
+    if not rows:
+        return None
+    x = _x(rows)
+    traces = [
+        go.Bar(name=STATE_LABELS[s], x=x, y=[_num(r.get(f"{s}_hours")) for r in rows], marker_color=colour,
+               hovertemplate=f"{STATE_LABELS[s]}: %{{y:.1f}} h<extra></extra>")
+        for s, colour in STATE_COLOURS.items()
+    ]
+    return go.Figure(data=traces, layout=_base_layout(
+        "Waiting on humans, total hours per week (merged PRs)", barmode="stack",
+        yaxis=dict(title=dict(text="hours"), rangemode="tozero")))
+
+
+def deployments_figure(d: Mapping[str, Any] | None) -> go.Figure | None:
+    rows = (d or {}).get("weekly", [])
+    if not rows:
+        return None
+    x = [str(r["week_start"]) for r in rows]
+    common = dict(x=x, customdata=[_plot_text(r["week"]) for r in rows], xperiod=7 * 24 * 3600 * 1000,
+                  xperiodalignment="middle")
+    traces = [
+        go.Bar(name="deployment days", y=[r["deployment_days"] for r in rows], marker_color=HUMAN_COLOUR,
+               width=[DAY_MS * 2.5] * len(rows),
+               hovertemplate="%{customdata}<br>deployment days: %{y}<extra></extra>", **common),
+        go.Bar(name="failed changes", y=[r["failed"] for r in rows], marker_color=AI_COLOUR,
+               width=[DAY_MS * 2.5] * len(rows),
+               hovertemplate="%{customdata}<br>failed changes: %{y}<extra></extra>", **common),
+    ]
+    return go.Figure(data=traces, layout=_base_layout(
+        "Production deployment days and failed changes per week", barmode="group", xaxis=_week_axis(rows), yaxis=dict(title=dict(text="count"), rangemode="tozero")))
+
+
+def ci_figure(c: Mapping[str, Any] | None) -> go.Figure | None:
+    rows = (c or {}).get("weekly", [])
+    if not rows:
+        return None
+    common = dict(x=[str(r["week_start"]) for r in rows], customdata=[_plot_text(r["week"]) for r in rows],
+                  xperiod=7 * 24 * 3600 * 1000, xperiodalignment="middle")
+    traces = [
+        go.Bar(name="feedback latency, median (min)", marker_color=HUMAN_COLOUR, width=[DAY_MS * 5] * len(rows),
+               y=[(r["latency_p50_hours"] * 60) if _is_number(r.get("latency_p50_hours")) else None for r in rows],
+               hovertemplate="%{customdata}<br>latency p50: %{y:.1f} min<extra></extra>", **common),
+        go.Scatter(name="flaky commit-workflows", y=[r["flaky"] for r in rows], yaxis="y2", mode="lines+markers",
+                   line=dict(color=AI_COLOUR), hovertemplate="%{customdata}<br>flaky: %{y}<extra></extra>", **common),
+    ]
+    return go.Figure(data=traces, layout=_base_layout(
+        "CI feedback latency and flaky runs per week", bargap=0.3, xaxis=_week_axis(rows),
+        yaxis=dict(title=dict(text="minutes"), rangemode="tozero"),
+        yaxis2=dict(title=dict(text="flaky"), overlaying="y", side="right", rangemode="tozero", showgrid=False,
+                    tickformat=",d", dtick=1 if max((r["flaky"] for r in rows), default=0) < 10 else None)))
+
+
+def _chart(key: str, fig: go.Figure | None, note: str, empty: str) -> dict[str, Any]:
+    return {"id": f"chart-flow-{key}", "payload": _figure_payload(fig) if fig is not None else None,
+            "note": note, "empty": empty}
+
+
+def flow_context(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What `_flow.html.j2` needs: the flow key, its charts and its DORA tiles (formatted)."""
+    flow = report.get("flow") or None
+    if not flow:
+        return {"flow": None, "flow_charts": {}, "dora_tiles": []}
+    charts = {
+        "phases": _chart("phases", pr_phases_figure(flow.get("pr_cycle")),
+                         "Median hours of each phase, per ISO week of the merge; phases with unknown ends are left out, "
+                         "so a bar is a sum of medians, not the median of the whole cycle.", "No merged pull request."),
+        "waiting": _chart("waiting", waiting_figure(flow.get("waiting_on_humans")),
+                          "Hours a merged pull request spent where the next move belonged to a person, summed per week of the merge.",
+                          "No merged pull request."),
+        "deployments": _chart("deployments", deployments_figure(flow.get("dora")),
+                              "Successful production deployments only. A failed change is a deployment followed within the "
+                              "failure window by a revert, a hotfix or an incident.", "No production deployment."),
+        "ci": _chart("ci", ci_figure(flow.get("ci")),
+                     "Latency: from the push (the first queued run of a commit) to its first CI verdict. Flaky: a workflow "
+                     "that failed and then passed on the same commit.", "No CI run."),
+    }
+    tiles = []
+    d = flow.get("dora")
+    if d:
+        f, cfr, lead, rec = d["deployment_frequency"], d["change_failure_rate"], d["lead_time_hours"], d["recovery_hours"]
+        tiles = [
+            {"label": "Deployment days per week", "value": f"{f['days_per_week']:.2f}" if _is_number(f.get("days_per_week")) else "unknown",
+             "sub": f"{f['deployments']} production deployments over {f['weeks'] or 0} weeks"},
+            {"label": "Lead time for changes", "value": fmt_hours(lead.get("p50")),
+             "sub": f"median, first commit to production; 85% within {fmt_hours(lead.get('p85'))} (n={lead.get('n', 0)})"},
+            {"label": "Change failure rate", "value": fmt_pct(cfr.get("rate")),
+             "sub": f"{cfr['failed']} of {cfr['judged']} judged deployments; {cfr['pending']} still inside the "
+                    f"{d['failure_window_hours']:g} h window; incidents: {d['incident_rule']}"},
+            {"label": "Failed-deployment recovery", "value": fmt_hours(rec.get("p50")),
+             "sub": f"median over {rec.get('n', 0)} failures; {rec.get('unrecovered', 0)} not recovered yet"},
+        ]
+    return {"flow": flow, "flow_charts": charts, "dora_tiles": tiles}
