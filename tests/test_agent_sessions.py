@@ -305,3 +305,19 @@ def test_pull_request_urls_are_read_from_tool_output():
 
     text = "https://github.com/acme/widgets/pull/12\nView: https://gitlab.example.com/group/sub/proj/-/merge_requests/7"
     assert pull_requests_in_output(text) == [("github", "acme/widgets", 12), ("gitlab", "group/sub/proj", 7)]
+
+
+def test_a_store_of_agent_sessions_only_still_reports(tmp_path):
+    store = tmp_path / "s.duckdb"
+    api.ingest_sessions([FIX / "codex_rollout.jsonl"], store_path=store)
+    html = tmp_path / "r.html"
+    doc = api.report_from_store(store_path=store, html_path=html, as_of=datetime(2026, 5, 1))
+    assert doc["repos"] == [] and doc["agent_loops"]["sessions"] == 1 and doc["flow"] is None
+    assert 'id="agent-loops"' in html.read_text()
+    out = subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", str(store), "--as-of", "2026-05-01"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "agent loops (1 sessions" in out.stdout
+    empty = subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", str(tmp_path / "none.duckdb")],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert empty.returncode == 2

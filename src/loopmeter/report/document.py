@@ -67,13 +67,18 @@ def build_report(
     ).fetchall()
     logs = event_logs_m(store)
     if not repo_rows:
-        if logs and not repos:
-            # A store of event logs (or Jira) only: there are no changes to measure, but the logs
-            # still have their numbers. Such a document has only these keys.
-            return {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
-                    "as_of": _iso(window.as_of.replace(microsecond=0)), "as_of_rule": window.rule,
-                    "window_days": window.days, "repos": [], "event_logs": logs, "warnings": []}
-        raise NoData("the store holds no repositories or event logs; run `loopmeter ingest PATH` first")
+        if repos:
+            raise NoData(f"the store holds none of the repositories {', '.join(repos)}")
+        # No git history: no changes to measure, but trackers, CI, agent sessions and event logs
+        # still have their numbers. Such a document has only these keys.
+        flow = flow_m.flow(store, con, window.as_of, failure_rule, None)
+        loops = agent_loops(con, window, None)
+        if not (logs or flow or loops):
+            raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
+        return {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
+                "as_of": _iso(window.as_of.replace(microsecond=0)), "as_of_rule": window.rule,
+                "window_days": window.days, "repos": [], "flow": flow, "agent_loops": loops,
+                "event_logs": logs, "warnings": []}
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")

@@ -57,7 +57,9 @@ def render_event_logs(report: dict, console: Console) -> None:
 
 
 def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
-    if "totals" not in report:  # a store with event logs only
+    if "totals" not in report:  # no git history: trackers, CI, agent sessions, event logs only
+        render_flow(report.get("flow"), console)
+        render_agent_loops(report.get("agent_loops"), console)
         render_event_logs(report, console)
         return
     t = report["totals"]
