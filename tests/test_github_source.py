@@ -483,3 +483,14 @@ def test_a_rerun_of_an_older_run_is_read_on_the_next_day(server, tmp_path):
         ("github:acme/widgets:run:102:2", "success", datetime(2024, 3, 11, 8))]
     # The first attempt was stored already and finished: it is not asked for again.
     assert not [r for r in server.requests() if r.path == f"{P}/actions/runs/102/attempts/1"]
+
+
+def test_a_store_with_only_github_data_reports_its_flow(server, tmp_path):
+    db = tmp_path / "s.duckdb"
+    ingest(server, db)
+    doc = api.report_from_store(store_path=db, html_path=tmp_path / "r.html", as_of=datetime(2024, 4, 1))
+    assert doc["repos"] == [] and doc["flow"] is not None
+    # Runs 101 and 102 have verdicts, 103 still runs; 101 failed and then passed on a rerun of the
+    # same commit: one flaky (commit, workflow) pair of two.
+    assert doc["flow"]["ci"]["flaky"]["flaky"] == 1 and doc["flow"]["ci"]["flaky"]["pairs"] == 2
+    assert 'id="flow"' in (tmp_path / "r.html").read_text()
