@@ -203,6 +203,7 @@ def report(
 
 # Commands kept in modules of their own register on `app` when imported; one import line each.
 # (command modules: add `from . import cli_NAME  # noqa: E402,F401` below this line)
+from . import cli_lift  # noqa: E402,F401
 
 
 def main() -> None:
