@@ -404,6 +404,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     out["results"].append(tp["result"])
     out["checks"] += _checks(tp["caveats"], ("selection", "novelty", "simpsons_paradox"), THROUGHPUT)
     out["weekly"] = tp["series"]
+    out["figures"]["event_study"] = _series_event_study(tp["series"])
 
     if spec:
         out["specification"] = _spec_before_after(con, window, repos, dates, df, seed=seed)
@@ -507,6 +508,22 @@ def _event_time_series(a: pd.DataFrame, p: Periods) -> list[dict]:
         out.append({"event_week": int(kk), "week_start": weeks[kk].isoformat(), "validated": int(ev.get(kk, 0)),
                     "contributor_weeks": int(ex[kk]), "rate": float(ev.get(kk, 0) / ex[kk])})
     return out
+
+
+def _series_event_study(series: list[dict]) -> dict | None:
+    """The weekly rate by event time relative to the mean rate before adoption (1 = no change)."""
+    pre = [s for s in series if s["event_week"] < 0]
+    x = sum(s["contributor_weeks"] for s in pre)
+    if not x or not series:
+        return None
+    base = sum(s["validated"] for s in pre) / x
+    if base <= 0:
+        return None
+    return {
+        "title": "Validated throughput per contributor-week, by weeks since adoption (relative to before)",
+        "y_label": "rate / mean rate before adoption", "reference": 1.0,
+        "points": [{"e": s["event_week"], "estimate": s["rate"] / base, "ci_low": None, "ci_high": None} for s in series],
+    }
 
 
 def _throughput_novelty(series: list[dict]) -> cv.Caveat | None:

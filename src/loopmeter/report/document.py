@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 
 from ..errors import NoData
 from ..metrics import lift as lift_m
+from ..metrics import lift_designs as lift_designs_m
 from ..metrics import summary
 from ..metrics.changes import Window, backend, changes
 from ..store.db import Store, utcnow
@@ -93,6 +94,7 @@ def build_report(
         "weekly": summary.weekly(con, window, repos),
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
+        "lift_designs": lift_designs_m.lift_designs(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "warnings": warnings,
     }
 
