@@ -31,3 +31,7 @@ class ConfigError(LoopmeterError):
 
 class NoData(LoopmeterError):
     """The store holds nothing to report on."""
+
+
+class DesignError(LoopmeterError):
+    """The data cannot support the chosen lift design (an empty group, a single cluster)."""

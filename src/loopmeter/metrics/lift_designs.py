@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, NoData
+from ..errors import ConfigError, DesignError, NoData
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
 from . import lift_caveats as cv
 from .changes import Window, changes, contributing_commits
@@ -693,9 +693,40 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
     names = store_repos(con, repos)
     adp = resolve_adoption(con, window, names, adoption)
     if design == "before-after":
-        return before_after(con, window, names, adp, seed=seed, n_boot=n_boot, spec=spec)
-    return ai_vs_human(con, window, names, adp if (adp.default or adp.per_repo) else None, seed=seed,
-                       n_boot=n_boot, spec=spec)
+        out = before_after(con, window, names, adp, seed=seed, n_boot=n_boot, spec=spec)
+    else:
+        out = ai_vs_human(con, window, names, adp if (adp.default or adp.per_repo) else None, seed=seed,
+                          n_boot=n_boot, spec=spec)
+    check_supported(out)
+    return out
+
+
+def check_supported(out: dict) -> None:
+    """Refuse, in one line, a design none of whose headline comparisons has two non-empty groups
+    and two clusters: any number printed then would pretend to be an estimate. (The report shows
+    such designs as "no estimate" instead, since it has other sections to show.)"""
+    problems = []
+    for metric, estimator in ((CYCLE, HEADLINE), (THROUGHPUT, "ratio_of_rates")):
+        head = next((r for r in out["results"] if r["metric"] == metric and r["estimator"] == estimator), None)
+        if head is None:
+            continue
+        what = "change with a known cycle time" if metric == CYCLE else "validated change in a complete week"
+        a, b = LABELS.get(head["comparison"], ("the first group", "the second group"))
+        if out["design"] == "before-after":
+            dates = ", ".join(f"{r} {d}" for r, d in (out["adoption"]["per_repo"] or {}).items() if d)
+            where = f" (adoption: {dates})" if dates else ""
+        else:
+            where = f" (since {out['since']})" if out.get("since") else ""
+        empty = [label for label, n in ((a, head["n_a"]), (b, head["n_b"])) if not n]
+        if empty:
+            problems.append(f"{out['design']}: {empty[0]} has no {what}{where}; nothing to compare")
+        elif head["n_clusters"] < 2:
+            problems.append(f"{out['design']}: every compared change has the same author (1 cluster); "
+                            "no interval is possible, so no estimate is given")
+        else:
+            return
+    if problems:
+        raise DesignError(problems[0])
 
 
 def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: dict, *, seed: int = 0,
