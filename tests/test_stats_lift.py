@@ -16,7 +16,7 @@ import pytest
 import scipy.stats
 
 from loopmeter.stats.bootstrap import cluster_bootstrap, factorize_clusters, weighted_quantile
-from loopmeter.stats.lift import Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
+from loopmeter.stats.lift import CORE_KEYS, Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
 
 # ------------------------------------------------------------------ simulators with a planted effect
 
@@ -342,7 +342,10 @@ def test_to_dict_is_json_ready():
     d = json.loads(json.dumps(est.to_dict()))
     assert d["estimator"] == "ratio_of_medians" and d["ratio"] == pytest.approx(1.5 / 3.5)
     assert isinstance(d["caveats"], list) and d["caveats"] == list(est.caveats)
-    assert set(d) == {f for f in Estimate.__dataclass_fields__}
+    # The core keys first, in order, then the estimator's own (flat, never overwriting a core key).
+    assert list(d)[: len(CORE_KEYS)] == list(CORE_KEYS)
+    assert set(d) == set(CORE_KEYS) | set(est.extra)
+    assert set(CORE_KEYS) >= {f for f in Estimate.__dataclass_fields__} - {"extra"}
 
 
 # ------------------------------------------------------------------------------- bad input

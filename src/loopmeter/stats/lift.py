@@ -11,13 +11,19 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .bootstrap import cluster_bootstrap, factorize_clusters, weighted_quantile
+from .bootstrap import (
+    bca_interval,
+    cluster_bootstrap,
+    cluster_jackknife,
+    factorize_clusters,
+    weighted_quantile,
+)
 
-__all__ = ["Estimate", "detect_adoption", "ratio_of_quantiles", "ratio_of_rates"]
+__all__ = ["CORE_KEYS", "Estimate", "detect_adoption", "ratio_of_quantiles", "ratio_of_rates"]
 
 # Thresholds below which the report warns. They are conventions, not theorems: under ~20 values a
 # median moves a lot with one value, and with under ~10 clusters the percentile bootstrap is known
@@ -26,6 +32,16 @@ MIN_VALUES = 20
 MIN_CLUSTERS = 10
 MAX_DROPPED_SHARE = 0.05
 SIZE_MISMATCH = 1.5
+
+
+# Estimators whose ratio compares rates (more is faster); every other ratio compares durations.
+RATE_ESTIMATORS = frozenset({"ratio_of_rates"})
+
+# The keys every estimate's JSON carries, in this order; estimator-specific keys follow.
+CORE_KEYS = (
+    "estimator", "ratio", "ci_low", "ci_high", "p_value", "speedup",
+    "n_a", "n_b", "n_clusters", "caveats",
+)
 
 
 @dataclass(frozen=True)
@@ -38,10 +54,31 @@ class Estimate:
     n_b: int
     n_clusters: int
     caveats: tuple[str, ...]  # plain-language warnings computed from the data
+    p_value: float | None = None  # two-sided, against ratio = 1; None when the estimator has none
+    # Estimator-specific values (per-group medians, standard errors, other intervals), written
+    # flat into to_dict() after the core keys. JSON-ready scalars, lists or dicts only.
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clash = set(self.extra) & set(CORE_KEYS)
+        if clash:
+            raise ValueError(f"extra keys {sorted(clash)} would overwrite the estimate's own keys")
+
+    @property
+    def speedup(self) -> float | None:
+        """Share of time saved in group a relative to group b: ``1 - ratio`` for durations,
+        ``1 - 1 / ratio`` for rates (the time per unit of work is the inverse of the rate).
+        Positive means a is faster; None when the ratio is None (or a rate ratio is 0)."""
+        if self.ratio is None:
+            return None
+        if self.estimator in RATE_ESTIMATORS:
+            return 1.0 - 1.0 / self.ratio if self.ratio > 0 else None
+        return 1.0 - self.ratio
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {k: getattr(self, k) for k in CORE_KEYS}
         d["caveats"] = list(self.caveats)
+        d.update(self.extra)
         return d
 
 
@@ -69,6 +106,7 @@ def ratio_of_quantiles(
     sizes_a=None,
     sizes_b=None,
     labels: tuple[str, str] = GROUP_LABELS,
+    interval: str = "percentile",
 ) -> Estimate:
     """Ratio of the q-quantiles of positive durations, ``quantile_q(a) / quantile_q(b)``.
 
@@ -76,9 +114,13 @@ def ratio_of_quantiles(
     caller filters unknown durations first. Open items are not handled here (a survival estimator
     does that), so the caller must not feed a group whose open items were dropped.
 
-    The interval is a percentile cluster bootstrap over the union of cluster ids: an author who
-    has rows in both groups is drawn as one unit, taking all their rows in both groups, because
-    their speed affects both. Replicates in which a group drew no rows are dropped and counted.
+    The interval is a cluster bootstrap over the union of cluster ids: an author who has rows in
+    both groups is drawn as one unit, taking all their rows in both groups, because their speed
+    affects both. Replicates in which a group drew no rows are dropped and counted.
+    ``interval`` picks the reported interval: ``"percentile"`` (default) or ``"bca"`` (bias-
+    corrected and accelerated, jackknife over clusters); both are in ``extra`` when the BCa is
+    cheap (see ``_bootstrap_ci``). ``extra`` also holds ``value_a`` / ``value_b``, the two
+    groups' quantiles.
 
     ``sizes_a`` / ``sizes_b`` (lines changed per row, NaN where unknown) only feed a caveat:
     AI tends to change the size of changes, and size moves cycle time by itself.
@@ -95,6 +137,7 @@ def ratio_of_quantiles(
             raise ValueError(
                 f"group {name}: {len(vals)} values but {len(codes)} cluster ids; one id per value"
             )
+    _check_interval(interval)
     estimator = "ratio_of_medians" if q == 0.5 else f"ratio_of_p{q * 100:g}"
     caveats: list[str] = []
 
@@ -111,11 +154,14 @@ def ratio_of_quantiles(
                 "the estimate can move a lot with a few more."
             )
     caveats += _size_caveats(sizes_a, sizes_b, len(a), len(b), labels)
-    ratio = float(np.quantile(a, q) / np.quantile(b, q))
+    value_a, value_b = float(np.quantile(a, q)), float(np.quantile(b, q))
+    ratio = value_a / value_b
 
-    ci, more = _bootstrap_ci(
+    ci, more, extra = _bootstrap_ci(
         _quantile_ratio_statistic(a, codes_a, b, codes_b, q),
         n_clusters,
+        ratio,
+        interval=interval,
         n_boot=n_boot,
         conf=conf,
         seed=seed,
@@ -124,7 +170,10 @@ def ratio_of_quantiles(
     )
     caveats += more
     lo, hi = ci if ci is not None else (None, None)
-    return Estimate(estimator, ratio, lo, hi, len(a), len(b), n_clusters, tuple(caveats))
+    return Estimate(
+        estimator, ratio, lo, hi, len(a), len(b), n_clusters, tuple(caveats),
+        extra={"q": q, "value_a": value_a, "value_b": value_b, **extra},
+    )
 
 
 def _quantile_ratio_statistic(a, codes_a, b, codes_b, q):
@@ -202,6 +251,7 @@ def ratio_of_rates(
     conf: float = 0.95,
     seed: int | np.random.Generator = 0,
     labels: tuple[str, str] = GROUP_LABELS,
+    interval: str = "percentile",
 ) -> Estimate:
     """Ratio of pooled event rates, ``(sum events_a / sum exposure_a) / (sum events_b / sum exposure_b)``.
 
@@ -210,8 +260,10 @@ def ratio_of_rates(
     rates weight authors by their exposure, so occasional contributors do not swing the answer.
     The interval resamples authors (those with any exposure) with replacement, carrying both
     periods together; replicates where a period has no exposure or no events are dropped.
+    ``interval`` as in ``ratio_of_quantiles``; ``extra`` holds the pooled ``rate_a`` / ``rate_b``.
     """
     _check_conf(conf)
+    _check_interval(interval)
     ea = _nonneg(events_a, "events_a")
     xa = _nonneg(exposure_a, "exposure_a")
     eb = _nonneg(events_b, "events_b")
@@ -251,16 +303,19 @@ def ratio_of_rates(
                 f"{_cap(label)} has only {n} events (fewer than {MIN_VALUES}); "
                 "the rate is imprecise."
             )
-    ratio = float((ea.sum() / xa.sum()) / (eb.sum() / xb.sum()))
+    rate_a, rate_b = float(ea.sum() / xa.sum()), float(eb.sum() / xb.sum())
+    ratio = rate_a / rate_b
 
     def statistic(counts: np.ndarray) -> np.ndarray:
         w = counts.astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             return ((w @ ea) / (w @ xa)) / ((w @ eb) / (w @ xb))
 
-    ci, more = _bootstrap_ci(
+    ci, more, extra = _bootstrap_ci(
         statistic,
         n_clusters,
+        ratio,
+        interval=interval,
         n_boot=n_boot,
         conf=conf,
         seed=seed,
@@ -269,7 +324,10 @@ def ratio_of_rates(
     )
     caveats += more
     lo, hi = ci if ci is not None else (None, None)
-    return Estimate(estimator, ratio, lo, hi, n_a, n_b, n_clusters, tuple(caveats))
+    return Estimate(
+        estimator, ratio, lo, hi, n_a, n_b, n_clusters, tuple(caveats),
+        extra={"rate_a": rate_a, "rate_b": rate_b, **extra},
+    )
 
 
 def _nonneg(values, label: str) -> np.ndarray:
@@ -298,15 +356,34 @@ def _check_conf(conf: float) -> None:
         raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
 
 
-def _bootstrap_ci(statistic, n_clusters, *, n_boot, conf, seed, rows_per_replicate, dropped_reason):
-    """Interval and caveats shared by every ratio estimator."""
+INTERVALS = ("percentile", "bca")
+
+
+def _check_interval(interval: str) -> None:
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+
+
+def _bootstrap_ci(
+    statistic, n_clusters, estimate, *, interval, n_boot, conf, seed, rows_per_replicate, dropped_reason
+):
+    """Interval, caveats and interval extras shared by every ratio estimator.
+
+    The percentile interval always comes from the replicates. The BCa interval needs one more
+    evaluation per cluster (the jackknife); it is computed when asked for, or alongside when that
+    costs no more than the bootstrap itself (clusters <= replicates), so readers can compare the
+    two. When the requested BCa is undefined (leaving out some cluster empties a group, or every
+    replicate falls on one side of the estimate), the percentile interval is reported instead and
+    a caveat says so.
+    """
     caveats: list[str] = []
+    extra: dict = {"interval": interval}
     if n_clusters < 2:
         caveats.append(
             f"Only {n_clusters} cluster (author or week): no confidence interval is possible, "
             "because the interval comes from resampling clusters."
         )
-        return None, caveats
+        return None, caveats, extra
     if n_clusters < MIN_CLUSTERS:
         caveats.append(
             f"Only {n_clusters} clusters (authors or weeks); with fewer than {MIN_CLUSTERS} the "
@@ -321,10 +398,26 @@ def _bootstrap_ci(statistic, n_clusters, *, n_boot, conf, seed, rows_per_replica
             f"({100 * res.dropped_share:.0f}%) {dropped_reason} and were dropped; "
             "the interval is less trustworthy."
         )
-    ci = res.interval(conf)
+    pct = res.interval(conf)
+    extra["ci_percentile_low"], extra["ci_percentile_high"] = pct if pct else (None, None)
+    bca = None
+    if interval == "bca" or n_clusters <= n_boot:
+        jack = cluster_jackknife(statistic, n_clusters, rows_per_replicate=rows_per_replicate)
+        bca = bca_interval(estimate, res.replicates, jack, conf)
+        extra["ci_bca_low"], extra["ci_bca_high"] = bca if bca else (None, None)
+    ci = pct
+    if interval == "bca":
+        if bca is None and pct is not None:
+            extra["interval"] = "percentile"
+            caveats.append(
+                "The BCa interval is undefined here (leaving out one cluster empties a group, or "
+                "every resample falls on one side of the estimate); the percentile interval is shown."
+            )
+        else:
+            ci = bca
     if ci is None:
         caveats.append("No bootstrap resample gave a usable estimate, so there is no interval.")
-    return ci, caveats
+    return ci, caveats, extra
 
 
 # ----------------------------------------------------------------------------------- adoption

@@ -1,0 +1,235 @@
+"""Log-duration regression: the treatment's ratio of durations, adjusted for covariates.
+
+Model: ``log(duration) = b0 + beta * treated + covariates + fixed effects + error``, fitted by
+ordinary least squares. ``exp(beta)`` is the ratio of (geometric-mean) durations of treated to
+untreated rows holding the covariates and fixed effects fixed: a ratio a / b with group a the
+treated rows, like every lift here.
+
+Two standard errors are reported. The headline is cluster-robust (CR1: statsmodels'
+``cov_type="cluster"``, which scales by ``G / (G - 1) * (N - 1) / (N - K)``, with t intervals on
+``G - 1`` degrees of freedom), because rows of one author or team are not independent; without
+cluster ids it is heteroskedasticity-robust (HC1, t on ``N - K``). The plain OLS standard error
+(independent, equal-variance errors) is kept beside it so a reader can see how much the
+dependence matters.
+
+The design matrix is built here (fixed effects as dummies, dropping each factor's first level)
+so that the caller's arrays, not a formula string, define the model; statsmodels does the fit.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import SingularMatrixWarning
+
+from .lift import GROUP_LABELS, MIN_CLUSTERS, MIN_VALUES, Estimate, _cap, _check_conf, _durations
+
+__all__ = ["design_matrix", "log_duration_ols", "with_and_without_size"]
+
+
+def design_matrix(
+    treatment,
+    covariates: Mapping[str, np.ndarray] | None = None,
+    fixed_effects: Mapping[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Columns ``const``, ``treated``, each covariate, then one dummy per non-first level of each
+    fixed effect (``<name>[<level>]``; levels sorted as strings, so the dropped level is stable)."""
+    treated = _treatment(treatment)
+    n = len(treated)
+    cols: dict[str, np.ndarray] = {"const": np.ones(n), "treated": treated.astype(float)}
+    for name, values in (covariates or {}).items():
+        v = np.asarray(values, dtype=float)
+        if v.shape != (n,):
+            raise ValueError(f"covariate {name!r} has shape {v.shape}, expected ({n},)")
+        if not np.isfinite(v).all():
+            raise ValueError(f"covariate {name!r} contains NaN or infinite values")
+        if name in cols:
+            raise ValueError(f"covariate name {name!r} is reserved")
+        cols[name] = v
+    for name, values in (fixed_effects or {}).items():
+        labels = pd.Series(np.asarray(values, dtype=object)).astype(str)
+        if len(labels) != n:
+            raise ValueError(f"fixed effect {name!r} has {len(labels)} values, expected {n}")
+        if pd.Series(np.asarray(values, dtype=object)).isna().any():
+            raise ValueError(f"fixed effect {name!r} contains missing values")
+        for level in sorted(labels.unique())[1:]:
+            cols[f"{name}[{level}]"] = (labels == level).to_numpy(float)
+    return pd.DataFrame(cols)
+
+
+def _treatment(treatment) -> np.ndarray:
+    t = np.asarray(treatment)
+    if t.ndim != 1:
+        raise ValueError(f"treatment must be one-dimensional, got shape {t.shape}")
+    if t.dtype == bool:
+        return t
+    tf = t.astype(float)
+    if not np.isin(tf, (0.0, 1.0)).all():
+        raise ValueError("treatment must be 0/1 or boolean")
+    return tf == 1.0
+
+
+def log_duration_ols(
+    durations,
+    treatment,
+    *,
+    covariates: Mapping[str, np.ndarray] | None = None,
+    fixed_effects: Mapping[str, np.ndarray] | None = None,
+    clusters=None,
+    conf: float = 0.95,
+    labels: tuple[str, str] = GROUP_LABELS,
+) -> Estimate:
+    """Fit ``log(duration) ~ treated + covariates + fixed effects``; ratio = ``exp(beta)``.
+
+    ``durations``: positive, finite. ``treatment``: 0/1 or boolean, 1 = group a. ``covariates``:
+    name -> numeric array (transform them first, e.g. log of size). ``fixed_effects``: name ->
+    labels (repo, team, actor). ``clusters``: ids for the cluster-robust errors (None: HC1).
+
+    ``ci_low`` / ``ci_high`` / ``p_value`` are the robust ones (t distribution). ``extra`` holds
+    ``beta``, ``se``, ``se_plain``, ``ci_plain_low``, ``ci_plain_high``, ``p_value_plain``,
+    ``df`` (the robust interval's degrees of freedom), ``covariance`` ("CR1" or "HC1"),
+    ``adjusted_for`` (covariate names) and ``fixed_effects`` (names). The ratio is None when the
+    treatment is not identified (it is constant, or a combination of the fixed effects).
+    """
+    _check_conf(conf)
+    y = _durations(durations, "durations")
+    X = design_matrix(treatment, covariates, fixed_effects)
+    if len(X) != len(y):
+        raise ValueError(f"{len(y)} durations but {len(X)} treatment values")
+    treated = X["treated"].to_numpy() == 1.0
+    n_a, n_b = int(treated.sum()), int((~treated).sum())
+    if clusters is not None:
+        groups = pd.Series(np.asarray(clusters, dtype=object))
+        if len(groups) != len(y):
+            raise ValueError(f"{len(y)} durations but {len(groups)} cluster ids")
+        if groups.isna().any():
+            raise ValueError("cluster ids contain missing values")
+        codes = pd.factorize(groups.astype(str))[0]
+        n_clusters = int(codes.max()) + 1 if len(codes) else 0
+    else:
+        codes, n_clusters = None, len(y)
+    extra = {
+        "adjusted_for": list((covariates or {}).keys()),
+        "fixed_effects": list((fixed_effects or {}).keys()),
+        "covariance": "CR1" if codes is not None else "HC1",
+    }
+    caveats: list[str] = []
+
+    def none(reason: str) -> Estimate:
+        return Estimate("log_duration_ols", None, None, None, n_a, n_b, n_clusters, (*caveats, reason),
+                        extra=extra)
+
+    if n_a == 0 or n_b == 0:
+        return none(f"{_cap(labels[0] if n_a == 0 else labels[1])} has no rows, so there is nothing to compare.")
+    rank = _rank(X.to_numpy())
+    if _rank(X.drop(columns="treated").to_numpy()) == rank:
+        return none(
+            "The treatment is fully explained by the fixed effects or covariates (for example, every "
+            "actor is only ever in one group), so its effect cannot be separated from them."
+        )
+    if len(y) - rank < 1:
+        return none(f"{len(y)} rows cannot fit {rank} parameters; there is nothing left to estimate the error.")
+    if rank < X.shape[1]:
+        caveats.append(
+            "Some covariates or fixed effects are collinear; their own coefficients are not identified "
+            "(the treatment's is)."
+        )
+    for label, n in zip(labels, (n_a, n_b)):
+        if n < MIN_VALUES:
+            caveats.append(
+                f"{_cap(label)} has only {n} rows (fewer than {MIN_VALUES}); the estimate can move a lot with a few more."
+            )
+    log_y = np.log(y)
+    with warnings.catch_warnings():
+        # Collinear fixed effects (actors nested in teams) are expected and have their caveat;
+        # the pseudo-inverse fit still identifies the treatment, checked above.
+        warnings.simplefilter("ignore", SingularMatrixWarning)
+        plain = sm.OLS(log_y, X).fit()
+    if np.allclose(plain.resid, 0.0, rtol=0.0, atol=1e-9 * max(1.0, float(np.abs(log_y).max()))):
+        # A perfect fit: every interval would have zero width, which no data supports.
+        return none("The model fits the durations exactly (no residual variation), so there is no interval.")
+    if codes is not None:
+        if n_clusters < 2:
+            caveats.append(
+                f"Only {n_clusters} cluster: no cluster-robust interval is possible; the plain one "
+                "assumes independent rows."
+            )
+            robust = None
+        else:
+            robust = plain.get_robustcov_results(cov_type="cluster", groups=codes, use_t=True)
+            if n_clusters < MIN_CLUSTERS:
+                caveats.append(
+                    f"Only {n_clusters} clusters; with fewer than {MIN_CLUSTERS} the cluster-robust "
+                    "interval is unreliable, usually too narrow."
+                )
+    else:
+        robust = plain.get_robustcov_results(cov_type="HC1", use_t=True)
+        caveats.append("No cluster ids: rows are taken as independent, which understates the uncertainty "
+                       "if one person or team contributes many rows.")
+
+    alpha = 1.0 - conf
+    beta = float(plain.params["treated"])
+    se_plain = float(plain.bse["treated"])
+    lo_p, hi_p = plain.conf_int(alpha).loc["treated"]
+    extra.update(
+        beta=beta,
+        se_plain=se_plain,
+        ci_plain_low=math.exp(lo_p),
+        ci_plain_high=math.exp(hi_p),
+        p_value_plain=float(plain.pvalues["treated"]),
+        df_plain=float(plain.df_resid),
+    )
+    if robust is None:
+        extra.update(se=None, df=None)
+        return Estimate("log_duration_ols", math.exp(beta), None, None, n_a, n_b, n_clusters, tuple(caveats),
+                        p_value=None, extra=extra)
+    j = list(X.columns).index("treated")  # robust results carry arrays, not named Series
+    lo, hi = robust.conf_int(alpha)[j]
+    # Cluster fits infer on G - 1 degrees of freedom (df_resid_inference); HC1 on N - K.
+    df = getattr(robust, "df_resid_inference", None)
+    extra.update(se=float(robust.bse[j]), df=float(df if df is not None else robust.df_resid))
+    return Estimate(
+        "log_duration_ols", math.exp(beta), math.exp(lo), math.exp(hi), n_a, n_b, n_clusters,
+        tuple(caveats), p_value=float(robust.pvalues[j]), extra=extra,
+    )
+
+
+def _rank(X: np.ndarray) -> int:
+    """Numerical rank from the eigenvalues of X'X (k x k): far cheaper than an SVD of the n x k
+    design, and dummies and moderate covariates keep it well conditioned. Relative tolerance."""
+    eig = np.linalg.eigvalsh(X.T @ X)
+    top = float(eig.max()) if eig.size else 0.0
+    return int(np.sum(eig > top * 1e-10)) if top > 0 else 0
+
+
+def with_and_without_size(
+    durations,
+    treatment,
+    size,
+    *,
+    size_name: str = "log_size",
+    covariates: Mapping[str, np.ndarray] | None = None,
+    fixed_effects: Mapping[str, np.ndarray] | None = None,
+    clusters=None,
+    conf: float = 0.95,
+    labels: tuple[str, str] = GROUP_LABELS,
+) -> dict[str, Estimate]:
+    """The regression with the size covariate added (``"adjusted"``) and without it
+    (``"unadjusted"``), other covariates alike. ``size`` is used as given (pass log size).
+
+    Both are worth reading: AI changes the size of changes, so size may be part of how the
+    treatment acts (adjusting removes that part) or a confounder (not adjusting keeps it).
+    """
+    base = dict(covariates or {})
+    if size_name in base:
+        raise ValueError(f"covariate {size_name!r} is already among the covariates")
+    common = dict(fixed_effects=fixed_effects, clusters=clusters, conf=conf, labels=labels)
+    return {
+        "adjusted": log_duration_ols(durations, treatment, covariates={**base, size_name: size}, **common),
+        "unadjusted": log_duration_ols(durations, treatment, covariates=base, **common),
+    }
