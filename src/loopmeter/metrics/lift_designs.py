@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DesignError, NoData
+from ..stats.did import PanelError, callaway_santanna
+from ..stats.forecast import forecast_how_many, forecast_when
+from ..stats.its import interrupted_time_series, placebo_breaks
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
+from ..stats.ranks import hodges_lehmann
+from ..stats.regression import with_and_without_size
+from ..stats.survival import kaplan_meier, km_ratio_of_medians
 from . import lift_caveats as cv
 from .changes import Window, changes, contributing_commits
 from .lift import adoption as detect_pooled_adoption
@@ -313,9 +319,59 @@ def _n_clusters(a: pd.DataFrame, b: pd.DataFrame) -> int:
     return int(pd.concat([a["author_id"], b["author_id"]]).nunique())
 
 
+def _hodges_lehmann(g: Groups, seed: int, n_boot: int) -> Estimate:
+    a, b = g.a[g.a["observed"]], g.b[g.b["observed"]]
+    return hodges_lehmann(a["cycle_hours"].to_numpy(float), b["cycle_hours"].to_numpy(float),
+                          clusters_a=a["author_id"].to_numpy(), clusters_b=b["author_id"].to_numpy(), labels=g.labels)
+
+
+def _regressions(g: Groups) -> dict[str, Estimate]:
+    """log(cycle hours) ~ group + repository fixed effects, authors as clusters; with and without
+    log(1 + lines). Only finished items with a known size enter both fits, so the two differ by the
+    covariate alone."""
+    rows = pd.concat([g.a.assign(treated=True), g.b.assign(treated=False)], ignore_index=True)
+    rows = rows[rows["observed"] & rows["size_lines"].notna()]
+    fe = {"repo": rows["repo"].to_numpy(object)} if rows["repo"].nunique() > 1 else None
+    log_size = np.log1p(rows["size_lines"].to_numpy(float))
+    fits = with_and_without_size(
+        rows["cycle_hours"].to_numpy(float), rows["treated"].to_numpy(bool), log_size,
+        size_name="log1p_lines", fixed_effects=fe, clusters=rows["author_id"].to_numpy(object), labels=g.labels)
+    adjusted = replace(fits["adjusted"], estimator="log_duration_regression_size")
+    if len(log_size) and np.ptp(log_size) == 0:
+        # A constant size is collinear with the intercept: there is nothing to adjust for.
+        adjusted = _no_estimate("log_duration_regression_size", adjusted.n_a, adjusted.n_b, adjusted.n_clusters,
+                                "Every change has the same size, so there is nothing to adjust for.")
+    return {"log_duration_regression": replace(fits["unadjusted"], estimator="log_duration_regression"),
+            "log_duration_regression_size": adjusted}
+
+
+def _regression(which: str) -> DurationEstimator:
+    def run(g: Groups, seed: int, n_boot: int) -> Estimate:
+        a, b = g.a[g.a["observed"]], g.b[g.b["observed"]]
+        if a.empty or b.empty:
+            return _no_estimate(which, len(a), len(b), _n_clusters(a, b), "A group has no finished item with a known cycle time.")
+        return _regressions(g)[which]
+
+    return run
+
+
+def _km(g: Groups, seed: int, n_boot: int):
+    a, b = g.a, g.b
+    if a.empty or b.empty:
+        return _no_estimate("km_ratio_of_medians", len(a), len(b), _n_clusters(a, b), "A group has no item.")
+    return km_ratio_of_medians(
+        a["cycle_hours"].to_numpy(float), a["observed"].to_numpy(bool), a["author_id"].to_numpy(),
+        b["cycle_hours"].to_numpy(float), b["observed"].to_numpy(bool), b["author_id"].to_numpy(),
+        n_boot=n_boot, seed=seed, labels=g.labels)
+
+
 DURATION_ESTIMATORS: dict[str, DurationEstimator] = {
     "ratio_of_medians": _quantile(0.5),
     "ratio_of_p85": _quantile(0.85),
+    "hodges_lehmann": _hodges_lehmann,
+    "log_duration_regression": _regression("log_duration_regression"),
+    "log_duration_regression_size": _regression("log_duration_regression_size"),
+    "km_median_ratio": _km,
 }
 #: The estimator whose estimate is the headline (first) row of a duration comparison.
 HEADLINE = "ratio_of_medians"
@@ -324,8 +380,16 @@ HEADLINE = "ratio_of_medians"
 def duration_results(design: str, comparison: str, g: Groups, *, seed: int, n_boot: int,
                      estimators: Mapping[str, DurationEstimator] | None = None) -> list[dict]:
     out = []
+    fits = None
     for name, fn in (estimators or DURATION_ESTIMATORS).items():
-        est = fn(g, seed, n_boot)
+        if name.startswith("log_duration_regression"):
+            # One design matrix for both fits.
+            a, b = g.a[g.a["observed"]], g.b[g.b["observed"]]
+            if fits is None and not (a.empty or b.empty):
+                fits = _regressions(g)
+            est = fits[name] if fits else fn(g, seed, n_boot)
+        else:
+            est = fn(g, seed, n_boot)
         if est is None:
             continue
         out.append(_result(design, CYCLE, comparison, est))
@@ -402,9 +466,13 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     # Throughput per contributor-week.
     tp = throughput_before_after(act, window, dates, seed=seed, n_boot=n_boot)
     out["results"].append(tp["result"])
-    out["checks"] += _checks(tp["caveats"], ("selection", "novelty", "simpsons_paradox"), THROUGHPUT)
+    out["results"] += tp["more"]
+    out["checks"] += _checks(tp["caveats"], ("selection", "novelty", "simpsons_paradox", "pre_trends"), THROUGHPUT)
     out["weekly"] = tp["series"]
-    out["figures"]["event_study"] = _series_event_study(tp["series"])
+    out["figures"]["event_study"] = tp["event_study"]
+    out["figures"]["km"] = km_figure(cyc["groups"])
+    out["forecast"] = forecasts(tp["series"], seed=seed)
+    out["figures"]["forecast"] = forecast_fans(out["forecast"])
 
     if spec:
         out["specification"] = _spec_before_after(con, window, repos, dates, df, seed=seed)
@@ -453,8 +521,12 @@ def _cycle_novelty(g: Groups, adoption: Mapping[str, date]) -> cv.Caveat | None:
 
 
 def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[str, date | None], *,
-                            seed: int = 0, n_boot: int = 2000, all_history: bool = False) -> dict:
+                            seed: int = 0, n_boot: int = 2000, all_history: bool = False, its: bool = True,
+                            did: bool = True) -> dict:
     """Validated changes per contributor-week, after / before each repository's adoption week.
+
+    `its` adds the interrupted time series on the weekly rate; `did` the staggered
+    difference-in-differences when repositories adopted at different dates.
 
     With one date for every repository a contributor-week is an (author, week) with any activity,
     exactly as in the v1 lift; with per-repository dates it is an (author, repository, week),
@@ -467,7 +539,8 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
         est = _no_estimate("ratio_of_rates", 0, 0, 0,
                            f"No complete week after adoption yet (weeks before {last_full} are past the "
                            f"{window.days}-day validation window).")
-        return {"result": _result("before-after", THROUGHPUT, "after/before", est), "caveats": [], "series": []}
+        return {"result": _result("before-after", THROUGHPUT, "after/before", est), "more": [], "caveats": [],
+                "series": [], "event_study": None}
     period = p.label(act["repo"], act["week"])
     a = act[period.notna()].assign(period=period[period.notna()])
     single = len(set(p.adoption.values())) == 1 and set(p.adoption) == {r for r, d in dates.items() if d}
@@ -489,19 +562,43 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
                 periods={k: {"before_from": p.before_from[k].isoformat(), "adoption": p.adoption[k].isoformat(),
                              "after_until": p.after_until[k].isoformat()} for k in p.adoption},
                 weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()))
-    series = _event_time_series(a, p)
-    found = [cv.selection("before-after"), _throughput_novelty(series), _throughput_simpsons(a, r.get("ratio"), single)]
+    series = _event_time_series(a, p, single)
+    selection, novelty = cv.selection("before-after"), _throughput_novelty(series)
+    found = [selection, novelty, _throughput_simpsons(a, r.get("ratio"), single)]
     _add(r, *found)
-    return {"result": r, "caveats": [c for c in found if c is not None], "series": series}
+    more, event_study = [], _series_event_study(series)
+    if its:
+        its_est, fits, pre = _its(series)
+        its_r = _result("before-after", THROUGHPUT, "after/before", its_est, window_days=window.days)
+        _add(its_r, selection, novelty)
+        # The plain after/before ratio takes any trend before adoption as part of the effect; the
+        # segmented regression models that trend, so the caveat belongs to the former.
+        _add(r, pre)
+        found.append(pre)
+        more.append(its_r)
+        if event_study and fits:
+            base = event_study["base"]
+            event_study["fits"] = [{"name": f"trend {side} adoption (ITS)", "x": x, "y": [v / base for v in y]}
+                                   for side, (x, y) in zip(("before", "after"), fits.values())]
+    if did and not single:
+        did_est, es, pre = _did(act, dates, last_full, seed=seed)
+        did_r = _result("before-after", THROUGHPUT, "after/before", did_est, window_days=window.days)
+        _add(did_r, selection, pre)
+        found.append(pre)
+        more.append(did_r)
+        if es is not None:
+            event_study = es
+    return {"result": r, "more": more, "caveats": [c for c in found if c is not None], "series": series,
+            "event_study": event_study}
 
 
-def _event_time_series(a: pd.DataFrame, p: Periods) -> list[dict]:
+def _event_time_series(a: pd.DataFrame, p: Periods, single: bool) -> list[dict]:
     """Pooled over repositories by weeks since each one's adoption: validated changes, contributor-weeks
     and their ratio. With one adoption date this is the calendar series."""
     k = [(w - p.adoption[r]).days // 7 for r, w in zip(a["repo"], a["week"])]
     t = a.assign(k=k)
     ev = t.groupby("k")["validated"].sum()
-    ex = t.drop_duplicates(["repo", "author_id", "week"]).groupby("k").size()
+    ex = t.drop_duplicates(["author_id", "week"] if single else ["repo", "author_id", "week"]).groupby("k").size()
     weeks = t.groupby("k")["week"].min()
     out = []
     for kk in sorted(ex.index):
@@ -521,7 +618,7 @@ def _series_event_study(series: list[dict]) -> dict | None:
         return None
     return {
         "title": "Validated throughput per contributor-week, by weeks since adoption (relative to before)",
-        "y_label": "rate / mean rate before adoption", "reference": 1.0,
+        "y_label": "rate / mean rate before adoption", "reference": 1.0, "base": base,
         "points": [{"e": s["event_week"], "estimate": s["rate"] / base, "ci_low": None, "ci_high": None} for s in series],
     }
 
@@ -553,6 +650,157 @@ def _throughput_simpsons(a: pd.DataFrame, pooled: float | None, single: bool) ->
     return cv.simpsons_paradox(pooled, within)
 
 
+# --------------------------------------------------------------------------- time-based estimators
+
+#: At most this many steps of a Kaplan-Meier curve go into the report's figure.
+KM_FIGURE_POINTS = 300
+
+
+def km_figure(g: Groups) -> dict | None:
+    """Both groups' Kaplan-Meier curves (open items censored), thinned for the figure."""
+    groups = []
+    for df, label in ((g.a, g.labels[0]), (g.b, g.labels[1])):
+        if df.empty:
+            return None
+        km = kaplan_meier(df["cycle_hours"].to_numpy(float), df["observed"].to_numpy(bool)).to_dict()
+        n = len(km["times"])
+        if n > KM_FIGURE_POINTS:
+            keep = sorted(set(np.linspace(0, n - 1, KM_FIGURE_POINTS).round().astype(int).tolist()))
+            for k in ("times", "survival", "ci_low", "ci_high", "at_risk", "events", "censored"):
+                km[k] = [km[k][i] for i in keep]
+        groups.append({"label": label, **km})
+    return {"groups": groups}
+
+
+def _its(series: list[dict]) -> tuple[Estimate, dict | None, cv.Caveat | None]:
+    """Segmented regression of the weekly log rate (validated changes per contributor-week) at the
+    adoption week, Newey-West errors; the level change exp(beta_post) is a ratio of rates against
+    the pre-adoption trend extrapolated to the break. Placebo breaks give a second p-value."""
+    name = "its_level_change"
+    ks = [s["event_week"] for s in series]
+    n_a = sum(s["validated"] for s in series if s["event_week"] >= 0)
+    n_b = sum(s["validated"] for s in series if s["event_week"] < 0)
+    if not series or 0 not in ks or min(ks) >= 0:
+        return _no_estimate(name, n_a, n_b, len(ks), "No weeks on one side of adoption."), None, None
+    if sorted(ks) != list(range(min(ks), max(ks) + 1)):
+        return _no_estimate(name, n_a, n_b, len(ks), "Some weeks have no activity at all, so the weekly series "
+                            "has gaps and cannot be fitted as a time series."), None, None
+    rows = sorted(series, key=lambda s: s["event_week"])
+    y = np.array([s["rate"] for s in rows], dtype=float)
+    if (y <= 0).any():
+        return _no_estimate(name, n_a, n_b, len(ks), "A week with no validated change has no log rate; the "
+                            "interrupted time series needs a positive rate every week."), None, None
+    bi = ks.index(0) if ks == sorted(ks) else [s["event_week"] for s in rows].index(0)
+    if bi < 3 or len(y) - bi < 3:
+        return _no_estimate(name, n_a, n_b, len(ks), "Fewer than 3 weeks on one side of adoption."), None, None
+    log_y = np.log(y)
+    res = interrupted_time_series(log_y, bi, model="ols")
+    plc = placebo_breaks(log_y, bi, model="ols")
+    p = res.params
+    fitted_pre = [math.exp(p["const"] + p["t"] * t) for t in range(bi + 1)]
+    fitted_post = [math.exp(p["const"] + p["t"] * t + p["post"] + p["t_since_break"] * (t - bi)) for t in range(bi, len(y))]
+    est = Estimate(
+        name, math.exp(res.level_change), math.exp(res.level_ci_low), math.exp(res.level_ci_high), n_a, n_b, len(y),
+        tuple(res.caveats) + tuple(plc.caveats), p_value=res.level_p_value,
+        extra={"slope_change_per_week": math.exp(res.slope_change), "pre_slope_per_week": math.exp(res.pre_slope),
+               "placebo_p_value": plc.p_value, "n_placebos": plc.n_placebos, "maxlags": res.maxlags,
+               "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week"},
+    )
+    se_t = res.std_errors.get("t")
+    pre_p = float(2 * (1 - _norm_cdf(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
+    caveat = cv.pre_trends(pre_p, source="the weekly series before adoption (ITS pre-period slope)",
+                           slope=math.exp(res.pre_slope) - 1)
+    fits = {"pre": (list(range(-bi, 1)), fitted_pre), "post": (list(range(0, len(y) - bi)), fitted_post)}
+    return est, fits, caveat
+
+
+def _norm_cdf(z: float) -> float:
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+def _did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full: date, *, seed: int) -> tuple[Estimate, dict | None, cv.Caveat | None]:
+    """Callaway-Sant'Anna over (repository, author) units: validated changes per active week, each
+    unit first treated in its repository's adoption week, not-yet-treated units as controls.
+
+    The ATT is a difference in changes per contributor-week; its ratio is against the treated
+    units' counterfactual (their mean after adoption minus the ATT), with the interval's ends
+    mapped the same way (the counterfactual mean's own noise is not in it)."""
+    name = "did_att"
+    a = act[act["week"] < last_full]
+    if a.empty:
+        return _no_estimate(name, 0, 0, 0, "No complete weeks."), None, None
+    w0 = min(a["week"])
+    unit = a["repo"].astype(str) + "\x00" + a["author_id"].astype(str)
+    period = [1 + (w - w0).days // 7 for w in a["week"]]
+    first = {r: (1 + (_monday(d) - w0).days // 7 if d else None) for r, d in dates.items()}
+    panel = pd.DataFrame({"unit": unit.to_numpy(), "period": period, "y": a["validated"].to_numpy(float),
+                          "first_treated": [first.get(r) for r in a["repo"]]})
+    n_treated_rows = int(sum(1 for f, t in zip(panel["first_treated"], panel["period"]) if f is not None and f == f and t >= f))
+    try:
+        res = callaway_santanna(panel, seed=seed)
+    except PanelError as e:
+        return _no_estimate(name, n_treated_rows, len(panel) - n_treated_rows, int(unit.nunique()), str(e)), None, None
+    d = res.to_dict()
+    post = panel[[f is not None and f == f and t >= f for f, t in zip(panel["first_treated"], panel["period"])]]
+    m = float(post["y"].mean()) if len(post) else float("nan")
+
+    def as_ratio(att: float) -> float | None:
+        base = m - att
+        return m / base if base > 0 and m > 0 else None
+
+    se = d["se"]
+    p_value = float(2 * (1 - _norm_cdf(abs(d["att"] / se)))) if se and se > 0 else None
+    ratio = as_ratio(d["att"])
+    est = Estimate(
+        name, ratio, as_ratio(d["ci_low"]) if ratio else None, as_ratio(d["ci_high"]) if ratio else None,
+        len(post), len(panel) - len(post), d["n_units"], tuple(d["caveats"]), p_value=p_value,
+        extra={"att": d["att"], "att_se": se, "att_ci_low": d["ci_low"], "att_ci_high": d["ci_high"],
+               "n_cohorts": d["n_cohorts"], "control_group": d["control_group"],
+               "pre_trend_p_value": d["pre_trend"]["p_value"], "cluster_unit": "repository-author"},
+    )
+    es = {
+        "title": "Event study (staggered DiD): effect on validated changes per contributor-week, by weeks since adoption",
+        "y_label": "difference vs not-yet-adopted units", "reference": 0.0,
+        "points": [{"e": x["e"], "estimate": x["att"], "ci_low": x["ci_low"], "ci_high": x["ci_high"]}
+                   for x in d["event_study"]],
+        "pre_trend_p_value": d["pre_trend"]["p_value"],
+    }
+    caveat = cv.pre_trends(d["pre_trend"]["p_value"], source="the event study's pre-adoption weeks (sup-t test)")
+    return est, es, caveat
+
+
+def forecasts(series: list[dict], *, seed: int) -> dict | None:
+    """How many validated items in the next FORECAST_WEEKS weeks, and in how many weeks
+    FORECAST_ITEMS more are done, resampling the weeks before adoption and, separately, after it."""
+    if not series:
+        return None
+    ks = [s["event_week"] for s in series]
+    by_k = {s["event_week"]: s["validated"] for s in series}
+    # A week inside the span with no row had no validated change: a 0, not a missing week.
+    full = {k: by_k.get(k, 0) for k in range(min(ks), max(ks) + 1)}
+    out = {"weeks_ahead": FORECAST_WEEKS, "items": FORECAST_ITEMS, "periods": []}
+    for label, keep in (("before adoption", lambda k: k < 0), ("after adoption", lambda k: k >= 0)):
+        counts = [v for k, v in full.items() if keep(k)]
+        if not counts:
+            continue
+        hm = forecast_how_many(counts, FORECAST_WEEKS, seed=seed).to_dict()
+        wh = forecast_when(counts, FORECAST_ITEMS, seed=seed).to_dict()
+        out["periods"].append({"label": f"from the weeks {label}", "history_weeks": len(counts),
+                               "how_many": hm, "when": wh})
+    return out if out["periods"] else None
+
+
+def forecast_fans(fc: dict | None) -> dict | None:
+    if not fc:
+        return None
+    fans = []
+    for p in fc["periods"]:
+        fan = p["how_many"]["fan"]
+        q = fan["quantiles"]
+        fans.append({"label": p["label"], "weeks": fan["weeks"], **{f"p{k}": v for k, v in q.items()}})
+    return {"fans": fans}
+
+
 # --------------------------------------------------------------------------- AI vs human
 
 
@@ -574,6 +822,7 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
             _add(r, extra)
     out["results"] = rs
     out["checks"] = _checks(caveats, ("unknown_durations", "size_mismatch", "selection", "simpsons_paradox"), CYCLE)
+    out["figures"]["km"] = km_figure(g)
     if spec:
         rows = []
         for label, adp in (("since adoption", adoption), ("whole history", None)):
@@ -645,9 +894,10 @@ def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.Data
         w = replace(window, days=days)
         act = weekly_activity(con, w, repos)
         for label, all_history in (("equal windows", False), ("all history before", True)):
-            tp = throughput_before_after(act, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history)
-            rows.append(_spec_row(THROUGHPUT, tp["result"], window_days=days, period=label,
-                                  chosen=(days == window.days and not all_history)))
+            tp = throughput_before_after(act, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False)
+            for res in [tp["result"], *tp["more"]]:
+                rows.append(_spec_row(THROUGHPUT, res, window_days=days, period=label,
+                                      chosen=(days == window.days and not all_history)))
     return rows
 
 
