@@ -146,6 +146,7 @@ def lift(
     start: str | None = None,
     end: str | None = None,
     treatment: str | None = None,
+    treated: str | None = None,
     cluster: str | None = None,
     covariates: Sequence[str] = (),
     config: Config | None = None,
@@ -154,7 +155,7 @@ def lift(
 
     `design` is "before-after" (adoption dates: one "YYYY-MM-DD" or "repo=YYYY-MM-DD" per
     repository in `adoption_dates`, detected when omitted) or "ai-vs-human" over the store; or give
-    `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `cluster` and `covariates`)
+    `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster` and `covariates`)
     for a pilot experiment's task table, which needs no store. Returns
     `{design, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
     """
@@ -162,7 +163,7 @@ def lift(
 
     if csv_path is not None:
         return ld.experiment_design(csv_path, duration=duration, start=start, end=end, treatment=treatment,
-                                    cluster=cluster, covariates=tuple(covariates), seed=seed, n_boot=n_boot)
+                                    treated=treated, cluster=cluster, covariates=tuple(covariates), seed=seed, n_boot=n_boot)
     from .metrics.changes import Window, backend
     from .report.document import default_as_of
 

@@ -29,6 +29,7 @@ def lift(
     start: Annotated[Optional[str], typer.Option("--start", help="CSV column with each task's start time.")] = None,
     end: Annotated[Optional[str], typer.Option("--end", help="CSV column with each task's end time.")] = None,
     treatment: Annotated[Optional[str], typer.Option("--treatment", help="CSV column saying which tasks were treated (two values).")] = None,
+    treated: Annotated[Optional[str], typer.Option("--treated", help="The --treatment value of treated tasks, when it is not 0/1, yes/no, ...")] = None,
     cluster: Annotated[Optional[str], typer.Option("--cluster", help="CSV column of clusters (person, team) for robust errors.")] = None,
     covariate: Annotated[Optional[list[str]], typer.Option(
         "--covariate", help="CSV column to adjust for; log:COL for its logarithm (repeatable).")] = None,
@@ -48,13 +49,13 @@ def lift(
     def go():
         if csv is None:
             for name, value in (("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
-                                ("--cluster", cluster), ("--covariate", covariate)):
+                                ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate)):
                 if value:
                     raise ConfigError(f"{name} describes a --csv table; give --csv FILE or leave it out")
         doc = api.lift(
             store_path=store, design=design, adoption_dates=adoption_date, repos=repo or None, as_of=_as_of(as_of),
             window_days=window_days, seed=seed, csv_path=csv, duration=duration, start=start, end=end,
-            treatment=treatment, cluster=cluster, covariates=covariate or (),
+            treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (),
         )
         if as_json:
             sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")

@@ -920,6 +920,40 @@ def _checks(found: list[cv.Caveat | None], codes: tuple[str, ...], metric: str) 
     return [{"metric": metric, "check": code, "applies": code in hit, "text": hit.get(code)} for code in codes]
 
 
+# --------------------------------------------------------------------------- experiment (a pilot's CSV)
+
+# Keys of pilot_lift's document that describe the whole table rather than its main estimate.
+_PILOT_TABLE_KEYS = ("source", "duration_source", "rows", "treatment_levels", "cluster", "missing_duration_rows",
+                     "conf", "size_sensitivity", "alternatives")
+
+
+def experiment_design(csv_path, *, duration: str | None, start: str | None, end: str | None, treatment: str | None,
+                      treated: str | None = None, cluster: str | None, covariates: tuple[str, ...] = (), seed: int = 0,
+                      n_boot: int = 2000) -> dict:
+    """The pilot's log-duration regression (designs/pilot.py) and its alternative estimators as
+    result rows of the same shape as the store designs, with the specification range over them."""
+    from ..designs.pilot import pilot_lift
+
+    if not treatment:
+        raise ConfigError("--treatment: the --csv design needs the column that says which tasks were treated")
+    raw = pilot_lift(csv_path, duration=duration, start=start, end=end, treatment=treatment, treated=treated, cluster=cluster,
+                     covariates=covariates, n_boot=n_boot, seed=seed)
+    main = {k: v for k, v in raw.items() if k not in _PILOT_TABLE_KEYS and k not in ("design", "metric", "comparison")}
+    results = [_result("experiment", "duration", "treated/control", main)]
+    for alt in raw.get("alternatives") or []:
+        results.append(_result("experiment", "duration", "treated/control", alt))
+    spec = [_spec_row("duration", r, window_days=None, period="whole table", chosen=(i == 0))
+            for i, r in enumerate(results)]
+    if _num(raw.get("ci_plain_low")) and _num(raw.get("ci_plain_high")) and _num(raw.get("ratio")):
+        spec.append({"metric": "duration", "estimator": "log_duration_ols_plain_se", "window_days": None,
+                     "period": "whole table", "ratio": raw["ratio"], "ci_low": raw["ci_plain_low"],
+                     "ci_high": raw["ci_plain_high"], "n_a": raw.get("n_a"), "n_b": raw.get("n_b"), "chosen": False})
+    out = {"design": "experiment", **{k: raw.get(k) for k in _PILOT_TABLE_KEYS if k != "alternatives"},
+           "results": results, "specification": spec, "checks": [], "figures": {}}
+    _apply_spec(out)
+    return out
+
+
 # --------------------------------------------------------------------------- entry points
 
 

@@ -22,8 +22,7 @@ _WHAT = {
     "log_duration_regression_size": "{m} by regression, adjusted for change size",
     "its_level_change": "{m}, level change at adoption (interrupted time series)",
     "did_att": "{m} (staggered difference-in-differences)",
-    "pilot_regression": "{m} by regression",
-    "pilot_regression_clustered": "{m} by regression",
+    "log_duration_ols": "{m} by regression (log duration, adjusted for the covariates)",
 }
 _METRICS = {
     "cycle_time_hours": "cycle time",
@@ -45,6 +44,7 @@ ESTIMATOR_NAMES = {
     "log_duration_regression_size": "log-duration regression + size",
     "its_level_change": "interrupted time series",
     "did_att": "staggered DiD (Callaway-Sant'Anna)",
+    "log_duration_ols": "log-duration regression",
 }
 
 
