@@ -33,7 +33,7 @@ class Team:
     ai_share_after: float = 0.5
     ai_ratio: float = 1.0  # AI-assisted / human cycle time among post-adoption changes
     sigma: float = 0.5
-    size_lines: tuple[int, int] = (1, 1)  # lines per change (before, after)
+    size_lines: tuple[float, float] = (30.0, 30.0)  # median lines per change (before, after), log-normal
     author_offset: int = 0
     fade_after_weeks: int | None = None  # the cycle-time effect lasts this many weeks, then is gone
 
@@ -51,7 +51,8 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
                 effect = team.cycle_ratio if after and lasting else 1.0
                 median = team.base_cycle_h * effect * (team.ai_ratio if ai else 1.0)
                 cycle = float(np.exp(np.log(median) + rng.normal(0, team.sigma)))
-                out.append((done, cycle, a + team.author_offset, ai, team.size_lines[1 if after else 0]))
+                lines = max(1, int(round(np.exp(np.log(team.size_lines[1 if after else 0]) + rng.normal(0, 0.8)))))
+                out.append((done, cycle, a + team.author_offset, ai, lines))
     out.sort()
     return out
 

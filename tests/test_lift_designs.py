@@ -12,6 +12,9 @@ import pytest
 import loopmeter
 from loopmeter.api import lift
 from loopmeter.errors import ConfigError, DesignError
+from loopmeter.metrics.changes import Window, backend
+from loopmeter.metrics.lift_designs import change_frame
+from loopmeter.store.db import Store
 
 from lift_sim import EPOCH, START, Team, as_of, events, write_repo
 
@@ -50,6 +53,52 @@ def test_planted_throughput_lift_is_recovered_inside_the_interval(before_after):
     assert 1.0 < r["ci_low"] < 1.5 < r["ci_high"]
     # The after period ends with the last simulated week; the before period is as long (all 12 weeks).
     assert r["weeks_before"] == r["weeks_after"] == PLANTED.weeks - PLANTED.adoption_week
+
+
+@pytest.mark.parametrize("estimator", ["ratio_of_medians", "ratio_of_p85", "hodges_lehmann", "log_duration_regression",
+                                       "log_duration_regression_size", "km_median_ratio"])
+def test_every_cycle_time_estimator_recovers_the_planted_ratio(before_after, estimator):
+    r = _row(before_after, "cycle_time_hours", estimator)
+    assert r["ci_low"] < PLANTED.cycle_ratio < r["ci_high"] < 1.0, r
+
+
+def test_interrupted_time_series_recovers_the_planted_throughput_lift(before_after):
+    r = _row(before_after, "validated_throughput_per_contributor_week", "its_level_change")
+    assert r["ci_low"] < 1.5 < r["ci_high"] and r["p_value"] < 0.05
+    assert r["n_clusters"] == PLANTED.weeks  # one point per week
+
+
+def test_the_regression_is_the_one_statsmodels_fits_on_the_store_rows(planted_store, before_after):
+    import statsmodels.formula.api as smf
+
+    with Store.open(planted_store, create=False, read_only=True) as store:
+        df = change_frame(backend(store), Window(as_of=as_of(PLANTED), days=14), None)
+    df = df[df["cycle_hours"] > 0].assign(after=(df["done_at"] >= datetime.combine(ADOPTION, datetime.min.time())))
+    df = df.assign(y=np.log(df["cycle_hours"]), lsize=np.log1p(df["size_lines"]), after=df["after"].astype(float))
+    for formula, estimator in (("y ~ after", "log_duration_regression"), ("y ~ after + lsize", "log_duration_regression_size")):
+        fit = smf.ols(formula, df).fit(cov_type="cluster", cov_kwds={"groups": df["author_id"].astype("category").cat.codes},
+                                       use_t=True)
+        r = _row(before_after, "cycle_time_hours", estimator)
+        assert r["ratio"] == pytest.approx(np.exp(fit.params["after"]), rel=1e-9)
+        lo, hi = fit.conf_int().loc["after"]
+        # CR1 with t on G - 1 degrees of freedom, as stats/regression.py documents.
+        from scipy import stats
+        se = fit.bse["after"]
+        t = stats.t.ppf(0.975, PLANTED.authors - 1)
+        assert r["ci_low"] == pytest.approx(np.exp(fit.params["after"] - t * se), rel=1e-6)
+        assert r["ci_high"] == pytest.approx(np.exp(fit.params["after"] + t * se), rel=1e-6)
+
+
+def test_forecasts_from_before_and_after_scale_with_the_planted_rates(before_after):
+    fc = before_after["forecast"]
+    pre, post = fc["periods"]
+    assert pre["label"].endswith("before adoption") and post["label"].endswith("after adoption")
+    # 12 authors landing 2 a week before and 3 after: about 24 and 36 a week.
+    assert 12 * 20 < pre["how_many"]["percentiles"]["p50"] < 12 * 28
+    assert 12 * 31 < post["how_many"]["percentiles"]["p50"] < 12 * 41
+    assert post["when"]["percentiles"]["p50"] <= pre["when"]["percentiles"]["p50"]
+    fan = before_after["figures"]["forecast"]["fans"][1]
+    assert len(fan["p50"]) == fc["weeks_ahead"] and fan["p5"][-1] <= fan["p50"][-1] <= fan["p95"][-1]
 
 
 def test_adoption_is_detected_and_reported_per_repository(before_after):
@@ -91,7 +140,9 @@ def test_specification_table_spans_estimators_windows_and_periods(before_after):
     rng = before_after["specification_range"]["cycle_time_hours"]
     ratios = [s["ratio"] for s in spec if s["metric"] == "cycle_time_hours"]
     assert rng["min"] == min(ratios) and rng["max"] == max(ratios)
-    assert sum(s["chosen"] for s in spec if s["metric"] == "validated_throughput_per_contributor_week") == 1
+    # One headline row per estimator: the report's window and the equal-windows period.
+    for est in {s["estimator"] for s in spec}:
+        assert sum(s["chosen"] for s in spec if s["estimator"] == est) == 1, est
 
 
 def test_report_keeps_the_v1_lift_and_its_throughput_agrees_with_the_design(planted_store):
@@ -175,6 +226,13 @@ def test_per_repository_adoption_dates_split_each_repository_at_its_own_date(sta
     assert r["ci_low"] < 0.7 < r["ci_high"]
     t = _row(doc, "validated_throughput_per_contributor_week", "ratio_of_rates")
     assert t["ci_low"] < 1.5 < t["ci_high"]
+    did = _row(doc, "validated_throughput_per_contributor_week", "did_att")
+    assert did["ci_low"] < 1.5 < did["ci_high"]
+    assert did["att_ci_low"] < 1.0 < did["att_ci_high"]  # planted: 2 -> 3 changes per contributor-week
+    es = doc["figures"]["event_study"]
+    assert min(p["e"] for p in es["points"]) < -1 and max(p["e"] for p in es["points"]) > 0
+    checks = {(c["metric"], c["check"]): c["applies"] for c in doc["checks"]}
+    assert checks[("validated_throughput_per_contributor_week", "pre_trends")] is False
 
 
 def test_one_date_for_both_staggered_repositories_blurs_the_effect(staggered_store):
@@ -208,3 +266,42 @@ def test_a_single_author_is_a_single_cluster(tmp_path):
     loopmeter.ingest([tmp_path / "solo"], store_path=tmp_path / "s.duckdb")
     with pytest.raises(DesignError, match="1 cluster"):
         lift(store_path=tmp_path / "s.duckdb", adoption_dates=[date(2024, 2, 26).isoformat()], as_of=as_of(team))
+
+
+def test_open_pull_requests_are_censored_not_dropped_in_the_survival_estimate(tmp_path):
+    from lifelines import KaplanMeierFitter
+
+    team = Team(authors=10, weeks=16, adoption_week=8)
+    write_repo(tmp_path / "team", team, seed=8)
+    store = tmp_path / "s.duckdb"
+    loopmeter.ingest([tmp_path / "team"], store_path=store)
+    when = as_of(team)
+    # What a tracker source writes for pull requests still open at the as-of time (docs/design.md).
+    with Store.open(store) as s:
+        authors = [r[0] for r in s.con.execute("select actor_id from actors order by actor_id").fetchall()]
+        for i in range(40):
+            opened = when - timedelta(hours=100 + 10 * i)
+            s.con.execute(
+                "insert into items (item_id, source, kind, repo, title, created_at, started_at, done_at, state, "
+                "size_lines, author_id, attrs) values (?, 'github', 'pull_request', 'team', 'open work', ?, ?, null, "
+                "'open', 10, ?, '{}')", [f"github:o/team:pr:{i}", opened, opened, authors[i % len(authors)]])
+    adoption = (START + timedelta(weeks=8)).date()
+    doc = lift(store_path=store, adoption_dates=[adoption.isoformat()], as_of=when, n_boot=300)
+    km = _row(doc, "cycle_time_hours", "km_median_ratio")
+    med = _row(doc, "cycle_time_hours", "ratio_of_medians")
+    assert km["censored_a"] == 40 and km["censored_b"] == 0 and km["n_censored"] == 40
+    assert km["n_a"] == med["n_a"] + 40
+    # The independent computation: lifelines on the same finished and open durations.
+    with Store.open(store, create=False, read_only=True) as s:
+        df = change_frame(backend(s), Window(as_of=when, days=14), None)
+    after = df[(df["done_at"].isna()) | (df["done_at"] >= datetime.combine(adoption, datetime.min.time()))]
+    after = after[after["cycle_hours"] > 0]
+    assert len(after) == km["n_a"]
+    fit = KaplanMeierFitter().fit(after["cycle_hours"].to_numpy(float), event_observed=after["observed"].to_numpy(bool))
+    # The median is the first time the curve is at or below one half. Here it is exactly 1/2 at an
+    # event time, which lifelines' own median_survival_time_ misses by a rounding error in its
+    # product, so the median is read from lifelines' curve with that tolerance.
+    sf = fit.survival_function_["KM_estimate"]
+    assert km["median_a"] == pytest.approx(sf.index[np.argmax(sf.to_numpy() <= 0.5 + 1e-12)], rel=1e-12)
+    # Counting the slow open items makes the "after" median longer than dropping them would.
+    assert km["ratio"] > med["ratio"]

@@ -145,7 +145,9 @@ def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     df["cycle_hours"] = df["cycle_hours"].astype("float64")
     open_ = _open_items(con, window, repos)
     if len(open_):
-        df = pd.concat([df, open_], ignore_index=True)
+        open_["done_at"] = open_["done_at"].astype(df["done_at"].dtype)
+        df = pd.concat([df, open_.astype({c: df[c].dtype for c in ("ai_assisted", "validated", "observed")})],
+                       ignore_index=True)
     df["author_id"] = df["author_id"].fillna("unknown")
     return df
 
@@ -165,7 +167,7 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     df = con.con.execute(q, params).df() if hasattr(con, "con") else pd.DataFrame()
     if df.empty:
         return df
-    df["done_at"] = pd.NaT
+    df["done_at"] = pd.Series([pd.NaT] * len(df), index=df.index, dtype="datetime64[us]")
     df["cycle_hours"] = (pd.Timestamp(window.as_of) - pd.to_datetime(df["started_at"])).dt.total_seconds() / 3600.0
     df["state"] = "open"
     df["validated"] = False
