@@ -111,5 +111,25 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for i, caveats in notes:
         for c in caveats:
             console.print(f"  [dim]({i})[/dim] {escape(c)}")
+    _lift_designs(report.get("lift_designs"), console)
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+
+
+def _lift_designs(ld: dict | None, console: Console) -> None:
+    """One line per headline estimate of each design, with how far the alternatives range."""
+    from .lift_text import sentence
+
+    for d in (ld or {}).get("designs", []):
+        heads = [r for r in d.get("results", []) if r.get("estimator") in ("ratio_of_medians", "ratio_of_rates")]
+        if not heads:
+            continue
+        console.print(f"[bold]lift, {escape(d.get('design', ''))}[/bold] (every estimator: loopmeter lift "
+                      f"--design {escape(d.get('design', ''))})")
+        for r in heads:
+            n = len(r.get("caveats") or [])
+            console.print(f"  {escape(sentence(r))}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
+        for metric, x in (d.get("specification_range") or {}).items():
+            if x:
+                console.print(f"  [dim]{escape(metric)}: {x['min']:.2f}x to {x['max']:.2f}x across {x['n']} "
+                              "estimators, windows and periods[/dim]")
