@@ -164,13 +164,15 @@ def lift(
     if csv_path is not None:
         return ld.experiment_design(csv_path, duration=duration, start=start, end=end, treatment=treatment,
                                     treated=treated, cluster=cluster, covariates=tuple(covariates), seed=seed, n_boot=n_boot)
+    if design not in ("before-after", "ai-vs-human"):
+        raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
+    _check_window(window_days)
+    adoption = ld.parse_adoption(list(adoption_dates) if adoption_dates else None)
     from .metrics.changes import Window, backend
     from .report.document import default_as_of
 
-    _check_window(window_days)
     config = config or load_config()
     window_days = window_days or config.window_days
-    adoption = ld.parse_adoption(list(adoption_dates) if adoption_dates else None)
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
         rule = "given"
         if as_of is None:
