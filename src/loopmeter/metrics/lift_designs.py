@@ -32,7 +32,7 @@ from ..stats.forecast import forecast_how_many, forecast_when
 from ..stats.its import interrupted_time_series, placebo_breaks
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
 from ..stats.ranks import hodges_lehmann
-from ..stats.regression import with_and_without_size
+from ..stats.regression import log_duration_ols, with_and_without_size
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
 from . import lift_caveats as cv
 from .changes import Window, changes, contributing_commits
@@ -335,16 +335,19 @@ def _regressions(g: Groups) -> dict[str, Estimate]:
     rows = rows[rows["observed"] & rows["size_lines"].notna()]
     fe = {"repo": rows["repo"].to_numpy(object)} if rows["repo"].nunique() > 1 else None
     log_size = np.log1p(rows["size_lines"].to_numpy(float))
-    fits = with_and_without_size(
-        rows["cycle_hours"].to_numpy(float), rows["treated"].to_numpy(bool), log_size,
-        size_name="log1p_lines", fixed_effects=fe, clusters=rows["author_id"].to_numpy(object), labels=g.labels)
-    adjusted = replace(fits["adjusted"], estimator="log_duration_regression_size")
+    common = dict(fixed_effects=fe, clusters=rows["author_id"].to_numpy(object), labels=g.labels)
+    y, treated = rows["cycle_hours"].to_numpy(float), rows["treated"].to_numpy(bool)
     if len(log_size) and np.ptp(log_size) == 0:
-        # A constant size is collinear with the intercept: there is nothing to adjust for.
-        adjusted = _no_estimate("log_duration_regression_size", adjusted.n_a, adjusted.n_b, adjusted.n_clusters,
+        # A constant size is collinear with the intercept: there is nothing to adjust for (and
+        # the fit with it would have no interval), so only the unadjusted model is fitted.
+        plain = log_duration_ols(y, treated, **common)
+        adjusted = _no_estimate("log_duration_regression_size", plain.n_a, plain.n_b, plain.n_clusters,
                                 "Every change has the same size, so there is nothing to adjust for.")
+        return {"log_duration_regression": replace(plain, estimator="log_duration_regression"),
+                "log_duration_regression_size": adjusted}
+    fits = with_and_without_size(y, treated, log_size, size_name="log1p_lines", **common)
     return {"log_duration_regression": replace(fits["unadjusted"], estimator="log_duration_regression"),
-            "log_duration_regression_size": adjusted}
+            "log_duration_regression_size": replace(fits["adjusted"], estimator="log_duration_regression_size")}
 
 
 def _regression(which: str) -> DurationEstimator:
