@@ -40,7 +40,9 @@ def km_figure(km: Mapping[str, Any] | None) -> go.Figure | None:
         return None
     traces: list[Any] = []
     for g, colour in zip(km["groups"], GROUP_COLOURS):
-        times = [0.0] + [float(t) for t in g.get("times") or []]
+        # A log axis has no 0: the curve starts at 1 just before the first time.
+        raw = [float(t) for t in g.get("times") or [] if h._is_number(t)]
+        times = ([raw[0] * 0.999] if raw else []) + raw
         surv = [1.0] + [float(s) for s in g.get("survival") or []]
         if len(times) < 2:
             continue
@@ -56,9 +58,12 @@ def km_figure(km: Mapping[str, Any] | None) -> go.Figure | None:
             hovertemplate="after %{x:.1f} h: %{y:.0%} still open<extra></extra>"))
     if not traces:
         return None
+    span = [t for g in km["groups"] for t in (g.get("times") or []) if h._is_number(t) and t > 0]
+    ticks = [(v, t) for v, t in h._LOG_TICKS if span and min(span) / 3 <= v <= max(span) * 3] or h._LOG_TICKS
     layout = h._base_layout(
         "Share of work still open after t hours (Kaplan-Meier; open items censored)",
-        xaxis=dict(type="log", title=dict(text="hours since work started (log scale)")),
+        xaxis=dict(type="log", title=dict(text="time since work started (log scale)"),
+                   tickvals=[v for v, _ in ticks], ticktext=[t for _, t in ticks]),
         yaxis=dict(range=[0, 1.02], tickformat=".0%", title=dict(text="still open")),
         shapes=[dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=0.5, y1=0.5,
                      line=dict(color=h.MUTED, width=1, dash="dot"))],
