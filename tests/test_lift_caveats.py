@@ -101,3 +101,26 @@ def test_specification_spread_is_silent_when_alternatives_agree():
     rng, c = cv.specification_spread([{"ratio": 0.7}, {"ratio": 0.75}, {"ratio": None}, {"ratio": 0.8}])
     assert c is None and rng == {"min": 0.7, "max": 0.8, "n": 3}
     assert cv.specification_spread([{"ratio": None}]) == (None, None)
+
+
+def _flow(starts, ends, edges):
+    from loopmeter.stats.flow import flow_windows
+
+    return [w.to_dict() for w in flow_windows(np.asarray(starts, float), np.asarray(ends, float), np.asarray(edges, float))]
+
+
+def test_not_steady_fires_when_work_piles_up_in_a_period():
+    # Before: one item an hour, each 10 hours long. After: three an hour, still finishing one an hour.
+    starts = np.r_[np.arange(0, 200, 1.0), np.arange(200, 400, 1 / 3)]
+    ends = np.r_[starts[:200] + 10, 200 + 10 + np.arange(600) * 1.0]
+    ends[ends > 400] = np.nan  # still open at the end of the window
+    before, after = _flow(starts, ends, [20, 200, 400])
+    assert before["steady"] and not after["steady"]
+    c = cv.not_steady([("the period before adoption", before), ("the period after adoption", after)])
+    assert c is not None and c.code == "not_steady" and "the period after adoption" in c.text and "piling up" in c.text
+
+
+def test_not_steady_is_silent_for_a_steady_flow():
+    starts = np.arange(0, 400, 1.0)
+    before, after = _flow(starts, starts + 10, [20, 200, 380])
+    assert cv.not_steady([("before", before), ("after", after)]) is None

@@ -10,7 +10,7 @@ theorems; they are the same for every design so that nobody can tune them per re
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,7 @@ from ..stats.lift import MIN_CLUSTERS, MIN_VALUES, SIZE_MISMATCH
 
 __all__ = [
     "Caveat",
+    "not_steady",
     "novelty",
     "pre_trends",
     "selection",
@@ -194,6 +195,24 @@ def pre_trends(p_value: float | None, *, source: str = "the event study", alpha:
         "pre_trends",
         f"Trends before adoption{trend}: {source} rejects flat pre-adoption periods (p = {p_value:.3f}). "
         "Part of the after/before difference may be a trend that was already under way.",
+    )
+
+
+def not_steady(windows: Sequence[tuple[str, Mapping]]) -> Caveat | None:
+    """Little's law does not hold in a compared period (WIP != throughput x cycle time, or work piling
+    up or draining): the flow was changing, and that change is mixed into the comparison.
+
+    `windows` holds (label, flow window) pairs, the window a `stats.flow.FlowWindow.to_dict()`."""
+    bad = [(label, w) for label, w in windows if not w.get("steady", True)]
+    if not bad:
+        return None
+    label, w = bad[0]
+    reason = " ".join(w.get("reasons") or ["The flow was not steady."])
+    more = f" (and {len(bad) - 1} more period{'s' if len(bad) > 2 else ''})" if len(bad) > 1 else ""
+    return Caveat(
+        "not_steady",
+        f"Flow was not steady in {label}{more}: {reason} A comparison across a ramp-up or a backlog being "
+        "drained mixes that change into the ratio.",
     )
 
 

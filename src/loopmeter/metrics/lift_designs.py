@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DesignError, NoData
 from ..stats.did import PanelError, callaway_santanna
+from ..stats.flow import flow_windows
 from ..stats.forecast import forecast_how_many, forecast_when
 from ..stats.its import interrupted_time_series, placebo_breaks
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
@@ -463,10 +464,13 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
         r.update(cyc["fields"])
     caveats = _duration_caveats("before-after", rs, cyc["groups"], n_unknown=cyc["n_unknown"], n_total=cyc["n_total"])
     nov = _cycle_novelty(cyc["groups"], cyc["adoption"])
+    out["flow"] = _flow(df, cyc["periods"])
+    steady = cv.not_steady([(f"the period {w['period']} adoption ({w['repo']})", w) for w in out["flow"]])
     for r in rs:
-        _add(r, nov)
+        _add(r, nov, steady)
     out["results"] += rs
-    out["checks"] += _checks(caveats + [nov], ("unknown_durations", "size_mismatch", "selection", "simpsons_paradox", "novelty"), CYCLE)
+    out["checks"] += _checks(caveats + [nov, steady], ("unknown_durations", "size_mismatch", "selection",
+                                                      "simpsons_paradox", "novelty", "not_steady"), CYCLE)
 
     # Throughput per contributor-week.
     tp = throughput_before_after(act, window, dates, seed=seed, n_boot=n_boot)
@@ -506,7 +510,27 @@ def _cycle_before_after(df: pd.DataFrame, dates: Mapping[str, date | None], wind
                         "after_until": p.after_until[r].isoformat()} for r in p.adoption},
         "n_unknown": n_unknown, "n_censored": int((~k["observed"]).sum()),
     }
-    return {"groups": g, "fields": fields, "n_unknown": n_unknown, "n_total": n_total, "adoption": p.adoption}
+    return {"groups": g, "fields": fields, "n_unknown": n_unknown, "n_total": n_total, "adoption": p.adoption,
+            "periods": p}
+
+
+def _flow(df: pd.DataFrame, p: Periods) -> list[dict]:
+    """Little's law per repository and period (stats/flow.py), over items with a known start:
+    landed changes with a known cycle time and items still open at as_of."""
+    out = []
+    known = df[df["cycle_hours"].notna() & (df["cycle_hours"] > 0)]
+    for repo, a in p.adoption.items():
+        d = known[known["repo"] == repo]
+        if d.empty:
+            continue
+        starts = pd.to_datetime(d["started_at"]).to_numpy("datetime64[us]")
+        ends = pd.to_datetime(d["done_at"]).to_numpy("datetime64[us]")
+        edges = np.array([p.before_from[repo], a, p.after_until[repo]], dtype="datetime64[us]")
+        if not (np.diff(edges) > np.timedelta64(0, "us")).all():
+            continue
+        for period, w in zip(("before", "after"), flow_windows(starts, ends, edges)):
+            out.append({"repo": repo, "period": period, **w.to_dict()})
+    return out
 
 
 def _cycle_novelty(g: Groups, adoption: Mapping[str, date]) -> cv.Caveat | None:
