@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +34,22 @@ def report_page(tmp_path_factory):
     r.merge("topic", f"Merge pull request #1 from bob/topic\n\n{SCRIPT_TITLE}", date="2024-01-04T09:00:00+00:00")
     r.commit(IMG_TITLE, author=ALICE, date="2024-01-05T09:00:00+00:00", commit_date="2024-01-05T12:00:00+00:00")
     out = root / "report.html"
-    subprocess.run(
-        [sys.executable, "-m", "loopmeter", "analyze", str(r.path), "--store", str(root / "s.duckdb"),
-         "--html", str(out), "--as-of", "2024-03-01"],
-        check=True, capture_output=True,
-    )
+    store = str(root / "s.duckdb")
+    subprocess.run([sys.executable, "-m", "loopmeter", "ingest", str(r.path), "--store", store], check=True, capture_output=True)
+    # An agent session that worked in the repository and saw its tests pass: the agent-loop charts.
+    session = [
+        {"type": "user", "sessionId": SCRIPT_TITLE, "cwd": str(r.path), "timestamp": "2024-01-02T08:00:00Z",
+         "message": {"role": "user", "content": IMG_TITLE}},
+        {"type": "assistant", "sessionId": SCRIPT_TITLE, "cwd": str(r.path), "timestamp": "2024-01-02T08:01:00Z",
+         "message": {"id": "m1", "role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "pytest -q"}}]}},
+        {"type": "user", "sessionId": SCRIPT_TITLE, "cwd": str(r.path), "timestamp": "2024-01-02T08:04:00Z",
+         "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "3 passed"}]}},
+    ]
+    (root / "session.jsonl").write_text("\n".join(json.dumps(x) for x in session) + "\n")
+    subprocess.run([sys.executable, "-m", "loopmeter", "ingest", "--sessions", str(root / "session.jsonl"), "--store", store],
+                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", store, "--html", str(out), "--as-of", "2024-03-01"],
+                   check=True, capture_output=True)
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
@@ -51,7 +63,7 @@ def report_page(tmp_path_factory):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.route(lambda url: not url.startswith("file:"), lambda route: (requests.append(route.request.url), route.abort()))
         page.goto(out.as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5", timeout=20000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 8", timeout=20000)
         result = {
             "charts": page.evaluate("document.querySelectorAll('.js-plotly-plot').length"),
             "figures": page.evaluate("document.querySelectorAll('script[data-figure-for]').length"),
@@ -66,10 +78,11 @@ def report_page(tmp_path_factory):
 
 
 def test_charts_render_without_errors_or_network(report_page):
-    # The five charts of the summary, plus whatever the lift-designs section could estimate here;
-    # every embedded figure became a chart.
+    # Five of the report's own, the legibility scorecard, the agent loops' time to green and
+    # interventions (the cost chart is empty: a transcript carries no cost), plus whatever the
+    # lift-designs section could estimate here; every embedded figure became a chart.
     assert {"chart-throughput", "chart-cycle", "chart-ai-share", "chart-size", "chart-lift"} <= set(report_page["ids"])
-    assert report_page["charts"] == report_page["figures"]
+    assert report_page["charts"] == report_page["figures"] >= 8
     assert report_page["errors"] == []
     assert report_page["requests"] == []
 

@@ -10,6 +10,8 @@ from loopmeter.errors import StoreError
 from loopmeter.store import db
 from loopmeter.store.migrations import MIGRATIONS, STORE_FORMAT
 
+SHIPPED = [name for name, _ in MIGRATIONS]
+
 from conftest import ALICE, build_demo
 from gitrepo import GitRepo
 
@@ -32,13 +34,15 @@ def extra_migration(monkeypatch):
         con.execute("alter table commits add column review_state varchar default 'none'")
         con.execute("create table reviews (item_id varchar, reviewer_id varchar, ts timestamp)")
 
-    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, ("002_reviews", m002)])
+    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, ("999_reviews", m002)])
     return calls
 
 
 def test_a_new_store_records_each_migration_by_name(store_path):
     with db.Store.open(store_path) as st:
-        assert st.migrations() == [name for name, _ in MIGRATIONS] == ["001_canonical_tables"]
+        names = [name for name, _ in MIGRATIONS]
+        assert st.migrations() == names and names[0] == "001_canonical_tables"
+        assert names == sorted(names) and len(set(names)) == len(names)
         assert st.meta("store_format") == str(STORE_FORMAT)
         assert len(st.meta("salt")) == 32
 
@@ -49,7 +53,7 @@ def test_reopening_a_store_applies_nothing_twice(store_path, extra_migration):
     first = applied(store_path)
     for _ in range(3):
         with db.Store.open(store_path) as st:
-            assert st.migrations() == ["001_canonical_tables", "002_reviews"]
+            assert st.migrations() == [*SHIPPED, "999_reviews"]
     assert applied(store_path) == first  # same rows, same applied_at
     assert extra_migration == ["002"]
 
@@ -58,7 +62,7 @@ def test_an_existing_store_gets_later_migrations_and_keeps_its_data(tmp_path, st
     repo = tmp_path / "demo"
     build_demo(repo)
     loopmeter.ingest([repo], store_path=store_path)
-    assert [n for n, _ in applied(store_path)] == ["001_canonical_tables"]
+    assert [n for n, _ in applied(store_path)] == SHIPPED
     with db.Store.open(store_path) as st:
         salt = st.meta("salt")
         before = st.con.execute("select sha, author_id, added from commits order by sha").fetchall()
@@ -69,9 +73,9 @@ def test_an_existing_store_gets_later_migrations_and_keeps_its_data(tmp_path, st
         calls.append("002")
         con.execute("alter table commits add column review_state varchar default 'none'")
 
-    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, ("002_reviews", m002)])
+    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, ("999_reviews", m002)])
     with db.Store.open(store_path) as st:
-        assert st.migrations() == ["001_canonical_tables", "002_reviews"]
+        assert st.migrations() == [*SHIPPED, "999_reviews"]
         assert st.meta("salt") == salt
         assert st.con.execute("select sha, author_id, added from commits order by sha").fetchall() == before
         assert st.con.execute("select distinct review_state from commits").fetchall() == [("none",)]
@@ -96,17 +100,17 @@ def test_a_failing_migration_is_rolled_back_and_not_recorded(store_path, monkeyp
     names = [r[0] for r in con.execute("select name from schema_migrations").fetchall()]
     con.close()
     assert "half_done" not in tables
-    assert names == ["001_canonical_tables"]
+    assert names == SHIPPED
 
 
 def test_a_read_only_open_does_not_upgrade(store_path, monkeypatch):
     with db.Store.open(store_path):
         pass
     calls: list[str] = []
-    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, ("002_reviews", lambda con: calls.append("002"))])
+    monkeypatch.setattr(db, "MIGRATIONS", [*MIGRATIONS, ("999_reviews", lambda con: calls.append("002"))])
     with pytest.raises(StoreError, match="needs an upgrade"):
         db.Store.open(store_path, read_only=True)
-    assert calls == [] and [n for n, _ in applied(store_path)] == ["001_canonical_tables"]
+    assert calls == [] and [n for n, _ in applied(store_path)] == SHIPPED
 
 
 def test_the_pseudonym_salt_is_stable_across_opens_and_differs_between_stores(tmp_path, store_path):

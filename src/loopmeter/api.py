@@ -66,7 +66,30 @@ def ingest(
     # leaves one updated with only the repositories listed before it.
     repos = [open_repository(p, branch) for p in paths]
     with _damaged_store(store_path), Store.open(store_path) as store:
-        return [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs) for info in repos]
+        results = [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs) for info in repos]
+        if store.con.execute("select count(*) from items where kind = 'agent_session'").fetchone()[0]:
+            # Changes were rebuilt, and with them the links that tie agent sessions to them.
+            from .store.session_load import link_sessions
+
+            link_sessions(store)
+        return results
+
+
+def ingest_sessions(
+    paths: Sequence[str | Path],
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    fmt: str | None = None,
+    keep_text: bool = False,
+    progress: Progress | None = None,
+):
+    """Read agent session logs and usage reports (files or folders) into the store.
+
+    Returns a `SessionIngestResult` (files read, sessions, usage days, skipped lines, links)."""
+    from .session_ingest import ingest_sessions as run
+
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        return run(store, list(paths), fmt=fmt, keep_text=keep_text, progress=progress)
 
 
 def report_from_store(
@@ -119,6 +142,22 @@ def analyze(
     results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
     return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,
                   **report_options)
+
+
+def legibility(path: str | Path, *, store_path: str | Path | None = None) -> dict:
+    """The agent-legibility scorecard of the repository or directory at `path` (docs/legibility.md).
+
+    With `store_path`, tracker and CI items ingested for the repository add the checks that need
+    them (ticket states, CI latency and flakiness); the store is only read.
+    """
+    from .legibility import scorecard
+    from .legibility.scan import check_path
+
+    check_path(path)  # a bad path is reported as such, before any store is opened
+    if store_path is None:
+        return scorecard(path)
+    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+        return scorecard(path, store)
 
 
 def changes_frame(*, store_path: str | Path | None = DEFAULT_STORE, as_of: datetime | None = None,

@@ -43,15 +43,15 @@ class _RichProgress(IngestProgress):
     def __init__(self, console: Console):
         self.console = console
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("commits"),
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
             TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
         )
         self.task = None
 
-    def start(self, repo: str, total: int | None) -> None:
+    def start(self, repo: str, total: int | None, unit: str = "commits") -> None:
         if not self.bar.live.is_started:
             self.bar.start()
-        self.task = self.bar.add_task(escape(repo), total=total)
+        self.task = self.bar.add_task(escape(repo), total=total, unit=unit)
 
     def advance(self, n: int) -> None:
         if self.task is not None:
@@ -147,10 +147,13 @@ def analyze(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Git repositories to read into the store.")],
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Git repositories to read into the store.")] = None,
     store: StoreOpt = DEFAULT_STORE,
     branch: BranchOpt = None,
     pull_refs: PullOpt = True,
+    sessions: Annotated[Optional[list[Path]], typer.Option("--sessions", help="Agent session logs or usage reports (files or folders; repeatable): Claude Code transcripts, Codex rollouts, Copilot usage metrics NDJSON, Claude Code usage report JSON.")] = None,
+    sessions_format: Annotated[Optional[str], typer.Option("--sessions-format", help="Read --sessions as this format instead of detecting it: claude-code, codex, copilot-metrics, claude-code-admin.")] = None,
+    keep_text: Annotated[bool, typer.Option("--keep-text", help="Also store prompts and commands from transcripts (off: only what the metrics need).")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Read new history into the store (idempotent and incremental).
@@ -159,11 +162,21 @@ def ingest(
     """
 
     def go():
+        if not paths and not sessions:
+            raise ConfigError("ingest: name something to read (git repository paths, or --sessions PATH)")
         bar = _RichProgress(err)
         try:
-            results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
+            results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs) if paths else []
+            if sessions:
+                sr = api.ingest_sessions([str(p) for p in sessions], store_path=store, fmt=sessions_format,
+                                         keep_text=keep_text, progress=bar)
         finally:
             bar.stop()
+        if sessions:
+            Console().print(
+                f"agent logs: {sr.files} files read ({sr.unchanged} unchanged), {sr.sessions} sessions, "
+                f"{sr.usage_days} usage days, {len(sr.skipped_lines)} lines skipped, {sr.links} session-change links"
+            )
         for r in results:
             how = "incremental" if r.incremental else "full"
             Console().print(
@@ -204,6 +217,8 @@ def report(
 # Commands kept in modules of their own register on `app` when imported; one import line each.
 # (command modules: add `from . import cli_NAME  # noqa: E402,F401` below this line)
 from . import cli_lift  # noqa: E402,F401
+from . import cli_legibility  # noqa: E402,F401
+from . import cli_agents  # noqa: E402,F401
 
 
 def main() -> None:

@@ -6,8 +6,10 @@ import json
 from datetime import date, datetime, timezone
 
 from ..errors import NoData
+from ..legibility.score import for_report as legibility_for_report
 from ..metrics import lift as lift_m
 from ..metrics import lift_designs as lift_designs_m
+from ..metrics.agent_loops import agent_loops
 from ..metrics import summary
 from ..metrics.changes import Window, backend, changes
 from ..store.db import Store, utcnow
@@ -95,6 +97,8 @@ def build_report(
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "lift_designs": lift_designs_m.lift_designs(con, window, repos, adoption, seed=seed, n_boot=n_boot),
+        "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo]),
+        "agent_loops": agent_loops(con, window, repos),
         "warnings": warnings,
     }
 

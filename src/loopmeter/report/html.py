@@ -97,6 +97,12 @@ def fmt_ratio(value: Any, missing: str = "—") -> str:
     return f"{value:.2f}×"
 
 
+def fmt_num(value: Any, missing: str = "—", digits: int = 1) -> str:
+    if not _is_number(value):
+        return missing
+    return f"{value:,.{digits}f}"
+
+
 def fmt_date(value: Any, missing: str = "unknown") -> str:
     if value is None or value == "":
         return missing
@@ -477,6 +483,38 @@ def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
 # --------------------------------------------------------------------------- tables
 
 
+def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]:
+    """Time to green (distribution), human interventions per week, cost per validated change per week."""
+    figs: dict[str, go.Figure | None] = {"ttg": None, "interventions": None, "cost": None}
+    ttg = [v for v in loops.get("time_to_green_minutes") or [] if _is_number(v)]
+    if ttg:
+        fig = go.Figure(go.Histogram(x=ttg, nbinsx=min(30, max(5, len(ttg) // 2)), marker_color=AI_COLOUR,
+                                     hovertemplate="%{x} min: %{y} sessions<extra></extra>"))
+        fig.update_layout(**_base_layout("Time from session start to the first passing test run",
+                                         xaxis_title="minutes", yaxis_title="sessions", bargap=0.05))
+        figs["ttg"] = fig
+    weekly = [w for w in loops.get("weekly") or [] if w.get("week")]
+    if weekly:
+        x = [str(w["week"]) for w in weekly]
+        fig = go.Figure()
+        fig.add_bar(x=x, y=[w.get("sessions") or 0 for w in weekly], name="sessions", marker_color="#b9c7d8")
+        fig.add_scatter(x=x, y=[w.get("interventions") or 0 for w in weekly], name="human interventions",
+                        mode="lines+markers", line=dict(color=AI_COLOUR))
+        fig.update_layout(**_base_layout("Agent sessions and human interventions per week", yaxis_title="count"))
+        figs["interventions"] = fig
+    pv = (loops.get("per_validated_change") or {}).get("weekly") or []
+    pv = [w for w in pv if _is_number(w.get("cost_per_validated_change"))]
+    if pv:
+        fig = go.Figure(go.Scatter(
+            x=[str(w["week"]) for w in pv], y=[w["cost_per_validated_change"] for w in pv], mode="lines+markers",
+            line=dict(color=AI_COLOUR), customdata=[w.get("validated_changes") for w in pv],
+            hovertemplate="%{x}: $%{y:.2f} per validated change (%{customdata} validated)<extra></extra>"))
+        fig.update_layout(**_base_layout("Agent cost per validated change, by week the change landed",
+                                         yaxis_title="USD"))
+        figs["cost"] = fig
+    return figs
+
+
 def _change_row(change: Mapping[str, Any]) -> dict[str, Any]:
     agents = [str(a) for a in (change.get("agents") or [])]
     done = change.get("done_at")
@@ -582,6 +620,12 @@ def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- entry point
 
 
+def _legibility_section(cards: Any) -> dict[str, Any]:
+    from ..legibility.render import section_context
+
+    return section_context(cards if isinstance(cards, Mapping) else None)
+
+
 def _plotly_js() -> Markup:
     """The plotly.js bundle, made safe to sit inside one inline ``<script>`` element."""
     # "</script" and "<!--" can only occur inside JS strings, regexes or comments, where "<\/" and
@@ -599,7 +643,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        int=fmt_int, pct=fmt_pct, hours=fmt_hours, ratio=fmt_ratio, when=fmt_date,
+        int=fmt_int, num=fmt_num, pct=fmt_pct, hours=fmt_hours, ratio=fmt_ratio, when=fmt_date,
     )
     return env
 
@@ -655,6 +699,20 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
     from .lift_figures import context as lift_designs_context  # it builds on this module's helpers
 
     lift_designs = lift_designs_context(report, add_chart)
+    loops = report.get("agent_loops") or None
+    if loops:
+        figs = _agent_loop_figures(loops)
+        add_chart("agent_ttg", figs["ttg"],
+                  "One session per count: minutes from its start to its first passing test run. Sessions that never "
+                  "ran tests, or never saw them pass, are not in it (the table says how many).",
+                  "No session reached a passing test run.")
+        add_chart("agent_interventions", figs["interventions"],
+                  "Interventions are a person's turns after the first one in a session.", "No sessions.")
+        add_chart("agent_cost", figs["cost"],
+                  "Cost of the sessions linked to changes, shared equally among the changes each session is linked "
+                  "to, divided by the validated ones. Only sources that report cost count (OpenTelemetry, usage "
+                  "reports); transcripts do not.",
+                  "No linked session reported a cost.")
 
     with_cycle = [c for c in rows if _is_number(c.get("cycle_hours"))]
     slowest = sorted(with_cycle, key=lambda c: -c["cycle_hours"])[:TABLE_ROWS]
@@ -693,10 +751,12 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
         },
         "charts": charts,
         "lift_designs": lift_designs,
+        "agent_loops": loops,
         "slowest": [_change_row(c) for c in slowest],
         "recent": [_change_row(c) for c in recent],
         "n_changes_rows": len(rows),
         "plotlyjs": _plotly_js(),
+        "legibility": _legibility_section(report.get("legibility")),
     }
     html_text = _environment().get_template("report.html.j2").render(**context)
     path.parent.mkdir(parents=True, exist_ok=True)

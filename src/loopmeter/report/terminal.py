@@ -111,9 +111,60 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for i, caveats in notes:
         for c in caveats:
             console.print(f"  [dim]({i})[/dim] {escape(c)}")
+    for repo, card in (report.get("legibility") or {}).items():
+        if card is not None and card.get("effective_agency"):
+            console.print(f"[bold]agent legibility of {escape(repo)}:[/bold] {card['score']:g}/10, limited by "
+                          f"{escape(card['limiting_question'])} ({card['effective_agency']['score']:g}/10); "
+                          f"`loopmeter legibility {escape(card['path'])}` for details")
     _lift_designs(report.get("lift_designs"), console)
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+    render_agent_loops(report.get("agent_loops"), console)
+
+
+def render_agent_loops(loops: dict | None, console: Console) -> None:
+    """Agent sessions in a few lines: how the loops ran and what a validated change cost."""
+    if not loops:
+        return
+    if loops.get("sessions"):
+        ps = loops["per_session"]
+
+        def p(key: str, digits: int = 0) -> str:
+            d = ps.get(key) or {}
+            if d.get("p50") is None:
+                return "—"
+            return f"{d['p50']:.{digits}f} / {d['p85']:.{digits}f}"
+
+        t = Table(title=f"agent loops ({loops['sessions']:,} sessions; p50 / p85 per session)", title_justify="left",
+                  show_header=False)
+        t.add_column(style="bold")
+        t.add_column(justify="right")
+        t.add_row("by agent", escape(", ".join(f"{k} {v:,}" for k, v in loops.get("by_agent", {}).items())))
+        t.add_row("active minutes", p("active_minutes", 1))
+        t.add_row("tool calls", p("tool_calls"))
+        t.add_row("failed tool calls", p("failed_tool_calls"))
+        t.add_row("human interventions (turns after the first)", p("interventions"))
+        t.add_row("time to first green test run, minutes", p("time_to_green_minutes", 1)
+                  + f"  ({loops.get('sessions_reaching_green', 0):,} of {loops.get('sessions_with_test_runs', 0):,} sessions with test runs)")
+        if loops.get("cost_usd") is not None:
+            t.add_row("cost, USD (sessions that report it)", f"{loops['cost_usd']:,.2f}")
+        pv = loops.get("per_validated_change") or {}
+        for g in pv.get("by_mode", []):
+            cost = g.get("cost_per_validated_change")
+            hours = g.get("active_hours_per_validated_change")
+            t.add_row(
+                f"per validated change, {escape(g['mode'])} sessions",
+                f"{'$' + format(cost, ',.2f') if cost is not None else 'cost unknown'}, "
+                f"{format(hours, '.2f') + ' active h' if hours is not None else 'active time unknown'} "
+                f"({g['validated_changes']:,} validated of {g['changes']:,} linked)",
+            )
+        console.print(t)
+    for u in loops.get("usage_reports", []):
+        console.print(
+            f"[bold]usage report[/bold] {escape(str(u['source']))} ({escape(str(u['agent']))}): {u.get('days') or 0:.0f} days, "
+            f"{u.get('actors') or 0:.0f} people, sessions {_f(u.get('sessions'))}, lines added {_f(u.get('lines_added'))}"
+            + (f", cost ${u['cost_usd']:,.2f}" if u.get("cost_usd") is not None else "")
+        )
 
 
 def _lift_designs(ld: dict | None, console: Console) -> None:

@@ -62,6 +62,35 @@ def m001_canonical_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m004_agent_sessions(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- Daily usage reports (Copilot usage metrics, Claude Code admin report): no sessions in them.
+        -- actor_id '' is the organisation as a whole.
+        create table agent_usage (
+            source varchar not null, day date not null, actor_id varchar not null, agent varchar not null,
+            sessions bigint, prompts bigint, lines_added bigint, lines_deleted bigint, commits bigint,
+            pull_requests bigint, tokens_in bigint, tokens_out bigint, cost_usd double, active_seconds double,
+            primary key (source, day, actor_id, agent)
+        );
+        -- Session files read, so an unchanged file is not read twice, and what could not be used.
+        create table agent_files (
+            path varchar primary key, format varchar, size bigint, mtime_ns bigint, sessions integer,
+            lines bigint, skipped json, ingested_at timestamp
+        );
+        -- OpenTelemetry metric points as received; session_id '' when a point has none.
+        create table otel_points (
+            metric varchar not null, session_id varchar not null, series varchar not null,
+            start_ns bigint not null, time_ns bigint not null, value double, cumulative boolean, actor_id varchar,
+            primary key (metric, session_id, series, start_ns, time_ns)
+        );
+        -- Why a session is linked to a change (`links` holds the session_of edge itself).
+        create table session_links (session_item varchar, change_item varchar, evidence varchar);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
+    ("004_agent_sessions", m004_agent_sessions),
 ]

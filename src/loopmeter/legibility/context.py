@@ -1,0 +1,116 @@
+"""What every check looks at: the inventory, the config files read once, the year of history and,
+when the repository was ingested, the facts the store holds about it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .codeowners import LOCATIONS as CODEOWNERS_LOCATIONS
+from .history import History
+from .scan import Inventory
+from .store_facts import StoreFacts
+
+#: Dependency manifests whose text names the libraries a project uses (read at depth <= 1, and in requirements/).
+MANIFESTS = frozenset({
+    "pyproject.toml", "setup.cfg", "setup.py", "pipfile", "environment.yml", "environment.yaml",
+    "package.json", "go.mod", "cargo.toml", "gemfile", "pom.xml", "build.gradle", "build.gradle.kts",
+    "composer.json", "mix.exs", "pubspec.yaml",
+})
+_REQUIREMENTS = re.compile(r"^(?:requirements|constraints)[\w.-]*\.(?:txt|in)$", re.I)
+#: Task runners and other root-level configs whose text the checks read.
+RUNNERS = frozenset({
+    "makefile", "gnumakefile", "justfile", ".justfile", "taskfile.yml", "taskfile.yaml", "tox.ini",
+    "noxfile.py", "tsconfig.json", "mypy.ini", ".mypy.ini", "pytest.ini", ".coveragerc",
+})
+_TEMPLATE_DIRS = (".github/ISSUE_TEMPLATE/", ".gitlab/issue_templates/")
+_TEMPLATE_FILES = frozenset({".github/issue_template.md", "issue_template.md", "docs/issue_template.md"})
+#: Trees that hold other people's code: not the project's tests, sources or config.
+VENDORED = frozenset({"vendor", "third_party", "thirdparty", "node_modules", "external", "extern"})
+MAX_READ = 80
+_DOC_DIRS = ("doc/", "docs/", "documentation/")
+
+
+@dataclass
+class Evidence:
+    """What one check found: a fraction (or a measured value for ramped checks), or why it is unknown."""
+
+    fraction: float | None = None
+    value: float | None = None
+    evidence: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unknown: str | None = None
+
+
+def depth(path: str) -> int:
+    return path.count("/")
+
+
+def basename(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+def vendored(path: str) -> bool:
+    return any(part in VENDORED for part in path.split("/")[:-1])
+
+
+class Context:
+    def __init__(self, inv: Inventory, history: History, facts: StoreFacts | None):
+        self.inv = inv
+        self.history = history
+        self.facts = facts
+        self.files = inv.files
+        self.fileset = set(inv.files)
+        self.by_name: dict[str, list[str]] = {}
+        for f in inv.files:
+            if not vendored(f):
+                self.by_name.setdefault(basename(f).lower(), []).append(f)
+        self.top_dirs = sorted({f.split("/", 1)[0] for f in inv.files if "/" in f})
+        shallow = [f for f in inv.files if depth(f) <= 1 and not vendored(f)]
+        self.manifests = [f for f in shallow if basename(f).lower() in MANIFESTS or _REQUIREMENTS.match(basename(f))]
+        self.manifests += [f for f in inv.files if f.startswith("requirements/") and depth(f) == 1
+                           and f.endswith((".txt", ".in")) and f not in self.manifests]
+        # Task runners at the root or one folder down (a monorepo's packages), not the docs' own Makefile.
+        self.runners = [f for f in shallow if not f.startswith(_DOC_DIRS) and basename(f).lower() in RUNNERS]
+        self.workflows = sorted(f for f in inv.files if f.startswith(".github/workflows/") and depth(f) == 2
+                                and f.endswith((".yml", ".yaml")))
+        self.issue_templates = sorted(f for f in inv.files if f.startswith(_TEMPLATE_DIRS) or f.lower() in _TEMPLATE_FILES)
+        self.codeowners = next((p for p in CODEOWNERS_LOCATIONS if p in self.fileset), None)
+        wanted = (self.manifests + self.runners + self.workflows + self.issue_templates
+                  + ([self.codeowners] if self.codeowners else []))
+        # Root-level files first, so a monorepo with hundreds of packages still reads the ones that matter.
+        wanted.sort(key=lambda p: (depth(p), p))
+        self.unread = wanted[MAX_READ:]
+        self._code: tuple[list[str], list[str]] | None = None
+        self.texts = inv.read_all(wanted[:MAX_READ])
+
+    def named(self, *names: str, max_depth: int | None = None) -> list[str]:
+        """Tracked files with any of these (case-insensitive) base names."""
+        out: list[str] = []
+        for n in names:
+            out += [p for p in self.by_name.get(n.lower(), []) if max_depth is None or depth(p) <= max_depth]
+        return sorted(out)
+
+    def under(self, *prefixes: str) -> list[str]:
+        return [f for f in self.files if f.startswith(prefixes)]
+
+    def text(self, path: str) -> str:
+        return self.texts.get(path, "")
+
+    def texts_of(self, paths: list[str]) -> list[tuple[str, str]]:
+        return [(p, self.texts[p]) for p in paths if p in self.texts]
+
+    def manifest_text(self) -> list[tuple[str, str]]:
+        return self.texts_of(self.manifests)
+
+    def root_text(self, name: str) -> tuple[str, str] | None:
+        for p in self.files:
+            if "/" not in p and p.lower() == name.lower() and p in self.texts:
+                return p, self.texts[p]
+        return None
+
+
+def show(paths: list[str], limit: int = 5) -> str:
+    """A short list of paths for evidence: the first few, then how many more."""
+    head = ", ".join(paths[:limit])
+    return head + (f" and {len(paths) - limit} more" if len(paths) > limit else "")

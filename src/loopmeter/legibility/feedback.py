@@ -1,0 +1,111 @@
+"""Feedback: does failure come back into the loop? CI on pull requests, how fast and how
+trustworthy CI is (from ingested runs), hooks before a push, reverts, and error tracking."""
+
+from __future__ import annotations
+
+import re
+
+from . import configs, deps
+from .context import Context, Evidence, show
+from .history import is_revert
+
+PR_EVENTS = frozenset({"pull_request", "pull_request_target", "merge_group"})
+#: CI services that build every branch or pull request of a repository unless told otherwise.
+_PR_BY_DEFAULT = re.compile(r"^(?:\.gitlab-ci\.ya?ml|\.travis\.ya?ml|azure-pipelines\.ya?ml|\.circleci/config\.ya?ml"
+                            r"|bitbucket-pipelines\.ya?ml|\.cirrus\.ya?ml|\.buildkite/[^/]+|appveyor\.ya?ml|\.appveyor\.ya?ml)$", re.I)
+_HOOKS = re.compile(r"^(?:\.pre-commit-config\.ya?ml|\.husky/[^/]+|\.?lefthook\.ya?ml|\.lintstagedrc[\w.]*"
+                    r"|lint-staged\.config\.[cm]?js|\.githooks/[^/]+|\.overcommit\.ya?ml|\.pre-commit-hooks\.ya?ml)$", re.I)
+_NO_RUNS = "no CI runs ingested for this repository"
+
+
+def ci_on_pr(ctx: Context) -> Evidence:
+    ev = Evidence(fraction=0.0)
+    on_pr = []
+    for path in ctx.workflows:
+        if path in ctx.texts and configs.workflow_triggers(ctx.texts[path]) & PR_EVENTS:
+            on_pr.append(path)
+    if on_pr:
+        ev.fraction = 1.0
+        ev.evidence.append(f"workflows triggered by pull requests: {show(on_pr)}")
+    elif ctx.workflows:
+        ev.missing.append(f"none of {len(ctx.workflows)} GitHub workflows is triggered by pull_request")
+    default = sorted(f for f in ctx.files if _PR_BY_DEFAULT.match(f))
+    if default and ev.fraction < 1:
+        ev.fraction = 1.0
+        ev.evidence.append(f"CI that builds every branch or merge request by default: {show(default)}")
+    if ctx.facts is not None and ctx.facts.pr_ci_runs:
+        ev.fraction = 1.0
+        ev.evidence.append(f"store: {ctx.facts.pr_ci_runs} CI runs on pull requests in the last 12 months")
+    if ev.fraction < 1 and any(f.lower() == "jenkinsfile" for f in ctx.files):
+        ev.fraction = 0.5
+        ev.evidence.append("Jenkinsfile: whether it builds pull requests is set in Jenkins, not in the repository")
+    if ev.fraction == 1:
+        ev.missing = []
+    elif ev.fraction == 0 and not ev.missing:
+        ev.missing.append("no CI runs on pull requests")
+    return ev
+
+
+def ci_latency(ctx: Context) -> Evidence:
+    f = ctx.facts
+    if f is None or f.ci_median_minutes is None:
+        return Evidence(unknown=_NO_RUNS)
+    m = f.ci_median_minutes
+    ev = Evidence(value=m, evidence=[f"store: median {m:.1f} minutes from queued to done over {len(f.ci_minutes)} finished runs"])
+    if m > 10:
+        ev.missing.append(f"CI takes {m:.0f} minutes (median); an agent waits that long for each verdict")
+    return ev
+
+
+def ci_flakiness(ctx: Context) -> Evidence:
+    f = ctx.facts
+    if f is None or f.ci_pairs == 0:
+        return Evidence(unknown=_NO_RUNS)
+    share = f.flaky_pairs / f.ci_pairs
+    ev = Evidence(value=share, evidence=[
+        f"store: {f.flaky_pairs} of {f.ci_pairs} commit-workflow pairs both failed and passed ({share:.1%})"])
+    if f.flaky_pairs:
+        ev.missing.append(f"{f.flaky_pairs} verdicts changed without a code change: a red build may not mean a bug")
+    return ev
+
+
+def pre_commit(ctx: Context) -> Evidence:
+    hits = sorted(f for f in ctx.files if _HOOKS.match(f))
+    for path, text in ctx.texts_of([p for p in ctx.manifests if p.endswith("package.json")]):
+        data = configs.json_object(text)
+        keys = [k for k in ("husky", "lint-staged", "simple-git-hooks") if k in data
+                or k in (data.get("devDependencies") or {} if isinstance(data.get("devDependencies"), dict) else {})]
+        if keys:
+            hits.append(f"{path} ({', '.join(keys)})")
+    if hits:
+        return Evidence(fraction=1.0, evidence=[f"hooks: {show(hits)}"])
+    return Evidence(fraction=0.0, missing=["no pre-commit hooks"])
+
+
+def reverts(ctx: Context) -> Evidence:
+    if ctx.history.as_of is None:
+        return Evidence(unknown="no git history to read")
+    n = sum(1 for c in ctx.history.commits if c.time > ctx.history.since and is_revert(c.message))
+    ev = Evidence(evidence=[f"{n} revert commits in the last 12 months"])
+    f = ctx.facts
+    if f is not None:
+        ev.evidence.append(f"store: {f.reverted} changes reverted, {f.reopened} issues or pull requests reopened")
+    total = n + (f.reopened if f is not None else 0)
+    ev.fraction = 1.0 if total else 0.0
+    if not total:
+        ev.missing.append("no revert or reopen in 12 months: failures are either absent or fixed forward out of sight")
+    return ev
+
+
+def error_tracking(ctx: Context) -> Evidence:
+    found = deps.find(deps.ERROR_TRACKING, ctx.manifest_text())
+    files = ctx.named(*deps.ERROR_TRACKING_FILES)
+    if files:
+        found.append(f"error-tracker config: {show(files)}")
+    if found:
+        return Evidence(fraction=1.0, evidence=found)
+    return Evidence(fraction=0.0, missing=["no error tracker (Sentry, Bugsnag, Rollbar, ...) configured"])
+
+
+FINDERS = {"ci_on_pr": ci_on_pr, "ci_latency": ci_latency, "ci_flakiness": ci_flakiness, "pre_commit": pre_commit,
+           "reverts": reverts, "error_tracking": error_tracking}

@@ -1,0 +1,143 @@
+"""The scorecard: run every check, turn what it found into points by the rules (rules.py), and
+say which question limits the loop."""
+
+from __future__ import annotations
+
+import os
+from datetime import timezone
+from typing import Any
+
+from ..store.db import Store
+from . import callables, feedback, measurable, observable, owned
+from .context import Context, Evidence
+from .history import read_history
+from .rules import CHECKS, QUESTIONS, TITLES, Check, checks_of
+from .scan import scan
+from .store_facts import store_facts
+
+SCHEMA = "loopmeter.legibility/1"
+FINDERS = {**observable.FINDERS, **callables.FINDERS, **measurable.FINDERS, **feedback.FINDERS, **owned.FINDERS}
+assert set(FINDERS) == {c.id for c in CHECKS}, "every rule has exactly one finder"
+
+#: Why each question matters to an agent, for the "effective system agency" explanation.
+WHY = {
+    "observable": "an agent cannot see why past work was done or what is in flight",
+    "callable": "an agent cannot reliably build, test or operate the system on its own",
+    "measurable": "an agent cannot tell whether its change is correct",
+    "feedback": "failures do not come back to the agent quickly and reliably",
+    "owned": "nobody is there to review, accept or redirect the agent's work",
+}
+
+
+def _earned(check: Check, ev: Evidence) -> float | None:
+    if ev.unknown is not None:
+        return None
+    if check.ramp is not None and ev.value is not None:
+        return check.points * check.fraction(ev.value)
+    return check.points * min(1.0, max(0.0, ev.fraction or 0.0))
+
+
+def _status(earned: float | None, points: float) -> str:
+    if earned is None:
+        return "unknown"
+    if earned >= points - 1e-9:
+        return "met"
+    return "partial" if earned > 1e-9 else "missing"
+
+
+def _question(question: str, found: dict[str, Evidence]) -> dict[str, Any]:
+    details, earned_total, known_points = [], 0.0, 0.0
+    evidence, missing, remediation, unknown = [], [], [], []
+    for check in checks_of(question):
+        ev = found[check.id]
+        earned = _earned(check, ev)
+        status = _status(earned, check.points)
+        details.append({
+            "id": check.id, "title": check.title, "points": check.points,
+            "earned": None if earned is None else round(earned, 2), "status": status,
+            "value": None if ev.value is None else round(ev.value, 4),
+            "evidence": ev.evidence, "missing": ev.missing if earned is not None else [ev.unknown],
+        })
+        evidence += ev.evidence
+        if earned is None:
+            unknown.append(f"{check.title}: {ev.unknown}")
+            continue
+        earned_total += earned
+        known_points += check.points
+        if status != "met":
+            missing += ev.missing or [check.title]
+            remediation.append((check.points - earned, check.remediation))
+    score = round(10 * earned_total / known_points, 1) if known_points else None
+    if score is None:
+        reason = "nothing could be measured"
+    else:
+        reason = f"earned {earned_total:.1f} of {known_points:g} measurable points"
+        gaps = [d["title"] for d in details if d["status"] in ("missing", "partial")]
+        if gaps:
+            reason += "; short on: " + "; ".join(gaps)
+    if unknown:
+        reason += f"; not measured: {len(unknown)} check{'s' if len(unknown) > 1 else ''}"
+    return {
+        "question": question, "title": TITLES[question], "score": score, "reason": reason,
+        "evidence": evidence, "missing": missing + [f"not measured — {u}" for u in unknown],
+        # The fix worth the most points first (ties in the order of the checks).
+        "remediation": [text for _, text in sorted(remediation, key=lambda lr: -lr[0])], "details": details,
+    }
+
+
+def scorecard(path: str | os.PathLike[str], store: Store | None = None) -> dict[str, Any]:
+    """The legibility scorecard of the repository or directory at `path` (docs/legibility.md)."""
+    inv = scan(path)
+    history = read_history(inv)
+    facts = store_facts(store, str(inv.root), history.since, history.as_of) if store is not None and inv.is_git else None
+    ctx = Context(inv, history, facts)
+    found = {cid: finder(ctx) for cid, finder in FINDERS.items()}
+    checks = [_question(q, found) for q in QUESTIONS]
+    scored = [c for c in checks if c["score"] is not None]
+    overall = round(sum(c["score"] for c in scored) / len(scored), 1) if scored else None
+    limiting = min(scored, key=lambda c: c["score"]) if scored else None
+    agency = None
+    if limiting is not None:
+        ties = [c["question"] for c in scored if c["score"] == limiting["score"] and c is not limiting]
+        fix = limiting["remediation"][0] if limiting["remediation"] else None
+        agency = {
+            "score": limiting["score"],
+            "limiting_question": limiting["question"],
+            "tied_with": ties,
+            "explanation": (
+                f"The loop is only as runnable by an agent as its weakest step. {limiting['title'].split(':')[0]} "
+                f"scores lowest ({limiting['score']:g}/10): {WHY[limiting['question']]}."
+                + (f" First fix: {fix}" if fix else "")),
+        }
+    return {
+        "schema": SCHEMA,
+        "path": str(inv.root),
+        "repo": inv.name,
+        "kind": inv.kind,
+        "head": inv.head,
+        "as_of": None if history.as_of is None else history.as_of.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z"),
+        "files": len(inv.files),
+        "store": {"repo": facts.repo, "names": facts.names} if facts is not None else None,
+        "score": overall,
+        "limiting_question": limiting["question"] if limiting else None,
+        "effective_agency": agency,
+        "checks": checks,
+        "unread_config_files": ctx.unread,
+        "history_truncated": history.truncated,
+    }
+
+
+def for_report(store: Store, repos: list[tuple[str, str | None]]) -> dict[str, dict[str, Any] | None]:
+    """The report's `legibility` key: each repository's scorecard, or None where its path is gone."""
+    from ..errors import LoopmeterError
+
+    out: dict[str, dict[str, Any] | None] = {}
+    for repo, path in repos:
+        card = None
+        if path and os.path.isdir(path):
+            try:
+                card = scorecard(path, store)
+            except LoopmeterError:
+                card = None
+        out[repo] = card
+    return out

@@ -1,0 +1,130 @@
+"""`loopmeter serve --otlp`: an OTLP/HTTP receiver that stores agent telemetry as it arrives.
+
+Standard library HTTP server on purpose: two POST routes and a health check do not need a web
+framework, and the receiver must run wherever loopmeter is installed. Requests are handled on
+threads; store writes are serialised by one lock because a DuckDB file has one writer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .sources.sessions.otlp import JSON, PROTOBUF, OtlpError, decode, log_rows, point_rows
+from .store.db import Store
+from .store.session_load import link_sessions, write_otel
+
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+_ROUTES = {"/v1/logs": "logs", "/v1/metrics": "metrics"}
+
+
+class OtlpReceiver(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], store: Store, *, max_body: int = DEFAULT_MAX_BODY,
+                 keep_text: bool = False, log=None):
+        super().__init__(address, _Handler)
+        self.store = store
+        self.max_body = max_body
+        self.keep_text = keep_text
+        self.lock = threading.Lock()
+        self.log = log or (lambda message: None)
+        self.counts = {"requests": 0, "rejected": 0, "log_records": 0, "points": 0}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: OtlpReceiver
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+        pass  # the receiver reports through its own log callback, never request lines with headers
+
+    def _answer(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, message: str, content_type: str) -> None:
+        self.server.counts["rejected"] += 1
+        self.server.log(f"{status}: {message}")
+        # OTLP answers errors with a google.rpc.Status; its JSON form is enough for both encodings'
+        # clients to log, and carries the message a person needs.
+        body = json.dumps({"code": 3 if status == 400 else 0, "message": message}).encode()
+        self._answer(status, body, JSON)
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.path == "/healthz":
+            self._answer(200, json.dumps(self.server.counts).encode(), JSON)
+        else:
+            self._error(404, f"no such path {self.path!r}; OTLP/HTTP posts go to /v1/logs and /v1/metrics", JSON)
+
+    def do_POST(self) -> None:  # noqa: N802
+        kind = _ROUTES.get(self.path.split("?")[0])
+        ctype = self.headers.get("Content-Type", "")
+        reply_type = PROTOBUF if ctype.split(";")[0].strip().lower() == PROTOBUF else JSON
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            length = -1
+        if kind is None:
+            self._drain(length)
+            return self._error(404, f"no such path {self.path!r}; OTLP/HTTP posts go to /v1/logs and /v1/metrics", reply_type)
+        if length < 0:
+            self.close_connection = True
+            return self._error(411, "a Content-Length header is required", reply_type)
+        if length > self.server.max_body:
+            # Refuse before reading: an oversized body is never buffered.
+            self.close_connection = True
+            return self._error(413, f"body of {length} bytes exceeds the limit of {self.server.max_body}", reply_type)
+        body = self.rfile.read(length)
+        try:
+            body = self._decompress(body)
+            request = decode(kind, body, ctype)
+            with self.server.lock:
+                if kind == "logs":
+                    rows, skipped = log_rows(request, keep_text=self.server.keep_text)
+                    write_otel(self.server.store, rows, [])
+                    self.server.counts["log_records"] += len(rows)
+                    if skipped:
+                        self.server.log(f"{skipped} log records without a session id or time were skipped")
+                else:
+                    points = point_rows(request)
+                    write_otel(self.server.store, [], points)
+                    self.server.counts["points"] += len(points)
+                self.server.counts["requests"] += 1
+        except OtlpError as e:
+            return self._error(e.status, str(e), reply_type)
+        # An empty Export*ServiceResponse: `{}` in JSON, zero bytes in protobuf.
+        self._answer(200, b"{}" if reply_type == JSON else b"", reply_type)
+
+    def _decompress(self, body: bytes) -> bytes:
+        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding == "identity":
+            return body
+        if encoding != "gzip":
+            raise OtlpError(415, f"unsupported content encoding {encoding!r}: send gzip or none")
+        try:
+            # Bounded: a small gzip body must not inflate past the limit (a decompression bomb).
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out = d.decompress(body, self.server.max_body + 1)
+        except (zlib.error, gzip.BadGzipFile) as e:
+            raise OtlpError(400, f"the gzip body cannot be decompressed ({e})") from None
+        if len(out) > self.server.max_body or d.unconsumed_tail:
+            raise OtlpError(413, f"the decompressed body exceeds the limit of {self.server.max_body} bytes")
+        return out
+
+    def _drain(self, length: int) -> None:
+        if 0 < length <= self.server.max_body:
+            self.rfile.read(length)
+        else:
+            self.close_connection = True
+
+
+def relink(store: Store, lock: threading.Lock) -> int:
+    with lock:
+        return link_sessions(store)

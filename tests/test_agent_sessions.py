@@ -1,0 +1,274 @@
+"""Agent session logs and usage reports: each number worked out by hand from the fixture files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from gitrepo import GitRepo
+from loopmeter import api
+from loopmeter.errors import ConfigError
+from loopmeter.metrics.agent_loops import agent_loops
+from loopmeter.metrics.changes import Window, backend
+from loopmeter.session_ingest import sniff
+from loopmeter.sources.sessions.claude_code import read_claude_code
+from loopmeter.sources.sessions.codex import read_codex
+from loopmeter.sources.sessions.model import is_test_command
+from loopmeter.sources.sessions.usage_reports import read_claude_code_usage, read_copilot_metrics
+from loopmeter.store.db import Store
+
+FIX = Path(__file__).parent / "fixtures" / "sessions"
+ALICE = ("Alice Example", "alice@example.com")
+
+
+def test_claude_code_transcript_is_summarised_as_worked_by_hand():
+    sessions, report = read_claude_code(FIX / "claude_session.jsonl")
+    assert [s.session_id for s in sessions] == ["cc-1"]
+    s = sessions[0]
+    assert s.started_at == datetime(2026, 3, 2, 10, 0, 0) and s.ended_at == datetime(2026, 3, 2, 10, 22, 0)
+    # u1 and u7 are the person's turns; tool results, the sidechain prompt and the isMeta reminder are not.
+    assert (s.user_turns, s.interventions) == (2, 1)
+    # Bash pytest (failed), Edit, Bash pytest (passed), Bash git commit.
+    assert (s.tool_calls, s.failed_tool_calls, s.test_runs, s.passed_test_runs) == (4, 1, 2, 1)
+    assert s.time_to_green_seconds == 22 * 60
+    # Usage once per message id: (100+1000+0) + (50+0+1000) + (10+0+2000) in, 20+30+40 out.
+    assert (s.tokens_in, s.tokens_out) == (4160, 90)
+    # Gaps 10+1+49+120+5+min(1020,300)+1+1+53+60 seconds.
+    assert s.active_seconds == 600
+    assert s.commits == {"1a2b3c4"} and "fix-parser" in s.branches
+    assert s.model == "claude-sonnet-4-5" and s.cwd == "/work/proj"
+    # The half-written last line is reported with its number; everything before it is kept.
+    assert report.skipped == [(13, "not valid JSON (truncated or damaged line)")]
+    assert s.kept_text == []
+
+
+def test_codex_rollout_is_summarised_as_worked_by_hand():
+    sessions, report = read_codex(FIX / "codex_rollout.jsonl")
+    (s,) = sessions
+    assert s.session_id == "cx-1" and s.cwd == "/work/proj" and s.model == "gpt-5-codex"
+    assert s.branches == {"codex/retry-loop"}
+    # One typed user message; the environment context the client injects is not a person's turn.
+    assert (s.user_turns, s.interventions) == (1, 0)
+    # cargo test exit 101, cargo test exit 0 (exec_command_end), git commit exit 0.
+    assert (s.tool_calls, s.failed_tool_calls, s.test_runs, s.passed_test_runs) == (3, 1, 2, 1)
+    assert s.time_to_green_seconds == 300
+    assert (s.tokens_in, s.tokens_out) == (6000, 800)  # the last running total
+    assert s.active_seconds == pytest.approx(365.0)
+    assert s.commits == {"9f8e7d6"}
+    assert report.skipped == []
+
+
+def test_usage_reports_become_daily_rows():
+    days, report = read_copilot_metrics(FIX / "copilot_metrics.ndjson")
+    assert [(d.day.isoformat(), d.actor, d.prompts, d.lines_added, d.sessions, d.tokens_in) for d in days] == [
+        ("2026-03-02", "octo-dev", 7, 80, 2, 900), ("2026-03-03", "octo-dev", 3, 20, None, None)]
+    assert report.skipped == [(3, "no readable `day`")]
+    days, report = read_claude_code_usage(FIX / "claude_code_usage.json")
+    dev, key = days
+    assert (dev.actor, dev.sessions, dev.lines_added, dev.commits, dev.pull_requests) == ("dev@example.com", 3, 150, 2, 1)
+    assert (dev.tokens_in, dev.tokens_out) == (1000 + 2000 + 300 + 100, 550)
+    assert dev.cost_usd == pytest.approx(2.00)  # (186 + 14) cents
+    assert key.actor == "ci-bot-key" and key.cost_usd is None
+
+
+@pytest.mark.parametrize("command, is_test", [
+    ("pytest -q", True), ("python -m pytest tests/", True), ("cd app && npm test", True), ("go test ./...", True),
+    ("cargo test --all", True), ("bash scripts/test.sh", True), ("make check", True),
+    ("git commit -m 'add pytest'", False), ("cat pytest.ini", False), ("ls tests", False), ("npm install", False),
+])
+def test_test_commands_are_recognised(command, is_test):
+    assert is_test_command(command) is is_test
+
+
+def test_format_is_told_from_content(tmp_path):
+    assert sniff(FIX / "claude_session.jsonl") == "claude-code"
+    assert sniff(FIX / "codex_rollout.jsonl") == "codex"
+    assert sniff(FIX / "copilot_metrics.ndjson") == "copilot-metrics"
+    assert sniff(FIX / "claude_code_usage.json") == "claude-code-admin"
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"hello": 1}\n')
+    assert sniff(other) is None
+
+
+def _project(tmp_path: Path) -> tuple[GitRepo, dict[str, str]]:
+    """A repository the two fixture sessions worked in, with three changes:
+
+    PR #5 from fix-parser (the Claude session's commit), PR #6 from codex/retry-loop (the Codex
+    session's branch), and a direct commit made during a third session, found by directory and time.
+    """
+    r = GitRepo(tmp_path / "proj")
+    r.commit("init", author=ALICE, date="2026-03-01T09:00:00+00:00")
+    r.checkout("fix-parser", new=True)
+    cc = r.commit("Fix parser", author=ALICE, date="2026-03-02T10:21:30+00:00")
+    r.checkout("main")
+    m5 = r.merge("fix-parser", "Merge pull request #5 from org/fix-parser", date="2026-03-02T12:00:00+00:00")
+    r.checkout("codex/retry-loop", new=True)
+    r.commit("Add retry loop", author=ALICE, date="2026-03-03T09:06:00+00:00")
+    r.checkout("main")
+    m6 = r.merge("codex/retry-loop", "Merge pull request #6 from org/codex/retry-loop", date="2026-03-03T11:00:00+00:00")
+    d = r.commit("Tidy imports", author=ALICE, date="2026-03-04T15:10:00+00:00")
+    r.commit("Later work", author=ALICE, date="2026-04-20T09:00:00+00:00")
+    return r, {"cc": cc, "m5": m5, "m6": m6, "direct": d}
+
+
+def _session_files(tmp_path: Path, repo: GitRepo, shas: dict[str, str]) -> Path:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    text = (FIX / "claude_session.jsonl").read_text().replace("/work/proj", str(repo.path)).replace("1a2b3c4", shas["cc"][:7])
+    (logs / "claude_session.jsonl").write_text(text)
+    (logs / "codex.jsonl").write_text((FIX / "codex_rollout.jsonl").read_text().replace("/work/proj", "/elsewhere"))
+    third = [
+        {"type": "user", "sessionId": "cc-3", "cwd": str(repo.path), "timestamp": "2026-03-04T15:00:00Z",
+         "message": {"role": "user", "content": "tidy the imports"}},
+        {"type": "assistant", "sessionId": "cc-3", "cwd": str(repo.path), "timestamp": "2026-03-04T15:05:00Z",
+         "message": {"id": "m", "role": "assistant", "content": [{"type": "text", "text": "done"}]}},
+    ]
+    (logs / "third.jsonl").write_text("\n".join(json.dumps(x) for x in third) + "\n")
+    return logs
+
+
+def _links(store_path: Path) -> set[tuple[str, str, str]]:
+    with Store.open(store_path) as st:
+        rows = st.con.execute(
+            "select sl.session_item, json_extract_string(c.attrs, '$.sha'), sl.evidence from session_links sl "
+            "join items c on c.item_id = sl.change_item"
+        ).fetchall()
+    return set(rows)
+
+
+def test_sessions_link_to_changes_by_commit_branch_and_directory(tmp_path):
+    repo, shas = _project(tmp_path)
+    logs = _session_files(tmp_path, repo, shas)
+    store = tmp_path / "s.duckdb"
+    api.ingest([repo.path], store_path=store)
+    result = api.ingest_sessions([logs], store_path=store)
+    assert (result.files, result.sessions, result.links) == (3, 3, 3)
+    assert result.skipped_lines == [(str(logs / "claude_session.jsonl"), 13, "not valid JSON (truncated or damaged line)")]
+    expected = {
+        ("claude-code:cc-1", shas["m5"], "commit"),
+        ("codex:cx-1", shas["m6"], "branch"),
+        ("claude-code:cc-3", shas["direct"], "cwd_time"),
+    }
+    assert _links(store) == expected
+    # Re-ingesting git rebuilds the changes; the links are rebuilt with them.
+    repo.commit("More", author=ALICE, date="2026-04-21T09:00:00+00:00")
+    api.ingest([repo.path], store_path=store)
+    assert _links(store) == expected
+    # An unchanged file is not read again, and nothing is duplicated.
+    again = api.ingest_sessions([logs], store_path=store)
+    assert (again.files, again.unchanged) == (0, 3)
+    with Store.open(store) as st:
+        assert st.con.execute("select count(*) from items where kind = 'agent_session'").fetchone()[0] == 3
+        # started, 2 user turns, 4 tool calls, 2 test runs, 1 commit seen, ended.
+        assert st.con.execute("select count(*) from events where item_id = 'claude-code:cc-1'").fetchone()[0] == 11
+
+
+def test_agent_loop_metrics_match_a_hand_computation(tmp_path):
+    repo, shas = _project(tmp_path)
+    logs = _session_files(tmp_path, repo, shas)
+    store = tmp_path / "s.duckdb"
+    api.ingest([repo.path], store_path=store)
+    api.ingest_sessions([logs], store_path=store)
+    with Store.open(store) as st:
+        con = backend(st)
+        loops = agent_loops(con, Window(as_of=datetime(2026, 5, 1), days=14))
+    assert loops["sessions"] == 3
+    assert loops["by_agent"] == {"claude-code": 2, "codex": 1}
+    ps = loops["per_session"]
+    # tool calls per session: cc-1 4, cx-1 3, cc-3 0 -> median 3, mean 7/3.
+    assert ps["tool_calls"]["p50"] == pytest.approx(3.0) and ps["tool_calls"]["mean"] == pytest.approx(7 / 3)
+    # time to green: 22 min and 5 min; the third session never ran tests.
+    assert sorted(loops["time_to_green_minutes"]) == pytest.approx([5.0, 22.0])
+    assert (loops["sessions_with_test_runs"], loops["sessions_reaching_green"]) == (2, 2)
+    assert loops["failed_tool_call_share"] == pytest.approx(2 / 7)
+    assert loops["sessions_with_interventions"] == 1
+    pv = loops["per_validated_change"]
+    assert (pv["linked_sessions"], pv["linked_changes"]) == (3, 3)
+    modes = {g["mode"]: g for g in pv["by_mode"]}
+    # cc-1 had a human turn after the first (interactive); cx-1 and cc-3 did not.
+    assert (modes["interactive"]["validated_changes"], modes["autonomous"]["validated_changes"]) == (1, 2)
+    # Active time per validated change: cc-1 600 s for one change; (365 + 300) s over two changes.
+    assert modes["interactive"]["active_hours_per_validated_change"] == pytest.approx(600 / 3600)
+    assert modes["autonomous"]["active_hours_per_validated_change"] == pytest.approx(665 / 3600 / 2)
+    assert modes["interactive"]["cost_per_validated_change"] is None  # transcripts carry no cost
+
+
+def test_prompts_are_not_stored_unless_asked(tmp_path):
+    store = tmp_path / "s.duckdb"
+    api.ingest_sessions([FIX / "claude_session.jsonl"], store_path=store)
+    raw = store.read_bytes()
+    assert b"The parser drops the last line" not in raw and b"python -m pytest -q" not in raw
+    kept = tmp_path / "k.duckdb"
+    api.ingest_sessions([FIX / "claude_session.jsonl"], store_path=kept, keep_text=True)
+    with Store.open(kept) as st:
+        attrs = json.loads(st.con.execute("select attrs from items where item_id = 'claude-code:cc-1'").fetchone()[0])
+    assert "The parser drops the last line; fix it and run the tests." in attrs["text"]
+
+
+def test_usage_reports_are_stored_pseudonymously(tmp_path):
+    store = tmp_path / "s.duckdb"
+    api.ingest_sessions([FIX / "copilot_metrics.ndjson", FIX / "claude_code_usage.json"], store_path=store)
+    with Store.open(store) as st:
+        rows = st.con.execute("select source, actor_id, sessions, cost_usd from agent_usage order by source, day, actor_id").fetchall()
+        con = backend(st)
+        loops = agent_loops(con, Window(as_of=datetime(2026, 5, 1), days=14))
+    assert len(rows) == 4 and all(r[1] == "" or r[1].startswith("a") for r in rows)
+    assert not any("octo-dev" in str(r) or "dev@example.com" in str(r) for r in rows)
+    by = {u["source"]: u for u in loops["usage_reports"]}
+    assert by["claude-code-admin"]["cost_usd"] == pytest.approx(2.0) and by["claude-code-admin"]["actors"] == 2
+    assert by["copilot-metrics"]["lines_added"] == 100 and by["copilot-metrics"]["days"] == 2
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "loopmeter", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_cli_ingest_sessions_and_bad_files(tmp_path):
+    store = tmp_path / "s.duckdb"
+    ok = _cli("ingest", "--sessions", str(FIX / "codex_rollout.jsonl"), "--store", str(store), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "1 sessions" in ok.stdout
+    strange = tmp_path / "strange.jsonl"
+    strange.write_text('{"hello": "world"}\n')
+    bad = _cli("ingest", "--sessions", str(strange), "--store", str(store), cwd=tmp_path)
+    assert bad.returncode == 2
+    errors = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "strange.jsonl" in errors[0] and "--sessions-format" in errors[0]
+    missing = _cli("ingest", "--sessions", str(tmp_path / "nope"), "--store", str(store), cwd=tmp_path)
+    assert missing.returncode == 2 and "nope" in missing.stderr
+    # What was stored before the bad files is still there.
+    with Store.open(store) as st:
+        assert st.con.execute("select count(*) from items where kind = 'agent_session'").fetchone()[0] == 1
+
+
+def test_unknown_format_name_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="--sessions-format"):
+        api.ingest_sessions([FIX / "codex_rollout.jsonl"], store_path=tmp_path / "s.duckdb", fmt="cursor")
+
+
+def test_report_shows_agent_loops_in_html_and_terminal(tmp_path):
+    repo, shas = _project(tmp_path)
+    logs = _session_files(tmp_path, repo, shas)
+    evil = logs / "evil.jsonl"
+    evil.write_text(json.dumps({"type": "user", "sessionId": "<script>alert(1)</script>", "cwd": "/x",
+                                "timestamp": "2026-03-05T10:00:00Z", "message": {"role": "user", "content": "hi"}}) + "\n")
+    store = tmp_path / "s.duckdb"
+    api.ingest([repo.path], store_path=store)
+    api.ingest_sessions([logs, FIX / "claude_code_usage.json"], store_path=store)
+    html = tmp_path / "r.html"
+    doc = api.report_from_store(store_path=store, html_path=html, as_of=datetime(2026, 5, 1))
+    assert doc["agent_loops"]["sessions"] == 4
+    page = html.read_text()
+    assert 'id="agent-loops"' in page and "chart-agent-ttg" in page and "chart-agent-interventions" in page
+    assert "<script>alert(1)" not in page
+    assert "claude-code-admin" in page and "$2.00" in page
+    out = subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", str(store), "--as-of", "2026-05-01"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "agent loops (4 sessions" in out.stdout and "autonomous" in out.stdout
