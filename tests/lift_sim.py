@@ -36,6 +36,8 @@ class Team:
     size_lines: tuple[float, float] = (30.0, 30.0)  # median lines per change (before, after), log-normal
     author_offset: int = 0
     fade_after_weeks: int | None = None  # the cycle-time effect lasts this many weeks, then is gone
+    ai_authors: int | None = None  # only authors 0..ai_authors-1 ever use AI (None: everyone may)
+    ai_authors_speed: float = 1.0  # those authors' cycle times, before and after, relative to the rest
 
 
 def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, int, bool, int]]:
@@ -46,10 +48,12 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
             n = 1 + rng.poisson(team.rate_after if after else team.rate_before)
             for _ in range(n):
                 done = START + timedelta(weeks=week, seconds=float(rng.uniform(3600, 5 * 86400)))
-                ai = after and rng.random() < team.ai_share_after
+                user = team.ai_authors is None or a < team.ai_authors
+                ai = after and user and rng.random() < team.ai_share_after
                 lasting = team.fade_after_weeks is None or week < (team.adoption_week or 0) + team.fade_after_weeks
                 effect = team.cycle_ratio if after and lasting else 1.0
-                median = team.base_cycle_h * effect * (team.ai_ratio if ai else 1.0)
+                speed = team.ai_authors_speed if team.ai_authors is not None and user else 1.0
+                median = team.base_cycle_h * effect * speed * (team.ai_ratio if ai else 1.0)
                 cycle = float(np.exp(np.log(median) + rng.normal(0, team.sigma)))
                 lines = max(1, int(round(np.exp(np.log(team.size_lines[1 if after else 0]) + rng.normal(0, 0.8)))))
                 out.append((done, cycle, a + team.author_offset, ai, lines))

@@ -305,3 +305,26 @@ def test_open_pull_requests_are_censored_not_dropped_in_the_survival_estimate(tm
     assert km["median_a"] == pytest.approx(sf.index[np.argmax(sf.to_numpy() <= 0.5 + 1e-12)], rel=1e-12)
     # Counting the slow open items makes the "after" median longer than dropping them would.
     assert km["ratio"] > med["ratio"]
+
+
+def test_ai_users_who_were_already_faster_are_named_in_the_selection_caveat(tmp_path):
+    # Half the team uses AI after adoption, and that half was 0.6x as slow all along: AI does nothing.
+    team = Team(authors=12, weeks=16, adoption_week=8, cycle_ratio=1.0, ai_share_after=0.8, ai_authors=6,
+                ai_authors_speed=0.6)
+    write_repo(tmp_path / "team", team, seed=9)
+    loopmeter.ingest([tmp_path / "team"], store_path=tmp_path / "s.duckdb")
+    doc = lift(store_path=tmp_path / "s.duckdb", design="ai-vs-human",
+               adoption_dates=[(START + timedelta(weeks=8)).date().isoformat()], as_of=as_of(team), n_boot=300)
+    r = _row(doc, "cycle_time_hours", "ratio_of_medians")
+    assert r["ci_high"] < 1  # AI-assisted changes look faster ...
+    text = r["caveats"][r["caveat_codes"].index("selection")]
+    # ... but the same people were faster before anyone used AI; worked out from the planted commits.
+    cut = START + timedelta(weeks=8)
+    pre = {True: [], False: []}
+    for done, cycle, author, *_ in events(team, np.random.default_rng(9)):
+        if done < cut:
+            started = done - timedelta(hours=cycle)
+            pre[author < 6].append((int((done - EPOCH).total_seconds()) - int((started - EPOCH).total_seconds())) / 3600)
+    expected = np.median(pre[True]) / np.median(pre[False])
+    assert expected < 0.8
+    assert f"Before adoption, the authors who later used AI already had {expected:.2f}x the value of the others" in text
