@@ -124,3 +124,14 @@ def test_not_steady_is_silent_for_a_steady_flow():
     starts = np.arange(0, 400, 1.0)
     before, after = _flow(starts, starts + 10, [20, 200, 380])
     assert cv.not_steady([("before", before), ("after", after)]) is None
+
+
+def test_lift_documents_are_plain_json_with_unknowns_as_null():
+    import json
+    from datetime import date
+
+    from loopmeter.metrics.lift_designs import json_ready
+
+    doc = json_ready({"a": float("nan"), "b": [np.float64(1.5), np.int64(2), float("inf")], "c": (date(2024, 1, 1),)})
+    assert doc == {"a": None, "b": [1.5, 2, None], "c": ["2024-01-01"]}
+    json.dumps(doc, allow_nan=False)

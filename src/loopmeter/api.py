@@ -212,7 +212,7 @@ def lift(
 
     config = config or load_config()
     window_days = window_days or config.window_days
-    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+    with _damaged_store(store_path), Store.open(store_path, create=False) as store:
         rule = "given"
         if as_of is None:
             as_of, rule = default_as_of(store, repos)

@@ -65,31 +65,45 @@ def lift(
     _run(debug, go)
 
 
+_SHORT = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
+          "duration": "task duration"}
+
+
 def render_lift(doc: dict, console: Console) -> None:
-    """The terminal view: one table of estimates with a sentence each, then caveats and the spread."""
+    """The terminal view: one table of estimates, a sentence and the caveats for each, the checks
+    that were run, and how far the estimate moves across the specification table."""
     console.print(f"[bold]lift: {escape(doc.get('design', ''))}[/bold]")
     adoption = doc.get("adoption") or {}
     if adoption.get("per_repo"):
         dates = ", ".join(f"{escape(r)} {escape(d or 'none')}" for r, d in adoption["per_repo"].items())
         console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {dates}")
+    if doc.get("design") == "experiment":
+        missing = (doc.get("missing_duration_rows") or {}).get("count") or 0
+        console.print(f"{escape(str(doc.get('source')))}: {doc.get('rows', 0):,} rows, {missing:,} without a duration "
+                      "(left out and counted)")
     t = Table(title="estimates (95% CI)", title_justify="left")
     for col in ("#", "metric", "estimator", "ratio", "95% CI", "p", "n (a / b)", "clusters"):
         t.add_column(col, justify="right" if col in ("#", "ratio", "p", "n (a / b)", "clusters") else "left")
-    notes = []
-    for i, r in enumerate(doc.get("results") or [], 1):
+    results = doc.get("results") or []
+    for i, r in enumerate(results, 1):
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "no estimate"
         p = r.get("p_value")
-        t.add_row(str(i), escape(r.get("metric", "")), escape(estimator_name(r.get("estimator"))), ratio,
+        t.add_row(str(i), escape(_SHORT.get(r.get("metric", ""), r.get("metric", ""))),
+                  escape(estimator_name(r.get("estimator"))), ratio,
                   ci_text(r) if r.get("ratio") is not None else "—", f"{p:.3g}" if p is not None else "—",
                   f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}")
-        notes.append((i, r))
     console.print(t)
-    for i, r in notes:
+    for i, r in enumerate(results, 1):
         console.print(f"[bold]({i})[/bold] {escape(sentence(r))}")
         for c in r.get("caveats") or []:
             console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")
-    rng = doc.get("specification_range") or {}
-    for metric, x in rng.items():
+    checks = doc.get("checks") or []
+    if checks:
+        clear = sorted({c["check"].replace("_", " ") for c in checks if not c.get("applies")}
+                       - {c["check"].replace("_", " ") for c in checks if c.get("applies")})
+        if clear:
+            console.print(f"[dim]checked and not found: {escape(', '.join(clear))}[/dim]")
+    for metric, x in (doc.get("specification_range") or {}).items():
         if x:
-            console.print(f"[bold]specification table[/bold] {escape(metric)}: {x['min']:.2f}x to {x['max']:.2f}x "
-                          f"over {x['n']} alternative choices (estimator, window, period)")
+            console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: {x['min']:.2f}x "
+                          f"to {x['max']:.2f}x over {x['n']} choices of estimator, validation window and period")

@@ -863,7 +863,7 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
                                       chosen=(label == "since adoption" or since is None)))
         out["specification"] = rows
         _apply_spec(out)
-    return out
+    return json_ready(out)
 
 
 def _ai_groups(df: pd.DataFrame, adoption: Adoption | None, repos: list[str]) -> tuple[Groups, int, int]:
@@ -980,7 +980,7 @@ def experiment_design(csv_path, *, duration: str | None, start: str | None, end:
     out = {"design": "experiment", **{k: raw.get(k) for k in _PILOT_TABLE_KEYS if k != "alternatives"},
            "results": results, "specification": spec, "checks": [], "figures": {}}
     _apply_spec(out)
-    return out
+    return json_ready(out)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -1011,7 +1011,23 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
         out = ai_vs_human(con, window, names, adp if (adp.default or adp.per_repo) else None, seed=seed,
                           n_boot=n_boot, spec=spec)
     check_supported(out)
-    return out
+    return json_ready(out)
+
+
+def json_ready(x):
+    """Plain JSON values: numpy scalars as Python numbers, NaN and infinities as None (unknown), so
+    `--json` never prints the invalid token NaN and the report's figures embed cleanly."""
+    if isinstance(x, dict):
+        return {str(k): json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_ready(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, (date, datetime)):
+        return x.isoformat()
+    return x
 
 
 def check_supported(out: dict) -> None:
@@ -1052,4 +1068,4 @@ def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: di
     if adp is not None:
         out["designs"].append(before_after(con, window, names, adp, seed=seed, n_boot=n_boot))
     out["designs"].append(ai_vs_human(con, window, names, adp, seed=seed, n_boot=n_boot))
-    return out
+    return json_ready(out)
