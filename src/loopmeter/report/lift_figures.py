@@ -34,6 +34,14 @@ def forest_figure(results: list[Mapping[str, Any]]) -> go.Figure | None:
     return h._lift_figure(results, label_of=_label, title="Every estimate, with its 95% interval (1 = no difference)")
 
 
+# Denser than the cycle-time scatter's ticks: survival curves span one or two decades of hours.
+_KM_TICKS = [
+    (1 / 6, "10 min"), (0.5, "30 min"), (1, "1 h"), (2, "2 h"), (4, "4 h"), (8, "8 h"), (12, "12 h"), (24, "1 day"),
+    (48, "2 days"), (96, "4 days"), (168, "1 week"), (336, "2 weeks"), (720, "30 days"), (2160, "90 days"),
+    (8760, "1 year"),
+]
+
+
 def km_figure(km: Mapping[str, Any] | None) -> go.Figure | None:
     """Kaplan-Meier curves of the two groups, as steps with their pointwise 95% bands."""
     if not km or not km.get("groups"):
@@ -59,7 +67,7 @@ def km_figure(km: Mapping[str, Any] | None) -> go.Figure | None:
     if not traces:
         return None
     span = [t for g in km["groups"] for t in (g.get("times") or []) if h._is_number(t) and t > 0]
-    ticks = [(v, t) for v, t in h._LOG_TICKS if span and min(span) / 3 <= v <= max(span) * 3] or h._LOG_TICKS
+    ticks = [(v, t) for v, t in _KM_TICKS if span and min(span) / 1.5 <= v <= max(span) * 1.5] or _KM_TICKS
     layout = h._base_layout(
         "Share of work still open after t hours (Kaplan-Meier; open items censored)",
         xaxis=dict(type="log", title=dict(text="time since work started (log scale)"),
