@@ -55,7 +55,7 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
                 speed = team.ai_authors_speed if team.ai_authors is not None and user else 1.0
                 median = team.base_cycle_h * effect * speed * (team.ai_ratio if ai else 1.0)
                 cycle = float(np.exp(np.log(median) + rng.normal(0, team.sigma)))
-                lines = max(1, int(round(np.exp(np.log(team.size_lines[1 if after else 0]) + rng.normal(0, 0.8)))))
+                lines = max(1, round(float(np.exp(np.log(team.size_lines[1 if after else 0]) + rng.normal(0, 0.8)))))
                 out.append((done, cycle, a + team.author_offset, ai, lines))
     out.sort()
     return out

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
+from lift_sim import EPOCH, START, Team, as_of, events, write_repo
 
 import loopmeter
 from loopmeter.api import lift
@@ -15,8 +16,6 @@ from loopmeter.errors import ConfigError, DesignError
 from loopmeter.metrics.changes import Window, backend
 from loopmeter.metrics.lift_designs import change_frame
 from loopmeter.store.db import Store
-
-from lift_sim import EPOCH, START, Team, as_of, events, write_repo
 
 PLANTED = Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=0.7, rate_before=1.0, rate_after=2.0)
 ADOPTION = (START + timedelta(weeks=PLANTED.adoption_week)).date()
@@ -80,7 +79,6 @@ def test_the_regression_is_the_one_statsmodels_fits_on_the_store_rows(planted_st
                                        use_t=True)
         r = _row(before_after, "cycle_time_hours", estimator)
         assert r["ratio"] == pytest.approx(np.exp(fit.params["after"]), rel=1e-9)
-        lo, hi = fit.conf_int().loc["after"]
         # CR1 with t on G - 1 degrees of freedom, as stats/regression.py documents.
         from scipy import stats
         se = fit.bse["after"]

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from lift_sim import START, Team, as_of, write_repo
 
 CHROMIUM = Path("/usr/bin/chromium")

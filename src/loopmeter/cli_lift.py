@@ -12,7 +12,17 @@ from rich.console import Console
 from rich.table import Table
 
 from . import api
-from .cli import AsOfOpt, DebugOpt, JsonOpt, SeedOpt, StoreOpt, WindowOpt, _as_of, _run, app
+from .cli import (
+    AsOfOpt,
+    DebugOpt,
+    JsonOpt,
+    SeedOpt,
+    StoreOpt,
+    WindowOpt,
+    _as_of,
+    _run,
+    app,
+)
 from .errors import ConfigError
 from .report.lift_text import ci_text, estimator_name, sentence
 from .report.terminal import escape

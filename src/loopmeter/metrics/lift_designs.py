@@ -217,7 +217,6 @@ class Periods:
             m = repo == r
             if not m.any():
                 continue
-            d = day[m]
             out[m & (day >= a) & (day < self.after_until[r])] = "after"
             out[m & (day < a) & (day >= self.before_from[r])] = "before"
         return out
@@ -443,7 +442,7 @@ def _first_seen(df: pd.DataFrame, col: str) -> dict[str, date]:
     if df.empty:
         return {}
     s = df.groupby("repo")[col].min()
-    return {r: (v.date() if hasattr(v, "date") else v) for r, v in s.items() if v == v}
+    return {r: (v.date() if hasattr(v, "date") else v) for r, v in s.items() if not pd.isna(v)}
 
 
 def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, seed: int = 0,
@@ -739,7 +738,7 @@ def _its(series: list[dict]) -> tuple[Estimate, dict | None, cv.Caveat | None]:
     pre_p = float(2 * (1 - _norm_cdf(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
     caveat = cv.pre_trends(pre_p, source="the weekly series before adoption (ITS pre-period slope)",
                            slope=math.exp(res.pre_slope) - 1)
-    fits = {"pre": (list(range(-bi, 1)), fitted_pre), "post": (list(range(0, len(y) - bi)), fitted_post)}
+    fits = {"pre": (list(range(-bi, 1)), fitted_pre), "post": (list(range(len(y) - bi)), fitted_post)}
     return est, fits, caveat
 
 
@@ -764,13 +763,14 @@ def _did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full: date, *
     first = {r: (1 + (_monday(d) - w0).days // 7 if d else None) for r, d in dates.items()}
     panel = pd.DataFrame({"unit": unit.to_numpy(), "period": period, "y": a["validated"].to_numpy(float),
                           "first_treated": [first.get(r) for r in a["repo"]]})
-    n_treated_rows = int(sum(1 for f, t in zip(panel["first_treated"], panel["period"]) if f is not None and f == f and t >= f))
+    treated_rows = [f is not None and not pd.isna(f) and t >= f for f, t in zip(panel["first_treated"], panel["period"])]
+    n_treated_rows = int(sum(treated_rows))
     try:
         res = callaway_santanna(panel, seed=seed)
     except PanelError as e:
         return _no_estimate(name, n_treated_rows, len(panel) - n_treated_rows, int(unit.nunique()), str(e)), None, None
     d = res.to_dict()
-    post = panel[[f is not None and f == f and t >= f for f, t in zip(panel["first_treated"], panel["period"])]]
+    post = panel[treated_rows]
     m = float(post["y"].mean()) if len(post) else float("nan")
 
     def as_ratio(att: float) -> float | None:
@@ -858,8 +858,8 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
             if label == "since adoption" and (adoption is None or adoption.default is None and not adoption.per_repo):
                 continue
             gg, _, _ = _ai_groups(df, adp, repos)
-            for name, fn in DURATION_ESTIMATORS.items():
-                rows.append(_spec_row(CYCLE, fn(gg, seed, SPEC_BOOT), window_days=None, period=label,
+            for res in duration_results("ai-vs-human", "ai_assisted/human", gg, seed=seed, n_boot=SPEC_BOOT):
+                rows.append(_spec_row(CYCLE, res, window_days=None, period=label,
                                       chosen=(label == "since adoption" or since is None)))
         out["specification"] = rows
         _apply_spec(out)
@@ -916,9 +916,8 @@ def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.Data
     rows = []
     for label, all_history in (("equal windows", False), ("all history before", True)):
         cyc = _cycle_before_after(df, dates, window, all_history=all_history)
-        for name, fn in DURATION_ESTIMATORS.items():
-            rows.append(_spec_row(CYCLE, fn(cyc["groups"], seed, SPEC_BOOT), window_days=None, period=label,
-                                  chosen=not all_history))
+        for res in duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT):
+            rows.append(_spec_row(CYCLE, res, window_days=None, period=label, chosen=not all_history))
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
         w = replace(window, days=days)
         act = weekly_activity(con, w, repos)
