@@ -272,3 +272,36 @@ def test_report_shows_agent_loops_in_html_and_terminal(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "agent loops (4 sessions" in out.stdout and "autonomous" in out.stdout
+
+
+def test_a_pull_request_the_session_opened_links_it_to_the_landed_change(tmp_path):
+    repo, shas = _project(tmp_path)
+    store = tmp_path / "s.duckdb"
+    api.ingest([repo.path], store_path=store)
+    with Store.open(store) as st:
+        # What the GitHub source writes for PR #12 (docs/design.md): its item and its same_as link
+        # to the change its merge sha landed.
+        change = st.con.execute("select item_id from items where kind = 'change' and json_extract_string(attrs, '$.sha') = ?",
+                                [shas["m6"]]).fetchone()[0]
+        st.con.execute("insert into items (item_id, source, kind) values ('github:acme/widgets:pr:12', 'github', 'pull_request')")
+        st.con.execute("insert into links values ('github:acme/widgets:pr:12', ?, 'same_as')", [change])
+    session = [
+        {"type": "user", "sessionId": "pr-1", "cwd": "/elsewhere", "timestamp": "2026-03-03T08:00:00Z",
+         "message": {"role": "user", "content": "open a PR"}},
+        {"type": "assistant", "sessionId": "pr-1", "cwd": "/elsewhere", "timestamp": "2026-03-03T08:01:00Z",
+         "message": {"id": "m", "role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {"command": "gh pr create --fill"}}]}},
+        {"type": "user", "sessionId": "pr-1", "cwd": "/elsewhere", "timestamp": "2026-03-03T08:02:00Z",
+         "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
+                                                  "content": "Creating pull request\nhttps://github.com/acme/widgets/pull/12\n"}]}},
+    ]
+    f = tmp_path / "pr.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in session) + "\n")
+    api.ingest_sessions([f], store_path=store)
+    assert ("claude-code:pr-1", shas["m6"], "pull_request") in _links(store)
+
+
+def test_pull_request_urls_are_read_from_tool_output():
+    from loopmeter.sources.sessions.model import pull_requests_in_output
+
+    text = "https://github.com/acme/widgets/pull/12\nView: https://gitlab.example.com/group/sub/proj/-/merge_requests/7"
+    assert pull_requests_in_output(text) == [("github", "acme/widgets", 12), ("gitlab", "group/sub/proj", 7)]

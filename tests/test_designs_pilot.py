@@ -179,6 +179,9 @@ BASE = [["d", "t", "who", "x", "s", "e"]] + [
         ((6, 5, "2024-12-31T00:00:00"), {"duration": None, "start": "s", "end": "e"}, BadInput,
          ":7: 'e' (2024-12-31T00:00:00) is not after 's'"),
         ((4, 1, "maybe"), {"treatment": "t"}, BadInput, "3 distinct values ('0', '1', 'maybe')"),
+        # A size column feeds the size-mismatch caveat: a negative size is the file's fault and
+        # must be named like any other bad cell, not escape as a bare ValueError.
+        ((7, 3, "-3"), {"size": "x"}, BadInput, ":8: column 'x': '-3' is not a size"),
     ],
 )
 def test_bad_input_names_the_line_and_column(tmp_path, edit, kwargs, error, message):

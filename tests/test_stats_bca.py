@@ -137,3 +137,49 @@ def test_bca_coverage_slow(truth):
         seed=17,
     )
     assert 0.90 <= cov <= 0.99
+
+
+def test_bca_keys_are_null_not_missing_when_the_jackknife_is_skipped():
+    # More clusters than resamples: the BCa is not computed alongside, but the documented keys
+    # (docs/json-report.md) are still there, as null.
+    args = simulate_cycle_times(np.random.default_rng(2), ratio=0.7, n_authors=60)
+    d = ratio_of_quantiles(*args, n_boot=50, seed=1).to_dict()
+    assert d["ci_bca_low"] is None and d["ci_bca_high"] is None
+    assert d["ci_percentile_low"] is not None
+
+
+def test_leave_one_cluster_out_quantiles_equal_brute_force():
+    # The BCa's jackknife of the quantile ratio, against np.quantile of each group with one
+    # cluster's rows removed, for clusters in one group, in both, and of one row each.
+    from loopmeter.stats.bootstrap import factorize_clusters
+    from loopmeter.stats.lift import _quantile_ratio_jackknife
+
+    rng = np.random.default_rng(1)
+    for ca, cb in ((rng.integers(0, 12, 60), rng.integers(3, 15, 70)), (np.arange(40), np.arange(40, 75))):
+        a, b = rng.lognormal(size=ca.size).round(1), rng.lognormal(size=cb.size).round(1)  # with ties
+        (xa, xb), k = factorize_clusters(ca, cb)
+        for q in (0.5, 0.85, 0.1):
+            got = _quantile_ratio_jackknife(a, xa, b, xb, q, k)
+            want = [
+                np.quantile(a[xa != j], q) / np.quantile(b[xb != j], q)
+                if (xa != j).any() and (xb != j).any() else np.nan
+                for j in range(k)
+            ]
+            np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
+    # A cluster holding all of a group leaves it empty: undefined, NaN.
+    got = _quantile_ratio_jackknife(np.array([1.0, 2.0]), np.array([0, 0]), np.array([3.0, 4.0]),
+                                    np.array([1, 2]), 0.5, 3)
+    assert np.isnan(got[0]) and got[1] == pytest.approx(1.5 / 4.0)
+
+
+def test_bca_over_twenty_thousand_single_row_clusters_is_fast():
+    # A pilot CSV without a cluster column: every row is its own cluster. The jackknife must not
+    # recompute each group's quantile from scratch per row (quadratic: 10 s at this size).
+    import time
+
+    rng = np.random.default_rng(0)
+    a, b = rng.lognormal(size=10_000), rng.lognormal(0.2, 1.0, 10_000)
+    t0 = time.perf_counter()
+    est = ratio_of_quantiles(a, np.arange(10_000), b, np.arange(10_000, 20_000), interval="bca")
+    assert time.perf_counter() - t0 < 3.0
+    assert est.extra["interval"] == "bca" and est.ci_low < est.ratio < est.ci_high

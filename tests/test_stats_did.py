@@ -446,3 +446,50 @@ def test_multiplier_se_agrees_with_resampling_whole_units():
         boot = pd.concat([by_unit[u].assign(unit=f"{u}#{i}") for i, u in enumerate(pick)])
         draws.append(callaway_santanna(boot, n_boot=50).att)
     assert r.overall.se == pytest.approx(float(np.std(draws, ddof=1)), rel=0.2)
+
+
+def test_an_outcome_without_variation_is_an_error_not_a_zero_width_interval():
+    # Every unit's outcome is the same every week: att 0 with the interval [0, 0] would claim
+    # certainty; nothing in the data measures the uncertainty.
+    rows = [(u, t, 1.0, 5 if u < 10 else None) for u in range(20) for t in range(1, 9)]
+    df = pd.DataFrame(rows, columns=["unit", "period", "y", "first_treated"])
+    with pytest.raises(PanelError, match="do not vary"):
+        callaway_santanna(df, n_boot=100)
+    # The same when the constant is written two ways that differ in the last bit (0.1 + 0.2 vs
+    # 0.3): rounding noise is not variation.
+    noisy = df.assign(y=[(0.1 + 0.2 if (u + t) % 2 else 0.3) * 7.7 for u, t in zip(df.unit, df.period)])
+    with pytest.raises(PanelError, match="do not vary"):
+        callaway_santanna(noisy, n_boot=100)
+
+
+def test_pre_periods_without_variation_are_not_called_missing():
+    # Weeks 1..4 are flat for everyone, so the pre-adoption points are exactly zero with zero
+    # standard error: untestable, but they exist, so the caveat must not say there are none.
+    rng = np.random.default_rng(0)
+    rows = [
+        (u, t, 1.0 if t <= 4 else float(rng.normal()), 5 if u < 10 else None)
+        for u in range(20) for t in range(1, 9)
+    ]
+    df = pd.DataFrame(rows, columns=["unit", "period", "y", "first_treated"])
+    r = callaway_santanna(df, n_boot=100)
+    assert r.pre_trend.statistic is None
+    assert not any("No pre-adoption weeks" in c for c in r.caveats)
+    assert any("pre-adoption points do not vary" in c for c in r.caveats)
+
+
+def test_cells_resting_on_one_unit_each_side_are_flagged_not_passed_off_as_certain():
+    # Cohort 4 is the single unit "b" and the only never-treated unit is "c": with never-treated
+    # controls each of its cells compares one unit with one unit, so its standard error is zero
+    # and the interval [att, att]. That must be said, since it is not certainty.
+    rng = np.random.default_rng(3)
+    first = {"a1": 3, "a2": 3, "b": 4, "c": None}
+    rows = [(u, t, float(rng.normal()), g) for u, g in first.items() for t in range(1, 6)]
+    df = pd.DataFrame(rows, columns=["unit", "period", "y", "first_treated"])
+    r = callaway_santanna(df, control_group="never_treated", n_boot=100)
+    flat = [c for c in r.group_time if c.g == 4]
+    assert flat and all(c.effect.se == 0.0 for c in flat)  # what is being flagged
+    assert any("zero width" in c and "g=4" in c for c in r.caveats)
+    # and the error message for a panel with nothing but such cells names both causes
+    two = df[df.unit.isin(["b", "c"])]
+    with pytest.raises(PanelError, match="single unit on each side"):
+        callaway_santanna(two, control_group="never_treated", n_boot=100)

@@ -216,3 +216,23 @@ def test_short_series_say_their_intervals_run_narrow():
     y = _planted_counts(np.random.default_rng(9), n=104, b=52)
     res = interrupted_time_series(y, 52, model="poisson")
     assert any("run narrow" in c for c in res.caveats)
+
+
+@pytest.mark.parametrize("model", ["ols", "poisson"])
+def test_a_series_the_model_fits_exactly_has_no_interval_and_says_why(model):
+    # A constant series (or an exact line with a jump) leaves no residual: the HAC sandwich is
+    # zero, so the interval would have zero width and the p-value would be rounding noise.
+    t = np.arange(40.0)
+    for y in (np.full(40, 5.0), 10.0 + 2.0 * t + 6.0 * (t >= 20)):
+        if model == "poisson" and y[0] != 5.0:
+            y = np.full(40, 7.0)
+        res = interrupted_time_series(y, 20, model=model)
+        d = res.to_dict()
+        assert d["level_ci_low"] is None and d["level_ci_high"] is None and d["level_p_value"] is None
+        assert d["slope_ci_low"] is None and d["slope_ci_high"] is None
+        assert any("fits every week exactly" in c for c in res.caveats)
+        json.dumps(d, allow_nan=False)
+    # The point estimate is still the exact one: no jump in a constant series.
+    assert interrupted_time_series(np.full(40, 5.0), 20, model=model).level_change == pytest.approx(
+        0.0 if model == "ols" else 1.0, abs=1e-9
+    )

@@ -394,9 +394,22 @@ def test_rates_without_a_denominator_give_no_ratio(args, message):
     assert any(message in c for c in est.caveats)
 
 
-def test_zero_events_after_is_a_real_estimate_of_zero():
+def test_zero_events_after_is_an_estimate_of_zero_with_an_honest_upper_bound():
+    # No events in a: every bootstrap resample has none either, so the percentile interval would
+    # be [0, 0], claiming certainty that the rate is zero. The upper bound is the exact one:
+    # given N events in all, events in a ~ Binomial(N, p) with p = R x_a / (R x_a + x_b); with
+    # none seen the Clopper-Pearson upper limit is 1 - (alpha/2)^(1/N), and
+    # R = p / (1 - p) * x_b / x_a. Here N = 6, x_a = 3, x_b = 3.
     est = ratio_of_rates([0, 0, 0], [1, 1, 1], [1, 2, 3], [1, 1, 1], n_boot=100)
-    assert est.ratio == 0.0 and est.ci_low == 0.0 and est.ci_high == 0.0
+    p_hi = 1 - 0.025 ** (1 / 6)
+    assert est.ratio == 0.0 and est.ci_low == 0.0
+    assert est.ci_high == pytest.approx(p_hi / (1 - p_hi) * 3 / 3, rel=1e-9)
+    assert est.extra["interval"] == "exact_poisson"
+    assert any("no events" in c and "ignores" in c for c in est.caveats)
+    # A 90% interval's bound is lower.
+    est90 = ratio_of_rates([0, 0, 0], [2, 1, 1], [1, 2, 3], [1, 1, 1], conf=0.9, n_boot=100)
+    p90 = 1 - 0.05 ** (1 / 6)
+    assert est90.ci_high == pytest.approx(p90 / (1 - p90) * 3 / 4, rel=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -507,3 +520,21 @@ def test_caveats_name_the_groups_the_caller_compares():
     assert any(c.startswith("Changes in the AI-assisted group are 10.0x larger than in the human group")
                for c in est.caveats)
     assert not any(re.search(r"\bgroup [ab]\b", c, re.I) for c in est.caveats)
+
+
+def test_all_durations_equal_give_no_ratio_and_say_why():
+    # Issue 3's bad-input list: identical durations carry no information about a ratio; ratio 1
+    # with the interval [1, 1] would claim certainty that nothing differs.
+    est = ratio_of_quantiles(np.full(30, 5.0), np.arange(30), np.full(25, 5.0), np.arange(25), n_boot=100)
+    assert est.ratio is None and est.ci_low is None and est.ci_high is None
+    assert any("every duration in both groups is 5" in c.lower() for c in est.caveats)
+
+
+def test_a_zero_width_interval_is_flagged():
+    # Each group constant (10 h and 5 h): every resample gives exactly 2. The interval [2, 2]
+    # reflects data without variation, not a ratio known exactly, and must say so.
+    est = ratio_of_quantiles(np.full(30, 10.0), np.arange(30), np.full(30, 5.0), np.arange(30, 60), n_boot=200)
+    assert est.ratio == 2.0 and est.ci_low == est.ci_high == 2.0
+    assert any("zero width" in c for c in est.caveats)
+    varied = ratio_of_quantiles(*simulate_cycle_times(np.random.default_rng(1), ratio=0.7), n_boot=200)
+    assert not any("zero width" in c for c in varied.caveats)

@@ -163,3 +163,16 @@ def test_empty_group_gives_no_ratio_and_bad_values_raise():
         hodges_lehmann([1.0, 0.0], [1.0])
     with pytest.raises(ValueError, match="both groups or for neither"):
         hodges_lehmann([1.0], [1.0], clusters_a=["x"])
+
+
+def test_all_durations_equal_give_no_ratio_and_say_why():
+    est = hodges_lehmann(np.full(30, 5.0), np.full(30, 5.0))
+    assert est.ratio is None and est.ci_low is None and est.ci_high is None and est.p_value is None
+    assert any("every duration in both groups is 5" in c.lower() for c in est.caveats)
+
+
+def test_a_zero_width_interval_is_flagged():
+    est = hodges_lehmann(np.full(30, 10.0), np.full(30, 5.0))
+    assert est.ci_low == pytest.approx(est.ci_high)
+    assert any("zero width" in c for c in est.caveats)
+    assert not any("zero width" in c for c in hodges_lehmann(HAND_A, HAND_B).caveats)

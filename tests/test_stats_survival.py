@@ -195,3 +195,18 @@ def test_km_ratio_interval_covers_the_planted_ratio():
         est = km_ratio_of_medians(da, ea, ca, db, eb, cb, n_boot=400, seed=i)
         hits += est.ci_low <= 0.6 <= est.ci_high
     assert 0.90 <= hits / n_sets <= 0.99, hits / n_sets
+
+
+def test_all_durations_equal_give_no_ratio_and_say_why():
+    d = np.full(30, 5.0)
+    est = km_ratio_of_medians(d, np.ones(30), np.arange(30), d, np.ones(30), np.arange(30), n_boot=100)
+    assert est.ratio is None and est.ci_low is None and est.ci_high is None
+    assert any("every duration in both groups is 5" in c.lower() for c in est.caveats)
+
+
+def test_a_zero_width_interval_is_flagged():
+    n = 30
+    est = km_ratio_of_medians(np.full(n, 10.0), np.ones(n), np.arange(n), np.full(n, 5.0), np.ones(n),
+                              np.arange(n, 2 * n), n_boot=100)
+    assert est.ratio == 2.0 and est.ci_low == est.ci_high == 2.0
+    assert any("zero width" in c for c in est.caveats)

@@ -67,11 +67,7 @@ def ingest(
     repos = [open_repository(p, branch) for p in paths]
     with _damaged_store(store_path), Store.open(store_path) as store:
         results = [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs) for info in repos]
-        if store.con.execute("select count(*) from items where kind = 'agent_session'").fetchone()[0]:
-            # Changes were rebuilt, and with them the links that tie agent sessions to them.
-            from .store.session_load import link_sessions
-
-            link_sessions(store)
+        _relink_sessions(store)
         return results
 
 
@@ -90,6 +86,104 @@ def ingest_sessions(
 
     with _damaged_store(store_path), Store.open(store_path) as store:
         return run(store, list(paths), fmt=fmt, keep_text=keep_text, progress=progress)
+
+
+def _api_token(token_env: str | None, default_env: str) -> str | None:
+    from .sources.http import token_from_env
+
+    if token_env is not None:
+        if not token_env.strip():
+            raise ConfigError("--token-env: give the name of an environment variable")
+        token = token_from_env(token_env)
+        if token is None:
+            raise ConfigError(f"--token-env: the environment variable {token_env} is not set or empty")
+        return token
+    return token_from_env(default_env)
+
+
+def _ingest_api(kind: str, names: Sequence[str], *, store_path, url, token_env, since, progress, config,
+                sleep, clock) -> list:
+    import time
+
+    import importlib
+
+    from .sources.http import GITHUB, GITLAB, ApiClient
+    from .store.api_load import cache_lookup
+
+    mod = importlib.import_module(f".sources.{kind}", __package__)
+    provider = GITHUB if kind == "github" else GITLAB
+    config = config or load_config()
+    matcher = Matcher.load(config.signatures)
+    # Names and token are checked before the store is opened, so a typo creates nothing.
+    names = [mod.check_repo_name(n) for n in names]
+    token = _api_token(token_env, provider.token_env)
+    progress = progress or Progress()
+    if token is None:
+        progress.note(f"no token in {provider.token_env}: only public data can be read, and {provider.name} "
+                      "allows few requests an hour without one")
+    on_wait = getattr(progress, "wait", None)
+    results = []
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        for name in names:
+            with ApiClient(mod.api_base(url or mod.DEFAULT_URL), provider=provider, token=token, cached=cache_lookup(store),
+                           on_wait=on_wait, sleep=sleep or time.sleep, clock=clock or time.time) as client:
+                source = mod.Source(store, client, name, matcher)
+                result = source.ingest(since=since, progress=progress)
+                result.requests = client.stats.requests
+                result.not_modified = client.stats.not_modified
+                result.waited_seconds = client.stats.waited_seconds
+                results.append(result)
+        _relink_sessions(store)
+    return results
+
+
+def _relink_sessions(store: Store) -> None:
+    """Agent sessions link to changes through commits, pull requests and branches; when any of
+    those were rebuilt, the links are rebuilt too."""
+    if store.con.execute("select count(*) from items where kind = 'agent_session'").fetchone()[0]:
+        from .store.session_load import link_sessions
+
+        link_sessions(store)
+
+
+def ingest_github(
+    repos: Sequence[str],
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    url: str | None = None,
+    token_env: str | None = None,
+    since: datetime | None = None,
+    progress: Progress | None = None,
+    config: Config | None = None,
+    sleep=None,
+    clock=None,
+) -> list:
+    """Read pull requests, issues, Actions runs, releases and deployments of GitHub repositories
+    ("OWNER/REPO") into the store: incremental, resumable, one transaction per page.
+
+    The token comes from `token_env` (default GITHUB_TOKEN); it is sent only in the Authorization
+    header and never stored. `url` is the API base of GitHub Enterprise Server (or a test server).
+    """
+    return _ingest_api("github", repos, store_path=store_path, url=url, token_env=token_env, since=since,
+                       progress=progress, config=config, sleep=sleep, clock=clock)
+
+
+def ingest_gitlab(
+    projects: Sequence[str],
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    url: str | None = None,
+    token_env: str | None = None,
+    since: datetime | None = None,
+    progress: Progress | None = None,
+    config: Config | None = None,
+    sleep=None,
+    clock=None,
+) -> list:
+    """Read merge requests, issues, pipelines and deployments of GitLab projects ("GROUP/PROJECT")
+    into the store, like `ingest_github`. The token comes from `token_env` (default GITLAB_TOKEN)."""
+    return _ingest_api("gitlab", projects, store_path=store_path, url=url, token_env=token_env, since=since,
+                       progress=progress, config=config, sleep=sleep, clock=clock)
 
 
 def report_from_store(

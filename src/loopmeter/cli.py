@@ -145,9 +145,48 @@ def analyze(
     _run(debug, go)
 
 
+class _ApiProgress(_RichProgress):
+    """Progress of API listings: items per stream, and the rate-limit wait when there is one.
+
+    Transient: the summary line printed after the ingest says what was read, and an error stays
+    the one line on stderr."""
+
+    def __init__(self, console: Console):
+        super().__init__(console)
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed} items"),
+            TimeElapsedColumn(), console=console, transient=True,
+        )
+        self.label = ""
+
+    def start(self, repo: str, total: int | None) -> None:
+        self.label = escape(repo)
+        super().start(repo, total)
+
+    def wait(self, seconds: float, reason: str) -> None:
+        text = f"{reason}, waiting {seconds:.0f} s"
+        if self.task is not None:
+            self.bar.update(self.task, description=f"{self.label} [yellow]({escape(text)})[/yellow]")
+        self.bar.console.print(f"[yellow]{self.label}: {escape(text)}[/yellow]", highlight=False, soft_wrap=True)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, advance=n, description=self.label)
+
+
+def _since(value: str | None) -> datetime | None:
+    d = _date(value, "--since")
+    return None if d is None else datetime(d.year, d.month, d.day)
+
+
 @app.command()
 def ingest(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Git repositories to read into the store.")] = None,
+    github: Annotated[Optional[list[str]], typer.Option("--github", help="A GitHub repository OWNER/REPO (repeatable).")] = None,
+    gitlab: Annotated[Optional[list[str]], typer.Option("--gitlab", help="A GitLab project GROUP/PROJECT (repeatable).")] = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="API base URL of a self-hosted GitHub Enterprise or GitLab.")] = None,
+    token_env: Annotated[Optional[str], typer.Option("--token-env", help="Environment variable holding the API token \\[default: GITHUB_TOKEN / GITLAB_TOKEN].")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Read API items updated (or created) on or after this date (YYYY-MM-DD).")] = None,
     store: StoreOpt = DEFAULT_STORE,
     branch: BranchOpt = None,
     pull_refs: PullOpt = True,
@@ -156,31 +195,57 @@ def ingest(
     keep_text: Annotated[bool, typer.Option("--keep-text", help="Also store prompts and commands from transcripts (off: only what the metrics need).")] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Read new history into the store (idempotent and incremental).
+    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab.
 
-    Example: loopmeter ingest ~/src/api --store team.duckdb
+    Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
     """
 
     def go():
-        if not paths and not sessions:
-            raise ConfigError("ingest: name something to read (git repository paths, or --sessions PATH)")
-        bar = _RichProgress(err)
-        try:
-            results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs) if paths else []
-            if sessions:
+        if not paths and not github and not gitlab and not sessions:
+            raise ConfigError(
+                "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT or --sessions PATH"
+            )
+        if url and github and gitlab:
+            raise ConfigError("--url: give --github or --gitlab with it, not both (they are different servers)")
+        since_at = _since(since)
+        if paths:
+            bar = _RichProgress(err)
+            try:
+                results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
+            finally:
+                bar.stop()
+            for r in results:
+                how = "incremental" if r.incremental else "full"
+                Console().print(
+                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
+                )
+        for names, fn in ((github, api.ingest_github), (gitlab, api.ingest_gitlab)):
+            if not names:
+                continue
+            bar = _ApiProgress(err)
+            try:
+                done = fn(names, store_path=store, url=url, token_env=token_env, since=since_at, progress=bar)
+            finally:
+                bar.stop()
+            for r in done:
+                for w in r.warnings:
+                    err.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
+                counts = ", ".join(f"{n:,} {k}" for k, n in r.items.items())
+                Console().print(
+                    f"{escape(r.source)}: {counts}; {r.requests:,} requests ({r.not_modified:,} not modified)",
+                    highlight=False, soft_wrap=True,
+                )
+        if sessions:
+            bar = _RichProgress(err)
+            try:
                 sr = api.ingest_sessions([str(p) for p in sessions], store_path=store, fmt=sessions_format,
                                          keep_text=keep_text, progress=bar)
-        finally:
-            bar.stop()
-        if sessions:
+            finally:
+                bar.stop()
             Console().print(
                 f"agent logs: {sr.files} files read ({sr.unchanged} unchanged), {sr.sessions} sessions, "
-                f"{sr.usage_days} usage days, {len(sr.skipped_lines)} lines skipped, {sr.links} session-change links"
-            )
-        for r in results:
-            how = "incremental" if r.incremental else "full"
-            Console().print(
-                f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
+                f"{sr.usage_days} usage days, {len(sr.skipped_lines)} lines skipped, {sr.links} session-change links",
+                highlight=False, soft_wrap=True,
             )
 
     _run(debug, go)

@@ -17,6 +17,7 @@ from pathlib import Path
 from .attribution import Matcher
 from .errors import ConfigError
 from .sources import git as gitsrc
+from .store.api_load import relink_api_sources
 from .store.changes import derive_changes
 from .store.db import Store, utcnow
 from .store.git_load import Identities, finish_ingest, previous_tips, reattribute, register_repo, write_commits
@@ -117,6 +118,8 @@ def ingest_git(
         reattribute(store, repo, matcher)
     store.set_meta(f"signatures:{repo}", matcher.fingerprint)
     stats = derive_changes(store, repo, matcher)
+    # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
+    relink_api_sources(store)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
     ).fetchone()

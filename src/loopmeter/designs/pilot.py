@@ -157,6 +157,8 @@ def pilot_lift(
     if size_spec is not None:
         kind, col = size_spec
         raw = _covariate(keep, lines, "raw", col, col, table.path)
+        if (raw < 0).any():
+            raise _first_bad(table.path, lines, keep[col], raw < 0, col, "is not a size (sizes are >= 0)")
         caveats += _size_caveats(raw[is_treated], raw[~is_treated], n_a, n_b, LABELS)
         spec = size if size in cov else None
         with_cov = cov if spec else {**cov, size: _covariate(keep, lines, kind, col, size, table.path)}

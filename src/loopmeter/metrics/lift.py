@@ -65,20 +65,22 @@ def cycle_time_ai_vs_human(
     """AI-assisted vs human changes landed in the same period: since adoption when it is known, so
     that years of pre-AI history (other tools, other people, other code) do not stand in for "human"."""
     ch = changes(con, window, repos)
-    keep = ~ch.bot & ch.cycle_hours.notnull() & (ch.cycle_hours > 0)
+    compared = ~ch.bot
     if since is not None:
-        keep = keep & (ch.done_at >= ibis.timestamp(datetime.combine(since, datetime.min.time())))
+        compared = compared & (ch.done_at >= ibis.timestamp(datetime.combine(since, datetime.min.time())))
+    keep = compared & ch.cycle_hours.notnull() & (ch.cycle_hours > 0)
     df = con.execute(ch.filter(keep).select("cycle_hours", "ai_assisted", "author_id", "size_lines"))
     period = [f"both groups are changes landed since the adoption date ({since.isoformat()})"] if since else [
         "no adoption date, so the whole history is compared: older human work may differ for reasons other than AI"
     ]
+    period += _unknown_cycle_caveats(con, ch.filter(compared))
     ai = df[df["ai_assisted"]]
     hu = df[~df["ai_assisted"]]
     out = []
     for q, metric in ((0.5, "cycle_time_hours_p50"), (0.85, "cycle_time_hours_p85")):
         if ai.empty or hu.empty:
             est = Estimate(
-                estimator="ratio_of_quantiles" if q != 0.5 else "ratio_of_medians", ratio=None, ci_low=None,
+                estimator="ratio_of_medians" if q == 0.5 else f"ratio_of_p{q * 100:g}", ratio=None, ci_low=None,
                 ci_high=None, n_a=len(ai), n_b=len(hu), n_clusters=int(df["author_id"].nunique()),
                 caveats=("no AI-assisted changes with a known cycle time" if ai.empty else
                          "no human changes with a known cycle time",),
@@ -94,6 +96,25 @@ def cycle_time_ai_vs_human(
         d = _result(metric, "ai_assisted/human", est, [OBSERVATIONAL, *period])
         d["since"] = since.isoformat() if since else None
         out.append(d)
+    return out
+
+
+def _unknown_cycle_caveats(con, compared) -> list[str]:
+    """How many compared changes are left out for want of a cycle time, per group: never silently.
+
+    Mostly single commits that landed the moment they were written and squash merges without
+    their PR commits; if one group loses more of them, the groups compare different kinds of work."""
+    unknown = compared.cycle_hours.isnull() | (compared.cycle_hours <= 0)
+    df = con.execute(compared.group_by("ai_assisted").agg(n=compared.count(), unknown=unknown.sum()))
+    out = []
+    for ai, noun in ((True, "AI-assisted"), (False, "human")):
+        row = df[df["ai_assisted"] == ai]
+        if len(row) and int(row["unknown"].iloc[0]):
+            out.append(
+                f"{int(row['unknown'].iloc[0])} of {int(row['n'].iloc[0])} {noun} changes have no known cycle "
+                "time (single commits that landed as they were written, squash merges without their "
+                "pull-request commits) and are left out of this comparison"
+            )
     return out
 
 

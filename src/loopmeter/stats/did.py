@@ -570,6 +570,15 @@ def callaway_santanna(
     w_mat = np.column_stack(agg_w)
     est = np.concatenate([att_cells, att_cells @ w_mat])
     infl = np.hstack([psi, psi @ w_mat + np.column_stack(agg_extra)])  # (n, K + A)
+    # Rounding noise is not variation: the same constant written two ways differs in the last bit.
+    scale = max(1.0, float(np.nanmax(np.abs(p.y))))
+    if np.all(np.abs(infl[:, len(cells) + simple_col]) <= 1e-9 * scale):
+        # Every unit's change equals its comparison mean: the interval would be [att, att], a
+        # certainty nothing in the data supports.
+        raise PanelError(
+            "the outcome's changes do not vary between units (a constant outcome, or a single unit on "
+            "each side of every comparison), so the uncertainty of the effect cannot be estimated"
+        )
     reps = _multiplier_bootstrap(infl, n_boot, seed)
     se = _bootstrap_se(reps)
     z = float(sps.norm.ppf(0.5 + conf / 2.0))
@@ -600,8 +609,17 @@ def callaway_santanna(
     pre_df = _welch_df(infl[:, pre_idx], p.cohort)
     pre = _pre_trend(est[pre_idx], reps[:, pre_idx], se[pre_idx], pre_df, pre_es, conf)
 
+    flat = [(c[0], c[1]) for i, c in enumerate(cells) if se[i] <= 1e-12 * scale]
+    if flat:
+        caveats.append(
+            f"{len(flat)} group-time cell(s) have a single unit on each side (or no variation), so "
+            "their intervals have zero width and say nothing about uncertainty: "
+            + "; ".join(f"g={g} t={t}" for g, t in flat[:_NAMED])
+            + (f"; and {len(flat) - _NAMED} more" if len(flat) > _NAMED else "")
+            + "."
+        )
     treated_units = int(sum(cohort_size[g] for g in group_cols))
-    caveats += _inference_caveats(n, cohort_size, group_cols, pre)
+    caveats += _inference_caveats(n, cohort_size, group_cols, pre, n_pre_points=len(pre_es))
     return DidResult(
         overall=effect(k + simple_col),
         conf=conf,
@@ -698,7 +716,7 @@ def _welch_df(infl: np.ndarray, cohort: np.ndarray) -> np.ndarray:
 
 
 def _inference_caveats(
-    n: int, cohort_size: dict[int, int], estimated: dict[int, int], pre: PreTrendTest
+    n: int, cohort_size: dict[int, int], estimated: dict[int, int], pre: PreTrendTest, *, n_pre_points: int
 ) -> list[str]:
     out: list[str] = []
     if n < MIN_UNITS:
@@ -711,7 +729,12 @@ def _inference_caveats(
             + "); a cohort that small shows little of its own variability, so intervals understate "
             "the uncertainty."
         )
-    if pre.statistic is None:
+    if pre.statistic is None and n_pre_points:
+        out.append(
+            f"The {n_pre_points} pre-adoption points do not vary between units (zero standard error), so "
+            "parallel trends could not be tested."
+        )
+    elif pre.statistic is None:
         out.append("No pre-adoption weeks before the base week, so parallel trends could not be checked.")
     elif pre.rejects:
         out.append(

@@ -176,12 +176,23 @@ def _fit(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: float):
                 caveats.append("The negative binomial fit did not converge; the estimate is unreliable.")
     # For the negative binomial the last parameter is the dispersion alpha; the design comes first.
     ci = np.asarray(res.conf_int(alpha=alpha))[:4]
+    se, pvalues = np.asarray(res.bse)[:4], np.asarray(res.pvalues)[:4]
+    fitted = np.asarray(res.predict(), dtype=float)
+    if np.allclose(fitted, y, rtol=0.0, atol=1e-9 * max(1.0, float(np.abs(y).max()))):
+        # No residual at all: the sandwich is zero, so the interval would have zero width and the
+        # p-value would be rounding noise. The coefficients themselves are exact.
+        nan4 = np.full(4, np.nan)
+        ci, se, pvalues = np.column_stack([nan4, nan4]), nan4, nan4
+        caveats.append(
+            "The model fits every week exactly (no residual variation), so there is no interval "
+            "and no p-value."
+        )
     return (
         np.asarray(res.params)[:4],
-        np.asarray(res.bse)[:4],
+        se,
         ci[:, 0],
         ci[:, 1],
-        np.asarray(res.pvalues)[:4],
+        pvalues,
         caveats,
     )
 

@@ -147,6 +147,9 @@ def ratio_of_quantiles(
                 caveats.append(f"{_cap(label)} has no values, so there is nothing to compare.")
         return Estimate(estimator, None, None, None, len(a), len(b), n_clusters, tuple(caveats))
 
+    same = all_equal_caveat(a, b)
+    if same:
+        return Estimate(estimator, None, None, None, len(a), len(b), n_clusters, (same,))
     for label, vals in zip(labels, (a, b)):
         if len(vals) < MIN_VALUES:
             caveats.append(
@@ -167,6 +170,7 @@ def ratio_of_quantiles(
         seed=seed,
         rows_per_replicate=len(a) + len(b),
         dropped_reason="left a group with no values",
+        jackknife=lambda: _quantile_ratio_jackknife(a, codes_a, b, codes_b, q, n_clusters),
     )
     caveats += more
     lo, hi = ci if ci is not None else (None, None)
@@ -188,6 +192,87 @@ def _quantile_ratio_statistic(a, codes_a, b, codes_b, q):
         return qa / qb  # NaN where either group drew nothing
 
     return statistic
+
+
+def all_equal_caveat(a: np.ndarray, b: np.ndarray) -> str | None:
+    """The caveat for two non-empty groups whose durations are all one value, else None.
+
+    Identical durations carry no information about a ratio: reporting 1 with the interval [1, 1]
+    would claim certainty that nothing differs, when the data more likely lost its resolution
+    (durations rounded to a day, a default filled in)."""
+    v = a[0]
+    if (a == v).all() and (b == v).all():
+        return (
+            f"Every duration in both groups is {v:g}; with no variation at all there is nothing to "
+            "estimate (check how the durations were measured or rounded)."
+        )
+    return None
+
+
+ZERO_WIDTH = (
+    "The interval has zero width: every resample gave the same ratio. That reflects data without "
+    "variation the interval can see, not a ratio known exactly."
+)
+
+
+def _quantile_ratio_jackknife(a, codes_a, b, codes_b, q, n_clusters) -> np.ndarray:
+    """Leave-one-cluster-out values of ``quantile_q(a) / quantile_q(b)``, NaN where a group empties.
+
+    Equal to ``cluster_jackknife`` of the bootstrap statistic, but without recomputing each
+    group's quantile from all its rows once per cluster: that is quadratic in the rows when every
+    row is its own cluster (a pilot CSV without a cluster column), 10 s at 20,000 rows.
+    """
+    return _loo_quantiles(a, codes_a, q, n_clusters) / _loo_quantiles(b, codes_b, q, n_clusters)
+
+
+def _loo_quantiles(values: np.ndarray, codes: np.ndarray, q: float, n_clusters: int) -> np.ndarray:
+    """Per cluster k, numpy's linear q-quantile of ``values`` without the rows of cluster k.
+
+    With the values sorted and cluster k's rows at sorted positions P (ascending), the j-th
+    smallest remaining value sits at position ``j + #{r : P_r - r <= j}``: each removed position
+    at or before it pushes it one further, and ``P_r - r`` is non-decreasing.
+    """
+    order = np.argsort(values, kind="stable")
+    v, c = values[order], codes[order]
+    n = v.size
+    out = np.full(n_clusters, np.nan)
+    sizes = np.bincount(c, minlength=n_clusters)
+    if n == 0:
+        return out
+    # Clusters without rows here leave the group whole.
+    out[sizes == 0] = np.quantile(v, q)
+
+    def at(j, removed_before):  # value at remaining rank j, given the count pushed past
+        return v[j + removed_before]
+
+    m = n - 1
+    single = np.flatnonzero(sizes == 1)
+    if single.size and m > 0:
+        pos = np.empty(n_clusters, dtype=np.int64)
+        pos[c] = np.arange(n)  # the position of each single-row cluster's row
+        p = pos[single]
+        h = (m - 1) * q
+        j_lo = int(np.floor(h))
+        j_hi = min(j_lo + 1, m - 1)
+        lo, hi = at(j_lo, (p <= j_lo).astype(np.int64)), at(j_hi, (p <= j_hi).astype(np.int64))
+        out[single] = lo + (h - j_lo) * (hi - lo)
+    multi = np.flatnonzero(sizes > 1)
+    if multi.size:
+        by_cluster = np.argsort(c, kind="stable")  # positions grouped by cluster, ascending within
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        for k in multi:
+            removed = by_cluster[starts[k] : starts[k + 1]]
+            m_k = n - removed.size
+            if m_k == 0:
+                continue
+            shifted = removed - np.arange(removed.size)
+            h = (m_k - 1) * q
+            j_lo = int(np.floor(h))
+            j_hi = min(j_lo + 1, m_k - 1)
+            lo = at(j_lo, int(np.searchsorted(shifted, j_lo, side="right")))
+            hi = at(j_hi, int(np.searchsorted(shifted, j_hi, side="right")))
+            out[k] = lo + (h - j_lo) * (hi - lo)
+    return out
 
 
 def _durations(values, label: str) -> np.ndarray:
@@ -305,6 +390,25 @@ def ratio_of_rates(
             )
     rate_a, rate_b = float(ea.sum() / xa.sum()), float(eb.sum() / xb.sum())
     ratio = rate_a / rate_b
+    if n_a == 0:
+        # Every resample of a group without events has none either, so the bootstrap interval
+        # would be [0, 0]: certainty that the rate is zero, which no finite exposure supports.
+        # The exact conditional bound (events in a, given all N events, are Binomial(N, p) with
+        # p = R x_a / (R x_a + x_b); Clopper-Pearson with none seen) is used instead.
+        tail = (1.0 - conf) / 2.0
+        p_hi = 1.0 - tail ** (1.0 / n_b)
+        hi = p_hi / (1.0 - p_hi) * float(xb.sum()) / float(xa.sum())
+        caveats.append(
+            f"{_cap(labels[0])} has no events, so every bootstrap resample has none either; the upper "
+            "bound shown is the exact Poisson one, which ignores clustering (too narrow if "
+            "contributors differ a lot)."
+        )
+        return Estimate(
+            estimator, ratio, 0.0, hi, n_a, n_b, n_clusters, tuple(caveats),
+            extra={"rate_a": rate_a, "rate_b": rate_b, "interval": "exact_poisson",
+                   "ci_percentile_low": None, "ci_percentile_high": None,
+                   "ci_bca_low": None, "ci_bca_high": None},
+        )
 
     def statistic(counts: np.ndarray) -> np.ndarray:
         w = counts.astype(float)
@@ -365,7 +469,8 @@ def _check_interval(interval: str) -> None:
 
 
 def _bootstrap_ci(
-    statistic, n_clusters, estimate, *, interval, n_boot, conf, seed, rows_per_replicate, dropped_reason
+    statistic, n_clusters, estimate, *, interval, n_boot, conf, seed, rows_per_replicate, dropped_reason,
+    jackknife=None,
 ):
     """Interval, caveats and interval extras shared by every ratio estimator.
 
@@ -377,7 +482,9 @@ def _bootstrap_ci(
     a caveat says so.
     """
     caveats: list[str] = []
-    extra: dict = {"interval": interval}
+    # The interval keys are always present (null when not computed), as docs/json-report.md says.
+    extra: dict = {"interval": interval, "ci_percentile_low": None, "ci_percentile_high": None,
+                   "ci_bca_low": None, "ci_bca_high": None}
     if n_clusters < 2:
         caveats.append(
             f"Only {n_clusters} cluster (author or week): no confidence interval is possible, "
@@ -402,7 +509,10 @@ def _bootstrap_ci(
     extra["ci_percentile_low"], extra["ci_percentile_high"] = pct if pct else (None, None)
     bca = None
     if interval == "bca" or n_clusters <= n_boot:
-        jack = cluster_jackknife(statistic, n_clusters, rows_per_replicate=rows_per_replicate)
+        # ``jackknife``: a faster exact computation of the same values, when the estimator has one.
+        jack = jackknife() if jackknife is not None else cluster_jackknife(
+            statistic, n_clusters, rows_per_replicate=rows_per_replicate
+        )
         bca = bca_interval(estimate, res.replicates, jack, conf)
         extra["ci_bca_low"], extra["ci_bca_high"] = bca if bca else (None, None)
     ci = pct
@@ -417,6 +527,8 @@ def _bootstrap_ci(
             ci = bca
     if ci is None:
         caveats.append("No bootstrap resample gave a usable estimate, so there is no interval.")
+    elif math.isclose(ci[0], ci[1], rel_tol=1e-12):
+        caveats.append(ZERO_WIDTH)
     return ci, caveats, extra
 
 

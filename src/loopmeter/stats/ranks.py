@@ -21,7 +21,15 @@ from functools import lru_cache
 import numpy as np
 import scipy.stats
 
-from .lift import GROUP_LABELS, MIN_VALUES, Estimate, _cap, _check_conf, _durations
+from .lift import (
+    GROUP_LABELS,
+    MIN_VALUES,
+    Estimate,
+    _cap,
+    _check_conf,
+    _durations,
+    all_equal_caveat,
+)
 
 __all__ = ["hodges_lehmann", "kth_pairwise_difference", "mann_whitney_null_cdf", "moses_rank"]
 
@@ -67,6 +75,9 @@ def hodges_lehmann(
             if n == 0:
                 caveats.append(f"{_cap(label)} has no values, so there is nothing to compare.")
         return Estimate("hodges_lehmann", None, None, None, n_a, n_b, n_clusters, tuple(caveats))
+    same = all_equal_caveat(a, b)
+    if same:
+        return Estimate("hodges_lehmann", None, None, None, n_a, n_b, n_clusters, (same,))
     for label, n in zip(labels, (n_a, n_b)):
         if n < MIN_VALUES:
             caveats.append(
@@ -96,6 +107,11 @@ def hodges_lehmann(
     lo = hi = None
     if c >= 1:
         lo, hi = math.exp(found[c]), math.exp(found[n_pairs + 1 - c])
+        if math.isclose(found[c], found[n_pairs + 1 - c], rel_tol=0.0, abs_tol=1e-12):
+            caveats.append(
+                "The interval has zero width: the pairwise ratios around the middle are all equal. "
+                "That reflects data without variation, not a ratio known exactly."
+            )
     p_value = float(scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
     return Estimate(
         "hodges_lehmann", math.exp(shift), lo, hi, n_a, n_b, n_clusters, tuple(caveats),

@@ -201,7 +201,11 @@ def log_duration_ols(
 
 def _rank(X: np.ndarray) -> int:
     """Numerical rank from the eigenvalues of X'X (k x k): far cheaper than an SVD of the n x k
-    design, and dummies and moderate covariates keep it well conditioned. Relative tolerance."""
+    design. Relative tolerance. Each column is scaled to unit length first, because the rank must
+    not depend on a covariate's unit: lines changed in the tens of thousands would otherwise make
+    the treatment dummy's eigenvalue look negligible and the treatment "unidentified"."""
+    norms = np.sqrt(np.sum(X * X, axis=0))
+    X = X[:, norms > 0] / norms[norms > 0]
     eig = np.linalg.eigvalsh(X.T @ X)
     top = float(eig.max()) if eig.size else 0.0
     return int(np.sum(eig > top * 1e-10)) if top > 0 else 0

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import stats as _sps
 
 from .bootstrap import cluster_bootstrap, factorize_clusters
+from .lift import ZERO_WIDTH, all_equal_caveat
 
 __all__ = ["KMRatioEstimate", "KMResult", "kaplan_meier", "km_ratio_of_medians", "log_rank"]
 
@@ -253,6 +254,10 @@ def km_ratio_of_medians(
     estimator = "km_median_ratio"
     cens = (int((~ea).sum()), int((~eb).sum()))
     caveats: list[str] = []
+    same = all_equal_caveat(da, db) if da.size and db.size else None
+    if same:
+        return KMRatioEstimate(estimator, None, None, None, None, int(da.size), int(db.size), n_clusters,
+                               (same,), cens[0], cens[1], None, None)
     medians: list[float | None] = []
     for label, d, e in zip(labels, (da, db), (ea, eb)):
         if d.size == 0:
@@ -328,6 +333,8 @@ def km_ratio_of_medians(
     if ci is None:
         caveats.append("No bootstrap resample gave a usable estimate, so there is no interval.")
         return build(ratio, None, None)
+    if math.isclose(ci[0], ci[1], rel_tol=1e-12):
+        caveats.append(ZERO_WIDTH)
     return build(ratio, ci[0], ci[1])
 
 

@@ -90,7 +90,31 @@ def m004_agent_sessions(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m002_api_sources(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- Conditional requests: what an API URL answered last time whose rows are stored. Written in
+        -- the same transaction as those rows. `oldest` is the oldest item time on that page, so a
+        -- walk can tell from a 304 whether the next page still matters. Never holds a token.
+        create table http_cache (
+            url varchar primary key, source varchar, etag varchar, body_hash varchar, next_url varchar,
+            oldest timestamp, fetched_at timestamp
+        );
+        -- High-water marks of complete walks, per source ('github:owner/repo') and stream ('pulls').
+        create table api_cursors (source varchar, stream varchar, high_water timestamp, finished_at timestamp,
+                                  primary key (source, stream));
+        -- A walk in progress: the next page to read and the high-water mark it will record when done.
+        create table api_progress (source varchar, stream varchar, floor timestamp, next_url varchar,
+                                   pending_high_water timestamp, pages bigint, started_at timestamp,
+                                   primary key (source, stream));
+        -- The provider's updated_at of each stored API item, so an unchanged item costs no request.
+        create table api_item_versions (item_id varchar primary key, source varchar, updated_at timestamp);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
+    ("002_api_sources", m002_api_sources),
     ("004_agent_sessions", m004_agent_sessions),
 ]

@@ -224,7 +224,8 @@ def link_sessions(store: Store, *, slack_minutes: int = 60) -> int:
     """Rebuild the session -> change links; returns how many there are.
 
     Evidence, strongest first: a commit the session reported (`git commit` output) that is part of
-    a change; a branch the session worked on that a change was merged from (not main/master/...);
+    a change; a pull/merge request whose URL the session printed (`gh pr create`), landed as that
+    change (its `same_as` link, from the GitHub/GitLab source); a branch the session worked on that a change was merged from (not main/master/...);
     a commit authored in the session's working directory between its start and `slack_minutes`
     after its end. Every link keeps its evidence in `session_links`.
     """
@@ -249,6 +250,18 @@ def link_sessions(store: Store, *, slack_minutes: int = 60) -> int:
                 select i.item_id s, unnest(json_extract_string(i.attrs, '$.branches[*]')) b
                 from items i where i.kind = 'agent_session'
             ),
+            prs as (
+                select distinct e.item_id s,
+                    json_extract_string(e.attrs, '$.provider') || ':' || json_extract_string(e.attrs, '$.repo')
+                    || (case json_extract_string(e.attrs, '$.provider') when 'gitlab' then ':mr:' else ':pr:' end)
+                    || json_extract_string(e.attrs, '$.number') pr
+                from events e join items i on i.item_id = e.item_id and i.kind = 'agent_session'
+                where e.activity = 'pr_seen'
+            ),
+            by_pr as (
+                select distinct prs.s, l.dst c, 'pull_request' ev
+                from prs join links l on l.kind = 'same_as' and l.src = prs.pr
+            ),
             by_branch as (
                 select distinct branches.s, ch.item_id c, 'branch' ev
                 from branches join items ch on ch.kind = 'change' and json_extract_string(ch.attrs, '$.branch') = branches.b
@@ -266,8 +279,9 @@ def link_sessions(store: Store, *, slack_minutes: int = 60) -> int:
             ),
             ranked as (
                 select s, c, ev, row_number() over (partition by s, c order by
-                    case ev when 'commit' then 0 when 'branch' then 1 else 2 end) rn
-                from (select * from by_commit union all select * from by_branch union all select * from by_cwd)
+                    case ev when 'commit' then 0 when 'pull_request' then 1 when 'branch' then 2 else 3 end) rn
+                from (select * from by_commit union all select * from by_pr union all select * from by_branch
+                      union all select * from by_cwd)
             )
             select s, c, ev from ranked where rn = 1
             """,

@@ -23,6 +23,17 @@ _TEST_COMMAND = re.compile(
 _COMMIT_LINE = re.compile(r"^\[([^\]\s]+)(?: \(root-commit\))? ([0-9a-f]{7,40})\]", re.M)
 
 
+# A pull or merge request URL a tool printed (`gh pr create`, `glab mr create`, a push hint).
+_PR_URL = re.compile(r"https?://[^/\s]+/((?:[\w.-]+/)+[\w.-]+?)(?:/-)?/(pull|merge_requests)/(\d+)\b")
+
+
+def pull_requests_in_output(text: str) -> list[tuple[str, str, int]]:
+    """(provider, owner/repo or group/project, number) of each pull/merge request URL in a tool's output."""
+    # GitLab puts "/-/" between the project path and the merge request.
+    return [("github" if m.group(2) == "pull" else "gitlab", m.group(1).removesuffix("/-"), int(m.group(3)))
+            for m in _PR_URL.finditer(text or "")]
+
+
 def is_test_command(command: str) -> bool:
     return bool(_TEST_COMMAND.search(command or ""))
 
@@ -72,6 +83,7 @@ class Session:
     cwd: str | None = None
     branches: set[str] = field(default_factory=set)
     commits: set[str] = field(default_factory=set)
+    pull_requests: set[tuple[str, str, int]] = field(default_factory=set)
     model: str | None = None
     user_turns: int = 0
     tool_calls: int = 0
@@ -141,6 +153,11 @@ class Session:
                     self.events.append(SessionEvent(when, "commit_seen", {"sha": sha, "branch": branch}))
             if branch and branch != "HEAD" and not branch.startswith("detached"):
                 self.branches.add(branch)
+        for pr in pull_requests_in_output(output or ""):
+            if pr not in self.pull_requests:
+                self.pull_requests.add(pr)
+                if when is not None:
+                    self.events.append(SessionEvent(when, "pr_seen", {"provider": pr[0], "repo": pr[1], "number": pr[2]}))
 
 
 def active_seconds(times: list[datetime], idle_gap: float = IDLE_GAP_SECONDS) -> float:

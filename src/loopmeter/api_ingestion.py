@@ -1,0 +1,137 @@
+"""The runner for API sources: walks each listing newest-first, one transaction per page, and resumes.
+
+A source (sources/github.py, sources/gitlab.py, ...) describes its listings as `Stream`s: where the
+listing is, how to get its entries from a page, the time the listing is sorted by (newest first),
+and how to turn a page of entries into rows (making whatever per-item requests it needs). This
+runner owns the walk:
+
+- It starts at the first page, or, when an earlier walk was killed, at the page that walk recorded
+  as next (the same `--since`), with the high-water mark that walk was going to record.
+- It stops at the first entry older than the floor: `--since` when given, else the high-water mark of
+  the last complete walk. A daily run thus reads the first page of each listing, which is a 304
+  (free against GitHub's rate limit) when nothing changed.
+- A 304 page has no body; its rows are stored (its cache entry was written with them), and the
+  remembered oldest time and next link say whether to go on.
+- For listings sorted by creation whose entries change later (CI runs, deployments), the mark never
+  passes the oldest entry still open in the store, so the next walk reads it again; a stream may
+  also look back a fixed time past the mark (GitHub reruns keep their run's creation time). Entries
+  whose version is already stored cost nothing but their share of a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from .ingestion import Progress
+from .sources.http import ApiClient
+from .store import api_load
+from .store.api_load import ApiActors, PageRows
+from .store.db import Store
+
+
+@dataclass
+class Stream:
+    name: str  # "pulls": with the source, the key of its cursor and progress
+    path: str
+    params: dict[str, Any]
+    entries: Callable[[Any], list[dict]]
+    time_of: Callable[[dict], datetime | None]
+    convert: Callable[[list[dict], PageRows], None]
+    id_prefix: str = ""  # items of this stream start with it ("github:o/r:run:")
+    open_states: tuple[str, ...] = ()  # states of stored items that must be read again
+    # Re-reads stored open items whose listing entry may not change when they do (GitHub adds a
+    # deployment status without touching the deployment); gets the ids, adds rows to the page.
+    refresh: Callable[[list[str], PageRows], None] | None = None
+    lookback: timedelta = timedelta(0)
+
+
+# An item still open this long after the newest one is taken as abandoned (a deployment nobody
+# finished, a runner that vanished): it no longer holds the high-water mark back, or every daily
+# run would page back to it. GitHub cancels any workflow run after 35 days; most finish in hours.
+OPEN_HORIZON = timedelta(days=7)
+
+
+@dataclass
+class ApiIngestResult:
+    source: str
+    items: dict[str, int] = field(default_factory=dict)  # per stream: entries converted
+    pages: int = 0
+    requests: int = 0
+    not_modified: int = 0
+    waited_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: ApiActors, *,
+         since: datetime | None, progress: Progress) -> tuple[int, int]:
+    """Read one listing into the store. Returns (entries converted, pages read)."""
+    old = api_load.cursor(store, source, stream.name)
+    floor = since if since is not None else old
+    # Where the walk stops: the floor, less the stream's look-back for entries that change without
+    # moving up their listing (a rerun keeps its run's creation time).
+    reach = None if floor is None else floor - stream.lookback
+    url: str | None = stream.path
+    params: dict[str, Any] | None = stream.params
+    pending: datetime | None = None
+    resumed = api_load.progress(store, source, stream.name)
+    if resumed is not None and resumed[0] == floor and resumed[1]:
+        url, params, pending = resumed[1], None, resumed[2]
+    start = getattr(progress, "start_stream", None)
+    if start is not None:
+        start(f"{source} {stream.name}")
+    else:
+        progress.start(f"{source} {stream.name}", None)
+    converted = pages = 0
+    seen: set[str] = set()
+    while url:
+        page = client.get(url, params)
+        params = None
+        pages += 1
+        rows = PageRows()
+        if page.data is None and page.unchanged:
+            # 304: this page's rows are already stored; go on only if it reached past the floor.
+            entry = page.cache_entry
+            pending = pending if pending is not None else old
+            stop = reach is not None and entry is not None and entry.oldest is not None and entry.oldest < reach
+            nxt = None if stop else page.next_url
+        else:
+            entries = stream.entries(page.data)
+            times = [stream.time_of(e) for e in entries]
+            known = [t for t in times if t is not None]
+            if pending is None and known:
+                pending = max(known)
+            keep = [e for e, t in zip(entries, times) if reach is None or t is None or t >= reach]
+            stop = reach is not None and any(t < reach for t in known)
+            stream.convert(keep, rows)
+            converted += len(keep)
+            progress.advance(len(keep))
+            if page.cache_entry is not None:
+                rows.cache.append(replace(page.cache_entry, oldest=min(known) if known else None))
+            nxt = None if stop else page.next_url
+        seen.update(r["item_id"] for r in rows.items)
+        api_load.write_page(store, source, stream.name, rows, actors, next_url=nxt, floor=floor,
+                            pending_high_water=pending)
+        url = nxt
+    high = pending if pending is not None else old
+    if stream.open_states and high is not None:
+        still_open = store.con.execute(
+            "select item_id, created_at from items where starts_with(item_id, ?) and list_contains(?, state) "
+            "and created_at >= ? order by created_at, item_id",
+            [stream.id_prefix, list(stream.open_states), high - OPEN_HORIZON]).fetchall()
+        stale = [r[0] for r in still_open if r[0] not in seen]  # not just read by this walk
+        if stale and stream.refresh is not None:
+            rows = PageRows()
+            stream.refresh(stale, rows)
+            if rows.items or rows.cache:
+                api_load.write_page(store, source, stream.name, rows, actors, next_url=None, floor=floor,
+                                    pending_high_water=pending)
+            still_open = store.con.execute(
+                "select item_id, created_at from items where list_contains(?, item_id) and list_contains(?, state) "
+                "order by created_at", [[r[0] for r in still_open], list(stream.open_states)]).fetchall()
+        if still_open and still_open[0][1] < high:
+            high = still_open[0][1]
+    api_load.finish_walk(store, source, stream.name, high)
+    return converted, pages
