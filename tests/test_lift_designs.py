@@ -274,21 +274,32 @@ def test_open_pull_requests_are_censored_not_dropped_in_the_survival_estimate(tm
     store = tmp_path / "s.duckdb"
     loopmeter.ingest([tmp_path / "team"], store_path=store)
     when = as_of(team)
-    # What a tracker source writes for pull requests still open at the as-of time (docs/design.md).
+    # What a tracker source writes (docs/design.md): pull requests under the tracker's own repository
+    # name, matched to the git repository by a merged one's same_as link to its change.
+    insert = ("insert into items (item_id, source, kind, repo, title, created_at, started_at, done_at, state, "
+              "size_lines, author_id, attrs) values (?, 'github', 'pull_request', 'acme/team', 'work', ?, ?, ?, ?, 10, ?, ?)")
     with Store.open(store) as s:
         authors = [r[0] for r in s.con.execute("select actor_id from actors order by actor_id").fetchall()]
-        for i in range(40):
+        change, landed = s.con.execute("select item_id, done_at from items where kind = 'change' limit 1").fetchone()
+        s.con.execute(insert, ["github:acme/team:pr:1000", landed, landed, landed, "merged", authors[0], "{}"])
+        s.con.execute("insert into links (src, dst, kind) values ('github:acme/team:pr:1000', ?, 'same_as')", [change])
+        for i in range(40):  # still open
             opened = when - timedelta(hours=100 + 10 * i)
-            s.con.execute(
-                "insert into items (item_id, source, kind, repo, title, created_at, started_at, done_at, state, "
-                "size_lines, author_id, attrs) values (?, 'github', 'pull_request', 'team', 'open work', ?, ?, null, "
-                "'open', 10, ?, '{}')", [f"github:o/team:pr:{i}", opened, opened, authors[i % len(authors)]])
+            s.con.execute(insert, [f"github:acme/team:pr:{i}", opened, opened, None, "open", authors[i % 10], "{}"])
+        for i in range(3):  # closed without merging after as_of: open at as_of
+            opened = when - timedelta(hours=300)
+            closed = f'{{"closed_at": "{(when + timedelta(days=2)).isoformat()}"}}'
+            s.con.execute(insert, [f"github:acme/team:pr:{100 + i}", opened, opened, None, "closed", authors[i], closed])
+        for i in range(5):  # abandoned before as_of: neither done nor open, left out
+            opened = when - timedelta(hours=300)
+            closed = f'{{"closed_at": "{(when - timedelta(days=2)).isoformat()}"}}'
+            s.con.execute(insert, [f"github:acme/team:pr:{200 + i}", opened, opened, None, "closed", authors[i], closed])
     adoption = (START + timedelta(weeks=8)).date()
     doc = lift(store_path=store, adoption_dates=[adoption.isoformat()], as_of=when, n_boot=300)
     km = _row(doc, "cycle_time_hours", "km_median_ratio")
     med = _row(doc, "cycle_time_hours", "ratio_of_medians")
-    assert km["censored_a"] == 40 and km["censored_b"] == 0 and km["n_censored"] == 40
-    assert km["n_a"] == med["n_a"] + 40
+    assert km["censored_a"] == 43 and km["censored_b"] == 0 and km["n_censored"] == 43
+    assert km["n_a"] == med["n_a"] + 43
     # The independent computation: lifelines on the same finished and open durations.
     with Store.open(store, create=False, read_only=True) as s:
         df = change_frame(backend(s), Window(as_of=when, days=14), None)

@@ -154,20 +154,46 @@ def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
 
 
 def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
-    # Pull requests opened by as_of and not merged or closed by then: their duration is only known
-    # to exceed as_of - start, which is what right-censoring means.
-    q = """
-        select i.repo, i.item_id, i.author_id, exists(select 1 from attributions a where a.item_id = i.item_id)
-               as ai_assisted, cast(i.size_lines as double) as size_lines,
-               coalesce(i.started_at, i.created_at) as started_at
+    """Pull requests opened by as_of and neither merged nor closed by then: their duration is only
+    known to exceed as_of - start, which is what right-censoring means. A tracker names
+    repositories its own way ("owner/name"), so each tracker repository is matched to the git
+    repository its merged pull requests landed in (`same_as` links, i.e. by commit), as
+    docs/design.md prescribes; open items of an unmatched tracker repository are left out."""
+    raw = getattr(con, "con", None)
+    if raw is None:
+        return pd.DataFrame()
+    df = raw.execute(
+        """
+        select i.repo, i.item_id, i.author_id,
+               exists(select 1 from attributions a where a.item_id = i.item_id) as ai_assisted,
+               cast(i.size_lines as double) as size_lines, coalesce(i.started_at, i.created_at) as started_at
         from items i left join actors x on x.actor_id = i.author_id
         where i.kind = 'pull_request' and coalesce(i.started_at, i.created_at) <= ?
-          and (i.done_at is null or i.done_at > ?) and coalesce(x.kind, 'human') <> 'bot'
-    """ + (" and list_contains(?, i.repo)" if repos else "")
-    params = [window.as_of, window.as_of] + ([repos] if repos else [])
-    df = con.con.execute(q, params).df() if hasattr(con, "con") else pd.DataFrame()
+          and (i.done_at is null or i.done_at > ?)
+          -- closed without merging by as_of: abandoned, not open
+          and (i.state <> 'closed' or try_cast(json_extract_string(i.attrs, '$.closed_at') as timestamp) > ?)
+          and coalesce(x.kind, 'human') <> 'bot'
+        """,
+        [window.as_of, window.as_of, window.as_of],
+    ).df()
     if df.empty:
         return df
+    pairs = raw.execute(
+        """
+        select p.repo as tracker_repo, c.repo as git_repo, count(*) as n
+        from links l join items p on p.item_id = l.src and p.kind = 'pull_request'
+                     join items c on c.item_id = l.dst and c.kind = 'change'
+        where l.kind = 'same_as' group by 1, 2 order by n desc, git_repo
+        """
+    ).fetchall()
+    git_repos = {r[0] for r in raw.execute("select repo from repos").fetchall()}
+    mapping = {r: r for r in git_repos}
+    for tracker, git_repo, _ in pairs:
+        mapping.setdefault(tracker, git_repo)
+    df["repo"] = df["repo"].map(mapping)
+    df = df[df["repo"].notna()]
+    if repos:
+        df = df[df["repo"].isin(repos)]
     df["done_at"] = pd.Series([pd.NaT] * len(df), index=df.index, dtype="datetime64[us]")
     df["cycle_hours"] = (pd.Timestamp(window.as_of) - pd.to_datetime(df["started_at"])).dt.total_seconds() / 3600.0
     df["state"] = "open"
