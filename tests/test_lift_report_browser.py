@@ -82,6 +82,7 @@ def test_numbers_carry_their_caveats_in_plain_words(page):
     assert "Median cycle time of AI-assisted changes is" in text
     assert "Simpson's paradox: pooled over repositories" in text
     assert "Specification table" in text
+    assert "weeks after adoption: at least" in text and "more take" in text  # the forecast, in words
 
 
 def test_a_hostile_repository_name_in_a_caveat_stays_text(page):

@@ -141,6 +141,26 @@ def forecast_figure(fc: Mapping[str, Any] | None) -> go.Figure | None:
     return go.Figure(data=traces, layout=layout)
 
 
+def forecast_sentences(fc: Mapping[str, Any] | None) -> list[str]:
+    """"Resampling the weeks after adoption: at least 410 items in the next 12 weeks with 85%
+    probability (P50 440); 100 more take 3 weeks (P50), 4 with 85% probability."."""
+    out = []
+    for p in (fc or {}).get("periods") or []:
+        hm = (p.get("how_many") or {}).get("percentiles") or {}
+        wh = (p.get("when") or {}).get("percentiles") or {}
+        weeks, items = fc.get("weeks_ahead"), fc.get("items")
+        text = f"Resampling the {p.get('history_weeks')} weeks {str(p.get('label', '')).removeprefix('from the weeks ')}: "
+        if hm.get("p85") is not None:
+            text += f"at least {hm['p85']:,} validated items in the next {weeks} weeks with 85% probability (median {hm.get('p50'):,})"
+        if wh.get("p50") is not None:
+            p85 = f", {wh['p85']} with 85% probability" if wh.get("p85") is not None else ", and maybe never with 85% probability"
+            text += f"; {items} more take {wh['p50']} weeks (median){p85}."
+        else:
+            text += f"; {items} more are not done within the simulated horizon."
+        out.append(text)
+    return out
+
+
 def _alpha(hex_colour: str, a: float) -> str:
     c = hex_colour.lstrip("#")
     r, g, b = int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
@@ -198,7 +218,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                    "check": str(c.get("check")).replace("_", " "), "applies": bool(c.get("applies"))}
                   for c in d.get("checks") or []]
         designs.append({"name": DESIGN_NAMES.get(str(d.get("design")), str(d.get("design"))), "key": key, "rows": rows,
-                        "spec": spec, "ranges": ranges, "checks": checks})
+                        "spec": spec, "ranges": ranges, "checks": checks, "forecast": forecast_sentences(d.get("forecast"))})
     add_chart("ld_forest", forest_figure(every),
               "Each row is one estimator on one design; the bar is its 95% interval. Estimators that agree make the "
               "number harder to cherry-pick; ones that disagree are a warning in themselves.",
