@@ -337,3 +337,24 @@ def test_ai_users_who_were_already_faster_are_named_in_the_selection_caveat(tmp_
     expected = np.median(pre[True]) / np.median(pre[False])
     assert expected < 0.8
     assert f"Before adoption, the authors who later used AI already had {expected:.2f}x the value of the others" in text
+
+
+def test_staggered_event_study_figure_shows_pre_periods_with_intervals(staggered_store):
+    from loopmeter.report.lift_figures import event_study_figure
+
+    store, when = staggered_store
+    d_early, d_late = (START + timedelta(weeks=8)).date(), (START + timedelta(weeks=16)).date()
+    doc = lift(store_path=store, adoption_dates=[f"early={d_early}", f"late={d_late}"], as_of=when, n_boot=200)
+    fig = event_study_figure(doc["figures"]["event_study"])
+    points = fig.data[0]
+    assert min(points.x) < -1 < 0 < max(points.x)
+    assert points.error_y.array is not None and len(points.error_y.array) == len(points.x)
+
+
+def test_figures_escape_untrusted_labels(before_after):
+    from loopmeter.report.lift_figures import km_figure
+
+    km = dict(before_after["figures"]["km"])
+    km["groups"] = [dict(g, label="<b>x</b>") for g in km["groups"]]
+    names = [t.name for t in km_figure(km).data if t.name]
+    assert names and all("&lt;b&gt;x&lt;/b&gt;" in n for n in names)
