@@ -125,6 +125,11 @@ def test_a_single_author_is_refused_in_one_line(tmp_path):
     assert p.returncode == 2 and "1 cluster" in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
+def test_store_options_with_a_csv_are_refused(tmp_path):
+    p = run("--csv", tmp_path / "t.csv", "--duration", "h", "--treatment", "arm", "--adoption-date", "2024-01-01")
+    assert p.returncode == 2 and "--adoption-date applies to the designs over the store" in p.stderr
+
+
 def test_a_csv_with_one_cluster_is_refused(tmp_path):
     csv = tmp_path / "t.csv"
     csv.write_text("hours,arm,dev\n" + "".join(f"{5 + i},{i % 2},same\n" for i in range(10)))

@@ -62,6 +62,11 @@ def lift(
                                 ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate)):
                 if value:
                     raise ConfigError(f"{name} describes a --csv table; give --csv FILE or leave it out")
+        else:
+            for name, value in (("--adoption-date", adoption_date), ("--repo", repo), ("--as-of", as_of),
+                                ("--window-days", window_days)):
+                if value:
+                    raise ConfigError(f"{name} applies to the designs over the store, not to a --csv table")
         doc = api.lift(
             store_path=store, design=design, adoption_dates=adoption_date, repos=repo or None, as_of=_as_of(as_of),
             window_days=window_days, seed=seed, csv_path=csv, duration=duration, start=start, end=end,
