@@ -133,7 +133,8 @@ def test_every_result_carries_the_documented_keys_and_the_selection_caveat(befor
 def test_specification_table_spans_estimators_windows_and_periods(before_after):
     spec = before_after["specification"]
     assert {s["window_days"] for s in spec if s["metric"] == "validated_throughput_per_contributor_week"} == {7, 14, 28}
-    assert {s["period"] for s in spec} == {"equal windows", "all history before"}
+    assert {s["period"] for s in spec} == {"equal windows", "all history before",
+                                           "equal windows, without the first 4 weeks after adoption"}
     assert {"ratio_of_medians", "ratio_of_p85"} <= {s["estimator"] for s in spec if s["metric"] == "cycle_time_hours"}
     rng = before_after["specification_range"]["cycle_time_hours"]
     ratios = [s["ratio"] for s in spec if s["metric"] == "cycle_time_hours"]
@@ -161,6 +162,11 @@ def test_a_fading_effect_raises_the_novelty_caveat(tmp_path):
         (START + timedelta(weeks=8)).date().isoformat()], as_of=as_of(team), n_boot=200)
     r = _row(doc, "cycle_time_hours", "ratio_of_medians")
     assert "novelty" in r["caveat_codes"]
+    # Without the first 4 weeks the planted effect is gone, and the specification table shows it.
+    late = next(s for s in doc["specification"] if s["estimator"] == "ratio_of_medians"
+                and s["period"].startswith("equal windows, without"))
+    assert late["ci_low"] < 1.0 < late["ci_high"]
+    assert "specification" in r["caveat_codes"]
 
 
 # --------------------------------------------------------------------------- several repositories

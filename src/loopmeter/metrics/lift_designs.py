@@ -228,13 +228,15 @@ def _monday(d: date) -> date:
 
 @dataclass(frozen=True)
 class Periods:
-    """Per repository: before = [before_from, adoption), after = [adoption, after_until)."""
+    """Per repository: before = [before_from, adoption), after = [after_from, after_until), where
+    after_from is the adoption date unless the first weeks after it are left out."""
 
     adoption: dict[str, date]
     before_from: dict[str, date]
     after_until: dict[str, date]
     weeks_before: dict[str, int]
     weeks_after: dict[str, int]
+    after_from: dict[str, date] = field(default_factory=dict)
 
     def label(self, repo: pd.Series, day: pd.Series) -> pd.Series:
         """'after', 'before' or None per row (repo, a date)."""
@@ -243,30 +245,32 @@ class Periods:
             m = repo == r
             if not m.any():
                 continue
-            out[m & (day >= a) & (day < self.after_until[r])] = "after"
+            out[m & (day >= self.after_from.get(r, a)) & (day < self.after_until[r])] = "after"
             out[m & (day < a) & (day >= self.before_from[r])] = "before"
         return out
 
 
 def periods(adoption: Mapping[str, date | None], first_seen: Mapping[str, date], end: date, *,
-            all_history: bool = False, weekly: bool = False) -> Periods:
+            all_history: bool = False, weekly: bool = False, skip_weeks: int = 0) -> Periods:
     """Equal windows either side of each repository's adoption (at least MIN_WEEKS_BEFORE weeks
     before), never before the repository's first activity; or all history before adoption.
-    `weekly` aligns adoption to its ISO week (for weekly series)."""
-    ad, bf, au, wb, wa = {}, {}, {}, {}, {}
+    `weekly` aligns adoption to its ISO week (for weekly series). `skip_weeks` leaves the first
+    weeks after adoption out of the after period (a ramp-up, or a novelty burst)."""
+    ad, bf, au, wb, wa, af = {}, {}, {}, {}, {}, {}
     for repo, a in adoption.items():
         if a is None or repo not in first_seen:
             continue
         start = _monday(a) if weekly else a
-        if start >= end:
+        after_from = start + timedelta(weeks=skip_weeks)
+        if after_from >= end:
             continue
         weeks_after = max(1, math.ceil((end - start).days / 7))
         weeks_before = max(weeks_after, MIN_WEEKS_BEFORE)
         first = first_seen[repo] if all_history else max(first_seen[repo], start - timedelta(weeks=weeks_before))
-        ad[repo], bf[repo], au[repo] = start, first, end
+        ad[repo], bf[repo], au[repo], af[repo] = start, first, end, after_from
         wb[repo] = max(0, (start - first).days // 7)
-        wa[repo] = weeks_after
-    return Periods(ad, bf, au, wb, wa)
+        wa[repo] = max(1, math.ceil((end - after_from).days / 7))
+    return Periods(ad, bf, au, wb, wa, af)
 
 
 def _last_full_week(window: Window, activity: pd.DataFrame) -> date:
@@ -516,11 +520,11 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
 
 
 def _cycle_before_after(df: pd.DataFrame, dates: Mapping[str, date | None], window: Window, *,
-                        all_history: bool) -> dict:
+                        all_history: bool, skip_weeks: int = 0) -> dict:
     done = df[df["observed"]]
     first = _first_seen(done.assign(day=pd.to_datetime(done["done_at"]).dt.date), "day")
     end = window.as_of.date() + timedelta(days=1)
-    p = periods(dates, first, end, all_history=all_history)
+    p = periods(dates, first, end, all_history=all_history, skip_weeks=skip_weeks)
     day = pd.to_datetime(df["done_at"]).dt.date
     # Open items have no landing day: they belong to the period in which they started.
     day = day.where(df["observed"], pd.to_datetime(df["started_at"]).dt.date)
@@ -576,7 +580,7 @@ def _cycle_novelty(g: Groups, adoption: Mapping[str, date]) -> cv.Caveat | None:
 
 def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[str, date | None], *,
                             seed: int = 0, n_boot: int = 2000, all_history: bool = False, its: bool = True,
-                            did: bool = True) -> dict:
+                            did: bool = True, skip_weeks: int = 0) -> dict:
     """Validated changes per contributor-week, after / before each repository's adoption week.
 
     `its` adds the interrupted time series on the weekly rate; `did` the staggered
@@ -588,7 +592,7 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     """
     last_full = _last_full_week(window, act)
     first = _first_seen(act, "week")
-    p = periods(dates, first, last_full, all_history=all_history, weekly=True)
+    p = periods(dates, first, last_full, all_history=all_history, weekly=True, skip_weeks=skip_weeks)
     if not p.adoption:
         est = _no_estimate("ratio_of_rates", 0, 0, 0,
                            f"No complete week after adoption yet (weeks before {last_full} are past the "
@@ -940,18 +944,22 @@ def _spec_row(metric: str, est: Estimate | Mapping, *, window_days: int | None, 
 
 def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, *, seed: int) -> list[dict]:
     rows = []
-    for label, all_history in (("equal windows", False), ("all history before", True)):
-        cyc = _cycle_before_after(df, dates, window, all_history=all_history)
+    skip = f"equal windows, without the first {NOVELTY_WEEKS} weeks after adoption"
+    variants = (("equal windows", False, 0), ("all history before", True, 0), (skip, False, NOVELTY_WEEKS))
+    for label, all_history, skip_weeks in variants:
+        cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks)
         for res in duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT):
-            rows.append(_spec_row(CYCLE, res, window_days=None, period=label, chosen=not all_history))
+            rows.append(_spec_row(CYCLE, res, window_days=None, period=label, chosen=label == "equal windows"))
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
         w = replace(window, days=days)
         act = weekly_activity(con, w, repos)
-        for label, all_history in (("equal windows", False), ("all history before", True)):
-            tp = throughput_before_after(act, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False)
+        for label, all_history, skip_weeks in variants:
+            # The series without its first post-adoption weeks has a gap an ITS cannot fit.
+            tp = throughput_before_after(act, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False,
+                                         its=not skip_weeks, skip_weeks=skip_weeks)
             for res in [tp["result"], *tp["more"]]:
                 rows.append(_spec_row(THROUGHPUT, res, window_days=days, period=label,
-                                      chosen=(days == window.days and not all_history)))
+                                      chosen=(days == window.days and label == "equal windows")))
     return rows
 
 
