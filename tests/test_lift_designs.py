@@ -14,7 +14,7 @@ import loopmeter
 from loopmeter.api import lift
 from loopmeter.errors import ConfigError, DesignError
 from loopmeter.metrics.changes import Window, backend
-from loopmeter.metrics.lift_designs import change_frame
+from loopmeter.metrics.lift_inputs import change_frame
 from loopmeter.store.db import Store
 
 PLANTED = Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=0.7, rate_before=1.0, rate_after=2.0)

@@ -300,7 +300,9 @@ def lift(
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)
-    adoption = ld.parse_adoption(list(adoption_dates) if adoption_dates else None)
+    from .metrics.lift_inputs import parse_adoption
+
+    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None)
     from .metrics.changes import Window, backend
     from .report.document import default_as_of
 

@@ -20,28 +20,41 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DesignError, NoData
-from ..stats.did import PanelError, callaway_santanna
 from ..stats.flow import flow_windows
-from ..stats.forecast import forecast_how_many, forecast_when
-from ..stats.its import interrupted_time_series, placebo_breaks
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
 from ..stats.ranks import hodges_lehmann
 from ..stats.regression import log_duration_ols, with_and_without_size
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
 from . import lift_caveats as cv
-from .changes import Window, changes, contributing_commits
-from .lift import adoption as detect_pooled_adoption
+from .changes import Window
+from .lift_inputs import (
+    Adoption,
+    Periods,
+    change_frame,
+    first_seen_by_repo,
+    last_full_week,
+    no_estimate,
+    periods,
+    resolve_adoption,
+    weekly_activity,
+)
+from .lift_weekly import (
+    event_time_series,
+    forecast_fans,
+    forecasts,
+    its_level_change,
+    series_event_study,
+    staggered_did,
+)
 
 DESIGNS = ("before-after", "ai-vs-human", "experiment")
-#: The before period has at least this many weeks, and as many as the after period otherwise.
-MIN_WEEKS_BEFORE = 8
 #: The novelty check compares the first NOVELTY_WEEKS weeks after adoption with the rest.
 NOVELTY_WEEKS = 4
 #: Validation windows of the specification table (days).
@@ -50,9 +63,6 @@ SPEC_WINDOWS = (7, 14, 28)
 #: the caller's n_boot): the table is about how the point estimate moves, and 500 replicates give
 #: intervals good to about a percent at a quarter of the cost.
 SPEC_BOOT = 500
-#: Forecast horizon (weeks) and the backlog size of "when will K items be done".
-FORECAST_WEEKS = 12
-FORECAST_ITEMS = 100
 
 CYCLE = "cycle_time_hours"
 THROUGHPUT = "validated_throughput_per_contributor_week"
@@ -61,225 +71,6 @@ LABELS = {
     "ai_assisted/human": ("the AI-assisted group", "the human group"),
     "treated/control": ("the treated group", "the control group"),
 }
-
-
-# --------------------------------------------------------------------------- adoption dates
-
-
-@dataclass(frozen=True)
-class Adoption:
-    """Adoption date per repository; `default` applies to repositories not named in `per_repo`."""
-
-    default: date | None = None
-    per_repo: dict[str, date] = field(default_factory=dict)
-    source: str | None = None  # "given", "given per repository", "detected"
-    rule: str | None = None
-
-    def date_for(self, repo: str) -> date | None:
-        return self.per_repo.get(repo, self.default)
-
-    def dates(self, repos: list[str]) -> dict[str, date | None]:
-        return {r: self.date_for(r) for r in repos}
-
-    def to_dict(self, repos: list[str]) -> dict:
-        d = self.dates(repos)
-        distinct = {v for v in d.values() if v is not None}
-        return {
-            "date": self.default.isoformat() if self.default else None,
-            "per_repo": {r: (v.isoformat() if v else None) for r, v in d.items()},
-            "staggered": len(distinct) > 1 or (bool(distinct) and None in d.values()),
-            "source": self.source,
-            "rule": self.rule,
-        }
-
-
-def parse_adoption(values: list[str] | None) -> Adoption | None:
-    """`--adoption-date` values: one `YYYY-MM-DD`, or any number of `repo=YYYY-MM-DD`."""
-    if not values:
-        return None
-    default, per_repo = None, {}
-    for v in values:
-        repo, sep, day = v.rpartition("=")
-        try:
-            d = date.fromisoformat(day.strip())
-        except ValueError:
-            raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or REPO=YYYY-MM-DD") from None
-        if sep:
-            if not repo.strip():
-                raise ConfigError(f"--adoption-date: {v!r} names no repository before '='")
-            if repo in per_repo:
-                raise ConfigError(f"--adoption-date: repository {repo!r} is given twice")
-            per_repo[repo.strip()] = d
-        else:
-            if default is not None:
-                raise ConfigError("--adoption-date: give one date for all repositories, or REPO=DATE per repository")
-            default = d
-    return Adoption(default=default, per_repo=per_repo,
-                    source="given per repository" if per_repo else "given", rule="set with --adoption-date")
-
-
-def resolve_adoption(con, window: Window, repos: list[str], given: Adoption | None) -> Adoption:
-    """The given dates (every named repository must exist), or the pooled detected date."""
-    if given is not None:
-        unknown = sorted(set(given.per_repo) - set(repos))
-        if unknown:
-            raise ConfigError(f"--adoption-date: no repository {unknown[0]!r} in the store (have: {', '.join(repos)})")
-        return given
-    info = detect_pooled_adoption(con, window, repos, None)
-    d = date.fromisoformat(info["date"]) if info.get("date") else None
-    return Adoption(default=d, source="detected" if d else None, rule=info.get("rule"))
-
-
-# --------------------------------------------------------------------------- data from the store
-
-
-def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
-    """Non-bot changes landed by as_of, one row each, plus pull requests still open at as_of
-    (``observed`` False, duration to as_of), which only a tracker source provides."""
-    ch = changes(con, window, repos)
-    df = con.execute(
-        ch.filter(~ch.bot).select("repo", "item_id", "author_id", "ai_assisted", "size_lines", "started_at",
-                                  "done_at", "cycle_hours", "state", "validated")
-    )
-    df["observed"] = True
-    df["size_lines"] = df["size_lines"].astype("float64")
-    df["cycle_hours"] = df["cycle_hours"].astype("float64")
-    open_ = _open_items(con, window, repos)
-    if len(open_):
-        open_["done_at"] = open_["done_at"].astype(df["done_at"].dtype)
-        df = pd.concat([df, open_.astype({c: df[c].dtype for c in ("ai_assisted", "validated", "observed")})],
-                       ignore_index=True)
-    df["author_id"] = df["author_id"].fillna("unknown")
-    return df
-
-
-def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
-    """Pull requests opened by as_of and neither merged nor closed by then: their duration is only
-    known to exceed as_of - start, which is what right-censoring means. A tracker names
-    repositories its own way ("owner/name"), so each tracker repository is matched to the git
-    repository its merged pull requests landed in (`same_as` links, i.e. by commit), as
-    docs/design.md prescribes; open items of an unmatched tracker repository are left out."""
-    raw = getattr(con, "con", None)
-    if raw is None:
-        return pd.DataFrame()
-    df = raw.execute(
-        """
-        select i.repo, i.item_id, i.author_id,
-               exists(select 1 from attributions a where a.item_id = i.item_id) as ai_assisted,
-               cast(i.size_lines as double) as size_lines, coalesce(i.started_at, i.created_at) as started_at
-        from items i left join actors x on x.actor_id = i.author_id
-        where i.kind = 'pull_request' and coalesce(i.started_at, i.created_at) <= ?
-          and (i.done_at is null or i.done_at > ?)
-          -- closed without merging by as_of: abandoned, not open
-          and (i.state <> 'closed' or try_cast(json_extract_string(i.attrs, '$.closed_at') as timestamp) > ?)
-          and coalesce(x.kind, 'human') <> 'bot'
-        """,
-        [window.as_of, window.as_of, window.as_of],
-    ).df()
-    if df.empty:
-        return df
-    pairs = raw.execute(
-        """
-        select p.repo as tracker_repo, c.repo as git_repo, count(*) as n
-        from links l join items p on p.item_id = l.src and p.kind = 'pull_request'
-                     join items c on c.item_id = l.dst and c.kind = 'change'
-        where l.kind = 'same_as' group by 1, 2 order by n desc, git_repo
-        """
-    ).fetchall()
-    git_repos = {r[0] for r in raw.execute("select repo from repos").fetchall()}
-    mapping = {r: r for r in git_repos}
-    for tracker, git_repo, _ in pairs:
-        mapping.setdefault(tracker, git_repo)
-    df["repo"] = df["repo"].map(mapping)
-    df = df[df["repo"].notna()]
-    if repos:
-        df = df[df["repo"].isin(repos)]
-    df["done_at"] = pd.Series([pd.NaT] * len(df), index=df.index, dtype="datetime64[us]")
-    df["cycle_hours"] = (pd.Timestamp(window.as_of) - pd.to_datetime(df["started_at"])).dt.total_seconds() / 3600.0
-    df["state"] = "open"
-    df["validated"] = False
-    df["observed"] = False
-    return df[df["cycle_hours"] > 0]
-
-
-def weekly_activity(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
-    """(repo, author_id, week, validated, active): validated non-bot changes an author landed in a
-    repository that week, on every (repo, author, week) where they were active (docs/metrics.md)."""
-    ch = changes(con, window, repos)
-    ok = ch.filter(~ch.bot & ch.validated)
-    done = con.execute(ok.group_by(["repo", "author_id", "week"]).agg(validated=ok.count()))
-    cc = contributing_commits(con, repos)
-    a = con.execute(cc.filter(cc.kind != "bot").select("repo", "author_id", "week").distinct())
-    nb = ch.filter(~ch.bot & ch.author_id.notnull())
-    b = con.execute(nb.select("repo", "author_id", "week").distinct())
-    act = pd.concat([a, b], ignore_index=True).drop_duplicates()
-    out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
-    out["validated"] = out["validated"].fillna(0).astype(int)
-    out["week"] = pd.to_datetime(out["week"]).dt.date
-    return out
-
-
-# --------------------------------------------------------------------------- periods
-
-
-def _monday(d: date) -> date:
-    return d - timedelta(days=d.weekday())
-
-
-@dataclass(frozen=True)
-class Periods:
-    """Per repository: before = [before_from, adoption), after = [after_from, after_until), where
-    after_from is the adoption date unless the first weeks after it are left out."""
-
-    adoption: dict[str, date]
-    before_from: dict[str, date]
-    after_until: dict[str, date]
-    weeks_before: dict[str, int]
-    weeks_after: dict[str, int]
-    after_from: dict[str, date] = field(default_factory=dict)
-
-    def label(self, repo: pd.Series, day: pd.Series) -> pd.Series:
-        """'after', 'before' or None per row (repo, a date)."""
-        out = pd.Series([None] * len(repo), index=repo.index, dtype=object)
-        for r, a in self.adoption.items():
-            m = repo == r
-            if not m.any():
-                continue
-            out[m & (day >= self.after_from.get(r, a)) & (day < self.after_until[r])] = "after"
-            out[m & (day < a) & (day >= self.before_from[r])] = "before"
-        return out
-
-
-def periods(adoption: Mapping[str, date | None], first_seen: Mapping[str, date], end: date, *,
-            all_history: bool = False, weekly: bool = False, skip_weeks: int = 0) -> Periods:
-    """Equal windows either side of each repository's adoption (at least MIN_WEEKS_BEFORE weeks
-    before), never before the repository's first activity; or all history before adoption.
-    `weekly` aligns adoption to its ISO week (for weekly series). `skip_weeks` leaves the first
-    weeks after adoption out of the after period (a ramp-up, or a novelty burst)."""
-    ad, bf, au, wb, wa, af = {}, {}, {}, {}, {}, {}
-    for repo, a in adoption.items():
-        if a is None or repo not in first_seen:
-            continue
-        start = _monday(a) if weekly else a
-        after_from = start + timedelta(weeks=skip_weeks)
-        if after_from >= end:
-            continue
-        weeks_after = max(1, math.ceil((end - start).days / 7))
-        weeks_before = max(weeks_after, MIN_WEEKS_BEFORE)
-        first = first_seen[repo] if all_history else max(first_seen[repo], start - timedelta(weeks=weeks_before))
-        ad[repo], bf[repo], au[repo], af[repo] = start, first, end, after_from
-        wb[repo] = max(0, (start - first).days // 7)
-        wa[repo] = max(1, math.ceil((end - after_from).days / 7))
-    return Periods(ad, bf, au, wb, wa, af)
-
-
-def _last_full_week(window: Window, activity: pd.DataFrame) -> date:
-    # Weeks whose every change is past the validation window, and no later than the newest activity:
-    # later weeks would look slow because their changes are still pending or not yet made.
-    last = _monday(window.as_of.date() - timedelta(days=window.days))
-    if len(activity):
-        last = min(last, max(activity["week"]) + timedelta(weeks=1))
-    return last
 
 
 # --------------------------------------------------------------------------- results
@@ -310,11 +101,6 @@ def _num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _no_estimate(estimator: str, n_a: int, n_b: int, n_clusters: int, why: str) -> Estimate:
-    return Estimate(estimator=estimator, ratio=None, ci_low=None, ci_high=None, n_a=n_a, n_b=n_b,
-                    n_clusters=n_clusters, caveats=(why,))
-
-
 # --------------------------------------------------------------------------- duration estimators
 
 
@@ -338,7 +124,7 @@ def _quantile(q: float) -> DurationEstimator:
         a, b = g.a[g.a["observed"]], g.b[g.b["observed"]]
         name = "ratio_of_medians" if q == 0.5 else f"ratio_of_p{q * 100:g}"
         if a.empty or b.empty:
-            return _no_estimate(name, len(a), len(b), _n_clusters(a, b), "A group has no finished item with a known cycle time.")
+            return no_estimate(name, len(a), len(b), _n_clusters(a, b), "A group has no finished item with a known cycle time.")
         return ratio_of_quantiles(
             a["cycle_hours"].to_numpy(float), a["author_id"].to_numpy(), b["cycle_hours"].to_numpy(float),
             b["author_id"].to_numpy(), q=q, n_boot=n_boot, seed=seed, labels=g.labels,
@@ -371,7 +157,7 @@ def _regressions(g: Groups) -> dict[str, Estimate]:
         # A constant size is collinear with the intercept: there is nothing to adjust for (and
         # the fit with it would have no interval), so only the unadjusted model is fitted.
         plain = log_duration_ols(y, treated, **common)
-        adjusted = _no_estimate("log_duration_regression_size", plain.n_a, plain.n_b, plain.n_clusters,
+        adjusted = no_estimate("log_duration_regression_size", plain.n_a, plain.n_b, plain.n_clusters,
                                 "Every change has the same size, so there is nothing to adjust for.")
         return {"log_duration_regression": replace(plain, estimator="log_duration_regression"),
                 "log_duration_regression_size": adjusted}
@@ -384,7 +170,7 @@ def _regression(which: str) -> DurationEstimator:
     def run(g: Groups, seed: int, n_boot: int) -> Estimate:
         a, b = g.a[g.a["observed"]], g.b[g.b["observed"]]
         if a.empty or b.empty:
-            return _no_estimate(which, len(a), len(b), _n_clusters(a, b), "A group has no finished item with a known cycle time.")
+            return no_estimate(which, len(a), len(b), _n_clusters(a, b), "A group has no finished item with a known cycle time.")
         return _regressions(g)[which]
 
     return run
@@ -393,7 +179,7 @@ def _regression(which: str) -> DurationEstimator:
 def _km(g: Groups, seed: int, n_boot: int):
     a, b = g.a, g.b
     if a.empty or b.empty:
-        return _no_estimate("km_ratio_of_medians", len(a), len(b), _n_clusters(a, b), "A group has no item.")
+        return no_estimate("km_ratio_of_medians", len(a), len(b), _n_clusters(a, b), "A group has no item.")
     return km_ratio_of_medians(
         a["cycle_hours"].to_numpy(float), a["observed"].to_numpy(bool), a["author_id"].to_numpy(),
         b["cycle_hours"].to_numpy(float), b["observed"].to_numpy(bool), b["author_id"].to_numpy(),
@@ -468,13 +254,6 @@ def _duration_caveats(design: str, results: list[dict], g: Groups, *, randomized
 # --------------------------------------------------------------------------- before / after
 
 
-def _first_seen(df: pd.DataFrame, col: str) -> dict[str, date]:
-    if df.empty:
-        return {}
-    s = df.groupby("repo")[col].min()
-    return {r: (v.date() if hasattr(v, "date") else v) for r, v in s.items() if not pd.isna(v)}
-
-
 def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, seed: int = 0,
                  n_boot: int = 2000, spec: bool = True) -> dict:
     dates = adoption.dates(repos)
@@ -522,7 +301,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
 def _cycle_before_after(df: pd.DataFrame, dates: Mapping[str, date | None], window: Window, *,
                         all_history: bool, skip_weeks: int = 0) -> dict:
     done = df[df["observed"]]
-    first = _first_seen(done.assign(day=pd.to_datetime(done["done_at"]).dt.date), "day")
+    first = first_seen_by_repo(done.assign(day=pd.to_datetime(done["done_at"]).dt.date), "day")
     end = window.as_of.date() + timedelta(days=1)
     p = periods(dates, first, end, all_history=all_history, skip_weeks=skip_weeks)
     day = pd.to_datetime(df["done_at"]).dt.date
@@ -590,11 +369,11 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     exactly as in the v1 lift; with per-repository dates it is an (author, repository, week),
     because the same week can be before adoption in one repository and after in another.
     """
-    last_full = _last_full_week(window, act)
-    first = _first_seen(act, "week")
+    last_full = last_full_week(window, act)
+    first = first_seen_by_repo(act, "week")
     p = periods(dates, first, last_full, all_history=all_history, weekly=True, skip_weeks=skip_weeks)
     if not p.adoption:
-        est = _no_estimate("ratio_of_rates", 0, 0, 0,
+        est = no_estimate("ratio_of_rates", 0, 0, 0,
                            f"No complete week after adoption yet (weeks before {last_full} are past the "
                            f"{window.days}-day validation window).")
         return {"result": _result("before-after", THROUGHPUT, "after/before", est), "more": [], "caveats": [],
@@ -620,13 +399,13 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
                 periods={k: {"before_from": p.before_from[k].isoformat(), "adoption": p.adoption[k].isoformat(),
                              "after_until": p.after_until[k].isoformat()} for k in p.adoption},
                 weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()))
-    series = _event_time_series(a, p, single)
+    series = event_time_series(a, p, single)
     selection, novelty = cv.selection("before-after"), _throughput_novelty(series)
     found = [selection, novelty, _throughput_simpsons(a, r.get("ratio"), single)]
     _add(r, *found)
-    more, event_study = [], _series_event_study(series)
+    more, event_study = [], series_event_study(series)
     if its:
-        its_est, fits, pre = _its(series)
+        its_est, fits, pre = its_level_change(series)
         its_r = _result("before-after", THROUGHPUT, "after/before", its_est, window_days=window.days)
         _add(its_r, selection, novelty)
         # The plain after/before ratio takes any trend before adoption as part of the effect; the
@@ -639,7 +418,7 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
             event_study["fits"] = [{"name": f"trend {side} adoption (ITS)", "x": x, "y": [v / base for v in y]}
                                    for side, (x, y) in zip(("before", "after"), fits.values())]
     if did and not single:
-        did_est, es, pre = _did(act, dates, last_full, seed=seed)
+        did_est, es, pre = staggered_did(act, dates, last_full, seed=seed)
         did_r = _result("before-after", THROUGHPUT, "after/before", did_est, window_days=window.days)
         _add(did_r, selection, pre)
         found.append(pre)
@@ -648,37 +427,6 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
             event_study = es
     return {"result": r, "more": more, "caveats": [c for c in found if c is not None], "series": series,
             "event_study": event_study}
-
-
-def _event_time_series(a: pd.DataFrame, p: Periods, single: bool) -> list[dict]:
-    """Pooled over repositories by weeks since each one's adoption: validated changes, contributor-weeks
-    and their ratio. With one adoption date this is the calendar series."""
-    k = [(w - p.adoption[r]).days // 7 for r, w in zip(a["repo"], a["week"])]
-    t = a.assign(k=k)
-    ev = t.groupby("k")["validated"].sum()
-    ex = t.drop_duplicates(["author_id", "week"] if single else ["repo", "author_id", "week"]).groupby("k").size()
-    weeks = t.groupby("k")["week"].min()
-    out = []
-    for kk in sorted(ex.index):
-        out.append({"event_week": int(kk), "week_start": weeks[kk].isoformat(), "validated": int(ev.get(kk, 0)),
-                    "contributor_weeks": int(ex[kk]), "rate": float(ev.get(kk, 0) / ex[kk])})
-    return out
-
-
-def _series_event_study(series: list[dict]) -> dict | None:
-    """The weekly rate by event time relative to the mean rate before adoption (1 = no change)."""
-    pre = [s for s in series if s["event_week"] < 0]
-    x = sum(s["contributor_weeks"] for s in pre)
-    if not x or not series:
-        return None
-    base = sum(s["validated"] for s in pre) / x
-    if base <= 0:
-        return None
-    return {
-        "title": "Validated throughput per contributor-week, by weeks since adoption (relative to before)",
-        "y_label": "rate / mean rate before adoption", "reference": 1.0, "base": base,
-        "points": [{"e": s["event_week"], "estimate": s["rate"] / base, "ci_low": None, "ci_high": None} for s in series],
-    }
 
 
 def _throughput_novelty(series: list[dict]) -> cv.Caveat | None:
@@ -708,7 +456,7 @@ def _throughput_simpsons(a: pd.DataFrame, pooled: float | None, single: bool) ->
     return cv.simpsons_paradox(pooled, within)
 
 
-# --------------------------------------------------------------------------- time-based estimators
+# --------------------------------------------------------------------------- survival curves
 
 #: At most this many steps of a Kaplan-Meier curve go into the report's figure.
 KM_FIGURE_POINTS = 300
@@ -728,136 +476,6 @@ def km_figure(g: Groups) -> dict | None:
                 km[k] = [km[k][i] for i in keep]
         groups.append({"label": label, **km})
     return {"groups": groups}
-
-
-def _its(series: list[dict]) -> tuple[Estimate, dict | None, cv.Caveat | None]:
-    """Segmented regression of the weekly log rate (validated changes per contributor-week) at the
-    adoption week, Newey-West errors; the level change exp(beta_post) is a ratio of rates against
-    the pre-adoption trend extrapolated to the break. Placebo breaks give a second p-value."""
-    name = "its_level_change"
-    ks = [s["event_week"] for s in series]
-    n_a = sum(s["validated"] for s in series if s["event_week"] >= 0)
-    n_b = sum(s["validated"] for s in series if s["event_week"] < 0)
-    if not series or 0 not in ks or min(ks) >= 0:
-        return _no_estimate(name, n_a, n_b, len(ks), "No weeks on one side of adoption."), None, None
-    if sorted(ks) != list(range(min(ks), max(ks) + 1)):
-        return _no_estimate(name, n_a, n_b, len(ks), "Some weeks have no activity at all, so the weekly series "
-                            "has gaps and cannot be fitted as a time series."), None, None
-    rows = sorted(series, key=lambda s: s["event_week"])
-    y = np.array([s["rate"] for s in rows], dtype=float)
-    if (y <= 0).any():
-        return _no_estimate(name, n_a, n_b, len(ks), "A week with no validated change has no log rate; the "
-                            "interrupted time series needs a positive rate every week."), None, None
-    bi = ks.index(0) if ks == sorted(ks) else [s["event_week"] for s in rows].index(0)
-    if bi < 3 or len(y) - bi < 3:
-        return _no_estimate(name, n_a, n_b, len(ks), "Fewer than 3 weeks on one side of adoption."), None, None
-    log_y = np.log(y)
-    res = interrupted_time_series(log_y, bi, model="ols")
-    plc = placebo_breaks(log_y, bi, model="ols")
-    p = res.params
-    fitted_pre = [math.exp(p["const"] + p["t"] * t) for t in range(bi + 1)]
-    fitted_post = [math.exp(p["const"] + p["t"] * t + p["post"] + p["t_since_break"] * (t - bi)) for t in range(bi, len(y))]
-    est = Estimate(
-        name, math.exp(res.level_change), math.exp(res.level_ci_low), math.exp(res.level_ci_high), n_a, n_b, len(y),
-        tuple(res.caveats) + tuple(plc.caveats), p_value=res.level_p_value,
-        extra={"slope_change_per_week": math.exp(res.slope_change), "pre_slope_per_week": math.exp(res.pre_slope),
-               "placebo_p_value": plc.p_value, "n_placebos": plc.n_placebos, "maxlags": res.maxlags,
-               "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week"},
-    )
-    se_t = res.std_errors.get("t")
-    pre_p = float(2 * (1 - _norm_cdf(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
-    caveat = cv.pre_trends(pre_p, source="the weekly series before adoption (ITS pre-period slope)",
-                           slope=math.exp(res.pre_slope) - 1)
-    fits = {"pre": (list(range(-bi, 1)), fitted_pre), "post": (list(range(len(y) - bi)), fitted_post)}
-    return est, fits, caveat
-
-
-def _norm_cdf(z: float) -> float:
-    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
-
-
-def _did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full: date, *, seed: int) -> tuple[Estimate, dict | None, cv.Caveat | None]:
-    """Callaway-Sant'Anna over (repository, author) units: validated changes per active week, each
-    unit first treated in its repository's adoption week, not-yet-treated units as controls.
-
-    The ATT is a difference in changes per contributor-week; its ratio is against the treated
-    units' counterfactual (their mean after adoption minus the ATT), with the interval's ends
-    mapped the same way (the counterfactual mean's own noise is not in it)."""
-    name = "did_att"
-    a = act[act["week"] < last_full]
-    if a.empty:
-        return _no_estimate(name, 0, 0, 0, "No complete weeks."), None, None
-    w0 = min(a["week"])
-    unit = a["repo"].astype(str) + "\x00" + a["author_id"].astype(str)
-    period = [1 + (w - w0).days // 7 for w in a["week"]]
-    first = {r: (1 + (_monday(d) - w0).days // 7 if d else None) for r, d in dates.items()}
-    panel = pd.DataFrame({"unit": unit.to_numpy(), "period": period, "y": a["validated"].to_numpy(float),
-                          "first_treated": [first.get(r) for r in a["repo"]]})
-    treated_rows = [f is not None and not pd.isna(f) and t >= f for f, t in zip(panel["first_treated"], panel["period"])]
-    n_treated_rows = int(sum(treated_rows))
-    try:
-        res = callaway_santanna(panel, seed=seed)
-    except PanelError as e:
-        return _no_estimate(name, n_treated_rows, len(panel) - n_treated_rows, int(unit.nunique()), str(e)), None, None
-    d = res.to_dict()
-    post = panel[treated_rows]
-    m = float(post["y"].mean()) if len(post) else float("nan")
-
-    def as_ratio(att: float) -> float | None:
-        base = m - att
-        return m / base if base > 0 and m > 0 else None
-
-    se = d["se"]
-    p_value = float(2 * (1 - _norm_cdf(abs(d["att"] / se)))) if se and se > 0 else None
-    ratio = as_ratio(d["att"])
-    est = Estimate(
-        name, ratio, as_ratio(d["ci_low"]) if ratio else None, as_ratio(d["ci_high"]) if ratio else None,
-        len(post), len(panel) - len(post), d["n_units"], tuple(d["caveats"]), p_value=p_value,
-        extra={"att": d["att"], "att_se": se, "att_ci_low": d["ci_low"], "att_ci_high": d["ci_high"],
-               "n_cohorts": d["n_cohorts"], "control_group": d["control_group"],
-               "pre_trend_p_value": d["pre_trend"]["p_value"], "cluster_unit": "repository-author"},
-    )
-    es = {
-        "title": "Event study (staggered DiD): effect on validated changes per contributor-week, by weeks since adoption",
-        "y_label": "difference vs not-yet-adopted units", "reference": 0.0,
-        "points": [{"e": x["e"], "estimate": x["att"], "ci_low": x["ci_low"], "ci_high": x["ci_high"]}
-                   for x in d["event_study"]],
-        "pre_trend_p_value": d["pre_trend"]["p_value"],
-    }
-    caveat = cv.pre_trends(d["pre_trend"]["p_value"], source="the event study's pre-adoption weeks (sup-t test)")
-    return est, es, caveat
-
-
-def forecasts(series: list[dict], *, seed: int) -> dict | None:
-    """How many validated items in the next FORECAST_WEEKS weeks, and in how many weeks
-    FORECAST_ITEMS more are done, resampling the weeks before adoption and, separately, after it."""
-    if not series:
-        return None
-    ks = [s["event_week"] for s in series]
-    by_k = {s["event_week"]: s["validated"] for s in series}
-    # A week inside the span with no row had no validated change: a 0, not a missing week.
-    full = {k: by_k.get(k, 0) for k in range(min(ks), max(ks) + 1)}
-    out = {"weeks_ahead": FORECAST_WEEKS, "items": FORECAST_ITEMS, "periods": []}
-    for label, keep in (("before adoption", lambda k: k < 0), ("after adoption", lambda k: k >= 0)):
-        counts = [v for k, v in full.items() if keep(k)]
-        if not counts:
-            continue
-        hm = forecast_how_many(counts, FORECAST_WEEKS, seed=seed).to_dict()
-        wh = forecast_when(counts, FORECAST_ITEMS, seed=seed).to_dict()
-        out["periods"].append({"label": f"from the weeks {label}", "history_weeks": len(counts),
-                               "how_many": hm, "when": wh})
-    return out if out["periods"] else None
-
-
-def forecast_fans(fc: dict | None) -> dict | None:
-    if not fc:
-        return None
-    fans = []
-    for p in fc["periods"]:
-        fan = p["how_many"]["fan"]
-        q = fan["quantiles"]
-        fans.append({"label": p["label"], "weeks": fan["weeks"], **{f"p{k}": v for k, v in q.items()}})
-    return {"fans": fans}
 
 
 # --------------------------------------------------------------------------- AI vs human
