@@ -182,12 +182,14 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                   "Each curve is the share of work not yet landed after t hours. Work still open at the as-of time "
                   "is censored (counted while open, never dropped); the dotted line is the median.",
                   "No cycle times to draw survival curves from.")
-        add_chart(f"{key}_event", event_study_figure(figs.get("event_study")),
-                  "Grey points are weeks before adoption: if they drift, part of the after/before difference is a "
-                  "trend that was already under way.", "No weekly series for an event study.")
-        add_chart(f"{key}_forecast", forecast_figure(figs.get("forecast")),
-                  "Simulated by resampling past weeks' validated throughput, once from the weeks before adoption and "
-                  "once from the weeks after it.", "Not enough complete weeks to forecast from.")
+        weekly = d.get("design") == "before-after"  # the AI-vs-human split has no time axis
+        if weekly:
+            add_chart(f"{key}_event", event_study_figure(figs.get("event_study")),
+                      "Grey points are weeks before adoption: if they drift, part of the after/before difference is a "
+                      "trend that was already under way.", "No weekly series for an event study.")
+            add_chart(f"{key}_forecast", forecast_figure(figs.get("forecast")),
+                      "Simulated by resampling past weeks' validated throughput, once from the weeks before adoption "
+                      "and once from the weeks after it.", "Not enough complete weeks to forecast from.")
         rows = []
         for r in d.get("results") or []:
             every.append(r)
@@ -218,6 +220,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                    "check": str(c.get("check")).replace("_", " "), "applies": bool(c.get("applies"))}
                   for c in d.get("checks") or []]
         designs.append({"name": DESIGN_NAMES.get(str(d.get("design")), str(d.get("design"))), "key": key, "rows": rows,
+                        "weekly": weekly,
                         "spec": spec, "ranges": ranges, "checks": checks, "forecast": forecast_sentences(d.get("forecast"))})
     add_chart("ld_forest", forest_figure(every),
               "Each row is one estimator on one design; the bar is its 95% interval. Estimators that agree make the "
