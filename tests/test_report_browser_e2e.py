@@ -66,6 +66,8 @@ def report_page(tmp_path_factory):
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 8", timeout=20000)
         result = {
             "charts": page.evaluate("document.querySelectorAll('.js-plotly-plot').length"),
+            "figures": page.evaluate("document.querySelectorAll('script[data-figure-for]').length"),
+            "ids": page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => e.id)"),
             "pwned": page.evaluate("typeof window.__pwned"),
             "text": page.inner_text("body"),
             "errors": errors,
@@ -76,9 +78,11 @@ def report_page(tmp_path_factory):
 
 
 def test_charts_render_without_errors_or_network(report_page):
-    # Five of the report's own, the legibility scorecard, and the agent loops' time to green and
-    # interventions (the cost chart is empty: a transcript carries no cost).
-    assert report_page["charts"] == 8
+    # Five of the report's own, the legibility scorecard, the agent loops' time to green and
+    # interventions (the cost chart is empty: a transcript carries no cost), plus whatever the
+    # lift-designs section could estimate here; every embedded figure became a chart.
+    assert {"chart-throughput", "chart-cycle", "chart-ai-share", "chart-size", "chart-lift"} <= set(report_page["ids"])
+    assert report_page["charts"] == report_page["figures"] >= 8
     assert report_page["errors"] == []
     assert report_page["requests"] == []
 

@@ -388,3 +388,59 @@ def changes_frame(*, store_path: str | Path | None = DEFAULT_STORE, as_of: datet
     with Store.open(store_path, create=False, read_only=True) as store:
         con = backend(store)
         return con.execute(changes(con, Window(as_of=as_of or utcnow(), days=window_days)))
+
+
+def lift(
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    design: str = "before-after",
+    adoption_dates: Sequence[str] | None = None,
+    repos: list[str] | None = None,
+    as_of: datetime | None = None,
+    window_days: int | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
+    csv_path: str | Path | None = None,
+    duration: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    treatment: str | None = None,
+    treated: str | None = None,
+    cluster: str | None = None,
+    covariates: Sequence[str] = (),
+    config: Config | None = None,
+) -> dict:
+    """One lift design with every estimator, its caveats and the specification table.
+
+    `design` is "before-after" (adoption dates: one "YYYY-MM-DD" or "repo=YYYY-MM-DD" per
+    repository in `adoption_dates`, detected when omitted) or "ai-vs-human" over the store; or give
+    `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster` and `covariates`)
+    for a pilot experiment's task table, which needs no store. Returns
+    `{design, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
+    """
+    from .metrics import lift_designs as ld
+
+    if csv_path is not None:
+        return ld.experiment_design(csv_path, duration=duration, start=start, end=end, treatment=treatment,
+                                    treated=treated, cluster=cluster, covariates=tuple(covariates), seed=seed, n_boot=n_boot)
+    if design not in ("before-after", "ai-vs-human"):
+        raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
+    _check_window(window_days)
+    from .metrics.lift_inputs import parse_adoption
+
+    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None)
+    from .metrics.changes import Window, backend
+    from .report.document import default_as_of
+
+    config = config or load_config()
+    window_days = window_days or config.window_days
+    with _damaged_store(store_path), Store.open(store_path, create=False) as store:
+        rule = "given"
+        if as_of is None:
+            as_of, rule = default_as_of(store, repos)
+        window = Window(as_of=as_of, days=window_days, rule=rule)
+        doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot)
+    doc["as_of"] = as_of.replace(microsecond=0).isoformat() + "Z"
+    doc["as_of_rule"] = rule
+    doc["window_days"] = window_days
+    return doc

@@ -309,6 +309,7 @@ def report(
 
 # Commands kept in modules of their own register on `app` when imported; one import line each.
 # (command modules: add `from . import cli_NAME  # noqa: E402,F401` below this line)
+from . import cli_lift  # noqa: E402,F401
 from . import cli_legibility  # noqa: E402,F401
 from . import cli_agents  # noqa: E402,F401
 from . import cli_export  # noqa: E402,F401

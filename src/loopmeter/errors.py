@@ -36,3 +36,7 @@ class NoData(LoopmeterError):
 class BadInput(LoopmeterError):
     """An input file (such as a pilot's CSV) has a missing column or a bad value, or its data
     cannot carry the requested estimate; the message names the file, line and column."""
+
+
+class DesignError(LoopmeterError):
+    """The data cannot support the chosen lift design (an empty group, a single cluster)."""

@@ -9,6 +9,7 @@ from ..errors import NoData
 from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
 from ..metrics import lift as lift_m
+from ..metrics import lift_designs as lift_designs_m
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
@@ -112,6 +113,7 @@ def build_report(
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos),
+        "lift_designs": lift_designs_m.lift_designs(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo]),
         "agent_loops": agent_loops(con, window, repos),
         "event_logs": logs,

@@ -425,7 +425,16 @@ def _size_figure(changes: list[Mapping[str, Any]], size: Mapping[str, Any]) -> g
     return go.Figure(data=traces, layout=layout)
 
 
-def _lift_figure(lift: list[Mapping[str, Any]]) -> go.Figure | None:
+def _default_lift_label(e: Mapping[str, Any]) -> str:
+    return f"{_plot_text(metric_label(e.get('metric')), 50)}<br>{_plot_text(comparison_label(e.get('comparison')), 50)}"
+
+
+def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
+                 title: str = "Lift: ratio with 95% confidence interval") -> go.Figure | None:
+    """Forest plot: one row per estimate, the ratio and its 95% interval on a log axis.
+
+    `label_of` writes a row's label; it must return text already made safe with `_plot_text`.
+    """
     rows = [e for e in lift if _is_number(e.get("ratio")) and e["ratio"] > 0]
     if not rows:
         return None
@@ -437,7 +446,7 @@ def _lift_figure(lift: list[Mapping[str, Any]]) -> go.Figure | None:
         lo = float(lo) if _is_number(lo) and lo > 0 else None
         hi = float(hi) if _is_number(hi) and hi > 0 else None
         # Category labels must be unique; a zero-width suffix would be invisible, so number repeats.
-        label = f"{_plot_text(metric_label(e.get('metric')), 50)}<br>{_plot_text(comparison_label(e.get('comparison')), 50)}"
+        label = label_of(e)
         if label in labels:
             label += f" ({i + 1})"
         labels.append(label)
@@ -458,7 +467,7 @@ def _lift_figure(lift: list[Mapping[str, Any]]) -> go.Figure | None:
         showlegend=False,
     )
     layout = _base_layout(
-        "Lift: ratio with 95% confidence interval",
+        title,
         xaxis=dict(type="log", range=[low - pad, high + pad], title=dict(text="ratio (log scale; 1 = no difference)"),
                    zeroline=False),
         yaxis=dict(autorange="reversed", automargin=True),
@@ -688,6 +697,9 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
               "A bar that crosses the dashed line at 1 does not rule out no difference.",
               "No lift could be estimated from this data.")
 
+    from .lift_figures import context as lift_designs_context  # it builds on this module's helpers
+
+    lift_designs = lift_designs_context(report, add_chart)
     loops = report.get("agent_loops") or None
     if loops:
         figs = _agent_loop_figures(loops)
@@ -739,6 +751,7 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
             "rule": str(adoption.get("rule")) if adoption.get("rule") else None,
         },
         "charts": charts,
+        "lift_designs": lift_designs,
         "agent_loops": loops,
         "slowest": [_change_row(c) for c in slowest],
         "recent": [_change_row(c) for c in recent],

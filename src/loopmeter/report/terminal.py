@@ -138,6 +138,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
                           f"{escape(card['limiting_question'])} ({card['effective_agency']['score']:g}/10); "
                           f"`loopmeter legibility {escape(card['path'])}` for details")
     render_event_logs(report, console)
+    _lift_designs(report.get("lift_designs"), console)
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     render_agent_loops(report.get("agent_loops"), console)
@@ -248,3 +249,22 @@ def render_agent_loops(loops: dict | None, console: Console) -> None:
             f"{u.get('actors') or 0:.0f} people, sessions {_f(u.get('sessions'))}, lines added {_f(u.get('lines_added'))}"
             + (f", cost ${u['cost_usd']:,.2f}" if u.get("cost_usd") is not None else "")
         )
+
+
+def _lift_designs(ld: dict | None, console: Console) -> None:
+    """One line per headline estimate of each design, with how far the alternatives range."""
+    from .lift_text import sentence
+
+    for d in (ld or {}).get("designs", []):
+        heads = [r for r in d.get("results", []) if r.get("estimator") in ("ratio_of_medians", "ratio_of_rates")]
+        if not heads:
+            continue
+        console.print(f"[bold]lift, {escape(d.get('design', ''))}[/bold] (every estimator: loopmeter lift "
+                      f"--design {escape(d.get('design', ''))})")
+        for r in heads:
+            n = len(r.get("caveats") or [])
+            console.print(f"  {escape(sentence(r))}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
+        for metric, x in (d.get("specification_range") or {}).items():
+            if x:
+                console.print(f"  [dim]{escape(metric)}: {x['min']:.2f}x to {x['max']:.2f}x across {x['n']} "
+                              "estimators, windows and periods[/dim]")

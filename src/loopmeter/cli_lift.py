@@ -1,0 +1,124 @@
+"""`loopmeter lift`: one lift design, every estimator, the caveats that apply and the specification table."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import api
+from .cli import (
+    AsOfOpt,
+    DebugOpt,
+    JsonOpt,
+    SeedOpt,
+    StoreOpt,
+    WindowOpt,
+    _as_of,
+    _run,
+    app,
+)
+from .errors import ConfigError
+from .report.lift_text import ci_text, estimator_name, sentence
+from .report.terminal import escape
+from .store.db import DEFAULT_STORE
+
+
+@app.command()
+def lift(
+    design: Annotated[str, typer.Option("--design", help="before-after or ai-vs-human (ignored with --csv).")] = "before-after",
+    adoption_date: Annotated[Optional[list[str]], typer.Option(
+        "--adoption-date", help="YYYY-MM-DD for every repository, or REPO=YYYY-MM-DD (repeatable); detected when omitted.")] = None,
+    csv: Annotated[Optional[Path], typer.Option("--csv", help="A pilot's task table (CSV), one row per task.")] = None,
+    duration: Annotated[Optional[str], typer.Option("--duration", help="CSV column with each task's duration.")] = None,
+    start: Annotated[Optional[str], typer.Option("--start", help="CSV column with each task's start time.")] = None,
+    end: Annotated[Optional[str], typer.Option("--end", help="CSV column with each task's end time.")] = None,
+    treatment: Annotated[Optional[str], typer.Option("--treatment", help="CSV column saying which tasks were treated (two values).")] = None,
+    treated: Annotated[Optional[str], typer.Option("--treated", help="The --treatment value of treated tasks, when it is not 0/1, yes/no, ...")] = None,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", help="CSV column of clusters (person, team) for robust errors.")] = None,
+    covariate: Annotated[Optional[list[str]], typer.Option(
+        "--covariate", help="CSV column to adjust for; log:COL for its logarithm (repeatable).")] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
+    window_days: WindowOpt = None,
+    as_of: AsOfOpt = None,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Estimate the lift of one design with several estimators, and say what could fool each number.
+
+    Example: loopmeter lift --design before-after --adoption-date api=2025-03-01 --adoption-date web=2025-05-01
+    """
+
+    def go():
+        if csv is None:
+            for name, value in (("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
+                                ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate)):
+                if value:
+                    raise ConfigError(f"{name} describes a --csv table; give --csv FILE or leave it out")
+        else:
+            for name, value in (("--adoption-date", adoption_date), ("--repo", repo), ("--as-of", as_of),
+                                ("--window-days", window_days)):
+                if value:
+                    raise ConfigError(f"{name} applies to the designs over the store, not to a --csv table")
+        doc = api.lift(
+            store_path=store, design=design, adoption_dates=adoption_date, repos=repo or None, as_of=_as_of(as_of),
+            window_days=window_days, seed=seed, csv_path=csv, duration=duration, start=start, end=end,
+            treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (),
+        )
+        if as_json:
+            sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        else:
+            render_lift(doc, Console())
+
+    _run(debug, go)
+
+
+_SHORT = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
+          "duration": "task duration"}
+
+
+def render_lift(doc: dict, console: Console) -> None:
+    """The terminal view: one table of estimates, a sentence and the caveats for each, the checks
+    that were run, and how far the estimate moves across the specification table."""
+    console.print(f"[bold]lift: {escape(doc.get('design', ''))}[/bold]")
+    adoption = doc.get("adoption") or {}
+    if adoption.get("per_repo"):
+        dates = ", ".join(f"{escape(r)} {escape(d or 'none')}" for r, d in adoption["per_repo"].items())
+        console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {dates}")
+    if doc.get("design") == "experiment":
+        missing = (doc.get("missing_duration_rows") or {}).get("count") or 0
+        console.print(f"{escape(str(doc.get('source')))}: {doc.get('rows', 0):,} rows, {missing:,} without a duration "
+                      "(left out and counted)")
+    t = Table(title="estimates (95% CI)", title_justify="left")
+    for col in ("#", "metric", "estimator", "ratio", "95% CI", "p", "n (a / b)", "clusters"):
+        t.add_column(col, justify="right" if col in ("#", "ratio", "p", "n (a / b)", "clusters") else "left")
+    results = doc.get("results") or []
+    for i, r in enumerate(results, 1):
+        ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "no estimate"
+        p = r.get("p_value")
+        t.add_row(str(i), escape(_SHORT.get(r.get("metric", ""), r.get("metric", ""))),
+                  escape(estimator_name(r.get("estimator"))), ratio,
+                  ci_text(r) if r.get("ratio") is not None else "—", f"{p:.3g}" if p is not None else "—",
+                  f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}")
+    console.print(t)
+    for i, r in enumerate(results, 1):
+        console.print(f"[bold]({i})[/bold] {escape(sentence(r))}")
+        for c in r.get("caveats") or []:
+            console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")
+    checks = doc.get("checks") or []
+    if checks:
+        clear = sorted({c["check"].replace("_", " ") for c in checks if not c.get("applies")}
+                       - {c["check"].replace("_", " ") for c in checks if c.get("applies")})
+        if clear:
+            console.print(f"[dim]checked and not found: {escape(', '.join(clear))}[/dim]")
+    for metric, x in (doc.get("specification_range") or {}).items():
+        if x:
+            console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: {x['min']:.2f}x "
+                          f"to {x['max']:.2f}x over {x['n']} choices of estimator, validation window and period")

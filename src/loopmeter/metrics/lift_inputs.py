@@ -1,0 +1,250 @@
+"""What the lift designs read from the store: adoption dates, one row per change (and per open
+pull request), weekly activity per author, and the before/after periods of each repository."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pandas as pd
+
+from ..errors import ConfigError
+from ..stats.lift import Estimate
+from .changes import Window, changes, contributing_commits
+from .lift import adoption as detect_pooled_adoption
+
+#: The before period has at least this many weeks, and as many as the after period otherwise.
+MIN_WEEKS_BEFORE = 8
+
+
+# --------------------------------------------------------------------------- adoption dates
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """Adoption date per repository; `default` applies to repositories not named in `per_repo`."""
+
+    default: date | None = None
+    per_repo: dict[str, date] = field(default_factory=dict)
+    source: str | None = None  # "given", "given per repository", "detected"
+    rule: str | None = None
+
+    def date_for(self, repo: str) -> date | None:
+        return self.per_repo.get(repo, self.default)
+
+    def dates(self, repos: list[str]) -> dict[str, date | None]:
+        return {r: self.date_for(r) for r in repos}
+
+    def to_dict(self, repos: list[str]) -> dict:
+        d = self.dates(repos)
+        distinct = {v for v in d.values() if v is not None}
+        return {
+            "date": self.default.isoformat() if self.default else None,
+            "per_repo": {r: (v.isoformat() if v else None) for r, v in d.items()},
+            "staggered": len(distinct) > 1 or (bool(distinct) and None in d.values()),
+            "source": self.source,
+            "rule": self.rule,
+        }
+
+
+def parse_adoption(values: list[str] | None) -> Adoption | None:
+    """`--adoption-date` values: one `YYYY-MM-DD`, or any number of `repo=YYYY-MM-DD`."""
+    if not values:
+        return None
+    default, per_repo = None, {}
+    for v in values:
+        repo, sep, day = v.rpartition("=")
+        try:
+            d = date.fromisoformat(day.strip())
+        except ValueError:
+            raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or REPO=YYYY-MM-DD") from None
+        if sep:
+            if not repo.strip():
+                raise ConfigError(f"--adoption-date: {v!r} names no repository before '='")
+            if repo in per_repo:
+                raise ConfigError(f"--adoption-date: repository {repo!r} is given twice")
+            per_repo[repo.strip()] = d
+        else:
+            if default is not None:
+                raise ConfigError("--adoption-date: give one date for all repositories, or REPO=DATE per repository")
+            default = d
+    return Adoption(default=default, per_repo=per_repo,
+                    source="given per repository" if per_repo else "given", rule="set with --adoption-date")
+
+
+def resolve_adoption(con, window: Window, repos: list[str], given: Adoption | None) -> Adoption:
+    """The given dates (every named repository must exist), or the pooled detected date."""
+    if given is not None:
+        unknown = sorted(set(given.per_repo) - set(repos))
+        if unknown:
+            raise ConfigError(f"--adoption-date: no repository {unknown[0]!r} in the store (have: {', '.join(repos)})")
+        return given
+    info = detect_pooled_adoption(con, window, repos, None)
+    d = date.fromisoformat(info["date"]) if info.get("date") else None
+    return Adoption(default=d, source="detected" if d else None, rule=info.get("rule"))
+
+
+# --------------------------------------------------------------------------- data from the store
+
+
+def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+    """Non-bot changes landed by as_of, one row each, plus pull requests still open at as_of
+    (``observed`` False, duration to as_of), which only a tracker source provides."""
+    ch = changes(con, window, repos)
+    df = con.execute(
+        ch.filter(~ch.bot).select("repo", "item_id", "author_id", "ai_assisted", "size_lines", "started_at",
+                                  "done_at", "cycle_hours", "state", "validated")
+    )
+    df["observed"] = True
+    df["size_lines"] = df["size_lines"].astype("float64")
+    df["cycle_hours"] = df["cycle_hours"].astype("float64")
+    open_ = _open_items(con, window, repos)
+    if len(open_):
+        open_["done_at"] = open_["done_at"].astype(df["done_at"].dtype)
+        df = pd.concat([df, open_.astype({c: df[c].dtype for c in ("ai_assisted", "validated", "observed")})],
+                       ignore_index=True)
+    df["author_id"] = df["author_id"].fillna("unknown")
+    return df
+
+
+def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+    """Pull requests opened by as_of and neither merged nor closed by then: their duration is only
+    known to exceed as_of - start, which is what right-censoring means. A tracker names
+    repositories its own way ("owner/name"), so each tracker repository is matched to the git
+    repository its merged pull requests landed in (`same_as` links, i.e. by commit), as
+    docs/design.md prescribes; open items of an unmatched tracker repository are left out."""
+    raw = getattr(con, "con", None)
+    if raw is None:
+        return pd.DataFrame()
+    df = raw.execute(
+        """
+        select i.repo, i.item_id, i.author_id,
+               exists(select 1 from attributions a where a.item_id = i.item_id) as ai_assisted,
+               cast(i.size_lines as double) as size_lines, coalesce(i.started_at, i.created_at) as started_at
+        from items i left join actors x on x.actor_id = i.author_id
+        where i.kind = 'pull_request' and coalesce(i.started_at, i.created_at) <= ?
+          and (i.done_at is null or i.done_at > ?)
+          -- closed without merging by as_of: abandoned, not open
+          and (i.state <> 'closed' or try_cast(json_extract_string(i.attrs, '$.closed_at') as timestamp) > ?)
+          and coalesce(x.kind, 'human') <> 'bot'
+        """,
+        [window.as_of, window.as_of, window.as_of],
+    ).df()
+    if df.empty:
+        return df
+    pairs = raw.execute(
+        """
+        select p.repo as tracker_repo, c.repo as git_repo, count(*) as n
+        from links l join items p on p.item_id = l.src and p.kind = 'pull_request'
+                     join items c on c.item_id = l.dst and c.kind = 'change'
+        where l.kind = 'same_as' group by 1, 2 order by n desc, git_repo
+        """
+    ).fetchall()
+    git_repos = {r[0] for r in raw.execute("select repo from repos").fetchall()}
+    mapping = {r: r for r in git_repos}
+    for tracker, git_repo, _ in pairs:
+        mapping.setdefault(tracker, git_repo)
+    df["repo"] = df["repo"].map(mapping)
+    df = df[df["repo"].notna()]
+    if repos:
+        df = df[df["repo"].isin(repos)]
+    df["done_at"] = pd.Series([pd.NaT] * len(df), index=df.index, dtype="datetime64[us]")
+    df["cycle_hours"] = (pd.Timestamp(window.as_of) - pd.to_datetime(df["started_at"])).dt.total_seconds() / 3600.0
+    df["state"] = "open"
+    df["validated"] = False
+    df["observed"] = False
+    return df[df["cycle_hours"] > 0]
+
+
+def weekly_activity(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+    """(repo, author_id, week, validated, active): validated non-bot changes an author landed in a
+    repository that week, on every (repo, author, week) where they were active (docs/metrics.md)."""
+    ch = changes(con, window, repos)
+    ok = ch.filter(~ch.bot & ch.validated)
+    done = con.execute(ok.group_by(["repo", "author_id", "week"]).agg(validated=ok.count()))
+    cc = contributing_commits(con, repos)
+    a = con.execute(cc.filter(cc.kind != "bot").select("repo", "author_id", "week").distinct())
+    nb = ch.filter(~ch.bot & ch.author_id.notnull())
+    b = con.execute(nb.select("repo", "author_id", "week").distinct())
+    act = pd.concat([a, b], ignore_index=True).drop_duplicates()
+    out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
+    out["validated"] = out["validated"].fillna(0).astype(int)
+    out["week"] = pd.to_datetime(out["week"]).dt.date
+    return out
+
+
+# --------------------------------------------------------------------------- periods
+
+
+def monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Per repository: before = [before_from, adoption), after = [after_from, after_until), where
+    after_from is the adoption date unless the first weeks after it are left out."""
+
+    adoption: dict[str, date]
+    before_from: dict[str, date]
+    after_until: dict[str, date]
+    weeks_before: dict[str, int]
+    weeks_after: dict[str, int]
+    after_from: dict[str, date] = field(default_factory=dict)
+
+    def label(self, repo: pd.Series, day: pd.Series) -> pd.Series:
+        """'after', 'before' or None per row (repo, a date)."""
+        out = pd.Series([None] * len(repo), index=repo.index, dtype=object)
+        for r, a in self.adoption.items():
+            m = repo == r
+            if not m.any():
+                continue
+            out[m & (day >= self.after_from.get(r, a)) & (day < self.after_until[r])] = "after"
+            out[m & (day < a) & (day >= self.before_from[r])] = "before"
+        return out
+
+
+def periods(adoption: Mapping[str, date | None], first_seen: Mapping[str, date], end: date, *,
+            all_history: bool = False, weekly: bool = False, skip_weeks: int = 0) -> Periods:
+    """Equal windows either side of each repository's adoption (at least MIN_WEEKS_BEFORE weeks
+    before), never before the repository's first activity; or all history before adoption.
+    `weekly` aligns adoption to its ISO week (for weekly series). `skip_weeks` leaves the first
+    weeks after adoption out of the after period (a ramp-up, or a novelty burst)."""
+    ad, bf, au, wb, wa, af = {}, {}, {}, {}, {}, {}
+    for repo, a in adoption.items():
+        if a is None or repo not in first_seen:
+            continue
+        start = monday(a) if weekly else a
+        after_from = start + timedelta(weeks=skip_weeks)
+        if after_from >= end:
+            continue
+        weeks_after = max(1, math.ceil((end - start).days / 7))
+        weeks_before = max(weeks_after, MIN_WEEKS_BEFORE)
+        first = first_seen[repo] if all_history else max(first_seen[repo], start - timedelta(weeks=weeks_before))
+        ad[repo], bf[repo], au[repo], af[repo] = start, first, end, after_from
+        wb[repo] = max(0, (start - first).days // 7)
+        wa[repo] = max(1, math.ceil((end - after_from).days / 7))
+    return Periods(ad, bf, au, wb, wa, af)
+
+
+def last_full_week(window: Window, activity: pd.DataFrame) -> date:
+    # Weeks whose every change is past the validation window, and no later than the newest activity:
+    # later weeks would look slow because their changes are still pending or not yet made.
+    last = monday(window.as_of.date() - timedelta(days=window.days))
+    if len(activity):
+        last = min(last, max(activity["week"]) + timedelta(weeks=1))
+    return last
+
+
+def first_seen_by_repo(df: pd.DataFrame, col: str) -> dict[str, date]:
+    if df.empty:
+        return {}
+    s = df.groupby("repo")[col].min()
+    return {r: (v.date() if hasattr(v, "date") else v) for r, v in s.items() if not pd.isna(v)}
+
+
+def no_estimate(estimator: str, n_a: int, n_b: int, n_clusters: int, why: str) -> Estimate:
+    return Estimate(estimator=estimator, ratio=None, ci_low=None, ci_high=None, n_a=n_a, n_b=n_b,
+                    n_clusters=n_clusters, caveats=(why,))

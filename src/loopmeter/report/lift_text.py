@@ -1,0 +1,76 @@
+"""Plain-language sentences for lift results, shared by the terminal, the HTML report and `lift`.
+
+"median cycle time after adoption is 0.72x before [0.55, 0.93]" — the estimator decides what is
+compared (a median, a regression's geometric mean, a Kaplan-Meier median), the comparison decides
+between what.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+# What each estimator's ratio is a ratio of, said plainly.
+_WHAT = {
+    "ratio_of_medians": "median {m}",
+    "ratio_of_p85": "85th-percentile {m}",
+    "ratio_of_rates": "{m}",
+    "hodges_lehmann": "typical {m} (Hodges-Lehmann)",
+    "km_median_ratio": "median {m} counting open items (Kaplan-Meier)",
+    "log_duration_regression": "{m} by regression with repository fixed effects",
+    "log_duration_regression_size": "{m} by regression, adjusted for change size",
+    "its_level_change": "{m}, level change at adoption (interrupted time series)",
+    "did_att": "{m} (staggered difference-in-differences)",
+    "log_duration_ols": "{m} by regression (log duration, adjusted for the covariates)",
+}
+_METRICS = {
+    "cycle_time_hours": "cycle time",
+    "validated_throughput_per_contributor_week": "validated throughput per contributor-week",
+    "duration": "task duration",
+}
+_COMPARE = {
+    "after/before": "{what} after adoption is {r} before",
+    "ai_assisted/human": "{what} of AI-assisted changes is {r} that of human changes",
+    "treated/control": "{what} of the treated group is {r} that of the control group",
+}
+ESTIMATOR_NAMES = {
+    "ratio_of_medians": "ratio of medians",
+    "ratio_of_p85": "ratio of 85th percentiles",
+    "ratio_of_rates": "ratio of rates",
+    "hodges_lehmann": "Hodges-Lehmann (log hours)",
+    "km_median_ratio": "Kaplan-Meier medians",
+    "log_duration_regression": "log-duration regression",
+    "log_duration_regression_size": "log-duration regression + size",
+    "its_level_change": "interrupted time series",
+    "did_att": "staggered DiD (Callaway-Sant'Anna)",
+    "log_duration_ols": "log-duration regression",
+}
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def estimator_name(estimator: Any) -> str:
+    return ESTIMATOR_NAMES.get(str(estimator), str(estimator or "—").replace("_", " "))
+
+
+def ci_text(r: Mapping[str, Any]) -> str:
+    lo, hi = r.get("ci_low"), r.get("ci_high")
+    return f"[{lo:.2f}, {hi:.2f}]" if _finite(lo) and _finite(hi) else "[no interval]"
+
+
+def sentence(r: Mapping[str, Any]) -> str:
+    """One sentence: what is compared, the ratio, its 95% interval, and whether it rules out 1."""
+    metric = _METRICS.get(str(r.get("metric")), str(r.get("metric") or "the metric").replace("_", " "))
+    what = _WHAT.get(str(r.get("estimator")), "{m} (" + estimator_name(r.get("estimator")) + ")").format(m=metric)
+    ratio = r.get("ratio")
+    if not _finite(ratio):
+        return f"{what[:1].upper()}{what[1:]}: no estimate (see the caveats)."
+    pattern = _COMPARE.get(str(r.get("comparison")), "{what} is {r} in the first group vs the second")
+    text = pattern.format(what=what, r=f"{ratio:.2f}x") + " " + ci_text(r)
+    lo, hi = r.get("ci_low"), r.get("ci_high")
+    if _finite(lo) and _finite(hi):
+        text += "; the interval includes 1 (no difference)" if lo <= 1 <= hi else ""
+    return text[:1].upper() + text[1:]

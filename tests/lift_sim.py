@@ -1,0 +1,89 @@
+"""Simulated team histories with planted effects, written as real git repositories by `git fast-import`.
+
+Each change is one commit on main whose author time is the start of work and whose committer time
+is its landing, so its cycle time is exactly what was planted (docs/metrics.md: a single commit
+rebased after it was written). Every author lands at least one change every week, so every week is
+an active week for everyone and the planted per-contributor-week rate is exact in expectation.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+START = datetime(2024, 1, 1)  # a Monday
+CLAUDE = "Co-Authored-By: Claude <noreply@anthropic.com>"
+EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass
+class Team:
+    name: str = "team"
+    authors: int = 12
+    weeks: int = 24
+    adoption_week: int | None = 12  # None: never adopts
+    base_cycle_h: float = 40.0
+    cycle_ratio: float = 0.7  # after / before, planted on every change after adoption
+    rate_before: float = 1.0  # extra changes per author-week on top of the guaranteed one (Poisson mean)
+    rate_after: float = 2.0  # 1 + 1 = 2 before, 1 + 2 = 3 after: a 1.5x throughput lift
+    ai_share_after: float = 0.5
+    ai_ratio: float = 1.0  # AI-assisted / human cycle time among post-adoption changes
+    sigma: float = 0.5
+    size_lines: tuple[float, float] = (30.0, 30.0)  # median lines per change (before, after), log-normal
+    author_offset: int = 0
+    fade_after_weeks: int | None = None  # the cycle-time effect lasts this many weeks, then is gone
+    ai_authors: int | None = None  # only authors 0..ai_authors-1 ever use AI (None: everyone may)
+    ai_authors_speed: float = 1.0  # those authors' cycle times, before and after, relative to the rest
+
+
+def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, int, bool, int]]:
+    out = []
+    for week in range(team.weeks):
+        after = team.adoption_week is not None and week >= team.adoption_week
+        for a in range(team.authors):
+            n = 1 + rng.poisson(team.rate_after if after else team.rate_before)
+            for _ in range(n):
+                done = START + timedelta(weeks=week, seconds=float(rng.uniform(3600, 5 * 86400)))
+                user = team.ai_authors is None or a < team.ai_authors
+                ai = after and user and rng.random() < team.ai_share_after
+                lasting = team.fade_after_weeks is None or week < (team.adoption_week or 0) + team.fade_after_weeks
+                effect = team.cycle_ratio if after and lasting else 1.0
+                speed = team.ai_authors_speed if team.ai_authors is not None and user else 1.0
+                median = team.base_cycle_h * effect * speed * (team.ai_ratio if ai else 1.0)
+                cycle = float(np.exp(np.log(median) + rng.normal(0, team.sigma)))
+                lines = max(1, round(float(np.exp(np.log(team.size_lines[1 if after else 0]) + rng.normal(0, 0.8)))))
+                out.append((done, cycle, a + team.author_offset, ai, lines))
+    out.sort()
+    return out
+
+
+def write_repo(path: Path, team: Team, seed: int) -> int:
+    """Create the repository at `path`; returns the number of changes."""
+    rng = np.random.default_rng(seed)
+    evs = events(team, rng)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    chunks = []
+    for i, (done, cycle, a, ai, lines) in enumerate(evs, 1):
+        started = done - timedelta(hours=cycle)
+        msg = f"Change {i}\n" + (f"\n{CLAUDE}\n" if ai else "")
+        body = "".join(f"{i}.{k}\n" for k in range(lines)).encode()
+        name, email = f"Dev {a}", f"dev{a}@example.com"
+        chunks.append(
+            f"commit refs/heads/main\nmark :{i}\n"
+            f"author {name} <{email}> {int((started - EPOCH).total_seconds())} +0000\n"
+            f"committer {name} <{email}> {int((done - EPOCH).total_seconds())} +0000\n"
+            f"data {len(msg.encode())}\n{msg}\n"
+            f"M 644 inline f{i}.txt\ndata {len(body)}\n".encode() + body + b"\n"
+        )
+    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input=b"".join(chunks), check=True)
+    subprocess.run(["git", "-C", str(path), "reset", "-q", "--hard", "main"], check=True)
+    return len(evs)
+
+
+def as_of(team: Team) -> datetime:
+    """Four weeks after the last simulated week: every change is past a 28-day window."""
+    return START + timedelta(weeks=team.weeks + 5)
