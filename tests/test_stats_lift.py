@@ -188,6 +188,18 @@ def test_seed_makes_intervals_reproducible():
     assert ratio_of_quantiles(*args, seed=9, n_boot=300) != ratio_of_quantiles(*args, seed=10, n_boot=300)
 
 
+def test_row_order_does_not_change_the_interval_of_string_author_ids():
+    # The report computes the same ratio in two sections from rows fetched in different orders
+    # (author ids are strings, as pandas hands them over); with one seed both must print one interval.
+    a, ca, b, cb = simulate_cycle_times(np.random.default_rng(3), ratio=0.7)
+    ca = np.array([f"author-{c}" for c in ca], dtype=object)
+    cb = np.array([f"author-{c}" for c in cb], dtype=object)
+    pa, pb = np.random.default_rng(4).permutation(len(a)), np.random.default_rng(5).permutation(len(b))
+    first = ratio_of_quantiles(a, ca, b, cb, seed=9, n_boot=300)
+    shuffled = ratio_of_quantiles(a[pa], ca[pa], b[pb], cb[pb], seed=9, n_boot=300)
+    assert (shuffled.ci_low, shuffled.ci_high) == pytest.approx((first.ci_low, first.ci_high), rel=1e-12)
+
+
 def test_two_thousand_replicates_over_ten_thousand_rows_are_fast():
     rng = np.random.default_rng(0)
     n, k = 10_000, 1_000

@@ -78,6 +78,17 @@ def factorize_clusters(*cluster_arrays: Sequence | np.ndarray) -> tuple[list[np.
             dtype=np.int64,
             count=sum(sizes),
         )
+        # Codes in order of first appearance would make the interval depend on the order of the
+        # rows (which a query does not fix); sorting the ids (by type name, then value) makes one
+        # seed give one interval however the rows arrive.
+        keys = list(index)
+        try:
+            order = sorted(range(len(keys)), key=lambda i: (type(keys[i]).__name__, keys[i]))
+        except TypeError:  # ids of one type name that do not compare: keep first appearance
+            order = list(range(len(keys)))
+        rank = np.empty(len(keys), dtype=np.int64)
+        rank[np.asarray(order, dtype=np.int64)] = np.arange(len(keys), dtype=np.int64)
+        codes = rank[codes]
     else:
         _, codes = np.unique(np.concatenate(arrays), return_inverse=True)
         codes = codes.reshape(-1).astype(np.int64)
