@@ -144,6 +144,19 @@ def test_specification_table_spans_estimators_windows_and_periods(before_after):
         assert sum(s["chosen"] for s in spec if s["estimator"] == est) == 1, est
 
 
+def test_headline_rows_of_the_specification_table_print_the_headline_interval(planted_store, before_after):
+    # The page shows the results table and the specification table one above the other: a row
+    # marked as the headline choice must carry the very interval printed as the headline.
+    ai = lift(store_path=planted_store, design="ai-vs-human", as_of=as_of(PLANTED), seed=3)
+    for doc in (before_after, ai):
+        chosen = [s for s in doc["specification"] if s["chosen"]]
+        assert chosen
+        for s in chosen:
+            r = _row(doc, s["metric"], s["estimator"])
+            assert (s["ratio"], s["ci_low"], s["ci_high"], s["n_a"], s["n_b"]) == (
+                r["ratio"], r["ci_low"], r["ci_high"], r["n_a"], r["n_b"]), (doc["design"], s["estimator"])
+
+
 def test_report_keeps_the_v1_lift_and_its_throughput_agrees_with_the_design(planted_store):
     doc = loopmeter.report_from_store(store_path=planted_store, as_of=as_of(PLANTED), seed=3)
     v1 = next(e for e in doc["lift"] if e["metric"] == "validated_throughput_per_contributor_week")

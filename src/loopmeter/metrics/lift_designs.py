@@ -584,6 +584,13 @@ def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.Data
 def _apply_spec(out: dict) -> None:
     """Range per metric over the specification table; a caveat on every result of that metric
     when the alternatives disagree."""
+    # The headline rows were re-estimated with SPEC_BOOT replicates; show the headline's own
+    # numbers there, so the two tables on one page never print two intervals for one choice.
+    headline = {(r["metric"], r["estimator"]): r for r in out["results"]}
+    for s in out["specification"]:
+        r = headline.get((s["metric"], s["estimator"])) if s["chosen"] else None
+        if r is not None:
+            s.update({k: r.get(k) for k in ("ratio", "ci_low", "ci_high", "n_a", "n_b")})
     out["specification_range"] = {}
     for metric in sorted({r["metric"] for r in out["specification"]}):
         rng, caveat = cv.specification_spread([r for r in out["specification"] if r["metric"] == metric])
