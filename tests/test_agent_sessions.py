@@ -169,6 +169,33 @@ def test_sessions_link_to_changes_by_commit_branch_and_directory(tmp_path):
         assert st.con.execute("select count(*) from events where item_id = 'claude-code:cc-1'").fetchone()[0] == 11
 
 
+def test_a_reused_branch_name_links_only_the_change_that_landed_after_the_session(tmp_path):
+    # Branch names recur: numpy has 244 changes merged from "patch-1" over fifteen years. A session
+    # on such a branch made (at most) the next change merged from it, not every one before it.
+    r = GitRepo(tmp_path / "proj")
+    r.commit("init", author=ALICE, date="2025-01-01T09:00:00+00:00")
+    shas = {}
+    for n, (name, day) in enumerate((("old", "2025-02-01"), ("new", "2026-03-05"), ("later", "2026-06-01")), 1):
+        r.checkout("patch-1", new=True)
+        r.commit(f"{name} work", author=ALICE, date=f"{day}T09:00:00+00:00")
+        r.checkout("main")
+        shas[name] = r.merge("patch-1", f"Merge pull request #{n} from someone/patch-1", date=f"{day}T12:00:00+00:00")
+        r.git("branch", "-D", "patch-1")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    entries = [
+        {"type": "user", "sessionId": "cc-p", "cwd": "/elsewhere", "gitBranch": "patch-1",
+         "timestamp": "2026-03-04T10:00:00Z", "message": {"role": "user", "content": "fix the typo"}},
+        {"type": "assistant", "sessionId": "cc-p", "cwd": "/elsewhere", "gitBranch": "patch-1",
+         "timestamp": "2026-03-04T10:05:00Z", "message": {"id": "m", "role": "assistant", "content": [{"type": "text", "text": "done"}]}},
+    ]
+    (logs / "p.jsonl").write_text("\n".join(json.dumps(x) for x in entries) + "\n")
+    store = tmp_path / "s.duckdb"
+    api.ingest([r.path], store_path=store)
+    api.ingest_sessions([logs], store_path=store)
+    assert _links(store) == {("claude-code:cc-p", shas["new"], "branch")}
+
+
 def test_agent_loop_metrics_match_a_hand_computation(tmp_path):
     repo, shas = _project(tmp_path)
     logs = _session_files(tmp_path, repo, shas)

@@ -262,10 +262,17 @@ def link_sessions(store: Store, *, slack_minutes: int = 60) -> int:
                 select distinct prs.s, l.dst c, 'pull_request' ev
                 from prs join links l on l.kind = 'same_as' and l.src = prs.pr
             ),
+            -- Branch names recur (numpy merged 244 changes from "patch-1"): a session's branch is
+            -- the first change merged from it at or after the session started, not every one.
             by_branch as (
-                select distinct branches.s, ch.item_id c, 'branch' ev
-                from branches join items ch on ch.kind = 'change' and json_extract_string(ch.attrs, '$.branch') = branches.b
-                where not list_contains(?, branches.b)
+                select s, c, 'branch' ev from (
+                    select branches.s, ch.item_id c, row_number() over (
+                        partition by branches.s, branches.b order by ch.done_at, ch.item_id) k
+                    from branches join items i on i.item_id = branches.s
+                    join items ch on ch.kind = 'change' and json_extract_string(ch.attrs, '$.branch') = branches.b
+                      and ch.done_at >= i.started_at
+                    where not list_contains(?, branches.b)
+                ) where k = 1
             ),
             by_cwd as (
                 select distinct i.item_id s, l.dst c, 'cwd_time' ev
