@@ -226,6 +226,24 @@ def test_agent_loop_metrics_match_a_hand_computation(tmp_path):
     assert modes["interactive"]["cost_per_validated_change"] is None  # transcripts carry no cost
 
 
+def test_agent_loop_weeks_and_counts_are_written_as_docs_json_report_shows(tmp_path):
+    # docs/json-report.md: weeks are Monday dates ("2026-03-02") in both weekly lists, counts are integers.
+    repo, shas = _project(tmp_path)
+    logs = _session_files(tmp_path, repo, shas)
+    store = tmp_path / "s.duckdb"
+    api.ingest([repo.path], store_path=store)
+    api.ingest_sessions([logs], store_path=store)
+    with Store.open(store) as st:
+        loops = agent_loops(backend(st), Window(as_of=datetime(2026, 5, 1), days=14))
+    assert [w["week"] for w in loops["weekly"]] == ["2026-03-02"]
+    assert [w["week"] for w in loops["per_validated_change"]["weekly"]] == ["2026-03-02"]
+    w = loops["weekly"][0]
+    assert (w["sessions"], w["tool_calls"], w["failed_tool_calls"], w["interventions"]) == (3, 7, 2, 1)
+    assert all(type(w[k]) is int for k in ("sessions", "tool_calls", "failed_tool_calls", "interventions"))
+    assert all(type(d["n"]) is int for d in loops["per_session"].values())
+    assert loops["per_session"]["tool_calls"]["n"] == 3
+
+
 def test_prompts_are_not_stored_unless_asked(tmp_path):
     store = tmp_path / "s.duckdb"
     api.ingest_sessions([FIX / "claude_session.jsonl"], store_path=store)
@@ -250,6 +268,7 @@ def test_usage_reports_are_stored_pseudonymously(tmp_path):
     by = {u["source"]: u for u in loops["usage_reports"]}
     assert by["claude-code-admin"]["cost_usd"] == pytest.approx(2.0) and by["claude-code-admin"]["actors"] == 2
     assert by["copilot-metrics"]["lines_added"] == 100 and by["copilot-metrics"]["days"] == 2
+    assert all(type(u[k]) is int for u in by.values() for k in ("days", "actors", "sessions", "lines_added"))
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -42,6 +42,17 @@ def _plain(value):
     return None if f != f else f
 
 
+def _count(value):
+    """A sum or count of whole things as an int (SQL sums of JSON numbers come back as floats)."""
+    f = _plain(value)
+    return None if f is None else int(round(f))
+
+
+def _week(value) -> str:
+    """A week as its Monday's ISO date, as docs/json-report.md shows it."""
+    return value.date().isoformat() if hasattr(value, "date") else str(value)[:10]
+
+
 def agent_loops(con, window: Window, repos: list[str] | None = None) -> dict | None:
     """The `agent_loops` part of the report, or None when the store holds no agent data."""
     s = sessions(con, window)
@@ -66,14 +77,14 @@ def agent_loops(con, window: Window, repos: list[str] | None = None) -> dict | N
                          tokens_in=s2.tokens_in.sum(), tokens_out=s2.tokens_out.sum(), cost=s2.cost_usd.sum())
         ).iloc[0]
         out["per_session"] = {
-            k: {m: _plain(row[f"{k}_{m}"]) for m in ("n", "p50", "p85", "mean")} for k in stats
+            k: {m: (_count if m == "n" else _plain)(row[f"{k}_{m}"]) for m in ("n", "p50", "p85", "mean")} for k in stats
         }
         out["sessions_with_test_runs"] = int(row["with_tests"] or 0)
         out["sessions_reaching_green"] = int(row["green"] or 0)
         out["sessions_with_interventions"] = int(row["with_interventions"] or 0)
         out["failed_tool_call_share"] = _plain(row["failed_share"])
-        out["tokens_in"] = _plain(row["tokens_in"])
-        out["tokens_out"] = _plain(row["tokens_out"])
+        out["tokens_in"] = _count(row["tokens_in"])
+        out["tokens_out"] = _count(row["tokens_out"])
         out["cost_usd"] = _plain(row["cost"])
         weekly = con.execute(
             s.group_by("week").agg(
@@ -83,8 +94,9 @@ def agent_loops(con, window: Window, repos: list[str] | None = None) -> dict | N
             ).order_by("week")
         )
         out["weekly"] = [
-            {"week": r.week.isoformat() if hasattr(r.week, "isoformat") else str(r.week),
-             **{k: _plain(getattr(r, k)) for k in ("sessions", "active_hours", "tool_calls", "failed_tool_calls", "interventions", "cost_usd")}}
+            {"week": _week(r.week),
+             **{k: _count(getattr(r, k)) for k in ("sessions", "tool_calls", "failed_tool_calls", "interventions")},
+             **{k: _plain(getattr(r, k)) for k in ("active_hours", "cost_usd")}}
             for r in weekly.itertuples()
         ]
         ttg = con.execute(s.filter(s.time_to_green_seconds.notnull()).select(m=s.time_to_green_seconds / 60.0).order_by("m"))
@@ -99,7 +111,8 @@ def agent_loops(con, window: Window, repos: list[str] | None = None) -> dict | N
             tokens_in=u.tokens_in.sum(), tokens_out=u.tokens_out.sum(),
         ).order_by(["source", "agent"]))
         out["usage_reports"] = [
-            {k: (_plain(getattr(r, k)) if k not in ("source", "agent") else getattr(r, k)) for k in agg.columns}
+            {k: (getattr(r, k) if k in ("source", "agent") else _plain(getattr(r, k)) if k == "cost_usd"
+                 else _count(getattr(r, k))) for k in agg.columns}
             for r in agg.itertuples()
         ]
     return out
@@ -148,7 +161,7 @@ def _per_validated_change(con, window: Window, s, repos: list[str] | None) -> di
         "linked_changes": int(con.execute(links.change_item.nunique())),
         "by_mode": groups,
         "weekly": [
-            {"week": str(r.week), "validated_changes": int(r.validated),
+            {"week": _week(r.week), "validated_changes": int(r.validated),
              "cost_per_validated_change": (_plain(r.cost_usd) / int(r.validated)) if int(r.validated) and _plain(r.cost_usd) is not None else None,
              "active_hours_per_validated_change": (_plain(r.active_hours) / int(r.validated)) if int(r.validated) and _plain(r.active_hours) is not None else None}
             for r in weekly.itertuples()
