@@ -373,6 +373,18 @@ def test_ocel_json_and_sqlite_flavours_give_the_same_rows(tmp_path):
         assert a[table] == b[table], table
 
 
+def test_the_format_names_export_writes_and_the_report_shows_are_accepted_by_ingest(tmp_path):
+    # `export --format ocel-sqlite` and the report's event_logs say "ocel-sqlite"; ingest takes it back.
+    (tmp_path / "orders.jsonocel").write_text(json.dumps(OCEL_JSON))
+    write_ocel_sqlite(tmp_path / "orders.sqlite", OCEL_JSON)
+    for name, fmt in (("orders.jsonocel", "ocel-json"), ("orders.sqlite", "ocel-sqlite")):
+        s = api.ingest_events(tmp_path / name, store_path=tmp_path / f"{name}.duckdb", fmt=fmt)
+        assert (s.format, s.cases) == (fmt, 3)
+    with pytest.raises(EventLogError, match="orders.jsonocel: is an OCEL JSON file, not ocel-sqlite"):
+        api.ingest_events(tmp_path / "orders.jsonocel", store_path=tmp_path / "x.duckdb", fmt="ocel-sqlite")
+    assert not (tmp_path / "x.duckdb").exists()
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -198,7 +198,7 @@ def ingest(
     sessions_format: Annotated[Optional[str], typer.Option("--sessions-format", help="Read --sessions as this format instead of detecting it: claude-code, codex, copilot-metrics, claude-code-admin.")] = None,
     keep_text: Annotated[bool, typer.Option("--keep-text", help="Also store prompts and commands from transcripts (off: only what the metrics need).")] = False,
     events: Annotated[Optional[Path], typer.Option("--events", help="A generic event log file (CSV, JSONL, XES, OCEL 2.0 JSON or SQLite).", rich_help_panel="Event logs")] = None,
-    events_format: Annotated[Optional[str], typer.Option("--format", help="csv, jsonl, xes or ocel; from the file name when omitted.", rich_help_panel="Event logs")] = None,
+    events_format: Annotated[Optional[str], typer.Option("--format", help="csv, jsonl, xes or ocel (or ocel-json, ocel-sqlite, as export names them); from the file name when omitted.", rich_help_panel="Event logs")] = None,
     case_col: Annotated[str, typer.Option("--case", help="CSV column / JSONL key of the case id.", rich_help_panel="Event logs")] = "case",
     activity_col: Annotated[str, typer.Option("--activity", help="Column / key of the activity name.", rich_help_panel="Event logs")] = "activity",
     timestamp_col: Annotated[str, typer.Option("--timestamp", help="Column / key of the ISO 8601 time (no offset = UTC).", rich_help_panel="Event logs")] = "timestamp",

@@ -119,6 +119,10 @@ def parse_time(value: Any) -> datetime | None:
     return t
 
 
+#: The OCEL flavours by name (as `export --format` writes them); `ocel` reads either.
+OCEL_FLAVOURS = ("ocel-json", "ocel-sqlite")
+
+
 def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
@@ -141,6 +145,13 @@ def check_readable(path: str | Path, fmt: str | None = None) -> str:
     if not p.is_file():
         raise EventLogError(f"{p}: no such file")
     fmt = fmt or detect_format(p)
+    if fmt in OCEL_FLAVOURS:
+        # The names `export --format` and the report use: an OCEL file of that flavour.
+        with p.open("rb") as f:
+            sqlite = f.read(16).startswith(b"SQLite format 3")
+        if sqlite != (fmt == "ocel-sqlite"):
+            raise EventLogError(f"{p}: is an OCEL {'SQLite' if sqlite else 'JSON'} file, not {fmt}; pass --format ocel")
+        return "ocel"
     if fmt not in FORMATS:
         raise EventLogError(f"{p}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     return fmt
