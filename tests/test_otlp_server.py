@@ -178,6 +178,15 @@ def test_serve_refuses_a_busy_port(tmp_path, server):
     assert r.returncode == 2 and "cannot listen" in r.stderr
 
 
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_serve_refuses_a_port_out_of_range_in_one_line(tmp_path, port):
+    r = subprocess.run([sys.executable, "-m", "loopmeter", "serve", "--otlp", "--port", port, "--store", str(tmp_path / "b.duckdb")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == f"error: --port: must be 0-65535, not {port}"
+    assert not (tmp_path / "b.duckdb").exists()
+
+
 def test_serve_needs_otlp(tmp_path):
     r = subprocess.run([sys.executable, "-m", "loopmeter", "serve", "--store", str(tmp_path / "b.duckdb")],
                        capture_output=True, text=True, timeout=60)

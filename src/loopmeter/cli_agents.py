@@ -33,6 +33,8 @@ def serve(
     def go():
         if not otlp:
             raise ConfigError("serve: name what to receive (--otlp)")
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"--port: must be 0-65535, not {port}")
         if max_body < 1:
             raise ConfigError(f"--max-body: must be a positive number of bytes, not {max_body}")
         from .otlp_server import OtlpReceiver, relink
