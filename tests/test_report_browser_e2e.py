@@ -69,6 +69,8 @@ def report_page(tmp_path_factory):
             "figures": page.evaluate("document.querySelectorAll('script[data-figure-for]').length"),
             "ids": page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => e.id)"),
             "pwned": page.evaluate("typeof window.__pwned"),
+            "agent_week_ticks": page.evaluate(
+                "Array.from(document.querySelectorAll('#chart-agent-interventions .xtick text')).map(t => t.textContent)"),
             "text": page.inner_text("body"),
             "errors": errors,
             "requests": requests,
@@ -85,6 +87,14 @@ def test_charts_render_without_errors_or_network(report_page):
     assert report_page["charts"] == report_page["figures"] >= 8
     assert report_page["errors"] == []
     assert report_page["requests"] == []
+
+
+def test_a_single_week_of_agent_sessions_is_labelled_by_its_date(report_page):
+    # With one week of sessions, Plotly zoomed a date axis to milliseconds around the bar
+    # ("23:59:59.9996"); the week is a day-wide category of its own.
+    ticks = report_page["agent_week_ticks"]
+    assert ticks and all(":" not in t for t in ticks), ticks
+    assert any("2024" in t or "Jan" in t for t in ticks), ticks
 
 
 def test_hostile_commit_messages_are_shown_as_text_and_never_run(report_page):

@@ -16,7 +16,7 @@ import html as _html
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -483,6 +483,20 @@ def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
 # --------------------------------------------------------------------------- tables
 
 
+_DAY_MS = 86_400_000
+
+
+def _weeks_axis(weeks: list[str]) -> dict[str, Any]:
+    """A date axis for a few weekly points: Plotly zooms a lone date to milliseconds
+    ("23:59:59.9996"), so a short series gets a range of whole weeks, one tick per week."""
+    days = sorted({w[:10] for w in weeks})
+    if not days or len(days) > 8:
+        return dict(type="date")
+    first, last = datetime.fromisoformat(days[0]), datetime.fromisoformat(days[-1])
+    return dict(type="date", tickformat="%Y-%m-%d", tick0=days[0], dtick=7 * _DAY_MS,
+                range=[(first - timedelta(days=4)).isoformat(), (last + timedelta(days=4)).isoformat()])
+
+
 def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]:
     """Time to green (distribution), human interventions per week, cost per validated change per week."""
     figs: dict[str, go.Figure | None] = {"ttg": None, "interventions": None, "cost": None}
@@ -497,10 +511,12 @@ def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]
     if weekly:
         x = [str(w["week"]) for w in weekly]
         fig = go.Figure()
-        fig.add_bar(x=x, y=[w.get("sessions") or 0 for w in weekly], name="sessions", marker_color="#b9c7d8")
+        fig.add_bar(x=x, y=[w.get("sessions") or 0 for w in weekly], name="sessions", marker_color="#b9c7d8",
+                    width=[5 * _DAY_MS] * len(x))
         fig.add_scatter(x=x, y=[w.get("interventions") or 0 for w in weekly], name="human interventions",
                         mode="lines+markers", line=dict(color=AI_COLOUR))
-        fig.update_layout(**_base_layout("Agent sessions and human interventions per week", yaxis_title="count"))
+        fig.update_layout(**_base_layout("Agent sessions and human interventions per week", yaxis_title="count",
+                                         xaxis=_weeks_axis(x)))
         figs["interventions"] = fig
     pv = (loops.get("per_validated_change") or {}).get("weekly") or []
     pv = [w for w in pv if _is_number(w.get("cost_per_validated_change"))]
@@ -510,7 +526,7 @@ def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]
             line=dict(color=AI_COLOUR), customdata=[w.get("validated_changes") for w in pv],
             hovertemplate="%{x}: $%{y:.2f} per validated change (%{customdata} validated)<extra></extra>"))
         fig.update_layout(**_base_layout("Agent cost per validated change, by week the change landed",
-                                         yaxis_title="USD"))
+                                         yaxis_title="USD", xaxis=_weeks_axis([str(w["week"]) for w in pv])))
         figs["cost"] = fig
     return figs
 
