@@ -121,6 +121,20 @@ def test_report_gives_each_log_its_case_durations_and_skipped_rows(tmp_path, csv
     assert log["case_duration_hours"] == {"p50": 24.0, "p85": pytest.approx(24 + 0.7 * 36), "n": 3}
 
 
+def test_html_of_a_store_without_git_leaves_out_the_sections_git_would_fill(tmp_path, csv_log):
+    # A Jira- or event-log-only store: the page shows its logs, not a dozen "unknown" git sections.
+    store = tmp_path / "s.duckdb"
+    api.ingest_events(csv_log, store_path=store, mapping=Mapping(actor="actor"))
+    html = tmp_path / "r.html"
+    api.report_from_store(store_path=store, html_path=html)
+    text = html.read_text()
+    assert 'id="event-logs"' in text
+    for section in ("lift", "throughput", "ai-share", "cycle", "size", "totals", "adoption"):
+        assert f'<h2 id="{section}">' not in text, section
+    assert "AI-assisted changes</div>" not in text  # the headline cards are git's
+    assert "holds no git repository" in text
+
+
 def test_csv_blank_lines_keep_line_numbers_and_misaligned_rows_are_named(tmp_path):
     p = tmp_path / "gaps.csv"
     p.write_text("case,activity,timestamp\n\nA,open,2024-01-01T00:00:00Z\n\n\nA,close\n"

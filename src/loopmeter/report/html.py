@@ -757,6 +757,9 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
         "cycle": cycle,
         "size": report.get("size_lines") or {},
         "repos": _repo_rows(report),
+        # A store without git history has no totals (docs/json-report.md): its page leaves the
+        # git sections out instead of filling them with "unknown".
+        "has_git": "totals" in report,
         "agents": _agent_rows(report),
         "lift": _lift_rows(report),
         "no_estimate": [r for r in _lift_rows(report) if not r["estimated"]],
