@@ -196,6 +196,36 @@ def test_a_reused_branch_name_links_only_the_change_that_landed_after_the_sessio
     assert _links(store) == {("claude-code:cc-p", shas["new"], "branch")}
 
 
+def _ai_changes(store_path: Path) -> dict[str, list[str]]:
+    with Store.open(store_path) as st:
+        rows = st.con.execute(
+            "select json_extract_string(c.attrs, '$.sha'), list(distinct a.agent order by a.agent) from items c "
+            "join attributions a on a.item_id = c.item_id where c.kind = 'change' group by 1").fetchall()
+    return {sha: agents for sha, agents in rows}
+
+
+def test_a_change_the_session_committed_counts_as_ai_assisted_in_the_report(tmp_path):
+    # The transcript is the agent's own record of making the commit: the change it landed in is
+    # AI-assisted in the totals and the AI-vs-human lift, whichever of git or the sessions came first.
+    repo, shas = _project(tmp_path)
+    logs = _session_files(tmp_path, repo, shas)
+    for order in ("git first", "sessions first"):
+        store = tmp_path / f"{order}.duckdb"
+        steps = [lambda: api.ingest([repo.path], store_path=store), lambda: api.ingest_sessions([logs], store_path=store)]
+        for step in (steps if order == "git first" else steps[::-1]):
+            step()
+        ai = _ai_changes(store)
+        assert ai.get(shas["m5"]) == ["claude-code"], order  # linked by the commit the session printed
+        assert shas["direct"] not in ai, order  # directory and time alone are not evidence of authorship
+        doc = api.report_from_store(store_path=store, as_of=datetime(2026, 5, 1))
+        assert doc["totals"]["ai_assisted_changes"] == len(ai)
+        assert doc["attribution"]["changes_by_agent"].get("claude-code") == 1
+    # A git re-ingest rebuilds the changes and their attributions; the session's is rebuilt with them.
+    repo.commit("More", author=ALICE, date="2026-04-21T09:00:00+00:00")
+    api.ingest([repo.path], store_path=store)
+    assert _ai_changes(store).get(shas["m5"]) == ["claude-code"]
+
+
 def test_agent_loop_metrics_match_a_hand_computation(tmp_path):
     repo, shas = _project(tmp_path)
     logs = _session_files(tmp_path, repo, shas)

@@ -295,6 +295,21 @@ def link_sessions(store: Store, *, slack_minutes: int = 60) -> int:
             [list(_SHARED_BRANCHES), slack_minutes],
         )
         con.execute("insert into links select session_item, change_item, 'session_of' from session_links")
+        # A session that printed the change's commit or opened its pull request is the agent's own
+        # record of the work: the change is AI-assisted (docs/attribution.md). Branch and
+        # directory-and-time links are not evidence of authorship. Change derivation drops a
+        # repository's change attributions, and this runs after it, so they are rebuilt here.
+        con.execute("delete from attributions where evidence = 'session'")
+        con.execute(
+            """
+            insert into attributions
+            select sl.change_item, coalesce(json_extract_string(s.attrs, '$.agent'), 'unknown'), 'session',
+                   min(sl.evidence || ' seen in ' || sl.session_item), 1.0
+            from session_links sl join items s on s.item_id = sl.session_item
+            where sl.evidence in ('commit', 'pull_request')
+            group by all
+            """
+        )
         con.execute(
             """
             update items set repo = x.repo from (
