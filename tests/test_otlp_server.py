@@ -170,6 +170,26 @@ def test_bad_requests_get_their_status_and_the_server_keeps_serving(server):
         assert st.con.execute("select count(*) from otel_points").fetchone()[0] == 7
 
 
+def test_reports_run_while_the_receiver_serves_and_a_busy_store_gets_a_retryable_503(server):
+    # The receiver runs for days; a person must be able to report (or ingest) meanwhile. While
+    # another process holds the store, a post is answered 503 with Retry-After (OTLP exporters retry
+    # it), and the receiver keeps serving.
+    url, store, proc = server
+    with httpx.Client(base_url=url, timeout=10) as c:
+        assert c.post("/v1/logs", json=LOGS).status_code == 200
+        r = subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", str(store), "--json"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["agent_loops"]["sessions"] == 1
+        with Store.open(store):
+            busy = c.post("/v1/metrics", content=_metrics(), headers={"Content-Type": "application/x-protobuf"})
+        assert busy.status_code == 503 and int(busy.headers["Retry-After"]) > 0
+        assert c.post("/v1/metrics", content=_metrics(), headers={"Content-Type": "application/x-protobuf"}).status_code == 200
+    _stop(proc)
+    with Store.open(store) as st:
+        assert json.loads(st.con.execute("select attrs from items where item_id = 'otel:s-1'").fetchone()[0])["cost_usd"] == pytest.approx(0.5)
+
+
 def test_serve_refuses_a_busy_port(tmp_path, server):
     url, _, _ = server
     port = url.rsplit(":", 1)[1]

@@ -38,14 +38,14 @@ def serve(
         if max_body < 1:
             raise ConfigError(f"--max-body: must be a positive number of bytes, not {max_body}")
         from .otlp_server import OtlpReceiver, relink
+        from .sources.sessions.otlp import OtlpError
         from .store.db import Store
 
-        st = Store.open(store)
+        Store.open(store).close()  # create or upgrade it now: a bad store is refused before listening
         try:
-            server = OtlpReceiver((host, port), st, max_body=max_body, keep_text=keep_text,
+            server = OtlpReceiver((host, port), store, max_body=max_body, keep_text=keep_text,
                                   log=lambda m: err.print(f"[yellow]otlp:[/yellow] {escape(m)}", highlight=False))
         except OSError as e:
-            st.close()
             raise ConfigError(f"--port: cannot listen on {host}:{port} ({e.strerror or e})") from None
         h, p = server.server_address[:2]
         # Plain and flushed: scripts (and tests) read the address from the first line.
@@ -56,8 +56,10 @@ def serve(
             pass
         finally:
             server.server_close()
-            n = relink(st, server.lock)
-            st.close()
-            err.print(f"stopped; {server.counts['requests']} requests stored, {n} session-change links")
+            try:
+                links = f"{relink(server)} session-change links"
+            except OtlpError:  # another process holds the store; its next ingest relinks
+                links = "session links not rebuilt (the store is in use)"
+            err.print(f"stopped; {server.counts['requests']} requests stored, {links}")
 
     _run(debug, go)

@@ -2,7 +2,9 @@
 
 Standard library HTTP server on purpose: two POST routes and a health check do not need a web
 framework, and the receiver must run wherever loopmeter is installed. Requests are handled on
-threads; store writes are serialised by one lock because a DuckDB file has one writer.
+threads; store writes are serialised by one lock because a DuckDB file has one writer. The store
+is opened for each request and closed after it: a DuckDB file open in one process cannot be opened
+by another, and a receiver that runs for days must not keep `loopmeter report` or `ingest` out.
 """
 
 from __future__ import annotations
@@ -12,27 +14,41 @@ import json
 import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from .sources.sessions.otlp import JSON, PROTOBUF, OtlpError, decode, log_rows, point_rows
+from .errors import StoreError
 from .store.db import Store
 from .store.session_load import link_sessions, write_otel
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
+#: Seconds an exporter is asked to wait when another process holds the store (a report running).
+BUSY_RETRY_SECONDS = 5
 _ROUTES = {"/v1/logs": "logs", "/v1/metrics": "metrics"}
 
 
 class OtlpReceiver(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], store: Store, *, max_body: int = DEFAULT_MAX_BODY,
+    def __init__(self, address: tuple[str, int], store_path: str | Path, *, max_body: int = DEFAULT_MAX_BODY,
                  keep_text: bool = False, log=None):
         super().__init__(address, _Handler)
-        self.store = store
+        self.store_path = Path(store_path)
         self.max_body = max_body
         self.keep_text = keep_text
         self.lock = threading.Lock()
         self.log = log or (lambda message: None)
         self.counts = {"requests": 0, "rejected": 0, "log_records": 0, "points": 0}
+
+    def open_store(self) -> Store:
+        """The store for one request; 503 (retry later) while another process holds it."""
+        try:
+            return Store.open(self.store_path)
+        except StoreError as e:
+            if "lock" in str(e).lower():
+                raise OtlpError(503, f"the store is in use by another process (a report or an ingest); "
+                                     f"retry in {BUSY_RETRY_SECONDS} s") from None
+            raise
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -54,8 +70,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.log(f"{status}: {message}")
         # OTLP answers errors with a google.rpc.Status; its JSON form is enough for both encodings'
         # clients to log, and carries the message a person needs.
-        body = json.dumps({"code": 3 if status == 400 else 0, "message": message}).encode()
-        self._answer(status, body, JSON)
+        body = json.dumps({"code": 3 if status == 400 else 14 if status == 503 else 0, "message": message}).encode()
+        self.send_response(status)
+        if status == 503:  # OTLP/HTTP: retryable, after the server's Retry-After
+            self.send_header("Retry-After", str(BUSY_RETRY_SECONDS))
+        self.send_header("Content-Type", JSON)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if self.path == "/healthz":
@@ -85,16 +107,16 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._decompress(body)
             request = decode(kind, body, ctype)
-            with self.server.lock:
+            with self.server.lock, self.server.open_store() as store:
                 if kind == "logs":
                     rows, skipped = log_rows(request, keep_text=self.server.keep_text)
-                    write_otel(self.server.store, rows, [])
+                    write_otel(store, rows, [])
                     self.server.counts["log_records"] += len(rows)
                     if skipped:
                         self.server.log(f"{skipped} log records without a session id or time were skipped")
                 else:
                     points = point_rows(request)
-                    write_otel(self.server.store, [], points)
+                    write_otel(store, [], points)
                     self.server.counts["points"] += len(points)
                 self.server.counts["requests"] += 1
         except OtlpError as e:
@@ -125,6 +147,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def relink(store: Store, lock: threading.Lock) -> int:
-    with lock:
+def relink(receiver: OtlpReceiver) -> int:
+    with receiver.lock, receiver.open_store() as store:
         return link_sessions(store)
