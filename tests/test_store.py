@@ -162,6 +162,26 @@ def test_a_duckdb_file_of_something_else_is_refused_untouched(tmp_path):
     con.close()
 
 
+def test_a_store_another_process_holds_is_named_as_in_use_not_unreadable(tmp_path, store_path):
+    import subprocess
+    import sys
+
+    db.Store.open(store_path).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(60)", str(store_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreError) as e:
+            db.Store.open(store_path)
+        msg = str(e.value)
+        assert "in use by another process" in msg and f"PID {holder.pid}" in msg and "not a readable" not in msg
+        assert "\n" not in msg
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_directory_is_not_a_store(tmp_path):
     with pytest.raises(StoreError, match="is a directory"):
         db.Store.open(tmp_path)

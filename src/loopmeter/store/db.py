@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,11 @@ class Store:
             con = duckdb.connect(":memory:" if p is None else str(p), read_only=read_only)
         except duckdb.Error as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            held = re.search(r"Conflicting lock is held in .*?\(PID (\d+)\)", first)
+            if held:
+                # DuckDB lets one process open a file at a time: say so, not that the file is bad.
+                raise StoreError(f"{p}: in use by another process (PID {held.group(1)}, holding its lock: another "
+                                 f"loopmeter ingest, report or serve?); try again when it has finished") from None
             raise StoreError(f"{p}: not a readable loopmeter store ({first})") from None
         _configure(con)
         store = cls(con, p)
