@@ -86,6 +86,34 @@ def test_ocel_export_ingests_back_to_the_same_items_events_and_links(tmp_path, f
     assert {"change", "case"} <= kinds
 
 
+def _who_and_ai(store: Path) -> tuple[list[tuple], list[tuple]]:
+    """Kinds of the actors the items and events name, and the items' AI attributions."""
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        actors = con.execute(
+            "select actor_id, kind, agent from actors where actor_id in "
+            "(select author_id from items union select actor_id from events) order by actor_id").fetchall()
+        attributions = con.execute(
+            "select item_id, agent, evidence, signal, confidence from attributions "
+            "where item_id in (select item_id from items) order by all").fetchall()
+        return actors, attributions
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("fmt", ["ocel-json", "ocel-sqlite"])
+def test_a_restored_export_keeps_who_is_a_bot_and_which_changes_are_ai_assisted(tmp_path, full_store, fmt):
+    # Without actor kinds a bot's change counts as human work; without attributions every AI-assisted
+    # change does: the restored store would report different totals and lift than the original.
+    out = tmp_path / f"log.{fmt}"
+    api.export(fmt, out, store_path=full_store)
+    back = tmp_path / "back.duckdb"
+    api.ingest_events(out, store_path=back, fmt="ocel", log_name="restored")
+    actors, attributions = _who_and_ai(full_store)
+    assert {k for _, k, _ in actors} >= {"bot", "human"} and attributions  # the demo has both
+    assert _who_and_ai(back) == (actors, attributions)
+
+
 def _quiet_pm4py():
     warnings.filterwarnings("ignore")
     import pm4py

@@ -13,10 +13,11 @@ and emails out unless `show_names` is set.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,10 @@ class CanonicalLog:
     links: list[tuple[str, str, str]]
     links_left_out: int
     events_left_out: int = 0
+    #: actor_id -> (kind, agent) of every actor an item or event names: who is a bot or an agent
+    actors: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    #: item_id -> its AI attributions as JSON ([{agent, evidence, signal, confidence}, ...])
+    attributions: dict[str, str] = field(default_factory=dict)
 
 
 def load(store: Store) -> CanonicalLog:
@@ -63,7 +68,16 @@ def load(store: Store) -> CanonicalLog:
     kept = [lk for lk in links if lk[0] in items and lk[1] in items]
     # an event without a time or without its item cannot be placed in OCEL or XES: counted, not written
     (total,) = store.con.execute("select count(*) from events").fetchone()
-    return CanonicalLog(items, events, kept, len(links) - len(kept), total - len(events))
+    # Actor kinds and attributions travel with the log: without them a restored store would count a
+    # bot's or an agent's work as a person's, and every AI-assisted change as human.
+    actors = {a: (k, g) for a, k, g in store.con.execute(
+        "select actor_id, kind, agent from actors where actor_id in "
+        "(select author_id from items union select actor_id from events)").fetchall()}
+    attributions = {i: json.dumps(rows) for i, rows in store.con.execute(
+        "select item_id, list({'agent': agent, 'evidence': evidence, 'signal': signal, 'confidence': confidence} "
+        "order by agent, evidence, signal) "
+        "from attributions where item_id in (select item_id from items) group by item_id").fetchall()}
+    return CanonicalLog(items, events, kept, len(links) - len(kept), total - len(events), actors, attributions)
 
 
 def iso(t: datetime | None) -> str | None:

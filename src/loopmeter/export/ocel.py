@@ -12,28 +12,32 @@ import re
 import sqlite3
 from pathlib import Path
 
-from ..sources.eventlog import ITEM_FIELDS, RESTORE_MARK
+from ..sources.eventlog import ITEM_FIELDS, RESTORE_EXTRA, RESTORE_MARK
 from .canonical import CanonicalLog, field_text, iso
 
 #: OCEL 2.0 gives attributes that never change the epoch as their time.
 STATIC_TIME = "1970-01-01T00:00:00Z"
 ITEM_QUALIFIER = "item"
-EVENT_ATTRS = ("lm:actor_id", "lm:attrs")
-OBJECT_ATTRS = tuple(f"lm:{f}" for f in ITEM_FIELDS)
+EVENT_ATTRS = ("lm:actor_id", "lm:attrs", "lm:actor_kind", "lm:actor_agent")
+OBJECT_ATTRS = tuple(f"lm:{f}" for f in ITEM_FIELDS) + RESTORE_EXTRA
 assert RESTORE_MARK in OBJECT_ATTRS
 
 
-def _object_attrs(fields: dict) -> list[tuple[str, str]]:
+def _object_attrs(log: CanonicalLog, iid: str, fields: dict) -> list[tuple[str, str]]:
     out = []
     for f in ITEM_FIELDS:
         text = field_text(f, fields.get(f))
         if text is not None:
             out.append((f"lm:{f}", text))
-    return out
+    kind, agent = log.actors.get(fields.get("author_id"), (None, None))
+    extra = (("lm:author_kind", kind), ("lm:author_agent", agent), ("lm:attributions", log.attributions.get(iid)))
+    return out + [(k, v) for k, v in extra if v is not None]
 
 
-def _event_attrs(actor: str | None, attrs: str | None) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in (("lm:actor_id", actor), ("lm:attrs", attrs)) if v is not None]
+def _event_attrs(log: CanonicalLog, actor: str | None, attrs: str | None) -> list[tuple[str, str]]:
+    kind, agent = log.actors.get(actor, (None, None))
+    return [(k, v) for k, v in (("lm:actor_id", actor), ("lm:attrs", attrs), ("lm:actor_kind", kind),
+                                ("lm:actor_agent", agent)) if v is not None]
 
 
 def write_ocel_json(log: CanonicalLog, path: Path) -> None:
@@ -54,14 +58,14 @@ def write_ocel_json(log: CanonicalLog, path: Path) -> None:
         f.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n"objects": [')
         for n, (iid, fields) in enumerate(log.items.items()):
             obj = {"id": iid, "type": fields["kind"] or "",
-                   "attributes": [{"name": k, "time": STATIC_TIME, "value": v} for k, v in _object_attrs(fields)]}
+                   "attributes": [{"name": k, "time": STATIC_TIME, "value": v} for k, v in _object_attrs(log, iid, fields)]}
             if iid in rel:
                 obj["relationships"] = rel[iid]
             f.write(("," if n else "") + "\n" + json.dumps(obj, ensure_ascii=False))
         f.write('\n],\n"events": [')
         for n, (iid, ts, activity, actor, attrs) in enumerate(log.events):
             ev = {"id": f"e{n + 1}", "type": activity, "time": iso(ts),
-                  "attributes": [{"name": k, "value": v} for k, v in _event_attrs(actor, attrs)],
+                  "attributes": [{"name": k, "value": v} for k, v in _event_attrs(log, actor, attrs)],
                   "relationships": [{"objectId": iid, "qualifier": ITEM_QUALIFIER}]}
             f.write(("," if n else "") + "\n" + json.dumps(ev, ensure_ascii=False))
         f.write("\n]}\n")
@@ -116,7 +120,7 @@ def write_ocel_sqlite(log: CanonicalLog, path: Path) -> None:
         for iid, f in log.items.items():
             kind = f["kind"] or ""
             con.execute("insert into object values (?, ?)", [iid, kind])
-            values = dict(_object_attrs(f))
+            values = dict(_object_attrs(log, iid, f))
             con.execute(f"insert into {_q('object_' + kinds[kind])} values (?, ?, NULL, {marks})",
                         [iid, STATIC_TIME.replace("T", " ").rstrip("Z")] + [values.get(a) for a in OBJECT_ATTRS])
         # duplicate links (same ends and kind) collapse: the relation is a set in OCEL 2.0
@@ -125,8 +129,9 @@ def write_ocel_sqlite(log: CanonicalLog, path: Path) -> None:
         for n, (iid, ts, activity, actor, attrs) in enumerate(log.events, start=1):
             eid = f"e{n}"
             con.execute("insert into event values (?, ?)", [eid, activity])
-            con.execute(f"insert into {_q('event_' + activities[activity])} values (?, ?, ?, ?)",
-                        [eid, ts.isoformat(sep=" "), actor, attrs])
+            values = dict(_event_attrs(log, actor, attrs))
+            con.execute(f"insert into {_q('event_' + activities[activity])} values (?, ?, {', '.join('?' for _ in EVENT_ATTRS)})",
+                        [eid, ts.isoformat(sep=" ")] + [values.get(a) for a in EVENT_ATTRS])
             con.execute("insert into event_object values (?, ?, ?)", [eid, iid, ITEM_QUALIFIER])
         con.commit()
     finally:

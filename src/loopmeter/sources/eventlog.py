@@ -36,6 +36,10 @@ EVENT_BATCH = 20_000
 RESTORE_MARK = "lm:source"
 ITEM_FIELDS = ("source", "repo", "team", "title", "created_at", "started_at", "done_at", "state",
                "size_lines", "author_id", "attrs")
+#: Object attributes beside the item fields: the author's kind and agent and the item's AI
+#: attributions (JSON), so a restored store tells bots, agents and AI-assisted work apart as the
+#: original did. Events carry lm:actor_kind and lm:actor_agent the same way.
+RESTORE_EXTRA = ("lm:author_kind", "lm:author_agent", "lm:attributions")
 
 
 class EventLogError(LoopmeterError):
@@ -80,6 +84,9 @@ class ParsedLog:
     relations: list[tuple[str, str, str]] = field(default_factory=list)
     #: set for an OCEL file written by `loopmeter export`: case id -> item fields to restore
     restore_items: dict[str, dict[str, Any]] | None = None
+    #: with restore_items: actor id -> (kind, agent), and item id -> its attributions
+    restore_actors: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    restore_attributions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: called with every `batch` events as they are read, so a large log is never held whole
     sink: Callable[[ParsedLog, list[Event]], None] | None = None
 
@@ -498,6 +505,9 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
         attrs = dict(attrs)
         if restore:
             actor = attrs.pop("lm:actor_id", None)
+            kind, agent = attrs.pop("lm:actor_kind", None), attrs.pop("lm:actor_agent", None)
+            if actor not in (None, "") and kind not in (None, ""):
+                log.restore_actors[str(actor)] = (str(kind), None if agent in (None, "") else str(agent))
             raw = attrs.pop("lm:attrs", None)
             try:
                 attrs = json.loads(raw) if isinstance(raw, str) else None
@@ -524,6 +534,18 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
                 fields[f] = parse_time(fields[f]) if fields[f] else None
             fields["size_lines"] = None if fields["size_lines"] in (None, "") else int(fields["size_lines"])
             log.restore_items[oid] = fields
+            kind, agent = attrs.get("lm:author_kind"), attrs.get("lm:author_agent")
+            if fields["author_id"] not in (None, "") and kind not in (None, ""):
+                log.restore_actors[str(fields["author_id"])] = (str(kind), None if agent in (None, "") else str(agent))
+            raw = attrs.get("lm:attributions")
+            if raw not in (None, ""):
+                try:
+                    rows = json.loads(raw)
+                    log.restore_attributions[oid] = [
+                        {k: r[k] for k in ("agent", "evidence", "signal", "confidence")} for r in rows]
+                except (json.JSONDecodeError, TypeError, KeyError):
+                    raise EventLogError(f"{log.path}: field lm:attributions of object {oid} is not a list of "
+                                        "attributions") from None
     else:
         for oid in objects:
             if oid not in used:

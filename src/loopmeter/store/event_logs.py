@@ -150,6 +150,8 @@ def ingest_log(store: Store, *, name: str, path: str, ids: Identities,
             con.register(tname, table)
             registered.append(tname)
         summary = _replace(con, name=name, path=path, fmt=log.format, skipped=log.skipped)
+        if restore:
+            _restore_actors_and_attributions(con, log)
         con.execute("drop table new_events")
         con.execute("commit")
     except BaseException:
@@ -210,6 +212,29 @@ def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, 
         [name, path, fmt, n_items, n_events, len(skipped), json.dumps(reasons), json.dumps(sample), utcnow()],
     )
     return LogSummary(name, path, fmt, n_items, n_events, skipped)
+
+
+def _restore_actors_and_attributions(con: duckdb.DuckDBPyConnection, log: ParsedLog) -> None:
+    """A restored export's actor kinds (an actor the store already knows keeps its row) and its
+    items' AI attributions (replacing theirs), so bots, agents and AI-assisted work stay apart."""
+    actors = pa.table({"actor_id": list(log.restore_actors), "kind": [k for k, _ in log.restore_actors.values()],
+                       "agent": [g for _, g in log.restore_actors.values()]},
+                      schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("agent", pa.string())]))
+    rows = [(iid, a["agent"], a["evidence"], a["signal"], a["confidence"])
+            for iid, attrs in log.restore_attributions.items() for a in attrs]
+    attributions = pa.table([pa.array([r[i] for r in rows], type=t) for i, t in enumerate(
+        (pa.string(), pa.string(), pa.string(), pa.string(), pa.float64()))],
+        names=["item_id", "agent", "evidence", "signal", "confidence"])
+    con.register("restored_actors", actors)
+    con.register("restored_attributions", attributions)
+    try:
+        con.execute("insert into actors by name select actor_id, kind, agent from restored_actors "
+                    "where actor_id not in (select actor_id from actors)")
+        con.execute("delete from attributions where item_id in (select item_id from new_items)")
+        con.execute("insert into attributions by name select * from restored_attributions")
+    finally:
+        con.unregister("restored_actors")
+        con.unregister("restored_attributions")
 
 
 def _links_table(links: list[tuple[str, str, str]]) -> pa.Table:
