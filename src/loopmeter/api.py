@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import duckdb
 
@@ -108,8 +108,21 @@ def _api_token(token_env: str | None, default_env: str) -> str | None:
     return token_from_env(default_env)
 
 
-def _ingest_api(kind: str, names: Sequence[str], *, store_path, url, token_env, since, progress, config,
-                sleep, clock) -> list:
+class ApiIngestOptions(TypedDict, total=False):
+    """The keyword options `ingest_github` and `ingest_gitlab` share; `_ingest_api` gives the defaults."""
+
+    store_path: str | Path | None
+    url: str | None
+    token_env: str | None
+    since: datetime | None
+    progress: Progress | None
+    config: Config | None
+    sleep: Callable[[float], object] | None
+    clock: Callable[[], float] | None
+
+
+def _ingest_api(kind: str, names: Sequence[str], *, store_path=DEFAULT_STORE, url=None, token_env=None, since=None,
+                progress=None, config=None, sleep=None, clock=None) -> list:
     import time
 
     import importlib
@@ -153,44 +166,20 @@ def _relink_sessions(store: Store) -> None:
         link_sessions(store)
 
 
-def ingest_github(
-    repos: Sequence[str],
-    *,
-    store_path: str | Path | None = DEFAULT_STORE,
-    url: str | None = None,
-    token_env: str | None = None,
-    since: datetime | None = None,
-    progress: Progress | None = None,
-    config: Config | None = None,
-    sleep=None,
-    clock=None,
-) -> list:
+def ingest_github(repos: Sequence[str], **options: Unpack[ApiIngestOptions]) -> list:
     """Read pull requests, issues, Actions runs, releases and deployments of GitHub repositories
     ("OWNER/REPO") into the store: incremental, resumable, one transaction per page.
 
     The token comes from `token_env` (default GITHUB_TOKEN); it is sent only in the Authorization
     header and never stored. `url` is the API base of GitHub Enterprise Server (or a test server).
     """
-    return _ingest_api("github", repos, store_path=store_path, url=url, token_env=token_env, since=since,
-                       progress=progress, config=config, sleep=sleep, clock=clock)
+    return _ingest_api("github", repos, **options)
 
 
-def ingest_gitlab(
-    projects: Sequence[str],
-    *,
-    store_path: str | Path | None = DEFAULT_STORE,
-    url: str | None = None,
-    token_env: str | None = None,
-    since: datetime | None = None,
-    progress: Progress | None = None,
-    config: Config | None = None,
-    sleep=None,
-    clock=None,
-) -> list:
+def ingest_gitlab(projects: Sequence[str], **options: Unpack[ApiIngestOptions]) -> list:
     """Read merge requests, issues, pipelines and deployments of GitLab projects ("GROUP/PROJECT")
     into the store, like `ingest_github`. The token comes from `token_env` (default GITLAB_TOKEN)."""
-    return _ingest_api("gitlab", projects, store_path=store_path, url=url, token_env=token_env, since=since,
-                       progress=progress, config=config, sleep=sleep, clock=clock)
+    return _ingest_api("gitlab", projects, **options)
 
 
 def ingest_events(
