@@ -173,7 +173,7 @@ def test_pm4py_stays_a_test_only_dependency():
 
 def test_an_ocel_export_never_replaces_another_sources_items(tmp_path, full_store):
     """Restoring into the store it came from would swap git's own change items: refused, nothing lost."""
-    from test_event_logs import snapshot
+    from stores import snapshot
 
     from loopmeter.sources.eventlog import EventLogError
 
