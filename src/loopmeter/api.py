@@ -294,6 +294,17 @@ def _log_name(log_name: str | None, path: str | Path) -> str:
     return name
 
 
+def _report_window(store: Store, as_of: datetime | None, days: int, repos: Sequence[str] | None):
+    """The window a report looks from: `as_of` when given, else the one the store's data suggests."""
+    from .metrics.changes import Window
+    from .report.document import default_as_of
+
+    rule = "given"
+    if as_of is None:
+        as_of, rule = default_as_of(store, repos)
+    return Window(as_of=as_of, days=days, rule=rule)
+
+
 def report_from_store(
     *,
     store_path: str | Path | None = DEFAULT_STORE,
@@ -312,19 +323,15 @@ def report_from_store(
 
     `failure_window_hours` and `incident_rule` decide which deployments count as failed changes
     (docs/metrics.md "Flow metrics")."""
-    from .metrics.changes import Window
     from .metrics.dora import FailureRule
-    from .report.document import build_report, change_rows, default_as_of
+    from .report.document import build_report, change_rows
 
     _check_window(window_days)
     failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)
     config = config or load_config()
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
-        rule = "given"
-        if as_of is None:
-            as_of, rule = default_as_of(store, repos)
-        window = Window(as_of=as_of, days=window_days, rule=rule)
+        window = _report_window(store, as_of, window_days, repos)
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule)
         if html_path is not None:
@@ -418,18 +425,14 @@ def lift(
     from .metrics.lift_inputs import parse_adoption
 
     adoption = parse_adoption(list(adoption_dates) if adoption_dates else None)
-    from .metrics.changes import Window, backend
-    from .report.document import default_as_of
+    from .metrics.changes import backend
 
     config = config or load_config()
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
-        rule = "given"
-        if as_of is None:
-            as_of, rule = default_as_of(store, repos)
-        window = Window(as_of=as_of, days=window_days, rule=rule)
+        window = _report_window(store, as_of, window_days, repos)
         doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot)
-    doc["as_of"] = as_of.replace(microsecond=0).isoformat() + "Z"
-    doc["as_of_rule"] = rule
-    doc["window_days"] = window_days
+    doc["as_of"] = window.as_of.replace(microsecond=0).isoformat() + "Z"
+    doc["as_of_rule"] = window.rule
+    doc["window_days"] = window.days
     return doc
