@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .ingestion import Progress
-from .sources.http import ApiClient
+from .sources.http import ApiClient, NotFound
 from .store import api_load
 from .store.api_load import ApiActors, PageRows
 from .store.db import Store
@@ -135,3 +135,50 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
             high = still_open[0][1]
     api_load.finish_walk(store, source, stream.name, high)
     return converted, pages
+
+
+class ApiSource:
+    """What the GitHub and GitLab sources share: a check that the repository is there, then a walk of
+    every stream. A subclass sets KIND ("github"), GONE (what its 404/410 per-item listings are, for
+    the warning), and in `__init__` store, client, name (the repository), api (its path), prefix,
+    actors and missing (per-item listings that answered 404/410); it lists its `streams()`."""
+
+    KIND: str
+    GONE: str
+    store: Store
+    client: ApiClient
+    name: str
+    api: str
+    prefix: str
+    actors: ApiActors
+    missing: int
+
+    def streams(self) -> list[Stream]:
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Fail early with one line when the repository is not there (before anything is written)."""
+        try:
+            page = self.client.get(self.api)
+        except NotFound:
+            raise NotFound(f"{self.KIND}: {self.name} not found or not visible to this token") from None
+        # No rows hang on this answer, so its ETag may be remembered at once: tomorrow's check is a 304.
+        if page.cache_entry is not None and not page.unchanged:
+            api_load.remember(self.store, f"{self.KIND}:{self.name}", page.cache_entry)
+
+    def ingest(self, *, since: datetime | None, progress: Progress,
+               only: tuple[str, ...] | None = None) -> ApiIngestResult:
+        """Walk every stream (or those named in `only`), then link items to commits by SHA."""
+        self.check()
+        result = ApiIngestResult(source=f"{self.KIND}:{self.name}")
+        for stream in self.streams():
+            if only is not None and stream.name not in only:
+                continue
+            n, pages = walk(self.store, self.client, result.source, stream, self.actors, since=since, progress=progress)
+            result.items[stream.name] = n
+            result.pages += pages
+        api_load.relink_by_sha(self.store, self.prefix)
+        if self.missing:
+            result.warnings.append(f"{result.source}: {self.missing} {self.GONE}; those items keep only their "
+                                   "listing's fields")
+        return result

@@ -28,10 +28,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..api_ingestion import ApiIngestResult, Stream, walk
+from ..api_ingestion import ApiSource, Stream
 from ..attribution import Matcher
 from ..errors import ConfigError
-from ..ingestion import Progress
 from ..store import api_load
 from ..store.api_load import ApiActors, PageRows, parse_time
 from ..store.db import Store
@@ -49,8 +48,6 @@ _BUG = re.compile(r"\bbug\b", re.IGNORECASE)
 # A rerun keeps its run's creation time, so the runs listing is read this far past the last mark
 # (mostly 304s); a rerun started later than this after its run is missed unless --since reaches it.
 RERUN_LOOKBACK = timedelta(days=7)
-
-STREAMS = ("pulls", "issues", "runs", "releases", "deployments")
 
 
 def check_repo_name(repo: str) -> str:
@@ -81,13 +78,16 @@ def _labels(entry: dict) -> list[str]:
     return sorted({str(lb.get("name")) for lb in entry.get("labels") or [] if isinstance(lb, dict) and lb.get("name")})
 
 
-class GithubSource:
+class GithubSource(ApiSource):
     """Maps one repository's GitHub data to rows; `ingest()` walks all its streams."""
+
+    KIND = "github"
+    GONE = "timelines or status lists were gone (404/410) when read"
 
     def __init__(self, store: Store, client: ApiClient, repo: str, matcher: Matcher):
         self.store = store
         self.client = client
-        self.repo = repo
+        self.name = self.repo = repo
         self.matcher = matcher
         host = urlsplit(client.base_url).hostname or "github"
         where = "github" if client.base_url.rstrip("/") == DEFAULT_URL else host
@@ -402,31 +402,6 @@ class GithubSource:
                    self.convert_deployments, id_prefix=f"{self.prefix}deployment:", open_states=("pending",),
                    refresh=self.refresh_deployments),
         ]
-
-    def check(self) -> None:
-        """Fail early with one line when the repository is not there (before anything is written)."""
-        try:
-            page = self.client.get(self.api)
-        except NotFound:
-            raise NotFound(f"github: {self.repo} not found or not visible to this token") from None
-        # No rows hang on this answer, so its ETag may be remembered at once: tomorrow's check is a 304.
-        if page.cache_entry is not None and not page.unchanged:
-            api_load.remember(self.store, f"github:{self.repo}", page.cache_entry)
-
-    def ingest(self, *, since: datetime | None, progress: Progress, only: tuple[str, ...] = STREAMS) -> ApiIngestResult:
-        self.check()
-        result = ApiIngestResult(source=f"github:{self.repo}")
-        for stream in self.streams():
-            if stream.name not in only:
-                continue
-            n, pages = walk(self.store, self.client, result.source, stream, self.actors, since=since, progress=progress)
-            result.items[stream.name] = n
-            result.pages += pages
-        api_load.relink_by_sha(self.store, self.prefix)
-        if self.missing:
-            result.warnings.append(f"github:{self.repo}: {self.missing} timelines or status lists were gone (404/410) "
-                                   "when read; those items keep only their listing's fields")
-        return result
 
 
 Source = GithubSource

@@ -24,10 +24,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..api_ingestion import ApiIngestResult, Stream, walk
+from ..api_ingestion import ApiSource, Stream
 from ..attribution import Matcher
 from ..errors import ConfigError
-from ..ingestion import Progress
 from ..store import api_load
 from ..store.api_load import ApiActors, PageRows, parse_time
 from ..store.db import Store
@@ -42,8 +41,6 @@ _MR_REF = re.compile(r"^refs/merge-requests/(\d+)/")
 _BOT_USER = re.compile(r"^(?:project|group)_\d+_bot(?:_[0-9a-f]+)?$|\[bot\]$|^ghost$", re.IGNORECASE)
 _BUG = re.compile(r"\bbug\b", re.IGNORECASE)
 _INCIDENT = re.compile(r"\b(incident|outage|sev[ -]?[0-4])\b", re.IGNORECASE)
-
-STREAMS = ("merge_requests", "issues", "pipelines", "deployments")
 
 
 def check_repo_name(project: str) -> str:
@@ -74,11 +71,14 @@ _PIPELINE_STATE = {"success": "success", "failed": "failure", "canceled": "cance
                    "skipped": "skipped"}
 
 
-class GitlabSource:
+class GitlabSource(ApiSource):
+    KIND = "gitlab"
+    GONE = "notes, commits or event lists answered 404/410"
+
     def __init__(self, store: Store, client: ApiClient, project: str, matcher: Matcher):
         self.store = store
         self.client = client
-        self.project = project
+        self.name = self.project = project
         self.matcher = matcher
         host = urlsplit(client.base_url).hostname or "gitlab"
         self.actors = ApiActors(store.meta("salt") or "", matcher, "gitlab" if host == "gitlab.com" else host)
@@ -298,29 +298,6 @@ class GitlabSource:
             Stream("pipelines", f"{self.api}/pipelines", by_update, plain, updated, self.convert_pipelines),
             Stream("deployments", f"{self.api}/deployments", by_update, plain, updated, self.convert_deployments),
         ]
-
-    def check(self) -> None:
-        try:
-            page = self.client.get(self.api)
-        except NotFound:
-            raise NotFound(f"gitlab: {self.project} not found or not visible to this token") from None
-        if page.cache_entry is not None and not page.unchanged:
-            api_load.remember(self.store, f"gitlab:{self.project}", page.cache_entry)
-
-    def ingest(self, *, since: datetime | None, progress: Progress, only: tuple[str, ...] = STREAMS) -> ApiIngestResult:
-        self.check()
-        result = ApiIngestResult(source=f"gitlab:{self.project}")
-        for stream in self.streams():
-            if stream.name in only:
-                n, pages = walk(self.store, self.client, result.source, stream, self.actors, since=since,
-                                progress=progress)
-                result.items[stream.name] = n
-                result.pages += pages
-        api_load.relink_by_sha(self.store, self.prefix)
-        if self.missing:
-            result.warnings.append(f"gitlab:{self.project}: {self.missing} notes, commits or event lists answered "
-                                   "404/410; those items keep only their listing's fields")
-        return result
 
 
 Source = GitlabSource
