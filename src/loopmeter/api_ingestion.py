@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from .attribution import Matcher
 from .ingestion import Progress
 from .sources.http import ApiClient, NotFound
 from .store import api_load
@@ -139,19 +140,21 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
 
 class ApiSource:
     """What the GitHub and GitLab sources share: a check that the repository is there, then a walk of
-    every stream. A subclass sets KIND ("github"), GONE (what its 404/410 per-item listings are, for
-    the warning), and in `__init__` store, client, name (the repository), api (its path), prefix,
-    actors and missing (per-item listings that answered 404/410); it lists its `streams()`."""
+    every stream. A subclass sets KIND ("github") and GONE (what its per-item listings are, for the
+    warning when some answered 404/410), sets `api` (the repository's path) and lists its `streams()`."""
 
     KIND: str
     GONE: str
-    store: Store
-    client: ApiClient
-    name: str
     api: str
-    prefix: str
-    actors: ApiActors
-    missing: int
+
+    def __init__(self, store: Store, client: ApiClient, name: str, matcher: Matcher, where: str):
+        self.store = store
+        self.client = client
+        self.name = name  # the repository, "OWNER/REPO"
+        self.matcher = matcher
+        self.actors = ApiActors(store.meta("salt") or "", matcher, where)  # `where`: the host accounts live on
+        self.prefix = f"{self.KIND}:{name}:"
+        self.missing = 0  # per-item listings that answered 404/410
 
     def streams(self) -> list[Stream]:
         raise NotImplementedError

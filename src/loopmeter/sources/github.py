@@ -32,7 +32,7 @@ from ..api_ingestion import ApiSource, Stream
 from ..attribution import Matcher
 from ..errors import ConfigError
 from ..store import api_load
-from ..store.api_load import ApiActors, PageRows, parse_time
+from ..store.api_load import PageRows, parse_time
 from ..store.db import Store
 from .http import ApiClient, NotFound
 
@@ -85,16 +85,10 @@ class GithubSource(ApiSource):
     GONE = "timelines or status lists were gone (404/410) when read"
 
     def __init__(self, store: Store, client: ApiClient, repo: str, matcher: Matcher):
-        self.store = store
-        self.client = client
-        self.name = self.repo = repo
-        self.matcher = matcher
         host = urlsplit(client.base_url).hostname or "github"
-        where = "github" if client.base_url.rstrip("/") == DEFAULT_URL else host
-        self.actors = ApiActors(store.meta("salt") or "", matcher, where)
-        self.prefix = f"github:{repo}:"
+        super().__init__(store, client, repo, matcher, "github" if client.base_url.rstrip("/") == DEFAULT_URL else host)
+        self.repo = repo
         self.api = f"/repos/{repo}"
-        self.missing = 0  # per-item listings that answered 404/410
 
     # -- actors ------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from ..api_ingestion import ApiSource, Stream
 from ..attribution import Matcher
 from ..errors import ConfigError
 from ..store import api_load
-from ..store.api_load import ApiActors, PageRows, parse_time
+from ..store.api_load import PageRows, parse_time
 from ..store.db import Store
 from .http import ApiClient, NotFound
 
@@ -76,15 +76,10 @@ class GitlabSource(ApiSource):
     GONE = "notes, commits or event lists answered 404/410"
 
     def __init__(self, store: Store, client: ApiClient, project: str, matcher: Matcher):
-        self.store = store
-        self.client = client
-        self.name = self.project = project
-        self.matcher = matcher
         host = urlsplit(client.base_url).hostname or "gitlab"
-        self.actors = ApiActors(store.meta("salt") or "", matcher, "gitlab" if host == "gitlab.com" else host)
-        self.prefix = f"gitlab:{project}:"
+        super().__init__(store, client, project, matcher, "gitlab" if host == "gitlab.com" else host)
+        self.project = project
         self.api = f"/projects/{quote(project, safe='')}"
-        self.missing = 0
 
     def who(self, user: Any) -> str | None:
         if not isinstance(user, dict):
