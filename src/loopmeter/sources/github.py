@@ -97,15 +97,6 @@ class GithubSource(ApiSource):
             return None
         return self.actors.actor(user.get("login"), account_id=user.get("id"), account_type=user.get("type"))
 
-    def _changed(self, ids: list[str], updated: list[datetime | None], terminal: Callable[[str | None], bool]) -> list[bool]:
-        """Whether each item must be read again: not stored, another version, or not yet final."""
-        stored = api_load.versions(self.store, ids)
-        out = []
-        for i, u in zip(ids, updated):
-            old = stored.get(i)
-            out.append(old is None or u is None or old[0] != u or not terminal(old[1]))
-        return out
-
     def _all(self, path: str, remember: PageRows | None = None) -> list[dict]:
         """Every entry of a small per-item listing (read unconditionally: it is read because it changed).
         With `remember`, its ETags are stored with the rows, for a later conditional look."""
@@ -128,13 +119,7 @@ class GithubSource(ApiSource):
     # -- pull requests -----------------------------------------------------------------------
 
     def convert_pulls(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}pr:{e.get('number')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for pr, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd, lambda s: True)):
-            if not changed:
-                continue
-            self.pull_request(pr, item_id, rows)
-            rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}pr:{e.get('number')}", self.pull_request)
 
     def pull_request(self, pr: dict, item_id: str, rows: PageRows) -> None:
         n = pr.get("number")
@@ -211,12 +196,7 @@ class GithubSource(ApiSource):
 
     def convert_issues(self, entries: list[dict], rows: PageRows) -> None:
         issues = [e for e in entries if "pull_request" not in e]  # pull requests come from /pulls
-        ids = [f"{self.prefix}issue:{e.get('number')}" for e in issues]
-        upd = [parse_time(e.get("updated_at")) for e in issues]
-        for issue, item_id, u, changed in zip(issues, ids, upd, self._changed(ids, upd, lambda s: True)):
-            if changed:
-                self.issue(issue, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(issues, rows, lambda e: f"{self.prefix}issue:{e.get('number')}", self.issue)
 
     def issue(self, issue: dict, item_id: str, rows: PageRows) -> None:
         n = issue.get("number")
@@ -320,12 +300,8 @@ class GithubSource(ApiSource):
             rows.versions.append((item_id, parse_time(rel.get("updated_at")) or published))
 
     def convert_deployments(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}deployment:{e.get('id')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for dep, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd, lambda s: s != "pending")):
-            if changed:
-                self.deployment(dep, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}deployment:{e.get('id')}", self.deployment,
+                             terminal=lambda s: s != "pending")
 
     def refresh_deployments(self, ids: list[str], rows: PageRows) -> None:
         """Pending deployments: a conditional look at their statuses (a 304 costs nothing), and the

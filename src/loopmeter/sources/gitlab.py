@@ -27,7 +27,6 @@ from urllib.parse import quote, urlsplit
 from ..api_ingestion import ApiSource, Stream
 from ..attribution import Matcher
 from ..errors import ConfigError
-from ..store import api_load
 from ..store.api_load import PageRows, parse_time
 from ..store.db import Store
 from .http import ApiClient, NotFound
@@ -87,10 +86,6 @@ class GitlabSource(ApiSource):
         name = user.get("username")
         return self.actors.actor(name, bot=bool(user.get("bot")) or bool(name and _BOT_USER.search(name)))
 
-    def _changed(self, ids: list[str], updated: list[datetime | None]) -> list[bool]:
-        stored = api_load.versions(self.store, ids)
-        return [i not in stored or u is None or stored[i][0] != u for i, u in zip(ids, updated)]
-
     def _all(self, path: str, **params: Any) -> list[dict]:
         out: list[dict] = []
         try:
@@ -118,12 +113,7 @@ class GitlabSource(ApiSource):
     # -- merge requests ----------------------------------------------------------------------
 
     def convert_mrs(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}mr:{e.get('iid')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for mr, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd)):
-            if changed:
-                self.merge_request(mr, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}mr:{e.get('iid')}", self.merge_request)
 
     def merge_request(self, mr: dict, item_id: str, rows: PageRows) -> None:
         iid = mr.get("iid")
@@ -190,12 +180,7 @@ class GitlabSource(ApiSource):
     # -- issues ------------------------------------------------------------------------------
 
     def convert_issues(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}issue:{e.get('iid')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for issue, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd)):
-            if changed:
-                self.issue(issue, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}issue:{e.get('iid')}", self.issue)
 
     def issue(self, issue: dict, item_id: str, rows: PageRows) -> None:
         labels = sorted(issue.get("labels") or [])
@@ -217,14 +202,11 @@ class GitlabSource(ApiSource):
     # -- pipelines and deployments ----------------------------------------------------------
 
     def convert_pipelines(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}pipeline:{e.get('id')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for p, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd)):
-            if not changed:
-                continue
+        def with_details(p: dict, item_id: str, rows: PageRows) -> None:
             full = self.client.get(f"{self.api}/pipelines/{p.get('id')}", conditional=False).data
             self.pipeline({**p, **(full if isinstance(full, dict) else {})}, item_id, rows)
-            rows.versions.append((item_id, u))
+
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}pipeline:{e.get('id')}", with_details)
 
     def pipeline(self, p: dict, item_id: str, rows: PageRows) -> None:
         sha, status = p.get("sha"), p.get("status")
@@ -247,12 +229,7 @@ class GitlabSource(ApiSource):
                                           "branch": None if m else p.get("ref"), "pr_numbers": prs, "conclusion": status})
 
     def convert_deployments(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}deployment:{e.get('id')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for d, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd)):
-            if changed:
-                self.deployment(d, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}deployment:{e.get('id')}", self.deployment)
 
     def deployment(self, d: dict, item_id: str, rows: PageRows) -> None:
         env = d.get("environment") or {}
