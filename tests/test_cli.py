@@ -23,6 +23,7 @@ from loopmeter.store.migrations import STORE_FORMAT
 
 from conftest import build_demo
 from gitrepo import GitRepo
+from stores import snapshot
 
 LOOPMETER = Path(sys.executable).with_name("loopmeter")
 AS_OF = "2024-03-01"
@@ -44,16 +45,6 @@ def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env.pop("LOOPMETER_BATCH", None)
     return subprocess.run([str(LOOPMETER), *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env,
                           timeout=120)
-
-
-def snapshot(path: Path) -> dict[str, list]:
-    """Every row of every table, for comparing a store before and after a command."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        tables = sorted(r[0] for r in con.execute("select table_name from information_schema.tables").fetchall())
-        return {t: sorted(map(repr, con.execute(f"select * from {t}").fetchall())) for t in tables}
-    finally:
-        con.close()
 
 
 def small_repo(path: Path) -> GitRepo:

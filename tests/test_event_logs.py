@@ -13,8 +13,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import pytest
+from stores import rows, snapshot
 
 import loopmeter
 from loopmeter import api
@@ -44,23 +44,6 @@ def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, COLUMNS="200", PYTHONPATH=str(SRC))
     return subprocess.run([sys.executable, "-m", "loopmeter", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, env=env, timeout=120, check=False)
-
-
-def rows(store: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def snapshot(store: Path) -> dict[str, list[str]]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        tables = sorted(r[0] for r in con.execute("select table_name from information_schema.tables").fetchall())
-        return {t: sorted(map(repr, con.execute(f"select * from {t}").fetchall())) for t in tables}
-    finally:
-        con.close()
 
 
 def durations(store: Path, prefix: str) -> dict[str, float]:

@@ -7,10 +7,10 @@ import json
 import warnings
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from stores import rows, snapshot
 from test_event_logs import CSV, OCEL_JSON, run
 
 from loopmeter import api
@@ -25,38 +25,22 @@ def _norm(value):
 
 
 def items(store: Path) -> list[tuple]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return [r[:-1] + (_norm(r[-1]),) for r in con.execute(f"select {ITEM_COLS} from items order by item_id").fetchall()]
-    finally:
-        con.close()
+    return [r[:-1] + (_norm(r[-1]),) for r in rows(store, f"select {ITEM_COLS} from items order by item_id")]
 
 
 def events(store: Path) -> list[tuple]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        got = con.execute("select item_id, ts, activity, actor_id, attrs from events").fetchall()
-        return sorted((r[:-1] + (json.dumps(_norm(r[-1]), sort_keys=True),) for r in got), key=repr)
-    finally:
-        con.close()
+    got = rows(store, "select item_id, ts, activity, actor_id, attrs from events")
+    return sorted((r[:-1] + (json.dumps(_norm(r[-1]), sort_keys=True),) for r in got), key=repr)
 
 
 def links(store: Path) -> list[tuple]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return sorted(con.execute("select src, dst, kind from links where src in (select item_id from items) "
-                                  "and dst in (select item_id from items)").fetchall())
-    finally:
-        con.close()
+    return sorted(rows(store, "select src, dst, kind from links where src in (select item_id from items) "
+                              "and dst in (select item_id from items)"))
 
 
 def loopmeter_durations(store: Path) -> dict[str, float]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return dict(con.execute("select item_id, epoch(max(ts) - min(ts)) / 3600.0 from events "
-                                "where item_id in (select item_id from items) group by item_id").fetchall())
-    finally:
-        con.close()
+    return dict(rows(store, "select item_id, epoch(max(ts) - min(ts)) / 3600.0 from events "
+                            "where item_id in (select item_id from items) group by item_id"))
 
 
 @pytest.fixture
@@ -201,7 +185,6 @@ def test_pm4py_stays_a_test_only_dependency():
 
 def test_an_ocel_export_never_replaces_another_sources_items(tmp_path, full_store):
     """Restoring into the store it came from would swap git's own change items: refused, nothing lost."""
-    from test_event_logs import snapshot
 
     from loopmeter.sources.eventlog import EventLogError
 

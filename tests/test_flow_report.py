@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from browser import load_page, needs_chromium
 from canon import Canon
 from rich.console import Console
 
@@ -17,7 +18,6 @@ import loopmeter
 from loopmeter.report.terminal import render_terminal
 
 AS_OF = datetime(2024, 3, 1)
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<script>window.__pwned = 1</script>"
 
 
@@ -109,28 +109,15 @@ def test_cli_failure_window_and_incident_rule_are_options_with_clear_errors(flow
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+@needs_chromium
 def test_flow_charts_render_in_chromium_without_errors(flow_store, tmp_path):
     out = tmp_path / "r.html"
     loopmeter.report_from_store(store_path=flow_store, as_of=AS_OF, html_path=out)
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(out.as_uri())
-        page.wait_for_function(
-            "document.querySelectorAll('[id^=chart-flow-] .main-svg').length >= 4", timeout=30000)
-        bars = page.evaluate("document.querySelectorAll('#chart-flow-phases .bars path').length")
-        text = page.inner_text("#flow ~ section.cards")
-        browser.close()
-    assert errors == []
-    assert bars >= 4  # coding, pickup, review, deploy of the one human week (draft is zero)
-    assert "change failure rate" in text.lower()
+    page = load_page(out, wait_for="[id^=chart-flow-]", at_least=4, timeout_ms=30000, text_of="#flow ~ section.cards",
+                     evaluate={"bars": "document.querySelectorAll('#chart-flow-phases .bars path').length"})
+    assert page.errors == [] and page.requests == []  # and it works offline
+    assert page.values["bars"] >= 4  # coding, pickup, review, deploy of the one human week (draft is zero)
+    assert "change failure rate" in page.text.lower()
 
 
 def test_html_compares_human_and_ai_phases(flow_store, tmp_path):

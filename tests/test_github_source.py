@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from apiserver import FixtureServer, Reply
+from stores import rows as q
 
 from loopmeter import api
 from loopmeter.errors import LoopmeterError
@@ -88,11 +89,6 @@ def dump(store_path) -> dict[str, list]:
             text = [re.sub(r"\ba[0-9a-f]{15}\b", lambda m: "@" + names.get(m.group(0), "?"), repr(r)) for r in rows]
             out[table] = sorted(text)
         return out
-
-
-def q(store_path, sql, params=()):
-    with Store.open(store_path, create=False, read_only=True) as s:
-        return s.con.execute(sql, list(params)).fetchall()
 
 
 # ----------------------------------------------------------------------------------- mapping

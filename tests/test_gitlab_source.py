@@ -21,11 +21,11 @@ from datetime import datetime
 
 import pytest
 from apiserver import FixtureServer, Reply
+from stores import rows as q
 
 from loopmeter import api
 from loopmeter.sources.gitlab import closing_links
 from loopmeter.sources.http import AuthError, NotFound
-from loopmeter.store.db import Store
 
 TOKEN = "glpat-TESTtoken0123456789SECRET"
 P = "/api/v4/projects/acme%2Fshop"
@@ -45,11 +45,6 @@ def token_env(monkeypatch):
 def ingest(server, db, slept=None, **kw):
     slept = [] if slept is None else slept
     return api.ingest_gitlab(["acme/shop"], store_path=db, url=server.url, sleep=slept.append, **kw)
-
-
-def q(db, sql, params=()):
-    with Store.open(db, create=False, read_only=True) as s:
-        return s.con.execute(sql, list(params)).fetchall()
 
 
 def test_merge_requests_follow_the_shared_vocabulary(server, tmp_path):

@@ -23,6 +23,7 @@ from loopmeter.errors import ConfigError
 
 from conftest import BOB, build_demo
 from gitrepo import GitRepo
+from stores import rows
 
 AS_OF = datetime(2024, 3, 1)
 LOOPMETER = Path(sys.executable).with_name("loopmeter")
@@ -46,14 +47,6 @@ def counts(store_path: Path) -> dict[str, tuple[int, int]]:
         return {
             t: con.execute(f"select count(*), count(distinct ({k})) from {t}").fetchone() for t, k in KEYS.items()
         }
-    finally:
-        con.close()
-
-
-def rows(store_path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(store_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
 

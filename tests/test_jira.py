@@ -10,13 +10,12 @@ import json
 import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-import duckdb
 import pytest
-from test_event_logs import run, snapshot
+from stores import rows, snapshot
+from test_event_logs import run
 
 from loopmeter import api
 from loopmeter.errors import LoopmeterError
@@ -141,14 +140,6 @@ def jira_server():
         server.server_close()
 
 
-def _rows(store: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_jira_api_gives_start_done_and_reopens_from_the_changelog(tmp_path, jira_server, monkeypatch):
     url, seen = jira_server
     monkeypatch.setenv("JIRA_TOKEN", TOKEN)
@@ -160,7 +151,7 @@ def test_jira_api_gives_start_done_and_reopens_from_the_changelog(tmp_path, jira
     assert paths == [("/rest/api/2/status", None), ("/rest/api/2/search", "0"),
                      ("/rest/api/2/issue/OPS-2/changelog", "0"), ("/rest/api/2/issue/OPS-2/changelog", "2"),
                      ("/rest/api/2/search", "2")]
-    items = {r[0]: r[1:] for r in _rows(store, "select item_id, kind, state, created_at, started_at, done_at, "
+    items = {r[0]: r[1:] for r in rows(store, "select item_id, kind, state, created_at, started_at, done_at, "
                                                "attrs from items order by 1")}
     kind, state, created, started, done, attrs = items["jira:OPS-1"]
     assert (kind, state, created, started, done) == (
@@ -168,10 +159,10 @@ def test_jira_api_gives_start_done_and_reopens_from_the_changelog(tmp_path, jira
     a = json.loads(attrs)
     assert a["reopens"] == 1 and a["type"] == "bug" and a["status_category"] == "done" and a["labels"] == ["customer"]
     assert a["hours_by_category"] == {"new": 1.0, "indeterminate": 48.0, "done": 47.0}
-    acts = [r[0] for r in _rows(store, "select activity from events where item_id = 'jira:OPS-1' order by ts, activity")]
+    acts = [r[0] for r in rows(store, "select activity from events where item_id = 'jira:OPS-1' order by ts, activity")]
     assert acts == ["opened", "transitioned", "closed", "transitioned", "reopened", "transitioned", "closed",
                     "transitioned"]
-    ((t,),) = _rows(store, "select attrs from events where item_id = 'jira:OPS-1' and activity = 'transitioned' "
+    ((t,),) = rows(store, "select attrs from events where item_id = 'jira:OPS-1' and activity = 'transitioned' "
                            "and ts = '2024-03-04 09:00:00'")
     assert json.loads(t) == {"from": "Done", "to": "In Progress", "from_category": "done",
                              "to_category": "indeterminate"}
@@ -189,9 +180,9 @@ def test_jira_api_gives_start_done_and_reopens_from_the_changelog(tmp_path, jira
     assert log["cases"] == 3 and log["case_duration_hours"]["p50"] == 6.5
     assert log["case_duration_hours"]["p85"] == pytest.approx(6.5 + 0.7 * (96 - 6.5))
     # people pseudonymous, the token nowhere
-    ((aid, email),) = _rows(store, "select actor_id, email from actors where name = 'Reporter Person'")
+    ((aid, email),) = rows(store, "select actor_id, email from actors where name = 'Reporter Person'")
     assert email == "login:557058:rep@jira"
-    ((author,),) = _rows(store, "select author_id from items where item_id = 'jira:OPS-1'")
+    ((author,),) = rows(store, "select author_id from items where item_id = 'jira:OPS-1'")
     assert author == aid and "Reporter" not in aid and "557058" not in aid
     assert api.report_from_store(store_path=store)["event_logs"] and "Reporter Person" not in json.dumps(doc)
     assert TOKEN.encode() not in store.read_bytes()
@@ -265,7 +256,7 @@ def test_jira_csv_export_gives_issues_and_incidents(tmp_path):
     assert (s.format, s.cases) == ("jira-csv", 2)
     assert [(k.where, k.reason) for k in s.skipped] == [("line 4", "missing issue key"),
                                                         ("line 5", "unparseable timestamp")]
-    items = {r[0]: r[1:] for r in _rows(store, "select item_id, kind, state, created_at, started_at, done_at, attrs "
+    items = {r[0]: r[1:] for r in rows(store, "select item_id, kind, state, created_at, started_at, done_at, attrs "
                                                "from items order by 1")}
     kind, state, created, started, done, attrs = items["jira:SHOP-1"]
     assert (kind, state, created, started, done) == ("issue", "closed", datetime(2024, 3, 1, 9), None,
@@ -274,7 +265,7 @@ def test_jira_csv_export_gives_issues_and_incidents(tmp_path):
     kind, state, created, started, done, _ = items["jira:SHOP-2"]
     # in progress now: it started when its status category last changed
     assert (kind, state, started, done) == ("incident", "open", datetime(2024, 3, 5, 10, 30), None)
-    assert _rows(store, "select activity from events where item_id = 'jira:SHOP-1' order by ts") == [
+    assert rows(store, "select activity from events where item_id = 'jira:SHOP-1' order by ts") == [
         ("opened",), ("closed",)]
 
 

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from browser import load_page, needs_chromium
+from conftest import ALICE, BOB, CAROL, DAVE
+from gitrepo import GitRepo
 from typer.testing import CliRunner
 
 import loopmeter
 from loopmeter import api
-from conftest import ALICE, BOB, CAROL, DAVE
-from gitrepo import GitRepo
 from loopmeter.cli import app
 from loopmeter.legibility import scorecard
 
@@ -381,40 +382,25 @@ def test_docs_state_every_check_with_its_points():
 
 # --------------------------------------------------------------------------- in a real browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
+@needs_chromium
 def test_legibility_page_renders_its_chart_offline_and_runs_no_file_name(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     r = GitRepo(tmp_path / "hostile")
     evil = "<img src=x onerror=\"window.__pwned = 1\">"
     r.commit("old", author=ALICE, date="2022-01-01T10:00:00+00:00", files={f"{evil}/a.txt": "x"})
     r.commit("new", author=ALICE, date="2024-01-01T10:00:00+00:00", files={"src/x.py": ""})
     out = tmp_path / "leg.html"
     assert CliRunner().invoke(app, ["legibility", str(r.path), "--html", str(out), "--brief"]).exit_code == 0
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route(lambda url: not url.startswith("file:"), lambda route: (requests.append(route.request.url), route.abort()))
-        page.goto(out.as_uri())
-        page.wait_for_function("document.querySelectorAll('#chart-legibility .main-svg').length >= 1", timeout=20000)
-        bars = page.evaluate("document.querySelectorAll('#chart-legibility .bars .point').length")
-        pwned = page.evaluate("typeof window.__pwned")
+
+    def open_details(page) -> None:
         page.click("table.legibility details summary >> nth=4")
-        text = page.inner_text("body")
         page.screenshot(path=str(tmp_path / "leg.png"), full_page=True)
-        browser.close()
-    assert errors == [] and requests == []
-    assert bars == 5 and pwned == "undefined"
-    assert evil in text  # shown as text
+
+    page = load_page(out, wait_for="#chart-legibility", act=open_details,
+                     evaluate={"bars": "document.querySelectorAll('#chart-legibility .bars .point').length"})
+    assert page.errors == [] and page.requests == []
+    assert page.values["bars"] == 5 and page.pwned == "undefined"
+    assert evil in page.text  # shown as text
 
 
 # --------------------------------------------------------------------------- odd repositories

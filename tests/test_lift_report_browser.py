@@ -10,16 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from browser import in_chromium, load_page
 from lift_sim import START, Team, as_of, write_repo
 
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "evil<img src=x onerror=window.__pwned=1>"
 SRC = Path(__file__).resolve().parent.parent / "src"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = in_chromium
 
 
 @pytest.fixture(scope="module")
@@ -41,43 +38,23 @@ def page(tmp_path_factory):
          "--adoption-date", (START + timedelta(weeks=8)).date().isoformat()],
         check=True, capture_output=True, env=env,
     )
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        pg = browser.new_page()
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.route(lambda url: not url.startswith("file:"), lambda route: (requests.append(route.request.url), route.abort()))
-        pg.goto(out.as_uri())
-        pg.wait_for_function("document.querySelectorAll('#chart-ld-forest .main-svg').length >= 1", timeout=30000)
-        result = {
-            "plots": pg.evaluate("""Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => ({
-                id: e.id, svgs: e.querySelectorAll('.main-svg').length,
-                traces: (e.data || []).length}))"""),
-            "text": pg.inner_text("body"),
-            "pwned": pg.evaluate("typeof window.__pwned"),
-            "errors": errors,
-            "requests": requests,
-        }
-        browser.close()
-    return result
+    return load_page(out, wait_for="#chart-ld-forest", timeout_ms=30000, evaluate={
+        "plots": """Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => ({
+            id: e.id, svgs: e.querySelectorAll('.main-svg').length,
+            traces: (e.data || []).length}))""",
+    })
 
 
 def test_the_lift_design_charts_render(page):
-    plots = {p["id"]: p for p in page["plots"]}
+    plots = {p["id"]: p for p in page.values["plots"]}
     for chart in ("chart-ld-forest", "chart-ld0-km", "chart-ld0-event", "chart-ld0-forecast", "chart-ld1-km"):
         assert chart in plots, sorted(plots)
         assert plots[chart]["svgs"] >= 1 and plots[chart]["traces"] >= 1, plots[chart]
-    assert page["errors"] == [] and page["requests"] == []
+    assert page.errors == [] and page.requests == []
 
 
 def test_numbers_carry_their_caveats_in_plain_words(page):
-    text = page["text"]
+    text = page.text
     assert "Median cycle time after adoption is" in text
     assert "Median cycle time of AI-assisted changes is" in text
     assert "Simpson's paradox: pooled over repositories" in text
@@ -86,5 +63,5 @@ def test_numbers_carry_their_caveats_in_plain_words(page):
 
 
 def test_a_hostile_repository_name_in_a_caveat_stays_text(page):
-    assert page["pwned"] == "undefined"
-    assert HOSTILE in page["text"]
+    assert page.pwned == "undefined"
+    assert HOSTILE in page.text

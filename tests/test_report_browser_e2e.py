@@ -5,21 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
+from browser import in_chromium, load_page
 from conftest import ALICE, BOB, CLAUDE_TRAILER
 from gitrepo import GitRepo
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT_TITLE = "</script><script>window.__pwned = 'script'</script> fix"
 IMG_TITLE = '<img src=x onerror="window.__pwned = \'img\'"> tweak'
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = in_chromium
 
 
 @pytest.fixture(scope="module")
@@ -50,54 +45,33 @@ def report_page(tmp_path_factory):
                    check=True, capture_output=True)
     subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", store, "--html", str(out), "--as-of", "2024-03-01"],
                    check=True, capture_output=True)
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        page = browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route(lambda url: not url.startswith("file:"), lambda route: (requests.append(route.request.url), route.abort()))
-        page.goto(out.as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 8", timeout=20000)
-        result = {
-            "charts": page.evaluate("document.querySelectorAll('.js-plotly-plot').length"),
-            "figures": page.evaluate("document.querySelectorAll('script[data-figure-for]').length"),
-            "ids": page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => e.id)"),
-            "pwned": page.evaluate("typeof window.__pwned"),
-            "agent_week_ticks": page.evaluate(
-                "Array.from(document.querySelectorAll('#chart-agent-interventions .xtick text')).map(t => t.textContent)"),
-            "text": page.inner_text("body"),
-            "errors": errors,
-            "requests": requests,
-        }
-        browser.close()
-    return result
+    return load_page(out, wait_for=".js-plotly-plot", at_least=8, evaluate={
+        "figures": "document.querySelectorAll('script[data-figure-for]').length",
+        "ids": "Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => e.id)",
+        "agent_week_ticks": "Array.from(document.querySelectorAll('#chart-agent-interventions .xtick text'))"
+                            ".map(t => t.textContent)",
+    })
 
 
 def test_charts_render_without_errors_or_network(report_page):
     # Five of the report's own, the legibility scorecard, the agent loops' time to green and
     # interventions (the cost chart is empty: a transcript carries no cost), plus whatever the
     # lift-designs section could estimate here; every embedded figure became a chart.
-    assert {"chart-throughput", "chart-cycle", "chart-ai-share", "chart-size", "chart-lift"} <= set(report_page["ids"])
-    assert report_page["charts"] == report_page["figures"] >= 8
-    assert report_page["errors"] == []
-    assert report_page["requests"] == []
+    assert {"chart-throughput", "chart-cycle", "chart-ai-share", "chart-size", "chart-lift"} <= set(report_page.values["ids"])
+    assert report_page.charts == report_page.values["figures"] >= 8
+    assert report_page.errors == []
+    assert report_page.requests == []
 
 
 def test_a_single_week_of_agent_sessions_is_labelled_by_its_date(report_page):
     # With one week of sessions, Plotly zoomed a date axis to milliseconds around the bar
-    # ("23:59:59.9996"); the week is a day-wide category of its own.
-    ticks = report_page["agent_week_ticks"]
+    # ("23:59:59.9996"); a short series gets whole weeks, one dated tick per week.
+    ticks = report_page.values["agent_week_ticks"]
     assert ticks and all(":" not in t for t in ticks), ticks
     assert any("2024" in t or "Jan" in t for t in ticks), ticks
 
 
 def test_hostile_commit_messages_are_shown_as_text_and_never_run(report_page):
-    assert report_page["pwned"] == "undefined"
-    assert "<script>window.__pwned = 'script'</script>" in report_page["text"]
-    assert '<img src=x onerror="window.__pwned = \'img\'">' in report_page["text"]
+    assert report_page.pwned == "undefined"
+    assert "<script>window.__pwned = 'script'</script>" in report_page.text
+    assert '<img src=x onerror="window.__pwned = \'img\'">' in report_page.text

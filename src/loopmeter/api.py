@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import duckdb
 
@@ -108,8 +108,21 @@ def _api_token(token_env: str | None, default_env: str) -> str | None:
     return token_from_env(default_env)
 
 
-def _ingest_api(kind: str, names: Sequence[str], *, store_path, url, token_env, since, progress, config,
-                sleep, clock) -> list:
+class ApiIngestOptions(TypedDict, total=False):
+    """The keyword options `ingest_github` and `ingest_gitlab` share; `_ingest_api` gives the defaults."""
+
+    store_path: str | Path | None
+    url: str | None
+    token_env: str | None
+    since: datetime | None
+    progress: Progress | None
+    config: Config | None
+    sleep: Callable[[float], object] | None
+    clock: Callable[[], float] | None
+
+
+def _ingest_api(kind: str, names: Sequence[str], *, store_path=DEFAULT_STORE, url=None, token_env=None, since=None,
+                progress=None, config=None, sleep=None, clock=None) -> list:
     import time
 
     import importlib
@@ -153,44 +166,20 @@ def _relink_sessions(store: Store) -> None:
         link_sessions(store)
 
 
-def ingest_github(
-    repos: Sequence[str],
-    *,
-    store_path: str | Path | None = DEFAULT_STORE,
-    url: str | None = None,
-    token_env: str | None = None,
-    since: datetime | None = None,
-    progress: Progress | None = None,
-    config: Config | None = None,
-    sleep=None,
-    clock=None,
-) -> list:
+def ingest_github(repos: Sequence[str], **options: Unpack[ApiIngestOptions]) -> list:
     """Read pull requests, issues, Actions runs, releases and deployments of GitHub repositories
     ("OWNER/REPO") into the store: incremental, resumable, one transaction per page.
 
     The token comes from `token_env` (default GITHUB_TOKEN); it is sent only in the Authorization
     header and never stored. `url` is the API base of GitHub Enterprise Server (or a test server).
     """
-    return _ingest_api("github", repos, store_path=store_path, url=url, token_env=token_env, since=since,
-                       progress=progress, config=config, sleep=sleep, clock=clock)
+    return _ingest_api("github", repos, **options)
 
 
-def ingest_gitlab(
-    projects: Sequence[str],
-    *,
-    store_path: str | Path | None = DEFAULT_STORE,
-    url: str | None = None,
-    token_env: str | None = None,
-    since: datetime | None = None,
-    progress: Progress | None = None,
-    config: Config | None = None,
-    sleep=None,
-    clock=None,
-) -> list:
+def ingest_gitlab(projects: Sequence[str], **options: Unpack[ApiIngestOptions]) -> list:
     """Read merge requests, issues, pipelines and deployments of GitLab projects ("GROUP/PROJECT")
     into the store, like `ingest_github`. The token comes from `token_env` (default GITLAB_TOKEN)."""
-    return _ingest_api("gitlab", projects, store_path=store_path, url=url, token_env=token_env, since=since,
-                       progress=progress, config=config, sleep=sleep, clock=clock)
+    return _ingest_api("gitlab", projects, **options)
 
 
 def ingest_events(
@@ -305,6 +294,17 @@ def _log_name(log_name: str | None, path: str | Path) -> str:
     return name
 
 
+def _report_window(store: Store, as_of: datetime | None, days: int, repos: Sequence[str] | None):
+    """The window a report looks from: `as_of` when given, else the one the store's data suggests."""
+    from .metrics.changes import Window
+    from .report.document import default_as_of
+
+    rule = "given"
+    if as_of is None:
+        as_of, rule = default_as_of(store, repos)
+    return Window(as_of=as_of, days=days, rule=rule)
+
+
 def report_from_store(
     *,
     store_path: str | Path | None = DEFAULT_STORE,
@@ -323,19 +323,15 @@ def report_from_store(
 
     `failure_window_hours` and `incident_rule` decide which deployments count as failed changes
     (docs/metrics.md "Flow metrics")."""
-    from .metrics.changes import Window
     from .metrics.dora import FailureRule
-    from .report.document import build_report, change_rows, default_as_of
+    from .report.document import build_report, change_rows
 
     _check_window(window_days)
     failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)
     config = config or load_config()
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
-        rule = "given"
-        if as_of is None:
-            as_of, rule = default_as_of(store, repos)
-        window = Window(as_of=as_of, days=window_days, rule=rule)
+        window = _report_window(store, as_of, window_days, repos)
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule)
         if html_path is not None:
@@ -429,18 +425,14 @@ def lift(
     from .metrics.lift_inputs import parse_adoption
 
     adoption = parse_adoption(list(adoption_dates) if adoption_dates else None)
-    from .metrics.changes import Window, backend
-    from .report.document import default_as_of
+    from .metrics.changes import backend
 
     config = config or load_config()
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
-        rule = "given"
-        if as_of is None:
-            as_of, rule = default_as_of(store, repos)
-        window = Window(as_of=as_of, days=window_days, rule=rule)
+        window = _report_window(store, as_of, window_days, repos)
         doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot)
-    doc["as_of"] = as_of.replace(microsecond=0).isoformat() + "Z"
-    doc["as_of_rule"] = rule
-    doc["window_days"] = window_days
+    doc["as_of"] = window.as_of.replace(microsecond=0).isoformat() + "Z"
+    doc["as_of_rule"] = window.rule
+    doc["window_days"] = window.days
     return doc

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from .attribution import Matcher
 from .ingestion import Progress
-from .sources.http import ApiClient
+from .sources.http import ApiClient, NotFound
 from .store import api_load
-from .store.api_load import ApiActors, PageRows
+from .store.api_load import ApiActors, PageRows, parse_time
 from .store.db import Store
 
 
@@ -135,3 +136,74 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
             high = still_open[0][1]
     api_load.finish_walk(store, source, stream.name, high)
     return converted, pages
+
+
+class ApiSource:
+    """What the GitHub and GitLab sources share: a check that the repository is there, then a walk of
+    every stream. A subclass sets KIND ("github") and GONE (what its per-item listings are, for the
+    warning when some answered 404/410), sets `api` (the repository's path) and lists its `streams()`."""
+
+    KIND: str
+    GONE: str
+    api: str
+
+    def __init__(self, store: Store, client: ApiClient, name: str, matcher: Matcher, where: str):
+        self.store = store
+        self.client = client
+        self.name = name  # the repository, "OWNER/REPO"
+        self.matcher = matcher
+        self.actors = ApiActors(store.meta("salt") or "", matcher, where)  # `where`: the host accounts live on
+        self.prefix = f"{self.KIND}:{name}:"
+        self.missing = 0  # per-item listings that answered 404/410
+
+    def streams(self) -> list[Stream]:
+        raise NotImplementedError
+
+    def _changed(self, ids: list[str], updated: list[datetime | None],
+                 terminal: Callable[[str | None], bool] = lambda state: True) -> list[bool]:
+        """Whether each item must be read again: not stored, another version, or stored in a state
+        that is not `terminal` (a running CI run changes without its listing saying so)."""
+        stored = api_load.versions(self.store, ids)
+        out = []
+        for i, u in zip(ids, updated):
+            old = stored.get(i)
+            out.append(old is None or u is None or old[0] != u or not terminal(old[1]))
+        return out
+
+    def convert_changed(self, entries: list[dict], rows: PageRows, item_id: Callable[[dict], str],
+                        convert: Callable[[dict, str, PageRows], None],
+                        terminal: Callable[[str | None], bool] = lambda state: True) -> None:
+        """Convert the entries whose item changed (by its `updated_at`), recording each one's version."""
+        ids = [item_id(e) for e in entries]
+        upd = [parse_time(e.get("updated_at")) for e in entries]
+        for entry, i, u, changed in zip(entries, ids, upd, self._changed(ids, upd, terminal)):
+            if changed:
+                convert(entry, i, rows)
+                rows.versions.append((i, u))
+
+    def check(self) -> None:
+        """Fail early with one line when the repository is not there (before anything is written)."""
+        try:
+            page = self.client.get(self.api)
+        except NotFound:
+            raise NotFound(f"{self.KIND}: {self.name} not found or not visible to this token") from None
+        # No rows hang on this answer, so its ETag may be remembered at once: tomorrow's check is a 304.
+        if page.cache_entry is not None and not page.unchanged:
+            api_load.remember(self.store, f"{self.KIND}:{self.name}", page.cache_entry)
+
+    def ingest(self, *, since: datetime | None, progress: Progress,
+               only: tuple[str, ...] | None = None) -> ApiIngestResult:
+        """Walk every stream (or those named in `only`), then link items to commits by SHA."""
+        self.check()
+        result = ApiIngestResult(source=f"{self.KIND}:{self.name}")
+        for stream in self.streams():
+            if only is not None and stream.name not in only:
+                continue
+            n, pages = walk(self.store, self.client, result.source, stream, self.actors, since=since, progress=progress)
+            result.items[stream.name] = n
+            result.pages += pages
+        api_load.relink_by_sha(self.store, self.prefix)
+        if self.missing:
+            result.warnings.append(f"{result.source}: {self.missing} {self.GONE}; those items keep only their "
+                                   "listing's fields")
+        return result

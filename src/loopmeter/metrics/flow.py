@@ -62,6 +62,22 @@ def _week(v) -> tuple[str, str]:
 # -- parts ------------------------------------------------------------------------------------
 
 
+def _weekly_by_group(con, t: ir.Table, count: str, values: dict[str, ir.Value],
+                     missing: float | None = None) -> list[dict]:
+    """One entry a (week, author group), oldest first: the week, how many rows (under `count`) and each
+    of `values` (a value that is unknown, as in a week without any, becomes `missing`)."""
+    wk = t.group_by(["week", "author_group"]).agg(**{count: t.count()}, **values).order_by(["week", "author_group"])
+    weekly = []
+    for row in con.execute(wk).itertuples(index=False):
+        label, start = _week(row.week)
+        e = {"week": label, "week_start": start, "group": row.author_group, count: int(getattr(row, count))}
+        for name in values:
+            v = _f(getattr(row, name))
+            e[name] = missing if v is None else v
+        weekly.append(e)
+    return weekly
+
+
 def pr_cycle_part(con, prs: ir.Table) -> dict | None:
     nb = prs.filter(prs.author_group != "bot")
     merged = nb.filter(nb.merged)
@@ -83,16 +99,7 @@ def pr_cycle_part(con, prs: ir.Table) -> dict | None:
         ds = dists(con, sub, pr_cycle.PHASES)
         by_group[g] = {"merged": int(con.execute(sub.count())),
                        **{p: {"p50": d["p50"], "p85": d["p85"], "n": d["n"]} for p, d in ds.items()}}
-    wk = merged.group_by(["week", "author_group"]).agg(
-        merged=merged.count(), **{f"{p}_p50": quantile(merged[p], 0.5) for p in pr_cycle.PHASES}
-    ).order_by(["week", "author_group"])
-    weekly = []
-    for row in con.execute(wk).itertuples(index=False):
-        label, start = _week(row.week)
-        e = {"week": label, "week_start": start, "group": row.author_group, "merged": int(row.merged)}
-        for p in pr_cycle.PHASES:
-            e[f"{p}_p50"] = _f(getattr(row, f"{p}_p50"))
-        weekly.append(e)
+    weekly = _weekly_by_group(con, merged, "merged", {f"{p}_p50": quantile(merged[p], 0.5) for p in pr_cycle.PHASES})
     return {
         "pull_requests": int(_num(r["pull_requests"]) or 0),
         "bot_pull_requests": int(_num(r["bot"]) or 0),
@@ -119,16 +126,7 @@ def waiting_part(con, raw, prs: ir.Table, as_of: datetime, items: str = "items")
         return {s: {"total_hours": d["total"], "prs": d["n"], "p50": d["p50"], "p85": d["p85"]}
                 for s, d in dists(con, sub, waiting.STATES).items()}
 
-    wk = t.group_by(["week", "author_group"]).agg(
-        prs=t.count(), **{f"{s}_hours": t[s].sum() for s in waiting.STATES}
-    ).order_by(["week", "author_group"])
-    weekly = []
-    for row in con.execute(wk).itertuples(index=False):
-        label, start = _week(row.week)
-        e = {"week": label, "week_start": start, "group": row.author_group, "prs": int(row.prs)}
-        for s in waiting.STATES:
-            e[f"{s}_hours"] = _f(getattr(row, f"{s}_hours")) or 0.0
-        weekly.append(e)
+    weekly = _weekly_by_group(con, t, "prs", {f"{s}_hours": t[s].sum() for s in waiting.STATES}, missing=0.0)
     return {
         "prs": n,
         "states": states(t),

@@ -49,34 +49,32 @@ def _num(v: Any) -> Any:
     return v if _is_number(v) else None
 
 
-def pr_phases_figure(pr: Mapping[str, Any] | None) -> go.Figure | None:
-    rows = [r for r in (pr or {}).get("weekly", []) if r.get("group") in GROUP_LABELS]
+def _weekly_hours_by_group(part: Mapping[str, Any] | None, series: list[tuple[str, str, str, str]],
+                           title: str) -> go.Figure | None:
+    """Stacked bars of hours per week and author group; `series` is (column, name, hover label, colour)."""
+    rows = [r for r in (part or {}).get("weekly", []) if r.get("group") in GROUP_LABELS]
     if not rows:
         return None
     x = _x(rows)
     traces = [
-        go.Bar(name=phase, x=x, y=[_num(r.get(f"{phase}_p50")) for r in rows], marker_color=colour,
-               hovertemplate=f"{phase} (median): %{{y:.1f}} h<extra></extra>")
-        for phase, colour in PHASE_COLOURS.items()
+        go.Bar(name=name, x=x, y=[_num(r.get(column)) for r in rows], marker_color=colour,
+               hovertemplate=f"{hover}: %{{y:.1f}} h<extra></extra>")
+        for column, name, hover, colour in series
     ]
     return go.Figure(data=traces, layout=_base_layout(
-        "Pull-request cycle by phase, median hours per week (merged PRs)", barmode="stack",
-        yaxis=dict(title=dict(text="hours"), rangemode="tozero")))
+        title, barmode="stack", yaxis=dict(title=dict(text="hours"), rangemode="tozero")))
+
+
+def pr_phases_figure(pr: Mapping[str, Any] | None) -> go.Figure | None:
+    return _weekly_hours_by_group(
+        pr, [(f"{phase}_p50", phase, f"{phase} (median)", colour) for phase, colour in PHASE_COLOURS.items()],
+        "Pull-request cycle by phase, median hours per week (merged PRs)")
 
 
 def waiting_figure(w: Mapping[str, Any] | None) -> go.Figure | None:
-    rows = [r for r in (w or {}).get("weekly", []) if r.get("group") in GROUP_LABELS]
-    if not rows:
-        return None
-    x = _x(rows)
-    traces = [
-        go.Bar(name=STATE_LABELS[s], x=x, y=[_num(r.get(f"{s}_hours")) for r in rows], marker_color=colour,
-               hovertemplate=f"{STATE_LABELS[s]}: %{{y:.1f}} h<extra></extra>")
-        for s, colour in STATE_COLOURS.items()
-    ]
-    return go.Figure(data=traces, layout=_base_layout(
-        "Waiting on humans, total hours per week (merged PRs)", barmode="stack",
-        yaxis=dict(title=dict(text="hours"), rangemode="tozero")))
+    return _weekly_hours_by_group(
+        w, [(f"{s}_hours", STATE_LABELS[s], STATE_LABELS[s], colour) for s, colour in STATE_COLOURS.items()],
+        "Waiting on humans, total hours per week (merged PRs)")
 
 
 def deployments_figure(d: Mapping[str, Any] | None) -> go.Figure | None:

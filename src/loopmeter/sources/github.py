@@ -28,12 +28,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..api_ingestion import ApiIngestResult, Stream, walk
+from ..api_ingestion import ApiSource, Stream
 from ..attribution import Matcher
 from ..errors import ConfigError
-from ..ingestion import Progress
 from ..store import api_load
-from ..store.api_load import ApiActors, PageRows, parse_time
+from ..store.api_load import PageRows, parse_time
 from ..store.db import Store
 from .http import ApiClient, NotFound
 
@@ -49,8 +48,6 @@ _BUG = re.compile(r"\bbug\b", re.IGNORECASE)
 # A rerun keeps its run's creation time, so the runs listing is read this far past the last mark
 # (mostly 304s); a rerun started later than this after its run is missed unless --since reaches it.
 RERUN_LOOKBACK = timedelta(days=7)
-
-STREAMS = ("pulls", "issues", "runs", "releases", "deployments")
 
 
 def check_repo_name(repo: str) -> str:
@@ -81,20 +78,17 @@ def _labels(entry: dict) -> list[str]:
     return sorted({str(lb.get("name")) for lb in entry.get("labels") or [] if isinstance(lb, dict) and lb.get("name")})
 
 
-class GithubSource:
+class GithubSource(ApiSource):
     """Maps one repository's GitHub data to rows; `ingest()` walks all its streams."""
 
+    KIND = "github"
+    GONE = "timelines or status lists were gone (404/410) when read"
+
     def __init__(self, store: Store, client: ApiClient, repo: str, matcher: Matcher):
-        self.store = store
-        self.client = client
-        self.repo = repo
-        self.matcher = matcher
         host = urlsplit(client.base_url).hostname or "github"
-        where = "github" if client.base_url.rstrip("/") == DEFAULT_URL else host
-        self.actors = ApiActors(store.meta("salt") or "", matcher, where)
-        self.prefix = f"github:{repo}:"
+        super().__init__(store, client, repo, matcher, "github" if client.base_url.rstrip("/") == DEFAULT_URL else host)
+        self.repo = repo
         self.api = f"/repos/{repo}"
-        self.missing = 0  # per-item listings that answered 404/410
 
     # -- actors ------------------------------------------------------------------------------
 
@@ -102,15 +96,6 @@ class GithubSource:
         if not isinstance(user, dict):
             return None
         return self.actors.actor(user.get("login"), account_id=user.get("id"), account_type=user.get("type"))
-
-    def _changed(self, ids: list[str], updated: list[datetime | None], terminal: Callable[[str | None], bool]) -> list[bool]:
-        """Whether each item must be read again: not stored, another version, or not yet final."""
-        stored = api_load.versions(self.store, ids)
-        out = []
-        for i, u in zip(ids, updated):
-            old = stored.get(i)
-            out.append(old is None or u is None or old[0] != u or not terminal(old[1]))
-        return out
 
     def _all(self, path: str, remember: PageRows | None = None) -> list[dict]:
         """Every entry of a small per-item listing (read unconditionally: it is read because it changed).
@@ -134,13 +119,7 @@ class GithubSource:
     # -- pull requests -----------------------------------------------------------------------
 
     def convert_pulls(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}pr:{e.get('number')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for pr, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd, lambda s: True)):
-            if not changed:
-                continue
-            self.pull_request(pr, item_id, rows)
-            rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}pr:{e.get('number')}", self.pull_request)
 
     def pull_request(self, pr: dict, item_id: str, rows: PageRows) -> None:
         n = pr.get("number")
@@ -217,12 +196,7 @@ class GithubSource:
 
     def convert_issues(self, entries: list[dict], rows: PageRows) -> None:
         issues = [e for e in entries if "pull_request" not in e]  # pull requests come from /pulls
-        ids = [f"{self.prefix}issue:{e.get('number')}" for e in issues]
-        upd = [parse_time(e.get("updated_at")) for e in issues]
-        for issue, item_id, u, changed in zip(issues, ids, upd, self._changed(ids, upd, lambda s: True)):
-            if changed:
-                self.issue(issue, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(issues, rows, lambda e: f"{self.prefix}issue:{e.get('number')}", self.issue)
 
     def issue(self, issue: dict, item_id: str, rows: PageRows) -> None:
         n = issue.get("number")
@@ -326,12 +300,8 @@ class GithubSource:
             rows.versions.append((item_id, parse_time(rel.get("updated_at")) or published))
 
     def convert_deployments(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}deployment:{e.get('id')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for dep, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd, lambda s: s != "pending")):
-            if changed:
-                self.deployment(dep, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}deployment:{e.get('id')}", self.deployment,
+                             terminal=lambda s: s != "pending")
 
     def refresh_deployments(self, ids: list[str], rows: PageRows) -> None:
         """Pending deployments: a conditional look at their statuses (a 304 costs nothing), and the
@@ -402,31 +372,6 @@ class GithubSource:
                    self.convert_deployments, id_prefix=f"{self.prefix}deployment:", open_states=("pending",),
                    refresh=self.refresh_deployments),
         ]
-
-    def check(self) -> None:
-        """Fail early with one line when the repository is not there (before anything is written)."""
-        try:
-            page = self.client.get(self.api)
-        except NotFound:
-            raise NotFound(f"github: {self.repo} not found or not visible to this token") from None
-        # No rows hang on this answer, so its ETag may be remembered at once: tomorrow's check is a 304.
-        if page.cache_entry is not None and not page.unchanged:
-            api_load.remember(self.store, f"github:{self.repo}", page.cache_entry)
-
-    def ingest(self, *, since: datetime | None, progress: Progress, only: tuple[str, ...] = STREAMS) -> ApiIngestResult:
-        self.check()
-        result = ApiIngestResult(source=f"github:{self.repo}")
-        for stream in self.streams():
-            if stream.name not in only:
-                continue
-            n, pages = walk(self.store, self.client, result.source, stream, self.actors, since=since, progress=progress)
-            result.items[stream.name] = n
-            result.pages += pages
-        api_load.relink_by_sha(self.store, self.prefix)
-        if self.missing:
-            result.warnings.append(f"github:{self.repo}: {self.missing} timelines or status lists were gone (404/410) "
-                                   "when read; those items keep only their listing's fields")
-        return result
 
 
 Source = GithubSource

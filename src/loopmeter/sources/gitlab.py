@@ -24,12 +24,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..api_ingestion import ApiIngestResult, Stream, walk
+from ..api_ingestion import ApiSource, Stream
 from ..attribution import Matcher
 from ..errors import ConfigError
-from ..ingestion import Progress
-from ..store import api_load
-from ..store.api_load import ApiActors, PageRows, parse_time
+from ..store.api_load import PageRows, parse_time
 from ..store.db import Store
 from .http import ApiClient, NotFound
 
@@ -42,8 +40,6 @@ _MR_REF = re.compile(r"^refs/merge-requests/(\d+)/")
 _BOT_USER = re.compile(r"^(?:project|group)_\d+_bot(?:_[0-9a-f]+)?$|\[bot\]$|^ghost$", re.IGNORECASE)
 _BUG = re.compile(r"\bbug\b", re.IGNORECASE)
 _INCIDENT = re.compile(r"\b(incident|outage|sev[ -]?[0-4])\b", re.IGNORECASE)
-
-STREAMS = ("merge_requests", "issues", "pipelines", "deployments")
 
 
 def check_repo_name(project: str) -> str:
@@ -74,27 +70,21 @@ _PIPELINE_STATE = {"success": "success", "failed": "failure", "canceled": "cance
                    "skipped": "skipped"}
 
 
-class GitlabSource:
+class GitlabSource(ApiSource):
+    KIND = "gitlab"
+    GONE = "notes, commits or event lists answered 404/410"
+
     def __init__(self, store: Store, client: ApiClient, project: str, matcher: Matcher):
-        self.store = store
-        self.client = client
-        self.project = project
-        self.matcher = matcher
         host = urlsplit(client.base_url).hostname or "gitlab"
-        self.actors = ApiActors(store.meta("salt") or "", matcher, "gitlab" if host == "gitlab.com" else host)
-        self.prefix = f"gitlab:{project}:"
+        super().__init__(store, client, project, matcher, "gitlab" if host == "gitlab.com" else host)
+        self.project = project
         self.api = f"/projects/{quote(project, safe='')}"
-        self.missing = 0
 
     def who(self, user: Any) -> str | None:
         if not isinstance(user, dict):
             return None
         name = user.get("username")
         return self.actors.actor(name, bot=bool(user.get("bot")) or bool(name and _BOT_USER.search(name)))
-
-    def _changed(self, ids: list[str], updated: list[datetime | None]) -> list[bool]:
-        stored = api_load.versions(self.store, ids)
-        return [i not in stored or u is None or stored[i][0] != u for i, u in zip(ids, updated)]
 
     def _all(self, path: str, **params: Any) -> list[dict]:
         out: list[dict] = []
@@ -123,12 +113,7 @@ class GitlabSource:
     # -- merge requests ----------------------------------------------------------------------
 
     def convert_mrs(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}mr:{e.get('iid')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for mr, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd)):
-            if changed:
-                self.merge_request(mr, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}mr:{e.get('iid')}", self.merge_request)
 
     def merge_request(self, mr: dict, item_id: str, rows: PageRows) -> None:
         iid = mr.get("iid")
@@ -195,12 +180,7 @@ class GitlabSource:
     # -- issues ------------------------------------------------------------------------------
 
     def convert_issues(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}issue:{e.get('iid')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for issue, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd)):
-            if changed:
-                self.issue(issue, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}issue:{e.get('iid')}", self.issue)
 
     def issue(self, issue: dict, item_id: str, rows: PageRows) -> None:
         labels = sorted(issue.get("labels") or [])
@@ -222,14 +202,11 @@ class GitlabSource:
     # -- pipelines and deployments ----------------------------------------------------------
 
     def convert_pipelines(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}pipeline:{e.get('id')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for p, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd)):
-            if not changed:
-                continue
+        def with_details(p: dict, item_id: str, rows: PageRows) -> None:
             full = self.client.get(f"{self.api}/pipelines/{p.get('id')}", conditional=False).data
             self.pipeline({**p, **(full if isinstance(full, dict) else {})}, item_id, rows)
-            rows.versions.append((item_id, u))
+
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}pipeline:{e.get('id')}", with_details)
 
     def pipeline(self, p: dict, item_id: str, rows: PageRows) -> None:
         sha, status = p.get("sha"), p.get("status")
@@ -252,12 +229,7 @@ class GitlabSource:
                                           "branch": None if m else p.get("ref"), "pr_numbers": prs, "conclusion": status})
 
     def convert_deployments(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}deployment:{e.get('id')}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for d, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd)):
-            if changed:
-                self.deployment(d, item_id, rows)
-                rows.versions.append((item_id, u))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}deployment:{e.get('id')}", self.deployment)
 
     def deployment(self, d: dict, item_id: str, rows: PageRows) -> None:
         env = d.get("environment") or {}
@@ -298,29 +270,6 @@ class GitlabSource:
             Stream("pipelines", f"{self.api}/pipelines", by_update, plain, updated, self.convert_pipelines),
             Stream("deployments", f"{self.api}/deployments", by_update, plain, updated, self.convert_deployments),
         ]
-
-    def check(self) -> None:
-        try:
-            page = self.client.get(self.api)
-        except NotFound:
-            raise NotFound(f"gitlab: {self.project} not found or not visible to this token") from None
-        if page.cache_entry is not None and not page.unchanged:
-            api_load.remember(self.store, f"gitlab:{self.project}", page.cache_entry)
-
-    def ingest(self, *, since: datetime | None, progress: Progress, only: tuple[str, ...] = STREAMS) -> ApiIngestResult:
-        self.check()
-        result = ApiIngestResult(source=f"gitlab:{self.project}")
-        for stream in self.streams():
-            if stream.name in only:
-                n, pages = walk(self.store, self.client, result.source, stream, self.actors, since=since,
-                                progress=progress)
-                result.items[stream.name] = n
-                result.pages += pages
-        api_load.relink_by_sha(self.store, self.prefix)
-        if self.missing:
-            result.warnings.append(f"gitlab:{self.project}: {self.missing} notes, commits or event lists answered "
-                                   "404/410; those items keep only their listing's fields")
-        return result
 
 
 Source = GitlabSource

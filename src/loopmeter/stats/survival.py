@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats as _sps
 
 from .bootstrap import cluster_bootstrap, factorize_clusters
-from .lift import ZERO_WIDTH, all_equal_caveat
+from .lift import ZERO_WIDTH, _cap, all_equal_caveat
 
 __all__ = ["KMRatioEstimate", "KMResult", "kaplan_meier", "km_ratio_of_medians", "log_rank"]
 
@@ -215,10 +215,6 @@ class KMRatioEstimate:
         d = asdict(self)
         d["caveats"] = list(self.caveats)
         return d
-
-
-def _cap(label: str) -> str:
-    return label[:1].upper() + label[1:]
 
 
 def km_ratio_of_medians(
