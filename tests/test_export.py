@@ -72,17 +72,11 @@ def test_ocel_export_ingests_back_to_the_same_items_events_and_links(tmp_path, f
 
 def _who_and_ai(store: Path) -> tuple[list[tuple], list[tuple]]:
     """Kinds of the actors the items and events name, and the items' AI attributions."""
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        actors = con.execute(
-            "select actor_id, kind, agent from actors where actor_id in "
-            "(select author_id from items union select actor_id from events) order by actor_id").fetchall()
-        attributions = con.execute(
-            "select item_id, agent, evidence, signal, confidence from attributions "
-            "where item_id in (select item_id from items) order by all").fetchall()
-        return actors, attributions
-    finally:
-        con.close()
+    actors = rows(store, "select actor_id, kind, agent from actors where actor_id in "
+                         "(select author_id from items union select actor_id from events) order by actor_id")
+    attributions = rows(store, "select item_id, agent, evidence, signal, confidence from attributions "
+                               "where item_id in (select item_id from items) order by all")
+    return actors, attributions
 
 
 @pytest.mark.parametrize("fmt", ["ocel-json", "ocel-sqlite"])
