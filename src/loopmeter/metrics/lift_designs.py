@@ -114,8 +114,9 @@ class Groups:
 
 
 # Each duration estimator: (name, function(groups, seed, n_boot) -> Estimate | None). None means
-# "does not apply to this data" (e.g. the survival estimate when nothing is censored is still run:
-# it then equals the median ratio, which is itself a check).
+# "does not apply to this data". The survival estimate is run even when nothing is censored; it
+# then differs from the ratio of medians only in how a median of an even count is taken (the
+# Kaplan-Meier median is the lower middle value, numpy's the mean of the two middle values).
 DurationEstimator = Callable[[Groups, int, int], Estimate]
 
 
