@@ -252,6 +252,18 @@ def test_per_repository_adoption_dates_split_each_repository_at_its_own_date(sta
     assert checks[("validated_throughput_per_contributor_week", "pre_trends")] is False
 
 
+def test_without_dates_each_repository_is_detected_at_its_own_adoption(staggered_store):
+    store, when = staggered_store
+    doc = lift(store_path=store, as_of=when, n_boot=200)
+    adoption = doc["adoption"]
+    assert adoption["source"] == "detected per repository" and adoption["staggered"] is True
+    for repo, week in (("early", 8), ("late", 16)):
+        found = date.fromisoformat(adoption["per_repo"][repo])
+        assert abs((found - (START + timedelta(weeks=week)).date()).days) < 7, (repo, found)
+    r = _row(doc, "cycle_time_hours", "ratio_of_medians")
+    assert r["ci_low"] < 0.7 < r["ci_high"]
+
+
 def test_one_date_for_both_staggered_repositories_blurs_the_effect(staggered_store):
     # Splitting both at the early date puts 8 weeks of the late repository's pre-AI work "after".
     store, when = staggered_store
@@ -377,3 +389,12 @@ def test_figures_escape_untrusted_labels(before_after):
     km["groups"] = [dict(g, label="<b>x</b>") for g in km["groups"]]
     names = [t.name for t in km_figure(km).data if t.name]
     assert names and all("&lt;b&gt;x&lt;/b&gt;" in n for n in names)
+
+
+def test_the_report_splits_each_repository_at_its_own_detected_date(staggered_store):
+    store, when = staggered_store
+    doc = loopmeter.report_from_store(store_path=store, html_path=None, as_of=when)
+    before_after = next(d for d in doc["lift_designs"]["designs"] if d["design"] == "before-after")
+    assert before_after["adoption"]["source"] == "detected per repository"
+    assert set(before_after["adoption"]["per_repo"]) == {"early", "late"}
+    assert before_after["adoption"]["per_repo"]["early"] < before_after["adoption"]["per_repo"]["late"]

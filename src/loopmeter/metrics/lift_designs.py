@@ -38,6 +38,7 @@ from .lift_inputs import (
     Adoption,
     Periods,
     change_frame,
+    detect_adoption,
     first_seen_by_repo,
     last_full_week,
     no_estimate,
@@ -721,8 +722,12 @@ def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: di
                  n_boot: int = 2000) -> dict:
     """The report's `lift_designs` key: both observational designs on the report's adoption date."""
     d = date.fromisoformat(adoption_info["date"]) if adoption_info.get("date") else None
-    adp = Adoption(default=d, source=adoption_info.get("source"), rule=adoption_info.get("rule")) if d else None
     names = store_repos(con, repos)
+    if adoption_info.get("source") == "detected" and len(names) > 1:
+        adp = detect_adoption(con, window, names)  # each repository at its own date
+        adp = adp if adp.default or adp.per_repo else None
+    else:
+        adp = Adoption(default=d, source=adoption_info.get("source"), rule=adoption_info.get("rule")) if d else None
     out = {"designs": []}
     if adp is not None:
         out["designs"].append(before_after(con, window, names, adp, seed=seed, n_boot=n_boot))

@@ -81,9 +81,29 @@ def resolve_adoption(con, window: Window, repos: list[str], given: Adoption | No
         if unknown:
             raise ConfigError(f"--adoption-date: no repository {unknown[0]!r} in the store (have: {', '.join(repos)})")
         return given
+    return detect_adoption(con, window, repos)
+
+
+def detect_adoption(con, window: Window, repos: list[str]) -> Adoption:
+    """Each repository's own adoption date when there are several, else the one detected date.
+
+    Teams adopt at different times; one pooled date splits a late adopter at the early one's date
+    and counts its pre-AI weeks as "after". A repository where no sustained AI use is found gets
+    no date: it is the not-yet-treated comparison in the staggered design. When no repository has
+    a date of its own (AI use spread thinly over all of them) the pooled date is used for all.
+    """
     info = detect_pooled_adoption(con, window, repos, None)
-    d = date.fromisoformat(info["date"]) if info.get("date") else None
-    return Adoption(default=d, source="detected" if d else None, rule=info.get("rule"))
+    pooled = date.fromisoformat(info["date"]) if info.get("date") else None
+    if len(repos) > 1:
+        per_repo = {}
+        for r in repos:
+            own = detect_pooled_adoption(con, window, [r], None)
+            if own.get("date"):
+                per_repo[r] = date.fromisoformat(own["date"])
+        if per_repo:
+            return Adoption(default=None, per_repo=per_repo, source="detected per repository",
+                            rule=f"{info.get('rule')}; applied to each repository on its own")
+    return Adoption(default=pooled, source="detected" if pooled else None, rule=info.get("rule"))
 
 
 # --------------------------------------------------------------------------- data from the store
