@@ -16,6 +16,7 @@ from test_event_logs import CSV, OCEL_JSON, run
 from loopmeter import api
 from loopmeter.errors import ConfigError
 from loopmeter.sources.eventlog import Mapping
+from loopmeter.store.db import Store
 
 ITEM_COLS = "item_id, source, kind, repo, team, title, created_at, started_at, done_at, state, size_lines, author_id, attrs"
 
@@ -188,3 +189,26 @@ def test_an_ocel_export_never_replaces_another_sources_items(tmp_path, full_stor
     with pytest.raises(EventLogError, match="already in the store from another source .first: git:"):
         api.ingest_events(out, store_path=full_store, log_name="again")
     assert snapshot(full_store) == before
+
+
+def test_xes_export_writes_no_empty_traces(tmp_path):
+    from gitrepo import GitRepo
+
+    r = GitRepo(tmp_path / "tagged")
+    r.commit("one", date="2024-01-01T10:00:00+00:00")
+    r.tag("v1.0")
+    r.commit("two", date="2024-01-02T10:00:00+00:00")
+    store = tmp_path / "s.duckdb"
+    api.ingest([r.path], store_path=store)
+    out = tmp_path / "log.xes"
+    api.export("xes", out, store_path=store)
+    text = out.read_text()
+    with Store.open(store) as st:
+        with_events = st.con.execute("select count(distinct item_id) from events").fetchone()[0]
+        releases = st.con.execute("select count(*) from items where kind = 'release'").fetchone()[0]
+    assert releases == 1 and text.count("<trace>") == with_events
+    back = tmp_path / "back.duckdb"
+    api.ingest_events(out, store_path=back, fmt="xes")
+    with Store.open(back) as st:
+        skipped, reasons = st.con.execute("select skipped_rows, skipped_reasons from event_logs").fetchone()
+    assert skipped == 0 and "trace with no events" not in str(reasons)

@@ -1,4 +1,4 @@
-"""XES writer (IEEE 1849): one trace per item, for case-centric process-mining tools.
+"""XES writer (IEEE 1849): one trace per item with events, for case-centric process-mining tools.
 
 Written as a stream with the standard library's escaping rather than built as an ElementTree, so a
 large store never needs the whole document in memory. XML 1.0 cannot carry most control
@@ -34,6 +34,10 @@ def write_xes(log: CanonicalLog, path: Path) -> None:
     with path.open("w", encoding="utf-8") as f:
         f.write(HEADER)
         for iid, item in log.items.items():
+            if iid not in by_item:
+                # A trace is a case's events; an item with none (a release tag) is no case, and
+                # case-centric tools would count an empty trace as a case of zero duration.
+                continue
             f.write(f" <trace>\n  <string key=\"concept:name\" value={_a(iid)}/>\n")
             f.write(f"  <string key=\"lm:kind\" value={_a(item['kind'] or '')}/>\n")
             for key in ("source", "title", "state"):
