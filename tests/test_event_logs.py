@@ -458,3 +458,13 @@ def test_unknown_extension_or_format_is_refused_before_the_store_exists(tmp_path
     with pytest.raises(EventLogError, match="unknown format 'parquet'"):
         api.ingest_events(p, store_path=tmp_path / "s.duckdb", fmt="parquet")
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_epoch_timestamps_in_seconds_and_milliseconds_are_read(tmp_path):
+    from loopmeter.sources.eventlog import parse_time
+
+    assert parse_time("1709287200") == datetime(2024, 3, 1, 10, 0)
+    assert parse_time("1709287200000") == datetime(2024, 3, 1, 10, 0)
+    assert parse_time(1709287200.5) == datetime(2024, 3, 1, 10, 0, 0, 500000)
+    assert parse_time("2024-03-01T10:00:00Z") == datetime(2024, 3, 1, 10, 0)
+    assert parse_time("12") is None and parse_time(True) is None

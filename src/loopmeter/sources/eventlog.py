@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 import sys
 import xml.parsers.expat
@@ -110,8 +111,20 @@ def _share(text: str) -> str:
     return sys.intern(text)
 
 
+_EPOCH_NUMBER = re.compile(r"^\d{9,13}(\.\d+)?$")
+
+
 def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 time as naive UTC, or None when it is not one."""
+    """An ISO 8601 time, or Unix epoch seconds (milliseconds when above 1e11, as exporters and the
+    agent-session readers write them), as naive UTC; None when it is neither."""
+    if isinstance(value, str) and _EPOCH_NUMBER.match(value.strip()):
+        value = float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000.0 if value > 1e11 else float(value)
+        try:
+            return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError):
+            return None
     if isinstance(value, datetime):
         t = value
     elif isinstance(value, str) and value.strip():
