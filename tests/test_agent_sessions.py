@@ -133,6 +133,16 @@ def _session_files(tmp_path: Path, repo: GitRepo, shas: dict[str, str]) -> Path:
     return logs
 
 
+def _ingested(tmp_path: Path) -> tuple[GitRepo, dict[str, str], Path]:
+    """The project repository and its three sessions, both ingested into one store."""
+    repo, shas = _project(tmp_path)
+    logs = _session_files(tmp_path, repo, shas)
+    store = tmp_path / "s.duckdb"
+    api.ingest([repo.path], store_path=store)
+    api.ingest_sessions([logs], store_path=store)
+    return repo, shas, store
+
+
 def _links(store_path: Path) -> set[tuple[str, str, str]]:
     with Store.open(store_path) as st:
         rows = st.con.execute(
@@ -227,11 +237,7 @@ def test_a_change_the_session_committed_counts_as_ai_assisted_in_the_report(tmp_
 
 
 def test_agent_loop_metrics_match_a_hand_computation(tmp_path):
-    repo, shas = _project(tmp_path)
-    logs = _session_files(tmp_path, repo, shas)
-    store = tmp_path / "s.duckdb"
-    api.ingest([repo.path], store_path=store)
-    api.ingest_sessions([logs], store_path=store)
+    repo, shas, store = _ingested(tmp_path)
     with Store.open(store) as st:
         con = backend(st)
         loops = agent_loops(con, Window(as_of=datetime(2026, 5, 1), days=14))
@@ -258,11 +264,7 @@ def test_agent_loop_metrics_match_a_hand_computation(tmp_path):
 
 def test_agent_loop_weeks_and_counts_are_written_as_docs_json_report_shows(tmp_path):
     # docs/json-report.md: weeks are Monday dates ("2026-03-02") in both weekly lists, counts are integers.
-    repo, shas = _project(tmp_path)
-    logs = _session_files(tmp_path, repo, shas)
-    store = tmp_path / "s.duckdb"
-    api.ingest([repo.path], store_path=store)
-    api.ingest_sessions([logs], store_path=store)
+    repo, shas, store = _ingested(tmp_path)
     with Store.open(store) as st:
         loops = agent_loops(backend(st), Window(as_of=datetime(2026, 5, 1), days=14))
     assert [w["week"] for w in loops["weekly"]] == ["2026-03-02"]
