@@ -506,6 +506,7 @@ def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]
                                      hovertemplate="%{x} min: %{y} sessions<extra></extra>"))
         fig.update_layout(**_base_layout("Time from session start to the first passing test run",
                                          xaxis_title="minutes", yaxis_title="sessions", bargap=0.05))
+        fig.update_yaxes(rangemode="tozero", tickformat=",d", dtick=1 if len(ttg) <= 10 else None)  # whole sessions
         figs["ttg"] = fig
     weekly = [w for w in loops.get("weekly") or [] if w.get("week")]
     if weekly:
