@@ -47,8 +47,8 @@ def backend(store: Store):
 
 
 def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
-    """One row per change: repo, item_id, title, author_id, author_kind, started_at, done_at,
-    size_lines, cycle_hours, reverted, pending, validated, state, ai_assisted, bot, agents."""
+    """One row per change: repo, item_id, title, author_id, author_kind, started_at,
+    start_from_pull_request, done_at, size_lines, cycle_hours, reverted, pending, validated, state, ai_assisted, bot, agents."""
     items = con.table("items")
     as_of = ibis.timestamp(window.as_of)
     # Nothing after the moment we judge from exists yet: not the change, not its revert.
@@ -73,12 +73,20 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     actors = con.table("actors").select(actor=ibis._.actor_id, author_kind=ibis._.kind, author_agent=ibis._.agent)
     # With no CI runs in the store this table is empty and the rule changes nothing.
     mci = merge_ci(con, window.as_of).select(ci_item=ibis._.item_id, merge_ci=ibis._.ci)
+    # A squash merge without its PR's commits, or a single commit, has no start in git; the
+    # tracker's pull request that landed it (`same_as`) knows when its first commit was authored.
+    same = links.filter(links.kind == "same_as")
+    prs = items.filter(items.kind == "pull_request").select(pr_id=items.item_id, pr_started=items.started_at)
+    pr_start = same.join(prs, same.src == prs.pr_id).group_by(sdst=same.dst).agg(pr_started=ibis._.pr_started.min())
     t = (
         ch.left_join(first_revert, ch.item_id == first_revert.rdst)
         .left_join(per_item, ch.item_id == per_item.aid)
         .left_join(actors, ch.author_id == actors.actor)
         .left_join(mci, ch.item_id == mci.ci_item)
+        .left_join(pr_start, ch.item_id == pr_start.sdst)
     )
+    from_pr = t.started_at.isnull() & t.pr_started.notnull() & (t.pr_started < t.done_at)
+    started = ibis.ifelse(from_pr, t.pr_started, t.started_at)
     window_s = window.days * 86400
     since_revert = t.first_revert_at.epoch_seconds() - t.done_at.epoch_seconds()
     reverted = t.first_revert_at.notnull() & (since_revert <= window_s)
@@ -92,12 +100,13 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         title=t.title,
         author_id=t.author_id,
         author_kind=kind,
-        started_at=t.started_at,
+        started_at=started,
+        start_from_pull_request=from_pr,
         done_at=t.done_at,
         size_lines=t.size_lines,
         attrs=t.attrs,
         cycle_hours=ibis.ifelse(
-            t.started_at.notnull(), (t.done_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0, ibis.null()
+            started.notnull(), (t.done_at.epoch_seconds() - started.epoch_seconds()) / 3600.0, ibis.null()
         ).cast("float64"),
         reverted=reverted,
         pending=pending,
