@@ -48,6 +48,12 @@ def _count(value):
     return None if f is None else int(round(f))
 
 
+def _per(total, n: int) -> float | None:
+    """A total shared over n validated changes; None when either is unknown or n is 0."""
+    total = _plain(total)
+    return total / n if n and total is not None else None
+
+
 def _week(value) -> str:
     """A week as its Monday's ISO date, as docs/json-report.md shows it."""
     return value.date().isoformat() if hasattr(value, "date") else str(value)[:10]
@@ -149,8 +155,8 @@ def _per_validated_change(con, window: Window, s, repos: list[str] | None) -> di
         groups.append({
             "mode": r.mode, "sessions": int(r.sessions), "changes": int(r.changes), "validated_changes": v,
             "reverted_changes": int(r.reverted), "cost_usd": _plain(r.cost_usd), "active_hours": _plain(r.active_hours),
-            "cost_per_validated_change": (_plain(r.cost_usd) / v) if v and _plain(r.cost_usd) is not None else None,
-            "active_hours_per_validated_change": (_plain(r.active_hours) / v) if v and _plain(r.active_hours) is not None else None,
+            "cost_per_validated_change": _per(r.cost_usd, v),
+            "active_hours_per_validated_change": _per(r.active_hours, v),
         })
     weekly = con.execute(j.group_by("week").agg(
         validated=j.change_item.nunique(where=j.validated), cost_usd=j.cost_share.sum(),
@@ -162,8 +168,8 @@ def _per_validated_change(con, window: Window, s, repos: list[str] | None) -> di
         "by_mode": groups,
         "weekly": [
             {"week": _week(r.week), "validated_changes": int(r.validated),
-             "cost_per_validated_change": (_plain(r.cost_usd) / int(r.validated)) if int(r.validated) and _plain(r.cost_usd) is not None else None,
-             "active_hours_per_validated_change": (_plain(r.active_hours) / int(r.validated)) if int(r.validated) and _plain(r.active_hours) is not None else None}
+             "cost_per_validated_change": _per(r.cost_usd, int(r.validated)),
+             "active_hours_per_validated_change": _per(r.active_hours, int(r.validated))}
             for r in weekly.itertuples()
         ],
     }
