@@ -210,3 +210,19 @@ def test_serve_needs_otlp(tmp_path):
     r = subprocess.run([sys.executable, "-m", "loopmeter", "serve", "--store", str(tmp_path / "b.duckdb")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--otlp" in r.stderr
+
+
+def test_cumulative_token_series_of_two_models_add_their_last_values(tmp_path):
+    from loopmeter.sources.sessions.otlp import PointRow
+    from loopmeter.store.session_load import write_otel
+
+    def pt(model: str, minute: int, value: float) -> PointRow:
+        return PointRow("claude_code.token.usage", "s-2", json.dumps({"model": model, "type": "input"}, sort_keys=True),
+                        T0 * NS, (T0 + minute * 60) * NS, value, True, None)
+
+    with Store.open(tmp_path / "s.duckdb") as st:
+        # Model a reaches 100 then 250 input tokens; model b reaches 40. A re-sent point counts once.
+        write_otel(st, [], [pt("a", 1, 100.0), pt("a", 2, 250.0), pt("b", 2, 40.0)])
+        write_otel(st, [], [pt("a", 2, 250.0)])
+        attrs = json.loads(st.con.execute("select attrs from items where item_id = 'otel:s-2'").fetchone()[0])
+    assert attrs["tokens_in"] == 290

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 
 import duckdb
 
 from ..attribution import Matcher
 from ..sources.sessions.model import ParseReport, Session, UsageDay
-from ..sources.sessions.otlp import LogRow, PointRow
+from ..sources.sessions.otlp import LogRow, PointRow, ns_time
 from .db import Store, transaction, utcnow
 from .git_load import Identities
 
@@ -135,22 +134,26 @@ def write_otel(store: Store, logs: list[LogRow], points: list[PointRow], *, sour
     return touched
 
 
-# Per-session totals of a metric: delta points add up; a cumulative series counts its last value
-# (per start time, since a restarted exporter starts a new series).
-_METRIC_TOTAL = """
-    with pts as (select * from otel_points where session_id = ? and metric = ?),
-    last_cum as (
-        select arg_max(value, time_ns) v from pts where cumulative group by series, start_ns
-    )
-    select (select sum(value) from pts where not cumulative), (select sum(v) from last_cum)
+# Per-session totals of a metric, per value of one point attribute: delta points add up; a
+# cumulative series counts its last value (per start time, since a restarted exporter starts a new
+# series), and the series' last values add up.
+_METRIC_TOTALS = """
+    with pts as (select *, json_extract_string(series, ?) k from otel_points where session_id = ? and metric = ?),
+    last_cum as (select k, arg_max(value, time_ns) v from pts where cumulative group by k, series, start_ns)
+    select k, sum(v) from (select k, value v from pts where not cumulative union all select k, v from last_cum)
+    group by k
 """
 
 
+def _metric_totals(con: duckdb.DuckDBPyConnection, session_id: str, metric: str, by: str = "none") -> dict:
+    """{attribute value: total} of `metric` for a session; {} when no point was received."""
+    rows = con.execute(_METRIC_TOTALS, [f"$.{by}", session_id, metric]).fetchall()
+    return {k: float(v) for k, v in rows if v is not None}
+
+
 def _metric_total(con: duckdb.DuckDBPyConnection, session_id: str, metric: str) -> float | None:
-    delta, cum = con.execute(_METRIC_TOTAL, [session_id, metric]).fetchone()
-    if delta is None and cum is None:
-        return None
-    return float((delta or 0) + (cum or 0))
+    totals = _metric_totals(con, session_id, metric)
+    return sum(totals.values()) if totals else None
 
 
 def _refresh_otel_session(con: duckdb.DuckDBPyConnection, item: str, source: str) -> None:
@@ -178,8 +181,7 @@ def _refresh_otel_session(con: duckdb.DuckDBPyConnection, item: str, source: str
     first, last, actor, turns, tools, failed, tests, passed, green, cost, tin, tout, model = row
     pts = con.execute("select min(time_ns), max(time_ns), any_value(actor_id) from otel_points where session_id = ?", [sid]).fetchone()
     if pts[0] is not None:
-        p_first = datetime.utcfromtimestamp(pts[0] / 1e9)
-        p_last = datetime.utcfromtimestamp(pts[1] / 1e9)
+        p_first, p_last = ns_time(pts[0]), ns_time(pts[1])
         first = p_first if first is None else min(first, p_first)
         last = p_last if last is None else max(last, p_last)
         actor = actor or pts[2]
@@ -188,13 +190,8 @@ def _refresh_otel_session(con: duckdb.DuckDBPyConnection, item: str, source: str
     # The metrics are Claude Code's own accounting; events fill in when metrics were not exported.
     m_cost = _metric_total(con, sid, "claude_code.cost.usage")
     active = _metric_total(con, sid, "claude_code.active_time.total")
-    tokens = con.execute(
-        "select json_extract_string(series, '$.type') t, sum(value) filter (where not cumulative), "
-        "max(value) filter (where cumulative) from otel_points where session_id = ? and metric = 'claude_code.token.usage' group by t",
-        [sid],
-    ).fetchall()
-    if tokens:
-        by_type = {t: (d or 0) + (c or 0) for t, d, c in tokens}
+    by_type = _metric_totals(con, sid, "claude_code.token.usage", by="type")
+    if by_type:
         tin = sum(v for t, v in by_type.items() if t in ("input", "cacheRead", "cacheCreation"))
         tout = by_type.get("output", 0)
     commits = _metric_total(con, sid, "claude_code.commit.count")

@@ -113,7 +113,7 @@ def _who(attrs: dict) -> str | None:
     return None
 
 
-def _ns_time(ns: int) -> datetime | None:
+def ns_time(ns: int) -> datetime | None:
     if not ns:
         return None
     return datetime.fromtimestamp(ns / 1e9, timezone.utc).replace(tzinfo=None)
@@ -152,7 +152,7 @@ def log_rows(request: ExportLogsServiceRequest, *, keep_text: bool = False) -> t
                 name = a.get("event.name") or (_value(rec.body) if rec.HasField("body") else None)
                 name = str(name or "").removeprefix("claude_code.")
                 sid = a.get("session.id")
-                ts = parse_time(a.get("event.timestamp")) or _ns_time(rec.time_unix_nano) or _ns_time(rec.observed_time_unix_nano)
+                ts = parse_time(a.get("event.timestamp")) or ns_time(rec.time_unix_nano) or ns_time(rec.observed_time_unix_nano)
                 if not isinstance(sid, str) or not sid or ts is None or not name:
                     skipped += 1
                     continue
