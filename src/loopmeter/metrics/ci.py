@@ -43,9 +43,9 @@ def runs(con, as_of: datetime, items: str = "items") -> ir.Table:
     return t.mutate(duration=ibis.ifelse(dur >= 0, dur, ibis.null()).cast("float64"))
 
 
-def feedback(con, as_of: datetime, items: str = "items") -> ir.Table:
-    """One row per sha: pushed (first queued run), first verdict, latency in hours."""
-    r = runs(con, as_of, items)
+def feedback(r: ir.Table) -> ir.Table:
+    """One row per sha of the run attempts `r` (`runs`): pushed (first queued run), first verdict,
+    latency in hours."""
     t = r.group_by(["repo", "sha"]).agg(pushed_at=r.queued_at.min(), first_verdict_at=r.verdict_at.min())
     lat = (t.first_verdict_at.epoch_seconds() - t.pushed_at.epoch_seconds()) / 3600.0
     return t.mutate(latency=ibis.ifelse(lat >= 0, lat, ibis.null()).cast("float64"),
