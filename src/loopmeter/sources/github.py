@@ -230,24 +230,23 @@ class GithubSource(ApiSource):
     # -- Actions runs ------------------------------------------------------------------------
 
     def convert_runs(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}run:{e.get('id')}:{e.get('run_attempt') or 1}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for run, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd, lambda s: s != "running")):
-            if not changed:
-                continue
-            self.run(run, item_id, rows)
-            rows.versions.append((item_id, u))
-            attempt = int(run.get("run_attempt") or 1)
-            if attempt > 1:
-                earlier = [f"{self.prefix}run:{run.get('id')}:{k}" for k in range(1, attempt)]
-                have = api_load.versions(self.store, earlier)
-                for k, eid in enumerate(earlier, 1):
-                    if eid in have and have[eid][1] != "running":
-                        continue
-                    prev = self.client.get(f"{self.api}/actions/runs/{run.get('id')}/attempts/{k}", conditional=False).data
-                    if isinstance(prev, dict):
-                        self.run(prev, eid, rows)
-                        rows.versions.append((eid, parse_time(prev.get("updated_at"))))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}run:{e.get('id')}:{e.get('run_attempt') or 1}",
+                             self.run_and_earlier_attempts, terminal=lambda s: s != "running")
+
+    def run_and_earlier_attempts(self, run: dict, item_id: str, rows: PageRows) -> None:
+        """A run's latest attempt (the listing's entry), and each earlier attempt not yet stored finished."""
+        self.run(run, item_id, rows)
+        attempt = int(run.get("run_attempt") or 1)
+        if attempt > 1:
+            earlier = [f"{self.prefix}run:{run.get('id')}:{k}" for k in range(1, attempt)]
+            have = api_load.versions(self.store, earlier)
+            for k, eid in enumerate(earlier, 1):
+                if eid in have and have[eid][1] != "running":
+                    continue
+                prev = self.client.get(f"{self.api}/actions/runs/{run.get('id')}/attempts/{k}", conditional=False).data
+                if isinstance(prev, dict):
+                    self.run(prev, eid, rows)
+                    rows.versions.append((eid, parse_time(prev.get("updated_at"))))
 
     def run(self, run: dict, item_id: str, rows: PageRows) -> None:
         attempt = int(run.get("run_attempt") or 1)
