@@ -159,25 +159,18 @@ class ApiSource:
     def streams(self) -> list[Stream]:
         raise NotImplementedError
 
-    def _changed(self, ids: list[str], updated: list[datetime | None],
-                 terminal: Callable[[str | None], bool] = lambda state: True) -> list[bool]:
-        """Whether each item must be read again: not stored, another version, or stored in a state
-        that is not `terminal` (a running CI run changes without its listing saying so)."""
-        stored = api_load.versions(self.store, ids)
-        out = []
-        for i, u in zip(ids, updated):
-            old = stored.get(i)
-            out.append(old is None or u is None or old[0] != u or not terminal(old[1]))
-        return out
-
     def convert_changed(self, entries: list[dict], rows: PageRows, item_id: Callable[[dict], str],
                         convert: Callable[[dict, str, PageRows], None],
                         terminal: Callable[[str | None], bool] = lambda state: True) -> None:
-        """Convert the entries whose item changed (by its `updated_at`), recording each one's version."""
+        """Convert the entries whose item changed, recording each one's version: not stored, another
+        `updated_at`, or stored in a state that is not `terminal` (a running CI run changes without
+        its listing saying so)."""
         ids = [item_id(e) for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for entry, i, u, changed in zip(entries, ids, upd, self._changed(ids, upd, terminal)):
-            if changed:
+        stored = api_load.versions(self.store, ids)
+        for entry, i in zip(entries, ids):
+            u = parse_time(entry.get("updated_at"))
+            old = stored.get(i)
+            if old is None or u is None or old[0] != u or not terminal(old[1]):
                 convert(entry, i, rows)
                 rows.versions.append((i, u))
 
