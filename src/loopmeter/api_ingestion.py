@@ -138,6 +138,11 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
     return converted, pages
 
 
+def listed(data: Any) -> list[dict]:
+    """The entries of a page whose body is a JSON list (anything else in it, or another body, is none)."""
+    return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
+
 class ApiSource:
     """What the GitHub and GitLab sources share: a check that the repository is there, then a walk of
     every stream. A subclass sets KIND ("github") and GONE (what its per-item listings are, for the
@@ -158,6 +163,21 @@ class ApiSource:
 
     def streams(self) -> list[Stream]:
         raise NotImplementedError
+
+    def _all(self, path: str, remember: PageRows | None = None, **params: Any) -> list[dict]:
+        """Every entry of a small per-item listing (read unconditionally: it is read because it changed).
+        With `remember`, its ETags are stored with the rows, for a later conditional look."""
+        out: list[dict] = []
+        try:
+            for page in self.client.pages(path, {"per_page": 100, **params}, conditional=False):
+                if remember is not None and page.cache_entry is not None:
+                    remember.cache.append(page.cache_entry)
+                out += listed(page.data)
+        except NotFound:
+            # Listed a moment ago, gone now (deleted, transferred, hidden as spam; or a feature the
+            # server lacks): the listing's own fields are still stored, and its next change is read again.
+            self.missing += 1
+        return out
 
     def convert_changed(self, entries: list[dict], rows: PageRows, item_id: Callable[[dict], str],
                         convert: Callable[[dict, str, PageRows], None],

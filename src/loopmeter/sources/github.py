@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..api_ingestion import ApiSource, Stream
+from ..api_ingestion import ApiSource, Stream, listed
 from ..attribution import Matcher
 from ..errors import ConfigError
 from ..store import api_load
 from ..store.api_load import PageRows, parse_time
 from ..store.db import Store
-from .http import ApiClient, NotFound
+from .http import ApiClient
 
 DEFAULT_URL = "https://api.github.com"
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
@@ -96,25 +96,6 @@ class GithubSource(ApiSource):
         if not isinstance(user, dict):
             return None
         return self.actors.actor(user.get("login"), account_id=user.get("id"), account_type=user.get("type"))
-
-    def _all(self, path: str, remember: PageRows | None = None) -> list[dict]:
-        """Every entry of a small per-item listing (read unconditionally: it is read because it changed).
-        With `remember`, its ETags are stored with the rows, for a later conditional look."""
-        out: list[dict] = []
-        try:
-            for page in self.client.pages(path, {"per_page": 100}, conditional=False):
-                if remember is not None and page.cache_entry is not None:
-                    remember.cache.append(page.cache_entry)
-                data = page.data
-                if isinstance(data, dict):
-                    data = next((v for v in data.values() if isinstance(v, list)), [])
-                out += [e for e in data or [] if isinstance(e, dict)]
-        except NotFound:
-            # Listed a moment ago, gone now (deleted, transferred, hidden as spam): the listing's own
-            # fields are still stored, and the next change to it is read again.
-            self.missing += 1
-            return out
-        return out
 
     # -- pull requests -----------------------------------------------------------------------
 
@@ -356,18 +337,15 @@ class GithubSource(ApiSource):
         def key(name: str) -> Callable[[Any], list[dict]]:
             return lambda data: [e for e in (data.get(name) if isinstance(data, dict) else None) or [] if isinstance(e, dict)]
 
-        def plain(data: Any) -> list[dict]:
-            return [e for e in data or [] if isinstance(e, dict)] if isinstance(data, list) else []
-
         desc_updated = {"state": "all", "sort": "updated", "direction": "desc", "per_page": 100}
         return [
-            Stream("pulls", f"{self.api}/pulls", desc_updated, plain, updated, self.convert_pulls),
-            Stream("issues", f"{self.api}/issues", desc_updated, plain, updated, self.convert_issues),
+            Stream("pulls", f"{self.api}/pulls", desc_updated, listed, updated, self.convert_pulls),
+            Stream("issues", f"{self.api}/issues", desc_updated, listed, updated, self.convert_issues),
             Stream("runs", f"{self.api}/actions/runs", {"per_page": 100}, key("workflow_runs"), created,
                    self.convert_runs, id_prefix=f"{self.prefix}run:", open_states=("running",),
                    lookback=RERUN_LOOKBACK),
-            Stream("releases", f"{self.api}/releases", {"per_page": 100}, plain, created, self.convert_releases),
-            Stream("deployments", f"{self.api}/deployments", {"per_page": 100}, plain, created,
+            Stream("releases", f"{self.api}/releases", {"per_page": 100}, listed, created, self.convert_releases),
+            Stream("deployments", f"{self.api}/deployments", {"per_page": 100}, listed, created,
                    self.convert_deployments, id_prefix=f"{self.prefix}deployment:", open_states=("pending",),
                    refresh=self.refresh_deployments),
         ]
