@@ -52,11 +52,12 @@ def feedback(r: ir.Table) -> ir.Table:
                     week=t.pushed_at.truncate("W").cast("date"))
 
 
-def flaky(con, as_of: datetime, items: str = "items") -> ir.Table:
-    """One row per (sha, workflow) with a verdict: `flaky` when a failed attempt was followed (later
-    attempt, or same attempt number but a later verdict) by a passing one."""
+def flaky(con, runs: str) -> ir.Table:
+    """One row per (sha, workflow) with a verdict in `runs` (the name of a table of `runs` rows on
+    the connection): `flaky` when a failed attempt was followed (later attempt, or same attempt
+    number but a later verdict) by a passing one."""
     return con.sql(f"""
-    with r as ({runs_sql(as_of, items)})
+    with r as (select * from {runs})
     select repo, sha, workflow, min(queued_at) as pushed_at,
         exists (select 1 from r f, r p where f.sha = g.sha and p.sha = g.sha and f.workflow = g.workflow
                 and p.workflow = g.workflow and f.verdict = 'ci_failed' and p.verdict = 'ci_passed'
