@@ -80,11 +80,7 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
     resumed = api_load.progress(store, source, stream.name)
     if resumed is not None and resumed[0] == floor and resumed[1]:
         url, params, pending = resumed[1], None, resumed[2]
-    start = getattr(progress, "start_stream", None)
-    if start is not None:
-        start(f"{source} {stream.name}")
-    else:
-        progress.start(f"{source} {stream.name}", None)
+    progress.start(f"{source} {stream.name}", None)
     converted = pages = 0
     seen: set[str] = set()
     while url:
