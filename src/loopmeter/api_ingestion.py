@@ -80,11 +80,7 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
     resumed = api_load.progress(store, source, stream.name)
     if resumed is not None and resumed[0] == floor and resumed[1]:
         url, params, pending = resumed[1], None, resumed[2]
-    start = getattr(progress, "start_stream", None)
-    if start is not None:
-        start(f"{source} {stream.name}")
-    else:
-        progress.start(f"{source} {stream.name}", None)
+    progress.start(f"{source} {stream.name}", None)
     converted = pages = 0
     seen: set[str] = set()
     while url:
@@ -138,6 +134,11 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
     return converted, pages
 
 
+def listed(data: Any) -> list[dict]:
+    """The entries of a page whose body is a JSON list (anything else in it, or another body, is none)."""
+    return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
+
 class ApiSource:
     """What the GitHub and GitLab sources share: a check that the repository is there, then a walk of
     every stream. A subclass sets KIND ("github") and GONE (what its per-item listings are, for the
@@ -159,25 +160,33 @@ class ApiSource:
     def streams(self) -> list[Stream]:
         raise NotImplementedError
 
-    def _changed(self, ids: list[str], updated: list[datetime | None],
-                 terminal: Callable[[str | None], bool] = lambda state: True) -> list[bool]:
-        """Whether each item must be read again: not stored, another version, or stored in a state
-        that is not `terminal` (a running CI run changes without its listing saying so)."""
-        stored = api_load.versions(self.store, ids)
-        out = []
-        for i, u in zip(ids, updated):
-            old = stored.get(i)
-            out.append(old is None or u is None or old[0] != u or not terminal(old[1]))
+    def _all(self, path: str, remember: PageRows | None = None, **params: Any) -> list[dict]:
+        """Every entry of a small per-item listing (read unconditionally: it is read because it changed).
+        With `remember`, its ETags are stored with the rows, for a later conditional look."""
+        out: list[dict] = []
+        try:
+            for page in self.client.pages(path, {"per_page": 100, **params}, conditional=False):
+                if remember is not None and page.cache_entry is not None:
+                    remember.cache.append(page.cache_entry)
+                out += listed(page.data)
+        except NotFound:
+            # Listed a moment ago, gone now (deleted, transferred, hidden as spam; or a feature the
+            # server lacks): the listing's own fields are still stored, and its next change is read again.
+            self.missing += 1
         return out
 
     def convert_changed(self, entries: list[dict], rows: PageRows, item_id: Callable[[dict], str],
                         convert: Callable[[dict, str, PageRows], None],
                         terminal: Callable[[str | None], bool] = lambda state: True) -> None:
-        """Convert the entries whose item changed (by its `updated_at`), recording each one's version."""
+        """Convert the entries whose item changed, recording each one's version: not stored, another
+        `updated_at`, or stored in a state that is not `terminal` (a running CI run changes without
+        its listing saying so)."""
         ids = [item_id(e) for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for entry, i, u, changed in zip(entries, ids, upd, self._changed(ids, upd, terminal)):
-            if changed:
+        stored = api_load.versions(self.store, ids)
+        for entry, i in zip(entries, ids):
+            u = parse_time(entry.get("updated_at"))
+            old = stored.get(i)
+            if old is None or u is None or old[0] != u or not terminal(old[1]):
                 convert(entry, i, rows)
                 rows.versions.append((i, u))
 

@@ -43,20 +43,21 @@ def runs(con, as_of: datetime, items: str = "items") -> ir.Table:
     return t.mutate(duration=ibis.ifelse(dur >= 0, dur, ibis.null()).cast("float64"))
 
 
-def feedback(con, as_of: datetime, items: str = "items") -> ir.Table:
-    """One row per sha: pushed (first queued run), first verdict, latency in hours."""
-    r = runs(con, as_of, items)
+def feedback(r: ir.Table) -> ir.Table:
+    """One row per sha of the run attempts `r` (`runs`): pushed (first queued run), first verdict,
+    latency in hours."""
     t = r.group_by(["repo", "sha"]).agg(pushed_at=r.queued_at.min(), first_verdict_at=r.verdict_at.min())
     lat = (t.first_verdict_at.epoch_seconds() - t.pushed_at.epoch_seconds()) / 3600.0
     return t.mutate(latency=ibis.ifelse(lat >= 0, lat, ibis.null()).cast("float64"),
                     week=t.pushed_at.truncate("W").cast("date"))
 
 
-def flaky(con, as_of: datetime, items: str = "items") -> ir.Table:
-    """One row per (sha, workflow) with a verdict: `flaky` when a failed attempt was followed (later
-    attempt, or same attempt number but a later verdict) by a passing one."""
+def flaky(con, runs: str) -> ir.Table:
+    """One row per (sha, workflow) with a verdict in `runs` (the name of a table of `runs` rows on
+    the connection): `flaky` when a failed attempt was followed (later attempt, or same attempt
+    number but a later verdict) by a passing one."""
     return con.sql(f"""
-    with r as ({runs_sql(as_of, items)})
+    with r as (select * from {runs})
     select repo, sha, workflow, min(queued_at) as pushed_at,
         exists (select 1 from r f, r p where f.sha = g.sha and p.sha = g.sha and f.workflow = g.workflow
                 and p.workflow = g.workflow and f.verdict = 'ci_failed' and p.verdict = 'ci_passed'

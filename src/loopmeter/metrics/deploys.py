@@ -90,11 +90,9 @@ def first_deployments(raw, as_of: datetime, kind: str = "deployment", items: str
     for dep_id, repo, sha, at in deps:
         if sha in out:
             continue
-        if sha not in parents:
-            out[sha] = (dep_id, at, repo)  # no history: exact sha match only
-            continue
-        queue = deque([sha])
+        # Without history (a sha not in `parents`) the walk ships exactly this sha.
         out[sha] = (dep_id, at, repo)
+        queue = deque([sha])
         while queue:
             for p in parents.get(queue.popleft(), ()):
                 # A commit an earlier deployment shipped had all its ancestors shipped with it.

@@ -200,8 +200,8 @@ def ci_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
     n_runs = int(con.execute(r.count()))
     if n_runs == 0:
         return None
-    fb = materialize(con, raw, ci_m.feedback(con, as_of, items), "_lm_flow_feedback")
-    fl = materialize(con, raw, ci_m.flaky(con, as_of, items), "_lm_flow_flaky")
+    fb = materialize(con, raw, ci_m.feedback(r), "_lm_flow_feedback")
+    fl = materialize(con, raw, ci_m.flaky(con, "_lm_flow_runs"), "_lm_flow_flaky")
     n_pairs = int(con.execute(fl.count()))
     n_flaky = int(_num(con.execute(fl.flaky.sum())) or 0)
     mc = con.execute(ci_m.merge_ci(con, as_of, items).group_by("ci").agg(n=ibis._.count()))

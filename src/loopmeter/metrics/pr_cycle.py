@@ -21,15 +21,9 @@ def _lit(t: datetime) -> str:
     return "timestamp '" + t.strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
 
 
-def _repos_clause(repos: list[str] | None, col: str = "repo") -> str:
-    if not repos:
-        return ""
-    quoted = ", ".join("'" + r.replace("'", "''") + "'" for r in repos)
-    return f" and {col} in ({quoted})"
-
-
-def pr_rows_sql(as_of: datetime, repos: list[str] | None = None, items: str = "items") -> str:
-    """One row per pull request opened by as_of, with the moments the phases run between."""
+def pr_rows_sql(as_of: datetime, items: str = "items") -> str:
+    """One row per pull request opened by as_of, with the moments the phases run between. A report
+    on some repositories passes `items`, the view flow._scope made of their items."""
     a = _lit(as_of)
     return f"""
     with pr as (
@@ -37,7 +31,7 @@ def pr_rows_sql(as_of: datetime, repos: list[str] | None = None, items: str = "i
                coalesce(try_cast(json_extract_string(attrs, '$.draft') as boolean), false) as opened_as_draft,
                json_extract_string(attrs, '$.merge_sha') as merge_sha_attr, json_extract_string(attrs, '$.head_sha') as head_sha,
                json_extract_string(attrs, '$.branch') as branch, cast(json_extract(attrs, '$.labels') as varchar) as labels
-        from {items} where kind = 'pull_request' and created_at <= {a}{_repos_clause(repos)}
+        from {items} where kind = 'pull_request' and created_at <= {a}
     ),
     ev as (
         select e.item_id, e.ts, e.activity, e.actor_id, e.attrs, pr.author_id as pr_author
@@ -97,10 +91,10 @@ def _hours(later: ir.Value, earlier: ir.Value) -> ir.Value:
     return ibis.ifelse(later.notnull() & earlier.notnull() & (h >= 0), h, ibis.null()).cast("float64")
 
 
-def pull_requests(con, as_of: datetime, repos: list[str] | None = None, items: str = "items") -> ir.Table:
+def pull_requests(con, as_of: datetime, items: str = "items") -> ir.Table:
     """One row per pull request with its phases in hours (null when unknown) and the deployment
     that first shipped its merge. Needs `deploys.register` to have run on the connection."""
-    t = con.sql(pr_rows_sql(as_of, repos, items))
+    t = con.sql(pr_rows_sql(as_of, items))
     dep = con.table("_lm_first_deploy")
     j = t.left_join(dep, t.merge_sha == dep.sha)
     merged = j.merged_at.notnull()

@@ -25,6 +25,7 @@ STATE_LABELS = {"review_requested": "review requested, not reviewed", "approved_
                 "ci_green_not_merged": "CI green, not merged"}
 GROUP_LABELS = {"human": "Human", "ai": "AI-assisted"}
 DAY_MS = 24 * 3600 * 1000  # bar widths on a date axis are in milliseconds
+WEEK_MS = 7 * DAY_MS
 
 
 def _x(rows: list[Mapping[str, Any]]) -> list[list[str]]:
@@ -40,9 +41,15 @@ def _week_axis(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
     axis: dict[str, Any] = dict(type="date", tickformat="%b %d",
                                 range=[str(first - timedelta(days=4)), str(last + timedelta(days=11))])
     if (last - first).days <= 70:
-        axis["dtick"] = 7 * 24 * 3600 * 1000
+        axis["dtick"] = WEEK_MS
         axis["tick0"] = str(first)
     return axis
+
+
+def _on_weeks(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Trace arguments that place one value a week in the middle of its week, named in the hover."""
+    return dict(x=[str(r["week_start"]) for r in rows], customdata=[_plot_text(r["week"]) for r in rows],
+                xperiod=WEEK_MS, xperiodalignment="middle")
 
 
 def _num(v: Any) -> Any:
@@ -81,9 +88,7 @@ def deployments_figure(d: Mapping[str, Any] | None) -> go.Figure | None:
     rows = (d or {}).get("weekly", [])
     if not rows:
         return None
-    x = [str(r["week_start"]) for r in rows]
-    common = dict(x=x, customdata=[_plot_text(r["week"]) for r in rows], xperiod=7 * 24 * 3600 * 1000,
-                  xperiodalignment="middle")
+    common = _on_weeks(rows)
     traces = [
         go.Bar(name="deployment days", y=[r["deployment_days"] for r in rows], marker_color=HUMAN_COLOUR,
                width=[DAY_MS * 2.5] * len(rows),
@@ -100,8 +105,7 @@ def ci_figure(c: Mapping[str, Any] | None) -> go.Figure | None:
     rows = (c or {}).get("weekly", [])
     if not rows:
         return None
-    common = dict(x=[str(r["week_start"]) for r in rows], customdata=[_plot_text(r["week"]) for r in rows],
-                  xperiod=7 * 24 * 3600 * 1000, xperiodalignment="middle")
+    common = _on_weeks(rows)
     traces = [
         go.Bar(name="feedback latency, median (min)", marker_color=HUMAN_COLOUR, width=[DAY_MS * 5] * len(rows),
                y=[(r["latency_p50_hours"] * 60) if _is_number(r.get("latency_p50_hours")) else None for r in rows],

@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..api_ingestion import ApiSource, Stream
+from ..api_ingestion import ApiSource, Stream, listed
 from ..attribution import Matcher
 from ..errors import ConfigError
 from ..store import api_load
 from ..store.api_load import PageRows, parse_time
 from ..store.db import Store
-from .http import ApiClient, NotFound
+from .http import ApiClient
 
 DEFAULT_URL = "https://api.github.com"
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
@@ -96,25 +96,6 @@ class GithubSource(ApiSource):
         if not isinstance(user, dict):
             return None
         return self.actors.actor(user.get("login"), account_id=user.get("id"), account_type=user.get("type"))
-
-    def _all(self, path: str, remember: PageRows | None = None) -> list[dict]:
-        """Every entry of a small per-item listing (read unconditionally: it is read because it changed).
-        With `remember`, its ETags are stored with the rows, for a later conditional look."""
-        out: list[dict] = []
-        try:
-            for page in self.client.pages(path, {"per_page": 100}, conditional=False):
-                if remember is not None and page.cache_entry is not None:
-                    remember.cache.append(page.cache_entry)
-                data = page.data
-                if isinstance(data, dict):
-                    data = next((v for v in data.values() if isinstance(v, list)), [])
-                out += [e for e in data or [] if isinstance(e, dict)]
-        except NotFound:
-            # Listed a moment ago, gone now (deleted, transferred, hidden as spam): the listing's own
-            # fields are still stored, and the next change to it is read again.
-            self.missing += 1
-            return out
-        return out
 
     # -- pull requests -----------------------------------------------------------------------
 
@@ -230,24 +211,23 @@ class GithubSource(ApiSource):
     # -- Actions runs ------------------------------------------------------------------------
 
     def convert_runs(self, entries: list[dict], rows: PageRows) -> None:
-        ids = [f"{self.prefix}run:{e.get('id')}:{e.get('run_attempt') or 1}" for e in entries]
-        upd = [parse_time(e.get("updated_at")) for e in entries]
-        for run, item_id, u, changed in zip(entries, ids, upd, self._changed(ids, upd, lambda s: s != "running")):
-            if not changed:
-                continue
-            self.run(run, item_id, rows)
-            rows.versions.append((item_id, u))
-            attempt = int(run.get("run_attempt") or 1)
-            if attempt > 1:
-                earlier = [f"{self.prefix}run:{run.get('id')}:{k}" for k in range(1, attempt)]
-                have = api_load.versions(self.store, earlier)
-                for k, eid in enumerate(earlier, 1):
-                    if eid in have and have[eid][1] != "running":
-                        continue
-                    prev = self.client.get(f"{self.api}/actions/runs/{run.get('id')}/attempts/{k}", conditional=False).data
-                    if isinstance(prev, dict):
-                        self.run(prev, eid, rows)
-                        rows.versions.append((eid, parse_time(prev.get("updated_at"))))
+        self.convert_changed(entries, rows, lambda e: f"{self.prefix}run:{e.get('id')}:{e.get('run_attempt') or 1}",
+                             self.run_and_earlier_attempts, terminal=lambda s: s != "running")
+
+    def run_and_earlier_attempts(self, run: dict, item_id: str, rows: PageRows) -> None:
+        """A run's latest attempt (the listing's entry), and each earlier attempt not yet stored finished."""
+        self.run(run, item_id, rows)
+        attempt = int(run.get("run_attempt") or 1)
+        if attempt > 1:
+            earlier = [f"{self.prefix}run:{run.get('id')}:{k}" for k in range(1, attempt)]
+            have = api_load.versions(self.store, earlier)
+            for k, eid in enumerate(earlier, 1):
+                if eid in have and have[eid][1] != "running":
+                    continue
+                prev = self.client.get(f"{self.api}/actions/runs/{run.get('id')}/attempts/{k}", conditional=False).data
+                if isinstance(prev, dict):
+                    self.run(prev, eid, rows)
+                    rows.versions.append((eid, parse_time(prev.get("updated_at"))))
 
     def run(self, run: dict, item_id: str, rows: PageRows) -> None:
         attempt = int(run.get("run_attempt") or 1)
@@ -357,18 +337,15 @@ class GithubSource(ApiSource):
         def key(name: str) -> Callable[[Any], list[dict]]:
             return lambda data: [e for e in (data.get(name) if isinstance(data, dict) else None) or [] if isinstance(e, dict)]
 
-        def plain(data: Any) -> list[dict]:
-            return [e for e in data or [] if isinstance(e, dict)] if isinstance(data, list) else []
-
         desc_updated = {"state": "all", "sort": "updated", "direction": "desc", "per_page": 100}
         return [
-            Stream("pulls", f"{self.api}/pulls", desc_updated, plain, updated, self.convert_pulls),
-            Stream("issues", f"{self.api}/issues", desc_updated, plain, updated, self.convert_issues),
+            Stream("pulls", f"{self.api}/pulls", desc_updated, listed, updated, self.convert_pulls),
+            Stream("issues", f"{self.api}/issues", desc_updated, listed, updated, self.convert_issues),
             Stream("runs", f"{self.api}/actions/runs", {"per_page": 100}, key("workflow_runs"), created,
                    self.convert_runs, id_prefix=f"{self.prefix}run:", open_states=("running",),
                    lookback=RERUN_LOOKBACK),
-            Stream("releases", f"{self.api}/releases", {"per_page": 100}, plain, created, self.convert_releases),
-            Stream("deployments", f"{self.api}/deployments", {"per_page": 100}, plain, created,
+            Stream("releases", f"{self.api}/releases", {"per_page": 100}, listed, created, self.convert_releases),
+            Stream("deployments", f"{self.api}/deployments", {"per_page": 100}, listed, created,
                    self.convert_deployments, id_prefix=f"{self.prefix}deployment:", open_states=("pending",),
                    refresh=self.refresh_deployments),
         ]

@@ -24,12 +24,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..api_ingestion import ApiSource, Stream
+from ..api_ingestion import ApiSource, Stream, listed
 from ..attribution import Matcher
 from ..errors import ConfigError
 from ..store.api_load import PageRows, parse_time
 from ..store.db import Store
-from .http import ApiClient, NotFound
+from .http import ApiClient
 
 DEFAULT_URL = "https://gitlab.com"
 _PROJECT = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)+$")
@@ -85,15 +85,6 @@ class GitlabSource(ApiSource):
             return None
         name = user.get("username")
         return self.actors.actor(name, bot=bool(user.get("bot")) or bool(name and _BOT_USER.search(name)))
-
-    def _all(self, path: str, **params: Any) -> list[dict]:
-        out: list[dict] = []
-        try:
-            for page in self.client.pages(path, {"per_page": 100, **params}, conditional=False):
-                out += [e for e in page.data or [] if isinstance(e, dict)] if isinstance(page.data, list) else []
-        except NotFound:
-            self.missing += 1  # gone since it was listed (or a feature the server lacks): keep what the listing said
-        return out
 
     def _state_and_labels(self, kind: str, iid: Any, item_id: str, rows: PageRows) -> list[str]:
         """State and label events of an issue or merge request; returns the states seen, in order."""
@@ -259,16 +250,13 @@ class GitlabSource(ApiSource):
         def updated(e: dict) -> datetime | None:
             return parse_time(e.get("updated_at"))
 
-        def plain(data: Any) -> list[dict]:
-            return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
-
         by_update = {"order_by": "updated_at", "sort": "desc", "per_page": 100}
         return [
-            Stream("merge_requests", f"{self.api}/merge_requests", {**by_update, "state": "all"}, plain, updated,
+            Stream("merge_requests", f"{self.api}/merge_requests", {**by_update, "state": "all"}, listed, updated,
                    self.convert_mrs),
-            Stream("issues", f"{self.api}/issues", {**by_update, "scope": "all"}, plain, updated, self.convert_issues),
-            Stream("pipelines", f"{self.api}/pipelines", by_update, plain, updated, self.convert_pipelines),
-            Stream("deployments", f"{self.api}/deployments", by_update, plain, updated, self.convert_deployments),
+            Stream("issues", f"{self.api}/issues", {**by_update, "scope": "all"}, listed, updated, self.convert_issues),
+            Stream("pipelines", f"{self.api}/pipelines", by_update, listed, updated, self.convert_pipelines),
+            Stream("deployments", f"{self.api}/deployments", by_update, listed, updated, self.convert_deployments),
         ]
 
 

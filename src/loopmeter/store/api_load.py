@@ -251,5 +251,5 @@ def relink_by_sha(store: Store, prefix: str) -> None:
 def relink_api_sources(store: Store) -> None:
     """`relink_by_sha` for every API source in the store (after git changes were rebuilt)."""
     for source in ("github:", "gitlab:"):
-        if store.con.execute("select count(*) from items where starts_with(item_id, ?) limit 1", [source]).fetchone()[0]:
+        if store.con.execute("select exists (select 1 from items where starts_with(item_id, ?))", [source]).fetchone()[0]:
             relink_by_sha(store, source)
