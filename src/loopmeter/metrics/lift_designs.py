@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DesignError, NoData
 from ..stats.flow import flow_windows
+from ..stats.json_values import json_ready
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
 from ..stats.ranks import hodges_lehmann
 from ..stats.regression import log_duration_ols, with_and_without_size
@@ -672,22 +673,6 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
                           n_boot=n_boot, spec=spec)
     check_supported(out)
     return json_ready(out)
-
-
-def json_ready(x):
-    """Plain JSON values: numpy scalars as Python numbers, NaN and infinities as None (unknown), so
-    `--json` never prints the invalid token NaN and the report's figures embed cleanly."""
-    if isinstance(x, dict):
-        return {str(k): json_ready(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_ready(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, (date, datetime)):
-        return x.isoformat()
-    return x
 
 
 def check_supported(out: dict) -> None:

@@ -45,6 +45,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .json_values import json_ready
+
 __all__ = [
     "ITSResult",
     "PlaceboResult",
@@ -108,20 +110,9 @@ class ITSResult:
         return self.params["post"]
 
     def to_dict(self) -> dict:
-        d = _json_ready(asdict(self))
+        d = json_ready(asdict(self))
         d["caveats"] = list(self.caveats)
         return d
-
-
-def _json_ready(value):
-    """NaN and infinities (an undefined estimate) become None, which JSON can carry."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_json_ready(v) for v in value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _check_series(y, break_index: int, model: str) -> np.ndarray:
@@ -294,7 +285,7 @@ class PlaceboResult:
         return len(self.placebo_effects)
 
     def to_dict(self) -> dict:
-        d = _json_ready(asdict(self))
+        d = json_ready(asdict(self))
         for k in ("placebo_indices", "placebo_effects", "caveats"):
             d[k] = list(d[k])
         d["n_placebos"] = self.n_placebos
