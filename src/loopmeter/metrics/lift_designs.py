@@ -38,6 +38,7 @@ from .changes import Window
 from .lift_inputs import (
     Adoption,
     Periods,
+    active_weeks,
     change_frame,
     detect_adoption,
     first_seen_by_repo,
@@ -295,7 +296,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     out["figures"]["forecast"] = forecast_fans(out["forecast"])
 
     if spec:
-        out["specification"] = _spec_before_after(con, window, repos, dates, df, seed=seed)
+        out["specification"] = _spec_before_after(con, window, repos, dates, df, act, seed=seed)
         _apply_spec(out)
     out["staggered"] = staggered
     return out
@@ -563,7 +564,10 @@ def _spec_row(metric: str, est: Estimate | Mapping, *, window_days: int | None, 
             "n_a": d.get("n_a"), "n_b": d.get("n_b"), "chosen": chosen}
 
 
-def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, *, seed: int) -> list[dict]:
+def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, act: pd.DataFrame, *,
+                       seed: int) -> list[dict]:
+    """``act`` is the weekly activity of the chosen window, already queried by the caller; only the
+    validated counts change with the window, so the other windows reuse one set of active weeks."""
     rows = []
     skip = f"equal windows, without the first {NOVELTY_WEEKS} weeks after adoption"
     variants = (("equal windows", False, 0), ("all history before", True, 0), (skip, False, NOVELTY_WEEKS))
@@ -571,12 +575,13 @@ def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.Data
         cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks)
         for res in duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT):
             rows.append(_spec_row(CYCLE, res, window_days=None, period=label, chosen=label == "equal windows"))
+    active = active_weeks(con, window, repos)
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
         w = replace(window, days=days)
-        act = weekly_activity(con, w, repos)
+        act_w = act if days == window.days else weekly_activity(con, w, repos, active=active)
         for label, all_history, skip_weeks in variants:
             # The series without its first post-adoption weeks has a gap an ITS cannot fit.
-            tp = throughput_before_after(act, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False,
+            tp = throughput_before_after(act_w, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False,
                                          its=not skip_weeks, skip_weeks=skip_weeks)
             for res in [tp["result"], *tp["more"]]:
                 rows.append(_spec_row(THROUGHPUT, res, window_days=days, period=label,

@@ -178,17 +178,25 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     return df[df["cycle_hours"] > 0]
 
 
-def weekly_activity(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+def active_weeks(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+    """(repo, author_id, week) where a non-bot author committed to, or landed, a change. It does
+    not depend on the validation window, so a table over several windows asks for it once."""
+    cc = contributing_commits(con, repos)
+    a = con.execute(cc.filter(cc.kind != "bot").select("repo", "author_id", "week").distinct())
+    ch = changes(con, window, repos)
+    nb = ch.filter(~ch.bot & ch.author_id.notnull())
+    b = con.execute(nb.select("repo", "author_id", "week").distinct())
+    return pd.concat([a, b], ignore_index=True).drop_duplicates()
+
+
+def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.DataFrame | None = None) -> pd.DataFrame:
     """(repo, author_id, week, validated, active): validated non-bot changes an author landed in a
-    repository that week, on every (repo, author, week) where they were active (docs/metrics.md)."""
+    repository that week, on every (repo, author, week) where they were active (docs/metrics.md).
+    ``active`` is ``active_weeks`` for the same as-of, when the caller already has it."""
     ch = changes(con, window, repos)
     ok = ch.filter(~ch.bot & ch.validated)
     done = con.execute(ok.group_by(["repo", "author_id", "week"]).agg(validated=ok.count()))
-    cc = contributing_commits(con, repos)
-    a = con.execute(cc.filter(cc.kind != "bot").select("repo", "author_id", "week").distinct())
-    nb = ch.filter(~ch.bot & ch.author_id.notnull())
-    b = con.execute(nb.select("repo", "author_id", "week").distinct())
-    act = pd.concat([a, b], ignore_index=True).drop_duplicates()
+    act = active_weeks(con, window, repos) if active is None else active
     out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date
