@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .bootstrap import check_conf
 from .json_values import json_ready
 
 __all__ = [
@@ -202,8 +203,7 @@ def interrupted_time_series(
     (see :func:`break_index_for`). Returns the level change at the break, the slope change, their
     HAC intervals and p-values, and caveats (short sides, overdispersion, non-convergence).
     """
-    if not 0.0 < conf < 1.0:
-        raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
+    check_conf(conf)
     arr = _check_series(y, break_index, model)
     n = arr.size
     lags = newey_west_maxlags(n) if maxlags is None else int(maxlags)
