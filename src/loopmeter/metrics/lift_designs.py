@@ -34,11 +34,10 @@ from ..stats.ranks import hodges_lehmann
 from ..stats.regression import log_duration_ols, with_and_without_size
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
 from . import lift_caveats as cv
-from .changes import Window
+from .changes import Window, active_weeks
 from .lift_inputs import (
     Adoption,
     Periods,
-    active_weeks,
     change_frame,
     detect_adoption,
     first_seen_by_repo,
@@ -575,7 +574,7 @@ def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.Data
         cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks)
         for res in duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT):
             rows.append(_spec_row(CYCLE, res, window_days=None, period=label, chosen=label == "equal windows"))
-    active = active_weeks(con, window, repos)
+    active = con.execute(active_weeks(con, window, repos, by_repo=True))
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
         w = replace(window, days=days)
         act_w = act if days == window.days else weekly_activity(con, w, repos, active=active)
