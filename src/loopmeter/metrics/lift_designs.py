@@ -384,13 +384,10 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     period = p.label(act["repo"], act["week"])
     a = act[period.notna()].assign(period=period[period.notna()])
     single = len(set(p.adoption.values())) == 1 and set(p.adoption) == {r for r, d in dates.items() if d}
-    if single:
-        # Same date everywhere: an author active in two repositories in a week is one contributor-week.
-        ev = a.groupby(["author_id", "period"])["validated"].sum().unstack(fill_value=0)
-        ex = a.drop_duplicates(["author_id", "week"]).groupby(["author_id", "period"]).size().unstack(fill_value=0)
-    else:
-        ev = a.groupby(["author_id", "period"])["validated"].sum().unstack(fill_value=0)
-        ex = a.groupby(["author_id", "period"]).size().unstack(fill_value=0)
+    ev = a.groupby(["author_id", "period"])["validated"].sum().unstack(fill_value=0)
+    # Same date everywhere: an author active in two repositories in a week is one contributor-week.
+    weeks = a.drop_duplicates(["author_id", "week"]) if single else a
+    ex = weeks.groupby(["author_id", "period"]).size().unstack(fill_value=0)
     for t in (ev, ex):
         for col in ("after", "before"):
             if col not in t:
