@@ -18,7 +18,6 @@ time, when a tracker source has them) are right-censored in the survival estimat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -83,7 +82,7 @@ def _result(design: str, metric: str, comparison: str, est: Estimate | Mapping, 
     d.setdefault("p_value", None)
     ratio = d.get("ratio")
     # A shorter duration is a speed-up; for rates (more is better) the speed-up is ratio - 1.
-    if "speedup" not in d and _num(ratio):
+    if "speedup" not in d and cv.finite(ratio):
         d["speedup"] = (ratio - 1.0) if metric == THROUGHPUT else (1.0 - ratio)
     d.setdefault("speedup", None)
     out = {"design": design, "metric": metric, "comparison": comparison, **d, **fields}
@@ -97,10 +96,6 @@ def _add(result: dict, *caveats: cv.Caveat | None) -> None:
         if c is not None and c.code not in result["caveat_codes"]:
             result["caveats"].append(c.text)
             result["caveat_codes"].append(c.code)
-
-
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 # --------------------------------------------------------------------------- duration estimators
@@ -635,7 +630,7 @@ def experiment_design(csv_path, *, duration: str | None, start: str | None, end:
         results.append(_result("experiment", "duration", "treated/control", alt))
     spec = [_spec_row("duration", r, window_days=None, period="whole table", chosen=(i == 0))
             for i, r in enumerate(results)]
-    if _num(raw.get("ci_plain_low")) and _num(raw.get("ci_plain_high")) and _num(raw.get("ratio")):
+    if cv.finite(raw.get("ci_plain_low")) and cv.finite(raw.get("ci_plain_high")) and cv.finite(raw.get("ratio")):
         spec.append({"metric": "duration", "estimator": "log_duration_ols_plain_se", "window_days": None,
                      "period": "whole table", "ratio": raw["ratio"], "ci_low": raw["ci_plain_low"],
                      "ci_high": raw["ci_plain_high"], "n_a": raw.get("n_a"), "n_b": raw.get("n_b"), "chosen": False})
