@@ -9,6 +9,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from ..stats.did import PanelError, callaway_santanna
 from ..stats.forecast import forecast_how_many, forecast_when
@@ -90,15 +91,11 @@ def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Cave
                "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week"},
     )
     se_t = res.std_errors.get("t")
-    pre_p = float(2 * (1 - _norm_cdf(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
+    pre_p = float(2 * (1 - ndtr(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
     caveat = cv.pre_trends(pre_p, source="the weekly series before adoption (ITS pre-period slope)",
                            slope=math.exp(res.pre_slope) - 1)
     fits = {"pre": (list(range(-bi, 1)), fitted_pre), "post": (list(range(len(y) - bi)), fitted_post)}
     return est, fits, caveat
-
-
-def _norm_cdf(z: float) -> float:
-    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
 
 def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full: date, *, seed: int) -> tuple[Estimate, dict | None, cv.Caveat | None]:
@@ -133,7 +130,7 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
         return m / base if base > 0 and m > 0 else None
 
     se = d["se"]
-    p_value = float(2 * (1 - _norm_cdf(abs(d["att"] / se)))) if se and se > 0 else None
+    p_value = float(2 * (1 - ndtr(abs(d["att"] / se)))) if se and se > 0 else None
     ratio = as_ratio(d["att"])
     est = Estimate(
         name, ratio, as_ratio(d["ci_low"]) if ratio else None, as_ratio(d["ci_high"]) if ratio else None,
