@@ -74,7 +74,7 @@ def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Cave
     if (y <= 0).any():
         return no_estimate(name, n_a, n_b, len(ks), "A week with no validated change has no log rate; the "
                             "interrupted time series needs a positive rate every week."), None, None
-    bi = ks.index(0) if ks == sorted(ks) else [s["event_week"] for s in rows].index(0)
+    bi = -min(ks)  # the weeks are contiguous (checked above), so week 0 is this far in
     if bi < 3 or len(y) - bi < 3:
         return no_estimate(name, n_a, n_b, len(ks), "Fewer than 3 weeks on one side of adoption."), None, None
     log_y = np.log(y)
