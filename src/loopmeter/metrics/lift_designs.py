@@ -290,7 +290,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     out["figures"]["forecast"] = forecast_fans(out["forecast"])
 
     if spec:
-        out["specification"] = _spec_before_after(con, window, repos, dates, df, act, seed=seed)
+        out["specification"] = _spec_before_after(con, window, repos, dates, df, act, rs, seed=seed)
         _apply_spec(out)
     out["staggered"] = staggered
     return out
@@ -555,16 +555,21 @@ def _spec_row(metric: str, est: Estimate | Mapping, *, window_days: int | None, 
             "n_a": d.get("n_a"), "n_b": d.get("n_b"), "chosen": chosen}
 
 
-def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, act: pd.DataFrame, *,
-                       seed: int) -> list[dict]:
-    """``act`` is the weekly activity of the chosen window, already queried by the caller; only the
-    validated counts change with the window, so the other windows reuse one set of active weeks."""
+def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, act: pd.DataFrame,
+                       cycle: list[dict], *, seed: int) -> list[dict]:
+    """``act`` is the weekly activity of the chosen window and ``cycle`` the headline cycle-time
+    results, both already computed by the caller; only the validated counts change with the
+    window, so the other windows reuse one set of active weeks."""
     rows = []
     skip = f"equal windows, without the first {NOVELTY_WEEKS} weeks after adoption"
     variants = (("equal windows", False, 0), ("all history before", True, 0), (skip, False, NOVELTY_WEEKS))
     for label, all_history, skip_weeks in variants:
-        cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks)
-        for res in duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT):
+        if label == "equal windows":
+            found = cycle  # the headline's own groups and estimates: no second bootstrap of them
+        else:
+            cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks)
+            found = duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT)
+        for res in found:
             rows.append(_spec_row(CYCLE, res, window_days=None, period=label, chosen=label == "equal windows"))
     active = con.execute(active_weeks(con, window, repos, by_repo=True))
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
