@@ -500,8 +500,12 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
         for label, adp in (("since adoption", adoption), ("whole history", None)):
             if label == "since adoption" and (adoption is None or adoption.default is None and not adoption.per_repo):
                 continue
-            gg, _, _ = _ai_groups(df, adp, repos)
-            for res in duration_results("ai-vs-human", "ai_assisted/human", gg, seed=seed, n_boot=SPEC_BOOT):
+            if adp is adoption:
+                found = rs  # the headline's own groups and estimates: no second bootstrap of them
+            else:
+                gg, _, _ = _ai_groups(df, adp, repos)
+                found = duration_results("ai-vs-human", "ai_assisted/human", gg, seed=seed, n_boot=SPEC_BOOT)
+            for res in found:
                 rows.append(_spec_row(CYCLE, res, window_days=None, period=label,
                                       chosen=(label == "since adoption" or since is None)))
         out["specification"] = rows
