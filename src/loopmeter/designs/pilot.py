@@ -14,7 +14,6 @@ silently; every other defect of the file stops the run with one line naming the 
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadInput, ConfigError, UnreadablePath
+from ..stats.json_values import json_ready
 from ..stats.lift import ratio_of_quantiles, _size_caveats
 from ..stats.ranks import hodges_lehmann
 from ..stats.regression import log_duration_ols
@@ -221,7 +221,7 @@ def pilot_lift(
         "size_sensitivity": size_doc,
         "alternatives": alternatives,
     }
-    return _json_ready(doc)
+    return json_ready(doc)
 
 
 # --------------------------------------------------------------------------------- reading
@@ -376,16 +376,3 @@ def _covariate(frame: pd.DataFrame, lines: np.ndarray, kind: str, col: str, spec
             raise _first_bad(path, lines, raw, num < 0, col, f"is negative ({spec} needs values >= 0)")
         return np.log1p(num)
     return num
-
-
-def _json_ready(value):
-    """Plain Python scalars for json.dumps, and no NaN/inf (they are not JSON)."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

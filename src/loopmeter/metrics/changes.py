@@ -141,12 +141,14 @@ def contributing_commits(con, repos: list[str] | None = None) -> ir.Table:
     )
 
 
-def active_weeks(con, window: Window, repos: list[str] | None = None) -> ir.Table:
+def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo: bool = False) -> ir.Table:
     """Distinct (author_id, week) where a non-bot actor was active: authored a commit of a landed
     change that week, or authored a change that landed that week. This is the headcount that
-    throughput per contributor-week divides by."""
+    throughput per contributor-week divides by. ``by_repo`` keeps the repository as well, for
+    comparisons whose periods differ by repository. It does not depend on ``window.days``."""
+    keys = ("repo", "author_id", "week") if by_repo else ("author_id", "week")
     cc = contributing_commits(con, repos)
     ch = changes(con, window, repos)
-    a = cc.filter(cc.kind != "bot").select("author_id", "week")
-    b = ch.filter(~ch.bot & ch.author_id.notnull()).select("author_id", "week")
+    a = cc.filter(cc.kind != "bot").select(*keys)
+    b = ch.filter(~ch.bot & ch.author_id.notnull()).select(*keys)
     return a.union(b, distinct=True)

@@ -19,6 +19,7 @@ from ..stats.lift import MIN_CLUSTERS, MIN_VALUES, SIZE_MISMATCH
 
 __all__ = [
     "Caveat",
+    "finite",
     "not_steady",
     "novelty",
     "pre_trends",
@@ -101,7 +102,7 @@ def size_mismatch(sizes_a: Sequence[float], sizes_b: Sequence[float], labels: tu
         return None
     text = (f"Changes differ in size: the median change of {labels[0]} is {ma:,.0f} lines, of {labels[1]} "
             f"{mb:,.0f} lines ({_x(r)}); size alone moves cycle time.")
-    if adjusted and _finite(adjusted.get("ratio")):
+    if adjusted and finite(adjusted.get("ratio")):
         ci = _ci_text(adjusted)
         text += f" Adjusted for size (log lines) the ratio is {_x(adjusted['ratio'])}{ci}."
     else:
@@ -128,7 +129,7 @@ def selection(design: str, *, randomized: bool = False, prior_ratio: float | Non
     else:
         text = ("Adoption was not randomized: anything else that changed around the adoption date "
                 "(team, project phase, release cycle) is mixed into this ratio.")
-    if prior_ratio is not None and _finite(prior_ratio) and prior_labels:
+    if prior_ratio is not None and finite(prior_ratio) and prior_labels:
         text += (f" Before adoption, {prior_labels[0]} already had {_x(prior_ratio)} the value of "
                  f"{prior_labels[1]}.")
     return Caveat("selection", text)
@@ -140,7 +141,7 @@ def novelty(early: float | None, late: float | None, n_early: int, n_late: int, 
             min_items: int = NOVELTY_MIN_ITEMS) -> Caveat | None:
     """The effect fades: the early post-adoption ratio is clearly away from 1 and the later one
     keeps less than `keep` of it on the log scale (or points the other way)."""
-    if not (_finite(early) and _finite(late)) or early <= 0 or late <= 0:
+    if not (finite(early) and finite(late)) or early <= 0 or late <= 0:
         return None
     if n_early < min_items or n_late < min_items:
         return None
@@ -165,9 +166,9 @@ def simpsons_paradox(pooled: float | None, within: Iterable[tuple[str, float | N
     `within` holds (group, ratio, items). Groups with fewer than `min_items` items, no ratio, or a
     ratio of exactly 1 do not vote. Needs at least two voting groups and a strict majority.
     """
-    if not _finite(pooled) or pooled <= 0 or pooled == 1:
+    if not finite(pooled) or pooled <= 0 or pooled == 1:
         return None
-    votes = [(g, r) for g, r, n in within if _finite(r) and r > 0 and r != 1 and n >= min_items]
+    votes = [(g, r) for g, r, n in within if finite(r) and r > 0 and r != 1 and n >= min_items]
     if len(votes) < 2:
         return None
     pooled_up = pooled > 1
@@ -186,10 +187,10 @@ def simpsons_paradox(pooled: float | None, within: Iterable[tuple[str, float | N
 def pre_trends(p_value: float | None, *, source: str = "the event study", alpha: float = PRE_TREND_ALPHA,
                slope: float | None = None) -> Caveat | None:
     """A pre-trend test (event-study pre-periods jointly zero, or an ITS pre-period slope) rejects."""
-    if not _finite(p_value) or p_value >= alpha:
+    if not finite(p_value) or p_value >= alpha:
         return None
     trend = ""
-    if _finite(slope):
+    if finite(slope):
         trend = f" (the outcome was already {'rising' if slope > 0 else 'falling'} by {abs(slope):.3g} a week)"
     return Caveat(
         "pre_trends",
@@ -219,7 +220,7 @@ def not_steady(windows: Sequence[tuple[str, Mapping]]) -> Caveat | None:
 def specification_spread(rows: Sequence[dict], *, spread: float = SPEC_SPREAD) -> tuple[dict | None, Caveat | None]:
     """The range of one metric's estimates across the specification table, and a caveat when the
     estimates disagree about direction (some below 1, some above) or span more than `spread`x."""
-    ratios = [float(r["ratio"]) for r in rows if _finite(r.get("ratio")) and r["ratio"] > 0]
+    ratios = [float(r["ratio"]) for r in rows if finite(r.get("ratio")) and r["ratio"] > 0]
     if not ratios:
         return None, None
     lo, hi = min(ratios), max(ratios)
@@ -239,10 +240,11 @@ def specification_spread(rows: Sequence[dict], *, spread: float = SPEC_SPREAD) -
     return rng, None
 
 
-def _finite(v) -> bool:
+def finite(v) -> bool:
+    """A real number JSON can carry: not None, not a bool, not NaN or infinite."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _ci_text(r: dict) -> str:
     lo, hi = r.get("ci_low"), r.get("ci_high")
-    return f" [{lo:.2f}, {hi:.2f}]" if _finite(lo) and _finite(hi) else ""
+    return f" [{lo:.2f}, {hi:.2f}]" if finite(lo) and finite(hi) else ""

@@ -18,22 +18,22 @@ time, when a tracker source has them) are right-censored in the survival estimat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DesignError, NoData
 from ..stats.flow import flow_windows
+from ..stats.json_values import json_ready
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
 from ..stats.ranks import hodges_lehmann
 from ..stats.regression import log_duration_ols, with_and_without_size
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
 from . import lift_caveats as cv
-from .changes import Window
+from .changes import Window, active_weeks
 from .lift_inputs import (
     Adoption,
     Periods,
@@ -82,7 +82,7 @@ def _result(design: str, metric: str, comparison: str, est: Estimate | Mapping, 
     d.setdefault("p_value", None)
     ratio = d.get("ratio")
     # A shorter duration is a speed-up; for rates (more is better) the speed-up is ratio - 1.
-    if "speedup" not in d and _num(ratio):
+    if "speedup" not in d and cv.finite(ratio):
         d["speedup"] = (ratio - 1.0) if metric == THROUGHPUT else (1.0 - ratio)
     d.setdefault("speedup", None)
     out = {"design": design, "metric": metric, "comparison": comparison, **d, **fields}
@@ -96,10 +96,6 @@ def _add(result: dict, *caveats: cv.Caveat | None) -> None:
         if c is not None and c.code not in result["caveat_codes"]:
             result["caveats"].append(c.text)
             result["caveat_codes"].append(c.code)
-
-
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 # --------------------------------------------------------------------------- duration estimators
@@ -294,7 +290,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     out["figures"]["forecast"] = forecast_fans(out["forecast"])
 
     if spec:
-        out["specification"] = _spec_before_after(con, window, repos, dates, df, seed=seed)
+        out["specification"] = _spec_before_after(con, window, repos, dates, df, act, rs, seed=seed)
         _apply_spec(out)
     out["staggered"] = staggered
     return out
@@ -383,13 +379,10 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     period = p.label(act["repo"], act["week"])
     a = act[period.notna()].assign(period=period[period.notna()])
     single = len(set(p.adoption.values())) == 1 and set(p.adoption) == {r for r, d in dates.items() if d}
-    if single:
-        # Same date everywhere: an author active in two repositories in a week is one contributor-week.
-        ev = a.groupby(["author_id", "period"])["validated"].sum().unstack(fill_value=0)
-        ex = a.drop_duplicates(["author_id", "week"]).groupby(["author_id", "period"]).size().unstack(fill_value=0)
-    else:
-        ev = a.groupby(["author_id", "period"])["validated"].sum().unstack(fill_value=0)
-        ex = a.groupby(["author_id", "period"]).size().unstack(fill_value=0)
+    ev = a.groupby(["author_id", "period"])["validated"].sum().unstack(fill_value=0)
+    # Same date everywhere: an author active in two repositories in a week is one contributor-week.
+    weeks = a.drop_duplicates(["author_id", "week"]) if single else a
+    ex = weeks.groupby(["author_id", "period"]).size().unstack(fill_value=0)
     for t in (ev, ex):
         for col in ("after", "before"):
             if col not in t:
@@ -507,8 +500,12 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
         for label, adp in (("since adoption", adoption), ("whole history", None)):
             if label == "since adoption" and (adoption is None or adoption.default is None and not adoption.per_repo):
                 continue
-            gg, _, _ = _ai_groups(df, adp, repos)
-            for res in duration_results("ai-vs-human", "ai_assisted/human", gg, seed=seed, n_boot=SPEC_BOOT):
+            if adp is adoption:
+                found = rs  # the headline's own groups and estimates: no second bootstrap of them
+            else:
+                gg, _, _ = _ai_groups(df, adp, repos)
+                found = duration_results("ai-vs-human", "ai_assisted/human", gg, seed=seed, n_boot=SPEC_BOOT)
+            for res in found:
                 rows.append(_spec_row(CYCLE, res, window_days=None, period=label,
                                       chosen=(label == "since adoption" or since is None)))
         out["specification"] = rows
@@ -562,20 +559,29 @@ def _spec_row(metric: str, est: Estimate | Mapping, *, window_days: int | None, 
             "n_a": d.get("n_a"), "n_b": d.get("n_b"), "chosen": chosen}
 
 
-def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, *, seed: int) -> list[dict]:
+def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, act: pd.DataFrame,
+                       cycle: list[dict], *, seed: int) -> list[dict]:
+    """``act`` is the weekly activity of the chosen window and ``cycle`` the headline cycle-time
+    results, both already computed by the caller; only the validated counts change with the
+    window, so the other windows reuse one set of active weeks."""
     rows = []
     skip = f"equal windows, without the first {NOVELTY_WEEKS} weeks after adoption"
     variants = (("equal windows", False, 0), ("all history before", True, 0), (skip, False, NOVELTY_WEEKS))
     for label, all_history, skip_weeks in variants:
-        cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks)
-        for res in duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT):
+        if label == "equal windows":
+            found = cycle  # the headline's own groups and estimates: no second bootstrap of them
+        else:
+            cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks)
+            found = duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT)
+        for res in found:
             rows.append(_spec_row(CYCLE, res, window_days=None, period=label, chosen=label == "equal windows"))
+    active = con.execute(active_weeks(con, window, repos, by_repo=True))
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
         w = replace(window, days=days)
-        act = weekly_activity(con, w, repos)
+        act_w = act if days == window.days else weekly_activity(con, w, repos, active=active)
         for label, all_history, skip_weeks in variants:
             # The series without its first post-adoption weeks has a gap an ITS cannot fit.
-            tp = throughput_before_after(act, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False,
+            tp = throughput_before_after(act_w, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False,
                                          its=not skip_weeks, skip_weeks=skip_weeks)
             for res in [tp["result"], *tp["more"]]:
                 rows.append(_spec_row(THROUGHPUT, res, window_days=days, period=label,
@@ -633,7 +639,7 @@ def experiment_design(csv_path, *, duration: str | None, start: str | None, end:
         results.append(_result("experiment", "duration", "treated/control", alt))
     spec = [_spec_row("duration", r, window_days=None, period="whole table", chosen=(i == 0))
             for i, r in enumerate(results)]
-    if _num(raw.get("ci_plain_low")) and _num(raw.get("ci_plain_high")) and _num(raw.get("ratio")):
+    if cv.finite(raw.get("ci_plain_low")) and cv.finite(raw.get("ci_plain_high")) and cv.finite(raw.get("ratio")):
         spec.append({"metric": "duration", "estimator": "log_duration_ols_plain_se", "window_days": None,
                      "period": "whole table", "ratio": raw["ratio"], "ci_low": raw["ci_plain_low"],
                      "ci_high": raw["ci_plain_high"], "n_a": raw.get("n_a"), "n_b": raw.get("n_b"), "chosen": False})
@@ -672,22 +678,6 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
                           n_boot=n_boot, spec=spec)
     check_supported(out)
     return json_ready(out)
-
-
-def json_ready(x):
-    """Plain JSON values: numpy scalars as Python numbers, NaN and infinities as None (unknown), so
-    `--json` never prints the invalid token NaN and the report's figures embed cleanly."""
-    if isinstance(x, dict):
-        return {str(k): json_ready(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_ready(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, (date, datetime)):
-        return x.isoformat()
-    return x
 
 
 def check_supported(out: dict) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..stats.lift import Estimate
-from .changes import Window, changes, contributing_commits
+from .changes import Window, active_weeks, changes
 from .lift import adoption as detect_pooled_adoption
 
 #: The before period has at least this many weeks, and as many as the after period otherwise.
@@ -178,17 +178,15 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     return df[df["cycle_hours"] > 0]
 
 
-def weekly_activity(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.DataFrame | None = None) -> pd.DataFrame:
     """(repo, author_id, week, validated, active): validated non-bot changes an author landed in a
-    repository that week, on every (repo, author, week) where they were active (docs/metrics.md)."""
+    repository that week, on every (repo, author, week) where they were active (docs/metrics.md).
+    ``active`` is ``changes.active_weeks(..., by_repo=True)`` for the same as-of, already executed,
+    when the caller has it (it does not depend on the validation window)."""
     ch = changes(con, window, repos)
     ok = ch.filter(~ch.bot & ch.validated)
     done = con.execute(ok.group_by(["repo", "author_id", "week"]).agg(validated=ok.count()))
-    cc = contributing_commits(con, repos)
-    a = con.execute(cc.filter(cc.kind != "bot").select("repo", "author_id", "week").distinct())
-    nb = ch.filter(~ch.bot & ch.author_id.notnull())
-    b = con.execute(nb.select("repo", "author_id", "week").distinct())
-    act = pd.concat([a, b], ignore_index=True).drop_duplicates()
+    act = con.execute(active_weeks(con, window, repos, by_repo=True)) if active is None else active
     out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date

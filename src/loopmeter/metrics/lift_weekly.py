@@ -9,6 +9,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from ..stats.did import PanelError, callaway_santanna
 from ..stats.forecast import forecast_how_many, forecast_when
@@ -73,7 +74,7 @@ def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Cave
     if (y <= 0).any():
         return no_estimate(name, n_a, n_b, len(ks), "A week with no validated change has no log rate; the "
                             "interrupted time series needs a positive rate every week."), None, None
-    bi = ks.index(0) if ks == sorted(ks) else [s["event_week"] for s in rows].index(0)
+    bi = -min(ks)  # the weeks are contiguous (checked above), so week 0 is this far in
     if bi < 3 or len(y) - bi < 3:
         return no_estimate(name, n_a, n_b, len(ks), "Fewer than 3 weeks on one side of adoption."), None, None
     log_y = np.log(y)
@@ -90,15 +91,11 @@ def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Cave
                "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week"},
     )
     se_t = res.std_errors.get("t")
-    pre_p = float(2 * (1 - _norm_cdf(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
+    pre_p = float(2 * (1 - ndtr(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
     caveat = cv.pre_trends(pre_p, source="the weekly series before adoption (ITS pre-period slope)",
                            slope=math.exp(res.pre_slope) - 1)
     fits = {"pre": (list(range(-bi, 1)), fitted_pre), "post": (list(range(len(y) - bi)), fitted_post)}
     return est, fits, caveat
-
-
-def _norm_cdf(z: float) -> float:
-    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
 
 def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full: date, *, seed: int) -> tuple[Estimate, dict | None, cv.Caveat | None]:
@@ -133,7 +130,7 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
         return m / base if base > 0 and m > 0 else None
 
     se = d["se"]
-    p_value = float(2 * (1 - _norm_cdf(abs(d["att"] / se)))) if se and se > 0 else None
+    p_value = float(2 * (1 - ndtr(abs(d["att"] / se)))) if se and se > 0 else None
     ratio = as_ratio(d["att"])
     est = Estimate(
         name, ratio, as_ratio(d["ci_low"]) if ratio else None, as_ratio(d["ci_high"]) if ratio else None,

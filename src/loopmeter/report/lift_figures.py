@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb
 
 from . import html as h
 from .lift_text import ci_text, estimator_name, sentence
@@ -162,8 +163,7 @@ def forecast_sentences(fc: Mapping[str, Any] | None) -> list[str]:
 
 
 def _alpha(hex_colour: str, a: float) -> str:
-    c = hex_colour.lstrip("#")
-    r, g, b = int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+    r, g, b = hex_to_rgb(hex_colour)
     return f"rgba({r},{g},{b},{a})"
 
 

@@ -149,10 +149,14 @@ def cluster_bootstrap(
     )
 
 
-def percentile_interval(replicates: np.ndarray, conf: float) -> tuple[float, float] | None:
-    """Equal-tailed percentile interval, numpy's linear quantile of the replicates."""
+def check_conf(conf: float) -> None:
     if not 0.0 < conf < 1.0:
         raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
+
+
+def percentile_interval(replicates: np.ndarray, conf: float) -> tuple[float, float] | None:
+    """Equal-tailed percentile interval, numpy's linear quantile of the replicates."""
+    check_conf(conf)
     reps = np.asarray(replicates, dtype=float)
     reps = reps[np.isfinite(reps)]
     if reps.size == 0:
@@ -242,8 +246,7 @@ def bca_interval(
     the two agree exactly (tests/test_stats_bca.py). Returns None when there are no finite
     replicates, any jackknife value is undefined, or the adjusted levels are undefined.
     """
-    if not 0.0 < conf < 1.0:
-        raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
+    check_conf(conf)
     reps = np.asarray(replicates, dtype=float)
     reps = reps[np.isfinite(reps)]
     jack = np.asarray(jackknife, dtype=float)

@@ -52,10 +52,6 @@ def _history(weekly_counts) -> np.ndarray:
     return h.astype(np.int64)
 
 
-def _rng(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
 def _check_percentiles(percentiles) -> tuple[int, ...]:
     out = tuple(int(p) for p in percentiles)
     if any(not 0 < p < 100 for p in out) or any(p != q for p, q in zip(out, percentiles)):
@@ -130,7 +126,7 @@ def forecast_how_many(
     if n_simulations < 100:
         raise ValueError(f"n_simulations must be at least 100, got {n_simulations}")
     ps = _check_percentiles(percentiles)
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)  # returns a Generator passed in unaltered
     draws = h[rng.integers(0, h.size, size=(n_simulations, weeks_ahead))]
     cumulative = np.cumsum(draws, axis=1)
     cumulative.sort(axis=0)  # each week's column sorted across simulations
@@ -197,7 +193,7 @@ def forecast_when(
     if h.max() == 0:
         caveats.insert(0, "No item was done in any week of the history, so no finish date can be forecast.")
         return WhenForecast(items, n, int(h.size), {p: None for p in ps}, max_weeks, 1.0, tuple(caveats))
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)  # returns a Generator passed in unaltered
     weeks_needed = np.full(n, max_weeks + 1, dtype=np.int64)  # max_weeks + 1 = not done in time
     done_so_far = np.zeros(n, dtype=np.int64)
     pending = np.arange(n)

@@ -45,6 +45,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .bootstrap import check_conf
+from .json_values import json_ready
+
 __all__ = [
     "ITSResult",
     "PlaceboResult",
@@ -108,20 +111,9 @@ class ITSResult:
         return self.params["post"]
 
     def to_dict(self) -> dict:
-        d = _json_ready(asdict(self))
+        d = json_ready(asdict(self))
         d["caveats"] = list(self.caveats)
         return d
-
-
-def _json_ready(value):
-    """NaN and infinities (an undefined estimate) become None, which JSON can carry."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_json_ready(v) for v in value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _check_series(y, break_index: int, model: str) -> np.ndarray:
@@ -211,8 +203,7 @@ def interrupted_time_series(
     (see :func:`break_index_for`). Returns the level change at the break, the slope change, their
     HAC intervals and p-values, and caveats (short sides, overdispersion, non-convergence).
     """
-    if not 0.0 < conf < 1.0:
-        raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
+    check_conf(conf)
     arr = _check_series(y, break_index, model)
     n = arr.size
     lags = newey_west_maxlags(n) if maxlags is None else int(maxlags)
@@ -294,7 +285,7 @@ class PlaceboResult:
         return len(self.placebo_effects)
 
     def to_dict(self) -> dict:
-        d = _json_ready(asdict(self))
+        d = json_ready(asdict(self))
         for k in ("placebo_indices", "placebo_effects", "caveats"):
             d[k] = list(d[k])
         d["n_placebos"] = self.n_placebos

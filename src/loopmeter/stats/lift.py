@@ -17,6 +17,7 @@ import numpy as np
 
 from .bootstrap import (
     bca_interval,
+    check_conf,
     cluster_bootstrap,
     cluster_jackknife,
     factorize_clusters,
@@ -128,7 +129,7 @@ def ratio_of_quantiles(
     """
     if not 0.0 < q < 1.0:
         raise ValueError(f"q must be strictly between 0 and 1, got {q}")
-    _check_conf(conf)
+    check_conf(conf)
     a = _durations(values_a, "group a")
     b = _durations(values_b, "group b")
     (codes_a, codes_b), n_clusters = factorize_clusters(clusters_a, clusters_b)
@@ -347,7 +348,7 @@ def ratio_of_rates(
     periods together; replicates where a period has no exposure or no events are dropped.
     ``interval`` as in ``ratio_of_quantiles``; ``extra`` holds the pooled ``rate_a`` / ``rate_b``.
     """
-    _check_conf(conf)
+    check_conf(conf)
     _check_interval(interval)
     ea = _nonneg(events_a, "events_a")
     xa = _nonneg(exposure_a, "exposure_a")
@@ -453,11 +454,6 @@ def _as_count(x: float) -> int:
 
 
 # ------------------------------------------------------------------------------------- shared
-
-
-def _check_conf(conf: float) -> None:
-    if not 0.0 < conf < 1.0:
-        raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
 
 
 INTERVALS = ("percentile", "bca")

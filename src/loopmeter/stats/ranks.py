@@ -21,12 +21,12 @@ from functools import lru_cache
 import numpy as np
 import scipy.stats
 
+from .bootstrap import check_conf
 from .lift import (
     GROUP_LABELS,
     MIN_VALUES,
     Estimate,
     _cap,
-    _check_conf,
     _durations,
     all_equal_caveat,
 )
@@ -64,7 +64,7 @@ def hodges_lehmann(
     dependent rows; without them every row is taken as its own cluster.
     ``extra``: ``log_shift`` (the HL shift on the log scale), ``rank_c`` (C), ``ci_method``.
     """
-    _check_conf(conf)
+    check_conf(conf)
     a = _durations(values_a, "group a")
     b = _durations(values_b, "group b")
     n_a, n_b = len(a), len(b)
@@ -174,7 +174,7 @@ def moses_rank(n_a: int, n_b: int, conf: float, *, ties: np.ndarray | None = Non
     (``"normal"``), with ``var U = n_a n_b / 12 (N + 1 - sum(t^3 - t) / (N (N - 1)))`` for tie
     groups of sizes t among the ``N = n_a + n_b`` pooled values.
     """
-    _check_conf(conf)
+    check_conf(conf)
     tail = (1.0 - conf) / 2.0
     pairs = n_a * n_b
     ties = np.asarray([] if ties is None else ties, dtype=float)

@@ -27,7 +27,8 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
-from .lift import GROUP_LABELS, MIN_CLUSTERS, MIN_VALUES, Estimate, _cap, _check_conf, _durations
+from .bootstrap import check_conf
+from .lift import GROUP_LABELS, MIN_CLUSTERS, MIN_VALUES, Estimate, _cap, _durations
 
 __all__ = ["design_matrix", "log_duration_ols", "with_and_without_size"]
 
@@ -96,7 +97,7 @@ def log_duration_ols(
     ``adjusted_for`` (covariate names) and ``fixed_effects`` (names). The ratio is None when the
     treatment is not identified (it is constant, or a combination of the fixed effects).
     """
-    _check_conf(conf)
+    check_conf(conf)
     y = _durations(durations, "durations")
     X = design_matrix(treatment, covariates, fixed_effects)
     if len(X) != len(y):

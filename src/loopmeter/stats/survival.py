@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats as _sps
 
-from .bootstrap import cluster_bootstrap, factorize_clusters
+from .bootstrap import check_conf, cluster_bootstrap, factorize_clusters
 from .lift import ZERO_WIDTH, _cap, all_equal_caveat
 
 __all__ = ["KMRatioEstimate", "KMResult", "kaplan_meier", "km_ratio_of_medians", "log_rank"]
@@ -121,8 +121,7 @@ def kaplan_meier(durations, observed, *, conf: float = 0.95) -> KMResult:
     ``durations`` (hours, >= 0): for finished items the duration, for open items the time from
     their start to the as-of time. ``observed``: True for finished, False for censored (open).
     """
-    if not 0.0 < conf < 1.0:
-        raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
+    check_conf(conf)
     d, e = _check_input(durations, observed, "kaplan_meier")
     times, inverse = np.unique(d, return_inverse=True)
     events = np.bincount(inverse, weights=e.astype(float), minlength=times.size)
@@ -239,8 +238,7 @@ def km_ratio_of_medians(
     slow ones, so dropping many makes the interval too optimistic. ``p_value`` is the log-rank
     test of equal curves (it ignores clustering, so it is too small when authors differ a lot).
     """
-    if not 0.0 < conf < 1.0:
-        raise ValueError(f"conf must be strictly between 0 and 1, got {conf}")
+    check_conf(conf)
     da, ea = _check_input(durations_a, observed_a, "group a")
     db, eb = _check_input(durations_b, observed_b, "group b")
     (ca, cb), n_clusters = factorize_clusters(clusters_a, clusters_b)
