@@ -398,3 +398,15 @@ def test_the_report_splits_each_repository_at_its_own_detected_date(staggered_st
     assert before_after["adoption"]["source"] == "detected per repository"
     assert set(before_after["adoption"]["per_repo"]) == {"early", "late"}
     assert before_after["adoption"]["per_repo"]["early"] < before_after["adoption"]["per_repo"]["late"]
+
+
+def test_ai_vs_human_with_per_repository_dates_is_restricted_to_after_adoption(staggered_store):
+    store, when = staggered_store
+    d_early = (START + timedelta(weeks=8)).date()
+    d_late = (START + timedelta(weeks=16)).date()
+    doc = lift(store_path=store, design="ai-vs-human", adoption_dates=[f"early={d_early}", f"late={d_late}"],
+               as_of=when, n_boot=200)
+    r = _row(doc, "cycle_time_hours", "ratio_of_medians")
+    assert "whole_history" not in r["caveat_codes"]
+    chosen = {row["period"] for row in doc["specification"] if row["chosen"]}
+    assert chosen == {"since adoption"}

@@ -480,6 +480,8 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
                 n_boot: int = 2000, spec: bool = True) -> dict:
     df = change_frame(con, window, repos)
     since = adoption.default if adoption is not None else None
+    # Dates given (or detected) per repository restrict the groups as much as one date does.
+    restricted = adoption is not None and any(adoption.dates(repos).values())
     out: dict = {"design": "ai-vs-human", "since": since.isoformat() if since else None,
                  "adoption": adoption.to_dict(repos) if adoption else None, "results": [], "specification": [],
                  "checks": [], "figures": {}}
@@ -487,7 +489,7 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
     rs = duration_results("ai-vs-human", "ai_assisted/human", g, seed=seed, n_boot=n_boot)
     prior = _prior_selection(df, adoption, repos)
     caveats = _duration_caveats("ai-vs-human", rs, g, prior=prior, n_unknown=n_unknown, n_total=n_total)
-    if since is None:
+    if not restricted:
         extra = cv.Caveat("whole_history", "No adoption date, so the whole history is compared: older human work "
                                             "may differ for reasons other than AI.")
         for r in rs:
@@ -498,7 +500,7 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
     if spec:
         rows = []
         for label, adp in (("since adoption", adoption), ("whole history", None)):
-            if label == "since adoption" and (adoption is None or adoption.default is None and not adoption.per_repo):
+            if label == "since adoption" and not restricted:
                 continue
             if adp is adoption:
                 found = rs  # the headline's own groups and estimates: no second bootstrap of them
@@ -507,7 +509,7 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
                 found = duration_results("ai-vs-human", "ai_assisted/human", gg, seed=seed, n_boot=SPEC_BOOT)
             for res in found:
                 rows.append(_spec_row(CYCLE, res, window_days=None, period=label,
-                                      chosen=(label == "since adoption" or since is None)))
+                                      chosen=(label == "since adoption" or not restricted)))
         out["specification"] = rows
         _apply_spec(out)
     return json_ready(out)
