@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LoopmeterError
+from .sessions.model import parse_time as _parse_session_time
 
 FORMATS = ("csv", "jsonl", "xes", "ocel")
 #: Events handed to a sink at a time: large enough to write efficiently, small enough to keep a
@@ -116,27 +117,15 @@ _EPOCH_NUMBER = re.compile(r"^\d{9,13}(\.\d+)?$")
 
 def parse_time(value: Any) -> datetime | None:
     """An ISO 8601 time, or Unix epoch seconds (milliseconds when above 1e11, as exporters and the
-    agent-session readers write them), as naive UTC; None when it is neither."""
+    agent-session readers write them), as naive UTC; None when it is neither.
+
+    The agent-session readers' parser does the work; a log adds epoch numbers written as text
+    (a CSV cell is always text) and datetimes (an OCEL SQLite column)."""
     if isinstance(value, str) and _EPOCH_NUMBER.match(value.strip()):
         value = float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000.0 if value > 1e11 else float(value)
-        try:
-            return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
-        except (OverflowError, OSError, ValueError):
-            return None
     if isinstance(value, datetime):
-        t = value
-    elif isinstance(value, str) and value.strip():
-        try:
-            t = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if t.tzinfo is not None:
-        t = t.astimezone(UTC).replace(tzinfo=None)
-    return t
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+    return _parse_session_time(value)
 
 
 #: The OCEL flavours by name (as `export --format` writes them); `ocel` reads either.
