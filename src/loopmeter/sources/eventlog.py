@@ -198,6 +198,17 @@ def _read(path: Path, fmt: str | None, mapping: Mapping | None,
 # --------------------------------------------------------------------------- rows (CSV, JSONL)
 
 
+def _event_time(raw: Any, where: str, log: ParsedLog) -> datetime | None:
+    """The time of an event, or None after recording why the event has none it can use."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        log.skipped.append(Skipped(where, "missing timestamp"))
+        return None
+    ts = parse_time(raw)
+    if ts is None:
+        log.skipped.append(Skipped(where, "unparseable timestamp"))
+    return ts
+
+
 def _row_event(row: dict[str, Any], m: Mapping, where: str, log: ParsedLog) -> None:
     """Turn one mapped row into an event, or record why it cannot be one."""
     case = row.get(m.case)
@@ -210,13 +221,8 @@ def _row_event(row: dict[str, Any], m: Mapping, where: str, log: ParsedLog) -> N
     if not activity:
         log.skipped.append(Skipped(where, "missing activity"))
         return
-    raw = row.get(m.timestamp)
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        log.skipped.append(Skipped(where, "missing timestamp"))
-        return
-    ts = parse_time(raw)
+    ts = _event_time(row.get(m.timestamp), where, log)
     if ts is None:
-        log.skipped.append(Skipped(where, "unparseable timestamp"))
         return
     actor = row.get(m.actor) if m.actor else None
     actor = None if actor is None or str(actor).strip() == "" else str(actor).strip()
@@ -437,13 +443,8 @@ class _XesReader:
             if activity is None or not str(activity).strip():
                 self.log.skipped.append(Skipped(where, "missing activity"))
                 continue
-            raw = ev.get("time:timestamp")
-            if raw is None:
-                self.log.skipped.append(Skipped(where, "missing timestamp"))
-                continue
-            ts = parse_time(raw)
+            ts = _event_time(ev.get("time:timestamp"), where, self.log)
             if ts is None:
-                self.log.skipped.append(Skipped(where, "unparseable timestamp"))
                 continue
             actor = ev.get("org:resource")
             attrs = {k: v for k, v in ev.items() if k not in ("concept:name", "time:timestamp", "org:resource")}
@@ -491,12 +492,8 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
         if not etype:
             log.skipped.append(Skipped(where, "missing activity"))
             continue
-        if time is None or time == "":
-            log.skipped.append(Skipped(where, "missing timestamp"))
-            continue
-        ts = parse_time(time)
+        ts = _event_time(time, where, log)
         if ts is None:
-            log.skipped.append(Skipped(where, "unparseable timestamp"))
             continue
         known = [o for o in related if o in objects]
         if len(known) < len(related):
