@@ -599,7 +599,8 @@ def _read_ocel_json(log: ParsedLog, p: Path) -> ParsedLog:
     return log
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
+    """A table or column name as an SQLite identifier (OCEL 2.0 SQLite names tables after types)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -627,7 +628,7 @@ def _read_ocel_sqlite(log: ParsedLog, p: Path) -> ParsedLog:
             table = f"object_{suffix}"
             if table not in tables:
                 raise EventLogError(f"{p}: table {table!r} is missing (named for object type {otype!r})")
-            cur = con.execute(f"select * from {_quote(table)}")
+            cur = con.execute(f"select * from {quote_name(table)}")
             cols = [c[0] for c in cur.description]
             if "ocel_id" not in cols:
                 raise EventLogError(f"{p}: table {table!r} has no column 'ocel_id'")
@@ -650,7 +651,7 @@ def _read_ocel_sqlite(log: ParsedLog, p: Path) -> ParsedLog:
             table = f"event_{suffix}"
             if table not in tables:
                 raise EventLogError(f"{p}: table {table!r} is missing (named for event type {etype!r})")
-            cur = con.execute(f"select * from {_quote(table)}")
+            cur = con.execute(f"select * from {quote_name(table)}")
             cols = [c[0] for c in cur.description]
             for c in ("ocel_id", "ocel_time"):
                 if c not in cols:
