@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..sources.eventlog import Event, EventLogError, ParsedLog, Skipped
+from ..sources.eventlog import Event, EventLogError, ParsedLog, Skipped, skipped_reasons
 from .db import Store, transaction, utcnow
 from .git_load import Identities
 
@@ -68,10 +68,7 @@ class LogSummary:
 
     @property
     def skipped_reasons(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for s in self.skipped:
-            out[s.reason] = out.get(s.reason, 0) + 1
-        return out
+        return skipped_reasons(self.skipped)
 
 
 def case_id(log_name: str, case: str) -> str:
@@ -203,13 +200,10 @@ def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, 
                 "where actor_id not in (select actor_id from actors)")
     (n_items,) = con.execute("select count(*) from new_items").fetchone()
     (n_events,) = con.execute("select count(*) from new_events").fetchone()
-    reasons: dict[str, int] = {}
-    for s in skipped:
-        reasons[s.reason] = reasons.get(s.reason, 0) + 1
     sample = [{"where": s.where, "reason": s.reason} for s in skipped[:SKIPPED_SAMPLE]]
     con.execute(
         "insert or replace into event_logs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [name, path, fmt, n_items, n_events, len(skipped), json.dumps(reasons), json.dumps(sample), utcnow()],
+        [name, path, fmt, n_items, n_events, len(skipped), json.dumps(skipped_reasons(skipped)), json.dumps(sample), utcnow()],
     )
     return LogSummary(name, path, fmt, n_items, n_events, skipped)
 
