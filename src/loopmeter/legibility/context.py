@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .codeowners import LOCATIONS as CODEOWNERS_LOCATIONS
+from .codeowners import Rule
+from .codeowners import parse as parse_codeowners
 from .history import History
 from .scan import Inventory
 from .store_facts import StoreFacts
@@ -83,6 +86,11 @@ class Context:
         self.unread = wanted[MAX_READ:]
         self._code: tuple[list[str], list[str]] | None = None
         self.texts = inv.read_all(wanted[:MAX_READ])
+
+    @cached_property
+    def codeowner_rules(self) -> list[Rule]:
+        """The CODEOWNERS file's rules, parsed once for the checks that read them."""
+        return parse_codeowners(self.text(self.codeowners)) if self.codeowners else []
 
     def named(self, *names: str, max_depth: int | None = None) -> list[str]:
         """Tracked files with any of these (case-insensitive) base names."""

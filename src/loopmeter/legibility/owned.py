@@ -17,7 +17,7 @@ from .context import Context, Evidence, show
 def codeowners_coverage(ctx: Context) -> Evidence:
     if ctx.codeowners is None:
         return Evidence(value=0.0, missing=["no CODEOWNERS file (.github/, root, docs/ or .gitlab/)"])
-    rules = codeowners.parse(ctx.text(ctx.codeowners))
+    rules = ctx.codeowner_rules
     files = ctx.files
     owned, unowned = codeowners.coverage(rules, files)
     share = owned / len(files) if files else 0.0
@@ -35,7 +35,7 @@ def maintainers(ctx: Context) -> Evidence:
                       max_depth=1)
     if files:
         ev.evidence.append(f"maintainer files: {show(files)}")
-    if ctx.codeowners and any(r.owners for r in codeowners.parse(ctx.text(ctx.codeowners))):
+    if any(r.owners for r in ctx.codeowner_rules):
         ev.evidence.append(f"{ctx.codeowners} names owners")
     for path in ctx.manifests:
         name, text = PurePosixPath(path).name.lower(), ctx.text(path)
