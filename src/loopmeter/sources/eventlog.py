@@ -158,8 +158,7 @@ def check_readable(path: str | Path, fmt: str | None = None) -> str:
     fmt = fmt or detect_format(p)
     if fmt in OCEL_FLAVOURS:
         # The names `export --format` and the report use: an OCEL file of that flavour.
-        with p.open("rb") as f:
-            sqlite = f.read(16).startswith(b"SQLite format 3")
+        sqlite = _is_sqlite(p)
         if sqlite != (fmt == "ocel-sqlite"):
             raise EventLogError(f"{p}: is an OCEL {'SQLite' if sqlite else 'JSON'} file, not {fmt}; pass --format ocel")
         return "ocel"
@@ -177,10 +176,9 @@ def read_event_log(path: str | Path, fmt: str | None = None, mapping: Mapping | 
     return log
 
 
-def _read(path: Path, fmt: str | None, mapping: Mapping | None,
+def _read(p: Path, fmt: str | None, mapping: Mapping | None,
           sink: Callable[[ParsedLog, list[Event]], None] | None) -> ParsedLog:
-    p = Path(path)
-    fmt = check_readable(p, fmt)
+    fmt = check_readable(p, fmt)  # one of FORMATS from here on
     mapping = mapping or Mapping()
     if fmt == "csv":
         return _read_csv(ParsedLog(str(p), "csv", sink=sink), p, mapping)
@@ -188,13 +186,15 @@ def _read(path: Path, fmt: str | None, mapping: Mapping | None,
         return _read_jsonl(ParsedLog(str(p), "jsonl", sink=sink), p, mapping)
     if fmt == "xes":
         return _XesReader(p, ParsedLog(str(p), "xes", sink=sink)).read()
-    if fmt == "ocel":
-        with p.open("rb") as f:
-            head = f.read(16)
-        if head.startswith(b"SQLite format 3"):
-            return _read_ocel_sqlite(ParsedLog(str(p), "ocel-sqlite", sink=sink), p)
-        return _read_ocel_json(ParsedLog(str(p), "ocel-json", sink=sink), p)
-    raise EventLogError(f"{p}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if _is_sqlite(p):
+        return _read_ocel_sqlite(ParsedLog(str(p), "ocel-sqlite", sink=sink), p)
+    return _read_ocel_json(ParsedLog(str(p), "ocel-json", sink=sink), p)
+
+
+def _is_sqlite(p: Path) -> bool:
+    """Whether the file starts with SQLite's header: which OCEL flavour it is, whatever its name."""
+    with p.open("rb") as f:
+        return f.read(16).startswith(b"SQLite format 3")
 
 
 # --------------------------------------------------------------------------- rows (CSV, JSONL)
