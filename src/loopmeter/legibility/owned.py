@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 from ..attribution import Matcher
-from . import codeowners, configs
+from . import codeowners
 from .context import Context, Evidence, show
 
 
@@ -38,12 +38,12 @@ def maintainers(ctx: Context) -> Evidence:
     if any(r.owners for r in ctx.codeowner_rules):
         ev.evidence.append(f"{ctx.codeowners} names owners")
     for path in ctx.manifests:
-        name, text = PurePosixPath(path).name.lower(), ctx.text(path)
+        name = PurePosixPath(path).name.lower()
         if name == "pyproject.toml":
-            project = configs.toml(text).get("project")
+            project = ctx.config(path).get("project")
             if isinstance(project, dict) and project.get("maintainers"):
                 ev.evidence.append(f"{path}: [project] maintainers")
-        elif name == "package.json" and configs.json_object(text).get("maintainers"):
+        elif name == "package.json" and ctx.config(path).get("maintainers"):
             ev.evidence.append(f"{path}: maintainers")
     ev.fraction = 1.0 if ev.evidence else 0.0
     if not ev.evidence:
