@@ -127,36 +127,32 @@ def ingest_log(store: Store, *, name: str, path: str, ids: Identities,
     is; a file that turns out unreadable half-way (malformed XML, a mapped key no row has) rolls
     the transaction back and leaves the store as it was.
     """
-    con = store.con
     registered: list[str] = []
-    con.execute("begin transaction")
-    try:
-        con.execute("create temp table new_events (item_id varchar, ts timestamp, activity varchar, "
-                    "actor_id varchar, attrs varchar)")
-        log = read(_Stager(con, name, ids))
-        items = pa.Table.from_pylist(_case_items(con, log, name), schema=_ITEMS)
-        have = set(items.column("item_id").to_pylist())
-        restore = log.restore_items is not None
-        links = []
-        for a, b, q in log.relations:
-            src, dst = (a, b) if restore else (case_id(name, a), case_id(name, b))
-            if src in have and dst in have:
-                links.append((src, dst, q))
-        for tname, table in (("new_items", items), ("new_links", _links_table(links)),
-                             ("new_actors", _actor_table(ids))):
-            con.register(tname, table)
-            registered.append(tname)
-        summary = _replace(con, name=name, path=path, fmt=log.format, skipped=log.skipped)
-        if restore:
-            _restore_actors_and_attributions(con, log)
-        con.execute("drop table new_events")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        for tname in registered:
-            con.unregister(tname)
+    # The tables to register exist only once the file has been read, inside the transaction.
+    with transaction(store.con) as con:
+        try:
+            con.execute("create temp table new_events (item_id varchar, ts timestamp, activity varchar, "
+                        "actor_id varchar, attrs varchar)")
+            log = read(_Stager(con, name, ids))
+            items = pa.Table.from_pylist(_case_items(con, log, name), schema=_ITEMS)
+            have = set(items.column("item_id").to_pylist())
+            restore = log.restore_items is not None
+            links = []
+            for a, b, q in log.relations:
+                src, dst = (a, b) if restore else (case_id(name, a), case_id(name, b))
+                if src in have and dst in have:
+                    links.append((src, dst, q))
+            for tname, table in (("new_items", items), ("new_links", _links_table(links)),
+                                 ("new_actors", _actor_table(ids))):
+                con.register(tname, table)
+                registered.append(tname)
+            summary = _replace(con, name=name, path=path, fmt=log.format, skipped=log.skipped)
+            if restore:
+                _restore_actors_and_attributions(con, log)
+            con.execute("drop table new_events")
+        finally:
+            for tname in registered:
+                con.unregister(tname)
     return summary
 
 
