@@ -85,15 +85,14 @@ class _Stager:
 
     def __call__(self, log: ParsedLog, events: list[Event]) -> None:
         restore = log.restore_items is not None
-        cols: list[list[Any]] = [[], [], [], [], []]
+        rows = []
         for e in events:
             iid = self.item_of.get(e.case)
             if iid is None:
                 iid = self.item_of[e.case] = e.case if restore else case_id(self.name, e.case)
             actor = e.actor if restore else (self.ids.actor_id(e.actor, "") if e.actor else None)
-            for col, v in zip(cols, (iid, e.ts, e.activity, actor, dumps(e.attrs))):
-                col.append(v)
-        batch = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, _EVENTS)], schema=_EVENTS)
+            rows.append((iid, e.ts, e.activity, actor, dumps(e.attrs)))
+        batch = _table(rows, _EVENTS)
         self.con.register("event_batch", batch)
         try:
             self.con.execute("insert into new_events select * from event_batch")
@@ -160,8 +159,7 @@ def write_log(store: Store, *, name: str, path: str, fmt: str, rows: Rows, skipp
               ids: Identities) -> LogSummary:
     """Replace log `name`'s items, events and links with `rows` (built in memory), atomically."""
     items = pa.Table.from_pylist(rows.items, schema=_ITEMS)
-    events = pa.Table.from_arrays(
-        [pa.array([e[i] for e in rows.events], type=t.type) for i, t in enumerate(_EVENTS)], schema=_EVENTS)
+    events = _table(rows.events, _EVENTS)
     with transaction(store.con, new_items=items, new_events=events, new_links=_links_table(rows.links),
                      new_actors=_actor_table(ids)) as con:
         return _replace(con, name=name, path=path, fmt=fmt, skipped=skipped)
@@ -212,9 +210,8 @@ def _restore_actors_and_attributions(con: duckdb.DuckDBPyConnection, log: Parsed
                       schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("agent", pa.string())]))
     rows = [(iid, a["agent"], a["evidence"], a["signal"], a["confidence"])
             for iid, attrs in log.restore_attributions.items() for a in attrs]
-    attributions = pa.table([pa.array([r[i] for r in rows], type=t) for i, t in enumerate(
-        (pa.string(), pa.string(), pa.string(), pa.string(), pa.float64()))],
-        names=["item_id", "agent", "evidence", "signal", "confidence"])
+    attributions = _table(rows, pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
+                                           ("signal", pa.string()), ("confidence", pa.float64())]))
     con.register("restored_actors", actors)
     con.register("restored_attributions", attributions)
     try:
@@ -227,15 +224,15 @@ def _restore_actors_and_attributions(con: duckdb.DuckDBPyConnection, log: Parsed
         con.unregister("restored_attributions")
 
 
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Rows of tuples (one value per column of `schema`) as an Arrow table."""
+    return pa.Table.from_arrays([pa.array([r[i] for r in rows], type=f.type) for i, f in enumerate(schema)],
+                                schema=schema)
+
+
 def _links_table(links: list[tuple[str, str, str]]) -> pa.Table:
-    return pa.Table.from_arrays([pa.array([lk[i] for lk in links], type=pa.string()) for i in range(3)],
-                                schema=_LINKS)
+    return _table(links, _LINKS)
 
 
 def _actor_table(ids: Identities) -> pa.Table:
-    new = ids.take_new()
-    cols: list[list[Any]] = [[], [], [], [], [], []]
-    for aid, kind, nm, email, agent in new:
-        for col, v in zip(cols, (aid, kind, nm, email, None, agent)):
-            col.append(v)
-    return pa.Table.from_arrays([pa.array(c, type=pa.string()) for c in cols], schema=_ACTORS)
+    return _table([(aid, kind, nm, email, None, agent) for aid, kind, nm, email, agent in ids.take_new()], _ACTORS)
