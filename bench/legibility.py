@@ -36,7 +36,6 @@ def build(path: Path, n_files: int, n_commits: int) -> Path:
     """A repository of `n_files` files and `n_commits` commits over the last year, via one fast-import stream."""
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
     start = 1_700_000_000
-    blobs: list[bytes] = []
 
     def data(text: str) -> bytes:
         b = text.encode()
@@ -76,7 +75,6 @@ def build(path: Path, n_files: int, n_commits: int) -> Path:
     out += b"done\n"
     subprocess.run(["git", "-C", str(path), "fast-import", "--quiet", "--done"], input=bytes(out), check=True)
     subprocess.run(["git", "-C", str(path), "checkout", "-q", "-f", "main"], check=True)
-    del blobs
     return path
 
 
@@ -93,14 +91,13 @@ def bench(repo: Path, repeat: int) -> None:
     env = dict(os.environ, PYTHONPATH=str(SRC))
     # No store (none exists in the working directory): the file list, config files and history only.
     cli = [sys.executable, "-m", "loopmeter", "legibility", str(repo), "--json"]
-    scorecard(repo)  # warm the page cache and the imports once
+    card = scorecard(repo)  # warms the page cache and the imports; its result is the one printed
     a, b, c = [], [], []
     for _ in range(repeat):
         a.append(timed(lambda: subprocess.run(listing, capture_output=True, check=True)))
         b.append(timed(lambda: scorecard(repo)))
         c.append(timed(lambda: subprocess.run(cli, capture_output=True, check=True, env=env)))
     ga, gb, gc = statistics.median(a), statistics.median(b), statistics.median(c)
-    card = scorecard(repo)
     print(f"{repo}  ({n_files:,} files{', bare' if bare else ''}; score {card['score']}, limited by {card['limiting_question']})")
     print(f"  git listing            {ga * 1000:8.1f} ms")
     print(f"  scorecard (in-process) {gb * 1000:8.1f} ms   {gb / ga:6.1f}x the listing")

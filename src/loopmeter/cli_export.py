@@ -14,11 +14,13 @@ from .export import EXPORT_FORMATS
 from .report.terminal import escape
 from .store.db import DEFAULT_STORE
 
+_FORMATS_HELP = f"{', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}."
+
 
 @app.command()
 def export(
     out: Annotated[Path, typer.Argument(help="The file to write (a directory for parquet).")],
-    fmt: Annotated[str, typer.Option("--format", help="ocel-json, ocel-sqlite, xes or parquet.")] = "ocel-json",
+    fmt: Annotated[str, typer.Option("--format", help=_FORMATS_HELP)] = "ocel-json",
     store: StoreOpt = DEFAULT_STORE,
     show_names: NamesOpt = False,
     debug: DebugOpt = False,
@@ -38,5 +40,3 @@ def export(
 
     _run(debug, go)
 
-
-assert set(EXPORT_FORMATS) == {"ocel-json", "ocel-sqlite", "xes", "parquet"}

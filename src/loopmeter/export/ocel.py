@@ -12,7 +12,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from ..sources.eventlog import ITEM_FIELDS, RESTORE_EXTRA, RESTORE_MARK
+from ..sources.eventlog import ITEM_FIELDS, RESTORE_EXTRA, RESTORE_MARK, quote_name
 from .canonical import CanonicalLog, field_text, iso
 
 #: OCEL 2.0 gives attributes that never change the epoch as their time.
@@ -86,10 +86,6 @@ def _type_tables(names: list[str]) -> dict[str, str]:
     return out
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def write_ocel_sqlite(log: CanonicalLog, path: Path) -> None:
     con = sqlite3.connect(path)
     try:
@@ -107,21 +103,21 @@ def write_ocel_sqlite(log: CanonicalLog, path: Path) -> None:
                 primary key (ocel_source_id, ocel_target_id, ocel_qualifier));
             """
         )
-        attr_cols = ", ".join(f"{_q(a)} text" for a in OBJECT_ATTRS)
+        attr_cols = ", ".join(f"{quote_name(a)} text" for a in OBJECT_ATTRS)
         for kind, suffix in kinds.items():
             con.execute("insert into object_map_type values (?, ?)", [kind, suffix])
-            con.execute(f"create table {_q('object_' + suffix)} (ocel_id text, ocel_time timestamp, "
+            con.execute(f"create table {quote_name('object_' + suffix)} (ocel_id text, ocel_time timestamp, "
                         f"ocel_changed_field text, {attr_cols})")
-        ev_cols = ", ".join(f"{_q(a)} text" for a in EVENT_ATTRS)
+        ev_cols = ", ".join(f"{quote_name(a)} text" for a in EVENT_ATTRS)
         for activity, suffix in activities.items():
             con.execute("insert into event_map_type values (?, ?)", [activity, suffix])
-            con.execute(f"create table {_q('event_' + suffix)} (ocel_id text primary key, ocel_time timestamp, {ev_cols})")
+            con.execute(f"create table {quote_name('event_' + suffix)} (ocel_id text primary key, ocel_time timestamp, {ev_cols})")
         marks = ", ".join("?" for _ in OBJECT_ATTRS)
         for iid, f in log.items.items():
             kind = f["kind"] or ""
             con.execute("insert into object values (?, ?)", [iid, kind])
             values = dict(_object_attrs(log, iid, f))
-            con.execute(f"insert into {_q('object_' + kinds[kind])} values (?, ?, NULL, {marks})",
+            con.execute(f"insert into {quote_name('object_' + kinds[kind])} values (?, ?, NULL, {marks})",
                         [iid, STATIC_TIME.replace("T", " ").rstrip("Z")] + [values.get(a) for a in OBJECT_ATTRS])
         # duplicate links (same ends and kind) collapse: the relation is a set in OCEL 2.0
         con.executemany("insert or ignore into object_object values (?, ?, ?)",
@@ -130,7 +126,7 @@ def write_ocel_sqlite(log: CanonicalLog, path: Path) -> None:
             eid = f"e{n}"
             con.execute("insert into event values (?, ?)", [eid, activity])
             values = dict(_event_attrs(log, actor, attrs))
-            con.execute(f"insert into {_q('event_' + activities[activity])} values (?, ?, {', '.join('?' for _ in EVENT_ATTRS)})",
+            con.execute(f"insert into {quote_name('event_' + activities[activity])} values (?, ?, {', '.join('?' for _ in EVENT_ATTRS)})",
                         [eid, ts.isoformat(sep=" ")] + [values.get(a) for a in EVENT_ATTRS])
             con.execute("insert into event_object values (?, ?, ?)", [eid, iid, ITEM_QUALIFIER])
         con.commit()

@@ -43,7 +43,7 @@ def write_xes(log: CanonicalLog, path: Path) -> None:
             for key in ("source", "title", "state"):
                 if item.get(key) is not None:
                     f.write(f"  <string key=\"lm:{key}\" value={_a(item[key])}/>\n")
-            for _, ts, activity, actor, attrs in by_item.get(iid, []):
+            for _, ts, activity, actor, attrs in by_item[iid]:
                 f.write(f"  <event>\n   <string key=\"concept:name\" value={_a(activity)}/>\n")
                 f.write(f"   <date key=\"time:timestamp\" value={_a(ts.isoformat() + '+00:00')}/>\n")
                 if actor is not None:

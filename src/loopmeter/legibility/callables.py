@@ -63,13 +63,13 @@ def task_commands(ctx: Context) -> Evidence:
         elif name == "pytest.ini":
             offer(path, [], {"test"})
     for path in ctx.manifests:
-        name, text = PurePosixPath(path).name.lower(), ctx.text(path)
+        name = PurePosixPath(path).name.lower()
         if name == "package.json":
-            scripts = configs.json_object(text).get("scripts")
+            scripts = ctx.config(path).get("scripts")
             if isinstance(scripts, dict):
                 offer(f"{path} scripts", sorted(str(k) for k in scripts))
         elif name == "pyproject.toml":
-            data = configs.toml(text)
+            data = ctx.config(path)
             for runner, names in configs.pyproject_tasks(data).items():
                 offer(f"{path} [{runner}]", names)
             tool = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
@@ -152,13 +152,13 @@ def tool_interfaces(ctx: Context) -> Evidence:
     for path in ctx.manifests:
         name, text = PurePosixPath(path).name.lower(), ctx.text(path)
         if name == "pyproject.toml":
-            data = configs.toml(text)
+            data = ctx.config(path)
             project = data.get("project") if isinstance(data.get("project"), dict) else {}
             poetry = (data.get("tool", {}) or {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
             scripts = dict(project.get("scripts") or {}) | dict((poetry or {}).get("scripts") or {})
             if scripts:
                 ev.evidence.append(f"{path}: command-line entry points {show(sorted(map(str, scripts)))}")
-        elif name == "package.json" and configs.json_object(text).get("bin"):
+        elif name == "package.json" and ctx.config(path).get("bin"):
             ev.evidence.append(f"{path}: command-line entry point (bin)")
         elif name == "setup.cfg" and "console_scripts" in text:
             ev.evidence.append(f"{path}: console_scripts entry points")

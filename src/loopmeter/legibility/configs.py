@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from typing import Any
 
 _MAKE_TARGET = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-/ ]*?)\s*::?(?![=])", re.M)
@@ -41,22 +42,33 @@ def justfile_recipes(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _JUST_RECIPE.finditer(text) if m.group(1) not in ("set", "export", "import", "mod", "alias")))
 
 
-def taskfile_tasks(text: str) -> list[str]:
-    """Task names: the keys one indentation level below a top-level `tasks:`."""
-    names, inside, indent = [], False, None
-    for line in text.splitlines():
+def _block_children(lines: list[str]) -> Iterator[str]:
+    """The lines one indentation level into a YAML block, given the lines after its key, up to the
+    next top-level line (blank lines and comments skipped)."""
+    indent = None
+    for line in lines:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         depth = len(line) - len(line.lstrip(" "))
         if depth == 0:
-            inside = line.rstrip().rstrip(":").strip() == "tasks" and line.rstrip().endswith(":")
-            indent = None
+            return
+        indent = indent or depth
+        if depth == indent:
+            yield line
+
+
+def taskfile_tasks(text: str) -> list[str]:
+    """Task names: the keys one indentation level below a top-level `tasks:`."""
+    names = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(" ") or not line.strip() or line.lstrip().startswith("#"):
             continue
-        if inside:
-            indent = indent or depth
-            m = re.match(r"\s*['\"]?([\w:.-]+)['\"]?\s*:", line)
-            if depth == indent and m:
-                names.append(m.group(1))
+        if line.rstrip().rstrip(":").strip() == "tasks" and line.rstrip().endswith(":"):
+            for child in _block_children(lines[i + 1:]):
+                m = re.match(r"\s*['\"]?([\w:.-]+)['\"]?\s*:", child)
+                if m:
+                    names.append(m.group(1))
     return names
 
 
@@ -130,17 +142,9 @@ def workflow_triggers(text: str) -> set[str]:
         rest = m.group(1).split(" #", 1)[0].strip()
         if rest:
             return _flow_names(rest)
-        events, indent = set(), None
-        for nxt in lines[i + 1:]:
-            if not nxt.strip() or nxt.lstrip().startswith("#"):
-                continue
-            depth = len(nxt) - len(nxt.lstrip(" "))
-            if depth == 0:
-                break
-            indent = indent or depth
-            if depth != indent:
-                continue
-            item = nxt.strip()
+        events = set()
+        for child in _block_children(lines[i + 1:]):
+            item = child.strip()
             if item.startswith("- "):
                 events.add(item[2:].strip(" '\""))
             else:

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
+from . import configs
 from .codeowners import LOCATIONS as CODEOWNERS_LOCATIONS
+from .codeowners import Rule
+from .codeowners import parse as parse_codeowners
 from .history import History
 from .scan import Inventory
 from .store_facts import StoreFacts
@@ -83,6 +88,20 @@ class Context:
         self.unread = wanted[MAX_READ:]
         self._code: tuple[list[str], list[str]] | None = None
         self.texts = inv.read_all(wanted[:MAX_READ])
+        self._configs: dict[str, dict[str, Any]] = {}
+
+    @cached_property
+    def codeowner_rules(self) -> list[Rule]:
+        """The CODEOWNERS file's rules, parsed once for the checks that read them."""
+        return parse_codeowners(self.text(self.codeowners)) if self.codeowners else []
+
+    def config(self, path: str) -> dict[str, Any]:
+        """A TOML or JSON config file (pyproject.toml, package.json) as data, {} when it does not
+        parse; parsed once, as several checks read the same manifest."""
+        if path not in self._configs:
+            parse = configs.toml if path.endswith(".toml") else configs.json_object
+            self._configs[path] = parse(self.text(path))
+        return self._configs[path]
 
     def named(self, *names: str, max_depth: int | None = None) -> list[str]:
         """Tracked files with any of these (case-insensitive) base names."""

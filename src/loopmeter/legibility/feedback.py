@@ -71,8 +71,8 @@ def ci_flakiness(ctx: Context) -> Evidence:
 
 def pre_commit(ctx: Context) -> Evidence:
     hits = sorted(f for f in ctx.files if _HOOKS.match(f))
-    for path, text in ctx.texts_of([p for p in ctx.manifests if p.endswith("package.json")]):
-        data = configs.json_object(text)
+    for path, _ in ctx.texts_of([p for p in ctx.manifests if p.endswith("package.json")]):
+        data = ctx.config(path)
         keys = [k for k in ("husky", "lint-staged", "simple-git-hooks") if k in data
                 or k in (data.get("devDependencies") or {} if isinstance(data.get("devDependencies"), dict) else {})]
         if keys:

@@ -10,14 +10,14 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 from ..attribution import Matcher
-from . import codeowners, configs
+from . import codeowners
 from .context import Context, Evidence, show
 
 
 def codeowners_coverage(ctx: Context) -> Evidence:
     if ctx.codeowners is None:
         return Evidence(value=0.0, missing=["no CODEOWNERS file (.github/, root, docs/ or .gitlab/)"])
-    rules = codeowners.parse(ctx.text(ctx.codeowners))
+    rules = ctx.codeowner_rules
     files = ctx.files
     owned, unowned = codeowners.coverage(rules, files)
     share = owned / len(files) if files else 0.0
@@ -35,15 +35,15 @@ def maintainers(ctx: Context) -> Evidence:
                       max_depth=1)
     if files:
         ev.evidence.append(f"maintainer files: {show(files)}")
-    if ctx.codeowners and any(r.owners for r in codeowners.parse(ctx.text(ctx.codeowners))):
+    if any(r.owners for r in ctx.codeowner_rules):
         ev.evidence.append(f"{ctx.codeowners} names owners")
     for path in ctx.manifests:
-        name, text = PurePosixPath(path).name.lower(), ctx.text(path)
+        name = PurePosixPath(path).name.lower()
         if name == "pyproject.toml":
-            project = configs.toml(text).get("project")
+            project = ctx.config(path).get("project")
             if isinstance(project, dict) and project.get("maintainers"):
                 ev.evidence.append(f"{path}: [project] maintainers")
-        elif name == "package.json" and configs.json_object(text).get("maintainers"):
+        elif name == "package.json" and ctx.config(path).get("maintainers"):
             ev.evidence.append(f"{path}: maintainers")
     ev.fraction = 1.0 if ev.evidence else 0.0
     if not ev.evidence:

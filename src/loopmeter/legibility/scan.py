@@ -9,7 +9,7 @@ disk for a work tree, through one `git cat-file --batch` for a bare repository.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -37,7 +37,6 @@ class Inventory:
     files: list[str]
     head: str | None = None
     head_time: datetime | None = None  # committer time of HEAD (naive UTC): the "as of" of history checks
-    _cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @property
     def is_git(self) -> bool:
@@ -45,14 +44,12 @@ class Inventory:
 
     def read_all(self, paths: list[str]) -> dict[str, str]:
         """The text of each given tracked file that exists and is small enough; others are left out."""
-        wanted = [p for p in dict.fromkeys(paths) if p not in self._cache]
-        if wanted:
-            if self.kind == "bare":
-                self._cache.update(_cat_files(self.root, wanted))
-            else:
-                for p in wanted:
-                    self._cache[p] = _read_disk(self.root / p)
-        return {p: t for p in paths if (t := self._cache.get(p)) is not None}
+        wanted = list(dict.fromkeys(paths))
+        if self.kind == "bare":
+            texts = _cat_files(self.root, wanted)
+        else:
+            texts = {p: _read_disk(self.root / p) for p in wanted}
+        return {p: t for p, t in texts.items() if t is not None}
 
 
 def _read_disk(path: Path) -> str | None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LoopmeterError
+from .sessions.model import parse_time as _parse_session_time
 
 FORMATS = ("csv", "jsonl", "xes", "ocel")
 #: Events handed to a sink at a time: large enough to write efficiently, small enough to keep a
@@ -101,8 +102,10 @@ class ParsedLog:
             self.sink(self, self.events)
             self.events = []
 
-    def skipped_reasons(self) -> dict[str, int]:
-        return dict(Counter(s.reason for s in self.skipped))
+
+def skipped_reasons(skipped: list[Skipped]) -> dict[str, int]:
+    """How many unusable rows each reason cost, in the order the reasons were first met."""
+    return dict(Counter(s.reason for s in skipped))
 
 
 def _share(text: str) -> str:
@@ -116,27 +119,15 @@ _EPOCH_NUMBER = re.compile(r"^\d{9,13}(\.\d+)?$")
 
 def parse_time(value: Any) -> datetime | None:
     """An ISO 8601 time, or Unix epoch seconds (milliseconds when above 1e11, as exporters and the
-    agent-session readers write them), as naive UTC; None when it is neither."""
+    agent-session readers write them), as naive UTC; None when it is neither.
+
+    The agent-session readers' parser does the work; a log adds epoch numbers written as text
+    (a CSV cell is always text) and datetimes (an OCEL SQLite column)."""
     if isinstance(value, str) and _EPOCH_NUMBER.match(value.strip()):
         value = float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000.0 if value > 1e11 else float(value)
-        try:
-            return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
-        except (OverflowError, OSError, ValueError):
-            return None
     if isinstance(value, datetime):
-        t = value
-    elif isinstance(value, str) and value.strip():
-        try:
-            t = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if t.tzinfo is not None:
-        t = t.astimezone(UTC).replace(tzinfo=None)
-    return t
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+    return _parse_session_time(value)
 
 
 #: The OCEL flavours by name (as `export --format` writes them); `ocel` reads either.
@@ -167,8 +158,7 @@ def check_readable(path: str | Path, fmt: str | None = None) -> str:
     fmt = fmt or detect_format(p)
     if fmt in OCEL_FLAVOURS:
         # The names `export --format` and the report use: an OCEL file of that flavour.
-        with p.open("rb") as f:
-            sqlite = f.read(16).startswith(b"SQLite format 3")
+        sqlite = _is_sqlite(p)
         if sqlite != (fmt == "ocel-sqlite"):
             raise EventLogError(f"{p}: is an OCEL {'SQLite' if sqlite else 'JSON'} file, not {fmt}; pass --format ocel")
         return "ocel"
@@ -186,10 +176,9 @@ def read_event_log(path: str | Path, fmt: str | None = None, mapping: Mapping | 
     return log
 
 
-def _read(path: Path, fmt: str | None, mapping: Mapping | None,
+def _read(p: Path, fmt: str | None, mapping: Mapping | None,
           sink: Callable[[ParsedLog, list[Event]], None] | None) -> ParsedLog:
-    p = Path(path)
-    fmt = check_readable(p, fmt)
+    fmt = check_readable(p, fmt)  # one of FORMATS from here on
     mapping = mapping or Mapping()
     if fmt == "csv":
         return _read_csv(ParsedLog(str(p), "csv", sink=sink), p, mapping)
@@ -197,16 +186,29 @@ def _read(path: Path, fmt: str | None, mapping: Mapping | None,
         return _read_jsonl(ParsedLog(str(p), "jsonl", sink=sink), p, mapping)
     if fmt == "xes":
         return _XesReader(p, ParsedLog(str(p), "xes", sink=sink)).read()
-    if fmt == "ocel":
-        with p.open("rb") as f:
-            head = f.read(16)
-        if head.startswith(b"SQLite format 3"):
-            return _read_ocel_sqlite(ParsedLog(str(p), "ocel-sqlite", sink=sink), p)
-        return _read_ocel_json(ParsedLog(str(p), "ocel-json", sink=sink), p)
-    raise EventLogError(f"{p}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if _is_sqlite(p):
+        return _read_ocel_sqlite(ParsedLog(str(p), "ocel-sqlite", sink=sink), p)
+    return _read_ocel_json(ParsedLog(str(p), "ocel-json", sink=sink), p)
+
+
+def _is_sqlite(p: Path) -> bool:
+    """Whether the file starts with SQLite's header: which OCEL flavour it is, whatever its name."""
+    with p.open("rb") as f:
+        return f.read(16).startswith(b"SQLite format 3")
 
 
 # --------------------------------------------------------------------------- rows (CSV, JSONL)
+
+
+def _event_time(raw: Any, where: str, log: ParsedLog) -> datetime | None:
+    """The time of an event, or None after recording why the event has none it can use."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        log.skipped.append(Skipped(where, "missing timestamp"))
+        return None
+    ts = parse_time(raw)
+    if ts is None:
+        log.skipped.append(Skipped(where, "unparseable timestamp"))
+    return ts
 
 
 def _row_event(row: dict[str, Any], m: Mapping, where: str, log: ParsedLog) -> None:
@@ -221,13 +223,8 @@ def _row_event(row: dict[str, Any], m: Mapping, where: str, log: ParsedLog) -> N
     if not activity:
         log.skipped.append(Skipped(where, "missing activity"))
         return
-    raw = row.get(m.timestamp)
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        log.skipped.append(Skipped(where, "missing timestamp"))
-        return
-    ts = parse_time(raw)
+    ts = _event_time(row.get(m.timestamp), where, log)
     if ts is None:
-        log.skipped.append(Skipped(where, "unparseable timestamp"))
         return
     actor = row.get(m.actor) if m.actor else None
     actor = None if actor is None or str(actor).strip() == "" else str(actor).strip()
@@ -448,13 +445,8 @@ class _XesReader:
             if activity is None or not str(activity).strip():
                 self.log.skipped.append(Skipped(where, "missing activity"))
                 continue
-            raw = ev.get("time:timestamp")
-            if raw is None:
-                self.log.skipped.append(Skipped(where, "missing timestamp"))
-                continue
-            ts = parse_time(raw)
+            ts = _event_time(ev.get("time:timestamp"), where, self.log)
             if ts is None:
-                self.log.skipped.append(Skipped(where, "unparseable timestamp"))
                 continue
             actor = ev.get("org:resource")
             attrs = {k: v for k, v in ev.items() if k not in ("concept:name", "time:timestamp", "org:resource")}
@@ -502,12 +494,8 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
         if not etype:
             log.skipped.append(Skipped(where, "missing activity"))
             continue
-        if time is None or time == "":
-            log.skipped.append(Skipped(where, "missing timestamp"))
-            continue
-        ts = parse_time(time)
+        ts = _event_time(time, where, log)
         if ts is None:
-            log.skipped.append(Skipped(where, "unparseable timestamp"))
             continue
         known = [o for o in related if o in objects]
         if len(known) < len(related):
@@ -613,7 +601,8 @@ def _read_ocel_json(log: ParsedLog, p: Path) -> ParsedLog:
     return log
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
+    """A table or column name as an SQLite identifier (OCEL 2.0 SQLite names tables after types)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -641,7 +630,7 @@ def _read_ocel_sqlite(log: ParsedLog, p: Path) -> ParsedLog:
             table = f"object_{suffix}"
             if table not in tables:
                 raise EventLogError(f"{p}: table {table!r} is missing (named for object type {otype!r})")
-            cur = con.execute(f"select * from {_quote(table)}")
+            cur = con.execute(f"select * from {quote_name(table)}")
             cols = [c[0] for c in cur.description]
             if "ocel_id" not in cols:
                 raise EventLogError(f"{p}: table {table!r} has no column 'ocel_id'")
@@ -664,7 +653,7 @@ def _read_ocel_sqlite(log: ParsedLog, p: Path) -> ParsedLog:
             table = f"event_{suffix}"
             if table not in tables:
                 raise EventLogError(f"{p}: table {table!r} is missing (named for event type {etype!r})")
-            cur = con.execute(f"select * from {_quote(table)}")
+            cur = con.execute(f"select * from {quote_name(table)}")
             cols = [c[0] for c in cur.description]
             for c in ("ocel_id", "ocel_time"):
                 if c not in cols:

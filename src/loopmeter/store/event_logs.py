@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..sources.eventlog import Event, EventLogError, ParsedLog, Skipped
+from ..sources.eventlog import Event, EventLogError, ParsedLog, Skipped, skipped_reasons
 from .db import Store, transaction, utcnow
 from .git_load import Identities
 
@@ -68,10 +68,7 @@ class LogSummary:
 
     @property
     def skipped_reasons(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for s in self.skipped:
-            out[s.reason] = out.get(s.reason, 0) + 1
-        return out
+        return skipped_reasons(self.skipped)
 
 
 def case_id(log_name: str, case: str) -> str:
@@ -88,15 +85,14 @@ class _Stager:
 
     def __call__(self, log: ParsedLog, events: list[Event]) -> None:
         restore = log.restore_items is not None
-        cols: list[list[Any]] = [[], [], [], [], []]
+        rows = []
         for e in events:
             iid = self.item_of.get(e.case)
             if iid is None:
                 iid = self.item_of[e.case] = e.case if restore else case_id(self.name, e.case)
             actor = e.actor if restore else (self.ids.actor_id(e.actor, "") if e.actor else None)
-            for col, v in zip(cols, (iid, e.ts, e.activity, actor, dumps(e.attrs))):
-                col.append(v)
-        batch = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, _EVENTS)], schema=_EVENTS)
+            rows.append((iid, e.ts, e.activity, actor, dumps(e.attrs)))
+        batch = _table(rows, _EVENTS)
         self.con.register("event_batch", batch)
         try:
             self.con.execute("insert into new_events select * from event_batch")
@@ -130,36 +126,32 @@ def ingest_log(store: Store, *, name: str, path: str, ids: Identities,
     is; a file that turns out unreadable half-way (malformed XML, a mapped key no row has) rolls
     the transaction back and leaves the store as it was.
     """
-    con = store.con
     registered: list[str] = []
-    con.execute("begin transaction")
-    try:
-        con.execute("create temp table new_events (item_id varchar, ts timestamp, activity varchar, "
-                    "actor_id varchar, attrs varchar)")
-        log = read(_Stager(con, name, ids))
-        items = pa.Table.from_pylist(_case_items(con, log, name), schema=_ITEMS)
-        have = set(items.column("item_id").to_pylist())
-        restore = log.restore_items is not None
-        links = []
-        for a, b, q in log.relations:
-            src, dst = (a, b) if restore else (case_id(name, a), case_id(name, b))
-            if src in have and dst in have:
-                links.append((src, dst, q))
-        for tname, table in (("new_items", items), ("new_links", _links_table(links)),
-                             ("new_actors", _actor_table(ids))):
-            con.register(tname, table)
-            registered.append(tname)
-        summary = _replace(con, name=name, path=path, fmt=log.format, skipped=log.skipped)
-        if restore:
-            _restore_actors_and_attributions(con, log)
-        con.execute("drop table new_events")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        for tname in registered:
-            con.unregister(tname)
+    # The tables to register exist only once the file has been read, inside the transaction.
+    with transaction(store.con) as con:
+        try:
+            con.execute("create temp table new_events (item_id varchar, ts timestamp, activity varchar, "
+                        "actor_id varchar, attrs varchar)")
+            log = read(_Stager(con, name, ids))
+            items = pa.Table.from_pylist(_case_items(con, log, name), schema=_ITEMS)
+            have = set(items.column("item_id").to_pylist())
+            restore = log.restore_items is not None
+            links = []
+            for a, b, q in log.relations:
+                src, dst = (a, b) if restore else (case_id(name, a), case_id(name, b))
+                if src in have and dst in have:
+                    links.append((src, dst, q))
+            for tname, table in (("new_items", items), ("new_links", _links_table(links)),
+                                 ("new_actors", _actor_table(ids))):
+                con.register(tname, table)
+                registered.append(tname)
+            summary = _replace(con, name=name, path=path, fmt=log.format, skipped=log.skipped)
+            if restore:
+                _restore_actors_and_attributions(con, log)
+            con.execute("drop table new_events")
+        finally:
+            for tname in registered:
+                con.unregister(tname)
     return summary
 
 
@@ -167,8 +159,7 @@ def write_log(store: Store, *, name: str, path: str, fmt: str, rows: Rows, skipp
               ids: Identities) -> LogSummary:
     """Replace log `name`'s items, events and links with `rows` (built in memory), atomically."""
     items = pa.Table.from_pylist(rows.items, schema=_ITEMS)
-    events = pa.Table.from_arrays(
-        [pa.array([e[i] for e in rows.events], type=t.type) for i, t in enumerate(_EVENTS)], schema=_EVENTS)
+    events = _table(rows.events, _EVENTS)
     with transaction(store.con, new_items=items, new_events=events, new_links=_links_table(rows.links),
                      new_actors=_actor_table(ids)) as con:
         return _replace(con, name=name, path=path, fmt=fmt, skipped=skipped)
@@ -203,13 +194,10 @@ def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, 
                 "where actor_id not in (select actor_id from actors)")
     (n_items,) = con.execute("select count(*) from new_items").fetchone()
     (n_events,) = con.execute("select count(*) from new_events").fetchone()
-    reasons: dict[str, int] = {}
-    for s in skipped:
-        reasons[s.reason] = reasons.get(s.reason, 0) + 1
     sample = [{"where": s.where, "reason": s.reason} for s in skipped[:SKIPPED_SAMPLE]]
     con.execute(
         "insert or replace into event_logs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [name, path, fmt, n_items, n_events, len(skipped), json.dumps(reasons), json.dumps(sample), utcnow()],
+        [name, path, fmt, n_items, n_events, len(skipped), json.dumps(skipped_reasons(skipped)), json.dumps(sample), utcnow()],
     )
     return LogSummary(name, path, fmt, n_items, n_events, skipped)
 
@@ -222,9 +210,8 @@ def _restore_actors_and_attributions(con: duckdb.DuckDBPyConnection, log: Parsed
                       schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("agent", pa.string())]))
     rows = [(iid, a["agent"], a["evidence"], a["signal"], a["confidence"])
             for iid, attrs in log.restore_attributions.items() for a in attrs]
-    attributions = pa.table([pa.array([r[i] for r in rows], type=t) for i, t in enumerate(
-        (pa.string(), pa.string(), pa.string(), pa.string(), pa.float64()))],
-        names=["item_id", "agent", "evidence", "signal", "confidence"])
+    attributions = _table(rows, pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
+                                           ("signal", pa.string()), ("confidence", pa.float64())]))
     con.register("restored_actors", actors)
     con.register("restored_attributions", attributions)
     try:
@@ -237,15 +224,15 @@ def _restore_actors_and_attributions(con: duckdb.DuckDBPyConnection, log: Parsed
         con.unregister("restored_attributions")
 
 
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Rows of tuples (one value per column of `schema`) as an Arrow table."""
+    return pa.Table.from_arrays([pa.array([r[i] for r in rows], type=f.type) for i, f in enumerate(schema)],
+                                schema=schema)
+
+
 def _links_table(links: list[tuple[str, str, str]]) -> pa.Table:
-    return pa.Table.from_arrays([pa.array([lk[i] for lk in links], type=pa.string()) for i in range(3)],
-                                schema=_LINKS)
+    return _table(links, _LINKS)
 
 
 def _actor_table(ids: Identities) -> pa.Table:
-    new = ids.take_new()
-    cols: list[list[Any]] = [[], [], [], [], [], []]
-    for aid, kind, nm, email, agent in new:
-        for col, v in zip(cols, (aid, kind, nm, email, None, agent)):
-            col.append(v)
-    return pa.Table.from_arrays([pa.array(c, type=pa.string()) for c in cols], schema=_ACTORS)
+    return _table([(aid, kind, nm, email, None, agent) for aid, kind, nm, email, agent in ids.take_new()], _ACTORS)
