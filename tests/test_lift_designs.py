@@ -410,3 +410,22 @@ def test_ai_vs_human_with_per_repository_dates_is_restricted_to_after_adoption(s
     assert "whole_history" not in r["caveat_codes"]
     chosen = {row["period"] for row in doc["specification"] if row["chosen"]}
     assert chosen == {"since adoption"}
+
+
+def test_the_same_history_in_two_fresh_stores_gives_the_same_intervals(tmp_path):
+    # Pseudonyms are salted per store; a seeded bootstrap must not depend on them, or a re-ingest
+    # prints a different interval for the same data (it once moved a CI bound across the truth).
+    team = Team(name="team", authors=6, weeks=16, adoption_week=8, cycle_ratio=0.7)
+    write_repo(tmp_path / "team", team, seed=5)
+    docs, reports, actors = [], [], []
+    for name in ("one", "two"):
+        store = tmp_path / f"{name}.duckdb"
+        loopmeter.ingest([tmp_path / "team"], store_path=store)
+        docs.append(lift(store_path=store, as_of=as_of(team), n_boot=200))
+        reports.append(loopmeter.report_from_store(store_path=store, as_of=as_of(team))["lift"])
+        with Store.open(store) as s:
+            actors.append({r[0] for r in s.con.execute("select actor_id from actors").fetchall()})
+    assert actors[0].isdisjoint(actors[1])  # the salts differ, so the ids do
+    bounds = [[(r["metric"], r["estimator"], r["ci_low"], r["ci_high"]) for r in d["results"]] for d in docs]
+    assert bounds[0] == bounds[1] and any(b[2] is not None for b in bounds[0])
+    assert reports[0] == reports[1] and any(r.get("ci_low") is not None for r in reports[0])

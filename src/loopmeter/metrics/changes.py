@@ -152,3 +152,30 @@ def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo
     a = cc.filter(cc.kind != "bot").select(*keys)
     b = ch.filter(~ch.bot & ch.author_id.notnull()).select(*keys)
     return a.union(b, distinct=True)
+
+
+def salt_free_author_keys(con) -> dict[str, str]:
+    """actor_id -> a key that orders authors the same way in every store holding the same data.
+
+    Pseudonyms are salted per store, so sorting clusters by actor id would make a seeded bootstrap
+    draw different authors (and print a different interval) after a re-ingest into a fresh store.
+    An author's smallest item or commit id (repository and sha, no salt) orders them by data; the
+    actor id is appended only to keep two authors apart should they ever share that id.
+    """
+    items = con.table("items")
+    items = items.filter(items.author_id.notnull()).select(author_id=items.author_id, key=items.item_id)
+    commits = con.table("commits")
+    commits = commits.filter(commits.author_id.notnull()).select(
+        author_id=commits.author_id, key=(ibis.literal("git:") + commits.repo + ":commit:" + commits.sha).cast("string")
+    )
+    items = items.mutate(key=items.key.cast("string"))
+    both = items.union(commits)
+    keys = con.execute(both.group_by("author_id").agg(key=both.key.min()))
+    return {a: f"{k}\x00{a}" for a, k in zip(keys["author_id"], keys["key"])}
+
+
+def with_salt_free_authors(df, keys: dict[str, str], column: str = "author_id"):
+    """``df`` with ``column`` replaced by its salt-free key (ids without one, e.g. "unknown", kept)."""
+    out = df.copy()
+    out[column] = out[column].map(lambda a: keys.get(a, a))
+    return out

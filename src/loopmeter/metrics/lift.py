@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.lift import Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
-from .changes import Window, active_weeks, changes
+from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 
 ADOPTION_RULE = (
     "the first ISO week with AI-attributed changes such that at least 3 of the 4 weeks starting there "
@@ -70,6 +70,7 @@ def cycle_time_ai_vs_human(
         compared = compared & (ch.done_at >= ibis.timestamp(datetime.combine(since, datetime.min.time())))
     keep = compared & ch.cycle_hours.notnull() & (ch.cycle_hours > 0)
     df = con.execute(ch.filter(keep).select("cycle_hours", "ai_assisted", "author_id", "size_lines"))
+    df = with_salt_free_authors(df, salt_free_author_keys(con))
     period = [f"both groups are changes landed since the adoption date ({since.isoformat()})"] if since else [
         "no adoption date, so the whole history is compared: older human work may differ for reasons other than AI"
     ]
@@ -135,6 +136,8 @@ def throughput_after_vs_before(
     ok = ch.filter(~ch.bot & ch.validated)
     done = con.execute(ok.group_by(["author_id", "week"]).agg(n=ok.count()))
     active = con.execute(active_weeks(con, window, repos))
+    keys = salt_free_author_keys(con)
+    done, active = with_salt_free_authors(done, keys), with_salt_free_authors(active, keys)
     done["week"] = pd.to_datetime(done["week"]).dt.date
     active["week"] = pd.to_datetime(active["week"]).dt.date
     # Equal windows either side of adoption (at least 8 weeks before): a decade of pre-AI history

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..stats.lift import Estimate
-from .changes import Window, active_weeks, changes
+from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 from .lift import adoption as detect_pooled_adoption
 
 #: The before period has at least this many weeks, and as many as the after period otherwise.
@@ -126,7 +126,7 @@ def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
         df = pd.concat([df, open_.astype({c: df[c].dtype for c in ("ai_assisted", "validated", "observed")})],
                        ignore_index=True)
     df["author_id"] = df["author_id"].fillna("unknown")
-    return df
+    return with_salt_free_authors(df, salt_free_author_keys(con))
 
 
 def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
@@ -190,7 +190,7 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date
-    return out
+    return with_salt_free_authors(out, salt_free_author_keys(con))
 
 
 # --------------------------------------------------------------------------- periods
