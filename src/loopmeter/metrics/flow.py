@@ -112,26 +112,87 @@ def pr_cycle_part(con, prs: ir.Table) -> dict | None:
     }
 
 
-def waiting_part(con, raw, prs: ir.Table, as_of: datetime, items: str = "items") -> dict | None:
+def waiting_parts(con, raw, prs: ir.Table, as_of: datetime,
+                  items: str = "items") -> tuple[dict | None, dict | None]:
+    """`waiting_on_humans` and `waiting_now`, over non-bot pull requests merged by as_of or still
+    open then (their stretches censored at as_of)."""
     w = waiting.waiting(con, as_of, items)
-    merged = prs.filter(prs.merged & (prs.author_group != "bot"))
-    t = materialize(con, raw, merged.join(w, merged.item_id == w.item_id).select(
-        "week", "author_group", *waiting.STATES
+    nb = prs.filter(prs.author_group != "bot")
+    t = materialize(con, raw, nb.join(w, nb.item_id == w.item_id).filter(nb.merged | w.open_now).select(
+        nb.item_id, "repo", "title", "author_id", w.number, "week", "author_group", "merged", "open_now",
+        *waiting.STATES, *(f"{s}_now" for s in waiting.STATES),
     ), "_lm_flow_waiting")
     n = int(con.execute(t.count()))
     if n == 0:
-        return None
+        return None, None
+    return waiting_part(con, t, n, as_of, items), waiting_now_part(con, raw, t)
 
-    def states(sub: ir.Table) -> dict:
-        return {s: {"total_hours": d["total"], "prs": d["n"], "p50": d["p50"], "p85": d["p85"]}
-                for s, d in dists(con, sub, waiting.STATES).items()}
 
-    weekly = _weekly_by_group(con, t, "prs", {f"{s}_hours": t[s].sum() for s in waiting.STATES}, missing=0.0)
+def waiting_part(con, t: ir.Table, n: int, as_of: datetime, items: str) -> dict:
+    done = t.filter(t.merged)
+
+    def states(sub: ir.Table, sub_done: ir.Table) -> dict:
+        # Percentiles over merged PRs only: an open PR's hours are a lower bound (censored), and
+        # mixing lower bounds into a percentile would move it with how many PRs happen to be open.
+        ds, dd = dists(con, sub, waiting.STATES), dists(con, sub_done, waiting.STATES)
+        return {s: {"total_hours": ds[s]["total"], "prs": ds[s]["n"], "p50": dd[s]["p50"], "p85": dd[s]["p85"]}
+                for s in waiting.STATES}
+
+    op = t.filter(t.open_now)
+    cen = dists(con, op, waiting.STATES)
+    wk = con.sql(waiting.weekly_sql(as_of, items))
+    wt = wk.join(t.select("item_id", "author_group"), "item_id")
+    weekly = _weekly_by_group(con, wt, "prs", {f"{s}_hours": wt[s].sum() for s in waiting.STATES}, missing=0.0)
     return {
         "prs": n,
-        "states": states(t),
-        "by_group": {g: states(t.filter(t.author_group == g)) for g in GROUPS},
+        "states": states(t, done),
+        "by_group": {g: states(t.filter(t.author_group == g), done.filter(done.author_group == g)) for g in GROUPS},
+        "censored": {"prs": int(con.execute(op.count())),
+                     "states": {s: {"total_hours": d["total"], "prs": d["n"]} for s, d in cen.items()}},
         "weekly": weekly,
+    }
+
+
+LONGEST = 10  # how many of the longest-waiting open pull requests `waiting_now` lists
+
+
+def waiting_now_part(con, raw, t: ir.Table) -> dict:
+    """The open non-bot pull requests in each waiting state at as_of, with the age of the stretch
+    they are in (p50, oldest), and the longest-waiting of them."""
+    from ..report.document import display_name  # the report's one pseudonymising rule
+
+    op = t.filter(t.open_now)
+    now = [f"{s}_now" for s in waiting.STATES]
+
+    def states(sub: ir.Table) -> dict:
+        ds = dists(con, sub, now)
+        oldest = con.execute(sub.aggregate(**{c: sub[c].max() for c in now})).iloc[0]
+        return {s: {"prs": ds[f"{s}_now"]["n"], "p50_hours": ds[f"{s}_now"]["p50"],
+                    "oldest_hours": _f(oldest[f"{s}_now"])} for s in waiting.STATES}
+
+    rows = con.execute(op.select("item_id", "repo", "number", "title", "author_id", "author_group", *now)).to_dict("records")
+    ids = sorted({r["author_id"] for r in rows if isinstance(r["author_id"], str)})
+    kinds = {a: (name, kind) for a, name, kind in raw.execute(
+        "select actor_id, name, kind from actors where list_contains(?::varchar[], actor_id)", [ids]).fetchall()}
+    waits = []
+    for r in rows:
+        hours = {s: _f(r[f"{s}_now"]) for s in waiting.STATES}
+        hours = {s: h for s, h in hours.items() if h is not None}
+        if not hours:
+            continue
+        state = max(hours, key=lambda s: (hours[s], -waiting.STATES.index(s)))
+        name, kind = kinds.get(r["author_id"], (None, None))
+        waits.append({"repo": r["repo"], "number": None if _num(r["number"]) is None else int(r["number"]),
+                      "title": r["title"], "author": display_name(r["author_id"], name, kind, False),
+                      "group": r["author_group"], "state": state, "hours": hours[state],
+                      "states": sorted(hours, key=waiting.STATES.index)})
+    waits.sort(key=lambda x: (-x["hours"], x["repo"] or "", x["number"] or 0))
+    return {
+        "open_prs": len(rows),
+        "waiting_prs": len(waits),
+        "states": states(op),
+        "by_group": {g: states(op.filter(op.author_group == g)) for g in GROUPS},
+        "longest": waits[:LONGEST],
     }
 
 
@@ -296,9 +357,11 @@ def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
         deploys.register(raw, as_of, items)
         prs = (materialize(con, raw, pr_cycle.pull_requests(con, as_of, items=items), "_lm_flow_prs")
                if "pull_request" in kinds else None)
+        waits = waiting_parts(con, raw, prs, as_of, items) if prs is not None else (None, None)
         parts = {
             "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
-            "waiting_on_humans": waiting_part(con, raw, prs, as_of, items) if prs is not None else None,
+            "waiting_on_humans": waits[0],
+            "waiting_now": waits[1],
             "dora": dora_part(con, raw, prs, as_of, rule, items) if "deployment" in kinds else None,
             "issues": issues_part(con, raw, as_of, items) if kinds & {"issue", "incident"} else None,
             "ci": ci_part(con, raw, as_of, items) if "ci_run" in kinds else None,
