@@ -170,12 +170,22 @@ def render_flow(flow: dict | None, console: Console) -> None:
         t.add_row("pull requests merged", f"{pr['merged']:,} ({pr['merged_without_review']:,} without review, "
                   f"{pr['deployed']:,} deployed)")
     w = flow.get("waiting_on_humans")
+    labels = (("review_requested", "review requested"), ("approved_not_merged", "approved, not merged"),
+              ("ci_green_not_merged", "CI green, not merged"))
     if w:
         st = w["states"]
-        t.add_row("waiting on humans, median",
-                  " · ".join(f"{label} {_dur(st[k]['p50'])} (n={st[k]['prs']:,})" for k, label in (
-                      ("review_requested", "review requested"), ("approved_not_merged", "approved, not merged"),
-                      ("ci_green_not_merged", "CI green, not merged"))))
+        t.add_row("waiting on humans, median (merged)",
+                  " · ".join(f"{label} {_dur(st[k]['p50'])} (n={st[k]['prs']:,})" for k, label in labels))
+    wn = flow.get("waiting_now")
+    if wn:
+        ns = wn["states"]
+        t.add_row("waiting now (open PRs), median age / oldest",
+                  " · ".join(f"{label} {ns[k]['prs']:,}: {_dur(ns[k]['p50_hours'])} / {_dur(ns[k]['oldest_hours'])}"
+                             for k, label in labels))
+        for r in wn["longest"][:3]:
+            number = "" if r["number"] is None else f"#{r['number']}"
+            t.add_row("  waiting longest", escape(f"{_dur(r['hours'])} {r['state'].replace('_', ' ')}: "
+                                                  f"{r['repo']}{number} {r['title'] or ''} ({r['author']})"))
     d = flow.get("dora")
     if d:
         f, cfr = d["deployment_frequency"], d["change_failure_rate"]
