@@ -214,3 +214,72 @@ def test_html_lists_the_longest_waiting_with_a_hostile_title_inert_in_chromium(h
     assert page.errors == [] and page.requests == []
     assert page.pwned == "undefined"
     assert HOSTILE in page.text and "review requested" in page.text and "10.0 days" in page.text
+
+
+# -- end to end through the GitHub source ------------------------------------------------------------
+
+GH_TOKEN = "ghp_TESTtoken0123456789abcdefSECRET"
+
+
+def _with_an_open_pr(server) -> None:
+    """A copy of the fixture acme/widgets with one more pull request, #8, still open: bob's, opened
+    Sunday 2024-03-10 09:00, review asked of alice at 12:00 and never given."""
+    user = {"login": "bob", "id": 1002, "type": "User"}
+    pr = {"url": "https://api.github.com/repos/acme/widgets/pulls/8", "id": 5008, "number": 8, "state": "open",
+          "locked": False, "title": "Retry the <b>flaky</b> upload", "user": user, "body": "", "labels": [],
+          "created_at": "2024-03-10T09:00:00Z", "updated_at": "2024-03-19T08:00:00Z", "closed_at": None,
+          "merged_at": None, "merge_commit_sha": None, "draft": False,
+          "head": {"label": "acme:retry-upload", "ref": "retry-upload", "sha": "c8a0000000000000000000000000000000000008"},
+          "base": {"label": "acme:main", "ref": "main", "sha": "9000000000000000000000000000000000000009"},
+          "html_url": "https://github.com/acme/widgets/pull/8", "author_association": "MEMBER"}
+    issue = {k: pr[k] for k in ("id", "number", "state", "title", "user", "body", "labels", "created_at",
+                                "updated_at", "closed_at")}
+    issue["pull_request"] = {"url": pr["url"], "merged_at": None}
+    timeline = [
+        {"sha": "c8a0000000000000000000000000000000000008", "node_id": "C_8a", "event": "committed",
+         "author": {"name": "Bob Builder", "email": "bob@example.com", "date": "2024-03-10T08:30:00Z"},
+         "committer": {"name": "Bob Builder", "email": "bob@example.com", "date": "2024-03-10T08:30:00Z"},
+         "message": "Retry the upload", "parents": []},
+        {"id": 90801, "event": "review_requested", "actor": user, "created_at": "2024-03-10T12:00:00Z",
+         "requested_reviewer": {"login": "alice", "id": 1001, "type": "User"}},
+    ]
+    base = "/repos/acme/widgets"
+    server.data[f"{base}/pulls"] = [pr, *server.data[f"{base}/pulls"]]
+    server.data[f"{base}/issues"] = [issue, *server.data[f"{base}/issues"]]
+    server.data[f"{base}/issues/8/timeline"] = timeline
+
+
+def test_an_open_pull_request_from_the_github_source_waits_until_as_of(tmp_path, monkeypatch):
+    import apiserver
+
+    from loopmeter import api
+    from loopmeter.store.db import Store
+
+    monkeypatch.setenv("LM_WAIT_TOKEN", GH_TOKEN)
+    store_path = tmp_path / "lm.duckdb"
+    with apiserver.FixtureServer("github", token=GH_TOKEN) as server:
+        _with_an_open_pr(server)
+        api.ingest_github(["acme/widgets"], store_path=store_path, url=server.url, token_env="LM_WAIT_TOKEN",
+                          sleep=lambda s: None)
+    with Store.open(store_path) as store:
+        f = flow(store, backend(store), datetime(2024, 3, 20))
+        # On 02-24 #1 (closed 02-21, reopened 02-22, closed for good 02-25: GitHub's closed_at) was open.
+        before = flow(store, backend(store), datetime(2024, 2, 24))
+    assert (before["waiting_now"]["open_prs"], before["waiting_now"]["waiting_prs"]) == (1, 0)
+    # #8 waits from 03-10 12:00 to as_of 03-20 00:00: 228 h, censored. #1 was closed unmerged and
+    # #5 is dependabot's: neither is waiting now.
+    now = f["waiting_now"]
+    assert (now["open_prs"], now["waiting_prs"]) == (1, 1)
+    assert now["states"]["review_requested"] == {"prs": 1, "p50_hours": 228.0, "oldest_hours": 228.0}
+    [row] = now["longest"]
+    assert (row["repo"], row["number"], row["title"], row["state"], row["hours"], row["group"]) == (
+        "acme/widgets", 8, "Retry the <b>flaky</b> upload", "review_requested", 228.0, "human")
+    assert row["author"].startswith("dev-") and "bob" not in row["author"]
+    w = f["waiting_on_humans"]
+    # Merged #2 and #3 as in test_flow_github_e2e, plus #8's censored 228 h.
+    assert w["states"]["review_requested"]["total_hours"] == pytest.approx(23 + 25 / 60 + 21 + 59 / 60 + 228)
+    assert w["states"]["review_requested"]["p50"] == pytest.approx((23 + 25 / 60 + 21 + 59 / 60) / 2)
+    assert w["censored"]["prs"] == 1
+    # Sunday 12:00 -> Monday 03-11 00:00 is 12 h in W10, a whole week in W11, Monday 03-18 -> 03-20 48 h.
+    human = {r["week"]: r["review_requested_hours"] for r in w["weekly"] if r["group"] == "human"}
+    assert human == {"2024-W10": 12.0, "2024-W11": 168.0, "2024-W12": 48.0}
