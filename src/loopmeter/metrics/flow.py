@@ -129,6 +129,8 @@ def waiting_parts(con, raw, prs: ir.Table, as_of: datetime,
 
 
 def waiting_part(con, t: ir.Table, n: int, as_of: datetime, items: str) -> dict:
+    """Hours per state up to as_of (open PRs' censored there), percentiles over merged PRs, and
+    weekly hours in the weeks they passed (waiting.weekly_sql splits stretches at Mondays)."""
     done = t.filter(t.merged)
 
     def states(sub: ir.Table, sub_done: ir.Table) -> dict:
