@@ -61,7 +61,8 @@ def test_a_review_requested_ten_days_before_as_of_and_never_reviewed_waits_240_c
     assert now["by_group"]["ai"]["review_requested"] == {"prs": 0, "p50_hours": None, "oldest_hours": None}
     assert now["longest"] == [{"repo": "acme/api", "number": 40, "title": "PR 40",
                                "author": display_name("alice", "alice", "human", False), "group": "human",
-                               "state": "review_requested", "hours": 240.0, "states": ["review_requested"]}]
+                               "state": "review_requested", "hours": 240.0, "states": ["review_requested"],
+                               "draft": False}]
     assert now["longest"][0]["author"] != "alice"  # pseudonymous
 
 
@@ -91,6 +92,20 @@ def test_an_approved_pr_still_open_waits_for_the_merge_until_as_of(c):
         (42, "approved_not_merged", 62.0, ["approved_not_merged", "ci_green_not_merged"], "ai"),
         (43, "review_requested", 3.0, ["review_requested"], "human"),
     ]
+
+
+def test_waiting_now_marks_the_pull_requests_that_are_drafts_at_as_of(c):
+    # By the state definitions a draft with green CI is "CI green, not merged" (the next move is a
+    # person's: its author's); the list says it is a draft so a reader can tell.
+    for n, events in ((60, []), (61, ["ready_for_review"]), (62, ["ready_for_review", "converted_to_draft"])):
+        p = c.pr(n, author="alice", opened="2024-05-30 00:00", draft=True, head_sha=f"h{n}")
+        for i, activity in enumerate(events):
+            c.event(p, f"2024-05-30 0{i + 1}:00", activity, "alice")
+        c.ci_run(n, sha=f"h{n}", queued="2024-05-30 11:00", verdict_at="2024-05-30 12:00", ok=True)
+    now = report(c)["waiting_now"]
+    assert {r["number"]: (r["draft"], r["state"], r["hours"]) for r in now["longest"]} == {
+        60: (True, "ci_green_not_merged", 36.0), 61: (False, "ci_green_not_merged", 36.0),
+        62: (True, "ci_green_not_merged", 36.0)}
 
 
 def test_a_pr_closed_without_merging_is_abandoned_not_waiting_now(c):

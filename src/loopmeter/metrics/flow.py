@@ -119,7 +119,7 @@ def waiting_parts(con, raw, prs: ir.Table, as_of: datetime,
     w = waiting.waiting(con, as_of, items)
     nb = prs.filter(prs.author_group != "bot")
     t = materialize(con, raw, nb.join(w, nb.item_id == w.item_id).filter(nb.merged | w.open_now).select(
-        nb.item_id, "repo", "title", "author_id", w.number, "week", "author_group", "merged", "open_now",
+        nb.item_id, "repo", "title", "author_id", w.number, "week", "author_group", "merged", "open_now", "draft_now",
         *waiting.STATES, *(f"{s}_now" for s in waiting.STATES),
     ), "_lm_flow_waiting")
     stats = _waiting_stats(con, t)
@@ -194,7 +194,8 @@ def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict]) -> dict:
 
     now = [f"{s}_now" for s in waiting.STATES]
     op = t.filter(t.open_now & ibis.coalesce(*(t[c] for c in now)).notnull())
-    rows = con.execute(op.select("repo", "number", "title", "author_id", "author_group", *now)).to_dict("records")
+    rows = con.execute(op.select("repo", "number", "title", "author_id", "author_group", "draft_now", *now)
+                       ).to_dict("records")
     ids = sorted({r["author_id"] for r in rows if isinstance(r["author_id"], str)})
     kinds = {a: (name, kind) for a, name, kind in raw.execute(
         "select actor_id, name, kind from actors where list_contains(?::varchar[], actor_id)", [ids]).fetchall()}
@@ -206,7 +207,7 @@ def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict]) -> dict:
         waits.append({"repo": r["repo"], "number": None if _num(r["number"]) is None else int(r["number"]),
                       "title": r["title"], "author": display_name(r["author_id"], name, kind, False),
                       "group": r["author_group"], "state": state, "hours": hours[state],
-                      "states": list(hours)})
+                      "states": list(hours), "draft": bool(r["draft_now"])})
     waits.sort(key=lambda x: (-x["hours"], x["repo"] or "", x["number"] or 0))
     return {
         "open_prs": stats["all"]["open"],

@@ -31,6 +31,7 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
     with pr as (
         select i.item_id, i.author_id, json_extract_string(i.attrs, '$.head_sha') as head_sha,
                try_cast(json_extract_string(i.attrs, '$.number') as bigint) as number,
+               coalesce(try_cast(json_extract_string(i.attrs, '$.draft') as boolean), false) as opened_as_draft,
                {open_at_sql('i', a)} as open_now
         from {items} i where i.kind = 'pull_request'
     ),
@@ -110,7 +111,7 @@ def stretches_sql(as_of: datetime, items: str = "items") -> str:
 
 def waiting_sql(as_of: datetime, items: str = "items") -> str:
     """One row per pull request: hours in each waiting state up to as_of (null when it never was in
-    it), whether it is open at as_of, and `<state>_now`: the hours of the stretch it is still in at
+    it), whether it is open at as_of (and a draft then), and `<state>_now`: the hours of the stretch it is still in at
     as_of (null when it is not in that state then)."""
     def total(st: str) -> str:
         return f"sum(epoch(e) - epoch(s)) filter (where state = '{st}') / 3600.0 as {st}"
@@ -124,10 +125,15 @@ def waiting_sql(as_of: datetime, items: str = "items") -> str:
         select item_id,
             {cols}
         from stretches group by item_id
+    ),
+    -- A draft at as_of: opened as one and not marked ready since, or converted back to draft last.
+    draft as (
+        select item_id, arg_max(activity = 'converted_to_draft', ts) as draft
+        from ev where activity in ('ready_for_review', 'converted_to_draft') group by item_id
     )
-    select pr.item_id, pr.number, pr.open_now, {", ".join(f"sums.{st}" for st in STATES)},
-        {", ".join(f"sums.{st}_now" for st in STATES)}
-    from pr left join sums using (item_id)
+    select pr.item_id, pr.number, pr.open_now, pr.open_now and coalesce(d.draft, pr.opened_as_draft) as draft_now,
+        {", ".join(f"sums.{st}" for st in STATES)}, {", ".join(f"sums.{st}_now" for st in STATES)}
+    from pr left join sums using (item_id) left join draft d using (item_id)
     """
 
 

@@ -187,7 +187,7 @@ def render_flow(flow: dict | None, console: Console) -> None:
                                                             if ns[k]["prs"] else "") for k, label in labels))
         for r in wn["longest"][:3]:
             number = "" if r["number"] is None else f"#{r['number']}"
-            who = r["author"] + (", AI-assisted" if r["group"] == "ai" else "")
+            who = r["author"] + (", AI-assisted" if r["group"] == "ai" else "") + (", draft" if r.get("draft") else "")
             t.add_row("  waiting longest", escape(f"{_dur(r['hours'])} {r['state'].replace('_', ' ')}: "
                                                   f"{r['repo']}{number} {r['title'] or ''} ({who})"))
     d = flow.get("dora")
