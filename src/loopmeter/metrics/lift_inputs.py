@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..stats.lift import Estimate
 from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 from .lift import adoption as detect_pooled_adoption
+from .open_prs import open_at_sql
 
 #: The before period has at least this many weeks, and as many as the after period otherwise.
 MIN_WEEKS_BEFORE = 8
@@ -139,18 +140,15 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     if raw is None:
         return pd.DataFrame()
     df = raw.execute(
-        """
+        f"""
         select i.repo, i.item_id, i.author_id,
                exists(select 1 from attributions a where a.item_id = i.item_id) as ai_assisted,
                cast(i.size_lines as double) as size_lines, coalesce(i.started_at, i.created_at) as started_at
         from items i left join actors x on x.actor_id = i.author_id
-        where i.kind = 'pull_request' and coalesce(i.started_at, i.created_at) <= ?
-          and (i.done_at is null or i.done_at > ?)
-          -- closed without merging by as_of: abandoned, not open
-          and (i.state <> 'closed' or try_cast(json_extract_string(i.attrs, '$.closed_at') as timestamp) > ?)
+        where {open_at_sql('i', '$as_of')}
           and coalesce(x.kind, 'human') <> 'bot'
         """,
-        [window.as_of, window.as_of, window.as_of],
+        {"as_of": window.as_of},
     ).df()
     if df.empty:
         return df

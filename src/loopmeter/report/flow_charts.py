@@ -81,7 +81,7 @@ def pr_phases_figure(pr: Mapping[str, Any] | None) -> go.Figure | None:
 def waiting_figure(w: Mapping[str, Any] | None) -> go.Figure | None:
     return _weekly_hours_by_group(
         w, [(f"{s}_hours", STATE_LABELS[s], STATE_LABELS[s], colour) for s, colour in STATE_COLOURS.items()],
-        "Waiting on humans, total hours per week (merged PRs)")
+        "Waiting on humans, hours per week (merged and still-open PRs)")
 
 
 def deployments_figure(d: Mapping[str, Any] | None) -> go.Figure | None:
@@ -135,8 +135,9 @@ def flow_context(report: Mapping[str, Any]) -> dict[str, Any]:
                          "Median hours of each phase, per ISO week of the merge; phases with unknown ends are left out, "
                          "so a bar is a sum of medians, not the median of the whole cycle.", "No merged pull request."),
         "waiting": _chart("waiting", waiting_figure(flow.get("waiting_on_humans")),
-                          "Hours a merged pull request spent where the next move belonged to a person, summed per week of the merge.",
-                          "No merged pull request."),
+                          "Hours pull requests spent where the next move belonged to a person, in the week the hours passed; "
+                          "pull requests still open at the report date count up to it.",
+                          "No merged or open pull request."),
         "deployments": _chart("deployments", deployments_figure(flow.get("dora")),
                               "Successful production deployments only. A failed change is a deployment followed within the "
                               "failure window by a revert, a hotfix or an incident.", "No production deployment."),
