@@ -64,18 +64,32 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
 def write_repo(path: Path, team: Team, seed: int) -> int:
     """Create the repository at `path`; returns the number of changes."""
     rng = np.random.default_rng(seed)
-    evs = events(team, rng)
+    return _write(path, events(team, rng))
+
+
+def write_teams(path: Path, teams: list[Team], seed: int) -> int:
+    """Several teams working in ONE repository (give them distinct `author_offset`s); returns the
+    number of changes. Author `a` commits as dev{a}@example.com."""
+    rng = np.random.default_rng(seed)
+    return _write(path, sorted(e for t in teams for e in events(t, rng)))
+
+
+def email(author: int) -> str:
+    return f"dev{author}@example.com"
+
+
+def _write(path: Path, evs: list[tuple[datetime, float, int, bool, int]]) -> int:
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
     chunks = []
     for i, (done, cycle, a, ai, lines) in enumerate(evs, 1):
         started = done - timedelta(hours=cycle)
         msg = f"Change {i}\n" + (f"\n{CLAUDE}\n" if ai else "")
         body = "".join(f"{i}.{k}\n" for k in range(lines)).encode()
-        name, email = f"Dev {a}", f"dev{a}@example.com"
+        name, mail = f"Dev {a}", email(a)
         chunks.append(
             f"commit refs/heads/main\nmark :{i}\n"
-            f"author {name} <{email}> {int((started - EPOCH).total_seconds())} +0000\n"
-            f"committer {name} <{email}> {int((done - EPOCH).total_seconds())} +0000\n"
+            f"author {name} <{mail}> {int((started - EPOCH).total_seconds())} +0000\n"
+            f"committer {name} <{mail}> {int((done - EPOCH).total_seconds())} +0000\n"
             f"data {len(msg.encode())}\n{msg}\n"
             f"M 644 inline f{i}.txt\ndata {len(body)}\n".encode() + body + b"\n"
         )
