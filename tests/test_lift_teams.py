@@ -57,9 +57,10 @@ TEAMS = {"early": [email(a) for a in range(8)], "late": [email(50 + a) for a in 
 @pytest.fixture(scope="module")
 def mono(tmp_path_factory):
     """Two teams in ONE repository: `early` adopts AI in week 6, `late` in week 18; after adoption
-    every change of either team takes 0.6x as long."""
+    every change of either team takes 0.6x as long. Each team works in its own folder, which
+    CODEOWNERS gives to `@acme/<team>` (committed by a bot, so left out of every comparison)."""
     root = tmp_path_factory.mktemp("mono")
-    write_teams(root / "mono", [EARLY, LATE], seed=3)
+    write_teams(root / "mono", [EARLY, LATE], seed=3, owners=True)
     store = root / "lm.duckdb"
     loopmeter.ingest([root / "mono"], store_path=store)
     return store, _config(root, TEAMS), root
@@ -122,7 +123,7 @@ def test_by_team_without_teams_in_the_config_is_a_config_error(mono):
     store, _, root = mono
     with pytest.raises(ConfigError, match=r"--by team: loopmeter.toml defines no team"):
         lift(store_path=store, as_of=as_of(EARLY), by="team", config=load_config(root / "absent.toml"))
-    with pytest.raises(ConfigError, match="--by: 'org' is not one of repo, team"):
+    with pytest.raises(ConfigError, match="--by: 'org' is not one of repo, team, codeowners"):
         lift(store_path=store, by="org")
 
 
@@ -139,6 +140,17 @@ def test_authors_in_no_team_are_reported_as_unassigned_not_dropped(mono):
                              [TEAMS["late"]]).fetchone()[0]
     assert next(t for t in doc["teams"] if t["team"] == "unassigned") == {"team": "unassigned", "changes": late,
                                                                          "authors": 8}
+
+
+def test_codeowners_teams_give_the_same_estimates_as_the_same_teams_named_in_the_config(mono):
+    # Every change lies in its author's team folder, so both sources put it in the same team.
+    store, config, _ = mono
+    by_team = _design(store, config, "team")
+    by_owner = _design(store, config, "codeowners")
+    assert by_owner["adoption"]["per_team"] == {f"acme/{t}": d for t, d in by_team["adoption"]["per_team"].items()}
+    assert by_owner["teams"] == [dict(t, team=f"acme/{t['team']}") for t in by_team["teams"]]
+    keys = ("metric", "estimator", "ratio", "ci_low", "ci_high", "n_a", "n_b", "n_clusters")
+    assert [[r[k] for k in keys] for r in by_owner["results"]] == [[r[k] for k in keys] for r in by_team["results"]]
 
 
 @pytest.mark.slow
@@ -332,3 +344,55 @@ def test_a_person_in_two_teams_through_two_spellings_of_one_identity_is_caught_a
             ConfigError, match=r"line 7: team\[1\]\.members\[0\] '4242\+erin@users.noreply.github.com' is the same "
                                r"person as 'github:erin' of team 'a'"):
         resolve(s.con, config.teams, config.path)
+
+
+# --------------------------------------------------------------------------- CODEOWNERS, by hand
+
+OWNERS = """\
+*            @alice
+/pay/        @acme/payments
+/web/        @acme/web
+/shared/     @acme/payments @acme/web
+*.md         @bob
+"""
+
+
+def test_a_change_goes_to_the_codeowners_team_owning_most_of_its_lines(tmp_path):
+    from loopmeter.metrics.codeowners_teams import change_teams
+
+    repo = GitRepo(tmp_path / "api")
+    ten, three = "".join(f"{i}\n" for i in range(10)), "a\nb\nc\n"
+    shas = {"owners": repo.commit("owners", files={".github/CODEOWNERS": OWNERS}, date="2024-01-01T10:00:00+00:00")}
+    # pay 10 lines, web 3: payments.
+    shas["mostly pay"] = repo.commit("1", files={"pay/a.py": ten, "web/b.js": three}, date="2024-01-02T10:00:00+00:00")
+    # shared (both teams) 4 lines split 2 + 2, web 1 more: web 3, payments 2.
+    shas["shared"] = repo.commit("2", files={"shared/x.py": "1\n2\n3\n4\n", "web/c.js": "x\n"},
+                                 date="2024-01-03T10:00:00+00:00")
+    # Only a file a person (not a team) owns: unassigned.
+    shas["readme"] = repo.commit("3", files={"README.md": "hello\n"}, date="2024-01-04T10:00:00+00:00")
+    # 2 lines each: a tie, broken by the name.
+    shas["tie"] = repo.commit("4", files={"pay/d.py": "1\n2\n", "web/e.js": "1\n2\n"}, date="2024-01-05T10:00:00+00:00")
+    # Deleted lines count: pay 6 deleted, web 5 added.
+    shas["deletions"] = repo.commit("5", files={"pay/a.py": "".join(f"{i}\n" for i in range(4)),
+                                                "web/b.js": three + "d\ne\nf\ng\nh\n"},
+                                    date="2024-01-06T10:00:00+00:00")
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([repo.path], store_path=store)
+    with Store.open(store, create=False, read_only=True) as s:
+        teams, named = change_teams(s.con, ["api"])
+    assert named == ["acme/payments", "acme/web"]
+    assert {k: teams[f"git:api:change:{sha}"] for k, sha in shas.items()} == {
+        "owners": "unassigned", "mostly pay": "acme/payments", "shared": "acme/web", "readme": "unassigned",
+        "tie": "acme/payments", "deletions": "acme/payments"}
+
+
+def test_by_codeowners_without_a_codeowners_file_is_a_config_error(people):
+    store, _ = people
+    with pytest.raises(ConfigError, match=r"--by codeowners: no CODEOWNERS in api \(looked in .github/CODEOWNERS"):
+        lift(store_path=store, by="codeowners")
+
+
+def test_a_date_for_a_team_codeowners_does_not_name_is_a_config_error(mono):
+    store, _, _ = mono
+    with pytest.raises(ConfigError, match=r"no team 'acme/ops' in CODEOWNERS \(have: acme/early, acme/late, unassigned\)"):
+        lift(store_path=store, adoption_dates=["acme/ops=2024-02-12"], as_of=as_of(EARLY), by="codeowners")

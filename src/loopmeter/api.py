@@ -413,7 +413,8 @@ def lift(
     repository in `adoption_dates`, detected when omitted) or "ai-vs-human" over the store; or give
     `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster` and `covariates`)
     for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
-    of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"). Returns
+    of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team owning
+most of each change's lines in CODEOWNERS. Returns
     `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
     """
     from .metrics import lift_designs as ld
@@ -424,11 +425,11 @@ def lift(
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)
-    if by not in ("repo", "team"):
-        raise ConfigError(f"--by: {by!r} is not one of repo, team")
+    if by not in ("repo", "team", "codeowners"):
+        raise ConfigError(f"--by: {by!r} is not one of repo, team, codeowners")
     from .metrics.lift_inputs import parse_adoption
 
-    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit=by)
+    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
     from .metrics.changes import backend
 
     config = config or load_config()

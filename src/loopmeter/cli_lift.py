@@ -36,8 +36,9 @@ def lift(
         "--adoption-date", help="YYYY-MM-DD for every repository, or REPO=YYYY-MM-DD (TEAM=YYYY-MM-DD with --by team; "
                                 "repeatable); detected when omitted.")] = None,
     by: Annotated[str, typer.Option(
-        "--by", help="repo or team: the unit of adoption dates, fixed effects, the Simpson's check and the staggered "
-                     "DiD (teams: [[team]] in loopmeter.toml).")] = "repo",
+        "--by", help="repo, team or codeowners: the unit of adoption dates, fixed effects, the Simpson's check and "
+                     "the staggered DiD (team: [[team]] in loopmeter.toml; codeowners: the CODEOWNERS team owning "
+                     "most of a change's lines).")] = "repo",
     csv: Annotated[Optional[Path], typer.Option("--csv", help="A pilot's task table (CSV), one row per task.")] = None,
     duration: Annotated[Optional[str], typer.Option("--duration", help="CSV column with each task's duration.")] = None,
     start: Annotated[Optional[str], typer.Option("--start", help="CSV column with each task's start time.")] = None,

@@ -266,7 +266,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     if not any(dates.values()):
         raise NoData("no adoption date: none given (--adoption-date) and no sustained AI signatures found")
     df = unit.changes(change_frame(con, window, repos))
-    act = unit.activity(weekly_activity(con, window, repos))
+    act = unit.weekly(con, window, repos)
     out: dict = {"design": "before-after", "adoption": adoption.to_dict(units), "results": [], "specification": [],
                  "checks": [], "figures": {}}
     staggered = out["adoption"]["staggered"]
@@ -591,7 +591,7 @@ def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.Data
     active = con.execute(active_weeks(con, window, repos, by_repo=True))
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
         w = replace(window, days=days)
-        act_w = act if days == window.days else unit.activity(weekly_activity(con, w, repos, active=active))
+        act_w = act if days == window.days else unit.weekly(con, w, repos, active=active)
         for label, all_history, skip_weeks in variants:
             # The series without its first post-adoption weeks has a gap an ITS cannot fit.
             tp = throughput_before_after(act_w, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False,
@@ -687,8 +687,9 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     names = store_repos(con, repos)
     unit, summary = REPO, None
-    if by == "team":
-        unit, summary, adp = _team_adoption(con, window, names, adoption, teams, config_path)
+    if by in ("team", "codeowners"):
+        unit, summary, adp = _team_adoption(con, window, names, adoption, teams if by == "team" else None,
+                                            config_path)
     else:
         adp = resolve_adoption(con, window, names, adoption)
     if design == "before-after":
@@ -704,19 +705,25 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
 
 def _team_adoption(con, window: Window, names: list[str], given: Adoption | None, teams, config_path):
     """The team unit, how many changes each team holds, and the adoption dates per team: given
-    (every named team must be a team of loopmeter.toml or `unassigned`) or detected per team."""
+    (every named team must be a team of loopmeter.toml, or of CODEOWNERS when `teams` is None, or
+    `unassigned`) or detected per team."""
     from ..teams import UNASSIGNED
+    from .codeowners_teams import codeowners_unit
 
-    if not teams:
-        raise ConfigError("--by team: loopmeter.toml defines no team ([[team]] with name and members)")
     frame = change_frame(con, window, names)
-    unit = team_unit(con, teams, config_path, frame)
+    if teams is None:
+        unit, named = codeowners_unit(con, names, frame)
+        where = "CODEOWNERS"
+    elif not teams:
+        raise ConfigError("--by team: loopmeter.toml defines no team ([[team]] with name and members)")
+    else:
+        unit, named, where = team_unit(con, teams, config_path, frame), [t.name for t in teams], "loopmeter.toml"
     frame = unit.changes(frame)
     if given is not None:
-        known = [t.name for t in teams] + [UNASSIGNED]
+        known = [*named, UNASSIGNED]
         unknown = sorted(set(given.per_repo) - set(known))
         if unknown:
-            raise ConfigError(f"--adoption-date: no team {unknown[0]!r} in loopmeter.toml (have: {', '.join(known)})")
+            raise ConfigError(f"--adoption-date: no team {unknown[0]!r} in {where} (have: {', '.join(known)})")
         adp = replace(given, unit="team")
     else:
         adp = detect_by_unit(frame, list(unit.names), unit)

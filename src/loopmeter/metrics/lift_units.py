@@ -19,7 +19,7 @@ from ..stats.lift import detect_adoption
 from ..teams import UNASSIGNED, Team, resolve
 from .changes import Window, salt_free_author_keys
 from .lift import ADOPTION_RULE
-from .lift_inputs import Adoption
+from .lift_inputs import Adoption, weekly_activity
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Unit:
     plural: str = "repositories"
     names: tuple[str, ...] = ()  # the teams found in the data (team unit only)
     team_of: Mapping[str, str] = field(default_factory=dict)  # salt-free author key -> team
+    #: With teams from CODEOWNERS: change item id -> the team owning most of its changed lines.
+    team_of_item: Mapping[str, str] | None = None
 
     @property
     def by_team(self) -> bool:
@@ -42,7 +44,18 @@ class Unit:
         """A change frame (lift_inputs.change_frame) keyed on this unit."""
         if not self.by_team:
             return df
+        if self.team_of_item is not None:
+            teams = df["item_id"].map(lambda i: self.team_of_item.get(i, UNASSIGNED)).astype(object)
+            return df.assign(source_repo=df["repo"], repo=teams)
         return df.assign(source_repo=df["repo"], repo=self.team_column(df["author_id"]))
+
+    def weekly(self, con, window: Window, repos: list[str], *, active: pd.DataFrame | None = None) -> pd.DataFrame:
+        """lift_inputs.weekly_activity keyed on this unit (`active`: its by-repository active weeks)."""
+        if self.team_of_item is not None:
+            from .codeowners_teams import weekly_by_change_team
+
+            return weekly_by_change_team(con, window, repos, self.team_of_item)
+        return self.activity(weekly_activity(con, window, repos, active=active))
 
     def activity(self, act: pd.DataFrame) -> pd.DataFrame:
         """Weekly activity (lift_inputs.weekly_activity) keyed on this unit: an author active in
