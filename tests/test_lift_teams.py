@@ -323,6 +323,16 @@ def test_bad_team_tables_are_one_line_config_errors(tmp_path, teams, expected):
     assert "\n" not in str(e.value) and str(e.value).startswith(f"{p} line ")
 
 
+def test_the_line_of_a_member_in_a_multi_line_list_is_found(tmp_path):
+    p = tmp_path / "loopmeter.toml"
+    p.write_text('window_days = 7\n\n[[team]]\nname = "a"\nmembers = [\n  "alice@example.com",\n  "bob@example.com",\n]\n'
+                 '\n[attribution]\n\n[[team]]\n# the web team\nname = "b"\nmembers = [\n  "carol@example.com",\n'
+                 '  "bob@example.com",  # moved\n]\n')
+    with pytest.raises(ConfigError, match=r"line 17: team\[1\]\.members\[1\] 'bob@example.com' is already a member "
+                                          r"of team 'a' \(team\[0\]\.members\[1\]\)"):
+        load_config(p)
+
+
 def test_team_tables_with_a_typo_or_no_members_name_the_field(tmp_path):
     p = tmp_path / "loopmeter.toml"
     p.write_text('window_days = 7\n[[team]]\nname = "a"\nmember = ["alice@example.com"]\n')
