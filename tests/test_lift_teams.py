@@ -210,6 +210,9 @@ def test_simpsons_paradox_across_teams_in_one_repository_is_flagged_per_team_onl
     # With the team as a fixed effect the regression compares within teams and finds the planted 0.7.
     fe = _row(by_team, "cycle_time_hours", "log_duration_regression")
     assert fe["fixed_effects"] == ["team"]
+    from loopmeter.report.lift_text import sentence
+
+    assert sentence(fe).startswith("Cycle time by regression with team fixed effects of AI-assisted changes is")
     assert fe["ci_low"] < 0.7 < fe["ci_high"] < 1
     plain = _row(by_repo, "cycle_time_hours", "log_duration_regression")
     assert plain["ratio"] > 1

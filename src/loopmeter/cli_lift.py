@@ -101,7 +101,8 @@ def render_lift(doc: dict, console: Console) -> None:
         dates = ", ".join(f"{escape(r)} {escape(d or 'none')}" for r, d in per.items())
         console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {dates}")
     if doc.get("teams"):
-        shares = ", ".join(f"{escape(t['team'])} {t['changes']:,} changes by {t['authors']:,} authors" for t in doc["teams"])
+        shares = ", ".join(f"{escape(t['team'])} {t['changes']:,} changes by {t['authors']:,} "
+                           f"author{'' if t['authors'] == 1 else 's'}" for t in doc["teams"])
         console.print(f"teams: {shares}")
     if doc.get("design") == "experiment":
         missing = (doc.get("missing_duration_rows") or {}).get("count") or 0
