@@ -3,8 +3,9 @@
 Adoption dates, the Simpson's-paradox check, the regression's fixed effects and the staggered
 difference-in-differences all work per unit. The design code keys every frame on a column named
 `repo`; with `--by team` that column holds the author's team (loopmeter.toml `[[team]]`, see
-teams.py) and the repository moves to `source_repo`, so one code path serves both units and the
-per-repository output stays exactly what it was.
+teams.py), with `--by codeowners` the team owning most of the change's lines
+(codeowners_teams.py), and the repository moves to `source_repo`. One code path serves every
+unit, and the per-repository output stays exactly what it was.
 """
 
 from __future__ import annotations
