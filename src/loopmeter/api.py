@@ -405,14 +405,17 @@ def lift(
     cluster: str | None = None,
     covariates: Sequence[str] = (),
     config: Config | None = None,
+    by: str = "repo",
 ) -> dict:
     """One lift design with every estimator, its caveats and the specification table.
 
     `design` is "before-after" (adoption dates: one "YYYY-MM-DD" or "repo=YYYY-MM-DD" per
     repository in `adoption_dates`, detected when omitted) or "ai-vs-human" over the store; or give
     `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster` and `covariates`)
-    for a pilot experiment's task table, which needs no store. Returns
-    `{design, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
+    for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
+    of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team owning
+most of each change's lines in CODEOWNERS. Returns
+    `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
     """
     from .metrics import lift_designs as ld
 
@@ -422,16 +425,20 @@ def lift(
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)
+    if by not in ("repo", "team", "codeowners"):
+        raise ConfigError(f"--by: {by!r} is not one of repo, team, codeowners")
     from .metrics.lift_inputs import parse_adoption
 
-    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None)
+    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
     from .metrics.changes import backend
 
     config = config or load_config()
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
         window = _report_window(store, as_of, window_days, repos)
-        doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot)
+        doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
+                            teams=config.teams, config_path=config.path)
+    doc["unit"] = by
     doc["as_of"] = window.as_of.replace(microsecond=0).isoformat() + "Z"
     doc["as_of_rule"] = window.rule
     doc["window_days"] = window.days

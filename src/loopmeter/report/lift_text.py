@@ -65,6 +65,9 @@ def sentence(r: Mapping[str, Any]) -> str:
     """One sentence: what is compared, the ratio, its 95% interval, and whether it rules out 1."""
     metric = _METRICS.get(str(r.get("metric")), str(r.get("metric") or "the metric").replace("_", " "))
     what = _WHAT.get(str(r.get("estimator")), "{m} (" + estimator_name(r.get("estimator")) + ")").format(m=metric)
+    fixed = r.get("fixed_effects") or []
+    if r.get("estimator") == "log_duration_regression" and "team" in fixed:  # `lift --by team`
+        what = f"{metric} by regression with team{' and repository' if 'repo' in fixed else ''} fixed effects"
     ratio = r.get("ratio")
     if not _finite(ratio):
         return f"{what[:1].upper()}{what[1:]}: no estimate (see the caveats)."

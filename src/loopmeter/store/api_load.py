@@ -55,6 +55,12 @@ def parse_time(value: Any) -> datetime | None:
     return t
 
 
+def login_actor_id(salt: str | bytes, login: str, where: str) -> str:
+    """The pseudonymous actor id of an account `login` on `where` (github, gitlab, a host, jira)."""
+    s = salt.encode() if isinstance(salt, str) else salt
+    return "a" + hashlib.sha256(s + f"login:{login}@{where}".encode("utf-8", "replace")).hexdigest()[:15]
+
+
 class ApiActors:
     """Stable pseudonymous actor ids for API accounts, keyed on `login:NAME@SOURCE` (docs/design.md),
     classified by the attribution signatures; an account of type Bot or a `[bot]` login is a bot."""
@@ -69,7 +75,7 @@ class ApiActors:
               bot: bool = False) -> str | None:
         if not login:
             return None
-        aid = "a" + hashlib.sha256(self.salt + f"login:{login}@{self.where}".encode("utf-8", "replace")).hexdigest()[:15]
+        aid = login_actor_id(self.salt, login, self.where)
         if aid not in self.rows:
             kind, agent = self.matcher.classify_actor(login, noreply_email(login, account_id))
             if kind == "human" and (bot or account_type == "Bot" or login.lower().endswith("[bot]")):
