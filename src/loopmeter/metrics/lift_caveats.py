@@ -13,8 +13,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
+from ..stats.json_values import finite
 from ..stats.lift import MIN_CLUSTERS, MIN_VALUES, SIZE_MISMATCH, size_mismatch_medians
 
 __all__ = [
@@ -234,11 +233,6 @@ def specification_spread(rows: Sequence[dict], *, spread: float = SPEC_SPREAD) -
             f"{_x(lo)} to {_x(hi)}: its size depends on the choice.",
         )
     return rng, None
-
-
-def finite(v) -> bool:
-    """A real number JSON can carry: not None, not a bool, not NaN or infinite."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _ci_text(r: dict) -> str:
