@@ -333,7 +333,8 @@ def report_from_store(
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
         window = _report_window(store, as_of, window_days, repos)
         doc = build_report(store, window=window, adoption_date=adoption_date,
-                           repos=repos, seed=seed, failure_rule=failure_rule)
+                           repos=repos, seed=seed, failure_rule=failure_rule,
+                           matcher=Matcher.load(config.signatures))
         if html_path is not None:
             from .report.html import render_html
 
@@ -360,7 +361,7 @@ def analyze(
                   **report_options)
 
 
-def legibility(path: str | Path, *, store_path: str | Path | None = None) -> dict:
+def legibility(path: str | Path, *, store_path: str | Path | None = None, config: Config | None = None) -> dict:
     """The agent-legibility scorecard of the repository or directory at `path` (docs/legibility.md).
 
     With `store_path`, tracker and CI items ingested for the repository add the checks that need
@@ -370,10 +371,12 @@ def legibility(path: str | Path, *, store_path: str | Path | None = None) -> dic
     from .legibility.scan import check_path
 
     check_path(path)  # a bad path is reported as such, before any store is opened
+    # Agents configured in loopmeter.toml are not people, here as in every other metric.
+    matcher = Matcher.load((config or load_config()).signatures)
     if store_path is None:
-        return scorecard(path)
+        return scorecard(path, matcher=matcher)
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
-        return scorecard(path, store)
+        return scorecard(path, store, matcher)
 
 
 def changes_frame(*, store_path: str | Path | None = DEFAULT_STORE, as_of: datetime | None = None,

@@ -8,12 +8,12 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ..stats.json_values import finite
 from .html import (
     AI_COLOUR,
     HUMAN_COLOUR,
     _base_layout,
     _figure_payload,
-    _is_number,
     _plot_text,
     fmt_hours,
     fmt_pct,
@@ -53,7 +53,7 @@ def _on_weeks(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _num(v: Any) -> Any:
-    return v if _is_number(v) else None
+    return v if finite(v) else None
 
 
 def _weekly_hours_by_group(part: Mapping[str, Any] | None, series: list[tuple[str, str, str, str]],
@@ -108,7 +108,7 @@ def ci_figure(c: Mapping[str, Any] | None) -> go.Figure | None:
     common = _on_weeks(rows)
     traces = [
         go.Bar(name="feedback latency, median (min)", marker_color=HUMAN_COLOUR, width=[DAY_MS * 5] * len(rows),
-               y=[(r["latency_p50_hours"] * 60) if _is_number(r.get("latency_p50_hours")) else None for r in rows],
+               y=[(r["latency_p50_hours"] * 60) if finite(r.get("latency_p50_hours")) else None for r in rows],
                hovertemplate="%{customdata}<br>latency p50: %{y:.1f} min<extra></extra>", **common),
         go.Scatter(name="flaky commit-workflows", y=[r["flaky"] for r in rows], yaxis="y2", mode="lines+markers",
                    line=dict(color=AI_COLOUR), hovertemplate="%{customdata}<br>flaky: %{y}<extra></extra>", **common),
@@ -150,7 +150,7 @@ def flow_context(report: Mapping[str, Any]) -> dict[str, Any]:
     if d:
         f, cfr, lead, rec = d["deployment_frequency"], d["change_failure_rate"], d["lead_time_hours"], d["recovery_hours"]
         tiles = [
-            {"label": "Deployment days per week", "value": f"{f['days_per_week']:.2f}" if _is_number(f.get("days_per_week")) else "unknown",
+            {"label": "Deployment days per week", "value": f"{f['days_per_week']:.2f}" if finite(f.get("days_per_week")) else "unknown",
              "sub": f"{f['deployments']} production deployments over {f['weeks'] or 0} weeks"},
             {"label": "Lead time for changes", "value": fmt_hours(lead.get("p50")),
              "sub": f"median, first commit to production; 85% within {fmt_hours(lead.get('p85'))} (n={lead.get('n', 0)})"},
