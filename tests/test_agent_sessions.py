@@ -398,3 +398,24 @@ def test_a_store_of_agent_sessions_only_still_reports(tmp_path):
     empty = subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", str(tmp_path / "none.duckdb")],
                            capture_output=True, text=True, cwd=tmp_path)
     assert empty.returncode == 2
+
+
+def test_session_people_are_classified_with_the_signatures_of_loopmeter_toml(tmp_path, monkeypatch):
+    # An account configured as an agent in loopmeter.toml is an agent in usage reports too, as it
+    # is in git history; without the file the same address is a person.
+    (tmp_path / "loopmeter.toml").write_text(
+        '[[attribution.signature]]\nagent = "corp-runner"\nevidence = ["author"]\n'
+        'email = "dev@example.com"\nconfidence = 0.99\n'
+    )
+    kinds = {}
+    for name, cwd in (("plain", tmp_path / "elsewhere"), ("configured", tmp_path)):
+        cwd.mkdir(exist_ok=True)
+        monkeypatch.chdir(cwd)
+        store = tmp_path / f"{name}.duckdb"
+        api.ingest_sessions([FIX / "claude_code_usage.json"], store_path=store)
+        with Store.open(store) as s:
+            kinds[name] = s.con.execute("select email, kind, agent from actors order by email").fetchall()
+    assert ("dev@example.com", "human", None) in kinds["plain"]
+    assert ("dev@example.com", "agent", "corp-runner") in kinds["configured"]
+    others = [r for r in kinds["configured"] if r[0] != "dev@example.com"]
+    assert others and others == [r for r in kinds["plain"] if r[0] != "dev@example.com"]

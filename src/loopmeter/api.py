@@ -85,14 +85,18 @@ def ingest_sessions(
     fmt: str | None = None,
     keep_text: bool = False,
     progress: Progress | None = None,
+    config: Config | None = None,
 ):
     """Read agent session logs and usage reports (files or folders) into the store.
 
-    Returns a `SessionIngestResult` (files read, sessions, usage days, skipped lines, links)."""
+    People are classified with the signatures of `config` (default: loopmeter.toml of the current
+    directory), as the git source does. Returns a `SessionIngestResult` (files read, sessions,
+    usage days, skipped lines, links)."""
     from .session_ingest import ingest_sessions as run
 
+    matcher = Matcher.load((config or load_config()).signatures)
     with _damaged_store(store_path), Store.open(store_path) as store:
-        return run(store, list(paths), fmt=fmt, keep_text=keep_text, progress=progress)
+        return run(store, list(paths), fmt=fmt, keep_text=keep_text, progress=progress, matcher=matcher)
 
 
 def _api_token(token_env: str | None, default_env: str) -> str | None:

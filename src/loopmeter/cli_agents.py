@@ -36,13 +36,16 @@ def serve(
             raise ConfigError(f"--port: must be 0-65535, not {port}")
         if max_body < 1:
             raise ConfigError(f"--max-body: must be a positive number of bytes, not {max_body}")
+        from .attribution import Matcher
+        from .config import load_config
         from .otlp_server import OtlpReceiver, relink
         from .sources.sessions.otlp import OtlpError
         from .store.db import Store
 
+        matcher = Matcher.load(load_config().signatures)
         Store.open(store).close()  # create or upgrade it now: a bad store is refused before listening
         try:
-            server = OtlpReceiver((host, port), store, max_body=max_body, keep_text=keep_text,
+            server = OtlpReceiver((host, port), store, max_body=max_body, keep_text=keep_text, matcher=matcher,
                                   log=lambda m: err.print(f"[yellow]otlp:[/yellow] {escape(m)}", highlight=False))
         except OSError as e:
             raise ConfigError(f"--port: cannot listen on {host}:{port} ({e.strerror or e})") from None

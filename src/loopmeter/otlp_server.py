@@ -19,6 +19,7 @@ from pathlib import Path
 from .sources.sessions.otlp import JSON, PROTOBUF, OtlpError, decode, log_rows, point_rows
 from .errors import StoreError
 from .store.db import Store
+from .attribution import Matcher
 from .store.session_load import link_sessions, write_otel
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
@@ -31,8 +32,9 @@ class OtlpReceiver(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], store_path: str | Path, *, max_body: int = DEFAULT_MAX_BODY,
-                 keep_text: bool = False, log=None):
+                 keep_text: bool = False, log=None, matcher: Matcher | None = None):
         super().__init__(address, _Handler)
+        self.matcher = matcher  # loopmeter.toml's signatures, for the kind of each new actor
         self.store_path = Path(store_path)
         self.max_body = max_body
         self.keep_text = keep_text
@@ -110,13 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.lock, self.server.open_store() as store:
                 if kind == "logs":
                     rows, skipped = log_rows(request, keep_text=self.server.keep_text)
-                    write_otel(store, rows, [])
+                    write_otel(store, rows, [], matcher=self.server.matcher)
                     self.server.counts["log_records"] += len(rows)
                     if skipped:
                         self.server.log(f"{skipped} log records without a session id or time were skipped")
                 else:
                     points = point_rows(request)
-                    write_otel(store, [], points)
+                    write_otel(store, [], points, matcher=self.server.matcher)
                     self.server.counts["points"] += len(points)
                 self.server.counts["requests"] += 1
         except OtlpError as e:

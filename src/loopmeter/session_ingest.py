@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .attribution import Matcher
 from .errors import ConfigError, UnreadablePath
 from .ingestion import Progress
 from .sources.sessions.claude_code import read_claude_code
@@ -75,7 +76,7 @@ def sniff(path: Path) -> str | None:
 
 
 def ingest_sessions(store: Store, paths: list[str | Path], *, fmt: str | None = None, keep_text: bool = False,
-                    progress: Progress | None = None) -> SessionIngestResult:
+                    progress: Progress | None = None, matcher: Matcher | None = None) -> SessionIngestResult:
     """Read agent session logs and usage reports into the store, then relink sessions to changes.
 
     Files unchanged since they were last read (same size and modification time) are skipped, so a
@@ -108,7 +109,7 @@ def ingest_sessions(store: Store, paths: list[str | Path], *, fmt: str | None = 
             usage, report = read_copilot_metrics(f)
         else:
             usage, report = read_claude_code_usage(f)
-        write_session_file(store, key, kind, st.st_size, st.st_mtime_ns, sessions, report, usage)
+        write_session_file(store, key, kind, st.st_size, st.st_mtime_ns, sessions, report, usage, matcher=matcher)
         result.files += 1
         result.sessions += len(sessions)
         result.usage_days += len(usage)

@@ -22,8 +22,9 @@ from .git_load import Identities
 _SHARED_BRANCHES = ("main", "master", "trunk", "develop", "development", "HEAD")
 
 
-def _identities(store: Store) -> Identities:
-    return Identities(store.meta("salt") or "", Matcher.load())
+def _identities(store: Store, matcher: Matcher | None) -> Identities:
+    # The caller's matcher carries loopmeter.toml's signatures; the built-in ones are the fallback.
+    return Identities(store.meta("salt") or "", matcher or Matcher.load())
 
 
 def actor_id(ids: Identities, who: str | None, source: str) -> str | None:
@@ -60,9 +61,10 @@ def file_unchanged(store: Store, path: str, size: int, mtime_ns: int) -> bool:
 
 
 def write_session_file(store: Store, path: str, fmt: str, size: int, mtime_ns: int,
-                       sessions: list[Session], report: ParseReport, usage: list[UsageDay] = ()) -> None:
+                       sessions: list[Session], report: ParseReport, usage: list[UsageDay] = (),
+                       matcher: Matcher | None = None) -> None:
     """Replace everything read earlier from `path` with what was read now, in one transaction."""
-    ids = _identities(store)
+    ids = _identities(store, matcher)
     with transaction(store.con) as con:
         old = con.execute(
             "select item_id from items where kind = 'agent_session' and json_extract_string(attrs, '$.file') = ?", [path]
@@ -104,11 +106,12 @@ def _write_usage(con: duckdb.DuckDBPyConnection, ids: Identities, usage: Iterabl
 # ------------------------------------------------------------------------------------ OpenTelemetry
 
 
-def write_otel(store: Store, logs: list[LogRow], points: list[PointRow], *, source: str = "otel") -> set[str]:
+def write_otel(store: Store, logs: list[LogRow], points: list[PointRow], *, source: str = "otel",
+               matcher: Matcher | None = None) -> set[str]:
     """Store one OTLP request's rows; re-sent rows (exporter retries) are not counted twice.
 
     Returns the session item ids whose summaries were refreshed."""
-    ids = _identities(store)
+    ids = _identities(store, matcher)
     touched: set[str] = set()
     with transaction(store.con) as con:
         for r in logs:
