@@ -1,6 +1,6 @@
 """The runner for API sources: walks each listing newest-first, one transaction per page, and resumes.
 
-A source (sources/github.py, sources/gitlab.py, ...) describes its listings as `Stream`s: where the
+A source (sources/github.py, sources/gitlab.py, sources/jira.py) describes its listings as `Stream`s: where the
 listing is, how to get its entries from a page, the time the listing is sorted by (newest first),
 and how to turn a page of entries into rows (making whatever per-item requests it needs). This
 runner owns the walk:
@@ -116,7 +116,7 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
         # same transaction as its rows: a kill can never leave rows stored and the mark behind.
         last = nxt is None and not stream.open_states
         api_load.write_page(store, source, stream.name, rows, actors, next_url=nxt, floor=floor,
-                            pending_high_water=pending if not last or pending is not None else old,
+                            pending_high_water=pending if pending is not None or not last else old,
                             finished=last)
         url = nxt
     if not stream.open_states:
