@@ -146,7 +146,7 @@ def test_people_are_keyed_by_account_on_the_host_and_named_only_when_asked(serve
         host = ApiActors(s.meta("salt") or "", Matcher.load(None), "127.0.0.1")
     rep, someone, app = host.id_of("557058:rep"), host.id_of("557058:aaa"), \
         host.id_of("557058:f58131cb-b67d-43c7-b30d-6b58d40bd077")
-    assert dict((r[0], r[1:]) for r in rows(store, "select actor_id, name, kind, email from actors")) == {
+    assert {r[0]: r[1:] for r in rows(store, "select actor_id, name, kind, email from actors")} == {
         rep: ("Reporter Person", "human", None), someone: ("Someone Real", "human", None),
         app: ("Automation for Jira", "bot", None)}
     assert rows(store, "select distinct author_id from items") == [(rep,)]
@@ -264,7 +264,7 @@ def _old_style_store(store: Path, server_url: str) -> None:
     deleted in Jira. Next to it, an unrelated event log whose actor must survive."""
     with Store.open(store) as s:
         ids = Identities(s.meta("salt") or "", Matcher.load(None))
-        old_rule = lambda p: ids.actor_id(p.name, f"login:{p.account}@jira")  # noqa: E731 - the old rule, verbatim
+        old_rule = lambda p: ids.actor_id(p.name, f"login:{p.account}@jira")  # the old rule, verbatim
         someone = Person("Someone Real", "557058:aaa")
         issues = [
             JiraIssue("OPS-1", "Summary of OPS-1", "Bug", "Done", "done", datetime(2024, 3, 1, 9),
