@@ -77,7 +77,8 @@ class Canon:
         state = "merged" if merged else ("closed" if closed else "open")
         self.item(pid, "pull_request", created=opened, started=first_commit, done=merged or closed, state=state,
                   author=author, title=title or f"PR {n}", repo=r, number=n, draft=draft, branch=branch,
-                  base="main", head_sha=head_sha, merge_sha=merge_sha, labels=labels or [])
+                  base="main", head_sha=head_sha, merge_sha=merge_sha, labels=labels or [],
+                  closed_at=None if merged else closed)
         self.event(pid, opened, "opened", author, draft=draft)
         if first_commit:
             self.event(pid, first_commit, "committed", author, sha=head_sha or f"c{n}")

@@ -64,20 +64,50 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
 def write_repo(path: Path, team: Team, seed: int) -> int:
     """Create the repository at `path`; returns the number of changes."""
     rng = np.random.default_rng(seed)
-    evs = events(team, rng)
+    return _write(path, events(team, rng))
+
+
+def write_teams(path: Path, teams: list[Team], seed: int, *, owners: bool = False) -> int:
+    """Several teams working in ONE repository (give them distinct `author_offset`s); returns the
+    number of changes. Author `a` commits as dev{a}@example.com. With `owners` each team works in
+    its own folder (`<team name>/`), which a CODEOWNERS file (committed first, by a bot) gives to
+    `@acme/<team name>`."""
+    rng = np.random.default_rng(seed)
+    evs = sorted(e for t in teams for e in events(t, rng))
+    if not owners:
+        return _write(path, evs)
+    folder = {t.author_offset + a: t.name for t in teams for a in range(t.authors)}
+    rules = "".join(f"/{t.name}/ @acme/{t.name}\n" for t in teams)
+    return _write(path, evs, folder=folder, codeowners=rules)
+
+
+def email(author: int) -> str:
+    return f"dev{author}@example.com"
+
+
+def _write(path: Path, evs: list[tuple[datetime, float, int, bool, int]], *, folder: dict[int, str] | None = None,
+           codeowners: str | None = None) -> int:
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
     chunks = []
+    if codeowners is not None:
+        at = int((START - timedelta(days=7) - EPOCH).total_seconds())
+        body, msg = codeowners.encode(), "Add CODEOWNERS\n"
+        chunks.append(
+            f"commit refs/heads/main\nauthor ci[bot] <ci-bot@example.com> {at} +0000\n"
+            f"committer ci[bot] <ci-bot@example.com> {at} +0000\ndata {len(msg)}\n{msg}\n"
+            f"M 644 inline .github/CODEOWNERS\ndata {len(body)}\n".encode() + body + b"\n"
+        )
     for i, (done, cycle, a, ai, lines) in enumerate(evs, 1):
         started = done - timedelta(hours=cycle)
         msg = f"Change {i}\n" + (f"\n{CLAUDE}\n" if ai else "")
         body = "".join(f"{i}.{k}\n" for k in range(lines)).encode()
-        name, email = f"Dev {a}", f"dev{a}@example.com"
+        name, mail = f"Dev {a}", email(a)
         chunks.append(
             f"commit refs/heads/main\nmark :{i}\n"
-            f"author {name} <{email}> {int((started - EPOCH).total_seconds())} +0000\n"
-            f"committer {name} <{email}> {int((done - EPOCH).total_seconds())} +0000\n"
+            f"author {name} <{mail}> {int((started - EPOCH).total_seconds())} +0000\n"
+            f"committer {name} <{mail}> {int((done - EPOCH).total_seconds())} +0000\n"
             f"data {len(msg.encode())}\n{msg}\n"
-            f"M 644 inline f{i}.txt\ndata {len(body)}\n".encode() + body + b"\n"
+            f"M 644 inline {folder[a] + '/' if folder else ''}f{i}.txt\ndata {len(body)}\n".encode() + body + b"\n"
         )
     subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input=b"".join(chunks), check=True)
     subprocess.run(["git", "-C", str(path), "reset", "-q", "--hard", "main"], check=True)

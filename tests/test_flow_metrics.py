@@ -458,6 +458,24 @@ def test_a_deployment_that_failed_then_succeeded_ships_at_its_success(c):
     assert freq["deployments"] == 2 and freq["deployment_days"] == 2
 
 
+def test_a_success_state_without_a_status_time_ships_nothing_for_lead_time_or_frequency(c):
+    # A source that gives only a final state: `success` with no status event ships at done_at. One
+    # with no done_at either has no ship time: neither the deploy phase nor the DORA counts may
+    # invent one from its creation time (the same rule, deploys.production_attempts_sql, for both).
+    c.deployment(1, sha="old", at="2024-03-01 00:00")
+    c.item("github:acme/api:deployment:2", "deployment", created="2024-03-02 00:00", state="success", sha="m41",
+           environment="production", production=True)
+    c.item("github:acme/api:deployment:3", "deployment", created="2024-03-03 00:00", done="2024-03-03 06:00",
+           state="success", sha="m42", environment="production", production=True)
+    c.pr(41, author="alice", opened="2024-03-01 00:00", merged="2024-03-01 12:00", merge_sha="m41")
+    c.pr(42, author="alice", opened="2024-03-01 00:00", merged="2024-03-02 12:00", merge_sha="m42")
+    r = prs(c, datetime(2024, 3, 10))
+    assert r[41]["deploy"] is None and r[42]["deploy"] == 18.0
+    d = report(c, datetime(2024, 3, 10))["dora"]
+    assert d["deployment_frequency"]["deployments"] == 2 and d["deployment_frequency"]["deployment_days"] == 2
+    assert d["failed_attempts"] == 0
+
+
 def test_a_pending_deployment_is_neither_shipped_nor_failed(c):
     c.deployment(1, sha="a", at="2024-03-01 00:00")
     c.item("github:acme/api:deployment:2", "deployment", created="2024-03-02 00:00", state="pending", sha="b",

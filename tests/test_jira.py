@@ -36,7 +36,7 @@ from loopmeter.attribution import Matcher
 from loopmeter.errors import LoopmeterError
 from loopmeter.sources.eventlog import EventLogError
 from loopmeter.sources.jira import JiraIssue, Person, Transition, issue_rows
-from loopmeter.store.api_load import ApiActors
+from loopmeter.store.api_load import login_actor_id
 from loopmeter.store.db import Store
 from loopmeter.store.event_logs import write_log
 from loopmeter.store.git_load import Identities
@@ -143,9 +143,9 @@ def test_people_are_keyed_by_account_on_the_host_and_named_only_when_asked(serve
     store = tmp_path / "s.duckdb"
     ingest(server, store)
     with Store.open(store, create=False, read_only=True) as s:
-        host = ApiActors(s.meta("salt") or "", Matcher.load(None), "127.0.0.1")
-    rep, someone, app = host.id_of("557058:rep"), host.id_of("557058:aaa"), \
-        host.id_of("557058:f58131cb-b67d-43c7-b30d-6b58d40bd077")
+        salt = s.meta("salt") or ""
+    rep, someone, app = (login_actor_id(salt, a, "127.0.0.1") for a in
+                         ("557058:rep", "557058:aaa", "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"))
     assert {r[0]: r[1:] for r in rows(store, "select actor_id, name, kind, email from actors")} == {
         rep: ("Reporter Person", "human", None), someone: ("Someone Real", "human", None),
         app: ("Automation for Jira", "bot", None)}

@@ -247,6 +247,40 @@ def test_bus_factor_leaves_bots_out(tmp_path):
     assert d["value"] == 1.0 and "5 bot or agent commits left out" in d["evidence"][0]
 
 
+OUR_AGENT_TOML = """\
+[[attribution.signature]]
+agent = "our-agent"
+evidence = "author"
+email = "agent@build.example.com"
+confidence = 1.0
+"""
+
+
+def test_bus_factor_leaves_out_agents_configured_in_loopmeter_toml(tmp_path, monkeypatch):
+    r = GitRepo(tmp_path / "r")
+    agent = ("Build Agent", "agent@build.example.com")  # no built-in signature knows this account
+    for i in range(4):
+        r.commit(f"agent work {i}", author=agent, date=f"2024-01-0{i + 1}T10:00:00+00:00", files={f"a{i}": "1"})
+    for i, who in enumerate((ALICE, BOB, CAROL, DAVE)):
+        r.commit(f"work {i}", author=who, date=f"2024-02-0{i + 1}T10:00:00+00:00", files={f"w{i}": "1"})
+    # Without the configuration the agent is a person with 4 of 8 commits: bus factor 1.
+    assert _by_id(api.legibility(r.path))["bus_factor"]["value"] == 1.0
+    # With it, the agent is left out like a built-in one: people 1 + 1 + 1 + 1, two make half of 4.
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "loopmeter.toml").write_text(OUR_AGENT_TOML)
+    monkeypatch.chdir(work)
+    d = _by_id(api.legibility(r.path))["bus_factor"]
+    assert d["value"] == 2.0 and "4 bot or agent commits left out" in d["evidence"][0]
+    res = CliRunner().invoke(app, ["legibility", str(r.path), "--json"])
+    assert res.exit_code == 0, res.output
+    assert _by_id(json.loads(res.output))["bus_factor"]["value"] == 2.0
+    # The report's scorecard reads the same configuration.
+    doc = loopmeter.analyze([r.path], store_path=tmp_path / "lm.duckdb", html_path=None, as_of=datetime(2024, 3, 1))
+    (card,) = doc["legibility"].values()
+    assert _by_id(card)["bus_factor"]["value"] == 2.0
+
+
 # --------------------------------------------------------------------------- the store
 
 

@@ -132,3 +132,25 @@ def test_coverage_by_first_folder_agrees_with_trying_every_rule():
     naive_unowned = [f for f in files if not ((r := codeowners.owner_of(rules, f)) and r.owners)]
     assert codeowners.coverage(rules, files) == (len(files) - len(naive_unowned), naive_unowned)
     assert naive_unowned == ["src/gen/b.py", "uv.lock"]
+
+
+# --------------------------------------------------------------------------- commit-message wording
+
+
+@pytest.mark.parametrize("message, pr, revert, ticket", [
+    ("Merge pull request #7 from acme/ABC-12-fix\n\nFix it", 7, False, True),  # the branch names a ticket
+    ("Merge pull request #7 from acme/fix\n\nFix it", 7, False, False),  # #7 is the PR, not a ticket
+    ("Add thing (#9)", 9, False, False),
+    ("Merge branch 'x' into 'main'\n\nSee merge request grp/proj!4", 4, False, False),
+    ('Revert "Add thing (#9)"\n\nThis reverts commit 0123abcd.', None, True, True),  # names #9
+    ('Revert "Add thing" (#10)', 10, True, False),
+    ("Undo the cache\n\nThis reverts commit ABCDEF0123 (it broke the build).", None, True, False),
+    ("Revert \"Add thing\"\n\nReverts acme/api#12", None, True, True),
+    ('Revert "a" and "b" by hand', None, False, False),  # not the wording of git or GitHub
+])
+def test_legibility_reads_landings_and_reverts_with_the_change_derivations_patterns(message, pr, revert, ticket):
+    from loopmeter.legibility.history import pr_number, references_ticket
+    from loopmeter.store.message_patterns import is_revert
+
+    subject = message.split("\n", 1)[0]
+    assert (pr_number(subject, message), is_revert(message), references_ticket(message)) == (pr, revert, ticket)

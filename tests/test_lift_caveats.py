@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from loopmeter.metrics import lift_caveats as cv
+from loopmeter.stats.lift import ratio_of_quantiles
 
 LABELS = ("the period after adoption", "the period before adoption")
 
@@ -44,6 +46,26 @@ def test_size_mismatch_is_silent_for_similar_sizes_and_ignores_unknown_sizes():
     b = rng.lognormal(np.log(55), 0.3, 200)
     assert cv.size_mismatch(a, b, LABELS) is None
     assert cv.size_mismatch([np.nan], b, LABELS) is None
+
+
+@pytest.mark.parametrize(
+    ("sizes_a", "sizes_b", "fires"),
+    [
+        ([0, 0, 0], [1, 1, 1], True),  # medians 0 vs 1 line: no finite ratio, so "more than 1.5x"
+        ([0, 1], [1, 1, 1], True),  # 0.5 vs 1 line: 2x
+        ([0, 0], [0, 0, 0], False),  # equal medians
+        ([100, 100], [66, 67, 68], False),  # 1.49x
+        ([100, 100], [60, 61, 62], True),  # 1.64x
+    ],
+)
+def test_size_mismatch_is_one_rule_for_the_designs_and_the_v1_and_pilot_estimates(sizes_a, sizes_b, fires):
+    # docs/metrics.md: median change sizes differing by more than 1.5x between the groups, the same
+    # rule wherever the caveat is computed (the v1 lift and the pilot go through stats.lift).
+    designs = cv.size_mismatch(sizes_a, sizes_b, LABELS) is not None
+    v1 = ratio_of_quantiles([1.0] * len(sizes_a), ["x"] * len(sizes_a), [2.0] * len(sizes_b), ["y"] * len(sizes_b),
+                            n_boot=20, sizes_a=sizes_a, sizes_b=sizes_b)
+    v1_fires = any("size itself moves with AI" in c for c in v1.caveats)
+    assert (designs, v1_fires) == (fires, fires)
 
 
 def test_selection_applies_to_observational_designs_not_to_a_randomized_pilot():

@@ -172,14 +172,11 @@ def test_leave_one_cluster_out_quantiles_equal_brute_force():
     assert np.isnan(got[0]) and got[1] == pytest.approx(1.5 / 4.0)
 
 
-def test_bca_over_twenty_thousand_single_row_clusters_is_fast():
-    # A pilot CSV without a cluster column: every row is its own cluster. The jackknife must not
-    # recompute each group's quantile from scratch per row (quadratic: 10 s at this size).
-    import time
-
+def test_bca_over_twenty_thousand_single_row_clusters_brackets_the_ratio():
+    # A pilot CSV without a cluster column: every row is its own cluster, and the linear-time
+    # jackknife must still give a BCa interval (its speed is measured in bench/estimators.py).
     rng = np.random.default_rng(0)
     a, b = rng.lognormal(size=10_000), rng.lognormal(0.2, 1.0, 10_000)
-    t0 = time.perf_counter()
     est = ratio_of_quantiles(a, np.arange(10_000), b, np.arange(10_000, 20_000), interval="bca")
-    assert time.perf_counter() - t0 < 3.0
     assert est.extra["interval"] == "bca" and est.ci_low < est.ratio < est.ci_high
+    assert est.ci_low < np.exp(-0.2) < est.ci_high  # planted: medians e^0 / e^0.2

@@ -363,7 +363,8 @@ def report_from_store(
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
         window = _report_window(store, as_of, window_days, repos)
         doc = build_report(store, window=window, adoption_date=adoption_date,
-                           repos=repos, seed=seed, failure_rule=failure_rule)
+                           repos=repos, seed=seed, failure_rule=failure_rule,
+                           matcher=Matcher.load(config.signatures))
         if html_path is not None:
             from .report.html import render_html
 
@@ -390,7 +391,7 @@ def analyze(
                   **report_options)
 
 
-def legibility(path: str | Path, *, store_path: str | Path | None = None) -> dict:
+def legibility(path: str | Path, *, store_path: str | Path | None = None, config: Config | None = None) -> dict:
     """The agent-legibility scorecard of the repository or directory at `path` (docs/legibility.md).
 
     With `store_path`, tracker and CI items ingested for the repository add the checks that need
@@ -400,10 +401,12 @@ def legibility(path: str | Path, *, store_path: str | Path | None = None) -> dic
     from .legibility.scan import check_path
 
     check_path(path)  # a bad path is reported as such, before any store is opened
+    # Agents configured in loopmeter.toml are not people, here as in every other metric.
+    matcher = Matcher.load((config or load_config()).signatures)
     if store_path is None:
-        return scorecard(path)
+        return scorecard(path, matcher=matcher)
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
-        return scorecard(path, store)
+        return scorecard(path, store, matcher)
 
 
 def changes_frame(*, store_path: str | Path | None = DEFAULT_STORE, as_of: datetime | None = None,
@@ -435,14 +438,17 @@ def lift(
     cluster: str | None = None,
     covariates: Sequence[str] = (),
     config: Config | None = None,
+    by: str = "repo",
 ) -> dict:
     """One lift design with every estimator, its caveats and the specification table.
 
     `design` is "before-after" (adoption dates: one "YYYY-MM-DD" or "repo=YYYY-MM-DD" per
     repository in `adoption_dates`, detected when omitted) or "ai-vs-human" over the store; or give
     `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster` and `covariates`)
-    for a pilot experiment's task table, which needs no store. Returns
-    `{design, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
+    for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
+    of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team owning
+most of each change's lines in CODEOWNERS. Returns
+    `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
     """
     from .metrics import lift_designs as ld
 
@@ -452,16 +458,20 @@ def lift(
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)
+    if by not in ("repo", "team", "codeowners"):
+        raise ConfigError(f"--by: {by!r} is not one of repo, team, codeowners")
     from .metrics.lift_inputs import parse_adoption
 
-    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None)
+    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
     from .metrics.changes import backend
 
     config = config or load_config()
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
         window = _report_window(store, as_of, window_days, repos)
-        doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot)
+        doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
+                            teams=config.teams, config_path=config.path)
+    doc["unit"] = by
     doc["as_of"] = window.as_of.replace(microsecond=0).isoformat() + "Z"
     doc["as_of_rule"] = window.rule
     doc["window_days"] = window.days

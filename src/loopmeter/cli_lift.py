@@ -33,7 +33,12 @@ from .store.db import DEFAULT_STORE
 def lift(
     design: Annotated[str, typer.Option("--design", help="before-after or ai-vs-human (ignored with --csv).")] = "before-after",
     adoption_date: Annotated[Optional[list[str]], typer.Option(
-        "--adoption-date", help="YYYY-MM-DD for every repository, or REPO=YYYY-MM-DD (repeatable); detected when omitted.")] = None,
+        "--adoption-date", help="YYYY-MM-DD for every repository, or REPO=YYYY-MM-DD (TEAM=YYYY-MM-DD with --by team; "
+                                "repeatable); detected when omitted.")] = None,
+    by: Annotated[str, typer.Option(
+        "--by", help="repo, team or codeowners: the unit of adoption dates, fixed effects, the Simpson's check and "
+                     "the staggered DiD (team: [[team]] in loopmeter.toml; codeowners: the CODEOWNERS team owning "
+                     "most of a change's lines).")] = "repo",
     csv: Annotated[Optional[Path], typer.Option("--csv", help="A pilot's task table (CSV), one row per task.")] = None,
     duration: Annotated[Optional[str], typer.Option("--duration", help="CSV column with each task's duration.")] = None,
     start: Annotated[Optional[str], typer.Option("--start", help="CSV column with each task's start time.")] = None,
@@ -54,6 +59,8 @@ def lift(
     """Estimate the lift of one design with several estimators, and say what could fool each number.
 
     Example: loopmeter lift --design before-after --adoption-date api=2025-03-01 --adoption-date web=2025-05-01
+
+    Per team (loopmeter.toml [[team]]): loopmeter lift --by team --adoption-date payments=2025-03-01
     """
 
     def go():
@@ -64,13 +71,13 @@ def lift(
                     raise ConfigError(f"{name} describes a --csv table; give --csv FILE or leave it out")
         else:
             for name, value in (("--adoption-date", adoption_date), ("--repo", repo), ("--as-of", as_of),
-                                ("--window-days", window_days)):
+                                ("--window-days", window_days), ("--by", by != "repo")):
                 if value:
                     raise ConfigError(f"{name} applies to the designs over the store, not to a --csv table")
         doc = api.lift(
             store_path=store, design=design, adoption_dates=adoption_date, repos=repo or None, as_of=_as_of(as_of),
             window_days=window_days, seed=seed, csv_path=csv, duration=duration, start=start, end=end,
-            treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (),
+            treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (), by=by,
         )
         if as_json:
             sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
@@ -89,9 +96,14 @@ def render_lift(doc: dict, console: Console) -> None:
     that were run, and how far the estimate moves across the specification table."""
     console.print(f"[bold]lift: {escape(doc.get('design', ''))}[/bold]")
     adoption = doc.get("adoption") or {}
-    if adoption.get("per_repo"):
-        dates = ", ".join(f"{escape(r)} {escape(d or 'none')}" for r, d in adoption["per_repo"].items())
+    per = adoption.get("per_repo") or adoption.get("per_team")
+    if per:
+        dates = ", ".join(f"{escape(r)} {escape(d or 'none')}" for r, d in per.items())
         console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {dates}")
+    if doc.get("teams"):
+        shares = ", ".join(f"{escape(t['team'])} {t['changes']:,} changes by {t['authors']:,} "
+                           f"author{'' if t['authors'] == 1 else 's'}" for t in doc["teams"])
+        console.print(f"teams: {shares}")
     if doc.get("design") == "experiment":
         missing = (doc.get("missing_duration_rows") or {}).get("count") or 0
         console.print(f"{escape(str(doc.get('source')))}: {doc.get('rows', 0):,} rows, {missing:,} without a duration "

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .teams import Team, parse_teams
 
 CONFIG_FILE = "loopmeter.toml"
 
@@ -21,11 +22,15 @@ class Config:
     agent = "our-agent"
     evidence = "trailer"
     ...
+    [[team]]
+    name = "payments"
+    members = ["alice@example.com", "github:alice"]
     ```
     """
 
     window_days: int = 14
     signatures: list[dict] = field(default_factory=list)
+    teams: list[Team] = field(default_factory=list)
     path: Path | None = None
 
 
@@ -34,7 +39,8 @@ def load_config(path: Path | None = None) -> Config:
     if not p.exists():
         return Config()
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot be read ({e})") from None
     except tomllib.TOMLDecodeError as e:
@@ -45,4 +51,5 @@ def load_config(path: Path | None = None) -> Config:
     sigs = data.get("attribution", {}).get("signature", [])
     if not isinstance(sigs, list) or not all(isinstance(s, dict) for s in sigs):
         raise ConfigError(f"{p}: attribution.signature must be a list of tables ([[attribution.signature]])")
-    return Config(window_days=window, signatures=sigs, path=p)
+    teams = parse_teams(data.get("team"), text, p)
+    return Config(window_days=window, signatures=sigs, teams=teams, path=p)

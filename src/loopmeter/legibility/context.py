@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from ..attribution import Matcher
 from . import configs
 from .codeowners import LOCATIONS as CODEOWNERS_LOCATIONS
 from .codeowners import Rule
@@ -60,8 +61,10 @@ def vendored(path: str) -> bool:
 
 
 class Context:
-    def __init__(self, inv: Inventory, history: History, facts: StoreFacts | None):
+    def __init__(self, inv: Inventory, history: History, facts: StoreFacts | None, matcher: Matcher | None = None):
         self.inv = inv
+        # Who is an agent or a bot: the built-in signatures plus loopmeter.toml's, as for ingestion.
+        self.matcher = matcher if matcher is not None else Matcher.load()
         self.history = history
         self.facts = facts
         self.files = inv.files

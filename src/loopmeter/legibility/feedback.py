@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
+from ..store.message_patterns import is_revert
 from . import configs, deps
 from .context import Context, Evidence, show
-from .history import is_revert
 
 PR_EVENTS = frozenset({"pull_request", "pull_request_target", "merge_group"})
 #: CI services that build every branch or pull request of a repository unless told otherwise.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..sources.git import parse_raw_date
+from ..store.message_patterns import GITLAB_MR, PR_MERGE, SQUASH
 from .scan import Inventory, run_git
 
 YEAR = timedelta(days=365)
@@ -21,10 +22,6 @@ YEAR = timedelta(days=365)
 #: newest commits only, which keeps the scorecard within seconds; the shares become those of the sample.
 MAX_COMMITS = 20_000
 
-_PR_MERGE = re.compile(r"^Merge pull request #(\d+)")
-_GITLAB_MR = re.compile(r"See merge request \S+!(\d+)")
-_SQUASH = re.compile(r"\(#(\d+)\)\s*$")
-_REVERT = re.compile(r'^Revert "|^This reverts commit [0-9a-f]{7,}|^Reverts [\w.-]+/[\w.-]+#\d+', re.M)
 # An issue or ticket named in a message: "#123", "gh-123", "owner/repo#123", a Jira-style key
 # ("ABC-123"), or an issue/pull/merge-request URL. Upper-case words that look like keys but name
 # standards or encodings are not tickets.
@@ -36,25 +33,29 @@ _NOT_TICKETS = frozenset({"UTF", "SHA", "ISO", "CVE", "RFC", "PEP", "GPL", "LGPL
 
 
 def pr_number(subject: str, message: str) -> int | None:
-    """The pull or merge request a landing commit names in the way the hosts write it, if any."""
-    m = _PR_MERGE.match(subject) or _GITLAB_MR.search(message) or _SQUASH.search(subject)
+    """The pull or merge request a landing commit names in the way the hosts write it (the change
+    derivation's patterns, store/message_patterns.py), if any."""
+    if m := PR_MERGE.match(subject):
+        return int(m.group(1))
+    if m := GITLAB_MR.search(message):
+        return int(m.group(2))
+    m = SQUASH.search(subject)
     return int(m.group(1)) if m else None
 
 
 def references_ticket(message: str) -> bool:
     """Whether a message names an issue or ticket, other than the pull request that landed it."""
     lines = message.split("\n")
-    if lines and (_PR_MERGE.match(lines[0]) or _SQUASH.search(lines[0])):
-        first = _SQUASH.sub("", _PR_MERGE.sub("", lines[0]))
+    if lines and (PR_MERGE.match(lines[0]) or SQUASH.search(lines[0])):
+        # Only the pull request's own number goes: a ticket key in the merged branch's name
+        # (`from owner/ABC-12-fix`) still names a ticket.
+        m = PR_MERGE.match(lines[0])
+        first = SQUASH.sub("", lines[0][m.end(1):] if m else lines[0])
         message = "\n".join([first, *lines[1:]])
-    message = _GITLAB_MR.sub("", message)
+    message = GITLAB_MR.sub("", message)
     if _HASH_REF.search(message) or _URL_REF.search(message):
         return True
     return any(m.group(1) not in _NOT_TICKETS for m in _KEY_REF.finditer(message))
-
-
-def is_revert(message: str) -> bool:
-    return bool(_REVERT.search(message))
 
 
 @dataclass

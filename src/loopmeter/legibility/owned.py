@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import PurePosixPath
 
-from ..attribution import Matcher
 from . import codeowners
 from .context import Context, Evidence, show
 
@@ -55,7 +54,7 @@ def bus_factor(ctx: Context) -> Evidence:
     h = ctx.history
     if h.as_of is None:
         return Evidence(unknown="no git history to read")
-    matcher = Matcher.load()
+    matcher = ctx.matcher
     counts: Counter[str] = Counter()
     left_out = 0
     for c in h.commits:

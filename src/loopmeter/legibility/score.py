@@ -7,6 +7,7 @@ import os
 from datetime import timezone
 from typing import Any
 
+from ..attribution import Matcher
 from ..store.db import Store
 from . import callables, feedback, measurable, observable, owned
 from .context import Context, Evidence
@@ -85,12 +86,14 @@ def _question(question: str, found: dict[str, Evidence]) -> dict[str, Any]:
     }
 
 
-def scorecard(path: str | os.PathLike[str], store: Store | None = None) -> dict[str, Any]:
-    """The legibility scorecard of the repository or directory at `path` (docs/legibility.md)."""
+def scorecard(path: str | os.PathLike[str], store: Store | None = None, matcher: Matcher | None = None) -> dict[str, Any]:
+    """The legibility scorecard of the repository or directory at `path` (docs/legibility.md).
+    `matcher` says who is an agent or a bot (default: the built-in signatures only; callers pass
+    the one with loopmeter.toml's `[[attribution.signature]]` entries)."""
     inv = scan(path)
     history = read_history(inv)
     facts = store_facts(store, str(inv.root), history.since, history.as_of) if store is not None and inv.is_git else None
-    ctx = Context(inv, history, facts)
+    ctx = Context(inv, history, facts, matcher)
     found = {cid: finder(ctx) for cid, finder in FINDERS.items()}
     checks = [_question(q, found) for q in QUESTIONS]
     scored = [c for c in checks if c["score"] is not None]
@@ -127,7 +130,8 @@ def scorecard(path: str | os.PathLike[str], store: Store | None = None) -> dict[
     }
 
 
-def for_report(store: Store, repos: list[tuple[str, str | None]]) -> dict[str, dict[str, Any] | None]:
+def for_report(store: Store, repos: list[tuple[str, str | None]],
+               matcher: Matcher | None = None) -> dict[str, dict[str, Any] | None]:
     """The report's `legibility` key: each repository's scorecard, or None where its path is gone."""
     from ..errors import LoopmeterError
 
@@ -136,7 +140,7 @@ def for_report(store: Store, repos: list[tuple[str, str | None]]) -> dict[str, d
         card = None
         if path and os.path.isdir(path):
             try:
-                card = scorecard(path, store)
+                card = scorecard(path, store, matcher)
             except LoopmeterError:
                 card = None
         out[repo] = card

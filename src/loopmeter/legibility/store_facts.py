@@ -8,10 +8,10 @@ repository belongs to it, and so do that name's issues and runs.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..metrics.quantiles import quantile_of
 from ..store.db import Store
 from .history import references_ticket
 
@@ -35,7 +35,7 @@ class StoreFacts:
 
     @property
     def ci_median_minutes(self) -> float | None:
-        return statistics.median(self.ci_minutes) if self.ci_minutes else None
+        return quantile_of(self.ci_minutes, 0.5)
 
 
 def _sha_fields(alias: str) -> str:

@@ -23,10 +23,46 @@ SCHEMA = pa.schema([
 ])
 
 
+def production_attempts_sql(items: str = "items") -> str:
+    """The one rule for when a production deployment shipped or failed (docs/metrics.md "Which
+    deployment shipped a commit"), used by the first-deployment walk here and by dora.py.
+
+    One row per production deployment that concluded: `shipped_at` is its first success status
+    (`deployed`), even when an earlier status of the same deployment failed; without any status
+    event, a `success` state at done_at (a state with no time ships nothing). A deployment that
+    never succeeded has `failed_at`: its first `deploy_failed`, or, without status events, a
+    `failure` state at done_at (else created_at). Pending deployments are left out."""
+    return f"""
+        select item_id, repo, sha, shipped_at,
+               case when shipped_at is null and (has_failure or (not has_status and state = 'failure'))
+                    then coalesce(first_failure, done_at, created_at) end as failed_at
+        from (
+            select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha, i.state, i.done_at, i.created_at,
+                   coalesce(min(e.ts) filter (where e.activity = 'deployed'),
+                            case when count(e.activity) = 0 and i.state = 'success' then i.done_at end) as shipped_at,
+                   min(e.ts) filter (where e.activity = 'deploy_failed') as first_failure,
+                   coalesce(bool_or(e.activity = 'deploy_failed'), false) as has_failure,
+                   count(e.activity) > 0 as has_status
+            from {items} i left join events e on e.item_id = i.item_id and e.activity in ('deployed', 'deploy_failed')
+            where i.kind = 'deployment'
+              and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
+            group by i.item_id, i.repo, i.attrs, i.state, i.done_at, i.created_at
+        )
+        where shipped_at is not null or (has_failure or (not has_status and state = 'failure'))
+    """
+
+
 def production_deployments(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
-    """(item_id, repo, sha, deployed_at) of successful production deployments up to as_of, oldest first.
-    The time is the `deployed` event (the success status), else the item's done_at."""
-    return raw.execute(PRODUCTION_SQL.format(items=items), [as_of]).fetchall()
+    """(item_id, repo, sha, deployed_at) of successful production deployments with a sha up to as_of,
+    oldest first (production_attempts_sql says when a deployment shipped)."""
+    return raw.execute(
+        f"""
+        select item_id, repo, sha, shipped_at as deployed_at from ({production_attempts_sql(items)})
+        where shipped_at is not null and sha is not null and shipped_at <= ?
+        order by deployed_at, item_id
+        """,
+        [as_of],
+    ).fetchall()
 
 
 def releases(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
@@ -48,23 +84,6 @@ def releases(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str,
         """,
         [as_of],
     ).fetchall()
-
-
-PRODUCTION_SQL = """
-        -- A deployment ships at its first success status (`deployed`), even when an earlier status
-        -- of the same deployment failed; without any status event, a `success` state and done_at.
-        select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
-               coalesce(min(e.ts), case when i.state = 'success' then i.done_at end) as deployed_at
-        from {items} i left join events e on e.item_id = i.item_id and e.activity = 'deployed'
-        where i.kind = 'deployment'
-          and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
-          and json_extract_string(i.attrs, '$.sha') is not null
-          and (e.item_id is not null
-               or not exists (select 1 from events x where x.item_id = i.item_id and x.activity = 'deploy_failed'))
-        group by i.item_id, i.repo, i.attrs, i.done_at, i.state
-        having deployed_at is not null and deployed_at <= ?
-        order by deployed_at, i.item_id
-"""
 
 
 def first_deployments(raw, as_of: datetime, kind: str = "deployment", items: str = "items") -> pa.Table:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import ConfigError
+from .deploys import production_attempts_sql
 from .pr_cycle import _lit
 
 INCIDENT_RULES = ("linked", "repo")
@@ -50,16 +51,11 @@ def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") ->
     incident_repo = "true" if rule.incident_rule == "repo" else "false"
     return f"""
     with dep as (
-        -- Shipped at its first success status; a deployment that only failed, at its first failure.
-        select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
-               coalesce(min(e.ts) filter (where e.activity = 'deployed'), min(e.ts), i.done_at, i.created_at) as ts,
-               coalesce(bool_or(e.activity = 'deployed'), i.state = 'success') as ok
-        from {items} i left join events e on e.item_id = i.item_id and e.activity in ('deployed', 'deploy_failed')
-        where i.kind = 'deployment'
-          and coalesce(try_cast(json_extract_string(i.attrs, '$.production') as boolean), false)
-        group by i.item_id, i.repo, i.attrs, i.done_at, i.created_at, i.state
-        -- still pending: neither shipped nor failed yet
-        having ts is not null and ts <= {a} and (count(e.activity) > 0 or i.state in ('success', 'failure'))
+        -- Shipped at its first success status; a deployment that only failed, at its first failure
+        -- (deploys.production_attempts_sql, the rule the deploy phase uses too).
+        select item_id, repo, sha, coalesce(shipped_at, failed_at) as ts, shipped_at is not null as ok
+        from ({production_attempts_sql(items)})
+        where coalesce(shipped_at, failed_at) <= {a}
     ),
     units as (
         -- Everything with a landing sha: pull requests (merge sha) and git changes.

@@ -2,8 +2,8 @@
 
 A case's duration is the time from its first to its last event (an item of a log with a single
 event lasts 0 hours; an item with no event has no duration and is not in `n`). Percentiles are
-DuckDB's `quantile_cont`, the continuous (linear interpolation) method of metrics/quantiles.py,
-computed in SQL because the numbers come from one small grouped query over the store.
+continuous (linear interpolation), from metrics/quantiles.py as a SQL fragment because the numbers
+come from one small grouped query over the store.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 
 from ..store.db import Store
+from .quantiles import quantile_sql
 
-_QUERY = """
+_QUERY = f"""
 with members as (
     select li.log, li.item_id from event_log_items li join items i on i.item_id = li.item_id
 ),
@@ -24,7 +25,7 @@ spans as (
 )
 select l.name, l.format, count(s.item_id) as cases, coalesce(sum(s.n_events), 0) as events,
        l.skipped_rows, l.skipped_reasons,
-       quantile_cont(s.hours, 0.5) as p50, quantile_cont(s.hours, 0.85) as p85, count(s.hours) as n
+       {quantile_sql('s.hours', 0.5)} as p50, {quantile_sql('s.hours', 0.85)} as p85, count(s.hours) as n
 from event_logs l left join spans s on s.log = l.name
 group by l.name, l.format, l.skipped_rows, l.skipped_reasons
 order by l.name

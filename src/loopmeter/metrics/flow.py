@@ -112,26 +112,109 @@ def pr_cycle_part(con, prs: ir.Table) -> dict | None:
     }
 
 
-def waiting_part(con, raw, prs: ir.Table, as_of: datetime, items: str = "items") -> dict | None:
+def waiting_parts(con, raw, prs: ir.Table, as_of: datetime,
+                  items: str = "items") -> tuple[dict | None, dict | None]:
+    """`waiting_on_humans` and `waiting_now`, over non-bot pull requests merged by as_of or still
+    open then (their stretches censored at as_of)."""
     w = waiting.waiting(con, as_of, items)
-    merged = prs.filter(prs.merged & (prs.author_group != "bot"))
-    t = materialize(con, raw, merged.join(w, merged.item_id == w.item_id).select(
-        "week", "author_group", *waiting.STATES
+    nb = prs.filter(prs.author_group != "bot")
+    t = materialize(con, raw, nb.join(w, nb.item_id == w.item_id).filter(nb.merged | w.open_now).select(
+        nb.item_id, "repo", "title", "author_id", w.number, "week", "author_group", "merged", "open_now", "draft_now",
+        *waiting.STATES, *(f"{s}_now" for s in waiting.STATES),
     ), "_lm_flow_waiting")
-    n = int(con.execute(t.count()))
-    if n == 0:
-        return None
+    stats = _waiting_stats(con, t)
+    if stats["all"]["rows"] == 0:
+        return None, None
+    return waiting_part(con, t, stats, as_of, items), waiting_now_part(con, raw, t, stats)
 
-    def states(sub: ir.Table) -> dict:
-        return {s: {"total_hours": d["total"], "prs": d["n"], "p50": d["p50"], "p85": d["p85"]}
-                for s, d in dists(con, sub, waiting.STATES).items()}
 
-    weekly = _weekly_by_group(con, t, "prs", {f"{s}_hours": t[s].sum() for s in waiting.STATES}, missing=0.0)
+def _waiting_stats(con, t: ir.Table) -> dict[str, dict]:
+    """Every figure both waiting parts need, for all PRs and per author group, in two queries (one
+    aggregate per state and figure; each separate query would cost an Ibis compile)."""
+    def only(cond: ir.BooleanValue, col: ir.Value) -> ir.Value:
+        return ibis.ifelse(cond, col, ibis.null()).cast("float64")
+
+    aggs: dict[str, ir.Value] = {"rows": t.count(), "open": t.open_now.sum()}
+    for i, s in enumerate(waiting.STATES):
+        col, done, cen, now = t[s], only(t.merged, t[s]), only(t.open_now, t[s]), t[f"{s}_now"]
+        aggs |= {f"total_{i}": col.sum(), f"n_{i}": col.count(),
+                 # Percentiles over merged PRs only: an open PR's hours are a lower bound (censored),
+                 # and mixing lower bounds in would move them with how many PRs happen to be open.
+                 f"p50_{i}": quantile(done, 0.5), f"p85_{i}": quantile(done, 0.85),
+                 f"ctotal_{i}": cen.sum(), f"cn_{i}": cen.count(),
+                 f"now_n_{i}": now.count(), f"now_p50_{i}": quantile(now, 0.5), f"now_max_{i}": now.max()}
+
+    def read(r) -> dict:
+        out: dict = {"rows": int(_num(r["rows"]) or 0), "open": int(_num(r["open"]) or 0)}
+        for i, s in enumerate(waiting.STATES):
+            out[s] = {k: (int(_num(r[f"{k}_{i}"]) or 0) if k.endswith("n") else _f(r[f"{k}_{i}"]))
+                      for k in ("total", "n", "p50", "p85", "ctotal", "cn", "now_n", "now_p50", "now_max")}
+        return out
+
+    stats = {"all": read(con.execute(t.aggregate(**aggs)).iloc[0])}
+    by = {row["author_group"]: read(row) for row in con.execute(t.group_by("author_group").aggregate(**aggs))
+          .to_dict("records")}
+    for g in GROUPS:
+        stats[g] = by.get(g) or read(dict.fromkeys(aggs))  # a group without PRs: zeros and unknowns
+    return stats
+
+
+def waiting_part(con, t: ir.Table, stats: dict[str, dict], as_of: datetime, items: str) -> dict:
+    """Hours per state up to as_of (open PRs' censored there), percentiles over merged PRs, and
+    weekly hours in the weeks they passed (waiting.weekly_sql splits stretches at Mondays)."""
+    def states(st: dict) -> dict:
+        return {s: {"total_hours": st[s]["total"] or 0.0, "prs": st[s]["n"], "p50": st[s]["p50"], "p85": st[s]["p85"]}
+                for s in waiting.STATES}
+
+    wk = con.sql(waiting.weekly_sql(as_of, items))
+    wt = wk.join(t.select("item_id", "author_group"), "item_id")
+    weekly = _weekly_by_group(con, wt, "prs", {f"{s}_hours": wt[s].sum() for s in waiting.STATES}, missing=0.0)
+    a = stats["all"]
     return {
-        "prs": n,
-        "states": states(t),
-        "by_group": {g: states(t.filter(t.author_group == g)) for g in GROUPS},
+        "prs": a["rows"],
+        "states": states(a),
+        "by_group": {g: states(stats[g]) for g in GROUPS},
+        "censored": {"prs": a["open"],
+                     "states": {s: {"total_hours": a[s]["ctotal"] or 0.0, "prs": a[s]["cn"]} for s in waiting.STATES}},
         "weekly": weekly,
+    }
+
+
+LONGEST = 10  # how many of the longest-waiting open pull requests `waiting_now` lists
+
+
+def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict]) -> dict:
+    """The open non-bot pull requests in each waiting state at as_of, with the age of the stretch
+    they are in (p50, oldest), and the longest-waiting of them."""
+    from ..report.document import display_name  # the report's one pseudonymising rule
+
+    def states(st: dict) -> dict:
+        return {s: {"prs": st[s]["now_n"], "p50_hours": st[s]["now_p50"], "oldest_hours": st[s]["now_max"]}
+                for s in waiting.STATES}
+
+    now = [f"{s}_now" for s in waiting.STATES]
+    op = t.filter(t.open_now & ibis.coalesce(*(t[c] for c in now)).notnull())
+    rows = con.execute(op.select("repo", "number", "title", "author_id", "author_group", "draft_now", *now)
+                       ).to_dict("records")
+    ids = sorted({r["author_id"] for r in rows if isinstance(r["author_id"], str)})
+    kinds = {a: (name, kind) for a, name, kind in raw.execute(
+        "select actor_id, name, kind from actors where list_contains(?::varchar[], actor_id)", [ids]).fetchall()}
+    waits = []
+    for r in rows:
+        hours = {s: h for s in waiting.STATES if (h := _f(r[f"{s}_now"])) is not None}
+        state = max(hours, key=lambda s: (hours[s], -waiting.STATES.index(s)))
+        name, kind = kinds.get(r["author_id"], (None, None))
+        waits.append({"repo": r["repo"], "number": None if _num(r["number"]) is None else int(r["number"]),
+                      "title": r["title"], "author": display_name(r["author_id"], name, kind, False),
+                      "group": r["author_group"], "state": state, "hours": hours[state],
+                      "states": list(hours), "draft": bool(r["draft_now"])})
+    waits.sort(key=lambda x: (-x["hours"], x["repo"] or "", x["number"] or 0))
+    return {
+        "open_prs": stats["all"]["open"],
+        "waiting_prs": len(waits),
+        "states": states(stats["all"]),
+        "by_group": {g: states(stats[g]) for g in GROUPS},
+        "longest": waits[:LONGEST],
     }
 
 
@@ -296,9 +379,11 @@ def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
         deploys.register(raw, as_of, items)
         prs = (materialize(con, raw, pr_cycle.pull_requests(con, as_of, items=items), "_lm_flow_prs")
                if "pull_request" in kinds else None)
+        waits = waiting_parts(con, raw, prs, as_of, items) if prs is not None else (None, None)
         parts = {
             "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
-            "waiting_on_humans": waiting_part(con, raw, prs, as_of, items) if prs is not None else None,
+            "waiting_on_humans": waits[0],
+            "waiting_now": waits[1],
             "dora": dora_part(con, raw, prs, as_of, rule, items) if "deployment" in kinds else None,
             "issues": issues_part(con, raw, as_of, items) if kinds & {"issue", "incident"} else None,
             "ci": ci_part(con, raw, as_of, items) if "ci_run" in kinds else None,

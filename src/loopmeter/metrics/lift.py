@@ -127,11 +127,11 @@ def throughput_after_vs_before(
         est = Estimate(estimator="ratio_of_rates", ratio=None, ci_low=None, ci_high=None, n_a=0, n_b=0,
                        n_clusters=0, caveats=("no adoption date: none given and no sustained AI signatures found",))
         return _result(metric, comparison, est, [])
-    start = adoption_date - timedelta(days=adoption_date.weekday())
-    # Only weeks whose every change is past the validation window: recent weeks would look slow
-    # because their changes are still pending, not because less work was done.
-    last_full = (window.as_of.date() - timedelta(days=window.days))
-    last_full = last_full - timedelta(days=last_full.weekday())  # the week containing it is incomplete
+    # The periods are lift_inputs' (the designs' rule), over the pooled history: imported here
+    # because lift_inputs imports this module's adoption detection.
+    from .lift_inputs import last_full_week, monday, periods
+
+    start = monday(adoption_date)
     ch = changes(con, window, repos)
     ok = ch.filter(~ch.bot & ch.validated)
     done = con.execute(ok.group_by(["author_id", "week"]).agg(n=ok.count()))
@@ -140,17 +140,17 @@ def throughput_after_vs_before(
     done, active = with_salt_free_authors(done, keys), with_salt_free_authors(active, keys)
     done["week"] = pd.to_datetime(done["week"]).dt.date
     active["week"] = pd.to_datetime(active["week"]).dt.date
-    # Equal windows either side of adoption (at least 8 weeks before): a decade of pre-AI history
-    # would otherwise stand in for "before".
-    if len(active):
-        # Weeks past the newest activity hold no data, not zero work: stop the window there.
-        last_full = min(last_full, max(active["week"]) + timedelta(weeks=1))
-    weeks_after = max(0, (last_full - start).days // 7)
-    weeks_before = max(weeks_after, 8)
-    first = start - timedelta(weeks=weeks_before)
-    if len(active):
-        first = max(first, min(active["week"]))
-        weeks_before = max(0, (start - first).days // 7)
+    # Only weeks whose every change is past the validation window, and none past the newest activity.
+    last_full = last_full_week(window, active)
+    # Equal windows either side of adoption (at least 8 weeks before, never before the first
+    # activity): a decade of pre-AI history would otherwise stand in for "before". Without a
+    # complete week after adoption the estimate is refused, and the before window it describes is
+    # the shortest one (what a one-week after period gives).
+    pooled = "all repositories"
+    p = periods({pooled: adoption_date}, {pooled: min(active["week"]) if len(active) else date.min},
+                max(last_full, start + timedelta(weeks=1)), weekly=True)
+    first, weeks_before = p.before_from[pooled], p.weeks_before[pooled]
+    weeks_after = p.weeks_after[pooled] if start < last_full else 0
     done = done[(done["week"] < last_full) & (done["week"] >= first)]
     active = active[(active["week"] < last_full) & (active["week"] >= first)]
     authors = sorted(set(done["author_id"]) | set(active["author_id"]))

@@ -13,9 +13,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from ..stats.lift import MIN_CLUSTERS, MIN_VALUES, SIZE_MISMATCH
+from ..stats.json_values import finite
+from ..stats.lift import MIN_CLUSTERS, MIN_VALUES, SIZE_MISMATCH, size_mismatch_medians
 
 __all__ = [
     "Caveat",
@@ -85,23 +84,19 @@ def unknown_durations(n_unknown: int, n_total: int) -> Caveat | None:
 
 def size_mismatch(sizes_a: Sequence[float], sizes_b: Sequence[float], labels: tuple[str, str],
                   adjusted: dict | None = None, *, threshold: float = SIZE_MISMATCH) -> Caveat | None:
-    """Median change sizes differ by more than `threshold` between the groups.
+    """Median change sizes differ by more than `threshold` between the groups (the rule is
+    stats.lift.size_mismatch_medians, shared with the v1 lift and the pilot).
 
     Size moves cycle time by itself and AI changes it, so the caveat names the size-adjusted
     estimate (`adjusted`: a result with ratio/ci_low/ci_high) when there is one.
     """
-    a = np.asarray(sizes_a, dtype=float)
-    b = np.asarray(sizes_b, dtype=float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if len(a) == 0 or len(b) == 0:
+    medians = size_mismatch_medians(sizes_a, sizes_b, threshold)
+    if medians is None:
         return None
-    ma, mb = float(np.median(a)), float(np.median(b))
-    # A median of zero lines (empty changes) makes the ratio meaningless; compare with one line floor.
-    r = max(ma, 1.0) / max(mb, 1.0)
-    if 1 / threshold <= r <= threshold:
-        return None
+    ma, mb = medians
+    r = f"{_x(ma / mb)}" if ma > 0 and mb > 0 else "one median is zero"
     text = (f"Changes differ in size: the median change of {labels[0]} is {ma:,.0f} lines, of {labels[1]} "
-            f"{mb:,.0f} lines ({_x(r)}); size alone moves cycle time.")
+            f"{mb:,.0f} lines ({r}); size alone moves cycle time.")
     if adjusted and finite(adjusted.get("ratio")):
         ci = _ci_text(adjusted)
         text += f" Adjusted for size (log lines) the ratio is {_x(adjusted['ratio'])}{ci}."
@@ -238,11 +233,6 @@ def specification_spread(rows: Sequence[dict], *, spread: float = SPEC_SPREAD) -
             f"{_x(lo)} to {_x(hi)}: its size depends on the choice.",
         )
     return rng, None
-
-
-def finite(v) -> bool:
-    """A real number JSON can carry: not None, not a bool, not NaN or infinite."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _ci_text(r: dict) -> str:

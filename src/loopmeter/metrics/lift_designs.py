@@ -54,6 +54,7 @@ from .lift_weekly import (
     series_event_study,
     staggered_did,
 )
+from .lift_units import REPO, Unit, detect_by_unit, team_summary, team_unit
 
 DESIGNS = ("before-after", "ai-vs-human", "experiment")
 #: The novelty check compares the first NOVELTY_WEEKS weeks after adoption with the rest.
@@ -108,6 +109,7 @@ class Groups:
     a: pd.DataFrame  # columns: cycle_hours, author_id, size_lines, repo, observed, done_at
     b: pd.DataFrame
     labels: tuple[str, str]
+    unit: Unit = REPO  # what the `repo` column holds (lift_units.py)
 
 
 # Each duration estimator: (name, function(groups, seed, n_boot) -> Estimate | None). None means
@@ -148,6 +150,11 @@ def _regressions(g: Groups) -> dict[str, Estimate]:
     rows = pd.concat([g.a.assign(treated=True), g.b.assign(treated=False)], ignore_index=True)
     rows = rows[rows["observed"] & rows["size_lines"].notna()]
     fe = {"repo": rows["repo"].to_numpy(object)} if rows["repo"].nunique() > 1 else None
+    if g.unit.by_team:
+        # Teams share repositories: both are fixed effects, so a team is compared with itself
+        # within the same codebase.
+        fe = {k: rows[c].to_numpy(object) for k, c in (("team", "repo"), ("repo", "source_repo"))
+              if rows[c].nunique() > 1} or None
     log_size = np.log1p(rows["size_lines"].to_numpy(float))
     common = dict(fixed_effects=fe, clusters=rows["author_id"].to_numpy(object), labels=g.labels)
     y, treated = rows["cycle_hours"].to_numpy(float), rows["treated"].to_numpy(bool)
@@ -240,7 +247,7 @@ def _duration_caveats(design: str, results: list[dict], g: Groups, *, randomized
                      prior_labels=prior[1] if prior else None),
     ]
     if headline is not None:
-        found.append(cv.simpsons_paradox(headline.get("ratio"), _within_repo_ratios(g)))
+        found.append(cv.simpsons_paradox(headline.get("ratio"), _within_repo_ratios(g), unit=g.unit.plural))
     for r in results:
         # ratio_of_* estimators already warn about small groups and few clusters themselves.
         if not r["estimator"].startswith("ratio_of_"):
@@ -253,25 +260,26 @@ def _duration_caveats(design: str, results: list[dict], g: Groups, *, randomized
 
 
 def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, seed: int = 0,
-                 n_boot: int = 2000, spec: bool = True) -> dict:
-    dates = adoption.dates(repos)
+                 n_boot: int = 2000, spec: bool = True, unit: Unit = REPO) -> dict:
+    units = unit.labels(repos)
+    dates = adoption.dates(units)
     if not any(dates.values()):
         raise NoData("no adoption date: none given (--adoption-date) and no sustained AI signatures found")
-    df = change_frame(con, window, repos)
-    act = weekly_activity(con, window, repos)
-    out: dict = {"design": "before-after", "adoption": adoption.to_dict(repos), "results": [], "specification": [],
+    df = unit.changes(change_frame(con, window, repos))
+    act = unit.weekly(con, window, repos)
+    out: dict = {"design": "before-after", "adoption": adoption.to_dict(units), "results": [], "specification": [],
                  "checks": [], "figures": {}}
     staggered = out["adoption"]["staggered"]
 
-    # Cycle time: changes landed before vs after their repository's adoption date.
-    cyc = _cycle_before_after(df, dates, window, all_history=False)
+    # Cycle time: changes landed before vs after their unit's adoption date.
+    cyc = _cycle_before_after(df, dates, window, all_history=False, unit=unit)
     rs = duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=n_boot)
     for r in rs:
         r.update(cyc["fields"])
     caveats = _duration_caveats("before-after", rs, cyc["groups"], n_unknown=cyc["n_unknown"], n_total=cyc["n_total"])
     nov = _cycle_novelty(cyc["groups"], cyc["adoption"])
-    out["flow"] = _flow(df, cyc["periods"])
-    steady = cv.not_steady([(f"the period {w['period']} adoption ({w['repo']})", w) for w in out["flow"]])
+    out["flow"] = _flow(df, cyc["periods"], unit)
+    steady = cv.not_steady([(f"the period {w['period']} adoption ({w[unit.key]})", w) for w in out["flow"]])
     for r in rs:
         _add(r, nov, steady)
     out["results"] += rs
@@ -279,7 +287,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
                                                       "simpsons_paradox", "novelty", "not_steady"), CYCLE)
 
     # Throughput per contributor-week.
-    tp = throughput_before_after(act, window, dates, seed=seed, n_boot=n_boot)
+    tp = throughput_before_after(act, window, dates, seed=seed, n_boot=n_boot, unit=unit)
     out["results"].append(tp["result"])
     out["results"] += tp["more"]
     out["checks"] += _checks(tp["caveats"], ("selection", "novelty", "simpsons_paradox", "pre_trends"), THROUGHPUT)
@@ -290,14 +298,14 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     out["figures"]["forecast"] = forecast_fans(out["forecast"])
 
     if spec:
-        out["specification"] = _spec_before_after(con, window, repos, dates, df, act, rs, seed=seed)
+        out["specification"] = _spec_before_after(con, window, repos, dates, df, act, rs, seed=seed, unit=unit)
         _apply_spec(out)
     out["staggered"] = staggered
     return out
 
 
 def _cycle_before_after(df: pd.DataFrame, dates: Mapping[str, date | None], window: Window, *,
-                        all_history: bool, skip_weeks: int = 0) -> dict:
+                        all_history: bool, skip_weeks: int = 0, unit: Unit = REPO) -> dict:
     done = df[df["observed"]]
     first = first_seen_by_repo(done.assign(day=pd.to_datetime(done["done_at"]).dt.date), "day")
     end = window.as_of.date() + timedelta(days=1)
@@ -310,7 +318,7 @@ def _cycle_before_after(df: pd.DataFrame, dates: Mapping[str, date | None], wind
     known = inside["cycle_hours"].notna() & (inside["cycle_hours"] > 0)
     n_unknown, n_total = int((~known & inside["observed"]).sum()), int(inside["observed"].sum())
     k = inside[known]
-    g = Groups(a=k[k["period"] == "after"], b=k[k["period"] == "before"], labels=LABELS["after/before"])
+    g = Groups(a=k[k["period"] == "after"], b=k[k["period"] == "before"], labels=LABELS["after/before"], unit=unit)
     fields = {
         "periods": {r: {"before_from": p.before_from[r].isoformat(), "adoption": p.adoption[r].isoformat(),
                         "after_until": p.after_until[r].isoformat()} for r in p.adoption},
@@ -320,8 +328,8 @@ def _cycle_before_after(df: pd.DataFrame, dates: Mapping[str, date | None], wind
             "periods": p}
 
 
-def _flow(df: pd.DataFrame, p: Periods) -> list[dict]:
-    """Little's law per repository and period (stats/flow.py), over items with a known start:
+def _flow(df: pd.DataFrame, p: Periods, unit: Unit = REPO) -> list[dict]:
+    """Little's law per repository (or team) and period (stats/flow.py), over items with a known start:
     landed changes with a known cycle time and items still open at as_of."""
     out = []
     known = df[df["cycle_hours"].notna() & (df["cycle_hours"] > 0)]
@@ -335,7 +343,7 @@ def _flow(df: pd.DataFrame, p: Periods) -> list[dict]:
         if not (np.diff(edges) > np.timedelta64(0, "us")).all():
             continue
         for period, w in zip(("before", "after"), flow_windows(starts, ends, edges)):
-            out.append({"repo": repo, "period": period, **w.to_dict()})
+            out.append({unit.key: repo, "period": period, **w.to_dict()})
     return out
 
 
@@ -357,7 +365,7 @@ def _cycle_novelty(g: Groups, adoption: Mapping[str, date]) -> cv.Caveat | None:
 
 def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[str, date | None], *,
                             seed: int = 0, n_boot: int = 2000, all_history: bool = False, its: bool = True,
-                            did: bool = True, skip_weeks: int = 0) -> dict:
+                            did: bool = True, skip_weeks: int = 0, unit: Unit = REPO) -> dict:
     """Validated changes per contributor-week, after / before each repository's adoption week.
 
     `its` adds the interrupted time series on the weekly rate; `did` the staggered
@@ -396,7 +404,7 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
                 weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()))
     series = event_time_series(a, p, single)
     selection, novelty = cv.selection("before-after"), _throughput_novelty(series)
-    found = [selection, novelty, _throughput_simpsons(a, r.get("ratio"), single)]
+    found = [selection, novelty, _throughput_simpsons(a, r.get("ratio"), single, unit)]
     _add(r, *found)
     more, event_study = [], series_event_study(series)
     if its:
@@ -413,7 +421,7 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
             event_study["fits"] = [{"name": f"trend {side} adoption (ITS)", "x": x, "y": [v / base for v in y]}
                                    for side, (x, y) in zip(("before", "after"), fits.values())]
     if did and not single:
-        did_est, es, pre = staggered_did(act, dates, last_full, seed=seed)
+        did_est, es, pre = staggered_did(act, dates, last_full, seed=seed, unit_noun=unit.noun)
         did_r = _result("before-after", THROUGHPUT, "after/before", did_est, window_days=window.days)
         _add(did_r, selection, pre)
         found.append(pre)
@@ -440,7 +448,7 @@ def _throughput_novelty(series: list[dict]) -> cv.Caveat | None:
                       early_label=f"the first {NOVELTY_WEEKS} weeks after adoption")
 
 
-def _throughput_simpsons(a: pd.DataFrame, pooled: float | None, single: bool) -> cv.Caveat | None:
+def _throughput_simpsons(a: pd.DataFrame, pooled: float | None, single: bool, unit: Unit = REPO) -> cv.Caveat | None:
     within = []
     for repo, t in a.groupby("repo"):
         ev = t.groupby("period")["validated"].sum()
@@ -448,7 +456,7 @@ def _throughput_simpsons(a: pd.DataFrame, pooled: float | None, single: bool) ->
         if ex.get("after", 0) and ex.get("before", 0) and ev.get("before", 0):
             within.append((repo, float((ev.get("after", 0) / ex["after"]) / (ev["before"] / ex["before"])),
                            int(min(ev.get("after", 0), ev["before"]))))
-    return cv.simpsons_paradox(pooled, within)
+    return cv.simpsons_paradox(pooled, within, unit=unit.plural)
 
 
 # --------------------------------------------------------------------------- survival curves
@@ -477,17 +485,18 @@ def km_figure(g: Groups) -> dict | None:
 
 
 def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None, *, seed: int = 0,
-                n_boot: int = 2000, spec: bool = True) -> dict:
-    df = change_frame(con, window, repos)
+                n_boot: int = 2000, spec: bool = True, unit: Unit = REPO) -> dict:
+    df = unit.changes(change_frame(con, window, repos))
+    units = unit.labels(repos)
     since = adoption.default if adoption is not None else None
     # Dates given (or detected) per repository restrict the groups as much as one date does.
-    restricted = adoption is not None and any(adoption.dates(repos).values())
+    restricted = adoption is not None and any(adoption.dates(units).values())
     out: dict = {"design": "ai-vs-human", "since": since.isoformat() if since else None,
-                 "adoption": adoption.to_dict(repos) if adoption else None, "results": [], "specification": [],
+                 "adoption": adoption.to_dict(units) if adoption else None, "results": [], "specification": [],
                  "checks": [], "figures": {}}
-    g, n_unknown, n_total = _ai_groups(df, adoption, repos)
+    g, n_unknown, n_total = _ai_groups(df, adoption, units, unit)
     rs = duration_results("ai-vs-human", "ai_assisted/human", g, seed=seed, n_boot=n_boot)
-    prior = _prior_selection(df, adoption, repos)
+    prior = _prior_selection(df, adoption, units)
     caveats = _duration_caveats("ai-vs-human", rs, g, prior=prior, n_unknown=n_unknown, n_total=n_total)
     if not restricted:
         extra = cv.Caveat("whole_history", "No adoption date, so the whole history is compared: older human work "
@@ -505,7 +514,7 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
             if adp is adoption:
                 found = rs  # the headline's own groups and estimates: no second bootstrap of them
             else:
-                gg, _, _ = _ai_groups(df, adp, repos)
+                gg, _, _ = _ai_groups(df, adp, units, unit)
                 found = duration_results("ai-vs-human", "ai_assisted/human", gg, seed=seed, n_boot=SPEC_BOOT)
             for res in found:
                 rows.append(_spec_row(CYCLE, res, window_days=None, period=label,
@@ -515,7 +524,8 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
     return json_ready(out)
 
 
-def _ai_groups(df: pd.DataFrame, adoption: Adoption | None, repos: list[str]) -> tuple[Groups, int, int]:
+def _ai_groups(df: pd.DataFrame, adoption: Adoption | None, repos: list[str],
+               unit: Unit = REPO) -> tuple[Groups, int, int]:
     d = df
     if adoption is not None:
         dates = adoption.dates(repos)
@@ -527,7 +537,8 @@ def _ai_groups(df: pd.DataFrame, adoption: Adoption | None, repos: list[str]) ->
     known = d["cycle_hours"].notna() & (d["cycle_hours"] > 0)
     n_unknown, n_total = int((~known & d["observed"]).sum()), int(d["observed"].sum())
     k = d[known]
-    g = Groups(a=k[k["ai_assisted"].astype(bool)], b=k[~k["ai_assisted"].astype(bool)], labels=LABELS["ai_assisted/human"])
+    g = Groups(a=k[k["ai_assisted"].astype(bool)], b=k[~k["ai_assisted"].astype(bool)], labels=LABELS["ai_assisted/human"],
+               unit=unit)
     return g, n_unknown, n_total
 
 
@@ -562,7 +573,7 @@ def _spec_row(metric: str, est: Estimate | Mapping, *, window_days: int | None, 
 
 
 def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, act: pd.DataFrame,
-                       cycle: list[dict], *, seed: int) -> list[dict]:
+                       cycle: list[dict], *, seed: int, unit: Unit = REPO) -> list[dict]:
     """``act`` is the weekly activity of the chosen window and ``cycle`` the headline cycle-time
     results, both already computed by the caller; only the validated counts change with the
     window, so the other windows reuse one set of active weeks."""
@@ -573,18 +584,18 @@ def _spec_before_after(con, window: Window, repos: list[str], dates, df: pd.Data
         if label == "equal windows":
             found = cycle  # the headline's own groups and estimates: no second bootstrap of them
         else:
-            cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks)
+            cyc = _cycle_before_after(df, dates, window, all_history=all_history, skip_weeks=skip_weeks, unit=unit)
             found = duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT)
         for res in found:
             rows.append(_spec_row(CYCLE, res, window_days=None, period=label, chosen=label == "equal windows"))
     active = con.execute(active_weeks(con, window, repos, by_repo=True))
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
         w = replace(window, days=days)
-        act_w = act if days == window.days else weekly_activity(con, w, repos, active=active)
+        act_w = act if days == window.days else unit.weekly(con, w, repos, active=active)
         for label, all_history, skip_weeks in variants:
             # The series without its first post-adoption weeks has a gap an ITS cannot fit.
             tp = throughput_before_after(act_w, w, dates, seed=seed, n_boot=SPEC_BOOT, all_history=all_history, did=False,
-                                         its=not skip_weeks, skip_weeks=skip_weeks)
+                                         its=not skip_weeks, skip_weeks=skip_weeks, unit=unit)
             for res in [tp["result"], *tp["more"]]:
                 rows.append(_spec_row(THROUGHPUT, res, window_days=days, period=label,
                                       chosen=(days == window.days and label == "equal windows")))
@@ -668,18 +679,55 @@ def store_repos(con, repos: list[str] | None) -> list[str]:
 
 
 def run_design(con, window: Window, repos: list[str] | None, design: str, adoption: Adoption | None, *,
-               seed: int = 0, n_boot: int = 2000, spec: bool = True) -> dict:
+               seed: int = 0, n_boot: int = 2000, spec: bool = True, by: str = "repo", teams=None,
+               config_path=None) -> dict:
+    """One design over the store, per repository (`by` "repo") or per team (`by` "team", with
+    `teams` from loopmeter.toml at `config_path`; see lift_units.py)."""
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     names = store_repos(con, repos)
-    adp = resolve_adoption(con, window, names, adoption)
+    unit, summary = REPO, None
+    if by in ("team", "codeowners"):
+        unit, summary, adp = _team_adoption(con, window, names, adoption, teams if by == "team" else None,
+                                            config_path)
+    else:
+        adp = resolve_adoption(con, window, names, adoption)
     if design == "before-after":
-        out = before_after(con, window, names, adp, seed=seed, n_boot=n_boot, spec=spec)
+        out = before_after(con, window, names, adp, seed=seed, n_boot=n_boot, spec=spec, unit=unit)
     else:
         out = ai_vs_human(con, window, names, adp if (adp.default or adp.per_repo) else None, seed=seed,
-                          n_boot=n_boot, spec=spec)
+                          n_boot=n_boot, spec=spec, unit=unit)
     check_supported(out)
+    if summary is not None:
+        out["teams"] = summary
     return json_ready(out)
+
+
+def _team_adoption(con, window: Window, names: list[str], given: Adoption | None, teams, config_path):
+    """The team unit, how many changes each team holds, and the adoption dates per team: given
+    (every named team must be a team of loopmeter.toml, or of CODEOWNERS when `teams` is None, or
+    `unassigned`) or detected per team."""
+    from ..teams import UNASSIGNED
+    from .codeowners_teams import codeowners_unit
+
+    frame = change_frame(con, window, names)
+    if teams is None:
+        unit, named = codeowners_unit(con, names, frame)
+        where = "CODEOWNERS"
+    elif not teams:
+        raise ConfigError("--by team: loopmeter.toml defines no team ([[team]] with name and members)")
+    else:
+        unit, named, where = team_unit(con, teams, config_path, frame), [t.name for t in teams], "loopmeter.toml"
+    frame = unit.changes(frame)
+    if given is not None:
+        known = [*named, UNASSIGNED]
+        unknown = sorted(set(given.per_repo) - set(known))
+        if unknown:
+            raise ConfigError(f"--adoption-date: no team {unknown[0]!r} in {where} (have: {', '.join(known)})")
+        adp = replace(given, unit="team")
+    else:
+        adp = detect_by_unit(frame, list(unit.names), unit)
+    return unit, team_summary(frame, unit.names), adp
 
 
 def check_supported(out: dict) -> None:
@@ -694,7 +742,8 @@ def check_supported(out: dict) -> None:
         what = "change with a known cycle time" if metric == CYCLE else "validated change in a complete week"
         a, b = LABELS.get(head["comparison"], ("the first group", "the second group"))
         if out["design"] == "before-after":
-            dates = ", ".join(f"{r} {d}" for r, d in (out["adoption"]["per_repo"] or {}).items() if d)
+            per = out["adoption"].get("per_repo", out["adoption"].get("per_team"))
+            dates = ", ".join(f"{r} {d}" for r, d in (per or {}).items() if d)
             where = f" (adoption: {dates})" if dates else ""
         else:
             where = f" (since {out['since']})" if out.get("since") else ""

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..stats.lift import Estimate
 from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 from .lift import adoption as detect_pooled_adoption
+from .open_prs import open_at_sql
 
 #: The before period has at least this many weeks, and as many as the after period otherwise.
 MIN_WEEKS_BEFORE = 8
@@ -24,12 +25,14 @@ MIN_WEEKS_BEFORE = 8
 
 @dataclass(frozen=True)
 class Adoption:
-    """Adoption date per repository; `default` applies to repositories not named in `per_repo`."""
+    """Adoption date per repository; `default` applies to repositories not named in `per_repo`.
+    With `unit` "team" the keys of `per_repo` are teams (metrics/lift_units.py)."""
 
     default: date | None = None
     per_repo: dict[str, date] = field(default_factory=dict)
     source: str | None = None  # "given", "given per repository", "detected"
     rule: str | None = None
+    unit: str = "repo"
 
     def date_for(self, repo: str) -> date | None:
         return self.per_repo.get(repo, self.default)
@@ -42,36 +45,38 @@ class Adoption:
         distinct = {v for v in d.values() if v is not None}
         return {
             "date": self.default.isoformat() if self.default else None,
-            "per_repo": {r: (v.isoformat() if v else None) for r, v in d.items()},
+            f"per_{self.unit}": {r: (v.isoformat() if v else None) for r, v in d.items()},
             "staggered": len(distinct) > 1 or (bool(distinct) and None in d.values()),
             "source": self.source,
             "rule": self.rule,
         }
 
 
-def parse_adoption(values: list[str] | None) -> Adoption | None:
-    """`--adoption-date` values: one `YYYY-MM-DD`, or any number of `repo=YYYY-MM-DD`."""
+def parse_adoption(values: list[str] | None, *, unit: str = "repo") -> Adoption | None:
+    """`--adoption-date` values: one `YYYY-MM-DD`, or any number of `repo=YYYY-MM-DD` (`team=...`
+    with unit "team")."""
     if not values:
         return None
+    noun, plural, meta = ("team", "teams", "TEAM") if unit == "team" else ("repository", "repositories", "REPO")
     default, per_repo = None, {}
     for v in values:
         repo, sep, day = v.rpartition("=")
         try:
             d = date.fromisoformat(day.strip())
         except ValueError:
-            raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or REPO=YYYY-MM-DD") from None
+            raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or {meta}=YYYY-MM-DD") from None
         if sep:
             if not repo.strip():
-                raise ConfigError(f"--adoption-date: {v!r} names no repository before '='")
+                raise ConfigError(f"--adoption-date: {v!r} names no {noun} before '='")
             if repo in per_repo:
-                raise ConfigError(f"--adoption-date: repository {repo!r} is given twice")
+                raise ConfigError(f"--adoption-date: {noun} {repo!r} is given twice")
             per_repo[repo.strip()] = d
         else:
             if default is not None:
-                raise ConfigError("--adoption-date: give one date for all repositories, or REPO=DATE per repository")
+                raise ConfigError(f"--adoption-date: give one date for all {plural}, or {meta}=DATE per {noun}")
             default = d
     return Adoption(default=default, per_repo=per_repo,
-                    source="given per repository" if per_repo else "given", rule="set with --adoption-date")
+                    source=f"given per {noun}" if per_repo else "given", rule="set with --adoption-date", unit=unit)
 
 
 def resolve_adoption(con, window: Window, repos: list[str], given: Adoption | None) -> Adoption:
@@ -139,18 +144,15 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     if raw is None:
         return pd.DataFrame()
     df = raw.execute(
-        """
+        f"""
         select i.repo, i.item_id, i.author_id,
                exists(select 1 from attributions a where a.item_id = i.item_id) as ai_assisted,
                cast(i.size_lines as double) as size_lines, coalesce(i.started_at, i.created_at) as started_at
         from items i left join actors x on x.actor_id = i.author_id
-        where i.kind = 'pull_request' and coalesce(i.started_at, i.created_at) <= ?
-          and (i.done_at is null or i.done_at > ?)
-          -- closed without merging by as_of: abandoned, not open
-          and (i.state <> 'closed' or try_cast(json_extract_string(i.attrs, '$.closed_at') as timestamp) > ?)
+        where {open_at_sql('i', '$as_of')}
           and coalesce(x.kind, 'human') <> 'bot'
         """,
-        [window.as_of, window.as_of, window.as_of],
+        {"as_of": window.as_of},
     ).df()
     if df.empty:
         return df

@@ -98,9 +98,11 @@ def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Cave
     return est, fits, caveat
 
 
-def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full: date, *, seed: int) -> tuple[Estimate, dict | None, cv.Caveat | None]:
+def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full: date, *, seed: int,
+                  unit_noun: str = "repository") -> tuple[Estimate, dict | None, cv.Caveat | None]:
     """Callaway-Sant'Anna over (repository, author) units: validated changes per active week, each
-    unit first treated in its repository's adoption week, not-yet-treated units as controls.
+    unit first treated in its repository's adoption week, not-yet-treated units as controls. With
+    `--by team` the `repo` column holds the team (lift_units.py) and the units are (team, author).
 
     The ATT is a difference in changes per contributor-week; its ratio is against the treated
     units' counterfactual (their mean after adoption minus the ATT), with the interval's ends
@@ -137,7 +139,7 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
         len(post), len(panel) - len(post), d["n_units"], tuple(d["caveats"]), p_value=p_value,
         extra={"att": d["att"], "att_se": se, "att_ci_low": d["ci_low"], "att_ci_high": d["ci_high"],
                "n_cohorts": d["n_cohorts"], "control_group": d["control_group"],
-               "pre_trend_p_value": d["pre_trend"]["p_value"], "cluster_unit": "repository-author"},
+               "pre_trend_p_value": d["pre_trend"]["p_value"], "cluster_unit": f"{unit_noun}-author"},
     )
     es = {
         "title": "Event study (staggered DiD): effect on validated changes per contributor-week, by weeks since adoption",

@@ -8,24 +8,32 @@ States (docs/metrics.md "Flow metrics"):
   or until a later `changes_requested` / `dismissed` review (a new approval starts a new stretch);
 - ci_green_not_merged: from the moment CI was green on the pull request's head sha (every workflow
   that ran on that sha has passed; the time is the last of their first passes) until the merge.
+
+A pull request still open at as_of (metrics/open_prs.py) whose stretch has not ended yet waits on
+until as_of: the stretch is right-censored there (it has lasted *at least* that long). A stretch
+of a pull request merged or closed by as_of that never ended (a request after the merge) is no wait.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from .open_prs import open_at_sql
 from .pr_cycle import _lit
 
 STATES = ("review_requested", "approved_not_merged", "ci_green_not_merged")
 
 
-def waiting_sql(as_of: datetime, items: str = "items") -> str:
-    """One row per pull request with hours in each waiting state (null when it never was in it)."""
+def _stretches_ctes(as_of: datetime, items: str) -> str:
+    """The CTEs up to `stretches` (state, item_id, s, e, censored) and `pr` (with `open_now`)."""
     a = _lit(as_of)
     return f"""
     with pr as (
-        select item_id, author_id, json_extract_string(attrs, '$.head_sha') as head_sha
-        from {items} where kind = 'pull_request'
+        select i.item_id, i.author_id, json_extract_string(i.attrs, '$.head_sha') as head_sha,
+               try_cast(json_extract_string(i.attrs, '$.number') as bigint) as number,
+               coalesce(try_cast(json_extract_string(i.attrs, '$.draft') as boolean), false) as opened_as_draft,
+               {open_at_sql('i', a)} as open_now
+        from {items} i where i.kind = 'pull_request'
     ),
     ev as (
         select e.item_id, e.ts, e.activity, e.actor_id, json_extract_string(e.attrs, '$.state') as st,
@@ -57,11 +65,16 @@ def waiting_sql(as_of: datetime, items: str = "items") -> str:
         from ev r where r.activity = 'reviewed' and r.st = 'approved' and r.by_other_person
     ),
     -- Starts that share the same end are one stretch (from the earliest of them); stretches with
-    -- different ends cannot overlap, because every start after an end has a later end.
-    stretches as (
-        select 'review_requested' as state, item_id, min(s) as s, e from rr where e is not null group by item_id, e
+    -- different ends cannot overlap, because every start after an end has a later end. Starts with
+    -- no end yet share the end as_of when the pull request is still open then (censored).
+    ended as (
+        select 'review_requested' as state, item_id, s, e from rr
         union all
-        select 'approved_not_merged', item_id, min(s), e from ap where e is not null group by item_id, e
+        select 'approved_not_merged', item_id, s, e from ap
+    ),
+    cut as (
+        select x.state, x.item_id, x.s, coalesce(x.e, {a}) as e, x.e is null as censored
+        from ended x join pr using (item_id) where x.e is not null or pr.open_now
     ),
     head as (
         select pr.item_id,
@@ -82,16 +95,66 @@ def waiting_sql(as_of: datetime, items: str = "items") -> str:
         from head h join verdicts v on v.sha = h.sha
         group by h.item_id, h.merged_at
     ),
+    stretches as (
+        select state, item_id, min(s) as s, e, bool_and(censored) as censored from cut group by state, item_id, e
+        union all
+        select 'ci_green_not_merged', g.item_id, g.green_at, coalesce(g.merged_at, {a}), g.merged_at is null
+        from green g join pr using (item_id)
+        where g.all_pass and (g.green_at <= g.merged_at or (g.merged_at is null and pr.open_now))
+    )"""
+
+
+def stretches_sql(as_of: datetime, items: str = "items") -> str:
+    """One row per waiting stretch: state, item_id, s, e (as_of when censored), censored."""
+    return _stretches_ctes(as_of, items) + "\n    select state, item_id, s, e, censored from stretches"
+
+
+def waiting_sql(as_of: datetime, items: str = "items") -> str:
+    """One row per pull request: hours in each waiting state up to as_of (null when it never was in
+    it), whether it is open at as_of (and a draft then), and `<state>_now`: the hours of the stretch it is still in at
+    as_of (null when it is not in that state then)."""
+    def total(st: str) -> str:
+        return f"sum(epoch(e) - epoch(s)) filter (where state = '{st}') / 3600.0 as {st}"
+
+    def now(st: str) -> str:
+        return f"max(epoch(e) - epoch(s)) filter (where state = '{st}' and censored) / 3600.0 as {st}_now"
+
+    cols = ",\n            ".join([total(st) for st in STATES] + [now(st) for st in STATES])
+    return _stretches_ctes(as_of, items) + f""",
     sums as (
         select item_id,
-            sum(epoch(e) - epoch(s)) filter (where state = 'review_requested') / 3600.0 as review_requested,
-            sum(epoch(e) - epoch(s)) filter (where state = 'approved_not_merged') / 3600.0 as approved_not_merged
+            {cols}
         from stretches group by item_id
+    ),
+    -- A draft at as_of: opened as one and not marked ready since, or converted back to draft last.
+    draft as (
+        select item_id, arg_max(activity = 'converted_to_draft', ts) as draft
+        from ev where activity in ('ready_for_review', 'converted_to_draft') group by item_id
     )
-    select pr.item_id, sums.review_requested, sums.approved_not_merged,
-        case when g.all_pass and g.green_at <= g.merged_at
-             then (epoch(g.merged_at) - epoch(g.green_at)) / 3600.0 end as ci_green_not_merged
-    from pr left join sums using (item_id) left join green g using (item_id)
+    select pr.item_id, pr.number, pr.open_now, pr.open_now and coalesce(d.draft, pr.opened_as_draft) as draft_now,
+        {", ".join(f"sums.{st}" for st in STATES)}, {", ".join(f"sums.{st}_now" for st in STATES)}
+    from pr left join sums using (item_id) left join draft d using (item_id)
+    """
+
+
+def weekly_sql(as_of: datetime, items: str = "items") -> str:
+    """Waiting hours per pull request and ISO week (Monday 00:00 UTC), one column per state: each
+    stretch is split at the week boundaries it crosses, so hours count in the week they passed in."""
+    split = ",\n            ".join(
+        f"coalesce(sum(hours) filter (where state = '{st}'), 0.0) as {st}" for st in STATES)
+    return _stretches_ctes(as_of, items) + f""",
+    weeks as (
+        select state, item_id, s, e, unnest(generate_series(date_trunc('week', s), e, interval 7 day)) as wk
+        from stretches
+    ),
+    parts as (
+        select state, item_id, cast(wk as date) as week,
+               (epoch(least(e, wk + interval 7 day)) - epoch(greatest(s, wk))) / 3600.0 as hours
+        from weeks
+    )
+    select item_id, week,
+            {split}
+    from parts where hours > 0 group by item_id, week
     """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 
+from ..attribution import Matcher
 from ..errors import NoData
 from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
@@ -57,8 +58,10 @@ def build_report(
     seed: int = 0,
     n_boot: int = 2000,
     failure_rule: FailureRule | None = None,
+    matcher: Matcher | None = None,
 ) -> dict:
-    """Compute the whole report document from the store."""
+    """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
+    signatures) tells agents and bots from people where the store has no actor rows to ask."""
     con = backend(store)
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
@@ -114,7 +117,7 @@ def build_report(
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos),
         "lift_designs": lift_designs_m.lift_designs(con, window, repos, adoption, seed=seed, n_boot=n_boot),
-        "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo]),
+        "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher),
         "agent_loops": agent_loops(con, window, repos),
         "event_logs": logs,
         "warnings": warnings,

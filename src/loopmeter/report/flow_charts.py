@@ -8,12 +8,12 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ..stats.json_values import finite
 from .html import (
     AI_COLOUR,
     HUMAN_COLOUR,
     _base_layout,
     _figure_payload,
-    _is_number,
     _plot_text,
     fmt_hours,
     fmt_pct,
@@ -53,7 +53,7 @@ def _on_weeks(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _num(v: Any) -> Any:
-    return v if _is_number(v) else None
+    return v if finite(v) else None
 
 
 def _weekly_hours_by_group(part: Mapping[str, Any] | None, series: list[tuple[str, str, str, str]],
@@ -81,7 +81,7 @@ def pr_phases_figure(pr: Mapping[str, Any] | None) -> go.Figure | None:
 def waiting_figure(w: Mapping[str, Any] | None) -> go.Figure | None:
     return _weekly_hours_by_group(
         w, [(f"{s}_hours", STATE_LABELS[s], STATE_LABELS[s], colour) for s, colour in STATE_COLOURS.items()],
-        "Waiting on humans, total hours per week (merged PRs)")
+        "Waiting on humans, hours per week (merged and still-open PRs)")
 
 
 def deployments_figure(d: Mapping[str, Any] | None) -> go.Figure | None:
@@ -108,7 +108,7 @@ def ci_figure(c: Mapping[str, Any] | None) -> go.Figure | None:
     common = _on_weeks(rows)
     traces = [
         go.Bar(name="feedback latency, median (min)", marker_color=HUMAN_COLOUR, width=[DAY_MS * 5] * len(rows),
-               y=[(r["latency_p50_hours"] * 60) if _is_number(r.get("latency_p50_hours")) else None for r in rows],
+               y=[(r["latency_p50_hours"] * 60) if finite(r.get("latency_p50_hours")) else None for r in rows],
                hovertemplate="%{customdata}<br>latency p50: %{y:.1f} min<extra></extra>", **common),
         go.Scatter(name="flaky commit-workflows", y=[r["flaky"] for r in rows], yaxis="y2", mode="lines+markers",
                    line=dict(color=AI_COLOUR), hovertemplate="%{customdata}<br>flaky: %{y}<extra></extra>", **common),
@@ -135,8 +135,9 @@ def flow_context(report: Mapping[str, Any]) -> dict[str, Any]:
                          "Median hours of each phase, per ISO week of the merge; phases with unknown ends are left out, "
                          "so a bar is a sum of medians, not the median of the whole cycle.", "No merged pull request."),
         "waiting": _chart("waiting", waiting_figure(flow.get("waiting_on_humans")),
-                          "Hours a merged pull request spent where the next move belonged to a person, summed per week of the merge.",
-                          "No merged pull request."),
+                          "Hours pull requests spent where the next move belonged to a person, in the week the hours passed; "
+                          "pull requests still open at the report date count up to it.",
+                          "No merged or open pull request."),
         "deployments": _chart("deployments", deployments_figure(flow.get("dora")),
                               "Successful production deployments only. A failed change is a deployment followed within the "
                               "failure window by a revert, a hotfix or an incident.", "No production deployment."),
@@ -149,7 +150,7 @@ def flow_context(report: Mapping[str, Any]) -> dict[str, Any]:
     if d:
         f, cfr, lead, rec = d["deployment_frequency"], d["change_failure_rate"], d["lead_time_hours"], d["recovery_hours"]
         tiles = [
-            {"label": "Deployment days per week", "value": f"{f['days_per_week']:.2f}" if _is_number(f.get("days_per_week")) else "unknown",
+            {"label": "Deployment days per week", "value": f"{f['days_per_week']:.2f}" if finite(f.get("days_per_week")) else "unknown",
              "sub": f"{f['deployments']} production deployments over {f['weeks'] or 0} weeks"},
             {"label": "Lead time for changes", "value": fmt_hours(lead.get("p50")),
              "sub": f"median, first commit to production; 85% within {fmt_hours(lead.get('p85'))} (n={lead.get('n', 0)})"},

@@ -26,6 +26,8 @@ import plotly.io as pio
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from ..stats.json_values import finite
+
 __all__ = ["render_html"]
 
 HUMAN_COLOUR = "#4C78A8"
@@ -63,25 +65,21 @@ _ESTIMATOR_LABELS = {
 # --------------------------------------------------------------------------- formatting
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def fmt_int(value: Any, missing: str = "unknown") -> str:
-    if not _is_number(value):
+    if not finite(value):
         return missing
     return f"{round(value):,}"
 
 
 def fmt_pct(value: Any, missing: str = "unknown", digits: int = 1) -> str:
-    if not _is_number(value):
+    if not finite(value):
         return missing
     return f"{value * 100:.{digits}f}%"
 
 
 def fmt_hours(value: Any, missing: str = "unknown") -> str:
     """Hours as a person would say them: minutes below an hour, days from two days on."""
-    if not _is_number(value):
+    if not finite(value):
         return missing
     if value < 1:
         return f"{max(value * 60, 0):.0f} min"
@@ -92,13 +90,13 @@ def fmt_hours(value: Any, missing: str = "unknown") -> str:
 
 
 def fmt_ratio(value: Any, missing: str = "—") -> str:
-    if not _is_number(value):
+    if not finite(value):
         return missing
     return f"{value:.2f}×"
 
 
 def fmt_num(value: Any, missing: str = "—", digits: int = 1) -> str:
-    if not _is_number(value):
+    if not finite(value):
         return missing
     return f"{value:,.{digits}f}"
 
@@ -118,7 +116,7 @@ def fmt_date(value: Any, missing: str = "unknown") -> str:
 
 
 def fmt_share_phrase(numerator: Any, denominator: Any) -> str:
-    if not _is_number(numerator) or not _is_number(denominator) or denominator <= 0:
+    if not finite(numerator) or not finite(denominator) or denominator <= 0:
         return "unknown"
     return "at least " + fmt_pct(numerator / denominator)
 
@@ -155,7 +153,7 @@ def comparison_label(comparison: Any) -> str:
 def lift_sentence(entry: Mapping[str, Any]) -> str:
     """One or two plain sentences saying what a lift entry means."""
     ratio = entry.get("ratio")
-    if not _is_number(ratio) or ratio <= 0:
+    if not finite(ratio) or ratio <= 0:
         return "No estimate: the data cannot support one (see the caveats)."
     first, _, second = str(entry.get("comparison") or "").partition("/")
     label = metric_label(entry.get("metric"))
@@ -166,7 +164,7 @@ def lift_sentence(entry: Mapping[str, Any]) -> str:
         direction = "higher" if change > 0 else "lower"
         text = f"{label} is {abs(change):.0f}% {direction} {_group_phrase(first)} than {_group_phrase(second)}."
     lo, hi = entry.get("ci_low"), entry.get("ci_high")
-    if _is_number(lo) and _is_number(hi):
+    if finite(lo) and finite(hi):
         span = f"{lo:.2f}–{hi:.2f}"
         if lo <= 1 <= hi:
             text += f" The 95% interval ({span}) includes 1, so no difference is also consistent with the data."
@@ -254,7 +252,7 @@ def _throughput_figure(weekly: list[Mapping[str, Any]], adoption_date: str | Non
     labels = [_plot_text(w.get("week") or w["week_start"]) for w in rows]
 
     def column(key: str) -> list[Any]:
-        return [w.get(key) if _is_number(w.get(key)) else None for w in rows]
+        return [w.get(key) if finite(w.get(key)) else None for w in rows]
 
     common = dict(x=x, customdata=labels, xperiod=7 * 24 * 3600 * 1000, xperiodalignment="middle")
     traces = [
@@ -263,7 +261,7 @@ def _throughput_figure(weekly: list[Mapping[str, Any]], adoption_date: str | Non
         go.Bar(name="AI-assisted", y=column("ai_validated"), marker_color=AI_COLOUR,
                hovertemplate="%{customdata}<br>AI-assisted, validated: %{y}<extra></extra>", **common),
     ]
-    if any(_is_number(w.get("pending")) and w.get("pending") for w in rows):
+    if any(finite(w.get("pending")) and w.get("pending") for w in rows):
         traces.append(go.Bar(
             name="Pending (not yet validated)", y=column("pending"), marker_color=PENDING_COLOUR,
             hovertemplate="%{customdata}<br>Pending: %{y}<extra></extra>", **common))
@@ -293,7 +291,7 @@ def _cycle_figure(changes: list[Mapping[str, Any]], cycle: Mapping[str, Any],
     for change in changes:
         hours = change.get("cycle_hours")
         done = change.get("done_at")
-        if not _is_number(hours) or done is None:
+        if not finite(hours) or done is None:
             skipped["unknown"] += 1
             continue
         if hours <= 0:
@@ -337,7 +335,7 @@ def _cycle_figure(changes: list[Mapping[str, Any]], cycle: Mapping[str, Any],
     x_range = [min(all_x), max(all_x)]
     for key, label, dash in (("p50", "Median (p50)", "dash"), ("p85", "p85", "dot")):
         value = cycle.get(key)
-        if _is_number(value) and value > 0:
+        if finite(value) and value > 0:
             traces.append(go.Scatter(
                 name=f"{label}: {fmt_hours(value)}", x=x_range, y=[value, value], mode="lines",
                 line=dict(color=INK, width=1.5, dash=dash), hoverinfo="skip",
@@ -364,8 +362,8 @@ def _ai_share_figure(weekly: list[Mapping[str, Any]], overall: Any,
         if not w.get("week_start"):
             continue
         changes, ai, bots = w.get("changes"), w.get("ai_assisted"), w.get("bot") or 0
-        denominator = changes - bots if _is_number(changes) and _is_number(bots) else None
-        share = ai / denominator if _is_number(ai) and denominator and denominator > 0 else None
+        denominator = changes - bots if finite(changes) and finite(bots) else None
+        share = ai / denominator if finite(ai) and denominator and denominator > 0 else None
         x.append(str(w["week_start"]))
         y.append(share)
         custom.append([_plot_text(w.get("week") or w["week_start"]), fmt_int(ai, "?"), fmt_int(denominator, "?")])
@@ -376,12 +374,12 @@ def _ai_share_figure(weekly: list[Mapping[str, Any]], overall: Any,
         line=dict(color=AI_COLOUR, width=2), marker=dict(size=6), connectgaps=False,
         hovertemplate="%{customdata[0]}: at least %{y:.0%}<br>%{customdata[1]} of %{customdata[2]} non-bot changes<extra></extra>",
     )]
-    if _is_number(overall):
+    if finite(overall):
         traces.append(go.Scatter(
             name=f"Whole period: at least {fmt_pct(overall)}", x=[x[0], x[-1]], y=[overall, overall],
             mode="lines", line=dict(color=MUTED, width=1.2, dash="dash"), hoverinfo="skip",
         ))
-    top = max([v for v in y if v is not None] + ([overall] if _is_number(overall) else []))
+    top = max([v for v in y if v is not None] + ([overall] if finite(overall) else []))
     shapes, notes = _adoption_marks(adoption_date)
     layout = _base_layout(
         "Share of changes with an AI signal (a lower bound)",
@@ -404,7 +402,7 @@ def _size_figure(changes: list[Mapping[str, Any]], size: Mapping[str, Any]) -> g
     counts = {"Human": [0] * len(labels), "AI-assisted": [0] * len(labels)}
     for c in changes:
         n = c.get("size_lines")
-        if _is_number(n) and c.get("state") is not None:
+        if finite(n) and c.get("state") is not None:
             counts["AI-assisted" if c.get("ai") else "Human"][band(int(n))] += 1
     if not any(sum(v) for v in counts.values()):
         return None
@@ -418,7 +416,7 @@ def _size_figure(changes: list[Mapping[str, Any]], size: Mapping[str, Any]) -> g
             customdata=counts[name], hovertemplate="%{x} lines: %{y:.0%} (%{customdata:,} changes)<extra></extra>",
         ))
     p50 = size.get("p50")
-    title = "Change size (lines added + deleted)" + (f", median {p50:,.0f}" if _is_number(p50) else "")
+    title = "Change size (lines added + deleted)" + (f", median {p50:,.0f}" if finite(p50) else "")
     layout = _base_layout(title, barmode="group", height=320,
                           yaxis=dict(tickformat=".0%", title=dict(text="share of changes")),
                           xaxis=dict(title=dict(text="lines changed")))
@@ -435,7 +433,7 @@ def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
 
     `label_of` writes a row's label; it must return text already made safe with `_plot_text`.
     """
-    rows = [e for e in lift if _is_number(e.get("ratio")) and e["ratio"] > 0]
+    rows = [e for e in lift if finite(e.get("ratio")) and e["ratio"] > 0]
     if not rows:
         return None
     labels, ratios, plus, minus, custom = [], [], [], [], []
@@ -443,8 +441,8 @@ def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
     for i, e in enumerate(rows):
         ratio = float(e["ratio"])
         lo, hi = e.get("ci_low"), e.get("ci_high")
-        lo = float(lo) if _is_number(lo) and lo > 0 else None
-        hi = float(hi) if _is_number(hi) and hi > 0 else None
+        lo = float(lo) if finite(lo) and lo > 0 else None
+        hi = float(hi) if finite(hi) and hi > 0 else None
         # Category labels must be unique; a zero-width suffix would be invisible, so number repeats.
         label = label_of(e)
         if label in labels:
@@ -500,7 +498,7 @@ def _weeks_axis(weeks: list[str]) -> dict[str, Any]:
 def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]:
     """Time to green (distribution), human interventions per week, cost per validated change per week."""
     figs: dict[str, go.Figure | None] = {"ttg": None, "interventions": None, "cost": None}
-    ttg = [v for v in loops.get("time_to_green_minutes") or [] if _is_number(v)]
+    ttg = [v for v in loops.get("time_to_green_minutes") or [] if finite(v)]
     if ttg:
         fig = go.Figure(go.Histogram(x=ttg, nbinsx=min(30, max(5, len(ttg) // 2)), marker_color=AI_COLOUR,
                                      hovertemplate="%{x} min: %{y} sessions<extra></extra>"))
@@ -520,7 +518,7 @@ def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]
                                          xaxis=_weeks_axis(x)))
         figs["interventions"] = fig
     pv = (loops.get("per_validated_change") or {}).get("weekly") or []
-    pv = [w for w in pv if _is_number(w.get("cost_per_validated_change"))]
+    pv = [w for w in pv if finite(w.get("cost_per_validated_change"))]
     if pv:
         fig = go.Figure(go.Scatter(
             x=[str(w["week"]) for w in pv], y=[w["cost_per_validated_change"] for w in pv], mode="lines+markers",
@@ -573,14 +571,14 @@ def _repo_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     for repo in report.get("repos") or []:
         totals = repo.get("totals") or {}
         changes, bots, ai = totals.get("changes"), totals.get("bot_changes") or 0, totals.get("ai_assisted_changes")
-        denominator = changes - bots if _is_number(changes) and _is_number(bots) else None
+        denominator = changes - bots if finite(changes) and finite(bots) else None
         shallow = repo.get("shallow")
         rows.append({
             "repo": str(repo.get("repo") or repo.get("path") or "—"),
             "head_ref": str(repo.get("head_ref") or "—").removeprefix("refs/heads/"),
             "head": str(repo.get("head") or "")[:10] or "—",
             "shallow": bool(shallow),
-            "missing_blob_files": repo.get("missing_blob_files") if _is_number(repo.get("missing_blob_files")) else None,
+            "missing_blob_files": repo.get("missing_blob_files") if finite(repo.get("missing_blob_files")) else None,
             "pull_heads": fmt_int(repo.get("pull_heads"), "unknown"),
             "commits": fmt_int(totals.get("commits"), "—"),
             "changes": fmt_int(changes, "—"),
@@ -609,7 +607,7 @@ def _agent_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             "agent": str(name),
             "changes": fmt_int(n, "—"),
             "commits": fmt_int(by_commit.get(name), "—"),
-            "share": fmt_pct(n / ai_total, "—") if _is_number(n) and _is_number(ai_total) and ai_total > 0 else "—",
+            "share": fmt_pct(n / ai_total, "—") if finite(n) and finite(ai_total) and ai_total > 0 else "—",
         })
     return rows
 
@@ -618,14 +616,14 @@ def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for e in report.get("lift") or []:
         ratio, lo, hi = e.get("ratio"), e.get("ci_low"), e.get("ci_high")
-        estimated = _is_number(ratio)
+        estimated = finite(ratio)
         rows.append({
             "metric": metric_label(e.get("metric")),
             "comparison": comparison_label(e.get("comparison")),
             "estimator": _ESTIMATOR_LABELS.get(str(e.get("estimator")), _humanize(str(e.get("estimator") or "—"))),
             "estimated": estimated,
             "ratio": fmt_ratio(ratio, "no estimate"),
-            "ci": f"{lo:.2f}–{hi:.2f}" if _is_number(lo) and _is_number(hi) else "—",
+            "ci": f"{lo:.2f}–{hi:.2f}" if finite(lo) and finite(hi) else "—",
             "n_a": fmt_int(e.get("n_a"), "—"),
             "n_b": fmt_int(e.get("n_b"), "—"),
             "n_clusters": fmt_int(e.get("n_clusters"), "—"),
@@ -732,14 +730,14 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
                   "reports); transcripts do not.",
                   "No linked session reported a cost.")
 
-    with_cycle = [c for c in rows if _is_number(c.get("cycle_hours"))]
+    with_cycle = [c for c in rows if finite(c.get("cycle_hours"))]
     slowest = sorted(with_cycle, key=lambda c: -c["cycle_hours"])[:TABLE_ROWS]
     recent = sorted(rows, key=_sort_time, reverse=True)[:TABLE_ROWS]
 
     changes_total = totals.get("changes")
     bots = totals.get("bot_changes") or 0
     share = attribution.get("ai_share_lower_bound")
-    if not _is_number(share) and _is_number(changes_total) and _is_number(totals.get("ai_assisted_changes")):
+    if not finite(share) and finite(changes_total) and finite(totals.get("ai_assisted_changes")):
         denominator = changes_total - bots
         share = totals["ai_assisted_changes"] / denominator if denominator > 0 else None
 
@@ -754,7 +752,7 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
         "totals": totals,
         "total_rows": [(label, totals.get(key), note) for key, label, note in _TOTAL_ROWS],
         "ai_share": share,
-        "non_bot_changes": changes_total - bots if _is_number(changes_total) and _is_number(bots) else None,
+        "non_bot_changes": changes_total - bots if finite(changes_total) and finite(bots) else None,
         "cycle": cycle,
         "size": report.get("size_lines") or {},
         "repos": _repo_rows(report),

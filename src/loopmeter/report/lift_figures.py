@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb
 
+from ..stats.json_values import finite
 from . import html as h
 from .lift_text import ci_text, estimator_name, sentence
 
@@ -50,14 +51,14 @@ def km_figure(km: Mapping[str, Any] | None) -> go.Figure | None:
     traces: list[Any] = []
     for g, colour in zip(km["groups"], GROUP_COLOURS):
         # A log axis has no 0: the curve starts at 1 just before the first time.
-        raw = [float(t) for t in g.get("times") or [] if h._is_number(t)]
+        raw = [float(t) for t in g.get("times") or [] if finite(t)]
         times = ([raw[0] * 0.999] if raw else []) + raw
         surv = [1.0] + [float(s) for s in g.get("survival") or []]
         if len(times) < 2:
             continue
         name = h._plot_text(f"{g.get('label')} (n={g.get('n', 0):,}, {g.get('n_censored', 0):,} open)", 80)
-        lo = [1.0] + [v if h._is_number(v) else None for v in g.get("ci_low") or []]
-        hi = [1.0] + [v if h._is_number(v) else None for v in g.get("ci_high") or []]
+        lo = [1.0] + [v if finite(v) else None for v in g.get("ci_low") or []]
+        hi = [1.0] + [v if finite(v) else None for v in g.get("ci_high") or []]
         traces.append(go.Scatter(x=times, y=hi, mode="lines", line=dict(width=0, shape="hv"), showlegend=False,
                                  hoverinfo="skip", connectgaps=False))
         traces.append(go.Scatter(x=times, y=lo, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
@@ -67,7 +68,7 @@ def km_figure(km: Mapping[str, Any] | None) -> go.Figure | None:
             hovertemplate="after %{x:.1f} h: %{y:.0%} still open<extra></extra>"))
     if not traces:
         return None
-    span = [t for g in km["groups"] for t in (g.get("times") or []) if h._is_number(t) and t > 0]
+    span = [t for g in km["groups"] for t in (g.get("times") or []) if finite(t) and t > 0]
     ticks = [(v, t) for v, t in _KM_TICKS if span and min(span) / 1.5 <= v <= max(span) * 1.5] or _KM_TICKS
     layout = h._base_layout(
         "Share of work still open after t hours (Kaplan-Meier; open items censored)",
@@ -82,12 +83,12 @@ def km_figure(km: Mapping[str, Any] | None) -> go.Figure | None:
 
 def event_study_figure(es: Mapping[str, Any] | None) -> go.Figure | None:
     """Effect by weeks since adoption, pre-periods included (they should hover around 'no effect')."""
-    pts = [p for p in (es or {}).get("points") or [] if h._is_number(p.get("estimate"))]
+    pts = [p for p in (es or {}).get("points") or [] if finite(p.get("estimate"))]
     if not pts:
         return None
     x = [int(p["e"]) for p in pts]
     y = [float(p["estimate"]) for p in pts]
-    has_ci = all(h._is_number(p.get("ci_low")) and h._is_number(p.get("ci_high")) for p in pts)
+    has_ci = all(finite(p.get("ci_low")) and finite(p.get("ci_high")) for p in pts)
     colours = [h.MUTED if e < 0 else h.AI_COLOUR for e in x]
     kw: dict[str, Any] = {}
     if has_ci:
@@ -101,7 +102,7 @@ def event_study_figure(es: Mapping[str, Any] | None) -> go.Figure | None:
     ref = es.get("reference")
     shapes = [dict(type="line", xref="x", yref="paper", x0=-0.5, x1=-0.5, y0=0, y1=1,
                    line=dict(color=h.ADOPTION_COLOUR, width=1.5, dash="dot"))]
-    if h._is_number(ref):
+    if finite(ref):
         shapes.append(dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=ref, y1=ref,
                            line=dict(color=h.MUTED, width=1, dash="dash")))
     layout = h._base_layout(
@@ -197,9 +198,9 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                 "metric": _SHORT_METRIC.get(str(r.get("metric")), str(r.get("metric"))),
                 "estimator": estimator_name(r.get("estimator")),
                 "ratio": h.fmt_ratio(r.get("ratio"), "no estimate"),
-                "estimated": h._is_number(r.get("ratio")),
-                "ci": ci_text(r) if h._is_number(r.get("ratio")) else "—",
-                "p": f"{r['p_value']:.3g}" if h._is_number(r.get("p_value")) else "—",
+                "estimated": finite(r.get("ratio")),
+                "ci": ci_text(r) if finite(r.get("ratio")) else "—",
+                "p": f"{r['p_value']:.3g}" if finite(r.get("p_value")) else "—",
                 "n": f"{h.fmt_int(r.get('n_a'), '—')} / {h.fmt_int(r.get('n_b'), '—')}",
                 "clusters": h.fmt_int(r.get("n_clusters"), "—"),
                 "sentence": sentence(r),
@@ -211,7 +212,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
             "window": f"{s['window_days']} days" if s.get("window_days") else "—",
             "period": str(s.get("period") or "—"),
             "ratio": h.fmt_ratio(s.get("ratio"), "no estimate"),
-            "ci": ci_text(s) if h._is_number(s.get("ratio")) else "—",
+            "ci": ci_text(s) if finite(s.get("ratio")) else "—",
             "chosen": bool(s.get("chosen")),
         } for s in d.get("specification") or []]
         ranges = [{"metric": _SHORT_METRIC.get(m, m), "min": h.fmt_ratio(x["min"]), "max": h.fmt_ratio(x["max"]), "n": x["n"]}

@@ -7,9 +7,10 @@ between what.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from ..stats.json_values import finite
 
 # What each estimator's ratio is a ratio of, said plainly.
 _WHAT = {
@@ -48,29 +49,28 @@ ESTIMATOR_NAMES = {
 }
 
 
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def estimator_name(estimator: Any) -> str:
     return ESTIMATOR_NAMES.get(str(estimator), str(estimator or "—").replace("_", " "))
 
 
 def ci_text(r: Mapping[str, Any]) -> str:
     lo, hi = r.get("ci_low"), r.get("ci_high")
-    return f"[{lo:.2f}, {hi:.2f}]" if _finite(lo) and _finite(hi) else "[no interval]"
+    return f"[{lo:.2f}, {hi:.2f}]" if finite(lo) and finite(hi) else "[no interval]"
 
 
 def sentence(r: Mapping[str, Any]) -> str:
     """One sentence: what is compared, the ratio, its 95% interval, and whether it rules out 1."""
     metric = _METRICS.get(str(r.get("metric")), str(r.get("metric") or "the metric").replace("_", " "))
     what = _WHAT.get(str(r.get("estimator")), "{m} (" + estimator_name(r.get("estimator")) + ")").format(m=metric)
+    fixed = r.get("fixed_effects") or []
+    if r.get("estimator") == "log_duration_regression" and "team" in fixed:  # `lift --by team`
+        what = f"{metric} by regression with team{' and repository' if 'repo' in fixed else ''} fixed effects"
     ratio = r.get("ratio")
-    if not _finite(ratio):
+    if not finite(ratio):
         return f"{what[:1].upper()}{what[1:]}: no estimate (see the caveats)."
     pattern = _COMPARE.get(str(r.get("comparison")), "{what} is {r} in the first group vs the second")
     text = pattern.format(what=what, r=f"{ratio:.2f}x") + " " + ci_text(r)
     lo, hi = r.get("ci_low"), r.get("ci_high")
-    if _finite(lo) and _finite(hi):
+    if finite(lo) and finite(hi):
         text += "; the interval includes 1 (no difference)" if lo <= 1 <= hi else ""
     return text[:1].upper() + text[1:]

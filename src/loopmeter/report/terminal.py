@@ -170,12 +170,26 @@ def render_flow(flow: dict | None, console: Console) -> None:
         t.add_row("pull requests merged", f"{pr['merged']:,} ({pr['merged_without_review']:,} without review, "
                   f"{pr['deployed']:,} deployed)")
     w = flow.get("waiting_on_humans")
+    labels = (("review_requested", "review requested"), ("approved_not_merged", "approved, not merged"),
+              ("ci_green_not_merged", "CI green, not merged"))
     if w:
         st = w["states"]
-        t.add_row("waiting on humans, median",
-                  " · ".join(f"{label} {_dur(st[k]['p50'])} (n={st[k]['prs']:,})" for k, label in (
-                      ("review_requested", "review requested"), ("approved_not_merged", "approved, not merged"),
-                      ("ci_green_not_merged", "CI green, not merged"))))
+        t.add_row("waiting on humans, median (merged) / total",
+                  " · ".join(f"{label} {_dur(st[k]['p50'])} / {_dur(st[k]['total_hours'])} ({st[k]['prs']:,} PRs)"
+                             for k, label in labels))
+        if w.get("censored", {}).get("prs"):
+            t.add_row("", f"totals include {w['censored']['prs']:,} PRs still open, counted up to as_of")
+    wn = flow.get("waiting_now")
+    if wn:
+        ns = wn["states"]
+        t.add_row("waiting now (open PRs): count, median age / oldest",
+                  " · ".join(f"{label} {ns[k]['prs']:,}" + (f": {_dur(ns[k]['p50_hours'])} / {_dur(ns[k]['oldest_hours'])}"
+                                                            if ns[k]["prs"] else "") for k, label in labels))
+        for r in wn["longest"][:3]:
+            number = "" if r["number"] is None else f"#{r['number']}"
+            who = r["author"] + (", AI-assisted" if r["group"] == "ai" else "") + (", draft" if r.get("draft") else "")
+            t.add_row("  waiting longest", escape(f"{_dur(r['hours'])} {r['state'].replace('_', ' ')}: "
+                                                  f"{r['repo']}{number} {r['title'] or ''} ({who})"))
     d = flow.get("dora")
     if d:
         f, cfr = d["deployment_frequency"], d["change_failure_rate"]

@@ -22,6 +22,8 @@ from itertools import pairwise
 
 import numpy as np
 
+from .json_values import finite_or_none
+
 __all__ = ["FlowWindow", "flow_windows", "littles_law", "time_averaged_wip"]
 
 DEFAULT_TOLERANCE = 0.25
@@ -97,10 +99,6 @@ class FlowWindow:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-def _num(x) -> float | None:
-    return None if x is None or not math.isfinite(float(x)) else float(x)
-
-
 def littles_law(
     avg_wip,
     throughput,
@@ -140,7 +138,7 @@ def littles_law(
     out = []
     for i in range(k):
         reasons: list[str] = []
-        cycle = _num(ct[i])
+        cycle = finite_or_none(ct[i])
         predicted = None if cycle is None else float(tp[i] * cycle)
         gap = None
         if predicted is not None and wip[i] > 0:

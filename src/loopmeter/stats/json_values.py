@@ -9,6 +9,17 @@ from datetime import date, datetime
 import numpy as np
 
 
+def finite(v) -> bool:
+    """A real number JSON can carry: not None, not a bool, not NaN or infinite. The one check every
+    layer uses before formatting, plotting or comparing a value that may be unknown."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def finite_or_none(v) -> float | None:
+    """`v` as a float when it is finite (see `finite`), else None (unknown)."""
+    return float(v) if finite(v) else None
+
+
 def json_ready(x):
     """Plain JSON values: numpy scalars as Python numbers, NaN and infinities as None (unknown),
     dates as ISO strings, tuples as lists, so the report's figures embed cleanly."""

@@ -24,7 +24,7 @@ from .bootstrap import (
     weighted_quantile,
 )
 
-__all__ = ["CORE_KEYS", "Estimate", "detect_adoption", "ratio_of_quantiles", "ratio_of_rates"]
+__all__ = ["CORE_KEYS", "Estimate", "detect_adoption", "ratio_of_quantiles", "ratio_of_rates", "size_mismatch_medians"]
 
 # Thresholds below which the report warns. They are conventions, not theorems: under ~20 values a
 # median moves a lot with one value, and with under ~10 clusters the percentile bootstrap is known
@@ -294,34 +294,49 @@ def _durations(values, label: str) -> np.ndarray:
     return arr
 
 
+def size_mismatch_medians(sizes_a, sizes_b, threshold: float = SIZE_MISMATCH) -> tuple[float, float] | None:
+    """The size-mismatch rule (docs/metrics.md), the one every caller uses: the two groups' median
+    sizes (lines, over the finite ones) when they differ by more than `threshold` times, else None.
+
+    A zero median beside a non-zero one is a mismatch (no finite ratio is within any threshold);
+    a group without a known size gives None: nothing to compare, and no evidence of a mismatch."""
+    med = []
+    for name, sizes in (("a", sizes_a), ("b", sizes_b)):
+        s = np.asarray(sizes, dtype=float)
+        if (s[~np.isnan(s)] < 0).any():
+            raise ValueError(f"sizes_{name} contains negative sizes")
+        known = s[np.isfinite(s)]
+        if not known.size:
+            return None
+        med.append(float(np.median(known)))
+    ma, mb = med
+    if ma == mb:
+        return None
+    if ma == 0 or mb == 0 or max(ma, mb) / min(ma, mb) > threshold:
+        return ma, mb
+    return None
+
+
 def _size_caveats(sizes_a, sizes_b, n_a: int, n_b: int, labels: tuple[str, str]) -> list[str]:
     if sizes_a is None or sizes_b is None:
         return []
-    med = []
     for name, sizes, n in (("a", sizes_a, n_a), ("b", sizes_b, n_b)):
         s = np.asarray(sizes, dtype=float)
         if s.ndim != 1 or len(s) != n:
             raise ValueError(f"sizes_{name} must have one entry per value ({n}), got {s.shape}")
-        if (s[~np.isnan(s)] < 0).any():
-            raise ValueError(f"sizes_{name} contains negative sizes")
-        known = s[np.isfinite(s)]
-        med.append(float(np.median(known)) if known.size else None)
-    ma, mb = med
-    if ma is None or mb is None:
-        return []  # sizes unknown in a group: nothing to compare, and no evidence of a mismatch
-    if ma == mb:
+    medians = size_mismatch_medians(sizes_a, sizes_b)
+    if medians is None:
         return []
-    if ma == 0 or mb == 0 or max(ma, mb) / min(ma, mb) > SIZE_MISMATCH:
-        if ma > mb:
-            factor = f"{ma / mb:.1f}x larger" if mb > 0 else "much larger"
-        else:
-            factor = f"{mb / ma:.1f}x smaller" if ma > 0 else "much smaller"
-        return [
-            f"Changes in {labels[0]} are {factor} than in {labels[1]} (median {ma:g} vs {mb:g} lines); "
-            "size itself moves with AI and affects cycle time, so part of the difference may "
-            "be size rather than speed."
-        ]
-    return []
+    ma, mb = medians
+    if ma > mb:
+        factor = f"{ma / mb:.1f}x larger" if mb > 0 else "much larger"
+    else:
+        factor = f"{mb / ma:.1f}x smaller" if ma > 0 else "much smaller"
+    return [
+        f"Changes in {labels[0]} are {factor} than in {labels[1]} (median {ma:g} vs {mb:g} lines); "
+        "size itself moves with AI and affects cycle time, so part of the difference may "
+        "be size rather than speed."
+    ]
 
 
 # ------------------------------------------------------------------------------ ratio of rates

@@ -55,6 +55,12 @@ def parse_time(value: Any) -> datetime | None:
     return t
 
 
+def login_actor_id(salt: str | bytes, login: str, where: str) -> str:
+    """The pseudonymous actor id of an account `login` on `where` (github, gitlab, a host, jira)."""
+    s = salt.encode() if isinstance(salt, str) else salt
+    return "a" + hashlib.sha256(s + f"login:{login}@{where}".encode("utf-8", "replace")).hexdigest()[:15]
+
+
 class ApiActors:
     """Stable pseudonymous actor ids for API accounts, keyed on `login:NAME@SOURCE` (docs/design.md),
     classified by the attribution signatures; an account of type Bot or a `[bot]` login is a bot."""
@@ -71,7 +77,7 @@ class ApiActors:
         judged by the signatures) when the login is an opaque id, like a Jira accountId."""
         if not login:
             return None
-        aid = self.id_of(login)
+        aid = login_actor_id(self.salt, login, self.where)
         if aid not in self.rows:
             name = shown or login
             kind, agent = self.matcher.classify_actor(name, noreply_email(login, account_id))
@@ -79,10 +85,6 @@ class ApiActors:
                 kind = "bot"
             self.rows[aid] = (aid, kind, name, None, None, agent)
         return aid
-
-    def id_of(self, login: str) -> str:
-        """The salted pseudonym of `login@where` (docs/design.md "people")."""
-        return "a" + hashlib.sha256(self.salt + f"login:{login}@{self.where}".encode("utf-8", "replace")).hexdigest()[:15]
 
     def kind(self, actor_id: str | None) -> str | None:
         row = self.rows.get(actor_id or "")

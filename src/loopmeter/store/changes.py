@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,16 +35,17 @@ import pyarrow.compute as pc
 from ..attribution import Matcher
 from .db import Store, transaction
 from .git_load import ATTR_SCHEMA, change_item_id, commit_item_id
+from .message_patterns import (
+    GITLAB_MR,
+    MERGE_BRANCH,
+    PR_MERGE,
+    REVERT_SUBJECT,
+    REVERTS_PR,
+    REVERTS_SHA,
+    SQUASH,
+)
 
 _EPOCH = datetime(1970, 1, 1)
-_PR_MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
-_GITLAB_MR = re.compile(r"See merge request (\S+)!(\d+)")
-_MERGE_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
-_SQUASH = re.compile(r"\(#(\d+)\)\s*$")
-_REVERTS_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})", re.I)
-# GitHub's revert button makes `Revert "<subject>"` (squashed: `... (#M)`) with `Reverts owner/repo#N`.
-_REVERT_SUBJECT = re.compile(r'^Revert "(.+)"(?:\s*\(#\d+\))?\s*$')
-_REVERTS_PR = re.compile(r"^Reverts [\w.-]+/[\w.-]+#(\d+)\s*$", re.M)
 
 
 class _Lazy:
@@ -161,8 +161,8 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
         if len(ps) > 1:
             msg = messages.get(shas[m], subj)
             ch.kind = "merge"
-            mm = _PR_MERGE.match(subj)
-            gl = _GITLAB_MR.search(msg)
+            mm = PR_MERGE.match(subj)
+            gl = GITLAB_MR.search(msg)
             if mm:
                 ch.kind, ch.pr_number = "pr_merge", int(mm.group(1))
                 ch.branch = mm.group(2).split("/", 1)[1] if "/" in mm.group(2) else mm.group(2)
@@ -171,11 +171,11 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
                     ch.title = body[1].strip().split("\n", 1)[0]
             elif gl:
                 ch.kind, ch.pr_number = "pr_merge", int(gl.group(2))
-                mb = _MERGE_BRANCH.match(subj)
+                mb = MERGE_BRANCH.match(subj)
                 if mb:
                     ch.branch = mb.group(1)
             else:
-                mb = _MERGE_BRANCH.match(subj)
+                mb = MERGE_BRANCH.match(subj)
                 if mb:
                     ch.branch = mb.group(1)
             q = deque(p for p in ps[1:] if p >= 0 and owner[p] < 0)
@@ -187,7 +187,7 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
                 ch.members.append(i)
                 q.extend(p for p in parents[i] if p >= 0 and owner[p] < 0)
         else:
-            sq = _SQUASH.search(subj)
+            sq = SQUASH.search(subj)
             if sq:
                 ch.kind, ch.pr_number = "squash", int(sq.group(1))
         changes.append(ch)
@@ -247,18 +247,18 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
         if src < 0:
             continue
         targets = set()
-        named = list(_REVERTS_SHA.finditer(msg))
+        named = list(REVERTS_SHA.finditer(msg))
         for m in named:
             t = _resolve_prefix(sorted_shas, m.group(1).lower())
             if t is not None and owner[index[t]] >= 0:
                 targets.add(owner[index[t]])
-        for m in _REVERTS_PR.finditer(msg):
+        for m in REVERTS_PR.finditer(msg):
             if int(m.group(1)) in by_pr:
                 targets.add(by_pr[int(m.group(1))])
         # The subject is matched only when no commit is named: a named commit that is not in this
         # repository (a cherry-picked revert from elsewhere) must not fall back to a guess.
         if not targets and not named:
-            ms = _REVERT_SUBJECT.match(msg.split("\n", 1)[0])
+            ms = REVERT_SUBJECT.match(msg.split("\n", 1)[0])
             if ms:
                 before = [c for c in title_index.get(ms.group(1), []) if c[0] <= changes[src].done_at and c[1] != src]
                 if before:

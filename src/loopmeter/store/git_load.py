@@ -51,6 +51,14 @@ def _add_evidence(rows: dict[str, list], matcher: Matcher, item_id: str, *, auth
     return bool(found)
 
 
+def git_actor_id(salt: str | bytes, name: str, email: str) -> str:
+    """The pseudonymous actor id of a git identity: the salted hash of its lower-cased email (of
+    its name when it has no email). Team membership (teams.py) resolves emails through this."""
+    s = salt.encode() if isinstance(salt, str) else salt
+    ident = email.strip().lower() or f"name:{name.strip()}"
+    return "a" + hashlib.sha256(s + ident.encode("utf-8", "replace")).hexdigest()[:15]
+
+
 class Identities:
     """Maps a git name/email to a stable pseudonymous actor id (salted per store) and its kind."""
 
@@ -64,8 +72,7 @@ class Identities:
         key = (name, email)
         aid = self._cache.get(key)
         if aid is None:
-            ident = email.strip().lower() or f"name:{name.strip()}"
-            aid = "a" + hashlib.sha256(self.salt + ident.encode("utf-8", "replace")).hexdigest()[:15]
+            aid = git_actor_id(self.salt, name, email)
             kind, agent = classify_identity(self.matcher, name, email)
             self._cache[key] = aid
             self.new_rows.append((aid, kind, name, email, agent))

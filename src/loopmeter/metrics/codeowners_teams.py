@@ -1,0 +1,134 @@
+"""Teams from CODEOWNERS (`loopmeter lift --by codeowners`): a change belongs to the team that owns
+most of the lines it changed.
+
+Each repository's CODEOWNERS is read from the commit that was ingested (`repos.head_sha`, in the
+clone at `repos.path`), first found of GitHub's and GitLab's locations, and parsed by
+legibility/codeowners.py (last matching rule wins). Only team owners count (`@org/team`,
+`@group/subgroup`: an owner with a `/`); a path owned by several teams has its lines split
+equally between them. A changed line is an added or deleted line of the change's commits (a
+binary file counts as one). The change goes to the team with most lines (a tie to the first name
+in sorted order); a change with no team-owned line to `unassigned`. Today's ownership is applied
+to the whole history: ownership that moved is a limitation of this source (docs/metrics.md).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ConfigError
+from ..legibility.codeowners import LOCATIONS, Rule, owner_of, parse
+from ..teams import UNASSIGNED
+from .changes import Window, changes, salt_free_author_keys, with_salt_free_authors
+
+
+def owner_teams(rule: Rule | None) -> list[str]:
+    """The team owners of a rule, without the leading @ ("acme/payments")."""
+    if rule is None:
+        return []
+    return sorted({o[1:] for o in rule.owners if o.startswith("@") and "/" in o})
+
+
+def owning_team(lines_by_path: dict[str, float], rules: list[Rule]) -> str:
+    """The team owning most of the changed lines (ties: the first name in sorted order)."""
+    per: dict[str, float] = defaultdict(float)
+    for path, n in lines_by_path.items():
+        teams = owner_teams(owner_of(rules, path))
+        for t in teams:
+            per[t] += n / len(teams)
+    if not per:
+        return UNASSIGNED
+    return min(per, key=lambda t: (-per[t], t))
+
+
+def read_codeowners(repo: str, path: str | None, sha: str | None) -> str | None:
+    """The CODEOWNERS text at the ingested commit, or None when the repository has none there."""
+    if not path or not Path(path).exists():
+        raise ConfigError(f"--by codeowners: repository {repo!r} has no clone at {path!r} to read CODEOWNERS from")
+    for loc in LOCATIONS:
+        p = subprocess.run(["git", "-C", path, "show", f"{sha or 'HEAD'}:{loc}"], capture_output=True, check=False)
+        if p.returncode == 0:
+            return p.stdout.decode("utf-8", "replace")
+    return None
+
+
+def change_teams(con, repos: list[str]) -> tuple[dict[str, str], list[str]]:
+    """change item id -> owning team, and every team CODEOWNERS names in these repositories."""
+    raw = getattr(con, "con", con)
+    rules: dict[str, list[Rule]] = {}
+    for repo, path, sha in raw.execute("select repo, path, head_sha from repos where repo in (select unnest(?))",
+                                       [repos]).fetchall():
+        text = read_codeowners(repo, path, sha)
+        if text is not None:
+            rules[repo] = parse(text)
+    if not rules:
+        raise ConfigError(f"--by codeowners: no CODEOWNERS in {', '.join(repos)} (looked in {', '.join(LOCATIONS)})")
+    named = sorted({t for rs in rules.values() for r in rs for t in owner_teams(r)})
+    rows = raw.execute(
+        """
+        select l.dst as item_id, c.repo, f.path,
+               sum(case when f.added is null then 1 else f.added + coalesce(f.deleted, 0) end) as lines
+        from links l
+        join commits c on l.src = 'git:' || c.repo || ':commit:' || c.sha
+        join commit_files f on f.repo = c.repo and f.sha = c.sha
+        where l.kind = 'part_of' and c.repo in (select unnest(?))
+        group by all
+        """,
+        [sorted(rules)],
+    ).fetchall()
+    by_item: dict[str, tuple[str, dict[str, float]]] = {}
+    for item, repo, path, lines in rows:
+        by_item.setdefault(item, (repo, {}))[1][path] = float(lines)
+    return {item: owning_team(paths, rules[repo]) for item, (repo, paths) in by_item.items()}, named
+
+
+def weekly_by_change_team(con, window: Window, repos: list[str], team_of_item: dict[str, str]) -> pd.DataFrame:
+    """(repo = team, author_id, week, validated) as lift_inputs.weekly_activity, with each
+    contributor-week counted for the team of the change it went into: an author was active for a
+    team in a week when they authored a commit of, or landed, a change (landed by as_of) owned by
+    that team; validated counts that team's validated changes the author landed that week."""
+    ch = changes(con, window, repos)
+    landed = con.execute(ch.filter(~ch.bot & ch.author_id.notnull()).select("item_id", "author_id", "week", "validated"))
+    landed["week"] = pd.to_datetime(landed["week"]).dt.date
+    raw = getattr(con, "con", con)
+    commits = raw.execute(
+        """
+        select l.dst as item_id, c.author_id, cast(date_trunc('week', c.author_time) as date) as week
+        from links l join commits c on l.src = 'git:' || c.repo || ':commit:' || c.sha
+        left join actors a on a.actor_id = c.author_id
+        where l.kind = 'part_of' and c.repo in (select unnest(?)) and coalesce(a.kind, 'human') <> 'bot'
+          and c.author_id is not null
+        """,
+        [repos],
+    ).df()
+    commits = commits[commits["item_id"].isin(set(landed["item_id"]))]
+    commits["week"] = pd.to_datetime(commits["week"]).dt.date
+
+    def team(items: pd.Series) -> pd.Series:
+        return items.map(lambda i: team_of_item.get(i, UNASSIGNED)).astype(object)
+
+    keys = ["repo", "author_id", "week"]
+    active = pd.concat([landed.assign(repo=team(landed["item_id"]))[keys],
+                        commits.assign(repo=team(commits["item_id"]))[keys]]).drop_duplicates()
+    ok = landed[landed["validated"].astype(bool)]
+    done = ok.assign(repo=team(ok["item_id"])).groupby(keys).size().rename("validated").reset_index()
+    out = active.merge(done, on=keys, how="outer")
+    out["validated"] = out["validated"].fillna(0).astype(int)
+    out = with_salt_free_authors(out, salt_free_author_keys(con))
+    # The row order the other units have (a seeded bootstrap draws units in order of appearance).
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def codeowners_unit(con, repos: list[str], frame: pd.DataFrame):
+    """The team unit with teams from CODEOWNERS over `frame` (a change frame), and every team the
+    files name (for checking `--adoption-date TEAM=DATE`)."""
+    from .lift_units import Unit
+
+    item_team, named = change_teams(con, repos)
+    unit = Unit("team", "team", "teams", (), {}, item_team)
+    present = set(unit.changes(frame)["repo"]) if len(frame) else set()
+    names = [t for t in named if t in present] + ([UNASSIGNED] if UNASSIGNED in present else [])
+    return Unit("team", "team", "teams", tuple(names), {}, item_team), named

@@ -1,0 +1,125 @@
+"""The unit a lift design is run per: the repository (the default) or the team.
+
+Adoption dates, the Simpson's-paradox check, the regression's fixed effects and the staggered
+difference-in-differences all work per unit. The design code keys every frame on a column named
+`repo`; with `--by team` that column holds the author's team (loopmeter.toml `[[team]]`, see
+teams.py), with `--by codeowners` the team owning most of the change's lines
+(codeowners_teams.py), and the repository moves to `source_repo`. One code path serves every
+unit, and the per-repository output stays exactly what it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pandas as pd
+
+from ..stats.lift import detect_adoption
+from ..teams import UNASSIGNED, Team, resolve
+from .changes import Window, salt_free_author_keys
+from .lift import ADOPTION_RULE
+from .lift_inputs import Adoption, weekly_activity
+
+
+@dataclass(frozen=True)
+class Unit:
+    key: str = "repo"  # "repo" or "team": the name of the unit in the JSON
+    noun: str = "repository"
+    plural: str = "repositories"
+    names: tuple[str, ...] = ()  # the teams found in the data (team unit only)
+    team_of: Mapping[str, str] = field(default_factory=dict)  # salt-free author key -> team
+    #: With teams from CODEOWNERS: change item id -> the team owning most of its changed lines.
+    team_of_item: Mapping[str, str] | None = None
+
+    @property
+    def by_team(self) -> bool:
+        return self.key == "team"
+
+    def labels(self, repos: list[str]) -> list[str]:
+        """The units adoption dates are given and reported for."""
+        return list(self.names) if self.by_team else list(repos)
+
+    def changes(self, df: pd.DataFrame) -> pd.DataFrame:
+        """A change frame (lift_inputs.change_frame) keyed on this unit."""
+        if not self.by_team:
+            return df
+        if self.team_of_item is not None:
+            teams = df["item_id"].map(lambda i: self.team_of_item.get(i, UNASSIGNED)).astype(object)
+            return df.assign(source_repo=df["repo"], repo=teams)
+        return df.assign(source_repo=df["repo"], repo=self.team_column(df["author_id"]))
+
+    def weekly(self, con, window: Window, repos: list[str], *, active: pd.DataFrame | None = None) -> pd.DataFrame:
+        """lift_inputs.weekly_activity keyed on this unit (`active`: its by-repository active weeks)."""
+        if self.team_of_item is not None:
+            from .codeowners_teams import weekly_by_change_team
+
+            return weekly_by_change_team(con, window, repos, self.team_of_item)
+        return self.activity(weekly_activity(con, window, repos, active=active))
+
+    def activity(self, act: pd.DataFrame) -> pd.DataFrame:
+        """Weekly activity (lift_inputs.weekly_activity) keyed on this unit: an author active in
+        two repositories in one week is one contributor-week of their team."""
+        if not self.by_team:
+            return act
+        t = act.assign(repo=self.team_column(act["author_id"]))
+        return t.groupby(["repo", "author_id", "week"], as_index=False, sort=True)["validated"].sum()
+
+    def team_column(self, authors: pd.Series) -> pd.Series:
+        return authors.map(lambda a: self.team_of.get(a, UNASSIGNED)).astype(object)
+
+
+REPO = Unit()
+
+
+def team_unit(con, teams: list[Team], config_path, frame: pd.DataFrame) -> Unit:
+    """The team unit over `frame` (a change frame with salt-free authors): members resolved to
+    stored actors (ConfigError for a member who is nobody in the store), teams listed in the
+    order of loopmeter.toml that have changes here, then `unassigned` when anyone is in no team."""
+    raw = getattr(con, "con", con)
+    by_actor = resolve(raw, teams, config_path)
+    keys = salt_free_author_keys(con)
+    team_of = {keys.get(a, a): t for a, t in by_actor.items()}
+    unit = Unit("team", "team", "teams", (), team_of)
+    present = set(unit.team_column(frame["author_id"])) if len(frame) else set()
+    names = [t.name for t in teams if t.name in present] + ([UNASSIGNED] if UNASSIGNED in present else [])
+    return Unit("team", "team", "teams", tuple(names), team_of)
+
+
+def team_summary(frame: pd.DataFrame, names: tuple[str, ...]) -> list[dict]:
+    """Per team (frame keyed by unit, teams in `names` order): how many landed changes and authors
+    it holds, so that the `unassigned` share is reported rather than silently analysed."""
+    done = frame[frame["observed"]]
+    out = []
+    for team in names:
+        t = done[done["repo"] == team]
+        out.append({"team": team, "changes": int(len(t)), "authors": int(t["author_id"].nunique())})
+    return out
+
+
+def detect_by_unit(frame: pd.DataFrame, names: list[str], unit: Unit) -> Adoption:
+    """Each unit's own adoption date (the same rule as lift.adoption, on the same changes: every
+    non-bot change landed by as_of), else the pooled date for all, as lift_inputs.detect_adoption
+    does per repository."""
+    done = frame[frame["observed"]]
+    pooled = _detect(done)
+    if len(names) > 1:
+        per = {}
+        for n in names:
+            d = _detect(done[done["repo"] == n])
+            if d is not None:
+                per[n] = d
+        if per:
+            return Adoption(default=None, per_repo=per, source=f"detected per {unit.noun}",
+                            rule=f"{ADOPTION_RULE}; applied to each {unit.noun} on its own", unit=unit.key)
+    return Adoption(default=pooled, source="detected" if pooled else None, rule=ADOPTION_RULE, unit=unit.key)
+
+
+def _detect(done: pd.DataFrame) -> date | None:
+    if done.empty:
+        return None
+    day = pd.to_datetime(done["done_at"]).dt.date
+    week = day.map(lambda d: d - timedelta(days=d.weekday()))
+    g = done.assign(week=week).groupby("week")["ai_assisted"].agg(["sum", "count"]).sort_index()
+    return detect_adoption(list(g.index), g["sum"].astype(int).to_numpy(), g["count"].astype(int).to_numpy())

@@ -1,0 +1,204 @@
+"""Teams: which people belong to which team, from `[[team]]` tables in loopmeter.toml.
+
+```toml
+[[team]]
+name = "payments"
+members = ["alice@example.com", "github:alice", "bob@example.com"]
+```
+
+A member is a git email (matched case-insensitively, as git identities are keyed) or an account
+`SOURCE:LOGIN`, SOURCE being `github`, `gitlab`, `jira` or the host name of a self-hosted server
+(the `where` the API source keys its accounts on). People are pseudonymous in the store, so a
+member is resolved to an actor id through the same salted hashing the store used when it wrote
+the actor (store/git_load.py `git_actor_id`, store/api_load.py `login_actor_id`): the mapping is
+applied when an analysis runs and nothing about it is stored. A `github:LOGIN` member also claims
+the git identities of that account's noreply addresses (`LOGIN@users.noreply.github.com`,
+`ID+LOGIN@users.noreply.github.com`), which web-UI merges and squashes are committed as.
+
+Authors in no team belong to the team `unassigned`, which is reported like any other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+UNASSIGNED = "unassigned"
+_KEYS = {"name", "members"}
+_LOGIN = re.compile(r"^(?P<source>[A-Za-z0-9][A-Za-z0-9.\-]*):(?P<login>[^\s:@][^\s:]*)$")
+_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+$")
+
+
+@dataclass(frozen=True)
+class Member:
+    text: str  # as written in loopmeter.toml
+    email: str | None  # lower-cased
+    source: str | None  # github, gitlab, jira, a host
+    login: str | None
+    team: str
+    field: str  # "team[0].members[2]"
+    line: int | None  # 1-based line of loopmeter.toml, when it can be found
+
+    @property
+    def key(self) -> str:
+        """Two members with the same key are the same person (logins compared case-insensitively,
+        as GitHub and GitLab treat them)."""
+        return self.email if self.email else f"{self.source}:{(self.login or '').lower()}"
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    members: tuple[Member, ...]
+
+
+def parse_teams(raw: object, text: str, path: Path) -> list[Team]:
+    """Validate the `team` key of loopmeter.toml; every problem is one ConfigError naming the line
+    (when found) and the field."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ConfigError(f"{path}: team must be a list of tables ([[team]] with name and members)")
+    lines = _Lines(text)
+    teams: list[Team] = []
+    seen_names: dict[str, int] = {}
+    seen_people: dict[str, Member] = {}
+    for i, t in enumerate(raw):
+        where = lines.block(i)
+        extra = sorted(set(t) - _KEYS)
+        if extra:
+            raise ConfigError(f"{_at(path, lines.find(i, extra[0]) or where)}: team[{i}] has an unknown key "
+                              f"{extra[0]!r} (a team has name and members)")
+        name = t.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{_at(path, lines.find(i, 'name') or where)}: team[{i}].name must be a non-empty string")
+        name = name.strip()
+        if name == UNASSIGNED:
+            raise ConfigError(f"{_at(path, lines.find(i, 'name') or where)}: team[{i}].name {name!r} is reserved for "
+                              "authors in no team")
+        if name in seen_names:
+            raise ConfigError(f"{_at(path, lines.find(i, 'name') or where)}: team[{i}].name {name!r} is already the "
+                              f"name of team[{seen_names[name]}]")
+        seen_names[name] = i
+        members = t.get("members")
+        if not isinstance(members, list) or not members:
+            raise ConfigError(f"{_at(path, lines.find(i, 'members') or where)}: team[{i}].members must be a non-empty "
+                              "list of emails or SOURCE:LOGIN accounts")
+        out = []
+        for j, m in enumerate(members):
+            field = f"team[{i}].members[{j}]"
+            line = lines.find(i, m) if isinstance(m, str) else None
+            member = _member(m, name, field, line or lines.find(i, "members") or where, path)
+            if member.key in seen_people:
+                other = seen_people[member.key]
+                raise ConfigError(f"{_at(path, member.line)}: {field} {member.text!r} is already a member of team "
+                                  f"{other.team!r} ({other.field}); a person belongs to one team")
+            seen_people[member.key] = member
+            out.append(member)
+        teams.append(Team(name, tuple(out)))
+    return teams
+
+
+def _member(m: object, team: str, field: str, line: int | None, path: Path) -> Member:
+    if not isinstance(m, str) or not m.strip():
+        raise ConfigError(f"{_at(path, line)}: {field} must be an email or SOURCE:LOGIN, not {m!r}")
+    s = m.strip()
+    if _EMAIL.match(s) and ":" not in s:
+        return Member(s, s.lower(), None, None, team, field, line)
+    login = _LOGIN.match(s)
+    if login:
+        return Member(s, None, login["source"].lower(), login["login"], team, field, line)
+    raise ConfigError(f"{_at(path, line)}: {field} {s!r} is neither an email nor SOURCE:LOGIN (github:alice)")
+
+
+def resolve(con, teams: list[Team], path: Path | None) -> dict[str, str]:
+    """actor_id -> team name for every stored actor a member names. `con` is the store's DuckDB
+    connection. A member that names nobody in the store, or two members of different teams that
+    turn out to be the same stored identity, is a ConfigError naming the member's line."""
+    salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
+    actors = con.execute("select actor_id, name, email from actors").fetchall()
+    stored = {a for a, _, _ in actors}
+    out: dict[str, str] = {}
+    claimed: dict[str, Member] = {}
+    p = path or Path("loopmeter.toml")
+    for team in teams:
+        for m in team.members:
+            found = _actor_ids(m, salt, stored, actors)
+            if not found:
+                how = ("as a git email" if m.email else
+                       f"as an account on {m.source} (or a noreply address of it)" if m.source == "github" else
+                       f"as an account on {m.source}")
+                raise ConfigError(f"{_at(p, m.line)}: {m.field} {m.text!r} of team {team.name!r} matches no person "
+                                  f"in the store ({how})")
+            for aid in found:
+                other = claimed.get(aid)
+                if other is not None and other.team != team.name:
+                    raise ConfigError(f"{_at(p, m.line)}: {m.field} {m.text!r} is the same person as {other.text!r} "
+                                      f"of team {other.team!r} ({other.field}); a person belongs to one team")
+                claimed[aid] = m
+                out[aid] = team.name
+    return out
+
+
+def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple]) -> list[str]:
+    # Imported here: reading loopmeter.toml should not load the store's writers (pyarrow).
+    from .store.api_load import login_actor_id
+    from .store.git_load import git_actor_id
+
+    if m.email:
+        aid = git_actor_id(salt, "", m.email)
+        return [aid] if aid in stored else []
+    login, source = m.login or "", m.source or ""
+    # API sources key accounts on the login as the server spells it; Jira and agent-session
+    # readers go through the git identity hash of `login:ACCOUNT@SOURCE` (lower-cased).
+    candidates = {login_actor_id(salt, login, source), git_actor_id(salt, "", f"login:{login}@{source}")}
+    found = [a for a in candidates if a in stored]
+    if not found:
+        # The login typed in another case than the server's: the stored account's own name,
+        # checked against the hash, so only an account of that source can match.
+        found = [a for a, name, _ in actors
+                 if name and name.lower() == login.lower() and a == login_actor_id(salt, name, source)]
+    if source == "github":
+        suffix = f"+{login.lower()}@users.noreply.github.com"
+        plain = f"{login.lower()}@users.noreply.github.com"
+        found += [a for a, _, email in actors if email and (email.lower() == plain or email.lower().endswith(suffix))
+                  and a not in found]
+    return sorted(set(found))
+
+
+def _at(path: Path, line: int | None) -> str:
+    return f"{path} line {line}" if line else str(path)
+
+
+class _Lines:
+    """Where things are in loopmeter.toml: tomllib keeps no positions, and an error that names
+    the line is what a person fixing the file needs. Finds the i-th `[[team]]` header and, inside
+    its block, the first line holding a quoted string or a key."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        self.headers = [n for n, s in enumerate(self.lines) if re.match(r"^\s*\[\[\s*team\s*\]\]", s)]
+
+    def block(self, i: int) -> int | None:
+        return self.headers[i] + 1 if i < len(self.headers) else None
+
+    def _span(self, i: int) -> range:
+        if i >= len(self.headers):
+            return range(0)
+        start = self.headers[i] + 1
+        end = start
+        while end < len(self.lines) and not re.match(r"^\s*\[", self.lines[end]):
+            end += 1
+        return range(start, end)
+
+    def find(self, i: int, what: str) -> int | None:
+        quoted = (f'"{what}"', f"'{what}'")
+        key = re.compile(rf"^\s*{re.escape(what)}\s*=")
+        for n in self._span(i):
+            s = self.lines[n]
+            if any(q in s for q in quoted) or key.match(s):
+                return n + 1
+        return None
