@@ -26,6 +26,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from apiserver import FixtureServer, Reply
 from stores import rows, snapshot
@@ -154,6 +155,14 @@ def test_people_are_keyed_by_account_on_the_host_and_named_only_when_asked(serve
     # pseudonymous unless --show-names
     doc = api.report_from_store(store_path=store)
     assert "Reporter Person" not in json.dumps(doc) and "Someone Real" not in json.dumps(doc)
+    names = {}
+    for show in (False, True):
+        out = tmp_path / f"export-{show}"
+        api.export("parquet", out, store_path=store, show_names=show)
+        con = duckdb.connect()
+        names[show] = sorted(str(r[0]) for r in con.execute(f"select name from read_parquet('{out}/actors.parquet')").fetchall())
+        con.close()
+    assert names == {False: ["None"] * 3, True: ["Automation for Jira", "Reporter Person", "Someone Real"]}
 
 
 def test_server_and_data_center_read_the_offset_search_to_the_same_rows(tmp_path):
@@ -222,7 +231,30 @@ def test_a_run_without_a_known_time_zone_widens_the_margin(server, tmp_path):
     assert '"2024/03/04 18:00"' in q["jql"]
 
 
+def test_since_asks_from_that_day(server, tmp_path):
+    ingest(server, tmp_path / "s.duckdb", since=datetime(2024, 3, 3))
+    (q,) = [x.query for x in searches(server)][:1]
+    # 03-03 00:00 UTC less the margin, in Berlin: 03-03 00:00
+    assert q["jql"] == 'project = "OPS" AND updated >= "2024/03/03 00:00" ORDER BY updated DESC, key DESC'
+    # Jira answered all three (the fixture ignores the JQL); OPS-2, updated 03-02, is past the floor
+    assert rows(tmp_path / "s.duckdb", "select item_id from items order by 1") == [("jira:OPS-1",), ("jira:OPS-3",)]
+
+
 # ----------------------------------------------------------------------------------- resume
+
+
+def test_a_cloud_walk_interrupted_longer_than_a_page_token_lives_starts_again(server, tmp_path):
+    store = tmp_path / "s.duckdb"
+    server.fault(SEARCH, Reply(200, {"Content-Type": "application/json"}, b'{"issues": ['), page=2)
+    with pytest.raises(LoopmeterError, match="not valid JSON"):
+        ingest(server, store)
+    assert rows(store, "select pages from api_progress") == [(1,)]
+    n = len(server.requests())
+    with Store.open(store) as s:  # the walk began 7 days ago: its next page token has expired
+        s.con.execute("update api_progress set started_at = started_at - interval 7 days")
+    ingest(server, store)
+    assert "nextPageToken" not in searches(server, n)[0].query
+    assert rows(store, "select count(*) from items") == [(3,)] and rows(store, "select count(*) from api_progress") == [(0,)]
 
 
 def test_killed_ingest_resumes_to_the_same_rows(server, tmp_path):
