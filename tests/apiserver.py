@@ -4,7 +4,10 @@ The fixture tree mirrors URL paths: `fixtures/github/repos/acme/widgets/pulls.js
 `GET /repos/acme/widgets/pulls`. A JSON list (or the one list inside a JSON object, like
 `workflow_runs`) is served in pages of `page_size` with a `Link: <...>; rel="next"` header (and
 GitLab's `X-Next-Page`), each page with an ETag; `If-None-Match` with the current ETag gets a 304,
-as GitHub and GitLab do. Tests script faults per (path, page): rate limits, 5xx, bad bodies, and
+as GitHub and GitLab do. Jira pages in the body instead: `paging="offset"` answers `startAt` /
+`maxResults` with `startAt`, `maxResults`, `total` (and `isLast` for `values` listings), as Jira
+Server and Data Center do; `paging="token"` answers with `nextPageToken` / `isLast`, as Jira Cloud's
+enhanced search does (a plain JSON list is then served whole, like Jira's /status). Tests script faults per (path, page): rate limits, 5xx, bad bodies, and
 stalls (a request that hangs until released, for kill-and-resume tests). Every request is logged
 with its headers so tests can count requests and check where the token went.
 """
@@ -46,7 +49,8 @@ class Logged:
 
 
 class FixtureServer:
-    def __init__(self, api: str, *, token: str | None = None, page_size: int = 2, link: bool = True):
+    def __init__(self, api: str, *, token: str | None = None, page_size: int = 2, link: bool = True,
+                 paging: str = "link", etags: bool = True, authorization: str | None = None):
         self.root = FIXTURES / api
         self.data: dict[str, Any] = {}
         for f in sorted(self.root.rglob("*.json")):
@@ -54,6 +58,11 @@ class FixtureServer:
         self.token = token
         self.page_size = page_size
         self.link = link  # False: only GitLab's X-Next-Page says where the next page is
+        self.paging = paging  # "link" | "offset" | "token"
+        self.etags = etags  # Jira sends none
+        # The Authorization header expected instead of "Bearer TOKEN" (Jira Cloud's Basic email:token)
+        self.authorization = authorization if authorization is not None else (f"Bearer {token}" if token else None)
+        self._tokens: dict[str, int] = {}
         self.faults: dict[tuple[str, int], list[Reply]] = {}
         self.stalls: set[tuple[str, int]] = set()
         self.stalled = threading.Event()  # set when a request reached a stall
@@ -96,8 +105,15 @@ class FixtureServer:
         parts = urlsplit(h.path)
         path = parts.path.rstrip("/") or "/"
         query = dict(parse_qsl(parts.query))
-        page = int(query.get("page", "1") or 1)
-        reply = self._reply(h, path, query, page)
+        # Jira Cloud pages its search by token but its other listings (a changelog) by offset.
+        mode = "offset" if self.paging != "link" and "startAt" in query else self.paging
+        if mode == "offset":
+            page = int(query.get("startAt", "0") or 0) // self.page_size + 1
+        elif mode == "token":
+            page = self._tokens.get(query.get("nextPageToken", ""), 1)
+        else:
+            page = int(query.get("page", "1") or 1)
+        reply = self._reply(h, path, query, page, mode)
         with self._lock:
             self.log.append(Logged(path, query, dict(h.headers.items()), reply.status))
         if reply.status == 0:  # a stall: hang until released, then drop the connection
@@ -112,10 +128,10 @@ class FixtureServer:
         h.end_headers()
         h.wfile.write(raw)
 
-    def _reply(self, h: BaseHTTPRequestHandler, path: str, query: dict[str, str], page: int) -> Reply:
-        if self.token is not None:
+    def _reply(self, h: BaseHTTPRequestHandler, path: str, query: dict[str, str], page: int, mode: str) -> Reply:
+        if self.authorization is not None:
             got = h.headers.get("Authorization", "")
-            if got != f"Bearer {self.token}":
+            if got != self.authorization:
                 return Reply(401, {"Content-Type": "application/json"},
                              {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
         with self._lock:
@@ -132,17 +148,31 @@ class FixtureServer:
         if isinstance(body, dict):
             key = next((k for k, v in body.items() if isinstance(v, list)), None)
             listing = body[key] if key else None
-        if isinstance(listing, list):
+        if isinstance(listing, list) and (mode == "link" or key is not None):
             n = self.page_size
             chunk = listing[(page - 1) * n: page * n]
             out = chunk if key is None else {**body, key: chunk}
-            if page * n < len(listing):
+            more = page * n < len(listing)
+            if mode == "offset":
+                out.update(startAt=(page - 1) * n, maxResults=n, total=len(listing))
+                if key == "values":
+                    out["isLast"] = not more
+            elif mode == "token":
+                out["isLast"] = not more
+                if more:
+                    token = hashlib.sha1(f"{path}:{page + 1}".encode()).hexdigest()[:20]
+                    with self._lock:
+                        self._tokens[token] = page + 1
+                    out["nextPageToken"] = token
+            elif more:
                 q = dict(query, page=str(page + 1))
                 if self.link:
                     headers["Link"] = f'<{self.url}{path}?{urlencode(q)}>; rel="next"'
                 headers["X-Next-Page"] = str(page + 1)
             body = out
         raw = json.dumps(body).encode()
+        if not self.etags:
+            return Reply(200, headers, raw)
         etag = '"' + hashlib.sha1(raw).hexdigest() + '"'
         headers["ETag"] = etag
         if h.headers.get("If-None-Match") == etag:

@@ -1,156 +1,118 @@
-"""Jira: the REST API against a real HTTP server on 127.0.0.1 replaying hand-written responses
-(shapes from Atlassian's REST v2 documentation), and CSV exports written here.
+"""Jira: the REST API against a real HTTP server on 127.0.0.1 (tests/apiserver.py) replaying the
+hand-written responses in tests/fixtures/jira/ (shapes from Atlassian's REST documentation: Cloud's
+enhanced search `/rest/api/3/search/jql` paged by `nextPageToken`, Server's `/rest/api/2/search`
+paged by `startAt`), and CSV exports written here.
 
-Expected times are worked by hand from the responses below (all UTC).
+The fixture project OPS (times UTC; the token's user lives in Europe/Berlin, UTC+1 in March):
+  OPS-1 bug: created 03-01 09:00; In Progress 03-01 10:00; Done 03-02 10:00; reopened (Done -> In
+        Progress) 03-04 09:00; Done again 03-05 09:00 = updated. started 03-01 10:00, done 03-05
+        09:00, 1 reopen; hours: new 1, indeterminate 24 + 24 = 48, done 47 (03-02 10:00 -> 03-04 09:00).
+  OPS-2 incident whose changelog (3 histories) is longer than the search embeds (1): created
+        08:00+01:00 = 07:00; In Progress 08:00; In Review 12:00 (by an app); Done 13:30 = updated.
+  OPS-3 task never started, updated 03-03 09:00.
+Newest update first: OPS-1, OPS-3 | OPS-2 (two issues a page).
 """
 
 from __future__ import annotations
 
+import base64
+import copy
 import json
-import threading
+import os
+import re
+import signal
+import subprocess
+import sys
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
 
+import duckdb
 import pytest
+from apiserver import FixtureServer, Reply
 from stores import rows, snapshot
 from test_event_logs import run
 
 from loopmeter import api
+from loopmeter.attribution import Matcher
 from loopmeter.errors import LoopmeterError
 from loopmeter.sources.eventlog import EventLogError
+from loopmeter.sources.jira import JiraIssue, Person, Transition, issue_rows
+from loopmeter.store.api_load import login_actor_id
+from loopmeter.store.db import Store
+from loopmeter.store.event_logs import write_log
+from loopmeter.store.git_load import Identities
 
 TOKEN = "jira-s3cr3t-t0ken-value"
-
-STATUSES = [
-    {"id": "1", "name": "To Do", "statusCategory": {"id": 2, "key": "new", "name": "To Do"}},
-    {"id": "3", "name": "In Progress", "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"}},
-    {"id": "10002", "name": "In Review", "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"}},
-    {"id": "10001", "name": "Done", "statusCategory": {"id": 3, "key": "done", "name": "Done"}},
-]
-
-
-def _status(sid: str) -> dict:
-    return next(s for s in STATUSES if s["id"] == sid)
-
-
-def _move(hid: str, when: str, frm: str, to: str, who: str = "557058:aaa") -> dict:
-    return {"id": hid, "author": {"accountId": who, "displayName": "Someone Real"}, "created": when,
-            "items": [{"field": "status", "fieldtype": "jira", "from": frm, "fromString": _status(frm)["name"],
-                       "to": to, "toString": _status(to)["name"]}]}
-
-
-def _issue(key: str, itype: str, status: str, created: str, resolved: str | None, histories: list, total: int,
-           labels: list[str] | None = None) -> dict:
-    return {
-        "id": key.split("-")[1], "key": key, "self": f"http://jira/rest/api/2/issue/{key}",
-        "fields": {"summary": f"Summary of {key} <b>bold</b>", "issuetype": {"name": itype},
-                   "status": _status(status), "created": created, "resolutiondate": resolved,
-                   "updated": resolved or created, "labels": labels or [],
-                   "reporter": {"accountId": "557058:rep", "displayName": "Reporter Person"}},
-        "changelog": {"startAt": 0, "maxResults": len(histories), "total": total, "histories": histories},
-    }
-
-
-# OPS-1, a bug: created 03-01 09:00; In Progress 03-01 10:00; Done 03-02 10:00; reopened (Done -> In
-# Progress) 03-04 09:00; Done again 03-05 09:00.  started 03-01 10:00, done 03-05 09:00, 1 reopen;
-# hours: new 1, indeterminate 24 + 24 = 48, done 47 (03-02 10:00 -> 03-04 09:00).
-OPS1 = _issue("OPS-1", "Bug", "10001", "2024-03-01T09:00:00.000+0000", "2024-03-05T09:00:00.000+0000", [
-    _move("11", "2024-03-01T10:00:00.000+0000", "1", "3"),
-    _move("12", "2024-03-02T10:00:00.000+0000", "3", "10001"),
-    _move("13", "2024-03-04T10:00:00.000+0100", "10001", "3"),
-    _move("14", "2024-03-05T09:00:00.000+0000", "3", "10001"),
-], 4, ["customer"])
-# OPS-2, an incident whose changelog (3 histories) is longer than the search embeds (1):
-# created 08:00+01:00 = 07:00 UTC; In Progress 08:00; In Review 12:00; Done 13:30.
-OPS2_HISTORY = [
-    {**_move("21", "2024-03-02T08:00:00.000+0000", "1", "3"),
-     "items": [{"field": "assignee", "fromString": None, "toString": "Someone"},
-               _move("x", "2024-03-02T08:00:00.000+0000", "1", "3")["items"][0]]},
-    _move("22", "2024-03-02T12:00:00.000+0000", "3", "10002"),
-    _move("23", "2024-03-02T13:30:00.000+0000", "10002", "10001"),
-]
-OPS2 = _issue("OPS-2", "Incident", "10001", "2024-03-02T08:00:00.000+0100", "2024-03-02T13:30:00.000+0000",
-              OPS2_HISTORY[:1], 3)
-# OPS-3, a task never started.
-OPS3 = _issue("OPS-3", "Task", "1", "2024-03-03T09:00:00.000+0000", None, [], 0)
-
-RESPONSES = {
-    ("/rest/api/2/status", None): STATUSES,
-    # Jira caps maxResults at what it likes (2 here, though 50 were asked): paging follows the answer
-    ("/rest/api/2/search", "0"): {"startAt": 0, "maxResults": 2, "total": 3, "issues": [OPS1, OPS2]},
-    ("/rest/api/2/search", "2"): {"startAt": 2, "maxResults": 2, "total": 3, "issues": [OPS3]},
-    ("/rest/api/2/issue/OPS-2/changelog", "0"): {"startAt": 0, "maxResults": 2, "total": 3, "isLast": False,
-                                                 "values": OPS2_HISTORY[:2]},
-    ("/rest/api/2/issue/OPS-2/changelog", "2"): {"startAt": 2, "maxResults": 2, "total": 3, "isLast": True,
-                                                 "values": OPS2_HISTORY[2:]},
-}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    responses: ClassVar[dict] = RESPONSES
-    seen: ClassVar[list] = []
-    # (path, startAt) -> replies served before the recorded one: (status, raw body)
-    faults: ClassVar[dict] = {}
-
-    def log_message(self, *args) -> None:  # keep test output quiet
-        pass
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        query = parse_qs(parts.query)
-        self.seen.append((parts.path, query, self.headers.get("Authorization")))
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._send(401, {"errorMessages": ["You are not authenticated."]})
-        start = query.get("startAt", [None])[0]
-        queue = self.faults.get((parts.path, start))
-        if queue:
-            status, raw = queue.pop(0)
-            return self._send_raw(status, raw)
-        body = self.responses.get((parts.path, start))
-        if body is None:
-            return self._send(404, {"errorMessages": [f"no such thing: {parts.path}"]})
-        if parts.path == "/rest/api/2/search":
-            assert query["expand"] == ["changelog"] and query["jql"] == ['project = "OPS" ORDER BY key ASC']
-        self._send(200, body)
-
-    def _send(self, status: int, body) -> None:
-        self._send_raw(status, json.dumps(body).encode())
-
-    def _send_raw(self, status: int, raw: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+SRC = Path(__file__).resolve().parents[1] / "src"
+SEARCH = "/rest/api/3/search/jql"
+CHANGELOG = "/rest/api/2/issue/OPS-2/changelog"
 
 
 @pytest.fixture
-def jira_server():
-    _Handler.seen = []
-    _Handler.faults = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", _Handler.seen
-    finally:
-        server.shutdown()
-        server.server_close()
+def server():
+    with FixtureServer("jira", token=TOKEN, paging="token", etags=False) as srv:
+        yield srv
 
 
-def test_jira_api_gives_start_done_and_reopens_from_the_changelog(tmp_path, jira_server, monkeypatch):
-    url, seen = jira_server
+@pytest.fixture(autouse=True)
+def token_env(monkeypatch):
     monkeypatch.setenv("JIRA_TOKEN", TOKEN)
+    monkeypatch.delenv("JIRA_EMAIL", raising=False)
+
+
+class Quiet:
+    """The Progress interface the runner calls; waits are not slept (the server and requests are real)."""
+
+    def start(self, *a) -> None: ...
+    def advance(self, n) -> None: ...
+    def note(self, m) -> None: ...
+    def wait(self, s, reason) -> None: ...
+
+
+def ingest(server, store, **kw):
+    return api.ingest_jira("OPS", url=server.url, store_path=store, progress=Quiet(), sleep=lambda s: None, **kw)
+
+
+def cli(*args, env=None):
+    e = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "loopmeter", "ingest", *map(str, args)], capture_output=True,
+                          text=True, env=e, timeout=60, check=False)
+
+
+def dump(store_path) -> dict[str, list]:
+    """Every canonical row, with the per-store salted actor ids replaced by the names they stand for."""
+    with Store.open(store_path, create=False, read_only=True) as s:
+        names = dict(s.con.execute("select actor_id, name || '/' || kind from actors").fetchall())
+        out = {}
+        for table, order in (("items", "item_id"), ("events", "item_id, ts, activity"), ("links", "src, dst, kind"),
+                             ("actors", "name")):
+            cols = "* exclude (actor_id)" if table == "actors" else "*"
+            found = s.con.execute(f"select {cols} from {table} order by {order}").fetchall()
+            out[table] = sorted(re.sub(r"\ba[0-9a-f]{15}\b", lambda m: "@" + names.get(m.group(0), "?"), repr(r))
+                                for r in found)
+        return out
+
+
+def searches(server, since=0):
+    return [r for r in server.requests()[since:] if r.path in (SEARCH, "/rest/api/2/search")]
+
+
+# ----------------------------------------------------------------------------------- first run
+
+
+def test_first_run_gives_start_done_and_reopens_from_the_changelog(server, tmp_path):
     store = tmp_path / "s.duckdb"
-    s = api.ingest_jira("OPS", url=url, store_path=store)
-    assert (s.name, s.format, s.cases, s.skipped) == ("jira-OPS", "jira", 3, [])
-    # both search pages and both changelog pages were read
-    paths = [(p, q.get("startAt", [None])[0]) for p, q, _ in seen]
-    assert paths == [("/rest/api/2/status", None), ("/rest/api/2/search", "0"),
-                     ("/rest/api/2/issue/OPS-2/changelog", "0"), ("/rest/api/2/issue/OPS-2/changelog", "2"),
-                     ("/rest/api/2/search", "2")]
+    r = ingest(server, store)
+    assert (r.source, r.items, r.warnings) == ("jira:OPS", {"issues": 3}, [])
+    # Cloud: the enhanced search, newest update first, paged by token; OPS-2's changelog in two pages
+    assert [(x.path, x.query.get("startAt"), "nextPageToken" in x.query) for x in server.requests()] == [
+        ("/rest/api/2/project/OPS", None, False), ("/rest/api/2/serverInfo", None, False),
+        ("/rest/api/2/myself", None, False), ("/rest/api/2/status", None, False), (SEARCH, None, False),
+        (SEARCH, None, True), (CHANGELOG, "0", False), (CHANGELOG, "2", False)]
+    first = searches(server)[0].query
+    assert first["jql"] == 'project = "OPS" ORDER BY updated DESC, key DESC' and first["expand"] == "changelog"
+    assert set(first["fields"].split(",")) >= {"status", "created", "updated", "reporter", "resolutiondate"}
+
     items = {r[0]: r[1:] for r in rows(store, "select item_id, kind, state, created_at, started_at, done_at, "
                                                "attrs from items order by 1")}
     kind, state, created, started, done, attrs = items["jira:OPS-1"]
@@ -166,78 +128,286 @@ def test_jira_api_gives_start_done_and_reopens_from_the_changelog(tmp_path, jira
                            "and ts = '2024-03-04 09:00:00'")
     assert json.loads(t) == {"from": "Done", "to": "In Progress", "from_category": "done",
                              "to_category": "indeterminate"}
-
     kind, state, created, started, done, attrs = items["jira:OPS-2"]
     assert (kind, state, created, started, done) == (
         "incident", "closed", datetime(2024, 3, 2, 7), datetime(2024, 3, 2, 8), datetime(2024, 3, 2, 13, 30))
     assert json.loads(attrs)["hours_by_category"] == {"new": 1.0, "indeterminate": 5.5, "done": 0.0}
     kind, state, created, started, done, attrs = items["jira:OPS-3"]
     assert (kind, state, started, done) == ("issue", "open", None, None)
-
-    # the report's event_logs: issue durations first to last event: OPS-1 96 h, OPS-2 6.5 h, OPS-3 0 h
-    doc = api.report_from_store(store_path=store)
-    (log,) = doc["event_logs"]
-    assert log["cases"] == 3 and log["case_duration_hours"]["p50"] == 6.5
-    assert log["case_duration_hours"]["p85"] == pytest.approx(6.5 + 0.7 * (96 - 6.5))
-    # people pseudonymous, the token nowhere
-    ((aid, email),) = rows(store, "select actor_id, email from actors where name = 'Reporter Person'")
-    assert email == "login:557058:rep@jira"
-    ((author,),) = rows(store, "select author_id from items where item_id = 'jira:OPS-1'")
-    assert author == aid and "Reporter" not in aid and "557058" not in aid
-    assert api.report_from_store(store_path=store)["event_logs"] and "Reporter Person" not in json.dumps(doc)
-    assert TOKEN.encode() not in store.read_bytes()
+    # the cursor is the newest update read
+    assert rows(store, "select source, stream, high_water from api_cursors") == [
+        ("jira:OPS", "issues", datetime(2024, 3, 5, 9))]
+    assert rows(store, "select count(*) from api_progress") == [(0,)]
 
 
-def test_jira_server_error_is_retried_and_a_malformed_page_keeps_the_store(tmp_path, jira_server, monkeypatch):
-    url, seen = jira_server
-    monkeypatch.setenv("JIRA_TOKEN", TOKEN)
-    _Handler.faults[("/rest/api/2/search", "2")] = [(502, b"<html>Bad Gateway</html>")]
+def test_people_are_keyed_by_account_on_the_host_and_named_only_when_asked(server, tmp_path):
     store = tmp_path / "s.duckdb"
-    s = api.ingest_jira("OPS", url=url, store_path=store)
-    assert s.cases == 3  # the 502 on page 2 was retried, nothing lost
-    assert sum(1 for p, q, _ in seen if p == "/rest/api/2/search" and q["startAt"] == ["2"]) == 2
-    before = snapshot(store)
-    _Handler.faults[("/rest/api/2/issue/OPS-2/changelog", "2")] = [(200, b'{"startAt": 2, "values": [')]
+    ingest(server, store)
+    with Store.open(store, create=False, read_only=True) as s:
+        salt = s.meta("salt") or ""
+    rep, someone, app = (login_actor_id(salt, a, "127.0.0.1") for a in
+                         ("557058:rep", "557058:aaa", "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"))
+    assert {r[0]: r[1:] for r in rows(store, "select actor_id, name, kind, email from actors")} == {
+        rep: ("Reporter Person", "human", None), someone: ("Someone Real", "human", None),
+        app: ("Automation for Jira", "bot", None)}
+    assert rows(store, "select distinct author_id from items") == [(rep,)]
+    assert rows(store, "select distinct actor_id from events where ts = '2024-03-02 12:00:00'") == [(app,)]
+    # pseudonymous unless --show-names
+    doc = api.report_from_store(store_path=store)
+    assert "Reporter Person" not in json.dumps(doc) and "Someone Real" not in json.dumps(doc)
+    names = {}
+    for show in (False, True):
+        out = tmp_path / f"export-{show}"
+        api.export("parquet", out, store_path=store, show_names=show)
+        con = duckdb.connect()
+        names[show] = sorted(str(r[0]) for r in con.execute(f"select name from read_parquet('{out}/actors.parquet')").fetchall())
+        con.close()
+    assert names == {False: ["None"] * 3, True: ["Automation for Jira", "Reporter Person", "Someone Real"]}
+
+
+def test_server_and_data_center_read_the_offset_search_to_the_same_rows(tmp_path):
+    with FixtureServer("jira", token=TOKEN, paging="token", etags=False) as cloud:
+        ingest(cloud, tmp_path / "cloud.duckdb")
+    with FixtureServer("jira", token=TOKEN, paging="offset", etags=False) as srv:
+        srv.data["/rest/api/2/serverInfo"] = {**srv.data["/rest/api/2/serverInfo"], "deploymentType": "DataCenter",
+                                              "version": "9.12.2"}
+        srv.data["/rest/api/2/search"] = srv.data.pop(SEARCH)
+        ingest(srv, tmp_path / "dc.duckdb")
+        got = [x.query.get("startAt") for x in searches(srv)]
+    assert got == ["0", "2"]
+    assert dump(tmp_path / "dc.duckdb") == dump(tmp_path / "cloud.duckdb")
+
+
+# ----------------------------------------------------------------------------------- incremental
+
+
+def test_second_run_asks_only_for_issues_updated_since_the_first(server, tmp_path):
+    store = tmp_path / "s.duckdb"
+    ingest(server, store)
+    before = {r[0]: r[1:] for r in rows(store, "select item_id, ts, activity, attrs from events where item_id = 'jira:OPS-1'")}
+    # Since then: OPS-3 was started at 03-06 10:00 (+01:00 here), OPS-4 opened 03-06 11:00. OPS-1 is
+    # inside the margin and unchanged. This is what Jira answers to the incremental JQL.
+    data = server.data[SEARCH]["issues"]
+    ops1, ops3 = copy.deepcopy(data[0]), copy.deepcopy(data[1])
+    ops3["fields"].update(status={"id": "3", "name": "In Progress", "statusCategory": {"id": 4, "key": "indeterminate",
+                                                                                       "name": "In Progress"}},
+                          updated="2024-03-06T10:00:00.000+0100")
+    ops3["changelog"] = {"startAt": 0, "maxResults": 1, "total": 1, "histories": [
+        {"id": "31", "author": {"accountId": "557058:aaa", "displayName": "Someone Real"},
+         "created": "2024-03-06T10:00:00.000+0100",
+         "items": [{"field": "status", "from": "1", "fromString": "To Do", "to": "3", "toString": "In Progress"}]}]}
+    ops4 = copy.deepcopy(ops3)
+    ops4.update(key="OPS-4", id="10004")
+    ops4["fields"].update(created="2024-03-06T11:00:00.000+0000", updated="2024-03-06T11:00:00.000+0000",
+                          status=data[1]["fields"]["status"], summary="New one")
+    ops4["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
+    server.data[SEARCH] = {"issues": [ops4, ops3, ops1]}
+    n = len(server.requests())
+    r = ingest(server, store)
+    second = server.requests()[n:]
+    # the cursor 03-05 09:00 UTC less the hour's margin, in the user's zone: 09:00 Berlin
+    (q,) = [x.query for x in second if x.path == SEARCH][:1]
+    assert q["jql"] == 'project = "OPS" AND updated >= "2024/03/05 09:00" ORDER BY updated DESC, key DESC'
+    # 4 look-ups of the server, then the two search pages; no changelog read again
+    assert [x.path for x in second][4:] == [SEARCH, SEARCH] and len(second) == 6
+    assert r.items == {"issues": 3}
+    got = {r[0]: r[1:] for r in rows(store, "select item_id, state, started_at from items order by 1")}
+    assert got == {"jira:OPS-1": ("closed", datetime(2024, 3, 1, 10)), "jira:OPS-2": ("closed", datetime(2024, 3, 2, 8)),
+                   "jira:OPS-3": ("open", datetime(2024, 3, 6, 9)), "jira:OPS-4": ("open", None)}
+    after = {r[0]: r[1:] for r in rows(store, "select item_id, ts, activity, attrs from events where item_id = 'jira:OPS-1'")}
+    assert after == before
+    assert rows(store, "select count(*), count(distinct (item_id, ts, activity)) from events") == [(16, 16)]  # 8 + 5 + 2 + 1
+    assert rows(store, "select high_water from api_cursors") == [(datetime(2024, 3, 6, 11),)]
+
+
+def test_a_run_without_a_known_time_zone_widens_the_margin(server, tmp_path):
+    store = tmp_path / "s.duckdb"
+    ingest(server, store)
+    del server.data["/rest/api/2/myself"]  # anonymous access has no /myself: the zone is unknown
+    n = len(server.requests())
+    ingest(server, store)
+    (q,) = [x.query for x in searches(server, n)][:1]
+    # 03-05 09:00 less 1 h and 14 h (the widest UTC offset), read as UTC
+    assert '"2024/03/04 18:00"' in q["jql"]
+
+
+def test_since_asks_from_that_day(server, tmp_path):
+    ingest(server, tmp_path / "s.duckdb", since=datetime(2024, 3, 3))
+    (q,) = [x.query for x in searches(server)][:1]
+    # 03-03 00:00 UTC less the margin, in Berlin: 03-03 00:00
+    assert q["jql"] == 'project = "OPS" AND updated >= "2024/03/03 00:00" ORDER BY updated DESC, key DESC'
+    # Jira answered all three (the fixture ignores the JQL); OPS-2, updated 03-02, is past the floor
+    assert rows(tmp_path / "s.duckdb", "select item_id from items order by 1") == [("jira:OPS-1",), ("jira:OPS-3",)]
+
+
+# ----------------------------------------------------------------------------------- resume
+
+
+def test_a_cloud_walk_interrupted_longer_than_a_page_token_lives_starts_again(server, tmp_path):
+    store = tmp_path / "s.duckdb"
+    server.fault(SEARCH, Reply(200, {"Content-Type": "application/json"}, b'{"issues": ['), page=2)
+    with pytest.raises(LoopmeterError, match="not valid JSON"):
+        ingest(server, store)
+    assert rows(store, "select pages from api_progress") == [(1,)]
+    n = len(server.requests())
+    with Store.open(store) as s:  # the walk began 7 days ago: its next page token has expired
+        s.con.execute("update api_progress set started_at = started_at - interval 7 days")
+    ingest(server, store)
+    assert "nextPageToken" not in searches(server, n)[0].query
+    assert rows(store, "select count(*) from items") == [(3,)] and rows(store, "select count(*) from api_progress") == [(0,)]
+
+
+def test_killed_ingest_resumes_to_the_same_rows(server, tmp_path):
+    clean = tmp_path / "clean.duckdb"
+    assert cli("--jira", "OPS", "--url", server.url, "--store", clean).returncode == 0
+    db = tmp_path / "s.duckdb"
+    server.stalls.add((SEARCH, 2))  # the walk hangs on the second page of issues
+    proc = subprocess.Popen([sys.executable, "-m", "loopmeter", "ingest", "--jira", "OPS", "--url", server.url,
+                             "--store", str(db)], env={**os.environ, "PYTHONPATH": str(SRC)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert server.stalled.wait(60), "the ingest never reached the stalled page"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    assert rows(db, "select stream, pages, pending_high_water from api_progress") == [
+        ("issues", 1, datetime(2024, 3, 5, 9))]
+    assert rows(db, "select item_id from items order by 1") == [("jira:OPS-1",), ("jira:OPS-3",)]
+    assert rows(db, "select count(*) from api_cursors") == [(0,)]
+    server.release.set()
+    n = len(server.requests())
+    r = cli("--jira", "OPS", "--url", server.url, "--store", db)
+    assert r.returncode == 0, r.stderr
+    resumed = searches(server, n)
+    # it goes on from the second page (the token it recorded) and reads the first page no more
+    assert len(resumed) == 1 and "nextPageToken" in resumed[0].query
+    assert dump(db) == dump(clean)
+    assert rows(db, "select count(*) from api_progress") == [(0,)]
+    assert rows(db, "select high_water from api_cursors") == rows(clean, "select high_water from api_cursors")
+
+
+# ----------------------------------------------------------------------------------- old stores
+
+
+def _old_style_store(store: Path, server_url: str) -> None:
+    """A store as loopmeter wrote it before Jira was an API source: event log `jira-OPS`, people
+    through git's Identities keyed `login:ACCOUNT@jira` (not the host), and an issue OPS-9 since
+    deleted in Jira. Next to it, an unrelated event log whose actor must survive."""
+    with Store.open(store) as s:
+        ids = Identities(s.meta("salt") or "", Matcher.load(None))
+        old_rule = lambda p: ids.actor_id(p.name, f"login:{p.account}@jira")  # the old rule, verbatim
+        someone = Person("Someone Real", "557058:aaa")
+        issues = [
+            JiraIssue("OPS-1", "Summary of OPS-1", "Bug", "Done", "done", datetime(2024, 3, 1, 9),
+                      reporter=Person("Reporter Person", "557058:rep"),
+                      transitions=[Transition(datetime(2024, 3, 1, 10), "To Do", "In Progress", "new", "indeterminate",
+                                              someone)]),
+            JiraIssue("OPS-9", "Gone since", "Task", "To Do", "new", datetime(2024, 2, 1, 9),
+                      reporter=Person("Left Company", "557058:old")),
+        ]
+        write_log(s, name="jira-OPS", path=server_url, fmt="jira", rows=issue_rows(issues, old_rule, "OPS"),
+                  skipped=[], ids=ids)
+    (store.parent / "t.csv").write_text("case,activity,timestamp,who\nA,x,2024-01-01T00:00:00Z,Pat\n")
+    from loopmeter.sources.eventlog import Mapping
+
+    api.ingest_events(store.parent / "t.csv", store_path=store, mapping=Mapping(actor="who"))
+
+
+def test_an_old_event_log_store_is_taken_over_without_orphans_or_duplicates(server, tmp_path):
+    store = tmp_path / "s.duckdb"
+    _old_style_store(store, server.url)
+    assert rows(store, "select count(*) from actors where email like 'login:%@jira'") == [(3,)]
+    ingest(server, store)
+    # the old log and its keying are gone; the unrelated log and its actor stay
+    assert rows(store, "select name from event_logs") == [("t",)]
+    assert rows(store, "select count(*) from event_log_items where log = 'jira-OPS'") == [(0,)]
+    assert rows(store, "select count(*) from actors where email like 'login:%@jira'") == [(0,)]
+    assert rows(store, "select name from actors where name = 'Pat'") == [("Pat",)]
+    # every actor is referred to; no item twice, none left of the deleted OPS-9
+    assert rows(store, "select count(*) from actors a where a.actor_id not in (select author_id from items where "
+                       "author_id is not null) and a.actor_id not in (select actor_id from events where actor_id is "
+                       "not null)") == [(0,)]
+    assert rows(store, "select item_id from items where source = 'jira' order by 1") == [
+        ("jira:OPS-1",), ("jira:OPS-2",), ("jira:OPS-3",)]
+    clean = tmp_path / "clean.duckdb"
+    ingest(server, clean)
+    mine = dump(store)
+    mine["actors"] = [a for a in mine["actors"] if "'Pat'" not in a]
+    mine["events"] = [e for e in mine["events"] if "events:t:" not in e]
+    mine["items"] = [i for i in mine["items"] if "events:t:" not in i]
+    assert mine == dump(clean)
+
+
+# ----------------------------------------------------------------------------------- errors and tokens
+
+
+def test_server_error_is_retried_and_a_malformed_page_resumes_later(server, tmp_path):
+    server.fault(SEARCH, Reply(502, {}, b"<html>Bad Gateway</html>"), page=2)
+    store = tmp_path / "s.duckdb"
+    assert ingest(server, store).items == {"issues": 3}  # the 502 on page 2 was retried, nothing lost
+    assert sum(1 for x in searches(server) if "nextPageToken" in x.query) == 2
+    other = tmp_path / "o.duckdb"
+    server.fault(CHANGELOG, Reply(200, {"Content-Type": "application/json"}, b'{"startAt": 2, "values": ['), page=2)
     with pytest.raises(LoopmeterError, match="OPS-2/changelog: the response is not valid JSON") as e:
-        api.ingest_jira("OPS", url=url, store_path=store)
+        ingest(server, other)
     assert TOKEN not in str(e.value)
-    assert snapshot(store) == before
+    # the first page is kept; the next run goes on from the second and ends where a clean run does
+    assert rows(other, "select item_id from items order by 1") == [("jira:OPS-1",), ("jira:OPS-3",)]
+    ingest(server, other)
+    assert dump(other) == dump(store)
 
 
-def test_jira_cli_bad_token_exits_2_without_showing_it_and_keeps_the_store(tmp_path, jira_server):
-    url, _ = jira_server
+def test_unknown_project_is_one_line(server, tmp_path):
+    with pytest.raises(LoopmeterError, match=r"^jira: project NOPE not found or not visible to this token$"):
+        api.ingest_jira("NOPE", url=server.url, store_path=tmp_path / "s.duckdb", progress=Quiet())
+
+
+def test_cli_bad_token_exits_2_without_showing_it_and_keeps_the_store(server, tmp_path):
     store = tmp_path / "s.duckdb"
     (tmp_path / "t.csv").write_text("case,activity,timestamp\nA,x,2024-01-01T00:00:00Z\n")
     api.ingest_events(tmp_path / "t.csv", store_path=store)
     before = snapshot(store)
-    import os
-
-    os.environ["LM_TEST_WRONG"] = "wrong-" + TOKEN
-    try:
-        r = run("ingest", "--store", store, "--jira", "OPS", "--url", url, "--token-env", "LM_TEST_WRONG", cwd=tmp_path)
-    finally:
-        del os.environ["LM_TEST_WRONG"]
+    r = cli("--store", store, "--jira", "OPS", "--url", server.url, "--token-env", "LM_TEST_WRONG",
+            env={"LM_TEST_WRONG": "wrong-" + TOKEN})
     assert r.returncode == 2
-    assert "401" in r.stderr or "token" in r.stderr.lower()
+    assert r.stderr.startswith("error: Jira rejected the token (401)")
     assert TOKEN not in r.stderr + r.stdout
     assert snapshot(store) == before
 
 
-def test_jira_cli_reads_all_pages(tmp_path, jira_server):
-    url, _ = jira_server
-    import os
-
-    env_before = os.environ.get("JIRA_TOKEN")
-    os.environ["JIRA_TOKEN"] = TOKEN
-    try:
-        r = run("ingest", "--store", tmp_path / "s.duckdb", "--jira", "OPS", "--url", url, cwd=tmp_path)
-    finally:
-        if env_before is None:
-            del os.environ["JIRA_TOKEN"]
-        else:
-            os.environ["JIRA_TOKEN"] = env_before
+def test_the_token_is_never_printed_stored_or_put_in_a_url(server, tmp_path):
+    db = tmp_path / "s.duckdb"
+    server.fault("/rest/api/2/status", Reply(500, {"Content-Type": "application/json"},
+                                             {"errorMessages": [f"boom {TOKEN}"]}))  # retried
+    r = cli("--jira", "OPS", "--url", server.url, "--store", db, "--debug")
     assert r.returncode == 0, r.stderr
-    assert "jira-OPS (jira): 3 issues" in r.stdout and TOKEN not in r.stdout + r.stderr
+    assert "jira:OPS: 3 issues; 9 requests" in r.stdout
+    server.fault(SEARCH, Reply(418, {"Content-Type": "application/json"}, {"errorMessages": [f"teapot {TOKEN}"]}))
+    r2 = cli("--jira", "OPS", "--url", server.url, "--store", db, "--debug")
+    assert r2.returncode != 0 and "[token]" in r2.stderr  # --debug: the traceback is shown, redacted
+    for text in (r.stdout, r.stderr, r2.stdout, r2.stderr):
+        assert TOKEN not in text
+    assert TOKEN.encode() not in db.read_bytes()
+    wal = db.with_name(db.name + ".wal")
+    assert not wal.exists() or TOKEN.encode() not in wal.read_bytes()
+    for req in server.requests():
+        assert req.headers.get("Authorization") == f"Bearer {TOKEN}"
+        assert TOKEN not in json.dumps(req.query)
+        assert all(TOKEN not in v for k, v in req.headers.items() if k.lower() != "authorization")
+
+
+def test_jira_cloud_basic_auth_with_an_email(tmp_path, monkeypatch):
+    basic = "Basic " + base64.b64encode(f"me@acme.test:{TOKEN}".encode()).decode()
+    monkeypatch.setenv("JIRA_EMAIL", "me@acme.test")
+    db = tmp_path / "s.duckdb"
+    with FixtureServer("jira", authorization=basic, paging="token", etags=False) as srv:
+        assert ingest(srv, db).items == {"issues": 3}
+        assert {x.headers.get("Authorization") for x in srv.requests()} == {basic}
+    assert TOKEN.encode() not in db.read_bytes() and basic.encode() not in db.read_bytes()
+
+
+# ----------------------------------------------------------------------------------- CSV export
 
 
 JIRA_CSV = """Summary,Issue key,Issue id,Issue Type,Status,Status Category,Status Category Changed,Created,Resolved,Updated,Labels,Labels,Reporter
@@ -267,6 +437,23 @@ def test_jira_csv_export_gives_issues_and_incidents(tmp_path):
     assert (kind, state, started, done) == ("incident", "open", datetime(2024, 3, 5, 10, 30), None)
     assert rows(store, "select activity from events where item_id = 'jira:SHOP-1' order by ts") == [
         ("opened",), ("closed",)]
+    # a reporter known only by name is pseudonymised by that name, as event logs do
+    with Store.open(store, create=False, read_only=True) as st:
+        alice = Identities(st.meta("salt") or "", Matcher.load(None)).actor_id("alice", "")
+    assert rows(store, "select author_id from items where item_id = 'jira:SHOP-1'") == [(alice,)]
+
+
+def test_jira_csv_with_account_ids_names_people_as_the_api_does(server, tmp_path):
+    store = tmp_path / "s.duckdb"
+    ingest(server, store)
+    p = tmp_path / "shop.csv"
+    p.write_text("Issue key,Summary,Status,Status Category,Created,Reporter,Reporter Id\n"
+                 "SHOP-7,x,To Do,To Do,2024-03-01T09:00:00Z,Reporter Person,557058:rep\n")
+    api.ingest_jira_csv(p, store_path=store, url=server.url)
+    ((csv_author,),) = rows(store, "select author_id from items where item_id = 'jira:SHOP-7'")
+    ((api_author,),) = rows(store, "select author_id from items where item_id = 'jira:OPS-1'")
+    assert csv_author == api_author
+    assert rows(store, "select count(*) from actors where name = 'Reporter Person'") == [(1,)]
 
 
 def test_jira_csv_without_issue_key_column_names_it(tmp_path):
@@ -275,3 +462,9 @@ def test_jira_csv_without_issue_key_column_names_it(tmp_path):
     with pytest.raises(EventLogError, match="bad.csv: no column 'Issue key'"):
         api.ingest_jira_csv(p, store_path=tmp_path / "s.duckdb")
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_jira_cli_reads_all_pages(server, tmp_path):
+    r = run("ingest", "--store", tmp_path / "s.duckdb", "--jira", "OPS", "--url", server.url, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "jira:OPS: 3 issues" in r.stdout and TOKEN not in r.stdout + r.stderr

@@ -219,14 +219,38 @@ def ingest_jira_csv(
     store_path: str | Path | None = DEFAULT_STORE,
     log_name: str | None = None,
     config: Config | None = None,
+    url: str | None = None,
 ) -> "LogSummary":
-    """Read a Jira CSV export (sources/jira.py JIRA_CSV_COLUMNS) as `issue`/`incident` items."""
-    from .sources.jira import read_jira_csv
+    """Read a Jira CSV export (sources/jira.py JIRA_CSV_COLUMNS) as `issue`/`incident` items.
+
+    A reporter with an account id (`Reporter Id`) gets the actor id the REST API gives the same
+    account on the site `url` (https://acme.atlassian.net), so both ways in name one person alike;
+    a reporter known only by name is pseudonymised by that name (`sources.jira.csv_actor`)."""
+    from .sources.jira import csv_actor, issue_rows, read_jira_csv
+    from .store.api_load import ApiActors
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
 
     name = _log_name(log_name, path)
+    where = _jira_host(url) if url else "jira"
     issues, skipped = read_jira_csv(path)
-    return _write_jira(issues, skipped, name=name, path=str(path), fmt="jira-csv", project=None,
-                       store_path=store_path, config=config)
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        matcher = Matcher.load(config.signatures)
+        ids = Identities(store.meta("salt") or "", matcher)
+        accounts = ApiActors(store.meta("salt") or "", matcher, where)
+        rows = issue_rows(issues, csv_actor(ids, accounts), None)
+        for aid, kind, shown, _email, _team, agent in accounts.rows.values():
+            ids.new_rows.append((aid, kind, shown, "", agent))  # written with the log's other actors
+        return write_log(store, name=name, path=str(path), fmt="jira-csv", rows=rows, skipped=skipped, ids=ids)
+
+
+def _jira_host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("http://", "https://")) or not urlsplit(url).hostname:
+        raise ConfigError(f"--url: {url!r} is not an http(s) base URL")
+    return urlsplit(url).hostname or ""
 
 
 def ingest_jira(
@@ -234,46 +258,52 @@ def ingest_jira(
     *,
     url: str,
     store_path: str | Path | None = DEFAULT_STORE,
-    token_env: str = "JIRA_TOKEN",
+    token_env: str | None = None,
+    since: datetime | None = None,
+    progress: Progress | None = None,
     config: Config | None = None,
-) -> "LogSummary":
-    """Read a Jira project's issues and their status transitions through the REST API.
+    sleep: Callable[[float], object] | None = None,
+    clock: Callable[[], float] | None = None,
+):
+    """Read a Jira project's issues and their status transitions through the REST API into the
+    store: incremental (only issues updated since the last run), resumable, one transaction per
+    page, like `ingest_github` (sources/jira.py says which search API and why).
 
-    The token comes from environment variable `token_env` (a Data Center personal access token,
-    sent as Bearer; with JIRA_EMAIL set, a Jira Cloud API token sent as Basic email:token). It is
-    never stored, logged or shown. Every issue is read before the store is opened.
+    The token comes from environment variable `token_env` (default JIRA_TOKEN: a Data Center
+    personal access token, sent as Bearer; with JIRA_EMAIL set, a Jira Cloud API token sent as Basic
+    email:token). It is never stored, logged or shown. Returns an `ApiIngestResult`.
     """
-    from .sources.http import JIRA, ApiClient, Provider, token_from_env
-    from .sources.jira import read_jira_api
+    import time
+
+    from .sources.http import JIRA, ApiClient, Provider
+    from .sources.jira import JiraSource
+    from .store.api_load import cache_lookup
 
     # The key goes into a JQL query: only what Jira allows in a project key.
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", project or ""):
         raise ConfigError(f"--jira: {project!r} is not a Jira project key (letters, digits, _)")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"--url: {url!r} is not an http(s) base URL")
-    token = token_from_env(token_env)
+    _jira_host(url)
+    token = _api_token(token_env, JIRA.token_env)
     provider = JIRA
     email = os.environ.get("JIRA_EMAIL", "").strip()
     if email and token:
         basic = base64.b64encode(f"{email}:{token}".encode()).decode()
-        provider = Provider("Jira", "jira", token_env, lambda _t: ("Authorization", f"Basic {basic}"))
-    with ApiClient(url, provider=provider, token=token) as client:
-        issues, skipped = read_jira_api(client, project)
-    return _write_jira(issues, skipped, name=f"jira-{project}", path=url.rstrip("/"), fmt="jira", project=project,
-                       store_path=store_path, config=config)
-
-
-def _write_jira(issues, skipped, *, name: str, path: str, fmt: str, project: str | None,
-                store_path: str | Path | None, config: Config | None) -> "LogSummary":
-    from .sources.jira import issue_rows
-    from .store.event_logs import write_log
-    from .store.git_load import Identities
-
+        provider = Provider("Jira", "jira", token_env or JIRA.token_env, lambda _t: ("Authorization", f"Basic {basic}"))
     config = config or load_config()
+    matcher = Matcher.load(config.signatures)
+    progress = progress or Progress()
+    if token is None:
+        progress.note(f"no token in {token_env or JIRA.token_env}: only issues visible to anonymous users can be read")
     with _damaged_store(store_path), Store.open(store_path) as store:
-        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
-        rows = issue_rows(issues, ids, project)
-        return write_log(store, name=name, path=path, fmt=fmt, rows=rows, skipped=skipped, ids=ids)
+        with ApiClient(url, provider=provider, token=token, cached=cache_lookup(store),
+                       on_wait=getattr(progress, "wait", None), sleep=sleep or time.sleep,
+                       clock=clock or time.time) as client:
+            result = JiraSource(store, client, project, matcher).ingest(since=since, progress=progress)
+            result.requests = client.stats.requests
+            result.not_modified = client.stats.not_modified
+            result.waited_seconds = client.stats.waited_seconds
+        _relink_sessions(store)
+    return result
 
 
 def export(

@@ -1,6 +1,6 @@
 """The runner for API sources: walks each listing newest-first, one transaction per page, and resumes.
 
-A source (sources/github.py, sources/gitlab.py, ...) describes its listings as `Stream`s: where the
+A source (sources/github.py, sources/gitlab.py, sources/jira.py) describes its listings as `Stream`s: where the
 listing is, how to get its entries from a page, the time the listing is sorted by (newest first),
 and how to turn a page of entries into rows (making whatever per-item requests it needs). This
 runner owns the walk:
@@ -47,6 +47,9 @@ class Stream:
     # deployment status without touching the deployment); gets the ids, adds rows to the page.
     refresh: Callable[[list[str], PageRows], None] | None = None
     lookback: timedelta = timedelta(0)
+    # How the next page is found when the API does not send a `Link` header (Jira's offsets and
+    # page tokens live in the body); None follows `Link` / `X-Next-Page`.
+    next_url: Callable[[Any, Any], str | None] | None = None
 
 
 # An item still open this long after the newest one is taken as abandoned (a deployment nobody
@@ -84,7 +87,7 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
     converted = pages = 0
     seen: set[str] = set()
     while url:
-        page = client.get(url, params)
+        page = client.get(url, params, next_url=stream.next_url)
         params = None
         pages += 1
         rows = PageRows()
@@ -109,11 +112,17 @@ def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: A
                 rows.cache.append(replace(page.cache_entry, oldest=min(known) if known else None))
             nxt = None if stop else page.next_url
         seen.update(r["item_id"] for r in rows.items)
+        # The last page of a stream without open items to look at again moves the cursor in the
+        # same transaction as its rows: a kill can never leave rows stored and the mark behind.
+        last = nxt is None and not stream.open_states
         api_load.write_page(store, source, stream.name, rows, actors, next_url=nxt, floor=floor,
-                            pending_high_water=pending)
+                            pending_high_water=pending if pending is not None or not last else old,
+                            finished=last)
         url = nxt
+    if not stream.open_states:
+        return converted, pages
     high = pending if pending is not None else old
-    if stream.open_states and high is not None:
+    if high is not None:
         still_open = store.con.execute(
             "select item_id, created_at from items where starts_with(item_id, ?) and list_contains(?, state) "
             "and created_at >= ? order by created_at, item_id",

@@ -216,8 +216,8 @@ def ingest(
     """
 
     def go():
-        logs = events is not None or jira is not None or jira_csv is not None
-        if not paths and not github and not gitlab and not sessions and not logs:
+        logs = events is not None or jira_csv is not None
+        if not paths and not github and not gitlab and not sessions and not logs and jira is None:
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
                 "--events FILE, --jira PROJECT or --jira-csv FILE"
@@ -226,11 +226,13 @@ def ingest(
             raise ConfigError("--url: give --github or --gitlab with it, not both (they are different servers)")
         if url and jira and (github or gitlab):
             raise ConfigError("--url: give --jira or --github/--gitlab with it, not both (they are different servers)")
+        if jira is not None and url is None:
+            raise ConfigError("--jira needs --url, the base URL of the Jira server (https://acme.atlassian.net)")
         if logs:
             from .cli_events import ingest_logs_command
 
             ingest_logs_command(events, store=store, fmt=events_format, case=case_col, activity=activity_col,
-                                timestamp=timestamp_col, actor=actor_col, log_name=log_name, jira=jira,
+                                timestamp=timestamp_col, actor=actor_col, log_name=log_name, jira=None,
                                 jira_csv=jira_csv, url=url, token_env=token_env or "JIRA_TOKEN")
         since_at = _since(since)
         if paths:
@@ -244,7 +246,10 @@ def ingest(
                 Console().print(
                     f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
                 )
-        for names, fn in ((github, api.ingest_github), (gitlab, api.ingest_gitlab)):
+        def jira_api(names, **kw):
+            return [api.ingest_jira(n, **kw) for n in names]
+
+        for names, fn in ((github, api.ingest_github), (gitlab, api.ingest_gitlab), ([jira] if jira else None, jira_api)):
             if not names:
                 continue
             bar = _ApiProgress(err)

@@ -1,4 +1,4 @@
-"""`loopmeter ingest --events FILE ...` / `--jira ...`: the part of `ingest` that reads event logs and Jira."""
+"""`loopmeter ingest --events FILE ...` / `--jira-csv FILE`: the part of `ingest` that reads event logs and Jira exports."""
 
 from __future__ import annotations
 
@@ -44,7 +44,5 @@ def ingest_logs_command(events: Path | None, *, store: Path, fmt: str | None, ca
             mapping=Mapping(case=case, activity=activity, timestamp=timestamp, actor=actor),
         ))
     if jira_csv is not None:
-        print_summary(api.ingest_jira_csv(jira_csv, store_path=store, log_name=log_name))
-    if jira is not None:
-        assert url is not None
-        print_summary(api.ingest_jira(jira, url=url, store_path=store, token_env=token_env))
+        print_summary(api.ingest_jira_csv(jira_csv, store_path=store, log_name=log_name, url=url))
+    # `--jira` (the REST API) is an API source: cli.ingest walks it with GitHub and GitLab.

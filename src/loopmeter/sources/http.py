@@ -23,8 +23,8 @@ Rules this module keeps:
   part of a URL, an error, a log line or a stored row: every error message passes `redact()`, and
   URLs in messages lose their query string.
 - `pages()` follows the `Link: rel="next"` header (GitHub, GitLab, Jira Data Center) or GitLab's
-  `X-Next-Page`; a provider with page-number or offset pagination (Jira's `startAt`/`isLast`)
-  passes `next_url=` to compute the next URL from the body.
+  `X-Next-Page`; a provider that pages in the body (Jira Server's `startAt`/`total`, Jira Cloud's
+  `nextPageToken`/`isLast`) passes `next_url=` to compute the next URL from the body.
 - Rate limits: a 403/429 with `x-ratelimit-remaining: 0` (or GitLab's `RateLimit-Remaining: 0`)
   waits until `x-ratelimit-reset` / `RateLimit-Reset`; a `Retry-After` (secondary limits, 429)
   waits that long; a 403 that says "secondary rate limit" without headers waits a minute, then

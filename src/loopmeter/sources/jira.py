@@ -1,12 +1,35 @@
 """Jira issues as `issue` / `incident` items with `transitioned` events (docs/design.md vocabulary).
 
 Two ways in:
-- the REST API (`read_jira_api`): `/rest/api/2/search` with `expand=changelog`, paged with
-  `startAt`/`maxResults`; each status change in the changelog is a transition. A changelog longer
-  than the search embeds is completed from `/rest/api/2/issue/KEY/changelog`. Status categories
-  come from `/rest/api/2/status`.
+- the REST API (`JiraSource`, an `ApiSource` walked by api_ingestion.walk like GitHub and GitLab):
+  one listing, the project's issues by JQL `project = "KEY" [AND updated >= "T"] ORDER BY updated
+  DESC, key DESC` with `expand=changelog`; each status change in the changelog is a transition. A
+  changelog longer than the search embeds (Jira Cloud embeds at most 20 histories) is completed
+  from `/rest/api/2/issue/KEY/changelog`. Status categories come from `/rest/api/2/status`.
 - a Jira CSV export (`read_jira_csv`) for teams that cannot grant API access. A CSV export has no
   changelog, so it gives opened / resolved times and the current status only (see JIRA_CSV_COLUMNS).
+
+Which search endpoint: `/rest/api/2/serverInfo` says `deploymentType`. Jira Cloud ("Cloud") is read
+through `/rest/api/3/search/jql`, paged by `nextPageToken` until `isLast`: Atlassian deprecated the
+offset search `/rest/api/2|3/search` on Cloud in October 2024 and has since removed it (it answers
+410 Gone). Jira Server and Data Center (any other answer) have only the offset search
+`/rest/api/2/search`, paged by `startAt` until `total`. A Cloud page token expires after 7 days, so
+an interrupted Cloud walk older than 6 days starts again from its first page (same floor; the
+issues already stored cost only their share of a page).
+
+Incremental: the walk stores, with each page's rows, the newest `updated` it saw; the next run asks
+only for `updated >= "cursor - MARGIN"`. JQL reads a date in the time zone of the token's user,
+so the cursor is written in the zone `/rest/api/2/myself` names (when that is unknown, UTC with a
+margin widened by the largest UTC offset). The margin covers clocks and the search index lagging
+behind updates (Atlassian calls the new search eventually consistent). Newest first, because
+offset paging over a listing that changes while it is read can then only repeat an issue (one
+updated meanwhile moves to the front, already read, and is read by the next run), never skip one.
+An issue whose `updated` equals the stored version is not converted again. A deleted issue is not
+seen by an incremental run (Jira lists no deletions).
+
+People: accounts are pseudonymised by `store.api_load.ApiActors`, keyed on the stable accountId
+(Cloud) or the user key / name (Server, Data Center) scoped to the host, never the display name,
+which is kept only to be shown with --show-names. Apps (accountType "app") are bots.
 
 Times: work started = the first transition into the "In Progress" (`indeterminate`) category; done =
 the last transition into the `done` category if the issue is in it now (else not done); a reopen is
@@ -18,16 +41,23 @@ after work started is waiting.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..api_ingestion import ApiIngestResult, ApiSource, Stream
+from ..attribution import Matcher
+from ..ingestion import Progress
+from ..store import api_load
+from ..store.api_load import PageRows
+from ..store.db import Store, transaction, utcnow
 from ..store.event_logs import Rows, dumps
-from ..store.git_load import Identities
 from .eventlog import EventLogError, Skipped, parse_time
+from .http import ApiClient, ApiError, AuthError, NotFound, strip_query
 
 CATEGORIES = ("new", "indeterminate", "done")
 # Jira shows category names in CSV exports and some responses; the API keys are what we store.
@@ -39,10 +69,26 @@ _CATEGORY_NAMES = {"to do": "new", "new": "new", "in progress": "indeterminate",
 #: (done time, `closed` event), Updated (kept in attrs), Status Category (new / indeterminate / done;
 #: without it an issue with a Resolved time counts as done and any other as of unknown category),
 #: Status Category Changed (when the current category was entered: the start time of an issue now in
-#: progress, the done time of a done issue without Resolved), Labels (repeatable), Reporter, Assignee.
+#: progress, the done time of a done issue without Resolved), Labels (repeatable), Reporter, and
+#: Reporter Id (the reporter's accountId, in Jira Cloud exports: when present the reporter is
+#: pseudonymised like the API does, by account; without it by the name shown, see `csv_actor`).
 JIRA_CSV_COLUMNS = ("Issue key", "Summary", "Issue Type", "Status", "Created", "Resolved", "Updated",
-                    "Status Category", "Status Category Changed", "Labels", "Reporter", "Assignee")
+                    "Status Category", "Status Category Changed", "Labels", "Reporter", "Reporter Id")
 _REQUIRED = ("Issue key", "Status", "Created")
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone Jira names: `name` as shown (for --show-names only), `account` the stable id
+    (accountId, or a Server user key/name) or None when only a name is known (a CSV export)."""
+
+    name: str
+    account: str | None = None
+    bot: bool = False
+
+
+#: Turns a person into an actor id (ApiActors for accounts, Identities for bare names).
+Who = Callable[[Person], "str | None"]
 
 
 @dataclass
@@ -52,7 +98,7 @@ class Transition:
     to_status: str | None
     from_category: str | None
     to_category: str | None
-    actor: tuple[str, str] | None = None  # (name, key) for Identities.actor_id
+    actor: Person | None = None
 
 
 @dataclass
@@ -66,7 +112,7 @@ class JiraIssue:
     resolved: datetime | None = None
     updated: datetime | None = None
     labels: list[str] = field(default_factory=list)
-    reporter: tuple[str, str] | None = None  # (name, key) for Identities.actor_id
+    reporter: Person | None = None
     category_changed: datetime | None = None
     transitions: list[Transition] = field(default_factory=list)
 
@@ -81,54 +127,64 @@ def _item_kind(issue_type: str | None) -> str:
     return "incident" if (issue_type or "").strip().lower() == "incident" else "issue"
 
 
-def issue_rows(issues: list[JiraIssue], ids: Identities, project: str | None = None) -> Rows:
-    """The canonical rows of Jira issues: items, `opened`/`transitioned`/`closed`/`reopened` events."""
+def issue_record(it: JiraIssue, who: Who, project: str | None
+                 ) -> tuple[dict[str, Any], list[tuple[datetime, str, str | None, dict | None]]]:
+    """One issue's item (attrs as a dict) and its `opened`/`transitioned`/`closed`/`reopened` events
+    as (time, activity, actor, attrs): the rule both the API and the CSV export go through."""
+    iid = f"jira:{it.key}"
+    actor = who(it.reporter) if it.reporter else None
+    events: list[tuple[datetime, str, str | None, dict | None]] = [(it.created, "opened", actor, None)]
+    ts_sorted = sorted(it.transitions, key=lambda t: t.ts)
+    started = None
+    last_done = None
+    reopens = 0
+    for t in ts_sorted:
+        by = who(t.actor) if t.actor else None
+        events.append((t.ts, "transitioned", by, {
+            "from": t.from_status, "to": t.to_status, "from_category": t.from_category,
+            "to_category": t.to_category}))
+        if t.to_category == "indeterminate" and started is None:
+            started = t.ts
+        if t.to_category == "done" and t.from_category != "done":
+            events.append((t.ts, "closed", by, None))
+            last_done = t.ts
+        if t.from_category == "done" and t.to_category not in (None, "done"):
+            events.append((t.ts, "reopened", by, None))
+            reopens += 1
+    category = it.status_category
+    if category is None and not ts_sorted and it.resolved is not None:
+        category = "done"
+    done = None
+    if category == "done":
+        done = last_done or it.resolved or it.category_changed
+        if not ts_sorted and done is not None:  # a CSV export: no changelog, the resolution closes it
+            events.append((done, "closed", None, None))
+    if started is None and not ts_sorted and category == "indeterminate":
+        started = it.category_changed
+    attrs: dict[str, Any] = {
+        "labels": it.labels, "type": (it.issue_type or "").strip().lower() or None, "status": it.status,
+        "status_category": category, "reopens": reopens,
+    }
+    if ts_sorted:
+        attrs["hours_by_category"] = _hours_by_category(it, ts_sorted, done)
+    if it.updated is not None:
+        attrs["updated"] = it.updated.isoformat()
+    item = {
+        "item_id": iid, "source": "jira", "kind": _item_kind(it.issue_type), "repo": project, "team": None,
+        "title": it.summary, "created_at": it.created, "started_at": started, "done_at": done,
+        "state": "closed" if category == "done" else "open", "size_lines": None, "author_id": actor,
+        "attrs": attrs,
+    }
+    return item, events
+
+
+def issue_rows(issues: list[JiraIssue], who: Who, project: str | None = None) -> Rows:
+    """The canonical rows of Jira issues read from a CSV export, for store.event_logs.write_log."""
     rows = Rows()
     for it in issues:
-        iid = f"jira:{it.key}"
-        actor = ids.actor_id(*it.reporter) if it.reporter else None
-        rows.events.append((iid, it.created, "opened", actor, dumps({})))
-        ts_sorted = sorted(it.transitions, key=lambda t: t.ts)
-        started = None
-        last_done = None
-        reopens = 0
-        for t in ts_sorted:
-            who = ids.actor_id(*t.actor) if t.actor else None
-            rows.events.append((iid, t.ts, "transitioned", who, dumps({
-                "from": t.from_status, "to": t.to_status, "from_category": t.from_category,
-                "to_category": t.to_category})))
-            if t.to_category == "indeterminate" and started is None:
-                started = t.ts
-            if t.to_category == "done" and t.from_category != "done":
-                rows.events.append((iid, t.ts, "closed", who, dumps({})))
-                last_done = t.ts
-            if t.from_category == "done" and t.to_category not in (None, "done"):
-                rows.events.append((iid, t.ts, "reopened", who, dumps({})))
-                reopens += 1
-        category = it.status_category
-        if category is None and not ts_sorted and it.resolved is not None:
-            category = "done"
-        done = None
-        if category == "done":
-            done = last_done or it.resolved or it.category_changed
-            if not ts_sorted and done is not None:  # a CSV export: no changelog, the resolution closes it
-                rows.events.append((iid, done, "closed", None, dumps({})))
-        if started is None and not ts_sorted and category == "indeterminate":
-            started = it.category_changed
-        attrs: dict[str, Any] = {
-            "labels": it.labels, "type": (it.issue_type or "").strip().lower() or None, "status": it.status,
-            "status_category": category, "reopens": reopens,
-        }
-        if ts_sorted:
-            attrs["hours_by_category"] = _hours_by_category(it, ts_sorted, done)
-        if it.updated is not None:
-            attrs["updated"] = it.updated.isoformat()
-        rows.items.append({
-            "item_id": iid, "source": "jira", "kind": _item_kind(it.issue_type), "repo": project, "team": None,
-            "title": it.summary, "created_at": it.created, "started_at": started, "done_at": done,
-            "state": "closed" if category == "done" else "open", "size_lines": None, "author_id": actor,
-            "attrs": dumps(attrs),
-        })
+        item, events = issue_record(it, who, project)
+        rows.items.append({**item, "attrs": dumps(item["attrs"])})
+        rows.events += [(item["item_id"], ts, act, by, dumps(a or {})) for ts, act, by, a in events]
     rows.items.sort(key=lambda r: r["item_id"])
     return rows
 
@@ -198,6 +254,7 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
                     return None
 
                 reporter = one("Reporter")
+                reporter_id = one("Reporter Id")
                 key = one("Issue key")
                 if not key:
                     skipped.append(Skipped(where, "missing issue key"))
@@ -212,7 +269,7 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
                     status_category=category_key(one("Status Category")), created=created,
                     resolved=parse_jira_time(one("Resolved")), updated=parse_jira_time(one("Updated")),
                     labels=[rec[i].strip() for i in index.get("Labels", []) if i < len(rec) and rec[i].strip()],
-                    reporter=(reporter, "") if reporter else None, category_changed=parse_jira_time(one("Status Category Changed")),
+                    reporter=Person(reporter or reporter_id or "", reporter_id) if (reporter or reporter_id) else None, category_changed=parse_jira_time(one("Status Category Changed")),
                 ))
     except UnicodeDecodeError as e:
         raise EventLogError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
@@ -221,22 +278,45 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
     return issues, skipped
 
 
+def csv_actor(ids: Any, actors: api_load.ApiActors) -> Who:
+    """How a CSV export's people become actors: by accountId (`Reporter Id`) through `actors`, the
+    same id the API gives when `actors` is scoped to the same host; a bare name (older or Server
+    exports) through git's `Identities` by the name as written, as the event logs do. A name is a
+    weak key: a renamed person gets a second pseudonym and two people of the same name share one."""
+    def who(p: Person) -> str | None:
+        if p.account:
+            return actors.actor(p.account, shown=p.name)
+        return ids.actor_id(p.name, "") if p.name else None
+    return who
+
+
 # --------------------------------------------------------------------------- REST API
 
 #: Issues per search page (Jira caps this, often at 50 or 100; we follow what it answers).
 PAGE_SIZE = 50
+CLOUD_SEARCH = "/rest/api/3/search/jql"
+SERVER_SEARCH = "/rest/api/2/search"
+SEARCH_FIELDS = "summary,issuetype,status,created,resolutiondate,updated,labels,reporter"
+#: How far before the cursor an incremental run asks from: clock differences and the search index
+#: catching up with updates. Issues in the margin that did not change cost only their share of a page.
+MARGIN = timedelta(hours=1)
+#: Added to the margin when the token's user's time zone is unknown (no /myself: anonymous access):
+#: JQL then reads the date in a zone we cannot know, at most 14 hours from UTC.
+UNKNOWN_ZONE = timedelta(hours=14)
+#: Atlassian: a `nextPageToken` expires after 7 days; a Cloud walk interrupted longer ago restarts.
+TOKEN_LIFETIME = timedelta(days=6)
 
 
-def _with_start(url: str, start: int) -> str:
+def _with_param(url: str, name: str, value: str) -> str:
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "startAt"]
-    query.append(("startAt", str(start)))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    query.append((name, value))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _next_by_offset(items_key: str) -> Callable[[Any, Any], str | None]:
-    """Jira pages by offset: the next page starts after the rows this one returned, until `total`
-    (or `isLast`) says there are no more."""
+    """Jira Server pages by offset: the next page starts after the rows this one returned, until
+    `total` (or `isLast`) says there are no more."""
     def next_url(resp: Any, data: Any) -> str | None:
         if not isinstance(data, dict):
             return None
@@ -247,15 +327,25 @@ def _next_by_offset(items_key: str) -> Callable[[Any, Any], str | None]:
             return None
         if total is not None and start + len(rows) >= int(total):
             return None
-        return _with_start(str(resp.url), start + len(rows))
+        return _with_param(str(resp.url), "startAt", str(start + len(rows)))
     return next_url
+
+
+def _next_by_token(resp: Any, data: Any) -> str | None:
+    """Jira Cloud's enhanced search: the next page is the same query with the answer's
+    `nextPageToken`, until `isLast` (or no token)."""
+    if not isinstance(data, dict) or data.get("isLast") is True or not data.get("nextPageToken"):
+        return None
+    return _with_param(str(resp.url), "nextPageToken", str(data["nextPageToken"]))
 
 
 def _status_categories(client: Any) -> dict[str, str]:
     """Status id and lower-cased name -> category key, from /rest/api/2/status."""
     page = client.get("/rest/api/2/status", conditional=False)
     out: dict[str, str] = {}
-    for s in page.data or []:
+    for s in page.data if isinstance(page.data, list) else []:
+        if not isinstance(s, dict):
+            continue
         cat = category_key((s.get("statusCategory") or {}).get("key"))
         if cat is None:
             continue
@@ -270,26 +360,28 @@ def _category(cats: dict[str, str], status_id: Any, name: Any) -> str | None:
     return cats.get(f"id:{status_id}") or cats.get(f"name:{str(name).lower()}" if name else "")
 
 
-def _account(user: Any) -> tuple[str, str] | None:
-    """(display name, `login:ACCOUNT@jira`): keyed on the account like other API sources; the name
-    is shown only with --show-names."""
+def account(user: Any) -> Person | None:
+    """A Jira user object as a Person keyed on its stable account: `accountId` (Cloud), else the
+    user `key` (Server and Data Center: it survives a rename; `name` does not), else `name`."""
     if not isinstance(user, dict):
         return None
-    account = user.get("accountId") or user.get("name") or user.get("key")
-    if not account:
+    acc = user.get("accountId") or user.get("key") or user.get("name")
+    if not acc:
         return None
-    return str(user.get("displayName") or account), f"login:{account}@jira"
+    return Person(str(user.get("displayName") or acc), str(acc), bot=user.get("accountType") == "app")
 
 
 def _transitions(histories: list[dict], cats: dict[str, str]) -> list[Transition]:
     out = []
     for h in histories:
+        if not isinstance(h, dict):
+            continue
         ts = parse_time(h.get("created"))
         if ts is None:
             continue
-        actor = _account(h.get("author"))
+        actor = account(h.get("author"))
         for change in h.get("items") or []:
-            if change.get("field") != "status":
+            if not isinstance(change, dict) or change.get("field") != "status":
                 continue
             out.append(Transition(
                 ts, change.get("fromString"), change.get("toString"),
@@ -299,13 +391,9 @@ def _transitions(histories: list[dict], cats: dict[str, str]) -> list[Transition
     return out
 
 
-def _issue_from_api(raw: dict, histories: list[dict], cats: dict[str, str], where: str,
-                    skipped: list[Skipped]) -> JiraIssue | None:
+def _issue_from_api(raw: dict, histories: list[dict], cats: dict[str, str], skipped: list[Skipped]) -> JiraIssue | None:
     f = raw.get("fields") or {}
     key = raw.get("key")
-    if not key:
-        skipped.append(Skipped(where, "missing issue key"))
-        return None
     created = parse_time(f.get("created"))
     if created is None:
         skipped.append(Skipped(f"issue {key}", "missing timestamp" if not f.get("created") else "unparseable timestamp"))
@@ -316,41 +404,170 @@ def _issue_from_api(raw: dict, histories: list[dict], cats: dict[str, str], wher
         status=status.get("name"), status_category=category_key((status.get("statusCategory") or {}).get("key"))
         or _category(cats, status.get("id"), status.get("name")),
         created=created, resolved=parse_time(f.get("resolutiondate")), updated=parse_time(f.get("updated")),
-        labels=list(f.get("labels") or []), reporter=_account(f.get("reporter")),
+        labels=[str(x) for x in f.get("labels") or []], reporter=account(f.get("reporter")),
         transitions=_transitions(histories, cats),
     )
 
 
-def read_jira_api(client: Any, project: str, *, on_page: Callable[[int], None] | None = None
-                  ) -> tuple[list[JiraIssue], list[Skipped]]:
-    """Every issue of `project` with its status transitions, through `client` (sources/http.ApiClient)."""
-    cats = _status_categories(client)
-    issues: list[JiraIssue] = []
-    skipped: list[Skipped] = []
-    params = {"jql": f'project = "{project}" ORDER BY key ASC', "expand": "changelog", "startAt": 0,
-              "maxResults": PAGE_SIZE, "fields": "summary,issuetype,status,created,resolutiondate,updated,labels,reporter"}
-    n = 0
-    for page in client.pages("/rest/api/2/search", params, conditional=False, next_url=_next_by_offset("issues")):
-        data = page.data if isinstance(page.data, dict) else {}
-        batch = data.get("issues")
-        if not isinstance(batch, list):
-            raise EventLogError(f"Jira: {page.url.split('?')[0]}: the answer has no 'issues' list")
-        for raw in batch:
-            n += 1
-            log = (raw.get("changelog") or {}) if isinstance(raw, dict) else {}
-            histories = list(log.get("histories") or [])
+def _updated(entry: dict) -> datetime | None:
+    return parse_time((entry.get("fields") or {}).get("updated"))
+
+
+class JiraSource(ApiSource):
+    """One Jira project's issues, walked incrementally and resumably (module docstring)."""
+
+    KIND = "jira"
+    GONE = "changelogs answered 404/410 when read; those issues keep the transitions their search result embeds"
+
+    def __init__(self, store: Store, client: ApiClient, project: str, matcher: Matcher):
+        host = urlsplit(client.base_url).hostname or "jira"
+        super().__init__(store, client, project, matcher, host)
+        self.project = project
+        self.api = f"/rest/api/2/project/{project}"
+        self.prefix = f"jira:{project}-"  # item ids are jira:KEY-N
+        self.source = f"{self.KIND}:{project}"
+        self.cloud = False
+        self.zone: ZoneInfo | None = None
+        self.cats: dict[str, str] = {}
+        self.since: datetime | None = None
+        self.skipped: list[Skipped] = []
+
+    # -- what the server is ------------------------------------------------------------------
+
+    def _optional(self, path: str) -> Any:
+        """A JSON answer that helps but is not required (anonymous access has no /myself)."""
+        try:
+            return self.client.get(path, conditional=False).data
+        except (NotFound, AuthError):
+            return None
+
+    def check(self) -> None:
+        """The project is there; which search API the server has; the user's time zone; statuses."""
+        try:
+            self.client.get(self.api, conditional=False)
+        except NotFound:
+            raise NotFound(f"jira: project {self.project} not found or not visible to this token") from None
+        info = self._optional("/rest/api/2/serverInfo")
+        self.cloud = isinstance(info, dict) and str(info.get("deploymentType") or "").lower() == "cloud"
+        me = self._optional("/rest/api/2/myself")
+        zone = me.get("timeZone") if isinstance(me, dict) else None
+        try:
+            self.zone = ZoneInfo(str(zone)) if zone else None
+        except (ZoneInfoNotFoundError, ValueError):
+            self.zone = None
+        self.cats = _status_categories(self.client)
+        if self.cloud:  # a page token older than Atlassian keeps it would answer 400: start that walk again
+            self.store.con.execute(
+                "delete from api_progress where source = ? and stream = 'issues' and started_at < ?",
+                [self.source, utcnow() - TOKEN_LIFETIME])
+
+    # -- the walk ----------------------------------------------------------------------------
+
+    def _jql_time(self, t: datetime) -> str:
+        """A naive-UTC time as JQL reads it: minutes, in the token's user's zone (rounded down)."""
+        if self.zone is not None:
+            t = t.replace(tzinfo=ZoneInfo("UTC")).astimezone(self.zone)
+        return t.strftime("%Y/%m/%d %H:%M")
+
+    def streams(self) -> list[Stream]:
+        floor = self.since if self.since is not None else api_load.cursor(self.store, self.source, "issues")
+        margin = MARGIN if self.zone is not None else MARGIN + UNKNOWN_ZONE
+        jql = f'project = "{self.project}"'
+        if floor is not None:
+            jql += f' AND updated >= "{self._jql_time(floor - margin)}"'
+        jql += " ORDER BY updated DESC, key DESC"
+        params: dict[str, Any] = {"jql": jql, "fields": SEARCH_FIELDS, "expand": "changelog", "maxResults": PAGE_SIZE}
+        if self.cloud:
+            path, nxt = CLOUD_SEARCH, _next_by_token
+        else:
+            path, nxt = SERVER_SEARCH, _next_by_offset("issues")
+            params["startAt"] = 0
+        return [Stream("issues", path, params, self.entries, _updated, self.convert, id_prefix=self.prefix,
+                       lookback=margin, next_url=nxt)]
+
+    def entries(self, data: Any) -> list[dict]:
+        if not isinstance(data, dict) or not isinstance(data.get("issues"), list):
+            path = CLOUD_SEARCH if self.cloud else SERVER_SEARCH
+            raise ApiError(f"Jira: {strip_query(self.client.url(path))}: the answer has no 'issues' list")
+        return [e for e in data["issues"] if isinstance(e, dict)]
+
+    def who(self, p: Person) -> str | None:
+        return self.actors.actor(p.account, shown=p.name, bot=p.bot)
+
+    def convert(self, entries: list[dict], rows: PageRows) -> None:
+        """Each issue whose `updated` is not the stored one: its item and events, and its version."""
+        keyed = []
+        for e in entries:
+            if e.get("key"):
+                keyed.append(e)
+            else:
+                self.skipped.append(Skipped(f"search result {e.get('id')}", "missing issue key"))
+        stored = api_load.versions(self.store, [f"jira:{e['key']}" for e in keyed])
+        for e in keyed:
+            iid = f"jira:{e['key']}"
+            u = _updated(e)
+            old = stored.get(iid)
+            if old is not None and u is not None and old[0] == u:
+                continue
+            log = e.get("changelog") if isinstance(e.get("changelog"), dict) else {}
+            histories = [h for h in log.get("histories") or [] if isinstance(h, dict)]
             total = log.get("total")
-            if isinstance(raw, dict) and raw.get("key") and total is not None and int(total) > len(histories):
-                histories = list(_all_changelog(client, str(raw["key"])))
-            issue = _issue_from_api(raw if isinstance(raw, dict) else {}, histories, cats, f"search result {n}", skipped)
-            if issue is not None:
-                issues.append(issue)
-        if on_page:
-            on_page(len(batch))
-    return issues, skipped
+            if isinstance(total, int) and total > len(histories):
+                histories = self._changelog(str(e["key"]), histories)
+            issue = _issue_from_api(e, histories, self.cats, self.skipped)
+            if issue is None:
+                continue
+            item, events = issue_record(issue, self.who, self.project)
+            rows.item(**item)
+            for ts, activity, by, attrs in events:
+                rows.event(iid, ts, activity, by, **(attrs or {}))
+            rows.versions.append((iid, u))
+
+    def _changelog(self, key: str, embedded: list[dict]) -> list[dict]:
+        out: list[dict] = []
+        try:
+            for page in self.client.pages(f"/rest/api/2/issue/{key}/changelog", {"startAt": 0, "maxResults": 100},
+                                          conditional=False, next_url=_next_by_offset("values")):
+                values = page.data.get("values") if isinstance(page.data, dict) else None
+                out += [h for h in values or [] if isinstance(h, dict)]
+        except NotFound:
+            self.missing += 1
+            return embedded
+        return out
+
+    def ingest(self, *, since: datetime | None, progress: Progress,
+               only: tuple[str, ...] | None = None) -> ApiIngestResult:
+        self.since = since
+        full = since is None and api_load.cursor(self.store, self.source, "issues") is None
+        result = super().ingest(since=since, progress=progress, only=only)
+        if full:
+            retire_legacy_log(self.store, f"jira-{self.project}", self.source)
+        if self.skipped:
+            result.warnings.append(f"{self.source}: {len(self.skipped)} issues skipped ("
+                                   f"{'; '.join(sorted({s.reason for s in self.skipped}))})")
+        return result
 
 
-def _all_changelog(client: Any, key: str) -> Iterator[dict]:
-    for page in client.pages(f"/rest/api/2/issue/{key}/changelog", {"startAt": 0, "maxResults": 100},
-                             conditional=False, next_url=_next_by_offset("values")):
-        yield from (page.data or {}).get("values") or []
+def retire_legacy_log(store: Store, log: str, source: str) -> None:
+    """Once a full walk has stored the project as an API source, drop what earlier loopmeter versions wrote
+    for it as event log `jira-KEY`: the log's record, the issues the walk no longer found (deleted or
+    moved in Jira), and the actors of its old keying (`login:ACCOUNT@jira`) nothing refers to any
+    more. The issues the walk read replaced the log's ones by id already (no duplicates)."""
+    with transaction(store.con) as con:
+        if not con.execute("select count(*) from event_logs where name = ? and format = 'jira'", [log]).fetchone()[0]:
+            return
+        con.execute(
+            "create or replace temp table _jira_gone as select item_id from event_log_items where log = ? "
+            "and item_id not in (select item_id from api_item_versions where source = ?)", [log, source])
+        for table, col in (("items", "item_id"), ("events", "item_id"), ("links", "src"), ("attributions", "item_id")):
+            con.execute(f"delete from {table} where {col} in (select item_id from _jira_gone)")
+        con.execute("drop table _jira_gone")
+        con.execute("delete from event_log_items where log = ?", [log])
+        con.execute("delete from event_logs where name = ?", [log])
+        con.execute(
+            "delete from actors where email like 'login:%@jira' "
+            "and actor_id not in (select author_id from items where author_id is not null) "
+            "and actor_id not in (select actor_id from events where actor_id is not null)")
+
+
+Source = JiraSource

@@ -72,15 +72,18 @@ class ApiActors:
         self.rows: dict[str, tuple] = {}
 
     def actor(self, login: str | None, *, account_id: Any = None, account_type: str | None = None,
-              bot: bool = False) -> str | None:
+              bot: bool = False, shown: str | None = None) -> str | None:
+        """The id of account `login` on this host. `shown` is the name kept for --show-names (and
+        judged by the signatures) when the login is an opaque id, like a Jira accountId."""
         if not login:
             return None
         aid = login_actor_id(self.salt, login, self.where)
         if aid not in self.rows:
-            kind, agent = self.matcher.classify_actor(login, noreply_email(login, account_id))
-            if kind == "human" and (bot or account_type == "Bot" or login.lower().endswith("[bot]")):
+            name = shown or login
+            kind, agent = self.matcher.classify_actor(name, noreply_email(login, account_id))
+            if kind == "human" and (bot or account_type == "Bot" or name.lower().endswith("[bot]")):
                 kind = "bot"
-            self.rows[aid] = (aid, kind, login, None, None, agent)
+            self.rows[aid] = (aid, kind, name, None, None, agent)
         return aid
 
     def kind(self, actor_id: str | None) -> str | None:
@@ -140,8 +143,10 @@ def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
 
 
 def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: ApiActors, *,
-               next_url: str | None, floor: datetime | None, pending_high_water: datetime | None) -> None:
-    """Store one page's rows, cache entries and the walk's progress in one transaction."""
+               next_url: str | None, floor: datetime | None, pending_high_water: datetime | None,
+               finished: bool = False) -> None:
+    """Store one page's rows, cache entries and the walk's progress in one transaction. `finished`:
+    this was the walk's last page; its high-water mark becomes the cursor in the same transaction."""
     ids = [r["item_id"] for r in rows.items]
     t_ids = pa.table({"item_id": ids}, schema=pa.schema([("item_id", pa.string())]))
     t_actors = _table([dict(zip(_ACTORS.names, r)) for r in actors.rows.values()], _ACTORS)
@@ -164,21 +169,28 @@ def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: A
         con.execute("insert or replace into actors select * from _actors")
         con.execute("insert or replace into api_item_versions select * from _versions")
         con.execute("insert or replace into http_cache select * from _cache")
-        con.execute(
-            "insert or replace into api_progress values (?, ?, ?, ?, ?, "
-            "coalesce((select pages from api_progress where source = ? and stream = ?), 0) + 1, "
-            "coalesce((select started_at from api_progress where source = ? and stream = ?), ?))",
-            [source, stream, floor, next_url, pending_high_water, source, stream, source, stream, now],
-        )
+        if finished:
+            _finish(con, source, stream, pending_high_water)
+        else:
+            con.execute(
+                "insert or replace into api_progress values (?, ?, ?, ?, ?, "
+                "coalesce((select pages from api_progress where source = ? and stream = ?), 0) + 1, "
+                "coalesce((select started_at from api_progress where source = ? and stream = ?), ?))",
+                [source, stream, floor, next_url, pending_high_water, source, stream, source, stream, now],
+            )
     actors.rows.clear()
 
 
 def finish_walk(store: Store, source: str, stream: str, high_water: datetime | None) -> None:
     """A walk reached its end: record its high-water mark and forget its progress, together."""
     with transaction(store.con) as con:
-        if high_water is not None:
-            con.execute("insert or replace into api_cursors values (?, ?, ?, ?)", [source, stream, high_water, utcnow()])
-        con.execute("delete from api_progress where source = ? and stream = ?", [source, stream])
+        _finish(con, source, stream, high_water)
+
+
+def _finish(con: Any, source: str, stream: str, high_water: datetime | None) -> None:
+    if high_water is not None:
+        con.execute("insert or replace into api_cursors values (?, ?, ?, ?)", [source, stream, high_water, utcnow()])
+    con.execute("delete from api_progress where source = ? and stream = ?", [source, stream])
 
 
 def cursor(store: Store, source: str, stream: str) -> datetime | None:
