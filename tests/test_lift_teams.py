@@ -428,3 +428,25 @@ def test_a_date_for_a_team_codeowners_does_not_name_is_a_config_error(mono):
     store, _, _ = mono
     with pytest.raises(ConfigError, match=r"no team 'acme/ops' in CODEOWNERS \(have: acme/early, acme/late, unassigned\)"):
         lift(store_path=store, adoption_dates=["acme/ops=2024-02-12"], as_of=as_of(EARLY), by="codeowners")
+
+
+def test_a_jira_cloud_account_id_with_a_colon_is_a_member_on_its_host(tmp_path):
+    # Jira Cloud account ids such as "557058:f0e1..." hold a colon; the source is the host before
+    # the first colon, and the account keeps the rest (the Jira source keys people that way).
+    repo = GitRepo(tmp_path / "r")
+    repo.commit("one", author=("Alice", "alice@example.com"), date="2024-01-02T10:00:00+00:00")
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([repo.path], store_path=store)
+    account = "557058:f0e1d2c3-aaaa-bbbb-cccc-000011112222"
+    with Store.open(store) as s:
+        actors = ApiActors(s.meta("salt") or "", Matcher.load(), "acme.atlassian.net")
+        rows = PageRows()
+        rows.item(item_id="jira:OPS-1", source="jira", kind="ticket", repo="OPS", title="x",
+                  created_at=datetime(2024, 1, 3), started_at=None, done_at=None, state="open",
+                  author_id=actors.actor(account))
+        write_page(s, "jira:OPS", "issues", rows, actors, next_url=None, floor=None, pending_high_water=None)
+        salt = s.meta("salt")
+    config = _config(tmp_path, {"ops": [f"acme.atlassian.net:{account}"]})
+    with Store.open(store, create=False, read_only=True) as s:
+        found = resolve(s.con, config.teams, config.path)
+    assert found == {_hid(salt, f"login:{account}@acme.atlassian.net"): "ops"}

@@ -28,7 +28,8 @@ from .errors import ConfigError
 
 UNASSIGNED = "unassigned"
 _KEYS = {"name", "members"}
-_LOGIN = re.compile(r"^(?P<source>[A-Za-z0-9][A-Za-z0-9.\-]*):(?P<login>[^\s:@][^\s:]*)$")
+# The source ends at the first colon; the account may hold more (Jira Cloud ids: "557058:f0e1...").
+_LOGIN = re.compile(r"^(?P<source>[A-Za-z0-9][A-Za-z0-9.\-]*):(?P<login>[^\s:@]\S*)$")
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@]+$")
 
 
