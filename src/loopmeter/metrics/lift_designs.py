@@ -175,7 +175,7 @@ def _regressions(g: Groups) -> dict[str, Estimate]:
     if n_ident == 0:
         why = cv.few_identifying_authors(0, 0, 0, g.labels).text
         n_a, n_b, n_cl = int(treated.sum()), int((~treated).sum()), int(pd.Series(authors).nunique())
-        within = {k: no_estimate(name, n_a, n_b, n_cl, why) for k, name in fe_names.items()}
+        within = {name: no_estimate(name, n_a, n_b, n_cl, why) for name in fe_names.values()}
     else:
         within = _fit_both(y, treated, log_size, fe_names, dict(common, absorb=("author", authors)))
     for name, est in within.items():
