@@ -83,7 +83,8 @@ def sentence(r: Mapping[str, Any]) -> str:
     pattern = _COMPARE.get(str(r.get("comparison")), "{what} is {r} in the first group vs the second")
     if str(r.get("estimator")).startswith("log_duration_regression_author_fe") and r.get("comparison") in _SAME_PEOPLE:
         n = r.get("n_identifying_authors")
-        who = f"{n} author{'s' if n != 1 else ''} with changes on both sides" if isinstance(n, int) else "author fixed effects"
+        who = (f"{n} author{'s' if n != 1 else ''} with changes on both sides" if isinstance(n, int)
+               else "author fixed effects")
         size = ", adjusted for change size" if str(r.get("estimator")).endswith("_size") else ""
         pattern = _SAME_PEOPLE[str(r["comparison"])].replace("{what}", metric).replace("{who}", who) + size
     text = pattern.format(what=what, r=f"{ratio:.2f}x") + " " + ci_text(r)

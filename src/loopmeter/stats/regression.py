@@ -108,8 +108,9 @@ def log_duration_ols(
     ``ci_low`` / ``ci_high`` / ``p_value`` are the robust ones (t distribution). ``extra`` holds
     ``beta``, ``se``, ``se_plain``, ``ci_plain_low``, ``ci_plain_high``, ``p_value_plain``,
     ``df`` (the robust interval's degrees of freedom), ``covariance`` ("CR1" or "HC1"),
-    ``adjusted_for`` (covariate names) and ``fixed_effects`` (names, the absorbed one last). The ratio is None when the
-    treatment is not identified (it is constant, or a combination of the fixed effects).
+    ``adjusted_for`` (covariate names) and ``fixed_effects`` (names, the absorbed one last). The
+    ratio is None when the treatment is not identified (it is constant, or a combination of the
+    fixed effects).
     """
     check_conf(conf)
     y = _durations(durations, "durations")
@@ -282,7 +283,7 @@ def identifying_groups(treatment, groups) -> tuple[int, int]:
         raise ValueError(f"{len(t)} treatment values but {len(g)} group ids")
     both = pd.DataFrame({"g": g, "t": t}).groupby("g")["t"].agg(["min", "max", "size"])
     both = both[both["min"] != both["max"]]
-    return int(len(both)), int(both["size"].sum())
+    return len(both), int(both["size"].sum())
 
 
 def _rank(X: np.ndarray) -> int:
