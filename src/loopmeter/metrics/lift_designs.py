@@ -758,6 +758,9 @@ def _team_adoption(con, window: Window, names: list[str], given: Adoption | None
     else:
         unit, named, where = team_unit(con, teams, config_path, frame), [t.name for t in teams], "loopmeter.toml"
     frame = unit.changes(frame)
+    if not unit.names:  # else "no adoption date ... none given" would blame a date that was given
+        raise NoData(f"no non-bot change landed by {window.as_of:%Y-%m-%d %H:%M} in {', '.join(names)}: "
+                     "no team has work to compare")
     if given is not None:
         known = [*named, UNASSIGNED]
         unknown = sorted(set(given.per_repo) - set(known))
