@@ -320,3 +320,77 @@ def test_an_open_pull_request_from_the_github_source_waits_until_as_of(tmp_path,
     # Sunday 12:00 -> Monday 03-11 00:00 is 12 h in W10, a whole week in W11, Monday 03-18 -> 03-20 48 h.
     human = {r["week"]: r["review_requested_hours"] for r in w["weekly"] if r["group"] == "human"}
     assert human == {"2024-W10": 12.0, "2024-W11": 168.0, "2024-W12": 48.0}
+
+
+# -- reopened pull requests: a close pauses the waits, a reopen resumes those still pending ---------
+
+def _stretches(c: Canon, as_of: datetime = AS_OF) -> list[tuple]:
+    from loopmeter.metrics.waiting import stretches_sql
+
+    return [(st, item.rsplit(":", 1)[1], s.strftime("%m-%d %H:%M"), e.strftime("%m-%d %H:%M"), cen)
+            for st, item, s, e, cen in c.store.con.execute(
+                f"select * from ({stretches_sql(as_of)}) order by state, item_id, s").fetchall()]
+
+
+def test_a_review_request_pending_at_a_close_resumes_at_the_reopen(c):
+    # #70: review asked of bob Mon 05-20 00:00, closed Wed 05-22 00:00 (48 h), reopened Fri 05-24
+    # 00:00 and never reviewed: waits again from the reopen to as_of, 192 h censored; 240 h in all.
+    p = c.pr(70, author="alice", opened="2024-05-20 00:00")
+    c.event(p, "2024-05-20 00:00", "review_requested", "alice", reviewer="bob")
+    c.event(p, "2024-05-22 00:00", "closed", "alice")
+    c.event(p, "2024-05-24 00:00", "reopened", "alice")
+    # #71: the same request, but bob reviewed while it was closed (05-23): nothing left to resume.
+    q = c.pr(71, author="alice", opened="2024-05-20 00:00")
+    c.event(q, "2024-05-20 00:00", "review_requested", "alice", reviewer="bob")
+    c.event(q, "2024-05-22 00:00", "closed", "alice")
+    c.event(q, "2024-05-23 00:00", "reviewed", "bob", state="commented")
+    c.event(q, "2024-05-24 00:00", "reopened", "alice")
+    assert _stretches(c) == [
+        ("review_requested", "70", "05-20 00:00", "05-22 00:00", False),
+        ("review_requested", "70", "05-24 00:00", "06-01 00:00", True),
+        ("review_requested", "71", "05-20 00:00", "05-22 00:00", False),
+    ]
+    f = report(c)
+    assert f["waiting_on_humans"]["states"]["review_requested"]["total_hours"] == 48.0 + 192.0 + 48.0
+    now = f["waiting_now"]
+    assert (now["open_prs"], now["waiting_prs"]) == (2, 1)
+    assert now["states"]["review_requested"] == {"prs": 1, "p50_hours": 192.0, "oldest_hours": 192.0}
+    # Judged while it was closed (05-23), #70 is neither open nor waiting.
+    between = report(c, datetime(2024, 5, 23))["waiting_now"]
+    assert between is None or between["waiting_prs"] == 0
+
+
+def test_an_approval_standing_at_a_close_resumes_at_the_reopen_unless_dismissed_meanwhile(c):
+    # #72: approved by bob Tue 05-21 00:00, CI green on its head 05-20 12:00, closed Wed 05-22 00:00,
+    # reopened Thu 05-23 00:00, merged 05-23 06:00: approved 24 + 6 = 30 h, CI green 36 + 6 = 42 h.
+    p = c.pr(72, author="alice", opened="2024-05-20 00:00", merged="2024-05-23 06:00", head_sha="h72")
+    c.event(p, "2024-05-21 00:00", "reviewed", "bob", state="approved")
+    c.event(p, "2024-05-22 00:00", "closed", "alice")
+    c.event(p, "2024-05-23 00:00", "reopened", "alice")
+    c.ci_run(72, sha="h72", queued="2024-05-20 11:00", verdict_at="2024-05-20 12:00", ok=True)
+    # #73: the same, but the approval was dismissed while closed (05-22 12:00): 24 h only.
+    q = c.pr(73, author="alice", opened="2024-05-20 00:00", merged="2024-05-24 00:00", head_sha="h73")
+    c.event(q, "2024-05-21 00:00", "reviewed", "bob", state="approved")
+    c.event(q, "2024-05-22 00:00", "closed", "alice")
+    c.event(q, "2024-05-22 12:00", "reviewed", "bob", state="dismissed")
+    c.event(q, "2024-05-23 00:00", "reopened", "alice")
+    st = report(c)["waiting_on_humans"]["states"]
+    assert st["approved_not_merged"] == {"total_hours": 54.0, "prs": 2, "p50": 27.0, "p85": pytest.approx(29.1)}
+    assert st["ci_green_not_merged"]["total_hours"] == 42.0
+    assert _stretches(c)[:2] == [
+        ("approved_not_merged", "72", "05-21 00:00", "05-22 00:00", False),
+        ("approved_not_merged", "72", "05-23 00:00", "05-23 06:00", False),
+    ]
+
+
+def test_a_pr_closed_for_good_stops_waiting_at_the_close(c):
+    # #74: review asked 05-20 00:00, approved by carol 05-20 06:00, closed 05-21 00:00 and never
+    # reopened: the request waited 6 h, the approval 18 h; nothing after the close, nothing now.
+    p = c.pr(74, author="alice", opened="2024-05-20 00:00", closed="2024-05-21 00:00")
+    c.event(p, "2024-05-20 00:00", "review_requested", "alice", reviewer="bob")
+    c.event(p, "2024-05-20 06:00", "reviewed", "carol", state="approved")
+    assert _stretches(c) == [
+        ("approved_not_merged", "74", "05-20 06:00", "05-21 00:00", False),
+        ("review_requested", "74", "05-20 00:00", "05-20 06:00", False),
+    ]
+    assert report(c)["waiting_now"] is None  # closed unmerged: no PR in the waiting population

@@ -9,6 +9,11 @@ States (docs/metrics.md "Flow metrics"):
 - ci_green_not_merged: from the moment CI was green on the pull request's head sha (every workflow
   that ran on that sha has passed; the time is the last of their first passes) until the merge.
 
+Closed and reopened: a `closed` pauses every state and a `reopened` resumes the ones still pending
+(a review request no person has answered since, an approval not since changes-requested or
+dismissed, CI green on the head); a state resolved while the pull request was closed does not
+resume. So the hours of a state are those of its pending time that fell in the open periods.
+
 A pull request still open at as_of (metrics/open_prs.py) whose stretch has not ended yet waits on
 until as_of: the stretch is right-censored there (it has lasted *at least* that long). A stretch
 of a pull request merged or closed by as_of that never ended (a request after the merge) is no wait.
@@ -43,11 +48,20 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
         from events e join pr using (item_id) left join actors ak on ak.actor_id = e.actor_id
         where e.ts <= {a}
     ),
-    stop as (select item_id, ts from ev where activity in ('merged', 'closed')),
-    rr_end as (
-        select item_id, ts from ev where activity = 'reviewed' and by_other_person
-        union all select item_id, ts from stop
+    -- The pull request's open periods up to as_of: from its start (or a `reopened`) to the next
+    -- `closed` or `merged`, else as_of. A close pauses every wait; a reopen resumes those whose
+    -- start came before it and that nothing resolved since (a merge is never followed by a reopen).
+    period_start as (
+        select item_id, timestamp '-infinity' as ps from pr
+        union all select item_id, ts from ev where activity = 'reopened'
     ),
+    periods as (
+        select p.item_id, p.ps,
+               coalesce((select min(x.ts) from ev x where x.item_id = p.item_id
+                         and x.activity in ('closed', 'merged') and x.ts > p.ps), {a}) as pe
+        from period_start p
+    ),
+    rr_end as (select item_id, ts from ev where activity = 'reviewed' and by_other_person),
     rr as (
         select r.item_id, r.ts as s,
                (select min(x.ts) from rr_end x where x.item_id = r.item_id and x.ts >= r.ts) as e
@@ -55,26 +69,34 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
         -- a review asked of a bot or an AI reviewer does not wait on a person
         where r.activity = 'review_requested' and coalesce(rk.kind, 'human') = 'human'
     ),
-    ap_end as (
-        select item_id, ts from ev where activity = 'reviewed' and st in ('changes_requested', 'dismissed')
-        union all select item_id, ts from stop
-    ),
+    ap_end as (select item_id, ts from ev where activity = 'reviewed' and st in ('changes_requested', 'dismissed')),
     ap as (
         select r.item_id, r.ts as s,
                (select min(x.ts) from ap_end x where x.item_id = r.item_id and x.ts > r.ts) as e
         from ev r where r.activity = 'reviewed' and r.st = 'approved' and r.by_other_person
     ),
-    -- Starts that share the same end are one stretch (from the earliest of them); stretches with
-    -- different ends cannot overlap, because every start after an end has a later end. Starts with
-    -- no end yet share the end as_of when the pull request is still open then (censored).
-    ended as (
+    -- Each pending state runs from its start to what resolved it (e: null while unresolved),
+    -- counted only inside the open periods.
+    pending as (
         select 'review_requested' as state, item_id, s, e from rr
         union all
         select 'approved_not_merged', item_id, s, e from ap
     ),
+    -- Starts that share the same end are one stretch (from the earliest of them); stretches with
+    -- different ends cannot overlap, because every start after an end has a later end. A piece
+    -- that reaches as_of unresolved and in an open period is censored there, when the pull request
+    -- is still open then; one that reaches as_of otherwise (a request after the merge) is no wait.
+    pieces as (
+        select x.state, x.item_id, greatest(x.s, p.ps) as s, least(coalesce(x.e, {a}), p.pe) as e,
+               x.e is null and p.pe = {a} as censored
+        from pending x join periods p using (item_id)
+        where greatest(x.s, p.ps) < least(coalesce(x.e, {a}), p.pe)
+           -- a wait resolved the moment it began is a wait of 0 h (in the period it falls in)
+           or (x.s = x.e and x.s between p.ps and p.pe)
+    ),
     cut as (
-        select x.state, x.item_id, x.s, coalesce(x.e, {a}) as e, x.e is null as censored
-        from ended x join pr using (item_id) where x.e is not null or pr.open_now
+        select x.state, x.item_id, x.s, x.e, x.censored
+        from pieces x join pr using (item_id) where not x.censored or pr.open_now
     ),
     head as (
         select pr.item_id,
@@ -98,9 +120,12 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
     stretches as (
         select state, item_id, min(s) as s, e, bool_and(censored) as censored from cut group by state, item_id, e
         union all
-        select 'ci_green_not_merged', g.item_id, g.green_at, coalesce(g.merged_at, {a}), g.merged_at is null
-        from green g join pr using (item_id)
-        where g.all_pass and (g.green_at <= g.merged_at or (g.merged_at is null and pr.open_now))
+        -- CI green from the moment the head went green, inside the open periods: a reopen resumes
+        -- it while the head's CI is still green (the head is the stored one: see the docs).
+        select 'ci_green_not_merged', g.item_id, greatest(g.green_at, p.ps), p.pe, p.pe = {a}
+        from green g join pr using (item_id) join periods p using (item_id)
+        where g.all_pass and (greatest(g.green_at, p.ps) < p.pe or g.green_at = p.pe)
+          and (p.pe < {a} or pr.open_now)
     )"""
 
 
