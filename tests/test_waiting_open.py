@@ -394,3 +394,30 @@ def test_a_pr_closed_for_good_stops_waiting_at_the_close(c):
         ("review_requested", "74", "05-20 00:00", "05-20 06:00", False),
     ]
     assert report(c)["waiting_now"] is None  # closed unmerged: no PR in the waiting population
+
+
+# -- two populations at as_of, each named: open for review (waiting) and work in progress (lift) ----
+
+def test_a_pr_committed_before_as_of_but_opened_after_is_in_progress_not_open_for_review(c):
+    from loopmeter.metrics.changes import Window
+    from loopmeter.metrics.lift_inputs import _open_items
+    from loopmeter.metrics.open_prs import in_progress_at_sql, open_for_review_at_sql
+    from loopmeter.metrics.waiting import waiting_sql
+
+    # #80: first commit Thu 05-30 00:00, opened Mon 06-03 (after as_of 06-01), review asked at once.
+    p = c.pr(80, author="alice", opened="2024-06-03 00:00", first_commit="2024-05-30 00:00")
+    c.event(p, "2024-06-03 00:00", "review_requested", "alice", reviewer="bob")
+    _never_reviewed(c, 81)  # opened 05-22: open for review and in progress alike
+    rule = {name: sorted(r[0] for r in c.store.con.execute(
+        f"select item_id from items i where {sql('i', '$as_of')}", {"as_of": AS_OF}).fetchall())
+        for name, sql in (("review", open_for_review_at_sql), ("progress", in_progress_at_sql))}
+    assert rule == {"review": ["github:acme/api:pr:81"],
+                    "progress": ["github:acme/api:pr:80", "github:acme/api:pr:81"]}
+    # Waiting on a reviewer needs the PR opened: #80 is not in the waiting rows at all.
+    rows = c.store.con.execute(f"select number, open_now from ({waiting_sql(AS_OF)}) order by 1").fetchall()
+    assert rows == [(81, True)]
+    # The lift's right-censored cycle time starts at the first commit: #80 had been in progress 48 h.
+    c.store.con.execute("insert into repos (repo) values ('acme/api')")
+    opened = _open_items(backend(c.store), Window(as_of=AS_OF), None).set_index("item_id")
+    assert opened.loc["github:acme/api:pr:80", "cycle_hours"] == 48.0
+    assert opened.loc["github:acme/api:pr:81", "cycle_hours"] == 240.0

@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..stats.lift import Estimate
 from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 from .lift import adoption as detect_pooled_adoption
-from .open_prs import open_at_sql
+from .open_prs import in_progress_at_sql
 
 #: The before period has at least this many weeks, and as many as the after period otherwise.
 MIN_WEEKS_BEFORE = 8
@@ -135,8 +135,9 @@ def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
 
 
 def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
-    """Pull requests opened by as_of and neither merged nor closed by then: their duration is only
-    known to exceed as_of - start, which is what right-censoring means. A tracker names
+    """Pull requests in progress at as_of (metrics/open_prs.py: first committed or opened by then,
+    neither merged nor closed by then): their duration is only known to exceed as_of - start,
+    which is what right-censoring means. A tracker names
     repositories its own way ("owner/name"), so each tracker repository is matched to the git
     repository its merged pull requests landed in (`same_as` links, i.e. by commit), as
     docs/design.md prescribes; open items of an unmatched tracker repository are left out."""
@@ -149,7 +150,7 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
                exists(select 1 from attributions a where a.item_id = i.item_id) as ai_assisted,
                cast(i.size_lines as double) as size_lines, coalesce(i.started_at, i.created_at) as started_at
         from items i left join actors x on x.actor_id = i.author_id
-        where {open_at_sql('i', '$as_of')}
+        where {in_progress_at_sql('i', '$as_of')}
           and coalesce(x.kind, 'human') <> 'bot'
         """,
         {"as_of": window.as_of},

@@ -14,6 +14,8 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from .open_prs import opened_by_sql
+
 PHASES = ("coding", "draft", "pickup", "review", "deploy")
 
 
@@ -31,7 +33,7 @@ def pr_rows_sql(as_of: datetime, items: str = "items") -> str:
                coalesce(try_cast(json_extract_string(attrs, '$.draft') as boolean), false) as opened_as_draft,
                json_extract_string(attrs, '$.merge_sha') as merge_sha_attr, json_extract_string(attrs, '$.head_sha') as head_sha,
                json_extract_string(attrs, '$.branch') as branch, cast(json_extract(attrs, '$.labels') as varchar) as labels
-        from {items} where kind = 'pull_request' and created_at <= {a}
+        from {items} i where {opened_by_sql('i', a)}
     ),
     ev as (
         select e.item_id, e.ts, e.activity, e.actor_id, e.attrs, pr.author_id as pr_author

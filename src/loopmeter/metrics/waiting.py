@@ -14,16 +14,17 @@ Closed and reopened: a `closed` pauses every state and a `reopened` resumes the 
 dismissed, CI green on the head); a state resolved while the pull request was closed does not
 resume. So the hours of a state are those of its pending time that fell in the open periods.
 
-A pull request still open at as_of (metrics/open_prs.py) whose stretch has not ended yet waits on
-until as_of: the stretch is right-censored there (it has lasted *at least* that long). A stretch
-of a pull request merged or closed by as_of that never ended (a request after the merge) is no wait.
+Only pull requests opened by as_of count (a PR not yet opened waits on no one). One still open
+for review at as_of (metrics/open_prs.py) whose stretch has not ended yet waits on until as_of: the
+stretch is right-censored there (it has lasted *at least* that long). A stretch of a pull request
+merged or closed by as_of that never ended (a request after the merge) is no wait.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from .open_prs import open_at_sql
+from .open_prs import open_for_review_at_sql, opened_by_sql
 from .pr_cycle import _lit
 
 STATES = ("review_requested", "approved_not_merged", "ci_green_not_merged")
@@ -37,8 +38,8 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
         select i.item_id, i.author_id, json_extract_string(i.attrs, '$.head_sha') as head_sha,
                try_cast(json_extract_string(i.attrs, '$.number') as bigint) as number,
                coalesce(try_cast(json_extract_string(i.attrs, '$.draft') as boolean), false) as opened_as_draft,
-               {open_at_sql('i', a)} as open_now
-        from {items} i where i.kind = 'pull_request'
+               {open_for_review_at_sql('i', a)} as open_now
+        from {items} i where {opened_by_sql('i', a)}
     ),
     ev as (
         select e.item_id, e.ts, e.activity, e.actor_id, json_extract_string(e.attrs, '$.state') as st,
