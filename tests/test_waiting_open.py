@@ -421,3 +421,30 @@ def test_a_pr_committed_before_as_of_but_opened_after_is_in_progress_not_open_fo
     opened = _open_items(backend(c.store), Window(as_of=AS_OF), None).set_index("item_id")
     assert opened.loc["github:acme/api:pr:80", "cycle_hours"] == 48.0
     assert opened.loc["github:acme/api:pr:81", "cycle_hours"] == 240.0
+
+
+# -- --show-names: the waiting-now list names people like the changes table does ---------------------
+
+def test_show_names_names_the_waiting_now_authors_in_the_json_and_the_html(demo_repo, store_path, tmp_path):
+    import loopmeter
+
+    loopmeter.ingest([demo_repo[0]], store_path=store_path)
+    c = Canon(store_path)
+    try:
+        c.actor("u-alice", name="Alice Liddell")
+        c.actor("u-bob", name="Bob Builder")
+        p = c.pr(90, author="u-alice", opened="2024-02-20 00:00")
+        c.event(p, "2024-02-20 00:00", "review_requested", "u-alice", reviewer="u-bob")
+    finally:
+        c.close()
+    pseudonym = display_name("u-alice", "Alice Liddell", "human", False)
+    for show, expected, absent in ((True, "Alice Liddell", pseudonym), (False, pseudonym, "Alice Liddell")):
+        out = tmp_path / f"r-{show}.html"
+        doc = loopmeter.report_from_store(store_path=store_path, as_of=datetime(2024, 3, 1), html_path=out,
+                                          show_names=show)
+        [row] = doc["flow"]["waiting_now"]["longest"]
+        assert row["author"] == expected
+        html = out.read_text()
+        table = html[html.index('id="waiting-longest"'):]
+        table = table[:table.index("</table>")]
+        assert f"<td>{expected}</td>" in table and absent not in table

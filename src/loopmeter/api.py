@@ -368,7 +368,7 @@ def report_from_store(
         window = _report_window(store, as_of, window_days, repos)
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
-                           matcher=Matcher.load(config.signatures))
+                           matcher=Matcher.load(config.signatures), show_names=show_names)
         if html_path is not None:
             from .report.html import render_html
 

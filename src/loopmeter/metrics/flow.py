@@ -112,8 +112,8 @@ def pr_cycle_part(con, prs: ir.Table) -> dict | None:
     }
 
 
-def waiting_parts(con, raw, prs: ir.Table, as_of: datetime,
-                  items: str = "items") -> tuple[dict | None, dict | None]:
+def waiting_parts(con, raw, prs: ir.Table, as_of: datetime, items: str = "items",
+                  show_names: bool = False) -> tuple[dict | None, dict | None]:
     """`waiting_on_humans` and `waiting_now`, over non-bot pull requests merged by as_of or still
     open then (their stretches censored at as_of)."""
     w = waiting.waiting(con, as_of, items)
@@ -125,7 +125,7 @@ def waiting_parts(con, raw, prs: ir.Table, as_of: datetime,
     stats = _waiting_stats(con, t)
     if stats["all"]["rows"] == 0:
         return None, None
-    return waiting_part(con, t, stats, as_of, items), waiting_now_part(con, raw, t, stats)
+    return waiting_part(con, t, stats, as_of, items), waiting_now_part(con, raw, t, stats, show_names)
 
 
 def _waiting_stats(con, t: ir.Table) -> dict[str, dict]:
@@ -183,9 +183,10 @@ def waiting_part(con, t: ir.Table, stats: dict[str, dict], as_of: datetime, item
 LONGEST = 10  # how many of the longest-waiting open pull requests `waiting_now` lists
 
 
-def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict]) -> dict:
+def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict], show_names: bool = False) -> dict:
     """The open non-bot pull requests in each waiting state at as_of, with the age of the stretch
-    they are in (p50, oldest), and the longest-waiting of them."""
+    they are in (p50, oldest), and the longest-waiting of them (authors pseudonymous unless
+    `show_names`)."""
     from ..report.document import display_name  # the report's one pseudonymising rule
 
     def states(st: dict) -> dict:
@@ -205,7 +206,7 @@ def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict]) -> dict:
         state = max(hours, key=lambda s: (hours[s], -waiting.STATES.index(s)))
         name, kind = kinds.get(r["author_id"], (None, None))
         waits.append({"repo": r["repo"], "number": None if _num(r["number"]) is None else int(r["number"]),
-                      "title": r["title"], "author": display_name(r["author_id"], name, kind, False),
+                      "title": r["title"], "author": display_name(r["author_id"], name, kind, show_names),
                       "group": r["author_group"], "state": state, "hours": hours[state],
                       "states": list(hours), "draft": bool(r["draft_now"])})
     waits.sort(key=lambda x: (-x["hours"], x["repo"] or "", x["number"] or 0))
@@ -363,9 +364,10 @@ def _scope(raw, repos: list[str] | None) -> str:
 
 
 def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
-         repos: list[str] | None = None) -> dict | None:
+         repos: list[str] | None = None, show_names: bool = False) -> dict | None:
     """The `flow` key of the report document (docs/json-report.md), over the items of `repos`
-    (git repository keys, and the tracker repositories linked to them) or the whole store."""
+    (git repository keys, and the tracker repositories linked to them) or the whole store. People
+    it names are pseudonymous unless `show_names`."""
     rule = rule or FailureRule()
     raw = store.con
     items = _scope(raw, repos)
@@ -379,7 +381,7 @@ def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
         deploys.register(raw, as_of, items)
         prs = (materialize(con, raw, pr_cycle.pull_requests(con, as_of, items=items), "_lm_flow_prs")
                if "pull_request" in kinds else None)
-        waits = waiting_parts(con, raw, prs, as_of, items) if prs is not None else (None, None)
+        waits = waiting_parts(con, raw, prs, as_of, items, show_names) if prs is not None else (None, None)
         parts = {
             "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
             "waiting_on_humans": waits[0],

@@ -59,9 +59,11 @@ def build_report(
     n_boot: int = 2000,
     failure_rule: FailureRule | None = None,
     matcher: Matcher | None = None,
+    show_names: bool = False,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
-    signatures) tells agents and bots from people where the store has no actor rows to ask."""
+    signatures) tells agents and bots from people where the store has no actor rows to ask.
+    People are pseudonymous unless `show_names` (`--show-names`)."""
     con = backend(store)
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
@@ -75,7 +77,7 @@ def build_report(
             raise NoData(f"the store holds none of the repositories {', '.join(repos)}")
         # No git history: no changes to measure, but trackers, CI, agent sessions and event logs
         # still have their numbers. Such a document has only these keys.
-        flow = flow_m.flow(store, con, window.as_of, failure_rule, None)
+        flow = flow_m.flow(store, con, window.as_of, failure_rule, None, show_names=show_names)
         loops = agent_loops(con, window, None)
         if not (logs or flow or loops):
             raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
@@ -115,7 +117,7 @@ def build_report(
         "weekly": summary.weekly(con, window, repos),
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
-        "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos),
+        "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names),
         "lift_designs": lift_designs_m.lift_designs(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher),
         "agent_loops": agent_loops(con, window, repos),
