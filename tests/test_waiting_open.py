@@ -448,3 +448,26 @@ def test_show_names_names_the_waiting_now_authors_in_the_json_and_the_html(demo_
         table = html[html.index('id="waiting-longest"'):]
         table = table[:table.index("</table>")]
         assert f"<td>{expected}</td>" in table and absent not in table
+
+
+# -- one definition of "opened as a draft" ------------------------------------------------------------
+
+def test_the_at_opening_draft_flag_is_defined_once_and_both_parts_agree_on_it(c):
+    from loopmeter.metrics import pr_cycle
+    from loopmeter.metrics.waiting import waiting_sql
+
+    sources = {p.name: p.read_text() for p in (ROOT / "src" / "loopmeter" / "metrics").glob("*.py")}
+    assert [name for name, text in sources.items() if "'$.draft'" in text] == ["pr_cycle.py"]
+    assert "opened_as_draft_sql" in sources["waiting.py"]
+    # Drafts at opening (attrs.draft true, a JSON string "true" too), not drafts, and no flag at all.
+    c.pr(95, author="alice", opened="2024-05-30 00:00", draft=True)
+    c.item("github:acme/api:pr:96", "pull_request", created="2024-05-30 00:00", state="open", author="alice",
+           number=96, draft="true")
+    c.pr(97, author="alice", opened="2024-05-30 00:00")
+    c.item("github:acme/api:pr:98", "pull_request", created="2024-05-30 00:00", state="open", author="alice",
+           number=98)
+    cycle = dict(c.store.con.execute(
+        f"select item_id, opened_as_draft from ({pr_cycle.pr_rows_sql(AS_OF)})").fetchall())
+    now = dict(c.store.con.execute(f"select item_id, draft_now from ({waiting_sql(AS_OF)})").fetchall())
+    expected = {f"github:acme/api:pr:{n}": d for n, d in ((95, True), (96, True), (97, False), (98, False))}
+    assert cycle == expected and now == expected

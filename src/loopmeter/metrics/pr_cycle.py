@@ -23,6 +23,13 @@ def _lit(t: datetime) -> str:
     return "timestamp '" + t.strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
 
 
+def opened_as_draft_sql(alias: str) -> str:
+    """SQL: whether the pull request `alias` (an `items` row) was a draft when it was opened. The
+    one definition, for the draft phase here and `draft_now` in metrics/waiting.py: sources store
+    the flag at opening in `attrs.draft` (docs/design.md); a missing or unreadable flag is no draft."""
+    return f"coalesce(try_cast(json_extract_string({alias}.attrs, '$.draft') as boolean), false)"
+
+
 def pr_rows_sql(as_of: datetime, items: str = "items") -> str:
     """One row per pull request opened by as_of, with the moments the phases run between. A report
     on some repositories passes `items`, the view flow._scope made of their items."""
@@ -30,7 +37,7 @@ def pr_rows_sql(as_of: datetime, items: str = "items") -> str:
     return f"""
     with pr as (
         select item_id, repo, author_id, created_at as opened_at, started_at, title,
-               coalesce(try_cast(json_extract_string(attrs, '$.draft') as boolean), false) as opened_as_draft,
+               {opened_as_draft_sql('i')} as opened_as_draft,
                json_extract_string(attrs, '$.merge_sha') as merge_sha_attr, json_extract_string(attrs, '$.head_sha') as head_sha,
                json_extract_string(attrs, '$.branch') as branch, cast(json_extract(attrs, '$.labels') as varchar) as labels
         from {items} i where {opened_by_sql('i', a)}

@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .open_prs import open_for_review_at_sql, opened_by_sql
-from .pr_cycle import _lit
+from .pr_cycle import _lit, opened_as_draft_sql
 
 STATES = ("review_requested", "approved_not_merged", "ci_green_not_merged")
 
@@ -37,7 +37,7 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
     with pr as (
         select i.item_id, i.author_id, json_extract_string(i.attrs, '$.head_sha') as head_sha,
                try_cast(json_extract_string(i.attrs, '$.number') as bigint) as number,
-               coalesce(try_cast(json_extract_string(i.attrs, '$.draft') as boolean), false) as opened_as_draft,
+               {opened_as_draft_sql('i')} as opened_as_draft,
                {open_for_review_at_sql('i', a)} as open_now
         from {items} i where {opened_by_sql('i', a)}
     ),
