@@ -471,3 +471,21 @@ def test_the_at_opening_draft_flag_is_defined_once_and_both_parts_agree_on_it(c)
     now = dict(c.store.con.execute(f"select item_id, draft_now from ({waiting_sql(AS_OF)})").fetchall())
     expected = {f"github:acme/api:pr:{n}": d for n, d in ((95, True), (96, True), (97, False), (98, False))}
     assert cycle == expected and now == expected
+
+
+def test_a_merge_at_as_of_itself_ends_the_waits_and_a_wait_resolved_at_once_is_zero_hours(c):
+    # #75: review asked Fri 05-31 19:00, CI green 20:00, merged exactly at as_of (06-01 00:00):
+    # 5 h and 4 h, ended by the merge, not censored. #76: asked and reviewed the same instant: 0 h.
+    p = c.pr(75, author="alice", opened="2024-05-31 18:00", merged="2024-06-01 00:00", head_sha="h75")
+    c.event(p, "2024-05-31 19:00", "review_requested", "alice", reviewer="bob")
+    c.ci_run(75, sha="h75", queued="2024-05-31 19:30", verdict_at="2024-05-31 20:00", ok=True)
+    q = c.pr(76, author="alice", opened="2024-05-30 00:00", merged="2024-05-30 12:00")
+    c.event(q, "2024-05-30 01:00", "review_requested", "alice", reviewer="bob")
+    c.event(q, "2024-05-30 01:00", "reviewed", "bob", state="commented")
+    assert _stretches(c) == [
+        ("ci_green_not_merged", "75", "05-31 20:00", "06-01 00:00", False),
+        ("review_requested", "75", "05-31 19:00", "06-01 00:00", False),
+        ("review_requested", "76", "05-30 01:00", "05-30 01:00", False),
+    ]
+    st = report(c)["waiting_on_humans"]["states"]
+    assert st["review_requested"] == {"total_hours": 5.0, "prs": 2, "p50": 2.5, "p85": pytest.approx(4.25)}

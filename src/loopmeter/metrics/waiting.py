@@ -56,12 +56,14 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
         select item_id, timestamp '-infinity' as ps from pr
         union all select item_id, ts from ev where activity = 'reopened'
     ),
-    periods as (
+    period_end as (
         select p.item_id, p.ps,
-               coalesce((select min(x.ts) from ev x where x.item_id = p.item_id
-                         and x.activity in ('closed', 'merged') and x.ts > p.ps), {a}) as pe
+               (select min(x.ts) from ev x where x.item_id = p.item_id
+                and x.activity in ('closed', 'merged') and x.ts > p.ps) as closed_at
         from period_start p
     ),
+    -- `open_end`: the period runs on past as_of (no close or merge by then, even one at as_of).
+    periods as (select item_id, ps, coalesce(closed_at, {a}) as pe, closed_at is null as open_end from period_end),
     rr_end as (select item_id, ts from ev where activity = 'reviewed' and by_other_person),
     rr as (
         select r.item_id, r.ts as s,
@@ -89,7 +91,7 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
     -- is still open then; one that reaches as_of otherwise (a request after the merge) is no wait.
     pieces as (
         select x.state, x.item_id, greatest(x.s, p.ps) as s, least(coalesce(x.e, {a}), p.pe) as e,
-               x.e is null and p.pe = {a} as censored
+               x.e is null and p.open_end as censored
         from pending x join periods p using (item_id)
         where greatest(x.s, p.ps) < least(coalesce(x.e, {a}), p.pe)
            -- a wait resolved the moment it began is a wait of 0 h (in the period it falls in)
@@ -123,10 +125,10 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
         union all
         -- CI green from the moment the head went green, inside the open periods: a reopen resumes
         -- it while the head's CI is still green (the head is the stored one: see the docs).
-        select 'ci_green_not_merged', g.item_id, greatest(g.green_at, p.ps), p.pe, p.pe = {a}
+        select 'ci_green_not_merged', g.item_id, greatest(g.green_at, p.ps), p.pe, p.open_end
         from green g join pr using (item_id) join periods p using (item_id)
         where g.all_pass and (greatest(g.green_at, p.ps) < p.pe or g.green_at = p.pe)
-          and (p.pe < {a} or pr.open_now)
+          and (not p.open_end or pr.open_now)
     )"""
 
 
