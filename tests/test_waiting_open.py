@@ -355,9 +355,10 @@ def test_a_review_request_pending_at_a_close_resumes_at_the_reopen(c):
     now = f["waiting_now"]
     assert (now["open_prs"], now["waiting_prs"]) == (2, 1)
     assert now["states"]["review_requested"] == {"prs": 1, "p50_hours": 192.0, "oldest_hours": 192.0}
-    # Judged while it was closed (05-23), #70 is neither open nor waiting.
-    between = report(c, datetime(2024, 5, 23))["waiting_now"]
-    assert between is None or between["waiting_prs"] == 0
+    # Judged while both were closed (05-23 00:00), neither is open or waiting: no PR to report on,
+    # and #70's request stopped at the close, not censored.
+    assert report(c, datetime(2024, 5, 23))["waiting_now"] is None
+    assert _stretches(c, datetime(2024, 5, 23))[0] == ("review_requested", "70", "05-20 00:00", "05-22 00:00", False)
 
 
 def test_an_approval_standing_at_a_close_resumes_at_the_reopen_unless_dismissed_meanwhile(c):
