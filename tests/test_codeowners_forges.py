@@ -9,7 +9,15 @@ from gitrepo import GitRepo
 
 import loopmeter
 from loopmeter.legibility import codeowners, scorecard
-from loopmeter.legibility.codeowners import GITHUB, GITLAB, coverage, deciding_rules, forge_of, owners_of, parse
+from loopmeter.legibility.codeowners import (
+    GITHUB,
+    GITLAB,
+    coverage,
+    deciding_rules,
+    forge_of,
+    owners_of,
+    parse,
+)
 from loopmeter.store.db import Store
 
 # One text, read by both forges: GitHub skips the header and lets the last match of the whole file

@@ -150,7 +150,7 @@ def compile_rule(pattern: str, owners: tuple[str, ...] = (), line: int = 0) -> R
         regex = prefix + core + beneath
     head = body.split("/", 1)[0]
     first = head if anchored and head and not any(ch in head for ch in "*?") else None
-    return Rule(line=line, pattern=pattern, owners=owners, regex=re.compile(regex, re.S), first=first)
+    return Rule(line=line, pattern=pattern, owners=owners, regex=re.compile(regex, re.DOTALL), first=first)
 
 
 class Codeowners(list[Rule]):
@@ -266,7 +266,7 @@ def compile_gitlab_rule(pattern: str, owners: tuple[str, ...] = (), line: int = 
     regex = _fnmatch_regex(norm[1:])
     head = norm[1:].split("/", 1)[0]
     first = head if head and not any(ch in head for ch in "*?[\\") else None
-    return Rule(line=line, pattern=pattern, owners=owners, regex=re.compile(regex, re.S), first=first,
+    return Rule(line=line, pattern=pattern, owners=owners, regex=re.compile(regex, re.DOTALL), first=first,
                 forge=GITLAB, section=section, exclusion=exclusion, optional=optional, approvals=approvals)
 
 
