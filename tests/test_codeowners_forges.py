@@ -181,12 +181,14 @@ def test_gitlab_owners_are_the_mentions_and_emails_after_the_pattern():
             "/guides/\n"
             "/x/ @a # inline comments are not comments in GitLab: @b owns too\n"
             "/y/ @group user_without_at_symbol @user_with_at_symbol\n"
-            "/z/ jane@example.com @@maintainer\n")
+            "/z/ jane@example.com, @@Maintainers @@nobody x@@owner\n")
     co = parse(text, ".gitlab/CODEOWNERS")
     # A header's default owners stop at the first character that cannot be in a name (`#`).
     assert owners_of(co, "guides/a") == ("@acme/docs",)
     assert owners_of(co, "x/f") == ("@a", "@b")
     assert owners_of(co, "y/f") == ("@group", "@user_with_at_symbol")
+    # GitLab's reference extractor: an email without the trailing comma, the roles it knows (one
+    # @@maintainer whatever the case or plural), nothing glued to a word.
     assert owners_of(co, "z/f") == ("jane@example.com", "@@maintainer")
 
 

@@ -55,6 +55,7 @@ of loopmeter.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: Where GitHub looks, in its order (the first found is used): .github/, the root, docs/.
@@ -161,7 +162,7 @@ class Codeowners(list[Rule]):
     section, each section's entries in GitLab's order (a repeated pattern keeps its first place).
     """
 
-    def __init__(self, rules: list[Rule] = (), forge: str = GITHUB, sections: tuple[str, ...] = ()):
+    def __init__(self, rules: Iterable[Rule] = (), forge: str = GITHUB, sections: tuple[str, ...] = ()):
         super().__init__(rules)
         self.forge = forge
         self.sections = sections
@@ -171,19 +172,25 @@ class Codeowners(list[Rule]):
 # `[digits]`, then default owners made only of name characters (anything after, such as a `#`
 # comment, is ignored). Anchored at the start only: `[Docs] @a` and `[Tt]ests/ @x` are both headers.
 _HEADER = re.compile(r"^(?P<optional>\^)?\[(?P<name>.*?)\](?:\[(?P<approvals>\d*?)\])?(?P<owners>\s+[@\w.\-/\s+]*)?")
-# An owner GitLab recognises in the text after a pattern: @user, @group/sub, @@role, or an email.
-_MENTION = re.compile(r"^@{1,2}[\w.\-/]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The owners GitLab finds in the text after a pattern (its ReferenceExtractor): emails, `@name`
+# mentions not glued to a word or another `@` (`@group/sub` included), and the `@@role`s it knows.
+_EMAIL = re.compile(r"[^@\s]{1,100}@[^@\s]{1,255}(?<!\W)")
+_MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)*)")
+_ROLE = re.compile(r"(?:^|(?<=\s))@@(developer|maintainer|owner)s?(?=\s|$)", re.IGNORECASE)
 # The first unescaped run of whitespace ends a GitLab pattern.
 _GITLAB_SPLIT = re.compile(r"(?<!\\)\s+")
 
 
 def _gitlab_owners(text: str) -> tuple[str, ...]:
-    """The owners named in `text`: words that are a mention or an email, in order, once each."""
+    """The owners named in `text` (emails, @names, @@roles), in the order written, once each; any
+    other word is not an owner (GitLab ignores malformed owners)."""
+    found = [(m.start(), m.group()) for m in _EMAIL.finditer(text)]
+    found += [(m.start(), "@" + m.group(1)) for m in _MENTION.finditer(text)]
+    found += [(m.start(), "@@" + m.group(1).lower()) for m in _ROLE.finditer(text)]
     out: list[str] = []
-    for word in text.split():
-        if (_MENTION.match(word) or _EMAIL.match(word)) and word not in out:
-            out.append(word)
+    for _, owner in sorted(found):
+        if owner not in out:
+            out.append(owner)
     return tuple(out)
 
 
