@@ -134,12 +134,16 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
     se = d["se"]
     p_value = float(2 * (1 - ndtr(abs(d["att"] / se)))) if se and se > 0 else None
     ratio = as_ratio(d["att"])
+    # An upper ATT limit at or above the adopters' mean leaves a counterfactual of zero or less:
+    # the ratio's interval is open above, which is a finding, not a missing interval.
+    unbounded = bool(ratio) and d["ci_high"] is not None and m > 0 and m - d["ci_high"] <= 0
     est = Estimate(
         name, ratio, as_ratio(d["ci_low"]) if ratio else None, as_ratio(d["ci_high"]) if ratio else None,
         len(post), len(panel) - len(post), d["n_units"], tuple(d["caveats"]), p_value=p_value,
         extra={"att": d["att"], "att_se": se, "att_ci_low": d["ci_low"], "att_ci_high": d["ci_high"],
                "n_cohorts": d["n_cohorts"], "control_group": d["control_group"],
-               "pre_trend_p_value": d["pre_trend"]["p_value"], "cluster_unit": f"{unit_noun}-author"},
+               "pre_trend_p_value": d["pre_trend"]["p_value"], "cluster_unit": f"{unit_noun}-author",
+               "ci_high_unbounded": unbounded},
     )
     es = {
         "title": "Event study (staggered DiD): effect on validated changes per contributor-week, by weeks since adoption",
