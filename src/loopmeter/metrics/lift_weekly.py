@@ -58,7 +58,8 @@ def series_event_study(series: list[dict]) -> dict | None:
 
 def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Caveat | None]:
     """Segmented regression of the weekly log rate (validated changes per contributor-week) at the
-    adoption week, Newey-West errors; the level change exp(beta_post) is a ratio of rates against
+    adoption week, interval and p-value from stats.its' sieve bootstrap-t (Newey-West errors run
+    narrow in series this short); the level change exp(beta_post) is a ratio of rates against
     the pre-adoption trend extrapolated to the break. Placebo breaks give a second p-value."""
     name = "its_level_change"
     ks = [s["event_week"] for s in series]
