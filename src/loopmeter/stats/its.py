@@ -23,8 +23,8 @@ small. The lag truncation, unless given, is Newey and West's rule of thumb
 ``floor(4 (n / 100) ** (2 / 9))`` (3 lags for a year of weeks, 4 for two years), with the
 small-sample factor n / (n - k). The Newey-West Wald interval (Student's t, n - k degrees of
 freedom) is always reported in the ``*_hac`` fields, but it runs narrow in series as short as a
-team's history: with week-to-week correlation 0.4 a nominal 95% covered 78-80% at 26 weeks,
-80-83% at 52, 85-88% at 104 (bench/its_coverage.py). The sandwich underestimates the spread of the
+team's history: with week-to-week correlation 0.4 a nominal 95% covered 79-84% at 26 weeks,
+82-88% at 52, 87-89% at 104 and 86-91% at 156 (bench/its_coverage.py). The sandwich underestimates the spread of the
 level change because that coefficient leans on the few weeks next to the break and the ends of
 each segment, and residuals are less correlated than the errors they estimate.
 
@@ -49,8 +49,10 @@ near 95% at 52 weeks with correlated weeks. Steps:
 Bootstrapping the t-ratio, not the coefficient, is what lets the bootstrap learn how far the
 sandwich understates the spread in a series this short. Seeded (``seed``), so a result is
 reproducible; ~5 ms for 104 weeks. Measured coverage (MEASURED_COVERAGE, quoted in caveats) is
-93-96% from 26 to 156 weeks for OLS, Poisson and NB2 with correlation 0.4; with correlation 0.7 it
-falls to about 91-93%, which a caveat says when the residual correlation is that strong.
+93-95% from 16 to 156 weeks for OLS, Poisson and NB2 with week-to-week correlation 0.4 (against
+74-91% for Newey-West), 93-96% with independent weeks; with correlation 0.7 it falls to 90-94%,
+which a caveat says when the residual correlation is 0.5 or more (OLS; count residuals hide most of
+the rate's correlation, so there it seldom fires).
 
 Placebo breaks: the same model is refitted with the break moved to every week that has at least
 ``min_side`` weeks on both sides *within the same side of the real break* (placebos before the
@@ -98,17 +100,21 @@ INTERVALS = ("bootstrap", "hac")
 # coverage test re-measures them. Below COVERAGE_FLOOR an interval is caveated as narrow.
 MEASURED_COVERAGE: dict[str, dict[str, dict[int, float]]] = {
     "bootstrap": {
-        "ols": {26: 0.89, 52: 0.94, 104: 0.95, 156: 0.95},
-        "counts": {26: 0.95, 52: 0.94, 104: 0.95, 156: 0.95},
+        "ols": {16: 0.93, 26: 0.93, 52: 0.94, 104: 0.95, 156: 0.94},
+        "counts": {16: 0.96, 26: 0.95, 52: 0.95, 104: 0.95, 156: 0.95},
     },
     "hac": {
-        "ols": {26: 0.76, 52: 0.85, 104: 0.87, 156: 0.90},
-        "counts": {26: 0.84, 52: 0.87, 104: 0.89, 156: 0.91},
+        "ols": {16: 0.74, 26: 0.79, 52: 0.82, 104: 0.87, 156: 0.86},
+        "counts": {16: 0.80, 26: 0.84, 52: 0.88, 104: 0.89, 156: 0.91},
     },
 }
 COVERAGE_FLOOR = 0.92
-# From this residual lag-1 autocorrelation on, simulations showed the bootstrap itself undercovering.
-_STRONG_AR1 = 0.6
+# With week-to-week correlation 0.7 (bench/its_coverage.py --rho 0.7) the bootstrap itself covered
+# 90-94% (pooled per model and length, 16-156 weeks); a residual lag-1 autocorrelation from 0.5 on
+# is that regime for OLS. (For counts the Pearson residuals show much less of the correlation of
+# the underlying rate, 0.1-0.2 for 0.7, so the caveat rarely fires there; docs/metrics.md says so.)
+_STRONG_AR1 = 0.5
+STRONG_CORRELATION_COVERAGE = (0.90, 0.94)
 
 
 def newey_west_maxlags(n: int) -> int:
@@ -466,23 +472,31 @@ def _coverage_caveats(n: int, model: str, interval: str, rho: float, conf: float
     """What the simulations in bench/its_coverage.py measured for a series of this length."""
     family = "ols" if model == "ols" else "counts"
     table = MEASURED_COVERAGE[interval][family]
-    # The measured length at or below n (the shortest one below all of them): coverage improves
-    # with length, so this errs on the side of the worse figure.
-    at = max((m for m in table if m <= n), default=min(table))
-    cover = table[at]
-    out: list[str] = []
     what = "bootstrap" if interval == "bootstrap" else "Newey-West"
-    if cover < COVERAGE_FLOOR:
+    out: list[str] = []
+    if n < min(table):
         out.append(
-            f"With {n} weeks, {what} intervals run narrow: in simulations of series of {at} weeks "
-            f"with week-to-week correlation a nominal 95% interval covered the true change about "
-            f"{cover:.0%} of the time{'' if conf == 0.95 else ' (at 95%; other levels were not measured)'}; "
-            "read the placebo p-value alongside."
+            f"With {n} weeks the series is shorter than any measured ({min(table)} weeks and up), so "
+            f"how often the {what} interval holds the true change is unknown; read the placebo "
+            "p-value alongside."
         )
+    else:
+        # The measured length at or below n: coverage improves with length, so this errs on the
+        # side of the worse figure.
+        at = max(m for m in table if m <= n)
+        cover = table[at]
+        if cover < COVERAGE_FLOOR:
+            level = "" if conf == 0.95 else " (measured at 95%; other levels were not)"
+            out.append(
+                f"With {n} weeks, {what} intervals run narrow: in simulations of {at}-week series "
+                f"with correlated weeks a nominal 95% interval covered the true change about "
+                f"{cover:.0%} of the time{level}; read the placebo p-value alongside."
+            )
     if interval == "bootstrap" and math.isfinite(rho) and rho >= _STRONG_AR1:
         out.append(
             f"Weeks are strongly correlated (residual lag-1 autocorrelation about {rho:.2f}); in "
-            "simulations with correlation that strong, 95% intervals covered about 91-93% of the time."
+            f"simulations with week-to-week correlation 0.7, 95% intervals covered "
+            f"{STRONG_CORRELATION_COVERAGE[0]:.0%}-{STRONG_CORRELATION_COVERAGE[1]:.0%} of the time."
         )
     return out
 
