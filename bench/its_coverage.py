@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from loopmeter.stats.its import interrupted_time_series  # noqa: E402
+from loopmeter.stats.its import interrupted_time_series
 
 
 def ar1_noise(rng: np.random.Generator, n: int, rho: float, sd: float) -> np.ndarray:
