@@ -236,18 +236,24 @@ def test_bootstrap_interval_covers_better_than_newey_west_in_a_year_of_weeks(mod
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["ols", "poisson", "negbin"])
-@pytest.mark.parametrize("n", [16, 26, 52, 104, 156])
-def test_coverage_is_what_the_module_quotes(model, n):
-    # MEASURED_COVERAGE is what the caveats quote; re-measured here on fresh seeds (300 series, so
-    # one binomial standard error is about 1.3 points) it must stay within 4 points of the table,
-    # and wherever the table says the bootstrap is fine it must be in 92-98%.
-    boot, hac = _coverage(model, n, 300, seed=500 + n)
+def test_coverage_is_what_the_module_quotes(model):
+    # MEASURED_COVERAGE is what the caveats quote; re-measured here on fresh seeds. 300 series per
+    # length give one binomial standard error of about 1.3 points at 95%, so each length must be
+    # within 4 points of the table (3 SE) and, where the table says the bootstrap covers 92-98%,
+    # within 2 SE of that band; pooled over the lengths (1,500 series) it must be inside the band.
     family = "ols" if model == "ols" else "counts"
-    quoted = MEASURED_COVERAGE["bootstrap"][family][n]
-    assert abs(boot - quoted) <= 0.04, (boot, quoted)
-    assert abs(hac - MEASURED_COVERAGE["hac"][family][n]) <= 0.05, hac
-    if quoted >= COVERAGE_FLOOR:
-        assert 0.92 <= boot <= 0.98, boot
+    n_sets = 300
+    two_se = 2 * math.sqrt(0.95 * 0.05 / n_sets)
+    pooled = []
+    for n in (16, 26, 52, 104, 156):
+        boot, hac = _coverage(model, n, n_sets, seed=500 + n)
+        quoted = MEASURED_COVERAGE["bootstrap"][family][n]
+        assert abs(boot - quoted) <= 0.04, (n, boot, quoted)
+        assert abs(hac - MEASURED_COVERAGE["hac"][family][n]) <= 0.05, (n, hac)
+        if quoted >= COVERAGE_FLOOR:
+            assert 0.92 - two_se <= boot <= 0.98 + two_se, (n, boot)
+        pooled.append(boot)
+    assert 0.92 <= np.mean(pooled) <= 0.98, pooled
 
 
 def test_bootstrap_is_reproducible_with_a_seed_and_moves_with_another():
