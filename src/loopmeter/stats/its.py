@@ -54,8 +54,9 @@ AIC did no better. Steps:
 
 Bootstrapping the t-ratio, not the coefficient, is what lets the bootstrap learn how far the
 sandwich understates the spread in a series this short. Seeded (``seed``), so a result is
-reproducible; ~5 ms for 104 weeks. Measured coverage (MEASURED_COVERAGE, quoted in caveats) is
-93-95% from 16 to 156 weeks for OLS, Poisson and NB2 with week-to-week correlation 0.4 (against
+reproducible; 5-40 ms a call at 104 weeks (bench/its_coverage.py prints it). Measured coverage
+(MEASURED_COVERAGE, quoted in caveats) is
+93-96% from 16 to 156 weeks for OLS, Poisson and NB2 with week-to-week correlation 0.4 (against
 74-91% for Newey-West), 93-96% with independent weeks (pooled per cell); with correlation 0.7 it falls to 90-94%,
 which a caveat says when the residual correlation is 0.5 or more (OLS; count residuals hide most of
 the rate's correlation, so there it seldom fires).
