@@ -57,7 +57,8 @@ sandwich understates the spread in a series this short. Seeded (``seed``), so a 
 reproducible; 5-40 ms a call at 104 weeks (bench/its_coverage.py prints it). Measured coverage
 (MEASURED_COVERAGE, quoted in caveats) is
 93-96% from 16 to 156 weeks for OLS, Poisson and NB2 with week-to-week correlation 0.4 (against
-74-91% for Newey-West), 93-96% with independent weeks (pooled per cell); with correlation 0.7 it falls to 90-94%,
+74-91% for Newey-West), 93-96% with independent weeks (pooled over effects); with correlation
+0.7 it falls to 88-94% (90-94% pooled),
 which a caveat says when the residual correlation is 0.5 or more (OLS; count residuals hide most of
 the rate's correlation, so there it seldom fires).
 
