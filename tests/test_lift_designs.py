@@ -55,7 +55,8 @@ def test_planted_throughput_lift_is_recovered_inside_the_interval(before_after):
 
 
 @pytest.mark.parametrize("estimator", ["ratio_of_medians", "ratio_of_p85", "hodges_lehmann", "log_duration_regression",
-                                       "log_duration_regression_size", "km_median_ratio"])
+                                       "log_duration_regression_size", "log_duration_regression_author_fe",
+                                       "log_duration_regression_author_fe_size", "km_median_ratio"])
 def test_every_cycle_time_estimator_recovers_the_planted_ratio(before_after, estimator):
     r = _row(before_after, "cycle_time_hours", estimator)
     assert r["ci_low"] < PLANTED.cycle_ratio < r["ci_high"] < 1.0, r
