@@ -68,6 +68,9 @@ def test_interrupted_time_series_recovers_the_planted_throughput_lift(before_aft
     r = _row(before_after, "validated_throughput_per_contributor_week", "its_level_change")
     assert r["ci_low"] < 1.5 < r["ci_high"] and r["p_value"] < 0.05
     assert r["n_clusters"] == PLANTED.weeks  # one point per week
+    # The interval is stats/its.py's bootstrap-t; the Newey-West one stays in the row, narrower.
+    assert r["interval"] == "sieve_bootstrap_t"
+    assert r["ci_low"] < r["ci_low_hac"] < r["ci_high_hac"] < r["ci_high"], r
 
 
 def test_the_regression_is_the_one_statsmodels_fits_on_the_store_rows(planted_store, before_after):

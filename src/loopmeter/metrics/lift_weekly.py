@@ -58,7 +58,8 @@ def series_event_study(series: list[dict]) -> dict | None:
 
 def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Caveat | None]:
     """Segmented regression of the weekly log rate (validated changes per contributor-week) at the
-    adoption week, Newey-West errors; the level change exp(beta_post) is a ratio of rates against
+    adoption week, interval and p-value from stats.its' sieve bootstrap-t (Newey-West errors run
+    narrow in series this short); the level change exp(beta_post) is a ratio of rates against
     the pre-adoption trend extrapolated to the break. Placebo breaks give a second p-value."""
     name = "its_level_change"
     ks = [s["event_week"] for s in series]
@@ -88,7 +89,10 @@ def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Cave
         tuple(res.caveats) + tuple(plc.caveats), p_value=res.level_p_value,
         extra={"slope_change_per_week": math.exp(res.slope_change), "pre_slope_per_week": math.exp(res.pre_slope),
                "placebo_p_value": plc.p_value, "n_placebos": plc.n_placebos, "maxlags": res.maxlags,
-               "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week"},
+               "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week",
+               "interval": {"bootstrap": "sieve_bootstrap_t", "hac": "newey_west"}[res.interval],
+               "ci_low_hac": math.exp(res.level_ci_low_hac), "ci_high_hac": math.exp(res.level_ci_high_hac),
+               "p_value_hac": res.level_p_value_hac},
     )
     se_t = res.std_errors.get("t")
     pre_p = float(2 * (1 - ndtr(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
