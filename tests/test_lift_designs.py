@@ -478,3 +478,12 @@ def test_a_did_upper_limit_past_the_counterfactual_reads_as_no_upper_bound():
     assert ci_text(d) == f"[{d['ci_low']:.2f}, no upper bound]"
     assert "no upper bound" in sentence({**d, "metric": "validated_throughput_per_contributor_week",
                                          "comparison": "after/before"})
+
+
+def test_the_regression_sentence_names_repository_fixed_effects_only_when_there_were_several(before_after):
+    from loopmeter.report.lift_text import sentence
+
+    r = _row(before_after, "cycle_time_hours", "log_duration_regression")
+    assert r["fixed_effects"] == []  # one repository
+    assert "no repository fixed effects" in sentence(r)
+    assert "with repository fixed effects" in sentence({**r, "fixed_effects": ["repo"]})

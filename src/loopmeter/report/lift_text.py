@@ -79,6 +79,8 @@ def sentence(r: Mapping[str, Any]) -> str:
     fixed = r.get("fixed_effects") or []
     if r.get("estimator") == "log_duration_regression" and "team" in fixed:  # `lift --by team`
         what = f"{metric} by regression with team{' and repository' if 'repo' in fixed else ''} fixed effects"
+    elif r.get("estimator") == "log_duration_regression" and "fixed_effects" in r and "repo" not in fixed:
+        what = f"{metric} by regression (one repository, so no repository fixed effects)"
     ratio = r.get("ratio")
     if not finite(ratio):
         return f"{what[:1].upper()}{what[1:]}: no estimate (see the caveats)."
