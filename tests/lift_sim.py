@@ -38,11 +38,12 @@ class Team:
     fade_after_weeks: int | None = None  # the cycle-time effect lasts this many weeks, then is gone
     ai_authors: int | None = None  # only authors 0..ai_authors-1 ever use AI (None: everyone may)
     ai_authors_speed: float = 1.0  # those authors' cycle times, before and after, relative to the rest
+    first_week: int = 0  # the team's authors land nothing before this week (new hires)
 
 
 def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, int, bool, int]]:
     out = []
-    for week in range(team.weeks):
+    for week in range(team.first_week, team.weeks):
         after = team.adoption_week is not None and week >= team.adoption_week
         for a in range(team.authors):
             n = 1 + rng.poisson(team.rate_after if after else team.rate_before)

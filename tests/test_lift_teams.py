@@ -430,6 +430,24 @@ def test_a_date_for_a_team_codeowners_does_not_name_is_a_config_error(mono):
         lift(store_path=store, adoption_dates=["acme/ops=2024-02-12"], as_of=as_of(EARLY), by="codeowners")
 
 
+@pytest.mark.parametrize("by", ["team", "codeowners"])
+def test_a_given_date_before_any_change_is_not_reported_as_no_date_given(mono, by):
+    # Judged before the first change, no team has work; the date was given, so the error must not
+    # say "none given" (the per-repository design names the empty group instead).
+    from loopmeter.errors import NoData
+
+    store, config, root = mono
+    cwd = os.getcwd()
+    os.chdir(root)  # loopmeter.toml of the organisation
+    try:
+        with pytest.raises(NoData) as e:
+            lift(store_path=store, adoption_dates=["2023-11-01"], as_of=START - timedelta(days=30), by=by)
+    finally:
+        os.chdir(cwd)
+    msg = str(e.value)
+    assert "none given" not in msg and "no non-bot change landed by" in msg and "\n" not in msg
+
+
 def test_a_jira_cloud_account_id_with_a_colon_is_a_member_on_its_host(tmp_path):
     # Jira Cloud account ids such as "557058:f0e1..." hold a colon; the source is the host before
     # the first colon, and the account keeps the rest (the Jira source keys people that way).

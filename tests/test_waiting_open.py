@@ -130,6 +130,28 @@ def test_a_pr_closed_without_merging_is_abandoned_not_waiting_now(c):
     assert sorted(opened["item_id"]) == ["github:acme/api:pr:45", "github:acme/api:pr:46"]
 
 
+def test_a_pr_closed_at_as_of_and_reopened_later_was_not_open_then(c):
+    # Closed unmerged Saturday 05-25, reopened 06-03 (after as_of) and still open: at as_of it was
+    # closed (abandoned then), although its stored state is open and it has no closed_at any more.
+    p = _never_reviewed(c, 49)
+    c.event(p, "2024-05-25 00:00", "closed", "alice")
+    c.event(p, "2024-06-03 00:00", "reopened", "alice")
+    # Closed 05-23 and reopened 05-24, before as_of: open at as_of again.
+    q = c.pr(52, author="bob", opened="2024-05-20 00:00")
+    c.event(q, "2024-05-23 00:00", "closed", "bob")
+    c.event(q, "2024-05-24 00:00", "reopened", "bob")
+    now = report(c)["waiting_now"]
+    assert now["open_prs"] == 1
+    later = report(c, datetime(2024, 6, 4))["waiting_now"]
+    assert later["open_prs"] == 2
+    from loopmeter.metrics.changes import Window
+    from loopmeter.metrics.lift_inputs import _open_items
+
+    c.store.con.execute("insert into repos (repo) values ('acme/api')")
+    opened = _open_items(backend(c.store), Window(as_of=AS_OF), None)
+    assert sorted(opened["item_id"]) == ["github:acme/api:pr:52"]
+
+
 def test_weekly_hours_count_in_the_week_they_passed_in_open_and_merged_alike(c):
     _never_reviewed(c)  # Wed 05-22 00:00 -> Mon 05-27 00:00 = 120 h in W21; -> Sat 06-01 = 120 h in W22
     # Merged: approved Sunday 05-19 20:00, merged Monday 05-20 04:00: 4 h in W20, 4 h in W21.

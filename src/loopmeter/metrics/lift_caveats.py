@@ -18,6 +18,7 @@ from ..stats.lift import MIN_CLUSTERS, MIN_VALUES, SIZE_MISMATCH, size_mismatch_
 
 __all__ = [
     "Caveat",
+    "few_identifying_authors",
     "finite",
     "not_steady",
     "novelty",
@@ -67,6 +68,28 @@ def too_few(n_a: int, n_b: int, n_clusters: int, labels: tuple[str, str] = ("the
     if not parts:
         return None
     return Caveat("too_few", "Small sample: " + "; ".join(parts) + ".")
+
+
+def few_identifying_authors(n_identifying: int, n_changes: int, n_authors: int,
+                            labels: tuple[str, str] = ("the first group", "the second group"), *,
+                            min_clusters: int = MIN_CLUSTERS) -> Caveat | None:
+    """The within-author estimate (author fixed effects) rests on the authors with changes in both
+    groups; fewer than `min_clusters` of them (the few-clusters threshold) is a handful of people,
+    and none leaves nothing to estimate (the estimate's row then gives this as its reason)."""
+    if n_identifying >= min_clusters:
+        return None
+    if n_identifying <= 0:
+        return Caveat(
+            "few_identifying_authors",
+            f"No author has changes in both {labels[0]} and {labels[1]}, so the same people cannot be compared "
+            "with themselves: each author's changes are all on one side.",
+        )
+    return Caveat(
+        "few_identifying_authors",
+        f"Only {n_identifying} of {n_authors} authors have changes in both {labels[0]} and {labels[1]} "
+        f"({n_changes:,} changes); only they carry the same-people comparison, and with fewer than {min_clusters} "
+        "its interval is unreliable, usually too narrow.",
+    )
 
 
 def unknown_durations(n_unknown: int, n_total: int) -> Caveat | None:

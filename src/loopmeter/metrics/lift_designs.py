@@ -30,7 +30,7 @@ from ..stats.flow import flow_windows
 from ..stats.json_values import json_ready
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
 from ..stats.ranks import hodges_lehmann
-from ..stats.regression import log_duration_ols, with_and_without_size
+from ..stats.regression import identifying_groups, log_duration_ols, with_and_without_size
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
 from . import lift_caveats as cv
 from .changes import Window, active_weeks
@@ -143,10 +143,15 @@ def _hodges_lehmann(g: Groups, seed: int, n_boot: int) -> Estimate:
                           clusters_a=a["author_id"].to_numpy(), clusters_b=b["author_id"].to_numpy(), labels=g.labels)
 
 
+#: The regressions with author fixed effects: the same people compared with themselves.
+AUTHOR_FE = "log_duration_regression_author_fe"
+AUTHOR_FE_SIZE = "log_duration_regression_author_fe_size"
+
+
 def _regressions(g: Groups) -> dict[str, Estimate]:
     """log(cycle hours) ~ group + repository fixed effects, authors as clusters; with and without
-    log(1 + lines). Only finished items with a known size enter both fits, so the two differ by the
-    covariate alone."""
+    log(1 + lines); and the same with author fixed effects as well. Only finished items with a
+    known size enter every fit, so the fits differ by the covariate and the fixed effects alone."""
     rows = pd.concat([g.a.assign(treated=True), g.b.assign(treated=False)], ignore_index=True)
     rows = rows[rows["observed"] & rows["size_lines"].notna()]
     fe = {"repo": rows["repo"].to_numpy(object)} if rows["repo"].nunique() > 1 else None
@@ -156,19 +161,40 @@ def _regressions(g: Groups) -> dict[str, Estimate]:
         fe = {k: rows[c].to_numpy(object) for k, c in (("team", "repo"), ("repo", "source_repo"))
               if rows[c].nunique() > 1} or None
     log_size = np.log1p(rows["size_lines"].to_numpy(float))
-    common = dict(fixed_effects=fe, clusters=rows["author_id"].to_numpy(object), labels=g.labels)
+    authors = rows["author_id"].to_numpy(object)
+    common = dict(fixed_effects=fe, clusters=authors, labels=g.labels)
     y, treated = rows["cycle_hours"].to_numpy(float), rows["treated"].to_numpy(bool)
+    names = {"unadjusted": "log_duration_regression", "adjusted": "log_duration_regression_size"}
+    fits = _fit_both(y, treated, log_size, names, common)
+    # Author fixed effects (absorbed, not thousands of dummies): each author's changes are compared
+    # with that author's own, so a shift in who is in which group (fast people adopting first, new
+    # hires after adoption) drops out. Only authors seen in both groups carry the effect.
+    n_ident, n_changes = identifying_groups(treated, authors) if len(rows) else (0, 0)
+    counts = {"n_identifying_authors": n_ident, "n_identifying_changes": n_changes}
+    fe_names = {"unadjusted": AUTHOR_FE, "adjusted": AUTHOR_FE_SIZE}
+    if n_ident == 0:
+        why = cv.few_identifying_authors(0, 0, 0, g.labels).text
+        n_a, n_b, n_cl = int(treated.sum()), int((~treated).sum()), int(pd.Series(authors).nunique())
+        within = {name: no_estimate(name, n_a, n_b, n_cl, why) for name in fe_names.values()}
+    else:
+        within = _fit_both(y, treated, log_size, fe_names, dict(common, absorb=("author", authors)))
+    for name, est in within.items():
+        fits[name] = replace(est, extra={**est.extra, **counts})
+    return fits
+
+
+def _fit_both(y: np.ndarray, treated: np.ndarray, log_size: np.ndarray, names: Mapping[str, str],
+              common: dict) -> dict[str, Estimate]:
+    """The regression without and with log size, named by `names` ("unadjusted"/"adjusted")."""
     if len(log_size) and np.ptp(log_size) == 0:
         # A constant size is collinear with the intercept: there is nothing to adjust for (and
         # the fit with it would have no interval), so only the unadjusted model is fitted.
         plain = log_duration_ols(y, treated, **common)
-        adjusted = no_estimate("log_duration_regression_size", plain.n_a, plain.n_b, plain.n_clusters,
-                                "Every change has the same size, so there is nothing to adjust for.")
-        return {"log_duration_regression": replace(plain, estimator="log_duration_regression"),
-                "log_duration_regression_size": adjusted}
+        adjusted = no_estimate(names["adjusted"], plain.n_a, plain.n_b, plain.n_clusters,
+                               "Every change has the same size, so there is nothing to adjust for.")
+        return {names["unadjusted"]: replace(plain, estimator=names["unadjusted"]), names["adjusted"]: adjusted}
     fits = with_and_without_size(y, treated, log_size, size_name="log1p_lines", **common)
-    return {"log_duration_regression": replace(fits["unadjusted"], estimator="log_duration_regression"),
-            "log_duration_regression_size": replace(fits["adjusted"], estimator="log_duration_regression_size")}
+    return {name: replace(fits[k], estimator=name) for k, name in names.items()}
 
 
 def _regression(which: str) -> DurationEstimator:
@@ -197,6 +223,8 @@ DURATION_ESTIMATORS: dict[str, DurationEstimator] = {
     "hodges_lehmann": _hodges_lehmann,
     "log_duration_regression": _regression("log_duration_regression"),
     "log_duration_regression_size": _regression("log_duration_regression_size"),
+    AUTHOR_FE: _regression(AUTHOR_FE),
+    AUTHOR_FE_SIZE: _regression(AUTHOR_FE_SIZE),
     "km_median_ratio": _km,
 }
 #: The estimator whose estimate is the headline (first) row of a duration comparison.
@@ -253,6 +281,15 @@ def _duration_caveats(design: str, results: list[dict], g: Groups, *, randomized
         if not r["estimator"].startswith("ratio_of_"):
             _add(r, cv.too_few(r.get("n_a") or 0, r.get("n_b") or 0, r.get("n_clusters") or 0, g.labels))
         _add(r, *found)
+    within = next((r for r in results if r["estimator"] == AUTHOR_FE and "n_identifying_authors" in r), None)
+    if within is not None:
+        few = cv.few_identifying_authors(within["n_identifying_authors"], within["n_identifying_changes"],
+                                         within.get("n_clusters") or 0, g.labels)
+        found.append(few)
+        for r in results:
+            # A row without a number already gives the reason (no author on both sides).
+            if r["estimator"] in (AUTHOR_FE, AUTHOR_FE_SIZE) and cv.finite(r.get("ratio")):
+                _add(r, few)
     return [c for c in found if c is not None]
 
 
@@ -284,7 +321,8 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
         _add(r, nov, steady)
     out["results"] += rs
     out["checks"] += _checks(caveats + [nov, steady], ("unknown_durations", "size_mismatch", "selection",
-                                                      "simpsons_paradox", "novelty", "not_steady"), CYCLE)
+                                                      "simpsons_paradox", "few_identifying_authors", "novelty",
+                                                      "not_steady"), CYCLE)
 
     # Throughput per contributor-week.
     tp = throughput_before_after(act, window, dates, seed=seed, n_boot=n_boot, unit=unit)
@@ -504,7 +542,8 @@ def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None
         for r in rs:
             _add(r, extra)
     out["results"] = rs
-    out["checks"] = _checks(caveats, ("unknown_durations", "size_mismatch", "selection", "simpsons_paradox"), CYCLE)
+    out["checks"] = _checks(caveats, ("unknown_durations", "size_mismatch", "selection", "simpsons_paradox",
+                                      "few_identifying_authors"), CYCLE)
     out["figures"]["km"] = km_figure(g)
     if spec:
         rows = []
@@ -719,6 +758,9 @@ def _team_adoption(con, window: Window, names: list[str], given: Adoption | None
     else:
         unit, named, where = team_unit(con, teams, config_path, frame), [t.name for t in teams], "loopmeter.toml"
     frame = unit.changes(frame)
+    if not unit.names:  # else "no adoption date ... none given" would blame a date that was given
+        raise NoData(f"no non-bot change landed by {window.as_of:%Y-%m-%d %H:%M} in {', '.join(names)}: "
+                     "no team has work to compare")
     if given is not None:
         known = [*named, UNASSIGNED]
         unknown = sorted(set(given.per_repo) - set(known))

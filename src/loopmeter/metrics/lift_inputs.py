@@ -192,7 +192,10 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date
-    return with_salt_free_authors(out, salt_free_author_keys(con))
+    out = with_salt_free_authors(out, salt_free_author_keys(con))
+    # The merge above orders rows by the salted ids; the staggered DiD takes its units in row
+    # order, so order them by the salt-free keys, or a re-ingest would move its interval.
+    return out.sort_values(["repo", "author_id", "week"], kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- periods

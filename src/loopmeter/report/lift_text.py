@@ -24,6 +24,9 @@ _WHAT = {
     "its_level_change": "{m}, level change at adoption (interrupted time series)",
     "did_att": "{m} (staggered difference-in-differences)",
     "log_duration_ols": "{m} by regression (log duration, adjusted for the covariates)",
+    "log_duration_regression_author_fe": "{m} of the same people (regression with author fixed effects)",
+    "log_duration_regression_author_fe_size": "{m} of the same people, adjusted for change size (regression with "
+                                              "author fixed effects)",
 }
 _METRICS = {
     "cycle_time_hours": "cycle time",
@@ -46,6 +49,15 @@ ESTIMATOR_NAMES = {
     "its_level_change": "interrupted time series",
     "did_att": "staggered DiD (Callaway-Sant'Anna)",
     "log_duration_ols": "log-duration regression",
+    "log_duration_regression_author_fe": "log-duration regression, same authors",
+    "log_duration_regression_author_fe_size": "log-duration regression, same authors + size",
+}
+# Author fixed effects compare each person with themselves: said so, with how many people that is.
+_SAME_PEOPLE = {
+    "after/before": "Comparing the same people before and after adoption ({who}), their {what} after adoption "
+                    "is {r} before",
+    "ai_assisted/human": "Comparing the same people's AI-assisted and human changes ({who}), the {what} of their "
+                         "AI-assisted changes is {r} that of their human changes",
 }
 
 
@@ -69,6 +81,12 @@ def sentence(r: Mapping[str, Any]) -> str:
     if not finite(ratio):
         return f"{what[:1].upper()}{what[1:]}: no estimate (see the caveats)."
     pattern = _COMPARE.get(str(r.get("comparison")), "{what} is {r} in the first group vs the second")
+    if str(r.get("estimator")).startswith("log_duration_regression_author_fe") and r.get("comparison") in _SAME_PEOPLE:
+        n = r.get("n_identifying_authors")
+        who = (f"{n} author{'s' if n != 1 else ''} with changes on both sides" if isinstance(n, int)
+               else "author fixed effects")
+        size = ", adjusted for change size" if str(r.get("estimator")).endswith("_size") else ""
+        pattern = _SAME_PEOPLE[str(r["comparison"])].replace("{what}", metric).replace("{who}", who) + size
     text = pattern.format(what=what, r=f"{ratio:.2f}x") + " " + ci_text(r)
     lo, hi = r.get("ci_low"), r.get("ci_high")
     if finite(lo) and finite(hi):

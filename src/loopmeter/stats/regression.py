@@ -14,6 +14,15 @@ dependence matters.
 
 The design matrix is built here (fixed effects as dummies, dropping each factor's first level)
 so that the caller's arrays, not a formula string, define the model; statsmodels does the fit.
+
+A fixed effect with many levels (one per author) can instead be *absorbed*: y and every column
+are demeaned within its levels and statsmodels fits the demeaned data. By Frisch-Waugh-Lovell
+this gives the dummy fit's coefficients and residuals, and the treatment's row of
+``(X'X)^-1 X'`` is the same vector in both fits, so every sandwich (CR1, HC1) is the dummy fit's
+too; only the small-sample factors differ, because the absorbed levels are columns the demeaned
+fit does not see. They are corrected here so that the numbers are exactly those of the dummy
+fit (statsmodels counts columns, not rank, in ``(N - 1) / (N - K)``), without building an
+N x (levels) matrix: thousands of authors cost a group mean, not an SVD of a wide matrix.
 """
 
 from __future__ import annotations
@@ -24,13 +33,14 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from .bootstrap import check_conf
 from .lift import GROUP_LABELS, MIN_CLUSTERS, MIN_VALUES, Estimate, _cap, _durations
 
-__all__ = ["design_matrix", "log_duration_ols", "with_and_without_size"]
+__all__ = ["design_matrix", "identifying_groups", "log_duration_ols", "with_and_without_size"]
 
 
 def design_matrix(
@@ -82,10 +92,14 @@ def log_duration_ols(
     covariates: Mapping[str, np.ndarray] | None = None,
     fixed_effects: Mapping[str, np.ndarray] | None = None,
     clusters=None,
+    absorb: tuple[str, np.ndarray] | None = None,
     conf: float = 0.95,
     labels: tuple[str, str] = GROUP_LABELS,
 ) -> Estimate:
     """Fit ``log(duration) ~ treated + covariates + fixed effects``; ratio = ``exp(beta)``.
+
+    ``absorb``: (name, labels) of one more fixed effect, fitted by demeaning within its levels
+    (see the module docstring); the numbers equal those with it among ``fixed_effects``.
 
     ``durations``: positive, finite. ``treatment``: 0/1 or boolean, 1 = group a. ``covariates``:
     name -> numeric array (transform them first, e.g. log of size). ``fixed_effects``: name ->
@@ -94,8 +108,9 @@ def log_duration_ols(
     ``ci_low`` / ``ci_high`` / ``p_value`` are the robust ones (t distribution). ``extra`` holds
     ``beta``, ``se``, ``se_plain``, ``ci_plain_low``, ``ci_plain_high``, ``p_value_plain``,
     ``df`` (the robust interval's degrees of freedom), ``covariance`` ("CR1" or "HC1"),
-    ``adjusted_for`` (covariate names) and ``fixed_effects`` (names). The ratio is None when the
-    treatment is not identified (it is constant, or a combination of the fixed effects).
+    ``adjusted_for`` (covariate names) and ``fixed_effects`` (names, the absorbed one last). The
+    ratio is None when the treatment is not identified (it is constant, or a combination of the
+    fixed effects).
     """
     check_conf(conf)
     y = _durations(durations, "durations")
@@ -104,6 +119,11 @@ def log_duration_ols(
         raise ValueError(f"{len(y)} durations but {len(X)} treatment values")
     treated = X["treated"].to_numpy() == 1.0
     n_a, n_b = int(treated.sum()), int((~treated).sum())
+    log_y = np.log(y)
+    within = None  # level of each row of the absorbed fixed effect
+    if absorb is not None:
+        within = _levels(absorb, len(y))
+        X, log_y = _demean(X.drop(columns="const"), within), _demean_1d(log_y, within)
     if clusters is not None:
         groups = pd.Series(np.asarray(clusters, dtype=object))
         if len(groups) != len(y):
@@ -116,7 +136,7 @@ def log_duration_ols(
         codes, n_clusters = None, len(y)
     extra = {
         "adjusted_for": list((covariates or {}).keys()),
-        "fixed_effects": list((fixed_effects or {}).keys()),
+        "fixed_effects": list((fixed_effects or {}).keys()) + ([absorb[0]] if absorb is not None else []),
         "covariance": "CR1" if codes is not None else "HC1",
     }
     caveats: list[str] = []
@@ -127,15 +147,20 @@ def log_duration_ols(
 
     if n_a == 0 or n_b == 0:
         return none(f"{_cap(labels[0] if n_a == 0 else labels[1])} has no rows, so there is nothing to compare.")
+    # The absorbed levels are columns of the dummy fit: the intercept and one dummy per other level.
+    n_absorbed = int(within.max()) + 1 if within is not None and len(within) else 0
     rank = _rank(X.to_numpy())
     if _rank(X.drop(columns="treated").to_numpy()) == rank:
         return none(
             "The treatment is fully explained by the fixed effects or covariates (for example, every "
             "actor is only ever in one group), so its effect cannot be separated from them."
         )
-    if len(y) - rank < 1:
-        return none(f"{len(y)} rows cannot fit {rank} parameters; there is nothing left to estimate the error.")
-    if rank < X.shape[1]:
+    if len(y) - rank - n_absorbed < 1 or (n_absorbed and len(y) - X.shape[1] - n_absorbed < 1):
+        return none(f"{len(y)} rows cannot fit {rank + n_absorbed} parameters; there is nothing left to estimate "
+                    "the error.")
+    # Columns the demeaning zeroed are nested in the absorbed levels (a team per author): expected,
+    # not a collinearity worth a caveat.
+    if rank < int((np.abs(X.to_numpy()).sum(axis=0) > 0).sum()):
         caveats.append(
             "Some covariates or fixed effects are collinear; their own coefficients are not identified "
             "(the treatment's is)."
@@ -145,7 +170,6 @@ def log_duration_ols(
             caveats.append(
                 f"{_cap(label)} has only {n} rows (fewer than {MIN_VALUES}); the estimate can move a lot with a few more."
             )
-    log_y = np.log(y)
     with warnings.catch_warnings():
         # Collinear fixed effects (actors nested in teams) are expected and have their caveat;
         # the pseudo-inverse fit still identifies the treatment, checked above.
@@ -175,29 +199,91 @@ def log_duration_ols(
 
     alpha = 1.0 - conf
     beta = float(plain.params["treated"])
-    se_plain = float(plain.bse["treated"])
-    lo_p, hi_p = plain.conf_int(alpha).loc["treated"]
+    n = len(y)
+    if within is None:
+        se_plain, df_plain = float(plain.bse["treated"]), float(plain.df_resid)
+    else:
+        # The dummy fit's s^2 divides the same residual sum of squares by N - rank - levels.
+        df_plain = float(n - rank - n_absorbed)
+        se_plain = float(plain.bse["treated"]) * math.sqrt(float(plain.df_resid) / df_plain)
+    lo_p, hi_p, p_plain = _t_interval(beta, se_plain, df_plain, alpha)
     extra.update(
         beta=beta,
         se_plain=se_plain,
         ci_plain_low=math.exp(lo_p),
         ci_plain_high=math.exp(hi_p),
-        p_value_plain=float(plain.pvalues["treated"]),
-        df_plain=float(plain.df_resid),
+        p_value_plain=p_plain,
+        df_plain=df_plain,
     )
     if robust is None:
         extra.update(se=None, df=None)
         return Estimate("log_duration_ols", math.exp(beta), None, None, n_a, n_b, n_clusters, tuple(caveats),
                         p_value=None, extra=extra)
     j = list(X.columns).index("treated")  # robust results carry arrays, not named Series
-    lo, hi = robust.conf_int(alpha)[j]
+    se = float(robust.bse[j])
     # Cluster fits infer on G - 1 degrees of freedom (df_resid_inference); HC1 on N - K.
     df = getattr(robust, "df_resid_inference", None)
-    extra.update(se=float(robust.bse[j]), df=float(df if df is not None else robust.df_resid))
+    df = float(df if df is not None else robust.df_resid)
+    if within is not None:
+        # statsmodels scaled CR1 by (N - 1) / (N - K), K the demeaned fit's columns, and HC1 by
+        # N / (N - rank); the dummy fit has n_absorbed more of both.
+        k = X.shape[1] if codes is not None else rank
+        se *= math.sqrt((n - k) / (n - k - n_absorbed))
+        df = df if codes is not None else float(n - rank - n_absorbed)
+    lo, hi, p = _t_interval(beta, se, df, alpha)
+    extra.update(se=se, df=df)
     return Estimate(
         "log_duration_ols", math.exp(beta), math.exp(lo), math.exp(hi), n_a, n_b, n_clusters,
-        tuple(caveats), p_value=float(robust.pvalues[j]), extra=extra,
+        tuple(caveats), p_value=p, extra=extra,
     )
+
+
+def _t_interval(beta: float, se: float, df: float, alpha: float) -> tuple[float, float, float]:
+    """The interval and two-sided p-value on a t distribution (statsmodels' own, with use_t)."""
+    t = float(scipy.stats.t.ppf(1.0 - alpha / 2.0, df))
+    p = float(2.0 * scipy.stats.t.sf(abs(beta / se), df)) if se > 0 else (0.0 if beta != 0 else 1.0)
+    return beta - t * se, beta + t * se, p
+
+
+def _levels(absorb: tuple[str, np.ndarray], n: int) -> np.ndarray:
+    name, values = absorb
+    labels = pd.Series(np.asarray(values, dtype=object))
+    if len(labels) != n:
+        raise ValueError(f"fixed effect {name!r} has {len(labels)} values, expected {n}")
+    if labels.isna().any():
+        raise ValueError(f"fixed effect {name!r} contains missing values")
+    return pd.factorize(labels.astype(str))[0]
+
+
+def _demean_1d(v: np.ndarray, within: np.ndarray) -> np.ndarray:
+    sums = np.bincount(within, weights=v)
+    return v - (sums / np.bincount(within))[within]
+
+
+def _demean(X: pd.DataFrame, within: np.ndarray) -> pd.DataFrame:
+    """Each column minus its mean within the absorbed levels. A column constant within every level
+    is nested in them (a team per author): it is set to exactly zero, because the rounding left
+    by the subtraction would otherwise look like a column of its own to the rank check, which
+    scales every column to unit length."""
+    out = {}
+    for c in X.columns:
+        v = X[c].to_numpy(float)
+        d = _demean_1d(v, within)
+        out[c] = d if np.sqrt(d @ d) > 1e-9 * max(1.0, float(np.sqrt(v @ v))) else np.zeros_like(d)
+    return pd.DataFrame(out)
+
+
+def identifying_groups(treatment, groups) -> tuple[int, int]:
+    """How many groups (authors) have rows in both treatment groups, and how many rows those
+    groups hold: with the groups as fixed effects only they carry the treatment's effect (a group
+    seen on one side only is absorbed by its own level)."""
+    t = _treatment(treatment)
+    g = pd.Series(np.asarray(groups, dtype=object)).astype(str)
+    if len(g) != len(t):
+        raise ValueError(f"{len(t)} treatment values but {len(g)} group ids")
+    both = pd.DataFrame({"g": g, "t": t}).groupby("g")["t"].agg(["min", "max", "size"])
+    both = both[both["min"] != both["max"]]
+    return len(both), int(both["size"].sum())
 
 
 def _rank(X: np.ndarray) -> int:
@@ -221,6 +307,7 @@ def with_and_without_size(
     covariates: Mapping[str, np.ndarray] | None = None,
     fixed_effects: Mapping[str, np.ndarray] | None = None,
     clusters=None,
+    absorb: tuple[str, np.ndarray] | None = None,
     conf: float = 0.95,
     labels: tuple[str, str] = GROUP_LABELS,
 ) -> dict[str, Estimate]:
@@ -233,7 +320,7 @@ def with_and_without_size(
     base = dict(covariates or {})
     if size_name in base:
         raise ValueError(f"covariate {size_name!r} is already among the covariates")
-    common = dict(fixed_effects=fixed_effects, clusters=clusters, conf=conf, labels=labels)
+    common = dict(fixed_effects=fixed_effects, clusters=clusters, absorb=absorb, conf=conf, labels=labels)
     return {
         "adjusted": log_duration_ols(durations, treatment, covariates={**base, size_name: size}, **common),
         "unadjusted": log_duration_ols(durations, treatment, covariates=base, **common),
