@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NoData
 from ..stats.json_values import json_ready
 from ..teams import Team
 from . import lift_designs as ld
@@ -53,7 +53,13 @@ def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_
         given = Adoption(default=date.fromisoformat(adoption_info["date"]), source="given",
                          rule=adoption_info.get("rule"), unit="team")
     # _team_adoption is the lift command's own path from teams to dates (lift_designs.run_design).
-    unit, summary, adp = ld._team_adoption(con, window, names, given, teams if by == "team" else None, config_path)
+    try:
+        unit, summary, adp = ld._team_adoption(con, window, names, given, teams if by == "team" else None,
+                                               config_path)
+    except NoData:
+        # No non-bot change landed by as_of: the lift command refuses; the report has other sections
+        # to show, so its lift section is empty, as it is per repository.
+        return {"unit": by, "adoption": None, "teams": [], "designs": []}
     labels = unit.labels(names)
     known = adp if (adp.default or any(v for v in adp.per_repo.values())) else None
     out: dict = {"unit": by, "adoption": adp.to_dict(labels), "teams": summary, "designs": []}
