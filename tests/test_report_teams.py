@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from browser import load_page, needs_chromium
 from lift_sim import START, Team, email, write_teams
-
 from rich.console import Console
 
 import loopmeter
@@ -42,8 +41,8 @@ def _toml(teams: dict[str, list[str]]) -> str:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "loopmeter", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "loopmeter", *args], check=False, cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -41,5 +41,6 @@ def mark_partial_bars(fig: go.Figure | None, rows: Sequence[Mapping[str, Any]], 
                                font=dict(size=11, color="#555"))
     if not date_axis and starts:
         fig.add_annotation(x=1, xref="paper", y=1, yref="paper", yanchor="bottom", xanchor="right", showarrow=False,
-                           text=f"hatched: week of {starts[-1]} in progress (partial)", font=dict(size=11, color="#666"))
+                           text=f"hatched: week of {starts[-1]} in progress (partial)",
+                           font=dict(size=11, color="#666"))
     return fig
