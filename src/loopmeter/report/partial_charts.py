@@ -10,6 +10,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from .html import _plot_text
+
 PARTIAL_OPACITY = 0.4
 PARTIAL_NOTE = ("The hatched, lighter bars are the week the report's as-of time falls in: it is not over, so its "
                 "counts cover only part of it and are no drop.")
@@ -40,7 +42,9 @@ def mark_partial_bars(fig: go.Figure | None, rows: Sequence[Mapping[str, Any]], 
                                text="week in progress<br>(partial)", align="right", bgcolor="rgba(255,255,255,0.8)",
                                font=dict(size=11, color="#555"))
     if not date_axis and starts:
-        fig.add_annotation(x=1, xref="paper", y=1, yref="paper", yanchor="bottom", xanchor="right", showarrow=False,
-                           text=f"hatched: week of {starts[-1]} in progress (partial)",
-                           font=dict(size=11, color="#666"))
+        # Category axes name weeks by their ISO label; inside the plot, since the legend holds the top.
+        label = next((str(r.get("week")) for r, p in zip(rows, flags) if p and r.get("week")), starts[-1])
+        fig.add_annotation(x=0, xref="paper", y=0.98, yref="paper", yanchor="top", xanchor="left", showarrow=False,
+                           text=f"hatched: {_plot_text(label, 20)} is in progress (partial)",
+                           bgcolor="rgba(255,255,255,0.8)", font=dict(size=11, color="#555"))
     return fig
