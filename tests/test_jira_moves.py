@@ -215,3 +215,19 @@ def test_open_issues_are_looked_up_a_hundred_to_a_request_and_the_cli_says_what_
     assert rows(store, "select count(*) from items where state = 'open'") == [(147,)]
     gone = {f"jira:{k}" for k in (*moved, deleted)}
     assert rows(store, "select count(*) from items where list_contains(?, item_id)", [sorted(gone)]) == [(0,)]
+
+
+def test_every_earlier_key_of_a_chain_of_moves_is_found_in_the_changelog():
+    from loopmeter.sources.jira import moved_from
+
+    def move(frm, to, **extra):
+        return {"created": "2024-03-06T10:00:00.000+0000",
+                "items": [{"field": "Key", "fromString": frm, "toString": to, **extra},
+                          {"field": "status", "fromString": "To Do", "toString": "Done"}]}
+
+    # OPS-3 -> DEV-7 -> QA-2; Cloud may name the field by id only; a status change is no move
+    histories = [move("DEV-7", "QA-2"), {"items": [{"fieldId": "issuekey", "fromString": "OPS-3", "toString": "DEV-7"}]},
+                 move("not a key", "QA-2")]
+    assert moved_from(histories, "QA-2") == ["DEV-7", "OPS-3"]
+    assert moved_from([move("OPS-3", "DEV-7")], "OPS-3") == ["DEV-7"]  # moved back: the other key is the old one
+    assert moved_from([{"items": [{"field": "status", "fromString": "OPS-1", "toString": "OPS-2"}]}], "X-1") == []
