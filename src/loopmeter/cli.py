@@ -267,7 +267,7 @@ def ingest(
             for r in done:
                 for w in r.warnings:
                     err.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
-                counts = ", ".join(f"{n:,} {k}" for k, n in r.items.items())
+                counts = ", ".join(f"{n:,} {k}" for k, n in (*r.items.items(), *r.removed.items()))
                 Console().print(
                     f"{escape(r.source)}: {counts}; {r.requests:,} requests ({r.not_modified:,} not modified)",
                     highlight=False, soft_wrap=True,
