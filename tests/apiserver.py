@@ -8,7 +8,9 @@ as GitHub and GitLab do. Jira pages in the body instead: `paging="offset"` answe
 `maxResults` with `startAt`, `maxResults`, `total` (and `isLast` for `values` listings), as Jira
 Server and Data Center do; `paging="token"` answers with `nextPageToken` / `isLast`, as Jira Cloud's
 enhanced search does (a plain JSON list is then served whole, like Jira's /status). Tests script faults per (path, page): rate limits, 5xx, bad bodies, and
-stalls (a request that hangs until released, for kill-and-resume tests). Every request is logged
+stalls (a request that hangs until released, for kill-and-resume tests). `answer()` records the
+response to one query of a path (Jira's search answers `key in (...)` differently from `project =
+...`); it is served, paged the same way, instead of the path's fixture. Every request is logged
 with its headers so tests can count requests and check where the token went.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,6 +67,7 @@ class FixtureServer:
         self.authorization = authorization if authorization is not None else (f"Bearer {token}" if token else None)
         self._tokens: dict[str, int] = {}
         self.faults: dict[tuple[str, int], list[Reply]] = {}
+        self.answers: list[tuple[str, dict[str, str], Any]] = []
         self.stalls: set[tuple[str, int]] = set()
         self.stalled = threading.Event()  # set when a request reached a stall
         self.release = threading.Event()
@@ -94,6 +98,20 @@ class FixtureServer:
 
     def fault(self, path: str, *replies: Reply, page: int = 1) -> None:
         self.faults.setdefault((path, page), []).extend(replies)
+
+    def answer(self, path: str, body: Any, **match: str) -> None:
+        """Answer `path` with `body` (a JSON value, or a Reply served once) when every query parameter
+        named in `match` matches its regular expression; the first recorded answer that fits wins."""
+        with self._lock:
+            self.answers.append((path, match, body))
+
+    def _recorded(self, path: str, query: dict[str, str]) -> Any:
+        for i, (p, match, body) in enumerate(self.answers):
+            if p == path and all(re.search(rx, query.get(k, "")) for k, rx in match.items()):
+                if isinstance(body, Reply):
+                    del self.answers[i]
+                return body
+        return None
 
     def requests(self, status: int | None = None) -> list[Logged]:
         with self._lock:
@@ -140,9 +158,13 @@ class FixtureServer:
                 return queue.pop(0)
             if (path, page) in self.stalls and not self.release.is_set():
                 return Reply(0)
-        if path not in self.data:
+            body = self._recorded(path, query)
+        if isinstance(body, Reply):
+            return body
+        if body is None and path not in self.data:
             return Reply(404, {"Content-Type": "application/json"}, {"message": "Not Found"})
-        body = self.data[path]
+        if body is None:
+            body = self.data[path]
         headers = {"Content-Type": "application/json; charset=utf-8"}
         listing, key = body, None
         if isinstance(body, dict):

@@ -34,6 +34,7 @@ class LoadedPage:
     charts: int  # how many Plotly charts the page holds
     pwned: str  # `typeof window.__pwned`: "undefined" unless hostile markup ran
     values: dict[str, Any] = field(default_factory=dict)  # each `evaluate` expression's result, by name
+    dialogs: list[str] = field(default_factory=list)  # messages of alert/confirm/prompt dialogs (all dismissed)
 
 
 def load_page(
@@ -56,12 +57,14 @@ def load_page(
 
     errors: list[str] = []
     requests: list[str] = []
+    dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.route(lambda url: not url.startswith("file:"),
                        lambda route: (requests.append(route.request.url), route.abort()))
             page.goto(html.as_uri())
@@ -77,4 +80,5 @@ def load_page(
             text = page.inner_text(text_of)
         finally:
             browser.close()
-    return LoadedPage(text=text, errors=errors, requests=requests, charts=charts, pwned=pwned, values=values)
+    return LoadedPage(text=text, errors=errors, requests=requests, charts=charts, pwned=pwned, values=values,
+                      dialogs=dialogs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from lift_sim import EPOCH, START, Team, as_of, events, write_repo
 
@@ -67,6 +68,9 @@ def test_interrupted_time_series_recovers_the_planted_throughput_lift(before_aft
     r = _row(before_after, "validated_throughput_per_contributor_week", "its_level_change")
     assert r["ci_low"] < 1.5 < r["ci_high"] and r["p_value"] < 0.05
     assert r["n_clusters"] == PLANTED.weeks  # one point per week
+    # The interval is stats/its.py's bootstrap-t; the Newey-West one stays in the row, narrower.
+    assert r["interval"] == "sieve_bootstrap_t"
+    assert r["ci_low"] < r["ci_low_hac"] < r["ci_high_hac"] < r["ci_high"], r
 
 
 def test_the_regression_is_the_one_statsmodels_fits_on_the_store_rows(planted_store, before_after):
@@ -448,3 +452,38 @@ def test_the_staggered_did_interval_is_the_same_in_two_fresh_stores(tmp_path):
         found.append(next((r["ci_low"], r["ci_high"]) for r in doc["results"] if r["estimator"] == "did_att"))
     assert found[0][0] is not None
     assert found[0] == found[1]
+
+
+def test_a_did_upper_limit_past_the_counterfactual_reads_as_no_upper_bound():
+    # Almost nothing was validated before adoption anywhere, so the adopters' counterfactual mean
+    # is near zero and the ATT's upper limit passes it: the ratio is open above, not missing.
+    from loopmeter.metrics.lift_weekly import staggered_did
+    from loopmeter.report.lift_text import ci_text, sentence
+
+    rng = np.random.default_rng(0)
+    w0, rows = date(2024, 1, 1), []
+    for repo, adopt in (("early", 4), ("late", 8)):
+        for author in range(6):
+            for k in range(12):
+                after = k >= adopt
+                rows.append({"repo": repo, "author_id": f"{repo}{author}", "week": w0 + timedelta(weeks=k),
+                             "validated": int(rng.poisson(3.0 if after else 0.05))})
+    act = pd.DataFrame(rows)
+    dates = {"early": w0 + timedelta(weeks=4), "late": w0 + timedelta(weeks=8)}
+    est, _, _ = staggered_did(act, dates, w0 + timedelta(weeks=12), seed=1)
+    d = est.to_dict()
+    mean_after = act[[(r.week - w0).days // 7 >= (4 if r.repo == "early" else 8) for r in act.itertuples()]]["validated"].mean()
+    assert d["att_ci_high"] >= mean_after  # the premise: the counterfactual can be zero
+    assert d["ci_high"] is None and d["ci_high_unbounded"] is True and d["ci_low"] > 1
+    assert ci_text(d) == f"[{d['ci_low']:.2f}, no upper bound]"
+    assert "no upper bound" in sentence({**d, "metric": "validated_throughput_per_contributor_week",
+                                         "comparison": "after/before"})
+
+
+def test_the_regression_sentence_names_repository_fixed_effects_only_when_there_were_several(before_after):
+    from loopmeter.report.lift_text import sentence
+
+    r = _row(before_after, "cycle_time_hours", "log_duration_regression")
+    assert r["fixed_effects"] == []  # one repository
+    assert "no repository fixed effects" in sentence(r)
+    assert "with repository fixed effects" in sentence({**r, "fixed_effects": ["repo"]})

@@ -352,23 +352,29 @@ def report_from_store(
     config: Config | None = None,
     failure_window_hours: float = 24.0,
     incident_rule: str = "linked",
+    by: str | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
 
     `failure_window_hours` and `incident_rule` decide which deployments count as failed changes
-    (docs/metrics.md "Flow metrics")."""
+    (docs/metrics.md "Flow metrics"). `by` is the unit of the lift designs: "repo", "team"
+    (loopmeter.toml `[[team]]`) or "codeowners"; None means "team" when loopmeter.toml defines a
+    team, else "repo"."""
     from .metrics.dora import FailureRule
+    from .metrics.lift_report_units import choose_unit
     from .report.document import build_report, change_rows
 
     _check_window(window_days)
     failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)
     config = config or load_config()
+    by = choose_unit(by, config.teams)
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
         window = _report_window(store, as_of, window_days, repos)
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
-                           matcher=Matcher.load(config.signatures), show_names=show_names)
+                           matcher=Matcher.load(config.signatures), by=by, teams=config.teams,
+                           config_path=config.path, show_names=show_names)
         if html_path is not None:
             from .report.html import render_html
 
@@ -388,8 +394,12 @@ def analyze(
     **report_options,
 ) -> dict:
     """Ingest the repositories, then report on exactly those repositories."""
+    from .metrics.lift_report_units import choose_unit
+
     _check_window(report_options.get("window_days"))
     config = report_options.pop("config", None) or load_config()
+    # A bad --by is one line before anything is read, not after a long ingest.
+    report_options["by"] = choose_unit(report_options.get("by"), config.teams)
     results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
     return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,
                   **report_options)

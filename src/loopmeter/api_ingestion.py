@@ -67,6 +67,8 @@ class ApiIngestResult:
     not_modified: int = 0
     waited_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # Stored items removed because the provider no longer has them there: {"moved": 2, "deleted": 1}
+    removed: dict[str, int] = field(default_factory=dict)
 
 
 def walk(store: Store, client: ApiClient, source: str, stream: Stream, actors: ApiActors, *,

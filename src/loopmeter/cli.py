@@ -38,6 +38,11 @@ HtmlOpt = Annotated[Path, typer.Option("--html", help="Where to write the self-c
 BranchOpt = Annotated[Optional[str], typer.Option("--branch", help="Analyze this branch instead of HEAD.")]
 FailWinOpt = Annotated[float, typer.Option("--failure-window", help="Hours after a production deployment in which a revert, hotfix or incident makes it a failed change.")]
 IncidentOpt = Annotated[str, typer.Option("--incident-rule", help="Which incidents fail a deployment: 'linked' (linked to it or a change it shipped) or 'repo' (any in its repository).")]
+ByOpt = Annotated[Optional[str], typer.Option(
+    "--by", help="repo, team or codeowners: the unit the lift designs are run per (adoption dates, fixed effects, "
+                 "the Simpson's check); team: \\[\\[team]] in loopmeter.toml, codeowners: the CODEOWNERS team owning most "
+                 "of a change's lines \\[default: team when loopmeter.toml defines \\[\\[team]], else repo].",
+    show_default=False)]
 PullOpt = Annotated[bool, typer.Option("--pull-refs/--no-pull-refs", help="Read squash merges' own commits from refs/pull/N/head.")]
 
 
@@ -127,6 +132,7 @@ def analyze(
     seed: SeedOpt = 0,
     failure_window: FailWinOpt = 24.0,
     incident_rule: IncidentOpt = "linked",
+    by: ByOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Ingest repositories and report throughput, cycle time, AI share and lift.
@@ -141,6 +147,7 @@ def analyze(
                 [str(p) for p in paths], store_path=store, html_path=html, branch=branch, progress=bar, pull_refs=pull_refs,
                 as_of=_as_of(as_of), window_days=window_days, adoption_date=_date(adoption_date, "--adoption-date"),
                 show_names=show_names, seed=seed, failure_window_hours=failure_window, incident_rule=incident_rule,
+                by=by,
             )
         finally:
             bar.stop()
@@ -260,7 +267,7 @@ def ingest(
             for r in done:
                 for w in r.warnings:
                     err.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
-                counts = ", ".join(f"{n:,} {k}" for k, n in r.items.items())
+                counts = ", ".join(f"{n:,} {k}" for k, n in (*r.items.items(), *r.removed.items()))
                 Console().print(
                     f"{escape(r.source)}: {counts}; {r.requests:,} requests ({r.not_modified:,} not modified)",
                     highlight=False, soft_wrap=True,
@@ -294,6 +301,7 @@ def report(
     seed: SeedOpt = 0,
     failure_window: FailWinOpt = 24.0,
     incident_rule: IncidentOpt = "linked",
+    by: ByOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Report from the store without reading any repository.
@@ -305,7 +313,7 @@ def report(
         doc = api.report_from_store(
             store_path=store, html_path=html, repos=repo or None, as_of=_as_of(as_of), window_days=window_days,
             adoption_date=_date(adoption_date, "--adoption-date"), show_names=show_names, seed=seed,
-            failure_window_hours=failure_window, incident_rule=incident_rule,
+            failure_window_hours=failure_window, incident_rule=incident_rule, by=by,
         )
         _emit(doc, as_json, html)
 

@@ -11,7 +11,7 @@ from typing import Any
 from ..attribution import Matcher
 from . import configs
 from .codeowners import LOCATIONS as CODEOWNERS_LOCATIONS
-from .codeowners import Rule
+from .codeowners import Codeowners
 from .codeowners import parse as parse_codeowners
 from .history import History
 from .scan import Inventory
@@ -94,9 +94,12 @@ class Context:
         self._configs: dict[str, dict[str, Any]] = {}
 
     @cached_property
-    def codeowner_rules(self) -> list[Rule]:
-        """The CODEOWNERS file's rules, parsed once for the checks that read them."""
-        return parse_codeowners(self.text(self.codeowners)) if self.codeowners else []
+    def codeowner_rules(self) -> Codeowners:
+        """The CODEOWNERS file's rules, parsed once for the checks that read them, as the forge that
+        reads the file where it lives reads them (GitHub or GitLab sections)."""
+        if not self.codeowners:
+            return Codeowners()
+        return parse_codeowners(self.text(self.codeowners), self.codeowners)
 
     def config(self, path: str) -> dict[str, Any]:
         """A TOML or JSON config file (pyproject.toml, package.json) as data, {} when it does not

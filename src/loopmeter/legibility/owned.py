@@ -20,7 +20,10 @@ def codeowners_coverage(ctx: Context) -> Evidence:
     files = ctx.files
     owned, unowned = codeowners.coverage(rules, files)
     share = owned / len(files) if files else 0.0
-    ev = Evidence(value=share, evidence=[f"{ctx.codeowners}: {len(rules)} rules own {owned} of {len(files)} tracked files ({share:.0%})"])
+    # A GitLab file's owners come from every section, so say how many sections were read.
+    sections = [s for s in rules.sections if s] if rules.forge == codeowners.GITLAB else []
+    how = f"{len(rules)} rules" + (f" in {len(sections)} GitLab section{'s' * (len(sections) != 1)}" if sections else "")
+    ev = Evidence(value=share, evidence=[f"{ctx.codeowners}: {how} own {owned} of {len(files)} tracked files ({share:.0%})"])
     if unowned:
         tops = Counter(f.split("/", 1)[0] if "/" in f else "(root files)" for f in unowned)
         ev.missing.append("files without an owner, by top-level folder: "

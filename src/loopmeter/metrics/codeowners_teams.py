@@ -3,9 +3,10 @@ most of the lines it changed.
 
 Each repository's CODEOWNERS is read from the commit that was ingested (`repos.head_sha`, in the
 clone at `repos.path`), first found of GitHub's and GitLab's locations, and parsed by
-legibility/codeowners.py (last matching rule wins). Only team owners count (`@org/team`,
-`@group/subgroup`: an owner with a `/`); a path owned by several teams has its lines split
-equally between them. A changed line is an added or deleted line of the change's commits (a
+legibility/codeowners.py as the forge reading it there does (GitHub: the last matching rule wins;
+GitLab: every section's last matching entry applies, section default owners included). Only team
+owners count (`@org/team`, `@group/subgroup`: an owner with a `/`); a path owned by several teams
+(on one line, or in several GitLab sections) has its lines split equally between them. A changed line is an added or deleted line of the change's commits (a
 binary file counts as one). The change goes to the team with most lines (a tie to the first name
 in sorted order); a change with no team-owned line to `unassigned`. Today's ownership is applied
 to the whole history: ownership that moved is a limitation of this source (docs/metrics.md).
@@ -20,23 +21,29 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError
-from ..legibility.codeowners import LOCATIONS, Rule, owner_of, parse
+from ..legibility.codeowners import LOCATIONS, Rule, owners_of, parse
 from ..teams import UNASSIGNED
 from .changes import Window, changes, salt_free_author_keys, with_salt_free_authors
 
 
+def teams_among(owners: tuple[str, ...]) -> list[str]:
+    """The team owners among `owners`, without the leading @ ("acme/payments"); `@@role` owners
+    (GitLab roles) and people are not teams."""
+    return sorted({o[1:] for o in owners if o.startswith("@") and not o.startswith("@@") and "/" in o})
+
+
 def owner_teams(rule: Rule | None) -> list[str]:
     """The team owners of a rule, without the leading @ ("acme/payments")."""
-    if rule is None:
-        return []
-    return sorted({o[1:] for o in rule.owners if o.startswith("@") and "/" in o})
+    return [] if rule is None else teams_among(rule.owners)
 
 
 def owning_team(lines_by_path: dict[str, float], rules: list[Rule]) -> str:
-    """The team owning most of the changed lines (ties: the first name in sorted order)."""
+    """The team owning most of the changed lines (ties: the first name in sorted order). A path's
+    teams are those of every owner that applies to it (codeowners.owners_of: under GitLab sections,
+    the union over sections); its lines are split equally between them."""
     per: dict[str, float] = defaultdict(float)
     for path, n in lines_by_path.items():
-        teams = owner_teams(owner_of(rules, path))
+        teams = teams_among(owners_of(rules, path))
         for t in teams:
             per[t] += n / len(teams)
     if not per:
@@ -44,15 +51,22 @@ def owning_team(lines_by_path: dict[str, float], rules: list[Rule]) -> str:
     return min(per, key=lambda t: (-per[t], t))
 
 
-def read_codeowners(repo: str, path: str | None, sha: str | None) -> str | None:
-    """The CODEOWNERS text at the ingested commit, or None when the repository has none there."""
+def find_codeowners(repo: str, path: str | None, sha: str | None) -> tuple[str, str] | None:
+    """(where it lives, its text) of the CODEOWNERS at the ingested commit, or None when the
+    repository has none there."""
     if not path or not Path(path).exists():
         raise ConfigError(f"--by codeowners: repository {repo!r} has no clone at {path!r} to read CODEOWNERS from")
     for loc in LOCATIONS:
         p = subprocess.run(["git", "-C", path, "show", f"{sha or 'HEAD'}:{loc}"], capture_output=True, check=False)
         if p.returncode == 0:
-            return p.stdout.decode("utf-8", "replace")
+            return loc, p.stdout.decode("utf-8", "replace")
     return None
+
+
+def read_codeowners(repo: str, path: str | None, sha: str | None) -> str | None:
+    """The CODEOWNERS text at the ingested commit, or None when the repository has none there."""
+    found = find_codeowners(repo, path, sha)
+    return None if found is None else found[1]
 
 
 def change_teams(con, repos: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -61,9 +75,9 @@ def change_teams(con, repos: list[str]) -> tuple[dict[str, str], list[str]]:
     rules: dict[str, list[Rule]] = {}
     for repo, path, sha in raw.execute("select repo, path, head_sha from repos where repo in (select unnest(?))",
                                        [repos]).fetchall():
-        text = read_codeowners(repo, path, sha)
-        if text is not None:
-            rules[repo] = parse(text)
+        found = find_codeowners(repo, path, sha)
+        if found is not None:
+            rules[repo] = parse(found[1], found[0])
     if not rules:
         raise ConfigError(f"--by codeowners: no CODEOWNERS in {', '.join(repos)} (looked in {', '.join(LOCATIONS)})")
     named = sorted({t for rs in rules.values() for r in rs for t in owner_teams(r)})

@@ -131,6 +131,9 @@ def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
         df = pd.concat([df, open_.astype({c: df[c].dtype for c in ("ai_assisted", "validated", "observed")})],
                        ignore_index=True)
     df["author_id"] = df["author_id"].fillna("unknown")
+    # A query's row order is not fixed, and sums of floats (the regressions) follow it in their
+    # last bits: rows in item order make the same store print the same numbers every time.
+    df = df.sort_values("item_id", kind="stable").reset_index(drop=True)
     return with_salt_free_authors(df, salt_free_author_keys(con))
 
 

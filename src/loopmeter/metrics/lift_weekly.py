@@ -58,7 +58,8 @@ def series_event_study(series: list[dict]) -> dict | None:
 
 def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Caveat | None]:
     """Segmented regression of the weekly log rate (validated changes per contributor-week) at the
-    adoption week, Newey-West errors; the level change exp(beta_post) is a ratio of rates against
+    adoption week, interval and p-value from stats.its' sieve bootstrap-t (Newey-West errors run
+    narrow in series this short); the level change exp(beta_post) is a ratio of rates against
     the pre-adoption trend extrapolated to the break. Placebo breaks give a second p-value."""
     name = "its_level_change"
     ks = [s["event_week"] for s in series]
@@ -88,7 +89,10 @@ def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Cave
         tuple(res.caveats) + tuple(plc.caveats), p_value=res.level_p_value,
         extra={"slope_change_per_week": math.exp(res.slope_change), "pre_slope_per_week": math.exp(res.pre_slope),
                "placebo_p_value": plc.p_value, "n_placebos": plc.n_placebos, "maxlags": res.maxlags,
-               "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week"},
+               "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week",
+               "interval": {"bootstrap": "sieve_bootstrap_t", "hac": "newey_west"}[res.interval],
+               "ci_low_hac": math.exp(res.level_ci_low_hac), "ci_high_hac": math.exp(res.level_ci_high_hac),
+               "p_value_hac": res.level_p_value_hac},
     )
     se_t = res.std_errors.get("t")
     pre_p = float(2 * (1 - ndtr(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
@@ -134,12 +138,16 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
     se = d["se"]
     p_value = float(2 * (1 - ndtr(abs(d["att"] / se)))) if se and se > 0 else None
     ratio = as_ratio(d["att"])
+    # An upper ATT limit at or above the adopters' mean leaves a counterfactual of zero or less:
+    # the ratio's interval is open above, which is a finding, not a missing interval.
+    unbounded = bool(ratio) and d["ci_high"] is not None and m > 0 and m - d["ci_high"] <= 0
     est = Estimate(
         name, ratio, as_ratio(d["ci_low"]) if ratio else None, as_ratio(d["ci_high"]) if ratio else None,
         len(post), len(panel) - len(post), d["n_units"], tuple(d["caveats"]), p_value=p_value,
         extra={"att": d["att"], "att_se": se, "att_ci_low": d["ci_low"], "att_ci_high": d["ci_high"],
                "n_cohorts": d["n_cohorts"], "control_group": d["control_group"],
-               "pre_trend_p_value": d["pre_trend"]["p_value"], "cluster_unit": f"{unit_noun}-author"},
+               "pre_trend_p_value": d["pre_trend"]["p_value"], "cluster_unit": f"{unit_noun}-author",
+               "ci_high_unbounded": unbounded},
     )
     es = {
         "title": "Event study (staggered DiD): effect on validated changes per contributor-week, by weeks since adoption",

@@ -10,7 +10,8 @@ from ..errors import NoData
 from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
 from ..metrics import lift as lift_m
-from ..metrics import lift_designs as lift_designs_m
+from ..metrics.lift_report_units import lift_designs_by_unit
+from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
@@ -59,11 +60,16 @@ def build_report(
     n_boot: int = 2000,
     failure_rule: FailureRule | None = None,
     matcher: Matcher | None = None,
+    by: str = "repo",
+    teams: list | None = None,
+    config_path=None,
     show_names: bool = False,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
-    signatures) tells agents and bots from people where the store has no actor rows to ask.
-    People are pseudonymous unless `show_names` (`--show-names`)."""
+    signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
+    is the unit of the lift designs ("repo", "team" with loopmeter.toml's `teams` read from
+    `config_path`, or "codeowners"; metrics/lift_report_units.py). People are pseudonymous unless
+    `show_names` (`--show-names`)."""
     con = backend(store)
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
@@ -81,10 +87,12 @@ def build_report(
         loops = agent_loops(con, window, None)
         if not (logs or flow or loops):
             raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
-        return {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
-                "as_of": _iso(window.as_of.replace(microsecond=0)), "as_of_rule": window.rule,
-                "window_days": window.days, "repos": [], "flow": flow, "agent_loops": loops,
-                "event_logs": logs, "warnings": []}
+        doc = {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
+               "as_of": _iso(window.as_of.replace(microsecond=0)), "as_of_rule": window.rule,
+               "window_days": window.days, "repos": [], "flow": flow, "agent_loops": loops,
+               "event_logs": logs, "warnings": []}
+        mark_partial_weeks(doc, window.as_of)
+        return doc
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")
@@ -103,7 +111,7 @@ def build_report(
                 "totals": summary.totals(con, window, [repo]) if len(repo_rows) > 1 else totals,
             }
         )
-    return {
+    doc = {
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
         "as_of": _iso(window.as_of.replace(microsecond=0)),
@@ -118,12 +126,15 @@ def build_report(
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names),
-        "lift_designs": lift_designs_m.lift_designs(con, window, repos, adoption, seed=seed, n_boot=n_boot),
+        "lift_designs": lift_designs_by_unit(con, window, repos, adoption, by=by, teams=teams, config_path=config_path,
+                                             seed=seed, n_boot=n_boot),
         "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher),
         "agent_loops": agent_loops(con, window, repos),
         "event_logs": logs,
         "warnings": warnings,
     }
+    mark_partial_weeks(doc, window.as_of)
+    return doc
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,

@@ -18,6 +18,7 @@ from .html import (
     fmt_hours,
     fmt_pct,
 )
+from .partial_charts import PARTIAL_NOTE, any_partial, mark_partial_bars
 
 PHASE_COLOURS = {"coding": "#4C78A8", "draft": "#9ECAE9", "pickup": "#F58518", "review": "#54A24B", "deploy": "#B279A2"}
 STATE_COLOURS = {"review_requested": "#F58518", "approved_not_merged": "#54A24B", "ci_green_not_merged": "#72B7B2"}
@@ -120,6 +121,14 @@ def ci_figure(c: Mapping[str, Any] | None) -> go.Figure | None:
                     tickformat=",d", dtick=1 if max((r["flaky"] for r in rows), default=0) < 10 else None)))
 
 
+def _waiting_rows(w: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    return [r for r in (w or {}).get("weekly", []) if r.get("group") in GROUP_LABELS]  # as _weekly_hours_by_group draws
+
+
+def _waiting_marked(w: Mapping[str, Any] | None) -> go.Figure | None:
+    return mark_partial_bars(waiting_figure(w), _waiting_rows(w), date_axis=False)
+
+
 def _chart(key: str, fig: go.Figure | None, note: str, empty: str) -> dict[str, Any]:
     return {"id": f"chart-flow-{key}", "payload": _figure_payload(fig) if fig is not None else None,
             "note": note, "empty": empty}
@@ -134,9 +143,10 @@ def flow_context(report: Mapping[str, Any]) -> dict[str, Any]:
         "phases": _chart("phases", pr_phases_figure(flow.get("pr_cycle")),
                          "Median hours of each phase, per ISO week of the merge; phases with unknown ends are left out, "
                          "so a bar is a sum of medians, not the median of the whole cycle.", "No merged pull request."),
-        "waiting": _chart("waiting", waiting_figure(flow.get("waiting_on_humans")),
+        "waiting": _chart("waiting", _waiting_marked(flow.get("waiting_on_humans")),
                           "Hours pull requests spent where the next move belonged to a person, in the week the hours passed; "
-                          "pull requests still open at the report date count up to it.",
+                          "pull requests still open at the report date count up to it."
+                          + (" " + PARTIAL_NOTE if any_partial(_waiting_rows(flow.get("waiting_on_humans"))) else ""),
                           "No merged or open pull request."),
         "deployments": _chart("deployments", deployments_figure(flow.get("dora")),
                               "Successful production deployments only. A failed change is a deployment followed within the "

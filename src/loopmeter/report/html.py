@@ -682,9 +682,13 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
         charts[key] = {"id": f"chart-{key.replace('_', '-')}", "payload": _figure_payload(fig) if fig is not None else None,
                        "note": note, "empty": empty}
 
-    add_chart("throughput", _throughput_figure(weekly, adoption_date),
+    from .partial_charts import PARTIAL_NOTE, any_partial, mark_partial_bars
+
+    dated = [w for w in weekly if w.get("week_start")]
+    add_chart("throughput", mark_partial_bars(_throughput_figure(weekly, adoption_date), dated, date_axis=True),
               "Validated changes only: merged, older than the validation window and not reverted within it. "
-              "Recent weeks are still inside the window, so their counts can still grow.",
+              "Recent weeks are still inside the window, so their counts can still grow."
+              + (" " + PARTIAL_NOTE if any_partial(dated) else ""),
               "No weekly data.")
     cycle_fig, skipped = _cycle_figure(rows, cycle, adoption_date)
     left_out = []

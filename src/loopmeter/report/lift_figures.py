@@ -25,15 +25,28 @@ _SHORT_METRIC = {"cycle_time_hours": "cycle time", "validated_throughput_per_con
 GROUP_COLOURS = (h.AI_COLOUR, h.HUMAN_COLOUR)
 
 
-def _label(e: Mapping[str, Any]) -> str:
+UNIT_NAMES = {"repo": "repository", "team": "team (loopmeter.toml)", "codeowners": "team (CODEOWNERS)"}
+
+
+def _label(e: Mapping[str, Any], units: str = "") -> str:
+    """A forest row's label; `units` (already plot-safe) names the teams a per-team design pooled."""
     metric = _SHORT_METRIC.get(str(e.get("metric")), str(e.get("metric") or ""))
     design = str(e.get("design") or "")
     return (f"{h._plot_text(estimator_name(e.get('estimator')), 50)}<br>"
-            f"<span style='font-size:10px'>{h._plot_text(metric, 40)} · {h._plot_text(design, 30)}</span>")
+            f"<span style='font-size:10px'>{h._plot_text(metric, 40)} · {h._plot_text(design, 30)}{units}</span>")
 
 
-def forest_figure(results: list[Mapping[str, Any]]) -> go.Figure | None:
-    return h._lift_figure(results, label_of=_label, title="Every estimate, with its 95% interval (1 = no difference)")
+def _teams_label(teams: list[Mapping[str, Any]]) -> str:
+    """" · per team: a, b, unassigned", made safe for Plotly; names are untrusted and may be long."""
+    if not teams:
+        return ""
+    return " · per team: " + h._plot_text(", ".join(str(t.get("team")) for t in teams), 60)
+
+
+def forest_figure(results: list[Mapping[str, Any]], teams: list[Mapping[str, Any]] | None = None) -> go.Figure | None:
+    units = _teams_label(teams or [])
+    return h._lift_figure(results, label_of=lambda e: _label(e, units),
+                          title="Every estimate, with its 95% interval (1 = no difference)")
 
 
 # Denser than the cycle-time scatter's ticks: survival curves span one or two decades of hours.
@@ -223,8 +236,24 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
         designs.append({"name": DESIGN_NAMES.get(str(d.get("design")), str(d.get("design"))), "key": key, "rows": rows,
                         "weekly": weekly,
                         "spec": spec, "ranges": ranges, "checks": checks, "forecast": forecast_sentences(d.get("forecast"))})
-    add_chart("ld_forest", forest_figure(every),
+    teams = [t for t in ld.get("teams") or [] if isinstance(t, Mapping)]
+    add_chart("ld_forest", forest_figure(every, teams),
               "Each row is one estimator on one design; the bar is its 95% interval. Estimators that agree make the "
-              "number harder to cherry-pick; ones that disagree are a warning in themselves.",
+              "number harder to cherry-pick; ones that disagree are a warning in themselves."
+              + (" Per team, each row pools every team's changes, each split at its own team's adoption date, "
+                 "with the team as a fixed effect." if teams else ""),
               "No lift could be estimated from this data.")
-    return {"designs": designs}
+    return {"designs": designs, **unit_context(ld)}
+
+
+def unit_context(ld: Mapping[str, Any]) -> dict:
+    """The unit the designs were run per, and per team its changes, authors and adoption date
+    (team names are untrusted: the template escapes them)."""
+    unit = str(ld.get("unit") or "repo")
+    per = (ld.get("adoption") or {}).get("per_team") or {}
+    teams = [{"team": str(t.get("team")), "changes": h.fmt_int(t.get("changes"), "—"),
+              "authors": h.fmt_int(t.get("authors"), "—"), "adoption": str(per.get(t.get("team")) or "none found")}
+             for t in ld.get("teams") or [] if isinstance(t, Mapping)]
+    source = (ld.get("adoption") or {}).get("source")
+    return {"unit": unit, "unit_name": UNIT_NAMES.get(unit, unit), "teams": teams,
+            "adoption_source": str(source) if source else None}

@@ -67,6 +67,8 @@ def estimator_name(estimator: Any) -> str:
 
 def ci_text(r: Mapping[str, Any]) -> str:
     lo, hi = r.get("ci_low"), r.get("ci_high")
+    if finite(lo) and not finite(hi) and r.get("ci_high_unbounded"):
+        return f"[{lo:.2f}, no upper bound]"
     return f"[{lo:.2f}, {hi:.2f}]" if finite(lo) and finite(hi) else "[no interval]"
 
 
@@ -77,6 +79,8 @@ def sentence(r: Mapping[str, Any]) -> str:
     fixed = r.get("fixed_effects") or []
     if r.get("estimator") == "log_duration_regression" and "team" in fixed:  # `lift --by team`
         what = f"{metric} by regression with team{' and repository' if 'repo' in fixed else ''} fixed effects"
+    elif r.get("estimator") == "log_duration_regression" and "fixed_effects" in r and "repo" not in fixed:
+        what = f"{metric} by regression (one repository, so no repository fixed effects)"
     ratio = r.get("ratio")
     if not finite(ratio):
         return f"{what[:1].upper()}{what[1:]}: no estimate (see the caveats)."
@@ -89,6 +93,6 @@ def sentence(r: Mapping[str, Any]) -> str:
         pattern = _SAME_PEOPLE[str(r["comparison"])].replace("{what}", metric).replace("{who}", who) + size
     text = pattern.format(what=what, r=f"{ratio:.2f}x") + " " + ci_text(r)
     lo, hi = r.get("ci_low"), r.get("ci_high")
-    if finite(lo) and finite(hi):
-        text += "; the interval includes 1 (no difference)" if lo <= 1 <= hi else ""
+    if finite(lo) and (finite(hi) or r.get("ci_high_unbounded")):
+        text += "; the interval includes 1 (no difference)" if lo <= 1 <= (hi if finite(hi) else float("inf")) else ""
     return text[:1].upper() + text[1:]

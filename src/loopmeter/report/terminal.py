@@ -107,7 +107,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for col in ("week", "changes", "validated", "pending", "AI", "contributors", "validated/contrib", "cycle p50"):
         wk.add_column(col, justify="left" if col == "week" else "right")
     for r in report["weekly"][-weeks:]:
-        wk.add_row(r["week"], _f(r["changes"]), _f(r["validated"]), _f(r["pending"]), _f(r["ai_assisted"]),
+        wk.add_row(r["week"] + (" (partial)" if r.get("partial") else ""), _f(r["changes"]), _f(r["validated"]), _f(r["pending"]), _f(r["ai_assisted"]),
                    _f(r["contributors"]),
                    _f(r["validated_per_contributor"], 2) if r.get("complete", True) else "pending", _hours(r["cycle_p50_hours"]))
     console.print(wk)
@@ -269,6 +269,11 @@ def _lift_designs(ld: dict | None, console: Console) -> None:
     """One line per headline estimate of each design, with how far the alternatives range."""
     from .lift_text import sentence
 
+    if (ld or {}).get("teams"):
+        per = (ld.get("adoption") or {}).get("per_team") or {}
+        console.print(f"[bold]lift per team[/bold] ({escape(str(ld.get('unit')))}; --by repo for per repository): "
+                      + ", ".join(f"{escape(str(t['team']))} {t['changes']:,} changes by {t['authors']:,} authors, "
+                                  f"adopted {escape(str(per.get(t['team']) or 'none found'))}" for t in ld["teams"]))
     for d in (ld or {}).get("designs", []):
         heads = [r for r in d.get("results", []) if r.get("estimator") in ("ratio_of_medians", "ratio_of_rates")]
         if not heads:

@@ -59,7 +59,12 @@ from ..errors import LoopmeterError
 
 
 class ApiError(LoopmeterError):
-    """An API answered in a way loopmeter cannot use (after retries); the message names the URL."""
+    """An API answered in a way loopmeter cannot use (after retries); the message names the URL.
+    For an HTTP error answer, `status` and the parsed JSON `body` (None if not JSON) let a caller
+    that expects a particular error (Jira's unknown keys in a JQL query) read it."""
+
+    status: int | None = None
+    body: Any = None
 
 
 class AuthError(ApiError):
@@ -277,7 +282,13 @@ class ApiClient:
             self.stats.not_modified += 1
             return Page(key, 304, None, True, entry.next_url, resp.headers, entry)
         if resp.status_code >= 400:
-            raise self._status_error(resp, shown)
+            error = self._status_error(resp, shown)
+            error.status = resp.status_code
+            try:
+                error.body = resp.json()
+            except ValueError:
+                error.body = None
+            raise error
         raw = resp.content
         try:
             data = json.loads(raw) if raw.strip() else None

@@ -24,8 +24,22 @@ margin widened by the largest UTC offset). The margin covers clocks and the sear
 behind updates (Atlassian calls the new search eventually consistent). Newest first, because
 offset paging over a listing that changes while it is read can then only repeat an issue (one
 updated meanwhile moves to the front, already read, and is read by the next run), never skip one.
-An issue whose `updated` equals the stored version is not converted again. A deleted issue is not
-seen by an incremental run (Jira lists no deletions).
+An issue whose `updated` equals the stored version is not converted again.
+
+Moves and deletions: an issue moved to another project gets a new key (OPS-2 becomes DEV-7) and
+never matches `project = "OPS"` again; a deleted one is in no listing. So, (1) an issue read with a
+`Key` change in its changelog removes the items of its old keys (same transaction as its rows), and
+(2) after each walk, the stored open issues of the project the walk did not read are looked up by
+key, `key in ("OPS-2", ...)`, 100 to a request (LOOKUP_BATCH). Jira finds a moved issue by its old
+key and answers it under its new one; a deleted issue (or one the token may no longer see) is
+absent. Either way its item is removed, with its events and links: it no longer belongs to the
+project, and left open it would count as work in progress forever (and twice when its new project
+is ingested too). Jira rejects a `key in` list naming an issue that does not exist ("An issue with
+key 'OPS-4' does not exist for field 'key'.", 400) unless the query is not validated: Server and
+Data Center document `validateQuery=false` on `/rest/api/2/search`; Cloud's enhanced search
+documents no such parameter, so a 400 naming keys of the list is read as those keys being gone and
+the rest of the batch is asked again. Closed issues are not looked up (their numbers no longer
+change; a moved closed issue is removed when its new project is ingested, by rule 1).
 
 People: accounts are pseudonymised by `store.api_load.ApiActors`, keyed on the stable accountId
 (Cloud) or the user key / name (Server, Data Center) scoped to the host, never the display name,
@@ -41,6 +55,7 @@ after work started is waiting.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,6 +73,11 @@ from ..store.db import Store, transaction, utcnow
 from ..store.event_logs import Rows, dumps
 from .eventlog import EventLogError, Skipped, parse_time
 from .http import ApiClient, ApiError, AuthError, NotFound, strip_query
+
+#: Keys per look-up of the stored open issues (one request each): Jira Cloud's enhanced search
+#: returns up to 100 issues a page when fields are asked for; Server's default cap is higher.
+LOOKUP_BATCH = 100
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
 
 CATEGORIES = ("new", "indeterminate", "done")
 # Jira shows category names in CSV exports and some responses; the API keys are what we store.
@@ -391,6 +411,32 @@ def _transitions(histories: list[dict], cats: dict[str, str]) -> list[Transition
     return out
 
 
+def moved_from(histories: list[dict], key: str) -> list[str]:
+    """The keys an issue had before its current `key`: Jira records a move to another project as a
+    changelog item of field "Key" (fieldId "issuekey") from the old key to the new one, next to one
+    of field "project". A chain OPS-2 -> DEV-7 -> QA-3 gives both earlier keys."""
+    out: list[str] = []
+    for h in histories:
+        for change in (h.get("items") if isinstance(h, dict) else None) or []:
+            if not isinstance(change, dict):
+                continue
+            if str(change.get("field") or "").lower() != "key" and change.get("fieldId") != "issuekey":
+                continue
+            for k in (change.get("fromString"), change.get("toString")):
+                if isinstance(k, str) and _KEY.fullmatch(k.strip()) and k.strip() != key and k.strip() not in out:
+                    out.append(k.strip())
+    return out
+
+
+def _unknown_keys(error: ApiError, asked: list[str]) -> set[str]:
+    """The keys of `asked` a 400 answer to a `key in` query says do not exist (Jira names each one
+    in `errorMessages`, as "An issue with key 'OPS-4' does not exist for field 'key'.")."""
+    body = error.body if isinstance(error.body, dict) else {}
+    text = " ".join(str(m) for m in body.get("errorMessages") or [] if isinstance(m, str))
+    quoted = set(re.findall(r"'([^']+)'", text))
+    return {k for k in asked if k in quoted}
+
+
 def _issue_from_api(raw: dict, histories: list[dict], cats: dict[str, str], skipped: list[Skipped]) -> JiraIssue | None:
     f = raw.get("fields") or {}
     key = raw.get("key")
@@ -431,6 +477,9 @@ class JiraSource(ApiSource):
         self.cats: dict[str, str] = {}
         self.since: datetime | None = None
         self.skipped: list[Skipped] = []
+        self.listed: set[str] = set()  # keys the walk saw in the project's listing
+        self.moved = 0  # stored issues removed because they now live under another key
+        self.deleted = 0  # stored issues removed because Jira no longer answers them
 
     # -- what the server is ------------------------------------------------------------------
 
@@ -500,6 +549,7 @@ class JiraSource(ApiSource):
         for e in entries:
             if e.get("key"):
                 keyed.append(e)
+                self.listed.add(str(e["key"]))
             else:
                 self.skipped.append(Skipped(f"search result {e.get('id')}", "missing issue key"))
         stored = api_load.versions(self.store, [f"jira:{e['key']}" for e in keyed])
@@ -517,6 +567,12 @@ class JiraSource(ApiSource):
             issue = _issue_from_api(e, histories, self.cats, self.skipped)
             if issue is None:
                 continue
+            before = [f"jira:{k}" for k in moved_from(histories, issue.key)]
+            if before:
+                present = {r[0] for r in self.store.con.execute(
+                    "select item_id from items where list_contains(?, item_id)", [before]).fetchall()}
+                self.moved += len(present - set(rows.removed))
+                rows.removed += [i for i in before if i not in rows.removed]
             item, events = issue_record(issue, self.who, self.project)
             rows.item(**item)
             for ts, activity, by, attrs in events:
@@ -535,11 +591,59 @@ class JiraSource(ApiSource):
             return embedded
         return out
 
+    # -- moved and deleted issues ------------------------------------------------------------
+
+    def check_open(self) -> None:
+        """Look up the stored open issues of the project the walk did not read, LOOKUP_BATCH keys to
+        a request, and remove those Jira answers under another key (moved) or not at all (deleted)."""
+        stored = self.store.con.execute(
+            "select i.item_id from items i join api_item_versions v using (item_id) where v.source = ? "
+            "and i.state = 'open' and starts_with(i.item_id, ?) order by i.item_id",
+            [self.source, self.prefix]).fetchall()
+        keys = [k for (iid,) in stored if (k := iid[len("jira:"):]) not in self.listed and _KEY.fullmatch(k)]
+        for i in range(0, len(keys), LOOKUP_BATCH):
+            batch = keys[i:i + LOOKUP_BATCH]
+            answered = self._lookup(batch)
+            gone = [k for k in batch if k not in answered]
+            # Each issue answered under a key not asked for stands for (at least) one gone key.
+            moved = min(len(gone), len(answered - set(batch)))
+            self.moved += moved
+            self.deleted += len(gone) - moved
+            api_load.remove_items(self.store, [f"jira:{k}" for k in gone])
+
+    def _lookup(self, keys: list[str]) -> set[str]:
+        """The current keys of the issues `keys` name (module docstring: moves and deletions)."""
+        if self.cloud:
+            path, nxt, extra = CLOUD_SEARCH, _next_by_token, {}
+        else:
+            path, nxt, extra = SERVER_SEARCH, _next_by_offset("issues"), {"startAt": 0, "validateQuery": "false"}
+        gone: set[str] = set()
+        while True:
+            ask = [k for k in keys if k not in gone]
+            if not ask:
+                return set()
+            # `fields=key`: only the key is needed, the smallest answer (and Cloud's largest page).
+            params = {"jql": "key in (" + ", ".join(f'"{k}"' for k in ask) + ")", "fields": "key",
+                      "maxResults": LOOKUP_BATCH, **extra}
+            found: set[str] = set()
+            try:
+                for page in self.client.pages(path, params, conditional=False, next_url=nxt):
+                    found.update(str(e["key"]) for e in self.entries(page.data) if e.get("key"))
+            except ApiError as e:
+                named = _unknown_keys(e, ask) if e.status == 400 else set()
+                if not named:
+                    raise
+                gone |= named  # those do not exist any more: ask for the others again
+                continue
+            return found
+
     def ingest(self, *, since: datetime | None, progress: Progress,
                only: tuple[str, ...] | None = None) -> ApiIngestResult:
         self.since = since
         full = since is None and api_load.cursor(self.store, self.source, "issues") is None
         result = super().ingest(since=since, progress=progress, only=only)
+        self.check_open()
+        result.removed = {k: n for k, n in (("moved", self.moved), ("deleted", self.deleted)) if n}
         if full:
             retire_legacy_log(self.store, f"jira-{self.project}", self.source)
         if self.skipped:

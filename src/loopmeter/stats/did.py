@@ -292,7 +292,12 @@ def _prepare(panel, control_group: str) -> _Panel:
             "mark never-treated units with an empty value (None/NaN) instead"
         )
     first = np.where(never_marked | zero, NEVER, first)
-    codes, labels = pd.factorize(units, sort=False)
+    # Sorted, so the bootstrap's per-unit weights (drawn in code order) do not depend on the order
+    # the rows arrive in; ids that do not compare keep their first appearance.
+    try:
+        codes, labels = pd.factorize(units, sort=True)
+    except TypeError:
+        codes, labels = pd.factorize(units, sort=False)
     labels = np.asarray(labels, dtype=object)
     n_units = len(labels)
 

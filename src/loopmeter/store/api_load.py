@@ -108,6 +108,9 @@ class PageRows:
     attributions: list[dict] = field(default_factory=list)
     versions: list[tuple[str, datetime | None]] = field(default_factory=list)
     cache: list[CacheEntry] = field(default_factory=list)
+    # Items the provider no longer has under these ids (a Jira issue moved to another key): removed
+    # with their events, links, attributions and versions in the same transaction as the page.
+    removed: list[str] = field(default_factory=list)
 
     def item(self, **row: Any) -> None:
         row.setdefault("team", None)
@@ -149,6 +152,8 @@ def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: A
     this was the walk's last page; its high-water mark becomes the cursor in the same transaction."""
     ids = [r["item_id"] for r in rows.items]
     t_ids = pa.table({"item_id": ids}, schema=pa.schema([("item_id", pa.string())]))
+    gone = [i for i in dict.fromkeys(rows.removed) if i not in set(ids)]
+    t_gone = pa.table({"item_id": gone}, schema=pa.schema([("item_id", pa.string())]))
     t_actors = _table([dict(zip(_ACTORS.names, r)) for r in actors.rows.values()], _ACTORS)
     t_versions = _table([{"item_id": i, "source": source, "updated_at": u} for i, u in rows.versions], _VERSIONS)
     now = utcnow()
@@ -156,7 +161,9 @@ def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: A
                        "next_url": c.next_url, "oldest": c.oldest, "fetched_at": now} for c in rows.cache], _CACHE)
     with transaction(store.con, _ids=t_ids, _items=_table(rows.items, _ITEMS), _events=_table(rows.events, _EVENTS),
                      _links=_table(rows.links, _LINKS), _attrs=_table(rows.attributions, _ATTRS),
-                     _actors=t_actors, _versions=t_versions, _cache=t_cache) as con:
+                     _actors=t_actors, _versions=t_versions, _cache=t_cache, _gone=t_gone) as con:
+        if gone:
+            _remove(con, "_gone")
         # Replace by id: whatever these items had before goes, so a re-read never duplicates.
         con.execute("delete from items where item_id in (select item_id from _ids)")
         con.execute("delete from events where item_id in (select item_id from _ids)")
@@ -179,6 +186,22 @@ def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: A
                 [source, stream, floor, next_url, pending_high_water, source, stream, source, stream, now],
             )
     actors.rows.clear()
+
+
+def _remove(con: Any, table: str) -> None:
+    """Delete the items whose ids are in `table` and everything hanging on them (either end of a link)."""
+    for target, col in (("items", "item_id"), ("events", "item_id"), ("links", "src"), ("links", "dst"),
+                        ("attributions", "item_id"), ("api_item_versions", "item_id")):
+        con.execute(f"delete from {target} where {col} in (select item_id from {table})")
+
+
+def remove_items(store: Store, ids: list[str]) -> None:
+    """Remove items the provider no longer has (moved away, deleted), in one transaction."""
+    if not ids:
+        return
+    t = pa.table({"item_id": list(dict.fromkeys(ids))}, schema=pa.schema([("item_id", pa.string())]))
+    with transaction(store.con, _gone=t) as con:
+        _remove(con, "_gone")
 
 
 def finish_walk(store: Store, source: str, stream: str, high_water: datetime | None) -> None:
