@@ -115,15 +115,21 @@ def _member(m: object, team: str, field: str, line: int | None, path: Path) -> M
     raise ConfigError(f"{_at(path, line)}: {field} {s!r} is neither an email nor SOURCE:LOGIN (github:alice)")
 
 
-def resolve(con, teams: list[Team], path: Path | None) -> dict[str, str]:
-    """actor_id -> team name for every stored actor a member names. `con` is the store's DuckDB
-    connection. A member that names nobody in the store, or two members of different teams that
-    turn out to be the same stored identity, is a ConfigError naming the member's line."""
+def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], list[str]]:
+    """(actor_id -> team name for every stored actor a member names, the members that name nobody).
+
+    `con` is the store's DuckDB connection. One loopmeter.toml often serves a whole organisation
+    while a store holds a few of its repositories, so a member who is nobody *in this store* is
+    reported by position (file, line and field, never the address itself), not refused; when no
+    member at all names anyone, the file and the store do not belong together, a ConfigError. Two
+    members of different teams that turn out to be one stored identity are a ConfigError naming
+    the member's line."""
     salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
     actors = con.execute("select actor_id, name, email from actors").fetchall()
     stored = {a for a, _, _ in actors}
     out: dict[str, str] = {}
     claimed: dict[str, Member] = {}
+    unmatched: list[tuple[Member, str]] = []
     p = path or Path("loopmeter.toml")
     for team in teams:
         for m in team.members:
@@ -132,8 +138,8 @@ def resolve(con, teams: list[Team], path: Path | None) -> dict[str, str]:
                 how = ("as a git email" if m.email else
                        f"as an account on {m.source} (or a noreply address of it)" if m.source == "github" else
                        f"as an account on {m.source}")
-                raise ConfigError(f"{_at(p, m.line)}: {m.field} {m.text!r} of team {team.name!r} matches no person "
-                                  f"in the store ({how})")
+                unmatched.append((m, how))
+                continue
             for aid in found:
                 other = claimed.get(aid)
                 if other is not None and other.team != team.name:
@@ -141,7 +147,11 @@ def resolve(con, teams: list[Team], path: Path | None) -> dict[str, str]:
                                       f"of team {other.team!r} ({other.field}); a person belongs to one team")
                 claimed[aid] = m
                 out[aid] = team.name
-    return out
+    if unmatched and not out:
+        m, how = unmatched[0]
+        raise ConfigError(f"{_at(p, m.line)}: no member of any team matches a person in the store, e.g. {m.field} "
+                          f"{m.text!r} of team {m.team!r} ({how}); is this the store these teams work in?")
+    return out, [f"{_at(p, m.line)} ({m.field}, team {m.team!r})" for m, _ in unmatched]
 
 
 def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple]) -> list[str]:

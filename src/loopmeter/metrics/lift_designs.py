@@ -739,6 +739,7 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
     check_supported(out)
     if summary is not None:
         out["teams"] = summary
+        out["team_members_unmatched"] = list(unit.unmatched)
     return json_ready(out)
 
 

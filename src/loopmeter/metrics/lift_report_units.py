@@ -62,7 +62,8 @@ def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_
         return {"unit": by, "adoption": None, "teams": [], "designs": []}
     labels = unit.labels(names)
     known = adp if (adp.default or any(v for v in adp.per_repo.values())) else None
-    out: dict = {"unit": by, "adoption": adp.to_dict(labels), "teams": summary, "designs": []}
+    out: dict = {"unit": by, "adoption": adp.to_dict(labels), "teams": summary,
+                 "team_members_unmatched": list(unit.unmatched), "designs": []}
     if known is not None:
         out["designs"].append(ld.before_after(con, window, names, known, seed=seed, n_boot=n_boot, unit=unit))
     out["designs"].append(ld.ai_vs_human(con, window, names, known, seed=seed, n_boot=n_boot, unit=unit))

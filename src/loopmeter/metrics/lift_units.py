@@ -32,6 +32,8 @@ class Unit:
     team_of: Mapping[str, str] = field(default_factory=dict)  # salt-free author key -> team
     #: With teams from CODEOWNERS: change item id -> the team owning most of its changed lines.
     team_of_item: Mapping[str, str] | None = None
+    #: Members of loopmeter.toml who are nobody in this store, by position (teams.resolve).
+    unmatched: tuple[str, ...] = ()
 
     @property
     def by_team(self) -> bool:
@@ -78,13 +80,13 @@ def team_unit(con, teams: list[Team], config_path, frame: pd.DataFrame) -> Unit:
     stored actors (ConfigError for a member who is nobody in the store), teams listed in the
     order of loopmeter.toml that have changes here, then `unassigned` when anyone is in no team."""
     raw = getattr(con, "con", con)
-    by_actor = resolve(raw, teams, config_path)
+    by_actor, unmatched = resolve(raw, teams, config_path)
     keys = salt_free_author_keys(con)
     team_of = {keys.get(a, a): t for a, t in by_actor.items()}
     unit = Unit("team", "team", "teams", (), team_of)
     present = set(unit.team_column(frame["author_id"])) if len(frame) else set()
     names = [t.name for t in teams if t.name in present] + ([UNASSIGNED] if UNASSIGNED in present else [])
-    return Unit("team", "team", "teams", tuple(names), team_of)
+    return Unit("team", "team", "teams", tuple(names), team_of, unmatched=tuple(unmatched))
 
 
 def team_summary(frame: pd.DataFrame, names: tuple[str, ...]) -> list[dict]:
