@@ -253,3 +253,16 @@ def test_a_revert_naming_a_foreign_commit_does_not_fall_back_to_the_title(tmp_pa
              date="2024-01-02T10:00:00+00:00")
     doc = loopmeter.analyze([r.path], store_path=store_path, html_path=None, as_of=AS_OF)
     assert doc["totals"]["reverted_changes"] == 0
+
+
+def test_weekly_rows_stop_at_as_of_when_the_history_goes_on(tmp_path):
+    # Seen from as_of, later commits have not happened: no empty weeks with contributors after it.
+    from gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "r")
+    for day in ("2024-01-02", "2024-01-09", "2024-01-30", "2024-02-06"):
+        repo.commit(f"work {day}", author=("Alice", "alice@example.com"), date=f"{day}T10:00:00+00:00")
+    doc = loopmeter.analyze([repo.path], store_path=tmp_path / "s.duckdb", html_path=None,
+                            as_of=datetime(2024, 1, 10))
+    assert [w["week_start"] for w in doc["weekly"]] == ["2024-01-01", "2024-01-08"]
+    assert [w["contributors"] for w in doc["weekly"]] == [1, 1]

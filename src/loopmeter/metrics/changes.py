@@ -149,7 +149,8 @@ def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo
     keys = ("repo", "author_id", "week") if by_repo else ("author_id", "week")
     cc = contributing_commits(con, repos)
     ch = changes(con, window, repos)
-    a = cc.filter(cc.kind != "bot").select(*keys)
+    # Commits authored after as_of are not yet seen from as_of (they made empty weeks after it).
+    a = cc.filter((cc.kind != "bot") & (cc.author_time <= ibis.timestamp(window.as_of))).select(*keys)
     b = ch.filter(~ch.bot & ch.author_id.notnull()).select(*keys)
     return a.union(b, distinct=True)
 
