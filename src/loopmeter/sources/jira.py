@@ -32,7 +32,9 @@ never matches `project = "OPS"` again; a deleted one is in no listing. So, (1) a
 (2) after each walk, the stored open issues of the project the walk did not read are looked up by
 key, `key in ("OPS-2", ...)`, 100 to a request (LOOKUP_BATCH). Jira finds a moved issue by its old
 key and answers it under its new one; a deleted issue (or one the token may no longer see) is
-absent. Either way its item is removed, with its events and links: it no longer belongs to the
+absent. Which is which is told by Jira's numeric issue id (`id`, stored as `attrs.jira_id`), which a
+move keeps: see `JiraSource._gone`. An issue read with the stored id of another key of a project of
+the same site replaces that item too (a move its changelog does not show). Either way its item is removed, with its events and links: it no longer belongs to the
 project, and left open it would count as work in progress forever (and twice when its new project
 is ingested too). Jira rejects a `key in` list naming an issue that does not exist ("An issue with
 key 'OPS-4' does not exist for field 'key'.", 400) unless the query is not validated: Server and
@@ -40,6 +42,10 @@ Data Center document `validateQuery=false` on `/rest/api/2/search`; Cloud's enha
 documents no such parameter, so a 400 naming keys of the list is read as those keys being gone and
 the rest of the batch is asked again. Closed issues are not looked up (their numbers no longer
 change; a moved closed issue is removed when its new project is ingested, by rule 1).
+
+Sites: item ids are `jira:KEY-N` (no site in them; stores hold them), so the store records which
+site (`site()`: host, port, context path) each project key was read from, in meta `jira_site:KEY`,
+and refuses a project key already stored from another site before asking it anything.
 
 People: accounts are pseudonymised by `store.api_load.ApiActors`, keyed on the stable accountId
 (Cloud) or the user key / name (Server, Data Center) scoped to the host, never the display name,
