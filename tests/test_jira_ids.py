@@ -18,7 +18,15 @@ import pytest
 from apiserver import FixtureServer
 from stores import rows
 from test_jira import SEARCH, TOKEN, cli, dump, searches
-from test_jira_moves import AFTER, MOVED, after_the_move, fixture, ingest, jira_items, tickets
+from test_jira_moves import (
+    AFTER,
+    MOVED,
+    after_the_move,
+    fixture,
+    ingest,
+    jira_items,
+    tickets,
+)
 
 from loopmeter.store.db import Store
 
