@@ -219,3 +219,18 @@ def test_the_site_is_the_host_port_and_context_path():
     assert site("https://ACME.atlassian.net/") == "acme.atlassian.net"
     assert site("https://corp.example:8443/jira/") == "corp.example:8443/jira"
     assert json.dumps(site("http://127.0.0.1:5000")) == '"127.0.0.1:5000"'
+
+
+@pytest.mark.parametrize(("answer", "removed"), [([("DEV-7", "10003")], {"moved": 1}), ([], {"deleted": 1})])
+def test_one_stale_key_of_an_old_store_is_settled_by_the_batch_answer_alone(tmp_path, answer, removed):
+    store = tmp_path / "s.duckdb"
+    with serve() as srv:
+        ingest(srv, store)
+        strip_ids(store)
+        after_the_move(srv)
+        lookup(srv, ["OPS-3"], answer)
+        n = len(srv.requests())
+        r = ingest(srv, store)
+        assert [x.query["jql"] for x in searches(srv, n)][1:] == ['key in ("OPS-3")']  # no second look-up
+    assert r.removed == removed
+    assert sorted(jira_items(store)) == ["jira:OPS-1", "jira:OPS-2"]
