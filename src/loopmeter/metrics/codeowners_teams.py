@@ -1,15 +1,16 @@
 """Teams from CODEOWNERS (`loopmeter lift --by codeowners`): a change belongs to the team that owns
 most of the lines it changed.
 
-Each repository's CODEOWNERS is read from the commit that was ingested (`repos.head_sha`, in the
-clone at `repos.path`), first found of GitHub's and GitLab's locations, and parsed by
+Each change is judged by the CODEOWNERS in force at its landing commit: every version along the
+ingested commit's first-parent line (`repos.head_sha`, in the clone at `repos.path`) is read by
+codeowners_history.py, the first found of GitHub's and GitLab's locations at each point, and parsed by
 legibility/codeowners.py as the forge reading it there does (GitHub: the last matching rule wins;
 GitLab: every section's last matching entry applies, section default owners included). Only team
 owners count (`@org/team`, `@group/subgroup`: an owner with a `/`); a path owned by several teams
 (on one line, or in several GitLab sections) has its lines split equally between them. A changed line is an added or deleted line of the change's commits (a
 binary file counts as one). The change goes to the team with most lines (a tie to the first name
-in sorted order); a change with no team-owned line to `unassigned`. Today's ownership is applied
-to the whole history: ownership that moved is a limitation of this source (docs/metrics.md).
+in sorted order); a change with no team-owned line, or that landed while there was no CODEOWNERS
+(before the first, after a deletion), to `unassigned` (docs/metrics.md).
 """
 
 from __future__ import annotations
