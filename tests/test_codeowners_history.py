@@ -135,3 +135,28 @@ def test_a_rewritten_clone_without_the_ingested_commit_is_one_clear_line(tmp_pat
         codeowners_history("api", str(repo.path), "0" * 40)
     msg = str(e.value)
     assert msg.startswith("--by codeowners: git rev-list failed in the clone of 'api'") and "\n" not in msg
+
+
+def test_many_versions_are_read_with_three_git_processes(tmp_path, monkeypatch):
+    from loopmeter.metrics import codeowners_history as ch
+
+    repo = GitRepo(tmp_path / "api")
+    for v in range(12):  # 12 versions, every third one at the other location
+        loc = ".github/CODEOWNERS" if v % 3 == 2 else "CODEOWNERS"
+        other = "CODEOWNERS" if loc != "CODEOWNERS" else ".github/CODEOWNERS"
+        if (repo.path / other).exists():
+            repo.git("rm", "-q", other)
+        repo.commit(f"v{v}", files={loc: f"* @org/t{v}\n"}, date=_day(1 + v))
+    head = repo.head()
+    ran: list[str] = []
+    real = ch.subprocess.run
+
+    def counting(args, *rest, **kw):  # counts, and runs the real git
+        ran.append(args[3])
+        return real(args, *rest, **kw)
+
+    monkeypatch.setattr(ch.subprocess, "run", counting)
+    h = ch.codeowners_history("api", str(repo.path), head)
+    assert ran == ["rev-list", "log", "cat-file"]
+    assert [v.text for v in h.versions] == [f"* @org/t{v}\n" for v in range(12)]
+    assert [v.location for v in h.versions] == [".github/CODEOWNERS" if v % 3 == 2 else "CODEOWNERS" for v in range(12)]
