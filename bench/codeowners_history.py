@@ -44,7 +44,7 @@ def build(path: Path, n_changes: int, n_versions: int) -> None:
                 new_loc = ".github/CODEOWNERS" if loc == "CODEOWNERS" else "CODEOWNERS"
                 ops.append(f"D {loc}\n")
             data = owners_text(version).encode()
-            ops.append(f"M 100644 inline {new_loc}\ndata {len(data)}\n".encode().decode() + data.decode() + "\n")
+            ops.append(f"M 100644 inline {new_loc}\ndata {len(data)}\n{data.decode()}\n")
             loc, version = new_loc, version + 1
         body = "".join(f"line {j} of {i}\n" for j in range(1 + i % 5)).encode()
         ops.append(f"M 100644 inline f{i % FOLDERS}/file{i}.txt\ndata {len(body)}\n{body.decode()}\n")
@@ -90,7 +90,8 @@ def main() -> int:
                                     sha], capture_output=True, text=True, check=True).stdout.split()
             text = None
             for loc in (".github/CODEOWNERS", "CODEOWNERS"):
-                p = subprocess.run(["git", "-C", str(repo), "show", f"{sha}:{loc}"], capture_output=True, text=True)
+                p = subprocess.run(["git", "-C", str(repo), "show", f"{sha}:{loc}"], capture_output=True, text=True,
+                                   check=False)
                 if p.returncode == 0:
                     text = p.stdout
                     break
