@@ -140,6 +140,19 @@ def test_authors_in_no_team_are_reported_as_unassigned_not_dropped(mono):
                              [TEAMS["late"]]).fetchone()[0]
     assert next(t for t in doc["teams"] if t["team"] == "unassigned") == {"team": "unassigned", "changes": late,
                                                                          "authors": 8}
+    total = sum(t["changes"] for t in doc["teams"])
+    assert (len(doc["team_warnings"]) == 1) == (late / total >= 0.5)
+
+
+def test_most_changes_in_no_team_is_a_warning_with_the_share():
+    from loopmeter.metrics.lift_units import unassigned_warning
+
+    assert unassigned_warning([{"team": "a", "changes": 30, "authors": 2},
+                               {"team": "unassigned", "changes": 90, "authors": 9}]) == (
+        "90 of 120 changes (75%) belong to no team ('unassigned'): per-team results describe the rest of the work only")
+    assert unassigned_warning([{"team": "a", "changes": 61, "authors": 2},
+                               {"team": "unassigned", "changes": 59, "authors": 9}]) is None
+    assert unassigned_warning([]) is None
 
 
 def test_codeowners_teams_give_the_same_estimates_as_the_same_teams_named_in_the_config(mono):

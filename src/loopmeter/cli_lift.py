@@ -100,6 +100,8 @@ def render_lift(doc: dict, console: Console) -> None:
     if per:
         dates = ", ".join(f"{escape(r)} {escape(d or 'none')}" for r, d in per.items())
         console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {dates}")
+    for w in doc.get("team_warnings") or []:
+        console.print(f"[yellow]{escape(w)}[/yellow]")
     if doc.get("team_members_unmatched"):
         console.print(f"[yellow]{len(doc['team_members_unmatched'])} team member(s) match no person in this store "
                       f"and were not used:[/yellow] {escape('; '.join(doc['team_members_unmatched']))}")

@@ -100,6 +100,17 @@ def team_summary(frame: pd.DataFrame, names: tuple[str, ...]) -> list[dict]:
     return out
 
 
+def unassigned_warning(summary: list[dict]) -> str | None:
+    """A sentence when most landed changes belong to no team: per-team results then describe a
+    minority of the work (e.g. CODEOWNERS that existed for a short while, or a partial mapping)."""
+    total = sum(t["changes"] for t in summary)
+    left = sum(t["changes"] for t in summary if t["team"] == UNASSIGNED)
+    if total and left / total >= 0.5:
+        return (f"{left:,} of {total:,} changes ({left / total:.0%}) belong to no team ('{UNASSIGNED}'): "
+                "per-team results describe the rest of the work only")
+    return None
+
+
 def detect_by_unit(frame: pd.DataFrame, names: list[str], unit: Unit) -> Adoption:
     """Each unit's own adoption date (the same rule as lift.adoption, on the same changes: every
     non-bot change landed by as_of), else the pooled date for all, as lift_inputs.detect_adoption

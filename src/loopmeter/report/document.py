@@ -133,6 +133,7 @@ def build_report(
         "event_logs": logs,
         "warnings": warnings,
     }
+    warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
     unmatched = (doc["lift_designs"] or {}).get("team_members_unmatched") or []
     if unmatched:
         warnings.append(f"{len(unmatched)} team member(s) in loopmeter.toml match no person in this store and were "
