@@ -306,7 +306,7 @@ def test_flow_weekly_series_flag_exactly_the_week_in_progress(flow_midweek, tmp_
 
 
 def test_flow_charts_draw_the_week_in_progress_hatched_with_a_note(flow_midweek):
-    doc, out, _ = flow_midweek
+    _, out, _ = flow_midweek
     html = out.read_text()
     dep = _figure(html, "chart-flow-deployments")
     for t in dep["data"]:
