@@ -487,3 +487,34 @@ def test_the_regression_sentence_names_repository_fixed_effects_only_when_there_
     assert r["fixed_effects"] == []  # one repository
     assert "no repository fixed effects" in sentence(r)
     assert "with repository fixed effects" in sentence({**r, "fixed_effects": ["repo"]})
+
+
+def test_the_time_series_row_says_in_plain_words_which_interval_it_shows(before_after):
+    from loopmeter.report.lift_text import ci_text, sentence
+
+    r = _row(before_after, "validated_throughput_per_contributor_week", "its_level_change")
+    words = "bootstrap interval that allows for week-to-week correlation"
+    assert r["interval"] == "sieve_bootstrap_t"
+    assert f"{ci_text(r)} ({words})" in sentence(r)
+    hac = {**r, "interval": "newey_west", "ci_low": r["ci_low_hac"], "ci_high": r["ci_high_hac"]}
+    assert f"{ci_text(hac)} (Newey-West interval that allows for week-to-week correlation)" in sentence(hac)
+    # Rows of other estimators keep their sentences: their intervals are not about weeks.
+    other = _row(before_after, "validated_throughput_per_contributor_week", "ratio_of_rates")
+    assert "week-to-week" not in sentence(other)
+
+
+def test_the_report_lift_table_names_the_time_series_interval(planted_store, tmp_path):
+    import html as html_lib
+    import re
+
+    out = tmp_path / "r.html"
+    loopmeter.report_from_store(store_path=planted_store, as_of=as_of(PLANTED), html_path=out, seed=3)
+    page = out.read_text()
+    rows = [html_lib.unescape(re.sub(r"<[^>]+>", " ", tr)) for tr in re.findall(r"<tr>.*?</tr>", page, re.S)]
+    results = [tr for tr in rows if " clusters" in tr]  # the results tables (not the specification table)
+    its = [tr for tr in results if "interrupted time series" in tr]
+    assert its, "no interrupted-time-series row in the lift table"
+    for tr in its:
+        # Once under the 95% CI column, once in the plain-words sentence.
+        assert tr.count("bootstrap interval that allows for week-to-week correlation") == 2, tr
+    assert all("week-to-week" not in tr for tr in results if "ratio of medians" in tr)

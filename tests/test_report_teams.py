@@ -254,3 +254,121 @@ def test_docs_name_the_partial_flag_and_the_team_keys():
     text = (root / "docs" / "json-report.md").read_text()
     for key in ("partial", "unit", "teams", "per_team"):
         assert f'"{key}"' in text, key
+
+
+# --------------------------------------------------------------------------- every weekly series
+
+
+def _flagged(rows: list[dict]) -> list[str]:
+    """The Mondays of the entries flagged partial (agent_loops name theirs by `week`)."""
+    return sorted({r.get("week_start") or r["week"] for r in rows if r.get("partial")})
+
+
+def _mondays(rows: list[dict]) -> list[str]:
+    return sorted({r.get("week_start") or r["week"] for r in rows})
+
+
+def _figure(html: str, chart_id: str) -> dict:
+    start = html.index(f'data-figure-for="{chart_id}"')
+    return json.loads(html[html.index(">", start) + 1:html.index("</script>", start)])
+
+
+@pytest.fixture
+def flow_midweek(demo_repo, tmp_path):
+    """add_flow_rows (tests/canon.py): deployments on Thu 2024-02-01 and Tue 2024-02-06, a PR merged Tue
+    2024-02-06, CI runs on Mon 2024-02-05; as_of Wednesday 2024-02-07 noon, so the week of Monday
+    2024-02-05 is in progress and the week of Monday 2024-01-29 is over."""
+    from test_flow_report import add_flow_rows
+
+    store = tmp_path / "flow.duckdb"
+    loopmeter.ingest([demo_repo[0]], store_path=store)
+    add_flow_rows(store)
+    out = tmp_path / "r.html"
+    doc = loopmeter.report_from_store(store_path=store, as_of=datetime(2024, 2, 7, 12), html_path=out, by="repo",
+                                      config=load_config(tmp_path / "absent.toml"))
+    return doc, out, store
+
+
+def test_flow_weekly_series_flag_exactly_the_week_in_progress(flow_midweek, tmp_path):
+    doc, _, store = flow_midweek
+    f = doc["flow"]
+    assert _mondays(f["dora"]["weekly"]) == ["2024-01-29", "2024-02-05"]  # a full week beside the partial one
+    for series in (f["pr_cycle"]["weekly"], f["dora"]["weekly"], f["ci"]["weekly"], f["waiting_on_humans"]["weekly"]):
+        assert _flagged(series) == ["2024-02-05"]
+        assert all(r["partial"] is True for r in series if r.get("partial") is not None)
+    assert "partial" not in f["dora"]["weekly"][0]
+    # The following Monday at midnight: the week of 2024-02-05 is over, and nothing is flagged.
+    later = loopmeter.report_from_store(store_path=store, as_of=datetime(2024, 2, 12), by="repo",
+                                        config=load_config(tmp_path / "absent.toml"))
+    for key in ("pr_cycle", "dora", "ci", "waiting_on_humans"):
+        rows = later["flow"][key]["weekly"]
+        assert rows and _flagged(rows) == [], key
+
+
+def test_flow_charts_draw_the_week_in_progress_hatched_with_a_note(flow_midweek):
+    _, out, _ = flow_midweek
+    html = out.read_text()
+    dep = _figure(html, "chart-flow-deployments")
+    for t in dep["data"]:
+        # x is the week's Monday: 2024-01-29 full, 2024-02-05 in progress.
+        assert t["x"] == ["2024-01-29", "2024-02-05"]
+        assert t["marker"]["opacity"] == [1, 0.4] and t["marker"]["pattern"]["shape"] == ["", "/"]
+    assert [(s["x0"], s["line"]["dash"]) for s in dep["layout"]["shapes"]] == [("2024-02-05", "dash")]
+    ci = _figure(html, "chart-flow-ci")
+    bar, line = ci["data"]
+    assert bar["marker"]["pattern"]["shape"] == ["/"] and line["marker"]["symbol"] == ["circle-open"]
+    phases = _figure(html, "chart-flow-phases")
+    assert all(t["marker"]["pattern"]["shape"] == ["/"] for t in phases["data"])
+    assert "2024-W06 is in progress (partial)" in json.dumps(phases["layout"]["annotations"])
+    # Each chart's note says what the hatching means.
+    for chart in ("phases", "deployments", "ci"):
+        i = html.index("</script>", html.index(f'data-figure-for="chart-flow-{chart}"'))
+        note = html[i:html.index("</p>", i)]
+        assert "not over, so its counts cover only part of it" in note, chart
+
+
+def test_agent_loop_weeks_flag_exactly_the_week_in_progress(tmp_path):
+    from test_agent_sessions import _ingested
+
+    # The three fixture sessions start Mon 2026-03-02 .. Wed 2026-03-04 15:00; as_of Wed 16:00.
+    _, _, store = _ingested(tmp_path)
+    out = tmp_path / "a.html"
+    doc = loopmeter.report_from_store(store_path=store, as_of=datetime(2026, 3, 4, 16), html_path=out,
+                                      config=load_config(tmp_path / "absent.toml"))
+    loops = doc["agent_loops"]
+    assert _flagged(loops["weekly"]) == ["2026-03-02"] == _mondays(loops["weekly"])
+    assert _flagged(loops["per_validated_change"]["weekly"]) == ["2026-03-02"]
+    html = out.read_text()
+    fig = _figure(html, "chart-agent-interventions")
+    i = html.index("</script>", html.index('data-figure-for="chart-agent-interventions"'))
+    assert "not over, so its counts cover only part of it" in html[i:html.index("</p>", i)]
+    bar = next(t for t in fig["data"] if t["type"] == "bar")
+    assert bar["marker"]["pattern"]["shape"] == ["/"] and bar["marker"]["opacity"] == [0.4]
+    assert "2026-03-02 is in progress (partial)" in json.dumps(fig["layout"]["annotations"])
+    # as_of the next Monday noon: the sessions' week is over and no entry is flagged.
+    later = loopmeter.report_from_store(store_path=store, as_of=datetime(2026, 3, 9, 12),
+                                        config=load_config(tmp_path / "absent.toml"))
+    assert _flagged(later["agent_loops"]["weekly"]) == []
+    assert _flagged(later["agent_loops"]["per_validated_change"]["weekly"]) == []
+
+
+@needs_chromium
+def test_deployments_chart_shows_the_week_in_progress_in_chromium(flow_midweek):
+    _, out, _ = flow_midweek
+    loaded = load_page(out, wait_for="#chart-flow-deployments", timeout_ms=30000, evaluate={
+        "opacity": "[...document.querySelectorAll('#chart-flow-deployments .trace.bars .point path')]"
+                   ".map(p => getComputedStyle(p).opacity)",
+        "patterned": "[...document.querySelectorAll('#chart-flow-deployments .trace.bars .point path')]"
+                     ".map(p => (p.style.fill || p.getAttribute('fill') || '').includes('url('))",
+        "dashed": "[...document.querySelectorAll('#chart-flow-deployments .shapelayer path')]"
+                  ".map(p => getComputedStyle(p).strokeDasharray).filter(d => d && d !== 'none').length",
+        "label": "[...document.querySelectorAll('#chart-flow-deployments .annotation-text')].map(t => t.textContent).join('|')",
+    })
+    assert loaded.errors == [] and loaded.requests == []
+    assert "week in progress" in loaded.values["label"] and "(partial)" in loaded.values["label"]
+    assert loaded.values["dashed"] >= 1
+    # Two traces (deployment days, failed changes) over two weeks; only the second week is light and hatched.
+    ops = [float(o) for o in loaded.values["opacity"]]
+    pats = loaded.values["patterned"]
+    assert sorted(ops) == [0.4, 0.4, 1.0, 1.0] and sum(pats) == 2
+    assert all((o < 1) == p for o, p in zip(ops, pats))

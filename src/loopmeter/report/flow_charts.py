@@ -129,6 +129,18 @@ def _waiting_marked(w: Mapping[str, Any] | None) -> go.Figure | None:
     return mark_partial_bars(waiting_figure(w), _waiting_rows(w), date_axis=False)
 
 
+def _phases_marked(pr: Mapping[str, Any] | None) -> go.Figure | None:
+    return mark_partial_bars(pr_phases_figure(pr), _waiting_rows(pr), date_axis=False)
+
+
+def _dated_marked(fig: go.Figure | None, part: Mapping[str, Any] | None) -> go.Figure | None:
+    return mark_partial_bars(fig, (part or {}).get("weekly", []), date_axis=True)
+
+
+def _partial_note(rows: list[Mapping[str, Any]]) -> str:
+    return (" " + PARTIAL_NOTE) if any_partial(rows) else ""
+
+
 def _chart(key: str, fig: go.Figure | None, note: str, empty: str) -> dict[str, Any]:
     return {"id": f"chart-flow-{key}", "payload": _figure_payload(fig) if fig is not None else None,
             "note": note, "empty": empty}
@@ -140,20 +152,23 @@ def flow_context(report: Mapping[str, Any]) -> dict[str, Any]:
     if not flow:
         return {"flow": None, "flow_charts": {}, "dora_tiles": []}
     charts = {
-        "phases": _chart("phases", pr_phases_figure(flow.get("pr_cycle")),
+        "phases": _chart("phases", _phases_marked(flow.get("pr_cycle")),
                          "Median hours of each phase, per ISO week of the merge; phases with unknown ends are left out, "
-                         "so a bar is a sum of medians, not the median of the whole cycle.", "No merged pull request."),
+                         "so a bar is a sum of medians, not the median of the whole cycle."
+                         + _partial_note(_waiting_rows(flow.get("pr_cycle"))), "No merged pull request."),
         "waiting": _chart("waiting", _waiting_marked(flow.get("waiting_on_humans")),
                           "Hours pull requests spent where the next move belonged to a person, in the week the hours passed; "
                           "pull requests still open at the report date count up to it."
                           + (" " + PARTIAL_NOTE if any_partial(_waiting_rows(flow.get("waiting_on_humans"))) else ""),
                           "No merged or open pull request."),
-        "deployments": _chart("deployments", deployments_figure(flow.get("dora")),
+        "deployments": _chart("deployments", _dated_marked(deployments_figure(flow.get("dora")), flow.get("dora")),
                               "Successful production deployments only. A failed change is a deployment followed within the "
-                              "failure window by a revert, a hotfix or an incident.", "No production deployment."),
-        "ci": _chart("ci", ci_figure(flow.get("ci")),
+                              "failure window by a revert, a hotfix or an incident."
+                              + _partial_note((flow.get("dora") or {}).get("weekly", [])), "No production deployment."),
+        "ci": _chart("ci", _dated_marked(ci_figure(flow.get("ci")), flow.get("ci")),
                      "Latency: from the push (the first queued run of a commit) to its first CI verdict. Flaky: a workflow "
-                     "that failed and then passed on the same commit.", "No CI run."),
+                     "that failed and then passed on the same commit."
+                     + _partial_note((flow.get("ci") or {}).get("weekly", [])), "No CI run."),
     }
     tiles = []
     d = flow.get("dora")

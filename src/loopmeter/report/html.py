@@ -497,6 +497,8 @@ def _weeks_axis(weeks: list[str]) -> dict[str, Any]:
 
 def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]:
     """Time to green (distribution), human interventions per week, cost per validated change per week."""
+    from .partial_charts import mark_partial_bars  # it imports this module
+
     figs: dict[str, go.Figure | None] = {"ttg": None, "interventions": None, "cost": None}
     ttg = [v for v in loops.get("time_to_green_minutes") or [] if finite(v)]
     if ttg:
@@ -516,7 +518,8 @@ def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]
                         mode="lines+markers", line=dict(color=AI_COLOUR))
         fig.update_layout(**_base_layout("Agent sessions and human interventions per week", yaxis_title="count",
                                          xaxis=_weeks_axis(x)))
-        figs["interventions"] = fig
+        # Bars sit on their Monday here (not across the week): the week is named in a label, not framed.
+        figs["interventions"] = mark_partial_bars(fig, weekly, date_axis=False)
     pv = (loops.get("per_validated_change") or {}).get("weekly") or []
     pv = [w for w in pv if finite(w.get("cost_per_validated_change"))]
     if pv:
@@ -526,7 +529,7 @@ def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]
             hovertemplate="%{x}: $%{y:.2f} per validated change (%{customdata} validated)<extra></extra>"))
         fig.update_layout(**_base_layout("Agent cost per validated change, by week the change landed",
                                          yaxis_title="USD", xaxis=_weeks_axis([str(w["week"]) for w in pv])))
-        figs["cost"] = fig
+        figs["cost"] = mark_partial_bars(fig, pv, date_axis=False)
     return figs
 
 
@@ -726,12 +729,19 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
                   "One session per count: minutes from its start to its first passing test run. Sessions that never "
                   "ran tests, or never saw them pass, are not in it (the table says how many).",
                   "No session reached a passing test run.")
+        from .partial_charts import PARTIAL_POINT_NOTE
+
+        def partial_note(rows: Any, note: str = PARTIAL_NOTE) -> str:
+            return (" " + note) if any_partial(list(rows or [])) else ""
+
         add_chart("agent_interventions", figs["interventions"],
-                  "Interventions are a person's turns after the first one in a session.", "No sessions.")
+                  "Interventions are a person's turns after the first one in a session."
+                  + partial_note(loops.get("weekly")), "No sessions.")
         add_chart("agent_cost", figs["cost"],
                   "Cost of the sessions linked to changes, shared equally among the changes each session is linked "
                   "to, divided by the validated ones. Only sources that report cost count (OpenTelemetry, usage "
-                  "reports); transcripts do not.",
+                  "reports); transcripts do not." + partial_note(
+                      (loops.get("per_validated_change") or {}).get("weekly"), PARTIAL_POINT_NOTE),
                   "No linked session reported a cost.")
 
     with_cycle = [c for c in rows if finite(c.get("cycle_hours"))]

@@ -16,7 +16,7 @@ from plotly.colors import hex_to_rgb
 
 from ..stats.json_values import finite
 from . import html as h
-from .lift_text import ci_text, estimator_name, sentence
+from .lift_text import ci_text, estimator_name, interval_text, sentence
 
 DESIGN_NAMES = {"before-after": "Before / after adoption", "ai-vs-human": "AI-assisted vs human, same period",
                 "experiment": "Pilot experiment"}
@@ -213,6 +213,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                 "ratio": h.fmt_ratio(r.get("ratio"), "no estimate"),
                 "estimated": finite(r.get("ratio")),
                 "ci": ci_text(r) if finite(r.get("ratio")) else "—",
+                "interval": interval_text(r) if finite(r.get("ratio")) else None,
                 "p": f"{r['p_value']:.3g}" if finite(r.get("p_value")) else "—",
                 "n": f"{h.fmt_int(r.get('n_a'), '—')} / {h.fmt_int(r.get('n_b'), '—')}",
                 "clusters": h.fmt_int(r.get("n_clusters"), "—"),

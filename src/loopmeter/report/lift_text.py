@@ -61,6 +61,20 @@ _SAME_PEOPLE = {
 }
 
 
+# Which interval a row's ci_low/ci_high are, said plainly for the time-series rows (`interval` of
+# its_level_change): weekly series are autocorrelated, and a reader comparing rows should know
+# that this interval allows for it.
+INTERVAL_WORDS = {
+    "sieve_bootstrap_t": "bootstrap interval that allows for week-to-week correlation",
+    "newey_west": "Newey-West interval that allows for week-to-week correlation",
+}
+
+
+def interval_text(r: Mapping[str, Any]) -> str | None:
+    """The kind of interval `r` shows, in plain words, for the time-series rows; None otherwise."""
+    return INTERVAL_WORDS.get(str(r.get("interval")))
+
+
 def estimator_name(estimator: Any) -> str:
     return ESTIMATOR_NAMES.get(str(estimator), str(estimator or "—").replace("_", " "))
 
@@ -92,6 +106,9 @@ def sentence(r: Mapping[str, Any]) -> str:
         size = ", adjusted for change size" if str(r.get("estimator")).endswith("_size") else ""
         pattern = _SAME_PEOPLE[str(r["comparison"])].replace("{what}", metric).replace("{who}", who) + size
     text = pattern.format(what=what, r=f"{ratio:.2f}x") + " " + ci_text(r)
+    kind = interval_text(r)
+    if kind and (finite(r.get("ci_low")) or finite(r.get("ci_high"))):
+        text += f" ({kind})"
     lo, hi = r.get("ci_low"), r.get("ci_high")
     if finite(lo) and (finite(hi) or r.get("ci_high_unbounded")):
         text += "; the interval includes 1 (no difference)" if lo <= 1 <= (hi if finite(hi) else float("inf")) else ""

@@ -1,6 +1,7 @@
 """Weekly bar charts draw the week still in progress (entries flagged `partial`, see
 metrics/partial_weeks.py) lighter and hatched, with a dashed frame and a label, so that its lower
-counts read as "not over yet" rather than as a drop."""
+counts read as "not over yet" rather than as a drop. Lines drawn over the weeks (CI flakes, agent
+cost) mark that week's point with an open circle."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ..metrics.partial_weeks import week_monday
 from .html import _plot_text
 
 PARTIAL_OPACITY = 0.4
 PARTIAL_NOTE = ("The hatched, lighter bars are the week the report's as-of time falls in: it is not over, so its "
                 "counts cover only part of it and are no drop.")
+PARTIAL_POINT_NOTE = ("The open circle is the week the report's as-of time falls in: it is not over, so its value "
+                      "covers only part of it.")
 
 
 def any_partial(rows: Sequence[Mapping[str, Any]]) -> bool:
@@ -22,16 +26,22 @@ def any_partial(rows: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def mark_partial_bars(fig: go.Figure | None, rows: Sequence[Mapping[str, Any]], *, date_axis: bool) -> go.Figure | None:
-    """Make the bars of partial rows lighter and hatched (every Bar trace drawn one point per row of
-    `rows`); on a date axis (x = week_start) also frame the week with a dashed box and a label."""
+    """Make the bars of partial rows lighter and hatched, and their points on lines open circles
+    (every Bar or Scatter trace drawn one point per row of `rows`); on a date axis (x = the week's
+    Monday) also frame the week with a dashed box and a label."""
     if fig is None or not any_partial(rows):
         return fig
     flags = [bool(r.get("partial")) for r in rows]
+    bars = False
     for trace in fig.data:
         if isinstance(trace, go.Bar) and trace.y is not None and len(trace.y) == len(flags):
             trace.marker.opacity = [PARTIAL_OPACITY if p else 1.0 for p in flags]
             trace.marker.pattern = dict(shape=["/" if p else "" for p in flags], solidity=0.3)
-    starts = sorted({str(r["week_start"]) for r, p in zip(rows, flags) if p and r.get("week_start")})
+            bars = True
+        elif isinstance(trace, go.Scatter) and trace.y is not None and len(trace.y) == len(flags):
+            trace.marker.symbol = ["circle-open" if p else "circle" for p in flags]
+            trace.marker.size = [10 if p else 6 for p in flags]
+    starts = sorted({m for r, p in zip(rows, flags) if p and (m := week_monday(r))})
     for start in starts:
         end = (date.fromisoformat(start) + timedelta(days=7)).isoformat()
         if date_axis:
@@ -45,6 +55,6 @@ def mark_partial_bars(fig: go.Figure | None, rows: Sequence[Mapping[str, Any]], 
         # Category axes name weeks by their ISO label; inside the plot, since the legend holds the top.
         label = next((str(r.get("week")) for r, p in zip(rows, flags) if p and r.get("week")), starts[-1])
         fig.add_annotation(x=0, xref="paper", y=0.98, yref="paper", yanchor="top", xanchor="left", showarrow=False,
-                           text=f"hatched: {_plot_text(label, 20)} is in progress (partial)",
+                           text=f"{'hatched' if bars else 'open circle'}: {_plot_text(label, 20)} is in progress (partial)",
                            bgcolor="rgba(255,255,255,0.8)", font=dict(size=11, color="#555"))
     return fig
