@@ -118,3 +118,14 @@ def test_no_author_on_both_sides_gives_no_number_and_says_why(tmp_path):
     assert _row(doc, "ratio_of_rates")["ratio"] is not None  # the pooled ratio still has a number
     check = next(c for c in doc["checks"] if c["metric"] == THROUGHPUT and c["check"] == "few_identifying_authors")
     assert check["applies"] is True
+
+
+def test_few_identifying_authors_caveat_speaks_of_active_authors_and_validated_changes():
+    from loopmeter.metrics import lift_caveats as cv
+
+    c = cv.few_identifying_authors(3, 41, 9, ("the period after adoption", "the period before adoption"),
+                                   changes="validated changes", side="are active with validated changes")
+    assert c.code == "few_identifying_authors"
+    assert c.text.startswith("Only 3 of 9 authors are active with validated changes in both the period after adoption "
+                             "and the period before adoption (41 validated changes)")
+    assert cv.few_identifying_authors(10, 400, 12) is None

@@ -43,7 +43,7 @@ def _glm(ea, xa, eb, xb):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_point_and_cluster_robust_se_equal_statsmodels_glm_with_author_dummies(seed):
     ea, xa, eb, xb = panel(np.random.default_rng(seed))
-    rows, ref, keep = _glm(ea, xa, eb, xb)
+    _, ref, keep = _glm(ea, xa, eb, xb)
     est = poisson_rate_ratio_author_fe(ea, xa, eb, xb, conf=0.9)
     g = int(keep.sum())
     assert est.extra["beta"] == pytest.approx(ref.params["after"], rel=1e-6, abs=1e-9)
@@ -82,3 +82,10 @@ def test_no_event_on_one_side_of_the_fit_gives_no_number():
 def test_events_without_exposure_are_refused():
     with pytest.raises(ValueError, match="zero exposure"):
         poisson_rate_ratio_author_fe([1], [0], [1], [1])
+
+
+def test_one_author_on_both_sides_has_a_ratio_but_no_interval():
+    est = poisson_rate_ratio_author_fe([6, 3], [2, 3], [2, 0], [2, 0])
+    assert est.ratio == pytest.approx(3.0) and est.ci_low is None and est.ci_high is None
+    assert est.extra["n_identifying_authors"] == 1 and est.n_clusters == 2
+    assert any("no cluster-robust interval" in c for c in est.caveats)

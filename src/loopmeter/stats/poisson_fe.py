@@ -68,12 +68,12 @@ def poisson_rate_ratio_author_fe(
         if ((e > 0) & (x == 0)).any():
             raise ValueError(f"group {name}: {int(((e > 0) & (x == 0)).sum())} authors have events but zero exposure")
     active = (xa > 0) | (xb > 0)
-    n_a, n_b, n_clusters = int(round(ea[active].sum())), int(round(eb[active].sum())), int(active.sum())
+    n_a, n_b, n_clusters = round(float(ea[active].sum())), round(float(eb[active].sum())), int(active.sum())
     fit = (xa > 0) & (xb > 0) & (ea + eb > 0)
     ya, yb, wa, wb = ea[fit], eb[fit], xa[fit], xb[fit]
     g = int(fit.sum())
     extra: dict = {"covariance": "CR1", "fixed_effects": ["author"], "n_identifying_authors": g,
-                   "n_identifying_changes": int(round(ya.sum() + yb.sum()))}
+                   "n_identifying_changes": round(float(ya.sum() + yb.sum()))}
 
     def none(reason: str) -> Estimate:
         return Estimate(NAME, None, None, None, n_a, n_b, n_clusters, (reason,), extra=extra)
