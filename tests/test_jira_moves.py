@@ -204,7 +204,7 @@ def test_open_issues_are_looked_up_a_hundred_to_a_request_and_the_cli_says_what_
         deleted = second[7]
         for batch in (first, second):
             jql = "key in (" + ", ".join(f'"{k}"' for k in batch) + ")"
-            found = [{"id": "1", "key": moved.get(k, k), "fields": {}} for k in batch if k != deleted]
+            found = [{"id": str(20000 + int(k[4:])), "key": moved.get(k, k), "fields": {}} for k in batch if k != deleted]
             srv.answer(SEARCH, {"issues": found}, jql="^" + jql.replace("(", r"\(").replace(")", r"\)") + "$")
         n = len(srv.requests())
         r = cli("--jira", "OPS", "--url", srv.url, "--store", store)

@@ -1,29 +1,32 @@
 """Teams from CODEOWNERS (`loopmeter lift --by codeowners`): a change belongs to the team that owns
 most of the lines it changed.
 
-Each repository's CODEOWNERS is read from the commit that was ingested (`repos.head_sha`, in the
-clone at `repos.path`), first found of GitHub's and GitLab's locations, and parsed by
+Each change is judged by the CODEOWNERS in force at its landing commit: every version along the
+ingested commit's first-parent line (`repos.head_sha`, in the clone at `repos.path`) is read by
+codeowners_history.py, the first found of GitHub's and GitLab's locations at each point, and parsed by
 legibility/codeowners.py as the forge reading it there does (GitHub: the last matching rule wins;
 GitLab: every section's last matching entry applies, section default owners included). Only team
 owners count (`@org/team`, `@group/subgroup`: an owner with a `/`); a path owned by several teams
 (on one line, or in several GitLab sections) has its lines split equally between them. A changed line is an added or deleted line of the change's commits (a
 binary file counts as one). The change goes to the team with most lines (a tie to the first name
-in sorted order); a change with no team-owned line to `unassigned`. Today's ownership is applied
-to the whole history: ownership that moved is a limitation of this source (docs/metrics.md).
+in sorted order); a change with no team-owned line, or that landed while there was no CODEOWNERS
+(before the first, after a deletion), to `unassigned` (docs/metrics.md).
 """
 
 from __future__ import annotations
 
 import subprocess
+from bisect import bisect_right
 from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import ConfigError
-from ..legibility.codeowners import LOCATIONS, Rule, owners_of, parse
+from ..legibility.codeowners import LOCATIONS, Codeowners, Rule, owners_of, parse
 from ..teams import UNASSIGNED
 from .changes import Window, changes, salt_free_author_keys, with_salt_free_authors
+from .codeowners_history import codeowners_history
 
 
 def teams_among(owners: tuple[str, ...]) -> list[str]:
@@ -70,17 +73,26 @@ def read_codeowners(repo: str, path: str | None, sha: str | None) -> str | None:
 
 
 def change_teams(con, repos: list[str]) -> tuple[dict[str, str], list[str]]:
-    """change item id -> owning team, and every team CODEOWNERS names in these repositories."""
+    """change item id -> owning team, and every team any CODEOWNERS version names in these
+    repositories. Each change is judged by the CODEOWNERS in force at its landing commit
+    (codeowners_history.py); a change that landed while there was none is `unassigned`."""
     raw = getattr(con, "con", con)
-    rules: dict[str, list[Rule]] = {}
+    histories: dict[str, tuple[list[int], list[Codeowners | None]]] = {}
+    positions: dict[str, dict[str, int]] = {}
     for repo, path, sha in raw.execute("select repo, path, head_sha from repos where repo in (select unnest(?))",
                                        [repos]).fetchall():
-        found = find_codeowners(repo, path, sha)
-        if found is not None:
-            rules[repo] = parse(found[1], found[0])
-    if not rules:
+        h = codeowners_history(repo, path, sha)
+        if any(v.text is not None for v in h.versions):
+            parsed: dict[tuple[str | None, str | None], Codeowners | None] = {}
+            for v in h.versions:  # a file moved back and forth, or reverted, is parsed once
+                if (v.location, v.text) not in parsed:
+                    parsed[(v.location, v.text)] = None if v.text is None else parse(v.text, v.location)
+            histories[repo] = ([v.index for v in h.versions], [parsed[(v.location, v.text)] for v in h.versions])
+            positions[repo] = h.position
+    if not histories:
         raise ConfigError(f"--by codeowners: no CODEOWNERS in {', '.join(repos)} (looked in {', '.join(LOCATIONS)})")
-    named = sorted({t for rs in rules.values() for r in rs for t in owner_teams(r)})
+    named = sorted({t for _, vs in histories.values() for rs in vs if rs is not None for r in rs
+                    for t in owner_teams(r)})
     rows = raw.execute(
         """
         select l.dst as item_id, c.repo, f.path,
@@ -91,12 +103,27 @@ def change_teams(con, repos: list[str]) -> tuple[dict[str, str], list[str]]:
         where l.kind = 'part_of' and c.repo in (select unnest(?))
         group by all
         """,
-        [sorted(rules)],
+        [sorted(histories)],
     ).fetchall()
     by_item: dict[str, tuple[str, dict[str, float]]] = {}
     for item, repo, path, lines in rows:
         by_item.setdefault(item, (repo, {}))[1][path] = float(lines)
-    return {item: owning_team(paths, rules[repo]) for item, (repo, paths) in by_item.items()}, named
+    out: dict[str, str] = {}
+    for item, (repo, paths) in by_item.items():
+        rules = _in_force(histories[repo], positions[repo], item.rsplit(":", 1)[-1])
+        out[item] = UNASSIGNED if rules is None else owning_team(paths, rules)
+    return out, named
+
+
+def _in_force(history: tuple[list[int], list[Codeowners | None]], position: dict[str, int],
+              landing: str) -> Codeowners | None:
+    """The CODEOWNERS in the tree of the landing commit: the last version at or before it on the
+    first-parent line (None before the first version, or after a deletion)."""
+    at = position.get(landing)
+    if at is None:  # a change id is a commit of this line (store/changes.py); stay honest if not
+        return None
+    i = bisect_right(history[0], at) - 1
+    return None if i < 0 else history[1][i]
 
 
 def weekly_by_change_team(con, window: Window, repos: list[str], team_of_item: dict[str, str]) -> pd.DataFrame:

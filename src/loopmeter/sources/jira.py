@@ -32,7 +32,9 @@ never matches `project = "OPS"` again; a deleted one is in no listing. So, (1) a
 (2) after each walk, the stored open issues of the project the walk did not read are looked up by
 key, `key in ("OPS-2", ...)`, 100 to a request (LOOKUP_BATCH). Jira finds a moved issue by its old
 key and answers it under its new one; a deleted issue (or one the token may no longer see) is
-absent. Either way its item is removed, with its events and links: it no longer belongs to the
+absent. Which is which is told by Jira's numeric issue id (`id`, stored as `attrs.jira_id`), which a
+move keeps: see `JiraSource._gone`. An issue read with the stored id of another key of a project of
+the same site replaces that item too (a move its changelog does not show). Either way its item is removed, with its events and links: it no longer belongs to the
 project, and left open it would count as work in progress forever (and twice when its new project
 is ingested too). Jira rejects a `key in` list naming an issue that does not exist ("An issue with
 key 'OPS-4' does not exist for field 'key'.", 400) unless the query is not validated: Server and
@@ -40,6 +42,10 @@ Data Center document `validateQuery=false` on `/rest/api/2/search`; Cloud's enha
 documents no such parameter, so a 400 naming keys of the list is read as those keys being gone and
 the rest of the batch is asked again. Closed issues are not looked up (their numbers no longer
 change; a moved closed issue is removed when its new project is ingested, by rule 1).
+
+Sites: item ids are `jira:KEY-N` (no site in them; stores hold them), so the store records which
+site (`site()`: host, port, context path) each project key was read from, in meta `jira_site:KEY`,
+and refuses a project key already stored from another site before asking it anything.
 
 People: accounts are pseudonymised by `store.api_load.ApiActors`, keyed on the stable accountId
 (Cloud) or the user key / name (Server, Data Center) scoped to the host, never the display name,
@@ -66,6 +72,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..api_ingestion import ApiIngestResult, ApiSource, Stream
 from ..attribution import Matcher
+from ..errors import ConfigError
 from ..ingestion import Progress
 from ..store import api_load
 from ..store.api_load import PageRows
@@ -135,6 +142,7 @@ class JiraIssue:
     reporter: Person | None = None
     category_changed: datetime | None = None
     transitions: list[Transition] = field(default_factory=list)
+    jira_id: str | None = None  # Jira's numeric issue id: stable across moves (the key is not); API only
 
 
 def category_key(value: Any) -> str | None:
@@ -189,6 +197,8 @@ def issue_record(it: JiraIssue, who: Who, project: str | None
         attrs["hours_by_category"] = _hours_by_category(it, ts_sorted, done)
     if it.updated is not None:
         attrs["updated"] = it.updated.isoformat()
+    if it.jira_id is not None:
+        attrs["jira_id"] = it.jira_id
     item = {
         "item_id": iid, "source": "jira", "kind": _item_kind(it.issue_type), "repo": project, "team": None,
         "title": it.summary, "created_at": it.created, "started_at": started, "done_at": done,
@@ -325,6 +335,8 @@ MARGIN = timedelta(hours=1)
 UNKNOWN_ZONE = timedelta(hours=14)
 #: Atlassian: a `nextPageToken` expires after 7 days; a Cloud walk interrupted longer ago restarts.
 TOKEN_LIFETIME = timedelta(days=6)
+#: meta key prefix recording which site (`site()`) each project's issues were read from.
+SITE_META = "jira_site:"
 
 
 def _with_param(url: str, name: str, value: str) -> str:
@@ -451,8 +463,21 @@ def _issue_from_api(raw: dict, histories: list[dict], cats: dict[str, str], skip
         or _category(cats, status.get("id"), status.get("name")),
         created=created, resolved=parse_time(f.get("resolutiondate")), updated=parse_time(f.get("updated")),
         labels=[str(x) for x in f.get("labels") or []], reporter=account(f.get("reporter")),
-        transitions=_transitions(histories, cats),
+        transitions=_transitions(histories, cats), jira_id=_jira_id(raw),
     )
+
+
+def _jira_id(raw: dict) -> str | None:
+    """The issue's numeric id as text (Jira sends it as a string; digits only, else unknown)."""
+    value = raw.get("id")
+    return str(value) if value is not None and str(value).isdigit() else None
+
+
+def site(base_url: str) -> str:
+    """Which Jira a base URL is: host (and port), and the context path of a Server install
+    (https://corp.example/jira). Two sites may share project keys and numeric issue ids."""
+    parts = urlsplit(base_url)
+    return (parts.netloc.lower() + parts.path.rstrip("/")) or "jira"
 
 
 def _updated(entry: dict) -> datetime | None:
@@ -471,6 +496,9 @@ class JiraSource(ApiSource):
         self.project = project
         self.api = f"/rest/api/2/project/{project}"
         self.prefix = f"jira:{project}-"  # item ids are jira:KEY-N
+        self.site = site(client.base_url)
+        self.same_site: list[str] = [project]  # the stored projects read from this site (check())
+        self.other_site: list[str] = []  # and those read from another one
         self.source = f"{self.KIND}:{project}"
         self.cloud = False
         self.zone: ZoneInfo | None = None
@@ -491,11 +519,28 @@ class JiraSource(ApiSource):
             return None
 
     def check(self) -> None:
-        """The project is there; which search API the server has; the user's time zone; statuses."""
+        """The project is there (and not stored from another site); which search API the server has;
+        the user's time zone; statuses."""
+        key = f"{SITE_META}{self.project}"
+        stored = self.store.meta(key)
+        if stored is not None and stored != self.site:
+            # Item ids are jira:KEY-N (kept: stores hold them), so a second site's OPS-1 would
+            # overwrite the first one's. Refused before any request or row.
+            raise ConfigError(
+                f"jira: project {self.project} is already stored from {stored}; --url {self.site} is another "
+                f"Jira site whose {self.project}-N issues would take the same ids: use another --store")
         try:
             self.client.get(self.api, conditional=False)
         except NotFound:
             raise NotFound(f"jira: project {self.project} not found or not visible to this token") from None
+        if stored is None:
+            # A store written before sites were recorded holds the project from the site it was
+            # first read from, which it did not note: the first site asked since claims it.
+            self.store.set_meta(key, self.site)
+        sites = self.store.con.execute("select substr(key, ?), value from meta where starts_with(key, ?)",
+                                       [len(SITE_META) + 1, SITE_META]).fetchall()
+        self.same_site = [p for p, v in sites if v == self.site]
+        self.other_site = [p for p, v in sites if v != self.site]
         info = self._optional("/rest/api/2/serverInfo")
         self.cloud = isinstance(info, dict) and str(info.get("deploymentType") or "").lower() == "cloud"
         me = self._optional("/rest/api/2/myself")
@@ -553,11 +598,16 @@ class JiraSource(ApiSource):
             else:
                 self.skipped.append(Skipped(f"search result {e.get('id')}", "missing issue key"))
         stored = api_load.versions(self.store, [f"jira:{e['key']}" for e in keyed])
+        known = dict(self.store.con.execute(
+            "select item_id, json_extract_string(attrs, '$.jira_id') from items where list_contains(?, item_id)",
+            [[f"jira:{e['key']}" for e in keyed]]).fetchall())
+        read: list[tuple[JiraIssue, list[str]]] = []
         for e in keyed:
             iid = f"jira:{e['key']}"
             u = _updated(e)
             old = stored.get(iid)
-            if old is not None and u is not None and old[0] == u:
+            # Unchanged, unless stored before ids were (no jira_id yet): read once more to fill it.
+            if old is not None and u is not None and old[0] == u and (known.get(iid) or _jira_id(e) is None):
                 continue
             log = e.get("changelog") if isinstance(e.get("changelog"), dict) else {}
             histories = [h for h in log.get("histories") or [] if isinstance(h, dict)]
@@ -567,17 +617,41 @@ class JiraSource(ApiSource):
             issue = _issue_from_api(e, histories, self.cats, self.skipped)
             if issue is None:
                 continue
-            before = [f"jira:{k}" for k in moved_from(histories, issue.key)]
-            if before:
-                present = {r[0] for r in self.store.con.execute(
-                    "select item_id from items where list_contains(?, item_id)", [before]).fetchall()}
-                self.moved += len(present - set(rows.removed))
-                rows.removed += [i for i in before if i not in rows.removed]
+            read.append((issue, [f"jira:{k}" for k in moved_from(histories, issue.key)]))
             item, events = issue_record(issue, self.who, self.project)
             rows.item(**item)
             for ts, activity, by, attrs in events:
                 rows.event(iid, ts, activity, by, **(attrs or {}))
             rows.versions.append((iid, u))
+        gone = self._replaced(read)
+        self.moved += len([i for i in gone if i not in rows.removed])
+        rows.removed += [i for i in gone if i not in rows.removed]
+
+    def _replaced(self, read: list[tuple[JiraIssue, list[str]]]) -> list[str]:
+        """The stored items that are issues of `read` under an earlier key, removed in the page's
+        transaction: (1) a key the issue's changelog says it had, unless the store knows that key as
+        another issue (another jira_id) or from another site; (2) any item of a project read from this site with the issue's
+        jira_id (a move the changelog does not show: it survives a move, the key does not)."""
+        before = sorted({k for _, keys in read for k in keys})
+        ids = sorted({it.jira_id for it, _ in read if it.jira_id})
+        if not before and not ids:
+            return []
+        stored = self.store.con.execute(
+            "select item_id, repo, json_extract_string(attrs, '$.jira_id') as j from items "
+            "where source = 'jira' and (list_contains(?, item_id) or list_contains(?, j))",
+            [before, ids]).fetchall()
+        out: list[str] = []
+        for it, keys in read:
+            iid = f"jira:{it.key}"
+            for item_id, repo, j in stored:
+                if item_id == iid or item_id in out:
+                    continue
+                by_key = (item_id in keys and repo not in self.other_site
+                          and (j is None or it.jira_id is None or j == it.jira_id))
+                by_id = it.jira_id is not None and j == it.jira_id and repo in self.same_site
+                if by_key or by_id:
+                    out.append(item_id)
+        return out
 
     def _changelog(self, key: str, embedded: list[dict]) -> list[dict]:
         out: list[dict] = []
@@ -597,22 +671,47 @@ class JiraSource(ApiSource):
         """Look up the stored open issues of the project the walk did not read, LOOKUP_BATCH keys to
         a request, and remove those Jira answers under another key (moved) or not at all (deleted)."""
         stored = self.store.con.execute(
-            "select i.item_id from items i join api_item_versions v using (item_id) where v.source = ? "
-            "and i.state = 'open' and starts_with(i.item_id, ?) order by i.item_id",
+            "select i.item_id, json_extract_string(i.attrs, '$.jira_id') from items i join api_item_versions v "
+            "using (item_id) where v.source = ? and i.state = 'open' and starts_with(i.item_id, ?) order by i.item_id",
             [self.source, self.prefix]).fetchall()
-        keys = [k for (iid,) in stored if (k := iid[len("jira:"):]) not in self.listed and _KEY.fullmatch(k)]
-        for i in range(0, len(keys), LOOKUP_BATCH):
-            batch = keys[i:i + LOOKUP_BATCH]
-            answered = self._lookup(batch)
-            gone = [k for k in batch if k not in answered]
-            # Each issue answered under a key not asked for stands for (at least) one gone key.
-            moved = min(len(gone), len(answered - set(batch)))
-            self.moved += moved
-            self.deleted += len(gone) - moved
-            api_load.remove_items(self.store, [f"jira:{k}" for k in gone])
+        stale = [(k, j) for iid, j in stored if (k := iid[len("jira:"):]) not in self.listed and _KEY.fullmatch(k)]
+        for i in range(0, len(stale), LOOKUP_BATCH):
+            batch = dict(stale[i:i + LOOKUP_BATCH])
+            moved, deleted = self._gone(batch, self._lookup(list(batch)))
+            self.moved += len(moved)
+            self.deleted += len(deleted)
+            api_load.remove_items(self.store, [f"jira:{k}" for k in moved + deleted])
 
-    def _lookup(self, keys: list[str]) -> set[str]:
-        """The current keys of the issues `keys` name (module docstring: moves and deletions)."""
+    def _gone(self, asked: dict[str, str | None], answered: dict[str, str | None]) -> tuple[list[str], list[str]]:
+        """Which asked keys (key -> stored jira_id) are moved and which deleted, given the answer (current
+        key -> id). By id: an issue answered under another key with the stored id moved, one answered by
+        neither key nor id is gone. A key stored before ids were (no jira_id) is matched by the answers no
+        stored id claims: none left means deleted, one key for them means moved, several keys are asked
+        one at a time (only old stores; two stale keys can name one issue, which a count cannot tell)."""
+        moved: list[str] = []
+        deleted: list[str] = []
+        unsure: list[str] = []
+        ids = {j for j in answered.values() if j}
+        for k, j in asked.items():
+            if k in answered:
+                continue  # open under its key, just not updated since the cursor
+            if j is not None:
+                (moved if j in ids else deleted).append(k)
+            else:
+                unsure.append(k)
+        claimed = {j for j in asked.values() if j}
+        strangers = [k for k, j in answered.items() if k not in asked and (j is None or j not in claimed)]
+        if not strangers:
+            deleted += unsure
+        elif len(unsure) == 1:
+            moved += unsure
+        else:
+            for k in unsure:
+                (moved if self._lookup([k]) else deleted).append(k)
+        return moved, deleted
+
+    def _lookup(self, keys: list[str]) -> dict[str, str | None]:
+        """The current keys of the issues `keys` name, with their ids (module docstring: moves and deletions)."""
         if self.cloud:
             path, nxt, extra = CLOUD_SEARCH, _next_by_token, {}
         else:
@@ -621,14 +720,15 @@ class JiraSource(ApiSource):
         while True:
             ask = [k for k in keys if k not in gone]
             if not ask:
-                return set()
+                return {}
             # `fields=key`: only the key is needed, the smallest answer (and Cloud's largest page).
             params = {"jql": "key in (" + ", ".join(f'"{k}"' for k in ask) + ")", "fields": "key",
                       "maxResults": LOOKUP_BATCH, **extra}
-            found: set[str] = set()
+            found: dict[str, str | None] = {}
             try:
                 for page in self.client.pages(path, params, conditional=False, next_url=nxt):
-                    found.update(str(e["key"]) for e in self.entries(page.data) if e.get("key"))
+                    # `id` comes with every issue whatever `fields` asks for
+                    found.update((str(e["key"]), _jira_id(e)) for e in self.entries(page.data) if e.get("key"))
             except ApiError as e:
                 named = _unknown_keys(e, ask) if e.status == 400 else set()
                 if not named:
