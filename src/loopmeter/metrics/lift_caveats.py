@@ -72,22 +72,26 @@ def too_few(n_a: int, n_b: int, n_clusters: int, labels: tuple[str, str] = ("the
 
 def few_identifying_authors(n_identifying: int, n_changes: int, n_authors: int,
                             labels: tuple[str, str] = ("the first group", "the second group"), *,
-                            min_clusters: int = MIN_CLUSTERS) -> Caveat | None:
+                            min_clusters: int = MIN_CLUSTERS, changes: str = "changes",
+                            side: str = "have changes") -> Caveat | None:
     """The within-author estimate (author fixed effects) rests on the authors with changes in both
     groups; fewer than `min_clusters` of them (the few-clusters threshold) is a handful of people,
-    and none leaves nothing to estimate (the estimate's row then gives this as its reason)."""
+    and none leaves nothing to estimate (the estimate's row then gives this as its reason).
+    `changes` names what is counted and `side` what puts an author on a side (throughput:
+    "validated changes", "are active with validated changes")."""
     if n_identifying >= min_clusters:
         return None
     if n_identifying <= 0:
         return Caveat(
             "few_identifying_authors",
-            f"No author has changes in both {labels[0]} and {labels[1]}, so the same people cannot be compared "
-            "with themselves: each author's changes are all on one side.",
+            f"No author {side.replace('have ', 'has ', 1).replace('are ', 'is ', 1)} in both {labels[0]} and "
+            f"{labels[1]}, so the same people cannot be compared with themselves: each author's {changes} are all "
+            "on one side.",
         )
     return Caveat(
         "few_identifying_authors",
-        f"Only {n_identifying} of {n_authors} authors have changes in both {labels[0]} and {labels[1]} "
-        f"({n_changes:,} changes); only they carry the same-people comparison, and with fewer than {min_clusters} "
+        f"Only {n_identifying} of {n_authors} authors {side} in both {labels[0]} and {labels[1]} "
+        f"({n_changes:,} {changes}); only they carry the same-people comparison, and with fewer than {min_clusters} "
         "its interval is unreliable, usually too narrow.",
     )
 

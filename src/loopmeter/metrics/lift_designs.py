@@ -29,6 +29,7 @@ from ..errors import ConfigError, DesignError, NoData
 from ..stats.flow import flow_windows
 from ..stats.json_values import json_ready
 from ..stats.lift import Estimate, ratio_of_quantiles, ratio_of_rates
+from ..stats.poisson_fe import poisson_rate_ratio_author_fe
 from ..stats.ranks import hodges_lehmann
 from ..stats.regression import identifying_groups, log_duration_ols, with_and_without_size
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
@@ -328,7 +329,8 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     tp = throughput_before_after(act, window, dates, seed=seed, n_boot=n_boot, unit=unit)
     out["results"].append(tp["result"])
     out["results"] += tp["more"]
-    out["checks"] += _checks(tp["caveats"], ("selection", "novelty", "simpsons_paradox", "pre_trends"), THROUGHPUT)
+    out["checks"] += _checks(tp["caveats"], ("selection", "novelty", "simpsons_paradox", "pre_trends",
+                                             "few_identifying_authors"), THROUGHPUT)
     out["weekly"] = tp["series"]
     out["figures"]["event_study"] = tp["event_study"]
     out["figures"]["km"] = km_figure(cyc["groups"])
@@ -444,7 +446,18 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     selection, novelty = cv.selection("before-after"), _throughput_novelty(series)
     found = [selection, novelty, _throughput_simpsons(a, r.get("ratio"), single, unit)]
     _add(r, *found)
-    more, event_study = [], series_event_study(series)
+    # The same people with themselves: a change in who is active (hires, leavers) moves the
+    # pooled ratio above but not this one; only authors active on both sides carry it.
+    fe = poisson_rate_ratio_author_fe(ev["after"].to_numpy(float), ex["after"].to_numpy(float),
+                                      ev["before"].to_numpy(float), ex["before"].to_numpy(float),
+                                      labels=LABELS["after/before"])
+    fe_r = _result("before-after", THROUGHPUT, "after/before", fe, window_days=window.days)
+    few = cv.few_identifying_authors(fe.extra["n_identifying_authors"], fe.extra["n_identifying_changes"],
+                                     fe.n_clusters, LABELS["after/before"], changes="validated changes",
+                                     side="active with validated changes")
+    _add(fe_r, selection, novelty, few if cv.finite(fe.ratio) else None)
+    found.append(few)
+    more, event_study = [fe_r], series_event_study(series)
     if its:
         its_est, fits, pre = its_level_change(series)
         its_r = _result("before-after", THROUGHPUT, "after/before", its_est, window_days=window.days)

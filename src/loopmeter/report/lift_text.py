@@ -27,6 +27,7 @@ _WHAT = {
     "log_duration_regression_author_fe": "{m} of the same people (regression with author fixed effects)",
     "log_duration_regression_author_fe_size": "{m} of the same people, adjusted for change size (regression with "
                                               "author fixed effects)",
+    "poisson_author_fe": "{m} of the same people (Poisson with author fixed effects)",
 }
 _METRICS = {
     "cycle_time_hours": "cycle time",
@@ -51,6 +52,7 @@ ESTIMATOR_NAMES = {
     "log_duration_ols": "log-duration regression",
     "log_duration_regression_author_fe": "log-duration regression, same authors",
     "log_duration_regression_author_fe_size": "log-duration regression, same authors + size",
+    "poisson_author_fe": "Poisson rate ratio, same authors",
 }
 # Author fixed effects compare each person with themselves: said so, with how many people that is.
 _SAME_PEOPLE = {
@@ -105,6 +107,11 @@ def sentence(r: Mapping[str, Any]) -> str:
                else "author fixed effects")
         size = ", adjusted for change size" if str(r.get("estimator")).endswith("_size") else ""
         pattern = _SAME_PEOPLE[str(r["comparison"])].replace("{what}", metric).replace("{who}", who) + size
+    if r.get("estimator") == "poisson_author_fe" and r.get("comparison") == "after/before":
+        n = r.get("n_identifying_authors")
+        who = (f"{n} author{'s' if n != 1 else ''} active on both sides" if isinstance(n, int)
+               else "author fixed effects")
+        pattern = f"The same people ({who}) validated {{r}} as many changes per active week after adoption as before"
     text = pattern.format(what=what, r=f"{ratio:.2f}x") + " " + ci_text(r)
     kind = interval_text(r)
     if kind and (finite(r.get("ci_low")) or finite(r.get("ci_high"))):

@@ -36,7 +36,7 @@ SIZE_MISMATCH = 1.5
 
 
 # Estimators whose ratio compares rates (more is faster); every other ratio compares durations.
-RATE_ESTIMATORS = frozenset({"ratio_of_rates"})
+RATE_ESTIMATORS = frozenset({"ratio_of_rates", "poisson_author_fe"})
 
 # The keys every estimate's JSON carries, in this order; estimator-specific keys follow.
 CORE_KEYS = (
