@@ -104,3 +104,12 @@ def test_the_interval_covers_a_planted_same_people_lift_about_95_percent_of_the_
         est = poisson_rate_ratio_author_fe(ea, xa, eb, xb)
         hits += est.ci_low < 1.5 < est.ci_high
     assert 0.90 <= hits / reps <= 0.98
+
+
+def test_authors_whose_counts_fit_the_ratio_exactly_get_no_zero_width_interval():
+    # Both authors doubled their rate exactly: every author's score is zero at the MLE, so the
+    # sandwich is zero; an interval [2.00, 2.00] would claim certainty two people cannot give.
+    est = poisson_rate_ratio_author_fe([4, 8], [2, 4], [1, 2], [1, 2])
+    assert est.ratio == pytest.approx(2.0)  # by hand: each author's rate after is twice before
+    assert est.ci_low is None and est.ci_high is None and est.p_value is None
+    assert any("exactly" in c and "no interval" in c for c in est.caveats)

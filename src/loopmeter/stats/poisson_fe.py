@@ -107,6 +107,13 @@ def poisson_rate_ratio_author_fe(
         extra.update(beta=beta, se=None, df=None)
         return Estimate(NAME, math.exp(beta), None, None, n_a, n_b, n_clusters, tuple(caveats), extra=extra)
     meat = float(((ya - n * p) ** 2).sum())
+    if meat <= (1e-9 * float(n.sum())) ** 2:
+        # Every author's counts sit exactly on the common ratio (all scores zero, up to rounding):
+        # the sandwich is zero and an interval of zero width would claim a certainty no data gives.
+        caveats.append("Every author's counts fit the common rate ratio exactly (no variation between "
+                       "authors), so there is no interval and no p-value.")
+        extra.update(beta=beta, se=None, df=None)
+        return Estimate(NAME, math.exp(beta), None, None, n_a, n_b, n_clusters, tuple(caveats), extra=extra)
     se = math.sqrt(g / (g - 1) * meat) / info
     df = float(g - 1)
     t = float(scipy.stats.t.ppf(0.5 + conf / 2.0, df))
