@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import statsmodels.formula.api as smf
 
 from loopmeter.stats.regression import identifying_groups, log_duration_ols
@@ -38,20 +39,31 @@ def _absorbed(df, *, size=False, fe=("repo",), clusters=True, conf=0.95):
                             absorb=("author", df["author"]), conf=conf)
 
 
+def _cr1_nested(ref, df, k: int) -> float:
+    """CR1 with the author dummies, nested in the author clusters, not counted as parameters (as
+    Stata's xtreg, fe, reghdfe and fixest do): the dummy fit's uncorrected cluster sandwich times
+    G / (G - 1) * (N - 1) / (N - k), k the other coefficients (treatment, repositories, size)."""
+    g, n = df["author"].nunique(), len(df)
+    return float(ref.bse["treat"]) * math.sqrt(g / (g - 1) * (n - 1) / (n - k))
+
+
 @pytest.mark.parametrize("size", [False, True])
 def test_absorbed_author_fixed_effects_match_statsmodels_dummies_with_cr1_by_author(size):
     df = composition_rows(np.random.default_rng(4))
     formula = "log_y ~ treat + C(author) + C(repo)" + (" + log_size" if size else "")
     codes = pd.factorize(df["author"])[0]
-    ref = smf.ols(formula, data=df).fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
+    ref = smf.ols(formula, data=df).fit(cov_type="cluster", cov_kwds={"groups": codes, "use_correction": False},
+                                        use_t=True)
     plain = smf.ols(formula, data=df).fit()
     est = _absorbed(df, size=size, conf=0.9)
     assert est.extra["beta"] == pytest.approx(ref.params["treat"], rel=1e-6)
     assert est.ratio == pytest.approx(math.exp(ref.params["treat"]), rel=1e-6)
-    assert est.extra["se"] == pytest.approx(ref.bse["treat"], rel=1e-6)
-    lo, hi = ref.conf_int(0.1).loc["treat"]
-    assert (est.ci_low, est.ci_high) == pytest.approx((math.exp(lo), math.exp(hi)), rel=1e-6)
-    assert est.p_value == pytest.approx(ref.pvalues["treat"], rel=1e-6)
+    se = _cr1_nested(ref, df, k=4 if size else 3)
+    assert est.extra["se"] == pytest.approx(se, rel=1e-6)
+    t = scipy.stats.t.ppf(0.95, 29)
+    b = ref.params["treat"]
+    assert (est.ci_low, est.ci_high) == pytest.approx((math.exp(b - t * se), math.exp(b + t * se)), rel=1e-6)
+    assert est.p_value == pytest.approx(2 * scipy.stats.t.sf(abs(b / se), 29), rel=1e-6)
     assert est.extra["df"] == 29 and est.extra["covariance"] == "CR1"
     assert est.extra["se_plain"] == pytest.approx(plain.bse["treat"], rel=1e-6)
     assert est.extra["p_value_plain"] == pytest.approx(plain.pvalues["treat"], rel=1e-6)
@@ -65,10 +77,12 @@ def test_teams_nested_in_authors_and_hc1_match_statsmodels_too():
     df = composition_rows(np.random.default_rng(5))
     formula = "log_y ~ treat + log_size + C(author) + C(repo) + C(team)"
     codes = pd.factorize(df["author"])[0]
-    ref = smf.ols(formula, data=df).fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
+    ref = smf.ols(formula, data=df).fit(cov_type="cluster", cov_kwds={"groups": codes, "use_correction": False})
     est = _absorbed(df, size=True, fe=("repo", "team"))
     assert est.extra["beta"] == pytest.approx(ref.params["treat"], rel=1e-6)
-    assert est.extra["se"] == pytest.approx(ref.bse["treat"], rel=1e-6)
+    # k: treatment, size, 2 repository and 3 team columns (the team ones zero after demeaning,
+    # still counted as columns by statsmodels).
+    assert est.extra["se"] == pytest.approx(_cr1_nested(ref, df, k=7), rel=1e-6)
     # The team dummies are absorbed by the authors: expected, not a collinearity to warn about.
     assert not any("collinear" in c for c in est.caveats)
     hc1 = smf.ols(formula, data=df).fit(cov_type="HC1", use_t=True)
@@ -157,3 +171,14 @@ def test_author_fe_interval_covers_the_planted_within_author_ratio():
     covered, fooled = _coverage(200, authors=20, ai_authors=8)
     assert 0.90 <= covered <= 0.99
     assert fooled > 0.95  # and the pooled regression is fooled by the composition nearly always
+
+
+def test_author_dummies_nested_in_author_clusters_do_not_inflate_the_cr1_factor():
+    # Two changes per author: counting the 200 author dummies in (N - 1) / (N - K) would nearly
+    # double the variance (N - K = 400 - 203) for parameters the clustering already allows for.
+    df = composition_rows(np.random.default_rng(9), rows=400, n_authors=200, only_human=0, only_ai=0)
+    codes = pd.factorize(df["author"])[0]
+    ref = smf.ols("log_y ~ treat + C(author) + C(repo)", data=df).fit(
+        cov_type="cluster", cov_kwds={"groups": codes, "use_correction": False})
+    est = _absorbed(df)
+    assert est.extra["se"] == pytest.approx(_cr1_nested(ref, df, k=3), rel=1e-6)

@@ -20,9 +20,12 @@ are demeaned within its levels and statsmodels fits the demeaned data. By Frisch
 this gives the dummy fit's coefficients and residuals, and the treatment's row of
 ``(X'X)^-1 X'`` is the same vector in both fits, so every sandwich (CR1, HC1) is the dummy fit's
 too; only the small-sample factors differ, because the absorbed levels are columns the demeaned
-fit does not see. They are corrected here so that the numbers are exactly those of the dummy
-fit (statsmodels counts columns, not rank, in ``(N - 1) / (N - K)``), without building an
-N x (levels) matrix: thousands of authors cost a group mean, not an SVD of a wide matrix.
+fit does not see. The plain and HC1 errors (and CR1 with levels that are not nested in the
+clusters) are corrected here so that the numbers are exactly those of the dummy fit
+(statsmodels counts columns, not rank, in ``(N - 1) / (N - K)``), without building an
+N x (levels) matrix: thousands of authors cost a group mean, not an SVD of a wide matrix. When
+every absorbed level lies within one cluster (authors absorbed and clustered by author), CR1
+does not count the levels in K, as Stata's xtreg, fe, reghdfe and fixest do.
 """
 
 from __future__ import annotations
@@ -224,12 +227,18 @@ def log_duration_ols(
     # Cluster fits infer on G - 1 degrees of freedom (df_resid_inference); HC1 on N - K.
     df = getattr(robust, "df_resid_inference", None)
     df = float(df if df is not None else robust.df_resid)
-    if within is not None:
+    nested = codes is not None and within is not None and bool(
+        (pd.Series(codes).groupby(within).nunique() == 1).all())
+    if within is not None and not nested:
         # statsmodels scaled CR1 by (N - 1) / (N - K), K the demeaned fit's columns, and HC1 by
         # N / (N - rank); the dummy fit has n_absorbed more of both.
         k = X.shape[1] if codes is not None else rank
         se *= math.sqrt((n - k) / (n - k - n_absorbed))
         df = df if codes is not None else float(n - rank - n_absorbed)
+    # Absorbed levels nested in the clusters (authors clustered by author) are not counted in K,
+    # as Stata's xtreg, fe, reghdfe and fixest do: the cluster sandwich already allows for a level
+    # per cluster, and counting them would inflate the variance about two-fold with two changes
+    # per author (poisson_fe.py makes the same choice).
     lo, hi, p = _t_interval(beta, se, df, alpha)
     extra.update(se=se, df=df)
     return Estimate(
