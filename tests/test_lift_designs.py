@@ -518,3 +518,14 @@ def test_the_report_lift_table_names_the_time_series_interval(planted_store, tmp
         # Once under the 95% CI column, once in the plain-words sentence.
         assert tr.count("bootstrap interval that allows for week-to-week correlation") == 2, tr
     assert all("week-to-week" not in tr for tr in results if "ratio of medians" in tr)
+
+
+def test_an_interval_holding_1_is_not_read_as_proof_of_no_difference():
+    from loopmeter.report.lift_text import sentence
+
+    r = {"metric": "cycle_time_hours", "comparison": "after/before", "estimator": "ratio_of_medians",
+         "ratio": 0.7, "ci_low": 0.45, "ci_high": 1.1}
+    text = sentence(r)
+    # A wide interval that holds 1 holds a 55% speed-up too: "no difference" is one possibility, not the finding.
+    assert "includes 1" in text and "(no difference)" not in text
+    assert "no difference is also consistent with the data" in text

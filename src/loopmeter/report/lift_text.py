@@ -118,5 +118,5 @@ def sentence(r: Mapping[str, Any]) -> str:
         text += f" ({kind})"
     lo, hi = r.get("ci_low"), r.get("ci_high")
     if finite(lo) and (finite(hi) or r.get("ci_high_unbounded")):
-        text += "; the interval includes 1 (no difference)" if lo <= 1 <= (hi if finite(hi) else float("inf")) else ""
+        text += "; the interval includes 1, so no difference is also consistent with the data" if lo <= 1 <= (hi if finite(hi) else float("inf")) else ""
     return text[:1].upper() + text[1:]
