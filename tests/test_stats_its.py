@@ -378,3 +378,17 @@ def test_a_series_the_model_fits_exactly_has_no_interval_and_says_why(model):
     assert interrupted_time_series(np.full(40, 5.0), 20, model=model).level_change == pytest.approx(
         0.0 if model == "ols" else 1.0, abs=1e-9
     )
+
+
+def test_bootstrap_interval_excludes_no_change_exactly_when_the_bootstrap_p_value_is_at_most_alpha():
+    # Both come from the same replicates: the interval's critical value is the order statistic the
+    # p-value (1 + #{|t*| >= |t|}) / (1 + B) counts against, so a report never shows an interval
+    # that rules out "no change" beside p = 0.055. (Interpolating between replicates did: 5 in 300.)
+    disagree = []
+    for s in range(300):
+        y = np.random.default_rng(s).normal(size=40) + 0.6 * (np.arange(40) >= 20)
+        res = interrupted_time_series(y, 20, seed=s, n_boot=199)
+        excludes = res.level_ci_low > 0 or res.level_ci_high < 0
+        if excludes != (res.level_p_value <= 0.05 + 1e-12):
+            disagree.append((s, res.level_p_value))
+    assert disagree == []

@@ -48,7 +48,8 @@ AIC did no better. Steps:
 3. Each replicate refitted in one matrix product (exact for OLS; one Fisher-scoring step from the
    fitted rates for the count models, see ``_score_linearisation``), and its Newey-West t-ratio
    computed with the same lags.
-4. Interval ``beta +- q se`` with ``q`` the ``conf`` quantile of the replicates' ``|t|`` and ``se``
+4. Interval ``beta +- q se`` with ``q`` the ``conf`` quantile of the replicates' ``|t|`` (the
+   ``ceil(conf (n_boot + 1))``-th smallest, so the interval excludes 0 exactly when p <= 1 - conf) and ``se``
    the Newey-West one, exponentiated for the count models (so it is symmetric on the log
    rate-ratio scale); p-value ``(1 + #{|t*| >= |t|}) / (1 + n_boot)``.
 
@@ -374,7 +375,9 @@ def _sieve_bootstrap_t(
         if se <= 0 or t_abs.size < n_boot // 2:
             out[j] = (float("nan"), float("nan"), float("nan"))
             continue
-        q = float(np.quantile(t_abs, conf))
+        # The order statistic the p-value below counts against (the ceil(conf (B + 1))-th smallest),
+        # not an interpolation between two: then the interval excludes 0 exactly when p <= 1 - conf.
+        q = float(np.sort(t_abs)[min(math.ceil(conf * (t_abs.size + 1) - 1e-9), t_abs.size) - 1])
         t_obs = abs(params[j]) / se
         p = float((1 + np.sum(t_abs >= t_obs)) / (1 + t_abs.size))
         out[j] = (params[j] - q * se, params[j] + q * se, p)
