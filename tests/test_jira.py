@@ -472,3 +472,19 @@ def test_jira_cli_reads_all_pages(server, tmp_path):
     r = run("ingest", "--store", tmp_path / "s.duckdb", "--jira", "OPS", "--url", server.url, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "jira:OPS: 3 issues" in r.stdout and TOKEN not in r.stdout + r.stderr
+
+
+def test_a_jira_team_member_names_the_account_the_rest_api_stored(server, tmp_path):
+    # teams.py documents `jira:ACCOUNT` members; the REST source keys accounts on the site's host.
+    import tomllib
+
+    from loopmeter.teams import parse_teams, resolve
+
+    store = tmp_path / "s.duckdb"
+    ingest(server, store)
+    text = '[[team]]\nname = "ops"\nmembers = ["jira:557058:rep"]\n'
+    teams = parse_teams(tomllib.loads(text)["team"], text, tmp_path / "loopmeter.toml")
+    with Store.open(store, create=False, read_only=True) as s:
+        salt = s.meta("salt") or ""
+        found, unmatched = resolve(s.con, teams, tmp_path / "loopmeter.toml")
+    assert found == {login_actor_id(salt, "557058:rep", "127.0.0.1"): "ops"} and unmatched == []
