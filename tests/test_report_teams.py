@@ -256,6 +256,15 @@ def test_docs_name_the_partial_flag_and_the_team_keys():
         assert f'"{key}"' in text, key
 
 
+
+def test_every_per_team_key_of_the_reports_lift_designs_is_documented_where_the_report_is(team_report):
+    doc, _ = team_report
+    text = (Path(__file__).resolve().parent.parent / "docs" / "json-report.md").read_text()
+    block = text[text.index('  "lift_designs": {'):text.index('  "legibility": {')]
+    for key in doc["lift_designs"]:
+        assert f'"{key}"' in block, key
+
+
 # --------------------------------------------------------------------------- every weekly series
 
 
