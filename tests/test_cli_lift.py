@@ -142,3 +142,10 @@ def test_a_csv_with_an_empty_group_is_refused(tmp_path):
     csv.write_text("hours,arm\n" + "".join(f"{5 + i},1\n" for i in range(6)) + ",0\n")
     p = run("--csv", csv, "--duration", "hours", "--treatment", "arm")
     assert p.returncode == 2 and "nothing to compare" in p.stderr, p.stderr
+
+
+def test_lift_help_names_the_team_table_of_loopmeter_toml():
+    # Rich reads "[[team]]" as markup and would print "[]": the help must show the table's real name.
+    out = CliRunner().invoke(app, ["lift", "--help"], env={"COLUMNS": "200"}).output
+    assert out.count("[[team]]") == 2, out
+    assert "[]" not in out, out

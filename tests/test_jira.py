@@ -472,3 +472,32 @@ def test_jira_cli_reads_all_pages(server, tmp_path):
     r = run("ingest", "--store", tmp_path / "s.duckdb", "--jira", "OPS", "--url", server.url, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "jira:OPS: 3 issues" in r.stdout and TOKEN not in r.stdout + r.stderr
+
+
+def test_a_jira_team_member_names_the_account_the_rest_api_stored(server, tmp_path):
+    # teams.py documents `jira:ACCOUNT` members; the REST source keys accounts on the site's host.
+    import tomllib
+
+    from loopmeter.teams import parse_teams, resolve
+
+    store = tmp_path / "s.duckdb"
+    ingest(server, store)
+    text = '[[team]]\nname = "ops"\nmembers = ["jira:557058:rep"]\n'
+    teams = parse_teams(tomllib.loads(text)["team"], text, tmp_path / "loopmeter.toml")
+    with Store.open(store, create=False, read_only=True) as s:
+        salt = s.meta("salt") or ""
+        found, unmatched = resolve(s.con, teams, tmp_path / "loopmeter.toml")
+    assert found == {login_actor_id(salt, "557058:rep", "127.0.0.1"): "ops"} and unmatched == []
+
+
+def test_a_server_search_page_with_a_non_numeric_offset_is_one_line(tmp_path):
+    # Jira Server pages by `startAt`/`total` in the body: junk there is an API error naming the
+    # URL, not a Python traceback.
+    with FixtureServer("jira", token=TOKEN, paging="offset", etags=False) as srv:
+        srv.data["/rest/api/2/serverInfo"] = {**srv.data["/rest/api/2/serverInfo"], "deploymentType": "DataCenter"}
+        srv.data["/rest/api/2/search"] = srv.data.pop(SEARCH)
+        body = json.dumps({"startAt": 0, "total": "many", "issues": [{"id": "1"}]}).encode()
+        srv.fault("/rest/api/2/search", Reply(200, {"Content-Type": "application/json"}, body))
+        with pytest.raises(LoopmeterError, match=r"rest/api/2/search.*total") as e:
+            ingest(srv, tmp_path / "s.duckdb")
+    assert "\n" not in str(e.value)

@@ -256,6 +256,31 @@ def test_docs_name_the_partial_flag_and_the_team_keys():
         assert f'"{key}"' in text, key
 
 
+
+def test_every_per_team_key_of_the_reports_lift_designs_is_documented_where_the_report_is(team_report):
+    doc, _ = team_report
+    text = (Path(__file__).resolve().parent.parent / "docs" / "json-report.md").read_text()
+    block = text[text.index('  "lift_designs": {'):text.index('  "legibility": {')]
+    for key in doc["lift_designs"]:
+        assert f'"{key}"' in block, key
+
+
+
+def test_teams_that_name_nobody_here_leave_an_unasked_report_per_repository_with_a_warning(org, tmp_path):
+    # One organisation-wide loopmeter.toml in the working directory, a store of another team's
+    # repository: the report did not ask for teams (no --by), so it is made, per repository.
+    store, _ = org
+    (tmp_path / "loopmeter.toml").write_text(_toml({"web": ["zed@example.com"]}))
+    r = _cli("report", "--json", "--store", str(store), "--as-of", AS_OF.isoformat(), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert "unit" not in doc["lift_designs"] and doc["lift_designs"]["designs"]
+    assert any("loopmeter.toml line 3" in w and "per repository" in w for w in doc["warnings"]), doc["warnings"]
+    assert "zed@example.com" not in r.stdout  # output names positions, never members
+    asked = _cli("report", "--json", "--by", "team", "--store", str(store), "--as-of", AS_OF.isoformat(), cwd=tmp_path)
+    assert asked.returncode == 2 and asked.stderr.count("\n") == 1, asked.stderr
+
+
 # --------------------------------------------------------------------------- every weekly series
 
 

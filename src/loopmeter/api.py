@@ -367,6 +367,7 @@ def report_from_store(
     _check_window(window_days)
     failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)
     config = config or load_config()
+    by_given = by is not None
     by = choose_unit(by, config.teams)
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
@@ -374,7 +375,7 @@ def report_from_store(
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures), by=by, teams=config.teams,
-                           config_path=config.path, show_names=show_names)
+                           config_path=config.path, show_names=show_names, by_given=by_given)
         if html_path is not None:
             from .report.html import render_html
 
@@ -399,7 +400,8 @@ def analyze(
     _check_window(report_options.get("window_days"))
     config = report_options.pop("config", None) or load_config()
     # A bad --by is one line before anything is read, not after a long ingest.
-    report_options["by"] = choose_unit(report_options.get("by"), config.teams)
+    # (Checked only: report_from_store chooses again, knowing whether --by was given.)
+    choose_unit(report_options.get("by"), config.teams)
     results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
     return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,
                   **report_options)

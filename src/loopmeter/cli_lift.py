@@ -37,7 +37,7 @@ def lift(
                                 "repeatable); detected when omitted.")] = None,
     by: Annotated[str, typer.Option(
         "--by", help="repo, team or codeowners: the unit of adoption dates, fixed effects, the Simpson's check and "
-                     "the staggered DiD (team: [[team]] in loopmeter.toml; codeowners: the CODEOWNERS team owning "
+                     "the staggered DiD (team: \\[\\[team]] in loopmeter.toml; codeowners: the CODEOWNERS team owning "
                      "most of a change's lines).")] = "repo",
     csv: Annotated[Optional[Path], typer.Option("--csv", help="A pilot's task table (CSV), one row per task.")] = None,
     duration: Annotated[Optional[str], typer.Option("--duration", help="CSV column with each task's duration.")] = None,
@@ -60,7 +60,7 @@ def lift(
 
     Example: loopmeter lift --design before-after --adoption-date api=2025-03-01 --adoption-date web=2025-05-01
 
-    Per team (loopmeter.toml [[team]]): loopmeter lift --by team --adoption-date payments=2025-03-01
+    Per team (loopmeter.toml \\[\\[team]]): loopmeter lift --by team --adoption-date payments=2025-03-01
     """
 
     def go():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -127,13 +128,17 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
     salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
     actors = con.execute("select actor_id, name, email from actors").fetchall()
     stored = {a for a, _, _ in actors}
+    # The Jira REST source keys accounts on its site's host (sources/jira.py), which a `jira:`
+    # member does not name: every Jira site this store was read from is tried.
+    sites = con.execute("select value from meta where starts_with(key, 'jira_site:')").fetchall()
+    jira_hosts = sorted({h for (v,) in sites if v and (h := urlsplit("//" + v).hostname)})
     out: dict[str, str] = {}
     claimed: dict[str, Member] = {}
     unmatched: list[tuple[Member, str]] = []
     p = path or Path("loopmeter.toml")
     for team in teams:
         for m in team.members:
-            found = _actor_ids(m, salt, stored, actors)
+            found = _actor_ids(m, salt, stored, actors, jira_hosts)
             if not found:
                 how = ("as a git email" if m.email else
                        f"as an account on {m.source} (or a noreply address of it)" if m.source == "github" else
@@ -154,7 +159,7 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
     return out, [f"{_at(p, m.line)} ({m.field}, team {m.team!r})" for m, _ in unmatched]
 
 
-def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple]) -> list[str]:
+def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple], jira_hosts: list[str] = ()) -> list[str]:
     # Imported here: reading loopmeter.toml should not load the store's writers (pyarrow).
     from .store.api_load import login_actor_id
     from .store.git_load import git_actor_id
@@ -166,6 +171,8 @@ def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple]) -> l
     # API sources key accounts on the login as the server spells it; Jira and agent-session
     # readers go through the git identity hash of `login:ACCOUNT@SOURCE` (lower-cased).
     candidates = {login_actor_id(salt, login, source), git_actor_id(salt, "", f"login:{login}@{source}")}
+    if source == "jira":
+        candidates |= {login_actor_id(salt, login, host) for host in jira_hosts}
     found = [a for a in candidates if a in stored]
     if not found:
         # The login typed in another case than the server's: the stored account's own name,

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime, timezone
 
 from ..attribution import Matcher
-from ..errors import NoData
+from ..errors import ConfigError, NoData
 from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
 from ..metrics import lift as lift_m
@@ -64,6 +64,7 @@ def build_report(
     teams: list | None = None,
     config_path=None,
     show_names: bool = False,
+    by_given: bool = True,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
@@ -126,8 +127,8 @@ def build_report(
         "adoption": adoption,
         "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
         "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names),
-        "lift_designs": lift_designs_by_unit(con, window, repos, adoption, by=by, teams=teams, config_path=config_path,
-                                             seed=seed, n_boot=n_boot),
+        "lift_designs": _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                                      config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings),
         "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher),
         "agent_loops": agent_loops(con, window, repos),
         "event_logs": logs,
@@ -140,6 +141,24 @@ def build_report(
                         f"not used: {'; '.join(unmatched)}")
     mark_partial_weeks(doc, window.as_of)
     return doc
+
+
+def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:
+    """The lift designs per `by`. Teams the report chose by itself (loopmeter.toml defines some, no
+    --by) that cannot be used with this store (no member is anyone here, or one person is in two
+    teams) leave the designs per repository with a warning naming the line, never the member; asked
+    for with --by team, that is the error it is."""
+    try:
+        return lift_designs_by_unit(con, window, repos, adoption, by=by, **kw)
+    except ConfigError as e:
+        if by_given or by != "team":
+            raise
+        where = str(e).split(": ", 1)[0]
+        warnings.append(f"{where}: the teams of loopmeter.toml cannot be used with this store (no member is anyone "
+                        f"in it, or one person is in two teams), so the lift designs are per repository; "
+                        f"`loopmeter lift --by team` says why")
+        return lift_designs_by_unit(con, window, repos, adoption, by="repo",
+                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot")})
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,

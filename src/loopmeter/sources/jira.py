@@ -353,11 +353,13 @@ def _next_by_offset(items_key: str) -> Callable[[Any, Any], str | None]:
         if not isinstance(data, dict):
             return None
         rows = data.get(items_key) or []
-        start = int(data.get("startAt") or 0)
-        total = data.get("total")
+        start, total = data.get("startAt") or 0, data.get("total")
         if data.get("isLast") is True or not rows:
             return None
-        if total is not None and start + len(rows) >= int(total):
+        for name, value in (("startAt", start), ("total", total)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ApiError(f"Jira: {strip_query(str(resp.url))}: '{name}' is not a whole number")
+        if total is not None and start + len(rows) >= total:
             return None
         return _with_param(str(resp.url), "startAt", str(start + len(rows)))
     return next_url
