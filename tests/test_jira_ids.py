@@ -219,6 +219,10 @@ def test_the_site_is_the_host_port_and_context_path():
     assert site("https://ACME.atlassian.net/") == "acme.atlassian.net"
     assert site("https://corp.example:8443/jira/") == "corp.example:8443/jira"
     assert json.dumps(site("http://127.0.0.1:5000")) == '"127.0.0.1:5000"'
+    # the scheme's own port is the same site as no port
+    assert site("https://acme.atlassian.net:443") == site("https://acme.atlassian.net") == "acme.atlassian.net"
+    assert site("http://corp.example:80/jira") == "corp.example/jira"
+    assert site("http://corp.example:443/jira") == "corp.example:443/jira"
 
 
 @pytest.mark.parametrize(("answer", "removed"), [([("DEV-7", "10003")], {"moved": 1}), ([], {"deleted": 1})])

@@ -479,7 +479,11 @@ def site(base_url: str) -> str:
     """Which Jira a base URL is: host (and port), and the context path of a Server install
     (https://corp.example/jira). Two sites may share project keys and numeric issue ids."""
     parts = urlsplit(base_url)
-    return (parts.netloc.lower() + parts.path.rstrip("/")) or "jira"
+    host = (parts.hostname or "").lower()
+    # A scheme's own port names the same site as no port (https://h:443 is https://h).
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    port = f":{parts.port}" if parts.port is not None and parts.port != default else ""
+    return (host + port + parts.path.rstrip("/")) if host else "jira"
 
 
 def _updated(entry: dict) -> datetime | None:
