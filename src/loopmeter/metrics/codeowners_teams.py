@@ -15,10 +15,8 @@ in sorted order); a change with no team-owned line, or that landed while there w
 
 from __future__ import annotations
 
-import subprocess
 from bisect import bisect_right
 from collections import defaultdict
-from pathlib import Path
 
 import pandas as pd
 
@@ -52,24 +50,6 @@ def owning_team(lines_by_path: dict[str, float], rules: list[Rule]) -> str:
     if not per:
         return UNASSIGNED
     return min(per, key=lambda t: (-per[t], t))
-
-
-def find_codeowners(repo: str, path: str | None, sha: str | None) -> tuple[str, str] | None:
-    """(where it lives, its text) of the CODEOWNERS at the ingested commit, or None when the
-    repository has none there."""
-    if not path or not Path(path).exists():
-        raise ConfigError(f"--by codeowners: repository {repo!r} has no clone at {path!r} to read CODEOWNERS from")
-    for loc in LOCATIONS:
-        p = subprocess.run(["git", "-C", path, "show", f"{sha or 'HEAD'}:{loc}"], capture_output=True, check=False)
-        if p.returncode == 0:
-            return loc, p.stdout.decode("utf-8", "replace")
-    return None
-
-
-def read_codeowners(repo: str, path: str | None, sha: str | None) -> str | None:
-    """The CODEOWNERS text at the ingested commit, or None when the repository has none there."""
-    found = find_codeowners(repo, path, sha)
-    return None if found is None else found[1]
 
 
 def change_teams(con, repos: list[str]) -> tuple[dict[str, str], list[str]]:
