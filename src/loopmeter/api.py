@@ -462,8 +462,8 @@ def lift(
     repository in `adoption_dates`, detected when omitted) or "ai-vs-human" over the store; or give
     `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster` and `covariates`)
     for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
-    of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team owning
-most of each change's lines in CODEOWNERS. Returns
+        of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team
+    owning most of each change's lines in CODEOWNERS. Returns
     `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
     """
     from .metrics import lift_designs as ld
@@ -474,14 +474,13 @@ most of each change's lines in CODEOWNERS. Returns
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)
-    if by not in ("repo", "team", "codeowners"):
-        raise ConfigError(f"--by: {by!r} is not one of repo, team, codeowners")
-    from .metrics.lift_inputs import parse_adoption
-
-    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
     from .metrics.changes import backend
+    from .metrics.lift_inputs import parse_adoption
+    from .metrics.lift_report_units import choose_unit
 
     config = config or load_config()
+    by = choose_unit(by, config.teams)  # the one check of --by, as for the report
+    adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
         window = _report_window(store, as_of, window_days, repos)
