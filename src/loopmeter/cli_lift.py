@@ -102,9 +102,6 @@ def render_lift(doc: dict, console: Console) -> None:
         console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {dates}")
     for w in doc.get("team_warnings") or []:
         console.print(f"[yellow]{escape(w)}[/yellow]")
-    if doc.get("team_members_unmatched"):
-        console.print(f"[yellow]{len(doc['team_members_unmatched'])} team member(s) match no person in this store "
-                      f"and were not used:[/yellow] {escape('; '.join(doc['team_members_unmatched']))}")
     if doc.get("teams"):
         shares = ", ".join(f"{escape(t['team'])} {t['changes']:,} changes by {t['authors']:,} "
                            f"author{'' if t['authors'] == 1 else 's'}" for t in doc["teams"])

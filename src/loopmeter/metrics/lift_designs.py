@@ -55,7 +55,7 @@ from .lift_weekly import (
     series_event_study,
     staggered_did,
 )
-from .lift_units import REPO, Unit, detect_by_unit, team_summary, team_unit, unassigned_warning
+from .lift_units import REPO, Unit, detect_by_unit, team_summary, team_unit, team_warnings
 
 DESIGNS = ("before-after", "ai-vs-human", "experiment")
 #: The novelty check compares the first NOVELTY_WEEKS weeks after adoption with the rest.
@@ -753,7 +753,7 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
     if summary is not None:
         out["teams"] = summary
         out["team_members_unmatched"] = list(unit.unmatched)
-        out["team_warnings"] = [w for w in [unassigned_warning(summary)] if w]
+        out["team_warnings"] = team_warnings(unit, summary)
     return json_ready(out)
 
 

@@ -19,7 +19,7 @@ from ..teams import Team
 from . import lift_designs as ld
 from .changes import Window
 from .lift_inputs import Adoption
-from .lift_units import unassigned_warning
+from .lift_units import team_warnings
 
 UNITS = ("repo", "team", "codeowners")
 
@@ -65,7 +65,7 @@ def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_
     known = adp if (adp.default or any(v for v in adp.per_repo.values())) else None
     out: dict = {"unit": by, "adoption": adp.to_dict(labels), "teams": summary,
                  "team_members_unmatched": list(unit.unmatched),
-                 "team_warnings": [w for w in [unassigned_warning(summary)] if w], "designs": []}
+                 "team_warnings": team_warnings(unit, summary), "designs": []}
     if known is not None:
         out["designs"].append(ld.before_after(con, window, names, known, seed=seed, n_boot=n_boot, unit=unit))
     out["designs"].append(ld.ai_vs_human(con, window, names, known, seed=seed, n_boot=n_boot, unit=unit))

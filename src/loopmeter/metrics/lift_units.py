@@ -111,6 +111,16 @@ def unassigned_warning(summary: list[dict]) -> str | None:
     return None
 
 
+def team_warnings(unit: Unit, summary: list[dict]) -> list[str]:
+    """The sentences `lift --by team` and the report both show: members who are nobody in this
+    store (by position), and most changes in no team."""
+    out = [w for w in [unassigned_warning(summary)] if w]
+    if unit.unmatched:
+        out.append(f"{len(unit.unmatched)} team member(s) in loopmeter.toml match no person in this store and "
+                   f"were not used: {'; '.join(unit.unmatched)}")
+    return out
+
+
 def detect_by_unit(frame: pd.DataFrame, names: list[str], unit: Unit) -> Adoption:
     """Each unit's own adoption date (the same rule as lift.adoption, on the same changes: every
     non-bot change landed by as_of), else the pooled date for all, as lift_inputs.detect_adoption

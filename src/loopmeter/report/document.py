@@ -135,10 +135,6 @@ def build_report(
         "warnings": warnings,
     }
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
-    unmatched = (doc["lift_designs"] or {}).get("team_members_unmatched") or []
-    if unmatched:
-        warnings.append(f"{len(unmatched)} team member(s) in loopmeter.toml match no person in this store and were "
-                        f"not used: {'; '.join(unmatched)}")
     mark_partial_weeks(doc, window.as_of)
     return doc
 
