@@ -57,6 +57,25 @@ def lift(
     duration_unit: Annotated[Optional[str], typer.Option(
         "--duration-unit", help="The unit of the --duration column (minutes, hours, days), said back in the "
                                 "estimator labels.")] = None,
+    panel: Annotated[Optional[Path], typer.Option(
+        "--panel", help="A published panel (CSV, one row per unit and period) for staggered-adoption estimates.")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="--panel column of the unit (repository, team).")] = None,
+    period: Annotated[Optional[str], typer.Option("--period", help="--panel column of the period.")] = None,
+    outcome: Annotated[Optional[str], typer.Option("--outcome", help="--panel column of the outcome.")] = None,
+    first_treated: Annotated[Optional[str], typer.Option(
+        "--first-treated", help="--panel column of the period each unit adopted (empty or 'never': never).")] = None,
+    estimator: Annotated[str, typer.Option(
+        "--estimator", help="--panel: cs (Callaway-Sant'Anna), imputation (Borusyak-Jaravel-Spiess) or both.")] = "both",
+    period_unit: Annotated[Optional[str], typer.Option(
+        "--period-unit", help="--panel periods are dates of this unit: week, month or quarter (else integers).")] = None,
+    anticipation: Annotated[int, typer.Option(
+        "--anticipation", help="--panel: periods before adoption in which units may already react.")] = 0,
+    log_outcome: Annotated[bool, typer.Option(
+        "--log-outcome", help="--panel: estimate on log(outcome); effects reported as exp(beta) - 1.")] = False,
+    control_group: Annotated[str, typer.Option(
+        "--control-group", help="--panel, Callaway-Sant'Anna: not-yet-treated or never-treated.")] = "not-yet-treated",
+    base_period: Annotated[str, typer.Option(
+        "--base-period", help="--panel, Callaway-Sant'Anna: universal or varying.")] = "universal",
     store: StoreOpt = DEFAULT_STORE,
     repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
     window_days: WindowOpt = None,
@@ -71,11 +90,28 @@ def lift(
 
     Per team (loopmeter.toml \\[\\[team]]): loopmeter lift --by team --adoption-date payments=2025-03-01
 
+    A published panel: loopmeter lift --panel panel.csv --unit repo --period month --outcome commits
+    --first-treated adopted --period-unit month --log-outcome
+
     A pilot: loopmeter lift --csv tasks.csv --duration minutes --duration-unit minutes --treatment arm --cluster dev
     --randomization cluster
     """
 
     def go():
+        if panel is not None:
+            _panel(go_args=dict(path=panel, unit=unit, period=period, outcome=outcome, first_treated=first_treated,
+                                covariates=covariate or (), estimator=estimator, period_unit=period_unit,
+                                anticipation=anticipation, log_outcome=log_outcome,
+                                control_group=control_group.replace("-", "_"), base_period=base_period, seed=seed),
+                   as_json=as_json, stray=(("--csv", csv), ("--adoption-date", adoption_date), ("--repo", repo),
+                                           ("--duration", duration), ("--treatment", treatment),
+                                           ("--cluster", cluster), ("--fixed-effect", fixed_effect)))
+            return
+        for name, value in (("--unit", unit), ("--period", period), ("--outcome", outcome),
+                            ("--first-treated", first_treated), ("--period-unit", period_unit),
+                            ("--log-outcome", log_outcome), ("--anticipation", anticipation)):
+            if value:
+                raise ConfigError(f"{name} describes a --panel file; give --panel FILE or leave it out")
         if csv is None:
             for name, value in (("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
                                 ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate),
@@ -179,3 +215,73 @@ def render_lift(doc: dict, console: Console) -> None:
         if x:
             console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: {x['min']:.2f}x "
                           f"to {x['max']:.2f}x over {x['n']} choices of estimator, validation window and period")
+
+
+# ------------------------------------------------------------------------------ published panels
+
+
+def _panel(*, go_args: dict, as_json: bool, stray) -> None:
+    from .designs.panel import panel_lift
+
+    for name, value in stray:
+        if value:
+            raise ConfigError(f"{name} does not apply to --panel")
+    for name in ("unit", "period", "outcome", "first_treated"):
+        if not go_args[name]:
+            raise ConfigError(f"--{name.replace('_', '-')}: --panel needs the column that holds the {name.replace('_', ' ')}")
+    if go_args["control_group"] not in ("not_yet_treated", "never_treated"):
+        raise ConfigError(f"--control-group: {go_args['control_group']!r} is not one of not-yet-treated, never-treated")
+    if go_args["base_period"] not in ("universal", "varying"):
+        raise ConfigError(f"--base-period: {go_args['base_period']!r} is not one of universal, varying")
+    doc = panel_lift(**go_args)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    else:
+        render_panel(doc, Console())
+
+
+_PANEL_NAMES = {"callaway_santanna": "Callaway-Sant'Anna", "imputation": "imputation (Borusyak-Jaravel-Spiess)"}
+
+
+def render_panel(doc: dict, console: Console) -> None:
+    """The terminal view of `lift --panel`: one row per estimator, the pre-trend check, the event study."""
+    log = doc.get("log_outcome")
+    console.print(f"[bold]lift: published panel[/bold] {escape(doc.get('source', ''))}: {doc.get('n_units', 0):,} units, "
+                  f"{doc.get('n_rows_used', 0):,} rows used, outcome {escape(doc.get('outcome', ''))}"
+                  + (" (log)" if log else ""))
+    for w in doc.get("warnings") or []:
+        console.print(f"[yellow]{escape(w)}[/yellow]")
+    scale = "effect (log points)" if log else "effect"
+    t = Table(title="staggered adoption (95% CI, clustered by unit)", title_justify="left")
+    for col in ("estimator", scale, "95% CI", "exp(beta) - 1" if log else "", "units (treated)", "pre-trends"):
+        if col:
+            t.add_column(col, justify="left" if col == "estimator" else "right")
+    for r in doc.get("results") or []:
+        est = r.get("estimate")
+        check = (r.get("checks") or [{}])[0]
+        pre = {"fired": "[red]fired[/red]", "not_fired": "not fired", "not_run": "not run"}.get(check.get("status"), "—")
+        if check.get("p_value") is not None:
+            pre += f" (p = {check['p_value']:.3g})"
+        row = [escape(_PANEL_NAMES.get(r["estimator"], r["estimator"])),
+               f"{est:.4g}" if est is not None else "no estimate",
+               f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]" if est is not None else "—"]
+        if log:
+            pc = r.get("percent_change")
+            row.append(f"{pc['estimate']:+.1f}% [{pc['ci_low']:+.1f}%, {pc['ci_high']:+.1f}%]" if pc else "—")
+        row += [f"{r.get('n_units') or 0:,} ({r.get('n_treated_units') or 0:,})", pre]
+        t.add_row(*row)
+    console.print(t)
+    if log:
+        console.print("[dim]exp(beta) - 1: the multiplicative change in the outcome after adoption, in percent.[/dim]")
+    for r in doc.get("results") or []:
+        points = [p for p in r.get("event_study") or [] if p.get("estimate") is not None]
+        if points:
+            shown = ", ".join(f"{p['e']:+d}: {p['estimate']:.3g}" + (" (ref)" if p.get("reference") else "")
+                              for p in points)
+            console.print(f"[bold]event study[/bold] {escape(_PANEL_NAMES.get(r['estimator'], r['estimator']))}: "
+                          f"{escape(shown)}")
+        check = (r.get("checks") or [{}])[0]
+        if check.get("status") == "not_run":
+            console.print(f"    pre-trend test not run: {escape(check.get('reason') or '')}")
+        for c in r.get("caveats") or []:
+            console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")
