@@ -294,3 +294,38 @@ def test_a_cursor_adoption_shaped_panel_is_recovered_within_the_intervals(tmp_pa
         assert points[1]["percent_change"]["ci_low"] < 48.0 < points[1]["percent_change"]["ci_high"], r["estimator"]
         assert points[4]["ci_low"] < 0.0 < points[4]["ci_high"]
         assert r["checks"][0]["status"] in ("fired", "not_fired")
+
+
+def test_doubly_robust_influence_function_matches_drdid_written_with_statsmodels():
+    """The influence function of one cell, written as DRDID's drdid_panel does it, from statsmodels'
+    Logit (its covariance is the inverse Hessian) and OLS: equal to ours row by row."""
+    from loopmeter.stats.drdid import dr_att
+
+    rng = np.random.default_rng(8)
+    n = 300
+    x = rng.normal(0, 1, (n, 2))
+    d = rng.random(n) < 1 / (1 + np.exp(-(0.3 + x @ [0.8, -0.5])))
+    dy = 0.5 * d + x @ [0.4, 0.2] + rng.normal(0, 1, n)
+    att, inf = dr_att(dy, d, x)
+    xi = sm.add_constant(x)
+    dd = d.astype(float)
+    logit = sm.Logit(dd, xi).fit(disp=0, tol=1e-12, maxiter=200)
+    ps = logit.predict(xi)
+    beta = sm.OLS(dy[~d], xi[~d]).fit().params
+    out = xi @ beta
+    w_t, w_c = dd, ps * (1 - dd) / (1 - ps)
+    eta_t = np.mean(w_t * (dy - out)) / w_t.mean()
+    eta_c = np.mean(w_c * (dy - out)) / w_c.mean()
+    assert att == pytest.approx(eta_t - eta_c, abs=1e-9)
+    lin_ols = ((1 - dd) * (dy - out))[:, None] * xi @ np.linalg.inv(((1 - dd)[:, None] * xi).T @ xi / n)
+    lin_ps = ((dd - ps)[:, None] * xi) @ (logit.cov_params() * n)
+    inf_t = (w_t * (dy - out) - w_t * eta_t - lin_ols @ np.mean(w_t[:, None] * xi, axis=0)) / w_t.mean()
+    inf_c = (w_c * (dy - out) - w_c * eta_c + lin_ps @ np.mean((w_c * (dy - out - eta_c))[:, None] * xi, axis=0)
+             - lin_ols @ np.mean(w_c[:, None] * xi, axis=0)) / w_c.mean()
+    assert inf == pytest.approx(inf_t - inf_c, abs=1e-6)
+    # And its variance is the one a unit bootstrap of the whole estimator sees (to simulation error).
+    reps = []
+    for _ in range(300):
+        i = rng.integers(0, n, n)
+        reps.append(dr_att(dy[i], d[i], x[i])[0])
+    assert np.std(reps) == pytest.approx(np.sqrt(np.mean(inf**2) / n), rel=0.15)
