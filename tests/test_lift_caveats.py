@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loopmeter.metrics import lift_caveats as cv
+from loopmeter.lift import checks as cv
 from loopmeter.stats.lift import ratio_of_quantiles
 
 LABELS = ("the period after adoption", "the period before adoption")
@@ -152,7 +152,7 @@ def test_lift_documents_are_plain_json_with_unknowns_as_null():
     import json
     from datetime import date
 
-    from loopmeter.metrics.lift_designs import json_ready
+    from loopmeter.stats.json_values import json_ready
 
     doc = json_ready({"a": float("nan"), "b": [np.float64(1.5), np.int64(2), float("inf")], "c": (date(2024, 1, 1),)})
     assert doc == {"a": None, "b": [1.5, 2, None], "c": ["2024-01-01"]}

@@ -361,7 +361,7 @@ def report_from_store(
     (loopmeter.toml `[[team]]`) or "codeowners"; None means "team" when loopmeter.toml defines a
     team, else "repo"."""
     from .metrics.dora import FailureRule
-    from .metrics.lift_report_units import choose_unit
+    from .lift.by_unit import choose_unit
     from .report.document import build_report, change_rows
 
     _check_window(window_days)
@@ -395,7 +395,7 @@ def analyze(
     **report_options,
 ) -> dict:
     """Ingest the repositories, then report on exactly those repositories."""
-    from .metrics.lift_report_units import choose_unit
+    from .lift.by_unit import choose_unit
 
     _check_window(report_options.get("window_days"))
     config = report_options.pop("config", None) or load_config()
@@ -466,7 +466,7 @@ def lift(
     owning most of each change's lines in CODEOWNERS. Returns
     `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
     """
-    from .metrics import lift_designs as ld
+    from .lift import designs as ld
 
     if csv_path is not None:
         return ld.experiment_design(csv_path, duration=duration, start=start, end=end, treatment=treatment,
@@ -475,8 +475,8 @@ def lift(
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)
     from .metrics.changes import backend
-    from .metrics.lift_inputs import parse_adoption
-    from .metrics.lift_report_units import choose_unit
+    from .lift.inputs import parse_adoption
+    from .lift.by_unit import choose_unit
 
     config = config or load_config()
     by = choose_unit(by, config.teams)  # the one check of --by, as for the report

@@ -9,8 +9,8 @@ from ..attribution import Matcher
 from ..errors import ConfigError, NoData
 from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
-from ..metrics import lift as lift_m
-from ..metrics.lift_report_units import lift_designs_by_unit
+from ..lift import summary as lift_m
+from ..lift.by_unit import lift_designs_by_unit
 from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
@@ -69,7 +69,7 @@ def build_report(
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
     is the unit of the lift designs ("repo", "team" with loopmeter.toml's `teams` read from
-    `config_path`, or "codeowners"; metrics/lift_report_units.py). People are pseudonymous unless
+    `config_path`, or "codeowners"; lift/by_unit.py). People are pseudonymous unless
     `show_names` (`--show-names`)."""
     con = backend(store)
     repo_rows = store.con.execute(

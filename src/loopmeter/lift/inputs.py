@@ -12,9 +12,9 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..stats.lift import Estimate
-from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
-from .lift import adoption as detect_pooled_adoption
-from .open_prs import in_progress_at_sql
+from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
+from .summary import adoption as detect_pooled_adoption
+from ..metrics.open_prs import in_progress_at_sql
 
 #: The before period has at least this many weeks, and as many as the after period otherwise.
 MIN_WEEKS_BEFORE = 8
@@ -26,7 +26,7 @@ MIN_WEEKS_BEFORE = 8
 @dataclass(frozen=True)
 class Adoption:
     """Adoption date per repository; `default` applies to repositories not named in `per_repo`.
-    With `unit` "team" the keys of `per_repo` are teams (metrics/lift_units.py)."""
+    With `unit` "team" the keys of `per_repo` are teams (lift/units.py)."""
 
     default: date | None = None
     per_repo: dict[str, date] = field(default_factory=dict)

@@ -33,9 +33,9 @@ from ..stats.poisson_fe import poisson_rate_ratio_author_fe
 from ..stats.ranks import hodges_lehmann
 from ..stats.regression import identifying_groups, log_duration_ols, with_and_without_size
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
-from . import lift_caveats as cv
-from .changes import Window, active_weeks
-from .lift_inputs import (
+from . import checks as cv
+from ..metrics.changes import Window, active_weeks
+from .inputs import (
     Adoption,
     Periods,
     change_frame,
@@ -47,7 +47,7 @@ from .lift_inputs import (
     resolve_adoption,
     weekly_activity,
 )
-from .lift_weekly import (
+from .weekly import (
     event_time_series,
     forecast_fans,
     forecasts,
@@ -55,7 +55,7 @@ from .lift_weekly import (
     series_event_study,
     staggered_did,
 )
-from .lift_units import REPO, Unit, detect_by_unit, team_summary, team_unit, team_warnings
+from .units import REPO, Unit, detect_by_unit, team_summary, team_unit, team_warnings
 
 DESIGNS = ("before-after", "ai-vs-human", "experiment")
 #: The novelty check compares the first NOVELTY_WEEKS weeks after adoption with the rest.
@@ -110,7 +110,7 @@ class Groups:
     a: pd.DataFrame  # columns: cycle_hours, author_id, size_lines, repo, observed, done_at
     b: pd.DataFrame
     labels: tuple[str, str]
-    unit: Unit = REPO  # what the `repo` column holds (lift_units.py)
+    unit: Unit = REPO  # what the `repo` column holds (units.py)
 
 
 # Each duration estimator: (name, function(groups, seed, n_boot) -> Estimate | None). None means
@@ -734,7 +734,7 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
                seed: int = 0, n_boot: int = 2000, spec: bool = True, by: str = "repo", teams=None,
                config_path=None) -> dict:
     """One design over the store, per repository (`by` "repo") or per team (`by` "team", with
-    `teams` from loopmeter.toml at `config_path`; see lift_units.py)."""
+    `teams` from loopmeter.toml at `config_path`; see units.py)."""
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     names = store_repos(con, repos)
@@ -762,7 +762,7 @@ def _team_adoption(con, window: Window, names: list[str], given: Adoption | None
     (every named team must be a team of loopmeter.toml, or of CODEOWNERS when `teams` is None, or
     `unassigned`) or detected per team."""
     from ..teams import UNASSIGNED
-    from .codeowners_teams import codeowners_unit
+    from ..metrics.codeowners_teams import codeowners_unit
 
     frame = change_frame(con, window, names)
     if teams is None:

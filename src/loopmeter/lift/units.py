@@ -18,9 +18,9 @@ import pandas as pd
 
 from ..stats.lift import detect_adoption
 from ..teams import UNASSIGNED, Team, resolve
-from .changes import Window, salt_free_author_keys
-from .lift import ADOPTION_RULE
-from .lift_inputs import Adoption, weekly_activity
+from ..metrics.changes import Window, salt_free_author_keys
+from .summary import ADOPTION_RULE
+from .inputs import Adoption, weekly_activity
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Unit:
         return list(self.names) if self.by_team else list(repos)
 
     def changes(self, df: pd.DataFrame) -> pd.DataFrame:
-        """A change frame (lift_inputs.change_frame) keyed on this unit."""
+        """A change frame (inputs.change_frame) keyed on this unit."""
         if not self.by_team:
             return df
         if self.team_of_item is not None:
@@ -53,15 +53,15 @@ class Unit:
         return df.assign(source_repo=df["repo"], repo=self.team_column(df["author_id"]))
 
     def weekly(self, con, window: Window, repos: list[str], *, active: pd.DataFrame | None = None) -> pd.DataFrame:
-        """lift_inputs.weekly_activity keyed on this unit (`active`: its by-repository active weeks)."""
+        """inputs.weekly_activity keyed on this unit (`active`: its by-repository active weeks)."""
         if self.team_of_item is not None:
-            from .codeowners_teams import weekly_by_change_team
+            from ..metrics.codeowners_teams import weekly_by_change_team
 
             return weekly_by_change_team(con, window, repos, self.team_of_item)
         return self.activity(weekly_activity(con, window, repos, active=active))
 
     def activity(self, act: pd.DataFrame) -> pd.DataFrame:
-        """Weekly activity (lift_inputs.weekly_activity) keyed on this unit: an author active in
+        """Weekly activity (inputs.weekly_activity) keyed on this unit: an author active in
         two repositories in one week is one contributor-week of their team."""
         if not self.by_team:
             return act
@@ -123,7 +123,7 @@ def team_warnings(unit: Unit, summary: list[dict]) -> list[str]:
 
 def detect_by_unit(frame: pd.DataFrame, names: list[str], unit: Unit) -> Adoption:
     """Each unit's own adoption date (the same rule as lift.adoption, on the same changes: every
-    non-bot change landed by as_of), else the pooled date for all, as lift_inputs.detect_adoption
+    non-bot change landed by as_of), else the pooled date for all, as inputs.detect_adoption
     does per repository."""
     done = frame[frame["observed"]]
     pooled = _detect(done)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.lift import Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
-from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
+from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 
 ADOPTION_RULE = (
     "the first ISO week with AI-attributed changes such that at least 3 of the 4 weeks starting there "
@@ -127,9 +127,9 @@ def throughput_after_vs_before(
         est = Estimate(estimator="ratio_of_rates", ratio=None, ci_low=None, ci_high=None, n_a=0, n_b=0,
                        n_clusters=0, caveats=("no adoption date: none given and no sustained AI signatures found",))
         return _result(metric, comparison, est, [])
-    # The periods are lift_inputs' (the designs' rule), over the pooled history: imported here
-    # because lift_inputs imports this module's adoption detection.
-    from .lift_inputs import last_full_week, monday, periods
+    # The periods are inputs' (the designs' rule), over the pooled history: imported here
+    # because inputs.py imports this module's adoption detection.
+    from .inputs import last_full_week, monday, periods
 
     start = monday(adoption_date)
     ch = changes(con, window, repos)

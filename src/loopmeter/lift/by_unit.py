@@ -1,8 +1,8 @@
-"""The report's `lift_designs` key per unit: per repository (what `lift_designs.lift_designs` has
+"""The report's `lift_designs` key per unit: per repository (what `designs.lift_designs` has
 always computed) or per team (`--by team`: loopmeter.toml `[[team]]`; `--by codeowners`: the
 CODEOWNERS team owning most of a change's lines).
 
-Per team the designs are exactly `loopmeter lift --by team`'s (lift_units.py): the same team
+Per team the designs are exactly `loopmeter lift --by team`'s (units.py): the same team
 resolution, the same per-team adoption rule and the same design functions, so a report and the
 lift command never disagree about a team's adoption date. The per-repository key is left exactly
 as it was (no `unit` key added), so reports by repository are unchanged byte for byte.
@@ -16,10 +16,10 @@ from pathlib import Path
 from ..errors import ConfigError, NoData
 from ..stats.json_values import json_ready
 from ..teams import Team
-from . import lift_designs as ld
-from .changes import Window
-from .lift_inputs import Adoption
-from .lift_units import team_warnings
+from . import designs as ld
+from ..metrics.changes import Window
+from .inputs import Adoption
+from .units import team_warnings
 
 UNITS = ("repo", "team", "codeowners")
 
@@ -53,7 +53,7 @@ def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_
     if adoption_info.get("source") == "given" and adoption_info.get("date"):
         given = Adoption(default=date.fromisoformat(adoption_info["date"]), source="given",
                          rule=adoption_info.get("rule"), unit="team")
-    # _team_adoption is the lift command's own path from teams to dates (lift_designs.run_design).
+    # _team_adoption is the lift command's own path from teams to dates (designs.run_design).
     try:
         unit, summary, adp = ld._team_adoption(con, window, names, given, teams if by == "team" else None,
                                                config_path)

@@ -15,8 +15,8 @@ from ..stats.did import PanelError, callaway_santanna
 from ..stats.forecast import forecast_how_many, forecast_when
 from ..stats.its import interrupted_time_series, placebo_breaks
 from ..stats.lift import Estimate
-from . import lift_caveats as cv
-from .lift_inputs import Periods, monday, no_estimate
+from . import checks as cv
+from .inputs import Periods, monday, no_estimate
 
 #: Forecast horizon (weeks) and the backlog size of "when will K items be done".
 FORECAST_WEEKS = 12
@@ -106,7 +106,7 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
                   unit_noun: str = "repository") -> tuple[Estimate, dict | None, cv.Caveat | None]:
     """Callaway-Sant'Anna over (repository, author) units: validated changes per active week, each
     unit first treated in its repository's adoption week, not-yet-treated units as controls. With
-    `--by team` the `repo` column holds the team (lift_units.py) and the units are (team, author).
+    `--by team` the `repo` column holds the team (units.py) and the units are (team, author).
 
     The ATT is a difference in changes per contributor-week; its ratio is against the treated
     units' counterfactual (their mean after adoption minus the ATT), with the interval's ends
