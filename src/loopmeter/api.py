@@ -51,6 +51,10 @@ def _damaged_store(store_path: str | Path | None) -> Iterator[None]:
         raise StoreError(f"{store_path}: the store is damaged or cannot be written ({first})") from e
 
 
+def _matcher(config: Config) -> Matcher:
+    return Matcher.load(config.signatures, config.bots)
+
+
 def _check_window(window_days: int | None) -> None:
     # 0 would silently mean "the default" and a negative window would validate reverted changes.
     if window_days is not None and (isinstance(window_days, bool) or window_days < 1):
@@ -68,7 +72,7 @@ def ingest(
 ) -> list[IngestResult]:
     """Read each repository's new history into the store. Returns what each ingest did."""
     config = config or load_config()
-    matcher = Matcher.load(config.signatures)
+    matcher = Matcher.load(config.signatures, config.bots)
     # Every path is checked before the store is opened: a bad path neither creates a store nor
     # leaves one updated with only the repositories listed before it.
     repos = [open_repository(p, branch) for p in paths]
@@ -94,7 +98,7 @@ def ingest_sessions(
     usage days, skipped lines, links)."""
     from .session_ingest import ingest_sessions as run
 
-    matcher = Matcher.load((config or load_config()).signatures)
+    matcher = _matcher(config or load_config())
     with _damaged_store(store_path), Store.open(store_path) as store:
         return run(store, list(paths), fmt=fmt, keep_text=keep_text, progress=progress, matcher=matcher)
 
@@ -137,7 +141,7 @@ def _ingest_api(kind: str, names: Sequence[str], *, store_path=DEFAULT_STORE, ur
     mod = importlib.import_module(f".sources.{kind}", __package__)
     provider = GITHUB if kind == "github" else GITLAB
     config = config or load_config()
-    matcher = Matcher.load(config.signatures)
+    matcher = Matcher.load(config.signatures, config.bots)
     # Names and token are checked before the store is opened, so a typo creates nothing.
     names = [mod.check_repo_name(n) for n in names]
     token = _api_token(token_env, provider.token_env)
@@ -208,7 +212,7 @@ def ingest_events(
     fmt = check_readable(path, fmt)  # before the store is opened: a wrong path creates nothing
     config = config or load_config()
     with _damaged_store(store_path), Store.open(store_path) as store:
-        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
         return ingest_log(store, name=name, path=str(path), ids=ids,
                           read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
 
@@ -236,7 +240,7 @@ def ingest_jira_csv(
     issues, skipped = read_jira_csv(path)
     config = config or load_config()
     with _damaged_store(store_path), Store.open(store_path) as store:
-        matcher = Matcher.load(config.signatures)
+        matcher = Matcher.load(config.signatures, config.bots)
         ids = Identities(store.meta("salt") or "", matcher)
         accounts = ApiActors(store.meta("salt") or "", matcher, where)
         rows = issue_rows(issues, csv_actor(ids, accounts), None)
@@ -290,7 +294,7 @@ def ingest_jira(
         basic = base64.b64encode(f"{email}:{token}".encode()).decode()
         provider = Provider("Jira", "jira", token_env or JIRA.token_env, lambda _t: ("Authorization", f"Basic {basic}"))
     config = config or load_config()
-    matcher = Matcher.load(config.signatures)
+    matcher = Matcher.load(config.signatures, config.bots)
     progress = progress or Progress()
     if token is None:
         progress.note(f"no token in {token_env or JIRA.token_env}: only issues visible to anonymous users can be read")
@@ -328,7 +332,8 @@ def _log_name(log_name: str | None, path: str | Path) -> str:
     return name
 
 
-def _report_window(store: Store, as_of: datetime | None, days: int, repos: Sequence[str] | None):
+def _report_window(store: Store, as_of: datetime | None, days: int, repos: Sequence[str] | None,
+                   config: Config | None = None):
     """The window a report looks from: `as_of` when given, else the one the store's data suggests."""
     from .metrics.changes import Window
     from .report.document import default_as_of
@@ -336,7 +341,9 @@ def _report_window(store: Store, as_of: datetime | None, days: int, repos: Seque
     rule = "given"
     if as_of is None:
         as_of, rule = default_as_of(store, repos)
-    return Window(as_of=as_of, days=days, rule=rule)
+    return Window(as_of=as_of, days=days, rule=rule,
+                  **({"ai_classes": config.ai_classes, "min_adoption_share": config.min_adoption_share}
+                     if config is not None else {}))
 
 
 def report_from_store(
@@ -371,10 +378,10 @@ def report_from_store(
     by = choose_unit(by, config.teams)
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
-        window = _report_window(store, as_of, window_days, repos)
+        window = _report_window(store, as_of, window_days, repos, config)
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
-                           matcher=Matcher.load(config.signatures), by=by, teams=config.teams,
+                           matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given)
         if html_path is not None:
             from .report.html import render_html
@@ -418,7 +425,7 @@ def legibility(path: str | Path, *, store_path: str | Path | None = None, config
 
     check_path(path)  # a bad path is reported as such, before any store is opened
     # Agents configured in loopmeter.toml are not people, here as in every other metric.
-    matcher = Matcher.load((config or load_config()).signatures)
+    matcher = _matcher(config or load_config())
     if store_path is None:
         return scorecard(path, matcher=matcher)
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
@@ -483,7 +490,7 @@ def lift(
     adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
-        window = _report_window(store, as_of, window_days, repos)
+        window = _report_window(store, as_of, window_days, repos, config)
         doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
                             teams=config.teams, config_path=config.path)
     doc["unit"] = by

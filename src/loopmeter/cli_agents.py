@@ -42,7 +42,7 @@ def serve(
         from .sources.sessions.otlp import OtlpError
         from .store.db import Store
 
-        matcher = Matcher.load(load_config().signatures)
+        matcher = Matcher.load(load_config().signatures, load_config().bots)
         Store.open(store).close()  # create or upgrade it now: a bad store is refused before listening
         try:
             server = OtlpReceiver((host, port), store, max_body=max_body, keep_text=keep_text, matcher=matcher,

@@ -130,9 +130,22 @@ def m003_event_logs(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m005_attribution_classes(con: duckdb.DuckDBPyConnection) -> None:
+    # How the agent took part ("authored", "assisted", "suggestion", "message"; attribution.CLASSES).
+    # Rows stored before this migration have none until re-judged: forgetting the signatures each
+    # repository was judged with makes the next ingest re-judge every stored commit.
+    con.execute(
+        """
+        alter table attributions add column evidence_class varchar;
+        delete from meta where key like 'signatures:%';
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
     ("002_api_sources", m002_api_sources),
     ("003_event_logs", m003_event_logs),
     ("004_agent_sessions", m004_agent_sessions),
+    ("005_attribution_classes", m005_attribution_classes),
 ]
