@@ -325,6 +325,23 @@ def export(
         return export_store(store, fmt, out, show_names=show_names)
 
 
+def restore_store(*, store_path: str | Path = DEFAULT_STORE) -> tuple[Path, Path | None]:
+    """Replace the store by the restore point taken before the last ingest that changed it.
+    Returns (the restored store, where the replaced file was kept)."""
+    from .store.db import restore
+
+    return restore(store_path)
+
+
+def forget_person(person: str, *, store_path: str | Path = DEFAULT_STORE):
+    """Remove one person's clear identity (names, emails) and text fields from the store; metrics
+    are unchanged (store/forget.py). Returns a `Forgotten` with the rows changed."""
+    from .store.forget import forget_person as run
+
+    with _damaged_store(store_path), Store.open(store_path, create=False) as store:
+        return run(store, person)
+
+
 def _log_name(log_name: str | None, path: str | Path) -> str:
     name = log_name if log_name is not None else Path(path).name.split(".")[0]
     # The name is part of every case's id (events:LOG:CASE), so it cannot hold the separator.

@@ -326,6 +326,7 @@ from . import cli_lift  # noqa: E402,F401
 from . import cli_legibility  # noqa: E402,F401
 from . import cli_agents  # noqa: E402,F401
 from . import cli_export  # noqa: E402,F401
+from . import cli_store  # noqa: E402,F401
 
 
 def main() -> None:

@@ -253,3 +253,43 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         self.con.execute("insert or replace into meta values (?, ?)", [key, value])
+
+
+def restore(path: str | Path) -> tuple[Path, Path | None]:
+    """Put the restore point back in place of the store at `path`; returns (restored, kept aside).
+
+    The current file (and its write-ahead log) is kept beside it as `.damaged-<UTC time>`, never
+    deleted: restoring loses what the last ingest added, and the user may still want to look."""
+    p = Path(path)
+    rp = restore_path(p)
+    if not rp.is_file():
+        raise StoreError(f"{rp}: no restore point here (one is taken before each ingest that changes an existing store)")
+    check = _connect(rp, read_only=True)
+    try:
+        if not check.execute("select count(*) from information_schema.tables where table_name = 'schema_migrations'"
+                             ).fetchone()[0]:
+            raise StoreError(f"{rp}: the restore point is not a loopmeter store")
+    finally:
+        check.close()
+    if p.exists():
+        try:
+            _connect(p, read_only=True).close()  # refuses, naming the PID, when a process holds the store
+        except StoreError as e:
+            if "in use by another process" in str(e):
+                raise
+    aside = None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        if p.exists():
+            aside = Path(f"{p}.damaged-{stamp}")
+            os.replace(p, aside)
+        wal = Path(str(p) + ".wal")
+        if wal.exists():
+            os.replace(wal, Path(f"{p}.damaged-{stamp}.wal"))
+        tmp = Path(str(p) + ".restoring")
+        shutil.copyfile(rp, tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, p)
+    except OSError as e:
+        raise StoreError(f"{p}: cannot restore ({e.strerror or type(e).__name__}: {e.filename})") from None
+    return p, aside
