@@ -48,7 +48,12 @@ def _damaged_store(store_path: str | Path | None) -> Iterator[None]:
         yield
     except _DAMAGE as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise StoreError(f"{store_path}: the store is damaged or cannot be written ({first})") from e
+        from .store.db import restore_path
+
+        hint = ""
+        if store_path is not None and restore_path(store_path).exists():
+            hint = "; `loopmeter store restore` brings back the copy taken before the last ingest"
+        raise StoreError(f"{store_path}: the store is damaged or cannot be written ({first}){hint}") from e
 
 
 def _matcher(config: Config) -> Matcher:
@@ -76,7 +81,7 @@ def ingest(
     # Every path is checked before the store is opened: a bad path neither creates a store nor
     # leaves one updated with only the repositories listed before it.
     repos = [open_repository(p, branch) for p in paths]
-    with _damaged_store(store_path), Store.open(store_path) as store:
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
         results = [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs) for info in repos]
         _relink_sessions(store)
         return results
@@ -99,7 +104,7 @@ def ingest_sessions(
     from .session_ingest import ingest_sessions as run
 
     matcher = _matcher(config or load_config())
-    with _damaged_store(store_path), Store.open(store_path) as store:
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
         return run(store, list(paths), fmt=fmt, keep_text=keep_text, progress=progress, matcher=matcher)
 
 
@@ -151,7 +156,7 @@ def _ingest_api(kind: str, names: Sequence[str], *, store_path=DEFAULT_STORE, ur
                       "allows few requests an hour without one")
     on_wait = getattr(progress, "wait", None)
     results = []
-    with _damaged_store(store_path), Store.open(store_path) as store:
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
         for name in names:
             with ApiClient(mod.api_base(url or mod.DEFAULT_URL), provider=provider, token=token, cached=cache_lookup(store),
                            on_wait=on_wait, sleep=sleep or time.sleep, clock=clock or time.time) as client:
@@ -211,7 +216,7 @@ def ingest_events(
     name = _log_name(log_name, path)
     fmt = check_readable(path, fmt)  # before the store is opened: a wrong path creates nothing
     config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path) as store:
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
         ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
         return ingest_log(store, name=name, path=str(path), ids=ids,
                           read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
@@ -239,7 +244,7 @@ def ingest_jira_csv(
     where = _jira_host(url) if url else "jira"
     issues, skipped = read_jira_csv(path)
     config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path) as store:
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
         matcher = Matcher.load(config.signatures, config.bots)
         ids = Identities(store.meta("salt") or "", matcher)
         accounts = ApiActors(store.meta("salt") or "", matcher, where)
@@ -298,7 +303,7 @@ def ingest_jira(
     progress = progress or Progress()
     if token is None:
         progress.note(f"no token in {token_env or JIRA.token_env}: only issues visible to anonymous users can be read")
-    with _damaged_store(store_path), Store.open(store_path) as store:
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
         with ApiClient(url, provider=provider, token=token, cached=cache_lookup(store),
                        on_wait=getattr(progress, "wait", None), sleep=sleep or time.sleep,
                        clock=clock or time.time) as client:
@@ -320,8 +325,25 @@ def export(
     """Write the store's canonical log as OCEL 2.0 (JSON or SQLite), XES or Parquet."""
     from .export import export_store
 
-    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+    with _damaged_store(store_path), Store.open_read(store_path) as store:
         return export_store(store, fmt, out, show_names=show_names)
+
+
+def restore_store(*, store_path: str | Path = DEFAULT_STORE) -> tuple[Path, Path | None]:
+    """Replace the store by the restore point taken before the last ingest that changed it.
+    Returns (the restored store, where the replaced file was kept)."""
+    from .store.db import restore
+
+    return restore(store_path)
+
+
+def forget_person(person: str, *, store_path: str | Path = DEFAULT_STORE):
+    """Remove one person's clear identity (names, emails) and text fields from the store; metrics
+    are unchanged (store/forget.py). Returns a `Forgotten` with the rows changed."""
+    from .store.forget import forget_person as run
+
+    with _damaged_store(store_path), Store.open(store_path, create=False) as store:
+        return run(store, person)
 
 
 def _log_name(log_name: str | None, path: str | Path) -> str:
@@ -377,7 +399,7 @@ def report_from_store(
     by_given = by is not None
     by = choose_unit(by, config.teams)
     window_days = window_days or config.window_days
-    with _damaged_store(store_path), Store.open(store_path, create=False) as store:
+    with _damaged_store(store_path), Store.open_read(store_path) as store:
         window = _report_window(store, as_of, window_days, repos, config)
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
@@ -428,7 +450,7 @@ def legibility(path: str | Path, *, store_path: str | Path | None = None, config
     matcher = _matcher(config or load_config())
     if store_path is None:
         return scorecard(path, matcher=matcher)
-    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+    with _damaged_store(store_path), Store.open_read(store_path) as store:
         return scorecard(path, store, matcher)
 
 
@@ -437,7 +459,7 @@ def changes_frame(*, store_path: str | Path | None = DEFAULT_STORE, as_of: datet
     """Every change with its state, attribution and cycle time, as a pandas DataFrame."""
     from .metrics.changes import Window, backend, changes
 
-    with Store.open(store_path, create=False, read_only=True) as store:
+    with Store.open_read(store_path) as store:
         con = backend(store)
         return con.execute(changes(con, Window(as_of=as_of or utcnow(), days=window_days)))
 
@@ -489,7 +511,7 @@ def lift(
     by = choose_unit(by, config.teams)  # the one check of --by, as for the report
     adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
     window_days = window_days or config.window_days
-    with _damaged_store(store_path), Store.open(store_path, create=False) as store:
+    with _damaged_store(store_path), Store.open_read(store_path) as store:
         window = _report_window(store, as_of, window_days, repos, config)
         doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
                             teams=config.teams, config_path=config.path)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import api
-from .errors import ConfigError, LoopmeterError
+from .errors import ConfigError, LoopmeterError, redact_userinfo
 from .ingestion import Progress as IngestProgress
 from .report.terminal import escape
 from .store.db import DEFAULT_STORE
@@ -99,7 +99,7 @@ def _run(debug: bool, fn):
     except LoopmeterError as e:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(redact_userinfo(str(e)))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("[red]interrupted[/red]: everything committed so far is kept; run the same command to resume")
@@ -326,6 +326,7 @@ from . import cli_lift  # noqa: E402,F401
 from . import cli_legibility  # noqa: E402,F401
 from . import cli_agents  # noqa: E402,F401
 from . import cli_export  # noqa: E402,F401
+from . import cli_store  # noqa: E402,F401
 
 
 def main() -> None:
