@@ -361,6 +361,21 @@ def _scope(store: Store, config: Config, *, team: str | None, agent: str | None,
     return Scope(team=team, team_actors=actors, agent=agent, since=since, until=until)
 
 
+def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Config | None = None) -> dict:
+    """What a report can be cut to: `{"repos", "teams", "agents"}` of this store and loopmeter.toml
+    (the dashboard's filter choices). The store is only read."""
+    from .teams import UNASSIGNED
+
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+        repos = [r for (r,) in store.con.execute("select repo from repos order by repo").fetchall()]
+        agents = [a for (a,) in store.con.execute(
+            "select distinct agent from attributions union select distinct agent from actors "
+            "where agent is not null order by 1").fetchall() if a]
+    teams = [t.name for t in config.teams] + ([UNASSIGNED] if config.teams else [])
+    return {"repos": repos, "teams": teams, "agents": agents}
+
+
 def report_from_store(
     *,
     store_path: str | Path | None = DEFAULT_STORE,

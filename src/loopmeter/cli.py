@@ -108,7 +108,9 @@ def _run(debug: bool, fn):
 
 def _emit(doc: dict, as_json: bool, html: Path | None) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        from .report.document import to_json
+
+        sys.stdout.write(to_json(doc))
         return
     from .report.terminal import render_terminal
 

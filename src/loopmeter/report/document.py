@@ -26,6 +26,11 @@ def _iso(t: datetime) -> str:
     return t.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def to_json(doc: dict) -> str:
+    """The document as `loopmeter report --json` prints it (and the dashboard's /api/report answers)."""
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
 def display_name(actor_id: str | None, name: str | None, kind: str | None, show_names: bool) -> str:
     """People are pseudonymous unless names are asked for; bots and agents are not people."""
     if actor_id is None:
