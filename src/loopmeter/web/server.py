@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hmac
 import json
+import re
 import threading
 import traceback
 from collections.abc import Callable
@@ -220,10 +221,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(e.status, str(e))
         except query.BadQuery as e:
             self._error(400, str(e))
-        except NoData as e:
-            self._error(404, str(e))
+        except NoData as e:  # a filter naming what the store does not hold is a bad query
+            self._error(400 if urlsplit(self.path).query else 404, str(e))
         except ConfigError as e:
-            self._error(400, str(e))
+            # The report's checks name the command-line option; here it is the query parameter.
+            self._error(400, re.sub(r"^--(team|agent|from|to)\b", r"\1", str(e)))
         except LoopmeterError as e:
             self._error(500, str(e))
         except (BrokenPipeError, ConnectionResetError):
