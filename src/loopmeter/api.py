@@ -355,7 +355,7 @@ def _log_name(log_name: str | None, path: str | Path) -> str:
 
 
 def _report_window(store: Store, as_of: datetime | None, days: int, repos: Sequence[str] | None,
-                   config: Config | None = None):
+                   config: Config | None = None, scope=None):
     """The window a report looks from: `as_of` when given, else the one the store's data suggests."""
     from .metrics.changes import Window
     from .report.document import default_as_of
@@ -363,9 +363,46 @@ def _report_window(store: Store, as_of: datetime | None, days: int, repos: Seque
     rule = "given"
     if as_of is None:
         as_of, rule = default_as_of(store, repos)
-    return Window(as_of=as_of, days=days, rule=rule,
+    return Window(as_of=as_of, days=days, rule=rule, scope=scope,
                   **({"ai_classes": config.ai_classes, "min_adoption_share": config.min_adoption_share}
                      if config is not None else {}))
+
+
+def _scope(store: Store, config: Config, *, team: str | None, agent: str | None, since: date | None,
+           until: date | None):
+    """The slice of `--team/--agent/--from/--to` (metrics/scope.py), checked against the store."""
+    from .metrics.scope import Scope, check_dates, team_scope
+
+    check_dates(since, until)
+    actors: frozenset[str] = frozenset()
+    if team is not None:
+        from .teams import resolve
+
+        by_actor, _unmatched = resolve(store.con, config.teams, config.path) if config.teams else ({}, [])
+        actors = team_scope(team, by_actor, [t.name for t in config.teams])
+    if agent is not None:
+        known = [a for (a,) in store.con.execute(
+            "select distinct agent from attributions union select distinct agent from actors "
+            "where agent is not null order by 1").fetchall() if a]
+        if agent not in known:
+            raise ConfigError(f"--agent: no change in the store is attributed to {agent!r} "
+                              f"(agents: {', '.join(known) if known else 'none'})")
+    return Scope(team=team, team_actors=actors, agent=agent, since=since, until=until)
+
+
+def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Config | None = None) -> dict:
+    """What a report can be cut to: `{"repos", "teams", "agents"}` of this store and loopmeter.toml
+    (the dashboard's filter choices). The store is only read."""
+    from .teams import UNASSIGNED
+
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open_read(store_path) as store:
+        repos = [r for (r,) in store.con.execute("select repo from repos order by repo").fetchall()]
+        agents = [a for (a,) in store.con.execute(
+            "select distinct agent from attributions union select distinct agent from actors "
+            "where agent is not null order by 1").fetchall() if a]
+    teams = [t.name for t in config.teams] + ([UNASSIGNED] if config.teams else [])
+    return {"repos": repos, "teams": teams, "agents": agents}
 
 
 def report_from_store(
@@ -375,6 +412,10 @@ def report_from_store(
     window_days: int | None = None,
     adoption_date: date | None = None,
     repos: list[str] | None = None,
+    team: str | None = None,
+    agent: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
     html_path: str | Path | None = None,
     show_names: bool = False,
     seed: int = 0,
@@ -382,13 +423,18 @@ def report_from_store(
     failure_window_hours: float = 24.0,
     incident_rule: str = "linked",
     by: str | None = None,
+    read_only: bool = False,
+    week: date | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
 
-    `failure_window_hours` and `incident_rule` decide which deployments count as failed changes
-    (docs/metrics.md "Flow metrics"). `by` is the unit of the lift designs: "repo", "team"
-    (loopmeter.toml `[[team]]`) or "codeowners"; None means "team" when loopmeter.toml defines a
-    team, else "repo"."""
+    `repos`, `team`, `agent`, `since` and `until` cut the report to a slice (metrics/scope.py; the
+    document's `filters` key says which). `failure_window_hours` and `incident_rule` decide which
+    deployments count as failed changes (docs/metrics.md "Flow metrics"). `by` is the unit of the
+    lift designs: "repo", "team" (loopmeter.toml `[[team]]`) or "codeowners"; None means "team"
+    when loopmeter.toml defines a team, else "repo". `read_only` opens the store read-only (the
+    dashboard). With `week` (its Monday), the result is instead `{"week", "filters", "changes"}`:
+    that week's changes of the slice, newest first (the dashboard's drill-down)."""
     from .metrics.dora import FailureRule
     from .lift.by_unit import choose_unit
     from .report.document import build_report, change_rows
@@ -400,7 +446,11 @@ def report_from_store(
     by = choose_unit(by, config.teams)
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open_read(store_path) as store:
-        window = _report_window(store, as_of, window_days, repos, config)
+        scope = _scope(store, config, team=team, agent=agent, since=since, until=until)
+        window = _report_window(store, as_of, window_days, repos, config, scope)
+        if week is not None:
+            rows = change_rows(store, window=window, repos=repos, show_names=show_names, week=week)
+            return {"week": week.isoformat(), "filters": scope.as_dict(repos), "changes": rows}
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,

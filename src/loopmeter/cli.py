@@ -108,7 +108,9 @@ def _run(debug: bool, fn):
 
 def _emit(doc: dict, as_json: bool, html: Path | None) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        from .report.document import to_json
+
+        sys.stdout.write(to_json(doc))
         return
     from .report.terminal import render_terminal
 
@@ -293,7 +295,11 @@ def report(
     store: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write the HTML report here.")] = None,
-    repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
+    repo: Annotated[Optional[list[str]], typer.Option("--repo", metavar="NAME", help="Only these repositories (repeatable).")] = None,
+    team: Annotated[Optional[str], typer.Option("--team", metavar="NAME", help="Only changes authored by members of this \\[\\[team]] of loopmeter.toml ('unassigned': of none).")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", metavar="NAME", help="Count as AI-assisted only the changes this agent took part in; other agents' changes are left out (a per-agent lift).")] = None,
+    since: Annotated[Optional[str], typer.Option("--from", metavar="YYYY-MM-DD", help="Only changes landed on or after this day (UTC).")] = None,
+    until: Annotated[Optional[str], typer.Option("--to", metavar="YYYY-MM-DD", help="Only changes landed on or before this day (UTC); reverts after it still count.")] = None,
     adoption_date: AdoptOpt = None,
     window_days: WindowOpt = None,
     as_of: AsOfOpt = None,
@@ -311,7 +317,8 @@ def report(
 
     def go():
         doc = api.report_from_store(
-            store_path=store, html_path=html, repos=repo or None, as_of=_as_of(as_of), window_days=window_days,
+            store_path=store, html_path=html, repos=repo or None, team=team, agent=agent,
+            since=_date(since, "--from"), until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days,
             adoption_date=_date(adoption_date, "--adoption-date"), show_names=show_names, seed=seed,
             failure_window_hours=failure_window, incident_rule=incident_rule, by=by,
         )

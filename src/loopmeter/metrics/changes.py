@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 
 from ..attribution import AI_CLASSES, FIXED_CLASS, MIN_ADOPTION_SHARE
 from ..store.db import Store
+from . import scope as scope_m
 from .ci import merge_ci
 
 
@@ -39,6 +40,8 @@ class Window:
     ai_classes: tuple[str, ...] = AI_CLASSES
     # Adoption detection's least weekly AI share (loopmeter.toml [attribution] min_adoption_share).
     min_adoption_share: float = MIN_ADOPTION_SHARE
+    #: The slice the report is about (team, agent, landing dates); `changes` applies it last.
+    scope: scope_m.Scope | None = None
 
     @property
     def per_repo(self) -> bool:
@@ -117,7 +120,7 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     ci_failed = ~reverted & (t.merge_ci == "failed").fill_null(False)
     pending = ~reverted & ~ci_failed & ((horizon.epoch_seconds() - t.done_at.epoch_seconds()) < window_s)
     kind = t.author_kind.fill_null("human")
-    return t.select(
+    out = t.select(
         repo=t.repo,
         item_id=t.item_id,
         title=t.title,
@@ -145,9 +148,10 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         author_agent=t.author_agent,
         week=t.done_at.truncate("W").cast("date"),
     )
+    return scope_m.apply(out, window.scope)
 
 
-def contributing_commits(con, repos: list[str] | None = None) -> ir.Table:
+def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Scope | None = None) -> ir.Table:
     """Commits that are part of a landed change, with their author's kind and week (for headcounts)."""
     commits = con.table("commits")
     if repos:
@@ -158,10 +162,12 @@ def contributing_commits(con, repos: list[str] | None = None) -> ir.Table:
     c = commits.mutate(cid=ibis.literal("git:") + commits.repo + ":commit:" + commits.sha)
     c = c.semi_join(part, c.cid == part.src)
     c = c.left_join(actors, c.author_id == actors.actor)
-    return c.select(
+    c = c.select(
         repo=c.repo, sha=c.sha, cid=c.cid, author_id=c.author_id, kind=c.kind.fill_null("human"),
         author_time=c.author_time, week=c.author_time.truncate("W").cast("date"),
     )
+    # The slice's team and dates count its contributors; the agent rule is about changes only.
+    return scope_m.apply(c, scope, time="author_time", agent=False)
 
 
 def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo: bool = False) -> ir.Table:
@@ -170,7 +176,7 @@ def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo
     throughput per contributor-week divides by. ``by_repo`` keeps the repository as well, for
     comparisons whose periods differ by repository. It does not depend on ``window.days``."""
     keys = ("repo", "author_id", "week") if by_repo else ("author_id", "week")
-    cc = contributing_commits(con, repos)
+    cc = contributing_commits(con, repos, window.scope)
     ch = changes(con, window, repos)
     # Commits authored after as_of are not yet seen from as_of (they made empty weeks after it).
     a = cc.filter((cc.kind != "bot") & (cc.author_time <= ibis.timestamp(window.as_of))).select(*keys)

@@ -46,7 +46,7 @@ def totals(con, window: Window, repos: list[str] | None = None) -> dict:
     if repos:
         repos_t = repos_t.filter(repos_t.repo.isin(repos))
     head_commits = con.execute(repos_t.head_commits.sum())
-    cc = contributing_commits(con, repos)
+    cc = contributing_commits(con, repos, window.scope)
     contributors = con.execute(cc.filter(cc.kind == "human").author_id.nunique())
     attrs = ai_attributions(con, window)
     ai_commits = con.execute(attrs.semi_join(cc, attrs.item_id == cc.cid).item_id.nunique())
@@ -69,7 +69,7 @@ def attribution(con, window: Window, repos: list[str] | None = None, totals_: di
     by_change = con.execute(
         attrs.semi_join(nonbot, attrs.item_id == nonbot.item_id).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
     )
-    cc = contributing_commits(con, repos)
+    cc = contributing_commits(con, repos, window.scope)
     by_commit = con.execute(
         attrs.semi_join(cc, attrs.item_id == cc.cid).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
     )

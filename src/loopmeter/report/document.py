@@ -26,6 +26,11 @@ def _iso(t: datetime) -> str:
     return t.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def to_json(doc: dict) -> str:
+    """The document as `loopmeter report --json` prints it (and the dashboard's /api/report answers)."""
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
 def display_name(actor_id: str | None, name: str | None, kind: str | None, show_names: bool) -> str:
     """People are pseudonymous unless names are asked for; bots and agents are not people."""
     if actor_id is None:
@@ -90,7 +95,7 @@ def build_report(
             raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
         doc = {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
                "as_of": _iso(window.as_of.replace(microsecond=0)), "as_of_rule": window.rule,
-               "window_days": window.days, "repos": [], "flow": flow, "agent_loops": loops,
+               "window_days": window.days, "filters": _filters(window, repos), "repos": [], "flow": flow, "agent_loops": loops,
                "event_logs": logs, "warnings": []}
         mark_partial_weeks(doc, window.as_of)
         return doc
@@ -118,6 +123,7 @@ def build_report(
         "as_of": _iso(window.as_of.replace(microsecond=0)),
         "as_of_rule": window.rule,
         "window_days": window.days,
+        "filters": _filters(window, repos),
         "repos": per_repo,
         "totals": totals,
         "attribution": summary.attribution(con, window, repos, totals),
@@ -139,6 +145,12 @@ def build_report(
     return doc
 
 
+def _filters(window: Window, repos: list[str] | None) -> dict:
+    from ..metrics.scope import Scope
+
+    return (window.scope or Scope()).as_dict(repos)
+
+
 def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:
     """The lift designs per `by`. Teams the report chose by itself (loopmeter.toml defines some, no
     --by) that cannot be used with this store (no member is anyone here, or one person is in two
@@ -158,31 +170,39 @@ def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warn
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
-                show_names: bool = False) -> list[dict]:
-    """One dict per change for charts and tables (see report.html.render_html)."""
+                show_names: bool = False, week: date | None = None) -> list[dict]:
+    """One dict per change for charts and tables (see report.html.render_html); with `week` (its
+    Monday), only the changes that landed that week, newest first, with their id (the dashboard's
+    drill-down)."""
+    import ibis
+
     con = backend(store)
     ch = changes(con, window, repos)
+    if week is not None:
+        ch = ch.filter(ch.week == ibis.date(week))
     actors = con.table("actors").select(aid="actor_id", aname="name")
     df = con.execute(
         ch.left_join(actors, ch.author_id == actors.aid).select(
-            "repo", "done_at", "cycle_hours", "title", "author_id", "author_kind", "aname", "ai_assisted",
+            "repo", "item_id", "done_at", "cycle_hours", "title", "author_id", "author_kind", "aname", "ai_assisted",
             "agents", "state", "size_lines",
-        ).order_by("done_at")
+        ).order_by(ibis.desc("done_at") if week is not None else "done_at")
     )
     rows = []
     for r in df.itertuples(index=False):
         ch_h = r.cycle_hours
-        rows.append(
-            {
-                "repo": r.repo,
-                "done_at": r.done_at.to_pydatetime() if hasattr(r.done_at, "to_pydatetime") else r.done_at,
-                "cycle_hours": None if ch_h is None or ch_h != ch_h else float(ch_h),
-                "title": r.title or "",
-                "author": display_name(r.author_id, r.aname, r.author_kind, show_names),
-                "ai": bool(r.ai_assisted),
-                "agents": sorted(r.agents) if r.agents is not None and len(r.agents) else [],
-                "state": r.state,
-                "size_lines": None if r.size_lines is None or r.size_lines != r.size_lines else int(r.size_lines),
-            }
-        )
+        row = {
+            "repo": r.repo,
+            "done_at": r.done_at.to_pydatetime() if hasattr(r.done_at, "to_pydatetime") else r.done_at,
+            "cycle_hours": None if ch_h is None or ch_h != ch_h else float(ch_h),
+            "title": r.title or "",
+            "author": display_name(r.author_id, r.aname, r.author_kind, show_names),
+            "ai": bool(r.ai_assisted),
+            "agents": sorted(r.agents) if r.agents is not None and len(r.agents) else [],
+            "state": r.state,
+            "size_lines": None if r.size_lines is None or r.size_lines != r.size_lines else int(r.size_lines),
+        }
+        if week is not None:
+            row["id"] = r.item_id
+            row["done_at"] = _iso(row["done_at"])
+        rows.append(row)
     return rows
