@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .log_settings import LogConfig, parse_logs
 from .teams import Team, parse_teams
 
 CONFIG_FILE = "loopmeter.toml"
@@ -31,6 +32,8 @@ class Config:
     window_days: int = 14
     signatures: list[dict] = field(default_factory=list)
     teams: list[Team] = field(default_factory=list)
+    #: `[[log]]`: how each ingested event log is read as a work loop (log_settings.py)
+    logs: LogConfig = field(default_factory=LogConfig)
     path: Path | None = None
 
 
@@ -52,4 +55,5 @@ def load_config(path: Path | None = None) -> Config:
     if not isinstance(sigs, list) or not all(isinstance(s, dict) for s in sigs):
         raise ConfigError(f"{p}: attribution.signature must be a list of tables ([[attribution.signature]])")
     teams = parse_teams(data.get("team"), text, p)
-    return Config(window_days=window, signatures=sigs, teams=teams, path=p)
+    logs = parse_logs(data.get("log"), p)
+    return Config(window_days=window, signatures=sigs, teams=teams, logs=logs, path=p)
