@@ -200,7 +200,9 @@ def ingest_events(
     The file is read into one transaction, in batches: one that turns out unreadable leaves the
     store as it was; ingesting a log of the same name again replaces it.
     """
+    from .sources.eventlog import Mapping as EventMapping
     from .sources.eventlog import check_readable, read_event_log
+    from .store.csv_events import ingest_csv
     from .store.event_logs import ingest_log
     from .store.git_load import Identities
 
@@ -208,7 +210,13 @@ def ingest_events(
     fmt = check_readable(path, fmt)  # before the store is opened: a wrong path creates nothing
     config = config or load_config()
     with _damaged_store(store_path), Store.open(store_path) as store:
-        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
+        matcher = Matcher.load(config.signatures)
+        if fmt == "csv":  # DuckDB's reader when the file is clean; the Python one otherwise
+            done = ingest_csv(store, name=name, path=path, mapping=mapping or EventMapping(),
+                              ids=Identities(store.meta("salt") or "", matcher))
+            if done is not None:
+                return done
+        ids = Identities(store.meta("salt") or "", matcher)
         return ingest_log(store, name=name, path=str(path), ids=ids,
                           read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
 

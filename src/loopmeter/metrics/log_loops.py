@@ -72,7 +72,9 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow)
     cluster, resource; and the as-of the log is judged from."""
     kinds = resource_kinds(store, log, settings)
     con = store.con
-    con.register("log_resource_kinds", pa.Table.from_pandas(kinds[["actor_id", "kind"]], preserve_index=False))
+    con.register("log_resource_kinds", pa.table(
+        {"actor_id": [str(a) for a in kinds["actor_id"]], "kind": [str(k) for k in kinds["kind"]]},
+        schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())])))
     start = f"min(ts) filter (where {_in_list('act', settings.start)})" if settings.start else "min(ts)"
     ends = settings.end
     done = (f"min(ev.ts) filter (where {_in_list('ev.act', ends)} and ev.ts >= coalesce(c.start_ts, ev.ts))" if ends
