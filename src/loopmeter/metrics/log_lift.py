@@ -25,7 +25,7 @@ from ..stats.regression import log_duration_ols
 
 CYCLE = "cycle_time_hours"
 THROUGHPUT = "validated_cases_per_week"
-MAX_BOOT_ROWS = 50_000
+MAX_BOOT_ROWS = 10_000
 ADOPTION_RULE = ("first week of the first run of at least 3 of 4 weeks in which an agent resource "
                  "handled a done case")
 
