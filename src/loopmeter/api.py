@@ -22,7 +22,7 @@ import duckdb
 
 from .attribution import Matcher
 from .config import Config, load_config
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, NoData, StoreError
 from .ingestion import IngestResult, Progress, ingest_git
 from .sources.git import open_repository
 from .store.db import DEFAULT_STORE, Store, utcnow
@@ -209,7 +209,9 @@ def ingest_events(
     The file is read into one transaction, in batches: one that turns out unreadable leaves the
     store as it was; ingesting a log of the same name again replaces it.
     """
+    from .sources.eventlog import Mapping as EventMapping
     from .sources.eventlog import check_readable, read_event_log
+    from .store.csv_events import ingest_csv
     from .store.event_logs import ingest_log
     from .store.git_load import Identities
 
@@ -217,7 +219,13 @@ def ingest_events(
     fmt = check_readable(path, fmt)  # before the store is opened: a wrong path creates nothing
     config = config or load_config()
     with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
+        matcher = Matcher.load(config.signatures, config.bots)
+        if fmt == "csv":  # DuckDB's reader when the file is clean; the Python one otherwise
+            done = ingest_csv(store, name=name, path=path, mapping=mapping or EventMapping(),
+                              ids=Identities(store.meta("salt") or "", matcher))
+            if done is not None:
+                return done
+        ids = Identities(store.meta("salt") or "", matcher)
         return ingest_log(store, name=name, path=str(path), ids=ids,
                           read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
 
@@ -455,12 +463,61 @@ def report_from_store(
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given)
+        _log_loops(store, doc, config, window, seed)
         if html_path is not None:
             from .report.html import render_html
 
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
             render_html(doc, rows, Path(html_path))
     return doc
+
+
+def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> None:
+    """Each event log's work-loop keys (metrics/log_loops.py), judged as of the report's as-of only
+    when it was given: a log's own weeks otherwise end at its newest event."""
+    from .metrics.log_loops import with_loops
+
+    with_loops(store, doc.get("event_logs") or [], config.logs.for_log, days=window.days,
+               as_of=window.as_of if window.rule == "given" else None, seed=seed)
+
+
+def log_lift(
+    name: str,
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    adoption_dates: Sequence[str] | None = None,
+    as_of: datetime | None = None,
+    window_days: int | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
+    config: Config | None = None,
+) -> dict:
+    """The lift of event log `name`'s loop: before/after adoption (`adoption_dates`: "YYYY-MM-DD"
+    or "NAME=YYYY-MM-DD"; else loopmeter.toml `[[log]] adoption_date`; else detected from agent
+    resources) and AI-handled vs human cases. Returns `{design: "log", log, designs: [...]}` plus
+    the loop's weekly series, cycle time, waiting and AI share."""
+    from .metrics.log_loops import LogWindow, log_loop
+
+    _check_window(window_days)
+    config = config or load_config()
+    day = None
+    for v in adoption_dates or ():
+        who, sep, text = v.rpartition("=")
+        if sep and who != name:
+            continue
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or LOG=YYYY-MM-DD") from None
+    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+        known = [r[0] for r in store.con.execute("select name from event_logs order by name").fetchall()]
+        if name not in known:
+            raise NoData(f"--log: no event log named {name!r} in the store"
+                         + (f" (it has: {', '.join(known)})" if known else " (it has none; loopmeter ingest --events FILE)"))
+        loop = log_loop(store, name, config.logs.for_log(name), LogWindow(window_days or config.window_days, as_of),
+                        adoption_date=day, seed=seed, n_boot=n_boot)
+    lift = loop.pop("lift")
+    return {"design": "log", "log": name, **lift, **loop}
 
 
 def analyze(

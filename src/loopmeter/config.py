@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .attribution import AI_CLASSES, CLASSES, MIN_ADOPTION_SHARE
 from .errors import ConfigError
+from .log_settings import LogConfig, parse_logs
 from .teams import Team, parse_teams
 
 CONFIG_FILE = "loopmeter.toml"
@@ -42,6 +43,8 @@ class Config:
     # window, that counts as adoption (docs/metrics.md).
     min_adoption_share: float = MIN_ADOPTION_SHARE
     teams: list[Team] = field(default_factory=list)
+    #: `[[log]]`: how each ingested event log is read as a work loop (log_settings.py)
+    logs: LogConfig = field(default_factory=LogConfig)
     path: Path | None = None
 
 
@@ -78,5 +81,6 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{p}: attribution.min_adoption_share must be a number from 0 up to (not including) 1, "
                           f"not {share!r}")
     teams = parse_teams(data.get("team"), text, p)
+    logs = parse_logs(data.get("log"), p)
     return Config(window_days=window, signatures=sigs, bots=bots, ai_classes=tuple(dict.fromkeys(classes)),
-                  min_adoption_share=float(share), teams=teams, path=p)
+                  min_adoption_share=float(share), teams=teams, logs=logs, path=p)
