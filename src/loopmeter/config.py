@@ -18,6 +18,7 @@ class Config:
 
     ```toml
     window_days = 14
+    durability_days = [14, 30, 90]   # horizons N of durability (docs/metrics.md)
     [[attribution.signature]]
     agent = "our-agent"
     evidence = "trailer"
@@ -29,6 +30,7 @@ class Config:
     """
 
     window_days: int = 14
+    durability_days: tuple[int, ...] = (14, 30, 90)
     signatures: list[dict] = field(default_factory=list)
     teams: list[Team] = field(default_factory=list)
     path: Path | None = None
@@ -48,8 +50,13 @@ def load_config(path: Path | None = None) -> Config:
     window = data.get("window_days", 14)
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
         raise ConfigError(f"{p}: window_days must be a positive whole number of days, not {window!r}")
+    horizons = data.get("durability_days", [14, 30, 90])
+    if (not isinstance(horizons, list) or not horizons
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in horizons)):
+        raise ConfigError(f"{p}: durability_days must be a list of positive whole numbers of days, not {horizons!r}")
     sigs = data.get("attribution", {}).get("signature", [])
     if not isinstance(sigs, list) or not all(isinstance(s, dict) for s in sigs):
         raise ConfigError(f"{p}: attribution.signature must be a list of tables ([[attribution.signature]])")
     teams = parse_teams(data.get("team"), text, p)
-    return Config(window_days=window, signatures=sigs, teams=teams, path=p)
+    return Config(window_days=window, durability_days=tuple(sorted(set(horizons))), signatures=sigs, teams=teams,
+                  path=p)
