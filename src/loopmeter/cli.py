@@ -226,13 +226,13 @@ def ingest(
 
     def go():
         logs = events is not None or jira_csv is not None
+        if traces is not None and not paths:
+            raise ConfigError("--traces needs the git repository PATH whose commits its records name")
         if not paths and not github and not gitlab and not sessions and not logs and jira is None:
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
                 "--events FILE, --jira PROJECT or --jira-csv FILE"
             )
-        if traces is not None and not paths:
-            raise ConfigError("--traces needs the git repository PATH whose commits its records name")
         if url and github and gitlab:
             raise ConfigError("--url: give --github or --gitlab with it, not both (they are different servers)")
         if url and jira and (github or gitlab):

@@ -172,9 +172,12 @@ def parse_git_ai_note(sha: str, text: str) -> list[FileProvenance]:
             raise ProvenanceError(f"prompt {h}: agent_id is not an object")
         key = (path, agent_name(agent_id.get("tool")), agent_id.get("model") or None)
         per.setdefault(key, []).extend(parse_ranges(ranges))
-    return [FileProvenance(sha=sha, path=p, source="git_ai_note", agent=a, model=m, lines=merge_ranges(r),
-                           origin=f"commit {sha[:12]}")
-            for (p, a, m), r in per.items()]
+    # The first row (path "") only says that the commit has a log, AI lines or not: a commit whose
+    # log attests no line is known to be human-written, which is not the same as unknown.
+    return [FileProvenance(sha=sha, path="", source="git_ai_note", agent="", model=None, lines=(),
+                           origin=f"commit {sha[:12]}")] + [
+        FileProvenance(sha=sha, path=p, source="git_ai_note", agent=a, model=m, lines=merge_ranges(r),
+                       origin=f"commit {sha[:12]}") for (p, a, m), r in per.items()]
 
 
 def read_git_ai_notes(info: RepoInfo, malformed: Malformed) -> Iterator[FileProvenance]:
@@ -212,6 +215,8 @@ def _trace_ranges(conv: dict, where: str) -> dict[str | None, list[tuple[int, in
     contributor = conv.get("contributor") or {}
     if not isinstance(contributor, dict):
         raise ProvenanceError(f"{where}: contributor is not an object")
+    if contributor.get("type", "unknown") not in ("human", "ai", "mixed", "unknown"):
+        raise ProvenanceError(f"{where}: contributor.type {contributor.get('type')!r} is not human, ai, mixed or unknown")
     out: dict[str | None, list[tuple[int, int]]] = {}
     ranges = conv.get("ranges")
     if not isinstance(ranges, list):
@@ -256,8 +261,10 @@ def parse_trace_record(rec: object, origin: str) -> list[FileProvenance]:
                 raise ProvenanceError(f"{f['path']}: a conversation is not an object")
             for model, rs in _trace_ranges(conv, f["path"]).items():
                 per.setdefault((f["path"], model), []).extend(rs)
-    return [FileProvenance(sha=rev.lower(), path=p, source="agent_trace", agent=agent, model=m,
-                           lines=merge_ranges(r), origin=origin) for (p, m), r in per.items()]
+    return [FileProvenance(sha=rev.lower(), path="", source="agent_trace", agent="", model=None, lines=(),
+                           origin=origin)] + [
+        FileProvenance(sha=rev.lower(), path=p, source="agent_trace", agent=agent, model=m,
+                       lines=merge_ranges(r), origin=origin) for (p, m), r in per.items()]
 
 
 def trace_files(directory: Path) -> list[Path]:
