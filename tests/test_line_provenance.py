@@ -106,7 +106,11 @@ def test_git_ai_notes_ingested_and_reported_exactly(tmp_path):
                    "by_agent": {"cursor": 6, "claude-code": 7}, "by_model": {"claude-opus-4": 7, "gpt-5": 6}}
     # Re-ingesting changes nothing (notes are re-read and replaced, not added twice).
     api.ingest([r.path], store_path=store)
-    assert _lines(store) == got
+    doc = api.report_from_store(store_path=store, html_path=tmp_path / "r.html")
+    assert doc["attribution"]["lines"] == got
+    assert [(w["lines_added_with_provenance"], w["ai_lines_added"]) for w in doc["lines_weekly"]] == [(17, 11)]
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="chart-ai-lines"' in page and "<strong>64.7%</strong> of their added lines" in page
 
 
 def test_agent_trace_records(tmp_path):
