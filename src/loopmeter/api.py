@@ -22,7 +22,7 @@ import duckdb
 
 from .attribution import Matcher
 from .config import Config, load_config
-from .errors import ConfigError, NoData, StoreError
+from .errors import ConfigError, NoData, StoreError, UnreadablePath
 from .ingestion import IngestResult, Progress, ingest_git
 from .sources.git import open_repository
 from .store.db import DEFAULT_STORE, Store, utcnow
@@ -74,15 +74,27 @@ def ingest(
     progress: Progress | None = None,
     config: Config | None = None,
     pull_refs: bool = True,
+    traces: str | Path | None = None,
+    durability: bool = True,
 ) -> list[IngestResult]:
-    """Read each repository's new history into the store. Returns what each ingest did."""
+    """Read each repository's new history into the store. Returns what each ingest did.
+
+    `traces`: a folder (or file) of Agent Trace records for the repositories (one repository when
+    given). `durability=False` skips the line-tracking pass (the durability figures then stay as the
+    last pass left them)."""
     config = config or load_config()
     matcher = Matcher.load(config.signatures, config.bots)
     # Every path is checked before the store is opened: a bad path neither creates a store nor
     # leaves one updated with only the repositories listed before it.
     repos = [open_repository(p, branch) for p in paths]
+    if traces is not None:
+        if len(repos) != 1:
+            raise ConfigError("--traces: give exactly one repository with it (its records name that repository's commits)")
+        if not Path(traces).exists():
+            raise UnreadablePath(f"{traces}: no such file or directory")
     with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        results = [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs) for info in repos]
+        results = [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
+                              durability=durability) for info in repos]
         _relink_sessions(store)
         return results
 
@@ -462,7 +474,8 @@ def report_from_store(
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
-                           config_path=config.path, show_names=show_names, by_given=by_given)
+                           config_path=config.path, show_names=show_names, by_given=by_given,
+                           durability_horizons=config.durability_days)
         _log_loops(store, doc, config, window, seed)
         if html_path is not None:
             from .report.html import render_html

@@ -214,18 +214,22 @@ def ingest(
     actor_col: Annotated[Optional[str], typer.Option("--actor", help="Column / key of who did it (pseudonymised).", rich_help_panel="Event logs")] = None,
     log_name: Annotated[Optional[str], typer.Option("--log-name", help="Name of the log (default: the file name without extensions).", rich_help_panel="Event logs")] = None,
     jira: Annotated[Optional[str], typer.Option("--jira", help="A Jira project key, read through the REST API at --url.", rich_help_panel="Jira")] = None,
+    traces: Annotated[Optional[Path], typer.Option("--traces", help="A folder (or file) of Agent Trace records (JSON or JSON Lines) for the one repository given: which lines an agent wrote.")] = None,
     jira_csv: Annotated[Optional[Path], typer.Option("--jira-csv", help="A Jira CSV export (Issue key, Summary, Issue Type, Status, Created, Resolved, Updated, ...).", rich_help_panel="Jira")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira.
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
+    Example: loopmeter ingest ~/src/api --traces ~/src/api/.agent-trace
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
     """
 
     def go():
         logs = events is not None or jira_csv is not None
+        if traces is not None and not paths:
+            raise ConfigError("--traces needs the git repository PATH whose commits its records name")
         if not paths and not github and not gitlab and not sessions and not logs and jira is None:
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
@@ -247,7 +251,8 @@ def ingest(
         if paths:
             bar = _RichProgress(err)
             try:
-                results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
+                results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs,
+                                     traces=traces)
             finally:
                 bar.stop()
             for r in results:

@@ -20,6 +20,7 @@ class Config:
 
     ```toml
     window_days = 14
+    durability_days = [14, 30, 90]   # horizons N of durability (docs/metrics.md)
     [attribution]
     ai_classes = ["authored", "assisted"]   # also "suggestion", "message" to count those
     min_adoption_share = 0.1
@@ -36,6 +37,7 @@ class Config:
     """
 
     window_days: int = 14
+    durability_days: tuple[int, ...] = (14, 30, 90)
     signatures: list[dict] = field(default_factory=list)
     bots: list[dict] = field(default_factory=list)
     ai_classes: tuple[str, ...] = AI_CLASSES
@@ -62,6 +64,10 @@ def load_config(path: Path | None = None) -> Config:
     window = data.get("window_days", 14)
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
         raise ConfigError(f"{p}: window_days must be a positive whole number of days, not {window!r}")
+    horizons = data.get("durability_days", [14, 30, 90])
+    if (not isinstance(horizons, list) or not horizons
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in horizons)):
+        raise ConfigError(f"{p}: durability_days must be a list of positive whole numbers of days, not {horizons!r}")
     attribution = data.get("attribution", {})
     if not isinstance(attribution, dict):
         raise ConfigError(f"{p}: attribution must be a table ([attribution])")
@@ -82,5 +88,6 @@ def load_config(path: Path | None = None) -> Config:
                           f"not {share!r}")
     teams = parse_teams(data.get("team"), text, p)
     logs = parse_logs(data.get("log"), p)
-    return Config(window_days=window, signatures=sigs, bots=bots, ai_classes=tuple(dict.fromkeys(classes)),
-                  min_adoption_share=float(share), teams=teams, logs=logs, path=p)
+    return Config(window_days=window, durability_days=tuple(sorted(set(horizons))), signatures=sigs, bots=bots,
+                  ai_classes=tuple(dict.fromkeys(classes)), min_adoption_share=float(share), teams=teams, logs=logs,
+                  path=p)

@@ -15,6 +15,8 @@ from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
+from ..metrics import durability as durability_m
+from ..metrics import provenance as provenance_m
 from ..metrics.changes import Window, backend, changes
 from ..metrics.dora import FailureRule
 from ..store.db import Store, utcnow
@@ -70,6 +72,7 @@ def build_report(
     config_path=None,
     show_names: bool = False,
     by_given: bool = True,
+    durability_horizons: tuple[int, ...] = durability_m.HORIZONS,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
@@ -141,6 +144,7 @@ def build_report(
         "warnings": warnings,
     }
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
+    _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
     mark_partial_weeks(doc, window.as_of)
     return doc
 
@@ -149,6 +153,18 @@ def _filters(window: Window, repos: list[str] | None) -> dict:
     from ..metrics.scope import Scope
 
     return (window.scope or Scope()).as_dict(repos)
+
+
+def _add_provenance_and_durability(doc: dict, con, window: Window, repos, *, horizons, seed: int, n_boot: int) -> None:
+    """`attribution.lines`, `lines_weekly`, `durability`, `durability_weekly` and `durability_lift`
+    (docs/json-report.md): line-level provenance and whether the lines survived."""
+    doc["attribution"]["lines"] = provenance_m.lines(con, window, repos)
+    doc["lines_weekly"] = provenance_m.weekly(con, window, repos)
+    surv = durability_m.change_survival(con, window, repos, horizons)
+    doc["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
+    doc["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
+    doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot,
+                                                                seed=seed, survival=surv)
 
 
 def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:
