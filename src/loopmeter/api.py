@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -23,8 +24,9 @@ import duckdb
 from .attribution import Matcher
 from .config import Config, load_config
 from .errors import ConfigError, NoData, StoreError, UnreadablePath
-from .ingestion import IngestResult, Progress, ingest_git
+from .ingestion import IngestResult, Progress, ingest_git, unchanged_salt
 from .sources.git import open_repository
+from .sources.git_set import refs_state
 from .store.db import DEFAULT_STORE, Store, utcnow
 
 if TYPE_CHECKING:
@@ -84,19 +86,84 @@ def ingest(
     last pass left them)."""
     config = config or load_config()
     matcher = Matcher.load(config.signatures, config.bots)
-    # Every path is checked before the store is opened: a bad path neither creates a store nor
-    # leaves one updated with only the repositories listed before it.
-    repos = [open_repository(p, branch) for p in paths]
+    progress = progress or Progress()
+    salt = unchanged_salt(matcher, branch=branch, pull_refs=pull_refs) + f"\0durability={int(durability)}"
+    # A repository whose refs did not move since the store last read it costs one git call: the
+    # stored commits, changes and attributions are already what a full run would write.
+    known = _stored_refs(store_path)
+    todo: list[str | Path] = []
+    skipped: list[IngestResult] = []
+    states: dict[str, str | None] = {}
+    for p in paths:
+        key = str(Path(p).expanduser().resolve())
+        state = refs_state(key, salt=salt) if key in known else None
+        # Agent Trace records live outside git: a run given them always reads the repository.
+        if traces is None and state is not None and known[key][1] == state:
+            skipped.append(known[key][2])
+        else:
+            todo.append(p)
+    # Every other path is checked before the store is opened: a bad path neither creates a store
+    # nor leaves one updated with only the repositories listed before it.
+    repos = [open_repository(p, branch) for p in todo]
+    for info in repos:
+        states[str(info.path)] = refs_state(info.path, salt=salt)
     if traces is not None:
         if len(repos) != 1:
             raise ConfigError("--traces: give exactly one repository with it (its records name that repository's commits)")
         if not Path(traces).exists():
             raise UnreadablePath(f"{traces}: no such file or directory")
+    progress.start_set(len(paths), done=len(skipped))
+    if not repos:
+        return _in_order(paths, skipped, [])
     with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        results = [ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
-                              durability=durability) for info in repos]
-        _relink_sessions(store)
-        return results
+        results = []
+        for info in repos:
+            r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
+                           durability=durability)
+            if states.get(str(info.path)):
+                store.set_meta(f"refs:{r.repo}", json.dumps(
+                    {"digest": states[str(info.path)], "head_commits": r.head_commits, "changes": r.changes}))
+            results.append(r)
+            progress.repo_done()
+        if results:
+            _relink_sessions(store)
+        return _in_order(paths, skipped, results)
+
+
+def _stored_refs(store_path: str | Path | None) -> dict[str, tuple[str, str, IngestResult]]:
+    """path -> (repo, refs digest, what an idle run reports) for each repository the store holds.
+
+    Read without opening the store for writing when it exists; an absent store knows nothing."""
+    if store_path is None or not Path(store_path).is_file():
+        return {}
+    try:
+        with Store.open_read(store_path) as store:
+            rows = store.con.execute(
+                "select r.repo, r.path, m.value from repos r join meta m on m.key = 'refs:' || r.repo"
+            ).fetchall()
+    except (StoreError, duckdb.Error):
+        return {}  # the full path opens it again and reports what is wrong
+    out = {}
+    for repo, path, value in rows:
+        try:
+            v = json.loads(value)
+            out[path] = (repo, v["digest"], IngestResult(
+                repo=repo, path=path, new_commits=0, head_commits=int(v["head_commits"]), changes=int(v["changes"]),
+                incremental=True, unchanged=True))
+        except (ValueError, KeyError, TypeError):
+            continue  # an unreadable record only costs a full read
+    return out
+
+
+def _in_order(paths, skipped: list[IngestResult], done: list[IngestResult]) -> list[IngestResult]:
+    """Results in the order the paths were given (skipped and read ones interleave)."""
+    by_path = {r.path: r for r in (*skipped, *done)}
+    out = []
+    for p in paths:
+        r = by_path.pop(str(Path(p).expanduser().resolve()), None)
+        if r is not None:
+            out.append(r)
+    return out + list(by_path.values())
 
 
 def ingest_sessions(

@@ -16,6 +16,7 @@ from . import api
 from .errors import ConfigError, LoopmeterError, redact_userinfo
 from .ingestion import Progress as IngestProgress
 from .report.terminal import escape
+from .sources.git_set import discover_repositories, read_repo_list
 from .store.db import DEFAULT_STORE
 
 app = typer.Typer(
@@ -54,10 +55,26 @@ class _RichProgress(IngestProgress):
             TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
         )
         self.task = None
+        self.set_task = None
+
+    def start_set(self, total: int, done: int = 0) -> None:
+        # Many repositories share one display: a bar for the set and one reused for the current
+        # repository (a bar per repository would scroll a thousand lines past).
+        if total > 1:
+            if not self.bar.live.is_started:
+                self.bar.start()
+            self.set_task = self.bar.add_task("repositories", total=total, completed=done, unit="repositories")
+
+    def repo_done(self) -> None:
+        if self.set_task is not None:
+            self.bar.advance(self.set_task, 1)
 
     def start(self, repo: str, total: int | None, unit: str = "commits") -> None:
         if not self.bar.live.is_started:
             self.bar.start()
+        if self.task is not None and self.set_task is not None:
+            self.bar.reset(self.task, total=total, description=escape(repo), unit=unit)
+            return
         self.task = self.bar.add_task(escape(repo), total=total, unit=unit)
 
     def advance(self, n: int) -> None:
@@ -195,6 +212,8 @@ def _since(value: str | None) -> datetime | None:
 @app.command()
 def ingest(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Git repositories to read into the store.")] = None,
+    from_file: Annotated[Optional[Path], typer.Option("--from-file", help="A file listing repository paths, one a line (# comments; relative to the file).")] = None,
+    discover: Annotated[Optional[Path], typer.Option("--discover", help="Read every git repository (work tree or bare mirror) at or under this folder.")] = None,
     github: Annotated[Optional[list[str]], typer.Option("--github", help="A GitHub repository OWNER/REPO (repeatable).")] = None,
     gitlab: Annotated[Optional[list[str]], typer.Option("--gitlab", help="A GitLab project GROUP/PROJECT (repeatable).")] = None,
     url: Annotated[Optional[str], typer.Option("--url", help="API base URL of a self-hosted GitHub Enterprise or GitLab, or of the Jira server (--jira).")] = None,
@@ -222,15 +241,21 @@ def ingest(
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
     Example: loopmeter ingest ~/src/api --traces ~/src/api/.agent-trace
+    Example: loopmeter ingest --discover ~/src --store org.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
     """
 
     def go():
         logs = events is not None or jira_csv is not None
-        if traces is not None and not paths:
+        repo_paths = [str(p) for p in paths or []]
+        if from_file is not None:
+            repo_paths += read_repo_list(from_file)
+        if discover is not None:
+            repo_paths += discover_repositories(discover)
+        if traces is not None and not repo_paths:
             raise ConfigError("--traces needs the git repository PATH whose commits its records name")
-        if not paths and not github and not gitlab and not sessions and not logs and jira is None:
+        if not repo_paths and not github and not gitlab and not sessions and not logs and jira is None:
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
                 "--events FILE, --jira PROJECT or --jira-csv FILE"
@@ -248,18 +273,24 @@ def ingest(
                                 timestamp=timestamp_col, actor=actor_col, log_name=log_name, jira=None,
                                 jira_csv=jira_csv, url=url, token_env=token_env or "JIRA_TOKEN")
         since_at = _since(since)
-        if paths:
+        if repo_paths:
             bar = _RichProgress(err)
             try:
-                results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs,
+                results = api.ingest(repo_paths, store_path=store, branch=branch, progress=bar, pull_refs=pull_refs,
                                      traces=traces)
             finally:
                 bar.stop()
+            quiet = [r for r in results if r.unchanged]
             for r in results:
-                how = "incremental" if r.incremental else "full"
+                if r.unchanged and len(results) > 1:
+                    continue
+                how = "unchanged" if r.unchanged else "incremental" if r.incremental else "full"
                 Console().print(
-                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
+                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes",
+                    highlight=False,
                 )
+            if quiet and len(results) > 1:
+                Console().print(f"{len(quiet):,} of {len(results):,} repositories unchanged since the last ingest", highlight=False)
         def jira_api(names, **kw):
             return [api.ingest_jira(n, **kw) for n in names]
 

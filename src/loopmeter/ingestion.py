@@ -32,6 +32,10 @@ from .store.provenance_load import (
 )
 
 BATCH = 2000
+# A long ingest leaves DuckDB holding allocator caches; reopening returns them before the
+# derivation. Below this many new commits the caches are small and the close (a checkpoint) is
+# most of a small repository's cost, so the store stays open.
+REOPEN_AFTER = 20_000
 
 
 def batch_size() -> int:
@@ -57,6 +61,7 @@ class IngestResult:
     changes: int
     incremental: bool
     warnings: list[str] = field(default_factory=list)
+    unchanged: bool = False  # nothing moved since the last ingest: not read again
 
 
 class Progress:
@@ -65,6 +70,33 @@ class Progress:
     def start(self, repo: str, total: int | None, unit: str = "commits") -> None: ...
     def advance(self, n: int) -> None: ...
     def note(self, message: str) -> None: ...
+    def start_set(self, total: int, done: int = 0) -> None:
+        """A set of `total` repositories begins, `done` of them already up to date."""
+    def repo_done(self) -> None:
+        """One more repository of the set is stored."""
+
+
+# Modules whose rules decide what an ingest stores for the same commits. Their bytes are part of
+# the unchanged-repository test, so a loopmeter upgrade that changes a rule re-derives every
+# repository once instead of trusting results written under the old rule (a version number
+# bumped by hand would be forgotten).
+_RULE_MODULES = ("attribution.py", "store/changes.py", "store/git_load.py", "store/message_patterns.py",
+                 "sources/git.py", "data/signatures.toml", "data/bots.toml", "sources/line_fates.py",
+                 "sources/provenance.py", "store/provenance_load.py")
+
+
+def unchanged_salt(matcher: Matcher, *, branch: str | None, pull_refs: bool) -> str:
+    """What, besides a repository's refs, decides what its ingest stores."""
+    import hashlib
+
+    h = hashlib.sha256()
+    root = Path(__file__).parent
+    for name in _RULE_MODULES:
+        try:
+            h.update((root / name).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return f"{branch or ''}\0{int(pull_refs)}\0{matcher.fingerprint}\0{h.hexdigest()}"
 
 
 def repo_key(store: Store, info: gitsrc.RepoInfo) -> str:
@@ -125,7 +157,8 @@ def ingest_git(
         new += write_commits(store, repo, batch, ids, matcher)
         progress.advance(len(batch))
     finish_ingest(store, repo, tips)
-    store.reopen()
+    if new >= REOPEN_AFTER:
+        store.reopen()
     if old and store.meta(f"signatures:{repo}") != matcher.fingerprint:
         # Commits stored earlier were attributed under other signatures (loopmeter.toml or the
         # package's data file changed): judge the whole history by the same rules again.
