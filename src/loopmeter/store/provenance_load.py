@@ -89,10 +89,10 @@ def sync_provenance_evidence(store: Store, repo: str) -> int:
                     [prefix])
         con.execute(
             """
-            insert into attributions
+            insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class)
             select ? || sha, agent, source,
                    case source when 'git_ai_note' then 'refs/notes/ai: ' else 'agent trace: ' end
-                     || sum(ai_lines) || ' AI-written lines', 1.0
+                     || sum(ai_lines) || ' AI-written lines', 1.0, 'authored'
             from line_provenance where repo = ? and ai_lines > 0
             group by sha, agent, source
             """,
