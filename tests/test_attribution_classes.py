@@ -10,11 +10,13 @@ localization account.
 from __future__ import annotations
 
 import dataclasses
+import io
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from rich.console import Console
 
 from loopmeter import api
 from loopmeter.config import Config, load_config
@@ -22,6 +24,7 @@ from loopmeter.errors import ConfigError
 from loopmeter.metrics import lift as lift_m
 from loopmeter.metrics import summary
 from loopmeter.metrics.changes import Window, backend
+from loopmeter.report.terminal import render_terminal
 from loopmeter.store.db import Store
 from tests.gitrepo import GitRepo
 
@@ -69,8 +72,15 @@ def test_suggestion_and_message_evidence_are_stored_but_not_ai_assisted_by_defau
     _mixed_repo(tmp_path / "repo")
     store = tmp_path / "s.duckdb"
     api.ingest([tmp_path / "repo"], store_path=store, config=Config())
-    doc = api.report_from_store(store_path=store, config=Config(), as_of=datetime(2025, 3, 1))  # the JSON report
+    page = tmp_path / "r.html"
+    doc = api.report_from_store(store_path=store, config=Config(), as_of=datetime(2025, 3, 1), html_path=page)
     t, a = doc["totals"], doc["attribution"]
+    html = page.read_text()
+    assert "Evidence by class" in html and "dotnet bot &lt;dotnet-bot@dotnetfoundation.org&gt;" in html
+    out = io.StringIO()
+    render_terminal(doc, Console(file=out, width=200))
+    assert "automation accounts (left out of comparisons): dotnet bot (2)" in out.getvalue()
+    assert "2 changes rest only on evidence that is not counted" in out.getvalue()
     # 8 changes: 2 by the localization bot; of the 6 others only the coding agent's and aider's own
     # edits are AI-assisted.
     assert (t["changes"], t["bot_changes"], t["ai_assisted_changes"]) == (8, 2, 2)
