@@ -123,6 +123,11 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     console.print(
         f"[bold]AI adoption:[/bold] {escape(ad['date']) if ad.get('date') else 'not found'}"
         + (f" ({escape(ad['source'])})" if ad.get("source") else "")
+        + (f"; {ad['exposure_after']:.0%} of non-bot changes since then AI-assisted"
+           if ad.get("exposure_after") is not None else "")
+        + ("; stands on " + ", ".join(f"{escape(e['agent'])} {escape(e['class'])} ({e['changes_in_first_4_weeks']} changes in "
+                                      "its first 4 weeks)" for e in ad["evidence"][:2] if e["changes_in_first_4_weeks"])
+           if any(e.get("changes_in_first_4_weeks") for e in ad.get("evidence") or []) else "")
         + f" [dim]rule: {escape(ad['rule'])}[/dim]"
     )
     lt = Table(title="lift (95% CI, authors resampled)", title_justify="left")
