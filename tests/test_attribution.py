@@ -660,3 +660,32 @@ def test_user_signature_class_defaults_to_assisted_and_is_checked():
                        "class": "vibes"}])
     with pytest.raises(ConfigError, match=r"\[\[attribution.bot\]\] #1"):
         Matcher.load(None, [{"login": "has space"}])
+
+
+def test_stored_evidence_is_judged_again_from_its_signal_alone(matcher):
+    """Migration 005 classifies rows stored before classes from (agent, kind, signal): every piece of
+    evidence the matcher produces must get its own class back from its signal."""
+    paul, paul_aider = ("Paul Gauthier", "paul@example.com"), ("Paul Gauthier (aider)", "paul@example.com")
+    cases = [
+        ("Fix\n\nCo-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>", HUMAN, None),
+        ("Fix\n\nCo-authored-by: Copilot <223556219+Copilot@users.noreply.github.com>", HUMAN, None),
+        ("Fix", ("Copilot", "198982749+Copilot@users.noreply.github.com"), None),
+        ("Rename", paul, paul_aider),
+        ("Rename", paul_aider, paul_aider),
+        ("aider: Rename x", paul, None),
+        ("Fix\n\n🤖 Generated with [Claude Code](https://claude.ai/code)\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
+         HUMAN, None),
+        ("Squash (#3)\n\n* one\n\nCo-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>\n\n* two", HUMAN, None),
+        ("Fix\n\nMade-with: Cursor", HUMAN, None),
+        ("Add tests\n\n[Codex Task](https://chatgpt.com/codex/tasks/task_e_694400e34efc8325807c70c531c15e20)", HUMAN, None),
+    ]
+    seen = 0
+    for message, author, committer in cases:
+        for ev in commit(matcher, message, author=author, committer=committer):
+            assert matcher.class_of_signal(ev.agent, ev.evidence, ev.signal) == ev.evidence_class, ev
+            seen += 1
+    for ev in matcher.match_branch("refs/heads/claude/fix-login"):
+        assert matcher.class_of_signal(ev.agent, "branch", ev.signal) == ev.evidence_class
+        seen += 1
+    assert seen >= 14
+    assert matcher.class_of_signal("copilot", "trailer", "Co-authored-by: Someone <s@example.com>") is None

@@ -153,7 +153,17 @@ def test_a_store_written_before_classes_is_rejudged_on_the_next_ingest(tmp_path)
         con.execute("delete from schema_migrations where name = '005_attribution_classes'")
     with duckdb.connect(str(store)) as con:
         assert "evidence_class" not in [r[0] for r in con.execute("describe attributions").fetchall()]
-    api.ingest([tmp_path / "repo"], store_path=store, config=Config())  # nothing new to read
+    # Opening it upgrades it: each row is judged again from its matched text, so a report is right
+    # before any re-ingest.
+    with Store.open(store, create=False) as st:
+        assert "005_attribution_classes" in st.migrations()
+    doc = _report(tmp_path, store, Config())
+    assert doc["totals"]["ai_assisted_changes"] == 2
+    assert doc["attribution"]["by_class"] == {"authored": 2, "assisted": 0, "suggestion": 1, "message": 2}
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("select count(*) from attributions where evidence_class is null").fetchone()[0] == 0
+        assert con.execute("select count(*) from meta where key like 'signatures:%'").fetchone()[0] == 0
+    api.ingest([tmp_path / "repo"], store_path=store, config=Config())  # nothing new to read; re-judged in full
     doc = _report(tmp_path, store, Config())
     assert doc["totals"]["ai_assisted_changes"] == 2
     assert doc["attribution"]["by_class"]["suggestion"] == 1
