@@ -783,7 +783,7 @@ def _team_adoption(con, window: Window, names: list[str], given: Adoption | None
             raise ConfigError(f"--adoption-date: no team {unknown[0]!r} in {where} (have: {', '.join(known)})")
         adp = replace(given, unit="team")
     else:
-        adp = detect_by_unit(frame, list(unit.names), unit)
+        adp = detect_by_unit(frame, list(unit.names), unit, window.min_adoption_share)
     return unit, team_summary(frame, unit.names), adp
 
 

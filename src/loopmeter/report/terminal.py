@@ -102,6 +102,13 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         for agent, n in a["changes_by_agent"].items():
             at.add_row(escape(agent), _f(n))
         console.print(at)
+    if a.get("changes_not_counted"):
+        console.print(f"{_f(a['changes_not_counted'])} changes rest only on evidence that is not counted as AI "
+                      f"(classes {', '.join(c for c in ('suggestion', 'message') if c not in a.get('ai_classes', ()))}: "
+                      "an accepted AI review suggestion, an AI-written message)", style="dim")
+    if a.get("automation_accounts"):
+        top = ", ".join(f"{escape(b['name'] or b['email'])} ({_f(b['changes'])})" for b in a["automation_accounts"][:5])
+        console.print(f"automation accounts (left out of comparisons): {top}", style="dim")
 
     wk = Table(title=f"last {weeks} weeks", title_justify="left")
     for col in ("week", "changes", "validated", "pending", "AI", "contributors", "validated/contrib", "cycle p50"):
@@ -116,6 +123,11 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     console.print(
         f"[bold]AI adoption:[/bold] {escape(ad['date']) if ad.get('date') else 'not found'}"
         + (f" ({escape(ad['source'])})" if ad.get("source") else "")
+        + (f"; {ad['exposure_after']:.0%} of non-bot changes since then AI-assisted"
+           if ad.get("exposure_after") is not None else "")
+        + ("; stands on " + ", ".join(f"{escape(e['agent'])} {escape(e['class'])} ({e['changes_in_first_4_weeks']} changes in "
+                                      "its first 4 weeks)" for e in ad["evidence"][:2] if e["changes_in_first_4_weeks"])
+           if any(e.get("changes_in_first_4_weeks") for e in ad.get("evidence") or []) else "")
         + f" [dim]rule: {escape(ad['rule'])}[/dim]"
     )
     lt = Table(title="lift (95% CI, authors resampled)", title_justify="left")

@@ -132,14 +132,36 @@ def m003_event_logs(con: duckdb.DuckDBPyConnection) -> None:
 
 def m005_attribution_classes(con: duckdb.DuckDBPyConnection) -> None:
     # How the agent took part ("authored", "assisted", "suggestion", "message"; attribution.CLASSES).
-    # Rows stored before this migration have none until re-judged: forgetting the signatures each
-    # repository was judged with makes the next ingest re-judge every stored commit.
+    # Stored rows are judged again from their matched text with the package's signatures, so a
+    # report on an old store is right before any re-ingest (a row whose text no longer matches keeps
+    # none and counts as "assisted", as every row counted before); forgetting the signatures each
+    # repository was judged with makes the next ingest re-judge every stored commit in full.
+    from ..attribution import FIXED_CLASS, Matcher
+
     con.execute(
         """
         alter table attributions add column evidence_class varchar;
         delete from meta where key like 'signatures:%';
         """
     )
+    matcher = Matcher.load()
+    rows = con.execute("select distinct agent, evidence, signal from attributions").fetchall()
+    judged = [(a, k, s, FIXED_CLASS.get(k) or matcher.class_of_signal(a, k, s or "")) for a, k, s in rows]
+    judged = [r for r in judged if r[3] is not None]
+    if judged:
+        import pyarrow as pa
+
+        cols = list(zip(*judged, strict=True))
+        con.register("_classes", pa.table({"agent": list(cols[0]), "evidence": list(cols[1]),
+                                           "signal": list(cols[2]), "cls": list(cols[3])}))
+        con.execute(
+            """
+            update attributions set evidence_class = c.cls from _classes c
+            where attributions.agent = c.agent and attributions.evidence = c.evidence
+              and attributions.signal is not distinct from c.signal
+            """
+        )
+        con.unregister("_classes")
 
 
 def m006_line_provenance(con: duckdb.DuckDBPyConnection) -> None:
