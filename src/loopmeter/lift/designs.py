@@ -39,10 +39,12 @@ from .durations import (
     km_figure,
 )
 from .inputs import Adoption, Periods, change_frame, detect_adoption, resolve_adoption
+from .quality import exposure, revert_rate_before_after
 from .results import CYCLE, LABELS, THROUGHPUT, add_caveats, check_rows, result_row
 from .specification import SPEC_BOOT, apply_spec, spec_before_after, spec_row
 from .throughput import throughput_before_after
 from .units import REPO, Unit, detect_by_unit, team_summary, team_unit, team_warnings
+from .verdict import verdict
 from .weekly import forecast_fans, forecasts
 
 DESIGNS = ("before-after", "ai-vs-human", "experiment")
@@ -95,6 +97,9 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
         out["specification"] = spec_before_after(con, window, repos, dates, df, act, rs, seed=seed, unit=unit)
         apply_spec(out)
     out["staggered"] = staggered
+    # How much AI the "after" period had, and whether work got worse: the verdict's other inputs.
+    out["exposure"] = exposure(df, cyc["periods"])
+    out["quality"] = [revert_rate_before_after(df, cyc["periods"], seed=seed, n_boot=n_boot)]
     return out
 
 
@@ -234,6 +239,7 @@ def experiment_design(csv_path, *, duration: str | None, start: str | None, end:
     out = {"design": "experiment", **{k: raw.get(k) for k in _PILOT_TABLE_KEYS if k != "alternatives"},
            "results": results, "specification": spec, "checks": [], "figures": {}}
     apply_spec(out)
+    out["verdict"] = verdict([out])
     return json_ready(out)
 
 
@@ -273,6 +279,7 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
         out = ai_vs_human(con, window, names, adp if (adp.default or adp.per_repo) else None, seed=seed,
                           n_boot=n_boot, spec=spec, unit=unit)
     check_supported(out)
+    out["verdict"] = verdict([out])
     if summary is not None:
         out["teams"] = summary
         out["team_members_unmatched"] = list(unit.unmatched)
@@ -340,17 +347,21 @@ def check_supported(out: dict) -> None:
 
 
 def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: dict, *, seed: int = 0,
-                 n_boot: int = 2000) -> dict:
-    """The report's `lift_designs` key: both observational designs on the report's adoption date."""
+                 n_boot: int = 2000, given: Adoption | None = None) -> dict:
+    """The report's `lift_designs` key: both observational designs on the report's adoption dates
+    (`given` per repository, else the report's date, else each repository's detected date)."""
     d = date.fromisoformat(adoption_info["date"]) if adoption_info.get("date") else None
     names = store_repos(con, repos)
-    if adoption_info.get("source") == "detected" and len(names) > 1:
+    if given is not None:
+        adp = resolve_adoption(con, window, names, given)
+    elif adoption_info.get("source") == "detected" and len(names) > 1:
         adp = detect_adoption(con, window, names)  # each repository at its own date
         adp = adp if adp.default or adp.per_repo else None
     else:
         adp = Adoption(default=d, source=adoption_info.get("source"), rule=adoption_info.get("rule")) if d else None
-    out = {"designs": []}
+    out = {"adoption": adp.to_dict(names) if adp is not None else None, "designs": []}
     if adp is not None:
         out["designs"].append(before_after(con, window, names, adp, seed=seed, n_boot=n_boot))
     out["designs"].append(ai_vs_human(con, window, names, adp, seed=seed, n_boot=n_boot))
+    out["verdict"] = verdict(out["designs"])
     return json_ready(out)

@@ -193,12 +193,12 @@ def _within_repo_ratios(g: Groups) -> list[tuple[str, float | None, int]]:
 
 def duration_caveats(design: str, results: list[dict], g: Groups, *, randomized: bool = False,
                       prior: tuple[float | None, tuple[str, str]] | None = None,
-                      n_unknown: int = 0, n_total: int = 0) -> list[cv.Caveat]:
+                      n_unknown: int = 0, n_total: int = 0) -> list[cv.Caveat | cv.NotRun]:
     """The design-level caveats of a duration comparison, added to each of its results."""
     headline = next((r for r in results if r["estimator"] == HEADLINE), results[0] if results else None)
     adjusted = next((r for r in results if r["estimator"] == "log_duration_regression_size"), None)
     fin_a, fin_b = g.a[g.a["observed"]], g.b[g.b["observed"]]
-    found: list[cv.Caveat | None] = [
+    found: list[cv.Outcome] = [
         cv.unknown_durations(n_unknown, n_total),
         cv.size_mismatch(fin_a["size_lines"], fin_b["size_lines"], g.labels, adjusted),
         cv.selection(design, randomized=randomized, prior_ratio=prior[0] if prior else None,
@@ -206,13 +206,17 @@ def duration_caveats(design: str, results: list[dict], g: Groups, *, randomized:
     ]
     if headline is not None:
         found.append(cv.simpsons_paradox(headline.get("ratio"), _within_repo_ratios(g), unit=g.unit.plural))
+    else:
+        found.append(cv.NotRun("simpsons_paradox", "There is no pooled estimate to compare."))
     for r in results:
         # ratio_of_* estimators already warn about small groups and few clusters themselves.
         if not r["estimator"].startswith("ratio_of_"):
             add_caveats(r, cv.too_few(r.get("n_a") or 0, r.get("n_b") or 0, r.get("n_clusters") or 0, g.labels))
         add_caveats(r, *found)
     within = next((r for r in results if r["estimator"] == AUTHOR_FE and "n_identifying_authors" in r), None)
-    if within is not None:
+    if within is None:
+        found.append(cv.NotRun("few_identifying_authors", "There is no same-people (author fixed effects) estimate."))
+    else:
         few = cv.few_identifying_authors(within["n_identifying_authors"], within["n_identifying_changes"],
                                          within.get("n_clusters") or 0, g.labels)
         found.append(few)
@@ -250,18 +254,19 @@ def cycle_before_after(df: pd.DataFrame, dates: Mapping[str, date | None], windo
 
 
 
-def cycle_novelty(g: Groups, adoption: Mapping[str, date]) -> cv.Caveat | None:
+def cycle_novelty(g: Groups, adoption: Mapping[str, date]) -> cv.Outcome:
     """Early vs late post-adoption median cycle time, each relative to the before median."""
     a, b = g.a[g.a["observed"]], g.b[g.b["observed"]]
     if a.empty or b.empty:
-        return None
+        return cv.NotRun("novelty", "A group has no finished item with a known cycle time.")
     since = pd.Series([(d - adoption[r]).days if r in adoption else -1 for r, d in
                        zip(a["repo"], pd.to_datetime(a["done_at"]).dt.date)], index=a.index)
     early = a[since < 7 * NOVELTY_WEEKS]["cycle_hours"].to_numpy(float)
     late = a[since >= 7 * NOVELTY_WEEKS]["cycle_hours"].to_numpy(float)
     base = float(np.median(b["cycle_hours"]))
     if len(early) == 0 or len(late) == 0:
-        return None
+        return cv.NotRun("novelty", f"No finished item in the first {NOVELTY_WEEKS} weeks after adoption or none "
+                                    "after them.")
     return cv.novelty(float(np.median(early)) / base, float(np.median(late)) / base, len(early), len(late),
                       early_label=f"the first {NOVELTY_WEEKS} weeks after adoption")
 

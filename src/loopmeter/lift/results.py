@@ -13,6 +13,8 @@ from . import checks as cv
 
 CYCLE = "cycle_time_hours"
 THROUGHPUT = "validated_throughput_per_contributor_week"
+#: Reverted changes per change judged (lift/quality.py); lower is better.
+REVERT_RATE = "revert_rate"
 LABELS = {
     "after/before": ("the period after adoption", "the period before adoption"),
     "ai_assisted/human": ("the AI-assisted group", "the human group"),
@@ -37,16 +39,29 @@ def result_row(design: str, metric: str, comparison: str, est: Estimate | Mappin
     return out
 
 
-def add_caveats(result: dict, *caveats: cv.Caveat | None) -> None:
+def add_caveats(result: dict, *caveats: cv.Outcome) -> None:
+    """Add the checks that fired (a check that could not run is no caveat on the number)."""
     for c in caveats:
-        if c is not None and c.code not in result["caveat_codes"]:
+        if isinstance(c, cv.Caveat) and c.code not in result["caveat_codes"]:
             result["caveats"].append(c.text)
             result["caveat_codes"].append(c.code)
 
 
-
-def check_rows(found: list[cv.Caveat | None], codes: tuple[str, ...], metric: str) -> list[dict]:
-    """Which checks ran on a metric and whether each applied, so the report can say 'looked, fine'."""
-    hit = {c.code: c.text for c in found if c is not None}
-    return [{"metric": metric, "check": code, "applies": code in hit, "text": hit.get(code)} for code in codes]
+def check_rows(found: list[cv.Outcome], codes: tuple[str, ...], metric: str) -> list[dict]:
+    """Each check on a metric with its `status`: `fired` (its text says what), `not_fired` (it ran
+    and found nothing) or `not_run` (`reason` says why the data could not answer it), so the report
+    never says "checked and not found" of a check that did not run. When one check ran twice (the
+    pre-trend test of the ITS and of the DiD), a firing wins over a not-run."""
+    hit: dict[str, cv.Caveat | cv.NotRun] = {}
+    for c in found:
+        if isinstance(c, cv.Caveat) or (isinstance(c, cv.NotRun) and c.code not in hit):
+            hit[c.code] = c
+    rows = []
+    for code in codes:
+        c = hit.get(code)
+        status = "fired" if isinstance(c, cv.Caveat) else "not_run" if isinstance(c, cv.NotRun) else "not_fired"
+        rows.append({"metric": metric, "check": code, "status": status, "applies": status == "fired",
+                     "text": c.text if status == "fired" else None,
+                     "reason": c.reason if status == "not_run" else None})
+    return rows
 

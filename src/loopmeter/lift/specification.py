@@ -31,7 +31,8 @@ def spec_row(metric: str, est: Estimate | Mapping, *, window_days: int | None, p
     d = est.to_dict() if hasattr(est, "to_dict") else dict(est)
     return {"metric": metric, "estimator": d.get("estimator"), "window_days": window_days, "period": period,
             "ratio": d.get("ratio"), "ci_low": d.get("ci_low"), "ci_high": d.get("ci_high"),
-            "n_a": d.get("n_a"), "n_b": d.get("n_b"), "chosen": chosen}
+            "n_a": d.get("n_a"), "n_b": d.get("n_b"), "n_clusters": d.get("n_clusters"), "chosen": chosen,
+            **({"clustered": d["clustered"]} if "clustered" in d else {})}
 
 
 def spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataFrame, act: pd.DataFrame,
@@ -73,7 +74,7 @@ def apply_spec(out: dict) -> None:
     for s in out["specification"]:
         r = headline.get((s["metric"], s["estimator"])) if s["chosen"] else None
         if r is not None:
-            s.update({k: r.get(k) for k in ("ratio", "ci_low", "ci_high", "n_a", "n_b")})
+            s.update({k: r.get(k) for k in ("ratio", "ci_low", "ci_high", "n_a", "n_b", "n_clusters")})
     out["specification_range"] = {}
     for metric in sorted({r["metric"] for r in out["specification"]}):
         rng, caveat = cv.specification_spread([r for r in out["specification"] if r["metric"] == metric])
@@ -81,6 +82,6 @@ def apply_spec(out: dict) -> None:
         for r in out["results"]:
             if r["metric"] == metric:
                 add_caveats(r, caveat)
-        out["checks"] += check_rows([caveat] if caveat else [], ("specification",), metric)
+        out["checks"] += check_rows([caveat], ("specification",), metric)
 
 

@@ -100,7 +100,7 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
             "event_study": event_study}
 
 
-def _throughput_novelty(series: list[dict]) -> cv.Caveat | None:
+def _throughput_novelty(series: list[dict]) -> cv.Outcome:
     pre = [s for s in series if s["event_week"] < 0]
     early = [s for s in series if 0 <= s["event_week"] < NOVELTY_WEEKS]
     late = [s for s in series if s["event_week"] >= NOVELTY_WEEKS]
@@ -111,12 +111,13 @@ def _throughput_novelty(series: list[dict]) -> cv.Caveat | None:
 
     base, e, lt = rate(pre), rate(early), rate(late)
     if not base or e is None or lt is None:
-        return None
+        return cv.NotRun("novelty", f"No validated change before adoption, or no week in the first {NOVELTY_WEEKS} "
+                                    "weeks after it or after those.")
     return cv.novelty(e / base, lt / base, sum(s["validated"] for s in early), sum(s["validated"] for s in late),
                       early_label=f"the first {NOVELTY_WEEKS} weeks after adoption")
 
 
-def _throughput_simpsons(a: pd.DataFrame, pooled: float | None, single: bool, unit: Unit = REPO) -> cv.Caveat | None:
+def _throughput_simpsons(a: pd.DataFrame, pooled: float | None, single: bool, unit: Unit = REPO) -> cv.Outcome:
     within = []
     for repo, t in a.groupby("repo"):
         ev = t.groupby("period")["validated"].sum()
