@@ -131,3 +131,29 @@ def test_every_status_is_documented():
     assert f"{vd.MIN_WEEKS} weeks on each side of adoption (`MIN_WEEKS`" in section
     assert f"{vd.MIN_EXPOSURE:.0%} of the changes landed after adoption AI-assisted (`MIN_EXPOSURE`" in section
     assert f"{vd.MIN_VALUES} items in each group" in section and f"{vd.MIN_CLUSTERS} authors" in section
+
+
+def test_its_with_a_zero_week_falls_back_to_the_count_model_and_still_tests_pre_trends():
+    import numpy as np
+    import statsmodels.api as sm
+
+    from loopmeter.lift import checks as cv
+    from loopmeter.lift.weekly import its_level_change
+
+    rng = np.random.default_rng(4)
+    counts = [int(c) for c in rng.poisson(3.0, 10)] + [int(c) for c in rng.poisson(6.0, 10)]
+    counts[2] = 0  # a week with no validated change: no log rate
+    series = [{"event_week": k - 10, "week_start": f"2024-01-{k + 1:02d}", "validated": c, "contributor_weeks": 4,
+               "rate": c / 4} for k, c in enumerate(counts)]
+    del series[5]  # and a week with no activity at all: a 0 in the count series, not a gap
+    est, fits, pre = its_level_change(series)
+    assert est.extra["model"] in ("count_poisson", "count_negbin") and fits is not None
+    assert not isinstance(pre, cv.NotRun)  # the pre-trend check ran on the count model
+    y = np.array(counts, dtype=float)
+    y[5] = 0.0
+    t = np.arange(20.0)
+    X = sm.add_constant(np.column_stack([t, (t >= 10).astype(float), np.maximum(0, t - 10)]))
+    assert est.extra["model"] == "count_poisson"  # these counts are Poisson around the trend
+    fit = sm.GLM(y, X, family=sm.families.Poisson()).fit()  # the point estimate is the GLM's exp(beta_post)
+    assert est.ratio == pytest.approx(float(np.exp(fit.params[2])), rel=1e-6)
+    assert est.ci_low < est.ratio < est.ci_high
