@@ -299,7 +299,9 @@ def test_amp_thread_and_co_author_trailers(matcher):
            "Co-authored-by: Amp <amp@ampcode.com>")
     evs = commit(matcher, msg)
     assert agents(evs) == {("amp", "trailer")}
-    assert len(evs) == 1  # two trailers, one (agent, kind)
+    # two trailers, one per (agent, kind, class): the thread link says a tool helped, the co-author
+    # address that the agent wrote code
+    assert sorted(e.evidence_class for e in evs) == ["assisted", "authored"]
     older = "feat: unify events\n\nAmp-Thread: https://ampcode.com/threads/T-9337f592"
     assert agents(commit(matcher, older)) == {("amp", "trailer")}
 
@@ -410,7 +412,8 @@ def test_squash_merge_body_co_authors_count_as_message_evidence_at_lower_confide
            "* fix: formatting\n\nThe final numbers are in the PR description.")
     evs = commit(matcher, msg)
     assert agents(evs) == {("copilot", "message")}
-    assert evs[0].confidence == pytest.approx(0.95 * 0.9)
+    assert evs[0].confidence == pytest.approx(0.9 * 0.9)
+    assert evs[0].evidence_class == "suggestion"  # 175728472+Copilot: an accepted review suggestion
 
 
 def test_evidence_signal_is_clipped_to_200_characters(matcher):
@@ -539,10 +542,14 @@ def test_package_signatures_cover_every_required_agent(matcher):
 
 def test_package_signatures_all_have_a_description_and_valid_confidence():
     data = tomllib.loads(resources.files("loopmeter").joinpath("data/signatures.toml").read_text("utf-8"))
-    assert data["signature"] and data["bot"]
+    bots = tomllib.loads(resources.files("loopmeter").joinpath("data/bots.toml").read_text("utf-8"))
+    assert data["signature"] and bots["bot"]
     for entry in data["signature"]:
         assert entry.get("description"), entry
         assert 0 < entry["confidence"] <= 1, entry
-    for entry in data["bot"]:
+        # every package signature states its class; the default is only for loopmeter.toml entries
+        assert entry.get("class") in ("authored", "assisted", "suggestion", "message"), entry
+    for entry in bots["bot"]:
         assert entry.get("description"), entry
+        assert entry.get("source"), entry
         assert not entry.get("login", "").endswith("users.noreply.github.com"), entry

@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from . import api
-from .errors import ConfigError, LoopmeterError
+from .errors import ConfigError, LoopmeterError, redact_userinfo
 from .ingestion import Progress as IngestProgress
 from .report.terminal import escape
+from .sources.git_set import discover_repositories, read_repo_list
 from .store.db import DEFAULT_STORE
 
 app = typer.Typer(
@@ -56,10 +57,26 @@ class _RichProgress(IngestProgress):
             TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
         )
         self.task = None
+        self.set_task = None
+
+    def start_set(self, total: int, done: int = 0) -> None:
+        # Many repositories share one display: a bar for the set and one reused for the current
+        # repository (a bar per repository would scroll a thousand lines past).
+        if total > 1:
+            if not self.bar.live.is_started:
+                self.bar.start()
+            self.set_task = self.bar.add_task("repositories", total=total, completed=done, unit="repositories")
+
+    def repo_done(self) -> None:
+        if self.set_task is not None:
+            self.bar.advance(self.set_task, 1)
 
     def start(self, repo: str, total: int | None, unit: str = "commits") -> None:
         if not self.bar.live.is_started:
             self.bar.start()
+        if self.task is not None and self.set_task is not None:
+            self.bar.reset(self.task, total=total, description=escape(repo), unit=unit)
+            return
         self.task = self.bar.add_task(escape(repo), total=total, unit=unit)
 
     def advance(self, n: int) -> None:
@@ -101,7 +118,7 @@ def _run(debug: bool, fn):
     except LoopmeterError as e:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(redact_userinfo(str(e)))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("[red]interrupted[/red]: everything committed so far is kept; run the same command to resume")
@@ -110,7 +127,9 @@ def _run(debug: bool, fn):
 
 def _emit(doc: dict, as_json: bool, html: Path | None) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        from .report.document import to_json
+
+        sys.stdout.write(to_json(doc))
         return
     from .report.terminal import render_terminal
 
@@ -195,6 +214,8 @@ def _since(value: str | None) -> datetime | None:
 @app.command()
 def ingest(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Git repositories to read into the store.")] = None,
+    from_file: Annotated[Optional[Path], typer.Option("--from-file", help="A file listing repository paths, one a line (# comments; relative to the file).")] = None,
+    discover: Annotated[Optional[Path], typer.Option("--discover", help="Read every git repository (work tree or bare mirror) at or under this folder.")] = None,
     github: Annotated[Optional[list[str]], typer.Option("--github", help="A GitHub repository OWNER/REPO (repeatable).")] = None,
     gitlab: Annotated[Optional[list[str]], typer.Option("--gitlab", help="A GitLab project GROUP/PROJECT (repeatable).")] = None,
     url: Annotated[Optional[str], typer.Option("--url", help="API base URL of a self-hosted GitHub Enterprise or GitLab, or of the Jira server (--jira).")] = None,
@@ -214,19 +235,29 @@ def ingest(
     actor_col: Annotated[Optional[str], typer.Option("--actor", help="Column / key of who did it (pseudonymised).", rich_help_panel="Event logs")] = None,
     log_name: Annotated[Optional[str], typer.Option("--log-name", help="Name of the log (default: the file name without extensions).", rich_help_panel="Event logs")] = None,
     jira: Annotated[Optional[str], typer.Option("--jira", help="A Jira project key, read through the REST API at --url.", rich_help_panel="Jira")] = None,
+    traces: Annotated[Optional[Path], typer.Option("--traces", help="A folder (or file) of Agent Trace records (JSON or JSON Lines) for the one repository given: which lines an agent wrote.")] = None,
     jira_csv: Annotated[Optional[Path], typer.Option("--jira-csv", help="A Jira CSV export (Issue key, Summary, Issue Type, Status, Created, Resolved, Updated, ...).", rich_help_panel="Jira")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira.
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
+    Example: loopmeter ingest ~/src/api --traces ~/src/api/.agent-trace
+    Example: loopmeter ingest --discover ~/src --store org.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
     """
 
     def go():
         logs = events is not None or jira_csv is not None
-        if not paths and not github and not gitlab and not sessions and not logs and jira is None:
+        repo_paths = [str(p) for p in paths or []]
+        if from_file is not None:
+            repo_paths += read_repo_list(from_file)
+        if discover is not None:
+            repo_paths += discover_repositories(discover)
+        if traces is not None and not repo_paths:
+            raise ConfigError("--traces needs the git repository PATH whose commits its records name")
+        if not repo_paths and not github and not gitlab and not sessions and not logs and jira is None:
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
                 "--events FILE, --jira PROJECT or --jira-csv FILE"
@@ -244,17 +275,24 @@ def ingest(
                                 timestamp=timestamp_col, actor=actor_col, log_name=log_name, jira=None,
                                 jira_csv=jira_csv, url=url, token_env=token_env or "JIRA_TOKEN")
         since_at = _since(since)
-        if paths:
+        if repo_paths:
             bar = _RichProgress(err)
             try:
-                results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
+                results = api.ingest(repo_paths, store_path=store, branch=branch, progress=bar, pull_refs=pull_refs,
+                                     traces=traces)
             finally:
                 bar.stop()
+            quiet = [r for r in results if r.unchanged]
             for r in results:
-                how = "incremental" if r.incremental else "full"
+                if r.unchanged and len(results) > 1:
+                    continue
+                how = "unchanged" if r.unchanged else "incremental" if r.incremental else "full"
                 Console().print(
-                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
+                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes",
+                    highlight=False,
                 )
+            if quiet and len(results) > 1:
+                Console().print(f"{len(quiet):,} of {len(results):,} repositories unchanged since the last ingest", highlight=False)
         def jira_api(names, **kw):
             return [api.ingest_jira(n, **kw) for n in names]
 
@@ -295,7 +333,11 @@ def report(
     store: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write the HTML report here.")] = None,
-    repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
+    repo: Annotated[Optional[list[str]], typer.Option("--repo", metavar="NAME", help="Only these repositories (repeatable).")] = None,
+    team: Annotated[Optional[str], typer.Option("--team", metavar="NAME", help="Only changes authored by members of this \\[\\[team]] of loopmeter.toml ('unassigned': of none).")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", metavar="NAME", help="Count as AI-assisted only the changes this agent took part in; other agents' changes are left out (a per-agent lift).")] = None,
+    since: Annotated[Optional[str], typer.Option("--from", metavar="YYYY-MM-DD", help="Only changes landed on or after this day (UTC).")] = None,
+    until: Annotated[Optional[str], typer.Option("--to", metavar="YYYY-MM-DD", help="Only changes landed on or before this day (UTC); reverts after it still count.")] = None,
     adoption_date: AdoptOpt = None,
     window_days: WindowOpt = None,
     as_of: AsOfOpt = None,
@@ -313,7 +355,8 @@ def report(
 
     def go():
         doc = api.report_from_store(
-            store_path=store, html_path=html, repos=repo or None, as_of=_as_of(as_of), window_days=window_days,
+            store_path=store, html_path=html, repos=repo or None, team=team, agent=agent,
+            since=_date(since, "--from"), until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days,
             adoption_date=adoption_date or None, show_names=show_names, seed=seed,
             failure_window_hours=failure_window, incident_rule=incident_rule, by=by,
         )
@@ -328,6 +371,7 @@ from . import cli_lift  # noqa: E402,F401
 from . import cli_legibility  # noqa: E402,F401
 from . import cli_agents  # noqa: E402,F401
 from . import cli_export  # noqa: E402,F401
+from . import cli_store  # noqa: E402,F401
 
 
 def main() -> None:

@@ -49,6 +49,9 @@ def lift(
     cluster: Annotated[Optional[str], typer.Option("--cluster", help="CSV column of clusters (person, team) for robust errors.")] = None,
     covariate: Annotated[Optional[list[str]], typer.Option(
         "--covariate", help="CSV column to adjust for; log:COL for its logarithm (repeatable).")] = None,
+    log: Annotated[Optional[str], typer.Option(
+        "--log", help="An ingested event log (--log-name): its cases before/after adoption (--adoption-date "
+                      "LOG=YYYY-MM-DD, else [[log]] adoption_date, else detected) and AI-handled vs human.")] = None,
     store: StoreOpt = DEFAULT_STORE,
     repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
     window_days: WindowOpt = None,
@@ -62,9 +65,23 @@ def lift(
     Example: loopmeter lift --design before-after --adoption-date api=2025-03-01 --adoption-date web=2025-05-01
 
     Per team (loopmeter.toml \\[\\[team]]): loopmeter lift --by team --adoption-date payments=2025-03-01
+
+    An event log: loopmeter lift --log servicedesk --adoption-date servicedesk=2025-03-01
     """
 
     def go():
+        if log is not None:
+            for name, value in (("--csv", csv), ("--repo", repo), ("--by", by != "repo"),
+                                ("--design", design != "before-after")):
+                if value:
+                    raise ConfigError(f"{name} does not apply to --log (it runs both designs over the log's cases)")
+            doc = api.log_lift(log, store_path=store, adoption_dates=adoption_date, as_of=_as_of(as_of),
+                               window_days=window_days, seed=seed)
+            if as_json:
+                sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+            else:
+                render_log_lift(doc, Console())
+            return
         if csv is None:
             for name, value in (("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
                                 ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate)):
@@ -88,7 +105,7 @@ def lift(
     _run(debug, go)
 
 
-_SHORT = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
+_SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
           "duration": "task duration"}
 
 
@@ -155,3 +172,20 @@ def render_lift(doc: dict, console: Console) -> None:
         if x:
             console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: {x['min']:.2f}x "
                           f"to {x['max']:.2f}x over {x['n']} choices of estimator, validation window and period")
+
+
+def render_log_lift(doc: dict, console: Console) -> None:
+    """`lift --log`: the log's loop in one line, then each design as `render_lift` shows a git one."""
+    c, share = doc.get("cycle_time_hours") or {}, doc.get("ai_share") or {}
+    p50 = f"{c['p50']:.1f} h" if c.get("p50") is not None else "—"
+    pct = f"{100 * share['share']:.0f}%" if share.get("share") is not None else "—"
+    console.print(f"[bold]{escape(doc['log'])}[/bold]: {c.get('n', 0):,} done cases (median cycle {p50}), "
+                  f"{c.get('open', 0):,} open; AI-handled {pct}", highlight=False)
+    for d in doc.get("designs") or []:
+        adoption = d.get("adoption") or {}
+        if d.get("unavailable"):
+            console.print(f"[bold]lift: {escape(d['design'])}[/bold]: {escape(d['unavailable'])}")
+            continue
+        if adoption.get("date"):
+            console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {escape(adoption['date'])}")
+        render_lift({k: v for k, v in d.items() if k != "adoption"}, console)

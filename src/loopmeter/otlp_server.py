@@ -32,8 +32,9 @@ class OtlpReceiver(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], store_path: str | Path, *, max_body: int = DEFAULT_MAX_BODY,
-                 keep_text: bool = False, log=None, matcher: Matcher | None = None):
+                 keep_text: bool = False, log=None, matcher: Matcher | None = None, token: str | None = None):
         super().__init__(address, _Handler)
+        self.token = token  # the bearer token of `serve --token-env` (None: loopback, no token asked)
         self.matcher = matcher  # loopmeter.toml's signatures, for the kind of each new actor
         self.store_path = Path(store_path)
         self.max_body = max_body

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.lift import Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
+from ..metrics import adoption_evidence
 from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 
 ADOPTION_RULE = (
@@ -34,14 +35,16 @@ BEFORE_AFTER = (
 def adoption(con, window: Window, repos: list[str] | None, given: date | None) -> dict:
     """The adoption date: given by the user, or detected from the weekly AI-attributed changes."""
     if given is not None:
-        return {"date": given.isoformat(), "source": "given", "rule": "set with --adoption-date"}
-    ch = changes(con, window, repos)
-    ch = ch.filter(~ch.bot)
-    df = con.execute(ch.group_by("week").agg(ai=ch.ai_assisted.sum(), n=ch.count()).order_by("week"))
+        return adoption_evidence.attach({"date": given.isoformat(), "source": "given", "rule": "set with --adoption-date"},
+                                        con, window, repos, given)
+    rule = adoption_evidence.rule(window)
+    df = adoption_evidence.weekly_ai(con, window, repos)
     if df.empty:
-        return {"date": None, "source": None, "rule": ADOPTION_RULE}
-    d = detect_adoption(list(df["week"]), df["ai"].astype(int).to_numpy(), df["n"].astype(int).to_numpy())
-    return {"date": d.isoformat() if d else None, "source": "detected" if d else None, "rule": ADOPTION_RULE}
+        return {"date": None, "source": None, "rule": rule, "evidence": [], "exposure_after": None}
+    d = detect_adoption(list(df["week"]), df["ai"].astype(int).to_numpy(), df["n"].astype(int).to_numpy(),
+                        min_share=window.min_adoption_share)
+    return adoption_evidence.attach({"date": d.isoformat() if d else None, "source": "detected" if d else None,
+                                     "rule": rule}, con, window, repos, d)
 
 
 # What the groups are, for the caveats the estimators write (stats/ knows only groups a and b).

@@ -16,6 +16,8 @@ from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
+from ..metrics import durability as durability_m
+from ..metrics import provenance as provenance_m
 from ..metrics.changes import Window, backend, changes
 from ..metrics.dora import FailureRule
 from ..store.db import Store, utcnow
@@ -25,6 +27,11 @@ SCHEMA = "loopmeter.report/1"
 
 def _iso(t: datetime) -> str:
     return t.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def to_json(doc: dict) -> str:
+    """The document as `loopmeter report --json` prints it (and the dashboard's /api/report answers)."""
+    return json.dumps(doc, indent=2, default=str) + "\n"
 
 
 def display_name(actor_id: str | None, name: str | None, kind: str | None, show_names: bool) -> str:
@@ -66,6 +73,7 @@ def build_report(
     config_path=None,
     show_names: bool = False,
     by_given: bool = True,
+    durability_horizons: tuple[int, ...] = durability_m.HORIZONS,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
@@ -91,7 +99,7 @@ def build_report(
             raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
         doc = {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
                "as_of": _iso(window.as_of.replace(microsecond=0)), "as_of_rule": window.rule,
-               "window_days": window.days, "repos": [], "flow": flow, "agent_loops": loops,
+               "window_days": window.days, "filters": _filters(window, repos), "repos": [], "flow": flow, "agent_loops": loops,
                "event_logs": logs, "warnings": []}
         mark_partial_weeks(doc, window.as_of)
         return doc
@@ -126,6 +134,7 @@ def build_report(
         "as_of": _iso(window.as_of.replace(microsecond=0)),
         "as_of_rule": window.rule,
         "window_days": window.days,
+        "filters": _filters(window, repos),
         "repos": per_repo,
         "totals": totals,
         "attribution": summary.attribution(con, window, repos, totals),
@@ -159,8 +168,27 @@ def build_report(
                          if d.get("design") == "before-after"), None)
     if "exposure_after" not in adoption:
         adoption["exposure_after"] = ((before_after or {}).get("exposure") or {}).get("ai_share_after")
+    _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
     mark_partial_weeks(doc, window.as_of)
     return doc
+
+
+def _filters(window: Window, repos: list[str] | None) -> dict:
+    from ..metrics.scope import Scope
+
+    return (window.scope or Scope()).as_dict(repos)
+
+
+def _add_provenance_and_durability(doc: dict, con, window: Window, repos, *, horizons, seed: int, n_boot: int) -> None:
+    """`attribution.lines`, `lines_weekly`, `durability`, `durability_weekly` and `durability_lift`
+    (docs/json-report.md): line-level provenance and whether the lines survived."""
+    doc["attribution"]["lines"] = provenance_m.lines(con, window, repos)
+    doc["lines_weekly"] = provenance_m.weekly(con, window, repos)
+    surv = durability_m.change_survival(con, window, repos, horizons)
+    doc["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
+    doc["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
+    doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot,
+                                                                seed=seed, survival=surv)
 
 
 def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:
@@ -182,31 +210,39 @@ def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warn
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
-                show_names: bool = False) -> list[dict]:
-    """One dict per change for charts and tables (see report.html.render_html)."""
+                show_names: bool = False, week: date | None = None) -> list[dict]:
+    """One dict per change for charts and tables (see report.html.render_html); with `week` (its
+    Monday), only the changes that landed that week, newest first, with their id (the dashboard's
+    drill-down)."""
+    import ibis
+
     con = backend(store)
     ch = changes(con, window, repos)
+    if week is not None:
+        ch = ch.filter(ch.week == ibis.date(week))
     actors = con.table("actors").select(aid="actor_id", aname="name")
     df = con.execute(
         ch.left_join(actors, ch.author_id == actors.aid).select(
-            "repo", "done_at", "cycle_hours", "title", "author_id", "author_kind", "aname", "ai_assisted",
+            "repo", "item_id", "done_at", "cycle_hours", "title", "author_id", "author_kind", "aname", "ai_assisted",
             "agents", "state", "size_lines",
-        ).order_by("done_at")
+        ).order_by(ibis.desc("done_at") if week is not None else "done_at")
     )
     rows = []
     for r in df.itertuples(index=False):
         ch_h = r.cycle_hours
-        rows.append(
-            {
-                "repo": r.repo,
-                "done_at": r.done_at.to_pydatetime() if hasattr(r.done_at, "to_pydatetime") else r.done_at,
-                "cycle_hours": None if ch_h is None or ch_h != ch_h else float(ch_h),
-                "title": r.title or "",
-                "author": display_name(r.author_id, r.aname, r.author_kind, show_names),
-                "ai": bool(r.ai_assisted),
-                "agents": sorted(r.agents) if r.agents is not None and len(r.agents) else [],
-                "state": r.state,
-                "size_lines": None if r.size_lines is None or r.size_lines != r.size_lines else int(r.size_lines),
-            }
-        )
+        row = {
+            "repo": r.repo,
+            "done_at": r.done_at.to_pydatetime() if hasattr(r.done_at, "to_pydatetime") else r.done_at,
+            "cycle_hours": None if ch_h is None or ch_h != ch_h else float(ch_h),
+            "title": r.title or "",
+            "author": display_name(r.author_id, r.aname, r.author_kind, show_names),
+            "ai": bool(r.ai_assisted),
+            "agents": sorted(r.agents) if r.agents is not None and len(r.agents) else [],
+            "state": r.state,
+            "size_lines": None if r.size_lines is None or r.size_lines != r.size_lines else int(r.size_lines),
+        }
+        if week is not None:
+            row["id"] = r.item_id
+            row["done_at"] = _iso(row["done_at"])
+        rows.append(row)
     return rows

@@ -794,6 +794,9 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
     from .flow_charts import flow_context  # it builds on this module's helpers
 
     context.update(flow_context(report))
+    from .provenance_charts import provenance_context  # it builds on this module's helpers
+
+    context.update(provenance_context(report))
     html_text = _environment().get_template("report.html.j2").render(**context)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html_text, encoding="utf-8")

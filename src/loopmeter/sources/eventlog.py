@@ -543,7 +543,8 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
                 try:
                     rows = json.loads(raw)
                     log.restore_attributions[oid] = [
-                        {k: r[k] for k in ("agent", "evidence", "signal", "confidence")} for r in rows]
+                        {**{k: r[k] for k in ("agent", "evidence", "signal", "confidence")},
+                         "class": r.get("class")} for r in rows]
                 except (json.JSONDecodeError, TypeError, KeyError):
                     raise EventLogError(f"{log.path}: field lm:attributions of object {oid} is not a list of "
                                         "attributions") from None

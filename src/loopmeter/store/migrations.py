@@ -130,9 +130,55 @@ def m003_event_logs(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m005_attribution_classes(con: duckdb.DuckDBPyConnection) -> None:
+    # How the agent took part ("authored", "assisted", "suggestion", "message"; attribution.CLASSES).
+    # Rows stored before this migration have none until re-judged: forgetting the signatures each
+    # repository was judged with makes the next ingest re-judge every stored commit.
+    con.execute(
+        """
+        alter table attributions add column evidence_class varchar;
+        delete from meta where key like 'signatures:%';
+        """
+    )
+
+
+def m006_line_provenance(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- Line-level provenance: which lines of a commit's files an agent wrote, as a Git AI
+        -- authorship log (refs/notes/ai, source 'git_ai_note') or an Agent Trace record
+        -- (source 'agent_trace') says. One row per commit, file, source, agent and model;
+        -- `ranges` are the AI-written lines of the file as of that commit ("1-10,15").
+        create table line_provenance (
+            repo varchar, sha varchar, path varchar, source varchar, agent varchar, model varchar,
+            ai_lines bigint, ranges varchar, origin varchar
+        );
+        -- Agent Trace files read (one row per file): what they held and what could not be used.
+        create table trace_files (
+            repo varchar, path varchar, records bigint, skipped bigint, ingested_at timestamp,
+            primary key (repo, path)
+        );
+        -- Durability (docs/metrics.md): one row per commit on the first-parent line of the
+        -- ingested head, in order (`pos`), with the lines its diff against the first parent added
+        -- (those of them the provenance marks as AI-written), and where the pass found provenance.
+        create table line_origins (
+            repo varchar, sha varchar, pos integer, landed_at timestamp, lines_added bigint,
+            ai_lines_added bigint, with_provenance boolean, primary key (repo, sha)
+        );
+        -- Where those lines went: `lines` (`ai_lines`) of commit `sha` were removed or changed by
+        -- the first-parent commit at position `died_pos`. Lines never removed have no row.
+        create table line_deaths (
+            repo varchar, sha varchar, died_pos integer, lines bigint, ai_lines bigint
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
     ("002_api_sources", m002_api_sources),
     ("003_event_logs", m003_event_logs),
     ("004_agent_sessions", m004_agent_sessions),
+    ("005_attribution_classes", m005_attribution_classes),
+    ("006_line_provenance", m006_line_provenance),
 ]

@@ -302,9 +302,9 @@ def link_sessions(store: Store, *, slack_minutes: int = 60) -> int:
         con.execute("delete from attributions where evidence = 'session'")
         con.execute(
             """
-            insert into attributions
+            insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class)
             select sl.change_item, coalesce(json_extract_string(s.attrs, '$.agent'), 'unknown'), 'session',
-                   min(sl.evidence || ' seen in ' || sl.session_item), 1.0
+                   min(sl.evidence || ' seen in ' || sl.session_item), 1.0, 'authored'
             from session_links sl join items s on s.item_id = sl.session_item
             where sl.evidence in ('commit', 'pull_request')
             group by all
