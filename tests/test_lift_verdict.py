@@ -157,3 +157,18 @@ def test_its_with_a_zero_week_falls_back_to_the_count_model_and_still_tests_pre_
     fit = sm.GLM(y, X, family=sm.families.Poisson()).fit()  # the point estimate is the GLM's exp(beta_post)
     assert est.ratio == pytest.approx(float(np.exp(fit.params[2])), rel=1e-6)
     assert est.ci_low < est.ratio < est.ci_high
+
+
+def test_durability_takes_the_longest_horizon_with_enough_data_and_more_survival_is_better():
+    rows = [{"horizon_days": 14, "ratio": 0.8, "ci_low": 0.7, "ci_high": 0.9, "ai_changes": 300, "human_changes": 900,
+             "authors": 30},
+            {"horizon_days": 30, "ratio": 0.85, "ci_low": 0.75, "ci_high": 0.95, "ai_changes": 200,
+             "human_changes": 600, "authors": 25},
+            {"horizon_days": 90, "ratio": 1.4, "ci_low": 1.2, "ci_high": 1.6, "ai_changes": 6, "human_changes": 50,
+             "authors": 4}]
+    (e,) = vd.verdict([vd.durability_design(rows)])
+    assert e["question"] == "durability_ai_vs_human" and e["status"] == "worsened"
+    assert e["headline"]["horizon_days"] == 30 and e["headline"]["ratio"] == 0.85
+    assert "survived 30 days 0.85x as often" in e["sentence"]
+    # The 90-day row has too few changes to count as a credible specification pointing the other way.
+    assert e["agreement"]["specifications"] == 2 and not e["agreement"]["intervals_disagree"]

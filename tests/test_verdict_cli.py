@@ -60,7 +60,10 @@ def test_report_json_has_the_documented_verdict_and_exposure(store):
     assert e["headline"]["clustered"] is True
     assert 0.3 < e["exposure"]["ai_share_after"] < 0.7  # the planted AI share after adoption is 0.5
     assert list(doc)[:5] == ["schema", "generated_at", "as_of", "as_of_rule", "window_days"]
-    assert doc["verdict"] and doc["verdict"] == doc["lift_designs"]["verdict"]
+    n = len(doc["lift_designs"]["verdict"])
+    assert doc["verdict"] and doc["verdict"][:n] == doc["lift_designs"]["verdict"]
+    # After the designs' questions, durability (AI-vs-human line survival) when the report has it.
+    assert [e["question"] for e in doc["verdict"][n:]] in ([], ["durability_ai_vs_human"])
     for e in doc["verdict"]:
         assert e["status"] in STATUSES and e["question"] in text
         for key in e:

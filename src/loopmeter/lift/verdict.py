@@ -43,7 +43,7 @@ MIN_EXPOSURE = 0.10
 CLUSTER_AWARE = frozenset({
     "ratio_of_medians", "ratio_of_p85", "km_median_ratio", "ratio_of_rates", "poisson_author_fe",
     "log_duration_regression", "log_duration_regression_size", "log_duration_regression_author_fe",
-    "log_duration_regression_author_fe_size", "log_duration_ols",
+    "log_duration_regression_author_fe_size", "log_duration_ols", "survival_ratio",
 })
 
 
@@ -72,6 +72,12 @@ QUESTIONS: dict[str, dict] = {
         "lower_is_better": True, "after_before": True,
         "title": "quality: revert rate, after vs before",
         "says": "changes were reverted {r} as often after adoption as before",
+    },
+    "durability_ai_vs_human": {
+        "design": "durability", "metric": "line_survival", "headline": "survival_ratio",
+        "lower_is_better": False, "after_before": False,
+        "title": "quality: line durability, AI-assisted vs human",
+        "says": "lines added by AI-assisted changes survived {horizon_days} days {r} as often as lines of human changes",
     },
     "duration_treated_vs_control": {
         "design": "experiment", "metric": "duration", "headline": None,  # the pilot's own main row
@@ -165,12 +171,14 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
     if head is None:
         return "There is no cluster-aware estimate for this comparison."
     names = {"before-after": ("after adoption", "before adoption"), "ai-vs-human": ("AI-assisted", "human"),
-             "experiment": ("treated", "control")}[q["design"]]
+             "experiment": ("treated", "control"), "durability": ("AI-assisted", "human")}[q["design"]]
     n_a, n_b = _counts(head, q)
     what = "changes judged for reverts" if q["metric"] == REVERT_RATE else (
         "validated changes" if q["metric"] == THROUGHPUT else "changes with a known duration")
     if q["metric"] == "duration":
         what = "tasks"
+    if q["metric"] == "line_survival":
+        what = "changes with lines old enough to judge"
     for n, name in ((n_a, names[0]), (n_b, names[1])):
         if n < MIN_VALUES:
             return f"Only {n} {what} {name} (at least {MIN_VALUES} are needed)."
@@ -230,7 +238,8 @@ def judge(question: str, design: Mapping) -> dict:
         n_a, n_b = _counts(head, q)
         headline = {"estimator": head.get("estimator"), "ratio": head.get("ratio"), "ci_low": head.get("ci_low"),
                     "ci_high": head.get("ci_high"), "n_a": n_a, "n_b": n_b,
-                    "n_clusters": int(head.get("n_clusters") or 0), "clustered": True}
+                    "n_clusters": int(head.get("n_clusters") or 0), "clustered": True,
+                    **({"horizon_days": head["horizon_days"]} if "horizon_days" in head else {})}
     if lacking is not None:
         status = "not_enough_data"
         if headline is not None:  # a number from too little data is never printed as a result
@@ -259,7 +268,7 @@ def _sentence(status: str, q: Mapping, head: Mapping | None, agreement: Mapping,
     if status == "not_enough_data":
         return f"Not enough data to say: {lacking}"
     r, lo, hi = head["ratio"], head["ci_low"], head["ci_high"]
-    says = q["says"].format(r=_x(r))
+    says = q["says"].format(r=_x(r), horizon_days=head.get("horizon_days"))
     says = says[0].upper() + says[1:]
     if status == "inconsistent":
         text = (f"Inconsistent: {says} ({_interval(lo, hi)}), but credible specifications point both ways "
@@ -272,6 +281,22 @@ def _sentence(status: str, q: Mapping, head: Mapping | None, agreement: Mapping,
     if caveat and status != "inconsistent":
         text += f" Main caveat: {caveat}"
     return text
+
+
+def durability_design(rows: Iterable[Mapping]) -> dict:
+    """The report's `durability_lift` (metrics/durability.py: per horizon, the AI-vs-human ratio of
+    surviving line shares with an author bootstrap interval) as a design document: the longest
+    horizon with enough data is the headline row, the other horizons are its specifications."""
+    results = [{"metric": "line_survival", "estimator": "survival_ratio", "ratio": r.get("ratio"),
+                "ci_low": r.get("ci_low"), "ci_high": r.get("ci_high"), "n_a": int(r.get("ai_changes") or 0),
+                "n_b": int(r.get("human_changes") or 0), "n_clusters": int(r.get("authors") or 0),
+                "horizon_days": r.get("horizon_days"), "caveats": [], "caveat_codes": []}
+               for r in rows if isinstance(r, Mapping)]
+    q = QUESTIONS["durability_ai_vs_human"]
+    ok = [r for r in results if credible([r], q) and r["n_clusters"] >= MIN_CLUSTERS]
+    head = max(ok, key=lambda r: r["horizon_days"] or 0) if ok else (results[0] if results else None)
+    ordered = ([head] if head else []) + [r for r in results if r is not head]
+    return {"design": "durability", "results": ordered}
 
 
 def verdict(designs: Iterable[Mapping]) -> list[dict]:

@@ -12,6 +12,7 @@ from ..legibility.score import for_report as legibility_for_report
 from ..lift import summary as lift_m
 from ..lift.by_unit import lift_designs_by_unit
 from ..lift.inputs import Adoption
+from ..lift.verdict import durability_design, verdict
 from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
@@ -169,6 +170,8 @@ def build_report(
     if "exposure_after" not in adoption:
         adoption["exposure_after"] = ((before_after or {}).get("exposure") or {}).get("ai_share_after")
     _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
+    doc["verdict"] = doc["verdict"] + verdict(
+        [durability_design(doc.get("durability_lift") or [])] if doc.get("durability_lift") else [])
     mark_partial_weeks(doc, window.as_of)
     return doc
 
