@@ -73,6 +73,8 @@ def main() -> None:
                 run_dir = Path(tmp) / str(seed)
                 run_dir.mkdir()
                 out = run_scenario(run_dir, name, seed, n_boot=args.n_boot)
+                print(f"  {name} seed {seed}: " + ", ".join(f"{e['question']} {e['status']}" for e in out["verdict"]),
+                      flush=True)
                 for e in out["verdict"]:
                     status.setdefault(e["question"], Counter())[e["status"]] += 1
                     truth = TRUTH.get((name, e["question"]))

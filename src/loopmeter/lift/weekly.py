@@ -4,6 +4,7 @@ interrupted time series on it, the staggered difference-in-differences, and the 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from datetime import date
 
@@ -87,9 +88,14 @@ def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Outc
         model, y = "poisson", counts
     res = interrupted_time_series(y, bi, model=model)
     if model == "poisson" and any("negative binomial model fits such data better" in c for c in res.caveats):
-        # Overdispersed around the fitted trend (stats.its' Pearson check): the model it names.
-        model = "negbin"
-        res = interrupted_time_series(y, bi, model=model)
+        # Overdispersed around the fitted trend (stats.its' Pearson check): the model it names,
+        # unless that fit fails (sparse series), when the Poisson one stands with its caveat.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = interrupted_time_series(y, bi, model="negbin")
+        fine = [nb.level_change, nb.level_ci_low, nb.level_ci_high]
+        if all(math.isfinite(v) for v in fine) and not any("did not converge" in c for c in nb.caveats):
+            model, res = "negbin", nb
     if not math.isfinite(res.level_change):
         why = res.caveats[0] if res.caveats else "The weekly series could not be fitted."
         return no_estimate(name, n_a, n_b, len(weeks), why), None, cv.NotRun("pre_trends", why)
