@@ -497,7 +497,7 @@ def report_from_store(
     store_path: str | Path | None = DEFAULT_STORE,
     as_of: datetime | None = None,
     window_days: int | None = None,
-    adoption_date: date | None = None,
+    adoption_date: date | str | Sequence[str] | None = None,
     repos: list[str] | None = None,
     team: str | None = None,
     agent: str | None = None,
@@ -519,7 +519,9 @@ def report_from_store(
     document's `filters` key says which). `failure_window_hours` and `incident_rule` decide which
     deployments count as failed changes (docs/metrics.md "Flow metrics"). `by` is the unit of the
     lift designs: "repo", "team" (loopmeter.toml `[[team]]`) or "codeowners"; None means "team"
-    when loopmeter.toml defines a team, else "repo". `read_only` opens the store read-only (the
+    when loopmeter.toml defines a team, else "repo". `adoption_date`: one date for every repository,
+    or the `--adoption-date` values as `lift` takes them (`YYYY-MM-DD`, `REPO=YYYY-MM-DD`,
+    `TEAM=YYYY-MM-DD` per team). `read_only` opens the store read-only (the
     dashboard). With `week` (its Monday), the result is instead `{"week", "filters", "changes"}`:
     that week's changes of the slice, newest first (the dashboard's drill-down)."""
     from .metrics.dora import FailureRule
@@ -531,6 +533,7 @@ def report_from_store(
     config = config or load_config()
     by_given = by is not None
     by = choose_unit(by, config.teams)
+    adoption_date = _adoption(adoption_date, by)
     window_days = window_days or config.window_days
     with _damaged_store(store_path), Store.open_read(store_path) as store:
         scope = _scope(store, config, team=team, agent=agent, since=since, until=until)
@@ -550,6 +553,17 @@ def report_from_store(
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
             render_html(doc, rows, Path(html_path))
     return doc
+
+
+def _adoption(value, by: str):
+    """`--adoption-date` as the lift command parses it: None, one date (a `date` or its text), or
+    the per-repository / per-team `NAME=DATE` values. A bad value is one line (ConfigError)."""
+    from .lift.inputs import parse_adoption
+
+    if value is None or isinstance(value, date):
+        return value
+    values = [value] if isinstance(value, str) else list(value)
+    return parse_adoption(values, unit="repo" if by == "repo" else "team")
 
 
 def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> None:
@@ -617,7 +631,8 @@ def analyze(
     config = report_options.pop("config", None) or load_config()
     # A bad --by is one line before anything is read, not after a long ingest.
     # (Checked only: report_from_store chooses again, knowing whether --by was given.)
-    choose_unit(report_options.get("by"), config.teams)
+    by = choose_unit(report_options.get("by"), config.teams)
+    _adoption(report_options.get("adoption_date"), by)  # a bad date too
     results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
     return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,
                   **report_options)

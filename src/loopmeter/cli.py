@@ -30,7 +30,9 @@ err = Console(stderr=True)
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store file.", show_default=True)]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
-AdoptOpt = Annotated[Optional[str], typer.Option("--adoption-date", help="AI adoption date (YYYY-MM-DD); detected when omitted.")]
+AdoptOpt = Annotated[Optional[list[str]], typer.Option(
+    "--adoption-date", help="AI adoption date: YYYY-MM-DD for every repository, or REPO=YYYY-MM-DD (TEAM=YYYY-MM-DD "
+                            "with --by team; repeatable), as `loopmeter lift` takes it; detected when omitted.")]
 WindowOpt = Annotated[Optional[int], typer.Option("--window-days", help="Validation window in days \\[default: 14, or loopmeter.toml].")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Judge validation as of this UTC time (YYYY-MM-DD[THH:MM]); default: the newest landing in the data.")]
 NamesOpt = Annotated[bool, typer.Option("--show-names", help="Show people's names instead of pseudonyms.")]
@@ -156,7 +158,7 @@ def analyze(
 ) -> None:
     """Ingest repositories and report throughput, cycle time, AI share and lift.
 
-    Example: loopmeter analyze ~/src/api ~/src/web --adoption-date 2025-03-01
+    Example: loopmeter analyze ~/src/api ~/src/web --adoption-date api=2025-03-01 --adoption-date web=2025-05-01
     """
 
     def go():
@@ -164,7 +166,7 @@ def analyze(
         try:
             doc = api.analyze(
                 [str(p) for p in paths], store_path=store, html_path=html, branch=branch, progress=bar, pull_refs=pull_refs,
-                as_of=_as_of(as_of), window_days=window_days, adoption_date=_date(adoption_date, "--adoption-date"),
+                as_of=_as_of(as_of), window_days=window_days, adoption_date=adoption_date or None,
                 show_names=show_names, seed=seed, failure_window_hours=failure_window, incident_rule=incident_rule,
                 by=by,
             )
@@ -355,7 +357,7 @@ def report(
         doc = api.report_from_store(
             store_path=store, html_path=html, repos=repo or None, team=team, agent=agent,
             since=_date(since, "--from"), until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days,
-            adoption_date=_date(adoption_date, "--adoption-date"), show_names=show_names, seed=seed,
+            adoption_date=adoption_date or None, show_names=show_names, seed=seed,
             failure_window_hours=failure_window, incident_rule=incident_rule, by=by,
         )
         _emit(doc, as_json, html)

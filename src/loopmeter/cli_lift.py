@@ -24,8 +24,9 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
+from .lift.verdict import withheld
 from .report.lift_text import ci_text, estimator_name, sentence
-from .report.terminal import escape
+from .report.terminal import escape, render_verdict
 from .store.db import DEFAULT_STORE
 
 
@@ -111,6 +112,7 @@ _SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validat
 def render_lift(doc: dict, console: Console) -> None:
     """The terminal view: one table of estimates, a sentence and the caveats for each, the checks
     that were run, and how far the estimate moves across the specification table."""
+    render_verdict(doc.get("verdict"), console)
     console.print(f"[bold]lift: {escape(doc.get('design', ''))}[/bold]")
     adoption = doc.get("adoption") or {}
     per = adoption.get("per_repo") or adoption.get("per_team")
@@ -134,21 +136,38 @@ def render_lift(doc: dict, console: Console) -> None:
     for i, r in enumerate(results, 1):
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "no estimate"
         p = r.get("p_value")
+        ci = ci_text(r) if r.get("ratio") is not None else "—"
+        why = withheld(r)
+        if why:  # never a result from fewer values than the minimum, or from a zero-width interval
+            ratio, ci, p = "not shown", why, None
         t.add_row(str(i), escape(_SHORT.get(r.get("metric", ""), r.get("metric", ""))),
-                  escape(estimator_name(r.get("estimator"))), ratio,
-                  ci_text(r) if r.get("ratio") is not None else "—", f"{p:.3g}" if p is not None else "—",
+                  escape(estimator_name(r.get("estimator"))), ratio, ci, f"{p:.3g}" if p is not None else "—",
                   f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}")
     console.print(t)
     for i, r in enumerate(results, 1):
-        console.print(f"[bold]({i})[/bold] {escape(sentence(r))}")
+        why = withheld(r)
+        console.print(f"[bold]({i})[/bold] " + escape(f"{estimator_name(r.get('estimator'))}: not shown, {why}" if why
+                                                     else sentence(r)))
         for c in r.get("caveats") or []:
             console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")
     checks = doc.get("checks") or []
     if checks:
-        clear = sorted({c["check"].replace("_", " ") for c in checks if not c.get("applies")}
-                       - {c["check"].replace("_", " ") for c in checks if c.get("applies")})
+        # A check counts as "checked and not found" only where it ran and never fired; one that
+        # could not run is listed with the reason (never as a pass).
+        def names(status):
+            return {c["check"].replace("_", " ") for c in checks if c.get("status", "fired" if c.get("applies")
+                                                                          else "not_fired") == status}
+        fired, not_run = names("fired"), names("not_run")
+        clear = sorted(names("not_fired") - fired - not_run)
         if clear:
             console.print(f"[dim]checked and not found: {escape(', '.join(clear))}[/dim]")
+        reasons = {}
+        for c in checks:
+            name = c["check"].replace("_", " ")
+            if c.get("status") == "not_run" and name not in fired:
+                reasons.setdefault(name, c.get("reason") or "")
+        for name, why in sorted(reasons.items()):
+            console.print(f"[dim]not run: {escape(name)} ({escape(why)})[/dim]")
     for metric, x in (doc.get("specification_range") or {}).items():
         if x:
             console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: {x['min']:.2f}x "

@@ -186,3 +186,30 @@ def lift(con, window: Window, repos: list[str] | None, adoption_info: dict, *, s
         *cycle_time_ai_vs_human(con, window, repos, ad, seed=seed, n_boot=n_boot),
         throughput_after_vs_before(con, window, repos, ad, seed=seed, n_boot=n_boot),
     ]
+
+
+def lift_from_designs(designs: list[dict]) -> list[dict]:
+    """The summary's entries (the shape of `lift`) taken from the designs' own rows, for adoption
+    dates per repository or team: the summary then splits each unit at its own date, exactly as
+    the sections below it do, instead of splitting everything at one pooled date."""
+    by = {d.get("design"): d for d in designs}
+
+    def row(design: str, metric: str, estimator: str) -> dict | None:
+        return next((r for r in (by.get(design) or {}).get("results") or []
+                     if r.get("metric") == metric and r.get("estimator") == estimator), None)
+
+    keep = ("estimator", "ratio", "ci_low", "ci_high", "n_a", "n_b", "n_clusters", "p_value", "speedup", "caveats")
+    out = []
+    ai = by.get("ai-vs-human") or {}
+    for estimator, metric in (("ratio_of_medians", "cycle_time_hours_p50"), ("ratio_of_p85", "cycle_time_hours_p85")):
+        r = row("ai-vs-human", "cycle_time_hours", estimator)
+        if r is not None:
+            out.append({**{k: r.get(k) for k in keep}, "metric": metric, "comparison": "ai_assisted/human",
+                        "since": ai.get("since"), "adoption": "per unit"})
+    r = row("before-after", "validated_throughput_per_contributor_week", "ratio_of_rates")
+    if r is not None:
+        out.append({**{k: r.get(k) for k in keep}, "metric": "validated_throughput_per_contributor_week",
+                    "comparison": "after/before", "adoption_date": None, "adoption": "per unit",
+                    "weeks_before": r.get("weeks_before"), "weeks_after": r.get("weeks_after"),
+                    "periods": r.get("periods")})
+    return out

@@ -11,6 +11,8 @@ from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
 from ..lift import summary as lift_m
 from ..lift.by_unit import lift_designs_by_unit
+from ..lift.inputs import Adoption
+from ..lift.verdict import durability_design, verdict
 from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
@@ -61,7 +63,7 @@ def build_report(
     store: Store,
     *,
     window: Window,
-    adoption_date: date | None = None,
+    adoption_date: date | Adoption | None = None,
     repos: list[str] | None = None,
     seed: int = 0,
     n_boot: int = 2000,
@@ -106,7 +108,14 @@ def build_report(
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")
     cycle, size = summary.distribution(con, window, repos)
-    adoption = lift_m.adoption(con, window, repos, adoption_date)
+    # One adoption rule everywhere: a date per repository (or team) given, or detected per unit by
+    # the designs, is the split of the summary, the sections and the JSON alike.
+    given = adoption_date if isinstance(adoption_date, Adoption) else None
+    single = given.default if given is not None and not given.per_repo else (
+        adoption_date if isinstance(adoption_date, date) else None)
+    adoption = lift_m.adoption(con, window, repos, single)
+    if given is not None and given.per_repo:
+        adoption = {"date": None, "source": given.source, "rule": given.rule}
     warnings: list[str] = []
     per_repo = []
     for repo, path, head, head_ref, shallow, missing, pulls in repo_rows:
@@ -134,17 +143,35 @@ def build_report(
         "size_lines": size,
         "weekly": summary.weekly(con, window, repos),
         "adoption": adoption,
-        "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
+        "lift": [],
         "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names),
         "lift_designs": _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
-                                      config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings),
+                                      config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
+                                      given=given if given is not None and given.per_repo else None),
         "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher),
         "agent_loops": agent_loops(con, window, repos),
         "event_logs": logs,
         "warnings": warnings,
     }
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
+    split = (doc["lift_designs"] or {}).get("adoption") or {}
+    per_unit = split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo"))
+    if per_unit:
+        # Dates per unit: the summary lift is the designs' own rows, never a second split at a
+        # pooled date (which once printed 2.53x above a section that said 3.08x).
+        adoption.update({k: v for k, v in split.items() if k not in ("date",)})
+        doc["lift"] = lift_m.lift_from_designs((doc["lift_designs"] or {}).get("designs") or [])
+    else:
+        doc["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+    # The verdict first (docs/json-report.md): one entry per question, from the designs above.
+    doc["verdict"] = (doc["lift_designs"] or {}).get("verdict") or []
+    before_after = next((d for d in (doc["lift_designs"] or {}).get("designs") or []
+                         if d.get("design") == "before-after"), None)
+    if "exposure_after" not in adoption:
+        adoption["exposure_after"] = ((before_after or {}).get("exposure") or {}).get("ai_share_after")
     _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
+    doc["verdict"] = doc["verdict"] + verdict(
+        [durability_design(doc.get("durability_lift") or [])] if doc.get("durability_lift") else [])
     mark_partial_weeks(doc, window.as_of)
     return doc
 
