@@ -686,13 +686,17 @@ def lift(
     covariates: Sequence[str] = (),
     config: Config | None = None,
     by: str = "repo",
+    randomization: str = "assumed",
+    fixed_effects: Sequence[str] = (),
+    duration_unit: str | None = None,
 ) -> dict:
     """One lift design with every estimator, its caveats and the specification table.
 
     `design` is "before-after" (adoption dates: one "YYYY-MM-DD" or "repo=YYYY-MM-DD" per
     repository in `adoption_dates`, detected when omitted) or "ai-vs-human" over the store; or give
-    `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster` and `covariates`)
-    for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
+    `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster`, `covariates`,
+    `fixed_effects`, `randomization` "unit"/"cluster"/"none"/"assumed" and `duration_unit`; see
+    designs/pilot.py) for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
         of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team
     owning most of each change's lines in CODEOWNERS. Returns
     `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
@@ -701,7 +705,9 @@ def lift(
 
     if csv_path is not None:
         return ld.experiment_design(csv_path, duration=duration, start=start, end=end, treatment=treatment,
-                                    treated=treated, cluster=cluster, covariates=tuple(covariates), seed=seed, n_boot=n_boot)
+                                    treated=treated, cluster=cluster, covariates=tuple(covariates), seed=seed, n_boot=n_boot,
+                                    randomization=randomization, fixed_effects=tuple(fixed_effects),
+                                    duration_unit=duration_unit)
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)

@@ -52,6 +52,15 @@ def lift(
     log: Annotated[Optional[str], typer.Option(
         "--log", help="An ingested event log (--log-name): its cases before/after adoption (--adoption-date "
                       "LOG=YYYY-MM-DD, else [[log]] adoption_date, else detected) and AI-handled vs human.")] = None,
+    fixed_effect: Annotated[Optional[list[str]], typer.Option(
+        "--fixed-effect", help="CSV column of a categorical fixed effect (repo, team, task type; repeatable).")] = None,
+    randomization: Annotated[Optional[str], typer.Option(
+        "--randomization", help="How the --csv arms were assigned: unit (each task at random), cluster (whole "
+                                "--cluster values at random), none (not randomized). Unsaid: a caveat says it "
+                                "is assumed.")] = None,
+    duration_unit: Annotated[Optional[str], typer.Option(
+        "--duration-unit", help="The unit of the --duration column (minutes, hours, days), said back in the "
+                                "estimator labels.")] = None,
     store: StoreOpt = DEFAULT_STORE,
     repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
     window_days: WindowOpt = None,
@@ -67,6 +76,8 @@ def lift(
     Per team (loopmeter.toml \\[\\[team]]): loopmeter lift --by team --adoption-date payments=2025-03-01
 
     An event log: loopmeter lift --log servicedesk --adoption-date servicedesk=2025-03-01
+    A pilot: loopmeter lift --csv tasks.csv --duration minutes --duration-unit minutes --treatment arm --cluster dev
+    --randomization cluster
     """
 
     def go():
@@ -84,7 +95,9 @@ def lift(
             return
         if csv is None:
             for name, value in (("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
-                                ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate)):
+                                ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate),
+                                ("--fixed-effect", fixed_effect), ("--randomization", randomization),
+                                ("--duration-unit", duration_unit)):
                 if value:
                     raise ConfigError(f"{name} describes a --csv table; give --csv FILE or leave it out")
         else:
@@ -92,10 +105,14 @@ def lift(
                                 ("--window-days", window_days), ("--by", by != "repo")):
                 if value:
                     raise ConfigError(f"{name} applies to the designs over the store, not to a --csv table")
+        if randomization is not None and randomization not in ("unit", "cluster", "none"):
+            raise ConfigError(f"--randomization: {randomization!r} is not one of unit, cluster, none")
         doc = api.lift(
             store_path=store, design=design, adoption_dates=adoption_date, repos=repo or None, as_of=_as_of(as_of),
             window_days=window_days, seed=seed, csv_path=csv, duration=duration, start=start, end=end,
             treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (), by=by,
+            **({"randomization": randomization or "assumed", "fixed_effects": fixed_effect or (),
+                "duration_unit": duration_unit} if csv is not None else {}),
         )
         if as_json:
             sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
@@ -107,6 +124,28 @@ def lift(
 
 _SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
           "duration": "task duration"}
+
+
+def estimator_label(r: dict) -> str:
+    """The estimator's name; rank estimators on log durations say the duration's unit as the
+    table gave it (a pilot's --duration-unit), never hours they were not."""
+    name = estimator_name(r.get("estimator"))
+    if "duration_unit" in r and "(log hours)" in name:
+        unit = r.get("duration_unit")
+        name = name.replace("(log hours)", f"(log {unit})" if unit else "(log durations)")
+    return name
+
+
+def _is_blind(r: dict) -> bool:
+    # Only rows with an interval or p-value can overstate anything.
+    has_inference = r.get("ci_low") is not None or r.get("ci_high") is not None or r.get("p_value") is not None
+    return has_inference and r.get("clustered") is False
+
+
+def _clustered_cell(r: dict) -> str:
+    if r.get("clustered") is None:
+        return "—"
+    return "yes" if r["clustered"] else ("[yellow]no[/yellow]" if _is_blind(r) else "no")
 
 
 def render_lift(doc: dict, console: Console) -> None:
@@ -130,7 +169,7 @@ def render_lift(doc: dict, console: Console) -> None:
         console.print(f"{escape(str(doc.get('source')))}: {doc.get('rows', 0):,} rows, {missing:,} without a duration "
                       "(left out and counted)")
     t = Table(title="estimates (95% CI)", title_justify="left")
-    for col in ("#", "metric", "estimator", "ratio", "95% CI", "p", "n (a / b)", "clusters"):
+    for col in ("#", "metric", "estimator", "ratio", "95% CI", "p", "n (a / b)", "clusters", "clustered"):
         t.add_column(col, justify="right" if col in ("#", "ratio", "p", "n (a / b)", "clusters") else "left")
     results = doc.get("results") or []
     for i, r in enumerate(results, 1):
@@ -141,13 +180,16 @@ def render_lift(doc: dict, console: Console) -> None:
         if why:  # never a result from fewer values than the minimum, or from a zero-width interval
             ratio, ci, p = "not shown", why, None
         t.add_row(str(i), escape(_SHORT.get(r.get("metric", ""), r.get("metric", ""))),
-                  escape(estimator_name(r.get("estimator"))), ratio, ci, f"{p:.3g}" if p is not None else "—",
-                  f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}")
+                  escape(estimator_label(r)), ratio, ci, f"{p:.3g}" if p is not None else "—",
+                  f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}",
+                  _clustered_cell(r))
     console.print(t)
     for i, r in enumerate(results, 1):
         why = withheld(r)
-        console.print(f"[bold]({i})[/bold] " + escape(f"{estimator_name(r.get('estimator'))}: not shown, {why}" if why
-                                                     else sentence(r)))
+        blind = (" (cluster-blind: the interval and p-value take rows as independent, so they overstate the "
+                 "evidence when one person contributes many rows)") if _is_blind(r) and not why else ""
+        console.print(f"[bold]({i})[/bold] " + escape(f"{estimator_label(r)}: not shown, {why}" if why
+                                                     else sentence(r)) + escape(blind))
         for c in r.get("caveats") or []:
             console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")
     checks = doc.get("checks") or []
