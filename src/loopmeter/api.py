@@ -396,6 +396,7 @@ def report_from_store(
     by: str | None = None,
     read_only: bool = False,
     week: date | None = None,
+    progress: Callable[[str], object] | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
 
@@ -405,7 +406,8 @@ def report_from_store(
     lift designs: "repo", "team" (loopmeter.toml `[[team]]`) or "codeowners"; None means "team"
     when loopmeter.toml defines a team, else "repo". `read_only` opens the store read-only (the
     dashboard). With `week` (its Monday), the result is instead `{"week", "filters", "changes"}`:
-    that week's changes of the slice, newest first (the dashboard's drill-down)."""
+    that week's changes of the slice, newest first (the dashboard's drill-down). `progress(step)` is
+    told each part of the report as it starts."""
     from .metrics.dora import FailureRule
     from .metrics.lift_report_units import choose_unit
     from .report.document import build_report, change_rows
@@ -425,10 +427,12 @@ def report_from_store(
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures), by=by, teams=config.teams,
-                           config_path=config.path, show_names=show_names, by_given=by_given)
+                           config_path=config.path, show_names=show_names, by_given=by_given, step=progress)
         if html_path is not None:
             from .report.html import render_html
 
+            if progress is not None:
+                progress("writing the HTML report")
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
             render_html(doc, rows, Path(html_path))
     return doc
@@ -453,8 +457,9 @@ def analyze(
     # (Checked only: report_from_store chooses again, knowing whether --by was given.)
     choose_unit(report_options.get("by"), config.teams)
     results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
+    step = getattr(progress, "step", None)
     return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,
-                  **report_options)
+                             progress=(lambda name: step("report: " + name)) if step else None, **report_options)
 
 
 def legibility(path: str | Path, *, store_path: str | Path | None = None, config: Config | None = None) -> dict:

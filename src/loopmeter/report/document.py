@@ -70,12 +70,14 @@ def build_report(
     config_path=None,
     show_names: bool = False,
     by_given: bool = True,
+    step=None,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
     is the unit of the lift designs ("repo", "team" with loopmeter.toml's `teams` read from
     `config_path`, or "codeowners"; metrics/lift_report_units.py). People are pseudonymous unless
-    `show_names` (`--show-names`)."""
+    `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner)."""
+    step = step or (lambda name: None)
     con = backend(store)
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
@@ -99,6 +101,7 @@ def build_report(
                "event_logs": logs, "warnings": []}
         mark_partial_weeks(doc, window.as_of)
         return doc
+    step("counting changes")
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")
@@ -117,6 +120,20 @@ def build_report(
                 "totals": summary.totals(con, window, [repo]) if len(repo_rows) > 1 else totals,
             }
         )
+    attribution = summary.attribution(con, window, repos, totals)
+    step("weekly series")
+    weekly = summary.weekly(con, window, repos)
+    step("lift")
+    lift = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+    step("flow metrics")
+    flow = flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names)
+    step("lift designs")
+    designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings)
+    step("agent legibility")
+    legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher)
+    step("agent loops")
+    loops = agent_loops(con, window, repos)
     doc = {
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
@@ -126,17 +143,16 @@ def build_report(
         "filters": _filters(window, repos),
         "repos": per_repo,
         "totals": totals,
-        "attribution": summary.attribution(con, window, repos, totals),
+        "attribution": attribution,
         "cycle_time_hours": cycle,
         "size_lines": size,
-        "weekly": summary.weekly(con, window, repos),
+        "weekly": weekly,
         "adoption": adoption,
-        "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
-        "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names),
-        "lift_designs": _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
-                                      config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings),
-        "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher),
-        "agent_loops": agent_loops(con, window, repos),
+        "lift": lift,
+        "flow": flow,
+        "lift_designs": designs,
+        "legibility": legibility,
+        "agent_loops": loops,
         "event_logs": logs,
         "warnings": warnings,
     }
