@@ -93,8 +93,18 @@ def test_filter_drill_down_and_hostile_text(served):
             assert XSS in page.inner_text("#week-changes")
 
             assert page.evaluate("typeof window.__pwned") == "undefined"
-            page.goto(url + "/")  # the unfiltered view for the README
+            page.goto(url + "/?repo=demo")  # the README's view: one repository, agents compared, a week open
             page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+            page.click("#agents-box summary")
+            page.wait_for_function("document.querySelectorAll('#agents tbody tr').length === 2 && "
+                                   "[...document.querySelectorAll('#agents tbody tr')].every(r => r.cells.length > 2)",
+                                   timeout=120_000)
+            agents = page.locator("#agents tbody tr").all_inner_texts()
+            assert agents[0].startswith("claude-code\t1") and agents[1].startswith("cursor\t1")
+            cursor = json.loads(CliRunner().invoke(app, ["report", "--store", str(store), "--json", "--repo", "demo",
+                                                         "--agent", "cursor"]).stdout)
+            p50 = next(e for e in cursor["lift"] if e["metric"] == "cycle_time_hours_p50")
+            assert f"{p50['ratio']:.2f}×" in agents[1]
             page.click("#weeks tbody tr[data-week='2024-01-08']")
             page.wait_for_selector("#week-changes tbody tr td.title", timeout=120_000)
             SHOT.parent.mkdir(parents=True, exist_ok=True)
