@@ -39,16 +39,26 @@ def gappy(tmp_path_factory):
     return root / "gappy", store
 
 
-def test_version_and_one_line_usage_errors():
-    r = lm("--version")
-    assert r.returncode == 0 and r.stdout.strip() == f"loopmeter {__version__}"
+def run_main(capsys, monkeypatch, *args) -> tuple[int, str, str]:
+    """`loopmeter ARGS` through `cli.main`, as the console script runs it (in-process: no start-up cost)."""
+    from loopmeter.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["loopmeter", *args])
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = capsys.readouterr()
+    return done.value.code, out.out, out.err
+
+
+def test_version_and_one_line_usage_errors(capsys, monkeypatch):
+    assert run_main(capsys, monkeypatch, "--version") == (0, f"loopmeter {__version__}\n", "")
     for args, message in ((["report", "--bogus"], "error: No such option: --bogus; see `loopmeter report --help`"),
                           (["report", "--window-days", "x"], "error: Invalid value for '--window-days'"),
                           (["nope"], "error: No such command 'nope'; see `loopmeter --help`")):
-        r = lm(*args)
-        assert r.returncode == 2
-        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith(message), r.stderr
-        assert not set("╭╰│─") & set(r.stderr)
+        code, out, err = run_main(capsys, monkeypatch, *args)
+        assert code == 2 and out == ""
+        assert len(err.strip().splitlines()) == 1 and err.startswith(message), err
+        assert not set("╭╰│─") & set(err)
 
 
 def _help(capsys, *args) -> str:

@@ -352,13 +352,18 @@ def _scope(store: Store, config: Config, *, team: str | None, agent: str | None,
         by_actor, _unmatched = resolve(store.con, config.teams, config.path) if config.teams else ({}, [])
         actors = team_scope(team, by_actor, [t.name for t in config.teams])
     if agent is not None:
-        known = [a for (a,) in store.con.execute(
-            "select distinct agent from attributions union select distinct agent from actors "
-            "where agent is not null order by 1").fetchall() if a]
+        known = _agents(store)
         if agent not in known:
             raise ConfigError(f"--agent: no change in the store is attributed to {agent!r} "
                               f"(agents: {', '.join(known) if known else 'none'})")
     return Scope(team=team, team_actors=actors, agent=agent, since=since, until=until)
+
+
+def _agents(store: Store) -> list[str]:
+    """Every agent named by an attribution or an agent account in the store."""
+    rows = store.con.execute("select distinct agent from attributions union select distinct agent from actors "
+                             "where agent is not null order by 1").fetchall()
+    return [a for (a,) in rows if a]
 
 
 def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Config | None = None) -> dict:
@@ -369,9 +374,7 @@ def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Con
     config = config or load_config()
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
         repos = [r for (r,) in store.con.execute("select repo from repos order by repo").fetchall()]
-        agents = [a for (a,) in store.con.execute(
-            "select distinct agent from attributions union select distinct agent from actors "
-            "where agent is not null order by 1").fetchall() if a]
+        agents = _agents(store)
     teams = [t.name for t in config.teams] + ([UNASSIGNED] if config.teams else [])
     return {"repos": repos, "teams": teams, "agents": agents}
 
