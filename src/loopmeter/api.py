@@ -468,13 +468,18 @@ def _scope(store: Store, config: Config, *, team: str | None, agent: str | None,
         by_actor, _unmatched = resolve(store.con, config.teams, config.path) if config.teams else ({}, [])
         actors = team_scope(team, by_actor, [t.name for t in config.teams])
     if agent is not None:
-        known = [a for (a,) in store.con.execute(
-            "select distinct agent from attributions union select distinct agent from actors "
-            "where agent is not null order by 1").fetchall() if a]
+        known = _agents(store)
         if agent not in known:
             raise ConfigError(f"--agent: no change in the store is attributed to {agent!r} "
                               f"(agents: {', '.join(known) if known else 'none'})")
     return Scope(team=team, team_actors=actors, agent=agent, since=since, until=until)
+
+
+def _agents(store: Store) -> list[str]:
+    """Every agent named by an attribution or an agent account in the store."""
+    rows = store.con.execute("select distinct agent from attributions union select distinct agent from actors "
+                             "where agent is not null order by 1").fetchall()
+    return [a for (a,) in rows if a]
 
 
 def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Config | None = None) -> dict:
@@ -485,9 +490,7 @@ def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Con
     config = config or load_config()
     with _damaged_store(store_path), Store.open_read(store_path) as store:
         repos = [r for (r,) in store.con.execute("select repo from repos order by repo").fetchall()]
-        agents = [a for (a,) in store.con.execute(
-            "select distinct agent from attributions union select distinct agent from actors "
-            "where agent is not null order by 1").fetchall() if a]
+        agents = _agents(store)
     teams = [t.name for t in config.teams] + ([UNASSIGNED] if config.teams else [])
     return {"repos": repos, "teams": teams, "agents": agents}
 
@@ -512,6 +515,7 @@ def report_from_store(
     by: str | None = None,
     read_only: bool = False,
     week: date | None = None,
+    progress: Callable[[str], object] | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
 
@@ -523,7 +527,8 @@ def report_from_store(
     or the `--adoption-date` values as `lift` takes them (`YYYY-MM-DD`, `REPO=YYYY-MM-DD`,
     `TEAM=YYYY-MM-DD` per team). `read_only` opens the store read-only (the
     dashboard). With `week` (its Monday), the result is instead `{"week", "filters", "changes"}`:
-    that week's changes of the slice, newest first (the dashboard's drill-down)."""
+    that week's changes of the slice, newest first (the dashboard's drill-down). `progress(step)` is
+    told each part of the report as it starts."""
     from .metrics.dora import FailureRule
     from .lift.by_unit import choose_unit
     from .report.document import build_report, change_rows
@@ -545,11 +550,13 @@ def report_from_store(
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
-                           durability_horizons=config.durability_days)
+                           durability_horizons=config.durability_days, step=progress)
         _log_loops(store, doc, config, window, seed)
         if html_path is not None:
             from .report.html import render_html
 
+            if progress is not None:
+                progress("writing the HTML report")
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
             render_html(doc, rows, Path(html_path))
     return doc
@@ -634,8 +641,9 @@ def analyze(
     by = choose_unit(report_options.get("by"), config.teams)
     _adoption(report_options.get("adoption_date"), by)  # a bad date too
     results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
+    step = getattr(progress, "step", None)
     return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,
-                  **report_options)
+                             progress=(lambda name: step("report: " + name)) if step else None, **report_options)
 
 
 def legibility(path: str | Path, *, store_path: str | Path | None = None, config: Config | None = None) -> dict:

@@ -70,6 +70,8 @@ class Progress:
     def start(self, repo: str, total: int | None, unit: str = "commits") -> None: ...
     def advance(self, n: int) -> None: ...
     def note(self, message: str) -> None: ...
+    def step(self, name: str) -> None:
+        """A step after the history is read (deriving changes, ...), named as it starts."""
     def start_set(self, total: int, done: int = 0) -> None:
         """A set of `total` repositories begins, `done` of them already up to date."""
     def repo_done(self) -> None:
@@ -156,17 +158,22 @@ def ingest_git(
             break
         new += write_commits(store, repo, batch, ids, matcher)
         progress.advance(len(batch))
+    progress.step("finishing the ingest")
     finish_ingest(store, repo, tips)
     if new >= REOPEN_AFTER:
         store.reopen()
     if old and store.meta(f"signatures:{repo}") != matcher.fingerprint:
         # Commits stored earlier were attributed under other signatures (loopmeter.toml or the
         # package's data file changed): judge the whole history by the same rules again.
+        progress.step("attributing again under new signatures")
         reattribute(store, repo, matcher)
     store.set_meta(f"signatures:{repo}", matcher.fingerprint)
+    progress.step("reading line provenance")
     warnings.extend(_read_provenance(store, info, repo, traces))
+    progress.step("deriving changes")
     stats = derive_changes(store, repo, matcher)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
+    progress.step("linking pull requests and issues")
     relink_api_sources(store)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
@@ -186,6 +193,7 @@ def ingest_git(
     store.set_meta(f"warnings:{repo}", json.dumps(warnings))
     for w in warnings:
         progress.note(w)
+    progress.step("done")
     return IngestResult(
         repo=repo, path=str(info.path), new_commits=new, head_commits=stats.get("head_commits", 0),
         changes=stats.get("changes", 0), incremental=bool(old), warnings=warnings,
