@@ -221,6 +221,41 @@ def ingest_events(
                           read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
 
 
+def ingest_mlflow(
+    tracking_uri: str,
+    *,
+    experiments: Sequence[str] = (),
+    objective: str | None = None,
+    store_path: str | Path | None = DEFAULT_STORE,
+    agent_tags: Sequence[str] | None = None,
+    agent_users: Sequence[str] = (),
+    config: Config | None = None,
+) -> list["LogSummary"]:
+    """Read MLflow experiments' runs through MLflow's client (any tracking URI it accepts) as
+    `experiment` items, one log `mlflow:NAME` per experiment, replacing that experiment's last
+    ingest. `objective` ("metric:max" or "metric:min") is remembered for the experiments' report."""
+    from .metrics.experiments import parse_objective
+    from .sources.mlflow_runs import AGENT_TAGS, log_name, read_runs, run_rows, safe_uri
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    if objective is not None:
+        parse_objective(objective)  # a bad value is one line before the store is opened
+    exps = read_runs(tracking_uri, list(experiments))
+    config = config or load_config()
+    out = []
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
+        for e in exps:
+            rows = run_rows(e, lambda u: ids.actor_id(u, ""), agent_tags=tuple(agent_tags or AGENT_TAGS),
+                            agent_users=tuple(agent_users))
+            out.append(write_log(store, name=log_name(e.name), path=safe_uri(tracking_uri), fmt="mlflow", rows=rows,
+                                 skipped=[], ids=ids))
+            if objective is not None:
+                store.set_meta(f"objective:{log_name(e.name)}", objective)
+    return out
+
+
 def ingest_jira_csv(
     path: str | Path,
     *,
@@ -396,10 +431,16 @@ def report_from_store(
 def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> None:
     """Each event log's work-loop keys (metrics/log_loops.py), judged as of the report's as-of only
     when it was given: a log's own weeks otherwise end at its newest event."""
+    from .metrics.experiments import experiments
     from .metrics.log_loops import with_loops
 
-    with_loops(store, doc.get("event_logs") or [], config.logs.for_log, days=window.days,
+    logs = doc.get("event_logs") or []
+    # MLflow experiments are logs in the store but loops of their own kind in the report.
+    doc["event_logs"] = [g for g in logs if g.get("format") != "mlflow"]
+    with_loops(store, doc["event_logs"], config.logs.for_log, days=window.days,
                as_of=window.as_of if window.rule == "given" else None, seed=seed)
+    if len(doc["event_logs"]) < len(logs):
+        doc["experiments"] = experiments(store, seed=seed)
 
 
 def log_lift(

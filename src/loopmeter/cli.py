@@ -213,22 +213,33 @@ def ingest(
     log_name: Annotated[Optional[str], typer.Option("--log-name", help="Name of the log (default: the file name without extensions).", rich_help_panel="Event logs")] = None,
     jira: Annotated[Optional[str], typer.Option("--jira", help="A Jira project key, read through the REST API at --url.", rich_help_panel="Jira")] = None,
     jira_csv: Annotated[Optional[Path], typer.Option("--jira-csv", help="A Jira CSV export (Issue key, Summary, Issue Type, Status, Created, Resolved, Updated, ...).", rich_help_panel="Jira")] = None,
+    mlflow: Annotated[Optional[str], typer.Option("--mlflow", help="An MLflow tracking URI (sqlite:///mlflow.db, a folder, http://host:5000); needs loopmeter[mlflow].", rich_help_panel="MLflow")] = None,
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", help="An MLflow experiment name (repeatable; default: all).", rich_help_panel="MLflow")] = None,
+    objective: Annotated[Optional[str], typer.Option("--objective", help="METRIC:max or METRIC:min: the metric whose improvements the report times.", rich_help_panel="MLflow")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira.
+    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira, MLflow.
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
+    Example: loopmeter ingest --mlflow sqlite:///mlflow.db --experiment churn --objective val_auc:max
     """
 
     def go():
         logs = events is not None or jira_csv is not None
-        if not paths and not github and not gitlab and not sessions and not logs and jira is None:
+        if not paths and not github and not gitlab and not sessions and not logs and jira is None and mlflow is None:
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
-                "--events FILE, --jira PROJECT or --jira-csv FILE"
+                "--events FILE, --jira PROJECT, --jira-csv FILE or --mlflow URI"
             )
+        if (experiment or objective) and mlflow is None:
+            raise ConfigError("--experiment and --objective describe --mlflow runs; give --mlflow URI")
+        if mlflow is not None:
+            from .cli_events import print_summary
+
+            for summary in api.ingest_mlflow(mlflow, experiments=experiment or (), objective=objective, store_path=store):
+                print_summary(summary)
         if url and github and gitlab:
             raise ConfigError("--url: give --github or --gitlab with it, not both (they are different servers)")
         if url and jira and (github or gitlab):
