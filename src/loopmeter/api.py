@@ -256,6 +256,32 @@ def ingest_mlflow(
     return out
 
 
+def ingest_incidents(
+    path: str | Path,
+    *,
+    provider: str,
+    store_path: str | Path | None = DEFAULT_STORE,
+    log_name: str | None = None,
+    config: Config | None = None,
+) -> "LogSummary":
+    """Read a PagerDuty or Opsgenie incident CSV export (sources/incidents.py) as `incident`
+    items linked to repositories by loopmeter.toml `[[incidents.service]]`; ingesting the same
+    log name again replaces it."""
+    from .sources.incidents import PROVIDERS, incident_rows, read_incidents
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    if provider not in PROVIDERS:
+        raise ConfigError(f"incident provider {provider!r} is not one of {', '.join(PROVIDERS)}")
+    name = log_name or f"{provider}:{_log_name(None, path)}"
+    incidents, skipped = read_incidents(path)
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
+        return write_log(store, name=name, path=str(path), fmt=f"{provider}-csv",
+                         rows=incident_rows(provider, incidents, config.incident_services), skipped=skipped, ids=ids)
+
+
 def ingest_jira_csv(
     path: str | Path,
     *,
@@ -441,6 +467,10 @@ def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> No
                as_of=window.as_of if window.rule == "given" else None, seed=seed)
     if len(doc["event_logs"]) < len(logs):
         doc["experiments"] = experiments(store, seed=seed)
+    if any(str(g.get("format", "")).endswith("-csv") and g["format"] != "jira-csv" for g in logs):
+        from .metrics.incidents import incidents
+
+        doc["incidents"] = incidents(store)
 
 
 def log_lift(

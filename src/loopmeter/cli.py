@@ -216,9 +216,11 @@ def ingest(
     mlflow: Annotated[Optional[str], typer.Option("--mlflow", help="An MLflow tracking URI (sqlite:///mlflow.db, a folder, http://host:5000); needs loopmeter[mlflow].", rich_help_panel="MLflow")] = None,
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", help="An MLflow experiment name (repeatable; default: all).", rich_help_panel="MLflow")] = None,
     objective: Annotated[Optional[str], typer.Option("--objective", help="METRIC:max or METRIC:min: the metric whose improvements the report times.", rich_help_panel="MLflow")] = None,
+    pagerduty_csv: Annotated[Optional[Path], typer.Option("--pagerduty-csv", help="A PagerDuty incidents CSV export (linked to repositories by \\[\\[incidents.service]] in loopmeter.toml).", rich_help_panel="Incidents")] = None,
+    opsgenie_csv: Annotated[Optional[Path], typer.Option("--opsgenie-csv", help="An Opsgenie incidents CSV export.", rich_help_panel="Incidents")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira, MLflow.
+    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira, MLflow, incidents.
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
@@ -228,13 +230,19 @@ def ingest(
 
     def go():
         logs = events is not None or jira_csv is not None
-        if not paths and not github and not gitlab and not sessions and not logs and jira is None and mlflow is None:
+        incident_files = [(p, f) for p, f in (("pagerduty", pagerduty_csv), ("opsgenie", opsgenie_csv)) if f is not None]
+        if (not paths and not github and not gitlab and not sessions and not logs and jira is None and mlflow is None
+                and not incident_files):
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
-                "--events FILE, --jira PROJECT, --jira-csv FILE or --mlflow URI"
+                "--events FILE, --jira PROJECT, --jira-csv FILE, --mlflow URI, --pagerduty-csv FILE or --opsgenie-csv FILE"
             )
         if (experiment or objective) and mlflow is None:
             raise ConfigError("--experiment and --objective describe --mlflow runs; give --mlflow URI")
+        for provider, f in incident_files:
+            from .cli_events import print_summary
+
+            print_summary(api.ingest_incidents(f, provider=provider, store_path=store))
         if mlflow is not None:
             from .cli_events import print_summary
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .log_settings import LogConfig, parse_logs
+from .sources.incidents import ServiceLink, parse_service_links
 from .teams import Team, parse_teams
 
 CONFIG_FILE = "loopmeter.toml"
@@ -34,6 +35,8 @@ class Config:
     teams: list[Team] = field(default_factory=list)
     #: `[[log]]`: how each ingested event log is read as a work loop (log_settings.py)
     logs: LogConfig = field(default_factory=LogConfig)
+    #: `[[incidents.service]]`: which repository and team each incident service belongs to
+    incident_services: tuple[ServiceLink, ...] = ()
     path: Path | None = None
 
 
@@ -56,4 +59,5 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{p}: attribution.signature must be a list of tables ([[attribution.signature]])")
     teams = parse_teams(data.get("team"), text, p)
     logs = parse_logs(data.get("log"), p)
-    return Config(window_days=window, signatures=sigs, teams=teams, logs=logs, path=p)
+    services = parse_service_links(data.get("incidents"), p)
+    return Config(window_days=window, signatures=sigs, teams=teams, logs=logs, incident_services=services, path=p)
