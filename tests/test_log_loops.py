@@ -186,9 +186,7 @@ def test_cli_lift_log_and_report_keys(store: Path):
         api.log_lift("nope", store_path=store)
     with pytest.raises(ConfigError, match="LOG=YYYY-MM-DD"):
         api.log_lift("desk", store_path=store, adoption_dates=["desk=2024-13-01"])
-    r = run("report", "--json", "--window-days", "7", "--store", store, cwd=cwd)
-    assert r.returncode == 0, r.stderr
-    entry = json.loads(r.stdout)["event_logs"][0]
+    entry = api.report_from_store(store_path=store, window_days=7, config=load_config(cwd / "loopmeter.toml"))["event_logs"][0]
     for key in ("weekly", "cycle_time_hours", "waiting", "ai_share", "lift"):
         assert key in entry
     assert entry["waiting"]["p50_hours"] == 4.0

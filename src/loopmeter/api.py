@@ -309,6 +309,67 @@ def ingest_events(
                           read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
 
 
+def ingest_mlflow(
+    tracking_uri: str,
+    *,
+    experiments: Sequence[str] = (),
+    objective: str | None = None,
+    store_path: str | Path | None = DEFAULT_STORE,
+    agent_tags: Sequence[str] | None = None,
+    agent_users: Sequence[str] = (),
+    config: Config | None = None,
+) -> list["LogSummary"]:
+    """Read MLflow experiments' runs through MLflow's client (any tracking URI it accepts) as
+    `experiment` items, one log `mlflow:NAME` per experiment, replacing that experiment's last
+    ingest. `objective` ("metric:max" or "metric:min") is remembered for the experiments' report."""
+    from .metrics.experiments import parse_objective
+    from .sources.mlflow_runs import AGENT_TAGS, log_name, read_runs, run_rows, safe_uri
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    if objective is not None:
+        parse_objective(objective)  # a bad value is one line before the store is opened
+    exps = read_runs(tracking_uri, list(experiments))
+    config = config or load_config()
+    out = []
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
+        for e in exps:
+            rows = run_rows(e, lambda u: ids.actor_id(u, ""), agent_tags=tuple(agent_tags or AGENT_TAGS),
+                            agent_users=tuple(agent_users))
+            out.append(write_log(store, name=log_name(e.name), path=safe_uri(tracking_uri), fmt="mlflow", rows=rows,
+                                 skipped=[], ids=ids))
+            if objective is not None:
+                store.set_meta(f"objective:{log_name(e.name)}", objective)
+    return out
+
+
+def ingest_incidents(
+    path: str | Path,
+    *,
+    provider: str,
+    store_path: str | Path | None = DEFAULT_STORE,
+    log_name: str | None = None,
+    config: Config | None = None,
+) -> "LogSummary":
+    """Read a PagerDuty or Opsgenie incident CSV export (sources/incidents.py) as `incident`
+    items linked to repositories by loopmeter.toml `[[incidents.service]]`; ingesting the same
+    log name again replaces it."""
+    from .sources.incidents import PROVIDERS, incident_rows, read_incidents
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    if provider not in PROVIDERS:
+        raise ConfigError(f"incident provider {provider!r} is not one of {', '.join(PROVIDERS)}")
+    name = log_name or f"{provider}:{_log_name(None, path)}"
+    incidents, skipped = read_incidents(path)
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
+        return write_log(store, name=name, path=str(path), fmt=f"{provider}-csv",
+                         rows=incident_rows(provider, incidents, config.incident_services), skipped=skipped, ids=ids)
+
+
 def ingest_jira_csv(
     path: str | Path,
     *,
@@ -576,10 +637,20 @@ def _adoption(value, by: str):
 def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> None:
     """Each event log's work-loop keys (metrics/log_loops.py), judged as of the report's as-of only
     when it was given: a log's own weeks otherwise end at its newest event."""
+    from .metrics.experiments import experiments
     from .metrics.log_loops import with_loops
 
-    with_loops(store, doc.get("event_logs") or [], config.logs.for_log, days=window.days,
+    logs = doc.get("event_logs") or []
+    # MLflow experiments are logs in the store but loops of their own kind in the report.
+    doc["event_logs"] = [g for g in logs if g.get("format") != "mlflow"]
+    with_loops(store, doc["event_logs"], config.logs.for_log, days=window.days,
                as_of=window.as_of if window.rule == "given" else None, seed=seed)
+    if len(doc["event_logs"]) < len(logs):
+        doc["experiments"] = experiments(store, seed=seed)
+    if any(str(g.get("format", "")).endswith("-csv") and g["format"] != "jira-csv" for g in logs):
+        from .metrics.incidents import incidents
+
+        doc["incidents"] = incidents(store)
 
 
 def log_lift(

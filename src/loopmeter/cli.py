@@ -267,15 +267,21 @@ def ingest(
     traces: Annotated[Optional[Path], typer.Option("--traces", help="A folder (or file) of Agent Trace records (JSON or JSON Lines) for the one repository given: which lines an agent wrote.")] = None,
     jira_csv: Annotated[Optional[Path], typer.Option("--jira-csv", help="A Jira CSV export (Issue key, Summary, Issue Type, Status, Created, Resolved, Updated, ...).", rich_help_panel="Jira")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was read as JSON ({git, api, sessions, event_logs}) instead of lines.")] = False,
+    mlflow: Annotated[Optional[str], typer.Option("--mlflow", help="An MLflow tracking URI (sqlite:///mlflow.db, a folder, http://host:5000); needs loopmeter[mlflow].", rich_help_panel="MLflow")] = None,
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", help="An MLflow experiment name (repeatable; default: all).", rich_help_panel="MLflow")] = None,
+    objective: Annotated[Optional[str], typer.Option("--objective", help="METRIC:max or METRIC:min: the metric whose improvements the report times.", rich_help_panel="MLflow")] = None,
+    pagerduty_csv: Annotated[Optional[Path], typer.Option("--pagerduty-csv", help="A PagerDuty incidents CSV export (linked to repositories by \\[\\[incidents.service]] in loopmeter.toml).", rich_help_panel="Incidents")] = None,
+    opsgenie_csv: Annotated[Optional[Path], typer.Option("--opsgenie-csv", help="An Opsgenie incidents CSV export.", rich_help_panel="Incidents")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira.
+    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira, MLflow, incidents.
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
     Example: loopmeter ingest ~/src/api --traces ~/src/api/.agent-trace
     Example: loopmeter ingest --discover ~/src --store org.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
+    Example: loopmeter ingest --mlflow sqlite:///mlflow.db --experiment churn --objective val_auc:max
     """
 
     def go():
@@ -287,11 +293,24 @@ def ingest(
             repo_paths += discover_repositories(discover)
         if traces is not None and not repo_paths:
             raise ConfigError("--traces needs the git repository PATH whose commits its records name")
-        if not repo_paths and not github and not gitlab and not sessions and not logs and jira is None:
+        incident_files = [(p, f) for p, f in (("pagerduty", pagerduty_csv), ("opsgenie", opsgenie_csv)) if f is not None]
+        if (not repo_paths and not github and not gitlab and not sessions and not logs and jira is None and mlflow is None
+                and not incident_files):
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
-                "--events FILE, --jira PROJECT or --jira-csv FILE"
+                "--events FILE, --jira PROJECT, --jira-csv FILE, --mlflow URI, --pagerduty-csv FILE or --opsgenie-csv FILE"
             )
+        if (experiment or objective) and mlflow is None:
+            raise ConfigError("--experiment and --objective describe --mlflow runs; give --mlflow URI")
+        for provider, f in incident_files:
+            from .cli_events import print_summary
+
+            print_summary(api.ingest_incidents(f, provider=provider, store_path=store))
+        if mlflow is not None:
+            from .cli_events import print_summary
+
+            for summary in api.ingest_mlflow(mlflow, experiments=experiment or (), objective=objective, store_path=store):
+                print_summary(summary)
         if url and github and gitlab:
             raise ConfigError("--url: give --github or --gitlab with it, not both (they are different servers)")
         if url and jira and (github or gitlab):

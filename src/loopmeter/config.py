@@ -9,6 +9,7 @@ from pathlib import Path
 from .attribution import AI_CLASSES, CLASSES, MIN_ADOPTION_SHARE
 from .errors import ConfigError
 from .log_settings import LogConfig, parse_logs
+from .sources.incidents import ServiceLink, parse_service_links
 from .teams import Team, parse_teams
 
 CONFIG_FILE = "loopmeter.toml"
@@ -47,6 +48,8 @@ class Config:
     teams: list[Team] = field(default_factory=list)
     #: `[[log]]`: how each ingested event log is read as a work loop (log_settings.py)
     logs: LogConfig = field(default_factory=LogConfig)
+    #: `[[incidents.service]]`: which repository and team each incident service belongs to
+    incident_services: tuple[ServiceLink, ...] = ()
     path: Path | None = None
 
 
@@ -88,6 +91,7 @@ def load_config(path: Path | None = None) -> Config:
                           f"not {share!r}")
     teams = parse_teams(data.get("team"), text, p)
     logs = parse_logs(data.get("log"), p)
+    services = parse_service_links(data.get("incidents"), p)
     return Config(window_days=window, durability_days=tuple(sorted(set(horizons))), signatures=sigs, bots=bots,
                   ai_classes=tuple(dict.fromkeys(classes)), min_adoption_share=float(share), teams=teams, logs=logs,
-                  path=p)
+                  incident_services=services, path=p)

@@ -103,6 +103,7 @@ def ingest_csv(store: Store, *, name: str, path: str | Path, mapping: Mapping, i
     ts = f"trim({_ident(mapping.timestamp)}, ' ')"
     prefix = case_id(name, "")
     con = store.con
+    con.execute("set enable_progress_bar = false")  # the CLI prints its own summary
     # DuckDB's parallel scanner cannot pad rows when a quoted value spans lines; the serial one can.
     for parallel in ("true", "false"):
         try:
