@@ -9,7 +9,7 @@ with a bare meta object and hold bare response items; both shapes are read.
 
 from __future__ import annotations
 
-import json
+from .. import safe
 import re
 from pathlib import Path
 
@@ -33,8 +33,8 @@ def _command(value: object) -> str | None:
 def _exit_code(output: object) -> int | None:
     if isinstance(output, str):
         try:
-            output = json.loads(output)
-        except json.JSONDecodeError:
+            output = safe.loads(output)
+        except ValueError:
             m = _EXIT.search(output)
             return int(m.group(1)) if m else None
     if isinstance(output, dict):
@@ -49,8 +49,8 @@ def _exit_code(output: object) -> int | None:
 def _output_text(output: object) -> str:
     if isinstance(output, str):
         try:
-            parsed = json.loads(output)
-        except json.JSONDecodeError:
+            parsed = safe.loads(output)
+        except ValueError:
             return output
         return _output_text(parsed)
     if isinstance(output, dict) and isinstance(output.get("output"), str):
@@ -118,8 +118,8 @@ def read_codex(path: str | Path, *, keep_text: bool = False) -> tuple[list[Sessi
                 args = payload.get("arguments") if t == "function_call" else payload.get("input")
                 if isinstance(args, str):
                     try:
-                        args = json.loads(args)
-                    except json.JSONDecodeError:
+                        args = safe.loads(args)
+                    except ValueError:
                         args = {"command": args}
                 cmd = _command(args.get("command") or args.get("cmd")) if isinstance(args, dict) else None
                 calls[payload["call_id"]] = (str(payload.get("name") or "unknown"), cmd)
