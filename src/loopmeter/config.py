@@ -48,8 +48,15 @@ def load_config(path: Path | None = None) -> Config:
     window = data.get("window_days", 14)
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
         raise ConfigError(f"{p}: window_days must be a positive whole number of days, not {window!r}")
-    sigs = data.get("attribution", {}).get("signature", [])
+    attribution = data.get("attribution", {})
+    if not isinstance(attribution, dict):
+        raise ConfigError(f"{p}: attribution must be a table ([attribution] or [[attribution.signature]]), "
+                          f"not {attribution!r}")
+    sigs = attribution.get("signature", [])
     if not isinstance(sigs, list) or not all(isinstance(s, dict) for s in sigs):
         raise ConfigError(f"{p}: attribution.signature must be a list of tables ([[attribution.signature]])")
-    teams = parse_teams(data.get("team"), text, p)
+    from .sources.safe import reading
+
+    with reading(p):
+        teams = parse_teams(data.get("team"), text, p)
     return Config(window_days=window, signatures=sigs, teams=teams, path=p)

@@ -13,8 +13,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from ..errors import BadInput, LoopmeterError
 
 #: The times loopmeter accepts. Outside this range a time is a bug or an attack, not history:
 #: ages and durations computed from it would overflow or mean nothing.
@@ -206,3 +210,28 @@ def depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
         elif isinstance(node, list):
             stack.extend((v, d + 1) for v in node if isinstance(v, (dict, list)))
     return True
+
+
+def _data_errors() -> tuple[type[BaseException], ...]:
+    import duckdb
+    import pyarrow as pa
+
+    return (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError,
+            UnicodeError, pa.ArrowException, duckdb.ConversionException, duckdb.ConstraintException,
+            duckdb.InvalidInputException, duckdb.OutOfRangeException)
+
+
+@contextmanager
+def reading(path: Any) -> Iterator[None]:
+    """The last line of defence around reading (and storing) one input file: a record of a shape no
+    reader foresaw refuses the file in one line naming it, instead of a traceback. The store's
+    transaction has rolled back by then, so nothing from the file is stored. (--debug shows the
+    cause, chained.) Readers still skip and count the bad records they know about."""
+    try:
+        yield
+    except LoopmeterError:
+        raise
+    except _data_errors() as e:
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        raise BadInput(f"{path}: cannot be read: a record has a shape loopmeter does not expect "
+                       f"({type(e).__name__}: {first}); nothing from this file was stored") from e

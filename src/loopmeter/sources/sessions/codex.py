@@ -71,6 +71,8 @@ def read_codex(path: str | Path, *, keep_text: bool = False) -> tuple[list[Sessi
     totals = None
     for number, line in read_objects(path, report):
         kind, payload = line.get("type"), line.get("payload")
+        if not isinstance(kind, str):
+            kind = None
         if not isinstance(payload, dict):
             if kind in _RESPONSE_TYPES:  # the older, unwrapped shape
                 kind, payload = "response_item", line
@@ -141,7 +143,8 @@ def read_codex(path: str | Path, *, keep_text: bool = False) -> tuple[list[Sessi
         ok = (code == 0) if code is not None else None  # no exit code seen: unknown, not success
         s.record_tool(ts, tool, ok, cmd, _output_text(output), keep_text)
     if totals:
-        s.add_tokens(int(totals.get("input_tokens") or 0), int(totals.get("output_tokens") or 0))
+        s.add_tokens(safe.to_int(totals.get("input_tokens"), minimum=0, maximum=2**40) or 0,
+                     safe.to_int(totals.get("output_tokens"), minimum=0, maximum=2**40) or 0)
     s.active_seconds = active_seconds(times)
     if s.started_at is None:
         return [], report
