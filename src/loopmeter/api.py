@@ -297,7 +297,9 @@ def ingest_events(
     name = _log_name(log_name, path)
     fmt = check_readable(path, fmt)  # before the store is opened: a wrong path creates nothing
     config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
+    from .sources.safe import reading
+
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store, reading(path):
         matcher = Matcher.load(config.signatures, config.bots)
         if fmt == "csv":  # DuckDB's reader when the file is clean; the Python one otherwise
             done = ingest_csv(store, name=name, path=path, mapping=mapping or EventMapping(),
@@ -390,9 +392,12 @@ def ingest_jira_csv(
 
     name = _log_name(log_name, path)
     where = _jira_host(url) if url else "jira"
-    issues, skipped = read_jira_csv(path)
+    from .sources.safe import reading
+
+    with reading(path):
+        issues, skipped = read_jira_csv(path)
     config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store, reading(path):
         matcher = Matcher.load(config.signatures, config.bots)
         ids = Identities(store.meta("salt") or "", matcher)
         accounts = ApiActors(store.meta("salt") or "", matcher, where)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -139,17 +140,65 @@ def _as_of(value: str | None) -> datetime | None:
     return t
 
 
+def _fail(message: str, code: int = 2):
+    err.print(f"[red]error:[/red] {escape(redact_userinfo(message))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code) from None
+
+
 def _run(debug: bool, fn):
+    """Run a command: every failure is one line on stderr and a non-zero exit (a traceback only with --debug)."""
     try:
         return fn()
     except LoopmeterError as e:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {escape(redact_userinfo(str(e)))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(str(e))
     except KeyboardInterrupt:
         err.print("[red]interrupted[/red]: everything committed so far is kept; run the same command to resume")
         raise typer.Exit(130) from None
+    except OSError as e:
+        # Permissions, a read-only file system, a directory where a file belongs, a full disk.
+        if debug:
+            raise
+        where = e.filename if e.filename is not None else "a file"
+        _fail(f"{where}: {e.strerror or type(e).__name__}" + (f" ({e.filename2})" if e.filename2 else ""))
+    except Exception as e:  # noqa: BLE001 - the promise: no traceback without --debug
+        if debug:
+            raise
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        _fail(f"unexpected {type(e).__name__}: {first}; nothing half-written was kept (each step commits whole). "
+              "Run again with --debug for the traceback and please report it (SECURITY.md)", 3)
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """Refuse, before any long work, an output path that cannot be written: a directory, a missing or
+    read-only parent directory."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a directory; give a file name (e.g. {path / 'report.html'})")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{option} {path}: cannot write there (permission denied or a read-only file system)")
+
+
+def check_store_writable(store: Path) -> None:
+    """An ingest's store must be creatable or writable; said in one line before any repository is read."""
+    if store.is_dir():
+        raise ConfigError(f"--store {store}: is a directory, not a store file")
+    if store.exists():
+        if not os.access(store, os.W_OK):
+            raise ConfigError(f"--store {store}: cannot write the store (read-only); `report`, `lift` and `export` "
+                              "can still read it")
+        return
+    ancestor = store.parent if str(store.parent) else Path(".")
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"--store {store}: cannot create the store: {ancestor} is not writable (a read-only "
+                          "directory?); give --store a writable place")
 
 
 def _emit(doc: dict, as_json: bool, html: Path | None) -> None:
@@ -191,6 +240,8 @@ def analyze(
     """
 
     def go():
+        check_output(html, "--html")
+        check_store_writable(store)
         bar = _RichProgress(err)
         try:
             doc = api.analyze(
@@ -285,6 +336,7 @@ def ingest(
     """
 
     def go():
+        check_store_writable(store)
         logs = events is not None or jira_csv is not None
         repo_paths = [str(p) for p in paths or []]
         if from_file is not None:
@@ -418,6 +470,7 @@ def report(
     """
 
     def go():
+        check_output(html, "--html")
         with _Steps(err, "building the report") as steps:
             doc = api.report_from_store(
                 progress=steps,
