@@ -200,3 +200,15 @@ def test_incremental_pass_equals_a_full_one(tmp_path):
     # b.py (9 lines of Alice, 1 of Bob) is replaced by the last commit: all ten die there.
     deaths = _fates(store)[1]
     assert (0, 7, 9, 0) in deaths and (1, 7, 1, 0) in deaths
+
+
+def test_durability_days_from_loopmeter_toml(tmp_path):
+    from loopmeter.config import load_config
+    from loopmeter.errors import ConfigError
+
+    p = tmp_path / "loopmeter.toml"
+    p.write_text("durability_days = [90, 7, 30, 7]\n")
+    assert load_config(p).durability_days == (7, 30, 90)
+    p.write_text("durability_days = [14, 0]\n")
+    with pytest.raises(ConfigError, match="durability_days must be a list of positive whole numbers"):
+        load_config(p)
