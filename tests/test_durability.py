@@ -212,3 +212,31 @@ def test_durability_days_from_loopmeter_toml(tmp_path):
     p.write_text("durability_days = [14, 0]\n")
     with pytest.raises(ConfigError, match="durability_days must be a list of positive whole numbers"):
         load_config(p)
+
+
+def test_missing_blobs_give_unknown_fates_not_a_failure(tmp_path):
+    """A trimmed mirror lacks some blobs: git dies in a commit's diff (after printing it) or in rename
+    detection (before). Lines of a file git cannot read have an unknown fate (died_pos -1)."""
+    r = GitRepo(tmp_path / "r")
+    a = r.commit("A", author=ALICE, date=day(0), files={"big.txt": numbered("big line", 10),
+                                                         "small.txt": numbered("small line", 5)})
+    b = r.commit("B", author=BOB, date=day(1), files={"big.txt": numbered("big line", 10).replace("big line 1\n", "BIG 1 changed\n"),
+                                                      "small.txt": numbered("small line", 5).replace("small line 1\n", "SMALL 1 changed\n")})
+    r.git("rm", "-q", "small.txt")
+    c = r.commit("C", author=BOB, date=day(2), files={"other.txt": numbered("other text", 5)})
+    d = r.commit("D", author=ALICE, date=day(3), files={"d.txt": numbered("dee", 3)})
+    e = r.commit("E", author=ALICE, date=day(4), files={"other.txt": numbered("other text", 6)})
+    for rev in (f"{b}:big.txt", f"{c}:other.txt"):
+        blob = r.git("rev-parse", rev)
+        (r.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    info = open_repository(r.path)
+    f = line_fates.track(info, info.head_sha)
+    assert [o.sha for o in f.origins] == [a, b, c, d, e]
+    # B's and E's lines in the files git cannot read (big.txt at B, other.txt from C on) are not counted.
+    assert [o.lines_added for o in f.origins] == [15, 1, 0, 3, 0]
+    # A's big.txt lines: unknown from B on. small.txt: line 1 changed at B, the rest deleted at C.
+    assert f.deaths == {(0, -1): [10, 0], (0, 1): [1, 0], (0, 2): [4, 0], (1, 2): [1, 0]}
+
+
+def numbered(prefix: str, n: int) -> str:
+    return "".join(f"{prefix} {i}\n" for i in range(1, n + 1))

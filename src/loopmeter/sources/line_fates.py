@@ -235,8 +235,9 @@ def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[t
     t = _Tracker(ai_ranges or {}, provenance_shas, resume)
     since: str | None = resume.head if resume is not None else None
     while True:
-        cmd = _log_cmd(info, head if since is None else f"{since}..{head}")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(), bufsize=1 << 20)
+        rng = head if since is None else f"{since}..{head}"
+        proc = subprocess.Popen(_log_cmd(info, rng), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(),
+                                bufsize=1 << 20)
         assert proc.stdout is not None
         last = _parse(_lines(proc.stdout), t.commit)
         err = proc.stderr.read() if proc.stderr else b""
@@ -244,13 +245,29 @@ def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[t
             if last is not None:
                 t.commit(last)
             break
-        msg = err.decode("utf-8", "replace").strip().splitlines()
-        if last is None or not _MISSING_OBJECT.search(err.decode("utf-8", "replace")):
+        text = err.decode("utf-8", "replace")
+        if not _MISSING_OBJECT.search(text):
             from ..errors import GitFailed
 
+            msg = text.strip().splitlines()
             raise GitFailed(f"git log -p failed in {info.path}: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
-        t.commit(_without_missing(info, last.sha, last.ctime))
-        since = last.sha
+        # git dies either while printing a commit's diff (`last` is that commit, cut short) or, when
+        # rename detection needs the blob, before printing the commit at all (`last` is then the
+        # previous one, complete, or None). Reading `last` again without missing blobs is exact in
+        # both cases; a commit git never printed is named by rev-list and read the same way.
+        if last is not None:
+            t.commit(_without_missing(info, last.sha, last.ctime))
+            since = last.sha
+            continue
+        first = subprocess.run(["git", "-C", str(info.path), "rev-list", "--first-parent", "--reverse", "--format=%ct",
+                                rng], capture_output=True, env=_git_env()).stdout.split(b"\n")[:2]
+        if len(first) < 2 or not first[0].startswith(b"commit "):
+            from ..errors import GitFailed
+
+            raise GitFailed(f"git log -p failed in {info.path}: {text.strip().splitlines()[-1]}")
+        sha = first[0].split()[1].decode()
+        t.commit(_without_missing(info, sha, int(first[1] or 0)))
+        since = sha
     end = TreeState(head=head, next_pos=t.base + len(t.origins), files=t.files, unknown=t.unknown)
     return LineFates(origins=t.origins, deaths=dict(t.deaths), state=end)
 
@@ -262,17 +279,18 @@ def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
     base = parent or "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
     raw = subprocess.run(["git", "-C", str(info.path), *_GIT_CONFIG, "diff-tree", "-r", "-z", "--no-renames", base, sha],
                          capture_output=True, env=_git_env()).stdout.split(b"\x00")
-    entries = []  # (old blob, new blob, path)
-    i = 0
+    entries = []  # (old blob, new blob, path); the all-zero id of an added or deleted side is no blob,
+    i = 0  # and a submodule's id (mode 160000) names a commit of another repository
     while i + 1 < len(raw):
         meta = raw[i].lstrip(b":").split()
-        if len(meta) >= 5:
+        if len(meta) >= 5 and b"160000" not in meta[:2]:
             entries.append((meta[2].decode(), meta[3].decode(), raw[i + 1].decode("utf-8", "surrogateescape")))
         i += 2
-    blobs = "".join(f"{o}\n{n}\n" for o, n, _ in entries).encode()
+    null = "0" * 40
+    blobs = "".join(f"{o}\n{n}\n" for o, n, _ in entries if o != null or n != null).encode()
     check = subprocess.run(["git", "-C", str(info.path), "cat-file", "--batch-check"], input=blobs,
                            capture_output=True, env=_git_env()).stdout.decode().splitlines()
-    missing = {ln.split()[0] for ln in check if ln.endswith(" missing")}
+    missing = {ln.split()[0] for ln in check if ln.endswith(" missing")} - {null}
     unknown = [p for o, n, p in entries if o in missing or n in missing]
     cmd = ["git", "-C", str(info.path), *_GIT_CONFIG, "diff", "-p", "-U0", "-M", "--no-color", "--no-ext-diff",
            "--no-textconv", base, sha, "--", "."] + [f":(exclude,literal){p}" for p in unknown]
