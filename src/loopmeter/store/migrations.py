@@ -187,10 +187,17 @@ def m006_line_provenance(con: duckdb.DuckDBPyConnection) -> None:
             repo varchar, sha varchar, pos integer, landed_at timestamp, lines_added bigint,
             ai_lines_added bigint, with_provenance boolean, primary key (repo, sha)
         );
-        -- Where those lines went: `lines` (`ai_lines`) of commit `sha` were removed or changed by
-        -- the first-parent commit at position `died_pos`. Lines never removed have no row.
+        -- Where those lines went: `lines` (`ai_lines`) added by the commit at position `born_pos`
+        -- were removed or changed by the one at `died_pos` (-1: fate unknown, a blob git could not
+        -- read). Lines never removed have no row.
         create table line_deaths (
-            repo varchar, sha varchar, died_pos integer, lines bigint, ai_lines bigint
+            repo varchar, born_pos integer, died_pos integer, lines bigint, ai_lines bigint
+        );
+        -- Where the last pass stopped, so the next ingest reads only the new first-parent commits:
+        -- per file the birth of each line (int64 pos * 2 + ai, native byte order); `unknown` for a
+        -- file git could not read.
+        create table line_state (
+            repo varchar, head_sha varchar, next_pos integer, path varchar, births blob, unknown boolean
         );
         """
     )
