@@ -24,8 +24,9 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
+from .lift.verdict import withheld
 from .report.lift_text import ci_text, estimator_name, sentence
-from .report.terminal import escape
+from .report.terminal import escape, render_verdict
 from .store.db import DEFAULT_STORE
 
 
@@ -48,6 +49,9 @@ def lift(
     cluster: Annotated[Optional[str], typer.Option("--cluster", help="CSV column of clusters (person, team) for robust errors.")] = None,
     covariate: Annotated[Optional[list[str]], typer.Option(
         "--covariate", help="CSV column to adjust for; log:COL for its logarithm (repeatable).")] = None,
+    log: Annotated[Optional[str], typer.Option(
+        "--log", help="An ingested event log (--log-name): its cases before/after adoption (--adoption-date "
+                      "LOG=YYYY-MM-DD, else [[log]] adoption_date, else detected) and AI-handled vs human.")] = None,
     fixed_effect: Annotated[Optional[list[str]], typer.Option(
         "--fixed-effect", help="CSV column of a categorical fixed effect (repo, team, task type; repeatable).")] = None,
     randomization: Annotated[Optional[str], typer.Option(
@@ -93,6 +97,7 @@ def lift(
     A published panel: loopmeter lift --panel panel.csv --unit repo --period month --outcome commits
     --first-treated adopted --period-unit month --log-outcome
 
+    An event log: loopmeter lift --log servicedesk --adoption-date servicedesk=2025-03-01
     A pilot: loopmeter lift --csv tasks.csv --duration minutes --duration-unit minutes --treatment arm --cluster dev
     --randomization cluster
     """
@@ -105,13 +110,25 @@ def lift(
                                 control_group=control_group.replace("-", "_"), base_period=base_period, seed=seed),
                    as_json=as_json, stray=(("--csv", csv), ("--adoption-date", adoption_date), ("--repo", repo),
                                            ("--duration", duration), ("--treatment", treatment),
-                                           ("--cluster", cluster), ("--fixed-effect", fixed_effect)))
+                                           ("--cluster", cluster), ("--fixed-effect", fixed_effect), ("--log", log)))
             return
         for name, value in (("--unit", unit), ("--period", period), ("--outcome", outcome),
                             ("--first-treated", first_treated), ("--period-unit", period_unit),
                             ("--log-outcome", log_outcome), ("--anticipation", anticipation)):
             if value:
                 raise ConfigError(f"{name} describes a --panel file; give --panel FILE or leave it out")
+        if log is not None:
+            for name, value in (("--csv", csv), ("--repo", repo), ("--by", by != "repo"),
+                                ("--design", design != "before-after")):
+                if value:
+                    raise ConfigError(f"{name} does not apply to --log (it runs both designs over the log's cases)")
+            doc = api.log_lift(log, store_path=store, adoption_dates=adoption_date, as_of=_as_of(as_of),
+                               window_days=window_days, seed=seed)
+            if as_json:
+                sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+            else:
+                render_log_lift(doc, Console())
+            return
         if csv is None:
             for name, value in (("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
                                 ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate),
@@ -141,7 +158,7 @@ def lift(
     _run(debug, go)
 
 
-_SHORT = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
+_SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
           "duration": "task duration"}
 
 
@@ -170,6 +187,7 @@ def _clustered_cell(r: dict) -> str:
 def render_lift(doc: dict, console: Console) -> None:
     """The terminal view: one table of estimates, a sentence and the caveats for each, the checks
     that were run, and how far the estimate moves across the specification table."""
+    render_verdict(doc.get("verdict"), console)
     console.print(f"[bold]lift: {escape(doc.get('design', ''))}[/bold]")
     adoption = doc.get("adoption") or {}
     per = adoption.get("per_repo") or adoption.get("per_team")
@@ -193,28 +211,62 @@ def render_lift(doc: dict, console: Console) -> None:
     for i, r in enumerate(results, 1):
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "no estimate"
         p = r.get("p_value")
+        ci = ci_text(r) if r.get("ratio") is not None else "—"
+        why = withheld(r)
+        if why:  # never a result from fewer values than the minimum, or from a zero-width interval
+            ratio, ci, p = "not shown", why, None
         t.add_row(str(i), escape(_SHORT.get(r.get("metric", ""), r.get("metric", ""))),
-                  escape(estimator_label(r)), ratio,
-                  ci_text(r) if r.get("ratio") is not None else "—", f"{p:.3g}" if p is not None else "—",
+                  escape(estimator_label(r)), ratio, ci, f"{p:.3g}" if p is not None else "—",
                   f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}",
                   _clustered_cell(r))
     console.print(t)
     for i, r in enumerate(results, 1):
+        why = withheld(r)
         blind = (" (cluster-blind: the interval and p-value take rows as independent, so they overstate the "
-                 "evidence when one person contributes many rows)") if _is_blind(r) else ""
-        console.print(f"[bold]({i})[/bold] {escape(sentence(r))}{blind}")
+                 "evidence when one person contributes many rows)") if _is_blind(r) and not why else ""
+        console.print(f"[bold]({i})[/bold] " + escape(f"{estimator_label(r)}: not shown, {why}" if why
+                                                     else sentence(r)) + escape(blind))
         for c in r.get("caveats") or []:
             console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")
     checks = doc.get("checks") or []
     if checks:
-        clear = sorted({c["check"].replace("_", " ") for c in checks if not c.get("applies")}
-                       - {c["check"].replace("_", " ") for c in checks if c.get("applies")})
+        # A check counts as "checked and not found" only where it ran and never fired; one that
+        # could not run is listed with the reason (never as a pass).
+        def names(status):
+            return {c["check"].replace("_", " ") for c in checks if c.get("status", "fired" if c.get("applies")
+                                                                          else "not_fired") == status}
+        fired, not_run = names("fired"), names("not_run")
+        clear = sorted(names("not_fired") - fired - not_run)
         if clear:
             console.print(f"[dim]checked and not found: {escape(', '.join(clear))}[/dim]")
+        reasons = {}
+        for c in checks:
+            name = c["check"].replace("_", " ")
+            if c.get("status") == "not_run" and name not in fired:
+                reasons.setdefault(name, c.get("reason") or "")
+        for name, why in sorted(reasons.items()):
+            console.print(f"[dim]not run: {escape(name)} ({escape(why)})[/dim]")
     for metric, x in (doc.get("specification_range") or {}).items():
         if x:
             console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: {x['min']:.2f}x "
                           f"to {x['max']:.2f}x over {x['n']} choices of estimator, validation window and period")
+
+
+def render_log_lift(doc: dict, console: Console) -> None:
+    """`lift --log`: the log's loop in one line, then each design as `render_lift` shows a git one."""
+    c, share = doc.get("cycle_time_hours") or {}, doc.get("ai_share") or {}
+    p50 = f"{c['p50']:.1f} h" if c.get("p50") is not None else "—"
+    pct = f"{100 * share['share']:.0f}%" if share.get("share") is not None else "—"
+    console.print(f"[bold]{escape(doc['log'])}[/bold]: {c.get('n', 0):,} done cases (median cycle {p50}), "
+                  f"{c.get('open', 0):,} open; AI-handled {pct}", highlight=False)
+    for d in doc.get("designs") or []:
+        adoption = d.get("adoption") or {}
+        if d.get("unavailable"):
+            console.print(f"[bold]lift: {escape(d['design'])}[/bold]: {escape(d['unavailable'])}")
+            continue
+        if adoption.get("date"):
+            console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {escape(adoption['date'])}")
+        render_lift({k: v for k, v in d.items() if k != "adoption"}, console)
 
 
 # ------------------------------------------------------------------------------ published panels
