@@ -51,7 +51,7 @@ def lift(
         "--covariate", help="CSV column to adjust for; log:COL for its logarithm (repeatable).")] = None,
     log: Annotated[Optional[str], typer.Option(
         "--log", help="An ingested event log (--log-name): its cases before/after adoption (--adoption-date "
-                      "LOG=YYYY-MM-DD, else [[log]] adoption_date, else detected) and AI-handled vs human.")] = None,
+                      "LOG=YYYY-MM-DD, else \\[\\[log]] adoption_date, else detected) and AI-handled vs human.")] = None,
     fixed_effect: Annotated[Optional[list[str]], typer.Option(
         "--fixed-effect", help="CSV column of a categorical fixed effect (repo, team, task type; repeatable).")] = None,
     randomization: Annotated[Optional[str], typer.Option(
