@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from canon import Canon
-from stores import rows
+from stores import rows, snapshot
 
 from loopmeter import api
 from loopmeter.config import load_config
 from loopmeter.metrics.changes import backend
 from loopmeter.metrics.flow import flow
+from loopmeter.errors import ConfigError
 from loopmeter.sources.incidents import IncidentError
 
 # P1: acknowledged after 600 s, resolved after 2 h; P2: resolved after 30 min, never acknowledged;
@@ -88,3 +89,46 @@ def test_an_export_without_the_needed_columns_is_refused_in_one_line(tmp_path: P
     with pytest.raises(IncidentError, match=r"x.csv: no id column \(looked for: id, incidentid, tinyid\); the header has: name, when"):
         api.ingest_incidents(p, provider="pagerduty", store_path=tmp_path / "s.duckdb")
     assert not (tmp_path / "s.duckdb").exists()
+
+
+# Two pages of GET /incidents as PagerDuty's REST API v2 answers them (offset paging with `more`),
+# trimmed to the fields the source reads.
+PD_PAGE_1 = {"incidents": [
+    {"id": "Q1", "title": "DB down", "status": "resolved", "urgency": "high", "created_at": "2024-01-01T10:00:00Z",
+     "resolved_at": "2024-01-01T11:00:00Z", "service": {"id": "S1", "summary": "checkout-api"},
+     "acknowledgements": [{"at": "2024-01-01T10:06:00Z"}]},
+    {"id": "Q2", "title": "Slow", "status": "acknowledged", "urgency": "low", "created_at": "2024-01-02T10:00:00Z",
+     "service": {"id": "S2", "summary": "search"}, "acknowledgements": [{"at": "2024-01-02T10:30:00Z"}]},
+], "limit": 100, "offset": 0, "more": True}
+PD_PAGE_2 = {"incidents": [
+    {"id": "Q3", "title": "Disk", "status": "resolved", "urgency": "high", "created_at": "2024-01-03T00:00:00Z",
+     "last_status_change_at": "2024-01-03T04:00:00Z", "service": {"id": "S1", "summary": "checkout-api"},
+     "acknowledgements": []},
+], "limit": 100, "offset": 2, "more": False}
+
+
+def test_pagerduty_rest_api_through_the_http_layer(tmp_path: Path, monkeypatch):
+    from apiserver import FixtureServer
+
+    (tmp_path / "loopmeter.toml").write_text(TOML)
+    monkeypatch.setenv("PD_KEY", "s3cret-token")
+    with FixtureServer("pagerduty", authorization="Token token=s3cret-token", page_size=100) as server:
+        server.answer("/incidents", PD_PAGE_1, offset="^0$")
+        server.answer("/incidents", PD_PAGE_2, offset="^2$")
+        s = tmp_path / "s.duckdb"
+        summary = api.ingest_pagerduty(url=server.url, token_env="PD_KEY", store_path=s,
+                                       config=load_config(tmp_path / "loopmeter.toml"))
+        assert [r.query["offset"] for r in server.requests()] == ["0", "2"]
+    assert (summary.cases, summary.events) == (3, 3 + 2 + 2)  # Q1 t/a/r, Q2 t/a, Q3 t/r
+    got = rows(s, "select item_id, repo, done_at, state from items order by item_id")
+    assert got == [("pagerduty:Q1", "acme/checkout", datetime(2024, 1, 1, 11), "resolved"),
+                   ("pagerduty:Q2", None, None, "acknowledged"),
+                   ("pagerduty:Q3", "acme/checkout", datetime(2024, 1, 3, 4), "resolved")]
+    assert "s3cret" not in repr(snapshot(s))  # the token is never stored
+    doc = api.report_from_store(store_path=s)
+    # Restore: 1 h, 4 h; acknowledge: 0.1 h, 0.5 h.
+    assert doc["incidents"]["total"]["time_to_restore_hours"] == {"p50": 2.5, "p85": 1 + 0.85 * 3, "n": 2}
+    assert doc["incidents"]["total"]["time_to_acknowledge_hours"]["p50"] == 0.3
+    monkeypatch.delenv("PD_KEY")
+    with pytest.raises(ConfigError, match="PagerDuty's API needs a token: set PD_KEY"):
+        api.ingest_pagerduty(url="http://127.0.0.1:9", token_env="PD_KEY", store_path=s)

@@ -190,3 +190,18 @@ def test_cli_lift_log_and_report_keys(store: Path):
     for key in ("weekly", "cycle_time_hours", "waiting", "ai_share", "lift"):
         assert key in entry
     assert entry["waiting"]["p50_hours"] == 4.0
+
+
+def test_team_cluster_comes_from_the_cases_team_attribute(tmp_path: Path):
+    from loopmeter.metrics.log_loops import case_frame
+
+    p = tmp_path / "t.csv"
+    p.write_text("case,activity,timestamp,resource,squad\nA,Open,2024-01-01T00:00:00Z,ann,red\n"
+                 "A,Close,2024-01-01T05:00:00Z,bob,\nB,Open,2024-01-02T00:00:00Z,ann,\n"
+                 "B,Close,2024-01-02T01:00:00Z,ann,\n")
+    s = tmp_path / "s.duckdb"
+    api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
+    with Store.open(s, create=False, read_only=True) as store:
+        df, _ = case_frame(store, "desk", LogSettings(end=("close",), cluster="team", team_attribute="squad"), LogWindow(7))
+    assert dict(zip(df["item_id"], df["cluster"])) == {"events:desk:A": "red", "events:desk:B": "(no team)"}
+    assert dict(zip(df["item_id"], df["cycle_hours"])) == {"events:desk:A": 5.0, "events:desk:B": 1.0}

@@ -372,6 +372,38 @@ def ingest_incidents(
                          rows=incident_rows(provider, incidents, config.incident_services), skipped=skipped, ids=ids)
 
 
+def ingest_pagerduty(
+    *,
+    url: str | None = None,
+    token_env: str | None = None,
+    store_path: str | Path | None = DEFAULT_STORE,
+    log_name: str = "pagerduty:api",
+    config: Config | None = None,
+    transport=None,
+) -> "LogSummary":
+    """Read every PagerDuty incident through its REST API (`url`, default api.pagerduty.com; the
+    token from `token_env`, default PAGERDUTY_TOKEN, never stored or shown) as `incident` items,
+    replacing the last API ingest."""
+    from .sources.http import ApiClient, token_from_env
+    from .sources.incidents import PAGERDUTY_API, _pagerduty_provider, incident_rows, read_pagerduty
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    provider = _pagerduty_provider()
+    env = token_env or provider.token_env
+    token = token_from_env(env)
+    if not token:
+        raise ConfigError(f"PagerDuty's API needs a token: set {env} (or name another variable with --token-env)")
+    base = url or PAGERDUTY_API
+    with ApiClient(base, provider=provider, token=token, transport=transport) as client:
+        incidents = read_pagerduty(client)
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
+        return write_log(store, name=log_name, path=base, fmt="pagerduty-api",
+                         rows=incident_rows("pagerduty", incidents, config.incident_services), skipped=[], ids=ids)
+
+
 def ingest_jira_csv(
     path: str | Path,
     *,
@@ -652,7 +684,7 @@ def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> No
                as_of=window.as_of if window.rule == "given" else None, seed=seed)
     if len(doc["event_logs"]) < len(logs):
         doc["experiments"] = experiments(store, seed=seed)
-    if any(str(g.get("format", "")).endswith("-csv") and g["format"] != "jira-csv" for g in logs):
+    if any(g.get("format") in ("pagerduty-csv", "opsgenie-csv", "pagerduty-api") for g in logs):
         from .metrics.incidents import incidents
 
         doc["incidents"] = incidents(store)

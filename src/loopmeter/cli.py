@@ -322,6 +322,7 @@ def ingest(
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", help="An MLflow experiment name (repeatable; default: all).", rich_help_panel="MLflow")] = None,
     objective: Annotated[Optional[str], typer.Option("--objective", help="METRIC:max or METRIC:min: the metric whose improvements the report times.", rich_help_panel="MLflow")] = None,
     pagerduty_csv: Annotated[Optional[Path], typer.Option("--pagerduty-csv", help="A PagerDuty incidents CSV export (linked to repositories by \\[\\[incidents.service]] in loopmeter.toml).", rich_help_panel="Incidents")] = None,
+    pagerduty: Annotated[Optional[str], typer.Option("--pagerduty", help="PagerDuty's REST API base URL (https://api.pagerduty.com); token from PAGERDUTY_TOKEN or --token-env.", rich_help_panel="Incidents")] = None,
     opsgenie_csv: Annotated[Optional[Path], typer.Option("--opsgenie-csv", help="An Opsgenie incidents CSV export.", rich_help_panel="Incidents")] = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -347,7 +348,7 @@ def ingest(
             raise ConfigError("--traces needs the git repository PATH whose commits its records name")
         incident_files = [(p, f) for p, f in (("pagerduty", pagerduty_csv), ("opsgenie", opsgenie_csv)) if f is not None]
         if (not repo_paths and not github and not gitlab and not sessions and not logs and jira is None and mlflow is None
-                and not incident_files):
+                and not incident_files and pagerduty is None):
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
                 "--events FILE, --jira PROJECT, --jira-csv FILE, --mlflow URI, --pagerduty-csv FILE or --opsgenie-csv FILE"
@@ -358,6 +359,10 @@ def ingest(
             from .cli_events import print_summary
 
             print_summary(api.ingest_incidents(f, provider=provider, store_path=store))
+        if pagerduty is not None:
+            from .cli_events import print_summary
+
+            print_summary(api.ingest_pagerduty(url=pagerduty, token_env=token_env, store_path=store))
         if mlflow is not None:
             from .cli_events import print_summary
 

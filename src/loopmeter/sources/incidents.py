@@ -182,3 +182,46 @@ def incident_rows(provider: str, incidents: list[Incident], links: tuple[Service
             if ts is not None:
                 rows.events.append((iid, ts, what, None, None))
     return rows
+
+
+# --------------------------------------------------------------------------- PagerDuty REST API
+
+def _pagerduty_provider():
+    from .http import Provider
+
+    # PagerDuty's REST API v2 takes an API key as `Token token=KEY` and versions by Accept.
+    return Provider("PagerDuty", "pagerduty", "PAGERDUTY_TOKEN", lambda t: ("Authorization", f"Token token={t}"),
+                    accept="application/vnd.pagerduty+json;version=2")
+
+
+PAGERDUTY_API = "https://api.pagerduty.com"
+PAGERDUTY_PAGE = 100
+
+
+def read_pagerduty(client) -> list[Incident]:
+    """Every incident of the account through `GET /incidents` (offset paging with `more`),
+    through the shared HTTP layer (`sources/http.py` ApiClient: retries, rate limits, token kept
+    out of messages). Acknowledged: the earliest acknowledgement still listed; resolved:
+    `resolved_at`, else the last status change of a resolved incident."""
+    out, offset = [], 0
+    while True:
+        page = client.get("/incidents", {"limit": PAGERDUTY_PAGE, "offset": offset, "date_range": "all",
+                                         "total": "false"}, conditional=False, next_url=lambda _r, _d: None)
+        data = page.data if isinstance(page.data, dict) else {}
+        batch = data.get("incidents") or []
+        for x in batch:
+            created = parse_time(x.get("created_at"))
+            if not x.get("id") or created is None:
+                continue
+            acks = [parse_time(a.get("at")) for a in x.get("acknowledgements") or [] if isinstance(a, dict)]
+            acks = [a for a in acks if a is not None]
+            status = x.get("status")
+            resolved = parse_time(x.get("resolved_at")) or (
+                parse_time(x.get("last_status_change_at")) if status == "resolved" else None)
+            out.append(Incident(
+                id=str(x["id"]), title=x.get("title") or x.get("summary"),
+                service=(x.get("service") or {}).get("summary"), status=status, urgency=x.get("urgency"),
+                triggered=created, acknowledged=min(acks) if acks else None, resolved=resolved))
+        if not data.get("more") or not batch:
+            return out
+        offset += len(batch)
