@@ -17,6 +17,8 @@ Definitions (docs/metrics.md is the prose version; tests pin both):
 
 from __future__ import annotations
 
+import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,14 +69,74 @@ def ai_attributions(con, window: Window) -> ir.Table:
     return a.filter(a.evidence_class.isin(list(window.ai_classes)))
 
 
-def backend(store: Store):
-    """An Ibis backend over the store's DuckDB connection."""
-    return ibis.duckdb.from_connection(store.con)
+def backend(store):
+    """An Ibis backend for the metrics: over the store's DuckDB connection for a `Store`, or the
+    Ibis backend itself when given one (any engine holding the canonical tables, e.g. PySpark over
+    the Parquet export); nothing below this function assumes DuckDB."""
+    if isinstance(store, Store):
+        return ibis.duckdb.from_connection(store.con)
+    if isinstance(store, ibis.BaseBackend):
+        return store
+    raise TypeError(f"not a store or an Ibis backend: {type(store).__name__}")
+
+
+# Per-report fact tables (`facts`): id(con) -> [(what, key, repos, table)]. A report asks for the
+# same changes 16 times (totals, per repository, weekly, lift, durability, ...); rebuilding and
+# compiling that derivation each time cost more CPU than running every query.
+_FACTS: dict[int, list[tuple[str, object, tuple[str, ...] | None, ir.Table]]] = {}
+_FACT_SEQ = itertools.count()
+
+
+def _cached(con, what: str, key, repos: list[str] | None) -> ir.Table | None:
+    for w, k, held, t in _FACTS.get(id(con), ()):
+        if w != what or k != key:
+            continue
+        if not repos:
+            if held is None:
+                return t
+            continue
+        if held is None or set(repos) <= set(held):
+            # The derivation is per repository (its horizon is a window over the repository), so
+            # the rows of some repositories cut from all of them are those computed for them alone.
+            return t if held is not None and set(repos) == set(held) else t.filter(t.repo.isin(list(repos)))
+    return None
+
+
+@contextmanager
+def facts(con, window: Window, repos: list[str] | None = None):
+    """Compute `changes(con, window, repos)` and `contributing_commits(con, repos, window.scope)`
+    once, as temporary tables on the engine, for as long as the block runs: every metric that asks
+    for them (or for some of the repositories) inside it reads the table instead of rebuilding and
+    recompiling the derivation. Results are identical; only the work is shared."""
+    n = next(_FACT_SEQ)
+    held = tuple(repos) if repos else None
+    made = []
+    entries = _FACTS.setdefault(id(con), [])
+    try:
+        for what, key, build in (
+            ("changes", window, lambda: changes(con, window, repos)),
+            ("contributing_commits", window.scope, lambda: contributing_commits(con, repos, window.scope)),
+        ):
+            name = f"_lm_{what}_{n}"
+            t = con.create_table(name, build(), temp=True)
+            made.append(name)
+            entries.append((what, key, held, t))
+        yield
+    finally:
+        entries[:] = [e for e in entries if e[3].get_name() not in made]
+        if not entries:
+            _FACTS.pop(id(con), None)
+        for name in made:
+            # Ibis's drop_table names the table with its catalog, which a temporary one lacks on DuckDB.
+            con.raw_sql(f"DROP TABLE IF EXISTS {name}")
 
 
 def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     """One row per change: repo, item_id, title, author_id, author_kind, started_at,
     start_from_pull_request, done_at, size_lines, cycle_hours, reverted, pending, validated, state, ai_assisted, bot, agents."""
+    hit = _cached(con, "changes", window, repos)
+    if hit is not None:
+        return hit
     items = con.table("items")
     as_of = ibis.timestamp(window.as_of)
     # Nothing after the moment we judge from exists yet: not the change, not its revert.
@@ -153,6 +215,9 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
 
 def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Scope | None = None) -> ir.Table:
     """Commits that are part of a landed change, with their author's kind and week (for headcounts)."""
+    hit = _cached(con, "contributing_commits", scope, repos)
+    if hit is not None:
+        return hit
     commits = con.table("commits")
     if repos:
         commits = commits.filter(commits.repo.isin(repos))
