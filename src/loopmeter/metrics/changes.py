@@ -110,7 +110,8 @@ def facts(con, window: Window, repos: list[str] | None = None):
     recompiling the derivation. Results are identical; only the work is shared."""
     n = next(_FACT_SEQ)
     held = tuple(repos) if repos else None
-    made = []
+    made: list[str] = []
+    mine: list[tuple] = []
     entries = _FACTS.setdefault(id(con), [])
     try:
         for what, key, build in (
@@ -121,9 +122,10 @@ def facts(con, window: Window, repos: list[str] | None = None):
             t = con.create_table(name, build(), temp=True)
             made.append(name)
             entries.append((what, key, held, t))
+            mine.append(entries[-1])
         yield
     finally:
-        entries[:] = [e for e in entries if e[3].get_name() not in made]
+        entries[:] = [e for e in entries if not any(e is m for m in mine)]
         if not entries:
             _FACTS.pop(id(con), None)
         for name in made:
