@@ -85,6 +85,8 @@ def backend(store):
 # compiling that derivation each time cost more CPU than running every query.
 _FACTS: dict[int, list[tuple[str, object, tuple[str, ...] | None, ir.Table]]] = {}
 _FACT_SEQ = itertools.count()
+# Other per-report results that depend on the store only (id(con) -> name -> value), while `facts` runs.
+_MEMO: dict[int, dict] = {}
 
 
 def _cached(con, what: str, key, repos: list[str] | None) -> ir.Table | None:
@@ -113,6 +115,9 @@ def facts(con, window: Window, repos: list[str] | None = None):
     made: list[str] = []
     mine: list[tuple] = []
     entries = _FACTS.setdefault(id(con), [])
+    fresh_memo = id(con) not in _MEMO
+    if fresh_memo:
+        _MEMO[id(con)] = {}
     try:
         for what, key, build in (
             ("changes", window, lambda: changes(con, window, repos)),
@@ -128,6 +133,8 @@ def facts(con, window: Window, repos: list[str] | None = None):
         entries[:] = [e for e in entries if not any(e is m for m in mine)]
         if not entries:
             _FACTS.pop(id(con), None)
+        if fresh_memo:
+            _MEMO.pop(id(con), None)
         for name in made:
             # Ibis's drop_table names the table with its catalog, which a temporary one lacks on DuckDB.
             con.raw_sql(f"DROP TABLE IF EXISTS {name}")
@@ -259,6 +266,9 @@ def salt_free_author_keys(con) -> dict[str, str]:
     An author's smallest item or commit id (repository and sha, no salt) orders them by data; the
     actor id is appended only to keep two authors apart should they ever share that id.
     """
+    memo = _MEMO.get(id(con))
+    if memo is not None and "salt_free_author_keys" in memo:
+        return memo["salt_free_author_keys"]
     items = con.table("items")
     items = items.filter(items.author_id.notnull()).select(author_id=items.author_id, key=items.item_id)
     commits = con.table("commits")
@@ -268,7 +278,11 @@ def salt_free_author_keys(con) -> dict[str, str]:
     items = items.mutate(key=items.key.cast("string"))
     both = items.union(commits)
     keys = con.execute(both.group_by("author_id").agg(key=both.key.min()))
-    return {a: f"{k}\x00{a}" for a, k in zip(keys["author_id"], keys["key"])}
+    out = {a: f"{k}\x00{a}" for a, k in zip(keys["author_id"], keys["key"])}
+    if memo is not None:
+        # The store does not change during a report: one query, not one per design (8 before).
+        memo["salt_free_author_keys"] = out
+    return out
 
 
 def with_salt_free_authors(df, keys: dict[str, str], column: str = "author_id"):
