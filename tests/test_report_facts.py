@@ -61,9 +61,13 @@ def test_changes_inside_facts_are_the_rows_computed_without_them(two_repos):
                 "commits": _rows(con, contributing_commits(con, None, None)),
                 "commits_one": _rows(con, contributing_commits(con, [repos[0]], None)),
             }
-            # Another window is another derivation, never the cached one.
-            other = changes(con, Window(as_of=AS_OF, days=7, rule="newest landing in the data"))
-            assert "_lm_changes_" not in str(con.compile(other))
+            # Another window is another derivation (kept too, in a table of its own).
+            week = Window(as_of=AS_OF, days=7, rule="newest landing in the data")
+            other = changes(con, week)
+            assert str(con.compile(other)) != str(con.compile(inside))
+            got["week"] = _rows(con, other)
+        plain["week"] = _rows(con, changes(con, week))
+        assert plain["week"] != plain["all"]
         assert got == plain and len(plain["all"]) > 50 and 0 < len(plain["one"]) < len(plain["all"])
         # The tables are gone after the block and lookups derive again.
         assert not store.con.execute("select * from duckdb_tables() where table_name like '_lm_changes_%'").fetchall()

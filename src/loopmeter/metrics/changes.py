@@ -109,35 +109,35 @@ def facts(con, window: Window, repos: list[str] | None = None):
     """Compute `changes(con, window, repos)` and `contributing_commits(con, repos, window.scope)`
     once, as temporary tables on the engine, for as long as the block runs: every metric that asks
     for them (or for some of the repositories) inside it reads the table instead of rebuilding and
-    recompiling the derivation. Results are identical; only the work is shared."""
-    n = next(_FACT_SEQ)
-    held = tuple(repos) if repos else None
-    made: list[str] = []
-    mine: list[tuple] = []
-    entries = _FACTS.setdefault(id(con), [])
-    fresh_memo = id(con) not in _MEMO
-    if fresh_memo:
-        _MEMO[id(con)] = {}
+    recompiling the derivation. Another window asked for inside the block (the lift designs try
+    7- and 28-day windows) is kept the same way on first use. Results are identical; only the work
+    is shared."""
+    outermost = id(con) not in _MEMO
+    if outermost:
+        _MEMO[id(con)] = {"_tables": []}
     try:
-        for what, key, build in (
-            ("changes", window, lambda: changes(con, window, repos)),
-            ("contributing_commits", window.scope, lambda: contributing_commits(con, repos, window.scope)),
-        ):
-            name = f"_lm_{what}_{n}"
-            t = con.create_table(name, build(), temp=True)
-            made.append(name)
-            entries.append((what, key, held, t))
-            mine.append(entries[-1])
+        changes(con, window, repos)
+        contributing_commits(con, repos, window.scope)
         yield
     finally:
-        entries[:] = [e for e in entries if not any(e is m for m in mine)]
-        if not entries:
+        if outermost:
+            memo = _MEMO.pop(id(con))
             _FACTS.pop(id(con), None)
-        if fresh_memo:
-            _MEMO.pop(id(con), None)
-        for name in made:
-            # Ibis's drop_table names the table with its catalog, which a temporary one lacks on DuckDB.
-            con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+            for name in memo["_tables"]:
+                # Ibis's drop_table names the table with its catalog, which a temporary one lacks on DuckDB.
+                con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+
+
+def _keep(con, what: str, key, repos: list[str] | None, t: ir.Table) -> ir.Table:
+    """`t` as a temporary table while a `facts` block runs on `con` (else `t` itself)."""
+    memo = _MEMO.get(id(con))
+    if memo is None:
+        return t
+    name = f"_lm_{what}_{next(_FACT_SEQ)}"
+    kept = con.create_table(name, t, temp=True)
+    memo["_tables"].append(name)
+    _FACTS.setdefault(id(con), []).append((what, key, tuple(repos) if repos else None, kept))
+    return kept
 
 
 def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
@@ -219,7 +219,7 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         author_agent=t.author_agent,
         week=t.done_at.truncate("W").cast("date"),
     )
-    return scope_m.apply(out, window.scope)
+    return _keep(con, "changes", window, repos, scope_m.apply(out, window.scope))
 
 
 def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Scope | None = None) -> ir.Table:
@@ -241,7 +241,7 @@ def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Sco
         author_time=c.author_time, week=c.author_time.truncate("W").cast("date"),
     )
     # The slice's team and dates count its contributors; the agent rule is about changes only.
-    return scope_m.apply(c, scope, time="author_time", agent=False)
+    return _keep(con, "contributing_commits", scope, repos, scope_m.apply(c, scope, time="author_time", agent=False))
 
 
 def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo: bool = False) -> ir.Table:
