@@ -203,7 +203,9 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         size_lines=t.size_lines,
         attrs=t.attrs,
         cycle_hours=ibis.ifelse(
-            started.notnull(), (t.done_at.epoch_seconds() - started.epoch_seconds()) / 3600.0, ibis.null()
+            # A double before dividing: Spark reads 3600.0 as a decimal and would round to 6 places.
+            started.notnull(), (t.done_at.epoch_seconds() - started.epoch_seconds()).cast("float64") / 3600.0,
+            ibis.null(),
         ).cast("float64"),
         reverted=reverted,
         pending=pending,
