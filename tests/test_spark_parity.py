@@ -92,3 +92,42 @@ def test_active_weeks_on_spark_equal_duckdbs(spark_and_store):
         store.close()
     there = {(r["author_id"], str(r["week"])[:10]) for r in _frame(engine, active_weeks(engine, window), ["author_id", "week"])}
     assert here == there and len(here) > 20
+
+
+def _close(a, b, path="doc"):
+    """Equal, floats to 1e-9 (Spark sums in another order)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and not isinstance(b, str):
+        assert b == pytest.approx(a, rel=1e-9, abs=1e-9), path
+    else:
+        assert a == b, (path, a, b)
+
+
+def test_the_summary_metrics_on_spark_equal_duckdbs(spark_and_store):
+    """The report's totals, attribution, cycle-time and size distributions (exact quantiles on both:
+    DuckDB's quantile_cont, Spark's percentile) and weekly series."""
+    from loopmeter.metrics import summary
+
+    engine, store_path = spark_and_store
+    window = Window(as_of=AS_OF, rule="newest landing in the data")
+
+    def docs(con):
+        t = summary.totals(con, window)
+        return {"totals": t, "attribution": summary.attribution(con, window, None, t),
+                "distribution": summary.distribution(con, window), "weekly": summary.weekly(con, window)}
+
+    store = Store.open(store_path, read_only=True)
+    try:
+        here = docs(backend(store))
+    finally:
+        store.close()
+    there = docs(backend(engine))
+    assert here["totals"]["changes"] > 100
+    _close(here, there)
