@@ -243,3 +243,18 @@ def test_kill_9_at_several_points_of_an_incremental_ingest_resumes_to_the_exact_
                   "select item_id, started_at, done_at, size_lines from items order by item_id"):
             assert rows(store, q) == rows(whole, q), fraction
     assert killed_runs >= 3  # the points fell inside the ingest, not after it
+
+
+@pytest.mark.parametrize("fmt", ["ocel-json", "ocel-sqlite", "xes", "parquet"])
+def test_exports_carry_no_clear_identity_unless_show_names(demo_store, tmp_path, fmt):
+    _, store = demo_store
+    out = tmp_path / f"out-{fmt}"
+    api.export(fmt, out, store_path=store)
+    files = [out] if out.is_file() else sorted(p for p in out.rglob("*") if p.is_file())
+    blob = b"".join(p.read_bytes() for p in files).lower()
+    for clear in (b"alice@example.com", b"alice example", b"bob@example.com", b"bob builder"):
+        assert clear not in blob, (fmt, clear)
+    if fmt == "parquet":
+        named = tmp_path / "named"
+        api.export(fmt, named, store_path=store, show_names=True)
+        assert b"alice@example.com" in b"".join(p.read_bytes() for p in named.rglob("*") if p.is_file()).lower()
