@@ -112,10 +112,26 @@ def before_after(df: pd.DataFrame, adoption_date: date | None, *, cluster: str, 
         return out
     when = pd.Timestamp(adoption["date"])
     k = _known(df)
-    out["results"] += durations("before-after", "after/before", k[k["done_ts"] >= when], k[k["done_ts"] < when],
-                                 ("the period after adoption", "the period before adoption"), seed=seed, n_boot=n_boot)
-    out["results"].append(_weekly_rate(df, when, seed=seed, n_boot=n_boot))
+    done = df[df["done"]]
+    after = done[done["done_ts"] >= when]
+    # The verdict (lift/loop_verdict.py) credits a change to AI only when AI handled enough of the
+    # cases after adoption, and wants enough weeks on each side: both are said here.
+    adoption["exposure_after"] = round(float(after["ai"].mean()), 4) if len(after) else None
+    span = weeks_each_side(done["done_ts"], when)
+    out["results"] += [{**r, **span} for r in durations(
+        "before-after", "after/before", k[k["done_ts"] >= when], k[k["done_ts"] < when],
+        ("the period after adoption", "the period before adoption"), seed=seed, n_boot=n_boot)]
+    rate = _weekly_rate(df, when, seed=seed, n_boot=n_boot)
+    out["results"].append({**rate, "weeks_before": rate["n_weeks_b"], "weeks_after": rate["n_weeks_a"]})
     return out
+
+
+def weeks_each_side(ts: pd.Series, when: pd.Timestamp) -> dict:
+    """Whole weeks from the first timestamp to adoption and from adoption to the last one."""
+    ts = ts.dropna()
+    if ts.empty:
+        return {"weeks_before": 0, "weeks_after": 0}
+    return {"weeks_before": max(0, (when - ts.min()).days // 7), "weeks_after": max(0, (ts.max() - when).days // 7)}
 
 
 def ai_vs_human(df: pd.DataFrame, *, cluster: str, seed: int, n_boot: int) -> dict:
