@@ -113,7 +113,13 @@ def loop_verdict(designs: Iterable[Mapping], questions: Mapping[str, Mapping]) -
         if d.get("unavailable"):
             out.append(_unavailable(question, q, str(d["unavailable"])))
             continue
-        if not any(r.get("metric") == q["metric"] for r in d.get("results") or []):
+        rows = [r for r in d.get("results") or [] if r.get("metric") == q["metric"]]
+        if not rows:
+            continue
+        if not any(r.get("estimator") == q["headline"] for r in rows):
+            # The regression is left out when a group is empty; the first row's caveat says which.
+            why = next((c for r in rows for c in r.get("caveats") or []), "there is no cluster-aware estimate")
+            out.append(_unavailable(question, q, str(why).rstrip(".")))
             continue
         if "clusters" not in q:
             q = {**q, "clusters": _CLUSTER_WORDS.get(str(d.get("cluster")), "clusters")}

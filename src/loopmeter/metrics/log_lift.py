@@ -127,11 +127,14 @@ def before_after(df: pd.DataFrame, adoption_date: date | None, *, cluster: str, 
 
 
 def weeks_each_side(ts: pd.Series, when: pd.Timestamp) -> dict:
-    """Whole weeks from the first timestamp to adoption and from adoption to the last one."""
+    """Calendar weeks (Monday starts) from the first timestamp's week to the last one's, split at
+    adoption as the weekly rate splits them: a week starting before adoption is a week before."""
     ts = ts.dropna()
     if ts.empty:
         return {"weeks_before": 0, "weeks_after": 0}
-    return {"weeks_before": max(0, (when - ts.min()).days // 7), "weeks_after": max(0, (ts.max() - when).days // 7)}
+    grid = pd.date_range(ts.min().to_period("W-SUN").start_time, ts.max().to_period("W-SUN").start_time, freq="7D")
+    after = int((grid >= when).sum())
+    return {"weeks_before": len(grid) - after, "weeks_after": after}
 
 
 def ai_vs_human(df: pd.DataFrame, *, cluster: str, seed: int, n_boot: int) -> dict:
