@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import norm
+from rich.console import Console
 from typer.testing import CliRunner
 
 from loopmeter import api
@@ -24,6 +25,7 @@ from loopmeter.lift.verdict import STATUSES
 from loopmeter.log_settings import LogSettings, ResourceRule
 from loopmeter.metrics.experiments import experiments
 from loopmeter.metrics.log_loops import LogWindow, log_loop
+from loopmeter.report.terminal import render_terminal
 from loopmeter.sources import mlflow_runs
 from loopmeter.sources.eventlog import Mapping
 from loopmeter.sources.mlflow_runs import Experiment, Run
@@ -119,6 +121,14 @@ def test_event_log_planted_effect_is_improved_and_pinned(tmp_path: Path, monkeyp
     first = res.output.splitlines()
     assert first[0].startswith("verdict") and first[1].split()[0] == "improved"
     assert "case cycle time, after vs before AI adoption" in first[1]
+    # The report carries each log's verdict and its terminal view shows it under the log table.
+    doc = api.report_from_store(store_path=store, window_days=7)
+    (g,) = doc["event_logs"]
+    assert [e["question"] for e in g["verdict"]] == list(LOG_QUESTIONS)
+    console = Console(record=True, width=200)
+    render_terminal(doc, console)
+    text = console.export_text()
+    assert text.index("desk (loopmeter lift --log desk") < text.index("case cycle time, AI-handled vs human")
 
 
 def test_event_log_planted_null_and_too_few_resources(tmp_path: Path):
