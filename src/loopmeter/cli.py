@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -14,9 +15,10 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeRemainingColumn)
 
 from . import api
-from .errors import ConfigError, LoopmeterError
+from .errors import ConfigError, LoopmeterError, redact_userinfo
 from .ingestion import Progress as IngestProgress
 from .report.terminal import escape
+from .sources.git_set import discover_repositories, read_repo_list
 from .store.db import DEFAULT_STORE
 
 app = typer.Typer(
@@ -30,7 +32,9 @@ err = Console(stderr=True)
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store file.", show_default=True)]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
-AdoptOpt = Annotated[Optional[str], typer.Option("--adoption-date", help="AI adoption date (YYYY-MM-DD); detected when omitted.")]
+AdoptOpt = Annotated[Optional[list[str]], typer.Option(
+    "--adoption-date", help="AI adoption date: YYYY-MM-DD for every repository, or REPO=YYYY-MM-DD (TEAM=YYYY-MM-DD "
+                            "with --by team; repeatable), as `loopmeter lift` takes it; detected when omitted.")]
 WindowOpt = Annotated[Optional[int], typer.Option("--window-days", help="Validation window in days \\[default: 14, or loopmeter.toml].")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Judge validation as of this UTC time (YYYY-MM-DD[THH:MM]); default: the newest landing in the data.")]
 NamesOpt = Annotated[bool, typer.Option("--show-names", help="Show people's names instead of pseudonyms.")]
@@ -75,11 +79,27 @@ class _RichProgress(IngestProgress):
         )
         self.task = None
         self.repo = ""
+        self.set_task = None
+
+    def start_set(self, total: int, done: int = 0) -> None:
+        # Many repositories share one display: a bar for the set and one reused for the current
+        # repository (a bar per repository would scroll a thousand lines past).
+        if total > 1:
+            if not self.bar.live.is_started:
+                self.bar.start()
+            self.set_task = self.bar.add_task("repositories", total=total, completed=done, unit="repositories")
+
+    def repo_done(self) -> None:
+        if self.set_task is not None:
+            self.bar.advance(self.set_task, 1)
 
     def start(self, repo: str, total: int | None, unit: str = "commits") -> None:
         if not self.bar.live.is_started:
             self.bar.start()
         self.repo = escape(repo)
+        if self.task is not None and self.set_task is not None:
+            self.bar.reset(self.task, total=total, description=self.repo, unit=unit)
+            return
         self.task = self.bar.add_task(self.repo, total=total, unit=unit)
 
     def step(self, name: str) -> None:
@@ -142,17 +162,65 @@ def _as_of(value: str | None) -> datetime | None:
     return t
 
 
+def _fail(message: str, code: int = 2):
+    err.print(f"[red]error:[/red] {escape(redact_userinfo(message))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code) from None
+
+
 def _run(debug: bool, fn):
+    """Run a command: every failure is one line on stderr and a non-zero exit (a traceback only with --debug)."""
     try:
         return fn()
     except LoopmeterError as e:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(str(e))
     except KeyboardInterrupt:
         err.print("[red]interrupted[/red]: everything committed so far is kept; run the same command to resume")
         raise typer.Exit(130) from None
+    except OSError as e:
+        # Permissions, a read-only file system, a directory where a file belongs, a full disk.
+        if debug:
+            raise
+        where = e.filename if e.filename is not None else "a file"
+        _fail(f"{where}: {e.strerror or type(e).__name__}" + (f" ({e.filename2})" if e.filename2 else ""))
+    except Exception as e:  # noqa: BLE001 - the promise: no traceback without --debug
+        if debug:
+            raise
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        _fail(f"unexpected {type(e).__name__}: {first}; nothing half-written was kept (each step commits whole). "
+              "Run again with --debug for the traceback and please report it (SECURITY.md)", 3)
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """Refuse, before any long work, an output path that cannot be written: a directory, a missing or
+    read-only parent directory."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a directory; give a file name (e.g. {path / 'report.html'})")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{option} {path}: cannot write there (permission denied or a read-only file system)")
+
+
+def check_store_writable(store: Path) -> None:
+    """An ingest's store must be creatable or writable; said in one line before any repository is read."""
+    if store.is_dir():
+        raise ConfigError(f"--store {store}: is a directory, not a store file")
+    if store.exists():
+        if not os.access(store, os.W_OK):
+            raise ConfigError(f"--store {store}: cannot write the store (read-only); `report`, `lift` and `export` "
+                              "can still read it")
+        return
+    ancestor = store.parent if str(store.parent) else Path(".")
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"--store {store}: cannot create the store: {ancestor} is not writable (a read-only "
+                          "directory?); give --store a writable place")
 
 
 def _emit(doc: dict, as_json: bool, html: Path | None) -> None:
@@ -190,15 +258,17 @@ def analyze(
 ) -> None:
     """Ingest repositories and report throughput, cycle time, AI share and lift.
 
-    Example: loopmeter analyze ~/src/api ~/src/web --adoption-date 2025-03-01
+    Example: loopmeter analyze ~/src/api ~/src/web --adoption-date api=2025-03-01 --adoption-date web=2025-05-01
     """
 
     def go():
+        check_output(html, "--html")
+        check_store_writable(store)
         bar = _RichProgress(err)
         try:
             doc = api.analyze(
                 [str(p) for p in paths], store_path=store, html_path=html, branch=branch, progress=bar, pull_refs=pull_refs,
-                as_of=_as_of(as_of), window_days=window_days, adoption_date=_date(adoption_date, "--adoption-date"),
+                as_of=_as_of(as_of), window_days=window_days, adoption_date=adoption_date or None,
                 show_names=show_names, seed=seed, failure_window_hours=failure_window, incident_rule=incident_rule,
                 by=by,
             )
@@ -246,6 +316,8 @@ def _since(value: str | None) -> datetime | None:
 @app.command()
 def ingest(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Git repositories to read into the store.")] = None,
+    from_file: Annotated[Optional[Path], typer.Option("--from-file", help="A file listing repository paths, one a line (# comments; relative to the file).")] = None,
+    discover: Annotated[Optional[Path], typer.Option("--discover", help="Read every git repository (work tree or bare mirror) at or under this folder.")] = None,
     github: Annotated[Optional[list[str]], typer.Option("--github", help="A GitHub repository OWNER/REPO (repeatable).")] = None,
     gitlab: Annotated[Optional[list[str]], typer.Option("--gitlab", help="A GitLab project GROUP/PROJECT (repeatable).")] = None,
     url: Annotated[Optional[str], typer.Option("--url", help="API base URL of a self-hosted GitHub Enterprise or GitLab, or of the Jira server (--jira).")] = None,
@@ -265,24 +337,59 @@ def ingest(
     actor_col: Annotated[Optional[str], typer.Option("--actor", help="Column / key of who did it (pseudonymised).", rich_help_panel="Event logs")] = None,
     log_name: Annotated[Optional[str], typer.Option("--log-name", help="Name of the log (default: the file name without extensions).", rich_help_panel="Event logs")] = None,
     jira: Annotated[Optional[str], typer.Option("--jira", help="A Jira project key, read through the REST API at --url.", rich_help_panel="Jira")] = None,
+    traces: Annotated[Optional[Path], typer.Option("--traces", help="A folder (or file) of Agent Trace records (JSON or JSON Lines) for the one repository given: which lines an agent wrote.")] = None,
     jira_csv: Annotated[Optional[Path], typer.Option("--jira-csv", help="A Jira CSV export (Issue key, Summary, Issue Type, Status, Created, Resolved, Updated, ...).", rich_help_panel="Jira")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was read as JSON ({git, api, sessions, event_logs}) instead of lines.")] = False,
+    mlflow: Annotated[Optional[str], typer.Option("--mlflow", help="An MLflow tracking URI (sqlite:///mlflow.db, a folder, http://host:5000); needs loopmeter[mlflow].", rich_help_panel="MLflow")] = None,
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", help="An MLflow experiment name (repeatable; default: all).", rich_help_panel="MLflow")] = None,
+    objective: Annotated[Optional[str], typer.Option("--objective", help="METRIC:max or METRIC:min: the metric whose improvements the report times.", rich_help_panel="MLflow")] = None,
+    pagerduty_csv: Annotated[Optional[Path], typer.Option("--pagerduty-csv", help="A PagerDuty incidents CSV export (linked to repositories by \\[\\[incidents.service]] in loopmeter.toml).", rich_help_panel="Incidents")] = None,
+    pagerduty: Annotated[Optional[str], typer.Option("--pagerduty", help="PagerDuty's REST API base URL (https://api.pagerduty.com); token from PAGERDUTY_TOKEN or --token-env.", rich_help_panel="Incidents")] = None,
+    opsgenie_csv: Annotated[Optional[Path], typer.Option("--opsgenie-csv", help="An Opsgenie incidents CSV export.", rich_help_panel="Incidents")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira.
+    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira, MLflow, incidents.
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
+    Example: loopmeter ingest ~/src/api --traces ~/src/api/.agent-trace
+    Example: loopmeter ingest --discover ~/src --store org.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
+    Example: loopmeter ingest --mlflow sqlite:///mlflow.db --experiment churn --objective val_auc:max
     """
 
     def go():
+        check_store_writable(store)
         logs = events is not None or jira_csv is not None
-        if not paths and not github and not gitlab and not sessions and not logs and jira is None:
+        repo_paths = [str(p) for p in paths or []]
+        if from_file is not None:
+            repo_paths += read_repo_list(from_file)
+        if discover is not None:
+            repo_paths += discover_repositories(discover)
+        if traces is not None and not repo_paths:
+            raise ConfigError("--traces needs the git repository PATH whose commits its records name")
+        incident_files = [(p, f) for p, f in (("pagerduty", pagerduty_csv), ("opsgenie", opsgenie_csv)) if f is not None]
+        if (not repo_paths and not github and not gitlab and not sessions and not logs and jira is None and mlflow is None
+                and not incident_files and pagerduty is None):
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
-                "--events FILE, --jira PROJECT or --jira-csv FILE"
+                "--events FILE, --jira PROJECT, --jira-csv FILE, --mlflow URI, --pagerduty-csv FILE or --opsgenie-csv FILE"
             )
+        if (experiment or objective) and mlflow is None:
+            raise ConfigError("--experiment and --objective describe --mlflow runs; give --mlflow URI")
+        for provider, f in incident_files:
+            from .cli_events import print_summary
+
+            print_summary(api.ingest_incidents(f, provider=provider, store_path=store))
+        if pagerduty is not None:
+            from .cli_events import print_summary
+
+            print_summary(api.ingest_pagerduty(url=pagerduty, token_env=token_env, store_path=store))
+        if mlflow is not None:
+            from .cli_events import print_summary
+
+            for summary in api.ingest_mlflow(mlflow, experiments=experiment or (), objective=objective, store_path=store):
+                print_summary(summary)
         if url and github and gitlab:
             raise ConfigError("--url: give --github or --gitlab with it, not both (they are different servers)")
         if url and jira and (github or gitlab):
@@ -298,18 +405,25 @@ def ingest(
                 actor=actor_col, log_name=log_name, jira=None, jira_csv=jira_csv, url=url,
                 token_env=token_env or "JIRA_TOKEN", show=not as_json)
         since_at = _since(since)
-        if paths:
+        if repo_paths:
             bar = _RichProgress(err)
             try:
-                results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
+                results = api.ingest(repo_paths, store_path=store, branch=branch, progress=bar, pull_refs=pull_refs,
+                                     traces=traces)
             finally:
                 bar.stop()
             read["git"] = results
+            quiet = [r for r in results if r.unchanged]
             for r in ([] if as_json else results):
-                how = "incremental" if r.incremental else "full"
+                if r.unchanged and len(results) > 1:
+                    continue
+                how = "unchanged" if r.unchanged else "incremental" if r.incremental else "full"
                 Console().print(
-                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
+                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes",
+                    highlight=False,
                 )
+            if quiet and len(results) > 1:
+                Console().print(f"{len(quiet):,} of {len(results):,} repositories unchanged since the last ingest", highlight=False)
         def jira_api(names, **kw):
             return [api.ingest_jira(n, **kw) for n in names]
 
@@ -383,12 +497,13 @@ def report(
     """
 
     def go():
+        check_output(html, "--html")
         with _Steps(err, "building the report") as steps:
             doc = api.report_from_store(
                 progress=steps,
                 store_path=store, html_path=html, repos=repo or None, team=team, agent=agent,
                 since=_date(since, "--from"), until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days,
-                adoption_date=_date(adoption_date, "--adoption-date"), show_names=show_names, seed=seed,
+                adoption_date=adoption_date or None, show_names=show_names, seed=seed,
                 failure_window_hours=failure_window, incident_rule=incident_rule, by=by,
             )
         _emit(doc, as_json, html)
@@ -402,6 +517,7 @@ from . import cli_lift  # noqa: E402,F401
 from . import cli_legibility  # noqa: E402,F401
 from . import cli_agents  # noqa: E402,F401
 from . import cli_export  # noqa: E402,F401
+from . import cli_store  # noqa: E402,F401
 
 
 def _show_version(value: bool) -> None:

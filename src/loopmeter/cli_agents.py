@@ -92,7 +92,7 @@ def serve(
             where = (host, otlp_port if with_dashboard else (OTLP_PORT if port is None else port))
             try:
                 receiver = OtlpReceiver(where, store, max_body=max_body, keep_text=keep_text,
-                                        matcher=Matcher.load(config.signatures), token=token,
+                                        matcher=Matcher.load(config.signatures, config.bots), token=token,
                                         log=lambda m: err.print(f"[yellow]otlp:[/yellow] {escape(m)}", highlight=False))
             except OSError as e:
                 raise ConfigError(f"{'--otlp-port' if with_dashboard else '--port'}: cannot listen on "

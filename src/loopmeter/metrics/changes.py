@@ -9,7 +9,8 @@ Definitions (docs/metrics.md is the prose version; tests pin both):
 - ci_failed: CI ran on the change's merge (or its pull request's head) and some workflow never
   passed there (metrics/ci.py `merge_ci`; only where CI data exists, otherwise never);
 - validated: landed, not reverted within the window, CI not failed, and not pending;
-- ai_assisted: at least one attribution, or authored by an AI agent account;
+- ai_assisted: at least one attribution of a counted class (authored/assisted unless loopmeter.toml
+  opts suggestion/message in: `Window.ai_classes`), or authored by an AI agent account;
 - bot: authored by a dependency/automation bot (left out of human-vs-AI comparisons);
 - cycle_hours: done_at - started_at in hours; null when unknown, never zero.
 """
@@ -22,6 +23,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from ..attribution import AI_CLASSES, FIXED_CLASS, MIN_ADOPTION_SHARE
 from ..store.db import Store
 from . import scope as scope_m
 from .ci import merge_ci
@@ -34,6 +36,10 @@ class Window:
     as_of: datetime  # naive UTC
     days: int = 14
     rule: str = "given"  # how as_of was chosen: "given", "newest landing in the data" or "now"
+    # Evidence classes that make a change AI-assisted (loopmeter.toml [attribution] ai_classes).
+    ai_classes: tuple[str, ...] = AI_CLASSES
+    # Adoption detection's least weekly AI share (loopmeter.toml [attribution] min_adoption_share).
+    min_adoption_share: float = MIN_ADOPTION_SHARE
     #: The slice the report is about (team, agent, landing dates); `changes` applies it last.
     scope: scope_m.Scope | None = None
 
@@ -42,6 +48,23 @@ class Window:
         """When as_of was not given, each repository is judged as of its own newest landing (capped
         at as_of), so a stale mirror analyzed beside a fresh repository keeps its last weeks pending."""
         return self.rule != "given"
+
+
+def classified_attributions(con) -> ir.Table:
+    """The attributions table with `evidence_class` filled in: a row stored without one (before
+    classes existed, or by a writer that sets none) takes its kind's fixed class (sessions and
+    line-level provenance are "authored") or else "assisted", as every row counted before classes."""
+    a = con.table("attributions")
+    fixed = ibis.cases(
+        *[(a.evidence == kind, cls) for kind, cls in FIXED_CLASS.items()], else_="assisted"
+    )
+    return a.mutate(evidence_class=ibis.coalesce(a.evidence_class, fixed))
+
+
+def ai_attributions(con, window: Window) -> ir.Table:
+    """The attributions that make a change AI-assisted under `window.ai_classes`."""
+    a = classified_attributions(con)
+    return a.filter(a.evidence_class.isin(list(window.ai_classes)))
 
 
 def backend(store: Store):
@@ -69,7 +92,7 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         .group_by(rdst=reverts.dst)
         .agg(first_revert_at=ibis._.revert_at.min())
     )
-    attrs = con.table("attributions")
+    attrs = ai_attributions(con, window)
     per_item = attrs.group_by(aid=attrs.item_id).agg(
         n_attr=attrs.count(), agents=attrs.agent.collect(distinct=True)
     )

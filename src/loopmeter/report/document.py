@@ -9,12 +9,16 @@ from ..attribution import Matcher
 from ..errors import ConfigError, NoData
 from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
-from ..metrics import lift as lift_m
-from ..metrics.lift_report_units import lift_designs_by_unit
+from ..lift import summary as lift_m
+from ..lift.by_unit import lift_designs_by_unit
+from ..lift.inputs import Adoption
+from ..lift.verdict import durability_design, verdict
 from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
+from ..metrics import durability as durability_m
+from ..metrics import provenance as provenance_m
 from ..metrics.changes import Window, backend, changes
 from ..metrics.dora import FailureRule
 from ..store.db import Store, utcnow
@@ -59,7 +63,7 @@ def build_report(
     store: Store,
     *,
     window: Window,
-    adoption_date: date | None = None,
+    adoption_date: date | Adoption | None = None,
     repos: list[str] | None = None,
     seed: int = 0,
     n_boot: int = 2000,
@@ -70,12 +74,13 @@ def build_report(
     config_path=None,
     show_names: bool = False,
     by_given: bool = True,
+    durability_horizons: tuple[int, ...] = durability_m.HORIZONS,
     step=None,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
     is the unit of the lift designs ("repo", "team" with loopmeter.toml's `teams` read from
-    `config_path`, or "codeowners"; metrics/lift_report_units.py). People are pseudonymous unless
+    `config_path`, or "codeowners"; lift/by_unit.py). People are pseudonymous unless
     `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner)."""
     step = step or (lambda name: None)
     con = backend(store)
@@ -106,7 +111,14 @@ def build_report(
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")
     cycle, size = summary.distribution(con, window, repos)
-    adoption = lift_m.adoption(con, window, repos, adoption_date)
+    # One adoption rule everywhere: a date per repository (or team) given, or detected per unit by
+    # the designs, is the split of the summary, the sections and the JSON alike.
+    given = adoption_date if isinstance(adoption_date, Adoption) else None
+    single = given.default if given is not None and not given.per_repo else (
+        adoption_date if isinstance(adoption_date, date) else None)
+    adoption = lift_m.adoption(con, window, repos, single)
+    if given is not None and given.per_repo:
+        adoption = {"date": None, "source": given.source, "rule": given.rule}
     warnings: list[str] = []
     per_repo = []
     for repo, path, head, head_ref, shallow, missing, pulls in repo_rows:
@@ -123,13 +135,12 @@ def build_report(
     attribution = summary.attribution(con, window, repos, totals)
     step("weekly series")
     weekly = summary.weekly(con, window, repos)
-    step("lift")
-    lift = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
     step("flow metrics")
     flow = flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names)
     step("lift designs")
     designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
-                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings)
+                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
+                            given=given if given is not None and given.per_repo else None)
     step("agent legibility")
     legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher)
     step("agent loops")
@@ -148,7 +159,7 @@ def build_report(
         "size_lines": size,
         "weekly": weekly,
         "adoption": adoption,
-        "lift": lift,
+        "lift": [],
         "flow": flow,
         "lift_designs": designs,
         "legibility": legibility,
@@ -157,6 +168,25 @@ def build_report(
         "warnings": warnings,
     }
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
+    split = (doc["lift_designs"] or {}).get("adoption") or {}
+    per_unit = split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo"))
+    if per_unit:
+        # Dates per unit: the summary lift is the designs' own rows, never a second split at a
+        # pooled date (which once printed 2.53x above a section that said 3.08x).
+        adoption.update({k: v for k, v in split.items() if k not in ("date",)})
+        doc["lift"] = lift_m.lift_from_designs((doc["lift_designs"] or {}).get("designs") or [])
+    else:
+        doc["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+    # The verdict first (docs/json-report.md): one entry per question, from the designs above.
+    doc["verdict"] = (doc["lift_designs"] or {}).get("verdict") or []
+    before_after = next((d for d in (doc["lift_designs"] or {}).get("designs") or []
+                         if d.get("design") == "before-after"), None)
+    if "exposure_after" not in adoption:
+        adoption["exposure_after"] = ((before_after or {}).get("exposure") or {}).get("ai_share_after")
+    step("line provenance and durability")
+    _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
+    doc["verdict"] = doc["verdict"] + verdict(
+        [durability_design(doc.get("durability_lift") or [])] if doc.get("durability_lift") else [])
     mark_partial_weeks(doc, window.as_of)
     return doc
 
@@ -165,6 +195,18 @@ def _filters(window: Window, repos: list[str] | None) -> dict:
     from ..metrics.scope import Scope
 
     return (window.scope or Scope()).as_dict(repos)
+
+
+def _add_provenance_and_durability(doc: dict, con, window: Window, repos, *, horizons, seed: int, n_boot: int) -> None:
+    """`attribution.lines`, `lines_weekly`, `durability`, `durability_weekly` and `durability_lift`
+    (docs/json-report.md): line-level provenance and whether the lines survived."""
+    doc["attribution"]["lines"] = provenance_m.lines(con, window, repos)
+    doc["lines_weekly"] = provenance_m.weekly(con, window, repos)
+    surv = durability_m.change_survival(con, window, repos, horizons)
+    doc["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
+    doc["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
+    doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot,
+                                                                seed=seed, survival=surv)
 
 
 def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:

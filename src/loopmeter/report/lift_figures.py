@@ -232,7 +232,8 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
         ranges = [{"metric": _SHORT_METRIC.get(m, m), "min": h.fmt_ratio(x["min"]), "max": h.fmt_ratio(x["max"]), "n": x["n"]}
                   for m, x in (d.get("specification_range") or {}).items() if x]
         checks = [{"metric": _SHORT_METRIC.get(str(c.get("metric")), str(c.get("metric"))),
-                   "check": str(c.get("check")).replace("_", " "), "applies": bool(c.get("applies"))}
+                   "check": str(c.get("check")).replace("_", " "), "applies": bool(c.get("applies")),
+                   "not_run": c.get("status") == "not_run", "reason": str(c.get("reason") or "")}
                   for c in d.get("checks") or []]
         designs.append({"name": DESIGN_NAMES.get(str(d.get("design")), str(d.get("design"))), "key": key, "rows": rows,
                         "weekly": weekly,

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape as _markup_escape
 from rich.table import Table
 
+from ..lift.verdict import withheld
+
 # Control characters (ESC above all) in a repository name or commit text could drive the user's
 # terminal; they are shown as U+FFFD instead.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -76,12 +78,31 @@ def render_event_logs(report: dict, console: Console) -> None:
     console.print(et)
 
 
+_STATUS_STYLE = {"improved": "green", "worsened": "red", "no_detectable_change": "yellow",
+                 "not_enough_data": "dim", "inconsistent": "magenta"}
+
+
+def render_verdict(entries: list[dict] | None, console: Console) -> None:
+    """The verdict block (lift/verdict.py): one line per question, coloured by status, before any
+    detail, so the first thing a reader sees is what the data lets them conclude."""
+    if not entries:
+        return
+    console.print("[bold]verdict[/bold] [dim](one line per question; the detail follows)[/dim]")
+    for e in entries:
+        status = str(e.get("status"))
+        style = _STATUS_STYLE.get(status, "white")
+        console.print(f"  [{style}]{escape(status.replace('_', ' ')):<21}[/{style}] "
+                      f"[bold]{escape(str(e.get('title') or e.get('question')))}[/bold]: {escape(str(e.get('sentence')))}")
+    console.print()
+
+
 def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     if "totals" not in report:  # no git history: trackers, CI, agent sessions, event logs only
         render_flow(report.get("flow"), console)
         render_agent_loops(report.get("agent_loops"), console)
         render_event_logs(report, console)
         return
+    render_verdict(report.get("verdict"), console)
     t = report["totals"]
     a = report["attribution"]
     share = a.get("ai_share_lower_bound")
@@ -122,6 +143,13 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         for agent, n in a["changes_by_agent"].items():
             at.add_row(escape(agent), _f(n))
         console.print(at)
+    if a.get("changes_not_counted"):
+        console.print(f"{_f(a['changes_not_counted'])} changes rest only on evidence that is not counted as AI "
+                      f"(classes {', '.join(c for c in ('suggestion', 'message') if c not in a.get('ai_classes', ()))}: "
+                      "an accepted AI review suggestion, an AI-written message)", style="dim")
+    if a.get("automation_accounts"):
+        top = ", ".join(f"{escape(b['name'] or b['email'])} ({_f(b['changes'])})" for b in a["automation_accounts"][:5])
+        console.print(f"automation accounts (left out of comparisons): {top}", style="dim")
 
     rows = with_empty_weeks(report["weekly"])[-weeks:]
     partial = any(r.get("partial") for r in rows)
@@ -137,9 +165,18 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     console.print(wk)
 
     ad = report["adoption"]
+    per = ad.get("per_repo") or ad.get("per_team")
+    when = escape(ad["date"]) if ad.get("date") else (
+        ", ".join(f"{escape(str(k))} {escape(str(v or 'none'))}" for k, v in per.items()) if per else "not found")
+    exposure = ad.get("exposure_after")
     console.print(
-        f"[bold]AI adoption:[/bold] {escape(ad['date']) if ad.get('date') else 'not found'}"
+        f"[bold]AI adoption:[/bold] {when}"
         + (f" ({escape(ad['source'])})" if ad.get("source") else "")
+        + (f"; {ad['exposure_after']:.0%} of non-bot changes since then AI-assisted"
+           if ad.get("exposure_after") is not None else "")
+        + ("; stands on " + ", ".join(f"{escape(e['agent'])} {escape(e['class'])} ({e['changes_in_first_4_weeks']} changes in "
+                                      "its first 4 weeks)" for e in ad["evidence"][:2] if e["changes_in_first_4_weeks"])
+           if any(e.get("changes_in_first_4_weeks") for e in ad.get("evidence") or []) else "")
         + f" [dim]rule: {escape(ad['rule'])}[/dim]"
     )
     lt = Table(title="lift (95% CI, authors resampled)", title_justify="left")
@@ -149,6 +186,9 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for i, e in enumerate(report["lift"], 1):
         ci = f"[{e['ci_low']:.2f}, {e['ci_high']:.2f}]" if e.get("ci_low") is not None and e.get("ci_high") is not None else "—"
         ratio = f"{e['ratio']:.2f}x" if e.get("ratio") is not None else "no estimate"
+        why = withheld(e)
+        if why:  # never a result from fewer values than the minimum, or from a zero-width interval
+            ratio, ci = "not shown", why
         lt.add_row(str(i), escape(_METRIC_LABELS.get(e["metric"], e["metric"])), escape(e["comparison"]), ratio, ci, f"{e['n_a']:,} / {e['n_b']:,}")
         notes.append((i, e.get("caveats", [])))
     console.print(lt)
@@ -291,7 +331,7 @@ def render_agent_loops(loops: dict | None, console: Console) -> None:
 
 def _lift_designs(ld: dict | None, console: Console) -> None:
     """One line per headline estimate of each design, with how far the alternatives range."""
-    from .lift_text import sentence
+    from .lift_text import estimator_name, sentence
 
     if (ld or {}).get("teams"):
         per = (ld.get("adoption") or {}).get("per_team") or {}
@@ -306,7 +346,9 @@ def _lift_designs(ld: dict | None, console: Console) -> None:
                       f"--design {escape(d.get('design', ''))})")
         for r in heads:
             n = len(r.get("caveats") or [])
-            console.print(f"  {escape(sentence(r))}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
+            why = withheld(r)
+            text = f"{estimator_name(r.get('estimator'))}: not shown, {why}" if why else sentence(r)
+            console.print(f"  {escape(text)}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
         for metric, x in (d.get("specification_range") or {}).items():
             if x:
                 console.print(f"  [dim]{escape(metric)}: {x['min']:.2f}x to {x['max']:.2f}x across {x['n']} "
