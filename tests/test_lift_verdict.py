@@ -172,3 +172,13 @@ def test_durability_takes_the_longest_horizon_with_enough_data_and_more_survival
     assert "survived 30 days 0.85x as often" in e["sentence"]
     # The 90-day row has too few changes to count as a credible specification pointing the other way.
     assert e["agreement"]["specifications"] == 2 and not e["agreement"]["intervals_disagree"]
+
+
+def test_a_handful_of_authors_on_one_side_is_not_enough_data():
+    # 78 AI-assisted changes, all by 2 people: a comparison of those two with the team.
+    e = only(vd.verdict([before_after([cycle(2.38, 1.09, 5.19, n_clusters=40, n_clusters_a=2, n_clusters_b=38)])]),
+             "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data"
+    assert "Only 2 authors have changes with a known duration after adoption" in e["sentence"]
+    assert f"{vd.MIN_GROUP_CLUSTERS} authors on each side (`MIN_GROUP_CLUSTERS`" in open(
+        "docs/metrics.md", encoding="utf-8").read()

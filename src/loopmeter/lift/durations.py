@@ -176,8 +176,15 @@ def duration_results(design: str, comparison: str, g: Groups, *, seed: int, n_bo
             est = fn(g, seed, n_boot)
         if est is None:
             continue
-        out.append(result_row(design, CYCLE, comparison, est))
+        out.append(result_row(design, CYCLE, comparison, est, **_group_clusters(g)))
     return out
+
+
+def _group_clusters(g: Groups) -> dict:
+    """Authors with a finished item on each side: a clustered interval with a handful of authors on
+    one side rests on those few people however many changes they made (the verdict's minimum)."""
+    return {"n_clusters_a": int(g.a.loc[g.a["observed"], "author_id"].nunique()),
+            "n_clusters_b": int(g.b.loc[g.b["observed"], "author_id"].nunique())}
 
 
 def _within_repo_ratios(g: Groups) -> list[tuple[str, float | None, int]]:

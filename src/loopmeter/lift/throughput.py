@@ -58,7 +58,8 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     r = result_row("before-after", THROUGHPUT, "after/before", est, window_days=window.days,
                 periods={k: {"before_from": p.before_from[k].isoformat(), "adoption": p.adoption[k].isoformat(),
                              "after_until": p.after_until[k].isoformat()} for k in p.adoption},
-                weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()))
+                weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()),
+                n_clusters_a=int((ex["after"] > 0).sum()), n_clusters_b=int((ex["before"] > 0).sum()))
     series = event_time_series(a, p, single)
     selection, novelty = cv.selection("before-after"), _throughput_novelty(series)
     found = [selection, novelty, _throughput_simpsons(a, r.get("ratio"), single, unit)]

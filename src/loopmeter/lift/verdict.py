@@ -33,6 +33,10 @@ from .results import CYCLE, REVERT_RATE, THROUGHPUT
 STATUSES = ("improved", "worsened", "no_detectable_change", "not_enough_data", "inconsistent")
 #: Weeks on each side of adoption below which an after/before verdict is not given.
 MIN_WEEKS = 8
+#: Authors on each side below which a clustered interval is not trusted: with a handful of
+#: clusters on one side, cluster-robust errors and the cluster bootstrap both understate the spread
+#: (MacKinnon and Webb 2017 on few treated clusters), however many changes those people made.
+MIN_GROUP_CLUSTERS = 5
 #: AI-assisted share of the changes landed after adoption below which a before/after difference
 #: is not credited to AI (a convention: at 10% AI use, 90% of the "after" work is the same as before).
 MIN_EXPOSURE = 0.10
@@ -124,7 +128,8 @@ def credible(rows: Iterable[Mapping], q: Mapping, design: Mapping | None = None)
     out = []
     for r in rows:
         n_a, n_b = _counts(r, q)
-        if cluster_aware(r, design) and usable_interval(r) and min(n_a, n_b) >= MIN_VALUES:
+        few = min(r.get("n_clusters_a", MIN_GROUP_CLUSTERS), r.get("n_clusters_b", MIN_GROUP_CLUSTERS))
+        if cluster_aware(r, design) and usable_interval(r) and min(n_a, n_b) >= MIN_VALUES and few >= MIN_GROUP_CLUSTERS:
             out.append(r)
     return out
 
@@ -185,6 +190,11 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
     n_cl = int(head.get("n_clusters") or 0)
     if n_cl < MIN_CLUSTERS:
         return f"Only {n_cl} authors in the comparison (at least {MIN_CLUSTERS} are needed for an honest interval)."
+    for key, name in (("n_clusters_a", names[0]), ("n_clusters_b", names[1])):
+        k = head.get(key)
+        if k is not None and k < MIN_GROUP_CLUSTERS:
+            return (f"Only {k} author{'' if k == 1 else 's'} {'has' if k == 1 else 'have'} {what} {name} (at least "
+                    f"{MIN_GROUP_CLUSTERS} are needed): the comparison would be about those people, not the team.")
     if q["after_before"]:
         before, after = _weeks(head, design)
         for n, side in ((before, "before"), (after, "after")):
