@@ -182,3 +182,14 @@ def test_a_handful_of_authors_on_one_side_is_not_enough_data():
     assert "Only 2 authors have changes with a known duration after adoption" in e["sentence"]
     assert f"{vd.MIN_GROUP_CLUSTERS} authors on each side (`MIN_GROUP_CLUSTERS`" in open(
         "docs/metrics.md", encoding="utf-8").read()
+
+
+def test_one_author_making_most_changes_counts_as_few_effective_authors():
+    from loopmeter.lift.results import effective_clusters
+
+    assert effective_clusters([10, 10, 10, 10]) == 4.0  # equal authors count fully
+    assert effective_clusters([70, 1, 1, 1, 1, 1, 1, 1, 1]) == pytest.approx(78 ** 2 / (70 ** 2 + 8), abs=0.01)
+    e = only(vd.verdict([before_after([cycle(2.38, 1.09, 5.19, n_clusters=12, n_clusters_a=7, n_clusters_b=7,
+                                             effective_clusters_a=1.2, effective_clusters_b=6.0)])]),
+             "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and "amount to only 1.2 equal ones" in e["sentence"]

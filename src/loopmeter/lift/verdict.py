@@ -128,7 +128,8 @@ def credible(rows: Iterable[Mapping], q: Mapping, design: Mapping | None = None)
     out = []
     for r in rows:
         n_a, n_b = _counts(r, q)
-        few = min(r.get("n_clusters_a", MIN_GROUP_CLUSTERS), r.get("n_clusters_b", MIN_GROUP_CLUSTERS))
+        few = min(r.get(k, MIN_GROUP_CLUSTERS) for k in ("n_clusters_a", "n_clusters_b", "effective_clusters_a",
+                                                          "effective_clusters_b"))
         if cluster_aware(r, design) and usable_interval(r) and min(n_a, n_b) >= MIN_VALUES and few >= MIN_GROUP_CLUSTERS:
             out.append(r)
     return out
@@ -190,11 +191,15 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
     n_cl = int(head.get("n_clusters") or 0)
     if n_cl < MIN_CLUSTERS:
         return f"Only {n_cl} authors in the comparison (at least {MIN_CLUSTERS} are needed for an honest interval)."
-    for key, name in (("n_clusters_a", names[0]), ("n_clusters_b", names[1])):
-        k = head.get(key)
+    for side, name in (("a", names[0]), ("b", names[1])):
+        k, eff = head.get(f"n_clusters_{side}"), head.get(f"effective_clusters_{side}")
         if k is not None and k < MIN_GROUP_CLUSTERS:
             return (f"Only {k} author{'' if k == 1 else 's'} {'has' if k == 1 else 'have'} {what} {name} (at least "
                     f"{MIN_GROUP_CLUSTERS} are needed): the comparison would be about those people, not the team.")
+        if eff is not None and eff < MIN_GROUP_CLUSTERS:
+            return (f"The {what} {name} come from {k} authors but amount to only {eff:.1f} equal ones (a few people "
+                    f"made most of them; at least {MIN_GROUP_CLUSTERS} are needed): the comparison would be about "
+                    "those people, not the team.")
     if q["after_before"]:
         before, after = _weeks(head, design)
         for n, side in ((before, "before"), (after, "after")):
