@@ -42,7 +42,7 @@ def test_interval_below_one_for_cycle_time_is_improved_and_above_is_worsened():
 
 
 def test_more_throughput_is_improved_fewer_reverts_is_improved():
-    tp = row("ratio_of_rates", 1.4, 1.1, 1.8, metric=THROUGHPUT, weeks_before=12, weeks_after=12)
+    tp = row("poisson_author_fe", 1.4, 1.1, 1.8, metric=THROUGHPUT, weeks_before=12, weeks_after=12)
     rv = row("ratio_of_rates", 0.5, 0.3, 0.8, metric=REVERT_RATE, n_a=3, n_b=6, n_changes_a=300,
              n_changes_b=300, periods=PERIODS)
     out = vd.verdict([before_after([tp], quality=[rv])])
