@@ -75,6 +75,7 @@ def test_line_fates_by_hand(tmp_path):
     # 4 (not AI) died at the deletion (pos 5). Nothing else died.
     assert f.deaths == {(0, 1): [1, 0], (4, 5): [2, 1]}
     assert f.tracked_lines == 9 + 1 + 5 + 1  # b.py, c.py (3 kept + 2 restored), z.txt
+    assert f.state.next_pos == 8 and f.state.head == info.head_sha
 
 
 def test_durability_report_by_hand(tmp_path):
@@ -166,3 +167,76 @@ def test_survival_ratio_covers_a_planted_effect():
     surv = rng.binomial(added, np.where(is_ai, 0.6, 0.8))
     out = survival_ratio(author, is_ai, added, surv, n_boot=500, seed=1)
     assert out["ci_low"] < 0.75 < out["ci_high"] < 1.0
+
+
+def _fates(store):
+    with Store.open(store) as st:
+        return (st.con.execute("select sha, pos, landed_at, lines_added, ai_lines_added, with_provenance "
+                               "from line_origins order by pos").fetchall(),
+                st.con.execute("select born_pos, died_pos, lines, ai_lines from line_deaths order by 1, 2").fetchall())
+
+
+def test_incremental_pass_equals_a_full_one(tmp_path):
+    """An ingest after new commits resumes from the stored tree; a rewritten history starts again.
+    Either way the stored births and deaths equal those of a fresh store."""
+    r, s = build(tmp_path / "r")
+    store = tmp_path / "inc.duckdb"
+    r.git("branch", "keep")
+    r.git("reset", "-q", "--hard", s["ai"])
+    api.ingest([r.path], store_path=store)
+    r.git("reset", "-q", "--hard", "keep")
+    api.ingest([r.path], store_path=store)  # resumes: del, revert, last are read
+    fresh = tmp_path / "fresh.duckdb"
+    api.ingest([r.path], store_path=fresh)
+    assert _fates(store) == _fates(fresh)
+    assert len(_fates(store)[0]) == 8
+    # Rewrite: drop the last commit and add another; the stored state's head is gone from the line.
+    r.git("reset", "-q", "--hard", s["revert"])
+    r.commit("other", author=ALICE, date=day(201), files={"b.py": "replaced entirely, every line\n"})
+    api.ingest([r.path], store_path=store)
+    fresh2 = tmp_path / "fresh2.duckdb"
+    api.ingest([r.path], store_path=fresh2)
+    assert _fates(store) == _fates(fresh2)
+    # b.py (9 lines of Alice, 1 of Bob) is replaced by the last commit: all ten die there.
+    deaths = _fates(store)[1]
+    assert (0, 7, 9, 0) in deaths and (1, 7, 1, 0) in deaths
+
+
+def test_durability_days_from_loopmeter_toml(tmp_path):
+    from loopmeter.config import load_config
+    from loopmeter.errors import ConfigError
+
+    p = tmp_path / "loopmeter.toml"
+    p.write_text("durability_days = [90, 7, 30, 7]\n")
+    assert load_config(p).durability_days == (7, 30, 90)
+    p.write_text("durability_days = [14, 0]\n")
+    with pytest.raises(ConfigError, match="durability_days must be a list of positive whole numbers"):
+        load_config(p)
+
+
+def test_missing_blobs_give_unknown_fates_not_a_failure(tmp_path):
+    """A trimmed mirror lacks some blobs: git dies in a commit's diff (after printing it) or in rename
+    detection (before). Lines of a file git cannot read have an unknown fate (died_pos -1)."""
+    r = GitRepo(tmp_path / "r")
+    a = r.commit("A", author=ALICE, date=day(0), files={"big.txt": numbered("big line", 10),
+                                                         "small.txt": numbered("small line", 5)})
+    b = r.commit("B", author=BOB, date=day(1), files={"big.txt": numbered("big line", 10).replace("big line 1\n", "BIG 1 changed\n"),
+                                                      "small.txt": numbered("small line", 5).replace("small line 1\n", "SMALL 1 changed\n")})
+    r.git("rm", "-q", "small.txt")
+    c = r.commit("C", author=BOB, date=day(2), files={"other.txt": numbered("other text", 5)})
+    d = r.commit("D", author=ALICE, date=day(3), files={"d.txt": numbered("dee", 3)})
+    e = r.commit("E", author=ALICE, date=day(4), files={"other.txt": numbered("other text", 6)})
+    for rev in (f"{b}:big.txt", f"{c}:other.txt"):
+        blob = r.git("rev-parse", rev)
+        (r.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    info = open_repository(r.path)
+    f = line_fates.track(info, info.head_sha)
+    assert [o.sha for o in f.origins] == [a, b, c, d, e]
+    # B's and E's lines in the files git cannot read (big.txt at B, other.txt from C on) are not counted.
+    assert [o.lines_added for o in f.origins] == [15, 1, 0, 3, 0]
+    # A's big.txt lines: unknown from B on. small.txt: line 1 changed at B, the rest deleted at C.
+    assert f.deaths == {(0, -1): [10, 0], (0, 1): [1, 0], (0, 2): [4, 0], (1, 2): [1, 0]}
+
+
+def numbered(prefix: str, n: int) -> str:
+    return "".join(f"{prefix} {i}\n" for i in range(1, n + 1))

@@ -186,9 +186,22 @@ def test_cli_lift_log_and_report_keys(store: Path):
         api.log_lift("nope", store_path=store)
     with pytest.raises(ConfigError, match="LOG=YYYY-MM-DD"):
         api.log_lift("desk", store_path=store, adoption_dates=["desk=2024-13-01"])
-    r = run("report", "--json", "--window-days", "7", "--store", store, cwd=cwd)
-    assert r.returncode == 0, r.stderr
-    entry = json.loads(r.stdout)["event_logs"][0]
+    entry = api.report_from_store(store_path=store, window_days=7, config=load_config(cwd / "loopmeter.toml"))["event_logs"][0]
     for key in ("weekly", "cycle_time_hours", "waiting", "ai_share", "lift"):
         assert key in entry
     assert entry["waiting"]["p50_hours"] == 4.0
+
+
+def test_team_cluster_comes_from_the_cases_team_attribute(tmp_path: Path):
+    from loopmeter.metrics.log_loops import case_frame
+
+    p = tmp_path / "t.csv"
+    p.write_text("case,activity,timestamp,resource,squad\nA,Open,2024-01-01T00:00:00Z,ann,red\n"
+                 "A,Close,2024-01-01T05:00:00Z,bob,\nB,Open,2024-01-02T00:00:00Z,ann,\n"
+                 "B,Close,2024-01-02T01:00:00Z,ann,\n")
+    s = tmp_path / "s.duckdb"
+    api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
+    with Store.open(s, create=False, read_only=True) as store:
+        df, _ = case_frame(store, "desk", LogSettings(end=("close",), cluster="team", team_attribute="squad"), LogWindow(7))
+    assert dict(zip(df["item_id"], df["cluster"])) == {"events:desk:A": "red", "events:desk:B": "(no team)"}
+    assert dict(zip(df["item_id"], df["cycle_hours"])) == {"events:desk:A": 5.0, "events:desk:B": 1.0}

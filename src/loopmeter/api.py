@@ -297,7 +297,9 @@ def ingest_events(
     name = _log_name(log_name, path)
     fmt = check_readable(path, fmt)  # before the store is opened: a wrong path creates nothing
     config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
+    from .sources.safe import reading
+
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store, reading(path):
         matcher = Matcher.load(config.signatures, config.bots)
         if fmt == "csv":  # DuckDB's reader when the file is clean; the Python one otherwise
             done = ingest_csv(store, name=name, path=path, mapping=mapping or EventMapping(),
@@ -307,6 +309,99 @@ def ingest_events(
         ids = Identities(store.meta("salt") or "", matcher)
         return ingest_log(store, name=name, path=str(path), ids=ids,
                           read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
+
+
+def ingest_mlflow(
+    tracking_uri: str,
+    *,
+    experiments: Sequence[str] = (),
+    objective: str | None = None,
+    store_path: str | Path | None = DEFAULT_STORE,
+    agent_tags: Sequence[str] | None = None,
+    agent_users: Sequence[str] = (),
+    config: Config | None = None,
+) -> list["LogSummary"]:
+    """Read MLflow experiments' runs through MLflow's client (any tracking URI it accepts) as
+    `experiment` items, one log `mlflow:NAME` per experiment, replacing that experiment's last
+    ingest. `objective` ("metric:max" or "metric:min") is remembered for the experiments' report."""
+    from .metrics.experiments import parse_objective
+    from .sources.mlflow_runs import AGENT_TAGS, log_name, read_runs, run_rows, safe_uri
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    if objective is not None:
+        parse_objective(objective)  # a bad value is one line before the store is opened
+    exps = read_runs(tracking_uri, list(experiments))
+    config = config or load_config()
+    out = []
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
+        for e in exps:
+            rows = run_rows(e, lambda u: ids.actor_id(u, ""), agent_tags=tuple(agent_tags or AGENT_TAGS),
+                            agent_users=tuple(agent_users))
+            out.append(write_log(store, name=log_name(e.name), path=safe_uri(tracking_uri), fmt="mlflow", rows=rows,
+                                 skipped=[], ids=ids))
+            if objective is not None:
+                store.set_meta(f"objective:{log_name(e.name)}", objective)
+    return out
+
+
+def ingest_incidents(
+    path: str | Path,
+    *,
+    provider: str,
+    store_path: str | Path | None = DEFAULT_STORE,
+    log_name: str | None = None,
+    config: Config | None = None,
+) -> "LogSummary":
+    """Read a PagerDuty or Opsgenie incident CSV export (sources/incidents.py) as `incident`
+    items linked to repositories by loopmeter.toml `[[incidents.service]]`; ingesting the same
+    log name again replaces it."""
+    from .sources.incidents import PROVIDERS, incident_rows, read_incidents
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    if provider not in PROVIDERS:
+        raise ConfigError(f"incident provider {provider!r} is not one of {', '.join(PROVIDERS)}")
+    name = log_name or f"{provider}:{_log_name(None, path)}"
+    incidents, skipped = read_incidents(path)
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
+        return write_log(store, name=name, path=str(path), fmt=f"{provider}-csv",
+                         rows=incident_rows(provider, incidents, config.incident_services), skipped=skipped, ids=ids)
+
+
+def ingest_pagerduty(
+    *,
+    url: str | None = None,
+    token_env: str | None = None,
+    store_path: str | Path | None = DEFAULT_STORE,
+    log_name: str = "pagerduty:api",
+    config: Config | None = None,
+    transport=None,
+) -> "LogSummary":
+    """Read every PagerDuty incident through its REST API (`url`, default api.pagerduty.com; the
+    token from `token_env`, default PAGERDUTY_TOKEN, never stored or shown) as `incident` items,
+    replacing the last API ingest."""
+    from .sources.http import ApiClient, token_from_env
+    from .sources.incidents import PAGERDUTY_API, _pagerduty_provider, incident_rows, read_pagerduty
+    from .store.event_logs import write_log
+    from .store.git_load import Identities
+
+    provider = _pagerduty_provider()
+    env = token_env or provider.token_env
+    token = token_from_env(env)
+    if not token:
+        raise ConfigError(f"PagerDuty's API needs a token: set {env} (or name another variable with --token-env)")
+    base = url or PAGERDUTY_API
+    with ApiClient(base, provider=provider, token=token, transport=transport) as client:
+        incidents = read_pagerduty(client)
+    config = config or load_config()
+    with _damaged_store(store_path), Store.open(store_path) as store:
+        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
+        return write_log(store, name=log_name, path=base, fmt="pagerduty-api",
+                         rows=incident_rows("pagerduty", incidents, config.incident_services), skipped=[], ids=ids)
 
 
 def ingest_jira_csv(
@@ -329,9 +424,12 @@ def ingest_jira_csv(
 
     name = _log_name(log_name, path)
     where = _jira_host(url) if url else "jira"
-    issues, skipped = read_jira_csv(path)
+    from .sources.safe import reading
+
+    with reading(path):
+        issues, skipped = read_jira_csv(path)
     config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
+    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store, reading(path):
         matcher = Matcher.load(config.signatures, config.bots)
         ids = Identities(store.meta("salt") or "", matcher)
         accounts = ApiActors(store.meta("salt") or "", matcher, where)
@@ -468,13 +566,18 @@ def _scope(store: Store, config: Config, *, team: str | None, agent: str | None,
         by_actor, _unmatched = resolve(store.con, config.teams, config.path) if config.teams else ({}, [])
         actors = team_scope(team, by_actor, [t.name for t in config.teams])
     if agent is not None:
-        known = [a for (a,) in store.con.execute(
-            "select distinct agent from attributions union select distinct agent from actors "
-            "where agent is not null order by 1").fetchall() if a]
+        known = _agents(store)
         if agent not in known:
             raise ConfigError(f"--agent: no change in the store is attributed to {agent!r} "
                               f"(agents: {', '.join(known) if known else 'none'})")
     return Scope(team=team, team_actors=actors, agent=agent, since=since, until=until)
+
+
+def _agents(store: Store) -> list[str]:
+    """Every agent named by an attribution or an agent account in the store."""
+    rows = store.con.execute("select distinct agent from attributions union select distinct agent from actors "
+                             "where agent is not null order by 1").fetchall()
+    return [a for (a,) in rows if a]
 
 
 def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Config | None = None) -> dict:
@@ -485,9 +588,7 @@ def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Con
     config = config or load_config()
     with _damaged_store(store_path), Store.open_read(store_path) as store:
         repos = [r for (r,) in store.con.execute("select repo from repos order by repo").fetchall()]
-        agents = [a for (a,) in store.con.execute(
-            "select distinct agent from attributions union select distinct agent from actors "
-            "where agent is not null order by 1").fetchall() if a]
+        agents = _agents(store)
     teams = [t.name for t in config.teams] + ([UNASSIGNED] if config.teams else [])
     return {"repos": repos, "teams": teams, "agents": agents}
 
@@ -512,6 +613,7 @@ def report_from_store(
     by: str | None = None,
     read_only: bool = False,
     week: date | None = None,
+    progress: Callable[[str], object] | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
 
@@ -523,7 +625,8 @@ def report_from_store(
     or the `--adoption-date` values as `lift` takes them (`YYYY-MM-DD`, `REPO=YYYY-MM-DD`,
     `TEAM=YYYY-MM-DD` per team). `read_only` opens the store read-only (the
     dashboard). With `week` (its Monday), the result is instead `{"week", "filters", "changes"}`:
-    that week's changes of the slice, newest first (the dashboard's drill-down)."""
+    that week's changes of the slice, newest first (the dashboard's drill-down). `progress(step)` is
+    told each part of the report as it starts."""
     from .metrics.dora import FailureRule
     from .lift.by_unit import choose_unit
     from .report.document import build_report, change_rows
@@ -545,11 +648,13 @@ def report_from_store(
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
-                           durability_horizons=config.durability_days)
+                           durability_horizons=config.durability_days, step=progress)
         _log_loops(store, doc, config, window, seed)
         if html_path is not None:
             from .report.html import render_html
 
+            if progress is not None:
+                progress("writing the HTML report")
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
             render_html(doc, rows, Path(html_path))
     return doc
@@ -569,10 +674,20 @@ def _adoption(value, by: str):
 def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> None:
     """Each event log's work-loop keys (metrics/log_loops.py), judged as of the report's as-of only
     when it was given: a log's own weeks otherwise end at its newest event."""
+    from .metrics.experiments import experiments
     from .metrics.log_loops import with_loops
 
-    with_loops(store, doc.get("event_logs") or [], config.logs.for_log, days=window.days,
+    logs = doc.get("event_logs") or []
+    # MLflow experiments are logs in the store but loops of their own kind in the report.
+    doc["event_logs"] = [g for g in logs if g.get("format") != "mlflow"]
+    with_loops(store, doc["event_logs"], config.logs.for_log, days=window.days,
                as_of=window.as_of if window.rule == "given" else None, seed=seed)
+    if len(doc["event_logs"]) < len(logs):
+        doc["experiments"] = experiments(store, seed=seed)
+    if any(g.get("format") in ("pagerduty-csv", "opsgenie-csv", "pagerduty-api") for g in logs):
+        from .metrics.incidents import incidents
+
+        doc["incidents"] = incidents(store)
 
 
 def log_lift(
@@ -634,8 +749,9 @@ def analyze(
     by = choose_unit(report_options.get("by"), config.teams)
     _adoption(report_options.get("adoption_date"), by)  # a bad date too
     results = ingest(paths, store_path=store_path, branch=branch, progress=progress, config=config, pull_refs=pull_refs)
+    step = getattr(progress, "step", None)
     return report_from_store(store_path=store_path, repos=[r.repo for r in results], html_path=html_path, config=config,
-                  **report_options)
+                             progress=(lambda name: step("report: " + name)) if step else None, **report_options)
 
 
 def legibility(path: str | Path, *, store_path: str | Path | None = None, config: Config | None = None) -> dict:
@@ -686,13 +802,17 @@ def lift(
     covariates: Sequence[str] = (),
     config: Config | None = None,
     by: str = "repo",
+    randomization: str = "assumed",
+    fixed_effects: Sequence[str] = (),
+    duration_unit: str | None = None,
 ) -> dict:
     """One lift design with every estimator, its caveats and the specification table.
 
     `design` is "before-after" (adoption dates: one "YYYY-MM-DD" or "repo=YYYY-MM-DD" per
     repository in `adoption_dates`, detected when omitted) or "ai-vs-human" over the store; or give
-    `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster` and `covariates`)
-    for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
+    `csv_path` (with `duration` or `start`/`end`, `treatment`, optional `treated`, `cluster`, `covariates`,
+    `fixed_effects`, `randomization` "unit"/"cluster"/"none"/"assumed" and `duration_unit`; see
+    designs/pilot.py) for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
         of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team
     owning most of each change's lines in CODEOWNERS. Returns
     `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
@@ -701,7 +821,9 @@ def lift(
 
     if csv_path is not None:
         return ld.experiment_design(csv_path, duration=duration, start=start, end=end, treatment=treatment,
-                                    treated=treated, cluster=cluster, covariates=tuple(covariates), seed=seed, n_boot=n_boot)
+                                    treated=treated, cluster=cluster, covariates=tuple(covariates), seed=seed, n_boot=n_boot,
+                                    randomization=randomization, fixed_effects=tuple(fixed_effects),
+                                    duration_unit=duration_unit)
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)

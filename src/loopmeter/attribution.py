@@ -515,6 +515,30 @@ class Matcher:
                         _add(found, sig, kind, text or m.group(0))
         return list(found.values())
 
+    def class_of_signal(self, agent: str, kind: str, signal: str) -> str | None:
+        """The class of stored evidence, judged again from its matched text (`Evidence.signal`):
+        for rows stored before classes existed. None when the text no longer matches `agent`
+        (a clipped signal, a signature since removed)."""
+        found: dict[tuple[str, str, str], Evidence] = {}
+        text = signal or ""
+        if kind in _IDENTITY_KINDS:
+            name, _, rest = text.rpartition(" <")
+            self._identity(kind, name, rest[:-1] if rest.endswith(">") else rest, found)
+        elif kind == "branch":
+            return next((e.evidence_class for e in self.match_branch(text) if e.agent == agent), None)
+        else:
+            m = _TRAILER_LINE.fullmatch(text.strip())
+            if m and kind in ("trailer", "message"):
+                self._trailer(m.group(1), m.group(2).strip(), found, kind, 1.0)
+            low = text.lower()
+            for group_kind, needle, sigs in self._text_groups:
+                if group_kind == kind and (needle is None or needle in low):
+                    for sig in sigs:
+                        if sig.regex.search(text):
+                            _add(found, sig, kind, text)
+        hits = [e for e in found.values() if e.agent == agent]
+        return max(hits, key=lambda e: e.confidence).evidence_class if hits else None
+
     def match_branch(self, branch: str) -> list[Evidence]:
         """Evidence from a branch name (e.g. ``claude/fix-login``); one per agent at most."""
         b = _normalise_branch(branch)

@@ -9,6 +9,7 @@ from pathlib import Path
 from .attribution import AI_CLASSES, CLASSES, MIN_ADOPTION_SHARE
 from .errors import ConfigError
 from .log_settings import LogConfig, parse_logs
+from .sources.incidents import ServiceLink, parse_service_links
 from .teams import Team, parse_teams
 
 CONFIG_FILE = "loopmeter.toml"
@@ -47,6 +48,8 @@ class Config:
     teams: list[Team] = field(default_factory=list)
     #: `[[log]]`: how each ingested event log is read as a work loop (log_settings.py)
     logs: LogConfig = field(default_factory=LogConfig)
+    #: `[[incidents.service]]`: which repository and team each incident service belongs to
+    incident_services: tuple[ServiceLink, ...] = ()
     path: Path | None = None
 
 
@@ -70,7 +73,8 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{p}: durability_days must be a list of positive whole numbers of days, not {horizons!r}")
     attribution = data.get("attribution", {})
     if not isinstance(attribution, dict):
-        raise ConfigError(f"{p}: attribution must be a table ([attribution])")
+        raise ConfigError(f"{p}: attribution must be a table ([attribution] or [[attribution.signature]]), "
+                          f"not {attribution!r}")
     sigs = attribution.get("signature", [])
     if not isinstance(sigs, list) or not all(isinstance(s, dict) for s in sigs):
         raise ConfigError(f"{p}: attribution.signature must be a list of tables ([[attribution.signature]])")
@@ -86,8 +90,12 @@ def load_config(path: Path | None = None) -> Config:
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
         raise ConfigError(f"{p}: attribution.min_adoption_share must be a number from 0 up to (not including) 1, "
                           f"not {share!r}")
-    teams = parse_teams(data.get("team"), text, p)
+    from .sources.safe import reading
+
+    with reading(p):
+        teams = parse_teams(data.get("team"), text, p)
     logs = parse_logs(data.get("log"), p)
+    services = parse_service_links(data.get("incidents"), p)
     return Config(window_days=window, durability_days=tuple(sorted(set(horizons))), signatures=sigs, bots=bots,
                   ai_classes=tuple(dict.fromkeys(classes)), min_adoption_share=float(share), teams=teams, logs=logs,
-                  path=p)
+                  incident_services=services, path=p)

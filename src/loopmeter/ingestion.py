@@ -26,6 +26,7 @@ from .store.git_load import Identities, finish_ingest, previous_tips, reattribut
 from .store.provenance_load import (
     provenance_for_tracking,
     record_trace_files,
+    load_line_state,
     store_provenance,
     sync_provenance_evidence,
     write_line_fates,
@@ -70,6 +71,8 @@ class Progress:
     def start(self, repo: str, total: int | None, unit: str = "commits") -> None: ...
     def advance(self, n: int) -> None: ...
     def note(self, message: str) -> None: ...
+    def step(self, name: str) -> None:
+        """A step after the history is read (deriving changes, ...), named as it starts."""
     def start_set(self, total: int, done: int = 0) -> None:
         """A set of `total` repositories begins, `done` of them already up to date."""
     def repo_done(self) -> None:
@@ -156,17 +159,22 @@ def ingest_git(
             break
         new += write_commits(store, repo, batch, ids, matcher)
         progress.advance(len(batch))
+    progress.step("finishing the ingest")
     finish_ingest(store, repo, tips)
     if new >= REOPEN_AFTER:
         store.reopen()
     if old and store.meta(f"signatures:{repo}") != matcher.fingerprint:
         # Commits stored earlier were attributed under other signatures (loopmeter.toml or the
         # package's data file changed): judge the whole history by the same rules again.
+        progress.step("attributing again under new signatures")
         reattribute(store, repo, matcher)
     store.set_meta(f"signatures:{repo}", matcher.fingerprint)
+    progress.step("reading line provenance")
     warnings.extend(_read_provenance(store, info, repo, traces))
+    progress.step("deriving changes")
     stats = derive_changes(store, repo, matcher)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
+    progress.step("linking pull requests and issues")
     relink_api_sources(store)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
@@ -186,6 +194,7 @@ def ingest_git(
     store.set_meta(f"warnings:{repo}", json.dumps(warnings))
     for w in warnings:
         progress.note(w)
+    progress.step("done")
     return IngestResult(
         repo=repo, path=str(info.path), new_commits=new, head_commits=stats.get("head_commits", 0),
         changes=stats.get("changes", 0), incremental=bool(old), warnings=warnings,
@@ -220,17 +229,30 @@ def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str
 
 
 def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progress) -> None:
-    """The durability pass, unless neither the head nor the provenance changed since the last one."""
+    """The durability pass (sources/line_fates.py). It resumes from where the last pass stopped when
+    that head is on the new head's first-parent line and the provenance is unchanged (only the new
+    commits are read); otherwise it walks the whole first-parent line again."""
     fp = store.con.execute(
         "select count(*), coalesce(sum(ai_lines), 0), coalesce(sum(hash(sha || path || coalesce(ranges, ''))), 0) "
         "from line_provenance where repo = ?", [repo]).fetchone()
-    key = f"{info.head_sha}:{fp[0]}:{fp[1]}:{fp[2]}"
-    if store.meta(f"line_fates:{repo}") == key:
+    prov_key = f"{fp[0]}:{fp[1]}:{fp[2]}"
+    done = (store.meta(f"line_fates:{repo}") or "").split(":", 1)
+    if done == [info.head_sha, prov_key]:
         return
+    resume = None
+    if len(done) == 2 and done[1] == prov_key:
+        resume = load_line_state(store, repo)
+        if resume is not None and not _on_first_parent_line(info, resume.head):
+            resume = None  # history was rewritten, or the branch changed: start again
     ai, shas = provenance_for_tracking(store, repo)
-    fates = line_fates.track(info, info.head_sha, ai, provenance_shas=shas)
-    write_line_fates(store, repo, fates)
-    store.set_meta(f"line_fates:{repo}", key)
+    fates = line_fates.track(info, info.head_sha, ai, provenance_shas=shas, resume=resume)
+    write_line_fates(store, repo, fates, incremental=resume is not None)
+    store.set_meta(f"line_fates:{repo}", f"{info.head_sha}:{prov_key}")
+
+
+def _on_first_parent_line(info: gitsrc.RepoInfo, sha: str) -> bool:
+    out = gitsrc.git(info.path, "rev-list", "--first-parent", info.head_sha, check=False).stdout
+    return sha.encode() in out.split()
 
 
 def _count(info: gitsrc.RepoInfo, tips: list[str], exclude: list[str]) -> int | None:

@@ -212,12 +212,12 @@ def _prior_selection(df: pd.DataFrame, adoption: Adoption | None, repos: list[st
 
 # Keys of pilot_lift's document that describe the whole table rather than its main estimate.
 _PILOT_TABLE_KEYS = ("source", "duration_source", "rows", "treatment_levels", "cluster", "missing_duration_rows",
-                     "conf", "size_sensitivity", "alternatives")
+                     "conf", "size_sensitivity", "alternatives", "randomization")
 
 
 def experiment_design(csv_path, *, duration: str | None, start: str | None, end: str | None, treatment: str | None,
                       treated: str | None = None, cluster: str | None, covariates: tuple[str, ...] = (), seed: int = 0,
-                      n_boot: int = 2000) -> dict:
+                      n_boot: int = 2000, **pilot_options) -> dict:
     """The pilot's log-duration regression (designs/pilot.py) and its alternative estimators as
     result rows of the same shape as the store designs, with the specification range over them."""
     from ..designs.pilot import pilot_lift
@@ -225,7 +225,7 @@ def experiment_design(csv_path, *, duration: str | None, start: str | None, end:
     if not treatment:
         raise ConfigError("--treatment: the --csv design needs the column that says which tasks were treated")
     raw = pilot_lift(csv_path, duration=duration, start=start, end=end, treatment=treatment, treated=treated, cluster=cluster,
-                     covariates=covariates, n_boot=n_boot, seed=seed)
+                     covariates=covariates, n_boot=n_boot, seed=seed, **pilot_options)
     main = {k: v for k, v in raw.items() if k not in _PILOT_TABLE_KEYS and k not in ("design", "metric", "comparison")}
     results = [result_row("experiment", "duration", "treated/control", main)]
     for alt in raw.get("alternatives") or []:
@@ -313,7 +313,7 @@ def _team_adoption(con, window: Window, names: list[str], given: Adoption | None
             raise ConfigError(f"--adoption-date: no team {unknown[0]!r} in {where} (have: {', '.join(known)})")
         adp = replace(given, unit="team")
     else:
-        adp = detect_by_unit(frame, list(unit.names), unit)
+        adp = detect_by_unit(frame, list(unit.names), unit, window.min_adoption_share)
     return unit, team_summary(frame, unit.names), adp
 
 

@@ -15,14 +15,13 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from ..attribution import MIN_ADOPTION_SHARE
 from ..stats.lift import Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
 from ..metrics import adoption_evidence
 from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 
-ADOPTION_RULE = (
-    "the first ISO week with AI-attributed changes such that at least 3 of the 4 weeks starting there "
-    "have AI-attributed changes"
-)
+# The detection rule in words at the default minimum share (metrics/adoption_evidence.py).
+ADOPTION_RULE = adoption_evidence.rule(MIN_ADOPTION_SHARE)
 OBSERVATIONAL = (
     "observational data: AI use was not randomized, so authors or tasks that used AI may differ from the rest"
 )
@@ -37,7 +36,7 @@ def adoption(con, window: Window, repos: list[str] | None, given: date | None) -
     if given is not None:
         return adoption_evidence.attach({"date": given.isoformat(), "source": "given", "rule": "set with --adoption-date"},
                                         con, window, repos, given)
-    rule = adoption_evidence.rule(window)
+    rule = adoption_evidence.rule(window.min_adoption_share)
     df = adoption_evidence.weekly_ai(con, window, repos)
     if df.empty:
         return {"date": None, "source": None, "rule": rule, "evidence": [], "exposure_after": None}

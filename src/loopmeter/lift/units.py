@@ -16,10 +16,11 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from ..attribution import MIN_ADOPTION_SHARE
 from ..stats.lift import detect_adoption
 from ..teams import UNASSIGNED, Team, resolve
+from ..metrics import adoption_evidence
 from ..metrics.changes import Window, salt_free_author_keys
-from .summary import ADOPTION_RULE
 from .inputs import Adoption, weekly_activity
 
 
@@ -121,28 +122,31 @@ def team_warnings(unit: Unit, summary: list[dict]) -> list[str]:
     return out
 
 
-def detect_by_unit(frame: pd.DataFrame, names: list[str], unit: Unit) -> Adoption:
+def detect_by_unit(frame: pd.DataFrame, names: list[str], unit: Unit,
+                   min_share: float = MIN_ADOPTION_SHARE) -> Adoption:
     """Each unit's own adoption date (the same rule as lift.adoption, on the same changes: every
     non-bot change landed by as_of), else the pooled date for all, as inputs.detect_adoption
     does per repository."""
     done = frame[frame["observed"]]
-    pooled = _detect(done)
+    rule = adoption_evidence.rule(min_share)
+    pooled = _detect(done, min_share)
     if len(names) > 1:
         per = {}
         for n in names:
-            d = _detect(done[done["repo"] == n])
+            d = _detect(done[done["repo"] == n], min_share)
             if d is not None:
                 per[n] = d
         if per:
             return Adoption(default=None, per_repo=per, source=f"detected per {unit.noun}",
-                            rule=f"{ADOPTION_RULE}; applied to each {unit.noun} on its own", unit=unit.key)
-    return Adoption(default=pooled, source="detected" if pooled else None, rule=ADOPTION_RULE, unit=unit.key)
+                            rule=f"{rule}; applied to each {unit.noun} on its own", unit=unit.key)
+    return Adoption(default=pooled, source="detected" if pooled else None, rule=rule, unit=unit.key)
 
 
-def _detect(done: pd.DataFrame) -> date | None:
+def _detect(done: pd.DataFrame, min_share: float) -> date | None:
     if done.empty:
         return None
     day = pd.to_datetime(done["done_at"]).dt.date
     week = day.map(lambda d: d - timedelta(days=d.weekday()))
     g = done.assign(week=week).groupby("week")["ai_assisted"].agg(["sum", "count"]).sort_index()
-    return detect_adoption(list(g.index), g["sum"].astype(int).to_numpy(), g["count"].astype(int).to_numpy())
+    return detect_adoption(list(g.index), g["sum"].astype(int).to_numpy(), g["count"].astype(int).to_numpy(),
+                           min_share=min_share)

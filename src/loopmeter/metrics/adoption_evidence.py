@@ -21,9 +21,9 @@ from .changes import Window, changes, classified_attributions
 FIRST_WEEKS = 4
 
 
-def rule(window: Window) -> str:
+def rule(min_share: float) -> str:
     """The detection rule in words, with the minimum share in force."""
-    return (f"the first ISO week in which at least {window.min_adoption_share:.0%} of non-bot changes are "
+    return (f"the first ISO week in which at least {min_share:.0%} of non-bot changes are "
             "AI-assisted by authored or assisted evidence (and at least one is), such that at least 3 of the "
             "4 weeks starting there are such weeks")
 

@@ -48,7 +48,7 @@ def change_survival(con, window: Window, repos: list[str] | None = None,
     args = [repos] if repos else []
     origins = raw.execute("select repo, sha, pos, landed_at, lines_added, ai_lines_added, with_provenance "
                           "from line_origins" + where, args).df()
-    deaths = raw.execute("select repo, sha, died_pos, lines, ai_lines from line_deaths" + where, args).df()
+    deaths = raw.execute("select repo, born_pos as pos, died_pos, lines, ai_lines from line_deaths" + where, args).df()
     cols = ["repo", "item_id", "author_id", "week", "ai_assisted", "bot", "with_provenance", "horizon_days",
             "lines_added", "lines_surviving", "ai_lines_added", "ai_lines_surviving"]
     if ch.empty or origins.empty:
@@ -62,7 +62,7 @@ def change_survival(con, window: Window, repos: list[str] | None = None,
     as_of = pd.Timestamp(window.as_of)
     horizon_end = df.groupby("repo")["done_at"].transform("max").clip(upper=as_of) if window.per_repo \
         else pd.Series(as_of, index=df.index)
-    lost = deaths[deaths["died_pos"] < 0].groupby(["repo", "sha"])[["lines", "ai_lines"]].sum()
+    lost = deaths[deaths["died_pos"] < 0].groupby(["repo", "pos"])[["lines", "ai_lines"]].sum()
     dead = deaths[deaths["died_pos"] >= 0]
     out = []
     for n in horizons:
@@ -82,10 +82,10 @@ def change_survival(con, window: Window, repos: list[str] | None = None,
             t = (g["done_at"] + step).to_numpy()
             idx = np.searchsorted(sufmin, t, side="right") - 1
             d.loc[g.index, "cp"] = np.maximum(o["pos"].to_numpy()[np.clip(idx, 0, None)], g["pos"].to_numpy())
-        m = dead.merge(d[["repo", "sha", "cp"]], on=["repo", "sha"], how="inner")
-        m = m[m["died_pos"] <= m["cp"]].groupby(["repo", "sha"])[["lines", "ai_lines"]].sum()
-        d = d.join(m.rename(columns={"lines": "dead", "ai_lines": "ai_dead"}), on=["repo", "sha"])
-        d = d.join(lost.rename(columns={"lines": "lost", "ai_lines": "ai_lost"}), on=["repo", "sha"])
+        m = dead.merge(d[["repo", "pos", "cp"]], on=["repo", "pos"], how="inner")
+        m = m[m["died_pos"] <= m["cp"]].groupby(["repo", "pos"])[["lines", "ai_lines"]].sum()
+        d = d.join(m.rename(columns={"lines": "dead", "ai_lines": "ai_dead"}), on=["repo", "pos"])
+        d = d.join(lost.rename(columns={"lines": "lost", "ai_lines": "ai_lost"}), on=["repo", "pos"])
         d = d.fillna({"dead": 0, "ai_dead": 0, "lost": 0, "ai_lost": 0})
         d["horizon_days"] = int(n)
         d["lines_added"] = d["lines_added"] - d["lost"]

@@ -50,21 +50,22 @@ def _sample(a: pd.DataFrame, b: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, 
                   "(the bootstrap over every case would take too long); the regression uses them all.")
 
 
-def _durations(design: str, comparison: str, a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str], *,
-               seed: int, n_boot: int) -> list[dict]:
-    """Ratio of medians (sampled past MAX_BOOT_ROWS) and the log-duration regression, a over b."""
+def durations(design: str, comparison: str, a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str], *,
+              seed: int, n_boot: int, metric: str = CYCLE, column: str = "cycle_hours") -> list[dict]:
+    """Ratio of medians (sampled past MAX_BOOT_ROWS) and the log-duration regression of the
+    positive `column` of a over b, clustered by their `cluster` column."""
     sa, sb, note = _sample(a, b, seed)
-    med = ratio_of_quantiles(sa["cycle_hours"].to_numpy(float), sa["cluster"].to_numpy(object),
-                             sb["cycle_hours"].to_numpy(float), sb["cluster"].to_numpy(object),
+    med = ratio_of_quantiles(sa[column].to_numpy(float), sa["cluster"].to_numpy(object),
+                             sb[column].to_numpy(float), sb["cluster"].to_numpy(object),
                              q=0.5, n_boot=n_boot, seed=seed, labels=labels)
-    out = [_result(design, CYCLE, comparison, med, sampled=note is not None)]
+    out = [_result(design, metric, comparison, med, sampled=note is not None)]
     if note:
         out[0]["caveats"].append(note)
     if len(a) and len(b):
         both = pd.concat([a, b])
-        ols = log_duration_ols(both["cycle_hours"].to_numpy(float), np.r_[np.ones(len(a)), np.zeros(len(b))],
+        ols = log_duration_ols(both[column].to_numpy(float), np.r_[np.ones(len(a)), np.zeros(len(b))],
                                clusters=both["cluster"].to_numpy(object), labels=labels)
-        out.append(_result(design, CYCLE, comparison, ols))
+        out.append(_result(design, metric, comparison, ols))
     return out
 
 
@@ -111,7 +112,7 @@ def before_after(df: pd.DataFrame, adoption_date: date | None, *, cluster: str, 
         return out
     when = pd.Timestamp(adoption["date"])
     k = _known(df)
-    out["results"] += _durations("before-after", "after/before", k[k["done_ts"] >= when], k[k["done_ts"] < when],
+    out["results"] += durations("before-after", "after/before", k[k["done_ts"] >= when], k[k["done_ts"] < when],
                                  ("the period after adoption", "the period before adoption"), seed=seed, n_boot=n_boot)
     out["results"].append(_weekly_rate(df, when, seed=seed, n_boot=n_boot))
     return out
@@ -121,7 +122,7 @@ def ai_vs_human(df: pd.DataFrame, *, cluster: str, seed: int, n_boot: int) -> di
     """AI-handled cases against cases only people handled (bot-handled ones are in neither)."""
     k = _known(df)
     out = {"design": "ai-vs-human", "cluster": cluster, "results": [], "checks": []}
-    out["results"] += _durations("ai-vs-human", "ai/human", k[k["ai"]], k[~k["ai"] & ~k["bot"]],
+    out["results"] += durations("ai-vs-human", "ai/human", k[k["ai"]], k[~k["ai"] & ~k["bot"]],
                                  ("the AI-handled group", "the human group"), seed=seed, n_boot=n_boot)
     text = ("Cases an agent handled were not chosen at random: agents may be given the routine cases, which "
             "are quicker anyway. Compare with the before/after design.")

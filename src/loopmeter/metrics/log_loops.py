@@ -23,6 +23,7 @@ Weeks are ISO weeks (Monday start, UTC) of the done time. Percentiles are linear
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -87,9 +88,14 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow)
         wait_gap = "ev.actor_id is not null and ev.next_actor is not null and ev.actor_id <> ev.next_actor"
         rule = "handoff"
     team = _json_path(settings.team_attribute)
+    if settings.cluster == "team":
+        team_sql = ("coalesce(json_extract_string(any_value(i.attrs), ?), min(json_extract_string(ev.attrs, ?)))",
+                    "left join items i on i.item_id = d.item_id")
+    else:  # only a team cluster needs the attributes; leaving them out keeps a large log's query small
+        team_sql = ("null::varchar", "")
     sql = f"""
     with ev as (
-        select e.item_id, e.ts, lower(e.activity) as act, e.actor_id, e.attrs,
+        select e.item_id, e.ts, lower(e.activity) as act, e.actor_id{", e.attrs" if settings.cluster == "team" else ""},
                lead(e.ts) over w as next_ts, lead(e.actor_id) over w as next_actor
         from events e join event_log_items li on li.item_id = e.item_id
         where li.log = ?
@@ -110,21 +116,26 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow)
            coalesce(bool_or(k.kind = 'bot' and ev.ts <= d.done_ts), false) as bot,
            any_value(d.last_ts) as last_ts,
            coalesce(arg_min(ev.actor_id, ev.ts) filter (where ev.ts = d.done_ts), any_value(d.last_actor)) as resource,
-           coalesce(json_extract_string(any_value(i.attrs), ?),
-                    min(json_extract_string(ev.attrs, ?))) as team
+           {team_sql[0]} as team
     from d join ev using (item_id)
     left join log_resource_kinds k on k.actor_id = ev.actor_id
-    left join items i on i.item_id = d.item_id
+    {team_sql[1]}
     group by d.item_id, d.start_ts, d.done_ts
     order by d.item_id
     """
     params: list = [log]
     if ends:
         params.append(window.days)
-    params += [team, team]
+    if settings.cluster == "team":
+        params += [team, team]
+    (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+    # The per-case window over every event of a large log does not all spill to disk; the store's
+    # small default cap is raised for this one query (LOOPMETER_REPORT_MEMORY, default 1.5 GB).
+    con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_REPORT_MEMORY', '1500MB')}'")
     try:
         df = con.execute(sql, params).df()
     finally:
+        con.execute(f"set memory_limit = '{limit}'")
         con.unregister("log_resource_kinds")
     df.attrs["waiting_rule"] = rule
     last = df["last_ts"].max() if len(df) else None  # the log's newest event

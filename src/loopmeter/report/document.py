@@ -75,12 +75,14 @@ def build_report(
     show_names: bool = False,
     by_given: bool = True,
     durability_horizons: tuple[int, ...] = durability_m.HORIZONS,
+    step=None,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
     is the unit of the lift designs ("repo", "team" with loopmeter.toml's `teams` read from
     `config_path`, or "codeowners"; lift/by_unit.py). People are pseudonymous unless
-    `show_names` (`--show-names`)."""
+    `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner)."""
+    step = step or (lambda name: None)
     con = backend(store)
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
@@ -104,6 +106,7 @@ def build_report(
                "event_logs": logs, "warnings": []}
         mark_partial_weeks(doc, window.as_of)
         return doc
+    step("counting changes")
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")
@@ -129,6 +132,19 @@ def build_report(
                 "totals": summary.totals(con, window, [repo]) if len(repo_rows) > 1 else totals,
             }
         )
+    attribution = summary.attribution(con, window, repos, totals)
+    step("weekly series")
+    weekly = summary.weekly(con, window, repos)
+    step("flow metrics")
+    flow = flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names)
+    step("lift designs")
+    designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
+                            given=given if given is not None and given.per_repo else None)
+    step("agent legibility")
+    legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher)
+    step("agent loops")
+    loops = agent_loops(con, window, repos)
     doc = {
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
@@ -138,18 +154,16 @@ def build_report(
         "filters": _filters(window, repos),
         "repos": per_repo,
         "totals": totals,
-        "attribution": summary.attribution(con, window, repos, totals),
+        "attribution": attribution,
         "cycle_time_hours": cycle,
         "size_lines": size,
-        "weekly": summary.weekly(con, window, repos),
+        "weekly": weekly,
         "adoption": adoption,
         "lift": [],
-        "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names),
-        "lift_designs": _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
-                                      config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
-                                      given=given if given is not None and given.per_repo else None),
-        "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher),
-        "agent_loops": agent_loops(con, window, repos),
+        "flow": flow,
+        "lift_designs": designs,
+        "legibility": legibility,
+        "agent_loops": loops,
         "event_logs": logs,
         "warnings": warnings,
     }
@@ -169,6 +183,7 @@ def build_report(
                          if d.get("design") == "before-after"), None)
     if "exposure_after" not in adoption:
         adoption["exposure_after"] = ((before_after or {}).get("exposure") or {}).get("ai_share_after")
+    step("line provenance and durability")
     _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
     doc["verdict"] = doc["verdict"] + verdict(
         [durability_design(doc.get("durability_lift") or [])] if doc.get("durability_lift") else [])

@@ -43,6 +43,26 @@ _METRIC_LABELS = {
 }
 
 
+def with_empty_weeks(weekly: list[dict]) -> list[dict]:
+    """The weekly rows with a zero row for each week between them that had no change (the document
+    lists only weeks with activity; a table that skips weeks reads as if nothing was missing)."""
+    from datetime import date, timedelta
+
+    out: list[dict] = []
+    for r in weekly:
+        if out:
+            d = date.fromisoformat(out[-1]["week_start"]) + timedelta(days=7)
+            end = date.fromisoformat(r["week_start"])
+            while d < end:
+                iso = d.isocalendar()
+                out.append({"week": f"{iso[0]}-W{iso[1]:02d}", "week_start": d.isoformat(), "changes": 0,
+                            "validated": 0, "pending": 0, "ai_assisted": 0, "contributors": 0,
+                            "validated_per_contributor": None, "complete": True, "cycle_p50_hours": None})
+                d += timedelta(days=7)
+        out.append(r)
+    return out
+
+
 def render_event_logs(report: dict, console: Console) -> None:
     logs = report.get("event_logs") or []
     if not logs:
@@ -123,14 +143,25 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         for agent, n in a["changes_by_agent"].items():
             at.add_row(escape(agent), _f(n))
         console.print(at)
+    if a.get("changes_not_counted"):
+        console.print(f"{_f(a['changes_not_counted'])} changes rest only on evidence that is not counted as AI "
+                      f"(classes {', '.join(c for c in ('suggestion', 'message') if c not in a.get('ai_classes', ()))}: "
+                      "an accepted AI review suggestion, an AI-written message)", style="dim")
+    if a.get("automation_accounts"):
+        top = ", ".join(f"{escape(b['name'] or b['email'])} ({_f(b['changes'])})" for b in a["automation_accounts"][:5])
+        console.print(f"automation accounts (left out of comparisons): {top}", style="dim")
 
-    wk = Table(title=f"last {weeks} weeks", title_justify="left")
-    for col in ("week", "changes", "validated", "pending", "AI", "contributors", "validated/contrib", "cycle p50"):
-        wk.add_column(col, justify="left" if col == "week" else "right")
-    for r in report["weekly"][-weeks:]:
-        wk.add_row(r["week"] + (" (partial)" if r.get("partial") else ""), _f(r["changes"]), _f(r["validated"]), _f(r["pending"]), _f(r["ai_assisted"]),
-                   _f(r["contributors"]),
-                   _f(r["validated_per_contributor"], 2) if r.get("complete", True) else "pending", _hours(r["cycle_p50_hours"]))
+    rows = with_empty_weeks(report["weekly"])[-weeks:]
+    partial = any(r.get("partial") for r in rows)
+    wk = Table(title=f"last {weeks} weeks", title_justify="left",
+               caption="* partial week (as_of falls inside it)" if partial else None, caption_justify="left")
+    for col in ("week", "changes", "validated", "pending", "AI", "people", "per person", "cycle p50"):
+        wk.add_column(col, justify="left" if col == "week" else "right", no_wrap=True)
+    for r in rows:
+        wk.add_row(r["week"] + ("*" if r.get("partial") else ""), _f(r["changes"]), _f(r["validated"]), _f(r["pending"]),
+                   _f(r["ai_assisted"]), _f(r["contributors"]),
+                   _f(r["validated_per_contributor"], 2) if r.get("complete", True) else "pending",
+                   _hours(r["cycle_p50_hours"]) if r["changes"] else "—")
     console.print(wk)
 
     ad = report["adoption"]
@@ -141,8 +172,12 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     console.print(
         f"[bold]AI adoption:[/bold] {when}"
         + (f" ({escape(ad['source'])})" if ad.get("source") else "")
-        + (f"; {exposure:.0%} of the changes since were AI-assisted" if isinstance(exposure, float) else "")
-        + f" [dim]rule: {escape(str(ad.get('rule')))}[/dim]"
+        + (f"; {ad['exposure_after']:.0%} of non-bot changes since then AI-assisted"
+           if ad.get("exposure_after") is not None else "")
+        + ("; stands on " + ", ".join(f"{escape(e['agent'])} {escape(e['class'])} ({e['changes_in_first_4_weeks']} changes in "
+                                      "its first 4 weeks)" for e in ad["evidence"][:2] if e["changes_in_first_4_weeks"])
+           if any(e.get("changes_in_first_4_weeks") for e in ad.get("evidence") or []) else "")
+        + f" [dim]rule: {escape(ad['rule'])}[/dim]"
     )
     lt = Table(title="lift (95% CI, authors resampled)", title_justify="left")
     for col in ("#", "metric", "comparison", "ratio", "95% CI", "n (a / b)"):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import subprocess
 from array import array
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,11 +54,28 @@ class LineOrigin:
 
 @dataclass
 class LineFates:
-    """The pass's result: every first-parent commit, and (born_pos, died_pos) -> [lines, ai_lines]."""
+    """The pass's result: the first-parent commits it read, (born_pos, died_pos) -> [lines, ai_lines]
+    for the lines that died in them, and the tracked tree at the end (to resume from)."""
 
     origins: list[LineOrigin]
     deaths: dict[tuple[int, int], list[int]]
-    tracked_lines: int  # lines in the head's tree at the end (all still alive)
+    state: "TreeState"
+
+    @property
+    def tracked_lines(self) -> int:
+        """Lines in the head's tree at the end (all still alive)."""
+        return sum(len(a) for a in self.state.files.values())
+
+
+@dataclass
+class TreeState:
+    """Where a pass stopped: the head it reached, how many first-parent commits precede the next one,
+    and per file the birth of each line (pos * 2 + 1 if AI-written); files git could not read."""
+
+    head: str
+    next_pos: int
+    files: dict[str, array]
+    unknown: set[str]
 
 
 def _unquote(p: bytes) -> str:
@@ -201,8 +218,11 @@ def _parse(blocks, on_commit) -> _Commit | None:
 
 
 def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[tuple[int, int]]]] | None = None,
-          *, provenance_shas: set[str] | frozenset[str] = frozenset()) -> LineFates:
+          *, provenance_shas: set[str] | frozenset[str] = frozenset(), resume: TreeState | None = None) -> LineFates:
     """Walk the first-parent line of `head` and return every line's birth and death.
+
+    `resume`: the state a previous pass ended in, at a commit of head's first-parent line: only the
+    commits after it are read (an incremental ingest), and positions continue from it.
 
     `ai_ranges`: sha -> path -> AI-written line ranges of that file as of that commit (from
     line_provenance); an added line inside them is an AI line. `provenance_shas`: commits whose
@@ -212,11 +232,12 @@ def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[t
     needs one: that commit is read again file by file without the missing blobs, and the walk goes
     on after it. A file whose blob is missing has unknown lines from then on (until it is deleted or
     created anew): they are recorded as lost (died_pos -1) and left out of every durability count."""
-    t = _Tracker(ai_ranges or {}, provenance_shas)
-    since: str | None = None
+    t = _Tracker(ai_ranges or {}, provenance_shas, resume)
+    since: str | None = resume.head if resume is not None else None
     while True:
-        cmd = _log_cmd(info, head if since is None else f"{since}..{head}")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(), bufsize=1 << 20)
+        rng = head if since is None else f"{since}..{head}"
+        proc = subprocess.Popen(_log_cmd(info, rng), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(),
+                                bufsize=1 << 20)
         assert proc.stdout is not None
         last = _parse(_lines(proc.stdout), t.commit)
         err = proc.stderr.read() if proc.stderr else b""
@@ -224,14 +245,31 @@ def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[t
             if last is not None:
                 t.commit(last)
             break
-        msg = err.decode("utf-8", "replace").strip().splitlines()
-        if last is None or not _MISSING_OBJECT.search(err.decode("utf-8", "replace")):
+        text = err.decode("utf-8", "replace")
+        if not _MISSING_OBJECT.search(text):
             from ..errors import GitFailed
 
+            msg = text.strip().splitlines()
             raise GitFailed(f"git log -p failed in {info.path}: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
-        t.commit(_without_missing(info, last.sha, last.ctime))
-        since = last.sha
-    return LineFates(origins=t.origins, deaths=dict(t.deaths), tracked_lines=sum(len(a) for a in t.files.values()))
+        # git dies either while printing a commit's diff (`last` is that commit, cut short) or, when
+        # rename detection needs the blob, before printing the commit at all (`last` is then the
+        # previous one, complete, or None). Reading `last` again without missing blobs is exact in
+        # both cases; a commit git never printed is named by rev-list and read the same way.
+        if last is not None:
+            t.commit(_without_missing(info, last.sha, last.ctime))
+            since = last.sha
+            continue
+        first = subprocess.run(["git", "-C", str(info.path), "rev-list", "--first-parent", "--reverse", "--format=%ct",
+                                rng], capture_output=True, env=_git_env()).stdout.split(b"\n")[:2]
+        if len(first) < 2 or not first[0].startswith(b"commit "):
+            from ..errors import GitFailed
+
+            raise GitFailed(f"git log -p failed in {info.path}: {text.strip().splitlines()[-1]}")
+        sha = first[0].split()[1].decode()
+        t.commit(_without_missing(info, sha, int(first[1] or 0)))
+        since = sha
+    end = TreeState(head=head, next_pos=t.base + len(t.origins), files=t.files, unknown=t.unknown)
+    return LineFates(origins=t.origins, deaths=dict(t.deaths), state=end)
 
 
 def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
@@ -241,17 +279,18 @@ def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
     base = parent or "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
     raw = subprocess.run(["git", "-C", str(info.path), *_GIT_CONFIG, "diff-tree", "-r", "-z", "--no-renames", base, sha],
                          capture_output=True, env=_git_env()).stdout.split(b"\x00")
-    entries = []  # (old blob, new blob, path)
-    i = 0
+    entries = []  # (old blob, new blob, path); the all-zero id of an added or deleted side is no blob,
+    i = 0  # and a submodule's id (mode 160000) names a commit of another repository
     while i + 1 < len(raw):
         meta = raw[i].lstrip(b":").split()
-        if len(meta) >= 5:
+        if len(meta) >= 5 and b"160000" not in meta[:2]:
             entries.append((meta[2].decode(), meta[3].decode(), raw[i + 1].decode("utf-8", "surrogateescape")))
         i += 2
-    blobs = "".join(f"{o}\n{n}\n" for o, n, _ in entries).encode()
+    null = "0" * 40
+    blobs = "".join(f"{o}\n{n}\n" for o, n, _ in entries if o != null or n != null).encode()
     check = subprocess.run(["git", "-C", str(info.path), "cat-file", "--batch-check"], input=blobs,
                            capture_output=True, env=_git_env()).stdout.decode().splitlines()
-    missing = {ln.split()[0] for ln in check if ln.endswith(" missing")}
+    missing = {ln.split()[0] for ln in check if ln.endswith(" missing")} - {null}
     unknown = [p for o, n, p in entries if o in missing or n in missing]
     cmd = ["git", "-C", str(info.path), *_GIT_CONFIG, "diff", "-p", "-U0", "-M", "--no-color", "--no-ext-diff",
            "--no-textconv", base, sha, "--", "."] + [f":(exclude,literal){p}" for p in unknown]
@@ -264,11 +303,12 @@ def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
 class _Tracker:
     """The tracked tree (path -> birth of each line, as pos * 2 + ai) and what the pass found."""
 
-    def __init__(self, ai_ranges, provenance_shas):
+    def __init__(self, ai_ranges, provenance_shas, resume: TreeState | None = None):
         self.ai_ranges = ai_ranges
         self.provenance_shas = provenance_shas
-        self.files: dict[str, array] = {}
-        self.unknown: set[str] = set()
+        self.files: dict[str, array] = resume.files if resume else {}
+        self.unknown: set[str] = resume.unknown if resume else set()
+        self.base = resume.next_pos if resume else 0
         self.deaths: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
         self.origins: list[LineOrigin] = []
 
@@ -279,7 +319,7 @@ class _Tracker:
             rec[1] += n
 
     def commit(self, com: _Commit) -> None:
-        pos = len(self.origins)
+        pos = self.base + len(self.origins)
         for p in com.unknown:
             # Lines of a file git cannot read: whatever was tracked there has an unknown fate.
             for v in self.files.pop(p, ()):
@@ -290,8 +330,8 @@ class _Tracker:
                 self.unknown.discard(src)
                 self.unknown.add(dst)
         lost = 0
-        hunks = []
-        for h in com.hunks:
+        hunks = [] if self.unknown else com.hunks
+        for h in (com.hunks if self.unknown else ()):
             src, dst = h.path
             if h.a == 0 and h.b == 0 and dst in self.unknown:
                 self.unknown.discard(dst)  # created anew: known again
@@ -326,10 +366,13 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
         if src in files:
             moved[dst] = files.pop(src)
     files.update(moved)
-    any_adds = any(h.d for h in hunks)
+    # Stripped text of every added line: only a deleted line with the same text can be a move.
+    add_keys = [[c[1:].strip() for c in h.adds] for h in hunks]
+    movable = {k for keys in add_keys for k in keys if len(k) >= MOVE_MIN}
     # 2. What each hunk deletes, read before anything changes (hunks number the old file). Lines
-    #    long enough to be matched as moves wait in the pool; the rest die now.
+    #    whose text some added line has wait in the pool; the rest die now, in bulk.
     pool: dict[bytes, deque] = {}
+    dying: list[int] = []
     for h in hunks:
         if not h.b:
             continue
@@ -338,49 +381,46 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
         if arr is None:
             continue
         gone = arr[h.a - 1: h.a - 1 + h.b]
-        if not any_adds:
-            for v in gone:
-                die(v, pos)
+        if not movable:
+            dying.extend(gone)
             continue
-        for content, v in zip(h.dels, gone):
-            key = content[1:].strip()
-            if len(key) >= MOVE_MIN:
+        keys = [c[1:].strip() for c in h.dels]
+        if movable.isdisjoint(keys):
+            dying.extend(gone)
+            continue
+        for key, v in zip(keys, gone):
+            if key in movable:
                 q = pool.get(key)
                 if q is None:
                     pool[key] = q = deque()
                 q.append(v)
             else:
-                die(v, pos)
+                dying.append(v)
     # 3. Values of added lines: a move keeps its birth, anything else is born here.
     added = ai_added = 0
     new_vals: list[array] = []
     born = pos * 2
-    for h in hunks:
+    for h, keys in zip(hunks, add_keys):
         ai = ai_of_commit.get(h.path[1]) if ai_of_commit else None
-        if not pool and not ai:
-            vals = array("q", [born]) * h.d
+        if not ai and (not pool or pool.keys().isdisjoint(keys)):
+            new_vals.append(array("q", [born]) * h.d)
             added += h.d
-            new_vals.append(vals)
             continue
         vals = array("q")
-        for k, content in enumerate(h.adds):
-            if pool:
-                key = content[1:].strip()
-                q = pool.get(key) if len(key) >= MOVE_MIN else None
-                if q:
-                    vals.append(q.popleft())
-                    continue
+        for k, key in enumerate(keys):
+            q = pool.get(key)
+            if q:
+                vals.append(q.popleft())
+                continue
             flag = 1 if ai and _in_ranges(h.c + k, ai) else 0
             vals.append(born + flag)
             added += 1
             ai_added += flag
         new_vals.append(vals)
     # 4. Deleted lines not matched by a move die here (a matched value left the pool once).
-    leftover: dict[int, int] = defaultdict(int)
     for q in pool.values():
-        for v in q:
-            leftover[v] += 1
-    for v, n in leftover.items():
+        dying.extend(q)
+    for v, n in Counter(dying).items():
         die(v, pos, n)
     # 5. Apply hunks per file, last first, so earlier hunks' old numbering stays valid.
     by_file: dict[str, list[tuple[_Hunk, array]]] = defaultdict(list)
@@ -401,6 +441,7 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
     #    lost their lines through their hunks; a binary file's lines have no hunk).
     for p in dropped:
         arr = files.pop(p, None)
-        for v in arr or ():
-            die(v, pos)
+        if arr:
+            for v, n in Counter(arr).items():
+                die(v, pos, n)
     return added, ai_added

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import duckdb
@@ -80,8 +81,8 @@ def ingest_csv(store: Store, *, name: str, path: str | Path, mapping: Mapping, i
     others = sorted(c for c in header if c not in used)
     # One column more than the header, padded with NULL: a row with a field too many fills it
     # (DuckDB would otherwise forgive a trailing empty field the Python reader refuses), and a
-    # row with one too few leaves a header column NULL. Empty fields stay '' (the NUL null
-    # string cannot occur in text the Python reader accepts), so NULL only ever means padding.
+    # row with one too few leaves a header column NULL. Empty fields stay '' (the null string is
+    # _NULL, which no real log writes), so NULL only ever means padding.
     extra = "__loopmeter_extra__"
     while extra in header:
         extra += "_"
@@ -103,11 +104,24 @@ def ingest_csv(store: Store, *, name: str, path: str | Path, mapping: Mapping, i
     ts = f"trim({_ident(mapping.timestamp)}, ' ')"
     prefix = case_id(name, "")
     con = store.con
+    con.execute("set enable_progress_bar = false")  # the CLI prints its own summary
+    (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+    # The staged file spills to disk under the store's small default cap, which costs more CPU
+    # than the parsing; a larger cap for this one load keeps the whole ingest under 1 GB.
+    con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_INGEST_MEMORY', '600MB')}'")
+    try:
+        return _attempts(con, source, name=name, path=path, prefix=prefix, mapping=mapping, ids=ids, cell=cell,
+                         ts=ts, actor=actor, attrs=attrs, ragged=ragged)
+    finally:
+        con.execute(f"set memory_limit = '{limit}'")
+
+
+def _attempts(con, source: str, **kw) -> LogSummary | None:
+    ids = kw["ids"]
     # DuckDB's parallel scanner cannot pad rows when a quoted value spans lines; the serial one can.
     for parallel in ("true", "false"):
         try:
-            return _load(con, source.replace('parallel=PARALLEL)', f'parallel={parallel})'), name=name, path=path, prefix=prefix, mapping=mapping,
-                         ids=ids, cell=cell, ts=ts, actor=actor, attrs=attrs, ragged=ragged)
+            return _load(con, source.replace('parallel=PARALLEL)', f'parallel={parallel})'), **kw)
         except _Fallback:
             _drop_temps(con)
             return None
@@ -119,38 +133,40 @@ def ingest_csv(store: Store, *, name: str, path: str | Path, mapping: Mapping, i
 
 
 def _load(con, source: str, *, name, path, prefix, mapping, ids, cell, ts, actor, attrs, ragged) -> LogSummary:
-    """Stage, check and store the file in one transaction (see the module docstring)."""
+    """Stage, check and store the file in one transaction (see the module docstring).
+
+    One pass over the file stages every row with its parsed time and a flag for anything that
+    needs the Python reader; the events the store receives are a view over the staged rows, so the
+    file's contents are materialised once before they reach `events`."""
     with transaction(con):
-        con.execute(f"""
-            create temp table csv_raw as
-            select {_lit(prefix)} || {cell(mapping.case)} as item_id, {cell(mapping.case)} as case_value,
-                   {ts} as ts_text, {cell(mapping.activity)} as activity, {actor} as actor, {attrs} as attrs,
-                   regexp_extract({ts}, {_lit(_ISO)}, ['d', 't', 'z']) as iso, ({ragged}) as ragged
-            from {source}""")
-        bad = con.execute(rf"""
-            select count(*) from csv_raw
-            where ragged or case_value is null or activity is null or ts_text is null
-               or regexp_matches(case_value, '^\s|\s$') or regexp_matches(activity, '^\s|\s$')
-               or (actor is not null and regexp_matches(actor, '^\s|\s$'))
-               or (iso.d = '' and not regexp_matches(ts_text, {_lit(_EPOCH)}))""").fetchone()[0]
-        if bad:
-            raise _Fallback
-        con.execute(r"""
+        con.execute(rf"""
             create temp table csv_staged as
-            select item_id, case
-                when iso.d = '' then make_timestamp(cast(
-                    case when cast(ts_text as bigint) > 100000000000 then cast(ts_text as bigint) * 1000
-                         else cast(ts_text as bigint) * 1000000 end as bigint))
-                else try_cast(iso.d || ' ' || iso.t as timestamp)
-                   - case when iso.z in ('', 'Z') then interval 0 minute
-                          else (case when iso.z[1] = '-' then -1 else 1 end)
-                               * (cast(iso.z[2:3] as integer) * 60 + cast(iso.z[-2:] as integer))
-                               * interval 1 minute end
-                end as ts, activity, actor, attrs
-            from csv_raw""")
-        con.execute("drop table csv_raw")
-        if con.execute("select count(*) from csv_staged where ts is null").fetchone()[0]:
-            raise _Fallback  # a well-formed but impossible date (2024-02-30)
+            with raw as (
+                select {_lit(prefix)} || {cell(mapping.case)} as item_id, {cell(mapping.case)} as case_value,
+                       {ts} as ts_text, {cell(mapping.activity)} as activity, {actor} as actor, {attrs} as attrs,
+                       regexp_extract({ts}, {_lit(_ISO)}, ['d', 't', 'z']) as iso, ({ragged}) as ragged
+                from {source}
+            ),
+            timed as (
+                select *, case
+                    when iso.d = '' then case when regexp_matches(ts_text, {_lit(_EPOCH)}) then make_timestamp(cast(
+                        case when cast(ts_text as bigint) > 100000000000 then cast(ts_text as bigint) * 1000
+                             else cast(ts_text as bigint) * 1000000 end as bigint)) end
+                    else try_cast(iso.d || ' ' || iso.t as timestamp)
+                       - case when iso.z in ('', 'Z') then interval 0 minute
+                              else (case when iso.z[1] = '-' then -1 else 1 end)
+                                   * (cast(iso.z[2:3] as integer) * 60 + cast(iso.z[-2:] as integer))
+                                   * interval 1 minute end
+                    end as ts
+                from raw
+            )
+            select item_id, ts, activity, actor, attrs,
+                   ragged or case_value is null or activity is null or ts is null
+                   or regexp_matches(case_value, '^\s|\s$') or regexp_matches(activity, '^\s|\s$')
+                   or (actor is not null and regexp_matches(actor, '^\s|\s$')) as bad
+            from timed""")
+        if con.execute("select count(*) from csv_staged where bad").fetchone()[0]:
+            raise _Fallback  # a row the Python reader must judge (and number)
         actors = [r[0] for r in con.execute(
             "select distinct actor from csv_staged where actor is not null order by actor").fetchall()]
         amap = pa.table({"actor": actors, "actor_id": [ids.actor_id(a, "") for a in actors]},
@@ -159,19 +175,19 @@ def _load(con, source: str, *, name, path, prefix, mapping, ids, cell, ts, actor
         con.register("new_links", _links_table([]))
         con.register("new_actors", _actor_table(ids))
         try:
-            con.execute("create temp table new_events as select s.item_id, s.ts, s.activity, m.actor_id, s.attrs "
+            con.execute("create temp view new_events as select s.item_id, s.ts, s.activity, m.actor_id, s.attrs "
                         "from csv_staged s left join csv_actor_ids m on m.actor = s.actor")
-            con.execute("drop table csv_staged")
             con.execute(f"""
                 create temp table new_items as
                 select item_id, {_lit('events:' + name)} as source, 'case' as kind, null::varchar as repo,
                        null::varchar as team, item_id[{len(prefix) + 1}:] as title, min(ts) as created_at,
                        min(ts) as started_at, max(ts) as done_at, 'closed' as state, null::bigint as size_lines,
                        null::varchar as author_id, {_lit('{"log": ')} || to_json({_lit(name)}) || '}}' as attrs
-                from new_events group by item_id""")
+                from csv_staged group by item_id""")
             summary = _replace(con, name=name, path=str(path), fmt="csv", skipped=[])
-            con.execute("drop table new_events")
+            con.execute("drop view new_events")
             con.execute("drop table new_items")
+            con.execute("drop table csv_staged")
         finally:
             for t in ("csv_actor_ids", "new_links", "new_actors"):
                 con.unregister(t)
@@ -179,5 +195,6 @@ def _load(con, source: str, *, name, path, prefix, mapping, ids, cell, ts, actor
 
 
 def _drop_temps(con) -> None:
-    for t in ("csv_raw", "csv_staged", "new_events", "new_items"):
+    con.execute("drop view if exists new_events")
+    for t in ("csv_staged", "new_items"):
         con.execute(f"drop table if exists {t}")

@@ -142,7 +142,9 @@ class Store:
         except StoreError:
             con.close()
             raise
-        if restore_point and p is not None and not created and not read_only:
+        # LOOPMETER_RESTORE_POINT=0 turns restore points off (a very large store on a slow disk).
+        if (restore_point and p is not None and not created and not read_only
+                and os.environ.get("LOOPMETER_RESTORE_POINT", "1") != "0"):
             try:
                 store.make_restore_point()
             except BaseException:

@@ -132,14 +132,36 @@ def m003_event_logs(con: duckdb.DuckDBPyConnection) -> None:
 
 def m005_attribution_classes(con: duckdb.DuckDBPyConnection) -> None:
     # How the agent took part ("authored", "assisted", "suggestion", "message"; attribution.CLASSES).
-    # Rows stored before this migration have none until re-judged: forgetting the signatures each
-    # repository was judged with makes the next ingest re-judge every stored commit.
+    # Stored rows are judged again from their matched text with the package's signatures, so a
+    # report on an old store is right before any re-ingest (a row whose text no longer matches keeps
+    # none and counts as "assisted", as every row counted before); forgetting the signatures each
+    # repository was judged with makes the next ingest re-judge every stored commit in full.
+    from ..attribution import FIXED_CLASS, Matcher
+
     con.execute(
         """
         alter table attributions add column evidence_class varchar;
         delete from meta where key like 'signatures:%';
         """
     )
+    matcher = Matcher.load()
+    rows = con.execute("select distinct agent, evidence, signal from attributions").fetchall()
+    judged = [(a, k, s, FIXED_CLASS.get(k) or matcher.class_of_signal(a, k, s or "")) for a, k, s in rows]
+    judged = [r for r in judged if r[3] is not None]
+    if judged:
+        import pyarrow as pa
+
+        cols = list(zip(*judged, strict=True))
+        con.register("_classes", pa.table({"agent": list(cols[0]), "evidence": list(cols[1]),
+                                           "signal": list(cols[2]), "cls": list(cols[3])}))
+        con.execute(
+            """
+            update attributions set evidence_class = c.cls from _classes c
+            where attributions.agent = c.agent and attributions.evidence = c.evidence
+              and attributions.signal is not distinct from c.signal
+            """
+        )
+        con.unregister("_classes")
 
 
 def m006_line_provenance(con: duckdb.DuckDBPyConnection) -> None:
@@ -165,10 +187,17 @@ def m006_line_provenance(con: duckdb.DuckDBPyConnection) -> None:
             repo varchar, sha varchar, pos integer, landed_at timestamp, lines_added bigint,
             ai_lines_added bigint, with_provenance boolean, primary key (repo, sha)
         );
-        -- Where those lines went: `lines` (`ai_lines`) of commit `sha` were removed or changed by
-        -- the first-parent commit at position `died_pos`. Lines never removed have no row.
+        -- Where those lines went: `lines` (`ai_lines`) added by the commit at position `born_pos`
+        -- were removed or changed by the one at `died_pos` (-1: fate unknown, a blob git could not
+        -- read). Lines never removed have no row.
         create table line_deaths (
-            repo varchar, sha varchar, died_pos integer, lines bigint, ai_lines bigint
+            repo varchar, born_pos integer, died_pos integer, lines bigint, ai_lines bigint
+        );
+        -- Where the last pass stopped, so the next ingest reads only the new first-parent commits:
+        -- per file the birth of each line (int64 pos * 2 + ai, native byte order); `unknown` for a
+        -- file git could not read.
+        create table line_state (
+            repo varchar, head_sha varchar, next_pos integer, path varchar, births blob, unknown boolean
         );
         """
     )

@@ -33,14 +33,21 @@ def _table(repo: str, rows: Sequence[tuple[FileProvenance, str]]) -> pa.Table:
 
 
 def _resolved(con, repo: str) -> str:
-    """SQL over `_prov` resolving each (possibly abbreviated) sha to the one stored commit it names."""
+    """SQL over `_prov` resolving each (possibly abbreviated) sha to the stored commit(s) it names:
+    full shas by an equality join (thousands of notes against 100,000 commits stay a hash join),
+    abbreviations by prefix. `n` > 1 marks an abbreviation naming several commits."""
+    r = repo.replace("'", "''")
     return f"""
         with m as (
-            select p.*, c.sha as full_sha, count(*) over (partition by p.where_, p.path, p.agent, p.model) as n
-            from _prov p left join (select sha from commits where repo = '{repo.replace("'", "''")}') c
-              on starts_with(c.sha, p.sha)
+            select p.*, c.sha as full_sha from _prov p
+            join (select sha from commits where repo = '{r}') c on c.sha = p.sha
+            where length(p.sha) = 40
+            union all
+            select p.*, c.sha as full_sha from _prov p
+            join (select sha from commits where repo = '{r}') c on starts_with(c.sha, p.sha)
+            where length(p.sha) < 40
         )
-        select * from m
+        select *, count(*) over (partition by where_, sha, path, agent, model) as n from m
     """
 
 
@@ -52,12 +59,12 @@ def store_provenance(store: Store, repo: str, source: str, rows: Sequence[tuple[
     t = _table(repo, rows)
     with transaction(store.con, _prov=t) as con:
         con.execute(f"create or replace temp table _res as {_resolved(con, repo)}")
-        for where, sha, n in con.execute(
-            "select any_value(where_), any_value(sha), max(n) from _res where full_sha is null or n > 1 "
-            "group by where_, sha order by 1"
+        # A record of a commit outside the ingested history (a branch never merged, a commit squashed
+        # away: Git AI annotates every commit it sees) is not malformed; it is simply not ours.
+        for where, sha in con.execute(
+            "select any_value(where_), any_value(sha) from _res where n > 1 group by where_, sha order by 1"
         ).fetchall():
-            why = "names no commit of the repository" if n == 1 else "abbreviated sha names several commits"
-            malformed.add(where, f"revision {sha[:12]} {why}")
+            malformed.add(where, f"abbreviated revision {sha} names several commits")
         if replace_origins is None:
             con.execute("delete from line_provenance where repo = ? and source = ?", [repo, source])
         else:
@@ -67,7 +74,7 @@ def store_provenance(store: Store, repo: str, source: str, rows: Sequence[tuple[
         # later (ranges), counted here as the records say.
         n = con.execute(
             "insert into line_provenance select repo, full_sha, path, source, agent, model, ai_lines, ranges, origin "
-            "from _res where full_sha is not null and n = 1"
+            "from _res where n = 1"
         ).fetchone()[0]
         con.execute("drop table _res")
     return int(n or 0)
@@ -118,8 +125,11 @@ def provenance_for_tracking(store: Store, repo: str) -> tuple[dict[str, dict[str
     return ai, shas
 
 
-def write_line_fates(store: Store, repo: str, fates) -> None:
-    """Replace `repo`'s line origins and deaths with those of a complete tracking pass."""
+def write_line_fates(store: Store, repo: str, fates, *, incremental: bool) -> None:
+    """Store a tracking pass: replace `repo`'s line origins and deaths (a full pass), or append those
+    of the new commits (`incremental`, a pass resumed from `line_state`), and the state it ended in."""
+    from array import array
+
     o = fates.origins
     origins = pa.table({
         "repo": [repo] * len(o), "sha": [x.sha for x in o], "pos": [x.pos for x in o],
@@ -130,12 +140,54 @@ def write_line_fates(store: Store, repo: str, fates) -> None:
                          ("ai_lines_added", pa.int64()), ("with_provenance", pa.bool_())]))
     keys = list(fates.deaths.keys())
     deaths = pa.table({
-        "repo": [repo] * len(keys), "sha": [o[b].sha for b, _ in keys], "died_pos": [d for _, d in keys],
+        "repo": [repo] * len(keys), "born_pos": [b for b, _ in keys], "died_pos": [d for _, d in keys],
         "lines": [fates.deaths[k][0] for k in keys], "ai_lines": [fates.deaths[k][1] for k in keys],
-    }, schema=pa.schema([("repo", pa.string()), ("sha", pa.string()), ("died_pos", pa.int32()),
+    }, schema=pa.schema([("repo", pa.string()), ("born_pos", pa.int32()), ("died_pos", pa.int32()),
                          ("lines", pa.int64()), ("ai_lines", pa.int64())]))
-    with transaction(store.con, _o=origins, _d=deaths) as con:
-        con.execute("delete from line_origins where repo = ?", [repo])
-        con.execute("delete from line_deaths where repo = ?", [repo])
+    st = fates.state
+    paths = sorted(set(st.files) | st.unknown)
+    state = pa.table({
+        "repo": [repo] * len(paths), "head_sha": [st.head] * len(paths), "next_pos": [st.next_pos] * len(paths),
+        "path": paths, "births": [st.files.get(p, array("q")).tobytes() for p in paths],
+        "unknown": [p in st.unknown for p in paths],
+    }, schema=pa.schema([("repo", pa.string()), ("head_sha", pa.string()), ("next_pos", pa.int32()),
+                         ("path", pa.string()), ("births", pa.binary()), ("unknown", pa.bool_())]))
+    with transaction(store.con, _o=origins, _d=deaths, _s=state) as con:
+        if not incremental:
+            con.execute("delete from line_origins where repo = ?", [repo])
+            con.execute("delete from line_deaths where repo = ?", [repo])
+        else:
+            # Unknown-fate lines of a resumed pass may add to a (birth, -1) pair stored before.
+            con.execute("create or replace temp table _d2 as select repo, born_pos, died_pos, sum(lines) as lines, "
+                        "sum(ai_lines) as ai_lines from (select * from line_deaths where repo = ? and died_pos < 0 "
+                        "union all select * from _d where died_pos < 0) group by all", [repo])
+            con.execute("delete from line_deaths where repo = ? and died_pos < 0", [repo])
         con.execute("insert into line_origins select * from _o")
-        con.execute("insert into line_deaths select * from _d")
+        if incremental:
+            con.execute("insert into line_deaths select * from _d2 union all select * from _d where died_pos >= 0")
+            con.execute("drop table _d2")
+        else:
+            con.execute("insert into line_deaths select * from _d")
+        con.execute("delete from line_state where repo = ?", [repo])
+        con.execute("insert into line_state select * from _s")
+
+
+def load_line_state(store: Store, repo: str):
+    """The state the last pass ended in (sources.line_fates.TreeState), or None."""
+    from array import array
+
+    from ..sources.line_fates import TreeState
+
+    rows = store.con.execute("select head_sha, next_pos, path, births, unknown from line_state where repo = ?",
+                             [repo]).fetchall()
+    if not rows:
+        return None
+    files, unknown = {}, set()
+    for _, _, path, births, unk in rows:
+        if unk:
+            unknown.add(path)
+        else:
+            a = array("q")
+            a.frombytes(births)
+            files[path] = a
+    return TreeState(head=rows[0][0], next_pos=rows[0][1], files=files, unknown=unknown)

@@ -49,6 +49,17 @@ _CSP_REPORT = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; st
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+class Body:
+    """An answer's bytes, and their gzip form made once when cached (not once per request: a large
+    store's document is megabytes, and compressing it for each of fifty clients is the cost)."""
+
+    __slots__ = ("raw", "gz")
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self.gz = gzip.compress(raw, 6) if len(raw) > 1024 else None
+
+
 class HttpError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -90,7 +101,7 @@ class Dashboard(ThreadingHTTPServer):
                     raise HttpError(503, f"the store is in use by another process (an ingest?); retry in {RETRY_SECONDS} s") from None
                 raise
 
-    def report(self, filters: query.Filters) -> tuple[bytes, dict, str]:
+    def report(self, filters: query.Filters) -> tuple[Body, dict, str]:
         """(the JSON `loopmeter report --json` prints, the document, the store fingerprint)."""
         fp = self.fingerprint()
 
@@ -98,26 +109,27 @@ class Dashboard(ThreadingHTTPServer):
             doc = self._compute(lambda: api.report_from_store(
                 store_path=self.store_path, config=self.config, read_only=True,
                 **filters.report_options(), **self.report_options))
-            return to_json(doc).encode(), doc
+            return Body(to_json(doc).encode()), doc
 
         body, doc = self.cache.get(("report", filters), fp, build)
         return body, doc, fp
 
-    def report_html(self, filters: query.Filters) -> bytes:
-        return self.cache.get(("page", filters), self.fingerprint(), lambda: page.report_page(self.report(filters)[1]))
+    def report_html(self, filters: query.Filters) -> Body:
+        return self.cache.get(("page", filters), self.fingerprint(),
+                              lambda: Body(page.report_page(self.report(filters)[1])))
 
-    def week_json(self, filters: query.Filters, week) -> bytes:
+    def week_json(self, filters: query.Filters, week) -> Body:
         def build():
             out = self._compute(lambda: api.report_from_store(
                 store_path=self.store_path, config=self.config, read_only=True, week=week,
                 **filters.report_options(), **self.report_options))
-            return to_json(out).encode()
+            return Body(to_json(out).encode())
 
         return self.cache.get(("week", filters, week), self.fingerprint(), build)
 
-    def filters_json(self) -> bytes:
-        return self.cache.get(("filters",), self.fingerprint(), lambda: to_json(
-            self._compute(lambda: api.report_filters(store_path=self.store_path, config=self.config))).encode())
+    def filters_json(self) -> Body:
+        return self.cache.get(("filters",), self.fingerprint(), lambda: Body(to_json(
+            self._compute(lambda: api.report_filters(store_path=self.store_path, config=self.config))).encode()))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -131,17 +143,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- answers
 
-    def _send(self, status: int, body: bytes, content_type: str, *, csp: str = _CSP_DASHBOARD,
+    def _send(self, status: int, body: bytes | Body, content_type: str, *, csp: str = _CSP_DASHBOARD,
               headers: dict | None = None) -> None:
-        gz = len(body) > 1024 and "gzip" in (self.headers.get("Accept-Encoding") or "")
-        if gz:
-            body = gzip.compress(body, 5)
+        cached = body if isinstance(body, Body) else Body(body)
+        gz = cached.gz is not None and "gzip" in (self.headers.get("Accept-Encoding") or "")
+        body = cached.gz if gz else cached.raw
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if gz:
             self.send_header("Content-Encoding", "gzip")
         self.send_header("Cache-Control", "no-store")
+        self.send_header("Vary", "Accept-Encoding")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("Content-Security-Policy", csp)

@@ -128,12 +128,14 @@ function renderCards(doc) {
   box.appendChild(card("contributors", fmtInt(t.contributors)));
 }
 
+function tone(e) {  // " better" / " worse" for the team when the interval excludes 1, else ""
+  if (e.ratio === null || e.ci_low === null || e.ci_high === null || e.ci_low === undefined) return "";
+  if (!(e.ci_low > 1 || e.ci_high < 1)) return "";
+  return (e.ci_low > 1) !== LOWER_IS_BETTER.has(e.metric) ? " better" : " worse";
+}
+
 function liftCells(tr, e) {
-  const ratio = el("td", fmtRatio(e.ratio), "num");
-  if (e.ratio !== null && e.ci_low !== null && e.ci_high !== null && (e.ci_low > 1 || e.ci_high < 1)) {
-    const up = e.ci_low > 1;
-    ratio.className += (up !== LOWER_IS_BETTER.has(e.metric)) ? " better" : " worse";
-  }
+  const ratio = el("td", fmtRatio(e.ratio), "num" + tone(e));
   tr.appendChild(ratio);
   const ci = e.ci_low !== null && e.ci_high !== null && e.ci_low !== undefined
     ? Number(e.ci_low).toFixed(2) + " to " + Number(e.ci_high).toFixed(2) : "—";
@@ -257,10 +259,13 @@ async function renderAgents() {
       const doc = await getJSON("/api/report", currentQuery({ agent }));
       const t = doc.totals || {};
       tr.appendChild(el("td", fmtInt(t.ai_assisted_changes), "num"));
-      for (const metric of ["validated_throughput_per_contributor_week", "cycle_time_hours_p50"]) {
+      tr.appendChild(el("td", fmtPct((doc.attribution || {}).ai_share_lower_bound), "num"));
+      for (const metric of ["cycle_time_hours_p50", "cycle_time_hours_p85"]) {
         const e = (doc.lift || []).find((x) => x.metric === metric && x.comparison === "ai_assisted/human");
-        if (!e) { tr.appendChild(el("td", "—", "num")); tr.appendChild(el("td", "", "num")); continue; }
-        liftCells(tr, e);
+        const td = el("td", e ? fmtRatio(e.ratio) + (e.ci_low !== null && e.ci_low !== undefined && e.ci_high !== null
+          ? " (" + Number(e.ci_low).toFixed(2) + " to " + Number(e.ci_high).toFixed(2) + ")" : "") : "—", "num");
+        if (e) td.className += tone(e);
+        tr.appendChild(td);
       }
     } catch (e) {
       tr.appendChild(el("td", e.message));
