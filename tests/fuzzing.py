@@ -284,6 +284,8 @@ def ocel_sqlite(draw) -> bytes:
             insert into event_object values ('e1', 'o1', 'order'), ('e2', 'o2', 'order');
         """)
         for table, row, value in cells:
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                value = float(value)  # SQLite's INTEGER is 64-bit; a bigger number is stored as REAL
             cols = [r[1] for r in con.execute(f"pragma table_info({table})")]
             col = cols[row % len(cols)]
             con.execute(f"update {table} set {col} = ? where rowid = (select min(rowid) from {table})", [value])

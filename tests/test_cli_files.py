@@ -97,3 +97,18 @@ def test_an_unwritable_store_place_is_refused_before_reading(tmp_path, demo, mon
     monkeypatch.setattr(cli.os, "access", lambda p, mode: False if Path(p) in (tmp_path,) else real(p, mode))
     line = _one_line(CliRunner().invoke(app, ["ingest", str(demo), "--store", str(tmp_path / ".loopmeter" / "s.duckdb")]))
     assert "cannot create the store" in line and not (tmp_path / ".loopmeter").exists()
+
+
+def test_a_read_only_cwd_with_the_store_elsewhere_fails_before_the_analysis_not_after(tmp_path, demo, monkeypatch):
+    # The audit: the whole analysis ran, then writing loopmeter-report.html crashed and printed nothing.
+    import loopmeter.cli as cli
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    real = os.access
+    monkeypatch.setattr(cli.os, "access", lambda p, mode: False if Path(p).resolve() == cwd else real(p, mode))
+    store = tmp_path / "elsewhere" / "s.duckdb"
+    line = _one_line(CliRunner().invoke(app, ["analyze", str(demo), "--store", str(store)]))
+    assert "loopmeter-report.html" in line and "cannot write there" in line
+    assert not store.exists()

@@ -243,3 +243,31 @@ def test_kill_9_at_several_points_of_an_incremental_ingest_resumes_to_the_exact_
                   "select item_id, started_at, done_at, size_lines from items order by item_id"):
             assert rows(store, q) == rows(whole, q), fraction
     assert killed_runs >= 3  # the points fell inside the ingest, not after it
+
+
+@pytest.mark.parametrize("fmt", ["ocel-json", "ocel-sqlite", "xes", "parquet"])
+def test_exports_carry_no_clear_identity_unless_show_names(demo_store, tmp_path, fmt):
+    _, store = demo_store
+    out = tmp_path / f"out-{fmt}"
+    api.export(fmt, out, store_path=store)
+    blob = _exported_text(out)
+    for clear in ("alice@example.com", "alice example", "bob@example.com", "bob builder"):
+        assert clear not in blob, (fmt, clear)
+    if fmt == "parquet":
+        named = tmp_path / "named"
+        api.export(fmt, named, store_path=store, show_names=True)
+        assert "alice@example.com" in _exported_text(named)
+
+
+def _exported_text(out: Path) -> str:
+    """Every value of an export as lower-case text (Parquet read back, since its pages are compressed)."""
+    files = [out] if out.is_file() else sorted(p for p in out.rglob("*") if p.is_file())
+    parts = []
+    for f in files:
+        if f.suffix == ".parquet":
+            con = duckdb.connect()
+            parts.append(repr(con.execute("select * from read_parquet(?)", [str(f)]).fetchall()))
+            con.close()
+        else:
+            parts.append(f.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(parts).lower()

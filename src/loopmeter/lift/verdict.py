@@ -33,6 +33,10 @@ from .results import CYCLE, REVERT_RATE, THROUGHPUT
 STATUSES = ("improved", "worsened", "no_detectable_change", "not_enough_data", "inconsistent")
 #: Weeks on each side of adoption below which an after/before verdict is not given.
 MIN_WEEKS = 8
+#: Authors on each side below which a clustered interval is not trusted: with a handful of
+#: clusters on one side, cluster-robust errors and the cluster bootstrap both understate the spread
+#: (MacKinnon and Webb 2017 on few treated clusters), however many changes those people made.
+MIN_GROUP_CLUSTERS = 5
 #: AI-assisted share of the changes landed after adoption below which a before/after difference
 #: is not credited to AI (a convention: at 10% AI use, 90% of the "after" work is the same as before).
 MIN_EXPOSURE = 0.10
@@ -62,10 +66,13 @@ QUESTIONS: dict[str, dict] = {
         "says": "AI-assisted changes took {r} as long as human ones of the same size",
     },
     "throughput_after_vs_before": {
-        "design": "before-after", "metric": THROUGHPUT, "headline": "ratio_of_rates",
+        # The same people's rate (Poisson author fixed effects, CR1, t on G - 1): in the null
+        # simulation of bench/verdict_sim.py the pooled ratio's author-bootstrap percentile
+        # interval ran narrow with 12 authors; the Poisson one is the calibrated interval.
+        "design": "before-after", "metric": THROUGHPUT, "headline": "poisson_author_fe",
         "lower_is_better": False, "after_before": True,
         "title": "validated throughput per contributor-week, after vs before",
-        "says": "each contributor-week validated {r} as many changes after adoption as before",
+        "says": "the same people validated {r} as many changes per active week after adoption as before",
     },
     "revert_rate_after_vs_before": {
         "design": "before-after", "metric": REVERT_RATE, "headline": "ratio_of_rates",
@@ -124,7 +131,9 @@ def credible(rows: Iterable[Mapping], q: Mapping, design: Mapping | None = None)
     out = []
     for r in rows:
         n_a, n_b = _counts(r, q)
-        if cluster_aware(r, design) and usable_interval(r) and min(n_a, n_b) >= MIN_VALUES:
+        few = min(r.get(k, MIN_GROUP_CLUSTERS) for k in ("n_clusters_a", "n_clusters_b", "effective_clusters_a",
+                                                          "effective_clusters_b"))
+        if cluster_aware(r, design) and usable_interval(r) and min(n_a, n_b) >= MIN_VALUES and few >= MIN_GROUP_CLUSTERS:
             out.append(r)
     return out
 
@@ -170,7 +179,8 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
     """Why the data cannot carry a verdict, in one sentence; None when it can."""
     if head is None:
         return "There is no cluster-aware estimate for this comparison."
-    names = {"before-after": ("after adoption", "before adoption"), "ai-vs-human": ("AI-assisted", "human"),
+    # A question of another loop (lift/loop_verdict.py) names its own groups, items and clusters.
+    names = q.get("groups") or {"before-after": ("after adoption", "before adoption"), "ai-vs-human": ("AI-assisted", "human"),
              "experiment": ("treated", "control"), "durability": ("AI-assisted", "human")}[q["design"]]
     n_a, n_b = _counts(head, q)
     what = "changes judged for reverts" if q["metric"] == REVERT_RATE else (
@@ -179,19 +189,30 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
         what = "tasks"
     if q["metric"] == "line_survival":
         what = "changes with lines old enough to judge"
+    what = q.get("items") or what
     for n, name in ((n_a, names[0]), (n_b, names[1])):
         if n < MIN_VALUES:
             return f"Only {n} {what} {name} (at least {MIN_VALUES} are needed)."
     n_cl = int(head.get("n_clusters") or 0)
+    who = q.get("clusters", "authors")  # another loop's clusters: resources, teams, users, weeks
     if n_cl < MIN_CLUSTERS:
-        return f"Only {n_cl} authors in the comparison (at least {MIN_CLUSTERS} are needed for an honest interval)."
+        return f"Only {n_cl} {who} in the comparison (at least {MIN_CLUSTERS} are needed for an honest interval)."
+    for side, name in (("a", names[0]), ("b", names[1])):
+        k, eff = head.get(f"n_clusters_{side}"), head.get(f"effective_clusters_{side}")
+        if k is not None and k < MIN_GROUP_CLUSTERS:
+            return (f"Only {k} {who[:-1] if k == 1 else who} {'has' if k == 1 else 'have'} {what} {name} (at least "
+                    f"{MIN_GROUP_CLUSTERS} are needed): the comparison would be about those people, not the team.")
+        if eff is not None and eff < MIN_GROUP_CLUSTERS:
+            return (f"The {what} {name} come from {k} {who} but amount to only {eff:.1f} equal ones (a few people "
+                    f"made most of them; at least {MIN_GROUP_CLUSTERS} are needed): the comparison would be about "
+                    "those people, not the team.")
     if q["after_before"]:
         before, after = _weeks(head, design)
         for n, side in ((before, "before"), (after, "after")):
             if n is not None and n < MIN_WEEKS:
                 return f"Only {n} weeks {side} adoption (at least {MIN_WEEKS} are needed)."
         if exposure is not None and exposure < MIN_EXPOSURE:
-            return (f"Only {exposure:.0%} of the changes after adoption were AI-assisted (at least "
+            return (f"Only {exposure:.0%} of the {q.get('exposed', 'changes after adoption were AI-assisted')} (at least "
                     f"{MIN_EXPOSURE:.0%} are needed to credit AI); a difference after that date is not evidence "
                     "about AI.")
     if not usable_interval(head):
@@ -216,9 +237,10 @@ def _spec_rows(design: Mapping, metric: str) -> list[Mapping]:
     return [r for r in design.get("specification") or [] if r.get("metric") == metric]
 
 
-def judge(question: str, design: Mapping) -> dict:
-    """The verdict entry of one question from its design document."""
-    q = QUESTIONS[question]
+def judge(question: str, design: Mapping, questions: Mapping[str, Mapping] | None = None) -> dict:
+    """The verdict entry of one question from its design document (`questions`: another loop's
+    table shaped like QUESTIONS, lift/loop_verdict.py)."""
+    q = (questions or QUESTIONS)[question]
     head = _headline_row(q, design)
     exposure = _exposure(design) if q["after_before"] else None
     rows = credible([*_rows(design, q["metric"]), *_spec_rows(design, q["metric"])], q, design)

@@ -76,6 +76,10 @@ def render_event_logs(report: dict, console: Console) -> None:
         et.add_row(escape(g["name"]), escape(g["format"]), _f(g["cases"]), _f(g["events"]), _hours(d["p50"]),
                    _hours(d["p85"]), f"{sk['count']:,}" + (f" ({why})" if why else ""))
     console.print(et)
+    for g in logs:  # each loop's verdict (lift/loop_verdict.py); `lift --log NAME` has the detail
+        if g.get("verdict"):
+            console.print(f"[bold]{escape(g['name'])}[/bold] [dim](loopmeter lift --log {escape(g['name'])} for the detail)[/dim]")
+            render_verdict(g["verdict"], console)
 
 
 _STATUS_STYLE = {"improved": "green", "worsened": "red", "no_detectable_change": "yellow",
@@ -137,9 +141,9 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         console.print(rt)
 
     if a["changes_by_agent"]:
-        at = Table(title="changes by agent (lower bound)", title_justify="left")
+        at = Table(title="changes by agent", title_justify="left")
         at.add_column("agent")
-        at.add_column("changes", justify="right")
+        at.add_column("changes (at least)", justify="right")
         for agent, n in a["changes_by_agent"].items():
             at.add_row(escape(agent), _f(n))
         console.print(at)

@@ -68,8 +68,10 @@ def read_claude_code_usage(path: str | Path) -> tuple[list[UsageDay], ParseRepor
     except ValueError:
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("data"), list):
-        records = [(0, r) for r in doc["data"] if isinstance(r, dict)]
         report.lines = text.count("\n") + 1
+        del text  # a 100k-record report: the text and its parsed form would otherwise both be held
+        records = [(0, r) for r in doc.pop("data") if isinstance(r, dict)]
+        doc = None
     else:  # JSON Lines, one page or one record per line
         for number, obj in read_objects(path, report):
             if isinstance(obj.get("data"), list):
@@ -77,7 +79,8 @@ def read_claude_code_usage(path: str | Path) -> tuple[list[UsageDay], ParseRepor
             else:
                 records.append((number, obj))
     days: list[UsageDay] = []
-    for number, r in records:
+    for i, (number, r) in enumerate(records):
+        records[i] = (number, None)  # each record is freed once it is a UsageDay: the peak stays one copy
         t = parse_time(r.get("date"))
         if t is None:
             report.skip(number, "record without a readable `date`")
