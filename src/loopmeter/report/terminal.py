@@ -196,9 +196,14 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         lt.add_row(str(i), escape(_METRIC_LABELS.get(e["metric"], e["metric"])), escape(e["comparison"]), ratio, ci, f"{e['n_a']:,} / {e['n_b']:,}")
         notes.append((i, e.get("caveats", [])))
     console.print(lt)
+    # Each caveat once, with the rows it applies to: the same five caveats under every row buried
+    # the table (issue 11).
+    rows_of: dict[str, list[int]] = {}
     for i, caveats in notes:
         for c in caveats:
-            console.print(f"  [dim]({i})[/dim] {escape(c)}")
+            rows_of.setdefault(c, []).append(i)
+    for c, rows in rows_of.items():
+        console.print(f"  [dim]({', '.join(map(str, rows))})[/dim] {escape(c)}", highlight=False)
     render_flow(report.get("flow"), console)
     for repo, card in (report.get("legibility") or {}).items():
         if card is not None and card.get("effective_agency"):
