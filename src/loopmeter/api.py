@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ import duckdb
 
 from .attribution import Matcher
 from .config import Config, load_config
-from .errors import ConfigError, StoreError
+from .errors import BadInput, ConfigError, StoreError
 from .ingestion import IngestResult, Progress, ingest_git
 from .sources.git import open_repository
 from .store.db import DEFAULT_STORE, Store, utcnow
@@ -353,8 +353,12 @@ def report_from_store(
     failure_window_hours: float = 24.0,
     incident_rule: str = "linked",
     by: str | None = None,
+    repo_urls: Mapping[str, str] | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
+
+    Each repository's `web_url` is its git remote's web address when its path is still on this
+    machine (or the `repo_urls` entry for it, which wins); the HTML report links changes under it.
 
     `failure_window_hours` and `incident_rule` decide which deployments count as failed changes
     (docs/metrics.md "Flow metrics"). `by` is the unit of the lift designs: "repo", "team"
@@ -376,12 +380,37 @@ def report_from_store(
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given)
+        _add_web_urls(doc, repo_urls or {})
         if html_path is not None:
             from .report.html import render_html
 
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
             render_html(doc, rows, Path(html_path))
     return doc
+
+
+def _add_web_urls(doc: dict, given: Mapping[str, str]) -> None:
+    """`repos[].web_url`: the given address, else the one of the repository's `origin` remote."""
+    import subprocess
+
+    from .report.links import web_url
+
+    known = {str(r.get("repo")) for r in doc.get("repos") or []}
+    for name in given:
+        if name not in known:
+            raise BadInput(f"--repo-url {name}=...: no repository {name!r} in this report "
+                           f"(repositories: {', '.join(sorted(known)) or 'none'})")
+    for r in doc.get("repos") or []:
+        url = given.get(str(r.get("repo")))
+        path = r.get("path")
+        if url is None and path and Path(str(path)).exists():
+            try:
+                out = subprocess.run(["git", "-C", str(path), "config", "--get", "remote.origin.url"],
+                                     capture_output=True, text=True, timeout=10)
+                url = web_url(out.stdout.strip()) if out.returncode == 0 else None
+            except (OSError, subprocess.SubprocessError):
+                url = None
+        r["web_url"] = url
 
 
 def analyze(
