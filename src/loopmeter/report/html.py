@@ -395,7 +395,10 @@ def _size_figure(changes: list[Mapping[str, Any]], size: Mapping[str, Any]) -> g
 
 
 def _default_lift_label(e: Mapping[str, Any]) -> str:
-    return f"{_plot_text(metric_label(e.get('metric')), 50)}<br>{_plot_text(comparison_label(e.get('comparison')), 50)}"
+    first, second = comparison_parts(e.get("comparison"))
+    short = {"AI-assisted changes": "AI-assisted", "human changes": "human"}
+    compare = f"{short.get(first, first)} vs {short.get(second, second)}"
+    return f"{_plot_text(metric_label(e.get('metric')), 50)}<br>{_plot_text(compare, 50)}"
 
 
 def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,

@@ -16,7 +16,8 @@ from ..errors import BadInput
 
 __all__ = ["web_url", "parse_repo_urls", "change_url", "pr_number"]
 
-_SCP = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/][^:]*)$")  # git@github.com:owner/name.git
+# git@github.com:owner/name.git; a host without a dot needs the user@ (else "javascript:x" would match)
+_SCP = re.compile(r"^(?:(?P<user>[\w.-]+)@)?(?P<host>[\w-]+(?:\.[\w-]+)*):(?P<path>[^/][^:]*)$")
 _SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")  # "Title (#123)", GitHub's squash-merge subject
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+)\b")
 _MERGE_MR = re.compile(r"See merge request [\w./-]+!(\d+)")
@@ -30,6 +31,8 @@ def web_url(remote: str | None) -> str | None:
     text = remote.strip()
     m = _SCP.match(text)
     if m and "://" not in text:
+        if not m["user"] and "." not in m["host"]:
+            return None
         host, path = m["host"], m["path"]
     else:
         parts = urlsplit(text)

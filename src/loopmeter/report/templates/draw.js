@@ -62,6 +62,19 @@
       layout.legend = { orientation: "h", x: 0, xanchor: "left", y: -0.22, yanchor: "top", font: { size: 11 } };
       layout.margin.b = Math.max(layout.margin.b || 0, 70);
       layout.height = (layout.height || 380) + 40;
+      // Long axis titles would run past the edge: break them near the middle.
+      ["xaxis", "yaxis", "yaxis2"].forEach(function (k) {
+        var ax = layout[k];
+        if (!ax) return;
+        ax.tickfont = ax.tickfont || {};
+        ax.tickfont.size = Math.max(10, Math.min(ax.tickfont.size || 11, 11));
+        var t = ax.title && (typeof ax.title === "string" ? ax.title : ax.title.text);
+        if (t && t.length > 26 && t.indexOf("<br>") < 0) {
+          var mid = t.length / 2, cut = -1;
+          for (var i = 0; i < t.length; i++) if (t[i] === " " && (cut < 0 || Math.abs(i - mid) < Math.abs(cut - mid))) cut = i;
+          if (cut > 0) ax.title = { text: t.slice(0, cut) + "<br>" + t.slice(cut + 1), font: { size: 11 } };
+        }
+      });
     }
     var config = { displaylogo: false, responsive: true, displayModeBar: small ? false : "hover",
                    modeBarButtonsToRemove: ["select2d", "lasso2d"] };
