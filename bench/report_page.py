@@ -1,13 +1,13 @@
 """Weight and draw times of the HTML report in headless Chromium, against the page as it was.
 
-    python bench/report_page.py --store PATH [--baseline-src DIR] [--runs 3] [--width 1440]
+    python bench/report_page.py --store PATH [--baseline-rev main] [--runs 3] [--width 1440]
 
 Renders the report of the store twice in the same run: with this checkout's renderer (the page)
-and with the renderer under `--baseline-src` (default: the main checkout, /work/main/src; the
-baseline), then loads each page `--runs` times in Debian's chromium and prints bytes, time to the
-first text, and when the last chart was drawn (ms after navigation start; each chart is waited
-for, those in collapsed sections are opened). The goal (issue 11): at most 1.5 MB and every chart
-drawn within 3 s of load.
+and with the source of git revision `--baseline-rev` (the baseline: the page as it is on that
+branch, exported with `git archive`), each from its own copy of the store, then loads each page
+`--runs` times in Debian's chromium and prints bytes, time to the first text, and when the last
+chart was drawn (ms after navigation start; each chart is waited for, those in collapsed sections
+are opened). The goal (issue 11): at most 1.5 MB and every chart drawn within 3 s of load.
 """
 
 from __future__ import annotations
@@ -39,13 +39,24 @@ ALL_DRAWN = """() => {
 
 
 def render(src: Path, store: Path, out: Path) -> float:
-    env = dict(os.environ, PYTHONPATH=str(src), OPENBLAS_NUM_THREADS="1")
+    import shutil
     import time
 
+    env = dict(os.environ, PYTHONPATH=str(src), OPENBLAS_NUM_THREADS="1")
+    copy = out.with_suffix(".duckdb")  # an older or newer renderer may migrate the store it opens
+    shutil.copy(store, copy)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", RENDER, str(store), str(out)], env=env, check=True,
+    subprocess.run([sys.executable, "-c", RENDER, str(copy), str(out)], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     return time.perf_counter() - t
+
+
+def export_source(rev: str, into: Path) -> Path:
+    """The `src` tree of git revision `rev` of this repository, under `into`."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
 
 
 def measure(page_path: Path, runs: int, width: int) -> dict:
@@ -78,14 +89,15 @@ def measure(page_path: Path, runs: int, width: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", type=Path, required=True)
-    ap.add_argument("--baseline-src", type=Path, default=Path("/work/main/src"))
+    ap.add_argument("--baseline-rev", default="main")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--width", type=int, default=1440)
     args = ap.parse_args()
     here = Path(__file__).resolve().parents[1] / "src"
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, src in (("page", here), ("baseline", args.baseline_src)):
+        baseline = export_source(args.baseline_rev, Path(tmp))
+        for name, src in (("page", here), ("baseline", baseline)):
             out = Path(tmp) / f"{name}.html"
             seconds = render(src, args.store, out)
             m = measure(out, args.runs, args.width)

@@ -95,30 +95,32 @@
     return null;
   }
 
-  function drawAll() {
-    var queue = [];
-    for (var i = 0; i < payloads.length; i++) {
-      var closed = hiddenByDetails(payloads[i]);
-      if (closed) {
-        closed.addEventListener("toggle", function () { drawVisible(this); });
-      } else {
-        queue.push(payloads[i]);
-      }
+  // Charts are drawn one after another, each in its own task (the page stays responsive), in
+  // page order; a chart in a closed section joins the queue when its section opens.
+  var ready = false, queue = [], running = false;
+  function enqueue(nodes) {
+    for (var i = 0; i < nodes.length; i++) {
+      if (!nodes[i].getAttribute("data-drawn") && !hiddenByDetails(nodes[i]) && queue.indexOf(nodes[i]) < 0) queue.push(nodes[i]);
     }
-    // One chart per frame: the page stays responsive while the charts appear.
-    (function next() {
-      var node = queue.shift();
-      if (!node) return;
-      Promise.resolve(draw(node)).then(function () { requestAnimationFrame(next); }, function (e) {
-        state.error = String(e); console.error(e); requestAnimationFrame(next);
-      });
-    })();
+    if (ready && !running) next();
   }
-
-  function drawVisible(details) {
-    if (!details.open) return;
-    var nodes = details.querySelectorAll("script[data-figure-for]");
-    for (var i = 0; i < nodes.length; i++) if (!hiddenByDetails(nodes[i])) draw(nodes[i]);
+  function next() {
+    var node = queue.shift();
+    if (!node) { running = false; return; }
+    running = true;
+    Promise.resolve(draw(node)).then(function () { setTimeout(next, 0); }, function (e) {
+      state.error = String(e); console.error(e); setTimeout(next, 0);
+    });
+  }
+  var sections = document.querySelectorAll("details");
+  for (var k = 0; k < sections.length; k++) {
+    sections[k].addEventListener("toggle", function () {
+      if (this.open) enqueue(this.querySelectorAll("script[data-figure-for]"));
+    });
+  }
+  function drawAll() {
+    ready = true;
+    enqueue(payloads);
   }
 
   // Weekly charts: a click on a week opens the list of that week's changes.
