@@ -59,7 +59,7 @@ def sample(hostile: bool = True) -> tuple[dict, list[dict]]:
     changes = make_changes()
     if not hostile:
         changes = [dict(c, repo="acme/api", agents=[a for a in c["agents"] if a != HOSTILE_AGENT] or
-                        (["claude-code"] if c["ai"] else []), author="dev-01") for c in changes
+                        (["claude-code"] if c["ai"] else [])) for c in changes
                    if c["title"] not in HOSTILE_TITLES]
     for i, c in enumerate(changes):
         c["sha"] = f"{i:040x}"
