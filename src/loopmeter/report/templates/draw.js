@@ -52,6 +52,10 @@
     layout.title = { text: "" };
     layout.margin = layout.margin || {};
     layout.margin.t = Math.min(layout.margin.t == null ? 34 : layout.margin.t, 34);
+    // The legend goes under the plot: the top edge holds the adoption and partial-week labels.
+    if (!layout.legend || layout.legend.orientation === "h") {
+      layout.legend = { orientation: "h", x: 0, xanchor: "left", y: -0.14, yanchor: "top" };
+    }
     var small = narrow(target);
     if (small) {
       // A phone: smaller type and margins, the legend under the plot, no toolbar.
