@@ -354,3 +354,12 @@ def test_a_week_click_opens_that_weeks_changes(seen):
                for h in week["hrefs"])
     # The newest week holds the hostile titles: listed as text.
     assert any(SCRIPT_BREAKOUT in item or IMG_ONERROR in item or BOLD_LINK in item for item in week["items"])
+
+
+def test_p_values_are_not_falsely_precise_and_say_when_they_ignore_clustering():
+    from loopmeter.report.lift_figures import _p_text
+
+    assert _p_text({"p_value": 4.66e-12, "clustered": True}) == "< 0.001"
+    assert _p_text({"p_value": 1.6e-08, "clustered": False}) == "< 0.001 (ignores clustering)"
+    assert _p_text({"p_value": 0.0412}) == "0.041"
+    assert _p_text({"p_value": None}) == "—"

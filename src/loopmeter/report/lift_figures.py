@@ -181,6 +181,16 @@ def forecast_sentences(fc: Mapping[str, Any] | None) -> list[str]:
     return out
 
 
+def _p_text(r: Mapping[str, Any]) -> str:
+    """The p-value as a reader should weigh it: below 0.001 it is "< 0.001" (more digits are false
+    precision), and one that treats each change as independent (`clustered: false`) says so."""
+    p = r.get("p_value")
+    if not finite(p):
+        return "—"
+    text = "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return text + (" (ignores clustering)" if r.get("clustered") is False else "")
+
+
 def _alpha(hex_colour: str, a: float) -> str:
     r, g, b = hex_to_rgb(hex_colour)
     return f"rgba({r},{g},{b},{a})"
@@ -219,7 +229,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                 "estimated": finite(r.get("ratio")),
                 "ci": ci_text(r) if finite(r.get("ratio")) else "—",
                 "interval": interval_text(r) if finite(r.get("ratio")) else None,
-                "p": f"{r['p_value']:.3g}" if finite(r.get("p_value")) else "—",
+                "p": _p_text(r),
                 "n": f"{h.fmt_int(r.get('n_a'), '—')} / {h.fmt_int(r.get('n_b'), '—')}",
                 "clusters": h.fmt_int(r.get("n_clusters"), "—"),
                 "sentence": sentence(r),
