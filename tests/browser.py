@@ -46,7 +46,7 @@ def load_page(
     evaluate: Mapping[str, str] | None = None,
     act: Callable[[Page], None] | None = None,
     text_of: str = "body",
-    open_details: bool = True,
+    open_details: bool = False,
 ) -> LoadedPage:
     """Load `html` and read it.
 
@@ -76,6 +76,9 @@ def load_page(
                 page.wait_for_function(
                     f"document.querySelectorAll({json.dumps(wait_for + ' .main-svg')}).length >= {int(at_least)}",
                     timeout=timeout_ms)
+                if open_details:  # every section is open: wait for every chart (report/templates/draw.js)
+                    page.wait_for_function("!window.__lmCharts || window.__lmCharts.drawn >= window.__lmCharts.total",
+                                           timeout=timeout_ms)
             values = {name: page.evaluate(js) for name, js in (evaluate or {}).items()}
             charts = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
             pwned = page.evaluate("typeof window.__pwned")
