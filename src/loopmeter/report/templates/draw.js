@@ -19,7 +19,8 @@
 
   // Payloads are JSON, or gzip-compressed JSON in base64 when large (report/charts.py `packed`).
   function inflate(base64) {
-    var bytes = Uint8Array.from(atob(base64), function (c) { return c.charCodeAt(0); });
+    var raw = atob(base64), bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
     return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
   }
   function readPayload(node) {
@@ -213,7 +214,7 @@
 
   function start() {
     if (!payloads.length) return;
-    var t0 = performance.now();
+    var t0 = state.startAt = performance.now();
     var packed = document.getElementById("lm-chart-library");
     if (window.Plotly || !packed) { drawAll(); return; }
     inflate(packed.textContent).then(function (source) {
@@ -224,5 +225,6 @@
       drawAll();
     }).catch(function (e) { state.error = String(e); console.error("loopmeter: the charts could not be loaded: " + e); });
   }
-  start();
+  // After the first paint: the verdict and the text show before any chart work starts.
+  requestAnimationFrame(function () { setTimeout(start, 0); });
 })();
