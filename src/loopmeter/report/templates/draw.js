@@ -67,6 +67,18 @@
       layout.legend = { orientation: "h", x: 0, xanchor: "left", y: -0.22, yanchor: "top", font: { size: 11 } };
       layout.margin.b = Math.max(layout.margin.b || 0, 70);
       layout.height = (layout.height || 380) + 40;
+      // A forest plot (one row per estimate, labels on a reversed category axis): on a phone the
+      // labels would leave the plot a sliver, so each label goes above its row across the width.
+      var tr = figure.data && figure.data.length === 1 ? figure.data[0] : null;
+      if (tr && layout.yaxis && layout.yaxis.autorange === "reversed" && Array.isArray(tr.y) && typeof tr.y[0] === "string") {
+        layout.yaxis.showticklabels = false;
+        layout.margin.l = 8;
+        layout.height = Math.max(layout.height || 0, 110 + tr.y.length * 62);
+        layout.annotations = (layout.annotations || []).concat(tr.y.map(function (label) {
+          return { x: 0, xref: "paper", xanchor: "left", y: label, yref: "y", yanchor: "bottom", yshift: 7,
+                   showarrow: false, align: "left", text: String(label), font: { size: 10.5 } };
+        }));
+      }
       // Long axis titles would run past the edge: break them near the middle.
       ["xaxis", "yaxis", "yaxis2"].forEach(function (k) {
         var ax = layout[k];
