@@ -64,7 +64,7 @@ def render_markdown(doc: Mapping[str, Any], *, title: str | None = None) -> str:
                 line += f" *{md_escape(r.exposure)}.*"
             out.append(line)
         if not from_verdict:
-            out += ["", "*This report has no verdict (written before verdicts existed): these are raw estimates.*"]
+            out += ["", "*No verdict in this report: these are raw estimates, not a judgement of whether they hold up.*"]
         out.append("")
     else:
         out += ["No question could be answered from this data.", ""]
