@@ -118,3 +118,61 @@ def _write(path: Path, evs: list[tuple[datetime, float, int, bool, int]], *, fol
 def as_of(team: Team) -> datetime:
     """Four weeks after the last simulated week: every change is past a 28-day window."""
     return START + timedelta(weeks=team.weeks + 5)
+
+
+# --------------------------------------------------------------------------- verdict scenarios
+
+#: Planted truths of the verdict scenarios (bench/verdict_sim.py, tests/test_lift_verdict_sim.py):
+#: `effect` plants a 0.7x cycle time and a 1.5x throughput after adoption; `null` plants nothing
+#: (AI is used half the time after adoption, and changes nothing); `simpson` plants 0.8x cycle
+#: time inside each of two repositories whose mix moves the pooled ratio above 1.
+SCENARIOS = ("effect", "null", "simpson")
+
+
+def scenario_teams(name: str) -> list[Team]:
+    if name == "effect":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=0.7, rate_before=1.0,
+                     rate_after=2.0)]
+    if name == "null":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=1.0, rate_before=1.0,
+                     rate_after=1.0)]
+    if name == "simpson":
+        # A slow repository that grows after adoption and a fast one that shrinks: each is faster
+        # after adoption (0.8x), but "after" is mostly the slow one's work, so pooled it looks slower.
+        return [Team(name="slow", authors=12, weeks=24, adoption_week=12, base_cycle_h=120.0, cycle_ratio=0.8,
+                     rate_before=0.0, rate_after=4.0),
+                Team(name="fast", authors=12, weeks=24, adoption_week=12, base_cycle_h=12.0, cycle_ratio=0.8,
+                     rate_before=4.0, rate_after=0.0, author_offset=100)]
+    raise ValueError(name)
+
+
+def run_scenario(root: Path, name: str, seed: int, *, n_boot: int = 200) -> dict:
+    """Write the scenario's repositories under `root`, ingest them, run the before-after design
+    (the AI-vs-human one too for `effect` and `null`) and return {"before-after": doc, "verdict": [...]}.
+    The adoption week is given (the planted one), so the scenario tests the verdict, not detection."""
+    import loopmeter
+    from loopmeter.lift import designs as ld
+    from loopmeter.lift.inputs import Adoption
+    from loopmeter.lift.verdict import verdict
+    from loopmeter.metrics.changes import Window, backend
+    from loopmeter.store.db import Store
+
+    teams = scenario_teams(name)
+    paths = []
+    for i, t in enumerate(teams):
+        p = root / f"{name}-{seed}-{t.name}"
+        write_repo(p, t, seed=seed * 10 + i)
+        paths.append(p)
+    store = root / f"{name}-{seed}.duckdb"
+    loopmeter.ingest(paths, store_path=store)
+    day = (START + timedelta(weeks=teams[0].adoption_week)).date()
+    with Store.open(store) as s:
+        con = backend(s)
+        window = Window(as_of=as_of(teams[0]), days=14)
+        names = ld.store_repos(con, None)
+        adp = Adoption(default=day, source="given", rule="planted")
+        ba = ld.before_after(con, window, names, adp, seed=seed, n_boot=n_boot)
+        designs = [ba]
+        if name != "simpson":
+            designs.append(ld.ai_vs_human(con, window, names, adp, seed=seed, n_boot=n_boot))
+    return {"designs": designs, "verdict": verdict(designs)}

@@ -262,7 +262,7 @@ def test_ingest_then_report_gives_the_totals_of_analyze(tmp_path, repos, analyze
     assert "demo: 12 new commits (full); 10 on HEAD, 8 changes" in p.stdout
     assert "small: 3 new commits (full); 3 on HEAD, 3 changes" in p.stdout
     again = run("ingest", repos["demo"], "--store", store, cwd=tmp_path)
-    assert "demo: 0 new commits (incremental)" in again.stdout
+    assert "demo: 0 new commits (unchanged)" in again.stdout  # nothing moved: not read again
     rep = run("report", "--json", "--store", store, "--as-of", AS_OF, cwd=tmp_path)
     assert rep.returncode == 0, rep.stderr
     reported, analyzed_doc = json.loads(rep.stdout), json.loads(analyzed[0].stdout)

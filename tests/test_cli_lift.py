@@ -100,6 +100,60 @@ def test_pilot_csv_design(tmp_path):
     assert {r["estimator"] for r in doc["results"]} >= {"log_duration_ols", "hodges_lehmann"}
 
 
+def _cluster_randomized_csv(tmp_path, *, mixed=False):
+    import numpy as np
+
+    rng = np.random.default_rng(9)
+    rows = ["task,minutes,arm,dev,repo"]
+    dev_effect = rng.normal(0, 0.5, 16)
+    for i in range(320):
+        dev = i % 16
+        treated = dev % 2 == 0 if not (mixed and i == 33) else True  # task 33 (dev1) in the wrong arm
+        minutes = float(np.exp(np.log(600 * (0.7 if treated else 1.0)) + dev_effect[dev] + rng.normal(0, 0.6)))
+        rows.append(f"{i},{minutes:.2f},{'ai' if treated else 'human'},dev{dev},r{i % 3}")
+    csv = tmp_path / "tasks.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    return csv
+
+
+def test_pilot_randomized_by_cluster_with_fixed_effects_and_minutes(tmp_path):
+    csv = _cluster_randomized_csv(tmp_path)
+    common = ["--csv", csv, "--duration", "minutes", "--duration-unit", "minutes", "--treatment", "arm",
+              "--treated", "ai", "--cluster", "dev", "--randomization", "cluster", "--fixed-effect", "repo"]
+    doc = json.loads(run(*common, "--json").stdout)
+    assert doc["randomization"] == "cluster" and doc["duration_source"] == {"column": "minutes", "unit": "minutes"}
+    main = doc["results"][0]
+    assert main["fixed_effects"] == ["repo"] and main["covariance"] == "CR1"
+    assert not any("Randomization is assumed" in c for c in main["caveats"])
+    assert any("Whole clusters (dev) were randomized" in c for c in main["caveats"])
+    # Every interval says whether it allows for the developer clusters; here all of them do.
+    assert all(r["clustered"] is True for r in doc["results"]), [(r["estimator"], r["clustered"]) for r in doc["results"]]
+    hl = next(r for r in doc["results"] if r["estimator"] == "hodges_lehmann")
+    assert hl["ci_method"] == "clustered_rank_test" and hl["plain_clustered"] is False
+    text = run(*common).stdout
+    assert "Hodges-Lehmann (log minutes)" in text and "log hours" not in text
+    assert "cluster-blind" not in text
+
+    # Without the cluster column the rows count as independent, and the text says so.
+    plain = run("--csv", csv, "--duration", "minutes", "--treatment", "arm", "--treated", "ai")
+    assert plain.returncode == 0, plain.stderr
+    assert "Hodges-Lehmann (log durations)" in plain.stdout
+    assert plain.stdout.count("(cluster-blind:") == 3  # regression (HC1), Hodges-Lehmann, ratio of medians
+    assert "Randomization is assumed" in plain.stdout
+
+
+def test_pilot_randomized_by_cluster_refuses_a_cluster_in_both_arms(tmp_path):
+    csv = _cluster_randomized_csv(tmp_path, mixed=True)
+    p = run("--csv", csv, "--duration", "minutes", "--treatment", "arm", "--treated", "ai", "--cluster", "dev",
+            "--randomization", "cluster")
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert f"{csv}:35: column 'dev': cluster 'dev1' has rows in both arms" in p.stderr
+    p = run("--csv", csv, "--duration", "minutes", "--treatment", "arm", "--randomization", "cluster")
+    assert p.returncode == 2 and "needs the cluster column" in p.stderr
+    p = run("--csv", csv, "--duration", "minutes", "--treatment", "arm", "--randomization", "sideways")
+    assert p.returncode == 2 and "--randomization: 'sideways' is not one of unit, cluster, none" in p.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -64,7 +64,11 @@ def test_planted_ratio_matches_statsmodels_on_the_same_file(tmp_path):
     assert (doc["n_a"], doc["n_b"], doc["n_clusters"]) == (int(ref_df.t.sum()), int((1 - ref_df.t).sum()), 30)
     assert doc["missing_duration_rows"]["count"] == 0
     assert [a["estimator"] for a in doc["alternatives"]] == ["hodges_lehmann", "ratio_of_medians"]
-    assert doc["alternatives"][1]["interval"] == "bca"
+    # The percentile interval, chosen by bench/pilot_coverage.py (docs/metrics.md quotes the table).
+    assert doc["alternatives"][1]["interval"] == "percentile"
+    # Thirty actors with several tasks each: every interval allows for them, the plain ones say they do not.
+    assert doc["clustered"] is True and doc["plain_clustered"] is False
+    assert [a["clustered"] for a in doc["alternatives"]] == [True, True]
     assert any("Randomization is assumed, not checked" in c for c in doc["caveats"])
 
 
@@ -132,6 +136,15 @@ def test_randomization_caveat_follows_what_the_user_says(tmp_path):
     verified = pilot_lift(path, randomization="verified", **common)["caveats"]
     assert not any("andomiz" in c for c in verified)
     assert any("not randomized" in c for c in pilot_lift(path, randomization="none", **common)["caveats"])
+    unit = pilot_lift(path, randomization="unit", **common)
+    assert unit["randomization"] == "unit" and not any("andomiz" in c for c in unit["caveats"])
+    # Tasks of one actor are in both arms here, so a randomization by cluster is refused, naming the cluster.
+    with pytest.raises(BadInput, match=r"r\.csv:\d+: column 'actor': cluster '.+' has rows in both arms"):
+        pilot_lift(path, randomization="cluster", **common)
+    with pytest.raises(ConfigError, match="needs the cluster column"):
+        pilot_lift(path, randomization="cluster", duration="duration", treatment="arm", treated="ai")
+    with pytest.raises(ConfigError, match="durations from start and end are in hours"):
+        pilot_lift(path, start="a", end="b", treatment="arm", duration_unit="minutes")
 
 
 def test_few_rows_and_clusters_are_flagged(tmp_path):

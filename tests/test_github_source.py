@@ -135,6 +135,11 @@ def test_attribution_links_and_actors(server, tmp_path):
     ev = {(i.rsplit(":", 1)[1], a, e) for i, a, e in q(db, "select item_id, agent, evidence from attributions")}
     assert ev == {("2", "claude-code", "branch"), ("2", "claude-code", "footer"), ("2", "claude-code", "trailer"),
                   ("3", "copilot", "branch"), ("3", "copilot", "author")}
+    # every row has its class: the agent-opened PR and the agents' branches and co-author are
+    # "authored", the Claude Code footer "assisted"
+    classes = {(i.rsplit(":", 1)[1], e, c) for i, e, c in q(db, "select item_id, evidence, evidence_class from attributions")}
+    assert classes == {("2", "branch", "authored"), ("2", "footer", "assisted"), ("2", "trailer", "authored"),
+                       ("3", "branch", "authored"), ("3", "author", "authored")}
     assert set(q(db, "select src, dst, kind from links where kind in ('fixes', 'closes', 'part_of')")) == {
         ("github:acme/widgets:pr:3", "github:acme/widgets:issue:6", "fixes"),
         ("github:acme/widgets:pr:2", "github:acme/widgets:issue:7", "closes"),

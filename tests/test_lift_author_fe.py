@@ -15,7 +15,7 @@ from lift_sim import START, Team, as_of, events, write_repo, write_teams
 import loopmeter
 from loopmeter.api import lift
 from loopmeter.metrics.changes import Window, backend
-from loopmeter.metrics.lift_inputs import change_frame
+from loopmeter.lift.inputs import change_frame
 from loopmeter.report.lift_text import sentence
 from loopmeter.store.db import Store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loopmeter.metrics import lift_caveats as cv
+from loopmeter.lift import checks as cv
 from loopmeter.stats.lift import ratio_of_quantiles
 
 LABELS = ("the period after adoption", "the period before adoption")
@@ -45,7 +45,8 @@ def test_size_mismatch_is_silent_for_similar_sizes_and_ignores_unknown_sizes():
     a = np.append(rng.lognormal(np.log(50), 0.3, 200), [np.nan] * 50)
     b = rng.lognormal(np.log(55), 0.3, 200)
     assert cv.size_mismatch(a, b, LABELS) is None
-    assert cv.size_mismatch([np.nan], b, LABELS) is None
+    # No known size on one side: the check did not run (never "looked, fine").
+    assert cv.size_mismatch([np.nan], b, LABELS) == cv.NotRun("size_mismatch", "A group has no change with a known size.")
 
 
 @pytest.mark.parametrize(
@@ -86,8 +87,8 @@ def test_novelty_fires_when_the_early_effect_fades():
 def test_novelty_is_silent_for_a_lasting_effect_no_effect_or_too_few_items():
     assert cv.novelty(0.7, 0.72, 40, 200) is None  # lasting
     assert cv.novelty(1.02, 1.0, 40, 200) is None  # nothing to fade
-    assert cv.novelty(0.6, 0.95, 5, 200) is None  # too few early items to judge
-    assert cv.novelty(None, 0.95, 40, 200) is None
+    assert isinstance(cv.novelty(0.6, 0.95, 5, 200), cv.NotRun)  # too few early items to judge
+    assert isinstance(cv.novelty(None, 0.95, 40, 200), cv.NotRun)
 
 
 def test_simpsons_paradox_fires_when_pooled_direction_opposes_most_groups():
@@ -98,8 +99,9 @@ def test_simpsons_paradox_fires_when_pooled_direction_opposes_most_groups():
 
 def test_simpsons_paradox_is_silent_when_groups_agree_or_cannot_vote():
     assert cv.simpsons_paradox(0.8, [("api", 0.8, 50), ("web", 0.7, 40), ("ops", 1.3, 30)]) is None
-    assert cv.simpsons_paradox(1.2, [("api", 0.8, 50)]) is None  # one group is not a majority of anything
-    assert cv.simpsons_paradox(1.2, [("api", 0.8, 2), ("web", 0.7, 3)]) is None  # too small to vote
+    # One group, or groups too small to vote: nothing to compare within, so the check did not run.
+    assert isinstance(cv.simpsons_paradox(1.2, [("api", 0.8, 50)]), cv.NotRun)
+    assert isinstance(cv.simpsons_paradox(1.2, [("api", 0.8, 2), ("web", 0.7, 3)]), cv.NotRun)
     assert cv.simpsons_paradox(1.2, [("api", 0.8, 50), ("web", 1.3, 40)]) is None  # a tie is no majority
 
 
@@ -107,13 +109,13 @@ def test_pre_trends_fires_below_alpha_only():
     c = cv.pre_trends(0.01, source="the event study", slope=0.12)
     assert c is not None and "p = 0.010" in c.text and "rising" in c.text
     assert cv.pre_trends(0.2) is None
-    assert cv.pre_trends(None) is None
+    assert cv.pre_trends(None, why_not="No weeks before adoption.") == cv.NotRun("pre_trends", "No weeks before adoption.")
 
 
 def test_specification_spread_flags_disagreement_in_direction_and_size():
     rows = [{"ratio": 0.8}, {"ratio": 0.9}, {"ratio": 1.1}]
     rng, c = cv.specification_spread(rows)
-    assert rng == {"min": 0.8, "max": 1.1, "n": 3}
+    assert rng == {"min": 0.8, "max": 1.1, "n": 3, "intervals_disagree": False}
     assert c is not None and "both sides of 1" in c.text
     _, c = cv.specification_spread([{"ratio": 0.4}, {"ratio": 0.7}])
     assert c is not None and "its size depends on the choice" in c.text
@@ -121,8 +123,8 @@ def test_specification_spread_flags_disagreement_in_direction_and_size():
 
 def test_specification_spread_is_silent_when_alternatives_agree():
     rng, c = cv.specification_spread([{"ratio": 0.7}, {"ratio": 0.75}, {"ratio": None}, {"ratio": 0.8}])
-    assert c is None and rng == {"min": 0.7, "max": 0.8, "n": 3}
-    assert cv.specification_spread([{"ratio": None}]) == (None, None)
+    assert c is None and rng == {"min": 0.7, "max": 0.8, "n": 3, "intervals_disagree": False}
+    assert cv.specification_spread([{"ratio": None}]) == (None, cv.NotRun("specification", "No alternative specification gave an estimate."))
 
 
 def _flow(starts, ends, edges):
@@ -152,8 +154,32 @@ def test_lift_documents_are_plain_json_with_unknowns_as_null():
     import json
     from datetime import date
 
-    from loopmeter.metrics.lift_designs import json_ready
+    from loopmeter.stats.json_values import json_ready
 
     doc = json_ready({"a": float("nan"), "b": [np.float64(1.5), np.int64(2), float("inf")], "c": (date(2024, 1, 1),)})
     assert doc == {"a": None, "b": [1.5, 2, None], "c": ["2024-01-01"]}
     json.dumps(doc, allow_nan=False)
+
+
+def test_specification_check_compares_intervals_not_only_point_estimates():
+    # Point estimates 0.9 and 1.05 span less than 1.5x, but one interval is wholly below 1 and the
+    # other wholly above: two credible choices give opposite answers.
+    rows = [{"ratio": 0.9, "ci_low": 0.85, "ci_high": 0.95}, {"ratio": 1.05, "ci_low": 1.01, "ci_high": 1.1}]
+    rng, c = cv.specification_spread(rows)
+    assert rng["intervals_disagree"] is True and c.code == "specification"
+    assert "1 give an interval wholly below 1 and 1 one wholly above 1" in c.text
+    assert isinstance(cv.specification_spread([])[1], cv.NotRun)
+
+
+def test_check_rows_say_whether_each_check_ran():
+    from loopmeter.lift.results import check_rows
+
+    found = [cv.Caveat("selection", "not random"), cv.NotRun("pre_trends", "No weeks before adoption."), None]
+    rows = {r["check"]: r for r in check_rows(found, ("selection", "pre_trends", "novelty"), "m")}
+    assert (rows["selection"]["status"], rows["selection"]["applies"]) == ("fired", True)
+    assert (rows["pre_trends"]["status"], rows["pre_trends"]["reason"]) == ("not_run", "No weeks before adoption.")
+    assert rows["pre_trends"]["applies"] is False
+    assert rows["novelty"]["status"] == "not_fired" and rows["novelty"]["reason"] is None
+    # The same check twice (ITS and DiD pre-trends): a firing wins over a not-run.
+    both = check_rows([cv.NotRun("pre_trends", "x"), cv.Caveat("pre_trends", "trend")], ("pre_trends",), "m")
+    assert both[0]["status"] == "fired"

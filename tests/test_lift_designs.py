@@ -14,9 +14,9 @@ from lift_sim import EPOCH, START, Team, as_of, events, write_repo
 import loopmeter
 from loopmeter.api import lift
 from loopmeter.errors import ConfigError, DesignError
-from loopmeter.metrics import lift_designs as ld
+from loopmeter.lift import designs as ld
 from loopmeter.metrics.changes import Window, backend
-from loopmeter.metrics.lift_inputs import change_frame
+from loopmeter.lift.inputs import change_frame
 from loopmeter.store.db import Store
 
 PLANTED = Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=0.7, rate_before=1.0, rate_after=2.0)
@@ -457,7 +457,7 @@ def test_the_staggered_did_interval_is_the_same_in_two_fresh_stores(tmp_path):
 def test_a_did_upper_limit_past_the_counterfactual_reads_as_no_upper_bound():
     # Almost nothing was validated before adoption anywhere, so the adopters' counterfactual mean
     # is near zero and the ATT's upper limit passes it: the ratio is open above, not missing.
-    from loopmeter.metrics.lift_weekly import staggered_did
+    from loopmeter.lift.weekly import staggered_did
     from loopmeter.report.lift_text import ci_text, sentence
 
     rng = np.random.default_rng(0)

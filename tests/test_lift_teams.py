@@ -21,10 +21,10 @@ from loopmeter.api import lift
 from loopmeter.attribution import Matcher
 from loopmeter.config import load_config
 from loopmeter.errors import ConfigError
-from loopmeter.metrics import lift_designs as ld
+from loopmeter.lift import designs as ld
 from loopmeter.metrics.changes import Window, backend
-from loopmeter.metrics.lift_inputs import change_frame
-from loopmeter.metrics.lift_units import team_unit
+from loopmeter.lift.inputs import change_frame
+from loopmeter.lift.units import team_unit
 from loopmeter.store.api_load import ApiActors, PageRows, write_page
 from loopmeter.store.db import Store
 from loopmeter.teams import resolve
@@ -145,7 +145,7 @@ def test_authors_in_no_team_are_reported_as_unassigned_not_dropped(mono):
 
 
 def test_most_changes_in_no_team_is_a_warning_with_the_share():
-    from loopmeter.metrics.lift_units import unassigned_warning
+    from loopmeter.lift.units import unassigned_warning
 
     assert unassigned_warning([{"team": "a", "changes": 30, "authors": 2},
                                {"team": "unassigned", "changes": 90, "authors": 9}]) == (

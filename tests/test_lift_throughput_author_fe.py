@@ -16,7 +16,7 @@ from lift_sim import START, Team, as_of, write_teams
 import loopmeter
 from loopmeter.api import lift
 from loopmeter.metrics.changes import Window, backend
-from loopmeter.metrics.lift_inputs import weekly_activity
+from loopmeter.lift.inputs import weekly_activity
 from loopmeter.report.lift_text import sentence
 from loopmeter.store.db import Store
 
@@ -121,7 +121,7 @@ def test_no_author_on_both_sides_gives_no_number_and_says_why(tmp_path):
 
 
 def test_few_identifying_authors_caveat_speaks_of_active_authors_and_validated_changes():
-    from loopmeter.metrics import lift_caveats as cv
+    from loopmeter.lift import checks as cv
 
     c = cv.few_identifying_authors(3, 41, 9, ("the period after adoption", "the period before adoption"),
                                    changes="validated changes", side="are active with validated changes")

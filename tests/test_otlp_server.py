@@ -206,10 +206,11 @@ def test_serve_refuses_a_port_out_of_range_in_one_line(tmp_path, port):
     assert not (tmp_path / "b.duckdb").exists()
 
 
-def test_serve_needs_otlp(tmp_path):
+def test_serve_without_otlp_is_the_dashboard_which_needs_a_store(tmp_path):
     r = subprocess.run([sys.executable, "-m", "loopmeter", "serve", "--store", str(tmp_path / "b.duckdb")],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "--otlp" in r.stderr
+    assert r.returncode == 2 and r.stderr.strip() == f"error: {tmp_path / 'b.duckdb'}: no store here; run `loopmeter ingest` or `loopmeter analyze` first"
+    assert not (tmp_path / "b.duckdb").exists()
 
 
 def test_cumulative_token_series_of_two_models_add_their_last_values(tmp_path):

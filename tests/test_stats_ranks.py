@@ -149,11 +149,59 @@ def test_too_small_for_an_interval_says_so():
     assert any("Too few values for a 95% distribution-free interval" in c for c in est.caveats)
 
 
-def test_clustered_rows_are_flagged():
-    est = hodges_lehmann(HAND_A, HAND_B, clusters_a=list("xxyyz"), clusters_b=list("xyzzz"))
-    assert est.n_clusters == 3
-    assert any("treat rows as independent" in c for c in est.caveats)
-    assert not any("treat rows as independent" in c for c in hodges_lehmann(HAND_A, HAND_B).caveats)
+def _developer_table(seed, n_dev=15, rows=300, whole_developer=False):
+    rng = np.random.default_rng(seed)
+    dev = rng.integers(0, n_dev, rows)
+    arm = (rng.random(n_dev) < 0.5)[dev] if whole_developer else rng.random(rows) < 0.5
+    y = np.exp(1.0 + rng.normal(0, 0.6, n_dev)[dev] + math.log(0.75) * arm + rng.normal(0, 0.8, rows))
+    return y, arm, dev
+
+
+def _statsmodels_rank_t(y, arm, dev, shift):
+    """Independent: OLS of scipy's pooled mid-ranks of log(y) - shift [treated] on the arm, with
+    statsmodels' cluster-robust (CR1) covariance and t on G - 1 degrees of freedom."""
+    import statsmodels.api as sm
+
+    x = np.log(y) - shift * arm
+    fit = sm.OLS(scipy.stats.rankdata(x), sm.add_constant(arm.astype(float))).fit(
+        cov_type="cluster", cov_kwds={"groups": dev}, use_t=True)
+    return float(fit.tvalues[1]), float(fit.pvalues[1])
+
+
+@pytest.mark.parametrize("whole_developer", [False, True])
+def test_clustered_rows_get_the_clustered_rank_test_checked_against_statsmodels(whole_developer):
+    y, arm, dev = _developer_table(3, whole_developer=whole_developer)
+    est = hodges_lehmann(y[arm], y[~arm], clusters_a=dev[arm], clusters_b=dev[~arm])
+    plain = hodges_lehmann(y[arm], y[~arm])
+    assert est.clustered is True and plain.clustered is False
+    assert est.extra["ci_method"] == "clustered_rank_test"
+    # The point estimate is the HL one either way; the row-independent interval is kept beside.
+    assert est.ratio == pytest.approx(plain.ratio, rel=1e-12)
+    assert (est.extra["ci_plain_low"], est.extra["ci_plain_high"], est.extra["p_value_plain"]) == pytest.approx(
+        (plain.ci_low, plain.ci_high, plain.p_value), rel=1e-12)
+    t0, p0 = _statsmodels_rank_t(y, arm, dev, 0.0)
+    assert est.extra["rank_t"] == pytest.approx(t0, rel=1e-9)
+    assert est.p_value == pytest.approx(p0, rel=1e-9)
+    # The interval inverts the same test: just inside each bound it does not reject, just outside it does.
+    crit = scipy.stats.t.ppf(0.975, len(np.unique(dev)) - 1)
+    for bound, outward in ((math.log(est.ci_low), -1.0), (math.log(est.ci_high), 1.0)):
+        inside, _ = _statsmodels_rank_t(y, arm, dev, bound - outward * 1e-9)
+        outside, _ = _statsmodels_rank_t(y, arm, dev, bound + outward * 1e-9)
+        assert abs(inside) <= crit < abs(outside)
+    assert est.ci_low < est.ratio < est.ci_high
+    # No cluster holds several rows: the row-independent Moses interval and Mann-Whitney p-value.
+    singles = hodges_lehmann(y[arm], y[~arm], clusters_a=np.arange(arm.sum()),
+                             clusters_b=np.arange(arm.sum(), len(y)))
+    assert singles.clustered is False and (singles.ci_low, singles.p_value) == (plain.ci_low, plain.p_value)
+
+
+def test_whole_developer_randomization_widens_the_interval_the_plain_one_understates():
+    y, arm, dev = _developer_table(11, n_dev=16, rows=480, whole_developer=True)
+    est = hodges_lehmann(y[arm], y[~arm], clusters_a=dev[arm], clusters_b=dev[~arm])
+    width = math.log(est.ci_high / est.ci_low)
+    plain_width = math.log(est.extra["ci_plain_high"] / est.extra["ci_plain_low"])
+    assert width > 1.5 * plain_width
+    assert est.p_value > est.extra["p_value_plain"]
 
 
 def test_empty_group_gives_no_ratio_and_bad_values_raise():

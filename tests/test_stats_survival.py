@@ -11,7 +11,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 from lifelines.utils import median_survival_times
 
-from loopmeter.stats.survival import kaplan_meier, km_ratio_of_medians, log_rank
+from loopmeter.stats.survival import kaplan_meier, km_ratio_of_medians, log_rank, log_rank_clustered
 
 
 def _censored_sample(rng, n, scale, censor_scale, *, rounded=False):
@@ -131,7 +131,11 @@ def test_km_ratio_point_estimate_is_ratio_of_km_medians_and_json_ready():
     assert est.ratio == pytest.approx(ma / mb, rel=1e-12)
     assert est.median_a == pytest.approx(ma) and est.median_b == pytest.approx(mb)
     assert est.censored_a == int((~ea).sum()) and est.censored_b == int((~eb).sum())
-    assert est.p_value == pytest.approx(logrank_test(da, db, ea, eb).p_value, abs=1e-9)
+    # Authors hold several rows: the p-value is the cluster-robust log-rank, the ordinary one beside it.
+    assert est.clustered is True
+    assert est.p_value_plain == pytest.approx(logrank_test(da, db, ea, eb).p_value, abs=1e-9)
+    assert est.p_value == pytest.approx(_robust_score_p(da, ea, ca, db, eb, cb), rel=1e-9)
+    assert est.p_value > 1e3 * est.p_value_plain  # same authors on both sides: the plain test overstates
     assert est.ci_low < est.ratio < est.ci_high
     d = est.to_dict()
     assert d["estimator"] == "km_median_ratio" and d["n_clusters"] == 40
@@ -210,3 +214,43 @@ def test_a_zero_width_interval_is_flagged():
                               np.arange(n, 2 * n), n_boot=100)
     assert est.ratio == 2.0 and est.ci_low == est.ci_high == 2.0
     assert any("zero width" in c for c in est.caveats)
+
+
+def _robust_score_p(da, ea, ca, db, eb, cb):
+    """Independent: statsmodels' Cox score residuals at beta = 0 (Breslow ties), summed per
+    cluster; the robust score test U^2 / sum_g U_g^2 on one degree of freedom."""
+    import scipy.stats
+    import statsmodels.api as sm
+
+    d, e = np.concatenate([da, db]), np.concatenate([ea, eb]).astype(float)
+    z = np.concatenate([np.ones(len(da)), np.zeros(len(db))])[:, None]
+    resid = sm.PHReg(d, z, status=e, ties="breslow").score_residuals(np.zeros(1))[:, 0]
+    # statsmodels returns 0/0 for rows censored before the first event; nothing was at stake for
+    # them (no event while they were at risk), so their score is 0. Only those rows may be NaN.
+    first_event = d[e == 1].min()
+    assert not np.isnan(resid[(d >= first_event) | (e == 1)]).any()
+    resid = np.nan_to_num(resid, nan=0.0)
+    _, codes = np.unique(np.concatenate([np.asarray(ca, dtype=str), np.asarray(cb, dtype=str)]), return_inverse=True)
+    per = np.bincount(codes, weights=resid)
+    return float(scipy.stats.chi2.sf(resid.sum() ** 2 / (per @ per), 1))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_clustered_log_rank_matches_statsmodels_score_residuals_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    da, ea, ca, db, eb, cb = _clustered_groups(rng, ratio=0.8, n_authors=12, rows=8)
+    da, db = np.ceil(da), np.ceil(db)  # hour-rounded: ties between events and censorings
+    ca = np.array([f"dev{c}" for c in ca])
+    cb = np.array([f"dev{(c + 3) % 12}" for c in cb])  # one author in both groups is one cluster
+    stat, p = log_rank_clustered(da, ea, ca, db, eb, cb)
+    assert p == pytest.approx(_robust_score_p(da, ea, ca, db, eb, cb), rel=1e-9)
+    assert stat == pytest.approx(scipy_chi2_isf(p), rel=1e-6)
+    # Every row its own cluster: the numerator is the log-rank one, the variance the robust one.
+    singles = log_rank_clustered(da, ea, np.arange(len(da)), db, eb, np.arange(len(da), len(da) + len(db)))
+    assert singles[1] == pytest.approx(log_rank(da, ea, db, eb)[1], rel=0.25)
+
+
+def scipy_chi2_isf(p):
+    import scipy.stats
+
+    return float(scipy.stats.chi2.isf(p, 1))

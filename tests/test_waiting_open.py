@@ -123,7 +123,7 @@ def test_a_pr_closed_without_merging_is_abandoned_not_waiting_now(c):
     assert w["states"]["review_requested"]["total_hours"] == 480.0  # not #44's 72 h
     # The lift designs take the same PRs as open (one rule, metrics/open_prs.py).
     from loopmeter.metrics.changes import Window
-    from loopmeter.metrics.lift_inputs import _open_items
+    from loopmeter.lift.inputs import _open_items
 
     c.store.con.execute("insert into repos (repo) values ('acme/api')")
     opened = _open_items(backend(c.store), Window(as_of=AS_OF), None)
@@ -145,7 +145,7 @@ def test_a_pr_closed_at_as_of_and_reopened_later_was_not_open_then(c):
     later = report(c, datetime(2024, 6, 4))["waiting_now"]
     assert later["open_prs"] == 2
     from loopmeter.metrics.changes import Window
-    from loopmeter.metrics.lift_inputs import _open_items
+    from loopmeter.lift.inputs import _open_items
 
     c.store.con.execute("insert into repos (repo) values ('acme/api')")
     opened = _open_items(backend(c.store), Window(as_of=AS_OF), None)
@@ -401,7 +401,7 @@ def test_a_pr_closed_for_good_stops_waiting_at_the_close(c):
 
 def test_a_pr_committed_before_as_of_but_opened_after_is_in_progress_not_open_for_review(c):
     from loopmeter.metrics.changes import Window
-    from loopmeter.metrics.lift_inputs import _open_items
+    from loopmeter.lift.inputs import _open_items
     from loopmeter.metrics.open_prs import in_progress_at_sql, open_for_review_at_sql
     from loopmeter.metrics.waiting import waiting_sql
 

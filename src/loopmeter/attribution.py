@@ -23,9 +23,24 @@ from importlib import resources
 
 from .errors import ConfigError
 
-__all__ = ["EVIDENCE_KINDS", "Evidence", "Matcher", "parse_trailers"]
+__all__ = ["AI_CLASSES", "CLASSES", "EVIDENCE_KINDS", "Evidence", "FIXED_CLASS", "Matcher", "ai_class_sql", "class_of_evidence", "parse_trailers"]
 
 EVIDENCE_KINDS = ("trailer", "footer", "author", "committer", "message", "branch")
+# How an agent took part (docs/attribution.md): "authored" an agent wrote the code, "assisted" a tool
+# helped a person write it, "suggestion" a person accepted an AI reviewer's suggestion, "message" only
+# the commit message was AI-written. Only the first two make a change AI-assisted unless
+# loopmeter.toml opts the others in ([attribution] ai_classes).
+CLASSES = ("authored", "assisted", "suggestion", "message")
+AI_CLASSES = ("authored", "assisted")
+# Adoption detection: the least AI share (authored/assisted) of a week's non-bot changes for the week
+# to count towards sustained use (docs/metrics.md "Adoption"; loopmeter.toml min_adoption_share).
+MIN_ADOPTION_SHARE = 0.1
+# Evidence that does not come from a signature has a fixed class: an ingested agent session that
+# printed the commit or opened the pull request, and line-level provenance (git-ai notes, Agent
+# Trace records) that names the lines an agent wrote.
+FIXED_CLASS = {"session": "authored", "git_ai_note": "authored", "agent_trace": "authored"}
+# A signature from loopmeter.toml without a class.
+_DEFAULT_USER_CLASS = "assisted"
 _IDENTITY_KINDS = ("author", "committer")
 _SIGNAL_MAX = 200
 # A trailer-looking line found in the body rather than the trailer block (squash merges keep the
@@ -38,14 +53,16 @@ _TRAILER_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)")
 # Lines of the body that look like "Key: ... <address>" or "Key: value".
 _BODY_TRAILER = re.compile(r"^[ \t]*([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
 _ANGLE_EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>\s*$")
+# "Co-authored-by: Claude noreply@anthropic.com": an address without angle brackets ending the value.
+_BARE_EMAIL = re.compile(r"(?:^|\s)([^<>\s@]+@[^<>\s@]+\.[A-Za-z]{2,})\s*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _NOREPLY = "@users.noreply.github.com"
 # Keys git itself recognises when deciding whether a mixed last paragraph is a trailer block.
 _GIT_RECOGNISED = frozenset({"signed-off-by"})
 _FIELDS = frozenset(
-    {"agent", "evidence", "email", "login", "regex", "ids", "key", "needle", "confidence", "description"}
+    {"agent", "evidence", "class", "email", "login", "regex", "ids", "key", "needle", "confidence", "description"}
 )
-_BOT_FIELDS = frozenset({"login", "ids", "email", "regex", "description"})
+_BOT_FIELDS = frozenset({"login", "ids", "email", "regex", "description", "source"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +73,25 @@ class Evidence:
     evidence: str  # "trailer" | "footer" | "author" | "committer" | "message" | "branch"
     signal: str  # the matched text, at most 200 chars (e.g. the trailer line)
     confidence: float
+    evidence_class: str = "authored"  # one of CLASSES
+
+
+def class_of_evidence(evidence: str, stored: str | None) -> str:
+    """The class of a stored attribution row: its own, else the fixed class of its kind of evidence.
+
+    A row written before classes existed (or by a writer that does not set one) and not yet
+    re-judged counts as "authored" only for the kinds whose class is fixed; any other is "assisted".
+    """
+    if stored in CLASSES:
+        return stored
+    return FIXED_CLASS.get(evidence, "assisted")
+
+
+def ai_class_sql(alias: str, classes: tuple[str, ...] = AI_CLASSES) -> str:
+    """SQL condition: attribution row `alias` is of one of `classes` (as `classified_attributions`)."""
+    fixed = " ".join(f"when '{k}' then '{c}'" for k, c in FIXED_CLASS.items())
+    listed = ", ".join(f"'{c}'" for c in classes if c.isalpha())
+    return f"coalesce({alias}.evidence_class, case {alias}.evidence {fixed} else 'assisted' end) in ({listed})"
 
 
 # --------------------------------------------------------------------------------- trailers
@@ -126,6 +162,7 @@ class _Sig:
     needle: str | None
     keys: frozenset[str] | None  # lowercased trailer keys, None for any
     confidence: float
+    cls: str  # evidence class, one of CLASSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +269,10 @@ def _parse_signature(entry: object, origin: str, index: int) -> _Sig:
                   f"needs exactly one match rule of 'email', 'login' or 'regex', found {which}")
     rule = rules[0]
 
+    cls = entry.get("class", _DEFAULT_USER_CLASS)
+    if cls not in CLASSES:
+        raise err("class", f"must be one of {', '.join(CLASSES)}, got {_short(cls)}")
+
     conf = entry.get("confidence")
     if isinstance(conf, bool) or not isinstance(conf, int | float) or not 0.0 <= float(conf) <= 1.0:
         raise err("confidence", f"must be a number between 0 and 1, got {_short(conf)}")
@@ -279,7 +320,7 @@ def _parse_signature(entry: object, origin: str, index: int) -> _Sig:
         regex = _compile(err, value, re.M if kinds == {"footer"} else 0)
         if len(kinds) > 1 and "footer" in kinds:
             raise err("evidence", "\"footer\" regexes cannot share an entry with other kinds")
-    return _Sig(agent, kinds, rule, value, ids, regex, needle, keys, float(conf))
+    return _Sig(agent, kinds, rule, value, ids, regex, needle, keys, float(conf), cls)
 
 
 def _parse_bot(entry: object, origin: str, index: int) -> _Bot:
@@ -305,12 +346,12 @@ def _parse_bot(entry: object, origin: str, index: int) -> _Bot:
     return _Bot(rule, entry["regex"], ids, _compile(err, entry["regex"]))
 
 
-def _package_data() -> dict:
-    raw = resources.files("loopmeter").joinpath("data/signatures.toml").read_text(encoding="utf-8")
+def _package_data(name: str = "signatures.toml") -> dict:
+    raw = resources.files("loopmeter").joinpath(f"data/{name}").read_text(encoding="utf-8")
     try:
         return tomllib.loads(raw)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"loopmeter/data/signatures.toml: {e}") from None
+        raise ConfigError(f"loopmeter/data/{name}: {e}") from None
 
 
 # ---------------------------------------------------------------------------------- matcher
@@ -360,25 +401,26 @@ class Matcher:
         self._bot_regex = tuple(b.regex for b in bots if b.regex is not None)
 
     @classmethod
-    def load(cls, extra: list[dict] | None = None) -> Matcher:
-        """The package's signatures plus `extra` entries (``[[attribution.signature]]`` of loopmeter.toml).
+    def load(cls, extra: list[dict] | None = None, extra_bots: list[dict] | None = None) -> Matcher:
+        """The package's signatures and automation accounts plus `extra` signatures and `extra_bots`
+        (``[[attribution.signature]]`` and ``[[attribution.bot]]`` of loopmeter.toml).
 
         A bad entry raises :class:`ConfigError` with a one-line message naming the entry and field.
         """
         data = _package_data()
+        bot_data = _package_data("bots.toml")
         origin = "signatures.toml [[signature]]"
         sigs = [_parse_signature(e, origin, i) for i, e in enumerate(data.get("signature", []), 1)]
-        bots = [_parse_bot(e, "signatures.toml [[bot]]", i) for i, e in enumerate(data.get("bot", []), 1)]
-        if extra is not None:
-            if not isinstance(extra, list):
-                raise ConfigError(
-                    f"[[attribution.signature]]: must be a list of tables, got {type(extra).__name__}"
-                )
-            sigs += [_parse_signature(e, "[[attribution.signature]]", i) for i, e in enumerate(extra, 1)]
+        bots = [_parse_bot(e, "bots.toml [[bot]]", i) for i, e in enumerate(bot_data.get("bot", []), 1)]
+        for table, given in (("signature", extra), ("bot", extra_bots)):
+            if given is not None and not isinstance(given, list):
+                raise ConfigError(f"[[attribution.{table}]]: must be a list of tables, got {type(given).__name__}")
+        sigs += [_parse_signature(e, "[[attribution.signature]]", i) for i, e in enumerate(extra or [], 1)]
+        bots += [_parse_bot(e, "[[attribution.bot]]", i) for i, e in enumerate(extra_bots or [], 1)]
         matcher = cls(sigs, bots)
         # What the matcher was built from: when it changes, evidence stored under the old rules is stale.
         matcher.fingerprint = hashlib.sha256(
-            json.dumps([data, extra or []], sort_keys=True, default=str).encode()
+            json.dumps([data, bot_data, extra or [], extra_bots or []], sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
         return matcher
 
@@ -391,20 +433,24 @@ class Matcher:
 
     def _account_hits(self, kind: str, name: str, email: str) -> list[_Sig]:
         """Email, login and id signatures of `kind` that a name/address pair matches exactly."""
+        # The most specific rule wins: an exact address, then a numeric account id, then a login.
+        # One login can stand for several tools: "175728472+Copilot" (accepted review suggestions,
+        # class suggestion) is not "198982749+Copilot" (the coding agent, class authored).
         e = email.strip().lower()
-        hits: list[_Sig] = []
         if e:
-            hits += self._by_email[kind].get(e, ())
+            hits = self._by_email[kind].get(e)
+            if hits:
+                return list(hits)
             if e.endswith(_NOREPLY):
                 login, num = _github_account(e)
-                if login:
-                    hits += self._by_login[kind].get(login, ())
-                if num:
-                    hits += self._by_id[kind].get(num, ())
+                if num and num in self._by_id[kind]:
+                    return list(self._by_id[kind][num])
+                if login and login in self._by_login[kind]:
+                    return list(self._by_login[kind][login])
         n = name.strip().lower()
         if n.endswith("[bot]"):
-            hits += self._by_login[kind].get(n, ())
-        return hits
+            return list(self._by_login[kind].get(n, ()))
+        return []
 
     def _identity(self, kind: str, name: str, email: str, found: dict) -> None:
         """Author or committer evidence of one identity."""
@@ -425,7 +471,7 @@ class Matcher:
         """Evidence of one trailer (or trailer-looking body line, reported as `out_kind`)."""
         k = key.lower()
         line = f"{key}: {value}"
-        m = _ANGLE_EMAIL.search(value)
+        m = _ANGLE_EMAIL.search(value) or _BARE_EMAIL.search(value)
         if m:
             for sig in self._account_hits("trailer", value[: m.start()], m.group(1)):
                 if sig.keys is None or k in sig.keys:
@@ -441,8 +487,12 @@ class Matcher:
 
     def match_commit(self, *, author_name: str, author_email: str, committer_name: str,
                      committer_email: str, message: str) -> list[Evidence]:
-        """Evidence of AI agents in one commit: at most one per (agent, evidence kind)."""
-        found: dict[tuple[str, str], Evidence] = {}
+        """Evidence of AI agents in one commit: at most one per (agent, evidence kind, class)."""
+        found: dict[tuple[str, str, str], Evidence] = {}
+        if message and "\\n" in message and "\n" not in message.strip():
+            # A one-line message with literal "\n" escapes (a tool passed "-m 'Fix\n\nCo-Authored-By:
+            # ...'" without a shell that expands them): read it as the lines it was meant to be.
+            message = message.replace("\\r\\n", "\n").replace("\\n", "\n")
         self._identity("author", author_name or "", author_email or "", found)
         self._identity("committer", committer_name or "", committer_email or "", found)
         if message:
@@ -465,12 +515,36 @@ class Matcher:
                         _add(found, sig, kind, text or m.group(0))
         return list(found.values())
 
+    def class_of_signal(self, agent: str, kind: str, signal: str) -> str | None:
+        """The class of stored evidence, judged again from its matched text (`Evidence.signal`):
+        for rows stored before classes existed. None when the text no longer matches `agent`
+        (a clipped signal, a signature since removed)."""
+        found: dict[tuple[str, str, str], Evidence] = {}
+        text = signal or ""
+        if kind in _IDENTITY_KINDS:
+            name, _, rest = text.rpartition(" <")
+            self._identity(kind, name, rest[:-1] if rest.endswith(">") else rest, found)
+        elif kind == "branch":
+            return next((e.evidence_class for e in self.match_branch(text) if e.agent == agent), None)
+        else:
+            m = _TRAILER_LINE.fullmatch(text.strip())
+            if m and kind in ("trailer", "message"):
+                self._trailer(m.group(1), m.group(2).strip(), found, kind, 1.0)
+            low = text.lower()
+            for group_kind, needle, sigs in self._text_groups:
+                if group_kind == kind and (needle is None or needle in low):
+                    for sig in sigs:
+                        if sig.regex.search(text):
+                            _add(found, sig, kind, text)
+        hits = [e for e in found.values() if e.agent == agent]
+        return max(hits, key=lambda e: e.confidence).evidence_class if hits else None
+
     def match_branch(self, branch: str) -> list[Evidence]:
         """Evidence from a branch name (e.g. ``claude/fix-login``); one per agent at most."""
         b = _normalise_branch(branch)
         if not b:
             return []
-        found: dict[tuple[str, str], Evidence] = {}
+        found: dict[tuple[str, str, str], Evidence] = {}
         for sig in self._regex["branch"]:
             if (sig.needle is None or sig.needle in b.lower()) and sig.regex.search(b):
                 _add(found, sig, "branch", b)
@@ -485,11 +559,14 @@ class Matcher:
         """
         name = name or ""
         email = email or ""
-        found: dict[tuple[str, str], Evidence] = {}
+        found: dict[tuple[str, str, str], Evidence] = {}
         for kind in _IDENTITY_KINDS:
             self._identity(kind, name, email, found)
-        if found:
-            best = max(found.values(), key=lambda ev: ev.confidence)
+        # Only an identity that writes code is an agent: the review-suggestion account or a
+        # committer-only mark says nothing about who wrote the change.
+        ai = [ev for ev in found.values() if ev.evidence_class in AI_CLASSES]
+        if ai:
+            best = max(ai, key=lambda ev: ev.confidence)
             return "agent", best.agent
         e = email.strip().lower()
         n = name.strip().lower()
@@ -512,10 +589,10 @@ class Matcher:
 
 def _add(found: dict, sig: _Sig, kind: str, signal: str, factor: float = 1.0) -> None:
     conf = round(sig.confidence * factor, 4)
-    key = (sig.agent, kind)
+    key = (sig.agent, kind, sig.cls)
     old = found.get(key)
     if old is None or conf > old.confidence:
-        found[key] = Evidence(sig.agent, kind, _clip(signal), conf)
+        found[key] = Evidence(sig.agent, kind, _clip(signal), conf, sig.cls)
 
 
 def _normalise_branch(branch: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -10,12 +11,14 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from . import api
-from .errors import ConfigError, LoopmeterError
+from .errors import ConfigError, LoopmeterError, redact_userinfo
 from .ingestion import Progress as IngestProgress
 from .report.terminal import escape
+from .sources.git_set import discover_repositories, read_repo_list
 from .store.db import DEFAULT_STORE
 
 app = typer.Typer(
@@ -29,7 +32,9 @@ err = Console(stderr=True)
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store file.", show_default=True)]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
-AdoptOpt = Annotated[Optional[str], typer.Option("--adoption-date", help="AI adoption date (YYYY-MM-DD); detected when omitted.")]
+AdoptOpt = Annotated[Optional[list[str]], typer.Option(
+    "--adoption-date", help="AI adoption date: YYYY-MM-DD for every repository, or REPO=YYYY-MM-DD (TEAM=YYYY-MM-DD "
+                            "with --by team; repeatable), as `loopmeter lift` takes it; detected when omitted.")]
 WindowOpt = Annotated[Optional[int], typer.Option("--window-days", help="Validation window in days \\[default: 14, or loopmeter.toml].")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Judge validation as of this UTC time (YYYY-MM-DD[THH:MM]); default: the newest landing in the data.")]
 NamesOpt = Annotated[bool, typer.Option("--show-names", help="Show people's names instead of pseudonyms.")]
@@ -54,15 +59,39 @@ class _RichProgress(IngestProgress):
     def __init__(self, console: Console):
         self.console = console
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+            transient=False,
         )
         self.task = None
+        self.repo = ""
+        self.set_task = None
+
+    def start_set(self, total: int, done: int = 0) -> None:
+        # Many repositories share one display: a bar for the set and one reused for the current
+        # repository (a bar per repository would scroll a thousand lines past).
+        if total > 1:
+            if not self.bar.live.is_started:
+                self.bar.start()
+            self.set_task = self.bar.add_task("repositories", total=total, completed=done, unit="repositories")
+
+    def repo_done(self) -> None:
+        if self.set_task is not None:
+            self.bar.advance(self.set_task, 1)
 
     def start(self, repo: str, total: int | None, unit: str = "commits") -> None:
         if not self.bar.live.is_started:
             self.bar.start()
-        self.task = self.bar.add_task(escape(repo), total=total, unit=unit)
+        self.repo = escape(repo)
+        if self.task is not None and self.set_task is not None:
+            self.bar.reset(self.task, total=total, description=self.repo, unit=unit)
+            return
+        self.task = self.bar.add_task(self.repo, total=total, unit=unit)
+
+    def step(self, name: str) -> None:
+        """After the bar is full: the step now running, beside the elapsed time that keeps counting."""
+        if self.task is not None:
+            self.bar.update(self.task, description=f"{self.repo}: {escape(name)}")
 
     def advance(self, n: int) -> None:
         if self.task is not None:
@@ -74,6 +103,24 @@ class _RichProgress(IngestProgress):
     def stop(self) -> None:
         if self.bar.live.is_started:
             self.bar.stop()
+
+
+class _Steps:
+    """A spinner on stderr naming the step of a long computation (transient: gone when it ends)."""
+
+    def __init__(self, console: Console, what: str):
+        self.status = console.status(f"{what}…", spinner="dots")
+        self.what = what
+
+    def __call__(self, name: str) -> None:
+        self.status.update(f"{self.what}: {escape(name)}…")
+
+    def __enter__(self) -> "_Steps":
+        self.status.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.status.stop()
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -97,17 +144,65 @@ def _as_of(value: str | None) -> datetime | None:
     return t
 
 
+def _fail(message: str, code: int = 2):
+    err.print(f"[red]error:[/red] {escape(redact_userinfo(message))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code) from None
+
+
 def _run(debug: bool, fn):
+    """Run a command: every failure is one line on stderr and a non-zero exit (a traceback only with --debug)."""
     try:
         return fn()
     except LoopmeterError as e:
         if debug:
             raise
-        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(str(e))
     except KeyboardInterrupt:
         err.print("[red]interrupted[/red]: everything committed so far is kept; run the same command to resume")
         raise typer.Exit(130) from None
+    except OSError as e:
+        # Permissions, a read-only file system, a directory where a file belongs, a full disk.
+        if debug:
+            raise
+        where = e.filename if e.filename is not None else "a file"
+        _fail(f"{where}: {e.strerror or type(e).__name__}" + (f" ({e.filename2})" if e.filename2 else ""))
+    except Exception as e:  # noqa: BLE001 - the promise: no traceback without --debug
+        if debug:
+            raise
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        _fail(f"unexpected {type(e).__name__}: {first}; nothing half-written was kept (each step commits whole). "
+              "Run again with --debug for the traceback and please report it (SECURITY.md)", 3)
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """Refuse, before any long work, an output path that cannot be written: a directory, a missing or
+    read-only parent directory."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a directory; give a file name (e.g. {path / 'report.html'})")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{option} {path}: cannot write there (permission denied or a read-only file system)")
+
+
+def check_store_writable(store: Path) -> None:
+    """An ingest's store must be creatable or writable; said in one line before any repository is read."""
+    if store.is_dir():
+        raise ConfigError(f"--store {store}: is a directory, not a store file")
+    if store.exists():
+        if not os.access(store, os.W_OK):
+            raise ConfigError(f"--store {store}: cannot write the store (read-only); `report`, `lift` and `export` "
+                              "can still read it")
+        return
+    ancestor = store.parent if str(store.parent) else Path(".")
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"--store {store}: cannot create the store: {ancestor} is not writable (a read-only "
+                          "directory?); give --store a writable place")
 
 
 def _repo_urls(values: list[str] | None) -> dict[str, str] | None:
@@ -123,13 +218,17 @@ def _emit(doc: dict, as_json: bool, html: Path | None, fmt: str = "terminal") ->
         sys.stdout.write(render_markdown(doc))
         return
     if as_json or fmt == "json":
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        from .report.document import to_json
+
+        sys.stdout.write(to_json(doc))
         return
     from .report.terminal import render_terminal
 
-    render_terminal(doc, Console())
+    # No highlighter: Rich would colour "0.74" and "x" of "0.74x" differently.
+    out = Console(highlight=False)
+    render_terminal(doc, out)
     if html is not None:
-        Console().print(f"HTML report: [bold]{escape(str(html))}[/bold]")
+        out.print(f"HTML report: [bold]{escape(str(html))}[/bold]")
 
 
 @app.command()
@@ -153,15 +252,17 @@ def analyze(
 ) -> None:
     """Ingest repositories and report throughput, cycle time, AI share and lift.
 
-    Example: loopmeter analyze ~/src/api ~/src/web --adoption-date 2025-03-01
+    Example: loopmeter analyze ~/src/api ~/src/web --adoption-date api=2025-03-01 --adoption-date web=2025-05-01
     """
 
     def go():
+        check_output(html, "--html")
+        check_store_writable(store)
         bar = _RichProgress(err)
         try:
             doc = api.analyze(
                 [str(p) for p in paths], store_path=store, html_path=html, branch=branch, progress=bar, pull_refs=pull_refs,
-                as_of=_as_of(as_of), window_days=window_days, adoption_date=_date(adoption_date, "--adoption-date"),
+                as_of=_as_of(as_of), window_days=window_days, adoption_date=adoption_date or None,
                 show_names=show_names, seed=seed, failure_window_hours=failure_window, incident_rule=incident_rule,
                 by=by, repo_urls=_repo_urls(repo_url),
             )
@@ -209,6 +310,8 @@ def _since(value: str | None) -> datetime | None:
 @app.command()
 def ingest(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Git repositories to read into the store.")] = None,
+    from_file: Annotated[Optional[Path], typer.Option("--from-file", help="A file listing repository paths, one a line (# comments; relative to the file).")] = None,
+    discover: Annotated[Optional[Path], typer.Option("--discover", help="Read every git repository (work tree or bare mirror) at or under this folder.")] = None,
     github: Annotated[Optional[list[str]], typer.Option("--github", help="A GitHub repository OWNER/REPO (repeatable).")] = None,
     gitlab: Annotated[Optional[list[str]], typer.Option("--gitlab", help="A GitLab project GROUP/PROJECT (repeatable).")] = None,
     url: Annotated[Optional[str], typer.Option("--url", help="API base URL of a self-hosted GitHub Enterprise or GitLab, or of the Jira server (--jira).")] = None,
@@ -228,47 +331,93 @@ def ingest(
     actor_col: Annotated[Optional[str], typer.Option("--actor", help="Column / key of who did it (pseudonymised).", rich_help_panel="Event logs")] = None,
     log_name: Annotated[Optional[str], typer.Option("--log-name", help="Name of the log (default: the file name without extensions).", rich_help_panel="Event logs")] = None,
     jira: Annotated[Optional[str], typer.Option("--jira", help="A Jira project key, read through the REST API at --url.", rich_help_panel="Jira")] = None,
+    traces: Annotated[Optional[Path], typer.Option("--traces", help="A folder (or file) of Agent Trace records (JSON or JSON Lines) for the one repository given: which lines an agent wrote.")] = None,
     jira_csv: Annotated[Optional[Path], typer.Option("--jira-csv", help="A Jira CSV export (Issue key, Summary, Issue Type, Status, Created, Resolved, Updated, ...).", rich_help_panel="Jira")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was read as JSON ({git, api, sessions, event_logs}) instead of lines.")] = False,
+    mlflow: Annotated[Optional[str], typer.Option("--mlflow", help="An MLflow tracking URI (sqlite:///mlflow.db, a folder, http://host:5000); needs loopmeter[mlflow].", rich_help_panel="MLflow")] = None,
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", help="An MLflow experiment name (repeatable; default: all).", rich_help_panel="MLflow")] = None,
+    objective: Annotated[Optional[str], typer.Option("--objective", help="METRIC:max or METRIC:min: the metric whose improvements the report times.", rich_help_panel="MLflow")] = None,
+    pagerduty_csv: Annotated[Optional[Path], typer.Option("--pagerduty-csv", help="A PagerDuty incidents CSV export (linked to repositories by \\[\\[incidents.service]] in loopmeter.toml).", rich_help_panel="Incidents")] = None,
+    pagerduty: Annotated[Optional[str], typer.Option("--pagerduty", help="PagerDuty's REST API base URL (https://api.pagerduty.com); token from PAGERDUTY_TOKEN or --token-env.", rich_help_panel="Incidents")] = None,
+    opsgenie_csv: Annotated[Optional[Path], typer.Option("--opsgenie-csv", help="An Opsgenie incidents CSV export.", rich_help_panel="Incidents")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira.
+    """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira, MLflow, incidents.
 
     Example: loopmeter ingest ~/src/api --github acme/api --store team.duckdb
+    Example: loopmeter ingest ~/src/api --traces ~/src/api/.agent-trace
+    Example: loopmeter ingest --discover ~/src --store org.duckdb
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
+    Example: loopmeter ingest --mlflow sqlite:///mlflow.db --experiment churn --objective val_auc:max
     """
 
     def go():
+        check_store_writable(store)
         logs = events is not None or jira_csv is not None
-        if not paths and not github and not gitlab and not sessions and not logs and jira is None:
+        repo_paths = [str(p) for p in paths or []]
+        if from_file is not None:
+            repo_paths += read_repo_list(from_file)
+        if discover is not None:
+            repo_paths += discover_repositories(discover)
+        if traces is not None and not repo_paths:
+            raise ConfigError("--traces needs the git repository PATH whose commits its records name")
+        incident_files = [(p, f) for p, f in (("pagerduty", pagerduty_csv), ("opsgenie", opsgenie_csv)) if f is not None]
+        if (not repo_paths and not github and not gitlab and not sessions and not logs and jira is None and mlflow is None
+                and not incident_files and pagerduty is None):
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
-                "--events FILE, --jira PROJECT or --jira-csv FILE"
+                "--events FILE, --jira PROJECT, --jira-csv FILE, --mlflow URI, --pagerduty-csv FILE or --opsgenie-csv FILE"
             )
+        if (experiment or objective) and mlflow is None:
+            raise ConfigError("--experiment and --objective describe --mlflow runs; give --mlflow URI")
+        for provider, f in incident_files:
+            from .cli_events import print_summary
+
+            print_summary(api.ingest_incidents(f, provider=provider, store_path=store))
+        if pagerduty is not None:
+            from .cli_events import print_summary
+
+            print_summary(api.ingest_pagerduty(url=pagerduty, token_env=token_env, store_path=store))
+        if mlflow is not None:
+            from .cli_events import print_summary
+
+            for summary in api.ingest_mlflow(mlflow, experiments=experiment or (), objective=objective, store_path=store):
+                print_summary(summary)
         if url and github and gitlab:
             raise ConfigError("--url: give --github or --gitlab with it, not both (they are different servers)")
         if url and jira and (github or gitlab):
             raise ConfigError("--url: give --jira or --github/--gitlab with it, not both (they are different servers)")
         if jira is not None and url is None:
             raise ConfigError("--jira needs --url, the base URL of the Jira server (https://acme.atlassian.net)")
+        read: dict[str, list] = {"git": [], "api": [], "sessions": [], "event_logs": []}
         if logs:
             from .cli_events import ingest_logs_command
 
-            ingest_logs_command(events, store=store, fmt=events_format, case=case_col, activity=activity_col,
-                                timestamp=timestamp_col, actor=actor_col, log_name=log_name, jira=None,
-                                jira_csv=jira_csv, url=url, token_env=token_env or "JIRA_TOKEN")
+            read["event_logs"] = ingest_logs_command(
+                events, store=store, fmt=events_format, case=case_col, activity=activity_col, timestamp=timestamp_col,
+                actor=actor_col, log_name=log_name, jira=None, jira_csv=jira_csv, url=url,
+                token_env=token_env or "JIRA_TOKEN", show=not as_json)
         since_at = _since(since)
-        if paths:
+        if repo_paths:
             bar = _RichProgress(err)
             try:
-                results = api.ingest([str(p) for p in paths], store_path=store, branch=branch, progress=bar, pull_refs=pull_refs)
+                results = api.ingest(repo_paths, store_path=store, branch=branch, progress=bar, pull_refs=pull_refs,
+                                     traces=traces)
             finally:
                 bar.stop()
-            for r in results:
-                how = "incremental" if r.incremental else "full"
+            read["git"] = results
+            quiet = [r for r in results if r.unchanged]
+            for r in ([] if as_json else results):
+                if r.unchanged and len(results) > 1:
+                    continue
+                how = "unchanged" if r.unchanged else "incremental" if r.incremental else "full"
                 Console().print(
-                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes"
+                    f"{escape(r.repo)}: {r.new_commits:,} new commits ({how}); {r.head_commits:,} on HEAD, {r.changes:,} changes",
+                    highlight=False,
                 )
+            if quiet and len(results) > 1:
+                Console().print(f"{len(quiet):,} of {len(results):,} repositories unchanged since the last ingest", highlight=False)
         def jira_api(names, **kw):
             return [api.ingest_jira(n, **kw) for n in names]
 
@@ -280,7 +429,8 @@ def ingest(
                 done = fn(names, store_path=store, url=url, token_env=token_env, since=since_at, progress=bar)
             finally:
                 bar.stop()
-            for r in done:
+            read["api"].extend(done)
+            for r in ([] if as_json else done):
                 for w in r.warnings:
                     err.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
                 counts = ", ".join(f"{n:,} {k}" for k, n in (*r.items.items(), *r.removed.items()))
@@ -295,13 +445,24 @@ def ingest(
                                          keep_text=keep_text, progress=bar)
             finally:
                 bar.stop()
-            Console().print(
-                f"agent logs: {sr.files} files read ({sr.unchanged} unchanged), {sr.sessions} sessions, "
-                f"{sr.usage_days} usage days, {len(sr.skipped_lines)} lines skipped, {sr.links} session-change links",
-                highlight=False, soft_wrap=True,
-            )
+            read["sessions"].append(sr)
+            if not as_json:
+                Console().print(
+                    f"agent logs: {sr.files} files read ({sr.unchanged} unchanged), {sr.sessions} sessions, "
+                    f"{sr.usage_days} usage days, {len(sr.skipped_lines)} lines skipped, {sr.links} session-change links",
+                    highlight=False, soft_wrap=True,
+                )
+        if as_json:
+            sys.stdout.write(json.dumps({k: [_plain(x) for x in v] for k, v in read.items()}, indent=2, default=str) + "\n")
 
     _run(debug, go)
+
+
+def _plain(result) -> dict:
+    """A result dataclass as JSON-ready data."""
+    import dataclasses
+
+    return dataclasses.asdict(result) if dataclasses.is_dataclass(result) else dict(vars(result))
 
 
 @app.command()
@@ -309,7 +470,11 @@ def report(
     store: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write the HTML report here.")] = None,
-    repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
+    repo: Annotated[Optional[list[str]], typer.Option("--repo", metavar="NAME", help="Only these repositories (repeatable).")] = None,
+    team: Annotated[Optional[str], typer.Option("--team", metavar="NAME", help="Only changes authored by members of this \\[\\[team]] of loopmeter.toml ('unassigned': of none).")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", metavar="NAME", help="Count as AI-assisted only the changes this agent took part in; other agents' changes are left out (a per-agent lift).")] = None,
+    since: Annotated[Optional[str], typer.Option("--from", metavar="YYYY-MM-DD", help="Only changes landed on or after this day (UTC).")] = None,
+    until: Annotated[Optional[str], typer.Option("--to", metavar="YYYY-MM-DD", help="Only changes landed on or before this day (UTC); reverts after it still count.")] = None,
     adoption_date: AdoptOpt = None,
     window_days: WindowOpt = None,
     as_of: AsOfOpt = None,
@@ -334,11 +499,15 @@ def report(
     def go():
         if fmt not in ("terminal", "json", "markdown"):
             raise typer.BadParameter(f"--format {fmt!r}: expected terminal, json or markdown")
-        doc = api.report_from_store(
-            store_path=store, html_path=html, repos=repo or None, as_of=_as_of(as_of), window_days=window_days,
-            adoption_date=_date(adoption_date, "--adoption-date"), show_names=show_names, seed=seed,
-            failure_window_hours=failure_window, incident_rule=incident_rule, by=by, repo_urls=_repo_urls(repo_url),
-        )
+        check_output(html, "--html")
+        with _Steps(err, "building the report") as steps:
+            doc = api.report_from_store(
+                progress=steps,
+                store_path=store, html_path=html, repos=repo or None, team=team, agent=agent,
+                since=_date(since, "--from"), until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days,
+                adoption_date=adoption_date or None, show_names=show_names, seed=seed,
+                failure_window_hours=failure_window, incident_rule=incident_rule, by=by, repo_urls=_repo_urls(repo_url),
+            )
         _emit(doc, as_json, html, fmt)
 
     _run(debug, go)
@@ -350,15 +519,105 @@ from . import cli_lift  # noqa: E402,F401
 from . import cli_legibility  # noqa: E402,F401
 from . import cli_agents  # noqa: E402,F401
 from . import cli_export  # noqa: E402,F401
+from . import cli_store  # noqa: E402,F401
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"loopmeter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_show_version)] = False,
+) -> None:
+    """Measure from telemetry whether AI makes your work faster.
+
+    Example: loopmeter analyze ~/src/api --json > report.json
+    """
+
+
+_VALUE_NAMES = {"Path": "PATH", "int": "N", "float": "NUMBER", "str": "TEXT"}
+
+
+def _value_names(cmd) -> None:
+    """Help shows each option's value as a name (PATH, N, YYYY-MM-DD), flags with none, instead of
+    Typer's Python type names (<bool>, <list[Path]>)."""
+    from typer.core import TyperArgument, TyperOption
+
+    for sub in getattr(cmd, "commands", {}).values():
+        _value_names(sub)
+
+    def help_option(ctx, _made=cmd.get_help_option):  # --help is made per context, not a param
+        opt = _made(ctx)
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+    cmd.get_help_option = help_option
+    for p in cmd.params:
+        if isinstance(p, TyperOption) and (p.is_flag or p.count):
+            p.metavar = ""
+        elif p.metavar is None:
+            desc = getattr(p, "type_descriptor", None)
+            annotation = getattr(desc, "annotation", None)
+            inner = getattr(annotation, "__args__", None)
+            base = (inner[0] if inner else annotation)
+            name = _VALUE_NAMES.get(getattr(base, "__name__", ""), "VALUE")
+            if isinstance(p, TyperOption) and "YYYY-MM-DD" in (p.help or ""):
+                name = "YYYY-MM-DD[THH:MM]" if "THH" in (p.help or "") else "YYYY-MM-DD"
+            if isinstance(p, TyperArgument):
+                name = p.name.upper().rstrip("S") if p.nargs != 1 else p.name.upper()
+                p.metavar = name + ("..." if p.nargs != 1 else "")
+                # Typer shows an argument's Python type beside it whatever its metavar is.
+                p.display_type_rich = lambda ctx: None
+            else:
+                p.metavar = name
+
+
+def command():
+    """The click command of `app` as `main` runs it (value names in help); tests invoke this."""
+    cmd = typer.main.get_command(app)
+    _value_names(cmd)
+    return cmd
 
 
 def main() -> None:
     # Arrow's default allocator keeps freed batches for reuse, which shows up as hundreds of MB of
     # peak memory on a long ingest; the system allocator returns them.
+    import warnings
+
     import pyarrow as pa
 
+    try:  # Typer vendors click (0.2x); its exceptions are the ones raised
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover - an older Typer on the real click
+        from click import exceptions as cx
+
     pa.set_memory_pool(pa.system_memory_pool())
-    app()
+    if "--debug" not in sys.argv[1:]:
+        # A library's warning (statsmodels' "invalid value encountered in sqrt") is not for the
+        # user's terminal: what it means for a number is that number's caveat; --debug shows them.
+        warnings.simplefilter("ignore")
+    try:
+        code = command().main(prog_name="loopmeter", standalone_mode=False)
+    except cx.NoArgsIsHelpError as e:
+        print(e.ctx.get_help())
+        code = 0
+    except cx.UsageError as e:
+        # One line, no box: what was wrong, and where the help is.
+        where = e.ctx.command_path if e.ctx is not None else "loopmeter"
+        err.print(f"[red]error:[/red] {escape(e.format_message().rstrip('.'))}; see `{escape(where)} --help`",
+                  highlight=False, soft_wrap=True)
+        code = 2
+    except cx.Abort:
+        err.print("[red]interrupted[/red]")
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ SHOW_SKIPPED = 10
 def print_summary(summary: LogSummary, console: Console | None = None) -> None:
     console = console or Console()
     console.print(
-        f"{escape(summary.name)} ({escape(summary.format)}): {summary.cases:,} {'issues' if summary.format.startswith('jira') else 'cases'}, {summary.events:,} events, "
+        f"{escape(summary.name)} ({escape(summary.format)}): {summary.cases:,} {'issues' if summary.format.startswith('jira') else 'runs' if summary.format == 'mlflow' else 'incidents' if summary.format in ('pagerduty-csv', 'opsgenie-csv', 'pagerduty-api') else 'cases'}, {summary.events:,} events, "
         f"{len(summary.skipped):,} rows skipped", highlight=False,
     )
     for reason, n in sorted(summary.skipped_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -32,17 +32,24 @@ def print_summary(summary: LogSummary, console: Console | None = None) -> None:
 
 def ingest_logs_command(events: Path | None, *, store: Path, fmt: str | None, case: str, activity: str,
                         timestamp: str, actor: str | None, log_name: str | None, jira: str | None,
-                        jira_csv: Path | None, url: str | None, token_env: str) -> None:
-    """Each given log in turn; each one is read whole before the store is touched."""
+                        jira_csv: Path | None, url: str | None, token_env: str, show: bool = True) -> list[LogSummary]:
+    """Each given log in turn; each one is read whole before the store is touched. Prints each
+    summary unless `show` is false (`ingest --json`); returns them."""
     if jira is not None and url is None:
         raise ConfigError("--jira needs --url, the base URL of the Jira server (https://acme.atlassian.net)")
     if log_name is not None and events is not None and jira_csv is not None:
         raise ConfigError("--log-name names one log; give --events and --jira-csv in separate runs")
+    done = []
     if events is not None:
-        print_summary(api.ingest_events(
+        done.append(api.ingest_events(
             events, store_path=store, fmt=fmt, log_name=log_name,
             mapping=Mapping(case=case, activity=activity, timestamp=timestamp, actor=actor),
         ))
+        if show:
+            print_summary(done[-1])
     if jira_csv is not None:
-        print_summary(api.ingest_jira_csv(jira_csv, store_path=store, log_name=log_name, url=url))
+        done.append(api.ingest_jira_csv(jira_csv, store_path=store, log_name=log_name, url=url))
+        if show:
+            print_summary(done[-1])
+    return done
     # `--jira` (the REST API) is an API source: cli.ingest walks it with GitHub and GitLab.

@@ -23,6 +23,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help=_FORMATS_HELP)] = "ocel-json",
     store: StoreOpt = DEFAULT_STORE,
     show_names: NamesOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON instead of a line.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Export the canonical log: items as OCEL 2.0 objects / XES traces, their events, links.
@@ -32,6 +33,12 @@ def export(
 
     def go():
         s = api.export(fmt, out, store_path=store, show_names=show_names)
+        if as_json:
+            import dataclasses
+            import json
+
+            print(json.dumps(dataclasses.asdict(s), indent=2, default=str))
+            return
         note = f"; {s.links_left_out:,} links to non-items left out" if s.links_left_out else ""
         if s.events_left_out:
             note += f"; {s.events_left_out:,} events without a time or an item left out"

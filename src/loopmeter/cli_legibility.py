@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from . import api
-from .cli import DebugOpt, JsonOpt, _run, app
+from .cli import DebugOpt, JsonOpt, _run, app, check_output
 from .report.terminal import escape
 from .store.db import DEFAULT_STORE
 
@@ -35,6 +35,7 @@ def legibility(
     """
 
     def go():
+        check_output(html, "--html")
         store_path = store if store is not None else (DEFAULT_STORE if DEFAULT_STORE.is_file() else None)
         card = api.legibility(path, store_path=store_path)
         if html is not None:

@@ -24,8 +24,9 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
+from .lift.verdict import withheld
 from .report.lift_text import ci_text, estimator_name, sentence
-from .report.terminal import escape
+from .report.terminal import escape, render_verdict
 from .store.db import DEFAULT_STORE
 
 
@@ -48,6 +49,37 @@ def lift(
     cluster: Annotated[Optional[str], typer.Option("--cluster", help="CSV column of clusters (person, team) for robust errors.")] = None,
     covariate: Annotated[Optional[list[str]], typer.Option(
         "--covariate", help="CSV column to adjust for; log:COL for its logarithm (repeatable).")] = None,
+    log: Annotated[Optional[str], typer.Option(
+        "--log", help="An ingested event log (--log-name): its cases before/after adoption (--adoption-date "
+                      "LOG=YYYY-MM-DD, else \\[\\[log]] adoption_date, else detected) and AI-handled vs human.")] = None,
+    fixed_effect: Annotated[Optional[list[str]], typer.Option(
+        "--fixed-effect", help="CSV column of a categorical fixed effect (repo, team, task type; repeatable).")] = None,
+    randomization: Annotated[Optional[str], typer.Option(
+        "--randomization", help="How the --csv arms were assigned: unit (each task at random), cluster (whole "
+                                "--cluster values at random), none (not randomized). Unsaid: a caveat says it "
+                                "is assumed.")] = None,
+    duration_unit: Annotated[Optional[str], typer.Option(
+        "--duration-unit", help="The unit of the --duration column (minutes, hours, days), said back in the "
+                                "estimator labels.")] = None,
+    panel: Annotated[Optional[Path], typer.Option(
+        "--panel", help="A published panel (CSV, one row per unit and period) for staggered-adoption estimates.")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="--panel column of the unit (repository, team).")] = None,
+    period: Annotated[Optional[str], typer.Option("--period", help="--panel column of the period.")] = None,
+    outcome: Annotated[Optional[str], typer.Option("--outcome", help="--panel column of the outcome.")] = None,
+    first_treated: Annotated[Optional[str], typer.Option(
+        "--first-treated", help="--panel column of the period each unit adopted (empty or 'never': never).")] = None,
+    estimator: Annotated[str, typer.Option(
+        "--estimator", help="--panel: cs (Callaway-Sant'Anna), imputation (Borusyak-Jaravel-Spiess) or both.")] = "both",
+    period_unit: Annotated[Optional[str], typer.Option(
+        "--period-unit", help="--panel periods are dates of this unit: week, month or quarter (else integers).")] = None,
+    anticipation: Annotated[int, typer.Option(
+        "--anticipation", help="--panel: periods before adoption in which units may already react.")] = 0,
+    log_outcome: Annotated[bool, typer.Option(
+        "--log-outcome", help="--panel: estimate on log(outcome); effects reported as exp(beta) - 1.")] = False,
+    control_group: Annotated[str, typer.Option(
+        "--control-group", help="--panel, Callaway-Sant'Anna: not-yet-treated or never-treated.")] = "not-yet-treated",
+    base_period: Annotated[str, typer.Option(
+        "--base-period", help="--panel, Callaway-Sant'Anna: universal or varying.")] = "universal",
     store: StoreOpt = DEFAULT_STORE,
     repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
     window_days: WindowOpt = None,
@@ -61,12 +93,47 @@ def lift(
     Example: loopmeter lift --design before-after --adoption-date api=2025-03-01 --adoption-date web=2025-05-01
 
     Per team (loopmeter.toml \\[\\[team]]): loopmeter lift --by team --adoption-date payments=2025-03-01
+
+    A published panel: loopmeter lift --panel panel.csv --unit repo --period month --outcome commits
+    --first-treated adopted --period-unit month --log-outcome
+
+    An event log: loopmeter lift --log servicedesk --adoption-date servicedesk=2025-03-01
+    A pilot: loopmeter lift --csv tasks.csv --duration minutes --duration-unit minutes --treatment arm --cluster dev
+    --randomization cluster
     """
 
     def go():
+        if panel is not None:
+            _panel(go_args=dict(path=panel, unit=unit, period=period, outcome=outcome, first_treated=first_treated,
+                                covariates=covariate or (), estimator=estimator, period_unit=period_unit,
+                                anticipation=anticipation, log_outcome=log_outcome,
+                                control_group=control_group.replace("-", "_"), base_period=base_period, seed=seed),
+                   as_json=as_json, stray=(("--csv", csv), ("--adoption-date", adoption_date), ("--repo", repo),
+                                           ("--duration", duration), ("--treatment", treatment),
+                                           ("--cluster", cluster), ("--fixed-effect", fixed_effect), ("--log", log)))
+            return
+        for name, value in (("--unit", unit), ("--period", period), ("--outcome", outcome),
+                            ("--first-treated", first_treated), ("--period-unit", period_unit),
+                            ("--log-outcome", log_outcome), ("--anticipation", anticipation)):
+            if value:
+                raise ConfigError(f"{name} describes a --panel file; give --panel FILE or leave it out")
+        if log is not None:
+            for name, value in (("--csv", csv), ("--repo", repo), ("--by", by != "repo"),
+                                ("--design", design != "before-after")):
+                if value:
+                    raise ConfigError(f"{name} does not apply to --log (it runs both designs over the log's cases)")
+            doc = api.log_lift(log, store_path=store, adoption_dates=adoption_date, as_of=_as_of(as_of),
+                               window_days=window_days, seed=seed)
+            if as_json:
+                sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+            else:
+                render_log_lift(doc, Console())
+            return
         if csv is None:
             for name, value in (("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
-                                ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate)):
+                                ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate),
+                                ("--fixed-effect", fixed_effect), ("--randomization", randomization),
+                                ("--duration-unit", duration_unit)):
                 if value:
                     raise ConfigError(f"{name} describes a --csv table; give --csv FILE or leave it out")
         else:
@@ -74,10 +141,14 @@ def lift(
                                 ("--window-days", window_days), ("--by", by != "repo")):
                 if value:
                     raise ConfigError(f"{name} applies to the designs over the store, not to a --csv table")
+        if randomization is not None and randomization not in ("unit", "cluster", "none"):
+            raise ConfigError(f"--randomization: {randomization!r} is not one of unit, cluster, none")
         doc = api.lift(
             store_path=store, design=design, adoption_dates=adoption_date, repos=repo or None, as_of=_as_of(as_of),
             window_days=window_days, seed=seed, csv_path=csv, duration=duration, start=start, end=end,
             treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (), by=by,
+            **({"randomization": randomization or "assumed", "fixed_effects": fixed_effect or (),
+                "duration_unit": duration_unit} if csv is not None else {}),
         )
         if as_json:
             sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
@@ -87,13 +158,36 @@ def lift(
     _run(debug, go)
 
 
-_SHORT = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
+_SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
           "duration": "task duration"}
+
+
+def estimator_label(r: dict) -> str:
+    """The estimator's name; rank estimators on log durations say the duration's unit as the
+    table gave it (a pilot's --duration-unit), never hours they were not."""
+    name = estimator_name(r.get("estimator"))
+    if "duration_unit" in r and "(log hours)" in name:
+        unit = r.get("duration_unit")
+        name = name.replace("(log hours)", f"(log {unit})" if unit else "(log durations)")
+    return name
+
+
+def _is_blind(r: dict) -> bool:
+    # Only rows with an interval or p-value can overstate anything.
+    has_inference = r.get("ci_low") is not None or r.get("ci_high") is not None or r.get("p_value") is not None
+    return has_inference and r.get("clustered") is False
+
+
+def _clustered_cell(r: dict) -> str:
+    if r.get("clustered") is None:
+        return "—"
+    return "yes" if r["clustered"] else ("[yellow]no[/yellow]" if _is_blind(r) else "no")
 
 
 def render_lift(doc: dict, console: Console) -> None:
     """The terminal view: one table of estimates, a sentence and the caveats for each, the checks
     that were run, and how far the estimate moves across the specification table."""
+    render_verdict(doc.get("verdict"), console)
     console.print(f"[bold]lift: {escape(doc.get('design', ''))}[/bold]")
     adoption = doc.get("adoption") or {}
     per = adoption.get("per_repo") or adoption.get("per_team")
@@ -111,28 +205,135 @@ def render_lift(doc: dict, console: Console) -> None:
         console.print(f"{escape(str(doc.get('source')))}: {doc.get('rows', 0):,} rows, {missing:,} without a duration "
                       "(left out and counted)")
     t = Table(title="estimates (95% CI)", title_justify="left")
-    for col in ("#", "metric", "estimator", "ratio", "95% CI", "p", "n (a / b)", "clusters"):
+    for col in ("#", "metric", "estimator", "ratio", "95% CI", "p", "n (a / b)", "clusters", "clustered"):
         t.add_column(col, justify="right" if col in ("#", "ratio", "p", "n (a / b)", "clusters") else "left")
     results = doc.get("results") or []
     for i, r in enumerate(results, 1):
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "no estimate"
         p = r.get("p_value")
+        ci = ci_text(r) if r.get("ratio") is not None else "—"
+        why = withheld(r)
+        if why:  # never a result from fewer values than the minimum, or from a zero-width interval
+            ratio, ci, p = "not shown", why, None
         t.add_row(str(i), escape(_SHORT.get(r.get("metric", ""), r.get("metric", ""))),
-                  escape(estimator_name(r.get("estimator"))), ratio,
-                  ci_text(r) if r.get("ratio") is not None else "—", f"{p:.3g}" if p is not None else "—",
-                  f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}")
+                  escape(estimator_label(r)), ratio, ci, f"{p:.3g}" if p is not None else "—",
+                  f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}",
+                  _clustered_cell(r))
     console.print(t)
     for i, r in enumerate(results, 1):
-        console.print(f"[bold]({i})[/bold] {escape(sentence(r))}")
+        why = withheld(r)
+        blind = (" (cluster-blind: the interval and p-value take rows as independent, so they overstate the "
+                 "evidence when one person contributes many rows)") if _is_blind(r) and not why else ""
+        console.print(f"[bold]({i})[/bold] " + escape(f"{estimator_label(r)}: not shown, {why}" if why
+                                                     else sentence(r)) + escape(blind))
         for c in r.get("caveats") or []:
             console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")
     checks = doc.get("checks") or []
     if checks:
-        clear = sorted({c["check"].replace("_", " ") for c in checks if not c.get("applies")}
-                       - {c["check"].replace("_", " ") for c in checks if c.get("applies")})
+        # A check counts as "checked and not found" only where it ran and never fired; one that
+        # could not run is listed with the reason (never as a pass).
+        def names(status):
+            return {c["check"].replace("_", " ") for c in checks if c.get("status", "fired" if c.get("applies")
+                                                                          else "not_fired") == status}
+        fired, not_run = names("fired"), names("not_run")
+        clear = sorted(names("not_fired") - fired - not_run)
         if clear:
             console.print(f"[dim]checked and not found: {escape(', '.join(clear))}[/dim]")
+        reasons = {}
+        for c in checks:
+            name = c["check"].replace("_", " ")
+            if c.get("status") == "not_run" and name not in fired:
+                reasons.setdefault(name, c.get("reason") or "")
+        for name, why in sorted(reasons.items()):
+            console.print(f"[dim]not run: {escape(name)} ({escape(why)})[/dim]")
     for metric, x in (doc.get("specification_range") or {}).items():
         if x:
             console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: {x['min']:.2f}x "
                           f"to {x['max']:.2f}x over {x['n']} choices of estimator, validation window and period")
+
+
+def render_log_lift(doc: dict, console: Console) -> None:
+    """`lift --log`: the log's loop in one line, then each design as `render_lift` shows a git one."""
+    c, share = doc.get("cycle_time_hours") or {}, doc.get("ai_share") or {}
+    p50 = f"{c['p50']:.1f} h" if c.get("p50") is not None else "—"
+    pct = f"{100 * share['share']:.0f}%" if share.get("share") is not None else "—"
+    console.print(f"[bold]{escape(doc['log'])}[/bold]: {c.get('n', 0):,} done cases (median cycle {p50}), "
+                  f"{c.get('open', 0):,} open; AI-handled {pct}", highlight=False)
+    for d in doc.get("designs") or []:
+        adoption = d.get("adoption") or {}
+        if d.get("unavailable"):
+            console.print(f"[bold]lift: {escape(d['design'])}[/bold]: {escape(d['unavailable'])}")
+            continue
+        if adoption.get("date"):
+            console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {escape(adoption['date'])}")
+        render_lift({k: v for k, v in d.items() if k != "adoption"}, console)
+
+
+# ------------------------------------------------------------------------------ published panels
+
+
+def _panel(*, go_args: dict, as_json: bool, stray) -> None:
+    from .designs.panel import panel_lift
+
+    for name, value in stray:
+        if value:
+            raise ConfigError(f"{name} does not apply to --panel")
+    for name in ("unit", "period", "outcome", "first_treated"):
+        if not go_args[name]:
+            raise ConfigError(f"--{name.replace('_', '-')}: --panel needs the column that holds the {name.replace('_', ' ')}")
+    if go_args["control_group"] not in ("not_yet_treated", "never_treated"):
+        raise ConfigError(f"--control-group: {go_args['control_group']!r} is not one of not-yet-treated, never-treated")
+    if go_args["base_period"] not in ("universal", "varying"):
+        raise ConfigError(f"--base-period: {go_args['base_period']!r} is not one of universal, varying")
+    doc = panel_lift(**go_args)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    else:
+        render_panel(doc, Console())
+
+
+_PANEL_NAMES = {"callaway_santanna": "Callaway-Sant'Anna", "imputation": "imputation (Borusyak-Jaravel-Spiess)"}
+
+
+def render_panel(doc: dict, console: Console) -> None:
+    """The terminal view of `lift --panel`: one row per estimator, the pre-trend check, the event study."""
+    log = doc.get("log_outcome")
+    console.print(f"[bold]lift: published panel[/bold] {escape(doc.get('source', ''))}: {doc.get('n_units', 0):,} units, "
+                  f"{doc.get('n_rows_used', 0):,} rows used, outcome {escape(doc.get('outcome', ''))}"
+                  + (" (log)" if log else ""))
+    for w in doc.get("warnings") or []:
+        console.print(f"[yellow]{escape(w)}[/yellow]")
+    scale = "effect (log points)" if log else "effect"
+    t = Table(title="staggered adoption (95% CI, clustered by unit)", title_justify="left")
+    for col in ("estimator", scale, "95% CI", "exp(beta) - 1" if log else "", "units (treated)", "pre-trends"):
+        if col:
+            t.add_column(col, justify="left" if col == "estimator" else "right")
+    for r in doc.get("results") or []:
+        est = r.get("estimate")
+        check = (r.get("checks") or [{}])[0]
+        pre = {"fired": "[red]fired[/red]", "not_fired": "not fired", "not_run": "not run"}.get(check.get("status"), "—")
+        if check.get("p_value") is not None:
+            pre += f" (p = {check['p_value']:.3g})"
+        row = [escape(_PANEL_NAMES.get(r["estimator"], r["estimator"])),
+               f"{est:.4g}" if est is not None else "no estimate",
+               f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]" if est is not None else "—"]
+        if log:
+            pc = r.get("percent_change")
+            row.append(f"{pc['estimate']:+.1f}% [{pc['ci_low']:+.1f}%, {pc['ci_high']:+.1f}%]" if pc else "—")
+        row += [f"{r.get('n_units') or 0:,} ({r.get('n_treated_units') or 0:,})", pre]
+        t.add_row(*row)
+    console.print(t)
+    if log:
+        console.print("[dim]exp(beta) - 1: the multiplicative change in the outcome after adoption, in percent.[/dim]")
+    for r in doc.get("results") or []:
+        points = [p for p in r.get("event_study") or [] if p.get("estimate") is not None]
+        if points:
+            shown = ", ".join(f"{p['e']:+d}: {p['estimate']:.3g}" + (" (ref)" if p.get("reference") else "")
+                              for p in points)
+            console.print(f"[bold]event study[/bold] {escape(_PANEL_NAMES.get(r['estimator'], r['estimator']))}: "
+                          f"{escape(shown)}")
+        check = (r.get("checks") or [{}])[0]
+        if check.get("status") == "not_run":
+            console.print(f"    pre-trend test not run: {escape(check.get('reason') or '')}")
+        for c in r.get("caveats") or []:
+            console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")

@@ -1,5 +1,15 @@
 """The flat exception hierarchy. Each is shown to the user as one line, without a traceback."""
 
+import re
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]*@")
+
+
+def redact_userinfo(text: str) -> str:
+    """`text` with the user:password@ part of every URL in it replaced by `[redacted]@`; the CLI
+    passes every message it prints through this (a --url may carry credentials)."""
+    return _USERINFO.sub(r"\1[redacted]@", text)
+
 
 class LoopmeterError(Exception):
     """Base of every error loopmeter reports to the user as one line and a non-zero exit."""

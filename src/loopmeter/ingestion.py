@@ -17,12 +17,26 @@ from pathlib import Path
 from .attribution import Matcher
 from .errors import ConfigError
 from .sources import git as gitsrc
+from .sources import line_fates
+from .sources import provenance as provsrc
 from .store.api_load import relink_api_sources
 from .store.changes import derive_changes
 from .store.db import Store, utcnow
 from .store.git_load import Identities, finish_ingest, previous_tips, reattribute, register_repo, write_commits
+from .store.provenance_load import (
+    provenance_for_tracking,
+    record_trace_files,
+    load_line_state,
+    store_provenance,
+    sync_provenance_evidence,
+    write_line_fates,
+)
 
 BATCH = 2000
+# A long ingest leaves DuckDB holding allocator caches; reopening returns them before the
+# derivation. Below this many new commits the caches are small and the close (a checkpoint) is
+# most of a small repository's cost, so the store stays open.
+REOPEN_AFTER = 20_000
 
 
 def batch_size() -> int:
@@ -48,6 +62,7 @@ class IngestResult:
     changes: int
     incremental: bool
     warnings: list[str] = field(default_factory=list)
+    unchanged: bool = False  # nothing moved since the last ingest: not read again
 
 
 class Progress:
@@ -56,6 +71,35 @@ class Progress:
     def start(self, repo: str, total: int | None, unit: str = "commits") -> None: ...
     def advance(self, n: int) -> None: ...
     def note(self, message: str) -> None: ...
+    def step(self, name: str) -> None:
+        """A step after the history is read (deriving changes, ...), named as it starts."""
+    def start_set(self, total: int, done: int = 0) -> None:
+        """A set of `total` repositories begins, `done` of them already up to date."""
+    def repo_done(self) -> None:
+        """One more repository of the set is stored."""
+
+
+# Modules whose rules decide what an ingest stores for the same commits. Their bytes are part of
+# the unchanged-repository test, so a loopmeter upgrade that changes a rule re-derives every
+# repository once instead of trusting results written under the old rule (a version number
+# bumped by hand would be forgotten).
+_RULE_MODULES = ("attribution.py", "store/changes.py", "store/git_load.py", "store/message_patterns.py",
+                 "sources/git.py", "data/signatures.toml", "data/bots.toml", "sources/line_fates.py",
+                 "sources/provenance.py", "store/provenance_load.py")
+
+
+def unchanged_salt(matcher: Matcher, *, branch: str | None, pull_refs: bool) -> str:
+    """What, besides a repository's refs, decides what its ingest stores."""
+    import hashlib
+
+    h = hashlib.sha256()
+    root = Path(__file__).parent
+    for name in _RULE_MODULES:
+        try:
+            h.update((root / name).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return f"{branch or ''}\0{int(pull_refs)}\0{matcher.fingerprint}\0{h.hexdigest()}"
 
 
 def repo_key(store: Store, info: gitsrc.RepoInfo) -> str:
@@ -78,10 +122,15 @@ def ingest_git(
     branch: str | None = None,
     progress: Progress | None = None,
     pull_refs: bool = True,
+    traces: str | Path | None = None,
+    durability: bool = True,
 ) -> IngestResult:
     """Read a repository's new history into the store and rebuild its changes.
 
-    `path` may be a repository already opened with `sources.git.open_repository`."""
+    `path` may be a repository already opened with `sources.git.open_repository`. Git AI notes
+    (refs/notes/ai) are read every time; `traces` is a folder (or file) of Agent Trace records for
+    this repository. `durability` runs the line-tracking pass (sources/line_fates.py) when the head
+    or the provenance changed since the last one."""
     progress = progress or Progress()
     matcher = matcher or Matcher.load()
     info = path if isinstance(path, gitsrc.RepoInfo) else gitsrc.open_repository(path, branch)
@@ -110,15 +159,22 @@ def ingest_git(
             break
         new += write_commits(store, repo, batch, ids, matcher)
         progress.advance(len(batch))
+    progress.step("finishing the ingest")
     finish_ingest(store, repo, tips)
-    store.reopen()
+    if new >= REOPEN_AFTER:
+        store.reopen()
     if old and store.meta(f"signatures:{repo}") != matcher.fingerprint:
         # Commits stored earlier were attributed under other signatures (loopmeter.toml or the
         # package's data file changed): judge the whole history by the same rules again.
+        progress.step("attributing again under new signatures")
         reattribute(store, repo, matcher)
     store.set_meta(f"signatures:{repo}", matcher.fingerprint)
+    progress.step("reading line provenance")
+    warnings.extend(_read_provenance(store, info, repo, traces))
+    progress.step("deriving changes")
     stats = derive_changes(store, repo, matcher)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
+    progress.step("linking pull requests and issues")
     relink_api_sources(store)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
@@ -133,13 +189,70 @@ def ingest_git(
     ).fetchone()[0]
     if future:
         warnings.append(f"{repo}: {future} commits are dated in the future; their times are kept as recorded")
+    if durability:
+        _track_lines(store, info, repo, progress)
     store.set_meta(f"warnings:{repo}", json.dumps(warnings))
     for w in warnings:
         progress.note(w)
+    progress.step("done")
     return IngestResult(
         repo=repo, path=str(info.path), new_commits=new, head_commits=stats.get("head_commits", 0),
         changes=stats.get("changes", 0), incremental=bool(old), warnings=warnings,
     )
+
+
+def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str | Path | None) -> list[str]:
+    """Store the repository's Git AI notes (and Agent Trace records, when given) and the commit
+    evidence they make. Returns the warnings: one per format with malformed input, naming the first."""
+    warnings = []
+    bad = provsrc.Malformed()
+    notes = [(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+    store_provenance(store, repo, "git_ai_note", notes, bad)
+    if bad.count:
+        warnings.append(f"{repo}: {bad.count} Git AI notes (refs/notes/ai) could not be used and were skipped; "
+                        f"the first: {bad.first}")
+    if traces is not None:
+        tbad = provsrc.Malformed()
+        rows, read = [], []
+        for f in provsrc.trace_files(Path(traces)):
+            before = tbad.count
+            recs, n = provsrc.read_trace_file(f, tbad)
+            rows.extend((fp, str(f)) for fp in recs)
+            read.append((str(f), n, tbad.count - before))
+        store_provenance(store, repo, "agent_trace", rows, tbad, replace_origins=[r[0] for r in read])
+        record_trace_files(store, repo, read)
+        if tbad.count:
+            warnings.append(f"{repo}: {tbad.count} Agent Trace records could not be used and were skipped; "
+                            f"the first: {tbad.first}")
+    sync_provenance_evidence(store, repo)
+    return warnings
+
+
+def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progress) -> None:
+    """The durability pass (sources/line_fates.py). It resumes from where the last pass stopped when
+    that head is on the new head's first-parent line and the provenance is unchanged (only the new
+    commits are read); otherwise it walks the whole first-parent line again."""
+    fp = store.con.execute(
+        "select count(*), coalesce(sum(ai_lines), 0), coalesce(sum(hash(sha || path || coalesce(ranges, ''))), 0) "
+        "from line_provenance where repo = ?", [repo]).fetchone()
+    prov_key = f"{fp[0]}:{fp[1]}:{fp[2]}"
+    done = (store.meta(f"line_fates:{repo}") or "").split(":", 1)
+    if done == [info.head_sha, prov_key]:
+        return
+    resume = None
+    if len(done) == 2 and done[1] == prov_key:
+        resume = load_line_state(store, repo)
+        if resume is not None and not _on_first_parent_line(info, resume.head):
+            resume = None  # history was rewritten, or the branch changed: start again
+    ai, shas = provenance_for_tracking(store, repo)
+    fates = line_fates.track(info, info.head_sha, ai, provenance_shas=shas, resume=resume)
+    write_line_fates(store, repo, fates, incremental=resume is not None)
+    store.set_meta(f"line_fates:{repo}", f"{info.head_sha}:{prov_key}")
+
+
+def _on_first_parent_line(info: gitsrc.RepoInfo, sha: str) -> bool:
+    out = gitsrc.git(info.path, "rev-list", "--first-parent", info.head_sha, check=False).stdout
+    return sha.encode() in out.split()
 
 
 def _count(info: gitsrc.RepoInfo, tips: list[str], exclude: list[str]) -> int | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from .attribution import Matcher
 from .errors import ConfigError, UnreadablePath
 from .ingestion import Progress
+from .sources import safe
 from .sources.sessions.claude_code import read_claude_code
 from .sources.sessions.codex import read_codex
 from .sources.sessions.usage_reports import read_claude_code_usage, read_copilot_metrics
@@ -101,15 +102,16 @@ def ingest_sessions(store: Store, paths: list[str | Path], *, fmt: str | None = 
                 "Copilot usage metrics or Claude Code usage report); name it with --sessions-format"
             )
         sessions, usage = [], []
-        if kind == "claude-code":
-            sessions, report = read_claude_code(f, keep_text=keep_text)
-        elif kind == "codex":
-            sessions, report = read_codex(f, keep_text=keep_text)
-        elif kind == "copilot-metrics":
-            usage, report = read_copilot_metrics(f)
-        else:
-            usage, report = read_claude_code_usage(f)
-        write_session_file(store, key, kind, st.st_size, st.st_mtime_ns, sessions, report, usage, matcher=matcher)
+        with safe.reading(f):
+            if kind == "claude-code":
+                sessions, report = read_claude_code(f, keep_text=keep_text)
+            elif kind == "codex":
+                sessions, report = read_codex(f, keep_text=keep_text)
+            elif kind == "copilot-metrics":
+                usage, report = read_copilot_metrics(f)
+            else:
+                usage, report = read_claude_code_usage(f)
+            write_session_file(store, key, kind, st.st_size, st.st_mtime_ns, sessions, report, usage, matcher=matcher)
         result.files += 1
         result.sessions += len(sessions)
         result.usage_days += len(usage)

@@ -41,8 +41,14 @@ _TREATED_BY_PAIR = {
     frozenset({"control", "treated"}): "treated",
 }
 
-RANDOMIZATION = ("assumed", "verified", "none")
+# "unit": each work item was randomized to an arm; "cluster": whole clusters (developers, teams)
+# were, so every cluster sits in one arm and only cluster-aware intervals mean anything;
+# "verified" is the older name of "unit"; "assumed": not said (a caveat); "none": observational.
+RANDOMIZATION = ("assumed", "unit", "cluster", "verified", "none")
 MAX_LISTED_LINES = 50
+# The ratio of medians' cluster-bootstrap interval, chosen by measured coverage on simulated pilot
+# tables (bench/pilot_coverage.py; the table is in docs/metrics.md).
+MEDIAN_INTERVAL = "percentile"
 LABELS = ("the treated group", "the control group")
 
 
@@ -67,6 +73,7 @@ def pilot_lift(
     fixed_effects: Sequence[str] = (),
     size: str | None = None,
     randomization: str = "assumed",
+    duration_unit: str | None = None,
     conf: float = 0.95,
     n_boot: int = 2000,
     seed: int = 0,
@@ -77,6 +84,8 @@ def pilot_lift(
 
     - ``duration``: a positive number per row in any one unit; or ``start`` and ``end``: ISO 8601
       timestamps (naive ones are UTC), duration = end - start in hours. Exactly one of the two.
+      ``duration_unit`` names the unit of the duration column ("minutes", "days"); it is only
+      said back (ratios have no unit), and start/end durations are in hours.
       An empty cell (or NA, NaN, null, none) is a missing duration: the row is listed in
       ``missing_duration_rows`` and left out. Zero, negative or unparseable values are errors.
     - ``treatment``: exactly two distinct values. The treated one is ``treated`` if given, else
@@ -87,8 +96,10 @@ def pilot_lift(
       (log(1 + value), values >= 0); ``fixed_effects``: categorical columns (repo, team, actor).
     - ``size``: a covariate spec (``log1p:lines``) or column holding each item's size; gives the
       size-mismatch caveat and ``size_sensitivity``, the estimate with and without it.
-    - ``randomization``: ``"assumed"`` (default: a caveat says it was not checked),
-      ``"verified"`` (no caveat), ``"none"`` (observational: the ratio is an association).
+    - ``randomization``: ``"assumed"`` (default: a caveat says it was not checked), ``"unit"``
+      (each item was randomized; ``"verified"`` is an older name for it), ``"cluster"`` (whole
+      clusters were randomized: needs ``cluster``, and every cluster must sit in one arm; a
+      cluster in both arms is an error naming it), ``"none"`` (observational: an association).
 
     The document: ``design``, ``metric``, ``estimator`` ("log_duration_ols"), ``ratio``
     (treated / control, exp of the treatment coefficient), ``ci_low``/``ci_high`` (cluster-robust
@@ -96,7 +107,9 @@ def pilot_lift(
     ``n_clusters``, ``caveats``, the regression's extras (``se``, ``se_plain``, ``ci_plain_low``,
     ``ci_plain_high``, ``p_value_plain``, ...), ``conf``, ``treatment_levels``,
     ``missing_duration_rows`` ({count, lines, lines_truncated, by_group}), ``rows``,
-    ``size_sensitivity`` and ``alternatives`` (Hodges-Lehmann and ratio of medians).
+    ``size_sensitivity``, ``randomization``, ``duration_unit`` and ``alternatives`` (Hodges-Lehmann
+    and ratio of medians). Every estimate says ``clustered``: whether its interval and p-value
+    allow for the rows of one cluster being dependent.
 
     Raises ``BadInput`` (file content), ``UnreadablePath`` (no such file) or ``ConfigError``
     (inconsistent arguments), each with one line naming the file, line and column.
@@ -108,6 +121,10 @@ def pilot_lift(
         raise ConfigError("give either a duration column, or both a start and an end column")
     if randomization not in RANDOMIZATION:
         raise ConfigError(f"randomization must be one of {', '.join(RANDOMIZATION)}, got {randomization!r}")
+    if randomization == "cluster" and cluster is None:
+        raise ConfigError("randomization by cluster needs the cluster column (who was randomized): give cluster=COL")
+    if duration_unit is not None and duration is None:
+        raise ConfigError("duration_unit describes a duration column; durations from start and end are in hours")
     if not 0.0 < conf < 1.0:
         raise ConfigError(f"conf must be strictly between 0 and 1, got {conf}")
     cov_specs = [_parse_spec(s) for s in covariates]
@@ -147,6 +164,8 @@ def pilot_lift(
                 "compared; cluster-robust intervals need at least two clusters (leave out the cluster "
                 "column to treat rows as independent)"
             )
+    if randomization == "cluster":
+        _check_cluster_arms(table.path, lines, cluster, clusters, is_treated, levels)
     cov = {spec: _covariate(keep, lines, kind, col, spec, table.path) for spec, (kind, col) in zip(covariates, cov_specs)}
     fes = {col: _required_text(keep, lines, col, table.path) for col in fixed_effects}
 
@@ -169,6 +188,11 @@ def pilot_lift(
             "with_size": log_duration_ols(y, is_treated, covariates=with_cov, **common).to_dict(),
             "without_size": log_duration_ols(y, is_treated, covariates=without_cov, **common).to_dict(),
         }
+    if randomization == "cluster":
+        caveats.append(
+            f"Whole clusters ({cluster}) were randomized, so the evidence is {len(set(clusters))} clusters, "
+            f"not {len(y)} rows: only the cluster-aware intervals (clustered: true) speak for the data."
+        )
     if randomization == "assumed":
         caveats.append(
             "Randomization is assumed, not checked: the ratio is causal only if the treatment was "
@@ -189,11 +213,12 @@ def pilot_lift(
 
     ids_a = clusters[is_treated] if clusters is not None else lines[is_treated]
     ids_b = clusters[~is_treated] if clusters is not None else lines[~is_treated]
+    unit = duration_unit if duration is not None else "hours"
     alternatives = [
-        hodges_lehmann(y[is_treated], y[~is_treated], conf=conf, clusters_a=ids_a, clusters_b=ids_b,
-                       labels=LABELS).to_dict(),
-        ratio_of_quantiles(y[is_treated], ids_a, y[~is_treated], ids_b, conf=conf, n_boot=n_boot, seed=seed,
-                           labels=LABELS, interval="bca").to_dict(),
+        {**hodges_lehmann(y[is_treated], y[~is_treated], conf=conf, clusters_a=ids_a, clusters_b=ids_b,
+                          labels=LABELS).to_dict(), "duration_unit": unit},
+        {**ratio_of_quantiles(y[is_treated], ids_a, y[~is_treated], ids_b, conf=conf, n_boot=n_boot, seed=seed,
+                              labels=LABELS, interval=MEDIAN_INTERVAL).to_dict(), "duration_unit": unit},
     ]
 
     missing_arm = arm[~known]
@@ -202,11 +227,13 @@ def pilot_lift(
         "metric": "duration",
         "comparison": "treated/control",
         **est.to_dict(),
+        "duration_unit": unit,
         "caveats": caveats,
         "conf": conf,
         "source": str(table.path),
-        "duration_source": {"column": duration} if duration is not None else
+        "duration_source": {"column": duration, "unit": duration_unit} if duration is not None else
                            {"start": start, "end": end, "unit": "hours"},
+        "randomization": randomization,
         "rows": int(len(table.frame)),
         "treatment_levels": {
             "column": treatment, **levels, "n_treated": n_a, "n_control": n_b,
@@ -339,6 +366,24 @@ def _treatment(table: _Table, col: str, treated: str | None) -> tuple[np.ndarray
         raise ConfigError(f"{table.path}: treated={treated!r} is not a value of column {col!r} ({values[0]!r}, {values[1]!r})")
     control = values[0] if values[1] == treated else values[1]
     return (raw == treated).to_numpy(), {"treated": treated, "control": control}
+
+
+def _check_cluster_arms(path: Path, lines: np.ndarray, col: str, clusters: np.ndarray, treated: np.ndarray,
+                        levels: dict) -> None:
+    """Randomized by cluster means each cluster is in one arm; the first one in both is named."""
+    frame = pd.DataFrame({"c": clusters, "t": treated})
+    arms = frame.groupby("c", sort=False)["t"].nunique()
+    mixed = arms[arms > 1]
+    if len(mixed):
+        name = mixed.index[0]
+        rows = np.flatnonzero(clusters == name)
+        first_t = rows[treated[rows]][0]
+        first_c = rows[~treated[rows]][0]
+        raise BadInput(
+            f"{path}:{max(lines[first_t], lines[first_c])}: column {col!r}: cluster {name!r} has rows in both arms "
+            f"({levels['treated']!r} on line {lines[first_t]}, {levels['control']!r} on line {lines[first_c]}), "
+            "but the randomization is by cluster"
+        )
 
 
 def _required_text(frame: pd.DataFrame, lines: np.ndarray, col: str, path: Path) -> np.ndarray:

@@ -51,7 +51,7 @@ class CanonicalLog:
     events_left_out: int = 0
     #: actor_id -> (kind, agent) of every actor an item or event names: who is a bot or an agent
     actors: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    #: item_id -> its AI attributions as JSON ([{agent, evidence, signal, confidence}, ...])
+    #: item_id -> its AI attributions as JSON ([{agent, evidence, signal, confidence, class}, ...])
     attributions: dict[str, str] = field(default_factory=dict)
 
 
@@ -74,7 +74,8 @@ def load(store: Store) -> CanonicalLog:
         "select actor_id, kind, agent from actors where actor_id in "
         "(select author_id from items union select actor_id from events)").fetchall()}
     attributions = {i: json.dumps(rows) for i, rows in store.con.execute(
-        "select item_id, list({'agent': agent, 'evidence': evidence, 'signal': signal, 'confidence': confidence} "
+        "select item_id, list({'agent': agent, 'evidence': evidence, 'signal': signal, 'confidence': confidence, "
+        "'class': evidence_class} "
         "order by agent, evidence, signal) "
         "from attributions where item_id in (select item_id from items) group by item_id").fetchall()}
     return CanonicalLog(items, events, kept, len(links) - len(kept), total - len(events), actors, attributions)

@@ -9,7 +9,8 @@ Definitions (docs/metrics.md is the prose version; tests pin both):
 - ci_failed: CI ran on the change's merge (or its pull request's head) and some workflow never
   passed there (metrics/ci.py `merge_ci`; only where CI data exists, otherwise never);
 - validated: landed, not reverted within the window, CI not failed, and not pending;
-- ai_assisted: at least one attribution, or authored by an AI agent account;
+- ai_assisted: at least one attribution of a counted class (authored/assisted unless loopmeter.toml
+  opts suggestion/message in: `Window.ai_classes`), or authored by an AI agent account;
 - bot: authored by a dependency/automation bot (left out of human-vs-AI comparisons);
 - cycle_hours: done_at - started_at in hours; null when unknown, never zero.
 """
@@ -22,7 +23,9 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from ..attribution import AI_CLASSES, FIXED_CLASS, MIN_ADOPTION_SHARE
 from ..store.db import Store
+from . import scope as scope_m
 from .ci import merge_ci
 
 
@@ -33,12 +36,35 @@ class Window:
     as_of: datetime  # naive UTC
     days: int = 14
     rule: str = "given"  # how as_of was chosen: "given", "newest landing in the data" or "now"
+    # Evidence classes that make a change AI-assisted (loopmeter.toml [attribution] ai_classes).
+    ai_classes: tuple[str, ...] = AI_CLASSES
+    # Adoption detection's least weekly AI share (loopmeter.toml [attribution] min_adoption_share).
+    min_adoption_share: float = MIN_ADOPTION_SHARE
+    #: The slice the report is about (team, agent, landing dates); `changes` applies it last.
+    scope: scope_m.Scope | None = None
 
     @property
     def per_repo(self) -> bool:
         """When as_of was not given, each repository is judged as of its own newest landing (capped
         at as_of), so a stale mirror analyzed beside a fresh repository keeps its last weeks pending."""
         return self.rule != "given"
+
+
+def classified_attributions(con) -> ir.Table:
+    """The attributions table with `evidence_class` filled in: a row stored without one (before
+    classes existed, or by a writer that sets none) takes its kind's fixed class (sessions and
+    line-level provenance are "authored") or else "assisted", as every row counted before classes."""
+    a = con.table("attributions")
+    fixed = ibis.cases(
+        *[(a.evidence == kind, cls) for kind, cls in FIXED_CLASS.items()], else_="assisted"
+    )
+    return a.mutate(evidence_class=ibis.coalesce(a.evidence_class, fixed))
+
+
+def ai_attributions(con, window: Window) -> ir.Table:
+    """The attributions that make a change AI-assisted under `window.ai_classes`."""
+    a = classified_attributions(con)
+    return a.filter(a.evidence_class.isin(list(window.ai_classes)))
 
 
 def backend(store: Store):
@@ -66,7 +92,7 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         .group_by(rdst=reverts.dst)
         .agg(first_revert_at=ibis._.revert_at.min())
     )
-    attrs = con.table("attributions")
+    attrs = ai_attributions(con, window)
     per_item = attrs.group_by(aid=attrs.item_id).agg(
         n_attr=attrs.count(), agents=attrs.agent.collect(distinct=True)
     )
@@ -94,7 +120,7 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     ci_failed = ~reverted & (t.merge_ci == "failed").fill_null(False)
     pending = ~reverted & ~ci_failed & ((horizon.epoch_seconds() - t.done_at.epoch_seconds()) < window_s)
     kind = t.author_kind.fill_null("human")
-    return t.select(
+    out = t.select(
         repo=t.repo,
         item_id=t.item_id,
         title=t.title,
@@ -122,9 +148,10 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         author_agent=t.author_agent,
         week=t.done_at.truncate("W").cast("date"),
     )
+    return scope_m.apply(out, window.scope)
 
 
-def contributing_commits(con, repos: list[str] | None = None) -> ir.Table:
+def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Scope | None = None) -> ir.Table:
     """Commits that are part of a landed change, with their author's kind and week (for headcounts)."""
     commits = con.table("commits")
     if repos:
@@ -135,10 +162,12 @@ def contributing_commits(con, repos: list[str] | None = None) -> ir.Table:
     c = commits.mutate(cid=ibis.literal("git:") + commits.repo + ":commit:" + commits.sha)
     c = c.semi_join(part, c.cid == part.src)
     c = c.left_join(actors, c.author_id == actors.actor)
-    return c.select(
+    c = c.select(
         repo=c.repo, sha=c.sha, cid=c.cid, author_id=c.author_id, kind=c.kind.fill_null("human"),
         author_time=c.author_time, week=c.author_time.truncate("W").cast("date"),
     )
+    # The slice's team and dates count its contributors; the agent rule is about changes only.
+    return scope_m.apply(c, scope, time="author_time", agent=False)
 
 
 def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo: bool = False) -> ir.Table:
@@ -147,7 +176,7 @@ def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo
     throughput per contributor-week divides by. ``by_repo`` keeps the repository as well, for
     comparisons whose periods differ by repository. It does not depend on ``window.days``."""
     keys = ("repo", "author_id", "week") if by_repo else ("author_id", "week")
-    cc = contributing_commits(con, repos)
+    cc = contributing_commits(con, repos, window.scope)
     ch = changes(con, window, repos)
     # Commits authored after as_of are not yet seen from as_of (they made empty weeks after it).
     a = cc.filter((cc.kind != "bot") & (cc.author_time <= ibis.timestamp(window.as_of))).select(*keys)

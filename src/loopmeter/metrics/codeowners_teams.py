@@ -107,7 +107,7 @@ def _in_force(history: tuple[list[int], list[Codeowners | None]], position: dict
 
 
 def weekly_by_change_team(con, window: Window, repos: list[str], team_of_item: dict[str, str]) -> pd.DataFrame:
-    """(repo = team, author_id, week, validated) as lift_inputs.weekly_activity, with each
+    """(repo = team, author_id, week, validated) as inputs.weekly_activity, with each
     contributor-week counted for the team of the change it went into: an author was active for a
     team in a week when they authored a commit of, or landed, a change (landed by as_of) owned by
     that team; validated counts that team's validated changes the author landed that week."""
@@ -146,7 +146,7 @@ def weekly_by_change_team(con, window: Window, repos: list[str], team_of_item: d
 def codeowners_unit(con, repos: list[str], frame: pd.DataFrame):
     """The team unit with teams from CODEOWNERS over `frame` (a change frame), and every team the
     files name (for checking `--adoption-date TEAM=DATE`)."""
-    from .lift_units import Unit
+    from ..lift.units import Unit
 
     item_team, named = change_teams(con, repos)
     unit = Unit("team", "team", "teams", (), {}, item_team)

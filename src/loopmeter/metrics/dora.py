@@ -81,7 +81,12 @@ def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") ->
                or lower(coalesce(json_extract_string(i.attrs, '$.branch'), '')) like '%{word}%'
                or lower(coalesce(cast(json_extract(i.attrs, '$.labels') as varchar), '')) like '%{word}%')
     ),
-    incidents as (select item_id, repo, created_at as sig_at from {items} where kind = 'incident' and created_at is not null),
+    incidents as (
+        -- An incident that loopmeter.toml links to a repository ([[incidents.service]]) is linked to
+        -- that repository's deployments, whatever the incident rule.
+        select item_id, repo, created_at as sig_at,
+               coalesce(json_extract_string(attrs, '$.linked_by') = 'config', false) as by_config
+        from {items} where kind = 'incident' and created_at is not null),
     related as (
         -- items an incident can be linked to for a deployment: the deployment and what it shipped
         select item_id as deployment_id, item_id as rel from dep
@@ -95,7 +100,7 @@ def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") ->
         where d.ok and h.sig_at > d.ts and h.sig_at <= d.ts + {w} group by d.item_id
         union all
         select d.item_id, min(x.sig_at) from dep d join incidents x
-          on ({incident_repo} and x.repo = d.repo)
+          on (({incident_repo} or x.by_config) and x.repo = d.repo)
           or exists (select 1 from links l join related rl on rl.deployment_id = d.item_id
                      -- a change that fixes or closes the incident is its cure, not its cause
                      where l.kind not in ('fixes', 'closes')

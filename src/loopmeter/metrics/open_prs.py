@@ -8,7 +8,7 @@
   A pull request not yet opened cannot be waiting on a reviewer: the waiting states and
   `waiting_now` use this rule.
 - **Work in progress at `as_of`** (`in_progress_at_sql`): first committed (`started_at`) or opened
-  by then, and not ended by then. The lift designs' right-censored items (metrics/lift_inputs.py)
+  by then, and not ended by then. The lift designs' right-censored items (lift/inputs.py)
   use this rule: their cycle time runs from the first commit, so work whose first commit is before
   `as_of` had started and its duration is only known to exceed `as_of - started_at`, whether or
   not its pull request had been opened yet; leaving it out would drop exactly the items with a

@@ -5,8 +5,8 @@ as_of, so drawn beside full weeks it reads as a drop in throughput that did not 
 report document (`WEEKLY_SERIES`). Only the partial week's entries gain the key, so every other
 entry, and every report whose data ends in an earlier week, is exactly as before.
 
-The lift designs' weekly series (`lift_designs.*.weekly`) are not in the list: they stop at the last
-complete week (lift_inputs.last_full_week), so they never hold the week in progress.
+The lift designs' weekly series (`designs.*.weekly`) are not in the list: they stop at the last
+complete week (inputs.last_full_week), so they never hold the week in progress.
 """
 
 from __future__ import annotations

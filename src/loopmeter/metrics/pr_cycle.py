@@ -14,6 +14,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from ..attribution import AI_CLASSES, ai_class_sql
 from .open_prs import opened_by_sql
 
 PHASES = ("coding", "draft", "pickup", "review", "deploy")
@@ -30,9 +31,10 @@ def opened_as_draft_sql(alias: str) -> str:
     return f"coalesce(try_cast(json_extract_string({alias}.attrs, '$.draft') as boolean), false)"
 
 
-def pr_rows_sql(as_of: datetime, items: str = "items") -> str:
+def pr_rows_sql(as_of: datetime, items: str = "items", classes: tuple[str, ...] = AI_CLASSES) -> str:
     """One row per pull request opened by as_of, with the moments the phases run between. A report
-    on some repositories passes `items`, the view flow._scope made of their items."""
+    on some repositories passes `items`, the view flow._scope made of their items; `classes` are the
+    evidence classes that make a pull request AI-authored."""
     a = _lit(as_of)
     return f"""
     with pr as (
@@ -58,8 +60,10 @@ def pr_rows_sql(as_of: datetime, items: str = "items") -> str:
     ai as (
         -- AI-authored: an attribution on the pull request or on the git change it is the same as.
         select distinct pr.item_id from pr join attributions a on a.item_id = pr.item_id
+        where {ai_class_sql('a', classes)}
         union
-        select distinct l.src from links l join attributions a on a.item_id = l.dst where l.kind = 'same_as'
+        select distinct l.src from links l join attributions a on a.item_id = l.dst
+        where l.kind = 'same_as' and {ai_class_sql('a', classes)}
     ),
     base as (
         select pr.*, per.*  exclude (item_id),
@@ -100,10 +104,10 @@ def _hours(later: ir.Value, earlier: ir.Value) -> ir.Value:
     return ibis.ifelse(later.notnull() & earlier.notnull() & (h >= 0), h, ibis.null()).cast("float64")
 
 
-def pull_requests(con, as_of: datetime, items: str = "items") -> ir.Table:
+def pull_requests(con, as_of: datetime, items: str = "items", classes: tuple[str, ...] = AI_CLASSES) -> ir.Table:
     """One row per pull request with its phases in hours (null when unknown) and the deployment
     that first shipped its merge. Needs `deploys.register` to have run on the connection."""
-    t = con.sql(pr_rows_sql(as_of, items))
+    t = con.sql(pr_rows_sql(as_of, items, classes))
     dep = con.table("_lm_first_deploy")
     j = t.left_join(dep, t.merge_sha == dep.sha)
     merged = j.merged_at.notnull()

@@ -6,7 +6,8 @@ import math
 
 import ibis
 
-from .changes import Window, active_weeks, changes, contributing_commits
+from ..attribution import CLASSES
+from .changes import Window, active_weeks, ai_attributions, changes, classified_attributions, contributing_commits
 from .quantiles import quantile
 
 
@@ -45,9 +46,9 @@ def totals(con, window: Window, repos: list[str] | None = None) -> dict:
     if repos:
         repos_t = repos_t.filter(repos_t.repo.isin(repos))
     head_commits = con.execute(repos_t.head_commits.sum())
-    cc = contributing_commits(con, repos)
+    cc = contributing_commits(con, repos, window.scope)
     contributors = con.execute(cc.filter(cc.kind == "human").author_id.nunique())
-    attrs = con.table("attributions")
+    attrs = ai_attributions(con, window)
     ai_commits = con.execute(attrs.semi_join(cc, attrs.item_id == cc.cid).item_id.nunique())
     out = {"commits": int(_num(head_commits) or 0)}
     for k in ("changes", "validated_changes", "pending_changes", "reverted_changes", "ci_failed_changes",
@@ -63,12 +64,12 @@ def totals(con, window: Window, repos: list[str] | None = None) -> dict:
 def attribution(con, window: Window, repos: list[str] | None = None, totals_: dict | None = None) -> dict:
     ch = changes(con, window, repos)
     t = totals_ or totals(con, window, repos)
-    attrs = con.table("attributions")
+    attrs = ai_attributions(con, window)
     nonbot = ch.filter(~ch.bot)
     by_change = con.execute(
         attrs.semi_join(nonbot, attrs.item_id == nonbot.item_id).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
     )
-    cc = contributing_commits(con, repos)
+    cc = contributing_commits(con, repos, window.scope)
     by_commit = con.execute(
         attrs.semi_join(cc, attrs.item_id == cc.cid).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
     )
@@ -78,7 +79,38 @@ def attribution(con, window: Window, repos: list[str] | None = None, totals_: di
         "changes_by_agent": changes_by_agent,
         "commits_by_agent": {r.agent: int(r.n) for r in by_commit.itertuples()},
         "ai_share_lower_bound": (t["ai_assisted_changes"] / denom) if denom > 0 else None,
+        "ai_classes": list(window.ai_classes),
+        **by_class(con, ch),
+        "automation_accounts": automation_accounts(con, ch),
     }
+
+
+def by_class(con, ch) -> dict:
+    """Non-bot changes per evidence class (a change with several classes counts in each) and the
+    changes whose only evidence is of a class that does not count (docs/attribution.md)."""
+    a = classified_attributions(con)
+    nonbot = ch.filter(~ch.bot)
+    own = a.semi_join(nonbot, a.item_id == nonbot.item_id)
+    df = con.execute(own.group_by("evidence_class").agg(n=own.item_id.nunique()))
+    counts = {c: 0 for c in CLASSES}
+    counts.update({r.evidence_class: int(r.n) for r in df.itertuples()})
+    # Changes with evidence that are still not AI-assisted: resting only on classes left out.
+    has = own.select("item_id").distinct()
+    left_out = nonbot.filter(~nonbot.ai_assisted).semi_join(has, nonbot.item_id == has.item_id)
+    return {"by_class": counts, "changes_not_counted": int(_num(con.execute(left_out.count())) or 0)}
+
+
+def automation_accounts(con, ch, top: int = 10) -> list[dict]:
+    """The automation accounts (bots) that authored the most changes. Bots are not people, so their
+    names are shown."""
+    bots = ch.filter(ch.bot)
+    per = bots.group_by("author_id").agg(changes=bots.count())
+    actors = con.table("actors")
+    j = per.left_join(actors, per.author_id == actors.actor_id).select(
+        name=actors.name, email=actors.email, changes=per.changes
+    ).order_by([ibis.desc("changes"), "name"]).limit(top)
+    return [{"name": r.name or "", "email": r.email or "", "changes": int(r.changes)}
+            for r in con.execute(j).itertuples()]
 
 
 def distribution(con, window: Window, repos: list[str] | None = None) -> tuple[dict, dict]:

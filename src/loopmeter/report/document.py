@@ -9,12 +9,16 @@ from ..attribution import Matcher
 from ..errors import ConfigError, NoData
 from ..metrics import flow as flow_m
 from ..legibility.score import for_report as legibility_for_report
-from ..metrics import lift as lift_m
-from ..metrics.lift_report_units import lift_designs_by_unit
+from ..lift import summary as lift_m
+from ..lift.by_unit import lift_designs_by_unit
+from ..lift.inputs import Adoption
+from ..lift.verdict import durability_design, verdict
 from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
+from ..metrics import durability as durability_m
+from ..metrics import provenance as provenance_m
 from ..metrics.changes import Window, backend, changes
 from ..metrics.dora import FailureRule
 from ..store.db import Store, utcnow
@@ -24,6 +28,11 @@ SCHEMA = "loopmeter.report/1"
 
 def _iso(t: datetime) -> str:
     return t.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def to_json(doc: dict) -> str:
+    """The document as `loopmeter report --json` prints it (and the dashboard's /api/report answers)."""
+    return json.dumps(doc, indent=2, default=str) + "\n"
 
 
 def display_name(actor_id: str | None, name: str | None, kind: str | None, show_names: bool) -> str:
@@ -54,7 +63,7 @@ def build_report(
     store: Store,
     *,
     window: Window,
-    adoption_date: date | None = None,
+    adoption_date: date | Adoption | None = None,
     repos: list[str] | None = None,
     seed: int = 0,
     n_boot: int = 2000,
@@ -65,12 +74,15 @@ def build_report(
     config_path=None,
     show_names: bool = False,
     by_given: bool = True,
+    durability_horizons: tuple[int, ...] = durability_m.HORIZONS,
+    step=None,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
     is the unit of the lift designs ("repo", "team" with loopmeter.toml's `teams` read from
-    `config_path`, or "codeowners"; metrics/lift_report_units.py). People are pseudonymous unless
-    `show_names` (`--show-names`)."""
+    `config_path`, or "codeowners"; lift/by_unit.py). People are pseudonymous unless
+    `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner)."""
+    step = step or (lambda name: None)
     con = backend(store)
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
@@ -90,15 +102,23 @@ def build_report(
             raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
         doc = {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
                "as_of": _iso(window.as_of.replace(microsecond=0)), "as_of_rule": window.rule,
-               "window_days": window.days, "repos": [], "flow": flow, "agent_loops": loops,
+               "window_days": window.days, "filters": _filters(window, repos), "repos": [], "flow": flow, "agent_loops": loops,
                "event_logs": logs, "warnings": []}
         mark_partial_weeks(doc, window.as_of)
         return doc
+    step("counting changes")
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")
     cycle, size = summary.distribution(con, window, repos)
-    adoption = lift_m.adoption(con, window, repos, adoption_date)
+    # One adoption rule everywhere: a date per repository (or team) given, or detected per unit by
+    # the designs, is the split of the summary, the sections and the JSON alike.
+    given = adoption_date if isinstance(adoption_date, Adoption) else None
+    single = given.default if given is not None and not given.per_repo else (
+        adoption_date if isinstance(adoption_date, date) else None)
+    adoption = lift_m.adoption(con, window, repos, single)
+    if given is not None and given.per_repo:
+        adoption = {"date": None, "source": given.source, "rule": given.rule}
     warnings: list[str] = []
     per_repo = []
     for repo, path, head, head_ref, shallow, missing, pulls in repo_rows:
@@ -112,31 +132,81 @@ def build_report(
                 "totals": summary.totals(con, window, [repo]) if len(repo_rows) > 1 else totals,
             }
         )
+    attribution = summary.attribution(con, window, repos, totals)
+    step("weekly series")
+    weekly = summary.weekly(con, window, repos)
+    step("flow metrics")
+    flow = flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names)
+    step("lift designs")
+    designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
+                            given=given if given is not None and given.per_repo else None)
+    step("agent legibility")
+    legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher)
+    step("agent loops")
+    loops = agent_loops(con, window, repos)
     doc = {
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
         "as_of": _iso(window.as_of.replace(microsecond=0)),
         "as_of_rule": window.rule,
         "window_days": window.days,
+        "filters": _filters(window, repos),
         "repos": per_repo,
         "totals": totals,
-        "attribution": summary.attribution(con, window, repos, totals),
+        "attribution": attribution,
         "cycle_time_hours": cycle,
         "size_lines": size,
-        "weekly": summary.weekly(con, window, repos),
+        "weekly": weekly,
         "adoption": adoption,
-        "lift": lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot),
-        "flow": flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names),
-        "lift_designs": _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
-                                      config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings),
-        "legibility": legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher),
-        "agent_loops": agent_loops(con, window, repos),
+        "lift": [],
+        "flow": flow,
+        "lift_designs": designs,
+        "legibility": legibility,
+        "agent_loops": loops,
         "event_logs": logs,
         "warnings": warnings,
     }
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
+    split = (doc["lift_designs"] or {}).get("adoption") or {}
+    per_unit = split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo"))
+    if per_unit:
+        # Dates per unit: the summary lift is the designs' own rows, never a second split at a
+        # pooled date (which once printed 2.53x above a section that said 3.08x).
+        adoption.update({k: v for k, v in split.items() if k not in ("date",)})
+        doc["lift"] = lift_m.lift_from_designs((doc["lift_designs"] or {}).get("designs") or [])
+    else:
+        doc["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+    # The verdict first (docs/json-report.md): one entry per question, from the designs above.
+    doc["verdict"] = (doc["lift_designs"] or {}).get("verdict") or []
+    before_after = next((d for d in (doc["lift_designs"] or {}).get("designs") or []
+                         if d.get("design") == "before-after"), None)
+    if "exposure_after" not in adoption:
+        adoption["exposure_after"] = ((before_after or {}).get("exposure") or {}).get("ai_share_after")
+    step("line provenance and durability")
+    _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
+    doc["verdict"] = doc["verdict"] + verdict(
+        [durability_design(doc.get("durability_lift") or [])] if doc.get("durability_lift") else [])
     mark_partial_weeks(doc, window.as_of)
     return doc
+
+
+def _filters(window: Window, repos: list[str] | None) -> dict:
+    from ..metrics.scope import Scope
+
+    return (window.scope or Scope()).as_dict(repos)
+
+
+def _add_provenance_and_durability(doc: dict, con, window: Window, repos, *, horizons, seed: int, n_boot: int) -> None:
+    """`attribution.lines`, `lines_weekly`, `durability`, `durability_weekly` and `durability_lift`
+    (docs/json-report.md): line-level provenance and whether the lines survived."""
+    doc["attribution"]["lines"] = provenance_m.lines(con, window, repos)
+    doc["lines_weekly"] = provenance_m.weekly(con, window, repos)
+    surv = durability_m.change_survival(con, window, repos, horizons)
+    doc["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
+    doc["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
+    doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot,
+                                                                seed=seed, survival=surv)
 
 
 def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:
@@ -158,10 +228,16 @@ def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warn
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
-                show_names: bool = False) -> list[dict]:
-    """One dict per change for charts and tables (see report.html.render_html)."""
+                show_names: bool = False, week: date | None = None) -> list[dict]:
+    """One dict per change for charts and tables (see report.html.render_html); with `week` (its
+    Monday), only the changes that landed that week, newest first, with their id (the dashboard's
+    drill-down)."""
+    import ibis
+
     con = backend(store)
     ch = changes(con, window, repos)
+    if week is not None:
+        ch = ch.filter(ch.week == ibis.date(week))
     actors = con.table("actors").select(aid="actor_id", aname="name")
     # The landing sha and pull-request number, for links to the change (report/links.py).
     items = con.table("items")
@@ -169,26 +245,28 @@ def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
     ch = ch.left_join(refs, ch.item_id == refs.rid)
     df = con.execute(
         ch.left_join(actors, ch.author_id == actors.aid).select(
-            "repo", "done_at", "cycle_hours", "title", "author_id", "author_kind", "aname", "ai_assisted",
+            "repo", "item_id", "done_at", "cycle_hours", "title", "author_id", "author_kind", "aname", "ai_assisted",
             "agents", "state", "size_lines", "sha", "pr_number",
-        ).order_by("done_at")
+        ).order_by(ibis.desc("done_at") if week is not None else "done_at")
     )
     rows = []
     for r in df.itertuples(index=False):
         ch_h = r.cycle_hours
-        rows.append(
-            {
-                "repo": r.repo,
-                "done_at": r.done_at.to_pydatetime() if hasattr(r.done_at, "to_pydatetime") else r.done_at,
-                "cycle_hours": None if ch_h is None or ch_h != ch_h else float(ch_h),
-                "title": r.title or "",
-                "author": display_name(r.author_id, r.aname, r.author_kind, show_names),
-                "ai": bool(r.ai_assisted),
-                "agents": sorted(r.agents) if r.agents is not None and len(r.agents) else [],
-                "state": r.state,
-                "size_lines": None if r.size_lines is None or r.size_lines != r.size_lines else int(r.size_lines),
-                "sha": r.sha if isinstance(r.sha, str) else None,
-                "pr_number": r.pr_number if isinstance(r.pr_number, str) else None,
-            }
-        )
+        row = {
+            "repo": r.repo,
+            "done_at": r.done_at.to_pydatetime() if hasattr(r.done_at, "to_pydatetime") else r.done_at,
+            "cycle_hours": None if ch_h is None or ch_h != ch_h else float(ch_h),
+            "title": r.title or "",
+            "author": display_name(r.author_id, r.aname, r.author_kind, show_names),
+            "ai": bool(r.ai_assisted),
+            "agents": sorted(r.agents) if r.agents is not None and len(r.agents) else [],
+            "state": r.state,
+            "size_lines": None if r.size_lines is None or r.size_lines != r.size_lines else int(r.size_lines),
+            "sha": r.sha if isinstance(r.sha, str) else None,
+            "pr_number": r.pr_number if isinstance(r.pr_number, str) else None,
+        }
+        if week is not None:
+            row["id"] = r.item_id
+            row["done_at"] = _iso(row["done_at"])
+        rows.append(row)
     return rows

@@ -56,6 +56,19 @@ GLOSSARY: list[tuple[str, str, str]] = [
     ("caveat", "Caveat",
      "A reason the data could mislead: too few changes, groups of different sizes, adoption not random, a trend "
      "already under way. Each design lists its caveats once."),
+    ("evidence-class", "Evidence class",
+     "What a sign of AI shows: authored (an agent wrote the change), assisted (a person worked with an AI tool), "
+     "suggestion (an accepted AI review suggestion) or message (an AI-written commit message). Only authored and "
+     "assisted make a change AI-assisted unless loopmeter.toml opts the others in."),
+    ("automation-account", "Automation account",
+     "A bot account (dependency updaters, release tools, CI bots). Its changes are counted in totals but left out "
+     "of every human-vs-AI comparison."),
+    ("provenance", "Line provenance",
+     "A record of which added lines an agent wrote (Git AI notes, Agent Trace records). Only commits that carry "
+     "one count, so the AI-written share of lines is not the share of all code."),
+    ("durability", "Durability",
+     "The share of a change's added lines still present, unchanged, on the default branch N days after it landed; "
+     "only changes at least N days old count."),
 ]
 
 _ANCHORS = {key for key, _, _ in GLOSSARY}

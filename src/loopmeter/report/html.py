@@ -595,6 +595,19 @@ def _agent_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _class_rows(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    attribution = report.get("attribution") or {}
+    by_class = attribution.get("by_class")
+    if not by_class:
+        return None
+    counted = [str(c) for c in attribution.get("ai_classes") or ("authored", "assisted")]
+    return {
+        "counted": counted,
+        "not_counted": attribution.get("changes_not_counted") or 0,
+        "rows": [{"name": str(k), "changes": fmt_int(v, "—"), "counted": k in counted} for k, v in by_class.items()],
+    }
+
+
 def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for e in report.get("lift") or []:
@@ -786,6 +799,10 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
         # git sections out instead of filling them with "unknown".
         "has_git": "totals" in report,
         "agents": _agent_rows(report),
+        "evidence_classes": _class_rows(report),
+        "automation": [{"name": str(b.get("name") or ""), "email": str(b.get("email") or ""),
+                        "changes": fmt_int(b.get("changes"), "—")}
+                       for b in (report.get("attribution") or {}).get("automation_accounts") or []],
         "lift": _lift_rows(report),
         "no_estimate": [r for r in _lift_rows(report) if not r["estimated"]],
         "warnings": [str(w) for w in (report.get("warnings") or [])],
@@ -793,6 +810,10 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
             "date": adoption_date,
             "source": str(adoption.get("source")) if adoption.get("source") else None,
             "rule": str(adoption.get("rule")) if adoption.get("rule") else None,
+            "exposure_after": adoption.get("exposure_after") if finite(adoption.get("exposure_after")) else None,
+            "evidence": [{"agent": str(e.get("agent")), "class": str(e.get("class")),
+                          "first_seen": str(e.get("first_seen")), "changes": e.get("changes_in_first_4_weeks") or 0}
+                         for e in (adoption.get("evidence") or []) if e.get("changes_in_first_4_weeks")][:3],
         },
         "charts": charts,
         "lift_designs": lift_designs,
@@ -823,6 +844,9 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
         links_known=bool(urls), repos=repo_rows,
     )
     context.update(flow_context(report))
+    from .provenance_charts import provenance_context  # it builds on this module's helpers
+
+    context.update(provenance_context(report))
     return _environment().get_template("report.html.j2").render(**context)
 
 

@@ -232,6 +232,8 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                 "p": _p_text(r),
                 "n": f"{h.fmt_int(r.get('n_a'), '—')} / {h.fmt_int(r.get('n_b'), '—')}",
                 "clusters": h.fmt_int(r.get("n_clusters"), "—"),
+                # `clustered: false`: the interval takes each change as independent (too narrow).
+                "cluster_blind": r.get("clustered") is False,
                 "sentence": sentence(r),
                 "caveats": [str(c) for c in r.get("caveats") or []],
             })

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape as _markup_escape
 from rich.table import Table
 
+from ..lift.verdict import withheld
+
 # Control characters (ESC above all) in a repository name or commit text could drive the user's
 # terminal; they are shown as U+FFFD instead.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -41,6 +43,26 @@ _METRIC_LABELS = {
 }
 
 
+def with_empty_weeks(weekly: list[dict]) -> list[dict]:
+    """The weekly rows with a zero row for each week between them that had no change (the document
+    lists only weeks with activity; a table that skips weeks reads as if nothing was missing)."""
+    from datetime import date, timedelta
+
+    out: list[dict] = []
+    for r in weekly:
+        if out:
+            d = date.fromisoformat(out[-1]["week_start"]) + timedelta(days=7)
+            end = date.fromisoformat(r["week_start"])
+            while d < end:
+                iso = d.isocalendar()
+                out.append({"week": f"{iso[0]}-W{iso[1]:02d}", "week_start": d.isoformat(), "changes": 0,
+                            "validated": 0, "pending": 0, "ai_assisted": 0, "contributors": 0,
+                            "validated_per_contributor": None, "complete": True, "cycle_p50_hours": None})
+                d += timedelta(days=7)
+        out.append(r)
+    return out
+
+
 def render_event_logs(report: dict, console: Console) -> None:
     logs = report.get("event_logs") or []
     if not logs:
@@ -56,12 +78,31 @@ def render_event_logs(report: dict, console: Console) -> None:
     console.print(et)
 
 
+_STATUS_STYLE = {"improved": "green", "worsened": "red", "no_detectable_change": "yellow",
+                 "not_enough_data": "dim", "inconsistent": "magenta"}
+
+
+def render_verdict(entries: list[dict] | None, console: Console) -> None:
+    """The verdict block (lift/verdict.py): one line per question, coloured by status, before any
+    detail, so the first thing a reader sees is what the data lets them conclude."""
+    if not entries:
+        return
+    console.print("[bold]verdict[/bold] [dim](one line per question; the detail follows)[/dim]")
+    for e in entries:
+        status = str(e.get("status"))
+        style = _STATUS_STYLE.get(status, "white")
+        console.print(f"  [{style}]{escape(status.replace('_', ' ')):<21}[/{style}] "
+                      f"[bold]{escape(str(e.get('title') or e.get('question')))}[/bold]: {escape(str(e.get('sentence')))}")
+    console.print()
+
+
 def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     if "totals" not in report:  # no git history: trackers, CI, agent sessions, event logs only
         render_flow(report.get("flow"), console)
         render_agent_loops(report.get("agent_loops"), console)
         render_event_logs(report, console)
         return
+    render_verdict(report.get("verdict"), console)
     t = report["totals"]
     a = report["attribution"]
     share = a.get("ai_share_lower_bound")
@@ -102,20 +143,40 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         for agent, n in a["changes_by_agent"].items():
             at.add_row(escape(agent), _f(n))
         console.print(at)
+    if a.get("changes_not_counted"):
+        console.print(f"{_f(a['changes_not_counted'])} changes rest only on evidence that is not counted as AI "
+                      f"(classes {', '.join(c for c in ('suggestion', 'message') if c not in a.get('ai_classes', ()))}: "
+                      "an accepted AI review suggestion, an AI-written message)", style="dim")
+    if a.get("automation_accounts"):
+        top = ", ".join(f"{escape(b['name'] or b['email'])} ({_f(b['changes'])})" for b in a["automation_accounts"][:5])
+        console.print(f"automation accounts (left out of comparisons): {top}", style="dim")
 
-    wk = Table(title=f"last {weeks} weeks", title_justify="left")
-    for col in ("week", "changes", "validated", "pending", "AI", "contributors", "validated/contrib", "cycle p50"):
-        wk.add_column(col, justify="left" if col == "week" else "right")
-    for r in report["weekly"][-weeks:]:
-        wk.add_row(r["week"] + (" (partial)" if r.get("partial") else ""), _f(r["changes"]), _f(r["validated"]), _f(r["pending"]), _f(r["ai_assisted"]),
-                   _f(r["contributors"]),
-                   _f(r["validated_per_contributor"], 2) if r.get("complete", True) else "pending", _hours(r["cycle_p50_hours"]))
+    rows = with_empty_weeks(report["weekly"])[-weeks:]
+    partial = any(r.get("partial") for r in rows)
+    wk = Table(title=f"last {weeks} weeks", title_justify="left",
+               caption="* partial week (as_of falls inside it)" if partial else None, caption_justify="left")
+    for col in ("week", "changes", "validated", "pending", "AI", "people", "per person", "cycle p50"):
+        wk.add_column(col, justify="left" if col == "week" else "right", no_wrap=True)
+    for r in rows:
+        wk.add_row(r["week"] + ("*" if r.get("partial") else ""), _f(r["changes"]), _f(r["validated"]), _f(r["pending"]),
+                   _f(r["ai_assisted"]), _f(r["contributors"]),
+                   _f(r["validated_per_contributor"], 2) if r.get("complete", True) else "pending",
+                   _hours(r["cycle_p50_hours"]) if r["changes"] else "—")
     console.print(wk)
 
     ad = report["adoption"]
+    per = ad.get("per_repo") or ad.get("per_team")
+    when = escape(ad["date"]) if ad.get("date") else (
+        ", ".join(f"{escape(str(k))} {escape(str(v or 'none'))}" for k, v in per.items()) if per else "not found")
+    exposure = ad.get("exposure_after")
     console.print(
-        f"[bold]AI adoption:[/bold] {escape(ad['date']) if ad.get('date') else 'not found'}"
+        f"[bold]AI adoption:[/bold] {when}"
         + (f" ({escape(ad['source'])})" if ad.get("source") else "")
+        + (f"; {ad['exposure_after']:.0%} of non-bot changes since then AI-assisted"
+           if ad.get("exposure_after") is not None else "")
+        + ("; stands on " + ", ".join(f"{escape(e['agent'])} {escape(e['class'])} ({e['changes_in_first_4_weeks']} changes in "
+                                      "its first 4 weeks)" for e in ad["evidence"][:2] if e["changes_in_first_4_weeks"])
+           if any(e.get("changes_in_first_4_weeks") for e in ad.get("evidence") or []) else "")
         + f" [dim]rule: {escape(ad['rule'])}[/dim]"
     )
     lt = Table(title="lift (95% CI, authors resampled)", title_justify="left")
@@ -125,6 +186,9 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for i, e in enumerate(report["lift"], 1):
         ci = f"[{e['ci_low']:.2f}, {e['ci_high']:.2f}]" if e.get("ci_low") is not None and e.get("ci_high") is not None else "—"
         ratio = f"{e['ratio']:.2f}x" if e.get("ratio") is not None else "no estimate"
+        why = withheld(e)
+        if why:  # never a result from fewer values than the minimum, or from a zero-width interval
+            ratio, ci = "not shown", why
         lt.add_row(str(i), escape(_METRIC_LABELS.get(e["metric"], e["metric"])), escape(e["comparison"]), ratio, ci, f"{e['n_a']:,} / {e['n_b']:,}")
         notes.append((i, e.get("caveats", [])))
     console.print(lt)
@@ -267,7 +331,7 @@ def render_agent_loops(loops: dict | None, console: Console) -> None:
 
 def _lift_designs(ld: dict | None, console: Console) -> None:
     """One line per headline estimate of each design, with how far the alternatives range."""
-    from .lift_text import sentence
+    from .lift_text import estimator_name, sentence
 
     if (ld or {}).get("teams"):
         per = (ld.get("adoption") or {}).get("per_team") or {}
@@ -282,7 +346,9 @@ def _lift_designs(ld: dict | None, console: Console) -> None:
                       f"--design {escape(d.get('design', ''))})")
         for r in heads:
             n = len(r.get("caveats") or [])
-            console.print(f"  {escape(sentence(r))}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
+            why = withheld(r)
+            text = f"{estimator_name(r.get('estimator'))}: not shown, {why}" if why else sentence(r)
+            console.print(f"  {escape(text)}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
         for metric, x in (d.get("specification_range") or {}).items():
             if x:
                 console.print(f"  [dim]{escape(metric)}: {x['min']:.2f}x to {x['max']:.2f}x across {x['n']} "

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LoopmeterError
-from .sessions.model import parse_time as _parse_session_time
+from . import safe
 
 FORMATS = ("csv", "jsonl", "xes", "ocel")
 #: Events handed to a sink at a time: large enough to write efficiently, small enough to keep a
@@ -114,20 +114,13 @@ def _share(text: str) -> str:
     return sys.intern(text)
 
 
-_EPOCH_NUMBER = re.compile(r"^\d{9,13}(\.\d+)?$")
-
-
 def parse_time(value: Any) -> datetime | None:
     """An ISO 8601 time, or Unix epoch seconds (milliseconds when above 1e11, as exporters and the
     agent-session readers write them), as naive UTC; None when it is neither.
 
     The agent-session readers' parser does the work; a log adds epoch numbers written as text
     (a CSV cell is always text) and datetimes (an OCEL SQLite column)."""
-    if isinstance(value, str) and _EPOCH_NUMBER.match(value.strip()):
-        value = float(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-    return _parse_session_time(value)
+    return safe.parse_time(value)  # range-checked (1900..2200), never raises
 
 
 #: The OCEL flavours by name (as `export --format` writes them); `ocel` reads either.
@@ -279,8 +272,8 @@ def _read_jsonl(log: ParsedLog, p: Path, m: Mapping) -> ParsedLog:
                 continue
             rows += 1
             try:
-                row = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                row = safe.loads(raw)
+            except ValueError:
                 log.skipped.append(Skipped(f"line {n}", "not valid JSON"))
                 continue
             if not isinstance(row, dict):
@@ -511,8 +504,8 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
                 log.restore_actors[str(actor)] = (str(kind), None if agent in (None, "") else str(agent))
             raw = attrs.pop("lm:attrs", None)
             try:
-                attrs = json.loads(raw) if isinstance(raw, str) else None
-            except json.JSONDecodeError:
+                attrs = safe.loads(raw) if isinstance(raw, str) else None
+            except ValueError:
                 raise EventLogError(f"{log.path}: field lm:attrs of event {eid} is not JSON") from None
         else:
             actor = attrs.pop("org:resource", None)
@@ -533,7 +526,7 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
             fields["kind"] = otype
             for f in ("created_at", "started_at", "done_at"):
                 fields[f] = parse_time(fields[f]) if fields[f] else None
-            fields["size_lines"] = None if fields["size_lines"] in (None, "") else int(fields["size_lines"])
+            fields["size_lines"] = safe.to_int(fields["size_lines"], minimum=0)
             log.restore_items[oid] = fields
             kind, agent = attrs.get("lm:author_kind"), attrs.get("lm:author_agent")
             if fields["author_id"] not in (None, "") and kind not in (None, ""):
@@ -541,10 +534,11 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
             raw = attrs.get("lm:attributions")
             if raw not in (None, ""):
                 try:
-                    rows = json.loads(raw)
+                    rows = safe.loads(raw)
                     log.restore_attributions[oid] = [
-                        {k: r[k] for k in ("agent", "evidence", "signal", "confidence")} for r in rows]
-                except (json.JSONDecodeError, TypeError, KeyError):
+                        {**{k: r[k] for k in ("agent", "evidence", "signal", "confidence")},
+                         "class": r.get("class")} for r in rows]
+                except (ValueError, TypeError, KeyError):
                     raise EventLogError(f"{log.path}: field lm:attributions of object {oid} is not a list of "
                                         "attributions") from None
     else:
@@ -556,9 +550,11 @@ def _ocel_events(log: ParsedLog, objects: dict[str, tuple[str, dict[str, Any]]],
 def _read_ocel_json(log: ParsedLog, p: Path) -> ParsedLog:
     try:
         with p.open(encoding="utf-8") as f:
-            doc = json.load(f)
+            doc = safe.loads(f.read())
     except json.JSONDecodeError as e:
         raise EventLogError(f"{p}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    except ValueError as e:  # nested too deeply, an integer too long
+        raise EventLogError(f"{p}: not usable JSON ({e})") from None
     except UnicodeDecodeError as e:
         raise EventLogError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     if not isinstance(doc, dict):

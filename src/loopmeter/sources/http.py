@@ -19,9 +19,14 @@ Use:
         ... write page.data's rows and page.cache_entry in ONE transaction ...
 
 Rules this module keeps:
-- The token goes only into the Authorization header (or the provider's token header). It is never
-  part of a URL, an error, a log line or a stored row: every error message passes `redact()`, and
-  URLs in messages lose their query string.
+- The token goes only into the Authorization header (or the provider's token header), and only to
+  the origin (scheme, host, port) of the base URL. A pagination link or a redirect to another
+  origin is refused with one line naming that host: following it without credentials would
+  silently read a different (possibly hostile) server's data into the store, so we stop instead.
+  Same-origin redirects (GitHub's 301 for a renamed repository) are followed, by this layer and
+  not by httpx, so the origin check sees every hop. The token is never part of a URL, an error,
+  a log line or a stored row: every error message passes `redact()`, URLs in messages lose their
+  query string, and user:password@ in any URL is shown as `[redacted]@`.
 - `pages()` follows the `Link: rel="next"` header (GitHub, GitLab, Jira Data Center) or GitLab's
   `X-Next-Page`; a provider that pages in the body (Jira Server's `startAt`/`total`, Jira Cloud's
   `nextPageToken`/`isLast`) passes `next_url=` to compute the next URL from the body.
@@ -55,7 +60,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from ..errors import LoopmeterError
+from ..errors import LoopmeterError, redact_userinfo
 
 
 class ApiError(LoopmeterError):
@@ -141,9 +146,25 @@ def token_from_env(name: str) -> str | None:
 
 
 def strip_query(url: str) -> str:
-    """The URL without query or fragment, for messages (queries may carry cursors or secrets)."""
+    """The URL without query, fragment or userinfo, for messages (they may carry cursors or secrets)."""
     p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, p.path, "", ""))
+    netloc = p.netloc.rpartition("@")[2]
+    return urlunsplit((p.scheme, netloc, p.path, "", ""))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: where a token may go."""
+    p = urlsplit(url)
+    scheme = p.scheme.lower()
+    try:
+        port = p.port
+    except ValueError:
+        port = None
+    return scheme, (p.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+class CrossOriginRefused(ApiError):
+    """A next link or redirect pointed at another origin than --url; the token is not sent there."""
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -194,6 +215,7 @@ class ApiClient:
         transport: httpx.BaseTransport | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.origin = origin(self.base_url)
         self.provider = provider
         self._token = token
         self.cached = cached or (lambda key: None)
@@ -208,8 +230,8 @@ class ApiClient:
         if token:
             k, v = provider.token_header(token)
             headers[k] = v
-        # follow_redirects: GitHub answers a renamed repository with 301 to its new location.
-        self._http = httpx.Client(headers=headers, timeout=timeout, follow_redirects=True, transport=transport)
+        # Redirects are followed in get(), hop by hop, so each target's origin is checked first.
+        self._http = httpx.Client(headers=headers, timeout=timeout, follow_redirects=False, transport=transport)
 
     def close(self) -> None:
         self._http.close()
@@ -226,15 +248,23 @@ class ApiClient:
         """`text` with the token (if any) replaced; every message this client raises passes here."""
         if self._token:
             text = text.replace(self._token, "[token]")
-        return text
+        return redact_userinfo(text)
 
     def _fail(self, cls: type[ApiError], message: str) -> ApiError:
         return cls(self.redact(message))
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
+            self._check_origin(path_or_url, "a next-page link")
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def _check_origin(self, url: str, what: str) -> None:
+        if origin(url) != self.origin:
+            scheme, host, port = origin(url)
+            raise self._fail(CrossOriginRefused, f"{self.provider.name}: {what} points at {scheme}://{host}:{port}, "
+                             f"not the --url origin {strip_query(self.base_url)}; refused (credentials are sent only "
+                             "to the --url origin)")
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -249,6 +279,7 @@ class ApiClient:
             request.headers["If-None-Match"] = entry.etag
         attempt = 0  # server errors and transport failures
         limited = 0  # rate-limit waits
+        redirects = 0
         while True:
             self.stats.requests += 1
             try:
@@ -261,6 +292,15 @@ class ApiClient:
                 self._wait(self.backoff * 2 ** (attempt - 1), "connection failed, retrying")
                 continue
             self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
+            if resp.has_redirect_location and redirects < 10:
+                redirects += 1
+                target = str(resp.next_request.url) if resp.next_request is not None else ""
+                resp.close()
+                self._check_origin(target, f"a redirect from {shown}")
+                request = self._http.build_request("GET", target)
+                if entry is not None and entry.etag:
+                    request.headers["If-None-Match"] = entry.etag
+                continue
             wait = self._rate_limit_wait(resp, limited)
             if wait is not None:
                 limited += 1

@@ -78,6 +78,7 @@ from ..store import api_load
 from ..store.api_load import PageRows
 from ..store.db import Store, transaction, utcnow
 from ..store.event_logs import Rows, dumps
+from . import safe
 from .eventlog import EventLogError, Skipped, parse_time
 from .http import ApiClient, ApiError, AuthError, NotFound, strip_query
 
@@ -247,7 +248,7 @@ def parse_jira_time(value: str | None) -> datetime | None:
         return t
     for fmt in ("%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%d/%b/%y %H:%M", "%Y-%m-%d %H:%M"):
         try:
-            return datetime.strptime(value.strip(), fmt)
+            return safe.in_range(datetime.strptime(value.strip(), fmt))
         except ValueError:
             continue
     return None
@@ -271,6 +272,7 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
             for i, name in enumerate(header):
                 index.setdefault(name.strip(), []).append(i)
             start = 2
+            seen_keys: dict[str, str] = {}
             for rec in reader:
                 where = f"line {start}"
                 start = reader.line_num + 1
@@ -289,11 +291,17 @@ def read_jira_csv(path: str | Path) -> tuple[list[JiraIssue], list[Skipped]]:
                 if not key:
                     skipped.append(Skipped(where, "missing issue key"))
                     continue
+                if key in seen_keys:
+                    # One issue, one item: a second row for the key (a hand-edited or concatenated
+                    # export) would break the items' primary key; the first row wins.
+                    skipped.append(Skipped(where, f"duplicate issue key (first at {seen_keys[key]})"))
+                    continue
                 raw_created = one("Created")
                 created = parse_jira_time(raw_created)
                 if created is None:
                     skipped.append(Skipped(where, "missing timestamp" if raw_created is None else "unparseable timestamp"))
                     continue
+                seen_keys[key] = where
                 issues.append(JiraIssue(
                     key=key, summary=one("Summary"), issue_type=one("Issue Type"), status=one("Status"),
                     status_category=category_key(one("Status Category")), created=created,

@@ -10,13 +10,20 @@ estimate one clean 2x2 DiD per adoption cohort ``g`` and week ``t``, ATT(g,t), u
 
 What is implemented, and the choices made
 -----------------------------------------
-* Panel data, unconditional parallel trends (no covariates), no anticipation.
-* **Universal base period** ``g-1``: every ATT(g,t) - before or after adoption - compares the change
+* Panel data. Parallel trends unconditional, or conditional on covariates (``covariates``): each
+  cell is then the doubly robust 2x2 of Sant'Anna & Zhao (``drdid.py``), covariates taken at the
+  cell's base period, and its influence function enters the same aggregation and bootstrap.
+* ``anticipation`` K: units may react K periods before adopting, so every comparison is based
+  on period ``g-1-K`` and comparison units must be untreated until ``t+K``; the cells between
+  ``g-K`` and ``g-1`` are reported in the event study and kept out of the overall effect and the
+  pre-trend test.
+* ``base_period="varying"``: pre-adoption cells compare consecutive periods (``t-1`` to ``t``),
+  as the paper's default; post-adoption ones the universal base.
+* **Universal base period** ``g-1`` (the default): every ATT(g,t) - before or after adoption - compares the change
   from week ``g-1`` to week ``t`` in cohort ``g`` with the same change in the controls. The event-study
-  point ``e = -1`` is therefore zero by construction (it is reported as the reference). The paper's
-  default "varying" base (consecutive pre-period differences) is not implemented: with a universal
-  base the pre- and post-period points of the event study are on the same footing and the pre-trend
-  plot reads as "how far did the cohort drift from the controls before adopting" (Roth 2024).
+  point ``e = -1`` is therefore zero by construction (it is reported as the reference). With the
+  universal base the pre- and post-period points of the event study are on the same footing and the
+  pre-trend plot reads as "how far did the cohort drift from the controls before adopting" (Roth 2024).
 * **Controls** (``control_group``): ``"not_yet_treated"`` (default) = never-treated units plus units
   adopting after ``max(t, g-1)``; or ``"never_treated"``. Units adopting after the last week are
   never treated within the window and serve as controls throughout.
@@ -71,6 +78,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ..errors import LoopmeterError
+from .drdid import CellError, dr_att
 
 __all__ = [
     "CONTROL_GROUPS",
@@ -176,6 +184,9 @@ class DidResult:
     pre_trend: PreTrendTest
     skipped_cells: tuple[tuple[int, int | None, str], ...]  # (g, t or None for all weeks, reason)
     caveats: tuple[str, ...] = field(default=())
+    base_period: str = "universal"
+    anticipation: int = 0
+    covariates: tuple[str, ...] = ()
 
     @property
     def att(self) -> float:
@@ -190,7 +201,10 @@ class DidResult:
         return {
             "estimator": "callaway_santanna",
             "control_group": self.control_group,
-            "base_period": "universal",
+            "base_period": self.base_period,
+            "anticipation": self.anticipation,
+            "covariates": list(self.covariates),
+            "doubly_robust": bool(self.covariates),
             "conf": self.conf,
             "att": o.att,
             "se": o.se,
@@ -221,7 +235,7 @@ class DidResult:
                     "cband_low": eff.cband_low,
                     "cband_high": eff.cband_high,
                     "n": n,
-                    "reference": e == -1,
+                    "reference": self.base_period == "universal" and e == -1 - self.anticipation,
                 }
                 for e, eff, n in self.event_study
             ],
@@ -259,10 +273,14 @@ class _Panel:
     weeks: np.ndarray  # sorted distinct weeks observed (int64)
     y: np.ndarray  # (n_units, n_weeks) outcomes, NaN where the row is absent
     caveats: tuple[str, ...]
+    x: np.ndarray | None = None  # (n_units, n_weeks, k) covariates, NaN where absent; None without
 
 
-def _prepare(panel, control_group: str) -> _Panel:
+def _prepare(panel, control_group: str, covariates: tuple[str, ...] = ()) -> _Panel:
     df = _as_frame(panel)
+    missing_cov = [c for c in covariates if c not in df.columns]
+    if missing_cov:
+        raise PanelError(f"the panel lacks covariate column(s) {', '.join(missing_cov)}")
     n_rows = len(df)
     if n_rows == 0:
         raise PanelError("the panel has no rows")
@@ -350,6 +368,13 @@ def _prepare(panel, control_group: str) -> _Panel:
     keep = ~early
     y_mat = np.full((n_units, len(weeks)), np.nan)
     y_mat[codes, np.searchsorted(weeks, period)] = y
+    x_mat = None
+    if covariates:
+        x_mat = np.full((n_units, len(weeks), len(covariates)), np.nan)
+        for j, c in enumerate(covariates):
+            xv = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+            x_mat[codes, np.searchsorted(weeks, period), j] = xv
+        x_mat = x_mat[keep]
     y_mat, cohort, labels = y_mat[keep], cohort[keep], labels[keep]
 
     if (cohort == NEVER).all():
@@ -367,7 +392,7 @@ def _prepare(panel, control_group: str) -> _Panel:
             f"The panel is unbalanced: {missing} of {y_mat.size} unit-weeks have no row; each "
             "group-time cell uses the units observed in both of its weeks."
         )
-    return _Panel(labels, cohort, weeks, y_mat, tuple(caveats))
+    return _Panel(labels, cohort, weeks, y_mat, tuple(caveats), x_mat)
 
 
 def _as_frame(panel) -> pd.DataFrame:
@@ -443,6 +468,9 @@ def callaway_santanna(
     conf: float = 0.95,
     seed: int | None = 0,
     event_window: tuple[int, int] | None = None,
+    covariates: tuple[str, ...] = (),
+    base_period: str = "universal",
+    anticipation: int = 0,
 ) -> DidResult:
     """Callaway & Sant'Anna ATT(g,t) with simple, event-study and by-cohort aggregates.
 
@@ -456,8 +484,14 @@ def callaway_santanna(
     ``event_window=(min_e, max_e)`` keeps only those event times in the event study, its
     simultaneous band and the pre-trend test (the far ends of a long panel rest on few cohorts and
     widen the band); the simple and by-cohort aggregates always use every cell.
+    ``covariates``: more columns of the panel, numeric (doubly robust cells; see the module
+    docstring), ``base_period`` "universal" or "varying", ``anticipation`` K >= 0 periods.
     Raises :class:`PanelError` when the data cannot carry an estimate.
     """
+    if base_period not in ("universal", "varying"):
+        raise PanelError(f"base_period must be universal or varying, got {base_period!r}")
+    if anticipation < 0:
+        raise PanelError(f"anticipation must be >= 0 periods, got {anticipation}")
     if control_group not in CONTROL_GROUPS:
         raise PanelError(f"control_group must be one of {', '.join(CONTROL_GROUPS)}, got {control_group!r}")
     if not 0.0 < conf < 1.0:
@@ -468,8 +502,10 @@ def callaway_santanna(
         raise PanelError(f"event_window must be (min_e, max_e) with min_e <= -1 <= max_e, got {event_window}")
     if n_boot < 50:
         raise PanelError(f"n_boot must be at least 50 for a usable interval, got {n_boot}")
-    p = _prepare(panel, control_group)
+    p = _prepare(panel, control_group, tuple(covariates))
     caveats = list(p.caveats)
+    k_ant = int(anticipation)
+    ref_e = -1 - k_ant
     n = len(p.cohort)
     week_col = {int(w): j for j, w in enumerate(p.weeks)}
     never = p.cohort == NEVER
@@ -481,29 +517,47 @@ def callaway_santanna(
     for g in cohorts:
         g = int(g)
         in_g = p.cohort == g
-        if g - 1 not in week_col:
-            skipped.append((g, None, f"week {g - 1}, the base week before adoption, has no rows"))
+        g_base = g - 1 - k_ant
+        if g_base not in week_col:
+            skipped.append((g, None, f"week {g_base}, the base week before adoption, has no rows"))
             continue
-        base = p.y[:, week_col[g - 1]]
         for t in p.weeks:
             t = int(t)
-            if t == g - 1:
+            if t == g_base:
                 continue
-            dy = p.y[:, week_col[t]] - base
+            b = t - 1 if (base_period == "varying" and t < g_base) else g_base
+            if b not in week_col:
+                skipped.append((g, t, f"week {b}, its base week, has no rows"))
+                continue
+            dy = p.y[:, week_col[t]] - p.y[:, week_col[b]]
             seen = ~np.isnan(dy)
+            if p.x is not None:
+                seen &= ~np.isnan(p.x[:, week_col[b]]).any(axis=1)
             treated = in_g & seen
             if control_group == "never_treated":
                 ctrl = never & seen
             else:
-                # Untreated at both weeks of the comparison: adopts after max(t, g-1), or never
-                # (NEVER is larger than any week).
-                ctrl = (p.cohort > max(t, g - 1)) & ~in_g & seen
+                # Untreated at both weeks of the comparison (and K more with anticipation): adopts
+                # after max(t, b) + K, or never (NEVER is larger than any week).
+                ctrl = (p.cohort > max(t, b) + k_ant) & ~in_g & seen
             nt, nc = int(treated.sum()), int(ctrl.sum())
             if nt == 0:
                 skipped.append((g, t, "no unit of the cohort is observed in both weeks"))
                 continue
             if nc == 0:
                 skipped.append((g, t, "no untreated comparison unit is observed in both weeks"))
+                continue
+            if p.x is not None:
+                sub = treated | ctrl
+                try:
+                    att_c, inf = dr_att(dy[sub], treated[sub], p.x[sub, week_col[b]])
+                except CellError as err:
+                    skipped.append((g, t, str(err)))
+                    continue
+                psi = np.zeros(n)
+                psi[sub] = (n / int(sub.sum())) * inf
+                cells.append((g, t, att_c, nt, nc))
+                psi_cols.append(psi)
                 continue
             mu_t, mu_c = dy[treated].mean(), dy[ctrl].mean()
             # Influence function, scaled so that att_hat - att ~ mean over all n units of psi.
@@ -522,7 +576,7 @@ def callaway_santanna(
             + _name_cells(skipped)
             + "."
         )
-    post = [i for i, c in enumerate(cells) if c[1] >= c[0]]
+    post = [i for i, c in enumerate(cells) if c[1] >= c[0]]  # anticipation cells (g-K <= t < g) excluded
     if not post:
         raise PanelError(
             "no post-adoption group-time cell has an untreated comparison unit"
@@ -605,11 +659,12 @@ def callaway_santanna(
     # The reference point stands for every cohort that has any estimated cell.
     ref_n = sum(cohort_size[g] for g in {c[0] for c in cells})
     event_study = [(e, effect(k + es_cols[e], crit), es_n[e]) for e in event_times]
-    event_study.append((-1, Effect(0.0, 0.0, 0.0, 0.0, 0.0, 0.0), ref_n))
+    if base_period == "universal":
+        event_study.append((ref_e, Effect(0.0, 0.0, 0.0, 0.0, 0.0, 0.0), ref_n))
     event_study.sort(key=lambda r: r[0])
     by_group = tuple((g, effect(k + j), cohort_size[g]) for g, j in group_cols.items())
 
-    pre_es = [e for e in event_times if e <= -2]
+    pre_es = [e for e in event_times if e < -k_ant and e != ref_e]
     pre_idx = [k + es_cols[e] for e in pre_es]
     pre_df = _welch_df(infl[:, pre_idx], p.cohort)
     pre = _pre_trend(est[pre_idx], reps[:, pre_idx], se[pre_idx], pre_df, pre_es, conf)
@@ -641,6 +696,9 @@ def callaway_santanna(
         pre_trend=pre,
         skipped_cells=tuple(skipped),
         caveats=tuple(caveats),
+        base_period=base_period,
+        anticipation=k_ant,
+        covariates=tuple(covariates),
     )
 
 

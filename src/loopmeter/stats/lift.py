@@ -41,8 +41,13 @@ RATE_ESTIMATORS = frozenset({"ratio_of_rates", "poisson_author_fe"})
 # The keys every estimate's JSON carries, in this order; estimator-specific keys follow.
 CORE_KEYS = (
     "estimator", "ratio", "ci_low", "ci_high", "p_value", "speedup",
-    "n_a", "n_b", "n_clusters", "caveats",
+    "n_a", "n_b", "n_clusters", "caveats", "clustered",
 )
+
+# Estimators built outside stats/ whose inference allows for the dependence of their own rows by
+# construction: the time series' intervals allow for week-to-week correlation (its rows are weeks),
+# the staggered DiD's multiplier bootstrap draws whole units. Every other estimator says itself.
+CLUSTERED_BY_DESIGN = {"its_level_change": True, "did_att": True}
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Estimate:
     n_clusters: int
     caveats: tuple[str, ...]  # plain-language warnings computed from the data
     p_value: float | None = None  # two-sided, against ratio = 1; None when the estimator has none
+    # True when ci_low/ci_high and p_value allow for rows of one cluster (author, team) being
+    # dependent; False when they take rows as independent (cluster-blind: too narrow, too small
+    # when one person contributes many rows). None: CLUSTERED_BY_DESIGN, else False.
+    clustered: bool | None = None
     # Estimator-specific values (per-group medians, standard errors, other intervals), written
     # flat into to_dict() after the core keys. JSON-ready scalars, lists or dicts only.
     extra: dict = field(default_factory=dict)
@@ -64,6 +73,8 @@ class Estimate:
         clash = set(self.extra) & set(CORE_KEYS)
         if clash:
             raise ValueError(f"extra keys {sorted(clash)} would overwrite the estimate's own keys")
+        if self.clustered is None:
+            object.__setattr__(self, "clustered", CLUSTERED_BY_DESIGN.get(self.estimator, False))
 
     @property
     def speedup(self) -> float | None:
@@ -175,8 +186,10 @@ def ratio_of_quantiles(
     )
     caveats += more
     lo, hi = ci if ci is not None else (None, None)
+    # Clusters of one row are no clustering: the resampling is then the ordinary row bootstrap.
     return Estimate(
         estimator, ratio, lo, hi, len(a), len(b), n_clusters, tuple(caveats),
+        clustered=n_clusters < len(a) + len(b),
         extra={"q": q, "value_a": value_a, "value_b": value_b, **extra},
     )
 
@@ -420,7 +433,7 @@ def ratio_of_rates(
             "contributors differ a lot)."
         )
         return Estimate(
-            estimator, ratio, 0.0, hi, n_a, n_b, n_clusters, tuple(caveats),
+            estimator, ratio, 0.0, hi, n_a, n_b, n_clusters, tuple(caveats), clustered=False,
             extra={"rate_a": rate_a, "rate_b": rate_b, "interval": "exact_poisson",
                    "ci_percentile_low": None, "ci_percentile_high": None,
                    "ci_bca_low": None, "ci_bca_high": None},
@@ -445,7 +458,7 @@ def ratio_of_rates(
     caveats += more
     lo, hi = ci if ci is not None else (None, None)
     return Estimate(
-        estimator, ratio, lo, hi, n_a, n_b, n_clusters, tuple(caveats),
+        estimator, ratio, lo, hi, n_a, n_b, n_clusters, tuple(caveats), clustered=True,  # draws whole authors
         extra={"rate_a": rate_a, "rate_b": rate_b, **extra},
     )
 

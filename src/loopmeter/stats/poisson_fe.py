@@ -120,7 +120,7 @@ def poisson_rate_ratio_author_fe(
     pval = float(2.0 * scipy.stats.t.sf(abs(beta / se), df)) if se > 0 else (0.0 if beta != 0 else 1.0)
     extra.update(beta=beta, se=se, df=df)
     return Estimate(NAME, math.exp(beta), math.exp(beta - t * se), math.exp(beta + t * se), n_a, n_b, n_clusters,
-                    tuple(caveats), p_value=pval, extra=extra)
+                    tuple(caveats), p_value=pval, clustered=True, extra=extra)  # CR1 over authors
 
 
 def _share(beta: float, wa: np.ndarray, wb: np.ndarray) -> np.ndarray:

@@ -141,6 +141,7 @@ def log_duration_ols(
         "adjusted_for": list((covariates or {}).keys()),
         "fixed_effects": list((fixed_effects or {}).keys()) + ([absorb[0]] if absorb is not None else []),
         "covariance": "CR1" if codes is not None else "HC1",
+        "plain_clustered": False,  # ci_plain_* and p_value_plain take rows as independent
     }
     caveats: list[str] = []
 
@@ -243,7 +244,7 @@ def log_duration_ols(
     extra.update(se=se, df=df)
     return Estimate(
         "log_duration_ols", math.exp(beta), math.exp(lo), math.exp(hi), n_a, n_b, n_clusters,
-        tuple(caveats), p_value=p, extra=extra,
+        tuple(caveats), p_value=p, clustered=codes is not None and n_clusters < n, extra=extra,
     )
 
 

@@ -34,7 +34,7 @@ from scipy import stats as _sps
 from .bootstrap import check_conf, cluster_bootstrap, factorize_clusters
 from .lift import ZERO_WIDTH, _cap, all_equal_caveat
 
-__all__ = ["KMRatioEstimate", "KMResult", "kaplan_meier", "km_ratio_of_medians", "log_rank"]
+__all__ = ["KMRatioEstimate", "KMResult", "kaplan_meier", "km_ratio_of_medians", "log_rank", "log_rank_clustered"]
 
 # Above this share of censored items a median leans on a handful of late completions, and the
 # KM assumption that censoring is unrelated to speed (items still open are like items that would
@@ -191,6 +191,53 @@ def log_rank(durations_a, observed_a, durations_b, observed_b) -> tuple[float, f
     return stat, float(_sps.chi2.sf(stat, 1))
 
 
+def log_rank_clustered(durations_a, observed_a, clusters_a, durations_b, observed_b, clusters_b) -> tuple[float, float]:
+    """Log-rank test with a cluster-robust variance: (chi-square statistic, p-value), 1 df.
+
+    The numerator is the log-rank one, ``U = O_a - E_a``, which is the score of the Cox model
+    ``h(t) = h0(t) exp(beta [row in a])`` at beta = 0 (Breslow ties). Each row's share of it is
+    its score residual ``r_i = d_i (z_i - zbar(t_i)) - sum_{event times t_k <= t_i}
+    (z_i - zbar(t_k)) D_k / Y_k`` (z = 1 in a, zbar the share of a among those at risk, D events
+    and Y at risk at t_k); ``sum r_i = U``. Rows of one cluster are dependent, so the variance is
+    the sum over clusters of their summed residuals squared (the robust score test of Lin & Wei
+    1989, as Lee, Wei & Amato 1992 use it for clustered failure times), not the hypergeometric
+    one. Cluster ids are shared between the groups (an author in both is one cluster). Returns
+    (nan, nan) where ``log_rank`` does, or when the robust variance is zero.
+    """
+    da, ea = _check_input(durations_a, observed_a, "group a")
+    db, eb = _check_input(durations_b, observed_b, "group b")
+    (ca, cb), n_clusters = factorize_clusters(clusters_a, clusters_b)
+    if len(ca) != da.size or len(cb) != db.size:
+        raise ValueError("one cluster id per duration in each group")
+    d = np.concatenate([da, db])
+    e = np.concatenate([ea, eb])
+    z = np.concatenate([np.ones(da.size), np.zeros(db.size)])
+    codes = np.concatenate([ca, cb])
+    ev_times = np.unique(d[e])
+    if ev_times.size == 0 or da.size == 0 or db.size == 0:
+        return float("nan"), float("nan")
+    s_all, s_a = np.sort(d), np.sort(da)
+    at_risk = (d.size - np.searchsorted(s_all, ev_times, side="left")).astype(float)
+    at_risk_a = (da.size - np.searchsorted(s_a, ev_times, side="left")).astype(float)
+    t_ev = np.sort(d[e])
+    events = (np.searchsorted(t_ev, ev_times, side="right") - np.searchsorted(t_ev, ev_times, side="left")).astype(float)
+    zbar = at_risk_a / at_risk
+    hazard = events / at_risk  # Breslow increments
+    cum_h = np.concatenate([[0.0], np.cumsum(hazard)])
+    cum_zh = np.concatenate([[0.0], np.cumsum(zbar * hazard)])
+    upto = np.searchsorted(ev_times, d, side="right")  # event times <= each row's time
+    own = np.searchsorted(ev_times, d, side="left")
+    zbar_own = np.where(e, zbar[np.minimum(own, ev_times.size - 1)], 0.0)
+    resid = e * (z - zbar_own) - (z * cum_h[upto] - cum_zh[upto])
+    u = float(resid.sum())
+    per_cluster = np.bincount(codes, weights=resid, minlength=n_clusters)
+    v = float(per_cluster @ per_cluster)
+    if v <= (1e-12 * max(1.0, abs(u))) ** 2:
+        return float("nan"), float("nan")
+    stat = u * u / v
+    return stat, float(_sps.chi2.sf(stat, 1))
+
+
 # ------------------------------------------------------------------------ ratio of KM medians
 
 
@@ -209,6 +256,11 @@ class KMRatioEstimate:
     censored_b: int
     median_a: float | None
     median_b: float | None
+    # Interval and p-value allow for rows of one cluster being dependent (some cluster holds
+    # several rows): the bootstrap draws whole clusters and the log-rank variance is the robust one.
+    clustered: bool = False
+    p_value_plain: float | None = None  # the ordinary log-rank p-value, taking rows as independent
+    plain_clustered: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -235,8 +287,10 @@ def km_ratio_of_medians(
     interval resamples clusters (authors) over the union of both groups, as the lift estimators
     do; a replicate where a group's median is not reached (or a group drew nothing) is dropped
     and counted, and a caveat says so when that is more than 5% of them: those replicates are the
-    slow ones, so dropping many makes the interval too optimistic. ``p_value`` is the log-rank
-    test of equal curves (it ignores clustering, so it is too small when authors differ a lot).
+    slow ones, so dropping many makes the interval too optimistic. ``p_value`` tests equal curves:
+    the cluster-robust log-rank (``log_rank_clustered``) when some cluster holds several rows, the
+    ordinary one otherwise; ``p_value_plain`` is always the ordinary one, which takes rows as
+    independent and is too small when authors differ a lot. ``clustered`` says which.
     """
     check_conf(conf)
     da, ea = _check_input(durations_a, observed_a, "group a")
@@ -279,16 +333,16 @@ def km_ratio_of_medians(
                 "the median can move a lot with a few more."
             )
     med_a, med_b = medians
+    clustered = n_clusters < da.size + db.size
+    p_plain = p_value = None
     if da.size and db.size:
-        _, p = log_rank(da, ea, db, eb)
-        p_value = _none_if_nan(p)
-    else:
-        p_value = None
+        p_plain = _none_if_nan(log_rank(da, ea, db, eb)[1])
+        p_value = _none_if_nan(log_rank_clustered(da, ea, ca, db, eb, cb)[1]) if clustered else p_plain
 
     def build(ratio, lo, hi) -> KMRatioEstimate:
         return KMRatioEstimate(
             estimator, ratio, lo, hi, p_value, int(da.size), int(db.size), n_clusters,
-            tuple(caveats), cens[0], cens[1], med_a, med_b,
+            tuple(caveats), cens[0], cens[1], med_a, med_b, clustered, p_plain,
         )
 
     if med_a is None or med_b is None:

@@ -32,7 +32,7 @@ _EVENTS = pa.schema([("item_id", pa.string()), ("ts", pa.timestamp("us")), ("act
                      ("actor_id", pa.string()), ("attrs", pa.string())])
 _LINKS = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())])
 _ATTRS = pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
-                    ("signal", pa.string()), ("confidence", pa.float64())])
+                    ("signal", pa.string()), ("confidence", pa.float64()), ("evidence_class", pa.string())])
 _ACTORS = pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("name", pa.string()),
                      ("email", pa.string()), ("team", pa.string()), ("agent", pa.string())])
 _VERSIONS = pa.schema([("item_id", pa.string()), ("source", pa.string()), ("updated_at", pa.timestamp("us"))])
@@ -129,16 +129,18 @@ class PageRows:
         self.links.append({"src": src, "dst": dst, "kind": kind})
 
     def evidence(self, item_id: str, found: list[Evidence]) -> None:
-        """Add evidence, keeping the strongest signal per (item, agent, kind of evidence)."""
+        """Add evidence, keeping the strongest signal per (item, agent, kind of evidence, class)."""
         for ev in found:
             for row in self.attributions:
-                if (row["item_id"], row["agent"], row["evidence"]) == (item_id, ev.agent, ev.evidence):
+                if ((row["item_id"], row["agent"], row["evidence"], row["evidence_class"])
+                        == (item_id, ev.agent, ev.evidence, ev.evidence_class)):
                     if ev.confidence > row["confidence"]:
                         row.update(signal=ev.signal, confidence=ev.confidence)
                     break
             else:
                 self.attributions.append({"item_id": item_id, "agent": ev.agent, "evidence": ev.evidence,
-                                          "signal": ev.signal, "confidence": ev.confidence})
+                                          "signal": ev.signal, "confidence": ev.confidence,
+                                          "evidence_class": ev.evidence_class})
 
 
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
@@ -172,7 +174,7 @@ def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: A
         con.execute("insert into items select * replace (attrs::json as attrs) from _items")
         con.execute("insert into events select * replace (attrs::json as attrs) from _events")
         con.execute("insert into links select distinct * from _links")
-        con.execute("insert into attributions select * from _attrs")
+        con.execute("insert into attributions by name select * from _attrs")
         con.execute("insert or replace into actors select * from _actors")
         con.execute("insert or replace into api_item_versions select * from _versions")
         con.execute("insert or replace into http_cache select * from _cache")

@@ -378,7 +378,7 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
         if ch.branch:
             for e in matcher.match_branch(ch.branch):
                 _append(branch_attr, item_id=change_item_id(repo, ch.sha), agent=e.agent, evidence=e.evidence,
-                        signal=e.signal, confidence=e.confidence)
+                        signal=e.signal, confidence=e.confidence, evidence_class=e.evidence_class)
 
     t_items = pa.table(items, schema=pa.schema([
         ("item_id", pa.string()), ("source", pa.string()), ("kind", pa.string()), ("repo", pa.string()),
@@ -399,16 +399,16 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
         con.execute("insert into events select * replace (attrs::json as attrs) from _events")
         con.execute("insert into links select * from _links")
         # A change inherits the evidence of every commit in it, keeping the strongest signal per
-        # (agent, kind of evidence).
+        # (agent, kind of evidence, class).
         con.execute(
             """
-            insert into attributions
-            select dst, agent, evidence, arg_max(signal, confidence), max(confidence) from (
-                select l.dst, a.agent, a.evidence, a.signal, a.confidence
+            insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class)
+            select dst, agent, evidence, arg_max(signal, confidence), max(confidence), evidence_class from (
+                select l.dst, a.agent, a.evidence, a.signal, a.confidence, a.evidence_class
                 from links l join attributions a on a.item_id = l.src
                 where l.kind = 'part_of' and starts_with(l.dst, ?)
-                union all select * from _battr
-            ) group by all
+                union all select item_id, agent, evidence, signal, confidence, evidence_class from _battr
+            ) group by dst, agent, evidence, evidence_class
             """,
             [prefix],
         )

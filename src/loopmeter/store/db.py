@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -40,6 +42,51 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+# A store never reaches the network: DuckDB would otherwise download and load an extension when a
+# file it opens (a SQLite database given as --store) or a query needs one.
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def restore_path(path: str | Path) -> Path:
+    """Where the restore point of the store at `path` is kept (beside it)."""
+    return Path(str(path) + ".restore")
+
+
+def _lock_holder(message: str) -> str | None:
+    held = re.search(r"Conflicting lock is held in .*?\(PID (\d+)\)", message)
+    return held.group(1) if held else None
+
+
+def _connect(p: Path | None, *, read_only: bool = False, wait: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to `p`, waiting up to `wait` seconds for another process's lock."""
+    if p is not None and p.exists() and p.stat().st_size:
+        try:
+            with p.open("rb") as f:
+                head = f.read(16)
+        except OSError as e:
+            raise StoreError(f"{p}: cannot read the store ({e.strerror or type(e).__name__})") from None
+        if head == _SQLITE_MAGIC:
+            raise StoreError(f"{p}: not a readable loopmeter store (a SQLite database, not DuckDB)")
+        if len(head) >= 12 and head[8:12] != b"DUCK":
+            raise StoreError(f"{p}: not a readable loopmeter store (not a DuckDB file)")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return duckdb.connect(":memory:" if p is None else str(p), read_only=read_only, config=dict(_CONFIG))
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            pid = _lock_holder(first)
+            if pid and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            if pid:
+                # DuckDB lets one process write a file at a time: say so, not that the file is bad.
+                raise StoreError(f"{p}: in use by another process (PID {pid}, holding its lock: another "
+                                 f"loopmeter ingest, report or serve?); retry when it has finished") from None
+            raise StoreError(f"{p}: not a readable loopmeter store ({first})") from None
+
+
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
     # DuckDB would otherwise cache up to 80% of the machine's memory; loopmeter's working set is
     # small and larger intermediate results spill to disk, so a modest cap keeps the peak flat.
@@ -54,26 +101,37 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, create: bool = True, read_only: bool = False) -> "Store":
-        """Open (and create or upgrade) the store at `path`; None means an in-memory store."""
+    def open(cls, path: str | Path | None = None, *, create: bool = True, read_only: bool = False,
+             restore_point: bool = False) -> "Store":
+        """Open (and create or upgrade) the store at `path`; None means an in-memory store.
+
+        `restore_point`: before anything is written to an existing store, copy it (checkpointed,
+        under this process's lock) to `restore_path(path)`, for `loopmeter store restore`."""
         p = None if path is None else Path(path)
+        created = False
         if p is not None:
             if p.exists() and p.is_dir():
                 raise StoreError(f"{p}: the store path is a directory, not a file")
             if not p.exists():
                 if not create:
                     raise StoreError(f"{p}: no store here; run `loopmeter ingest` or `loopmeter analyze` first")
-                p.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            con = duckdb.connect(":memory:" if p is None else str(p), read_only=read_only)
-        except duckdb.Error as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            held = re.search(r"Conflicting lock is held in .*?\(PID (\d+)\)", first)
-            if held:
-                # DuckDB lets one process open a file at a time: say so, not that the file is bad.
-                raise StoreError(f"{p}: in use by another process (PID {held.group(1)}, holding its lock: another "
-                                 f"loopmeter ingest, report or serve?); try again when it has finished") from None
-            raise StoreError(f"{p}: not a readable loopmeter store ({first})") from None
+                try:
+                    if not p.parent.exists():
+                        p.parent.mkdir(mode=0o700, parents=True)  # 0700: the write-ahead log lives here too
+                except OSError as e:
+                    raise StoreError(f"{p.parent}: cannot create the store's directory "
+                                     f"({e.strerror or type(e).__name__})") from None
+                created = True
+        if created:
+            # Created 0600 (umask 077 while DuckDB creates it): the store holds people's names and
+            # emails in clear (docs/design.md "Privacy", SECURITY.md).
+            umask = os.umask(0o077)
+            try:
+                con = _connect(p, read_only=read_only)
+            finally:
+                os.umask(umask)
+        else:
+            con = _connect(p, read_only=read_only)
         _configure(con)
         store = cls(con, p)
         try:
@@ -84,7 +142,50 @@ class Store:
         except StoreError:
             con.close()
             raise
+        # LOOPMETER_RESTORE_POINT=0 turns restore points off (a very large store on a slow disk).
+        if (restore_point and p is not None and not created and not read_only
+                and os.environ.get("LOOPMETER_RESTORE_POINT", "1") != "0"):
+            try:
+                store.make_restore_point()
+            except BaseException:
+                con.close()
+                raise
         return store
+
+    @classmethod
+    def open_read(cls, path: str | Path) -> "Store":
+        """Open an existing store read-only (report, lift, export, the dashboard): nothing is written,
+        a read-only file or directory works, and other readers may open it at the same time. A store
+        from an older loopmeter is upgraded once (read-write) first."""
+        try:
+            return cls.open(path, create=False, read_only=True)
+        except StoreError as e:
+            if "needs an upgrade" not in str(e):
+                raise
+        cls.open(path, create=False).close()
+        return cls.open(path, create=False, read_only=True)
+
+    def make_restore_point(self) -> Path:
+        """Checkpoint, then copy the store beside itself (`.restore`), atomically, while holding its lock.
+
+        A checkpointed DuckDB file with an empty write-ahead log is a complete store on its own, so
+        the copy is one; written to a temporary name and renamed, a crash mid-copy never replaces
+        the last good restore point."""
+        assert self.path is not None
+        self.con.execute("checkpoint")
+        target = restore_path(self.path)
+        tmp = Path(str(target) + ".tmp")
+        try:
+            shutil.copyfile(self.path, tmp)
+            os.chmod(tmp, 0o600)
+            with tmp.open("rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{target}: cannot write the restore point ({e.strerror or type(e).__name__}); "
+                             "nothing was ingested") from None
+        return target
 
     def close(self) -> None:
         self.con.close()
@@ -94,11 +195,14 @@ class Store:
 
         A long ingest leaves DuckDB holding ~100 MB of allocator caches that it does not return
         while the database is open; the change derivation that follows would stack on top of them.
+        Between close and connect another process (a report) may take the file: we wait for it
+        (up to LOOPMETER_LOCK_WAIT seconds, default 120) rather than abort half-way, and otherwise
+        say who holds it; everything committed so far is kept and the same command resumes.
         """
         if self.path is None:
             return
         self.con.close()
-        self.con = duckdb.connect(str(self.path))
+        self.con = _connect(self.path, wait=float(os.environ.get("LOOPMETER_LOCK_WAIT", "120")))
         _configure(self.con)
 
     def __enter__(self) -> "Store":
@@ -151,3 +255,43 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         self.con.execute("insert or replace into meta values (?, ?)", [key, value])
+
+
+def restore(path: str | Path) -> tuple[Path, Path | None]:
+    """Put the restore point back in place of the store at `path`; returns (restored, kept aside).
+
+    The current file (and its write-ahead log) is kept beside it as `.damaged-<UTC time>`, never
+    deleted: restoring loses what the last ingest added, and the user may still want to look."""
+    p = Path(path)
+    rp = restore_path(p)
+    if not rp.is_file():
+        raise StoreError(f"{rp}: no restore point here (one is taken before each ingest that changes an existing store)")
+    check = _connect(rp, read_only=True)
+    try:
+        if not check.execute("select count(*) from information_schema.tables where table_name = 'schema_migrations'"
+                             ).fetchone()[0]:
+            raise StoreError(f"{rp}: the restore point is not a loopmeter store")
+    finally:
+        check.close()
+    if p.exists():
+        try:
+            _connect(p, read_only=True).close()  # refuses, naming the PID, when a process holds the store
+        except StoreError as e:
+            if "in use by another process" in str(e):
+                raise
+    aside = None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        if p.exists():
+            aside = Path(f"{p}.damaged-{stamp}")
+            os.replace(p, aside)
+        wal = Path(str(p) + ".wal")
+        if wal.exists():
+            os.replace(wal, Path(f"{p}.damaged-{stamp}.wal"))
+        tmp = Path(str(p) + ".restoring")
+        shutil.copyfile(rp, tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, p)
+    except OSError as e:
+        raise StoreError(f"{p}: cannot restore ({e.strerror or type(e).__name__}: {e.filename})") from None
+    return p, aside

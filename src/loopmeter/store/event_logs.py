@@ -208,10 +208,11 @@ def _restore_actors_and_attributions(con: duckdb.DuckDBPyConnection, log: Parsed
     actors = pa.table({"actor_id": list(log.restore_actors), "kind": [k for k, _ in log.restore_actors.values()],
                        "agent": [g for _, g in log.restore_actors.values()]},
                       schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("agent", pa.string())]))
-    rows = [(iid, a["agent"], a["evidence"], a["signal"], a["confidence"])
+    rows = [(iid, a["agent"], a["evidence"], a["signal"], a["confidence"], a.get("class"))
             for iid, attrs in log.restore_attributions.items() for a in attrs]
     attributions = _table(rows, pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
-                                           ("signal", pa.string()), ("confidence", pa.float64())]))
+                                           ("signal", pa.string()), ("confidence", pa.float64()),
+                                           ("evidence_class", pa.string())]))
     con.register("restored_actors", actors)
     con.register("restored_attributions", attributions)
     try:

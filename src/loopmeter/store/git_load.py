@@ -34,7 +34,7 @@ def classify_identity(matcher: Matcher, name: str, email: str) -> tuple[str, str
 
 
 ATTR_SCHEMA = pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
-                          ("signal", pa.string()), ("confidence", pa.float64())])
+                          ("signal", pa.string()), ("confidence", pa.float64()), ("evidence_class", pa.string())])
 
 
 def _add_evidence(rows: dict[str, list], matcher: Matcher, item_id: str, *, author_name: str, author_email: str,
@@ -48,6 +48,7 @@ def _add_evidence(rows: dict[str, list], matcher: Matcher, item_id: str, *, auth
         rows["evidence"].append(ev.evidence)
         rows["signal"].append(ev.signal)
         rows["confidence"].append(ev.confidence)
+        rows["evidence_class"].append(ev.evidence_class)
     return bool(found)
 
 
@@ -173,7 +174,7 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
         con.execute("insert into commits select b.* from _batch b semi join _new n on b.sha = n.sha")
         con.execute("insert into commit_files select f.* from _files f semi join _new n on f.sha = n.sha")
         con.execute(
-            "insert into attributions select a.* from _attrs a "
+            "insert into attributions by name select a.* from _attrs a "
             "semi join (select ? || sha as item_id from _new) n on a.item_id = n.item_id",
             [f"git:{repo}:commit:"],
         )
@@ -241,6 +242,6 @@ def reattribute(store: Store, repo: str, matcher: Matcher, batch: int = 20_000) 
                   schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("agent", pa.string())]))
     with transaction(store.con, _re=table, _kinds=kt) as con:
         con.execute("delete from attributions where starts_with(item_id, ?)", [prefix])
-        con.execute("insert into attributions select * from _re")
+        con.execute("insert into attributions by name select * from _re")
         con.execute("update actors set kind = k.kind, agent = k.agent from _kinds k where actors.actor_id = k.actor_id")
     return hit

@@ -130,9 +130,84 @@ def m003_event_logs(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m005_attribution_classes(con: duckdb.DuckDBPyConnection) -> None:
+    # How the agent took part ("authored", "assisted", "suggestion", "message"; attribution.CLASSES).
+    # Stored rows are judged again from their matched text with the package's signatures, so a
+    # report on an old store is right before any re-ingest (a row whose text no longer matches keeps
+    # none and counts as "assisted", as every row counted before); forgetting the signatures each
+    # repository was judged with makes the next ingest re-judge every stored commit in full.
+    from ..attribution import FIXED_CLASS, Matcher
+
+    con.execute(
+        """
+        alter table attributions add column evidence_class varchar;
+        delete from meta where key like 'signatures:%';
+        """
+    )
+    matcher = Matcher.load()
+    rows = con.execute("select distinct agent, evidence, signal from attributions").fetchall()
+    judged = [(a, k, s, FIXED_CLASS.get(k) or matcher.class_of_signal(a, k, s or "")) for a, k, s in rows]
+    judged = [r for r in judged if r[3] is not None]
+    if judged:
+        import pyarrow as pa
+
+        cols = list(zip(*judged, strict=True))
+        con.register("_classes", pa.table({"agent": list(cols[0]), "evidence": list(cols[1]),
+                                           "signal": list(cols[2]), "cls": list(cols[3])}))
+        con.execute(
+            """
+            update attributions set evidence_class = c.cls from _classes c
+            where attributions.agent = c.agent and attributions.evidence = c.evidence
+              and attributions.signal is not distinct from c.signal
+            """
+        )
+        con.unregister("_classes")
+
+
+def m006_line_provenance(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- Line-level provenance: which lines of a commit's files an agent wrote, as a Git AI
+        -- authorship log (refs/notes/ai, source 'git_ai_note') or an Agent Trace record
+        -- (source 'agent_trace') says. One row per commit, file, source, agent and model;
+        -- `ranges` are the AI-written lines of the file as of that commit ("1-10,15").
+        create table line_provenance (
+            repo varchar, sha varchar, path varchar, source varchar, agent varchar, model varchar,
+            ai_lines bigint, ranges varchar, origin varchar
+        );
+        -- Agent Trace files read (one row per file): what they held and what could not be used.
+        create table trace_files (
+            repo varchar, path varchar, records bigint, skipped bigint, ingested_at timestamp,
+            primary key (repo, path)
+        );
+        -- Durability (docs/metrics.md): one row per commit on the first-parent line of the
+        -- ingested head, in order (`pos`), with the lines its diff against the first parent added
+        -- (those of them the provenance marks as AI-written), and where the pass found provenance.
+        create table line_origins (
+            repo varchar, sha varchar, pos integer, landed_at timestamp, lines_added bigint,
+            ai_lines_added bigint, with_provenance boolean, primary key (repo, sha)
+        );
+        -- Where those lines went: `lines` (`ai_lines`) added by the commit at position `born_pos`
+        -- were removed or changed by the one at `died_pos` (-1: fate unknown, a blob git could not
+        -- read). Lines never removed have no row.
+        create table line_deaths (
+            repo varchar, born_pos integer, died_pos integer, lines bigint, ai_lines bigint
+        );
+        -- Where the last pass stopped, so the next ingest reads only the new first-parent commits:
+        -- per file the birth of each line (int64 pos * 2 + ai, native byte order); `unknown` for a
+        -- file git could not read.
+        create table line_state (
+            repo varchar, head_sha varchar, next_pos integer, path varchar, births blob, unknown boolean
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
     ("002_api_sources", m002_api_sources),
     ("003_event_logs", m003_event_logs),
     ("004_agent_sessions", m004_agent_sessions),
+    ("005_attribution_classes", m005_attribution_classes),
+    ("006_line_provenance", m006_line_provenance),
 ]

@@ -93,14 +93,36 @@ def write_session_file(store: Store, path: str, fmt: str, size: int, mtime_ns: i
         )
 
 
+_USAGE_COLUMNS = ("source", "day", "actor_id", "agent", "sessions", "prompts", "lines_added", "lines_deleted",
+                  "commits", "pull_requests", "tokens_in", "tokens_out", "cost_usd", "active_seconds")
+#: Rows per Arrow batch. One `insert or replace` per row kept a version of the table per row in
+#: the transaction: ~1,500 rows ran DuckDB out of memory (issue 13). Batches keep it flat.
+USAGE_BATCH = 10_000
+
+
 def _write_usage(con: duckdb.DuckDBPyConnection, ids: Identities, usage: Iterable[UsageDay]) -> None:
+    import pyarrow as pa
+
+    # Last row wins per key, as `insert or replace` row by row did (a report may repeat a day).
+    rows: dict[tuple, tuple] = {}
     for u in usage:
         aid = actor_id(ids, u.actor, "github" if u.source == "copilot-metrics" else u.source) or ""
-        con.execute(
-            "insert or replace into agent_usage values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [u.source, u.day, aid, u.agent, u.sessions, u.prompts, u.lines_added, u.lines_deleted, u.commits,
-             u.pull_requests, u.tokens_in, u.tokens_out, u.cost_usd, u.active_seconds],
-        )
+        rows[(u.source, u.day, aid, u.agent)] = (
+            u.source, u.day, aid, u.agent, u.sessions, u.prompts, u.lines_added, u.lines_deleted, u.commits,
+            u.pull_requests, u.tokens_in, u.tokens_out, u.cost_usd, u.active_seconds)
+    values = list(rows.values())
+    rows.clear()
+    schema = pa.schema([("source", pa.string()), ("day", pa.date32()), ("actor_id", pa.string()), ("agent", pa.string()),
+                        *((c, pa.int64()) for c in _USAGE_COLUMNS[4:12]), ("cost_usd", pa.float64()),
+                        ("active_seconds", pa.float64())])
+    for start in range(0, len(values), USAGE_BATCH):
+        chunk = values[start:start + USAGE_BATCH]
+        batch = pa.table({c: [r[i] for r in chunk] for i, c in enumerate(_USAGE_COLUMNS)}, schema=schema)
+        con.register("usage_batch", batch)
+        try:
+            con.execute(f"insert or replace into agent_usage select {', '.join(_USAGE_COLUMNS)} from usage_batch")
+        finally:
+            con.unregister("usage_batch")
 
 
 # ------------------------------------------------------------------------------------ OpenTelemetry
@@ -302,9 +324,9 @@ def link_sessions(store: Store, *, slack_minutes: int = 60) -> int:
         con.execute("delete from attributions where evidence = 'session'")
         con.execute(
             """
-            insert into attributions
+            insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class)
             select sl.change_item, coalesce(json_extract_string(s.attrs, '$.agent'), 'unknown'), 'session',
-                   min(sl.evidence || ' seen in ' || sl.session_item), 1.0
+                   min(sl.evidence || ' seen in ' || sl.session_item), 1.0, 'authored'
             from session_links sl join items s on s.item_id = sl.session_item
             where sl.evidence in ('commit', 'pull_request')
             group by all

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .jsonl import read_objects
+from .. import safe
 from .model import ParseReport, Session, SessionEvent, active_seconds, parse_time
 
 
@@ -59,8 +60,9 @@ def read_claude_code(path: str | Path, *, keep_text: bool = False) -> tuple[list
             u = message.get("usage")
             if isinstance(u, dict):
                 mid = message.get("id") if isinstance(message.get("id"), str) else f"line{number}"
-                tin = sum(int(u.get(k) or 0) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
-                usage[(sid, mid)] = (tin, int(u.get("output_tokens") or 0))
+                tin = sum(safe.to_int(u.get(k), minimum=0, maximum=2**40) or 0
+                          for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+                usage[(sid, mid)] = (tin, safe.to_int(u.get("output_tokens"), minimum=0, maximum=2**40) or 0)
             for b in blocks:
                 if b.get("type") == "tool_use" and isinstance(b.get("id"), str):
                     inp = b.get("input") if isinstance(b.get("input"), dict) else {}

@@ -9,7 +9,7 @@ with a bare meta object and hold bare response items; both shapes are read.
 
 from __future__ import annotations
 
-import json
+from .. import safe
 import re
 from pathlib import Path
 
@@ -33,8 +33,8 @@ def _command(value: object) -> str | None:
 def _exit_code(output: object) -> int | None:
     if isinstance(output, str):
         try:
-            output = json.loads(output)
-        except json.JSONDecodeError:
+            output = safe.loads(output)
+        except ValueError:
             m = _EXIT.search(output)
             return int(m.group(1)) if m else None
     if isinstance(output, dict):
@@ -49,8 +49,8 @@ def _exit_code(output: object) -> int | None:
 def _output_text(output: object) -> str:
     if isinstance(output, str):
         try:
-            parsed = json.loads(output)
-        except json.JSONDecodeError:
+            parsed = safe.loads(output)
+        except ValueError:
             return output
         return _output_text(parsed)
     if isinstance(output, dict) and isinstance(output.get("output"), str):
@@ -71,6 +71,8 @@ def read_codex(path: str | Path, *, keep_text: bool = False) -> tuple[list[Sessi
     totals = None
     for number, line in read_objects(path, report):
         kind, payload = line.get("type"), line.get("payload")
+        if not isinstance(kind, str):
+            kind = None
         if not isinstance(payload, dict):
             if kind in _RESPONSE_TYPES:  # the older, unwrapped shape
                 kind, payload = "response_item", line
@@ -118,8 +120,8 @@ def read_codex(path: str | Path, *, keep_text: bool = False) -> tuple[list[Sessi
                 args = payload.get("arguments") if t == "function_call" else payload.get("input")
                 if isinstance(args, str):
                     try:
-                        args = json.loads(args)
-                    except json.JSONDecodeError:
+                        args = safe.loads(args)
+                    except ValueError:
                         args = {"command": args}
                 cmd = _command(args.get("command") or args.get("cmd")) if isinstance(args, dict) else None
                 calls[payload["call_id"]] = (str(payload.get("name") or "unknown"), cmd)
@@ -141,7 +143,8 @@ def read_codex(path: str | Path, *, keep_text: bool = False) -> tuple[list[Sessi
         ok = (code == 0) if code is not None else None  # no exit code seen: unknown, not success
         s.record_tool(ts, tool, ok, cmd, _output_text(output), keep_text)
     if totals:
-        s.add_tokens(int(totals.get("input_tokens") or 0), int(totals.get("output_tokens") or 0))
+        s.add_tokens(safe.to_int(totals.get("input_tokens"), minimum=0, maximum=2**40) or 0,
+                     safe.to_int(totals.get("output_tokens"), minimum=0, maximum=2**40) or 0)
     s.active_seconds = active_seconds(times)
     if s.started_at is None:
         return [], report

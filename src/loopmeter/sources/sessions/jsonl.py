@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from .. import safe
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +23,8 @@ def read_objects(path: Path, report: ParseReport) -> Iterator[tuple[int, dict]]:
             if not line:
                 continue
             try:
-                obj = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                obj = safe.loads(line)
+            except ValueError:
                 # The last line of a live session is often half-written; any other bad line is damage.
                 report.skip(number, "not valid JSON (truncated or damaged line)")
                 continue

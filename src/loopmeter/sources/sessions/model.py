@@ -45,23 +45,9 @@ def commits_in_output(text: str) -> list[tuple[str, str]]:
 
 def parse_time(value: object) -> datetime | None:
     """An ISO-8601 string or epoch seconds/milliseconds as naive UTC; None when unreadable."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        seconds = value / 1000.0 if value > 1e11 else float(value)
-        try:
-            return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if t.tzinfo is not None:
-            t = t.astimezone(timezone.utc).replace(tzinfo=None)
-        return t
-    return None
+    from ..safe import parse_time as safe_time  # range-checked (1900..2200), never raises
+
+    return safe_time(value)
 
 
 @dataclass

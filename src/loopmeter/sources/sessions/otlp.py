@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from .. import safe
 from .model import is_test_command, parse_time
 
 JSON = "application/json"
@@ -93,8 +94,8 @@ def decode(kind: str, body: bytes, content_type: str):
         return message
     if ctype == JSON:
         try:
-            doc = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            doc = safe.loads(body)
+        except ValueError as e:
             raise OtlpError(400, f"the JSON body is not valid JSON ({e})") from None
         if not isinstance(doc, dict):
             raise OtlpError(400, "the JSON body must be an object")
@@ -114,9 +115,8 @@ def _who(attrs: dict) -> str | None:
 
 
 def ns_time(ns: int) -> datetime | None:
-    if not ns:
-        return None
-    return datetime.fromtimestamp(ns / 1e9, timezone.utc).replace(tzinfo=None)
+    """Unix nanoseconds as naive UTC; None for 0 (unset) and for absurd values (before 1900, after 2200)."""
+    return safe.from_epoch_ns(ns)
 
 
 def _bool(value: object) -> bool | None:
@@ -128,16 +128,7 @@ def _bool(value: object) -> bool | None:
 
 
 def _num(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    return safe.to_float(value)
 
 
 def log_rows(request: ExportLogsServiceRequest, *, keep_text: bool = False) -> tuple[list[LogRow], int]:
@@ -170,8 +161,8 @@ def log_rows(request: ExportLogsServiceRequest, *, keep_text: bool = False) -> t
                     params = a.get("tool_parameters")
                     if isinstance(params, str):
                         try:
-                            params = json.loads(params)
-                        except json.JSONDecodeError:
+                            params = safe.loads(params)
+                        except ValueError:
                             params = None
                     if isinstance(params, dict):
                         command = params.get("full_command") or params.get("bash_command") or params.get("command")
@@ -203,8 +194,13 @@ def point_rows(request: ExportMetricsServiceRequest) -> list[PointRow]:
                 # AGGREGATION_TEMPORALITY_CUMULATIVE = 2; a gauge is a reading, kept as the last value.
                 cumulative = kind == "gauge" or data.aggregation_temporality == 2
                 for p in data.data_points:
-                    a = {**resource, **_attrs(p.attributes)}
+                    # A point without a usable time (0, before 1900, after 2200) or value (NaN, inf)
+                    # is dropped alone: stored, it would poison its session's series.
                     value = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
+                    if (safe.from_epoch_ns(p.time_unix_nano) is None or safe.to_float(value) is None
+                            or (p.start_time_unix_nano and safe.from_epoch_ns(p.start_time_unix_nano) is None)):
+                        continue
+                    a = {**resource, **_attrs(p.attributes)}
                     sid = a.pop("session.id", None)
                     series = {k: v for k, v in _attrs(p.attributes).items() if k != "session.id" and not k.startswith("user.")}
                     rows.append(

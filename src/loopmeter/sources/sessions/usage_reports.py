@@ -6,7 +6,7 @@ one day, so they become `UsageDay` rows, not session items.
 
 from __future__ import annotations
 
-import json
+from .. import safe
 from pathlib import Path
 
 from ...errors import UnreadablePath
@@ -15,11 +15,8 @@ from .model import ParseReport, UsageDay, parse_time
 
 
 def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value)
-    return None
+    # Counts: whole, non-negative, fitting a BIGINT (NaN, 1e300 and 2**70 are not counts).
+    return safe.to_int(value, minimum=0)
 
 
 def read_copilot_metrics(path: str | Path) -> tuple[list[UsageDay], ParseReport]:
@@ -67,12 +64,14 @@ def read_claude_code_usage(path: str | Path) -> tuple[list[UsageDay], ParseRepor
         raise UnreadablePath(f"{path}: cannot read ({e})") from None
     records: list[tuple[int, dict]] = []
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
+        doc = safe.loads(text)
+    except ValueError:
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("data"), list):
-        records = [(0, r) for r in doc["data"] if isinstance(r, dict)]
         report.lines = text.count("\n") + 1
+        del text  # a 100k-record report: the text and its parsed form would otherwise both be held
+        records = [(0, r) for r in doc.pop("data") if isinstance(r, dict)]
+        doc = None
     else:  # JSON Lines, one page or one record per line
         for number, obj in read_objects(path, report):
             if isinstance(obj.get("data"), list):
@@ -80,7 +79,8 @@ def read_claude_code_usage(path: str | Path) -> tuple[list[UsageDay], ParseRepor
             else:
                 records.append((number, obj))
     days: list[UsageDay] = []
-    for number, r in records:
+    for i, (number, r) in enumerate(records):
+        records[i] = (number, None)  # each record is freed once it is a UsageDay: the peak stays one copy
         t = parse_time(r.get("date"))
         if t is None:
             report.skip(number, "record without a readable `date`")
@@ -92,7 +92,8 @@ def read_claude_code_usage(path: str | Path) -> tuple[list[UsageDay], ParseRepor
         tin = tout = 0
         cents = 0.0
         seen_cost = False
-        for m in r.get("model_breakdown") or []:
+        breakdown = r.get("model_breakdown")
+        for m in breakdown if isinstance(breakdown, list) else []:
             if not isinstance(m, dict):
                 continue
             tok = m.get("tokens") if isinstance(m.get("tokens"), dict) else {}
@@ -100,11 +101,12 @@ def read_claude_code_usage(path: str | Path) -> tuple[list[UsageDay], ParseRepor
             tout += _int(tok.get("output")) or 0
             cost = m.get("estimated_cost") if isinstance(m.get("estimated_cost"), dict) else {}
             if isinstance(cost.get("amount"), (int, float, str)) and str(cost.get("currency", "USD")).upper() == "USD":
-                try:
-                    cents += float(cost["amount"])
-                    seen_cost = True
-                except ValueError:
+                amount = safe.to_float(cost["amount"], minimum=0)
+                if amount is None:
                     report.skip(number, "unreadable estimated_cost.amount")
+                else:
+                    cents += amount
+                    seen_cost = True
         days.append(
             UsageDay(
                 source="claude-code-admin", day=t.date(), actor=who if isinstance(who, str) else None,

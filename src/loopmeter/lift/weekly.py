@@ -4,6 +4,7 @@ interrupted time series on it, the staggered difference-in-differences, and the 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from datetime import date
 
@@ -15,8 +16,8 @@ from ..stats.did import PanelError, callaway_santanna
 from ..stats.forecast import forecast_how_many, forecast_when
 from ..stats.its import interrupted_time_series, placebo_breaks
 from ..stats.lift import Estimate
-from . import lift_caveats as cv
-from .lift_inputs import Periods, monday, no_estimate
+from . import checks as cv
+from .inputs import Periods, monday, no_estimate
 
 #: Forecast horizon (weeks) and the backlog size of "when will K items be done".
 FORECAST_WEEKS = 12
@@ -56,57 +57,88 @@ def series_event_study(series: list[dict]) -> dict | None:
 
 # --------------------------------------------------------------------------- time-based estimators
 
-def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Caveat | None]:
+def its_level_change(series: list[dict]) -> tuple[Estimate, dict | None, cv.Outcome]:
     """Segmented regression of the weekly log rate (validated changes per contributor-week) at the
     adoption week, interval and p-value from stats.its' sieve bootstrap-t (Newey-West errors run
     narrow in series this short); the level change exp(beta_post) is a ratio of rates against
-    the pre-adoption trend extrapolated to the break. Placebo breaks give a second p-value."""
+    the pre-adoption trend extrapolated to the break. Placebo breaks give a second p-value.
+
+    A week with no validated change (or no activity at all) has no log rate; the series is then
+    fitted as weekly counts of validated changes with the count model (Poisson; negative binomial
+    when stats.its finds the counts overdispersed around the Poisson fit), whose level change is a
+    rate ratio of changes per week: a zero is data, not a reason to give no estimate."""
     name = "its_level_change"
     ks = [s["event_week"] for s in series]
     n_a = sum(s["validated"] for s in series if s["event_week"] >= 0)
     n_b = sum(s["validated"] for s in series if s["event_week"] < 0)
     if not series or 0 not in ks or min(ks) >= 0:
-        return no_estimate(name, n_a, n_b, len(ks), "No weeks on one side of adoption."), None, None
-    if sorted(ks) != list(range(min(ks), max(ks) + 1)):
-        return no_estimate(name, n_a, n_b, len(ks), "Some weeks have no activity at all, so the weekly series "
-                            "has gaps and cannot be fitted as a time series."), None, None
-    rows = sorted(series, key=lambda s: s["event_week"])
-    y = np.array([s["rate"] for s in rows], dtype=float)
-    if (y <= 0).any():
-        return no_estimate(name, n_a, n_b, len(ks), "A week with no validated change has no log rate; the "
-                            "interrupted time series needs a positive rate every week."), None, None
-    bi = -min(ks)  # the weeks are contiguous (checked above), so week 0 is this far in
-    if bi < 3 or len(y) - bi < 3:
-        return no_estimate(name, n_a, n_b, len(ks), "Fewer than 3 weeks on one side of adoption."), None, None
-    log_y = np.log(y)
-    res = interrupted_time_series(log_y, bi, model="ols")
-    plc = placebo_breaks(log_y, bi, model="ols")
+        why = "No weeks on one side of adoption."
+        return no_estimate(name, n_a, n_b, len(ks), why), None, cv.NotRun("pre_trends", why)
+    by_k = {s["event_week"]: s for s in series}
+    weeks = list(range(min(ks), max(ks) + 1))
+    bi = -min(ks)
+    if bi < 3 or len(weeks) - bi < 3:
+        why = "Fewer than 3 weeks on one side of adoption."
+        return no_estimate(name, n_a, n_b, len(ks), why), None, cv.NotRun("pre_trends", why)
+    rates = [by_k[k]["rate"] if k in by_k else 0.0 for k in weeks]
+    counts = np.array([by_k[k]["validated"] if k in by_k else 0 for k in weeks], dtype=float)
+    if min(rates) > 0:
+        model, y = "ols", np.log(np.array(rates, dtype=float))
+    else:
+        model, y = "poisson", counts
+    res = interrupted_time_series(y, bi, model=model)
+    if model == "poisson" and any("negative binomial model fits such data better" in c for c in res.caveats):
+        # Overdispersed around the fitted trend (stats.its' Pearson check): the model it names,
+        # unless that fit fails (sparse series), when the Poisson one stands with its caveat.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = interrupted_time_series(y, bi, model="negbin")
+        fine = [nb.level_change, nb.level_ci_low, nb.level_ci_high]
+        if all(math.isfinite(v) for v in fine) and not any("did not converge" in c for c in nb.caveats):
+            model, res = "negbin", nb
+    if not math.isfinite(res.level_change):
+        why = res.caveats[0] if res.caveats else "The weekly series could not be fitted."
+        return no_estimate(name, n_a, n_b, len(weeks), why), None, cv.NotRun("pre_trends", why)
+    plc = placebo_breaks(y, bi, model=model)
     p = res.params
+    # OLS fits the log rate (its coefficients are differences of logs); the count models report
+    # their level change already as a rate ratio.
+    log_scale = model == "ols"
+    to_ratio = math.exp if log_scale else (lambda v: v)
     fitted_pre = [math.exp(p["const"] + p["t"] * t) for t in range(bi + 1)]
     fitted_post = [math.exp(p["const"] + p["t"] * t + p["post"] + p["t_since_break"] * (t - bi)) for t in range(bi, len(y))]
+    if not log_scale:  # fitted weekly counts, shown as rates against the mean contributor-weeks
+        per = float(np.mean([by_k[k]["contributor_weeks"] for k in by_k])) or 1.0
+        fitted_pre, fitted_post = [v / per for v in fitted_pre], [v / per for v in fitted_post]
+    note = () if log_scale else (
+        "A week had no validated change, so the series was fitted as weekly counts of validated changes "
+        f"({'negative binomial' if model == 'negbin' else 'Poisson'} model): the level change is in changes per "
+        "week, not per contributor-week.",)
     est = Estimate(
-        name, math.exp(res.level_change), math.exp(res.level_ci_low), math.exp(res.level_ci_high), n_a, n_b, len(y),
-        tuple(res.caveats) + tuple(plc.caveats), p_value=res.level_p_value,
-        extra={"slope_change_per_week": math.exp(res.slope_change), "pre_slope_per_week": math.exp(res.pre_slope),
+        name, to_ratio(res.level_change), to_ratio(res.level_ci_low), to_ratio(res.level_ci_high), n_a, n_b, len(y),
+        note + tuple(res.caveats) + tuple(plc.caveats), p_value=res.level_p_value,
+        extra={"slope_change_per_week": to_ratio(res.slope_change), "pre_slope_per_week": to_ratio(res.pre_slope),
                "placebo_p_value": plc.p_value, "n_placebos": plc.n_placebos, "maxlags": res.maxlags,
                "weeks_before": res.n_pre, "weeks_after": res.n_post, "cluster_unit": "week",
+               "model": {"ols": "log_rate_ols", "poisson": "count_poisson", "negbin": "count_negbin"}[model],
                "interval": {"bootstrap": "sieve_bootstrap_t", "hac": "newey_west"}[res.interval],
-               "ci_low_hac": math.exp(res.level_ci_low_hac), "ci_high_hac": math.exp(res.level_ci_high_hac),
+               "ci_low_hac": to_ratio(res.level_ci_low_hac), "ci_high_hac": to_ratio(res.level_ci_high_hac),
                "p_value_hac": res.level_p_value_hac},
     )
     se_t = res.std_errors.get("t")
     pre_p = float(2 * (1 - ndtr(abs(p["t"] / se_t)))) if se_t and se_t > 0 else None
     caveat = cv.pre_trends(pre_p, source="the weekly series before adoption (ITS pre-period slope)",
-                           slope=math.exp(res.pre_slope) - 1)
+                           slope=math.exp(p["t"]) - 1,
+                           why_not="The ITS pre-period slope has no standard error.")
     fits = {"pre": (list(range(-bi, 1)), fitted_pre), "post": (list(range(len(y) - bi)), fitted_post)}
     return est, fits, caveat
 
 
 def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full: date, *, seed: int,
-                  unit_noun: str = "repository") -> tuple[Estimate, dict | None, cv.Caveat | None]:
+                  unit_noun: str = "repository") -> tuple[Estimate, dict | None, cv.Outcome]:
     """Callaway-Sant'Anna over (repository, author) units: validated changes per active week, each
     unit first treated in its repository's adoption week, not-yet-treated units as controls. With
-    `--by team` the `repo` column holds the team (lift_units.py) and the units are (team, author).
+    `--by team` the `repo` column holds the team (units.py) and the units are (team, author).
 
     The ATT is a difference in changes per contributor-week; its ratio is against the treated
     units' counterfactual (their mean after adoption minus the ATT), with the interval's ends
@@ -114,7 +146,7 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
     name = "did_att"
     a = act[act["week"] < last_full]
     if a.empty:
-        return no_estimate(name, 0, 0, 0, "No complete weeks."), None, None
+        return no_estimate(name, 0, 0, 0, "No complete weeks."), None, cv.NotRun("pre_trends", "No complete weeks.")
     w0 = min(a["week"])
     unit = a["repo"].astype(str) + "\x00" + a["author_id"].astype(str)
     period = [1 + (w - w0).days // 7 for w in a["week"]]
@@ -126,7 +158,9 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
     try:
         res = callaway_santanna(panel, seed=seed)
     except PanelError as e:
-        return no_estimate(name, n_treated_rows, len(panel) - n_treated_rows, int(unit.nunique()), str(e)), None, None
+        why = str(e)
+        return (no_estimate(name, n_treated_rows, len(panel) - n_treated_rows, int(unit.nunique()), why), None,
+                cv.NotRun("pre_trends", why))
     d = res.to_dict()
     post = panel[treated_rows]
     m = float(post["y"].mean()) if len(post) else float("nan")
@@ -156,7 +190,8 @@ def staggered_did(act: pd.DataFrame, dates: Mapping[str, date | None], last_full
                    for x in d["event_study"]],
         "pre_trend_p_value": d["pre_trend"]["p_value"],
     }
-    caveat = cv.pre_trends(d["pre_trend"]["p_value"], source="the event study's pre-adoption weeks (sup-t test)")
+    caveat = cv.pre_trends(d["pre_trend"]["p_value"], source="the event study's pre-adoption weeks (sup-t test)",
+                           why_not="The event study has no pre-adoption weeks to test.")
     return est, es, caveat
 
 

@@ -16,11 +16,12 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from ..attribution import MIN_ADOPTION_SHARE
 from ..stats.lift import detect_adoption
 from ..teams import UNASSIGNED, Team, resolve
-from .changes import Window, salt_free_author_keys
-from .lift import ADOPTION_RULE
-from .lift_inputs import Adoption, weekly_activity
+from ..metrics import adoption_evidence
+from ..metrics.changes import Window, salt_free_author_keys
+from .inputs import Adoption, weekly_activity
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Unit:
         return list(self.names) if self.by_team else list(repos)
 
     def changes(self, df: pd.DataFrame) -> pd.DataFrame:
-        """A change frame (lift_inputs.change_frame) keyed on this unit."""
+        """A change frame (inputs.change_frame) keyed on this unit."""
         if not self.by_team:
             return df
         if self.team_of_item is not None:
@@ -53,15 +54,15 @@ class Unit:
         return df.assign(source_repo=df["repo"], repo=self.team_column(df["author_id"]))
 
     def weekly(self, con, window: Window, repos: list[str], *, active: pd.DataFrame | None = None) -> pd.DataFrame:
-        """lift_inputs.weekly_activity keyed on this unit (`active`: its by-repository active weeks)."""
+        """inputs.weekly_activity keyed on this unit (`active`: its by-repository active weeks)."""
         if self.team_of_item is not None:
-            from .codeowners_teams import weekly_by_change_team
+            from ..metrics.codeowners_teams import weekly_by_change_team
 
             return weekly_by_change_team(con, window, repos, self.team_of_item)
         return self.activity(weekly_activity(con, window, repos, active=active))
 
     def activity(self, act: pd.DataFrame) -> pd.DataFrame:
-        """Weekly activity (lift_inputs.weekly_activity) keyed on this unit: an author active in
+        """Weekly activity (inputs.weekly_activity) keyed on this unit: an author active in
         two repositories in one week is one contributor-week of their team."""
         if not self.by_team:
             return act
@@ -121,28 +122,31 @@ def team_warnings(unit: Unit, summary: list[dict]) -> list[str]:
     return out
 
 
-def detect_by_unit(frame: pd.DataFrame, names: list[str], unit: Unit) -> Adoption:
+def detect_by_unit(frame: pd.DataFrame, names: list[str], unit: Unit,
+                   min_share: float = MIN_ADOPTION_SHARE) -> Adoption:
     """Each unit's own adoption date (the same rule as lift.adoption, on the same changes: every
-    non-bot change landed by as_of), else the pooled date for all, as lift_inputs.detect_adoption
+    non-bot change landed by as_of), else the pooled date for all, as inputs.detect_adoption
     does per repository."""
     done = frame[frame["observed"]]
-    pooled = _detect(done)
+    rule = adoption_evidence.rule(min_share)
+    pooled = _detect(done, min_share)
     if len(names) > 1:
         per = {}
         for n in names:
-            d = _detect(done[done["repo"] == n])
+            d = _detect(done[done["repo"] == n], min_share)
             if d is not None:
                 per[n] = d
         if per:
             return Adoption(default=None, per_repo=per, source=f"detected per {unit.noun}",
-                            rule=f"{ADOPTION_RULE}; applied to each {unit.noun} on its own", unit=unit.key)
-    return Adoption(default=pooled, source="detected" if pooled else None, rule=ADOPTION_RULE, unit=unit.key)
+                            rule=f"{rule}; applied to each {unit.noun} on its own", unit=unit.key)
+    return Adoption(default=pooled, source="detected" if pooled else None, rule=rule, unit=unit.key)
 
 
-def _detect(done: pd.DataFrame) -> date | None:
+def _detect(done: pd.DataFrame, min_share: float) -> date | None:
     if done.empty:
         return None
     day = pd.to_datetime(done["done_at"]).dt.date
     week = day.map(lambda d: d - timedelta(days=d.weekday()))
     g = done.assign(week=week).groupby("week")["ai_assisted"].agg(["sum", "count"]).sort_index()
-    return detect_adoption(list(g.index), g["sum"].astype(int).to_numpy(), g["count"].astype(int).to_numpy())
+    return detect_adoption(list(g.index), g["sum"].astype(int).to_numpy(), g["count"].astype(int).to_numpy(),
+                           min_share=min_share)

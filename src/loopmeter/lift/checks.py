@@ -2,8 +2,9 @@
 
 Every check is a pure function of numbers the design already has (group sizes, per-repository
 ratios, event-time effects, pre-trend tests, the specification table). A check returns a
-`Caveat` when it applies and None when it does not, so the report can say both "this warning
-applies" and "we looked and it did not". Thresholds are conventions (stated beside each), not
+`Caveat` when it fired, None when it ran and did not, and `NotRun` (with the reason) when the data
+could not answer it, so the report can say "this warning applies", "we looked and it did not" and
+"we could not look", and never the second for the third. Thresholds are conventions (stated beside each), not
 theorems; they are the same for every design so that nobody can tune them per report.
 """
 
@@ -18,6 +19,8 @@ from ..stats.lift import MIN_CLUSTERS, MIN_VALUES, SIZE_MISMATCH, size_mismatch_
 
 __all__ = [
     "Caveat",
+    "NotRun",
+    "Outcome",
     "few_identifying_authors",
     "finite",
     "not_steady",
@@ -50,6 +53,19 @@ class Caveat:
 
     def to_dict(self) -> dict:
         return {"code": self.code, "text": self.text}
+
+
+@dataclass(frozen=True)
+class NotRun:
+    """A check the data could not answer (one repository for a within-repository check, no weeks
+    before adoption for a pre-trend test): never reported as "checked and not found"."""
+
+    code: str
+    reason: str
+
+
+#: What a check can return: fired, ran and did not fire (None), or could not run.
+Outcome = Caveat | NotRun | None
 
 
 def _x(r: float) -> str:
@@ -117,6 +133,10 @@ def size_mismatch(sizes_a: Sequence[float], sizes_b: Sequence[float], labels: tu
     Size moves cycle time by itself and AI changes it, so the caveat names the size-adjusted
     estimate (`adjusted`: a result with ratio/ci_low/ci_high) when there is one.
     """
+    known_a = [x for x in sizes_a if finite(x)]
+    known_b = [x for x in sizes_b if finite(x)]
+    if not known_a or not known_b:
+        return NotRun("size_mismatch", "A group has no change with a known size.")
     medians = size_mismatch_medians(sizes_a, sizes_b, threshold)
     if medians is None:
         return None
@@ -164,9 +184,10 @@ def novelty(early: float | None, late: float | None, n_early: int, n_late: int, 
     """The effect fades: the early post-adoption ratio is clearly away from 1 and the later one
     keeps less than `keep` of it on the log scale (or points the other way)."""
     if not (finite(early) and finite(late)) or early <= 0 or late <= 0:
-        return None
+        return NotRun("novelty", "There is no ratio for the first weeks after adoption or for the weeks after them.")
     if n_early < min_items or n_late < min_items:
-        return None
+        return NotRun("novelty", f"Fewer than {min_items} items in the first weeks after adoption or in the weeks "
+                                 "after them.")
     le, ll = math.log(early), math.log(late)
     if abs(le) < min_effect:
         return None
@@ -188,10 +209,13 @@ def simpsons_paradox(pooled: float | None, within: Iterable[tuple[str, float | N
     `within` holds (group, ratio, items). Groups with fewer than `min_items` items, no ratio, or a
     ratio of exactly 1 do not vote. Needs at least two voting groups and a strict majority.
     """
-    if not finite(pooled) or pooled <= 0 or pooled == 1:
-        return None
+    if not finite(pooled) or pooled <= 0:
+        return NotRun("simpsons_paradox", "There is no pooled ratio to compare.")
     votes = [(g, r) for g, r, n in within if finite(r) and r > 0 and r != 1 and n >= min_items]
     if len(votes) < 2:
+        return NotRun("simpsons_paradox", f"Fewer than two {unit} have {min_items} or more items on both sides, "
+                                          "so there is nothing to compare within.")
+    if pooled == 1:
         return None
     pooled_up = pooled > 1
     against = [(g, r) for g, r in votes if (r > 1) != pooled_up]
@@ -207,9 +231,12 @@ def simpsons_paradox(pooled: float | None, within: Iterable[tuple[str, float | N
 
 
 def pre_trends(p_value: float | None, *, source: str = "the event study", alpha: float = PRE_TREND_ALPHA,
-               slope: float | None = None) -> Caveat | None:
-    """A pre-trend test (event-study pre-periods jointly zero, or an ITS pre-period slope) rejects."""
-    if not finite(p_value) or p_value >= alpha:
+               slope: float | None = None, why_not: str | None = None) -> Outcome:
+    """A pre-trend test (event-study pre-periods jointly zero, or an ITS pre-period slope) rejects.
+    No p-value is a test that did not run (`why_not` says why)."""
+    if not finite(p_value):
+        return NotRun("pre_trends", why_not or f"{source[0].upper()}{source[1:]} gave no pre-trend test.")
+    if p_value >= alpha:
         return None
     trend = ""
     if finite(slope):
@@ -226,6 +253,8 @@ def not_steady(windows: Sequence[tuple[str, Mapping]]) -> Caveat | None:
     up or draining): the flow was changing, and that change is mixed into the comparison.
 
     `windows` holds (label, flow window) pairs, the window a `stats.flow.FlowWindow.to_dict()`."""
+    if not windows:
+        return NotRun("not_steady", "No period has a flow window (too few items with a known start).")
     bad = [(label, w) for label, w in windows if not w.get("steady", True)]
     if not bad:
         return None
@@ -239,14 +268,26 @@ def not_steady(windows: Sequence[tuple[str, Mapping]]) -> Caveat | None:
     )
 
 
-def specification_spread(rows: Sequence[dict], *, spread: float = SPEC_SPREAD) -> tuple[dict | None, Caveat | None]:
-    """The range of one metric's estimates across the specification table, and a caveat when the
-    estimates disagree about direction (some below 1, some above) or span more than `spread`x."""
+def specification_spread(rows: Sequence[dict], *, spread: float = SPEC_SPREAD) -> tuple[dict | None, Outcome]:
+    """The range of one metric's estimates across the specification table, and a caveat when
+    intervals exclude 1 on both sides, when the estimates disagree about direction (some below 1,
+    some above) or span more than `spread`x."""
     ratios = [float(r["ratio"]) for r in rows if finite(r.get("ratio")) and r["ratio"] > 0]
     if not ratios:
-        return None, None
+        return None, NotRun("specification", "No alternative specification gave an estimate.")
     lo, hi = min(ratios), max(ratios)
     rng = {"min": lo, "max": hi, "n": len(ratios)}
+    # Intervals that exclude 1 on both sides: two credible choices give opposite answers.
+    below = [r for r in rows if finite(r.get("ci_high")) and r["ci_high"] < 1]
+    above = [r for r in rows if finite(r.get("ci_low")) and r["ci_low"] > 1]
+    rng["intervals_disagree"] = bool(below and above)
+    if below and above:
+        return rng, Caveat(
+            "specification",
+            f"Across {len(ratios)} reasonable choices of estimator, window and period, {len(below)} give an interval "
+            f"wholly below 1 and {len(above)} one wholly above 1 (estimates {_x(lo)} to {_x(hi)}): the answer "
+            "depends on the choice.",
+        )
     if lo < 1 < hi:
         return rng, Caveat(
             "specification",

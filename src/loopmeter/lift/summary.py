@@ -15,13 +15,13 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from ..attribution import MIN_ADOPTION_SHARE
 from ..stats.lift import Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
-from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
+from ..metrics import adoption_evidence
+from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 
-ADOPTION_RULE = (
-    "the first ISO week with AI-attributed changes such that at least 3 of the 4 weeks starting there "
-    "have AI-attributed changes"
-)
+# The detection rule in words at the default minimum share (metrics/adoption_evidence.py).
+ADOPTION_RULE = adoption_evidence.rule(MIN_ADOPTION_SHARE)
 OBSERVATIONAL = (
     "observational data: AI use was not randomized, so authors or tasks that used AI may differ from the rest"
 )
@@ -34,14 +34,16 @@ BEFORE_AFTER = (
 def adoption(con, window: Window, repos: list[str] | None, given: date | None) -> dict:
     """The adoption date: given by the user, or detected from the weekly AI-attributed changes."""
     if given is not None:
-        return {"date": given.isoformat(), "source": "given", "rule": "set with --adoption-date"}
-    ch = changes(con, window, repos)
-    ch = ch.filter(~ch.bot)
-    df = con.execute(ch.group_by("week").agg(ai=ch.ai_assisted.sum(), n=ch.count()).order_by("week"))
+        return adoption_evidence.attach({"date": given.isoformat(), "source": "given", "rule": "set with --adoption-date"},
+                                        con, window, repos, given)
+    rule = adoption_evidence.rule(window.min_adoption_share)
+    df = adoption_evidence.weekly_ai(con, window, repos)
     if df.empty:
-        return {"date": None, "source": None, "rule": ADOPTION_RULE}
-    d = detect_adoption(list(df["week"]), df["ai"].astype(int).to_numpy(), df["n"].astype(int).to_numpy())
-    return {"date": d.isoformat() if d else None, "source": "detected" if d else None, "rule": ADOPTION_RULE}
+        return {"date": None, "source": None, "rule": rule, "evidence": [], "exposure_after": None}
+    d = detect_adoption(list(df["week"]), df["ai"].astype(int).to_numpy(), df["n"].astype(int).to_numpy(),
+                        min_share=window.min_adoption_share)
+    return adoption_evidence.attach({"date": d.isoformat() if d else None, "source": "detected" if d else None,
+                                     "rule": rule}, con, window, repos, d)
 
 
 # What the groups are, for the caveats the estimators write (stats/ knows only groups a and b).
@@ -127,9 +129,9 @@ def throughput_after_vs_before(
         est = Estimate(estimator="ratio_of_rates", ratio=None, ci_low=None, ci_high=None, n_a=0, n_b=0,
                        n_clusters=0, caveats=("no adoption date: none given and no sustained AI signatures found",))
         return _result(metric, comparison, est, [])
-    # The periods are lift_inputs' (the designs' rule), over the pooled history: imported here
-    # because lift_inputs imports this module's adoption detection.
-    from .lift_inputs import last_full_week, monday, periods
+    # The periods are inputs' (the designs' rule), over the pooled history: imported here
+    # because inputs.py imports this module's adoption detection.
+    from .inputs import last_full_week, monday, periods
 
     start = monday(adoption_date)
     ch = changes(con, window, repos)
@@ -184,3 +186,30 @@ def lift(con, window: Window, repos: list[str] | None, adoption_info: dict, *, s
         *cycle_time_ai_vs_human(con, window, repos, ad, seed=seed, n_boot=n_boot),
         throughput_after_vs_before(con, window, repos, ad, seed=seed, n_boot=n_boot),
     ]
+
+
+def lift_from_designs(designs: list[dict]) -> list[dict]:
+    """The summary's entries (the shape of `lift`) taken from the designs' own rows, for adoption
+    dates per repository or team: the summary then splits each unit at its own date, exactly as
+    the sections below it do, instead of splitting everything at one pooled date."""
+    by = {d.get("design"): d for d in designs}
+
+    def row(design: str, metric: str, estimator: str) -> dict | None:
+        return next((r for r in (by.get(design) or {}).get("results") or []
+                     if r.get("metric") == metric and r.get("estimator") == estimator), None)
+
+    keep = ("estimator", "ratio", "ci_low", "ci_high", "n_a", "n_b", "n_clusters", "p_value", "speedup", "caveats")
+    out = []
+    ai = by.get("ai-vs-human") or {}
+    for estimator, metric in (("ratio_of_medians", "cycle_time_hours_p50"), ("ratio_of_p85", "cycle_time_hours_p85")):
+        r = row("ai-vs-human", "cycle_time_hours", estimator)
+        if r is not None:
+            out.append({**{k: r.get(k) for k in keep}, "metric": metric, "comparison": "ai_assisted/human",
+                        "since": ai.get("since"), "adoption": "per unit"})
+    r = row("before-after", "validated_throughput_per_contributor_week", "ratio_of_rates")
+    if r is not None:
+        out.append({**{k: r.get(k) for k in keep}, "metric": "validated_throughput_per_contributor_week",
+                    "comparison": "after/before", "adoption_date": None, "adoption": "per unit",
+                    "weeks_before": r.get("weeks_before"), "weeks_after": r.get("weeks_after"),
+                    "periods": r.get("periods")})
+    return out

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import pandas as pd
 
+from ..attribution import ai_class_sql
 from ..errors import ConfigError
 from ..stats.lift import Estimate
-from .changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
-from .lift import adoption as detect_pooled_adoption
-from .open_prs import in_progress_at_sql
+from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
+from ..metrics import adoption_evidence
+from .summary import adoption as detect_pooled_adoption
+from ..metrics.open_prs import in_progress_at_sql
 
 #: The before period has at least this many weeks, and as many as the after period otherwise.
 MIN_WEEKS_BEFORE = 8
@@ -26,13 +28,16 @@ MIN_WEEKS_BEFORE = 8
 @dataclass(frozen=True)
 class Adoption:
     """Adoption date per repository; `default` applies to repositories not named in `per_repo`.
-    With `unit` "team" the keys of `per_repo` are teams (metrics/lift_units.py)."""
+    With `unit` "team" the keys of `per_repo` are teams (lift/units.py)."""
 
     default: date | None = None
     per_repo: dict[str, date] = field(default_factory=dict)
     source: str | None = None  # "given", "given per repository", "detected"
     rule: str | None = None
     unit: str = "repo"
+    # What the date stands on and the AI share after it (metrics/adoption_evidence.py).
+    evidence: list[dict] | None = None
+    exposure_after: float | None = None
 
     def date_for(self, repo: str) -> date | None:
         return self.per_repo.get(repo, self.default)
@@ -49,6 +54,8 @@ class Adoption:
             "staggered": len(distinct) > 1 or (bool(distinct) and None in d.values()),
             "source": self.source,
             "rule": self.rule,
+            "evidence": self.evidence or [],
+            "exposure_after": self.exposure_after,
         }
 
 
@@ -85,8 +92,14 @@ def resolve_adoption(con, window: Window, repos: list[str], given: Adoption | No
         unknown = sorted(set(given.per_repo) - set(repos))
         if unknown:
             raise ConfigError(f"--adoption-date: no repository {unknown[0]!r} in the store (have: {', '.join(repos)})")
-        return given
-    return detect_adoption(con, window, repos)
+        return _with_evidence(con, window, repos, given)
+    return _with_evidence(con, window, repos, detect_adoption(con, window, repos))
+
+
+def _with_evidence(con, window: Window, repos: list[str], adoption: Adoption) -> Adoption:
+    dates = adoption.dates(repos)
+    return replace(adoption, evidence=adoption_evidence.evidence(con, window, repos, dates),
+                   exposure_after=adoption_evidence.exposure_after(con, window, repos, dates))
 
 
 def detect_adoption(con, window: Window, repos: list[str]) -> Adoption:
@@ -102,7 +115,7 @@ def detect_adoption(con, window: Window, repos: list[str]) -> Adoption:
     if len(repos) > 1:
         per_repo = {}
         for r in repos:
-            own = detect_pooled_adoption(con, window, [r], None)
+            own = detect_pooled_adoption(con, window, [r], None)  # (its evidence is computed again after)
             if own.get("date"):
                 per_repo[r] = date.fromisoformat(own["date"])
         if per_repo:
@@ -150,7 +163,8 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     df = raw.execute(
         f"""
         select i.repo, i.item_id, i.author_id,
-               exists(select 1 from attributions a where a.item_id = i.item_id) as ai_assisted,
+               exists(select 1 from attributions a where a.item_id = i.item_id
+                      and {ai_class_sql('a', window.ai_classes)}) as ai_assisted,
                cast(i.size_lines as double) as size_lines, coalesce(i.started_at, i.created_at) as started_at
         from items i left join actors x on x.actor_id = i.author_id
         where {in_progress_at_sql('i', '$as_of')}

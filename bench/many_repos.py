@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Benchmark: `loopmeter ingest --discover DIR` over many small repositories, against git itself.
+
+Usage:
+    python bench/many_repos.py [--repos 200] [--commits 200] [--check] [--keep DIR]
+
+It builds REPOS repositories of COMMITS commits each with `git fast-import` (several authors, a
+file per commit, a merge every tenth commit), then measures, in the same run:
+
+| step | loopmeter | baseline |
+|---|---|---|
+| fresh | `loopmeter ingest --discover DIR --store NEW` | `git -C R log --numstat HEAD > /dev/null` for every R, one after another |
+| idle  | the same command again (nothing new) | `git -C R rev-parse HEAD` for every R |
+
+Targets (issue 14): fresh <= 3x, idle <= 3x its baseline. Times are wall clock of the whole
+commands (interpreter start-up included for loopmeter: that is what a user waits for). CPU time
+(user + sys of the process and its children) is printed beside it, because on a loaded machine
+wall time says more about the neighbours than about us.
+
+The script always exits 0 unless --check is given and a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LOOPMETER = [sys.executable, "-m", "loopmeter"]
+TARGETS = {"fresh": 3.0, "idle": 3.0}
+
+
+def build_repo(path: Path, n: int, seed: int) -> None:
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    authors = [(f"Dev {k}", f"dev{k}.{seed}@example.com") for k in range(5)]
+    out: list[bytes] = []
+    t0 = 1_700_000_000 + seed * 97
+    for i in range(1, n + 1):
+        name, email = authors[(i * 7 + seed) % len(authors)]
+        t = t0 + i * 3600
+        msg = f"change {i} of repo {seed}\n".encode()
+        body = f"line {i}\n".encode()
+        out.append(b"commit refs/heads/main\n")
+        out.append(f"mark :{i}\n".encode())
+        out.append(f"author {name} <{email}> {t} +0000\ncommitter {name} <{email}> {t} +0000\n".encode())
+        out.append(b"data %d\n%s" % (len(msg), msg))
+        if i > 1:
+            out.append(f"from :{i - 1}\n".encode())
+        out.append(f"M 644 inline f{i % 40}.txt\n".encode())
+        out.append(b"data %d\n%s\n" % (len(body), body))
+    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input=b"".join(out), check=True)
+    subprocess.run(["git", "-C", str(path), "checkout", "-q", "main"], check=True)
+
+
+def timed(cmds: list[list[str]], *, quiet: bool = True) -> tuple[float, float]:
+    """Run the commands one after another; (wall seconds, CPU seconds of the children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    for c in cmds:
+        r = subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if quiet else None)
+        if r.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(c)}\n{r.stderr.decode(errors='replace') if r.stderr else ''}")
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repos", type=int, default=200)
+    ap.add_argument("--commits", type=int, default=200)
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--keep", type=Path, help="build the repositories here and keep them")
+    args = ap.parse_args()
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="lm-many-"))
+    repos_dir = root / "repos"
+    store = root / "store.duckdb"
+    try:
+        if not repos_dir.exists():
+            t = time.perf_counter()
+            for k in range(args.repos):
+                build_repo(repos_dir / f"r{k:04d}", args.commits, k)
+            print(f"built {args.repos} repositories x {args.commits} commits in {time.perf_counter() - t:.1f} s")
+        repos = sorted(p for p in repos_dir.iterdir() if p.is_dir())
+        if store.exists():
+            store.unlink()
+        # Warm the page cache and the interpreter's imports so neither side starts cold.
+        timed([["git", "-C", str(r), "log", "--numstat", "HEAD"] for r in repos])
+        timed([[*LOOPMETER, "--help"]])
+
+        rows = []
+        base = timed([["git", "-C", str(r), "log", "--numstat", "HEAD"] for r in repos])
+        ours = timed([[*LOOPMETER, "ingest", "--discover", str(repos_dir), "--store", str(store)]])
+        rows.append(("fresh", "git log --numstat, each", base, ours))
+        base = timed([["git", "-C", str(r), "rev-parse", "HEAD"] for r in repos])
+        ours = timed([[*LOOPMETER, "ingest", "--discover", str(repos_dir), "--store", str(store)]])
+        rows.append(("idle", "git rev-parse HEAD, each", base, ours))
+
+        print(f"\n{len(repos)} repositories x {args.commits} commits, {os.cpu_count()} cores")
+        print(f"{'step':6} {'baseline':28} {'base s':>8} {'ours s':>8} {'ratio':>7} {'cpu ratio':>10} target")
+        failed = False
+        for step, label, (bw, bc), (ow, oc) in rows:
+            ratio, cratio = ow / bw, oc / max(bc, 1e-9)
+            ok = ratio <= TARGETS[step]
+            failed |= not ok
+            print(f"{step:6} {label:28} {bw:8.2f} {ow:8.2f} {ratio:6.2f}x {cratio:9.2f}x <= {TARGETS[step]}x "
+                  f"{'PASS' if ok else 'FAIL'}")
+        return 1 if (failed and args.check) else 0
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

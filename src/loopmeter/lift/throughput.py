@@ -1,0 +1,129 @@
+"""Validated throughput per contributor-week after vs before adoption: the pooled ratio of rates,
+the same people with themselves (Poisson author fixed effects), the interrupted time series and,
+with staggered dates, difference-in-differences."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+import pandas as pd
+
+from ..metrics.changes import Window
+from ..stats.lift import ratio_of_rates
+from ..stats.poisson_fe import poisson_rate_ratio_author_fe
+from . import checks as cv
+from .durations import NOVELTY_WEEKS
+from .inputs import first_seen_by_repo, last_full_week, no_estimate, periods
+from .results import LABELS, THROUGHPUT, add_caveats, result_row
+from .units import REPO, Unit
+from .weekly import event_time_series, its_level_change, series_event_study, staggered_did
+
+
+def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[str, date | None], *,
+                            seed: int = 0, n_boot: int = 2000, all_history: bool = False, its: bool = True,
+                            did: bool = True, skip_weeks: int = 0, unit: Unit = REPO) -> dict:
+    """Validated changes per contributor-week, after / before each repository's adoption week.
+
+    `its` adds the interrupted time series on the weekly rate; `did` the staggered
+    difference-in-differences when repositories adopted at different dates.
+
+    With one date for every repository a contributor-week is an (author, week) with any activity,
+    exactly as in the v1 lift; with per-repository dates it is an (author, repository, week),
+    because the same week can be before adoption in one repository and after in another.
+    """
+    last_full = last_full_week(window, act)
+    first = first_seen_by_repo(act, "week")
+    p = periods(dates, first, last_full, all_history=all_history, weekly=True, skip_weeks=skip_weeks)
+    if not p.adoption:
+        est = no_estimate("ratio_of_rates", 0, 0, 0,
+                           f"No complete week after adoption yet (weeks before {last_full} are past the "
+                           f"{window.days}-day validation window).")
+        return {"result": result_row("before-after", THROUGHPUT, "after/before", est), "more": [], "caveats": [],
+                "series": [], "event_study": None}
+    period = p.label(act["repo"], act["week"])
+    a = act[period.notna()].assign(period=period[period.notna()])
+    single = len(set(p.adoption.values())) == 1 and set(p.adoption) == {r for r, d in dates.items() if d}
+    ev = a.groupby(["author_id", "period"])["validated"].sum().unstack(fill_value=0)
+    # Same date everywhere: an author active in two repositories in a week is one contributor-week.
+    weeks = a.drop_duplicates(["author_id", "week"]) if single else a
+    ex = weeks.groupby(["author_id", "period"]).size().unstack(fill_value=0)
+    for t in (ev, ex):
+        for col in ("after", "before"):
+            if col not in t:
+                t[col] = 0
+    ex = ex.reindex(ev.index, fill_value=0)
+    est = ratio_of_rates(ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
+                         ex["before"].to_numpy(float), n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
+    r = result_row("before-after", THROUGHPUT, "after/before", est, window_days=window.days,
+                periods={k: {"before_from": p.before_from[k].isoformat(), "adoption": p.adoption[k].isoformat(),
+                             "after_until": p.after_until[k].isoformat()} for k in p.adoption},
+                weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()))
+    series = event_time_series(a, p, single)
+    selection, novelty = cv.selection("before-after"), _throughput_novelty(series)
+    found = [selection, novelty, _throughput_simpsons(a, r.get("ratio"), single, unit)]
+    add_caveats(r, *found)
+    # The same people with themselves: a change in who is active (hires, leavers) moves the
+    # pooled ratio above but not this one; only authors active on both sides carry it.
+    fe = poisson_rate_ratio_author_fe(ev["after"].to_numpy(float), ex["after"].to_numpy(float),
+                                      ev["before"].to_numpy(float), ex["before"].to_numpy(float),
+                                      labels=LABELS["after/before"])
+    fe_r = result_row("before-after", THROUGHPUT, "after/before", fe, window_days=window.days)
+    few = cv.few_identifying_authors(fe.extra["n_identifying_authors"], fe.extra["n_identifying_changes"],
+                                     fe.n_clusters, LABELS["after/before"], changes="validated changes",
+                                     side="active with validated changes")
+    add_caveats(fe_r, selection, novelty, few if cv.finite(fe.ratio) else None)
+    found.append(few)
+    more, event_study = [fe_r], series_event_study(series)
+    if its:
+        its_est, fits, pre = its_level_change(series)
+        its_r = result_row("before-after", THROUGHPUT, "after/before", its_est, window_days=window.days)
+        add_caveats(its_r, selection, novelty)
+        # The plain after/before ratio takes any trend before adoption as part of the effect; the
+        # segmented regression models that trend, so the caveat belongs to the former.
+        add_caveats(r, pre)
+        found.append(pre)
+        more.append(its_r)
+        if event_study and fits:
+            base = event_study["base"]
+            event_study["fits"] = [{"name": f"trend {side} adoption (ITS)", "x": x, "y": [v / base for v in y]}
+                                   for side, (x, y) in zip(("before", "after"), fits.values())]
+    if did and not single:
+        did_est, es, pre = staggered_did(act, dates, last_full, seed=seed, unit_noun=unit.noun)
+        did_r = result_row("before-after", THROUGHPUT, "after/before", did_est, window_days=window.days)
+        add_caveats(did_r, selection, pre)
+        found.append(pre)
+        more.append(did_r)
+        if es is not None:
+            event_study = es
+    return {"result": r, "more": more, "caveats": [c for c in found if c is not None], "series": series,
+            "event_study": event_study}
+
+
+def _throughput_novelty(series: list[dict]) -> cv.Outcome:
+    pre = [s for s in series if s["event_week"] < 0]
+    early = [s for s in series if 0 <= s["event_week"] < NOVELTY_WEEKS]
+    late = [s for s in series if s["event_week"] >= NOVELTY_WEEKS]
+
+    def rate(rows):
+        x = sum(s["contributor_weeks"] for s in rows)
+        return (sum(s["validated"] for s in rows) / x) if x else None
+
+    base, e, lt = rate(pre), rate(early), rate(late)
+    if not base or e is None or lt is None:
+        return cv.NotRun("novelty", f"No validated change before adoption, or no week in the first {NOVELTY_WEEKS} "
+                                    "weeks after it or after those.")
+    return cv.novelty(e / base, lt / base, sum(s["validated"] for s in early), sum(s["validated"] for s in late),
+                      early_label=f"the first {NOVELTY_WEEKS} weeks after adoption")
+
+
+def _throughput_simpsons(a: pd.DataFrame, pooled: float | None, single: bool, unit: Unit = REPO) -> cv.Outcome:
+    within = []
+    for repo, t in a.groupby("repo"):
+        ev = t.groupby("period")["validated"].sum()
+        ex = t.groupby("period").size()
+        if ex.get("after", 0) and ex.get("before", 0) and ev.get("before", 0):
+            within.append((repo, float((ev.get("after", 0) / ex["after"]) / (ev["before"] / ex["before"])),
+                           int(min(ev.get("after", 0), ev["before"]))))
+    return cv.simpsons_paradox(pooled, within, unit=unit.plural)
+

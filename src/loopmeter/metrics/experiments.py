@@ -1,0 +1,172 @@
+"""`experiments` in the report: each ingested MLflow experiment as a loop (docs/metrics.md
+"Experiment loops").
+
+Per experiment, over its runs (items of kind `experiment`, log `mlflow:NAME`):
+
+- **run minutes**: end - start of each ended run (finished, failed or killed).
+- **turnaround minutes**: from a run's end to the start of the next run that starts at or after
+  that end: how long the loop waited for the next try (a person reading results, or an agent's
+  next step). Runs that overlap are parallel, not turnaround. A turnaround belongs to the week of
+  the run that ended, and to the launcher (agent or human) of the run that followed.
+- **failed share**: failed runs / ended runs.
+- **objective** (`--objective metric:max|min` at ingest): in order of end time, a run *improves*
+  when its value beats every earlier ended run's; hours to improvement = from the end of the run
+  that set the previous best to the end of the run that beat it.
+- **agent runs**: launched by an agent (a tag, a user pattern: sources/mlflow_runs.py, or a user
+  the signature list calls an agent).
+
+Weeks are ISO weeks (Monday, UTC) of the run's start. Percentiles are linear.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..stats.json_values import json_ready
+from ..stats.lift import detect_adoption
+from ..store.db import Store
+from .log_lift import durations
+
+RUN = "run_minutes"
+TURNAROUND = "turnaround_minutes"
+
+
+def parse_objective(text: str) -> tuple[str, str]:
+    metric, sep, direction = text.rpartition(":")
+    if not sep or not metric or direction not in ("max", "min"):
+        raise ConfigError(f"--objective: {text!r} is not METRIC:max or METRIC:min (e.g. val_accuracy:max)")
+    return metric, direction
+
+
+def run_frame(store: Store, log: str) -> pd.DataFrame:
+    df = store.con.execute(
+        """select i.item_id, i.author_id, i.started_at as start, i.done_at as "end", i.state, i.attrs,
+                  coalesce(a.kind, 'human') as actor_kind
+           from event_log_items li join items i on i.item_id = li.item_id
+           left join actors a on a.actor_id = i.author_id
+           where li.log = ? order by i.started_at, i.item_id""", [log]).df()
+    attrs = [json.loads(a) if a else {} for a in df["attrs"]]
+    df["agent"] = np.array([bool(a.get("agent")) for a in attrs], dtype=bool) | (df["actor_kind"] == "agent").to_numpy()
+    df["metrics"] = [a.get("metrics") or {} for a in attrs]
+    df["cluster"] = df["author_id"].fillna("(unknown user)")
+    df[RUN] = (df["end"] - df["start"]).dt.total_seconds() / 60.0
+    df["week"] = df["start"].dt.to_period("W-SUN").dt.start_time
+    # The next run to start at or after each run's end: searchsorted over the sorted starts.
+    starts = df["start"].to_numpy("datetime64[us]")
+    ends = df["end"].to_numpy("datetime64[us]")
+    order = np.argsort(starts, kind="stable")
+    s_sorted = starts[order]
+    nxt = np.full(len(df), -1)
+    has_end = ~pd.isna(df["end"]).to_numpy()
+    pos = np.searchsorted(s_sorted, ends[has_end], side="left")
+    ok = pos < len(s_sorted)
+    idx = np.flatnonzero(has_end)
+    nxt[idx[ok]] = order[pos[ok]]
+    turn = np.full(len(df), np.nan)
+    follow_agent = np.zeros(len(df), bool)
+    follow_cluster = np.array(["(none)"] * len(df), dtype=object)
+    for i in np.flatnonzero(nxt >= 0):
+        j = nxt[i]
+        turn[i] = (starts[j] - ends[i]) / np.timedelta64(1, "s") / 60.0
+        follow_agent[i] = df["agent"].iat[j]
+        follow_cluster[i] = df["cluster"].iat[j]
+    df[TURNAROUND] = turn
+    df["next_agent"] = follow_agent
+    df["next_cluster"] = follow_cluster
+    return df
+
+
+def _q(v: pd.Series, q: float) -> float | None:
+    v = v.dropna()
+    return None if v.empty else round(float(np.quantile(v.to_numpy(float), q)), 4)
+
+
+def _dist(v: pd.Series) -> dict:
+    return {"p50": _q(v, 0.5), "p85": _q(v, 0.85), "n": int(v.notna().sum())}
+
+
+def objective(df: pd.DataFrame, metric: str, direction: str) -> dict:
+    ended = df[df["end"].notna()].sort_values(["end", "item_id"])
+    best, best_end, waits = None, None, []
+    for end, m in zip(ended["end"], ended["metrics"]):
+        v = m.get(metric)
+        if v is None or not np.isfinite(v):
+            continue
+        if best is None:
+            best, best_end = v, end
+        elif (v > best) if direction == "max" else (v < best):
+            waits.append((end - best_end).total_seconds() / 3600.0)
+            best, best_end = v, end
+    return {"metric": metric, "direction": direction, "best": best, "improvements": len(waits),
+            "hours_to_improvement": _dist(pd.Series(waits, dtype=float))}
+
+
+def weekly(df: pd.DataFrame) -> list[dict]:
+    rows = []
+    for wk, g in df.groupby("week", sort=True):
+        iso = wk.isocalendar()
+        med_run, med_turn = g[RUN].median(), g[TURNAROUND].median()
+        rows.append({
+            "week": f"{iso[0]}-W{iso[1]:02d}", "week_start": wk.date().isoformat(), "runs": len(g),
+            "finished": int((g["state"] == "finished").sum()), "failed": int((g["state"] == "failed").sum()),
+            "agent_runs": int(g["agent"].sum()),
+            "median_run_minutes": None if pd.isna(med_run) else round(float(med_run), 4),
+            "median_turnaround_minutes": None if pd.isna(med_turn) else round(float(med_turn), 4),
+        })
+    return rows
+
+
+def _lift(df: pd.DataFrame, adoption_date: date | None, *, seed: int, n_boot: int) -> dict:
+    runs = df[df[RUN] > 0]
+    turns = df[df[TURNAROUND] > 0].assign(cluster=lambda d: d["next_cluster"])
+    source = "given" if adoption_date else None
+    if adoption_date is None:
+        w = df.groupby("week").agg(ai=("agent", "sum"), total=("agent", "size"))
+        if len(w):
+            adoption_date = detect_adoption([x.date() for x in w.index], w["ai"].to_numpy(), w["total"].to_numpy())
+            source = "detected" if adoption_date else None
+    ba = {"design": "before-after", "adoption": {"date": adoption_date.isoformat() if adoption_date else None,
+                                                 "source": source}, "cluster": "user", "results": [], "checks": []}
+    labels = ("the period after adoption", "the period before adoption")
+    if adoption_date is None:
+        ba["unavailable"] = "no adoption date: none given and no sustained agent-launched runs found"
+    else:
+        when = pd.Timestamp(adoption_date)
+        for metric, d, col in ((RUN, runs, "start"), (TURNAROUND, turns, "end")):
+            ba["results"] += durations("before-after", "after/before", d[d[col] >= when], d[d[col] < when], labels,
+                                       seed=seed, n_boot=n_boot, metric=metric, column=metric)
+    avh = {"design": "ai-vs-human", "cluster": "user", "results": [], "checks": []}
+    labels = ("the agent group", "the human group")
+    avh["results"] += durations("ai-vs-human", "agent/human", runs[runs["agent"]], runs[~runs["agent"]], labels,
+                                seed=seed, n_boot=n_boot, metric=RUN, column=RUN)
+    avh["results"] += durations("ai-vs-human", "agent/human", turns[turns["next_agent"]], turns[~turns["next_agent"]],
+                                labels, seed=seed, n_boot=n_boot, metric=TURNAROUND, column=TURNAROUND)
+    return {"designs": [ba, avh]}
+
+
+def experiments(store: Store, *, seed: int = 0, n_boot: int = 2000,
+                adoption: dict[str, date] | None = None) -> list[dict]:
+    """One entry per ingested MLflow experiment (docs/json-report.md, `experiments`)."""
+    out = []
+    for name, path in store.con.execute(
+            "select name, path from event_logs where format = 'mlflow' order by name").fetchall():
+        df = run_frame(store, name)
+        ended = df["state"].isin(["finished", "failed", "killed"])
+        entry = {
+            "name": name.removeprefix("mlflow:"), "source": path, "runs": len(df),
+            "weekly": weekly(df),
+            "run_minutes": _dist(df[RUN]), "turnaround_minutes": _dist(df[TURNAROUND]),
+            "failed_share": round(float((df["state"] == "failed").sum() / ended.sum()), 4) if ended.any() else None,
+            "agent_share": round(float(df["agent"].mean()), 4) if len(df) else None,
+        }
+        obj = store.meta(f"objective:{name}")
+        if obj:
+            entry["objective"] = objective(df, *parse_objective(obj))
+        entry["lift"] = _lift(df, (adoption or {}).get(entry["name"]), seed=seed, n_boot=n_boot)
+        out.append(json_ready(entry))
+    return out

@@ -1,0 +1,248 @@
+"""An ingested event log as a work loop: per case cycle time, validated throughput, waiting, and
+who did the work (docs/metrics.md "Event logs as work loops").
+
+For each case of log L (settings from loopmeter.toml `[[log]]`, log_settings.py):
+
+- **start** is the first event of a `start` activity (default: the case's first event); **done**
+  the first event of an `end` activity at or after the start (default: the case's last event). A
+  case with no done event is open; one with no start event has an unknown cycle time.
+- **cycle time** = done - start, in hours; a case whose start and done coincide (a single event)
+  lasts 0 hours and is counted in the percentiles but left out of the lift (durations there must
+  be positive: unknown is never zero, and a zero is not a duration a ratio can use).
+- **validated**: done, and no `rework` activity in (done, done + window]; with no `end` activities
+  configured done is the last event, so any rework event in the case counts against it. A case
+  done less than a window before the log's as-of is **pending**, neither validated nor not.
+- **waiting**: with `waiting` activities, the time from each such event to the case's next event;
+  otherwise the *handoff* gaps: from an event to the next one when a different (known) resource
+  performs it. Only gaps that end by the case's done time count.
+- **AI-handled**: a case in which a resource of kind `agent` performed an event up to done (bots
+  are counted apart, as `bot_handled`: automation is not AI).
+
+Weeks are ISO weeks (Monday start, UTC) of the done time. Percentiles are linear (as everywhere).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..log_settings import LogSettings
+from ..store.db import Store
+
+
+@dataclass(frozen=True)
+class LogWindow:
+    """The validation window in days and the moment the log is judged from (None: its last event)."""
+
+    days: int = 14
+    as_of: datetime | None = None
+
+
+def _in_list(col: str, names: tuple[str, ...]) -> str:
+    """`col in (...)` over lower-cased activity names, as a literal SQL list (names are escaped)."""
+    if not names:
+        return "false"
+    return f"{col} in (" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + ")"
+
+
+def _json_path(key: str) -> str:
+    return '$."' + re.sub(r'(["\\])', r"\\\1", key) + '"'
+
+
+def resource_kinds(store: Store, log: str, settings: LogSettings) -> pd.DataFrame:
+    """actor_id, name, kind, agent of every resource that performed an event of `log`."""
+    df = store.con.execute(
+        """select distinct e.actor_id, a.name, a.kind, a.agent
+           from events e join event_log_items li on li.item_id = e.item_id
+           left join actors a on a.actor_id = e.actor_id
+           where li.log = ? and e.actor_id is not null order by e.actor_id""", [log]).df()
+    kinds = [settings.kind_of(n, k) for n, k in zip(df["name"], df["kind"])]
+    df["kind"] = [k for k, _ in kinds]
+    df["agent"] = [g if g is not None else old for (_, g), old in zip(kinds, df["agent"])]
+    return df
+
+
+def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow) -> tuple[pd.DataFrame, datetime | None]:
+    """One row per case: item_id, start, done, cycle_hours, waiting_hours, reworked, ai, bot,
+    cluster, resource; and the as-of the log is judged from."""
+    kinds = resource_kinds(store, log, settings)
+    con = store.con
+    con.register("log_resource_kinds", pa.table(
+        {"actor_id": [str(a) for a in kinds["actor_id"]], "kind": [str(k) for k in kinds["kind"]]},
+        schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())])))
+    start = f"min(ts) filter (where {_in_list('act', settings.start)})" if settings.start else "min(ts)"
+    ends = settings.end
+    done = (f"min(ev.ts) filter (where {_in_list('ev.act', ends)} and ev.ts >= coalesce(c.start_ts, ev.ts))" if ends
+            else "max(ev.ts)")
+    rework_after = "ev.ts > d.done_ts and ev.ts <= d.done_ts + to_days(?)" if ends else "true"
+    if settings.waiting:
+        wait_gap = _in_list("ev.act", settings.waiting)
+        rule = "activities"
+    else:
+        wait_gap = "ev.actor_id is not null and ev.next_actor is not null and ev.actor_id <> ev.next_actor"
+        rule = "handoff"
+    team = _json_path(settings.team_attribute)
+    if settings.cluster == "team":
+        team_sql = ("coalesce(json_extract_string(any_value(i.attrs), ?), min(json_extract_string(ev.attrs, ?)))",
+                    "left join items i on i.item_id = d.item_id")
+    else:  # only a team cluster needs the attributes; leaving them out keeps a large log's query small
+        team_sql = ("null::varchar", "")
+    sql = f"""
+    with ev as (
+        select e.item_id, e.ts, lower(e.activity) as act, e.actor_id{", e.attrs" if settings.cluster == "team" else ""},
+               lead(e.ts) over w as next_ts, lead(e.actor_id) over w as next_actor
+        from events e join event_log_items li on li.item_id = e.item_id
+        where li.log = ?
+        window w as (partition by e.item_id order by e.ts, e.activity, e.actor_id)
+    ),
+    c as (select item_id, {start} as start_ts from ev group by item_id),
+    d as (
+        select ev.item_id, any_value(c.start_ts) as start_ts, {done} as done_ts,
+               arg_max(ev.actor_id, ev.ts) as last_actor, max(ev.ts) as last_ts
+        from ev join c using (item_id) group by ev.item_id
+    )
+    select d.item_id, d.start_ts, d.done_ts,
+           epoch(d.done_ts - d.start_ts) / 3600.0 as cycle_hours,
+           coalesce(sum(epoch(ev.next_ts - ev.ts)) filter (
+               where ({wait_gap}) and ev.next_ts is not null and ev.next_ts <= d.done_ts), 0) / 3600.0 as waiting_hours,
+           coalesce(bool_or({_in_list('ev.act', settings.rework)} and {rework_after}), false) as reworked,
+           coalesce(bool_or(k.kind = 'agent' and ev.ts <= d.done_ts), false) as ai,
+           coalesce(bool_or(k.kind = 'bot' and ev.ts <= d.done_ts), false) as bot,
+           any_value(d.last_ts) as last_ts,
+           coalesce(arg_min(ev.actor_id, ev.ts) filter (where ev.ts = d.done_ts), any_value(d.last_actor)) as resource,
+           {team_sql[0]} as team
+    from d join ev using (item_id)
+    left join log_resource_kinds k on k.actor_id = ev.actor_id
+    {team_sql[1]}
+    group by d.item_id, d.start_ts, d.done_ts
+    order by d.item_id
+    """
+    params: list = [log]
+    if ends:
+        params.append(window.days)
+    if settings.cluster == "team":
+        params += [team, team]
+    (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+    # The per-case window over every event of a large log does not all spill to disk; the store's
+    # small default cap is raised for this one query (LOOPMETER_REPORT_MEMORY, default 1.5 GB).
+    con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_REPORT_MEMORY', '1500MB')}'")
+    try:
+        df = con.execute(sql, params).df()
+    finally:
+        con.execute(f"set memory_limit = '{limit}'")
+        con.unregister("log_resource_kinds")
+    df.attrs["waiting_rule"] = rule
+    last = df["last_ts"].max() if len(df) else None  # the log's newest event
+    as_of = window.as_of or (None if last is None or pd.isna(last) else last.to_pydatetime())
+    df["resource"] = df["resource"].fillna("(unknown resource)")
+    df["team"] = df["team"].fillna("(no team)")
+    df["cluster"] = df["team"] if settings.cluster == "team" else df["resource"]
+    if as_of is not None:
+        df = df[df["done_ts"].isna() | (df["done_ts"] <= pd.Timestamp(as_of))].copy()
+    df["done"] = df["done_ts"].notna()
+    horizon = pd.Timestamp(as_of) - pd.Timedelta(days=window.days) if as_of is not None else None
+    settled = df["done_ts"] <= horizon if horizon is not None else df["done"]
+    df["pending"] = df["done"] & ~df["reworked"] & ~settled
+    df["validated"] = df["done"] & ~df["reworked"] & settled
+    df["week"] = df["done_ts"].dt.to_period("W-SUN").dt.start_time
+    return df, as_of
+
+
+def _q(values: pd.Series, q: float) -> float | None:
+    v = values.dropna()
+    return None if v.empty else round(float(np.quantile(v.to_numpy(float), q)), 4)
+
+
+def _week_label(ts: pd.Timestamp) -> tuple[str, str]:
+    iso = ts.isocalendar()
+    return f"{iso[0]}-W{iso[1]:02d}", ts.date().isoformat()
+
+
+def weekly(df: pd.DataFrame) -> list[dict]:
+    """One row per ISO week with a done case, oldest first."""
+    done = df[df["done"]]
+    rows = []
+    for wk, g in done.groupby("week", sort=True):
+        label, start = _week_label(wk)
+        n = len(g)
+        rows.append({
+            "week": label, "week_start": start, "done": n, "validated": int(g["validated"].sum()),
+            "pending": int(g["pending"].sum()), "reworked": int(g["reworked"].sum()),
+            "ai_handled": int(g["ai"].sum()), "bot_handled": int(g["bot"].sum()),
+            "ai_share": round(float(g["ai"].mean()), 4),
+            "resources": int(g["resource"].nunique()),
+            "cycle_p50_hours": _q(g["cycle_hours"], 0.5), "cycle_p85_hours": _q(g["cycle_hours"], 0.85),
+            "waiting_p50_hours": _q(g["waiting_hours"], 0.5),
+        })
+    return rows
+
+
+def cycle_time(df: pd.DataFrame) -> dict:
+    c = df.loc[df["done"], "cycle_hours"]
+    return {"p50": _q(c, 0.5), "p85": _q(c, 0.85), "n": int(c.notna().sum()),
+            "open": int((~df["done"]).sum()), "unknown_start": int((df["done"] & df["cycle_hours"].isna()).sum())}
+
+
+def waiting(df: pd.DataFrame, settings: LogSettings) -> dict:
+    d = df[df["done"] & df["cycle_hours"].notna()]
+    total = float(d["cycle_hours"].sum())
+    return {
+        "rule": df.attrs.get("waiting_rule", "handoff"), "activities": list(settings.waiting),
+        "p50_hours": _q(d["waiting_hours"], 0.5), "p85_hours": _q(d["waiting_hours"], 0.85), "n": len(d),
+        "share_of_cycle": round(float(d["waiting_hours"].sum()) / total, 4) if total > 0 else None,
+    }
+
+
+def ai_share(df: pd.DataFrame, kinds: pd.DataFrame) -> dict:
+    done = df[df["done"]]
+    counts = kinds["kind"].value_counts()
+    return {
+        "ai_handled": int(done["ai"].sum()), "bot_handled": int(done["bot"].sum()), "done": len(done),
+        "share": round(float(done["ai"].mean()), 4) if len(done) else None,
+        "resources": {k: int(counts.get(k, 0)) for k in ("human", "agent", "bot")},
+    }
+
+
+def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *,
+             adoption_date: date | None = None, seed: int = 0, n_boot: int = 2000, lift: bool = True) -> dict:
+    """The work-loop keys of one `event_logs[]` entry (docs/json-report.md)."""
+    from .log_lift import log_lift  # the lift needs the frame; kept apart as its own concept
+
+    df, as_of = case_frame(store, log, settings, window)
+    kinds = resource_kinds(store, log, settings)
+    out = {
+        "as_of": as_of.replace(microsecond=0).isoformat() if as_of is not None else None,
+        "window_days": window.days,
+        "settings": {"start": list(settings.start), "end": list(settings.end), "rework": list(settings.rework),
+                     "waiting": list(settings.waiting), "cluster": settings.cluster},
+        "cycle_time_hours": cycle_time(df),
+        "weekly": weekly(df),
+        "waiting": waiting(df, settings),
+        "ai_share": ai_share(df, kinds),
+    }
+    if lift:
+        out["lift"] = log_lift(df, adoption_date or settings.adoption_date, cluster=settings.cluster,
+                               seed=seed, n_boot=n_boot)
+    return out
+
+
+def week_start(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def with_loops(store: Store, logs: list[dict], settings_for, *, days: int, as_of: datetime | None = None,
+               adoption: dict[str, date] | None = None, seed: int = 0, n_boot: int = 2000) -> list[dict]:
+    """The report's `event_logs` entries with each log's work-loop keys added (Jira logs, whose
+    items are issues with their own flow metrics, are left as they are)."""
+    for entry in logs:
+        if str(entry.get("format", "")).startswith("jira") or not entry.get("cases"):
+            continue
+        entry.update(log_loop(store, entry["name"], settings_for(entry["name"]), LogWindow(days, as_of),
+                              adoption_date=(adoption or {}).get(entry["name"]), seed=seed, n_boot=n_boot))
+    return logs

@@ -1,0 +1,87 @@
+"""The slice of changes a report is about: team, agent and landing dates (repositories are `repos`).
+
+One filter for every consumer: `loopmeter report --team/--agent/--from/--to` and the dashboard's
+`/api/report?team=...` both build a `Scope` and hand it to the report in its `Window`, and
+`metrics.changes.changes` applies it to its *result*. Applying it last matters: whether a change
+was reverted is judged against every change in the store (a revert by another team, or after
+`--to`, still reverts it), and each repository's horizon is its own newest landing, not the
+newest one in the slice.
+
+- team: the change's author is a member of that `[[team]]` of loopmeter.toml (`unassigned`: of
+  none), resolved to actor ids by `teams.resolve` when the report starts;
+- agent: the AI-assisted changes are those the agent took part in; changes of other agents only are
+  left out, human changes stay as the comparison's baseline (a per-agent lift);
+- since / until: the change landed in [since, until).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from ..errors import ConfigError
+from ..teams import UNASSIGNED
+
+
+@dataclass(frozen=True)
+class Scope:
+    team: str | None = None
+    #: actor ids of `team`'s members; for `unassigned`, the ids of every member of any team (left out).
+    team_actors: frozenset[str] = frozenset()
+    agent: str | None = None
+    since: date | None = None  # first landing day, inclusive
+    until: date | None = None  # last landing day, inclusive
+
+    @property
+    def empty(self) -> bool:
+        return self.team is None and self.agent is None and self.since is None and self.until is None
+
+    def as_dict(self, repos: list[str] | None) -> dict:
+        """The `filters` key of the report document."""
+        return {"repo": list(repos or []), "team": self.team, "agent": self.agent,
+                "from": self.since.isoformat() if self.since else None,
+                "to": self.until.isoformat() if self.until else None}
+
+
+def check_dates(since: date | None, until: date | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise ConfigError(f"--from {since.isoformat()} is after --to {until.isoformat()}")
+
+
+def team_scope(team: str, by_actor: dict[str, str], names: list[str]) -> frozenset[str]:
+    """Actor ids for `Scope.team_actors`, from `teams.resolve`'s actor -> team mapping."""
+    if team != UNASSIGNED and team not in names:
+        known = ", ".join(names + [UNASSIGNED]) if names else "none: loopmeter.toml defines no [[team]]"
+        raise ConfigError(f"--team: {team!r} is not a team of loopmeter.toml (teams: {known})")
+    if team == UNASSIGNED:
+        return frozenset(by_actor)
+    return frozenset(a for a, t in by_actor.items() if t == team)
+
+
+def _day(d: date) -> ir.Value:
+    return ibis.timestamp(datetime(d.year, d.month, d.day))
+
+
+def apply(t: ir.Table, scope: Scope | None, *, time: str = "done_at", author: str = "author_id",
+          agent: bool = True) -> ir.Table:
+    """`t` cut to `scope`: rows whose `time` is in the dates and whose `author` is in the team;
+    with `agent`, also the agent rule (needs `ai_assisted`, `agents`, `author_agent`)."""
+    if scope is None or scope.empty:
+        return t
+    if scope.since is not None:
+        t = t.filter(t[time] >= _day(scope.since))
+    if scope.until is not None:
+        t = t.filter(t[time] < _day(scope.until + timedelta(days=1)))
+    if scope.team is not None:
+        ids = sorted(scope.team_actors)
+        if scope.team == UNASSIGNED:
+            t = t.filter(t[author].isnull() | ~t[author].isin(ids)) if ids else t
+        else:
+            t = t.filter(t[author].isin(ids)) if ids else t.filter(ibis.literal(False))
+    if agent and scope.agent is not None:
+        t = t.filter(~t.ai_assisted | t.agents.contains(scope.agent).fill_null(False)
+                     | (t.author_agent == scope.agent).fill_null(False))
+    return t

@@ -1,0 +1,91 @@
+"""Sets of repositories: a list file, a directory tree to discover, and each one's refs in one call.
+
+An organisation's ingest names hundreds or thousands of repositories. This module finds them and
+says, with one `git` process per repository, whether anything a store reads from it has moved
+(`refs_state`), so a daily re-run over a thousand quiet repositories costs a thousand `git`
+calls and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+from .git import git
+
+# Directories never worth descending into while looking for repositories: dependency trees and
+# build output hold vendored clones that are not the organisation's work.
+_SKIP_DIRS = {"node_modules", ".venv", "venv", "__pycache__", ".tox", "target", "build", "dist"}
+
+
+def read_repo_list(path: str | os.PathLike[str]) -> list[str]:
+    """Repository paths from a file, one a line; blank lines and `#` comments are skipped.
+
+    Relative paths are taken relative to the list file's folder, so a list can travel with the
+    checkouts it names."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the repository list ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: the repository list is not UTF-8 text") from None
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        q = Path(line).expanduser()
+        if not q.is_absolute():
+            q = p.parent / q
+        if not q.is_dir():
+            raise ConfigError(f"{p} line {n}: {line!r} is not a directory")
+        out.append(str(q))
+    if not out:
+        raise ConfigError(f"{p}: the repository list names no repository")
+    return out
+
+
+def _is_repo(d: Path) -> bool:
+    if (d / ".git").exists():
+        return True
+    # A bare repository (a mirror): HEAD, objects/ and refs/ side by side.
+    return (d / "HEAD").is_file() and (d / "objects").is_dir() and (d / "refs").is_dir()
+
+
+def discover_repositories(root: str | os.PathLike[str]) -> list[str]:
+    """Every git repository at or under `root` (work trees and bare mirrors), sorted by path.
+
+    A repository's own folders are not searched further (submodules and vendored clones inside a
+    repository belong to it, and their history is not the organisation's)."""
+    r = Path(root).expanduser()
+    if not r.is_dir():
+        raise ConfigError(f"--discover: {r} is not a directory")
+    found: list[str] = []
+    for dirpath, dirnames, _ in os.walk(r, followlinks=False):
+        d = Path(dirpath)
+        if _is_repo(d):
+            found.append(str(d))
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(n for n in dirnames if n not in _SKIP_DIRS and not n.startswith("."))
+    if not found:
+        raise ConfigError(f"--discover: no git repository at or under {r}")
+    return sorted(found)
+
+
+def refs_state(path: str | os.PathLike[str], *, salt: str) -> str | None:
+    """A digest of every ref of the repository and of HEAD, from one `git show-ref --head`.
+
+    `salt` carries what else decides the stored result (the branch asked for, whether pull refs
+    are read, the attribution rules, the derivation's version). None when git cannot say (not a
+    repository, no refs): the caller then takes the full path, which reports the problem."""
+    proc = git(Path(path), "show-ref", "--head", check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        return None
+    h = hashlib.sha256(salt.encode())
+    h.update(b"\0")
+    h.update(proc.stdout)
+    return h.hexdigest()

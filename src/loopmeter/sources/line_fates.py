@@ -1,0 +1,447 @@
+"""Where every line that landed on the default branch went: one streaming pass over its history.
+
+Durability (docs/metrics.md) asks whether a change's added lines are still present, unchanged, in
+the default branch's tree N days after it landed. This module walks the first-parent line of the
+ingested head oldest first, with ONE `git log --first-parent -p -U0` process (each commit diffed
+against its first parent, merges included), and keeps, for every line of every file of the current
+tree, the position of the first-parent commit that added it. A line is born when a diff adds it and
+dies when a later diff deletes or changes it; its birth and death positions are all durability needs.
+
+Why line tracking and not `git blame` at checkpoints: blame re-derives each file's history once per
+checkpoint and file (hours on a 40k-commit history at three horizons for every change), while the
+diffs are read once; the tracked state is one small integer per line of the current tree
+(`array('q')`, 8 bytes a line), so memory follows the size of the tree, not of the history.
+bench/durability.py measures the pass against the ingest on the same repository.
+
+Rules that make "present, unchanged" exact and testable:
+- a changed line is a deleted line plus an added line (it dies; the new text is born);
+- a line the same commit deletes in one place and adds, byte for byte, in another (a move, within
+  or across files, also a rename git does not detect) keeps its birth: within one commit, added
+  lines are matched first-in first-out to deleted lines of identical content. Lines whose content
+  without surrounding blanks is shorter than MOVE_MIN bytes (blank lines, lone braces) are not
+  matched, as `git blame -M` also ignores trivial moves;
+- a renamed file keeps its lines' births (git's rename detection, -M);
+- a binary file holds no lines; a file turning binary kills its lines;
+- a revert that restores deleted lines gives them a new birth (the revert commit's).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from array import array
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .git import _GIT_CONFIG, _MISSING_OBJECT, RepoInfo, _git_env
+
+MOVE_MIN = 8
+_EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class LineOrigin:
+    """One commit of the first-parent line: its position, time and the lines its diff added."""
+
+    pos: int
+    sha: str
+    landed_at: datetime  # committer time, naive UTC
+    lines_added: int
+    ai_lines_added: int
+    with_provenance: bool
+
+
+@dataclass
+class LineFates:
+    """The pass's result: the first-parent commits it read, (born_pos, died_pos) -> [lines, ai_lines]
+    for the lines that died in them, and the tracked tree at the end (to resume from)."""
+
+    origins: list[LineOrigin]
+    deaths: dict[tuple[int, int], list[int]]
+    state: "TreeState"
+
+    @property
+    def tracked_lines(self) -> int:
+        """Lines in the head's tree at the end (all still alive)."""
+        return sum(len(a) for a in self.state.files.values())
+
+
+@dataclass
+class TreeState:
+    """Where a pass stopped: the head it reached, how many first-parent commits precede the next one,
+    and per file the birth of each line (pos * 2 + 1 if AI-written); files git could not read."""
+
+    head: str
+    next_pos: int
+    files: dict[str, array]
+    unknown: set[str]
+
+
+def _unquote(p: bytes) -> str:
+    s = p.decode("utf-8", "surrogateescape")
+    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
+        # git's C-style quoting of unusual paths
+        raw = s[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+        return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+    return s
+
+
+def _strip_prefix(p: str) -> str | None:
+    if p == "/dev/null":
+        return None
+    return p[2:] if p[:2] in ("a/", "b/") else p
+
+
+def _log_cmd(info: RepoInfo, head: str) -> list[str]:
+    return ["git", "-C", str(info.path), *_GIT_CONFIG, "log", "--first-parent", "--diff-merges=first-parent",
+            "--reverse", "--root", "-p", "-U0", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+            "--format=%x00%H %ct", head]
+
+
+class _Hunk:
+    __slots__ = ("path", "a", "b", "c", "d", "dels", "adds")
+
+    def __init__(self, path, a, b, c, d):
+        self.path, self.a, self.b, self.c, self.d = path, a, b, c, d
+        self.dels: list[bytes] = []
+        self.adds: list[bytes] = []
+
+
+class _Commit:
+    """One commit's diff as parsed: hunks, renames, files dropped (deleted or turned binary)."""
+
+    __slots__ = ("sha", "ctime", "hunks", "renames", "dropped", "unknown")
+
+    def __init__(self, sha: str, ctime: int):
+        self.sha, self.ctime = sha, ctime
+        self.hunks: list[_Hunk] = []
+        self.renames: list[tuple[str, str]] = []
+        self.dropped: list[str] = []
+        self.unknown: list[str] = []  # files whose blob is missing from the object store
+
+
+def _lines(stream, size: int = 1 << 22) -> Iterator[list[bytes]]:
+    """The output of git as lists of lines (no newline), cut at commit headers (a NUL-led line),
+    so that a hunk never straddles two lists; a list may hold many commits."""
+    rest = b""
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            break
+        buf = rest + chunk
+        cut = buf.rfind(b"\n\x00")
+        if cut < 0:
+            rest = buf
+            continue
+        rest = buf[cut + 1:]
+        yield buf[:cut].split(b"\n")
+    if rest:
+        yield rest.rstrip(b"\n").split(b"\n")
+
+
+def _parse(blocks, on_commit) -> _Commit | None:
+    """Parse `git log -p -U0` (or `git diff -p -U0`) output, calling on_commit for each complete
+    commit. Returns the last commit, which the caller finishes (or re-reads, when git died in it).
+
+    Hunk bodies are taken by their counts (b deleted lines, then d added ones), never by prefix,
+    since a deleted line may itself start with "--- "; lines keep their "-"/"+" prefix."""
+    com: _Commit | None = None
+    old_path = new_path = rename_from = None
+    header_paths: tuple[str | None, str | None] = (None, None)
+    for lines in blocks:
+        i, n = 0, len(lines)
+        while i < n:
+            line = lines[i]
+            i += 1
+            c0 = line[:1]
+            if c0 == b"@":
+                if not line.startswith(b"@@ "):
+                    continue
+                rng = line.split(b" ", 3)
+                a, _, b = rng[1][1:].partition(b",")
+                c, _, d = rng[2][1:].partition(b",")
+                path = new_path if new_path is not None else old_path
+                src = old_path if old_path is not None else path
+                h = _Hunk((src, path), int(a), int(b) if b else 1, int(c), int(d) if d else 1)
+                if h.b:
+                    h.dels = lines[i: i + h.b]
+                    i += h.b
+                    if i < n and lines[i][:1] == b"\\":
+                        i += 1  # "\ No newline at end of file"
+                if h.d:
+                    h.adds = lines[i: i + h.d]
+                    i += h.d
+                    if i < n and lines[i][:1] == b"\\":
+                        i += 1
+                com.hunks.append(h)
+                continue
+            if c0 == b"\x00":
+                if com is not None:
+                    on_commit(com)
+                sha, _, t = line[1:].strip().partition(b" ")
+                com = _Commit(sha.decode(), int(t or 0))
+                old_path = new_path = rename_from = None
+                continue
+            if com is None:
+                com = _Commit("", 0)  # `git diff` output: one commit, no header
+            if c0 == b"d":
+                if line.startswith(b"diff --git "):
+                    body = line[11:]
+                    # "a/X b/Y": exact when X == Y (the common case); otherwise ---/+++ or rename lines say.
+                    half = (len(body) - 1) // 2
+                    if body[half:half + 1] == b" " and body[2:half] == body[half + 3:]:
+                        p = _unquote(body[2:half])
+                        header_paths = (p, p)
+                    else:
+                        header_paths = (None, None)
+                    old_path, new_path = header_paths
+                    rename_from = None
+                elif line.startswith(b"deleted file mode") and old_path is not None:
+                    com.dropped.append(old_path)
+            elif line.startswith(b"--- "):
+                old_path = _strip_prefix(_unquote(line[4:]))
+            elif line.startswith(b"+++ "):
+                new_path = _strip_prefix(_unquote(line[4:]))
+                if new_path is None and old_path is not None:
+                    com.dropped.append(old_path)
+            elif line.startswith(b"rename from "):
+                rename_from = old_path = _unquote(line[12:])
+            elif line.startswith(b"rename to "):
+                new_path = _unquote(line[10:])
+                if rename_from is not None:
+                    com.renames.append((rename_from, new_path))
+            elif line.startswith(b"Binary files "):
+                # "Binary files a/X and b/Y differ": the file holds no lines from now on.
+                com.dropped.extend(p for p in {*header_paths, old_path} if p is not None)
+    return com
+
+
+def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[tuple[int, int]]]] | None = None,
+          *, provenance_shas: set[str] | frozenset[str] = frozenset(), resume: TreeState | None = None) -> LineFates:
+    """Walk the first-parent line of `head` and return every line's birth and death.
+
+    `resume`: the state a previous pass ended in, at a commit of head's first-parent line: only the
+    commits after it are read (an incremental ingest), and positions continue from it.
+
+    `ai_ranges`: sha -> path -> AI-written line ranges of that file as of that commit (from
+    line_provenance); an added line inside them is an AI line. `provenance_shas`: commits whose
+    provenance is known (with or without AI lines).
+
+    A mirror whose object store lacks some blobs makes `git log -p` die at the first commit that
+    needs one: that commit is read again file by file without the missing blobs, and the walk goes
+    on after it. A file whose blob is missing has unknown lines from then on (until it is deleted or
+    created anew): they are recorded as lost (died_pos -1) and left out of every durability count."""
+    t = _Tracker(ai_ranges or {}, provenance_shas, resume)
+    since: str | None = resume.head if resume is not None else None
+    while True:
+        rng = head if since is None else f"{since}..{head}"
+        proc = subprocess.Popen(_log_cmd(info, rng), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(),
+                                bufsize=1 << 20)
+        assert proc.stdout is not None
+        last = _parse(_lines(proc.stdout), t.commit)
+        err = proc.stderr.read() if proc.stderr else b""
+        if proc.wait() == 0:
+            if last is not None:
+                t.commit(last)
+            break
+        text = err.decode("utf-8", "replace")
+        if not _MISSING_OBJECT.search(text):
+            from ..errors import GitFailed
+
+            msg = text.strip().splitlines()
+            raise GitFailed(f"git log -p failed in {info.path}: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
+        # git dies either while printing a commit's diff (`last` is that commit, cut short) or, when
+        # rename detection needs the blob, before printing the commit at all (`last` is then the
+        # previous one, complete, or None). Reading `last` again without missing blobs is exact in
+        # both cases; a commit git never printed is named by rev-list and read the same way.
+        if last is not None:
+            t.commit(_without_missing(info, last.sha, last.ctime))
+            since = last.sha
+            continue
+        first = subprocess.run(["git", "-C", str(info.path), "rev-list", "--first-parent", "--reverse", "--format=%ct",
+                                rng], capture_output=True, env=_git_env()).stdout.split(b"\n")[:2]
+        if len(first) < 2 or not first[0].startswith(b"commit "):
+            from ..errors import GitFailed
+
+            raise GitFailed(f"git log -p failed in {info.path}: {text.strip().splitlines()[-1]}")
+        sha = first[0].split()[1].decode()
+        t.commit(_without_missing(info, sha, int(first[1] or 0)))
+        since = sha
+    end = TreeState(head=head, next_pos=t.base + len(t.origins), files=t.files, unknown=t.unknown)
+    return LineFates(origins=t.origins, deaths=dict(t.deaths), state=end)
+
+
+def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
+    """One commit's first-parent diff with the files whose blobs are missing left out (and named)."""
+    parent = subprocess.run(["git", "-C", str(info.path), "rev-parse", "-q", "--verify", f"{sha}^1"],
+                            capture_output=True, env=_git_env()).stdout.decode().strip()
+    base = parent or "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
+    raw = subprocess.run(["git", "-C", str(info.path), *_GIT_CONFIG, "diff-tree", "-r", "-z", "--no-renames", base, sha],
+                         capture_output=True, env=_git_env()).stdout.split(b"\x00")
+    entries = []  # (old blob, new blob, path); the all-zero id of an added or deleted side is no blob,
+    i = 0  # and a submodule's id (mode 160000) names a commit of another repository
+    while i + 1 < len(raw):
+        meta = raw[i].lstrip(b":").split()
+        if len(meta) >= 5 and b"160000" not in meta[:2]:
+            entries.append((meta[2].decode(), meta[3].decode(), raw[i + 1].decode("utf-8", "surrogateescape")))
+        i += 2
+    null = "0" * 40
+    blobs = "".join(f"{o}\n{n}\n" for o, n, _ in entries if o != null or n != null).encode()
+    check = subprocess.run(["git", "-C", str(info.path), "cat-file", "--batch-check"], input=blobs,
+                           capture_output=True, env=_git_env()).stdout.decode().splitlines()
+    missing = {ln.split()[0] for ln in check if ln.endswith(" missing")} - {null}
+    unknown = [p for o, n, p in entries if o in missing or n in missing]
+    cmd = ["git", "-C", str(info.path), *_GIT_CONFIG, "diff", "-p", "-U0", "-M", "--no-color", "--no-ext-diff",
+           "--no-textconv", base, sha, "--", "."] + [f":(exclude,literal){p}" for p in unknown]
+    out = subprocess.run(cmd, capture_output=True, env=_git_env()).stdout
+    com = _parse([out.rstrip(b"\n").split(b"\n")], lambda c: None) or _Commit("", 0)
+    com.sha, com.ctime, com.unknown = sha, ctime, unknown
+    return com
+
+
+class _Tracker:
+    """The tracked tree (path -> birth of each line, as pos * 2 + ai) and what the pass found."""
+
+    def __init__(self, ai_ranges, provenance_shas, resume: TreeState | None = None):
+        self.ai_ranges = ai_ranges
+        self.provenance_shas = provenance_shas
+        self.files: dict[str, array] = resume.files if resume else {}
+        self.unknown: set[str] = resume.unknown if resume else set()
+        self.base = resume.next_pos if resume else 0
+        self.deaths: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+        self.origins: list[LineOrigin] = []
+
+    def _die(self, v: int, pos: int, n: int = 1) -> None:
+        rec = self.deaths[(v >> 1, pos)]
+        rec[0] += n
+        if v & 1:
+            rec[1] += n
+
+    def commit(self, com: _Commit) -> None:
+        pos = self.base + len(self.origins)
+        for p in com.unknown:
+            # Lines of a file git cannot read: whatever was tracked there has an unknown fate.
+            for v in self.files.pop(p, ()):
+                self._die(v, -1)
+            self.unknown.add(p)
+        for src, dst in com.renames:
+            if src in self.unknown:
+                self.unknown.discard(src)
+                self.unknown.add(dst)
+        lost = 0
+        hunks = [] if self.unknown else com.hunks
+        for h in (com.hunks if self.unknown else ()):
+            src, dst = h.path
+            if h.a == 0 and h.b == 0 and dst in self.unknown:
+                self.unknown.discard(dst)  # created anew: known again
+            if src in self.unknown or dst in self.unknown:
+                lost += h.d
+                continue
+            hunks.append(h)
+        for p in com.dropped:
+            self.unknown.discard(p)
+        added, ai_added = _apply(pos, com.sha, self.files, hunks, com.renames, com.dropped, self._die,
+                                 self.ai_ranges.get(com.sha))
+        if lost:
+            self._die(pos * 2, -1, lost)
+        self.origins.append(LineOrigin(pos=pos, sha=com.sha, landed_at=_EPOCH + timedelta(seconds=com.ctime),
+                                       lines_added=added + lost, ai_lines_added=ai_added,
+                                       with_provenance=com.sha in self.provenance_shas))
+
+
+def _in_ranges(n: int, ranges: list[tuple[int, int]]) -> bool:
+    for a, b in ranges:
+        if a <= n <= b:
+            return True
+    return False
+
+
+def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple[int, int]:
+    """Apply one commit's diff to the tracked tree; record deaths; return (lines added, AI lines added).
+    Hunk lines carry their "-"/"+" prefix."""
+    # 1. Renames move a file's lines before its hunks (which are in the old file's numbering) apply.
+    moved: dict[str, array] = {}
+    for src, dst in renames:
+        if src in files:
+            moved[dst] = files.pop(src)
+    files.update(moved)
+    # Stripped text of every added line: only a deleted line with the same text can be a move.
+    add_keys = [[c[1:].strip() for c in h.adds] for h in hunks]
+    movable = {k for keys in add_keys for k in keys if len(k) >= MOVE_MIN}
+    # 2. What each hunk deletes, read before anything changes (hunks number the old file). Lines
+    #    whose text some added line has wait in the pool; the rest die now, in bulk.
+    pool: dict[bytes, deque] = {}
+    dying: list[int] = []
+    for h in hunks:
+        if not h.b:
+            continue
+        src, dst = h.path
+        arr = files.get(dst) if dst in moved else files.get(src)
+        if arr is None:
+            continue
+        gone = arr[h.a - 1: h.a - 1 + h.b]
+        if not movable:
+            dying.extend(gone)
+            continue
+        keys = [c[1:].strip() for c in h.dels]
+        if movable.isdisjoint(keys):
+            dying.extend(gone)
+            continue
+        for key, v in zip(keys, gone):
+            if key in movable:
+                q = pool.get(key)
+                if q is None:
+                    pool[key] = q = deque()
+                q.append(v)
+            else:
+                dying.append(v)
+    # 3. Values of added lines: a move keeps its birth, anything else is born here.
+    added = ai_added = 0
+    new_vals: list[array] = []
+    born = pos * 2
+    for h, keys in zip(hunks, add_keys):
+        ai = ai_of_commit.get(h.path[1]) if ai_of_commit else None
+        if not ai and (not pool or pool.keys().isdisjoint(keys)):
+            new_vals.append(array("q", [born]) * h.d)
+            added += h.d
+            continue
+        vals = array("q")
+        for k, key in enumerate(keys):
+            q = pool.get(key)
+            if q:
+                vals.append(q.popleft())
+                continue
+            flag = 1 if ai and _in_ranges(h.c + k, ai) else 0
+            vals.append(born + flag)
+            added += 1
+            ai_added += flag
+        new_vals.append(vals)
+    # 4. Deleted lines not matched by a move die here (a matched value left the pool once).
+    for q in pool.values():
+        dying.extend(q)
+    for v, n in Counter(dying).items():
+        die(v, pos, n)
+    # 5. Apply hunks per file, last first, so earlier hunks' old numbering stays valid.
+    by_file: dict[str, list[tuple[_Hunk, array]]] = defaultdict(list)
+    for h, vals in zip(hunks, new_vals):
+        by_file[h.path[1] or h.path[0]].append((h, vals))
+    for path, hs in by_file.items():
+        src = hs[0][0].path[0]
+        arr = files.get(path)
+        if arr is None:
+            arr = files.pop(src, None) if src and src != path else None
+        if arr is None:
+            arr = array("q")
+        for h, vals in sorted(hs, key=lambda x: x[0].a, reverse=True):
+            start = h.a - 1 if h.b else h.a
+            arr[start: start + h.b] = vals
+        files[path] = arr
+    # 6. Files deleted or turned binary: anything still tracked there dies (deleted files already
+    #    lost their lines through their hunks; a binary file's lines have no hunk).
+    for p in dropped:
+        arr = files.pop(p, None)
+        if arr:
+            for v, n in Counter(arr).items():
+                die(v, pos, n)
+    return added, ai_added

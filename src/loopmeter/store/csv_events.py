@@ -1,0 +1,200 @@
+"""A clean CSV event log read by DuckDB's own `read_csv` straight into the store.
+
+Parsing ten million rows in Python (sources/eventlog.py) costs about ten times the CPU of DuckDB's
+parallel reader, so a CSV log is first tried here. This path is an optimisation only, never a
+second definition: it stores exactly what the Python reader would (same item ids, times, actors,
+attributes), and the moment anything in the file needs the reader's judgment (a row without a
+case, activity or usable time, a row of the wrong width, a time in a form other than the strict
+ISO 8601 / whole epoch forms below, a value with surrounding whitespace other than spaces, a
+duplicated or empty header name, a header spanning lines) it gives up, the transaction rolls back
+and the caller runs the Python reader, which records every unusable row with its line number.
+
+Times accepted here: `YYYY-MM-DD[T ]HH:MM[:SS[.ffffff]]` with an optional `Z` or `+HH[:]MM`
+offset (converted to UTC; none means UTC), and 9-13 digit epoch seconds (milliseconds above 1e11),
+which are the forms the Python reader turns into the same instant.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ..sources.eventlog import Mapping
+from .db import Store, transaction
+from .event_logs import LogSummary, _actor_table, _links_table, _replace, case_id
+from .git_load import Identities
+
+_ISO = (r"^(\d{4}-\d{2}-\d{2})[T ]((?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)"
+        r"(Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?$")
+_EPOCH = r"^\d{9,13}$"
+#: DuckDB's null string: a control character no real log writes, so an empty field stays ''.
+_NULL = "\x01"
+
+
+class _Fallback(Exception):
+    """The file needs the Python reader; nothing was written."""
+
+
+def _header(p: Path) -> tuple[list[str], str] | None:
+    """The header and delimiter as the Python reader sees them, or None when this path should not try."""
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as f:
+            sample = f.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return None
+    first = sample.split("\n", 1)[0]
+    delim = "\t" if p.suffix.lower() == ".tsv" or first.count("\t") > first.count(",") else ","
+    if '"' in first or "\n" not in sample:
+        return None  # a quoted header may span lines; a one-line file is too small to matter
+    header = next(csv.reader(io.StringIO(first.rstrip("\r")), delimiter=delim), [])
+    if not header or len(set(header)) != len(header) or any(not h for h in header):
+        return None
+    return header, delim
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _ident(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+def ingest_csv(store: Store, *, name: str, path: str | Path, mapping: Mapping, ids: Identities) -> LogSummary | None:
+    """Replace log `name` with the CSV at `path`, read by DuckDB; None (store untouched) when the
+    file needs the Python reader, which must then be given fresh `Identities` (these may have
+    cached actors whose rows were rolled back)."""
+    p = Path(path)
+    got = _header(p)
+    if got is None:
+        return None
+    header, delim = got
+    if any(c not in header for c in (mapping.case, mapping.activity, mapping.timestamp)) or (
+            mapping.actor and mapping.actor not in header):
+        return None  # the Python reader names the missing column
+    used = {mapping.case, mapping.activity, mapping.timestamp, mapping.actor}
+    others = sorted(c for c in header if c not in used)
+    # One column more than the header, padded with NULL: a row with a field too many fills it
+    # (DuckDB would otherwise forgive a trailing empty field the Python reader refuses), and a
+    # row with one too few leaves a header column NULL. Empty fields stay '' (the null string is
+    # _NULL, which no real log writes), so NULL only ever means padding.
+    extra = "__loopmeter_extra__"
+    while extra in header:
+        extra += "_"
+    columns = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in [*header, extra]) + "}"
+    source = (f"read_csv({_lit(str(p))}, delim={_lit(delim)}, quote='\"', escape='\"', header=true, "
+              f"auto_detect=false, columns={columns}, strict_mode=true, null_padding=true, nullstr={_lit(_NULL)}, "
+              "parallel=PARALLEL)")
+    ragged = " or ".join([f"{_ident(extra)} is not null"] + [f"{_ident(c)} is null" for c in header])
+
+    def cell(c: str) -> str:
+        return f"nullif(trim({_ident(c)}, ' '), '')"
+
+    # json.dumps(attrs, sort_keys=True, ensure_ascii=False) of the non-empty other columns, built
+    # as the same text so a log reads back alike whichever path stored it.
+    pairs = ", ".join(f"struct_pack(k := {_lit(c)}, v := {_ident(c)})" for c in others)
+    attrs = ("'{' || array_to_string(list_transform(list_filter([" + pairs + "], x -> x.v is not null and x.v <> ''), "
+             "x -> to_json(x.k) || ': ' || to_json(x.v)), ', ') || '}'") if others else "'{}'"
+    actor = cell(mapping.actor) if mapping.actor else "null::varchar"
+    ts = f"trim({_ident(mapping.timestamp)}, ' ')"
+    prefix = case_id(name, "")
+    con = store.con
+    con.execute("set enable_progress_bar = false")  # the CLI prints its own summary
+    (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+    # The staged file spills to disk under the store's small default cap, which costs more CPU
+    # than the parsing; a larger cap for this one load keeps the whole ingest under 1 GB.
+    con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_INGEST_MEMORY', '600MB')}'")
+    try:
+        return _attempts(con, source, name=name, path=path, prefix=prefix, mapping=mapping, ids=ids, cell=cell,
+                         ts=ts, actor=actor, attrs=attrs, ragged=ragged)
+    finally:
+        con.execute(f"set memory_limit = '{limit}'")
+
+
+def _attempts(con, source: str, **kw) -> LogSummary | None:
+    ids = kw["ids"]
+    # DuckDB's parallel scanner cannot pad rows when a quoted value spans lines; the serial one can.
+    for parallel in ("true", "false"):
+        try:
+            return _load(con, source.replace('parallel=PARALLEL)', f'parallel={parallel})'), **kw)
+        except _Fallback:
+            _drop_temps(con)
+            return None
+        except duckdb.Error:
+            _drop_temps(con)
+            ids._cache.clear()  # actors met in the rolled-back attempt must be written by the next one
+            ids.new_rows.clear()
+    return None
+
+
+def _load(con, source: str, *, name, path, prefix, mapping, ids, cell, ts, actor, attrs, ragged) -> LogSummary:
+    """Stage, check and store the file in one transaction (see the module docstring).
+
+    One pass over the file stages every row with its parsed time and a flag for anything that
+    needs the Python reader; the events the store receives are a view over the staged rows, so the
+    file's contents are materialised once before they reach `events`."""
+    with transaction(con):
+        con.execute(rf"""
+            create temp table csv_staged as
+            with raw as (
+                select {_lit(prefix)} || {cell(mapping.case)} as item_id, {cell(mapping.case)} as case_value,
+                       {ts} as ts_text, {cell(mapping.activity)} as activity, {actor} as actor, {attrs} as attrs,
+                       regexp_extract({ts}, {_lit(_ISO)}, ['d', 't', 'z']) as iso, ({ragged}) as ragged
+                from {source}
+            ),
+            timed as (
+                select *, case
+                    when iso.d = '' then case when regexp_matches(ts_text, {_lit(_EPOCH)}) then make_timestamp(cast(
+                        case when cast(ts_text as bigint) > 100000000000 then cast(ts_text as bigint) * 1000
+                             else cast(ts_text as bigint) * 1000000 end as bigint)) end
+                    else try_cast(iso.d || ' ' || iso.t as timestamp)
+                       - case when iso.z in ('', 'Z') then interval 0 minute
+                              else (case when iso.z[1] = '-' then -1 else 1 end)
+                                   * (cast(iso.z[2:3] as integer) * 60 + cast(iso.z[-2:] as integer))
+                                   * interval 1 minute end
+                    end as ts
+                from raw
+            )
+            select item_id, ts, activity, actor, attrs,
+                   ragged or case_value is null or activity is null or ts is null
+                   or regexp_matches(case_value, '^\s|\s$') or regexp_matches(activity, '^\s|\s$')
+                   or (actor is not null and regexp_matches(actor, '^\s|\s$')) as bad
+            from timed""")
+        if con.execute("select count(*) from csv_staged where bad").fetchone()[0]:
+            raise _Fallback  # a row the Python reader must judge (and number)
+        actors = [r[0] for r in con.execute(
+            "select distinct actor from csv_staged where actor is not null order by actor").fetchall()]
+        amap = pa.table({"actor": actors, "actor_id": [ids.actor_id(a, "") for a in actors]},
+                        schema=pa.schema([("actor", pa.string()), ("actor_id", pa.string())]))
+        con.register("csv_actor_ids", amap)
+        con.register("new_links", _links_table([]))
+        con.register("new_actors", _actor_table(ids))
+        try:
+            con.execute("create temp view new_events as select s.item_id, s.ts, s.activity, m.actor_id, s.attrs "
+                        "from csv_staged s left join csv_actor_ids m on m.actor = s.actor")
+            con.execute(f"""
+                create temp table new_items as
+                select item_id, {_lit('events:' + name)} as source, 'case' as kind, null::varchar as repo,
+                       null::varchar as team, item_id[{len(prefix) + 1}:] as title, min(ts) as created_at,
+                       min(ts) as started_at, max(ts) as done_at, 'closed' as state, null::bigint as size_lines,
+                       null::varchar as author_id, {_lit('{"log": ')} || to_json({_lit(name)}) || '}}' as attrs
+                from csv_staged group by item_id""")
+            summary = _replace(con, name=name, path=str(path), fmt="csv", skipped=[])
+            con.execute("drop view new_events")
+            con.execute("drop table new_items")
+            con.execute("drop table csv_staged")
+        finally:
+            for t in ("csv_actor_ids", "new_links", "new_actors"):
+                con.unregister(t)
+    return summary
+
+
+def _drop_temps(con) -> None:
+    con.execute("drop view if exists new_events")
+    for t in ("csv_staged", "new_items"):
+        con.execute(f"drop table if exists {t}")

@@ -1,0 +1,122 @@
+"""The dashboard in real headless Chromium, served by a real `Dashboard` on 127.0.0.1.
+
+A person opens it, filters to one repository, opens a week: no console error, the numbers are the
+ones `loopmeter report --json --repo X` prints, the week lists its changes, hostile repository text
+stays text. The README's screenshot (docs/img/dashboard.png) is made here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from browser import CHROMIUM, CHROMIUM_ARGS, in_chromium
+from conftest import ALICE, BOB, CLAUDE_TRAILER, build_demo
+from gitrepo import GitRepo
+from loopmeter import api
+from loopmeter.cli import app
+from loopmeter.config import load_config
+from loopmeter.web import Dashboard
+
+pytestmark = in_chromium
+XSS = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_REPO = "r<svg onload=window.__pwned=2>"
+SHOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "dashboard.png"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dashb")
+    build_demo(root / "demo")
+    r = GitRepo(root / HOSTILE_REPO)
+    r.commit(f"Hostile {XSS} title", author=ALICE, date="2024-01-02T09:00:00+00:00")
+    r.commit(f"Agent work </script><script>window.__pwned=3</script>\n\n{CLAUDE_TRAILER}\n", author=BOB,
+             date="2024-01-09T09:00:00+00:00")
+    r.commit("Plain fix", author=BOB, date="2024-01-30T09:00:00+00:00")
+    store = root / "lm.duckdb"
+    api.ingest([root / "demo", root / HOSTILE_REPO], store_path=store)
+    d = Dashboard(("127.0.0.1", 0), store, config=load_config())
+    threading.Thread(target=d.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{d.server_address[1]}", store
+    d.shutdown()
+    d.server_close()
+
+
+def test_filter_drill_down_and_hostile_text(served):
+    from playwright.sync_api import sync_playwright
+
+    url, store = served
+    cli = CliRunner().invoke(app, ["report", "--store", str(store), "--json", "--repo", HOSTILE_REPO])
+    expected = json.loads(cli.stdout)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            # Playwright's wait_for_function evaluates strings, which the dashboard's CSP forbids; the
+            # CSP is lifted for this page only, so hostile text stays inert by escaping alone.
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url + "/")
+            page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+            assert page.inner_text("#cards .card:first-child .value") == "11"  # 8 demo + 3 hostile
+
+            # Filter to the hostile repository: the numbers become the CLI's for --repo.
+            page.select_option("#f-repo", HOSTILE_REPO)
+            page.click("#filters button[type=submit]")
+            page.wait_for_function("new URLSearchParams(location.search).get('repo') !== null")
+            page.wait_for_function(
+                f"document.querySelector('#cards .card .value').textContent === {json.dumps(str(expected['totals']['changes']))}",
+                timeout=120_000)
+            cards = page.locator("#cards .card .value").all_inner_texts()
+            assert cards[0] == f"{expected['totals']['changes']:,}"
+            assert cards[1] == f"{expected['totals']['validated_changes']:,}"
+            assert cards[4] == f"{expected['totals']['contributors']:,}"
+            assert page.title() == f"loopmeter: {HOSTILE_REPO}"
+
+            # Drill down: the week of 2024-01-08 holds the agent's change, and empty weeks are rows.
+            weeks = page.locator("#weeks tbody tr")
+            assert weeks.count() == 5  # 2024-01-01 .. 2024-01-29, two of them without changes
+            assert page.locator("#weeks tbody tr.empty").count() == 2
+            page.click("#weeks tbody tr[data-week='2024-01-08']")
+            page.wait_for_selector("#week-changes tbody tr td.title", timeout=120_000)
+            listed = page.locator("#week-changes tbody td.title span:first-child").all_inner_texts()
+            assert listed == ["Agent work </script><script>window.__pwned=3</script>"]
+            assert "claude-code" in page.inner_text("#week-changes")
+            page.click("#weeks tbody tr[data-week='2024-01-01']")
+            page.wait_for_function("document.querySelector('#week-title').textContent.includes('2024-01-01')")
+            page.wait_for_selector(f"#week-changes td.title:has-text('Hostile')", timeout=120_000)
+            assert XSS in page.inner_text("#week-changes")
+
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+            page.goto(url + "/?repo=demo")  # the README's view: one repository, agents compared, a week open
+            page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+            page.click("#agents-box summary")
+            page.wait_for_function("document.querySelectorAll('#agents tbody tr').length === 2 && "
+                                   "[...document.querySelectorAll('#agents tbody tr')].every(r => r.cells.length > 2)",
+                                   timeout=120_000)
+            agents = page.locator("#agents tbody tr").all_inner_texts()
+            assert agents[0].startswith("claude-code\t1") and agents[1].startswith("cursor\t1")
+            cursor = json.loads(CliRunner().invoke(app, ["report", "--store", str(store), "--json", "--repo", "demo",
+                                                         "--agent", "cursor"]).stdout)
+            p50 = next(e for e in cursor["lift"] if e["metric"] == "cycle_time_hours_p50")
+            assert f"{p50['ratio']:.2f}×" in agents[1]
+            page.click("#weeks tbody tr[data-week='2024-01-08']")
+            page.wait_for_selector("#week-changes tbody tr td.title", timeout=120_000)
+            SHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOT), full_page=True)
+
+            # A phone: nothing wider than the screen (tables scroll in their own box).
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.on("pageerror", lambda e: errors.append(str(e)))
+            phone.goto(url + f"/?repo=demo")
+            phone.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            assert phone.evaluate("typeof window.__pwned") == "undefined"
+        finally:
+            browser.close()
+    assert errors == []

@@ -1,0 +1,174 @@
+"""The verdict rules (docs/metrics.md "Verdict"), one hand-built design document per rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from loopmeter.lift import verdict as vd
+from loopmeter.lift.results import CYCLE, REVERT_RATE, THROUGHPUT
+
+
+def row(estimator, ratio, lo, hi, *, metric=CYCLE, n_a=200, n_b=200, n_clusters=30, **kw):
+    return {"metric": metric, "estimator": estimator, "ratio": ratio, "ci_low": lo, "ci_high": hi, "n_a": n_a,
+            "n_b": n_b, "n_clusters": n_clusters, "caveats": kw.pop("caveats", []),
+            "caveat_codes": kw.pop("caveat_codes", []), "weeks_before": kw.pop("weeks_before", None),
+            "weeks_after": kw.pop("weeks_after", None), **kw}
+
+
+PERIODS = {"r": {"before_from": "2024-01-01", "adoption": "2024-04-01", "after_until": "2024-07-01"}}
+
+
+def before_after(results, spec=(), *, exposure=0.5, quality=()):
+    return {"design": "before-after", "results": list(results), "specification": list(spec),
+            "quality": list(quality), "exposure": {"ai_share_after": exposure}, "adoption": {}}
+
+
+def cycle(ratio, lo, hi, **kw):
+    return row("log_duration_regression", ratio, lo, hi, periods=PERIODS, **kw)
+
+
+def only(entries, question):
+    (e,) = [e for e in entries if e["question"] == question]
+    return e
+
+
+def test_interval_below_one_for_cycle_time_is_improved_and_above_is_worsened():
+    e = only(vd.verdict([before_after([cycle(0.7, 0.6, 0.85)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "improved"
+    assert e["headline"]["ratio"] == 0.7 and e["headline"]["clustered"] is True
+    assert "0.70x" in e["sentence"] and "0.60 to 0.85" in e["sentence"]
+    e = only(vd.verdict([before_after([cycle(1.3, 1.1, 1.5)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "worsened"
+
+
+def test_more_throughput_is_improved_fewer_reverts_is_improved():
+    tp = row("ratio_of_rates", 1.4, 1.1, 1.8, metric=THROUGHPUT, weeks_before=12, weeks_after=12)
+    rv = row("ratio_of_rates", 0.5, 0.3, 0.8, metric=REVERT_RATE, n_a=3, n_b=6, n_changes_a=300,
+             n_changes_b=300, periods=PERIODS)
+    out = vd.verdict([before_after([tp], quality=[rv])])
+    assert only(out, "throughput_after_vs_before")["status"] == "improved"
+    # Few reverts (events) are expected: the minimum is on the changes judged, not on the reverts.
+    assert only(out, "revert_rate_after_vs_before")["status"] == "improved"
+
+
+def test_interval_containing_one_is_no_detectable_change():
+    e = only(vd.verdict([before_after([cycle(0.9, 0.7, 1.1)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "no_detectable_change"
+    assert "includes no change" in e["sentence"]
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"n_b": 7}, "Only 7 changes with a known duration before adoption"),
+    ({"n_clusters": 4}, "Only 4 authors"),
+])
+def test_below_the_minimums_is_not_enough_data_and_prints_no_ratio(kw, words):
+    e = only(vd.verdict([before_after([cycle(36.27, 20.0, 58.37, **kw)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data"
+    assert words in e["sentence"]
+    assert "36.27" not in e["sentence"] and e["headline"]["ratio"] is None and e["headline"]["ci_low"] is None
+
+
+def test_zero_width_interval_is_never_a_result():
+    e = only(vd.verdict([before_after([cycle(22.61, 22.61, 22.61)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and "zero width" in e["sentence"]
+    assert "22.61" not in e["sentence"]
+
+
+def test_few_weeks_before_adoption_is_not_enough_data():
+    short = {"r": {"before_from": "2024-03-18", "adoption": "2024-04-01", "after_until": "2024-07-01"}}
+    e = only(vd.verdict([before_after([row("log_duration_regression", 0.5, 0.4, 0.6, periods=short)])]),
+             "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and "Only 2 weeks before adoption" in e["sentence"]
+
+
+def test_low_ai_exposure_is_not_credited_to_ai():
+    e = only(vd.verdict([before_after([cycle(0.5, 0.4, 0.6)], exposure=0.04)]), "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data"
+    assert "Only 4% of the changes after adoption were AI-assisted" in e["sentence"]
+    assert e["exposure"] == {"ai_share_after": 0.04, "minimum": vd.MIN_EXPOSURE}
+    # The attribution's own exposure, when the adoption carries it, wins over the design's.
+    d = before_after([cycle(0.5, 0.4, 0.6)], exposure=0.04)
+    d["adoption"] = {"exposure_after": 0.3}
+    assert only(vd.verdict([d]), "cycle_time_after_vs_before")["status"] == "improved"
+
+
+def test_credible_specifications_pointing_both_ways_are_inconsistent():
+    spec = [row("log_duration_regression_author_fe", 1.3, 1.1, 1.6)]
+    e = only(vd.verdict([before_after([cycle(0.7, 0.6, 0.85)], spec)]), "cycle_time_after_vs_before")
+    assert e["status"] == "inconsistent"
+    assert e["agreement"] == {"specifications": 2, "low": 0.7, "high": 1.3, "intervals_disagree": True}
+
+
+def test_cluster_blind_rows_neither_headline_nor_break_agreement():
+    spec = [row("hodges_lehmann", 1.3, 1.1, 1.6), row("ratio_of_medians", 1.3, 1.1, 1.6, clustered=False)]
+    e = only(vd.verdict([before_after([cycle(0.7, 0.6, 0.85)], spec)]), "cycle_time_after_vs_before")
+    assert e["status"] == "improved" and e["agreement"]["specifications"] == 1
+    # Only a cluster-blind row for the question: no headline, so no verdict from it.
+    d = before_after([row("hodges_lehmann", 0.5, 0.4, 0.6, periods=PERIODS)])
+    e = only(vd.verdict([d]), "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and e["headline"] is None
+
+
+def test_small_specification_rows_do_not_count_as_credible():
+    spec = [row("log_duration_regression_author_fe", 1.3, 1.1, 1.6, n_b=5)]
+    e = only(vd.verdict([before_after([cycle(0.7, 0.6, 0.85)], spec)]), "cycle_time_after_vs_before")
+    assert e["status"] == "improved"
+
+
+def test_the_sentence_names_the_caveat_that_matters_most():
+    c = cycle(0.7, 0.6, 0.85, caveats=["Changes differ in size.", "Simpson's paradox: pooled ..."],
+              caveat_codes=["size_mismatch", "simpsons_paradox"])
+    e = only(vd.verdict([before_after([c])]), "cycle_time_after_vs_before")
+    assert e["sentence"].endswith("Main caveat: Simpson's paradox: pooled ...")
+    assert e["caveats"] == c["caveats"]
+
+
+def test_every_status_is_documented():
+    text = open("docs/metrics.md", encoding="utf-8").read()
+    section = text[text.index("## Verdict"):]
+    for s in vd.STATUSES:
+        assert f"`{s}`" in section
+    assert f"{vd.MIN_WEEKS} weeks on each side of adoption (`MIN_WEEKS`" in section
+    assert f"{vd.MIN_EXPOSURE:.0%} of the changes landed after adoption AI-assisted (`MIN_EXPOSURE`" in section
+    assert f"{vd.MIN_VALUES} items in each group" in section and f"{vd.MIN_CLUSTERS} authors" in section
+
+
+def test_its_with_a_zero_week_falls_back_to_the_count_model_and_still_tests_pre_trends():
+    import numpy as np
+    import statsmodels.api as sm
+
+    from loopmeter.lift import checks as cv
+    from loopmeter.lift.weekly import its_level_change
+
+    rng = np.random.default_rng(4)
+    counts = [int(c) for c in rng.poisson(3.0, 10)] + [int(c) for c in rng.poisson(6.0, 10)]
+    counts[2] = 0  # a week with no validated change: no log rate
+    series = [{"event_week": k - 10, "week_start": f"2024-01-{k + 1:02d}", "validated": c, "contributor_weeks": 4,
+               "rate": c / 4} for k, c in enumerate(counts)]
+    del series[5]  # and a week with no activity at all: a 0 in the count series, not a gap
+    est, fits, pre = its_level_change(series)
+    assert est.extra["model"] in ("count_poisson", "count_negbin") and fits is not None
+    assert not isinstance(pre, cv.NotRun)  # the pre-trend check ran on the count model
+    y = np.array(counts, dtype=float)
+    y[5] = 0.0
+    t = np.arange(20.0)
+    X = sm.add_constant(np.column_stack([t, (t >= 10).astype(float), np.maximum(0, t - 10)]))
+    assert est.extra["model"] == "count_poisson"  # these counts are Poisson around the trend
+    fit = sm.GLM(y, X, family=sm.families.Poisson()).fit()  # the point estimate is the GLM's exp(beta_post)
+    assert est.ratio == pytest.approx(float(np.exp(fit.params[2])), rel=1e-6)
+    assert est.ci_low < est.ratio < est.ci_high
+
+
+def test_durability_takes_the_longest_horizon_with_enough_data_and_more_survival_is_better():
+    rows = [{"horizon_days": 14, "ratio": 0.8, "ci_low": 0.7, "ci_high": 0.9, "ai_changes": 300, "human_changes": 900,
+             "authors": 30},
+            {"horizon_days": 30, "ratio": 0.85, "ci_low": 0.75, "ci_high": 0.95, "ai_changes": 200,
+             "human_changes": 600, "authors": 25},
+            {"horizon_days": 90, "ratio": 1.4, "ci_low": 1.2, "ci_high": 1.6, "ai_changes": 6, "human_changes": 50,
+             "authors": 4}]
+    (e,) = vd.verdict([vd.durability_design(rows)])
+    assert e["question"] == "durability_ai_vs_human" and e["status"] == "worsened"
+    assert e["headline"]["horizon_days"] == 30 and e["headline"]["ratio"] == 0.85
+    assert "survived 30 days 0.85x as often" in e["sentence"]
+    # The 90-day row has too few changes to count as a credible specification pointing the other way.
+    assert e["agreement"]["specifications"] == 2 and not e["agreement"]["intervals_disagree"]

@@ -1,0 +1,207 @@
+"""Event logs as work loops (metrics/log_loops.py, metrics/log_lift.py): a CSV written here, ingested
+into a real store, every expected number worked by hand from the file below."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import loopmeter
+from loopmeter import api
+from loopmeter.config import load_config
+from loopmeter.errors import ConfigError, NoData
+from loopmeter.log_settings import LogSettings, ResourceRule
+from loopmeter.metrics.log_loops import LogWindow, log_loop
+from loopmeter.sources.eventlog import Mapping
+from loopmeter.store.db import Store
+
+SRC = Path(loopmeter.__file__).resolve().parents[1]
+
+# A: open 00:00 -> close next day 00:00 = 24 h; 'Pending' from 06:00 to the close = 18 h waiting.
+# B: closed by the agent at 12:00 (12 h), reopened 3 days later (within the 7-day window): reworked.
+# C: 10 h, 8 h pending; an agent closed it and a bot touched it.  D: never closed (open).
+# E: 24 h, done 2024-01-21, the log's newest event: less than a window before the as-of, pending.
+CSV = """case,activity,timestamp,resource
+A,Open,2024-01-01T00:00:00Z,ann
+A,Work,2024-01-01T04:00:00Z,bob
+A,Pending,2024-01-01T06:00:00Z,bob
+A,Close,2024-01-02T00:00:00Z,ann
+B,Open,2024-01-02T00:00:00Z,ann
+B,Close,2024-01-02T12:00:00Z,agent-7
+B,Reopened,2024-01-05T00:00:00Z,ann
+B,Close,2024-01-06T00:00:00Z,ann
+C,Open,2024-01-08T00:00:00Z,bob
+C,Pending,2024-01-08T02:00:00Z,svc-bot
+C,Close,2024-01-08T10:00:00Z,agent-7
+D,Open,2024-01-09T00:00:00Z,ann
+E,Open,2024-01-20T00:00:00Z,ann
+E,Close,2024-01-21T00:00:00Z,ann
+"""
+SETTINGS = LogSettings(
+    name="desk", end=("close",), rework=("reopened",), waiting=("pending",),
+    resources=(ResourceRule("agent-*", "agent"), ResourceRule("SVC-*", "bot")),
+)
+CYCLES = {"A": 24.0, "B": 12.0, "C": 10.0, "E": 24.0}
+WAITS = {"A": 18.0, "B": 0.0, "C": 8.0, "E": 0.0}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    p = tmp_path / "desk.csv"
+    p.write_text(CSV)
+    s = tmp_path / "s.duckdb"
+    api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
+    return s
+
+
+def loop(store: Path, settings: LogSettings = SETTINGS, **kw) -> dict:
+    with Store.open(store, create=False, read_only=True) as s:
+        return log_loop(s, "desk", settings, LogWindow(7), **kw)
+
+
+def test_cycle_time_weekly_throughput_and_ai_share(store: Path):
+    out = loop(store)
+    assert out["as_of"] == "2024-01-21T00:00:00"  # the newest event
+    # Cycle times 10, 12, 24, 24: linear p50 = 18, p85 at rank 2.55 = 24.
+    assert out["cycle_time_hours"] == {"p50": 18.0, "p85": 24.0, "n": 4, "open": 1, "unknown_start": 0}
+    w = {r["week_start"]: r for r in out["weekly"]}
+    assert list(w) == ["2024-01-01", "2024-01-08", "2024-01-15"]
+    # Week 1: A (24 h, validated) and B (12 h, reworked, agent-closed).
+    assert {k: w["2024-01-01"][k] for k in ("done", "validated", "pending", "reworked", "ai_handled", "bot_handled",
+                                             "ai_share", "cycle_p50_hours", "cycle_p85_hours", "waiting_p50_hours")} == {
+        "done": 2, "validated": 1, "pending": 0, "reworked": 1, "ai_handled": 1, "bot_handled": 0, "ai_share": 0.5,
+        "cycle_p50_hours": 18.0, "cycle_p85_hours": 12 + 0.85 * 12, "waiting_p50_hours": 9.0}
+    assert (w["2024-01-08"]["validated"], w["2024-01-08"]["ai_handled"], w["2024-01-08"]["bot_handled"]) == (1, 1, 1)
+    assert (w["2024-01-15"]["done"], w["2024-01-15"]["validated"], w["2024-01-15"]["pending"]) == (1, 0, 1)
+    assert out["ai_share"] == {"ai_handled": 2, "bot_handled": 1, "done": 4, "share": 0.5,
+                               "resources": {"human": 2, "agent": 1, "bot": 1}}
+
+
+def test_waiting_in_configured_activities_and_by_default_at_handoffs(store: Path):
+    out = loop(store)["waiting"]
+    # 0, 0, 8, 18: p50 = 4, p85 at rank 2.55 = 8 + 0.55 * 10; 26 of 70 cycle hours.
+    assert out == {"rule": "activities", "activities": ["pending"], "p50_hours": 4.0, "p85_hours": 13.5, "n": 4,
+                   "share_of_cycle": round(26 / 70, 4)}
+    handoff = loop(store, LogSettings(**{**SETTINGS.__dict__, "waiting": ()}))["waiting"]
+    # A: ann->bob 4 h, bob->bob no, bob->ann 18 h = 22; B: ann->agent 12 h; C: bob->svc 2 h, svc->agent 8 h = 10;
+    # E: ann->ann 0. Sorted 0, 10, 12, 22: p50 = 11.
+    assert handoff["rule"] == "handoff"
+    assert handoff["p50_hours"] == 11.0
+    assert handoff["share_of_cycle"] == round(44 / 70, 4)
+
+
+def test_start_activity_and_no_end_activity(store: Path):
+    # Start at 'Work' (only A has one): A runs 04:00 -> last event 00:00 = 20 h; the others have no start.
+    out = loop(store, LogSettings(start=("work",), rework=("reopened",)))
+    assert out["cycle_time_hours"]["n"] == 1
+    assert out["cycle_time_hours"]["p50"] == 20.0
+    # Without end activities done is each case's last event, so D (one event) is done too,
+    # and B, which has a Reopened event anywhere, is not validated.
+    assert out["cycle_time_hours"]["unknown_start"] == 4
+    assert sum(w["done"] for w in out["weekly"]) == 5
+    assert sum(w["reworked"] for w in out["weekly"]) == 1
+
+
+def test_lift_designs_match_an_independent_computation(store: Path):
+    out = loop(store, adoption_date=date(2024, 1, 8), n_boot=200)
+    ba, ai = out["lift"]["designs"]
+    assert ba["design"] == "before-after" and ba["adoption"]["source"] == "given"
+    med = next(r for r in ba["results"] if r["estimator"] == "ratio_of_medians")
+    after, before = [CYCLES["C"], CYCLES["E"]], [CYCLES["A"], CYCLES["B"]]
+    assert med["ratio"] == pytest.approx(np.median(after) / np.median(before))
+    assert (med["n_a"], med["n_b"], med["comparison"]) == (2, 2, "after/before")
+    ols = next(r for r in ba["results"] if r["estimator"].startswith("log_duration"))
+    geo = np.exp(np.mean(np.log(after)) - np.mean(np.log(before)))
+    assert ols["ratio"] == pytest.approx(geo)
+    # Settled weeks: 2024-01-01 (1 validated) before, 2024-01-08 (1 validated) after; 01-15 is pending.
+    rate = next(r for r in ba["results"] if r["metric"] == "validated_cases_per_week")
+    assert (rate["ratio"], rate["n_weeks_a"], rate["n_weeks_b"]) == (1.0, 1, 1)
+    # AI-handled (B 12 h, C 10 h) against only-human (A 24 h, E 24 h); C, touched by a bot, is still AI.
+    med = next(r for r in ai["results"] if r["estimator"] == "ratio_of_medians")
+    assert med["ratio"] == pytest.approx(11 / 24)
+    assert "selection" in med["caveat_codes"]
+
+
+def test_adoption_is_detected_from_agent_resources(tmp_path: Path):
+    # Weeks 0-3 human only, weeks 4-9 an agent closes half the cases: adoption = week 4's Monday.
+    lines = ["case,activity,timestamp,resource"]
+    for wk in range(10):
+        for i in range(4):
+            day = np.datetime64("2024-01-01") + np.timedelta64(7 * wk + i, "D")
+            who = "agent-1" if wk >= 4 and i % 2 else "ann"
+            lines += [f"c{wk}_{i},Open,{day}T00:00:00Z,ann", f"c{wk}_{i},Close,{day}T0{1 + i}:00:00Z,{who}"]
+    p = tmp_path / "l.csv"
+    p.write_text("\n".join(lines) + "\n")
+    s = tmp_path / "s.duckdb"
+    api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
+    out = loop(s, LogSettings(end=("close",), resources=(ResourceRule("agent-*", "agent"),)), n_boot=100)
+    assert out["lift"]["designs"][0]["adoption"] == {
+        "date": "2024-01-29", "source": "detected", "rule": out["lift"]["designs"][0]["adoption"]["rule"]}
+    assert [w["ai_share"] for w in out["weekly"]] == [0.0] * 4 + [0.5] * 6
+
+
+def test_log_settings_from_loopmeter_toml(tmp_path: Path):
+    p = tmp_path / "loopmeter.toml"
+    p.write_text('[[log]]\nname = "desk"\nend = ["Close"]\nwaiting = "Pending"\nadoption_date = 2024-01-08\n'
+                 '[[log.resource]]\npattern = "agent-*"\nkind = "agent"\n'
+                 '[[log]]\nname = "other"\ncluster = "team"\n')
+    c = load_config(p)
+    s = c.logs.for_log("desk")
+    assert (s.end, s.waiting, s.adoption_date, s.resources[0].kind) == (("close",), ("pending",), date(2024, 1, 8), "agent")
+    assert c.logs.for_log("other").cluster == "team"
+    assert c.logs.for_log("unknown").end == ()
+    p.write_text('[[log.resource]]\npattern = "x"\nkind = "robot"\n')
+    with pytest.raises(ConfigError, match=r"log.resource\[0\].kind must be one of human, agent, bot, not 'robot'"):
+        load_config(p)
+    p.write_text('[[log]]\nend = ["x"]\n')
+    with pytest.raises(ConfigError, match=r"log\[0\] has no name"):
+        load_config(p)
+
+
+def run(*args, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COLUMNS="200", PYTHONPATH=str(SRC))
+    return subprocess.run([sys.executable, "-m", "loopmeter", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+
+
+def test_cli_lift_log_and_report_keys(store: Path):
+    cwd = store.parent
+    (cwd / "loopmeter.toml").write_text('[[log]]\nname = "desk"\nend = ["Close"]\nrework = ["Reopened"]\n'
+                                        'waiting = ["Pending"]\n[[log.resource]]\npattern = "agent-*"\nkind = "agent"\n')
+    r = run("lift", "--log", "desk", "--adoption-date", "desk=2024-01-08", "--window-days", "7", "--json",
+            "--store", store, cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["design"] == "log" and doc["log"] == "desk"
+    assert [d["design"] for d in doc["designs"]] == ["before-after", "ai-vs-human"]
+    assert doc["cycle_time_hours"]["p50"] == 18.0
+    with pytest.raises(NoData, match=r"no event log named 'nope' in the store \(it has: desk\)"):
+        api.log_lift("nope", store_path=store)
+    with pytest.raises(ConfigError, match="LOG=YYYY-MM-DD"):
+        api.log_lift("desk", store_path=store, adoption_dates=["desk=2024-13-01"])
+    entry = api.report_from_store(store_path=store, window_days=7, config=load_config(cwd / "loopmeter.toml"))["event_logs"][0]
+    for key in ("weekly", "cycle_time_hours", "waiting", "ai_share", "lift"):
+        assert key in entry
+    assert entry["waiting"]["p50_hours"] == 4.0
+
+
+def test_team_cluster_comes_from_the_cases_team_attribute(tmp_path: Path):
+    from loopmeter.metrics.log_loops import case_frame
+
+    p = tmp_path / "t.csv"
+    p.write_text("case,activity,timestamp,resource,squad\nA,Open,2024-01-01T00:00:00Z,ann,red\n"
+                 "A,Close,2024-01-01T05:00:00Z,bob,\nB,Open,2024-01-02T00:00:00Z,ann,\n"
+                 "B,Close,2024-01-02T01:00:00Z,ann,\n")
+    s = tmp_path / "s.duckdb"
+    api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
+    with Store.open(s, create=False, read_only=True) as store:
+        df, _ = case_frame(store, "desk", LogSettings(end=("close",), cluster="team", team_attribute="squad"), LogWindow(7))
+    assert dict(zip(df["item_id"], df["cluster"])) == {"events:desk:A": "red", "events:desk:B": "(no team)"}
+    assert dict(zip(df["item_id"], df["cycle_hours"])) == {"events:desk:A": 5.0, "events:desk:B": 1.0}

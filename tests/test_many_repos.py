@@ -1,0 +1,114 @@
+"""Many repositories in one ingest: lists, discovery, and repositories that did not move."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from loopmeter import api, ingestion
+from loopmeter.cli import app
+from loopmeter.errors import ConfigError
+from loopmeter.sources.git_set import discover_repositories, read_repo_list
+from loopmeter.store.db import Store
+from gitrepo import GitRepo
+
+
+def _repo(path, n=3, who=("Ann", "ann@example.com")):
+    r = GitRepo(path)
+    for i in range(n):
+        r.commit(f"change {i}", author=who, date=f"2024-01-0{i + 1}T10:00:00+00:00")
+    return r
+
+
+def test_discover_finds_work_trees_and_bare_mirrors_but_not_repositories_inside_them(tmp_path):
+    a = _repo(tmp_path / "org" / "a")
+    _repo(tmp_path / "org" / "a" / "vendor" / "inner")  # inside a: belongs to a
+    subprocess.run(["git", "clone", "-q", "--mirror", str(a.path), str(tmp_path / "org" / "team" / "b.git")], check=True)
+    (tmp_path / "org" / "notes").mkdir()
+    found = discover_repositories(tmp_path / "org")
+    assert found == [str(tmp_path / "org" / "a"), str(tmp_path / "org" / "team" / "b.git")]
+
+
+def test_discover_of_a_folder_without_repositories_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no git repository at or under"):
+        discover_repositories(tmp_path / "empty")
+
+
+def test_a_repository_list_skips_comments_and_resolves_paths_next_to_it(tmp_path):
+    _repo(tmp_path / "x")
+    _repo(tmp_path / "y")
+    lst = tmp_path / "repos.txt"
+    lst.write_text(f"# our services\nx\n\n{tmp_path / 'y'}\n")
+    assert read_repo_list(lst) == [str(tmp_path / "x"), str(tmp_path / "y")]
+    lst.write_text("x\nmissing\n")
+    with pytest.raises(ConfigError, match=r"repos.txt line 2: 'missing' is not a directory"):
+        read_repo_list(lst)
+
+
+def _count_derivations(monkeypatch) -> list[str]:
+    seen: list[str] = []
+    real = ingestion.derive_changes
+
+    def counting(store, repo, matcher):
+        seen.append(repo)
+        return real(store, repo, matcher)
+
+    monkeypatch.setattr(ingestion, "derive_changes", counting)
+    return seen
+
+
+def test_an_idle_rerun_reads_and_derives_nothing(tmp_path, monkeypatch):
+    a, b = _repo(tmp_path / "a"), _repo(tmp_path / "b", who=("Bo", "bo@example.com"))
+    store = tmp_path / "s.duckdb"
+    derived = _count_derivations(monkeypatch)
+    first = api.ingest([a.path, b.path], store_path=store)
+    assert [r.unchanged for r in first] == [False, False] and sorted(derived) == ["a", "b"]
+    with Store.open(store) as s:
+        before = s.con.execute("select count(*), max(ingested_at) from repos").fetchone()
+
+    derived.clear()
+    again = api.ingest([a.path, b.path], store_path=store)
+    assert derived == []  # nothing moved: no derivation, no registration
+    assert [(r.repo, r.unchanged, r.new_commits, r.changes) for r in again] == [("a", True, 0, 3), ("b", True, 0, 3)]
+    with Store.open(store) as s:
+        assert s.con.execute("select count(*), max(ingested_at) from repos").fetchone() == before
+
+    b.commit("one more", author=("Bo", "bo@example.com"), date="2024-02-01T10:00:00+00:00")
+    third = api.ingest([a.path, b.path], store_path=store)
+    assert derived == ["b"]
+    assert [(r.repo, r.unchanged, r.new_commits) for r in third] == [("a", True, 0), ("b", False, 1)]
+    assert third[1].changes == 4
+
+
+def test_a_new_tag_or_changed_signatures_read_the_repository_again(tmp_path, monkeypatch):
+    a = _repo(tmp_path / "a")
+    store = tmp_path / "s.duckdb"
+    derived = _count_derivations(monkeypatch)
+    api.ingest([a.path], store_path=store)
+    a.tag("v1.0")
+    api.ingest([a.path], store_path=store)
+    assert derived == ["a", "a"]
+    with Store.open(store) as s:
+        assert s.con.execute("select name from git_tags").fetchall() == [("v1.0",)]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loopmeter.toml").write_text('[[attribution.signature]]\nagent = "acme"\nevidence = "trailer"\nemail = "agent@acme.example"\n'
+                                           'confidence = 0.9\ndescription = "acme agent"\n')
+    api.ingest([a.path], store_path=store)
+    assert derived == ["a", "a", "a"]
+
+
+def test_cli_discover_prints_one_line_for_the_unchanged(tmp_path):
+    for name in ("a", "b", "c"):
+        _repo(tmp_path / "org" / name)
+    store = tmp_path / "s.duckdb"
+    runner = CliRunner()
+    first = runner.invoke(app, ["ingest", "--discover", str(tmp_path / "org"), "--store", str(store)])
+    assert first.exit_code == 0, first.output
+    assert "a: 3 new commits (full)" in first.output
+    again = runner.invoke(app, ["ingest", "--discover", str(tmp_path / "org"), "--store", str(store)])
+    assert again.exit_code == 0, again.output
+    assert "3 of 3 repositories unchanged since the last ingest" in again.output
+    assert "new commits" not in again.output
