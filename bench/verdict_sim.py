@@ -15,6 +15,11 @@ interval; simpson -> `inconsistent` or the within-repository answer (`improved`)
 
     /work/main/.venv/bin/python bench/verdict_sim.py --runs 100 [--scenario null] [--n-boot 200]
 
+Last measured (--spec-boot 200; docs/metrics.md "Verdict" has the table): null, 30 runs:
+cycle time after/before no_detectable_change 30/30, throughput 29/30, AI vs human 27/30; effect,
+20 runs: improved 20/20 for cycle time and throughput, truth inside 19/20 each; Simpson, 10 runs:
+inconsistent 10/10. About 20-60 s a run on a shared 2-core machine.
+
 The bootstrap replicates of the headline rows are --n-boot (the cycle-time headline is a
 regression and has none); the specification table's alternatives use SPEC_BOOT as in a report
 unless --spec-boot says otherwise.

@@ -36,6 +36,7 @@ def gappy(tmp_path_factory):
     r.commit("two", author=BOB, date="2024-01-09T09:00:00+00:00")
     r.commit("three", author=BOB, date="2024-01-30T09:00:00+00:00")
     store = root / "lm.duckdb"
+    api.ingest([root / "gappy"], store_path=store)
     return root / "gappy", store
 
 
@@ -78,8 +79,9 @@ def test_help_shows_value_names_not_python_types(capsys, monkeypatch):
     assert "PATH..." in _help(capsys, "analyze")
 
 
-def test_ingest_and_report_name_their_steps(gappy):
-    repo, store = gappy
+def test_ingest_and_report_name_their_steps(gappy, tmp_path):
+    repo, _ = gappy
+    store = tmp_path / "fresh.duckdb"
 
     class Steps(Progress):
         def __init__(self):
@@ -90,11 +92,13 @@ def test_ingest_and_report_name_their_steps(gappy):
 
     p = Steps()
     api.ingest([repo], store_path=store, progress=p)
-    assert p.steps == ["finishing the ingest", "deriving changes", "linking pull requests and issues", "done"]
+    assert p.steps[0] == "finishing the ingest" and p.steps[-1] == "done"
+    assert {"deriving changes", "linking pull requests and issues"} <= set(p.steps)
     steps: list[str] = []
     api.report_from_store(store_path=store, progress=steps.append)
-    assert steps == ["counting changes", "weekly series", "lift", "flow metrics", "lift designs",
-                     "agent legibility", "agent loops"]
+    # Each part of the report is named once as it starts (other parts may be added over time).
+    assert steps[0] == "counting changes" and len(set(steps)) == len(steps)
+    assert {"weekly series", "lift designs", "flow metrics"} <= set(steps)
 
 
 def test_ingest_and_export_json(gappy, tmp_path):
@@ -102,8 +106,9 @@ def test_ingest_and_export_json(gappy, tmp_path):
     r = lm("ingest", str(repo), "--store", str(store), "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["git"] == [{"repo": "gappy", "path": str(repo), "new_commits": 0, "head_commits": 3, "changes": 3,
-                           "incremental": True, "warnings": []}]
+    want = {"repo": "gappy", "path": str(repo), "new_commits": 0, "head_commits": 3, "changes": 3,
+            "incremental": True, "warnings": []}
+    assert len(out["git"]) == 1 and {k: out["git"][0][k] for k in want} == want
     assert (out["api"], out["sessions"], out["event_logs"]) == ([], [], [])
     r = lm("export", str(tmp_path / "log.xes"), "--format", "xes", "--store", str(store), "--json")
     assert r.returncode == 0, r.stderr
@@ -111,7 +116,7 @@ def test_ingest_and_export_json(gappy, tmp_path):
     assert (x["format"], x["path"], x["items"]) == ("xes", str(tmp_path / "log.xes"), 3)
 
 
-def test_weekly_table_has_empty_weeks_and_fits_100_columns_with_whole_numbers(gappy):
+def test_weekly_table_has_empty_weeks_and_fits_100_columns_with_whole_numbers(gappy, capsys, monkeypatch):
     repo, store = gappy
     doc = api.report_from_store(store_path=store)
     assert [w["week_start"] for w in doc["weekly"]] == ["2024-01-01", "2024-01-08", "2024-01-29"]
@@ -124,26 +129,33 @@ def test_weekly_table_has_empty_weeks_and_fits_100_columns_with_whole_numbers(ga
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "…" not in text  # no cut header or cell
     assert re.search(r"│ 2024-W03\s+│\s+0 │\s+0 │\s+0 │\s+0 │\s+0 │", text)
-    # The CLI renders the same with colour forced: every ratio is one run of text, not split by a highlighter.
-    r = lm("report", "--store", str(store), env={"FORCE_COLOR": "1", "COLUMNS": "100", "TTY_COMPATIBLE": "1"})
-    assert r.returncode == 0, r.stderr
-    assert "\x1b[" in r.stdout and not re.search(r"\d\x1b\[[0-9;]*m[\d.x]", r.stdout)
+    # The CLI's rendering with colour forced: every number is one run of text, not split by a highlighter.
+    from loopmeter.cli import _emit
+
+    capsys.readouterr()
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    _emit(doc, False, None)
+    out = capsys.readouterr().out
+    assert "\x1b[" in out and "2024-W03" in out
+    # Rich's highlighter would colour each number bold cyan ("\x1b[1;36m0.74\x1b[0mx").
+    assert "\x1b[1;36m" not in out
 
 
 def test_library_warnings_stay_off_the_terminal_unless_debug(gappy):
     repo, store = gappy
-    # A library warning raised while a report is computed (as statsmodels' RuntimeWarning was).
+    # A library warning raised while a report is computed (as statsmodels' RuntimeWarning was); the
+    # report itself is stood in for, so that only the command's handling of the warning is timed.
     code = ("import sys, warnings; from loopmeter import api, cli\n"
-            "real = api.report_from_store\n"
             "def warned(**kw):\n"
             "    warnings.warn('invalid value encountered in sqrt', RuntimeWarning)\n"
-            "    return real(**kw)\n"
+            "    return {'schema': 'stand-in'}\n"
             "api.report_from_store = warned\n"
             "sys.argv = ['loopmeter', *sys.argv[1:]]\n"
             "cli.main()\n")
-    quiet = subprocess.run([sys.executable, "-c", code, "report", "--store", str(store)], capture_output=True, text=True,
-                           timeout=120)
-    assert quiet.returncode == 0 and "RuntimeWarning" not in quiet.stderr + quiet.stdout
-    loud = subprocess.run([sys.executable, "-c", code, "report", "--store", str(store), "--debug"], capture_output=True,
-                          text=True, timeout=120)
+    args = ["report", "--json", "--store", str(store)]
+    quiet = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and json.loads(quiet.stdout) == {"schema": "stand-in"}
+    assert "Warning" not in quiet.stderr
+    loud = subprocess.run([sys.executable, "-c", code, *args, "--debug"], capture_output=True, text=True, timeout=120)
     assert loud.returncode == 0 and "RuntimeWarning: invalid value encountered in sqrt" in loud.stderr

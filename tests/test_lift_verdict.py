@@ -42,7 +42,7 @@ def test_interval_below_one_for_cycle_time_is_improved_and_above_is_worsened():
 
 
 def test_more_throughput_is_improved_fewer_reverts_is_improved():
-    tp = row("ratio_of_rates", 1.4, 1.1, 1.8, metric=THROUGHPUT, weeks_before=12, weeks_after=12)
+    tp = row("poisson_author_fe", 1.4, 1.1, 1.8, metric=THROUGHPUT, weeks_before=12, weeks_after=12)
     rv = row("ratio_of_rates", 0.5, 0.3, 0.8, metric=REVERT_RATE, n_a=3, n_b=6, n_changes_a=300,
              n_changes_b=300, periods=PERIODS)
     out = vd.verdict([before_after([tp], quality=[rv])])
@@ -172,3 +172,24 @@ def test_durability_takes_the_longest_horizon_with_enough_data_and_more_survival
     assert "survived 30 days 0.85x as often" in e["sentence"]
     # The 90-day row has too few changes to count as a credible specification pointing the other way.
     assert e["agreement"]["specifications"] == 2 and not e["agreement"]["intervals_disagree"]
+
+
+def test_a_handful_of_authors_on_one_side_is_not_enough_data():
+    # 78 AI-assisted changes, all by 2 people: a comparison of those two with the team.
+    e = only(vd.verdict([before_after([cycle(2.38, 1.09, 5.19, n_clusters=40, n_clusters_a=2, n_clusters_b=38)])]),
+             "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data"
+    assert "Only 2 authors have changes with a known duration after adoption" in e["sentence"]
+    assert f"{vd.MIN_GROUP_CLUSTERS} authors on each side (`MIN_GROUP_CLUSTERS`" in open(
+        "docs/metrics.md", encoding="utf-8").read()
+
+
+def test_one_author_making_most_changes_counts_as_few_effective_authors():
+    from loopmeter.lift.results import effective_clusters
+
+    assert effective_clusters([10, 10, 10, 10]) == 4.0  # equal authors count fully
+    assert effective_clusters([70, 1, 1, 1, 1, 1, 1, 1, 1]) == pytest.approx(78 ** 2 / (70 ** 2 + 8), abs=0.01)
+    e = only(vd.verdict([before_after([cycle(2.38, 1.09, 5.19, n_clusters=12, n_clusters_a=7, n_clusters_b=7,
+                                             effective_clusters_a=1.2, effective_clusters_b=6.0)])]),
+             "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and "amount to only 1.2 equal ones" in e["sentence"]

@@ -1,5 +1,6 @@
 """The verdict on simulated teams with planted truths (bounded: one seeded run per scenario; the
-rates over many seeds are bench/verdict_sim.py's)."""
+rates over many seeds are bench/verdict_sim.py's). A planted effect giving `improved` with the
+truth inside the interval is tests/test_verdict_cli.py's report on its planted store."""
 
 from __future__ import annotations
 
@@ -21,17 +22,6 @@ def root(tmp_path_factory):
     specification.SPEC_BOOT = designs.SPEC_BOOT = 100
     yield tmp_path_factory.mktemp("verdict")
     specification.SPEC_BOOT = designs.SPEC_BOOT = saved
-
-
-def test_planted_effect_is_improved_with_the_truth_inside_the_interval(root):
-    out = run_scenario(root, "effect", seed=1)
-    cycle = _entry(out, "cycle_time_after_vs_before")
-    assert cycle["status"] == "improved"
-    assert cycle["headline"]["ci_low"] <= 0.7 <= cycle["headline"]["ci_high"]
-    assert cycle["headline"]["clustered"] is True and cycle["headline"]["n_clusters"] == 12
-    assert _entry(out, "throughput_after_vs_before")["status"] == "improved"
-    # AI changes nothing within the period after adoption: no AI-vs-human difference.
-    assert _entry(out, "cycle_time_ai_vs_human")["status"] == "no_detectable_change"
 
 
 def test_planted_null_is_no_detectable_change(root):

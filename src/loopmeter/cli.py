@@ -55,12 +55,30 @@ RepoUrlOpt = Annotated[Optional[list[str]], typer.Option(
 PullOpt = Annotated[bool, typer.Option("--pull-refs/--no-pull-refs", help="Read squash merges' own commits from refs/pull/N/head.")]
 
 
+class _Busy(SpinnerColumn):
+    """Spins while the bar fills and while a step after it runs (Rich's stops at 100%)."""
+
+    def render(self, task):
+        return self.spinner.render(task.get_time()) if task.fields.get("busy") or not task.finished else self.finished_text
+
+
+class _Elapsed(TimeElapsedColumn):
+    """Keeps counting through the steps after the bar is full (Rich's stops at 100%)."""
+
+    def render(self, task):
+        from datetime import timedelta
+
+        from rich.text import Text
+
+        return Text(str(timedelta(seconds=int(task.elapsed or 0))), style="progress.elapsed")
+
+
 class _RichProgress(IngestProgress):
     def __init__(self, console: Console):
         self.console = console
         self.bar = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+            _Busy(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"), _Elapsed(), TimeRemainingColumn(), console=console,
             transient=False,
         )
         self.task = None
@@ -91,7 +109,9 @@ class _RichProgress(IngestProgress):
     def step(self, name: str) -> None:
         """After the bar is full: the step now running, beside the elapsed time that keeps counting."""
         if self.task is not None:
-            self.bar.update(self.task, description=f"{self.repo}: {escape(name)}")
+            self.bar.update(self.task, description=f"{self.repo}: {escape(name)}", busy=name != "done")
+            if name == "done":
+                self.bar.stop_task(self.task)
 
     def advance(self, n: int) -> None:
         if self.task is not None:
@@ -102,6 +122,8 @@ class _RichProgress(IngestProgress):
 
     def stop(self) -> None:
         if self.bar.live.is_started:
+            if self.task is not None and self.bar.tasks[-1].fields.get("busy"):
+                self.step("done")  # a report step was the last thing shown; it has finished
             self.bar.stop()
 
 

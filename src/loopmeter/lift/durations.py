@@ -22,7 +22,7 @@ from ..stats.regression import identifying_groups, log_duration_ols, with_and_wi
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
 from . import checks as cv
 from .inputs import first_seen_by_repo, no_estimate, periods
-from .results import CYCLE, LABELS, add_caveats, result_row
+from .results import CYCLE, LABELS, add_caveats, effective_clusters, result_row
 from .units import REPO, Unit
 
 #: The novelty check compares the first NOVELTY_WEEKS weeks after adoption with the rest.
@@ -176,8 +176,18 @@ def duration_results(design: str, comparison: str, g: Groups, *, seed: int, n_bo
             est = fn(g, seed, n_boot)
         if est is None:
             continue
-        out.append(result_row(design, CYCLE, comparison, est))
+        out.append(result_row(design, CYCLE, comparison, est, **_group_clusters(g)))
     return out
+
+
+def _group_clusters(g: Groups) -> dict:
+    """Authors with a finished item on each side, and how many equal authors they amount to (Kish):
+    a clustered interval with a handful of authors on one side, or one author making most of its
+    changes, rests on those few people however many changes they made (the verdict's minimum)."""
+    a, b = g.a.loc[g.a["observed"], "author_id"], g.b.loc[g.b["observed"], "author_id"]
+    return {"n_clusters_a": int(a.nunique()), "n_clusters_b": int(b.nunique()),
+            "effective_clusters_a": effective_clusters(a.value_counts()),
+            "effective_clusters_b": effective_clusters(b.value_counts())}
 
 
 def _within_repo_ratios(g: Groups) -> list[tuple[str, float | None, int]]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..stats.lift import ratio_of_rates
 from .inputs import Periods, no_estimate
-from .results import LABELS, REVERT_RATE, result_row
+from .results import LABELS, REVERT_RATE, effective_clusters, result_row
 
 
 def _landed_in_periods(df: pd.DataFrame, p: Periods) -> pd.DataFrame:
@@ -56,4 +56,7 @@ def revert_rate_before_after(df: pd.DataFrame, p: Periods, *, seed: int, n_boot:
     est = ratio_of_rates(ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
                          ex["before"].to_numpy(float), n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
     return result_row("before-after", REVERT_RATE, "after/before", est, n_changes_a=n_after, n_changes_b=n_before,
+                      n_clusters_a=int((ex["after"] > 0).sum()), n_clusters_b=int((ex["before"] > 0).sum()),
+                      effective_clusters_a=effective_clusters(ex["after"]),
+                      effective_clusters_b=effective_clusters(ex["before"]),
                       revert_rate_a=float(np.sum(ev["after"]) / n_after), revert_rate_b=float(np.sum(ev["before"]) / n_before))

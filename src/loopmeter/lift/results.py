@@ -39,6 +39,15 @@ def result_row(design: str, metric: str, comparison: str, est: Estimate | Mappin
     return out
 
 
+def effective_clusters(counts) -> float:
+    """Kish's effective number of clusters, (sum n)^2 / sum n^2 over the clusters' item counts:
+    the number of equal-sized authors that would carry as much information. Ten authors of whom
+    one made 90% of the changes are about 1.2 effective authors, not ten."""
+    c = [float(x) for x in counts if x > 0]
+    sq = sum(x * x for x in c)
+    return round(sum(c) ** 2 / sq, 2) if sq else 0.0
+
+
 def add_caveats(result: dict, *caveats: cv.Outcome) -> None:
     """Add the checks that fired (a check that could not run is no caveat on the number)."""
     for c in caveats:

@@ -32,6 +32,8 @@ def spec_row(metric: str, est: Estimate | Mapping, *, window_days: int | None, p
     return {"metric": metric, "estimator": d.get("estimator"), "window_days": window_days, "period": period,
             "ratio": d.get("ratio"), "ci_low": d.get("ci_low"), "ci_high": d.get("ci_high"),
             "n_a": d.get("n_a"), "n_b": d.get("n_b"), "n_clusters": d.get("n_clusters"), "chosen": chosen,
+            **{k: d[k] for k in ("n_clusters_a", "n_clusters_b", "effective_clusters_a", "effective_clusters_b")
+               if k in d},
             **({"clustered": d["clustered"]} if "clustered" in d else {})}
 
 

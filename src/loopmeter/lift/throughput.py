@@ -15,7 +15,7 @@ from ..stats.poisson_fe import poisson_rate_ratio_author_fe
 from . import checks as cv
 from .durations import NOVELTY_WEEKS
 from .inputs import first_seen_by_repo, last_full_week, no_estimate, periods
-from .results import LABELS, THROUGHPUT, add_caveats, result_row
+from .results import LABELS, THROUGHPUT, add_caveats, effective_clusters, result_row
 from .units import REPO, Unit
 from .weekly import event_time_series, its_level_change, series_event_study, staggered_did
 
@@ -55,10 +55,13 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     ex = ex.reindex(ev.index, fill_value=0)
     est = ratio_of_rates(ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
                          ex["before"].to_numpy(float), n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
+    sides = dict(weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()),
+                 n_clusters_a=int((ex["after"] > 0).sum()), n_clusters_b=int((ex["before"] > 0).sum()),
+                 effective_clusters_a=effective_clusters(ev["after"]),
+                 effective_clusters_b=effective_clusters(ev["before"]))
     r = result_row("before-after", THROUGHPUT, "after/before", est, window_days=window.days,
                 periods={k: {"before_from": p.before_from[k].isoformat(), "adoption": p.adoption[k].isoformat(),
-                             "after_until": p.after_until[k].isoformat()} for k in p.adoption},
-                weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()))
+                             "after_until": p.after_until[k].isoformat()} for k in p.adoption}, **sides)
     series = event_time_series(a, p, single)
     selection, novelty = cv.selection("before-after"), _throughput_novelty(series)
     found = [selection, novelty, _throughput_simpsons(a, r.get("ratio"), single, unit)]
@@ -68,7 +71,7 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     fe = poisson_rate_ratio_author_fe(ev["after"].to_numpy(float), ex["after"].to_numpy(float),
                                       ev["before"].to_numpy(float), ex["before"].to_numpy(float),
                                       labels=LABELS["after/before"])
-    fe_r = result_row("before-after", THROUGHPUT, "after/before", fe, window_days=window.days)
+    fe_r = result_row("before-after", THROUGHPUT, "after/before", fe, window_days=window.days, **sides)
     few = cv.few_identifying_authors(fe.extra["n_identifying_authors"], fe.extra["n_identifying_changes"],
                                      fe.n_clusters, LABELS["after/before"], changes="validated changes",
                                      side="active with validated changes")

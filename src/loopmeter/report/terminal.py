@@ -137,9 +137,9 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         console.print(rt)
 
     if a["changes_by_agent"]:
-        at = Table(title="changes by agent (lower bound)", title_justify="left")
+        at = Table(title="changes by agent", title_justify="left")
         at.add_column("agent")
-        at.add_column("changes", justify="right")
+        at.add_column("changes (at least)", justify="right")
         for agent, n in a["changes_by_agent"].items():
             at.add_row(escape(agent), _f(n))
         console.print(at)
