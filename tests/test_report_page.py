@@ -114,6 +114,72 @@ def test_verdict_rows_carry_status_number_interval_and_exposure():
     assert html.index('id="headline"') < html.index('id="lift"')
 
 
+def test_every_question_lift_verdict_asks_has_its_row():
+    """Each question lift/verdict.py can answer has a plain label here; the durability entry, built
+    by lift/verdict.py itself from durability rows, shows its ratio, interval and horizon."""
+    from loopmeter.lift.verdict import QUESTIONS as ASKED
+    from loopmeter.lift.verdict import durability_design, verdict
+    from loopmeter.report.verdict_view import QUESTIONS as SHOWN
+
+    assert set(ASKED) <= set(SHOWN)
+    rows = [{"horizon_days": h, "ratio": 1.12, "ci_low": 1.05, "ci_high": 1.25, "ai_changes": 300,
+             "human_changes": 900, "authors": 40} for h in (30, 90)]
+    entries = verdict([durability_design(rows)])
+    assert [e["question"] for e in entries] == ["durability_ai_vs_human"] and entries[0]["status"] == "improved"
+    doc, changes = sample(hostile=False)
+    doc["verdict"] = verdict_entries() + entries
+    html = render_page(doc, changes)
+    verdict_block = html[html.index('id="verdict"'):html.index('id="headline"')]
+    last = verdict_block[verdict_block.rindex('<div class="v '):]
+    assert "Lines that last (quality)" in last and 'href="#g-durability"' in last
+    assert "1.12×" in last and "1.05–1.25" in last and "lines kept, 90 days" in last and "300 vs 900, 40 people" in last
+
+
+def test_mains_sections_are_on_the_page_escaped_and_detail_collapsed():
+    """Evidence classes, automation accounts, adoption evidence and exposure, line provenance and
+    durability, work loops, experiments and incidents: each on the new page, hostile names as text,
+    their tables in collapsed sections."""
+    doc, changes = sample()
+    evil = IMG_ONERROR
+    doc["attribution"].update(by_class={"authored": 30, "assisted": 5, "suggestion": 7, "message": 2},
+                              ai_classes=["authored", "assisted"], changes_not_counted=9,
+                              automation_accounts=[{"name": evil, "email": "bot@x", "changes": 12}],
+                              lines={"commits_with_provenance": 3, "ai_lines_added": 11,
+                                     "lines_added_with_provenance": 17, "ai_share": 11 / 17})
+    doc["adoption"].update(exposure_after=0.34, evidence=[{"agent": evil, "class": "authored",
+                                                           "first_seen": "2025-01-06", "changes_in_first_4_weeks": 5}])
+    doc["lines_weekly"] = [{"week": "2025-01-06", "ai_share": 0.5, "ai_lines_added": 5,
+                            "lines_added_with_provenance": 10}]
+    doc["durability"] = [{"origin": "ai", "horizon_days": 30, "changes": 10, "lines_added": 100,
+                          "lines_surviving": 90, "share": 0.9}]
+    doc["durability_lift"] = [{"horizon_days": 30, "ratio": 1.1, "ci_low": 1.0, "ci_high": 1.2,
+                               "ai_share": 0.9, "human_share": 0.82, "authors": 9}]
+    doc["event_logs"] = [{"name": evil, "format": "csv", "cycle_time_hours": {"n": 4, "open": 1, "p50": 18, "p85": 24},
+                          "weekly": [{"validated": 2}], "waiting": {}, "ai_share": {"share": 0.5}, "lift": {}}]
+    doc["experiments"] = [{"name": evil, "runs": 3, "failed_share": 0.0, "agent_share": 1.0}]
+    doc["incidents"] = {"services": [{"service": evil, "repo": None, "incidents": 2, "open": 0}]}
+    html = render_page(doc, changes)
+    assert evil not in html
+    shown = evil.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;")
+    assert html.count(shown) >= 6  # accounts, adoption evidence, work loops, experiments, incidents, event logs
+
+    def collapsed(marker: str) -> None:
+        """`marker` sits inside a <details> that is not open."""
+        at = html.index(marker)
+        opened = html.rfind("<details", 0, at)
+        assert opened != -1 and html.find("</details>", opened) > at and " open" not in html[opened:html.index(">", opened)]
+
+    collapsed('id="evidence-classes"')
+    collapsed('id="automation-accounts"')
+    collapsed('id="durability"')
+    collapsed('id="chart-ai-lines"')
+    collapsed("The date stands on")
+    assert "34.0% AI-assisted since" in html  # exposure after adoption, in the adoption summary
+    assert "<strong>64.7%</strong> of their added lines" in html and "30 days <strong>1.10×</strong>" in html
+    for anchor in ("work-loops", "experiments", "incidents", "ai-lines"):
+        assert f'<h2 id="{anchor}" data-toc=' in html  # listed in the sticky contents
+
+
 def test_a_document_without_verdict_opens_on_its_estimates():
     doc, changes = sample()
     del doc["verdict"]

@@ -34,7 +34,7 @@ QUESTIONS: dict[str, tuple[str, str, str]] = {
     "cycle_time_ai_vs_human": ("Cycle time of AI-assisted changes", "cycle-time", "AI-assisted ÷ human, same size"),
     "throughput_after_vs_before": ("Validated throughput per contributor-week", "throughput", "after ÷ before"),
     "revert_rate_after_vs_before": ("Revert rate (quality)", "revert-rate", "after ÷ before"),
-    "durability_ai_vs_human": ("Lines that last (quality)", "durability", "AI-assisted ÷ human, lines still there"),
+    "durability_ai_vs_human": ("Lines that last (quality)", "durability", "AI-assisted ÷ human, lines kept"),
     "waiting_after_vs_before": ("Waiting on humans", "waiting", "after ÷ before"),
     "change_failure_rate_after_vs_before": ("Change failure rate", "change-failure-rate", "after ÷ before"),
     "duration_treated_vs_control": ("Task duration in the pilot", "ratio", "treated ÷ control"),
@@ -114,7 +114,7 @@ def _from_verdict(e: Mapping[str, Any]) -> VerdictRow:
         spread = (f"{int(agreement['specifications'])} credible estimates range "
                   f"{agreement['low']:.2f}×–{agreement['high']:.2f}×")
     if finite(h.get("horizon_days")):  # durability: the share still there after this many days
-        compares += f" after {int(h['horizon_days'])} days"
+        compares += f", {int(h['horizon_days'])} days"
     return VerdictRow(
         question=key, label=label, term=term, status=status or None, badge=badge, tone=tone,
         sentence=str(e.get("sentence") or ""), ratio=_x(h.get("ratio")), compares=compares,
