@@ -180,6 +180,18 @@ def test_mains_sections_are_on_the_page_escaped_and_detail_collapsed():
         assert f'<h2 id="{anchor}" data-toc=' in html  # listed in the sticky contents
 
 
+def test_a_slice_says_so_under_the_title():
+    """A report cut by the dashboard's filter bar or report --repo/--team/--agent/--from/--to names
+    the cut where the reader starts; a report on everything says nothing."""
+    doc, changes = sample()
+    assert 'id="slice"' not in render_page(doc, changes)
+    doc["filters"] = {"repo": ["acme/api"], "team": "<b>ops</b>", "agent": None, "from": "2025-01-01", "to": None}
+    html = render_page(doc, changes)
+    line = html[html.index('id="slice"'):html.index("</header>")]
+    assert "repository acme/api · team &lt;b&gt;ops&lt;/b&gt; · landed from 2025-01-01." in line
+    assert html.index('id="slice"') < html.index('id="verdict"')
+
+
 def test_a_document_without_verdict_opens_on_its_estimates():
     doc, changes = sample()
     del doc["verdict"]

@@ -608,6 +608,25 @@ def _class_rows(report: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _slice(filters: Any) -> list[str]:
+    """The document's `filters` (report --repo/--team/--agent/--from/--to, the dashboard's filter
+    bar) as plain phrases; empty for a report on everything."""
+    if not isinstance(filters, Mapping):
+        return []
+    out = []
+    repos = [str(r) for r in filters.get("repo") or []]
+    if repos:
+        out.append(("repository " if len(repos) == 1 else "repositories ") + ", ".join(repos))
+    if filters.get("team"):
+        out.append(f"team {filters['team']}")
+    if filters.get("agent"):
+        out.append(f"AI-assisted means with agent {filters['agent']}")
+    since, until = filters.get("from"), filters.get("to")
+    if since or until:
+        out.append(("landed " + (f"from {since} " if since else "") + (f"to {until}" if until else "")).strip())
+    return out
+
+
 def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for e in report.get("lift") or []:
@@ -824,6 +843,7 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
         "chart_library": library_script() + template_script(),
         "draw_script": draw_script(),
         "legibility": _legibility_section(report.get("legibility")),
+        "slice": _slice(report.get("filters")),
     }
     from .flow_charts import flow_context  # it builds on this module's helpers
     from .glossary import GLOSSARY
