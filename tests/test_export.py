@@ -137,14 +137,53 @@ def test_parquet_writes_one_file_per_canonical_table_without_names(tmp_path, ful
     out = tmp_path / "pq"
     api.export("parquet", out, store_path=full_store)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{t}.parquet" for t in ("items", "events", "links", "attributions", "actors"))
+        f"{t}.parquet" for t in ("items", "events", "links", "attributions", "actors", "repos", "commits"))
     assert pq.read_table(out / "items.parquet").num_rows == len(items(full_store))
     assert pq.read_table(out / "events.parquet").num_rows == len(events(full_store))
     actors = pq.read_table(out / "actors.parquet").to_pylist()
     assert actors and all(a["name"] is None and a["email"] is None for a in actors)
+    commits = pq.read_table(out / "commits.parquet").to_pylist()
+    assert len(commits) == rows(full_store, "select count(*) from commits")[0][0] > 0
+    assert all(c[k] is None for c in commits for k in ("author_name", "author_email", "committer_name",
+                                                         "committer_email"))
+    assert all(c["author_id"] for c in commits)
+    assert [r["repo"] for r in pq.read_table(out / "repos.parquet").to_pylist()] == [
+        r for (r,) in rows(full_store, "select repo from repos order by repo")]
     api.export("parquet", out, store_path=full_store, show_names=True)
     named = {a["name"] for a in pq.read_table(out / "actors.parquet").to_pylist()}
     assert {"Alice Example", "ann"} <= named
+    assert "Alice Example" in {c["author_name"] for c in pq.read_table(out / "commits.parquet").to_pylist()}
+
+
+def test_the_change_metrics_run_on_another_ibis_engine_reading_only_the_parquet_export(tmp_path, full_store):
+    """The export holds every table `metrics.changes` reads, and the metrics take any Ibis backend:
+    a separate engine that has only the Parquet files gives the store's rows."""
+    from datetime import datetime
+
+    import ibis
+
+    from loopmeter.metrics.changes import Window, active_weeks, backend, changes
+
+    out = tmp_path / "pq"
+    api.export("parquet", out, store_path=full_store)
+    engine = ibis.duckdb.connect()
+    for f in out.iterdir():
+        engine.read_parquet(f, table_name=f.stem)
+    window = Window(as_of=datetime(2024, 1, 20), rule="newest landing in the data")
+    store = Store.open(full_store, read_only=True)
+    try:
+        con = backend(store)
+
+        def frame(c, t, keys):
+            return [tuple(map(repr, r)) for r in c.execute(t.order_by(keys)).itertuples(index=False)]
+
+        here = frame(con, changes(con, window), "item_id")
+        there = frame(engine, changes(backend(engine), window), "item_id")
+        assert here == there and len(here) >= 5
+        keys = ["author_id", "week"]
+        assert frame(con, active_weeks(con, window), keys) == frame(engine, active_weeks(engine, window), keys)
+    finally:
+        store.close()
 
 
 def test_xes_export_survives_control_characters_and_markup_in_titles(tmp_path):

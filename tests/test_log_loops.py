@@ -143,7 +143,8 @@ def test_adoption_is_detected_from_agent_resources(tmp_path: Path):
     api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
     out = loop(s, LogSettings(end=("close",), resources=(ResourceRule("agent-*", "agent"),)), n_boot=100)
     assert out["lift"]["designs"][0]["adoption"] == {
-        "date": "2024-01-29", "source": "detected", "rule": out["lift"]["designs"][0]["adoption"]["rule"]}
+        "date": "2024-01-29", "source": "detected", "rule": out["lift"]["designs"][0]["adoption"]["rule"],
+        "exposure_after": 0.5}  # the agent closed 2 of the 4 cases of each week from week 4
     assert [w["ai_share"] for w in out["weekly"]] == [0.0] * 4 + [0.5] * 6
 
 

@@ -80,6 +80,9 @@ def lift(
         "--control-group", help="--panel, Callaway-Sant'Anna: not-yet-treated or never-treated.")] = "not-yet-treated",
     base_period: Annotated[str, typer.Option(
         "--base-period", help="--panel, Callaway-Sant'Anna: universal or varying.")] = "universal",
+    better: Annotated[Optional[str], typer.Option(
+        "--better", help="--panel: higher or lower, which way the outcome improves (for the verdict; "
+                         "default higher).")] = None,
     store: StoreOpt = DEFAULT_STORE,
     repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
     window_days: WindowOpt = None,
@@ -107,14 +110,15 @@ def lift(
             _panel(go_args=dict(path=panel, unit=unit, period=period, outcome=outcome, first_treated=first_treated,
                                 covariates=covariate or (), estimator=estimator, period_unit=period_unit,
                                 anticipation=anticipation, log_outcome=log_outcome,
-                                control_group=control_group.replace("-", "_"), base_period=base_period, seed=seed),
+                                control_group=control_group.replace("-", "_"), base_period=base_period, seed=seed,
+                                better=better or "higher"),
                    as_json=as_json, stray=(("--csv", csv), ("--adoption-date", adoption_date), ("--repo", repo),
                                            ("--duration", duration), ("--treatment", treatment),
                                            ("--cluster", cluster), ("--fixed-effect", fixed_effect), ("--log", log)))
             return
         for name, value in (("--unit", unit), ("--period", period), ("--outcome", outcome),
                             ("--first-treated", first_treated), ("--period-unit", period_unit),
-                            ("--log-outcome", log_outcome), ("--anticipation", anticipation)):
+                            ("--log-outcome", log_outcome), ("--anticipation", anticipation), ("--better", better)):
             if value:
                 raise ConfigError(f"{name} describes a --panel file; give --panel FILE or leave it out")
         if log is not None:
@@ -253,7 +257,9 @@ def render_lift(doc: dict, console: Console) -> None:
 
 
 def render_log_lift(doc: dict, console: Console) -> None:
-    """`lift --log`: the log's loop in one line, then each design as `render_lift` shows a git one."""
+    """`lift --log`: the verdict block, the log's loop in one line, then each design as `render_lift`
+    shows a git one."""
+    render_verdict(doc.get("verdict"), console)
     c, share = doc.get("cycle_time_hours") or {}, doc.get("ai_share") or {}
     p50 = f"{c['p50']:.1f} h" if c.get("p50") is not None else "—"
     pct = f"{100 * share['share']:.0f}%" if share.get("share") is not None else "—"
@@ -297,6 +303,7 @@ _PANEL_NAMES = {"callaway_santanna": "Callaway-Sant'Anna", "imputation": "imputa
 
 def render_panel(doc: dict, console: Console) -> None:
     """The terminal view of `lift --panel`: one row per estimator, the pre-trend check, the event study."""
+    render_verdict(doc.get("verdict"), console)
     log = doc.get("log_outcome")
     console.print(f"[bold]lift: published panel[/bold] {escape(doc.get('source', ''))}: {doc.get('n_units', 0):,} units, "
                   f"{doc.get('n_rows_used', 0):,} rows used, outcome {escape(doc.get('outcome', ''))}"

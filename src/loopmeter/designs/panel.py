@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadInput, ConfigError
+from ..lift.loop_verdict import panel_verdict
 from ..stats.did import NEVER, PanelError, callaway_santanna
 from ..stats.imputation import imputation_did
 from ..stats.json_values import json_ready
@@ -39,6 +40,7 @@ __all__ = ["panel_lift"]
 
 ESTIMATORS = ("cs", "imputation", "both")
 PERIOD_UNITS = ("week", "month", "quarter")
+BETTER = ("higher", "lower")
 NEVER_WORDS = frozenset({"never", "inf", "none"})
 _NAMED = 5
 
@@ -60,6 +62,7 @@ def panel_lift(
     conf: float = 0.95,
     n_boot: int = 999,
     seed: int = 0,
+    better: str = "higher",
 ) -> dict:
     """Staggered-adoption effects from a panel CSV; a JSON-ready document.
 
@@ -71,8 +74,11 @@ def panel_lift(
     Returns ``{design: "panel", source, outcome, period_unit, log_outcome, anticipation,
     n_rows, n_units, warnings, results: [{estimator, outcome, scale, estimate, se, ci_low,
     ci_high, clustered, percent_change, n_units, n_treated_units, event_study: [...],
-    checks: [...], caveats, ...}]}``.
+    checks: [...], caveats, ...}], verdict: [...]}`` (lift/loop_verdict.py `panel_verdict`; ``better``:
+    whether a higher or a lower outcome is the improvement).
     """
+    if better not in BETTER:
+        raise ConfigError(f"--better: {better!r} is not one of {', '.join(BETTER)}")
     if estimator not in ESTIMATORS:
         raise ConfigError(f"--estimator: {estimator!r} is not one of {', '.join(ESTIMATORS)}")
     if period_unit is not None and period_unit not in PERIOD_UNITS:
@@ -197,7 +203,7 @@ def panel_lift(
     if estimator in ("imputation", "both"):
         results.append(_imputation(codes, labels, per, y, cohort, cov, anticipation, log_outcome, conf,
                                    doc_common, src))
-    return json_ready({
+    doc = json_ready({
         "design": "panel",
         "source": str(src),
         "outcome": outcome,
@@ -213,6 +219,7 @@ def panel_lift(
         "warnings": warnings,
         "results": results,
     })
+    return {**doc, "verdict": panel_verdict(doc, higher_is_better=better == "higher")}
 
 
 def _names(labels) -> str:

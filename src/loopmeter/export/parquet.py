@@ -17,6 +17,13 @@ TABLES = {
     "links": "select * from links order by src, dst, kind",
     "attributions": "select * from attributions order by item_id, agent, evidence",
 }
+# The metrics' totals and headcounts read the repositories and their commits too (an engine
+# reading this export, e.g. Spark, needs every table `metrics.changes` reads).
+REPOS = "select * from repos order by repo"
+_COMMIT_PEOPLE = ("author_name", "author_email", "committer_name", "committer_email")
+COMMITS_NAMED = "select * from commits order by repo, sha"
+COMMITS_PSEUDONYMOUS = ("select * replace (" + ", ".join(f"null::varchar as {c}" for c in _COMMIT_PEOPLE)
+                        + ") from commits order by repo, sha")
 ACTORS_PSEUDONYMOUS = "select actor_id, kind, null::varchar as name, null::varchar as email, team, agent from actors order by actor_id"
 ACTORS_NAMED = "select * from actors order by actor_id"
 
@@ -29,7 +36,8 @@ def write_parquet(store: Store, out: Path, *, show_names: bool = False) -> Expor
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        queries = dict(TABLES, actors=ACTORS_NAMED if show_names else ACTORS_PSEUDONYMOUS)
+        queries = dict(TABLES, actors=ACTORS_NAMED if show_names else ACTORS_PSEUDONYMOUS, repos=REPOS,
+                       commits=COMMITS_NAMED if show_names else COMMITS_PSEUDONYMOUS)
         for table, query in queries.items():
             target = str(tmp / f"{table}.parquet").replace("'", "''")
             store.con.execute(f"copy ({query}) to '{target}' (format parquet)")

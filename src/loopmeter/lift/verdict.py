@@ -179,7 +179,8 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
     """Why the data cannot carry a verdict, in one sentence; None when it can."""
     if head is None:
         return "There is no cluster-aware estimate for this comparison."
-    names = {"before-after": ("after adoption", "before adoption"), "ai-vs-human": ("AI-assisted", "human"),
+    # A question of another loop (lift/loop_verdict.py) names its own groups, items and clusters.
+    names = q.get("groups") or {"before-after": ("after adoption", "before adoption"), "ai-vs-human": ("AI-assisted", "human"),
              "experiment": ("treated", "control"), "durability": ("AI-assisted", "human")}[q["design"]]
     n_a, n_b = _counts(head, q)
     what = "changes judged for reverts" if q["metric"] == REVERT_RATE else (
@@ -188,19 +189,21 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
         what = "tasks"
     if q["metric"] == "line_survival":
         what = "changes with lines old enough to judge"
+    what = q.get("items") or what
     for n, name in ((n_a, names[0]), (n_b, names[1])):
         if n < MIN_VALUES:
             return f"Only {n} {what} {name} (at least {MIN_VALUES} are needed)."
     n_cl = int(head.get("n_clusters") or 0)
+    who = q.get("clusters", "authors")  # another loop's clusters: resources, teams, users, weeks
     if n_cl < MIN_CLUSTERS:
-        return f"Only {n_cl} authors in the comparison (at least {MIN_CLUSTERS} are needed for an honest interval)."
+        return f"Only {n_cl} {who} in the comparison (at least {MIN_CLUSTERS} are needed for an honest interval)."
     for side, name in (("a", names[0]), ("b", names[1])):
         k, eff = head.get(f"n_clusters_{side}"), head.get(f"effective_clusters_{side}")
         if k is not None and k < MIN_GROUP_CLUSTERS:
-            return (f"Only {k} author{'' if k == 1 else 's'} {'has' if k == 1 else 'have'} {what} {name} (at least "
+            return (f"Only {k} {who[:-1] if k == 1 else who} {'has' if k == 1 else 'have'} {what} {name} (at least "
                     f"{MIN_GROUP_CLUSTERS} are needed): the comparison would be about those people, not the team.")
         if eff is not None and eff < MIN_GROUP_CLUSTERS:
-            return (f"The {what} {name} come from {k} authors but amount to only {eff:.1f} equal ones (a few people "
+            return (f"The {what} {name} come from {k} {who} but amount to only {eff:.1f} equal ones (a few people "
                     f"made most of them; at least {MIN_GROUP_CLUSTERS} are needed): the comparison would be about "
                     "those people, not the team.")
     if q["after_before"]:
@@ -209,7 +212,7 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
             if n is not None and n < MIN_WEEKS:
                 return f"Only {n} weeks {side} adoption (at least {MIN_WEEKS} are needed)."
         if exposure is not None and exposure < MIN_EXPOSURE:
-            return (f"Only {exposure:.0%} of the changes after adoption were AI-assisted (at least "
+            return (f"Only {exposure:.0%} of the {q.get('exposed', 'changes after adoption were AI-assisted')} (at least "
                     f"{MIN_EXPOSURE:.0%} are needed to credit AI); a difference after that date is not evidence "
                     "about AI.")
     if not usable_interval(head):
@@ -234,9 +237,10 @@ def _spec_rows(design: Mapping, metric: str) -> list[Mapping]:
     return [r for r in design.get("specification") or [] if r.get("metric") == metric]
 
 
-def judge(question: str, design: Mapping) -> dict:
-    """The verdict entry of one question from its design document."""
-    q = QUESTIONS[question]
+def judge(question: str, design: Mapping, questions: Mapping[str, Mapping] | None = None) -> dict:
+    """The verdict entry of one question from its design document (`questions`: another loop's
+    table shaped like QUESTIONS, lift/loop_verdict.py)."""
+    q = (questions or QUESTIONS)[question]
     head = _headline_row(q, design)
     exposure = _exposure(design) if q["after_before"] else None
     rows = credible([*_rows(design, q["metric"]), *_spec_rows(design, q["metric"])], q, design)

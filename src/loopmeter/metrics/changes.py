@@ -17,6 +17,8 @@ Definitions (docs/metrics.md is the prose version; tests pin both):
 
 from __future__ import annotations
 
+import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,14 +69,83 @@ def ai_attributions(con, window: Window) -> ir.Table:
     return a.filter(a.evidence_class.isin(list(window.ai_classes)))
 
 
-def backend(store: Store):
-    """An Ibis backend over the store's DuckDB connection."""
-    return ibis.duckdb.from_connection(store.con)
+def backend(store):
+    """An Ibis backend for the metrics: over the store's DuckDB connection for a `Store`, or the
+    Ibis backend itself when given one (any engine holding the canonical tables, e.g. PySpark over
+    the Parquet export); nothing below this function assumes DuckDB."""
+    if isinstance(store, Store):
+        return ibis.duckdb.from_connection(store.con)
+    if isinstance(store, ibis.BaseBackend):
+        return store
+    raise TypeError(f"not a store or an Ibis backend: {type(store).__name__}")
+
+
+# Per-report fact tables (`facts`): id(con) -> [(what, key, repos, table)]. A report asks for the
+# same changes 16 times (totals, per repository, weekly, lift, durability, ...); rebuilding and
+# compiling that derivation each time cost more CPU than running every query.
+_FACTS: dict[int, list[tuple[str, object, tuple[str, ...] | None, ir.Table]]] = {}
+_FACT_SEQ = itertools.count()
+# Other per-report results that depend on the store only (id(con) -> name -> value), while `facts` runs.
+_MEMO: dict[int, dict] = {}
+
+
+def _cached(con, what: str, key, repos: list[str] | None) -> ir.Table | None:
+    for w, k, held, t in _FACTS.get(id(con), ()):
+        if w != what or k != key:
+            continue
+        if not repos:
+            if held is None:
+                return t
+            continue
+        if held is None or set(repos) <= set(held):
+            # The derivation is per repository (its horizon is a window over the repository), so
+            # the rows of some repositories cut from all of them are those computed for them alone.
+            return t if held is not None and set(repos) == set(held) else t.filter(t.repo.isin(list(repos)))
+    return None
+
+
+@contextmanager
+def facts(con, window: Window, repos: list[str] | None = None):
+    """Compute `changes(con, window, repos)` and `contributing_commits(con, repos, window.scope)`
+    once, as temporary tables on the engine, for as long as the block runs: every metric that asks
+    for them (or for some of the repositories) inside it reads the table instead of rebuilding and
+    recompiling the derivation. Another window asked for inside the block (the lift designs try
+    7- and 28-day windows) is kept the same way on first use. Results are identical; only the work
+    is shared."""
+    outermost = id(con) not in _MEMO
+    if outermost:
+        _MEMO[id(con)] = {"_tables": []}
+    try:
+        changes(con, window, repos)
+        contributing_commits(con, repos, window.scope)
+        yield
+    finally:
+        if outermost:
+            memo = _MEMO.pop(id(con))
+            _FACTS.pop(id(con), None)
+            for name in memo["_tables"]:
+                # Ibis's drop_table names the table with its catalog, which a temporary one lacks on DuckDB.
+                con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+
+
+def _keep(con, what: str, key, repos: list[str] | None, t: ir.Table) -> ir.Table:
+    """`t` as a temporary table while a `facts` block runs on `con` (else `t` itself)."""
+    memo = _MEMO.get(id(con))
+    if memo is None:
+        return t
+    name = f"_lm_{what}_{next(_FACT_SEQ)}"
+    kept = con.create_table(name, t, temp=True)
+    memo["_tables"].append(name)
+    _FACTS.setdefault(id(con), []).append((what, key, tuple(repos) if repos else None, kept))
+    return kept
 
 
 def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     """One row per change: repo, item_id, title, author_id, author_kind, started_at,
     start_from_pull_request, done_at, size_lines, cycle_hours, reverted, pending, validated, state, ai_assisted, bot, agents."""
+    hit = _cached(con, "changes", window, repos)
+    if hit is not None:
+        return hit
     items = con.table("items")
     as_of = ibis.timestamp(window.as_of)
     # Nothing after the moment we judge from exists yet: not the change, not its revert.
@@ -132,7 +203,9 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         size_lines=t.size_lines,
         attrs=t.attrs,
         cycle_hours=ibis.ifelse(
-            started.notnull(), (t.done_at.epoch_seconds() - started.epoch_seconds()) / 3600.0, ibis.null()
+            # A double before dividing: Spark reads 3600.0 as a decimal and would round to 6 places.
+            started.notnull(), (t.done_at.epoch_seconds() - started.epoch_seconds()).cast("float64") / 3600.0,
+            ibis.null(),
         ).cast("float64"),
         reverted=reverted,
         pending=pending,
@@ -148,11 +221,14 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
         author_agent=t.author_agent,
         week=t.done_at.truncate("W").cast("date"),
     )
-    return scope_m.apply(out, window.scope)
+    return _keep(con, "changes", window, repos, scope_m.apply(out, window.scope))
 
 
 def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Scope | None = None) -> ir.Table:
     """Commits that are part of a landed change, with their author's kind and week (for headcounts)."""
+    hit = _cached(con, "contributing_commits", scope, repos)
+    if hit is not None:
+        return hit
     commits = con.table("commits")
     if repos:
         commits = commits.filter(commits.repo.isin(repos))
@@ -167,7 +243,7 @@ def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Sco
         author_time=c.author_time, week=c.author_time.truncate("W").cast("date"),
     )
     # The slice's team and dates count its contributors; the agent rule is about changes only.
-    return scope_m.apply(c, scope, time="author_time", agent=False)
+    return _keep(con, "contributing_commits", scope, repos, scope_m.apply(c, scope, time="author_time", agent=False))
 
 
 def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo: bool = False) -> ir.Table:
@@ -192,6 +268,9 @@ def salt_free_author_keys(con) -> dict[str, str]:
     An author's smallest item or commit id (repository and sha, no salt) orders them by data; the
     actor id is appended only to keep two authors apart should they ever share that id.
     """
+    memo = _MEMO.get(id(con))
+    if memo is not None and "salt_free_author_keys" in memo:
+        return memo["salt_free_author_keys"]
     items = con.table("items")
     items = items.filter(items.author_id.notnull()).select(author_id=items.author_id, key=items.item_id)
     commits = con.table("commits")
@@ -201,7 +280,11 @@ def salt_free_author_keys(con) -> dict[str, str]:
     items = items.mutate(key=items.key.cast("string"))
     both = items.union(commits)
     keys = con.execute(both.group_by("author_id").agg(key=both.key.min()))
-    return {a: f"{k}\x00{a}" for a, k in zip(keys["author_id"], keys["key"])}
+    out = {a: f"{k}\x00{a}" for a, k in zip(keys["author_id"], keys["key"])}
+    if memo is not None:
+        # The store does not change during a report: one query, not one per design (8 before).
+        memo["salt_free_author_keys"] = out
+    return out
 
 
 def with_salt_free_authors(df, keys: dict[str, str], column: str = "author_id"):

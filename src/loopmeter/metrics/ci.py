@@ -18,6 +18,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from . import portable
 from .pr_cycle import _lit
 
 
@@ -38,7 +39,7 @@ def runs_sql(as_of: datetime, items: str = "items") -> str:
 
 
 def runs(con, as_of: datetime, items: str = "items") -> ir.Table:
-    t = con.sql(runs_sql(as_of, items))
+    t = portable.sql(con, runs_sql(as_of, items))
     dur = (t.verdict_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0
     return t.mutate(duration=ibis.ifelse(dur >= 0, dur, ibis.null()).cast("float64"))
 
@@ -56,7 +57,7 @@ def flaky(con, runs: str) -> ir.Table:
     """One row per (sha, workflow) with a verdict in `runs` (the name of a table of `runs` rows on
     the connection): `flaky` when a failed attempt was followed (later attempt, or same attempt
     number but a later verdict) by a passing one."""
-    return con.sql(f"""
+    return portable.sql(con, f"""
     with r as (select * from {runs})
     select repo, sha, workflow, min(queued_at) as pushed_at,
         exists (select 1 from r f, r p where f.sha = g.sha and p.sha = g.sha and f.workflow = g.workflow
@@ -93,4 +94,4 @@ def merge_ci_sql(as_of: datetime, items: str = "items") -> str:
 def merge_ci(con, as_of: datetime, items: str = "items") -> ir.Table:
     """The merge CI verdict of each change that has one (see the module docstring); changes without
     any CI run on their merge (or their pull request's head) are absent: unknown."""
-    return con.sql(merge_ci_sql(as_of, items))
+    return portable.sql(con, merge_ci_sql(as_of, items))

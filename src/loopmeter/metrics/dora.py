@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from . import portable
 from ..errors import ConfigError
 from .deploys import production_attempts_sql
 from .pr_cycle import _lit
@@ -123,7 +124,7 @@ def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") ->
 
 
 def deployments(con, as_of: datetime, rule: FailureRule, items: str = "items"):
-    t = con.sql(deployments_sql(as_of, rule, items))
+    t = portable.sql(con, deployments_sql(as_of, rule, items))
     return t.mutate(
         recovery=((t.recovered_at.epoch_seconds() - t.ts.epoch_seconds()) / 3600.0).cast("float64"),
         week=t.ts.truncate("W").cast("date"),

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..lift.loop_verdict import experiment_verdict
 from ..stats.json_values import json_ready
 from ..stats.lift import detect_adoption
 from ..store.db import Store
-from .log_lift import durations
+from .log_lift import durations, weeks_each_side
 
 RUN = "run_minutes"
 TURNAROUND = "turnaround_minutes"
@@ -137,9 +138,14 @@ def _lift(df: pd.DataFrame, adoption_date: date | None, *, seed: int, n_boot: in
         ba["unavailable"] = "no adoption date: none given and no sustained agent-launched runs found"
     else:
         when = pd.Timestamp(adoption_date)
+        after = df[df["start"] >= when]
+        # Read by the verdict (lift/loop_verdict.py): the agent-launched share of the runs after adoption.
+        ba["adoption"]["exposure_after"] = round(float(after["agent"].mean()), 4) if len(after) else None
+        span = weeks_each_side(df["start"], when)
         for metric, d, col in ((RUN, runs, "start"), (TURNAROUND, turns, "end")):
-            ba["results"] += durations("before-after", "after/before", d[d[col] >= when], d[d[col] < when], labels,
-                                       seed=seed, n_boot=n_boot, metric=metric, column=metric)
+            ba["results"] += [{**r, **span} for r in durations(
+                "before-after", "after/before", d[d[col] >= when], d[d[col] < when], labels,
+                seed=seed, n_boot=n_boot, metric=metric, column=metric)]
     avh = {"design": "ai-vs-human", "cluster": "user", "results": [], "checks": []}
     labels = ("the agent group", "the human group")
     avh["results"] += durations("ai-vs-human", "agent/human", runs[runs["agent"]], runs[~runs["agent"]], labels,
@@ -167,6 +173,7 @@ def experiments(store: Store, *, seed: int = 0, n_boot: int = 2000,
         obj = store.meta(f"objective:{name}")
         if obj:
             entry["objective"] = objective(df, *parse_objective(obj))
-        entry["lift"] = _lift(df, (adoption or {}).get(entry["name"]), seed=seed, n_boot=n_boot)
+        entry["lift"] = json_ready(_lift(df, (adoption or {}).get(entry["name"]), seed=seed, n_boot=n_boot))
+        entry["verdict"] = experiment_verdict(entry["lift"])
         out.append(json_ready(entry))
     return out

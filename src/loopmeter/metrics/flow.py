@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import ibis
 import ibis.expr.types as ir
 
+from . import portable
 from . import ci as ci_m
 from . import deploys, dora, issues, pr_cycle, waiting
 from .dora import FailureRule
@@ -166,7 +167,7 @@ def waiting_part(con, t: ir.Table, stats: dict[str, dict], as_of: datetime, item
         return {s: {"total_hours": st[s]["total"] or 0.0, "prs": st[s]["n"], "p50": st[s]["p50"], "p85": st[s]["p85"]}
                 for s in waiting.STATES}
 
-    wk = con.sql(waiting.weekly_sql(as_of, items))
+    wk = portable.sql(con, waiting.weekly_sql(as_of, items))
     wt = wk.join(t.select("item_id", "author_group"), "item_id")
     weekly = _weekly_by_group(con, wt, "prs", {f"{s}_hours": wt[s].sum() for s in waiting.STATES}, missing=0.0)
     a = stats["all"]
@@ -256,7 +257,7 @@ def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule
                            "failed_attempts": 0})
         weekly.append(week)
     # Lead time over pull requests and the git changes no pull request stands for.
-    leads = con.sql(dora.change_leads_sql(as_of, items)).select("lead")
+    leads = portable.sql(con, dora.change_leads_sql(as_of, items)).select("lead")
     if prs is not None:
         leads = leads.union(prs.filter(prs.merged & (prs.author_group != "bot")).select("lead"), distinct=False)
     lead = dist(con, leads, "lead")
@@ -314,13 +315,13 @@ def ci_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
 
 
 def issues_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
-    b = materialize(con, raw, con.sql(issues.bugs_sql(as_of, items)), "_lm_flow_bugs")
+    b = materialize(con, raw, portable.sql(con, issues.bugs_sql(as_of, items)), "_lm_flow_bugs")
     bugs = int(con.execute(b.count()))
     fixed = b.filter(b.fixed_at.notnull())
-    t = con.sql(issues.tickets_sql(as_of, items))
+    t = portable.sql(con, issues.tickets_sql(as_of, items))
     t = t.filter((t.last_cat == "done") & t.started_at.notnull() & (t.done_at >= t.started_at))
     t = t.mutate(cycle=((t.done_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0).cast("float64"))
-    ro = con.sql(issues.reopen_sql(as_of, items))
+    ro = portable.sql(con, issues.reopen_sql(as_of, items))
     closed = int(con.execute(ro.count()))
     reopened = int(_num(con.execute(ro.reopened.sum())) or 0)
     return {

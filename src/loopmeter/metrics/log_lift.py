@@ -112,10 +112,29 @@ def before_after(df: pd.DataFrame, adoption_date: date | None, *, cluster: str, 
         return out
     when = pd.Timestamp(adoption["date"])
     k = _known(df)
-    out["results"] += durations("before-after", "after/before", k[k["done_ts"] >= when], k[k["done_ts"] < when],
-                                 ("the period after adoption", "the period before adoption"), seed=seed, n_boot=n_boot)
-    out["results"].append(_weekly_rate(df, when, seed=seed, n_boot=n_boot))
+    done = df[df["done"]]
+    after = done[done["done_ts"] >= when]
+    # The verdict (lift/loop_verdict.py) credits a change to AI only when AI handled enough of the
+    # cases after adoption, and wants enough weeks on each side: both are said here.
+    adoption["exposure_after"] = round(float(after["ai"].mean()), 4) if len(after) else None
+    span = weeks_each_side(done["done_ts"], when)
+    out["results"] += [{**r, **span} for r in durations(
+        "before-after", "after/before", k[k["done_ts"] >= when], k[k["done_ts"] < when],
+        ("the period after adoption", "the period before adoption"), seed=seed, n_boot=n_boot)]
+    rate = _weekly_rate(df, when, seed=seed, n_boot=n_boot)
+    out["results"].append({**rate, "weeks_before": rate["n_weeks_b"], "weeks_after": rate["n_weeks_a"]})
     return out
+
+
+def weeks_each_side(ts: pd.Series, when: pd.Timestamp) -> dict:
+    """Calendar weeks (Monday starts) from the first timestamp's week to the last one's, split at
+    adoption as the weekly rate splits them: a week starting before adoption is a week before."""
+    ts = ts.dropna()
+    if ts.empty:
+        return {"weeks_before": 0, "weeks_after": 0}
+    grid = pd.date_range(ts.min().to_period("W-SUN").start_time, ts.max().to_period("W-SUN").start_time, freq="7D")
+    after = int((grid >= when).sum())
+    return {"weeks_before": len(grid) - after, "weeks_after": after}
 
 
 def ai_vs_human(df: pd.DataFrame, *, cluster: str, seed: int, n_boot: int) -> dict:

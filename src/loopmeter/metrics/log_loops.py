@@ -212,6 +212,7 @@ def ai_share(df: pd.DataFrame, kinds: pd.DataFrame) -> dict:
 def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *,
              adoption_date: date | None = None, seed: int = 0, n_boot: int = 2000, lift: bool = True) -> dict:
     """The work-loop keys of one `event_logs[]` entry (docs/json-report.md)."""
+    from ..lift.loop_verdict import log_verdict
     from .log_lift import log_lift  # the lift needs the frame; kept apart as its own concept
 
     df, as_of = case_frame(store, log, settings, window)
@@ -229,6 +230,7 @@ def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *
     if lift:
         out["lift"] = log_lift(df, adoption_date or settings.adoption_date, cluster=settings.cluster,
                                seed=seed, n_boot=n_boot)
+        out["verdict"] = log_verdict(out["lift"])
     return out
 
 

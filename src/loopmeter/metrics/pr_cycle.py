@@ -14,6 +14,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from . import portable
 from ..attribution import AI_CLASSES, ai_class_sql
 from .open_prs import opened_by_sql
 
@@ -107,7 +108,7 @@ def _hours(later: ir.Value, earlier: ir.Value) -> ir.Value:
 def pull_requests(con, as_of: datetime, items: str = "items", classes: tuple[str, ...] = AI_CLASSES) -> ir.Table:
     """One row per pull request with its phases in hours (null when unknown) and the deployment
     that first shipped its merge. Needs `deploys.register` to have run on the connection."""
-    t = con.sql(pr_rows_sql(as_of, items, classes))
+    t = portable.sql(con, pr_rows_sql(as_of, items, classes))
     dep = con.table("_lm_first_deploy")
     j = t.left_join(dep, t.merge_sha == dep.sha)
     merged = j.merged_at.notnull()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from . import portable
 from .open_prs import open_for_review_at_sql, opened_by_sql
 from .pr_cycle import _lit, opened_as_draft_sql
 
@@ -188,4 +189,4 @@ def weekly_sql(as_of: datetime, items: str = "items") -> str:
 
 def waiting(con, as_of: datetime, items: str = "items"):
     """The waiting hours per pull request as an Ibis table (item_id + one column per state)."""
-    return con.sql(waiting_sql(as_of, items))
+    return portable.sql(con, waiting_sql(as_of, items))

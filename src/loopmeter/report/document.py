@@ -19,7 +19,7 @@ from ..metrics.event_logs import event_logs as event_logs_m
 from ..metrics import summary
 from ..metrics import durability as durability_m
 from ..metrics import provenance as provenance_m
-from ..metrics.changes import Window, backend, changes
+from ..metrics.changes import Window, backend, changes, facts
 from ..metrics.dora import FailureRule
 from ..store.db import Store, utcnow
 
@@ -107,6 +107,17 @@ def build_report(
         mark_partial_weeks(doc, window.as_of)
         return doc
     step("counting changes")
+    with facts(con, window, repos):
+        return _build(store, con, repo_rows, logs, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
+                      n_boot=n_boot, failure_rule=failure_rule, matcher=matcher, by=by, teams=teams,
+                      config_path=config_path, show_names=show_names, by_given=by_given,
+                      durability_horizons=durability_horizons, step=step)
+
+
+def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date, repos, seed: int, n_boot: int,
+           failure_rule, matcher, by: str, teams, config_path, show_names: bool, by_given: bool,
+           durability_horizons, step) -> dict:
+    """build_report's document for a store with history, inside the per-report fact tables."""
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
         raise NoData("the store holds no changes to report on")

@@ -76,6 +76,10 @@ def render_event_logs(report: dict, console: Console) -> None:
         et.add_row(escape(g["name"]), escape(g["format"]), _f(g["cases"]), _f(g["events"]), _hours(d["p50"]),
                    _hours(d["p85"]), f"{sk['count']:,}" + (f" ({why})" if why else ""))
     console.print(et)
+    for g in logs:  # each loop's verdict (lift/loop_verdict.py); `lift --log NAME` has the detail
+        if g.get("verdict"):
+            console.print(f"[bold]{escape(g['name'])}[/bold] [dim](loopmeter lift --log {escape(g['name'])} for the detail)[/dim]")
+            render_verdict(g["verdict"], console)
 
 
 _STATUS_STYLE = {"improved": "green", "worsened": "red", "no_detectable_change": "yellow",

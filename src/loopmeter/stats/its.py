@@ -209,7 +209,12 @@ def _fit(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: float):
     Returns (params, std errors, ci lows, ci highs, p-values) of the four design coefficients on
     the model's linear scale, and caveats.
     """
-    import statsmodels.api as sm  # imported here: statsmodels takes a second to import
+    # Imported here, and only the model modules: statsmodels.api would also import formulas, time
+    # series and graphics (about a second of every report's start-up).
+    from statsmodels.discrete.discrete_model import NegativeBinomial
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.regression.linear_model import OLS
 
     # use_correction scales the HAC covariance by n / (n - k) and use_t takes critical values from
     # Student's t with n - k degrees of freedom (as Stata's newey does): Newey-West intervals are
@@ -219,9 +224,9 @@ def _fit(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: float):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence is checked and reported below
         if model == "ols":
-            res = sm.OLS(y, X).fit(**fit_kw)
+            res = OLS(y, X).fit(**fit_kw)
         elif model == "poisson":
-            res = sm.GLM(y, X, family=sm.families.Poisson()).fit(**fit_kw)
+            res = GLM(y, X, family=families.Poisson()).fit(**fit_kw)
             if not res.converged:
                 caveats.append("The Poisson fit did not converge; the estimate is unreliable.")
             dispersion = float(res.pearson_chi2 / max(res.df_resid, 1.0))
@@ -231,7 +236,7 @@ def _fit(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: float):
                     "HAC errors allow for it, but the negative binomial model fits such data better."
                 )
         else:
-            res = sm.NegativeBinomial(y, X, loglike_method="nb2").fit(disp=0, maxiter=200, **fit_kw)
+            res = NegativeBinomial(y, X, loglike_method="nb2").fit(disp=0, maxiter=200, **fit_kw)
             if not res.mle_retvals.get("converged", False):
                 caveats.append("The negative binomial fit did not converge; the estimate is unreliable.")
     # For the negative binomial the last parameter is the dispersion alpha; the design comes first.

@@ -1,0 +1,220 @@
+#!/usr/bin/env python
+"""Benchmark: what `loopmeter report --json` costs, start-up included, and where the time goes.
+
+Usage:
+    python bench/report_cost.py [--big-repo /work/.mirror/numpy+numpy/repo] [--big-store PATH]
+                                [--keep DIR] [--runs 2] [--no-profile] [--check]
+
+Two stores, measured in the same run:
+- small: a ~1k-commit repository written by `git fast-import` (tests/lift_sim.py, 12 authors, 33
+  weeks, adoption half-way) and ingested into a fresh store;
+- big: a real history (default numpy, ~40k commits) ingested once into `--big-store` and kept, so
+  later runs reuse it (ingest is bench/git_ingest.py's business, not this one's).
+
+For each store it times, as whole processes (interpreter start-up included: that is what a user
+waits for), the best of `--runs`:
+| row | command |
+|---|---|
+| python | `python -c pass` (interpreter start-up) |
+| duckdb | `python -c "import duckdb; ..."`: the store's grouped queries a report needs at least (changes per week and kind, revert counts, cycle-time quantiles, commits per author-week) in raw SQL |
+| report | `loopmeter report --json --store S` |
+
+and prints wall and CPU seconds (user + sys of the child) and the report's ratio to the duckdb
+baseline. Targets (issue 14): small <= 2 s wall, big <= 10 s wall on an idle machine; on a loaded
+machine the CPU seconds are the figure to read (wall then measures the neighbours).
+
+Then (unless --no-profile) one in-process run of `api.report_from_store` under cProfile, its own
+time split by where it was spent: imports, Ibis expression building and SQL compiling (ibis,
+sqlglot), DuckDB execution (the driver's calls, Arrow conversion), statistics (loopmeter.stats and
+lift, scipy, statsmodels, numpy), pandas, and the rest.
+
+Exits 0 unless --check is given and a wall target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+LOOPMETER = [PY, "-m", "loopmeter"]
+TARGETS = {"small": 2.0, "big": 10.0}
+
+BASELINE = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1], read_only=True)
+q = [
+ "select repo, date_trunc('week', done_at) w, count(*) from items where kind = 'change' group by all",
+ "select date_trunc('week', c.done_at) w, count(*) from links l join items c on c.item_id = l.dst "
+ "where l.kind = 'reverts' group by all",
+ "select date_trunc('week', done_at) w, quantile_cont(epoch(done_at) - epoch(started_at), [0.5, 0.85]), "
+ "quantile_cont(size_lines, [0.5, 0.85]) from items where kind = 'change' group by all",
+ "select author_id, date_trunc('week', author_time) w, count(*) from commits group by all",
+ "select item_id, count(*) from attributions group by all",
+]
+for s in q:
+    con.execute(s).fetchall()
+"""
+
+
+def timed(cmd: list[str], runs: int) -> tuple[float, float]:
+    """Best of `runs` of the command: (wall seconds, CPU seconds of that run)."""
+    best = None
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if r.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr.decode(errors='replace')}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if best is None or wall < best[0]:
+            best = (wall, cpu)
+    return best
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    return env
+
+
+def build_small(root: Path) -> Path:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from lift_sim import Team, write_repo  # noqa: E402 (the tests' simulator writes the repository)
+
+    repo, store = root / "small", root / "small.duckdb"
+    if not store.exists():
+        n = write_repo(repo, Team(authors=12, weeks=33, adoption_week=16), seed=3)
+        subprocess.run([*LOOPMETER, "ingest", str(repo), "--store", str(store)], check=True, env=_env(),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(f"small: {n} commits written and ingested into {store}")
+    return store
+
+
+def ensure_big(repo: Path, store: Path) -> Path:
+    if not store.exists():
+        print(f"big: ingesting {repo} into {store} once (kept for later runs)")
+        subprocess.run([*LOOPMETER, "ingest", str(repo), "--store", str(store)], check=True, env=_env(),
+                       stdout=subprocess.DEVNULL)
+    return store
+
+
+CATEGORIES = (
+    ("imports", ("<frozen importlib", "<module>", "_docscrape", "/inspect.py", "/textwrap.py")),
+    ("ibis build/compile", ("/ibis/", "/sqlglot/")),
+    ("duckdb execution", ("duckdb", "pyarrow", "_duckdb")),
+    ("stats", ("/loopmeter/stats/", "/loopmeter/lift/", "/scipy/", "/statsmodels/", "/numpy/", "lifelines")),
+    ("pandas", ("/pandas/",)),
+)
+
+
+def _category(file: str, name: str) -> str:
+    key = f"{file}:{name}"
+    if name in ("<module>", "<built-in method marshal.loads>") or any(n in file for n in CATEGORIES[0][1]):
+        # scipy parses docstrings and Ibis inspects signatures while their modules load.
+        return "imports"
+    for cat, needles in CATEGORIES[1:]:
+        if any(n in key for n in needles):
+            return cat
+    return "other (loopmeter, json, ...)"
+
+
+def profile(store: Path) -> None:
+    """One in-process report under cProfile, its self time by category; start-up imports timed apart."""
+    code = f"""
+import cProfile, pstats, time, sys
+t = time.process_time()
+from loopmeter import api
+from loopmeter.report.document import to_json
+startup = time.process_time() - t
+pr = cProfile.Profile(time.process_time)
+pr.enable()
+doc = api.report_from_store(store_path={str(store)!r})
+to_json(doc)
+pr.disable()
+pr.dump_stats(sys.argv[1])
+print(startup)
+"""
+    with tempfile.NamedTemporaryFile(suffix=".prof", delete=False) as f:
+        out = f.name
+    try:
+        r = subprocess.run([PY, "-c", code, out], capture_output=True, text=True, env=_env(), check=True)
+        startup = float(r.stdout.strip().splitlines()[-1])
+        st = pstats.Stats(out)
+        by: dict[str, float] = {"imports": 0.0}
+        for (file, _line, name), (_cc, _nc, tt, _ct, callers) in st.stats.items():
+            if file == "~" and callers and "duckdb" not in name and "arrow" not in name:
+                # A builtin (isinstance, len, ...) counts for whoever called it, by its share of calls.
+                for (cfile, _cl, cname), (_c, _n, ctt, _cct) in callers.items():
+                    c = _category(cfile, cname)
+                    by[c] = by.get(c, 0.0) + ctt
+                continue
+            c = _category(file, name)
+            by[c] = by.get(c, 0.0) + tt
+        by["imports"] += startup
+        total = sum(by.values())
+        print(f"\nprofile of one report on {store.name} (CPU s under cProfile, which slows Python ~1.5-2x):")
+        for c, v in sorted(by.items(), key=lambda kv: -kv[1]):
+            print(f"  {c:28} {v:7.2f} s {100 * v / total:5.1f}%")
+        ncalls = {name: nc for (file, _l, name), (_cc, nc, *_r) in st.stats.items()
+                  if file.endswith("loopmeter/metrics/changes.py") and name in ("changes", "contributing_commits")}
+        print(f"  calls: {ncalls}")
+    finally:
+        os.unlink(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--big-repo", type=Path, default=Path("/work/.mirror/numpy+numpy/repo"))
+    ap.add_argument("--big-store", type=Path, help="the big store (ingested once when absent); none: skip big")
+    ap.add_argument("--keep", type=Path, help="keep the small repository and store here")
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="lm-report-cost-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        stores = {"small": build_small(root)}
+        if args.big_store is not None:
+            stores["big"] = ensure_big(args.big_repo, args.big_store)
+        failed = False
+        print(f"\n{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; best of {args.runs}")
+        print(f"{'store':6} {'row':8} {'wall s':>8} {'cpu s':>8} {'wall/duckdb':>12} {'cpu/duckdb':>11} target")
+        for label, store in stores.items():
+            # Warm the page cache and the imports so no row starts cold.
+            timed([*LOOPMETER, "report", "--json", "--store", str(store)], 1)
+            py = timed([PY, "-c", "pass"], args.runs)
+            base = timed([PY, "-c", BASELINE, str(store)], args.runs)
+            ours = timed([*LOOPMETER, "report", "--json", "--store", str(store)], args.runs)
+            ok = ours[0] <= TARGETS[label]
+            failed |= not ok
+            print(f"{label:6} {'python':8} {py[0]:8.2f} {py[1]:8.2f}")
+            print(f"{label:6} {'duckdb':8} {base[0]:8.2f} {base[1]:8.2f}")
+            print(f"{label:6} {'report':8} {ours[0]:8.2f} {ours[1]:8.2f} {ours[0] / base[0]:11.1f}x "
+                  f"{ours[1] / max(base[1], 1e-9):10.1f}x <= {TARGETS[label]} s wall {'PASS' if ok else 'FAIL'}")
+        if not args.no_profile:
+            for store in stores.values():
+                profile(store)
+        return 1 if (failed and args.check) else 0
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
