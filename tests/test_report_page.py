@@ -155,13 +155,21 @@ def test_mains_sections_are_on_the_page_escaped_and_detail_collapsed():
     doc["durability_lift"] = [{"horizon_days": 30, "ratio": 1.1, "ci_low": 1.0, "ci_high": 1.2,
                                "ai_share": 0.9, "human_share": 0.82, "authors": 9}]
     doc["event_logs"] = [{"name": evil, "format": "csv", "cycle_time_hours": {"n": 4, "open": 1, "p50": 18, "p85": 24},
-                          "weekly": [{"validated": 2}], "waiting": {}, "ai_share": {"share": 0.5}, "lift": {}}]
+                          "weekly": [{"validated": 2}], "waiting": {}, "ai_share": {"share": 0.5}, "lift": {},
+                          "verdict": [{"question": "cycle_time_after_vs_before", "status": "improved",
+                                       "title": "case cycle time, after vs before AI adoption",
+                                       "sentence": f"Improved: cases took 0.50x as long {evil}",
+                                       "headline": {"ratio": 0.5, "ci_low": 0.4, "ci_high": 0.7, "n_a": 9, "n_b": 8}}]}]
     doc["experiments"] = [{"name": evil, "runs": 3, "failed_share": 0.0, "agent_share": 1.0}]
     doc["incidents"] = {"services": [{"service": evil, "repo": None, "incidents": 2, "open": 0}]}
     html = render_page(doc, changes)
     assert evil not in html
     shown = evil.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;")
-    assert html.count(shown) >= 6  # accounts, adoption evidence, work loops, experiments, incidents, event logs
+    assert html.count(shown) >= 7  # accounts, adoption evidence, work loops, its verdict, experiments, incidents, event logs
+    # An event log's verdict under its table, with the log's own question (cases, not changes).
+    loops = html[html.index('id="work-loops"'):html.index('id="experiments"')]
+    assert 'data-status="improved"' in loops and "Case cycle time, after vs before AI adoption" in loops
+    assert "0.50×" in loops and "after ÷ before, 95% interval 0.40–0.70" in loops
 
     def collapsed(marker: str) -> None:
         """`marker` sits inside a <details> that is not open."""

@@ -15,7 +15,7 @@ from typing import Any
 from ..stats.json_values import finite
 from .lift_text import estimator_name
 
-__all__ = ["VerdictRow", "verdict_rows", "STATUS"]
+__all__ = ["VerdictRow", "verdict_rows", "loop_verdict_rows", "STATUS"]
 
 #: status -> (badge text, tone). The tone is what the status means for the team, whichever way
 #: the ratio runs: shorter cycles, more throughput and fewer reverts are all "good".
@@ -100,10 +100,22 @@ def _exposure(value: Any) -> tuple[str | None, bool]:
     return text, bool(low)
 
 
-def _from_verdict(e: Mapping[str, Any]) -> VerdictRow:
+#: A loop question's key ends in what its ratio divides (lift/loop_verdict.py).
+_LOOP_COMPARES = (("_after_vs_before", "after ÷ before"), ("_ai_vs_human", "AI-handled ÷ human"),
+                  ("_agent_vs_human", "agent ÷ human"))
+
+
+def _own_title(e: Mapping[str, Any], key: str) -> tuple[str, str, str]:
+    title = str(e.get("title") or key.replace("_", " ")) or "Question"
+    compares = next((c for end, c in _LOOP_COMPARES if key.endswith(end)), "first ÷ second")
+    return title[:1].upper() + title[1:], "ratio", compares
+
+
+def _from_verdict(e: Mapping[str, Any], own_titles: bool = False) -> VerdictRow:
     key = str(e.get("question") or "")
-    label, term, compares = QUESTIONS.get(key, (str(e.get("title") or key.replace("_", " ")).capitalize() or "Question",
-                                               "ratio", "first ÷ second"))
+    # An event log's or experiment's questions share keys with the repository's ("cycle time")
+    # but are about its cases or runs: their own titles say so.
+    label, term, compares = _own_title(e, key) if own_titles or key not in QUESTIONS else QUESTIONS[key]
     status = str(e.get("status") or "")
     badge, tone = STATUS.get(status, NO_STATUS)
     h = e.get("headline") if isinstance(e.get("headline"), Mapping) else {}
@@ -138,6 +150,11 @@ def _from_lift(e: Mapping[str, Any]) -> VerdictRow:
         estimator=estimator_name(e.get("estimator")) if e.get("estimator") else None, exposure=None,
         caveats=[str(c) for c in e.get("caveats") or []],
     )
+
+
+def loop_verdict_rows(entries: Any) -> list[VerdictRow]:
+    """The rows of an event log's or an MLflow experiment's `verdict` (lift/loop_verdict.py)."""
+    return [_from_verdict(e, own_titles=True) for e in entries or [] if isinstance(e, Mapping)]
 
 
 def verdict_rows(doc: Mapping[str, Any]) -> tuple[list[VerdictRow], bool]:
