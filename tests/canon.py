@@ -55,7 +55,8 @@ class Canon:
 
     def attribution(self, item_id: str, agent: str = "claude-code") -> None:
         self.store.con.execute(
-            "insert into attributions values (?, ?, 'test', 'branch', 1.0)", [item_id, agent]
+            "insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class) "
+            "values (?, ?, 'test', 'branch', 1.0, 'authored')", [item_id, agent]
         )
 
     def commit(self, sha: str, parents: list[str], at: str, repo: str = "api") -> None:

@@ -166,6 +166,7 @@ def test_debug_shows_the_traceback(case, tmp_path, repos, filled_store):
     assert p.returncode != 0
     assert "Traceback (most recent call last)" in p.stderr
     assert expect in p.stderr
+    assert "AttributeError" not in p.stderr  # the error itself, not a failure while printing it
 
 
 def test_a_bad_path_does_not_create_a_store(tmp_path, repos):

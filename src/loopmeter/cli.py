@@ -636,7 +636,9 @@ def main() -> None:
         err.print(f"[red]error:[/red] {escape(e.format_message().rstrip('.'))}; see `{escape(where)} --help`",
                   highlight=False, soft_wrap=True)
         code = 2
-    except cx.Abort:
+    except (getattr(cx, "Abort", KeyboardInterrupt), KeyboardInterrupt):
+        # Typer's vendored click has no Abort (an older click does): naming it unguarded made
+        # every error that reaches here under --debug an AttributeError while printing it.
         err.print("[red]interrupted[/red]")
         code = 130
     sys.exit(code if isinstance(code, int) else 0)
