@@ -46,12 +46,14 @@ def load_page(
     evaluate: Mapping[str, str] | None = None,
     act: Callable[[Page], None] | None = None,
     text_of: str = "body",
+    open_details: bool = False,
 ) -> LoadedPage:
     """Load `html` and read it.
 
     `wait_for` is a CSS selector of charts: loading waits until `at_least` rendered Plotly SVGs stand
     under it. Then each `evaluate` JavaScript expression is evaluated, `act` may click or screenshot,
-    and the text is read last (so that what `act` opened is in it).
+    and the text is read last (so that what `act` opened is in it). `open_details` opens every
+    collapsed section first, as a reader looking for everything would (their charts are drawn then).
     """
     from playwright.sync_api import sync_playwright
 
@@ -68,10 +70,15 @@ def load_page(
             page.route(lambda url: not url.startswith("file:"),
                        lambda route: (requests.append(route.request.url), route.abort()))
             page.goto(html.as_uri())
+            if open_details:
+                page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
             if wait_for is not None:
                 page.wait_for_function(
                     f"document.querySelectorAll({json.dumps(wait_for + ' .main-svg')}).length >= {int(at_least)}",
                     timeout=timeout_ms)
+                if open_details:  # every section is open: wait for every chart (report/templates/draw.js)
+                    page.wait_for_function("!window.__lmCharts || window.__lmCharts.drawn >= window.__lmCharts.total",
+                                           timeout=timeout_ms)
             values = {name: page.evaluate(js) for name, js in (evaluate or {}).items()}
             charts = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
             pwned = page.evaluate("typeof window.__pwned")

@@ -131,6 +131,10 @@ def test_pages_and_unknown_paths(served):
     report = get(f"{url}/report?repo=other")
     assert report.status_code == 200 and "<html" in report.text[:500].lower()
     assert XSS not in report.text  # the commit title is escaped in the page
+    # The verdict-first page, with the slice's change rows: its week list (the page's own
+    # drill-down) is there, which a page rendered from the document alone would not have.
+    assert 'id="verdict"' in report.text and 'id="week-select"' in report.text
+    assert 'id="lm-week-changes"' in report.text
     # a loopback server answers only to loopback host names (DNS rebinding)
     assert get(f"{url}/api/filters", headers={"Host": "evil.example:80"}).status_code == 403
     assert get(f"{url}/api/filters").json() == {"repos": ["demo", "other"], "teams": [], "agents": ["claude-code", "cursor"]}

@@ -38,7 +38,7 @@ def page(tmp_path_factory):
          "--adoption-date", (START + timedelta(weeks=8)).date().isoformat()],
         check=True, capture_output=True, env=env,
     )
-    return load_page(out, wait_for="#chart-ld-forest", timeout_ms=30000, evaluate={
+    return load_page(out, wait_for="#chart-ld-forest", timeout_ms=30000, open_details=True, evaluate={
         "plots": """Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => ({
             id: e.id, svgs: e.querySelectorAll('.main-svg').length,
             traces: (e.data || []).length}))""",

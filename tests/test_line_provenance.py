@@ -113,7 +113,7 @@ def test_git_ai_notes_ingested_and_reported_exactly(tmp_path):
     page = (tmp_path / "r.html").read_text()
     assert 'id="chart-ai-lines"' in page and "<strong>64.7%</strong> of their added lines" in page
     if CHROMIUM.exists():  # what a person sees: the chart draws its one bar, offline, without errors
-        seen = load_page(tmp_path / "r.html", wait_for="#chart-ai-lines",
+        seen = load_page(tmp_path / "r.html", wait_for="#chart-ai-lines", open_details=True,
                          evaluate={"bars": "document.querySelectorAll('#chart-ai-lines .bars path').length"})
         assert not seen.errors and not seen.requests and seen.values["bars"] == 1
         assert "64.7% of their added lines were AI-written (11 of 17)" in seen.text

@@ -45,7 +45,7 @@ def report_page(tmp_path_factory):
                    check=True, capture_output=True)
     subprocess.run([sys.executable, "-m", "loopmeter", "report", "--store", store, "--html", str(out), "--as-of", "2024-03-01"],
                    check=True, capture_output=True)
-    return load_page(out, wait_for=".js-plotly-plot", at_least=8, evaluate={
+    return load_page(out, wait_for=".js-plotly-plot", at_least=8, open_details=True, evaluate={
         "figures": "document.querySelectorAll('script[data-figure-for]').length",
         "ids": "Array.from(document.querySelectorAll('.js-plotly-plot')).map(e => e.id)",
         "agent_week_ticks": "Array.from(document.querySelectorAll('#chart-agent-interventions .xtick text'))"

@@ -12,7 +12,7 @@ import base64
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ import duckdb
 
 from .attribution import Matcher
 from .config import Config, load_config
-from .errors import ConfigError, NoData, StoreError, UnreadablePath
+from .errors import BadInput, ConfigError, NoData, StoreError, UnreadablePath
 from .ingestion import IngestResult, Progress, ingest_git, unchanged_salt
 from .sources.git import open_repository
 from .sources.git_set import refs_state
@@ -614,6 +614,8 @@ def report_from_store(
     read_only: bool = False,
     week: date | None = None,
     progress: Callable[[str], object] | None = None,
+    repo_urls: Mapping[str, str] | None = None,
+    changes: list | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
 
@@ -626,7 +628,11 @@ def report_from_store(
     `TEAM=YYYY-MM-DD` per team). `read_only` opens the store read-only (the
     dashboard). With `week` (its Monday), the result is instead `{"week", "filters", "changes"}`:
     that week's changes of the slice, newest first (the dashboard's drill-down). `progress(step)` is
-    told each part of the report as it starts."""
+    told each part of the report as it starts. Each repository's `web_url` is its git remote's web
+    address when its path is still on this machine (or the `repo_urls` entry for it, which wins);
+    the HTML report links changes under it. A `changes` list is filled with the slice's change rows
+    (report.document.change_rows), read in the same opening of the store, for a caller that renders
+    the page itself (the dashboard's /report)."""
     from .metrics.dora import FailureRule
     from .lift.by_unit import choose_unit
     from .report.document import build_report, change_rows
@@ -650,16 +656,42 @@ def report_from_store(
                            config_path=config.path, show_names=show_names, by_given=by_given,
                            durability_horizons=config.durability_days, step=progress)
         _log_loops(store, doc, config, window, seed)
+        _add_web_urls(doc, repo_urls or {})
+        if html_path is not None or changes is not None:
+            rows = change_rows(store, window=window, repos=repos, show_names=show_names)
+            if changes is not None:
+                changes.extend(rows)
         if html_path is not None:
             from .report.html import render_html
 
             if progress is not None:
                 progress("writing the HTML report")
-            rows = change_rows(store, window=window, repos=repos, show_names=show_names)
             render_html(doc, rows, Path(html_path))
     return doc
 
 
+def _add_web_urls(doc: dict, given: Mapping[str, str]) -> None:
+    """`repos[].web_url`: the given address, else the one of the repository's `origin` remote."""
+    import subprocess
+
+    from .report.links import web_url
+
+    known = {str(r.get("repo")) for r in doc.get("repos") or []}
+    for name in given:
+        if name not in known:
+            raise BadInput(f"--repo-url {name}=...: no repository {name!r} in this report "
+                           f"(repositories: {', '.join(sorted(known)) or 'none'})")
+    for r in doc.get("repos") or []:
+        url = given.get(str(r.get("repo")))
+        path = r.get("path")
+        if url is None and path and Path(str(path)).exists():
+            try:
+                out = subprocess.run(["git", "-C", str(path), "config", "--get", "remote.origin.url"],
+                                     capture_output=True, text=True, timeout=10)
+                url = web_url(out.stdout.strip()) if out.returncode == 0 else None
+            except (OSError, subprocess.SubprocessError):
+                url = None
+        r["web_url"] = url
 def _adoption(value, by: str):
     """`--adoption-date` as the lift command parses it: None, one date (a `date` or its text), or
     the per-repository / per-team `NAME=DATE` values. A bad value is one line (ConfigError)."""

@@ -48,6 +48,10 @@ ByOpt = Annotated[Optional[str], typer.Option(
                  "the Simpson's check); team: \\[\\[team]] in loopmeter.toml, codeowners: the CODEOWNERS team owning most "
                  "of a change's lines \\[default: team when loopmeter.toml defines \\[\\[team]], else repo].",
     show_default=False)]
+RepoUrlOpt = Annotated[Optional[list[str]], typer.Option(
+    "--repo-url", metavar="REPO=URL",
+    help="Web address of a repository, so change titles in the HTML report link to their PR or commit "
+         "(repeatable; default: read from the repository's git remote).")]
 PullOpt = Annotated[bool, typer.Option("--pull-refs/--no-pull-refs", help="Read squash merges' own commits from refs/pull/N/head.")]
 
 
@@ -223,8 +227,19 @@ def check_store_writable(store: Path) -> None:
                           "directory?); give --store a writable place")
 
 
-def _emit(doc: dict, as_json: bool, html: Path | None) -> None:
-    if as_json:
+def _repo_urls(values: list[str] | None) -> dict[str, str] | None:
+    from .report.links import parse_repo_urls
+
+    return parse_repo_urls(values) or None
+
+
+def _emit(doc: dict, as_json: bool, html: Path | None, fmt: str = "terminal") -> None:
+    if fmt == "markdown":
+        from .report.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(doc))
+        return
+    if as_json or fmt == "json":
         from .report.document import to_json
 
         sys.stdout.write(to_json(doc))
@@ -254,6 +269,7 @@ def analyze(
     failure_window: FailWinOpt = 24.0,
     incident_rule: IncidentOpt = "linked",
     by: ByOpt = None,
+    repo_url: RepoUrlOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Ingest repositories and report throughput, cycle time, AI share and lift.
@@ -270,7 +286,7 @@ def analyze(
                 [str(p) for p in paths], store_path=store, html_path=html, branch=branch, progress=bar, pull_refs=pull_refs,
                 as_of=_as_of(as_of), window_days=window_days, adoption_date=adoption_date or None,
                 show_names=show_names, seed=seed, failure_window_hours=failure_window, incident_rule=incident_rule,
-                by=by,
+                by=by, repo_urls=_repo_urls(repo_url),
             )
         finally:
             bar.stop()
@@ -489,14 +505,22 @@ def report(
     failure_window: FailWinOpt = 24.0,
     incident_rule: IncidentOpt = "linked",
     by: ByOpt = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", metavar="terminal|json|markdown",
+        help="What to print: tables, the JSON document, or a Markdown digest of the verdict and headline numbers "
+             "(for a PR comment or a chat post).")] = "terminal",
+    repo_url: RepoUrlOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Report from the store without reading any repository.
 
     Example: loopmeter report --json > report.json
+    Example: loopmeter report --format markdown > digest.md
     """
 
     def go():
+        if fmt not in ("terminal", "json", "markdown"):
+            raise typer.BadParameter(f"--format {fmt!r}: expected terminal, json or markdown")
         check_output(html, "--html")
         with _Steps(err, "building the report") as steps:
             doc = api.report_from_store(
@@ -504,9 +528,9 @@ def report(
                 store_path=store, html_path=html, repos=repo or None, team=team, agent=agent,
                 since=_date(since, "--from"), until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days,
                 adoption_date=adoption_date or None, show_names=show_names, seed=seed,
-                failure_window_hours=failure_window, incident_rule=incident_rule, by=by,
+                failure_window_hours=failure_window, incident_rule=incident_rule, by=by, repo_urls=_repo_urls(repo_url),
             )
-        _emit(doc, as_json, html)
+        _emit(doc, as_json, html, fmt)
 
     _run(debug, go)
 

@@ -70,7 +70,7 @@ def figure(cards: Mapping[str, Mapping[str, Any] | None]):
     """One chart of the five scores: a bar per question, grouped by repository; the limiting question in red."""
     import plotly.graph_objects as go
 
-    from ..report.html import INK, _base_layout, _plot_text
+    from ..report.charts import INK, base_layout as _base_layout, plot_text as _plot_text
 
     scored = {repo: c for repo, c in cards.items() if c is not None and c.get("score") is not None}
     if not scored:
@@ -96,7 +96,7 @@ def figure(cards: Mapping[str, Mapping[str, Any] | None]):
 
 def section_context(cards: Mapping[str, Mapping[str, Any] | None] | None) -> dict[str, Any]:
     """What _legibility.html.j2 needs: the chart payload and one entry per repository."""
-    from ..report.html import _figure_payload
+    from ..report.charts import figure_payload as _figure_payload
 
     cards = cards or {}
     fig = figure(cards)
@@ -108,10 +108,12 @@ def section_context(cards: Mapping[str, Mapping[str, Any] | None] | None) -> dic
 
 def render_page(card: Mapping[str, Any], path: Path) -> Path:
     """A standalone HTML page holding the scorecard section of one repository."""
-    from ..report.html import _environment, _plotly_js
+    from ..report.charts import draw_script, library_script, template_script
+    from ..report.html import _environment
 
     context = {"legibility": section_context({str(card.get("repo") or card.get("path")): card}),
-               "plotlyjs": _plotly_js(), "title": f"Agent legibility: {card.get('repo')}"}
+               "chart_library": library_script() + template_script(), "draw_script": draw_script(),
+               "title": f"Agent legibility: {card.get('repo')}"}
     text = _environment().get_template("legibility.html.j2").render(**context)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

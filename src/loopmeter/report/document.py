@@ -250,10 +250,14 @@ def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
     if week is not None:
         ch = ch.filter(ch.week == ibis.date(week))
     actors = con.table("actors").select(aid="actor_id", aname="name")
+    # The landing sha and pull-request number, for links to the change (report/links.py).
+    items = con.table("items")
+    refs = items.select(rid=items.item_id, sha=items.attrs["sha"].str, pr_number=items.attrs["pr_number"].str)
+    ch = ch.left_join(refs, ch.item_id == refs.rid)
     df = con.execute(
         ch.left_join(actors, ch.author_id == actors.aid).select(
             "repo", "item_id", "done_at", "cycle_hours", "title", "author_id", "author_kind", "aname", "ai_assisted",
-            "agents", "state", "size_lines",
+            "agents", "state", "size_lines", "sha", "pr_number",
         ).order_by(ibis.desc("done_at") if week is not None else "done_at")
     )
     rows = []
@@ -269,6 +273,8 @@ def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
             "agents": sorted(r.agents) if r.agents is not None and len(r.agents) else [],
             "state": r.state,
             "size_lines": None if r.size_lines is None or r.size_lines != r.size_lines else int(r.size_lines),
+            "sha": r.sha if isinstance(r.sha, str) else None,
+            "pr_number": r.pr_number if isinstance(r.pr_number, str) else None,
         }
         if week is not None:
             row["id"] = r.item_id

@@ -9,15 +9,11 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ..stats.json_values import finite
-from .html import (
-    AI_COLOUR,
-    HUMAN_COLOUR,
-    _base_layout,
-    _figure_payload,
-    _plot_text,
-    fmt_hours,
-    fmt_pct,
-)
+from .charts import AI_COLOUR, HUMAN_COLOUR
+from .charts import base_layout as _base_layout
+from .charts import figure_payload as _figure_payload
+from .charts import plot_text as _plot_text
+from .html import fmt_hours, fmt_pct
 from .partial_charts import PARTIAL_NOTE, any_partial, mark_partial_bars
 
 PHASE_COLOURS = {"coding": "#4C78A8", "draft": "#9ECAE9", "pickup": "#F58518", "review": "#54A24B", "deploy": "#B279A2"}

@@ -15,35 +15,35 @@ from __future__ import annotations
 import html as _html
 import json
 import math
+import random
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
 from markupsafe import Markup
-from plotly.offline import get_plotlyjs
 
 from ..stats.json_values import finite
+from .charts import (ADOPTION_COLOUR, AI_COLOUR, HUMAN_COLOUR, INK, MUTED, PENDING_COLOUR, base_layout, draw_script,
+                     embed_json, figure_payload, figure_tag, library_script, plot_text,
+                     template_script)
 
 __all__ = ["render_html"]
 
-HUMAN_COLOUR = "#4C78A8"
-AI_COLOUR = "#E45756"
-PENDING_COLOUR = "#C9CED6"
-ADOPTION_COLOUR = "#54A24B"
-INK = "#1F2933"
-MUTED = "#6B7785"
-
 #: Titles longer than this are cut in hover text to keep the file small.
 HOVER_TITLE_CHARS = 90
+#: At most this many changes are points in the cycle-time scatter (a seeded sample beyond it).
+CYCLE_POINTS = 1500
 #: Rows in the "slowest" and "most recent" change tables.
 TABLE_ROWS = 10
 
 _METRIC_LABELS = {
     "cycle_time_hours": "Median cycle time",
+    "cycle_time_hours_p50": "Median cycle time",
+    "cycle_time_hours_p85": "85th-percentile cycle time",
     "validated_throughput_per_contributor_week": "Validated throughput per contributor-week",
     "validated_throughput": "Validated throughput",
     "size_lines": "Change size (lines)",
@@ -181,57 +181,17 @@ def _group_phrase(group: str) -> str:
     return "for " + _GROUP_LABELS.get(group, group.replace("_", " ") or "this group")
 
 
-# --------------------------------------------------------------------------- untrusted strings
-
-
-def _plot_text(value: Any, limit: int | None = None) -> str:
-    """Make an untrusted string safe for Plotly's HTML-subset text rendering.
-
-    Only ``&``, ``<`` and ``>`` are escaped: Plotly decodes ``&amp;``, ``&lt;`` and ``&gt;``
-    back to literal characters but does not know ``&quot;``, and quotes are harmless in SVG
-    text nodes.
-    """
-    text = "" if value is None else str(value)
-    text = " ".join(text.split())  # newlines would become <br> in Plotly
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return _html.escape(text, quote=False)
-
-
-def _embed_json(obj: Any) -> Markup:
-    """JSON that is safe inside a ``<script type="application/json">`` element."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    text = (
-        text.replace("&", "\\u0026")
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-    return Markup(text)
-
-
-def _figure_payload(fig: go.Figure) -> Markup:
-    # Round-trip through plotly's encoder (handles numpy, dates), then re-encode with escaping.
-    return _embed_json(json.loads(pio.to_json(fig, validate=False, remove_uids=True)))
+# Shared with the other pages' charts (report/charts.py); the old private names stay for the modules
+# that build on this one.
+_plot_text = plot_text
+_embed_json = embed_json
+_figure_payload = figure_payload
 
 
 # --------------------------------------------------------------------------- figures
 
 
-def _base_layout(title: str, **extra: Any) -> dict[str, Any]:
-    layout: dict[str, Any] = dict(
-        template="plotly_white",
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=15, color=INK)),
-        font=dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
-                  size=12, color=INK),
-        margin=dict(l=60, r=20, t=50, b=45),
-        height=380,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-        hoverlabel=dict(align="left"),
-    )
-    layout.update(extra)
-    return layout
+_base_layout = base_layout
 
 
 def _adoption_marks(adoption_date: str | None) -> tuple[list[dict], list[dict]]:
@@ -286,17 +246,28 @@ def _cycle_figure(changes: list[Mapping[str, Any]], cycle: Mapping[str, Any],
     groups: dict[bool, dict[str, list[Any]]] = {
         flag: {"x": [], "y": [], "custom": [], "symbol": []} for flag in (False, True)
     }
-    skipped = {"unknown": 0, "zero": 0}
+    skipped = {"unknown": 0, "zero": 0, "drawn": 0, "plottable": 0}
     lo_hi: list[float] = []
+    plottable = []
     for change in changes:
         hours = change.get("cycle_hours")
         done = change.get("done_at")
         if not finite(hours) or done is None:
             skipped["unknown"] += 1
-            continue
-        if hours <= 0:
+        elif hours <= 0:
             skipped["zero"] += 1
-            continue
+        else:
+            plottable.append(change)
+    skipped["plottable"] = len(plottable)
+    if len(plottable) > CYCLE_POINTS:
+        # Thousands of SVG points take seconds to draw and hide each other anyway; a seeded sample
+        # keeps the cloud's shape, and the median lines below come from every change.
+        keep = sorted(random.Random(0).sample(range(len(plottable)), CYCLE_POINTS))
+        plottable = [plottable[i] for i in keep]
+    skipped["drawn"] = len(plottable)
+    for change in plottable:
+        hours = change["cycle_hours"]
+        done = change["done_at"]
         ai = bool(change.get("ai"))
         g = groups[ai]
         g["x"].append(_naive_utc(done).strftime("%Y-%m-%d %H:%M") if isinstance(done, datetime) else str(done))
@@ -325,7 +296,7 @@ def _cycle_figure(changes: list[Mapping[str, Any]], cycle: Mapping[str, Any],
         g = groups[ai]
         if not g["x"]:
             continue
-        traces.append(go.Scattergl(
+        traces.append(go.Scatter(
             name=name, x=g["x"], y=g["y"], customdata=g["custom"], mode="markers",
             marker=dict(color=colour, size=6, opacity=0.55, symbol=g["symbol"]),
             hovertemplate=("<b>%{customdata[0]}</b><br>%{customdata[1]}<br>"
@@ -424,7 +395,10 @@ def _size_figure(changes: list[Mapping[str, Any]], size: Mapping[str, Any]) -> g
 
 
 def _default_lift_label(e: Mapping[str, Any]) -> str:
-    return f"{_plot_text(metric_label(e.get('metric')), 50)}<br>{_plot_text(comparison_label(e.get('comparison')), 50)}"
+    first, second = comparison_parts(e.get("comparison"))
+    short = {"AI-assisted changes": "AI-assisted", "human changes": "human"}
+    compare = f"{short.get(first, first)} vs {short.get(second, second)}"
+    return f"{_plot_text(metric_label(e.get('metric')), 50)}<br>{_plot_text(compare, 50)}"
 
 
 def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
@@ -472,7 +446,7 @@ def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
         # plotly.js >= 3 places shapes on a log axis in data coordinates.
         shapes=[dict(type="line", xref="x", yref="paper", x0=1, x1=1, y0=0, y1=1,
                      line=dict(color=ADOPTION_COLOUR, width=1.5, dash="dash"))],
-        height=max(220, 110 + 70 * len(rows)),
+        height=max(220, 110 + 44 * len(rows)),
         margin=dict(l=20, r=20, t=50, b=50),
     )
     return go.Figure(data=[trace], layout=layout)
@@ -502,8 +476,13 @@ def _agent_loop_figures(loops: Mapping[str, Any]) -> dict[str, go.Figure | None]
     figs: dict[str, go.Figure | None] = {"ttg": None, "interventions": None, "cost": None}
     ttg = [v for v in loops.get("time_to_green_minutes") or [] if finite(v)]
     if ttg:
-        fig = go.Figure(go.Histogram(x=ttg, nbinsx=min(30, max(5, len(ttg) // 2)), marker_color=AI_COLOUR,
-                                     hovertemplate="%{x} min: %{y} sessions<extra></extra>"))
+        # Binned here: the partial plotly.js bundle (report/charts.py) has no histogram trace.
+        counts, edges = np.histogram(ttg, bins=min(30, max(5, len(ttg) // 2)))
+        mids = [(float(a) + float(b)) / 2 for a, b in zip(edges[:-1], edges[1:])]
+        spans = [f"{float(a):.3g}–{float(b):.3g}" for a, b in zip(edges[:-1], edges[1:])]
+        fig = go.Figure(go.Bar(x=mids, y=[int(c) for c in counts], width=float(edges[1] - edges[0]),
+                               customdata=spans, marker_color=AI_COLOUR,
+                               hovertemplate="%{customdata} min: %{y} sessions<extra></extra>"))
         fig.update_layout(**_base_layout("Time from session start to the first passing test run",
                                          xaxis_title="minutes", yaxis_title="sessions", bargap=0.05))
         fig.update_yaxes(rangemode="tozero", tickformat=",d", dtick=1 if len(ttg) <= 10 else None)  # whole sessions
@@ -540,6 +519,7 @@ def _change_row(change: Mapping[str, Any]) -> dict[str, Any]:
         "done": fmt_date(done, "—") if isinstance(done, (datetime, date)) else (str(done) if done else "—"),
         "repo": str(change.get("repo") or "—"),
         "title": str(change.get("title") or "(no title)"),
+        "url": change.get("url") or None,
         "ai": ", ".join(agents) if agents else ("AI (agent unknown)" if change.get("ai") else "—"),
         "is_ai": bool(change.get("ai")),
         "state": str(change.get("state") or "—"),
@@ -628,6 +608,25 @@ def _class_rows(report: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _slice(filters: Any) -> list[str]:
+    """The document's `filters` (report --repo/--team/--agent/--from/--to, the dashboard's filter
+    bar) as plain phrases; empty for a report on everything."""
+    if not isinstance(filters, Mapping):
+        return []
+    out = []
+    repos = [str(r) for r in filters.get("repo") or []]
+    if repos:
+        out.append(("repository " if len(repos) == 1 else "repositories ") + ", ".join(repos))
+    if filters.get("team"):
+        out.append(f"team {filters['team']}")
+    if filters.get("agent"):
+        out.append(f"AI-assisted means with agent {filters['agent']}")
+    since, until = filters.get("from"), filters.get("to")
+    if since or until:
+        out.append(("landed " + (f"from {since} " if since else "") + (f"to {until}" if until else "")).strip())
+    return out
+
+
 def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for e in report.get("lift") or []:
@@ -635,6 +634,8 @@ def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         estimated = finite(ratio)
         rows.append({
             "metric": metric_label(e.get("metric")),
+            "term": "throughput" if "throughput" in str(e.get("metric")) else "cycle-time"
+                    if "cycle" in str(e.get("metric")) else "ratio",
             "comparison": comparison_label(e.get("comparison")),
             "estimator": _ESTIMATOR_LABELS.get(str(e.get("estimator")), _humanize(str(e.get("estimator") or "—"))),
             "estimated": estimated,
@@ -658,14 +659,6 @@ def _legibility_section(cards: Any) -> dict[str, Any]:
     return section_context(cards if isinstance(cards, Mapping) else None)
 
 
-def _plotly_js() -> Markup:
-    """The plotly.js bundle, made safe to sit inside one inline ``<script>`` element."""
-    # "</script" and "<!--" can only occur inside JS strings, regexes or comments, where "<\/" and
-    # "\x3C!--" mean the same thing; the shipped bundle contains neither, this is a guard.
-    source = get_plotlyjs().replace("</script", "<\\/script").replace("<!--", "\\x3C!--")
-    return Markup(source)
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("loopmeter.report", "templates"),
@@ -674,17 +667,50 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from .glossary import anchor
+
+    env.globals.update(figure_tag=figure_tag, glossary_anchor=anchor)
     env.filters.update(
         int=fmt_int, num=fmt_num, pct=fmt_pct, hours=fmt_hours, ratio=fmt_ratio, when=fmt_date,
     )
     return env
 
 
-def render_html(report: dict, changes: Iterable[dict], path: Path, *,
-                title: str = "loopmeter report") -> Path:
+def page_title(report: Mapping[str, Any]) -> str:
+    """"AI and delivery: acme/api, acme/web" — the page names its repositories (three at most)."""
+    names = [str(r.get("repo") or r.get("path") or "") for r in report.get("repos") or [] if isinstance(r, Mapping)]
+    names = [n for n in names if n]
+    if not names:
+        return "loopmeter report"
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"AI and delivery: {shown} (loopmeter)"
+
+
+def render_html(report: dict, changes: Iterable[dict], path: Path, *, title: str | None = None,
+                repo_urls: Mapping[str, str] | None = None) -> Path:
     """Write the self-contained HTML report for ``report`` (docs/json-report.md) to ``path``."""
     path = Path(path)
-    rows = list(changes)
+    html_text = render_page(report, changes, title=title, repo_urls=repo_urls)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html_text, encoding="utf-8")
+    return path
+
+
+def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] = (), *, title: str | None = None,
+                repo_urls: Mapping[str, str] | None = None) -> str:
+    """The report page of ``report`` (docs/json-report.md) as one self-contained HTML string.
+
+    A pure function of its inputs, so the dashboard can serve it as it is. `changes` are the
+    document's change rows (report.document.change_rows); `repo_urls` maps a repository to its web
+    address (`--repo-url`, or its remote), from which change titles link to their PR or commit."""
+    title = title or page_title(report)
+    urls = {str(k): str(v) for k, v in (repo_urls or {}).items()}
+    for r in report.get("repos") or []:  # the remote read at report time, unless --repo-url said otherwise
+        if isinstance(r, Mapping) and r.get("web_url") and str(r.get("repo")) not in urls:
+            urls[str(r.get("repo"))] = str(r["web_url"])
+    from .links import change_url
+
+    rows = [dict(c, url=change_url(urls.get(str(c.get("repo"))), c)) for c in changes]
     totals = report.get("totals") or {}
     attribution = report.get("attribution") or {}
     cycle = report.get("cycle_time_hours") or {}
@@ -702,19 +728,24 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
 
     dated = [w for w in weekly if w.get("week_start")]
     add_chart("throughput", mark_partial_bars(_throughput_figure(weekly, adoption_date), dated, date_axis=True),
+              "Click a week to list its changes. "
               "Validated changes only: merged, older than the validation window and not reverted within it. "
               "Recent weeks are still inside the window, so their counts can still grow."
               + (" " + PARTIAL_NOTE if any_partial(dated) else ""),
               "No weekly data.")
+    charts["throughput"]["week_click"] = True
     cycle_fig, skipped = _cycle_figure(rows, cycle, adoption_date)
     left_out = []
     if skipped["unknown"]:
         left_out.append(f"{skipped['unknown']:,} changes with an unknown cycle time")
     if skipped["zero"]:
         left_out.append(f"{skipped['zero']:,} with a cycle time of zero")
+    sampled = (f"To stay quick to draw, {skipped['drawn']:,} of the {skipped['plottable']:,} changes are drawn "
+               "(a fixed random sample); the median and p85 lines use all of them. "
+               if skipped["drawn"] < skipped["plottable"] else "")
     add_chart("cycle", cycle_fig,
               "Each point is one change; crosses are changes that were later reverted. "
-              "Hover a point to see its title. "
+              "Hover a point to see its title. " + sampled
               + (("Not plotted: " + " and ".join(left_out) + ".") if left_out else ""),
               "No change has a known cycle time.")
     add_chart("ai_share", _ai_share_figure(weekly, attribution.get("ai_share_lower_bound"), adoption_date),
@@ -809,16 +840,83 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *,
         "slowest": [_change_row(c) for c in slowest],
         "recent": [_change_row(c) for c in recent],
         "n_changes_rows": len(rows),
-        "plotlyjs": _plotly_js(),
+        "chart_library": library_script() + template_script(),
+        "draw_script": draw_script(),
         "legibility": _legibility_section(report.get("legibility")),
+        "slice": _slice(report.get("filters")),
     }
     from .flow_charts import flow_context  # it builds on this module's helpers
+    from .glossary import GLOSSARY
+    from .lift_text import number_caveats
+    from .verdict_view import loop_verdict_rows, verdict_rows
 
+    lift_rows = _lift_rows(report)
+    verdicts, from_verdict = verdict_rows(report)
+    encoding, week_changes = _week_changes(rows)
+    repo_rows = _repo_rows(report)
+    for r in repo_rows:
+        r["url"] = urls.get(r["repo"])
+    context.update(
+        lift=lift_rows, lift_caveats=number_caveats(lift_rows), verdict_rows=verdicts, from_verdict=from_verdict,
+        glossary=GLOSSARY, week_options=_week_options(rows), week_changes=week_changes,
+        week_changes_encoding=encoding,
+        week_changes_type="application/json" if encoding == "json" else "application/octet-stream",
+        links_known=bool(urls), repos=repo_rows,
+        log_verdicts={str(g.get("name")): loop_verdict_rows(g.get("verdict")) for g in report.get("event_logs") or []
+                      if isinstance(g, Mapping) and g.get("verdict")},
+        experiment_verdicts={str(e.get("name")): loop_verdict_rows(e.get("verdict"))
+                             for e in report.get("experiments") or [] if isinstance(e, Mapping) and e.get("verdict")},
+    )
     context.update(flow_context(report))
     from .provenance_charts import provenance_context  # it builds on this module's helpers
 
     context.update(provenance_context(report))
-    html_text = _environment().get_template("report.html.j2").render(**context)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html_text, encoding="utf-8")
-    return path
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def _week_of(change: Mapping[str, Any]) -> str | None:
+    done = change.get("done_at")
+    if isinstance(done, datetime):
+        day = _naive_utc(done).date()
+    elif isinstance(done, date):
+        day = done
+    elif isinstance(done, str) and len(done) >= 10:
+        try:
+            day = date.fromisoformat(done[:10])
+        except ValueError:
+            return None
+    else:
+        return None
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+#: Titles in the week lists are cut to this many characters (the page stays light).
+WEEK_TITLE_CHARS = 100
+
+
+def _week_changes(rows: list[Mapping[str, Any]]) -> tuple[str, Markup]:
+    """{"weeks": {monday: [[title, url, state, agents, cycle, repo], ...]}} for the week lists,
+    packed like a chart payload; the page builds the list with textContent only."""
+    from .charts import packed
+
+    weeks: dict[str, list[list[str]]] = {}
+    for c in rows:
+        week = _week_of(c)
+        if week is None:
+            continue
+        title = " ".join(str(c.get("title") or "(no title)").split())
+        if len(title) > WEEK_TITLE_CHARS:
+            title = title[: WEEK_TITLE_CHARS - 1] + "…"
+        agents = ", ".join(str(a) for a in c.get("agents") or []) or ("unknown agent" if c.get("ai") else "")
+        weeks.setdefault(week, []).append([title, str(c.get("url") or ""), str(c.get("state") or ""), agents,
+                                           fmt_hours(c.get("cycle_hours"), ""), str(c.get("repo") or "")])
+    return packed(embed_json({"weeks": weeks}))
+
+
+def _week_options(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    counts: dict[str, int] = {}
+    for c in rows:
+        week = _week_of(c)
+        if week is not None:
+            counts[week] = counts.get(week, 0) + 1
+    return [{"week": w, "n": n} for w, n in sorted(counts.items(), reverse=True)]

@@ -16,7 +16,7 @@ from plotly.colors import hex_to_rgb
 
 from ..stats.json_values import finite
 from . import html as h
-from .lift_text import ci_text, estimator_name, interval_text, sentence
+from .lift_text import ci_text, estimator_name, interval_text, number_caveats, sentence
 
 DESIGN_NAMES = {"before-after": "Before / after adoption", "ai-vs-human": "AI-assisted vs human, same period",
                 "experiment": "Pilot experiment"}
@@ -24,6 +24,11 @@ _SHORT_METRIC = {"cycle_time_hours": "cycle time", "validated_throughput_per_con
                  "duration": "task duration"}
 GROUP_COLOURS = (h.AI_COLOUR, h.HUMAN_COLOUR)
 
+
+#: Plain names of the checks (the document's keys are identifiers).
+CHECK_NAMES = {"simpsons_paradox": "reversal when pooled (Simpson's paradox)", "pre_trends": "trend before adoption",
+               "size_mismatch": "groups of different change sizes", "novelty": "novelty effect",
+               "specification": "estimates disagree across specifications", "selection": "who adopted first"}
 
 UNIT_NAMES = {"repo": "repository", "team": "team (loopmeter.toml)", "codeowners": "team (CODEOWNERS)"}
 
@@ -176,6 +181,16 @@ def forecast_sentences(fc: Mapping[str, Any] | None) -> list[str]:
     return out
 
 
+def _p_text(r: Mapping[str, Any]) -> str:
+    """The p-value as a reader should weigh it: below 0.001 it is "< 0.001" (more digits are false
+    precision), and one that treats each change as independent (`clustered: false`) says so."""
+    p = r.get("p_value")
+    if not finite(p):
+        return "—"
+    text = "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return text + (" (ignores clustering)" if r.get("clustered") is False else "")
+
+
 def _alpha(hex_colour: str, a: float) -> str:
     r, g, b = hex_to_rgb(hex_colour)
     return f"rgba({r},{g},{b},{a})"
@@ -214,9 +229,11 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                 "estimated": finite(r.get("ratio")),
                 "ci": ci_text(r) if finite(r.get("ratio")) else "—",
                 "interval": interval_text(r) if finite(r.get("ratio")) else None,
-                "p": f"{r['p_value']:.3g}" if finite(r.get("p_value")) else "—",
+                "p": _p_text(r),
                 "n": f"{h.fmt_int(r.get('n_a'), '—')} / {h.fmt_int(r.get('n_b'), '—')}",
                 "clusters": h.fmt_int(r.get("n_clusters"), "—"),
+                # `clustered: false`: the interval takes each change as independent (too narrow).
+                "cluster_blind": r.get("clustered") is False,
                 "sentence": sentence(r),
                 "caveats": [str(c) for c in r.get("caveats") or []],
             })
@@ -231,11 +248,15 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
         } for s in d.get("specification") or []]
         ranges = [{"metric": _SHORT_METRIC.get(m, m), "min": h.fmt_ratio(x["min"]), "max": h.fmt_ratio(x["max"]), "n": x["n"]}
                   for m, x in (d.get("specification_range") or {}).items() if x]
+        # A check that could not run says so (status "not_run", issue 10), never "not found".
         checks = [{"metric": _SHORT_METRIC.get(str(c.get("metric")), str(c.get("metric"))),
-                   "check": str(c.get("check")).replace("_", " "), "applies": bool(c.get("applies")),
-                   "not_run": c.get("status") == "not_run", "reason": str(c.get("reason") or "")}
+                   "check": CHECK_NAMES.get(str(c.get("check")), str(c.get("check")).replace("_", " ")),
+                   "applies": bool(c.get("applies")) or c.get("status") == "fired",
+                   "status": str(c.get("status") or ("fired" if c.get("applies") else "not_fired")),
+                   "reason": str(c.get("reason") or "")}
                   for c in d.get("checks") or []]
         designs.append({"name": DESIGN_NAMES.get(str(d.get("design")), str(d.get("design"))), "key": key, "rows": rows,
+                        "caveats": number_caveats(rows),
                         "weekly": weekly,
                         "spec": spec, "ranges": ranges, "checks": checks, "forecast": forecast_sentences(d.get("forecast"))})
     teams = [t for t in ld.get("teams") or [] if isinstance(t, Mapping)]

@@ -12,7 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ..metrics.partial_weeks import week_monday
-from .html import _plot_text
+from .charts import plot_text as _plot_text
 
 PARTIAL_OPACITY = 0.4
 PARTIAL_NOTE = ("The hatched, lighter bars are the week the report's as-of time falls in: it is not over, so its "

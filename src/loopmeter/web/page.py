@@ -6,7 +6,6 @@ turns a document into a page (report/html.py) can change without touching the se
 
 from __future__ import annotations
 
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -24,13 +23,9 @@ def static(name: str) -> tuple[bytes, str] | None:
     return f.read_bytes(), _TYPES[Path(name).suffix]
 
 
-def report_page(doc: dict) -> bytes:
-    """The self-contained HTML report of `doc` (the same page `loopmeter report --html` writes)."""
-    from ..report.html import render_html
+def report_page(doc: dict, changes: list[dict] | None = None) -> bytes:
+    """The self-contained HTML report of `doc` and its change rows: the same page `loopmeter report
+    --html` writes (report.html.render_page, a pure function: nothing is written to disk)."""
+    from ..report.html import render_page
 
-    # Today's renderer writes a file and draws the per-change charts from change rows the
-    # document does not hold; the page shows the document's own numbers and charts.
-    with tempfile.TemporaryDirectory(prefix="loopmeter-page-") as d:
-        path = Path(d) / "report.html"
-        render_html(doc, [], path)
-        return path.read_bytes()
+    return render_page(doc, changes or ()).encode("utf-8")

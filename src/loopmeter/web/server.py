@@ -104,19 +104,29 @@ class Dashboard(ThreadingHTTPServer):
     def report(self, filters: query.Filters) -> tuple[Body, dict, str]:
         """(the JSON `loopmeter report --json` prints, the document, the store fingerprint)."""
         fp = self.fingerprint()
-
-        def build():
-            doc = self._compute(lambda: api.report_from_store(
-                store_path=self.store_path, config=self.config, read_only=True,
-                **filters.report_options(), **self.report_options))
-            return Body(to_json(doc).encode()), doc
-
-        body, doc = self.cache.get(("report", filters), fp, build)
+        body, doc, _ = self._view(filters, fp)
         return body, doc, fp
 
+    def _view(self, filters: query.Filters, fp: str) -> tuple[Body, dict, list[dict]]:
+        """One computation per view: the JSON, the document and the slice's change rows (read in
+        the same opening of the store, for the report page's charts and week lists)."""
+        def build():
+            rows: list[dict] = []
+            doc = self._compute(lambda: api.report_from_store(
+                store_path=self.store_path, config=self.config, read_only=True, changes=rows,
+                **filters.report_options(), **self.report_options))
+            return Body(to_json(doc).encode()), doc, rows
+
+        return self.cache.get(("report", filters), fp, build)
+
     def report_html(self, filters: query.Filters) -> Body:
-        return self.cache.get(("page", filters), self.fingerprint(),
-                              lambda: Body(page.report_page(self.report(filters)[1])))
+        fp = self.fingerprint()
+
+        def build():
+            _, doc, rows = self._view(filters, fp)
+            return Body(page.report_page(doc, rows))
+
+        return self.cache.get(("page", filters), fp, build)
 
     def week_json(self, filters: query.Filters, week) -> Body:
         def build():
