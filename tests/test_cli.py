@@ -109,7 +109,7 @@ CASES = {
     "store-from-newer-loopmeter": (["ingest", "{small}", "--store", "{newer}"],
                                    f"{{newer}}: the store was written by a newer loopmeter (format {STORE_FORMAT + 1}"),
     "bad-adoption-date": (["analyze", "{small}", "--store", "{held}", "--adoption-date", "notadate"],
-                          "--adoption-date: 'notadate' is not a date (YYYY-MM-DD)"),
+                          "--adoption-date: 'notadate' is not YYYY-MM-DD or REPO=YYYY-MM-DD"),
     "bad-as-of": (["report", "--store", "{held}", "--as-of", "yesterday"], "--as-of: 'yesterday' is not a date"),
     "negative-window": (["report", "--store", "{held}", "--window-days", "-3"],
                         "--window-days: must be a positive whole number of days, not -3"),
