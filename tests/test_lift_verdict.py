@@ -172,3 +172,12 @@ def test_durability_takes_the_longest_horizon_with_enough_data_and_more_survival
     assert "survived 30 days 0.85x as often" in e["sentence"]
     # The 90-day row has too few changes to count as a credible specification pointing the other way.
     assert e["agreement"]["specifications"] == 2 and not e["agreement"]["intervals_disagree"]
+
+
+def test_an_interval_whose_width_is_rounding_noise_is_zero_width():
+    # Bounds a degenerate same-author regression gave on simonw/datasette: equal to 13 digits.
+    lo, hi = 8.94007619344363, 8.940076193443655
+    e = only(vd.verdict([before_after([cycle(8.940076193443643, lo, hi)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and "zero width" in e["sentence"]
+    assert vd.withheld(row("log_duration_regression_author_fe", 8.94, lo, hi)) == "zero-width interval"
+    assert vd.withheld(row("log_duration_regression_author_fe", 8.94, 8.90, 8.98)) is None
