@@ -243,3 +243,32 @@ def test_kill_9_at_several_points_of_an_incremental_ingest_resumes_to_the_exact_
                   "select item_id, started_at, done_at, size_lines from items order by item_id"):
             assert rows(store, q) == rows(whole, q), fraction
     assert killed_runs >= 3  # the points fell inside the ingest, not after it
+
+
+def test_forget_leaves_no_copy_of_the_identity_in_the_file_or_its_restore_point(demo_store):
+    # A forgotten email stayed readable in the store file's freed blocks and in the restore point
+    # (a full copy taken before the last ingest), which `strings` showed on a real history.
+    repo, store = demo_store
+    (repo / "more.txt").write_text("more\n")
+    _git(repo, "add", "more.txt")
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "More"], check=True, env=dict(
+        os.environ, GIT_AUTHOR_NAME="Alice Example", GIT_AUTHOR_EMAIL="alice@example.com",
+        GIT_COMMITTER_NAME="Alice Example", GIT_COMMITTER_EMAIL="alice@example.com",
+        GIT_AUTHOR_DATE="2024-01-20T10:00:00Z", GIT_COMMITTER_DATE="2024-01-20T10:00:00Z"))
+    loopmeter.ingest([repo], store_path=store)
+    rp = restore_path(store)
+    assert b"bob@example.com" in rp.read_bytes().lower()
+    doc = loopmeter.report_from_store(store_path=store, as_of=None)
+    r = CliRunner().invoke(app, ["store", "forget", "--person", "bob@example.com", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    for f in (store, rp):
+        raw = f.read_bytes().lower()
+        assert b"bob@example.com" not in raw and b"bob builder" not in raw, f
+        assert b"alice@example.com" in raw
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    after = loopmeter.report_from_store(store_path=store)
+    for d in (doc, after):
+        d.pop("generated_at")
+    assert json.dumps(after, sort_keys=True, default=str) == json.dumps(doc, sort_keys=True, default=str)
+    with Store.open(rp, create=False, read_only=True) as s:  # the restore point is still a whole store
+        assert s.con.execute("select count(*) from commits").fetchone()[0] > 0
