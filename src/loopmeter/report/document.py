@@ -173,7 +173,11 @@ def build_report(
     if per_unit:
         # Dates per unit: the summary lift is the designs' own rows, never a second split at a
         # pooled date (which once printed 2.53x above a section that said 3.08x).
-        adoption.update({k: v for k, v in split.items() if k not in ("date",)})
+        # The pooled detection's date and exposure go too: no section uses them (a two-repository
+        # analyze printed "AI adoption: <pooled date> (detected per repository)"); "date" is then
+        # null as docs/json-report.md says, and the exposure is the designs' own, below.
+        adoption.pop("exposure_after", None)
+        adoption.update(split)
         doc["lift"] = lift_m.lift_from_designs((doc["lift_designs"] or {}).get("designs") or [])
     else:
         doc["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
