@@ -90,11 +90,11 @@ def test_ingest_and_report_name_their_steps(gappy):
 
     p = Steps()
     api.ingest([repo], store_path=store, progress=p)
-    assert p.steps == ["finishing the ingest", "deriving changes", "linking pull requests and issues", "done"]
+    assert p.steps == ["finishing the ingest", "reading line provenance", "deriving changes", "linking pull requests and issues", "done"]
     steps: list[str] = []
     api.report_from_store(store_path=store, progress=steps.append)
-    assert steps == ["counting changes", "weekly series", "lift", "flow metrics", "lift designs",
-                     "agent legibility", "agent loops"]
+    assert steps == ["counting changes", "weekly series", "flow metrics", "lift designs",
+                     "agent legibility", "agent loops", "lift", "line provenance and durability"]
 
 
 def test_ingest_and_export_json(gappy, tmp_path):
@@ -103,7 +103,7 @@ def test_ingest_and_export_json(gappy, tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["git"] == [{"repo": "gappy", "path": str(repo), "new_commits": 0, "head_commits": 3, "changes": 3,
-                           "incremental": True, "warnings": []}]
+                           "incremental": True, "warnings": [], "unchanged": True}]
     assert (out["api"], out["sessions"], out["event_logs"]) == ([], [], [])
     r = lm("export", str(tmp_path / "log.xes"), "--format", "xes", "--store", str(store), "--json")
     assert r.returncode == 0, r.stderr

@@ -168,6 +168,7 @@ def build_report(
         "warnings": warnings,
     }
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
+    step("lift")  # the summary lift's bootstrap is work of its own, not "agent loops"
     split = (doc["lift_designs"] or {}).get("adoption") or {}
     per_unit = split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo"))
     if per_unit:
