@@ -123,7 +123,10 @@ def test_an_ingest_into_an_existing_store_leaves_a_restore_point_that_store_rest
     rp = restore_path(store)
     assert not rp.exists()  # the ingest that created the store had nothing to keep
     good = snapshot(store)
-    loopmeter.ingest([repo], store_path=store)  # a no-op ingest: its restore point is this store
+    loopmeter.ingest([repo], store_path=store)  # unchanged refs: the store is not even opened
+    assert not rp.exists()
+    _git(repo, "update-ref", "refs/heads/side", "HEAD")  # new refs, no new commit: the store is rewritten
+    loopmeter.ingest([repo], store_path=store)  # its restore point is this store
     assert rp.exists() and stat.S_IMODE(rp.stat().st_mode) == 0o600
     # Now the crash the audit saw: the file is unreadable.
     with store.open("r+b") as f:
