@@ -195,6 +195,8 @@ def test_a_reader_during_an_ingest_neither_aborts_it_nor_is_told_the_store_is_da
         reader.wait(timeout=30)
 
     monkeypatch.setattr(Store, "reopen", reopen_while_read)
+    # The reopen happens only after a long ingest (ingestion.REOPEN_AFTER commits); make this one long.
+    monkeypatch.setattr("loopmeter.ingestion.REOPEN_AFTER", 1)
     res = loopmeter.ingest([repo], store_path=store)[0]
     assert held.is_set() and res.new_commits == 200
     assert rows(store, "select count(*) from items where kind = 'change'") == [(200,)]
