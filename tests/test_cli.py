@@ -304,3 +304,14 @@ def test_terminal_output_strips_control_characters_from_repository_text():
     c = Console(record=True, width=80)
     c.print(out)
     assert "[bold]x[/bold]" in c.export_text()
+
+
+def test_output_cut_short_by_the_reader_is_no_traceback(tmp_path):
+    # `loopmeter export --help | head -3`: the reader closes the pipe before loopmeter writes.
+    env = dict(os.environ, COLUMNS="200")
+    p = subprocess.Popen([str(LOOPMETER), "export", "--help"], cwd=tmp_path, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+    p.stdout.close()  # closed long before the interpreter has started and printed the help
+    stderr = p.stderr.read().decode()
+    p.wait(timeout=120)
+    assert "Traceback" not in stderr and "AttributeError" not in stderr, stderr

@@ -404,6 +404,19 @@ def test_the_report_splits_each_repository_at_its_own_detected_date(staggered_st
     assert before_after["adoption"]["source"] == "detected per repository"
     assert set(before_after["adoption"]["per_repo"]) == {"early", "late"}
     assert before_after["adoption"]["per_repo"]["early"] < before_after["adoption"]["per_repo"]["late"]
+    # The summary says the same dates: a two-repository analyze once printed "AI adoption: <the pooled
+    # date> (detected per repository)", a date no section used (docs/json-report.md: "date" is null).
+    assert doc["adoption"]["date"] is None
+    assert doc["adoption"]["per_repo"] == before_after["adoption"]["per_repo"]
+    from rich.console import Console
+
+    from loopmeter.report.terminal import render_terminal
+
+    console = Console(record=True, width=200)
+    render_terminal(doc, console)
+    line = next(ln for ln in console.export_text().splitlines() if ln.startswith("AI adoption:"))
+    for repo, day in doc["adoption"]["per_repo"].items():
+        assert f"{repo} {day}" in line, line
 
 
 def test_ai_vs_human_with_per_repository_dates_is_restricted_to_after_adoption(staggered_store):

@@ -193,3 +193,10 @@ def test_one_author_making_most_changes_counts_as_few_effective_authors():
                                              effective_clusters_a=1.2, effective_clusters_b=6.0)])]),
              "cycle_time_after_vs_before")
     assert e["status"] == "not_enough_data" and "amount to only 1.2 equal ones" in e["sentence"]
+def test_an_interval_whose_width_is_rounding_noise_is_zero_width():
+    # Bounds a degenerate same-author regression gave on simonw/datasette: equal to 13 digits.
+    lo, hi = 8.94007619344363, 8.940076193443655
+    e = only(vd.verdict([before_after([cycle(8.940076193443643, lo, hi)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and "zero width" in e["sentence"]
+    assert vd.withheld(row("log_duration_regression_author_fe", 8.94, lo, hi)) == "zero-width interval"
+    assert vd.withheld(row("log_duration_regression_author_fe", 8.94, 8.90, 8.98)) is None

@@ -123,7 +123,10 @@ def test_an_ingest_into_an_existing_store_leaves_a_restore_point_that_store_rest
     rp = restore_path(store)
     assert not rp.exists()  # the ingest that created the store had nothing to keep
     good = snapshot(store)
-    loopmeter.ingest([repo], store_path=store)  # a no-op ingest: its restore point is this store
+    loopmeter.ingest([repo], store_path=store)  # unchanged refs: the store is not even opened
+    assert not rp.exists()
+    _git(repo, "update-ref", "refs/heads/side", "HEAD")  # new refs, no new commit: the store is rewritten
+    loopmeter.ingest([repo], store_path=store)  # its restore point is this store
     assert rp.exists() and stat.S_IMODE(rp.stat().st_mode) == 0o600
     # Now the crash the audit saw: the file is unreadable.
     with store.open("r+b") as f:
@@ -192,6 +195,8 @@ def test_a_reader_during_an_ingest_neither_aborts_it_nor_is_told_the_store_is_da
         reader.wait(timeout=30)
 
     monkeypatch.setattr(Store, "reopen", reopen_while_read)
+    # The reopen happens only after a long ingest (ingestion.REOPEN_AFTER commits); make this one long.
+    monkeypatch.setattr("loopmeter.ingestion.REOPEN_AFTER", 1)
     res = loopmeter.ingest([repo], store_path=store)[0]
     assert held.is_set() and res.new_commits == 200
     assert rows(store, "select count(*) from items where kind = 'change'") == [(200,)]
@@ -271,3 +276,30 @@ def _exported_text(out: Path) -> str:
         else:
             parts.append(f.read_bytes().decode("utf-8", "replace"))
     return "\n".join(parts).lower()
+def test_forget_leaves_no_copy_of_the_identity_in_the_file_or_its_restore_point(demo_store):
+    # A forgotten email stayed readable in the store file's freed blocks and in the restore point
+    # (a full copy taken before the last ingest), which `strings` showed on a real history.
+    repo, store = demo_store
+    (repo / "more.txt").write_text("more\n")
+    _git(repo, "add", "more.txt")
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "More"], check=True, env=dict(
+        os.environ, GIT_AUTHOR_NAME="Alice Example", GIT_AUTHOR_EMAIL="alice@example.com",
+        GIT_COMMITTER_NAME="Alice Example", GIT_COMMITTER_EMAIL="alice@example.com",
+        GIT_AUTHOR_DATE="2024-01-20T10:00:00Z", GIT_COMMITTER_DATE="2024-01-20T10:00:00Z"))
+    loopmeter.ingest([repo], store_path=store)
+    rp = restore_path(store)
+    assert b"bob@example.com" in rp.read_bytes().lower()
+    doc = loopmeter.report_from_store(store_path=store, as_of=None)
+    r = CliRunner().invoke(app, ["store", "forget", "--person", "bob@example.com", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    for f in (store, rp):
+        raw = f.read_bytes().lower()
+        assert b"bob@example.com" not in raw and b"bob builder" not in raw, f
+        assert b"alice@example.com" in raw
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    after = loopmeter.report_from_store(store_path=store)
+    for d in (doc, after):
+        d.pop("generated_at")
+    assert json.dumps(after, sort_keys=True, default=str) == json.dumps(doc, sort_keys=True, default=str)
+    with Store.open(rp, create=False, read_only=True) as s:  # the restore point is still a whole store
+        assert s.con.execute("select count(*) from commits").fetchone()[0] > 0

@@ -526,9 +526,12 @@ def forget_person(person: str, *, store_path: str | Path = DEFAULT_STORE):
     """Remove one person's clear identity (names, emails) and text fields from the store; metrics
     are unchanged (store/forget.py). Returns a `Forgotten` with the rows changed."""
     from .store.forget import forget_person as run
+    from .store.forget import rewrite_without_old_blocks
 
     with _damaged_store(store_path), Store.open(store_path, create=False) as store:
-        return run(store, person)
+        forgotten = run(store, person)
+        rewrite_without_old_blocks(store)
+        return forgotten
 
 
 def _log_name(log_name: str | None, path: str | Path) -> str:

@@ -617,8 +617,11 @@ def main() -> None:
 
     try:  # Typer vendors click (0.2x); its exceptions are the ones raised
         from typer._click import exceptions as cx
+        from typer.exceptions import Abort  # not in typer._click.exceptions: an AttributeError there
+        # turned every SystemExit (a reader closing the pipe: `loopmeter report | head`) into a traceback
     except ImportError:  # pragma: no cover - an older Typer on the real click
         from click import exceptions as cx
+        from click.exceptions import Abort
 
     pa.set_memory_pool(pa.system_memory_pool())
     if "--debug" not in sys.argv[1:]:
@@ -636,9 +639,7 @@ def main() -> None:
         err.print(f"[red]error:[/red] {escape(e.format_message().rstrip('.'))}; see `{escape(where)} --help`",
                   highlight=False, soft_wrap=True)
         code = 2
-    except (getattr(cx, "Abort", KeyboardInterrupt), KeyboardInterrupt):
-        # Typer's vendored click has no Abort (an older click does): naming it unguarded made
-        # every error that reaches here under --debug an AttributeError while printing it.
+    except Abort:
         err.print("[red]interrupted[/red]")
         code = 130
     sys.exit(code if isinstance(code, int) else 0)

@@ -114,10 +114,17 @@ def cluster_aware(row: Mapping, design: Mapping | None = None) -> bool:
     return row.get("estimator") in CLUSTER_AWARE and row.get("clustered") is not False
 
 
+def zero_width(lo: float, hi: float) -> bool:
+    """An interval whose width is floating-point noise: a degenerate sandwich or bootstrap gives
+    bounds that differ only in the last digits (8.94007619344363 / 8.940076193443655 on
+    simonw/datasette), which is no more uncertainty than bounds that are equal."""
+    return hi - lo <= 1e-9 * max(abs(lo), abs(hi), 1.0)
+
+
 def usable_interval(row: Mapping) -> bool:
     """A finite interval of positive width around a finite ratio."""
     lo, hi, r = row.get("ci_low"), row.get("ci_high"), row.get("ratio")
-    return finite(r) and finite(lo) and finite(hi) and lo < hi
+    return finite(r) and finite(lo) and finite(hi) and not zero_width(lo, hi)
 
 
 def _counts(row: Mapping, q: Mapping) -> tuple[int, int]:
@@ -217,7 +224,7 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
                     "about AI.")
     if not usable_interval(head):
         why = (head.get("caveats") or ["The estimate has no interval."])[0]
-        if finite(head.get("ci_low")) and head.get("ci_low") == head.get("ci_high"):
+        if finite(head.get("ci_low")) and finite(head.get("ci_high")) and zero_width(head["ci_low"], head["ci_high"]):
             why = "The interval has zero width, which no finite sample supports."
         return why
     return None
@@ -342,6 +349,6 @@ def withheld(row: Mapping) -> str | None:
     if min(n_a, n_b) < MIN_VALUES:
         return f"too few values ({n_a:,} / {n_b:,}; at least {MIN_VALUES} a group)"
     lo, hi = row.get("ci_low"), row.get("ci_high")
-    if finite(lo) and finite(hi) and lo >= hi:
+    if finite(lo) and finite(hi) and zero_width(lo, hi):
         return "zero-width interval"
     return None

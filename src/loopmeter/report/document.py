@@ -179,12 +179,17 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         "warnings": warnings,
     }
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
+    step("lift")  # the summary lift's bootstrap is work of its own, not "agent loops"
     split = (doc["lift_designs"] or {}).get("adoption") or {}
     per_unit = split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo"))
     if per_unit:
         # Dates per unit: the summary lift is the designs' own rows, never a second split at a
         # pooled date (which once printed 2.53x above a section that said 3.08x).
-        adoption.update(split)  # "date" null, the dates in per_repo / per_team
+        # The pooled detection's date and exposure go too: no section uses them (a two-repository
+        # analyze printed "AI adoption: <pooled date> (detected per repository)"); "date" is then
+        # null as docs/json-report.md says, and the exposure is the designs' own, below.
+        adoption.pop("exposure_after", None)
+        adoption.update(split)
         doc["lift"] = lift_m.lift_from_designs((doc["lift_designs"] or {}).get("designs") or [])
     else:
         doc["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)

@@ -164,7 +164,8 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     for r in rows:
         wk.add_row(r["week"] + ("*" if r.get("partial") else ""), _f(r["changes"]), _f(r["validated"]), _f(r["pending"]),
                    _f(r["ai_assisted"]), _f(r["contributors"]),
-                   _f(r["validated_per_contributor"], 2) if r.get("complete", True) else "pending",
+                   ("—" if not r.get("contributors") else _f(r["validated_per_contributor"], 2))
+                   if r.get("complete", True) else "pending",
                    _hours(r["cycle_p50_hours"]) if r["changes"] else "—")
     console.print(wk)
 

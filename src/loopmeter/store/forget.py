@@ -7,16 +7,23 @@ messages and trailers, which name co-authors), and clears the titles of the item
 Agent trailers in their commits stay (`Co-authored-by: Claude <noreply@anthropic.com>` is not
 the person): the attribution evidence is kept as it was judged.
 
+DuckDB leaves the old values in the file's freed blocks, and the restore point (a copy taken
+before the last ingest) holds them in clear; so the store is rewritten compactly afterwards
+(`rewrite_without_old_blocks`) and an existing restore point is replaced by a copy of the result.
+
 What it cannot reach: a later full re-read of a git history (after a force-push rewrote it)
 stores the commits as git has them again; run `store forget` again after such an ingest.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import ConfigError
-from .db import Store, transaction
+from .db import Store, restore_path, transaction
 from .git_load import git_actor_id
 
 FORGOTTEN = "[forgotten]"
@@ -94,3 +101,44 @@ def _re_quote(s: str) -> str:
     import re
 
     return _sql_str(re.escape(s))
+
+
+def rewrite_without_old_blocks(store: Store) -> None:
+    """Rewrite the store file with only its live rows (DuckDB's COPY FROM DATABASE into a new file,
+    renamed over the old one while this process still holds it), then replace an existing restore
+    point by a copy of the result. The store is closed afterwards. Freed blocks are never zeroed by
+    DuckDB, so without this a forgotten email stays readable with `strings`."""
+    if store.path is None:
+        return
+    path = Path(store.path)
+    tmp = path.with_name(path.name + ".forget.tmp")
+    tmp.unlink(missing_ok=True)
+    con = store.con
+    con.execute("checkpoint")  # an empty write-ahead log: nothing of the old file is replayed later
+    db = con.execute("select current_database()").fetchone()[0]
+    umask = os.umask(0o077)  # the new file is private like the store (0600)
+    try:
+        con.execute(f"attach '{_sql_str(str(tmp))}' as forget_fresh")
+        try:
+            con.execute(f'copy from database "{db.replace(chr(34), chr(34) * 2)}" to forget_fresh')
+        finally:
+            con.execute("detach forget_fresh")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        os.umask(umask)
+    _sync_and_replace(tmp, path)
+    store.close()
+    rp = restore_path(path)
+    if rp.exists():
+        copy = rp.with_name(rp.name + ".tmp")
+        shutil.copyfile(path, copy)
+        os.chmod(copy, 0o600)
+        _sync_and_replace(copy, rp)
+
+
+def _sync_and_replace(src: Path, dst: Path) -> None:
+    with src.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(src, dst)
