@@ -193,6 +193,12 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         doc["lift"] = lift_m.lift_from_designs((doc["lift_designs"] or {}).get("designs") or [])
     else:
         doc["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+    # Every reader (terminal, page, dashboard, digest) is told which summary ratios must not be
+    # shown as results (fewer values than the minimum, or a zero-width interval), in one place.
+    from ..lift.verdict import withheld as _withheld
+
+    for e in doc["lift"]:
+        e["withheld"] = _withheld(e)
     # The verdict first (docs/json-report.md): one entry per question, from the designs above.
     doc["verdict"] = (doc["lift_designs"] or {}).get("verdict") or []
     before_after = next((d for d in (doc["lift_designs"] or {}).get("designs") or []

@@ -135,6 +135,11 @@ function tone(e) {  // " better" / " worse" for the team when the interval exclu
 }
 
 function liftCells(tr, e) {
+  if (e.withheld) {  // too few values or a zero-width interval: never shown as a result
+    tr.appendChild(el("td", "not shown", "num"));
+    tr.appendChild(el("td", e.withheld));
+    return;
+  }
   const ratio = el("td", fmtRatio(e.ratio), "num" + tone(e));
   tr.appendChild(ratio);
   const ci = e.ci_low !== null && e.ci_high !== null && e.ci_low !== undefined
@@ -262,9 +267,10 @@ async function renderAgents() {
       tr.appendChild(el("td", fmtPct((doc.attribution || {}).ai_share_lower_bound), "num"));
       for (const metric of ["cycle_time_hours_p50", "cycle_time_hours_p85"]) {
         const e = (doc.lift || []).find((x) => x.metric === metric && x.comparison === "ai_assisted/human");
-        const td = el("td", e ? fmtRatio(e.ratio) + (e.ci_low !== null && e.ci_low !== undefined && e.ci_high !== null
-          ? " (" + Number(e.ci_low).toFixed(2) + " to " + Number(e.ci_high).toFixed(2) + ")" : "") : "—", "num");
-        if (e) td.className += tone(e);
+        const td = el("td", !e ? "—" : e.withheld ? "not shown: " + e.withheld
+          : fmtRatio(e.ratio) + (e.ci_low !== null && e.ci_low !== undefined && e.ci_high !== null
+            ? " (" + Number(e.ci_low).toFixed(2) + " to " + Number(e.ci_high).toFixed(2) + ")" : ""), "num");
+        if (e && !e.withheld) td.className += tone(e);
         tr.appendChild(td);
       }
     } catch (e) {
