@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -117,17 +118,46 @@ def ingest(
         return _in_order(paths, skipped, [])
     with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
         results = []
-        for info in repos:
-            r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
-                           durability=durability)
-            if states.get(str(info.path)):
-                store.set_meta(f"refs:{r.repo}", json.dumps(
-                    {"digest": states[str(info.path)], "head_commits": r.head_commits, "changes": r.changes}))
-            results.append(r)
-            progress.repo_done()
+        # Small repositories are stored in groups, one commit each (Store.hold): a commit costs more
+        # than a small repository's rows. A group ends after GROUP_COMMITS new commits or
+        # GROUP_SECONDS, so a killed run loses little; ingest_git ends it before a long history.
+        pending, since = 0, time.monotonic()
+        try:
+            for info in repos:
+                store.hold()
+                r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
+                               durability=durability, relink=False)
+                long = not store.held  # a long history committed batch by batch: end the group with it
+                store.hold()  # the relink and the refs digest commit together, after the rows
+                if states.get(str(info.path)):
+                    store.set_meta(f"refs:{r.repo}", json.dumps(
+                        {"digest": states[str(info.path)], "head_commits": r.head_commits, "changes": r.changes}))
+                results.append(r)
+                pending += r.new_commits
+                if long or pending >= GROUP_COMMITS or time.monotonic() - since > GROUP_SECONDS:
+                    _finish_group(store, progress)
+                    pending, since = 0, time.monotonic()
+                progress.repo_done()
+            _finish_group(store, progress)
+        except BaseException:
+            store.release(commit=False)
+            raise
         if results:
             _relink_sessions(store)
         return _in_order(paths, skipped, results)
+
+
+GROUP_COMMITS = 5000
+GROUP_SECONDS = 10.0
+
+
+def _finish_group(store: Store, progress: Progress) -> None:
+    """Re-join API items to the changes rebuilt since the last group, and commit the group."""
+    from .store.api_load import relink_api_sources
+
+    progress.step("linking pull requests and issues")
+    relink_api_sources(store)
+    store.release()
 
 
 def _stored_refs(store_path: str | Path | None) -> dict[str, tuple[str, str, IngestResult]]:

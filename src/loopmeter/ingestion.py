@@ -124,13 +124,19 @@ def ingest_git(
     pull_refs: bool = True,
     traces: str | Path | None = None,
     durability: bool = True,
+    relink: bool = True,
 ) -> IngestResult:
     """Read a repository's new history into the store and rebuild its changes.
 
     `path` may be a repository already opened with `sources.git.open_repository`. Git AI notes
     (refs/notes/ai) are read every time; `traces` is a folder (or file) of Agent Trace records for
     this repository. `durability` runs the line-tracking pass (sources/line_fates.py) when the head
-    or the provenance changed since the last one."""
+    or the provenance changed since the last one. `relink=False` leaves re-joining API items to the
+    rebuilt changes to the caller (once for a set of repositories).
+
+    Inside a group transaction (`Store.hold`, a set of small repositories) the whole ingest joins
+    the group; a history longer than one batch ends the group first, so its batches commit one by
+    one and a killed ingest keeps them."""
     progress = progress or Progress()
     matcher = matcher or Matcher.load()
     info = path if isinstance(path, gitsrc.RepoInfo) else gitsrc.open_repository(path, branch)
@@ -147,11 +153,13 @@ def ingest_git(
     old = gitsrc.existing_commits(info, previous_tips(store, repo))
     tips = [info.head_sha, *sorted(set(pulls.values()))]
     total = _count(info, tips, old)
+    size = batch_size()
+    if total is None or total > size:
+        store.release()
     progress.start(repo, total)
     ids = Identities(store.meta("salt") or "", matcher)
     fallback: list[str] = []
     new = 0
-    size = batch_size()
     stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
     while True:
         batch = list(islice(stream, size))
@@ -174,8 +182,9 @@ def ingest_git(
     progress.step("deriving changes")
     stats = derive_changes(store, repo, matcher)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
-    progress.step("linking pull requests and issues")
-    relink_api_sources(store)
+    if relink:
+        progress.step("linking pull requests and issues")
+        relink_api_sources(store)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
     ).fetchone()

@@ -21,11 +21,25 @@ from .migrations import MIGRATIONS, STORE_FORMAT
 DEFAULT_STORE = Path(".loopmeter") / "loopmeter.duckdb"
 
 
+# Connections (by id) inside a held group transaction (Store.hold): a `transaction` there is part of
+# the group and commits with it. A commit costs a few milliseconds (the write-ahead log is synced),
+# and a small repository's ingest makes a dozen of them; a set of small repositories commits once
+# per group instead. Atomicity is the group's: a killed ingest loses the whole group and re-reads it.
+_HELD: set[int] = set()
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
     """One atomic unit of work, with the given Arrow tables visible to SQL by name while it runs."""
     for name, table in tables.items():
         con.register(name, table)
+    if id(con) in _HELD:
+        try:
+            yield con
+        finally:
+            for name in tables:
+                con.unregister(name)
+        return
     con.execute("begin transaction")
     try:
         yield con
@@ -188,6 +202,7 @@ class Store:
         return target
 
     def close(self) -> None:
+        _HELD.discard(id(self.con))  # closing rolls a held group back: it was not finished
         self.con.close()
 
     def reopen(self) -> None:
@@ -201,9 +216,26 @@ class Store:
         """
         if self.path is None:
             return
+        self.release()
         self.con.close()
         self.con = _connect(self.path, wait=float(os.environ.get("LOOPMETER_LOCK_WAIT", "120")))
         _configure(self.con)
+
+    @property
+    def held(self) -> bool:
+        return id(self.con) in _HELD
+
+    def hold(self) -> None:
+        """Begin a group transaction: every write until `release` commits (or rolls back) as one."""
+        if not self.held:
+            self.con.execute("begin transaction")
+            _HELD.add(id(self.con))
+
+    def release(self, *, commit: bool = True) -> None:
+        """End the group transaction begun by `hold` (nothing when none is held)."""
+        if self.held:
+            _HELD.discard(id(self.con))
+            self.con.execute("commit" if commit else "rollback")
 
     def __enter__(self) -> "Store":
         return self
