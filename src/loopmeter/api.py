@@ -156,6 +156,7 @@ def _finish_group(store: Store, progress: Progress) -> None:
     from .store.api_load import relink_api_sources
 
     progress.step("linking pull requests and issues")
+    store.flush()  # the changes deferred by the group are written before API items join them
     relink_api_sources(store)
     store.release()
 

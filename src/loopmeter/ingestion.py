@@ -216,6 +216,10 @@ def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str
     warnings = []
     bad = provsrc.Malformed()
     notes = [(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+    if not notes and not bad.count and traces is None and not store.con.execute(
+            "select exists (select 1 from line_provenance where repo = ?)", [repo]).fetchone()[0]:
+        # No provenance now or before (most repositories): nothing to replace, no evidence to sync.
+        return warnings
     store_provenance(store, repo, "git_ai_note", notes, bad)
     if bad.count:
         warnings.append(f"{repo}: {bad.count} Git AI notes (refs/notes/ai) could not be used and were skipped; "

@@ -113,6 +113,9 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None):
         self.con = con
         self.path = path
+        # Writes a held group defers to its end, batched over its repositories (see `defer`).
+        self._deferred: dict[str, tuple] = {}
+        self._pending_meta: dict[str, str] = {}
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = True, read_only: bool = False,
@@ -231,11 +234,44 @@ class Store:
             self.con.execute("begin transaction")
             _HELD.add(id(self.con))
 
+    def flush(self) -> None:
+        """Write what the held group deferred (in the group's transaction, not committing it)."""
+        while self._deferred:
+            key = next(iter(self._deferred))
+            flush, items = self._deferred.pop(key)
+            flush(self, items)
+        if self._pending_meta:
+            m = pa.table({"key": list(self._pending_meta), "value": list(self._pending_meta.values())})
+            self._pending_meta = {}
+            with transaction(self.con, _meta=m) as con:
+                con.execute("insert or replace into meta select key, value from _meta")
+
     def release(self, *, commit: bool = True) -> None:
-        """End the group transaction begun by `hold` (nothing when none is held)."""
-        if self.held:
+        """End the group transaction begun by `hold` (nothing when none is held): the deferred
+        writes run first, in the same transaction."""
+        if not self.held:
+            return
+        try:
+            if commit:
+                self.flush()
+        except BaseException:
+            commit = False
+            raise
+        finally:
+            self._deferred.clear()
+            self._pending_meta.clear()
             _HELD.discard(id(self.con))
             self.con.execute("commit" if commit else "rollback")
+
+    def defer(self, key: str, item, flush) -> bool:
+        """In a held group, keep `item` to be written by `flush(store, items)` (all items of `key`,
+        in order) when the group ends, and return True; outside a group return False (the caller
+        writes it now). A statement costs milliseconds whatever its size, so a set of small
+        repositories writes several repositories' rows per statement."""
+        if not self.held:
+            return False
+        self._deferred.setdefault(key, (flush, []))[1].append(item)
+        return True
 
     def __enter__(self) -> "Store":
         return self
@@ -282,10 +318,15 @@ class Store:
     # -- small key/value state ---------------------------------------------------------------
 
     def meta(self, key: str) -> str | None:
+        if key in self._pending_meta:
+            return self._pending_meta[key]
         row = self.con.execute("select value from meta where key = ?", [key]).fetchone()
         return None if row is None else row[0]
 
     def set_meta(self, key: str, value: str) -> None:
+        if self.held:  # written with the group's other deferred writes
+            self._pending_meta[key] = value
+            return
         self.con.execute("insert or replace into meta values (?, ?)", [key, value])
 
 
