@@ -130,7 +130,7 @@ def _every_table(path) -> dict[str, list]:
     return out
 
 
-def test_one_ingest_of_a_set_stores_exactly_the_rows_of_one_ingest_per_repository(tmp_path, monkeypatch):
+def test_a_set_read_by_parallel_readers_stores_exactly_the_rows_of_one_ingest_per_repository(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOPMETER_BATCH", "4")  # b is longer than a batch: it ends the group
     a = _repo(tmp_path / "a", n=3)
     b = _repo(tmp_path / "b", n=6, who=("Bo", "bo@example.com"))

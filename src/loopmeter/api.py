@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ import duckdb
 from .attribution import Matcher
 from .config import Config, load_config
 from .errors import ConfigError, NoData, StoreError, UnreadablePath
-from .ingestion import IngestResult, Progress, ingest_git, unchanged_salt
+from .ingestion import IngestResult, Progress, batch_size, ingest_git, read_ahead, repo_keys, stored_tips, unchanged_salt
 from .sources.git import open_repository
 from .sources.git_set import refs_state
 from .store.db import DEFAULT_STORE, Store, utcnow
@@ -122,11 +123,30 @@ def ingest(
         # than a small repository's rows. A group ends after GROUP_COMMITS new commits or
         # GROUP_SECONDS, so a killed run loses little; ingest_git ends it before a long history.
         pending, since = 0, time.monotonic()
+        keys = repo_keys(store, repos)
+        previous = stored_tips(store)
+        limit = batch_size()
+        # Reader threads run git and parse its output for the repositories ahead while this thread
+        # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
+        # stays bounded (a prefetched history is at most one batch).
+        workers = max(1, min(os.cpu_count() or 1, len(repos)))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
+        window = 2 * workers
+        futures = {}
+
+        def submit(i: int) -> None:
+            if i < len(repos) and i not in futures:
+                futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
+                                         pull_refs=pull_refs, limit=limit)
+
         try:
-            for info in repos:
+            for i, info in enumerate(repos):
+                for j in range(i, i + window):
+                    submit(j)
+                ahead = futures.pop(i).result()
                 store.hold()
                 r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
-                               durability=durability, relink=False)
+                               durability=durability, relink=False, ahead=ahead)
                 long = not store.held  # a long history committed batch by batch: end the group with it
                 store.hold()  # the relink and the refs digest commit together, after the rows
                 if states.get(str(info.path)):
@@ -140,8 +160,12 @@ def ingest(
                 progress.repo_done()
             _finish_group(store, progress)
         except BaseException:
+            for f in futures.values():
+                f.cancel()
             store.release(commit=False)
             raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         if results:
             _relink_sessions(store)
         return _in_order(paths, skipped, results)

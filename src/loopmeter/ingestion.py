@@ -65,6 +65,67 @@ class IngestResult:
     unchanged: bool = False  # nothing moved since the last ingest: not read again
 
 
+@dataclass
+class ReadAhead:
+    """What a reader thread took from git for one repository of a set before the writer reached it:
+    everything `ingest_git` asks git for before the durability pass, the new commits included when
+    they fit in one batch (a longer history is streamed by the writer as before)."""
+
+    repo: str
+    pulls: dict[int, str]
+    tags: list
+    old: list[str]
+    tips: list[str]
+    total: int | None
+    commits: list | None
+    fallback: list[str]
+    notes: list
+    bad: provsrc.Malformed
+
+
+def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int) -> ReadAhead:
+    """Run in a reader thread: only git and parsing, no store. Git runs in its own processes (the
+    waits release the GIL), so one reader per core keeps both cores busy while the writer stores."""
+    pulls = gitsrc.pull_heads(info) if pull_refs else {}
+    tags = gitsrc.list_tags(info)
+    old = gitsrc.existing_commits(info, previous)
+    tips = [info.head_sha, *sorted(set(pulls.values()))]
+    total = _count(info, tips, old)
+    fallback: list[str] = []
+    commits = None
+    if total is not None and total <= limit:
+        commits = list(gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+    bad = provsrc.Malformed()
+    notes = [(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+    return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad)
+
+
+def repo_keys(store: Store, infos: list[gitsrc.RepoInfo]) -> list[str]:
+    """`repo_key` for each repository of a set, as ingesting them one after another would give."""
+    rows = dict(store.con.execute("select repo, path from repos").fetchall())
+    by_path = {p: k for k, p in rows.items()}
+    taken = set(rows)
+    out = []
+    for info in infos:
+        key = by_path.get(str(info.path))
+        if key is None:
+            name, i = info.name, 2
+            while name in taken:
+                name, i = f"{info.name}~{i}", i + 1
+            key = name
+            taken.add(key)
+            by_path[str(info.path)] = key
+        out.append(key)
+    return out
+
+
+def stored_tips(store: Store) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for repo, sha in store.con.execute("select repo, sha from git_tips").fetchall():
+        out.setdefault(repo, []).append(sha)
+    return out
+
+
 class Progress:
     """What the runner tells whoever shows progress; the CLI renders it as a Rich bar."""
 
@@ -125,6 +186,7 @@ def ingest_git(
     traces: str | Path | None = None,
     durability: bool = True,
     relink: bool = True,
+    ahead: ReadAhead | None = None,
 ) -> IngestResult:
     """Read a repository's new history into the store and rebuild its changes.
 
@@ -132,7 +194,8 @@ def ingest_git(
     (refs/notes/ai) are read every time; `traces` is a folder (or file) of Agent Trace records for
     this repository. `durability` runs the line-tracking pass (sources/line_fates.py) when the head
     or the provenance changed since the last one. `relink=False` leaves re-joining API items to the
-    rebuilt changes to the caller (once for a set of repositories).
+    rebuilt changes to the caller (once for a set of repositories). `ahead`: what a reader thread
+    already took from git for this repository (`read_ahead`).
 
     Inside a group transaction (`Store.hold`, a set of small repositories) the whole ingest joins
     the group; a history longer than one batch ends the group first, so its batches commit one by
@@ -140,27 +203,26 @@ def ingest_git(
     progress = progress or Progress()
     matcher = matcher or Matcher.load()
     info = path if isinstance(path, gitsrc.RepoInfo) else gitsrc.open_repository(path, branch)
-    repo = repo_key(store, info)
+    repo = ahead.repo if ahead is not None else repo_key(store, info)
     warnings: list[str] = []
     if info.is_shallow:
         warnings.append(
             f"{repo}: shallow clone: history before the cut is missing, so totals and cycle times cover only "
             "what is present (run `git fetch --unshallow` for the full picture)"
         )
-    pulls = gitsrc.pull_heads(info) if pull_refs else {}
-    tags = gitsrc.list_tags(info)
-    register_repo(store, info, repo, pulls, tags)
-    old = gitsrc.existing_commits(info, previous_tips(store, repo))
-    tips = [info.head_sha, *sorted(set(pulls.values()))]
-    total = _count(info, tips, old)
     size = batch_size()
+    if ahead is None:
+        ahead = read_ahead(info, repo, previous_tips(store, repo), pull_refs=pull_refs, limit=-1)
+    pulls, tags, old, tips, total = ahead.pulls, ahead.tags, ahead.old, ahead.tips, ahead.total
+    register_repo(store, info, repo, pulls, tags)
     if total is None or total > size:
         store.release()
     progress.start(repo, total)
     ids = Identities(store.meta("salt") or "", matcher)
-    fallback: list[str] = []
+    fallback = ahead.fallback
     new = 0
-    stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
+    stream = (iter(ahead.commits) if ahead.commits is not None
+              else gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
     while True:
         batch = list(islice(stream, size))
         if not batch:
@@ -178,7 +240,7 @@ def ingest_git(
         reattribute(store, repo, matcher)
     store.set_meta(f"signatures:{repo}", matcher.fingerprint)
     progress.step("reading line provenance")
-    warnings.extend(_read_provenance(store, info, repo, traces))
+    warnings.extend(_read_provenance(store, info, repo, traces, ahead))
     progress.step("deriving changes")
     stats = derive_changes(store, repo, matcher)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
@@ -210,12 +272,13 @@ def ingest_git(
     )
 
 
-def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str | Path | None) -> list[str]:
-    """Store the repository's Git AI notes (and Agent Trace records, when given) and the commit
-    evidence they make. Returns the warnings: one per format with malformed input, naming the first."""
+def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str | Path | None,
+                     ahead: ReadAhead) -> list[str]:
+    """Store the repository's Git AI notes (read ahead, with the history) and Agent Trace records,
+    when given, and the commit evidence they make. Returns the warnings: one per format with
+    malformed input, naming the first."""
     warnings = []
-    bad = provsrc.Malformed()
-    notes = [(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+    bad, notes = ahead.bad, ahead.notes
     if not notes and not bad.count and traces is None and not store.con.execute(
             "select exists (select 1 from line_provenance where repo = ?)", [repo]).fetchone()[0]:
         # No provenance now or before (most repositories): nothing to replace, no evidence to sync.
