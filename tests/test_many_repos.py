@@ -147,3 +147,31 @@ def test_a_set_read_by_parallel_readers_stores_exactly_the_rows_of_one_ingest_pe
     got, want = _every_table(one), _every_table(each)
     assert got["commits"] and got["items"] and got["attributions"]
     assert got == want
+
+
+def test_a_history_read_by_the_reader_process_stores_exactly_the_rows_of_one_read_in_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOPMETER_BATCH", "5")  # 23 commits: five batches, read by the reader process
+    monkeypatch.setenv("LOOPMETER_READER_PROCESS", "1")  # as on any machine with two cores
+    r = _repo(tmp_path / "long", n=9)
+    r.checkout("topic", new=True)
+    for i in range(6):
+        r.commit(f"topic {i}", author=("Bo", "bo@example.com"), date=f"2024-02-0{i + 1}T10:00:00+00:00")
+    r.checkout("main")
+    r.merge("topic", "Merge branch 'topic'", date="2024-02-09T10:00:00+00:00")
+    for i in range(7):
+        r.commit(f"fix {i}\n\nCo-authored-by: Claude <noreply@anthropic.com>", date=f"2024-03-0{i + 1}T10:00:00+00:00")
+    two, one = tmp_path / "two.duckdb", tmp_path / "one.duckdb"
+    for p in (two, one):
+        with Store.open(p) as s:
+            s.set_meta("salt", "same salt, so pseudonyms agree")
+    used = []
+    real = ingestion.ingest_reader.read_batches
+    monkeypatch.setattr(ingestion.ingest_reader, "read_batches", lambda *a, **k: (used.append(1), real(*a, **k))[1])
+    api.ingest([r.path], store_path=two)
+    assert used == [1]
+    monkeypatch.setenv("LOOPMETER_READER_PROCESS", "0")
+    api.ingest([r.path], store_path=one)
+    assert used == [1]
+    got, want = _every_table(two), _every_table(one)
+    assert len(got["commits"]) == 23 and got["attributions"]
+    assert got == want

@@ -14,6 +14,7 @@ from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
+from . import ingest_reader
 from .attribution import Matcher
 from .errors import ConfigError
 from .sources import git as gitsrc
@@ -22,7 +23,8 @@ from .sources import provenance as provsrc
 from .store.api_load import relink_api_sources
 from .store.changes import derive_changes
 from .store.db import Store, utcnow
-from .store.git_load import Identities, finish_ingest, previous_tips, reattribute, register_repo, write_commits
+from .store.git_load import (Identities, finish_ingest, previous_tips, reattribute, register_repo, store_commit_tables,
+                             write_commits)
 from .store.provenance_load import (
     provenance_for_tracking,
     record_trace_files,
@@ -221,14 +223,21 @@ def ingest_git(
     ids = Identities(store.meta("salt") or "", matcher)
     fallback = ahead.fallback
     new = 0
-    stream = (iter(ahead.commits) if ahead.commits is not None
-              else gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
-    while True:
-        batch = list(islice(stream, size))
-        if not batch:
-            break
-        new += write_commits(store, repo, batch, ids, matcher)
-        progress.advance(len(batch))
+    if ahead.commits is None and total is not None and total > size and ingest_reader.enabled():
+        # A long history: a reader process parses batch k+1 while this one stores batch k.
+        for n, tables in ingest_reader.read_batches(info, repo, tips, old, salt=store.meta("salt") or "",
+                                                    matcher=matcher, size=size, fallback=fallback):
+            new += store_commit_tables(store, repo, tables)
+            progress.advance(n)
+    else:
+        stream = (iter(ahead.commits) if ahead.commits is not None
+                  else gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+        while True:
+            batch = list(islice(stream, size))
+            if not batch:
+                break
+            new += write_commits(store, repo, batch, ids, matcher)
+            progress.advance(len(batch))
     progress.step("finishing the ingest")
     finish_ingest(store, repo, tips)
     if new >= REOPEN_AFTER:

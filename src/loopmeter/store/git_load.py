@@ -106,6 +106,13 @@ _FILE_SCHEMA = pa.schema(
 
 def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> int:
     """Store a batch of commits (and their files, authors and AI evidence). Returns how many were new."""
+    return store_commit_tables(store, repo, commit_tables(repo, commits, ids, matcher))
+
+
+def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> dict[str, pa.Table]:
+    """The rows a batch of commits adds (commits, files, AI evidence, new actors) as Arrow tables.
+
+    Pure (no store): a reader process builds them while the writer stores the batch before."""
     cols: dict[str, list] = {f.name: [] for f in _COMMIT_SCHEMA}
     fcols: dict[str, list] = {f.name: [] for f in _FILE_SCHEMA}
     attr_rows: dict[str, list] = {f.name: [] for f in ATTR_SCHEMA}
@@ -162,7 +169,12 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
         schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("name", pa.string()),
                           ("email", pa.string()), ("team", pa.string()), ("agent", pa.string())]),
     )
-    with transaction(store.con, _batch=batch, _files=files, _attrs=attrs, _actors=actors) as con:
+    return {"_batch": batch, "_files": files, "_attrs": attrs, "_actors": actors}
+
+
+def store_commit_tables(store: Store, repo: str, tables: dict[str, pa.Table]) -> int:
+    """Store what `commit_tables` made, in one transaction. Returns how many commits were new."""
+    with transaction(store.con, **tables) as con:
         # Only commits not already stored count as new; their files and evidence go in with them,
         # so a batch re-read after an interrupted ingest adds nothing twice.
         con.execute(
