@@ -26,7 +26,8 @@ import duckdb
 from .attribution import Matcher
 from .config import Config, load_config
 from .errors import ConfigError, NoData, StoreError, UnreadablePath
-from .ingestion import IngestResult, Progress, batch_size, ingest_git, read_ahead, repo_keys, stored_tips, unchanged_salt
+from .ingestion import (IngestResult, Progress, batch_size, ingest_git, read_ahead, repo_keys, stored_tips,
+                        unchanged_salt, write_ahead)
 from .sources.git import open_repository
 from .sources.git_set import refs_state
 from .store.db import DEFAULT_STORE, Store, utcnow
@@ -145,6 +146,15 @@ def ingest(
                     submit(j)
                 ahead = futures.pop(i).result()
                 store.hold()
+                if ahead.written is None and ahead.commits is not None:
+                    # This and the next small repositories already read: their commits in one go.
+                    small = [ahead]
+                    for j in range(i + 1, min(i + window, len(repos))):
+                        nxt = futures[j].result()
+                        if nxt.commits is None:
+                            break
+                        small.append(nxt)
+                    write_ahead(store, small, matcher)
                 r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
                                durability=durability, relink=False, ahead=ahead)
                 long = not store.held  # a long history committed batch by batch: end the group with it
