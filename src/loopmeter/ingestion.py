@@ -287,6 +287,7 @@ def ingest_git(
     if future:
         warnings.append(f"{repo}: {future} commits are dated in the future; their times are kept as recorded")
     if durability:
+        progress.step("tracking line durability")
         _track_lines(store, info, repo, progress)
     store.set_meta(f"warnings:{repo}", json.dumps(warnings))
     for w in warnings:
