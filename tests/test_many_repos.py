@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from loopmeter import api, ingestion
+from loopmeter import api, ingest_reader, ingestion
 from loopmeter.cli import app
 from loopmeter.errors import ConfigError
 from loopmeter.sources.git_set import discover_repositories, read_repo_list
@@ -165,8 +165,8 @@ def test_a_history_read_by_the_reader_process_stores_exactly_the_rows_of_one_rea
         with Store.open(p) as s:
             s.set_meta("salt", "same salt, so pseudonyms agree")
     used = []
-    real = ingestion.ingest_reader.read_batches
-    monkeypatch.setattr(ingestion.ingest_reader, "read_batches", lambda *a, **k: (used.append(1), real(*a, **k))[1])
+    real = ingest_reader.read_batches
+    monkeypatch.setattr(ingest_reader, "read_batches", lambda *a, **k: (used.append(1), real(*a, **k))[1])
     api.ingest([r.path], store_path=two)
     assert used == [1]
     monkeypatch.setenv("LOOPMETER_READER_PROCESS", "0")

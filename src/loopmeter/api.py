@@ -14,7 +14,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -124,6 +123,8 @@ def ingest(
         # than a small repository's rows. A group ends after GROUP_COMMITS new commits or
         # GROUP_SECONDS, so a killed run loses little; ingest_git ends it before a long history.
         pending, since = 0, time.monotonic()
+        from concurrent.futures import ThreadPoolExecutor  # here: an idle run does not import it
+
         keys = repo_keys(store, repos)
         previous = stored_tips(store)
         limit = batch_size()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import ingest_reader
 from .attribution import Matcher
 from .errors import ConfigError
 from .sources import git as gitsrc
@@ -237,6 +236,8 @@ def ingest_git(
     ids = Identities(store.meta("salt") or "", matcher)
     fallback = ahead.fallback
     new = 0
+    from . import ingest_reader  # here: multiprocessing is not imported by an idle run
+
     if ahead.commits is None and total is not None and total > size and ingest_reader.enabled():
         # A long history: a reader process parses batch k+1 while this one stores batch k.
         for n, tables in ingest_reader.read_batches(info, repo, tips, old, salt=store.meta("salt") or "",
