@@ -43,17 +43,38 @@ PEAK_MB_TARGET = 500.0
 LOOPMETER = Path(sys.executable).with_name("loopmeter")
 
 # Runs in the child: the user's command, plus peak RSS of itself and of its (reaped) git children.
+# Each phase the ingest announces (reading the history, then every step after it) is timed by wall
+# clock and by CPU (this process and its reaped children: git, the reader process).
 _WRAPPER = r"""
-import atexit, resource, sys
+import atexit, resource, sys, time
+_marks = []
+def _cpu():
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+def _mark(name):
+    _marks.append((name, time.perf_counter(), _cpu()))
 def _report():
+    _mark("end")
+    for (name, t, c), (_, t2, c2) in zip(_marks, _marks[1:]):
+        sys.stderr.write("\n@@phase %.3f %.3f %s" % (t2 - t, c2 - c, name))
     s = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     sys.stderr.write("\n@@bench self_maxrss_kb=%d children_maxrss_kb=%d\n" % (s, c))
     sys.stderr.flush()
 atexit.register(_report)
+_mark("start-up, opening the store, read-ahead")
 sys.argv = ["loopmeter", *sys.argv[1:]]
-from loopmeter.cli import main
-main()
+import loopmeter.cli as _cli
+_P = _cli._RichProgress
+_start, _step = _P.start, _P.step
+def start(self, repo, total, unit="commits"):
+    _mark("reading the history")
+    return _start(self, repo, total, unit)
+def step(self, name):
+    _mark(name)
+    return _step(self, name)
+_P.start, _P.step = start, step
+_cli.main()
 """
 
 
@@ -219,6 +240,14 @@ class Ingest:
     ok: bool
     commits: int | None = None
     error: str = ""
+    phases: dict[str, tuple[float, float]] | None = None  # name -> (wall s, CPU s)
+
+
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def run_loopmeter(repo: str, pull_refs: bool) -> Ingest:
@@ -241,15 +270,19 @@ def run_loopmeter(repo: str, pull_refs: bool) -> Ingest:
             stderr = err.read().decode("utf-8", "replace")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    phases: dict[str, tuple[float, float]] = {}
+    for wall, cpu, name in re.findall(r"@@phase ([\d.]+) ([\d.]+) ([^\n]+)", stderr):
+        w0, c0 = phases.get(name, (0.0, 0.0))
+        phases[name] = (w0 + float(wall), c0 + float(cpu))
     m = re.search(r"@@bench self_maxrss_kb=(\d+) children_maxrss_kb=(\d+)", stderr)
     peak, git_peak = (int(m[1]) / 1024, int(m[2]) / 1024) if m else (None, None)
     c = re.search(r"([\d,]+) new commits", stdout)
     commits = int(c[1].replace(",", "")) if c else None
     error = ""
     if rc != 0:
-        lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("@@bench")]
+        lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("@@")]
         error = lines[-1] if lines else f"exit {rc}"
-    return Ingest(seconds, peak, git_peak, rc == 0, commits, error)
+    return Ingest(seconds, peak, git_peak, rc == 0, commits, error, phases)
 
 
 def _median(xs):
@@ -284,21 +317,36 @@ def main(argv: list[str] | None = None) -> int:
     bases: list[Baseline] = []
     resumed: list[Resumed] = []
     ings: list[Ingest] = []
+    cpu: dict[str, list[float]] = {"baseline": [], "resumed": [], "loopmeter": []}  # user + sys, children included
     for i in range(a.repeat):  # interleaved, so drift in machine load hits both sides alike
+        c0 = _children_cpu()
         b = run_baseline(repo, revs)
+        cpu["baseline"].append(_children_cpu() - c0)
         bases.append(b)
         state = "ok" if b.ok else f"DIED after {b.printed:,} commits: {b.error}"
         print(f"  run {i + 1}: baseline  {b.seconds:7.2f} s  git peak {b.peak_mb:6.0f} MB  {state}", flush=True)
         if not b.ok:
+            c0 = _children_cpu()
             r = run_resumed_baseline(repo, revs)
+            cpu["resumed"].append(_children_cpu() - c0)
             resumed.append(r)
             print(f"  run {i + 1}: resumed   {r.seconds:7.2f} s  git peak {r.peak_mb:6.0f} MB  "
                   f"{r.printed:,} commits diffed, {len(r.skipped)} skipped (missing blobs)", flush=True)
+        c0 = _children_cpu()
         g = run_loopmeter(repo, a.pull_refs)
+        cpu["loopmeter"].append(_children_cpu() - c0)
         ings.append(g)
         state = f"{g.commits:,} commits stored" if g.ok and g.commits is not None else ("ok" if g.ok else f"FAILED: {g.error}")
         print(f"  run {i + 1}: loopmeter {g.seconds:7.2f} s  self peak {_fmt(g.peak_mb, '6.0f')} MB  "
               f"git peak {_fmt(g.git_peak_mb, '6.0f')} MB  {state}", flush=True)
+        for name, (w, c) in (g.phases or {}).items():
+            print(f"      phase {name[:40]:40} {w:7.2f} s wall {c:7.2f} s CPU", flush=True)
+
+    ref = "resumed" if cpu["resumed"] else "baseline"
+    if cpu["loopmeter"] and cpu[ref]:
+        print(f"  CPU (user + sys, children included), medians: loopmeter {_median(cpu['loopmeter']):.1f} s, "
+              f"{'resumed' if ref == 'resumed' else 'git log'} baseline {_median(cpu[ref]):.1f} s: "
+              f"{_median(cpu['loopmeter']) / max(_median(cpu[ref]), 1e-9):.2f}x", flush=True)
 
     complete = all(b.ok for b in bases)
     base_s = _median([b.seconds for b in bases])

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from loopmeter import api, ingestion
+from loopmeter import api, ingest_reader, ingestion
 from loopmeter.cli import app
 from loopmeter.errors import ConfigError
 from loopmeter.sources.git_set import discover_repositories, read_repo_list
@@ -112,3 +112,66 @@ def test_cli_discover_prints_one_line_for_the_unchanged(tmp_path):
     assert again.exit_code == 0, again.output
     assert "3 of 3 repositories unchanged since the last ingest" in again.output
     assert "new commits" not in again.output
+
+
+def _every_table(path) -> dict[str, list]:
+    """Every row of every table, sorted, without the columns that record when a row was written."""
+    out = {}
+    with Store.open(path) as s:
+        tables = [r[0] for r in s.con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
+        for t in tables:
+            cols = [r[0] for r in s.con.execute(
+                "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
+                [t]).fetchall() if r[0] not in ("ingested_at", "applied_at")]
+            where = " where key <> 'store_format'" if t == "meta" else ""
+            out[t] = sorted(s.con.execute(f"select {', '.join(map(repr, cols)).replace(chr(39), chr(34))} "
+                                          f"from {t}{where}").fetchall(), key=repr)
+    return out
+
+
+def test_a_set_read_by_parallel_readers_stores_exactly_the_rows_of_one_ingest_per_repository(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOPMETER_BATCH", "4")  # b is longer than a batch: it ends the group
+    a = _repo(tmp_path / "a", n=3)
+    b = _repo(tmp_path / "b", n=6, who=("Bo", "bo@example.com"))
+    b.commit("feat: x\n\nCo-authored-by: Claude <noreply@anthropic.com>", author=("Bo", "bo@example.com"),
+             date="2024-01-09T10:00:00+00:00")
+    c = _repo(tmp_path / "c", n=2, who=("Cy", "cy@example.com"))
+    one, each = tmp_path / "one.duckdb", tmp_path / "each.duckdb"
+    for p in (one, each):
+        with Store.open(p) as s:
+            s.set_meta("salt", "same salt, so pseudonyms agree")
+    api.ingest([a.path, b.path, c.path], store_path=one)
+    for r in (a, b, c):
+        api.ingest([r.path], store_path=each)
+    got, want = _every_table(one), _every_table(each)
+    assert got["commits"] and got["items"] and got["attributions"]
+    assert got == want
+
+
+def test_a_history_read_by_the_reader_process_stores_exactly_the_rows_of_one_read_in_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOPMETER_BATCH", "5")  # 23 commits: five batches, read by the reader process
+    monkeypatch.setenv("LOOPMETER_READER_PROCESS", "1")  # as on any machine with two cores
+    r = _repo(tmp_path / "long", n=9)
+    r.checkout("topic", new=True)
+    for i in range(6):
+        r.commit(f"topic {i}", author=("Bo", "bo@example.com"), date=f"2024-02-0{i + 1}T10:00:00+00:00")
+    r.checkout("main")
+    r.merge("topic", "Merge branch 'topic'", date="2024-02-09T10:00:00+00:00")
+    for i in range(7):
+        r.commit(f"fix {i}\n\nCo-authored-by: Claude <noreply@anthropic.com>", date=f"2024-03-0{i + 1}T10:00:00+00:00")
+    two, one = tmp_path / "two.duckdb", tmp_path / "one.duckdb"
+    for p in (two, one):
+        with Store.open(p) as s:
+            s.set_meta("salt", "same salt, so pseudonyms agree")
+    used = []
+    real = ingest_reader.read_batches
+    monkeypatch.setattr(ingest_reader, "read_batches", lambda *a, **k: (used.append(1), real(*a, **k))[1])
+    api.ingest([r.path], store_path=two)
+    assert used == [1]
+    monkeypatch.setenv("LOOPMETER_READER_PROCESS", "0")
+    api.ingest([r.path], store_path=one)
+    assert used == [1]
+    got, want = _every_table(two), _every_table(one)
+    assert len(got["commits"]) == 23 and got["attributions"]
+    assert got == want

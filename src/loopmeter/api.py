@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -24,7 +25,8 @@ import duckdb
 from .attribution import Matcher
 from .config import Config, load_config
 from .errors import BadInput, ConfigError, NoData, StoreError, UnreadablePath
-from .ingestion import IngestResult, Progress, ingest_git, unchanged_salt
+from .ingestion import (IngestResult, Progress, batch_size, ingest_git, read_ahead, repo_keys, stored_tips,
+                        unchanged_salt, write_ahead)
 from .sources.git import open_repository
 from .sources.git_set import refs_state
 from .store.db import DEFAULT_STORE, Store, utcnow
@@ -117,17 +119,81 @@ def ingest(
         return _in_order(paths, skipped, [])
     with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
         results = []
-        for info in repos:
-            r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
-                           durability=durability)
-            if states.get(str(info.path)):
-                store.set_meta(f"refs:{r.repo}", json.dumps(
-                    {"digest": states[str(info.path)], "head_commits": r.head_commits, "changes": r.changes}))
-            results.append(r)
-            progress.repo_done()
+        # Small repositories are stored in groups, one commit each (Store.hold): a commit costs more
+        # than a small repository's rows. A group ends after GROUP_COMMITS new commits or
+        # GROUP_SECONDS, so a killed run loses little; ingest_git ends it before a long history.
+        pending, since = 0, time.monotonic()
+        from concurrent.futures import ThreadPoolExecutor  # here: an idle run does not import it
+
+        keys = repo_keys(store, repos)
+        previous = stored_tips(store)
+        limit = batch_size()
+        # Reader threads run git and parse its output for the repositories ahead while this thread
+        # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
+        # stays bounded (a prefetched history is at most one batch).
+        workers = max(1, min(os.cpu_count() or 1, len(repos)))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
+        window = 2 * workers
+        futures = {}
+
+        def submit(i: int) -> None:
+            if i < len(repos) and i not in futures:
+                futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
+                                         pull_refs=pull_refs, limit=limit)
+
+        try:
+            for i, info in enumerate(repos):
+                for j in range(i, i + window):
+                    submit(j)
+                ahead = futures.pop(i).result()
+                store.hold()
+                if ahead.written is None and ahead.commits is not None:
+                    # This and the next small repositories already read: their commits in one go.
+                    small = [ahead]
+                    for j in range(i + 1, min(i + window, len(repos))):
+                        nxt = futures[j].result()
+                        if nxt.commits is None:
+                            break
+                        small.append(nxt)
+                    write_ahead(store, small, matcher)
+                r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
+                               durability=durability, relink=False, ahead=ahead)
+                long = not store.held  # a long history committed batch by batch: end the group with it
+                store.hold()  # the relink and the refs digest commit together, after the rows
+                if states.get(str(info.path)):
+                    store.set_meta(f"refs:{r.repo}", json.dumps(
+                        {"digest": states[str(info.path)], "head_commits": r.head_commits, "changes": r.changes}))
+                results.append(r)
+                pending += r.new_commits
+                if long or pending >= GROUP_COMMITS or time.monotonic() - since > GROUP_SECONDS:
+                    _finish_group(store, progress)
+                    pending, since = 0, time.monotonic()
+                progress.repo_done()
+            _finish_group(store, progress)
+        except BaseException:
+            for f in futures.values():
+                f.cancel()
+            store.release(commit=False)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         if results:
             _relink_sessions(store)
         return _in_order(paths, skipped, results)
+
+
+GROUP_COMMITS = 5000
+GROUP_SECONDS = 10.0
+
+
+def _finish_group(store: Store, progress: Progress) -> None:
+    """Re-join API items to the changes rebuilt since the last group, and commit the group."""
+    from .store.api_load import relink_api_sources
+
+    progress.step("linking pull requests and issues")
+    store.flush()  # the changes deferred by the group are written before API items join them
+    relink_api_sources(store)
+    store.release()
 
 
 def _stored_refs(store_path: str | Path | None) -> dict[str, tuple[str, str, IngestResult]]:

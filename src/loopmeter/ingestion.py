@@ -14,6 +14,8 @@ from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
+import pyarrow as pa
+
 from .attribution import Matcher
 from .errors import ConfigError
 from .sources import git as gitsrc
@@ -22,7 +24,8 @@ from .sources import provenance as provsrc
 from .store.api_load import relink_api_sources
 from .store.changes import derive_changes
 from .store.db import Store, utcnow
-from .store.git_load import Identities, finish_ingest, previous_tips, reattribute, register_repo, write_commits
+from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
+                             store_commit_tables, store_commits_of_repos, write_commits)
 from .store.provenance_load import (
     provenance_for_tracking,
     record_trace_files,
@@ -63,6 +66,79 @@ class IngestResult:
     incremental: bool
     warnings: list[str] = field(default_factory=list)
     unchanged: bool = False  # nothing moved since the last ingest: not read again
+
+
+@dataclass
+class ReadAhead:
+    """What a reader thread took from git for one repository of a set before the writer reached it:
+    everything `ingest_git` asks git for before the durability pass, the new commits included when
+    they fit in one batch (a longer history is streamed by the writer as before)."""
+
+    repo: str
+    pulls: dict[int, str]
+    tags: list
+    old: list[str]
+    tips: list[str]
+    total: int | None
+    commits: list | None
+    fallback: list[str]
+    notes: list
+    bad: provsrc.Malformed
+    written: int | None = None  # the commits are stored already (`write_ahead`): how many were new
+
+
+def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher) -> None:
+    """Store the read-ahead commits of several small repositories with one set of statements (a
+    statement costs milliseconds whatever its size); `ingest_git` then goes on from there."""
+    ids = Identities(store.meta("salt") or "", matcher)
+    parts = [commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
+    tables = {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}
+    new = store_commits_of_repos(store, tables)
+    for a in aheads:
+        a.written = new.get(a.repo, 0)
+
+
+def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int) -> ReadAhead:
+    """Run in a reader thread: only git and parsing, no store. Git runs in its own processes (the
+    waits release the GIL), so one reader per core keeps both cores busy while the writer stores."""
+    pulls = gitsrc.pull_heads(info) if pull_refs else {}
+    tags = gitsrc.list_tags(info)
+    old = gitsrc.existing_commits(info, previous)
+    tips = [info.head_sha, *sorted(set(pulls.values()))]
+    total = _count(info, tips, old)
+    fallback: list[str] = []
+    commits = None
+    if total is not None and total <= limit:
+        commits = list(gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+    bad = provsrc.Malformed()
+    notes = [(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+    return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad)
+
+
+def repo_keys(store: Store, infos: list[gitsrc.RepoInfo]) -> list[str]:
+    """`repo_key` for each repository of a set, as ingesting them one after another would give."""
+    rows = dict(store.con.execute("select repo, path from repos").fetchall())
+    by_path = {p: k for k, p in rows.items()}
+    taken = set(rows)
+    out = []
+    for info in infos:
+        key = by_path.get(str(info.path))
+        if key is None:
+            name, i = info.name, 2
+            while name in taken:
+                name, i = f"{info.name}~{i}", i + 1
+            key = name
+            taken.add(key)
+            by_path[str(info.path)] = key
+        out.append(key)
+    return out
+
+
+def stored_tips(store: Store) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for repo, sha in store.con.execute("select repo, sha from git_tips").fetchall():
+        out.setdefault(repo, []).append(sha)
+    return out
 
 
 class Progress:
@@ -124,41 +200,62 @@ def ingest_git(
     pull_refs: bool = True,
     traces: str | Path | None = None,
     durability: bool = True,
+    relink: bool = True,
+    ahead: ReadAhead | None = None,
 ) -> IngestResult:
     """Read a repository's new history into the store and rebuild its changes.
 
     `path` may be a repository already opened with `sources.git.open_repository`. Git AI notes
     (refs/notes/ai) are read every time; `traces` is a folder (or file) of Agent Trace records for
     this repository. `durability` runs the line-tracking pass (sources/line_fates.py) when the head
-    or the provenance changed since the last one."""
+    or the provenance changed since the last one. `relink=False` leaves re-joining API items to the
+    rebuilt changes to the caller (once for a set of repositories). `ahead`: what a reader thread
+    already took from git for this repository (`read_ahead`).
+
+    Inside a group transaction (`Store.hold`, a set of small repositories) the whole ingest joins
+    the group; a history longer than one batch ends the group first, so its batches commit one by
+    one and a killed ingest keeps them."""
     progress = progress or Progress()
     matcher = matcher or Matcher.load()
     info = path if isinstance(path, gitsrc.RepoInfo) else gitsrc.open_repository(path, branch)
-    repo = repo_key(store, info)
+    repo = ahead.repo if ahead is not None else repo_key(store, info)
     warnings: list[str] = []
     if info.is_shallow:
         warnings.append(
             f"{repo}: shallow clone: history before the cut is missing, so totals and cycle times cover only "
             "what is present (run `git fetch --unshallow` for the full picture)"
         )
-    pulls = gitsrc.pull_heads(info) if pull_refs else {}
-    tags = gitsrc.list_tags(info)
+    size = batch_size()
+    if ahead is None:
+        ahead = read_ahead(info, repo, previous_tips(store, repo), pull_refs=pull_refs, limit=-1)
+    pulls, tags, old, tips, total = ahead.pulls, ahead.tags, ahead.old, ahead.tips, ahead.total
     register_repo(store, info, repo, pulls, tags)
-    old = gitsrc.existing_commits(info, previous_tips(store, repo))
-    tips = [info.head_sha, *sorted(set(pulls.values()))]
-    total = _count(info, tips, old)
+    if total is None or total > size:
+        store.release()
     progress.start(repo, total)
     ids = Identities(store.meta("salt") or "", matcher)
-    fallback: list[str] = []
+    fallback = ahead.fallback
     new = 0
-    size = batch_size()
-    stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
-    while True:
-        batch = list(islice(stream, size))
-        if not batch:
-            break
-        new += write_commits(store, repo, batch, ids, matcher)
-        progress.advance(len(batch))
+    from . import ingest_reader  # here: multiprocessing is not imported by an idle run
+
+    if ahead.commits is None and total is not None and total > size and ingest_reader.enabled():
+        # A long history: a reader process parses batch k+1 while this one stores batch k.
+        for n, tables in ingest_reader.read_batches(info, repo, tips, old, salt=store.meta("salt") or "",
+                                                    matcher=matcher, size=size, fallback=fallback):
+            new += store_commit_tables(store, repo, tables)
+            progress.advance(n)
+    elif ahead.written is not None:
+        new = ahead.written
+        progress.advance(len(ahead.commits or []))
+    else:
+        stream = (iter(ahead.commits) if ahead.commits is not None
+                  else gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+        while True:
+            batch = list(islice(stream, size))
+            if not batch:
+                break
+            new += write_commits(store, repo, batch, ids, matcher)
+            progress.advance(len(batch))
     progress.step("finishing the ingest")
     finish_ingest(store, repo, tips)
     if new >= REOPEN_AFTER:
@@ -170,12 +267,13 @@ def ingest_git(
         reattribute(store, repo, matcher)
     store.set_meta(f"signatures:{repo}", matcher.fingerprint)
     progress.step("reading line provenance")
-    warnings.extend(_read_provenance(store, info, repo, traces))
+    warnings.extend(_read_provenance(store, info, repo, traces, ahead))
     progress.step("deriving changes")
     stats = derive_changes(store, repo, matcher)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
-    progress.step("linking pull requests and issues")
-    relink_api_sources(store)
+    if relink:
+        progress.step("linking pull requests and issues")
+        relink_api_sources(store)
     missing = store.con.execute(
         "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
     ).fetchone()
@@ -190,6 +288,7 @@ def ingest_git(
     if future:
         warnings.append(f"{repo}: {future} commits are dated in the future; their times are kept as recorded")
     if durability:
+        progress.step("tracking line durability")
         _track_lines(store, info, repo, progress)
     store.set_meta(f"warnings:{repo}", json.dumps(warnings))
     for w in warnings:
@@ -201,12 +300,17 @@ def ingest_git(
     )
 
 
-def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str | Path | None) -> list[str]:
-    """Store the repository's Git AI notes (and Agent Trace records, when given) and the commit
-    evidence they make. Returns the warnings: one per format with malformed input, naming the first."""
+def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str | Path | None,
+                     ahead: ReadAhead) -> list[str]:
+    """Store the repository's Git AI notes (read ahead, with the history) and Agent Trace records,
+    when given, and the commit evidence they make. Returns the warnings: one per format with
+    malformed input, naming the first."""
     warnings = []
-    bad = provsrc.Malformed()
-    notes = [(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+    bad, notes = ahead.bad, ahead.notes
+    if not notes and not bad.count and traces is None and not store.con.execute(
+            "select exists (select 1 from line_provenance where repo = ?)", [repo]).fetchone()[0]:
+        # No provenance now or before (most repositories): nothing to replace, no evidence to sync.
+        return warnings
     store_provenance(store, repo, "git_ai_note", notes, bad)
     if bad.count:
         warnings.append(f"{repo}: {bad.count} Git AI notes (refs/notes/ai) could not be used and were skipped; "

@@ -389,49 +389,66 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
                                              ("activity", pa.string()), ("actor_id", pa.string()), ("attrs", pa.string())]))
     t_links = pa.table(lk, schema=pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())]))
     t_battr = pa.table(branch_attr, schema=ATTR_SCHEMA)
-    prefix = f"git:{repo}:"
-    with transaction(store.con, _items=t_items, _events=t_events, _links=t_links, _battr=t_battr) as con:
-        con.execute("delete from items where source = 'git' and repo = ? and kind in ('change', 'release')", [repo])
-        con.execute("delete from events where starts_with(item_id, ?)", [prefix + "change:"])
-        con.execute("delete from links where starts_with(src, ?) or starts_with(dst, ?)", [prefix, prefix])
-        con.execute("delete from attributions where starts_with(item_id, ?)", [prefix + "change:"])
+    derived = (repo, t_items, t_events, t_links, t_battr, sum(on_head))
+    if not store.defer("changes", derived, store_changes):
+        store_changes(store, [derived])
+    stats["head_commits"] = sum(on_head)
+    stats["reverts"] = len(revert_links)
+    return stats
+
+
+def store_changes(store: Store, derived: list[tuple]) -> None:
+    """Replace the changes (and releases) of several repositories with those derived, in one
+    transaction and a fixed number of statements for all of them: a set of small repositories
+    pays per statement, not per row. `derived`: (repo, items, events, links, branch evidence,
+    commits on head) per repository, as `_write` makes them."""
+    repos = [d[0] for d in derived]
+    rp = pa.table({"repo": repos, "prefix": [f"git:{r}:" for r in repos], "head_commits": [d[5] for d in derived]},
+                  schema=pa.schema([("repo", pa.string()), ("prefix", pa.string()), ("head_commits", pa.int64())]))
+    cat = [pa.concat_tables([d[k] for d in derived]) for k in (1, 2, 3, 4)]
+    with transaction(store.con, _rp=rp, _items=cat[0], _events=cat[1], _links=cat[2], _battr=cat[3]) as con:
+        # Only a repository with changes stored before has rows to replace; a fresh one (the
+        # common case for a new set) skips the scans of events, links and attributions.
+        stored = [r[0] for r in con.execute(
+            "select distinct repo from items where source = 'git' and repo in (select repo from _rp)").fetchall()]
+        for repo in sorted(stored):
+            prefix = f"git:{repo}:"
+            con.execute("delete from items where source = 'git' and repo = ? and kind in ('change', 'release')", [repo])
+            con.execute("delete from events where starts_with(item_id, ?)", [prefix + "change:"])
+            con.execute("delete from links where starts_with(src, ?) or starts_with(dst, ?)", [prefix, prefix])
+            con.execute("delete from attributions where starts_with(item_id, ?)", [prefix + "change:"])
         con.execute("insert into items select * replace (attrs::json as attrs) from _items")
         con.execute("insert into events select * replace (attrs::json as attrs) from _events")
         con.execute("insert into links select * from _links")
         # A change inherits the evidence of every commit in it, keeping the strongest signal per
-        # (agent, kind of evidence, class).
+        # (agent, kind of evidence, class). The part_of links of these repositories are exactly
+        # _links now (the old ones were deleted above).
         con.execute(
             """
             insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class)
             select dst, agent, evidence, arg_max(signal, confidence), max(confidence), evidence_class from (
                 select l.dst, a.agent, a.evidence, a.signal, a.confidence, a.evidence_class
-                from links l join attributions a on a.item_id = l.src
-                where l.kind = 'part_of' and starts_with(l.dst, ?)
+                from _links l join attributions a on a.item_id = l.src
+                where l.kind = 'part_of'
                 union all select item_id, agent, evidence, signal, confidence, evidence_class from _battr
             ) group by dst, agent, evidence, evidence_class
-            """,
-            [prefix],
+            """
         )
         # Tags become releases, linked to the change that contains the tagged commit.
         con.execute(
             """
             insert into items
-            select ? || 'tag:' || t.name, 'git', 'release', t.repo, null, t.name, t.time, t.time, t.time,
+            select p.prefix || 'tag:' || t.name, 'git', 'release', t.repo, null, t.name, t.time, t.time, t.time,
                    'released', null, null, json_object('sha', t.sha)
-            from git_tags t where t.repo = ?
-            """,
-            [prefix, repo],
+            from git_tags t join _rp p on p.repo = t.repo
+            """
         )
         con.execute(
             """
             insert into links
-            select ? || 'tag:' || t.name, l.dst, 'releases'
-            from git_tags t join links l on l.src = ? || 'commit:' || t.sha and l.kind = 'part_of'
-            where t.repo = ?
-            """,
-            [prefix, prefix, repo],
+            select p.prefix || 'tag:' || t.name, l.dst, 'releases'
+            from git_tags t join _rp p on p.repo = t.repo
+            join _links l on l.src = p.prefix || 'commit:' || t.sha and l.kind = 'part_of'
+            """
         )
-        con.execute("update repos set head_commits = ? where repo = ?", [sum(on_head), repo])
-    stats["head_commits"] = sum(on_head)
-    stats["reverts"] = len(revert_links)
-    return stats
+        con.execute("update repos set head_commits = p.head_commits from _rp p where repos.repo = p.repo")

@@ -21,11 +21,25 @@ from .migrations import MIGRATIONS, STORE_FORMAT
 DEFAULT_STORE = Path(".loopmeter") / "loopmeter.duckdb"
 
 
+# Connections (by id) inside a held group transaction (Store.hold): a `transaction` there is part of
+# the group and commits with it. A commit costs a few milliseconds (the write-ahead log is synced),
+# and a small repository's ingest makes a dozen of them; a set of small repositories commits once
+# per group instead. Atomicity is the group's: a killed ingest loses the whole group and re-reads it.
+_HELD: set[int] = set()
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
     """One atomic unit of work, with the given Arrow tables visible to SQL by name while it runs."""
     for name, table in tables.items():
         con.register(name, table)
+    if id(con) in _HELD:
+        try:
+            yield con
+        finally:
+            for name in tables:
+                con.unregister(name)
+        return
     con.execute("begin transaction")
     try:
         yield con
@@ -99,6 +113,9 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None):
         self.con = con
         self.path = path
+        # Writes a held group defers to its end, batched over its repositories (see `defer`).
+        self._deferred: dict[str, tuple] = {}
+        self._pending_meta: dict[str, str] = {}
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = True, read_only: bool = False,
@@ -188,6 +205,7 @@ class Store:
         return target
 
     def close(self) -> None:
+        _HELD.discard(id(self.con))  # closing rolls a held group back: it was not finished
         self.con.close()
 
     def reopen(self) -> None:
@@ -201,9 +219,59 @@ class Store:
         """
         if self.path is None:
             return
+        self.release()
         self.con.close()
         self.con = _connect(self.path, wait=float(os.environ.get("LOOPMETER_LOCK_WAIT", "120")))
         _configure(self.con)
+
+    @property
+    def held(self) -> bool:
+        return id(self.con) in _HELD
+
+    def hold(self) -> None:
+        """Begin a group transaction: every write until `release` commits (or rolls back) as one."""
+        if not self.held:
+            self.con.execute("begin transaction")
+            _HELD.add(id(self.con))
+
+    def flush(self) -> None:
+        """Write what the held group deferred (in the group's transaction, not committing it)."""
+        while self._deferred:
+            key = next(iter(self._deferred))
+            flush, items = self._deferred.pop(key)
+            flush(self, items)
+        if self._pending_meta:
+            m = pa.table({"key": list(self._pending_meta), "value": list(self._pending_meta.values())})
+            self._pending_meta = {}
+            with transaction(self.con, _meta=m) as con:
+                con.execute("insert or replace into meta select key, value from _meta")
+
+    def release(self, *, commit: bool = True) -> None:
+        """End the group transaction begun by `hold` (nothing when none is held): the deferred
+        writes run first, in the same transaction."""
+        if not self.held:
+            return
+        try:
+            if commit:
+                self.flush()
+        except BaseException:
+            commit = False
+            raise
+        finally:
+            self._deferred.clear()
+            self._pending_meta.clear()
+            _HELD.discard(id(self.con))
+            self.con.execute("commit" if commit else "rollback")
+
+    def defer(self, key: str, item, flush) -> bool:
+        """In a held group, keep `item` to be written by `flush(store, items)` (all items of `key`,
+        in order) when the group ends, and return True; outside a group return False (the caller
+        writes it now). A statement costs milliseconds whatever its size, so a set of small
+        repositories writes several repositories' rows per statement."""
+        if not self.held:
+            return False
+        self._deferred.setdefault(key, (flush, []))[1].append(item)
+        return True
 
     def __enter__(self) -> "Store":
         return self
@@ -250,10 +318,15 @@ class Store:
     # -- small key/value state ---------------------------------------------------------------
 
     def meta(self, key: str) -> str | None:
+        if key in self._pending_meta:
+            return self._pending_meta[key]
         row = self.con.execute("select value from meta where key = ?", [key]).fetchone()
         return None if row is None else row[0]
 
     def set_meta(self, key: str, value: str) -> None:
+        if self.held:  # written with the group's other deferred writes
+            self._pending_meta[key] = value
+            return
         self.con.execute("insert or replace into meta values (?, ?)", [key, value])
 
 

@@ -106,6 +106,13 @@ _FILE_SCHEMA = pa.schema(
 
 def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> int:
     """Store a batch of commits (and their files, authors and AI evidence). Returns how many were new."""
+    return store_commit_tables(store, repo, commit_tables(repo, commits, ids, matcher))
+
+
+def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> dict[str, pa.Table]:
+    """The rows a batch of commits adds (commits, files, AI evidence, new actors) as Arrow tables.
+
+    Pure (no store): a reader process builds them while the writer stores the batch before."""
     cols: dict[str, list] = {f.name: [] for f in _COMMIT_SCHEMA}
     fcols: dict[str, list] = {f.name: [] for f in _FILE_SCHEMA}
     attr_rows: dict[str, list] = {f.name: [] for f in ATTR_SCHEMA}
@@ -162,24 +169,34 @@ def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Ident
         schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("name", pa.string()),
                           ("email", pa.string()), ("team", pa.string()), ("agent", pa.string())]),
     )
-    with transaction(store.con, _batch=batch, _files=files, _attrs=attrs, _actors=actors) as con:
+    return {"_batch": batch, "_files": files, "_attrs": attrs, "_actors": actors}
+
+
+def store_commit_tables(store: Store, repo: str, tables: dict[str, pa.Table]) -> int:
+    """Store what `commit_tables` made, in one transaction. Returns how many commits were new."""
+    return store_commits_of_repos(store, tables).get(repo, 0)
+
+
+def store_commits_of_repos(store: Store, tables: dict[str, pa.Table]) -> dict[str, int]:
+    """Store the tables `commit_tables` made for one or several repositories (concatenated), with
+    the same statements whatever their number. Returns the new commits per repository."""
+    with transaction(store.con, **tables) as con:
         # Only commits not already stored count as new; their files and evidence go in with them,
         # so a batch re-read after an interrupted ingest adds nothing twice.
         con.execute(
-            "create or replace temp table _new as select b.sha from _batch b "
-            "anti join (select sha from commits where repo = ?) c on b.sha = c.sha",
-            [repo],
+            "create or replace temp table _new as select b.repo, b.sha from _batch b "
+            "anti join (select repo, sha from commits where repo in (select distinct repo from _batch)) c "
+            "on b.repo = c.repo and b.sha = c.sha"
         )
-        n_new = con.execute("select count(*) from _new").fetchone()[0]
-        con.execute("insert into commits select b.* from _batch b semi join _new n on b.sha = n.sha")
-        con.execute("insert into commit_files select f.* from _files f semi join _new n on f.sha = n.sha")
+        counts = dict(con.execute("select repo, count(*) from _new group by repo").fetchall())
+        con.execute("insert into commits select b.* from _batch b semi join _new n on b.repo = n.repo and b.sha = n.sha")
+        con.execute("insert into commit_files select f.* from _files f semi join _new n on f.repo = n.repo and f.sha = n.sha")
         con.execute(
             "insert into attributions by name select a.* from _attrs a "
-            "semi join (select ? || sha as item_id from _new) n on a.item_id = n.item_id",
-            [f"git:{repo}:commit:"],
+            "semi join (select 'git:' || repo || ':commit:' || sha as item_id from _new) n on a.item_id = n.item_id"
         )
         con.execute("insert or ignore into actors select * from _actors")
-    return n_new
+    return counts
 
 
 def register_repo(store: Store, info: RepoInfo, repo: str, pulls: dict[int, str], tags: list[Tag]) -> None:

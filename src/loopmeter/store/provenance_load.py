@@ -152,24 +152,38 @@ def write_line_fates(store: Store, repo: str, fates, *, incremental: bool) -> No
         "unknown": [p in st.unknown for p in paths],
     }, schema=pa.schema([("repo", pa.string()), ("head_sha", pa.string()), ("next_pos", pa.int32()),
                          ("path", pa.string()), ("births", pa.binary()), ("unknown", pa.bool_())]))
-    with transaction(store.con, _o=origins, _d=deaths, _s=state) as con:
+    fates_rows = (repo, origins, deaths, state, incremental)
+    if not store.defer("line_fates", fates_rows, store_line_fates):
+        store_line_fates(store, [fates_rows])
+
+
+def store_line_fates(store: Store, passes: list[tuple]) -> None:
+    """Write tracking passes ((repo, origins, deaths, state, incremental) each, as `write_line_fates`
+    makes them): the full passes of several repositories with one statement per table."""
+    full = [p for p in passes if not p[4]]
+    if full:
+        rp = pa.table({"repo": [p[0] for p in full]}, schema=pa.schema([("repo", pa.string())]))
+        cat = [pa.concat_tables([p[k] for p in full]) for k in (1, 2, 3)]
+        with transaction(store.con, _rp=rp, _o=cat[0], _d=cat[1], _s=cat[2]) as con:
+            for table in ("line_origins", "line_deaths", "line_state"):
+                con.execute(f"delete from {table} where repo in (select repo from _rp)")
+            con.execute("insert into line_origins select * from _o")
+            con.execute("insert into line_deaths select * from _d")
+            con.execute("insert into line_state select * from _s")
+    for repo, origins, deaths, state, incremental in passes:
         if not incremental:
-            con.execute("delete from line_origins where repo = ?", [repo])
-            con.execute("delete from line_deaths where repo = ?", [repo])
-        else:
+            continue
+        with transaction(store.con, _o=origins, _d=deaths, _s=state) as con:
             # Unknown-fate lines of a resumed pass may add to a (birth, -1) pair stored before.
             con.execute("create or replace temp table _d2 as select repo, born_pos, died_pos, sum(lines) as lines, "
                         "sum(ai_lines) as ai_lines from (select * from line_deaths where repo = ? and died_pos < 0 "
                         "union all select * from _d where died_pos < 0) group by all", [repo])
             con.execute("delete from line_deaths where repo = ? and died_pos < 0", [repo])
-        con.execute("insert into line_origins select * from _o")
-        if incremental:
+            con.execute("insert into line_origins select * from _o")
             con.execute("insert into line_deaths select * from _d2 union all select * from _d where died_pos >= 0")
             con.execute("drop table _d2")
-        else:
-            con.execute("insert into line_deaths select * from _d")
-        con.execute("delete from line_state where repo = ?", [repo])
-        con.execute("insert into line_state select * from _s")
+            con.execute("delete from line_state where repo = ?", [repo])
+            con.execute("insert into line_state select * from _s")
 
 
 def load_line_state(store: Store, repo: str):
