@@ -21,7 +21,7 @@ from rich.console import Console
 from loopmeter import api
 from loopmeter.config import Config, load_config
 from loopmeter.errors import ConfigError
-from loopmeter.metrics import lift as lift_m
+from loopmeter.lift import summary as lift_m
 from loopmeter.metrics import summary
 from loopmeter.metrics.changes import Window, backend
 from loopmeter.report.terminal import render_terminal

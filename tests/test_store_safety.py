@@ -184,6 +184,7 @@ def test_a_reader_during_an_ingest_neither_aborts_it_nor_is_told_the_store_is_da
     real = Store.reopen
 
     def reopen_while_read(self):
+        self.release()  # as the real reopen does first: a held group commits before the close
         self.con.close()
         reader = subprocess.Popen([sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(store)!r}, "
                                    "read_only=True); print('held', flush=True); time.sleep(1.5)"],
