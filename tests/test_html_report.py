@@ -340,8 +340,13 @@ def page_result(sample):
             page.goto(path.as_uri(), wait_until="load")
             # Open the collapsed sections as a reader would (their charts are drawn on opening).
             page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            # Every figure the page carries is drawn (counting svgs let a run read the page with only
+            # some plots drawn: each plot has two main svgs, so 5 svgs could be 3 plots).
             page.wait_for_function(
-                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5", timeout=20_000)
+                "(() => { const want = document.querySelectorAll('script[data-figure-for]').length;"
+                " const drawn = [...document.querySelectorAll('.js-plotly-plot')]"
+                ".filter(el => el.querySelector('.main-svg')).length;"
+                " return want >= 5 && drawn >= want; })()", timeout=60_000)
             result = {
                 "pwned_after_load": page.evaluate("typeof window.__pwned"),
                 "plots": page.evaluate(
