@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..stats.lift import ratio_of_rates
 from .inputs import Periods, no_estimate
-from .results import LABELS, REVERT_RATE, effective_clusters, result_row
+from .results import LABELS, REVERT_RATE, author_period_tables, effective_clusters, result_row
 
 
 def _landed_in_periods(df: pd.DataFrame, p: Periods) -> pd.DataFrame:
@@ -46,13 +46,7 @@ def revert_rate_before_after(df: pd.DataFrame, p: Periods, *, seed: int, n_boot:
         return result_row("before-after", REVERT_RATE, "after/before", est, n_changes_a=n_after,
                           n_changes_b=n_before)
     g = judged.assign(reverted=(judged["state"] == "reverted").astype(int))
-    ev = g.groupby(["author_id", "period"])["reverted"].sum().unstack(fill_value=0)
-    ex = g.groupby(["author_id", "period"]).size().unstack(fill_value=0)
-    for t in (ev, ex):
-        for col in ("after", "before"):
-            if col not in t:
-                t[col] = 0
-    ex = ex.reindex(ev.index, fill_value=0)
+    ev, ex = author_period_tables(g, "reverted", g)
     est = ratio_of_rates(ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
                          ex["before"].to_numpy(float), n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
     return result_row("before-after", REVERT_RATE, "after/before", est, n_changes_a=n_after, n_changes_b=n_before,

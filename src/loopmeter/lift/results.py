@@ -74,3 +74,16 @@ def check_rows(found: list[cv.Outcome], codes: tuple[str, ...], metric: str) -> 
                      "reason": c.reason if status == "not_run" else None})
     return rows
 
+
+
+def author_period_tables(events, event_col: str, exposure) -> tuple:
+    """Per author, the `event_col` sum of `events` and the row count of `exposure` in each period
+    ("after", "before"; a period an author is absent from is 0), the exposure aligned to the
+    events' authors: the inputs of `stats.lift.ratio_of_rates` for a before/after rate."""
+    ev = events.groupby(["author_id", "period"])[event_col].sum().unstack(fill_value=0)
+    ex = exposure.groupby(["author_id", "period"]).size().unstack(fill_value=0)
+    for t in (ev, ex):
+        for col in ("after", "before"):
+            if col not in t:
+                t[col] = 0
+    return ev, ex.reindex(ev.index, fill_value=0)

@@ -15,7 +15,7 @@ from ..stats.poisson_fe import poisson_rate_ratio_author_fe
 from . import checks as cv
 from .durations import NOVELTY_WEEKS
 from .inputs import first_seen_by_repo, last_full_week, no_estimate, periods
-from .results import LABELS, THROUGHPUT, add_caveats, effective_clusters, result_row
+from .results import LABELS, THROUGHPUT, add_caveats, author_period_tables, effective_clusters, result_row
 from .units import REPO, Unit
 from .weekly import event_time_series, its_level_change, series_event_study, staggered_did
 
@@ -44,15 +44,9 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     period = p.label(act["repo"], act["week"])
     a = act[period.notna()].assign(period=period[period.notna()])
     single = len(set(p.adoption.values())) == 1 and set(p.adoption) == {r for r, d in dates.items() if d}
-    ev = a.groupby(["author_id", "period"])["validated"].sum().unstack(fill_value=0)
     # Same date everywhere: an author active in two repositories in a week is one contributor-week.
     weeks = a.drop_duplicates(["author_id", "week"]) if single else a
-    ex = weeks.groupby(["author_id", "period"]).size().unstack(fill_value=0)
-    for t in (ev, ex):
-        for col in ("after", "before"):
-            if col not in t:
-                t[col] = 0
-    ex = ex.reindex(ev.index, fill_value=0)
+    ev, ex = author_period_tables(a, "validated", weeks)
     est = ratio_of_rates(ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
                          ex["before"].to_numpy(float), n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
     sides = dict(weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()),
