@@ -41,7 +41,7 @@ def choose_unit(by: str | None, teams: list[Team]) -> str:
 
 def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_info: dict, *, by: str = "repo",
                          teams: list[Team] | None = None, config_path: Path | None = None, seed: int = 0,
-                         n_boot: int = 2000, given: Adoption | None = None) -> dict:
+                         n_boot: int = 2000, given: Adoption | None = None, failure_rule=None) -> dict:
     """The `lift_designs` key: both observational designs, per `by` ("repo", "team", "codeowners").
 
     Per team, the report's single `--adoption-date` (when given) applies to every team; otherwise
@@ -50,7 +50,8 @@ def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_
     team, `unassigned` included). `given`: the `--adoption-date NAME=DATE` values, per repository
     or per team, which win over `adoption_info`'s single date."""
     if by == "repo":
-        return ld.lift_designs(con, window, repos, adoption_info, seed=seed, n_boot=n_boot, given=given)
+        return ld.lift_designs(con, window, repos, adoption_info, seed=seed, n_boot=n_boot, given=given,
+                               failure_rule=failure_rule)
     names = ld.store_repos(con, repos)
     if given is not None:
         given = replace(given, unit="team")

@@ -39,12 +39,13 @@ from .durations import (
     km_figure,
 )
 from .inputs import Adoption, Periods, change_frame, detect_adoption, resolve_adoption
-from .quality import exposure, revert_rate_before_after
+from .quality import change_failure_before_after, exposure, judged_deployments, revert_rate_before_after
 from .results import CYCLE, LABELS, THROUGHPUT, add_caveats, check_rows, result_row
 from .specification import SPEC_BOOT, apply_spec, spec_before_after, spec_row
 from .throughput import throughput_before_after
 from .units import REPO, Unit, detect_by_unit, team_summary, team_unit, team_warnings
 from .verdict import verdict
+from .waiting import waiting_before_after, waiting_hours
 from .weekly import forecast_fans, forecasts
 
 DESIGNS = ("before-after", "ai-vs-human", "experiment")
@@ -54,7 +55,7 @@ DESIGNS = ("before-after", "ai-vs-human", "experiment")
 
 
 def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, seed: int = 0,
-                 n_boot: int = 2000, spec: bool = True, unit: Unit = REPO) -> dict:
+                 n_boot: int = 2000, spec: bool = True, unit: Unit = REPO, failure_rule=None) -> dict:
     units = unit.labels(repos)
     dates = adoption.dates(units)
     if not any(dates.values()):
@@ -100,6 +101,15 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     # How much AI the "after" period had, and whether work got worse: the verdict's other inputs.
     out["exposure"] = exposure(df, cyc["periods"])
     out["quality"] = [revert_rate_before_after(df, cyc["periods"], seed=seed, n_boot=n_boot)]
+    # Where the store has deployments (per repository only: a deployment belongs to no team).
+    if not unit.by_team:
+        cfr = change_failure_before_after(judged_deployments(con, window, failure_rule), cyc["periods"], seed=seed,
+                                          n_boot=n_boot)
+        if cfr is not None:
+            out["quality"].append(cfr)
+    # Where the store has pull requests: the hours they waited on a person (lift/waiting.py).
+    out["waiting"] = waiting_before_after(df, waiting_hours(con, window), cyc["periods"], seed=seed, n_boot=n_boot,
+                                          unit=unit)
     return out
 
 
@@ -347,7 +357,7 @@ def check_supported(out: dict) -> None:
 
 
 def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: dict, *, seed: int = 0,
-                 n_boot: int = 2000, given: Adoption | None = None) -> dict:
+                 n_boot: int = 2000, given: Adoption | None = None, failure_rule=None) -> dict:
     """The report's `lift_designs` key: both observational designs on the report's adoption dates
     (`given` per repository, else the report's date, else each repository's detected date)."""
     d = date.fromisoformat(adoption_info["date"]) if adoption_info.get("date") else None
@@ -361,7 +371,8 @@ def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: di
         adp = Adoption(default=d, source=adoption_info.get("source"), rule=adoption_info.get("rule")) if d else None
     out = {"adoption": adp.to_dict(names) if adp is not None else None, "designs": []}
     if adp is not None:
-        out["designs"].append(before_after(con, window, names, adp, seed=seed, n_boot=n_boot))
+        out["designs"].append(before_after(con, window, names, adp, seed=seed, n_boot=n_boot,
+                                           failure_rule=failure_rule))
     out["designs"].append(ai_vs_human(con, window, names, adp, seed=seed, n_boot=n_boot))
     out["verdict"] = verdict(out["designs"])
     return json_ready(out)

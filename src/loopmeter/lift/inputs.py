@@ -174,6 +174,22 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     ).df()
     if df.empty:
         return df
+    df["repo"] = df["repo"].map(tracker_repos(raw))
+    df = df[df["repo"].notna()]
+    if repos:
+        df = df[df["repo"].isin(repos)]
+    df["done_at"] = pd.Series([pd.NaT] * len(df), index=df.index, dtype="datetime64[us]")
+    df["cycle_hours"] = (pd.Timestamp(window.as_of) - pd.to_datetime(df["started_at"])).dt.total_seconds() / 3600.0
+    df["state"] = "open"
+    df["validated"] = False
+    df["observed"] = False
+    return df[df["cycle_hours"] > 0]
+
+
+def tracker_repos(raw) -> dict[str, str]:
+    """Repository name -> the git repository it is: a git repository is itself; a tracker's
+    repository ("owner/name") is the git repository most of its merged pull requests landed in
+    (`same_as` links, i.e. by commit), as docs/design.md prescribes. Unmatched names are absent."""
     pairs = raw.execute(
         """
         select p.repo as tracker_repo, c.repo as git_repo, count(*) as n
@@ -186,16 +202,7 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     mapping = {r: r for r in git_repos}
     for tracker, git_repo, _ in pairs:
         mapping.setdefault(tracker, git_repo)
-    df["repo"] = df["repo"].map(mapping)
-    df = df[df["repo"].notna()]
-    if repos:
-        df = df[df["repo"].isin(repos)]
-    df["done_at"] = pd.Series([pd.NaT] * len(df), index=df.index, dtype="datetime64[us]")
-    df["cycle_hours"] = (pd.Timestamp(window.as_of) - pd.to_datetime(df["started_at"])).dt.total_seconds() / 3600.0
-    df["state"] = "open"
-    df["validated"] = False
-    df["observed"] = False
-    return df[df["cycle_hours"] > 0]
+    return mapping
 
 
 def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -3,6 +3,15 @@
 - Revert rate: changes reverted within the validation window per change old enough to be judged
   (pending changes, younger than the window, are left out: they may still be reverted). Authors
   are the clusters, as for throughput (`stats.lift.ratio_of_rates`, author bootstrap).
+- Change failure rate: production deployments judged failed (metrics/dora.py: a revert of what
+  they shipped, a hotfix or a linked incident within the failure window) per deployment judged
+  (pending deployments, younger than the window, and failed attempts are left out), in the period
+  of their repository's adoption they were deployed in. Weeks are the clusters
+  (`stats.lift.ratio_of_rates`, a bootstrap of whole weeks within each period): a deployment has
+  no author, the deployments of one week share the code in flight, the people on call and even
+  their failure signals (one hotfix fails every deployment of the window before it), and a
+  failure rarely reaches into the next week; repositories would be clusters too, but a report
+  rarely has the ten they would need.
 - Exposure: the share of the non-bot changes landed in each period that are AI-assisted. A
   before/after difference at 4% AI exposure is not evidence about AI.
 """
@@ -12,9 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..metrics import deploys, dora
+from ..metrics.changes import Window
 from ..stats.lift import ratio_of_rates
-from .inputs import Periods, no_estimate
-from .results import LABELS, REVERT_RATE, author_period_tables, effective_clusters, result_row
+from .inputs import Periods, monday, no_estimate, tracker_repos
+from .results import CHANGE_FAILURE_RATE, LABELS, REVERT_RATE, author_period_tables, effective_clusters, result_row
 
 
 def _landed_in_periods(df: pd.DataFrame, p: Periods) -> pd.DataFrame:
@@ -54,3 +65,59 @@ def revert_rate_before_after(df: pd.DataFrame, p: Periods, *, seed: int, n_boot:
                       effective_clusters_a=effective_clusters(ex["after"]),
                       effective_clusters_b=effective_clusters(ex["before"]),
                       revert_rate_a=float(np.sum(ev["after"]) / n_after), revert_rate_b=float(np.sum(ev["before"]) / n_before))
+
+
+def judged_deployments(con, window: Window, rule: dora.FailureRule | None = None) -> pd.DataFrame:
+    """(item_id, repo, ts, failed): the production deployments judged by as_of under `rule`
+    (verdict `ok` or `failed`; metrics/dora.py), each under the git repository it deploys
+    (inputs.tracker_repos; a deployment of an unmatched repository is left out)."""
+    raw = getattr(con, "con", None)
+    empty = pd.DataFrame(columns=["item_id", "repo", "ts", "failed"])
+    if raw is None or not raw.execute("select 1 from items where kind = 'deployment' limit 1").fetchall():
+        return empty
+    rule = rule or dora.FailureRule()
+    names = deploys.register(raw, window.as_of)
+    try:
+        d = raw.execute(f"select item_id, repo, ts, verdict from ({dora.deployments_sql(window.as_of, rule)}) "
+                        "where verdict in ('ok', 'failed') order by ts, item_id").df()
+    finally:
+        for n in names:  # the intermediates do not outlive the design
+            raw.unregister(n)
+    if d.empty:
+        return empty
+    d["repo"] = d["repo"].map(tracker_repos(raw))
+    d = d[d["repo"].notna()]
+    return d.assign(failed=d["verdict"] == "failed")[["item_id", "repo", "ts", "failed"]].reset_index(drop=True)
+
+
+def change_failure_before_after(deps: pd.DataFrame, p: Periods, *, seed: int, n_boot: int) -> dict | None:
+    """Failed / judged production deployments per period, after / before (lower is better), weeks
+    as the clusters. None when no judged deployment falls in either period (no deployment data:
+    the question is absent)."""
+    if deps.empty:
+        return None
+    day = pd.to_datetime(deps["ts"]).dt.date
+    period = p.label(deps["repo"], day)
+    d = deps[period.notna()].assign(period=period[period.notna()], week=day[period.notna()].map(monday))
+    if d.empty:
+        return None
+    n_after, n_before = int((d["period"] == "after").sum()), int((d["period"] == "before").sum())
+    fields = {"n_deployments_a": n_after, "n_deployments_b": n_before, "cluster": "week",
+              "periods": {r: {"before_from": p.before_from[r].isoformat(), "adoption": p.adoption[r].isoformat(),
+                              "after_until": p.after_until[r].isoformat()} for r in p.adoption}}
+    if not n_after or not n_before:
+        est = no_estimate("ratio_of_rates", 0, 0, int(d["week"].nunique()),
+                          "A period has no production deployment old enough to know whether it failed.")
+        # No interval, so neither clustered nor blind: the verdict names the minimum not met.
+        return result_row("before-after", CHANGE_FAILURE_RATE, "after/before", est, **fields, clustered=None)
+    # One cluster per week (and period: with per-repository dates one week can hold both).
+    g = d.assign(author_id=d["week"].astype(str), failed=d["failed"].astype(int))
+    ev, ex = author_period_tables(g, "failed", g)
+    est = ratio_of_rates(ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
+                         ex["before"].to_numpy(float), n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
+    fa, fb = int(d.loc[d["period"] == "after", "failed"].sum()), int(d.loc[d["period"] == "before", "failed"].sum())
+    return result_row("before-after", CHANGE_FAILURE_RATE, "after/before", est, **fields,
+                      n_clusters_a=int((ex["after"] > 0).sum()), n_clusters_b=int((ex["before"] > 0).sum()),
+                      effective_clusters_a=effective_clusters(ex["after"]),
+                      effective_clusters_b=effective_clusters(ex["before"]),
+                      failed_a=fa, failed_b=fb, change_failure_rate_a=fa / n_after, change_failure_rate_b=fb / n_before)

@@ -15,6 +15,8 @@ CYCLE = "cycle_time_hours"
 THROUGHPUT = "validated_throughput_per_contributor_week"
 #: Reverted changes per change judged (lift/quality.py); lower is better.
 REVERT_RATE = "revert_rate"
+#: Failed per judged production deployment (lift/quality.py); lower is better.
+CHANGE_FAILURE_RATE = "change_failure_rate"
 LABELS = {
     "after/before": ("the period after adoption", "the period before adoption"),
     "ai_assisted/human": ("the AI-assisted group", "the human group"),

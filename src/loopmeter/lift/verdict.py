@@ -28,7 +28,8 @@ from datetime import date
 
 from ..stats.json_values import finite
 from ..stats.lift import MIN_CLUSTERS, MIN_VALUES
-from .results import CYCLE, REVERT_RATE, THROUGHPUT
+from .results import CHANGE_FAILURE_RATE, CYCLE, REVERT_RATE, THROUGHPUT
+from .waiting import WAITING
 
 STATUSES = ("improved", "worsened", "no_detectable_change", "not_enough_data", "inconsistent")
 #: Weeks on each side of adoption below which an after/before verdict is not given.
@@ -80,6 +81,25 @@ QUESTIONS: dict[str, dict] = {
         "title": "quality: revert rate, after vs before",
         "says": "changes were reverted {r} as often after adoption as before",
     },
+    "waiting_after_vs_before": {
+        # The cycle-time headline's regression on the hours merged pull requests waited on a
+        # person (lift/waiting.py); present only where the store has pull requests.
+        "design": "before-after", "metric": WAITING, "headline": "log_duration_regression",
+        "lower_is_better": True, "after_before": True,
+        "title": "waiting on humans, after vs before",
+        "says": "pull requests waited on a person {r} as long after adoption as before",
+        "items": "merged pull requests that waited on a person",
+    },
+    "change_failure_rate_after_vs_before": {
+        # Failed per judged production deployment, weeks as the clusters (lift/quality.py);
+        # present only where the store has production deployments.
+        "design": "before-after", "metric": CHANGE_FAILURE_RATE, "headline": "ratio_of_rates",
+        "lower_is_better": True, "after_before": True,
+        "title": "quality: change failure rate, after vs before",
+        "says": "production deployments failed {r} as often after adoption as before",
+        "items": "production deployments judged", "clusters": "weeks",
+        "counts": ("n_deployments_a", "n_deployments_b"),
+    },
     "durability_ai_vs_human": {
         "design": "durability", "metric": "line_survival", "headline": "survival_ratio",
         "lower_is_better": False, "after_before": False,
@@ -102,6 +122,7 @@ _CAVEAT_ORDER = ("low_exposure", "specification", "simpsons_paradox", "pre_trend
 def _rows(design: Mapping, metric: str) -> list[dict]:
     rows = [r for r in design.get("results") or [] if r.get("metric") == metric]
     rows += [r for r in design.get("quality") or [] if r.get("metric") == metric]
+    rows += [r for r in design.get("waiting") or [] if r.get("metric") == metric]
     return rows
 
 
@@ -128,6 +149,9 @@ def usable_interval(row: Mapping) -> bool:
 
 
 def _counts(row: Mapping, q: Mapping) -> tuple[int, int]:
+    if q.get("counts"):  # a question whose minimum is on other items than the estimator's n_a / n_b
+        a, b = q["counts"]
+        return int(row.get(a) or 0), int(row.get(b) or 0)
     if q["metric"] == REVERT_RATE:  # events are rare by design; the minimum is on changes judged
         return int(row.get("n_changes_a") or 0), int(row.get("n_changes_b") or 0)
     return int(row.get("n_a") or 0), int(row.get("n_b") or 0)

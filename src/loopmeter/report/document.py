@@ -151,6 +151,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     step("lift designs")
     designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
                             config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
+                            failure_rule=failure_rule,
                             given=given if given is not None and given.per_repo else None)
     step("agent legibility")
     legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher)
@@ -246,7 +247,7 @@ def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warn
                         f"in it, or one person is in two teams), so the lift designs are per repository; "
                         f"`loopmeter lift --by team` says why")
         return lift_designs_by_unit(con, window, repos, adoption, by="repo",
-                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot")})
+                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot", "failure_rule")})
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..lift.verdict import QUESTIONS as TITLES
 from ..stats.json_values import finite
 from .lift_text import estimator_name
 
@@ -28,17 +29,26 @@ STATUS: dict[str, tuple[str, str]] = {
 }
 NO_STATUS = ("Estimate only", "muted")
 
-#: question -> (plain label, glossary entry, what the ratio divides)
-QUESTIONS: dict[str, tuple[str, str, str]] = {
-    "cycle_time_after_vs_before": ("Cycle time after AI adoption", "cycle-time", "after ÷ before"),
-    "cycle_time_ai_vs_human": ("Cycle time of AI-assisted changes", "cycle-time", "AI-assisted ÷ human, same size"),
-    "throughput_after_vs_before": ("Validated throughput per contributor-week", "throughput", "after ÷ before"),
-    "revert_rate_after_vs_before": ("Revert rate (quality)", "revert-rate", "after ÷ before"),
-    "durability_ai_vs_human": ("Lines that last (quality)", "durability", "AI-assisted ÷ human, lines kept"),
-    "waiting_after_vs_before": ("Waiting on humans", "waiting", "after ÷ before"),
-    "change_failure_rate_after_vs_before": ("Change failure rate", "change-failure-rate", "after ÷ before"),
-    "duration_treated_vs_control": ("Task duration in the pilot", "ratio", "treated ÷ control"),
+#: question -> (glossary entry, what the ratio divides). The question's title is not here: the
+#: one definition is lift/verdict.py QUESTIONS, which the JSON, the terminal and this view all use.
+QUESTIONS: dict[str, tuple[str, str]] = {
+    "cycle_time_after_vs_before": ("cycle-time", "after ÷ before"),
+    "cycle_time_ai_vs_human": ("cycle-time", "AI-assisted ÷ human, same size"),
+    "throughput_after_vs_before": ("throughput", "after ÷ before"),
+    "revert_rate_after_vs_before": ("revert-rate", "after ÷ before"),
+    "waiting_after_vs_before": ("waiting", "after ÷ before"),
+    "change_failure_rate_after_vs_before": ("change-failure-rate", "after ÷ before"),
+    "durability_ai_vs_human": ("durability", "AI-assisted ÷ human, lines kept"),
+    "duration_treated_vs_control": ("ratio", "treated ÷ control"),
 }
+
+
+def title(question: str) -> str:
+    """The plain title of one of the report's questions (lift/verdict.py QUESTIONS), capitalised."""
+    t = TITLES[question]["title"]
+    return t[:1].upper() + t[1:]
+
+
 _V1_METRICS = {
     "cycle_time_hours": ("Median cycle time", "cycle-time"),
     "cycle_time_hours_p50": ("Median cycle time", "cycle-time"),
@@ -115,7 +125,7 @@ def _from_verdict(e: Mapping[str, Any], own_titles: bool = False) -> VerdictRow:
     key = str(e.get("question") or "")
     # An event log's or experiment's questions share keys with the repository's ("cycle time")
     # but are about its cases or runs: their own titles say so.
-    label, term, compares = _own_title(e, key) if own_titles or key not in QUESTIONS else QUESTIONS[key]
+    label, term, compares = _own_title(e, key) if own_titles or key not in QUESTIONS else (title(key), *QUESTIONS[key])
     status = str(e.get("status") or "")
     badge, tone = STATUS.get(status, NO_STATUS)
     h = e.get("headline") if isinstance(e.get("headline"), Mapping) else {}
