@@ -103,10 +103,8 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     out["quality"] = [revert_rate_before_after(df, cyc["periods"], seed=seed, n_boot=n_boot)]
     # Where the store has deployments (per repository only: a deployment belongs to no team).
     if not unit.by_team:
-        cfr = change_failure_before_after(judged_deployments(con, window, failure_rule), cyc["periods"], seed=seed,
-                                          n_boot=n_boot)
-        if cfr is not None:
-            out["quality"].append(cfr)
+        out["quality"] += change_failure_before_after(judged_deployments(con, window, failure_rule), cyc["periods"],
+                                                      seed=seed, n_boot=n_boot)
     # Where the store has pull requests: the hours they waited on a person (lift/waiting.py).
     out["waiting"] = waiting_before_after(df, waiting_hours(con, window), cyc["periods"], seed=seed, n_boot=n_boot,
                                           unit=unit)

@@ -6,8 +6,9 @@
 - Change failure rate: production deployments judged failed (metrics/dora.py: a revert of what
   they shipped, a hotfix or a linked incident within the failure window) per deployment judged
   (pending deployments, younger than the window, and failed attempts are left out), in the period
-  of their repository's adoption they were deployed in. Weeks are the clusters
-  (`stats.lift.ratio_of_rates`, a bootstrap of whole weeks within each period): a deployment has
+  of their repository's adoption they were deployed in. Weeks are the clusters (the headline
+  `stats.rates.rate_ratio_cr1`, a CR1 interval with t on G - 1; the bootstrap of whole weeks,
+  `stats.lift.ratio_of_rates`, as a specification): a deployment has
   no author, the deployments of one week share the code in flight, the people on call and even
   their failure signals (one hotfix fails every deployment of the window before it), and a
   failure rarely reaches into the next week; repositories would be clusters too, but a report
@@ -24,6 +25,7 @@ import pandas as pd
 from ..metrics import deploys, dora
 from ..metrics.changes import Window
 from ..stats.lift import ratio_of_rates
+from ..stats.rates import ESTIMATOR as RATE_CR1, rate_ratio_cr1
 from .inputs import Periods, monday, no_estimate, tracker_repos
 from .results import CHANGE_FAILURE_RATE, LABELS, REVERT_RATE, author_period_tables, effective_clusters, result_row
 
@@ -90,34 +92,38 @@ def judged_deployments(con, window: Window, rule: dora.FailureRule | None = None
     return d.assign(failed=d["verdict"] == "failed")[["item_id", "repo", "ts", "failed"]].reset_index(drop=True)
 
 
-def change_failure_before_after(deps: pd.DataFrame, p: Periods, *, seed: int, n_boot: int) -> dict | None:
+def change_failure_before_after(deps: pd.DataFrame, p: Periods, *, seed: int, n_boot: int) -> list[dict]:
     """Failed / judged production deployments per period, after / before (lower is better), weeks
-    as the clusters. None when no judged deployment falls in either period (no deployment data:
-    the question is absent)."""
+    as the clusters: the headline `rate_ratio_cr1` (stats/rates.py: the Poisson rate ratio's CR1
+    interval, t on G - 1), then the week bootstrap's `ratio_of_rates` as a specification. [] when
+    no judged deployment falls in either period (no deployment data: the question is absent)."""
     if deps.empty:
-        return None
+        return []
     day = pd.to_datetime(deps["ts"]).dt.date
     period = p.label(deps["repo"], day)
     d = deps[period.notna()].assign(period=period[period.notna()], week=day[period.notna()].map(monday))
     if d.empty:
-        return None
+        return []
     n_after, n_before = int((d["period"] == "after").sum()), int((d["period"] == "before").sum())
     fields = {"n_deployments_a": n_after, "n_deployments_b": n_before, "cluster": "week",
               "periods": {r: {"before_from": p.before_from[r].isoformat(), "adoption": p.adoption[r].isoformat(),
                               "after_until": p.after_until[r].isoformat()} for r in p.adoption}}
     if not n_after or not n_before:
-        est = no_estimate("ratio_of_rates", 0, 0, int(d["week"].nunique()),
-                          "A period has no production deployment old enough to know whether it failed.")
+        why = "A period has no production deployment old enough to know whether it failed."
         # No interval, so neither clustered nor blind: the verdict names the minimum not met.
-        return result_row("before-after", CHANGE_FAILURE_RATE, "after/before", est, **fields, clustered=None)
-    # One cluster per week (and period: with per-repository dates one week can hold both).
+        return [result_row("before-after", CHANGE_FAILURE_RATE, "after/before",
+                           no_estimate(name, 0, 0, int(d["week"].nunique()), why), **fields, clustered=None)
+                for name in (RATE_CR1, "ratio_of_rates")]
+    # One cluster per week (with per-repository dates one week can hold both periods).
     g = d.assign(author_id=d["week"].astype(str), failed=d["failed"].astype(int))
     ev, ex = author_period_tables(g, "failed", g)
-    est = ratio_of_rates(ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
-                         ex["before"].to_numpy(float), n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
+    arrays = (ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
+              ex["before"].to_numpy(float))
     fa, fb = int(d.loc[d["period"] == "after", "failed"].sum()), int(d.loc[d["period"] == "before", "failed"].sum())
-    return result_row("before-after", CHANGE_FAILURE_RATE, "after/before", est, **fields,
-                      n_clusters_a=int((ex["after"] > 0).sum()), n_clusters_b=int((ex["before"] > 0).sum()),
-                      effective_clusters_a=effective_clusters(ex["after"]),
-                      effective_clusters_b=effective_clusters(ex["before"]),
-                      failed_a=fa, failed_b=fb, change_failure_rate_a=fa / n_after, change_failure_rate_b=fb / n_before)
+    fields.update(n_clusters_a=int((ex["after"] > 0).sum()), n_clusters_b=int((ex["before"] > 0).sum()),
+                  effective_clusters_a=effective_clusters(ex["after"]),
+                  effective_clusters_b=effective_clusters(ex["before"]),
+                  failed_a=fa, failed_b=fb, change_failure_rate_a=fa / n_after, change_failure_rate_b=fb / n_before)
+    head = rate_ratio_cr1(*arrays, labels=LABELS["after/before"])
+    boot = ratio_of_rates(*arrays, n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
+    return [result_row("before-after", CHANGE_FAILURE_RATE, "after/before", est, **fields) for est in (head, boot)]

@@ -53,6 +53,7 @@ ESTIMATOR_NAMES = {
     "log_duration_regression_author_fe": "log-duration regression, same authors",
     "log_duration_regression_author_fe_size": "log-duration regression, same authors + size",
     "poisson_author_fe": "Poisson rate ratio, same authors",
+    "rate_ratio_cr1": "Poisson rate ratio, clustered by week",
 }
 # Author fixed effects compare each person with themselves: said so, with how many people that is.
 _SAME_PEOPLE = {
