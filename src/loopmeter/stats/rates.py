@@ -9,9 +9,10 @@ GLM), and the interval uses t on G - 1 degrees of freedom, as the other clustere
 Written here rather than fitted with statsmodels because the two-group model has a closed form:
 the score of log(ratio) per cluster is (events_a - rate_a * exposure_a) / sum events_a minus the
 same for b, so the sandwich is a sum of squares (and a report fits it once per question, with no
-iteration to fail). Why not the cluster bootstrap of `lift.ratio_of_rates`: with a dozen
-clusters a side and clustered failures, its percentile interval covered 92.4% of 800 planted nulls
-where this one covered 94.5% (bench/verdict_waiting_failures.py, docs/metrics.md "Verdict").
+iteration to fail). Why not the cluster bootstrap of `lift.ratio_of_rates`: with a dozen weeks a
+side and failures clustered in weeks, its percentile interval held the planted ratio in 93.2% (null)
+and 92.8% (0.5x) of 500 runs each, this one in 95.2% and 95.6% (bench/verdict_waiting_failures.py,
+docs/metrics.md "Verdict").
 """
 
 from __future__ import annotations
