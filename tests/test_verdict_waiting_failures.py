@@ -369,6 +369,18 @@ def test_both_questions_in_the_designs_verdict_terminal_and_page(tmp_path):
     rows = {r.question: r for r in verdict_rows({"verdict": out["verdict"]})[0]}
     assert rows[WAIT_Q].label == title(WAIT_Q) == "Waiting on humans, after vs before"
     assert rows[WAIT_Q].term == "waiting" and rows[CFR_Q].term == "change-failure-rate"
+    # The report page's verdict block (tests/test_report_page.py's sample document with these entries).
+    from test_report_page import sample
+
+    from loopmeter.report.html import render_page
+
+    doc, changes = sample(hostile=False)
+    doc["verdict"] = [by_q[WAIT_Q], by_q[CFR_Q]]
+    html = render_page(doc, changes)
+    block = html[html.index('id="verdict"'):html.index('id="headline"')]
+    assert block.count('<div class="v ') == 2 and 'data-status="improved"' in block
+    assert "Waiting on humans, after vs before" in block and 'href="#g-waiting"' in block
+    assert "Quality: change failure rate, after vs before" in block and 'href="#g-change-failure-rate"' in block
 
 
 def test_through_the_github_source_the_entries_say_why_there_is_too_little(tmp_path, monkeypatch):
