@@ -18,7 +18,6 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
-
 from .attribution import Matcher
 from .config import Config, load_config
 from .errors import BadInput, ConfigError, NoData
