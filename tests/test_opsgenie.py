@@ -79,8 +79,8 @@ def test_alerts_are_read_page_by_page_and_become_incidents(env):
         ("opsgenie:a3-uuid", None, None, datetime(2024, 1, 3), datetime(2024, 1, 3, 4), "resolved", None, "nagios"),
     ]
     # The mark of this complete walk: the newest updatedAt read (A3's), stored with the rows.
-    assert rows(s, "select source, key, value from source_state") == [
-        ("opsgenie:127.0.0.1", "updated_through:", "2024-01-03T04:00:00")]
+    assert rows(s, "select source, key, value from source_state order by key") == [
+        ("opsgenie:127.0.0.1", "updated_through:", "2024-01-03T04:00:00"), ("opsgenie:127.0.0.1", "walk:", "")]
     assert KEY not in repr(snapshot(s))  # the key is never stored
     doc = api.report_from_store(store_path=s)
     # Restore: A1 1 h, A3 4 h (A2 is open) -> p50 2.5 h, p85 1 + 0.85 * 3; acknowledge: 0.1 h and 0.5 h.
@@ -112,29 +112,45 @@ def test_a_second_walk_reads_only_what_changed_since_the_last_one(env):
         ("opsgenie:a2-uuid", datetime(2024, 1, 2, 12), "resolved"),
         ("opsgenie:a3-uuid", datetime(2024, 1, 3, 4), "resolved")]
     assert rows(s, "select count(*) from events where item_id = 'opsgenie:a2-uuid'") == [(3,)]
-    assert rows(s, "select value from source_state") == [("2024-01-04T09:00:00",)]
+    assert rows(s, "select value from source_state where key = 'updated_through:'") == [("2024-01-04T09:00:00",)]
 
 
-def test_a_walk_that_fails_half_way_stores_nothing_and_the_next_one_reads_it_all(env):
+def test_since_bounds_the_first_walk(env):
     tmp_path, config = env
     s = tmp_path / "s.duckdb"
-    # The store holds other data before the failing walk: an Opsgenie export's alert.
+    with FixtureServer("opsgenie", authorization=f"GenieKey {KEY}", page_size=100) as server:
+        server.answer("/v2/alerts", _page(server, [A3, A2, A1], 3), offset="^0$")
+        summary = _ingest(server, s, config, since=datetime(2024, 1, 2))
+        assert len(server.requests()) == 1  # A1 (updated 2024-01-01) ends the walk on the first page
+    assert summary.cases == 2
+    assert rows(s, "select item_id from items order by 1") == [("opsgenie:a2-uuid",), ("opsgenie:a3-uuid",)]
+
+
+def test_a_walk_cut_short_keeps_its_pages_and_the_next_run_goes_on_from_there(env):
+    tmp_path, config = env
+    s = tmp_path / "s.duckdb"
+    # The store holds other data before the walk: an Opsgenie export's alert.
     (tmp_path / "og.csv").write_text("TinyId,Message,Status,CreatedAt,ClosedAt\n17,Queue,closed,"
                                      "2024-01-08T00:00:00Z,2024-01-08T03:00:00Z\n")
     api.ingest_incidents(tmp_path / "og.csv", provider="opsgenie", store_path=s, config=config)
-    before = snapshot(s)
     with FixtureServer("opsgenie", authorization=f"GenieKey {KEY}", page_size=100) as server:
         server.answer("/v2/alerts", Reply(404, {"Content-Type": "application/json"}, {"message": "gone"}), offset="^2$")
         server.answer("/v2/alerts", _page(server, [A3, A2], 2), offset="^0$")
         server.answer("/v2/alerts", _page(server, [A1], None), offset="^2$")
         with pytest.raises(NotFound, match="Opsgenie"):
             _ingest(server, s, config)
-        after_failure = snapshot(s)
+        # The first page is stored with where the walk goes next; no mark yet.
+        assert rows(s, "select item_id from items order by 1") == [
+            ("opsgenie:17",), ("opsgenie:a2-uuid",), ("opsgenie:a3-uuid",)]
+        assert rows(s, "select key from source_state") == [("walk:",)]
+        n = len(server.requests())
         summary = _ingest(server, s, config)
-    before.pop("schema_migrations"), after_failure.pop("schema_migrations")
-    assert after_failure == before  # not one alert, and no mark
+        assert [r.query.get("offset") for r in server.requests()[n:]] == ["2"]  # on from the cut
     assert summary.cases == 3
     assert rows(s, "select count(*) from items where source = 'opsgenie'") == [(4,)]  # the export's alert too
+    # The mark covers the whole walk (A3's update, read before the cut), and no walk is in flight.
+    assert rows(s, "select key, value from source_state order by key") == [
+        ("updated_through:", "2024-01-03T04:00:00"), ("walk:", "")]
 
 
 def test_a_next_link_to_another_host_is_refused_before_the_key_goes_there(env):

@@ -265,6 +265,7 @@ def ingest_opsgenie(
     url: str | None = None,
     token_env: str | None = None,
     query: str = "",
+    since: datetime | None = None,
     store_path: str | Path | None = DEFAULT_STORE,
     config: Config | None = None,
     transport=None,
@@ -272,13 +273,14 @@ def ingest_opsgenie(
     """Read Opsgenie alerts (those matching `query`, Opsgenie's search syntax) through the REST API
     (`url`, default api.opsgenie.com; the API key from `token_env`, default OPSGENIE_TOKEN, never
     stored or shown) as `incident` items of log `opsgenie:api`: incrementally, only alerts updated
-    since the last complete walk (sources/opsgenie.py)."""
+    since the last complete walk (or `since`), one transaction per page, resumable
+    (sources/opsgenie.py)."""
     from .sources.opsgenie import OPSGENIE_API, OpsgenieAlerts, open_client
 
     open_client(url, token_env, transport=transport).close()  # the key is checked before the store is opened
     config = config or load_config()
     source = OpsgenieAlerts(lambda: open_client(url, token_env, transport=transport), base=url or OPSGENIE_API,
-                            query=query, links=config.incident_services)
+                            query=query, links=config.incident_services, since=since)
     return run_source(source, store_path=store_path, config=config)
 
 

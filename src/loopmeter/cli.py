@@ -409,7 +409,8 @@ def ingest(
         if opsgenie is not None:
             from .cli_events import print_summary
 
-            print_summary(api.ingest_opsgenie(url=opsgenie, token_env=token_env, query=opsgenie_query, store_path=store))
+            print_summary(api.ingest_opsgenie(url=opsgenie, token_env=token_env, query=opsgenie_query,
+                                              since=_since(since), store_path=store))
         if mlflow is not None:
             from .cli_events import print_summary
 

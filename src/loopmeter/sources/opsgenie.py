@@ -7,13 +7,16 @@ a recovery metric needs: `report.ackTime` and `report.closeTime`, milliseconds f
 the first acknowledgement and to the close; the Incident API lists no acknowledgement or
 resolution time (only its per-incident timeline does, one request each).
 
-The walk is incremental. Alerts are listed most recently updated first (`sort=updatedAt`,
-`order=desc`, 100 a page, `offset` paging; the next page is the body's `paging.next`) and the walk
-stops at the first alert last updated before the mark of the last complete walk (for the same
-`query`): a daily run reads one page when little changed. The alerts read are merged into the log
-(`opsgenie:api`, items `opsgenie:ALERT_ID`) and the new mark is stored with them in one
-transaction (the runner's `write_log(merge=True, state=...)`), so a killed walk stores nothing
-and the next run walks down to the old mark again. An alert deleted in Opsgenie stays in the store.
+The walk is incremental and resumable, like the GitHub walks (sources/api_walk.py). Alerts are
+listed most recently updated first (`sort=updatedAt`, `order=desc`, 100 a page, `offset` paging;
+the next page is the body's `paging.next`), and the walk stops at the first alert last updated
+before its floor: `--since` when given, else the mark of the last complete walk for the same
+`query`. A daily run reads one page when little changed. Each page's alerts are merged into the
+log (`opsgenie:api`, items `opsgenie:ALERT_ID`) in one transaction with where the walk goes next
+(the runner's `write_log(merge=True, state=...)`); the last page records the new mark (the newest
+`updatedAt` read) instead. A killed walk keeps its stored pages, and the next run with the same
+floor goes on from the page after them. An alert updated during a walk moves to the top of the
+listing: the next walk reads it. An alert deleted in Opsgenie stays in the store.
 
 An alert has no service of its own: `[[incidents.service]]` patterns are matched against its tags
 first, then its `source` field (the tool that raised it), and the first match links it to that
@@ -23,6 +26,7 @@ routine alerts out of the incident metrics.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -95,32 +99,38 @@ class OpsgenieAlerts(LogSource):
     """The alerts of an Opsgenie account (those matching `query`), merged into log `opsgenie:api`."""
 
     def __init__(self, open_client: Callable[[], ApiClient], *, base: str, query: str = "",
-                 links: tuple[ServiceLink, ...] = ()):
-        self.open_client, self.base, self.query, self.links = open_client, base, query, links
+                 links: tuple[ServiceLink, ...] = (), since: datetime | None = None):
+        self.open_client, self.base, self.query, self.links, self.since = open_client, base, query, links, since
         # Resume state is per account: two --url (say EU and US) keep their own marks.
         self.label = f"opsgenie:{urlsplit(base).hostname or base}"
         self.requests = 0
 
     def load(self, run: Run) -> LogSummary:
-        key = f"updated_through:{self.query}"
-        mark = parse_time(run.state(key))
-        read: dict[str, Incident] = {}
+        mark_key, walk_key = f"updated_through:{self.query}", f"walk:{self.query}"
+        mark = parse_time(run.state(mark_key))
+        floor = self.since if self.since is not None else mark
+        url: str | None = "/v2/alerts"
+        params: dict[str, Any] | None = {"query": self.query, "limit": PAGE, "offset": 0, "sort": "updatedAt",
+                                         "order": "desc"}
         newest: datetime | None = None
+        walk = _loads(run.state(walk_key))
+        if walk is not None and walk.get("floor") == _iso(floor) and walk.get("next"):
+            # A walk with the same floor was cut short: go on from the page after its last stored one.
+            url, params, newest = walk["next"], None, parse_time(walk.get("newest"))
         run.progress.start("opsgenie alerts", None, unit="alerts")
+        summary = None
         with self.open_client() as client:
-            url: str | None = "/v2/alerts"
-            params: dict[str, Any] | None = {"query": self.query, "limit": PAGE, "offset": 0, "sort": "updatedAt",
-                                             "order": "desc"}
             while url:
                 page = client.get(url, params, conditional=False, next_url=_next)
                 params = None
                 data = page.data.get("data") if isinstance(page.data, dict) else None
                 alerts = [a for a in data if isinstance(a, dict)] if isinstance(data, list) else []
+                read: dict[str, Incident] = {}
                 stop = False
                 for a in alerts:
                     updated = parse_time(a.get("updatedAt")) or parse_time(a.get("createdAt"))
-                    if mark is not None and updated is not None and updated < mark:
-                        stop = True  # older than the last complete walk: stored already
+                    if floor is not None and updated is not None and updated < floor:
+                        stop = True  # older than the floor: stored by an earlier walk (or not asked for)
                         break
                     if updated is not None and (newest is None or updated > newest):
                         newest = updated
@@ -129,8 +139,27 @@ class OpsgenieAlerts(LogSource):
                         read.setdefault(x.id, x)  # the first listing of an alert is its latest
                 run.progress.advance(len(alerts))
                 url = None if stop or not alerts else page.next_url
+                if url:
+                    client.url(url)  # another origin is refused now, before it could be stored as the way on
+                # Each page commits with where the walk goes next; the last one moves the mark.
+                if url:
+                    state = {walk_key: json.dumps({"floor": _iso(floor), "next": url, "newest": _iso(newest)})}
+                else:
+                    high = max((t for t in (newest, mark) if t is not None), default=None)
+                    state = {walk_key: "", **({mark_key: _iso(high)} if high is not None else {})}
+                summary = run.write_log(name=LOG, path=self.base, fmt="opsgenie-api", merge=True, state=state,
+                                        rows=incident_rows("opsgenie", list(read.values()), self.links), skipped=[])
             self.requests = client.stats.requests
-        high = max(t for t in (newest, mark) if t is not None) if (newest or mark) else None
-        state = {key: high.isoformat()} if high is not None else {}
-        return run.write_log(name=LOG, path=self.base, fmt="opsgenie-api", merge=True, state=state,
-                             rows=incident_rows("opsgenie", list(read.values()), self.links), skipped=[])
+        return summary
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _loads(raw: str | None) -> dict | None:
+    try:
+        v = json.loads(raw) if raw else None
+    except ValueError:
+        return None  # an unreadable record only costs a walk from the top
+    return v if isinstance(v, dict) else None
