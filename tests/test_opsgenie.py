@@ -17,6 +17,7 @@ from stores import rows, snapshot
 from loopmeter import api
 from loopmeter.config import load_config
 from loopmeter.errors import ConfigError
+from loopmeter.sources.incidents import ServiceLink
 from loopmeter.sources.http import CrossOriginRefused, NotFound
 
 KEY = "og-s3cret-key"
@@ -186,3 +187,18 @@ def test_the_cli_reads_opsgenie_and_never_shows_the_key(env):
     bad = subprocess.run([sys.executable, "-m", "loopmeter", "ingest", "--opsgenie-query", "x", "--store",
                           str(tmp_path / "s.duckdb")], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--opsgenie-query narrows --opsgenie" in bad.stderr
+
+
+def test_odd_alerts_give_unknown_times_never_wrong_ones():
+    from loopmeter.sources.opsgenie import alert_incident
+
+    base = {"id": "x", "createdAt": "2024-01-01T00:00:00Z", "status": "closed"}
+    for report in ({"ackTime": float("nan"), "closeTime": -5}, {"ackTime": True, "closeTime": "60000"},
+                   {"ackTime": 10**30, "closeTime": None}, "not a report"):
+        x = alert_incident({**base, "report": report}, ())
+        assert (x.acknowledged, x.resolved) == (None, None), report
+    assert alert_incident({"createdAt": "2024-01-01T00:00:00Z"}, ()) is None  # no id
+    assert alert_incident({"id": "x", "createdAt": "yesterday"}, ()) is None  # no usable creation time
+    x = alert_incident({**base, "report": {"closeTime": 90_000}, "tags": [7, "checkout-web"], "source": None},
+                       (ServiceLink("checkout-*", "acme/checkout"),))
+    assert (x.resolved, x.service) == (datetime(2024, 1, 1, 0, 1, 30), "checkout-web")

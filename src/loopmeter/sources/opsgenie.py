@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from ..errors import ConfigError, redact_userinfo
 from .base import LogSource
 from .http import ApiClient, Provider, token_from_env
 from .incidents import Incident, ServiceLink, incident_rows, link_for
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 OPSGENIE_API = "https://api.opsgenie.com"
 PAGE = 100  # the most Opsgenie lists in one page
 LOG = "opsgenie:api"
+_LONGEST_MS = 10 * 366 * 86_400_000  # ten years: a longer acknowledgement or close time is not a time
 PROVIDER = Provider("Opsgenie", "opsgenie", "OPSGENIE_TOKEN", lambda key: ("Authorization", f"GenieKey {key}"))
 
 
@@ -64,8 +65,8 @@ def open_client(url: str | None, token_env: str | None, **kw: Any) -> ApiClient:
 
 def _after(created: datetime, millis: Any) -> datetime | None:
     """`created` plus a duration Opsgenie reports in milliseconds; None when absent or not a number."""
-    if isinstance(millis, bool) or not isinstance(millis, (int, float)) or millis < 0:
-        return None
+    if isinstance(millis, bool) or not isinstance(millis, (int, float)) or not 0 <= millis <= _LONGEST_MS:
+        return None  # also NaN (Python's json reads it) and absurd spans, which timedelta cannot hold
     return created + timedelta(milliseconds=millis)
 
 
@@ -147,8 +148,9 @@ class OpsgenieAlerts(LogSource):
                 else:
                     high = max((t for t in (newest, mark) if t is not None), default=None)
                     state = {walk_key: "", **({mark_key: _iso(high)} if high is not None else {})}
-                summary = run.write_log(name=LOG, path=self.base, fmt="opsgenie-api", merge=True, state=state,
-                                        rows=incident_rows("opsgenie", list(read.values()), self.links), skipped=[])
+                summary = run.write_log(name=LOG, path=redact_userinfo(self.base), fmt="opsgenie-api", merge=True,
+                                        state=state, rows=incident_rows("opsgenie", list(read.values()), self.links),
+                                        skipped=[])
             self.requests = client.stats.requests
         return summary
 
