@@ -15,7 +15,7 @@ from loopmeter import api
 from loopmeter.errors import ConfigError
 from loopmeter.metrics.agent_loops import agent_loops
 from loopmeter.metrics.changes import Window, backend
-from loopmeter.session_ingest import sniff
+from loopmeter.sources.agent_logs import sniff
 from loopmeter.sources.sessions.claude_code import read_claude_code
 from loopmeter.sources.sessions.codex import read_codex
 from loopmeter.sources.sessions.model import is_test_command

@@ -9,26 +9,21 @@ Example:
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
-import duckdb
-
 from .attribution import Matcher
 from .config import Config, load_config
-from .errors import BadInput, ConfigError, NoData, StoreError, UnreadablePath
-from .ingestion import (IngestResult, Progress, batch_size, ingest_git, read_ahead, repo_keys, stored_tips,
-                        unchanged_salt, write_ahead)
-from .sources.git import open_repository
-from .sources.git_set import refs_state
+from .errors import BadInput, ConfigError, NoData
+from .ingestion import IngestResult, Progress
+from .runner import damaged_store, relink_sessions
+from .runner import run as run_source
 from .store.db import DEFAULT_STORE, Store, utcnow
 
 if TYPE_CHECKING:
@@ -41,23 +36,9 @@ if TYPE_CHECKING:
 # Ibis and pandas are imported where reports are computed, not here: an ingest does not need them,
 # and they add ~65 MB to its peak memory.
 
-# What DuckDB raises when a store's blocks are unreadable: a damaged file, not a bug in a query.
-_DAMAGE = (duckdb.IOException, duckdb.InternalException, duckdb.SerializationException, duckdb.FatalException)
-
-
-@contextmanager
-def _damaged_store(store_path: str | Path | None) -> Iterator[None]:
-    """Report damage DuckDB finds only when it reads a block (not when it opens the file) as a StoreError."""
-    try:
-        yield
-    except _DAMAGE as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        from .store.db import restore_path
-
-        hint = ""
-        if store_path is not None and restore_path(store_path).exists():
-            hint = "; `loopmeter store restore` brings back the copy taken before the last ingest"
-        raise StoreError(f"{store_path}: the store is damaged or cannot be written ({first}){hint}") from e
+# Kept under their old names: the report and lift paths below use them too.
+_damaged_store = damaged_store
+_relink_sessions = relink_sessions
 
 
 def _matcher(config: Config) -> Matcher:
@@ -86,150 +67,14 @@ def ingest(
     `traces`: a folder (or file) of Agent Trace records for the repositories (one repository when
     given). `durability=False` skips the line-tracking pass (the durability figures then stay as the
     last pass left them)."""
+    from .sources.git_repos import GitRepos
+
     config = config or load_config()
     matcher = Matcher.load(config.signatures, config.bots)
     progress = progress or Progress()
-    salt = unchanged_salt(matcher, branch=branch, pull_refs=pull_refs) + f"\0durability={int(durability)}"
-    # A repository whose refs did not move since the store last read it costs one git call: the
-    # stored commits, changes and attributions are already what a full run would write.
-    known = _stored_refs(store_path)
-    todo: list[str | Path] = []
-    skipped: list[IngestResult] = []
-    states: dict[str, str | None] = {}
-    for p in paths:
-        key = str(Path(p).expanduser().resolve())
-        state = refs_state(key, salt=salt) if key in known else None
-        # Agent Trace records live outside git: a run given them always reads the repository.
-        if traces is None and state is not None and known[key][1] == state:
-            skipped.append(known[key][2])
-        else:
-            todo.append(p)
-    # Every other path is checked before the store is opened: a bad path neither creates a store
-    # nor leaves one updated with only the repositories listed before it.
-    repos = [open_repository(p, branch) for p in todo]
-    for info in repos:
-        states[str(info.path)] = refs_state(info.path, salt=salt)
-    if traces is not None:
-        if len(repos) != 1:
-            raise ConfigError("--traces: give exactly one repository with it (its records name that repository's commits)")
-        if not Path(traces).exists():
-            raise UnreadablePath(f"{traces}: no such file or directory")
-    progress.start_set(len(paths), done=len(skipped))
-    if not repos:
-        return _in_order(paths, skipped, [])
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        results = []
-        # Small repositories are stored in groups, one commit each (Store.hold): a commit costs more
-        # than a small repository's rows. A group ends after GROUP_COMMITS new commits or
-        # GROUP_SECONDS, so a killed run loses little; ingest_git ends it before a long history.
-        pending, since = 0, time.monotonic()
-        from concurrent.futures import ThreadPoolExecutor  # here: an idle run does not import it
-
-        keys = repo_keys(store, repos)
-        previous = stored_tips(store)
-        limit = batch_size()
-        # Reader threads run git and parse its output for the repositories ahead while this thread
-        # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
-        # stays bounded (a prefetched history is at most one batch).
-        workers = max(1, min(os.cpu_count() or 1, len(repos)))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
-        window = 2 * workers
-        futures = {}
-
-        def submit(i: int) -> None:
-            if i < len(repos) and i not in futures:
-                futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
-                                         pull_refs=pull_refs, limit=limit)
-
-        try:
-            for i, info in enumerate(repos):
-                for j in range(i, i + window):
-                    submit(j)
-                ahead = futures.pop(i).result()
-                store.hold()
-                if ahead.written is None and ahead.commits is not None:
-                    # This and the next small repositories already read: their commits in one go.
-                    small = [ahead]
-                    for j in range(i + 1, min(i + window, len(repos))):
-                        nxt = futures[j].result()
-                        if nxt.commits is None:
-                            break
-                        small.append(nxt)
-                    write_ahead(store, small, matcher)
-                r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
-                               durability=durability, relink=False, ahead=ahead)
-                long = not store.held  # a long history committed batch by batch: end the group with it
-                store.hold()  # the relink and the refs digest commit together, after the rows
-                if states.get(str(info.path)):
-                    store.set_meta(f"refs:{r.repo}", json.dumps(
-                        {"digest": states[str(info.path)], "head_commits": r.head_commits, "changes": r.changes}))
-                results.append(r)
-                pending += r.new_commits
-                if long or pending >= GROUP_COMMITS or time.monotonic() - since > GROUP_SECONDS:
-                    _finish_group(store, progress)
-                    pending, since = 0, time.monotonic()
-                progress.repo_done()
-            _finish_group(store, progress)
-        except BaseException:
-            for f in futures.values():
-                f.cancel()
-            store.release(commit=False)
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if results:
-            _relink_sessions(store)
-        return _in_order(paths, skipped, results)
-
-
-GROUP_COMMITS = 5000
-GROUP_SECONDS = 10.0
-
-
-def _finish_group(store: Store, progress: Progress) -> None:
-    """Re-join API items to the changes rebuilt since the last group, and commit the group."""
-    from .store.api_load import relink_api_sources
-
-    progress.step("linking pull requests and issues")
-    store.flush()  # the changes deferred by the group are written before API items join them
-    relink_api_sources(store)
-    store.release()
-
-
-def _stored_refs(store_path: str | Path | None) -> dict[str, tuple[str, str, IngestResult]]:
-    """path -> (repo, refs digest, what an idle run reports) for each repository the store holds.
-
-    Read without opening the store for writing when it exists; an absent store knows nothing."""
-    if store_path is None or not Path(store_path).is_file():
-        return {}
-    try:
-        with Store.open_read(store_path) as store:
-            rows = store.con.execute(
-                "select r.repo, r.path, m.value from repos r join meta m on m.key = 'refs:' || r.repo"
-            ).fetchall()
-    except (StoreError, duckdb.Error):
-        return {}  # the full path opens it again and reports what is wrong
-    out = {}
-    for repo, path, value in rows:
-        try:
-            v = json.loads(value)
-            out[path] = (repo, v["digest"], IngestResult(
-                repo=repo, path=path, new_commits=0, head_commits=int(v["head_commits"]), changes=int(v["changes"]),
-                incremental=True, unchanged=True))
-        except (ValueError, KeyError, TypeError):
-            continue  # an unreadable record only costs a full read
-    return out
-
-
-def _in_order(paths, skipped: list[IngestResult], done: list[IngestResult]) -> list[IngestResult]:
-    """Results in the order the paths were given (skipped and read ones interleave)."""
-    by_path = {r.path: r for r in (*skipped, *done)}
-    out = []
-    for p in paths:
-        r = by_path.pop(str(Path(p).expanduser().resolve()), None)
-        if r is not None:
-            out.append(r)
-    return out + list(by_path.values())
+    source = GitRepos(paths, store_path=store_path, matcher=matcher, progress=progress, branch=branch,
+                      pull_refs=pull_refs, traces=traces, durability=durability)
+    return run_source(source, store_path=store_path, config=config, progress=progress, matcher=matcher)
 
 
 def ingest_sessions(
@@ -246,11 +91,10 @@ def ingest_sessions(
     People are classified with the signatures of `config` (default: loopmeter.toml of the current
     directory), as the git source does. Returns a `SessionIngestResult` (files read, sessions,
     usage days, skipped lines, links)."""
-    from .session_ingest import ingest_sessions as run
+    from .sources.agent_logs import SessionFiles
 
-    matcher = _matcher(config or load_config())
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        return run(store, list(paths), fmt=fmt, keep_text=keep_text, progress=progress, matcher=matcher)
+    source = SessionFiles(list(paths), fmt=fmt, keep_text=keep_text, progress=progress)
+    return run_source(source, store_path=store_path, config=config or load_config(), progress=progress)
 
 
 def _api_token(token_env: str | None, default_env: str) -> str | None:
@@ -285,6 +129,7 @@ def _ingest_api(kind: str, names: Sequence[str], *, store_path=DEFAULT_STORE, ur
 
     import importlib
 
+    from .sources.api_walk import ApiWalks
     from .sources.http import GITHUB, GITLAB, ApiClient
     from .store.api_load import cache_lookup
 
@@ -300,28 +145,15 @@ def _ingest_api(kind: str, names: Sequence[str], *, store_path=DEFAULT_STORE, ur
         progress.note(f"no token in {provider.token_env}: only public data can be read, and {provider.name} "
                       "allows few requests an hour without one")
     on_wait = getattr(progress, "wait", None)
-    results = []
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        for name in names:
-            with ApiClient(mod.api_base(url or mod.DEFAULT_URL), provider=provider, token=token, cached=cache_lookup(store),
-                           on_wait=on_wait, sleep=sleep or time.sleep, clock=clock or time.time) as client:
-                source = mod.Source(store, client, name, matcher)
-                result = source.ingest(since=since, progress=progress)
-                result.requests = client.stats.requests
-                result.not_modified = client.stats.not_modified
-                result.waited_seconds = client.stats.waited_seconds
-                results.append(result)
-        _relink_sessions(store)
-    return results
 
+    def open_client(store: Store) -> ApiClient:
+        return ApiClient(mod.api_base(url or mod.DEFAULT_URL), provider=provider, token=token, cached=cache_lookup(store),
+                         on_wait=on_wait, sleep=sleep or time.sleep, clock=clock or time.time)
 
-def _relink_sessions(store: Store) -> None:
-    """Agent sessions link to changes through commits, pull requests and branches; when any of
-    those were rebuilt, the links are rebuilt too."""
-    if store.con.execute("select count(*) from items where kind = 'agent_session'").fetchone()[0]:
-        from .store.session_load import link_sessions
-
-        link_sessions(store)
+    source = ApiWalks(kind, names, open_client=open_client,
+                      make=lambda store, client, name: mod.Source(store, client, name, matcher),
+                      since=since, progress=progress)
+    return run_source(source, store_path=store_path, config=config, progress=progress, matcher=matcher)
 
 
 def ingest_github(repos: Sequence[str], **options: Unpack[ApiIngestOptions]) -> list:
@@ -354,27 +186,10 @@ def ingest_events(
     The file is read into one transaction, in batches: one that turns out unreadable leaves the
     store as it was; ingesting a log of the same name again replaces it.
     """
-    from .sources.eventlog import Mapping as EventMapping
-    from .sources.eventlog import check_readable, read_event_log
-    from .store.csv_events import ingest_csv
-    from .store.event_logs import ingest_log
-    from .store.git_load import Identities
+    from .sources.event_files import EventLogFile
 
-    name = _log_name(log_name, path)
-    fmt = check_readable(path, fmt)  # before the store is opened: a wrong path creates nothing
-    config = config or load_config()
-    from .sources.safe import reading
-
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store, reading(path):
-        matcher = Matcher.load(config.signatures, config.bots)
-        if fmt == "csv":  # DuckDB's reader when the file is clean; the Python one otherwise
-            done = ingest_csv(store, name=name, path=path, mapping=mapping or EventMapping(),
-                              ids=Identities(store.meta("salt") or "", matcher))
-            if done is not None:
-                return done
-        ids = Identities(store.meta("salt") or "", matcher)
-        return ingest_log(store, name=name, path=str(path), ids=ids,
-                          read=lambda sink: read_event_log(path, fmt, mapping, sink=sink))
+    source = EventLogFile(path, name=_log_name(log_name, path), fmt=fmt, mapping=mapping)
+    return run_source(source, store_path=store_path, config=config)
 
 
 def ingest_mlflow(
@@ -390,26 +205,11 @@ def ingest_mlflow(
     """Read MLflow experiments' runs through MLflow's client (any tracking URI it accepts) as
     `experiment` items, one log `mlflow:NAME` per experiment, replacing that experiment's last
     ingest. `objective` ("metric:max" or "metric:min") is remembered for the experiments' report."""
-    from .metrics.experiments import parse_objective
-    from .sources.mlflow_runs import AGENT_TAGS, log_name, read_runs, run_rows, safe_uri
-    from .store.event_logs import write_log
-    from .store.git_load import Identities
+    from .sources.mlflow_runs import MlflowRuns
 
-    if objective is not None:
-        parse_objective(objective)  # a bad value is one line before the store is opened
-    exps = read_runs(tracking_uri, list(experiments))
-    config = config or load_config()
-    out = []
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
-        for e in exps:
-            rows = run_rows(e, lambda u: ids.actor_id(u, ""), agent_tags=tuple(agent_tags or AGENT_TAGS),
-                            agent_users=tuple(agent_users))
-            out.append(write_log(store, name=log_name(e.name), path=safe_uri(tracking_uri), fmt="mlflow", rows=rows,
-                                 skipped=[], ids=ids))
-            if objective is not None:
-                store.set_meta(f"objective:{log_name(e.name)}", objective)
-    return out
+    source = MlflowRuns(tracking_uri, experiments=experiments, objective=objective, agent_tags=agent_tags,
+                        agent_users=agent_users)
+    return run_source(source, store_path=store_path, config=config)
 
 
 def ingest_incidents(
@@ -423,19 +223,14 @@ def ingest_incidents(
     """Read a PagerDuty or Opsgenie incident CSV export (sources/incidents.py) as `incident`
     items linked to repositories by loopmeter.toml `[[incidents.service]]`; ingesting the same
     log name again replaces it."""
-    from .sources.incidents import PROVIDERS, incident_rows, read_incidents
-    from .store.event_logs import write_log
-    from .store.git_load import Identities
+    from .sources.incidents import PROVIDERS, IncidentCsv
 
     if provider not in PROVIDERS:
         raise ConfigError(f"incident provider {provider!r} is not one of {', '.join(PROVIDERS)}")
     name = log_name or f"{provider}:{_log_name(None, path)}"
-    incidents, skipped = read_incidents(path)
     config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures, config.bots))
-        return write_log(store, name=name, path=str(path), fmt=f"{provider}-csv",
-                         rows=incident_rows(provider, incidents, config.incident_services), skipped=skipped, ids=ids)
+    source = IncidentCsv(path, provider=provider, name=name, links=config.incident_services)
+    return run_source(source, store_path=store_path, config=config)
 
 
 def ingest_pagerduty(
@@ -451,9 +246,7 @@ def ingest_pagerduty(
     token from `token_env`, default PAGERDUTY_TOKEN, never stored or shown) as `incident` items,
     replacing the last API ingest."""
     from .sources.http import ApiClient, token_from_env
-    from .sources.incidents import PAGERDUTY_API, _pagerduty_provider, incident_rows, read_pagerduty
-    from .store.event_logs import write_log
-    from .store.git_load import Identities
+    from .sources.incidents import PAGERDUTY_API, PagerDutyApi, _pagerduty_provider
 
     provider = _pagerduty_provider()
     env = token_env or provider.token_env
@@ -461,13 +254,34 @@ def ingest_pagerduty(
     if not token:
         raise ConfigError(f"PagerDuty's API needs a token: set {env} (or name another variable with --token-env)")
     base = url or PAGERDUTY_API
-    with ApiClient(base, provider=provider, token=token, transport=transport) as client:
-        incidents = read_pagerduty(client)
     config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path) as store:
-        ids = Identities(store.meta("salt") or "", Matcher.load(config.signatures))
-        return write_log(store, name=log_name, path=base, fmt="pagerduty-api",
-                         rows=incident_rows("pagerduty", incidents, config.incident_services), skipped=[], ids=ids)
+    client = ApiClient(base, provider=provider, token=token, transport=transport)
+    source = PagerDutyApi(client, base=base, name=log_name, links=config.incident_services)
+    return run_source(source, store_path=store_path, config=config)
+
+
+def ingest_opsgenie(
+    *,
+    url: str | None = None,
+    token_env: str | None = None,
+    query: str = "",
+    since: datetime | None = None,
+    store_path: str | Path | None = DEFAULT_STORE,
+    config: Config | None = None,
+    transport=None,
+) -> "LogSummary":
+    """Read Opsgenie alerts (those matching `query`, Opsgenie's search syntax) through the REST API
+    (`url`, default api.opsgenie.com; the API key from `token_env`, default OPSGENIE_TOKEN, never
+    stored or shown) as `incident` items of log `opsgenie:api`: incrementally, only alerts updated
+    since the last complete walk (or `since`), one transaction per page, resumable
+    (sources/opsgenie.py)."""
+    from .sources.opsgenie import OPSGENIE_API, OpsgenieAlerts, open_client
+
+    open_client(url, token_env, transport=transport).close()  # the key is checked before the store is opened
+    config = config or load_config()
+    source = OpsgenieAlerts(lambda: open_client(url, token_env, transport=transport), base=url or OPSGENIE_API,
+                            query=query, links=config.incident_services, since=since)
+    return run_source(source, store_path=store_path, config=config)
 
 
 def ingest_jira_csv(
@@ -483,26 +297,10 @@ def ingest_jira_csv(
     A reporter with an account id (`Reporter Id`) gets the actor id the REST API gives the same
     account on the site `url` (https://acme.atlassian.net), so both ways in name one person alike;
     a reporter known only by name is pseudonymised by that name (`sources.jira.csv_actor`)."""
-    from .sources.jira import csv_actor, issue_rows, read_jira_csv
-    from .store.api_load import ApiActors
-    from .store.event_logs import write_log
-    from .store.git_load import Identities
+    from .sources.jira_export import JiraCsv
 
-    name = _log_name(log_name, path)
-    where = _jira_host(url) if url else "jira"
-    from .sources.safe import reading
-
-    with reading(path):
-        issues, skipped = read_jira_csv(path)
-    config = config or load_config()
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store, reading(path):
-        matcher = Matcher.load(config.signatures, config.bots)
-        ids = Identities(store.meta("salt") or "", matcher)
-        accounts = ApiActors(store.meta("salt") or "", matcher, where)
-        rows = issue_rows(issues, csv_actor(ids, accounts), None)
-        for aid, kind, shown, _email, _team, agent in accounts.rows.values():
-            ids.new_rows.append((aid, kind, shown, "", agent))  # written with the log's other actors
-        return write_log(store, name=name, path=str(path), fmt="jira-csv", rows=rows, skipped=skipped, ids=ids)
+    source = JiraCsv(path, name=_log_name(log_name, path), where=_jira_host(url) if url else "jira")
+    return run_source(source, store_path=store_path, config=config)
 
 
 def _jira_host(url: str) -> str:
@@ -535,6 +333,7 @@ def ingest_jira(
     """
     import time
 
+    from .sources.api_walk import ApiWalks
     from .sources.http import JIRA, ApiClient, Provider
     from .sources.jira import JiraSource
     from .store.api_load import cache_lookup
@@ -554,16 +353,15 @@ def ingest_jira(
     progress = progress or Progress()
     if token is None:
         progress.note(f"no token in {token_env or JIRA.token_env}: only issues visible to anonymous users can be read")
-    with _damaged_store(store_path), Store.open(store_path, restore_point=True) as store:
-        with ApiClient(url, provider=provider, token=token, cached=cache_lookup(store),
-                       on_wait=getattr(progress, "wait", None), sleep=sleep or time.sleep,
-                       clock=clock or time.time) as client:
-            result = JiraSource(store, client, project, matcher).ingest(since=since, progress=progress)
-            result.requests = client.stats.requests
-            result.not_modified = client.stats.not_modified
-            result.waited_seconds = client.stats.waited_seconds
-        _relink_sessions(store)
-    return result
+
+    def open_client(store: Store) -> ApiClient:
+        return ApiClient(url, provider=provider, token=token, cached=cache_lookup(store),
+                         on_wait=getattr(progress, "wait", None), sleep=sleep or time.sleep, clock=clock or time.time)
+
+    source = ApiWalks(f"jira:{project}", [project], open_client=open_client,
+                      make=lambda store, client, name: JiraSource(store, client, name, matcher),
+                      since=since, progress=progress)
+    return run_source(source, store_path=store_path, config=config, progress=progress, matcher=matcher)[0]
 
 
 def export(
@@ -785,7 +583,7 @@ def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> No
                as_of=window.as_of if window.rule == "given" else None, seed=seed)
     if len(doc["event_logs"]) < len(logs):
         doc["experiments"] = experiments(store, seed=seed)
-    if any(g.get("format") in ("pagerduty-csv", "opsgenie-csv", "pagerduty-api") for g in logs):
+    if any(g.get("format") in ("pagerduty-csv", "opsgenie-csv", "pagerduty-api", "opsgenie-api") for g in logs):
         from .metrics.incidents import incidents
 
         doc["incidents"] = incidents(store)

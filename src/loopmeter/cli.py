@@ -337,7 +337,7 @@ def ingest(
     github: Annotated[Optional[list[str]], typer.Option("--github", help="A GitHub repository OWNER/REPO (repeatable).")] = None,
     gitlab: Annotated[Optional[list[str]], typer.Option("--gitlab", help="A GitLab project GROUP/PROJECT (repeatable).")] = None,
     url: Annotated[Optional[str], typer.Option("--url", help="API base URL of a self-hosted GitHub Enterprise or GitLab, or of the Jira server (--jira).")] = None,
-    token_env: Annotated[Optional[str], typer.Option("--token-env", help="Environment variable holding the API token \\[default: GITHUB_TOKEN / GITLAB_TOKEN / JIRA_TOKEN].")] = None,
+    token_env: Annotated[Optional[str], typer.Option("--token-env", help="Environment variable holding the API token \\[default: GITHUB_TOKEN / GITLAB_TOKEN / JIRA_TOKEN / PAGERDUTY_TOKEN / OPSGENIE_TOKEN].")] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Read API items updated (or created) on or after this date (YYYY-MM-DD).")] = None,
     store: StoreOpt = DEFAULT_STORE,
     branch: BranchOpt = None,
@@ -362,6 +362,8 @@ def ingest(
     pagerduty_csv: Annotated[Optional[Path], typer.Option("--pagerduty-csv", help="A PagerDuty incidents CSV export (linked to repositories by \\[\\[incidents.service]] in loopmeter.toml).", rich_help_panel="Incidents")] = None,
     pagerduty: Annotated[Optional[str], typer.Option("--pagerduty", help="PagerDuty's REST API base URL (https://api.pagerduty.com); token from PAGERDUTY_TOKEN or --token-env.", rich_help_panel="Incidents")] = None,
     opsgenie_csv: Annotated[Optional[Path], typer.Option("--opsgenie-csv", help="An Opsgenie incidents CSV export.", rich_help_panel="Incidents")] = None,
+    opsgenie: Annotated[Optional[str], typer.Option("--opsgenie", help="Opsgenie's REST API base URL (https://api.opsgenie.com, or api.eu.opsgenie.com): its alerts, incrementally; API key from OPSGENIE_TOKEN or --token-env.", rich_help_panel="Incidents")] = None,
+    opsgenie_query: Annotated[str, typer.Option("--opsgenie-query", help="Only alerts matching this Opsgenie search query (e.g. 'priority: (P1 OR P2)').", rich_help_panel="Incidents")] = "",
     debug: DebugOpt = False,
 ) -> None:
     """Read new history into the store (idempotent and incremental): git repositories, GitHub, GitLab, event logs, Jira, MLflow, incidents.
@@ -372,6 +374,7 @@ def ingest(
     Example: loopmeter ingest --events tickets.csv --case ticket --activity status --timestamp at
     Example: loopmeter ingest --jira OPS --url https://acme.atlassian.net
     Example: loopmeter ingest --mlflow sqlite:///mlflow.db --experiment churn --objective val_auc:max
+    Example: loopmeter ingest --opsgenie https://api.opsgenie.com --opsgenie-query 'priority: (P1 OR P2)'
     """
 
     def go():
@@ -385,11 +388,13 @@ def ingest(
         if traces is not None and not repo_paths:
             raise ConfigError("--traces needs the git repository PATH whose commits its records name")
         incident_files = [(p, f) for p, f in (("pagerduty", pagerduty_csv), ("opsgenie", opsgenie_csv)) if f is not None]
+        if opsgenie_query and opsgenie is None:
+            raise ConfigError("--opsgenie-query narrows --opsgenie; give --opsgenie URL")
         if (not repo_paths and not github and not gitlab and not sessions and not logs and jira is None and mlflow is None
-                and not incident_files and pagerduty is None):
+                and not incident_files and pagerduty is None and opsgenie is None):
             raise ConfigError(
                 "nothing to ingest: give git repository paths, --github OWNER/REPO, --gitlab GROUP/PROJECT, --sessions PATH, "
-                "--events FILE, --jira PROJECT, --jira-csv FILE, --mlflow URI, --pagerduty-csv FILE or --opsgenie-csv FILE"
+                "--events FILE, --jira PROJECT, --jira-csv FILE, --mlflow URI, --pagerduty[-csv] or --opsgenie[-csv]"
             )
         if (experiment or objective) and mlflow is None:
             raise ConfigError("--experiment and --objective describe --mlflow runs; give --mlflow URI")
@@ -401,6 +406,11 @@ def ingest(
             from .cli_events import print_summary
 
             print_summary(api.ingest_pagerduty(url=pagerduty, token_env=token_env, store_path=store))
+        if opsgenie is not None:
+            from .cli_events import print_summary
+
+            print_summary(api.ingest_opsgenie(url=opsgenie, token_env=token_env, query=opsgenie_query,
+                                              since=_since(since), store_path=store))
         if mlflow is not None:
             from .cli_events import print_summary
 

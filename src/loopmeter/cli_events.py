@@ -19,7 +19,7 @@ SHOW_SKIPPED = 10
 def print_summary(summary: LogSummary, console: Console | None = None) -> None:
     console = console or Console()
     console.print(
-        f"{escape(summary.name)} ({escape(summary.format)}): {summary.cases:,} {'issues' if summary.format.startswith('jira') else 'runs' if summary.format == 'mlflow' else 'incidents' if summary.format in ('pagerduty-csv', 'opsgenie-csv', 'pagerduty-api') else 'cases'}, {summary.events:,} events, "
+        f"{escape(summary.name)} ({escape(summary.format)}): {summary.cases:,} {'issues' if summary.format.startswith('jira') else 'runs' if summary.format == 'mlflow' else 'incidents' if summary.format in ('pagerduty-csv', 'opsgenie-csv', 'pagerduty-api', 'opsgenie-api') else 'cases'}, {summary.events:,} events, "
         f"{len(summary.skipped):,} rows skipped", highlight=False,
     )
     for reason, n in sorted(summary.skipped_reasons.items(), key=lambda kv: (-kv[1], kv[0])):

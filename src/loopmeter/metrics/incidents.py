@@ -38,7 +38,7 @@ def incidents(store: Store) -> dict:
                   epoch(try_cast(json_extract_string(i.attrs, '$.acknowledged_at') as timestamp) - i.created_at) / 3600.0,
                   epoch(i.done_at - i.created_at) / 3600.0
            from items i join event_log_items li on li.item_id = i.item_id
-           join event_logs l on l.name = li.log and l.format in ('pagerduty-csv', 'opsgenie-csv', 'pagerduty-api')
+           join event_logs l on l.name = li.log and l.format in ('pagerduty-csv', 'opsgenie-csv', 'pagerduty-api', 'opsgenie-api')
            order by service, i.item_id""").fetchall()
     by: dict[tuple, list] = {}
     for service, repo, source, week, ack, res in rows:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..api_ingestion import ApiSource, Stream, listed
+from .api_walk import ApiSource, Stream, listed
 from ..attribution import Matcher
 from ..errors import ConfigError
 from ..store import api_load

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..api_ingestion import ApiSource, Stream, listed
+from .api_walk import ApiSource, Stream, listed
 from ..attribution import Matcher
 from ..errors import ConfigError
 from ..store.api_load import PageRows, parse_time

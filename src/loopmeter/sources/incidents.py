@@ -225,3 +225,57 @@ def read_pagerduty(client) -> list[Incident]:
         if not data.get("more") or not batch:
             return out
         offset += len(batch)
+
+
+# --------------------------------------------------------------------------- as sources
+
+class IncidentCsv:
+    """A `Source` (sources/base.py): a PagerDuty or Opsgenie CSV export, read whole in `prepare`
+    (a bad file creates nothing), stored as log `name` replacing its last ingest."""
+
+    restore_point = True
+    relinks_sessions = False
+
+    def __init__(self, path: str | Path, *, provider: str, name: str, links: tuple[ServiceLink, ...]):
+        if provider not in PROVIDERS:
+            raise ConfigError(f"incident provider {provider!r} is not one of {', '.join(PROVIDERS)}")
+        self.path, self.provider, self.name, self.links = path, provider, name, links
+        self.label = f"{provider}-csv"
+        self.incidents: list[Incident] = []
+        self.skipped: list[Skipped] = []
+
+    def prepare(self) -> bool:
+        self.incidents, self.skipped = read_incidents(self.path)
+        return True
+
+    def idle(self):
+        return None
+
+    def load(self, run):
+        return run.write_log(name=self.name, path=str(self.path), fmt=f"{self.provider}-csv",
+                             rows=incident_rows(self.provider, self.incidents, self.links), skipped=self.skipped)
+
+
+class PagerDutyApi:
+    """A `Source`: every PagerDuty incident through the REST API (`read_pagerduty`), stored as log
+    `name`, replacing the last API ingest. The token lives only in the client."""
+
+    label = "pagerduty-api"
+    restore_point = True
+    relinks_sessions = False
+
+    def __init__(self, client, *, base: str, name: str, links: tuple[ServiceLink, ...]):
+        self.client, self.base, self.name, self.links = client, base, name, links
+        self.incidents: list[Incident] = []
+
+    def prepare(self) -> bool:
+        with self.client:  # read before the store is opened: an unreachable API creates nothing
+            self.incidents = read_pagerduty(self.client)
+        return True
+
+    def idle(self):
+        return None
+
+    def load(self, run):
+        return run.write_log(name=self.name, path=self.base, fmt="pagerduty-api",
+                             rows=incident_rows("pagerduty", self.incidents, self.links), skipped=[])

@@ -1,7 +1,7 @@
 """Jira issues as `issue` / `incident` items with `transitioned` events (docs/design.md vocabulary).
 
 Two ways in:
-- the REST API (`JiraSource`, an `ApiSource` walked by api_ingestion.walk like GitHub and GitLab):
+- the REST API (`JiraSource`, an `ApiSource` walked by sources/api_walk.walk like GitHub and GitLab):
   one listing, the project's issues by JQL `project = "KEY" [AND updated >= "T"] ORDER BY updated
   DESC, key DESC` with `expand=changelog`; each status change in the changelog is a transition. A
   changelog longer than the search embeds (Jira Cloud embeds at most 20 histories) is completed
@@ -70,7 +70,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..api_ingestion import ApiIngestResult, ApiSource, Stream
+from .api_walk import ApiIngestResult, ApiSource, Stream
 from ..attribution import Matcher
 from ..errors import ConfigError
 from ..ingestion import Progress

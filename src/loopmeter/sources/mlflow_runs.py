@@ -145,3 +145,46 @@ def run_rows(exp: Experiment, actor_id, *, agent_tags: Sequence[str], agent_user
         if r.end is not None:
             rows.events.append((iid, r.end, f"run_{r.status.lower()}", who, None))
     return rows
+
+
+class MlflowRuns:
+    """A `Source` (sources/base.py): the runs of the named experiments (all with a run when none
+    are named) at `tracking_uri`, one log `mlflow:NAME` per experiment, each replacing that
+    experiment's last ingest in its own transaction. The tracking store is read whole in `prepare`:
+    an unreachable store or an unknown experiment creates nothing."""
+
+    label = "mlflow"
+    restore_point = True
+    relinks_sessions = False
+
+    def __init__(self, tracking_uri: str, *, experiments: Sequence[str] = (), objective: str | None = None,
+                 agent_tags: Sequence[str] | None = None, agent_users: Sequence[str] = ()):
+        self.tracking_uri = tracking_uri
+        self.experiments = list(experiments)
+        self.objective = objective
+        self.agent_tags = tuple(agent_tags or AGENT_TAGS)
+        self.agent_users = tuple(agent_users)
+        self.read: list[Experiment] = []
+
+    def prepare(self) -> bool:
+        if self.objective is not None:
+            from ..metrics.experiments import parse_objective
+
+            parse_objective(self.objective)  # a bad value is one line before the store is opened
+        self.read = read_runs(self.tracking_uri, self.experiments)
+        return True
+
+    def idle(self) -> list:
+        return []
+
+    def load(self, run) -> list:
+        ids = run.identities()
+        out = []
+        for e in self.read:
+            rows = run_rows(e, lambda u: ids.actor_id(u, ""), agent_tags=self.agent_tags, agent_users=self.agent_users)
+            with run.group() as store:
+                out.append(run.write_log(name=log_name(e.name), path=safe_uri(self.tracking_uri), fmt="mlflow",
+                                         rows=rows, skipped=[], ids=ids))
+                if self.objective is not None:
+                    store.set_meta(f"objective:{log_name(e.name)}", self.objective)
+        return out

@@ -156,18 +156,23 @@ def ingest_log(store: Store, *, name: str, path: str, ids: Identities,
 
 
 def write_log(store: Store, *, name: str, path: str, fmt: str, rows: Rows, skipped: list[Skipped],
-              ids: Identities) -> LogSummary:
-    """Replace log `name`'s items, events and links with `rows` (built in memory), atomically."""
+              ids: Identities, merge: bool = False) -> LogSummary:
+    """Replace log `name`'s items, events and links with `rows` (built in memory), atomically.
+
+    With `merge`, only the items in `rows` are replaced (an incremental read: the log keeps the
+    items it wrote before and does not list again); the log's record then counts all its items."""
     items = pa.Table.from_pylist(rows.items, schema=_ITEMS)
     events = _table(rows.events, _EVENTS)
     with transaction(store.con, new_items=items, new_events=events, new_links=_links_table(rows.links),
                      new_actors=_actor_table(ids)) as con:
-        return _replace(con, name=name, path=path, fmt=fmt, skipped=skipped)
+        return _replace(con, name=name, path=path, fmt=fmt, skipped=skipped, merge=merge)
 
 
-def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, skipped: list[Skipped]) -> LogSummary:
+def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, skipped: list[Skipped],
+             merge: bool = False) -> LogSummary:
     """Inside a transaction, with `new_items`, `new_events`, `new_links` and `new_actors` visible:
-    put them in place of what log `name` wrote before, and record the log."""
+    put them in place of what log `name` wrote before (`merge`: of those of its items they hold
+    again), and record the log."""
     # A log may replace what logs wrote, never what another source did (a restored OCEL export
     # holding git change items, say): that would silently swap the store's own data.
     taken = con.execute(
@@ -177,14 +182,16 @@ def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, 
         raise EventLogError(
             f"{path}: {len(taken):,} of its items are already in the store from another source "
             f"(first: {taken[0][0]}); ingest it into a new store (--store)")
-    # Everything this log wrote last time, plus anything a restored export brings back.
+    # Everything this log wrote last time (merging: only what it writes again), plus anything a
+    # restored export brings back.
     con.execute(
-        "create temp table gone as select item_id from event_log_items where log = ? "
-        "union select item_id from new_items", [name])
+        "create temp table gone as select item_id from event_log_items where log = ? and not ? "
+        "union select item_id from new_items", [name, merge])
     con.execute("delete from items where item_id in (select item_id from gone)")
     con.execute("delete from events where item_id in (select item_id from gone)")
     con.execute("delete from links where src in (select item_id from gone)")
-    con.execute("delete from event_log_items where log = ? or item_id in (select item_id from gone)", [name])
+    con.execute("delete from event_log_items where (log = ? and not ?) or item_id in (select item_id from gone)",
+                [name, merge])
     con.execute("drop table gone")
     con.execute("insert into items by name select * from new_items")
     con.execute("insert into events by name select * from new_events")
@@ -192,8 +199,13 @@ def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, 
     con.execute("insert into event_log_items select ?, item_id from new_items", [name])
     con.execute("insert into actors by name select * from new_actors "
                 "where actor_id not in (select actor_id from actors)")
-    (n_items,) = con.execute("select count(*) from new_items").fetchone()
-    (n_events,) = con.execute("select count(*) from new_events").fetchone()
+    if merge:
+        (n_items,) = con.execute("select count(*) from event_log_items where log = ?", [name]).fetchone()
+        (n_events,) = con.execute("select count(*) from events where item_id in "
+                                  "(select item_id from event_log_items where log = ?)", [name]).fetchone()
+    else:
+        (n_items,) = con.execute("select count(*) from new_items").fetchone()
+        (n_events,) = con.execute("select count(*) from new_events").fetchone()
     sample = [{"where": s.where, "reason": s.reason} for s in skipped[:SKIPPED_SAMPLE]]
     con.execute(
         "insert or replace into event_logs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -203,6 +203,18 @@ def m006_line_provenance(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m012_source(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        -- Resume state of a source without tables of its own (store/source_state.py): written by the
+        -- ingest runner in the same transaction as the rows it describes.
+        create table source_state (
+            source varchar, key varchar, value varchar, updated_at timestamp, primary key (source, key)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
     ("002_api_sources", m002_api_sources),
@@ -210,4 +222,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("004_agent_sessions", m004_agent_sessions),
     ("005_attribution_classes", m005_attribution_classes),
     ("006_line_provenance", m006_line_provenance),
+    ("012_source", m012_source),
 ]

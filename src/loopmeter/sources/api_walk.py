@@ -1,9 +1,10 @@
-"""The runner for API sources: walks each listing newest-first, one transaction per page, and resumes.
+"""API sources (GitHub, GitLab, Jira): the walk of a listing, newest first, one transaction per page, resumable.
 
-A source (sources/github.py, sources/gitlab.py, sources/jira.py) describes its listings as `Stream`s: where the
+`ApiWalks` puts a set of them behind the `Source` protocol (sources/base.py) for the ingest
+runner. A source (sources/github.py, sources/gitlab.py, sources/jira.py) describes its listings as `Stream`s: where the
 listing is, how to get its entries from a page, the time the listing is sorted by (newest first),
-and how to turn a page of entries into rows (making whatever per-item requests it needs). This
-runner owns the walk:
+and how to turn a page of entries into rows (making whatever per-item requests it needs). `walk`
+owns the walk:
 
 - It starts at the first page, or, when an earlier walk was killed, at the page that walk recorded
   as next (the same `--since`), with the high-water mark that walk was going to record.
@@ -23,14 +24,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .attribution import Matcher
-from .ingestion import Progress
-from .sources.http import ApiClient, NotFound
-from .store import api_load
-from .store.api_load import ApiActors, PageRows, parse_time
-from .store.db import Store
+if TYPE_CHECKING:
+    from ..runner import Run
+
+from ..attribution import Matcher
+from ..ingestion import Progress
+from ..store import api_load
+from ..store.api_load import ApiActors, PageRows, parse_time
+from ..store.db import Store
+from .http import ApiClient, NotFound
 
 
 @dataclass
@@ -227,3 +231,38 @@ class ApiSource:
             result.warnings.append(f"{result.source}: {self.missing} {self.GONE}; those items keep only their "
                                    "listing's fields")
         return result
+
+
+class ApiWalks:
+    """A `Source` (sources/base.py): the named repositories or projects of one API, each walked by
+    its `ApiSource` through its own client. `load` returns one `ApiIngestResult` per name, with the
+    client's request counts. The token lives only in the clients (`open_client`)."""
+
+    restore_point = True
+    relinks_sessions = True  # pull requests and issues were rewritten: sessions join them again
+
+    def __init__(self, label: str, names: list[str], *, open_client: Callable[[Store], ApiClient],
+                 make: Callable[[Store, ApiClient, str], ApiSource], since: datetime | None, progress: Progress):
+        self.label = label
+        self.names = names
+        self.open_client = open_client
+        self.make = make
+        self.since = since
+        self.progress = progress
+
+    def prepare(self) -> bool:
+        return True  # names and token are checked by the caller, before it builds the clients
+
+    def idle(self) -> list[ApiIngestResult]:
+        return []
+
+    def load(self, run: Run) -> list[ApiIngestResult]:
+        results = []
+        for name in self.names:
+            with self.open_client(run.store) as client:
+                result = self.make(run.store, client, name).ingest(since=self.since, progress=self.progress)
+                result.requests = client.stats.requests
+                result.not_modified = client.stats.not_modified
+                result.waited_seconds = client.stats.waited_seconds
+                results.append(result)
+        return results

@@ -1,4 +1,4 @@
-"""The runner for agent logs: finds session files, tells their format, and stores what they hold."""
+"""Agent logs as a `Source` (sources/base.py): finds session files, tells their format, and stores what they hold."""
 
 from __future__ import annotations
 
@@ -6,15 +6,20 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .attribution import Matcher
-from .errors import ConfigError, UnreadablePath
-from .ingestion import Progress
-from .sources import safe
-from .sources.sessions.claude_code import read_claude_code
-from .sources.sessions.codex import read_codex
-from .sources.sessions.usage_reports import read_claude_code_usage, read_copilot_metrics
-from .store.db import Store
-from .store.session_load import file_unchanged, link_sessions, write_session_file
+from typing import TYPE_CHECKING
+
+from ..attribution import Matcher
+from ..errors import ConfigError, UnreadablePath
+from ..ingestion import Progress
+from ..store.db import Store
+from ..store.session_load import file_unchanged, link_sessions, write_session_file
+from . import safe
+from .sessions.claude_code import read_claude_code
+from .sessions.codex import read_codex
+from .sessions.usage_reports import read_claude_code_usage, read_copilot_metrics
+
+if TYPE_CHECKING:
+    from ..runner import Run
 
 FORMATS = ("claude-code", "codex", "copilot-metrics", "claude-code-admin")
 _SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -82,10 +87,19 @@ def ingest_sessions(store: Store, paths: list[str | Path], *, fmt: str | None = 
 
     Files unchanged since they were last read (same size and modification time) are skipped, so a
     daily run over the same folders reads only what is new."""
-    if fmt is not None and fmt not in FORMATS:
-        raise ConfigError(f"--sessions-format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    _check_format(fmt)
     progress = progress or Progress()
     files = _files(paths)
+    return _store_files(store, files, fmt=fmt, keep_text=keep_text, progress=progress, matcher=matcher)
+
+
+def _check_format(fmt: str | None) -> None:
+    if fmt is not None and fmt not in FORMATS:
+        raise ConfigError(f"--sessions-format: {fmt!r} is not one of {', '.join(FORMATS)}")
+
+
+def _store_files(store: Store, files: list[Path], *, fmt: str | None, keep_text: bool, progress: Progress,
+                 matcher: Matcher | None) -> SessionIngestResult:
     result = SessionIngestResult()
     progress.start("agent sessions", len(files), unit="files")
     for f in files:
@@ -121,3 +135,32 @@ def ingest_sessions(store: Store, paths: list[str | Path], *, fmt: str | None = 
         progress.advance(1)
     result.links = link_sessions(store)
     return result
+
+
+class SessionFiles:
+    """A `Source`: the agent logs and usage reports in `paths` (files or folders). The files are
+    listed, and the format checked, before the store is opened; each file is stored in its own
+    transaction with its size and modification time (its resume state: an unchanged file is not
+    read again); then sessions are linked to changes."""
+
+    label = "agent logs"
+    restore_point = True
+    relinks_sessions = False  # `load` links every session itself
+
+    def __init__(self, paths: list[str | Path], *, fmt: str | None = None, keep_text: bool = False,
+                 progress: Progress | None = None):
+        self.paths, self.fmt, self.keep_text = paths, fmt, keep_text
+        self.progress = progress or Progress()
+        self.files: list[Path] = []
+
+    def prepare(self) -> bool:
+        _check_format(self.fmt)
+        self.files = _files(self.paths)
+        return True
+
+    def idle(self) -> SessionIngestResult:
+        return SessionIngestResult()
+
+    def load(self, run: Run) -> SessionIngestResult:
+        return _store_files(run.store, self.files, fmt=self.fmt, keep_text=self.keep_text, progress=self.progress,
+                            matcher=run.matcher)
