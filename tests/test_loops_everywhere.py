@@ -1,0 +1,142 @@
+"""Every loop gets the same adoption rule and the same verdict wherever it is shown (issue 12):
+`report`'s JSON, its terminal view and its HTML page, and `lift --log`, for a store that holds a
+git repository, an event log and an MLflow experiment; and `--from/--to` cut the loops.
+
+The log and the runs are the planted ones of test_loop_verdict.py (their numbers are checked
+there); here every expected date and count is worked from what the test wrote."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from gitrepo import GitRepo
+from loopmeter import api
+from loopmeter.config import load_config
+from loopmeter.errors import ConfigError
+from loopmeter.lift.inputs import Adoption
+from loopmeter.lift.loop_adoption import LoopAdoption, parse_loop_dates, split_adoption
+from loopmeter.report.html import render_page
+from loopmeter.report.terminal import render_terminal
+from loopmeter.sources import mlflow_runs
+from loopmeter.sources.eventlog import Mapping
+from loopmeter.sources.mlflow_runs import Experiment
+from test_loop_verdict import runs, write_log
+
+D_LOG, D_EXP, D_REPO = date(2024, 3, 4), date(2024, 3, 11), date(2024, 2, 5)
+TOML = ('[[log]]\nname = "desk"\nend = ["Close"]\nrework = ["Reopened"]\n'
+        '[[log.resource]]\npattern = "agent-*"\nkind = "agent"\n')
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("loops")
+    repo = GitRepo(root / "api")
+    for i in range(6):
+        repo.commit(f"change {i}", date=f"2024-0{1 + i // 2}-{10 + i:02d}T10:00:00+00:00", files={f"f{i}.txt": "x"})
+    store = root / "s.duckdb"
+    api.ingest([repo.path], store_path=store)
+    hours = write_log(root / "desk.csv", speedup=0.5, resources=12, seed=1)
+    api.ingest_events(root / "desk.csv", store_path=store, log_name="desk", mapping=Mapping(actor="resource"))
+    planted, _ = runs(users=12, seed=5)
+    with pytest.MonkeyPatch.context() as mp:
+        # MLflow's client itself is exercised in test_mlflow_experiments.py (200 runs through it would
+        # take most of a minute); these are the runs it would hand over.
+        mp.setattr(mlflow_runs, "read_runs", lambda uri, names=None: [Experiment("1", "tuning", planted)])
+        api.ingest_mlflow("sqlite:///nowhere.db", store_path=store)
+    (root / "loopmeter.toml").write_text(TOML)
+    return {"root": root, "store": store, "config": load_config(root / "loopmeter.toml"), "runs": planted,
+            "csv": root / "desk.csv", "hours": hours}
+
+
+def before_after(entry: dict) -> dict:
+    return next(d for d in entry["lift"]["designs"] if d["design"] == "before-after")["adoption"]
+
+
+def test_the_rule_most_specific_first():
+    given = parse_loop_dates(["2024-01-01", "desk=2024-02-01"])
+    assert given.date_for("desk", date(2024, 3, 1)) == (date(2024, 2, 1), "given")  # NAME=DATE wins
+    assert given.date_for("other", date(2024, 3, 1)) == (date(2024, 1, 1), "given")  # then the bare date
+    assert LoopAdoption().date_for("desk", date(2024, 3, 1)) == (date(2024, 3, 1), "loopmeter.toml")
+    assert LoopAdoption().date_for("desk") == (None, None)  # detected from the loop's own data
+    with pytest.raises(ConfigError, match="'desk=2024-13-01' is not YYYY-MM-DD or LOG=YYYY-MM-DD"):
+        parse_loop_dates(["desk=2024-13-01"], meta="LOG")
+    # A report's parsed dates: loop names go to the loops, repository names stay, a shared name both.
+    mixed = Adoption(default=None, per_repo={"api": D_REPO, "desk": D_LOG, "both": D_EXP}, source="given per repository")
+    repo_part, loops = split_adoption(mixed, loops=["desk", "both"], units=["api", "both"])
+    assert repo_part.per_repo == {"api": D_REPO, "both": D_EXP}
+    assert dict(loops.named) == {"desk": D_LOG, "both": D_EXP} and loops.default is None
+    only_loop, loops = split_adoption(Adoption(per_repo={"desk": D_LOG}), loops=["desk"], units=["api"])
+    assert only_loop is None and dict(loops.named) == {"desk": D_LOG}
+    bare, loops = split_adoption(D_REPO, loops=["desk"], units=["api"])
+    assert bare == D_REPO and loops.date_for("desk") == (D_REPO, "given")
+    with pytest.raises(ConfigError, match=r"no repository, event log or experiment named 'nope' "
+                                          r"\(repositories: api; event logs and experiments: desk\)"):
+        split_adoption(Adoption(per_repo={"nope": D_LOG}), loops=["desk"], units=["api"])
+
+
+def test_named_dates_reach_every_loop_and_every_view_agrees(world):
+    doc = api.report_from_store(store_path=world["store"], config=world["config"], window_days=7,
+                                adoption_date=[f"desk={D_LOG}", f"tuning={D_EXP}", f"api={D_REPO}"])
+    (log,) = doc["event_logs"]
+    (exp,) = doc["experiments"]
+    assert (before_after(log)["date"], before_after(log)["source"]) == (D_LOG.isoformat(), "given")
+    assert (before_after(exp)["date"], before_after(exp)["source"]) == (D_EXP.isoformat(), "given")
+    # The repository's own date, untouched by the loops'.
+    assert doc["adoption"]["per_repo"] == {"api": D_REPO.isoformat()}
+    # `lift --log` follows the same rule, so it gives the log the same verdict.
+    alone = api.log_lift("desk", store_path=world["store"], config=world["config"], window_days=7,
+                         adoption_dates=[f"desk={D_LOG}", f"tuning={D_EXP}"])
+    assert alone["verdict"] == log["verdict"]
+    sentences = [v["sentence"] for v in log["verdict"] + exp["verdict"]]
+    assert len(sentences) == 3 + 4
+    console = Console(record=True, width=400)
+    render_terminal(doc, console)
+    text = console.export_text()
+    page = html_lib.unescape(re.sub(r"<[^>]+>", " ", render_page(doc, [])))
+    for s in sentences:
+        assert s in text and s in page
+    # The experiment section: one row with the runs, their calendar-week rate and the given date.
+    weeks = {(r.start.date() - timedelta(days=r.start.weekday())) for r in world["runs"]}
+    per_week = round(len(world["runs"]) / ((max(weeks) - min(weeks)).days // 7 + 1), 2)
+    row = next(line for line in text.splitlines() if line.startswith("│ tuning"))
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    assert cells[1:3] == [str(len(world["runs"])), f"{per_week:.2f}"] and cells[-1] == f"{D_EXP} (given)"
+    assert text.index("experiment loops") < text.index("Run duration, after vs before AI adoption")
+
+
+def test_bare_date_and_loopmeter_toml(world, tmp_path: Path):
+    doc = api.report_from_store(store_path=world["store"], config=world["config"], window_days=7,
+                                adoption_date=D_EXP.isoformat())
+    for entry in doc["event_logs"] + doc["experiments"]:
+        assert (before_after(entry)["date"], before_after(entry)["source"]) == (D_EXP.isoformat(), "given")
+    (tmp_path / "loopmeter.toml").write_text(TOML.replace('rework', f'adoption_date = "{D_LOG}"\nrework'))
+    doc = api.report_from_store(store_path=world["store"], config=load_config(tmp_path / "loopmeter.toml"),
+                                window_days=7)
+    assert (before_after(doc["event_logs"][0])["date"], before_after(doc["event_logs"][0])["source"]) == (
+        D_LOG.isoformat(), "loopmeter.toml")
+    with pytest.raises(ConfigError, match="no repository, event log or experiment named 'desks'"):
+        api.report_from_store(store_path=world["store"], config=world["config"], adoption_date=["desks=2024-03-01"])
+
+
+def test_dates_cut_the_loops(world):
+    since, until = date(2024, 2, 1), date(2024, 3, 31)
+    doc = api.report_from_store(store_path=world["store"], config=world["config"], window_days=7,
+                                since=since, until=until)
+    # Cases done in [since, until] (a case's done time is its Close event), read back from the CSV.
+    lines = world["csv"].read_text().splitlines()[1:]
+    closes = [datetime.fromisoformat(line.split(",")[2].rstrip("Z")) for line in lines if ",Close," in line]
+    lo, hi = datetime(2024, 2, 1), datetime(2024, 4, 1)
+    (log,) = doc["event_logs"]
+    assert log["cycle_time_hours"]["n"] == sum(lo <= c < hi for c in closes)
+    assert log["cycle_time_hours"]["n"] < len(closes)
+    assert log["dates"] == {"from": "2024-02-01", "to": "2024-03-31"}
+    assert sum(w["done"] for w in log["weekly"]) == log["cycle_time_hours"]["n"]
+    (exp,) = doc["experiments"]
+    assert exp["runs"] == sum(lo <= r.start < hi for r in world["runs"])
+    assert log["cases"] == len(closes)  # the log's own size is the whole file's (documented)
