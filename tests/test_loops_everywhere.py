@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from gitrepo import GitRepo
 from loopmeter import api
 from loopmeter.config import load_config
@@ -140,3 +141,67 @@ def test_dates_cut_the_loops(world):
     (exp,) = doc["experiments"]
     assert exp["runs"] == sum(lo <= r.start < hi for r in world["runs"])
     assert log["cases"] == len(closes)  # the log's own size is the whole file's (documented)
+
+
+HOSTILE = '<img src=x onerror="window.__pwned = 1">'
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_dashboard_shows_every_loop_with_the_reports_verdict(world, tmp_path: Path):
+    """The dashboard in real headless Chromium: a section per log and per experiment whose verdict
+    rows are the report's, a date filter that cuts them, and a hostile log name kept as text."""
+    import shutil
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from loopmeter.web import Dashboard
+
+    store = tmp_path / "s.duckdb"
+    shutil.copy(world["store"], store)
+    (tmp_path / "h.csv").write_text("case,activity,timestamp,resource\nA,Open,2024-01-01T00:00:00Z,ann\n"
+                                    "A,Close,2024-01-02T00:00:00Z,ann\n")
+    api.ingest_events(tmp_path / "h.csv", store_path=store, log_name=HOSTILE, mapping=Mapping(actor="resource"))
+    expected = {}
+    for q in ({}, {"since": date(2024, 2, 1), "until": date(2024, 3, 31)}):
+        doc = api.report_from_store(store_path=store, config=world["config"], read_only=True, **q)
+        expected[bool(q)] = {e["name"]: [v["sentence"] for v in e.get("verdict") or []]
+                             for e in doc["event_logs"] + doc["experiments"]}
+        expected[bool(q), "runs"] = doc["experiments"][0]["runs"]
+    d = Dashboard(("127.0.0.1", 0), store, config=world["config"])
+    threading.Thread(target=d.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{d.server_address[1]}"
+    errors: list[str] = []
+    read = """() => [...document.querySelectorAll('#loop-list article')].map(a => ({
+        name: a.dataset.name, kind: a.dataset.kind, adoption: a.querySelector('.adoption').textContent,
+        numbers: Object.fromEntries([...a.querySelectorAll('dl div')].map(d => [d.querySelector('dt').textContent,
+                                                                            d.querySelector('dd').textContent])),
+        statuses: [...a.querySelectorAll('li')].map(li => li.dataset.status),
+        sentences: [...a.querySelectorAll('li .sentence')].map(s => s.textContent)}))"""
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                for cut, query in ((False, ""), (True, "?from=2024-02-01&to=2024-03-31")):
+                    page.goto(url + "/" + query)
+                    page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+                    page.wait_for_selector("#loop-list article", timeout=120_000)
+                    shown = {a["name"]: a for a in page.evaluate(read)}
+                    assert {n: a["sentences"] for n, a in shown.items()} == expected[cut]
+                    assert shown["desk"]["kind"] == "event log" and shown["tuning"]["kind"] == "experiment"
+                    assert all(s in {"improved", "worsened", "no_detectable_change", "not_enough_data", "inconsistent"}
+                               for a in shown.values() for s in a["statuses"])
+                    assert shown["tuning"]["numbers"]["runs"] == f"{expected[cut, 'runs']:,}"
+                    assert ("cut to 2024-02-01 to 2024-03-31" in shown["desk"]["adoption"]) == cut
+                    assert HOSTILE in shown  # the name as text, never as markup
+                assert page.evaluate("typeof window.__pwned") == "undefined"
+            finally:
+                browser.close()
+    finally:
+        d.shutdown()
+        d.server_close()
+    assert errors == []

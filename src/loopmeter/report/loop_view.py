@@ -16,7 +16,7 @@ from typing import Any
 
 from .verdict_view import VerdictRow, loop_verdict_rows
 
-__all__ = ["LoopRow", "log_rows", "experiment_rows", "calendar_weeks"]
+__all__ = ["LoopRow", "log_rows", "experiment_rows", "calendar_weeks", "loops_document"]
 
 
 def calendar_weeks(weekly: list[Mapping[str, Any]]) -> int:
@@ -104,3 +104,10 @@ def experiment_rows(doc: Mapping[str, Any]) -> list[LoopRow]:
                      "improvements": obj.get("improvements") if obj else None},
             adoption=adoption, adoption_missing=missing, dates=_dates(e), verdict=loop_verdict_rows(e.get("verdict"))))
     return out
+
+
+def loops_document(doc: Mapping[str, Any]) -> dict:
+    """`{"filters", "event_logs": [row], "experiments": [row]}`: the rows as plain values (the
+    dashboard's /api/loops), each with its verdict rows as the HTML page shows them."""
+    return {"filters": doc.get("filters"), "event_logs": [r.to_dict() for r in log_rows(doc)],
+            "experiments": [r.to_dict() for r in experiment_rows(doc)]}
