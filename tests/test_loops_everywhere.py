@@ -205,3 +205,41 @@ def test_dashboard_shows_every_loop_with_the_reports_verdict(world, tmp_path: Pa
         d.shutdown()
         d.server_close()
     assert errors == []
+
+
+def test_a_bot_that_only_touches_cases_leaves_them_with_the_people(tmp_path: Path):
+    """A queue account on every case is automation, not the work: the case stays in the human group;
+    a case the bot closed is in neither (hand-worked: AI {12 h} against human {24 h, 48 h})."""
+    from loopmeter.log_settings import LogSettings, ResourceRule
+    from loopmeter.metrics.log_loops import LogWindow, log_loop
+    from loopmeter.store.db import Store
+
+    (tmp_path / "q.csv").write_text(
+        "case,activity,timestamp,resource\n"
+        "A,Queued,2024-01-01T00:00:00Z,queue\nA,Close,2024-01-02T00:00:00Z,ann\n"
+        "B,Queued,2024-01-01T00:00:00Z,queue\nB,Work,2024-01-01T06:00:00Z,agent-1\nB,Close,2024-01-01T12:00:00Z,bob\n"
+        "C,Queued,2024-01-01T00:00:00Z,queue\nC,Close,2024-01-01T01:00:00Z,queue\n"
+        "D,Open,2024-01-01T00:00:00Z,ann\nD,Close,2024-01-03T00:00:00Z,ann\n")
+    s = tmp_path / "q.duckdb"
+    api.ingest_events(tmp_path / "q.csv", store_path=s, log_name="q", mapping=Mapping(actor="resource"))
+    settings = LogSettings(end=("close",), resources=(ResourceRule("agent-*", "agent"), ResourceRule("queue", "bot")))
+    with Store.open(s, create=False, read_only=True) as store:
+        out = log_loop(store, "q", settings, LogWindow(7), n_boot=50)
+    avh = next(d for d in out["lift"]["designs"] if d["design"] == "ai-vs-human")
+    med = next(r for r in avh["results"] if r["estimator"] == "ratio_of_medians")
+    assert (med["n_a"], med["n_b"]) == (1, 2) and med["ratio"] == pytest.approx(12 / 36)
+    assert out["ai_share"]["bot_handled"] == 3  # A, B and C: the queue touched them all
+
+
+def test_rates_per_calendar_week():
+    """Quiet weeks count; a week still holding pending cases ends the validated rate."""
+    from loopmeter.report.loop_view import experiment_rows, log_rows
+
+    weekly = [{"week_start": "2024-01-01", "validated": 3, "pending": 0},
+              {"week_start": "2024-01-15", "validated": 5, "pending": 0},  # 2024-01-08: no case done
+              {"week_start": "2024-01-22", "validated": 1, "pending": 2}]
+    (row,) = log_rows({"event_logs": [{"name": "q", "cycle_time_hours": {}, "weekly": weekly}]})
+    assert row.numbers["validated_per_week"] == round(8 / 3, 2)
+    runs_weekly = [{"week_start": "2024-01-01", "runs": 4}, {"week_start": "2024-01-29", "runs": 6}]
+    (row,) = experiment_rows({"experiments": [{"name": "e", "weekly": runs_weekly}]})
+    assert row.numbers["runs_per_week"] == 2.0  # 10 runs over 5 calendar weeks

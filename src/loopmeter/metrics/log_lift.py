@@ -139,10 +139,12 @@ def weeks_each_side(ts: pd.Series, when: pd.Timestamp) -> dict:
 
 
 def ai_vs_human(df: pd.DataFrame, *, cluster: str, seed: int, n_boot: int) -> dict:
-    """AI-handled cases against cases only people handled (bot-handled ones are in neither)."""
+    """AI-handled cases against cases no agent handled and a person closed (a case a bot closed is
+    in neither; one a bot only touched stays: metrics/log_loops.py `bot_closed`)."""
     k = _known(df)
+    by_bot = k["bot_closed"] if "bot_closed" in k else k["bot"]
     out = {"design": "ai-vs-human", "cluster": cluster, "results": [], "checks": []}
-    out["results"] += durations("ai-vs-human", "ai/human", k[k["ai"]], k[~k["ai"] & ~k["bot"]],
+    out["results"] += durations("ai-vs-human", "ai/human", k[k["ai"]], k[~k["ai"] & ~by_bot],
                                  ("the AI-handled group", "the human group"), seed=seed, n_boot=n_boot)
     text = ("Cases an agent handled were not chosen at random: agents may be given the routine cases, which "
             "are quicker anyway. Compare with the before/after design.")

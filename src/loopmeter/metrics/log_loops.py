@@ -245,6 +245,10 @@ def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *
     df, as_of = case_frame(store, log, settings, window)
     df = in_dates(df, window.since, window.until)
     kinds = resource_kinds(store, log, settings)
+    # A bot that closed the case did the work people would have; one that only touched it (a queue
+    # or system account on every case) did not, and must not empty the human group of the lift.
+    bots = set(kinds.loc[kinds["kind"] == "bot", "actor_id"].astype(str))
+    df["bot_closed"] = df["bot"] & df["resource"].astype(str).isin(bots)
     out = {
         "as_of": as_of.replace(microsecond=0).isoformat() if as_of is not None else None,
         "window_days": window.days,

@@ -3,7 +3,7 @@ the HTML page and the dashboard read these rows (and report/verdict_view.py for 
 a loop's numbers, adoption date and verdict are the same wherever a person looks.
 
 A rate per week divides by the calendar weeks from the loop's first week to its last, empty weeks
-included: the document's `weekly` lists only weeks with activity, and dividing by those alone
+included (for validated cases, the last week before any week whose cases are still pending): the document's `weekly` lists only weeks with activity, and dividing by those alone
 would overstate the rate of a loop that is quiet some weeks.
 """
 
@@ -30,6 +30,18 @@ def calendar_weeks(weekly: list[Mapping[str, Any]]) -> int:
 def _per_week(weekly: list[Mapping[str, Any]], key: str) -> float | None:
     n = calendar_weeks(weekly)
     return round(sum(int(w.get(key) or 0) for w in weekly) / n, 2) if n else None
+
+
+def _settled_per_week(weekly: list[Mapping[str, Any]]) -> float | None:
+    """Validated cases per calendar week over the weeks before the first one still holding pending
+    cases (done less than a window ago): those weeks' counts are not final, and dividing by them
+    would understate the rate, as the lift's weekly rate leaves them out too (metrics/log_lift.py)."""
+    settled = []
+    for w in weekly:
+        if int(w.get("pending") or 0) > 0:
+            break
+        settled.append(w)
+    return _per_week(settled, "validated")
 
 
 def _adoption(entry: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -80,7 +92,7 @@ def log_rows(doc: Mapping[str, Any]) -> list[LoopRow]:
         out.append(LoopRow(
             kind="event log", name=str(g.get("name")),
             numbers={"done": c.get("n"), "open": c.get("open"), "cycle_p50_hours": c.get("p50"),
-                     "cycle_p85_hours": c.get("p85"), "validated_per_week": _per_week(weekly, "validated"),
+                     "cycle_p85_hours": c.get("p85"), "validated_per_week": _settled_per_week(weekly),
                      "waiting_share": w.get("share_of_cycle"), "ai_share": ai.get("share")},
             adoption=adoption, adoption_missing=missing, dates=_dates(g), verdict=loop_verdict_rows(g.get("verdict"))))
     return out
