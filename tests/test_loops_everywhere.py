@@ -108,7 +108,7 @@ def test_named_dates_reach_every_loop_and_every_view_agrees(world):
     row = next(line for line in text.splitlines() if line.startswith("│ tuning"))
     cells = [c.strip() for c in row.strip("│").split("│")]
     assert cells[1:3] == [str(len(world["runs"])), f"{per_week:.2f}"] and cells[-1] == f"{D_EXP} (given)"
-    assert text.index("experiment loops") < text.index("Run duration, after vs before AI adoption")
+    assert text.index("experiment loops") < text.index("run duration, after vs before AI adoption")
 
 
 def test_bare_date_and_loopmeter_toml(world, tmp_path: Path):

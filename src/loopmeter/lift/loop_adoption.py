@@ -72,6 +72,8 @@ def split_adoption(given: Adoption | date | None, *, loops: Collection[str], uni
     if given is None or isinstance(given, date):
         return given, LoopAdoption(default=given if isinstance(given, date) else None)
     loops = set(loops)
+    if not loops:  # nothing to split off: the repository designs check the names as they always did
+        return given, LoopAdoption(default=given.default)
     if units is not None:
         unknown = sorted(n for n in given.per_repo if n not in loops and n not in units)
         if unknown:

@@ -91,19 +91,21 @@ def render_event_logs(report: dict, console: Console) -> None:
                    _hours(n["cycle_p85_hours"]), _f(n["validated_per_week"], 2), _pct(n["waiting_share"]),
                    _pct(n["ai_share"]), escape(r.adoption or "none found"))
     console.print(lt)
-    _loop_verdicts(loops, console, "lift --log {name} for the detail")
+    _loop_verdicts(loops, logs, console, "lift --log {name} for the detail")
 
 
-def _loop_verdicts(rows, console: Console, detail: str | None) -> None:
-    """Each loop's verdict block (lift/loop_verdict.py), under its name and the slice it is about."""
+def _loop_verdicts(rows, entries: list[dict], console: Console, detail: str | None) -> None:
+    """Each loop's verdict block (lift/loop_verdict.py), under its name and the slice it is about:
+    the document's entries as they are, so `lift --log` prints the same lines."""
+    verdicts = {str(e.get("name")): e.get("verdict") for e in entries}
     for r in rows:
-        if not r.verdict:
+        if not verdicts.get(r.name):
             continue
         said = f"loopmeter {detail.format(name=r.name)}" if detail else ""
         cut = f"{r.dates}" if r.dates else ""
         note = "; ".join(x for x in (cut, said) if x)
         console.print(f"[bold]{escape(r.name)}[/bold]" + (f" [dim]({escape(note)})[/dim]" if note else ""))
-        render_verdict([{"status": v.status, "title": v.label, "sentence": v.sentence} for v in r.verdict], console)
+        render_verdict(verdicts[r.name], console)
 
 
 def _minutes(m) -> str:
@@ -132,7 +134,7 @@ def render_experiments(report: dict, console: Console) -> None:
                   _minutes(n["turnaround_p85_minutes"]), _pct(n["failed_share"]), _pct(n["agent_share"]),
                   "—" if n["improvements"] is None else _f(n["improvements"]), escape(r.adoption or "none found"))
     console.print(t)
-    _loop_verdicts(rows, console, None)
+    _loop_verdicts(rows, report.get("experiments") or [], console, None)
 
 
 _STATUS_STYLE = {"improved": "green", "worsened": "red", "no_detectable_change": "yellow",
