@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from gitrepo import GitRepo
 from loopmeter import api
+from loopmeter.cli import app
 from loopmeter.config import load_config
 from loopmeter.errors import ConfigError
 from loopmeter.lift.inputs import Adoption
@@ -76,6 +78,8 @@ def test_the_rule_most_specific_first():
     assert only_loop is None and dict(loops.named) == {"desk": D_LOG}
     bare, loops = split_adoption(D_REPO, loops=["desk"], units=["api"])
     assert bare == D_REPO and loops.date_for("desk") == (D_REPO, "given")
+    bad = CliRunner().invoke(app, ["serve", "--store", "nowhere.duckdb", "--adoption-date", "desk=2024-13-01"])
+    assert bad.exit_code == 2 and "'desk=2024-13-01' is not YYYY-MM-DD or NAME=YYYY-MM-DD" in bad.output
     with pytest.raises(ConfigError, match=r"no repository, event log or experiment named 'nope' "
                                           r"\(repositories: api; event logs and experiments: desk\)"):
         split_adoption(Adoption(per_repo={"nope": D_LOG}), loops=["desk"], units=["api"])
@@ -165,11 +169,13 @@ def test_dashboard_shows_every_loop_with_the_reports_verdict(world, tmp_path: Pa
     api.ingest_events(tmp_path / "h.csv", store_path=store, log_name=HOSTILE, mapping=Mapping(actor="resource"))
     expected = {}
     for q in ({}, {"since": date(2024, 2, 1), "until": date(2024, 3, 31)}):
-        doc = api.report_from_store(store_path=store, config=world["config"], read_only=True, **q)
+        doc = api.report_from_store(store_path=store, config=world["config"], read_only=True,
+                                    adoption_date=[f"desk={D_LOG}"], **q)
         expected[bool(q)] = {e["name"]: [v["sentence"] for v in e.get("verdict") or []]
                              for e in doc["event_logs"] + doc["experiments"]}
         expected[bool(q), "runs"] = doc["experiments"][0]["runs"]
-    d = Dashboard(("127.0.0.1", 0), store, config=world["config"])
+    # `serve --adoption-date desk=...` hands the dates to every view, as `report --adoption-date` does.
+    d = Dashboard(("127.0.0.1", 0), store, config=world["config"], report_options={"adoption_date": [f"desk={D_LOG}"]})
     threading.Thread(target=d.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{d.server_address[1]}"
     errors: list[str] = []
@@ -197,6 +203,7 @@ def test_dashboard_shows_every_loop_with_the_reports_verdict(world, tmp_path: Pa
                                for a in shown.values() for s in a["statuses"])
                     assert shown["tuning"]["numbers"]["runs"] == f"{expected[cut, 'runs']:,}"
                     assert ("cut to 2024-02-01 to 2024-03-31" in shown["desk"]["adoption"]) == cut
+                    assert shown["desk"]["adoption"].startswith(f"Adoption: {D_LOG} (given)")
                     assert HOSTILE in shown  # the name as text, never as markup
                 assert page.evaluate("typeof window.__pwned") == "undefined"
             finally:
