@@ -250,3 +250,24 @@ def test_rates_per_calendar_week():
     runs_weekly = [{"week_start": "2024-01-01", "runs": 4}, {"week_start": "2024-01-29", "runs": 6}]
     (row,) = experiment_rows({"experiments": [{"name": "e", "weekly": runs_weekly}]})
     assert row.numbers["runs_per_week"] == 2.0  # 10 runs over 5 calendar weeks
+
+
+def test_the_digest_carries_every_loop(world):
+    """`report --format markdown` on a loop: its verdict table with the loop's own nouns (cases,
+    resources or weeks, not changes and people)."""
+    from loopmeter.report.markdown import render_markdown
+
+    doc = api.report_from_store(store_path=world["store"], config=world["config"], window_days=7,
+                                adoption_date=[f"desk={D_LOG}"])
+    text = render_markdown(doc)
+    desk = text[text.index("#### desk (event log)"):text.index("#### tuning (experiment)")]
+    assert f"Adoption {D_LOG} (given)." in desk
+    v = {e["question"]: e for e in doc["event_logs"][0]["verdict"]}
+    h = v["validated_cases_after_vs_before"]["headline"]
+    assert f"{h['n_a']:,} vs {h['n_b']:,}, {h['n_clusters']} weeks" in desk
+    h = v["cycle_time_after_vs_before"]["headline"]
+    assert f"{h['n_a']:,} vs {h['n_b']:,}, 12 resources" in desk
+    share = v["cycle_time_after_vs_before"]["exposure"]["ai_share_after"]
+    assert f"AI in {share * 100:.0f}% of cases after adoption" in desk
+    for e in doc["event_logs"][0]["verdict"] + doc["experiments"][0]["verdict"]:
+        assert e["sentence"].replace("*", "\\*") in text or e["sentence"] in text
