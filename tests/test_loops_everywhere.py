@@ -98,6 +98,8 @@ def test_named_dates_reach_every_loop_and_every_view_agrees(world):
     alone = api.log_lift("desk", store_path=world["store"], config=world["config"], window_days=7,
                          adoption_dates=[f"desk={D_LOG}", f"tuning={D_EXP}"])
     assert alone["verdict"] == log["verdict"]
+    with pytest.raises(ConfigError, match="'tuning' is an MLflow experiment"):
+        api.log_lift("tuning", store_path=world["store"], config=world["config"])
     sentences = [v["sentence"] for v in log["verdict"] + exp["verdict"]]
     assert len(sentences) == 3 + 4
     console = Console(record=True, width=400)

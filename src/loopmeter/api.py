@@ -841,7 +841,12 @@ def log_lift(
     config = config or load_config()
     loop_dates = parse_loop_dates(adoption_dates, meta="LOG")
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
-        known = [r[0] for r in store.con.execute("select name from event_logs order by name").fetchall()]
+        formats = dict(store.con.execute("select name, format from event_logs order by name").fetchall())
+        known = list(formats)
+        if formats.get(name) == "mlflow" or formats.get(f"mlflow:{name}") == "mlflow":
+            # Runs are not cases: an experiment's lift is over run durations and turnarounds.
+            raise ConfigError(f"--log: {name!r} is an MLflow experiment; its lift and verdict are the report's "
+                              "`experiments` entry (loopmeter report --json)")
         if name not in known:
             raise NoData(f"--log: no event log named {name!r} in the store"
                          + (f" (it has: {', '.join(known)})" if known else " (it has none; loopmeter ingest --events FILE)"))

@@ -101,7 +101,7 @@ def _loop_verdicts(rows, entries: list[dict], console: Console, detail: str | No
     for r in rows:
         if not verdicts.get(r.name):
             continue
-        said = f"loopmeter {detail.format(name=r.name)}" if detail else ""
+        said = f"loopmeter {detail.format(name=r.name)}" + (" over the whole log" if r.dates else "") if detail else ""
         cut = f"{r.dates}" if r.dates else ""
         note = "; ".join(x for x in (cut, said) if x)
         console.print(f"[bold]{escape(r.name)}[/bold]" + (f" [dim]({escape(note)})[/dim]" if note else ""))
