@@ -110,10 +110,12 @@ def test_named_dates_reach_every_loop_and_every_view_agrees(world):
         assert s in text and s in page
     # The experiment section: one row with the runs, their calendar-week rate and the given date.
     weeks = {(r.start.date() - timedelta(days=r.start.weekday())) for r in world["runs"]}
-    per_week = round(len(world["runs"]) / ((max(weeks) - min(weeks)).days // 7 + 1), 2)
+    n_weeks = (max(weeks) - min(weeks)).days // 7 + 1
+    per_week = round(len(world["runs"]) / n_weeks, 2)
     row = next(line for line in text.splitlines() if line.startswith("│ tuning"))
     cells = [c.strip() for c in row.strip("│").split("│")]
-    assert cells[1:3] == [str(len(world["runs"])), f"{per_week:.2f}"] and cells[-1] == f"{D_EXP} (given)"
+    assert cells[1:4] == [str(len(world["runs"])), str(n_weeks), f"{per_week:.2f}"]
+    assert cells[-1] == f"{D_EXP} (given)"
     assert text.index("experiment loops") < text.index("run duration, after vs before AI adoption")
 
 

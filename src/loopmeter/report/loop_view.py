@@ -92,7 +92,8 @@ def log_rows(doc: Mapping[str, Any]) -> list[LoopRow]:
         out.append(LoopRow(
             kind="event log", name=str(g.get("name")),
             numbers={"done": c.get("n"), "open": c.get("open"), "cycle_p50_hours": c.get("p50"),
-                     "cycle_p85_hours": c.get("p85"), "validated_per_week": _settled_per_week(weekly),
+                     "cycle_p85_hours": c.get("p85"), "weeks": calendar_weeks(weekly),
+                     "validated_per_week": _settled_per_week(weekly),
                      "waiting_share": w.get("share_of_cycle"), "ai_share": ai.get("share")},
             adoption=adoption, adoption_missing=missing, dates=_dates(g), verdict=loop_verdict_rows(g.get("verdict"))))
     return out
@@ -109,7 +110,8 @@ def experiment_rows(doc: Mapping[str, Any]) -> list[LoopRow]:
         adoption, missing = _adoption_text(e)
         out.append(LoopRow(
             kind="experiment", name=str(e.get("name")),
-            numbers={"runs": e.get("runs"), "runs_per_week": _per_week(e.get("weekly") or [], "runs"),
+            numbers={"runs": e.get("runs"), "weeks": calendar_weeks(e.get("weekly") or []),
+                     "runs_per_week": _per_week(e.get("weekly") or [], "runs"),
                      "run_p50_minutes": run.get("p50"), "run_p85_minutes": run.get("p85"),
                      "turnaround_p50_minutes": turn.get("p50"), "turnaround_p85_minutes": turn.get("p85"),
                      "failed_share": e.get("failed_share"), "agent_share": e.get("agent_share"),

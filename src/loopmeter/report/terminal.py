@@ -82,13 +82,13 @@ def render_event_logs(report: dict, console: Console) -> None:
     if not loops:
         return
     lt = Table(title="work loops (cycle time from the start to the end activity)", title_justify="left")
-    for col in ("log", "done", "open", "cycle p50", "p85", "validated / week", "waiting share", "AI-handled",
-                "adoption"):
+    for col in ("log", "done", "open", "cycle p50", "p85", "weeks", "validated / week", "waiting share",
+                "AI-handled", "adoption"):
         lt.add_column(col, justify="left" if col in ("log", "adoption") else "right")
     for r in loops:
         n = r.numbers
         lt.add_row(escape(r.name), _f(n["done"]), _f(n["open"]), _hours(n["cycle_p50_hours"]),
-                   _hours(n["cycle_p85_hours"]), _f(n["validated_per_week"], 2), _pct(n["waiting_share"]),
+                   _hours(n["cycle_p85_hours"]), _f(n["weeks"]), _f(n["validated_per_week"], 2), _pct(n["waiting_share"]),
                    _pct(n["ai_share"]), escape(r.adoption or "none found"))
     console.print(lt)
     _loop_verdicts(loops, logs, console, "lift --log {name} for the detail")
@@ -124,12 +124,12 @@ def render_experiments(report: dict, console: Console) -> None:
         return
     t = Table(title="experiment loops (MLflow runs; turnaround: a run's end to the next run's start)",
               title_justify="left")
-    for col in ("experiment", "runs", "runs / week", "run p50", "p85", "turnaround p50", "p85", "failed",
+    for col in ("experiment", "runs", "weeks", "runs / week", "run p50", "p85", "turnaround p50", "p85", "failed",
                 "agent-launched", "improvements", "adoption"):
         t.add_column(col, justify="left" if col in ("experiment", "adoption") else "right")
     for r in rows:
         n = r.numbers
-        t.add_row(escape(r.name), _f(n["runs"]), _f(n["runs_per_week"], 2), _minutes(n["run_p50_minutes"]),
+        t.add_row(escape(r.name), _f(n["runs"]), _f(n["weeks"]), _f(n["runs_per_week"], 2), _minutes(n["run_p50_minutes"]),
                   _minutes(n["run_p85_minutes"]), _minutes(n["turnaround_p50_minutes"]),
                   _minutes(n["turnaround_p85_minutes"]), _pct(n["failed_share"]), _pct(n["agent_share"]),
                   "—" if n["improvements"] is None else _f(n["improvements"]), escape(r.adoption or "none found"))

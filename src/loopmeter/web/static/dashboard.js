@@ -166,7 +166,7 @@ function renderLift(doc) {
 // The loop rows of /api/loops (report/loop_view.py): label and format of each number, in order.
 const LOOP_NUMBERS = {
   done: ["done cases", fmtInt], open: ["open", fmtInt], cycle_p50_hours: ["cycle time, median", fmtHours],
-  cycle_p85_hours: ["85th percentile", fmtHours], validated_per_week: ["validated / week", fmtRate],
+  cycle_p85_hours: ["85th percentile", fmtHours], weeks: ["calendar weeks", fmtInt], validated_per_week: ["validated / week", fmtRate],
   waiting_share: ["waiting share", fmtPct], ai_share: ["AI-handled", fmtPct],
   runs: ["runs", fmtInt], runs_per_week: ["runs / week", fmtRate],
   run_p50_minutes: ["run, median", fmtMinutes], run_p85_minutes: ["85th percentile", fmtMinutes],
