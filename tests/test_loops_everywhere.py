@@ -80,6 +80,10 @@ def test_the_rule_most_specific_first():
     assert bare == D_REPO and loops.date_for("desk") == (D_REPO, "given")
     bad = CliRunner().invoke(app, ["serve", "--store", "nowhere.duckdb", "--adoption-date", "desk=2024-13-01"])
     assert bad.exit_code == 2 and "'desk=2024-13-01' is not YYYY-MM-DD or NAME=YYYY-MM-DD" in bad.output
+    # A --repo slice sets aside the dates of repositories outside it (one serve list, every slice).
+    kept, _ = split_adoption(Adoption(per_repo={"api": D_REPO, "web": D_EXP}), loops=[], units=["api", "web"],
+                             sliced=["web"])
+    assert kept.per_repo == {"web": D_EXP}
     with pytest.raises(ConfigError, match=r"no repository, event log or experiment named 'nope' "
                                           r"\(repositories: api; event logs and experiments: desk\)"):
         split_adoption(Adoption(per_repo={"nope": D_LOG}), loops=["desk"], units=["api"])

@@ -788,8 +788,9 @@ def _split_adoption(store: Store, adoption, repos: Sequence[str] | None, by: str
     logs, exps = _loop_names(store)
     units = None
     if by == "repo":
-        units = list(repos) if repos else [r for (r,) in store.con.execute("select repo from repos").fetchall()]
-    return split_adoption(adoption, loops=logs + exps, units=units, unit="repo" if by == "repo" else "team")
+        units = [r for (r,) in store.con.execute("select repo from repos").fetchall()]
+    return split_adoption(adoption, loops=logs + exps, units=units, unit="repo" if by == "repo" else "team",
+                          sliced=repos if by == "repo" else None)
 
 
 def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_dates=None) -> None:

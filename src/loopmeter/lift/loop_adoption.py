@@ -63,18 +63,19 @@ def parse_loop_dates(values: Sequence[str] | None, *, meta: str = "NAME") -> Loo
 
 
 def split_adoption(given: Adoption | date | None, *, loops: Collection[str], units: Collection[str] | None,
-                   unit: str = "repo") -> tuple[Adoption | date | None, LoopAdoption]:
+                   unit: str = "repo", sliced: Collection[str] | None = None) -> tuple[Adoption | date | None,
+                                                                                      LoopAdoption]:
     """The report's parsed `--adoption-date` split in two: what the repository (or team) designs
     get, and the loops' dates. A `NAME=DATE` naming a loop goes to the loops (and stays with the
     repositories too when a repository has the same name); a bare date goes to both. With `units`
-    (the report's repositories; None when the unit is a team, checked by the lift designs) a name
-    that is neither a unit nor a loop is one line naming what there is."""
+    (the store's repositories; None when the unit is a team, checked by the lift designs) a name
+    that is neither a unit nor a loop is one line naming what there is. With `sliced` (the
+    repositories a `--repo` slice keeps), dates of repositories outside the slice are set aside, so
+    one `serve --adoption-date` list serves every slice of the dashboard."""
     if given is None or isinstance(given, date):
         return given, LoopAdoption(default=given if isinstance(given, date) else None)
     loops = set(loops)
-    if not loops:  # nothing to split off: the repository designs check the names as they always did
-        return given, LoopAdoption(default=given.default)
-    if units is not None:
+    if units is not None and loops:
         unknown = sorted(n for n in given.per_repo if n not in loops and n not in units)
         if unknown:
             raise ConfigError(
@@ -82,10 +83,19 @@ def split_adoption(given: Adoption | date | None, *, loops: Collection[str], uni
                 f"{unknown[0]!r} (repositories: {', '.join(sorted(units)) or 'none'}; "
                 f"event logs and experiments: {', '.join(sorted(loops)) or 'none'})")
     named = {n: d for n, d in given.per_repo.items() if n in loops}
-    if units is None:  # teams: a loop's name is the loop's
-        kept = {n: d for n, d in given.per_repo.items() if n not in loops}
-    else:
-        kept = {n: d for n, d in given.per_repo.items() if n in units}
+    units = set(units) if units is not None else None
+    outside = (units or set()) - set(sliced) if sliced else set()
+
+    def keep(name: str) -> bool:
+        if name in outside:
+            return False
+        if units is None:  # teams: a loop's name is the loop's
+            return name not in loops
+        # A name that is no repository stays only when there is no loop to give it to: the
+        # repository designs then say it is unknown, as they always did.
+        return name in units or name not in loops
+
+    kept = {n: d for n, d in given.per_repo.items() if keep(n)}
     loop_dates = LoopAdoption(default=given.default, named=named)
     if kept == given.per_repo:
         return given, loop_dates
