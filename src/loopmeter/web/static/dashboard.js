@@ -206,6 +206,14 @@ function loopBox(row) {
   return box;
 }
 
+async function loadLoops() {  // after the rest of the view: the same cached document, reshaped
+  try {
+    renderLoops(await getJSON("/api/loops", currentQuery()));
+  } catch (e) {
+    setStatus("Could not show the event logs and experiments: " + e.message, true);
+  }
+}
+
 function renderLoops(loops) {
   const rows = (loops.event_logs || []).concat(loops.experiments || []);
   $("loops").hidden = rows.length === 0;
@@ -259,6 +267,7 @@ function webUrl(doc, change) {  // the PR or commit page, when the repository's 
 
 async function openWeek(weekStart) {
   state.week = weekStart;
+  const call = state.weekCall = (state.weekCall || 0) + 1;  // only the latest call fills the table
   for (const tr of $("weeks").tBodies[0].rows) tr.classList.toggle("chosen", tr.dataset.week === weekStart);
   const box = $("week-box");
   box.hidden = false;
@@ -267,6 +276,8 @@ async function openWeek(weekStart) {
   body.replaceChildren();
   try {
     const res = await getJSON("/api/changes", currentQuery({ week: weekStart }));
+    if (call !== state.weekCall) return;
+    body.replaceChildren();
     if (res.changes.length === 0) {
       const tr = el("tr");
       const td = el("td", "No change landed in this week.");
@@ -347,13 +358,13 @@ async function loadReport() {
     renderLift(doc);
     renderWeeks(doc);
     renderLinks();
-    renderLoops(await getJSON("/api/loops", currentQuery()));
     const warnings = $("warnings");
     warnings.replaceChildren();
     for (const w of doc.warnings || []) warnings.appendChild(el("li", w));
     setStatus("As of " + doc.as_of + " (" + doc.as_of_rule + "); refreshed " + new Date().toLocaleTimeString() + ".");
     if (state.week) openWeek(state.week);
     if ($("agents-box").open) renderAgents();
+    loadLoops();
   } catch (e) {
     setStatus(e.message, true);
   }
