@@ -106,7 +106,7 @@ def test_event_log_planted_effect_is_improved_and_pinned(tmp_path: Path, monkeyp
                      f"{head['ci_low']:.2f} to {head['ci_high']:.2f})."),
         "headline": {"estimator": "log_duration_ols", "ratio": head["ratio"], "ci_low": head["ci_low"],
                      "ci_high": head["ci_high"], "n_a": after, "n_b": len(hours["before"]), "n_clusters": 12,
-                     "clustered": True},
+                     "cluster_unit": "resources", "clustered": True},
         "agreement": {"specifications": 2, "low": ab["agreement"]["low"], "high": ab["agreement"]["high"],
                       "intervals_disagree": False},
         "exposure": {"ai_share_after": exposure, "minimum": 0.1}, "caveats": [],

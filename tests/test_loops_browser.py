@@ -32,7 +32,7 @@ def test_loop_and_incident_sections_show_the_numbers_and_run_nothing(tmp_path):
     # The desk log (test_log_loops.py): 4 done, 1 open, p50 18 h; AI-handled 2 of 4. The incident
     # log is a loop too (triggered -> resolved).
     row = loops[HOSTILE]
-    assert row[1:5] == ["4", "1", "18.0 h", "24.0 h"] and row[7] == "50.0%"
+    assert row[1:5] == ["4", "1", "18.0 h", "24.0 h"] and row[8] == "50.0%"
     services = {r[0]: r for r in page.values["incidents"]}
     assert services["search"][2:4] == ["1", "1"]  # P3, open (the row without an id is skipped)
     assert HOSTILE.replace(",", ";").replace('"', "'") in services

@@ -517,12 +517,13 @@ def report_from_store(
         if week is not None:
             rows = change_rows(store, window=window, repos=repos, show_names=show_names, week=week)
             return {"week": week.isoformat(), "filters": scope.as_dict(repos), "changes": rows}
+        adoption_date, loop_dates = _split_adoption(store, adoption_date, repos, by)
         doc = build_report(store, window=window, adoption_date=adoption_date,
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
                            durability_horizons=config.durability_days, step=progress)
-        _log_loops(store, doc, config, window, seed)
+        _log_loops(store, doc, config, window, seed, loop_dates)
         _add_web_urls(doc, repo_urls or {})
         if html_path is not None or changes is not None:
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
@@ -570,19 +571,47 @@ def _adoption(value, by: str):
     return parse_adoption(values, unit="repo" if by == "repo" else "team")
 
 
-def _log_loops(store: Store, doc: dict, config: Config, window, seed: int) -> None:
-    """Each event log's work-loop keys (metrics/log_loops.py), judged as of the report's as-of only
-    when it was given: a log's own weeks otherwise end at its newest event."""
+def _loop_names(store: Store) -> tuple[list[str], list[str]]:
+    """(event logs measured as loops, MLflow experiments) by the names `--adoption-date` uses."""
+    rows = store.con.execute("select name, format from event_logs order by name").fetchall()
+    return ([n for n, f in rows if f != "mlflow" and not str(f).startswith("jira")],
+            [n.removeprefix("mlflow:") for n, f in rows if f == "mlflow"])
+
+
+def _split_adoption(store: Store, adoption, repos: Sequence[str] | None, by: str):
+    """The report's `--adoption-date` for the repository designs, and the loops' dates
+    (lift/loop_adoption.py: the one rule `lift --log` follows too)."""
+    from .lift.loop_adoption import split_adoption
+
+    logs, exps = _loop_names(store)
+    units = None
+    if by == "repo":
+        units = [r for (r,) in store.con.execute("select repo from repos").fetchall()]
+    return split_adoption(adoption, loops=logs + exps, units=units, unit="repo" if by == "repo" else "team",
+                          sliced=repos if by == "repo" else None)
+
+
+def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_dates=None) -> None:
+    """Each event log's work-loop keys (metrics/log_loops.py) and each experiment's entry, split at
+    `loop_dates` (lift/loop_adoption.py) and cut to the report's `--from/--to`; judged as of the
+    report's as-of only when it was given: a log's own weeks otherwise end at its newest event."""
+    from .lift.loop_adoption import LoopAdoption
     from .metrics.experiments import experiments
     from .metrics.log_loops import with_loops
 
+    loop_dates = loop_dates or LoopAdoption()
+    scope = window.scope
+    since, until = (scope.since, scope.until) if scope is not None else (None, None)
     logs = doc.get("event_logs") or []
     # MLflow experiments are logs in the store but loops of their own kind in the report.
     doc["event_logs"] = [g for g in logs if g.get("format") != "mlflow"]
     with_loops(store, doc["event_logs"], config.logs.for_log, days=window.days,
-               as_of=window.as_of if window.rule == "given" else None, seed=seed)
+               as_of=window.as_of if window.rule == "given" else None, adoption=loop_dates.date_for,
+               since=since, until=until, seed=seed)
     if len(doc["event_logs"]) < len(logs):
-        doc["experiments"] = experiments(store, seed=seed)
+        names = [g["name"].removeprefix("mlflow:") for g in logs if g.get("format") == "mlflow"]
+        given = {n: d for n in names if (d := loop_dates.date_for(n)[0]) is not None}
+        doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until)
     if any(g.get("format") in ("pagerduty-csv", "opsgenie-csv", "pagerduty-api", "opsgenie-api") for g in logs):
         from .metrics.incidents import incidents
 
@@ -604,26 +633,26 @@ def log_lift(
     or "NAME=YYYY-MM-DD"; else loopmeter.toml `[[log]] adoption_date`; else detected from agent
     resources) and AI-handled vs human cases. Returns `{design: "log", log, designs: [...]}` plus
     the loop's weekly series, cycle time, waiting and AI share."""
+    from .lift.loop_adoption import parse_loop_dates
     from .metrics.log_loops import LogWindow, log_loop
 
     _check_window(window_days)
     config = config or load_config()
-    day = None
-    for v in adoption_dates or ():
-        who, sep, text = v.rpartition("=")
-        if sep and who != name:
-            continue
-        try:
-            day = date.fromisoformat(text.strip())
-        except ValueError:
-            raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or LOG=YYYY-MM-DD") from None
+    loop_dates = parse_loop_dates(adoption_dates, meta="LOG")
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
-        known = [r[0] for r in store.con.execute("select name from event_logs order by name").fetchall()]
+        formats = dict(store.con.execute("select name, format from event_logs order by name").fetchall())
+        known = list(formats)
+        if formats.get(name) == "mlflow" or formats.get(f"mlflow:{name}") == "mlflow":
+            # Runs are not cases: an experiment's lift is over run durations and turnarounds.
+            raise ConfigError(f"--log: {name!r} is an MLflow experiment; its lift and verdict are the report's "
+                              "`experiments` entry (loopmeter report --json)")
         if name not in known:
             raise NoData(f"--log: no event log named {name!r} in the store"
                          + (f" (it has: {', '.join(known)})" if known else " (it has none; loopmeter ingest --events FILE)"))
-        loop = log_loop(store, name, config.logs.for_log(name), LogWindow(window_days or config.window_days, as_of),
-                        adoption_date=day, seed=seed, n_boot=n_boot)
+        settings = config.logs.for_log(name)
+        day, source = loop_dates.date_for(name, settings.adoption_date)
+        loop = log_loop(store, name, settings, LogWindow(window_days or config.window_days, as_of),
+                        adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot)
     lift = loop.pop("lift")
     return {"design": "log", "log": name, **lift, **loop}
 

@@ -33,8 +33,9 @@ StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store file."
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
 AdoptOpt = Annotated[Optional[list[str]], typer.Option(
-    "--adoption-date", help="AI adoption date: YYYY-MM-DD for every repository, or REPO=YYYY-MM-DD (TEAM=YYYY-MM-DD "
-                            "with --by team; repeatable), as `loopmeter lift` takes it; detected when omitted.")]
+    "--adoption-date", help="AI adoption date: YYYY-MM-DD for every repository and loop, or REPO=YYYY-MM-DD "
+                            "(TEAM=YYYY-MM-DD with --by team), LOG=YYYY-MM-DD for an event log or MLflow experiment "
+                            "(repeatable), as `loopmeter lift` takes it; detected when omitted.")]
 WindowOpt = Annotated[Optional[int], typer.Option("--window-days", help="Validation window in days \\[default: 14, or loopmeter.toml].")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Judge validation as of this UTC time (YYYY-MM-DD[THH:MM]); default: the newest landing in the data.")]
 NamesOpt = Annotated[bool, typer.Option("--show-names", help="Show people's names instead of pseudonyms.")]

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import DebugOpt, StoreOpt, _run, app, err
+from .cli import AdoptOpt, DebugOpt, StoreOpt, _run, app, err
 from .errors import ConfigError
 from .report.terminal import escape
 from .store.db import DEFAULT_STORE
@@ -53,6 +53,7 @@ def serve(
     token_env: Annotated[Optional[str], typer.Option("--token-env", metavar="NAME", help="Environment variable holding the bearer token every client must send (required off loopback).")] = None,
     max_body: Annotated[int, typer.Option("--max-body", metavar="BYTES", help="Largest OTLP request body accepted.")] = 8 * 1024 * 1024,
     keep_text: Annotated[bool, typer.Option("--keep-text", help="Also store prompt text when the agent exports it (off: only counts).")] = False,
+    adoption_date: AdoptOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Serve the live dashboard of the store (read-only), and/or receive agent telemetry into it.
@@ -103,15 +104,19 @@ def serve(
             print(f"OTLP/HTTP receiver on http://{h}:{p} (POST /v1/logs, /v1/metrics)", flush=True)
             servers.append(receiver)
         if with_dashboard:
+            from .lift.loop_adoption import parse_loop_dates
             from .store.db import Store
             from .web import Dashboard
+
+            parse_loop_dates(adoption_date)  # a bad date is one line now, not a 400 on every view
 
             if not otlp:
                 Store.open(store, create=False, read_only=True).close()  # no store, or a damaged one: one line now
             where = (host, DASHBOARD_PORT if port is None else port)
             try:
                 web = Dashboard(where, store, config=config, token=token, lock=lock, debug=debug,
-                                log=lambda m: err.print(f"[yellow]dashboard:[/yellow] {escape(m)}", highlight=False))
+                                log=lambda m: err.print(f"[yellow]dashboard:[/yellow] {escape(m)}", highlight=False),
+                                report_options={"adoption_date": adoption_date} if adoption_date else None)
             except OSError as e:
                 raise ConfigError(f"--port: cannot listen on {where[0]}:{where[1]} ({e.strerror or e})") from None
             h, p = web.server_address[:2]

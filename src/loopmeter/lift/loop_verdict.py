@@ -48,7 +48,7 @@ LOG_QUESTIONS: dict[str, dict] = {
         "lower_is_better": True, "after_before": False, "groups": ("AI-handled", "human"),
         "items": "done cases with a known cycle time",
         "title": "case cycle time, AI-handled vs human",
-        "says": "AI-handled cases took {r} as long as cases only people handled",
+        "says": "AI-handled cases took {r} as long as cases no agent handled",
     },
     "validated_cases_after_vs_before": {
         "design": "before-after", "metric": LOG_THROUGHPUT, "headline": "ratio_of_rates",
@@ -123,7 +123,10 @@ def loop_verdict(designs: Iterable[Mapping], questions: Mapping[str, Mapping]) -
             continue
         if "clusters" not in q:
             q = {**q, "clusters": _CLUSTER_WORDS.get(str(d.get("cluster")), "clusters")}
-        out.append(judge(question, d, {question: q}))
+        entry = judge(question, d, {question: q})
+        if isinstance(entry.get("headline"), dict):  # what n_clusters counts, for the readers' "n" column
+            entry["headline"]["cluster_unit"] = q["clusters"]
+        out.append(entry)
     return out
 
 

@@ -155,13 +155,25 @@ def _lift(df: pd.DataFrame, adoption_date: date | None, *, seed: int, n_boot: in
     return {"designs": [ba, avh]}
 
 
-def experiments(store: Store, *, seed: int = 0, n_boot: int = 2000,
-                adoption: dict[str, date] | None = None) -> list[dict]:
-    """One entry per ingested MLflow experiment (docs/json-report.md, `experiments`)."""
+def in_dates(df: pd.DataFrame, since: date | None, until: date | None) -> pd.DataFrame:
+    """The runs of a date slice: started in [since, until] (inclusive UTC days). Cut after each
+    run's turnaround was found, so the last run of the slice keeps the wait for the next one."""
+    keep = pd.Series(True, index=df.index)
+    if since is not None:
+        keep &= df["start"] >= pd.Timestamp(since)
+    if until is not None:
+        keep &= df["start"] < pd.Timestamp(until) + pd.Timedelta(days=1)
+    return df[keep]
+
+
+def experiments(store: Store, *, seed: int = 0, n_boot: int = 2000, adoption: dict[str, date] | None = None,
+                since: date | None = None, until: date | None = None) -> list[dict]:
+    """One entry per ingested MLflow experiment (docs/json-report.md, `experiments`); `since` and
+    `until` cut it to the runs started in those days (`--from/--to`)."""
     out = []
     for name, path in store.con.execute(
             "select name, path from event_logs where format = 'mlflow' order by name").fetchall():
-        df = run_frame(store, name)
+        df = in_dates(run_frame(store, name), since, until)
         ended = df["state"].isin(["finished", "failed", "killed"])
         entry = {
             "name": name.removeprefix("mlflow:"), "source": path, "runs": len(df),
@@ -170,6 +182,8 @@ def experiments(store: Store, *, seed: int = 0, n_boot: int = 2000,
             "failed_share": round(float((df["state"] == "failed").sum() / ended.sum()), 4) if ended.any() else None,
             "agent_share": round(float(df["agent"].mean()), 4) if len(df) else None,
         }
+        if since is not None or until is not None:
+            entry["dates"] = {"from": since.isoformat() if since else None, "to": until.isoformat() if until else None}
         obj = store.meta(f"objective:{name}")
         if obj:
             entry["objective"] = objective(df, *parse_objective(obj))

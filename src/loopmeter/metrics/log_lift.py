@@ -74,9 +74,9 @@ def _known(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["done"] & (df["cycle_hours"] > 0)]
 
 
-def _adoption(df: pd.DataFrame, given: date | None) -> dict:
+def _adoption(df: pd.DataFrame, given: date | None, source: str = "given") -> dict:
     if given is not None:
-        return {"date": given.isoformat(), "source": "given", "rule": None}
+        return {"date": given.isoformat(), "source": source, "rule": None}
     done = df[df["done"]]
     weeks = done.groupby("week").agg(ai=("ai", "sum"), total=("ai", "size"))
     found = None
@@ -103,8 +103,9 @@ def _weekly_rate(df: pd.DataFrame, adoption: pd.Timestamp, *, seed: int, n_boot:
                    n_weeks_b=int((~after).sum()))
 
 
-def before_after(df: pd.DataFrame, adoption_date: date | None, *, cluster: str, seed: int, n_boot: int) -> dict:
-    adoption = _adoption(df, adoption_date)
+def before_after(df: pd.DataFrame, adoption_date: date | None, *, cluster: str, seed: int, n_boot: int,
+                 source: str = "given") -> dict:
+    adoption = _adoption(df, adoption_date, source)
     out = {"design": "before-after", "adoption": adoption, "cluster": cluster, "results": [], "checks": []}
     if adoption["date"] is None:
         out["unavailable"] = ("no adoption date: none given (--adoption-date LOG=DATE or [[log]] adoption_date) "
@@ -138,10 +139,12 @@ def weeks_each_side(ts: pd.Series, when: pd.Timestamp) -> dict:
 
 
 def ai_vs_human(df: pd.DataFrame, *, cluster: str, seed: int, n_boot: int) -> dict:
-    """AI-handled cases against cases only people handled (bot-handled ones are in neither)."""
+    """AI-handled cases against cases no agent handled and a person closed (a case a bot closed is
+    in neither; one a bot only touched stays: metrics/log_loops.py `bot_closed`)."""
     k = _known(df)
+    by_bot = k["bot_closed"] if "bot_closed" in k else k["bot"]
     out = {"design": "ai-vs-human", "cluster": cluster, "results": [], "checks": []}
-    out["results"] += durations("ai-vs-human", "ai/human", k[k["ai"]], k[~k["ai"] & ~k["bot"]],
+    out["results"] += durations("ai-vs-human", "ai/human", k[k["ai"]], k[~k["ai"] & ~by_bot],
                                  ("the AI-handled group", "the human group"), seed=seed, n_boot=n_boot)
     text = ("Cases an agent handled were not chosen at random: agents may be given the routine cases, which "
             "are quicker anyway. Compare with the before/after design.")
@@ -153,7 +156,9 @@ def ai_vs_human(df: pd.DataFrame, *, cluster: str, seed: int, n_boot: int) -> di
 
 
 def log_lift(df: pd.DataFrame, adoption_date: date | None, *, cluster: str = "resource", seed: int = 0,
-             n_boot: int = 2000) -> dict:
-    """Both designs for one log's case frame (metrics/log_loops.py `case_frame`)."""
-    return json_ready({"designs": [before_after(df, adoption_date, cluster=cluster, seed=seed, n_boot=n_boot),
+             n_boot: int = 2000, source: str = "given") -> dict:
+    """Both designs for one log's case frame (metrics/log_loops.py `case_frame`); `source` says
+    where a given adoption date came from ("given", "loopmeter.toml")."""
+    return json_ready({"designs": [before_after(df, adoption_date, cluster=cluster, seed=seed, n_boot=n_boot,
+                                                source=source),
                                    ai_vs_human(df, cluster=cluster, seed=seed, n_boot=n_boot)]})

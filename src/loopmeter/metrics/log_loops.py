@@ -38,10 +38,34 @@ from ..store.db import Store
 
 @dataclass(frozen=True)
 class LogWindow:
-    """The validation window in days and the moment the log is judged from (None: its last event)."""
+    """The validation window in days, the moment the log is judged from (None: its last event),
+    and the report's date filter (`--from/--to`, inclusive UTC days; None: no cut)."""
 
     days: int = 14
     as_of: datetime | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def in_dates(df: pd.DataFrame, since: date | None, until: date | None) -> pd.DataFrame:
+    """The cases of a date slice: done in [since, until], or still open and started by `until`.
+    Cut after every case was judged, so a case in the slice reworked after `until` is still
+    reworked (as a change in a slice reverted outside it is still reverted, metrics/scope.py)."""
+    if since is None and until is None:
+        return df
+    done = df["done_ts"]
+    keep = df["done"].copy()
+    if since is not None:
+        keep &= done >= pd.Timestamp(since)
+    if until is not None:
+        end = pd.Timestamp(until) + pd.Timedelta(days=1)
+        keep &= done < end
+        started = ~df["done"] & (df["start_ts"].isna() | (df["start_ts"] < end))
+    else:
+        started = ~df["done"]
+    out = df[keep | started].copy()
+    out.attrs.update(df.attrs)
+    return out
 
 
 def _in_list(col: str, names: tuple[str, ...]) -> str:
@@ -210,13 +234,21 @@ def ai_share(df: pd.DataFrame, kinds: pd.DataFrame) -> dict:
 
 
 def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *,
-             adoption_date: date | None = None, seed: int = 0, n_boot: int = 2000, lift: bool = True) -> dict:
-    """The work-loop keys of one `event_logs[]` entry (docs/json-report.md)."""
+             adoption_date: date | None = None, adoption_source: str | None = None, seed: int = 0,
+             n_boot: int = 2000, lift: bool = True) -> dict:
+    """The work-loop keys of one `event_logs[]` entry (docs/json-report.md). `adoption_date`
+    (said to come from `adoption_source`, "given" by default) else `[[log]] adoption_date`, else
+    detected (lift/loop_adoption.py decides which for a report)."""
     from ..lift.loop_verdict import log_verdict
     from .log_lift import log_lift  # the lift needs the frame; kept apart as its own concept
 
     df, as_of = case_frame(store, log, settings, window)
+    df = in_dates(df, window.since, window.until)
     kinds = resource_kinds(store, log, settings)
+    # A bot that closed the case did the work people would have; one that only touched it (a queue
+    # or system account on every case) did not, and must not empty the human group of the lift.
+    bots = set(kinds.loc[kinds["kind"] == "bot", "actor_id"].astype(str))
+    df["bot_closed"] = df["bot"] & df["resource"].astype(str).isin(bots)
     out = {
         "as_of": as_of.replace(microsecond=0).isoformat() if as_of is not None else None,
         "window_days": window.days,
@@ -227,9 +259,14 @@ def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *
         "waiting": waiting(df, settings),
         "ai_share": ai_share(df, kinds),
     }
+    if window.since is not None or window.until is not None:
+        out["dates"] = {"from": window.since.isoformat() if window.since else None,
+                        "to": window.until.isoformat() if window.until else None}
     if lift:
-        out["lift"] = log_lift(df, adoption_date or settings.adoption_date, cluster=settings.cluster,
-                               seed=seed, n_boot=n_boot)
+        if adoption_date is None and settings.adoption_date is not None:
+            adoption_date, adoption_source = settings.adoption_date, "loopmeter.toml"
+        out["lift"] = log_lift(df, adoption_date, cluster=settings.cluster, seed=seed, n_boot=n_boot,
+                               source=adoption_source or "given")
         out["verdict"] = log_verdict(out["lift"])
     return out
 
@@ -238,13 +275,22 @@ def week_start(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
 
+def is_loop(entry: dict) -> bool:
+    """Whether a report's `event_logs` entry is measured as a loop (Jira logs, whose items are
+    issues with their own flow metrics, and empty logs are not)."""
+    return not str(entry.get("format", "")).startswith("jira") and bool(entry.get("cases"))
+
+
 def with_loops(store: Store, logs: list[dict], settings_for, *, days: int, as_of: datetime | None = None,
-               adoption: dict[str, date] | None = None, seed: int = 0, n_boot: int = 2000) -> list[dict]:
-    """The report's `event_logs` entries with each log's work-loop keys added (Jira logs, whose
-    items are issues with their own flow metrics, are left as they are)."""
+               adoption=None, since: date | None = None, until: date | None = None, seed: int = 0,
+               n_boot: int = 2000) -> list[dict]:
+    """The report's `event_logs` entries with each loop's keys added. `adoption(name, configured)`
+    gives a log's (date, source) (lift/loop_adoption.py `LoopAdoption.date_for`)."""
     for entry in logs:
-        if str(entry.get("format", "")).startswith("jira") or not entry.get("cases"):
+        if not is_loop(entry):
             continue
-        entry.update(log_loop(store, entry["name"], settings_for(entry["name"]), LogWindow(days, as_of),
-                              adoption_date=(adoption or {}).get(entry["name"]), seed=seed, n_boot=n_boot))
+        settings = settings_for(entry["name"])
+        day, source = adoption(entry["name"], settings.adoption_date) if adoption else (None, None)
+        entry.update(log_loop(store, entry["name"], settings, LogWindow(days, as_of, since, until),
+                              adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot))
     return logs

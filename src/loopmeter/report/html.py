@@ -848,7 +848,8 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
     from .flow_charts import flow_context  # it builds on this module's helpers
     from .glossary import GLOSSARY
     from .lift_text import number_caveats
-    from .verdict_view import loop_verdict_rows, verdict_rows
+    from .loop_view import experiment_rows, log_rows
+    from .verdict_view import verdict_rows
 
     lift_rows = _lift_rows(report)
     verdicts, from_verdict = verdict_rows(report)
@@ -862,10 +863,7 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
         week_changes_encoding=encoding,
         week_changes_type="application/json" if encoding == "json" else "application/octet-stream",
         links_known=bool(urls), repos=repo_rows,
-        log_verdicts={str(g.get("name")): loop_verdict_rows(g.get("verdict")) for g in report.get("event_logs") or []
-                      if isinstance(g, Mapping) and g.get("verdict")},
-        experiment_verdicts={str(e.get("name")): loop_verdict_rows(e.get("verdict"))
-                             for e in report.get("experiments") or [] if isinstance(e, Mapping) and e.get("verdict")},
+        log_rows=log_rows(report), experiment_rows=experiment_rows(report),
     )
     context.update(flow_context(report))
     from .provenance_charts import provenance_context  # it builds on this module's helpers

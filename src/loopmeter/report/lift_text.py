@@ -33,9 +33,14 @@ _METRICS = {
     "cycle_time_hours": "cycle time",
     "validated_throughput_per_contributor_week": "validated throughput per contributor-week",
     "duration": "task duration",
+    "validated_cases_per_week": "validated cases per week",
+    "run_minutes": "run duration",
+    "turnaround_minutes": "turnaround between runs",
 }
 _COMPARE = {
     "after/before": "{what} after adoption is {r} before",
+    "ai/human": "{what} of AI-handled cases is {r} that of cases no agent handled",
+    "agent/human": "{what} of agent-launched runs is {r} that of runs people launched",
     "ai_assisted/human": "{what} of AI-assisted changes is {r} that of human changes",
     "treated/control": "{what} of the treated group is {r} that of the control group",
 }
@@ -93,6 +98,8 @@ def sentence(r: Mapping[str, Any]) -> str:
     """One sentence: what is compared, the ratio, its 95% interval, and whether it rules out 1."""
     metric = _METRICS.get(str(r.get("metric")), str(r.get("metric") or "the metric").replace("_", " "))
     what = _WHAT.get(str(r.get("estimator")), "{m} (" + estimator_name(r.get("estimator")) + ")").format(m=metric)
+    if r.get("estimator") == "log_duration_ols" and not r.get("adjusted_for"):  # the loops' regression
+        what = f"{metric} by regression (log duration: a ratio of geometric means)"
     fixed = r.get("fixed_effects") or []
     if r.get("estimator") == "log_duration_regression" and "team" in fixed:  # `lift --by team`
         what = f"{metric} by regression with team{' and repository' if 'repo' in fixed else ''} fixed effects"

@@ -48,26 +48,29 @@ def render_markdown(doc: Mapping[str, Any], *, title: str | None = None) -> str:
     heading = title or ("loopmeter: " + ", ".join(repos) if repos else "loopmeter report")
     out = [f"### {md_escape(heading)}", ""]
     as_of = str(doc.get("as_of") or "")[:10]
-    if as_of:
+    if as_of and "totals" in doc:  # without git history, each loop is judged as of its own newest event
         out += [f"Data as of {md_escape(as_of)}.", ""]
     rows, from_verdict = verdict_rows(doc)
+    from .loop_view import experiment_rows, log_rows
+
+    loops = [r for r in log_rows(doc) + experiment_rows(doc) if r.verdict]
     if rows:
-        out += ["| Question | Verdict | Ratio | 95% interval | n |", "|---|---|---|---|---|"]
-        for r in rows:
-            out.append(f"| {md_escape(r.label)} | {_ICON.get(r.tone, '')} {md_escape(r.badge)} | "
-                       f"{md_escape(r.ratio or '—')} {md_escape(r.compares) if r.ratio else ''} | "
-                       f"{md_escape(r.interval or '—')} | {md_escape(r.sizes or '—')} |")
-        out.append("")
-        for r in rows:
-            line = f"- **{md_escape(r.label)}**: {md_escape(r.sentence)}"
-            if r.exposure:
-                line += f" *{md_escape(r.exposure)}.*"
-            out.append(line)
+        out += _verdict_table(rows)
         if not from_verdict:
             out += ["", "*No verdict in this report: these are raw estimates, not a judgement of whether they hold up.*"]
         out.append("")
-    else:
+    elif not loops:
         out += ["No question could be answered from this data.", ""]
+    # Every other loop with its own verdicts, as the page and the terminal show them.
+    for loop in loops:
+        out += [f"#### {md_escape(loop.name)} ({md_escape(loop.kind)})", ""]
+        if loop.adoption or loop.dates:
+            said = [f"adoption {loop.adoption}"] if loop.adoption else []
+            said += [f"cut to {loop.dates}"] if loop.dates else []
+            out += [md_escape("; ".join(said).capitalize() + "."), ""]
+        out += _verdict_table(loop.verdict) + [""]
+    if "totals" not in doc:  # no git history: no change numbers to headline
+        return "\n".join(out)
     totals = doc.get("totals") or {}
     cycle = doc.get("cycle_time_hours") or {}
     share = (doc.get("attribution") or {}).get("ai_share_lower_bound")
@@ -86,6 +89,21 @@ def render_markdown(doc: Mapping[str, Any], *, title: str | None = None) -> str:
         out.append(f"\n{len(warnings)} data-quality warning{'s' if len(warnings) != 1 else ''}: see the full report.")
     out.append("")
     return "\n".join(out)
+
+
+def _verdict_table(rows) -> list[str]:
+    out = ["| Question | Verdict | Ratio | 95% interval | n |", "|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {md_escape(r.label)} | {_ICON.get(r.tone, '')} {md_escape(r.badge)} | "
+                   f"{md_escape(r.ratio or '—')} {md_escape(r.compares) if r.ratio else ''} | "
+                   f"{md_escape(r.interval or '—')} | {md_escape(r.sizes or '—')} |")
+    out.append("")
+    for r in rows:
+        line = f"- **{md_escape(r.label)}**: {md_escape(r.sentence)}"
+        if r.exposure:
+            line += f" *{md_escape(r.exposure)}.*"
+        out.append(line)
+    return out
 
 
 def _hours(v: Any) -> str:

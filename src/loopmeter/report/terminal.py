@@ -76,10 +76,65 @@ def render_event_logs(report: dict, console: Console) -> None:
         et.add_row(escape(g["name"]), escape(g["format"]), _f(g["cases"]), _f(g["events"]), _hours(d["p50"]),
                    _hours(d["p85"]), f"{sk['count']:,}" + (f" ({why})" if why else ""))
     console.print(et)
-    for g in logs:  # each loop's verdict (lift/loop_verdict.py); `lift --log NAME` has the detail
-        if g.get("verdict"):
-            console.print(f"[bold]{escape(g['name'])}[/bold] [dim](loopmeter lift --log {escape(g['name'])} for the detail)[/dim]")
-            render_verdict(g["verdict"], console)
+    from .loop_view import log_rows
+
+    loops = log_rows(report)
+    if not loops:
+        return
+    lt = Table(title="work loops (cycle time from the start to the end activity)", title_justify="left")
+    for col in ("log", "done", "open", "cycle p50", "p85", "weeks", "validated / week", "waiting share",
+                "AI-handled", "adoption"):
+        lt.add_column(col, justify="left" if col in ("log", "adoption") else "right")
+    for r in loops:
+        n = r.numbers
+        lt.add_row(escape(r.name), _f(n["done"]), _f(n["open"]), _hours(n["cycle_p50_hours"]),
+                   _hours(n["cycle_p85_hours"]), _f(n["weeks"]), _f(n["validated_per_week"], 2), _pct(n["waiting_share"]),
+                   _pct(n["ai_share"]), escape(r.adoption or "none found"))
+    console.print(lt)
+    _loop_verdicts(loops, logs, console, "lift --log {name} for the detail")
+
+
+def _loop_verdicts(rows, entries: list[dict], console: Console, detail: str | None) -> None:
+    """Each loop's verdict block (lift/loop_verdict.py), under its name and the slice it is about:
+    the document's entries as they are, so `lift --log` prints the same lines."""
+    verdicts = {str(e.get("name")): e.get("verdict") for e in entries}
+    for r in rows:
+        if not verdicts.get(r.name):
+            continue
+        said = f"loopmeter {detail.format(name=r.name)}" + (" over the whole log" if r.dates else "") if detail else ""
+        cut = f"{r.dates}" if r.dates else ""
+        note = "; ".join(x for x in (cut, said) if x)
+        console.print(f"[bold]{escape(r.name)}[/bold]" + (f" [dim]({escape(note)})[/dim]" if note else ""))
+        render_verdict(verdicts[r.name], console)
+
+
+def _minutes(m) -> str:
+    if m is None:
+        return "unknown"
+    return _hours(m / 60) if m >= 120 else f"{m:,.1f} min"
+
+
+def render_experiments(report: dict, console: Console) -> None:
+    """The MLflow experiment loops: runs a week, run length, the wait for the next run, failures,
+    agent-launched runs, then each experiment's verdict (the same rows as the HTML page's)."""
+    from .loop_view import experiment_rows
+
+    rows = experiment_rows(report)
+    if not rows:
+        return
+    t = Table(title="experiment loops (MLflow runs; turnaround: a run's end to the next run's start)",
+              title_justify="left")
+    for col in ("experiment", "runs", "weeks", "runs / week", "run p50", "p85", "turnaround p50", "p85", "failed",
+                "agent-launched", "improvements", "adoption"):
+        t.add_column(col, justify="left" if col in ("experiment", "adoption") else "right")
+    for r in rows:
+        n = r.numbers
+        t.add_row(escape(r.name), _f(n["runs"]), _f(n["weeks"]), _f(n["runs_per_week"], 2), _minutes(n["run_p50_minutes"]),
+                  _minutes(n["run_p85_minutes"]), _minutes(n["turnaround_p50_minutes"]),
+                  _minutes(n["turnaround_p85_minutes"]), _pct(n["failed_share"]), _pct(n["agent_share"]),
+                  "—" if n["improvements"] is None else _f(n["improvements"]), escape(r.adoption or "none found"))
+    console.print(t)
+    _loop_verdicts(rows, report.get("experiments") or [], console, None)
 
 
 _STATUS_STYLE = {"improved": "green", "worsened": "red", "no_detectable_change": "yellow",
@@ -105,6 +160,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         render_flow(report.get("flow"), console)
         render_agent_loops(report.get("agent_loops"), console)
         render_event_logs(report, console)
+        render_experiments(report, console)
         return
     render_verdict(report.get("verdict"), console)
     t = report["totals"]
@@ -212,6 +268,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
                           f"{escape(card['limiting_question'])} ({card['effective_agency']['score']:g}/10); "
                           f"`loopmeter legibility {escape(card['path'])}` for details")
     render_event_logs(report, console)
+    render_experiments(report, console)
     _lift_designs(report.get("lift_designs"), console)
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")

@@ -92,18 +92,21 @@ def _sizes(h: Mapping[str, Any]) -> str | None:
         return None
     text = f"{int(a):,} vs {int(b):,}"
     if finite(c) and c:
-        text += f", {int(c):,} people"
+        # A loop's clusters are resources, teams, users or weeks (lift/loop_verdict.py says which).
+        text += f", {int(c):,} {h.get('cluster_unit') or 'people'}"
     return text
 
 
-def _exposure(value: Any) -> tuple[str | None, bool]:
+def _exposure(value: Any, items: str | None = None) -> tuple[str | None, bool]:
+    """`items` names a loop's cases or runs, whose AI share is counted, not a lower bound."""
     share, minimum = value, None
     if isinstance(value, Mapping):
         share = value.get("ai_share_after", value.get("share"))
         minimum = value.get("minimum")
     if not finite(share):
         return None, False
-    text = f"AI in at least {share * 100:.0f}% of changes after adoption"
+    text = (f"AI in {share * 100:.0f}% of {items} after adoption" if items
+            else f"AI in at least {share * 100:.0f}% of changes after adoption")
     low = finite(minimum) and share < minimum
     if finite(minimum):
         text += f" ({minimum * 100:.0f}% needed to credit AI)"
@@ -129,7 +132,8 @@ def _from_verdict(e: Mapping[str, Any], own_titles: bool = False) -> VerdictRow:
     status = str(e.get("status") or "")
     badge, tone = STATUS.get(status, NO_STATUS)
     h = e.get("headline") if isinstance(e.get("headline"), Mapping) else {}
-    exposure, low = _exposure(e.get("exposure"))
+    loop_items = ("runs" if key.startswith(("run_", "turnaround_")) else "cases") if own_titles else None
+    exposure, low = _exposure(e.get("exposure"), loop_items)
     agreement = e.get("agreement") if isinstance(e.get("agreement"), Mapping) else {}
     spread = None
     if finite(agreement.get("low")) and finite(agreement.get("high")) and agreement.get("specifications"):

@@ -9,6 +9,8 @@ measures it). Routes:
 - `/report?FILTERS`: the HTML report of the slice;
 - `/api/report?FILTERS`: exactly what `loopmeter report --json FILTERS` prints;
 - `/api/changes?week=YYYY-MM-DD&FILTERS`: that week's changes (drill-down);
+- `/api/loops?FILTERS`: each event log's and MLflow experiment's row and verdict rows, as the HTML
+  report shows them (report/loop_view.py), from the same cached document as `/api/report`;
 - `/api/filters`: the repositories, teams and agents to choose from;
 - `/api/fingerprint`: changes when the store does (the page polls it to refresh itself).
 
@@ -35,6 +37,7 @@ from .. import api
 from ..config import Config
 from ..errors import ConfigError, LoopmeterError, NoData, StoreError
 from ..report.document import to_json
+from ..report.loop_view import loops_document
 from . import page, query
 from .cache import DocumentCache, fingerprint
 
@@ -127,6 +130,15 @@ class Dashboard(ThreadingHTTPServer):
             return Body(page.report_page(doc, rows))
 
         return self.cache.get(("page", filters), fp, build)
+
+    def loops_json(self, filters: query.Filters) -> Body:
+        fp = self.fingerprint()
+
+        def build():
+            _, doc, _ = self._view(filters, fp)
+            return Body(to_json(loops_document(doc)).encode())
+
+        return self.cache.get(("loops", filters), fp, build)
 
     def week_json(self, filters: query.Filters, week) -> Body:
         def build():
@@ -277,6 +289,9 @@ class _Handler(BaseHTTPRequestHandler):
             filters, _ = query.parse(url.query)
             body, _, fp = self.server.report(filters)
             return self._send(200, body, JSON, headers={"X-Loopmeter-Fingerprint": fp})
+        if path == "/api/loops":
+            filters, _ = query.parse(url.query)
+            return self._send(200, self.server.loops_json(filters), JSON)
         if path == "/api/changes":
             filters, extra = query.parse(url.query, allow=("repo", "team", "agent", "from", "to", "week"))
             return self._send(200, self.server.week_json(filters, extra["week"]), JSON)

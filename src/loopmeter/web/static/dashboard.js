@@ -163,6 +163,63 @@ function renderLift(doc) {
     + ". Green: better for the team, red: worse, when the interval excludes no change.";
 }
 
+// The loop rows of /api/loops (report/loop_view.py): label and format of each number, in order.
+const LOOP_NUMBERS = {
+  done: ["done cases", fmtInt], open: ["open", fmtInt], cycle_p50_hours: ["cycle time, median", fmtHours],
+  cycle_p85_hours: ["85th percentile", fmtHours], weeks: ["calendar weeks", fmtInt], validated_per_week: ["validated / week", fmtRate],
+  waiting_share: ["waiting share", fmtPct], ai_share: ["AI-handled", fmtPct],
+  runs: ["runs", fmtInt], runs_per_week: ["runs / week", fmtRate],
+  run_p50_minutes: ["run, median", fmtMinutes], run_p85_minutes: ["85th percentile", fmtMinutes],
+  turnaround_p50_minutes: ["turnaround, median", fmtMinutes], turnaround_p85_minutes: ["85th percentile", fmtMinutes],
+  failed_share: ["failed", fmtPct], agent_share: ["agent-launched", fmtPct], improvements: ["improvements", fmtInt],
+};
+function fmtRate(v) { return v === null || v === undefined ? "—" : Number(v).toFixed(2); }
+function fmtMinutes(m) { return m === null || m === undefined ? "unknown" : fmtHours(m / 60); }
+
+function loopBox(row) {
+  const box = el("article", null, "loop");
+  box.dataset.kind = row.kind;
+  box.dataset.name = row.name;
+  box.appendChild(el("h3", row.name + " (" + row.kind + ")"));
+  const dl = el("dl");
+  for (const [k, v] of Object.entries(row.numbers || {})) {
+    const [label, fmt] = LOOP_NUMBERS[k] || [k, String];
+    const d = el("div");
+    d.appendChild(el("dt", label));
+    d.appendChild(el("dd", fmt(v)));
+    dl.appendChild(d);
+  }
+  box.appendChild(dl);
+  box.appendChild(el("p", "Adoption: " + (row.adoption || row.adoption_missing || "none found")
+    + (row.dates ? "; cut to " + row.dates : ""), "note adoption"));
+  const ul = el("ul");
+  for (const v of row.verdict || []) {
+    const li = el("li");
+    li.dataset.status = v.status || "none";
+    li.appendChild(el("span", v.badge, "badge " + v.tone));
+    li.appendChild(el("strong", v.label));
+    if (v.ratio) li.appendChild(el("span", " " + v.ratio + " " + v.compares + (v.interval ? ", 95% interval " + v.interval : "")));
+    li.appendChild(el("div", v.sentence, "note sentence"));
+    ul.appendChild(li);
+  }
+  box.appendChild(ul);
+  return box;
+}
+
+async function loadLoops() {  // after the rest of the view: the same cached document, reshaped
+  try {
+    renderLoops(await getJSON("/api/loops", currentQuery()));
+  } catch (e) {
+    setStatus("Could not show the event logs and experiments: " + e.message, true);
+  }
+}
+
+function renderLoops(loops) {
+  const rows = (loops.event_logs || []).concat(loops.experiments || []);
+  $("loops").hidden = rows.length === 0;
+  $("loop-list").replaceChildren(...rows.map(loopBox));
+}
+
 function mondayOf(iso) { return new Date(iso + "T00:00:00Z"); }
 function isoDay(d) { return d.toISOString().slice(0, 10); }
 
@@ -210,6 +267,7 @@ function webUrl(doc, change) {  // the PR or commit page, when the repository's 
 
 async function openWeek(weekStart) {
   state.week = weekStart;
+  const call = state.weekCall = (state.weekCall || 0) + 1;  // only the latest call fills the table
   for (const tr of $("weeks").tBodies[0].rows) tr.classList.toggle("chosen", tr.dataset.week === weekStart);
   const box = $("week-box");
   box.hidden = false;
@@ -218,6 +276,8 @@ async function openWeek(weekStart) {
   body.replaceChildren();
   try {
     const res = await getJSON("/api/changes", currentQuery({ week: weekStart }));
+    if (call !== state.weekCall) return;
+    body.replaceChildren();
     if (res.changes.length === 0) {
       const tr = el("tr");
       const td = el("td", "No change landed in this week.");
@@ -304,6 +364,7 @@ async function loadReport() {
     setStatus("As of " + doc.as_of + " (" + doc.as_of_rule + "); refreshed " + new Date().toLocaleTimeString() + ".");
     if (state.week) openWeek(state.week);
     if ($("agents-box").open) renderAgents();
+    loadLoops();
   } catch (e) {
     setStatus(e.message, true);
   }
