@@ -58,10 +58,10 @@ def _json_path(key: str) -> str:
 def resource_kinds(store: Store, log: str, settings: LogSettings) -> pd.DataFrame:
     """actor_id, name, kind, agent of every resource that performed an event of `log`."""
     df = store.con.execute(
-        """select distinct e.actor_id, a.name, a.kind, a.agent
-           from events e join event_log_items li on li.item_id = e.item_id
-           left join actors a on a.actor_id = e.actor_id
-           where li.log = ? and e.actor_id is not null order by e.actor_id""", [log]).df()
+        """select d.actor_id, a.name, a.kind, a.agent
+           from (select distinct e.actor_id from events e join event_log_items li on li.item_id = e.item_id
+                 where li.log = ? and e.actor_id is not null) d
+           left join actors a on a.actor_id = d.actor_id order by d.actor_id""", [log]).df()
     kinds = [settings.kind_of(n, k) for n, k in zip(df["name"], df["kind"])]
     df["kind"] = [k for k, _ in kinds]
     df["agent"] = [g if g is not None else old for (_, g), old in zip(kinds, df["agent"])]
