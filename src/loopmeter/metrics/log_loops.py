@@ -19,6 +19,9 @@ For each case of log L (settings from loopmeter.toml `[[log]]`, log_settings.py)
   are counted apart, as `bot_handled`: automation is not AI).
 
 Weeks are ISO weeks (Monday start, UTC) of the done time. Percentiles are linear (as everywhere).
+A case's events are ordered by time, activity, resource id: ties in time resolve the same way on
+every run (an event's successor; the closing resource is the first event at the done time, an
+open case's last event).
 """
 
 from __future__ import annotations

@@ -181,17 +181,17 @@ def _load(con, source: str, *, name, path, prefix, mapping, ids, cell, ts, actor
     with transaction(con):
         con.execute(rf"""
             create temp table csv_groups as
-            select item_id, any_value(case_value) as case_value, actor, min(ts) as first_ts, max(ts) as last_ts,
-                   count(*) as n, count_if(bad) as n_bad, grouping(item_id) as by_actor
+            select case_value, actor, min(ts) as first_ts, max(ts) as last_ts,
+                   count(*) as n, count_if(bad) as n_bad, grouping(case_value) as by_actor
             from (
-                select {_lit(prefix)} || case_value as item_id, case_value, actor, ts, {bad} as bad
+                select case_value, actor, ts, {bad} as bad
                 from (
                     select {cell(mapping.case)} as case_value, {cell(mapping.activity)} as activity,
                            {actor} as actor, {_time(ts)} as ts, ({ragged}) as ragged
                     from {source}
                 )
             )
-            group by grouping sets ((item_id), (actor))""")
+            group by grouping sets ((case_value), (actor))""")
         (n_bad, n_events) = con.execute(
             "select sum(n_bad), sum(n) from csv_groups where by_actor = 0").fetchone()
         if n_bad:
@@ -214,7 +214,8 @@ def _load(con, source: str, *, name, path, prefix, mapping, ids, cell, ts, actor
                 left join csv_actor_ids m on m.actor = r.actor""")
             con.execute(f"""
                 create temp table new_items as
-                select item_id, {_lit('events:' + name)} as source, 'case' as kind, null::varchar as repo,
+                select {_lit(prefix)} || case_value as item_id, {_lit('events:' + name)} as source, 'case' as kind,
+                       null::varchar as repo,
                        null::varchar as team, case_value as title, first_ts as created_at,
                        first_ts as started_at, last_ts as done_at, 'closed' as state, null::bigint as size_lines,
                        null::varchar as author_id, {_lit('{"log": ')} || to_json({_lit(name)}) || '}}' as attrs
