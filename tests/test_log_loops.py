@@ -206,3 +206,24 @@ def test_team_cluster_comes_from_the_cases_team_attribute(tmp_path: Path):
         df, _ = case_frame(store, "desk", LogSettings(end=("close",), cluster="team", team_attribute="squad"), LogWindow(7))
     assert dict(zip(df["item_id"], df["cluster"])) == {"events:desk:A": "red", "events:desk:B": "(no team)"}
     assert dict(zip(df["item_id"], df["cycle_hours"])) == {"events:desk:A": 5.0, "events:desk:B": 1.0}
+
+
+def test_a_store_connection_never_draws_duckdb_progress_on_stdout(store: Path, monkeypatch):
+    # A query past two seconds (a ten-million-event log's per-case query) drew DuckDB's progress
+    # bar into `report --json`'s document wherever the client had it on. Here it is on, and shown
+    # at once, for every connection the store makes: the store must turn it off.
+    import duckdb
+
+    from loopmeter.store import db
+
+    real = duckdb.connect
+
+    def connect(*a, **k):
+        con = real(*a, **k)
+        con.execute("set enable_progress_bar = true; set progress_bar_time = 0")
+        return con
+
+    monkeypatch.setattr(db.duckdb, "connect", connect)
+    for open_ in (lambda: Store.open(store), lambda: Store.open_read(store)):
+        with open_() as s:
+            assert s.con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
