@@ -19,8 +19,9 @@ rusage (os.wait4):
             (checkpointed). Not a target: what any ingest that keeps every event in DuckDB pays
             at least, printed so the ingest's distance from it can be read beside the target's.
   ingest    `loopmeter ingest --events FILE --log-name bench --actor resource --store NEW`
-  report    `loopmeter report --json --store NEW > /dev/null` (with the loopmeter.toml above: end,
-            rework and waiting activities, agent resources; every work-loop key and both lift designs)
+  report    `loopmeter report --json --store NEW > report.json` (with the loopmeter.toml above: end,
+            rework and waiting activities, agent resources; every work-loop key and both lift
+            designs); the side fails unless report.json is one JSON document with the log's loop
 
 Targets (issue 12): ingest <= 2.0x the baseline's wall time and <= 1 GB peak; report <= 10 s and
 <= 2 GB. Exits 0 (a measurement) unless --check is given and a target is missed.
@@ -29,6 +30,7 @@ Targets (issue 12): ingest <= 2.0x the baseline's wall time and <= 1 GB peak; re
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -120,12 +122,13 @@ def generate(path: Path, cases: int, per_case: int) -> None:
     con.close()
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, float, float, int, str]:
+def run(cmd: list[str], cwd: Path, stdout: Path | None = None) -> tuple[float, float, float, int, str]:
     """(wall seconds, CPU seconds, peak MB, exit code, stderr tail) of one child, from os.wait4's
-    rusage (CPU = user + system: on a shared machine the wall time also measures the neighbours)."""
-    with tempfile.TemporaryFile("w+") as err:
+    rusage (CPU = user + system: on a shared machine the wall time also measures the neighbours).
+    The child's stdout goes to `stdout` when given, else nowhere."""
+    with tempfile.TemporaryFile("w+") as err, (stdout.open("w") if stdout else open(os.devnull, "w")) as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, text=True)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -170,7 +173,16 @@ def main() -> int:
             store.unlink()
         ing = run([py, "-c", _WRAPPER, "ingest", "--events", str(log), "--log-name", "bench", "--actor", "resource",
                    "--store", str(store)], work)
-        rep = run([py, "-c", _WRAPPER, "report", "--json", "--store", str(store)], work) if ing[3] == 0 else None
+        doc = work / "report.json"
+        rep = run([py, "-c", _WRAPPER, "report", "--json", "--store", str(store)], work, doc) if ing[3] == 0 else None
+        if rep is not None and rep[3] == 0:
+            # The document a user gets must be one JSON document holding the log's loop (a
+            # progress bar drawn into stdout once made it unreadable).
+            try:
+                logs = json.loads(doc.read_text())["event_logs"]
+                assert [g["name"] for g in logs] == ["bench"] and logs[0]["events"] == n_events and "lift" in logs[0]
+            except (ValueError, KeyError, AssertionError) as e:
+                rep = (*rep[:3], 1, f"report --json did not print the log's document ({type(e).__name__}: {e})"[:800])
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
