@@ -20,8 +20,9 @@ For each case of log L (settings from loopmeter.toml `[[log]]`, log_settings.py)
 
 Weeks are ISO weeks (Monday start, UTC) of the done time. Percentiles are linear (as everywhere).
 A case's events are ordered by time, activity, resource id: ties in time resolve the same way on
-every run (an event's successor; the closing resource is the first event at the done time, an
-open case's last event).
+every run (an event's successor; the resource that closed a case is the one of its done event, the
+first `end` event at the done time, or of its first event at that time when no `end` is set; an
+open case's is its last event's).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
         done, done_level = (f"min(ts) filter (where {_in_list('act', ends)} and ts >= coalesce(start_ts, ts)) "
                             "over (partition by case_no)"), 2
     rework_after = f"ts > done_ts and ts <= done_ts + to_days({int(window.days)})" if ends else "true"
+    closing = _in_list("act", ends) if ends else "true"  # the done event is an end event when there are any
     if settings.waiting:
         wait_gap = _in_list("act", settings.waiting)
         rule = "activities"
@@ -128,7 +130,8 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
                coalesce(bool_or(k.kind = 'agent' and ts <= done_ts), false) as ai,
                coalesce(bool_or(k.kind = 'bot' and ts <= done_ts), false) as bot,
                max(ts) as last_ts,
-               coalesce(arg_min(ev2.actor_id, seq) filter (where ts = done_ts), arg_max(ev2.actor_id, seq)) as resource
+               coalesce(arg_min(ev2.actor_id, seq) filter (where ts = done_ts and {closing}),
+                        arg_max(ev2.actor_id, seq)) as resource
                {", min(event_team) as event_team" if by_team else ""}
         from ev2 left join log_resource_kinds k on k.actor_id = ev2.actor_id
         group by case_no
