@@ -116,8 +116,9 @@ def ingest_csv(store: Store, *, name: str, path: str | Path, mapping: Mapping, i
     con = store.con
     con.execute("set enable_progress_bar = false")  # the CLI prints its own summary
     (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
-    # The staged file spills to disk under the store's small default cap, which costs more CPU
-    # than the parsing; a larger cap for this one load keeps the whole ingest under 1 GB.
+    # A large log's case grouping (a million cases for ten million events) and the insert's row
+    # groups outgrow the store's small default cap; this load's own cap keeps the whole ingest
+    # under 1 GB (~830 MB peak at 10M events, bench/event_log_report.py).
     con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_INGEST_MEMORY', '600MB')}'")
     try:
         return _attempts(con, source, name=name, path=path, prefix=prefix, mapping=mapping, ids=ids, cell=cell,
