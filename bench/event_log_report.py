@@ -14,9 +14,14 @@ Sides, each a fresh child process, wall time from spawn to exit, CPU time and pe
 rusage (os.wait4):
   baseline  python -c: duckdb.connect(); read_csv(FILE) grouped by case into per-case first/last
             times and event counts, the result counted (DuckDB's defaults: all cores, 80% memory).
+  floor     python -c: DuckDB alone storing the file: read_csv(FILE) into a table of a new database
+            file (every column, types detected) and its per-case spans into a second, then closed
+            (checkpointed). Not a target: what any ingest that keeps every event in DuckDB pays
+            at least, printed so the ingest's distance from it can be read beside the target's.
   ingest    `loopmeter ingest --events FILE --log-name bench --actor resource --store NEW`
-  report    `loopmeter report --json --store NEW > /dev/null` (with the loopmeter.toml above: end,
-            rework and waiting activities, agent resources; every work-loop key and both lift designs)
+  report    `loopmeter report --json --store NEW > report.json` (with the loopmeter.toml above: end,
+            rework and waiting activities, agent resources; every work-loop key and both lift
+            designs); the side fails unless report.json is one JSON document with the log's loop
 
 Targets (issue 12): ingest <= 2.0x the baseline's wall time and <= 1 GB peak; report <= 10 s and
 <= 2 GB. Exits 0 (a measurement) unless --check is given and a target is missed.
@@ -25,6 +30,7 @@ Targets (issue 12): ingest <= 2.0x the baseline's wall time and <= 1 GB peak; re
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -53,6 +59,25 @@ con = duckdb.connect()
 print(con.execute('''select count(*), sum(n), max(last - first) from (
     select "case", min(timestamp) as first, max(timestamp) as last, count(*) as n
     from read_csv(?) group by "case")''', [sys.argv[1]]).fetchone())
+"""
+
+_FLOOR = r"""
+import sys, duckdb
+con = duckdb.connect(sys.argv[2])
+con.execute("create table events as select * from read_csv(?)", [sys.argv[1]])
+con.execute('create table spans as select "case", min(timestamp) as first, max(timestamp) as last, count(*) as n '
+            'from events group by "case"')
+con.close()
+"""
+
+# Generation runs in its own process: the parent stays small, so a child's peak RSS is its own
+# (a child started by vfork reports its parent's peak as its own maximum when that is larger).
+_GENERATE = r"""
+import sys
+sys.path.insert(0, sys.argv[4])
+from event_log_report import generate
+from pathlib import Path
+generate(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
 """
 
 TOML = """[[log]]
@@ -97,12 +122,13 @@ def generate(path: Path, cases: int, per_case: int) -> None:
     con.close()
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, float, float, int, str]:
+def run(cmd: list[str], cwd: Path, stdout: Path | None = None) -> tuple[float, float, float, int, str]:
     """(wall seconds, CPU seconds, peak MB, exit code, stderr tail) of one child, from os.wait4's
-    rusage (CPU = user + system: on a shared machine the wall time also measures the neighbours)."""
-    with tempfile.TemporaryFile("w+") as err:
+    rusage (CPU = user + system: on a shared machine the wall time also measures the neighbours).
+    The child's stdout goes to `stdout` when given, else nowhere."""
+    with tempfile.TemporaryFile("w+") as err, (stdout.open("w") if stdout else open(os.devnull, "w")) as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, text=True)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -129,7 +155,8 @@ def main() -> int:
     try:
         t0 = time.perf_counter()
         if not log.exists():
-            generate(log, args.cases, args.events_per_case)
+            subprocess.run([sys.executable, "-c", _GENERATE, str(log), str(args.cases), str(args.events_per_case),
+                            str(Path(__file__).resolve().parent)], check=True)
         print(f"log: {args.cases:,} cases, {n_events:,} events, {log.stat().st_size / 1e6:,.0f} MB "
               f"(generated in {time.perf_counter() - t0:.1f} s)  cores: {os.cpu_count()}", flush=True)
         # Warm the page cache for both sides alike.
@@ -138,11 +165,24 @@ def main() -> int:
                 pass
         py = sys.executable
         base = run([py, "-c", _BASELINE, str(log)], work)
+        floor_db = work / "floor.duckdb"
+        floor_db.unlink(missing_ok=True)
+        floor = run([py, "-c", _FLOOR, str(log), str(floor_db)], work)
+        floor_db.unlink(missing_ok=True)
         if store.exists():
             store.unlink()
         ing = run([py, "-c", _WRAPPER, "ingest", "--events", str(log), "--log-name", "bench", "--actor", "resource",
                    "--store", str(store)], work)
-        rep = run([py, "-c", _WRAPPER, "report", "--json", "--store", str(store)], work) if ing[3] == 0 else None
+        doc = work / "report.json"
+        rep = run([py, "-c", _WRAPPER, "report", "--json", "--store", str(store)], work, doc) if ing[3] == 0 else None
+        if rep is not None and rep[3] == 0:
+            # The document a user gets must be one JSON document holding the log's loop (a
+            # progress bar drawn into stdout once made it unreadable).
+            try:
+                logs = json.loads(doc.read_text())["event_logs"]
+                assert [g["name"] for g in logs] == ["bench"] and logs[0]["events"] == n_events and "lift" in logs[0]
+            except (ValueError, KeyError, AssertionError) as e:
+                rep = (*rep[:3], 1, f"report --json did not print the log's document ({type(e).__name__}: {e})"[:800])
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -153,11 +193,16 @@ def main() -> int:
     if base[3] != 0:
         print(f"baseline failed: {base[4]}")
         return 1
+    print(f"{'floor':<10}{floor[0]:>9.1f}{floor[1]:>9.1f}{floor[2]:>10.0f}  (DuckDB read_csv into a table + spans, "
+          f"written to a file; {floor[0] / base[0]:.2f}x wall, {floor[1] / base[1]:.2f}x CPU of the baseline)")
+    if floor[3] != 0:
+        print(f"floor failed: {floor[4]}")
     ratio, cpu_ratio = ing[0] / base[0], ing[1] / base[1]
     good = ing[3] == 0 and ratio <= INGEST_RATIO and ing[2] <= INGEST_PEAK_MB
     ok &= good
     print(f"{'ingest':<10}{ing[0]:>9.1f}{ing[1]:>9.1f}{ing[2]:>10.0f}  wall ratio {ratio:.2f}x (<= {INGEST_RATIO}x; "
-          f"CPU ratio {cpu_ratio:.2f}x), peak <= {INGEST_PEAK_MB:.0f} MB: {'PASS' if good else 'FAIL'}")
+          f"CPU ratio {cpu_ratio:.2f}x; {ing[1] / floor[1]:.2f}x the floor's CPU), peak <= {INGEST_PEAK_MB:.0f} MB: "
+          f"{'PASS' if good else 'FAIL'}")
     if ing[3] != 0:
         print(f"ingest failed: {ing[4]}")
     if rep is not None:

@@ -71,3 +71,26 @@ def test_a_file_needing_the_readers_judgment_goes_to_the_reader(tmp_path: Path, 
     summary = api.ingest_events(p, store_path=s, log_name="l", mapping=Mapping(actor="actor"))
     assert summary.events == 7
     assert [sk.where for sk in summary.skipped] == ["line 10"]  # the reader's line number
+
+
+def test_times_in_the_common_form_and_its_neighbours_read_alike_on_both_paths(tmp_path: Path, monkeypatch):
+    # The common form (cast directly) with and without Z, with a space for the T, and the forms
+    # beside it that take the full pattern: fractions, an offset, minutes only.
+    extra = ("D,open,2024-01-06T00:00:00,ann,,\nD,work,2024-01-06 01:00:00Z,ann,,\n"
+             "D,work,2024-01-06T02:00:00.25Z,ann,,\nD,work,2024-01-06T05:00:00+02:00,ann,,\n"
+             "D,close,2024-01-06 04:30,ann,,\n")
+    fast, s1, tried = _ingest(tmp_path, CLEAN + extra, True, monkeypatch)
+    assert tried and tried[0] is not None
+    slow, s2, _ = _ingest(tmp_path, CLEAN + extra, False, monkeypatch)
+    assert fast == slow and s1.events == s2.events == 12
+    d = [r for r in fast["events"] if r[0].endswith(":D")]
+    assert [r[1].isoformat() for r in d] == ["2024-01-06T00:00:00", "2024-01-06T01:00:00", "2024-01-06T02:00:00.250000",
+                                            "2024-01-06T03:00:00", "2024-01-06T04:30:00"]
+
+
+@pytest.mark.parametrize("cell", ["open\t", "\topen", "open\r"])
+def test_a_value_with_other_whitespace_at_an_end_goes_to_the_reader(tmp_path: Path, monkeypatch, cell: str):
+    extra = f'D,"{cell}",2024-01-06T00:00:00Z,ann,,\n'
+    fast, s1, tried = _ingest(tmp_path, CLEAN + extra, True, monkeypatch)
+    assert tried == [None]  # the reader stripped it, as it strips every value
+    assert ("events:l:D", "open") in {(r[0], r[2]) for r in fast["events"]}

@@ -206,3 +206,52 @@ def test_team_cluster_comes_from_the_cases_team_attribute(tmp_path: Path):
         df, _ = case_frame(store, "desk", LogSettings(end=("close",), cluster="team", team_attribute="squad"), LogWindow(7))
     assert dict(zip(df["item_id"], df["cluster"])) == {"events:desk:A": "red", "events:desk:B": "(no team)"}
     assert dict(zip(df["item_id"], df["cycle_hours"])) == {"events:desk:A": 5.0, "events:desk:B": 1.0}
+
+
+def test_a_store_connection_never_draws_duckdb_progress_on_stdout(store: Path, monkeypatch):
+    # A query past two seconds (a ten-million-event log's per-case query) drew DuckDB's progress
+    # bar into `report --json`'s document wherever the client had it on. Here it is on, and shown
+    # at once, for every connection the store makes: the store must turn it off.
+    import duckdb
+
+    from loopmeter.store import db
+
+    real = duckdb.connect
+
+    def connect(*a, **k):
+        con = real(*a, **k)
+        con.execute("set enable_progress_bar = true; set progress_bar_time = 0")
+        return con
+
+    monkeypatch.setattr(db.duckdb, "connect", connect)
+    for open_ in (lambda: Store.open(store), lambda: Store.open_read(store)):
+        with open_() as s:
+            assert s.con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
+
+
+def test_events_at_the_same_time_are_ordered_by_activity_then_resource(tmp_path: Path):
+    # T: Approve (amy) and Pending (bob) both at 02:00: Approve sorts first, so Pending is the last
+    # event at 02:00 and waits until the next time, 05:00: 3 h (the other order would make it 0).
+    # Archive (amy) and Close (zed) both at 05:00, the done time: the case was closed by the done
+    # event, Close, so by zed, though Archive sorts first. U: no end events configured below, so
+    # done is the last time, 03:00, where Close (zed) sorts before Note (amy): zed again.
+    p = tmp_path / "t.csv"
+    p.write_text("case,activity,timestamp,resource\n"
+                 "T,Open,2024-01-01T00:00:00Z,ann\nT,Pending,2024-01-01T02:00:00Z,bob\n"
+                 "T,Approve,2024-01-01T02:00:00Z,amy\nT,Close,2024-01-01T05:00:00Z,zed\n"
+                 "T,Archive,2024-01-01T05:00:00Z,amy\n"
+                 "U,Open,2024-01-02T00:00:00Z,ann\nU,Note,2024-01-02T03:00:00Z,amy\n"
+                 "U,Close,2024-01-02T03:00:00Z,zed\n")
+    s = tmp_path / "s.duckdb"
+    api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
+    from loopmeter.metrics.log_loops import case_frame
+
+    with Store.open(s, create=False, read_only=True) as st:
+        names = dict(st.con.execute("select actor_id, name from actors").fetchall())
+        ended = LogSettings(name="desk", end=("close",), waiting=("pending",))
+        df, _ = case_frame(st, "desk", ended, LogWindow(7))
+        t = df.set_index("item_id").loc["events:desk:T"]
+        assert (t["cycle_hours"], t["waiting_hours"], names[t["resource"]]) == (5.0, 3.0, "zed")
+        df, _ = case_frame(st, "desk", LogSettings(name="desk"), LogWindow(7))
+        u = df.set_index("item_id").loc["events:desk:U"]
+        assert (u["cycle_hours"], names[u["resource"]]) == (3.0, "zed")

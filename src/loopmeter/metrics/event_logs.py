@@ -17,11 +17,13 @@ _QUERY = f"""
 with members as (
     select li.log, li.item_id from event_log_items li join items i on i.item_id = li.item_id
 ),
+-- Events grouped by item first: joining a million cases to ten million events and grouping the
+-- join cost half as much again.
 spans as (
-    select m.log, m.item_id, count(e.ts) as n_events,
-           epoch(max(e.ts) - min(e.ts)) / 3600.0 as hours
-    from members m left join events e on e.item_id = m.item_id
-    group by m.log, m.item_id
+    select m.log, m.item_id, coalesce(s.n_events, 0) as n_events, s.hours
+    from members m left join (
+        select item_id, count(ts) as n_events, epoch(max(ts) - min(ts)) / 3600.0 as hours
+        from events group by item_id) s on s.item_id = m.item_id
 )
 select l.name, l.format, count(s.item_id) as cases, coalesce(sum(s.n_events), 0) as events,
        l.skipped_rows, l.skipped_reasons,

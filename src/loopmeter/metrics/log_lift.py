@@ -155,10 +155,16 @@ def ai_vs_human(df: pd.DataFrame, *, cluster: str, seed: int, n_boot: int) -> di
     return out
 
 
+#: The case frame's columns the designs read: each design filters the frame several times, and
+#: leaving out the text columns (item id, resource, team) makes every filter's copy cheap.
+COLUMNS = ("done", "done_ts", "week", "cycle_hours", "cluster", "ai", "bot", "bot_closed", "validated", "pending")
+
+
 def log_lift(df: pd.DataFrame, adoption_date: date | None, *, cluster: str = "resource", seed: int = 0,
              n_boot: int = 2000, source: str = "given") -> dict:
     """Both designs for one log's case frame (metrics/log_loops.py `case_frame`); `source` says
     where a given adoption date came from ("given", "loopmeter.toml")."""
+    df = df[[c for c in COLUMNS if c in df.columns]]
     return json_ready({"designs": [before_after(df, adoption_date, cluster=cluster, seed=seed, n_boot=n_boot,
                                                 source=source),
                                    ai_vs_human(df, cluster=cluster, seed=seed, n_boot=n_boot)]})

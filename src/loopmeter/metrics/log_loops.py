@@ -19,6 +19,10 @@ For each case of log L (settings from loopmeter.toml `[[log]]`, log_settings.py)
   are counted apart, as `bot_handled`: automation is not AI).
 
 Weeks are ISO weeks (Monday start, UTC) of the done time. Percentiles are linear (as everywhere).
+A case's events are ordered by time, activity, resource id: ties in time resolve the same way on
+every run (an event's successor; the resource that closed a case is the one of its done event, the
+first `end` event at the done time, or of its first event at that time when no `end` is set; an
+open case's is its last event's).
 """
 
 from __future__ import annotations
@@ -82,76 +86,90 @@ def _json_path(key: str) -> str:
 def resource_kinds(store: Store, log: str, settings: LogSettings) -> pd.DataFrame:
     """actor_id, name, kind, agent of every resource that performed an event of `log`."""
     df = store.con.execute(
-        """select distinct e.actor_id, a.name, a.kind, a.agent
-           from events e join event_log_items li on li.item_id = e.item_id
-           left join actors a on a.actor_id = e.actor_id
-           where li.log = ? and e.actor_id is not null order by e.actor_id""", [log]).df()
+        """select d.actor_id, a.name, a.kind, a.agent
+           from (select distinct e.actor_id from events e join event_log_items li on li.item_id = e.item_id
+                 where li.log = ? and e.actor_id is not null) d
+           left join actors a on a.actor_id = d.actor_id order by d.actor_id""", [log]).df()
     kinds = [settings.kind_of(n, k) for n, k in zip(df["name"], df["kind"])]
     df["kind"] = [k for k, _ in kinds]
     df["agent"] = [g if g is not None else old for (_, g), old in zip(kinds, df["agent"])]
     return df
 
 
-def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow) -> tuple[pd.DataFrame, datetime | None]:
+def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
+               kinds: pd.DataFrame | None = None) -> tuple[pd.DataFrame, datetime | None]:
     """One row per case: item_id, start, done, cycle_hours, waiting_hours, reworked, ai, bot,
-    cluster, resource; and the as-of the log is judged from."""
-    kinds = resource_kinds(store, log, settings)
+    cluster, resource; and the as-of the log is judged from. `kinds`: `resource_kinds` of the log,
+    when the caller has them already.
+
+    One query, one sort: every event of the log is ordered within its case once (the window `w`,
+    which gives each event its successor and, over the whole case, the case's start and done), and
+    the cases are then one GROUP BY with no join back to the events. A case is partitioned by its
+    `event_log_items` row number rather than its item id: the same partitions, but a fixed-width
+    key sorts in about two thirds of the time of a string that starts with the log's name."""
+    kinds = resource_kinds(store, log, settings) if kinds is None else kinds
     con = store.con
     con.register("log_resource_kinds", pa.table(
         {"actor_id": [str(a) for a in kinds["actor_id"]], "kind": [str(k) for k in kinds["kind"]]},
         schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())])))
-    start = f"min(ts) filter (where {_in_list('act', settings.start)})" if settings.start else "min(ts)"
+    whole = "over (w rows between unbounded preceding and unbounded following)"
+    start = f"min(e.ts) filter (where {_in_list('lower(e.activity)', settings.start)})" if settings.start else "min(e.ts)"
     ends = settings.end
-    done = (f"min(ev.ts) filter (where {_in_list('ev.act', ends)} and ev.ts >= coalesce(c.start_ts, ev.ts))" if ends
-            else "max(ev.ts)")
-    rework_after = "ev.ts > d.done_ts and ev.ts <= d.done_ts + to_days(?)" if ends else "true"
+    if not ends:
+        done, done_level = f"max(e.ts) {whole}", 1
+    elif not settings.start:  # the start is the first event: every end event is at or after it
+        done, done_level = f"min(e.ts) filter (where {_in_list('lower(e.activity)', ends)}) {whole}", 1
+    else:  # the first end event at or after the start: needs the start, so one level out (no sort)
+        done, done_level = (f"min(ts) filter (where {_in_list('act', ends)} and ts >= coalesce(start_ts, ts)) "
+                            "over (partition by case_no)"), 2
+    rework_after = f"ts > done_ts and ts <= done_ts + to_days({int(window.days)})" if ends else "true"
+    closing = _in_list("act", ends) if ends else "true"  # the done event is an end event when there are any
     if settings.waiting:
-        wait_gap = _in_list("ev.act", settings.waiting)
+        wait_gap = _in_list("act", settings.waiting)
         rule = "activities"
     else:
-        wait_gap = "ev.actor_id is not null and ev.next_actor is not null and ev.actor_id <> ev.next_actor"
+        wait_gap = "ev2.actor_id is not null and next_actor is not null and ev2.actor_id <> next_actor"
         rule = "handoff"
-    team = _json_path(settings.team_attribute)
-    if settings.cluster == "team":
-        team_sql = ("coalesce(json_extract_string(any_value(i.attrs), ?), min(json_extract_string(ev.attrs, ?)))",
-                    "left join items i on i.item_id = d.item_id")
-    else:  # only a team cluster needs the attributes; leaving them out keeps a large log's query small
-        team_sql = ("null::varchar", "")
+    team_key = _json_path(settings.team_attribute)
+    by_team = settings.cluster == "team"
     sql = f"""
     with ev as (
-        select e.item_id, e.ts, lower(e.activity) as act, e.actor_id{", e.attrs" if settings.cluster == "team" else ""},
-               lead(e.ts) over w as next_ts, lead(e.actor_id) over w as next_actor
+        select li.rowid as case_no, e.item_id, e.ts, lower(e.activity) as act, e.actor_id,
+               {"json_extract_string(e.attrs, $team_key) as event_team," if by_team else ""}
+               lead(e.ts) over w as next_ts,
+               {"lead(e.actor_id) over w as next_actor," if rule == "handoff" else ""}
+               row_number() over w as seq,
+               {start} {whole} as start_ts
+               {f", {done} as done_ts" if done_level == 1 else ""}
         from events e join event_log_items li on li.item_id = e.item_id
-        where li.log = ?
-        window w as (partition by e.item_id order by e.ts, e.activity, e.actor_id)
+        where li.log = $log
+        window w as (partition by li.rowid order by e.ts, e.activity, e.actor_id)
     ),
-    c as (select item_id, {start} as start_ts from ev group by item_id),
-    d as (
-        select ev.item_id, any_value(c.start_ts) as start_ts, {done} as done_ts,
-               arg_max(ev.actor_id, ev.ts) as last_actor, max(ev.ts) as last_ts
-        from ev join c using (item_id) group by ev.item_id
+    ev2 as (select *{f", {done} as done_ts" if done_level == 2 else ""} from ev),
+    cases as (
+        select any_value(item_id) as item_id, any_value(start_ts) as start_ts, any_value(done_ts) as done_ts,
+               coalesce(sum(epoch(next_ts - ts)) filter (
+                   where ({wait_gap}) and next_ts is not null and next_ts <= done_ts), 0) / 3600.0 as waiting_hours,
+               coalesce(bool_or({_in_list('act', settings.rework)} and {rework_after}), false) as reworked,
+               coalesce(bool_or(k.kind = 'agent' and ts <= done_ts), false) as ai,
+               coalesce(bool_or(k.kind = 'bot' and ts <= done_ts), false) as bot,
+               max(ts) as last_ts,
+               coalesce(arg_min(ev2.actor_id, seq) filter (where ts = done_ts and {closing}),
+                        arg_max(ev2.actor_id, seq)) as resource
+               {", min(event_team) as event_team" if by_team else ""}
+        from ev2 left join log_resource_kinds k on k.actor_id = ev2.actor_id
+        group by case_no
     )
-    select d.item_id, d.start_ts, d.done_ts,
-           epoch(d.done_ts - d.start_ts) / 3600.0 as cycle_hours,
-           coalesce(sum(epoch(ev.next_ts - ev.ts)) filter (
-               where ({wait_gap}) and ev.next_ts is not null and ev.next_ts <= d.done_ts), 0) / 3600.0 as waiting_hours,
-           coalesce(bool_or({_in_list('ev.act', settings.rework)} and {rework_after}), false) as reworked,
-           coalesce(bool_or(k.kind = 'agent' and ev.ts <= d.done_ts), false) as ai,
-           coalesce(bool_or(k.kind = 'bot' and ev.ts <= d.done_ts), false) as bot,
-           any_value(d.last_ts) as last_ts,
-           coalesce(arg_min(ev.actor_id, ev.ts) filter (where ev.ts = d.done_ts), any_value(d.last_actor)) as resource,
-           {team_sql[0]} as team
-    from d join ev using (item_id)
-    left join log_resource_kinds k on k.actor_id = ev.actor_id
-    {team_sql[1]}
-    group by d.item_id, d.start_ts, d.done_ts
-    order by d.item_id
+    select c.item_id, c.start_ts, c.done_ts, epoch(c.done_ts - c.start_ts) / 3600.0 as cycle_hours,
+           c.waiting_hours, c.reworked, c.ai, c.bot, c.last_ts, c.resource,
+           {"coalesce(json_extract_string(i.attrs, $team_key), c.event_team)" if by_team else "null::varchar"} as team,
+           date_trunc('week', c.done_ts) as week
+    from cases c {"left join items i on i.item_id = c.item_id" if by_team else ""}
+    order by c.item_id
     """
-    params: list = [log]
-    if ends:
-        params.append(window.days)
-    if settings.cluster == "team":
-        params += [team, team]
+    params: dict = {"log": log}
+    if by_team:
+        params["team_key"] = team_key
     (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
     # The per-case window over every event of a large log does not all spill to disk; the store's
     # small default cap is raised for this one query (LOOPMETER_REPORT_MEMORY, default 1.5 GB).
@@ -174,7 +192,7 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow)
     settled = df["done_ts"] <= horizon if horizon is not None else df["done"]
     df["pending"] = df["done"] & ~df["reworked"] & ~settled
     df["validated"] = df["done"] & ~df["reworked"] & settled
-    df["week"] = df["done_ts"].dt.to_period("W-SUN").dt.start_time
+    df["week"] = pd.to_datetime(df["week"]).astype("datetime64[ns]")  # the ISO (Monday) week of done; NaT when open
     return df, as_of
 
 
@@ -242,9 +260,9 @@ def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *
     from ..lift.loop_verdict import log_verdict
     from .log_lift import log_lift  # the lift needs the frame; kept apart as its own concept
 
-    df, as_of = case_frame(store, log, settings, window)
-    df = in_dates(df, window.since, window.until)
     kinds = resource_kinds(store, log, settings)
+    df, as_of = case_frame(store, log, settings, window, kinds)
+    df = in_dates(df, window.since, window.until)
     # A bot that closed the case did the work people would have; one that only touched it (a queue
     # or system account on every case) did not, and must not empty the human group of the lift.
     bots = set(kinds.loc[kinds["kind"] == "bot", "actor_id"].astype(str))

@@ -105,6 +105,9 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     # DuckDB would otherwise cache up to 80% of the machine's memory; loopmeter's working set is
     # small and larger intermediate results spill to disk, so a modest cap keeps the peak flat.
     con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_MEMORY_LIMIT', '256MB')}'")
+    # DuckDB draws a progress bar on stdout for any query past two seconds (a large event log's
+    # per-case query): it would land inside `report --json`'s document.
+    con.execute("set enable_progress_bar = false")
 
 
 class Store:

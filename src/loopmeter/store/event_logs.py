@@ -169,10 +169,11 @@ def write_log(store: Store, *, name: str, path: str, fmt: str, rows: Rows, skipp
 
 
 def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, skipped: list[Skipped],
-             merge: bool = False) -> LogSummary:
+             merge: bool = False, n_events: int | None = None) -> LogSummary:
     """Inside a transaction, with `new_items`, `new_events`, `new_links` and `new_actors` visible:
     put them in place of what log `name` wrote before (`merge`: of those of its items they hold
-    again), and record the log."""
+    again), and record the log. `n_events`: how many
+    rows `new_events` has, when the caller knows (it may be a view that reads a file again)."""
     # A log may replace what logs wrote, never what another source did (a restored OCEL export
     # holding git change items, say): that would silently swap the store's own data.
     taken = con.execute(
@@ -205,7 +206,8 @@ def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, 
                                   "(select item_id from event_log_items where log = ?)", [name]).fetchone()
     else:
         (n_items,) = con.execute("select count(*) from new_items").fetchone()
-        (n_events,) = con.execute("select count(*) from new_events").fetchone()
+        if n_events is None:
+            (n_events,) = con.execute("select count(*) from new_events").fetchone()
     sample = [{"where": s.where, "reason": s.reason} for s in skipped[:SKIPPED_SAMPLE]]
     con.execute(
         "insert or replace into event_logs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
