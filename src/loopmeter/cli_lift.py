@@ -24,9 +24,8 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
-from .lift.verdict import withheld
 from .report.lift_text import ci_text, estimator_name, sentence
-from .report.terminal import escape, render_verdict
+from .report.terminal import escape, render_verdict, withheld
 from .store.db import DEFAULT_STORE
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from . import ingest_durability
 from .attribution import Matcher
 from .errors import ConfigError
 from .sources import git as gitsrc
@@ -232,6 +233,10 @@ def ingest_git(
     register_repo(store, info, repo, pulls, tags)
     if total is None or total > size:
         store.release()
+    # A long history's durability pass runs in a second process while this one stores the commits.
+    beside = ingest_durability.start(store, info, repo, new_commits=total,
+                                     has_provenance=bool(ahead.notes or ahead.bad.count or traces is not None)
+                                     ) if durability else None
     progress.start(repo, total)
     ids = Identities(store.meta("salt") or "", matcher)
     fallback = ahead.fallback
@@ -289,7 +294,8 @@ def ingest_git(
         warnings.append(f"{repo}: {future} commits are dated in the future; their times are kept as recorded")
     if durability:
         progress.step("tracking line durability")
-        _track_lines(store, info, repo, progress)
+        if beside is None or not beside.finish(store):
+            _track_lines(store, info, repo, progress)
     store.set_meta(f"warnings:{repo}", json.dumps(warnings))
     for w in warnings:
         progress.note(w)
@@ -336,10 +342,7 @@ def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progr
     """The durability pass (sources/line_fates.py). It resumes from where the last pass stopped when
     that head is on the new head's first-parent line and the provenance is unchanged (only the new
     commits are read); otherwise it walks the whole first-parent line again."""
-    fp = store.con.execute(
-        "select count(*), coalesce(sum(ai_lines), 0), coalesce(sum(hash(sha || path || coalesce(ranges, ''))), 0) "
-        "from line_provenance where repo = ?", [repo]).fetchone()
-    prov_key = f"{fp[0]}:{fp[1]}:{fp[2]}"
+    prov_key = ingest_durability.provenance_key(store, repo)
     done = (store.meta(f"line_fates:{repo}") or "").split(":", 1)
     if done == [info.head_sha, prov_key]:
         return
