@@ -52,9 +52,9 @@ def _count_derivations(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = ingestion.derive_changes
 
-    def counting(store, repo, matcher):
+    def counting(store, repo, matcher, **known):
         seen.append(repo)
-        return real(store, repo, matcher)
+        return real(store, repo, matcher, **known)
 
     monkeypatch.setattr(ingestion, "derive_changes", counting)
     return seen
@@ -175,3 +175,29 @@ def test_a_history_read_by_the_reader_process_stores_exactly_the_rows_of_one_rea
     got, want = _every_table(two), _every_table(one)
     assert len(got["commits"]) == 23 and got["attributions"]
     assert got == want
+
+
+def test_a_new_repository_derived_from_its_rows_in_memory_equals_a_derivation_from_the_store(tmp_path, monkeypatch):
+    from conftest import build_demo
+    from loopmeter.attribution import Matcher
+    from loopmeter.store.changes import derive_changes
+
+    build_demo(tmp_path / "demo")  # merges, squashes with and without PR refs, a revert, a tag, a bot
+    _repo(tmp_path / "plain", n=4, who=("Bo", "bo@example.com"))
+    store = tmp_path / "s.duckdb"
+    given = []
+    real = ingestion.derive_changes
+
+    def spy(store_, repo, matcher, **known):
+        given.append((repo, known.get("commits") is not None))
+        return real(store_, repo, matcher, **known)
+
+    monkeypatch.setattr(ingestion, "derive_changes", spy)
+    api.ingest([tmp_path / "demo", tmp_path / "plain"], store_path=store)
+    assert given == [("demo", True), ("plain", True)]  # both new: derived without reading the store
+    in_memory = _every_table(store)
+    assert in_memory["items"] and any(r[0] == "git:demo:tag:v1.0" for r in in_memory["items"])
+    with Store.open(store) as s:
+        for repo in ("demo", "plain"):
+            derive_changes(s, repo, Matcher.load())  # from the stored commits, as a later ingest does
+    assert _every_table(store) == in_memory

@@ -28,7 +28,7 @@ from .errors import BadInput, ConfigError, NoData, StoreError, UnreadablePath
 from .ingestion import (IngestResult, Progress, batch_size, ingest_git, read_ahead, repo_keys, stored_tips,
                         unchanged_salt, write_ahead)
 from .sources.git import open_repository
-from .sources.git_set import refs_state
+from .sources.git_set import refs_state, state_of
 from .store.db import DEFAULT_STORE, Store, utcnow
 
 if TYPE_CHECKING:
@@ -105,10 +105,11 @@ def ingest(
         else:
             todo.append(p)
     # Every other path is checked before the store is opened: a bad path neither creates a store
-    # nor leaves one updated with only the repositories listed before it.
-    repos = [open_repository(p, branch) for p in todo]
-    for info in repos:
-        states[str(info.path)] = refs_state(info.path, salt=salt)
+    # nor leaves one updated with only the repositories listed before it. Two git calls each (its
+    # description, its refs), run by as many threads as cores: git does the work, not Python.
+    repos, refs = _open_all(todo, branch)
+    for info, r in zip(repos, refs):
+        states[str(info.path)] = state_of(r, salt=salt)
     if traces is not None:
         if len(repos) != 1:
             raise ConfigError("--traces: give exactly one repository with it (its records name that repository's commits)")
@@ -127,35 +128,50 @@ def ingest(
 
         keys = repo_keys(store, repos)
         previous = stored_tips(store)
+        # What the store held before, so a new repository is written and derived without asking it.
+        known_keys = {r[0] for r in store.con.execute("select repo from repos").fetchall()}
+        with_provenance = {r[0] for r in store.con.execute("select distinct repo from line_provenance").fetchall()}
+        salt_of_store = store.meta("salt") or ""
+        first_seen = {}
+        for i, k in enumerate(keys):
+            first_seen.setdefault(k, i)
         limit = batch_size()
         # Reader threads run git and parse its output for the repositories ahead while this thread
         # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
         # stays bounded (a prefetched history is at most one batch).
         workers = max(1, min(os.cpu_count() or 1, len(repos)))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
-        window = 2 * workers
+        # Up to this many repositories are read ahead; small ones already read are stored together,
+        # up to one batch of commits per set of statements (a statement costs milliseconds).
+        window = 8 * workers
         futures = {}
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
                 futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
-                                         pull_refs=pull_refs, limit=limit)
+                                         pull_refs=pull_refs, limit=limit, refs=refs[i] or b"")
 
         try:
             for i, info in enumerate(repos):
                 for j in range(i, i + window):
                     submit(j)
                 ahead = futures.pop(i).result()
+                if first_seen[keys[i]] == i:  # a path named twice is known to the store the second time
+                    ahead.fresh = keys[i] not in known_keys
+                    ahead.provenance = keys[i] in with_provenance
                 store.hold()
                 if ahead.written is None and ahead.commits is not None:
                     # This and the next small repositories already read: their commits in one go.
-                    small = [ahead]
+                    small, held = [ahead], len(ahead.commits)
                     for j in range(i + 1, min(i + window, len(repos))):
+                        if held >= limit:
+                            break
                         nxt = futures[j].result()
                         if nxt.commits is None:
                             break
                         small.append(nxt)
-                    write_ahead(store, small, matcher)
+                        held += len(nxt.commits)
+                    write_ahead(store, small, matcher, salt_of_store)
                 r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
                                durability=durability, relink=False, ahead=ahead)
                 long = not store.held  # a long history committed batch by batch: end the group with it
@@ -180,6 +196,26 @@ def ingest(
         if results:
             _relink_sessions(store)
         return _in_order(paths, skipped, results)
+
+
+def _open_all(paths: list, branch: str | None) -> tuple[list, list]:
+    """`open_repository` and `read_refs` of every path, in order; the first bad path raises."""
+    from .sources.git_set import read_refs
+
+    def one(p):
+        info = open_repository(p, branch)
+        return info, read_refs(info.path)
+
+    if len(paths) < 2:
+        out = [one(p) for p in paths]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(paths)),
+                                thread_name_prefix="loopmeter-open") as pool:
+            futures = [pool.submit(one, p) for p in paths]
+            out = [f.result() for f in futures]
+    return [o[0] for o in out], [o[1] for o in out]
 
 
 GROUP_COMMITS = 5000

@@ -11,16 +11,19 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import islice
+from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .attribution import Matcher
 from .errors import ConfigError
 from .sources import git as gitsrc
 from .sources import line_fates
 from .sources import provenance as provsrc
+from .sources.git_set import read_refs
 from .store.api_load import relink_api_sources
 from .store.changes import derive_changes
 from .store.db import Store, utcnow
@@ -72,7 +75,7 @@ class IngestResult:
 class ReadAhead:
     """What a reader thread took from git for one repository of a set before the writer reached it:
     everything `ingest_git` asks git for before the durability pass, the new commits included when
-    they fit in one batch (a longer history is streamed by the writer as before)."""
+    they fit in one batch (a longer history is streamed by the writer, starting with `head`)."""
 
     repo: str
     pulls: dict[int, str]
@@ -85,34 +88,70 @@ class ReadAhead:
     notes: list
     bad: provsrc.Malformed
     written: int | None = None  # the commits are stored already (`write_ahead`): how many were new
+    # A history longer than one batch: the commits read so far and the stream that goes on.
+    head: list | None = None
+    rest: Iterator | None = None
+    # The repository is new to the store (no row of it before this ingest): with `tables` (its
+    # commits as stored, from `write_ahead`) it is derived without reading the store.
+    fresh: bool = False
+    tables: dict | None = None
+    provenance: bool | None = None  # the store held line provenance for it (None: not known)
 
 
-def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher) -> None:
+def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher, salt: str | None = None) -> None:
     """Store the read-ahead commits of several small repositories with one set of statements (a
     statement costs milliseconds whatever its size); `ingest_git` then goes on from there."""
-    ids = Identities(store.meta("salt") or "", matcher)
+    ids = Identities(salt if salt is not None else store.meta("salt") or "", matcher)
     parts = [commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
     tables = {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}
     new = store_commits_of_repos(store, tables)
-    for a in aheads:
+    for a, part in zip(aheads, parts):
         a.written = new.get(a.repo, 0)
+        a.tables = part
 
 
-def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int) -> ReadAhead:
+def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int,
+               refs: bytes | None = None) -> ReadAhead:
     """Run in a reader thread: only git and parsing, no store. Git runs in its own processes (the
-    waits release the GIL), so one reader per core keeps both cores busy while the writer stores."""
-    pulls = gitsrc.pull_heads(info) if pull_refs else {}
-    tags = gitsrc.list_tags(info)
+    waits release the GIL), so one reader per core keeps both cores busy while the writer stores.
+
+    `refs`: the repository's refs as `git_set.read_refs` gave them (read again when None). They
+    say which other calls are needed at all: tags and Git AI notes are listed only where such refs
+    exist, so a plain small repository costs one `git log` here. `limit` < 0: read no commits."""
+    if refs is None:
+        refs = read_refs(info.path) or b""
+    pulls = gitsrc.pull_heads_of(refs) if pull_refs else {}
+    tags = gitsrc.list_tags(info) if gitsrc.has_ref(refs, "refs/tags") else []
     old = gitsrc.existing_commits(info, previous)
     tips = [info.head_sha, *sorted(set(pulls.values()))]
-    total = _count(info, tips, old)
     fallback: list[str] = []
-    commits = None
-    if total is not None and total <= limit:
-        commits = list(gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+    commits = head = rest = None
+    total: int | None = None
+    if limit < 0:
+        total = _count(info, tips, old)
+    elif _reader_process():  # a long history is read again, from the start, by the reader process
+        total = _count(info, tips, old)
+        if total is not None and total <= limit:
+            commits = list(gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+    else:
+        # Read up to one commit more than a batch: a history that fits is held whole, and only a
+        # longer one pays for a count (its progress bar needs the total).
+        stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
+        first = list(islice(stream, limit + 1))
+        if len(first) <= limit:
+            commits, total = first, len(first)
+        else:
+            head, rest, total = first, stream, _count(info, tips, old)
     bad = provsrc.Malformed()
-    notes = [(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
-    return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad)
+    notes = ([(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+             if gitsrc.has_ref(refs, provsrc.NOTES_REF) else [])
+    return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad, head=head, rest=rest)
+
+
+def _reader_process() -> bool:
+    from . import ingest_reader  # here: multiprocessing is not imported by an idle run
+
+    return ingest_reader.enabled()
 
 
 def repo_keys(store: Store, infos: list[gitsrc.RepoInfo]) -> list[str]:
@@ -233,7 +272,6 @@ def ingest_git(
     if total is None or total > size:
         store.release()
     progress.start(repo, total)
-    ids = Identities(store.meta("salt") or "", matcher)
     fallback = ahead.fallback
     new = 0
     from . import ingest_reader  # here: multiprocessing is not imported by an idle run
@@ -248,8 +286,13 @@ def ingest_git(
         new = ahead.written
         progress.advance(len(ahead.commits or []))
     else:
-        stream = (iter(ahead.commits) if ahead.commits is not None
-                  else gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+        if ahead.commits is not None:
+            stream = iter(ahead.commits)
+        elif ahead.rest is not None:  # a long history the reader thread began
+            stream = chain(ahead.head or [], ahead.rest)
+        else:
+            stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
+        ids = Identities(store.meta("salt") or "", matcher)
         while True:
             batch = list(islice(stream, size))
             if not batch:
@@ -269,27 +312,41 @@ def ingest_git(
     progress.step("reading line provenance")
     warnings.extend(_read_provenance(store, info, repo, traces, ahead))
     progress.step("deriving changes")
-    stats = derive_changes(store, repo, matcher)
+    # A repository new to the store whose commits were all read in one batch is derived from those
+    # rows in memory: they are every commit the store holds of it.
+    whole = ahead.tables if ahead.fresh and ahead.tables is not None else None
+    stats = derive_changes(store, repo, matcher, head_sha=info.head_sha, pulls=pulls,
+                           commits=whole["_batch"] if whole else None)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
     if relink:
         progress.step("linking pull requests and issues")
         relink_api_sources(store)
-    missing = store.con.execute(
-        "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
-    ).fetchone()
+    if whole is not None:
+        files = whole["_files"].filter(whole["_files"]["missing_blob"])
+        missing = (files.num_rows, len(set(files["sha"].to_pylist())))
+        future = pc.sum(pc.greater(whole["_batch"]["author_time"],
+                                   pa.scalar(utcnow() + timedelta(days=1), pa.timestamp("us")))).as_py() or 0
+    else:
+        missing = store.con.execute(
+            "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
+        ).fetchone()
+        future = store.con.execute(
+            "select count(*) from commits where repo = ? and author_time > ?", [repo, utcnow() + timedelta(days=1)]
+        ).fetchone()[0]
     if fallback or missing[0]:
         warnings.append(
             f"{repo}: {missing[0]} files in {missing[1]} commits have no blob in the object store "
             "(partial clone or trimmed mirror); their line counts are unknown"
         )
-    future = store.con.execute(
-        "select count(*) from commits where repo = ? and author_time > ?", [repo, utcnow() + timedelta(days=1)]
-    ).fetchone()[0]
     if future:
         warnings.append(f"{repo}: {future} commits are dated in the future; their times are kept as recorded")
     if durability:
         progress.step("tracking line durability")
-        _track_lines(store, info, repo, progress)
+        # A repository new to the store without provenance has no earlier pass and nothing to
+        # look up: the pass starts from scratch without asking the store.
+        _track_lines(store, info, repo, progress,
+                     first=ahead.fresh and ahead.provenance is False and not ahead.notes and not ahead.bad.count
+                     and traces is None)
     store.set_meta(f"warnings:{repo}", json.dumps(warnings))
     for w in warnings:
         progress.note(w)
@@ -307,8 +364,8 @@ def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str
     malformed input, naming the first."""
     warnings = []
     bad, notes = ahead.bad, ahead.notes
-    if not notes and not bad.count and traces is None and not store.con.execute(
-            "select exists (select 1 from line_provenance where repo = ?)", [repo]).fetchone()[0]:
+    if not notes and not bad.count and traces is None and not (ahead.provenance if ahead.provenance is not None else store.con.execute(
+            "select exists (select 1 from line_provenance where repo = ?)", [repo]).fetchone()[0]):
         # No provenance now or before (most repositories): nothing to replace, no evidence to sync.
         return warnings
     store_provenance(store, repo, "git_ai_note", notes, bad)
@@ -332,15 +389,16 @@ def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str
     return warnings
 
 
-def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progress) -> None:
+def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progress, *, first: bool = False) -> None:
     """The durability pass (sources/line_fates.py). It resumes from where the last pass stopped when
     that head is on the new head's first-parent line and the provenance is unchanged (only the new
-    commits are read); otherwise it walks the whole first-parent line again."""
-    fp = store.con.execute(
+    commits are read); otherwise it walks the whole first-parent line again. `first`: the store
+    holds no pass and no provenance of this repository (the caller knows; nothing is read)."""
+    fp = (0, 0, 0) if first else store.con.execute(
         "select count(*), coalesce(sum(ai_lines), 0), coalesce(sum(hash(sha || path || coalesce(ranges, ''))), 0) "
         "from line_provenance where repo = ?", [repo]).fetchone()
     prov_key = f"{fp[0]}:{fp[1]}:{fp[2]}"
-    done = (store.meta(f"line_fates:{repo}") or "").split(":", 1)
+    done = ("" if first else store.meta(f"line_fates:{repo}") or "").split(":", 1)
     if done == [info.head_sha, prov_key]:
         return
     resume = None
@@ -348,7 +406,7 @@ def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progr
         resume = load_line_state(store, repo)
         if resume is not None and not _on_first_parent_line(info, resume.head):
             resume = None  # history was rewritten, or the branch changed: start again
-    ai, shas = provenance_for_tracking(store, repo)
+    ai, shas = ({}, set()) if first else provenance_for_tracking(store, repo)
     fates = line_fates.track(info, info.head_sha, ai, provenance_shas=shas, resume=resume)
     write_line_fates(store, repo, fates, incremental=resume is not None)
     store.set_meta(f"line_fates:{repo}", f"{info.head_sha}:{prov_key}")

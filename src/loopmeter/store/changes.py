@@ -94,19 +94,47 @@ class _Change:
     pr_commits_found: bool | None = None
 
 
-def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
-    """Rebuild the change items, links, events and change-level attributions of `repo`."""
+_COLUMNS = ("select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
+            "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
+            "from commits where repo = ?")
+_REVERTS = ("select sha, message from commits where repo = ? and (message ilike '%this reverts commit%' "
+            "or subject like 'Revert \"%' or message like '%Reverts %#%')")
+
+
+def derive_changes(store: Store, repo: str, matcher: Matcher, *, head_sha: str | None = None,
+                   pulls: dict[int, str] | None = None, commits: pa.Table | None = None) -> dict[str, int]:
+    """Rebuild the change items, links, events and change-level attributions of `repo`.
+
+    `head_sha` and `pulls` (the pull-request heads) are read from the store unless given.
+    `commits`: every commit of the repository as `git_load.commit_tables` made them (`_batch`),
+    when the caller holds them all (a repository new to the store, read in one batch): the
+    derivation then reads nothing from the store, and its rows are the same (tests compare)."""
     con = store.con
-    head = con.execute("select head_sha from repos where repo = ?", [repo]).fetchone()
-    if head is None:
-        return {}
-    head_sha = head[0]
-    rows = con.execute(
-        "select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
-        "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
-        "from commits where repo = ?",
-        [repo],
-    ).to_arrow_table()
+    if head_sha is None:
+        head = con.execute("select head_sha from repos where repo = ?", [repo]).fetchone()
+        if head is None:
+            return {}
+        head_sha = head[0]
+    if pulls is None:
+        pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
+    if commits is None:
+        rows = con.execute(_COLUMNS, [repo]).to_arrow_table()
+
+        def messages_of(want: list[str]) -> dict[str, str]:
+            return _messages(store, repo, want)
+
+        def revert_candidates() -> list[tuple[str, str]]:
+            return con.execute(_REVERTS, [repo]).fetchall()
+    else:
+        rows = _columns_of(commits)
+
+        def messages_of(want: list[str]) -> dict[str, str]:
+            keep = pc.is_in(commits["sha"], value_set=pa.array(want, pa.string()))
+            t = commits.filter(keep)
+            return dict(zip(t["sha"].to_pylist(), t["message"].to_pylist()))
+
+        def revert_candidates() -> list[tuple[str, str]]:
+            return _reverts_of(commits)
     # The graph as integer arrays and the other columns as Arrow/numpy arrays: Python objects are
     # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
     shas: list[str] = rows["sha"].to_pylist()
@@ -151,7 +179,7 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
     # the commits that merge brought in (git's M^1..M).
     owner = [-1] * n
     changes: list[_Change] = []
-    messages = _messages(store, repo, [shas[m] for m in mainline if len(parents[m]) > 1])
+    messages = messages_of([shas[m] for m in mainline if len(parents[m]) > 1])
     for m in mainline:
         ch_idx = len(changes)
         owner[m] = ch_idx
@@ -206,7 +234,6 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
 
     # Squash merges: the pull request's own commits, where its head ref survives. They are not on
     # HEAD; a commit shared by stacked pull requests goes to the one that landed first.
-    pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
     for ch_idx, ch in enumerate(changes):
         if ch.kind != "squash":
             continue
@@ -238,11 +265,7 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
     for ch_idx, ch in enumerate(changes):
         if ch.pr_number is not None:
             by_pr.setdefault(ch.pr_number, ch_idx)
-    for sha, msg in con.execute(
-        "select sha, message from commits where repo = ? and (message ilike '%this reverts commit%' "
-        "or subject like 'Revert \"%' or message like '%Reverts %#%')",
-        [repo],
-    ).fetchall():
+    for sha, msg in revert_candidates():
         src = owner[index[sha]]
         if src < 0:
             continue
@@ -269,6 +292,26 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
 
     return _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
                   parents, revert_links, on_head)
+
+
+def _columns_of(commits: pa.Table) -> pa.Table:
+    """The columns `_COLUMNS` reads from the store, from a batch of `commit_tables` rows."""
+    return pa.table({
+        "sha": commits["sha"], "parents": commits["parents"], "author_id": commits["author_id"],
+        "atime": pc.cast(commits["author_time"], pa.int64()), "committer_id": commits["committer_id"],
+        "ctime": pc.cast(commits["committer_time"], pa.int64()), "subject": commits["subject"],
+        "lines": pc.fill_null(pc.add(commits["added"], commits["deleted"]), 0),
+        "unknown_files": commits["unknown_files"], "files": commits["files"],
+    })
+
+
+def _reverts_of(commits: pa.Table) -> list[tuple[str, str]]:
+    """`_REVERTS` over a batch of `commit_tables` rows (the same LIKE patterns, through Arrow)."""
+    msg, subj = commits["message"], commits["subject"]
+    hit = pc.or_(pc.or_(pc.match_like(msg, "%this reverts commit%", ignore_case=True),
+                        pc.match_like(subj, 'Revert "%')), pc.match_like(msg, "%Reverts %#%"))
+    t = commits.filter(pc.fill_null(hit, False))
+    return list(zip(t["sha"].to_pylist(), t["message"].to_pylist()))
 
 
 def _messages(store: Store, repo: str, shas: list[str]) -> dict[str, str]:
