@@ -96,9 +96,10 @@ def ingest(
     todo: list[str | Path] = []
     skipped: list[IngestResult] = []
     states: dict[str, str | None] = {}
-    for p in paths:
-        key = str(Path(p).expanduser().resolve())
-        state = refs_state(key, salt=salt) if key in known else None
+    keys = [str(Path(p).expanduser().resolve()) for p in paths]
+    checked = _map_threads(lambda k: refs_state(k, salt=salt), [k for k in keys if k in known])
+    for p, key in zip(paths, keys):
+        state = checked.get(key)
         # Agent Trace records live outside git: a run given them always reads the repository.
         if traces is None and state is not None and known[key][1] == state:
             skipped.append(known[key][2])
@@ -198,24 +199,28 @@ def ingest(
         return _in_order(paths, skipped, results)
 
 
+def _map_threads(fn: Callable, args: list) -> dict:
+    """{arg: fn(arg)} with one thread per core: for git calls, whose waits release the GIL. The
+    first exception (in the order of `args`) is raised."""
+    if len(args) < 2:
+        return {a: fn(a) for a in args}
+    from concurrent.futures import ThreadPoolExecutor  # here: only a set pays for the import
+
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(args)), thread_name_prefix="loopmeter-git") as pool:
+        futures = [pool.submit(fn, a) for a in args]
+        return {a: f.result() for a, f in zip(args, futures)}
+
+
 def _open_all(paths: list, branch: str | None) -> tuple[list, list]:
     """`open_repository` and `read_refs` of every path, in order; the first bad path raises."""
     from .sources.git_set import read_refs
 
-    def one(p):
-        info = open_repository(p, branch)
+    def one(i: int):
+        info = open_repository(paths[i], branch)
         return info, read_refs(info.path)
 
-    if len(paths) < 2:
-        out = [one(p) for p in paths]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(paths)),
-                                thread_name_prefix="loopmeter-open") as pool:
-            futures = [pool.submit(one, p) for p in paths]
-            out = [f.result() for f in futures]
-    return [o[0] for o in out], [o[1] for o in out]
+    out = _map_threads(one, list(range(len(paths))))
+    return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]
 
 
 GROUP_COMMITS = 5000

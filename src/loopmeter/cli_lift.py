@@ -24,7 +24,7 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
-from .lift.verdict import withheld
+from .report.terminal import withheld  # imports lift.verdict (scipy) when called
 from .report.lift_text import ci_text, estimator_name, sentence
 from .report.terminal import escape, render_verdict
 from .store.db import DEFAULT_STORE

@@ -8,7 +8,14 @@ from rich.console import Console
 from rich.markup import escape as _markup_escape
 from rich.table import Table
 
-from ..lift.verdict import withheld
+
+
+def withheld(row) -> str | None:
+    """lift.verdict.withheld, imported when a result is printed: it pulls in the statistics stack
+    (scipy, pandas), which `loopmeter ingest` never needs (an idle ingest is mostly start-up)."""
+    from ..lift.verdict import withheld as why
+
+    return why(row)
 
 # Control characters (ESC above all) in a repository name or commit text could drive the user's
 # terminal; they are shown as U+FFFD instead.
