@@ -217,6 +217,20 @@ def unchanged_salt(matcher: Matcher, *, branch: str | None, pull_refs: bool) -> 
     return f"{branch or ''}\0{int(pull_refs)}\0{matcher.fingerprint}\0{h.hexdigest()}"
 
 
+_RULES: dict[str, str] = {}
+
+
+def derivation_rules(matcher: Matcher) -> str:
+    """A fingerprint of what decides a change derivation (the rule modules and the signatures): a
+    derivation recorded under other rules is not added to but made again."""
+    key = matcher.fingerprint
+    if key not in _RULES:
+        import hashlib
+
+        _RULES[key] = hashlib.sha256(unchanged_salt(matcher, branch=None, pull_refs=True).encode()).hexdigest()[:32]
+    return _RULES[key]
+
+
 def repo_key(store: Store, info: gitsrc.RepoInfo) -> str:
     """A short stable name for a repository; a second repository with the same name gets a suffix."""
     rows = dict(store.con.execute("select repo, path from repos").fetchall())
@@ -303,20 +317,27 @@ def ingest_git(
     finish_ingest(store, repo, tips)
     if new >= REOPEN_AFTER:
         store.reopen()
+    # Only the changes the new commits landed are derived, unless what the stored commits carry
+    # changed: their evidence (new signatures, line provenance), which every change inherits.
+    incremental = True
     if old and store.meta(f"signatures:{repo}") != matcher.fingerprint:
         # Commits stored earlier were attributed under other signatures (loopmeter.toml or the
         # package's data file changed): judge the whole history by the same rules again.
         progress.step("attributing again under new signatures")
         reattribute(store, repo, matcher)
+        incremental = False
     store.set_meta(f"signatures:{repo}", matcher.fingerprint)
     progress.step("reading line provenance")
-    warnings.extend(_read_provenance(store, info, repo, traces, ahead))
+    read, more = _read_provenance(store, info, repo, traces, ahead)
+    warnings.extend(more)
+    incremental = incremental and not read
     progress.step("deriving changes")
     # A repository new to the store whose commits were all read in one batch is derived from those
     # rows in memory: they are every commit the store holds of it.
     whole = ahead.tables if ahead.fresh and ahead.tables is not None else None
     stats = derive_changes(store, repo, matcher, head_sha=info.head_sha, pulls=pulls,
-                           commits=whole["_batch"] if whole else None)
+                           commits=whole["_batch"] if whole else None, rules=derivation_rules(matcher),
+                           incremental=incremental)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
     if relink:
         progress.step("linking pull requests and issues")
@@ -358,16 +379,17 @@ def ingest_git(
 
 
 def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str | Path | None,
-                     ahead: ReadAhead) -> list[str]:
+                     ahead: ReadAhead) -> tuple[bool, list[str]]:
     """Store the repository's Git AI notes (read ahead, with the history) and Agent Trace records,
-    when given, and the commit evidence they make. Returns the warnings: one per format with
+    when given, and the commit evidence they make. Returns whether there was provenance (now or
+    before: the commits' evidence may have changed) and the warnings: one per format with
     malformed input, naming the first."""
     warnings = []
     bad, notes = ahead.bad, ahead.notes
     if not notes and not bad.count and traces is None and not (ahead.provenance if ahead.provenance is not None else store.con.execute(
             "select exists (select 1 from line_provenance where repo = ?)", [repo]).fetchone()[0]):
         # No provenance now or before (most repositories): nothing to replace, no evidence to sync.
-        return warnings
+        return False, warnings
     store_provenance(store, repo, "git_ai_note", notes, bad)
     if bad.count:
         warnings.append(f"{repo}: {bad.count} Git AI notes (refs/notes/ai) could not be used and were skipped; "
@@ -386,7 +408,7 @@ def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str
             warnings.append(f"{repo}: {tbad.count} Agent Trace records could not be used and were skipped; "
                             f"the first: {tbad.first}")
     sync_provenance_evidence(store, repo)
-    return warnings
+    return True, warnings
 
 
 def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progress, *, first: bool = False) -> None:
