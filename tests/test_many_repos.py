@@ -149,6 +149,40 @@ def test_a_set_read_by_parallel_readers_stores_exactly_the_rows_of_one_ingest_pe
     assert got == want
 
 
+def test_a_set_read_by_reader_processes_stores_exactly_the_rows_of_one_ingest_per_repository(tmp_path, monkeypatch):
+    from conftest import build_demo
+
+    monkeypatch.setenv("LOOPMETER_BATCH", "8")  # c is longer than a batch: the writer streams it
+    build_demo(tmp_path / "demo")
+    a = _repo(tmp_path / "a", n=3)
+    c = _repo(tmp_path / "c", n=12, who=("Cy", "cy@example.com"))
+    paths = [tmp_path / "demo", a.path, c.path]
+    one, each = _salted_store(tmp_path / "one.duckdb"), _salted_store(tmp_path / "each.duckdb")
+    monkeypatch.setenv("LOOPMETER_READERS", "processes")
+    first = api.ingest(paths, store_path=one)
+    monkeypatch.setenv("LOOPMETER_READERS", "threads")
+    for p in paths:
+        api.ingest([p], store_path=each)
+    got, want = _every_table(one), _every_table(each)
+    assert got["commits"] and got["items"] and got["attributions"] and got["git_tags"]
+    assert got == want
+    assert [r.new_commits for r in first] == [12, 3, 12]
+    # Two more commits on a: read by a process again, derived incrementally by the writer.
+    a.commit("more", date="2024-02-01T10:00:00+00:00")
+    a.commit("and more", date="2024-02-02T10:00:00+00:00")
+    monkeypatch.setenv("LOOPMETER_READERS", "processes")
+    api.ingest(paths, store_path=one)
+    monkeypatch.setenv("LOOPMETER_READERS", "threads")
+    api.ingest([a.path], store_path=each)
+    assert _every_table(one) == _every_table(each)
+
+
+def _salted_store(path):
+    with Store.open(path) as s:
+        s.set_meta("salt", "same salt, so pseudonyms agree")
+    return path
+
+
 def test_a_history_read_by_the_reader_process_stores_exactly_the_rows_of_one_read_in_process(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOPMETER_BATCH", "5")  # 23 commits: five batches, read by the reader process
     monkeypatch.setenv("LOOPMETER_READER_PROCESS", "1")  # as on any machine with two cores

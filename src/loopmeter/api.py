@@ -25,8 +25,8 @@ import duckdb
 from .attribution import Matcher
 from .config import Config, load_config
 from .errors import BadInput, ConfigError, NoData, StoreError, UnreadablePath
-from .ingestion import (IngestResult, Progress, batch_size, ingest_git, read_ahead, repo_keys, stored_tips,
-                        unchanged_salt, write_ahead)
+from .ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, read_ahead,
+                        repo_keys, stored_tips, unchanged_salt, write_ahead)
 from .sources.git import open_repository
 from .sources.git_set import refs_state, state_of
 from .store.db import DEFAULT_STORE, Store, utcnow
@@ -141,16 +141,32 @@ def ingest(
         # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
         # stays bounded (a prefetched history is at most one batch).
         workers = max(1, min(os.cpu_count() or 1, len(repos)))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
+        processes = _reader_processes(len(repos), workers)
+        if processes:
+            # Reader processes do the Python work too (parsing, the commits' rows, a new
+            # repository's changes): threads would share one interpreter lock with the writer.
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+            rules = derivation_rules(matcher)
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
         # Up to this many repositories are read ahead; small ones already read are stored together,
-        # up to one batch of commits per set of statements (a statement costs milliseconds).
-        window = 8 * workers
+        # up to WRITE_COMMITS commits per set of statements (a statement costs milliseconds).
+        window = 16 * workers
         futures = {}
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
-                futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
-                                         pull_refs=pull_refs, limit=limit, refs=refs[i] or b"")
+                if processes:
+                    fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
+                    futures[i] = pool.submit(prepare, repos[i], keys[i], previous.get(keys[i], []),
+                                             pull_refs=pull_refs, limit=limit, refs=refs[i] or b"",
+                                             salt=salt_of_store, matcher=matcher, fresh=fresh, rules=rules)
+                else:
+                    futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
+                                             pull_refs=pull_refs, limit=limit, refs=refs[i] or b"")
 
         try:
             for i, info in enumerate(repos):
@@ -161,17 +177,18 @@ def ingest(
                     ahead.fresh = keys[i] not in known_keys
                     ahead.provenance = keys[i] in with_provenance
                 store.hold()
-                if ahead.written is None and ahead.commits is not None:
-                    # This and the next small repositories already read: their commits in one go.
-                    small, held = [ahead], len(ahead.commits)
+                if ahead.written is None and ahead.fits():
+                    # This and the next small repositories already read: their commits in one go
+                    # (up to WRITE_COMMITS; each is at most one batch).
+                    small, held = [ahead], ahead.total or 0
                     for j in range(i + 1, min(i + window, len(repos))):
-                        if held >= limit:
+                        if held >= WRITE_COMMITS:
                             break
                         nxt = futures[j].result()
-                        if nxt.commits is None:
+                        if not nxt.fits():
                             break
                         small.append(nxt)
-                        held += len(nxt.commits)
+                        held += nxt.total or 0
                     write_ahead(store, small, matcher, salt_of_store)
                 r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
                                durability=durability, relink=False, ahead=ahead)
@@ -199,6 +216,20 @@ def ingest(
         return _in_order(paths, skipped, results)
 
 
+# A set this large is read by reader processes (`ingestion.prepare`); below it, by threads (a
+# process costs an interpreter start, ~0.5 s). LOOPMETER_READERS=processes|threads decides instead.
+PROCESS_SET = 16
+
+
+def _reader_processes(repos: int, workers: int) -> bool:
+    choice = os.environ.get("LOOPMETER_READERS", "").strip()
+    if choice not in ("", "processes", "threads"):
+        raise ConfigError(f"LOOPMETER_READERS: 'processes' or 'threads', not {choice!r}")
+    if choice:
+        return choice == "processes"
+    return workers > 1 and repos >= PROCESS_SET
+
+
 def _map_threads(fn: Callable, args: list) -> dict:
     """{arg: fn(arg)} with one thread per core: for git calls, whose waits release the GIL. The
     first exception (in the order of `args`) is raised."""
@@ -223,8 +254,9 @@ def _open_all(paths: list, branch: str | None) -> tuple[list, list]:
     return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]
 
 
-GROUP_COMMITS = 5000
-GROUP_SECONDS = 10.0
+GROUP_COMMITS = 20_000
+GROUP_SECONDS = 20.0
+WRITE_COMMITS = 8000
 
 
 def _finish_group(store: Store, progress: Progress) -> None:

@@ -25,7 +25,7 @@ from .sources import line_fates
 from .sources import provenance as provsrc
 from .sources.git_set import read_refs
 from .store.api_load import relink_api_sources
-from .store.changes import derive_changes
+from .store.changes import derive_changes, store_derived
 from .store.db import Store, utcnow
 from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
                              store_commit_tables, store_commits_of_repos, write_commits)
@@ -96,13 +96,39 @@ class ReadAhead:
     fresh: bool = False
     tables: dict | None = None
     provenance: bool | None = None  # the store held line provenance for it (None: not known)
+    derived: dict | None = None  # `derive_changes` stats made in a reader process, rows under "derived"
+
+    def fits(self) -> bool:
+        """The whole new history was read ahead (as commits, or as their tables)."""
+        return self.commits is not None or self.tables is not None
+
+
+def prepare(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int, refs: bytes,
+            salt: str, matcher: Matcher, fresh: bool, rules: str) -> ReadAhead:
+    """Run in a reader process (one per core): `read_ahead`, then the Python work the writer would
+    do with it: the commits' rows (`commit_tables`) and, for a repository new to the store, its
+    changes (derived from those rows alone). The writer is left with DuckDB's statements; both
+    cores parse. A history longer than one batch comes back unread (the writer streams it)."""
+    a = read_ahead(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs)
+    if a.rest is not None:
+        a.rest.close()
+        a.rest = a.head = None
+        return a
+    if a.commits is not None:
+        a.tables = commit_tables(repo, a.commits, Identities(salt, matcher), matcher)
+        a.commits = None  # the rows say all the writer needs; Commit objects are costly to send
+        a.fresh = fresh
+        if fresh:
+            a.derived = derive_changes(None, repo, matcher, head_sha=info.head_sha, pulls=a.pulls,
+                                       commits=a.tables["_batch"], rules=rules)
+    return a
 
 
 def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher, salt: str | None = None) -> None:
     """Store the read-ahead commits of several small repositories with one set of statements (a
     statement costs milliseconds whatever its size); `ingest_git` then goes on from there."""
     ids = Identities(salt if salt is not None else store.meta("salt") or "", matcher)
-    parts = [commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
+    parts = [a.tables if a.tables is not None else commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
     tables = {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}
     new = store_commits_of_repos(store, tables)
     for a, part in zip(aheads, parts):
@@ -298,7 +324,7 @@ def ingest_git(
             progress.advance(n)
     elif ahead.written is not None:
         new = ahead.written
-        progress.advance(len(ahead.commits or []))
+        progress.advance(ahead.total or 0)
     else:
         if ahead.commits is not None:
             stream = iter(ahead.commits)
@@ -335,9 +361,13 @@ def ingest_git(
     # A repository new to the store whose commits were all read in one batch is derived from those
     # rows in memory: they are every commit the store holds of it.
     whole = ahead.tables if ahead.fresh and ahead.tables is not None else None
-    stats = derive_changes(store, repo, matcher, head_sha=info.head_sha, pulls=pulls,
-                           commits=whole["_batch"] if whole else None, rules=derivation_rules(matcher),
-                           incremental=incremental)
+    if whole is not None and ahead.derived is not None:  # derived already, by a reader process
+        stats = dict(ahead.derived)
+        store_derived(store, stats.pop("derived"))
+    else:
+        stats = derive_changes(store, repo, matcher, head_sha=info.head_sha, pulls=pulls,
+                               commits=whole["_batch"] if whole else None, rules=derivation_rules(matcher),
+                               incremental=incremental)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
     if relink:
         progress.step("linking pull requests and issues")

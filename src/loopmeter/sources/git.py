@@ -399,9 +399,14 @@ def iter_commits(
     revs = list(tips) + [f"^{x}" for x in exclude]
     stream = _RecordStream(_log_cmd(info), revs)
     seen: set[str] = set()
-    for c in stream:
-        seen.add(c.sha)
-        yield c
+    try:
+        for c in stream:
+            seen.add(c.sha)
+            yield c
+    finally:
+        if stream.returncode is None:  # the reader stopped early (closed): git need not go on
+            stream.proc.kill()
+            stream.proc.wait()
     if stream.returncode == 0:
         return
     last = stream.failure(info, "log")

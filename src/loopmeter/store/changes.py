@@ -101,7 +101,7 @@ _REVERTS = ("select sha, message from commits where repo = ? and (message ilike 
             "or subject like 'Revert \"%' or message like '%Reverts %#%')")
 
 
-def derive_changes(store: Store, repo: str, matcher: Matcher, *, head_sha: str | None = None,
+def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha: str | None = None,
                    pulls: dict[int, str] | None = None, commits: pa.Table | None = None,
                    rules: str | None = None, incremental: bool = True) -> dict[str, int]:
     """Rebuild the change items, links, events and change-level attributions of `repo`.
@@ -114,11 +114,14 @@ def derive_changes(store: Store, repo: str, matcher: Matcher, *, head_sha: str |
     anywhere else it derives everything. The stats say which (`incremental`). `incremental=False`
     derives everything (what the commits carry changed, e.g. their evidence) and records it.
 
+    `store` None (with `head_sha`, `pulls` and `commits` given): derive without a store, e.g. in a
+    reader process; the rows come back under `derived` in the stats, for `store_derived`.
+
     `head_sha` and `pulls` (the pull-request heads) are read from the store unless given.
     `commits`: every commit of the repository as `git_load.commit_tables` made them (`_batch`),
     when the caller holds them all (a repository new to the store, read in one batch): the
     derivation then reads nothing from the store, and its rows are the same (tests compare)."""
-    con = store.con
+    con = store.con if store is not None else None
     if head_sha is None:
         head = con.execute("select head_sha from repos where repo = ?", [repo]).fetchone()
         if head is None:
@@ -163,7 +166,7 @@ def derive_changes(store: Store, repo: str, matcher: Matcher, *, head_sha: str |
     if head_sha not in index:
         return {}
     h = index[head_sha]
-    old = _previous(store, repo, rules, pulls, index) if rules is not None and incremental else None
+    old = _previous(store, repo, rules, pulls, index) if rules is not None and incremental and store else None
     if old is not None:
         try:
             return _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject,
@@ -577,14 +580,23 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
     t_links = pa.table(lk, schema=pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())]))
     t_battr = pa.table(branch_attr, schema=ATTR_SCHEMA)
     derived = (repo, t_items, t_events, t_links, t_battr, sum(on_head), append, marker)
-    if store.defer("changes", derived, store_changes):
-        if marker is not None:  # a later derivation in the same group starts from this one
-            store.set_meta(f"derived:{repo}", marker)
+    if store is None:
+        stats["derived"] = derived
     else:
-        store_changes(store, [derived])
+        store_derived(store, derived)
     stats["head_commits"] = sum(on_head)
     stats["reverts"] = len(revert_links)
     return stats
+
+
+def store_derived(store: Store, derived: tuple) -> None:
+    """Store what a derivation made (`stats["derived"]` of one made without a store): in a held
+    group at its end with the other repositories' rows, otherwise now."""
+    if store.defer("changes", derived, store_changes):
+        if derived[7] is not None:  # a later derivation in the same group starts from this one
+            store.set_meta(f"derived:{derived[0]}", derived[7])
+    else:
+        store_changes(store, [derived])
 
 
 def store_changes(store: Store, derived: list[tuple]) -> None:
