@@ -28,7 +28,7 @@ from .errors import BadInput, ConfigError, NoData, StoreError, UnreadablePath
 from .ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, read_ahead,
                         repo_keys, stored_tips, unchanged_salt, write_ahead)
 from .sources.git import open_repository
-from .sources.git_set import refs_state, state_of
+from .sources.git_set import read_refs, state_of
 from .store.db import DEFAULT_STORE, Store, utcnow
 
 if TYPE_CHECKING:
@@ -97,9 +97,9 @@ def ingest(
     skipped: list[IngestResult] = []
     states: dict[str, str | None] = {}
     keys = [str(Path(p).expanduser().resolve()) for p in paths]
-    checked = _map_threads(lambda k: refs_state(k, salt=salt), [k for k in keys if k in known])
+    checked = _map_threads(read_refs, [k for k in keys if k in known])  # kept for the ones read again
     for p, key in zip(paths, keys):
-        state = checked.get(key)
+        state = state_of(checked.get(key), salt=salt)
         # Agent Trace records live outside git: a run given them always reads the repository.
         if traces is None and state is not None and known[key][1] == state:
             skipped.append(known[key][2])
@@ -108,7 +108,7 @@ def ingest(
     # Every other path is checked before the store is opened: a bad path neither creates a store
     # nor leaves one updated with only the repositories listed before it. Two git calls each (its
     # description, its refs), run by as many threads as cores: git does the work, not Python.
-    repos, refs = _open_all(todo, branch)
+    repos, refs = _open_all(todo, branch, checked)
     for info, r in zip(repos, refs):
         states[str(info.path)] = state_of(r, salt=salt)
     if traces is not None:
@@ -141,7 +141,7 @@ def ingest(
         # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
         # stays bounded (a prefetched history is at most one batch).
         workers = max(1, min(os.cpu_count() or 1, len(repos)))
-        processes = _reader_processes(len(repos), workers)
+        processes = _reader_processes(sum(k not in known_keys for k in set(keys)), workers)
         if processes:
             # Reader processes do the Python work too (parsing, the commits' rows, a new
             # repository's changes): threads would share one interpreter lock with the writer.
@@ -216,8 +216,9 @@ def ingest(
         return _in_order(paths, skipped, results)
 
 
-# A set this large is read by reader processes (`ingestion.prepare`); below it, by threads (a
-# process costs an interpreter start, ~0.5 s). LOOPMETER_READERS=processes|threads decides instead.
+# A set with this many repositories new to the store is read by reader processes
+# (`ingestion.prepare`: they derive a new repository's changes too); otherwise by threads (a
+# process costs an interpreter start, 0.5-1 s). LOOPMETER_READERS=processes|threads decides instead.
 PROCESS_SET = 16
 
 
@@ -242,13 +243,14 @@ def _map_threads(fn: Callable, args: list) -> dict:
         return {a: f.result() for a, f in zip(args, futures)}
 
 
-def _open_all(paths: list, branch: str | None) -> tuple[list, list]:
-    """`open_repository` and `read_refs` of every path, in order; the first bad path raises."""
-    from .sources.git_set import read_refs
+def _open_all(paths: list, branch: str | None, refs: dict) -> tuple[list, list]:
+    """`open_repository` and `read_refs` of every path, in order (refs already read are taken
+    from `refs`, by path); the first bad path raises."""
 
     def one(i: int):
         info = open_repository(paths[i], branch)
-        return info, read_refs(info.path)
+        key = str(info.path)
+        return info, refs[key] if key in refs else read_refs(info.path)
 
     out = _map_threads(one, list(range(len(paths))))
     return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]

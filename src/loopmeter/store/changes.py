@@ -15,8 +15,11 @@ Cycle time is first authored commit -> landing (the mainline commit's committer 
 author time equals its commit time (every GitHub squash merge without its PR commits, and most
 direct commits), or a start after the landing (clock skew).
 
-The whole derivation is recomputed for a repository after each ingest, in one transaction, so it is
-idempotent and always agrees with the commits stored. It holds the commit graph as integer arrays
+After an ingest, a repository's changes are derived in one transaction, so the result is
+idempotent and always agrees with the commits stored: in full, or (when the previous derivation's
+head lies on the new head's first-parent line and nothing else it depended on moved) only the
+changes the new commits landed, appended to those stored; the incremental rows are the full
+derivation's (tests/test_incremental_changes.py). It holds the commit graph as integer arrays
 (a few bytes a commit), not the commits themselves.
 """
 
