@@ -1,4 +1,7 @@
-from .cli import main
+"""`python -m loopmeter`. The CLI is imported only when run: a reader process (spawned) imports
+this module too and needs none of it."""
 
-if __name__ == "__main__":  # not when a reader process (spawned) imports it
+if __name__ == "__main__":
+    from loopmeter.cli import main
+
     main()
