@@ -114,6 +114,9 @@ def open_repository(path: str | os.PathLike[str], branch: str | None = None) -> 
     git_dir, bare, shallow, sha = lines[:4]
     p = p.resolve()  # the same repository given relatively and absolutely is one repository
     if not _HEX.match(sha.encode()):
+        if bare != "true":  # git stopped at the ref: name the work tree's top as a success would
+            top = git(p, "rev-parse", "--show-toplevel", check=False).stdout.decode().strip()
+            p = Path(top) if top else p
         if branch:
             raise NotAGitRepository(f"{p}: branch {branch!r} does not exist")
         raise EmptyRepository(f"{p}: the repository has no commits")
