@@ -236,3 +236,13 @@ def test_a_new_repository_derived_from_its_rows_in_memory_equals_a_derivation_fr
         for repo in ("demo", "plain"):  # from the stored commits, everything, as a later ingest may
             derive_changes(s, repo, m, rules=ingestion.derivation_rules(m), incremental=False)
     assert _every_table(store) == in_memory
+
+
+def test_a_repository_named_twice_in_a_set_is_read_once(tmp_path):
+    a = _repo(tmp_path / "a", n=2)
+    (a.path / "sub").mkdir()
+    store = tmp_path / "s.duckdb"
+    got = api.ingest([a.path, a.path, a.path / "sub"], store_path=store)  # twice, and a folder inside it
+    assert [(r.repo, r.new_commits, r.changes) for r in got] == [("a", 2, 2)]
+    with Store.open(store) as s:
+        assert s.con.execute("select count(*) from commits").fetchone()[0] == 2

@@ -109,6 +109,10 @@ def ingest(
     # nor leaves one updated with only the repositories listed before it. Two git calls each (its
     # description, its refs), run by as many threads as cores: git does the work, not Python.
     repos, refs = _open_all(todo, branch, checked)
+    # A repository named twice (the same path, or a folder inside it) is read once.
+    once = {str(info.path): i for i, info in reversed(list(enumerate(repos)))}
+    keep = sorted(once.values())
+    repos, refs = [repos[i] for i in keep], [refs[i] for i in keep]
     for info, r in zip(repos, refs):
         states[str(info.path)] = state_of(r, salt=salt)
     if traces is not None:
