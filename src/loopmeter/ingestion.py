@@ -11,8 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
-from collections.abc import Iterator
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
@@ -75,7 +74,7 @@ class IngestResult:
 class ReadAhead:
     """What a reader thread took from git for one repository of a set before the writer reached it:
     everything `ingest_git` asks git for before the durability pass, the new commits included when
-    they fit in one batch (a longer history is streamed by the writer, starting with `head`)."""
+    they fit in one batch (a longer history is streamed by the writer)."""
 
     repo: str
     pulls: dict[int, str]
@@ -88,9 +87,6 @@ class ReadAhead:
     notes: list
     bad: provsrc.Malformed
     written: int | None = None  # the commits are stored already (`write_ahead`): how many were new
-    # A history longer than one batch: the commits read so far and the stream that goes on.
-    head: list | None = None
-    rest: Iterator | None = None
     # The repository is new to the store (no row of it before this ingest): with `tables` (its
     # commits as stored, from `write_ahead`) it is derived without reading the store.
     fresh: bool = False
@@ -110,10 +106,6 @@ def prepare(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs:
     changes (derived from those rows alone). The writer is left with DuckDB's statements; both
     cores parse. A history longer than one batch comes back unread (the writer streams it)."""
     a = read_ahead(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs)
-    if a.rest is not None:
-        a.rest.close()
-        a.rest = a.head = None
-        return a
     if a.commits is not None:
         a.tables = commit_tables(repo, a.commits, Identities(salt, matcher), matcher)
         a.commits = None  # the rows say all the writer needs; Commit objects are costly to send
@@ -151,7 +143,7 @@ def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_re
     old = gitsrc.existing_commits(info, previous)
     tips = [info.head_sha, *sorted(set(pulls.values()))]
     fallback: list[str] = []
-    commits = head = rest = None
+    commits = None
     total: int | None = None
     if limit < 0:
         total = _count(info, tips, old)
@@ -161,17 +153,22 @@ def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_re
             commits = list(gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
     else:
         # Read up to one commit more than a batch: a history that fits is held whole, and only a
-        # longer one pays for a count (its progress bar needs the total).
+        # longer one pays for a count (its progress bar needs the total). A longer one is dropped
+        # (its git stopped) and streamed by the writer from the start: holding it open would keep
+        # a git process and a batch alive for every long repository in the read-ahead window.
         stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
         first = list(islice(stream, limit + 1))
         if len(first) <= limit:
             commits, total = first, len(first)
         else:
-            head, rest, total = first, stream, _count(info, tips, old)
+            stream.close()
+            del first
+            fallback.clear()
+            total = _count(info, tips, old)
     bad = provsrc.Malformed()
     notes = ([(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
              if gitsrc.has_ref(refs, provsrc.NOTES_REF) else [])
-    return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad, head=head, rest=rest)
+    return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad)
 
 
 def _reader_process() -> bool:
@@ -328,8 +325,6 @@ def ingest_git(
     else:
         if ahead.commits is not None:
             stream = iter(ahead.commits)
-        elif ahead.rest is not None:  # a long history the reader thread began
-            stream = chain(ahead.head or [], ahead.rest)
         else:
             stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
         ids = Identities(store.meta("salt") or "", matcher)
