@@ -55,7 +55,7 @@ def git_counter(root: Path) -> tuple[dict[str, str], Path]:
 
 def add_commits(path: Path, n: int, seed: int) -> None:
     for i in range(n):
-        (path / f"new{i}.txt").write_text(f"new {i} {seed}\n")
+        (path / f"new{i}.txt").write_text(f"new {i} {seed} {time.time_ns()}\n")  # new content on a re-run with --keep
         subprocess.run(["git", "-C", str(path), "add", f"new{i}.txt"], check=True)
         env = dict(os.environ, GIT_AUTHOR_NAME="Dev 0", GIT_AUTHOR_EMAIL=f"dev0.{seed}@example.com",
                    GIT_COMMITTER_NAME="Dev 0", GIT_COMMITTER_EMAIL=f"dev0.{seed}@example.com",

@@ -145,7 +145,7 @@ def ingest(
         # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
         # stays bounded (a prefetched history is at most one batch).
         workers = max(1, min(os.cpu_count() or 1, len(repos)))
-        processes = _reader_processes(sum(k not in known_keys for k in set(keys)), workers)
+        processes = _reader_processes()
         if processes:
             # Reader processes do the Python work too (parsing, the commits' rows, a new
             # repository's changes): threads would share one interpreter lock with the writer.
@@ -220,19 +220,17 @@ def ingest(
         return _in_order(paths, skipped, results)
 
 
-# A set with this many repositories new to the store is read by reader processes
-# (`ingestion.prepare`: they derive a new repository's changes too); otherwise by threads (a
-# process costs an interpreter start, 0.5-1 s). LOOPMETER_READERS=processes|threads decides instead.
-PROCESS_SET = 16
-
-
-def _reader_processes(repos: int, workers: int) -> bool:
+def _reader_processes() -> bool:
+    """LOOPMETER_READERS=processes: a set is read by reader processes (`ingestion.prepare`: they
+    also build the rows and derive a new repository's changes, so the writer runs only DuckDB).
+    Off by default: on the shared 2-core machine they measured slower than threads (200 x 200
+    commits: 17.5 s against 12.1 s at a load of 7, 27.5-37.6 s against 24.7-28.0 s at 14; an
+    interpreter start per process and ~20% more CPU in all; bench/README.md). Kept for machines
+    with idle cores, where the writer's one interpreter lock is the limit."""
     choice = os.environ.get("LOOPMETER_READERS", "").strip()
     if choice not in ("", "processes", "threads"):
         raise ConfigError(f"LOOPMETER_READERS: 'processes' or 'threads', not {choice!r}")
-    if choice:
-        return choice == "processes"
-    return workers > 1 and repos >= PROCESS_SET
+    return choice == "processes"
 
 
 def _map_threads(fn: Callable, args: list) -> dict:
