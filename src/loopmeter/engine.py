@@ -23,6 +23,11 @@ from .metrics import portable
 from .store.db import Store
 
 ENGINES = ("duckdb", "spark")
+#: The tables the metrics read through Ibis (`con.table(...)` in metrics/ and lift/, and the SQL of
+#: `changes()`'s CI rule, which reads events). Only these are opened on the engine: opening one
+#: costs Spark a listing job; the driver's DuckDB opens every table of the export.
+ENGINE_TABLES = ("items", "events", "links", "attributions", "actors", "repos", "commits", "agent_usage",
+                 "session_links")
 
 
 def check_engine(engine: str, parquet: str | Path | None) -> None:
@@ -98,7 +103,7 @@ def spark_session():
 def _spark_tables(session, path: Path, store: Store) -> list[str]:
     """Each exported table as a temporary view with the store's columns (the derived month dropped)."""
     names = []
-    for name in TABLES:
+    for name in ENGINE_TABLES:
         if not (path / name).is_dir():
             continue
         df = session.read.parquet(str(path / name))
