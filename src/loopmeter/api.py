@@ -959,7 +959,8 @@ def lift(
     window_days = window_days or config.window_days
     with _opened(store_path, engine, parquet) as (store, con):
         window = _report_window(store, as_of, window_days, repos, config)
-        doc = ld.run_design(con or backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
+        engine_con = con if con is not None else backend(store)
+        doc = ld.run_design(engine_con, window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
                             teams=config.teams, config_path=config.path)
     doc["unit"] = by
     doc["as_of"] = window.as_of.replace(microsecond=0).isoformat() + "Z"
