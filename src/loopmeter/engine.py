@@ -93,6 +93,10 @@ def spark_session():
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ConfigError(f"--engine spark: Spark did not start ({first})") from None
         session.sparkContext.setLogLevel("ERROR")
+        if session.sparkContext.master.startswith("local"):
+            # Spark's default of 200 shuffle partitions is for clusters; on one machine each is a
+            # task of its own, and every aggregation of a report would pay for 200 of them.
+            session.conf.set("spark.sql.shuffle.partitions", str(session.sparkContext.defaultParallelism))
     # The export's timestamps are naive UTC; partition values are text (a repository named 2024
     # is not a number). Both are settings of this session only.
     session.conf.set("spark.sql.session.timeZone", "UTC")
