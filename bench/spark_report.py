@@ -4,6 +4,7 @@ report on DuckDB over the store, in one run, and whether the two documents are e
 
 Usage:
     python bench/spark_report.py [--store PATH | --repo GIT_DIR] [--master local[2]] [--keep DIR]
+                                 [--conf spark.sql.adaptive.enabled=false ...]
 
 The store: `--store` (an existing one), else `--repo` ingested into a fresh store under `--keep`
 (e.g. /work/.mirror/simonw+datasette/repo), else two simulated repositories (tests/lift_sim.py).
@@ -66,6 +67,7 @@ def main() -> int:
     ap.add_argument("--repo")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--keep")
+    ap.add_argument("--conf", action="append", default=[], help="KEY=VALUE for the Spark session (repeatable)")
     args = ap.parse_args()
     from loopmeter import api
 
@@ -88,9 +90,12 @@ def main() -> int:
     here, w_duck, c_duck = _timed(lambda: api.report_from_store(store_path=store))
     from pyspark.sql import SparkSession
 
-    spark, w_start, _ = _timed(lambda: SparkSession.builder.master(args.master).config("spark.ui.enabled", "false")
-                               .config("spark.log.level", "ERROR").config("spark.ui.showConsoleProgress", "false")
-                               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    builder = (SparkSession.builder.master(args.master).config("spark.ui.enabled", "false")
+               .config("spark.log.level", "ERROR").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2"))
+    for kv in args.conf:
+        builder = builder.config(*kv.split("=", 1))
+    spark, w_start, _ = _timed(builder.getOrCreate)
     tracker = spark.sparkContext.statusTracker()
     jobs_before = len(tracker.getJobIdsForGroup())
     there, w_spark, c_spark = _timed(lambda: api.report_from_store(engine="spark", parquet=export))
