@@ -49,7 +49,8 @@ def exported(tmp_path_factory):
     api.export("parquet", root / "pq", store_path=store)
     spark = (SparkSession.builder.master("local[2]").appName("loopmeter-parity")
              .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-             .config("spark.log.level", "ERROR").config("spark.ui.showConsoleProgress", "false").getOrCreate())
+             .config("spark.log.level", "ERROR").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.adaptive.enabled", "false").getOrCreate())  # as engine.spark_session's own
     yield store, root / "pq"
     spark.stop()
 
