@@ -15,7 +15,9 @@ from . import api
 from .cli import (
     AsOfOpt,
     DebugOpt,
+    EngineOpt,
     JsonOpt,
+    ParquetOpt,
     SeedOpt,
     StoreOpt,
     WindowOpt,
@@ -88,6 +90,8 @@ def lift(
     as_of: AsOfOpt = None,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
+    engine: EngineOpt = "duckdb",
+    from_parquet: ParquetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Estimate the lift of one design with several estimators, and say what could fool each number.
@@ -105,6 +109,10 @@ def lift(
     """
 
     def go():
+        if from_parquet is not None or engine != "duckdb":
+            for name, value in (("--panel", panel), ("--log", log), ("--csv", csv)):
+                if value is not None:
+                    raise ConfigError(f"--engine/--from-parquet run the designs over changes; {name} does not read them")
         if panel is not None:
             _panel(go_args=dict(path=panel, unit=unit, period=period, outcome=outcome, first_treated=first_treated,
                                 covariates=covariate or (), estimator=estimator, period_unit=period_unit,
@@ -152,6 +160,7 @@ def lift(
             treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (), by=by,
             **({"randomization": randomization or "assumed", "fixed_effects": fixed_effect or (),
                 "duration_unit": duration_unit} if csv is not None else {}),
+            engine=engine, parquet=from_parquet,
         )
         if as_json:
             sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")

@@ -127,6 +127,8 @@ def facts(con, window: Window, repos: list[str] | None = None):
             for name in memo["_tables"]:
                 # Ibis's drop_table names the table with its catalog, which a temporary one lacks on DuckDB.
                 con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+            for kept in memo.get("_cached", ()):
+                kept.release()
 
 
 def _keep(con, what: str, key, repos: list[str] | None, t: ir.Table) -> ir.Table:
@@ -134,9 +136,14 @@ def _keep(con, what: str, key, repos: list[str] | None, t: ir.Table) -> ir.Table
     memo = _MEMO.get(id(con))
     if memo is None:
         return t
-    name = f"_lm_{what}_{next(_FACT_SEQ)}"
-    kept = con.create_table(name, t, temp=True)
-    memo["_tables"].append(name)
+    if con.name != "duckdb":
+        # Other engines (Spark) have no temporary tables in Ibis; a cached table is their equivalent.
+        kept = t.cache()
+        memo.setdefault("_cached", []).append(kept)
+    else:
+        name = f"_lm_{what}_{next(_FACT_SEQ)}"
+        kept = con.create_table(name, t, temp=True)
+        memo["_tables"].append(name)
     _FACTS.setdefault(id(con), []).append((what, key, tuple(repos) if repos else None, kept))
     return kept
 

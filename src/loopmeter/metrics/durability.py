@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.bootstrap import cluster_bootstrap, factorize_clusters, percentile_interval
+from . import portable
 from .changes import Window, changes, salt_free_author_keys
 
 HORIZONS = (14, 30, 90)
@@ -43,7 +44,7 @@ def change_survival(con, window: Window, repos: list[str] | None = None,
     Empty when no durability pass has run for the repositories in scope."""
     ch = con.execute(changes(con, window, repos).select("repo", "item_id", "author_id", "done_at", "week",
                                                         "ai_assisted", "bot"))
-    raw = con.con if hasattr(con, "con") else con
+    raw = portable.store_connection(con)
     where = " where list_contains(?, repo)" if repos else ""
     args = [repos] if repos else []
     origins = raw.execute("select repo, sha, pos, landed_at, lines_added, ai_lines_added, with_provenance "
