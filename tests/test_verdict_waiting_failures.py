@@ -295,6 +295,24 @@ def test_few_weeks_with_deployments_is_not_enough_data():
     assert e["status"] == "not_enough_data" and "Only 3 weeks have" in e["sentence"], e["sentence"]
 
 
+def test_deployments_crowded_into_one_week_are_worded_as_weeks_not_people():
+    d = _deploys(np.random.default_rng(9), per_week=15)
+    monday = pd.to_datetime(d["ts"]).dt.to_period("W").dt.start_time
+    after = pd.to_datetime(d["ts"]).dt.date >= ADOPT
+    first = monday == monday[after].min()
+    # After adoption: the first week keeps its 15 and gets 200 more; every other week keeps one.
+    crowd = d[after & first].sample(200, replace=True, random_state=0).assign(
+        item_id=lambda x: [f"x{i}" for i in range(len(x))])
+    d = pd.concat([d[~after], d[after & first], crowd, d[after & ~first].groupby(monday).head(1)])
+    rows = change_failure_before_after(d, _periods(), seed=0, n_boot=50)
+    eff = rows[0]["effective_clusters_a"]
+    assert eff < 5 and rows[0]["n_clusters_a"] == 12
+    e = judge(CFR_Q, _design("quality", rows))
+    assert e["status"] == "not_enough_data"
+    assert f"come from 12 weeks but amount to only {eff:.1f} equal ones (a few weeks held most of them" in e["sentence"]
+    assert "those weeks, not the whole period" in e["sentence"] and "people" not in e["sentence"]
+
+
 # ------------------------------------------------------------------------------ end to end
 
 
