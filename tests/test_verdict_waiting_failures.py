@@ -6,6 +6,7 @@ the revert-style ratio of rates are bench/verdict_sim.py's business, not a test'
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import apiserver
@@ -399,6 +400,35 @@ def test_both_questions_in_the_designs_verdict_terminal_and_page(tmp_path):
     assert block.count('<div class="v ') == 2 and 'data-status="improved"' in block
     assert "Waiting on humans, after vs before" in block and 'href="#g-waiting"' in block
     assert "Quality: change failure rate, after vs before" in block and 'href="#g-change-failure-rate"' in block
+
+
+def test_lift_takes_the_reports_failure_window(tmp_path):
+    """`lift --failure-window` judges deployments as `report --failure-window` does: every incident
+    of _full_store opens 3 h after its deployment, so a 2 h window fails none and the default
+    24 h window fails exactly the deployments with an incident."""
+    from typer.testing import CliRunner
+
+    from loopmeter.cli import app
+
+    path = tmp_path / "lm.duckdb"
+    c = _full_store(path)
+    caused = {r[0] for r in c.store.con.execute("select dst from links where kind = 'caused_by'").fetchall()}
+    c.close()
+    args = ["lift", "--store", str(path), "--adoption-date", f"api={ADOPT}", "--as-of", "2024-06-24", "--json"]
+    rows = {}
+    for hours in ("2", None):
+        res = CliRunner().invoke(app, args + (["--failure-window", hours] if hours else []))
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        (rows[hours],) = [r for r in doc["quality"] if r["estimator"] == "rate_ratio_cr1"]
+    assert rows["2"]["failed_a"] == rows["2"]["failed_b"] == 0
+    assert rows["2"]["n_deployments_a"] == rows[None]["n_deployments_a"] == 60
+    assert rows[None]["failed_a"] + rows[None]["failed_b"] == len(caused) > 0
+    for bad, word in ((["--failure-window", "0"], "--failure-window: must be a positive number"),
+                      (["--incident-rule", "any"], "--incident-rule: must be one of linked, repo"),
+                      (["--failure-window", "4", "--csv", str(tmp_path / "t.csv")], "--failure-window judges")):
+        res = CliRunner().invoke(app, args + bad)
+        assert res.exit_code != 0 and word in res.output, res.output
 
 
 def test_through_the_github_source_the_entries_say_why_there_is_too_little(tmp_path, monkeypatch):

@@ -83,6 +83,11 @@ def lift(
     better: Annotated[Optional[str], typer.Option(
         "--better", help="--panel: higher or lower, which way the outcome improves (for the verdict; "
                          "default higher).")] = None,
+    failure_window: Annotated[Optional[float], typer.Option(
+        "--failure-window", help="Hours after a production deployment in which a revert, hotfix or incident makes "
+                                 "it a failed change (default 24, as in report).")] = None,
+    incident_rule: Annotated[Optional[str], typer.Option(
+        "--incident-rule", help="Which incidents fail a deployment: 'linked' (default) or 'repo', as in report.")] = None,
     store: StoreOpt = DEFAULT_STORE,
     repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
     window_days: WindowOpt = None,
@@ -106,6 +111,10 @@ def lift(
     """
 
     def go():
+        # The failure rule judges the store's deployments; a table or a log has none to judge.
+        for name, value in (("--failure-window", failure_window), ("--incident-rule", incident_rule)):
+            if value is not None and (panel is not None or csv is not None or log is not None):
+                raise ConfigError(f"{name} judges the store's deployments; it does not apply to --csv, --log or --panel")
         if panel is not None:
             _panel(go_args=dict(path=panel, unit=unit, period=period, outcome=outcome, first_treated=first_treated,
                                 covariates=covariate or (), estimator=estimator, period_unit=period_unit,
@@ -151,6 +160,8 @@ def lift(
             store_path=store, design=design, adoption_dates=adoption_date, repos=repo or None, as_of=_as_of(as_of),
             window_days=window_days, seed=seed, csv_path=csv, duration=duration, start=start, end=end,
             treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (), by=by,
+            **({} if csv is not None else {"failure_window_hours": 24.0 if failure_window is None else failure_window,
+                                           "incident_rule": incident_rule or "linked"}),
             **({"randomization": randomization or "assumed", "fixed_effects": fixed_effect or (),
                 "duration_unit": duration_unit} if csv is not None else {}),
         )
