@@ -400,6 +400,34 @@ def test_both_questions_in_the_designs_verdict_terminal_and_page(tmp_path):
     assert block.count('<div class="v ') == 2 and 'data-status="improved"' in block
     assert "Waiting on humans, after vs before" in block and 'href="#g-waiting"' in block
     assert "Quality: change failure rate, after vs before" in block and 'href="#g-change-failure-rate"' in block
+    # The waiting rows in `lift`'s terminal table and the page's collapsed estimates of the design,
+    # numbered after the cycle-time rows, each with its sentence; untrusted caveats escaped.
+    from test_report_page import HOSTILE_CAVEAT
+
+    from loopmeter.cli_lift import render_lift
+
+    waits = ba["waiting"]
+    head = next(r for r in waits if r["estimator"] == "log_duration_regression")
+    console = Console(record=True, width=250)
+    render_lift({**ba, "verdict": out["verdict"]}, console)
+    text = console.export_text()
+    n = len(ba["results"])
+    table = [ln for ln in text.splitlines() if ln.startswith("│") and "waiting on humans" in ln]
+    assert len(table) == len(waits) and f"({n + 1}) " in text and f"({n + len(waits) + 1}) " not in text
+    assert (f"Time pull requests waited on a person by regression (one repository, so no repository fixed effects) "
+            f"after adoption is {head['ratio']:.2f}x before [{head['ci_low']:.2f}, {head['ci_high']:.2f}]") in text
+    hostile = [dict(r, caveats=[HOSTILE_CAVEAT]) for r in waits]
+    console = Console(record=True, width=250)
+    render_lift({**ba, "waiting": hostile}, console)
+    assert HOSTILE_CAVEAT in console.export_text()  # printed as text, not read as markup
+    doc["lift_designs"] = {"unit": "repo", "designs": [{**ba, "waiting": hostile}]}
+    html = render_page(doc, changes)
+    section = html[html.index('id="lift-designs"'):html.index('id="changes"')]
+    table = section[section.index("Estimates of this design"):section.index("</table>")]
+    assert table.count("<td>waiting on humans</td>") == len(waits)
+    assert f"Estimates of this design ({n + len(waits)})" in section
+    assert "Time pull requests waited on a person by regression" in table and f"{head['ratio']:.2f}" in table
+    assert "<img src=x" not in section and "&lt;img src=x onerror=window.__pwned=1&gt;" in section
 
 
 def test_lift_takes_the_reports_failure_window(tmp_path):

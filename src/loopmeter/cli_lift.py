@@ -25,6 +25,7 @@ from .cli import (
 )
 from .errors import ConfigError
 from .lift.verdict import withheld
+from .lift.waiting import WAITING
 from .report.lift_text import ci_text, estimator_name, sentence
 from .report.terminal import escape, render_verdict
 from .store.db import DEFAULT_STORE
@@ -174,7 +175,7 @@ def lift(
 
 
 _SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
-          "duration": "task duration"}
+          "duration": "task duration", WAITING: "waiting on humans"}
 
 
 def estimator_label(r: dict) -> str:
@@ -222,7 +223,8 @@ def render_lift(doc: dict, console: Console) -> None:
     t = Table(title="estimates (95% CI)", title_justify="left")
     for col in ("#", "metric", "estimator", "ratio", "95% CI", "p", "n (a / b)", "clusters", "clustered"):
         t.add_column(col, justify="right" if col in ("#", "ratio", "p", "n (a / b)", "clusters") else "left")
-    results = doc.get("results") or []
+    # The waiting rows (where the store has pull requests) follow the cycle-time ones, numbered on.
+    results = [*(doc.get("results") or []), *(doc.get("waiting") or [])]
     for i, r in enumerate(results, 1):
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "no estimate"
         p = r.get("p_value")
