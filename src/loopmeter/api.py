@@ -754,6 +754,8 @@ def lift(
     duration_unit: str | None = None,
     engine: str = "duckdb",
     parquet: str | Path | None = None,
+    failure_window_hours: float = 24.0,
+    incident_rule: str = "linked",
 ) -> dict:
     """One lift design with every estimator, its caveats and the specification table.
 
@@ -764,7 +766,8 @@ def lift(
     designs/pilot.py) for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
         of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team
     owning most of each change's lines in CODEOWNERS. `parquet` and `engine`: read a Parquet export on
-    that engine instead of the store, as `report_from_store` does. Returns
+    that engine instead of the store, as `report_from_store` does. `failure_window_hours` and
+    `incident_rule` judge the deployments of the before-after change failure rate, as in `report`. Returns
     `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
     """
     from .lift import designs as ld
@@ -780,7 +783,9 @@ def lift(
     from .metrics.changes import backend
     from .lift.inputs import parse_adoption
     from .lift.by_unit import choose_unit
+    from .metrics.dora import FailureRule
 
+    failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)  # checked before any work
     config = config or load_config()
     by = choose_unit(by, config.teams)  # the one check of --by, as for the report
     adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
@@ -789,7 +794,7 @@ def lift(
         window = _report_window(store, as_of, window_days, repos, config)
         engine_con = con if con is not None else backend(store)
         doc = ld.run_design(engine_con, window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
-                            teams=config.teams, config_path=config.path)
+                            teams=config.teams, config_path=config.path, failure_rule=failure_rule)
     doc["unit"] = by
     doc["as_of"] = window.as_of.replace(microsecond=0).isoformat() + "Z"
     doc["as_of_rule"] = window.rule
