@@ -239,3 +239,16 @@ def test_contradiction_needs_a_headline_interval_that_excludes_one_and_a_credibl
     spec = [row("hodges_lehmann", 0.7, 0.6, 0.8, clustered=False)]
     e = only(vd.verdict([before_after([cycle(1.5, 1.2, 1.9)], spec)]), "cycle_time_after_vs_before")
     assert e["status"] == "worsened" and e["agreement"]["contradicting"] == 0
+
+
+def test_beside_improved_or_worsened_the_specification_caveat_is_not_the_main_one():
+    texts = ["Across 16 reasonable choices ... on both sides of 1: the direction depends on the choice.",
+             "Changes differ in size."]
+    c = cycle(1.5, 1.2, 1.9, caveats=texts, caveat_codes=["specification", "size_mismatch"])
+    e = only(vd.verdict([before_after([c], [row("ratio_of_medians", 0.95, 0.6, 1.6)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "worsened" and "the direction depends on the choice" not in e["sentence"]
+    assert e["sentence"].endswith("Main caveat: Changes differ in size.") and e["caveats"] == texts
+    # Beside no detectable change it is the main caveat, and agrees with the status.
+    c = cycle(1.1, 0.9, 1.3, caveats=texts, caveat_codes=["specification", "size_mismatch"])
+    e = only(vd.verdict([before_after([c])]), "cycle_time_after_vs_before")
+    assert e["sentence"].endswith("Main caveat: " + texts[0])

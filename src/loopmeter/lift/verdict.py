@@ -20,7 +20,8 @@ estimate and how far the other reasonable specifications agree. The rules (docs/
    / worse for the team (shorter cycle, more throughput, fewer reverts). When credible ratios
    still straddle 1 (`agreement.straddles`), the sentence says that those on the other side are
    compatible with the headline, so the status and the range beside it do not read as a
-   contradiction.
+   contradiction; nor is the specification caveat ("the direction depends on the choice") its
+   main caveat (it stays among the caveats).
 5. `no_detectable_change` otherwise.
 
 Pure: it reads only the design documents (designs.py), never the store.
@@ -293,11 +294,22 @@ def judge(question: str, design: Mapping, questions: Mapping[str, Mapping] | Non
         else:
             status = "no_detectable_change"
     entry = {"question": question, "title": q["title"], "status": status,
-             "sentence": _sentence(status, q, headline, agreement, lacking, _top_caveat(codes, texts)),
+             "sentence": _sentence(status, q, headline, agreement, lacking, _top_caveat(*_main_caveats(status, codes, texts))),
              "headline": headline, "agreement": agreement,
              "exposure": {"ai_share_after": exposure, "minimum": MIN_EXPOSURE} if q["after_before"] else None,
              "caveats": texts}
     return entry
+
+
+def _main_caveats(status: str, codes: list[str], texts: list[str]) -> tuple[list[str], list[str]]:
+    """The caveats the sentence may name. Beside `improved` / `worsened` the specification caveat
+    ("the direction depends on the choice") would deny the status: the rules already found no
+    credible specification against it, and the sentence says how the credible ones range instead.
+    The caveat stays in `caveats`."""
+    if status not in ("improved", "worsened") or "specification" not in codes:
+        return codes, texts
+    keep = [i for i, c in enumerate(codes) if c != "specification"]
+    return [codes[i] for i in keep], [texts[i] for i in keep]
 
 
 def _contradicting(rows: list[Mapping], head: Mapping | None) -> list[Mapping]:
