@@ -6,7 +6,15 @@ adoption date, then the verdict (lift/verdict.py). Scenarios (tests/lift_sim.py 
 
 - effect: 12 authors, 24 weeks, adoption at week 12, cycle time 0.7x and throughput 1.5x after;
 - null: the same team, AI used on half the changes after adoption, nothing planted;
-- simpson: two repositories, each 0.8x faster after adoption, whose mix makes the pooled ratio > 1.
+- simpson: two repositories, each 0.8x faster after adoption, whose mix makes the pooled ratio > 1;
+- ai_effect: the null team whose AI-assisted changes take 0.85x as long (the AI-vs-human power);
+- null_people: the null team whose people differ (own pace, own AI effect around none, AI use
+  from 10% to 90%), where clustering by person matters most.
+
+--candidates also tests ratio = 1 at 5% on every cycle-time regression the designs fit with each
+candidate interval (CR1 on G - 1, CR2 with Bell-McCaffrey df, the wild cluster bootstrap-t);
+--direct RUNS does only that, on the AI-vs-human rows drawn straight from the generator (no git,
+no ingest: thousands of runs in minutes), which is how the headline's interval was picked.
 
 Prints, per scenario and question, the share of runs with each status and (effect) how often the
 planted truth is inside the headline interval, with 95% Wilson bands. Targets (issue 10): null ->
@@ -15,13 +23,12 @@ interval; simpson -> `inconsistent` or the within-repository answer (`improved`)
 
     /work/main/.venv/bin/python bench/verdict_sim.py --runs 100 [--scenario null] [--n-boot 200]
 
-Last measured (--spec-boot 200; docs/metrics.md "Verdict" has the table): null, 30 runs:
-cycle time after/before no_detectable_change 30/30, throughput 29/30, AI vs human 27/30; effect,
-20 runs: improved 20/20 for cycle time and throughput, truth inside 19/20 each; Simpson, 10 runs:
-inconsistent 10/10. About 20-60 s a run on a shared 2-core machine.
+Last measured: docs/metrics.md "Verdict" has the tables (both the pipeline's statuses and the
+candidates' rejection rates). About 6-30 s a run on a shared 2-core machine; --direct 2000 about
+2-5 minutes a scenario.
 
-The bootstrap replicates of the headline rows are --n-boot (the cycle-time headline is a
-regression and has none); the specification table's alternatives use SPEC_BOOT as in a report
+The bootstrap replicates of the headline rows are --n-boot (the cycle-time headlines are
+regressions and have none); the specification table's alternatives use SPEC_BOOT as in a report
 unless --spec-boot says otherwise.
 """
 
