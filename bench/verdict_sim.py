@@ -6,7 +6,15 @@ adoption date, then the verdict (lift/verdict.py). Scenarios (tests/lift_sim.py 
 
 - effect: 12 authors, 24 weeks, adoption at week 12, cycle time 0.7x and throughput 1.5x after;
 - null: the same team, AI used on half the changes after adoption, nothing planted;
-- simpson: two repositories, each 0.8x faster after adoption, whose mix makes the pooled ratio > 1.
+- simpson: two repositories, each 0.8x faster after adoption, whose mix makes the pooled ratio > 1;
+- ai_effect: the null team whose AI-assisted changes take 0.85x as long (the AI-vs-human power);
+- null_people: the null team whose people differ (own pace, own AI effect around none, AI use
+  from 10% to 90%), where clustering by person matters most.
+
+--candidates also tests ratio = 1 at 5% on every cycle-time regression the designs fit with each
+candidate interval (CR1 on G - 1, CR2 with Bell-McCaffrey df, the wild cluster bootstrap-t);
+--direct RUNS does only that, on the AI-vs-human rows drawn straight from the generator (no git,
+no ingest: thousands of runs in minutes), which is how the headline's interval was picked.
 
 Prints, per scenario and question, the share of runs with each status and (effect) how often the
 planted truth is inside the headline interval, with 95% Wilson bands. Targets (issue 10): null ->
@@ -15,13 +23,12 @@ interval; simpson -> `inconsistent` or the within-repository answer (`improved`)
 
     /work/main/.venv/bin/python bench/verdict_sim.py --runs 100 [--scenario null] [--n-boot 200]
 
-Last measured (--spec-boot 200; docs/metrics.md "Verdict" has the table): null, 30 runs:
-cycle time after/before no_detectable_change 30/30, throughput 29/30, AI vs human 27/30; effect,
-20 runs: improved 20/20 for cycle time and throughput, truth inside 19/20 each; Simpson, 10 runs:
-inconsistent 10/10. About 20-60 s a run on a shared 2-core machine.
+Last measured: docs/metrics.md "Verdict" has the tables (both the pipeline's statuses and the
+candidates' rejection rates). About 6-30 s a run on a shared 2-core machine; --direct 2000 about
+2-5 minutes a scenario.
 
-The bootstrap replicates of the headline rows are --n-boot (the cycle-time headline is a
-regression and has none); the specification table's alternatives use SPEC_BOOT as in a report
+The bootstrap replicates of the headline rows are --n-boot (the cycle-time headlines are
+regressions and have none); the specification table's alternatives use SPEC_BOOT as in a report
 unless --spec-boot says otherwise.
 """
 
@@ -32,18 +39,22 @@ import math
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from lift_sim import SCENARIOS, run_scenario  # noqa: E402
+from lift_sim import SCENARIOS, START, run_scenario  # noqa: E402
 
-TRUTH = {("effect", "cycle_time_after_vs_before"): 0.7, ("effect", "throughput_after_vs_before"): 1.5,
+TRUTH = {("ai_effect", "cycle_time_ai_vs_human"): 0.85, ("effect", "cycle_time_after_vs_before"): 0.7, ("effect", "throughput_after_vs_before"): 1.5,
          ("null", "cycle_time_after_vs_before"): 1.0, ("null", "throughput_after_vs_before"): 1.0,
-         ("null", "cycle_time_ai_vs_human"): 1.0, ("effect", "cycle_time_ai_vs_human"): 1.0}
+         ("null", "cycle_time_ai_vs_human"): 1.0,
+         ("null_people", "cycle_time_ai_vs_human"): 1.0, ("null_people", "cycle_time_after_vs_before"): 1.0, ("effect", "cycle_time_ai_vs_human"): 1.0}
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -56,6 +67,124 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, c - h), min(1.0, c + h)
 
 
+# --------------------------------------------------------------------------- interval candidates
+# With --candidates, every cycle-time regression the designs fit (the AI-vs-human headline
+# `log_duration_regression_size`, the after/before one `log_duration_regression`) is refitted here
+# on the same rows and tested for ratio = 1 at 5% by each candidate: CR1 with t on G - 1 (what
+# statsmodels' cluster covariance gives), CR2 with Bell-McCaffrey df (stats/cr2.py), and the wild
+# cluster bootstrap-t (null imposed, Webb's six-point weights, WILD_REPS replicates; MacKinnon and
+# Webb 2017). The share of runs each rejects is its false-positive rate (null) or power.
+
+WILD_REPS = 999
+WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
+CANDIDATES = ("CR1 t(G-1)", "CR2 Bell-McCaffrey", "wild bootstrap-t (Webb)")
+
+
+def _cr1_se(X, e, codes, j, B):
+    G, (n, k) = codes.max() + 1, X.shape
+    s = np.zeros((G, k))
+    np.add.at(s, codes, X * e[:, None])
+    meat = s.T @ s
+    scale = G / (G - 1) * (n - 1) / (n - k)
+    return math.sqrt(scale * (B @ meat @ B)[j, j])
+
+
+def _wild_p(X, y, codes, j, rng):
+    """Two-sided p of beta_j = 0: restricted residuals times one Webb weight per cluster, the CR1 t
+    of each replicate against the observed one (vectorised over replicates)."""
+    G, (n, k) = codes.max() + 1, X.shape
+    B = np.linalg.pinv(X.T @ X)
+    beta = B @ X.T @ y
+    t_obs = beta[j] / _cr1_se(X, y - X @ beta, codes, j, B)
+    Xr = np.delete(X, j, axis=1)
+    fitted_r = Xr @ np.linalg.lstsq(Xr, y, rcond=None)[0]
+    u = y - fitted_r
+    w = rng.choice(WEBB, size=(G, WILD_REPS))[codes]  # n x R
+    Y = fitted_r[:, None] + u[:, None] * w
+    betas = B @ X.T @ Y  # k x R
+    E = Y - X @ betas
+    c = B[:, j]
+    xc = X @ c  # each row's weight in beta_j
+    s = np.zeros((G, WILD_REPS))
+    np.add.at(s, codes, xc[:, None] * E)
+    scale = G / (G - 1) * (n - 1) / (n - k)
+    t = betas[j] / np.sqrt(scale * (s * s).sum(axis=0))
+    return float(np.mean(np.abs(t) >= abs(t_obs)))
+
+
+def candidate_rejections(g, rng) -> dict[str, bool]:
+    """Whether each candidate rejects ratio = 1 at 5% on the size-adjusted regression's rows."""
+    import pandas as pd
+    import scipy.stats
+    from loopmeter.stats.cr2 import cr2
+    from loopmeter.stats.regression import design_matrix
+
+    rows = pd.concat([g.a.assign(treated=True), g.b.assign(treated=False)], ignore_index=True)
+    rows = rows[rows["observed"] & rows["size_lines"].notna()]
+    fe = {"repo": rows["repo"].to_numpy(object)} if rows["repo"].nunique() > 1 else None
+    size = {"log1p_lines": np.log1p(rows["size_lines"].to_numpy(float))}
+    X = design_matrix(rows["treated"].to_numpy(bool), size, fe).to_numpy(float)
+    y = np.log(rows["cycle_hours"].to_numpy(float))
+    codes = pd.factorize(rows["author_id"].astype(str))[0]
+    G, j = codes.max() + 1, 1
+    B = np.linalg.pinv(X.T @ X)
+    beta = B @ X.T @ y
+    e = y - X @ beta
+    p1 = 2 * scipy.stats.t.sf(abs(beta[j] / _cr1_se(X, e, codes, j, B)), G - 1)
+    se2, df2 = cr2(X, e, codes, j)
+    p2 = 2 * scipy.stats.t.sf(abs(beta[j] / se2), df2)
+    return dict(zip(CANDIDATES, (p1 < 0.05, p2 < 0.05, _wild_p(X, y, codes, j, rng) < 0.05)))
+
+
+def direct_candidates(name: str, runs: int, first_seed: int) -> None:
+    """The candidates on the scenario's AI-vs-human rows drawn straight from its generator
+    (tests/lift_sim.py `events`: the changes after adoption, no git, no ingest), so thousands of
+    seeded runs take seconds: the same data the full pipeline sees, minus what ingest could change."""
+    import pandas as pd
+    from lift_sim import events, scenario_teams
+
+    from loopmeter.lift.durations import Groups
+
+    teams = scenario_teams(name)
+    hits = {c: 0 for c in CANDIDATES}
+    rng = np.random.default_rng(first_seed)
+    t0 = time.perf_counter()
+    for seed in range(first_seed, first_seed + runs):
+        frames = []
+        for i, t in enumerate(teams):
+            ev = events(t, np.random.default_rng(seed * 10 + i))
+            week0 = START + timedelta(weeks=t.adoption_week)
+            frames.append(pd.DataFrame([{"cycle_hours": c, "author_id": str(a), "ai": ai, "size_lines": n,
+                                         "repo": t.name, "observed": True} for d, c, a, ai, n in ev if d >= week0]))
+        df = pd.concat(frames, ignore_index=True)
+        g = Groups(a=df[df["ai"]], b=df[~df["ai"]], labels=("a", "b"))
+        for c, hit in candidate_rejections(g, rng).items():
+            hits[c] += hit
+    secs = time.perf_counter() - t0
+    print(f"{name}, AI vs human regression + size straight from the generator: {runs} runs, {secs:.0f} s; "
+          "ratio = 1 rejected at 5%:")
+    for c in CANDIDATES:
+        lo, hi = wilson(hits[c], runs)
+        print(f"    {c}: {hits[c]}/{runs} = {hits[c] / runs:.1%} [{lo:.1%}, {hi:.1%}]")
+
+
+def capture_candidates(seen: dict[str, list[dict]], seed: int) -> None:
+    """Wrap the designs' regression step so each design's rows are tested by every candidate."""
+    from loopmeter.lift import durations
+
+    fit = durations._regressions
+    rng = np.random.default_rng(seed)
+
+    def wrapped(g):
+        key = "cycle_time_ai_vs_human" if g.labels == durations.LABELS["ai_assisted/human"] else \
+            "cycle_time_after_vs_before"
+        if len(seen.setdefault(key, [])) < seen["_run"]:
+            seen[key].append(candidate_rejections(g, rng))
+        return fit(g)
+
+    durations._regressions = wrapped
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=100, help="seeded runs per scenario")
@@ -64,7 +193,15 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--spec-boot", type=int, default=None,
                     help="bootstrap replicates of the specification table's alternatives (default: SPEC_BOOT)")
+    ap.add_argument("--candidates", action="store_true",
+                    help="also test each cycle-time regression's ratio = 1 by CR1, CR2 and the wild cluster bootstrap")
+    ap.add_argument("--direct", type=int, default=0, metavar="RUNS",
+                    help="only the candidates, on RUNS draws of each scenario's AI-vs-human rows (no git, no ingest)")
     args = ap.parse_args()
+    if args.direct:
+        for name in args.scenario or ("null", "null_people", "ai_effect"):
+            direct_candidates(name, args.direct, args.first_seed)
+        return
     if args.spec_boot:
         from loopmeter.lift import designs, specification
 
@@ -72,11 +209,15 @@ def main() -> None:
     for name in args.scenario or SCENARIOS:
         status: dict[str, Counter] = {}
         covered: dict[str, list[bool]] = {}
+        cands: dict = {"_run": 0}
+        if args.candidates:
+            capture_candidates(cands, args.first_seed)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             for seed in range(args.first_seed, args.first_seed + args.runs):
                 run_dir = Path(tmp) / str(seed)
                 run_dir.mkdir()
+                cands["_run"] += 1
                 out = run_scenario(run_dir, name, seed, n_boot=args.n_boot)
                 print(f"  {name} seed {seed}: " + ", ".join(f"{e['question']} {e['status']}" for e in out["verdict"]),
                       flush=True)
@@ -99,6 +240,14 @@ def main() -> None:
                 k, m = sum(covered[q]), len(covered[q])
                 lo, hi = wilson(k, m)
                 print(f"    truth {TRUTH[(name, q)]} inside the headline interval: {k}/{m} = {k / m:.1%} [{lo:.1%}, {hi:.1%}]")
+        for q, runs in cands.items():
+            if q == "_run" or not runs:
+                continue
+            print(f"  {q} regression + size, ratio = 1 rejected at 5% over {len(runs)} runs:")
+            for c in CANDIDATES:
+                k = sum(r[c] for r in runs)
+                lo, hi = wilson(k, len(runs))
+                print(f"    {c}: {k}/{len(runs)} = {k / len(runs):.1%} [{lo:.1%}, {hi:.1%}]")
 
 
 if __name__ == "__main__":

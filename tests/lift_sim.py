@@ -39,10 +39,20 @@ class Team:
     ai_authors: int | None = None  # only authors 0..ai_authors-1 ever use AI (None: everyone may)
     ai_authors_speed: float = 1.0  # those authors' cycle times, before and after, relative to the rest
     first_week: int = 0  # the team's authors land nothing before this week (new hires)
+    # People differ (drawn once per team, only when set, so other scenarios' draws are unchanged):
+    # each author's own log cycle time (sd), their own AI effect around ai_ratio (log sd), and how
+    # often they use AI after adoption (spread evenly from 10% to 90% of their changes).
+    author_sd: float = 0.0
+    ai_effect_sd: float = 0.0
+    ai_share_spread: bool = False
 
 
 def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, int, bool, int]]:
     out = []
+    own = rng.normal(0, team.author_sd, team.authors) if team.author_sd else np.zeros(team.authors)
+    slope = rng.normal(0, team.ai_effect_sd, team.authors) if team.ai_effect_sd else np.zeros(team.authors)
+    share = (np.linspace(0.1, 0.9, team.authors) if team.ai_share_spread
+             else np.full(team.authors, team.ai_share_after))
     for week in range(team.first_week, team.weeks):
         after = team.adoption_week is not None and week >= team.adoption_week
         for a in range(team.authors):
@@ -50,12 +60,12 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
             for _ in range(n):
                 done = START + timedelta(weeks=week, seconds=float(rng.uniform(3600, 5 * 86400)))
                 user = team.ai_authors is None or a < team.ai_authors
-                ai = after and user and rng.random() < team.ai_share_after
+                ai = after and user and rng.random() < share[a]
                 lasting = team.fade_after_weeks is None or week < (team.adoption_week or 0) + team.fade_after_weeks
                 effect = team.cycle_ratio if after and lasting else 1.0
                 speed = team.ai_authors_speed if team.ai_authors is not None and user else 1.0
-                median = team.base_cycle_h * effect * speed * (team.ai_ratio if ai else 1.0)
-                cycle = float(np.exp(np.log(median) + rng.normal(0, team.sigma)))
+                median = team.base_cycle_h * effect * speed * (team.ai_ratio * np.exp(slope[a]) if ai else 1.0)
+                cycle = float(np.exp(np.log(median) + own[a] + rng.normal(0, team.sigma)))
                 lines = max(1, round(float(np.exp(np.log(team.size_lines[1 if after else 0]) + rng.normal(0, 0.8)))))
                 out.append((done, cycle, a + team.author_offset, ai, lines))
     out.sort()
@@ -125,8 +135,12 @@ def as_of(team: Team) -> datetime:
 #: Planted truths of the verdict scenarios (bench/verdict_sim.py, tests/test_lift_verdict_sim.py):
 #: `effect` plants a 0.7x cycle time and a 1.5x throughput after adoption; `null` plants nothing
 #: (AI is used half the time after adoption, and changes nothing); `simpson` plants 0.8x cycle
-#: time inside each of two repositories whose mix moves the pooled ratio above 1.
-SCENARIOS = ("effect", "null", "simpson")
+#: time inside each of two repositories whose mix moves the pooled ratio above 1; `ai_effect` is
+#: the null team whose AI-assisted changes take 0.85x as long as human ones (the AI-vs-human
+#: headline's power); `null_people` is the null team whose people differ (their own pace, their
+#: own AI effect around none, AI use from 10% to 90% of a person's changes), the case where
+#: clustering by person matters most.
+SCENARIOS = ("effect", "null", "simpson", "ai_effect", "null_people")
 
 
 def scenario_teams(name: str) -> list[Team]:
@@ -136,6 +150,12 @@ def scenario_teams(name: str) -> list[Team]:
     if name == "null":
         return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=1.0, rate_before=1.0,
                      rate_after=1.0)]
+    if name == "ai_effect":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=1.0, rate_before=1.0,
+                     rate_after=1.0, ai_ratio=0.85)]
+    if name == "null_people":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=1.0, rate_before=1.0,
+                     rate_after=1.0, author_sd=0.4, ai_effect_sd=0.25, ai_share_spread=True)]
     if name == "simpson":
         # A slow repository that grows after adoption and a fast one that shrinks: each is faster
         # after adoption (0.8x), but "after" is mostly the slow one's work, so pooled it looks slower.

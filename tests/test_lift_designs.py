@@ -85,10 +85,16 @@ def test_the_regression_is_the_one_statsmodels_fits_on_the_store_rows(planted_st
                                        use_t=True)
         r = _row(before_after, "cycle_time_hours", estimator)
         assert r["ratio"] == pytest.approx(np.exp(fit.params["after"]), rel=1e-9)
-        # CR1 with t on G - 1 degrees of freedom, as stats/regression.py documents.
+        # CR1 (t on G - 1 df) is kept beside the interval, which is CR2 with Bell-McCaffrey df
+        # (stats/cr2.py, tested there against its definitions): wider than CR1 on fewer df.
         from scipy import stats
-        se = fit.bse["after"]
-        t = stats.t.ppf(0.975, PLANTED.authors - 1)
+
+        from loopmeter.stats.cr2 import cr2
+        assert r["se_cr1"] == pytest.approx(fit.bse["after"], rel=1e-6) and r["df_cr1"] == PLANTED.authors - 1
+        X = fit.model.exog
+        se, bm = cr2(X, fit.resid.to_numpy(), df["author_id"].to_numpy(object), list(fit.params.index).index("after"))
+        assert r["covariance"] == "CR2" and r["se"] == pytest.approx(se, rel=1e-6) and r["df"] == pytest.approx(bm, rel=1e-6)
+        t = stats.t.ppf(0.975, bm)
         assert r["ci_low"] == pytest.approx(np.exp(fit.params["after"] - t * se), rel=1e-6)
         assert r["ci_high"] == pytest.approx(np.exp(fit.params["after"] + t * se), rel=1e-6)
 

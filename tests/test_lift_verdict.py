@@ -96,7 +96,8 @@ def test_credible_specifications_pointing_both_ways_are_inconsistent():
     spec = [row("log_duration_regression_author_fe", 1.3, 1.1, 1.6)]
     e = only(vd.verdict([before_after([cycle(0.7, 0.6, 0.85)], spec)]), "cycle_time_after_vs_before")
     assert e["status"] == "inconsistent"
-    assert e["agreement"] == {"specifications": 2, "low": 0.7, "high": 1.3, "intervals_disagree": True}
+    assert e["agreement"] == {"specifications": 2, "low": 0.7, "high": 1.3, "intervals_disagree": True,
+                              "straddles": True, "contradicting": 1}
 
 
 def test_cluster_blind_rows_neither_headline_nor_break_agreement():
@@ -211,3 +212,54 @@ def test_few_effective_clusters_are_worded_by_the_cluster_unit():
     assert "those users, not all of them" in e["sentence"] and "people" not in e["sentence"]
     e = vd.judge("runs", before_after([{**r, "effective_clusters_a": 6.0}]), {"runs": q})
     assert "Only 3 users have" in e["sentence"] and "about those users, not all of them" in e["sentence"]
+
+
+def test_a_credible_specification_that_contradicts_the_headline_makes_it_inconsistent():
+    # Headline 1.5x [1.2, 1.9] (worse); a credible specification at 0.9x whose interval [0.7, 1.2]
+    # excludes 1.5: it points the other way and rules the headline's answer out.
+    spec = [row("ratio_of_medians", 0.9, 0.7, 1.2)]
+    e = only(vd.verdict([before_after([cycle(1.5, 1.2, 1.9)], spec)]), "cycle_time_after_vs_before")
+    assert e["status"] == "inconsistent"
+    assert e["agreement"]["contradicting"] == 1 and e["agreement"]["straddles"] is True
+    assert not e["agreement"]["intervals_disagree"]  # no interval wholly below 1: the older rule alone said worsened
+    assert "1 credible specification points the other way with an interval that excludes this estimate" in e["sentence"]
+    assert "from 0.90x to 1.50x" in e["sentence"]
+
+
+def test_a_straddling_range_compatible_with_the_headline_keeps_the_status_and_says_why():
+    # 0.95x [0.6, 1.6] is on the other side of 1 but its interval holds 1.5: no contradiction.
+    spec = [row("ratio_of_medians", 0.95, 0.6, 1.6)]
+    e = only(vd.verdict([before_after([cycle(1.5, 1.2, 1.9)], spec)]), "cycle_time_after_vs_before")
+    assert e["status"] == "worsened"
+    assert e["agreement"]["straddles"] is True and e["agreement"]["contradicting"] == 0
+    assert ("Credible specifications range from 0.95x to 1.50x; those on the other side of 1 have intervals that "
+            "include this estimate.") in e["sentence"]
+    # All on one side: nothing to explain.
+    e = only(vd.verdict([before_after([cycle(1.5, 1.2, 1.9)], [row("ratio_of_medians", 1.3, 0.9, 1.7)])]),
+             "cycle_time_after_vs_before")
+    assert e["status"] == "worsened" and e["agreement"]["straddles"] is False
+    assert "Credible specifications range" not in e["sentence"]
+
+
+def test_contradiction_needs_a_headline_interval_that_excludes_one_and_a_credible_row():
+    # The headline includes 1: nothing to contradict (no_detectable_change), whatever the others say.
+    spec = [row("ratio_of_medians", 0.8, 0.7, 0.95)]
+    e = only(vd.verdict([before_after([cycle(1.1, 0.95, 1.3)], spec)]), "cycle_time_after_vs_before")
+    assert e["status"] == "no_detectable_change" and e["agreement"]["contradicting"] == 0
+    # A cluster-blind row (Hodges-Lehmann) never contradicts, however far it points.
+    spec = [row("hodges_lehmann", 0.7, 0.6, 0.8, clustered=False)]
+    e = only(vd.verdict([before_after([cycle(1.5, 1.2, 1.9)], spec)]), "cycle_time_after_vs_before")
+    assert e["status"] == "worsened" and e["agreement"]["contradicting"] == 0
+
+
+def test_beside_improved_or_worsened_the_specification_caveat_is_not_the_main_one():
+    texts = ["Across 16 reasonable choices ... on both sides of 1: the direction depends on the choice.",
+             "Changes differ in size."]
+    c = cycle(1.5, 1.2, 1.9, caveats=texts, caveat_codes=["specification", "size_mismatch"])
+    e = only(vd.verdict([before_after([c], [row("ratio_of_medians", 0.95, 0.6, 1.6)])]), "cycle_time_after_vs_before")
+    assert e["status"] == "worsened" and "the direction depends on the choice" not in e["sentence"]
+    assert e["sentence"].endswith("Main caveat: Changes differ in size.") and e["caveats"] == texts
+    # Beside no detectable change it is the main caveat, and agrees with the status.
+    c = cycle(1.1, 0.9, 1.3, caveats=texts, caveat_codes=["specification", "size_mismatch"])
+    e = only(vd.verdict([before_after([c])]), "cycle_time_after_vs_before")
+    assert e["sentence"].endswith("Main caveat: " + texts[0])

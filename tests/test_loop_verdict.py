@@ -108,7 +108,7 @@ def test_event_log_planted_effect_is_improved_and_pinned(tmp_path: Path, monkeyp
                      "ci_high": head["ci_high"], "n_a": after, "n_b": len(hours["before"]), "n_clusters": 12,
                      "cluster_unit": "resources", "clustered": True},
         "agreement": {"specifications": 2, "low": ab["agreement"]["low"], "high": ab["agreement"]["high"],
-                      "intervals_disagree": False},
+                      "intervals_disagree": False, "straddles": False, "contradicting": 0},
         "exposure": {"ai_share_after": exposure, "minimum": 0.1}, "caveats": [],
     }
     # `lift --log` prints the verdict block before anything else (the agent named in loopmeter.toml).

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DesignError, NoData
 from ..metrics.changes import Window
+from ..metrics.delegation import cluster_by_delegator
 from ..stats.flow import flow_windows
 from ..stats.json_values import json_ready
 from . import checks as cv
@@ -138,14 +139,18 @@ def _flow(df: pd.DataFrame, p: Periods, unit: Unit = REPO) -> list[dict]:
 
 def ai_vs_human(con, window: Window, repos: list[str], adoption: Adoption | None, *, seed: int = 0,
                 n_boot: int = 2000, spec: bool = True, unit: Unit = REPO) -> dict:
-    df = unit.changes(change_frame(con, window, repos))
+    # An agent account's changes count as work of the person who delegated them (metrics/delegation.py):
+    # as one author, the account would be one cluster holding most of the AI group.
+    df, delegated = cluster_by_delegator(con, change_frame(con, window, repos))
+    df = unit.changes(df)
     units = unit.labels(repos)
     since = adoption.default if adoption is not None else None
     # Dates given (or detected) per repository restrict the groups as much as one date does.
     restricted = adoption is not None and any(adoption.dates(units).values())
     out: dict = {"design": "ai-vs-human", "since": since.isoformat() if since else None,
                  "adoption": adoption.to_dict(units) if adoption else None, "results": [], "specification": [],
-                 "checks": [], "figures": {}}
+                 "checks": [], "figures": {}, "clusters": {"by": "author, an agent's change by its delegator",
+                                                           **delegated}}
     g, n_unknown, n_total = _ai_groups(df, adoption, units, unit)
     rs = duration_results("ai-vs-human", "ai_assisted/human", g, seed=seed, n_boot=n_boot)
     prior = _prior_selection(df, adoption, units)

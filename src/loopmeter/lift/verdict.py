@@ -13,9 +13,15 @@ estimate and how far the other reasonable specifications agree. The rules (docs/
    positive width. Its sentence gives no ratio.
 3. `inconsistent` when credible specifications (cluster-aware rows of the specification table
    and of the results, each with enough data and an interval of positive width) have intervals
-   wholly below 1 and wholly above 1.
+   wholly below 1 and wholly above 1; or when the headline's interval excludes 1 and a credible
+   specification contradicts it: its ratio on the other side of 1 and its interval excluding the
+   headline's ratio (`agreement.contradicting`).
 4. `improved` / `worsened` when the headline interval excludes 1, in the direction that is better
-   / worse for the team (shorter cycle, more throughput, fewer reverts).
+   / worse for the team (shorter cycle, more throughput, fewer reverts). When credible ratios
+   still straddle 1 (`agreement.straddles`), the sentence says that those on the other side are
+   compatible with the headline, so the status and the range beside it do not read as a
+   contradiction; nor is the specification caveat ("the direction depends on the choice") its
+   main caveat (it stays among the caveats).
 5. `no_detectable_change` otherwise.
 
 Pure: it reads only the design documents (designs.py), never the store.
@@ -288,11 +294,14 @@ def judge(question: str, design: Mapping, questions: Mapping[str, Mapping] | Non
     rows = credible([*_rows(design, q["metric"]), *_spec_rows(design, q["metric"])], q, design)
     below = [r for r in rows if r["ci_high"] < 1]
     above = [r for r in rows if r["ci_low"] > 1]
+    contra = _contradicting(rows, head)
     agreement = {
         "specifications": len(rows),
         "low": min((r["ratio"] for r in rows), default=None),
         "high": max((r["ratio"] for r in rows), default=None),
         "intervals_disagree": bool(below and above),
+        "straddles": bool(rows) and min(r["ratio"] for r in rows) < 1 < max(r["ratio"] for r in rows),
+        "contradicting": len(contra),
     }
     codes = list((head or {}).get("caveat_codes") or [])
     texts = list((head or {}).get("caveats") or [])
@@ -310,7 +319,7 @@ def judge(question: str, design: Mapping, questions: Mapping[str, Mapping] | Non
             headline.update(ratio=None, ci_low=None, ci_high=None)
         if exposure is not None and exposure < MIN_EXPOSURE:
             codes, texts = ["low_exposure", *codes], [lacking, *texts]
-    elif below and above:
+    elif (below and above) or contra:
         status = "inconsistent"
     else:
         lo, hi = head["ci_low"], head["ci_high"]
@@ -320,11 +329,33 @@ def judge(question: str, design: Mapping, questions: Mapping[str, Mapping] | Non
         else:
             status = "no_detectable_change"
     entry = {"question": question, "title": q["title"], "status": status,
-             "sentence": _sentence(status, q, headline, agreement, lacking, _top_caveat(codes, texts)),
+             "sentence": _sentence(status, q, headline, agreement, lacking, _top_caveat(*_main_caveats(status, codes, texts))),
              "headline": headline, "agreement": agreement,
              "exposure": {"ai_share_after": exposure, "minimum": MIN_EXPOSURE} if q["after_before"] else None,
              "caveats": texts}
     return entry
+
+
+def _main_caveats(status: str, codes: list[str], texts: list[str]) -> tuple[list[str], list[str]]:
+    """The caveats the sentence may name. Beside `improved` / `worsened` the specification caveat
+    ("the direction depends on the choice") would deny the status: the rules already found no
+    credible specification against it, and the sentence says how the credible ones range instead.
+    The caveat stays in `caveats`."""
+    if status not in ("improved", "worsened") or "specification" not in codes:
+        return codes, texts
+    keep = [i for i, c in enumerate(codes) if c != "specification"]
+    return [codes[i] for i in keep], [texts[i] for i in keep]
+
+
+def _contradicting(rows: list[Mapping], head: Mapping | None) -> list[Mapping]:
+    """Credible rows that contradict a headline whose interval excludes 1: their ratio lies on the
+    other side of 1 and their own interval excludes the headline's ratio. A row on the other side
+    whose interval still holds the headline's ratio is noise around the same answer."""
+    if head is None or not usable_interval(head) or head["ci_low"] <= 1 <= head["ci_high"]:
+        return []
+    side = head["ratio"] > 1
+    return [r for r in rows if r is not head and (r["ratio"] > 1) != side and r["ratio"] != 1
+            and not r["ci_low"] <= head["ratio"] <= r["ci_high"]]
 
 
 def _sentence(status: str, q: Mapping, head: Mapping | None, agreement: Mapping, lacking: str | None,
@@ -334,7 +365,13 @@ def _sentence(status: str, q: Mapping, head: Mapping | None, agreement: Mapping,
     r, lo, hi = head["ratio"], head["ci_low"], head["ci_high"]
     says = q["says"].format(r=_x(r), horizon_days=head.get("horizon_days"))
     says = says[0].upper() + says[1:]
-    if status == "inconsistent":
+    if status == "inconsistent" and not agreement.get("intervals_disagree"):
+        n = agreement.get("contradicting") or 0
+        text = (f"Inconsistent: {says} ({_interval(lo, hi)}), but {n} credible specification{'s' if n != 1 else ''} "
+                f"point{'' if n != 1 else 's'} the other way with {'intervals' if n != 1 else 'an interval'} that "
+                f"exclude{'' if n != 1 else 's'} this estimate (credible ratios from {_x(agreement['low'])} to "
+                f"{_x(agreement['high'])}); the answer depends on choices the data cannot settle.")
+    elif status == "inconsistent":
         text = (f"Inconsistent: {says} ({_interval(lo, hi)}), but credible specifications point both ways "
                 f"(from {_x(agreement['low'])} to {_x(agreement['high'])}, with intervals wholly below and wholly "
                 "above 1); the answer depends on choices the data cannot settle.")
@@ -342,6 +379,9 @@ def _sentence(status: str, q: Mapping, head: Mapping | None, agreement: Mapping,
         text = f"No detectable change: {says}, but the {_interval(lo, hi)} includes no change."
     else:
         text = f"{'Improved' if status == 'improved' else 'Worsened'}: {says} ({_interval(lo, hi)})."
+        if agreement.get("straddles"):
+            text += (f" Credible specifications range from {_x(agreement['low'])} to {_x(agreement['high'])}; "
+                     "those on the other side of 1 have intervals that include this estimate.")
     if caveat and status != "inconsistent":
         text += f" Main caveat: {caveat}"
     return text

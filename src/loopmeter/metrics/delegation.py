@@ -1,0 +1,167 @@
+"""Who delegated a change an AI agent account authored: the person it counts as work of.
+
+A coding agent that opens pull requests under its own account (copilot-swe-agent, Devin, ...)
+authors hundreds of changes as one identity: on dotnet/aspire 635 of 838 AI-assisted changes.
+Taken as an author, that account is one cluster holding most of the AI group, and the interval
+of an AI-vs-human comparison is about that one "person". Each of those changes was asked for and
+looked after by a human; that human is the cluster it belongs to.
+
+The evidence, strongest first (the first one a change has wins):
+
+1. `co_author`: a human `Co-authored-by` trailer of the change's landing commit (or, without one,
+   of its other commits). GitHub's coding agent adds the person who assigned the task as a
+   co-author of its commits, and a squash merge carries those trailers. Agents' and bots' own
+   trailers (copilot-swe-agent[bot], Copilot) are not people; the first human one is taken.
+2. `merger`: the human who merged its pull request (a tracker's `merged` event on the pull request
+   linked to the change by `same_as`).
+3. `committer`: the human who committed the landing commit, when that is not the agent itself
+   (a person who rebased or merged the agent's work locally; GitHub's web merges commit as
+   "GitHub", a bot, which says nothing).
+
+A change with none of these keeps the agent account. The person is the same pseudonymous actor id
+a commit of theirs would have (salted hash of the email), so their own human changes and the
+ones they delegated fall in one cluster when they used one address; a co-author address that
+differs from the one they commit with (a GitHub noreply address) is a separate cluster.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from ..attribution import Matcher
+from ..store.git_load import classify_identity, git_actor_id
+
+__all__ = ["EVIDENCE", "delegators", "parse_person"]
+
+EVIDENCE = ("co_author", "merger", "committer")
+#: "Name <address>" of a Co-authored-by trailer (git's own form; GitHub writes it so).
+_PERSON = re.compile(r"^\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$")
+
+
+def parse_person(value: str) -> tuple[str, str] | None:
+    """(name, email) of a "Name <address>" trailer value; None for anything else."""
+    m = _PERSON.match(value or "")
+    return (m.group(1), m.group(2)) if m else None
+
+
+def delegators(con, item_ids: list[str] | None = None) -> pd.DataFrame:
+    """(item_id, agent_id, delegator_id, evidence) for every change authored by an agent account
+    (among `item_ids` when given) that has a human delegator; `evidence` is one of EVIDENCE."""
+    raw = getattr(con, "con", con)
+    salt = (raw.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
+    agent_changes = raw.execute(
+        """
+        select i.item_id, i.repo, i.author_id, json_extract_string(i.attrs, '$.sha') as sha
+        from items i join actors a on a.actor_id = i.author_id
+        where i.kind = 'change' and a.kind = 'agent'
+        """
+    ).df()
+    if item_ids is not None:
+        agent_changes = agent_changes[agent_changes["item_id"].isin(set(item_ids))]
+    cols = ["item_id", "agent_id", "delegator_id", "evidence"]
+    if agent_changes.empty:
+        return pd.DataFrame(columns=cols)
+    raw.register("_agent_changes", agent_changes)
+    try:
+        commits = raw.execute(
+            """
+            select ac.item_id, c.sha = ac.sha as landing, c.committer_time, c.trailers,
+                   c.committer_id, c.committer_name, c.committer_email
+            from _agent_changes ac
+            join links l on l.dst = ac.item_id and l.kind = 'part_of'
+            join commits c on 'git:' || c.repo || ':commit:' || c.sha = l.src
+            """
+        ).df()
+        mergers = raw.execute(
+            """
+            select ac.item_id, e.actor_id
+            from _agent_changes ac
+            join links l on l.dst = ac.item_id and l.kind = 'same_as'
+            join events e on e.item_id = l.src and e.activity = 'merged'
+            join actors a on a.actor_id = e.actor_id and coalesce(a.kind, 'human') = 'human'
+            where e.actor_id <> ac.author_id
+            order by ac.item_id, e.ts
+            """
+        ).df()
+    finally:
+        raw.unregister("_agent_changes")
+    matcher = Matcher.load()
+    found: dict[str, tuple[str, str]] = {}
+    # 1. co-authors: the landing commit first, then the others in the order they were committed.
+    commits = commits.sort_values(["item_id", "landing", "committer_time"], ascending=[True, False, True],
+                                  kind="stable")
+    for item, trailers in zip(commits["item_id"], commits["trailers"]):
+        if item in found:
+            continue
+        for t in _as_list(trailers):
+            key, value = (t.get("key"), t.get("value")) if isinstance(t, dict) else t
+            if str(key).lower() != "co-authored-by":
+                continue
+            who = parse_person(str(value))
+            if who is None:
+                continue
+            name, email = who
+            if classify_identity(matcher, name, email)[0] == "human":
+                found[item] = (git_actor_id(salt, name, email), "co_author")
+                break
+    # 2. the pull request's merger.
+    for item, actor in zip(mergers["item_id"], mergers["actor_id"]):
+        found.setdefault(item, (actor, "merger"))
+    # 3. a human committer of the landing commit other than the agent.
+    agent_of = dict(zip(agent_changes["item_id"], agent_changes["author_id"]))
+    landing = commits[commits["landing"].astype(bool)]
+    for item, cid, cname, cmail in zip(landing["item_id"], landing["committer_id"], landing["committer_name"],
+                                       landing["committer_email"]):
+        if item not in found and cid != agent_of[item] and classify_identity(matcher, cname or "", cmail or "")[0] == "human":
+            found[item] = (cid, "committer")
+    rows = [(item, agent_of[item], who, how) for item, (who, how) in found.items()]
+    return pd.DataFrame(rows, columns=cols).sort_values("item_id", kind="stable").reset_index(drop=True)
+
+
+def _as_list(v) -> list:
+    if v is None:
+        return []
+    try:
+        return list(v)
+    except TypeError:
+        return []
+
+
+def cluster_by_delegator(con, df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """`df` (changes with `item_id` and salt-free `author_id`, lift/inputs.py `change_frame`) with
+    each agent-authored change's `author_id` replaced by its delegator's, keyed as every author is
+    (metrics/changes.py `salt_free_author_keys`; a delegator with no item or commit of their own
+    is keyed by the first change delegated to them, marked `delegated:`). Returns the frame and the counts:
+    `agent_changes`, how many of them each kind of evidence moved, and `kept_agent` (no evidence)."""
+    from .changes import salt_free_author_keys
+
+    raw = getattr(con, "con", None)  # the DuckDB connection under Ibis; other engines keep the authors
+    counts = {"agent_changes": 0, **{e: 0 for e in EVIDENCE}, "kept_agent": 0}
+    if raw is None:
+        return df, counts
+    agent_ids = set(raw.execute(
+        "select i.item_id from items i join actors a on a.actor_id = i.author_id "
+        "where i.kind = 'change' and a.kind = 'agent'").df()["item_id"])
+    if not agent_ids or df.empty:
+        return df, counts
+    found = delegators(con, df["item_id"].tolist())
+    in_df = df["item_id"].isin(agent_ids)
+    counts["agent_changes"] = int(in_df.sum())
+    if found.empty:
+        counts["kept_agent"] = counts["agent_changes"]
+        return df, counts
+    keys = salt_free_author_keys(con)
+    first = found.groupby("delegator_id")["item_id"].min()
+    # Not the first delegated item alone: that item is also the agent account's own key when it is the
+    # account's first change, and pandas hashes these keys only up to the NUL (two authors in one).
+    key = {d: keys.get(d, f"delegated:{first[d]}\x00{d}") for d in first.index}
+    new = dict(zip(found["item_id"], found["delegator_id"].map(key)))
+    out = df.copy()
+    moved = out["item_id"].map(new)
+    out["author_id"] = moved.where(moved.notna(), out["author_id"])
+    for e in EVIDENCE:
+        counts[e] = int(found.loc[found["item_id"].isin(set(df["item_id"])), "evidence"].eq(e).sum())
+    counts["kept_agent"] = counts["agent_changes"] - sum(counts[e] for e in EVIDENCE)
+    return out, counts
