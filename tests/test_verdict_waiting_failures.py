@@ -13,9 +13,11 @@ import apiserver
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import statsmodels.formula.api as smf
 from canon import Canon
 from rich.console import Console
+from test_stats_cr2 import _dense
 
 from loopmeter.lift import designs as ld
 from loopmeter.lift.inputs import Adoption, periods
@@ -108,15 +110,24 @@ def test_the_headline_is_the_clustered_log_regression_checked_against_statsmodel
     rows = waiting_before_after(df, waits, _periods(("api", "web")), seed=0, n_boot=50)
     head = rows[0]
     assert head["estimator"] == "log_duration_regression" and head["metric"] == WAITING
-    # Independently: the same rows in statsmodels' formula API, CR1 by author, t on G - 1.
+    # Independently: the same rows in statsmodels' formula API. The headline's interval is CR2 by
+    # author with Bell-McCaffrey df, as the cycle-time headlines (docs/metrics.md "Verdict"): its
+    # standard error and df from the dense definitions (tests/test_stats_cr2.py) on statsmodels'
+    # design and residuals; CR1 on G - 1, statsmodels' own, is kept beside it.
     d = df.merge(waits, left_on="item_id", right_on="change_id")
     d = d[d["waiting_hours"] > 0].assign(after=lambda x: (pd.to_datetime(x["done_at"]).dt.date >= ADOPT).astype(int))
     codes = pd.factorize(d["author_id"])[0]
     ref = smf.ols("np.log(waiting_hours) ~ after + C(repo)", data=d).fit(cov_type="cluster", cov_kwds={"groups": codes},
                                                                         use_t=True)
-    lo, hi = ref.conf_int().loc["after"]
-    assert head["ratio"] == pytest.approx(np.exp(ref.params["after"]), rel=1e-9)
-    assert head["ci_low"] == pytest.approx(np.exp(lo), rel=1e-6) and head["ci_high"] == pytest.approx(np.exp(hi), rel=1e-6)
+    X = ref.model.exog
+    j = list(ref.model.exog_names).index("after")
+    se, dof, _, _ = _dense(X, np.asarray(ref.resid), codes, j)
+    t = scipy.stats.t.ppf(0.975, dof)
+    beta = ref.params["after"]
+    assert head["ratio"] == pytest.approx(np.exp(beta), rel=1e-9)
+    assert head["ci_low"] == pytest.approx(np.exp(beta - t * se), rel=1e-6)
+    assert head["ci_high"] == pytest.approx(np.exp(beta + t * se), rel=1e-6)
+    assert head["se_cr1"] == pytest.approx(ref.bse["after"], rel=1e-6)
     assert head["n_clusters"] == 14 and head["clustered"] is True
     # What was left out is counted: never waited (NaN) and 0 h waits, per period.
     after = pd.to_datetime(df.set_index("item_id").loc[waits["change_id"], "done_at"]).dt.date.to_numpy() >= ADOPT
