@@ -13,7 +13,7 @@ from .canonical import ExportSummary
 #: they leave the store only when asked for.
 TABLES = {
     "items": "select * from items order by item_id",
-    "events": "select * from events order by item_id, ts, activity",
+    "events": "select * exclude (seq) from events order by item_id, ts, activity",  # seq: the store's own index
     "links": "select * from links order by src, dst, kind",
     "attributions": "select * from attributions order by item_id, agent, evidence",
 }

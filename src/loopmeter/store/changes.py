@@ -418,7 +418,7 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
             con.execute("delete from links where starts_with(src, ?) or starts_with(dst, ?)", [prefix, prefix])
             con.execute("delete from attributions where starts_with(item_id, ?)", [prefix + "change:"])
         con.execute("insert into items select * replace (attrs::json as attrs) from _items")
-        con.execute("insert into events select * replace (attrs::json as attrs) from _events")
+        con.execute("insert into events by name select * replace (attrs::json as attrs) from _events")
         con.execute("insert into links select * from _links")
         # A change inherits the evidence of every commit in it, keeping the strongest signal per
         # (agent, kind of evidence, class). The part_of links of these repositories are exactly
