@@ -2,7 +2,7 @@
 """Benchmark: `loopmeter ingest` against plain `git log --numstat` over the same revisions.
 
 Usage:
-    python bench/git_ingest.py REPO [--pull-refs] [--repeat N] [--check]
+    python bench/git_ingest.py REPO [--pull-refs] [--repeat N] [--check] [--serial-durability]
 
 Both sides read exactly the revisions loopmeter reads: HEAD, plus (with --pull-refs) the head
 commit of every refs/pull/N/head, passed on stdin. The baseline is
@@ -250,7 +250,7 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def run_loopmeter(repo: str, pull_refs: bool) -> Ingest:
+def run_loopmeter(repo: str, pull_refs: bool, env: dict[str, str] | None = None) -> Ingest:
     tmp = tempfile.mkdtemp(prefix="lm-bench-")
     try:
         store = os.path.join(tmp, "lm.duckdb")
@@ -261,7 +261,7 @@ def run_loopmeter(repo: str, pull_refs: bool) -> Ingest:
             t0 = time.perf_counter()
             # cwd=tmp: no stray loopmeter.toml from the caller's directory changes what is measured.
             proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, *args], cwd=tmp, stdout=out, stderr=err,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
             rc, _ = _wait(proc)
             seconds = time.perf_counter() - t0
             out.seek(0)
@@ -301,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="run each side N times and report medians")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--no-warm", action="store_true", help="skip reading the object store into the page cache first")
+    ap.add_argument("--serial-durability", action="store_true",
+                    help="also run loopmeter with the durability pass after the ingest in its own process "
+                         "(LOOPMETER_DURABILITY_BESIDE=0), as before it ran beside the ingest")
     a = ap.parse_args(argv)
     repo = a.repo
 
@@ -317,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     bases: list[Baseline] = []
     resumed: list[Resumed] = []
     ings: list[Ingest] = []
-    cpu: dict[str, list[float]] = {"baseline": [], "resumed": [], "loopmeter": []}  # user + sys, children included
+    cpu: dict[str, list[float]] = {"baseline": [], "resumed": [], "loopmeter": [], "serial": []}  # user + sys, children included
+    serial: list[Ingest] = []
     for i in range(a.repeat):  # interleaved, so drift in machine load hits both sides alike
         c0 = _children_cpu()
         b = run_baseline(repo, revs)
@@ -341,12 +345,22 @@ def main(argv: list[str] | None = None) -> int:
               f"git peak {_fmt(g.git_peak_mb, '6.0f')} MB  {state}", flush=True)
         for name, (w, c) in (g.phases or {}).items():
             print(f"      phase {name[:40]:40} {w:7.2f} s wall {c:7.2f} s CPU", flush=True)
+        if a.serial_durability:
+            c0 = _children_cpu()
+            s = run_loopmeter(repo, a.pull_refs, {"LOOPMETER_DURABILITY_BESIDE": "0"})
+            cpu["serial"].append(_children_cpu() - c0)
+            serial.append(s)
+            print(f"  run {i + 1}: serial    {s.seconds:7.2f} s  self peak {_fmt(s.peak_mb, '6.0f')} MB  "
+                  f"(durability pass after the ingest, in-process){'' if s.ok else ' FAILED: ' + s.error}", flush=True)
+            for name, (w, c) in (s.phases or {}).items():
+                print(f"      phase {name[:40]:40} {w:7.2f} s wall {c:7.2f} s CPU", flush=True)
 
     ref = "resumed" if cpu["resumed"] else "baseline"
     if cpu["loopmeter"] and cpu[ref]:
         print(f"  CPU (user + sys, children included), medians: loopmeter {_median(cpu['loopmeter']):.1f} s, "
               f"{'resumed' if ref == 'resumed' else 'git log'} baseline {_median(cpu[ref]):.1f} s: "
-              f"{_median(cpu['loopmeter']) / max(_median(cpu[ref]), 1e-9):.2f}x", flush=True)
+              f"{_median(cpu['loopmeter']) / max(_median(cpu[ref]), 1e-9):.2f}x"
+              + (f"; serial durability {_median(cpu['serial']):.1f} s" if cpu["serial"] else ""), flush=True)
 
     complete = all(b.ok for b in bases)
     base_s = _median([b.seconds for b in bases])
@@ -382,9 +396,16 @@ def main(argv: list[str] | None = None) -> int:
             ("ratio vs incomplete git log", f"{_fmt(ratio, '.2f')}x *", "(not judged)"),
             ("ratio vs resumed baseline (target <= 2.0x)", f"{_fmt(res_ratio, '.2f')}x", verdict),
         ]
+    if serial:
+        ser_s = _median([x.seconds for x in serial])
+        ref_s = base_s if complete else res_s
+        rows += [(f"loopmeter ingest, durability pass serial{med}", f"{ser_s:.2f} s", ""),
+                 ("ratio serial / baseline" + ("" if complete else " (resumed)"), f"{_fmt(ser_s / ref_s if ref_s else None, '.2f')}x",
+                  ""),
+                 ("beside / serial (wall)", f"{_fmt(lm_s / ser_s if ser_s else None, '.2f')}x", "")]
     rows += [
         ("loopmeter peak RSS, Python process (target < 500 MB)", f"{_fmt(lm_mb, '.0f')} MB", "PASS" if mem_pass else "FAIL"),
-        ("loopmeter's git child peak RSS", f"{_fmt(lm_git_mb, '.0f')} MB", ""),
+        ("loopmeter's largest child peak RSS (git, the durability process)", f"{_fmt(lm_git_mb, '.0f')} MB", ""),
         ("baseline git peak RSS", f"{base_mb:.0f} MB" + ("" if complete else f" * (resumed: {_fmt(res_mb, '.0f')} MB)"), ""),
     ]
     w0 = max(len(r[0]) for r in rows)

@@ -3,7 +3,7 @@
 
 Usage:
     python bench/report_cost.py [--big-repo /work/.mirror/numpy+numpy/repo] [--big-store PATH]
-                                [--keep DIR] [--runs 2] [--no-profile] [--check]
+                                [--keep DIR] [--runs 2] [--no-profile] [--check] [--baseline-rev REV]
 
 Two stores, measured in the same run:
 - small: a ~1k-commit repository written by `git fast-import` (tests/lift_sim.py, 12 authors, 33
@@ -20,7 +20,10 @@ waits for), the best of `--runs`:
 | report | `loopmeter report --json --store S` |
 
 and prints wall and CPU seconds (user + sys of the child) and the report's ratio to the duckdb
-baseline. Targets (issue 14): small <= 2 s wall, big <= 10 s wall on an idle machine; on a loaded
+baseline. With `--baseline-rev REV` a fourth row, `REV`, runs the same command with the source of
+that git revision (exported with `git archive`), alternating with this checkout's, and the script
+checks that both print the same document but for `generated_at` (what makes a report cheaper must
+not change it). Targets (issue 14): small <= 2 s wall, big <= 10 s wall on an idle machine; on a loaded
 machine the CPU seconds are the figure to read (wall then measures the neighbours).
 
 Then (unless --no-profile) one in-process run of `api.report_from_store` under cProfile, its own
@@ -67,13 +70,14 @@ for s in q:
 """
 
 
-def timed(cmd: list[str], runs: int) -> tuple[float, float]:
-    """Best of `runs` of the command: (wall seconds, CPU seconds of that run)."""
+def timed(cmd: list[str], runs: int, src: Path | None = None) -> tuple[float, float]:
+    """Best of `runs` of the command: (wall seconds, CPU seconds of that run). `src`: run with that
+    source tree first on the path instead of this checkout's."""
     best = None
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(src))
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode != 0:
@@ -84,11 +88,24 @@ def timed(cmd: list[str], runs: int) -> tuple[float, float]:
     return best
 
 
-def _env() -> dict:
+def _env(src: Path | None = None) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(src or ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     return env
+
+
+def export_source(rev: str, into: Path) -> Path:
+    """The `src` tree of git revision `rev` of this checkout, under `into`."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+def _document(cmd: list[str], src: Path | None) -> str:
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(src), check=True).stdout
+    return "\n".join(line for line in out.splitlines() if '"generated_at"' not in line)
 
 
 def build_small(root: Path) -> Path:
@@ -184,11 +201,13 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--baseline-rev", help="also time the report of this git revision's source, same stores")
     args = ap.parse_args()
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="lm-report-cost-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
+        base_src = export_source(args.baseline_rev, root / "base") if args.baseline_rev else None
         stores = {"small": build_small(root)}
         if args.big_store is not None:
             stores["big"] = ensure_big(args.big_repo, args.big_store)
@@ -207,6 +226,16 @@ def main() -> int:
             print(f"{label:6} {'duckdb':8} {base[0]:8.2f} {base[1]:8.2f}")
             print(f"{label:6} {'report':8} {ours[0]:8.2f} {ours[1]:8.2f} {ours[0] / base[0]:11.1f}x "
                   f"{ours[1] / max(base[1], 1e-9):10.1f}x <= {TARGETS[label]} s wall {'PASS' if ok else 'FAIL'}")
+            if base_src is not None:
+                cmd = [*LOOPMETER, "report", "--json", "--store", str(store)]
+                # Alternated with this checkout's, so drift in the machine's load hits both alike.
+                pairs = [(timed(cmd, 1, base_src), timed(cmd, 1)) for _ in range(args.runs)]
+                rev, now = min(p[0] for p in pairs), min(p[1] for p in pairs)
+                same = _document(cmd, base_src) == _document(cmd, None)
+                print(f"{label:6} {args.baseline_rev[:8]:8} {rev[0]:8.2f} {rev[1]:8.2f} {rev[0] / base[0]:11.1f}x "
+                      f"{rev[1] / max(base[1], 1e-9):10.1f}x  this checkout alternated with it: {now[0]:.2f} s wall "
+                      f"{now[1]:.2f} s CPU; documents {'identical' if same else 'DIFFER'} but for generated_at")
+                failed |= not same
         if not args.no_profile:
             for store in stores.values():
                 profile(store)

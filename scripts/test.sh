@@ -12,6 +12,16 @@ if [ ! -x /usr/bin/chromium ]; then
     exit 1
   fi
 fi
+# PySpark (the test extra) needs a Java runtime for tests/test_spark_parity.py.
+if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q openjdk-17-jre-headless >/dev/null
+  else
+    echo "Java is missing and apt-get is not available: install Java 17 (PySpark's runtime)" >&2
+    exit 1
+  fi
+fi
 VENV="${LOOPMETER_VENV:-.venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null

@@ -200,3 +200,14 @@ def test_an_interval_whose_width_is_rounding_noise_is_zero_width():
     assert e["status"] == "not_enough_data" and "zero width" in e["sentence"]
     assert vd.withheld(row("log_duration_regression_author_fe", 8.94, lo, hi)) == "zero-width interval"
     assert vd.withheld(row("log_duration_regression_author_fe", 8.94, 8.90, 8.98)) is None
+
+
+def test_few_effective_clusters_are_worded_by_the_cluster_unit():
+    """Another loop's clusters (lift/loop_verdict.py) are users or resources, not people at a keyboard."""
+    r = cycle(2.38, 1.09, 5.19, n_clusters=12, n_clusters_a=7, n_clusters_b=3, effective_clusters_a=1.2)
+    q = {**vd.QUESTIONS["cycle_time_after_vs_before"], "clusters": "users"}
+    e = vd.judge("runs", before_after([r]), {"runs": q})
+    assert "come from 7 users but amount to only 1.2 equal ones (a few users account for most of them" in e["sentence"]
+    assert "those users, not all of them" in e["sentence"] and "people" not in e["sentence"]
+    e = vd.judge("runs", before_after([{**r, "effective_clusters_a": 6.0}]), {"runs": q})
+    assert "Only 3 users have" in e["sentence"] and "about those users, not all of them" in e["sentence"]

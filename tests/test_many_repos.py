@@ -52,9 +52,9 @@ def _count_derivations(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = ingestion.derive_changes
 
-    def counting(store, repo, matcher):
+    def counting(store, repo, matcher, **known):
         seen.append(repo)
-        return real(store, repo, matcher)
+        return real(store, repo, matcher, **known)
 
     monkeypatch.setattr(ingestion, "derive_changes", counting)
     return seen
@@ -149,6 +149,40 @@ def test_a_set_read_by_parallel_readers_stores_exactly_the_rows_of_one_ingest_pe
     assert got == want
 
 
+def test_a_set_read_by_reader_processes_stores_exactly_the_rows_of_one_ingest_per_repository(tmp_path, monkeypatch):
+    from conftest import build_demo
+
+    monkeypatch.setenv("LOOPMETER_BATCH", "8")  # c is longer than a batch: the writer streams it
+    build_demo(tmp_path / "demo")
+    a = _repo(tmp_path / "a", n=3)
+    c = _repo(tmp_path / "c", n=12, who=("Cy", "cy@example.com"))
+    paths = [tmp_path / "demo", a.path, c.path]
+    one, each = _salted_store(tmp_path / "one.duckdb"), _salted_store(tmp_path / "each.duckdb")
+    monkeypatch.setenv("LOOPMETER_READERS", "processes")
+    first = api.ingest(paths, store_path=one)
+    monkeypatch.setenv("LOOPMETER_READERS", "threads")
+    for p in paths:
+        api.ingest([p], store_path=each)
+    got, want = _every_table(one), _every_table(each)
+    assert got["commits"] and got["items"] and got["attributions"] and got["git_tags"]
+    assert got == want
+    assert [r.new_commits for r in first] == [12, 3, 12]
+    # Two more commits on a: read by a process again, derived incrementally by the writer.
+    a.commit("more", date="2024-02-01T10:00:00+00:00")
+    a.commit("and more", date="2024-02-02T10:00:00+00:00")
+    monkeypatch.setenv("LOOPMETER_READERS", "processes")
+    api.ingest(paths, store_path=one)
+    monkeypatch.setenv("LOOPMETER_READERS", "threads")
+    api.ingest([a.path], store_path=each)
+    assert _every_table(one) == _every_table(each)
+
+
+def _salted_store(path):
+    with Store.open(path) as s:
+        s.set_meta("salt", "same salt, so pseudonyms agree")
+    return path
+
+
 def test_a_history_read_by_the_reader_process_stores_exactly_the_rows_of_one_read_in_process(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOPMETER_BATCH", "5")  # 23 commits: five batches, read by the reader process
     monkeypatch.setenv("LOOPMETER_READER_PROCESS", "1")  # as on any machine with two cores
@@ -175,3 +209,40 @@ def test_a_history_read_by_the_reader_process_stores_exactly_the_rows_of_one_rea
     got, want = _every_table(two), _every_table(one)
     assert len(got["commits"]) == 23 and got["attributions"]
     assert got == want
+
+
+def test_a_new_repository_derived_from_its_rows_in_memory_equals_a_derivation_from_the_store(tmp_path, monkeypatch):
+    from conftest import build_demo
+    from loopmeter.attribution import Matcher
+    from loopmeter.store.changes import derive_changes
+
+    build_demo(tmp_path / "demo")  # merges, squashes with and without PR refs, a revert, a tag, a bot
+    _repo(tmp_path / "plain", n=4, who=("Bo", "bo@example.com"))
+    store = tmp_path / "s.duckdb"
+    given = []
+    real = ingestion.derive_changes
+
+    def spy(store_, repo, matcher, **known):
+        given.append((repo, known.get("commits") is not None))
+        return real(store_, repo, matcher, **known)
+
+    monkeypatch.setattr(ingestion, "derive_changes", spy)
+    api.ingest([tmp_path / "demo", tmp_path / "plain"], store_path=store)
+    assert given == [("demo", True), ("plain", True)]  # both new: derived without reading the store
+    in_memory = _every_table(store)
+    assert in_memory["items"] and any(r[0] == "git:demo:tag:v1.0" for r in in_memory["items"])
+    with Store.open(store) as s:
+        m = Matcher.load()
+        for repo in ("demo", "plain"):  # from the stored commits, everything, as a later ingest may
+            derive_changes(s, repo, m, rules=ingestion.derivation_rules(m), incremental=False)
+    assert _every_table(store) == in_memory
+
+
+def test_a_repository_named_twice_in_a_set_is_read_once(tmp_path):
+    a = _repo(tmp_path / "a", n=2)
+    (a.path / "sub").mkdir()
+    store = tmp_path / "s.duckdb"
+    got = api.ingest([a.path, a.path, a.path / "sub"], store_path=store)  # twice, and a folder inside it
+    assert [(r.repo, r.new_commits, r.changes) for r in got] == [("a", 2, 2)]
+    with Store.open(store) as s:
+        assert s.con.execute("select count(*) from commits").fetchone()[0] == 2

@@ -6,6 +6,7 @@ the revert-style ratio of rates are bench/verdict_sim.py's business, not a test'
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import apiserver
@@ -295,6 +296,24 @@ def test_few_weeks_with_deployments_is_not_enough_data():
     assert e["status"] == "not_enough_data" and "Only 3 weeks have" in e["sentence"], e["sentence"]
 
 
+def test_deployments_crowded_into_one_week_are_worded_as_weeks_not_people():
+    d = _deploys(np.random.default_rng(9), per_week=15)
+    monday = pd.to_datetime(d["ts"]).dt.to_period("W").dt.start_time
+    after = pd.to_datetime(d["ts"]).dt.date >= ADOPT
+    first = monday == monday[after].min()
+    # After adoption: the first week keeps its 15 and gets 200 more; every other week keeps one.
+    crowd = d[after & first].sample(200, replace=True, random_state=0).assign(
+        item_id=lambda x: [f"x{i}" for i in range(len(x))])
+    d = pd.concat([d[~after], d[after & first], crowd, d[after & ~first].groupby(monday).head(1)])
+    rows = change_failure_before_after(d, _periods(), seed=0, n_boot=50)
+    eff = rows[0]["effective_clusters_a"]
+    assert eff < 5 and rows[0]["n_clusters_a"] == 12
+    e = judge(CFR_Q, _design("quality", rows))
+    assert e["status"] == "not_enough_data"
+    assert f"come from 12 weeks but amount to only {eff:.1f} equal ones (a few weeks held most of them" in e["sentence"]
+    assert "those weeks, not the whole period" in e["sentence"] and "people" not in e["sentence"]
+
+
 # ------------------------------------------------------------------------------ end to end
 
 
@@ -381,6 +400,63 @@ def test_both_questions_in_the_designs_verdict_terminal_and_page(tmp_path):
     assert block.count('<div class="v ') == 2 and 'data-status="improved"' in block
     assert "Waiting on humans, after vs before" in block and 'href="#g-waiting"' in block
     assert "Quality: change failure rate, after vs before" in block and 'href="#g-change-failure-rate"' in block
+    # The waiting rows in `lift`'s terminal table and the page's collapsed estimates of the design,
+    # numbered after the cycle-time rows, each with its sentence; untrusted caveats escaped.
+    from test_report_page import HOSTILE_CAVEAT
+
+    from loopmeter.cli_lift import render_lift
+
+    waits = ba["waiting"]
+    head = next(r for r in waits if r["estimator"] == "log_duration_regression")
+    console = Console(record=True, width=250)
+    render_lift({**ba, "verdict": out["verdict"]}, console)
+    text = console.export_text()
+    n = len(ba["results"])
+    table = [ln for ln in text.splitlines() if ln.startswith("│") and "waiting on humans" in ln]
+    assert len(table) == len(waits) and f"({n + 1}) " in text and f"({n + len(waits) + 1}) " not in text
+    assert (f"Time pull requests waited on a person by regression (one repository, so no repository fixed effects) "
+            f"after adoption is {head['ratio']:.2f}x before [{head['ci_low']:.2f}, {head['ci_high']:.2f}]") in text
+    hostile = [dict(r, caveats=[HOSTILE_CAVEAT]) for r in waits]
+    console = Console(record=True, width=250)
+    render_lift({**ba, "waiting": hostile}, console)
+    assert HOSTILE_CAVEAT in console.export_text()  # printed as text, not read as markup
+    doc["lift_designs"] = {"unit": "repo", "designs": [{**ba, "waiting": hostile}]}
+    html = render_page(doc, changes)
+    section = html[html.index('id="lift-designs"'):html.index('id="changes"')]
+    table = section[section.index("Estimates of this design"):section.index("</table>")]
+    assert table.count("<td>waiting on humans</td>") == len(waits)
+    assert f"Estimates of this design ({n + len(waits)})" in section
+    assert "Time pull requests waited on a person by regression" in table and f"{head['ratio']:.2f}" in table
+    assert "<img src=x" not in section and "&lt;img src=x onerror=window.__pwned=1&gt;" in section
+
+
+def test_lift_takes_the_reports_failure_window(tmp_path):
+    """`lift --failure-window` judges deployments as `report --failure-window` does: every incident
+    of _full_store opens 3 h after its deployment, so a 2 h window fails none and the default
+    24 h window fails exactly the deployments with an incident."""
+    from typer.testing import CliRunner
+
+    from loopmeter.cli import app
+
+    path = tmp_path / "lm.duckdb"
+    c = _full_store(path)
+    caused = {r[0] for r in c.store.con.execute("select dst from links where kind = 'caused_by'").fetchall()}
+    c.close()
+    args = ["lift", "--store", str(path), "--adoption-date", f"api={ADOPT}", "--as-of", "2024-06-24", "--json"]
+    rows = {}
+    for hours in ("2", None):
+        res = CliRunner().invoke(app, args + (["--failure-window", hours] if hours else []))
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        (rows[hours],) = [r for r in doc["quality"] if r["estimator"] == "rate_ratio_cr1"]
+    assert rows["2"]["failed_a"] == rows["2"]["failed_b"] == 0
+    assert rows["2"]["n_deployments_a"] == rows[None]["n_deployments_a"] == 60
+    assert rows[None]["failed_a"] + rows[None]["failed_b"] == len(caused) > 0
+    for bad, word in ((["--failure-window", "0"], "--failure-window: must be a positive number"),
+                      (["--incident-rule", "any"], "--incident-rule: must be one of linked, repo"),
+                      (["--failure-window", "4", "--csv", str(tmp_path / "t.csv")], "--failure-window judges")):
+        res = CliRunner().invoke(app, args + bad)
+        assert res.exit_code != 0 and word in res.output, res.output
 
 
 def test_through_the_github_source_the_entries_say_why_there_is_too_little(tmp_path, monkeypatch):

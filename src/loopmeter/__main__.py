@@ -1,3 +1,7 @@
-from .cli import main
+"""`python -m loopmeter`. The CLI is imported only when run: a reader process (spawned) imports
+this module too and needs none of it."""
 
-main()
+if __name__ == "__main__":
+    from loopmeter.cli import main
+
+    main()

@@ -12,7 +12,8 @@ import base64
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -483,6 +484,8 @@ def report_from_store(
     progress: Callable[[str], object] | None = None,
     repo_urls: Mapping[str, str] | None = None,
     changes: list | None = None,
+    engine: str = "duckdb",
+    parquet: str | Path | None = None,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
 
@@ -499,7 +502,9 @@ def report_from_store(
     address when its path is still on this machine (or the `repo_urls` entry for it, which wins);
     the HTML report links changes under it. A `changes` list is filled with the slice's change rows
     (report.document.change_rows), read in the same opening of the store, for a caller that renders
-    the page itself (the dashboard's /report)."""
+    the page itself (the dashboard's /report). With `parquet` (a `loopmeter export --format parquet`
+    directory) the report reads that instead of the store, its metrics on `engine` ("duckdb" or
+    "spark"; engine.py)."""
     from .metrics.dora import FailureRule
     from .lift.by_unit import choose_unit
     from .report.document import build_report, change_rows
@@ -511,7 +516,7 @@ def report_from_store(
     by = choose_unit(by, config.teams)
     adoption_date = _adoption(adoption_date, by)
     window_days = window_days or config.window_days
-    with _damaged_store(store_path), Store.open_read(store_path) as store:
+    with _opened(store_path, engine, parquet) as (store, con):
         scope = _scope(store, config, team=team, agent=agent, since=since, until=until)
         window = _report_window(store, as_of, window_days, repos, config, scope)
         if week is not None:
@@ -522,7 +527,7 @@ def report_from_store(
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
-                           durability_horizons=config.durability_days, step=progress)
+                           durability_horizons=config.durability_days, step=progress, engine=con)
         _log_loops(store, doc, config, window, seed, loop_dates)
         _add_web_urls(doc, repo_urls or {})
         if html_path is not None or changes is not None:
@@ -536,6 +541,20 @@ def report_from_store(
                 progress("writing the HTML report")
             render_html(doc, rows, Path(html_path))
     return doc
+
+
+@contextmanager
+def _opened(store_path, engine: str, parquet) -> Iterator[tuple[Store, object]]:
+    """(store, Ibis backend or None): the store read-only, or a Parquet export on `engine` (engine.py)."""
+    from .engine import check_engine, open_export
+
+    check_engine(engine, parquet)
+    if parquet is None:
+        with damaged_store(store_path), Store.open_read(store_path) as store:
+            yield store, None
+        return
+    with open_export(parquet, engine) as (store, con):
+        yield store, con
 
 
 def _add_web_urls(doc: dict, given: Mapping[str, str]) -> None:
@@ -733,6 +752,10 @@ def lift(
     randomization: str = "assumed",
     fixed_effects: Sequence[str] = (),
     duration_unit: str | None = None,
+    engine: str = "duckdb",
+    parquet: str | Path | None = None,
+    failure_window_hours: float = 24.0,
+    incident_rule: str = "linked",
 ) -> dict:
     """One lift design with every estimator, its caveats and the specification table.
 
@@ -742,7 +765,9 @@ def lift(
     `fixed_effects`, `randomization` "unit"/"cluster"/"none"/"assumed" and `duration_unit`; see
     designs/pilot.py) for a pilot experiment's task table, which needs no store. `by` "team" runs the design per team
         of loopmeter.toml (`[[team]]`; adoption dates then "team=YYYY-MM-DD"), "codeowners" per team
-    owning most of each change's lines in CODEOWNERS. Returns
+    owning most of each change's lines in CODEOWNERS. `parquet` and `engine`: read a Parquet export on
+    that engine instead of the store, as `report_from_store` does. `failure_window_hours` and
+    `incident_rule` judge the deployments of the before-after change failure rate, as in `report`. Returns
     `{design, unit, results: [{metric, estimator, ratio, ci_low, ci_high, p_value, ...}], specification, ...}`.
     """
     from .lift import designs as ld
@@ -758,15 +783,18 @@ def lift(
     from .metrics.changes import backend
     from .lift.inputs import parse_adoption
     from .lift.by_unit import choose_unit
+    from .metrics.dora import FailureRule
 
+    failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)  # checked before any work
     config = config or load_config()
     by = choose_unit(by, config.teams)  # the one check of --by, as for the report
     adoption = parse_adoption(list(adoption_dates) if adoption_dates else None, unit="repo" if by == "repo" else "team")
     window_days = window_days or config.window_days
-    with _damaged_store(store_path), Store.open_read(store_path) as store:
+    with _opened(store_path, engine, parquet) as (store, con):
         window = _report_window(store, as_of, window_days, repos, config)
-        doc = ld.run_design(backend(store), window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
-                            teams=config.teams, config_path=config.path)
+        engine_con = con if con is not None else backend(store)
+        doc = ld.run_design(engine_con, window, repos, design, adoption, seed=seed, n_boot=n_boot, by=by,
+                            teams=config.teams, config_path=config.path, failure_rule=failure_rule)
     doc["unit"] = by
     doc["as_of"] = window.as_of.replace(microsecond=0).isoformat() + "Z"
     doc["as_of_rule"] = window.rule

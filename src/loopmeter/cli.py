@@ -31,6 +31,13 @@ err = Console(stderr=True)
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store file.", show_default=True)]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", metavar="duckdb|spark",
+    help="Where the metrics run: duckdb (here) or spark (PySpark through Ibis, `pip install 'loopmeter[spark]'` "
+         "and Java 17; needs --from-parquet). Statistics always run here.")]
+ParquetOpt = Annotated[Optional[Path], typer.Option(
+    "--from-parquet", metavar="DIR",
+    help="Read a `loopmeter export --format parquet` directory instead of the store (docs/scale.md).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
 AdoptOpt = Annotated[Optional[list[str]], typer.Option(
     "--adoption-date", help="AI adoption date: YYYY-MM-DD for every repository and loop, or REPO=YYYY-MM-DD "
@@ -521,12 +528,15 @@ def report(
         help="What to print: tables, the JSON document, or a Markdown digest of the verdict and headline numbers "
              "(for a PR comment or a chat post).")] = "terminal",
     repo_url: RepoUrlOpt = None,
+    engine: EngineOpt = "duckdb",
+    from_parquet: ParquetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Report from the store without reading any repository.
 
     Example: loopmeter report --json > report.json
     Example: loopmeter report --format markdown > digest.md
+    Example: loopmeter report --engine spark --from-parquet export/ --json > report.json
     """
 
     def go():
@@ -540,6 +550,7 @@ def report(
                 since=_date(since, "--from"), until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days,
                 adoption_date=adoption_date or None, show_names=show_names, seed=seed,
                 failure_window_hours=failure_window, incident_rule=incident_rule, by=by, repo_urls=_repo_urls(repo_url),
+                engine=engine, parquet=from_parquet,
             )
         _emit(doc, as_json, html, fmt)
 

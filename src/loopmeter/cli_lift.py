@@ -15,7 +15,9 @@ from . import api
 from .cli import (
     AsOfOpt,
     DebugOpt,
+    EngineOpt,
     JsonOpt,
+    ParquetOpt,
     SeedOpt,
     StoreOpt,
     WindowOpt,
@@ -24,9 +26,9 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
-from .lift.verdict import withheld
+from .lift.waiting import WAITING
 from .report.lift_text import ci_text, estimator_name, sentence
-from .report.terminal import escape, render_verdict
+from .report.terminal import escape, render_verdict, withheld
 from .store.db import DEFAULT_STORE
 
 
@@ -83,12 +85,19 @@ def lift(
     better: Annotated[Optional[str], typer.Option(
         "--better", help="--panel: higher or lower, which way the outcome improves (for the verdict; "
                          "default higher).")] = None,
+    failure_window: Annotated[Optional[float], typer.Option(
+        "--failure-window", help="Hours after a production deployment in which a revert, hotfix or incident makes "
+                                 "it a failed change (default 24, as in report).")] = None,
+    incident_rule: Annotated[Optional[str], typer.Option(
+        "--incident-rule", help="Which incidents fail a deployment: 'linked' (default) or 'repo', as in report.")] = None,
     store: StoreOpt = DEFAULT_STORE,
     repo: Annotated[Optional[list[str]], typer.Option("--repo", help="Only these repositories (repeatable).")] = None,
     window_days: WindowOpt = None,
     as_of: AsOfOpt = None,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
+    engine: EngineOpt = "duckdb",
+    from_parquet: ParquetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Estimate the lift of one design with several estimators, and say what could fool each number.
@@ -106,6 +115,14 @@ def lift(
     """
 
     def go():
+        if from_parquet is not None or engine != "duckdb":
+            for name, value in (("--panel", panel), ("--log", log), ("--csv", csv)):
+                if value is not None:
+                    raise ConfigError(f"--engine/--from-parquet run the designs over changes; {name} does not read them")
+        # The failure rule judges the store's deployments; a table or a log has none to judge.
+        for name, value in (("--failure-window", failure_window), ("--incident-rule", incident_rule)):
+            if value is not None and (panel is not None or csv is not None or log is not None):
+                raise ConfigError(f"{name} judges the store's deployments; it does not apply to --csv, --log or --panel")
         if panel is not None:
             _panel(go_args=dict(path=panel, unit=unit, period=period, outcome=outcome, first_treated=first_treated,
                                 covariates=covariate or (), estimator=estimator, period_unit=period_unit,
@@ -151,8 +168,11 @@ def lift(
             store_path=store, design=design, adoption_dates=adoption_date, repos=repo or None, as_of=_as_of(as_of),
             window_days=window_days, seed=seed, csv_path=csv, duration=duration, start=start, end=end,
             treatment=treatment, treated=treated, cluster=cluster, covariates=covariate or (), by=by,
+            **({} if csv is not None else {"failure_window_hours": 24.0 if failure_window is None else failure_window,
+                                           "incident_rule": incident_rule or "linked"}),
             **({"randomization": randomization or "assumed", "fixed_effects": fixed_effect or (),
                 "duration_unit": duration_unit} if csv is not None else {}),
+            engine=engine, parquet=from_parquet,
         )
         if as_json:
             sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
@@ -163,7 +183,7 @@ def lift(
 
 
 _SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
-          "duration": "task duration"}
+          "duration": "task duration", WAITING: "waiting on humans"}
 
 
 def estimator_label(r: dict) -> str:
@@ -211,7 +231,8 @@ def render_lift(doc: dict, console: Console) -> None:
     t = Table(title="estimates (95% CI)", title_justify="left")
     for col in ("#", "metric", "estimator", "ratio", "95% CI", "p", "n (a / b)", "clusters", "clustered"):
         t.add_column(col, justify="right" if col in ("#", "ratio", "p", "n (a / b)", "clusters") else "left")
-    results = doc.get("results") or []
+    # The waiting rows (where the store has pull requests) follow the cycle-time ones, numbered on.
+    results = [*(doc.get("results") or []), *(doc.get("waiting") or [])]
     for i, r in enumerate(results, 1):
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "no estimate"
         p = r.get("p_value")

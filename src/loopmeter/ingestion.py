@@ -15,14 +15,17 @@ from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from . import ingest_durability
 from .attribution import Matcher
 from .errors import ConfigError
 from .sources import git as gitsrc
 from .sources import line_fates
 from .sources import provenance as provsrc
+from .sources.git_set import read_refs
 from .store.api_load import relink_api_sources
-from .store.changes import derive_changes
+from .store.changes import derive_changes, store_derived
 from .store.db import Store, utcnow
 from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
                              store_commit_tables, store_commits_of_repos, write_commits)
@@ -72,7 +75,7 @@ class IngestResult:
 class ReadAhead:
     """What a reader thread took from git for one repository of a set before the writer reached it:
     everything `ingest_git` asks git for before the durability pass, the new commits included when
-    they fit in one batch (a longer history is streamed by the writer as before)."""
+    they fit in one batch (a longer history is streamed by the writer)."""
 
     repo: str
     pulls: dict[int, str]
@@ -85,34 +88,94 @@ class ReadAhead:
     notes: list
     bad: provsrc.Malformed
     written: int | None = None  # the commits are stored already (`write_ahead`): how many were new
+    # The repository is new to the store (no row of it before this ingest): with `tables` (its
+    # commits as stored, from `write_ahead`) it is derived without reading the store.
+    fresh: bool = False
+    tables: dict | None = None
+    provenance: bool | None = None  # the store held line provenance for it (None: not known)
+    derived: dict | None = None  # `derive_changes` stats made in a reader process, rows under "derived"
+
+    def fits(self) -> bool:
+        """The whole new history was read ahead (as commits, or as their tables)."""
+        return self.commits is not None or self.tables is not None
 
 
-def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher) -> None:
+def prepare(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int, refs: bytes,
+            salt: str, matcher: Matcher, fresh: bool, rules: str) -> ReadAhead:
+    """Run in a reader process (one per core): `read_ahead`, then the Python work the writer would
+    do with it: the commits' rows (`commit_tables`) and, for a repository new to the store, its
+    changes (derived from those rows alone). The writer is left with DuckDB's statements; both
+    cores parse. A history longer than one batch comes back unread (the writer streams it)."""
+    a = read_ahead(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs)
+    if a.commits is not None:
+        a.tables = commit_tables(repo, a.commits, Identities(salt, matcher), matcher)
+        a.commits = None  # the rows say all the writer needs; Commit objects are costly to send
+        a.fresh = fresh
+        if fresh:
+            a.derived = derive_changes(None, repo, matcher, head_sha=info.head_sha, pulls=a.pulls,
+                                       commits=a.tables["_batch"], rules=rules)
+    return a
+
+
+def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher, salt: str | None = None) -> None:
     """Store the read-ahead commits of several small repositories with one set of statements (a
     statement costs milliseconds whatever its size); `ingest_git` then goes on from there."""
-    ids = Identities(store.meta("salt") or "", matcher)
-    parts = [commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
+    ids = Identities(salt if salt is not None else store.meta("salt") or "", matcher)
+    parts = [a.tables if a.tables is not None else commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
     tables = {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}
     new = store_commits_of_repos(store, tables)
-    for a in aheads:
+    for a, part in zip(aheads, parts):
         a.written = new.get(a.repo, 0)
+        a.tables = part
 
 
-def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int) -> ReadAhead:
+def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int,
+               refs: bytes | None = None) -> ReadAhead:
     """Run in a reader thread: only git and parsing, no store. Git runs in its own processes (the
-    waits release the GIL), so one reader per core keeps both cores busy while the writer stores."""
-    pulls = gitsrc.pull_heads(info) if pull_refs else {}
-    tags = gitsrc.list_tags(info)
+    waits release the GIL), so one reader per core keeps both cores busy while the writer stores.
+
+    `refs`: the repository's refs as `git_set.read_refs` gave them (read again when None). They
+    say which other calls are needed at all: tags and Git AI notes are listed only where such refs
+    exist, so a plain small repository costs one `git log` here. `limit` < 0: read no commits."""
+    if refs is None:
+        refs = read_refs(info.path) or b""
+    pulls = gitsrc.pull_heads_of(refs) if pull_refs else {}
+    tags = gitsrc.list_tags(info) if gitsrc.has_ref(refs, "refs/tags") else []
     old = gitsrc.existing_commits(info, previous)
     tips = [info.head_sha, *sorted(set(pulls.values()))]
-    total = _count(info, tips, old)
     fallback: list[str] = []
     commits = None
-    if total is not None and total <= limit:
-        commits = list(gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+    total: int | None = None
+    if limit < 0:
+        total = _count(info, tips, old)
+    elif _reader_process():  # a long history is read again, from the start, by the reader process
+        total = _count(info, tips, old)
+        if total is not None and total <= limit:
+            commits = list(gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+    else:
+        # Read up to one commit more than a batch: a history that fits is held whole, and only a
+        # longer one pays for a count (its progress bar needs the total). A longer one is dropped
+        # (its git stopped) and streamed by the writer from the start: holding it open would keep
+        # a git process and a batch alive for every long repository in the read-ahead window.
+        stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
+        first = list(islice(stream, limit + 1))
+        if len(first) <= limit:
+            commits, total = first, len(first)
+        else:
+            stream.close()
+            del first
+            fallback.clear()
+            total = _count(info, tips, old)
     bad = provsrc.Malformed()
-    notes = [(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+    notes = ([(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
+             if gitsrc.has_ref(refs, provsrc.NOTES_REF) else [])
     return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad)
+
+
+def _reader_process() -> bool:
+    from . import ingest_reader  # here: multiprocessing is not imported by an idle run
+
+    return ingest_reader.enabled()
 
 
 def repo_keys(store: Store, infos: list[gitsrc.RepoInfo]) -> list[str]:
@@ -178,6 +241,20 @@ def unchanged_salt(matcher: Matcher, *, branch: str | None, pull_refs: bool) -> 
     return f"{branch or ''}\0{int(pull_refs)}\0{matcher.fingerprint}\0{h.hexdigest()}"
 
 
+_RULES: dict[str, str] = {}
+
+
+def derivation_rules(matcher: Matcher) -> str:
+    """A fingerprint of what decides a change derivation (the rule modules and the signatures): a
+    derivation recorded under other rules is not added to but made again."""
+    key = matcher.fingerprint
+    if key not in _RULES:
+        import hashlib
+
+        _RULES[key] = hashlib.sha256(unchanged_salt(matcher, branch=None, pull_refs=True).encode()).hexdigest()[:32]
+    return _RULES[key]
+
+
 def repo_key(store: Store, info: gitsrc.RepoInfo) -> str:
     """A short stable name for a repository; a second repository with the same name gets a suffix."""
     rows = dict(store.con.execute("select repo, path from repos").fetchall())
@@ -232,8 +309,11 @@ def ingest_git(
     register_repo(store, info, repo, pulls, tags)
     if total is None or total > size:
         store.release()
+    # A long history's durability pass runs in a second process while this one stores the commits.
+    beside = ingest_durability.start(store, info, repo, new_commits=total,
+                                     has_provenance=bool(ahead.notes or ahead.bad.count or traces is not None)
+                                     ) if durability else None
     progress.start(repo, total)
-    ids = Identities(store.meta("salt") or "", matcher)
     fallback = ahead.fallback
     new = 0
     from . import ingest_reader  # here: multiprocessing is not imported by an idle run
@@ -246,10 +326,13 @@ def ingest_git(
             progress.advance(n)
     elif ahead.written is not None:
         new = ahead.written
-        progress.advance(len(ahead.commits or []))
+        progress.advance(ahead.total or 0)
     else:
-        stream = (iter(ahead.commits) if ahead.commits is not None
-                  else gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append))
+        if ahead.commits is not None:
+            stream = iter(ahead.commits)
+        else:
+            stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
+        ids = Identities(store.meta("salt") or "", matcher)
         while True:
             batch = list(islice(stream, size))
             if not batch:
@@ -260,36 +343,62 @@ def ingest_git(
     finish_ingest(store, repo, tips)
     if new >= REOPEN_AFTER:
         store.reopen()
+    # Only the changes the new commits landed are derived, unless what the stored commits carry
+    # changed: their evidence (new signatures, line provenance), which every change inherits.
+    incremental = True
     if old and store.meta(f"signatures:{repo}") != matcher.fingerprint:
         # Commits stored earlier were attributed under other signatures (loopmeter.toml or the
         # package's data file changed): judge the whole history by the same rules again.
         progress.step("attributing again under new signatures")
         reattribute(store, repo, matcher)
+        incremental = False
     store.set_meta(f"signatures:{repo}", matcher.fingerprint)
     progress.step("reading line provenance")
-    warnings.extend(_read_provenance(store, info, repo, traces, ahead))
+    read, more = _read_provenance(store, info, repo, traces, ahead)
+    warnings.extend(more)
+    incremental = incremental and not read
     progress.step("deriving changes")
-    stats = derive_changes(store, repo, matcher)
+    # A repository new to the store whose commits were all read in one batch is derived from those
+    # rows in memory: they are every commit the store holds of it.
+    whole = ahead.tables if ahead.fresh and ahead.tables is not None else None
+    if whole is not None and ahead.derived is not None:  # derived already, by a reader process
+        stats = dict(ahead.derived)
+        store_derived(store, stats.pop("derived"))
+    else:
+        stats = derive_changes(store, repo, matcher, head_sha=info.head_sha, pulls=pulls,
+                               commits=whole["_batch"] if whole else None, rules=derivation_rules(matcher),
+                               incremental=incremental)
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
     if relink:
         progress.step("linking pull requests and issues")
         relink_api_sources(store)
-    missing = store.con.execute(
-        "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
-    ).fetchone()
+    if whole is not None:
+        files = whole["_files"].filter(whole["_files"]["missing_blob"])
+        missing = (files.num_rows, len(set(files["sha"].to_pylist())))
+        future = pc.sum(pc.greater(whole["_batch"]["author_time"],
+                                   pa.scalar(utcnow() + timedelta(days=1), pa.timestamp("us")))).as_py() or 0
+    else:
+        missing = store.con.execute(
+            "select count(*), count(distinct sha) from commit_files where repo = ? and missing_blob", [repo]
+        ).fetchone()
+        future = store.con.execute(
+            "select count(*) from commits where repo = ? and author_time > ?", [repo, utcnow() + timedelta(days=1)]
+        ).fetchone()[0]
     if fallback or missing[0]:
         warnings.append(
             f"{repo}: {missing[0]} files in {missing[1]} commits have no blob in the object store "
             "(partial clone or trimmed mirror); their line counts are unknown"
         )
-    future = store.con.execute(
-        "select count(*) from commits where repo = ? and author_time > ?", [repo, utcnow() + timedelta(days=1)]
-    ).fetchone()[0]
     if future:
         warnings.append(f"{repo}: {future} commits are dated in the future; their times are kept as recorded")
     if durability:
         progress.step("tracking line durability")
-        _track_lines(store, info, repo, progress)
+        if beside is None or not beside.finish(store):
+            # A repository new to the store without provenance has no earlier pass and nothing to
+            # look up: the pass starts from scratch without asking the store.
+            _track_lines(store, info, repo, progress,
+                         first=ahead.fresh and ahead.provenance is False and not ahead.notes and not ahead.bad.count
+                         and traces is None)
     store.set_meta(f"warnings:{repo}", json.dumps(warnings))
     for w in warnings:
         progress.note(w)
@@ -301,16 +410,17 @@ def ingest_git(
 
 
 def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str | Path | None,
-                     ahead: ReadAhead) -> list[str]:
+                     ahead: ReadAhead) -> tuple[bool, list[str]]:
     """Store the repository's Git AI notes (read ahead, with the history) and Agent Trace records,
-    when given, and the commit evidence they make. Returns the warnings: one per format with
+    when given, and the commit evidence they make. Returns whether there was provenance (now or
+    before: the commits' evidence may have changed) and the warnings: one per format with
     malformed input, naming the first."""
     warnings = []
     bad, notes = ahead.bad, ahead.notes
-    if not notes and not bad.count and traces is None and not store.con.execute(
-            "select exists (select 1 from line_provenance where repo = ?)", [repo]).fetchone()[0]:
+    if not notes and not bad.count and traces is None and not (ahead.provenance if ahead.provenance is not None else store.con.execute(
+            "select exists (select 1 from line_provenance where repo = ?)", [repo]).fetchone()[0]):
         # No provenance now or before (most repositories): nothing to replace, no evidence to sync.
-        return warnings
+        return False, warnings
     store_provenance(store, repo, "git_ai_note", notes, bad)
     if bad.count:
         warnings.append(f"{repo}: {bad.count} Git AI notes (refs/notes/ai) could not be used and were skipped; "
@@ -329,18 +439,16 @@ def _read_provenance(store: Store, info: gitsrc.RepoInfo, repo: str, traces: str
             warnings.append(f"{repo}: {tbad.count} Agent Trace records could not be used and were skipped; "
                             f"the first: {tbad.first}")
     sync_provenance_evidence(store, repo)
-    return warnings
+    return True, warnings
 
 
-def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progress) -> None:
+def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progress, *, first: bool = False) -> None:
     """The durability pass (sources/line_fates.py). It resumes from where the last pass stopped when
     that head is on the new head's first-parent line and the provenance is unchanged (only the new
-    commits are read); otherwise it walks the whole first-parent line again."""
-    fp = store.con.execute(
-        "select count(*), coalesce(sum(ai_lines), 0), coalesce(sum(hash(sha || path || coalesce(ranges, ''))), 0) "
-        "from line_provenance where repo = ?", [repo]).fetchone()
-    prov_key = f"{fp[0]}:{fp[1]}:{fp[2]}"
-    done = (store.meta(f"line_fates:{repo}") or "").split(":", 1)
+    commits are read); otherwise it walks the whole first-parent line again. `first`: the store
+    holds no pass and no provenance of this repository (the caller knows; nothing is read)."""
+    prov_key = ingest_durability.NO_PROVENANCE if first else ingest_durability.provenance_key(store, repo)
+    done = ("" if first else store.meta(f"line_fates:{repo}") or "").split(":", 1)
     if done == [info.head_sha, prov_key]:
         return
     resume = None
@@ -348,7 +456,7 @@ def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progr
         resume = load_line_state(store, repo)
         if resume is not None and not _on_first_parent_line(info, resume.head):
             resume = None  # history was rewritten, or the branch changed: start again
-    ai, shas = provenance_for_tracking(store, repo)
+    ai, shas = ({}, set()) if first else provenance_for_tracking(store, repo)
     fates = line_fates.track(info, info.head_sha, ai, provenance_shas=shas, resume=resume)
     write_line_fates(store, repo, fates, incremental=resume is not None)
     store.set_meta(f"line_fates:{repo}", f"{info.head_sha}:{prov_key}")

@@ -1,31 +1,94 @@
-"""Parquet: one file per canonical table in a directory, written by DuckDB's COPY."""
+"""Parquet: every table the metrics read, one directory per table, written by DuckDB's COPY.
+
+Tables with a repository and a time are partitioned by both (Hive layout,
+`items/repo=api/month=2024-03/data_0.parquet`), so an engine such as Spark reads only the
+repositories and months a report asks for; tables with only one of them are partitioned by it; the
+rest are one file. A table with no rows is one file with the table's columns (a partitioned write
+of nothing writes no file, and a reader needs the schema). `engine.open_export` reads it back.
+
+Partition values are written escaped (`a%2Fb` for `a/b`, `__HIVE_DEFAULT_PARTITION__` for null), as
+Hive and Spark expect; the partition columns hold text, so a reader must not infer their types (a
+repository named `2024` is not a number).
+"""
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..store.db import Store
 from .canonical import ExportSummary
 
-#: The canonical tables of DESIGN.md, with what each exports. Names and emails are personal data:
-#: they leave the store only when asked for.
-TABLES = {
-    "items": "select * from items order by item_id",
-    "events": "select * exclude (seq) from events order by item_id, ts, activity",  # seq: the store's own index
-    "links": "select * from links order by src, dst, kind",
-    "attributions": "select * from attributions order by item_id, agent, evidence",
-}
-# The metrics' totals and headcounts read the repositories and their commits too (an engine
-# reading this export, e.g. Spark, needs every table `metrics.changes` reads).
-REPOS = "select * from repos order by repo"
+
+@dataclass(frozen=True)
+class Table:
+    """One exported table: the query that reads it from the store, its repository column (if
+    partitioned by repository) and the time whose month partitions it (a SQL expression)."""
+
+    query: str
+    repo: bool = False
+    month: str | None = None
+
+    @property
+    def partitions(self) -> tuple[str, ...]:
+        return (("repo",) if self.repo else ()) + (("month",) if self.month else ())
+
+
+#: The name of the derived partition column (not a column of the store's table; readers drop it).
+MONTH = "month"
 _COMMIT_PEOPLE = ("author_name", "author_email", "committer_name", "committer_email")
-COMMITS_NAMED = "select * from commits order by repo, sha"
-COMMITS_PSEUDONYMOUS = ("select * replace (" + ", ".join(f"null::varchar as {c}" for c in _COMMIT_PEOPLE)
-                        + ") from commits order by repo, sha")
-ACTORS_PSEUDONYMOUS = "select actor_id, kind, null::varchar as name, null::varchar as email, team, agent from actors order by actor_id"
-ACTORS_NAMED = "select * from actors order by actor_id"
+_COMMITS_PSEUDONYMOUS = ("select * replace (" + ", ".join(f"null::varchar as {c}" for c in _COMMIT_PEOPLE)
+                         + ") from commits")
+# Bots and agents are not people: the report names them (automation accounts) whatever --show-names says.
+_ACTORS_PSEUDONYMOUS = ("select actor_id, kind, case when kind in ('bot', 'agent') then name end as name, "
+                        "case when kind in ('bot', 'agent') then email end as email, team, agent from actors")
+
+#: Every table a report or a lift design reads. Left out: ingestion state (HTTP cache, API cursors,
+#: line_state, schema_migrations) and the pseudonym salt (with it, pseudonyms could be matched to
+#: e-mail addresses); names and e-mails only with `show_names`.
+TABLES: dict[str, Table] = {
+    "items": Table("select * from items", repo=True, month="coalesce(done_at, started_at, created_at)"),
+    "events": Table("select * from events", month="ts"),
+    "links": Table("select * from links"),
+    "attributions": Table("select * from attributions"),
+    "actors": Table(_ACTORS_PSEUDONYMOUS),
+    "repos": Table("select * from repos"),
+    "commits": Table(_COMMITS_PSEUDONYMOUS, repo=True, month="author_time"),
+    "commit_files": Table("select * from commit_files", repo=True),
+    "git_pull_heads": Table("select * from git_pull_heads", repo=True),
+    "git_tags": Table("select * from git_tags", repo=True),
+    "git_tips": Table("select * from git_tips", repo=True),
+    "line_provenance": Table("select * from line_provenance", repo=True),
+    "line_origins": Table("select * from line_origins", repo=True, month="landed_at"),
+    "line_deaths": Table("select * from line_deaths", repo=True),
+    "trace_files": Table("select * from trace_files", repo=True),
+    "agent_usage": Table("select * from agent_usage", month="day"),
+    "agent_files": Table("select * from agent_files"),
+    "otel_points": Table("select * from otel_points"),
+    "session_links": Table("select * from session_links"),
+    "event_logs": Table("select * from event_logs"),
+    "event_log_items": Table("select * from event_log_items"),
+    "meta": Table("select * from meta where key not in ('salt')"),
+}
+_NAMED = {"actors": "select * from actors", "commits": "select * from commits"}
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _write_table(store: Store, name: str, table: Table, query: str, target: Path) -> None:
+    month = f", strftime({table.month}, '%Y-%m') as {MONTH}" if table.month else ""
+    rows = f"select *{month} from ({query})"
+    target.mkdir(parents=True)
+    empty = store.con.execute(f"select count(*) from ({query})").fetchone()[0] == 0
+    if table.partitions and not empty:
+        store.con.execute(f"copy ({rows}) to {_quote(target)} "
+                          f"(format parquet, partition_by ({', '.join(table.partitions)}))")
+    else:
+        store.con.execute(f"copy ({rows}) to {_quote(target / 'data_0.parquet')} (format parquet)")
 
 
 def write_parquet(store: Store, out: Path, *, show_names: bool = False) -> ExportSummary:
@@ -36,14 +99,17 @@ def write_parquet(store: Store, out: Path, *, show_names: bool = False) -> Expor
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        queries = dict(TABLES, actors=ACTORS_NAMED if show_names else ACTORS_PSEUDONYMOUS, repos=REPOS,
-                       commits=COMMITS_NAMED if show_names else COMMITS_PSEUDONYMOUS)
-        for table, query in queries.items():
-            target = str(tmp / f"{table}.parquet").replace("'", "''")
-            store.con.execute(f"copy ({query}) to '{target}' (format parquet)")
+        for name, table in TABLES.items():
+            query = _NAMED.get(name, table.query) if show_names else table.query
+            _write_table(store, name, table, query, tmp / name)
+        # Only now, with every table written, is the old export replaced (table by table; an
+        # export of an older version, one file per table, is replaced too).
         out.mkdir(parents=True, exist_ok=True)
-        for f in tmp.iterdir():
-            f.replace(out / f.name)
+        for name in TABLES:
+            (out / f"{name}.parquet").unlink(missing_ok=True)
+            if (out / name).exists():
+                shutil.rmtree(out / name)
+            (tmp / name).replace(out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     n = {t: store.con.execute(f"select count(*) from {t}").fetchone()[0] for t in ("items", "events", "links")}

@@ -269,9 +269,10 @@ def store_repos(con, repos: list[str] | None) -> list[str]:
 
 def run_design(con, window: Window, repos: list[str] | None, design: str, adoption: Adoption | None, *,
                seed: int = 0, n_boot: int = 2000, spec: bool = True, by: str = "repo", teams=None,
-               config_path=None) -> dict:
+               config_path=None, failure_rule=None) -> dict:
     """One design over the store, per repository (`by` "repo") or per team (`by` "team", with
-    `teams` from loopmeter.toml at `config_path`; see units.py)."""
+    `teams` from loopmeter.toml at `config_path`; see units.py). `failure_rule` (metrics/dora.py)
+    judges the deployments of the change failure rate question, as the report's does."""
     if design not in ("before-after", "ai-vs-human"):
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     names = store_repos(con, repos)
@@ -282,7 +283,8 @@ def run_design(con, window: Window, repos: list[str] | None, design: str, adopti
     else:
         adp = resolve_adoption(con, window, names, adoption)
     if design == "before-after":
-        out = before_after(con, window, names, adp, seed=seed, n_boot=n_boot, spec=spec, unit=unit)
+        out = before_after(con, window, names, adp, seed=seed, n_boot=n_boot, spec=spec, unit=unit,
+                           failure_rule=failure_rule)
     else:
         out = ai_vs_human(con, window, names, adp if (adp.default or adp.per_repo) else None, seed=seed,
                           n_boot=n_boot, spec=spec, unit=unit)

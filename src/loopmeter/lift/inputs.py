@@ -14,7 +14,7 @@ from ..attribution import ai_class_sql
 from ..errors import ConfigError
 from ..stats.lift import Estimate
 from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
-from ..metrics import adoption_evidence
+from ..metrics import adoption_evidence, portable
 from .summary import adoption as detect_pooled_adoption
 from ..metrics.open_prs import in_progress_at_sql
 
@@ -157,7 +157,7 @@ def _open_items(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     repositories its own way ("owner/name"), so each tracker repository is matched to the git
     repository its merged pull requests landed in (`same_as` links, i.e. by commit), as
     docs/design.md prescribes; open items of an unmatched tracker repository are left out."""
-    raw = getattr(con, "con", None)
+    raw = portable.store_connection(con)
     if raw is None:
         return pd.DataFrame()
     df = raw.execute(

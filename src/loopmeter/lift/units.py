@@ -19,7 +19,7 @@ import pandas as pd
 from ..attribution import MIN_ADOPTION_SHARE
 from ..stats.lift import detect_adoption
 from ..teams import UNASSIGNED, Team, resolve
-from ..metrics import adoption_evidence
+from ..metrics import adoption_evidence, portable
 from ..metrics.changes import Window, salt_free_author_keys
 from .inputs import Adoption, weekly_activity
 
@@ -80,7 +80,7 @@ def team_unit(con, teams: list[Team], config_path, frame: pd.DataFrame) -> Unit:
     """The team unit over `frame` (a change frame with salt-free authors): members resolved to
     stored actors (ConfigError for a member who is nobody in the store), teams listed in the
     order of loopmeter.toml that have changes here, then `unassigned` when anyone is in no team."""
-    raw = getattr(con, "con", con)
+    raw = portable.store_connection(con)
     by_actor, unmatched = resolve(raw, teams, config_path)
     keys = salt_free_author_keys(con)
     team_of = {keys.get(a, a): t for a, t in by_actor.items()}

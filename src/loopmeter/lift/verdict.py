@@ -208,6 +208,15 @@ def _exposure(design: Mapping) -> float | None:
     return float(share) if finite(share) else None
 
 
+def _few(who: str) -> tuple[str, str]:
+    """(why the effective count is small, what the comparison would be about) in the clusters' words."""
+    if who == "authors":
+        return "a few people made most of them", "those people, not the team"
+    if who == "weeks":  # the change failure rate: a few busy weeks, not the whole period
+        return "a few weeks held most of them", "those weeks, not the whole period"
+    return f"a few {who} account for most of them", f"those {who}, not all of them"
+
+
 def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float | None) -> str | None:
     """Why the data cannot carry a verdict, in one sentence; None when it can."""
     if head is None:
@@ -232,13 +241,13 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
         return f"Only {n_cl} {who} in the comparison (at least {MIN_CLUSTERS} are needed for an honest interval)."
     for side, name in (("a", names[0]), ("b", names[1])):
         k, eff = head.get(f"n_clusters_{side}"), head.get(f"effective_clusters_{side}")
+        few, those = _few(who)
         if k is not None and k < MIN_GROUP_CLUSTERS:
             return (f"Only {k} {who[:-1] if k == 1 else who} {'has' if k == 1 else 'have'} {what} {name} (at least "
-                    f"{MIN_GROUP_CLUSTERS} are needed): the comparison would be about those people, not the team.")
+                    f"{MIN_GROUP_CLUSTERS} are needed): the comparison would be about {those}.")
         if eff is not None and eff < MIN_GROUP_CLUSTERS:
-            return (f"The {what} {name} come from {k} {who} but amount to only {eff:.1f} equal ones (a few people "
-                    f"made most of them; at least {MIN_GROUP_CLUSTERS} are needed): the comparison would be about "
-                    "those people, not the team.")
+            return (f"The {what} {name} come from {k} {who} but amount to only {eff:.1f} equal ones ({few}; at "
+                    f"least {MIN_GROUP_CLUSTERS} are needed): the comparison would be about {those}.")
     if q["after_before"]:
         before, after = _weeks(head, design)
         for n, side in ((before, "before"), (after, "after")):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ibis
 
+from . import portable
 from .changes import Window, changes
 from .quantiles import quantile
 
@@ -20,10 +21,11 @@ def sessions(con, window: Window):
     """One row per agent session started up to `as_of`, its summary fields as columns."""
     items = con.table("items")
     s = items.filter((items.kind == "agent_session") & (items.started_at <= ibis.timestamp(window.as_of)))
-    cols = {k: s.attrs[k].float for k in _NUMERIC}
+    attrs = portable.json_column(s.attrs)
+    cols = {k: attrs[k].float for k in _NUMERIC}
     return s.select(
         item_id=s.item_id, source=s.source, repo=s.repo, started_at=s.started_at, done_at=s.done_at,
-        agent=s.attrs["agent"].str, week=s.started_at.truncate("W").cast("date"), **cols,
+        agent=attrs["agent"].str, week=s.started_at.truncate("W").cast("date"), **cols,
     )
 
 

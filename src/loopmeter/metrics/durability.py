@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.bootstrap import cluster_bootstrap, factorize_clusters, percentile_interval
+from . import portable
 from .changes import Window, changes, salt_free_author_keys
 
 HORIZONS = (14, 30, 90)
@@ -43,7 +44,7 @@ def change_survival(con, window: Window, repos: list[str] | None = None,
     Empty when no durability pass has run for the repositories in scope."""
     ch = con.execute(changes(con, window, repos).select("repo", "item_id", "author_id", "done_at", "week",
                                                         "ai_assisted", "bot"))
-    raw = con.con if hasattr(con, "con") else con
+    raw = portable.store_connection(con)
     where = " where list_contains(?, repo)" if repos else ""
     args = [repos] if repos else []
     origins = raw.execute("select repo, sha, pos, landed_at, lines_added, ai_lines_added, with_provenance "
@@ -139,11 +140,23 @@ def durability_weekly(con, window: Window, repos: list[str] | None = None, horiz
                       *, survival: pd.DataFrame | None = None) -> list[dict]:
     """Per landing week, horizon and origin (`ai`, `human`): the rows of `durability` with `week`."""
     cs = change_survival(con, window, repos, horizons) if survival is None else survival
+    people = cs[~cs["bot"].astype(bool)]
+    if people.empty:
+        return []
+    # One grouped sum for every (week, horizon, origin), not `_rows` per week: numpy's 1,000 weeks
+    # took 4.5 s of pandas indexing that way (half its report).
+    origin = np.where(people["ai_assisted"].astype(bool), "ai", "human")
+    sums = people.assign(origin=origin).groupby(["week", "horizon_days", "origin"], sort=True).agg(
+        changes=("item_id", "size"), added=("lines_added", "sum"), surviving=("lines_surviving", "sum"))
+    at = sums.to_dict("index")
     out = []
-    for week, g in cs.groupby("week", sort=True):
-        for r in _rows(g, horizons):
-            if r["origin"] in ("ai", "human") and r["changes"]:
-                out.append({"week": pd.Timestamp(week).date().isoformat(), **r})
+    for week in sums.index.get_level_values("week").unique():
+        for n in horizons:
+            for o in ("ai", "human"):
+                r = at.get((week, n, o))
+                if r is not None and r["changes"]:
+                    out.append({"week": pd.Timestamp(week).date().isoformat(),
+                                **_row(o, n, r["changes"], r["added"], r["surviving"])})
     return out
 
 

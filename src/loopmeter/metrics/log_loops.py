@@ -110,6 +110,12 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
     those three: fixed-width keys, which sort in about half the time (bench/event_log_report.py)."""
     kinds = resource_kinds(store, log, settings) if kinds is None else kinds
     con = store.con
+    # A Parquet export opened as views (engine.py) has no row numbers: the item id keys the case.
+    is_table = con.execute("select count(*) from duckdb_tables() where table_name = 'event_log_items' "
+                           "and schema_name = current_schema()").fetchone()[0]
+    case_key = "li.rowid" if is_table else "li.item_id"
+    # An export written before `seq` was stored has none: there a case is sorted by the keys.
+    order, seq = ("e.seq", "e.seq") if is_table else ("e.ts, e.activity, e.actor_id", "row_number() over w")
     con.register("log_resource_kinds", pa.table(
         {"actor_id": [str(a) for a in kinds["actor_id"]], "kind": [str(k) for k in kinds["kind"]]},
         schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())])))
@@ -135,16 +141,16 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
     by_team = settings.cluster == "team"
     sql = f"""
     with ev as (
-        select li.rowid as case_no, e.item_id, e.ts, lower(e.activity) as act, e.actor_id,
+        select {case_key} as case_no, e.item_id, e.ts, lower(e.activity) as act, e.actor_id,
                {"json_extract_string(e.attrs, $team_key) as event_team," if by_team else ""}
                lead(e.ts) over w as next_ts,
                {"lead(e.actor_id) over w as next_actor," if rule == "handoff" else ""}
-               e.seq,
+               {seq} as seq,
                {start} {whole} as start_ts
                {f", {done} as done_ts" if done_level == 1 else ""}
         from events e join event_log_items li on li.item_id = e.item_id
         where li.log = $log
-        window w as (partition by li.rowid order by e.seq)
+        window w as (partition by {case_key} order by {order})
     ),
     ev2 as (select *{f", {done} as done_ts" if done_level == 2 else ""} from ev),
     cases as (

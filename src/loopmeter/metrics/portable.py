@@ -1,11 +1,23 @@
 """SQL written once, run on any engine: the metrics that are clearer as SQL than as Ibis expressions.
 
 Their SQL is written in DuckDB's dialect (the local store's engine, where the tests run it) and
-handed to Ibis with that dialect named; Ibis then transpiles it with sqlglot (a maintained
-transpiler) to the engine's dialect when the engine is not DuckDB: `json_extract_string` becomes
-Spark's `get_json_object` or BigQuery's `json_extract_scalar`, `epoch` becomes `unix_timestamp`,
-`arg_min ... filter` becomes `min_by`, `list_contains` becomes `array_contains`, and so on. On
-DuckDB the text runs as written. No hand-kept copy per dialect exists anywhere.
+transpiled with sqlglot (a maintained transpiler) to the engine's dialect when the engine is not
+DuckDB: `json_extract_string` becomes Spark's `get_json_object` or BigQuery's `json_extract_scalar`,
+`epoch` becomes `unix_timestamp`, `arg_min ... filter` becomes `min_by`, `list_contains` becomes
+`array_contains`, and so on. On DuckDB the text runs as written. No hand-kept copy per dialect
+exists anywhere.
+
+One construct is not left to the transpiler: the continuous quantile (`quantile_cont`, the only
+percentile loopmeter's SQL writes; metrics/quantiles.py). sqlglot renders DuckDB's
+`quantile_cont(x, q)` as `PERCENTILE_CONT(x, q)`, which Spark and BigQuery do not accept as an
+aggregate, and the ordered-set form as Spark's `percentile_approx`; `_exact_quantiles` writes each
+engine's exact linear-interpolation percentile instead (Spark and Databricks `percentile`,
+Snowflake and Postgres `percentile_cont ... within group`) and refuses engines that have none as an
+aggregate (Trino, BigQuery) rather than send an approximation silently (docs/scale.md).
+
+Sections that need the store's own DuckDB connection (Arrow registration, temporary views) find it
+with `store_connection`: on another engine it is the driver's DuckDB over the same Parquet export
+(engine.open_export attaches it), so their SQL runs where the export is, never nowhere.
 
 What the transpiler cannot make equal is listed in docs/scale.md ("What is still DuckDB-only").
 """
@@ -14,22 +26,94 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
+from ..errors import ConfigError
+
 #: The dialect every SQL metric in loopmeter is written in.
 DIALECT = "duckdb"
+#: Ibis backend names that are not sqlglot dialect names.
+_DIALECTS = {"pyspark": "spark"}
+#: How each engine writes the exact continuous quantile as an aggregate ({x}, {q}); engines not
+#: listed here and not DuckDB have none (Trino, BigQuery: approximate or window-only).
+_EXACT = {
+    "spark": "percentile({x}, {q})",
+    "spark2": "percentile({x}, {q})",
+    "databricks": "percentile({x}, {q})",
+    "snowflake": "percentile_cont({q}) within group (order by {x})",
+    "postgres": "percentile_cont({q}) within group (order by {x})",
+}
+
+
+def dialect_of(engine: str) -> str:
+    """The sqlglot dialect of an Ibis backend name (or a sqlglot dialect name)."""
+    return _DIALECTS.get(engine, engine)
 
 
 def sql(con, query: str) -> ir.Table:
     """`query` (DuckDB SQL over the canonical tables) as a table on `con`'s engine."""
-    return con.sql(query, dialect=DIALECT)
+    if con.name == DIALECT:
+        return con.sql(query, dialect=DIALECT)
+    target = dialect_of(con.name)
+    return con.sql(transpile(query, target), dialect=target)
 
 
 def transpile(query: str, engine: str) -> str:
     """`query` in the SQL dialect of `engine` (an Ibis backend name or sqlglot dialect), as `sql`
-    would send it there; for reading and testing what another engine receives."""
+    sends it there, with exact quantiles (see the module's docstring)."""
     import sqlglot
 
-    dialect = {"pyspark": "spark", "postgres": "postgres"}.get(engine, engine)
+    dialect = dialect_of(engine)
     if dialect == DIALECT:
         return query
-    (out,) = sqlglot.transpile(query, read=DIALECT, write=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
-    return out
+    tree = _exact_quantiles(sqlglot.parse_one(query, read=DIALECT), dialect)
+    return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+def _exact_quantiles(tree, dialect: str):
+    """`tree` with every continuous quantile written as `dialect`'s exact aggregate."""
+    from sqlglot import exp
+
+    def exact(node):
+        if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
+            x, q = node.expression.expressions[0].this, node.this.this  # percentile_cont(q) within group (order by x)
+        elif isinstance(node, exp.PercentileCont) and node.expression is not None:
+            x, q = node.this, node.expression  # DuckDB's quantile_cont(x, q)
+        else:
+            return node
+        form = _EXACT.get(dialect)
+        if form is None:
+            raise ConfigError(f"the {dialect} engine has no exact percentile aggregate; loopmeter sends no "
+                              "approximate one unasked (docs/scale.md, 'Engines other than DuckDB')")
+        return exp.maybe_parse(form.format(x=x.sql(dialect=dialect), q=q.sql(dialect=dialect)), dialect=dialect)
+
+    return tree.transform(exact)
+
+
+def json_column(column):
+    """A JSON column as JSON: the store's `attrs` are JSON on DuckDB, but text once read from Parquet
+    by another engine (Spark), where indexing text would fail."""
+    return column if column.type().is_json() else column.cast("json")
+
+
+# The DuckDB connection of store-level SQL per engine (id(con) -> connection), for engines other
+# than DuckDB: attached while a Parquet export is open on them (engine.open_export).
+_STORE_CONNECTIONS: dict[int, object] = {}
+
+
+def attach_store_connection(con, raw) -> None:
+    _STORE_CONNECTIONS[id(con)] = raw
+
+
+def detach_store_connection(con) -> None:
+    _STORE_CONNECTIONS.pop(id(con), None)
+
+
+def store_connection(con):
+    """The DuckDB connection for the SQL that runs on the store itself (Arrow registration,
+    temporary views): `con`'s own on DuckDB, else the driver's over the export `con` reads, else None."""
+    import ibis
+
+    if not isinstance(con, ibis.BaseBackend):
+        return con  # already a DuckDB connection
+    if con.name == DIALECT:
+        return con.con
+    return _STORE_CONNECTIONS.get(id(con))

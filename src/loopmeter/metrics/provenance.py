@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from . import portable
 from .changes import Window, changes
 
 
 def _scope(con, window: Window, repos: list[str] | None):
-    raw = con.con
+    raw = portable.store_connection(con)
     ch = con.execute(changes(con, window, repos).select("item_id", "week"))
     t = pa.table({"item_id": ch["item_id"].astype(str).tolist(),
                   "week": [w.isoformat() if hasattr(w, "isoformat") else str(w) for w in ch["week"]]})

@@ -1,10 +1,14 @@
 """The one place percentiles are computed, so every engine and report agrees on the method.
 
 We use the continuous (linear interpolation) quantile, numpy's default and DuckDB's
-`quantile_cont`; some Ibis backends only have approximate quantiles, and this is where a
-backend-specific choice would go. Three entry points, one method: an Ibis expression (most
-metrics), a DuckDB SQL fragment (a metric computed in one raw grouped query) and values already in
-memory (numpy).
+`quantile_cont`. Three entry points, one method: an Ibis expression (most metrics), a DuckDB SQL
+fragment (a metric computed in one raw grouped query) and values already in memory (numpy).
+
+Exact on every engine that has an exact aggregate: Ibis compiles `quantile` to DuckDB's
+`quantile_cont`, Spark's `percentile` and Snowflake's `percentile_cont`; the SQL fragment is
+rewritten for the engine by metrics/portable.py (sqlglot alone would send Spark the approximate
+`percentile_approx`) and refused, not approximated, where no exact aggregate exists (Trino,
+BigQuery; docs/scale.md "Percentiles").
 """
 
 from __future__ import annotations

@@ -76,12 +76,15 @@ def build_report(
     by_given: bool = True,
     durability_horizons: tuple[int, ...] = durability_m.HORIZONS,
     step=None,
+    engine=None,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
     is the unit of the lift designs ("repo", "team" with loopmeter.toml's `teams` read from
     `config_path`, or "codeowners"; lift/by_unit.py). People are pseudonymous unless
-    `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner)."""
+    `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner).
+    `engine` (an Ibis backend holding the same tables, e.g. Spark over the Parquet export;
+    engine.open_export) runs the metrics over changes; the store's own sections stay on `store`."""
     step = step or (lambda name: None)
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
@@ -101,9 +104,9 @@ def build_report(
             f"select exists (select 1 from items where kind in {flow_m.FLOW_KINDS}), "
             "exists (select 1 from items where kind = 'agent_session') "
             "or exists (select 1 from agent_usage)").fetchone()
-        con = backend(store) if has_flow or has_agents else None
-        flow = flow_m.flow(store, con, window.as_of, failure_rule, None, show_names=show_names) if has_flow else None
-        loops = agent_loops(con, window, None) if has_agents else None
+        flow = (flow_m.flow(store, backend(store), window.as_of, failure_rule, None, show_names=show_names)
+                if has_flow else None)
+        loops = agent_loops(engine if engine is not None else backend(store), window, None) if has_agents else None
         if not (logs or flow or loops):
             raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
         doc = {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
@@ -113,7 +116,7 @@ def build_report(
         mark_partial_weeks(doc, window.as_of)
         return doc
     step("counting changes")
-    con = backend(store)
+    con = engine if engine is not None else backend(store)
     with facts(con, window, repos):
         return _build(store, con, repo_rows, logs, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
                       n_boot=n_boot, failure_rule=failure_rule, matcher=matcher, by=by, teams=teams,
@@ -154,7 +157,9 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     step("weekly series")
     weekly = summary.weekly(con, window, repos)
     step("flow metrics")
-    flow = flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names)
+    # Flow metrics register intermediate tables on the store's connection: they run where it is.
+    flow = flow_m.flow(store, con if con.name == "duckdb" else backend(store), window.as_of, failure_rule, repos,
+                       show_names=show_names)
     step("lift designs")
     designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
                             config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,

@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb
 
+from ..lift.waiting import WAITING
 from ..stats.json_values import finite
 from . import html as h
 from .lift_text import ci_text, estimator_name, interval_text, number_caveats, sentence
@@ -21,7 +22,7 @@ from .lift_text import ci_text, estimator_name, interval_text, number_caveats, s
 DESIGN_NAMES = {"before-after": "Before / after adoption", "ai-vs-human": "AI-assisted vs human, same period",
                 "experiment": "Pilot experiment"}
 _SHORT_METRIC = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput / contributor-week",
-                 "duration": "task duration"}
+                 "duration": "task duration", WAITING: "waiting on humans"}
 GROUP_COLOURS = (h.AI_COLOUR, h.HUMAN_COLOUR)
 
 
@@ -220,8 +221,11 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                       "Simulated by resampling past weeks' validated throughput, once from the weeks before adoption "
                       "and once from the weeks after it.", "Not enough complete weeks to forecast from.")
         rows = []
-        for r in d.get("results") or []:
-            every.append(r)
+        # The waiting rows (PR data only) follow the cycle-time ones in the table; the forest
+        # plot keeps to the design's own results.
+        for r in [*(d.get("results") or []), *(d.get("waiting") or [])]:
+            if r.get("metric") != WAITING:
+                every.append(r)
             rows.append({
                 "metric": _SHORT_METRIC.get(str(r.get("metric")), str(r.get("metric"))),
                 "estimator": estimator_name(r.get("estimator")),

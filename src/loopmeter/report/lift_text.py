@@ -36,6 +36,7 @@ _METRICS = {
     "validated_cases_per_week": "validated cases per week",
     "run_minutes": "run duration",
     "turnaround_minutes": "turnaround between runs",
+    "waiting_on_humans_hours": "time pull requests waited on a person",  # lift/waiting.py's WAITING
 }
 _COMPARE = {
     "after/before": "{what} after adoption is {r} before",

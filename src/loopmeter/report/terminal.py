@@ -8,7 +8,14 @@ from rich.console import Console
 from rich.markup import escape as _markup_escape
 from rich.table import Table
 
-from ..lift.verdict import withheld
+
+def withheld(entry: dict) -> str | None:
+    """`lift.verdict.withheld`, imported on first use: every command imports `escape` from here,
+    and the lift's modules would load the statistics libraries (scipy) for `ingest` too."""
+    from ..lift.verdict import withheld as _withheld
+
+    return _withheld(entry)
+
 
 # Control characters (ESC above all) in a repository name or commit text could drive the user's
 # terminal; they are shown as U+FFFD instead.

@@ -98,29 +98,35 @@ def open_repository(path: str | os.PathLike[str], branch: str | None = None) -> 
         raise UnreadablePath(f"{p}: no such file or directory")
     if not os.access(p, os.R_OK | os.X_OK) or not p.is_dir():
         raise UnreadablePath(f"{p}: not a readable directory")
-    proc = git(p, "rev-parse", "--absolute-git-dir", "--is-bare-repository", "--is-shallow-repository", check=False)
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace")
+    ref = branch or "HEAD"
+    # One process answers everything (a set of a thousand repositories pays per process): the git
+    # dir, bare, shallow, the commit the ref names (printed back verbatim when it names none), the
+    # branch HEAD points at, and last the work tree's top, which a bare repository refuses after
+    # printing the rest.
+    proc = git(p, "rev-parse", "--absolute-git-dir", "--is-bare-repository", "--is-shallow-repository",
+               f"{ref}^{{commit}}", "--symbolic-full-name", "HEAD", "--show-toplevel", check=False)
+    lines = proc.stdout.decode("utf-8", "surrogateescape").split("\n")
+    err = proc.stderr.decode("utf-8", "replace")
+    if len(lines) < 4:
         if "not a git repository" in err.lower():
             raise NotAGitRepository(f"{p}: not a git repository")
         raise UnreadablePath(f"{p}: cannot be read by git: {err.strip().splitlines()[-1] if err.strip() else ''}")
-    git_dir, bare, shallow = proc.stdout.decode().split("\n")[:3]
+    git_dir, bare, shallow, sha = lines[:4]
     p = p.resolve()  # the same repository given relatively and absolutely is one repository
-    if bare != "true":
-        top = git(p, "rev-parse", "--show-toplevel", check=False).stdout.decode().strip()
-        if top:
-            p = Path(top)
-    ref = branch or "HEAD"
-    head = git(p, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-    if head.returncode != 0:
+    if not _HEX.match(sha.encode()):
+        if bare != "true":  # git stopped at the ref: name the work tree's top as a success would
+            top = git(p, "rev-parse", "--show-toplevel", check=False).stdout.decode().strip()
+            p = Path(top) if top else p
         if branch:
             raise NotAGitRepository(f"{p}: branch {branch!r} does not exist")
         raise EmptyRepository(f"{p}: the repository has no commits")
+    sym = lines[4] if len(lines) > 4 else ""
+    if bare != "true" and len(lines) > 5 and lines[5]:
+        p = Path(lines[5])
     if branch:
         head_ref = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
     else:
-        sym = git(p, "symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
-        head_ref = sym or "HEAD"
+        head_ref = sym if sym.startswith("refs/") else "HEAD"
     name = Path(git_dir).name if bare == "true" and Path(git_dir).name != ".git" else p.name
     if name.endswith(".git") and len(name) > 4:
         name = name[:-4]
@@ -131,7 +137,7 @@ def open_repository(path: str | os.PathLike[str], branch: str | None = None) -> 
         git_dir=Path(git_dir),
         name=name,
         head_ref=head_ref,
-        head_sha=head.stdout.decode().strip(),
+        head_sha=sha,
         is_bare=bare == "true",
         is_shallow=shallow == "true",
     )
@@ -147,6 +153,27 @@ def pull_heads(info: RepoInfo) -> dict[int, str]:
         if len(parts) == 4 and parts[3] == "head" and parts[2].isdigit():
             heads[int(parts[2])] = sha
     return heads
+
+
+def pull_heads_of(refs: bytes) -> dict[int, str]:
+    """`pull_heads` from a listing of refs already read (`git show-ref`: "sha refname" lines)."""
+    heads: dict[int, str] = {}
+    for line in refs.decode("utf-8", "replace").splitlines():
+        sha, _, ref = line.partition(" ")
+        parts = ref.split("/")
+        if len(parts) == 4 and parts[:2] == ["refs", "pull"] and parts[3] == "head" and parts[2].isdigit():
+            heads[int(parts[2])] = sha
+    return heads
+
+
+def has_ref(refs: bytes, prefix: str) -> bool:
+    """Whether a listing of refs (`git show-ref`) names a ref at or under `prefix`."""
+    want = prefix.rstrip("/").encode()
+    for line in refs.splitlines():
+        ref = line.partition(b" ")[2]
+        if ref == want or ref.startswith(want + b"/"):
+            return True
+    return False
 
 
 def list_tags(info: RepoInfo) -> list[Tag]:
@@ -375,9 +402,14 @@ def iter_commits(
     revs = list(tips) + [f"^{x}" for x in exclude]
     stream = _RecordStream(_log_cmd(info), revs)
     seen: set[str] = set()
-    for c in stream:
-        seen.add(c.sha)
-        yield c
+    try:
+        for c in stream:
+            seen.add(c.sha)
+            yield c
+    finally:
+        if stream.returncode is None:  # the reader stopped early (closed): git need not go on
+            stream.proc.kill()
+            stream.proc.wait()
     if stream.returncode == 0:
         return
     last = stream.failure(info, "log")

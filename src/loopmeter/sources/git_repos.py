@@ -16,23 +16,25 @@ import json
 import os
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import duckdb
 
 from ..attribution import Matcher
 from ..errors import ConfigError, StoreError, UnreadablePath
-from ..ingestion import (IngestResult, Progress, batch_size, ingest_git, read_ahead, repo_keys, stored_tips,
-                         unchanged_salt, write_ahead)
+from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, read_ahead,
+                         repo_keys, stored_tips, unchanged_salt, write_ahead)
 from ..store.db import Store
 from .git import open_repository
-from .git_set import refs_state
+from .git_set import read_refs, state_of
 
 if TYPE_CHECKING:
     from ..runner import Run
 
-GROUP_COMMITS = 5000
-GROUP_SECONDS = 10.0
+GROUP_COMMITS = 20_000
+GROUP_SECONDS = 20.0
+WRITE_COMMITS = 8000
 
 
 class GitRepos:
@@ -57,6 +59,7 @@ class GitRepos:
         self.repos: list = []
         self.skipped: list[IngestResult] = []
         self.states: dict[str, str | None] = {}
+        self.refs: list = []
 
     def prepare(self) -> bool:
         matcher, branch, pull_refs, traces = self.matcher, self.branch, self.pull_refs, self.traces
@@ -65,19 +68,25 @@ class GitRepos:
         # stored commits, changes and attributions are already what a full run would write.
         known = _stored_refs(self.store_path)
         todo: list[str | Path] = []
-        for p in self.paths:
-            key = str(Path(p).expanduser().resolve())
-            state = refs_state(key, salt=salt) if key in known else None
+        keys = [str(Path(p).expanduser().resolve()) for p in self.paths]
+        checked = _map_threads(read_refs, [k for k in keys if k in known])  # kept for the ones read again
+        for p, key in zip(self.paths, keys):
+            state = state_of(checked.get(key), salt=salt)
             # Agent Trace records live outside git: a run given them always reads the repository.
             if traces is None and state is not None and known[key][1] == state:
                 self.skipped.append(known[key][2])
             else:
                 todo.append(p)
         # Every other path is checked before the store is opened: a bad path neither creates a store
-        # nor leaves one updated with only the repositories listed before it.
-        self.repos = [open_repository(p, branch) for p in todo]
-        for info in self.repos:
-            self.states[str(info.path)] = refs_state(info.path, salt=salt)
+        # nor leaves one updated with only the repositories listed before it. Two git calls each (its
+        # description, its refs), run by as many threads as cores: git does the work, not Python.
+        repos, refs = _open_all(todo, branch, checked)
+        # A repository named twice (the same path, or a folder inside it) is read once.
+        once = {str(info.path): i for i, info in reversed(list(enumerate(repos)))}
+        keep = sorted(once.values())
+        self.repos, self.refs = [repos[i] for i in keep], [refs[i] for i in keep]
+        for info, r in zip(self.repos, self.refs):
+            self.states[str(info.path)] = state_of(r, salt=salt)
         if traces is not None:
             if len(self.repos) != 1:
                 raise ConfigError("--traces: give exactly one repository with it (its records name that repository's commits)")
@@ -99,37 +108,70 @@ class GitRepos:
         pending, since = 0, time.monotonic()
         from concurrent.futures import ThreadPoolExecutor  # here: an idle run does not import it
 
+        refs = self.refs
         keys = repo_keys(store, repos)
         previous = stored_tips(store)
+        # What the store held before, so a new repository is written and derived without asking it.
+        known_keys = {r[0] for r in store.con.execute("select repo from repos").fetchall()}
+        with_provenance = {r[0] for r in store.con.execute("select distinct repo from line_provenance").fetchall()}
+        salt_of_store = store.meta("salt") or ""
+        first_seen: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            first_seen.setdefault(k, i)
         limit = batch_size()
         # Reader threads run git and parse its output for the repositories ahead while this thread
         # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
         # stays bounded (a prefetched history is at most one batch).
         workers = max(1, min(os.cpu_count() or 1, len(repos)))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
-        window = 2 * workers
+        processes = _reader_processes()
+        if processes:
+            # Reader processes do the Python work too (parsing, the commits' rows, a new
+            # repository's changes): threads would share one interpreter lock with the writer.
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+            rules = derivation_rules(matcher)
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
+        # Up to this many repositories are read ahead; small ones already read are stored together,
+        # up to WRITE_COMMITS commits per set of statements (a statement costs milliseconds).
+        window = 16 * workers
         futures = {}
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
-                futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
-                                         pull_refs=pull_refs, limit=limit)
+                if processes:
+                    fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
+                    futures[i] = pool.submit(prepare, repos[i], keys[i], previous.get(keys[i], []),
+                                             pull_refs=pull_refs, limit=limit, refs=refs[i] or b"",
+                                             salt=salt_of_store, matcher=matcher, fresh=fresh, rules=rules)
+                else:
+                    futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
+                                             pull_refs=pull_refs, limit=limit, refs=refs[i] or b"")
 
         try:
             for i, info in enumerate(repos):
                 for j in range(i, i + window):
                     submit(j)
                 ahead = futures.pop(i).result()
+                if first_seen[keys[i]] == i:  # a path named twice is known to the store the second time
+                    ahead.fresh = keys[i] not in known_keys
+                    ahead.provenance = keys[i] in with_provenance
                 store.hold()
-                if ahead.written is None and ahead.commits is not None:
-                    # This and the next small repositories already read: their commits in one go.
-                    small = [ahead]
+                if ahead.written is None and ahead.fits():
+                    # This and the next small repositories already read: their commits in one go
+                    # (up to WRITE_COMMITS; each is at most one batch).
+                    small, held = [ahead], ahead.total or 0
                     for j in range(i + 1, min(i + window, len(repos))):
+                        if held >= WRITE_COMMITS:
+                            break
                         nxt = futures[j].result()
-                        if nxt.commits is None:
+                        if not nxt.fits():
                             break
                         small.append(nxt)
-                    write_ahead(store, small, matcher)
+                        held += nxt.total or 0
+                    write_ahead(store, small, matcher, salt_of_store)
                 r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
                                durability=durability, relink=False, ahead=ahead)
                 long = not store.held  # a long history committed batch by batch: end the group with it
@@ -156,6 +198,44 @@ class GitRepos:
 
             relink_sessions(store)
         return _in_order(self.paths, self.skipped, results)
+
+
+def _reader_processes() -> bool:
+    """LOOPMETER_READERS=processes: a set is read by reader processes (`ingestion.prepare`: they
+    also build the rows and derive a new repository's changes, so the writer runs only DuckDB).
+    Off by default: on the shared 2-core machine they measured slower than threads (200 x 200
+    commits: 17.5 s against 12.1 s at a load of 7, 27.5-37.6 s against 24.7-28.0 s at 14; an
+    interpreter start per process and ~20% more CPU in all; bench/README.md). Kept for machines
+    with idle cores, where the writer's one interpreter lock is the limit."""
+    choice = os.environ.get("LOOPMETER_READERS", "").strip()
+    if choice not in ("", "processes", "threads"):
+        raise ConfigError(f"LOOPMETER_READERS: 'processes' or 'threads', not {choice!r}")
+    return choice == "processes"
+
+
+def _map_threads(fn: Callable, args: list) -> dict:
+    """{arg: fn(arg)} with one thread per core: for git calls, whose waits release the GIL. The
+    first exception (in the order of `args`) is raised."""
+    if len(args) < 2:
+        return {a: fn(a) for a in args}
+    from concurrent.futures import ThreadPoolExecutor  # here: only a set pays for the import
+
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(args)), thread_name_prefix="loopmeter-git") as pool:
+        futures = [pool.submit(fn, a) for a in args]
+        return {a: f.result() for a, f in zip(args, futures)}
+
+
+def _open_all(paths: list, branch: str | None, refs: dict) -> tuple[list, list]:
+    """`open_repository` and `read_refs` of every path, in order (refs already read are taken
+    from `refs`, by path); the first bad path raises."""
+
+    def one(i: int):
+        info = open_repository(paths[i], branch)
+        key = str(info.path)
+        return info, refs[key] if key in refs else read_refs(info.path)
+
+    out = _map_threads(one, list(range(len(paths))))
+    return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]
 
 
 def _finish_group(store: Store, progress: Progress) -> None:

@@ -76,16 +76,29 @@ def discover_repositories(root: str | os.PathLike[str]) -> list[str]:
     return sorted(found)
 
 
+def read_refs(path: str | os.PathLike[str]) -> bytes | None:
+    """Every ref of the repository and HEAD, as `git show-ref --head` prints them ("sha name" a
+    line, sorted by name); None when git cannot say (not a repository, no refs)."""
+    proc = git(Path(path), "show-ref", "--head", check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        return None
+    return proc.stdout
+
+
+def state_of(refs: bytes | None, *, salt: str) -> str | None:
+    """The digest `refs_state` gives, from refs already read (`read_refs`)."""
+    if refs is None:
+        return None
+    h = hashlib.sha256(salt.encode())
+    h.update(b"\0")
+    h.update(refs)
+    return h.hexdigest()
+
+
 def refs_state(path: str | os.PathLike[str], *, salt: str) -> str | None:
     """A digest of every ref of the repository and of HEAD, from one `git show-ref --head`.
 
     `salt` carries what else decides the stored result (the branch asked for, whether pull refs
     are read, the attribution rules, the derivation's version). None when git cannot say (not a
     repository, no refs): the caller then takes the full path, which reports the problem."""
-    proc = git(Path(path), "show-ref", "--head", check=False)
-    if proc.returncode != 0 or not proc.stdout:
-        return None
-    h = hashlib.sha256(salt.encode())
-    h.update(b"\0")
-    h.update(proc.stdout)
-    return h.hexdigest()
+    return state_of(read_refs(path), salt=salt)

@@ -15,8 +15,11 @@ Cycle time is first authored commit -> landing (the mainline commit's committer 
 author time equals its commit time (every GitHub squash merge without its PR commits, and most
 direct commits), or a start after the landing (clock skew).
 
-The whole derivation is recomputed for a repository after each ingest, in one transaction, so it is
-idempotent and always agrees with the commits stored. It holds the commit graph as integer arrays
+After an ingest, a repository's changes are derived in one transaction, so the result is
+idempotent and always agrees with the commits stored: in full, or (when the previous derivation's
+head lies on the new head's first-parent line and nothing else it depended on moved) only the
+changes the new commits landed, appended to those stored; the incremental rows are the full
+derivation's (tests/test_incremental_changes.py). It holds the commit graph as integer arrays
 (a few bytes a commit), not the commits themselves.
 """
 
@@ -94,19 +97,59 @@ class _Change:
     pr_commits_found: bool | None = None
 
 
-def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
-    """Rebuild the change items, links, events and change-level attributions of `repo`."""
-    con = store.con
-    head = con.execute("select head_sha from repos where repo = ?", [repo]).fetchone()
-    if head is None:
-        return {}
-    head_sha = head[0]
-    rows = con.execute(
-        "select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
-        "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
-        "from commits where repo = ?",
-        [repo],
-    ).to_arrow_table()
+_COLUMNS = ("select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
+            "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
+            "from commits where repo = ?")
+_REVERTS = ("select sha, message from commits where repo = ? and (message ilike '%this reverts commit%' "
+            "or subject like 'Revert \"%' or message like '%Reverts %#%')")
+
+
+def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha: str | None = None,
+                   pulls: dict[int, str] | None = None, commits: pa.Table | None = None,
+                   rules: str | None = None, incremental: bool = True) -> dict[str, int]:
+    """Rebuild the change items, links, events and change-level attributions of `repo`.
+
+    `rules`: a fingerprint of what decides the derivation (code and signatures). When given, the
+    derivation records what it started from (meta `derived:REPO`) and the next one with the same
+    rules derives only the changes that commits after that head landed, where the result is
+    provably what a full derivation gives (the new head's first-parent line runs through the old
+    head, no pull-request head of an earlier squash merge moved, no revert link could change);
+    anywhere else it derives everything. The stats say which (`incremental`). `incremental=False`
+    derives everything (what the commits carry changed, e.g. their evidence) and records it.
+
+    `store` None (with `head_sha`, `pulls` and `commits` given): derive without a store, e.g. in a
+    reader process; the rows come back under `derived` in the stats, for `store_derived`.
+
+    `head_sha` and `pulls` (the pull-request heads) are read from the store unless given.
+    `commits`: every commit of the repository as `git_load.commit_tables` made them (`_batch`),
+    when the caller holds them all (a repository new to the store, read in one batch): the
+    derivation then reads nothing from the store, and its rows are the same (tests compare)."""
+    con = store.con if store is not None else None
+    if head_sha is None:
+        head = con.execute("select head_sha from repos where repo = ?", [repo]).fetchone()
+        if head is None:
+            return {}
+        head_sha = head[0]
+    if pulls is None:
+        pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
+    if commits is None:
+        rows = con.execute(_COLUMNS, [repo]).to_arrow_table()
+
+        def messages_of(want: list[str]) -> dict[str, str]:
+            return _messages(store, repo, want)
+
+        def revert_candidates() -> list[tuple[str, str]]:
+            return con.execute(_REVERTS, [repo]).fetchall()
+    else:
+        rows = _columns_of(commits)
+
+        def messages_of(want: list[str]) -> dict[str, str]:
+            keep = pc.is_in(commits["sha"], value_set=pa.array(want, pa.string()))
+            t = commits.filter(keep)
+            return dict(zip(t["sha"].to_pylist(), t["message"].to_pylist()))
+
+        def revert_candidates() -> list[tuple[str, str]]:
+            return _reverts_of(commits)
     # The graph as integer arrays and the other columns as Arrow/numpy arrays: Python objects are
     # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
     shas: list[str] = rows["sha"].to_pylist()
@@ -126,32 +169,129 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
     if head_sha not in index:
         return {}
     h = index[head_sha]
+    old = _previous(store, repo, rules, pulls, index) if rules is not None and incremental and store else None
+    if old is not None:
+        try:
+            return _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject,
+                           lines, unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, old)
+        except _Full:
+            pass  # the new commits reach into what was derived before: derive everything again
+    return _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject,
+                   lines, unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, None)
 
-    # Commits reachable from HEAD: this is what `git rev-list --count HEAD` counts.
+
+# Owners of commits besides a change index: none yet, landed before the previous derivation's head
+# (its ancestors), and taken by a squash merge derived before.
+_FREE, _LANDED, _SQUASHED = -1, -2, -3
+
+
+class _Full(Exception):
+    """An incremental derivation would not give the rows of a full one: derive everything."""
+
+
+@dataclass
+class _Previous:
+    """What the last derivation of a repository started from (meta `derived:REPO`)."""
+
+    head: int  # index of its head commit
+    changes: int  # how many changes it made
+    squashed: list[int]  # commits its squash merges took from pull-request heads
+
+
+def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index: dict[str, int]) -> _Previous | None:
+    """The last derivation, when this one may add to it: made under the same rules, its head still
+    in the store, and no pull-request head it read moved, vanished, or arrived for a squash merge
+    it made (their commits would belong to other changes)."""
+    raw = store.meta(f"derived:{repo}")
+    if not raw:
+        return None
+    try:
+        d = json.loads(raw)
+        head, old_pulls, count = d["head"], {int(k): v for k, v in d["pulls"].items()}, int(d["changes"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if d.get("rules") != rules or head not in index:
+        return None
+    added = set()
+    for number in set(old_pulls) | set(pulls):
+        if old_pulls.get(number) != pulls.get(number):
+            if number in old_pulls:
+                return None
+            added.add(number)
+    rows = store.con.execute(
+        "select json_extract_string(i.attrs, '$.pr_number'), l.src from items i left join links l on l.dst = i.item_id and l.kind = 'part_of' "
+        "where i.source = 'git' and i.repo = ? and i.kind = 'change' and json_extract_string(i.attrs, '$.merge_kind') = 'squash'",
+        [repo]).fetchall()
+    if any(int(n) in added for n, _ in rows if n is not None):
+        return None
+    prefix = f"git:{repo}:commit:"
+    squashed = [index[s[len(prefix):]] for _, s in rows if s is not None and s[len(prefix):] in index]
+    return _Previous(head=index[head], changes=count, squashed=squashed)
+
+
+def _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject, lines,
+            unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, old: _Previous | None) -> dict[str, int]:
+    """The derivation proper: of every change (`old` None), or of the changes the commits after
+    `old.head` landed, added to those stored (raises _Full where that would differ)."""
+    n = len(shas)
+    owner = [_FREE] * n
     on_head = bytearray(n)
-    stack = [h]
-    on_head[h] = 1
-    while stack:
-        i = stack.pop()
-        for p in parents[i]:
-            if p >= 0 and not on_head[p]:
-                on_head[p] = 1
-                stack.append(p)
+
+    def reach(start: int, mark: int) -> None:
+        # Commits reachable from `start` not marked yet: this is what `git rev-list --count` counts.
+        if on_head[start]:
+            return
+        stack = [start]
+        on_head[start] = 1
+        if mark != _FREE:
+            owner[start] = mark
+        while stack:
+            i = stack.pop()
+            for p in parents[i]:
+                if p >= 0 and not on_head[p]:
+                    on_head[p] = 1
+                    if mark != _FREE:
+                        owner[p] = mark
+                    stack.append(p)
+
+    if old is not None:
+        # Everything the previous head reached had landed and was owned when the full derivation
+        # reached the commits after it; the squash merges before took their pull requests' commits.
+        reach(old.head, _LANDED)
+        for i in old.squashed:
+            if owner[i] == _FREE:
+                owner[i] = _SQUASHED
+    reach(h, _FREE)
 
     mainline = []
     i = h
     while i >= 0:
+        if old is not None and i == old.head:
+            break
+        if owner[i] != _FREE:  # the first-parent line meets the old history elsewhere: not a fast-forward
+            raise _Full
         mainline.append(i)
         ps = parents[i]
         i = ps[0] if ps else -1
+    else:
+        if old is not None:  # the old head is not on the new first-parent line
+            raise _Full
     mainline.reverse()
+
+    def take(p: int) -> bool:
+        """Whether a merge's walk goes on to parent `p`: a commit nobody owns yet. One a squash
+        merge took before would be the merge's in a full derivation (it runs first): not here."""
+        if p < 0:
+            return False
+        if owner[p] == _SQUASHED:
+            raise _Full
+        return owner[p] == _FREE
 
     # Walk the first-parent line oldest first. Every ancestor of an earlier landing is already owned,
     # so a breadth-first walk from a merge's other parents that stops at owned commits finds exactly
     # the commits that merge brought in (git's M^1..M).
-    owner = [-1] * n
     changes: list[_Change] = []
-    messages = _messages(store, repo, [shas[m] for m in mainline if len(parents[m]) > 1])
+    messages = messages_of([shas[m] for m in mainline if len(parents[m]) > 1])
     for m in mainline:
         ch_idx = len(changes)
         owner[m] = ch_idx
@@ -178,14 +318,14 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
                 mb = MERGE_BRANCH.match(subj)
                 if mb:
                     ch.branch = mb.group(1)
-            q = deque(p for p in ps[1:] if p >= 0 and owner[p] < 0)
+            q = deque(p for p in ps[1:] if take(p))
             while q:
                 i = q.popleft()
-                if owner[i] >= 0:
+                if owner[i] != _FREE:
                     continue
                 owner[i] = ch_idx
                 ch.members.append(i)
-                q.extend(p for p in parents[i] if p >= 0 and owner[p] < 0)
+                q.extend(p for p in parents[i] if take(p))
         else:
             sq = SQUASH.search(subj)
             if sq:
@@ -201,12 +341,11 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
             new_index.append(len(kept) if k else -1)
             if k:
                 kept.append(ch)
-        owner = [new_index[o] if o >= 0 else -1 for o in owner]
+        owner = [new_index[o] if o >= 0 else o for o in owner]
         changes = kept
 
     # Squash merges: the pull request's own commits, where its head ref survives. They are not on
     # HEAD; a commit shared by stacked pull requests goes to the one that landed first.
-    pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
     for ch_idx, ch in enumerate(changes):
         if ch.kind != "squash":
             continue
@@ -218,57 +357,111 @@ def derive_changes(store: Store, repo: str, matcher: Matcher) -> dict[str, int]:
         q = deque([tip])
         while q:
             i = q.popleft()
-            if owner[i] >= 0 or on_head[i]:
+            if owner[i] != _FREE or on_head[i]:
                 continue
             owner[i] = ch_idx
             ch.members.append(i)
             found += 1
-            q.extend(p for p in parents[i] if p >= 0 and owner[p] < 0 and not on_head[p])
+            q.extend(p for p in parents[i] if p >= 0 and owner[p] == _FREE and not on_head[p])
         ch.pr_commits_found = found > 0
 
     # Reverts, linked change -> change. A revert inside the same change (work in progress undone
     # before landing) reverts nothing that landed, so it is not a link.
     sorted_shas = sorted(shas)
     revert_links: set[tuple[int, int]] = set()
-    title_index: dict[str, list[tuple[datetime, int]]] = {}
-    for ch_idx, ch in enumerate(changes):
-        for key in {ch.title, subject[index[ch.sha]]}:
-            title_index.setdefault(key, []).append((ch.done_at, ch_idx))
-    by_pr: dict[int, int] = {}
-    for ch_idx, ch in enumerate(changes):
-        if ch.pr_number is not None:
-            by_pr.setdefault(ch.pr_number, ch_idx)
-    for sha, msg in con.execute(
-        "select sha, message from commits where repo = ? and (message ilike '%this reverts commit%' "
-        "or subject like 'Revert \"%' or message like '%Reverts %#%')",
-        [repo],
-    ).fetchall():
-        src = owner[index[sha]]
-        if src < 0:
-            continue
-        targets = set()
+    if old is not None:
+        _check_old_reverts(revert_candidates(), changes, owner, index, sorted_shas, subject)
+    else:
+        title_index: dict[str, list[tuple[datetime, int]]] = {}
+        for ch_idx, ch in enumerate(changes):
+            for key in {ch.title, subject[index[ch.sha]]}:
+                title_index.setdefault(key, []).append((ch.done_at, ch_idx))
+        by_pr: dict[int, int] = {}
+        for ch_idx, ch in enumerate(changes):
+            if ch.pr_number is not None:
+                by_pr.setdefault(ch.pr_number, ch_idx)
+        for sha, msg in revert_candidates():
+            src = owner[index[sha]]
+            if src < 0:
+                continue
+            targets = set()
+            named = list(REVERTS_SHA.finditer(msg))
+            for m in named:
+                t = _resolve_prefix(sorted_shas, m.group(1).lower())
+                if t is not None and owner[index[t]] >= 0:
+                    targets.add(owner[index[t]])
+            for m in REVERTS_PR.finditer(msg):
+                if int(m.group(1)) in by_pr:
+                    targets.add(by_pr[int(m.group(1))])
+            # The subject is matched only when no commit is named: a named commit that is not in this
+            # repository (a cherry-picked revert from elsewhere) must not fall back to a guess.
+            if not targets and not named:
+                ms = REVERT_SUBJECT.match(msg.split("\n", 1)[0])
+                if ms:
+                    before = [c for c in title_index.get(ms.group(1), []) if c[0] <= changes[src].done_at and c[1] != src]
+                    if before:
+                        targets.add(max(before)[1])
+            for t in targets:
+                if t != src:
+                    revert_links.add((src, t))
+
+    marker = None
+    if rules is not None:
+        marker = json.dumps({"head": shas[h], "pulls": {str(k): v for k, v in sorted(pulls.items())},
+                             "changes": len(changes) + (old.changes if old else 0), "rules": rules})
+    stats = _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
+                   parents, revert_links, on_head, append=old is not None, marker=marker)
+    stats["incremental"] = old is not None
+    if old is not None:
+        stats["changes"] += old.changes
+    return stats
+
+
+def _check_old_reverts(candidates, changes: list[_Change], owner: list[int], index: dict[str, int],
+                       sorted_shas: list[str], subject) -> None:
+    """Raise _Full when a new change could alter a revert link: a revert commit among the new
+    changes' commits, or an earlier revert whose named commit (or an abbreviation that is now
+    ambiguous), pull request number or reverted subject a new change could match."""
+    prs = {ch.pr_number for ch in changes if ch.pr_number is not None}
+    titles = set()
+    for ch in changes:
+        titles.update((ch.title, subject[index[ch.sha]]))
+    for sha, msg in candidates:
+        if owner[index[sha]] >= 0:
+            raise _Full
         named = list(REVERTS_SHA.finditer(msg))
         for m in named:
-            t = _resolve_prefix(sorted_shas, m.group(1).lower())
-            if t is not None and owner[index[t]] >= 0:
-                targets.add(owner[index[t]])
-        for m in REVERTS_PR.finditer(msg):
-            if int(m.group(1)) in by_pr:
-                targets.add(by_pr[int(m.group(1))])
-        # The subject is matched only when no commit is named: a named commit that is not in this
-        # repository (a cherry-picked revert from elsewhere) must not fall back to a guess.
-        if not targets and not named:
+            prefix = m.group(1).lower()
+            i = bisect.bisect_left(sorted_shas, prefix)
+            hits = [s for s in sorted_shas[i:i + 2] if s.startswith(prefix)]
+            if len(hits) > 1 or any(owner[index[s]] >= 0 for s in hits):
+                raise _Full
+        if any(int(m.group(1)) in prs for m in REVERTS_PR.finditer(msg)):
+            raise _Full
+        if not named:
             ms = REVERT_SUBJECT.match(msg.split("\n", 1)[0])
-            if ms:
-                before = [c for c in title_index.get(ms.group(1), []) if c[0] <= changes[src].done_at and c[1] != src]
-                if before:
-                    targets.add(max(before)[1])
-        for t in targets:
-            if t != src:
-                revert_links.add((src, t))
+            if ms and ms.group(1) in titles:
+                raise _Full
 
-    return _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
-                  parents, revert_links, on_head)
+
+def _columns_of(commits: pa.Table) -> pa.Table:
+    """The columns `_COLUMNS` reads from the store, from a batch of `commit_tables` rows."""
+    return pa.table({
+        "sha": commits["sha"], "parents": commits["parents"], "author_id": commits["author_id"],
+        "atime": pc.cast(commits["author_time"], pa.int64()), "committer_id": commits["committer_id"],
+        "ctime": pc.cast(commits["committer_time"], pa.int64()), "subject": commits["subject"],
+        "lines": pc.fill_null(pc.add(commits["added"], commits["deleted"]), 0),
+        "unknown_files": commits["unknown_files"], "files": commits["files"],
+    })
+
+
+def _reverts_of(commits: pa.Table) -> list[tuple[str, str]]:
+    """`_REVERTS` over a batch of `commit_tables` rows (the same LIKE patterns, through Arrow)."""
+    msg, subj = commits["message"], commits["subject"]
+    hit = pc.or_(pc.or_(pc.match_like(msg, "%this reverts commit%", ignore_case=True),
+                        pc.match_like(subj, 'Revert "%')), pc.match_like(msg, "%Reverts %#%"))
+    t = commits.filter(pc.fill_null(hit, False))
+    return list(zip(t["sha"].to_pylist(), t["message"].to_pylist()))
 
 
 def _messages(store: Store, repo: str, shas: list[str]) -> dict[str, str]:
@@ -301,7 +494,7 @@ def _append(columns: dict[str, list], **row) -> None:
 
 
 def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
-           parents, revert_links, on_head) -> dict[str, int]:
+           parents, revert_links, on_head, *, append: bool = False, marker: str | None = None) -> dict[str, int]:
     items: dict[str, list] = {k: [] for k in (
         "item_id", "source", "kind", "repo", "team", "title", "created_at", "started_at", "done_at",
         "state", "size_lines", "author_id", "attrs")}
@@ -389,23 +582,41 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
                                              ("activity", pa.string()), ("actor_id", pa.string()), ("attrs", pa.string())]))
     t_links = pa.table(lk, schema=pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())]))
     t_battr = pa.table(branch_attr, schema=ATTR_SCHEMA)
-    derived = (repo, t_items, t_events, t_links, t_battr, sum(on_head))
-    if not store.defer("changes", derived, store_changes):
-        store_changes(store, [derived])
+    derived = (repo, t_items, t_events, t_links, t_battr, sum(on_head), append, marker)
+    if store is None:
+        stats["derived"] = derived
+    else:
+        store_derived(store, derived)
     stats["head_commits"] = sum(on_head)
     stats["reverts"] = len(revert_links)
     return stats
+
+
+def store_derived(store: Store, derived: tuple) -> None:
+    """Store what a derivation made (`stats["derived"]` of one made without a store): in a held
+    group at its end with the other repositories' rows, otherwise now."""
+    if store.defer("changes", derived, store_changes):
+        if derived[7] is not None:  # a later derivation in the same group starts from this one
+            store.set_meta(f"derived:{derived[0]}", derived[7])
+    else:
+        store_changes(store, [derived])
 
 
 def store_changes(store: Store, derived: list[tuple]) -> None:
     """Replace the changes (and releases) of several repositories with those derived, in one
     transaction and a fixed number of statements for all of them: a set of small repositories
     pays per statement, not per row. `derived`: (repo, items, events, links, branch evidence,
-    commits on head) per repository, as `_write` makes them."""
+    commits on head, append, marker) per repository, as `_write` makes them; `append`: the rows
+    are the changes after the previous derivation's head, added to those stored (the releases are
+    made again); `marker`: what the derivation started from, kept in meta `derived:REPO` in the
+    same transaction (None: removed, so no later derivation starts from a stale one)."""
     repos = [d[0] for d in derived]
-    rp = pa.table({"repo": repos, "prefix": [f"git:{r}:" for r in repos], "head_commits": [d[5] for d in derived]},
-                  schema=pa.schema([("repo", pa.string()), ("prefix", pa.string()), ("head_commits", pa.int64())]))
+    rp = pa.table({"repo": repos, "prefix": [f"git:{r}:" for r in repos], "head_commits": [d[5] for d in derived],
+                   "append": [bool(d[6]) for d in derived]},
+                  schema=pa.schema([("repo", pa.string()), ("prefix", pa.string()), ("head_commits", pa.int64()),
+                                    ("append", pa.bool_())]))
     cat = [pa.concat_tables([d[k] for d in derived]) for k in (1, 2, 3, 4)]
+    appended = sorted({d[0] for d in derived if d[6]})
     with transaction(store.con, _rp=rp, _items=cat[0], _events=cat[1], _links=cat[2], _battr=cat[3]) as con:
         # Only a repository with changes stored before has rows to replace; a fresh one (the
         # common case for a new set) skips the scans of events, links and attributions.
@@ -413,10 +624,19 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
             "select distinct repo from items where source = 'git' and repo in (select repo from _rp)").fetchall()]
         for repo in sorted(stored):
             prefix = f"git:{repo}:"
+            if repo in appended:
+                con.execute("delete from items where source = 'git' and repo = ? and kind = 'release'", [repo])
+                con.execute("delete from links where kind = 'releases' and starts_with(src, ?)", [prefix + "tag:"])
+                continue
             con.execute("delete from items where source = 'git' and repo = ? and kind in ('change', 'release')", [repo])
             con.execute("delete from events where starts_with(item_id, ?)", [prefix + "change:"])
             con.execute("delete from links where starts_with(src, ?) or starts_with(dst, ?)", [prefix, prefix])
             con.execute("delete from attributions where starts_with(item_id, ?)", [prefix + "change:"])
+        for d in derived:
+            if d[7] is not None:
+                con.execute("insert or replace into meta values (?, ?)", [f"derived:{d[0]}", d[7]])
+            else:
+                con.execute("delete from meta where key = ?", [f"derived:{d[0]}"])
         con.execute("insert into items select * replace (attrs::json as attrs) from _items")
         con.execute("insert into events by name select * replace (attrs::json as attrs) from _events")
         con.execute("insert into links select * from _links")
@@ -447,8 +667,17 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
             """
             insert into links
             select p.prefix || 'tag:' || t.name, l.dst, 'releases'
-            from git_tags t join _rp p on p.repo = t.repo
+            from git_tags t join _rp p on p.repo = t.repo and not p.append
             join _links l on l.src = p.prefix || 'commit:' || t.sha and l.kind = 'part_of'
             """
         )
+        if appended:  # a tag may name a commit of a change derived before: read the stored links
+            con.execute(
+                """
+                insert into links
+                select p.prefix || 'tag:' || t.name, l.dst, 'releases'
+                from git_tags t join _rp p on p.repo = t.repo and p.append
+                join links l on l.src = p.prefix || 'commit:' || t.sha and l.kind = 'part_of'
+                """
+            )
         con.execute("update repos set head_commits = p.head_commits from _rp p where repos.repo = p.repo")

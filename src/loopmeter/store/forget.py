@@ -90,6 +90,9 @@ def forget_person(store: Store, person: str) -> Forgotten:
         items = con.execute(
             "update items set title = null where author_id in (select unnest(?)) and title is not null", [id_list]
         ).fetchone()[0]
+        # The next ingest derives every change again (not only new ones), as it did before changes
+        # were derived incrementally: what it makes of the scrubbed commits is what a new store would.
+        con.execute("delete from meta where starts_with(key, 'derived:')")
     return Forgotten(actors=actors, commits=commits, items=items)
 
 

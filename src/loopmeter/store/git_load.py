@@ -200,19 +200,49 @@ def store_commits_of_repos(store: Store, tables: dict[str, pa.Table]) -> dict[st
 
 
 def register_repo(store: Store, info: RepoInfo, repo: str, pulls: dict[int, str], tags: list[Tag]) -> None:
-    """Record the repository, its pull-request heads and its tags as they are now."""
-    heads = pa.table({"repo": [repo] * len(pulls), "number": list(pulls.keys()), "sha": list(pulls.values())},
+    """Record the repository, its pull-request heads and its tags as they are now. In a held group
+    (a set of small repositories) this waits for the group's end and is written for all of its
+    repositories with one statement per table (`register_repos`)."""
+    item = (info, repo, pulls, tags, utcnow())
+    if not store.defer("register", item, register_repos):
+        register_repos(store, [item])
+
+
+def register_repos(store: Store, items: list[tuple]) -> None:
+    """`register_repo` for several repositories: (info, repo, pulls, tags, registered at) each.
+    A repository named twice keeps its last registration, as one call after another would."""
+    last = {it[1]: it for it in items}
+    items = list(last.values())
+    repos = [it[1] for it in items]
+    heads = pa.table({"repo": [it[1] for it in items for _ in it[2]],
+                      "number": [n for it in items for n in it[2]],
+                      "sha": [s for it in items for s in it[2].values()]},
                      schema=pa.schema([("repo", pa.string()), ("number", pa.int64()), ("sha", pa.string())]))
-    with transaction(store.con, _p=heads) as con:
-        con.execute("delete from git_pull_heads where repo = ?", [repo])
-        con.execute("insert into git_pull_heads select repo, number::integer, sha from _p")
-        con.execute("delete from git_tags where repo = ?", [repo])
-        if tags:
-            con.executemany("insert into git_tags values (?, ?, ?, ?)", [(repo, t.name, t.sha, t.time) for t in tags])
+    tags = pa.table({"repo": [it[1] for it in items for _ in it[3]], "name": [t.name for it in items for t in it[3]],
+                     "sha": [t.sha for it in items for t in it[3]], "time": [t.time for it in items for t in it[3]]},
+                    schema=pa.schema([("repo", pa.string()), ("name", pa.string()), ("sha", pa.string()),
+                                      ("time", pa.timestamp("us"))]))
+    rows = pa.table({"repo": repos, "path": [str(it[0].path) for it in items],
+                     "head_ref": [it[0].head_ref for it in items], "head_sha": [it[0].head_sha for it in items],
+                     "is_shallow": [it[0].is_shallow for it in items], "ingested_at": [it[4] for it in items],
+                     "pull_heads": [len(it[2]) for it in items]},
+                    schema=pa.schema([("repo", pa.string()), ("path", pa.string()), ("head_ref", pa.string()),
+                                      ("head_sha", pa.string()), ("is_shallow", pa.bool_()),
+                                      ("ingested_at", pa.timestamp("us")), ("pull_heads", pa.int64())]))
+    with transaction(store.con, _p=heads, _tg=tags, _r=rows) as con:
+        # A repository with no pull heads or tags stored (most, and every new one) has nothing to
+        # delete; the deletes are skipped when no row of the set is there.
+        for table in ("git_pull_heads", "git_tags"):
+            if con.execute(f"select exists (select 1 from {table} where repo in (select repo from _r))").fetchone()[0]:
+                con.execute(f"delete from {table} where repo in (select repo from _r)")
+        if heads.num_rows:
+            con.execute("insert into git_pull_heads select repo, number::integer, sha from _p")
+        if tags.num_rows:
+            con.execute("insert into git_tags select repo, name, sha, time from _tg")
         con.execute(
             "insert or replace into repos (repo, path, head_ref, head_sha, is_shallow, ingested_at, missing_blob_files, pull_heads) "
-            "values (?, ?, ?, ?, ?, ?, coalesce((select missing_blob_files from repos where repo = ?), 0), ?)",
-            [repo, str(info.path), info.head_ref, info.head_sha, info.is_shallow, utcnow(), repo, len(pulls)],
+            "select r.repo, r.path, r.head_ref, r.head_sha, r.is_shallow, r.ingested_at, "
+            "coalesce(o.missing_blob_files, 0), r.pull_heads::integer from _r r left join repos o on o.repo = r.repo"
         )
 
 
@@ -221,14 +251,26 @@ def previous_tips(store: Store, repo: str) -> list[str]:
 
 
 def finish_ingest(store: Store, repo: str, tips: list[str]) -> None:
-    """Record the tips this complete ingest reached; the next ingest reads only what lies beyond them."""
-    t = pa.table({"repo": [repo] * len(tips), "sha": tips}, schema=pa.schema([("repo", pa.string()), ("sha", pa.string())]))
-    with transaction(store.con, _t=t) as con:
-        con.execute("delete from git_tips where repo = ?", [repo])
+    """Record the tips this complete ingest reached; the next ingest reads only what lies beyond
+    them. In a held group it is written at the group's end with the others (`finish_ingests`)."""
+    if not store.defer("finish", (repo, tips), finish_ingests):
+        finish_ingests(store, [(repo, tips)])
+
+
+def finish_ingests(store: Store, items: list[tuple[str, list[str]]]) -> None:
+    """`finish_ingest` for several repositories: (repo, tips) each, the last for a repeated one."""
+    last = dict(items)
+    t = pa.table({"repo": [r for r, tips in last.items() for _ in tips], "sha": [s for tips in last.values() for s in tips]},
+                 schema=pa.schema([("repo", pa.string()), ("sha", pa.string())]))
+    r = pa.table({"repo": list(last)}, schema=pa.schema([("repo", pa.string())]))
+    with transaction(store.con, _t=t, _fr=r) as con:
+        if con.execute("select exists (select 1 from git_tips where repo in (select repo from _fr))").fetchone()[0]:
+            con.execute("delete from git_tips where repo in (select repo from _fr)")
         con.execute("insert into git_tips select distinct repo, sha from _t")
         con.execute(
-            "update repos set missing_blob_files = (select count(*) from commit_files where repo = ? and missing_blob) where repo = ?",
-            [repo, repo],
+            "update repos set missing_blob_files = coalesce(m.n, 0) from _fr f left join "
+            "(select repo, count(*) as n from commit_files where missing_blob and repo in (select repo from _fr) "
+            "group by repo) m on m.repo = f.repo where repos.repo = f.repo"
         )
 
 

@@ -1,0 +1,140 @@
+"""The durability pass beside the ingest: a second process walks `git log -p` while this one reads
+`git log --numstat` and stores the commits.
+
+The pass (sources/line_fates.py) and the ingest read the same repository but need nothing from
+each other when the repository has no line provenance: the pass only asks which lines were
+AI-written, and without Git AI notes, Agent Trace files or stored provenance the answer is "none"
+before a single commit is stored. On numpy the pass was 44% of the ingest run after it; beside
+it, the machine's second core does that work while the first parses and writes (issue 14).
+
+Only this process writes DuckDB: the child returns its result (the pickled `LineFates`) on a pipe
+and the ingest stores it where the pass used to run. When provenance turns up after all, or the
+child fails for a reason other than git's (it was killed, it ran out of memory), its result is
+dropped and the ingest runs the pass itself, as it did before; a git failure is the ingest's.
+
+The child is a plain `python -c` running `_child` rather than a multiprocessing process: spawn
+would import the parent's `__main__` (the whole CLI) first, and this child needs only the git
+source and the line tracker.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import weakref
+
+#: A history shorter than this many new commits is tracked in the ingest's own process: the
+#: pass over it costs less than starting a second interpreter (~0.4 s of CPU for its imports).
+MIN_COMMITS = 2000
+
+
+def enabled() -> bool:
+    """On unless LOOPMETER_DURABILITY_BESIDE=0 (benchmarks compare both ways)."""
+    return os.environ.get("LOOPMETER_DURABILITY_BESIDE", "").strip() != "0"
+
+
+def provenance_key(store, repo: str) -> str:
+    """What the pass's AI input is, as a key: the pass is redone when it changes."""
+    fp = store.con.execute(
+        "select count(*), coalesce(sum(ai_lines), 0), coalesce(sum(hash(sha || path || coalesce(ranges, ''))), 0) "
+        "from line_provenance where repo = ?", [repo]).fetchone()
+    return f"{fp[0]}:{fp[1]}:{fp[2]}"
+
+
+NO_PROVENANCE = "0:0:0"
+
+
+class Beside:
+    """A pass running in a child process; `finish` stores its result (or says it cannot)."""
+
+    def __init__(self, proc: subprocess.Popen, err, repo: str, head: str, incremental: bool):
+        self.proc, self.err, self.repo, self.head, self.incremental = proc, err, repo, head, incremental
+        # An ingest that fails before `finish` must not leave the child walking the history.
+        self._finalizer = weakref.finalize(self, _stop, proc, err)
+
+    def finish(self, store) -> bool:
+        """Store the pass's result as the ingest's own pass would; False when it cannot be used (the
+        repository gained provenance during the ingest, or the child died), and the caller runs it."""
+        from .errors import GitFailed
+        from .store.provenance_load import write_line_fates
+
+        try:
+            if provenance_key(store, self.repo) != NO_PROVENANCE:
+                return False
+            try:
+                kind, value = pickle.load(self.proc.stdout)
+            except (EOFError, pickle.UnpicklingError, OSError):
+                return False
+            self.proc.wait()
+            if kind == "error":
+                if isinstance(value, GitFailed):
+                    raise value
+                return False
+            write_line_fates(store, self.repo, value, incremental=self.incremental)
+            store.set_meta(f"line_fates:{self.repo}", f"{self.head}:{NO_PROVENANCE}")
+            return True
+        finally:
+            self._finalizer()
+
+
+def _stop(proc: subprocess.Popen, err) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for f in (proc.stdout, err):
+        try:
+            f.close()
+        except OSError:
+            pass
+
+
+def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bool) -> Beside | None:
+    """Start the pass for `repo` in a child process, when it can run beside the ingest: the
+    repository has no provenance now or before (`has_provenance` says whether this ingest brings
+    some: notes read, traces given), the history to read is long, and the pass has work to do."""
+    if not enabled() or has_provenance or new_commits is None or new_commits < MIN_COMMITS:
+        return None
+    if provenance_key(store, repo) != NO_PROVENANCE:
+        return None
+    done = (store.meta(f"line_fates:{repo}") or "").split(":", 1)
+    if done == [info.head_sha, NO_PROVENANCE]:
+        return None
+    resume = None
+    if len(done) == 2 and done[1] == NO_PROVENANCE:
+        from .ingestion import _on_first_parent_line
+        from .store.provenance_load import load_line_state
+
+        resume = load_line_state(store, repo)
+        if resume is not None and not _on_first_parent_line(info, resume.head):
+            resume = None
+    err = tempfile.TemporaryFile()
+    # The child imports this very package (a checkout on PYTHONPATH, an installed copy) and then
+    # takes the directory off the path again.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys; sys.path.insert(0, {root!r}); import loopmeter.ingest_durability as m; "
+            f"sys.path.remove({root!r}); m._child()")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+    try:
+        pickle.dump((info, info.head_sha, resume), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        proc.stdin.close()
+    except OSError:
+        _stop(proc, err)
+        return None
+    return Beside(proc, err, repo, info.head_sha, resume is not None)
+
+
+def _child() -> None:
+    """The child: read (info, head, resume) on stdin, walk, write ("ok", LineFates) or ("error", e)."""
+    from .sources import line_fates
+
+    info, head, resume = pickle.load(sys.stdin.buffer)
+    out = sys.stdout.buffer
+    try:
+        result = ("ok", line_fates.track(info, head, {}, provenance_shas=set(), resume=resume))
+    except Exception as e:  # handed to the ingest, which decides whether it is its own failure
+        result = ("error", e)
+    pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()

@@ -1,0 +1,112 @@
+"""Engine selection (`--engine`, `--from-parquet`; loopmeter/engine.py) and the one portable percentile
+(metrics/portable.py): what each engine is sent, and the one-line errors when an engine cannot run.
+The runs on Spark itself are tests/test_spark_parity.py."""
+
+from __future__ import annotations
+
+import sys
+
+import duckdb
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from loopmeter import api
+from loopmeter.cli import app
+from loopmeter.errors import ConfigError
+from loopmeter.metrics import portable
+from loopmeter.metrics.quantiles import quantile_sql
+
+Q = f"select g, {quantile_sql('x', 0.85)} as p from t group by g"
+
+
+@pytest.mark.parametrize("engine, exact", [("pyspark", "PERCENTILE(x, 0.85)"), ("databricks", "PERCENTILE(x, 0.85)"),
+                                           ("snowflake", "PERCENTILE_CONT(0.85) WITHIN GROUP (ORDER BY x)")])
+def test_the_sql_percentile_is_each_engines_exact_one(engine, exact):
+    out = portable.transpile(Q, engine)
+    assert exact in out and "APPROX" not in out.upper()
+
+
+@pytest.mark.parametrize("engine", ["trino", "bigquery"])
+def test_an_engine_without_an_exact_percentile_is_refused_not_approximated(engine):
+    with pytest.raises(ConfigError, match=f"{engine} engine has no exact percentile"):
+        portable.transpile(Q, engine)
+
+
+def test_the_postgres_rendering_of_the_percentile_computes_duckdbs_value():
+    """An independent check of the rewritten form: DuckDB runs the ordered-set aggregate Postgres is
+    sent, and it equals quantile_cont and numpy's linear quantile."""
+    con = duckdb.connect()
+    x = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.0]
+    con.execute("create table t as select 'a' as g, unnest(?::double[]) as x", [x])
+    rewritten = portable.transpile(Q, "postgres")
+    assert "WITHIN GROUP" in rewritten
+    a = con.execute(rewritten).fetchone()[1]
+    b = con.execute(Q).fetchone()[1]
+    assert a == b == pytest.approx(float(np.quantile(x, 0.85)), rel=1e-12)
+
+
+def _cli(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("args, says", [
+    (["report", "--engine", "spark"], "--engine spark reads a Parquet export: give --from-parquet DIR"),
+    (["lift", "--engine", "spark"], "--engine spark reads a Parquet export: give --from-parquet DIR"),
+    (["report", "--engine", "presto", "--from-parquet", "x"], "--engine 'presto': expected one of duckdb, spark"),
+    (["lift", "--from-parquet", "x", "--csv", "t.csv"], "--csv does not read them"),
+])
+def test_engine_options_that_cannot_work_are_one_line(args, says, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = _cli(*args)
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code != 0 and len(lines) == 1 and says in lines[0] and "Traceback" not in r.output, r.output
+
+
+def test_a_directory_that_is_no_export_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = _cli("report", "--engine", "duckdb", "--from-parquet", str(tmp_path / "nowhere"))
+    assert r.exit_code != 0 and "nowhere: no such directory" in r.output
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "items.parquet").write_bytes(b"")
+    r = _cli("lift", "--engine", "duckdb", "--from-parquet", str(tmp_path / "old"))
+    assert r.exit_code != 0 and "not a loopmeter Parquet export" in r.output and "older loopmeter" in r.output
+
+
+def _exported(tmp_path, demo_repo):
+    store = tmp_path / "s.duckdb"
+    api.ingest([demo_repo[0]], store_path=store)
+    api.export("parquet", tmp_path / "pq", store_path=store)
+    return tmp_path / "pq"
+
+
+def test_spark_without_pyspark_is_one_line(tmp_path, demo_repo, monkeypatch):
+    pq = _exported(tmp_path, demo_repo)
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # `import pyspark...` now fails as if not installed
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ConfigError, match=r"needs PySpark: pip install 'loopmeter\[spark\]'"):
+        api.report_from_store(engine="spark", parquet=pq)
+
+
+def test_spark_without_java_is_one_line(tmp_path, demo_repo, monkeypatch):
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    pq = _exported(tmp_path, demo_repo)
+    monkeypatch.setattr(SparkSession, "getActiveSession", classmethod(lambda cls: None))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: None)
+    with pytest.raises(ConfigError, match="needs Java 17 or newer"):
+        api.lift(engine="spark", parquet=pq)
+
+
+def test_lift_from_the_parquet_export_equals_the_stores(tmp_path, demo_repo):
+    """`lift --engine duckdb --from-parquet DIR` gives the store's design (the plumbing the Spark run
+    shares; its numbers on Spark are checked through the report's designs in test_spark_parity)."""
+    from datetime import datetime
+
+    pq = _exported(tmp_path, demo_repo)
+    kw = dict(design="ai-vs-human", as_of=datetime(2024, 1, 20), n_boot=100)
+    here = api.lift(store_path=tmp_path / "s.duckdb", **kw)
+    there = api.lift(engine="duckdb", parquet=pq, **kw)
+    assert here["results"] and here == there

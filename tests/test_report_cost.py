@@ -1,0 +1,118 @@
+"""What makes a report cheaper must not change a byte of it (bench/report_cost.py measures the cost).
+
+- The per-report fact tables (metrics.changes.facts) judge every validation window from one
+  joined table: the document equals the one built with no shared tables at all, every metric
+  deriving its changes from the canonical tables itself (the specification table's 7- and 28-day
+  windows included, with reverts that fall inside some windows and outside others).
+- `durability_weekly` sums every (week, horizon, origin) at once: its rows equal the per-week
+  `_rows` it replaced, computed here the slow way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import timedelta
+
+import pytest
+
+import loopmeter
+from lift_sim import Team, as_of, write_repo
+from loopmeter.metrics import durability as durability_m
+from loopmeter.metrics.changes import Window, backend, changes
+from loopmeter.report import document
+from loopmeter.report.document import to_json
+from loopmeter.store.db import Store
+
+TEAM = Team(authors=5, weeks=16, adoption_week=8)
+
+
+def _revert(repo, n: int, days: float) -> None:
+    """Revert the change `Change n` `days` after it landed (appended at the tip)."""
+    import subprocess
+
+    def git(*a, env=None):
+        return subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True, text=True,
+                              env={**os.environ, **(env or {})}).stdout.strip()
+
+    sha, when = git("log", "--format=%H %ct", "--grep", f"^Change {n}$").split()
+    at = f"@{int(when) + int(days * 86400)} +0000"
+    git("revert", "--no-edit", sha, env={"GIT_AUTHOR_DATE": at, "GIT_COMMITTER_DATE": at, "GIT_AUTHOR_NAME": "Dev 1",
+                                          "GIT_AUTHOR_EMAIL": "dev1@example.com", "GIT_COMMITTER_NAME": "Dev 1",
+                                          "GIT_COMMITTER_EMAIL": "dev1@example.com"})
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cost")
+    write_repo(root / "r", TEAM, seed=5)
+    # Reverted within 7 days; within 14 but not 7; within 28 but not 14.
+    for n, days in ((20, 3), (40, 10), (60, 20)):
+        _revert(root / "r", n, days)
+    path = root / "lm.duckdb"
+    loopmeter.ingest([root / "r"], store_path=path)
+    return path
+
+
+def _doc(path) -> str:
+    doc = loopmeter.report_from_store(store_path=path, as_of=as_of(TEAM))
+    doc.pop("generated_at")
+    return to_json(doc)
+
+
+def test_the_document_equals_one_built_without_shared_fact_tables(store, monkeypatch):
+    with Store.open(store) as st:
+        con = backend(st)
+        judged = {}
+        for d in (7, 14, 28):
+            ch = changes(con, Window(as_of=as_of(TEAM), days=d))
+            df = con.execute(ch.filter(ch.title.isin(["Change 20", "Change 40", "Change 60"])).select("title", "state"))
+            judged[d] = dict(zip(df["title"], df["state"]))
+    # By hand: reverted 3, 10 and 20 days after landing.
+    assert judged[7] == {"Change 20": "reverted", "Change 40": "validated", "Change 60": "validated"}
+    assert judged[14] == {"Change 20": "reverted", "Change 40": "reverted", "Change 60": "validated"}
+    assert judged[28] == {"Change 20": "reverted", "Change 40": "reverted", "Change 60": "reverted"}
+    shared = _doc(store)
+    monkeypatch.setattr(document, "facts", lambda *a, **k: contextlib.nullcontext())
+    alone = _doc(store)
+    assert shared == alone
+    assert '"specification"' in shared and '"window_days": 28' in shared and '"durability_weekly"' in shared
+
+
+def _weekly_slow(cs, horizons):
+    """The per-week loop `durability_weekly` used to run."""
+    import pandas as pd
+
+    out = []
+    for week, g in cs.groupby("week", sort=True):
+        for r in durability_m._rows(g, horizons):
+            if r["origin"] in ("ai", "human") and r["changes"]:
+                out.append({"week": pd.Timestamp(week).date().isoformat(), **r})
+    return out
+
+
+def test_durability_weekly_equals_the_rows_per_week(store):
+    with Store.open(store) as st:
+        con = backend(st)
+        window = Window(as_of=as_of(TEAM) + timedelta(days=200))
+        horizons = (30, 7, 90)  # the order given is the order of the rows within a week
+        cs = durability_m.change_survival(con, window, None, horizons)
+    assert cs["ai_assisted"].any() and (~cs["ai_assisted"]).any() and cs["lines_surviving"].lt(cs["lines_added"]).any()
+    cs.loc[cs.index[::7], "bot"] = True  # bots are in neither origin
+    got = durability_m.durability_weekly(None, window, None, horizons, survival=cs)
+    assert got == _weekly_slow(cs, horizons)
+    assert len(got) > 40 and {r["horizon_days"] for r in got} == {7, 30, 90}
+
+
+def test_the_cli_loads_no_statistics_or_dataframe_library_until_a_command_needs_one():
+    """`loopmeter ingest`, `--help` and every other command start without scipy, statsmodels,
+    pandas, Ibis or plotly (0.2 s of CPU at every start); the report loads them when it runs."""
+    import subprocess
+    import sys
+
+    heavy = ("scipy", "statsmodels", "pandas", "ibis", "plotly", "sqlglot")
+    code = ("import sys, loopmeter.cli; "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip() == ""
