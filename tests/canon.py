@@ -46,7 +46,7 @@ class Canon:
 
     def event(self, item_id: str, at: str, activity: str, actor: str | None = None, **attrs) -> None:
         self.store.con.execute(
-            "insert into events values (?, ?, ?, ?, ?::json)",
+            "insert into events (item_id, ts, activity, actor_id, attrs) values (?, ?, ?, ?, ?::json)",
             [item_id, ts(at), activity, actor, json.dumps(attrs) if attrs else None],
         )
 

@@ -314,7 +314,7 @@ def test_store_adds_tickets_and_ci_latency_and_flakiness(featured, tmp_path):
                 {"status": "In Progress", "status_category": "indeterminate"}, started=day)
         _insert(con, "github:acme/featured:issue:2", "issue", "acme/featured", day, None, "open", {"status": "Todo"})
         _insert(con, "github:other/repo:issue:3", "issue", "other/repo", day, None, "open", {"status": "Doing"})
-        con.execute("insert into events values ('github:acme/featured:issue:2', ?, 'reopened', null, null)", [day])
+        con.execute("insert into events (item_id, ts, activity, actor_id, attrs) values ('github:acme/featured:issue:2', ?, 'reopened', null, null)", [day])
 
     card = api.legibility(featured, store_path=store)
     d = _by_id(card)

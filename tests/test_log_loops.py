@@ -229,24 +229,36 @@ def test_a_store_connection_never_draws_duckdb_progress_on_stdout(store: Path, m
             assert s.con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
 
 
-def test_events_at_the_same_time_are_ordered_by_activity_then_resource(tmp_path: Path):
-    # T: Approve (amy) and Pending (bob) both at 02:00: Approve sorts first, so Pending is the last
-    # event at 02:00 and waits until the next time, 05:00: 3 h (the other order would make it 0).
-    # Archive (amy) and Close (zed) both at 05:00, the done time: the case was closed by the done
-    # event, Close, so by zed, though Archive sorts first. U: no end events configured below, so
-    # done is the last time, 03:00, where Close (zed) sorts before Note (amy): zed again.
+# T: Approve (amy) and Pending (bob) both at 02:00: Approve sorts first, so Pending is the last
+# event at 02:00 and waits until the next time, 05:00: 3 h (the other order would make it 0).
+# Archive (amy) and Close (zed) both at 05:00, the done time: the case was closed by the done
+# event, Close, so by zed, though Archive sorts first. U: no end events configured below, so
+# done is the last time, 03:00, where Close (zed) sorts before Note (amy): zed again.
+TIES = ("case,activity,timestamp,resource\n"
+        "T,Open,2024-01-01T00:00:00Z,ann\nT,Pending,2024-01-01T02:00:00Z,bob\n"
+        "T,Approve,2024-01-01T02:00:00Z,amy\nT,Close,2024-01-01T05:00:00Z,zed\n"
+        "T,Archive,2024-01-01T05:00:00Z,amy\n"
+        "U,Open,2024-01-02T00:00:00Z,ann\nU,Note,2024-01-02T03:00:00Z,amy\n"
+        "U,Close,2024-01-02T03:00:00Z,zed\n")
+# Each case's activities in the documented order (time, activity, resource), by hand.
+TIES_ORDER = {"events:desk:T": ["Open", "Approve", "Pending", "Archive", "Close"],
+              "events:desk:U": ["Open", "Close", "Note"]}
+
+
+def _ties_store(tmp_path: Path) -> Path:
     p = tmp_path / "t.csv"
-    p.write_text("case,activity,timestamp,resource\n"
-                 "T,Open,2024-01-01T00:00:00Z,ann\nT,Pending,2024-01-01T02:00:00Z,bob\n"
-                 "T,Approve,2024-01-01T02:00:00Z,amy\nT,Close,2024-01-01T05:00:00Z,zed\n"
-                 "T,Archive,2024-01-01T05:00:00Z,amy\n"
-                 "U,Open,2024-01-02T00:00:00Z,ann\nU,Note,2024-01-02T03:00:00Z,amy\n"
-                 "U,Close,2024-01-02T03:00:00Z,zed\n")
+    p.write_text(TIES)
     s = tmp_path / "s.duckdb"
     api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
+    return s
+
+
+def _check_ties(s: Path) -> None:
     from loopmeter.metrics.log_loops import case_frame
 
     with Store.open(s, create=False, read_only=True) as st:
+        stored = st.con.execute("select item_id, list(activity order by seq) from events group by item_id").fetchall()
+        assert dict(stored) == TIES_ORDER
         names = dict(st.con.execute("select actor_id, name from actors").fetchall())
         ended = LogSettings(name="desk", end=("close",), waiting=("pending",))
         df, _ = case_frame(st, "desk", ended, LogWindow(7))
@@ -255,3 +267,54 @@ def test_events_at_the_same_time_are_ordered_by_activity_then_resource(tmp_path:
         df, _ = case_frame(st, "desk", LogSettings(name="desk"), LogWindow(7))
         u = df.set_index("item_id").loc["events:desk:U"]
         assert (u["cycle_hours"], names[u["resource"]]) == (3.0, "zed")
+
+
+def test_events_at_the_same_time_are_ordered_by_activity_then_resource(tmp_path: Path):
+    _check_ties(_ties_store(tmp_path))
+
+
+def test_a_store_from_before_the_stored_order_gets_it_computed(tmp_path: Path):
+    # An older store: events without `seq`, migration 007 not applied (a git change's events, not a
+    # log's, must stay without one).
+    import duckdb
+
+    s = _ties_store(tmp_path)
+    con = duckdb.connect(str(s))
+    con.execute("alter table events drop column seq")
+    con.execute("delete from schema_migrations where name = '007_event_order'")
+    con.execute("insert into events values ('git:r:change:1', '2024-01-01', 'landed', null, null)")
+    con.close()
+    with Store.open(s, create=False) as st:
+        assert "007_event_order" in st.migrations()
+        assert st.con.execute("select seq from events where item_id = 'git:r:change:1'").fetchall() == [(None,)]
+        st.con.execute("delete from events where item_id = 'git:r:change:1'")
+    _check_ties(s)
+
+
+def test_a_parquet_export_with_or_without_the_stored_order_gives_the_same_loop(tmp_path: Path):
+    # The export carries `seq`; one written before it was stored has none, and its views read it as
+    # null (engine.driver_store): either way the case order is the documented one.
+    import duckdb
+
+    from loopmeter.engine import driver_store
+
+    s = _ties_store(tmp_path)
+    settings = LogSettings(name="desk", end=("close",), waiting=("pending",))
+    with Store.open(s, create=False, read_only=True) as st:
+        want = log_loop(st, "desk", settings, LogWindow(7), lift=False)
+    out = tmp_path / "pq"
+    api.export("parquet", out, store_path=s)
+    for strip in (False, True):
+        if strip:
+            for f in (out / "events").rglob("*.parquet"):
+                con = duckdb.connect()
+                con.execute(f"copy (select * exclude (seq) from read_parquet('{f}')) to '{f}.x' (format parquet)")
+                con.close()
+                f.unlink()
+                Path(f"{f}.x").rename(f)
+        back = driver_store(out)
+        try:
+            assert back.con.execute("select count(seq) from events").fetchone()[0] == (0 if strip else 8)
+            assert log_loop(back, "desk", settings, LogWindow(7), lift=False) == want
+        finally:
+            back.close()

@@ -65,8 +65,13 @@ def driver_store(path: Path) -> Store:
         if not (path / name).is_dir():
             continue
         cols = _columns(store, name)
+        source = (f"read_parquet({_glob(path / name)}, "
+                  "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")
+        # A column added to the store after the export was written (events.seq) reads as null.
+        present = {r[0] for r in store.con.execute(f"describe select * from {source}").fetchall()}
         # Partition values are read as text (hive_types_autocast off), then cast to the store's type.
-        select = ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in cols)
+        select = ", ".join(f'cast("{c}" as {t}) as "{c}"' if c in present else f'null::{t} as "{c}"'
+                           for c, t in cols)
         store.con.execute(f"drop table {name}")
         store.con.execute(f"create view {name} as select {select} from read_parquet({_glob(path / name)}, "
                           "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")

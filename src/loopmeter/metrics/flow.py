@@ -364,6 +364,10 @@ def _scope(raw, repos: list[str] | None) -> str:
     return "_lm_items"
 
 
+# The item kinds the flow section reads; a store with none of them has no `flow` key.
+FLOW_KINDS = "('pull_request', 'deployment', 'issue', 'incident', 'ci_run')"
+
+
 def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
          repos: list[str] | None = None, show_names: bool = False) -> dict | None:
     """The `flow` key of the report document (docs/json-report.md), over the items of `repos`
@@ -374,9 +378,7 @@ def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
     items = _scope(raw, repos)
     try:
         kinds = {k for (k,) in raw.execute(
-            f"select distinct kind from {items} "
-            "where kind in ('pull_request', 'deployment', 'issue', 'incident', 'ci_run')"
-        ).fetchall()}
+            f"select distinct kind from {items} where kind in {FLOW_KINDS}").fetchall()}
         if not kinds:
             return None
         deploys.register(raw, as_of, items)

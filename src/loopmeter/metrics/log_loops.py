@@ -105,14 +105,17 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
     One query, one sort: every event of the log is ordered within its case once (the window `w`,
     which gives each event its successor and, over the whole case, the case's start and done), and
     the cases are then one GROUP BY with no join back to the events. A case is partitioned by its
-    `event_log_items` row number rather than its item id: the same partitions, but a fixed-width
-    key sorts in about two thirds of the time of a string that starts with the log's name."""
+    `event_log_items` row number rather than its item id, and ordered by the event's `seq` (its
+    place by time, activity, resource, stored at ingest: store/event_logs.py EVENT_SEQ) rather than
+    those three: fixed-width keys, which sort in about half the time (bench/event_log_report.py)."""
     kinds = resource_kinds(store, log, settings) if kinds is None else kinds
     con = store.con
     # A Parquet export opened as views (engine.py) has no row numbers: the item id keys the case.
     is_table = con.execute("select count(*) from duckdb_tables() where table_name = 'event_log_items' "
                            "and schema_name = current_schema()").fetchone()[0]
     case_key = "li.rowid" if is_table else "li.item_id"
+    # An export written before `seq` was stored has none: there a case is sorted by the keys.
+    order, seq = ("e.seq", "e.seq") if is_table else ("e.ts, e.activity, e.actor_id", "row_number() over w")
     con.register("log_resource_kinds", pa.table(
         {"actor_id": [str(a) for a in kinds["actor_id"]], "kind": [str(k) for k in kinds["kind"]]},
         schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())])))
@@ -142,12 +145,12 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
                {"json_extract_string(e.attrs, $team_key) as event_team," if by_team else ""}
                lead(e.ts) over w as next_ts,
                {"lead(e.actor_id) over w as next_actor," if rule == "handoff" else ""}
-               row_number() over w as seq,
+               {seq} as seq,
                {start} {whole} as start_ts
                {f", {done} as done_ts" if done_level == 1 else ""}
         from events e join event_log_items li on li.item_id = e.item_id
         where li.log = $log
-        window w as (partition by {case_key} order by e.ts, e.activity, e.actor_id)
+        window w as (partition by {case_key} order by {order})
     ),
     ev2 as (select *{f", {done} as done_ts" if done_level == 2 else ""} from ev),
     cases as (

@@ -86,7 +86,6 @@ def build_report(
     `engine` (an Ibis backend holding the same tables, e.g. Spark over the Parquet export;
     engine.open_export) runs the metrics over changes; the store's own sections stay on `store`."""
     step = step or (lambda name: None)
-    con = engine if engine is not None else backend(store)
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
         + ("where list_contains(?, repo) " if repos else "")
@@ -99,8 +98,15 @@ def build_report(
             raise NoData(f"the store holds none of the repositories {', '.join(repos)}")
         # No git history: no changes to measure, but trackers, CI, agent sessions and event logs
         # still have their numbers. Such a document has only these keys.
-        flow = flow_m.flow(store, backend(store), window.as_of, failure_rule, None, show_names=show_names)
-        loops = agent_loops(con, window, None)
+        # An event log alone pays for no Ibis backend (about a second of setup on every report):
+        # the flow and agent sections are built only when the store holds their items.
+        has_flow, has_agents = store.con.execute(
+            f"select exists (select 1 from items where kind in {flow_m.FLOW_KINDS}), "
+            "exists (select 1 from items where kind = 'agent_session') "
+            "or exists (select 1 from agent_usage)").fetchone()
+        flow = (flow_m.flow(store, backend(store), window.as_of, failure_rule, None, show_names=show_names)
+                if has_flow else None)
+        loops = agent_loops(engine if engine is not None else backend(store), window, None) if has_agents else None
         if not (logs or flow or loops):
             raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
         doc = {"schema": SCHEMA, "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
@@ -110,6 +116,7 @@ def build_report(
         mark_partial_weeks(doc, window.as_of)
         return doc
     step("counting changes")
+    con = engine if engine is not None else backend(store)
     with facts(con, window, repos):
         return _build(store, con, repo_rows, logs, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
                       n_boot=n_boot, failure_rule=failure_rule, matcher=matcher, by=by, teams=teams,

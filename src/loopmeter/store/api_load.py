@@ -172,7 +172,7 @@ def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: A
         con.execute("delete from links where src in (select item_id from _ids)")
         con.execute("delete from attributions where item_id in (select item_id from _ids)")
         con.execute("insert into items select * replace (attrs::json as attrs) from _items")
-        con.execute("insert into events select * replace (attrs::json as attrs) from _events")
+        con.execute("insert into events by name select * replace (attrs::json as attrs) from _events")
         con.execute("insert into links select distinct * from _links")
         con.execute("insert into attributions by name select * from _attrs")
         con.execute("insert or replace into actors select * from _actors")

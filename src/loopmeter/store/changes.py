@@ -638,7 +638,7 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
             else:
                 con.execute("delete from meta where key = ?", [f"derived:{d[0]}"])
         con.execute("insert into items select * replace (attrs::json as attrs) from _items")
-        con.execute("insert into events select * replace (attrs::json as attrs) from _events")
+        con.execute("insert into events by name select * replace (attrs::json as attrs) from _events")
         con.execute("insert into links select * from _links")
         # A change inherits the evidence of every commit in it, keeping the strongest signal per
         # (agent, kind of evidence, class). The part_of links of these repositories are exactly

@@ -155,6 +155,10 @@ def ingest_log(store: Store, *, name: str, path: str, ids: Identities,
     return summary
 
 
+# The order within a case: time, then activity, then resource id (nulls last, as ORDER BY puts them).
+EVENT_SEQ = "row_number() over (partition by item_id order by ts, activity, actor_id)::integer"
+
+
 def write_log(store: Store, *, name: str, path: str, fmt: str, rows: Rows, skipped: list[Skipped],
               ids: Identities, merge: bool = False) -> LogSummary:
     """Replace log `name`'s items, events and links with `rows` (built in memory), atomically.
@@ -195,7 +199,9 @@ def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, 
                 [name, merge])
     con.execute("drop table gone")
     con.execute("insert into items by name select * from new_items")
-    con.execute("insert into events by name select * from new_events")
+    # Each event's place in its case (docs/metrics.md "order within a case"), sorted once here so
+    # that every report orders a case by one integer instead of time, activity and resource.
+    con.execute(f"insert into events by name select *, {EVENT_SEQ} as seq from new_events")
     con.execute("insert into links by name select * from new_links")
     con.execute("insert into event_log_items select ?, item_id from new_items", [name])
     con.execute("insert into actors by name select * from new_actors "

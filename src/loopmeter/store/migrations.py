@@ -203,6 +203,23 @@ def m006_line_provenance(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m007_event_order(con: duckdb.DuckDBPyConnection) -> None:
+    # An event log's event carries its place in its case (store/event_logs.py EVENT_SEQ), so a
+    # report orders a case by one integer instead of sorting every event by time, activity and
+    # resource each time. Other sources' events leave it null. Computed here for the logs of an
+    # older store (its text is EVENT_SEQ's, kept literal: a migration must not change later).
+    con.execute("alter table events add column seq integer")
+    con.execute(
+        """
+        update events set seq = o.seq from (
+            select e.rowid as r,
+                   row_number() over (partition by e.item_id order by e.ts, e.activity, e.actor_id)::integer as seq
+            from events e where e.item_id in (select item_id from event_log_items)
+        ) o where events.rowid = o.r
+        """
+    )
+
+
 def m012_source(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
@@ -222,5 +239,6 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("004_agent_sessions", m004_agent_sessions),
     ("005_attribution_classes", m005_attribution_classes),
     ("006_line_provenance", m006_line_provenance),
+    ("007_event_order", m007_event_order),
     ("012_source", m012_source),
 ]

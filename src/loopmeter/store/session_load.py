@@ -83,7 +83,7 @@ def write_session_file(store: Store, path: str, fmt: str, size: int, mtime_ns: i
             rows = [(s.item_id, s.started_at, "session_started", aid, None)]
             rows += [(s.item_id, e.ts, e.activity, aid, json.dumps(e.attrs) if e.attrs else None) for e in s.events]
             rows.append((s.item_id, s.ended_at, "session_ended", aid, None))
-            con.executemany("insert into events values (?, ?, ?, ?, ?)", rows)
+            con.executemany("insert into events (item_id, ts, activity, actor_id, attrs) values (?, ?, ?, ?, ?)", rows)
         _write_usage(con, ids, usage)
         _save_actors(con, ids)
         con.execute(
@@ -141,7 +141,7 @@ def write_otel(store: Store, logs: list[LogRow], points: list[PointRow], *, sour
             touched.add(item)
             attrs = json.dumps(r.attrs, sort_keys=True) if r.attrs else None
             con.execute(
-                "insert into events select ?, ?, ?, ?, ? where not exists (select 1 from events where item_id = ? "
+                "insert into events (item_id, ts, activity, actor_id, attrs) select ?, ?, ?, ?, ? where not exists (select 1 from events where item_id = ? "
                 "and ts = ? and activity = ? and attrs is not distinct from ?::json)",
                 [item, r.ts, r.activity, actor_id(ids, r.actor, source), attrs, item, r.ts, r.activity, attrs],
             )
