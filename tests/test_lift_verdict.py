@@ -263,3 +263,26 @@ def test_beside_improved_or_worsened_the_specification_caveat_is_not_the_main_on
     c = cycle(1.1, 0.9, 1.3, caveats=texts, caveat_codes=["specification", "size_mismatch"])
     e = only(vd.verdict([before_after([c])]), "cycle_time_after_vs_before")
     assert e["sentence"].endswith("Main caveat: " + texts[0])
+
+
+def test_a_headline_without_an_estimate_says_why_in_the_datas_terms():
+    # aider's history starts five weeks before its detected adoption: every row of the metric is
+    # empty or cluster-blind, and the sentence names the short side, not "no estimate".
+    empty = row("log_duration_regression", None, None, None, weeks_before=5, weeks_after=150,
+                caveats=["A group has no finished item with a known cycle time."])
+    e = only(vd.verdict([before_after([empty])]), "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and e["headline"]["ratio"] is None
+    assert e["sentence"] == "Not enough data to say: Only 5 weeks before adoption (at least 8 are needed)."
+    # Enough weeks: the headline row's own reason.
+    empty = {**empty, "weeks_before": 20, "weeks_after": 20}
+    e = only(vd.verdict([before_after([empty])]), "cycle_time_after_vs_before")
+    assert e["sentence"].endswith("A group has no finished item with a known cycle time.")
+    # A point estimate with no honest interval says so (one author seen in both periods).
+    fe = row("poisson_author_fe", 20.8, None, None, metric=THROUGHPUT, weeks_before=20, weeks_after=20,
+             caveats=["Only 1 author is in both periods: no cluster-robust interval is possible."])
+    e = only(vd.verdict([before_after([fe])]), "throughput_after_vs_before")
+    assert e["status"] == "not_enough_data"
+    assert e["sentence"].endswith("no cluster-robust interval is possible.") and "20.8" not in e["sentence"]
+    # Nothing at all for the metric: the bare fact.
+    e = vd.judge("revert_rate_after_vs_before", before_after([]))
+    assert e["sentence"].endswith("There is no cluster-aware estimate for this comparison.")

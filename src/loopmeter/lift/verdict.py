@@ -226,7 +226,7 @@ def _few(who: str) -> tuple[str, str]:
 def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float | None) -> str | None:
     """Why the data cannot carry a verdict, in one sentence; None when it can."""
     if head is None:
-        return "There is no cluster-aware estimate for this comparison."
+        return _missing(q, design)
     # A question of another loop (lift/loop_verdict.py) names its own groups, items and clusters.
     names = q.get("groups") or {"before-after": ("after adoption", "before adoption"), "ai-vs-human": ("AI-assisted", "human"),
              "experiment": ("treated", "control"), "durability": ("AI-assisted", "human")}[q["design"]]
@@ -269,6 +269,26 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
             why = "The interval has zero width, which no finite sample supports."
         return why
     return None
+
+
+def _missing(q: Mapping, design: Mapping) -> str:
+    """Why the headline gave no cluster-aware estimate, in the data's terms: too few weeks on a side
+    (read from any row of the metric), else the headline row's own reason, else the bare fact."""
+    rows = _rows(design, q["metric"])
+    if q["after_before"]:
+        for r in rows:
+            before, after = _weeks(r, design)
+            for n, side in ((before, "before"), (after, "after")):
+                if n is not None and n < MIN_WEEKS:
+                    return f"Only {n} weeks {side} adoption (at least {MIN_WEEKS} are needed)."
+    named = [r for r in rows if r.get("estimator") == q["headline"]] if q["headline"] else rows[:1]
+    if named and not finite(named[0].get("ratio")) and named[0].get("caveats"):
+        return str(named[0]["caveats"][0])
+    if named and finite(named[0].get("ratio")):
+        why = next((str(c) for c in named[0].get("caveats") or [] if "interval" in str(c)), None)
+        if why is not None:  # an estimate without an honest interval, e.g. one author in both periods
+            return why
+    return "There is no cluster-aware estimate for this comparison."
 
 
 def _headline_row(q: Mapping, design: Mapping) -> Mapping | None:
