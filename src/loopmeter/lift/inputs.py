@@ -59,6 +59,19 @@ class Adoption:
         }
 
 
+def adoption_value(v: str, *, meta: str, noun: str) -> tuple[str | None, date]:
+    """One `--adoption-date` value: (None, day) for `YYYY-MM-DD`, (name, day) for `NAME=YYYY-MM-DD`
+    (the name said as `meta`, and what it names as `noun`, in the one-line error)."""
+    name, sep, text = v.rpartition("=")
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or {meta}=YYYY-MM-DD") from None
+    if sep and not name.strip():
+        raise ConfigError(f"--adoption-date: {v!r} names no {noun} before '='")
+    return (name.strip() if sep else None), day
+
+
 def parse_adoption(values: list[str] | None, *, unit: str = "repo") -> Adoption | None:
     """`--adoption-date` values: one `YYYY-MM-DD`, or any number of `repo=YYYY-MM-DD` (`team=...`
     with unit "team")."""
@@ -67,17 +80,11 @@ def parse_adoption(values: list[str] | None, *, unit: str = "repo") -> Adoption 
     noun, plural, meta = ("team", "teams", "TEAM") if unit == "team" else ("repository", "repositories", "REPO")
     default, per_repo = None, {}
     for v in values:
-        repo, sep, day = v.rpartition("=")
-        try:
-            d = date.fromisoformat(day.strip())
-        except ValueError:
-            raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or {meta}=YYYY-MM-DD") from None
-        if sep:
-            if not repo.strip():
-                raise ConfigError(f"--adoption-date: {v!r} names no {noun} before '='")
+        repo, d = adoption_value(v, meta=meta, noun=noun)
+        if repo is not None:
             if repo in per_repo:
                 raise ConfigError(f"--adoption-date: {noun} {repo!r} is given twice")
-            per_repo[repo.strip()] = d
+            per_repo[repo] = d
         else:
             if default is not None:
                 raise ConfigError(f"--adoption-date: give one date for all {plural}, or {meta}=DATE per {noun}")

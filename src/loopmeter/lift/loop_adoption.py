@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from ..errors import ConfigError
-from .inputs import Adoption
+from .inputs import Adoption, adoption_value
 
 GIVEN = "given"
 CONFIG = "loopmeter.toml"
@@ -48,15 +48,9 @@ def parse_loop_dates(values: Sequence[str] | None, *, meta: str = "NAME") -> Loo
     `meta` in the message); one line (ConfigError) for a value that is neither."""
     default, named = None, {}
     for v in values or ():
-        name, sep, text = v.rpartition("=")
-        try:
-            day = date.fromisoformat(text.strip())
-        except ValueError:
-            raise ConfigError(f"--adoption-date: {v!r} is not YYYY-MM-DD or {meta}=YYYY-MM-DD") from None
-        if sep:
-            if not name.strip():
-                raise ConfigError(f"--adoption-date: {v!r} names nothing before '='")
-            named[name.strip()] = day
+        name, day = adoption_value(v, meta=meta, noun="log, experiment or repository")
+        if name is not None:
+            named[name] = day
         else:
             default = day
     return LoopAdoption(default=default, named=named)
