@@ -142,6 +142,24 @@ def test_an_ingest_into_an_existing_store_leaves_a_restore_point_that_store_rest
     assert stat.S_IMODE(store.stat().st_mode) == 0o600
 
 
+def test_one_ingest_command_of_several_sources_takes_one_restore_point_from_before_all_of_them(demo_store, tmp_path):
+    # Each source used to open the store with its own restore point, so `store restore` after a
+    # command that read a repository and an event log went back only to before the last of them.
+    repo, store = demo_store
+    good = snapshot(store)
+    _git(repo, "update-ref", "refs/heads/side", "HEAD")  # the repository is read again
+    log = tmp_path / "desk.csv"
+    log.write_text("case,activity,timestamp\nT1,open,2024-01-02T09:00:00Z\nT1,close,2024-01-03T09:00:00Z\n")
+    r = CliRunner().invoke(app, ["ingest", str(repo), "--events", str(log), "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    assert rows(store, "select count(*) from event_logs") == [(1,)]
+    assert snapshot(store) != good
+    r = CliRunner().invoke(app, ["store", "restore", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    assert snapshot(store) == good  # neither the log nor the re-read repository is left
+    assert rows(store, "select count(*) from event_logs") == [(0,)]
+
+
 def test_store_restore_without_a_restore_point_is_one_line(tmp_path):
     r = CliRunner().invoke(app, ["store", "restore", "--store", str(tmp_path / "none.duckdb")])
     assert r.exit_code == 2 and "no restore point" in r.output and len(r.output.strip().splitlines()) == 1

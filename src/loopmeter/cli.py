@@ -495,7 +495,10 @@ def ingest(
         if as_json:
             sys.stdout.write(json.dumps({k: [_plain(x) for x in v] for k, v in read.items()}, indent=2, default=str) + "\n")
 
-    _run(debug, go)
+    from .runner import one_command  # one restore point for every source this command reads
+
+    with one_command():
+        _run(debug, go)
 
 
 def _plain(result) -> dict:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,22 @@ def damaged_store(store_path: str | Path | None) -> Iterator[None]:
         if store_path is not None and restore_path(store_path).exists():
             hint = "; `loopmeter store restore` brings back the copy taken before the last ingest"
         raise StoreError(f"{store_path}: the store is damaged or cannot be written ({first}){hint}") from e
+
+
+# Inside `one_command()` (an `ingest` reading several sources), only the first source to open the
+# store copies it to the restore point, so `store restore` goes back to before the whole command,
+# not only before its last source. None: no command is open, each run takes its own.
+_restore_taken: ContextVar[bool | None] = ContextVar("loopmeter_restore_taken", default=None)
+
+
+@contextmanager
+def one_command() -> Iterator[None]:
+    """Every `run` inside is one command: one restore point, taken by the first that opens the store."""
+    token = _restore_taken.set(False)
+    try:
+        yield
+    finally:
+        _restore_taken.reset(token)
 
 
 def relink_sessions(store: Store) -> None:
@@ -130,7 +147,11 @@ def run(source: Source, *, store_path: str | Path | None, config: Config | None 
         return source.idle()
     config = config or load_config()
     matcher = matcher or Matcher.load(config.signatures, config.bots)
-    with damaged_store(store_path), Store.open(store_path, restore_point=source.restore_point) as store:
+    taken = _restore_taken.get()
+    take = source.restore_point and not taken
+    with damaged_store(store_path), Store.open(store_path, restore_point=take) as store:
+        if take and taken is not None:
+            _restore_taken.set(True)
         here = Run(store, config, matcher, progress or Progress(), source.label)
         try:
             result = source.load(here)
