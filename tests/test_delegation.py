@@ -68,7 +68,8 @@ def built(tmp_path_factory):
                       "(?, 'github', 'pull_request', 'acme/repo', 'Agent change', ?, ?, 'merged')",
                       [pr, datetime(2024, 1, 27, 6), datetime(2024, 1, 27, 11)])
         s.con.execute("insert into links values (?, ?, 'same_as')", [pr, change_item_id(name, shas["merger"])])
-        s.con.execute("insert into events values (?, ?, 'merged', ?, null)", [pr, datetime(2024, 1, 27, 11), dev2])
+        s.con.execute("insert into events (item_id, ts, activity, actor_id, attrs) values (?, ?, 'merged', ?, null)",
+                      [pr, datetime(2024, 1, 27, 11), dev2])
     return store, name, shas
 
 

@@ -509,3 +509,10 @@ def test_through_the_github_source_the_entries_say_why_there_is_too_little(tmp_p
     assert f["status"] == "not_enough_data" and f["headline"]["n_a"] == 1 and f["headline"]["n_b"] == 0
     assert f["headline"]["estimator"] == "rate_ratio_cr1"
     assert "Only 1 production deployments judged after adoption" in f["sentence"]
+
+
+def test_the_lift_table_names_the_waiting_metric_without_importing_the_lift_at_start_up():
+    # cli_lift spells the metric out (importing lift.waiting would load pandas and scipy with the CLI).
+    from loopmeter.cli_lift import _SHORT
+
+    assert _SHORT[WAITING] == "waiting on humans"

@@ -26,7 +26,6 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
-from .lift.waiting import WAITING
 from .report.lift_text import ci_text, estimator_name, sentence
 from .report.terminal import escape, render_verdict, withheld
 from .store.db import DEFAULT_STORE
@@ -183,7 +182,7 @@ def lift(
 
 
 _SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
-          "duration": "task duration", WAITING: "waiting on humans"}
+          "duration": "task duration", "waiting_on_humans_hours": "waiting on humans"}  # lift/waiting.py WAITING
 
 
 def estimator_label(r: dict) -> str:
