@@ -255,10 +255,8 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
             return (f"The {what} {name} come from {k} {who} but amount to only {eff:.1f} equal ones ({few}; at "
                     f"least {MIN_GROUP_CLUSTERS} are needed): the comparison would be about {those}.")
     if q["after_before"]:
-        before, after = _weeks(head, design)
-        for n, side in ((before, "before"), (after, "after")):
-            if n is not None and n < MIN_WEEKS:
-                return f"Only {n} weeks {side} adoption (at least {MIN_WEEKS} are needed)."
+        if (short := _short_side(*_weeks(head, design))) is not None:
+            return short
         if exposure is not None and exposure < MIN_EXPOSURE:
             return (f"Only {exposure:.0%} of the {q.get('exposed', 'changes after adoption were AI-assisted')} (at least "
                     f"{MIN_EXPOSURE:.0%} are needed to credit AI); a difference after that date is not evidence "
@@ -271,16 +269,22 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
     return None
 
 
+def _short_side(before: int | None, after: int | None) -> str | None:
+    """The sentence for a side of adoption with fewer than MIN_WEEKS weeks; None when both have enough."""
+    for n, side in ((before, "before"), (after, "after")):
+        if n is not None and n < MIN_WEEKS:
+            return f"Only {n} weeks {side} adoption (at least {MIN_WEEKS} are needed)."
+    return None
+
+
 def _missing(q: Mapping, design: Mapping) -> str:
     """Why the headline gave no cluster-aware estimate, in the data's terms: too few weeks on a side
     (read from any row of the metric), else the headline row's own reason, else the bare fact."""
     rows = _rows(design, q["metric"])
     if q["after_before"]:
         for r in rows:
-            before, after = _weeks(r, design)
-            for n, side in ((before, "before"), (after, "after")):
-                if n is not None and n < MIN_WEEKS:
-                    return f"Only {n} weeks {side} adoption (at least {MIN_WEEKS} are needed)."
+            if (short := _short_side(*_weeks(r, design))) is not None:
+                return short
     named = [r for r in rows if r.get("estimator") == q["headline"]] if q["headline"] else rows[:1]
     if named and not finite(named[0].get("ratio")) and named[0].get("caveats"):
         return str(named[0]["caveats"][0])
