@@ -637,6 +637,34 @@ def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_
         doc["incidents"] = incidents(store)
 
 
+def _loop_kinds(store: Store) -> dict[str, str]:
+    """Every loop's name (as --log and --experiment take it) -> "log" or "experiment"."""
+    out = {}
+    for name, fmt in store.con.execute("select name, format from event_logs order by name").fetchall():
+        if fmt == "mlflow":
+            out[name.removeprefix("mlflow:")] = "experiment"
+        elif not str(fmt).startswith("jira"):
+            out[name] = "log"
+    return out
+
+
+def _one_loop(store: Store, name: str, kind: str) -> None:
+    """Refuse, in one line, a `--log` that is an experiment, an `--experiment` that is a log, and a
+    name that is neither (naming what there is)."""
+    kinds = _loop_kinds(store)
+    other = {"log": "experiment", "experiment": "log"}[kind]
+    if kinds.get(name) == other:
+        what = "an MLflow experiment" if other == "experiment" else "an event log"
+        raise ConfigError(f"--{kind}: {name!r} is {what}, not {'an event log' if kind == 'log' else 'an MLflow experiment'}; "
+                          f"loopmeter lift --{other} {name}")
+    if kinds.get(name) != kind:
+        mine = [n for n, k in kinds.items() if k == kind]
+        noun = "event log" if kind == "log" else "MLflow experiment"
+        how = "loopmeter ingest --events FILE" if kind == "log" else "loopmeter ingest --mlflow TRACKING_URI"
+        raise NoData(f"--{kind}: no {noun} named {name!r} in the store"
+                     + (f" (it has: {', '.join(mine)})" if mine else f" (it has none; {how})"))
+
+
 def log_lift(
     name: str,
     *,
@@ -644,36 +672,64 @@ def log_lift(
     adoption_dates: Sequence[str] | None = None,
     as_of: datetime | None = None,
     window_days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
     seed: int = 0,
     n_boot: int = 2000,
     config: Config | None = None,
 ) -> dict:
     """The lift of event log `name`'s loop: before/after adoption (`adoption_dates`: "YYYY-MM-DD"
     or "NAME=YYYY-MM-DD"; else loopmeter.toml `[[log]] adoption_date`; else detected from agent
-    resources) and AI-handled vs human cases. Returns `{design: "log", log, designs: [...]}` plus
-    the loop's weekly series, cycle time, waiting and AI share."""
+    resources) and AI-handled vs human cases, over the cases done in [since, until] (open ones
+    started by `until`), as `report --from/--to` cuts them. Returns `{design: "log", log, designs:
+    [...]}` plus the loop's weekly series, cycle time, waiting and AI share."""
     from .lift.loop_adoption import parse_loop_dates
     from .metrics.log_loops import LogWindow, log_loop
+    from .metrics.scope import check_dates
 
     _check_window(window_days)
+    check_dates(since, until)
     config = config or load_config()
     loop_dates = parse_loop_dates(adoption_dates, meta="LOG")
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
-        formats = dict(store.con.execute("select name, format from event_logs order by name").fetchall())
-        known = list(formats)
-        if formats.get(name) == "mlflow" or formats.get(f"mlflow:{name}") == "mlflow":
-            # Runs are not cases: an experiment's lift is over run durations and turnarounds.
-            raise ConfigError(f"--log: {name!r} is an MLflow experiment; its lift and verdict are the report's "
-                              "`experiments` entry (loopmeter report --json)")
-        if name not in known:
-            raise NoData(f"--log: no event log named {name!r} in the store"
-                         + (f" (it has: {', '.join(known)})" if known else " (it has none; loopmeter ingest --events FILE)"))
+        _one_loop(store, name, "log")
         settings = config.logs.for_log(name)
         day, source = loop_dates.date_for(name, settings.adoption_date)
-        loop = log_loop(store, name, settings, LogWindow(window_days or config.window_days, as_of),
+        loop = log_loop(store, name, settings, LogWindow(window_days or config.window_days, as_of, since, until),
                         adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot)
     lift = loop.pop("lift")
     return {"design": "log", "log": name, **lift, **loop}
+
+
+def experiment_lift(
+    name: str,
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    adoption_dates: Sequence[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> dict:
+    """The lift of MLflow experiment `name`'s loop (ingested with `ingest --mlflow`): run duration
+    and turnaround before/after adoption (`adoption_dates` as for `log_lift`, else detected from
+    agent-launched runs) and agent-launched vs human runs, over the runs started in [since,
+    until]. Returns `{design: "experiment-loop", experiment, designs: [...], verdict}` plus the
+    report's `experiments[]` keys for it (the same entry, so the same verdict)."""
+    from .lift.loop_adoption import parse_loop_dates
+    from .metrics.experiments import experiment_entry
+    from .metrics.scope import check_dates
+
+    check_dates(since, until)
+    loop_dates = parse_loop_dates(adoption_dates, meta="EXPERIMENT")
+    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+        _one_loop(store, name, "experiment")
+        log = f"mlflow:{name}"
+        (source,) = store.con.execute("select path from event_logs where name = ?", [log]).fetchone()
+        entry = experiment_entry(store, log, source, seed=seed, n_boot=n_boot,
+                                 adoption_date=loop_dates.date_for(name)[0], since=since, until=until)
+    lift = entry.pop("lift")
+    return {"design": "experiment-loop", "experiment": name, **lift, **entry}
 
 
 def analyze(
