@@ -238,26 +238,23 @@ def ingest_pagerduty(
     *,
     url: str | None = None,
     token_env: str | None = None,
+    since: datetime | None = None,
     store_path: str | Path | None = DEFAULT_STORE,
     log_name: str = "pagerduty:api",
     config: Config | None = None,
     transport=None,
 ) -> "LogSummary":
-    """Read every PagerDuty incident through its REST API (`url`, default api.pagerduty.com; the
-    token from `token_env`, default PAGERDUTY_TOKEN, never stored or shown) as `incident` items,
-    replacing the last API ingest."""
-    from .sources.http import ApiClient, token_from_env
-    from .sources.incidents import PAGERDUTY_API, PagerDutyApi, _pagerduty_provider
+    """Read PagerDuty incidents through its REST API (`url`, default api.pagerduty.com; the token
+    from `token_env`, default PAGERDUTY_TOKEN, never stored or shown) as `incident` items of
+    `log_name`: every incident the first time, then only those created since the last complete
+    walk or still unresolved then (or created since `since`), one transaction per page,
+    resumable (sources/pagerduty.py)."""
+    from .sources.pagerduty import PAGERDUTY_API, PagerDutyIncidents, open_client
 
-    provider = _pagerduty_provider()
-    env = token_env or provider.token_env
-    token = token_from_env(env)
-    if not token:
-        raise ConfigError(f"PagerDuty's API needs a token: set {env} (or name another variable with --token-env)")
-    base = url or PAGERDUTY_API
+    open_client(url, token_env, transport=transport).close()  # the token is checked before the store is opened
     config = config or load_config()
-    client = ApiClient(base, provider=provider, token=token, transport=transport)
-    source = PagerDutyApi(client, base=base, name=log_name, links=config.incident_services)
+    source = PagerDutyIncidents(lambda: open_client(url, token_env, transport=transport), base=url or PAGERDUTY_API,
+                                name=log_name, links=config.incident_services, since=since)
     return run_source(source, store_path=store_path, config=config)
 
 

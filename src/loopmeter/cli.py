@@ -368,7 +368,7 @@ def ingest(
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", help="An MLflow experiment name (repeatable; default: all).", rich_help_panel="MLflow")] = None,
     objective: Annotated[Optional[str], typer.Option("--objective", help="METRIC:max or METRIC:min: the metric whose improvements the report times.", rich_help_panel="MLflow")] = None,
     pagerduty_csv: Annotated[Optional[Path], typer.Option("--pagerduty-csv", help="A PagerDuty incidents CSV export (linked to repositories by \\[\\[incidents.service]] in loopmeter.toml).", rich_help_panel="Incidents")] = None,
-    pagerduty: Annotated[Optional[str], typer.Option("--pagerduty", help="PagerDuty's REST API base URL (https://api.pagerduty.com); token from PAGERDUTY_TOKEN or --token-env.", rich_help_panel="Incidents")] = None,
+    pagerduty: Annotated[Optional[str], typer.Option("--pagerduty", help="PagerDuty's REST API base URL (https://api.pagerduty.com): its incidents, incrementally; token from PAGERDUTY_TOKEN or --token-env.", rich_help_panel="Incidents")] = None,
     opsgenie_csv: Annotated[Optional[Path], typer.Option("--opsgenie-csv", help="An Opsgenie incidents CSV export.", rich_help_panel="Incidents")] = None,
     opsgenie: Annotated[Optional[str], typer.Option("--opsgenie", help="Opsgenie's REST API base URL (https://api.opsgenie.com, or api.eu.opsgenie.com): its alerts, incrementally; API key from OPSGENIE_TOKEN or --token-env.", rich_help_panel="Incidents")] = None,
     opsgenie_query: Annotated[str, typer.Option("--opsgenie-query", help="Only alerts matching this Opsgenie search query (e.g. 'priority: (P1 OR P2)').", rich_help_panel="Incidents")] = "",
@@ -413,7 +413,8 @@ def ingest(
         if pagerduty is not None:
             from .cli_events import print_summary
 
-            print_summary(api.ingest_pagerduty(url=pagerduty, token_env=token_env, store_path=store))
+            print_summary(api.ingest_pagerduty(url=pagerduty, token_env=token_env, since=_since(since),
+                                                store_path=store))
         if opsgenie is not None:
             from .cli_events import print_summary
 
