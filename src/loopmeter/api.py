@@ -431,7 +431,7 @@ def _scope(store: Store, config: Config, *, team: str | None, agent: str | None,
         by_actor, _unmatched = resolve(store.con, config.teams, config.path) if config.teams else ({}, [])
         actors = team_scope(team, by_actor, [t.name for t in config.teams])
     if agent is not None:
-        known = _agents(store)
+        known = sorted({*_agents(store), *config.logs.agents()})  # an event log's agents are named in loopmeter.toml
         if agent not in known:
             raise ConfigError(f"--agent: no change in the store is attributed to {agent!r} "
                               f"(agents: {', '.join(known) if known else 'none'})")
@@ -453,7 +453,7 @@ def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Con
     config = config or load_config()
     with _damaged_store(store_path), Store.open_read(store_path) as store:
         repos = [r for (r,) in store.con.execute("select repo from repos order by repo").fetchall()]
-        agents = _agents(store)
+        agents = sorted({*_agents(store), *config.logs.agents()})
     teams = [t.name for t in config.teams] + ([UNASSIGNED] if config.teams else [])
     return {"repos": repos, "teams": teams, "agents": agents}
 
@@ -525,7 +525,7 @@ def report_from_store(
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
                            durability_horizons=config.durability_days, step=progress, engine=con)
-        _log_loops(store, doc, config, window, seed, loop_dates)
+        _log_loops(store, doc, config, window, seed, loop_dates, repos)
         _add_web_urls(doc, repo_urls or {})
         if html_path is not None or changes is not None:
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
@@ -607,31 +607,53 @@ def _split_adoption(store: Store, adoption, repos: Sequence[str] | None, by: str
                           sliced=repos if by == "repo" else None)
 
 
-def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_dates=None) -> None:
+def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_dates=None,
+               repos: Sequence[str] | None = None) -> None:
     """Each event log's work-loop keys (metrics/log_loops.py) and each experiment's entry, split at
     `loop_dates` (lift/loop_adoption.py) and cut to the report's `--from/--to`; judged as of the
-    report's as-of only when it was given: a log's own weeks otherwise end at its newest event."""
+    report's as-of only when it was given: a log's own weeks otherwise end at its newest event.
+    A `--repo/--team/--agent` slice cuts each loop where its data can say (metrics/loop_slice.py);
+    a loop it cannot cut is taken out of its list and named in `left_out` with the reason."""
     from .lift.loop_adoption import LoopAdoption
     from .metrics.experiments import experiments
-    from .metrics.log_loops import with_loops
+    from .metrics.log_loops import is_loop, with_loops
+    from .metrics.loop_slice import INCIDENT_FORMATS, LoopSlice
 
     loop_dates = loop_dates or LoopAdoption()
     scope = window.scope
     since, until = (scope.since, scope.until) if scope is not None else (None, None)
+    cut = LoopSlice(repos=tuple(repos or ()), team=scope.team if scope is not None else None,
+                    agent=scope.agent if scope is not None else None)
+    left_out: list[dict] = []
     logs = doc.get("event_logs") or []
     # MLflow experiments are logs in the store but loops of their own kind in the report.
     doc["event_logs"] = [g for g in logs if g.get("format") != "mlflow"]
+    if cut.repos:
+        left_out += [{"section": "event_logs", "name": g["name"], "why": cut.log_left_out(str(g.get("format")))}
+                     for g in doc["event_logs"] if is_loop(g)]
+        doc["event_logs"] = [g for g in doc["event_logs"] if not is_loop(g)]
     with_loops(store, doc["event_logs"], config.logs.for_log, days=window.days,
                as_of=window.as_of if window.rule == "given" else None, adoption=loop_dates.date_for,
-               since=since, until=until, seed=seed)
-    if len(doc["event_logs"]) < len(logs):
-        names = [g["name"].removeprefix("mlflow:") for g in logs if g.get("format") == "mlflow"]
-        given = {n: d for n in names if (d := loop_dates.date_for(n)[0]) is not None}
-        doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until)
-    if any(g.get("format") in ("pagerduty-csv", "opsgenie-csv", "pagerduty-api", "opsgenie-api") for g in logs):
+               since=since, until=until, seed=seed, team=cut.team, agent=cut.agent)
+    left_out += [{"section": "event_logs", "name": g["name"], "why": g["left_out"]} for g in doc["event_logs"]
+                 if "left_out" in g]
+    doc["event_logs"] = [g for g in doc["event_logs"] if "left_out" not in g]
+    names = [g["name"].removeprefix("mlflow:") for g in logs if g.get("format") == "mlflow"]
+    if names:
+        if (why := cut.experiment_left_out()) is not None:
+            left_out += [{"section": "experiments", "name": n, "why": why} for n in names]
+        else:
+            given = {n: d for n in names if (d := loop_dates.date_for(n)[0]) is not None}
+            doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until)
+    if any(g.get("format") in INCIDENT_FORMATS for g in logs):
         from .metrics.incidents import incidents
 
-        doc["incidents"] = incidents(store)
+        if (why := cut.incidents_left_out()) is not None:
+            left_out.append({"section": "incidents", "name": "incidents", "why": why})
+        else:
+            doc["incidents"] = incidents(store, repos=cut.repos, team=cut.team, since=since, until=until)
+    if left_out:
+        doc["left_out"] = left_out
 
 
 def _loop_kinds(store: Store) -> dict[str, str]:
