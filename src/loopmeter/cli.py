@@ -635,11 +635,12 @@ def command():
 
 def main() -> None:
     # Arrow's default allocator keeps freed batches for reuse, which shows up as hundreds of MB of
-    # peak memory on a long ingest; the system allocator returns them.
+    # peak memory on a long ingest; the system allocator returns them. Chosen by the environment
+    # (Arrow reads it when its first pool is made), so a command that needs no Arrow (an idle
+    # `ingest` re-run, `--help`) does not load pyarrow to set it.
     import warnings
 
-    import pyarrow as pa
-
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     try:  # Typer vendors click (0.2x); its exceptions are the ones raised
         from typer._click import exceptions as cx
         from typer.exceptions import Abort  # not in typer._click.exceptions: an AttributeError there
@@ -648,7 +649,6 @@ def main() -> None:
         from click import exceptions as cx
         from click.exceptions import Abort
 
-    pa.set_memory_pool(pa.system_memory_pool())
     if "--debug" not in sys.argv[1:]:
         # A library's warning (statsmodels' "invalid value encountered in sqrt") is not for the
         # user's terminal: what it means for a number is that number's caveat; --debug shows them.
