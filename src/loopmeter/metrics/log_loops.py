@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -260,16 +260,28 @@ def ai_share(df: pd.DataFrame, kinds: pd.DataFrame) -> dict:
 
 def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *,
              adoption_date: date | None = None, adoption_source: str | None = None, seed: int = 0,
-             n_boot: int = 2000, lift: bool = True) -> dict:
+             n_boot: int = 2000, lift: bool = True, team: str | None = None, agent: str | None = None) -> dict:
     """The work-loop keys of one `event_logs[]` entry (docs/json-report.md). `adoption_date`
     (said to come from `adoption_source`, "given" by default) else `[[log]] adoption_date`, else
-    detected (lift/loop_adoption.py decides which for a report)."""
+    detected (lift/loop_adoption.py decides which for a report). `team` / `agent`: the report's
+    slice (metrics/loop_slice.py); `{"left_out": why}` when the log cannot be cut by it."""
     from ..lift.loop_verdict import log_verdict
     from .log_lift import log_lift  # the lift needs the frame; kept apart as its own concept
+    from .loop_slice import agent_cases, cut_agent, cut_team
 
     kinds = resource_kinds(store, log, settings)
-    df, as_of = case_frame(store, log, settings, window, kinds)
+    # A --team slice needs each case's team, which the frame reads only when it clusters by team.
+    read_team = team is not None and settings.cluster != "team"
+    df, as_of = case_frame(store, log, replace(settings, cluster="team") if read_team else settings, window, kinds)
+    if read_team:
+        df["cluster"] = df["resource"]  # read to cut by, not to cluster by
     df = in_dates(df, window.since, window.until)
+    if team is not None:
+        df, why = cut_team(df, team, settings.team_attribute)
+        if why is not None:
+            return {"left_out": why}
+    if agent is not None:
+        df = cut_agent(df, agent_cases(store, log, kinds, agent))
     # A bot that closed the case did the work people would have; one that only touched it (a queue
     # or system account on every case) did not, and must not empty the human group of the lift.
     bots = set(kinds.loc[kinds["kind"] == "bot", "actor_id"].astype(str))
@@ -287,6 +299,8 @@ def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *
     if window.since is not None or window.until is not None:
         out["dates"] = {"from": window.since.isoformat() if window.since else None,
                         "to": window.until.isoformat() if window.until else None}
+    if team is not None or agent is not None:
+        out["slice"] = {"team": team, "agent": agent}
     if lift:
         if adoption_date is None and settings.adoption_date is not None:
             adoption_date, adoption_source = settings.adoption_date, "loopmeter.toml"
@@ -308,14 +322,16 @@ def is_loop(entry: dict) -> bool:
 
 def with_loops(store: Store, logs: list[dict], settings_for, *, days: int, as_of: datetime | None = None,
                adoption=None, since: date | None = None, until: date | None = None, seed: int = 0,
-               n_boot: int = 2000) -> list[dict]:
+               n_boot: int = 2000, team: str | None = None, agent: str | None = None) -> list[dict]:
     """The report's `event_logs` entries with each loop's keys added. `adoption(name, configured)`
-    gives a log's (date, source) (lift/loop_adoption.py `LoopAdoption.date_for`)."""
+    gives a log's (date, source) (lift/loop_adoption.py `LoopAdoption.date_for`). With a `team` or
+    `agent` slice, a log that cannot be cut by it gets `left_out` (why) instead."""
     for entry in logs:
         if not is_loop(entry):
             continue
         settings = settings_for(entry["name"])
         day, source = adoption(entry["name"], settings.adoption_date) if adoption else (None, None)
         entry.update(log_loop(store, entry["name"], settings, LogWindow(days, as_of, since, until),
-                              adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot))
+                              adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot,
+                              team=team, agent=agent))
     return logs
