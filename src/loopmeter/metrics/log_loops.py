@@ -85,21 +85,27 @@ def _json_path(key: str) -> str:
 
 
 def _log_rows(con, log: str) -> str:
-    """FROM ... WHERE of the events (`e`) of `log`. In a store, the log's case numbers are one run
-    (store/event_logs.py `_replace`), so zone maps skip the rest of the table before the exact test."""
+    """FROM ... WHERE of the events (`e`) of `log`. In a store a log's cases are numbered in one
+    run per ingest (store/event_logs.py `_replace`), so its events are those numbered between its
+    least and greatest case number (zone maps skip the rest of the table); only when another log's
+    cases fall in that range (an incremental log read again after others) is each number checked."""
     if stored_order(con):
-        lo, hi = con.execute("select min(case_no), max(case_no) from event_log_items where log = ?", [log]).fetchone()
-        return (f"events e where e.case_no between {int(lo or 0)} and {int(hi if hi is not None else -1)} "
-                "and e.case_no in (select case_no from event_log_items where log = $log)")
+        lo, hi, others = con.execute(
+            """select min(case_no), max(case_no),
+                      (select count(*) from event_log_items o where o.case_no between min(li.case_no)
+                       and max(li.case_no) and o.log <> $log)
+               from event_log_items li where li.log = $log""", {"log": log}).fetchone()
+        rows = f"events e where e.case_no between {int(lo or 0)} and {int(hi if hi is not None else -1)}"
+        return rows + (" and e.case_no in (select case_no from event_log_items where log = $log)" if others else "")
     return "events e join event_log_items li on li.item_id = e.item_id where li.log = $log"
 
 
 def resource_kinds(store: Store, log: str, settings: LogSettings) -> pd.DataFrame:
     """actor_id, name, kind, agent of every resource that performed an event of `log`."""
-    df = store.con.execute(
-        f"""select d.actor_id, a.name, a.kind, a.agent
+    sql = f"""select d.actor_id, a.name, a.kind, a.agent
            from (select distinct e.actor_id from {_log_rows(store.con, log)} and e.actor_id is not null) d
-           left join actors a on a.actor_id = d.actor_id order by d.actor_id""", {"log": log}).df()
+           left join actors a on a.actor_id = d.actor_id order by d.actor_id"""
+    df = store.con.execute(sql, {"log": log} if "$log" in sql else {}).df()
     kinds = [settings.kind_of(n, k) for n, k in zip(df["name"], df["kind"])]
     df["kind"] = [k for k, _ in kinds]
     df["agent"] = [g if g is not None else old for (_, g), old in zip(kinds, df["agent"])]
@@ -147,45 +153,58 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
     start = f"min(ts) filter (where {_in_list('act', settings.start)})" if settings.start else "min(ts)"
     ends = settings.end
     if not ends:
-        done, done_at = "max(ts)", "done_ts"
+        done, done_at = "max(ts)", "done_raw"
     elif not settings.start:  # the start is the first event: every end event is at or after it
-        done, done_at = f"min(ts) filter (where {_in_list('act', ends)})", "done_ts"
+        done, done_at = f"min(ts) filter (where {_in_list('act', ends)})", "done_raw"
     else:  # the first end event at or after the start (any end event when the case has no start)
         done = f"list(ts) filter (where {_in_list('act', ends)})"
-        done_at = "list_min(list_filter(done_ts, x -> x >= coalesce(start_ts, x)))"
+        done_at = "list_min(list_filter(done_raw, x -> x >= coalesce(start_ts, x)))"
     rework_after = f"ts > done_ts and ts <= done_ts + to_days({int(window.days)})" if ends else "true"
     closing = _in_list("act", ends) if ends else "true"  # the done event is an end event when there are any
     if settings.waiting:
         wait_gap, rule = _in_list("act", settings.waiting), "activities"
     else:
         wait_gap, rule = "handoff", "handoff"
+    rework = _in_list("act", settings.rework)
+    # The events that can count once a case's done time is known: waiting gaps, rework, agents'
+    # and bots' events, and the candidates for the done event (an end event; with none, one at the
+    # case's last time: its successor is at the same time or there is none). Every other event
+    # only counts towards the first GROUP BY, which the second's join then skips.
+    marked = kinds.loc[kinds["kind"].isin(["agent", "bot"]), "actor_id"].astype(str).tolist()
+    machine = ("ev.actor_id in (" + ", ".join("'" + a.replace("'", "''") + "'" for a in marked) + ")"
+               if len(marked) <= 256 else
+               "ev.actor_id in (select actor_id from log_resource_kinds where kind in ('agent', 'bot'))")
+    candidate = closing if ends else "(next_ts is null or next_ts = ts)"
     team_key = _json_path(settings.team_attribute)
     sql = f"""
-    with ev as ({events}),
+    with ev as not materialized ({events}),
     spans as (
-        select case_no, start_ts, {done_at} as done_ts, last_ts
-        from (select case_no, {start} as start_ts, {done} as done_ts, max(ts) as last_ts from ev group by case_no)
+        select *, {done_at} as done_ts
+        from (select case_no, {start} as start_ts, {done} as done_raw, max(ts) as last_ts,
+                     arg_max(actor_id, seq) as last_actor{", min(event_team) as event_team" if by_team else ""}
+              from ev group by case_no)
     ),
-    cases as (
-        select ev.case_no, any_value(s.start_ts) as start_ts, any_value(s.done_ts) as done_ts,
-               coalesce(sum(epoch(next_ts - ts)) filter (
-                   where ({wait_gap}) and next_ts is not null and next_ts <= done_ts), 0) / 3600.0 as waiting_hours,
-               coalesce(bool_or({_in_list('act', settings.rework)} and {rework_after}), false) as reworked,
-               coalesce(bool_or(k.kind = 'agent' and ts <= done_ts), false) as ai,
-               coalesce(bool_or(k.kind = 'bot' and ts <= done_ts), false) as bot,
-               any_value(s.last_ts) as last_ts,
-               coalesce(arg_min(ev.actor_id, seq) filter (where ts = done_ts and {closing}),
-                        arg_max(ev.actor_id, seq)) as resource
-               {", min(event_team) as event_team" if by_team else ""}
+    after as (
+        select ev.case_no,
+               sum(epoch(next_ts - ts)) filter (
+                   where ({wait_gap}) and next_ts is not null and next_ts <= done_ts) / 3600.0 as waiting_hours,
+               bool_or({rework} and {rework_after}) as reworked,
+               bool_or(k.kind = 'agent' and ts <= done_ts) as ai,
+               bool_or(k.kind = 'bot' and ts <= done_ts) as bot,
+               arg_min(ev.actor_id, seq) filter (where ts = done_ts and {closing}) as closer
         from ev join spans s on s.case_no = ev.case_no
         left join log_resource_kinds k on k.actor_id = ev.actor_id
+        where ({wait_gap}) or {rework} or {machine if marked else "false"} or {candidate}
         group by ev.case_no
     )
-    select li.item_id, c.start_ts, c.done_ts, epoch(c.done_ts - c.start_ts) / 3600.0 as cycle_hours,
-           c.waiting_hours, c.reworked, c.ai, c.bot, c.last_ts, c.resource,
-           {"coalesce(json_extract_string(i.attrs, $team_key), c.event_team)" if by_team else "null::varchar"} as team,
-           date_trunc('week', c.done_ts) as week
-    from cases c join event_log_items li on li.{case_col} = c.case_no and li.log = $log
+    select li.item_id, s.start_ts, s.done_ts, epoch(s.done_ts - s.start_ts) / 3600.0 as cycle_hours,
+           coalesce(a.waiting_hours, 0) as waiting_hours, coalesce(a.reworked, false) as reworked,
+           coalesce(a.ai, false) as ai, coalesce(a.bot, false) as bot, s.last_ts,
+           coalesce(a.closer, s.last_actor) as resource,
+           {"coalesce(json_extract_string(i.attrs, $team_key), s.event_team)" if by_team else "null::varchar"} as team,
+           date_trunc('week', s.done_ts) as week
+    from spans s left join after a on a.case_no = s.case_no
+    join event_log_items li on li.{case_col} = s.case_no and li.log = $log
     {"left join items i on i.item_id = li.item_id" if by_team else ""}
     order by li.item_id
     """
