@@ -151,18 +151,42 @@ def test_a_small_team_falls_back_to_week_clusters_and_says_so(world):
     assert v["status"] == "improved"  # agent runs were planted at half the time
     assert v["headline"]["cluster_unit"] == "weeks" and v["headline"]["n_clusters"] >= 10
     assert v["sentence"].endswith("Clustered by week: only 3 users launched the runs.")
-    # The same regression clustered by week, recomputed: statsmodels OLS with CR1 errors by week.
+    # The same regression clustered by week, recomputed: statsmodels' CR1 (kept as se_cr1), and the
+    # CR2 sandwich with Bell-McCaffrey degrees of freedom written out here with dense matrices.
     import statsmodels.api as sm
+    from scipy.stats import t as student
 
     rows = [((r.end - r.start).total_seconds() / 60, bool(r.tags), (r.start - timedelta(days=r.start.weekday())).date())
             for r in world["runs"]["small"]]
     y = np.log([m for m, _, _ in rows])
     X = sm.add_constant(np.array([float(a) for _, a, _ in rows]))
     groups = np.unique([str(w) for _, _, w in rows], return_inverse=True)[1]
-    fit = sm.OLS(y, X).fit(cov_type="cluster", use_t=True,  # t with (weeks - 1) df, as stats/regression.py
+    fit = sm.OLS(y, X).fit(cov_type="cluster", use_t=True,
                           cov_kwds={"groups": groups, "use_correction": True, "df_correction": True})
-    lo, hi = np.exp(fit.conf_int(alpha=0.05)[1])
-    assert (v["headline"]["ci_low"], v["headline"]["ci_high"]) == (pytest.approx(lo, rel=1e-3), pytest.approx(hi, rel=1e-3))
+    avh = next(d for d in doc["designs"] if d["design"] == "ai-vs-human")
+    row = next(r for r in avh["results"] if r["metric"] == "run_minutes" and r["estimator"] == "log_duration_ols")
+    assert row["covariance"] == "CR2" and row["se_cr1"] == pytest.approx(fit.bse[1], rel=1e-6)
+    bread = np.linalg.inv(X.T @ X)
+    e = y - X @ bread @ X.T @ y
+    c = np.array([0.0, 1.0])
+    n = len(y)
+    meat, cols = np.zeros((2, 2)), []
+    for g in np.unique(groups):
+        i = groups == g
+        w, vec = np.linalg.eigh(np.eye(i.sum()) - X[i] @ bread @ X[i].T)
+        A = vec @ np.diag(1 / np.sqrt(w)) @ vec.T
+        u = X[i].T @ A @ e[i]
+        meat += np.outer(u, u)
+        # Bell-McCaffrey: column g of G is (I - H)[:, g]' A_g X_g (X'X)^-1 c.
+        cols.append((np.eye(n) - X @ bread @ X.T)[:, i] @ A @ X[i] @ bread @ c)
+    se = float(np.sqrt(c @ bread @ meat @ bread @ c))
+    lam = np.linalg.eigvalsh(np.array(cols) @ np.array(cols).T)
+    df = lam.sum() ** 2 / (lam ** 2).sum()
+    assert (row["se"], row["df"]) == (pytest.approx(se, rel=1e-6), pytest.approx(df, rel=1e-6))
+    beta = float(np.log(row["ratio"]))
+    q = student.ppf(0.975, df)
+    assert (v["headline"]["ci_low"], v["headline"]["ci_high"]) == (pytest.approx(np.exp(beta - q * se), rel=1e-6),
+                                                                   pytest.approx(np.exp(beta + q * se), rel=1e-6))
     # Nine weeks of runs are too few weeks too: the users stay the clusters, and the verdict says so.
     short = api.experiment_lift("short", store_path=world["store"], adoption_dates=["short=2024-01-29"], n_boot=50)
     assert all(d["cluster"] == "user" and "cluster_fallback" not in d for d in short["designs"])

@@ -656,32 +656,21 @@ def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_
         doc["left_out"] = left_out
 
 
-def _loop_kinds(store: Store) -> dict[str, str]:
-    """Every loop's name (as --log and --experiment take it) -> "log" or "experiment"."""
-    out = {}
-    for name, fmt in store.con.execute("select name, format from event_logs order by name").fetchall():
-        if fmt == "mlflow":
-            out[name.removeprefix("mlflow:")] = "experiment"
-        elif not str(fmt).startswith("jira"):
-            out[name] = "log"
-    return out
-
-
 def _one_loop(store: Store, name: str, kind: str) -> None:
     """Refuse, in one line, a `--log` that is an experiment, an `--experiment` that is a log, and a
     name that is neither (naming what there is)."""
-    kinds = _loop_kinds(store)
-    other = {"log": "experiment", "experiment": "log"}[kind]
-    if kinds.get(name) == other:
-        what = "an MLflow experiment" if other == "experiment" else "an event log"
-        raise ConfigError(f"--{kind}: {name!r} is {what}, not {'an event log' if kind == 'log' else 'an MLflow experiment'}; "
-                          f"loopmeter lift --{other} {name}")
-    if kinds.get(name) != kind:
-        mine = [n for n, k in kinds.items() if k == kind]
-        noun = "event log" if kind == "log" else "MLflow experiment"
-        how = "loopmeter ingest --events FILE" if kind == "log" else "loopmeter ingest --mlflow TRACKING_URI"
-        raise NoData(f"--{kind}: no {noun} named {name!r} in the store"
-                     + (f" (it has: {', '.join(mine)})" if mine else f" (it has none; {how})"))
+    rows = store.con.execute("select name, format from event_logs order by name").fetchall()
+    names = {"log": [n for n, f in rows if f != "mlflow"],
+             "experiment": [n.removeprefix("mlflow:") for n, f in rows if f == "mlflow"]}
+    if name in names[kind]:
+        return
+    other = "experiment" if kind == "log" else "log"
+    noun = {"log": "an event log", "experiment": "an MLflow experiment"}
+    if name in names[other]:
+        raise ConfigError(f"--{kind}: {name!r} is {noun[other]}, not {noun[kind]}; loopmeter lift --{other} {name}")
+    how = "loopmeter ingest --events FILE" if kind == "log" else "loopmeter ingest --mlflow TRACKING_URI"
+    raise NoData(f"--{kind}: no {noun[kind].split(' ', 1)[1]} named {name!r} in the store"
+                 + (f" (it has: {', '.join(names[kind])})" if names[kind] else f" (it has none; {how})"))
 
 
 def log_lift(

@@ -149,6 +149,9 @@ def _lift(df: pd.DataFrame, adoption_date: date | None, *, seed: int, n_boot: in
         # A turnaround belongs to the week of the run that ended (as in `weekly`).
         df = df.assign(cluster=df["week"].dt.strftime("%G-W%V"))
         df["next_cluster"] = df["cluster"]
+    # About 20 week clusters: the CR2 sandwich with Bell-McCaffrey degrees of freedom, as CR1 runs
+    # narrow with few clusters (stats/cr2.py; bench/experiment_week_clusters.py measured both).
+    cov = "CR2" if unit == "week" else "CR1"
     runs = df[df[RUN] > 0]
     turns = df[df[TURNAROUND] > 0].assign(cluster=lambda d: d["next_cluster"])
     source = "given" if adoption_date else None
@@ -171,13 +174,13 @@ def _lift(df: pd.DataFrame, adoption_date: date | None, *, seed: int, n_boot: in
         for metric, d, col in ((RUN, runs, "start"), (TURNAROUND, turns, "end")):
             ba["results"] += [{**r, **span} for r in durations(
                 "before-after", "after/before", d[d[col] >= when], d[d[col] < when], labels,
-                seed=seed, n_boot=n_boot, metric=metric, column=metric)]
+                seed=seed, n_boot=n_boot, metric=metric, column=metric, covariance=cov)]
     avh = {"design": "ai-vs-human", "cluster": unit, "results": [], "checks": []}
     labels = ("the agent group", "the human group")
     avh["results"] += durations("ai-vs-human", "agent/human", runs[runs["agent"]], runs[~runs["agent"]], labels,
-                                seed=seed, n_boot=n_boot, metric=RUN, column=RUN)
+                                seed=seed, n_boot=n_boot, metric=RUN, column=RUN, covariance=cov)
     avh["results"] += durations("ai-vs-human", "agent/human", turns[turns["next_agent"]], turns[~turns["next_agent"]],
-                                labels, seed=seed, n_boot=n_boot, metric=TURNAROUND, column=TURNAROUND)
+                                labels, seed=seed, n_boot=n_boot, metric=TURNAROUND, column=TURNAROUND, covariance=cov)
     if fallback is not None:
         ba["cluster_fallback"] = avh["cluster_fallback"] = fallback
     return {"designs": [ba, avh]}
