@@ -88,6 +88,19 @@ def test_times_in_the_common_form_and_its_neighbours_read_alike_on_both_paths(tm
                                             "2024-01-06T03:00:00", "2024-01-06T04:30:00"]
 
 
+def test_a_file_whose_times_are_all_in_the_common_form_reads_alike_on_both_paths(tmp_path: Path, monkeypatch):
+    # No time outside the common form: the second read casts each without the pattern (csv_events
+    # `stored_ts`), and must still store the instants the Python reader does.
+    text = ("case,activity,timestamp,actor,x,y\nA,open,2024-01-06T00:00:00,ann,,\nA,work,2024-01-06 01:00:07Z,bob,,\n"
+            "A,close,2024-01-06T23:59:59Z,ann,,\nB,open,2024-02-29 12:00:00,ann,,\n")
+    fast, s1, tried = _ingest(tmp_path, text, True, monkeypatch)
+    assert tried and tried[0] is not None
+    slow, s2, _ = _ingest(tmp_path, text, False, monkeypatch)
+    assert fast == slow and s1.events == s2.events == 4
+    assert [r[1].isoformat() for r in fast["events"]] == ["2024-01-06T00:00:00", "2024-01-06T01:00:07",
+                                                         "2024-01-06T23:59:59", "2024-02-29T12:00:00"]
+
+
 @pytest.mark.parametrize("cell", ["open\t", "\topen", "open\r"])
 def test_a_value_with_other_whitespace_at_an_end_goes_to_the_reader(tmp_path: Path, monkeypatch, cell: str):
     extra = f'D,"{cell}",2024-01-06T00:00:00Z,ann,,\n'

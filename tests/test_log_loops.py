@@ -351,3 +351,32 @@ def test_logs_sharing_a_store_keep_their_own_case_numbers_and_loops(tmp_path: Pa
         assert log_loop(st, "desk", settings, LogWindow(7), lift=False) == want
         ops = log_loop(st, "ops", LogSettings(name="ops", end=("close",)), LogWindow(7), lift=False)
         assert (ops["cycle_time_hours"]["p50"], ops["cycle_time_hours"]["open"]) == (9.0, 1)
+
+
+def test_a_log_read_incrementally_around_another_keeps_only_its_own_cases(tmp_path: Path):
+    # A log merged into (an incremental read, write_log(merge=True)) after another log was ingested
+    # has case numbers on both sides of the other's: its range holds the other's case, which its
+    # loop must leave out (store/event_logs.py numbering; metrics/log_loops.py `_log_rows`).
+    from datetime import datetime
+
+    from loopmeter.attribution import Matcher
+    from loopmeter.store.event_logs import Rows, write_log
+    from loopmeter.store.git_load import Identities
+
+    def case(log: str, key: str, hours: int) -> Rows:
+        iid, t0 = f"events:{log}:{key}", datetime(2024, 1, 1)
+        return Rows(items=[{"item_id": iid, "source": f"events:{log}", "kind": "case", "title": key,
+                            "created_at": t0, "started_at": t0, "done_at": t0.replace(hour=hours), "state": "closed"}],
+                    events=[(iid, t0, "open", f"{log}-actor", None), (iid, t0.replace(hour=hours), "close", None, None)])
+
+    s = tmp_path / "s.duckdb"
+    with Store.open(s) as st:
+        ids = Identities(st.meta("salt") or "", Matcher.load(None))
+        for log, key, hours, merge in (("a", "1", 2, False), ("b", "1", 7, False), ("a", "2", 4, True)):
+            write_log(st, name=log, path="x", fmt="test", rows=case(log, key, hours), skipped=[], ids=ids, merge=merge)
+        assert st.con.execute("select log, list(case_no order by case_no) from event_log_items group by log "
+                              "order by log").fetchall() == [("a", [1, 3]), ("b", [2])]
+    with Store.open(s, create=False, read_only=True) as st:
+        got = log_loop(st, "a", LogSettings(name="a", end=("close",)), LogWindow(7), lift=False)
+    assert (got["cycle_time_hours"]["n"], got["cycle_time_hours"]["p50"]) == (2, 3.0)  # 2 h and 4 h, not b's 7 h
+    assert got["ai_share"]["resources"] == {"human": 1, "agent": 0, "bot": 0}  # a's one resource, not b's
