@@ -143,8 +143,13 @@ def test_chunks_cut_a_revision_list_at_line_ends():
     assert ingest_reader.chunks(b"", 3) == []
 
 
-@pytest.mark.parametrize("raw, total, want", [("0", 50_000, 0), ("2", 3, 2), ("", 50_000, None), ("", 9_999, 0)])
-def test_reader_count(monkeypatch, raw, total, want):
+@pytest.mark.parametrize("raw, cores, busy, total, want", [
+    ("0", 8, 0, 50_000, 0), ("2", 1, 1, 3, 2),  # the variable decides
+    ("", 2, 0, 50_000, 2), ("", 2, 0, 9_999, 0),  # a long history, both cores free
+    ("", 2, 1, 50_000, 0),  # the durability pass beside takes one of two cores: read in-process
+    ("", 4, 1, 50_000, 3), ("", 16, 1, 50_000, 4),
+])
+def test_reader_count(monkeypatch, raw, cores, busy, total, want):
     monkeypatch.setenv("LOOPMETER_READER_PROCESS", raw)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert ingest_reader.readers(total) == (2 if want is None else want)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert ingest_reader.readers(total, busy=busy) == want

@@ -318,7 +318,8 @@ def ingest_git(
     new = 0
     from . import ingest_reader  # here: multiprocessing is not imported by an idle run
 
-    readers = ingest_reader.readers(total) if ahead.commits is None and total is not None and total > size else 0
+    readers = (ingest_reader.readers(total, busy=beside is not None)
+               if ahead.commits is None and total is not None and total > size else 0)
     if readers:
         # A long history: reader processes (one per core) diff and parse its chunks while this one
         # stores them.
