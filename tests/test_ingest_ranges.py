@@ -153,3 +153,15 @@ def test_reader_count(monkeypatch, raw, cores, busy, total, want):
     monkeypatch.setenv("LOOPMETER_READER_PROCESS", raw)
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     assert ingest_reader.readers(total, busy=busy) == want
+
+
+def test_a_reader_that_dies_fails_the_ingest_in_one_line_and_stores_no_tips(holes, tmp_path, monkeypatch):
+    from loopmeter.errors import GitFailed
+
+    monkeypatch.setenv("LOOPMETER_BATCH", "4")
+    monkeypatch.setattr(ingest_reader.sys, "executable", "/bin/false")  # every reader exits at once
+    with pytest.raises(GitFailed) as e:
+        _ingest(holes.path, tmp_path / "dead.duckdb", monkeypatch, "2")
+    assert "git reader" in str(e.value) and "\n" not in str(e.value)
+    with Store.open(tmp_path / "dead.duckdb") as s:  # not marked complete: the next run reads it all
+        assert s.con.execute("select count(*) from git_tips").fetchone()[0] == 0
