@@ -156,12 +156,22 @@ def run_baseline(repo: str, revs: list[str]) -> Baseline:
     return Baseline(seconds, peak, False, error=last, printed=_count_printed(repo, stdin))
 
 
+_PRINTED: dict[tuple[str, bytes], int] = {}
+
+
 def _count_printed(repo: str, stdin: bytes) -> int:
     """Re-run the dying baseline into a pipe (untimed) and count the commits it printed before dying.
 
-    git's output order is deterministic, so it dies at the same commit. A commit header is the only
-    line that starts with "commit " (message lines are indented, numstat lines start with a digit or -).
+    git's output order is deterministic, so it dies at the same commit (counted once per run of
+    this script: the re-run costs as much as the baseline). A commit header is the only line that
+    starts with "commit " (message lines are indented, numstat lines start with a digit or -).
     """
+    if (repo, stdin) not in _PRINTED:
+        _PRINTED[(repo, stdin)] = _count_printed_once(repo, stdin)
+    return _PRINTED[(repo, stdin)]
+
+
+def _count_printed_once(repo: str, stdin: bytes) -> int:
     with tempfile.TemporaryFile() as inp:
         inp.write(stdin)
         inp.seek(0)
