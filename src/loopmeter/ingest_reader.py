@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from itertools import islice
 
 import pyarrow as pa
 
@@ -178,7 +179,11 @@ def _in_order_actors(got: queue.Queue, n: int, total_chunks: int, fallback: list
             raise a
         else:
             for proc, err in zip(procs, errs):
-                if proc.poll() not in (None, 0):
+                try:
+                    proc.wait(timeout=5)  # its output ended: it is exiting, or has
+                except subprocess.TimeoutExpired:
+                    continue
+                if proc.returncode != 0:
                     err.seek(0)
                     lines = err.read().decode("utf-8", "replace").strip().splitlines()
                     raise GitFailed(f"a git reader for {info.path} stopped: {lines[-1] if lines else f'exit {proc.returncode}'}")
@@ -214,7 +219,9 @@ def _child() -> None:
         stream = gitsrc.iter_listed(info, todo, on_fallback=fallback.append)
         for j, shas in mine:
             count = shas.count(b"\n")
-            batch = [next(stream) for _ in range(count)]
+            batch = list(islice(stream, count))
+            if len(batch) != count:
+                raise GitFailed(f"git diff-tree in {info.path} gave {len(batch)} of the {count} commits listed")
             pickle.dump(("chunk", j, len(batch), commit_tables(repo, batch, ids, matcher)), out,
                         protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
