@@ -82,8 +82,13 @@ def build_mlflow(uri: str, rng: np.random.Generator, weeks: int = 18) -> dict:
             client.log_metric(run.info.run_id, "val_auc", round(best + float(rng.normal(0, 0.004)), 4),
                               timestamp=ms(start))
         client.set_terminated(run.info.run_id, status, end_time=ms(start + timedelta(minutes=minutes)))
+    def gm(xs):
+        return float(np.exp(np.mean(np.log(xs))))
+
+    minutes = {a: [m for _, agent, _, m, _ in planned if agent == a] for a in (True, False)}
     return {"runs": len(planned), "agent_runs": sum(a for _, a, *_ in planned),
-            "people_runs_before": sum(not a and s < T0 + timedelta(weeks=ADOPT_WEEK) for _, a, s, *_ in planned)}
+            "people_runs_before": sum(not a and s < T0 + timedelta(weeks=ADOPT_WEEK) for _, a, s, *_ in planned),
+            "planted_run_ratio_agent_vs_human": round(gm(minutes[True]) / gm(minutes[False]), 3)}
 
 
 def build_xes(path: Path, rng: np.random.Generator, weeks: int = 20) -> dict:
@@ -184,6 +189,17 @@ def main() -> None:
     for e in doc["event_logs"] + doc.get("experiments", []):
         for v in e.get("verdict") or []:
             print(f"  given {adoption}: {e['name']}: {v['status']}: {v['sentence']}")
+    # The same loops one at a time, as `lift` shows them: the experiment, and the log's middle weeks.
+    lift = json.loads(cli(out, "lift", "--store", store, "--experiment", "churn-model", "--adoption-date",
+                          f"churn-model={adoption}", "--json").stdout)
+    for v in lift["verdict"]:
+        print(f"  lift --experiment churn-model: {v['status']}: {v['sentence']}")
+    since, until = (T0 + timedelta(weeks=5)).date().isoformat(), (T0 + timedelta(weeks=15)).date().isoformat()
+    cut = json.loads(cli(out, "lift", "--store", store, "--log", "servicedesk", "--adoption-date",
+                         f"servicedesk={adoption}", "--from", since, "--to", until, "--json").stdout)
+    print(f"  lift --log servicedesk --from {since} --to {until}: {cut['cycle_time_hours']['n']} done cases")
+    for v in cut["verdict"]:
+        print(f"    {v['status']}: {v['sentence']}")
     print(f"built the MLflow store and the XES log in {built:.1f} s; ingest {ingested:.1f} s; "
           f"report (terminal + HTML) {reported:.1f} s; files in {out}")
 

@@ -162,7 +162,8 @@ HOSTILE = '<img src=x onerror="window.__pwned = 1">'
 @needs_chromium
 def test_dashboard_shows_every_loop_with_the_reports_verdict(world, tmp_path: Path):
     """The dashboard in real headless Chromium: a section per log and per experiment whose verdict
-    rows are the report's, a date filter that cuts them, and a hostile log name kept as text."""
+    rows are the report's, a date filter that cuts them, a repository filter that cannot (each loop
+    named as left out), and a hostile log name kept as text."""
     import shutil
     import threading
 
@@ -213,6 +214,15 @@ def test_dashboard_shows_every_loop_with_the_reports_verdict(world, tmp_path: Pa
                     assert ("cut to 2024-02-01 to 2024-03-31" in shown["desk"]["adoption"]) == cut
                     assert shown["desk"]["adoption"].startswith(f"Adoption: {D_LOG} (given)")
                     assert HOSTILE in shown  # the name as text, never as markup
+                # A repository slice cannot cut the loops: each is named as left out, with why.
+                page.goto(url + "/?repo=api")
+                page.wait_for_selector("#loop-left-out p", timeout=120_000)
+                notes = page.evaluate("() => [...document.querySelectorAll('#loop-left-out p')].map(p => p.textContent)")
+                assert "Left out of this view: event log desk: an event log's cases have no repository, so --repo " \
+                       "cannot cut them" in notes
+                assert any(n.startswith("Left out of this view: experiment tuning: ") for n in notes)
+                assert any(HOSTILE in n for n in notes)
+                assert page.evaluate("document.querySelectorAll('#loop-list article').length") == 0
                 assert page.evaluate("typeof window.__pwned") == "undefined"
             finally:
                 browser.close()

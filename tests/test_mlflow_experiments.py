@@ -88,3 +88,24 @@ def test_every_experiment_by_default_and_clear_errors(tracking: str, tmp_path: P
         api.ingest_mlflow(tracking, experiments=["nope"], store_path=s)
     with pytest.raises(ConfigError, match="METRIC:max or METRIC:min"):
         api.ingest_mlflow(tracking, objective="acc:up", store_path=s)
+
+
+def test_lift_experiment_on_a_real_tracking_store(tracking: str, tmp_path: Path):
+    """`lift --experiment` over runs read through MLflow's client: the report's entry, the same verdict."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from loopmeter.cli import app
+
+    s = tmp_path / "s.duckdb"
+    api.ingest_mlflow(tracking, experiments=["churn"], store_path=s)
+    res = CliRunner().invoke(app, ["lift", "--experiment", "churn", "--store", str(s), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    (entry,) = api.report_from_store(store_path=s)["experiments"]
+    assert (doc["experiment"], doc["runs"], doc["run_minutes"]) == ("churn", 5, {"p50": 30.0, "p85": 46.5, "n": 4})
+    assert doc["verdict"] == entry["verdict"]
+    # Every run started on 2024-01-01 (the last at minute 200): none from the 2nd on.
+    res = CliRunner().invoke(app, ["lift", "--experiment", "churn", "--store", str(s), "--from", "2024-01-02", "--json"])
+    assert json.loads(res.output)["runs"] == 0

@@ -57,14 +57,15 @@ def test_every_source_keeps_the_protocol():
     from loopmeter.sources.api_walk import ApiWalks
     from loopmeter.sources.event_files import EventLogFile
     from loopmeter.sources.git_repos import GitRepos
-    from loopmeter.sources.incidents import IncidentCsv, PagerDutyApi
+    from loopmeter.sources.incidents import IncidentCsv
     from loopmeter.sources.jira_export import JiraCsv
     from loopmeter.sources.mlflow_runs import MlflowRuns
     from loopmeter.sources.opsgenie import OpsgenieAlerts
+    from loopmeter.sources.pagerduty import PagerDutyIncidents
 
     made = [GitRepos([], store_path=None, matcher=None, progress=None), ApiWalks("github", [], open_client=None,
             make=None, since=None, progress=None), SessionFiles([]), EventLogFile("x.csv", name="x"),
-            IncidentCsv("x.csv", provider="opsgenie", name="x", links=()), PagerDutyApi(None, base="", name="x", links=()),
+            IncidentCsv("x.csv", provider="opsgenie", name="x", links=()), PagerDutyIncidents(None, base="http://h", name="x"),
             JiraCsv("x.csv", name="x", where="jira"), MlflowRuns("sqlite:///x.db"), OpsgenieAlerts(None, base="http://h")]
     for source in made:
         assert isinstance(source, Source), type(source).__name__

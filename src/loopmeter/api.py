@@ -238,26 +238,23 @@ def ingest_pagerduty(
     *,
     url: str | None = None,
     token_env: str | None = None,
+    since: datetime | None = None,
     store_path: str | Path | None = DEFAULT_STORE,
     log_name: str = "pagerduty:api",
     config: Config | None = None,
     transport=None,
 ) -> "LogSummary":
-    """Read every PagerDuty incident through its REST API (`url`, default api.pagerduty.com; the
-    token from `token_env`, default PAGERDUTY_TOKEN, never stored or shown) as `incident` items,
-    replacing the last API ingest."""
-    from .sources.http import ApiClient, token_from_env
-    from .sources.incidents import PAGERDUTY_API, PagerDutyApi, _pagerduty_provider
+    """Read PagerDuty incidents through its REST API (`url`, default api.pagerduty.com; the token
+    from `token_env`, default PAGERDUTY_TOKEN, never stored or shown) as `incident` items of
+    `log_name`: every incident the first time, then only those created since the last complete
+    walk or still unresolved then (or created since `since`), one transaction per page,
+    resumable (sources/pagerduty.py)."""
+    from .sources.pagerduty import PAGERDUTY_API, PagerDutyIncidents, open_client
 
-    provider = _pagerduty_provider()
-    env = token_env or provider.token_env
-    token = token_from_env(env)
-    if not token:
-        raise ConfigError(f"PagerDuty's API needs a token: set {env} (or name another variable with --token-env)")
-    base = url or PAGERDUTY_API
+    open_client(url, token_env, transport=transport).close()  # the token is checked before the store is opened
     config = config or load_config()
-    client = ApiClient(base, provider=provider, token=token, transport=transport)
-    source = PagerDutyApi(client, base=base, name=log_name, links=config.incident_services)
+    source = PagerDutyIncidents(lambda: open_client(url, token_env, transport=transport), base=url or PAGERDUTY_API,
+                                name=log_name, links=config.incident_services, since=since)
     return run_source(source, store_path=store_path, config=config)
 
 
@@ -434,7 +431,7 @@ def _scope(store: Store, config: Config, *, team: str | None, agent: str | None,
         by_actor, _unmatched = resolve(store.con, config.teams, config.path) if config.teams else ({}, [])
         actors = team_scope(team, by_actor, [t.name for t in config.teams])
     if agent is not None:
-        known = _agents(store)
+        known = sorted({*_agents(store), *config.logs.agents()})  # an event log's agents are named in loopmeter.toml
         if agent not in known:
             raise ConfigError(f"--agent: no change in the store is attributed to {agent!r} "
                               f"(agents: {', '.join(known) if known else 'none'})")
@@ -456,7 +453,7 @@ def report_filters(*, store_path: str | Path | None = DEFAULT_STORE, config: Con
     config = config or load_config()
     with _damaged_store(store_path), Store.open_read(store_path) as store:
         repos = [r for (r,) in store.con.execute("select repo from repos order by repo").fetchall()]
-        agents = _agents(store)
+        agents = sorted({*_agents(store), *config.logs.agents()})
     teams = [t.name for t in config.teams] + ([UNASSIGNED] if config.teams else [])
     return {"repos": repos, "teams": teams, "agents": agents}
 
@@ -528,7 +525,7 @@ def report_from_store(
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
                            durability_horizons=config.durability_days, step=progress, engine=con)
-        _log_loops(store, doc, config, window, seed, loop_dates)
+        _log_loops(store, doc, config, window, seed, loop_dates, repos)
         _add_web_urls(doc, repo_urls or {})
         if html_path is not None or changes is not None:
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
@@ -610,31 +607,70 @@ def _split_adoption(store: Store, adoption, repos: Sequence[str] | None, by: str
                           sliced=repos if by == "repo" else None)
 
 
-def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_dates=None) -> None:
+def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_dates=None,
+               repos: Sequence[str] | None = None) -> None:
     """Each event log's work-loop keys (metrics/log_loops.py) and each experiment's entry, split at
     `loop_dates` (lift/loop_adoption.py) and cut to the report's `--from/--to`; judged as of the
-    report's as-of only when it was given: a log's own weeks otherwise end at its newest event."""
+    report's as-of only when it was given: a log's own weeks otherwise end at its newest event.
+    A `--repo/--team/--agent` slice cuts each loop where its data can say (metrics/loop_slice.py);
+    a loop it cannot cut is taken out of its list and named in `left_out` with the reason."""
     from .lift.loop_adoption import LoopAdoption
     from .metrics.experiments import experiments
-    from .metrics.log_loops import with_loops
+    from .metrics.log_loops import is_loop, with_loops
+    from .metrics.loop_slice import INCIDENT_FORMATS, LoopSlice
 
     loop_dates = loop_dates or LoopAdoption()
     scope = window.scope
     since, until = (scope.since, scope.until) if scope is not None else (None, None)
+    cut = LoopSlice(repos=tuple(repos or ()), team=scope.team if scope is not None else None,
+                    agent=scope.agent if scope is not None else None)
+    left_out: list[dict] = []
     logs = doc.get("event_logs") or []
     # MLflow experiments are logs in the store but loops of their own kind in the report.
     doc["event_logs"] = [g for g in logs if g.get("format") != "mlflow"]
+    if cut.repos:
+        left_out += [{"section": "event_logs", "name": g["name"], "why": cut.log_left_out(str(g.get("format")))}
+                     for g in doc["event_logs"] if is_loop(g)]
+        doc["event_logs"] = [g for g in doc["event_logs"] if not is_loop(g)]
     with_loops(store, doc["event_logs"], config.logs.for_log, days=window.days,
                as_of=window.as_of if window.rule == "given" else None, adoption=loop_dates.date_for,
-               since=since, until=until, seed=seed)
-    if len(doc["event_logs"]) < len(logs):
-        names = [g["name"].removeprefix("mlflow:") for g in logs if g.get("format") == "mlflow"]
-        given = {n: d for n in names if (d := loop_dates.date_for(n)[0]) is not None}
-        doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until)
-    if any(g.get("format") in ("pagerduty-csv", "opsgenie-csv", "pagerduty-api", "opsgenie-api") for g in logs):
+               since=since, until=until, seed=seed, team=cut.team, agent=cut.agent)
+    left_out += [{"section": "event_logs", "name": g["name"], "why": g["left_out"]} for g in doc["event_logs"]
+                 if "left_out" in g]
+    doc["event_logs"] = [g for g in doc["event_logs"] if "left_out" not in g]
+    names = [g["name"].removeprefix("mlflow:") for g in logs if g.get("format") == "mlflow"]
+    if names:
+        if (why := cut.experiment_left_out()) is not None:
+            left_out += [{"section": "experiments", "name": n, "why": why} for n in names]
+        else:
+            given = {n: d for n in names if (d := loop_dates.date_for(n)[0]) is not None}
+            doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until)
+    if any(g.get("format") in INCIDENT_FORMATS for g in logs):
         from .metrics.incidents import incidents
 
-        doc["incidents"] = incidents(store)
+        if (why := cut.incidents_left_out()) is not None:
+            left_out.append({"section": "incidents", "name": "incidents", "why": why})
+        else:
+            doc["incidents"] = incidents(store, repos=cut.repos, team=cut.team, since=since, until=until)
+    if left_out:
+        doc["left_out"] = left_out
+
+
+def _one_loop(store: Store, name: str, kind: str) -> None:
+    """Refuse, in one line, a `--log` that is an experiment, an `--experiment` that is a log, and a
+    name that is neither (naming what there is)."""
+    rows = store.con.execute("select name, format from event_logs order by name").fetchall()
+    names = {"log": [n for n, f in rows if f != "mlflow"],
+             "experiment": [n.removeprefix("mlflow:") for n, f in rows if f == "mlflow"]}
+    if name in names[kind]:
+        return
+    other = "experiment" if kind == "log" else "log"
+    noun = {"log": "an event log", "experiment": "an MLflow experiment"}
+    if name in names[other]:
+        raise ConfigError(f"--{kind}: {name!r} is {noun[other]}, not {noun[kind]}; loopmeter lift --{other} {name}")
+    how = "loopmeter ingest --events FILE" if kind == "log" else "loopmeter ingest --mlflow TRACKING_URI"
+    raise NoData(f"--{kind}: no {noun[kind].split(' ', 1)[1]} named {name!r} in the store"
+                 + (f" (it has: {', '.join(names[kind])})" if names[kind] else f" (it has none; {how})"))
 
 
 def log_lift(
@@ -644,36 +680,64 @@ def log_lift(
     adoption_dates: Sequence[str] | None = None,
     as_of: datetime | None = None,
     window_days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
     seed: int = 0,
     n_boot: int = 2000,
     config: Config | None = None,
 ) -> dict:
     """The lift of event log `name`'s loop: before/after adoption (`adoption_dates`: "YYYY-MM-DD"
     or "NAME=YYYY-MM-DD"; else loopmeter.toml `[[log]] adoption_date`; else detected from agent
-    resources) and AI-handled vs human cases. Returns `{design: "log", log, designs: [...]}` plus
-    the loop's weekly series, cycle time, waiting and AI share."""
+    resources) and AI-handled vs human cases, over the cases done in [since, until] (open ones
+    started by `until`), as `report --from/--to` cuts them. Returns `{design: "log", log, designs:
+    [...]}` plus the loop's weekly series, cycle time, waiting and AI share."""
     from .lift.loop_adoption import parse_loop_dates
     from .metrics.log_loops import LogWindow, log_loop
+    from .metrics.scope import check_dates
 
     _check_window(window_days)
+    check_dates(since, until)
     config = config or load_config()
     loop_dates = parse_loop_dates(adoption_dates, meta="LOG")
     with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
-        formats = dict(store.con.execute("select name, format from event_logs order by name").fetchall())
-        known = list(formats)
-        if formats.get(name) == "mlflow" or formats.get(f"mlflow:{name}") == "mlflow":
-            # Runs are not cases: an experiment's lift is over run durations and turnarounds.
-            raise ConfigError(f"--log: {name!r} is an MLflow experiment; its lift and verdict are the report's "
-                              "`experiments` entry (loopmeter report --json)")
-        if name not in known:
-            raise NoData(f"--log: no event log named {name!r} in the store"
-                         + (f" (it has: {', '.join(known)})" if known else " (it has none; loopmeter ingest --events FILE)"))
+        _one_loop(store, name, "log")
         settings = config.logs.for_log(name)
         day, source = loop_dates.date_for(name, settings.adoption_date)
-        loop = log_loop(store, name, settings, LogWindow(window_days or config.window_days, as_of),
+        loop = log_loop(store, name, settings, LogWindow(window_days or config.window_days, as_of, since, until),
                         adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot)
     lift = loop.pop("lift")
     return {"design": "log", "log": name, **lift, **loop}
+
+
+def experiment_lift(
+    name: str,
+    *,
+    store_path: str | Path | None = DEFAULT_STORE,
+    adoption_dates: Sequence[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> dict:
+    """The lift of MLflow experiment `name`'s loop (ingested with `ingest --mlflow`): run duration
+    and turnaround before/after adoption (`adoption_dates` as for `log_lift`, else detected from
+    agent-launched runs) and agent-launched vs human runs, over the runs started in [since,
+    until]. Returns `{design: "experiment-loop", experiment, designs: [...], verdict}` plus the
+    report's `experiments[]` keys for it (the same entry, so the same verdict)."""
+    from .lift.loop_adoption import parse_loop_dates
+    from .metrics.experiments import experiment_entry
+    from .metrics.scope import check_dates
+
+    check_dates(since, until)
+    loop_dates = parse_loop_dates(adoption_dates, meta="EXPERIMENT")
+    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+        _one_loop(store, name, "experiment")
+        log = f"mlflow:{name}"
+        (source,) = store.con.execute("select path from event_logs where name = ?", [log]).fetchone()
+        entry = experiment_entry(store, log, source, seed=seed, n_boot=n_boot,
+                                 adoption_date=loop_dates.date_for(name)[0], since=since, until=until)
+    lift = entry.pop("lift")
+    return {"design": "experiment-loop", "experiment": name, **lift, **entry}
 
 
 def analyze(

@@ -22,6 +22,7 @@ from .cli import (
     StoreOpt,
     WindowOpt,
     _as_of,
+    _date,
     _run,
     app,
 )
@@ -53,6 +54,16 @@ def lift(
     log: Annotated[Optional[str], typer.Option(
         "--log", help="An ingested event log (--log-name): its cases before/after adoption (--adoption-date "
                       "LOG=YYYY-MM-DD, else \\[\\[log]] adoption_date, else detected) and AI-handled vs human.")] = None,
+    experiment: Annotated[Optional[str], typer.Option(
+        "--experiment", help="An ingested MLflow experiment (ingest --mlflow): run duration and turnaround "
+                             "before/after adoption (--adoption-date NAME=YYYY-MM-DD, else detected) and "
+                             "agent-launched vs human runs.")] = None,
+    since: Annotated[Optional[str], typer.Option(
+        "--from", metavar="YYYY-MM-DD", help="--log: only cases done on or after this day (UTC); --experiment: "
+                                             "only runs started on or after it.")] = None,
+    until: Annotated[Optional[str], typer.Option(
+        "--to", metavar="YYYY-MM-DD", help="--log: only cases done on or before this day (UTC); --experiment: "
+                                           "only runs started on or before it.")] = None,
     fixed_effect: Annotated[Optional[list[str]], typer.Option(
         "--fixed-effect", help="CSV column of a categorical fixed effect (repo, team, task type; repeatable).")] = None,
     randomization: Annotated[Optional[str], typer.Option(
@@ -108,20 +119,27 @@ def lift(
     A published panel: loopmeter lift --panel panel.csv --unit repo --period month --outcome commits
     --first-treated adopted --period-unit month --log-outcome
 
-    An event log: loopmeter lift --log servicedesk --adoption-date servicedesk=2025-03-01
+    An event log: loopmeter lift --log servicedesk --adoption-date servicedesk=2025-03-01 --from 2025-01-01
+    An MLflow experiment: loopmeter lift --experiment churn --adoption-date churn=2025-03-01
     A pilot: loopmeter lift --csv tasks.csv --duration minutes --duration-unit minutes --treatment arm --cluster dev
     --randomization cluster
     """
 
     def go():
+        if log is not None and experiment is not None:
+            raise ConfigError("--log and --experiment: give one loop at a time")
+        if (since or until) and log is None and experiment is None:
+            raise ConfigError(f"{'--from' if since else '--to'} cuts the cases of a --log or the runs of an "
+                              "--experiment; for changes use loopmeter report --from/--to")
         if from_parquet is not None or engine != "duckdb":
-            for name, value in (("--panel", panel), ("--log", log), ("--csv", csv)):
+            for name, value in (("--panel", panel), ("--log", log), ("--experiment", experiment), ("--csv", csv)):
                 if value is not None:
                     raise ConfigError(f"--engine/--from-parquet run the designs over changes; {name} does not read them")
         # The failure rule judges the store's deployments; a table or a log has none to judge.
         for name, value in (("--failure-window", failure_window), ("--incident-rule", incident_rule)):
-            if value is not None and (panel is not None or csv is not None or log is not None):
-                raise ConfigError(f"{name} judges the store's deployments; it does not apply to --csv, --log or --panel")
+            if value is not None and (panel is not None or csv is not None or log is not None or experiment is not None):
+                raise ConfigError(f"{name} judges the store's deployments; it does not apply to --csv, --log, "
+                                  "--experiment or --panel")
         if panel is not None:
             _panel(go_args=dict(path=panel, unit=unit, period=period, outcome=outcome, first_treated=first_treated,
                                 covariates=covariate or (), estimator=estimator, period_unit=period_unit,
@@ -130,24 +148,23 @@ def lift(
                                 better=better or "higher"),
                    as_json=as_json, stray=(("--csv", csv), ("--adoption-date", adoption_date), ("--repo", repo),
                                            ("--duration", duration), ("--treatment", treatment),
-                                           ("--cluster", cluster), ("--fixed-effect", fixed_effect), ("--log", log)))
+                                           ("--cluster", cluster), ("--fixed-effect", fixed_effect), ("--log", log),
+                                           ("--experiment", experiment)))
             return
         for name, value in (("--unit", unit), ("--period", period), ("--outcome", outcome),
                             ("--first-treated", first_treated), ("--period-unit", period_unit),
                             ("--log-outcome", log_outcome), ("--anticipation", anticipation), ("--better", better)):
             if value:
                 raise ConfigError(f"{name} describes a --panel file; give --panel FILE or leave it out")
-        if log is not None:
-            for name, value in (("--csv", csv), ("--repo", repo), ("--by", by != "repo"),
-                                ("--design", design != "before-after")):
-                if value:
-                    raise ConfigError(f"{name} does not apply to --log (it runs both designs over the log's cases)")
-            doc = api.log_lift(log, store_path=store, adoption_dates=adoption_date, as_of=_as_of(as_of),
-                               window_days=window_days, seed=seed)
-            if as_json:
-                sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-            else:
-                render_log_lift(doc, Console())
+        if log is not None or experiment is not None:
+            _loop(log=log, experiment=experiment, adoption_date=adoption_date, since=_date(since, "--from"),
+                  until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days, seed=seed,
+                  as_json=as_json, store=store,
+                  stray=(("--csv", csv), ("--repo", repo), ("--by", by != "repo"), ("--design", design != "before-after"),
+                         ("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
+                         ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate),
+                         ("--fixed-effect", fixed_effect), ("--randomization", randomization),
+                         ("--duration-unit", duration_unit)))
             return
         if csv is None:
             for name, value in (("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
@@ -181,7 +198,7 @@ def lift(
     _run(debug, go)
 
 
-_SHORT = {"cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
+_SHORT = {"run_minutes": "run duration", "turnaround_minutes": "turnaround", "cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
           "duration": "task duration", "waiting_on_humans_hours": "waiting on humans"}  # lift/waiting.py WAITING
 
 
@@ -283,8 +300,45 @@ def render_log_lift(doc: dict, console: Console) -> None:
     c, share = doc.get("cycle_time_hours") or {}, doc.get("ai_share") or {}
     p50 = f"{c['p50']:.1f} h" if c.get("p50") is not None else "—"
     pct = f"{100 * share['share']:.0f}%" if share.get("share") is not None else "—"
-    console.print(f"[bold]{escape(doc['log'])}[/bold]: {c.get('n', 0):,} done cases (median cycle {p50}), "
-                  f"{c.get('open', 0):,} open; AI-handled {pct}", highlight=False)
+    console.print(f"[bold]{escape(doc['log'])}[/bold]{_dates_line(doc)}: {c.get('n', 0):,} done cases (median "
+                  f"cycle {p50}), {c.get('open', 0):,} open; AI-handled {pct}", highlight=False)
+    _designs(doc, console)
+
+
+def _loop(*, log, experiment, adoption_date, since, until, as_of, window_days, seed, as_json, store, stray) -> None:
+    """`lift --log` / `lift --experiment`: both designs over the loop's cases or runs. Options of
+    the git designs or a pilot's table are refused, never silently ignored."""
+    flag = "--log" if log is not None else "--experiment"
+    for name, value in stray:
+        if value:
+            what = "cases" if log is not None else "runs"
+            raise ConfigError(f"{name} does not apply to {flag} (it runs both designs over the loop's {what})")
+    if log is not None:
+        doc = api.log_lift(log, store_path=store, adoption_dates=adoption_date, as_of=as_of, window_days=window_days,
+                           since=since, until=until, seed=seed)
+    else:
+        # Runs have no validation window: a run is judged by its own start and end.
+        for name, value in (("--as-of", as_of), ("--window-days", window_days)):
+            if value:
+                raise ConfigError(f"{name} does not apply to --experiment (runs have no validation window)")
+        doc = api.experiment_lift(experiment, store_path=store, adoption_dates=adoption_date, since=since,
+                                  until=until, seed=seed)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    elif log is not None:
+        render_log_lift(doc, Console())
+    else:
+        render_experiment_lift(doc, Console())
+
+
+def _dates_line(doc: dict) -> str:
+    d = doc.get("dates")
+    if not d:
+        return ""
+    return f" ({escape(d.get('from') or 'start')} to {escape(d.get('to') or 'end')})"
+
+
+def _designs(doc: dict, console: Console) -> None:
     for d in doc.get("designs") or []:
         adoption = d.get("adoption") or {}
         if d.get("unavailable"):
@@ -292,7 +346,24 @@ def render_log_lift(doc: dict, console: Console) -> None:
             continue
         if adoption.get("date"):
             console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {escape(adoption['date'])}")
+        if d.get("cluster_fallback"):
+            console.print(f"[yellow]{escape(d['cluster_fallback']['text'])}[/yellow]")
         render_lift({k: v for k, v in d.items() if k != "adoption"}, console)
+
+
+def render_experiment_lift(doc: dict, console: Console) -> None:
+    """`lift --experiment`: the verdict block, the experiment's loop in one line, then each design."""
+    render_verdict(doc.get("verdict"), console)
+    run, turn = doc.get("run_minutes") or {}, doc.get("turnaround_minutes") or {}
+    share = doc.get("agent_share")
+
+    def minutes(x):
+        return f"{x['p50']:.1f} min" if x.get("p50") is not None else "—"
+
+    console.print(f"[bold]{escape(doc['experiment'])}[/bold]{_dates_line(doc)}: {doc.get('runs', 0):,} runs (median "
+                  f"run {minutes(run)}, median turnaround {minutes(turn)}); agent-launched "
+                  f"{'—' if share is None else f'{100 * share:.0f}%'}", highlight=False)
+    _designs(doc, console)
 
 
 # ------------------------------------------------------------------------------ published panels

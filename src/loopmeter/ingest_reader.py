@@ -35,12 +35,14 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from itertools import islice
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from .attribution import Matcher
 from .errors import GitFailed
 from .sources import git as gitsrc
+
+if TYPE_CHECKING:  # Arrow is imported where rows are made, as in store/changes.py
+    import pyarrow as pa
 
 #: A history with fewer new commits than this is read in-process: starting a reader costs an
 #: interpreter and its imports (~0.5 s of CPU), more than a short history's parse.
@@ -195,6 +197,8 @@ def _in_order_actors(got: queue.Queue, n: int, total_chunks: int, fallback: list
 def _first_seen(tables: list[pa.Table]) -> pa.Table:
     """The actor rows of consecutive chunks, in order, each actor once: its first spelling, as the
     first insert of a serial ingest keeps it."""
+    import pyarrow as pa
+
     t = pa.concat_tables(tables)
     seen: set[str] = set()
     keep = []

@@ -135,6 +135,10 @@ class LogConfig:
                 return s
         return LogSettings(**{**self.default.__dict__, "name": name})
 
+    def agents(self) -> list[str]:
+        """Every agent a `[[log.resource]]` rule names (`agent = "..."`): names `--agent` may cut a log by."""
+        return sorted({r.agent for s in (self.default, *self.logs) for r in s.resources if r.agent})
+
 
 def parse_logs(raw: object, p: Path | None) -> LogConfig:
     """`log` of loopmeter.toml: a table of defaults, or an array of per-log tables."""

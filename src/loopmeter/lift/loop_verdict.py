@@ -91,7 +91,7 @@ EXPERIMENT_QUESTIONS: dict[str, dict] = {
     },
 }
 
-_CLUSTER_WORDS = {"resource": "resources", "team": "teams", "user": "users"}
+_CLUSTER_WORDS = {"resource": "resources", "team": "teams", "user": "users", "week": "weeks"}
 
 
 def _unavailable(question: str, q: Mapping, why: str) -> dict:
@@ -121,11 +121,17 @@ def loop_verdict(designs: Iterable[Mapping], questions: Mapping[str, Mapping]) -
             why = next((c for r in rows for c in r.get("caveats") or []), "there is no cluster-aware estimate")
             out.append(_unavailable(question, q, str(why).rstrip(".")))
             continue
-        if "clusters" not in q:
+        if "clusters" not in q or d.get("cluster") == "week":
             q = {**q, "clusters": _CLUSTER_WORDS.get(str(d.get("cluster")), "clusters")}
         entry = judge(question, d, {question: q})
         if isinstance(entry.get("headline"), dict):  # what n_clusters counts, for the readers' "n" column
             entry["headline"]["cluster_unit"] = q["clusters"]
+        fallback = d.get("cluster_fallback")
+        if fallback and entry["status"] != "not_enough_data":
+            # The reader must know the interval's independent units were weeks, not people.
+            entry["sentence"] += f" Clustered by week: only {fallback['users']} user" + (
+                "" if fallback["users"] == 1 else "s") + " launched the runs."
+            entry["caveats"] = [*entry["caveats"], fallback["text"]]
         out.append(entry)
     return out
 

@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..lift.loop_verdict import experiment_verdict
 from ..stats.json_values import json_ready
-from ..stats.lift import detect_adoption
+from ..stats.lift import MIN_CLUSTERS, detect_adoption
 from ..store.db import Store
 from .log_lift import durations, weeks_each_side
 
@@ -54,6 +54,12 @@ def run_frame(store: Store, log: str) -> pd.DataFrame:
     attrs = [json.loads(a) if a else {} for a in df["attrs"]]
     df["agent"] = np.array([bool(a.get("agent")) for a in attrs], dtype=bool) | (df["actor_kind"] == "agent").to_numpy()
     df["metrics"] = [a.get("metrics") or {} for a in attrs]
+    return with_turnarounds(df)
+
+
+def with_turnarounds(df: pd.DataFrame) -> pd.DataFrame:
+    """Runs (item_id, author_id, start, end, state, agent) with their minutes, week, cluster and
+    the turnaround to the next run; pure, so a simulation can build the frame without a store."""
     df["cluster"] = df["author_id"].fillna("(unknown user)")
     df[RUN] = (df["end"] - df["start"]).dt.total_seconds() / 60.0
     df["week"] = df["start"].dt.to_period("W-SUN").dt.start_time
@@ -122,7 +128,30 @@ def weekly(df: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def cluster_unit(df: pd.DataFrame) -> tuple[str, dict | None]:
+    """("user", None) when enough people launched the runs for intervals clustered by user; else
+    ("week", why) when the runs span enough weeks (the calendar week of each run's start, as the
+    git before/after design's weekly series does); else ("user", None), and the verdict says there
+    are too few users. A small ML team (3 people, 200 runs) would otherwise never get an answer."""
+    users = int(df["cluster"].nunique())
+    weeks = int(df["week"].nunique())
+    if users >= MIN_CLUSTERS or weeks < MIN_CLUSTERS:
+        return "user", None
+    text = (f"Intervals are clustered by week, not by user: only {users} user{'' if users == 1 else 's'} launched "
+            f"these runs (at least {MIN_CLUSTERS} are needed), so the {weeks} weeks with runs are taken as the "
+            "independent units; a person's habits that last for months are not in the interval.")
+    return "week", {"from": "user", "users": users, "weeks": weeks, "text": text}
+
+
 def _lift(df: pd.DataFrame, adoption_date: date | None, *, seed: int, n_boot: int) -> dict:
+    unit, fallback = cluster_unit(df)
+    if unit == "week":
+        # A turnaround belongs to the week of the run that ended (as in `weekly`).
+        df = df.assign(cluster=df["week"].dt.strftime("%G-W%V"))
+        df["next_cluster"] = df["cluster"]
+    # About 20 week clusters: the CR2 sandwich with Bell-McCaffrey degrees of freedom, as CR1 runs
+    # narrow with few clusters (stats/cr2.py; bench/experiment_week_clusters.py measured both).
+    cov = "CR2" if unit == "week" else "CR1"
     runs = df[df[RUN] > 0]
     turns = df[df[TURNAROUND] > 0].assign(cluster=lambda d: d["next_cluster"])
     source = "given" if adoption_date else None
@@ -132,7 +161,7 @@ def _lift(df: pd.DataFrame, adoption_date: date | None, *, seed: int, n_boot: in
             adoption_date = detect_adoption([x.date() for x in w.index], w["ai"].to_numpy(), w["total"].to_numpy())
             source = "detected" if adoption_date else None
     ba = {"design": "before-after", "adoption": {"date": adoption_date.isoformat() if adoption_date else None,
-                                                 "source": source}, "cluster": "user", "results": [], "checks": []}
+                                                 "source": source}, "cluster": unit, "results": [], "checks": []}
     labels = ("the period after adoption", "the period before adoption")
     if adoption_date is None:
         ba["unavailable"] = "no adoption date: none given and no sustained agent-launched runs found"
@@ -145,13 +174,15 @@ def _lift(df: pd.DataFrame, adoption_date: date | None, *, seed: int, n_boot: in
         for metric, d, col in ((RUN, runs, "start"), (TURNAROUND, turns, "end")):
             ba["results"] += [{**r, **span} for r in durations(
                 "before-after", "after/before", d[d[col] >= when], d[d[col] < when], labels,
-                seed=seed, n_boot=n_boot, metric=metric, column=metric)]
-    avh = {"design": "ai-vs-human", "cluster": "user", "results": [], "checks": []}
+                seed=seed, n_boot=n_boot, metric=metric, column=metric, covariance=cov)]
+    avh = {"design": "ai-vs-human", "cluster": unit, "results": [], "checks": []}
     labels = ("the agent group", "the human group")
     avh["results"] += durations("ai-vs-human", "agent/human", runs[runs["agent"]], runs[~runs["agent"]], labels,
-                                seed=seed, n_boot=n_boot, metric=RUN, column=RUN)
+                                seed=seed, n_boot=n_boot, metric=RUN, column=RUN, covariance=cov)
     avh["results"] += durations("ai-vs-human", "agent/human", turns[turns["next_agent"]], turns[~turns["next_agent"]],
-                                labels, seed=seed, n_boot=n_boot, metric=TURNAROUND, column=TURNAROUND)
+                                labels, seed=seed, n_boot=n_boot, metric=TURNAROUND, column=TURNAROUND, covariance=cov)
+    if fallback is not None:
+        ba["cluster_fallback"] = avh["cluster_fallback"] = fallback
     return {"designs": [ba, avh]}
 
 
@@ -166,28 +197,35 @@ def in_dates(df: pd.DataFrame, since: date | None, until: date | None) -> pd.Dat
     return df[keep]
 
 
+def experiment_entry(store: Store, log: str, source: str | None, *, seed: int = 0, n_boot: int = 2000,
+                     adoption_date: date | None = None, since: date | None = None,
+                     until: date | None = None) -> dict:
+    """The `experiments[]` entry of the experiment stored as log `log` (`mlflow:NAME`), cut to the
+    runs started in [since, until] (`--from/--to`); `lift --experiment` shows the same entry."""
+    df = in_dates(run_frame(store, log), since, until)
+    ended = df["state"].isin(["finished", "failed", "killed"])
+    entry = {
+        "name": log.removeprefix("mlflow:"), "source": source, "runs": len(df),
+        "weekly": weekly(df),
+        "run_minutes": _dist(df[RUN]), "turnaround_minutes": _dist(df[TURNAROUND]),
+        "failed_share": round(float((df["state"] == "failed").sum() / ended.sum()), 4) if ended.any() else None,
+        "agent_share": round(float(df["agent"].mean()), 4) if len(df) else None,
+    }
+    if since is not None or until is not None:
+        entry["dates"] = {"from": since.isoformat() if since else None, "to": until.isoformat() if until else None}
+    obj = store.meta(f"objective:{log}")
+    if obj:
+        entry["objective"] = objective(df, *parse_objective(obj))
+    entry["lift"] = json_ready(_lift(df, adoption_date, seed=seed, n_boot=n_boot))
+    entry["verdict"] = experiment_verdict(entry["lift"])
+    return json_ready(entry)
+
+
 def experiments(store: Store, *, seed: int = 0, n_boot: int = 2000, adoption: dict[str, date] | None = None,
                 since: date | None = None, until: date | None = None) -> list[dict]:
     """One entry per ingested MLflow experiment (docs/json-report.md, `experiments`); `since` and
     `until` cut it to the runs started in those days (`--from/--to`)."""
-    out = []
-    for name, path in store.con.execute(
-            "select name, path from event_logs where format = 'mlflow' order by name").fetchall():
-        df = in_dates(run_frame(store, name), since, until)
-        ended = df["state"].isin(["finished", "failed", "killed"])
-        entry = {
-            "name": name.removeprefix("mlflow:"), "source": path, "runs": len(df),
-            "weekly": weekly(df),
-            "run_minutes": _dist(df[RUN]), "turnaround_minutes": _dist(df[TURNAROUND]),
-            "failed_share": round(float((df["state"] == "failed").sum() / ended.sum()), 4) if ended.any() else None,
-            "agent_share": round(float(df["agent"].mean()), 4) if len(df) else None,
-        }
-        if since is not None or until is not None:
-            entry["dates"] = {"from": since.isoformat() if since else None, "to": until.isoformat() if until else None}
-        obj = store.meta(f"objective:{name}")
-        if obj:
-            entry["objective"] = objective(df, *parse_objective(obj))
-        entry["lift"] = json_ready(_lift(df, (adoption or {}).get(entry["name"]), seed=seed, n_boot=n_boot))
-        entry["verdict"] = experiment_verdict(entry["lift"])
-        out.append(json_ready(entry))
-    return out
+    return [experiment_entry(store, name, path, seed=seed, n_boot=n_boot,
+                             adoption_date=(adoption or {}).get(name.removeprefix("mlflow:")), since=since, until=until)
+            for name, path in store.con.execute(
+                "select name, path from event_logs where format = 'mlflow' order by name").fetchall()]

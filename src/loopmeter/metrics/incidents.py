@@ -8,9 +8,13 @@ and left out of the time to restore, never given a time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
 import numpy as np
 
 from ..store.db import Store
+from ..teams import UNASSIGNED
 
 
 def _q(v: list[float], q: float) -> float | None:
@@ -31,7 +35,25 @@ def _summary(rows: list[tuple]) -> dict:
     }
 
 
-def incidents(store: Store) -> dict:
+def incidents(store: Store, *, repos: Sequence[str] = (), team: str | None = None, since: date | None = None,
+              until: date | None = None) -> dict:
+    """`repos` / `team`: only the incidents `[[incidents.service]]` linked to them (`unassigned`:
+    to no team); `since` / `until`: only those triggered on those days (UTC, inclusive)."""
+    where, params = [], []
+    if repos:
+        where.append("list_contains(?, i.repo)")
+        params.append(list(repos))
+    if team == UNASSIGNED:
+        where.append("i.team is null")
+    elif team is not None:
+        where.append("i.team = ?")
+        params.append(team)
+    if since is not None:
+        where.append("i.created_at >= ?")
+        params.append(datetime(since.year, since.month, since.day))
+    if until is not None:
+        where.append("i.created_at < ?")
+        params.append(datetime(until.year, until.month, until.day) + timedelta(days=1))
     rows = store.con.execute(
         """select coalesce(json_extract_string(i.attrs, '$.service'), '(no service)') as service, i.repo, i.source,
                   strftime(date_trunc('week', i.created_at), '%Y-%m-%d') as week,
@@ -39,7 +61,8 @@ def incidents(store: Store) -> dict:
                   epoch(i.done_at - i.created_at) / 3600.0
            from items i join event_log_items li on li.item_id = i.item_id
            join event_logs l on l.name = li.log and l.format in ('pagerduty-csv', 'opsgenie-csv', 'pagerduty-api', 'opsgenie-api')
-           order by service, i.item_id""").fetchall()
+           where true""" + "".join(f" and {w}" for w in where) + """
+           order by service, i.item_id""", params).fetchall()
     by: dict[tuple, list] = {}
     for service, repo, source, week, ack, res in rows:
         by.setdefault((service, repo, source), []).append((service, week, ack, res))

@@ -51,9 +51,11 @@ def _sample(a: pd.DataFrame, b: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, 
 
 
 def durations(design: str, comparison: str, a: pd.DataFrame, b: pd.DataFrame, labels: tuple[str, str], *,
-              seed: int, n_boot: int, metric: str = CYCLE, column: str = "cycle_hours") -> list[dict]:
+              seed: int, n_boot: int, metric: str = CYCLE, column: str = "cycle_hours",
+              covariance: str = "CR1") -> list[dict]:
     """Ratio of medians (sampled past MAX_BOOT_ROWS) and the log-duration regression of the
-    positive `column` of a over b, clustered by their `cluster` column."""
+    positive `column` of a over b, clustered by their `cluster` column (`covariance`: CR1, or CR2
+    with Bell-McCaffrey degrees of freedom, stats/cr2.py)."""
     sa, sb, note = _sample(a, b, seed)
     med = ratio_of_quantiles(sa[column].to_numpy(float), sa["cluster"].to_numpy(object),
                              sb[column].to_numpy(float), sb["cluster"].to_numpy(object),
@@ -64,7 +66,7 @@ def durations(design: str, comparison: str, a: pd.DataFrame, b: pd.DataFrame, la
     if len(a) and len(b):
         both = pd.concat([a, b])
         ols = log_duration_ols(both[column].to_numpy(float), np.r_[np.ones(len(a)), np.zeros(len(b))],
-                               clusters=both["cluster"].to_numpy(object), labels=labels)
+                               clusters=both["cluster"].to_numpy(object), labels=labels, covariance=covariance)
         out.append(_result(design, metric, comparison, ols))
     return out
 

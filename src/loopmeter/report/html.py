@@ -864,6 +864,7 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
         week_changes_type="application/json" if encoding == "json" else "application/octet-stream",
         links_known=bool(urls), repos=repo_rows,
         log_rows=log_rows(report), experiment_rows=experiment_rows(report),
+        left_out=list(report.get("left_out") or []),  # loops a --repo/--team/--agent slice could not cut
     )
     context.update(flow_context(report))
     from .provenance_charts import provenance_context  # it builds on this module's helpers

@@ -121,7 +121,8 @@ def experiment_rows(doc: Mapping[str, Any]) -> list[LoopRow]:
 
 
 def loops_document(doc: Mapping[str, Any]) -> dict:
-    """`{"filters", "event_logs": [row], "experiments": [row]}`: the rows as plain values (the
-    dashboard's /api/loops), each with its verdict rows as the HTML page shows them."""
+    """`{"filters", "event_logs": [row], "experiments": [row], "left_out": [...]}`: the rows as
+    plain values (the dashboard's /api/loops), each with its verdict rows as the HTML page shows
+    them, and the loops the slice could not cut (the report's `left_out`)."""
     return {"filters": doc.get("filters"), "event_logs": [r.to_dict() for r in log_rows(doc)],
-            "experiments": [r.to_dict() for r in experiment_rows(doc)]}
+            "experiments": [r.to_dict() for r in experiment_rows(doc)], "left_out": list(doc.get("left_out") or [])}

@@ -144,6 +144,19 @@ def render_experiments(report: dict, console: Console) -> None:
     _loop_verdicts(rows, report.get("experiments") or [], console, None)
 
 
+_SECTIONS = {"event_logs": "event log", "experiments": "experiment", "incidents": "incidents"}
+
+
+def render_left_out(report: dict, console: Console) -> None:
+    """The loops a --repo/--team/--agent slice could not cut, each with why (metrics/loop_slice.py):
+    left out of the slice, and said so, rather than shown whole under a filter they ignore."""
+    for x in report.get("left_out") or []:
+        what = _SECTIONS.get(str(x.get("section")), str(x.get("section")))
+        name = "" if x.get("section") == "incidents" else f" {escape(str(x.get('name')))}"
+        console.print(f"[yellow]left out of this slice:[/yellow] {escape(what)}{name}: {escape(str(x.get('why')))}",
+                      highlight=False)
+
+
 _STATUS_STYLE = {"improved": "green", "worsened": "red", "no_detectable_change": "yellow",
                  "not_enough_data": "dim", "inconsistent": "magenta"}
 
@@ -168,6 +181,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         render_agent_loops(report.get("agent_loops"), console)
         render_event_logs(report, console)
         render_experiments(report, console)
+        render_left_out(report, console)
         return
     render_verdict(report.get("verdict"), console)
     t = report["totals"]
@@ -276,6 +290,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
                           f"`loopmeter legibility {escape(card['path'])}` for details")
     render_event_logs(report, console)
     render_experiments(report, console)
+    render_left_out(report, console)
     _lift_designs(report.get("lift_designs"), console)
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")

@@ -184,49 +184,6 @@ def incident_rows(provider: str, incidents: list[Incident], links: tuple[Service
     return rows
 
 
-# --------------------------------------------------------------------------- PagerDuty REST API
-
-def _pagerduty_provider():
-    from .http import Provider
-
-    # PagerDuty's REST API v2 takes an API key as `Token token=KEY` and versions by Accept.
-    return Provider("PagerDuty", "pagerduty", "PAGERDUTY_TOKEN", lambda t: ("Authorization", f"Token token={t}"),
-                    accept="application/vnd.pagerduty+json;version=2")
-
-
-PAGERDUTY_API = "https://api.pagerduty.com"
-PAGERDUTY_PAGE = 100
-
-
-def read_pagerduty(client) -> list[Incident]:
-    """Every incident of the account through `GET /incidents` (offset paging with `more`),
-    through the shared HTTP layer (`sources/http.py` ApiClient: retries, rate limits, token kept
-    out of messages). Acknowledged: the earliest acknowledgement still listed; resolved:
-    `resolved_at`, else the last status change of a resolved incident."""
-    out, offset = [], 0
-    while True:
-        page = client.get("/incidents", {"limit": PAGERDUTY_PAGE, "offset": offset, "date_range": "all",
-                                         "total": "false"}, conditional=False, next_url=lambda _r, _d: None)
-        data = page.data if isinstance(page.data, dict) else {}
-        batch = data.get("incidents") or []
-        for x in batch:
-            created = parse_time(x.get("created_at"))
-            if not x.get("id") or created is None:
-                continue
-            acks = [parse_time(a.get("at")) for a in x.get("acknowledgements") or [] if isinstance(a, dict)]
-            acks = [a for a in acks if a is not None]
-            status = x.get("status")
-            resolved = parse_time(x.get("resolved_at")) or (
-                parse_time(x.get("last_status_change_at")) if status == "resolved" else None)
-            out.append(Incident(
-                id=str(x["id"]), title=x.get("title") or x.get("summary"),
-                service=(x.get("service") or {}).get("summary"), status=status, urgency=x.get("urgency"),
-                triggered=created, acknowledged=min(acks) if acks else None, resolved=resolved))
-        if not data.get("more") or not batch:
-            return out
-        offset += len(batch)
-
-
 # --------------------------------------------------------------------------- as sources
 
 class IncidentCsv:
@@ -254,28 +211,3 @@ class IncidentCsv:
     def load(self, run):
         return run.write_log(name=self.name, path=str(self.path), fmt=f"{self.provider}-csv",
                              rows=incident_rows(self.provider, self.incidents, self.links), skipped=self.skipped)
-
-
-class PagerDutyApi:
-    """A `Source`: every PagerDuty incident through the REST API (`read_pagerduty`), stored as log
-    `name`, replacing the last API ingest. The token lives only in the client."""
-
-    label = "pagerduty-api"
-    restore_point = True
-    relinks_sessions = False
-
-    def __init__(self, client, *, base: str, name: str, links: tuple[ServiceLink, ...]):
-        self.client, self.base, self.name, self.links = client, base, name, links
-        self.incidents: list[Incident] = []
-
-    def prepare(self) -> bool:
-        with self.client:  # read before the store is opened: an unreachable API creates nothing
-            self.incidents = read_pagerduty(self.client)
-        return True
-
-    def idle(self):
-        return None
-
-    def load(self, run):
-        return run.write_log(name=self.name, path=self.base, fmt="pagerduty-api",
-                             rows=incident_rows("pagerduty", self.incidents, self.links), skipped=[])

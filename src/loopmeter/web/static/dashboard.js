@@ -214,10 +214,17 @@ async function loadLoops() {  // after the rest of the view: the same cached doc
   }
 }
 
+const LEFT_OUT_NOUN = { event_logs: "event log ", experiments: "experiment ", incidents: "incidents" };
+
 function renderLoops(loops) {
   const rows = (loops.event_logs || []).concat(loops.experiments || []);
-  $("loops").hidden = rows.length === 0;
+  const left = loops.left_out || [];
+  $("loops").hidden = rows.length === 0 && left.length === 0;
   $("loop-list").replaceChildren(...rows.map(loopBox));
+  // A loop the repository / team / agent filter cannot cut is left out, and said so (text only).
+  $("loop-left-out").replaceChildren(...left.map((x) => el("p", "Left out of this view: "
+    + (LEFT_OUT_NOUN[x.section] || x.section + " ") + (x.section === "incidents" ? "" : x.name) + ": " + x.why,
+    "note left-out")));
 }
 
 function mondayOf(iso) { return new Date(iso + "T00:00:00Z"); }
