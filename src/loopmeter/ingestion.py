@@ -317,10 +317,13 @@ def ingest_git(
     new = 0
     from . import ingest_reader  # here: multiprocessing is not imported by an idle run
 
-    if ahead.commits is None and total is not None and total > size and ingest_reader.enabled():
-        # A long history: a reader process parses batch k+1 while this one stores batch k.
+    readers = (ingest_reader.readers(total, busy=beside is not None)
+               if ahead.commits is None and total is not None and total > size else 0)
+    if readers:
+        # A long history: reader processes (one per core) diff and parse its chunks while this one
+        # stores them.
         for n, tables in ingest_reader.read_batches(info, repo, tips, old, salt=store.meta("salt") or "",
-                                                    matcher=matcher, size=size, fallback=fallback):
+                                                    matcher=matcher, size=size, fallback=fallback, n=readers):
             new += store_commit_tables(store, repo, tables)
             progress.advance(n)
     elif ahead.written is not None:

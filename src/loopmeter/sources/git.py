@@ -326,6 +326,7 @@ class _RecordStream:
         self._writer.start()
         self.stderr = b""
         self.returncode: int | None = None
+        self.cut: str | None = None  # where git died: the sha of the newest record, not yielded
 
     def _write(self, lines: Iterable[str]) -> None:
         stdin = self.proc.stdin
@@ -378,6 +379,8 @@ class _RecordStream:
             c = _parse_record(pending)
             if c is not None:
                 yield c
+        elif pending is not None:
+            self.cut = pending[: pending.find(_FIELD)].decode("ascii", "replace")
 
     def failure(self, info: RepoInfo, what: str) -> str:
         """The last line git printed, raising GitFailed unless it is about a missing object."""
@@ -419,17 +422,25 @@ def iter_commits(
 
 
 def _resume(info: RepoInfo, revs: list[str], seen: set[str]) -> Iterator[Commit]:
-    """Finish a history whose object store lacks blobs.
-
-    `git rev-list` lists the commits still to read (it needs no blobs); `git diff-tree --stdin`
-    diffs them at git log's speed and dies at the next commit that touches a missing blob. That one
-    commit is read with pygit2, which can skip the absent blob, and diff-tree restarts after it.
-    """
+    """Finish a history whose object store lacks blobs: `git rev-list` lists the commits still to
+    read (it needs no blobs) and `iter_listed` reads them."""
     proc = git(info.path, "rev-list", "--stdin", input=("\n".join(revs) + "\n").encode())
     todo = [s for s in proc.stdout.decode().split() if s not in seen]
     seen.clear()
     del proc
-    reader = _Pygit2Reader(info)
+    yield from iter_listed(info, todo)
+
+
+def iter_listed(info: RepoInfo, todo: list[str], on_fallback: Callable[[str], None] | None = None) -> Iterator[Commit]:
+    """Yield the commits named in `todo`, in that order, with the records `iter_commits` gives.
+
+    `git diff-tree --stdin` diffs them at git log's speed and dies at the next commit that touches
+    a missing blob. That one commit is read with pygit2, which can skip the absent blob, and
+    diff-tree restarts after it. Which commits pygit2 reads depends only on the object store, not
+    on where a list starts: a record git printed whole just before it died is kept (asked of git
+    again, alone), so a history read as several lists (ingest_reader.py) gives the same rows.
+    """
+    reader: _Pygit2Reader | None = None
     i = 0
     while i < len(todo):
         stream = _RecordStream(_diff_tree_cmd(info), itertools.islice(todo, i, None))
@@ -439,11 +450,26 @@ def _resume(info: RepoInfo, revs: list[str], seen: set[str]) -> Iterator[Commit]
             yield c
         if stream.returncode == 0:
             return
-        stream.failure(info, "diff-tree")
+        last = stream.failure(info, "diff-tree")
+        if on_fallback:
+            on_fallback(last)
         i += n
+        if stream.cut is not None and i < len(todo) and stream.cut == todo[i]:
+            whole = _diff_alone(info, todo[i])
+            if whole is not None:  # git died on the next commit, after this one was complete
+                yield whole
+                i += 1
         if i < len(todo):
+            reader = reader or _Pygit2Reader(info)
             yield reader.commit(todo[i])
             i += 1
+
+
+def _diff_alone(info: RepoInfo, sha: str) -> Commit | None:
+    """One commit's record from diff-tree, or None when git cannot diff it."""
+    stream = _RecordStream(_diff_tree_cmd(info), [sha])
+    got = list(stream)
+    return got[0] if stream.returncode == 0 and len(got) == 1 else None
 
 
 class _Pygit2Reader:

@@ -412,6 +412,9 @@ def _derive(store, repo, matcher, h, shas, index, parents, author, atime, commit
                 if t != src:
                     revert_links.add((src, t))
 
+    # What only the linking above needed goes before the rows are built (a 200,000-commit history:
+    # tens of MB; the ingest's peak memory is this derivation's).
+    sorted_shas = title_index = by_pr = None  # noqa: F841
     marker = None
     if rules is not None:
         marker = json.dumps({"head": shas[h], "pulls": {str(k): v for k, v in sorted(pulls.items())},
@@ -510,12 +513,18 @@ def _append(columns: dict[str, list], **row) -> None:
 def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
            parents, revert_links, on_head, *, append: bool = False, marker: str | None = None) -> dict[str, int]:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     items: dict[str, list] = {k: [] for k in (
         "item_id", "source", "kind", "repo", "team", "title", "created_at", "started_at", "done_at",
         "state", "size_lines", "author_id", "attrs")}
     ev: dict[str, list] = {k: [] for k in ("item_id", "ts", "activity", "actor_id", "attrs")}
     lk: dict[str, list] = {k: [] for k in ("src", "dst", "kind")}
+    # part_of links, one per commit of a change, as indexes: their text is made by Arrow (two
+    # Python strings per commit held until the insert were the largest part of the peak).
+    part_commit: list[int] = []
+    part_change: list[int] = []
+    part_commit_first: list[str] = []  # change item ids, by change
     stats = {"changes": len(changes), "with_pr_commits": 0, "squash_without_pr_commits": 0}
     for ch in changes:
         cid = change_item_id(repo, ch.sha)
@@ -573,8 +582,9 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
         if started is not None:
             _append(ev, item_id=cid, ts=started, activity="committed", actor_id=who, attrs=None)
         _append(ev, item_id=cid, ts=ch.done_at, activity="merged", actor_id=ch.committer_id, attrs=None)
-        for i in ch.members:
-            _append(lk, src=commit_item_id(repo, shas[i]), dst=cid, kind="part_of")
+        part_commit.extend(ch.members)
+        part_change.extend([len(part_commit_first)] * len(ch.members))
+        part_commit_first.append(cid)
     for src, dst in sorted(revert_links):
         reverted = change_item_id(repo, changes[dst].sha)
         _append(lk, src=change_item_id(repo, changes[src].sha), dst=reverted, kind="reverts")
@@ -596,7 +606,17 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
         ("size_lines", pa.int64()), ("author_id", pa.string()), ("attrs", pa.string())]))
     t_events = pa.table(ev, schema=pa.schema([("item_id", pa.string()), ("ts", pa.timestamp("us")),
                                              ("activity", pa.string()), ("actor_id", pa.string()), ("attrs", pa.string())]))
-    t_links = pa.table(lk, schema=pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())]))
+    link_schema = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())])
+    if part_commit:
+        sha_col = pc.take(pa.array(shas, pa.string()), pa.array(part_commit, pa.int64()))
+        src = pc.binary_join_element_wise(pa.scalar(f"git:{repo}:commit:"), sha_col, "")
+        dst = pc.take(pa.array(part_commit_first, pa.string()), pa.array(part_change, pa.int64()))
+        part_commit.clear(), part_change.clear(), part_commit_first.clear()
+        parts = pa.table({"src": src, "dst": dst, "kind": pa.repeat("part_of", len(src))}, schema=link_schema)
+    else:
+        parts = link_schema.empty_table()
+    t_links = pa.concat_tables([parts, pa.table(lk, schema=link_schema)])
+    items.clear(), ev.clear(), lk.clear()  # the rows are in Arrow now
     t_battr = pa.table(branch_attr, schema=attr_schema())
     derived = (repo, t_items, t_events, t_links, t_battr, sum(on_head), append, marker)
     if store is None:
