@@ -205,6 +205,11 @@ def main() -> int:
           f"{'PASS' if good else 'FAIL'}")
     if ing[3] != 0:
         print(f"ingest failed: {ing[4]}")
+    elif floor[3] == 0 and floor[0] / base[0] > INGEST_RATIO:
+        # The honest reading of a missed ratio: DuckDB alone storing the rows already misses it.
+        print(f"{'':<10}the floor alone is {floor[0] / base[0]:.2f}x the baseline's wall ({floor[1] / base[1]:.2f}x CPU): "
+              f"no ingest that stores every event can meet {INGEST_RATIO}x; the ingest is "
+              f"{ing[0] / floor[0]:.2f}x the floor's wall, {ing[1] / floor[1]:.2f}x its CPU")
     if rep is not None:
         good = rep[3] == 0 and rep[0] <= REPORT_SECONDS and rep[2] <= REPORT_PEAK_MB
         ok &= good

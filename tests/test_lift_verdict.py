@@ -286,3 +286,20 @@ def test_a_headline_without_an_estimate_says_why_in_the_datas_terms():
     # Nothing at all for the metric: the bare fact.
     e = vd.judge("revert_rate_after_vs_before", before_after([]))
     assert e["sentence"].endswith("There is no cluster-aware estimate for this comparison.")
+
+
+def test_a_rate_with_no_events_on_a_side_says_how_few_there_were():
+    # modelcontextprotocol/python-sdk: 0 reverts after adoption, 2 before; the bootstrap has nothing
+    # to resample after, only the exact Poisson bound is left and it ignores clustering.
+    rv = row("ratio_of_rates", 0.0, 0.0, 4.92, metric=REVERT_RATE, n_a=0, n_b=2, n_changes_a=367,
+             n_changes_b=339, clustered=False, periods=PERIODS, weeks_before=39, weeks_after=39,
+             caveats=["The period after adoption has only 0 events (fewer than 20); the rate is imprecise."])
+    e = only(vd.verdict([before_after([], quality=[rv])]), "revert_rate_after_vs_before")
+    assert e["status"] == "not_enough_data" and e["headline"] is None
+    assert e["sentence"] == ("Not enough data to say: Only 0 reverted changes after adoption and 2 before (changes "
+                             "judged: 367 after, 339 before): too few to compare the rates with an interval that "
+                             "accounts for who made them.")
+    # Events on both sides and an interval, but flagged cluster-blind for another reason: not this sentence.
+    blind = {**rv, "n_a": 4, "ratio": 0.6, "ci_low": 0.2, "ci_high": 1.7}
+    e = only(vd.verdict([before_after([], quality=[blind])]), "revert_rate_after_vs_before")
+    assert "too few to compare the rates" not in e["sentence"]

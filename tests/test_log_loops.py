@@ -259,6 +259,10 @@ def _check_ties(s: Path) -> None:
     with Store.open(s, create=False, read_only=True) as st:
         stored = st.con.execute("select item_id, list(activity order by seq) from events group by item_id").fetchall()
         assert dict(stored) == TIES_ORDER
+        # Each event's successor time and handoff (a different known resource next), stored at ingest.
+        rows = st.con.execute("select activity, strftime(next_ts, '%H'), handoff from events "
+                              "where item_id = 'events:desk:U' order by seq").fetchall()
+        assert rows == [("Open", "03", True), ("Close", "03", True), ("Note", None, False)]
         names = dict(st.con.execute("select actor_id, name from actors").fetchall())
         ended = LogSettings(name="desk", end=("close",), waiting=("pending",))
         df, _ = case_frame(st, "desk", ended, LogWindow(7))
@@ -274,19 +278,22 @@ def test_events_at_the_same_time_are_ordered_by_activity_then_resource(tmp_path:
 
 
 def test_a_store_from_before_the_stored_order_gets_it_computed(tmp_path: Path):
-    # An older store: events without `seq`, migration 007 not applied (a git change's events, not a
-    # log's, must stay without one).
+    # An older store: events without `seq` (migration 007) nor case numbers, successor times and
+    # handoffs (013) (a git change's events, not a log's, must stay without them).
     import duckdb
 
     s = _ties_store(tmp_path)
     con = duckdb.connect(str(s))
-    con.execute("alter table events drop column seq")
-    con.execute("delete from schema_migrations where name = '007_event_order'")
+    for col in ("seq", "case_no", "next_ts", "handoff"):
+        con.execute(f"alter table events drop column {col}")
+    con.execute("alter table event_log_items drop column case_no")
+    con.execute("delete from schema_migrations where name in ('007_event_order', '013_event_case_no')")
     con.execute("insert into events values ('git:r:change:1', '2024-01-01', 'landed', null, null)")
     con.close()
     with Store.open(s, create=False) as st:
-        assert "007_event_order" in st.migrations()
-        assert st.con.execute("select seq from events where item_id = 'git:r:change:1'").fetchall() == [(None,)]
+        assert {"007_event_order", "013_event_case_no"} <= set(st.migrations())
+        assert st.con.execute("select seq, case_no, next_ts, handoff from events "
+                              "where item_id = 'git:r:change:1'").fetchall() == [(None,) * 4]
         st.con.execute("delete from events where item_id = 'git:r:change:1'")
     _check_ties(s)
 
@@ -318,3 +325,29 @@ def test_a_parquet_export_with_or_without_the_stored_order_gives_the_same_loop(t
             assert log_loop(back, "desk", settings, LogWindow(7), lift=False) == want
         finally:
             back.close()
+
+
+def test_logs_sharing_a_store_keep_their_own_case_numbers_and_loops(tmp_path: Path):
+    # Each log's cases take their own case numbers; ingesting one log again (renumbered after the
+    # other's) leaves every loop as a store holding that log alone gives it.
+    other = tmp_path / "o.csv"
+    other.write_text("case,activity,timestamp,resource\nT,Open,2024-03-01T00:00:00Z,kim\n"
+                     "T,Close,2024-03-01T09:00:00Z,kim\nZ,Open,2024-03-02T00:00:00Z,lee\n")
+    ties = tmp_path / "t.csv"
+    ties.write_text(TIES)
+    settings = LogSettings(name="desk", end=("close",), waiting=("pending",))
+    (tmp_path / "alone").mkdir()
+    alone = _ties_store(tmp_path / "alone")
+    with Store.open(alone, create=False, read_only=True) as st:
+        want = log_loop(st, "desk", settings, LogWindow(7), lift=False)
+    s = tmp_path / "both.duckdb"
+    for path, name in ((ties, "desk"), (other, "ops"), (ties, "desk")):
+        api.ingest_events(path, store_path=s, log_name=name, mapping=Mapping(actor="resource"))
+    with Store.open(s, create=False, read_only=True) as st:
+        nos = st.con.execute("select log, list(case_no order by item_id) from event_log_items group by log").fetchall()
+        assert dict(nos) == {"ops": [3, 4], "desk": [5, 6]}  # desk had 1-2 before it was ingested again
+        assert st.con.execute("select count(*) from events e join event_log_items li on li.item_id = e.item_id "
+                              "where e.case_no is distinct from li.case_no").fetchone()[0] == 0
+        assert log_loop(st, "desk", settings, LogWindow(7), lift=False) == want
+        ops = log_loop(st, "ops", LogSettings(name="ops", end=("close",)), LogWindow(7), lift=False)
+        assert (ops["cycle_time_hours"]["p50"], ops["cycle_time_hours"]["open"]) == (9.0, 1)

@@ -116,3 +116,33 @@ def test_the_cli_loads_no_statistics_or_dataframe_library_until_a_command_needs_
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert out.stdout.strip() == ""
+
+
+def test_an_idle_ingest_rerun_loads_no_arrow_numpy_or_pandas(tmp_path):
+    """A re-run of `loopmeter ingest` with nothing new reads no commits and writes no rows, so it
+    loads none of pyarrow, numpy, pandas (nor the statistics stack): the modules of the ingest path
+    import them where they build tables. The first run (a real ingest) must load pyarrow, which
+    shows the check can fail."""
+    import subprocess
+    import sys
+
+    write_repo(tmp_path / "r", Team(authors=2, weeks=3, adoption_week=1), seed=1)
+    heavy = ("pyarrow", "numpy", "pandas", "scipy", "ibis")
+    code = ("import sys\n"
+            "from loopmeter.cli import main\n"
+            f"sys.argv = ['loopmeter', 'ingest', sys.argv[1], '--store', sys.argv[2]]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def run() -> tuple[str, str]:
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r"), str(tmp_path / "lm.duckdb")],
+                             capture_output=True, text=True, check=True, env=env).stdout
+        summary, loaded = out.rsplit("loaded:", 1)
+        return summary, loaded.strip()
+
+    first, loaded_first = run()
+    assert "pyarrow" in loaded_first.split(",")
+    again, loaded_again = run()
+    assert "0 new commits (unchanged)" in again, again
+    assert loaded_again == ""

@@ -292,6 +292,27 @@ def test_sieve_draws_follow_the_ar1_recursion_with_resampled_innovations():
     assert np.unique(np.round(flat, 9)).size == 3
 
 
+def test_sieve_draws_equal_scipy_lfilter_to_the_bit():
+    # The recursion was scipy.signal.lfilter([1], [1, -rho], u, axis=1) before; the loop must give
+    # the same numbers exactly (the report's bootstrap intervals must not move by a bit). The draws
+    # are replayed from the same generator state to get the innovations u.
+    from scipy.signal import lfilter
+
+    from loopmeter.stats.its import _BURN_IN
+
+    rng = np.random.default_rng(21)
+    for n, rho in ((12, 0.0), (40, 0.37), (156, 0.95), (7, 0.8123456789)):
+        r = rng.normal(size=n) * 3.0 + rng.poisson(4.0, size=n)
+        got = ar1_sieve_draws(r, rho, 301, np.random.default_rng(n))
+        rc = r - r.mean()
+        innov = rc[1:] - rho * rc[:-1]
+        innov = innov - innov.mean()
+        u = innov[np.random.default_rng(n).integers(0, innov.size, size=(301, n + _BURN_IN))]
+        want = lfilter([1.0], [1.0, -rho], u, axis=1)[:, _BURN_IN:]
+        assert got.shape == want.shape == (301, n)
+        assert np.array_equal(got, want), (n, rho, np.abs(got - want).max())
+
+
 def test_vectorised_refits_equal_statsmodels_refits():
     # OLS: a bootstrap replicate y* = X b + e* refitted by statsmodels gives the same coefficient
     # change and the same Newey-West standard error as the one matrix product per replicate.

@@ -2,6 +2,6 @@
 this module too and needs none of it."""
 
 if __name__ == "__main__":
-    from loopmeter.cli import main
+    from loopmeter.cli import run
 
-    main()
+    run()

@@ -14,9 +14,6 @@ from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from . import ingest_durability
 from .attribution import Matcher
 from .errors import ConfigError
@@ -121,6 +118,8 @@ def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher, salt: s
     """Store the read-ahead commits of several small repositories with one set of statements (a
     statement costs milliseconds whatever its size); `ingest_git` then goes on from there."""
     ids = Identities(salt if salt is not None else store.meta("salt") or "", matcher)
+    import pyarrow as pa  # here, not at the top: an idle re-run reads no commits and needs no Arrow
+
     parts = [a.tables if a.tables is not None else commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
     tables = {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}
     new = store_commits_of_repos(store, tables)
@@ -373,6 +372,9 @@ def ingest_git(
         progress.step("linking pull requests and issues")
         relink_api_sources(store)
     if whole is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         files = whole["_files"].filter(whole["_files"]["missing_blob"])
         missing = (files.num_rows, len(set(files["sha"].to_pylist())))
         future = pc.sum(pc.greater(whole["_batch"]["author_time"],

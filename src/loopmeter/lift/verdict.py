@@ -286,6 +286,8 @@ def _missing(q: Mapping, design: Mapping) -> str:
             if (short := _short_side(*_weeks(r, design))) is not None:
                 return short
     named = [r for r in rows if r.get("estimator") == q["headline"]] if q["headline"] else rows[:1]
+    if named and q["metric"] in _RATE_EVENTS and (few := _few_events(q, named[0])) is not None:
+        return few
     if named and not finite(named[0].get("ratio")) and named[0].get("caveats"):
         return str(named[0]["caveats"][0])
     if named and finite(named[0].get("ratio")):
@@ -293,6 +295,25 @@ def _missing(q: Mapping, design: Mapping) -> str:
         if why is not None:  # an estimate without an honest interval, e.g. one author in both periods
             return why
     return "There is no cluster-aware estimate for this comparison."
+
+
+# A rate's events and what they are events of, for the not-enough-data sentence.
+_RATE_EVENTS = {REVERT_RATE: ("reverted changes", "changes judged"),
+                CHANGE_FAILURE_RATE: ("failed deployments", "deployments judged")}
+
+
+def _few_events(q: Mapping, row: Mapping) -> str | None:
+    """A rate ratio whose sides hold too few events for an interval that respects clustering (a side
+    with none leaves only the exact Poisson bound, which ignores it): the counts, in one sentence."""
+    n_a, n_b = row.get("n_a"), row.get("n_b")
+    if n_a is None or n_b is None or min(n_a, n_b) > 0 and finite(row.get("ci_low")):
+        return None
+    events, judged = _RATE_EVENTS[q["metric"]]
+    items_a = row.get("n_changes_a", row.get("n_deployments_a"))
+    items_b = row.get("n_changes_b", row.get("n_deployments_b"))
+    of = f" ({judged}: {items_a:,} after, {items_b:,} before)" if items_a is not None and items_b is not None else ""
+    return (f"Only {int(n_a)} {events} after adoption and {int(n_b)} before{of}: too few to compare the rates "
+            "with an interval that accounts for who made them.")
 
 
 def _headline_row(q: Mapping, design: Mapping) -> Mapping | None:

@@ -15,23 +15,32 @@ from .quantiles import quantile_sql
 
 _QUERY = f"""
 with members as (
-    select li.log, li.item_id from event_log_items li join items i on i.item_id = li.item_id
+    select li.log, li.{{key}} as key from event_log_items li join items i on i.item_id = li.item_id
 ),
--- Events grouped by item first: joining a million cases to ten million events and grouping the
--- join cost half as much again.
+-- Events grouped by case first: joining a million cases to ten million events and grouping the
+-- join cost half as much again. In a store a log event's case number keys it (an integer, and
+-- only log events have one); a Parquet export may predate it and is keyed by item id.
 spans as (
-    select m.log, m.item_id, coalesce(s.n_events, 0) as n_events, s.hours
+    select m.log, m.key, coalesce(s.n_events, 0) as n_events, s.hours
     from members m left join (
-        select item_id, count(ts) as n_events, epoch(max(ts) - min(ts)) / 3600.0 as hours
-        from events group by item_id) s on s.item_id = m.item_id
+        select {{key}} as key, count(ts) as n_events, epoch(max(ts) - min(ts)) / 3600.0 as hours
+        from events where {{key}} is not null group by {{key}}) s on s.key = m.key
 )
-select l.name, l.format, count(s.item_id) as cases, coalesce(sum(s.n_events), 0) as events,
+select l.name, l.format, count(s.key) as cases, coalesce(sum(s.n_events), 0) as events,
        l.skipped_rows, l.skipped_reasons,
        {quantile_sql('s.hours', 0.5)} as p50, {quantile_sql('s.hours', 0.85)} as p85, count(s.hours) as n
 from event_logs l left join spans s on s.log = l.name
 group by l.name, l.format, l.skipped_rows, l.skipped_reasons
 order by l.name
 """
+
+
+def stored_order(con) -> bool:
+    """Whether the store's log events carry the case numbers and order stored at ingest
+    (store/event_logs.py EVENT_ORDER): a store does, a Parquet export opened as views (engine.py)
+    may predate them."""
+    return bool(con.execute("select count(*) from duckdb_tables() where table_name = 'event_log_items' "
+                            "and schema_name = current_schema()").fetchone()[0])
 
 
 def _hours(v: float | None) -> float | None:
@@ -41,7 +50,9 @@ def _hours(v: float | None) -> float | None:
 def event_logs(store: Store) -> list[dict]:
     """One entry per ingested log (docs/json-report.md, `event_logs`)."""
     out = []
-    for name, fmt, cases, events, skipped, reasons, p50, p85, n in store.con.execute(_QUERY).fetchall():
+    key = "case_no" if stored_order(store.con) else "item_id"
+    for name, fmt, cases, events, skipped, reasons, p50, p85, n in store.con.execute(
+            _QUERY.format(key=key)).fetchall():
         out.append({
             "name": name,
             "format": fmt,

@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from ..log_settings import LogSettings
 from ..store.db import Store
+from .event_logs import stored_order
 
 
 @dataclass(frozen=True)
@@ -83,17 +84,52 @@ def _json_path(key: str) -> str:
     return '$."' + re.sub(r'(["\\])', r"\\\1", key) + '"'
 
 
+def _log_rows(con, log: str) -> str:
+    """FROM ... WHERE of the events (`e`) of `log`. In a store a log's cases are numbered in one
+    run per ingest (store/event_logs.py `_replace`), so its events are those numbered between its
+    least and greatest case number (zone maps skip the rest of the table); only when another log's
+    cases fall in that range (an incremental log read again after others) is each number checked."""
+    if stored_order(con):
+        lo, hi, others = con.execute(
+            """select min(case_no), max(case_no),
+                      (select count(*) from event_log_items o where o.case_no between min(li.case_no)
+                       and max(li.case_no) and o.log <> $log)
+               from event_log_items li where li.log = $log""", {"log": log}).fetchone()
+        rows = f"events e where e.case_no between {int(lo or 0)} and {int(hi if hi is not None else -1)}"
+        return rows + (" and e.case_no in (select case_no from event_log_items where log = $log)" if others else "")
+    return "events e join event_log_items li on li.item_id = e.item_id where li.log = $log"
+
+
 def resource_kinds(store: Store, log: str, settings: LogSettings) -> pd.DataFrame:
     """actor_id, name, kind, agent of every resource that performed an event of `log`."""
-    df = store.con.execute(
-        """select d.actor_id, a.name, a.kind, a.agent
-           from (select distinct e.actor_id from events e join event_log_items li on li.item_id = e.item_id
-                 where li.log = ? and e.actor_id is not null) d
-           left join actors a on a.actor_id = d.actor_id order by d.actor_id""", [log]).df()
+    sql = f"""select d.actor_id, a.name, a.kind, a.agent
+           from (select distinct e.actor_id from {_log_rows(store.con, log)} and e.actor_id is not null) d
+           left join actors a on a.actor_id = d.actor_id order by d.actor_id"""
+    df = store.con.execute(sql, {"log": log} if "$log" in sql else {}).df()
     kinds = [settings.kind_of(n, k) for n, k in zip(df["name"], df["kind"])]
     df["kind"] = [k for k, _ in kinds]
     df["agent"] = [g if g is not None else old for (_, g), old in zip(kinds, df["agent"])]
     return df
+
+
+def _ordered_events(con, log: str, by_team: bool) -> tuple[str, str]:
+    """(SQL of the log's events with what the per-case query needs, the `event_log_items` column
+    its `case_no` is): case_no, ts, act (lower-cased activity), actor_id, seq (place in the case),
+    next_ts (the successor's time), handoff (the successor is a different known resource)[, event_team].
+
+    In a store these were stored at ingest (store/event_logs.py EVENT_ORDER); a Parquet export
+    opened as views (engine.py) may predate them and has them computed by one sort per case."""
+    team = ", json_extract_string(e.attrs, $team_key) as event_team" if by_team else ""
+    if stored_order(con):
+        return f"""
+            select e.case_no, e.ts, lower(e.activity) as act, e.actor_id, e.seq, e.next_ts, e.handoff{team}
+            from {_log_rows(con, log)}""", "case_no"
+    return f"""
+        select e.item_id as case_no, e.ts, lower(e.activity) as act, e.actor_id,
+               row_number() over w as seq, lead(e.ts) over w as next_ts,
+               coalesce(e.actor_id <> lead(e.actor_id) over w, false) as handoff{team}
+        from {_log_rows(con, log)}
+        window w as (partition by e.item_id order by e.ts, e.activity, e.actor_id)""", "item_id"
 
 
 def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
@@ -102,77 +138,75 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
     cluster, resource; and the as-of the log is judged from. `kinds`: `resource_kinds` of the log,
     when the caller has them already.
 
-    One query, one sort: every event of the log is ordered within its case once (the window `w`,
-    which gives each event its successor and, over the whole case, the case's start and done), and
-    the cases are then one GROUP BY with no join back to the events. A case is partitioned by its
-    `event_log_items` row number rather than its item id, and ordered by the event's `seq` (its
-    place by time, activity, resource, stored at ingest: store/event_logs.py EVENT_SEQ) rather than
-    those three: fixed-width keys, which sort in about half the time (bench/event_log_report.py)."""
+    No sort: each event's place in its case, its successor's time and whether it hands off were
+    stored at ingest (`_ordered_events`), so the cases are two GROUP BYs over the case number: the
+    first finds each case's start and done, the second (the events joined to those) everything
+    measured against them. Grouping by an integer costs a fraction of the per-case window sort it
+    replaced (bench/event_log_report.py)."""
     kinds = resource_kinds(store, log, settings) if kinds is None else kinds
     con = store.con
-    # A Parquet export opened as views (engine.py) has no row numbers: the item id keys the case.
-    is_table = con.execute("select count(*) from duckdb_tables() where table_name = 'event_log_items' "
-                           "and schema_name = current_schema()").fetchone()[0]
-    case_key = "li.rowid" if is_table else "li.item_id"
-    # An export written before `seq` was stored has none: there a case is sorted by the keys.
-    order, seq = ("e.seq", "e.seq") if is_table else ("e.ts, e.activity, e.actor_id", "row_number() over w")
+    by_team = settings.cluster == "team"
+    events, case_col = _ordered_events(con, log, by_team)
     con.register("log_resource_kinds", pa.table(
         {"actor_id": [str(a) for a in kinds["actor_id"]], "kind": [str(k) for k in kinds["kind"]]},
         schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())])))
-    whole = "over (w rows between unbounded preceding and unbounded following)"
-    start = f"min(e.ts) filter (where {_in_list('lower(e.activity)', settings.start)})" if settings.start else "min(e.ts)"
+    start = f"min(ts) filter (where {_in_list('act', settings.start)})" if settings.start else "min(ts)"
     ends = settings.end
     if not ends:
-        done, done_level = f"max(e.ts) {whole}", 1
+        done, done_at = "max(ts)", "done_raw"
     elif not settings.start:  # the start is the first event: every end event is at or after it
-        done, done_level = f"min(e.ts) filter (where {_in_list('lower(e.activity)', ends)}) {whole}", 1
-    else:  # the first end event at or after the start: needs the start, so one level out (no sort)
-        done, done_level = (f"min(ts) filter (where {_in_list('act', ends)} and ts >= coalesce(start_ts, ts)) "
-                            "over (partition by case_no)"), 2
+        done, done_at = f"min(ts) filter (where {_in_list('act', ends)})", "done_raw"
+    else:  # the first end event at or after the start (any end event when the case has no start)
+        done = f"list(ts) filter (where {_in_list('act', ends)})"
+        done_at = "list_min(list_filter(done_raw, x -> x >= coalesce(start_ts, x)))"
     rework_after = f"ts > done_ts and ts <= done_ts + to_days({int(window.days)})" if ends else "true"
     closing = _in_list("act", ends) if ends else "true"  # the done event is an end event when there are any
     if settings.waiting:
-        wait_gap = _in_list("act", settings.waiting)
-        rule = "activities"
+        wait_gap, rule = _in_list("act", settings.waiting), "activities"
     else:
-        wait_gap = "ev2.actor_id is not null and next_actor is not null and ev2.actor_id <> next_actor"
-        rule = "handoff"
+        wait_gap, rule = "handoff", "handoff"
+    rework = _in_list("act", settings.rework)
+    # The events that can count once a case's done time is known: waiting gaps, rework, agents'
+    # and bots' events, and the candidates for the done event (an end event; with none, one at the
+    # case's last time: its successor is at the same time or there is none). Every other event
+    # only counts towards the first GROUP BY, which the second's join then skips.
+    marked = kinds.loc[kinds["kind"].isin(["agent", "bot"]), "actor_id"].astype(str).tolist()
+    machine = ("ev.actor_id in (" + ", ".join("'" + a.replace("'", "''") + "'" for a in marked) + ")"
+               if len(marked) <= 256 else
+               "ev.actor_id in (select actor_id from log_resource_kinds where kind in ('agent', 'bot'))")
+    candidate = closing if ends else "(next_ts is null or next_ts = ts)"
     team_key = _json_path(settings.team_attribute)
-    by_team = settings.cluster == "team"
     sql = f"""
-    with ev as (
-        select {case_key} as case_no, e.item_id, e.ts, lower(e.activity) as act, e.actor_id,
-               {"json_extract_string(e.attrs, $team_key) as event_team," if by_team else ""}
-               lead(e.ts) over w as next_ts,
-               {"lead(e.actor_id) over w as next_actor," if rule == "handoff" else ""}
-               {seq} as seq,
-               {start} {whole} as start_ts
-               {f", {done} as done_ts" if done_level == 1 else ""}
-        from events e join event_log_items li on li.item_id = e.item_id
-        where li.log = $log
-        window w as (partition by {case_key} order by {order})
+    with ev as not materialized ({events}),
+    spans as (
+        select *, {done_at} as done_ts
+        from (select case_no, {start} as start_ts, {done} as done_raw, max(ts) as last_ts,
+                     arg_max(actor_id, seq) as last_actor{", min(event_team) as event_team" if by_team else ""}
+              from ev group by case_no)
     ),
-    ev2 as (select *{f", {done} as done_ts" if done_level == 2 else ""} from ev),
-    cases as (
-        select any_value(item_id) as item_id, any_value(start_ts) as start_ts, any_value(done_ts) as done_ts,
-               coalesce(sum(epoch(next_ts - ts)) filter (
-                   where ({wait_gap}) and next_ts is not null and next_ts <= done_ts), 0) / 3600.0 as waiting_hours,
-               coalesce(bool_or({_in_list('act', settings.rework)} and {rework_after}), false) as reworked,
-               coalesce(bool_or(k.kind = 'agent' and ts <= done_ts), false) as ai,
-               coalesce(bool_or(k.kind = 'bot' and ts <= done_ts), false) as bot,
-               max(ts) as last_ts,
-               coalesce(arg_min(ev2.actor_id, seq) filter (where ts = done_ts and {closing}),
-                        arg_max(ev2.actor_id, seq)) as resource
-               {", min(event_team) as event_team" if by_team else ""}
-        from ev2 left join log_resource_kinds k on k.actor_id = ev2.actor_id
-        group by case_no
+    after as (
+        select ev.case_no,
+               sum(epoch(next_ts - ts)) filter (
+                   where ({wait_gap}) and next_ts is not null and next_ts <= done_ts) / 3600.0 as waiting_hours,
+               bool_or({rework} and {rework_after}) as reworked,
+               bool_or(k.kind = 'agent' and ts <= done_ts) as ai,
+               bool_or(k.kind = 'bot' and ts <= done_ts) as bot,
+               arg_min(ev.actor_id, seq) filter (where ts = done_ts and {closing}) as closer
+        from ev join spans s on s.case_no = ev.case_no
+        left join log_resource_kinds k on k.actor_id = ev.actor_id
+        where ({wait_gap}) or {rework} or {machine if marked else "false"} or {candidate}
+        group by ev.case_no
     )
-    select c.item_id, c.start_ts, c.done_ts, epoch(c.done_ts - c.start_ts) / 3600.0 as cycle_hours,
-           c.waiting_hours, c.reworked, c.ai, c.bot, c.last_ts, c.resource,
-           {"coalesce(json_extract_string(i.attrs, $team_key), c.event_team)" if by_team else "null::varchar"} as team,
-           date_trunc('week', c.done_ts) as week
-    from cases c {"left join items i on i.item_id = c.item_id" if by_team else ""}
-    order by c.item_id
+    select li.item_id, s.start_ts, s.done_ts, epoch(s.done_ts - s.start_ts) / 3600.0 as cycle_hours,
+           coalesce(a.waiting_hours, 0) as waiting_hours, coalesce(a.reworked, false) as reworked,
+           coalesce(a.ai, false) as ai, coalesce(a.bot, false) as bot, s.last_ts,
+           coalesce(a.closer, s.last_actor) as resource,
+           {"coalesce(json_extract_string(i.attrs, $team_key), s.event_team)" if by_team else "null::varchar"} as team,
+           date_trunc('week', s.done_ts) as week
+    from spans s left join after a on a.case_no = s.case_no
+    join event_log_items li on li.{case_col} = s.case_no and li.log = $log
+    {"left join items i on i.item_id = li.item_id" if by_team else ""}
+    order by li.item_id
     """
     params: dict = {"log": log}
     if by_team:

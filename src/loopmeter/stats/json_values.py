@@ -4,9 +4,8 @@ design's document goes through, so ``--json`` never prints the invalid token NaN
 from __future__ import annotations
 
 import math
+import sys
 from datetime import date, datetime
-
-import numpy as np
 
 
 def finite(v) -> bool:
@@ -27,7 +26,10 @@ def json_ready(x):
         return {str(k): json_ready(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [json_ready(v) for v in x]
-    if isinstance(x, np.generic):
+    # numpy is looked up, not imported: with numpy never loaded no value can be a numpy scalar, and
+    # the CLI imports this module at start-up for commands that never load numpy.
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(x, np.generic):
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
         return None

@@ -13,32 +13,41 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
 
 from ..attribution import Evidence, Matcher
 from .db import Store, transaction, utcnow
 
 if TYPE_CHECKING:  # the git ingest imports this module for relink_api_sources; it needs no httpx
+    import pyarrow as pa
+
     from ..sources.http import CacheEntry
 
-_ITEMS = pa.schema([
-    ("item_id", pa.string()), ("source", pa.string()), ("kind", pa.string()), ("repo", pa.string()),
-    ("team", pa.string()), ("title", pa.string()), ("created_at", pa.timestamp("us")),
-    ("started_at", pa.timestamp("us")), ("done_at", pa.timestamp("us")), ("state", pa.string()),
-    ("size_lines", pa.int64()), ("author_id", pa.string()), ("attrs", pa.string())])
-_EVENTS = pa.schema([("item_id", pa.string()), ("ts", pa.timestamp("us")), ("activity", pa.string()),
-                     ("actor_id", pa.string()), ("attrs", pa.string())])
-_LINKS = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())])
-_ATTRS = pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
-                    ("signal", pa.string()), ("confidence", pa.float64()), ("evidence_class", pa.string())])
-_ACTORS = pa.schema([("actor_id", pa.string()), ("kind", pa.string()), ("name", pa.string()),
-                     ("email", pa.string()), ("team", pa.string()), ("agent", pa.string())])
-_VERSIONS = pa.schema([("item_id", pa.string()), ("source", pa.string()), ("updated_at", pa.timestamp("us"))])
-_CACHE = pa.schema([("url", pa.string()), ("source", pa.string()), ("etag", pa.string()),
-                    ("body_hash", pa.string()), ("next_url", pa.string()), ("oldest", pa.timestamp("us")),
-                    ("fetched_at", pa.timestamp("us"))])
+
+@cache
+def _schemas() -> dict[str, pa.Schema]:
+    """The Arrow schemas of a page's tables, built on first use: the git ingest imports this module
+    (for relink_api_sources), and an idle re-run should not pay for loading pyarrow."""
+    import pyarrow as pa
+
+    text, ts = pa.string(), pa.timestamp("us")
+    return {
+        "items": pa.schema([
+            ("item_id", text), ("source", text), ("kind", text), ("repo", text), ("team", text), ("title", text),
+            ("created_at", ts), ("started_at", ts), ("done_at", ts), ("state", text),
+            ("size_lines", pa.int64()), ("author_id", text), ("attrs", text)]),
+        "events": pa.schema([("item_id", text), ("ts", ts), ("activity", text), ("actor_id", text), ("attrs", text)]),
+        "links": pa.schema([("src", text), ("dst", text), ("kind", text)]),
+        "attrs": pa.schema([("item_id", text), ("agent", text), ("evidence", text), ("signal", text),
+                            ("confidence", pa.float64()), ("evidence_class", text)]),
+        "actors": pa.schema([("actor_id", text), ("kind", text), ("name", text), ("email", text), ("team", text),
+                             ("agent", text)]),
+        "versions": pa.schema([("item_id", text), ("source", text), ("updated_at", ts)]),
+        "cache": pa.schema([("url", text), ("source", text), ("etag", text), ("body_hash", text),
+                            ("next_url", text), ("oldest", ts), ("fetched_at", ts)]),
+        "ids": pa.schema([("item_id", text)]),
+    }
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -144,7 +153,13 @@ class PageRows:
 
 
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    import pyarrow as pa
+
     return pa.table({f.name: [r.get(f.name) for r in rows] for f in schema}, schema=schema)
+
+
+def _ids(ids: list[str]) -> pa.Table:
+    return _table([{"item_id": i} for i in ids], _schemas()["ids"])
 
 
 def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: ApiActors, *,
@@ -152,18 +167,18 @@ def write_page(store: Store, source: str, stream: str, rows: PageRows, actors: A
                finished: bool = False) -> None:
     """Store one page's rows, cache entries and the walk's progress in one transaction. `finished`:
     this was the walk's last page; its high-water mark becomes the cursor in the same transaction."""
+    sch = _schemas()
     ids = [r["item_id"] for r in rows.items]
-    t_ids = pa.table({"item_id": ids}, schema=pa.schema([("item_id", pa.string())]))
     gone = [i for i in dict.fromkeys(rows.removed) if i not in set(ids)]
-    t_gone = pa.table({"item_id": gone}, schema=pa.schema([("item_id", pa.string())]))
-    t_actors = _table([dict(zip(_ACTORS.names, r)) for r in actors.rows.values()], _ACTORS)
-    t_versions = _table([{"item_id": i, "source": source, "updated_at": u} for i, u in rows.versions], _VERSIONS)
+    t_actors = _table([dict(zip(sch["actors"].names, r)) for r in actors.rows.values()], sch["actors"])
+    t_versions = _table([{"item_id": i, "source": source, "updated_at": u} for i, u in rows.versions], sch["versions"])
     now = utcnow()
     t_cache = _table([{"url": c.key, "source": source, "etag": c.etag, "body_hash": c.body_hash,
-                       "next_url": c.next_url, "oldest": c.oldest, "fetched_at": now} for c in rows.cache], _CACHE)
-    with transaction(store.con, _ids=t_ids, _items=_table(rows.items, _ITEMS), _events=_table(rows.events, _EVENTS),
-                     _links=_table(rows.links, _LINKS), _attrs=_table(rows.attributions, _ATTRS),
-                     _actors=t_actors, _versions=t_versions, _cache=t_cache, _gone=t_gone) as con:
+                       "next_url": c.next_url, "oldest": c.oldest, "fetched_at": now} for c in rows.cache], sch["cache"])
+    with transaction(store.con, _ids=_ids(ids), _items=_table(rows.items, sch["items"]),
+                     _events=_table(rows.events, sch["events"]), _links=_table(rows.links, sch["links"]),
+                     _attrs=_table(rows.attributions, sch["attrs"]), _actors=t_actors, _versions=t_versions,
+                     _cache=t_cache, _gone=_ids(gone)) as con:
         if gone:
             _remove(con, "_gone")
         # Replace by id: whatever these items had before goes, so a re-read never duplicates.
@@ -201,8 +216,7 @@ def remove_items(store: Store, ids: list[str]) -> None:
     """Remove items the provider no longer has (moved away, deleted), in one transaction."""
     if not ids:
         return
-    t = pa.table({"item_id": list(dict.fromkeys(ids))}, schema=pa.schema([("item_id", pa.string())]))
-    with transaction(store.con, _gone=t) as con:
+    with transaction(store.con, _gone=_ids(list(dict.fromkeys(ids)))) as con:
         _remove(con, "_gone")
 
 

@@ -31,13 +31,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from ..attribution import Matcher
 from .db import Store, transaction
-from .git_load import ATTR_SCHEMA, change_item_id, commit_item_id
+from .git_load import attr_schema, change_item_id, commit_item_id
 from .message_patterns import (
     GITLAB_MR,
     MERGE_BRANCH,
@@ -47,6 +45,9 @@ from .message_patterns import (
     REVERTS_SHA,
     SQUASH,
 )
+
+if TYPE_CHECKING:  # loaded where rows are derived: an idle `ingest` re-run derives none
+    import pyarrow as pa
 
 _EPOCH = datetime(1970, 1, 1)
 
@@ -75,6 +76,9 @@ class _Parents:
     """Parent indexes per commit in compressed form (-1: a parent outside the store, e.g. shallow)."""
 
     def __init__(self, parents: pa.ChunkedArray, shas: pa.ChunkedArray):
+        import numpy as np
+        import pyarrow.compute as pc
+
         col = parents.combine_chunks()
         flat = pc.index_in(col.flatten(), value_set=shas.combine_chunks())
         self.idx = flat.fill_null(-1).to_numpy().astype(np.int64)
@@ -124,6 +128,9 @@ def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha
     `commits`: every commit of the repository as `git_load.commit_tables` made them (`_batch`),
     when the caller holds them all (a repository new to the store, read in one batch): the
     derivation then reads nothing from the store, and its rows are the same (tests compare)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     con = store.con if store is not None else None
     if head_sha is None:
         head = con.execute("select head_sha from repos where repo = ?", [repo]).fetchone()
@@ -446,6 +453,9 @@ def _check_old_reverts(candidates, changes: list[_Change], owner: list[int], ind
 
 def _columns_of(commits: pa.Table) -> pa.Table:
     """The columns `_COLUMNS` reads from the store, from a batch of `commit_tables` rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     return pa.table({
         "sha": commits["sha"], "parents": commits["parents"], "author_id": commits["author_id"],
         "atime": pc.cast(commits["author_time"], pa.int64()), "committer_id": commits["committer_id"],
@@ -457,6 +467,8 @@ def _columns_of(commits: pa.Table) -> pa.Table:
 
 def _reverts_of(commits: pa.Table) -> list[tuple[str, str]]:
     """`_REVERTS` over a batch of `commit_tables` rows (the same LIKE patterns, through Arrow)."""
+    import pyarrow.compute as pc
+
     msg, subj = commits["message"], commits["subject"]
     hit = pc.or_(pc.or_(pc.match_like(msg, "%this reverts commit%", ignore_case=True),
                         pc.match_like(subj, 'Revert "%')), pc.match_like(msg, "%Reverts %#%"))
@@ -465,6 +477,8 @@ def _reverts_of(commits: pa.Table) -> list[tuple[str, str]]:
 
 
 def _messages(store: Store, repo: str, shas: list[str]) -> dict[str, str]:
+    import pyarrow as pa
+
     if not shas:
         return {}
     t = pa.table({"sha": shas})
@@ -495,6 +509,8 @@ def _append(columns: dict[str, list], **row) -> None:
 
 def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
            parents, revert_links, on_head, *, append: bool = False, marker: str | None = None) -> dict[str, int]:
+    import pyarrow as pa
+
     items: dict[str, list] = {k: [] for k in (
         "item_id", "source", "kind", "repo", "team", "title", "created_at", "started_at", "done_at",
         "state", "size_lines", "author_id", "attrs")}
@@ -566,7 +582,7 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
                 actor_id=changes[src].committer_id, attrs=json.dumps({"by": changes[src].sha}))
 
     # Branch names seen in merge messages are evidence too (claude/..., codex/..., copilot/...).
-    branch_attr: dict[str, list] = {f.name: [] for f in ATTR_SCHEMA}
+    branch_attr: dict[str, list] = {f.name: [] for f in attr_schema()}
     for ch in changes:
         if ch.branch:
             for e in matcher.match_branch(ch.branch):
@@ -581,7 +597,7 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
     t_events = pa.table(ev, schema=pa.schema([("item_id", pa.string()), ("ts", pa.timestamp("us")),
                                              ("activity", pa.string()), ("actor_id", pa.string()), ("attrs", pa.string())]))
     t_links = pa.table(lk, schema=pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())]))
-    t_battr = pa.table(branch_attr, schema=ATTR_SCHEMA)
+    t_battr = pa.table(branch_attr, schema=attr_schema())
     derived = (repo, t_items, t_events, t_links, t_battr, sum(on_head), append, marker)
     if store is None:
         stats["derived"] = derived
@@ -610,6 +626,8 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
     are the changes after the previous derivation's head, added to those stored (the releases are
     made again); `marker`: what the derivation started from, kept in meta `derived:REPO` in the
     same transaction (None: removed, so no later derivation starts from a stale one)."""
+    import pyarrow as pa
+
     repos = [d[0] for d in derived]
     rp = pa.table({"repo": repos, "prefix": [f"git:{r}:" for r in repos], "head_commits": [d[5] for d in derived],
                    "append": [bool(d[6]) for d in derived]},

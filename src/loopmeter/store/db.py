@@ -11,12 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from ..errors import StoreError
 from .migrations import MIGRATIONS, STORE_FORMAT
+
+if TYPE_CHECKING:  # imported where a table is built: an idle `ingest` re-run builds none
+    import pyarrow as pa
 
 DEFAULT_STORE = Path(".loopmeter") / "loopmeter.duckdb"
 
@@ -244,6 +247,8 @@ class Store:
             flush, items = self._deferred.pop(key)
             flush(self, items)
         if self._pending_meta:
+            import pyarrow as pa
+
             m = pa.table({"key": list(self._pending_meta), "value": list(self._pending_meta.values())})
             self._pending_meta = {}
             with transaction(self.con, _meta=m) as con:

@@ -156,7 +156,10 @@ def ingest_log(store: Store, *, name: str, path: str, ids: Identities,
 
 
 # The order within a case: time, then activity, then resource id (nulls last, as ORDER BY puts them).
-EVENT_SEQ = "row_number() over (partition by item_id order by ts, activity, actor_id)::integer"
+# Over it each event gets its place (`seq`), its successor's time (`next_ts`) and whether a
+# different known resource performs the successor (`handoff`), all stored at ingest (docs/metrics.md
+# "order within a case"), so a report never sorts a case again.
+EVENT_ORDER = "order by ne.ts, ne.activity, ne.actor_id"
 
 
 def write_log(store: Store, *, name: str, path: str, fmt: str, rows: Rows, skipped: list[Skipped],
@@ -199,11 +202,26 @@ def _replace(con: duckdb.DuckDBPyConnection, *, name: str, path: str, fmt: str, 
                 [name, merge])
     con.execute("drop table gone")
     con.execute("insert into items by name select * from new_items")
-    # Each event's place in its case (docs/metrics.md "order within a case"), sorted once here so
-    # that every report orders a case by one integer instead of time, activity and resource.
-    con.execute(f"insert into events by name select *, {EVENT_SEQ} as seq from new_events")
+    # Each case's number, after every number in use (a log's cases take one run of numbers, in
+    # item id order).
+    con.execute("""create temp table new_case_nos as
+                   select item_id, (select coalesce(max(case_no), 0) from event_log_items)
+                                   + row_number() over (order by item_id) as case_no
+                   from new_items""")
+    # Each event's place in its case, successor time and handoff (EVENT_ORDER), sorted once here so
+    # that a report groups a case's events by its number instead of sorting them. An event whose
+    # item is not one of the log's (a restored export's) keeps null ones.
+    con.execute(f"""insert into events by name
+                    select ne.*, n.case_no,
+                           case when n.case_no is not null then (row_number() over w)::integer end as seq,
+                           case when n.case_no is not null then lead(ne.ts) over w end as next_ts,
+                           case when n.case_no is not null
+                                then coalesce(ne.actor_id <> lead(ne.actor_id) over w, false) end as handoff
+                    from new_events ne left join new_case_nos n on n.item_id = ne.item_id
+                    window w as (partition by n.case_no {EVENT_ORDER})""")
     con.execute("insert into links by name select * from new_links")
-    con.execute("insert into event_log_items select ?, item_id from new_items", [name])
+    con.execute("insert into event_log_items by name select ? as log, item_id, case_no from new_case_nos", [name])
+    con.execute("drop table new_case_nos")
     con.execute("insert into actors by name select * from new_actors "
                 "where actor_id not in (select actor_id from actors)")
     if merge:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-
-import pyarrow as pa
+from functools import cache
+from typing import TYPE_CHECKING
 
 from ..attribution import Matcher, parse_trailers
 from ..model import Commit, Tag
 from ..sources.git import RepoInfo
 from .db import Store, transaction, utcnow
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def commit_item_id(repo: str, sha: str) -> str:
@@ -33,8 +36,14 @@ def classify_identity(matcher: Matcher, name: str, email: str) -> tuple[str, str
     return kind, agent
 
 
-ATTR_SCHEMA = pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
-                          ("signal", pa.string()), ("confidence", pa.float64()), ("evidence_class", pa.string())])
+# The schemas are built on first use, not at import: an idle `ingest` re-run writes no rows and
+# should not pay for loading pyarrow.
+@cache
+def attr_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([("item_id", pa.string()), ("agent", pa.string()), ("evidence", pa.string()),
+                      ("signal", pa.string()), ("confidence", pa.float64()), ("evidence_class", pa.string())])
 
 
 def _add_evidence(rows: dict[str, list], matcher: Matcher, item_id: str, *, author_name: str, author_email: str,
@@ -84,8 +93,11 @@ class Identities:
         return rows
 
 
-_COMMIT_SCHEMA = pa.schema(
-    [
+@cache
+def _commit_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([
         ("repo", pa.string()), ("sha", pa.string()), ("parents", pa.list_(pa.string())),
         ("author_id", pa.string()), ("author_time", pa.timestamp("us")), ("author_tz", pa.int16()),
         ("committer_id", pa.string()), ("committer_time", pa.timestamp("us")), ("committer_tz", pa.int16()),
@@ -94,14 +106,17 @@ _COMMIT_SCHEMA = pa.schema(
         ("subject", pa.string()), ("message", pa.string()),
         ("trailers", pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))),
         ("files", pa.int32()), ("added", pa.int64()), ("deleted", pa.int64()), ("unknown_files", pa.int32()),
-    ]
-)
-_FILE_SCHEMA = pa.schema(
-    [
+    ])
+
+
+@cache
+def _file_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([
         ("repo", pa.string()), ("sha", pa.string()), ("path", pa.string()), ("old_path", pa.string()),
         ("added", pa.int64()), ("deleted", pa.int64()), ("is_binary", pa.bool_()), ("missing_blob", pa.bool_()),
-    ]
-)
+    ])
 
 
 def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> int:
@@ -113,9 +128,11 @@ def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher
     """The rows a batch of commits adds (commits, files, AI evidence, new actors) as Arrow tables.
 
     Pure (no store): a reader process builds them while the writer stores the batch before."""
-    cols: dict[str, list] = {f.name: [] for f in _COMMIT_SCHEMA}
-    fcols: dict[str, list] = {f.name: [] for f in _FILE_SCHEMA}
-    attr_rows: dict[str, list] = {f.name: [] for f in ATTR_SCHEMA}
+    import pyarrow as pa
+
+    cols: dict[str, list] = {f.name: [] for f in _commit_schema()}
+    fcols: dict[str, list] = {f.name: [] for f in _file_schema()}
+    attr_rows: dict[str, list] = {f.name: [] for f in attr_schema()}
     for c in commits:
         added = deleted = 0
         unknown = 0
@@ -156,9 +173,9 @@ def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher
         _add_evidence(attr_rows, matcher, commit_item_id(repo, c.sha), author_name=c.author.name,
                       author_email=c.author.email, committer_name=c.committer.name,
                       committer_email=c.committer.email, message=c.message)
-    batch = pa.table(cols, schema=_COMMIT_SCHEMA)
-    files = pa.table(fcols, schema=_FILE_SCHEMA)
-    attrs = pa.table(attr_rows, schema=ATTR_SCHEMA)
+    batch = pa.table(cols, schema=_commit_schema())
+    files = pa.table(fcols, schema=_file_schema())
+    attrs = pa.table(attr_rows, schema=attr_schema())
     actor_rows = ids.take_new()
     actors = pa.table(
         {
@@ -211,6 +228,8 @@ def register_repo(store: Store, info: RepoInfo, repo: str, pulls: dict[int, str]
 def register_repos(store: Store, items: list[tuple]) -> None:
     """`register_repo` for several repositories: (info, repo, pulls, tags, registered at) each.
     A repository named twice keeps its last registration, as one call after another would."""
+    import pyarrow as pa
+
     last = {it[1]: it for it in items}
     items = list(last.values())
     repos = [it[1] for it in items]
@@ -259,6 +278,8 @@ def finish_ingest(store: Store, repo: str, tips: list[str]) -> None:
 
 def finish_ingests(store: Store, items: list[tuple[str, list[str]]]) -> None:
     """`finish_ingest` for several repositories: (repo, tips) each, the last for a repeated one."""
+    import pyarrow as pa
+
     last = dict(items)
     t = pa.table({"repo": [r for r, tips in last.items() for _ in tips], "sha": [s for tips in last.values() for s in tips]},
                  schema=pa.schema([("repo", pa.string()), ("sha", pa.string())]))
@@ -280,13 +301,15 @@ def reattribute(store: Store, repo: str, matcher: Matcher, batch: int = 20_000) 
     Returns how many commits carry evidence now. Runs in one transaction, reading the commits in
     Arrow batches so memory stays flat.
     """
+    import pyarrow as pa
+
     prefix = f"git:{repo}:commit:"
     reader = store.con.execute(
         "select sha, author_name, author_email, committer_name, committer_email, message "
         "from commits where repo = ?",
         [repo],
     ).to_arrow_reader(batch)
-    rows: dict[str, list] = {f.name: [] for f in ATTR_SCHEMA}
+    rows: dict[str, list] = {f.name: [] for f in attr_schema()}
     hit = 0
     for rb in reader:
         d = rb.to_pydict()
@@ -294,7 +317,7 @@ def reattribute(store: Store, repo: str, matcher: Matcher, batch: int = 20_000) 
                                              d["committer_email"], d["message"]):
             hit += _add_evidence(rows, matcher, prefix + sha, author_name=an or "", author_email=ae or "",
                                  committer_name=cn or "", committer_email=ce or "", message=msg or "")
-    table = pa.table(rows, schema=ATTR_SCHEMA)
+    table = pa.table(rows, schema=attr_schema())
     actors = store.con.execute("select actor_id, name, email from actors").fetchall()
     kinds = [(aid, *classify_identity(matcher, name or "", email or "")) for aid, name, email in actors]
     kt = pa.table({"actor_id": [k[0] for k in kinds], "kind": [k[1] for k in kinds], "agent": [k[2] for k in kinds]},

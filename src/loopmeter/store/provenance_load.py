@@ -9,27 +9,39 @@ repository's commit evidence wholesale when the signatures change.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import pyarrow as pa
+from functools import cache
+from typing import TYPE_CHECKING
 
 from ..sources.provenance import FileProvenance, Malformed
 from .db import Store, transaction, utcnow
 
-_SCHEMA = pa.schema([("repo", pa.string()), ("sha", pa.string()), ("path", pa.string()), ("source", pa.string()),
-                     ("agent", pa.string()), ("model", pa.string()), ("ai_lines", pa.int64()),
-                     ("ranges", pa.string()), ("origin", pa.string()), ("where_", pa.string())])
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@cache
+def _schema() -> pa.Schema:
+    """Built on first use: an idle `ingest` re-run stores no provenance and should not load pyarrow."""
+    import pyarrow as pa
+
+    return pa.schema([("repo", pa.string()), ("sha", pa.string()), ("path", pa.string()), ("source", pa.string()),
+                      ("agent", pa.string()), ("model", pa.string()), ("ai_lines", pa.int64()),
+                      ("ranges", pa.string()), ("origin", pa.string()), ("where_", pa.string())])
+
 
 EVIDENCE = {"git_ai_note": "refs/notes/ai authorship log", "agent_trace": "Agent Trace record"}
 
 
 def _table(repo: str, rows: Sequence[tuple[FileProvenance, str]]) -> pa.Table:
-    cols: dict[str, list] = {f.name: [] for f in _SCHEMA}
+    import pyarrow as pa
+
+    cols: dict[str, list] = {f.name: [] for f in _schema()}
     for fp, origin in rows:
         for k, v in (("repo", repo), ("sha", fp.sha), ("path", fp.path), ("source", fp.source), ("agent", fp.agent),
                      ("model", fp.model), ("ai_lines", fp.ai_lines), ("ranges", fp.ranges), ("origin", origin),
                      ("where_", fp.origin)):
             cols[k].append(v)
-    return pa.table(cols, schema=_SCHEMA)
+    return pa.table(cols, schema=_schema())
 
 
 def _resolved(con, repo: str) -> str:
@@ -128,6 +140,8 @@ def provenance_for_tracking(store: Store, repo: str) -> tuple[dict[str, dict[str
 def write_line_fates(store: Store, repo: str, fates, *, incremental: bool) -> None:
     """Store a tracking pass: replace `repo`'s line origins and deaths (a full pass), or append those
     of the new commits (`incremental`, a pass resumed from `line_state`), and the state it ended in."""
+    import pyarrow as pa
+
     from array import array
 
     o = fates.origins
@@ -160,6 +174,8 @@ def write_line_fates(store: Store, repo: str, fates, *, incremental: bool) -> No
 def store_line_fates(store: Store, passes: list[tuple]) -> None:
     """Write tracking passes ((repo, origins, deaths, state, incremental) each, as `write_line_fates`
     makes them): the full passes of several repositories with one statement per table."""
+    import pyarrow as pa
+
     full = [p for p in passes if not p[4]]
     if full:
         rp = pa.table({"repo": [p[0] for p in full]}, schema=pa.schema([("repo", pa.string())]))
