@@ -94,7 +94,7 @@ def test_repo_filter_changes_the_numbers(served):
     ("from=2024-13-01", 400, "from: '2024-13-01' is not a date (YYYY-MM-DD)"),
     ("from=2024-02-01&to=2024-01-01", 400, "from 2024-02-01 is after to 2024-01-01"),
     ("colour=red", 400, "'colour' is not a filter here (filters: repo, team, agent, from, to)"),
-    ("agent=nope", 400, "agent: no change in the store is attributed to 'nope' (agents: claude-code, cursor)"),
+    ("agent=nope", 400, "agent: no change or event-log case in the store is attributed to 'nope' (agents: claude-code, cursor)"),
     ("team=core", 400, "team: 'core' is not a team of loopmeter.toml"),
     ("repo=%3Cscript%3E", 400, "the store holds none of the repositories <script>"),
     ("agent=a&agent=b", 400, "agent: give it once"),

@@ -159,6 +159,19 @@ def test_agent_keeps_its_cases_and_the_peoples(world):
     assert "incidents" not in doc and "experiments" not in doc
 
 
+def test_an_agent_resource_with_no_agent_name_is_known_by_its_own(world, tmp_path):
+    """`kind = "agent"` and no `agent`: `--agent` takes the resource's name (what a user types)."""
+    toml = TOML.replace('pattern = "copilot-*"\nkind = "agent"\nagent = "copilot"\n', 'pattern = "copilot-*"\nkind = "agent"\n')
+    (tmp_path / "loopmeter.toml").write_text(toml)
+    config = load_config(tmp_path / "loopmeter.toml")
+    doc = api.report_from_store(store_path=world["store"], config=config, window_days=7, agent="copilot-1")
+    kept = [c for c in world["cases"] if c["agent"] != "claude-1"]
+    assert log(doc, "desk")["cycle_time_hours"]["n"] == len(kept) == 80
+    with pytest.raises(Exception, match=r"--agent: no change or event-log case in the store is attributed to 'copilot' "
+                                        r"\(agents: claude, copilot-1\)"):
+        api.report_from_store(store_path=world["store"], config=config, window_days=7, agent="copilot")
+
+
 def test_repo_leaves_the_logs_and_runs_out_and_cuts_incidents(world):
     doc = report(world, repos=["api"])
     assert [g for g in doc["event_logs"] if g.get("cycle_time_hours")] == []

@@ -61,7 +61,7 @@ def test_team_from_loopmeter_toml(demo_store, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--agent", "nope"], "--agent: no change in the store is attributed to 'nope' (agents: claude-code, cursor)"),
+    (["--agent", "nope"], "--agent: no change or event-log case in the store is attributed to 'nope' (agents: claude-code, cursor)"),
     (["--from", "2024-02-01", "--to", "2024-01-01"], "--from 2024-02-01 is after --to 2024-01-01"),
     (["--from", "yesterday"], "--from: 'yesterday' is not a date (YYYY-MM-DD)"),
     (["--team", "core"], "--team: 'core' is not a team of loopmeter.toml"),

@@ -433,9 +433,21 @@ def _scope(store: Store, config: Config, *, team: str | None, agent: str | None,
     if agent is not None:
         known = sorted({*_agents(store), *config.logs.agents()})  # an event log's agents are named in loopmeter.toml
         if agent not in known:
-            raise ConfigError(f"--agent: no change in the store is attributed to {agent!r} "
+            known = sorted({*known, *_log_agents(store, config)})
+        if agent not in known:
+            raise ConfigError(f"--agent: no change or event-log case in the store is attributed to {agent!r} "
                               f"(agents: {', '.join(known) if known else 'none'})")
     return Scope(team=team, team_actors=actors, agent=agent, since=since, until=until)
+
+
+def _log_agents(store: Store, config: Config) -> set[str]:
+    """The agents that performed events of the store's event logs, by the names `--agent` cuts a
+    log by (metrics/loop_slice.py `agent_names`); read only when a name is not found otherwise."""
+    from .metrics.log_loops import resource_kinds
+    from .metrics.loop_slice import agent_names
+
+    logs = [n for (n,) in store.con.execute("select name from event_logs where format <> 'mlflow'").fetchall()]
+    return {a for log in logs for a in agent_names(resource_kinds(store, log, config.logs.for_log(log))).values()}
 
 
 def _agents(store: Store) -> list[str]:

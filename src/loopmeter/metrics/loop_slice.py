@@ -72,10 +72,23 @@ def cut_team(df: pd.DataFrame, team: str, team_attribute: str) -> tuple[pd.DataF
     return out, None
 
 
+def agent_names(kinds: pd.DataFrame) -> dict[str, str]:
+    """actor_id -> agent name of a log's agent resources (kinds: metrics/log_loops.py
+    `resource_kinds`): the `[[log.resource]]` rule's or the signature list's `agent`, else the
+    resource's own name (a rule that says `kind = "agent"` and names no agent)."""
+    out = {}
+    for a, n, k, g in zip(kinds["actor_id"], kinds["name"], kinds["kind"], kinds["agent"]):
+        if k == "agent":
+            name = g if isinstance(g, str) and g else n
+            if isinstance(name, str) and name:
+                out[str(a)] = name
+    return out
+
+
 def agent_cases(store: Store, log: str, kinds: pd.DataFrame, agent: str) -> pd.DataFrame:
     """item_id, first_ts: the first event of each case of `log` performed by a resource of `agent`
-    (kinds: metrics/log_loops.py `resource_kinds`, with its `[[log.resource]]` agent names)."""
-    ids = [str(a) for a, k, g in zip(kinds["actor_id"], kinds["kind"], kinds["agent"]) if k == "agent" and g == agent]
+    (`agent_names`)."""
+    ids = [a for a, name in agent_names(kinds).items() if name == agent]
     if not ids:
         return pd.DataFrame({"item_id": pd.Series(dtype=object), "first_ts": pd.Series(dtype="datetime64[us]")})
     return store.con.execute(
