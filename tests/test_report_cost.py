@@ -146,3 +146,31 @@ def test_an_idle_ingest_rerun_loads_no_arrow_numpy_or_pandas(tmp_path):
     again, loaded_again = run()
     assert "0 new commits (unchanged)" in again, again
     assert loaded_again == ""
+
+
+def test_analyze_checks_its_options_before_the_ingest_without_the_statistics_stack(tmp_path):
+    """`analyze` refuses a bad --by or --adoption-date before it reads anything, and those checks
+    (lift/options.py) load neither pandas, Ibis nor the statistics: the ingest that follows runs
+    without them in memory. What was loaded is recorded when the ingest starts; with a bad
+    --adoption-date the same path must still refuse in one line."""
+    import subprocess
+    import sys
+
+    heavy = ("pandas", "ibis", "scipy", "statsmodels")
+    code = ("import sys\n"
+            "from loopmeter import api\n"
+            "def ingest(*a, **k):\n"
+            f"    print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules)); raise SystemExit(0)\n"
+            "api.ingest = ingest\n"
+            "try:\n"
+            "    api.analyze([sys.argv[1]], store_path=sys.argv[2], adoption_date=sys.argv[3:] or None, by='repo')\n"
+            "except api.ConfigError as e:\n    print('refused:', e)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def run(*dates: str) -> str:
+        return subprocess.run([sys.executable, "-c", code, str(tmp_path), str(tmp_path / "lm.duckdb"), *dates],
+                              capture_output=True, text=True, check=True, env=env).stdout.strip()
+
+    assert run("api=2024-03-01", "web=2024-05-01") == "loaded:"
+    assert run("2024-13-01").startswith("refused: --adoption-date: '2024-13-01' is not YYYY-MM-DD")
+    assert not (tmp_path / "lm.duckdb").exists()

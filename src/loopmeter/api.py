@@ -515,7 +515,7 @@ def report_from_store(
     directory) the report reads that instead of the store, its metrics on `engine` ("duckdb" or
     "spark"; engine.py)."""
     from .metrics.dora import FailureRule
-    from .lift.by_unit import choose_unit
+    from .lift.options import choose_unit
     from .report.document import build_report, change_rows
 
     _check_window(window_days)
@@ -591,7 +591,7 @@ def _add_web_urls(doc: dict, given: Mapping[str, str]) -> None:
 def _adoption(value, by: str):
     """`--adoption-date` as the lift command parses it: None, one date (a `date` or its text), or
     the per-repository / per-team `NAME=DATE` values. A bad value is one line (ConfigError)."""
-    from .lift.inputs import parse_adoption
+    from .lift.options import parse_adoption
 
     if value is None or isinstance(value, date):
         return value
@@ -763,7 +763,7 @@ def analyze(
     **report_options,
 ) -> dict:
     """Ingest the repositories, then report on exactly those repositories."""
-    from .lift.by_unit import choose_unit
+    from .lift.options import choose_unit
 
     _check_window(report_options.get("window_days"))
     config = report_options.pop("config", None) or load_config()
@@ -857,8 +857,8 @@ def lift(
         raise ConfigError(f"--design: {design!r} is not one of before-after, ai-vs-human (or give --csv)")
     _check_window(window_days)
     from .metrics.changes import backend
-    from .lift.inputs import parse_adoption
-    from .lift.by_unit import choose_unit
+    from .lift.options import parse_adoption
+    from .lift.options import choose_unit
     from .metrics.dora import FailureRule
 
     failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)  # checked before any work

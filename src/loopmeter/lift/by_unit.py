@@ -23,20 +23,7 @@ from .inputs import Adoption
 from .units import team_warnings
 from .verdict import verdict
 
-UNITS = ("repo", "team", "codeowners")
-
-
-def choose_unit(by: str | None, teams: list[Team]) -> str:
-    """The unit a report is made per: `by` when given, else `team` when loopmeter.toml defines
-    `[[team]]`, else `repo`. A ConfigError (one line) for an unknown unit, or for `team` asked
-    for without any team configured."""
-    if by is None:
-        return "team" if teams else "repo"
-    if by not in UNITS:
-        raise ConfigError(f"--by: {by!r} is not one of {', '.join(UNITS)}")
-    if by == "team" and not teams:
-        raise ConfigError("--by team: loopmeter.toml defines no team ([[team]] with name and members)")
-    return by
+from .options import UNITS, choose_unit  # noqa: F401  (their home is options.py)
 
 
 def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_info: dict, *, by: str = "repo",
