@@ -228,7 +228,7 @@ def test_a_new_repository_derived_from_its_rows_in_memory_equals_a_derivation_fr
 
     monkeypatch.setattr(ingestion, "derive_changes", spy)
     api.ingest([tmp_path / "demo", tmp_path / "plain"], store_path=store)
-    assert given == [("demo", True), ("plain", True)]  # both new: derived without reading the store
+    assert sorted(given) == [("demo", True), ("plain", True)]  # both new: derived without reading the store (by readers, in any order)
     in_memory = _every_table(store)
     assert in_memory["items"] and any(r[0] == "git:demo:tag:v1.0" for r in in_memory["items"])
     with Store.open(store) as s:
@@ -246,3 +246,42 @@ def test_a_repository_named_twice_in_a_set_is_read_once(tmp_path):
     assert [(r.repo, r.new_commits, r.changes) for r in got] == [("a", 2, 2)]
     with Store.open(store) as s:
         assert s.con.execute("select count(*) from commits").fetchone()[0] == 2
+
+
+def test_readers_make_exactly_the_rows_of_the_writers_own_ingest(tmp_path, monkeypatch):
+    """Reader processes parse, derive and run the durability pass of new repositories; the rows
+    equal those of `ingest_git` run by the writer alone (its own parsing, derivation from the
+    store's rows, its own durability pass), repository by repository."""
+    from conftest import build_demo
+    from loopmeter import ingestion
+    from loopmeter.sources import git_repos
+    from test_durability import ALICE, BOB, day, numbered
+
+    build_demo(tmp_path / "demo")  # merges, squashes, a revert, a tag, a bot
+    r = GitRepo(tmp_path / "lines")
+    for i in range(9):  # lines born, moved and deleted: the durability pass has deaths to record
+        r.commit(f"edit {i}", author=ALICE if i % 2 else BOB, date=day(i),
+                 files={"a.txt": numbered(f"v{i} line", 3 + i % 4), f"f{i % 3}.txt": numbered(f"f{i}", 2 + i)})
+    plain = _repo(tmp_path / "plain", n=4, who=("Bo", "bo@example.com"))
+    paths = [tmp_path / "demo", r.path, plain.path]
+    readers, writer = _salted_store(tmp_path / "readers.duckdb"), _salted_store(tmp_path / "writer.duckdb")
+    monkeypatch.setattr(git_repos, "PROCESS_MIN_REPOS", 2)  # three repositories: processes by default
+    monkeypatch.delenv("LOOPMETER_READERS", raising=False)
+    passes = []
+    real = ingestion._track_lines
+    monkeypatch.setattr(ingestion, "_track_lines", lambda *a, **k: (passes.append(a[2]), real(*a, **k))[1])
+    chosen = []
+    decide = git_repos._reader_processes
+    monkeypatch.setattr(git_repos, "_reader_processes", lambda n: (chosen.append(decide(n)), chosen[-1])[1])
+    api.ingest(paths, store_path=readers)
+    assert chosen == [True] and passes == []  # reader processes, and every pass was made by them
+    with Store.open(writer) as s:
+        for p in paths:
+            ingestion.ingest_git(s, p)
+    assert sorted(passes) == ["demo", "lines", "plain"]
+    got, want = _every_table(readers), _every_table(writer)
+    assert got["line_origins"] and got["line_deaths"] and got["items"] and got["git_tags"]
+    # The set also records each repository's refs digest (for idle re-runs); a lone ingest_git does not.
+    for rows in (got, want):
+        rows["meta"] = [m for m in rows["meta"] if not m[0].startswith("refs:")]
+    assert got == want

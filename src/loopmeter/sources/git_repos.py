@@ -23,8 +23,8 @@ import duckdb
 
 from ..attribution import Matcher
 from ..errors import ConfigError, StoreError, UnreadablePath
-from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, read_ahead,
-                         repo_keys, stored_tips, unchanged_salt, write_ahead)
+from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, repo_keys,
+                         stored_tips, unchanged_salt, write_ahead)
 from ..store.db import Store
 from .git import open_repository
 from .git_set import read_refs, state_of
@@ -123,15 +123,18 @@ class GitRepos:
         # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
         # stays bounded (a prefetched history is at most one batch).
         workers = max(1, min(os.cpu_count() or 1, len(repos)))
-        processes = _reader_processes()
+        rules = derivation_rules(matcher)
+        # What every reader is told once (a process at its start, not with every repository).
+        setting = (matcher, salt_of_store, rules, pull_refs, durability and traces is None)
+        processes = _reader_processes(len(repos))
         if processes:
-            # Reader processes do the Python work too (parsing, the commits' rows, a new
-            # repository's changes): threads would share one interpreter lock with the writer.
+            # Reader processes do the Python work (parsing, the commits' rows, a new repository's
+            # changes and durability pass): threads would share one interpreter lock with the writer.
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-            rules = derivation_rules(matcher)
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                       initializer=_reader_start, initargs=setting)
         else:
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
         # Up to this many repositories are read ahead; small ones already read are stored together,
@@ -141,14 +144,9 @@ class GitRepos:
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
-                if processes:
-                    fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
-                    futures[i] = pool.submit(prepare, repos[i], keys[i], previous.get(keys[i], []),
-                                             pull_refs=pull_refs, limit=limit, refs=refs[i] or b"",
-                                             salt=salt_of_store, matcher=matcher, fresh=fresh, rules=rules)
-                else:
-                    futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
-                                             pull_refs=pull_refs, limit=limit, refs=refs[i] or b"")
+                fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
+                futures[i] = pool.submit(_read, repos[i], keys[i], previous.get(keys[i], []), limit,
+                                         refs[i] or b"", fresh, None if processes else setting)
 
         try:
             for i, info in enumerate(repos):
@@ -200,17 +198,59 @@ class GitRepos:
         return _in_order(self.paths, self.skipped, results)
 
 
-def _reader_processes() -> bool:
-    """LOOPMETER_READERS=processes: a set is read by reader processes (`ingestion.prepare`: they
-    also build the rows and derive a new repository's changes, so the writer runs only DuckDB).
-    Off by default: on the shared 2-core machine they measured slower than threads (200 x 200
-    commits: 17.5 s against 12.1 s at a load of 7, 27.5-37.6 s against 24.7-28.0 s at 14; an
-    interpreter start per process and ~20% more CPU in all; bench/README.md). Kept for machines
-    with idle cores, where the writer's one interpreter lock is the limit."""
+#: A set with at least this many repositories to read is read by reader processes (one per core)
+#: when the machine has two cores or more. Fewer are read by threads: a process costs an
+#: interpreter start (~0.3 s of CPU for its imports), which a few repositories do not repay.
+PROCESS_MIN_REPOS = 8
+
+# A reader process's setting (`_reader_start`): the same for every repository of the set.
+_SETTING: tuple = ()
+
+
+def _reader_start(matcher: Matcher, salt: str, rules: str, pull_refs: bool, durability: bool) -> None:
+    """A reader process's initializer: the set's setting is sent once, not with every repository."""
+    global _SETTING
+    import sys
+
+    # pyarrow imports pandas (when installed) the first time it converts Python objects, to check
+    # whether they are pandas'; a reader never has any, and the import was ~0.5 s of CPU in each
+    # reader process, more than a hundred small repositories' parsing. An import that fails is
+    # pyarrow's "no pandas here".
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
+    _SETTING = (matcher, salt, rules, pull_refs, durability)
+
+
+class _NoPandas:
+    """An import hook refusing pandas (in a reader process only: see `_reader_start`)."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("a loopmeter reader process does not load pandas")
+        return None
+
+
+def _read(info, repo: str, previous: list[str], limit: int, refs: bytes, fresh: bool, setting: tuple | None = None):
+    """One repository of the set, in a reader: `ingestion.prepare` under the set's setting
+    (`setting`: (matcher, salt, rules, pull_refs, durability); None in a process: its initializer's)."""
+    matcher, salt, rules, pull_refs, durability = setting or _SETTING
+    return prepare(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs, salt=salt, matcher=matcher,
+                   fresh=fresh, rules=rules, durability=durability)
+
+
+def _reader_processes(repos: int) -> bool:
+    """Whether a set of `repos` repositories to read is read by reader processes (`_read`: the
+    readers parse, build the rows, derive a new repository's changes and run its durability pass,
+    so the writer runs only DuckDB) rather than threads sharing the writer's interpreter lock.
+    LOOPMETER_READERS=processes or threads decides; by default processes when the machine has two
+    cores or more and there are at least PROCESS_MIN_REPOS repositories to read (bench/README.md,
+    `many_repos.py`, has the measurements behind the rule)."""
     choice = os.environ.get("LOOPMETER_READERS", "").strip()
     if choice not in ("", "processes", "threads"):
         raise ConfigError(f"LOOPMETER_READERS: 'processes' or 'threads', not {choice!r}")
-    return choice == "processes"
+    if choice:
+        return choice == "processes"
+    return (os.cpu_count() or 1) >= 2 and repos >= PROCESS_MIN_REPOS
 
 
 def _map_threads(fn: Callable, args: list) -> dict:

@@ -128,6 +128,19 @@ def provenance_for_tracking(store: Store, repo: str) -> tuple[dict[str, dict[str
 def write_line_fates(store: Store, repo: str, fates, *, incremental: bool) -> None:
     """Store a tracking pass: replace `repo`'s line origins and deaths (a full pass), or append those
     of the new commits (`incremental`, a pass resumed from `line_state`), and the state it ended in."""
+    write_line_fates_rows(store, line_fates_rows(repo, fates, incremental=incremental))
+
+
+def write_line_fates_rows(store: Store, rows: tuple) -> None:
+    """`write_line_fates` of rows `line_fates_rows` made (e.g. in a reader process): in a held group
+    with the other repositories' passes when the group ends, otherwise now."""
+    if not store.defer("line_fates", rows, store_line_fates):
+        store_line_fates(store, [rows])
+
+
+def line_fates_rows(repo: str, fates, *, incremental: bool) -> tuple:
+    """A tracking pass as the rows it stores: (repo, origins, deaths, state, incremental), Arrow
+    tables for `store_line_fates`. Pure (no store): a reader process makes them."""
     from array import array
 
     o = fates.origins
@@ -152,9 +165,7 @@ def write_line_fates(store: Store, repo: str, fates, *, incremental: bool) -> No
         "unknown": [p in st.unknown for p in paths],
     }, schema=pa.schema([("repo", pa.string()), ("head_sha", pa.string()), ("next_pos", pa.int32()),
                          ("path", pa.string()), ("births", pa.binary()), ("unknown", pa.bool_())]))
-    fates_rows = (repo, origins, deaths, state, incremental)
-    if not store.defer("line_fates", fates_rows, store_line_fates):
-        store_line_fates(store, [fates_rows])
+    return (repo, origins, deaths, state, incremental)
 
 
 def store_line_fates(store: Store, passes: list[tuple]) -> None:
