@@ -60,6 +60,7 @@ class GitRepos:
         self.skipped: list[IngestResult] = []
         self.states: dict[str, str | None] = {}
         self.refs: list = []
+        self._pool = None  # reader processes, when `prepare` chose them
 
     def prepare(self) -> bool:
         matcher, branch, pull_refs, traces = self.matcher, self.branch, self.pull_refs, self.traces
@@ -93,6 +94,11 @@ class GitRepos:
             if not Path(traces).exists():
                 raise UnreadablePath(f"{traces}: no such file or directory")
         self.progress.start_set(len(self.paths), done=len(self.skipped))
+        if self.repos and _reader_processes(len(self.repos)):
+            # Started now, so the readers' interpreters start while the store is opened (created
+            # and migrated, for a new one). An error before `load` leaves them idle until exit.
+            self._pool = _start_processes(min(os.cpu_count() or 1, len(self.repos)), (
+                matcher, derivation_rules(matcher), pull_refs, self.durability and traces is None))
         return bool(self.repos)
 
     def idle(self) -> list[IngestResult]:
@@ -123,19 +129,12 @@ class GitRepos:
         # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
         # stays bounded (a prefetched history is at most one batch).
         workers = max(1, min(os.cpu_count() or 1, len(repos)))
-        rules = derivation_rules(matcher)
-        # What every reader is told once (a process at its start, not with every repository).
-        setting = (matcher, salt_of_store, rules, pull_refs, durability and traces is None)
-        processes = _reader_processes(len(repos))
-        if processes:
-            # Reader processes do the Python work (parsing, the commits' rows, a new repository's
-            # changes and durability pass): threads would share one interpreter lock with the writer.
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                       initializer=_reader_start, initargs=setting)
-        else:
+        # Reader processes (`prepare` started them) do the Python work: parsing, the commits' rows,
+        # a new repository's changes and durability pass. Threads share one interpreter lock with
+        # this writer, so they take over only git's waits and DuckDB's (which release it).
+        processes, pool, self._pool = self._pool is not None, self._pool, None
+        setting = None if processes else (matcher, derivation_rules(matcher), pull_refs, durability and traces is None)
+        if pool is None:
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
         # Up to this many repositories are read ahead; small ones already read are stored together,
         # up to WRITE_COMMITS commits per set of statements (a statement costs milliseconds).
@@ -146,7 +145,7 @@ class GitRepos:
             if i < len(repos) and i not in futures:
                 fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
                 futures[i] = pool.submit(_read, repos[i], keys[i], previous.get(keys[i], []), limit,
-                                         refs[i] or b"", fresh, None if processes else setting)
+                                         refs[i] or b"", fresh, salt_of_store, setting)
 
         try:
             for i, info in enumerate(repos):
@@ -207,7 +206,19 @@ PROCESS_MIN_REPOS = 8
 _SETTING: tuple = ()
 
 
-def _reader_start(matcher: Matcher, salt: str, rules: str, pull_refs: bool, durability: bool) -> None:
+def _start_processes(workers: int, setting: tuple):
+    """A pool of `workers` reader processes told `setting` (see `_read`), all starting now."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_reader_start, initargs=setting)
+    for _ in range(workers):  # a process is spawned when a task finds none idle: one task each
+        pool.submit(int)
+    return pool
+
+
+def _reader_start(matcher: Matcher, rules: str, pull_refs: bool, durability: bool) -> None:
     """A reader process's initializer: the set's setting is sent once, not with every repository."""
     global _SETTING
     import sys
@@ -218,7 +229,7 @@ def _reader_start(matcher: Matcher, salt: str, rules: str, pull_refs: bool, dura
     # pyarrow's "no pandas here".
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _NoPandas())
-    _SETTING = (matcher, salt, rules, pull_refs, durability)
+    _SETTING = (matcher, rules, pull_refs, durability)
 
 
 class _NoPandas:
@@ -230,10 +241,11 @@ class _NoPandas:
         return None
 
 
-def _read(info, repo: str, previous: list[str], limit: int, refs: bytes, fresh: bool, setting: tuple | None = None):
+def _read(info, repo: str, previous: list[str], limit: int, refs: bytes, fresh: bool, salt: str,
+          setting: tuple | None = None):
     """One repository of the set, in a reader: `ingestion.prepare` under the set's setting
-    (`setting`: (matcher, salt, rules, pull_refs, durability); None in a process: its initializer's)."""
-    matcher, salt, rules, pull_refs, durability = setting or _SETTING
+    (`setting`: (matcher, rules, pull_refs, durability); None in a process: its initializer's)."""
+    matcher, rules, pull_refs, durability = setting or _SETTING
     return prepare(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs, salt=salt, matcher=matcher,
                    fresh=fresh, rules=rules, durability=durability)
 
