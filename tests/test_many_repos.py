@@ -285,3 +285,29 @@ def test_readers_make_exactly_the_rows_of_the_writers_own_ingest(tmp_path, monke
     for rows in (got, want):
         rows["meta"] = [m for m in rows["meta"] if not m[0].startswith("refs:")]
     assert got == want
+
+
+def test_one_git_call_describes_a_repository_and_lists_its_refs_as_show_ref_does(tmp_path):
+    from loopmeter.sources.git import open_repository, open_with_refs
+    from loopmeter.sources.git_set import read_refs
+
+    a = _repo(tmp_path / "a", n=4)
+    a.git("tag", "-a", "v1", "-m", "annotated", "HEAD~1")
+    a.git("tag", "v0", "HEAD~3")
+    a.git("notes", "--ref", "ai", "add", "-m", "{}", "HEAD")
+    clone = tmp_path / "clone"  # refs/remotes/origin/HEAD is a symbolic ref: named, not resolved
+    subprocess.run(["git", "clone", "-q", str(a.path), str(clone)], check=True)
+    mirror = tmp_path / "m.git"  # bare
+    subprocess.run(["git", "clone", "-q", "--mirror", str(a.path), str(mirror)], check=True)
+    subprocess.run(["git", "-C", str(mirror), "update-ref", "refs/pull/7/head", "HEAD~2"], check=True)
+    detached = tmp_path / "detached"
+    subprocess.run(["git", "clone", "-q", str(a.path), str(detached)], check=True)
+    subprocess.run(["git", "-C", str(detached), "checkout", "-q", "--detach", "HEAD~1"], check=True)
+    for path, branch in [(a.path, None), (a.path / "sub", None), (clone, None), (mirror, None), (detached, None),
+                         (a.path, "main")]:
+        if path.name == "sub":
+            path.mkdir()
+        info, refs = open_with_refs(path, branch)
+        assert info == open_repository(path, branch)
+        assert refs == read_refs(info.path), path
+        assert refs.count(b"\n") >= 4

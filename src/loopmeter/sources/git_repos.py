@@ -26,7 +26,7 @@ from ..errors import ConfigError, StoreError, UnreadablePath
 from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, repo_keys,
                          stored_tips, unchanged_salt, write_ahead)
 from ..store.db import Store
-from .git import open_repository
+from .git import open_repository, open_with_refs
 from .git_set import read_refs, state_of
 
 if TYPE_CHECKING:
@@ -282,9 +282,10 @@ def _open_all(paths: list, branch: str | None, refs: dict) -> tuple[list, list]:
     from `refs`, by path); the first bad path raises."""
 
     def one(i: int):
-        info = open_repository(paths[i], branch)
-        key = str(info.path)
-        return info, refs[key] if key in refs else read_refs(info.path)
+        key = str(Path(paths[i]).expanduser().resolve())
+        if key in refs:  # read already (its digest moved): only described
+            return open_repository(paths[i], branch), refs[key]
+        return open_with_refs(paths[i], branch)  # one git process, not two
 
     out = _map_threads(one, list(range(len(paths))))
     return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]
