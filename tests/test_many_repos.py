@@ -311,3 +311,26 @@ def test_one_git_call_describes_a_repository_and_lists_its_refs_as_show_ref_does
         assert info == open_repository(path, branch)
         assert refs == read_refs(info.path), path
         assert refs.count(b"\n") >= 4
+
+
+def test_reader_processes_are_chosen_for_repositories_new_to_the_store_only(tmp_path, monkeypatch):
+    from loopmeter.sources import git_repos
+
+    monkeypatch.delenv("LOOPMETER_READERS", raising=False)
+    monkeypatch.setattr(git_repos, "PROCESS_MIN_REPOS", 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    asked = []
+    decide = git_repos._reader_processes
+    monkeypatch.setattr(git_repos, "_reader_processes", lambda n: (asked.append((n, decide(n))), asked[-1][1])[1])
+    repos = [_repo(tmp_path / n, n=2) for n in ("a", "b", "c")]
+    store = tmp_path / "s.duckdb"
+    api.ingest([r.path for r in repos], store_path=store)
+    for r in repos:  # all three moved: read from their last tips by threads
+        r.commit("more", date="2024-02-01T10:00:00+00:00")
+    api.ingest([r.path for r in repos], store_path=store)
+    assert asked == [(3, True), (0, False)]
+    monkeypatch.setenv("LOOPMETER_READERS", "threads")
+    assert decide(100) is False
+    monkeypatch.setenv("LOOPMETER_READERS", "sometimes")
+    with pytest.raises(ConfigError, match="LOOPMETER_READERS"):
+        decide(1)

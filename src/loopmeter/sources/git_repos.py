@@ -94,7 +94,9 @@ class GitRepos:
             if not Path(traces).exists():
                 raise UnreadablePath(f"{traces}: no such file or directory")
         self.progress.start_set(len(self.paths), done=len(self.skipped))
-        if self.repos and _reader_processes(len(self.repos)):
+        # Processes pay off on whole histories: repositories new to the store (one that moved is
+        # read from its last tips, usually a few commits).
+        if self.repos and _reader_processes(sum(str(info.path) not in known for info in self.repos)):
             # Started now, so the readers' interpreters start while the store is opened (created
             # and migrated, for a new one). An error before `load` leaves them idle until exit.
             self._pool = _start_processes(min(os.cpu_count() or 1, len(self.repos)), (
@@ -197,8 +199,8 @@ class GitRepos:
         return _in_order(self.paths, self.skipped, results)
 
 
-#: A set with at least this many repositories to read is read by reader processes (one per core)
-#: when the machine has two cores or more. Fewer are read by threads: a process costs an
+#: A set with at least this many repositories new to the store is read by reader processes (one
+#: per core) when the machine has two cores or more. Fewer are read by threads: a process costs an
 #: interpreter start (~0.3 s of CPU for its imports), which a few repositories do not repay.
 PROCESS_MIN_REPOS = 8
 
@@ -209,11 +211,17 @@ _SETTING: tuple = ()
 def _start_processes(workers: int, setting: tuple):
     """A pool of `workers` reader processes told `setting` (see `_read`), all starting now."""
     import multiprocessing as mp
+    import sys
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+    # Forked on Linux: a spawned reader first imports what it runs (~0.3 s of CPU each, and on a
+    # loaded machine seconds before its first repository). This runs before the store is opened,
+    # so no DuckDB connection or thread of ours is copied; a reader touches no lock another thread
+    # may hold (it writes nothing to the terminal: results and errors go back on the pool's pipe).
+    method = "fork" if sys.platform == "linux" else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
                                initializer=_reader_start, initargs=setting)
-    for _ in range(workers):  # a process is spawned when a task finds none idle: one task each
+    for _ in range(workers):  # started now (a spawned one only when a task finds none idle)
         pool.submit(int)
     return pool
 
@@ -251,11 +259,11 @@ def _read(info, repo: str, previous: list[str], limit: int, refs: bytes, fresh: 
 
 
 def _reader_processes(repos: int) -> bool:
-    """Whether a set of `repos` repositories to read is read by reader processes (`_read`: the
+    """Whether a set with `repos` repositories new to the store is read by reader processes (`_read`: the
     readers parse, build the rows, derive a new repository's changes and run its durability pass,
     so the writer runs only DuckDB) rather than threads sharing the writer's interpreter lock.
     LOOPMETER_READERS=processes or threads decides; by default processes when the machine has two
-    cores or more and there are at least PROCESS_MIN_REPOS repositories to read (bench/README.md,
+    cores or more and at least PROCESS_MIN_REPOS repositories are new to the store (bench/README.md,
     `many_repos.py`, has the measurements behind the rule)."""
     choice = os.environ.get("LOOPMETER_READERS", "").strip()
     if choice not in ("", "processes", "threads"):
