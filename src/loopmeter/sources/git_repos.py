@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 GROUP_COMMITS = 20_000
 GROUP_SECONDS = 20.0
 WRITE_COMMITS = 8000
+CHECKPOINT_EVERY = "128MB"
 
 
 class GitRepos:
@@ -142,6 +143,11 @@ class GitRepos:
         # up to WRITE_COMMITS commits per set of statements (a statement costs milliseconds).
         window = 16 * workers
         futures = {}
+        # DuckDB checkpoints (compresses and writes the tables) at a commit once its write-ahead
+        # log passes 16 MB: a set's groups did that several times, each rewriting what the one
+        # before wrote (200 x 200 commits: 4.0 s of commits and a 44 MB file, against 2.4 s and
+        # 29 MB with one checkpoint at the end). Bounded, so un-checkpointed rows stay modest.
+        store.con.execute(f"set checkpoint_threshold = '{CHECKPOINT_EVERY}'")
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
@@ -192,6 +198,10 @@ class GitRepos:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                store.con.execute("reset checkpoint_threshold")
+            except duckdb.Error:
+                pass  # a connection DuckDB invalidated: the error that did it is the one to report
         if results:
             from ..runner import relink_sessions
 
