@@ -135,7 +135,8 @@ def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher, salt: s
     ids = Identities(salt if salt is not None else store.meta("salt") or "", matcher)
     parts = [a.tables if a.tables is not None else commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
     tables = {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}
-    new = store_commits_of_repos(store, tables)
+    # Repositories new to the store (the set's writer knows): every row is new, none is looked up.
+    new = store_commits_of_repos(store, tables, new_repos=all(a.fresh for a in aheads))
     for a, part in zip(aheads, parts):
         a.written = new.get(a.repo, 0)
         a.tables = part

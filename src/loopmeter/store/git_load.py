@@ -177,9 +177,20 @@ def store_commit_tables(store: Store, repo: str, tables: dict[str, pa.Table]) ->
     return store_commits_of_repos(store, tables).get(repo, 0)
 
 
-def store_commits_of_repos(store: Store, tables: dict[str, pa.Table]) -> dict[str, int]:
+def store_commits_of_repos(store: Store, tables: dict[str, pa.Table], *, new_repos: bool = False) -> dict[str, int]:
     """Store the tables `commit_tables` made for one or several repositories (concatenated), with
-    the same statements whatever their number. Returns the new commits per repository."""
+    the same statements whatever their number. Returns the new commits per repository.
+
+    `new_repos`: the store holds no row of these repositories (the caller knows: they were not in
+    it when this ingest began), so every row is new and is appended without asking which."""
+    if new_repos:
+        with transaction(store.con, **tables) as con:
+            con.execute("insert into commits select * from _batch")
+            con.execute("insert into commit_files select * from _files")
+            con.execute("insert into attributions by name select * from _attrs")
+            con.execute("insert or ignore into actors select * from _actors")
+        counts = tables["_batch"]["repo"].value_counts().to_pylist()
+        return {c["values"]: c["counts"] for c in counts}
     with transaction(store.con, **tables) as con:
         # Only commits not already stored count as new; their files and evidence go in with them,
         # so a batch re-read after an interrupted ingest adds nothing twice.
