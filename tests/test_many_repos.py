@@ -334,3 +334,30 @@ def test_reader_processes_are_chosen_for_repositories_new_to_the_store_only(tmp_
     monkeypatch.setenv("LOOPMETER_READERS", "sometimes")
     with pytest.raises(ConfigError, match="LOOPMETER_READERS"):
         decide(1)
+
+
+def test_moved_repositories_resume_their_durability_passes_together_as_each_alone(tmp_path, monkeypatch):
+    """The resumed durability passes of a set's moved repositories are stored with one set of
+    statements for all; the rows equal those of ingesting each repository on its own."""
+    from test_durability import ALICE, BOB, day, numbered
+
+    def edits(r, start, n):
+        for i in range(start, start + n):
+            r.commit(f"edit {i}", author=ALICE if i % 2 else BOB, date=day(i),
+                     files={"a.txt": numbered(f"{r.path.name} v{i}", 2 + i % 4), f"f{i % 2}.txt": numbered(f"f{i}", 3)})
+
+    repos = [GitRepo(tmp_path / n) for n in ("x", "y", "z")]
+    for r in repos:
+        edits(r, 0, 5)
+    together, each = _salted_store(tmp_path / "together.duckdb"), _salted_store(tmp_path / "each.duckdb")
+    api.ingest([r.path for r in repos], store_path=together)
+    for r in repos:
+        api.ingest([r.path], store_path=each)
+    for r in repos[:2]:  # x and y move: lines die (a.txt rewritten), some with unknown fates
+        edits(r, 5, 3)
+    api.ingest([r.path for r in repos], store_path=together)
+    for r in repos:
+        api.ingest([r.path], store_path=each)
+    got, want = _every_table(together), _every_table(each)
+    assert len(got["line_origins"]) == 21 and got["line_deaths"]
+    assert got == want
