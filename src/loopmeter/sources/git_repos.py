@@ -82,7 +82,10 @@ class GitRepos:
         # Every other path is checked before the store is opened: a bad path neither creates a store
         # nor leaves one updated with only the repositories listed before it. Two git calls each (its
         # description, its refs), run by as many threads as cores: git does the work, not Python.
+        warm = _warm_imports() if todo else None
         repos, refs = _open_all(todo, branch, checked)
+        if warm is not None:
+            warm.join()  # before any reader process is forked: no import may be half-done then
         # A repository named twice (the same path, or a folder inside it) is read once.
         once = {str(info.path): i for i, info in reversed(list(enumerate(repos)))}
         keep = sorted(once.values())
@@ -281,6 +284,25 @@ def _reader_processes(repos: int) -> bool:
     if choice:
         return choice == "processes"
     return (os.cpu_count() or 1) >= 2 and repos >= PROCESS_MIN_REPOS
+
+
+def _warm_imports():
+    """A thread importing, while git describes the repositories, what this process will import
+    anyway once it stores rows: pyarrow loads pandas the first time it converts Python objects
+    (~0.5 s of CPU), which would otherwise land on the writer, the set's critical path."""
+    import threading
+
+    def warm() -> None:
+        try:
+            import pyarrow as pa
+
+            pa.array(["x"])
+        except Exception:  # only ever an earlier start of the same import
+            pass
+
+    t = threading.Thread(target=warm, name="loopmeter-imports", daemon=True)
+    t.start()
+    return t
 
 
 def _map_threads(fn: Callable, args: list) -> dict:
