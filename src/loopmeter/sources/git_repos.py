@@ -97,14 +97,15 @@ class GitRepos:
                 raise ConfigError("--traces: give exactly one repository with it (its records name that repository's commits)")
             if not Path(traces).exists():
                 raise UnreadablePath(f"{traces}: no such file or directory")
-        self.progress.start_set(len(self.paths), done=len(self.skipped))
         # Processes pay off on whole histories: repositories new to the store (one that moved is
         # read from its last tips, usually a few commits).
         if self.repos and _reader_processes(sum(str(info.path) not in known for info in self.repos)):
-            # Started now, so the readers' interpreters start while the store is opened (created
-            # and migrated, for a new one). An error before `load` leaves them idle until exit.
+            # Started now, so the readers start while the store is opened (created and migrated,
+            # for a new one), and before the progress display starts its thread. An error before
+            # `load` leaves them idle until exit.
             self._pool = _start_processes(min(os.cpu_count() or 1, len(self.repos)), (
                 matcher, derivation_rules(matcher), pull_refs, self.durability and traces is None))
+        self.progress.start_set(len(self.paths), done=len(self.skipped))
         return bool(self.repos)
 
     def idle(self) -> list[IngestResult]:
