@@ -266,6 +266,7 @@ def test_readers_make_exactly_the_rows_of_the_writers_own_ingest(tmp_path, monke
     paths = [tmp_path / "demo", r.path, plain.path]
     readers, writer = _salted_store(tmp_path / "readers.duckdb"), _salted_store(tmp_path / "writer.duckdb")
     monkeypatch.setattr(git_repos, "PROCESS_MIN_REPOS", 2)  # three repositories: processes by default
+    monkeypatch.setattr(git_repos, "_load", lambda: 0.0)  # on an idle machine
     monkeypatch.delenv("LOOPMETER_READERS", raising=False)
     passes = []
     real = ingestion._track_lines
@@ -319,6 +320,7 @@ def test_reader_processes_are_chosen_for_repositories_new_to_the_store_only(tmp_
     monkeypatch.delenv("LOOPMETER_READERS", raising=False)
     monkeypatch.setattr(git_repos, "PROCESS_MIN_REPOS", 2)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr(git_repos, "_load", lambda: 0.5)  # a core is free
     asked = []
     decide = git_repos._reader_processes
     monkeypatch.setattr(git_repos, "_reader_processes", lambda n: (asked.append((n, decide(n))), asked[-1][1])[1])
@@ -329,6 +331,8 @@ def test_reader_processes_are_chosen_for_repositories_new_to_the_store_only(tmp_
         r.commit("more", date="2024-02-01T10:00:00+00:00")
     api.ingest([r.path for r in repos], store_path=store)
     assert asked == [(3, True), (0, False)]
+    monkeypatch.setattr(git_repos, "_load", lambda: 1.5)  # both cores busy with other work: threads
+    assert decide(100) is False
     monkeypatch.setenv("LOOPMETER_READERS", "threads")
     assert decide(100) is False
     monkeypatch.setenv("LOOPMETER_READERS", "sometimes")

@@ -273,18 +273,29 @@ def _read(info, repo: str, previous: list[str], limit: int, refs: bytes, fresh: 
 
 
 def _reader_processes(repos: int) -> bool:
-    """Whether a set with `repos` repositories new to the store is read by reader processes (`_read`: the
-    readers parse, build the rows, derive a new repository's changes and run its durability pass,
-    so the writer runs only DuckDB) rather than threads sharing the writer's interpreter lock.
+    """Whether a set with `repos` repositories new to the store is read by reader processes (`_read`:
+    the readers parse, build the rows, derive a new repository's changes and run its durability
+    pass, so the writer runs only DuckDB) rather than threads sharing the writer's interpreter lock.
     LOOPMETER_READERS=processes or threads decides; by default processes when the machine has two
-    cores or more and at least PROCESS_MIN_REPOS repositories are new to the store (bench/README.md,
-    `many_repos.py`, has the measurements behind the rule)."""
+    cores or more, at least PROCESS_MIN_REPOS repositories are new to the store, and a core is free
+    (the 1-minute load average below the cores less one). Processes buy a second core for the
+    Python work at ~9% more CPU (sending rows between processes): on a machine whose cores are
+    busy with other work they measured slower than threads (bench/README.md, `many_repos.py`)."""
     choice = os.environ.get("LOOPMETER_READERS", "").strip()
     if choice not in ("", "processes", "threads"):
         raise ConfigError(f"LOOPMETER_READERS: 'processes' or 'threads', not {choice!r}")
     if choice:
         return choice == "processes"
-    return (os.cpu_count() or 1) >= 2 and repos >= PROCESS_MIN_REPOS
+    cores = os.cpu_count() or 1
+    return cores >= 2 and repos >= PROCESS_MIN_REPOS and _load() < cores - 1
+
+
+def _load() -> float:
+    """The 1-minute load average (0 where the system does not say)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
 
 
 def _warm_imports():
