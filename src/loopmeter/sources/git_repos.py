@@ -4,10 +4,11 @@ The git ingest's own machinery stays where it is (ingestion.py: batches of commi
 transaction each, tips recorded last; ingest_reader.py: the opt-in reader process); this adapter
 only puts it behind the protocol. `prepare` skips, without opening the store, every repository
 whose refs did not move since the store read it (its digest is in meta `refs:REPO`) and checks
-every other path; `load` runs the set: reader threads (one per core) run git and parse the next
-repositories while this thread, DuckDB's one writer, stores the current one, and small
-repositories are stored in groups (`Store.hold`), one commit each (docs/design.md, "Many
-repositories in one ingest").
+every other path; `load` runs the set: readers (one per core: forked processes when a core is
+free and enough repositories are new, threads otherwise) run git, parse, build the rows and, for a
+new repository, derive its changes and run its durability pass, while this thread, DuckDB's one
+writer, appends what they made; small repositories are stored in groups (`Store.hold`), one
+commit each (docs/design.md, "Many repositories in one ingest").
 """
 
 from __future__ import annotations
