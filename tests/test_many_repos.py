@@ -228,7 +228,7 @@ def test_a_new_repository_derived_from_its_rows_in_memory_equals_a_derivation_fr
 
     monkeypatch.setattr(ingestion, "derive_changes", spy)
     api.ingest([tmp_path / "demo", tmp_path / "plain"], store_path=store)
-    assert given == [("demo", True), ("plain", True)]  # both new: derived without reading the store
+    assert sorted(given) == [("demo", True), ("plain", True)]  # both new: derived without reading the store (by readers, in any order)
     in_memory = _every_table(store)
     assert in_memory["items"] and any(r[0] == "git:demo:tag:v1.0" for r in in_memory["items"])
     with Store.open(store) as s:
@@ -246,3 +246,122 @@ def test_a_repository_named_twice_in_a_set_is_read_once(tmp_path):
     assert [(r.repo, r.new_commits, r.changes) for r in got] == [("a", 2, 2)]
     with Store.open(store) as s:
         assert s.con.execute("select count(*) from commits").fetchone()[0] == 2
+
+
+def test_readers_make_exactly_the_rows_of_the_writers_own_ingest(tmp_path, monkeypatch):
+    """Reader processes parse, derive and run the durability pass of new repositories; the rows
+    equal those of `ingest_git` run by the writer alone (its own parsing, derivation from the
+    store's rows, its own durability pass), repository by repository."""
+    from conftest import build_demo
+    from loopmeter import ingestion
+    from loopmeter.sources import git_repos
+    from test_durability import ALICE, BOB, day, numbered
+
+    build_demo(tmp_path / "demo")  # merges, squashes, a revert, a tag, a bot
+    r = GitRepo(tmp_path / "lines")
+    for i in range(9):  # lines born, moved and deleted: the durability pass has deaths to record
+        r.commit(f"edit {i}", author=ALICE if i % 2 else BOB, date=day(i),
+                 files={"a.txt": numbered(f"v{i} line", 3 + i % 4), f"f{i % 3}.txt": numbered(f"f{i}", 2 + i)})
+    plain = _repo(tmp_path / "plain", n=4, who=("Bo", "bo@example.com"))
+    paths = [tmp_path / "demo", r.path, plain.path]
+    readers, writer = _salted_store(tmp_path / "readers.duckdb"), _salted_store(tmp_path / "writer.duckdb")
+    monkeypatch.setattr(git_repos, "PROCESS_MIN_REPOS", 2)  # three repositories: processes by default
+    monkeypatch.setattr(git_repos, "_load", lambda: 0.0)  # on an idle machine
+    monkeypatch.delenv("LOOPMETER_READERS", raising=False)
+    passes = []
+    real = ingestion._track_lines
+    monkeypatch.setattr(ingestion, "_track_lines", lambda *a, **k: (passes.append(a[2]), real(*a, **k))[1])
+    chosen = []
+    decide = git_repos._reader_processes
+    monkeypatch.setattr(git_repos, "_reader_processes", lambda n: (chosen.append(decide(n)), chosen[-1])[1])
+    api.ingest(paths, store_path=readers)
+    assert chosen == [True] and passes == []  # reader processes, and every pass was made by them
+    with Store.open(writer) as s:
+        for p in paths:
+            ingestion.ingest_git(s, p)
+    assert sorted(passes) == ["demo", "lines", "plain"]
+    got, want = _every_table(readers), _every_table(writer)
+    assert got["line_origins"] and got["line_deaths"] and got["items"] and got["git_tags"]
+    # The set also records each repository's refs digest (for idle re-runs); a lone ingest_git does not.
+    for rows in (got, want):
+        rows["meta"] = [m for m in rows["meta"] if not m[0].startswith("refs:")]
+    assert got == want
+
+
+def test_one_git_call_describes_a_repository_and_lists_its_refs_as_show_ref_does(tmp_path):
+    from loopmeter.sources.git import open_repository, open_with_refs
+    from loopmeter.sources.git_set import read_refs
+
+    a = _repo(tmp_path / "a", n=4)
+    a.git("tag", "-a", "v1", "-m", "annotated", "HEAD~1")
+    a.git("tag", "v0", "HEAD~3")
+    a.git("notes", "--ref", "ai", "add", "-m", "{}", "HEAD")
+    clone = tmp_path / "clone"  # refs/remotes/origin/HEAD is a symbolic ref: named, not resolved
+    subprocess.run(["git", "clone", "-q", str(a.path), str(clone)], check=True)
+    mirror = tmp_path / "m.git"  # bare
+    subprocess.run(["git", "clone", "-q", "--mirror", str(a.path), str(mirror)], check=True)
+    subprocess.run(["git", "-C", str(mirror), "update-ref", "refs/pull/7/head", "HEAD~2"], check=True)
+    detached = tmp_path / "detached"
+    subprocess.run(["git", "clone", "-q", str(a.path), str(detached)], check=True)
+    subprocess.run(["git", "-C", str(detached), "checkout", "-q", "--detach", "HEAD~1"], check=True)
+    for path, branch in [(a.path, None), (a.path / "sub", None), (clone, None), (mirror, None), (detached, None),
+                         (a.path, "main")]:
+        if path.name == "sub":
+            path.mkdir()
+        info, refs = open_with_refs(path, branch)
+        assert info == open_repository(path, branch)
+        assert refs == read_refs(info.path), path
+        assert refs.count(b"\n") >= 4
+
+
+def test_reader_processes_are_chosen_for_repositories_new_to_the_store_only(tmp_path, monkeypatch):
+    from loopmeter.sources import git_repos
+
+    monkeypatch.delenv("LOOPMETER_READERS", raising=False)
+    monkeypatch.setattr(git_repos, "PROCESS_MIN_REPOS", 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr(git_repos, "_load", lambda: 0.5)  # a core is free
+    asked = []
+    decide = git_repos._reader_processes
+    monkeypatch.setattr(git_repos, "_reader_processes", lambda n: (asked.append((n, decide(n))), asked[-1][1])[1])
+    repos = [_repo(tmp_path / n, n=2) for n in ("a", "b", "c")]
+    store = tmp_path / "s.duckdb"
+    api.ingest([r.path for r in repos], store_path=store)
+    for r in repos:  # all three moved: read from their last tips by threads
+        r.commit("more", date="2024-02-01T10:00:00+00:00")
+    api.ingest([r.path for r in repos], store_path=store)
+    assert asked == [(3, True), (0, False)]
+    monkeypatch.setattr(git_repos, "_load", lambda: 1.5)  # both cores busy with other work: threads
+    assert decide(100) is False
+    monkeypatch.setenv("LOOPMETER_READERS", "threads")
+    assert decide(100) is False
+    monkeypatch.setenv("LOOPMETER_READERS", "sometimes")
+    with pytest.raises(ConfigError, match="LOOPMETER_READERS"):
+        decide(1)
+
+
+def test_moved_repositories_resume_their_durability_passes_together_as_each_alone(tmp_path, monkeypatch):
+    """The resumed durability passes of a set's moved repositories are stored with one set of
+    statements for all; the rows equal those of ingesting each repository on its own."""
+    from test_durability import ALICE, BOB, day, numbered
+
+    def edits(r, start, n):
+        for i in range(start, start + n):
+            r.commit(f"edit {i}", author=ALICE if i % 2 else BOB, date=day(i),
+                     files={"a.txt": numbered(f"{r.path.name} v{i}", 2 + i % 4), f"f{i % 2}.txt": numbered(f"f{i}", 3)})
+
+    repos = [GitRepo(tmp_path / n) for n in ("x", "y", "z")]
+    for r in repos:
+        edits(r, 0, 5)
+    together, each = _salted_store(tmp_path / "together.duckdb"), _salted_store(tmp_path / "each.duckdb")
+    api.ingest([r.path for r in repos], store_path=together)
+    for r in repos:
+        api.ingest([r.path], store_path=each)
+    for r in repos[:2]:  # x and y move: lines die (a.txt rewritten), some with unknown fates
+        edits(r, 5, 3)
+    api.ingest([r.path for r in repos], store_path=together)
+    for r in repos:
+        api.ingest([r.path], store_path=each)
+    got, want = _every_table(together), _every_table(each)
+    assert len(got["line_origins"]) == 21 and got["line_deaths"]
+    assert got == want

@@ -29,10 +29,12 @@ from .store.git_load import (Identities, commit_tables, finish_ingest, previous_
 from .store.provenance_load import (
     provenance_for_tracking,
     record_trace_files,
+    line_fates_rows,
     load_line_state,
     store_provenance,
     sync_provenance_evidence,
     write_line_fates,
+    write_line_fates_rows,
 )
 
 BATCH = 2000
@@ -91,6 +93,9 @@ class ReadAhead:
     tables: dict | None = None
     provenance: bool | None = None  # the store held line provenance for it (None: not known)
     derived: dict | None = None  # `derive_changes` stats made in a reader process, rows under "derived"
+    # The durability pass of a new repository without provenance, made by the reader: the rows
+    # `provenance_load.line_fates_rows` gives (the writer only appends them).
+    fates: tuple | None = None
 
     def fits(self) -> bool:
         """The whole new history was read ahead (as commits, or as their tables)."""
@@ -98,11 +103,13 @@ class ReadAhead:
 
 
 def prepare(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int, refs: bytes,
-            salt: str, matcher: Matcher, fresh: bool, rules: str) -> ReadAhead:
-    """Run in a reader process (one per core): `read_ahead`, then the Python work the writer would
-    do with it: the commits' rows (`commit_tables`) and, for a repository new to the store, its
-    changes (derived from those rows alone). The writer is left with DuckDB's statements; both
-    cores parse. A history longer than one batch comes back unread (the writer streams it)."""
+            salt: str, matcher: Matcher, fresh: bool, rules: str, durability: bool = False) -> ReadAhead:
+    """Run by a reader (a process or a thread, one per core): `read_ahead`, then the Python work the
+    writer would do with it: the commits' rows (`commit_tables`) and, for a repository new to the
+    store, its changes (derived from those rows alone) and, with `durability`, its durability pass
+    when it has no provenance (no Git AI notes: the pass then needs nothing from the store). The
+    writer is left with DuckDB's statements. A history longer than one batch comes back unread
+    (the writer streams it)."""
     a = read_ahead(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs)
     if a.commits is not None:
         a.tables = commit_tables(repo, a.commits, Identities(salt, matcher), matcher)
@@ -111,6 +118,11 @@ def prepare(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs:
         if fresh:
             a.derived = derive_changes(None, repo, matcher, head_sha=info.head_sha, pulls=a.pulls,
                                        commits=a.tables["_batch"], rules=rules)
+            # A history long enough for the pass beside the ingest (ingest_durability) gets that.
+            if durability and not a.notes and not a.bad.count and a.total < ingest_durability.MIN_COMMITS:
+                # What `_track_lines(first=True)` does in the writer: a pass from scratch, no AI lines.
+                a.fates = line_fates_rows(repo, line_fates.track(info, info.head_sha, {}, provenance_shas=set()),
+                                          incremental=False)
     return a
 
 
@@ -122,7 +134,8 @@ def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher, salt: s
 
     parts = [a.tables if a.tables is not None else commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
     tables = {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}
-    new = store_commits_of_repos(store, tables)
+    # Repositories new to the store (the set's writer knows): every row is new, none is looked up.
+    new = store_commits_of_repos(store, tables, new_repos=all(a.fresh for a in aheads))
     for a, part in zip(aheads, parts):
         a.written = new.get(a.repo, 0)
         a.tables = part
@@ -311,7 +324,7 @@ def ingest_git(
     # A long history's durability pass runs in a second process while this one stores the commits.
     beside = ingest_durability.start(store, info, repo, new_commits=total,
                                      has_provenance=bool(ahead.notes or ahead.bad.count or traces is not None)
-                                     ) if durability else None
+                                     ) if durability and ahead.fates is None else None
     progress.start(repo, total)
     fallback = ahead.fallback
     new = 0
@@ -396,7 +409,15 @@ def ingest_git(
         )
     if future:
         warnings.append(f"{repo}: {future} commits are dated in the future; their times are kept as recorded")
-    if durability:
+    # The reader's pass holds when the store had no provenance of the repository (it is new) and
+    # this ingest brought none; otherwise it is dropped and the pass runs here.
+    by_reader = (ahead.fates is not None and ahead.fresh and ahead.provenance is False and traces is None
+                 and not ahead.notes and not ahead.bad.count)
+    if durability and by_reader:
+        progress.step("tracking line durability")
+        write_line_fates_rows(store, ahead.fates)
+        store.set_meta(f"line_fates:{repo}", f"{info.head_sha}:{ingest_durability.NO_PROVENANCE}")
+    elif durability:
         progress.step("tracking line durability")
         if beside is None or not beside.finish(store):
             # A repository new to the store without provenance has no earlier pass and nothing to

@@ -4,10 +4,11 @@ The git ingest's own machinery stays where it is (ingestion.py: batches of commi
 transaction each, tips recorded last; ingest_reader.py: the opt-in reader process); this adapter
 only puts it behind the protocol. `prepare` skips, without opening the store, every repository
 whose refs did not move since the store read it (its digest is in meta `refs:REPO`) and checks
-every other path; `load` runs the set: reader threads (one per core) run git and parse the next
-repositories while this thread, DuckDB's one writer, stores the current one, and small
-repositories are stored in groups (`Store.hold`), one commit each (docs/design.md, "Many
-repositories in one ingest").
+every other path; `load` runs the set: readers (one per core: forked processes when a core is
+free and enough repositories are new, threads otherwise) run git, parse, build the rows and, for a
+new repository, derive its changes and run its durability pass, while this thread, DuckDB's one
+writer, appends what they made; small repositories are stored in groups (`Store.hold`), one
+commit each (docs/design.md, "Many repositories in one ingest").
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import duckdb
 
 from ..attribution import Matcher
 from ..errors import ConfigError, StoreError, UnreadablePath
-from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, read_ahead,
-                         repo_keys, stored_tips, unchanged_salt, write_ahead)
+from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, repo_keys,
+                         stored_tips, unchanged_salt, write_ahead)
 from ..store.db import Store
-from .git import open_repository
+from .git import open_repository, open_with_refs
 from .git_set import read_refs, state_of
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 GROUP_COMMITS = 20_000
 GROUP_SECONDS = 20.0
 WRITE_COMMITS = 8000
+CHECKPOINT_EVERY = "128MB"
 
 
 class GitRepos:
@@ -60,6 +62,7 @@ class GitRepos:
         self.skipped: list[IngestResult] = []
         self.states: dict[str, str | None] = {}
         self.refs: list = []
+        self._pool = None  # reader processes, when `prepare` chose them
 
     def prepare(self) -> bool:
         matcher, branch, pull_refs, traces = self.matcher, self.branch, self.pull_refs, self.traces
@@ -80,7 +83,10 @@ class GitRepos:
         # Every other path is checked before the store is opened: a bad path neither creates a store
         # nor leaves one updated with only the repositories listed before it. Two git calls each (its
         # description, its refs), run by as many threads as cores: git does the work, not Python.
+        warm = _warm_imports() if todo else None
         repos, refs = _open_all(todo, branch, checked)
+        if warm is not None:
+            warm.join()  # before any reader process is forked: no import may be half-done then
         # A repository named twice (the same path, or a folder inside it) is read once.
         once = {str(info.path): i for i, info in reversed(list(enumerate(repos)))}
         keep = sorted(once.values())
@@ -92,6 +98,14 @@ class GitRepos:
                 raise ConfigError("--traces: give exactly one repository with it (its records name that repository's commits)")
             if not Path(traces).exists():
                 raise UnreadablePath(f"{traces}: no such file or directory")
+        # Processes pay off on whole histories: repositories new to the store (one that moved is
+        # read from its last tips, usually a few commits).
+        if self.repos and _reader_processes(sum(str(info.path) not in known for info in self.repos)):
+            # Started now, so the readers start while the store is opened (created and migrated,
+            # for a new one), and before the progress display starts its thread. An error before
+            # `load` leaves them idle until exit.
+            self._pool = _start_processes(min(os.cpu_count() or 1, len(self.repos)), (
+                matcher, derivation_rules(matcher), pull_refs, self.durability and traces is None))
         self.progress.start_set(len(self.paths), done=len(self.skipped))
         return bool(self.repos)
 
@@ -123,32 +137,28 @@ class GitRepos:
         # (DuckDB's one writer) stores the current one; a few repositories ahead at most, so memory
         # stays bounded (a prefetched history is at most one batch).
         workers = max(1, min(os.cpu_count() or 1, len(repos)))
-        processes = _reader_processes()
-        if processes:
-            # Reader processes do the Python work too (parsing, the commits' rows, a new
-            # repository's changes): threads would share one interpreter lock with the writer.
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-            rules = derivation_rules(matcher)
-        else:
+        # Reader processes (`prepare` started them) do the Python work: parsing, the commits' rows,
+        # a new repository's changes and durability pass. Threads share one interpreter lock with
+        # this writer, so they take over only git's waits and DuckDB's (which release it).
+        processes, pool, self._pool = self._pool is not None, self._pool, None
+        setting = None if processes else (matcher, derivation_rules(matcher), pull_refs, durability and traces is None)
+        if pool is None:
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loopmeter-git")
         # Up to this many repositories are read ahead; small ones already read are stored together,
         # up to WRITE_COMMITS commits per set of statements (a statement costs milliseconds).
         window = 16 * workers
         futures = {}
+        # DuckDB checkpoints (compresses and writes the tables) at a commit once its write-ahead
+        # log passes 16 MB: a set's groups did that several times, each rewriting what the one
+        # before wrote (200 x 200 commits: 4.0 s of commits and a 44 MB file, against 2.4 s and
+        # 29 MB with one checkpoint at the end). Bounded, so un-checkpointed rows stay modest.
+        store.con.execute(f"set checkpoint_threshold = '{CHECKPOINT_EVERY}'")
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
-                if processes:
-                    fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
-                    futures[i] = pool.submit(prepare, repos[i], keys[i], previous.get(keys[i], []),
-                                             pull_refs=pull_refs, limit=limit, refs=refs[i] or b"",
-                                             salt=salt_of_store, matcher=matcher, fresh=fresh, rules=rules)
-                else:
-                    futures[i] = pool.submit(read_ahead, repos[i], keys[i], previous.get(keys[i], []),
-                                             pull_refs=pull_refs, limit=limit, refs=refs[i] or b"")
+                fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
+                futures[i] = pool.submit(_read, repos[i], keys[i], previous.get(keys[i], []), limit,
+                                         refs[i] or b"", fresh, salt_of_store, setting)
 
         try:
             for i, info in enumerate(repos):
@@ -193,6 +203,10 @@ class GitRepos:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                store.con.execute("reset checkpoint_threshold")
+            except duckdb.Error:
+                pass  # a connection DuckDB invalidated: the error that did it is the one to report
         if results:
             from ..runner import relink_sessions
 
@@ -200,17 +214,108 @@ class GitRepos:
         return _in_order(self.paths, self.skipped, results)
 
 
-def _reader_processes() -> bool:
-    """LOOPMETER_READERS=processes: a set is read by reader processes (`ingestion.prepare`: they
-    also build the rows and derive a new repository's changes, so the writer runs only DuckDB).
-    Off by default: on the shared 2-core machine they measured slower than threads (200 x 200
-    commits: 17.5 s against 12.1 s at a load of 7, 27.5-37.6 s against 24.7-28.0 s at 14; an
-    interpreter start per process and ~20% more CPU in all; bench/README.md). Kept for machines
-    with idle cores, where the writer's one interpreter lock is the limit."""
+#: A set with at least this many repositories new to the store is read by reader processes (one
+#: per core) when the machine has two cores or more. Fewer are read by threads: a process costs an
+#: interpreter start (~0.3 s of CPU for its imports), which a few repositories do not repay.
+PROCESS_MIN_REPOS = 8
+
+# A reader process's setting (`_reader_start`): the same for every repository of the set.
+_SETTING: tuple = ()
+
+
+def _start_processes(workers: int, setting: tuple):
+    """A pool of `workers` reader processes told `setting` (see `_read`), all starting now."""
+    import multiprocessing as mp
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Forked on Linux: a spawned reader first imports what it runs (~0.3 s of CPU each, and on a
+    # loaded machine seconds before its first repository). This runs before the store is opened,
+    # so no DuckDB connection or thread of ours is copied; a reader touches no lock another thread
+    # may hold (it writes nothing to the terminal: results and errors go back on the pool's pipe).
+    method = "fork" if sys.platform == "linux" else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
+                               initializer=_reader_start, initargs=setting)
+    for _ in range(workers):  # started now (a spawned one only when a task finds none idle)
+        pool.submit(int)
+    return pool
+
+
+def _reader_start(matcher: Matcher, rules: str, pull_refs: bool, durability: bool) -> None:
+    """A reader process's initializer: the set's setting is sent once, not with every repository."""
+    global _SETTING
+    import sys
+
+    # pyarrow imports pandas (when installed) the first time it converts Python objects, to check
+    # whether they are pandas'; a reader never has any, and the import was ~0.5 s of CPU in each
+    # reader process, more than a hundred small repositories' parsing. An import that fails is
+    # pyarrow's "no pandas here".
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
+    _SETTING = (matcher, rules, pull_refs, durability)
+
+
+class _NoPandas:
+    """An import hook refusing pandas (in a reader process only: see `_reader_start`)."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("a loopmeter reader process does not load pandas")
+        return None
+
+
+def _read(info, repo: str, previous: list[str], limit: int, refs: bytes, fresh: bool, salt: str,
+          setting: tuple | None = None):
+    """One repository of the set, in a reader: `ingestion.prepare` under the set's setting
+    (`setting`: (matcher, rules, pull_refs, durability); None in a process: its initializer's)."""
+    matcher, rules, pull_refs, durability = setting or _SETTING
+    return prepare(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs, salt=salt, matcher=matcher,
+                   fresh=fresh, rules=rules, durability=durability)
+
+
+def _reader_processes(repos: int) -> bool:
+    """Whether a set with `repos` repositories new to the store is read by reader processes (`_read`:
+    the readers parse, build the rows, derive a new repository's changes and run its durability
+    pass, so the writer runs only DuckDB) rather than threads sharing the writer's interpreter lock.
+    LOOPMETER_READERS=processes or threads decides; by default processes when the machine has two
+    cores or more, at least PROCESS_MIN_REPOS repositories are new to the store, and a core is free
+    (the 1-minute load average below the cores less one). Processes buy a second core for the
+    Python work at ~9% more CPU (sending rows between processes): on a machine whose cores are
+    busy with other work they measured slower than threads (bench/README.md, `many_repos.py`)."""
     choice = os.environ.get("LOOPMETER_READERS", "").strip()
     if choice not in ("", "processes", "threads"):
         raise ConfigError(f"LOOPMETER_READERS: 'processes' or 'threads', not {choice!r}")
-    return choice == "processes"
+    if choice:
+        return choice == "processes"
+    cores = os.cpu_count() or 1
+    return cores >= 2 and repos >= PROCESS_MIN_REPOS and _load() < cores - 1
+
+
+def _load() -> float:
+    """The 1-minute load average (0 where the system does not say)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def _warm_imports():
+    """A thread importing, while git describes the repositories, what this process will import
+    anyway once it stores rows: pyarrow loads pandas the first time it converts Python objects
+    (~0.5 s of CPU), which would otherwise land on the writer, the set's critical path."""
+    import threading
+
+    def warm() -> None:
+        try:
+            import pyarrow as pa
+
+            pa.array(["x"])
+        except Exception:  # only ever an earlier start of the same import
+            pass
+
+    t = threading.Thread(target=warm, name="loopmeter-imports", daemon=True)
+    t.start()
+    return t
 
 
 def _map_threads(fn: Callable, args: list) -> dict:
@@ -230,9 +335,10 @@ def _open_all(paths: list, branch: str | None, refs: dict) -> tuple[list, list]:
     from `refs`, by path); the first bad path raises."""
 
     def one(i: int):
-        info = open_repository(paths[i], branch)
-        key = str(info.path)
-        return info, refs[key] if key in refs else read_refs(info.path)
+        key = str(Path(paths[i]).expanduser().resolve())
+        if key in refs:  # read already (its digest moved): only described
+            return open_repository(paths[i], branch), refs[key]
+        return open_with_refs(paths[i], branch)  # one git process, not two
 
     out = _map_threads(one, list(range(len(paths))))
     return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]

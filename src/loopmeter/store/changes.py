@@ -655,7 +655,10 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
                                     ("append", pa.bool_())]))
     cat = [pa.concat_tables([d[k] for d in derived]) for k in (1, 2, 3, 4)]
     appended = sorted({d[0] for d in derived if d[6]})
-    with transaction(store.con, _rp=rp, _items=cat[0], _events=cat[1], _links=cat[2], _battr=cat[3]) as con:
+    last = {d[0]: d[7] for d in derived}  # a repository derived twice keeps its last marker
+    mk = pa.table({"repo": list(last), "marker": list(last.values())},
+                  schema=pa.schema([("repo", pa.string()), ("marker", pa.string())]))
+    with transaction(store.con, _rp=rp, _mk=mk, _items=cat[0], _events=cat[1], _links=cat[2], _battr=cat[3]) as con:
         # Only a repository with changes stored before has rows to replace; a fresh one (the
         # common case for a new set) skips the scans of events, links and attributions.
         stored = [r[0] for r in con.execute(
@@ -670,11 +673,9 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
             con.execute("delete from events where starts_with(item_id, ?)", [prefix + "change:"])
             con.execute("delete from links where starts_with(src, ?) or starts_with(dst, ?)", [prefix, prefix])
             con.execute("delete from attributions where starts_with(item_id, ?)", [prefix + "change:"])
-        for d in derived:
-            if d[7] is not None:
-                con.execute("insert or replace into meta values (?, ?)", [f"derived:{d[0]}", d[7]])
-            else:
-                con.execute("delete from meta where key = ?", [f"derived:{d[0]}"])
+        # One statement for every repository's marker (one each cost ~5 ms a repository).
+        con.execute("delete from meta where key in (select 'derived:' || repo from _mk where marker is null)")
+        con.execute("insert or replace into meta select 'derived:' || repo, marker from _mk where marker is not null")
         con.execute("insert into items select * replace (attrs::json as attrs) from _items")
         con.execute("insert into events by name select * replace (attrs::json as attrs) from _events")
         con.execute("insert into links select * from _links")

@@ -140,6 +140,19 @@ def provenance_for_tracking(store: Store, repo: str) -> tuple[dict[str, dict[str
 def write_line_fates(store: Store, repo: str, fates, *, incremental: bool) -> None:
     """Store a tracking pass: replace `repo`'s line origins and deaths (a full pass), or append those
     of the new commits (`incremental`, a pass resumed from `line_state`), and the state it ended in."""
+    write_line_fates_rows(store, line_fates_rows(repo, fates, incremental=incremental))
+
+
+def write_line_fates_rows(store: Store, rows: tuple) -> None:
+    """`write_line_fates` of rows `line_fates_rows` made (e.g. in a reader process): in a held group
+    with the other repositories' passes when the group ends, otherwise now."""
+    if not store.defer("line_fates", rows, store_line_fates):
+        store_line_fates(store, [rows])
+
+
+def line_fates_rows(repo: str, fates, *, incremental: bool) -> tuple:
+    """A tracking pass as the rows it stores: (repo, origins, deaths, state, incremental), Arrow
+    tables for `store_line_fates`. Pure (no store): a reader process makes them."""
     import pyarrow as pa
 
     from array import array
@@ -166,9 +179,7 @@ def write_line_fates(store: Store, repo: str, fates, *, incremental: bool) -> No
         "unknown": [p in st.unknown for p in paths],
     }, schema=pa.schema([("repo", pa.string()), ("head_sha", pa.string()), ("next_pos", pa.int32()),
                          ("path", pa.string()), ("births", pa.binary()), ("unknown", pa.bool_())]))
-    fates_rows = (repo, origins, deaths, state, incremental)
-    if not store.defer("line_fates", fates_rows, store_line_fates):
-        store_line_fates(store, [fates_rows])
+    return (repo, origins, deaths, state, incremental)
 
 
 def store_line_fates(store: Store, passes: list[tuple]) -> None:
@@ -186,19 +197,23 @@ def store_line_fates(store: Store, passes: list[tuple]) -> None:
             con.execute("insert into line_origins select * from _o")
             con.execute("insert into line_deaths select * from _d")
             con.execute("insert into line_state select * from _s")
-    for repo, origins, deaths, state, incremental in passes:
-        if not incremental:
-            continue
-        with transaction(store.con, _o=origins, _d=deaths, _s=state) as con:
+    resumed = [p for p in passes if p[4]]
+    # The resumed passes of several repositories (a set's moved ones) with one statement per step;
+    # a repository resumed twice in one group (never in a set) goes one pass at a time.
+    batches = [resumed] if len({p[0] for p in resumed}) == len(resumed) else [[p] for p in resumed]
+    for group in batches if resumed else []:
+        rp = pa.table({"repo": [p[0] for p in group]}, schema=pa.schema([("repo", pa.string())]))
+        cat = [pa.concat_tables([p[k] for p in group]) for k in (1, 2, 3)]
+        with transaction(store.con, _ri=rp, _o=cat[0], _d=cat[1], _s=cat[2]) as con:
             # Unknown-fate lines of a resumed pass may add to a (birth, -1) pair stored before.
             con.execute("create or replace temp table _d2 as select repo, born_pos, died_pos, sum(lines) as lines, "
-                        "sum(ai_lines) as ai_lines from (select * from line_deaths where repo = ? and died_pos < 0 "
-                        "union all select * from _d where died_pos < 0) group by all", [repo])
-            con.execute("delete from line_deaths where repo = ? and died_pos < 0", [repo])
+                        "sum(ai_lines) as ai_lines from (select * from line_deaths where repo in (select repo from _ri) "
+                        "and died_pos < 0 union all select * from _d where died_pos < 0) group by all")
+            con.execute("delete from line_deaths where repo in (select repo from _ri) and died_pos < 0")
             con.execute("insert into line_origins select * from _o")
             con.execute("insert into line_deaths select * from _d2 union all select * from _d where died_pos >= 0")
             con.execute("drop table _d2")
-            con.execute("delete from line_state where repo = ?", [repo])
+            con.execute("delete from line_state where repo in (select repo from _ri)")
             con.execute("insert into line_state select * from _s")
 
 
