@@ -4,7 +4,8 @@ frame's clusters, on a real git repository with hand-worked counts.
 
 Weeks (Mondays) of January 2024: W1 = Jan 1, W2 = Jan 8, W3 = Jan 15, W4 = Jan 22; adoption Jan 8.
 
-- Ann, Bob and Cat each land a change of their own in W1; Cat another in W3.
+- Ann, Bob and Cat each land a change of their own in W1; Cat another in W3, and in W3 she merges a
+  branch she began in W1 on which the agent pushed a commit in W2 (her change, the agent's commit).
 - The Copilot account lands five changes:
   a1 (W2) and a2 (W3) with Ann's Co-authored-by trailer (merged from the web);
   b1 (W2) committed by Bob (he landed it by hand);
@@ -12,9 +13,10 @@ Weeks (Mondays) of January 2024: W1 = Jan 1, W2 = Jan 8, W3 = Jan 15, W4 = Jan 2
   n1 (W4) merged from the web with nothing saying who asked for it.
 
 Delegated panel (repo, person, week: validated): Ann W1 1, W2 1, W3 1; Bob W1 1, W2 1, W3 0 (the
-agent's commit of b2), W4 1; Cat W1 1, W3 1; the agent W4 1 (n1). Before: 3 validated in 3
-contributor-weeks; after: 6 in 7, a ratio of 6/7. Taking the agent as an author instead: after,
-agent W2 2, W3 1, W4 2 and Cat W3 1: 6 in 4, a ratio of 1.5 -- the distortion this fixes.
+agent's commit of b2), W4 1; Cat W1 1, W2 0 (the agent's commit on her branch), W3 2; the agent
+W4 1 (n1). Before: 3 validated in 3 contributor-weeks; after: 7 in 8, a ratio of 7/8. Taking the
+agent as an author instead: after, agent W2 2, W3 1, W4 2 and Cat W3 2: 7 in 4, a ratio of 1.75
+-- the distortion this fixes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ def store(tmp_path_factory):
     repo.commit(f"Agent task a2 (#12){asked_by_ann}", author=COPILOT, committer=WEB, date=_at(16, 6),
                 commit_date=_at(16, 11))
     repo.commit("Cat's second change", author=CAT, date=_at(17, 8), commit_date=_at(17, 15))
+    repo.checkout("cat-feature", new=True)
+    repo.commit("Cat starts a feature", author=CAT, date=_at(3, 9))
+    repo.commit("Apply review suggestion", author=COPILOT, date=_at(10, 9))
+    repo.checkout("main")
+    repo.merge("cat-feature", "Merge pull request #14 from cat/feature", date=_at(18, 9))
     repo.commit(f"Agent task b2\n\n{AGENT_TRAILER}\n", author=COPILOT, committer=BOB, date=_at(19, 6),
                 commit_date=_at(23, 10))
     repo.commit("Agent task n1 (#13)", author=COPILOT, committer=WEB, date=_at(24, 6), commit_date=_at(24, 12))
@@ -84,13 +91,13 @@ def test_the_weekly_panel_puts_an_agents_work_in_its_delegators_weeks(store):
         delegated, own = _panel(s, True), _panel(s, False)
     assert delegated == {("Ann", W1): 1, ("Ann", W2): 1, ("Ann", W3): 1,
                          ("Bob", W1): 1, ("Bob", W2): 1, ("Bob", W3): 0, ("Bob", W4): 1,
-                         ("Cat", W1): 1, ("Cat", W3): 1,
+                         ("Cat", W1): 1, ("Cat", W2): 0, ("Cat", W3): 2,
                          ("Copilot", W4): 1}
     # The account as its own author (what the design used to count).
-    assert own == {("Ann", W1): 1, ("Bob", W1): 1, ("Cat", W1): 1, ("Cat", W3): 1,
+    assert own == {("Ann", W1): 1, ("Bob", W1): 1, ("Cat", W1): 1, ("Cat", W3): 2,
                    ("Copilot", W2): 2, ("Copilot", W3): 1, ("Copilot", W4): 2}
     # Nothing is lost or invented: the same validated changes either way.
-    assert sum(delegated.values()) == sum(own.values()) == 9
+    assert sum(delegated.values()) == sum(own.values()) == 10
 
 
 def test_the_before_after_design_counts_delegators_and_says_how_many_moved(store):
@@ -100,10 +107,10 @@ def test_the_before_after_design_counts_delegators_and_says_how_many_moved(store
     assert (c["agent_changes"], c["co_author"], c["committer"], c["merger"], c["kept_agent"]) == (5, 2, 2, 0, 1)
     assert c["agent_contributor_weeks"] == 1  # n1's week: no person found for it
     row = next(r for r in doc["results"] if r["metric"] == THROUGHPUT and r["estimator"] == "ratio_of_rates")
-    assert row["ratio"] == pytest.approx((6 / 7) / (3 / 3))
+    assert row["ratio"] == pytest.approx((7 / 8) / (3 / 3))
     assert (row["n_clusters_a"], row["n_clusters_b"]) == (4, 3)  # Ann, Bob, Cat and the agent after; three before
     weeks = {s["event_week"]: (s["validated"], s["contributor_weeks"]) for s in doc["weekly"]}
-    assert weeks[-1] == (3, 3) and weeks[0] == (2, 2) and weeks[1] == (2, 3) and weeks[2] == (2, 2)
+    assert weeks[-1] == (3, 3) and weeks[0] == (2, 3) and weeks[1] == (3, 3) and weeks[2] == (2, 2)
     # The cycle-time clusters: three people and the agent account's one unexplained change.
     cyc = next(r for r in doc["results"] if r["metric"] == CYCLE and r["estimator"] == "log_duration_regression_size")
     assert cyc["n_clusters"] == 4

@@ -200,7 +200,8 @@ def activity_by_delegator(con, window, repos: list[str] | None, act: pd.DataFram
     """The weekly panel `act` (lift/inputs.py `weekly_activity`: repo, salt-free author_id, week,
     validated) with an agent account's work moved to the people who delegated it: a delegated
     change's validated landing, and the weeks the agent committed to it, are its delegator's in
-    that repository and week; the agent keeps only the weeks of changes no human was found for.
+    that repository and week; the agent's commits on a person's own change are that person's; the
+    agent keeps only the weeks of changes no human was found for.
 
     Without this an agent account is one contributor active nearly every week after adoption:
     its hundreds of changes inflate the after period's rate per contributor-week, while the
@@ -222,6 +223,11 @@ def activity_by_delegator(con, window, repos: list[str] | None, act: pd.DataFram
     cc = cc.filter(cc.author_id.isin(agents) & (cc.author_time <= ibis.timestamp(window.as_of)))
     j = cc.join(part, cc.cid == part.src)
     commits = con.execute(j.select(repo=j.repo, item_id=j.dst, author_id=j.author_id, week=j.week))
+    # An agent's commit on a person's own change (a fix pushed to their pull request) is that
+    # person's work, as a change delegated to the agent is its delegator's.
+    people = ch.filter(~ch.bot & ~ch.author_id.isin(agents) & ch.item_id.isin(sorted(set(commits["item_id"]))))
+    owner = {i: keys.get(a, a) for i, a in con.execute(people.select("item_id", "author_id")).itertuples(index=False)}
+    new = {**owner, **new}
 
     def rekey(d: pd.DataFrame) -> pd.DataFrame:
         own = d["author_id"].map(lambda a: keys.get(a, a))
