@@ -215,8 +215,11 @@ def activity_by_delegator(con, window, repos: list[str] | None, act: pd.DataFram
     agents = sorted(_agent_ids(raw))
     keys = salt_free_author_keys(con)
     ch = changes(con, window, repos)
-    mine = con.execute(ch.filter(~ch.bot & ch.author_id.isin(agents))
-                       .select("repo", "item_id", "author_id", "week", "validated"))
+    # Every non-bot change in one query (a few thousand rows); an `isin` over thousands of item ids
+    # would cost Ibis more to compile than this costs to run.
+    people = con.execute(ch.filter(~ch.bot).select("repo", "item_id", "author_id", "week", "validated"))
+    by_agent = people["author_id"].isin(agents)
+    mine = people[by_agent]
     cc = contributing_commits(con, repos, window.scope)
     links = con.table("links")
     part = links.filter((links.kind == "part_of") & links.dst.startswith("git:"))
@@ -225,8 +228,7 @@ def activity_by_delegator(con, window, repos: list[str] | None, act: pd.DataFram
     commits = con.execute(j.select(repo=j.repo, item_id=j.dst, author_id=j.author_id, week=j.week))
     # An agent's commit on a person's own change (a fix pushed to their pull request) is that
     # person's work, as a change delegated to the agent is its delegator's.
-    people = ch.filter(~ch.bot & ~ch.author_id.isin(agents) & ch.item_id.isin(sorted(set(commits["item_id"]))))
-    owner = {i: keys.get(a, a) for i, a in con.execute(people.select("item_id", "author_id")).itertuples(index=False)}
+    owner = {i: keys.get(a, a) for i, a in zip(people.loc[~by_agent, "item_id"], people.loc[~by_agent, "author_id"])}
     new = {**owner, **new}
 
     def rekey(d: pd.DataFrame) -> pd.DataFrame:
