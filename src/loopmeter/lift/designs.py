@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DesignError, NoData
 from ..metrics.changes import Window
-from ..metrics.delegation import cluster_by_delegator
+from ..metrics.delegation import agent_keys, cluster_by_delegator
 from ..stats.flow import flow_windows
 from ..stats.json_values import json_ready
 from . import checks as cv
@@ -61,10 +61,18 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     dates = adoption.dates(units)
     if not any(dates.values()):
         raise NoData("no adoption date: none given (--adoption-date) and no sustained AI signatures found")
-    df = unit.changes(change_frame(con, window, repos))
+    # An agent account's changes are work of the people who delegated them (metrics/delegation.py), in
+    # the cycle-time clusters and in the contributor-weeks: as its own author the account would be one
+    # contributor active every week after adoption, inflating the after period's rate per contributor.
+    df, delegated = cluster_by_delegator(con, change_frame(con, window, repos))
+    df = unit.changes(df)
     act = unit.weekly(con, window, repos)
+    agents = agent_keys(con)
+    kept = act[act["author_id"].isin(agents)] if agents else act.iloc[:0]
     out: dict = {"design": "before-after", "adoption": adoption.to_dict(units), "results": [], "specification": [],
-                 "checks": [], "figures": {}}
+                 "checks": [], "figures": {},
+                 "clusters": {"by": "author, an agent's change by its delegator", **delegated,
+                              "agent_contributor_weeks": int(len(kept))}}
     staggered = out["adoption"]["staggered"]
 
     # Cycle time: changes landed before vs after their unit's adoption date.

@@ -16,6 +16,7 @@ from .options import Adoption, adoption_value, parse_adoption  # noqa: F401  (th
 from ..stats.lift import Estimate
 from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 from ..metrics import adoption_evidence, portable
+from ..metrics.delegation import activity_by_delegator
 from .summary import adoption as detect_pooled_adoption
 from ..metrics.open_prs import in_progress_at_sql
 
@@ -145,9 +146,13 @@ def tracker_repos(raw) -> dict[str, str]:
     return mapping
 
 
-def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.DataFrame | None = None) -> pd.DataFrame:
+def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.DataFrame | None = None,
+                    delegated: bool = True) -> pd.DataFrame:
     """(repo, author_id, week, validated, active): validated non-bot changes an author landed in a
     repository that week, on every (repo, author, week) where they were active (docs/metrics.md).
+    With `delegated` an agent account's changes and commits count in the weeks of the person who
+    delegated them (metrics/delegation.py `activity_by_delegator`), as `cluster_by_delegator` keys
+    the change frame.
     ``active`` is ``changes.active_weeks(..., by_repo=True)`` for the same as-of, already executed,
     when the caller has it (it does not depend on the validation window)."""
     ch = changes(con, window, repos)
@@ -158,6 +163,9 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date
     out = with_salt_free_authors(out, salt_free_author_keys(con))
+    if delegated:
+        # An agent account's weeks are its delegators' (metrics/delegation.py), as in the change frame.
+        out = activity_by_delegator(con, window, repos, out)
     # The merge above orders rows by the salted ids; the staggered DiD takes its units in row
     # order, so order them by the salt-free keys, or a re-ingest would move its interval.
     return out.sort_values(["repo", "author_id", "week"], kind="stable").reset_index(drop=True)

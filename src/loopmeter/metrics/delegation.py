@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import re
 
+import ibis
 import pandas as pd
 
 from ..attribution import Matcher
 from ..store.git_load import classify_identity, git_actor_id
+from .changes import _MEMO, changes, contributing_commits, salt_free_author_keys
 
-__all__ = ["EVIDENCE", "delegators", "parse_person"]
+__all__ = ["EVIDENCE", "activity_by_delegator", "agent_keys", "cluster_by_delegator", "delegators", "parse_person"]
 
 EVIDENCE = ("co_author", "merger", "committer")
 #: "Name <address>" of a Co-authored-by trailer (git's own form; GitHub writes it so).
@@ -129,14 +131,47 @@ def _as_list(v) -> list:
         return []
 
 
+def _delegated(con) -> tuple[pd.DataFrame, dict[str, str]]:
+    """`delegators(con)` over the whole store, and item id -> its delegator's salt-free key, keyed as
+    every author is (metrics/changes.py `salt_free_author_keys`; a delegator with no item or commit of
+    their own is keyed by the first change delegated to them, marked `delegated:`). The per-change
+    frame and the weekly panel both use these keys, so a delegator is one author in both. Computed
+    once while a report's `facts` block runs (both designs and every specification window ask)."""
+    memo = _MEMO.get(id(con))
+    if memo is not None and "delegated" in memo:
+        return memo["delegated"]
+    found = delegators(con)
+    key: dict[str, str] = {}
+    if not found.empty:
+        keys = salt_free_author_keys(con)
+        first = found.groupby("delegator_id")["item_id"].min()
+        # Not the first delegated item alone: that item is also the agent account's own key when it is the
+        # account's first change, and pandas hashes these keys only up to the NUL (two authors in one).
+        by = {d: keys.get(d, f"delegated:{first[d]}\x00{d}") for d in first.index}
+        key = dict(zip(found["item_id"], found["delegator_id"].map(by)))
+    if memo is not None:
+        memo["delegated"] = (found, key)
+    return found, key
+
+
+def _agent_ids(raw) -> set[str]:
+    return set(raw.execute("select actor_id from actors where kind = 'agent'").df()["actor_id"])
+
+
+def agent_keys(con) -> set[str]:
+    """The salt-free keys of the store's agent accounts (what `author_id` holds for one)."""
+    raw = getattr(con, "con", None)
+    if raw is None:
+        return set()
+    keys = salt_free_author_keys(con)
+    return {keys.get(a, a) for a in _agent_ids(raw)}
+
+
 def cluster_by_delegator(con, df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """`df` (changes with `item_id` and salt-free `author_id`, lift/inputs.py `change_frame`) with
-    each agent-authored change's `author_id` replaced by its delegator's, keyed as every author is
-    (metrics/changes.py `salt_free_author_keys`; a delegator with no item or commit of their own
-    is keyed by the first change delegated to them, marked `delegated:`). Returns the frame and the counts:
-    `agent_changes`, how many of them each kind of evidence moved, and `kept_agent` (no evidence)."""
-    from .changes import salt_free_author_keys
-
+    each agent-authored change's `author_id` replaced by its delegator's key (`_delegated`). Returns
+    the frame and the counts: `agent_changes`, how many of them each kind of evidence moved, and
+    `kept_agent` (no evidence)."""
     raw = getattr(con, "con", None)  # the DuckDB connection under Ibis; other engines keep the authors
     counts = {"agent_changes": 0, **{e: 0 for e in EVIDENCE}, "kept_agent": 0}
     if raw is None:
@@ -146,18 +181,12 @@ def cluster_by_delegator(con, df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         "where i.kind = 'change' and a.kind = 'agent'").df()["item_id"])
     if not agent_ids or df.empty:
         return df, counts
-    found = delegators(con, df["item_id"].tolist())
+    found, new = _delegated(con)
     in_df = df["item_id"].isin(agent_ids)
     counts["agent_changes"] = int(in_df.sum())
     if found.empty:
         counts["kept_agent"] = counts["agent_changes"]
         return df, counts
-    keys = salt_free_author_keys(con)
-    first = found.groupby("delegator_id")["item_id"].min()
-    # Not the first delegated item alone: that item is also the agent account's own key when it is the
-    # account's first change, and pandas hashes these keys only up to the NUL (two authors in one).
-    key = {d: keys.get(d, f"delegated:{first[d]}\x00{d}") for d in first.index}
-    new = dict(zip(found["item_id"], found["delegator_id"].map(key)))
     out = df.copy()
     moved = out["item_id"].map(new)
     out["author_id"] = moved.where(moved.notna(), out["author_id"])
@@ -165,3 +194,55 @@ def cluster_by_delegator(con, df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         counts[e] = int(found.loc[found["item_id"].isin(set(df["item_id"])), "evidence"].eq(e).sum())
     counts["kept_agent"] = counts["agent_changes"] - sum(counts[e] for e in EVIDENCE)
     return out, counts
+
+
+def activity_by_delegator(con, window, repos: list[str] | None, act: pd.DataFrame) -> pd.DataFrame:
+    """The weekly panel `act` (lift/inputs.py `weekly_activity`: repo, salt-free author_id, week,
+    validated) with an agent account's work moved to the people who delegated it: a delegated
+    change's validated landing, and the weeks the agent committed to it, are its delegator's in
+    that repository and week; the agent's commits on a person's own change are that person's; the
+    agent keeps only the weeks of changes no human was found for.
+
+    Without this an agent account is one contributor active nearly every week after adoption:
+    its hundreds of changes inflate the after period's rate per contributor-week, while the
+    humans who asked for them look idle in the weeks they only reviewed the agent's work."""
+    raw = getattr(con, "con", None)
+    if raw is None or act.empty:
+        return act
+    found, new = _delegated(con)
+    if found.empty:
+        return act
+    agents = sorted(_agent_ids(raw))
+    keys = salt_free_author_keys(con)
+    ch = changes(con, window, repos)
+    # Every non-bot change in one query (a few thousand rows); an `isin` over thousands of item ids
+    # would cost Ibis more to compile than this costs to run.
+    people = con.execute(ch.filter(~ch.bot).select("repo", "item_id", "author_id", "week", "validated"))
+    by_agent = people["author_id"].isin(agents)
+    mine = people[by_agent]
+    cc = contributing_commits(con, repos, window.scope)
+    links = con.table("links")
+    part = links.filter((links.kind == "part_of") & links.dst.startswith("git:"))
+    cc = cc.filter(cc.author_id.isin(agents) & (cc.author_time <= ibis.timestamp(window.as_of)))
+    j = cc.join(part, cc.cid == part.src)
+    commits = con.execute(j.select(repo=j.repo, item_id=j.dst, author_id=j.author_id, week=j.week))
+    # An agent's commit on a person's own change (a fix pushed to their pull request) is that
+    # person's work, as a change delegated to the agent is its delegator's.
+    owner = {i: keys.get(a, a) for i, a in zip(people.loc[~by_agent, "item_id"], people.loc[~by_agent, "author_id"])}
+    new = {**owner, **new}
+
+    def rekey(d: pd.DataFrame) -> pd.DataFrame:
+        own = d["author_id"].map(lambda a: keys.get(a, a))
+        moved = d["item_id"].map(new)
+        return d.assign(author_id=moved.where(moved.notna(), own), week=pd.to_datetime(d["week"]).dt.date)
+
+    mine, commits = rekey(mine), rekey(commits)
+    cols = ["repo", "author_id", "week"]
+    weeks = pd.concat([mine[cols], commits[cols]], ignore_index=True).drop_duplicates()
+    done = mine[mine["validated"].astype(bool)].groupby(cols).size().rename("validated").reset_index()
+    rebuilt = weeks.merge(done, on=cols, how="left")
+    rebuilt["validated"] = rebuilt["validated"].fillna(0).astype(int)
+    rest = act[~act["author_id"].isin({keys.get(a, a) for a in agents})]
+    # A delegator's own week and the agent's work of that week are one contributor-week.
+    out = pd.concat([rest, rebuilt], ignore_index=True).groupby(cols, as_index=False, sort=False)["validated"].sum()
+    return out.sort_values(cols, kind="stable").reset_index(drop=True)
