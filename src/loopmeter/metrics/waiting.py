@@ -54,7 +54,8 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
     -- `closed` or `merged`, else as_of. A close pauses every wait; a reopen resumes those whose
     -- start came before it and that nothing resolved since (a merge is never followed by a reopen).
     period_start as (
-        select item_id, timestamp '-infinity' as ps from pr
+        -- the first period starts before any event (not '-infinity': Spark's timestamps have none)
+        select item_id, timestamp '0001-01-01 00:00:00' as ps from pr
         union all select item_id, ts from ev where activity = 'reopened'
     ),
     period_end as (
