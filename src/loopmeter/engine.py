@@ -103,6 +103,7 @@ def driver_store_from_spark(session, url: str) -> Store:
     What the driver reads this way is listed in docs/scale.md (the store-level sections)."""
     import pyarrow as pa
 
+    url = url.rstrip("/")
     store = Store.open(None)
     for name in TABLES:
         df = _spark_read(session, f"{url}/{name}")
