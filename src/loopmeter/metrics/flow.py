@@ -21,6 +21,7 @@ from .quantiles import quantile
 from .summary import _num
 
 GROUPS = ("human", "ai")
+_STRETCHES = "_lm_flow_stretches"  # the waiting stretches, kept once per report (waiting_parts)
 
 
 def _f(v) -> float | None:
@@ -116,7 +117,9 @@ def waiting_parts(con, scratch: portable.Scratch, prs: ir.Table, as_of: datetime
                   show_names: bool = False) -> tuple[dict | None, dict | None]:
     """`waiting_on_humans` and `waiting_now`, over non-bot pull requests merged by as_of or still
     open then (their stretches censored at as_of)."""
-    w = waiting.waiting(con, as_of, items)
+    # The stretches once (the costliest derivation on Spark), read by the per-PR and weekly hours.
+    scratch.keep(_STRETCHES, portable.sql(con, waiting.stretches_sql(as_of, items)))
+    w = waiting.waiting(con, as_of, items, _STRETCHES)
     nb = prs.filter(prs.author_group != "bot")
     t = materialize(scratch, nb.join(w, nb.item_id == w.item_id).filter(nb.merged | w.open_now).select(
         nb.item_id, "repo", "title", "author_id", w.number, "week", "author_group", "merged", "open_now", "draft_now",
@@ -166,7 +169,7 @@ def waiting_part(con, t: ir.Table, stats: dict[str, dict], as_of: datetime, item
         return {s: {"total_hours": st[s]["total"] or 0.0, "prs": st[s]["n"], "p50": st[s]["p50"], "p85": st[s]["p85"]}
                 for s in waiting.STATES}
 
-    wk = portable.sql(con, waiting.weekly_sql(as_of, items))
+    wk = portable.sql(con, waiting.weekly_sql(as_of, items, _STRETCHES))
     wt = wk.join(t.select("item_id", "author_group"), "item_id")
     weekly = _weekly_by_group(con, wt, "prs", {f"{s}_hours": wt[s].sum() for s in waiting.STATES}, missing=0.0)
     a = stats["all"]
