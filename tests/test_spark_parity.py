@@ -51,6 +51,12 @@ def exported(tmp_path_factory):
     store = root / "lm.duckdb"
     loopmeter.ingest([root / "r0", root / "r1"], store_path=store)
     add_flow_rows(store)
+    # An event log: its `event_logs` entry is computed on Spark as well.
+    log = root / "orders.csv"
+    log.write_text("case,activity,timestamp\n" + "".join(
+        f"o{k},{act},2024-03-{1 + k % 9:02d}T{h:02d}:{k:02d}:00Z\n"
+        for k in range(12) for act, h in (("received", 8), ("packed", 9 + k % 5), ("shipped", 15 + k % 3))))
+    api.ingest_events(log, store_path=store)
     api.export("parquet", root / "pq", store_path=store)
     spark = (SparkSession.builder.master("local[2]").appName("loopmeter-parity")
              .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
@@ -148,6 +154,7 @@ def test_the_report_document_on_spark_equals_duckdbs(exported):
     assert f["dora"]["change_failure_rate"]["failed"] >= 2 and f["dora"]["lead_time_hours"]["n"] >= 1
     assert f["issues"]["bug_fix"]["bugs"] >= 3 and f["issues"]["reopen"]["reopened"] >= 1
     assert f["ci"]["flaky"]["flaky"] >= 1
+    assert [(e["name"], e["cases"], e["case_duration_hours"]["n"]) for e in here["event_logs"]] == [("orders", 12, 12)]
     _close(here, there)
 
 

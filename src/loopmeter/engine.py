@@ -24,10 +24,10 @@ from .store.db import Store
 
 ENGINES = ("duckdb", "spark")
 #: The tables the metrics read through Ibis (`con.table(...)` in metrics/ and lift/, and the SQL of
-#: `changes()`'s CI rule and of the flow metrics; releases read git_tags). Only these are opened on the engine: opening one
+#: `changes()`'s CI rule, of the flow metrics (releases read git_tags) and of the event_logs section). Only these are opened on the engine: opening one
 #: costs Spark a listing job; the driver's DuckDB opens every table of the export.
 ENGINE_TABLES = ("items", "events", "links", "attributions", "actors", "repos", "commits", "agent_usage",
-                 "session_links", "git_tags")
+                 "session_links", "git_tags", "event_logs", "event_log_items")
 
 
 def check_engine(engine: str, parquet: str | Path | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from ..store.db import Store
+from . import portable
 from .quantiles import quantile_sql
 
 _QUERY = f"""
@@ -22,7 +23,7 @@ with members as (
 spans as (
     select m.log, m.item_id, coalesce(s.n_events, 0) as n_events, s.hours
     from members m left join (
-        select item_id, count(ts) as n_events, epoch(max(ts) - min(ts)) / 3600.0 as hours
+        select item_id, count(ts) as n_events, (epoch(max(ts)) - epoch(min(ts))) / 3600.0 as hours
         from events group by item_id) s on s.item_id = m.item_id
 )
 select l.name, l.format, count(s.item_id) as cases, coalesce(sum(s.n_events), 0) as events,
@@ -38,10 +39,18 @@ def _hours(v: float | None) -> float | None:
     return None if v is None else round(float(v), 4)
 
 
-def event_logs(store: Store) -> list[dict]:
-    """One entry per ingested log (docs/json-report.md, `event_logs`)."""
+def event_logs(store: Store, engine=None) -> list[dict]:
+    """One entry per ingested log (docs/json-report.md, `event_logs`), computed on `engine` (an Ibis
+    backend over the same tables, e.g. Spark over the Parquet export; the query is transpiled there)
+    or else on the store's DuckDB."""
+    if engine is None or engine.name == "duckdb":
+        rows = store.con.execute(_QUERY).fetchall()
+    else:
+        df = engine.execute(portable.sql(engine, _QUERY))
+        rows = [tuple(None if isinstance(v, float) and v != v else v for v in r)  # pandas' NaN is SQL null
+                for r in df.itertuples(index=False, name=None)]
     out = []
-    for name, fmt, cases, events, skipped, reasons, p50, p85, n in store.con.execute(_QUERY).fetchall():
+    for name, fmt, cases, events, skipped, reasons, p50, p85, n in rows:
         out.append({
             "name": name,
             "format": fmt,

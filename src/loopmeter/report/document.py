@@ -92,7 +92,7 @@ def build_report(
         + "order by repo",
         [repos] if repos else [],
     ).fetchall()
-    logs = event_logs_m(store)
+    logs = event_logs_m(store, engine)
     if not repo_rows:
         if repos:
             raise NoData(f"the store holds none of the repositories {', '.join(repos)}")
