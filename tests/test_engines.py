@@ -110,3 +110,38 @@ def test_lift_from_the_parquet_export_equals_the_stores(tmp_path, demo_repo):
     here = api.lift(store_path=tmp_path / "s.duckdb", **kw)
     there = api.lift(engine="duckdb", parquet=pq, **kw)
     assert here["results"] and here == there
+
+
+def test_an_object_store_url_is_given_to_spark_unchanged(monkeypatch):
+    """`--from-parquet s3a://bucket/lake/` reaches Spark as that URL, table by table (Path() would
+    have made it `s3a:/bucket/lake`), and an export Spark finds nothing in is named in one line."""
+    from loopmeter import engine
+
+    asked: list[str] = []
+
+    class Read:
+        def parquet(self, location):
+            asked.append(location)
+            raise RuntimeError(f"[PATH_NOT_FOUND] Path does not exist: {location}.")
+
+    class Session:
+        read = Read()
+
+    monkeypatch.setattr(engine, "spark_session", lambda: Session())
+    r = _cli("report", "--engine", "spark", "--from-parquet", "s3a://bucket/lake/")
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code != 0 and len(lines) == 1 and "s3a://bucket/lake: not a loopmeter Parquet export" in lines[0], r.output
+    assert asked and all(a.startswith("s3a://bucket/lake/") for a in asked) and "s3a://bucket/lake/items" in asked
+
+
+def test_duckdb_reads_no_object_store_but_a_file_url(tmp_path, demo_repo):
+    """The driver's DuckDB reaches no network: an object-store URL on --engine duckdb is one line;
+    a file:// URL is the local directory (the same design as the store's)."""
+    from datetime import datetime
+
+    r = _cli("lift", "--engine", "duckdb", "--from-parquet", "gs://bucket/lake")
+    assert r.exit_code != 0 and "gs://bucket/lake: only --engine spark reads an object store" in r.output
+    pq = _exported(tmp_path, demo_repo)
+    kw = dict(design="ai-vs-human", as_of=datetime(2024, 1, 20), n_boot=100)
+    here = api.lift(store_path=tmp_path / "s.duckdb", **kw)
+    assert here["results"] and api.lift(engine="duckdb", parquet=pq.as_uri(), **kw) == here

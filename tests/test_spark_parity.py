@@ -1,7 +1,9 @@
 """The metrics on PySpark (local[2], through Ibis) over the Parquet export equal DuckDB's on the store
-they were exported from (issue 14 item 5): the whole `report --json` document (its lift designs
-included; `lift --from-parquet` shares the plumbing, tests/test_engines.py) and per change every
-column of `changes()`.
+they were exported from (issue 14 items 4-5): the whole `report --json` document (its lift designs and
+its `flow` key included: the store holds pull requests, reviews, CI runs, deployments, incidents,
+releases, bugs and tracker tickets beside the git history, so every flow query runs on Spark;
+`lift --from-parquet` shares the plumbing, tests/test_engines.py), per change every column of
+`changes()`, a repository's flow scope, and an export read from a URL.
 
 Needs the `test` extra's PySpark and Java 17 (scripts/test.sh installs Java when it is missing);
 skipped only where PySpark is not installed. One Spark session for the module: starting it is most
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -20,7 +22,9 @@ import pytest
 pytest.importorskip("pyspark")
 
 import loopmeter  # noqa: E402
+from canon import Canon  # noqa: E402
 from lift_sim import Team, write_repo  # noqa: E402
+from test_flow_metrics import _busy_pr, _ci_history, _dora_history  # noqa: E402  (hand-worked histories)
 from loopmeter import api  # noqa: E402
 from loopmeter.engine import open_export  # noqa: E402
 from loopmeter.metrics import portable  # noqa: E402
@@ -46,6 +50,13 @@ def exported(tmp_path_factory):
         write_repo(root / f"r{k}", Team(authors=3, weeks=14, adoption_week=7, author_offset=10 * k), seed=k)
     store = root / "lm.duckdb"
     loopmeter.ingest([root / "r0", root / "r1"], store_path=store)
+    add_flow_rows(store)
+    # An event log: its `event_logs` entry is computed on Spark as well.
+    log = root / "orders.csv"
+    log.write_text("case,activity,timestamp\n" + "".join(
+        f"o{k},{act},2024-03-{1 + k % 9:02d}T{h:02d}:{k:02d}:00Z\n"
+        for k in range(12) for act, h in (("received", 8), ("packed", 9 + k % 5), ("shipped", 15 + k % 3))))
+    api.ingest_events(log, store_path=store)
     api.export("parquet", root / "pq", store_path=store)
     spark = (SparkSession.builder.master("local[2]").appName("loopmeter-parity")
              .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
@@ -53,6 +64,62 @@ def exported(tmp_path_factory):
              .config("spark.sql.adaptive.enabled", "false").getOrCreate())  # as engine.spark_session's own
     yield store, root / "pq"
     spark.stop()
+
+
+def add_flow_rows(store_path) -> None:
+    """Pull requests, reviews, CI runs, deployments, incidents, releases, bugs and tracker tickets
+    beside the git history, so that every part of `flow` has rows (tests/test_flow_metrics.py works
+    the same histories by hand): the flow metrics then run on the engine too."""
+    c = Canon(store_path)
+    try:
+        for who in ("alice", "bob", "carol"):
+            c.actor(who)
+        c.actor("dependabot[bot]", "bot")
+        _busy_pr(c)
+        _dora_history(c)
+        # An AI-attributed PR, a draft still open and waiting for review at as_of, one open and approved.
+        p = c.pr(21, author="bob", opened="2024-03-06 09:00", merged="2024-03-06 14:00", merge_sha="m21",
+                 head_sha="h21", first_commit="2024-03-05 16:00")
+        c.attribution(p, "codex")
+        c.event(p, "2024-03-06 10:00", "review_requested", "bob")
+        c.event(p, "2024-03-06 11:00", "reviewed", "carol", state="approved")
+        d = c.pr(30, author="carol", opened="2024-03-15 09:00", draft=True, head_sha="h30")
+        c.event(d, "2024-03-16 09:00", "ready_for_review", "carol")
+        c.event(d, "2024-03-16 10:00", "review_requested", "carol", reviewer="alice")
+        o = c.pr(31, author="alice", opened="2024-03-18 09:00", head_sha="h31", title="<b>open</b>")
+        c.event(o, "2024-03-18 12:00", "reviewed", "bob", state="approved")
+        # A deployment of a real commit of r0 ships its ancestors too (the walk over `commits`).
+        # A later one ships the commits landed since: their lead times (git changes, no PR) are known.
+        shipped = c.store.con.execute("select sha, committer_time from commits where repo = 'r0' "
+                                      "order by committer_time, sha").fetchall()
+        for n, (sha, at) in ((1, shipped[40]), (2, shipped[70])):
+            c.deployment(n, sha=sha, at=str(at + timedelta(hours=5))[:16], repo="acme/r0")
+        c.item("github:acme/r0:release:1", "release", created="2024-03-10 00:00", state="published", tag="v1",
+               sha=shipped[40][0], repo="acme/r0")
+        # PRs that are `same_as` r0 changes: acme/api is then r0's tracker (its deployments judge
+        # r0's change failures in the lift designs, its waits are r0's changes' waits).
+        for n, (change,) in zip((20, 21), c.store.con.execute(
+                "select item_id from items where kind = 'change' and repo = 'r0' "
+                "and done_at >= '2024-03-04' order by done_at, item_id limit 2").fetchall()):
+            c.link(f"github:acme/api:pr:{n}", change, "same_as")
+        c.repo = "acme/ci"  # the CI history's run numbers are the busy PR's own
+        _ci_history(c)
+        c.repo = "acme/api"
+        bugs = [c.item(f"github:acme/api:issue:{n}", "issue", created=f"2024-03-0{n} 10:00", state="open", labels=lab)
+                for n, lab in ((1, ["bug"]), (2, ["type: bug", "ui"]), (3, ["enhancement"]), (4, []))]
+        c.link("github:acme/api:pr:20", bugs[0], "fixes")
+        c.link("github:acme/api:pr:21", bugs[1], "closes")
+        c.link("github:acme/api:pr:3", bugs[3], "fixes")
+        c.event(bugs[2], "2024-03-07 00:00", "closed", "bob")
+        c.event(bugs[2], "2024-03-08 00:00", "reopened", "carol")
+        for key, moves in (("J-1", [("2024-03-01 09:00", "new", "indeterminate"), ("2024-03-03 09:00", "indeterminate", "done")]),
+                           ("J-2", [("2024-03-02 00:00", "new", "indeterminate"), ("2024-03-02 12:00", "indeterminate", "done"),
+                                    ("2024-03-03 00:00", "done", "indeterminate"), ("2024-03-05 00:00", "indeterminate", "done")])):
+            iid = c.item(f"jira:{key}", "issue", created="2024-03-01 00:00", state="open", source="jira")
+            for at_, frm, to in moves:
+                c.event(iid, at_, "transitioned", "alice", from_category=frm, to_category=to)
+    finally:
+        c.close()
 
 
 def _close(a, b, path="doc"):
@@ -81,6 +148,13 @@ def test_the_report_document_on_spark_equals_duckdbs(exported):
     assert here["totals"]["changes"] > 100 and here["totals"]["ai_assisted_changes"] > 10
     assert here["cycle_time_hours"]["p50"] is not None and here["cycle_time_hours"]["n"] > 100
     assert [d["design"] for d in here["lift_designs"]["designs"]]
+    # Every part of `flow` has rows, so the flow metrics' SQL and intermediates ran on Spark too.
+    f = here["flow"]
+    assert f["pr_cycle"]["merged"] == 5 and f["waiting_now"]["longest"]
+    assert f["dora"]["change_failure_rate"]["failed"] >= 2 and f["dora"]["lead_time_hours"]["n"] >= 1
+    assert f["issues"]["bug_fix"]["bugs"] >= 3 and f["issues"]["reopen"]["reopened"] >= 1
+    assert f["ci"]["flaky"]["flaky"] >= 1
+    assert [(e["name"], e["cases"], e["case_duration_hours"]["n"]) for e in here["event_logs"]] == [("orders", 12, 12)]
     _close(here, there)
 
 
@@ -118,3 +192,47 @@ def test_sql_percentiles_are_exact_on_spark(exported):
     want = float(np.quantile(np.asarray(sizes, dtype=float), 0.85))
     assert want not in set(map(float, sizes))  # an interpolated value: an approximation would miss it
     assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_a_repositorys_flow_scope_is_the_same_items_on_spark(exported):
+    """`--repo r0` gives flow r0's items and the tracker repositories linked to them (acme/api by
+    `same_as` pull requests, acme/r0 by a deployment of an r0 commit; not acme/ci, whose runs are of
+    no r0 commit), as a view on the engine: the same rows on Spark as on DuckDB."""
+    from loopmeter.metrics.flow import _scope
+
+    def scoped(con) -> list[str]:
+        scratch = portable.Scratch(con)
+        try:
+            return sorted(con.execute(con.table(_scope(scratch, ["r0"])).select("item_id"))["item_id"])
+        finally:
+            scratch.close()
+
+    store_path, pq = exported
+    with Store.open_read(store_path) as store:
+        here = scoped(backend(store))
+    with open_export(pq, "spark") as (_, engine):
+        there = scoped(engine)
+    assert here == there
+    assert {"github:acme/r0:deployment:1", "github:acme/api:pr:20", "github:acme/api:issue:1"} <= set(here)
+    assert not any(i.startswith("github:acme/ci:") for i in here)
+
+
+def test_an_export_at_a_url_is_read_whole_through_spark(exported):
+    """An export at a URL: Spark opens it as given, and the driver's tables, read through Spark (as
+    for s3a:// or gs://, whose connectors cannot be installed here), equal DuckDB's over the files."""
+    from loopmeter.engine import driver_store, driver_store_from_spark, spark_session
+    from loopmeter.export.parquet import TABLES
+
+    _, pq = exported
+    url = pq.as_uri()  # file:///...
+    local, remote = driver_store(pq), driver_store_from_spark(spark_session(), url + "/")
+    try:
+        for name in TABLES:
+            q = f"select * from {name} order by all"
+            assert local.con.execute(q).fetchall() == remote.con.execute(q).fetchall(), name
+        n_items = local.con.execute("select count(*) from items").fetchone()[0]
+    finally:
+        local.close(), remote.close()
+    assert n_items > 100
+    with open_export(url, "spark") as (_, engine):
+        assert int(engine.execute(engine.table("items").count())) == n_items

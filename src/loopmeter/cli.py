@@ -35,9 +35,10 @@ EngineOpt = Annotated[str, typer.Option(
     "--engine", metavar="duckdb|spark",
     help="Where the metrics run: duckdb (here) or spark (PySpark through Ibis, `pip install 'loopmeter[spark]'` "
          "and Java 17; needs --from-parquet). Statistics always run here.")]
-ParquetOpt = Annotated[Optional[Path], typer.Option(
+ParquetOpt = Annotated[Optional[str], typer.Option(  # text: Path() would fold a URL's //
     "--from-parquet", metavar="DIR",
-    help="Read a `loopmeter export --format parquet` directory instead of the store (docs/scale.md).")]
+    help="Read a `loopmeter export --format parquet` directory instead of the store; with --engine spark also "
+         "a URL Spark reads (s3a://, gs://, abfss://, file://) (docs/scale.md).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-report.md) instead of tables.")]
 AdoptOpt = Annotated[Optional[list[str]], typer.Option(
     "--adoption-date", help="AI adoption date: YYYY-MM-DD for every repository and loop, or REPO=YYYY-MM-DD "

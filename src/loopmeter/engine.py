@@ -24,10 +24,10 @@ from .store.db import Store
 
 ENGINES = ("duckdb", "spark")
 #: The tables the metrics read through Ibis (`con.table(...)` in metrics/ and lift/, and the SQL of
-#: `changes()`'s CI rule, which reads events). Only these are opened on the engine: opening one
+#: `changes()`'s CI rule, of the flow metrics (releases read git_tags) and of the event_logs section). Only these are opened on the engine: opening one
 #: costs Spark a listing job; the driver's DuckDB opens every table of the export.
 ENGINE_TABLES = ("items", "events", "links", "attributions", "actors", "repos", "commits", "agent_usage",
-                 "session_links")
+                 "session_links", "git_tags", "event_logs", "event_log_items")
 
 
 def check_engine(engine: str, parquet: str | Path | None) -> None:
@@ -37,6 +37,21 @@ def check_engine(engine: str, parquet: str | Path | None) -> None:
     if engine != "duckdb" and parquet is None:
         raise ConfigError(f"--engine {engine} reads a Parquet export: give --from-parquet DIR "
                           "(written by `loopmeter export --format parquet DIR`)")
+
+
+def _url(location: str | Path) -> str | None:
+    """`location` when it is a URL (`s3a://bucket/lake`, `gs://...`, `file:///...`), else None.
+    A URL is kept as text: Path() would fold its `//` and Spark would no longer know the scheme."""
+    text = str(location)
+    return text.rstrip("/") if "://" in text else None
+
+
+def _local(url: str) -> Path | None:
+    """The local directory of a `file://` URL (None for any other scheme)."""
+    from urllib.parse import unquote, urlparse
+
+    u = urlparse(url)
+    return Path(unquote(u.path)) if u.scheme == "file" and u.netloc in ("", "localhost") else None
 
 
 def _check_export(path: Path) -> None:
@@ -62,20 +77,57 @@ def driver_store(path: Path) -> Store:
     (a table the export lacks stays an empty table)."""
     store = Store.open(None)
     for name in TABLES:
-        if not (path / name).is_dir():
-            continue
-        cols = _columns(store, name)
-        source = (f"read_parquet({_glob(path / name)}, "
-                  "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")
-        # A column added to the store after the export was written (events.seq) reads as null.
-        present = {r[0] for r in store.con.execute(f"describe select * from {source}").fetchall()}
-        # Partition values are read as text (hive_types_autocast off), then cast to the store's type.
-        select = ", ".join(f'cast("{c}" as {t}) as "{c}"' if c in present else f'null::{t} as "{c}"'
-                           for c, t in cols)
-        store.con.execute(f"drop table {name}")
-        store.con.execute(f"create view {name} as select {select} from read_parquet({_glob(path / name)}, "
-                          "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")
+        if (path / name).is_dir():
+            _typed_view(store, name, f"read_parquet({_glob(path / name)}, "
+                                     "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")
     return store
+
+
+def _typed_view(store: Store, name: str, source: str) -> None:
+    """Replace the store's empty table `name` by a view of `source` with the store's columns and types."""
+    cols = _columns(store, name)
+    # A column added to the store after the export was written (events.seq) reads as null.
+    present = {r[0] for r in store.con.execute(f"describe select * from {source}").fetchall()}
+    # Partition values are read as text (hive_types_autocast off), then cast to the store's type.
+    select = ", ".join(f'cast("{c}" as {t}) as "{c}"' if c in present else f'null::{t} as "{c}"'
+                       for c, t in cols)
+    store.con.execute(f"drop table {name}")
+    store.con.execute(f"create view {name} as select {select} from {source}")
+
+
+def driver_store_from_spark(session, url: str) -> Store:
+    """The driver's store over an export at an object-store URL (`s3a://`, `gs://`, `abfss://`), read
+    through Spark, which holds the credentials and the filesystem connectors there (the driver's
+    DuckDB reaches no network: its httpfs extension is not loaded). Each table Spark finds is brought
+    to the driver once, as Arrow, and typed as the store's own; a table the export lacks stays empty.
+    What the driver reads this way is listed in docs/scale.md (the store-level sections)."""
+    import pyarrow as pa
+
+    url = url.rstrip("/")
+    store = Store.open(None)
+    for name in TABLES:
+        df = _spark_read(session, f"{url}/{name}")
+        if df is None:
+            continue
+        table = df.toArrow()
+        # Spark hands timestamps over with the session's zone (UTC); the store's are naive UTC.
+        table = pa.table({f.name: (table[f.name].cast(pa.timestamp(f.type.unit))
+                                   if pa.types.is_timestamp(f.type) and f.type.tz else table[f.name])
+                          for f in table.schema})
+        store.con.register(f"_lm_export_{name}", table)
+        _typed_view(store, name, f"_lm_export_{name}")
+    return store
+
+
+def _spark_read(session, location: str):
+    """The Parquet table at `location` as a Spark DataFrame, or None when there is none."""
+    try:
+        return session.read.parquet(location)
+    except Exception as e:  # Spark's AnalysisException: PATH_NOT_FOUND (or an empty directory)
+        if "PATH_NOT_FOUND" in str(e) or "UNABLE_TO_INFER_SCHEMA" in str(e) or "does not exist" in str(e):
+            return None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"{location}: Spark cannot read it ({first})") from None
 
 
 def spark_session():
@@ -112,16 +164,17 @@ def spark_session():
     return session
 
 
-def _spark_tables(session, path: Path, store: Store) -> list[str]:
-    """Each exported table as a temporary view with the store's columns (the derived month dropped)."""
+def _spark_tables(session, location: str, store: Store) -> list[str]:
+    """Each exported table as a temporary view with the store's columns (the derived month dropped).
+    `location` is a local directory or a URL, given to Spark as it is."""
     names = []
     for name in ENGINE_TABLES:
-        if not (path / name).is_dir():
+        df = _spark_read(session, f"{location.rstrip('/')}/{name}")
+        if df is None:
             continue
-        df = session.read.parquet(str(path / name))
         missing = [c for c, _ in _columns(store, name) if c not in df.columns]
         if missing:
-            raise ConfigError(f"{path / name}: no column {missing[0]}; export the store again with this loopmeter")
+            raise ConfigError(f"{location}/{name}: no column {missing[0]}; export the store again with this loopmeter")
         df.select(*[c for c, _ in _columns(store, name)]).createOrReplaceTempView(name)
         names.append(name)
     return names
@@ -129,14 +182,25 @@ def _spark_tables(session, path: Path, store: Store) -> list[str]:
 
 @contextmanager
 def open_export(path: str | Path, engine: str = "spark") -> Iterator[tuple[Store, object]]:
-    """(driver store, Ibis backend of `engine`) over the Parquet export at `path`, for as long as the
+    """(driver store, Ibis backend of `engine`) over the Parquet export at `path` (a directory, or on
+    Spark any URL its filesystems read: `file:///`, `s3a://`, `gs://`, `abfss://`), for as long as the
     block runs."""
     check_engine(engine, path)
-    path = Path(path)
-    _check_export(path)
-    store = driver_store(path)
+    url = _url(path)
+    local = _local(url) if url else Path(path)
+    if local is None and engine != "spark":
+        raise ConfigError(f"--from-parquet {url}: only --engine spark reads an object store (the driver's DuckDB "
+                          "reaches no network); copy the export to a local or mounted directory for DuckDB")
+    if local is not None:
+        _check_export(local)
+    session = spark_session() if engine == "spark" else None
+    # The driver's own tables: DuckDB over the files where they are on this machine, else read by Spark.
+    store = driver_store(local) if local is not None else driver_store_from_spark(session, url)
+    if local is None and not store.con.execute("select count(*) from repos").fetchone()[0] \
+            and not store.con.execute("select count(*) from items").fetchone()[0]:
+        store.close()
+        raise ConfigError(f"{url}: not a loopmeter Parquet export (no items/ or repos/ there)")
     views: list[str] = []
-    session = None
     try:
         if engine == "duckdb":
             from .metrics.changes import backend
@@ -145,8 +209,8 @@ def open_export(path: str | Path, engine: str = "spark") -> Iterator[tuple[Store
             return
         import ibis
 
-        session = spark_session()
-        views = _spark_tables(session, path, store)
+        # Spark gets the location as given (a URL unchanged), never a path rebuilt from it.
+        views = _spark_tables(session, url or str(local), store)
         con = ibis.pyspark.connect(session)
         portable.attach_store_connection(con, store.con)
         try:

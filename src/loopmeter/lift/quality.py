@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..metrics import deploys, dora
+from ..metrics import deploys, dora, portable
 from ..metrics.changes import Window
 from ..stats.lift import ratio_of_rates
 from ..stats.rates import ESTIMATOR as RATE_CR1, rate_ratio_cr1
@@ -73,21 +73,23 @@ def judged_deployments(con, window: Window, rule: dora.FailureRule | None = None
     """(item_id, repo, ts, failed): the production deployments judged by as_of under `rule`
     (verdict `ok` or `failed`; metrics/dora.py), each under the git repository it deploys
     (inputs.tracker_repos; a deployment of an unmatched repository is left out)."""
-    raw = getattr(con, "con", None)
     empty = pd.DataFrame(columns=["item_id", "repo", "ts", "failed"])
-    if raw is None or not raw.execute("select 1 from items where kind = 'deployment' limit 1").fetchall():
+    items = con.table("items")
+    if int(con.execute(items.filter(items.kind == "deployment").count())) == 0:
         return empty
     rule = rule or dora.FailureRule()
-    names = deploys.register(raw, window.as_of)
+    # On the report's engine (Spark too), its intermediates named there while the design reads them.
+    scratch = portable.Scratch(con)
     try:
-        d = raw.execute(f"select item_id, repo, ts, verdict from ({dora.deployments_sql(window.as_of, rule)}) "
-                        "where verdict in ('ok', 'failed') order by ts, item_id").df()
+        deploys.register_on(scratch, window.as_of)
+        d = con.execute(portable.sql(con, f"select item_id, repo, ts, verdict from "
+                                          f"({dora.deployments_sql(window.as_of, rule)}) "
+                                          "where verdict in ('ok', 'failed') order by ts, item_id"))
     finally:
-        for n in names:  # the intermediates do not outlive the design
-            raw.unregister(n)
+        scratch.close()  # the intermediates do not outlive the design
     if d.empty:
         return empty
-    d["repo"] = d["repo"].map(tracker_repos(raw))
+    d["repo"] = d["repo"].map(tracker_repos(portable.store_connection(con)))
     d = d[d["repo"].notna()]
     return d.assign(failed=d["verdict"] == "failed")[["item_id", "repo", "ts", "failed"]].reset_index(drop=True)
 

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.changes import Window
+from ..metrics import portable
+from ..metrics.pr_cycle import _lit
 from ..metrics.waiting import stretches_sql
 from .durations import AUTHOR_FE, AUTHOR_FE_SIZE, DURATION_ESTIMATORS, Groups, duration_caveats, duration_results
 from .inputs import Periods
@@ -57,20 +59,15 @@ def waiting_hours(con, window: Window) -> pd.DataFrame:
     """(change_id, waiting_hours): per git change that a merged pull request stands for, the hours
     that pull request waited on a person (NaN when it never entered a waiting state). Empty when
     the store has no merged pull request linked to a git change."""
-    raw = getattr(con, "con", None)
-    if raw is None:
-        return pd.DataFrame(columns=["change_id", "waiting_hours"])
-    st = raw.execute(f"select item_id, s, e from ({stretches_sql(window.as_of)}) where not censored").df()
+    # SQL on the report's engine (Spark too; metrics/portable.py), the union of stretches here.
+    st = con.execute(portable.sql(con, f"select item_id, s, e from ({stretches_sql(window.as_of)}) where not censored"))
     hours = union_hours(st)
-    merged = raw.execute(
-        """
+    merged = con.execute(portable.sql(con, f"""
         select l.src as pr_id, l.dst as change_id
         from links l join items p on p.item_id = l.src and p.kind = 'pull_request'
         join items c on c.item_id = l.dst and c.kind = 'change'
-        where l.kind = 'same_as' and p.state = 'merged' and p.done_at <= $as_of
-        """,
-        {"as_of": window.as_of},
-    ).df()
+        where l.kind = 'same_as' and p.state = 'merged' and p.done_at <= {_lit(window.as_of)}
+        """))
     # NaN: the pull request never entered a waiting state (not a wait of zero).
     merged["waiting_hours"] = merged["pr_id"].map(hours).astype(float)
     # A change two merged pull requests stand for (rare) waited in both.

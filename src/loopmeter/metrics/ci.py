@@ -40,7 +40,7 @@ def runs_sql(as_of: datetime, items: str = "items") -> str:
 
 def runs(con, as_of: datetime, items: str = "items") -> ir.Table:
     t = portable.sql(con, runs_sql(as_of, items))
-    dur = (t.verdict_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0
+    dur = (t.verdict_at.epoch_seconds() - t.started_at.epoch_seconds()).cast("float64") / 3600.0
     return t.mutate(duration=ibis.ifelse(dur >= 0, dur, ibis.null()).cast("float64"))
 
 
@@ -48,7 +48,7 @@ def feedback(r: ir.Table) -> ir.Table:
     """One row per sha of the run attempts `r` (`runs`): pushed (first queued run), first verdict,
     latency in hours."""
     t = r.group_by(["repo", "sha"]).agg(pushed_at=r.queued_at.min(), first_verdict_at=r.verdict_at.min())
-    lat = (t.first_verdict_at.epoch_seconds() - t.pushed_at.epoch_seconds()) / 3600.0
+    lat = (t.first_verdict_at.epoch_seconds() - t.pushed_at.epoch_seconds()).cast("float64") / 3600.0
     return t.mutate(latency=ibis.ifelse(lat >= 0, lat, ibis.null()).cast("float64"),
                     week=t.pushed_at.truncate("W").cast("date"))
 

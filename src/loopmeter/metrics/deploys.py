@@ -17,6 +17,9 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from . import portable
+from .pr_cycle import _lit
+
 SCHEMA = pa.schema([
     ("sha", pa.string()), ("deployment_id", pa.string()), ("deployed_at", pa.timestamp("us")),
     ("deploy_repo", pa.string()), ("repo_first_deploy_at", pa.timestamp("us")),
@@ -52,56 +55,71 @@ def production_attempts_sql(items: str = "items") -> str:
     """
 
 
-def production_deployments(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
+def _rows(con, query: str) -> list[tuple]:
+    """The rows of `query` (DuckDB SQL) on `con`: an Ibis backend of any engine (transpiled there,
+    metrics/portable.py) or the store's raw DuckDB connection."""
+    if hasattr(con, "fetchall"):  # the store's DuckDB connection
+        return con.execute(query).fetchall()
+    t = con.to_pyarrow(portable.sql(con, query))
+    return list(zip(*(col.to_pylist() for col in t.columns))) if t.num_rows else []
+
+
+def production_deployments(con, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
     """(item_id, repo, sha, deployed_at) of successful production deployments with a sha up to as_of,
     oldest first (production_attempts_sql says when a deployment shipped)."""
-    return raw.execute(
-        f"""
+    return _rows(con, f"""
         select item_id, repo, sha, shipped_at as deployed_at from ({production_attempts_sql(items)})
-        where shipped_at is not null and sha is not null and shipped_at <= ?
+        where shipped_at is not null and sha is not null and shipped_at <= {_lit(as_of)}
         order by deployed_at, item_id
-        """,
-        [as_of],
-    ).fetchall()
+        """)
 
 
-def releases(raw, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
+def releases(con, as_of: datetime, items: str = "items") -> list[tuple[str, str, str, datetime]]:
     """(item_id, repo, sha, published_at) of releases with a sha, oldest first. A release that names
     a branch rather than a commit gets the sha of the git tag of the same name, when exactly one
     commit carries a tag of that name in the store."""
-    return raw.execute(
-        f"""
+    return _rows(con, f"""
         with r as (
             select item_id, repo, created_at, json_extract_string(attrs, '$.tag') as tag,
                    json_extract_string(attrs, '$.sha') as sha
-            from {items} where kind = 'release' and created_at is not null and created_at <= ?
+            from {items} where kind = 'release' and created_at is not null and created_at <= {_lit(as_of)}
         ),
         tags as (select name, any_value(sha) as sha from git_tags group by name having count(distinct sha) = 1)
         select r.item_id, r.repo, coalesce(r.sha, tags.sha) as sha, r.created_at
         from r left join tags on tags.name = r.tag
         where coalesce(r.sha, tags.sha) is not null
         order by r.created_at, r.item_id
-        """,
-        [as_of],
-    ).fetchall()
+        """)
 
 
-def first_deployments(raw, as_of: datetime, kind: str = "deployment", items: str = "items") -> pa.Table:
-    """One row per commit sha shipped by a production deployment (or, with kind="release", by a
-    release): the first one that contains it, when, and when its repository was first shipped at all."""
-    deps = production_deployments(raw, as_of, items) if kind == "deployment" else releases(raw, as_of, items)
-    shas = sorted({d[2] for d in deps})
-    parents: dict[str, list[str]] = {}
-    if shas:
-        # Only the repositories that hold a deployed sha: their whole graph, once.
-        rows = raw.execute(
+def _parents(con, shas: list[str]) -> dict[str, list[str]]:
+    """sha -> parent shas of every commit of the repositories that hold one of `shas`."""
+    if hasattr(con, "fetchall"):
+        rows = con.execute(
             """
             select sha, parents from commits
             where repo in (select distinct repo from commits where sha in (select unnest(?::varchar[])))
             """,
             [shas],
         ).fetchall()
-        parents = {s: p or [] for s, p in rows}
+    else:
+        c = con.table("commits")
+        held = c.filter(c.sha.isin(shas)).select("repo").distinct()
+        t = con.to_pyarrow(c.filter(c.repo.isin(held.repo)).select("sha", "parents"))
+        rows = zip(t["sha"].to_pylist(), t["parents"].to_pylist())
+    return {s: p or [] for s, p in rows}
+
+
+def first_deployments(con, as_of: datetime, kind: str = "deployment", items: str = "items") -> pa.Table:
+    """One row per commit sha shipped by a production deployment (or, with kind="release", by a
+    release): the first one that contains it, when, and when its repository was first shipped at all.
+    `con` is an Ibis backend of any engine, or the store's raw DuckDB connection."""
+    deps = production_deployments(con, as_of, items) if kind == "deployment" else releases(con, as_of, items)
+    shas = sorted({d[2] for d in deps})
+    parents: dict[str, list[str]] = {}
+    if shas:
+        # Only the repositories that hold a deployed sha: their whole graph, once.
+        parents = _parents(con, shas)
     first_of_repo: dict[str, datetime] = {}
     for _, repo, _, at in deps:
         first_of_repo.setdefault(repo, at)
@@ -123,8 +141,16 @@ def first_deployments(raw, as_of: datetime, kind: str = "deployment", items: str
 
 
 def register(raw, as_of: datetime, items: str = "items") -> tuple[str, str]:
-    """Make the first-deployment and first-release tables visible to SQL on this connection, as
-    `_lm_first_deploy` and `_lm_first_release`."""
+    """Make the first-deployment and first-release tables visible to SQL on this (raw DuckDB)
+    connection, as `_lm_first_deploy` and `_lm_first_release`; `register_on` does it on any engine."""
     raw.register("_lm_first_deploy", first_deployments(raw, as_of, items=items))
     raw.register("_lm_first_release", first_deployments(raw, as_of, "release", items))
+    return "_lm_first_deploy", "_lm_first_release"
+
+
+def register_on(scratch: portable.Scratch, as_of: datetime, items: str = "items") -> tuple[str, str]:
+    """`register` on the engine of `scratch` (metrics/portable.py): the walk runs on the driver over
+    the deployments and commit graph the engine returns, and its result is read there by name."""
+    scratch.arrow("_lm_first_deploy", first_deployments(scratch.con, as_of, items=items))
+    scratch.arrow("_lm_first_release", first_deployments(scratch.con, as_of, "release", items))
     return "_lm_first_deploy", "_lm_first_release"

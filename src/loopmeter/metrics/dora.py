@@ -93,6 +93,16 @@ def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") ->
         select item_id as deployment_id, item_id as rel from dep
         union all select deployment_id, item_id from shipped
     ),
+    linked as (
+        -- (deployment, item at the other end of a link from something related to it); a change
+        -- that fixes or closes the incident is its cure, not its cause. A join, not an `exists` in
+        -- the join below: Spark rejects a correlated subquery that reads both sides of a join.
+        select rl.deployment_id, l.dst as incident_id from links l join related rl on l.src = rl.rel
+        where l.kind not in ('fixes', 'closes')
+        union
+        select rl.deployment_id, l.src from links l join related rl on l.dst = rl.rel
+        where l.kind not in ('fixes', 'closes')
+    ),
     signals as (
         select d.item_id, min(r.sig_at) as sig_at from dep d join reverts r on r.deployment_id = d.item_id
         where d.ok and r.sig_at > d.ts and r.sig_at <= d.ts + {w} group by d.item_id
@@ -101,11 +111,11 @@ def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") ->
         where d.ok and h.sig_at > d.ts and h.sig_at <= d.ts + {w} group by d.item_id
         union all
         select d.item_id, min(x.sig_at) from dep d join incidents x
-          on (({incident_repo} or x.by_config) and x.repo = d.repo)
-          or exists (select 1 from links l join related rl on rl.deployment_id = d.item_id
-                     -- a change that fixes or closes the incident is its cure, not its cause
-                     where l.kind not in ('fixes', 'closes')
-                       and ((l.src = x.item_id and l.dst = rl.rel) or (l.dst = x.item_id and l.src = rl.rel)))
+          on ({incident_repo} or x.by_config) and x.repo = d.repo
+        where d.ok and x.sig_at > d.ts and x.sig_at <= d.ts + {w} group by d.item_id
+        union all
+        select d.item_id, min(x.sig_at) from dep d join linked k on k.deployment_id = d.item_id
+        join incidents x on x.item_id = k.incident_id
         where d.ok and x.sig_at > d.ts and x.sig_at <= d.ts + {w} group by d.item_id
     ),
     judged as (
@@ -126,7 +136,7 @@ def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") ->
 def deployments(con, as_of: datetime, rule: FailureRule, items: str = "items"):
     t = portable.sql(con, deployments_sql(as_of, rule, items))
     return t.mutate(
-        recovery=((t.recovered_at.epoch_seconds() - t.ts.epoch_seconds()) / 3600.0).cast("float64"),
+        recovery=(t.recovered_at.epoch_seconds() - t.ts.epoch_seconds()).cast("float64") / 3600.0,
         week=t.ts.truncate("W").cast("date"),
         day=t.ts.cast("date"),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from ..store.db import Store
+from . import portable
 from .quantiles import quantile_sql
 
 _QUERY = f"""
@@ -23,7 +24,7 @@ with members as (
 spans as (
     select m.log, m.key, coalesce(s.n_events, 0) as n_events, s.hours
     from members m left join (
-        select {{key}} as key, count(ts) as n_events, epoch(max(ts) - min(ts)) / 3600.0 as hours
+        select {{key}} as key, count(ts) as n_events, (epoch(max(ts)) - epoch(min(ts))) / 3600.0 as hours
         from events where {{key}} is not null group by {{key}}) s on s.key = m.key
 )
 select l.name, l.format, count(s.key) as cases, coalesce(sum(s.n_events), 0) as events,
@@ -47,12 +48,20 @@ def _hours(v: float | None) -> float | None:
     return None if v is None else round(float(v), 4)
 
 
-def event_logs(store: Store) -> list[dict]:
-    """One entry per ingested log (docs/json-report.md, `event_logs`)."""
+def event_logs(store: Store, engine=None) -> list[dict]:
+    """One entry per ingested log (docs/json-report.md, `event_logs`), computed on `engine` (an Ibis
+    backend over the same tables, e.g. Spark over the Parquet export; the query is transpiled there)
+    or else on the store's DuckDB."""
+    # The driver store over an export is views, not tables: keyed by item id there (stored_order).
+    query = _QUERY.format(key="case_no" if stored_order(store.con) else "item_id")
+    if engine is None or engine.name == "duckdb":
+        rows = store.con.execute(query).fetchall()
+    else:
+        df = engine.execute(portable.sql(engine, query))
+        rows = [tuple(None if isinstance(v, float) and v != v else v for v in r)  # pandas' NaN is SQL null
+                for r in df.itertuples(index=False, name=None)]
     out = []
-    key = "case_no" if stored_order(store.con) else "item_id"
-    for name, fmt, cases, events, skipped, reasons, p50, p85, n in store.con.execute(
-            _QUERY.format(key=key)).fetchall():
+    for name, fmt, cases, events, skipped, reasons, p50, p85, n in rows:
         out.append({
             "name": name,
             "format": fmt,

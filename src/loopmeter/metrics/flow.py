@@ -21,6 +21,7 @@ from .quantiles import quantile
 from .summary import _num
 
 GROUPS = ("human", "ai")
+_STRETCHES = "_lm_flow_stretches"  # the waiting stretches, kept once per report (waiting_parts)
 
 
 def _f(v) -> float | None:
@@ -47,11 +48,10 @@ def dist(con, t: ir.Table, col: str) -> dict:
     return {"p50": d["p50"], "p85": d["p85"], "n": d["n"]}
 
 
-def materialize(con, raw, t: ir.Table, name: str) -> ir.Table:
-    """Compute an intermediate table once and keep it on the connection: each later aggregate then
+def materialize(scratch: portable.Scratch, t: ir.Table, name: str) -> ir.Table:
+    """Compute an intermediate table once and keep it on the engine: each later aggregate then
     compiles a small query instead of the whole derivation again (Ibis compile time dominated)."""
-    raw.register(name, con.to_pyarrow(t))
-    return con.table(name)
+    return scratch.keep(name, t)
 
 
 def _week(v) -> tuple[str, str]:
@@ -113,20 +113,22 @@ def pr_cycle_part(con, prs: ir.Table) -> dict | None:
     }
 
 
-def waiting_parts(con, raw, prs: ir.Table, as_of: datetime, items: str = "items",
+def waiting_parts(con, scratch: portable.Scratch, prs: ir.Table, as_of: datetime, items: str = "items",
                   show_names: bool = False) -> tuple[dict | None, dict | None]:
     """`waiting_on_humans` and `waiting_now`, over non-bot pull requests merged by as_of or still
     open then (their stretches censored at as_of)."""
-    w = waiting.waiting(con, as_of, items)
+    # The stretches once (the costliest derivation on Spark), read by the per-PR and weekly hours.
+    scratch.keep(_STRETCHES, portable.sql(con, waiting.stretches_sql(as_of, items)))
+    w = waiting.waiting(con, as_of, items, _STRETCHES)
     nb = prs.filter(prs.author_group != "bot")
-    t = materialize(con, raw, nb.join(w, nb.item_id == w.item_id).filter(nb.merged | w.open_now).select(
+    t = materialize(scratch, nb.join(w, nb.item_id == w.item_id).filter(nb.merged | w.open_now).select(
         nb.item_id, "repo", "title", "author_id", w.number, "week", "author_group", "merged", "open_now", "draft_now",
         *waiting.STATES, *(f"{s}_now" for s in waiting.STATES),
     ), "_lm_flow_waiting")
     stats = _waiting_stats(con, t)
     if stats["all"]["rows"] == 0:
         return None, None
-    return waiting_part(con, t, stats, as_of, items), waiting_now_part(con, raw, t, stats, show_names)
+    return waiting_part(con, t, stats, as_of, items), waiting_now_part(con, t, stats, show_names)
 
 
 def _waiting_stats(con, t: ir.Table) -> dict[str, dict]:
@@ -167,7 +169,7 @@ def waiting_part(con, t: ir.Table, stats: dict[str, dict], as_of: datetime, item
         return {s: {"total_hours": st[s]["total"] or 0.0, "prs": st[s]["n"], "p50": st[s]["p50"], "p85": st[s]["p85"]}
                 for s in waiting.STATES}
 
-    wk = portable.sql(con, waiting.weekly_sql(as_of, items))
+    wk = portable.sql(con, waiting.weekly_sql(as_of, items, _STRETCHES))
     wt = wk.join(t.select("item_id", "author_group"), "item_id")
     weekly = _weekly_by_group(con, wt, "prs", {f"{s}_hours": wt[s].sum() for s in waiting.STATES}, missing=0.0)
     a = stats["all"]
@@ -184,7 +186,7 @@ def waiting_part(con, t: ir.Table, stats: dict[str, dict], as_of: datetime, item
 LONGEST = 10  # how many of the longest-waiting open pull requests `waiting_now` lists
 
 
-def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict], show_names: bool = False) -> dict:
+def waiting_now_part(con, t: ir.Table, stats: dict[str, dict], show_names: bool = False) -> dict:
     """The open non-bot pull requests in each waiting state at as_of, with the age of the stretch
     they are in (p50, oldest), and the longest-waiting of them (authors pseudonymous unless
     `show_names`)."""
@@ -199,8 +201,9 @@ def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict], show_names: 
     rows = con.execute(op.select("repo", "number", "title", "author_id", "author_group", "draft_now", *now)
                        ).to_dict("records")
     ids = sorted({r["author_id"] for r in rows if isinstance(r["author_id"], str)})
-    kinds = {a: (name, kind) for a, name, kind in raw.execute(
-        "select actor_id, name, kind from actors where list_contains(?::varchar[], actor_id)", [ids]).fetchall()}
+    actors = con.table("actors")
+    kinds = {r["actor_id"]: (r["name"], r["kind"]) for r in con.execute(
+        actors.filter(actors.actor_id.isin(ids)).select("actor_id", "name", "kind")).to_dict("records")} if ids else {}
     waits = []
     for r in rows:
         hours = {s: h for s in waiting.STATES if (h := _f(r[f"{s}_now"])) is not None}
@@ -220,9 +223,9 @@ def waiting_now_part(con, raw, t: ir.Table, stats: dict[str, dict], show_names: 
     }
 
 
-def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule,
+def dora_part(con, scratch: portable.Scratch, prs: ir.Table | None, as_of: datetime, rule: FailureRule,
               items: str = "items") -> dict | None:
-    d = materialize(con, raw, dora.deployments(con, as_of, rule, items), "_lm_flow_deployments")
+    d = materialize(scratch, dora.deployments(con, as_of, rule, items), "_lm_flow_deployments")
     if int(con.execute(d.count())) == 0:
         return None
     ok = d.filter(d.ok)
@@ -280,13 +283,13 @@ def dora_part(con, raw, prs: ir.Table | None, as_of: datetime, rule: FailureRule
     }
 
 
-def ci_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
-    r = materialize(con, raw, ci_m.runs(con, as_of, items), "_lm_flow_runs")
+def ci_part(con, scratch: portable.Scratch, as_of: datetime, items: str = "items") -> dict | None:
+    r = materialize(scratch, ci_m.runs(con, as_of, items), "_lm_flow_runs")
     n_runs = int(con.execute(r.count()))
     if n_runs == 0:
         return None
-    fb = materialize(con, raw, ci_m.feedback(r), "_lm_flow_feedback")
-    fl = materialize(con, raw, ci_m.flaky(con, "_lm_flow_runs"), "_lm_flow_flaky")
+    fb = materialize(scratch, ci_m.feedback(r), "_lm_flow_feedback")
+    fl = materialize(scratch, ci_m.flaky(con, "_lm_flow_runs"), "_lm_flow_flaky")
     n_pairs = int(con.execute(fl.count()))
     n_flaky = int(_num(con.execute(fl.flaky.sum())) or 0)
     mc = con.execute(ci_m.merge_ci(con, as_of, items).group_by("ci").agg(n=ibis._.count()))
@@ -314,13 +317,13 @@ def ci_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
     }
 
 
-def issues_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
-    b = materialize(con, raw, portable.sql(con, issues.bugs_sql(as_of, items)), "_lm_flow_bugs")
+def issues_part(con, scratch: portable.Scratch, as_of: datetime, items: str = "items") -> dict | None:
+    b = materialize(scratch, portable.sql(con, issues.bugs_sql(as_of, items)), "_lm_flow_bugs")
     bugs = int(con.execute(b.count()))
     fixed = b.filter(b.fixed_at.notnull())
     t = portable.sql(con, issues.tickets_sql(as_of, items))
     t = t.filter((t.last_cat == "done") & t.started_at.notnull() & (t.done_at >= t.started_at))
-    t = t.mutate(cycle=((t.done_at.epoch_seconds() - t.started_at.epoch_seconds()) / 3600.0).cast("float64"))
+    t = t.mutate(cycle=(t.done_at.epoch_seconds() - t.started_at.epoch_seconds()).cast("float64") / 3600.0)
     ro = portable.sql(con, issues.reopen_sql(as_of, items))
     closed = int(con.execute(ro.count()))
     reopened = int(_num(con.execute(ro.reopened.sum())) or 0)
@@ -338,7 +341,7 @@ def issues_part(con, raw, as_of: datetime, items: str = "items") -> dict | None:
 # -- the report key -----------------------------------------------------------------------------
 
 
-def _scope(raw, repos: list[str] | None) -> str:
+def _scope(scratch: portable.Scratch, repos: list[str] | None) -> str:
     """The items a report on `repos` (git repository keys) may read, as a temporary view.
 
     A tracker or CI names its repository differently from git ("acme/api" vs "api"), so its items
@@ -347,59 +350,57 @@ def _scope(raw, repos: list[str] | None) -> str:
     repositories found that way (issues included)."""
     if not repos:
         return "items"
-    names = "[" + ", ".join("'" + r.replace("'", "''") + "'" for r in repos) + "]::varchar[]"
-    raw.execute(f"""
-        create or replace temp view _lm_items as
-        with git_repos as (select unnest({names}) as repo),
-        tracker as (
+    names = ", ".join("'" + r.replace("'", "''") + "'" for r in repos)
+    return scratch.view("_lm_items", f"""
+        with tracker as (
             select p.repo from items p join links l on l.src = p.item_id and l.kind = 'same_as'
-            join items c on c.item_id = l.dst where c.repo in (select repo from git_repos)
+            join items c on c.item_id = l.dst where c.repo in ({names})
             union
             select i.repo from items i join commits k on k.sha = json_extract_string(i.attrs, '$.sha')
-            where i.kind in ('deployment', 'ci_run', 'release') and k.repo in (select repo from git_repos)
+            where i.kind in ('deployment', 'ci_run', 'release') and k.repo in ({names})
         )
         select * from items
-        where repo in (select repo from git_repos) or repo in (select repo from tracker)
+        where repo in ({names}) or repo in (select repo from tracker)
     """)
-    return "_lm_items"
 
 
 # The item kinds the flow section reads; a store with none of them has no `flow` key.
-FLOW_KINDS = "('pull_request', 'deployment', 'issue', 'incident', 'ci_run')"
+_FLOW_KINDS = ("pull_request", "deployment", "issue", "incident", "ci_run")
+FLOW_KINDS = "(" + ", ".join(f"'{k}'" for k in _FLOW_KINDS) + ")"  # as SQL
 
 
 def flow(store, con, as_of: datetime, rule: FailureRule | None = None,
          repos: list[str] | None = None, show_names: bool = False) -> dict | None:
     """The `flow` key of the report document (docs/json-report.md), over the items of `repos`
     (git repository keys, and the tracker repositories linked to them) or the whole store. People
-    it names are pseudonymous unless `show_names`."""
+    it names are pseudonymous unless `show_names`.
+
+    Everything runs on `con`, the engine of the report (DuckDB over the store, or Spark over the
+    Parquet export), its intermediates named there (portable.Scratch); `store` is not read and is
+    kept for the callers' sake."""
     rule = rule or FailureRule()
-    raw = store.con
-    items = _scope(raw, repos)
+    scratch = portable.Scratch(con)
     try:
-        kinds = {k for (k,) in raw.execute(
-            f"select distinct kind from {items} where kind in {FLOW_KINDS}").fetchall()}
+        items = _scope(scratch, repos)
+        it = con.table(items)
+        kinds = set(con.execute(it.filter(it.kind.isin(_FLOW_KINDS)).select("kind").distinct())["kind"])
         if not kinds:
             return None
-        deploys.register(raw, as_of, items)
-        prs = (materialize(con, raw, pr_cycle.pull_requests(con, as_of, items=items), "_lm_flow_prs")
+        deploys.register_on(scratch, as_of, items)
+        prs = (materialize(scratch, pr_cycle.pull_requests(con, as_of, items=items), "_lm_flow_prs")
                if "pull_request" in kinds else None)
-        waits = waiting_parts(con, raw, prs, as_of, items, show_names) if prs is not None else (None, None)
+        waits = waiting_parts(con, scratch, prs, as_of, items, show_names) if prs is not None else (None, None)
         parts = {
             "pr_cycle": pr_cycle_part(con, prs) if prs is not None else None,
             "waiting_on_humans": waits[0],
             "waiting_now": waits[1],
-            "dora": dora_part(con, raw, prs, as_of, rule, items) if "deployment" in kinds else None,
-            "issues": issues_part(con, raw, as_of, items) if kinds & {"issue", "incident"} else None,
-            "ci": ci_part(con, raw, as_of, items) if "ci_run" in kinds else None,
+            "dora": dora_part(con, scratch, prs, as_of, rule, items) if "deployment" in kinds else None,
+            "issues": issues_part(con, scratch, as_of, items) if kinds & {"issue", "incident"} else None,
+            "ci": ci_part(con, scratch, as_of, items) if "ci_run" in kinds else None,
         }
     finally:
-        # The intermediates live on the store's connection only while the report is computed.
-        raw.execute("drop view if exists _lm_items")
-        for (name,) in raw.execute(
-            "select view_name from duckdb_views() where view_name like '\\_lm\\_%' escape '\\'"
-        ).fetchall():
-            raw.unregister(name)
+        # The intermediates live on the engine only while the report is computed.
+        scratch.close()
     if all(v is None for v in parts.values()):
         return None
     return parts

@@ -35,11 +35,17 @@ def bugs_sql(as_of: datetime, items: str = "items") -> str:
           and f.done_at is not null and f.done_at <= {a}
           and (f.kind = 'change' or f.state = 'merged')
     ),
+    -- Issues with a bug label: a lateral unnest, not an `exists` over an unnest of the outer row's
+    -- labels, which Spark does not accept as a correlated subquery.
+    labelled as (
+        select distinct i.item_id
+        from iss i, unnest(coalesce(json_extract_string(i.attrs, '$.labels[*]'), []::varchar[])) as t(l)
+        where regexp_matches(lower(trim(t.l)), '{BUG_LABEL}')
+    ),
     bug as (
         select i.* from iss i
         where lower(coalesce(json_extract_string(i.attrs, '$.type'), '')) = 'bug'
-           or exists (select 1 from unnest(coalesce(json_extract_string(i.attrs, '$.labels[*]'), []::varchar[])) as t(l)
-                      where regexp_matches(lower(trim(l)), '{BUG_LABEL}'))
+           or i.item_id in (select item_id from labelled)
            or exists (select 1 from links l where l.kind = 'fixes' and l.dst = i.item_id)
     ),
     fix as (

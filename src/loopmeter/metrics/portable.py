@@ -65,6 +65,7 @@ def transpile(query: str, engine: str) -> str:
     if dialect == DIALECT:
         return query
     tree = _exact_quantiles(sqlglot.parse_one(query, read=DIALECT), dialect)
+    tree = _double_literals(_json_lists(tree, dialect), dialect)
     return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
@@ -86,6 +87,50 @@ def _exact_quantiles(tree, dialect: str):
         return exp.maybe_parse(form.format(x=x.sql(dialect=dialect), q=q.sql(dialect=dialect)), dialect=dialect)
 
     return tree.transform(exact)
+
+
+def _json_lists(tree, dialect: str):
+    """`tree` with DuckDB's list extraction `json_extract_string(x, '$.key[*]')` (a list of text)
+    written as Spark's `from_json(get_json_object(x, '$.key'), 'array<string>')`: sqlglot renders it
+    as `get_json_object(x, '$.key[*]')`, which is one string of JSON text on Spark, not a list.
+    Other engines keep sqlglot's rendering (docs/scale.md lists what is untested there)."""
+    from sqlglot import exp
+
+    if dialect not in ("spark", "spark2", "databricks"):
+        return tree
+
+    def lists(node):
+        if not (isinstance(node, exp.JSONExtractScalar) and isinstance(node.expression, exp.JSONPath)):
+            return node
+        parts = node.expression.expressions
+        if not (len(parts) > 1 and isinstance(parts[-1], exp.JSONPathSubscript)
+                and isinstance(parts[-1].this, exp.JSONPathWildcard)):
+            return node
+        whole = exp.JSONPath(expressions=[p.copy() for p in parts[:-1]])
+        text = exp.JSONExtractScalar(this=node.this.copy(), expression=whole)
+        return exp.maybe_parse(f"from_json({text.sql(dialect=dialect)}, 'array<string>')", dialect=dialect)
+
+    return tree.transform(lists)
+
+
+def _double_literals(tree, dialect: str):
+    """`tree` with each decimal literal (`3600.0`) a double on Spark. DuckDB's `epoch()` is a double,
+    so `epoch(e) - epoch(s)) / 3600.0` is double arithmetic there; Spark's `unix_timestamp` is a
+    bigint, and bigint / decimal(5,1) is a decimal rounded to 6 places (0.166667 hours, not 1/6)."""
+    from sqlglot import exp
+
+    if dialect not in ("spark", "spark2", "databricks"):
+        return tree
+
+    def double(node):
+        if (isinstance(node, exp.Literal) and node.is_number and "." in node.this
+                and "e" not in node.this.lower()
+                # a percentile's fraction is a double to Spark already
+                and not isinstance(node.parent, exp.Quantile | exp.PercentileCont | exp.Anonymous)):
+            return exp.cast(node.copy(), exp.DataType.build("double"))
+        return node
+
+    return tree.transform(double)
 
 
 def json_column(column):
@@ -117,3 +162,65 @@ def store_connection(con):
     if con.name == DIALECT:
         return con.con
     return _STORE_CONNECTIONS.get(id(con))
+
+
+class Scratch:
+    """Named intermediate tables on `con`'s engine, for SQL that reads them by name (the flow
+    metrics' `_lm_*`), dropped by `close()`.
+
+    On DuckDB they live on the store's own connection: a temporary view, or an Arrow table
+    registered there (a computed intermediate is materialised once, so each later aggregate
+    compiles a small query instead of the whole derivation). On another engine (Spark) they are
+    temporary views of that session; a computed intermediate is cached there (`Table.cache()`) and
+    the view reads the cache. No name outlives the block that opened it."""
+
+    def __init__(self, con):
+        self.con = con
+        self.duckdb = con.name == DIALECT
+        self.raw = con.con if self.duckdb else None
+        self._views: list[str] = []
+        self._registered: list[str] = []
+        self._cached: list = []
+
+    def view(self, name: str, query: str) -> str:
+        """`query` (DuckDB SQL) as a view `name`, computed where it is read; returns the name."""
+        if self.duckdb:
+            self.raw.execute(f"create or replace temp view {name} as {query}")
+        else:
+            self.con.raw_sql(f"create or replace temporary view {name} as {transpile(query, self.con.name)}")
+        self._views.append(name)
+        return name
+
+    def keep(self, name: str, t: ir.Table) -> ir.Table:
+        """`t` computed once and readable as `name` (by SQL and as the returned table)."""
+        if self.duckdb:
+            return self.arrow(name, self.con.to_pyarrow(t))
+        cached = t.cache()
+        self._cached.append(cached)
+        self.con.create_view(name, cached, overwrite=True)
+        self._views.append(name)
+        return self.con.table(name)
+
+    def arrow(self, name: str, table) -> ir.Table:
+        """A table computed on the driver (a pyarrow Table) readable as `name` on the engine."""
+        import ibis
+
+        if self.duckdb:
+            self.raw.register(name, table)
+            self._registered.append(name)
+        else:
+            self.con.create_view(name, ibis.memtable(table), overwrite=True)
+            self._views.append(name)
+        return self.con.table(name)
+
+    def close(self) -> None:
+        for name in reversed(self._views):
+            if self.duckdb:
+                self.raw.execute(f"drop view if exists {name}")
+            else:
+                self.con.raw_sql(f"drop view if exists {name}")
+        for name in self._registered:
+            self.raw.unregister(name)
+        for cached in self._cached:
+            cached.release()
+        self._views, self._registered, self._cached = [], [], []

@@ -99,7 +99,9 @@ def pr_rows_sql(as_of: datetime, items: str = "items", classes: tuple[str, ...] 
 
 
 def _hours(later: ir.Value, earlier: ir.Value) -> ir.Value:
-    h = (later.epoch_seconds() - earlier.epoch_seconds()) / 3600.0
+    # Seconds as float64 before dividing: Ibis writes 3600.0 as a decimal on Spark, where a bigint
+    # over it is a decimal rounded to 6 places (portable._double_literals does the same for SQL).
+    h = (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / 3600.0
     # A phase whose end comes before its start (clock skew, a commit amended after opening) is
     # unknown rather than negative.
     return ibis.ifelse(later.notnull() & earlier.notnull() & (h >= 0), h, ibis.null()).cast("float64")

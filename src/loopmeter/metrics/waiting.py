@@ -31,10 +31,19 @@ from .pr_cycle import _lit, opened_as_draft_sql
 STATES = ("review_requested", "approved_not_merged", "ci_green_not_merged")
 
 
-def _stretches_ctes(as_of: datetime, items: str) -> str:
-    """The CTEs up to `stretches` (state, item_id, s, e, censored) and `pr` (with `open_now`)."""
+def _stretches_ctes(as_of: datetime, items: str, stretches: str | None = None) -> str:
+    """The CTEs up to `stretches` (state, item_id, s, e, censored) and `pr` (with `open_now`). With
+    `stretches`, the name of a table of `stretches_sql` rows already computed (the flow section
+    keeps one), `stretches` reads it instead of deriving it again (the costliest part on Spark)."""
+    base, rest = _ctes(as_of, items)
+    return base + (f""",
+    stretches as (select state, item_id, s, e, censored from {stretches})""" if stretches else rest)
+
+
+def _ctes(as_of: datetime, items: str) -> tuple[str, str]:
+    """(`pr` and `ev`, the CTEs after them up to `stretches`) of `_stretches_ctes`."""
     a = _lit(as_of)
-    return f"""
+    base = f"""
     with pr as (
         select i.item_id, i.author_id, json_extract_string(i.attrs, '$.head_sha') as head_sha,
                try_cast(json_extract_string(i.attrs, '$.number') as bigint) as number,
@@ -49,12 +58,14 @@ def _stretches_ctes(as_of: datetime, items: str) -> str:
                  and coalesce(ak.kind, 'human') = 'human' as by_other_person
         from events e join pr using (item_id) left join actors ak on ak.actor_id = e.actor_id
         where e.ts <= {a}
-    ),
+    )"""
+    return base, f""",
     -- The pull request's open periods up to as_of: from its start (or a `reopened`) to the next
     -- `closed` or `merged`, else as_of. A close pauses every wait; a reopen resumes those whose
     -- start came before it and that nothing resolved since (a merge is never followed by a reopen).
     period_start as (
-        select item_id, timestamp '-infinity' as ps from pr
+        -- the first period starts before any event (not '-infinity': Spark's timestamps have none)
+        select item_id, timestamp '0001-01-01 00:00:00' as ps from pr
         union all select item_id, ts from ev where activity = 'reopened'
     ),
     period_end as (
@@ -138,7 +149,7 @@ def stretches_sql(as_of: datetime, items: str = "items") -> str:
     return _stretches_ctes(as_of, items) + "\n    select state, item_id, s, e, censored from stretches"
 
 
-def waiting_sql(as_of: datetime, items: str = "items") -> str:
+def waiting_sql(as_of: datetime, items: str = "items", stretches: str | None = None) -> str:
     """One row per pull request: hours in each waiting state up to as_of (null when it never was in
     it), whether it is open at as_of (and a draft then), and `<state>_now`: the hours of the stretch it is still in at
     as_of (null when it is not in that state then)."""
@@ -149,7 +160,7 @@ def waiting_sql(as_of: datetime, items: str = "items") -> str:
         return f"max(epoch(e) - epoch(s)) filter (where state = '{st}' and censored) / 3600.0 as {st}_now"
 
     cols = ",\n            ".join([total(st) for st in STATES] + [now(st) for st in STATES])
-    return _stretches_ctes(as_of, items) + f""",
+    return _stretches_ctes(as_of, items, stretches) + f""",
     sums as (
         select item_id,
             {cols}
@@ -166,12 +177,12 @@ def waiting_sql(as_of: datetime, items: str = "items") -> str:
     """
 
 
-def weekly_sql(as_of: datetime, items: str = "items") -> str:
+def weekly_sql(as_of: datetime, items: str = "items", stretches: str | None = None) -> str:
     """Waiting hours per pull request and ISO week (Monday 00:00 UTC), one column per state: each
     stretch is split at the week boundaries it crosses, so hours count in the week they passed in."""
     split = ",\n            ".join(
         f"coalesce(sum(hours) filter (where state = '{st}'), 0.0) as {st}" for st in STATES)
-    return _stretches_ctes(as_of, items) + f""",
+    return _stretches_ctes(as_of, items, stretches) + f""",
     weeks as (
         select state, item_id, s, e, unnest(generate_series(date_trunc('week', s), e, interval 7 day)) as wk
         from stretches
@@ -187,6 +198,6 @@ def weekly_sql(as_of: datetime, items: str = "items") -> str:
     """
 
 
-def waiting(con, as_of: datetime, items: str = "items"):
+def waiting(con, as_of: datetime, items: str = "items", stretches: str | None = None):
     """The waiting hours per pull request as an Ibis table (item_id + one column per state)."""
-    return portable.sql(con, waiting_sql(as_of, items))
+    return portable.sql(con, waiting_sql(as_of, items, stretches))

@@ -92,7 +92,7 @@ def build_report(
         + "order by repo",
         [repos] if repos else [],
     ).fetchall()
-    logs = event_logs_m(store)
+    logs = event_logs_m(store, engine)
     if not repo_rows:
         if repos:
             raise NoData(f"the store holds none of the repositories {', '.join(repos)}")
@@ -104,8 +104,8 @@ def build_report(
             f"select exists (select 1 from items where kind in {flow_m.FLOW_KINDS}), "
             "exists (select 1 from items where kind = 'agent_session') "
             "or exists (select 1 from agent_usage)").fetchone()
-        flow = (flow_m.flow(store, backend(store), window.as_of, failure_rule, None, show_names=show_names)
-                if has_flow else None)
+        flow = (flow_m.flow(store, engine if engine is not None else backend(store), window.as_of, failure_rule,
+                            None, show_names=show_names) if has_flow else None)
         loops = agent_loops(engine if engine is not None else backend(store), window, None) if has_agents else None
         if not (logs or flow or loops):
             raise NoData("the store holds nothing to report on; run `loopmeter ingest PATH` first")
@@ -157,9 +157,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     step("weekly series")
     weekly = summary.weekly(con, window, repos)
     step("flow metrics")
-    # Flow metrics register intermediate tables on the store's connection: they run where it is.
-    flow = flow_m.flow(store, con if con.name == "duckdb" else backend(store), window.as_of, failure_rule, repos,
-                       show_names=show_names)
+    flow = flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names)
     step("lift designs")
     designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
                             config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
