@@ -168,6 +168,83 @@ def direct_candidates(name: str, runs: int, first_seed: int) -> None:
         print(f"    {c}: {hits[c]}/{runs} = {hits[c] / runs:.1%} [{lo:.1%}, {hi:.1%}]")
 
 
+# --------------------------------------------------------------------------- before/after, weekly shocks
+# --direct-before-after RUNS: the before/after headlines' tests of ratio = 1 on rows drawn straight
+# from the generator (every change of the 24 weeks, after = landed in or after the adoption week;
+# every author lands something every week, so each author-week has exposure 1), refitted with
+# each way of clustering on the same draws. Cycle time: log(hours) ~ after (the headline
+# `log_duration_regression`; one repository, so no fixed effect) with CR2 by author (the
+# headline's interval), CR1 or CR2 by week, or two-way by author and week (stats/twoway.py).
+# Throughput: the Poisson rate ratio with author fixed effects (the headline `poisson_author_fe`,
+# CR1 by author) and its sandwich clustered by week or two ways on the author-week counts.
+
+BA_CYCLE = ("CR2 author (headline)", "CR1 week t(G-1)", "CR2 week Bell-McCaffrey", "two-way author+week t(minG-1)")
+BA_RATE = ("CR1 author (headline)", "CR1 week t(G-1)", "two-way author+week t(minG-1)")
+
+
+def before_after_rejections(ev, adoption_week: int) -> dict[str, bool]:
+    """Whether each way of clustering rejects ratio = 1 at 5%, for cycle time and throughput."""
+    import scipy.stats
+    from loopmeter.stats.cr2 import cr2
+    from loopmeter.stats.poisson_fe import poisson_rate_ratio_author_fe
+    from loopmeter.stats.twoway import ols_contributions, one_way_var, poisson_fe_contributions, two_way_var
+
+    week = np.array([(d - START).days // 7 for d, *_ in ev])
+    author = np.array([a for _, _, a, _, _ in ev])
+    after = week >= adoption_week
+    y = np.log([c for _, c, *_ in ev])
+    X = np.column_stack([np.ones(len(y)), after.astype(float)])
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    e = y - X @ beta
+    contrib = ols_contributions(X, e, 1)
+
+    def p(se, df):
+        return 2 * scipy.stats.t.sf(abs(beta[1] / se), df)
+
+    se_a, df_a = cr2(X, e, author, 1)
+    v_w, g_w = one_way_var(contrib, week, n_k=X.shape)
+    se_w2, df_w2 = cr2(X, e, week, 1)
+    v_2, df_2, _ = two_way_var(contrib, author, week, n_k=X.shape)
+    out = {("cycle", c): p(se, df) < 0.05 for c, (se, df) in zip(
+        BA_CYCLE, ((se_a, df_a), (np.sqrt(v_w), g_w - 1), (se_w2, df_w2), (np.sqrt(v_2), df_2)))}
+    # Throughput on the author-week counts.
+    na, nw = author.max() + 1, week.max() + 1
+    counts = np.zeros((na, nw))
+    np.add.at(counts, (author, week), 1)
+    after_w = np.arange(nw) >= adoption_week
+    ya, yb = counts[:, after_w].sum(1), counts[:, ~after_w].sum(1)
+    xa, xb = np.full(na, float(after_w.sum())), np.full(na, float((~after_w).sum()))
+    fe = poisson_rate_ratio_author_fe(ya, xa, yb, xb)
+    out[("throughput", BA_RATE[0])] = fe.p_value < 0.05
+    # The same fit's contributions per author-week (summed by author: the headline's own sandwich).
+    b = fe.extra["beta"]
+    c = poisson_fe_contributions(counts, np.ones_like(counts), after_w, b)
+    aa, ww = np.repeat(np.arange(na), nw), np.tile(np.arange(nw), na)
+    v_w, g_w = one_way_var(c, ww)
+    v_2, df_2, _ = two_way_var(c, aa, ww)
+    for name, (v, df) in zip(BA_RATE[1:], ((v_w, g_w - 1), (v_2, df_2))):
+        out[("throughput", name)] = 2 * scipy.stats.t.sf(abs(b / np.sqrt(v)), df) < 0.05
+    return out
+
+
+def direct_before_after(name: str, runs: int, first_seed: int) -> None:
+    from lift_sim import events, scenario_teams
+
+    (team,) = scenario_teams(name)
+    hits: Counter = Counter()
+    t0 = time.perf_counter()
+    for seed in range(first_seed, first_seed + runs):
+        for k, hit in before_after_rejections(events(team, np.random.default_rng(seed * 10)), team.adoption_week).items():
+            hits[k] += hit
+    secs = time.perf_counter() - t0
+    print(f"{name}, before/after straight from the generator: {runs} runs, {secs:.0f} s; ratio = 1 rejected at 5%:")
+    for metric, names in (("cycle", BA_CYCLE), ("throughput", BA_RATE)):
+        for c in names:
+            k = hits[(metric, c)]
+            lo, hi = wilson(k, runs)
+            print(f"    {metric:10s} {c}: {k}/{runs} = {k / runs:.1%} [{lo:.1%}, {hi:.1%}]", flush=True)
+
+
 def capture_candidates(seen: dict[str, list[dict]], seed: int) -> None:
     """Wrap the designs' regression step so each design's rows are tested by every candidate."""
     from loopmeter.lift import durations
@@ -197,7 +274,14 @@ def main() -> None:
                     help="also test each cycle-time regression's ratio = 1 by CR1, CR2 and the wild cluster bootstrap")
     ap.add_argument("--direct", type=int, default=0, metavar="RUNS",
                     help="only the candidates, on RUNS draws of each scenario's AI-vs-human rows (no git, no ingest)")
+    ap.add_argument("--direct-before-after", type=int, default=0, metavar="RUNS",
+                    help="only the before/after headlines' tests by each way of clustering (author, week, both), "
+                         "on RUNS draws of each one-team scenario (no git, no ingest)")
     args = ap.parse_args()
+    if args.direct_before_after:
+        for name in args.scenario or ("null", "null_people", "null_weeks", "effect"):
+            direct_before_after(name, args.direct_before_after, args.first_seed)
+        return
     if args.direct:
         for name in args.scenario or ("null", "null_people", "ai_effect"):
             direct_candidates(name, args.direct, args.first_seed)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from loopmeter.stats.twoway import ols_contributions, one_way_var, two_way_var
+from loopmeter.stats.poisson_fe import poisson_rate_ratio_author_fe
+from loopmeter.stats.twoway import ols_contributions, one_way_var, poisson_fe_contributions, two_way_var
 
 
 def _data(seed):
@@ -50,3 +51,35 @@ def test_negative_two_way_falls_back_to_larger_one_way():
     var, df, parts = two_way_var(c, first, second)
     assert parts["first"] + parts["second"] - parts["intersection"] <= 0
     assert parts["fallback"] and var == max(parts["first"], parts["second"]) and df == 1
+
+
+def test_poisson_fe_week_clustering_matches_statsmodels_glm():
+    # Author-week counts with a shock shared by each week; the GLM with one dummy per author,
+    # clustered by week and two ways, without statsmodels' (n - 1) / (n - K) (which counts every
+    # dummy as a parameter; stats/poisson_fe.py uses G / (G - 1) alone).
+    rng = np.random.default_rng(7)
+    authors, weeks = 8, 14
+    after = np.arange(weeks) >= 7
+    exposure = rng.integers(1, 3, (authors, weeks)).astype(float)
+    mean = exposure * np.exp(rng.normal(0, 0.5, authors)[:, None] + rng.normal(0, 0.4, weeks)[None, :] + 0.2 * after)
+    counts = rng.poisson(mean).astype(float)
+    fe = poisson_rate_ratio_author_fe(counts[:, after].sum(1), exposure[:, after].sum(1),
+                                      counts[:, ~after].sum(1), exposure[:, ~after].sum(1))
+    c = poisson_fe_contributions(counts, exposure, after, fe.extra["beta"])
+    a, w = np.repeat(np.arange(authors), weeks), np.tile(np.arange(weeks), authors)
+    X = np.column_stack([np.tile(after, authors).astype(float), (a[:, None] == np.arange(authors)).astype(float)])
+    glm = sm.GLM(counts.ravel(), X, family=sm.families.Poisson(), offset=np.log(exposure.ravel()))
+    assert glm.fit().params[0] == pytest.approx(fe.extra["beta"], abs=1e-8)
+    # by author: the function's own CR1 variance
+    assert one_way_var(c, a)[0] == pytest.approx(fe.extra["se"] ** 2, rel=1e-8)
+    for groups, mine in ((w, lambda: one_way_var(c, w)[0]), (np.column_stack([a, w]), lambda: two_way_var(c, a, w)[0])):
+        ref = glm.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
+        if groups.ndim == 1:
+            g = len(set(w))
+            assert mine() == pytest.approx(g / (g - 1) * ref.cov_params()[0, 0], rel=1e-6)
+        else:
+            v_a, v_w, v_aw = (glm.fit(cov_type="cluster", cov_kwds={"groups": k, "use_correction": False}).cov_params()[0, 0]
+                              for k in (a, w, a * weeks + w))
+            assert ref.cov_params()[0, 0] == pytest.approx(v_a + v_w - v_aw, rel=1e-6)
+            ga, gw, gaw = authors, weeks, authors * weeks
+            assert mine() == pytest.approx(ga / (ga - 1) * v_a + gw / (gw - 1) * v_w - gaw / (gaw - 1) * v_aw, rel=1e-6)
