@@ -150,8 +150,11 @@ def as_of(team: Team) -> datetime:
 #: clustering by person matters most; `null_weeks` is the null team whose weeks differ (every
 #: change landing in a week has its cycle time times one lognormal draw, log sd 0.3, and the
 #: week's extra changes a Poisson rate times another, log sd 0.5), shocks that a before/after
-#: comparison, a comparison of weeks, cannot tell from an effect unless its interval allows for them.
-SCENARIOS = ("effect", "null", "simpson", "ai_effect", "null_people", "null_weeks")
+#: comparison, a comparison of weeks, cannot tell from an effect unless its interval allows for them;
+#: `effect_weeks` is that team with a smaller planted effect (0.85x cycle time, 1.15x throughput),
+#: the power an interval that allows for week shocks keeps; `effect_small` plants that smaller
+#: effect on the team without week shocks (what allowing for shocks that are not there costs).
+SCENARIOS = ("effect", "null", "simpson", "ai_effect", "null_people", "null_weeks", "effect_weeks", "effect_small")
 
 
 def scenario_teams(name: str) -> list[Team]:
@@ -170,6 +173,12 @@ def scenario_teams(name: str) -> list[Team]:
     if name == "null_weeks":
         return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=1.0, rate_before=1.0,
                      rate_after=1.0, week_sd=0.3, week_rate_sd=0.5)]
+    if name == "effect_weeks":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=0.85, rate_before=1.0,
+                     rate_after=1.3, week_sd=0.3, week_rate_sd=0.5)]
+    if name == "effect_small":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=0.85, rate_before=1.0,
+                     rate_after=1.3)]
     if name == "simpson":
         # A slow repository that grows after adoption and a fast one that shrinks: each is faster
         # after adoption (0.8x), but "after" is mostly the slow one's work, so pooled it looks slower.
