@@ -69,3 +69,47 @@ def test_ai_vs_human_keeps_author_clustering():
     r = durations._regressions(g)["log_duration_regression"]
     lo, hi, se, _ = _reference(df, "author_id")
     assert "interval_clusters" not in r.extra and (r.ci_low, r.ci_high) == pytest.approx((lo, hi), rel=1e-6)
+
+
+def _author_weeks(seed: int, week_sd: float, authors: int = 10, weeks: int = 20) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    shock = np.exp(rng.normal(0, week_sd, weeks))
+    rows = [{"author_id": f"a{a}", "week": (START + timedelta(weeks=w)).date(), "repo": "r",
+             "period": "after" if w >= weeks // 2 else "before", "validated": int(rng.poisson(2.0 * shock[w]))}
+            for a in range(authors) for w in range(weeks) if rng.random() < 0.9]  # some weeks inactive
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed,week_sd", [(1, 0.5), (2, 0.5), (3, 0.0)])
+def test_throughput_interval_is_the_wider_of_author_and_week_clustering(seed, week_sd):
+    import statsmodels.api as sm
+
+    from loopmeter.lift import throughput
+    from loopmeter.lift.results import author_period_tables
+    from loopmeter.stats.poisson_fe import poisson_rate_ratio_author_fe
+
+    a = _author_weeks(seed, week_sd)
+    ev, ex = author_period_tables(a, "validated", a)
+    fe = poisson_rate_ratio_author_fe(ev["after"].to_numpy(float), ex["after"].to_numpy(float),
+                                      ev["before"].to_numpy(float), ex["before"].to_numpy(float))
+    r = throughput._allow_for_week_shocks(fe, a, a)
+    # Independently: the GLM with one dummy per author on the author-week counts, clustered by week
+    # (statsmodels without its (n - 1) / (n - K), which counts every dummy; G / (G - 1) as CR1).
+    dummies = pd.get_dummies(a["author_id"]).to_numpy(float)
+    X = np.column_stack([(a["period"] == "after").to_numpy(float), dummies])
+    glm = sm.GLM(a["validated"].to_numpy(float), X, family=sm.families.Poisson())
+    ref = glm.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(a["week"])[0], "use_correction": False})
+    g = a["week"].nunique()
+    se_w = np.sqrt(g / (g - 1) * ref.cov_params()[0, 0])
+    assert ref.params[0] == pytest.approx(fe.extra["beta"], abs=1e-7)
+    assert r.extra["se_by_week"] == pytest.approx(se_w, rel=1e-6) and r.extra["df_by_week"] == g - 1
+    width = {"author": scipy.stats.t.ppf(0.975, fe.extra["df"]) * fe.extra["se"],
+             "week": scipy.stats.t.ppf(0.975, g - 1) * se_w}
+    chosen = max(width, key=width.get)
+    if week_sd:
+        assert chosen == "week"
+    assert r.extra["interval_clusters"] == chosen and r.ratio == fe.ratio
+    b = fe.extra["beta"]
+    assert (r.ci_low, r.ci_high) == pytest.approx((np.exp(b - width[chosen]), np.exp(b + width[chosen])), rel=1e-6)
+    if chosen == "author":
+        assert (r.ci_low, r.ci_high, r.p_value) == (fe.ci_low, fe.ci_high, fe.p_value)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["one_way_var", "two_way_var", "ols_contributions", "poisson_fe_contributions"]
+__all__ = ["one_way_var", "two_way_var", "ols_contributions", "poisson_fe_contributions",
+           "poisson_fe_cell_contributions"]
 
 
 def _codes(ids, n: int) -> np.ndarray:
@@ -80,25 +81,39 @@ def ols_contributions(X, resid, j: int) -> np.ndarray:
 
 
 def poisson_fe_contributions(counts, exposure, after, beta: float) -> np.ndarray:
-    """Each (author, week) cell's contribution to the log rate ratio of the Poisson fit with author
-    fixed effects (stats/poisson_fe.py) at its estimate `beta`: ``(d_w - p_i)(y_iw - mu_iw) / I``.
-
-    `counts`, `exposure`: authors x weeks; `after`: one flag per week. With author effects
-    concentrated out, the regressor left for beta is the week's flag less the author's expected
-    share of events after adoption, ``p_i``; ``I = sum_i n_i p_i (1 - p_i)`` is the information.
-    Summed by author these give stats/poisson_fe.py's scores exactly; summed by week, the scores a
-    week shock moves together. Returned flattened row-major (author by author)."""
+    """`poisson_fe_cell_contributions` on an authors x weeks table (`after`: one flag per week),
+    returned flattened row-major (author by author)."""
     y = np.asarray(counts, dtype=float)
-    x = np.asarray(exposure, dtype=float)
+    na, nw = y.shape
+    d = np.broadcast_to(np.asarray(after, dtype=bool)[None, :], y.shape)
+    return poisson_fe_cell_contributions(np.repeat(np.arange(na), nw), d.ravel(), y.ravel(),
+                                         np.asarray(exposure, dtype=float).ravel(), beta)
+
+
+def poisson_fe_cell_contributions(author, after, events, exposure, beta: float) -> np.ndarray:
+    """Each cell's contribution to the log rate ratio of the Poisson fit with author fixed effects
+    (stats/poisson_fe.py) at its estimate `beta`: ``(d - p_i)(y - mu) / I``. A cell is any split of
+    an author's events and exposure within a period (an author-week, an author-repository-week);
+    `after` is its period.
+
+    With the author effects concentrated out, the regressor left for beta is the cell's flag less
+    the author's expected share of events after adoption, ``p_i = R x_ia / (R x_ia + x_ib)``;
+    ``mu`` is the cell's exposure times the author's fitted rate in its period and ``I = sum_i n_i
+    p_i (1 - p_i)`` the information. Summed by author these are stats/poisson_fe.py's scores over
+    I exactly; summed by week, the scores that a shock shared by a week moves together. Authors
+    the fit does not use (exposure on one side only, or no event) contribute 0."""
+    codes = np.unique(np.asarray(author, dtype=object).astype(str), return_inverse=True)[1].ravel()
     d = np.asarray(after, dtype=bool)
-    xa, xb = x[:, d].sum(1), x[:, ~d].sum(1)
-    n = y.sum(1)
+    y, x = np.asarray(events, dtype=float), np.asarray(exposure, dtype=float)
+    g = int(codes.max()) + 1 if len(codes) else 0
+    xa = np.bincount(codes, x * d, minlength=g)
+    xb = np.bincount(codes, x * ~d, minlength=g)
+    n = np.bincount(codes, y, minlength=g)
+    keep = (xa > 0) & (xb > 0) & (n > 0)  # the authors that carry beta (poisson_fe.py's `fit`)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = 1.0 / (1.0 + np.exp(-(beta + np.log(xa) - np.log(xb))))
-        keep = (xa > 0) & (xb > 0) & (n > 0)  # the authors that carry beta (poisson_fe.py's `fit`)
-        rate = np.where(d[None, :], (n * p / xa)[:, None], (n * (1 - p) / xb)[:, None])
-    mu = rate * x
+        p = np.where(keep, 1.0 / (1.0 + np.exp(-(beta + np.log(np.where(keep, xa, 1)) - np.log(np.where(keep, xb, 1))))), 0.0)
+        rate = np.where(d, (n * p / np.where(keep, xa, 1))[codes], (n * (1 - p) / np.where(keep, xb, 1))[codes])
     info = float((n * p * (1 - p))[keep].sum())
-    c = (d[None, :] - p[:, None]) * (y - mu) / info
-    c[~keep] = 0.0
-    return c.ravel()
+    c = (d - p[codes]) * (y - rate * x) / info
+    c[~keep[codes]] = 0.0
+    return c
