@@ -10,6 +10,13 @@ adoption date, then the verdict (lift/verdict.py). Scenarios (tests/lift_sim.py 
 - ai_effect: the null team whose AI-assisted changes take 0.85x as long (the AI-vs-human power);
 - null_people: the null team whose people differ (own pace, own AI effect around none, AI use
   from 10% to 90%), where clustering by person matters most.
+- null_weeks: the null team whose weeks differ (a log-normal multiplier per week on every cycle
+  time, log sd 0.3, and on the week's Poisson rate of extra changes, log sd 0.5);
+- effect_weeks / effect_small: 0.85x cycle time and 1.15x throughput, with / without week shocks.
+
+--direct-before-after RUNS tests the before/after headlines' ratio = 1 at 5% with each way of
+clustering (author, week, both, the wider of two) on rows drawn straight from the generator
+(bench/README.md has the tables).
 
 --candidates also tests ratio = 1 at 5% on every cycle-time regression the designs fit with each
 candidate interval (CR1 on G - 1, CR2 with Bell-McCaffrey df, the wild cluster bootstrap-t);
