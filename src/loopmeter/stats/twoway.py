@@ -110,9 +110,9 @@ def poisson_fe_cell_contributions(author, after, events, exposure, beta: float) 
     xb = np.bincount(codes, x * ~d, minlength=g)
     n = np.bincount(codes, y, minlength=g)
     keep = (xa > 0) & (xb > 0) & (n > 0)  # the authors that carry beta (poisson_fe.py's `fit`)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(keep, 1.0 / (1.0 + np.exp(-(beta + np.log(np.where(keep, xa, 1)) - np.log(np.where(keep, xb, 1))))), 0.0)
-        rate = np.where(d, (n * p / np.where(keep, xa, 1))[codes], (n * (1 - p) / np.where(keep, xb, 1))[codes])
+    xa1, xb1 = np.where(keep, xa, 1.0), np.where(keep, xb, 1.0)  # unused authors: no log(0)
+    p = np.where(keep, 1.0 / (1.0 + np.exp(-(beta + np.log(xa1) - np.log(xb1)))), 0.0)
+    rate = np.where(d, (n * p / xa1)[codes], (n * (1 - p) / xb1)[codes])
     info = float((n * p * (1 - p))[keep].sum())
     c = (d - p[codes]) * (y - rate * x) / info
     c[~keep[codes]] = 0.0
