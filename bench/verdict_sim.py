@@ -189,7 +189,7 @@ def direct_candidates(name: str, runs: int, first_seed: int) -> None:
 # CR1 by author) and its sandwich clustered by week or two ways on the author-week counts.
 
 BA_CYCLE = ("CR2 author (old headline)", "CR1 week t(G-1)", "CR2 week Bell-McCaffrey", "two-way author+week t(minG-1)",
-            "larger of CR2 author, CR2 week", "author FE, CR1 author t(G-1)", "author FE, CR1 week t(G-1)",
+            "larger of CR2 author, CR2 week (headline)", "author FE, CR1 author t(G-1)", "author FE, CR1 week t(G-1)",
             "author FE, two-way t(minG-1)", "author FE, larger of CR1 author, CR1 week")
 BA_RATE = ("CR1 author (old headline)", "CR1 week t(G-1)", "two-way author+week t(minG-1)",
            "larger of CR1 author, CR1 week (headline)")
