@@ -10,6 +10,13 @@ adoption date, then the verdict (lift/verdict.py). Scenarios (tests/lift_sim.py 
 - ai_effect: the null team whose AI-assisted changes take 0.85x as long (the AI-vs-human power);
 - null_people: the null team whose people differ (own pace, own AI effect around none, AI use
   from 10% to 90%), where clustering by person matters most.
+- null_weeks: the null team whose weeks differ (a log-normal multiplier per week on every cycle
+  time, log sd 0.3, and on the week's Poisson rate of extra changes, log sd 0.5);
+- effect_weeks / effect_small: 0.85x cycle time and 1.15x throughput, with / without week shocks.
+
+--direct-before-after RUNS tests the before/after headlines' ratio = 1 at 5% with each way of
+clustering (author, week, both, the wider of two) on rows drawn straight from the generator
+(bench/README.md has the tables).
 
 --candidates also tests ratio = 1 at 5% on every cycle-time regression the designs fit with each
 candidate interval (CR1 on G - 1, CR2 with Bell-McCaffrey df, the wild cluster bootstrap-t);
@@ -54,7 +61,10 @@ from lift_sim import SCENARIOS, START, run_scenario  # noqa: E402
 TRUTH = {("ai_effect", "cycle_time_ai_vs_human"): 0.85, ("effect", "cycle_time_after_vs_before"): 0.7, ("effect", "throughput_after_vs_before"): 1.5,
          ("null", "cycle_time_after_vs_before"): 1.0, ("null", "throughput_after_vs_before"): 1.0,
          ("null", "cycle_time_ai_vs_human"): 1.0,
-         ("null_people", "cycle_time_ai_vs_human"): 1.0, ("null_people", "cycle_time_after_vs_before"): 1.0, ("effect", "cycle_time_ai_vs_human"): 1.0}
+         ("null_people", "cycle_time_ai_vs_human"): 1.0, ("null_people", "cycle_time_after_vs_before"): 1.0, ("effect", "cycle_time_ai_vs_human"): 1.0,
+         ("null_weeks", "cycle_time_after_vs_before"): 1.0, ("null_weeks", "throughput_after_vs_before"): 1.0,
+         ("effect_weeks", "cycle_time_after_vs_before"): 0.85, ("effect_weeks", "throughput_after_vs_before"): 1.15,
+         ("effect_small", "cycle_time_after_vs_before"): 0.85, ("effect_small", "throughput_after_vs_before"): 1.15}
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -168,6 +178,102 @@ def direct_candidates(name: str, runs: int, first_seed: int) -> None:
         print(f"    {c}: {hits[c]}/{runs} = {hits[c] / runs:.1%} [{lo:.1%}, {hi:.1%}]")
 
 
+# --------------------------------------------------------------------------- before/after, weekly shocks
+# --direct-before-after RUNS: the before/after headlines' tests of ratio = 1 on rows drawn straight
+# from the generator (every change of the 24 weeks, after = landed in or after the adoption week;
+# every author lands something every week, so each author-week has exposure 1), refitted with
+# each way of clustering on the same draws. Cycle time: log(hours) ~ after (the headline
+# `log_duration_regression`; one repository, so no fixed effect) with CR2 by author (the
+# headline's interval), CR1 or CR2 by week, or two-way by author and week (stats/twoway.py).
+# Throughput: the Poisson rate ratio with author fixed effects (the headline `poisson_author_fe`,
+# CR1 by author) and its sandwich clustered by week or two ways on the author-week counts.
+
+BA_CYCLE = ("CR2 author (old headline)", "CR1 week t(G-1)", "CR2 week Bell-McCaffrey", "two-way author+week t(minG-1)",
+            "larger of CR2 author, CR2 week (headline)", "author FE, CR1 author t(G-1)", "author FE, CR1 week t(G-1)",
+            "author FE, two-way t(minG-1)", "author FE, larger of CR1 author, CR1 week")
+BA_RATE = ("CR1 author (old headline)", "CR1 week t(G-1)", "two-way author+week t(minG-1)",
+           "larger of CR1 author, CR1 week (headline)")
+
+
+def before_after_rejections(ev, adoption_week: int) -> dict[str, bool]:
+    """Whether each way of clustering rejects ratio = 1 at 5%, for cycle time and throughput."""
+    import scipy.stats
+    from loopmeter.stats.cr2 import cr2
+    from loopmeter.stats.poisson_fe import poisson_rate_ratio_author_fe
+    from loopmeter.stats.twoway import ols_contributions, one_way_var, poisson_fe_contributions, two_way_var
+
+    week = np.array([(d - START).days // 7 for d, *_ in ev])
+    author = np.array([a for _, _, a, _, _ in ev])
+    after = week >= adoption_week
+    y = np.log([c for _, c, *_ in ev])
+    X = np.column_stack([np.ones(len(y)), after.astype(float)])
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    e = y - X @ beta
+    contrib = ols_contributions(X, e, 1)
+
+    def p(se, df):
+        return 2 * scipy.stats.t.sf(abs(beta[1] / se), df)
+
+    se_a, df_a = cr2(X, e, author, 1)
+    v_w, g_w = one_way_var(contrib, week, n_k=X.shape)
+    se_w2, df_w2 = cr2(X, e, week, 1)
+    v_2, df_2, _ = two_way_var(contrib, author, week, n_k=X.shape)
+    ps = [p(se, df) for se, df in ((se_a, df_a), (np.sqrt(v_w), g_w - 1), (se_w2, df_w2), (np.sqrt(v_2), df_2))]
+    ps.append(max(ps[0], ps[2]))
+    # Author fixed effects (the within transform): each author's changes against their own, so a
+    # person's own pace leaves the residuals and the week sums no longer carry it.
+    codes = np.unique(author, return_inverse=True)[1]
+    cnt = np.bincount(codes)
+    xd = after - (np.bincount(codes, after) / cnt)[codes]
+    yd = y - (np.bincount(codes, y) / cnt)[codes]
+    bf = float(xd @ yd / (xd @ xd))
+    cf = xd * (yd - bf * xd) / (xd @ xd)
+    nk = (len(y), 1 + len(cnt))
+    fa, ga = one_way_var(cf, author, n_k=nk)
+    fw, gw = one_way_var(cf, week, n_k=nk)
+    f2, fdf, _ = two_way_var(cf, author, week, n_k=nk)
+    pf = [2 * scipy.stats.t.sf(abs(bf) / np.sqrt(v), df) for v, df in ((fa, ga - 1), (fw, gw - 1), (f2, fdf))]
+    pf.append(max(pf[0], pf[1]))
+    out = {("cycle", c): pv < 0.05 for c, pv in zip(BA_CYCLE, ps + pf)}
+    # Throughput on the author-week counts.
+    na, nw = author.max() + 1, week.max() + 1
+    counts = np.zeros((na, nw))
+    np.add.at(counts, (author, week), 1)
+    after_w = np.arange(nw) >= adoption_week
+    ya, yb = counts[:, after_w].sum(1), counts[:, ~after_w].sum(1)
+    xa, xb = np.full(na, float(after_w.sum())), np.full(na, float((~after_w).sum()))
+    fe = poisson_rate_ratio_author_fe(ya, xa, yb, xb)
+    # The same fit's contributions per author-week (summed by author: the headline's own sandwich).
+    b = fe.extra["beta"]
+    c = poisson_fe_contributions(counts, np.ones_like(counts), after_w, b)
+    aa, ww = np.repeat(np.arange(na), nw), np.tile(np.arange(nw), na)
+    v_w, g_w = one_way_var(c, ww)
+    v_2, df_2, _ = two_way_var(c, aa, ww)
+    pr = [fe.p_value] + [2 * scipy.stats.t.sf(abs(b / np.sqrt(v)), df) for v, df in ((v_w, g_w - 1), (v_2, df_2))]
+    pr.append(max(pr[0], pr[1]))
+    for name, pv in zip(BA_RATE, pr):
+        out[("throughput", name)] = pv < 0.05
+    return out
+
+
+def direct_before_after(name: str, runs: int, first_seed: int) -> None:
+    from lift_sim import events, scenario_teams
+
+    (team,) = scenario_teams(name)
+    hits: Counter = Counter()
+    t0 = time.perf_counter()
+    for seed in range(first_seed, first_seed + runs):
+        for k, hit in before_after_rejections(events(team, np.random.default_rng(seed * 10)), team.adoption_week).items():
+            hits[k] += hit
+    secs = time.perf_counter() - t0
+    print(f"{name}, before/after straight from the generator: {runs} runs, {secs:.0f} s; ratio = 1 rejected at 5%:")
+    for metric, names in (("cycle", BA_CYCLE), ("throughput", BA_RATE)):
+        for c in names:
+            k = hits[(metric, c)]
+            lo, hi = wilson(k, runs)
+            print(f"    {metric:10s} {c}: {k}/{runs} = {k / runs:.1%} [{lo:.1%}, {hi:.1%}]", flush=True)
+
+
 def capture_candidates(seen: dict[str, list[dict]], seed: int) -> None:
     """Wrap the designs' regression step so each design's rows are tested by every candidate."""
     from loopmeter.lift import durations
@@ -197,7 +303,15 @@ def main() -> None:
                     help="also test each cycle-time regression's ratio = 1 by CR1, CR2 and the wild cluster bootstrap")
     ap.add_argument("--direct", type=int, default=0, metavar="RUNS",
                     help="only the candidates, on RUNS draws of each scenario's AI-vs-human rows (no git, no ingest)")
+    ap.add_argument("--direct-before-after", type=int, default=0, metavar="RUNS",
+                    help="only the before/after headlines' tests by each way of clustering (author, week, both), "
+                         "on RUNS draws of each one-team scenario (no git, no ingest)")
     args = ap.parse_args()
+    if args.direct_before_after:
+        for name in args.scenario or ("null", "null_people", "null_weeks", "effect", "effect_weeks",
+                                         "effect_small"):
+            direct_before_after(name, args.direct_before_after, args.first_seed)
+        return
     if args.direct:
         for name in args.scenario or ("null", "null_people", "ai_effect"):
             direct_candidates(name, args.direct, args.first_seed)

@@ -45,6 +45,12 @@ class Team:
     author_sd: float = 0.0
     ai_effect_sd: float = 0.0
     ai_share_spread: bool = False
+    # Weeks differ (drawn once per team after the people's draws, only when set): every change
+    # landing in week w has its cycle time times exp(N(0, week_sd)) (an incident, a release crunch,
+    # holidays: the whole team slower or faster together), and every author's extra changes that
+    # week are Poisson with mean rate x exp(N(0, week_rate_sd)).
+    week_sd: float = 0.0
+    week_rate_sd: float = 0.0
 
 
 def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, int, bool, int]]:
@@ -53,10 +59,12 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
     slope = rng.normal(0, team.ai_effect_sd, team.authors) if team.ai_effect_sd else np.zeros(team.authors)
     share = (np.linspace(0.1, 0.9, team.authors) if team.ai_share_spread
              else np.full(team.authors, team.ai_share_after))
+    wk = rng.normal(0, team.week_sd, team.weeks) if team.week_sd else np.zeros(team.weeks)
+    wr = np.exp(rng.normal(0, team.week_rate_sd, team.weeks)) if team.week_rate_sd else np.ones(team.weeks)
     for week in range(team.first_week, team.weeks):
         after = team.adoption_week is not None and week >= team.adoption_week
         for a in range(team.authors):
-            n = 1 + rng.poisson(team.rate_after if after else team.rate_before)
+            n = 1 + rng.poisson((team.rate_after if after else team.rate_before) * wr[week])
             for _ in range(n):
                 done = START + timedelta(weeks=week, seconds=float(rng.uniform(3600, 5 * 86400)))
                 user = team.ai_authors is None or a < team.ai_authors
@@ -65,7 +73,7 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
                 effect = team.cycle_ratio if after and lasting else 1.0
                 speed = team.ai_authors_speed if team.ai_authors is not None and user else 1.0
                 median = team.base_cycle_h * effect * speed * (team.ai_ratio * np.exp(slope[a]) if ai else 1.0)
-                cycle = float(np.exp(np.log(median) + own[a] + rng.normal(0, team.sigma)))
+                cycle = float(np.exp(np.log(median) + own[a] + wk[week] + rng.normal(0, team.sigma)))
                 lines = max(1, round(float(np.exp(np.log(team.size_lines[1 if after else 0]) + rng.normal(0, 0.8)))))
                 out.append((done, cycle, a + team.author_offset, ai, lines))
     out.sort()
@@ -139,8 +147,14 @@ def as_of(team: Team) -> datetime:
 #: the null team whose AI-assisted changes take 0.85x as long as human ones (the AI-vs-human
 #: headline's power); `null_people` is the null team whose people differ (their own pace, their
 #: own AI effect around none, AI use from 10% to 90% of a person's changes), the case where
-#: clustering by person matters most.
-SCENARIOS = ("effect", "null", "simpson", "ai_effect", "null_people")
+#: clustering by person matters most; `null_weeks` is the null team whose weeks differ (every
+#: change landing in a week has its cycle time times one lognormal draw, log sd 0.3, and the
+#: week's extra changes a Poisson rate times another, log sd 0.5), shocks that a before/after
+#: comparison, a comparison of weeks, cannot tell from an effect unless its interval allows for them;
+#: `effect_weeks` is that team with a smaller planted effect (0.85x cycle time, 1.15x throughput),
+#: the power an interval that allows for week shocks keeps; `effect_small` plants that smaller
+#: effect on the team without week shocks (what allowing for shocks that are not there costs).
+SCENARIOS = ("effect", "null", "simpson", "ai_effect", "null_people", "null_weeks", "effect_weeks", "effect_small")
 
 
 def scenario_teams(name: str) -> list[Team]:
@@ -156,6 +170,15 @@ def scenario_teams(name: str) -> list[Team]:
     if name == "null_people":
         return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=1.0, rate_before=1.0,
                      rate_after=1.0, author_sd=0.4, ai_effect_sd=0.25, ai_share_spread=True)]
+    if name == "null_weeks":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=1.0, rate_before=1.0,
+                     rate_after=1.0, week_sd=0.3, week_rate_sd=0.5)]
+    if name == "effect_weeks":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=0.85, rate_before=1.0,
+                     rate_after=1.3, week_sd=0.3, week_rate_sd=0.5)]
+    if name == "effect_small":
+        return [Team(name="team", authors=12, weeks=24, adoption_week=12, cycle_ratio=0.85, rate_before=1.0,
+                     rate_after=1.3)]
     if name == "simpson":
         # A slow repository that grows after adoption and a fast one that shrinks: each is faster
         # after adoption (0.8x), but "after" is mostly the slow one's work, so pooled it looks slower.
