@@ -303,3 +303,17 @@ def test_a_rate_with_no_events_on_a_side_says_how_few_there_were():
     blind = {**rv, "n_a": 4, "ratio": 0.6, "ci_low": 0.2, "ci_high": 1.7}
     e = only(vd.verdict([before_after([], quality=[blind])]), "revert_rate_after_vs_before")
     assert "too few to compare the rates" not in e["sentence"]
+
+
+def test_a_headline_whose_interval_is_clustered_by_week_is_named_so():
+    from loopmeter.report.lift_text import estimator_name
+
+    wk = cycle(0.9, 0.7, 1.1, interval_clusters="week", se_by_author=0.05, se_by_week=0.12)
+    e = only(vd.verdict([before_after([wk])]), "cycle_time_after_vs_before")
+    assert e["headline"]["interval_clusters"] == "week"
+    assert estimator_name(e["headline"]["estimator"], e["headline"]) == \
+        "log-duration regression (CR2 errors by week, wider than by author)"
+    by_author = cycle(0.9, 0.7, 1.1, interval_clusters="author")
+    e = only(vd.verdict([before_after([by_author])]), "cycle_time_after_vs_before")
+    assert estimator_name(e["headline"]["estimator"], e["headline"]) == \
+        "log-duration regression (CR2 errors by author)"

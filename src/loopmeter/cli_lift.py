@@ -205,7 +205,7 @@ _SHORT = {"run_minutes": "run duration", "turnaround_minutes": "turnaround", "cy
 def estimator_label(r: dict) -> str:
     """The estimator's name; rank estimators on log durations say the duration's unit as the
     table gave it (a pilot's --duration-unit), never hours they were not."""
-    name = estimator_name(r.get("estimator"))
+    name = estimator_name(r.get("estimator"), r)
     if "duration_unit" in r and "(log hours)" in name:
         unit = r.get("duration_unit")
         name = name.replace("(log hours)", f"(log {unit})" if unit else "(log durations)")

@@ -357,7 +357,8 @@ def judge(question: str, design: Mapping, questions: Mapping[str, Mapping] | Non
         headline = {"estimator": head.get("estimator"), "ratio": head.get("ratio"), "ci_low": head.get("ci_low"),
                     "ci_high": head.get("ci_high"), "n_a": n_a, "n_b": n_b,
                     "n_clusters": int(head.get("n_clusters") or 0), "clustered": True,
-                    **({"horizon_days": head["horizon_days"]} if "horizon_days" in head else {})}
+                    **({"horizon_days": head["horizon_days"]} if "horizon_days" in head else {}),
+                    **({"interval_clusters": head["interval_clusters"]} if "interval_clusters" in head else {})}
     if lacking is not None:
         status = "not_enough_data"
         if headline is not None:  # a number from too little data is never printed as a result

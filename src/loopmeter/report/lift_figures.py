@@ -38,7 +38,7 @@ def _label(e: Mapping[str, Any], units: str = "") -> str:
     """A forest row's label; `units` (already plot-safe) names the teams a per-team design pooled."""
     metric = _SHORT_METRIC.get(str(e.get("metric")), str(e.get("metric") or ""))
     design = str(e.get("design") or "")
-    return (f"{h._plot_text(estimator_name(e.get('estimator')), 50)}<br>"
+    return (f"{h._plot_text(estimator_name(e.get('estimator'), e), 50)}<br>"
             f"<span style='font-size:10px'>{h._plot_text(metric, 40)} · {h._plot_text(design, 30)}{units}</span>")
 
 
@@ -228,7 +228,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                 every.append(r)
             rows.append({
                 "metric": _SHORT_METRIC.get(str(r.get("metric")), str(r.get("metric"))),
-                "estimator": estimator_name(r.get("estimator")),
+                "estimator": estimator_name(r.get("estimator"), r),
                 "ratio": h.fmt_ratio(r.get("ratio"), "no estimate"),
                 "estimated": finite(r.get("ratio")),
                 "ci": ci_text(r) if finite(r.get("ratio")) else "—",
@@ -243,7 +243,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
             })
         spec = [{
             "metric": _SHORT_METRIC.get(str(s.get("metric")), str(s.get("metric"))),
-            "estimator": estimator_name(s.get("estimator")),
+            "estimator": estimator_name(s.get("estimator"), s),
             "window": f"{s['window_days']} days" if s.get("window_days") else "—",
             "period": str(s.get("period") or "—"),
             "ratio": h.fmt_ratio(s.get("ratio"), "no estimate"),

@@ -84,8 +84,13 @@ def interval_text(r: Mapping[str, Any]) -> str | None:
     return INTERVAL_WORDS.get(str(r.get("interval")))
 
 
-def estimator_name(estimator: Any) -> str:
-    return ESTIMATOR_NAMES.get(str(estimator), str(estimator or "—").replace("_", " "))
+def estimator_name(estimator: Any, row: Mapping[str, Any] | None = None) -> str:
+    """The estimator's name; with its result `row`, a before/after regression whose interval is the
+    week-clustered one (lift/durations.py: the wider of by author and by week) says so."""
+    name = ESTIMATOR_NAMES.get(str(estimator), str(estimator or "—").replace("_", " "))
+    if row is not None and row.get("interval_clusters") == "week":
+        name = name.replace("CR2 errors by author", "CR2 errors by week, wider than by author")
+    return name
 
 
 def ci_text(r: Mapping[str, Any]) -> str:
@@ -98,7 +103,7 @@ def ci_text(r: Mapping[str, Any]) -> str:
 def sentence(r: Mapping[str, Any]) -> str:
     """One sentence: what is compared, the ratio, its 95% interval, and whether it rules out 1."""
     metric = _METRICS.get(str(r.get("metric")), str(r.get("metric") or "the metric").replace("_", " "))
-    what = _WHAT.get(str(r.get("estimator")), "{m} (" + estimator_name(r.get("estimator")) + ")").format(m=metric)
+    what = _WHAT.get(str(r.get("estimator")), "{m} (" + estimator_name(r.get("estimator"), r) + ")").format(m=metric)
     if r.get("estimator") == "log_duration_ols" and not r.get("adjusted_for"):  # the loops' regression
         what = f"{metric} by regression (log duration: a ratio of geometric means)"
     fixed = r.get("fixed_effects") or []

@@ -436,7 +436,7 @@ def _lift_designs(ld: dict | None, console: Console) -> None:
         for r in heads:
             n = len(r.get("caveats") or [])
             why = withheld(r)
-            text = f"{estimator_name(r.get('estimator'))}: not shown, {why}" if why else sentence(r)
+            text = f"{estimator_name(r.get('estimator'), r)}: not shown, {why}" if why else sentence(r)
             console.print(f"  {escape(text)}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
         for metric, x in (d.get("specification_range") or {}).items():
             if x:

@@ -145,7 +145,7 @@ def _from_verdict(e: Mapping[str, Any], own_titles: bool = False) -> VerdictRow:
         question=key, label=label, term=term, status=status or None, badge=badge, tone=tone,
         sentence=str(e.get("sentence") or ""), ratio=_x(h.get("ratio")), compares=compares,
         interval=_interval(h.get("ci_low"), h.get("ci_high")), sizes=_sizes(h),
-        estimator=estimator_name(h.get("estimator")) if h.get("estimator") else None,
+        estimator=estimator_name(h.get("estimator"), h) if h.get("estimator") else None,
         exposure=exposure, exposure_low=low, caveats=[str(c) for c in e.get("caveats") or []],
         disagreement=spread,
     )
@@ -161,7 +161,7 @@ def _from_lift(e: Mapping[str, Any]) -> VerdictRow:
         question=f"{metric}:{comparison}", label=label, term=term, status=None, badge=NO_STATUS[0], tone=NO_STATUS[1],
         sentence=lift_sentence(e), ratio=_x(e.get("ratio")), compares=_V1_COMPARE.get(comparison, comparison),
         interval=_interval(e.get("ci_low"), e.get("ci_high")), sizes=_sizes(e),
-        estimator=estimator_name(e.get("estimator")) if e.get("estimator") else None, exposure=None,
+        estimator=estimator_name(e.get("estimator"), e) if e.get("estimator") else None, exposure=None,
         caveats=[str(c) for c in e.get("caveats") or []],
     )
 
