@@ -25,3 +25,24 @@ def snapshot(store: str | Path) -> dict[str, list[str]]:
         return {t: sorted(map(repr, con.execute(f"select * from {t}").fetchall())) for t in tables}
     finally:
         con.close()
+
+
+def every_table(store: str | Path) -> dict[str, list[tuple]]:
+    """Every row of every table, sorted, without the columns that record when a row was written
+    (`ingested_at`, `applied_at`) or the store's format: two ingests that should store the same
+    thing compare equal."""
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        out = {}
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
+        for t in tables:
+            cols = [r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
+                [t]).fetchall() if r[0] not in ("ingested_at", "applied_at")]
+            where = " where key <> 'store_format'" if t == "meta" else ""
+            quoted = ", ".join(f'"{c}"' for c in cols)
+            out[t] = sorted(con.execute(f"select {quoted} from {t}{where}").fetchall(), key=repr)
+        return out
+    finally:
+        con.close()

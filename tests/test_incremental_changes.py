@@ -9,7 +9,7 @@ from loopmeter import api, ingestion
 from loopmeter.attribution import Matcher
 from loopmeter.store.db import Store
 from gitrepo import GitRepo
-from test_many_repos import _every_table
+from stores import every_table
 
 ANN, BO = ("Ann", "ann@example.com"), ("Bo", "bo@example.com")
 CLAUDE = "Co-authored-by: Claude <noreply@anthropic.com>"
@@ -50,12 +50,12 @@ def test_new_commits_derive_only_their_changes_and_the_rows_equal_a_derivation_f
         with Store.open(again) as s:
             m = Matcher.load()
             assert real(s, "svc", m, rules=ingestion.derivation_rules(m), incremental=False)["changes"] == changes
-        assert _every_table(again) == _every_table(running), k
+        assert every_table(again) == every_table(running), k
         if scratch and not rewritten:
             new = _salted(tmp_path / f"scratch{k}.duckdb")
             api.ingest([r.path], store_path=new)
             assert seen[-1] == (False, changes)  # a new store derives everything, the same changes
-            assert _every_table(new) == _every_table(running), k
+            assert every_table(new) == every_table(running), k
         return incremental
 
     # 1. A history with a pull-request merge, a squash with its PR commits, a tag.

@@ -14,22 +14,7 @@ from loopmeter.sources import git as gitsrc
 from loopmeter.store.db import Store
 
 from gitrepo import GitRepo
-
-
-def _every_table(path) -> dict[str, list]:
-    """Every row of every table, sorted, without the columns that record when a row was written."""
-    out = {}
-    with Store.open(path) as s:
-        tables = [r[0] for r in s.con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
-        for t in tables:
-            cols = [r[0] for r in s.con.execute(
-                "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
-                [t]).fetchall() if r[0] not in ("ingested_at", "applied_at")]
-            where = " where key <> 'store_format'" if t == "meta" else ""
-            quoted = ", ".join(f'"{c}"' for c in cols)
-            out[t] = sorted(s.con.execute(f"select {quoted} from {t}{where}").fetchall(), key=repr)
-    return out
+from stores import every_table
 
 
 def _day(i: int) -> str:
@@ -104,7 +89,7 @@ def test_readers_over_chunks_store_exactly_the_rows_of_one_git_log(holes, tmp_pa
     assert used == [int(readers)]
     one = _ingest(holes.path, tmp_path / "one.duckdb", monkeypatch, "0")
     assert used == [int(readers)]  # the serial side read in-process
-    got, want = _every_table(tmp_path / "par.duckdb"), _every_table(tmp_path / "one.duckdb")
+    got, want = every_table(tmp_path / "par.duckdb"), every_table(tmp_path / "one.duckdb")
     assert par.new_commits == one.new_commits == 35
     assert par.warnings == one.warnings and any("no blob" in w for w in one.warnings)
     # The awkward cases are really in the rows compared (else equality would prove little).

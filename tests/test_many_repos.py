@@ -13,6 +13,7 @@ from loopmeter.errors import ConfigError
 from loopmeter.sources.git_set import discover_repositories, read_repo_list
 from loopmeter.store.db import Store
 from gitrepo import GitRepo
+from stores import every_table
 
 
 def _repo(path, n=3, who=("Ann", "ann@example.com")):
@@ -114,22 +115,6 @@ def test_cli_discover_prints_one_line_for_the_unchanged(tmp_path):
     assert "new commits" not in again.output
 
 
-def _every_table(path) -> dict[str, list]:
-    """Every row of every table, sorted, without the columns that record when a row was written."""
-    out = {}
-    with Store.open(path) as s:
-        tables = [r[0] for r in s.con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
-        for t in tables:
-            cols = [r[0] for r in s.con.execute(
-                "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
-                [t]).fetchall() if r[0] not in ("ingested_at", "applied_at")]
-            where = " where key <> 'store_format'" if t == "meta" else ""
-            out[t] = sorted(s.con.execute(f"select {', '.join(map(repr, cols)).replace(chr(39), chr(34))} "
-                                          f"from {t}{where}").fetchall(), key=repr)
-    return out
-
-
 def test_a_set_read_by_parallel_readers_stores_exactly_the_rows_of_one_ingest_per_repository(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOPMETER_BATCH", "4")  # b is longer than a batch: it ends the group
     a = _repo(tmp_path / "a", n=3)
@@ -144,7 +129,7 @@ def test_a_set_read_by_parallel_readers_stores_exactly_the_rows_of_one_ingest_pe
     api.ingest([a.path, b.path, c.path], store_path=one)
     for r in (a, b, c):
         api.ingest([r.path], store_path=each)
-    got, want = _every_table(one), _every_table(each)
+    got, want = every_table(one), every_table(each)
     assert got["commits"] and got["items"] and got["attributions"]
     assert got == want
 
@@ -163,7 +148,7 @@ def test_a_set_read_by_reader_processes_stores_exactly_the_rows_of_one_ingest_pe
     monkeypatch.setenv("LOOPMETER_READERS", "threads")
     for p in paths:
         api.ingest([p], store_path=each)
-    got, want = _every_table(one), _every_table(each)
+    got, want = every_table(one), every_table(each)
     assert got["commits"] and got["items"] and got["attributions"] and got["git_tags"]
     assert got == want
     assert [r.new_commits for r in first] == [12, 3, 12]
@@ -174,7 +159,7 @@ def test_a_set_read_by_reader_processes_stores_exactly_the_rows_of_one_ingest_pe
     api.ingest(paths, store_path=one)
     monkeypatch.setenv("LOOPMETER_READERS", "threads")
     api.ingest([a.path], store_path=each)
-    assert _every_table(one) == _every_table(each)
+    assert every_table(one) == every_table(each)
 
 
 def _salted_store(path):
@@ -206,7 +191,7 @@ def test_a_history_read_by_the_reader_process_stores_exactly_the_rows_of_one_rea
     monkeypatch.setenv("LOOPMETER_READER_PROCESS", "0")
     api.ingest([r.path], store_path=one)
     assert used == [1]
-    got, want = _every_table(two), _every_table(one)
+    got, want = every_table(two), every_table(one)
     assert len(got["commits"]) == 23 and got["attributions"]
     assert got == want
 
@@ -229,13 +214,13 @@ def test_a_new_repository_derived_from_its_rows_in_memory_equals_a_derivation_fr
     monkeypatch.setattr(ingestion, "derive_changes", spy)
     api.ingest([tmp_path / "demo", tmp_path / "plain"], store_path=store)
     assert sorted(given) == [("demo", True), ("plain", True)]  # both new: derived without reading the store (by readers, in any order)
-    in_memory = _every_table(store)
+    in_memory = every_table(store)
     assert in_memory["items"] and any(r[0] == "git:demo:tag:v1.0" for r in in_memory["items"])
     with Store.open(store) as s:
         m = Matcher.load()
         for repo in ("demo", "plain"):  # from the stored commits, everything, as a later ingest may
             derive_changes(s, repo, m, rules=ingestion.derivation_rules(m), incremental=False)
-    assert _every_table(store) == in_memory
+    assert every_table(store) == in_memory
 
 
 def test_a_repository_named_twice_in_a_set_is_read_once(tmp_path):
@@ -280,7 +265,7 @@ def test_readers_make_exactly_the_rows_of_the_writers_own_ingest(tmp_path, monke
         for p in paths:
             ingestion.ingest_git(s, p)
     assert sorted(passes) == ["demo", "lines", "plain"]
-    got, want = _every_table(readers), _every_table(writer)
+    got, want = every_table(readers), every_table(writer)
     assert got["line_origins"] and got["line_deaths"] and got["items"] and got["git_tags"]
     # The set also records each repository's refs digest (for idle re-runs); a lone ingest_git does not.
     for rows in (got, want):
@@ -362,6 +347,6 @@ def test_moved_repositories_resume_their_durability_passes_together_as_each_alon
     api.ingest([r.path for r in repos], store_path=together)
     for r in repos:
         api.ingest([r.path], store_path=each)
-    got, want = _every_table(together), _every_table(each)
+    got, want = every_table(together), every_table(each)
     assert len(got["line_origins"]) == 21 and got["line_deaths"]
     assert got == want

@@ -22,7 +22,7 @@ from rich.console import Console
 import loopmeter
 from loopmeter.config import load_config
 from loopmeter.errors import ConfigError
-from loopmeter.lift.by_unit import choose_unit
+from loopmeter.lift.options import choose_unit
 from loopmeter.metrics.partial_weeks import week_is_partial
 from loopmeter.report.terminal import render_terminal
 

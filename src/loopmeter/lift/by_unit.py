@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from ..errors import ConfigError, NoData
+from ..errors import NoData
 from ..stats.json_values import json_ready
 from ..teams import Team
 from . import designs as ld
@@ -23,7 +23,6 @@ from .inputs import Adoption
 from .units import team_warnings
 from .verdict import verdict
 
-from .options import UNITS, choose_unit  # noqa: F401  (their home is options.py)
 
 
 def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_info: dict, *, by: str = "repo",

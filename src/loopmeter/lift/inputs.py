@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..attribution import ai_class_sql
 from ..errors import ConfigError
-from .options import Adoption, adoption_value, parse_adoption  # noqa: F401  (their home is options.py)
+from .options import Adoption
 from ..stats.lift import Estimate
 from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 from ..metrics import adoption_evidence, portable

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from ..errors import ConfigError
-from .inputs import Adoption, adoption_value
+from .inputs import Adoption
+from .options import adoption_value
 
 GIVEN = "given"
 CONFIG = "loopmeter.toml"

@@ -145,6 +145,23 @@ def token_from_env(name: str) -> str | None:
     return value or None
 
 
+def client_from_env(provider: Provider, url: str | None, token_env: str | None, *, default_url: str, option: str,
+                    what: str = "a token", **kw: Any) -> ApiClient:
+    """An ApiClient for an incident or tracker API at `url` (else `default_url`) with the token from
+    `token_env` (else the provider's variable), checked before the store is opened: one line naming
+    the variable when it is unset, or `option` when the URL is not http(s)."""
+    from ..errors import ConfigError
+
+    env = token_env or provider.token_env
+    token = token_from_env(env)
+    if not token:
+        raise ConfigError(f"{provider.name}'s API needs {what}: set {env} (or name another variable with --token-env)")
+    base = url or default_url
+    if not base.startswith(("http://", "https://")):
+        raise ConfigError(f"{option}: {base!r} is not an http(s) base URL ({default_url})")
+    return ApiClient(base, provider=provider, token=token, **kw)
+
+
 def strip_query(url: str) -> str:
     """The URL without query, fragment or userinfo, for messages (they may carry cursors or secrets)."""
     p = urlsplit(url)

@@ -32,9 +32,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError, redact_userinfo
+from ..errors import redact_userinfo
 from .base import LogSource
-from .http import ApiClient, Provider, token_from_env
+from .http import ApiClient, Provider, client_from_env
 from .incidents import Incident, ServiceLink, incident_rows, link_for
 from .safe import parse_time
 
@@ -53,14 +53,7 @@ PROVIDER = Provider("Opsgenie", "opsgenie", "OPSGENIE_TOKEN", lambda key: ("Auth
 def open_client(url: str | None, token_env: str | None, **kw: Any) -> ApiClient:
     """A client for Opsgenie at `url` with the key from `token_env` (default OPSGENIE_TOKEN);
     one line naming the variable when it is unset. Checked before the store is opened."""
-    env = token_env or PROVIDER.token_env
-    key = token_from_env(env)
-    if not key:
-        raise ConfigError(f"Opsgenie's API needs an API key: set {env} (or name another variable with --token-env)")
-    base = url or OPSGENIE_API
-    if not base.startswith(("http://", "https://")):
-        raise ConfigError(f"--opsgenie: {base!r} is not an http(s) base URL (https://api.opsgenie.com)")
-    return ApiClient(base, provider=PROVIDER, token=key, **kw)
+    return client_from_env(PROVIDER, url, token_env, default_url=OPSGENIE_API, option="--opsgenie", what="an API key", **kw)
 
 
 def _after(created: datetime, millis: Any) -> datetime | None:

@@ -33,9 +33,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError, redact_userinfo
+from ..errors import redact_userinfo
 from .base import LogSource
-from .http import ApiClient, Provider, token_from_env
+from .http import ApiClient, Provider, client_from_env
 from .incidents import Incident, ServiceLink, incident_rows
 from .safe import parse_time
 
@@ -62,14 +62,7 @@ def _now() -> datetime:
 def open_client(url: str | None, token_env: str | None, **kw: Any) -> ApiClient:
     """A client for PagerDuty at `url` with the token from `token_env` (default PAGERDUTY_TOKEN);
     one line naming the variable when it is unset. Checked before the store is opened."""
-    env = token_env or PROVIDER.token_env
-    token = token_from_env(env)
-    if not token:
-        raise ConfigError(f"PagerDuty's API needs a token: set {env} (or name another variable with --token-env)")
-    base = url or PAGERDUTY_API
-    if not base.startswith(("http://", "https://")):
-        raise ConfigError(f"--pagerduty: {base!r} is not an http(s) base URL (https://api.pagerduty.com)")
-    return ApiClient(base, provider=PROVIDER, token=token, **kw)
+    return client_from_env(PROVIDER, url, token_env, default_url=PAGERDUTY_API, option="--pagerduty", what="a token", **kw)
 
 
 def incident(x: dict) -> Incident | None:
