@@ -328,10 +328,14 @@ def revert_rejections(team, ev, reverted, seed: int) -> dict[str, bool | None]:
     return out
 
 
-def direct_reverts(name: str, runs: int, first_seed: int) -> None:
+def direct_reverts(name: str, runs: int, first_seed: int, authors: int | None = None) -> None:
+    from dataclasses import replace
+
     from lift_sim import events, revert_team, reverts
 
     team = revert_team(name)
+    if authors:  # a larger team: more reverts a week, so week shocks weigh more
+        team = replace(team, authors=authors)
     hits: Counter = Counter()
     none: Counter = Counter()
     n_rev = []
@@ -345,7 +349,7 @@ def direct_reverts(name: str, runs: int, first_seed: int) -> None:
             none[k] += hit is None
     secs = time.perf_counter() - t0
     print(f"{name}, revert rate straight from the generator (p {team.revert_p}, ratio {team.revert_ratio}, "
-          f"author sd {team.revert_author_sd}, week sd {team.revert_week_sd}): {runs} runs, {secs:.0f} s, "
+          f"author sd {team.revert_author_sd}, week sd {team.revert_week_sd}, {team.authors} authors): {runs} runs, {secs:.0f} s, "
           f"median {int(np.median(n_rev))} reverts a run; ratio = 1 rejected at 5%:")
     for c in REV:
         k = hits[c]
@@ -389,12 +393,14 @@ def main() -> None:
                     help="only the revert-rate question's candidate tests, on RUNS draws of each revert scenario "
                          "(tests/lift_sim.py REVERT_SCENARIOS; no git, no ingest)")
     ap.add_argument("--revert-scenario", action="append", help="with --direct-reverts: only these (repeatable)")
+    ap.add_argument("--revert-authors", type=int, default=None,
+                    help="with --direct-reverts: this many authors instead of the scenario's 12")
     args = ap.parse_args()
     if args.direct_reverts:
         from lift_sim import REVERT_SCENARIOS
 
         for name in args.revert_scenario or REVERT_SCENARIOS:
-            direct_reverts(name, args.direct_reverts, args.first_seed)
+            direct_reverts(name, args.direct_reverts, args.first_seed, args.revert_authors)
         return
     if args.direct_before_after:
         for name in args.scenario or ("null", "null_people", "null_weeks", "effect", "effect_weeks",

@@ -105,3 +105,48 @@ def test_the_candidates_variances_match_statsmodels_poisson_glm_clustered():
 def test_every_revert_scenario_builds():
     for name in REVERT_SCENARIOS:
         assert revert_team(name).revert_p == 0.03
+
+
+def test_the_revert_headline_is_the_wider_of_author_and_week_and_the_bootstrap_a_specification():
+    # Changes of a planted team with reverts, as the design's frame (lift/quality.py): the headline
+    # is rate_ratio_cr1 on author x period cells or on week x period cells, whichever interval is
+    # wider (both computed independently here), the author bootstrap beside it.
+    import pandas as pd
+
+    from loopmeter.lift import verdict as vd
+    from loopmeter.lift.inputs import Periods
+    from loopmeter.lift.quality import revert_rate_before_after
+    from loopmeter.report.lift_text import estimator_name
+
+    team = revert_team("effect_reverts_weeks")
+    ev = events(team, np.random.default_rng(40))
+    rv = reverts(team, ev, 40)
+    df = pd.DataFrame({"repo": "r", "done_at": [d for d, *_ in ev], "author_id": [f"a{a}" for _, _, a, _, _ in ev],
+                       "observed": True, "state": np.where(rv, "reverted", "validated"), "ai_assisted": False})
+    adoption = (START + pd.Timedelta(weeks=team.adoption_week)).date()
+    p = Periods(before_from={"r": START.date()}, adoption={"r": adoption},
+                after_until={"r": (START + pd.Timedelta(weeks=team.weeks)).date()},
+                weeks_before={"r": team.adoption_week}, weeks_after={"r": team.weeks - team.adoption_week})
+    head, boot = revert_rate_before_after(df, p, seed=1, n_boot=200)
+    assert (head["estimator"], boot["estimator"]) == ("rate_ratio_cr1", "ratio_of_rates")
+    _, week, author, after = _rows(team, 40)
+    mine = []
+    for codes in (author, week):
+        g = codes.max() + 1
+        mine.append(rate_ratio_cr1(np.bincount(codes[after], rv[after], g), np.bincount(codes[after], minlength=g),
+                                   np.bincount(codes[~after], rv[~after], g), np.bincount(codes[~after], minlength=g)))
+    wide = max(mine, key=lambda e: e.ci_high / e.ci_low)
+    assert head["ratio"] == pytest.approx(rv[after].mean() / rv[~after].mean())
+    assert (head["ci_low"], head["ci_high"]) == pytest.approx((wide.ci_low, wide.ci_high))
+    assert head["interval_clusters"] == ("author" if wide is mine[0] else "week")
+    assert head["se_by_author"] == pytest.approx(mine[0].extra["se_log"])
+    assert head["se_by_week"] == pytest.approx(mine[1].extra["se_log"])
+    assert boot["ratio"] == pytest.approx(head["ratio"])
+    # The verdict takes the headline and names its clusters.
+    e = vd.judge("revert_rate_after_vs_before", {"design": "before-after", "quality": [head, boot],
+                                                  "exposure": {"ai_share_after": 0.5}, "results": []})
+    assert e["headline"]["estimator"] == "rate_ratio_cr1"
+    assert e["headline"]["interval_clusters"] == head["interval_clusters"]
+    other = "author" if head["interval_clusters"] == "week" else "week"
+    assert estimator_name("rate_ratio_cr1", e["headline"]) == \
+        f"Poisson rate ratio, clustered by {head['interval_clusters']} (wider than by {other})"
