@@ -18,6 +18,10 @@ adoption date, then the verdict (lift/verdict.py). Scenarios (tests/lift_sim.py 
 clustering (author, week, both, the wider of two) on rows drawn straight from the generator
 (bench/README.md has the tables).
 
+--direct-reverts RUNS tests the revert-rate question's ratio = 1 at 5% (the author bootstrap and
+the Poisson rate ratio's CR1 by author, by week, two ways, and the wider) on rows drawn straight
+from the generator with reverts planted (tests/lift_sim.py REVERT_SCENARIOS; bench/README.md).
+
 --candidates also tests ratio = 1 at 5% on every cycle-time regression the designs fit with each
 candidate interval (CR1 on G - 1, CR2 with Bell-McCaffrey df, the wild cluster bootstrap-t);
 --direct RUNS does only that, on the AI-vs-human rows drawn straight from the generator (no git,
@@ -274,6 +278,85 @@ def direct_before_after(name: str, runs: int, first_seed: int) -> None:
             print(f"    {metric:10s} {c}: {k}/{runs} = {k / runs:.1%} [{lo:.1%}, {hi:.1%}]", flush=True)
 
 
+# --------------------------------------------------------------------------- revert rate
+# --direct-reverts RUNS: the revert-rate question's test of ratio = 1 on rows drawn straight from
+# the generator with reverts planted (tests/lift_sim.py `reverts`, REVERT_SCENARIOS: 3% of changes,
+# people's and weeks' shocks on that probability, a 0.5x effect). Reverted over changes, after /
+# before, every change judged: the author bootstrap of `ratio_of_rates` (the old headline, 2000
+# replicates as in a report: rejects when its interval excludes 1), the Poisson rate ratio with
+# CR1 (stats/rates.py) by author or by week, the wider of those two (as throughput), and the
+# two-way (author and week) variance of the same score (stats/twoway.py, t on min(G) - 1).
+
+REV = ("author bootstrap (old headline)", "CR1 author t(G-1)", "CR1 week t(G-1)", "two-way author+week t(minG-1)",
+       "wider of CR1 author, CR1 week")
+REV_BOOT = 2000
+
+
+def revert_rejections(team, ev, reverted, seed: int) -> dict[str, bool | None]:
+    """Whether each candidate rejects ratio = 1 at 5% (None: no estimate, e.g. a side without reverts)."""
+    import scipy.stats
+    from loopmeter.stats.lift import ratio_of_rates
+    from loopmeter.stats.rates import rate_ratio_cr1
+    from loopmeter.stats.twoway import two_way_var
+
+    week = np.array([(d - START).days // 7 for d, *_ in ev])
+    author = np.array([a for _, _, a, _, _ in ev])
+    after = week >= team.adoption_week
+    y = reverted.astype(float)
+
+    def tables(codes, g):
+        return (np.bincount(codes[after], y[after], g), np.bincount(codes[after], minlength=g).astype(float),
+                np.bincount(codes[~after], y[~after], g), np.bincount(codes[~after], minlength=g).astype(float))
+
+    by_author = tables(author, author.max() + 1)
+    by_week = tables(week, week.max() + 1)
+    boot = ratio_of_rates(*by_author, n_boot=REV_BOOT, seed=seed)
+    ca, cw = rate_ratio_cr1(*by_author), rate_ratio_cr1(*by_week)
+    out: dict[str, bool | None] = {REV[0]: None if boot.ci_low is None else not boot.ci_low <= 1 <= boot.ci_high}
+    out[REV[1]] = None if ca.p_value is None else ca.p_value < 0.05
+    out[REV[2]] = None if cw.p_value is None else cw.p_value < 0.05
+    if ca.p_value is None or cw.p_value is None:
+        out[REV[3]] = out[REV[4]] = None
+        return out
+    # Each change's share of the log-ratio score (summed by author it is rate_ratio_cr1's u).
+    fa, fb = y[after].sum(), y[~after].sum()
+    ra, rb = fa / after.sum(), fb / (~after).sum()
+    c = np.where(after, (y - ra) / fa, -(y - rb) / fb)
+    v2, df2, _ = two_way_var(c, author, week)
+    out[REV[3]] = bool(2 * scipy.stats.t.sf(abs(np.log(ca.ratio)) / np.sqrt(v2), df2) < 0.05)
+    out[REV[4]] = max(ca.p_value, cw.p_value) < 0.05
+    return out
+
+
+def direct_reverts(name: str, runs: int, first_seed: int, authors: int | None = None) -> None:
+    from dataclasses import replace
+
+    from lift_sim import events, revert_team, reverts
+
+    team = revert_team(name)
+    if authors:  # a larger team: more reverts a week, so week shocks weigh more
+        team = replace(team, authors=authors)
+    hits: Counter = Counter()
+    none: Counter = Counter()
+    n_rev = []
+    t0 = time.perf_counter()
+    for seed in range(first_seed, first_seed + runs):
+        ev = events(team, np.random.default_rng(seed * 10))
+        rv = reverts(team, ev, seed)
+        n_rev.append(int(rv.sum()))
+        for k, hit in revert_rejections(team, ev, rv, seed).items():
+            hits[k] += bool(hit)
+            none[k] += hit is None
+    secs = time.perf_counter() - t0
+    print(f"{name}, revert rate straight from the generator (p {team.revert_p}, ratio {team.revert_ratio}, "
+          f"author sd {team.revert_author_sd}, week sd {team.revert_week_sd}, {team.authors} authors): {runs} runs, {secs:.0f} s, "
+          f"median {int(np.median(n_rev))} reverts a run; ratio = 1 rejected at 5%:")
+    for c in REV:
+        k = hits[c]
+        lo, hi = wilson(k, runs)
+        print(f"    {c}: {k}/{runs} = {k / runs:.1%} [{lo:.1%}, {hi:.1%}]  (no estimate {none[c]})", flush=True)
+
+
 def capture_candidates(seen: dict[str, list[dict]], seed: int) -> None:
     """Wrap the designs' regression step so each design's rows are tested by every candidate."""
     from loopmeter.lift import durations
@@ -306,7 +389,19 @@ def main() -> None:
     ap.add_argument("--direct-before-after", type=int, default=0, metavar="RUNS",
                     help="only the before/after headlines' tests by each way of clustering (author, week, both), "
                          "on RUNS draws of each one-team scenario (no git, no ingest)")
+    ap.add_argument("--direct-reverts", type=int, default=0, metavar="RUNS",
+                    help="only the revert-rate question's candidate tests, on RUNS draws of each revert scenario "
+                         "(tests/lift_sim.py REVERT_SCENARIOS; no git, no ingest)")
+    ap.add_argument("--revert-scenario", action="append", help="with --direct-reverts: only these (repeatable)")
+    ap.add_argument("--revert-authors", type=int, default=None,
+                    help="with --direct-reverts: this many authors instead of the scenario's 12")
     args = ap.parse_args()
+    if args.direct_reverts:
+        from lift_sim import REVERT_SCENARIOS
+
+        for name in args.revert_scenario or REVERT_SCENARIOS:
+            direct_reverts(name, args.direct_reverts, args.first_seed, args.revert_authors)
+        return
     if args.direct_before_after:
         for name in args.scenario or ("null", "null_people", "null_weeks", "effect", "effect_weeks",
                                          "effect_small"):

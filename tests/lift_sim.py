@@ -51,6 +51,14 @@ class Team:
     # week are Poisson with mean rate x exp(N(0, week_rate_sd)).
     week_sd: float = 0.0
     week_rate_sd: float = 0.0
+    # Reverts (drawn by `reverts`, from their own seed, so `events` draws exactly what it did before):
+    # each change is reverted with probability revert_p, times revert_ratio after adoption, times
+    # one lognormal draw per author (log sd revert_author_sd: some people's work is riskier) and one
+    # per landing week (log sd revert_week_sd: a bad week, a flaky release, breaks many changes).
+    revert_p: float = 0.0
+    revert_ratio: float = 1.0
+    revert_author_sd: float = 0.0
+    revert_week_sd: float = 0.0
 
 
 def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, int, bool, int]]:
@@ -78,6 +86,42 @@ def events(team: Team, rng: np.random.Generator) -> list[tuple[datetime, float, 
                 out.append((done, cycle, a + team.author_offset, ai, lines))
     out.sort()
     return out
+
+
+def reverts(team: Team, evs: list[tuple[datetime, float, int, bool, int]], seed: int) -> np.ndarray:
+    """Whether each of `evs` (as `events` returned them for `team`) is reverted, from its own
+    random stream (`seed`), so planting reverts changes no other draw. Not written to git: the
+    revert-rate simulations draw rows directly (bench/verdict_sim.py --direct-reverts)."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    own = np.exp(rng.normal(0, team.revert_author_sd, team.authors)) if team.revert_author_sd else np.ones(team.authors)
+    wk = np.exp(rng.normal(0, team.revert_week_sd, team.weeks)) if team.revert_week_sd else np.ones(team.weeks)
+    week = np.array([(d - START).days // 7 for d, *_ in evs], dtype=int)
+    author = np.array([a - team.author_offset for _, _, a, _, _ in evs], dtype=int)
+    after = (week >= team.adoption_week) if team.adoption_week is not None else np.zeros(len(evs), bool)
+    p = team.revert_p * own[author] * wk[week] * np.where(after, team.revert_ratio, 1.0)
+    return rng.random(len(evs)) < np.minimum(p, 1.0)
+
+
+#: Revert-rate scenarios (bench/verdict_sim.py --direct-reverts): the verdict scenarios' teams with
+#: a 3% revert probability; null_people's people also differ in it (log sd 0.5), null_weeks' weeks
+#: too (log sd 0.5: a bad week breaks changes together); effect_reverts plants 0.5x after adoption,
+#: revert_weeks that effect on the null_weeks team.
+REVERT_P = 0.03
+
+
+def revert_team(name: str) -> Team:
+    from dataclasses import replace
+
+    base = {"null": "null", "null_people": "null_people", "null_weeks": "null_weeks", "effect_reverts": "null",
+            "effect_reverts_weeks": "null_weeks"}[name]
+    (team,) = scenario_teams(base)
+    extra = {"null_people": {"revert_author_sd": 0.5}, "null_weeks": {"revert_week_sd": 0.5},
+             "effect_reverts": {"revert_ratio": 0.5},
+             "effect_reverts_weeks": {"revert_ratio": 0.5, "revert_week_sd": 0.5}}.get(name, {})
+    return replace(team, revert_p=REVERT_P, **extra)
+
+
+REVERT_SCENARIOS = ("null", "null_people", "null_weeks", "effect_reverts", "effect_reverts_weeks")
 
 
 def write_repo(path: Path, team: Team, seed: int) -> int:

@@ -43,7 +43,7 @@ def test_interval_below_one_for_cycle_time_is_improved_and_above_is_worsened():
 
 def test_more_throughput_is_improved_fewer_reverts_is_improved():
     tp = row("poisson_author_fe", 1.4, 1.1, 1.8, metric=THROUGHPUT, weeks_before=12, weeks_after=12)
-    rv = row("ratio_of_rates", 0.5, 0.3, 0.8, metric=REVERT_RATE, n_a=3, n_b=6, n_changes_a=300,
+    rv = row("rate_ratio_cr1", 0.5, 0.3, 0.8, metric=REVERT_RATE, n_a=3, n_b=6, n_changes_a=300,
              n_changes_b=300, periods=PERIODS)
     out = vd.verdict([before_after([tp], quality=[rv])])
     assert only(out, "throughput_after_vs_before")["status"] == "improved"
@@ -289,18 +289,23 @@ def test_a_headline_without_an_estimate_says_why_in_the_datas_terms():
 
 
 def test_a_rate_with_no_events_on_a_side_says_how_few_there_were():
-    # modelcontextprotocol/python-sdk: 0 reverts after adoption, 2 before; the bootstrap has nothing
-    # to resample after, only the exact Poisson bound is left and it ignores clustering.
-    rv = row("ratio_of_rates", 0.0, 0.0, 4.92, metric=REVERT_RATE, n_a=0, n_b=2, n_changes_a=367,
-             n_changes_b=339, clustered=False, periods=PERIODS, weeks_before=39, weeks_after=39,
-             caveats=["The period after adoption has only 0 events (fewer than 20); the rate is imprecise."])
+    # modelcontextprotocol/python-sdk: 0 reverts after adoption, 2 before; the headline's log ratio
+    # is not finite, so it has no interval (stats/rates.py).
+    rv = row("rate_ratio_cr1", 0.0, None, None, metric=REVERT_RATE, n_a=0, n_b=2, n_changes_a=367,
+             n_changes_b=339, periods=PERIODS, weeks_before=39, weeks_after=39,
+             caveats=["After adoption has no events: the ratio is 0 and its logarithm, on which the interval "
+                      "is built, is not finite."])
     e = only(vd.verdict([before_after([], quality=[rv])]), "revert_rate_after_vs_before")
+    assert e["status"] == "not_enough_data" and e["headline"]["ratio"] is None and e["headline"]["ci_low"] is None
+    assert e["sentence"] == ("Not enough data to say: After adoption has no events: the ratio is 0 and its "
+                             "logarithm, on which the interval is built, is not finite.")
+    # Only the bootstrap specification's cluster-blind exact Poisson bound: no headline at all.
+    old = {**rv, "estimator": "ratio_of_rates", "ci_low": 0.0, "ci_high": 4.92, "clustered": False}
+    e = only(vd.verdict([before_after([], quality=[old])]), "revert_rate_after_vs_before")
     assert e["status"] == "not_enough_data" and e["headline"] is None
-    assert e["sentence"] == ("Not enough data to say: Only 0 reverted changes after adoption and 2 before (changes "
-                             "judged: 367 after, 339 before): too few to compare the rates with an interval that "
-                             "accounts for who made them.")
+    assert e["sentence"] == "Not enough data to say: There is no cluster-aware estimate for this comparison."
     # Events on both sides and an interval, but flagged cluster-blind for another reason: not this sentence.
-    blind = {**rv, "n_a": 4, "ratio": 0.6, "ci_low": 0.2, "ci_high": 1.7}
+    blind = {**rv, "n_a": 4, "ratio": 0.6, "ci_low": 0.2, "ci_high": 1.7, "clustered": False}
     e = only(vd.verdict([before_after([], quality=[blind])]), "revert_rate_after_vs_before")
     assert "too few to compare the rates" not in e["sentence"]
 

@@ -459,7 +459,7 @@ def test_lift_takes_the_reports_failure_window(tmp_path):
         res = CliRunner().invoke(app, args + (["--failure-window", hours] if hours else []))
         assert res.exit_code == 0, res.output
         doc = json.loads(res.stdout)
-        (rows[hours],) = [r for r in doc["quality"] if r["estimator"] == "rate_ratio_cr1"]
+        (rows[hours],) = [r for r in doc["quality"] if r["estimator"] == "rate_ratio_cr1" and r["metric"] == "change_failure_rate"]
     assert rows["2"]["failed_a"] == rows["2"]["failed_b"] == 0
     assert rows["2"]["n_deployments_a"] == rows[None]["n_deployments_a"] == 60
     assert rows[None]["failed_a"] + rows[None]["failed_b"] == len(caused) > 0

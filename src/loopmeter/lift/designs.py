@@ -109,7 +109,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     out["staggered"] = staggered
     # How much AI the "after" period had, and whether work got worse: the verdict's other inputs.
     out["exposure"] = exposure(df, cyc["periods"])
-    out["quality"] = [revert_rate_before_after(df, cyc["periods"], seed=seed, n_boot=n_boot)]
+    out["quality"] = revert_rate_before_after(df, cyc["periods"], seed=seed, n_boot=n_boot)
     # Where the store has deployments (per repository only: a deployment belongs to no team).
     if not unit.by_team:
         out["quality"] += change_failure_before_after(judged_deployments(con, window, failure_rule), cyc["periods"],

@@ -55,7 +55,7 @@ CLUSTER_AWARE = frozenset({
     "ratio_of_medians", "ratio_of_p85", "km_median_ratio", "ratio_of_rates", "poisson_author_fe",
     "log_duration_regression", "log_duration_regression_size", "log_duration_regression_author_fe",
     "log_duration_regression_author_fe_size", "log_duration_ols", "survival_ratio",
-    "rate_ratio_cr1",  # clusters are weeks there (the change failure rate)
+    "rate_ratio_cr1",  # clusters are weeks (the change failure rate), or the wider of authors and weeks (reverts)
 })
 
 
@@ -83,7 +83,7 @@ QUESTIONS: dict[str, dict] = {
         "says": "the same people validated {r} as many changes per active week after adoption as before",
     },
     "revert_rate_after_vs_before": {
-        "design": "before-after", "metric": REVERT_RATE, "headline": "ratio_of_rates",
+        "design": "before-after", "metric": REVERT_RATE, "headline": "rate_ratio_cr1",
         "lower_is_better": True, "after_before": True,
         "title": "quality: revert rate, after vs before",
         "says": "changes were reverted {r} as often after adoption as before",

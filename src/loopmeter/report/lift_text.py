@@ -90,6 +90,10 @@ def estimator_name(estimator: Any, row: Mapping[str, Any] | None = None) -> str:
     name = ESTIMATOR_NAMES.get(str(estimator), str(estimator or "—").replace("_", " "))
     if row is not None and row.get("interval_clusters") == "week":
         name = name.replace("CR2 errors by author", "CR2 errors by week, wider than by author")
+    if str(estimator) == "rate_ratio_cr1" and row is not None and row.get("interval_clusters") in ("author", "week"):
+        # The revert rate's headline (lift/quality.py): the wider of clustered by author and by week.
+        other = "week" if row["interval_clusters"] == "author" else "author"
+        name = f"Poisson rate ratio, clustered by {row['interval_clusters']} (wider than by {other})"
     return name
 
 
