@@ -297,8 +297,9 @@ def test_a_rate_with_no_events_on_a_side_says_how_few_there_were():
                       "is built, is not finite."])
     e = only(vd.verdict([before_after([], quality=[rv])]), "revert_rate_after_vs_before")
     assert e["status"] == "not_enough_data" and e["headline"]["ratio"] is None and e["headline"]["ci_low"] is None
-    assert e["sentence"] == ("Not enough data to say: After adoption has no events: the ratio is 0 and its "
-                             "logarithm, on which the interval is built, is not finite.")
+    assert e["sentence"] == ("Not enough data to say: Only 0 reverted changes after adoption and 2 before (changes "
+                             "judged: 367 after, 339 before): too few to compare the rates with an interval that "
+                             "accounts for who made them.")
     # Only the bootstrap specification's cluster-blind exact Poisson bound: no headline at all.
     old = {**rv, "estimator": "ratio_of_rates", "ci_low": 0.0, "ci_high": 4.92, "clustered": False}
     e = only(vd.verdict([before_after([], quality=[old])]), "revert_rate_after_vs_before")

@@ -262,6 +262,8 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
                     f"{MIN_EXPOSURE:.0%} are needed to credit AI); a difference after that date is not evidence "
                     "about AI.")
     if not usable_interval(head):
+        if q["metric"] in _RATE_EVENTS and (few := _few_events(q, head)) is not None:
+            return few  # a side without events: its counts say more than the estimator's caveat
         why = (head.get("caveats") or ["The estimate has no interval."])[0]
         if finite(head.get("ci_low")) and finite(head.get("ci_high")) and zero_width(head["ci_low"], head["ci_high"]):
             why = "The interval has zero width, which no finite sample supports."
