@@ -116,3 +116,21 @@ def test_page_greys_and_labels_the_rows(doc, tmp_path):
     # The forest plots keep their bars, each labelled in its row's name.
     ticks = page.values["ticks"]
     assert sum("not a verdict: too little data" in t for t in ticks) >= len(doc["lift"]), ticks
+
+
+def test_an_event_logs_rows_follow_its_own_verdict(tmp_path):
+    # Three resources: the log's cycle-time questions have no verdict (lift/loop_verdict.py), so
+    # `lift --log` labels their rows with the reason of its own table (LOG_QUESTIONS), not the git one.
+    from test_loop_verdict import ADOPTION, log_entry
+
+    from loopmeter.cli_lift import render_log_lift
+
+    _, _, store = log_entry(tmp_path, "few", speedup=0.5, resources=3, seed=3)
+    few = loopmeter.api.log_lift("few", store_path=store, adoption_dates=[ADOPTION.date().isoformat()], n_boot=200)
+    statuses = {e["question"]: e["status"] for e in few["verdict"]}
+    assert statuses["cycle_time_ai_vs_human"] == "not_enough_data"
+    console = Console(record=True, width=400)
+    render_log_lift(few, console)
+    rows = [x for x in console.export_text().splitlines() if x.startswith("(")]
+    cycle = [x for x in rows if "cycle time" in x.lower() and "x before" in x]
+    assert cycle and all("Not a verdict (too little data: only 3 resources in the comparison" in x for x in cycle), rows
