@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from browser import load_page, needs_chromium

@@ -230,7 +230,8 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
             if r.get("metric") != WAITING:
                 every.append(r)
             rows.append({
-                "not_verdict": not_a_verdict(verdict, d.get("design"), r.get("metric")) if finite(r.get("ratio")) else None,
+                "not_verdict": (not_a_verdict(verdict, d.get("design"), r.get("metric"))
+                                if finite(r.get("ratio")) else None),
                 "metric": _SHORT_METRIC.get(str(r.get("metric")), str(r.get("metric"))),
                 "estimator": estimator_name(r.get("estimator"), r),
                 "ratio": h.fmt_ratio(r.get("ratio"), "no estimate"),
@@ -254,7 +255,8 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
             "ci": ci_text(s) if finite(s.get("ratio")) else "—",
             "chosen": bool(s.get("chosen")),
         } for s in d.get("specification") or []]
-        ranges = [{"not_verdict": not_a_verdict(verdict, d.get("design"), m), "metric": _SHORT_METRIC.get(m, m), "min": h.fmt_ratio(x["min"]), "max": h.fmt_ratio(x["max"]), "n": x["n"]}
+        ranges = [{"not_verdict": not_a_verdict(verdict, d.get("design"), m), "metric": _SHORT_METRIC.get(m, m),
+                   "min": h.fmt_ratio(x["min"]), "max": h.fmt_ratio(x["max"]), "n": x["n"]}
                   for m, x in (d.get("specification_range") or {}).items() if x]
         # A check that could not run says so (status "not_run", issue 10), never "not found".
         checks = [{"metric": _SHORT_METRIC.get(str(c.get("metric")), str(c.get("metric"))),
