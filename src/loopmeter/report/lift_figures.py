@@ -247,6 +247,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                 "caveats": [str(c) for c in r.get("caveats") or []],
             })
         spec = [{
+            "not_verdict": not_a_verdict(verdict, d.get("design"), s.get("metric")) if finite(s.get("ratio")) else None,
             "metric": _SHORT_METRIC.get(str(s.get("metric")), str(s.get("metric"))),
             "estimator": estimator_name(s.get("estimator"), s),
             "window": f"{s['window_days']} days" if s.get("window_days") else "—",
