@@ -27,7 +27,7 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
-from .report.lift_text import ci_text, estimator_name, sentence
+from .report.lift_text import ci_text, estimator_name, not_a_verdict, sentence
 from .report.terminal import escape, render_verdict, withheld
 from .store.db import DEFAULT_STORE
 
@@ -224,10 +224,17 @@ def _clustered_cell(r: dict) -> str:
     return "yes" if r["clustered"] else ("[yellow]no[/yellow]" if _is_blind(r) else "no")
 
 
-def render_lift(doc: dict, console: Console) -> None:
+def render_lift(doc: dict, console: Console, *, verdict: list | None = None, questions: dict | None = None) -> None:
     """The terminal view: one table of estimates, a sentence and the caveats for each, the checks
-    that were run, and how far the estimate moves across the specification table."""
+    that were run, and how far the estimate moves across the specification table. A row whose
+    question the verdict (the document's, or a loop's `verdict` judged by `questions`) found too
+    little data for keeps its number, greyed and labelled "Not a verdict"."""
     render_verdict(doc.get("verdict"), console)
+    verdict = doc.get("verdict") if verdict is None else verdict
+
+    def label(metric) -> str | None:
+        return not_a_verdict(verdict, doc.get("design"), metric, questions=questions)
+
     console.print(f"[bold]lift: {escape(doc.get('design', ''))}[/bold]")
     adoption = doc.get("adoption") or {}
     per = adoption.get("per_repo") or adoption.get("per_team")
@@ -256,17 +263,22 @@ def render_lift(doc: dict, console: Console) -> None:
         why = withheld(r)
         if why:  # never a result from fewer values than the minimum, or from a zero-width interval
             ratio, ci, p = "not shown", why, None
+        greyed = not why and r.get("ratio") is not None and label(r.get("metric")) is not None
+        if greyed:
+            ratio = f"{ratio} (not a verdict)"
         t.add_row(str(i), escape(_SHORT.get(r.get("metric", ""), r.get("metric", ""))),
                   escape(estimator_label(r)), ratio, ci, f"{p:.3g}" if p is not None else "—",
                   f"{r.get('n_a') or 0:,} / {r.get('n_b') or 0:,}", f"{r.get('n_clusters') or 0:,}",
-                  _clustered_cell(r))
+                  _clustered_cell(r), style="dim" if greyed else None)
     console.print(t)
     for i, r in enumerate(results, 1):
         why = withheld(r)
         blind = (" (cluster-blind: the interval and p-value take rows as independent, so they overstate the "
                  "evidence when one person contributes many rows)") if _is_blind(r) and not why else ""
-        console.print(f"[bold]({i})[/bold] " + escape(f"{estimator_label(r)}: not shown, {why}" if why
-                                                     else sentence(r)) + escape(blind))
+        marked = label(r.get("metric")) if not why and r.get("ratio") is not None else None
+        console.print(f"[bold]({i})[/bold] " + (f"[bold]{escape(marked)}:[/bold] [dim]" if marked else "")
+                      + escape(f"{estimator_label(r)}: not shown, {why}" if why else sentence(r)) + escape(blind)
+                      + ("[/dim]" if marked else ""))
         for c in r.get("caveats") or []:
             console.print(f"    [yellow]caveat:[/yellow] {escape(c)}")
     checks = doc.get("checks") or []
@@ -289,8 +301,11 @@ def render_lift(doc: dict, console: Console) -> None:
             console.print(f"[dim]not run: {escape(name)} ({escape(why)})[/dim]")
     for metric, x in (doc.get("specification_range") or {}).items():
         if x:
-            console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: {x['min']:.2f}x "
-                          f"to {x['max']:.2f}x over {x['n']} choices of estimator, validation window and period")
+            marked = label(metric)
+            console.print(f"[bold]specification table[/bold] {escape(_SHORT.get(metric, metric))}: "
+                          + (f"[bold]{escape(marked)}:[/bold] [dim]" if marked else "")
+                          + f"{x['min']:.2f}x to {x['max']:.2f}x over {x['n']} choices of estimator, validation "
+                          "window and period" + ("[/dim]" if marked else ""))
 
 
 def render_log_lift(doc: dict, console: Console) -> None:
@@ -302,7 +317,9 @@ def render_log_lift(doc: dict, console: Console) -> None:
     pct = f"{100 * share['share']:.0f}%" if share.get("share") is not None else "—"
     console.print(f"[bold]{escape(doc['log'])}[/bold]{_dates_line(doc)}: {c.get('n', 0):,} done cases (median "
                   f"cycle {p50}), {c.get('open', 0):,} open; AI-handled {pct}", highlight=False)
-    _designs(doc, console)
+    from .lift.loop_verdict import LOG_QUESTIONS
+
+    _designs(doc, console, LOG_QUESTIONS)
 
 
 def _loop(*, log, experiment, adoption_date, since, until, as_of, window_days, seed, as_json, store, stray) -> None:
@@ -338,7 +355,8 @@ def _dates_line(doc: dict) -> str:
     return f" ({escape(d.get('from') or 'start')} to {escape(d.get('to') or 'end')})"
 
 
-def _designs(doc: dict, console: Console) -> None:
+def _designs(doc: dict, console: Console, questions: dict) -> None:
+    """Each design of a loop, its rows marked by the loop's verdict (judged by `questions`)."""
     for d in doc.get("designs") or []:
         adoption = d.get("adoption") or {}
         if d.get("unavailable"):
@@ -348,7 +366,8 @@ def _designs(doc: dict, console: Console) -> None:
             console.print(f"adoption ({escape(adoption.get('source') or 'unknown')}): {escape(adoption['date'])}")
         if d.get("cluster_fallback"):
             console.print(f"[yellow]{escape(d['cluster_fallback']['text'])}[/yellow]")
-        render_lift({k: v for k, v in d.items() if k != "adoption"}, console)
+        render_lift({k: v for k, v in d.items() if k != "adoption"}, console, verdict=doc.get("verdict") or [],
+                    questions=questions)
 
 
 def render_experiment_lift(doc: dict, console: Console) -> None:
@@ -363,7 +382,9 @@ def render_experiment_lift(doc: dict, console: Console) -> None:
     console.print(f"[bold]{escape(doc['experiment'])}[/bold]{_dates_line(doc)}: {doc.get('runs', 0):,} runs (median "
                   f"run {minutes(run)}, median turnaround {minutes(turn)}); agent-launched "
                   f"{'—' if share is None else f'{100 * share:.0f}%'}", highlight=False)
-    _designs(doc, console)
+    from .lift.loop_verdict import EXPERIMENT_QUESTIONS
+
+    _designs(doc, console, EXPERIMENT_QUESTIONS)
 
 
 # ------------------------------------------------------------------------------ published panels

@@ -401,6 +401,15 @@ def _default_lift_label(e: Mapping[str, Any]) -> str:
     return f"{_plot_text(metric_label(e.get('metric')), 50)}<br>{_plot_text(compare, 50)}"
 
 
+def not_verdict_tag(verdict: Any, design: Any, metric: Any, comparison: Any = None) -> str:
+    """A chart row label's last line when the verdict found too little data for its question
+    (lift_text.not_a_verdict); "" otherwise. The bar stays, but no longer reads as a finding."""
+    from .lift_text import not_a_verdict
+
+    label = not_a_verdict(verdict, design, metric, comparison=comparison)
+    return "<br><span style='font-size:10px'>not a verdict: too little data</span>" if label else ""
+
+
 def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
                  title: str = "Lift: ratio with 95% confidence interval") -> go.Figure | None:
     """Forest plot: one row per estimate, the ratio and its 95% interval on a log axis.
@@ -628,11 +637,17 @@ def _slice(filters: Any) -> list[str]:
 
 
 def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    from .lift_text import not_a_verdict
+
     rows = []
     for e in report.get("lift") or []:
         ratio, lo, hi = e.get("ratio"), e.get("ci_low"), e.get("ci_high")
         estimated = finite(ratio)
         rows.append({
+            # The verdict found too little data for this row's question: the number is shown greyed
+            # under that label, never as a bare headline.
+            "not_verdict": not_a_verdict(report.get("verdict"), None, e.get("metric"), comparison=e.get("comparison"))
+                           if estimated else None,
             "metric": metric_label(e.get("metric")),
             "term": "throughput" if "throughput" in str(e.get("metric")) else "cycle-time"
                     if "cycle" in str(e.get("metric")) else "ratio",
@@ -758,7 +773,8 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
               "the groups' sizes differ. Bots' changes are included; changes whose lines are unknown are not.",
               "No change has a known size.")
     lift_entries = list(report.get("lift") or [])
-    add_chart("lift", _lift_figure(lift_entries),
+    add_chart("lift", _lift_figure(lift_entries, label_of=lambda e: _default_lift_label(e) + not_verdict_tag(
+        report.get("verdict"), None, e.get("metric"), e.get("comparison"))),
               "A ratio below 1 means the first group's value is lower; the bar is the 95% confidence interval. "
               "A bar that crosses the dashed line at 1 does not rule out no difference.",
               "No lift could be estimated from this data.")

@@ -17,7 +17,7 @@ from plotly.colors import hex_to_rgb
 from ..lift.waiting import WAITING
 from ..stats.json_values import finite
 from . import html as h
-from .lift_text import ci_text, estimator_name, interval_text, number_caveats, sentence
+from .lift_text import ci_text, estimator_name, interval_text, not_a_verdict, number_caveats, sentence
 
 DESIGN_NAMES = {"before-after": "Before / after adoption", "ai-vs-human": "AI-assisted vs human, same period",
                 "experiment": "Pilot experiment"}
@@ -49,9 +49,11 @@ def _teams_label(teams: list[Mapping[str, Any]]) -> str:
     return " · per team: " + h._plot_text(", ".join(str(t.get("team")) for t in teams), 60)
 
 
-def forest_figure(results: list[Mapping[str, Any]], teams: list[Mapping[str, Any]] | None = None) -> go.Figure | None:
+def forest_figure(results: list[Mapping[str, Any]], teams: list[Mapping[str, Any]] | None = None,
+                  verdict: list | None = None) -> go.Figure | None:
     units = _teams_label(teams or [])
-    return h._lift_figure(results, label_of=lambda e: _label(e, units),
+    return h._lift_figure(results, label_of=lambda e: _label(e, units) + h.not_verdict_tag(
+                              verdict, e.get("design"), e.get("metric")),
                           title="Every estimate, with its 95% interval (1 = no difference)")
 
 
@@ -205,6 +207,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
         return None
     designs = []
     every = []
+    verdict = report.get("verdict")
     for i, d in enumerate(ld.get("designs") or []):
         key = f"ld{i}"
         figs = d.get("figures") or {}
@@ -227,6 +230,8 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
             if r.get("metric") != WAITING:
                 every.append(r)
             rows.append({
+                "not_verdict": (not_a_verdict(verdict, d.get("design"), r.get("metric"))
+                                if finite(r.get("ratio")) else None),
                 "metric": _SHORT_METRIC.get(str(r.get("metric")), str(r.get("metric"))),
                 "estimator": estimator_name(r.get("estimator"), r),
                 "ratio": h.fmt_ratio(r.get("ratio"), "no estimate"),
@@ -242,6 +247,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                 "caveats": [str(c) for c in r.get("caveats") or []],
             })
         spec = [{
+            "not_verdict": not_a_verdict(verdict, d.get("design"), s.get("metric")) if finite(s.get("ratio")) else None,
             "metric": _SHORT_METRIC.get(str(s.get("metric")), str(s.get("metric"))),
             "estimator": estimator_name(s.get("estimator"), s),
             "window": f"{s['window_days']} days" if s.get("window_days") else "—",
@@ -250,7 +256,8 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
             "ci": ci_text(s) if finite(s.get("ratio")) else "—",
             "chosen": bool(s.get("chosen")),
         } for s in d.get("specification") or []]
-        ranges = [{"metric": _SHORT_METRIC.get(m, m), "min": h.fmt_ratio(x["min"]), "max": h.fmt_ratio(x["max"]), "n": x["n"]}
+        ranges = [{"not_verdict": not_a_verdict(verdict, d.get("design"), m), "metric": _SHORT_METRIC.get(m, m),
+                   "min": h.fmt_ratio(x["min"]), "max": h.fmt_ratio(x["max"]), "n": x["n"]}
                   for m, x in (d.get("specification_range") or {}).items() if x]
         # A check that could not run says so (status "not_run", issue 10), never "not found".
         checks = [{"metric": _SHORT_METRIC.get(str(c.get("metric")), str(c.get("metric"))),
@@ -264,7 +271,7 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                         "weekly": weekly,
                         "spec": spec, "ranges": ranges, "checks": checks, "forecast": forecast_sentences(d.get("forecast"))})
     teams = [t for t in ld.get("teams") or [] if isinstance(t, Mapping)]
-    add_chart("ld_forest", forest_figure(every, teams),
+    add_chart("ld_forest", forest_figure(every, teams, verdict),
               "Each row is one estimator on one design; the bar is its 95% interval. Estimators that agree make the "
               "number harder to cherry-pick; ones that disagree are a warning in themselves."
               + (" Per team, each row pools every team's changes, each split at its own team's adoption date, "

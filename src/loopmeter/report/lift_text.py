@@ -7,6 +7,7 @@ between what.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -153,3 +154,45 @@ def number_caveats(rows: list[dict]) -> list[str]:
             notes.append(texts.index(c) + 1)
         row["notes"] = notes
     return texts
+
+
+# The v1 `lift` rows (lift/summary.py) name no design: their comparison says which it is.
+_COMPARISON_DESIGN = {"after/before": "before-after", "ai_assisted/human": "ai-vs-human",
+                      "treated/control": "experiment"}
+
+
+def short_reason(sentence: Any) -> str:
+    """The verdict's not-enough-data sentence (lift/verdict.py `_lacking`) cut to the fact that
+    decided it, for a label beside a number: "2.7 effective authors (of 50), at least 5 needed"."""
+    s = str(sentence or "").removeprefix("Not enough data to say:").strip()
+    m = re.search(r"come from ([\d,]+) (\w+) but amount to only ([\d.]+) equal ones.*?at least (\d+)", s)
+    if m:
+        return f"{m[3]} effective {m[2]} (of {m[1]}), at least {m[4]} needed"
+    m = re.match(r"Only (.+?) \(at least (\S+) (?:are|is) needed", s)
+    if m:
+        return f"only {m[1]}, at least {m[2]} needed"
+    first = re.split(r"[:;(]", s, maxsplit=1)[0].strip().rstrip(".")
+    first = first[:1].lower() + first[1:] if first[:2] != first[:2].upper() else first
+    return (first[:87] + "…") if len(first) > 90 else (first or "see the verdict")
+
+
+def not_a_verdict(verdict: Any, design: Any, metric: Any, *, comparison: Any = None,
+                  questions: Mapping[str, Mapping] | None = None) -> str | None:
+    """The label a detail row must carry when the verdict on its question (`questions`: lift/verdict.py
+    QUESTIONS, or a loop's table) is `not_enough_data`, else None. The row keeps its numbers for
+    those who want them, but never as a bare headline: a ratio of 18.98x from 2.7 effective
+    authors read as a finding is exactly what the verdict withheld. `design` may be None for a v1
+    `lift` row, whose `comparison` names it."""
+    if questions is None:
+        from ..lift.verdict import QUESTIONS as questions  # imported on first use (scipy)
+    design = design or _COMPARISON_DESIGN.get(str(comparison))
+    metric = str(metric or "")
+    # The v1 rows split cycle time by quantile (cycle_time_hours_p50 / _p85): one question.
+    base = "cycle_time_hours" if metric.startswith("cycle_time_hours") else metric
+    for e in verdict if isinstance(verdict, list) else []:
+        if not isinstance(e, Mapping) or e.get("status") != "not_enough_data":
+            continue
+        q = questions.get(str(e.get("question")))
+        if q is not None and q.get("design") == design and q.get("metric") in (metric, base):
+            return f"Not a verdict (too little data: {short_reason(e.get('sentence'))})"
+    return None

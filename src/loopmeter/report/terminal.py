@@ -264,6 +264,8 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     lt = Table(title="lift (95% CI, authors resampled)", title_justify="left")
     for col in ("#", "metric", "comparison", "ratio", "95% CI", "n (a / b)"):
         lt.add_column(col, justify="right" if col in ("ratio", "n (a / b)", "#") else "left")
+    from .lift_text import not_a_verdict
+
     notes = []
     for i, e in enumerate(report["lift"], 1):
         ci = f"[{e['ci_low']:.2f}, {e['ci_high']:.2f}]" if e.get("ci_low") is not None and e.get("ci_high") is not None else "—"
@@ -271,17 +273,23 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         why = withheld(e)
         if why:  # never a result from fewer values than the minimum, or from a zero-width interval
             ratio, ci = "not shown", why
-        lt.add_row(str(i), escape(_METRIC_LABELS.get(e["metric"], e["metric"])), escape(e["comparison"]), ratio, ci, f"{e['n_a']:,} / {e['n_b']:,}")
-        notes.append((i, e.get("caveats", [])))
+        label = None if why or e.get("ratio") is None else not_a_verdict(
+            report.get("verdict"), None, e.get("metric"), comparison=e.get("comparison"))
+        if label:  # the verdict found too little data: the number stays, greyed, never bare
+            ratio = f"{ratio} (not a verdict)"
+        lt.add_row(str(i), escape(_METRIC_LABELS.get(e["metric"], e["metric"])), escape(e["comparison"]), ratio, ci,
+                   f"{e['n_a']:,} / {e['n_b']:,}", style="dim" if label else None)
+        notes.append((i, ([label] if label else []) + list(e.get("caveats", []))))
     console.print(lt)
     # Each caveat once, with the rows it applies to: the same five caveats under every row buried
-    # the table (issue 11).
+    # the table (issue 11). A not-a-verdict label comes first, not dimmed.
     rows_of: dict[str, list[int]] = {}
     for i, caveats in notes:
         for c in caveats:
             rows_of.setdefault(c, []).append(i)
     for c, rows in rows_of.items():
-        console.print(f"  [dim]({', '.join(map(str, rows))})[/dim] {escape(c)}", highlight=False)
+        console.print(f"  [dim]({', '.join(map(str, rows))})[/dim] " + (f"[bold]{escape(c)}[/bold]" if c.startswith(
+            "Not a verdict") else escape(c)), highlight=False)
     render_flow(report.get("flow"), console)
     for repo, card in (report.get("legibility") or {}).items():
         if card is not None and card.get("effective_agency"):
@@ -291,7 +299,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     render_event_logs(report, console)
     render_experiments(report, console)
     render_left_out(report, console)
-    _lift_designs(report.get("lift_designs"), console)
+    _lift_designs(report.get("lift_designs"), console, report.get("verdict"))
     for w in report.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     render_agent_loops(report.get("agent_loops"), console)
@@ -418,9 +426,10 @@ def render_agent_loops(loops: dict | None, console: Console) -> None:
         )
 
 
-def _lift_designs(ld: dict | None, console: Console) -> None:
-    """One line per headline estimate of each design, with how far the alternatives range."""
-    from .lift_text import estimator_name, sentence
+def _lift_designs(ld: dict | None, console: Console, verdict: list | None = None) -> None:
+    """One line per headline estimate of each design, with how far the alternatives range; a line
+    whose question the verdict found too little data for says so first (`not_a_verdict`)."""
+    from .lift_text import estimator_name, not_a_verdict, sentence
 
     if (ld or {}).get("teams"):
         per = (ld.get("adoption") or {}).get("per_team") or {}
@@ -437,8 +446,14 @@ def _lift_designs(ld: dict | None, console: Console) -> None:
             n = len(r.get("caveats") or [])
             why = withheld(r)
             text = f"{estimator_name(r.get('estimator'), r)}: not shown, {why}" if why else sentence(r)
-            console.print(f"  {escape(text)}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
+            label = None if why else not_a_verdict(verdict, d.get("design"), r.get("metric"))
+            if label:
+                text = f"[bold]{escape(label)}:[/bold] [dim]{escape(text)}[/dim]"
+            else:
+                text = escape(text)
+            console.print(f"  {text}  [dim]{n} caveat{'' if n == 1 else 's'}[/dim]")
         for metric, x in (d.get("specification_range") or {}).items():
             if x:
-                console.print(f"  [dim]{escape(metric)}: {x['min']:.2f}x to {x['max']:.2f}x across {x['n']} "
-                              "estimators, windows and periods[/dim]")
+                label = not_a_verdict(verdict, d.get("design"), metric)
+                console.print(f"  [dim]{escape(label + ': ') if label else ''}{escape(metric)}: {x['min']:.2f}x to "
+                              f"{x['max']:.2f}x across {x['n']} estimators, windows and periods[/dim]")
