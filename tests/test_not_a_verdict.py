@@ -17,7 +17,7 @@ import loopmeter
 from loopmeter.cli_lift import render_lift
 from loopmeter.lift.verdict import MIN_CLUSTERS
 from loopmeter.report.html import render_html
-from loopmeter.report.lift_text import not_a_verdict, short_reason
+from loopmeter.report.lift_text import not_a_verdict, short_metric, short_reason
 from loopmeter.report.terminal import render_terminal
 
 # Three people, twenty weeks: enough changes on each side for every ratio to be shown, too few
@@ -61,6 +61,12 @@ def test_every_shown_number_of_a_question_without_verdict_is_labelled(doc):
         assert e["ratio"] is not None
         assert f"{e['ratio']:.2f}x (not a verdict)" in detail
     assert "Not a verdict (too little data:" in detail[:detail.index("lift, ")]
+    # The specification-range line names the metric as the page does, not by its key.
+    spec = ba["specification_range"]["cycle_time_hours"]
+    ranged = next(x for x in detail.splitlines() if f"{spec['min']:.2f}x to {spec['max']:.2f}x across" in x)
+    assert f"{short_metric('cycle_time_hours')}: {spec['min']:.2f}x" in ranged and "cycle_time_hours" not in ranged
+    assert short_metric("cycle_time_hours") == "cycle time" and short_metric("new_metric") == "new metric"
+    assert "_hours" not in out and "_per_contributor_week" not in out
 
 
 def test_a_question_with_a_verdict_is_not_labelled(doc):

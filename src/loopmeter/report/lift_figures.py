@@ -17,12 +17,11 @@ from plotly.colors import hex_to_rgb
 from ..lift.waiting import WAITING
 from ..stats.json_values import finite
 from . import html as h
+from .lift_text import SHORT_METRIC as _SHORT_METRIC
 from .lift_text import ci_text, estimator_name, interval_text, not_a_verdict, number_caveats, sentence
 
 DESIGN_NAMES = {"before-after": "Before / after adoption", "ai-vs-human": "AI-assisted vs human, same period",
                 "experiment": "Pilot experiment"}
-_SHORT_METRIC = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput / contributor-week",
-                 "duration": "task duration", WAITING: "waiting on humans"}
 GROUP_COLOURS = (h.AI_COLOUR, h.HUMAN_COLOUR)
 
 

@@ -39,6 +39,16 @@ _METRICS = {
     "turnaround_minutes": "turnaround between runs",
     "waiting_on_humans_hours": "time pull requests waited on a person",  # lift/waiting.py's WAITING
 }
+# The metric's name where space is short (a chart row, a terminal line); `_METRICS` is the sentence's.
+SHORT_METRIC = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput / contributor-week",
+                "duration": "task duration", "waiting_on_humans_hours": "waiting on humans"}  # lift/waiting.py's WAITING
+
+
+def short_metric(metric: Any) -> str:
+    """`SHORT_METRIC`'s name of `metric`, or the key itself with spaces for one it does not know."""
+    return SHORT_METRIC.get(str(metric), str(metric or "").replace("_", " "))
+
+
 _COMPARE = {
     "after/before": "{what} after adoption is {r} before",
     "ai/human": "{what} of AI-handled cases is {r} that of cases no agent handled",

@@ -429,7 +429,7 @@ def render_agent_loops(loops: dict | None, console: Console) -> None:
 def _lift_designs(ld: dict | None, console: Console, verdict: list | None = None) -> None:
     """One line per headline estimate of each design, with how far the alternatives range; a line
     whose question the verdict found too little data for says so first (`not_a_verdict`)."""
-    from .lift_text import estimator_name, not_a_verdict, sentence
+    from .lift_text import estimator_name, not_a_verdict, sentence, short_metric
 
     if (ld or {}).get("teams"):
         per = (ld.get("adoption") or {}).get("per_team") or {}
@@ -455,5 +455,5 @@ def _lift_designs(ld: dict | None, console: Console, verdict: list | None = None
         for metric, x in (d.get("specification_range") or {}).items():
             if x:
                 label = not_a_verdict(verdict, d.get("design"), metric)
-                console.print(f"  [dim]{escape(label + ': ') if label else ''}{escape(metric)}: {x['min']:.2f}x to "
+                console.print(f"  [dim]{escape(label + ': ') if label else ''}{escape(short_metric(metric))}: {x['min']:.2f}x to "
                               f"{x['max']:.2f}x across {x['n']} estimators, windows and periods[/dim]")
