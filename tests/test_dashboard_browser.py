@@ -126,3 +126,73 @@ def test_filter_drill_down_and_hostile_text(served, tmp_path):
         finally:
             browser.close()
     assert errors == []
+
+
+def test_numbers_without_a_verdict_are_labelled_and_grey(served):
+    """As the report does (tests/test_not_a_verdict.py): a lift number whose verdict question found
+    too little data keeps its number, greyed, behind the same "Not a verdict (...)" label; a row
+    whose question has a verdict stays plain. The verdict's sentence is made hostile on its way to
+    the page (it is shown as text), one question is given a verdict so both kinds of row show, and
+    the demo's rows (too few changes to show) are given ratios."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from loopmeter.lift.verdict import QUESTIONS
+    from loopmeter.report.lift_text import not_a_verdict
+
+    # The dashboard's copy of which question a (design, metric) answers is lift/verdict.py's.
+    js = (Path(__file__).resolve().parent.parent / "src/loopmeter/web/static/dashboard.js").read_text()
+    block = js[js.index("const QUESTIONS = {"):]
+    copied = dict((k, (d, m)) for k, d, m in re.findall(r'^  (\w+): \["([^"]+)", "([^"]+)"\],$',
+                                                          block[:block.index("};")], re.M))
+    assert copied == {k: (q["design"], q["metric"]) for k, q in QUESTIONS.items()}
+
+    url, _ = served
+    served_docs: list[dict] = []
+
+    def doctor(route):
+        doc = route.fetch().json()
+        for v in doc.get("verdict") or []:
+            if v["question"] == "cycle_time_ai_vs_human":
+                v["status"], v["sentence"] = "not_enough_data", f"Not enough data to say: {XSS} [b]x[/b]"
+            if v["question"] == "throughput_after_vs_before":
+                v["status"], v["sentence"] = "no_detectable_change", "No detectable change."
+        for i, e in enumerate(doc.get("lift") or []):  # the demo is too small for ratios: give each one
+            e.update(withheld=None, ratio=1.5 + i, ci_low=0.8, ci_high=3.0 + i)
+        served_docs.append(doc)
+        route.fulfill(json=doc)
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route(re.compile(r".*/api/report(\?.*)?$"), doctor)
+            page.goto(url + "/?repo=demo")
+            page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+            rows = page.evaluate("""[...document.querySelectorAll('#lift tbody tr')].map(r => ({
+                cls: r.className, label: (r.querySelector('.nv-label') || {}).textContent || null,
+                ratio: r.cells[2].textContent, colour: getComputedStyle(r.cells[2]).color}))""")
+            muted = page.evaluate("getComputedStyle(document.querySelector('#lift-note')).color")
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+        finally:
+            browser.close()
+    assert errors == []
+    doc = served_docs[-1]
+    assert len(rows) == len(doc["lift"]) and rows
+    labelled = 0
+    for row, e in zip(rows, doc["lift"]):
+        shown = not e.get("withheld") and e.get("ratio") is not None
+        want = not_a_verdict(doc["verdict"], None, e["metric"], comparison=e["comparison"]) if shown else None
+        assert row["label"] == want, (row, e)
+        if want:
+            labelled += 1
+            assert XSS in want and row["cls"] == "not-verdict" and row["colour"] == muted
+            assert row["ratio"] == f"{e['ratio']:.2f}× (not a verdict)"  # the number is kept
+        else:
+            assert row["cls"] == "" and "not a verdict" not in row["ratio"]
+    # The demo shows the AI-vs-human cycle-time ratios (labelled) and the throughput one (judged).
+    assert labelled >= 1 and labelled < len(rows), rows

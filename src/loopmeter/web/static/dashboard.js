@@ -134,17 +134,58 @@ function tone(e) {  // " better" / " worse" for the team when the interval exclu
   return (e.ci_low > 1) !== LOWER_IS_BETTER.has(e.metric) ? " better" : " worse";
 }
 
-function liftCells(tr, e) {
+function liftCells(tr, e, notVerdict) {
   if (e.withheld) {  // too few values or a zero-width interval: never shown as a result
     tr.appendChild(el("td", "not shown", "num"));
     tr.appendChild(el("td", e.withheld));
     return;
   }
-  const ratio = el("td", fmtRatio(e.ratio), "num" + tone(e));
+  const ratio = el("td", fmtRatio(e.ratio) + (notVerdict ? " (not a verdict)" : ""), "num" + (notVerdict ? "" : tone(e)));
   tr.appendChild(ratio);
   const ci = e.ci_low !== null && e.ci_high !== null && e.ci_low !== undefined
     ? Number(e.ci_low).toFixed(2) + " to " + Number(e.ci_high).toFixed(2) : "—";
   tr.appendChild(el("td", ci, "num"));
+}
+
+// A number whose verdict question is not_enough_data keeps its number but never reads as a finding:
+// labelled and grey, as the report does (report/lift_text.py `not_a_verdict`, `short_reason`).
+// The question each (design, metric) answers: lift/verdict.py QUESTIONS, which
+// tests/test_dashboard_browser.py checks this copy against.
+const QUESTIONS = {
+  cycle_time_after_vs_before: ["before-after", "cycle_time_hours"],
+  cycle_time_ai_vs_human: ["ai-vs-human", "cycle_time_hours"],
+  throughput_after_vs_before: ["before-after", "validated_throughput_per_contributor_week"],
+  revert_rate_after_vs_before: ["before-after", "revert_rate"],
+  waiting_after_vs_before: ["before-after", "waiting_on_humans_hours"],
+  change_failure_rate_after_vs_before: ["before-after", "change_failure_rate"],
+  durability_ai_vs_human: ["durability", "line_survival"],
+  duration_treated_vs_control: ["experiment", "duration"],
+};
+const DESIGN_OF = { "after/before": "before-after", "ai_assisted/human": "ai-vs-human", "treated/control": "experiment" };
+
+function shortReason(sentence) {  // the fact that decided a not-enough-data verdict, as short_reason says it
+  const s = String(sentence || "").replace(/^Not enough data to say:/, "").trim();
+  let m = s.match(/come from ([\d,]+) (\w+) but amount to only ([\d.]+) equal ones.*?at least (\d+)/);
+  if (m) return m[3] + " effective " + m[2] + " (of " + m[1] + "), at least " + m[4] + " needed";
+  m = s.match(/^Only (.+?) \(at least (\S+) (?:are|is) needed/);
+  if (m) return "only " + m[1] + ", at least " + m[2] + " needed";
+  let first = s.split(/[:;(]/)[0].trim().replace(/\.+$/, "");
+  if (first.slice(0, 2) !== first.slice(0, 2).toUpperCase()) first = first.charAt(0).toLowerCase() + first.slice(1);
+  return first.length > 90 ? first.slice(0, 87) + "…" : (first || "see the verdict");
+}
+
+function notAVerdict(verdict, e) {  // the row's label, or null when its question has a verdict
+  const design = e.design || DESIGN_OF[e.comparison];
+  const metric = String(e.metric || "");
+  const base = metric.startsWith("cycle_time_hours") ? "cycle_time_hours" : metric;  // the v1 p50 / p85 rows
+  for (const v of Array.isArray(verdict) ? verdict : []) {
+    if (!v || v.status !== "not_enough_data") continue;
+    const q = QUESTIONS[v.question];
+    if (q && q[0] === design && (q[1] === metric || q[1] === base)) {
+      return "Not a verdict (too little data: " + shortReason(v.sentence) + ")";
+    }
+  }
+  return null;
 }
 
 function renderLift(doc) {
@@ -152,15 +193,21 @@ function renderLift(doc) {
   body.replaceChildren();
   for (const e of doc.lift || []) {
     const tr = el("tr");
-    tr.appendChild(el("td", LABELS[e.metric] || e.metric));
+    const label = e.withheld || e.ratio === null || e.ratio === undefined ? null : notAVerdict(doc.verdict, e);
+    const name = el("td", LABELS[e.metric] || e.metric);
+    if (label) {
+      tr.className = "not-verdict";
+      name.appendChild(el("span", label, "nv-label"));
+    }
+    tr.appendChild(name);
     tr.appendChild(el("td", COMPARISONS[e.comparison] || e.comparison));
-    liftCells(tr, e);
+    liftCells(tr, e, Boolean(label));
     tr.appendChild(el("td", fmtInt(e.n_a) + " / " + fmtInt(e.n_b), "num"));
     body.appendChild(tr);
   }
   const ad = doc.adoption || {};
   $("lift-note").textContent = "AI adoption: " + (ad.date || "not found") + (ad.source ? " (" + ad.source + ")" : "")
-    + ". Green: better for the team, red: worse, when the interval excludes no change.";
+    + ". Green: better for the team, red: worse, when the interval excludes no change; grey: not a verdict, too little data to judge.";
 }
 
 // The loop rows of /api/loops (report/loop_view.py): label and format of each number, in order.
@@ -337,7 +384,12 @@ async function renderAgents() {
         const td = el("td", !e ? "—" : e.withheld ? "not shown: " + e.withheld
           : fmtRatio(e.ratio) + (e.ci_low !== null && e.ci_low !== undefined && e.ci_high !== null
             ? " (" + Number(e.ci_low).toFixed(2) + " to " + Number(e.ci_high).toFixed(2) + ")" : ""), "num");
-        if (e && !e.withheld) td.className += tone(e);
+        const label = e && !e.withheld && e.ratio !== null ? notAVerdict(doc.verdict, e) : null;
+        if (label) {  // this agent's own verdict found too little data: the number stays, labelled
+          td.textContent += " (not a verdict)";
+          td.title = label;
+          td.className += " not-verdict";
+        } else if (e && !e.withheld) td.className += tone(e);
         tr.appendChild(td);
       }
     } catch (e) {
