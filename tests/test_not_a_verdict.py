@@ -111,6 +111,13 @@ def test_page_greys_and_labels_the_rows(doc, tmp_path):
                          "grey": "getComputedStyle(document.querySelector('tr.not-verdict td')).color",
                          "ink": "getComputedStyle(document.body).color",
                          "ticks": "[...document.querySelectorAll('.ytick text')].map(t => t.textContent)",
+                         # Each lift row label, its last line the tag, against the plot and the x ticks.
+                         "fits": """(() => { const c = document.querySelector('#chart-lift'), b = e => e.getBoundingClientRect();
+                             const plot = b(c.querySelector('.nsewdrag')), svg = b(c.querySelector('.main-svg'));
+                             const xtop = Math.min(...[...c.querySelectorAll('.xtick text')].map(t => b(t).top));
+                             return [...c.querySelectorAll('.ytick text')].map(t => { const r = b(t);
+                                 return {text: t.textContent, top: r.top, bottom: r.bottom, plot_top: plot.top,
+                                         plot_bottom: plot.bottom, svg_bottom: svg.bottom, xtop}; }); })()""",
                      })
     assert page.errors == [] and page.pwned == "undefined"
     labelled = page.values["labelled"]
@@ -126,6 +133,13 @@ def test_page_greys_and_labels_the_rows(doc, tmp_path):
     # The forest plots keep their bars, each labelled in its row's name.
     ticks = page.values["ticks"]
     assert sum("not a verdict: too little data" in t for t in ticks) >= len(doc["lift"]), ticks
+    # Every row label, its "not a verdict" tag included, lies inside the lift chart's plot, clear
+    # of the x-axis tick labels (the last row's tag used to run over them).
+    fits = page.values["fits"]
+    assert len(fits) == len(doc["lift"]) and all("not a verdict" in f["text"] for f in fits), fits
+    for f in fits:
+        assert f["plot_top"] - 1 <= f["top"] and f["bottom"] <= min(f["plot_bottom"], f["xtop"]) + 1, f
+        assert f["bottom"] <= f["svg_bottom"], f
 
 
 def test_an_event_logs_rows_follow_its_own_verdict(tmp_path):

@@ -437,8 +437,9 @@ def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
         extent += [v for v in (ratio, lo, hi) if v is not None]
         ci = f"{lo:.2f}–{hi:.2f}" if lo is not None and hi is not None else "not available"
         custom.append([f"{ratio:.2f}×", ci, fmt_int(e.get("n_a"), "?"), fmt_int(e.get("n_b"), "?")])
+    row, pad = _row_room(labels)
     low, high = math.log10(min(extent)), math.log10(max(extent))
-    pad = max(0.05, (high - low) * 0.15)
+    xpad = max(0.05, (high - low) * 0.15)
     trace = go.Scatter(
         name="ratio", x=ratios, y=labels, customdata=custom, mode="markers",
         marker=dict(color=INK, size=11, symbol="square"),
@@ -449,16 +450,30 @@ def _lift_figure(lift: list[Mapping[str, Any]], *, label_of=_default_lift_label,
     )
     layout = _base_layout(
         title,
-        xaxis=dict(type="log", range=[low - pad, high + pad], title=dict(text="ratio (log scale; 1 = no difference)"),
+        xaxis=dict(type="log", range=[low - xpad, high + xpad], title=dict(text="ratio (log scale; 1 = no difference)"),
                    zeroline=False),
-        yaxis=dict(autorange="reversed", automargin=True),
+        # Reversed (first row on top) by hand, to leave `pad` rows of room under the last one.
+        yaxis=dict(range=[len(rows) - 0.5 + pad, -0.5], automargin=True),
         # plotly.js >= 3 places shapes on a log axis in data coordinates.
         shapes=[dict(type="line", xref="x", yref="paper", x0=1, x1=1, y0=0, y1=1,
                      line=dict(color=ADOPTION_COLOUR, width=1.5, dash="dash"))],
-        height=max(220, 110 + 44 * len(rows)),
+        height=max(220, 110 + round(row * (len(rows) + pad))),
         margin=dict(l=20, r=20, t=50, b=50),
     )
     return go.Figure(data=[trace], layout=layout)
+
+
+def _row_room(labels: list[str]) -> tuple[int, float]:
+    """Pixels per forest row, and how many rows' room to leave under the last one.
+
+    Plotly hangs a multi-line tick label from its tick (measured in Chromium: ~7 px above it,
+    ~15 px a line below), not centred on it; the last row's lower lines (the "not a verdict" tag)
+    then ran over the x-axis ticks and out of the plot. 44 px suits the usual two-line label,
+    each further line gets 16 more; the room below is what the last label hangs past half a row."""
+    lines = max((label.count("<br>") + 1 for label in labels), default=2)
+    row = 44 + 16 * max(0, lines - 2)
+    below = 15 * lines - 5 + 6  # the label's reach under its tick, and a gap above the x ticks
+    return row, max(0.0, (below - row / 2) / row)
 
 
 # --------------------------------------------------------------------------- tables
