@@ -128,6 +128,17 @@ def test_filter_drill_down_and_hostile_text(served, tmp_path):
     assert errors == []
 
 
+REASONS = [  # the forms of lift/verdict.py's not-enough-data sentences
+    "Not enough data to say: The changes with a known duration human come from 50 authors but amount to only 2.7 "
+    "equal ones (a few people made most of them; at least 5 are needed): the comparison would be about those people.",
+    "Not enough data to say: Only 3 authors in the comparison (at least 5 are needed for an honest interval).",
+    "Not enough data to say: Only 4% of the changes after adoption were AI-assisted (at least 10% are needed).",
+    "Not enough data to say: No interval of positive width: every resample gave the same ratio.",
+    "Not enough data to say: CI runs " + "very " * 30 + "few.",
+    "",
+]
+
+
 def test_numbers_without_a_verdict_are_labelled_and_grey(served):
     """As the report does (tests/test_not_a_verdict.py): a lift number whose verdict question found
     too little data keeps its number, greyed, behind the same "Not a verdict (...)" label; a row
@@ -139,7 +150,7 @@ def test_numbers_without_a_verdict_are_labelled_and_grey(served):
     from playwright.sync_api import sync_playwright
 
     from loopmeter.lift.verdict import QUESTIONS
-    from loopmeter.report.lift_text import not_a_verdict
+    from loopmeter.report.lift_text import not_a_verdict, short_reason
 
     # The dashboard's copy of which question a (design, metric) answers is lift/verdict.py's.
     js = (Path(__file__).resolve().parent.parent / "src/loopmeter/web/static/dashboard.js").read_text()
@@ -177,10 +188,13 @@ def test_numbers_without_a_verdict_are_labelled_and_grey(served):
                 cls: r.className, label: (r.querySelector('.nv-label') || {}).textContent || null,
                 ratio: r.cells[2].textContent, colour: getComputedStyle(r.cells[2]).color}))""")
             muted = page.evaluate("getComputedStyle(document.querySelector('#lift-note')).color")
+            # The page's cut of each kind of not-enough-data sentence (lift/verdict.py) is the report's.
+            cut = page.evaluate("s => s.map(shortReason)", REASONS)
             assert page.evaluate("typeof window.__pwned") == "undefined"
         finally:
             browser.close()
     assert errors == []
+    assert cut == [short_reason(x) for x in REASONS]
     doc = served_docs[-1]
     assert len(rows) == len(doc["lift"]) and rows
     labelled = 0
