@@ -8,7 +8,8 @@ recorded and blocked (the page must work offline), and Plotly charts waited for 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -64,8 +65,7 @@ def load_page(
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            watch_errors(page, errors)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.route(lambda url: not url.startswith("file:"),
                        lambda route: (requests.append(route.request.url), route.abort()))
@@ -89,3 +89,26 @@ def load_page(
             browser.close()
     return LoadedPage(text=text, errors=errors, requests=requests, charts=charts, pwned=pwned, values=values,
                       dialogs=dialogs)
+
+
+@contextmanager
+def chromium_page(errors: list[str], **page_options: Any) -> Iterator[tuple[Browser, Page]]:
+    """(browser, page) in Debian's headless Chromium for a live server's page (1280x900 unless
+    `page_options` say otherwise), every console error and uncaught page error appended to
+    `errors`; the browser is closed when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(**{"viewport": {"width": 1280, "height": 900}, **page_options})
+            watch_errors(page, errors)
+            yield browser, page
+        finally:
+            browser.close()
+
+
+def watch_errors(page: Page, errors: list[str]) -> None:
+    """Append `page`'s console errors and uncaught page errors to `errors`."""
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from browser import CHROMIUM, CHROMIUM_ARGS, in_chromium
+from browser import chromium_page, in_chromium
 from conftest import ALICE, BOB, CLAUDE_TRAILER, build_demo
 from gitrepo import GitRepo
 from loopmeter import api
@@ -49,82 +49,73 @@ def served(tmp_path_factory):
 
 
 def test_filter_drill_down_and_hostile_text(served, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     url, store = served
     cli = CliRunner().invoke(app, ["report", "--store", str(store), "--json", "--repo", HOSTILE_REPO])
     expected = json.loads(cli.stdout)
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            # Playwright's wait_for_function evaluates strings, which the dashboard's CSP forbids; the
-            # CSP is lifted for this page only, so hostile text stays inert by escaping alone.
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(url + "/")
-            page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
-            assert page.inner_text("#cards .card:first-child .value") == "11"  # 8 demo + 3 hostile
+    # Playwright's wait_for_function evaluates strings, which the dashboard's CSP forbids; the
+    # CSP is lifted for this page only, so hostile text stays inert by escaping alone.
+    with chromium_page(errors, bypass_csp=True) as (browser, page):
+        page.goto(url + "/")
+        page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+        assert page.inner_text("#cards .card:first-child .value") == "11"  # 8 demo + 3 hostile
 
-            # Filter to the hostile repository: the numbers become the CLI's for --repo.
-            page.select_option("#f-repo", HOSTILE_REPO)
-            page.click("#filters button[type=submit]")
-            page.wait_for_function("new URLSearchParams(location.search).get('repo') !== null")
-            page.wait_for_function(
-                f"document.querySelector('#cards .card .value').textContent === {json.dumps(str(expected['totals']['changes']))}",
-                timeout=120_000)
-            cards = page.locator("#cards .card .value").all_inner_texts()
-            assert cards[0] == f"{expected['totals']['changes']:,}"
-            assert cards[1] == f"{expected['totals']['validated_changes']:,}"
-            assert cards[4] == f"{expected['totals']['contributors']:,}"
-            assert page.title() == f"loopmeter: {HOSTILE_REPO}"
+        # Filter to the hostile repository: the numbers become the CLI's for --repo.
+        page.select_option("#f-repo", HOSTILE_REPO)
+        page.click("#filters button[type=submit]")
+        page.wait_for_function("new URLSearchParams(location.search).get('repo') !== null")
+        page.wait_for_function(
+            f"document.querySelector('#cards .card .value').textContent === {json.dumps(str(expected['totals']['changes']))}",
+            timeout=120_000)
+        cards = page.locator("#cards .card .value").all_inner_texts()
+        assert cards[0] == f"{expected['totals']['changes']:,}"
+        assert cards[1] == f"{expected['totals']['validated_changes']:,}"
+        assert cards[4] == f"{expected['totals']['contributors']:,}"
+        assert page.title() == f"loopmeter: {HOSTILE_REPO}"
 
-            # Drill down: the week of 2024-01-08 holds the agent's change, and empty weeks are rows.
-            weeks = page.locator("#weeks tbody tr")
-            assert weeks.count() == 5  # 2024-01-01 .. 2024-01-29, two of them without changes
-            assert page.locator("#weeks tbody tr.empty").count() == 2
-            page.click("#weeks tbody tr[data-week='2024-01-08']")
-            page.wait_for_selector("#week-changes tbody tr td.title", timeout=120_000)
-            listed = page.locator("#week-changes tbody td.title span:first-child").all_inner_texts()
-            assert listed == ["Agent work </script><script>window.__pwned=3</script>"]
-            assert "claude-code" in page.inner_text("#week-changes")
-            page.click("#weeks tbody tr[data-week='2024-01-01']")
-            page.wait_for_function("document.querySelector('#week-title').textContent.includes('2024-01-01')")
-            page.wait_for_selector(f"#week-changes td.title:has-text('Hostile')", timeout=120_000)
-            assert XSS in page.inner_text("#week-changes")
+        # Drill down: the week of 2024-01-08 holds the agent's change, and empty weeks are rows.
+        weeks = page.locator("#weeks tbody tr")
+        assert weeks.count() == 5  # 2024-01-01 .. 2024-01-29, two of them without changes
+        assert page.locator("#weeks tbody tr.empty").count() == 2
+        page.click("#weeks tbody tr[data-week='2024-01-08']")
+        page.wait_for_selector("#week-changes tbody tr td.title", timeout=120_000)
+        listed = page.locator("#week-changes tbody td.title span:first-child").all_inner_texts()
+        assert listed == ["Agent work </script><script>window.__pwned=3</script>"]
+        assert "claude-code" in page.inner_text("#week-changes")
+        page.click("#weeks tbody tr[data-week='2024-01-01']")
+        page.wait_for_function("document.querySelector('#week-title').textContent.includes('2024-01-01')")
+        page.wait_for_selector(f"#week-changes td.title:has-text('Hostile')", timeout=120_000)
+        assert XSS in page.inner_text("#week-changes")
 
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            page.goto(url + "/?repo=demo")  # the README's view: one repository, agents compared, a week open
-            page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
-            page.click("#agents-box summary")
-            page.wait_for_function("document.querySelectorAll('#agents tbody tr').length === 2 && "
-                                   "[...document.querySelectorAll('#agents tbody tr')].every(r => r.cells.length > 2)",
-                                   timeout=120_000)
-            agents = page.locator("#agents tbody tr").all_inner_texts()
-            assert agents[0].startswith("claude-code\t1") and agents[1].startswith("cursor\t1")
-            cursor = json.loads(CliRunner().invoke(app, ["report", "--store", str(store), "--json", "--repo", "demo",
-                                                         "--agent", "cursor"]).stdout)
-            p50 = next(e for e in cursor["lift"] if e["metric"] == "cycle_time_hours_p50")
-            # Too few values or a zero-width interval is never shown as a result (issue 10), here too.
-            assert (f"not shown: {p50['withheld']}" if p50["withheld"] else f"{p50['ratio']:.2f}×") in agents[1]
-            page.click("#weeks tbody tr[data-week='2024-01-08']")
-            page.wait_for_selector("#week-changes tbody tr td.title", timeout=120_000)
-            shots = os.environ.get("LOOPMETER_SCREENSHOTS")  # the README's picture, only when asked for
-            shot = Path(shots) / SHOT.name if shots else tmp_path / SHOT.name
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        page.goto(url + "/?repo=demo")  # the README's view: one repository, agents compared, a week open
+        page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+        page.click("#agents-box summary")
+        page.wait_for_function("document.querySelectorAll('#agents tbody tr').length === 2 && "
+                               "[...document.querySelectorAll('#agents tbody tr')].every(r => r.cells.length > 2)",
+                               timeout=120_000)
+        agents = page.locator("#agents tbody tr").all_inner_texts()
+        assert agents[0].startswith("claude-code\t1") and agents[1].startswith("cursor\t1")
+        cursor = json.loads(CliRunner().invoke(app, ["report", "--store", str(store), "--json", "--repo", "demo",
+                                                     "--agent", "cursor"]).stdout)
+        p50 = next(e for e in cursor["lift"] if e["metric"] == "cycle_time_hours_p50")
+        # Too few values or a zero-width interval is never shown as a result (issue 10), here too.
+        assert (f"not shown: {p50['withheld']}" if p50["withheld"] else f"{p50['ratio']:.2f}×") in agents[1]
+        page.click("#weeks tbody tr[data-week='2024-01-08']")
+        page.wait_for_selector("#week-changes tbody tr td.title", timeout=120_000)
+        shots = os.environ.get("LOOPMETER_SCREENSHOTS")  # the README's picture, only when asked for
+        shot = Path(shots) / SHOT.name if shots else tmp_path / SHOT.name
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
 
-            # A phone: nothing wider than the screen (tables scroll in their own box).
-            phone = browser.new_page(viewport={"width": 390, "height": 844})
-            phone.on("pageerror", lambda e: errors.append(str(e)))
-            phone.goto(url + f"/?repo=demo")
-            phone.wait_for_selector("#status:has-text('As of')", timeout=120_000)
-            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-            assert phone.evaluate("typeof window.__pwned") == "undefined"
-        finally:
-            browser.close()
+        # A phone: nothing wider than the screen (tables scroll in their own box).
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.on("pageerror", lambda e: errors.append(str(e)))
+        phone.goto(url + f"/?repo=demo")
+        phone.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        assert phone.evaluate("typeof window.__pwned") == "undefined"
     assert errors == []
 
 
@@ -147,7 +138,6 @@ def test_numbers_without_a_verdict_are_labelled_and_grey(served):
     the demo's rows (too few changes to show) are given ratios."""
     import re
 
-    from playwright.sync_api import sync_playwright
 
     from loopmeter.lift.verdict import QUESTIONS
     from loopmeter.report.lift_text import not_a_verdict, short_reason
@@ -175,24 +165,17 @@ def test_numbers_without_a_verdict_are_labelled_and_grey(served):
         route.fulfill(json=doc)
 
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.route(re.compile(r".*/api/report(\?.*)?$"), doctor)
-            page.goto(url + "/?repo=demo")
-            page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
-            rows = page.evaluate("""[...document.querySelectorAll('#lift tbody tr')].map(r => ({
-                cls: r.className, label: (r.querySelector('.nv-label') || {}).textContent || null,
-                ratio: r.cells[2].textContent, colour: getComputedStyle(r.cells[2]).color}))""")
-            muted = page.evaluate("getComputedStyle(document.querySelector('#lift-note')).color")
-            # The page's cut of each kind of not-enough-data sentence (lift/verdict.py) is the report's.
-            cut = page.evaluate("s => s.map(shortReason)", REASONS)
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-        finally:
-            browser.close()
+    with chromium_page(errors) as (browser, page):
+        page.route(re.compile(r".*/api/report(\?.*)?$"), doctor)
+        page.goto(url + "/?repo=demo")
+        page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+        rows = page.evaluate("""[...document.querySelectorAll('#lift tbody tr')].map(r => ({
+            cls: r.className, label: (r.querySelector('.nv-label') || {}).textContent || null,
+            ratio: r.cells[2].textContent, colour: getComputedStyle(r.cells[2]).color}))""")
+        muted = page.evaluate("getComputedStyle(document.querySelector('#lift-note')).color")
+        # The page's cut of each kind of not-enough-data sentence (lift/verdict.py) is the report's.
+        cut = page.evaluate("s => s.map(shortReason)", REASONS)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
     assert errors == []
     assert cut == [short_reason(x) for x in REASONS]
     doc = served_docs[-1]

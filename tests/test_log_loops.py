@@ -52,13 +52,18 @@ CYCLES = {"A": 24.0, "B": 12.0, "C": 10.0, "E": 24.0}
 WAITS = {"A": 18.0, "B": 0.0, "C": 8.0, "E": 0.0}
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
+def desk_store(tmp_path: Path, text: str = CSV) -> Path:
+    """A store holding the CSV log `text` as log "desk", resources as actors."""
     p = tmp_path / "desk.csv"
-    p.write_text(CSV)
+    p.write_text(text)
     s = tmp_path / "s.duckdb"
     api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
     return s
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return desk_store(tmp_path)
 
 
 def loop(store: Path, settings: LogSettings = SETTINGS, **kw) -> dict:
@@ -246,11 +251,7 @@ TIES_ORDER = {"events:desk:T": ["Open", "Approve", "Pending", "Archive", "Close"
 
 
 def _ties_store(tmp_path: Path) -> Path:
-    p = tmp_path / "t.csv"
-    p.write_text(TIES)
-    s = tmp_path / "s.duckdb"
-    api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
-    return s
+    return desk_store(tmp_path, TIES)
 
 
 def _check_ties(s: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from browser import chromium_page, needs_chromium
 from gitrepo import GitRepo
 from loopmeter import api
 from loopmeter.cli import app
@@ -167,7 +167,6 @@ def test_dashboard_shows_every_loop_with_the_reports_verdict(world, tmp_path: Pa
     import shutil
     import threading
 
-    from playwright.sync_api import sync_playwright
 
     from loopmeter.web import Dashboard
 
@@ -195,37 +194,30 @@ def test_dashboard_shows_every_loop_with_the_reports_verdict(world, tmp_path: Pa
         statuses: [...a.querySelectorAll('li')].map(li => li.dataset.status),
         sentences: [...a.querySelectorAll('li .sentence')].map(s => s.textContent)}))"""
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                for cut, query in ((False, ""), (True, "?from=2024-02-01&to=2024-03-31")):
-                    page.goto(url + "/" + query)
-                    page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
-                    page.wait_for_selector("#loop-list article", timeout=120_000)
-                    shown = {a["name"]: a for a in page.evaluate(read)}
-                    assert {n: a["sentences"] for n, a in shown.items()} == expected[cut]
-                    assert shown["desk"]["kind"] == "event log" and shown["tuning"]["kind"] == "experiment"
-                    assert all(s in {"improved", "worsened", "no_detectable_change", "not_enough_data", "inconsistent"}
-                               for a in shown.values() for s in a["statuses"])
-                    assert shown["tuning"]["numbers"]["runs"] == f"{expected[cut, 'runs']:,}"
-                    assert ("cut to 2024-02-01 to 2024-03-31" in shown["desk"]["adoption"]) == cut
-                    assert shown["desk"]["adoption"].startswith(f"Adoption: {D_LOG} (given)")
-                    assert HOSTILE in shown  # the name as text, never as markup
-                # A repository slice cannot cut the loops: each is named as left out, with why.
-                page.goto(url + "/?repo=api")
-                page.wait_for_selector("#loop-left-out p", timeout=120_000)
-                notes = page.evaluate("() => [...document.querySelectorAll('#loop-left-out p')].map(p => p.textContent)")
-                assert "Left out of this view: event log desk: an event log's cases have no repository, so --repo " \
-                       "cannot cut them" in notes
-                assert any(n.startswith("Left out of this view: experiment tuning: ") for n in notes)
-                assert any(HOSTILE in n for n in notes)
-                assert page.evaluate("document.querySelectorAll('#loop-list article').length") == 0
-                assert page.evaluate("typeof window.__pwned") == "undefined"
-            finally:
-                browser.close()
+        with chromium_page(errors) as (browser, page):
+            for cut, query in ((False, ""), (True, "?from=2024-02-01&to=2024-03-31")):
+                page.goto(url + "/" + query)
+                page.wait_for_selector("#status:has-text('As of')", timeout=120_000)
+                page.wait_for_selector("#loop-list article", timeout=120_000)
+                shown = {a["name"]: a for a in page.evaluate(read)}
+                assert {n: a["sentences"] for n, a in shown.items()} == expected[cut]
+                assert shown["desk"]["kind"] == "event log" and shown["tuning"]["kind"] == "experiment"
+                assert all(s in {"improved", "worsened", "no_detectable_change", "not_enough_data", "inconsistent"}
+                           for a in shown.values() for s in a["statuses"])
+                assert shown["tuning"]["numbers"]["runs"] == f"{expected[cut, 'runs']:,}"
+                assert ("cut to 2024-02-01 to 2024-03-31" in shown["desk"]["adoption"]) == cut
+                assert shown["desk"]["adoption"].startswith(f"Adoption: {D_LOG} (given)")
+                assert HOSTILE in shown  # the name as text, never as markup
+            # A repository slice cannot cut the loops: each is named as left out, with why.
+            page.goto(url + "/?repo=api")
+            page.wait_for_selector("#loop-left-out p", timeout=120_000)
+            notes = page.evaluate("() => [...document.querySelectorAll('#loop-left-out p')].map(p => p.textContent)")
+            assert "Left out of this view: event log desk: an event log's cases have no repository, so --repo " \
+                   "cannot cut them" in notes
+            assert any(n.startswith("Left out of this view: experiment tuning: ") for n in notes)
+            assert any(HOSTILE in n for n in notes)
+            assert page.evaluate("document.querySelectorAll('#loop-list article').length") == 0
+            assert page.evaluate("typeof window.__pwned") == "undefined"
     finally:
         d.shutdown()
         d.server_close()

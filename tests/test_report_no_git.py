@@ -13,18 +13,13 @@ from loopmeter.metrics import flow as flow_m
 from loopmeter.metrics.agent_loops import agent_loops
 from loopmeter.metrics.changes import backend as real_backend
 from loopmeter.report import document
-from loopmeter.sources.eventlog import Mapping
 from loopmeter.store.db import Store
-from test_log_loops import CSV
+from test_log_loops import desk_store
 
 
 @pytest.fixture
 def events_store(tmp_path: Path) -> Path:
-    p = tmp_path / "desk.csv"
-    p.write_text(CSV)
-    s = tmp_path / "s.duckdb"
-    api.ingest_events(p, store_path=s, log_name="desk", mapping=Mapping(actor="resource"))
-    return s
+    return desk_store(tmp_path)
 
 
 def test_an_event_log_alone_builds_no_ibis_backend(events_store: Path, monkeypatch):
