@@ -350,3 +350,34 @@ def test_moved_repositories_resume_their_durability_passes_together_as_each_alon
     got, want = every_table(together), every_table(each)
     assert len(got["line_origins"]) == 21 and got["line_deaths"]
     assert got == want
+
+
+def _one_commit_repos(root, n):
+    """n copies of a one-commit repository (a copy is far cheaper than three git processes)."""
+    import shutil
+
+    first = root / "r000"
+    _repo(first, n=1)
+    for i in range(1, n):
+        shutil.copytree(first, root / f"r{i:03d}", symlinks=True)
+
+
+def test_a_group_of_many_small_repositories_is_stored_within_the_memory_limit(tmp_path, monkeypatch):
+    # 1,000 repositories of 20 commits failed at the default 256MB: each repository's changes were
+    # one Arrow chunk, and DuckDB buffers every chunk of an insert separately. Eighty at 32MB failed
+    # the same way; the rows are now one chunk per table.
+    _one_commit_repos(tmp_path / "org", 80)
+    monkeypatch.setenv("LOOPMETER_MEMORY_LIMIT", "32MB")
+    res = CliRunner().invoke(app, ["ingest", "--discover", str(tmp_path / "org"), "--store", str(tmp_path / "s.duckdb")])
+    assert res.exit_code == 0, res.output
+    with Store.open(tmp_path / "s.duckdb", read_only=True) as s:
+        assert s.con.execute("select count(*) from items where kind = 'change'").fetchone() == (80,)
+        assert s.con.execute("select count(distinct repo) from commits").fetchone() == (80,)
+
+
+def test_too_little_memory_is_named_with_the_setting_that_gives_more(tmp_path, monkeypatch):
+    _one_commit_repos(tmp_path / "org", 1)
+    monkeypatch.setenv("LOOPMETER_MEMORY_LIMIT", "2MB")
+    res = CliRunner().invoke(app, ["ingest", str(tmp_path / "org" / "r000"), "--store", str(tmp_path / "s.duckdb")])
+    assert res.exit_code != 0
+    assert "LOOPMETER_MEMORY_LIMIT" in res.output and "damaged" not in res.output

@@ -201,6 +201,13 @@ def _run(debug: bool, fn):
         if debug:
             raise
         first = (str(e).strip().splitlines() or [""])[0][:200]
+        if type(e).__name__ == "OutOfMemoryException":  # by name: the CLI does not import duckdb to start
+            import os
+
+            limit = os.environ.get("LOOPMETER_MEMORY_LIMIT", "256MB")
+            _fail(f"DuckDB ran out of the memory loopmeter gives it ({first}); nothing half-written was kept. "
+                  f"Run again with a larger limit, e.g. LOOPMETER_MEMORY_LIMIT=1GB (now {limit}), and please "
+                  "report it if the input was small (SECURITY.md)", 3)
         _fail(f"unexpected {type(e).__name__}: {first}; nothing half-written was kept (each step commits whole). "
               "Run again with --debug for the traceback and please report it (SECURITY.md)", 3)
 

@@ -653,7 +653,7 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
                    "append": [bool(d[6]) for d in derived]},
                   schema=pa.schema([("repo", pa.string()), ("prefix", pa.string()), ("head_commits", pa.int64()),
                                     ("append", pa.bool_())]))
-    cat = [pa.concat_tables([d[k] for d in derived]) for k in (1, 2, 3, 4)]
+    cat = [pa.concat_tables([d[k] for d in derived]).combine_chunks() for k in (1, 2, 3, 4)]
     appended = sorted({d[0] for d in derived if d[6]})
     last = {d[0]: d[7] for d in derived}  # a repository derived twice keeps its last marker
     mk = pa.table({"repo": list(last), "marker": list(last.values())},

@@ -159,6 +159,10 @@ class Store:
         store = cls(con, p)
         try:
             store._check_and_migrate(read_only=read_only)
+        except duckdb.OutOfMemoryException as e:
+            con.close()  # not damage: the limit is too small for the store's own schema
+            raise StoreError(f"{p}: DuckDB ran out of memory opening the store ({str(e).strip().splitlines()[0]}); "
+                             "give it more with LOOPMETER_MEMORY_LIMIT (e.g. 1GB)") from None
         except duckdb.Error as e:
             con.close()
             raise StoreError(f"{p}: the store is damaged ({str(e).strip().splitlines()[0]})") from None
