@@ -240,3 +240,35 @@ def test_missing_blobs_give_unknown_fates_not_a_failure(tmp_path):
 
 def numbered(prefix: str, n: int) -> str:
     return "".join(f"{prefix} {i}\n" for i in range(1, n + 1))
+
+
+def test_the_comparison_since_adoption_leaves_earlier_changes_out(tmp_path):
+    """Since day 30 the human group is Bob's deletion (day 45, no lines) and its revert (day 50, two
+    lines, both alive): AI share 3/5 against 2/2, so 0.6 where the whole history gives 0.6 / (12/13)."""
+    from datetime import date
+
+    from loopmeter.metrics.durability import durability_comparison
+
+    r, s = build(tmp_path / "r")
+    store = tmp_path / "s.duckdb"
+    api.ingest([r.path], store_path=store)
+    with Store.open(store) as st:
+        as_of, rule = default_as_of(st)
+        con = backend(st)
+        (repo,) = [x[0] for x in st.con.execute("select repo from repos").fetchall()]
+        window = Window(as_of=as_of, rule=rule)
+        whole = {x["horizon_days"]: x for x in durability_comparison(con, window, None, (30,), n_boot=50)}
+        since = {x["horizon_days"]: x for x in durability_comparison(con, window, None, (30,), n_boot=50,
+                                                                     since={repo: date(2024, 1, 31)})}
+    assert whole[30]["ratio"] == pytest.approx(0.6 / (12 / 13)) and whole[30]["since"] is None
+    assert since[30]["ratio"] == pytest.approx(0.6) and since[30]["since"] == "2024-01-31"
+    assert since[30]["human_changes"] == 2 and since[30]["ai_changes"] == 1
+
+
+def test_each_side_counts_its_authors_and_the_equal_authors_their_lines_amount_to():
+    # AI lines: a 90, b 10 -> (100^2) / (90^2 + 10^2) = 1.22 equal authors; human lines: c 40, d 40.
+    out = survival_ratio(["a", "a", "b", "c", "d"], [True, True, True, False, False], [60, 30, 10, 40, 40],
+                         [60, 30, 10, 40, 40], n_boot=20)
+    assert (out["n_clusters_a"], out["n_clusters_b"]) == (2, 2)
+    assert out["effective_clusters_a"] == pytest.approx(10_000 / 8_200, abs=0.01)
+    assert out["effective_clusters_b"] == pytest.approx(2.0)

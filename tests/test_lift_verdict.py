@@ -323,3 +323,16 @@ def test_a_headline_whose_interval_is_clustered_by_week_is_named_so():
     e = only(vd.verdict([before_after([by_author])]), "cycle_time_after_vs_before")
     assert estimator_name(e["headline"]["estimator"], e["headline"]) == \
         "log-duration regression (CR2 errors by author)"
+
+
+def test_durability_from_a_few_equal_authors_is_not_a_verdict_and_names_its_caveats():
+    rows = [{"horizon_days": 90, "ratio": 1.86, "ci_low": 1.49, "ci_high": 2.40, "ai_changes": 900,
+             "human_changes": 3000, "authors": 400, "n_clusters_a": 44, "n_clusters_b": 380,
+             "effective_clusters_a": 3.0, "effective_clusters_b": 40.0, "since": None}]
+    (e,) = vd.verdict([vd.durability_design(rows)])
+    assert e["status"] == "not_enough_data" and "3.0 equal ones" in e["sentence"]
+    rows[0]["effective_clusters_a"], rows[0]["since"] = 12.0, "2024-10-28"
+    (e,) = vd.verdict([vd.durability_design(rows)])
+    assert e["status"] == "improved"
+    assert "AI use was not randomized" in e["sentence"]  # the main caveat, named in the sentence
+    assert any("since the adoption date (2024-10-28)" in c for c in e["caveats"])

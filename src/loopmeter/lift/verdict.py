@@ -435,6 +435,22 @@ def _sentence(status: str, q: Mapping, head: Mapping | None, agreement: Mapping,
     return text
 
 
+def _durability_caveats(row: Mapping) -> dict:
+    """What the durability comparison cannot rule out, as the cycle-time comparison words it: who
+    used AI chose to, and a comparison over the whole history sets young AI lines beside old ones."""
+    codes = ["selection"]
+    texts = ["AI use was not randomized: the people, tasks and code that used AI may differ from the rest "
+             "(code that is rewritten less, such as tests or new files, survives longer whoever writes it)."]
+    if row.get("since"):
+        codes.append("period")
+        texts.append(f"Both groups are changes landed since the adoption date ({row['since']}).")
+    else:
+        codes.append("whole_history")
+        texts.append("No adoption date, so the whole history is compared: lines of a project's early years "
+                     "are rewritten more, whoever wrote them.")
+    return {"caveats": texts, "caveat_codes": codes}
+
+
 def durability_design(rows: Iterable[Mapping]) -> dict:
     """The report's `durability_lift` (metrics/durability.py: per horizon, the AI-vs-human ratio of
     surviving line shares with an author bootstrap interval) as a design document: the longest
@@ -442,7 +458,9 @@ def durability_design(rows: Iterable[Mapping]) -> dict:
     results = [{"metric": "line_survival", "estimator": "survival_ratio", "ratio": r.get("ratio"),
                 "ci_low": r.get("ci_low"), "ci_high": r.get("ci_high"), "n_a": int(r.get("ai_changes") or 0),
                 "n_b": int(r.get("human_changes") or 0), "n_clusters": int(r.get("authors") or 0),
-                "horizon_days": r.get("horizon_days"), "caveats": [], "caveat_codes": []}
+                **{k: r[k] for k in ("n_clusters_a", "n_clusters_b", "effective_clusters_a", "effective_clusters_b")
+                   if r.get(k) is not None},
+                "horizon_days": r.get("horizon_days"), **_durability_caveats(r)}
                for r in rows if isinstance(r, Mapping)]
     q = QUESTIONS["durability_ai_vs_human"]
     ok = [r for r in results if credible([r], q) and r["n_clusters"] >= MIN_CLUSTERS]

@@ -21,7 +21,8 @@ of both counts. Bots' changes are in neither origin; agent-authored changes are 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def change_survival(con, window: Window, repos: list[str] | None = None,
     origins = raw.execute("select repo, sha, pos, landed_at, lines_added, ai_lines_added, with_provenance "
                           "from line_origins" + where, args).df()
     deaths = raw.execute("select repo, born_pos as pos, died_pos, lines, ai_lines from line_deaths" + where, args).df()
-    cols = ["repo", "item_id", "author_id", "week", "ai_assisted", "bot", "with_provenance", "horizon_days",
+    cols = ["repo", "item_id", "author_id", "done_at", "week", "ai_assisted", "bot", "with_provenance", "horizon_days",
             "lines_added", "lines_surviving", "ai_lines_added", "ai_lines_surviving"]
     if ch.empty or origins.empty:
         return pd.DataFrame(columns=cols)
@@ -160,6 +161,21 @@ def durability_weekly(con, window: Window, repos: list[str] | None = None, horiz
     return out
 
 
+def _side_clusters(authors: np.ndarray, ai: np.ndarray, add: np.ndarray) -> dict:
+    """Per side, how many authors added lines and how many equal authors they amount to (Kish's
+    effective number over each author's added lines, the share's own weights): an agent account or
+    one heavy user holding most AI lines makes the comparison about them, as lift/verdict.py says
+    for cycle time."""
+    from ..lift.results import effective_clusters
+
+    out = {}
+    for side, mask in (("a", ai), ("b", ~ai)):
+        per = pd.Series(add[mask]).groupby(authors[mask]).sum() if mask.any() else pd.Series(dtype=float)
+        out[f"n_clusters_{side}"] = int((per > 0).sum())
+        out[f"effective_clusters_{side}"] = effective_clusters(per.tolist())
+    return out
+
+
 def survival_ratio(author: Sequence, is_ai: Sequence[bool], lines_added: Sequence[int], lines_surviving: Sequence[int],
                    *, n_boot: int = 2000, seed: int = 0, conf: float = 0.95) -> dict:
     """The AI-vs-human ratio of survival shares, with a cluster bootstrap interval over authors.
@@ -182,7 +198,8 @@ def survival_ratio(author: Sequence, is_ai: Sequence[bool], lines_added: Sequenc
     ratio = ai_share / human_share if ai_share is not None and human_share else None
     out = {"ai_share": ai_share, "human_share": human_share, "ratio": ratio, "ci_low": None, "ci_high": None,
            "conf": conf, "authors": int(len(set(authors.tolist()))), "ai_changes": int(ai.sum()),
-           "human_changes": int((~ai).sum()), "n_boot": int(n_boot), "dropped": 0}
+           "human_changes": int((~ai).sum()), "n_boot": int(n_boot), "dropped": 0,
+           **_side_clusters(authors, ai, add)}
     if ratio is None or len(authors) == 0:
         return out
     (codes,), k = factorize_clusters(authors)
@@ -207,9 +224,22 @@ def survival_ratio(author: Sequence, is_ai: Sequence[bool], lines_added: Sequenc
 
 
 def durability_comparison(con, window: Window, repos: list[str] | None = None, horizons: Sequence[int] = HORIZONS,
-                          *, n_boot: int = 2000, seed: int = 0, survival: pd.DataFrame | None = None) -> list[dict]:
-    """Per horizon: `{horizon_days, **survival_ratio(...)}` over non-bot changes (AI-assisted vs human)."""
+                          *, n_boot: int = 2000, seed: int = 0, survival: pd.DataFrame | None = None,
+                          since: Mapping[str, date | None] | None = None) -> list[dict]:
+    """Per horizon: `{horizon_days, since, **survival_ratio(...)}` over non-bot changes (AI-assisted vs
+    human). `since`: the adoption date per repository; when any is known, both groups are the
+    changes landed since it (a repository without one is left out), as the AI-vs-human cycle time
+    compares them. Over the whole history the human group holds a project's early years, whose
+    lines are rewritten more, and AI would look durable for being young. An agent account's change
+    counts as its delegator's (metrics/delegation.py), so the account is not one cluster holding most
+    of the AI group."""
+    from .delegation import cluster_by_delegator
+
     cs = change_survival(con, window, repos, horizons) if survival is None else survival
+    dates = {r: d for r, d in (since or {}).items() if d is not None}
+    if dates and len(cs):
+        day = pd.to_datetime(cs["done_at"]).dt.date
+        cs = cs[[dates.get(r) is not None and x >= dates[r] for r, x in zip(cs["repo"], day)]]
     # Authors by a key without the store's salt, so a seeded interval is the same in every store
     # holding the same data (metrics/changes.py salt_free_author_keys).
     keys = salt_free_author_keys(con) if len(cs) else {}
@@ -218,7 +248,15 @@ def durability_comparison(con, window: Window, repos: list[str] | None = None, h
         d = cs[(cs["horizon_days"] == n) & ~cs["bot"].astype(bool)]
         if d.empty:
             continue
-        r = survival_ratio(d["author_id"].map(lambda a: keys.get(a, a)).fillna("unknown").to_numpy(), d["ai_assisted"].astype(bool).to_numpy(),
+        d = d.assign(author_id=d["author_id"].map(lambda a: keys.get(a, a)).fillna("unknown"))
+        d, _ = cluster_by_delegator(con, d)
+        r = survival_ratio(d["author_id"].to_numpy(), d["ai_assisted"].astype(bool).to_numpy(),
                            d["lines_added"].to_numpy(), d["lines_surviving"].to_numpy(), n_boot=n_boot, seed=seed)
-        out.append({"horizon_days": int(n), **r})
+        out.append({"horizon_days": int(n), "since": _since_text(dates), **r})
     return out
+
+
+def _since_text(dates: Mapping[str, date]) -> str | None:
+    """One date when every repository compared shares it, else the earliest ("per repository" is in
+    the caveat)."""
+    return min(dates.values()).isoformat() if dates else None

@@ -230,6 +230,16 @@ def _filters(window: Window, repos: list[str] | None) -> dict:
     return (window.scope or Scope()).as_dict(repos)
 
 
+def _adoption_dates(doc: dict) -> dict[str, date | None]:
+    """The adoption date per repository the lift designs used (or the report's one date for all)."""
+    split = (doc.get("lift_designs") or {}).get("adoption") or {}
+    per = split.get("per_repo") or {}
+    one = (doc.get("adoption") or {}).get("date")
+    names = [r["repo"] for r in doc.get("repos") or []]
+    raw = {r: per.get(r) for r in names} if per else {r: one for r in names}
+    return {r: date.fromisoformat(str(d)[:10]) if d else None for r, d in raw.items()}
+
+
 def _add_provenance_and_durability(doc: dict, con, window: Window, repos, *, horizons, seed: int, n_boot: int) -> None:
     """`attribution.lines`, `lines_weekly`, `durability`, `durability_weekly` and `durability_lift`
     (docs/json-report.md): line-level provenance and whether the lines survived."""
@@ -239,7 +249,7 @@ def _add_provenance_and_durability(doc: dict, con, window: Window, repos, *, hor
     doc["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
     doc["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
     doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot,
-                                                                seed=seed, survival=surv)
+                                                                seed=seed, survival=surv, since=_adoption_dates(doc))
 
 
 def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:

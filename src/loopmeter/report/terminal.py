@@ -261,7 +261,10 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
            if any(e.get("changes_in_first_4_weeks") for e in ad.get("evidence") or []) else "")
         + f" [dim]rule: {escape(ad['rule'])}[/dim]"
     )
-    lt = Table(title="lift (95% CI, authors resampled)", title_justify="left")
+    # Ratios of medians and rates: not the verdict's estimators, and the title says so, since the
+    # same questions' verdict numbers stand above (a reader saw 0.79x there and 0.91x here).
+    lt = Table(title="lift by ratio of medians and of rates (95% CI, authors resampled; the verdict above uses "
+               "its own estimator)", title_justify="left")
     for col in ("#", "metric", "comparison", "ratio", "95% CI", "n (a / b)"):
         lt.add_column(col, justify="right" if col in ("ratio", "n (a / b)", "#") else "left")
     from .lift_text import not_a_verdict
@@ -426,6 +429,35 @@ def render_agent_loops(loops: dict | None, console: Console) -> None:
         )
 
 
+def _verdict_estimators(verdict: list | None) -> dict[tuple[str, str], str]:
+    """(design, metric) -> the estimator the verdict's headline on that question used."""
+    out: dict[tuple[str, str], str] = {}
+    entries = [e for e in verdict or [] if isinstance(e, dict) and (e.get("headline") or {}).get("estimator")]
+    if entries:
+        from ..lift.verdict import QUESTIONS  # only when there is a verdict to agree with (loads scipy)
+
+        for e in entries:
+            q = QUESTIONS.get(str(e.get("question")))
+            if q is not None:
+                out[(q["design"], q["metric"])] = e["headline"]["estimator"]
+    return out
+
+
+def _head_rows(design: dict, verdict_uses: dict[tuple[str, str], str]) -> list[dict]:
+    """One row per metric of a design: the verdict's own estimator where the verdict answers that
+    question (a different estimator here gave a second, unexplained number beside the verdict's:
+    1.86x in the verdict, 2.24x by medians on OpenHands), else the ratio of medians or of rates."""
+    rows = design.get("results", [])
+    heads = []
+    for metric in dict.fromkeys(r.get("metric") for r in rows):
+        mine = [r for r in rows if r.get("metric") == metric]
+        want = verdict_uses.get((design.get("design"), metric))
+        pick = [r for r in mine if want and r.get("estimator") == want] or [
+            r for r in mine if r.get("estimator") in ("ratio_of_medians", "ratio_of_rates")]
+        heads.extend(pick[:1])
+    return heads
+
+
 def _lift_designs(ld: dict | None, console: Console, verdict: list | None = None) -> None:
     """One line per headline estimate of each design, with how far the alternatives range; a line
     whose question the verdict found too little data for says so first (`not_a_verdict`)."""
@@ -436,8 +468,9 @@ def _lift_designs(ld: dict | None, console: Console, verdict: list | None = None
         console.print(f"[bold]lift per team[/bold] ({escape(str(ld.get('unit')))}; --by repo for per repository): "
                       + ", ".join(f"{escape(str(t['team']))} {t['changes']:,} changes by {t['authors']:,} authors, "
                                   f"adopted {escape(str(per.get(t['team']) or 'none found'))}" for t in ld["teams"]))
+    verdict_uses = _verdict_estimators(verdict)
     for d in (ld or {}).get("designs", []):
-        heads = [r for r in d.get("results", []) if r.get("estimator") in ("ratio_of_medians", "ratio_of_rates")]
+        heads = _head_rows(d, verdict_uses)
         if not heads:
             continue
         console.print(f"[bold]lift, {escape(d.get('design', ''))}[/bold] (every estimator: loopmeter lift "
