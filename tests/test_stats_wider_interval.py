@@ -34,6 +34,8 @@ def test_the_week_interval_is_taken_when_it_is_wider():
     assert (est.extra["se"], est.extra["df"], est.extra["covariance"]) == (0.12, 19, "CR2")
     assert (est.extra["se_by_author"], est.extra["df_by_author"]) == (0.10, 9)
     assert (est.extra["se_by_week"], est.extra["df_by_week"], est.extra["n_weeks"]) == (0.12, 19, 20)
+    # n_clusters counts the clusters of the interval shown; the authors stay beside it.
+    assert (est.n_clusters, est.extra["n_authors"]) == (20, 10)
     assert est.extra["beta"] == math.log(0.8)  # the author fit's other fields stay
 
 
@@ -45,6 +47,7 @@ def test_a_larger_standard_error_on_more_weeks_can_still_be_the_narrower_interva
     assert (est.ci_low, est.ci_high, est.p_value) == (author.ci_low, author.ci_high, 0.07)
     assert (est.extra["se"], est.extra["df"]) == (0.10, 9)
     assert (est.extra["se_by_week"], est.extra["df_by_week"]) == (0.105, 19)
+    assert (est.n_clusters, est.extra["n_authors"], est.extra["n_weeks"]) == (10, 10, 20)
 
 
 def test_a_tie_keeps_the_author_interval():

@@ -244,9 +244,11 @@ def duration_caveats(design: str, results: list[dict], g: Groups, *, randomized:
     else:
         found.append(cv.NotRun("simpsons_paradox", "There is no pooled estimate to compare."))
     for r in results:
-        # ratio_of_* estimators already warn about small groups and few clusters themselves.
+        # ratio_of_* estimators already warn about small groups and few clusters themselves. The
+        # minimum is on authors, also where the interval shown is the (wider) one by week.
         if not r["estimator"].startswith("ratio_of_"):
-            add_caveats(r, cv.too_few(r.get("n_a") or 0, r.get("n_b") or 0, r.get("n_clusters") or 0, g.labels))
+            n_authors = r.get("n_authors", r.get("n_clusters")) or 0
+            add_caveats(r, cv.too_few(r.get("n_a") or 0, r.get("n_b") or 0, n_authors, g.labels))
         add_caveats(r, *found)
     within = next((r for r in results if r["estimator"] == AUTHOR_FE and "n_identifying_authors" in r), None)
     if within is None:

@@ -71,10 +71,11 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     fe = poisson_rate_ratio_author_fe(ev["after"].to_numpy(float), ex["after"].to_numpy(float),
                                       ev["before"].to_numpy(float), ex["before"].to_numpy(float),
                                       labels=LABELS["after/before"])
+    n_authors = fe.n_clusters  # the widened interval's n_clusters may count weeks
     fe = _allow_for_week_shocks(fe, a, weeks)
     fe_r = result_row("before-after", THROUGHPUT, "after/before", fe, window_days=window.days, **sides)
     few = cv.few_identifying_authors(fe.extra["n_identifying_authors"], fe.extra["n_identifying_changes"],
-                                     fe.n_clusters, LABELS["after/before"], changes="validated changes",
+                                     n_authors, LABELS["after/before"], changes="validated changes",
                                      side="active with validated changes")
     add_caveats(fe_r, selection, novelty, few if cv.finite(fe.ratio) else None)
     found.append(few)

@@ -12,8 +12,9 @@ Both fits estimate the same number (the point estimate does not depend on the cl
 author estimate is kept and only its interval, p-value, standard error and degrees of freedom are
 taken from the week one when that interval is the wider. Both standard errors stay in the
 result (`se_by_author`, `se_by_week`, with their df), and `interval_clusters` says which interval
-is shown. "Wider" compares the intervals' widths on the log scale (high / low), on which every
-ratio here is symmetric; a tie keeps the author interval.
+is shown. `n_clusters` counts the clusters of the interval shown (authors or weeks), and both
+counts stay beside it (`n_authors`, `n_weeks`). "Wider" compares the intervals' widths on the
+log scale (high / low), on which every ratio here is symmetric; a tie keeps the author interval.
 
 Pure: no I/O, nothing of loopmeter's outside stats/.
 """
@@ -49,10 +50,11 @@ def wider_of_author_and_week(by_author: Estimate, by_week: Estimate | None, *, s
     freedom `extra["df"]`. When the week interval is the wider, its `se_key`, `df` and (when it
     has one) `covariance` replace the author ones along with the interval and the p-value.
 
-    The result's `extra` gains `se_by_author`, `df_by_author`, `se_by_week` and `df_by_week` (the
-    latter two only when the week estimate has an interval), `n_weeks` (when `by_week` is given)
-    and `interval_clusters`. An author estimate without an interval is returned unchanged, with
-    clusters None."""
+    The result's `n_clusters` is the chosen interval's (by_week.n_clusters when the week one
+    is the wider), and its `extra` gains `se_by_author`, `df_by_author`, `se_by_week` and
+    `df_by_week` (the latter two only when the week estimate has an interval), `n_authors` (the
+    author estimate's `n_clusters`), `n_weeks` (when `by_week` is given) and `interval_clusters`.
+    An author estimate without an interval is returned unchanged, with clusters None."""
     if not _has_interval(by_author):
         return Chosen(by_author, None)
     extra = {**by_author.extra, "se_by_author": by_author.extra.get(se_key), "df_by_author": by_author.extra.get("df")}
@@ -60,6 +62,7 @@ def wider_of_author_and_week(by_author: Estimate, by_week: Estimate | None, *, s
     if _has_interval(by_week):
         extra.update(se_by_week=by_week.extra.get(se_key), df_by_week=by_week.extra.get("df"))
         week_wider = by_week.ci_high / by_week.ci_low > by_author.ci_high / by_author.ci_low
+    extra["n_authors"] = by_author.n_clusters
     if by_week is not None:
         extra["n_weeks"] = by_week.n_clusters
     extra["interval_clusters"] = "week" if week_wider else "author"
@@ -69,4 +72,4 @@ def wider_of_author_and_week(by_author: Estimate, by_week: Estimate | None, *, s
     if "covariance" in by_week.extra:
         extra["covariance"] = by_week.extra["covariance"]
     return Chosen(replace(by_author, ci_low=by_week.ci_low, ci_high=by_week.ci_high, p_value=by_week.p_value,
-                          extra=extra), "week")
+                          n_clusters=by_week.n_clusters, extra=extra), "week")
