@@ -336,3 +336,19 @@ def test_durability_from_a_few_equal_authors_is_not_a_verdict_and_names_its_cave
     assert e["status"] == "improved"
     assert "AI use was not randomized" in e["sentence"]  # the main caveat, named in the sentence
     assert any("since the adoption date (2024-10-28)" in c for c in e["caveats"])
+
+
+def test_a_week_clustered_headline_still_needs_its_minimum_of_authors():
+    # The interval is clustered by 30 weeks (n_clusters counts them, stats/wider_interval.py), but
+    # only 8 people made the changes: the verdict's minimum is on people, as before.
+    from loopmeter.report.verdict_view import _sizes
+
+    few = cycle(0.6, 0.5, 0.7, interval_clusters="week", n_clusters=30, n_authors=8, n_weeks=30)
+    e = only(vd.verdict([before_after([few])]), "cycle_time_after_vs_before")
+    assert e["status"] == "not_enough_data" and "Only 8 authors" in e["sentence"]
+    assert (e["headline"]["n_clusters"], e["headline"]["n_authors"], e["headline"]["n_weeks"]) == (30, 8, 30)
+    enough = cycle(0.6, 0.5, 0.7, interval_clusters="week", n_clusters=30, n_authors=12, n_weeks=30)
+    e = only(vd.verdict([before_after([enough])]), "cycle_time_after_vs_before")
+    assert e["status"] == "improved"
+    assert _sizes(e["headline"]) == "200 vs 200, 12 people"  # the page counts people, not weeks
+

@@ -58,7 +58,8 @@ def test_before_after_interval_is_the_wider_of_author_and_week_clustering(seed, 
     assert r.extra["se"] == pytest.approx(ref[2], rel=1e-6) and r.extra["df"] == pytest.approx(ref[3], rel=1e-6)
     assert r.extra["se_by_week"] == pytest.approx(by_week[2], rel=1e-6)
     assert r.extra["se_by_author"] == pytest.approx(by_author[2], rel=1e-6)
-    assert r.extra["n_weeks"] == 20
+    assert r.extra["n_weeks"] == 20 and r.extra["n_authors"] == 10
+    assert r.n_clusters == (20 if chosen == "week" else 10)  # the clusters of the interval shown
 
 
 def test_ai_vs_human_keeps_author_clustering():
@@ -109,6 +110,7 @@ def test_throughput_interval_is_the_wider_of_author_and_week_clustering(seed, we
     if week_sd:
         assert chosen == "week"
     assert r.extra["interval_clusters"] == chosen and r.ratio == fe.ratio
+    assert r.n_clusters == (g if chosen == "week" else 10) and r.extra["n_authors"] == fe.n_clusters == 10
     b = fe.extra["beta"]
     assert (r.ci_low, r.ci_high) == pytest.approx((np.exp(b - width[chosen]), np.exp(b + width[chosen])), rel=1e-6)
     if chosen == "author":

@@ -83,6 +83,43 @@ def test_a_question_with_a_verdict_is_not_labelled(doc):
     assert not_a_verdict(only, None, "cycle_time_hours_p85", comparison="ai_assisted/human")
 
 
+def test_the_document_carries_each_label_a_reader_shows(doc):
+    # report/lift_text.py `add_labels`: the dashboard renders these and keeps no copy of the rules.
+    from loopmeter.report.lift_text import SUMMARY_LABELS, estimator_name
+
+    for e in doc["verdict"]:
+        want = (f"Not a verdict (too little data: {short_reason(e['sentence'])})"
+                if e["status"] == "not_enough_data" else None)
+        assert e["not_a_verdict"] == want
+        if e.get("headline"):
+            assert e["headline"]["estimator_label"] == estimator_name(e["headline"]["estimator"], e["headline"])
+    cycle = next(e for e in doc["verdict"] if e["question"] == "cycle_time_after_vs_before")
+    assert cycle["not_a_verdict"].startswith(f"Not a verdict (too little data: only {SMALL.authors} authors")
+    assert doc["lift"]
+    for r in doc["lift"]:
+        assert r["label"] == SUMMARY_LABELS[r["metric"]]
+        assert r["not_a_verdict"] == not_a_verdict(doc["verdict"], None, r["metric"], comparison=r["comparison"])
+        assert r["not_a_verdict"]  # every shown number here is under a not-enough-data verdict
+
+
+@pytest.mark.parametrize("sentence, cut", [
+    ("Not enough data to say: The changes with a known duration human come from 50 authors but amount to only 2.7 "
+     "equal ones (a few people made most of them; at least 5 are needed): the comparison would be about those people.",
+     "2.7 effective authors (of 50), at least 5 needed"),
+    ("Not enough data to say: Only 3 authors in the comparison (at least 5 are needed for an honest interval).",
+     "only 3 authors in the comparison, at least 5 needed"),
+    ("Not enough data to say: Only 4% of the changes after adoption were AI-assisted (at least 10% are needed).",
+     "only 4% of the changes after adoption were AI-assisted, at least 10% needed"),
+    ("Not enough data to say: No interval of positive width: every resample gave the same ratio.",
+     "no interval of positive width"),
+    ("Not enough data to say: CI runs " + "very " * 30 + "few.", ("CI runs " + "very " * 30)[:87] + "…"),
+    ("", "see the verdict"),
+])
+def test_short_reason_cuts_each_kind_of_not_enough_data_sentence(sentence, cut):
+    # The forms of lift/verdict.py's sentences (the dashboard once kept a JavaScript copy of this).
+    assert short_reason(sentence) == cut
+
+
 def test_lift_command_marks_its_rows_and_escapes_the_reason(doc):
     ba = next(d for d in doc["lift_designs"]["designs"] if d["design"] == "before-after")
     hostile = copy.deepcopy(doc["verdict"])

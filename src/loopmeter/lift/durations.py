@@ -20,6 +20,7 @@ from ..stats.lift import Estimate, ratio_of_quantiles
 from ..stats.ranks import hodges_lehmann
 from ..stats.regression import identifying_groups, log_duration_ols, with_and_without_size
 from ..stats.survival import kaplan_meier, km_ratio_of_medians
+from ..stats.wider_interval import wider_of_author_and_week
 from . import checks as cv
 from .inputs import first_seen_by_repo, no_estimate, periods
 from .results import CYCLE, LABELS, add_caveats, effective_clusters, result_row
@@ -120,35 +121,21 @@ def _regressions(g: Groups) -> dict[str, Estimate]:
 
 def _allow_for_week_shocks(fits: dict[str, Estimate], y, treated, log_size, names: Mapping[str, str], common: dict,
                            done_at: pd.Series) -> dict[str, Estimate]:
-    """The before/after regressions' interval: the wider of CR2 by author and CR2 by landing week.
+    """The before/after regressions' interval: the wider of CR2 by author and CR2 by landing week
+    (stats/wider_interval.py says why and what the row keeps).
 
-    Before/after compares weeks: a week in which everyone was slower together (an incident, a
-    release crunch, holidays) moves all its changes, and clustering by person alone does not allow
-    for that. On simulated teams with such shocks (log sd 0.3 a week) the author-clustered
-    interval excluded 1 in half the null runs; clustered by week it held 5%, but by week alone it
-    ran over 12% where people differ in how they changed. The wider of the two held at most 5% in
-    every null scenario (bench/verdict_sim.py --direct-before-after, bench/README.md), at the cost
-    of the power a real week shock takes away anyway. Both stay in the row (`se_by_author`,
-    `se_by_week`, their df); `interval_clusters` says which one the interval is."""
+    On simulated teams with week shocks (log sd 0.3 a week) the author-clustered interval
+    excluded 1 in half the null runs; by week alone it ran over 12% where people differ in how
+    they changed; the wider of the two held at most 5% in every null scenario
+    (bench/verdict_sim.py --direct-before-after, bench/README.md). With fewer than 3 weeks there
+    is no week interval to compare, and the author one stands."""
     week = pd.to_datetime(done_at).dt.to_period("W-SUN").astype(str).to_numpy(object)
-    if len(set(week)) < 3:
-        return fits
-    by_week = _fit_both(y, treated, log_size, names, dict(common, clusters=week, covariance="CR2"))
-    out = dict(fits)
-    for name in names.values():
-        a, w = fits[name], by_week[name]
-        if a.ci_low is None or w.ci_low is None:
-            continue
-        extra = {**a.extra, "se_by_author": a.extra.get("se"), "df_by_author": a.extra.get("df"),
-                 "se_by_week": w.extra.get("se"), "df_by_week": w.extra.get("df"),
-                 "n_weeks": len(set(week)), "interval_clusters": "author"}
-        if w.ci_high / w.ci_low > a.ci_high / a.ci_low:
-            extra.update(se=w.extra.get("se"), df=w.extra.get("df"), covariance=w.extra.get("covariance"),
-                         interval_clusters="week")
-            out[name] = replace(a, ci_low=w.ci_low, ci_high=w.ci_high, p_value=w.p_value, extra=extra)
-        else:
-            out[name] = replace(a, extra=extra)
-    return out
+    n_weeks = len(set(week))
+    if n_weeks < 3:
+        by_week = {name: replace(fits[name], ci_low=None, ci_high=None, n_clusters=n_weeks) for name in names.values()}
+    else:
+        by_week = _fit_both(y, treated, log_size, names, dict(common, clusters=week, covariance="CR2"))
+    return {**fits, **{name: wider_of_author_and_week(fits[name], by_week[name]).estimate for name in names.values()}}
 
 
 def _fit_both(y: np.ndarray, treated: np.ndarray, log_size: np.ndarray, names: Mapping[str, str],
@@ -257,9 +244,11 @@ def duration_caveats(design: str, results: list[dict], g: Groups, *, randomized:
     else:
         found.append(cv.NotRun("simpsons_paradox", "There is no pooled estimate to compare."))
     for r in results:
-        # ratio_of_* estimators already warn about small groups and few clusters themselves.
+        # ratio_of_* estimators already warn about small groups and few clusters themselves. The
+        # minimum is on authors, also where the interval shown is the (wider) one by week.
         if not r["estimator"].startswith("ratio_of_"):
-            add_caveats(r, cv.too_few(r.get("n_a") or 0, r.get("n_b") or 0, r.get("n_clusters") or 0, g.labels))
+            n_authors = r.get("n_authors", r.get("n_clusters")) or 0
+            add_caveats(r, cv.too_few(r.get("n_a") or 0, r.get("n_b") or 0, n_authors, g.labels))
         add_caveats(r, *found)
     within = next((r for r in results if r["estimator"] == AUTHOR_FE and "n_identifying_authors" in r), None)
     if within is None:

@@ -21,8 +21,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
@@ -30,6 +28,7 @@ from ..metrics import deploys, dora, portable
 from ..metrics.changes import Window
 from ..stats.lift import Estimate, ratio_of_rates
 from ..stats.rates import ESTIMATOR as RATE_CR1, rate_ratio_cr1
+from ..stats.wider_interval import wider_of_author_and_week
 from .inputs import Periods, monday, no_estimate, tracker_repos
 from .results import CHANGE_FAILURE_RATE, LABELS, REVERT_RATE, author_period_tables, effective_clusters, result_row
 
@@ -86,7 +85,7 @@ def revert_rate_before_after(df: pd.DataFrame, p: Periods, *, seed: int, n_boot:
 
 def _wider_of_authors_and_weeks(by_author: Estimate, by_week: Estimate) -> Estimate:
     """The revert-rate headline: the pooled Poisson rate ratio (the same number either way) with
-    the wider of its CR1 intervals by author and by landing week; `interval_clusters` says which.
+    the wider of its CR1 intervals by author and by landing week (stats/wider_interval.py).
 
     Why not the author bootstrap: a revert is rare (3% of changes), and with a dozen authors and
     about 17 reverts its percentile interval excluded 1 in 9.7% of null runs, 8.3% when people's
@@ -94,17 +93,7 @@ def _wider_of_authors_and_weeks(by_author: Estimate, by_week: Estimate) -> Estim
     and by week 3.3-4.7%, the wider of the two 1.5-2.6%. Why both: a bad week (a flaky release)
     breaks changes of several people together, which clustering by author does not allow for
     (bench/verdict_sim.py --direct-reverts, bench/README.md)."""
-    extra = {**by_author.extra, "se_by_author": by_author.extra.get("se_log"), "df_by_author": by_author.extra.get("df"),
-             "n_weeks": by_week.n_clusters, "interval_clusters": "author"}
-    if by_author.ci_low is None:
-        return replace(by_author, extra=extra) if by_author.extra else by_author
-    if by_week.ci_low is None or not by_week.extra.get("se_log"):
-        return replace(by_author, extra=extra)
-    extra.update(se_by_week=by_week.extra["se_log"], df_by_week=by_week.extra["df"])
-    if np.log(by_week.ci_high / by_week.ci_low) <= np.log(by_author.ci_high / by_author.ci_low):
-        return replace(by_author, extra=extra)
-    extra.update(se_log=by_week.extra["se_log"], df=by_week.extra["df"], interval_clusters="week")
-    return replace(by_author, ci_low=by_week.ci_low, ci_high=by_week.ci_high, p_value=by_week.p_value, extra=extra)
+    return wider_of_author_and_week(by_author, by_week, se_key="se_log").estimate
 
 
 def judged_deployments(con, window: Window, rule: dora.FailureRule | None = None) -> pd.DataFrame:

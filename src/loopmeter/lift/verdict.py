@@ -241,7 +241,9 @@ def _lacking(q: Mapping, head: Mapping | None, design: Mapping, exposure: float 
     for n, name in ((n_a, names[0]), (n_b, names[1])):
         if n < MIN_VALUES:
             return f"Only {n} {what} {name} (at least {MIN_VALUES} are needed)."
-    n_cl = int(head.get("n_clusters") or 0)
+    # A before/after headline whose interval is clustered by week (stats/wider_interval.py)
+    # still needs its minimum of authors: `n_clusters` then counts weeks, `n_authors` people.
+    n_cl = int(head.get("n_authors", head.get("n_clusters")) or 0)
     who = q.get("clusters", "authors")  # another loop's clusters: resources, teams, users, weeks
     if n_cl < MIN_CLUSTERS:
         return f"Only {n_cl} {who} in the comparison (at least {MIN_CLUSTERS} are needed for an honest interval)."
@@ -360,7 +362,7 @@ def judge(question: str, design: Mapping, questions: Mapping[str, Mapping] | Non
                     "ci_high": head.get("ci_high"), "n_a": n_a, "n_b": n_b,
                     "n_clusters": int(head.get("n_clusters") or 0), "clustered": True,
                     **({"horizon_days": head["horizon_days"]} if "horizon_days" in head else {}),
-                    **({"interval_clusters": head["interval_clusters"]} if "interval_clusters" in head else {})}
+                    **{k: head[k] for k in ("interval_clusters", "n_authors", "n_weeks") if k in head}}
     if lacking is not None:
         status = "not_enough_data"
         if headline is not None:  # a number from too little data is never printed as a result

@@ -22,6 +22,7 @@ from ..metrics import provenance as provenance_m
 from ..metrics.changes import Window, backend, changes, facts
 from ..metrics.dora import FailureRule
 from ..store.db import Store, utcnow
+from .lift_text import add_labels
 
 SCHEMA = "loopmeter.report/1"
 
@@ -220,6 +221,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
     doc["verdict"] = doc["verdict"] + verdict(
         [durability_design(doc.get("durability_lift") or [])] if doc.get("durability_lift") else [])
+    add_labels(doc)  # what the dashboard shows beside each number, made here once
     mark_partial_weeks(doc, window.as_of)
     return doc
 

@@ -186,6 +186,15 @@ def short_reason(sentence: Any) -> str:
     return (first[:87] + "…") if len(first) > 90 else (first or "see the verdict")
 
 
+def verdict_label(entry: Any) -> str | None:
+    """The label every number of a verdict entry's question carries when the entry is
+    `not_enough_data` ("Not a verdict (too little data: only 3 authors, at least 10 needed)"),
+    else None."""
+    if not isinstance(entry, Mapping) or entry.get("status") != "not_enough_data":
+        return None
+    return f"Not a verdict (too little data: {short_reason(entry.get('sentence'))})"
+
+
 def not_a_verdict(verdict: Any, design: Any, metric: Any, *, comparison: Any = None,
                   questions: Mapping[str, Mapping] | None = None) -> str | None:
     """The label a detail row must carry when the verdict on its question (`questions`: lift/verdict.py
@@ -200,9 +209,37 @@ def not_a_verdict(verdict: Any, design: Any, metric: Any, *, comparison: Any = N
     # The v1 rows split cycle time by quantile (cycle_time_hours_p50 / _p85): one question.
     base = "cycle_time_hours" if metric.startswith("cycle_time_hours") else metric
     for e in verdict if isinstance(verdict, list) else []:
-        if not isinstance(e, Mapping) or e.get("status") != "not_enough_data":
+        label = verdict_label(e)
+        if label is None:
             continue
         q = questions.get(str(e.get("question")))
         if q is not None and q.get("design") == design and q.get("metric") in (metric, base):
-            return f"Not a verdict (too little data: {short_reason(e.get('sentence'))})"
+            return label
     return None
+
+
+#: The summary `lift` rows' names as the dashboard shows them (a row of another metric: its key).
+SUMMARY_LABELS = {
+    "cycle_time_hours_p50": "Cycle time, median",
+    "cycle_time_hours_p85": "Cycle time, 85th percentile",
+    "validated_throughput_per_contributor_week": "Validated changes per contributor-week",
+}
+
+
+def add_labels(doc: dict) -> None:
+    """Write the labels a reader shows into the report document (docs/json-report.md), so that a
+    page renders them as text and keeps no copy of the rules that make them (the dashboard
+    once kept copies of QUESTIONS and `short_reason` in JavaScript): each verdict entry's
+    `not_a_verdict` (`verdict_label`), its headline's `estimator_label` (`estimator_name`), and
+    each summary `lift` row's `label` and `not_a_verdict`, the latter only beside a number that is
+    shown (not withheld, not missing). Run again after changing the verdict or the rows."""
+    verdict = doc.get("verdict") or []
+    for e in verdict:
+        e["not_a_verdict"] = verdict_label(e)
+        if isinstance(e.get("headline"), dict) and e["headline"].get("estimator"):
+            e["headline"]["estimator_label"] = estimator_name(e["headline"]["estimator"], e["headline"])
+    for r in doc.get("lift") or []:
+        metric = str(r.get("metric") or "")
+        r["label"] = SUMMARY_LABELS.get(metric, metric)
+        shown = not r.get("withheld") and r.get("ratio") is not None
+        r["not_a_verdict"] = not_a_verdict(verdict, None, metric, comparison=r.get("comparison")) if shown else None

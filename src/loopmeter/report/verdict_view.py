@@ -87,7 +87,8 @@ def _interval(lo: Any, hi: Any) -> str | None:
 
 
 def _sizes(h: Mapping[str, Any]) -> str | None:
-    a, b, c = h.get("n_a"), h.get("n_b"), h.get("n_clusters")
+    # The people behind the numbers, also where the interval is clustered by week (`n_authors`).
+    a, b, c = h.get("n_a"), h.get("n_b"), h.get("n_authors", h.get("n_clusters"))
     if not finite(a) or not finite(b):
         return None
     text = f"{int(a):,} vs {int(b):,}"

@@ -43,11 +43,6 @@ function fmtHours(h) {
   return (h / 24).toFixed(1) + " d";
 }
 
-const LABELS = {
-  cycle_time_hours_p50: "Cycle time, median",
-  cycle_time_hours_p85: "Cycle time, 85th percentile",
-  validated_throughput_per_contributor_week: "Validated changes per contributor-week",
-};
 const LOWER_IS_BETTER = new Set(["cycle_time_hours_p50", "cycle_time_hours_p85"]);
 const COMPARISONS = { "ai_assisted/human": "AI-assisted vs human", "after/before": "after vs before adoption" };
 
@@ -147,54 +142,15 @@ function liftCells(tr, e, notVerdict) {
   tr.appendChild(el("td", ci, "num"));
 }
 
-// A number whose verdict question is not_enough_data keeps its number but never reads as a finding:
-// labelled and grey, as the report does (report/lift_text.py `not_a_verdict`, `short_reason`).
-// The question each (design, metric) answers: lift/verdict.py QUESTIONS, which
-// tests/test_dashboard_browser.py checks this copy against.
-const QUESTIONS = {
-  cycle_time_after_vs_before: ["before-after", "cycle_time_hours"],
-  cycle_time_ai_vs_human: ["ai-vs-human", "cycle_time_hours"],
-  throughput_after_vs_before: ["before-after", "validated_throughput_per_contributor_week"],
-  revert_rate_after_vs_before: ["before-after", "revert_rate"],
-  waiting_after_vs_before: ["before-after", "waiting_on_humans_hours"],
-  change_failure_rate_after_vs_before: ["before-after", "change_failure_rate"],
-  durability_ai_vs_human: ["durability", "line_survival"],
-  duration_treated_vs_control: ["experiment", "duration"],
-};
-const DESIGN_OF = { "after/before": "before-after", "ai_assisted/human": "ai-vs-human", "treated/control": "experiment" };
-
-function shortReason(sentence) {  // the fact that decided a not-enough-data verdict, as short_reason says it
-  const s = String(sentence || "").replace(/^Not enough data to say:/, "").trim();
-  let m = s.match(/come from ([\d,]+) (\w+) but amount to only ([\d.]+) equal ones.*?at least (\d+)/);
-  if (m) return m[3] + " effective " + m[2] + " (of " + m[1] + "), at least " + m[4] + " needed";
-  m = s.match(/^Only (.+?) \(at least (\S+) (?:are|is) needed/);
-  if (m) return "only " + m[1] + ", at least " + m[2] + " needed";
-  let first = s.split(/[:;(]/)[0].trim().replace(/\.+$/, "");
-  if (first.slice(0, 2) !== first.slice(0, 2).toUpperCase()) first = first.charAt(0).toLowerCase() + first.slice(1);
-  return first.length > 90 ? first.slice(0, 87) + "…" : (first || "see the verdict");
-}
-
-function notAVerdict(verdict, e) {  // the row's label, or null when its question has a verdict
-  const design = e.design || DESIGN_OF[e.comparison];
-  const metric = String(e.metric || "");
-  const base = metric.startsWith("cycle_time_hours") ? "cycle_time_hours" : metric;  // the v1 p50 / p85 rows
-  for (const v of Array.isArray(verdict) ? verdict : []) {
-    if (!v || v.status !== "not_enough_data") continue;
-    const q = QUESTIONS[v.question];
-    if (q && q[0] === design && (q[1] === metric || q[1] === base)) {
-      return "Not a verdict (too little data: " + shortReason(v.sentence) + ")";
-    }
-  }
-  return null;
-}
-
 function renderLift(doc) {
   const body = $("lift").tBodies[0];
   body.replaceChildren();
   for (const e of doc.lift || []) {
     const tr = el("tr");
-    const label = e.withheld || e.ratio === null || e.ratio === undefined ? null : notAVerdict(doc.verdict, e);
-    const name = el("td", LABELS[e.metric] || e.metric);
+    // A number whose verdict question is not_enough_data keeps its number but never reads as a
+    // finding: grey, behind the label the report wrote (report/lift_text.py `add_labels`).
+    const label = e.not_a_verdict || null;
+    const name = el("td", e.label || e.metric);
     if (label) {
       tr.className = "not-verdict";
       name.appendChild(el("span", label, "nv-label"));
@@ -384,7 +340,7 @@ async function renderAgents() {
         const td = el("td", !e ? "—" : e.withheld ? "not shown: " + e.withheld
           : fmtRatio(e.ratio) + (e.ci_low !== null && e.ci_low !== undefined && e.ci_high !== null
             ? " (" + Number(e.ci_low).toFixed(2) + " to " + Number(e.ci_high).toFixed(2) + ")" : ""), "num");
-        const label = e && !e.withheld && e.ratio !== null ? notAVerdict(doc.verdict, e) : null;
+        const label = (e && e.not_a_verdict) || null;  // report/lift_text.py `add_labels`
         if (label) {  // this agent's own verdict found too little data: the number stays, labelled
           td.textContent += " (not a verdict)";
           td.title = label;
