@@ -55,16 +55,39 @@ class LineOrigin:
 @dataclass
 class LineFates:
     """The pass's result: the first-parent commits it read, (born_pos, died_pos) -> [lines, ai_lines]
-    for the lines that died in them, and the tracked tree at the end (to resume from)."""
+    for the lines that died in them, and the tracked tree at the end (to resume from).
+
+    `numstat` (asked for with `track(numstat=True)`): the rows `git log --numstat` gives for the
+    non-merge commits the pass read whole from git's stream, so the ingest need not diff them a
+    second time (see `Numstat`)."""
 
     origins: list[LineOrigin]
     deaths: dict[tuple[int, int], list[int]]
     state: "TreeState"
+    numstat: "Numstat | None" = None
 
     @property
     def tracked_lines(self) -> int:
         """Lines in the head's tree at the end (all still alive)."""
         return sum(len(a) for a in self.state.files.values())
+
+
+@dataclass
+class Numstat:
+    """Per-file line counts of the commits in `commits`, as columns (one entry per file row), equal to
+    what `sources.git` parses from `git log -z --numstat`: paths decoded as UTF-8 with replacement,
+    a rename's old path in `old_path`, a binary file's counts None, a mode-only change or an empty
+    file 0/0. A commit of `commits` with no row changed no file. Merges are never in `commits` (the
+    ingest stores no rows for them), nor commits git could not diff whole (missing blobs), which
+    the ingest diffs itself (with its own fallback)."""
+
+    commits: list[str]
+    sha: list[str]
+    path: list[str]
+    old_path: list[str | None]
+    added: list[int | None]
+    deleted: list[int | None]
+    binary: list[bool]
 
 
 @dataclass
@@ -78,13 +101,69 @@ class TreeState:
     unknown: set[str]
 
 
+_ESCAPES = {ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11, ord("f"): 12, ord("r"): 13,
+            ord('"'): 34, ord("\\"): 92}
+
+
+def _cunquote(p: bytes) -> bytes:
+    """The bytes of a path git printed, C-quoted ("a\\tb", "\\303\\251") or as is."""
+    if len(p) < 2 or p[0] != 34 or p[-1] != 34:
+        return p
+    out = bytearray()
+    i, n = 1, len(p) - 1
+    while i < n:
+        c = p[i]
+        if c == 92 and i + 1 < n:
+            e = p[i + 1]
+            if 48 <= e <= 55:  # up to three octal digits: one raw byte (non-ASCII, control)
+                j = i + 1
+                while j < min(i + 4, n) and 48 <= p[j] <= 55:
+                    j += 1
+                out.append(int(p[i + 1:j], 8) & 0xFF)
+                i = j
+                continue
+            out.append(_ESCAPES.get(e, e))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
 def _unquote(p: bytes) -> str:
-    s = p.decode("utf-8", "surrogateescape")
-    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
-        # git's C-style quoting of unusual paths
-        raw = s[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
-        return raw.encode("latin-1", "replace").decode("utf-8", "replace")
-    return s
+    """A path as git printed it, as the pass keys files and `git log -z --numstat` rows name them
+    (sources.git): its bytes, unquoted, decoded as UTF-8 with replacement. (Lone surrogates from
+    undecodable bytes cannot be stored: a Latin-1 file name would fail the whole ingest.)"""
+    return _cunquote(p).decode("utf-8", "replace")
+
+
+def _key(p: str) -> str:
+    """`_unquote`'s form of a path decoded with surrogateescape (for git's command line)."""
+    return p if p.isascii() else p.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _header_paths(body: bytes) -> tuple[str | None, str | None]:
+    """The two paths of a "diff --git a/X b/Y" line, where they can be told apart: X == Y (the
+    common case, spaces allowed), or either side C-quoted. Otherwise (None, None): a rename's or a
+    changed file's ---/+++ and rename lines name them."""
+    if body[:1] == b'"' or body[-1:] == b'"':
+        if body[:1] == b'"':
+            j = 1
+            while j < len(body) and body[j] != 34:
+                j += 2 if body[j] == 92 else 1
+            left, right = body[:j + 1], body[j + 2:]
+        else:
+            k = body.rfind(b' "')
+            left, right = body[:k], body[k + 1:]
+        a, b = _cunquote(left), _cunquote(right)
+        if a[:2] == b"a/" and b[:2] == b"b/":
+            return a[2:].decode("utf-8", "replace"), b[2:].decode("utf-8", "replace")
+        return None, None
+    half = (len(body) - 1) // 2
+    if body[half:half + 1] == b" " and body[:2] == b"a/" and body[2:half] == body[half + 3:]:
+        p = body[2:half].decode("utf-8", "replace")
+        return p, p
+    return None, None
 
 
 def _strip_prefix(p: str) -> str | None:
@@ -94,9 +173,11 @@ def _strip_prefix(p: str) -> str | None:
 
 
 def _log_cmd(info: RepoInfo, head: str) -> list[str]:
+    # %P: a merge (two parents or more) is diffed against its first parent for the tracker, but has
+    # no numstat rows (the ingest stores none for merges).
     return ["git", "-C", str(info.path), *_GIT_CONFIG, "log", "--first-parent", "--diff-merges=first-parent",
             "--reverse", "--root", "-p", "-U0", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
-            "--format=%x00%H %ct", head]
+            "--format=%x00%H %ct %P", head]
 
 
 class _Hunk:
@@ -109,16 +190,18 @@ class _Hunk:
 
 
 class _Commit:
-    """One commit's diff as parsed: hunks, renames, files dropped (deleted or turned binary)."""
+    """One commit's diff as parsed: hunks, renames, files dropped (deleted or turned binary), and
+    per file [old path, new path, added, deleted, binary, renamed] as numstat counts them."""
 
-    __slots__ = ("sha", "ctime", "hunks", "renames", "dropped", "unknown")
+    __slots__ = ("sha", "ctime", "merge", "hunks", "renames", "dropped", "unknown", "stats")
 
-    def __init__(self, sha: str, ctime: int):
-        self.sha, self.ctime = sha, ctime
+    def __init__(self, sha: str, ctime: int, merge: bool = False):
+        self.sha, self.ctime, self.merge = sha, ctime, merge
         self.hunks: list[_Hunk] = []
         self.renames: list[tuple[str, str]] = []
         self.dropped: list[str] = []
         self.unknown: list[str] = []  # files whose blob is missing from the object store
+        self.stats: list[list] | None = []  # None: not read whole from git's stream (no numstat rows)
 
 
 def _lines(stream, size: int = 1 << 22) -> Iterator[list[bytes]]:
@@ -140,6 +223,15 @@ def _lines(stream, size: int = 1 << 22) -> Iterator[list[bytes]]:
         yield rest.rstrip(b"\n").split(b"\n")
 
 
+def _side(line: bytes) -> str | None:
+    """The path of a "--- a/X" or "+++ b/Y" line; None for /dev/null. Git ends the line with a tab
+    when the path holds a space (an unquoted path cannot end in a tab: git would quote it)."""
+    p = line[4:]
+    if p[-1:] == b"\t":
+        p = p[:-1]
+    return _strip_prefix(_unquote(p))
+
+
 def _parse(blocks, on_commit) -> _Commit | None:
     """Parse `git log -p -U0` (or `git diff -p -U0`) output, calling on_commit for each complete
     commit. Returns the last commit, which the caller finishes (or re-reads, when git died in it).
@@ -149,6 +241,7 @@ def _parse(blocks, on_commit) -> _Commit | None:
     com: _Commit | None = None
     old_path = new_path = rename_from = None
     header_paths: tuple[str | None, str | None] = (None, None)
+    st: list = []  # the file being read: [old path, new path, added, deleted, binary, renamed]
     for lines in blocks:
         i, n = 0, len(lines)
         while i < n:
@@ -175,51 +268,70 @@ def _parse(blocks, on_commit) -> _Commit | None:
                     if i < n and lines[i][:1] == b"\\":
                         i += 1
                 com.hunks.append(h)
+                st[2] += h.d
+                st[3] += h.b
                 continue
             if c0 == b"\x00":
                 if com is not None:
                     on_commit(com)
-                sha, _, t = line[1:].strip().partition(b" ")
-                com = _Commit(sha.decode(), int(t or 0))
+                head = line[1:].split()
+                com = _Commit(head[0].decode() if head else "", int(head[1]) if len(head) > 1 else 0, len(head) > 3)
                 old_path = new_path = rename_from = None
                 continue
             if com is None:
                 com = _Commit("", 0)  # `git diff` output: one commit, no header
             if c0 == b"d":
                 if line.startswith(b"diff --git "):
-                    body = line[11:]
-                    # "a/X b/Y": exact when X == Y (the common case); otherwise ---/+++ or rename lines say.
-                    half = (len(body) - 1) // 2
-                    if body[half:half + 1] == b" " and body[2:half] == body[half + 3:]:
-                        p = _unquote(body[2:half])
-                        header_paths = (p, p)
-                    else:
-                        header_paths = (None, None)
+                    header_paths = _header_paths(line[11:])
                     old_path, new_path = header_paths
                     rename_from = None
+                    st = [old_path, new_path, 0, 0, False, False]
+                    com.stats.append(st)
                 elif line.startswith(b"deleted file mode") and old_path is not None:
                     com.dropped.append(old_path)
+                    st[1] = None
+            elif c0 == b"n":
+                if line.startswith(b"new file mode"):
+                    st[0] = None
             elif line.startswith(b"--- "):
-                old_path = _strip_prefix(_unquote(line[4:]))
+                st[0] = old_path = _side(line)
             elif line.startswith(b"+++ "):
-                new_path = _strip_prefix(_unquote(line[4:]))
+                st[1] = new_path = _side(line)
                 if new_path is None and old_path is not None:
                     com.dropped.append(old_path)
             elif line.startswith(b"rename from "):
-                rename_from = old_path = _unquote(line[12:])
+                st[0] = rename_from = old_path = _unquote(line[12:])
+                st[5] = True
             elif line.startswith(b"rename to "):
-                new_path = _unquote(line[10:])
+                st[1] = new_path = _unquote(line[10:])
                 if rename_from is not None:
                     com.renames.append((rename_from, new_path))
             elif line.startswith(b"Binary files "):
                 # "Binary files a/X and b/Y differ": the file holds no lines from now on.
                 com.dropped.extend(p for p in {*header_paths, old_path} if p is not None)
+                st[4] = True
     return com
 
 
+def _numstat_rows(com: _Commit, out: Numstat) -> None:
+    """Add a commit read whole from git's stream to `out`, its files as `git log --numstat` counts them."""
+    out.commits.append(com.sha)
+    for old, new, added, deleted, binary, renamed in com.stats:
+        out.sha.append(com.sha)
+        out.path.append(new if new is not None else old)
+        out.old_path.append(old if renamed else None)
+        out.added.append(None if binary else added)
+        out.deleted.append(None if binary else deleted)
+        out.binary.append(binary)
+
+
 def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[tuple[int, int]]]] | None = None,
-          *, provenance_shas: set[str] | frozenset[str] = frozenset(), resume: TreeState | None = None) -> LineFates:
+          *, provenance_shas: set[str] | frozenset[str] = frozenset(), resume: TreeState | None = None,
+          numstat: bool = False) -> LineFates:
     """Walk the first-parent line of `head` and return every line's birth and death.
+
+    `numstat`: also return the numstat rows of the non-merge commits read (`LineFates.numstat`): the
+    pass diffs them anyway, and the ingest then need not (ingest_durability.py).
 
     `resume`: the state a previous pass ended in, at a commit of head's first-parent line: only the
     commits after it are read (an incremental ingest), and positions continue from it.
@@ -233,17 +345,24 @@ def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[t
     on after it. A file whose blob is missing has unknown lines from then on (until it is deleted or
     created anew): they are recorded as lost (died_pos -1) and left out of every durability count."""
     t = _Tracker(ai_ranges or {}, provenance_shas, resume)
+    stat = Numstat([], [], [], [], [], [], []) if numstat else None
+    on_commit = t.commit
+    if stat is not None:
+        def on_commit(com: _Commit) -> None:
+            if com.stats is not None and not com.merge:
+                _numstat_rows(com, stat)
+            t.commit(com)
     since: str | None = resume.head if resume is not None else None
     while True:
         rng = head if since is None else f"{since}..{head}"
         proc = subprocess.Popen(_log_cmd(info, rng), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(),
                                 bufsize=1 << 20)
         assert proc.stdout is not None
-        last = _parse(_lines(proc.stdout), t.commit)
+        last = _parse(_lines(proc.stdout), on_commit)
         err = proc.stderr.read() if proc.stderr else b""
         if proc.wait() == 0:
             if last is not None:
-                t.commit(last)
+                on_commit(last)
             break
         text = err.decode("utf-8", "replace")
         if not _MISSING_OBJECT.search(text):
@@ -269,7 +388,7 @@ def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[t
         t.commit(_without_missing(info, sha, int(first[1] or 0)))
         since = sha
     end = TreeState(head=head, next_pos=t.base + len(t.origins), files=t.files, unknown=t.unknown)
-    return LineFates(origins=t.origins, deaths=dict(t.deaths), state=end)
+    return LineFates(origins=t.origins, deaths=dict(t.deaths), state=end, numstat=stat)
 
 
 def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
@@ -296,7 +415,8 @@ def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
            "--no-textconv", base, sha, "--", "."] + [f":(exclude,literal){p}" for p in unknown]
     out = subprocess.run(cmd, capture_output=True, env=_git_env()).stdout
     com = _parse([out.rstrip(b"\n").split(b"\n")], lambda c: None) or _Commit("", 0)
-    com.sha, com.ctime, com.unknown = sha, ctime, unknown
+    com.sha, com.ctime, com.unknown = sha, ctime, [_key(p) for p in unknown]
+    com.stats = None  # files left out: the ingest diffs this commit itself
     return com
 
 
