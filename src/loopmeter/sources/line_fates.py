@@ -176,7 +176,7 @@ def _log_cmd(info: RepoInfo, head: str) -> list[str]:
     # %P: a merge (two parents or more) is diffed against its first parent for the tracker, but has
     # no numstat rows (the ingest stores none for merges).
     return ["git", "-C", str(info.path), *_GIT_CONFIG, "log", "--first-parent", "--diff-merges=first-parent",
-            "--reverse", "--root", "-p", "-U0", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+            "--reverse", "--root", "-p", "-U1", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
             "--format=%x00%H %ct %P", head]
 
 
@@ -256,20 +256,35 @@ def _parse(blocks, on_commit) -> _Commit | None:
                 c, _, d = rng[2][1:].partition(b",")
                 path = new_path if new_path is not None else old_path
                 src = old_path if old_path is not None else path
-                h = _Hunk((src, path), int(a), int(b) if b else 1, int(c), int(d) if d else 1)
-                if h.b:
-                    h.dels = lines[i: i + h.b]
-                    i += h.b
-                    if i < n and lines[i][:1] == b"\\":
-                        i += 1  # "\ No newline at end of file"
-                if h.d:
-                    h.adds = lines[i: i + h.d]
-                    i += h.d
-                    if i < n and lines[i][:1] == b"\\":
-                        i += 1
-                com.hunks.append(h)
-                st[2] += h.d
-                st[3] += h.b
+                ob, nd = int(b) if b else 1, int(d) if d else 1
+                # A side of no lines names the line before it; otherwise its first line.
+                oi, ni = int(a) + (ob == 0), int(c) + (nd == 0)
+                # The hunk body, taken by its counts (context and deleted lines count on the old
+                # side, context and added lines on the new), is cut into blocks of changed lines
+                # between context lines: one _Hunk each, numbered as `-U0` would number it.
+                j = i
+                while ob > 0 or nd > 0:
+                    if j >= n:
+                        break
+                    t = lines[j][:1]
+                    if t == b" ":
+                        if j > i:
+                            nb, nd_ = _block(com, st, (src, path), lines, i, j, oi, ni)
+                            oi, ni = oi + nb, ni + nd_
+                        j += 1
+                        i = j
+                        oi, ni, ob, nd = oi + 1, ni + 1, ob - 1, nd - 1
+                        continue
+                    if t == b"-":
+                        ob -= 1
+                    elif t == b"+":
+                        nd -= 1
+                    j += 1
+                if j > i:
+                    _block(com, st, (src, path), lines, i, j, oi, ni)
+                i = j
+                if i < n and lines[i][:1] == b"\\":
+                    i += 1  # "\ No newline at end of file" after the hunk's last line
                 continue
             if c0 == b"\x00":
                 if com is not None:
@@ -311,6 +326,23 @@ def _parse(blocks, on_commit) -> _Commit | None:
                 com.dropped.extend(p for p in {*header_paths, old_path} if p is not None)
                 st[4] = True
     return com
+
+
+def _block(com: _Commit, st: list, path: tuple, lines: list[bytes], i: int, j: int, oi: int,
+           ni: int) -> tuple[int, int]:
+    """One block of changed lines, lines[i:j] ("-", "+" and "\\ No newline" lines), whose first old
+    and new lines are oi and ni, as the `-U0` hunk git would print for it: deleted lines, then
+    added ones; an empty side names the line before it. Returns (deleted, added)."""
+    dels = [x for x in lines[i:j] if x[:1] == b"-"]
+    adds = [x for x in lines[i:j] if x[:1] == b"+"]
+    if not dels and not adds:
+        return 0, 0
+    h = _Hunk(path, oi if dels else oi - 1, len(dels), ni if adds else ni - 1, len(adds))
+    h.dels, h.adds = dels, adds
+    com.hunks.append(h)
+    st[2] += h.d
+    st[3] += h.b
+    return h.b, h.d
 
 
 def _numstat_rows(com: _Commit, out: Numstat) -> None:
@@ -411,7 +443,7 @@ def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
                            capture_output=True, env=_git_env()).stdout.decode().splitlines()
     missing = {ln.split()[0] for ln in check if ln.endswith(" missing")} - {null}
     unknown = [p for o, n, p in entries if o in missing or n in missing]
-    cmd = ["git", "-C", str(info.path), *_GIT_CONFIG, "diff", "-p", "-U0", "-M", "--no-color", "--no-ext-diff",
+    cmd = ["git", "-C", str(info.path), *_GIT_CONFIG, "diff", "-p", "-U1", "-M", "--no-color", "--no-ext-diff",
            "--no-textconv", base, sha, "--", "."] + [f":(exclude,literal){p}" for p in unknown]
     out = subprocess.run(cmd, capture_output=True, env=_git_env()).stdout
     com = _parse([out.rstrip(b"\n").split(b"\n")], lambda c: None) or _Commit("", 0)
