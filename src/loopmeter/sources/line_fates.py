@@ -76,10 +76,11 @@ class LineFates:
 class Numstat:
     """Per-file line counts of the commits in `commits`, as columns (one entry per file row), equal to
     what `sources.git` parses from `git log -z --numstat`: paths decoded as UTF-8 with replacement,
-    a rename's old path in `old_path`, a binary file's counts None, a mode-only change or an empty
-    file 0/0. A commit of `commits` with no row changed no file. Merges are never in `commits` (the
-    ingest stores no rows for them), nor commits git could not diff whole (missing blobs), which
-    the ingest diffs itself (with its own fallback)."""
+    a rename's old path in `old_path`, a binary file's counts None, an empty file 0/0. A commit of
+    `commits` with no row changed no file. Never in `commits`, so the ingest diffs them itself:
+    merges (it stores no rows for them), commits git could not diff whole (missing blobs: the
+    ingest has its own fallback), and commits with a pure rename or a mode change (see
+    `_numstat_rows`)."""
 
     commits: list[str]
     sha: list[str]
@@ -346,9 +347,23 @@ def _block(com: _Commit, st: list, path: tuple, lines: list[bytes], i: int, j: i
 
 
 def _numstat_rows(com: _Commit, out: Numstat) -> None:
-    """Add a commit read whole from git's stream to `out`, its files as `git log --numstat` counts them."""
-    out.commits.append(com.sha)
+    """Add a commit read whole from git's stream to `out`, its files as `git log --numstat` counts
+    them. Two cases differ between the patch and numstat:
+    - a type change (a symlink becoming a file) is one numstat row but two patch sections, the
+      old file's deletion and the new one's creation: they are counted as one row;
+    - a file with no changed line and both sides present (a pure rename, a mode change) is "0 0"
+      in numstat, or "- -" when its content is binary, which the patch does not show: such a
+      commit is left to the ingest, which diffs it with numstat itself."""
+    rows = []
     for old, new, added, deleted, binary, renamed in com.stats:
+        if not added and not deleted and not binary and old is not None and new is not None:
+            return
+        if rows and new is not None and old is None and rows[-1][1] is None and rows[-1][0] == new:
+            p_old, _, p_added, p_deleted, p_binary, _ = rows.pop()
+            old, added, deleted, binary = None, added + p_added, deleted + p_deleted, binary or p_binary
+        rows.append((old, new, added, deleted, binary, renamed))
+    out.commits.append(com.sha)
+    for old, new, added, deleted, binary, renamed in rows:
         out.sha.append(com.sha)
         out.path.append(new if new is not None else old)
         out.old_path.append(old if renamed else None)
