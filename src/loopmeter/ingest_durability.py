@@ -52,25 +52,8 @@ class Beside:
 
     def __init__(self, proc: subprocess.Popen, err, repo: str, head: str, incremental: bool):
         self.proc, self.err, self.repo, self.head, self.incremental = proc, err, repo, head, incremental
-        self._result: tuple | None = None
         # An ingest that fails before `finish` must not leave the child walking the history.
         self._finalizer = weakref.finalize(self, _stop, proc, err)
-
-    def _get(self) -> tuple:
-        """The child's ("ok", LineFates) or ("error", exception), waited for once; ("died", None)."""
-        if self._result is None:
-            try:
-                self._result = pickle.load(self.proc.stdout)
-                self.proc.wait()
-            except (EOFError, pickle.UnpicklingError, OSError):
-                self._result = ("died", None)
-        return self._result
-
-    def numstat(self):
-        """The numstat rows of the first-parent commits the pass read (`line_fates.Numstat`), waiting
-        for the child; None when it failed (the ingest then diffs those commits itself)."""
-        kind, value = self._get()
-        return value.numstat if kind == "ok" else None
 
     def finish(self, store) -> bool:
         """Store the pass's result as the ingest's own pass would; False when it cannot be used (the
@@ -81,14 +64,15 @@ class Beside:
         try:
             if provenance_key(store, self.repo) != NO_PROVENANCE:
                 return False
-            kind, value = self._get()
-            if kind == "died":
+            try:
+                kind, value = pickle.load(self.proc.stdout)
+            except (EOFError, pickle.UnpicklingError, OSError):
                 return False
+            self.proc.wait()
             if kind == "error":
                 if isinstance(value, GitFailed):
                     raise value
                 return False
-            value.numstat = None  # stored already (`store.pending_files`)
             write_line_fates(store, self.repo, value, incremental=self.incremental)
             store.set_meta(f"line_fates:{self.repo}", f"{self.head}:{NO_PROVENANCE}")
             return True
@@ -134,7 +118,7 @@ def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bo
             f"sys.path.remove({root!r}); m._child()")
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
     try:
-        pickle.dump((info, info.head_sha, resume, True), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((info, info.head_sha, resume), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         proc.stdin.close()
     except OSError:
         _stop(proc, err)
@@ -143,14 +127,13 @@ def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bo
 
 
 def _child() -> None:
-    """The child: read (info, head, resume, numstat) on stdin, walk, write ("ok", LineFates) or
-    ("error", e)."""
+    """The child: read (info, head, resume) on stdin, walk, write ("ok", LineFates) or ("error", e)."""
     from .sources import line_fates
 
-    info, head, resume, numstat = pickle.load(sys.stdin.buffer)
+    info, head, resume = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
     try:
-        result = ("ok", line_fates.track(info, head, {}, provenance_shas=set(), resume=resume, numstat=numstat))
+        result = ("ok", line_fates.track(info, head, {}, provenance_shas=set(), resume=resume))
     except Exception as e:  # handed to the ingest, which decides whether it is its own failure
         result = ("error", e)
     pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)

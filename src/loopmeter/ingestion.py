@@ -22,7 +22,6 @@ from .sources import line_fates
 from .sources import provenance as provsrc
 from .sources.git_set import read_refs
 from .store.api_load import relink_api_sources
-from .store import pending_files
 from .store.changes import derive_changes, store_derived
 from .store.db import Store, utcnow
 from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
@@ -333,7 +332,6 @@ def ingest_git(
 
     readers = (ingest_reader.readers(total, busy=beside is not None)
                if ahead.commits is None and total is not None and total > size else 0)
-    skip: set[str] | None = None
     if readers:
         # A long history: reader processes (one per core) diff and parse its chunks while this one
         # stores them.
@@ -348,11 +346,7 @@ def ingest_git(
         if ahead.commits is not None:
             stream = iter(ahead.commits)
         else:
-            # The pass beside diffs the first-parent line anyway and hands back its numstat rows:
-            # those commits are stored without their files here and completed below (each commit is
-            # diffed once, and the two processes split the diffing between both cores).
-            skip = _first_parent_line(info, old) if beside is not None else None
-            stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append, skip=skip)
+            stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
         ids = Identities(store.meta("salt") or "", matcher)
         while True:
             batch = list(islice(stream, size))
@@ -360,12 +354,6 @@ def ingest_git(
                 break
             new += write_commits(store, repo, batch, ids, matcher)
             progress.advance(len(batch))
-        if skip:
-            progress.step("tracking line durability")
-            pending_files.complete(store, info, repo, beside.numstat(), on_fallback=fallback.append)
-    if not skip and not ahead.fresh:
-        # An ingest killed between storing commits and their files leaves them pending: complete them.
-        pending_files.complete(store, info, repo, None, on_fallback=fallback.append)
     progress.step("finishing the ingest")
     finish_ingest(store, repo, tips)
     if new >= REOPEN_AFTER:
@@ -498,14 +486,6 @@ def _track_lines(store: Store, info: gitsrc.RepoInfo, repo: str, progress: Progr
     fates = line_fates.track(info, info.head_sha, ai, provenance_shas=shas, resume=resume)
     write_line_fates(store, repo, fates, incremental=resume is not None)
     store.set_meta(f"line_fates:{repo}", f"{info.head_sha}:{prov_key}")
-
-
-def _first_parent_line(info: gitsrc.RepoInfo, old: list[str]) -> set[str]:
-    """The non-merge commits of the head's first-parent line not reachable from `old`: those the
-    durability pass diffs."""
-    revs = "\n".join([info.head_sha, *(f"^{x}" for x in old)]) + "\n"
-    out = gitsrc.git(info.path, "rev-list", "--first-parent", "--no-merges", "--stdin", input=revs.encode()).stdout
-    return set(out.decode().split())
 
 
 def _on_first_parent_line(info: gitsrc.RepoInfo, sha: str) -> bool:

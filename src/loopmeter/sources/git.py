@@ -12,13 +12,12 @@ The source yields records and never touches the store.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -438,20 +437,13 @@ def iter_commits(
     tips: list[str],
     exclude: Iterable[str] = (),
     on_fallback: Callable[[str], None] | None = None,
-    skip: Collection[str] | None = None,
 ) -> Iterator[Commit]:
     """Yield every commit reachable from `tips` and not from `exclude`, with per-file line counts.
 
     Order is git's default (newest first). Files whose blobs are absent from the object store
     come back with `missing_blob=True` and unknown line counts.
-
-    `skip`: commits not to diff here; they come back with `files=None` (their rows are made by
-    another reader: the durability pass, which diffs the first-parent line anyway).
     """
     revs = list(tips) + [f"^{x}" for x in exclude]
-    if skip:
-        yield from _iter_skipping(info, revs, skip, on_fallback)
-        return
     stream = _RecordStream(_log_cmd(info), revs)
     seen: set[str] = set()
     try:
@@ -468,36 +460,6 @@ def iter_commits(
     if on_fallback:
         on_fallback(last)
     yield from _resume(info, revs, seen)
-
-
-def _meta_cmd(info: RepoInfo) -> list[str]:
-    # The records of _log_cmd without a diff, for commits named on stdin, in that order.
-    return ["git", "-C", str(info.path), *_GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", "--no-color",
-            "--date=raw", f"--format={_FORMAT}", "-z"]
-
-
-def _iter_skipping(info: RepoInfo, revs: list[str], skip: Collection[str],
-                   on_fallback: Callable[[str], None] | None) -> Iterator[Commit]:
-    """`iter_commits` with the commits of `skip` not diffed: `git rev-list` lists the history in
-    git log's order, `iter_listed` diffs the rest (with its fallback for missing blobs) and one
-    `git log --no-walk` reads the skipped ones' headers; the two streams are merged back in order."""
-    proc = git(info.path, "rev-list", "--stdin", input=("\n".join(revs) + "\n").encode())
-    listing = proc.stdout.decode().split()
-    del proc
-    held = [s for s in listing if s in skip]
-    diffed = iter_listed(info, [s for s in listing if s not in skip], on_fallback=on_fallback)
-    heads = iter(_RecordStream(_meta_cmd(info), held)) if held else iter(())
-    for sha in listing:
-        if sha in skip:
-            c = next(heads, None)
-            if c is None or c.sha != sha:
-                raise GitFailed(f"git log --no-walk in {info.path} did not give {sha}")
-            yield dataclasses.replace(c, files=None)
-        else:
-            c = next(diffed, None)
-            if c is None or c.sha != sha:
-                raise GitFailed(f"git diff-tree in {info.path} did not give {sha}")
-            yield c
 
 
 def _resume(info: RepoInfo, revs: list[str], seen: set[str]) -> Iterator[Commit]:

@@ -55,40 +55,16 @@ class LineOrigin:
 @dataclass
 class LineFates:
     """The pass's result: the first-parent commits it read, (born_pos, died_pos) -> [lines, ai_lines]
-    for the lines that died in them, and the tracked tree at the end (to resume from).
-
-    `numstat` (asked for with `track(numstat=True)`): the rows `git log --numstat` gives for the
-    non-merge commits the pass read whole from git's stream, so the ingest need not diff them a
-    second time (see `Numstat`)."""
+    for the lines that died in them, and the tracked tree at the end (to resume from)."""
 
     origins: list[LineOrigin]
     deaths: dict[tuple[int, int], list[int]]
     state: "TreeState"
-    numstat: "Numstat | None" = None
 
     @property
     def tracked_lines(self) -> int:
         """Lines in the head's tree at the end (all still alive)."""
         return sum(len(a) for a in self.state.files.values())
-
-
-@dataclass
-class Numstat:
-    """Per-file line counts of the commits in `commits`, as columns (one entry per file row), equal to
-    what `sources.git` parses from `git log -z --numstat`: paths decoded as UTF-8 with replacement,
-    a rename's old path in `old_path`, a binary file's counts None, an empty file 0/0. A commit of
-    `commits` with no row changed no file. Never in `commits`, so the ingest diffs them itself:
-    merges (it stores no rows for them), commits git could not diff whole (missing blobs: the
-    ingest has its own fallback), and commits with a pure rename or a mode change (see
-    `_numstat_rows`)."""
-
-    commits: list[str]
-    sha: list[str]
-    path: list[str]
-    old_path: list[str | None]
-    added: list[int | None]
-    deleted: list[int | None]
-    binary: list[bool]
 
 
 @dataclass
@@ -107,7 +83,7 @@ _ESCAPES = {ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11, o
 
 
 def _cunquote(p: bytes) -> bytes:
-    """The bytes of a path git printed, C-quoted ("a\\tb", "\\303\\251") or as is."""
+    """The bytes of a path git printed C-quoted ("a\\tb", "\\303\\251"), or as printed."""
     if len(p) < 2 or p[0] != 34 or p[-1] != 34:
         return p
     out = bytearray()
@@ -132,39 +108,25 @@ def _cunquote(p: bytes) -> bytes:
 
 
 def _unquote(p: bytes) -> str:
-    """A path as git printed it, as the pass keys files and `git log -z --numstat` rows name them
-    (sources.git): its bytes, unquoted, decoded as UTF-8 with replacement. (Lone surrogates from
-    undecodable bytes cannot be stored: a Latin-1 file name would fail the whole ingest.)"""
+    """A path as git printed it, as the pass keys files: its bytes, unquoted, decoded as UTF-8 with
+    replacement, as `sources.git` decodes numstat paths. (Lone surrogates for undecodable bytes
+    cannot be stored in `line_state`: a Latin-1 file name used to fail the whole ingest.)"""
     return _cunquote(p).decode("utf-8", "replace")
 
 
 def _key(p: str) -> str:
-    """`_unquote`'s form of a path decoded with surrogateescape (for git's command line)."""
+    """`_unquote`'s form of a path decoded with surrogateescape (as git's command line needs it)."""
     return p if p.isascii() else p.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _header_paths(body: bytes) -> tuple[str | None, str | None]:
-    """The two paths of a "diff --git a/X b/Y" line, where they can be told apart: X == Y (the
-    common case, spaces allowed), or either side C-quoted. Otherwise (None, None): a rename's or a
-    changed file's ---/+++ and rename lines name them."""
-    if body[:1] == b'"' or body[-1:] == b'"':
-        if body[:1] == b'"':
-            j = 1
-            while j < len(body) and body[j] != 34:
-                j += 2 if body[j] == 92 else 1
-            left, right = body[:j + 1], body[j + 2:]
-        else:
-            k = body.rfind(b' "')
-            left, right = body[:k], body[k + 1:]
-        a, b = _cunquote(left), _cunquote(right)
-        if a[:2] == b"a/" and b[:2] == b"b/":
-            return a[2:].decode("utf-8", "replace"), b[2:].decode("utf-8", "replace")
-        return None, None
-    half = (len(body) - 1) // 2
-    if body[half:half + 1] == b" " and body[:2] == b"a/" and body[2:half] == body[half + 3:]:
-        p = body[2:half].decode("utf-8", "replace")
-        return p, p
-    return None, None
+def _side(line: bytes) -> str | None:
+    """The path of a "--- a/X" or "+++ b/Y" line; None for /dev/null. Git ends the line with a tab
+    when the path holds a space (an unquoted path cannot end in a tab: git would quote it), which
+    is not part of the path: without this a renamed file with a space in its name lost its lines."""
+    p = line[4:]
+    if p[-1:] == b"\t":
+        p = p[:-1]
+    return _strip_prefix(_unquote(p))
 
 
 def _strip_prefix(p: str) -> str | None:
@@ -174,11 +136,9 @@ def _strip_prefix(p: str) -> str | None:
 
 
 def _log_cmd(info: RepoInfo, head: str) -> list[str]:
-    # %P: a merge (two parents or more) is diffed against its first parent for the tracker, but has
-    # no numstat rows (the ingest stores none for merges).
     return ["git", "-C", str(info.path), *_GIT_CONFIG, "log", "--first-parent", "--diff-merges=first-parent",
-            "--reverse", "--root", "-p", "-U1", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
-            "--format=%x00%H %ct %P", head]
+            "--reverse", "--root", "-p", "-U0", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+            "--format=%x00%H %ct", head]
 
 
 class _Hunk:
@@ -191,18 +151,16 @@ class _Hunk:
 
 
 class _Commit:
-    """One commit's diff as parsed: hunks, renames, files dropped (deleted or turned binary), and
-    per file [old path, new path, added, deleted, binary, renamed] as numstat counts them."""
+    """One commit's diff as parsed: hunks, renames, files dropped (deleted or turned binary)."""
 
-    __slots__ = ("sha", "ctime", "merge", "hunks", "renames", "dropped", "unknown", "stats")
+    __slots__ = ("sha", "ctime", "hunks", "renames", "dropped", "unknown")
 
-    def __init__(self, sha: str, ctime: int, merge: bool = False):
-        self.sha, self.ctime, self.merge = sha, ctime, merge
+    def __init__(self, sha: str, ctime: int):
+        self.sha, self.ctime = sha, ctime
         self.hunks: list[_Hunk] = []
         self.renames: list[tuple[str, str]] = []
         self.dropped: list[str] = []
         self.unknown: list[str] = []  # files whose blob is missing from the object store
-        self.stats: list[list] | None = []  # None: not read whole from git's stream (no numstat rows)
 
 
 def _lines(stream, size: int = 1 << 22) -> Iterator[list[bytes]]:
@@ -224,15 +182,6 @@ def _lines(stream, size: int = 1 << 22) -> Iterator[list[bytes]]:
         yield rest.rstrip(b"\n").split(b"\n")
 
 
-def _side(line: bytes) -> str | None:
-    """The path of a "--- a/X" or "+++ b/Y" line; None for /dev/null. Git ends the line with a tab
-    when the path holds a space (an unquoted path cannot end in a tab: git would quote it)."""
-    p = line[4:]
-    if p[-1:] == b"\t":
-        p = p[:-1]
-    return _strip_prefix(_unquote(p))
-
-
 def _parse(blocks, on_commit) -> _Commit | None:
     """Parse `git log -p -U0` (or `git diff -p -U0`) output, calling on_commit for each complete
     commit. Returns the last commit, which the caller finishes (or re-reads, when git died in it).
@@ -242,7 +191,6 @@ def _parse(blocks, on_commit) -> _Commit | None:
     com: _Commit | None = None
     old_path = new_path = rename_from = None
     header_paths: tuple[str | None, str | None] = (None, None)
-    st: list = []  # the file being read: [old path, new path, added, deleted, binary, renamed]
     for lines in blocks:
         i, n = 0, len(lines)
         while i < n:
@@ -257,128 +205,63 @@ def _parse(blocks, on_commit) -> _Commit | None:
                 c, _, d = rng[2][1:].partition(b",")
                 path = new_path if new_path is not None else old_path
                 src = old_path if old_path is not None else path
-                ob, nd = int(b) if b else 1, int(d) if d else 1
-                # A side of no lines names the line before it; otherwise its first line.
-                oi, ni = int(a) + (ob == 0), int(c) + (nd == 0)
-                # The hunk body, taken by its counts (context and deleted lines count on the old
-                # side, context and added lines on the new), is cut into blocks of changed lines
-                # between context lines: one _Hunk each, numbered as `-U0` would number it.
-                j = i
-                while ob > 0 or nd > 0:
-                    if j >= n:
-                        break
-                    t = lines[j][:1]
-                    if t == b" ":
-                        if j > i:
-                            nb, nd_ = _block(com, st, (src, path), lines, i, j, oi, ni)
-                            oi, ni = oi + nb, ni + nd_
-                        j += 1
-                        i = j
-                        oi, ni, ob, nd = oi + 1, ni + 1, ob - 1, nd - 1
-                        continue
-                    if t == b"-":
-                        ob -= 1
-                    elif t == b"+":
-                        nd -= 1
-                    j += 1
-                if j > i:
-                    _block(com, st, (src, path), lines, i, j, oi, ni)
-                i = j
-                if i < n and lines[i][:1] == b"\\":
-                    i += 1  # "\ No newline at end of file" after the hunk's last line
+                h = _Hunk((src, path), int(a), int(b) if b else 1, int(c), int(d) if d else 1)
+                if h.b:
+                    h.dels = lines[i: i + h.b]
+                    i += h.b
+                    if i < n and lines[i][:1] == b"\\":
+                        i += 1  # "\ No newline at end of file"
+                if h.d:
+                    h.adds = lines[i: i + h.d]
+                    i += h.d
+                    if i < n and lines[i][:1] == b"\\":
+                        i += 1
+                com.hunks.append(h)
                 continue
             if c0 == b"\x00":
                 if com is not None:
                     on_commit(com)
-                head = line[1:].split()
-                com = _Commit(head[0].decode() if head else "", int(head[1]) if len(head) > 1 else 0, len(head) > 3)
+                sha, _, t = line[1:].strip().partition(b" ")
+                com = _Commit(sha.decode(), int(t or 0))
                 old_path = new_path = rename_from = None
                 continue
             if com is None:
                 com = _Commit("", 0)  # `git diff` output: one commit, no header
             if c0 == b"d":
                 if line.startswith(b"diff --git "):
-                    header_paths = _header_paths(line[11:])
+                    body = line[11:]
+                    # "a/X b/Y": exact when X == Y (the common case); otherwise ---/+++ or rename lines say.
+                    half = (len(body) - 1) // 2
+                    if body[half:half + 1] == b" " and body[2:half] == body[half + 3:]:
+                        p = _unquote(body[2:half])
+                        header_paths = (p, p)
+                    else:
+                        header_paths = (None, None)
                     old_path, new_path = header_paths
                     rename_from = None
-                    st = [old_path, new_path, 0, 0, False, False]
-                    com.stats.append(st)
                 elif line.startswith(b"deleted file mode") and old_path is not None:
                     com.dropped.append(old_path)
-                    st[1] = None
-            elif c0 == b"n":
-                if line.startswith(b"new file mode"):
-                    st[0] = None
             elif line.startswith(b"--- "):
-                st[0] = old_path = _side(line)
+                old_path = _side(line)
             elif line.startswith(b"+++ "):
-                st[1] = new_path = _side(line)
+                new_path = _side(line)
                 if new_path is None and old_path is not None:
                     com.dropped.append(old_path)
             elif line.startswith(b"rename from "):
-                st[0] = rename_from = old_path = _unquote(line[12:])
-                st[5] = True
+                rename_from = old_path = _unquote(line[12:])
             elif line.startswith(b"rename to "):
-                st[1] = new_path = _unquote(line[10:])
+                new_path = _unquote(line[10:])
                 if rename_from is not None:
                     com.renames.append((rename_from, new_path))
             elif line.startswith(b"Binary files "):
                 # "Binary files a/X and b/Y differ": the file holds no lines from now on.
                 com.dropped.extend(p for p in {*header_paths, old_path} if p is not None)
-                st[4] = True
     return com
 
 
-def _block(com: _Commit, st: list, path: tuple, lines: list[bytes], i: int, j: int, oi: int,
-           ni: int) -> tuple[int, int]:
-    """One block of changed lines, lines[i:j] ("-", "+" and "\\ No newline" lines), whose first old
-    and new lines are oi and ni, as the `-U0` hunk git would print for it: deleted lines, then
-    added ones; an empty side names the line before it. Returns (deleted, added)."""
-    dels = [x for x in lines[i:j] if x[:1] == b"-"]
-    adds = [x for x in lines[i:j] if x[:1] == b"+"]
-    if not dels and not adds:
-        return 0, 0
-    h = _Hunk(path, oi if dels else oi - 1, len(dels), ni if adds else ni - 1, len(adds))
-    h.dels, h.adds = dels, adds
-    com.hunks.append(h)
-    st[2] += h.d
-    st[3] += h.b
-    return h.b, h.d
-
-
-def _numstat_rows(com: _Commit, out: Numstat) -> None:
-    """Add a commit read whole from git's stream to `out`, its files as `git log --numstat` counts
-    them. Two cases differ between the patch and numstat:
-    - a type change (a symlink becoming a file) is one numstat row but two patch sections, the
-      old file's deletion and the new one's creation: they are counted as one row;
-    - a file with no changed line and both sides present (a pure rename, a mode change) is "0 0"
-      in numstat, or "- -" when its content is binary, which the patch does not show: such a
-      commit is left to the ingest, which diffs it with numstat itself."""
-    rows = []
-    for old, new, added, deleted, binary, renamed in com.stats:
-        if not added and not deleted and not binary and old is not None and new is not None:
-            return
-        if rows and new is not None and old is None and rows[-1][1] is None and rows[-1][0] == new:
-            p_old, _, p_added, p_deleted, p_binary, _ = rows.pop()
-            old, added, deleted, binary = None, added + p_added, deleted + p_deleted, binary or p_binary
-        rows.append((old, new, added, deleted, binary, renamed))
-    out.commits.append(com.sha)
-    for old, new, added, deleted, binary, renamed in rows:
-        out.sha.append(com.sha)
-        out.path.append(new if new is not None else old)
-        out.old_path.append(old if renamed else None)
-        out.added.append(None if binary else added)
-        out.deleted.append(None if binary else deleted)
-        out.binary.append(binary)
-
-
 def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[tuple[int, int]]]] | None = None,
-          *, provenance_shas: set[str] | frozenset[str] = frozenset(), resume: TreeState | None = None,
-          numstat: bool = False) -> LineFates:
+          *, provenance_shas: set[str] | frozenset[str] = frozenset(), resume: TreeState | None = None) -> LineFates:
     """Walk the first-parent line of `head` and return every line's birth and death.
-
-    `numstat`: also return the numstat rows of the non-merge commits read (`LineFates.numstat`): the
-    pass diffs them anyway, and the ingest then need not (ingest_durability.py).
 
     `resume`: the state a previous pass ended in, at a commit of head's first-parent line: only the
     commits after it are read (an incremental ingest), and positions continue from it.
@@ -392,24 +275,17 @@ def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[t
     on after it. A file whose blob is missing has unknown lines from then on (until it is deleted or
     created anew): they are recorded as lost (died_pos -1) and left out of every durability count."""
     t = _Tracker(ai_ranges or {}, provenance_shas, resume)
-    stat = Numstat([], [], [], [], [], [], []) if numstat else None
-    on_commit = t.commit
-    if stat is not None:
-        def on_commit(com: _Commit) -> None:
-            if com.stats is not None and not com.merge:
-                _numstat_rows(com, stat)
-            t.commit(com)
     since: str | None = resume.head if resume is not None else None
     while True:
         rng = head if since is None else f"{since}..{head}"
         proc = subprocess.Popen(_log_cmd(info, rng), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(),
                                 bufsize=1 << 20)
         assert proc.stdout is not None
-        last = _parse(_lines(proc.stdout), on_commit)
+        last = _parse(_lines(proc.stdout), t.commit)
         err = proc.stderr.read() if proc.stderr else b""
         if proc.wait() == 0:
             if last is not None:
-                on_commit(last)
+                t.commit(last)
             break
         text = err.decode("utf-8", "replace")
         if not _MISSING_OBJECT.search(text):
@@ -435,7 +311,7 @@ def track(info: RepoInfo, head: str, ai_ranges: Mapping[str, Mapping[str, list[t
         t.commit(_without_missing(info, sha, int(first[1] or 0)))
         since = sha
     end = TreeState(head=head, next_pos=t.base + len(t.origins), files=t.files, unknown=t.unknown)
-    return LineFates(origins=t.origins, deaths=dict(t.deaths), state=end, numstat=stat)
+    return LineFates(origins=t.origins, deaths=dict(t.deaths), state=end)
 
 
 def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
@@ -458,12 +334,11 @@ def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
                            capture_output=True, env=_git_env()).stdout.decode().splitlines()
     missing = {ln.split()[0] for ln in check if ln.endswith(" missing")} - {null}
     unknown = [p for o, n, p in entries if o in missing or n in missing]
-    cmd = ["git", "-C", str(info.path), *_GIT_CONFIG, "diff", "-p", "-U1", "-M", "--no-color", "--no-ext-diff",
+    cmd = ["git", "-C", str(info.path), *_GIT_CONFIG, "diff", "-p", "-U0", "-M", "--no-color", "--no-ext-diff",
            "--no-textconv", base, sha, "--", "."] + [f":(exclude,literal){p}" for p in unknown]
     out = subprocess.run(cmd, capture_output=True, env=_git_env()).stdout
     com = _parse([out.rstrip(b"\n").split(b"\n")], lambda c: None) or _Commit("", 0)
     com.sha, com.ctime, com.unknown = sha, ctime, [_key(p) for p in unknown]
-    com.stats = None  # files left out: the ingest diffs this commit itself
     return com
 
 

@@ -132,9 +132,7 @@ def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher
     import pyarrow as pa
 
     n = len(commits)
-    # A commit whose files are None is stored before its files (read by the durability pass,
-    # `pending_files`): its counts stay NULL until they are.
-    files_of = [c.files or () for c in commits]
+    files_of = [c.files for c in commits]
     nfiles = [len(fs) for fs in files_of]
     flat = [f for fs in files_of for f in fs]
     fcols = {
@@ -156,10 +154,6 @@ def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher
         added.append(a)
         deleted.append(d)
         unknown.append(u)
-    if any(c.files is None for c in commits):
-        for i, c in enumerate(commits):
-            if c.files is None:
-                nfiles[i] = added[i] = deleted[i] = unknown[i] = None
     actor = ids.actor_id
     messages = [c.message for c in commits]
     cols = {
