@@ -272,3 +272,34 @@ def test_each_side_counts_its_authors_and_the_equal_authors_their_lines_amount_t
     assert (out["n_clusters_a"], out["n_clusters_b"]) == (2, 2)
     assert out["effective_clusters_a"] == pytest.approx(10_000 / 8_200, abs=0.01)
     assert out["effective_clusters_b"] == pytest.approx(2.0)
+
+
+def test_odd_file_names_keep_their_lines_and_do_not_fail_the_ingest(tmp_path):
+    """A file name with a space, renamed without an edit, then edited: git ends its ---/+++ lines
+    with a tab, which is not part of the name (the lines used to stay behind under the old name and
+    never die). A Latin-1 (not UTF-8) file name: its lines are tracked under the name the commit
+    rows use ("\ufffd" for the bad byte); it used to fail the whole ingest (line_state could not
+    store the lone surrogate). A C-quoted name (a tab, raw UTF-8 inside the quotes)."""
+    import os
+
+    r = GitRepo(tmp_path / "repo")
+    latin = os.fsdecode(b"caf\xe9.txt")
+    r.commit("three files", author=ALICE, date=day(0),
+             files={"sp ace.txt": "one one one\ntwo two two\nthree three\n", latin: "x\ny\n",
+                    "ta\tb-\u00e9.txt": "alpha\nbeta\n"})
+    r.git("mv", "sp ace.txt", "sp ace 2.txt")
+    r.commit("pure rename", author=ALICE, date=day(1), files={})
+    r.commit("edit the renamed file and the others", author=BOB, date=day(2),
+             files={"sp ace 2.txt": "one one one\nTWO\nthree three\n", latin: "x\nY\n", "ta\tb-\u00e9.txt": "alpha\nB\n"})
+    info = open_repository(r.path)
+    f = line_fates.track(info, info.head_sha, {})
+    # Position 0 added 7 lines; Bob's commit (position 2) changed one line of each file.
+    assert f.deaths == {(0, 2): [3, 0]}
+    assert f.tracked_lines == 7
+    assert sorted(f.state.files) == ["caf\ufffd.txt", "sp ace 2.txt", "ta\tb-\u00e9.txt"]
+    res = api.ingest([r.path], store_path=tmp_path / "s.duckdb")[0]
+    assert res.new_commits == 3
+    with Store.open(tmp_path / "s.duckdb") as s:
+        paths = {p for (p,) in s.con.execute("select path from line_state").fetchall()}
+        files = {p for (p,) in s.con.execute("select path from commit_files").fetchall()}
+    assert paths == set(f.state.files) and paths <= files

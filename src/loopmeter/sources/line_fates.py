@@ -78,13 +78,55 @@ class TreeState:
     unknown: set[str]
 
 
+_ESCAPES = {ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11, ord("f"): 12, ord("r"): 13,
+            ord('"'): 34, ord("\\"): 92}
+
+
+def _cunquote(p: bytes) -> bytes:
+    """The bytes of a path git printed C-quoted ("a\\tb", "\\303\\251"), or as printed."""
+    if len(p) < 2 or p[0] != 34 or p[-1] != 34:
+        return p
+    out = bytearray()
+    i, n = 1, len(p) - 1
+    while i < n:
+        c = p[i]
+        if c == 92 and i + 1 < n:
+            e = p[i + 1]
+            if 48 <= e <= 55:  # up to three octal digits: one raw byte (non-ASCII, control)
+                j = i + 1
+                while j < min(i + 4, n) and 48 <= p[j] <= 55:
+                    j += 1
+                out.append(int(p[i + 1:j], 8) & 0xFF)
+                i = j
+                continue
+            out.append(_ESCAPES.get(e, e))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
 def _unquote(p: bytes) -> str:
-    s = p.decode("utf-8", "surrogateescape")
-    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
-        # git's C-style quoting of unusual paths
-        raw = s[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
-        return raw.encode("latin-1", "replace").decode("utf-8", "replace")
-    return s
+    """A path as git printed it, as the pass keys files: its bytes, unquoted, decoded as UTF-8 with
+    replacement, as `sources.git` decodes numstat paths. (Lone surrogates for undecodable bytes
+    cannot be stored in `line_state`: a Latin-1 file name used to fail the whole ingest.)"""
+    return _cunquote(p).decode("utf-8", "replace")
+
+
+def _key(p: str) -> str:
+    """`_unquote`'s form of a path decoded with surrogateescape (as git's command line needs it)."""
+    return p if p.isascii() else p.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _side(line: bytes) -> str | None:
+    """The path of a "--- a/X" or "+++ b/Y" line; None for /dev/null. Git ends the line with a tab
+    when the path holds a space (an unquoted path cannot end in a tab: git would quote it), which
+    is not part of the path: without this a renamed file with a space in its name lost its lines."""
+    p = line[4:]
+    if p[-1:] == b"\t":
+        p = p[:-1]
+    return _strip_prefix(_unquote(p))
 
 
 def _strip_prefix(p: str) -> str | None:
@@ -200,9 +242,9 @@ def _parse(blocks, on_commit) -> _Commit | None:
                 elif line.startswith(b"deleted file mode") and old_path is not None:
                     com.dropped.append(old_path)
             elif line.startswith(b"--- "):
-                old_path = _strip_prefix(_unquote(line[4:]))
+                old_path = _side(line)
             elif line.startswith(b"+++ "):
-                new_path = _strip_prefix(_unquote(line[4:]))
+                new_path = _side(line)
                 if new_path is None and old_path is not None:
                     com.dropped.append(old_path)
             elif line.startswith(b"rename from "):
@@ -296,7 +338,7 @@ def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
            "--no-textconv", base, sha, "--", "."] + [f":(exclude,literal){p}" for p in unknown]
     out = subprocess.run(cmd, capture_output=True, env=_git_env()).stdout
     com = _parse([out.rstrip(b"\n").split(b"\n")], lambda c: None) or _Commit("", 0)
-    com.sha, com.ctime, com.unknown = sha, ctime, unknown
+    com.sha, com.ctime, com.unknown = sha, ctime, [_key(p) for p in unknown]
     return com
 
 
