@@ -13,7 +13,8 @@ import loopmeter
 from loopmeter.api import lift
 from loopmeter.lift.inputs import change_frame
 from loopmeter.metrics.changes import Window, backend
-from loopmeter.metrics.delegation import cluster_by_delegator, delegators, parse_person
+from loopmeter.attribution import trailer_address
+from loopmeter.metrics.delegation import cluster_by_delegator, delegators
 from loopmeter.store.db import Store
 from loopmeter.store.git_load import change_item_id
 
@@ -74,10 +75,33 @@ def built(tmp_path_factory):
 
 
 def test_trailer_values_are_parsed_as_git_writes_them():
-    assert parse_person("radical <1472+radical@users.noreply.github.com>") == (
+    assert trailer_address("radical <1472+radical@users.noreply.github.com>") == (
         "radical", "1472+radical@users.noreply.github.com")
-    assert parse_person("  Mitch Denny   <mitch@mitchdeny.com> ") == ("Mitch Denny", "mitch@mitchdeny.com")
-    assert parse_person("just a name") is None and parse_person("") is None
+    assert trailer_address("  Mitch Denny   <mitch@mitchdeny.com> ") == ("Mitch Denny", "mitch@mitchdeny.com")
+    assert trailer_address("<mitch@mitchdeny.com>") == ("", "mitch@mitchdeny.com")
+    # Without the brackets, as some tools write it (attribution reads agents' trailers so too).
+    assert trailer_address("Claude noreply@anthropic.com") == ("Claude", "noreply@anthropic.com")
+    assert trailer_address("Mitch Denny  mitch@mitchdeny.com ") == ("Mitch Denny", "mitch@mitchdeny.com")
+    assert trailer_address("just a name") is None and trailer_address("") is None
+    assert trailer_address("see a@b for why") is None  # an address must end the value
+
+
+def test_a_co_author_without_angle_brackets_is_the_delegator(tmp_path):
+    # "Co-authored-by: Dev 3 dev3@example.com" (no <>): the same person as Dev 3's own commits.
+    repo = GitRepo(tmp_path / "repo")
+    for i, who in enumerate(HUMANS[:4]):
+        repo.commit(f"Human change {i}", author=who, date=_day(i + 1))
+    sha = repo.commit(f"Agent task (#40)\n\nBody.\n\n{AGENT_TRAILER}\nCo-authored-by: {HUMANS[3][0]} {HUMANS[3][1]}\n",
+                      author=COPILOT, committer=WEB, date=_day(10, 6), commit_date=_day(10, 9))
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([repo.path], store_path=store)
+    with Store.open(store, create=False, read_only=True) as s:
+        found = delegators(backend(s))
+        name = s.con.execute("select repo from repos").fetchone()[0]
+        dev3 = s.con.execute("select distinct author_id from commits where author_email = ?", [HUMANS[3][1]]).fetchall()
+    assert len(dev3) == 1
+    assert [(r.item_id, r.delegator_id, r.evidence) for r in found.itertuples()] == [
+        (change_item_id(name, sha), dev3[0][0], "co_author")]
 
 
 def test_each_agent_change_gets_the_strongest_evidence_it_has(built):

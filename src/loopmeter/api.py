@@ -251,11 +251,10 @@ def ingest_pagerduty(
     resumable (sources/pagerduty.py)."""
     from .sources.pagerduty import PAGERDUTY_API, PagerDutyIncidents, open_client
 
-    open_client(url, token_env, transport=transport).close()  # the token is checked before the store is opened
-    config = config or load_config()
-    source = PagerDutyIncidents(lambda: open_client(url, token_env, transport=transport), base=url or PAGERDUTY_API,
-                                name=log_name, links=config.incident_services, since=since)
-    return run_source(source, store_path=store_path, config=config)
+    return _ingest_incident_api(
+        open_client, lambda client, links: PagerDutyIncidents(client, base=url or PAGERDUTY_API, name=log_name,
+                                                              links=links, since=since),
+        url=url, token_env=token_env, transport=transport, store_path=store_path, config=config)
 
 
 def ingest_opsgenie(
@@ -275,10 +274,19 @@ def ingest_opsgenie(
     (sources/opsgenie.py)."""
     from .sources.opsgenie import OPSGENIE_API, OpsgenieAlerts, open_client
 
-    open_client(url, token_env, transport=transport).close()  # the key is checked before the store is opened
+    return _ingest_incident_api(
+        open_client, lambda client, links: OpsgenieAlerts(client, base=url or OPSGENIE_API, query=query, links=links,
+                                                          since=since),
+        url=url, token_env=token_env, transport=transport, store_path=store_path, config=config)
+
+
+def _ingest_incident_api(open_client, build, *, url, token_env, transport, store_path, config) -> "LogSummary":
+    """The REST incident sources' one way in (sources/incident_api.py): the token is checked
+    before the store is opened (one line naming its variable when unset), then the source
+    `build(client_factory, links)` makes walks incrementally through the runner."""
+    open_client(url, token_env, transport=transport).close()
     config = config or load_config()
-    source = OpsgenieAlerts(lambda: open_client(url, token_env, transport=transport), base=url or OPSGENIE_API,
-                            query=query, links=config.incident_services, since=since)
+    source = build(lambda: open_client(url, token_env, transport=transport), config.incident_services)
     return run_source(source, store_path=store_path, config=config)
 
 

@@ -23,7 +23,8 @@ from importlib import resources
 
 from .errors import ConfigError
 
-__all__ = ["AI_CLASSES", "CLASSES", "EVIDENCE_KINDS", "Evidence", "FIXED_CLASS", "Matcher", "ai_class_sql", "class_of_evidence", "parse_trailers"]
+__all__ = ["AI_CLASSES", "CLASSES", "EVIDENCE_KINDS", "Evidence", "FIXED_CLASS", "Matcher", "ai_class_sql", "class_of_evidence", "parse_trailers",
+           "trailer_address"]
 
 EVIDENCE_KINDS = ("trailer", "footer", "author", "committer", "message", "branch")
 # How an agent took part (docs/attribution.md): "authored" an agent wrote the code, "assisted" a tool
@@ -137,6 +138,16 @@ def _trailer_block(message: str) -> tuple[str, list[tuple[str, str]]]:
     if other and not (recognised and len(trailers) * 3 >= other):
         return text, []
     return "\n".join(lines[:start]), [(k, v) for k, v in trailers]
+
+
+def trailer_address(value: str) -> tuple[str, str] | None:
+    """(name, address) of a trailer value that ends in an e-mail address: git's "Name <address>",
+    or the bare "Name address" some tools write ("Co-authored-by: Claude noreply@anthropic.com");
+    the name stripped, and empty when the value is the address alone. None for a value that ends
+    in no address ("Reviewed-by: the whole team")."""
+    value = value or ""
+    m = _ANGLE_EMAIL.search(value) or _BARE_EMAIL.search(value)
+    return (value[: m.start()].strip(), m.group(1)) if m else None
 
 
 def parse_trailers(message: str) -> list[tuple[str, str]]:
@@ -471,9 +482,9 @@ class Matcher:
         """Evidence of one trailer (or trailer-looking body line, reported as `out_kind`)."""
         k = key.lower()
         line = f"{key}: {value}"
-        m = _ANGLE_EMAIL.search(value) or _BARE_EMAIL.search(value)
-        if m:
-            for sig in self._account_hits("trailer", value[: m.start()], m.group(1)):
+        who = trailer_address(value)
+        if who is not None:
+            for sig in self._account_hits("trailer", *who):
                 if sig.keys is None or k in sig.keys:
                     _add(found, sig, out_kind, line, factor)
         for sig in self._trailer_by_key.get(k, ()):

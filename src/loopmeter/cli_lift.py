@@ -27,6 +27,7 @@ from .cli import (
     app,
 )
 from .errors import ConfigError
+from .lift import names
 from .report.lift_text import ci_text, estimator_name, not_a_verdict, sentence
 from .report.terminal import escape, render_verdict, withheld
 from .store.db import DEFAULT_STORE
@@ -198,8 +199,10 @@ def lift(
     _run(debug, go)
 
 
-_SHORT = {"run_minutes": "run duration", "turnaround_minutes": "turnaround", "cycle_time_hours": "cycle time", "validated_cases_per_week": "validated cases/week", "validated_throughput_per_contributor_week": "throughput/contrib-wk",
-          "duration": "task duration", "waiting_on_humans_hours": "waiting on humans"}  # lift/waiting.py WAITING
+# The metric column's names (lift/names.py spells the keys without loading the estimators).
+_SHORT = {names.RUN: "run duration", names.TURNAROUND: "turnaround", names.CYCLE: "cycle time",
+          names.LOG_THROUGHPUT: "validated cases/week", names.THROUGHPUT: "throughput/contrib-wk",
+          names.DURATION: "task duration", names.WAITING: "waiting on humans"}
 
 
 def estimator_label(r: dict) -> str:

@@ -24,12 +24,9 @@ from collections.abc import Iterable, Mapping
 
 from ..stats.json_values import finite
 from ..stats.lift import MIN_CLUSTERS
+from .names import CYCLE as LOG_CYCLE, LOG_THROUGHPUT, RUN, TURNAROUND
 from .verdict import judge
 
-LOG_CYCLE = "cycle_time_hours"
-LOG_THROUGHPUT = "validated_cases_per_week"
-RUN = "run_minutes"
-TURNAROUND = "turnaround_minutes"
 HEADLINE = "log_duration_ols"  # stats/regression.py: log-duration regression, cluster-robust errors
 
 _AFTER = ("after adoption", "before adoption")

@@ -10,13 +10,8 @@ from collections.abc import Mapping
 
 from ..stats.lift import Estimate
 from . import checks as cv
+from .names import CHANGE_FAILURE_RATE, CYCLE, REVERT_RATE, THROUGHPUT  # noqa: F401 - the rows' metric keys
 
-CYCLE = "cycle_time_hours"
-THROUGHPUT = "validated_throughput_per_contributor_week"
-#: Reverted changes per change judged (lift/quality.py); lower is better.
-REVERT_RATE = "revert_rate"
-#: Failed per judged production deployment (lift/quality.py); lower is better.
-CHANGE_FAILURE_RATE = "change_failure_rate"
 LABELS = {
     "after/before": ("the period after adoption", "the period before adoption"),
     "ai_assisted/human": ("the AI-assisted group", "the human group"),

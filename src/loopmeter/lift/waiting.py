@@ -29,10 +29,9 @@ from ..metrics.pr_cycle import _lit
 from ..metrics.waiting import stretches_sql
 from .durations import AUTHOR_FE, AUTHOR_FE_SIZE, DURATION_ESTIMATORS, Groups, duration_caveats, duration_results
 from .inputs import Periods
+from .names import WAITING  # the metric name of the result rows (docs/metrics.md "Verdict")
 from .results import LABELS
 
-#: The metric name of the result rows (docs/metrics.md "Verdict").
-WAITING = "waiting_on_humans_hours"
 #: The duration estimators run on waiting hours. Hodges-Lehmann and the Kaplan-Meier ratio are
 #: left out: the first is cluster-blind, the second adds nothing without censoring (open pull
 #: requests are not in the comparison).

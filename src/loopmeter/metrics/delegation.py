@@ -11,7 +11,9 @@ The evidence, strongest first (the first one a change has wins):
 1. `co_author`: a human `Co-authored-by` trailer of the change's landing commit (or, without one,
    of its other commits). GitHub's coding agent adds the person who assigned the task as a
    co-author of its commits, and a squash merge carries those trailers. Agents' and bots' own
-   trailers (copilot-swe-agent[bot], Copilot) are not people; the first human one is taken.
+   trailers (copilot-swe-agent[bot], Copilot) are not people; the first human one is taken. The
+   value is read as attribution.py reads every trailer (`trailer_address`): "Name <address>",
+   or "Name address" without the brackets, as some tools write it.
 2. `merger`: the human who merged its pull request (a tracker's `merged` event on the pull request
    linked to the change by `same_as`).
 3. `committer`: the human who committed the landing commit, when that is not the agent itself
@@ -26,26 +28,16 @@ differs from the one they commit with (a GitHub noreply address) is a separate c
 
 from __future__ import annotations
 
-import re
-
 import ibis
 import pandas as pd
 
-from ..attribution import Matcher
+from ..attribution import Matcher, trailer_address
 from ..store.git_load import classify_identity, git_actor_id
 from .changes import _MEMO, changes, contributing_commits, salt_free_author_keys
 
-__all__ = ["EVIDENCE", "activity_by_delegator", "agent_keys", "cluster_by_delegator", "delegators", "parse_person"]
+__all__ = ["EVIDENCE", "activity_by_delegator", "agent_keys", "cluster_by_delegator", "delegators"]
 
 EVIDENCE = ("co_author", "merger", "committer")
-#: "Name <address>" of a Co-authored-by trailer (git's own form; GitHub writes it so).
-_PERSON = re.compile(r"^\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$")
-
-
-def parse_person(value: str) -> tuple[str, str] | None:
-    """(name, email) of a "Name <address>" trailer value; None for anything else."""
-    m = _PERSON.match(value or "")
-    return (m.group(1), m.group(2)) if m else None
 
 
 def delegators(con, item_ids: list[str] | None = None) -> pd.DataFrame:
@@ -101,7 +93,7 @@ def delegators(con, item_ids: list[str] | None = None) -> pd.DataFrame:
             key, value = (t.get("key"), t.get("value")) if isinstance(t, dict) else t
             if str(key).lower() != "co-authored-by":
                 continue
-            who = parse_person(str(value))
+            who = trailer_address(str(value))  # "Name <address>", or without the brackets
             if who is None:
                 continue
             name, email = who

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..lift import names
 from ..stats.json_values import finite
 
 # What each estimator's ratio is a ratio of, said plainly.
@@ -31,17 +32,17 @@ _WHAT = {
     "poisson_author_fe": "{m} of the same people (Poisson with author fixed effects)",
 }
 _METRICS = {
-    "cycle_time_hours": "cycle time",
-    "validated_throughput_per_contributor_week": "validated throughput per contributor-week",
-    "duration": "task duration",
-    "validated_cases_per_week": "validated cases per week",
-    "run_minutes": "run duration",
-    "turnaround_minutes": "turnaround between runs",
-    "waiting_on_humans_hours": "time pull requests waited on a person",  # lift/waiting.py's WAITING
+    names.CYCLE: "cycle time",
+    names.THROUGHPUT: "validated throughput per contributor-week",
+    names.DURATION: "task duration",
+    names.LOG_THROUGHPUT: "validated cases per week",
+    names.RUN: "run duration",
+    names.TURNAROUND: "turnaround between runs",
+    names.WAITING: "time pull requests waited on a person",
 }
 # The metric's name where space is short (a chart row, a terminal line); `_METRICS` is the sentence's.
-SHORT_METRIC = {"cycle_time_hours": "cycle time", "validated_throughput_per_contributor_week": "throughput / contributor-week",
-                "duration": "task duration", "waiting_on_humans_hours": "waiting on humans"}  # lift/waiting.py's WAITING
+SHORT_METRIC = {names.CYCLE: "cycle time", names.THROUGHPUT: "throughput / contributor-week",
+                names.DURATION: "task duration", names.WAITING: "waiting on humans"}
 
 
 def short_metric(metric: Any) -> str:

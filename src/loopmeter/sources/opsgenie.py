@@ -30,12 +30,10 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from ..errors import redact_userinfo
-from .base import LogSource
 from .http import ApiClient, Provider, client_from_env
-from .incidents import Incident, ServiceLink, incident_rows, link_for
+from .incident_api import IncidentApi, walk_record
+from .incidents import Incident, ServiceLink, link_for
 from .safe import parse_time
 
 if TYPE_CHECKING:
@@ -89,15 +87,16 @@ def _next(_resp: Any, data: Any) -> str | None:
     return nxt if isinstance(nxt, str) and nxt else None
 
 
-class OpsgenieAlerts(LogSource):
-    """The alerts of an Opsgenie account (those matching `query`), merged into log `opsgenie:api`."""
+class OpsgenieAlerts(IncidentApi):
+    """The alerts of an Opsgenie account (those matching `query`), merged into log `opsgenie:api`;
+    its marks are kept per account and query."""
+
+    provider, fmt = "opsgenie", "opsgenie-api"
 
     def __init__(self, open_client: Callable[[], ApiClient], *, base: str, query: str = "",
                  links: tuple[ServiceLink, ...] = (), since: datetime | None = None):
-        self.open_client, self.base, self.query, self.links, self.since = open_client, base, query, links, since
-        # Resume state is per account: two --url (say EU and US) keep their own marks.
-        self.label = f"opsgenie:{urlsplit(base).hostname or base}"
-        self.requests = 0
+        super().__init__(open_client, base=base, name=LOG, links=links, since=since)
+        self.query = query
 
     def load(self, run: Run) -> LogSummary:
         mark_key, walk_key = f"updated_through:{self.query}", f"walk:{self.query}"
@@ -107,7 +106,7 @@ class OpsgenieAlerts(LogSource):
         params: dict[str, Any] | None = {"query": self.query, "limit": PAGE, "offset": 0, "sort": "updatedAt",
                                          "order": "desc"}
         newest: datetime | None = None
-        walk = _loads(run.state(walk_key))
+        walk = walk_record(run.state(walk_key))
         if walk is not None and walk.get("floor") == _iso(floor) and walk.get("next"):
             # A walk with the same floor was cut short: go on from the page after its last stored one.
             url, params, newest = walk["next"], None, parse_time(walk.get("newest"))
@@ -141,20 +140,10 @@ class OpsgenieAlerts(LogSource):
                 else:
                     high = max((t for t in (newest, mark) if t is not None), default=None)
                     state = {walk_key: "", **({mark_key: _iso(high)} if high is not None else {})}
-                summary = run.write_log(name=LOG, path=redact_userinfo(self.base), fmt="opsgenie-api", merge=True,
-                                        state=state, rows=incident_rows("opsgenie", list(read.values()), self.links),
-                                        skipped=[])
+                summary = self.store_page(run, list(read.values()), state)
             self.requests = client.stats.requests
         return summary
 
 
 def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat()
-
-
-def _loads(raw: str | None) -> dict | None:
-    try:
-        v = json.loads(raw) if raw else None
-    except ValueError:
-        return None  # an unreadable record only costs a walk from the top
-    return v if isinstance(v, dict) else None

@@ -28,15 +28,12 @@ status change of a resolved incident.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from ..errors import redact_userinfo
-from .base import LogSource
 from .http import ApiClient, Provider, client_from_env
-from .incidents import Incident, ServiceLink, incident_rows
+from .incident_api import IncidentApi, walk_record
+from .incidents import Incident
 from .safe import parse_time
 
 if TYPE_CHECKING:
@@ -102,19 +99,15 @@ def windows(floor: datetime | None, end: datetime) -> list[tuple[datetime | None
             return out
 
 
-class PagerDutyIncidents(LogSource):
-    """The incidents of a PagerDuty account, merged into log `name` (`pagerduty:api` by default)."""
+class PagerDutyIncidents(IncidentApi):
+    """The incidents of a PagerDuty account, merged into log `name` (`pagerduty:api` by default);
+    its floors are kept per account and log."""
 
-    def __init__(self, open_client: Callable[[], ApiClient], *, base: str, name: str,
-                 links: tuple[ServiceLink, ...] = (), since: datetime | None = None):
-        self.open_client, self.base, self.name, self.links, self.since = open_client, base, name, links, since
-        # Resume state is per account and log: two --pagerduty URLs keep their own floors.
-        self.label = f"pagerduty:{urlsplit(base).hostname or base}"
-        self.requests = 0
+    provider, fmt = "pagerduty", "pagerduty-api"
 
     def load(self, run: Run) -> LogSummary:
         floor_key, open_key, walk_key = f"walked_to:{self.name}", f"oldest_open:{self.name}", f"walk:{self.name}"
-        walk = _loads(run.state(walk_key))
+        walk = walk_record(run.state(walk_key))
         if walk is not None and walk.get("windows"):
             # A walk cut short: go on from the page after its last stored one, in the same windows.
             end, todo = _time(walk["end"]), [(_time(a), _time(b)) for a, b in walk["windows"]]
@@ -155,16 +148,6 @@ class PagerDutyIncidents(LogSource):
                                                    "windows": [[_iso(a), _iso(b)] for a, b in todo]})}
                 else:  # the walk is whole: the next one starts from its end, or its oldest open incident
                     state = {walk_key: "", floor_key: _iso(end), open_key: _iso(oldest_open) or ""}
-                summary = run.write_log(name=self.name, path=redact_userinfo(self.base), fmt="pagerduty-api",
-                                        merge=True, state=state, rows=incident_rows("pagerduty", read, self.links),
-                                        skipped=[])
+                summary = self.store_page(run, read, state)
             self.requests = client.stats.requests
         return summary
-
-
-def _loads(raw: str | None) -> dict | None:
-    try:
-        v = json.loads(raw) if raw else None
-    except ValueError:
-        return None  # an unreadable record only costs a walk from the last floor
-    return v if isinstance(v, dict) else None
