@@ -113,6 +113,7 @@ def test_the_document_carries_each_label_a_reader_shows(doc):
     ("Not enough data to say: No interval of positive width: every resample gave the same ratio.",
      "no interval of positive width"),
     ("Not enough data to say: CI runs " + "very " * 30 + "few.", ("CI runs " + "very " * 30)[:87] + "…"),
+    ("Not enough data to say: A group has no finished item.", "a group has no finished item"),
     ("", "see the verdict"),
 ])
 def test_short_reason_cuts_each_kind_of_not_enough_data_sentence(sentence, cut):

@@ -183,7 +183,9 @@ def short_reason(sentence: Any) -> str:
     if m:
         return f"only {m[1]}, at least {m[2]} needed"
     first = re.split(r"[:;(]", s, maxsplit=1)[0].strip().rstrip(".")
-    first = first[:1].lower() + first[1:] if first[:2] != first[:2].upper() else first
+    word = first.split(" ", 1)[0]
+    # Lower-case the first letter unless the first word is an acronym ("CI runs"); "A group" is not.
+    first = first if len(word) > 1 and word.isupper() else first[:1].lower() + first[1:]
     return (first[:87] + "…") if len(first) > 90 else (first or "see the verdict")
 
 
