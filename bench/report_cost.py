@@ -221,7 +221,7 @@ def main() -> int:
     try:
         base_src = export_source(args.baseline_rev, root / "base") if args.baseline_rev else None
         stores = {"small": build_small(root)}
-        if args.big_store is not None:
+        if args.big_store is not None and str(args.big_store).lower() != "none":
             stores["big"] = ensure_big(args.big_repo, args.big_store)
         failed = False
         print(f"\n{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; best of {args.runs}")

@@ -11,9 +11,9 @@ import math
 from dataclasses import replace
 
 import pandas as pd
-import scipy.stats
 
 from ..metrics.changes import Window
+from ..stats.dist import t_ppf, t_sf
 from ..stats.lift import Estimate, ratio_of_rates
 from ..stats.poisson_fe import poisson_rate_ratio_author_fe
 from ..stats.twoway import one_way_var, poisson_fe_cell_contributions
@@ -128,12 +128,12 @@ def _allow_for_week_shocks(fe: Estimate, a: pd.DataFrame, weeks: pd.DataFrame, c
     se_w, df_w = math.sqrt(var_w), float(g_w - 1)
     extra.update(se_by_week=se_w, df_by_week=df_w)
     q = 0.5 + conf / 2.0
-    if scipy.stats.t.ppf(q, df_w) * se_w <= scipy.stats.t.ppf(q, fe.extra["df"]) * se:
+    if t_ppf(q, df_w) * se_w <= t_ppf(q, fe.extra["df"]) * se:
         return replace(fe, extra=extra)
-    t = float(scipy.stats.t.ppf(q, df_w))
+    t = float(t_ppf(q, df_w))
     extra.update(se=se_w, df=df_w, interval_clusters="week")
     return replace(fe, ci_low=math.exp(beta - t * se_w), ci_high=math.exp(beta + t * se_w),
-                   p_value=float(2.0 * scipy.stats.t.sf(abs(beta / se_w), df_w)), extra=extra)
+                   p_value=float(2.0 * t_sf(abs(beta / se_w), df_w)), extra=extra)
 
 
 def _throughput_novelty(series: list[dict]) -> cv.Outcome:
