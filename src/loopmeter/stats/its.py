@@ -211,6 +211,9 @@ def _fit(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: float):
     """
     # Imported here, and only the model modules: statsmodels.api would also import formulas, time
     # series and graphics (about a second of every report's start-up).
+    from .lazy_statsmodels import load
+
+    load()
     from statsmodels.discrete.discrete_model import NegativeBinomial
     from statsmodels.genmod import families
     from statsmodels.genmod.generalized_linear_model import GLM

@@ -186,6 +186,9 @@ def log_duration_ols(
     # Imported on first fit, and the model module alone: statsmodels (with the scipy.stats it
     # loads) is ~0.8 s of CPU that a report without enough durations to regress need not pay;
     # statsmodels.api would also import formulas, time series and graphics (issue 14).
+    from .lazy_statsmodels import load
+
+    load()
     from statsmodels.regression.linear_model import OLS
     from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
