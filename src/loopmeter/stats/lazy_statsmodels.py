@@ -11,6 +11,7 @@ while statsmodels loads, and visible again to anything that imports it afterward
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -22,12 +23,11 @@ def load() -> None:
     if "statsmodels.formula._manager" in sys.modules or "formulaic" in sys.modules:
         return
     if os.environ.get("SM_FORMULA_ENGINE") == "formulaic" or importlib.util.find_spec("patsy") is None:
-        import statsmodels.base.model  # noqa: F401
-
+        importlib.import_module("statsmodels.base.model")
         return
     sys.modules["formulaic"] = None  # `import formulaic` raises ImportError, which statsmodels expects
     try:
-        import statsmodels.base.model  # noqa: F401
+        importlib.import_module("statsmodels.base.model")
     finally:
         if "formulaic" in sys.modules and sys.modules["formulaic"] is None:
             del sys.modules["formulaic"]
