@@ -9,7 +9,8 @@ Two stores, measured in the same run:
 - small: a ~1k-commit repository written by `git fast-import` (tests/lift_sim.py, 12 authors, 33
   weeks, adoption half-way) and ingested into a fresh store;
 - big: a real history (default numpy, ~40k commits) ingested once into `--big-store` and kept, so
-  later runs reuse it (ingest is bench/git_ingest.py's business, not this one's).
+  later runs reuse it (ingest is bench/git_ingest.py's business, not this one's). Without
+  `--big-store`, or with `--big-store none`, only the small store is measured.
 
 For each store it times, as whole processes (interpreter start-up included: that is what a user
 waits for), the best of `--runs`:
