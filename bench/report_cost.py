@@ -9,7 +9,8 @@ Two stores, measured in the same run:
 - small: a ~1k-commit repository written by `git fast-import` (tests/lift_sim.py, 12 authors, 33
   weeks, adoption half-way) and ingested into a fresh store;
 - big: a real history (default numpy, ~40k commits) ingested once into `--big-store` and kept, so
-  later runs reuse it (ingest is bench/git_ingest.py's business, not this one's).
+  later runs reuse it (ingest is bench/git_ingest.py's business, not this one's). Without
+  `--big-store`, or with `--big-store none`, only the small store is measured.
 
 For each store it times, as whole processes (interpreter start-up included: that is what a user
 waits for), the best of `--runs`:
@@ -221,7 +222,7 @@ def main() -> int:
     try:
         base_src = export_source(args.baseline_rev, root / "base") if args.baseline_rev else None
         stores = {"small": build_small(root)}
-        if args.big_store is not None:
+        if args.big_store is not None and str(args.big_store).lower() != "none":
             stores["big"] = ensure_big(args.big_repo, args.big_store)
         failed = False
         print(f"\n{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; best of {args.runs}")

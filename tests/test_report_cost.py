@@ -174,3 +174,36 @@ def test_analyze_checks_its_options_before_the_ingest_without_the_statistics_sta
     assert run("api=2024-03-01", "web=2024-05-01") == "loaded:"
     assert run("2024-13-01").startswith("refused: --adoption-date: '2024-13-01' is not YYYY-MM-DD")
     assert not (tmp_path / "lm.duckdb").exists()
+
+
+def test_the_report_modules_load_neither_scipy_stats_nor_statsmodels_until_a_model_is_fitted():
+    """Every module a report imports at start loads scipy.special for its quantiles (stats/dist.py),
+    not scipy.stats or statsmodels (~0.8 s of CPU together); fitting a regression loads statsmodels
+    then, without formulaic, and statsmodels' formula engine is the one it would choose anyway."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import loopmeter.cli, loopmeter.api, loopmeter.report.document\n"
+        "print('start:' + ','.join(m for m in ('scipy.stats', 'statsmodels', 'formulaic') if m in sys.modules))\n"
+        "import numpy as np\n"
+        "from loopmeter.stats.regression import log_duration_ols\n"
+        "rng = np.random.default_rng(0)\n"
+        "est = log_duration_ols(rng.lognormal(size=40), np.arange(40) % 2 == 0, clusters=np.arange(40) % 8)\n"
+        "assert est.ratio > 0\n"
+        "import statsmodels.formula._manager as m\n"
+        "print('fit:' + ','.join(m for m in ('statsmodels', 'formulaic') if m in sys.modules), m.DEFAULT_FORMULA_ENGINE)\n"
+        "import formulaic\n"  # hidden only while statsmodels loaded
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("SM_FORMULA_ENGINE", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    start, fit = out.split()[:2]
+    assert start == "start:"
+    assert fit == "fit:statsmodels"
+    # The engine statsmodels picks when it imports formulaic itself (patsy first where installed).
+    plain = subprocess.run([sys.executable, "-c", "import statsmodels.formula._manager as m; "
+                            "print(m.DEFAULT_FORMULA_ENGINE)"], capture_output=True, text=True, check=True,
+                           env=env).stdout.split()[-1]
+    assert out.split()[2] == plain

@@ -413,3 +413,23 @@ def test_bootstrap_interval_excludes_no_change_exactly_when_the_bootstrap_p_valu
         if excludes != (res.level_p_value <= 0.05 + 1e-12):
             disagree.append((s, res.level_p_value))
     assert disagree == []
+
+
+def test_a_repeated_fit_is_the_same_result_and_the_callers_own_copy():
+    """The report fits some series twice (the specification table's chosen row, placebo breaks);
+    the second answer comes from the first fit: equal in every field, and a copy, so a caller that
+    changes its dicts changes no later answer."""
+    from loopmeter.stats import its
+
+    rng = np.random.default_rng(5)
+    y = rng.poisson(np.r_[np.full(12, 6.0), np.full(10, 9.0)]).astype(float)
+    first = its.interrupted_time_series(y, 12, model="poisson", interval="hac")
+    first.params["post"] = 99.0
+    again = its.interrupted_time_series(list(y), 12, model="poisson", interval="hac")
+    fresh = its._interrupted_time_series(y, 12, model="poisson", interval="hac")
+    assert again.params["post"] != 99.0
+    assert repr(again) == repr(fresh)
+    # Another input is another fit.
+    other = its.interrupted_time_series(y[::-1].copy(), 10, model="poisson", interval="hac")
+    assert repr(other) == repr(its._interrupted_time_series(y[::-1].copy(), 10, model="poisson", interval="hac"))
+    assert other.params["post"] != fresh.params["post"]

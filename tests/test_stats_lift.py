@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from loopmeter.stats.bootstrap import cluster_bootstrap, factorize_clusters, weighted_quantile
+from loopmeter.stats.bootstrap import (
+    cluster_bootstrap,
+    cluster_weighted_quantile,
+    draw_cluster_counts,
+    factorize_clusters,
+    weighted_quantile,
+)
 from loopmeter.stats.lift import CORE_KEYS, Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
 
 # ------------------------------------------------------------------ simulators with a planted effect
@@ -105,6 +111,27 @@ def test_weighted_quantile_equals_quantile_of_repeated_sample():
         want = [np.quantile(np.repeat(values, w), q) if w.sum() else np.nan for w in weights]
         np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
     assert np.isnan(weighted_quantile(values, weights, 0.5)[7])
+
+
+def test_cluster_weighted_quantile_equals_weighted_quantile_to_the_last_bit():
+    # The bisection over cluster counts must pick the same order statistics as the row weights
+    # (ties, one-row clusters, replicates that drew nothing, every quantile used).
+    rng = np.random.default_rng(11)
+    cases = [(37, 5), (1, 1), (2, 2), (200, 12), (60, 60), (25, 3), (3000, 900)]  # the last: many clusters
+    for n, g in cases:
+        values = np.sort(np.round(rng.lognormal(size=n), 1))  # rounding makes ties
+        codes = rng.integers(0, g, size=n)
+        counts = draw_cluster_counts(rng, g, 400)
+        counts[5] = 0
+        for q in (0.1, 0.5, 0.85, 0.9):
+            want = weighted_quantile(values, counts[:, codes], q)
+            got = cluster_weighted_quantile(values, codes, counts, q)
+            assert np.array_equal(got, want, equal_nan=True), (n, g, q)
+            # And both are the quantile of the repeated sample (independent check).
+            w = counts[:, codes]
+            ref = [np.quantile(np.repeat(values, r), q) if r.sum() else np.nan for r in w[:50]]
+            np.testing.assert_allclose(got[:50], ref, rtol=1e-12, equal_nan=True)
+    assert cluster_weighted_quantile(np.array([]), np.array([], dtype=int), np.ones((3, 2), int), 0.5).shape == (3,)
 
 
 def test_factorize_keeps_author_ids_distinct_across_types():

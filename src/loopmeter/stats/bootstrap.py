@@ -31,6 +31,7 @@ __all__ = [
     "factorize_clusters",
     "percentile_interval",
     "weighted_quantile",
+    "cluster_weighted_quantile",
 ]
 
 # Bounds the size of one (replicates x rows) block, so memory stays at tens of MB whatever the
@@ -198,6 +199,66 @@ def weighted_quantile(sorted_values: np.ndarray, weights: np.ndarray, q: float) 
     i_hi = np.searchsorted(flat, k_hi + row_offset, side="right") - base
     np.clip(i_lo, 0, n - 1, out=i_lo)
     np.clip(i_hi, 0, n - 1, out=i_hi)
+    out = v[i_lo] + frac * (v[i_hi] - v[i_lo])
+    out[empty] = np.nan
+    return out
+
+
+def cluster_weighted_quantile(sorted_values: np.ndarray, codes: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
+    """``weighted_quantile(sorted_values, counts[:, codes], q)``, equal to the last bit, without
+    the (replicates x rows) weights: row ``i`` of ``sorted_values`` weighs its cluster's
+    multiplicity ``counts[:, codes[i]]``.
+
+    A replicate's cumulative weight at sorted position j is ``counts[r] @ C[:, j]``, C holding each
+    cluster's rows among the first j + 1 values, so the order statistic a quantile needs is found by
+    bisection over positions on (replicates x clusters) products: O(b G log n) work instead of
+    building, summing and searching b x n weights (a dozen authors with 500 changes: ~50x less).
+    The positions, hence the interpolation, are the same, and so is every result. With many
+    clusters and few replicates per batch it is weighted_quantile itself.
+    """
+    v = np.asarray(sorted_values, dtype=float)
+    codes = np.asarray(codes, dtype=np.int64)
+    w = np.asarray(counts)
+    n = v.shape[0]
+    if codes.shape != (n,):
+        raise ValueError(f"codes shape {codes.shape} does not match {n} values")
+    b = w.shape[0]
+    if n == 0:
+        return np.full(b, np.nan)
+    g = w.shape[1]
+    steps = int(np.ceil(np.log2(n + 1)))
+    if g * n + 2 * b * g * steps >= 4 * b * n:
+        # Many clusters against few replicates (a batch of a long history with a thousand
+        # authors): the (clusters x rows) table would cost more than the row weights.
+        return weighted_quantile(v, w[:, codes], q)
+    cum_rows = np.zeros((g, n), dtype=np.int64)
+    cum_rows[codes, np.arange(n)] = 1
+    np.cumsum(cum_rows, axis=1, out=cum_rows)
+    w = w.astype(np.int64, copy=False)
+    total = w @ cum_rows[:, -1]
+    empty = total == 0
+    h = np.where(empty, 0.0, (total - 1) * q)
+    k_lo = np.floor(h).astype(np.int64)
+    frac = h - k_lo
+    k_hi = np.minimum(k_lo + 1, np.maximum(total - 1, 0))
+    # Column-major copy: each bisection step reads one position's cluster counts for every replicate.
+    by_pos = np.ascontiguousarray(cum_rows.T)
+
+    def first_above(k: np.ndarray) -> np.ndarray:
+        # The first position whose cumulative weight exceeds k (n - 1 when none does, as the
+        # clipped searchsorted of weighted_quantile answers for a replicate that drew nothing).
+        lo = np.zeros(b, dtype=np.int64)
+        hi = np.full(b, n - 1, dtype=np.int64)
+        while True:
+            open_ = lo < hi
+            if not open_.any():
+                return lo
+            mid = (lo + hi) // 2
+            above = np.einsum("ij,ij->i", w, by_pos[mid]) > k
+            hi = np.where(open_ & above, mid, hi)
+            lo = np.where(open_ & ~above, mid + 1, lo)
+
+    i_lo, i_hi = first_above(k_lo), first_above(k_hi)
     out = v[i_lo] + frac * (v[i_hi] - v[i_lo])
     out[empty] = np.nan
     return out

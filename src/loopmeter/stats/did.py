@@ -75,9 +75,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from ..errors import LoopmeterError
+from .dist import norm_isf, norm_ppf, t_sf
 from .drdid import CellError, dr_att
 
 __all__ = [
@@ -640,7 +640,7 @@ def callaway_santanna(
         )
     reps = _multiplier_bootstrap(infl, n_boot, seed)
     se = _bootstrap_se(reps)
-    z = float(sps.norm.ppf(0.5 + conf / 2.0))
+    z = float(norm_ppf(0.5 + conf / 2.0))
     k = len(cells)
     es_idx = np.array([k + es_cols[e] for e in event_times], dtype=np.int64)
     # One critical value for the whole event study, so the band covers every point at once.
@@ -726,7 +726,7 @@ def _multiplier_bootstrap(infl: np.ndarray, n_boot: int, seed: int | None) -> np
 def _bootstrap_se(reps: np.ndarray) -> np.ndarray:
     # The interquartile range over that of the standard normal: robust to a few extreme replicates.
     q25, q75 = np.quantile(reps, [0.25, 0.75], axis=0)
-    return (q75 - q25) / (sps.norm.ppf(0.75) - sps.norm.ppf(0.25))
+    return (q75 - q25) / (norm_ppf(0.75) - norm_ppf(0.25))
 
 
 def _max_abs_t(reps: np.ndarray, se: np.ndarray) -> np.ndarray:
@@ -752,7 +752,7 @@ def _pre_trend(
     if not times:
         return PreTrendTest(None, 0, None, None, ())
     t_abs = np.abs(theta[usable]) / se[usable]
-    z_equiv = sps.norm.isf(sps.t.sf(t_abs, df[usable]))  # same one-sided tail area, on the normal scale
+    z_equiv = norm_isf(t_sf(t_abs, df[usable]))  # same one-sided tail area, on the normal scale
     stat = float(np.max(z_equiv))
     p_value = float(np.mean(_max_abs_t(reps[:, usable], se[usable]) >= stat))
     return PreTrendTest(stat, len(times), p_value, p_value < 1.0 - conf, times)

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy import stats as sps
+
+from .dist import f_sf, norm_ppf
 
 __all__ = ["ImputationResult", "imputation_did"]
 
@@ -149,7 +150,7 @@ def imputation_did(
     _, cell = np.unique(key, return_inverse=True)
     cell_mean = np.bincount(cell, weights=tau) / np.bincount(cell)
     resid1 = tau - cell_mean[cell]
-    z = float(sps.norm.ppf(0.5 + conf / 2.0))
+    z = float(norm_ppf(0.5 + conf / 2.0))
 
     def estimate(mask: np.ndarray) -> dict:
         w = np.where(mask, 1.0 / mask.sum(), 0.0)
@@ -236,6 +237,6 @@ def _pre_trend(unit, period, e, cohort, fit_rows, design, y, pre_periods, antici
     except np.linalg.LinAlgError:
         return {**base, "points": points}
     f = wald / p
-    pv = float(sps.f.sf(f, p, g - 1))
+    pv = float(f_sf(f, p, g - 1))
     return {"statistic": f, "p_value": pv, "df_num": p, "df_den": g - 1, "n_points": p, "event_times": wanted,
             "method": "bjs_wald_pre_coefficients", "points": points}

@@ -20,8 +20,8 @@ from .bootstrap import (
     check_conf,
     cluster_bootstrap,
     cluster_jackknife,
+    cluster_weighted_quantile,
     factorize_clusters,
-    weighted_quantile,
 )
 
 __all__ = ["CORE_KEYS", "Estimate", "detect_adoption", "ratio_of_quantiles", "ratio_of_rates", "size_mismatch_medians"]
@@ -201,8 +201,8 @@ def _quantile_ratio_statistic(a, codes_a, b, codes_b, q):
     sb, cb = b[order_b], codes_b[order_b]
 
     def statistic(counts: np.ndarray) -> np.ndarray:
-        qa = weighted_quantile(sa, counts[:, ca], q)
-        qb = weighted_quantile(sb, counts[:, cb], q)
+        qa = cluster_weighted_quantile(sa, ca, counts, q)
+        qb = cluster_weighted_quantile(sb, cb, counts, q)
         return qa / qb  # NaN where either group drew nothing
 
     return statistic

@@ -31,9 +31,9 @@ import math
 from functools import lru_cache
 
 import numpy as np
-import scipy.stats
 
 from .bootstrap import factorize_clusters
+from .dist import norm_ppf, rankdata, t_ppf, t_sf
 
 from .bootstrap import check_conf
 from .lift import (
@@ -123,7 +123,9 @@ def hodges_lehmann(
         lo, hi = math.exp(found[c]), math.exp(found[n_pairs + 1 - c])
         if not clustered and math.isclose(found[c], found[n_pairs + 1 - c], rel_tol=0.0, abs_tol=1e-12):
             caveats.append(ZERO_WIDTH_PAIRS)
-    p_value = float(scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    from scipy.stats import mannwhitneyu  # here: scipy.stats is half a second of import
+
+    p_value = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
     extra = {"log_shift": shift, "rank_c": c if c >= 1 else None, "ci_method": method}
     if not clustered:
         return Estimate("hodges_lehmann", math.exp(shift), lo, hi, n_a, n_b, n_clusters, tuple(caveats),
@@ -147,7 +149,7 @@ def hodges_lehmann(
         return Estimate("hodges_lehmann", math.exp(shift), None, None, n_a, n_b, n_clusters, tuple(caveats),
                         clustered=True, extra=extra)
     extra.update(rank_t=test[0], df=test[1])
-    crit = float(scipy.stats.t.ppf(0.5 + conf / 2.0, test[1]))
+    crit = float(t_ppf(0.5 + conf / 2.0, test[1]))
     span = float(max(la[-1] - lb[0], lb[-1] - la[0])) + 1.0
     d_lo = _invert(x_a, codes_a, x_b, codes_b, shift, shift - span, crit)
     d_hi = _invert(x_a, codes_a, x_b, codes_b, shift, shift + span, crit)
@@ -186,7 +188,7 @@ def clustered_rank_test(x_a, clusters_a, x_b, clusters_b, *, shift: float = 0.0)
     if t is None:
         return None
     df = float(g - 1)
-    return t, df, float(2.0 * scipy.stats.t.sf(abs(t), df))
+    return t, df, float(2.0 * t_sf(abs(t), df))
 
 
 def _cluster_index(clusters_a, clusters_b) -> tuple[np.ndarray, int]:
@@ -203,7 +205,7 @@ def _rank_t(xa: np.ndarray, xb: np.ndarray, inverse: np.ndarray, g: int) -> floa
     n = n_a + n_b
     if g < 2 or n < 3:
         return None
-    ranks = scipy.stats.rankdata(np.concatenate([xa, xb]))
+    ranks = rankdata(np.concatenate([xa, xb]))
     ra, rb = ranks[:n_a], ranks[n_a:]
     diff = float(ra.mean() - rb.mean())
     score = np.concatenate([(ra - ra.mean()) / n_a, -(rb - rb.mean()) / n_b])
@@ -307,7 +309,7 @@ def moses_rank(n_a: int, n_b: int, conf: float, *, ties: np.ndarray | None = Non
     n = n_a + n_b
     tie_term = float(np.sum(ties**3 - ties)) / (n * (n - 1)) if n > 1 else 0.0
     var = pairs / 12.0 * (n + 1 - tie_term)
-    z = float(scipy.stats.norm.ppf(1.0 - tail))
+    z = float(norm_ppf(1.0 - tail))
     c = math.floor(pairs / 2.0 - z * math.sqrt(var))
     return max(c, 0), "normal"
 

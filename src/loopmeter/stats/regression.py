@@ -41,14 +41,10 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-import scipy.stats
-# The model module alone: statsmodels.api also imports formulas, time series and graphics (~1 s CPU
-# of every report's start-up, issue 14).
-from statsmodels.regression.linear_model import OLS
-from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from .bootstrap import check_conf
 from .cr2 import cr2
+from .dist import t_ppf, t_sf
 from .lift import GROUP_LABELS, MIN_CLUSTERS, MIN_VALUES, Estimate, _cap, _durations
 
 __all__ = ["design_matrix", "identifying_groups", "log_duration_ols", "with_and_without_size"]
@@ -187,6 +183,15 @@ def log_duration_ols(
             caveats.append(
                 f"{_cap(label)} has only {n} rows (fewer than {MIN_VALUES}); the estimate can move a lot with a few more."
             )
+    # Imported on first fit, and the model module alone: statsmodels (with the scipy.stats it
+    # loads) is ~0.8 s of CPU that a report without enough durations to regress need not pay;
+    # statsmodels.api would also import formulas, time series and graphics (issue 14).
+    from .lazy_statsmodels import load
+
+    load()
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.sm_exceptions import SingularMatrixWarning
+
     with warnings.catch_warnings():
         # Collinear fixed effects (actors nested in teams) are expected and have their caveat;
         # the pseudo-inverse fit still identifies the treatment, checked above.
@@ -268,8 +273,8 @@ def log_duration_ols(
 
 def _t_interval(beta: float, se: float, df: float, alpha: float) -> tuple[float, float, float]:
     """The interval and two-sided p-value on a t distribution (statsmodels' own, with use_t)."""
-    t = float(scipy.stats.t.ppf(1.0 - alpha / 2.0, df))
-    p = float(2.0 * scipy.stats.t.sf(abs(beta / se), df)) if se > 0 else (0.0 if beta != 0 else 1.0)
+    t = float(t_ppf(1.0 - alpha / 2.0, df))
+    p = float(2.0 * t_sf(abs(beta / se), df)) if se > 0 else (0.0 if beta != 0 else 1.0)
     return beta - t * se, beta + t * se, p
 
 

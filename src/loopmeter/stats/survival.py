@@ -29,9 +29,9 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats as _sps
 
 from .bootstrap import check_conf, cluster_bootstrap, factorize_clusters
+from .dist import chi2_sf, norm_ppf
 from .lift import ZERO_WIDTH, _cap, all_equal_caveat
 
 __all__ = ["KMRatioEstimate", "KMResult", "kaplan_meier", "km_ratio_of_medians", "log_rank", "log_rank_clustered"]
@@ -134,7 +134,7 @@ def kaplan_meier(durations, observed, *, conf: float = 0.95) -> KMResult:
         # Greenwood's sum; a time where everyone at risk finishes adds an infinite term, which
         # only affects S = 0, where the interval is undefined anyway.
         greenwood = np.cumsum(np.where(at_risk > events, events / (at_risk * (at_risk - events)), 0.0))
-        z = _sps.norm.ppf(1.0 - (1.0 - conf) / 2.0)
+        z = norm_ppf(1.0 - (1.0 - conf) / 2.0)
         log_s = np.log(survival)
         spread = z * np.sqrt(greenwood) / log_s
         lo = np.exp(-np.exp(np.log(-log_s) - spread))
@@ -188,7 +188,7 @@ def log_rank(durations_a, observed_a, durations_b, observed_b) -> tuple[float, f
     if v <= 0:
         return float("nan"), float("nan")
     stat = float((d_a.sum() - expected_a.sum()) ** 2 / v)
-    return stat, float(_sps.chi2.sf(stat, 1))
+    return stat, float(chi2_sf(stat, 1))
 
 
 def log_rank_clustered(durations_a, observed_a, clusters_a, durations_b, observed_b, clusters_b) -> tuple[float, float]:
@@ -235,7 +235,7 @@ def log_rank_clustered(durations_a, observed_a, clusters_a, durations_b, observe
     if v <= (1e-12 * max(1.0, abs(u))) ** 2:
         return float("nan"), float("nan")
     stat = u * u / v
-    return stat, float(_sps.chi2.sf(stat, 1))
+    return stat, float(chi2_sf(stat, 1))
 
 
 # ------------------------------------------------------------------------ ratio of KM medians
