@@ -152,32 +152,26 @@ def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha
             return _reverts_of(commits)
     # The graph as integer arrays and the other columns as Arrow/numpy arrays: Python objects are
     # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
+    # Held in one dict, not in locals here, so the derivation can let them go before its last step.
     shas: list[str] = rows["sha"].to_pylist()
-    n = len(shas)
-    index = {s: i for i, s in enumerate(shas)}
-    parents = _Parents(rows["parents"], rows["sha"])
-    author = _Lazy(rows["author_id"])
-    atime = _Times(rows["atime"])
-    committer = _Lazy(rows["committer_id"])
-    ctime = _Times(rows["ctime"])
-    subject = _Lazy(rows["subject"])
-    lines = rows["lines"].to_numpy()
-    unknown_files = rows["unknown_files"].to_numpy()
-    nfiles = rows["files"].to_numpy()
-    del rows
+    g = {"shas": shas, "index": {s: i for i, s in enumerate(shas)}, "parents": _Parents(rows["parents"], rows["sha"]),
+         "author": _Lazy(rows["author_id"]), "atime": _Times(rows["atime"]), "committer": _Lazy(rows["committer_id"]),
+         "ctime": _Times(rows["ctime"]), "subject": _Lazy(rows["subject"]), "lines": rows["lines"].to_numpy(),
+         "unknown_files": rows["unknown_files"].to_numpy(), "nfiles": rows["files"].to_numpy()}
+    del rows, shas
 
+    index = g["index"]
     if head_sha not in index:
         return {}
     h = index[head_sha]
     old = _previous(store, repo, rules, pulls, index) if rules is not None and incremental and store else None
+    del index
     if old is not None:
         try:
-            return _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject,
-                           lines, unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, old)
+            return _derive(store, repo, matcher, h, g, pulls, messages_of, revert_candidates, rules, old)
         except _Full:
             pass  # the new commits reach into what was derived before: derive everything again
-    return _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject,
-                   lines, unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, None)
+    return _derive(store, repo, matcher, h, g, pulls, messages_of, revert_candidates, rules, None)
 
 
 # Owners of commits besides a change index: none yet, landed before the previous derivation's head
@@ -279,8 +273,8 @@ def _classify(subj: str, msg: str | None) -> tuple[int, int | None, str | None, 
     return kind, pr, branch, title
 
 
-def _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject, lines,
-            unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, old: _Previous | None) -> dict[str, int]:
+def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candidates, rules,
+            old: _Previous | None) -> dict[str, int]:
     """The derivation proper: of every change (`old` None), or of the changes the commits after
     `old.head` landed, added to those stored (raises _Full where that would differ).
 
@@ -289,7 +283,10 @@ def _derive(store, repo, matcher, h, shas, index, parents, author, atime, commit
     arrays in the order they were taken); everything that can make an incremental derivation give
     other rows than a full one is found here, before anything is written. The second builds the
     rows a slice of changes at a time (`slice_size`), each slice stored before the next is built,
-    all in one transaction."""
+    all in one transaction. `g`: the commits' columns (`derive_changes`)."""
+    shas, index, parents, author, atime, committer, ctime, subject, lines, unknown_files, nfiles = (
+        g[k] for k in ("shas", "index", "parents", "author", "atime", "committer", "ctime", "subject", "lines",
+                       "unknown_files", "nfiles"))
     n = len(shas)
     owner = [_FREE] * n
     on_head = bytearray(n)
@@ -500,7 +497,18 @@ def _derive(store, repo, matcher, h, shas, index, parents, author, atime, commit
         parts = list(slices)
         stats["derived"] = (repo, *(pa.concat_tables([p[k] for p in parts]) for k in (1, 2, 3, 4)), *parts[-1][5:])
     else:
-        store_changes(store, [(repo, None, None, None, None, head_commits, old is not None, marker)], slices=slices)
+        entry = [(repo, None, None, None, None, head_commits, old is not None, marker)]
+        if store.held or store.path is None:
+            store_changes(store, entry, slices=slices)
+        else:
+            staged = _stage(store, _repos_table(entry), slices)
+            # Moving the staged rows into the store is the derivation's peak: the commits' columns
+            # and the changes' arrays go first.
+            slices = members = bounds = land = kinds = prs = found = None  # noqa: F841
+            shas = index = parents = author = atime = committer = ctime = subject = None  # noqa: F841
+            lines = unknown_files = nfiles = None  # noqa: F841
+            g.clear()
+            store_changes(store, entry, staged=staged)
     stats["incremental"] = old is not None
     if old is not None:
         stats["changes"] += old.changes
@@ -701,7 +709,20 @@ def store_derived(store: Store, derived: tuple) -> None:
         store_changes(store, [derived])
 
 
-def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple] | None = None) -> None:
+def _repos_table(derived: list[tuple]) -> pa.Table:
+    """Per repository (`store_changes`' `derived`): its name, item-id prefix, commits on head and
+    whether the rows are appended."""
+    import pyarrow as pa
+
+    repos = [d[0] for d in derived]
+    return pa.table({"repo": repos, "prefix": [f"git:{r}:" for r in repos], "head_commits": [d[5] for d in derived],
+                     "append": [bool(d[6]) for d in derived]},
+                    schema=pa.schema([("repo", pa.string()), ("prefix", pa.string()), ("head_commits", pa.int64()),
+                                      ("append", pa.bool_())]))
+
+
+def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple] | None = None,
+                  staged: Path | None = None) -> None:
     """Replace the changes (and releases) of several repositories with those derived, in one
     transaction and a fixed number of statements for all of them: a set of small repositories
     pays per statement, not per row. `derived`: (repo, items, events, links, branch evidence,
@@ -711,30 +732,26 @@ def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple]
     same transaction (None: removed, so no later derivation starts from a stale one).
 
     `slices`: the rows of one long repository (`derived` its one entry, without rows), made and
-    inserted a slice at a time, so no more than one slice of them is in memory."""
+    inserted a slice at a time, so no more than one slice of them is in memory; `staged`: those rows
+    already in the staging database `_stage` made (they move into the store here). Rows inserted
+    in an open transaction stay in memory until it commits (a 150,000-change history: ~300 MB more),
+    so a file store takes the slices through the staging file: committed there one by one, moved
+    into the store in one transaction (DuckDB writes a large INSERT ... SELECT out as it goes). The
+    store changes atomically, as before."""
     import pyarrow as pa
 
-    repos = [d[0] for d in derived]
-    rp = pa.table({"repo": repos, "prefix": [f"git:{r}:" for r in repos], "head_commits": [d[5] for d in derived],
-                   "append": [bool(d[6]) for d in derived]},
-                  schema=pa.schema([("repo", pa.string()), ("prefix", pa.string()), ("head_commits", pa.int64()),
-                                    ("append", pa.bool_())]))
+    rp = _repos_table(derived)
     appended = sorted({d[0] for d in derived if d[6]})
     last = {d[0]: d[7] for d in derived}  # a repository derived twice keeps its last marker
     mk = pa.table({"repo": list(last), "marker": list(last.values())},
                   schema=pa.schema([("repo", pa.string()), ("marker", pa.string())]))
-    stage = None
-    if slices is None:
+    stage = staged
+    if stage is not None:
+        slices = iter(())
+    elif slices is None:
         slices = iter([(None, *(pa.concat_tables([d[k] for d in derived]) for k in (1, 2, 3, 4)))])
     elif store.held:
         store.flush()  # rows this group deferred for the same repository go first, as they would
-    elif store.path is not None:
-        # Rows inserted in an open transaction stay in memory until it commits (a 150,000-change
-        # history: ~300 MB more), so the slices are committed one by one into a staging file beside
-        # the store and moved into it in one transaction at the end (DuckDB writes a large
-        # INSERT ... SELECT out as it goes). The store changes atomically, as before.
-        stage = _stage(store, rp, slices)
-        slices = iter(())
     with transaction(store.con, _rp=rp, _mk=mk) as con:
         # Only a repository with changes stored before has rows to replace; a fresh one (the
         # common case for a new set) skips the scans of events, links and attributions.
