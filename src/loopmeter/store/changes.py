@@ -78,6 +78,29 @@ class _Times:
         return _EPOCH + timedelta(microseconds=int(self.us[i]))
 
 
+# A history up to this long has its columns made Python values at once (a few MB): per value that
+# costs a fifth of making them one at a time, most of a small repository's derivation.
+_EAGER = 20_000
+
+
+def _values(column: pa.ChunkedArray) -> list | _Lazy:
+    return column.to_pylist() if len(column) <= _EAGER else _Lazy(column)
+
+
+def _times(column: pa.ChunkedArray) -> list[datetime] | _Times:
+    if len(column) > _EAGER:
+        return _Times(column)
+    return [_EPOCH + timedelta(microseconds=us) for us in column.to_pylist()]
+
+
+def _parents(parents: pa.ChunkedArray, shas: pa.ChunkedArray) -> list[list[int]] | _Parents:
+    p = _Parents(parents, shas)
+    if len(shas) > _EAGER:
+        return p
+    idx, off = p.idx.tolist(), p.off.tolist()
+    return [idx[off[i]:off[i + 1]] for i in range(len(off) - 1)]
+
+
 class _Parents:
     """Parent indexes per commit in compressed form (-1: a parent outside the store, e.g. shallow)."""
 
@@ -154,9 +177,9 @@ def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha
     # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
     # Held in one dict, not in locals here, so the derivation can let them go before its last step.
     shas: list[str] = rows["sha"].to_pylist()
-    g = {"shas": shas, "index": {s: i for i, s in enumerate(shas)}, "parents": _Parents(rows["parents"], rows["sha"]),
-         "author": _Lazy(rows["author_id"]), "atime": _Times(rows["atime"]), "committer": _Lazy(rows["committer_id"]),
-         "ctime": _Times(rows["ctime"]), "subject": _Lazy(rows["subject"]), "lines": rows["lines"].to_numpy(),
+    g = {"shas": shas, "index": {s: i for i, s in enumerate(shas)}, "parents": _parents(rows["parents"], rows["sha"]),
+         "author": _values(rows["author_id"]), "atime": _times(rows["atime"]), "committer": _values(rows["committer_id"]),
+         "ctime": _times(rows["ctime"]), "subject": _values(rows["subject"]), "lines": rows["lines"].to_numpy(),
          "unknown_files": rows["unknown_files"].to_numpy(), "nfiles": rows["files"].to_numpy()}
     del rows, shas
 
