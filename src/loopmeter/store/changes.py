@@ -15,12 +15,14 @@ Cycle time is first authored commit -> landing (the mainline commit's committer 
 author time equals its commit time (every GitHub squash merge without its PR commits, and most
 direct commits), or a start after the landing (clock skew).
 
-After an ingest, a repository's changes are derived in one transaction, so the result is
-idempotent and always agrees with the commits stored: in full, or (when the previous derivation's
-head lies on the new head's first-parent line and nothing else it depended on moved) only the
-changes the new commits landed, appended to those stored; the incremental rows are the full
-derivation's (tests/test_incremental_changes.py). It holds the commit graph as integer arrays
-(a few bytes a commit), not the commits themselves.
+After an ingest, a repository's changes are derived and stored in one transaction, so the result
+is idempotent and always agrees with the commits stored: in full, or (when the previous
+derivation's head lies on the new head's first-parent line and nothing else it depended on moved)
+only the changes the new commits landed, appended to those stored; the incremental rows are the
+full derivation's (tests/test_incremental_changes.py). It holds the commit graph as integer arrays
+(a few bytes a commit), not the commits themselves, and each change as a few integers; rows are
+built a slice of changes at a time (`slice_size`), so their memory does not grow with the history
+(tests/test_sliced_derivation.py: the rows equal those made in one piece).
 """
 
 from __future__ import annotations
