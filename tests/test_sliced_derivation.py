@@ -60,11 +60,22 @@ def test_a_history_derived_in_slices_of_one_change_gives_the_rows_of_one_piece(t
 
     # The same history derived again in the store, a change per slice through the staging file.
     m = Matcher.load()
+    staged, stage = [], changes._stage
+    monkeypatch.setattr(changes, "_stage", lambda *a: staged.append(1) or stage(*a))
     with Store.open(sliced) as s:
         stats = changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
-    assert stats["changes"] == n and stats["reverts"] >= 3
+    assert stats["changes"] == n and stats["reverts"] >= 3 and staged == [1]
     assert every_table(sliced) == every_table(whole)
     assert not Path(f"{sliced}.derive").exists()
+    # Inside a held group (a set's writer): the slices go into the group's own transaction.
+    monkeypatch.setattr(changes, "_stage", lambda *a: pytest.fail("a held group has no staging file"))
+    with Store.open(sliced) as s:
+        s.hold()
+        changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+        s.release()
+    assert every_table(sliced) == every_table(whole)
+    monkeypatch.undo()
+    monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "1")
 
     # New commits: derived incrementally in slices, the rows of the whole store's derivation.
     _extend(r, 4)
