@@ -136,3 +136,34 @@ def test_the_slice_size_is_checked(monkeypatch):
     monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "many")
     with pytest.raises(Exception, match="not a whole number"):
         changes.slice_size()
+
+
+def test_a_derivation_short_of_memory_runs_again_under_the_stores_limit(tmp_path, monkeypatch):
+    import duckdb
+
+    r = GitRepo(tmp_path / "demo")
+    build_demo(r.path)
+    store = tmp_path / "lm.duckdb"
+    _ingest(r.path, store)
+    before = every_table(store)
+    monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
+    monkeypatch.setenv("LOOPMETER_DERIVE_MEMORY", "100MB")
+    limits, real, inserts = [], changes._insert_changes, []
+
+    def short(con, *a, **k):  # DuckDB runs out of memory half-way through staging, once
+        inserts.append(con.execute("select current_setting('memory_limit')").fetchone()[0])
+        if len(inserts) == 2:
+            raise duckdb.OutOfMemoryException("could not allocate")
+        return real(con, *a, **k)
+
+    monkeypatch.setattr(changes, "_insert_changes", short)
+    m = Matcher.load()
+    with Store.open(store) as s:
+        own = s.con.execute("select current_setting('memory_limit')").fetchone()[0]
+        changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+        after = s.con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert inserts[0] == inserts[1] != own and set(inserts[2:]) == {own} == {after}  # 100MB, then the store's
+    assert every_table(store) == before and not Path(f"{store}.derive").exists()
+    monkeypatch.setenv("LOOPMETER_DERIVE_MEMORY", "lots")
+    with Store.open(store) as s, pytest.raises(Exception, match="LOOPMETER_DERIVE_MEMORY: 'lots'"):
+        changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)

@@ -33,6 +33,7 @@ import os
 from array import array
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from ..attribution import Matcher
 from ..errors import ConfigError
-from .db import Store, transaction
+from .db import Store, memory_limit, transaction
 from .git_load import attr_schema, change_item_id, commit_item_id
 from .message_patterns import (
     GITLAB_MR,
@@ -129,6 +130,27 @@ _REVERTS = ("select sha, message from commits where repo = ? and (message ilike 
 def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha: str | None = None,
                    pulls: dict[int, str] | None = None, commits: pa.Table | None = None,
                    rules: str | None = None, incremental: bool = True) -> dict[str, int]:
+    """Rebuild the change items, links, events and change-level attributions of `repo`
+    (`_derive_changes`), a file store's under a lower DuckDB memory limit (`_derive_memory`): a
+    derivation that needs more than that runs again under the store's own (it is atomic)."""
+    low = _derive_memory() if store is not None and store.path is not None and not store.held else None
+    if low is None:
+        return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits, rules=rules,
+                               incremental=incremental)
+    import duckdb
+
+    try:
+        with _memory_limit(store.con, low):
+            return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits,
+                                   rules=rules, incremental=incremental)
+    except duckdb.OutOfMemoryException:
+        return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits, rules=rules,
+                               incremental=incremental)
+
+
+def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha: str | None = None,
+                    pulls: dict[int, str] | None = None, commits: pa.Table | None = None,
+                    rules: str | None = None, incremental: bool = True) -> dict[str, int]:
     """Rebuild the change items, links, events and change-level attributions of `repo`.
 
     `rules`: a fingerprint of what decides the derivation (code and signatures). When given, the
@@ -533,7 +555,11 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             shas = index = parents = author = atime = committer = ctime = subject = None  # noqa: F841
             lines = unknown_files = nfiles = None  # noqa: F841
             g.clear()
-            store_changes(store, entry, staged=staged)
+            try:
+                store_changes(store, entry, staged=staged)
+            except BaseException:
+                _unstage(store, staged)
+                raise
     stats["incremental"] = old is not None
     if old is not None:
         stats["changes"] += old.changes
@@ -826,6 +852,36 @@ def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple]
         _unstage(store, stage)
 
 
+def _derive_memory() -> str | None:
+    """DuckDB's memory limit while a file store derives changes: LOOPMETER_DERIVE_MEMORY, default
+    160MB (DuckDB's buffers are much of the derivation's peak: 200k commits, 519-546 MB at the
+    store's 256MB, 436 MB at 160MB); None (the store's own) when the user set
+    LOOPMETER_MEMORY_LIMIT."""
+    if os.environ.get("LOOPMETER_MEMORY_LIMIT", "").strip():
+        return None
+    return os.environ.get("LOOPMETER_DERIVE_MEMORY", "").strip() or "160MB"
+
+
+@contextmanager
+def _memory_limit(con, limit: str | None):
+    if limit is None:
+        yield
+        return
+    import duckdb
+
+    try:
+        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+    except duckdb.OutOfMemoryException:
+        raise  # DuckDB holds more than that already: the caller goes on under the store's limit
+    except duckdb.Error:
+        raise ConfigError(f"LOOPMETER_DERIVE_MEMORY: {limit!r} is not a memory size DuckDB takes (e.g. 160MB)") from None
+    try:
+        yield
+    finally:
+        # The store's own, as set (DuckDB shows it rounded: '244.1 MiB' set back is not 256MB).
+        con.execute(f"set memory_limit = '{memory_limit()}'")
+
+
 def _stage(store: Store, rp: pa.Table, slices: Iterator[tuple]) -> Path:
     """Commit the slices of derived rows one by one into a staging database beside the store
     (attached as `_stage`, made anew: one a crash left is dropped); returns its path."""
@@ -852,7 +908,7 @@ def _stage(store: Store, rp: pa.Table, slices: Iterator[tuple]) -> Path:
 def _unstage(store: Store, path) -> None:
     from pathlib import Path
 
-    store.con.execute("detach _stage")
+    store.con.execute("detach database if exists _stage")
     for p in (Path(path), Path(f"{path}.wal")):
         p.unlink(missing_ok=True)
 
