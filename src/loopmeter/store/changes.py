@@ -325,12 +325,13 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     """The derivation proper: of every change (`old` None), or of the changes the commits after
     `old.head` landed, added to those stored (raises _Full where that would differ).
 
-    Two passes keep memory flat in the history's length. The first walks the graph and keeps each
-    change as a few integers (landing commit, kind, pull-request number; its commits as two integer
-    arrays in the order they were taken); everything that can make an incremental derivation give
-    other rows than a full one is found here, before anything is written. The second builds the
-    rows a slice of changes at a time (`slice_size`), each slice stored before the next is built,
-    all in one transaction. `g`: the commits' columns (`derive_changes`)."""
+    Two passes, so the rows' memory does not grow with the history. The first walks the graph and
+    keeps each change as a few integers (landing commit, kind, pull-request number; its commits as
+    two integer arrays in the order they were taken); everything that can make an incremental
+    derivation give other rows than a full one is found here, before anything is written. The
+    second builds the rows a slice of changes at a time (`slice_size`), each slice stored (in a
+    file store: committed to the staging file, `store_changes`) before the next is built; the store
+    changes in one transaction. `g`: the commits' columns (`derive_changes`)."""
     shas, index, parents, author, atime, committer, ctime, subject, lines, unknown_files, nfiles = (
         g[k] for k in ("shas", "index", "parents", "author", "atime", "committer", "ctime", "subject", "lines",
                        "unknown_files", "nfiles"))
