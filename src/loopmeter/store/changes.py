@@ -15,26 +15,33 @@ Cycle time is first authored commit -> landing (the mainline commit's committer 
 author time equals its commit time (every GitHub squash merge without its PR commits, and most
 direct commits), or a start after the landing (clock skew).
 
-After an ingest, a repository's changes are derived in one transaction, so the result is
-idempotent and always agrees with the commits stored: in full, or (when the previous derivation's
-head lies on the new head's first-parent line and nothing else it depended on moved) only the
-changes the new commits landed, appended to those stored; the incremental rows are the full
-derivation's (tests/test_incremental_changes.py). It holds the commit graph as integer arrays
-(a few bytes a commit), not the commits themselves.
+After an ingest, a repository's changes are derived and stored in one transaction, so the result
+is idempotent and always agrees with the commits stored: in full, or (when the previous
+derivation's head lies on the new head's first-parent line and nothing else it depended on moved)
+only the changes the new commits landed, appended to those stored; the incremental rows are the
+full derivation's (tests/test_incremental_changes.py). It holds the commit graph as integer arrays
+(a few bytes a commit), not the commits themselves, and each change as a few integers; rows are
+built a slice of changes at a time (`slice_size`), so their memory does not grow with the history
+(tests/test_sliced_derivation.py: the rows equal those made in one piece).
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import os
+from array import array
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from typing import TYPE_CHECKING
 
 from ..attribution import Matcher
-from .db import Store, transaction
+from ..errors import ConfigError
+from .db import Store, memory_limit, transaction
 from .git_load import attr_schema, change_item_id, commit_item_id
 from .message_patterns import (
     GITLAB_MR,
@@ -47,6 +54,8 @@ from .message_patterns import (
 )
 
 if TYPE_CHECKING:  # loaded where rows are derived: an idle `ingest` re-run derives none
+    from pathlib import Path
+
     import pyarrow as pa
 
 _EPOCH = datetime(1970, 1, 1)
@@ -72,6 +81,29 @@ class _Times:
         return _EPOCH + timedelta(microseconds=int(self.us[i]))
 
 
+# A history up to this long has its columns made Python values at once (a few MB): per value that
+# costs a fifth of making them one at a time, most of a small repository's derivation.
+_EAGER = 20_000
+
+
+def _values(column: pa.ChunkedArray) -> list | _Lazy:
+    return column.to_pylist() if len(column) <= _EAGER else _Lazy(column)
+
+
+def _times(column: pa.ChunkedArray) -> list[datetime] | _Times:
+    if len(column) > _EAGER:
+        return _Times(column)
+    return [_EPOCH + timedelta(microseconds=us) for us in column.to_pylist()]
+
+
+def _parents(parents: pa.ChunkedArray, shas: pa.ChunkedArray) -> list[list[int]] | _Parents:
+    p = _Parents(parents, shas)
+    if len(shas) > _EAGER:
+        return p
+    idx, off = p.idx.tolist(), p.off.tolist()
+    return [idx[off[i]:off[i + 1]] for i in range(len(off) - 1)]
+
+
 class _Parents:
     """Parent indexes per commit in compressed form (-1: a parent outside the store, e.g. shallow)."""
 
@@ -88,19 +120,6 @@ class _Parents:
         return self.idx[self.off[i]: self.off[i + 1]].tolist()
 
 
-@dataclass
-class _Change:
-    sha: str
-    kind: str  # pr_merge | merge | squash | direct
-    title: str
-    done_at: datetime
-    committer_id: str
-    members: list[int] = field(default_factory=list)  # commit indexes, the landing commit included
-    pr_number: int | None = None
-    branch: str | None = None
-    pr_commits_found: bool | None = None
-
-
 _COLUMNS = ("select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
             "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
             "from commits where repo = ?")
@@ -111,6 +130,27 @@ _REVERTS = ("select sha, message from commits where repo = ? and (message ilike 
 def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha: str | None = None,
                    pulls: dict[int, str] | None = None, commits: pa.Table | None = None,
                    rules: str | None = None, incremental: bool = True) -> dict[str, int]:
+    """Rebuild the change items, links, events and change-level attributions of `repo`
+    (`_derive_changes`), a file store's under a lower DuckDB memory limit (`_derive_memory`): a
+    derivation that needs more than that runs again under the store's own (it is atomic)."""
+    low = _derive_memory() if store is not None and store.path is not None and not store.held else None
+    if low is None:
+        return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits, rules=rules,
+                               incremental=incremental)
+    import duckdb
+
+    try:
+        with _memory_limit(store.con, low):
+            return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits,
+                                   rules=rules, incremental=incremental)
+    except duckdb.OutOfMemoryException:
+        return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits, rules=rules,
+                               incremental=incremental)
+
+
+def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha: str | None = None,
+                    pulls: dict[int, str] | None = None, commits: pa.Table | None = None,
+                    rules: str | None = None, incremental: bool = True) -> dict[str, int]:
     """Rebuild the change items, links, events and change-level attributions of `repo`.
 
     `rules`: a fingerprint of what decides the derivation (code and signatures). When given, the
@@ -159,37 +199,39 @@ def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha
             return _reverts_of(commits)
     # The graph as integer arrays and the other columns as Arrow/numpy arrays: Python objects are
     # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
+    # Held in one dict, not in locals here, so the derivation can let them go before its last step.
     shas: list[str] = rows["sha"].to_pylist()
-    n = len(shas)
-    index = {s: i for i, s in enumerate(shas)}
-    parents = _Parents(rows["parents"], rows["sha"])
-    author = _Lazy(rows["author_id"])
-    atime = _Times(rows["atime"])
-    committer = _Lazy(rows["committer_id"])
-    ctime = _Times(rows["ctime"])
-    subject = _Lazy(rows["subject"])
-    lines = rows["lines"].to_numpy()
-    unknown_files = rows["unknown_files"].to_numpy()
-    nfiles = rows["files"].to_numpy()
-    del rows
+    g = {"shas": shas, "index": {s: i for i, s in enumerate(shas)}, "parents": _parents(rows["parents"], rows["sha"]),
+         "author": _values(rows["author_id"]), "atime": _times(rows["atime"]), "committer": _values(rows["committer_id"]),
+         "ctime": _times(rows["ctime"]), "subject": _values(rows["subject"]), "lines": rows["lines"].to_numpy(),
+         "unknown_files": rows["unknown_files"].to_numpy(), "nfiles": rows["files"].to_numpy()}
+    del rows, shas
 
+    index = g["index"]
     if head_sha not in index:
         return {}
     h = index[head_sha]
     old = _previous(store, repo, rules, pulls, index) if rules is not None and incremental and store else None
+    del index
     if old is not None:
         try:
-            return _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject,
-                           lines, unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, old)
+            return _derive(store, repo, matcher, h, g, pulls, messages_of, revert_candidates, rules, old)
         except _Full:
             pass  # the new commits reach into what was derived before: derive everything again
-    return _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject,
-                   lines, unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, None)
+    return _derive(store, repo, matcher, h, g, pulls, messages_of, revert_candidates, rules, None)
 
 
 # Owners of commits besides a change index: none yet, landed before the previous derivation's head
 # (its ancestors), and taken by a squash merge derived before.
 _FREE, _LANDED, _SQUASHED = -1, -2, -3
+# A merge that brought in nothing: no change owns it (a walk stops there, as at an owned commit).
+_DROPPED = -4
+# Kinds of change, as stored in `merge_kind`.
+_DIRECT, _MERGE, _PR_MERGE, _SQUASH_KIND = 0, 1, 2, 3
+_KIND_NAMES = ("direct", "merge", "pr_merge", "squash")
+# Changes built and stored per slice: Python objects for this many changes at a time (~ 20 MB),
+# whatever the length of the history.
+SLICE = 20_000
 
 
 class _Full(Exception):
@@ -236,10 +278,63 @@ def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index:
     return _Previous(head=index[head], changes=count, squashed=squashed)
 
 
-def _derive(store, repo, matcher, h, shas, index, parents, author, atime, committer, ctime, subject, lines,
-            unknown_files, nfiles, pulls, messages_of, revert_candidates, rules, old: _Previous | None) -> dict[str, int]:
+def slice_size() -> int:
+    """Changes built and stored per slice: LOOPMETER_DERIVE_SLICE when set (tests force tiny
+    slices), else SLICE."""
+    raw = os.environ.get("LOOPMETER_DERIVE_SLICE", "").strip()
+    try:
+        n = int(raw) if raw else SLICE
+    except ValueError:
+        raise ConfigError(f"LOOPMETER_DERIVE_SLICE: {raw!r} is not a whole number") from None
+    if n < 1:
+        raise ConfigError(f"LOOPMETER_DERIVE_SLICE: must be at least 1, not {n}")
+    return n
+
+
+def _classify(subj: str, msg: str | None) -> tuple[int, int | None, str | None, str]:
+    """Kind, pull-request number, branch and title of the change a mainline commit lands: `msg` is
+    its message when it is a merge (None: not a merge)."""
+    if msg is None:
+        sq = SQUASH.search(subj)
+        if sq:
+            return _SQUASH_KIND, int(sq.group(1)), None, subj
+        return _DIRECT, None, None, subj
+    kind, pr, branch, title = _MERGE, None, None, subj
+    mm = PR_MERGE.match(subj)
+    gl = GITLAB_MR.search(msg)
+    if mm:
+        kind, pr = _PR_MERGE, int(mm.group(1))
+        branch = mm.group(2).split("/", 1)[1] if "/" in mm.group(2) else mm.group(2)
+        body = msg.split("\n\n", 1)
+        if len(body) > 1 and body[1].strip():
+            title = body[1].strip().split("\n", 1)[0]
+    elif gl:
+        kind, pr = _PR_MERGE, int(gl.group(2))
+        mb = MERGE_BRANCH.match(subj)
+        if mb:
+            branch = mb.group(1)
+    else:
+        mb = MERGE_BRANCH.match(subj)
+        if mb:
+            branch = mb.group(1)
+    return kind, pr, branch, title
+
+
+def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candidates, rules,
+            old: _Previous | None) -> dict[str, int]:
     """The derivation proper: of every change (`old` None), or of the changes the commits after
-    `old.head` landed, added to those stored (raises _Full where that would differ)."""
+    `old.head` landed, added to those stored (raises _Full where that would differ).
+
+    Two passes, so the rows' memory does not grow with the history. The first walks the graph and
+    keeps each change as a few integers (landing commit, kind, pull-request number; its commits as
+    two integer arrays in the order they were taken); everything that can make an incremental
+    derivation give other rows than a full one is found here, before anything is written. The
+    second builds the rows a slice of changes at a time (`slice_size`), each slice stored (in a
+    file store: committed to the staging file, `store_changes`) before the next is built; the store
+    changes in one transaction. `g`: the commits' columns (`derive_changes`)."""
+    shas, index, parents, author, atime, committer, ctime, subject, lines, unknown_files, nfiles = (
+        g[k] for k in ("shas", "index", "parents", "author", "atime", "committer", "ctime", "subject", "lines",
+                       "unknown_files", "nfiles"))
     n = len(shas)
     owner = [_FREE] * n
     on_head = bytearray(n)
@@ -270,7 +365,7 @@ def _derive(store, repo, matcher, h, shas, index, parents, author, atime, commit
                 owner[i] = _SQUASHED
     reach(h, _FREE)
 
-    mainline = []
+    mainline = array("q")
     i = h
     while i >= 0:
         if old is not None and i == old.head:
@@ -294,100 +389,99 @@ def _derive(store, repo, matcher, h, shas, index, parents, author, atime, commit
             raise _Full
         return owner[p] == _FREE
 
+    # Reverts are few: what they name (subjects, pull requests) is known before the walk, so the walk
+    # keeps only the changes a revert could point at, not every title.
+    candidates = revert_candidates()
+    wanted_titles: set[str] = set()
+    wanted_prs: set[int] = set()
+    for _, msg in candidates:
+        wanted_prs.update(int(m.group(1)) for m in REVERTS_PR.finditer(msg))
+        if not REVERTS_SHA.search(msg):
+            ms = REVERT_SUBJECT.match(msg.split("\n", 1)[0])
+            if ms:
+                wanted_titles.add(ms.group(1))
+    title_index: dict[str, list[tuple[datetime, int]]] = {}
+    by_pr: dict[int, int] = {}
+
+    # The changes, as parallel integer arrays; their commits (the landing one first, then in the
+    # order they were taken) as (commit, change) pairs.
+    land, kinds, prs = array("q"), bytearray(), array("q")
+    mem_commit, mem_change = array("q"), array("q")
+
     # Walk the first-parent line oldest first. Every ancestor of an earlier landing is already owned,
     # so a breadth-first walk from a merge's other parents that stops at owned commits finds exactly
     # the commits that merge brought in (git's M^1..M).
-    changes: list[_Change] = []
-    messages = messages_of([shas[m] for m in mainline if len(parents[m]) > 1])
-    for m in mainline:
-        ch_idx = len(changes)
-        owner[m] = ch_idx
-        ps = parents[m]
-        subj = subject[m]
-        ch = _Change(sha=shas[m], kind="direct", title=subj, done_at=ctime[m], committer_id=committer[m], members=[m])
-        if len(ps) > 1:
-            msg = messages.get(shas[m], subj)
-            ch.kind = "merge"
-            mm = PR_MERGE.match(subj)
-            gl = GITLAB_MR.search(msg)
-            if mm:
-                ch.kind, ch.pr_number = "pr_merge", int(mm.group(1))
-                ch.branch = mm.group(2).split("/", 1)[1] if "/" in mm.group(2) else mm.group(2)
-                body = msg.split("\n\n", 1)
-                if len(body) > 1 and body[1].strip():
-                    ch.title = body[1].strip().split("\n", 1)[0]
-            elif gl:
-                ch.kind, ch.pr_number = "pr_merge", int(gl.group(2))
-                mb = MERGE_BRANCH.match(subj)
-                if mb:
-                    ch.branch = mb.group(1)
-            else:
-                mb = MERGE_BRANCH.match(subj)
-                if mb:
-                    ch.branch = mb.group(1)
-            q = deque(p for p in ps[1:] if take(p))
-            while q:
-                i = q.popleft()
-                if owner[i] != _FREE:
+    step = slice_size()
+    for start in range(0, len(mainline), step):
+        chunk = mainline[start:start + step]
+        messages = messages_of([shas[m] for m in chunk if len(parents[m]) > 1])
+        for m in chunk:
+            ch_idx = len(land)
+            owner[m] = ch_idx
+            ps = parents[m]
+            subj = subject[m]
+            kind, pr, _, title = _classify(subj, messages.get(shas[m], subj) if len(ps) > 1 else None)
+            mem_commit.append(m)
+            mem_change.append(ch_idx)
+            if len(ps) > 1:
+                brought = 0
+                q = deque(p for p in ps[1:] if take(p))
+                while q:
+                    i = q.popleft()
+                    if owner[i] != _FREE:
+                        continue
+                    owner[i] = ch_idx
+                    mem_commit.append(i)
+                    mem_change.append(ch_idx)
+                    brought += 1
+                    q.extend(p for p in parents[i] if take(p))
+                if not brought:
+                    # A merge that brought in nothing new (its branch had already landed) is no
+                    # unit of work: it is dropped, and its commit belongs to no change.
+                    owner[m] = _DROPPED
+                    mem_commit.pop()
+                    mem_change.pop()
                     continue
-                owner[i] = ch_idx
-                ch.members.append(i)
-                q.extend(p for p in parents[i] if take(p))
-        else:
-            sq = SQUASH.search(subj)
-            if sq:
-                ch.kind, ch.pr_number = "squash", int(sq.group(1))
-        changes.append(ch)
-
-    # A merge that brought in nothing new (its branch had already landed) is no unit of work: it
-    # is dropped, and its commit belongs to no change.
-    keep = [not (ch.kind in ("merge", "pr_merge") and len(ch.members) == 1) for ch in changes]
-    if not all(keep):
-        new_index, kept = [], []
-        for ch, k in zip(changes, keep):
-            new_index.append(len(kept) if k else -1)
-            if k:
-                kept.append(ch)
-        owner = [new_index[o] if o >= 0 else o for o in owner]
-        changes = kept
+            land.append(m)
+            kinds.append(kind)
+            prs.append(-1 if pr is None else pr)
+            for key in {title, subj} & wanted_titles:
+                title_index.setdefault(key, []).append((ctime[m], ch_idx))
+            if pr is not None and pr in wanted_prs:
+                by_pr.setdefault(pr, ch_idx)
+        del messages
+    del mainline
+    nch = len(land)
 
     # Squash merges: the pull request's own commits, where its head ref survives. They are not on
     # HEAD; a commit shared by stacked pull requests goes to the one that landed first.
-    for ch_idx, ch in enumerate(changes):
-        if ch.kind != "squash":
+    found = bytearray(nch)  # 0: not a squash merge; 1: its pull request's commits not found; 2: found
+    for ch_idx in range(nch):
+        if kinds[ch_idx] != _SQUASH_KIND:
             continue
-        tip = index.get(pulls.get(ch.pr_number, ""), -1)
+        tip = index.get(pulls.get(prs[ch_idx], ""), -1)
+        found[ch_idx] = 1
         if tip < 0:
-            ch.pr_commits_found = False
             continue
-        found = 0
         q = deque([tip])
         while q:
             i = q.popleft()
             if owner[i] != _FREE or on_head[i]:
                 continue
             owner[i] = ch_idx
-            ch.members.append(i)
-            found += 1
+            mem_commit.append(i)
+            mem_change.append(ch_idx)
+            found[ch_idx] = 2
             q.extend(p for p in parents[i] if p >= 0 and owner[p] == _FREE and not on_head[p])
-        ch.pr_commits_found = found > 0
 
     # Reverts, linked change -> change. A revert inside the same change (work in progress undone
     # before landing) reverts nothing that landed, so it is not a link.
     sorted_shas = sorted(shas)
     revert_links: set[tuple[int, int]] = set()
     if old is not None:
-        _check_old_reverts(revert_candidates(), changes, owner, index, sorted_shas, subject)
+        _check_old_reverts(candidates, owner, index, sorted_shas, bool(title_index), bool(by_pr))
     else:
-        title_index: dict[str, list[tuple[datetime, int]]] = {}
-        for ch_idx, ch in enumerate(changes):
-            for key in {ch.title, subject[index[ch.sha]]}:
-                title_index.setdefault(key, []).append((ch.done_at, ch_idx))
-        by_pr: dict[int, int] = {}
-        for ch_idx, ch in enumerate(changes):
-            if ch.pr_number is not None:
-                by_pr.setdefault(ch.pr_number, ch_idx)
-        for sha, msg in revert_candidates():
+        for sha, msg in candidates:
             src = owner[index[sha]]
             if src < 0:
                 continue
@@ -405,52 +499,90 @@ def _derive(store, repo, matcher, h, shas, index, parents, author, atime, commit
             if not targets and not named:
                 ms = REVERT_SUBJECT.match(msg.split("\n", 1)[0])
                 if ms:
-                    before = [c for c in title_index.get(ms.group(1), []) if c[0] <= changes[src].done_at and c[1] != src]
+                    done = ctime[land[src]]
+                    before = [c for c in title_index.get(ms.group(1), []) if c[0] <= done and c[1] != src]
                     if before:
                         targets.add(max(before)[1])
             for t in targets:
                 if t != src:
                     revert_links.add((src, t))
+    sorted_shas = title_index = by_pr = candidates = None  # noqa: F841  (only the linking needed them)
 
-    # What only the linking above needed goes before the rows are built (a 200,000-commit history:
-    # tens of MB; the ingest's peak memory is this derivation's).
-    sorted_shas = title_index = by_pr = None  # noqa: F841
     marker = None
     if rules is not None:
         marker = json.dumps({"head": shas[h], "pulls": {str(k): v for k, v in sorted(pulls.items())},
-                             "changes": len(changes) + (old.changes if old else 0), "rules": rules})
-    stats = _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
-                   parents, revert_links, on_head, append=old is not None, marker=marker)
+                             "changes": nch + (old.changes if old else 0), "rules": rules})
+    head_commits = sum(on_head)
+    stats = {"changes": nch, "with_pr_commits": found.count(2), "squash_without_pr_commits": found.count(1),
+             "head_commits": head_commits, "reverts": len(revert_links)}
+    owner = on_head = None  # noqa: F841  (the rows need neither)
+
+    # Each change's commits, grouped by change in the order they were taken (a stable sort).
+    import numpy as np
+
+    by_change = np.frombuffer(mem_change, dtype=np.int64)
+    order = np.argsort(by_change, kind="stable")
+    members = np.frombuffer(mem_commit, dtype=np.int64)[order]
+    bounds = np.searchsorted(by_change[order], np.arange(nch + 1)).tolist()
+    del order, by_change, mem_commit, mem_change
+
+    def rows(a: int, b: int) -> tuple:
+        return _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, author, atime,
+                      committer, ctime, subject, lines, unknown_files, nfiles, parents, messages_of,
+                      sorted(revert_links) if b == nch else [], head_commits, old is not None, marker)
+
+    cuts = list(range(0, nch, step)) or [0]
+    slices = (rows(a, min(a + step, nch)) for a in cuts)
+    if len(cuts) == 1:
+        derived = next(slices)
+        if store is None:
+            stats["derived"] = derived
+        else:
+            store_derived(store, derived)
+    elif store is None:
+        import pyarrow as pa
+
+        parts = list(slices)
+        stats["derived"] = (repo, *(pa.concat_tables([p[k] for p in parts]) for k in (1, 2, 3, 4)), *parts[-1][5:])
+    else:
+        entry = [(repo, None, None, None, None, head_commits, old is not None, marker)]
+        if store.held or store.path is None:
+            store_changes(store, entry, slices=slices)
+        else:
+            staged = _stage(store, _repos_table(entry), slices)
+            # Moving the staged rows into the store is the derivation's peak: the commits' columns
+            # and the changes' arrays go first.
+            slices = members = bounds = land = kinds = prs = found = None  # noqa: F841
+            shas = index = parents = author = atime = committer = ctime = subject = None  # noqa: F841
+            lines = unknown_files = nfiles = None  # noqa: F841
+            g.clear()
+            try:
+                store_changes(store, entry, staged=staged)
+            except BaseException:
+                _unstage(store, staged)
+                raise
     stats["incremental"] = old is not None
     if old is not None:
         stats["changes"] += old.changes
     return stats
 
 
-def _check_old_reverts(candidates, changes: list[_Change], owner: list[int], index: dict[str, int],
-                       sorted_shas: list[str], subject) -> None:
+def _check_old_reverts(candidates, owner: list[int], index: dict[str, int], sorted_shas: list[str],
+                       title_hit: bool, pr_hit: bool) -> None:
     """Raise _Full when a new change could alter a revert link: a revert commit among the new
     changes' commits, or an earlier revert whose named commit (or an abbreviation that is now
-    ambiguous), pull request number or reverted subject a new change could match."""
-    prs = {ch.pr_number for ch in changes if ch.pr_number is not None}
-    titles = set()
-    for ch in changes:
-        titles.update((ch.title, subject[index[ch.sha]]))
+    ambiguous), pull request number or reverted subject a new change matches (`pr_hit`,
+    `title_hit`: the walk found a new change a revert names by its pull request or subject)."""
+    if title_hit or pr_hit:
+        raise _Full
     for sha, msg in candidates:
         if owner[index[sha]] >= 0:
             raise _Full
-        named = list(REVERTS_SHA.finditer(msg))
-        for m in named:
+        for m in REVERTS_SHA.finditer(msg):
             prefix = m.group(1).lower()
             i = bisect.bisect_left(sorted_shas, prefix)
             hits = [s for s in sorted_shas[i:i + 2] if s.startswith(prefix)]
             if len(hits) > 1 or any(owner[index[s]] >= 0 for s in hits):
-                raise _Full
-        if any(int(m.group(1)) in prs for m in REVERTS_PR.finditer(msg)):
-            raise _Full
-        if not named:
-            ms = REVERT_SUBJECT.match(msg.split("\n", 1)[0])
-            if ms and ms.group(1) in titles:
                 raise _Full
 
 
@@ -510,8 +642,11 @@ def _append(columns: dict[str, list], **row) -> None:
         columns[k].append(v)
 
 
-def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unknown_files, nfiles,
-           parents, revert_links, on_head, *, append: bool = False, marker: str | None = None) -> dict[str, int]:
+def _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, author, atime, committer, ctime,
+           subject, lines, unknown_files, nfiles, parents, messages_of, revert_links, head_commits, append,
+           marker) -> tuple:
+    """The rows of changes a..b-1 (and of `revert_links`), as Arrow tables: the tuple `store_changes`
+    takes."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -520,47 +655,44 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
         "state", "size_lines", "author_id", "attrs")}
     ev: dict[str, list] = {k: [] for k in ("item_id", "ts", "activity", "actor_id", "attrs")}
     lk: dict[str, list] = {k: [] for k in ("src", "dst", "kind")}
-    # part_of links, one per commit of a change, as indexes: their text is made by Arrow (two
-    # Python strings per commit held until the insert were the largest part of the peak).
-    part_commit: list[int] = []
-    part_change: list[int] = []
-    part_commit_first: list[str] = []  # change item ids, by change
-    stats = {"changes": len(changes), "with_pr_commits": 0, "squash_without_pr_commits": 0}
-    for ch in changes:
-        cid = change_item_id(repo, ch.sha)
-        land = ch.members[0]
-        work = [i for i in ch.members[1:] if len(parents[i]) <= 1] if len(ch.members) > 1 else []
+    branch_attr: dict[str, list] = {f.name: [] for f in attr_schema()}
+    messages = messages_of([shas[land[c]] for c in range(a, b) if len(parents[land[c]]) > 1])
+    for c in range(a, b):
+        m = land[c]
+        sha = shas[m]
+        cid = change_item_id(repo, sha)
+        subj = subject[m]
+        kind, pr, branch, title = _classify(subj, messages.get(sha, subj) if len(parents[m]) > 1 else None)
+        kind = _KIND_NAMES[kinds[c]]
+        done_at = ctime[m]
+        mem = members[bounds[c]:bounds[c + 1]].tolist()
+        work = [i for i in mem[1:] if len(parents[i]) <= 1] if len(mem) > 1 else []
         reason = None
         if work:
             first = min(work, key=lambda i: atime[i])
             started, who = atime[first], author[first]
         else:
-            started, who = atime[land], author[land]
-            if not started < ctime[land]:
+            started, who = atime[m], author[m]
+            if not started < done_at:
                 started = None
-                reason = "squash commit without its pull-request commits" if ch.kind == "squash" else "single commit: authored when it landed"
-        if started is not None and started > ch.done_at:
+                reason = "squash commit without its pull-request commits" if kind == "squash" else "single commit: authored when it landed"
+        if started is not None and started > done_at:
             started, reason = None, "first commit dated after landing (clock skew)"
-        if ch.kind == "squash" or len(parents[land]) <= 1:
-            size = int(lines[land])
-            unknown = int(unknown_files[land])
-            nf = int(nfiles[land])
+        if kind == "squash" or len(parents[m]) <= 1:
+            size = int(lines[m])
+            unknown = int(unknown_files[m])
+            nf = int(nfiles[m])
         else:
             size = int(sum(lines[i] for i in work)) if work else None
             unknown = int(sum(unknown_files[i] for i in work))
             nf = int(sum(nfiles[i] for i in work))
-        if ch.kind == "squash":
-            if ch.pr_commits_found:
-                stats["with_pr_commits"] += 1
-            else:
-                stats["squash_without_pr_commits"] += 1
-        attrs = {"merge_kind": ch.kind, "sha": ch.sha, "commits": len(work) if work else 1}
-        if ch.pr_number is not None:
-            attrs["pr_number"] = ch.pr_number
-        if ch.branch:
-            attrs["branch"] = ch.branch
-        if ch.pr_commits_found is not None:
-            attrs["pr_commits_found"] = ch.pr_commits_found
+        attrs = {"merge_kind": kind, "sha": sha, "commits": len(work) if work else 1}
+        if pr is not None:
+            attrs["pr_number"] = pr
+        if branch:
+            attrs["branch"] = branch
+        if found[c]:
+            attrs["pr_commits_found"] = found[c] == 2
         if reason:
             attrs["cycle_time_unknown"] = reason
         if unknown:
@@ -571,33 +703,28 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
         items["kind"].append("change")
         items["repo"].append(repo)
         items["team"].append(None)
-        items["title"].append(ch.title)
+        items["title"].append(title)
         items["created_at"].append(started)
         items["started_at"].append(started)
-        items["done_at"].append(ch.done_at)
+        items["done_at"].append(done_at)
         items["state"].append("merged")
         items["size_lines"].append(size)
         items["author_id"].append(who)
         items["attrs"].append(json.dumps(attrs))
         if started is not None:
             _append(ev, item_id=cid, ts=started, activity="committed", actor_id=who, attrs=None)
-        _append(ev, item_id=cid, ts=ch.done_at, activity="merged", actor_id=ch.committer_id, attrs=None)
-        part_commit.extend(ch.members)
-        part_change.extend([len(part_commit_first)] * len(ch.members))
-        part_commit_first.append(cid)
-    for src, dst in sorted(revert_links):
-        reverted = change_item_id(repo, changes[dst].sha)
-        _append(lk, src=change_item_id(repo, changes[src].sha), dst=reverted, kind="reverts")
-        _append(ev, item_id=reverted, ts=changes[src].done_at, activity="reverted",
-                actor_id=changes[src].committer_id, attrs=json.dumps({"by": changes[src].sha}))
-
-    # Branch names seen in merge messages are evidence too (claude/..., codex/..., copilot/...).
-    branch_attr: dict[str, list] = {f.name: [] for f in attr_schema()}
-    for ch in changes:
-        if ch.branch:
-            for e in matcher.match_branch(ch.branch):
-                _append(branch_attr, item_id=change_item_id(repo, ch.sha), agent=e.agent, evidence=e.evidence,
-                        signal=e.signal, confidence=e.confidence, evidence_class=e.evidence_class)
+        _append(ev, item_id=cid, ts=done_at, activity="merged", actor_id=committer[m], attrs=None)
+        # Branch names seen in merge messages are evidence too (claude/..., codex/..., copilot/...).
+        if branch:
+            for e in matcher.match_branch(branch):
+                _append(branch_attr, item_id=cid, agent=e.agent, evidence=e.evidence, signal=e.signal,
+                        confidence=e.confidence, evidence_class=e.evidence_class)
+    for src, dst in revert_links:
+        s, d = shas[land[src]], shas[land[dst]]
+        reverted = change_item_id(repo, d)
+        _append(lk, src=change_item_id(repo, s), dst=reverted, kind="reverts")
+        _append(ev, item_id=reverted, ts=ctime[land[src]], activity="reverted",
+                actor_id=committer[land[src]], attrs=json.dumps({"by": s}))
 
     t_items = pa.table(items, schema=pa.schema([
         ("item_id", pa.string()), ("source", pa.string()), ("kind", pa.string()), ("repo", pa.string()),
@@ -607,25 +734,21 @@ def _write(store, repo, matcher, shas, changes, author, atime, ctime, lines, unk
     t_events = pa.table(ev, schema=pa.schema([("item_id", pa.string()), ("ts", pa.timestamp("us")),
                                              ("activity", pa.string()), ("actor_id", pa.string()), ("attrs", pa.string())]))
     link_schema = pa.schema([("src", pa.string()), ("dst", pa.string()), ("kind", pa.string())])
-    if part_commit:
-        sha_col = pc.take(pa.array(shas, pa.string()), pa.array(part_commit, pa.int64()))
+    # part_of links, one per commit of a change: their text is made by Arrow, not as Python strings.
+    part = members[bounds[a]:bounds[b]]
+    if len(part):
+        import numpy as np
+
+        sha_col = pa.array([shas[i] for i in part.tolist()], pa.string())
         src = pc.binary_join_element_wise(pa.scalar(f"git:{repo}:commit:"), sha_col, "")
-        dst = pc.take(pa.array(part_commit_first, pa.string()), pa.array(part_change, pa.int64()))
-        part_commit.clear(), part_change.clear(), part_commit_first.clear()
+        counts = np.diff(np.asarray(bounds[a:b + 1], dtype=np.int64))
+        dst = pc.take(t_items["item_id"], pa.array(np.repeat(np.arange(b - a), counts)))
         parts = pa.table({"src": src, "dst": dst, "kind": pa.repeat("part_of", len(src))}, schema=link_schema)
     else:
         parts = link_schema.empty_table()
     t_links = pa.concat_tables([parts, pa.table(lk, schema=link_schema)])
-    items.clear(), ev.clear(), lk.clear()  # the rows are in Arrow now
     t_battr = pa.table(branch_attr, schema=attr_schema())
-    derived = (repo, t_items, t_events, t_links, t_battr, sum(on_head), append, marker)
-    if store is None:
-        stats["derived"] = derived
-    else:
-        store_derived(store, derived)
-    stats["head_commits"] = sum(on_head)
-    stats["reverts"] = len(revert_links)
-    return stats
+    return (repo, t_items, t_events, t_links, t_battr, head_commits, append, marker)
 
 
 def store_derived(store: Store, derived: tuple) -> None:
@@ -638,27 +761,52 @@ def store_derived(store: Store, derived: tuple) -> None:
         store_changes(store, [derived])
 
 
-def store_changes(store: Store, derived: list[tuple]) -> None:
+def _repos_table(derived: list[tuple]) -> pa.Table:
+    """Per repository (`store_changes`' `derived`): its name, item-id prefix, commits on head and
+    whether the rows are appended."""
+    import pyarrow as pa
+
+    repos = [d[0] for d in derived]
+    return pa.table({"repo": repos, "prefix": [f"git:{r}:" for r in repos], "head_commits": [d[5] for d in derived],
+                     "append": [bool(d[6]) for d in derived]},
+                    schema=pa.schema([("repo", pa.string()), ("prefix", pa.string()), ("head_commits", pa.int64()),
+                                      ("append", pa.bool_())]))
+
+
+def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple] | None = None,
+                  staged: Path | None = None) -> None:
     """Replace the changes (and releases) of several repositories with those derived, in one
     transaction and a fixed number of statements for all of them: a set of small repositories
     pays per statement, not per row. `derived`: (repo, items, events, links, branch evidence,
     commits on head, append, marker) per repository, as `_write` makes them; `append`: the rows
     are the changes after the previous derivation's head, added to those stored (the releases are
     made again); `marker`: what the derivation started from, kept in meta `derived:REPO` in the
-    same transaction (None: removed, so no later derivation starts from a stale one)."""
+    same transaction (None: removed, so no later derivation starts from a stale one).
+
+    `slices`: the rows of one long repository (`derived` its one entry, without rows), made and
+    inserted a slice at a time, so no more than one slice of them is in memory; `staged`: those rows
+    already in the staging database `_stage` made (they move into the store here). Rows inserted
+    in an open transaction stay in memory until it commits (a 150,000-change history: ~300 MB more),
+    so a file store takes the slices through the staging file: committed there one by one, moved
+    into the store in one transaction (DuckDB writes a large INSERT ... SELECT out as it goes). The
+    store changes atomically, as before."""
     import pyarrow as pa
 
-    repos = [d[0] for d in derived]
-    rp = pa.table({"repo": repos, "prefix": [f"git:{r}:" for r in repos], "head_commits": [d[5] for d in derived],
-                   "append": [bool(d[6]) for d in derived]},
-                  schema=pa.schema([("repo", pa.string()), ("prefix", pa.string()), ("head_commits", pa.int64()),
-                                    ("append", pa.bool_())]))
-    cat = [pa.concat_tables([d[k] for d in derived]).combine_chunks() for k in (1, 2, 3, 4)]
+    rp = _repos_table(derived)
     appended = sorted({d[0] for d in derived if d[6]})
     last = {d[0]: d[7] for d in derived}  # a repository derived twice keeps its last marker
     mk = pa.table({"repo": list(last), "marker": list(last.values())},
                   schema=pa.schema([("repo", pa.string()), ("marker", pa.string())]))
-    with transaction(store.con, _rp=rp, _mk=mk, _items=cat[0], _events=cat[1], _links=cat[2], _battr=cat[3]) as con:
+    stage = staged
+    if stage is not None:
+        slices = iter(())
+    elif slices is None:
+        # One chunk per table: DuckDB buffers each chunk of an insert apart, and a set's 1,000 small
+        # repositories as 1,000 chunks ran out of the 256MB limit (tests/test_many_repos.py).
+        slices = iter([(None, *(pa.concat_tables([d[k] for d in derived]).combine_chunks() for k in (1, 2, 3, 4)))])
+    elif store.held:
+        store.flush()  # rows this group deferred for the same repository go first, as they would
+    with transaction(store.con, _rp=rp, _mk=mk) as con:
         # Only a repository with changes stored before has rows to replace; a fresh one (the
         # common case for a new set) skips the scans of events, links and attributions.
         stored = [r[0] for r in con.execute(
@@ -673,26 +821,17 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
             con.execute("delete from events where starts_with(item_id, ?)", [prefix + "change:"])
             con.execute("delete from links where starts_with(src, ?) or starts_with(dst, ?)", [prefix, prefix])
             con.execute("delete from attributions where starts_with(item_id, ?)", [prefix + "change:"])
+        for part in slices:
+            _insert_changes(con, *part[1:5])
+            del part
+        if stage is not None:
+            con.execute("insert into items select * from _stage.items")
+            con.execute("insert into events by name select * from _stage.events")
+            con.execute("insert into links select * from _stage.links")
+            con.execute("insert into attributions select * from _stage.attributions")
         # One statement for every repository's marker (one each cost ~5 ms a repository).
         con.execute("delete from meta where key in (select 'derived:' || repo from _mk where marker is null)")
         con.execute("insert or replace into meta select 'derived:' || repo, marker from _mk where marker is not null")
-        con.execute("insert into items select * replace (attrs::json as attrs) from _items")
-        con.execute("insert into events by name select * replace (attrs::json as attrs) from _events")
-        con.execute("insert into links select * from _links")
-        # A change inherits the evidence of every commit in it, keeping the strongest signal per
-        # (agent, kind of evidence, class). The part_of links of these repositories are exactly
-        # _links now (the old ones were deleted above).
-        con.execute(
-            """
-            insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class)
-            select dst, agent, evidence, arg_max(signal, confidence), max(confidence), evidence_class from (
-                select l.dst, a.agent, a.evidence, a.signal, a.confidence, a.evidence_class
-                from _links l join attributions a on a.item_id = l.src
-                where l.kind = 'part_of'
-                union all select item_id, agent, evidence, signal, confidence, evidence_class from _battr
-            ) group by dst, agent, evidence, evidence_class
-            """
-        )
         # Tags become releases, linked to the change that contains the tagged commit.
         con.execute(
             """
@@ -700,14 +839,6 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
             select p.prefix || 'tag:' || t.name, 'git', 'release', t.repo, null, t.name, t.time, t.time, t.time,
                    'released', null, null, json_object('sha', t.sha)
             from git_tags t join _rp p on p.repo = t.repo
-            """
-        )
-        con.execute(
-            """
-            insert into links
-            select p.prefix || 'tag:' || t.name, l.dst, 'releases'
-            from git_tags t join _rp p on p.repo = t.repo and not p.append
-            join _links l on l.src = p.prefix || 'commit:' || t.sha and l.kind = 'part_of'
             """
         )
         if appended:  # a tag may name a commit of a change derived before: read the stored links
@@ -720,3 +851,102 @@ def store_changes(store: Store, derived: list[tuple]) -> None:
                 """
             )
         con.execute("update repos set head_commits = p.head_commits from _rp p where repos.repo = p.repo")
+    if stage is not None:
+        _unstage(store, stage)
+
+
+def _derive_memory() -> str | None:
+    """DuckDB's memory limit while a file store derives changes: LOOPMETER_DERIVE_MEMORY, default
+    160MB (DuckDB's buffers are much of the derivation's peak: 200k commits, 519-546 MB at the
+    store's 256MB, 436 MB at 160MB); None (the store's own) when the user set
+    LOOPMETER_MEMORY_LIMIT."""
+    if os.environ.get("LOOPMETER_MEMORY_LIMIT", "").strip():
+        return None
+    return os.environ.get("LOOPMETER_DERIVE_MEMORY", "").strip() or "160MB"
+
+
+@contextmanager
+def _memory_limit(con, limit: str | None):
+    if limit is None:
+        yield
+        return
+    import duckdb
+
+    try:
+        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+    except duckdb.OutOfMemoryException:
+        raise  # DuckDB holds more than that already: the caller goes on under the store's limit
+    except duckdb.Error:
+        raise ConfigError(f"LOOPMETER_DERIVE_MEMORY: {limit!r} is not a memory size DuckDB takes (e.g. 160MB)") from None
+    try:
+        yield
+    finally:
+        # The store's own, as set (DuckDB shows it rounded: '244.1 MiB' set back is not 256MB).
+        con.execute(f"set memory_limit = '{memory_limit()}'")
+
+
+def _stage(store: Store, rp: pa.Table, slices: Iterator[tuple]) -> Path:
+    """Commit the slices of derived rows one by one into a staging database beside the store
+    (attached as `_stage`, made anew: one a crash left is dropped); returns its path."""
+    from pathlib import Path
+
+    path = Path(f"{store.path}.derive")
+    for p in (path, Path(f"{path}.wal")):
+        p.unlink(missing_ok=True)
+    con = store.con
+    con.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as _stage")
+    try:
+        for table in ("items", "events", "links", "attributions"):
+            con.execute(f"create table _stage.{table} as select * from main.{table} limit 0")
+        for part in slices:
+            with transaction(con, _rp=rp):
+                _insert_changes(con, *part[1:5], into="_stage.")
+            del part
+    except BaseException:
+        _unstage(store, path)
+        raise
+    return path
+
+
+def _unstage(store: Store, path) -> None:
+    from pathlib import Path
+
+    store.con.execute("detach database if exists _stage")
+    for p in (Path(path), Path(f"{path}.wal")):
+        p.unlink(missing_ok=True)
+
+
+def _insert_changes(con, items, events, links, battr, *, into: str = "") -> None:
+    """Insert one slice of derived rows (`store_changes`, in its transaction) into the tables of the
+    store or (`into` "_stage.") of the staging database: the changes, their events and links, the
+    evidence they inherit and the links of the releases tagged inside them."""
+    for name, table in (("_items", items), ("_events", events), ("_links", links), ("_battr", battr)):
+        con.register(name, table)
+    try:
+        con.execute(f"insert into {into}items select * replace (attrs::json as attrs) from _items")
+        con.execute(f"insert into {into}events by name select * replace (attrs::json as attrs) from _events")
+        con.execute(f"insert into {into}links select * from _links")
+        # A change inherits the evidence of every commit in it, keeping the strongest signal per
+        # (agent, kind of evidence, class). A change's part_of links are all in one slice.
+        con.execute(
+            f"""
+            insert into {into}attributions (item_id, agent, evidence, signal, confidence, evidence_class)
+            select dst, agent, evidence, arg_max(signal, confidence), max(confidence), evidence_class from (
+                select l.dst, a.agent, a.evidence, a.signal, a.confidence, a.evidence_class
+                from _links l join main.attributions a on a.item_id = l.src
+                where l.kind = 'part_of'
+                union all select item_id, agent, evidence, signal, confidence, evidence_class from _battr
+            ) group by dst, agent, evidence, evidence_class
+            """
+        )
+        con.execute(
+            f"""
+            insert into {into}links
+            select p.prefix || 'tag:' || t.name, l.dst, 'releases'
+            from git_tags t join _rp p on p.repo = t.repo and not p.append
+            join _links l on l.src = p.prefix || 'commit:' || t.sha and l.kind = 'part_of'
+            """
+        )
+    finally:
+        for name in ("_items", "_events", "_links", "_battr"):
+            con.unregister(name)

@@ -104,10 +104,16 @@ def _connect(p: Path | None, *, read_only: bool = False, wait: float = 0.0) -> d
             raise StoreError(f"{p}: not a readable loopmeter store ({first})") from None
 
 
+def memory_limit() -> str:
+    """The store's DuckDB memory limit: LOOPMETER_MEMORY_LIMIT, default 256MB (as set, so a step
+    that lowers it for a while can put it back exactly)."""
+    return os.environ.get("LOOPMETER_MEMORY_LIMIT", "256MB")
+
+
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
     # DuckDB would otherwise cache up to 80% of the machine's memory; loopmeter's working set is
     # small and larger intermediate results spill to disk, so a modest cap keeps the peak flat.
-    con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_MEMORY_LIMIT', '256MB')}'")
+    con.execute(f"set memory_limit = '{memory_limit()}'")
     # DuckDB draws a progress bar on stdout for any query past two seconds (a large event log's
     # per-case query): it would land inside `report --json`'s document.
     con.execute("set enable_progress_bar = false")
