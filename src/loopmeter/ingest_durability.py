@@ -7,7 +7,7 @@ AI-written, and without Git AI notes, Agent Trace files or stored provenance the
 before a single commit is stored. On numpy the pass was 44% of the ingest run after it; beside
 it, the machine's second core does that work while the first parses and writes (issue 14).
 
-Only this process writes DuckDB: the child returns its result (the pickled `LineFates`) on a pipe
+Only this process writes DuckDB: the child returns its result (the Arrow rows, pickled) on a pipe
 and the ingest stores it where the pass used to run. When provenance turns up after all, or the
 child fails for a reason other than git's (it was killed, it ran out of memory), its result is
 dropped and the ingest runs the pass itself, as it did before; a git failure is the ingest's.
@@ -59,7 +59,7 @@ class Beside:
         """Store the pass's result as the ingest's own pass would; False when it cannot be used (the
         repository gained provenance during the ingest, or the child died), and the caller runs it."""
         from .errors import GitFailed
-        from .store.provenance_load import write_line_fates
+        from .store.provenance_load import write_line_fates_rows
 
         try:
             if provenance_key(store, self.repo) != NO_PROVENANCE:
@@ -73,7 +73,7 @@ class Beside:
                 if isinstance(value, GitFailed):
                     raise value
                 return False
-            write_line_fates(store, self.repo, value, incremental=self.incremental)
+            write_line_fates_rows(store, value)
             store.set_meta(f"line_fates:{self.repo}", f"{self.head}:{NO_PROVENANCE}")
             return True
         finally:
@@ -118,7 +118,7 @@ def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bo
             f"sys.path.remove({root!r}); m._child()")
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
     try:
-        pickle.dump((info, info.head_sha, resume), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((info, info.head_sha, resume, repo), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         proc.stdin.close()
     except OSError:
         _stop(proc, err)
@@ -127,13 +127,20 @@ def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bo
 
 
 def _child() -> None:
-    """The child: read (info, head, resume) on stdin, walk, write ("ok", LineFates) or ("error", e)."""
-    from .sources import line_fates
+    """The child: read (info, head, resume, repo) on stdin, walk, write ("ok", rows) or ("error", e).
 
-    info, head, resume = pickle.load(sys.stdin.buffer)
+    The rows are the Arrow tables the store takes (`line_fates_rows`), made here: the pass's Python
+    objects (a tuple per origin, a dict entry per death, an array per file) are several times their
+    columns' size, and unpickled in the ingest they were its peak at 200,000 commits."""
+    from .sources import line_fates
+    from .store.provenance_load import line_fates_rows
+
+    info, head, resume, repo = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
     try:
-        result = ("ok", line_fates.track(info, head, {}, provenance_shas=set(), resume=resume))
+        fates = line_fates.track(info, head, {}, provenance_shas=set(), resume=resume)
+        result = ("ok", line_fates_rows(repo, fates, incremental=resume is not None))
+        del fates
     except Exception as e:  # handed to the ingest, which decides whether it is its own failure
         result = ("error", e)
     pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
