@@ -80,6 +80,7 @@ def driver_store(path: Path) -> Store:
         if (path / name).is_dir():
             _typed_view(store, name, f"read_parquet({_glob(path / name)}, "
                                      "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")
+    store.export = True  # events keyed by item id (metrics/event_logs.py stored_order)
     return store
 
 
@@ -116,6 +117,7 @@ def driver_store_from_spark(session, url: str) -> Store:
                           for f in table.schema})
         store.con.register(f"_lm_export_{name}", table)
         _typed_view(store, name, f"_lm_export_{name}")
+    store.export = True
     return store
 
 
