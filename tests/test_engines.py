@@ -4,6 +4,7 @@ The runs on Spark itself are tests/test_spark_parity.py."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import duckdb
@@ -147,7 +148,7 @@ def test_duckdb_reads_no_object_store_but_a_file_url(tmp_path, demo_repo):
     assert here["results"] and api.lift(engine="duckdb", parquet=pq.as_uri(), **kw) == here
 
 
-def test_resource_rules_over_an_export_without_names_are_one_line(tmp_path):
+def test_resource_rules_over_an_export_without_names_are_one_line(tmp_path, monkeypatch):
     """A log's `[[log.resource]]` rules match resource names, which an export without --show-names
     leaves out: `lift --log` over it says so in one line instead of counting every agent as a
     person; with the names exported, the loop equals the store's (tests/test_spark_parity.py checks
@@ -167,3 +168,9 @@ def test_resource_rules_over_an_export_without_names_are_one_line(tmp_path):
     here = api.log_lift("desk", store_path=store, config=config, n_boot=50)
     there = api.log_lift("desk", engine="duckdb", parquet=tmp_path / "named", config=config, n_boot=50)
     assert here["ai_share"]["ai_handled"] >= 1 and here == there
+    monkeypatch.chdir(tmp_path)  # loopmeter.toml is read from here
+    out = CliRunner().invoke(app, ["lift", "--log", "desk", "--engine", "duckdb", "--from-parquet", "named", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["ai_share"] == here["ai_share"]
+    out = CliRunner().invoke(app, ["lift", "--log", "desk", "--engine", "duckdb", "--from-parquet", "anon"])
+    assert out.exit_code != 0 and "--show-names" in out.output and "Traceback" not in out.output
