@@ -21,7 +21,7 @@ It is exported with `loopmeter export --format parquet`, then timed in this proc
 
 and prints wall and this process's CPU seconds, the JVM's CPU seconds over the Spark report (read
 from /proc: the JVM is this process's child), the ratio spark / duckdb, the number of Spark jobs
-the report ran, the load average, and every difference between the documents (there should be
+the report ran (and per step of the report, as `progress` names them), the load average, and every difference between the documents (there should be
 none but `generated_at`; floats compared to 1e-9).
 """
 
@@ -124,7 +124,14 @@ def main() -> int:
     tracker = spark.sparkContext.statusTracker()
     jobs_before = len(tracker.getJobIdsForGroup())
     jvm_before = _jvm_cpu(spark)
-    there, w_spark, c_spark = _timed(lambda: api.report_from_store(engine="spark", parquet=export, config=config))
+    steps: list[tuple[str, float, int]] = []  # (the report's step, when it started, jobs by then)
+
+    def step(name: str) -> None:
+        steps.append((name, time.perf_counter(), len(tracker.getJobIdsForGroup())))
+
+    there, w_spark, c_spark = _timed(lambda: api.report_from_store(engine="spark", parquet=export, config=config,
+                                                                   progress=step))
+    steps.append(("(end)", time.perf_counter(), len(tracker.getJobIdsForGroup())))
     jobs = len(tracker.getJobIdsForGroup()) - jobs_before
     jvm_after = _jvm_cpu(spark)
     jvm = f"{jvm_after - jvm_before:.1f}" if jvm_before is not None and jvm_after is not None else "?"
@@ -138,6 +145,9 @@ def main() -> int:
     import os
 
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
+    print("Spark report by step (wall s, Spark jobs):")
+    for (name, t0, j0), (_, t1, j1) in zip(steps, steps[1:]):
+        print(f"  {name[:48]:<48}{t1 - t0:>8.1f}{j1 - j0:>6}")
     print("documents equal" if not diffs else f"{len(diffs)} differences:\n  " + "\n  ".join(diffs[:40]))
     return 0 if not diffs else 1
 

@@ -537,6 +537,8 @@ def report_from_store(
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
                            durability_horizons=config.durability_days, step=progress, engine=con)
+        if progress is not None and doc.get("event_logs"):
+            progress("event logs as loops")
         _log_loops(store, doc, config, window, seed, loop_dates, repos, engine=con)
         _add_web_urls(doc, repo_urls or {})
         if html_path is not None or changes is not None:
