@@ -4,6 +4,7 @@ The runs on Spark itself are tests/test_spark_parity.py."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import duckdb
@@ -145,3 +146,31 @@ def test_duckdb_reads_no_object_store_but_a_file_url(tmp_path, demo_repo):
     kw = dict(design="ai-vs-human", as_of=datetime(2024, 1, 20), n_boot=100)
     here = api.lift(store_path=tmp_path / "s.duckdb", **kw)
     assert here["results"] and api.lift(engine="duckdb", parquet=pq.as_uri(), **kw) == here
+
+
+def test_resource_rules_over_an_export_without_names_are_one_line(tmp_path, monkeypatch):
+    """A log's `[[log.resource]]` rules match resource names, which an export without --show-names
+    leaves out: `lift --log` over it says so in one line instead of counting every agent as a
+    person; with the names exported, the loop equals the store's (tests/test_spark_parity.py checks
+    the same on Spark)."""
+    from test_log_loops import desk_store
+
+    from loopmeter.config import load_config
+
+    store = desk_store(tmp_path)
+    toml = tmp_path / "loopmeter.toml"
+    toml.write_text('[[log]]\nname = "desk"\nend = ["Close"]\n[[log.resource]]\npattern = "agent-*"\nkind = "agent"\n')
+    config = load_config(toml)
+    api.export("parquet", tmp_path / "anon", store_path=store)
+    with pytest.raises(ConfigError, match=r"event log 'desk': .*\[\[log.resource]] rules match resource names.*--show-names"):
+        api.log_lift("desk", engine="duckdb", parquet=tmp_path / "anon", config=config, n_boot=50)
+    api.export("parquet", tmp_path / "named", store_path=store, show_names=True)
+    here = api.log_lift("desk", store_path=store, config=config, n_boot=50)
+    there = api.log_lift("desk", engine="duckdb", parquet=tmp_path / "named", config=config, n_boot=50)
+    assert here["ai_share"]["ai_handled"] >= 1 and here == there
+    monkeypatch.chdir(tmp_path)  # loopmeter.toml is read from here
+    out = CliRunner().invoke(app, ["lift", "--log", "desk", "--engine", "duckdb", "--from-parquet", "named", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["ai_share"] == here["ai_share"]
+    out = CliRunner().invoke(app, ["lift", "--log", "desk", "--engine", "duckdb", "--from-parquet", "anon"])
+    assert out.exit_code != 0 and "--show-names" in out.output and "Traceback" not in out.output

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import math
 import shutil
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("pyspark")
 
 import loopmeter  # noqa: E402
-from canon import Canon  # noqa: E402
 from lift_sim import Team, write_repo  # noqa: E402
-from test_flow_metrics import _busy_pr, _ci_history, _dora_history  # noqa: E402  (hand-worked histories)
+from spark_fixture import add_event_logs, add_flow_rows  # noqa: E402
 from loopmeter import api  # noqa: E402
+from loopmeter.config import load_config  # noqa: E402
 from loopmeter.engine import open_export  # noqa: E402
 from loopmeter.metrics import portable  # noqa: E402
 from loopmeter.metrics.changes import Window, backend, changes  # noqa: E402
@@ -40,7 +41,8 @@ COLUMNS = ["repo", "item_id", "author_id", "author_kind", "done_at", "started_at
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """(store, Parquet export) of two simulated repositories, and the module's Spark session."""
+    """(store, Parquet export, loopmeter.toml) of two simulated repositories, flow rows and two event
+    logs (tests/spark_fixture.py), and the module's Spark session."""
     if shutil.which("java") is None:
         pytest.fail("PySpark is installed but Java is not: install Java 17 (scripts/test.sh does)")
     from pyspark.sql import SparkSession
@@ -51,75 +53,16 @@ def exported(tmp_path_factory):
     store = root / "lm.duckdb"
     loopmeter.ingest([root / "r0", root / "r1"], store_path=store)
     add_flow_rows(store)
-    # An event log: its `event_logs` entry is computed on Spark as well.
-    log = root / "orders.csv"
-    log.write_text("case,activity,timestamp\n" + "".join(
-        f"o{k},{act},2024-03-{1 + k % 9:02d}T{h:02d}:{k:02d}:00Z\n"
-        for k in range(12) for act, h in (("received", 8), ("packed", 9 + k % 5), ("shipped", 15 + k % 3))))
-    api.ingest_events(log, store_path=store)
-    api.export("parquet", root / "pq", store_path=store)
+    # Event logs: their `event_logs` entries and work loops are computed on Spark as well.
+    config = add_event_logs(store, root)
+    # With names: the desk's [[log.resource]] rules match resource names (metrics/log_loops.py).
+    api.export("parquet", root / "pq", store_path=store, show_names=True)
     spark = (SparkSession.builder.master("local[2]").appName("loopmeter-parity")
              .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
              .config("spark.log.level", "ERROR").config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.adaptive.enabled", "false").getOrCreate())  # as engine.spark_session's own
-    yield store, root / "pq"
+    yield store, root / "pq", load_config(config)
     spark.stop()
-
-
-def add_flow_rows(store_path) -> None:
-    """Pull requests, reviews, CI runs, deployments, incidents, releases, bugs and tracker tickets
-    beside the git history, so that every part of `flow` has rows (tests/test_flow_metrics.py works
-    the same histories by hand): the flow metrics then run on the engine too."""
-    c = Canon(store_path)
-    try:
-        for who in ("alice", "bob", "carol"):
-            c.actor(who)
-        c.actor("dependabot[bot]", "bot")
-        _busy_pr(c)
-        _dora_history(c)
-        # An AI-attributed PR, a draft still open and waiting for review at as_of, one open and approved.
-        p = c.pr(21, author="bob", opened="2024-03-06 09:00", merged="2024-03-06 14:00", merge_sha="m21",
-                 head_sha="h21", first_commit="2024-03-05 16:00")
-        c.attribution(p, "codex")
-        c.event(p, "2024-03-06 10:00", "review_requested", "bob")
-        c.event(p, "2024-03-06 11:00", "reviewed", "carol", state="approved")
-        d = c.pr(30, author="carol", opened="2024-03-15 09:00", draft=True, head_sha="h30")
-        c.event(d, "2024-03-16 09:00", "ready_for_review", "carol")
-        c.event(d, "2024-03-16 10:00", "review_requested", "carol", reviewer="alice")
-        o = c.pr(31, author="alice", opened="2024-03-18 09:00", head_sha="h31", title="<b>open</b>")
-        c.event(o, "2024-03-18 12:00", "reviewed", "bob", state="approved")
-        # A deployment of a real commit of r0 ships its ancestors too (the walk over `commits`).
-        # A later one ships the commits landed since: their lead times (git changes, no PR) are known.
-        shipped = c.store.con.execute("select sha, committer_time from commits where repo = 'r0' "
-                                      "order by committer_time, sha").fetchall()
-        for n, (sha, at) in ((1, shipped[40]), (2, shipped[70])):
-            c.deployment(n, sha=sha, at=str(at + timedelta(hours=5))[:16], repo="acme/r0")
-        c.item("github:acme/r0:release:1", "release", created="2024-03-10 00:00", state="published", tag="v1",
-               sha=shipped[40][0], repo="acme/r0")
-        # PRs that are `same_as` r0 changes: acme/api is then r0's tracker (its deployments judge
-        # r0's change failures in the lift designs, its waits are r0's changes' waits).
-        for n, (change,) in zip((20, 21), c.store.con.execute(
-                "select item_id from items where kind = 'change' and repo = 'r0' "
-                "and done_at >= '2024-03-04' order by done_at, item_id limit 2").fetchall()):
-            c.link(f"github:acme/api:pr:{n}", change, "same_as")
-        c.repo = "acme/ci"  # the CI history's run numbers are the busy PR's own
-        _ci_history(c)
-        c.repo = "acme/api"
-        bugs = [c.item(f"github:acme/api:issue:{n}", "issue", created=f"2024-03-0{n} 10:00", state="open", labels=lab)
-                for n, lab in ((1, ["bug"]), (2, ["type: bug", "ui"]), (3, ["enhancement"]), (4, []))]
-        c.link("github:acme/api:pr:20", bugs[0], "fixes")
-        c.link("github:acme/api:pr:21", bugs[1], "closes")
-        c.link("github:acme/api:pr:3", bugs[3], "fixes")
-        c.event(bugs[2], "2024-03-07 00:00", "closed", "bob")
-        c.event(bugs[2], "2024-03-08 00:00", "reopened", "carol")
-        for key, moves in (("J-1", [("2024-03-01 09:00", "new", "indeterminate"), ("2024-03-03 09:00", "indeterminate", "done")]),
-                           ("J-2", [("2024-03-02 00:00", "new", "indeterminate"), ("2024-03-02 12:00", "indeterminate", "done"),
-                                    ("2024-03-03 00:00", "done", "indeterminate"), ("2024-03-05 00:00", "indeterminate", "done")])):
-            iid = c.item(f"jira:{key}", "issue", created="2024-03-01 00:00", state="open", source="jira")
-            for at_, frm, to in moves:
-                c.event(iid, at_, "transitioned", "alice", from_category=frm, to_category=to)
-    finally:
-        c.close()
 
 
 def _close(a, b, path="doc"):
@@ -141,9 +84,9 @@ def _close(a, b, path="doc"):
 def test_the_report_document_on_spark_equals_duckdbs(exported):
     """`report --engine spark --from-parquet DIR` prints the document `report` prints from the store:
     exact counts, the same quantiles (exact on both), the same lift designs and intervals."""
-    store, pq = exported
-    here = api.report_from_store(store_path=store, as_of=AS_OF)
-    there = api.report_from_store(engine="spark", parquet=pq, as_of=AS_OF)
+    store, pq, config = exported
+    here = api.report_from_store(store_path=store, as_of=AS_OF, config=config)
+    there = api.report_from_store(engine="spark", parquet=pq, as_of=AS_OF, config=config)
     here.pop("generated_at"), there.pop("generated_at")
     assert here["totals"]["changes"] > 100 and here["totals"]["ai_assisted_changes"] > 10
     assert here["cycle_time_hours"]["p50"] is not None and here["cycle_time_hours"]["n"] > 100
@@ -154,12 +97,22 @@ def test_the_report_document_on_spark_equals_duckdbs(exported):
     assert f["dora"]["change_failure_rate"]["failed"] >= 2 and f["dora"]["lead_time_hours"]["n"] >= 1
     assert f["issues"]["bug_fix"]["bugs"] >= 3 and f["issues"]["reopen"]["reopened"] >= 1
     assert f["ci"]["flaky"]["flaky"] >= 1
-    assert [(e["name"], e["cases"], e["case_duration_hours"]["n"]) for e in here["event_logs"]] == [("orders", 12, 12)]
+    # Both event logs are loops, measured on Spark: cycle times (the desk's to fractions of a
+    # second), rework, waiting, agents and bots, and the lift designs over the cases.
+    logs = {e["name"]: e for e in here["event_logs"]}
+    assert {n: (e["cases"], e["case_duration_hours"]["n"]) for n, e in logs.items()} == {"desk": (39, 39), "orders": (12, 12)}
+    desk = logs["desk"]
+    assert desk["cycle_time_hours"]["n"] > 20 and desk["cycle_time_hours"]["open"] >= 2
+    assert desk["cycle_time_hours"]["unknown_start"] >= 3
+    assert desk["ai_share"]["ai_handled"] >= 5 and desk["ai_share"]["bot_handled"] >= 5
+    assert desk["waiting"]["rule"] == "activities" and desk["waiting"]["p85_hours"] > 0
+    assert sum(w["reworked"] for w in desk["weekly"]) >= 4
+    assert [d["design"] for d in desk["lift"]["designs"]] and logs["orders"]["waiting"]["rule"] == "handoff"
     _close(here, there)
 
 
 def test_changes_on_spark_equal_duckdbs_row_by_row(exported):
-    store_path, pq = exported
+    store_path, pq, _ = exported
     window = Window(as_of=AS_OF, rule="newest landing in the data")
     with Store.open_read(store_path) as store:
         con = backend(store)
@@ -180,10 +133,54 @@ def test_changes_on_spark_equal_duckdbs_row_by_row(exported):
             assert hb == pytest.approx(ha, rel=1e-9, abs=1e-9)
 
 
+def test_event_log_cases_on_spark_equal_duckdbs_row_by_row(exported):
+    """Each log's per-case frame (metrics/log_loops.py `case_frame`, the one query a loop's numbers
+    come from) computed on Spark over the export equals the store's, case by case: times to the
+    microsecond, hours to 1e-9 (the desk's events have fractions of a second, which Spark's
+    `unix_timestamp` would drop), flags and resources exactly; so do an agent's cases (`--agent`).
+    The loops' statistics over these frames are in the report document (the test above); `lift
+    --log` computes the same entry (its plumbing over an export: tests/test_engines.py)."""
+    from loopmeter.metrics.log_loops import LogWindow, case_frame, resource_kinds
+    from loopmeter.metrics.loop_slice import agent_cases
+
+    store_path, pq, config = exported
+    cols = ["item_id", "start_ts", "done_ts", "last_ts", "week", "cycle_hours", "waiting_hours", "reworked",
+            "ai", "bot", "resource", "cluster", "done", "pending", "validated"]
+
+    def frames(store, engine):
+        out = {}
+        for log in ("desk", "orders"):
+            settings = config.logs.for_log(log)
+            kinds = resource_kinds(store, log, settings, engine)
+            df, as_of = case_frame(store, log, settings, LogWindow(7), kinds, engine)
+            out[log] = (kinds.to_dict("records"), df[cols].to_dict("records"), as_of)
+            if log == "desk":
+                out["agent"] = agent_cases(store, log, kinds, "agent-7", engine).sort_values("item_id").to_dict("records")
+        return out
+
+    with Store.open_read(store_path) as store:
+        here = frames(store, None)
+    with open_export(pq, "spark") as (driver, engine):
+        there = frames(driver, engine)
+    assert here["desk"][0] == there["desk"][0] and here["agent"] == there["agent"] and len(here["agent"]) >= 3
+    for log in ("desk", "orders"):
+        (_, a, as_a), (_, b, as_b) = here[log], there[log]
+        assert as_a == as_b and len(a) == len(b) == {"desk": 39, "orders": 12}[log]
+        for x, y in zip(a, b):
+            for c in cols:
+                u, v = x[c], y[c]
+                if isinstance(u, float) and not math.isnan(u):
+                    assert v == pytest.approx(u, rel=1e-9, abs=1e-9), (log, x["item_id"], c)
+                else:
+                    assert (u == v) or (pd.isna(u) and pd.isna(v)), (log, x["item_id"], c, u, v)
+    # A cycle time with a fraction of a second in it: the microseconds reached Spark's sums too.
+    assert any(not float(h * 3600).is_integer() for h in (r["cycle_hours"] for r in here["desk"][1]) if h == h)
+
+
 def test_sql_percentiles_are_exact_on_spark(exported):
     """The one portable percentile (DuckDB's quantile_cont, transpiled) is Spark's exact `percentile`,
     equal to numpy's linear quantile, not `percentile_approx` (which returns a value of the data)."""
-    _, pq = exported
+    _, pq, _ = exported
     q = f"select {quantile_sql('cast(size_lines as double)', 0.85)} as p from items where kind = 'change'"
     with open_export(pq, "spark") as (driver, engine):
         sizes = [v for (v,) in driver.con.execute("select size_lines from items where kind = 'change'").fetchall()
@@ -207,7 +204,7 @@ def test_a_repositorys_flow_scope_is_the_same_items_on_spark(exported):
         finally:
             scratch.close()
 
-    store_path, pq = exported
+    store_path, pq, _ = exported
     with Store.open_read(store_path) as store:
         here = scoped(backend(store))
     with open_export(pq, "spark") as (_, engine):
@@ -223,7 +220,7 @@ def test_an_export_at_a_url_is_read_whole_through_spark(exported):
     from loopmeter.engine import driver_store, driver_store_from_spark, spark_session
     from loopmeter.export.parquet import TABLES
 
-    _, pq = exported
+    _, pq, _ = exported
     url = pq.as_uri()  # file:///...
     local, remote = driver_store(pq), driver_store_from_spark(spark_session(), url + "/")
     try:

@@ -545,7 +545,9 @@ def report_from_store(
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
                            durability_horizons=config.durability_days, step=progress, engine=con)
-        _log_loops(store, doc, config, window, seed, loop_dates, repos)
+        if progress is not None and doc.get("event_logs"):
+            progress("event logs as loops")
+        _log_loops(store, doc, config, window, seed, loop_dates, repos, engine=con)
         _add_web_urls(doc, repo_urls or {})
         if html_path is not None or changes is not None:
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
@@ -628,12 +630,13 @@ def _split_adoption(store: Store, adoption, repos: Sequence[str] | None, by: str
 
 
 def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_dates=None,
-               repos: Sequence[str] | None = None) -> None:
+               repos: Sequence[str] | None = None, engine=None) -> None:
     """Each event log's work-loop keys (metrics/log_loops.py) and each experiment's entry, split at
     `loop_dates` (lift/loop_adoption.py) and cut to the report's `--from/--to`; judged as of the
     report's as-of only when it was given: a log's own weeks otherwise end at its newest event.
     A `--repo/--team/--agent` slice cuts each loop where its data can say (metrics/loop_slice.py);
-    a loop it cannot cut is taken out of its list and named in `left_out` with the reason."""
+    a loop it cannot cut is taken out of its list and named in `left_out` with the reason.
+    `engine` (Spark over a Parquet export): where the logs' per-case queries run."""
     from .lift.loop_adoption import LoopAdoption
     from .metrics.experiments import experiments
     from .metrics.log_loops import is_loop, with_loops
@@ -654,7 +657,7 @@ def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_
         doc["event_logs"] = [g for g in doc["event_logs"] if not is_loop(g)]
     with_loops(store, doc["event_logs"], config.logs.for_log, days=window.days,
                as_of=window.as_of if window.rule == "given" else None, adoption=loop_dates.date_for,
-               since=since, until=until, seed=seed, team=cut.team, agent=cut.agent)
+               since=since, until=until, seed=seed, team=cut.team, agent=cut.agent, engine=engine)
     left_out += [{"section": "event_logs", "name": g["name"], "why": g["left_out"]} for g in doc["event_logs"]
                  if "left_out" in g]
     doc["event_logs"] = [g for g in doc["event_logs"] if "left_out" not in g]
@@ -705,12 +708,16 @@ def log_lift(
     seed: int = 0,
     n_boot: int = 2000,
     config: Config | None = None,
+    engine: str = "duckdb",
+    parquet: str | Path | None = None,
 ) -> dict:
     """The lift of event log `name`'s loop: before/after adoption (`adoption_dates`: "YYYY-MM-DD"
     or "NAME=YYYY-MM-DD"; else loopmeter.toml `[[log]] adoption_date`; else detected from agent
     resources) and AI-handled vs human cases, over the cases done in [since, until] (open ones
     started by `until`), as `report --from/--to` cuts them. Returns `{design: "log", log, designs:
-    [...]}` plus the loop's weekly series, cycle time, waiting and AI share."""
+    [...]}` plus the loop's weekly series, cycle time, waiting and AI share. With `parquet` (a
+    `loopmeter export --format parquet` directory) the cases are read from it on `engine`
+    ("duckdb" or "spark"; engine.py), the statistics computed here."""
     from .lift.loop_adoption import parse_loop_dates
     from .metrics.log_loops import LogWindow, log_loop
     from .metrics.scope import check_dates
@@ -719,12 +726,12 @@ def log_lift(
     check_dates(since, until)
     config = config or load_config()
     loop_dates = parse_loop_dates(adoption_dates, meta="LOG")
-    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+    with _opened(store_path, engine, parquet) as (store, con):
         _one_loop(store, name, "log")
         settings = config.logs.for_log(name)
         day, source = loop_dates.date_for(name, settings.adoption_date)
         loop = log_loop(store, name, settings, LogWindow(window_days or config.window_days, as_of, since, until),
-                        adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot)
+                        adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot, engine=con)
     lift = loop.pop("lift")
     return {"design": "log", "log": name, **lift, **loop}
 

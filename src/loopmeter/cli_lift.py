@@ -133,9 +133,10 @@ def lift(
             raise ConfigError(f"{'--from' if since else '--to'} cuts the cases of a --log or the runs of an "
                               "--experiment; for changes use loopmeter report --from/--to")
         if from_parquet is not None or engine != "duckdb":
-            for name, value in (("--panel", panel), ("--log", log), ("--experiment", experiment), ("--csv", csv)):
+            for name, value in (("--panel", panel), ("--experiment", experiment), ("--csv", csv)):
                 if value is not None:
-                    raise ConfigError(f"--engine/--from-parquet run the designs over changes; {name} does not read them")
+                    raise ConfigError(f"--engine/--from-parquet run the designs over changes or a --log's cases; "
+                                      f"{name} does not read them")
         # The failure rule judges the store's deployments; a table or a log has none to judge.
         for name, value in (("--failure-window", failure_window), ("--incident-rule", incident_rule)):
             if value is not None and (panel is not None or csv is not None or log is not None or experiment is not None):
@@ -160,7 +161,7 @@ def lift(
         if log is not None or experiment is not None:
             _loop(log=log, experiment=experiment, adoption_date=adoption_date, since=_date(since, "--from"),
                   until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days, seed=seed,
-                  as_json=as_json, store=store,
+                  as_json=as_json, store=store, engine=engine, from_parquet=from_parquet,
                   stray=(("--csv", csv), ("--repo", repo), ("--by", by != "repo"), ("--design", design != "before-after"),
                          ("--duration", duration), ("--start", start), ("--end", end), ("--treatment", treatment),
                          ("--treated", treated), ("--cluster", cluster), ("--covariate", covariate),
@@ -325,7 +326,8 @@ def render_log_lift(doc: dict, console: Console) -> None:
     _designs(doc, console, LOG_QUESTIONS)
 
 
-def _loop(*, log, experiment, adoption_date, since, until, as_of, window_days, seed, as_json, store, stray) -> None:
+def _loop(*, log, experiment, adoption_date, since, until, as_of, window_days, seed, as_json, store, stray,
+          engine="duckdb", from_parquet=None) -> None:
     """`lift --log` / `lift --experiment`: both designs over the loop's cases or runs. Options of
     the git designs or a pilot's table are refused, never silently ignored."""
     flag = "--log" if log is not None else "--experiment"
@@ -335,7 +337,7 @@ def _loop(*, log, experiment, adoption_date, since, until, as_of, window_days, s
             raise ConfigError(f"{name} does not apply to {flag} (it runs both designs over the loop's {what})")
     if log is not None:
         doc = api.log_lift(log, store_path=store, adoption_dates=adoption_date, as_of=as_of, window_days=window_days,
-                           since=since, until=until, seed=seed)
+                           since=since, until=until, seed=seed, engine=engine, parquet=from_parquet)
     else:
         # Runs have no validation window: a run is judged by its own start and end.
         for name, value in (("--as-of", as_of), ("--window-days", window_days)):

@@ -3,8 +3,8 @@
 `open_export(DIR, engine)` opens what `loopmeter export --format parquet DIR` wrote (export/parquet.py)
 twice: on the engine, every table as an Ibis table, where the metrics over changes run (counts,
 distributions, weekly series, the lift designs' inputs); and on the driver, a DuckDB store whose
-tables are views over the same files, for the sections that use the store's own connection (flow,
-event logs, line provenance, legibility; listed in docs/scale.md). Statistics run on the driver over
+tables are views over the same files, for the sections that use the store's own connection (line
+provenance, legibility, experiments, incidents; listed in docs/scale.md). Statistics run on the driver over
 aggregated results either way. With engine "duckdb" both are the driver's DuckDB (a report over an
 export, without the store).
 """
@@ -80,6 +80,7 @@ def driver_store(path: Path) -> Store:
         if (path / name).is_dir():
             _typed_view(store, name, f"read_parquet({_glob(path / name)}, "
                                      "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")
+    store.export = True  # an export, not a store: no stored event order, perhaps no names (Store.export)
     return store
 
 
@@ -116,6 +117,7 @@ def driver_store_from_spark(session, url: str) -> Store:
                           for f in table.schema})
         store.con.register(f"_lm_export_{name}", table)
         _typed_view(store, name, f"_lm_export_{name}")
+    store.export = True
     return store
 
 

@@ -43,6 +43,10 @@ class FailureRule:
             raise ConfigError(f"--incident-rule: must be one of {', '.join(INCIDENT_RULES)}, not {self.incident_rule!r}")
 
 
+#: Every verdict `deployments_sql` gives a deployment attempt.
+VERDICTS = ("ok", "failed", "failed_attempt", "pending")
+
+
 def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") -> str:
     """One row per production deployment attempt (success or failure) up to as_of, with its
     failure verdict and recovery time. Needs deploys.register on the connection."""

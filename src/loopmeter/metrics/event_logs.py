@@ -36,12 +36,11 @@ order by l.name
 """
 
 
-def stored_order(con) -> bool:
+def stored_order(store: Store) -> bool:
     """Whether the store's log events carry the case numbers and order stored at ingest
     (store/event_logs.py EVENT_ORDER): a store does, a Parquet export opened as views (engine.py)
-    may predate them."""
-    return bool(con.execute("select count(*) from duckdb_tables() where table_name = 'event_log_items' "
-                            "and schema_name = current_schema()").fetchone()[0])
+    may predate them (set once when it is opened, `Store.export`)."""
+    return not store.export
 
 
 def _hours(v: float | None) -> float | None:
@@ -53,7 +52,7 @@ def event_logs(store: Store, engine=None) -> list[dict]:
     backend over the same tables, e.g. Spark over the Parquet export; the query is transpiled there)
     or else on the store's DuckDB."""
     # The driver store over an export is views, not tables: keyed by item id there (stored_order).
-    query = _QUERY.format(key="case_no" if stored_order(store.con) else "item_id")
+    query = _QUERY.format(key="case_no" if stored_order(store) else "item_id")
     if engine is None or engine.name == "duckdb":
         rows = store.con.execute(query).fetchall()
     else:

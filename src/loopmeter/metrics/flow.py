@@ -42,6 +42,31 @@ def dists(con, t: ir.Table, cols: tuple[str, ...] | list[str]) -> dict[str, dict
                   "total": _f(r[f"sum_{i}"]) or 0.0} for i, col in enumerate(cols)}
 
 
+def _dist_aggs(t: ir.Table, cols, key: str, where: ir.BooleanValue | None = None) -> dict[str, ir.Value]:
+    """The aggregates of `dists` for `cols` over the rows `where` holds (all when None), named under
+    `key`, to be folded into one query with other figures of the same table: on Spark each query
+    is a job of its own (seconds each on a loaded machine), so a part asks for all its figures of
+    one table at once. A quantile over the values `where` keeps is the quantile of that subset
+    (every engine's exact percentile skips nulls)."""
+    aggs = {}
+    for i, col in enumerate(cols):
+        v = t[col] if where is None else ibis.ifelse(where, t[col], ibis.null()).cast(t[col].type())
+        aggs |= {f"{key}_p50_{i}": quantile(v, 0.5), f"{key}_p85_{i}": quantile(v, 0.85),
+                 f"{key}_n_{i}": v.count(), f"{key}_sum_{i}": v.sum()}
+    return aggs
+
+
+def _read_dists(r, cols, key: str) -> dict[str, dict]:
+    """`dists`' result from a row holding `_dist_aggs(t, cols, key)`."""
+    return {col: {"p50": _f(r[f"{key}_p50_{i}"]), "p85": _f(r[f"{key}_p85_{i}"]),
+                  "n": int(_num(r[f"{key}_n_{i}"]) or 0), "total": _f(r[f"{key}_sum_{i}"]) or 0.0}
+            for i, col in enumerate(cols)}
+
+
+def _pq(d: dict) -> dict:
+    return {"p50": d["p50"], "p85": d["p85"], "n": d["n"]}
+
+
 def dist(con, t: ir.Table, col: str) -> dict:
     """p50 / p85 / n of a column's known (non-null) values."""
     d = dists(con, t, [col])[col]
@@ -80,33 +105,32 @@ def _weekly_by_group(con, t: ir.Table, count: str, values: dict[str, ir.Value],
 
 
 def pr_cycle_part(con, prs: ir.Table) -> dict | None:
-    nb = prs.filter(prs.author_group != "bot")
-    merged = nb.filter(nb.merged)
-    r = con.execute(prs.aggregate(
-        pull_requests=(prs.author_group != "bot").sum(), bot=(prs.author_group == "bot").sum(),
-    )).iloc[0]
+    phases_ = pr_cycle.PHASES
+    nb = prs.author_group != "bot"
+    merged = nb & prs.merged
+    # Every figure over the pull requests in one query (counts, and the phases of all merged
+    # non-bot PRs and of each author group's), then the weekly series.
+    aggs = {"pull_requests": nb.sum(), "bot": (~nb).sum(), "merged": merged.sum(),
+            "without_review": (merged & ~prs.reviewed).sum(), "deployed": (merged & prs.deployed_at.notnull()).sum(),
+            **_dist_aggs(prs, phases_, "all", merged)}
+    for g in GROUPS:
+        in_g = merged & (prs.author_group == g)
+        aggs |= {f"merged_{g}": in_g.sum(), **_dist_aggs(prs, phases_, g, in_g)}
+    r = con.execute(prs.aggregate(**aggs)).iloc[0]
     if int(_num(r["pull_requests"]) or 0) + int(_num(r["bot"]) or 0) == 0:
         return None
-    m = con.execute(merged.aggregate(
-        merged=merged.count(), without_review=(~merged.reviewed).sum(), deployed=merged.deployed_at.notnull().sum(),
-    )).iloc[0]
-    n_merged = int(m["merged"])
-    phases = {}
-    for p, d in dists(con, merged, pr_cycle.PHASES).items():
-        phases[p] = {"p50": d["p50"], "p85": d["p85"], "n": d["n"], "unknown": n_merged - d["n"]}
-    by_group = {}
-    for g in GROUPS:
-        sub = merged.filter(merged.author_group == g)
-        ds = dists(con, sub, pr_cycle.PHASES)
-        by_group[g] = {"merged": int(con.execute(sub.count())),
-                       **{p: {"p50": d["p50"], "p85": d["p85"], "n": d["n"]} for p, d in ds.items()}}
-    weekly = _weekly_by_group(con, merged, "merged", {f"{p}_p50": quantile(merged[p], 0.5) for p in pr_cycle.PHASES})
+    n_merged = int(_num(r["merged"]) or 0)
+    phases = {p: {**_pq(d), "unknown": n_merged - d["n"]} for p, d in _read_dists(r, phases_, "all").items()}
+    by_group = {g: {"merged": int(_num(r[f"merged_{g}"]) or 0),
+                    **{p: _pq(d) for p, d in _read_dists(r, phases_, g).items()}} for g in GROUPS}
+    m = prs.filter(merged)
+    weekly = _weekly_by_group(con, m, "merged", {f"{p}_p50": quantile(m[p], 0.5) for p in phases_})
     return {
         "pull_requests": int(_num(r["pull_requests"]) or 0),
         "bot_pull_requests": int(_num(r["bot"]) or 0),
         "merged": n_merged,
-        "merged_without_review": int(_num(m["without_review"]) or 0),
-        "deployed": int(_num(m["deployed"]) or 0),
+        "merged_without_review": int(_num(r["without_review"]) or 0),
+        "deployed": int(_num(r["deployed"]) or 0),
         "phases_hours": phases,
         "by_group": by_group,
         "weekly": weekly,
@@ -132,34 +156,40 @@ def waiting_parts(con, scratch: portable.Scratch, prs: ir.Table, as_of: datetime
 
 
 def _waiting_stats(con, t: ir.Table) -> dict[str, dict]:
-    """Every figure both waiting parts need, for all PRs and per author group, in two queries (one
-    aggregate per state and figure; each separate query would cost an Ibis compile)."""
-    def only(cond: ir.BooleanValue, col: ir.Value) -> ir.Value:
-        return ibis.ifelse(cond, col, ibis.null()).cast("float64")
+    """Every figure both waiting parts need, for all PRs and per author group, in one query (one
+    aggregate per group, state and figure; each separate query would cost an Ibis compile, and on
+    Spark a job)."""
+    def only(cond: ir.BooleanValue | None, col: ir.Value) -> ir.Value:
+        return col if cond is None else ibis.ifelse(cond, col, ibis.null()).cast("float64")
 
-    aggs: dict[str, ir.Value] = {"rows": t.count(), "open": t.open_now.sum()}
-    for i, s in enumerate(waiting.STATES):
-        col, done, cen, now = t[s], only(t.merged, t[s]), only(t.open_now, t[s]), t[f"{s}_now"]
-        aggs |= {f"total_{i}": col.sum(), f"n_{i}": col.count(),
-                 # Percentiles over merged PRs only: an open PR's hours are a lower bound (censored),
-                 # and mixing lower bounds in would move them with how many PRs happen to be open.
-                 f"p50_{i}": quantile(done, 0.5), f"p85_{i}": quantile(done, 0.85),
-                 f"ctotal_{i}": cen.sum(), f"cn_{i}": cen.count(),
-                 f"now_n_{i}": now.count(), f"now_p50_{i}": quantile(now, 0.5), f"now_max_{i}": now.max()}
-
-    def read(r) -> dict:
-        out: dict = {"rows": int(_num(r["rows"]) or 0), "open": int(_num(r["open"]) or 0)}
+    def aggs_of(key: str, where: ir.BooleanValue | None) -> dict[str, ir.Value]:
+        rows = t.count() if where is None else where.sum()
+        out: dict[str, ir.Value] = {f"{key}rows": rows, f"{key}open": only(where, t.open_now.cast("float64")).sum()}
         for i, s in enumerate(waiting.STATES):
-            out[s] = {k: (int(_num(r[f"{k}_{i}"]) or 0) if k.endswith("n") else _f(r[f"{k}_{i}"]))
+            col = only(where, t[s].cast("float64"))
+            done, cen, now = only(t.merged, col), only(t.open_now, col), only(where, t[f"{s}_now"].cast("float64"))
+            out |= {f"{key}total_{i}": col.sum(), f"{key}n_{i}": col.count(),
+                    # Percentiles over merged PRs only: an open PR's hours are a lower bound (censored),
+                    # and mixing lower bounds in would move them with how many PRs happen to be open.
+                    f"{key}p50_{i}": quantile(done, 0.5), f"{key}p85_{i}": quantile(done, 0.85),
+                    f"{key}ctotal_{i}": cen.sum(), f"{key}cn_{i}": cen.count(),
+                    f"{key}now_n_{i}": now.count(), f"{key}now_p50_{i}": quantile(now, 0.5),
+                    f"{key}now_max_{i}": now.max()}
+        return out
+
+    def read(r, key: str) -> dict:
+        out: dict = {"rows": int(_num(r[f"{key}rows"]) or 0), "open": int(_num(r[f"{key}open"]) or 0)}
+        for i, s in enumerate(waiting.STATES):
+            out[s] = {k: (int(_num(r[f"{key}{k}_{i}"]) or 0) if k.endswith("n") else _f(r[f"{key}{k}_{i}"]))
                       for k in ("total", "n", "p50", "p85", "ctotal", "cn", "now_n", "now_p50", "now_max")}
         return out
 
-    stats = {"all": read(con.execute(t.aggregate(**aggs)).iloc[0])}
-    by = {row["author_group"]: read(row) for row in con.execute(t.group_by("author_group").aggregate(**aggs))
-          .to_dict("records")}
+    aggs = aggs_of("all_", None)
     for g in GROUPS:
-        stats[g] = by.get(g) or read(dict.fromkeys(aggs))  # a group without PRs: zeros and unknowns
-    return stats
+        aggs |= aggs_of(f"{g}_", t.author_group == g)
+    r = con.execute(t.aggregate(**aggs)).iloc[0]
+    # A group without PRs reads as zeros and unknowns.
+    return {"all": read(r, "all_"), **{g: read(r, f"{g}_") for g in GROUPS}}
 
 
 def waiting_part(con, t: ir.Table, stats: dict[str, dict], as_of: datetime, items: str) -> dict:
@@ -226,22 +256,25 @@ def waiting_now_part(con, t: ir.Table, stats: dict[str, dict], show_names: bool 
 def dora_part(con, scratch: portable.Scratch, prs: ir.Table | None, as_of: datetime, rule: FailureRule,
               items: str = "items") -> dict | None:
     d = materialize(scratch, dora.deployments(con, as_of, rule, items), "_lm_flow_deployments")
-    if int(con.execute(d.count())) == 0:
+    # Every figure over the deployments in one query (see _dist_aggs), then the weekly series.
+    failure = d.verdict.isin(["failed", "failed_attempt"])
+    r = con.execute(d.aggregate(
+        rows=d.count(), deployments=d.ok.sum(), days=d.day.nunique(where=d.ok),
+        first=d.week.min(where=d.ok), last=d.week.max(where=d.ok),
+        unrecovered=(failure & d.recovered_at.isnull()).sum(),
+        **{f"verdict_{v}": (d.verdict == v).sum() for v in dora.VERDICTS},
+        **_dist_aggs(d, ["recovery"], "rec", failure))).iloc[0]
+    if int(_num(r["rows"]) or 0) == 0:
         return None
-    ok = d.filter(d.ok)
-    r = con.execute(ok.aggregate(deployments=ok.count(), days=ok.day.nunique(),
-                                 first=ok.week.min(), last=ok.week.max())).iloc[0]
-    n_ok = int(r["deployments"])
+    n_ok = int(_num(r["deployments"]) or 0)
     weeks = None
     if n_ok:
         first, last = r["first"], r["last"]
         weeks = round((last - first).days / 7) + 1
-    v = con.execute(d.group_by("verdict").agg(n=d.count()))
-    verdicts = {row.verdict: int(row.n) for row in v.itertuples(index=False)}
+    verdicts = {v: int(_num(r[f"verdict_{v}"]) or 0) for v in dora.VERDICTS}
     failed, judged = verdicts.get("failed", 0), verdicts.get("failed", 0) + verdicts.get("ok", 0)
-    failures = d.filter(d.verdict.isin(["failed", "failed_attempt"]))
-    rec = dist(con, failures, "recovery")
-    rec["unrecovered"] = int(con.execute(failures.filter(failures.recovered_at.isnull()).count()))
+    rec = _pq(_read_dists(r, ["recovery"], "rec")["recovery"])
+    rec["unrecovered"] = int(_num(r["unrecovered"]) or 0)
     wk = d.group_by("week").agg(
         deployments=d.ok.sum(), deployment_days=d.day.nunique(where=d.ok),
         failed=(d.verdict == "failed").sum(), failed_attempts=(d.verdict == "failed_attempt").sum(),
@@ -285,13 +318,15 @@ def dora_part(con, scratch: portable.Scratch, prs: ir.Table | None, as_of: datet
 
 def ci_part(con, scratch: portable.Scratch, as_of: datetime, items: str = "items") -> dict | None:
     r = materialize(scratch, ci_m.runs(con, as_of, items), "_lm_flow_runs")
-    n_runs = int(con.execute(r.count()))
+    runs = con.execute(r.aggregate(n=r.count(), **_dist_aggs(r, ["duration"], "d"))).iloc[0]
+    n_runs = int(_num(runs["n"]) or 0)
     if n_runs == 0:
         return None
     fb = materialize(scratch, ci_m.feedback(r), "_lm_flow_feedback")
     fl = materialize(scratch, ci_m.flaky(con, "_lm_flow_runs"), "_lm_flow_flaky")
-    n_pairs = int(con.execute(fl.count()))
-    n_flaky = int(_num(con.execute(fl.flaky.sum())) or 0)
+    shas = con.execute(fb.aggregate(n=fb.count(), **_dist_aggs(fb, ["latency"], "l"))).iloc[0]
+    pairs = con.execute(fl.aggregate(n=fl.count(), flaky=fl.flaky.sum())).iloc[0]
+    n_pairs, n_flaky = int(_num(pairs["n"]) or 0), int(_num(pairs["flaky"]) or 0)
     mc = con.execute(ci_m.merge_ci(con, as_of, items).group_by("ci").agg(n=ibis._.count()))
     merge = {row.ci: int(row.n) for row in mc.itertuples(index=False)}
     flw = fl.mutate(week=fl.pushed_at.truncate("W").cast("date")).group_by("week").agg(
@@ -308,9 +343,9 @@ def ci_part(con, scratch: portable.Scratch, as_of: datetime, items: str = "items
                        "verdict_pairs": int(_num(row.pairs) or 0)})
     return {
         "runs": n_runs,
-        "shas": int(con.execute(fb.count())),
-        "feedback_latency_hours": dist(con, fb, "latency"),
-        "duration_hours": dist(con, r, "duration"),
+        "shas": int(_num(shas["n"]) or 0),
+        "feedback_latency_hours": _pq(_read_dists(shas, ["latency"], "l")["latency"]),
+        "duration_hours": _pq(_read_dists(runs, ["duration"], "d")["duration"]),
         "flaky": {"pairs": n_pairs, "flaky": n_flaky, "share": (n_flaky / n_pairs) if n_pairs else None},
         "merge_ci": {"passed": merge.get("passed", 0), "failed": merge.get("failed", 0)},
         "weekly": weekly,
@@ -318,20 +353,19 @@ def ci_part(con, scratch: portable.Scratch, as_of: datetime, items: str = "items
 
 
 def issues_part(con, scratch: portable.Scratch, as_of: datetime, items: str = "items") -> dict | None:
-    b = materialize(scratch, portable.sql(con, issues.bugs_sql(as_of, items)), "_lm_flow_bugs")
-    bugs = int(con.execute(b.count()))
-    fixed = b.filter(b.fixed_at.notnull())
+    b = portable.sql(con, issues.bugs_sql(as_of, items))
+    spans = ["fix_hours", "shipped_hours"]
+    r = con.execute(b.aggregate(bugs=b.count(), fixed=b.fixed_at.notnull().sum(), **_dist_aggs(b, spans, "b"))).iloc[0]
     t = portable.sql(con, issues.tickets_sql(as_of, items))
     t = t.filter((t.last_cat == "done") & t.started_at.notnull() & (t.done_at >= t.started_at))
     t = t.mutate(cycle=(t.done_at.epoch_seconds() - t.started_at.epoch_seconds()).cast("float64") / 3600.0)
     ro = portable.sql(con, issues.reopen_sql(as_of, items))
-    closed = int(con.execute(ro.count()))
-    reopened = int(_num(con.execute(ro.reopened.sum())) or 0)
+    o = con.execute(ro.aggregate(closed=ro.count(), reopened=ro.reopened.sum())).iloc[0]
+    closed, reopened = int(_num(o["closed"]) or 0), int(_num(o["reopened"]) or 0)
     return {
         "bug_fix": {
-            "bugs": bugs, "fixed": int(con.execute(fixed.count())),
-            **{k: {"p50": d["p50"], "p85": d["p85"], "n": d["n"]}
-               for k, d in dists(con, b, ["fix_hours", "shipped_hours"]).items()},
+            "bugs": int(_num(r["bugs"]) or 0), "fixed": int(_num(r["fixed"]) or 0),
+            **{k: _pq(d) for k, d in _read_dists(r, spans, "b").items()},
         },
         "ticket_cycle_hours": dist(con, t, "cycle"),
         "reopen": {"closed": closed, "reopened": reopened, "rate": (reopened / closed) if closed else None},

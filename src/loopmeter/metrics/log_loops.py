@@ -36,8 +36,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..errors import ConfigError
 from ..log_settings import LogSettings
 from ..store.db import Store
+from . import portable
 from .event_logs import stored_order
 
 
@@ -84,73 +86,114 @@ def _json_path(key: str) -> str:
     return '$."' + re.sub(r'(["\\])', r"\\\1", key) + '"'
 
 
-def _log_rows(con, log: str) -> str:
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _on_engine(engine) -> bool:
+    """Whether the log is read on `engine` (Spark over the Parquet export) rather than the store's DuckDB."""
+    return engine is not None and engine.name != portable.DIALECT
+
+
+def _query(store: Store, engine, sql: str) -> pd.DataFrame:
+    """`sql` (DuckDB SQL, every value a literal) where the log is: on the store's DuckDB, or on
+    `engine`, transpiled there (metrics/portable.py) and read back as one frame."""
+    if _on_engine(engine):
+        return engine.execute(portable.sql(engine, sql))
+    return store.con.execute(sql).df()
+
+
+def _log_rows(store: Store, log: str, engine=None) -> str:
     """FROM ... WHERE of the events (`e`) of `log`. In a store a log's cases are numbered in one
     run per ingest (store/event_logs.py `_replace`), so its events are those numbered between its
     least and greatest case number (zone maps skip the rest of the table); only when another log's
-    cases fall in that range (an incremental log read again after others) is each number checked."""
-    if stored_order(con):
-        lo, hi, others = con.execute(
+    cases fall in that range (an incremental log read again after others) is each number checked.
+    An export (on any engine) joins the log's items instead."""
+    if stored_order(store) and not _on_engine(engine):
+        lo, hi, others = store.con.execute(
             """select min(case_no), max(case_no),
                       (select count(*) from event_log_items o where o.case_no between min(li.case_no)
                        and max(li.case_no) and o.log <> $log)
                from event_log_items li where li.log = $log""", {"log": log}).fetchone()
         rows = f"events e where e.case_no between {int(lo or 0)} and {int(hi if hi is not None else -1)}"
-        return rows + (" and e.case_no in (select case_no from event_log_items where log = $log)" if others else "")
-    return "events e join event_log_items li on li.item_id = e.item_id where li.log = $log"
+        return rows + (f" and e.case_no in (select case_no from event_log_items where log = {_literal(log)})"
+                       if others else "")
+    return f"events e join event_log_items li on li.item_id = e.item_id where li.log = {_literal(log)}"
 
 
-def resource_kinds(store: Store, log: str, settings: LogSettings) -> pd.DataFrame:
-    """actor_id, name, kind, agent of every resource that performed an event of `log`."""
+def resource_kinds(store: Store, log: str, settings: LogSettings, engine=None) -> pd.DataFrame:
+    """actor_id, name, kind, agent of every resource that performed an event of `log`, ordered by
+    actor_id (read on `engine` when given: the events are there)."""
     sql = f"""select d.actor_id, a.name, a.kind, a.agent
-           from (select distinct e.actor_id from {_log_rows(store.con, log)} and e.actor_id is not null) d
+           from (select distinct e.actor_id from {_log_rows(store, log, engine)} and e.actor_id is not null) d
            left join actors a on a.actor_id = d.actor_id order by d.actor_id"""
-    df = store.con.execute(sql, {"log": log} if "$log" in sql else {}).df()
+    # An engine's result keeps no order: sorted here, as DuckDB sorts (binary, by code point).
+    df = _query(store, engine, sql).sort_values("actor_id", kind="stable", ignore_index=True)
+    df = df.astype({"actor_id": object, "name": object, "kind": object, "agent": object})
+    if settings.resources and store.export and df["name"].isna().any():
+        # The rules match names; without them every resource would keep its stored kind, and the
+        # loop's AI share and lift would differ from the store's without a word.
+        raise ConfigError(f"event log {log!r}: loopmeter.toml's [[log.resource]] rules match resource names, which "
+                          "this Parquet export leaves out (people are pseudonymous); export it with "
+                          "`loopmeter export --format parquet --show-names DIR`, or report from the store")
     kinds = [settings.kind_of(n, k) for n, k in zip(df["name"], df["kind"])]
     df["kind"] = [k for k, _ in kinds]
     df["agent"] = [g if g is not None else old for (_, g), old in zip(kinds, df["agent"])]
     return df
 
 
-def _ordered_events(con, log: str, by_team: bool) -> tuple[str, str]:
+def _ordered_events(store: Store, log: str, by_team: bool, team_key: str, engine=None) -> tuple[str, str]:
     """(SQL of the log's events with what the per-case query needs, the `event_log_items` column
     its `case_no` is): case_no, ts, act (lower-cased activity), actor_id, seq (place in the case),
     next_ts (the successor's time), handoff (the successor is a different known resource)[, event_team].
 
     In a store these were stored at ingest (store/event_logs.py EVENT_ORDER); a Parquet export
     opened as views (engine.py) may predate them and has them computed by one sort per case."""
-    team = ", json_extract_string(e.attrs, $team_key) as event_team" if by_team else ""
-    if stored_order(con):
+    team = f", json_extract_string(e.attrs, {_literal(team_key)}) as event_team" if by_team else ""
+    if stored_order(store) and not _on_engine(engine):
         return f"""
             select e.case_no, e.ts, lower(e.activity) as act, e.actor_id, e.seq, e.next_ts, e.handoff{team}
-            from {_log_rows(con, log)}""", "case_no"
+            from {_log_rows(store, log)}""", "case_no"
     return f"""
         select e.item_id as case_no, e.ts, lower(e.activity) as act, e.actor_id,
                row_number() over w as seq, lead(e.ts) over w as next_ts,
                coalesce(e.actor_id <> lead(e.actor_id) over w, false) as handoff{team}
-        from {_log_rows(con, log)}
+        from {_log_rows(store, log, engine)}
         window w as (partition by e.item_id order by e.ts, e.activity, e.actor_id)""", "item_id"
 
 
+def _naive(values: pd.Series) -> pd.Series:
+    """Timestamps as naive UTC datetime64[ns] (an engine may hand them over zoned, or as objects)."""
+    values = pd.to_datetime(values)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.astype("datetime64[ns]")
+
+
 def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
-               kinds: pd.DataFrame | None = None) -> tuple[pd.DataFrame, datetime | None]:
+               kinds: pd.DataFrame | None = None, engine=None) -> tuple[pd.DataFrame, datetime | None]:
     """One row per case: item_id, start, done, cycle_hours, waiting_hours, reworked, ai, bot,
     cluster, resource; and the as-of the log is judged from. `kinds`: `resource_kinds` of the log,
-    when the caller has them already.
+    when the caller has them already. `engine`: an Ibis backend other than DuckDB holding the same
+    tables (Spark over the Parquet export, engine.py), where the per-case query then runs
+    (transpiled, metrics/portable.py); everything after it runs here over one row per case.
 
-    No sort: each event's place in its case, its successor's time and whether it hands off were
-    stored at ingest (`_ordered_events`), so the cases are two GROUP BYs over the case number: the
-    first finds each case's start, done, last time and last resource, the second everything
-    measured against the done time, over only the events that can count there (joined to the
-    first). At 10M events this costs about half the per-case window sort it replaced
-    (bench/event_log_report.py)."""
-    kinds = resource_kinds(store, log, settings) if kinds is None else kinds
-    con = store.con
+    No sort in a store: each event's place in its case, its successor's time and whether it hands
+    off were stored at ingest (`_ordered_events`), so the cases are two GROUP BYs over the case
+    number: the first finds each case's start, done, last time and last resource, the second
+    everything measured against the done time, over only the events that can count there (joined
+    to the first). At 10M events this costs about half the per-case window sort it replaced
+    (bench/event_log_report.py). The SQL is written once, in DuckDB's dialect, with only what
+    transpiles to the same meaning elsewhere: every value a literal, `epoch(a) - epoch(b)` rather
+    than the epoch of an interval, `arg_max ... filter (where x is not null)` (DuckDB's `arg_max`
+    skips a null value, Spark's `max_by` returns it)."""
+    kinds = resource_kinds(store, log, settings, engine) if kinds is None else kinds
     by_team = settings.cluster == "team"
-    events, case_col = _ordered_events(con, log, by_team)
-    con.register("log_resource_kinds", pa.table(
+    team_key = _json_path(settings.team_attribute)
+    events, case_col = _ordered_events(store, log, by_team, team_key, engine)
+    kinds_table = pa.table(
         {"actor_id": [str(a) for a in kinds["actor_id"]], "kind": [str(k) for k in kinds["kind"]]},
-        schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())])))
+        schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())]))
     start = f"min(ts) filter (where {_in_list('act', settings.start)})" if settings.start else "min(ts)"
     ends = settings.end
     if not ends:
@@ -160,7 +203,7 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
     else:  # the first end event at or after the start (any end event when the case has no start)
         done = f"list(ts) filter (where {_in_list('act', ends)})"
         done_at = "list_min(list_filter(done_raw, x -> x >= coalesce(start_ts, x)))"
-    rework_after = f"ts > done_ts and ts <= done_ts + to_days({int(window.days)})" if ends else "true"
+    rework_after = f"ts > done_ts and ts <= done_ts + interval {int(window.days)} day" if ends else "true"
     closing = _in_list("act", ends) if ends else "true"  # the done event is an end event when there are any
     if settings.waiting:
         wait_gap, rule = _in_list("act", settings.waiting), "activities"
@@ -172,56 +215,72 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
     # case's last time: its successor is at the same time or there is none). Every other event
     # only counts towards the first GROUP BY, which the second's join then skips.
     marked = kinds.loc[kinds["kind"].isin(["agent", "bot"]), "actor_id"].astype(str).tolist()
-    machine = ("ev.actor_id in (" + ", ".join("'" + a.replace("'", "''") + "'" for a in marked) + ")"
+    machine = ("ev.actor_id in (" + ", ".join(_literal(a) for a in marked) + ")"
                if len(marked) <= 256 else
                "ev.actor_id in (select actor_id from log_resource_kinds where kind in ('agent', 'bot'))")
     candidate = closing if ends else "(next_ts is null or next_ts = ts)"
-    team_key = _json_path(settings.team_attribute)
     sql = f"""
     with ev as not materialized ({events}),
     spans as (
         select *, {done_at} as done_ts
         from (select case_no, {start} as start_ts, {done} as done_raw, max(ts) as last_ts,
-                     arg_max(actor_id, seq) as last_actor{", min(event_team) as event_team" if by_team else ""}
+                     arg_max(actor_id, seq) filter (where actor_id is not null) as last_actor{
+                         ", min(event_team) as event_team" if by_team else ""}
               from ev group by case_no)
     ),
     after as (
         select ev.case_no,
-               sum(epoch(next_ts - ts)) filter (
+               sum(epoch(next_ts) - epoch(ts)) filter (
                    where ({wait_gap}) and next_ts is not null and next_ts <= done_ts) / 3600.0 as waiting_hours,
                bool_or({rework} and {rework_after}) as reworked,
                bool_or(k.kind = 'agent' and ts <= done_ts) as ai,
                bool_or(k.kind = 'bot' and ts <= done_ts) as bot,
-               arg_min(ev.actor_id, seq) filter (where ts = done_ts and {closing}) as closer
+               arg_min(ev.actor_id, seq) filter (
+                   where ts = done_ts and {closing} and ev.actor_id is not null) as closer
         from ev join spans s on s.case_no = ev.case_no
         left join log_resource_kinds k on k.actor_id = ev.actor_id
         where ({wait_gap}) or {rework} or {machine if marked else "false"} or {candidate}
         group by ev.case_no
     )
-    select li.item_id, s.start_ts, s.done_ts, epoch(s.done_ts - s.start_ts) / 3600.0 as cycle_hours,
+    select li.item_id, s.start_ts, s.done_ts, (epoch(s.done_ts) - epoch(s.start_ts)) / 3600.0 as cycle_hours,
            coalesce(a.waiting_hours, 0) as waiting_hours, coalesce(a.reworked, false) as reworked,
            coalesce(a.ai, false) as ai, coalesce(a.bot, false) as bot, s.last_ts,
            coalesce(a.closer, s.last_actor) as resource,
-           {"coalesce(json_extract_string(i.attrs, $team_key), s.event_team)" if by_team else "null::varchar"} as team,
+           {f"coalesce(json_extract_string(i.attrs, {_literal(team_key)}), s.event_team)" if by_team
+            else "null::varchar"} as team,
            date_trunc('week', s.done_ts) as week
     from spans s left join after a on a.case_no = s.case_no
-    join event_log_items li on li.{case_col} = s.case_no and li.log = $log
+    join event_log_items li on li.{case_col} = s.case_no and li.log = {_literal(log)}
     {"left join items i on i.item_id = li.item_id" if by_team else ""}
     order by li.item_id
     """
-    params: dict = {"log": log}
-    if by_team:
-        params["team_key"] = team_key
-    (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
-    # The per-case GROUP BYs over a large log (a million cases of ten million events) outgrow the
-    # store's small default cap, which is raised for this one query (LOOPMETER_REPORT_MEMORY,
-    # default 1.5 GB; ~1.1 GB peak for the whole report at 10M events).
-    con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_REPORT_MEMORY', '1500MB')}'")
-    try:
-        df = con.execute(sql, params).df()
-    finally:
-        con.execute(f"set memory_limit = '{limit}'")
-        con.unregister("log_resource_kinds")
+    if _on_engine(engine):
+        scratch = portable.Scratch(engine)
+        try:
+            scratch.arrow("log_resource_kinds", kinds_table)
+            df = _query(store, engine, sql)
+        finally:
+            scratch.close()
+        # The engine's rows come back in no order; the lift's resampling reads them in this one.
+        df = df.sort_values("item_id", kind="stable", ignore_index=True)
+        for col in ("start_ts", "done_ts", "last_ts", "week"):
+            df[col] = _naive(df[col])
+        df = df.astype({"reworked": bool, "ai": bool, "bot": bool, "cycle_hours": float, "waiting_hours": float})
+        df["resource"] = df["resource"].astype(object).where(df["resource"].notna(), None)
+        df["team"] = df["team"].astype(object).where(df["team"].notna(), None)
+    else:
+        con = store.con
+        con.register("log_resource_kinds", kinds_table)
+        (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+        # The per-case GROUP BYs over a large log (a million cases of ten million events) outgrow the
+        # store's small default cap, which is raised for this one query (LOOPMETER_REPORT_MEMORY,
+        # default 1.5 GB; ~1.1 GB peak for the whole report at 10M events).
+        con.execute(f"set memory_limit = '{os.environ.get('LOOPMETER_REPORT_MEMORY', '1500MB')}'")
+        try:
+            df = con.execute(sql).df()
+        finally:
+            con.execute(f"set memory_limit = '{limit}'")
+            con.unregister("log_resource_kinds")
     df.attrs["waiting_rule"] = rule
     last = df["last_ts"].max() if len(df) else None  # the log's newest event
     as_of = window.as_of or (None if last is None or pd.isna(last) else last.to_pydatetime())
@@ -296,19 +355,22 @@ def ai_share(df: pd.DataFrame, kinds: pd.DataFrame) -> dict:
 
 def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *,
              adoption_date: date | None = None, adoption_source: str | None = None, seed: int = 0,
-             n_boot: int = 2000, lift: bool = True, team: str | None = None, agent: str | None = None) -> dict:
+             n_boot: int = 2000, lift: bool = True, team: str | None = None, agent: str | None = None,
+             engine=None) -> dict:
     """The work-loop keys of one `event_logs[]` entry (docs/json-report.md). `adoption_date`
     (said to come from `adoption_source`, "given" by default) else `[[log]] adoption_date`, else
     detected (lift/loop_adoption.py decides which for a report). `team` / `agent`: the report's
-    slice (metrics/loop_slice.py); `{"left_out": why}` when the log cannot be cut by it."""
+    slice (metrics/loop_slice.py); `{"left_out": why}` when the log cannot be cut by it. `engine`:
+    where the log's events are read (`case_frame`); the statistics run here either way."""
     from ..lift.loop_verdict import log_verdict
     from .log_lift import log_lift  # the lift needs the frame; kept apart as its own concept
     from .loop_slice import agent_cases, cut_agent, cut_team
 
-    kinds = resource_kinds(store, log, settings)
+    kinds = resource_kinds(store, log, settings, engine)
     # A --team slice needs each case's team, which the frame reads only when it clusters by team.
     read_team = team is not None and settings.cluster != "team"
-    df, as_of = case_frame(store, log, replace(settings, cluster="team") if read_team else settings, window, kinds)
+    df, as_of = case_frame(store, log, replace(settings, cluster="team") if read_team else settings, window, kinds,
+                           engine)
     if read_team:
         df["cluster"] = df["resource"]  # read to cut by, not to cluster by
     df = in_dates(df, window.since, window.until)
@@ -317,7 +379,7 @@ def log_loop(store: Store, log: str, settings: LogSettings, window: LogWindow, *
         if why is not None:
             return {"left_out": why}
     if agent is not None:
-        df = cut_agent(df, agent_cases(store, log, kinds, agent))
+        df = cut_agent(df, agent_cases(store, log, kinds, agent, engine))
     # A bot that closed the case did the work people would have; one that only touched it (a queue
     # or system account on every case) did not, and must not empty the human group of the lift.
     bots = set(kinds.loc[kinds["kind"] == "bot", "actor_id"].astype(str))
@@ -358,7 +420,7 @@ def is_loop(entry: dict) -> bool:
 
 def with_loops(store: Store, logs: list[dict], settings_for, *, days: int, as_of: datetime | None = None,
                adoption=None, since: date | None = None, until: date | None = None, seed: int = 0,
-               n_boot: int = 2000, team: str | None = None, agent: str | None = None) -> list[dict]:
+               n_boot: int = 2000, team: str | None = None, agent: str | None = None, engine=None) -> list[dict]:
     """The report's `event_logs` entries with each loop's keys added. `adoption(name, configured)`
     gives a log's (date, source) (lift/loop_adoption.py `LoopAdoption.date_for`). With a `team` or
     `agent` slice, a log that cannot be cut by it gets `left_out` (why) instead."""
@@ -369,5 +431,5 @@ def with_loops(store: Store, logs: list[dict], settings_for, *, days: int, as_of
         day, source = adoption(entry["name"], settings.adoption_date) if adoption else (None, None)
         entry.update(log_loop(store, entry["name"], settings, LogWindow(days, as_of, since, until),
                               adoption_date=day, adoption_source=source, seed=seed, n_boot=n_boot,
-                              team=team, agent=agent))
+                              team=team, agent=agent, engine=engine))
     return logs

@@ -65,7 +65,7 @@ def transpile(query: str, engine: str) -> str:
     if dialect == DIALECT:
         return query
     tree = _exact_quantiles(sqlglot.parse_one(query, read=DIALECT), dialect)
-    tree = _double_literals(_json_lists(tree, dialect), dialect)
+    tree = _double_literals(_json_lists(_exact_epochs(_no_cte_hints(tree), dialect), dialect), dialect)
     return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
@@ -87,6 +87,34 @@ def _exact_quantiles(tree, dialect: str):
         return exp.maybe_parse(form.format(x=x.sql(dialect=dialect), q=q.sql(dialect=dialect)), dialect=dialect)
 
     return tree.transform(exact)
+
+
+def _no_cte_hints(tree):
+    """`tree` without DuckDB's `with x as [not] materialized (...)`: a hint to DuckDB's planner
+    only (metrics/log_loops.py), which other engines' parsers refuse."""
+    from sqlglot import exp
+
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", None)
+    return tree
+
+
+def _exact_epochs(tree, dialect: str):
+    """`tree` with DuckDB's `epoch(ts)` (seconds as a double, fractions kept) written as
+    `unix_micros(ts) / 1e6` for Spark: sqlglot renders it as `unix_timestamp`, whole seconds, so an
+    event log's sub-second gaps would sum to other hours on Spark than on DuckDB."""
+    from sqlglot import exp
+
+    if dialect not in ("spark", "spark2", "databricks"):
+        return tree
+
+    def micros(node):
+        if isinstance(node, exp.TimeToUnix) and not node.args.get("format"):
+            return exp.Paren(this=exp.Div(this=exp.Anonymous(this="unix_micros", expressions=[node.this.copy()]),
+                                          expression=exp.Literal.number("1e6")))
+        return node
+
+    return tree.transform(micros)
 
 
 def _json_lists(tree, dialect: str):

@@ -128,6 +128,10 @@ class Store:
         # Writes a held group defers to its end, batched over its repositories (see `defer`).
         self._deferred: dict[str, tuple] = {}
         self._pending_meta: dict[str, str] = {}
+        # Whether this is a Parquet export opened as views (engine.py driver_store), not a store:
+        # its log events may lack the case numbers and order stored at ingest (store/event_logs.py
+        # EVENT_ORDER), and its people their names (export without --show-names). Said once, here.
+        self.export = False
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = True, read_only: bool = False,
