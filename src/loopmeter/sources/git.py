@@ -18,7 +18,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +26,10 @@ from ..errors import EmptyRepository, GitFailed, NotAGitRepository, UnreadablePa
 from ..model import Commit, FileChange, Person, Tag
 
 _EPOCH = datetime(1970, 1, 1)
+# git (2.39 at least) prints no date at all for a timestamp before 1970 (or one it cannot parse):
+# such a record gets this object, told apart by identity, and its dates are read from the raw
+# commit header instead (`_redated`).
+_UNDATED = datetime(1970, 1, 1)
 _FIELD = b"\x1f"
 # With -z every record ends in NUL (after its header, or after its last numstat entry) and a
 # message cannot hold NUL, so NUL + "\x1eC" only ever starts a record.
@@ -324,7 +328,7 @@ def _parse_record(rec: bytes) -> Commit | None:
     if at is None:
         at, atz = ct, ctz
     if at is None or ct is None:
-        at = ct = _EPOCH
+        at = ct = _UNDATED
     return Commit(
         sha=f[0].decode(),
         parents=tuple(p.decode() for p in f[1].split()),
@@ -449,7 +453,7 @@ def iter_commits(
     try:
         for c in stream:
             seen.add(c.sha)
-            yield c
+            yield _redated(info, c)
     finally:
         if stream.returncode is None:  # the reader stopped early (closed): git need not go on
             stream.proc.kill()
@@ -488,7 +492,7 @@ def iter_listed(info: RepoInfo, todo: list[str], on_fallback: Callable[[str], No
         n = 0
         for c in stream:
             n += 1
-            yield c
+            yield _redated(info, c)
         if stream.returncode == 0:
             return
         last = stream.failure(info, "diff-tree")
@@ -498,12 +502,32 @@ def iter_listed(info: RepoInfo, todo: list[str], on_fallback: Callable[[str], No
         if stream.cut is not None and i < len(todo) and stream.cut == todo[i]:
             whole = _diff_alone(info, todo[i])
             if whole is not None:  # git died on the next commit, after this one was complete
-                yield whole
+                yield _redated(info, whole)
                 i += 1
         if i < len(todo):
             reader = reader or _Pygit2Reader(info)
             yield reader.commit(todo[i])
             i += 1
+
+
+def _redated(info: RepoInfo, c: Commit) -> Commit:
+    """`c` with the dates its raw header records, where git printed none (before 1970)."""
+    if c.author_time is not _UNDATED:
+        return c
+    raw = git(info.path, "cat-file", "commit", c.sha, check=False).stdout
+    header = raw.split(b"\n\n", 1)[0].split(b"\n")
+    when: dict[bytes, tuple[datetime | None, int]] = {}
+    for line in header:
+        key, _, rest = line.partition(b" ")
+        if key in (b"author", b"committer") and b">" in rest:
+            when[key] = parse_raw_date(rest.rpartition(b">")[2])
+    at, atz = when.get(b"author", (None, 0))
+    ct, ctz = when.get(b"committer", (None, 0))
+    at, atz = (at, atz) if at is not None else (ct, ctz)
+    ct, ctz = (ct, ctz) if ct is not None else (at, atz)
+    if at is None or ct is None:  # no date git or we can read: the epoch, as git log shows it
+        at = ct = _EPOCH
+    return replace(c, author_time=at, author_tz_minutes=atz, committer_time=ct, committer_tz_minutes=ctz)
 
 
 def _diff_alone(info: RepoInfo, sha: str) -> Commit | None:
