@@ -253,3 +253,27 @@ def test_a_detached_head_and_replaced_commits_are_read_as_git_shows_them_and_sai
     assert any("HEAD is detached at " + shas[4][:12] in w and "--branch" in w for w in res.warnings), res.warnings
     assert any("git replace" in w and "GIT_NO_REPLACE_OBJECTS=1" in w for w in res.warnings), res.warnings
     assert rows(store_path, "select head_ref from repos") == [("HEAD",)]
+
+
+def test_a_head_naming_a_branch_without_commits_says_which_branches_have_some(tmp_path, store_path):
+    from loopmeter.errors import EmptyRepository
+
+    src = GitRepo(tmp_path / "src")
+    src.commit("one", date=day(1))
+    bare = tmp_path / "made-with-master.git"  # `git init --bare` with another default, then `git push` of main
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "master", str(bare)], check=True)
+    src.git("push", "-q", str(bare), "main")
+    with pytest.raises(EmptyRepository, match=r"HEAD names refs/heads/master, which has no commits; pass --branch "
+                                              r"with one of the branches that have some: main$"):
+        loopmeter.ingest([bare], store_path=store_path)
+    assert loopmeter.ingest([bare], store_path=store_path, branch="main")[0].new_commits == 1
+
+
+def test_a_work_trees_git_directory_is_the_same_repository_as_the_work_tree(tmp_path, store_path):
+    r = GitRepo(tmp_path / "project")
+    r.commit("one", date=day(1))
+    first = loopmeter.ingest([r.path / ".git"], store_path=store_path)[0]
+    again = loopmeter.ingest([r.path], store_path=store_path)[0]
+    assert (first.repo, first.new_commits) == ("project", 1)
+    assert (again.repo, again.unchanged) == ("project", True)
+    assert rows(store_path, "select repo, path from repos") == [("project", str(r.path))]

@@ -147,6 +147,7 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
             p = Path(top) if top else p
         if branch:
             raise NotAGitRepository(f"{p}: branch {branch!r} does not exist")
+        _unborn_head(p)
         raise EmptyRepository(f"{p}: the repository has no commits")
     sym = lines[4] if len(lines) > 4 else ""
     if bare != "true" and len(lines) > 5 and lines[5]:
@@ -156,6 +157,9 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
     else:
         head_ref = sym if sym.startswith("refs/") else "HEAD"
     name = Path(git_dir).name if bare == "true" and Path(git_dir).name != ".git" else p.name
+    if name == ".git" and bare != "true":  # a work tree's git directory, given itself: it is the work tree's
+        p = Path(git_dir).parent  # repository, one repository however it is named
+        name = p.name
     if name.endswith(".git") and len(name) > 4:
         name = name[:-4]
     if name == "repo":  # mirrors laid out as owner+name/repo: the parent folder names the project
@@ -169,6 +173,18 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
         is_bare=bare == "true",
         is_shallow=shallow == "true",
     ), shown
+
+
+def _unborn_head(p: Path) -> None:
+    """Raise the error that says what to pass when HEAD names a branch without commits while other
+    branches have some (a bare repository made with one default branch and pushed another)."""
+    head = git(p, "symbolic-ref", "-q", "HEAD", check=False).stdout.decode("utf-8", "replace").strip()
+    listed = git(p, "for-each-ref", "--count=6", "--format=%(refname:short)", "refs/heads/", check=False)
+    branches = listed.stdout.decode("utf-8", "replace").split()
+    if branches:
+        shown = ", ".join(branches[:5]) + (", ..." if len(branches) > 5 else "")
+        raise EmptyRepository(f"{p}: HEAD names {head or 'no branch'}, which has no commits; pass --branch with one "
+                              f"of the branches that have some: {shown}")
 
 
 def _take_refs(lines: list[str]) -> tuple[list[str], bytes] | None:
