@@ -277,3 +277,19 @@ def test_a_work_trees_git_directory_is_the_same_repository_as_the_work_tree(tmp_
     assert (first.repo, first.new_commits) == ("project", 1)
     assert (again.repo, again.unchanged) == ("project", True)
     assert rows(store_path, "select repo, path from repos") == [("project", str(r.path))]
+
+
+def test_a_blobless_sha256_clone_fails_in_one_line_saying_what_to_do(tmp_path, store_path):
+    from loopmeter.errors import GitFailed
+
+    path = tmp_path / "src"
+    subprocess.run(["git", "init", "-q", "--object-format=sha256", "-b", "main", str(path)], check=True)
+    src = GitRepo(path)
+    src.commit("one", date=day(1), files={"a.txt": "1\n"})
+    src.git("config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "blobless"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", "--filter=blob:none", f"file://{path}", str(clone)],
+                   check=True)
+    # libgit2 (which reads commits whose blobs are missing) cannot open SHA-256 repositories.
+    with pytest.raises(GitFailed, match=r"^\S+blobless: some blobs are missing .* clone it again without --filter"):
+        loopmeter.ingest([clone], store_path=store_path)

@@ -560,7 +560,14 @@ class _Pygit2Reader:
         import pygit2
 
         self.pygit2 = pygit2
-        self.repo = pygit2.Repository(str(info.git_dir))
+        try:
+            self.repo = pygit2.Repository(str(info.git_dir))
+        except (pygit2.GitError, ValueError) as e:  # libgit2 1.9 opens no SHA-256 repository (InvalidError)
+            raise GitFailed(
+                f"{info.path}: some blobs are missing (partial clone or trimmed mirror) and the reader of such "
+                f"commits (libgit2) cannot open this repository ({e}); clone it again without --filter "
+                "(or fetch the missing blobs) and run again"
+            ) from None
         try:
             self.mailmap = pygit2.Mailmap.from_repository(self.repo)
         except Exception:  # a broken .mailmap must not stop the analysis
