@@ -293,3 +293,15 @@ def test_a_blobless_sha256_clone_fails_in_one_line_saying_what_to_do(tmp_path, s
     # libgit2 (which reads commits whose blobs are missing) cannot open SHA-256 repositories.
     with pytest.raises(GitFailed, match=r"^\S+blobless: some blobs are missing .* clone it again without --filter"):
         loopmeter.ingest([clone], store_path=store_path)
+
+
+def test_a_set_leaves_out_a_repository_without_commits_and_reads_the_others(tmp_path, store_path):
+    from loopmeter.sources.git_set import discover_repositories
+
+    good = GitRepo(tmp_path / "org" / "good")
+    good.commit("one", date=day(1))
+    subprocess.run(["git", "init", "-q", str(tmp_path / "org" / "new")], check=True)  # made, never committed to
+    res = loopmeter.ingest(discover_repositories(tmp_path / "org"), store_path=store_path)
+    assert [(r.repo, r.new_commits) for r in res] == [("good", 1), ("new", 0)]
+    assert res[1].warnings == [f"{tmp_path / 'org' / 'new'}: the repository has no commits; left out"]
+    assert rows(store_path, "select repo from repos") == [("good",)]

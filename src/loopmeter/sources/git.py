@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..errors import EmptyRepository, GitFailed, NotAGitRepository, UnreadablePath
+from ..errors import EmptyRepository, GitFailed, NotAGitRepository, UnbornHead, UnreadablePath
 from ..model import Commit, FileChange, Person, Tag
 
 _EPOCH = datetime(1970, 1, 1)
@@ -183,7 +183,7 @@ def _unborn_head(p: Path) -> None:
     branches = listed.stdout.decode("utf-8", "replace").split()
     if branches:
         shown = ", ".join(branches[:5]) + (", ..." if len(branches) > 5 else "")
-        raise EmptyRepository(f"{p}: HEAD names {head or 'no branch'}, which has no commits; pass --branch with one "
+        raise UnbornHead(f"{p}: HEAD names {head or 'no branch'}, which has no commits; pass --branch with one "
                               f"of the branches that have some: {shown}")
 
 
