@@ -305,3 +305,18 @@ def test_a_set_leaves_out_a_repository_without_commits_and_reads_the_others(tmp_
     assert [(r.repo, r.new_commits) for r in res] == [("good", 1), ("new", 0)]
     assert res[1].warnings == [f"{tmp_path / 'org' / 'new'}: the repository has no commits; left out"]
     assert rows(store_path, "select repo from repos") == [("good",)]
+
+
+@pytest.mark.parametrize("name, says", [
+    (b"caf\xe9", r"caf\\xe9: the path is not UTF-8, .* rename the folder"),
+    (b"new\nline", r"new\\nline': the path holds a line break, .* rename the folder"),
+], ids=["latin-1-folder", "line-break-in-folder"])
+def test_a_repository_at_a_path_the_store_or_git_cannot_carry_fails_in_one_line(tmp_path, store_path, name, says):
+    from loopmeter.errors import UnreadablePath
+
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/" + name))
+    GitRepo(path).commit("one", date=day(1))
+    with pytest.raises(UnreadablePath, match=says) as e:
+        loopmeter.ingest([path], store_path=store_path)
+    assert "\n" not in str(e.value)
+    assert not store_path.exists()

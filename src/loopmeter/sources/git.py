@@ -113,6 +113,15 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
         raise UnreadablePath(f"{p}: no such file or directory")
     if not os.access(p, os.R_OK | os.X_OK) or not p.is_dir():
         raise UnreadablePath(f"{p}: not a readable directory")
+    shown_path = os.fsencode(p.resolve()).decode("utf-8", "backslashreplace")
+    if shown_path != str(p.resolve()):
+        # The store keeps a repository's path and name as text (UTF-8): these bytes have no text.
+        raise UnreadablePath(f"{shown_path}: the path is not UTF-8, which the store needs for a repository's path "
+                             "and name; rename the folder (or a parent) to a UTF-8 name")
+    if "\n" in shown_path:
+        # git prints the paths rev-parse answers one a line: a line break inside one shifts them all.
+        raise UnreadablePath(f"{shown_path!r}: the path holds a line break, which git's answers cannot carry; "
+                             "rename the folder (or a parent)")
     ref = branch or "HEAD"
     # One process answers everything (a set of a thousand repositories pays per process): the git
     # dir, bare, shallow, the commit the ref names (printed back verbatim when it names none), the
