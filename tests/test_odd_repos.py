@@ -5,7 +5,7 @@ report cover them: file names git has to quote, a very long path, an empty commi
 symlink, a file turning into a directory and back, a binary file turning text, an octopus merge, a
 second root merged in, an empty name and e-mail, dates before 1970 and in 2100, offsets +14:00 and
 -12:00, control characters and Latin-1 in messages, and a git configuration that would change
-git's output (core.quotepath, i18n.logOutputEncoding). The other repositories are the ones that
+git's output (core.quotepath, i18n.logOutputEncoding, log.showRoot, diff prefixes, colours). The other repositories are the ones that
 cannot share it: SHA-256 objects, a blobless clone, a detached HEAD, replaced commits, no commits.
 Expected rows are worked out by hand next to each assertion.
 """
@@ -99,8 +99,11 @@ def build_odd(base: Path) -> tuple[GitRepo, dict[str, str]]:
     s["ansi"] = r.commit(ANSI, date=day(16), author=("Painter", "paint@example.com"))
     s["latin1"] = r.commit("caf\u00e9 in Latin-1".encode("latin-1"), date=day(17), encoding="latin1")
     # A user's settings that change what git prints; the ingest must not depend on them.
-    r.git("config", "core.quotepath", "true")
-    r.git("config", "i18n.logOutputEncoding", "latin1")
+    for key, value in [("core.quotepath", "true"), ("i18n.logOutputEncoding", "latin1"), ("log.showRoot", "false"),
+                       ("diff.noprefix", "true"), ("diff.mnemonicPrefix", "true"), ("color.ui", "always"),
+                       ("format.pretty", "oneline"), ("log.abbrevCommit", "true"), ("diff.renames", "copies"),
+                       ("diff.context", "7")]:
+        r.git("config", key, value)
     return r, s
 
 

@@ -78,6 +78,7 @@ _GIT_CONFIG = [
     "-c", "log.showSignature=false",
     "-c", "diff.renames=true",
     "-c", "log.follow=false",
+    "-c", "log.showRoot=true",  # with false, git log prints the root commit without its files
 ]
 
 
