@@ -323,3 +323,16 @@ def test_a_repository_at_a_path_the_store_or_git_cannot_carry_fails_in_one_line(
         loopmeter.ingest([path], store_path=store_path)
     assert "\n" not in str(e.value)
     assert not store_path.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_repository_owned_by_another_user_fails_in_one_line_with_gits_remedy(tmp_path, store_path, monkeypatch):
+    from loopmeter.errors import UnreadablePath
+
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")  # no safe.directory of the machine's
+    r = GitRepo(tmp_path / "theirs")
+    r.commit("one", date=day(1))
+    subprocess.run(["chown", "-R", "nobody", str(r.path)], check=True)
+    with pytest.raises(UnreadablePath, match=r"theirs: git refuses a repository owned by another user \(dubious "
+                                             r"ownership\); if you trust it: git config --global --add safe.directory "):
+        loopmeter.ingest([r.path], store_path=store_path)

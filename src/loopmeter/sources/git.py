@@ -148,6 +148,9 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
     if len(lines) < 4:
         if "not a git repository" in err.lower():
             raise NotAGitRepository(f"{p}: not a git repository")
+        if "dubious ownership" in err:  # git's own hint is the command on its last line
+            raise UnreadablePath(f"{p}: git refuses a repository owned by another user (dubious ownership); if you "
+                                 f"trust it: {err.strip().splitlines()[-1].strip()}")
         raise UnreadablePath(f"{p}: cannot be read by git: {err.strip().splitlines()[-1] if err.strip() else ''}")
     git_dir, bare, shallow, sha = lines[:4]
     p = p.resolve()  # the same repository given relatively and absolutely is one repository
