@@ -336,3 +336,17 @@ def test_a_repository_owned_by_another_user_fails_in_one_line_with_gits_remedy(t
     with pytest.raises(UnreadablePath, match=r"theirs: git refuses a repository owned by another user \(dubious "
                                              r"ownership\); if you trust it: git config --global --add safe.directory "):
         loopmeter.ingest([r.path], store_path=store_path)
+
+
+def test_a_git_hooks_environment_does_not_swap_the_repository_read(tmp_path, store_path, monkeypatch):
+    mine, hooked = GitRepo(tmp_path / "mine"), GitRepo(tmp_path / "hooked")
+    for i in range(1, 4):
+        mine.commit(f"mine {i}", date=day(i))
+    hooked.commit("the hook's repository", date=day(1))
+    # What git sets around a hook (or a `!` alias) that runs loopmeter on another repository.
+    monkeypatch.setenv("GIT_DIR", str(hooked.path / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(hooked.path))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(hooked.path / ".git" / "index"))
+    res = loopmeter.ingest([mine.path], store_path=store_path)[0]
+    assert (res.repo, res.new_commits) == ("mine", 3)
+    assert sorted(s for (s,) in rows(store_path, "select subject from commits")) == ["mine 1", "mine 2", "mine 3"]

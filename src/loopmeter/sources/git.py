@@ -58,8 +58,16 @@ class RepoInfo:
     is_shallow: bool
 
 
+# What `git rev-parse --local-env-vars` lists as naming one repository's parts. Set around a git
+# hook or a `git -c alias.x='!loopmeter ...'`, they would make `git -C OTHER` read that repository
+# under OTHER's name. GIT_NO_REPLACE_OBJECTS and GIT_CONFIG_PARAMETERS stay: they say how to read.
+REPOSITORY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                  "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_GRAFT_FILE", "GIT_SHALLOW_FILE",
+                  "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX")
+
+
 def _git_env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in REPOSITORY_ENV}
     env.update(
         GIT_TERMINAL_PROMPT="0",
         GIT_OPTIONAL_LOCKS="0",  # never write into the analyzed repository (no index refresh)
