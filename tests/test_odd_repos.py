@@ -102,7 +102,7 @@ def build_odd(base: Path) -> tuple[GitRepo, dict[str, str]]:
     for key, value in [("core.quotepath", "true"), ("i18n.logOutputEncoding", "latin1"), ("log.showRoot", "false"),
                        ("diff.noprefix", "true"), ("diff.mnemonicPrefix", "true"), ("color.ui", "always"),
                        ("format.pretty", "oneline"), ("log.abbrevCommit", "true"), ("diff.renames", "copies"),
-                       ("diff.context", "7")]:
+                       ("diff.context", "7"), ("diff.ignoreSubmodules", "all")]:
         r.git("config", key, value)
     return r, s
 

@@ -87,6 +87,7 @@ _GIT_CONFIG = [
     "-c", "diff.renames=true",
     "-c", "log.follow=false",
     "-c", "log.showRoot=true",  # with false, git log prints the root commit without its files
+    "-c", "diff.ignoreSubmodules=none",  # "all" would hide every submodule bump
 ]
 
 
