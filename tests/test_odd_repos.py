@@ -350,3 +350,15 @@ def test_a_git_hooks_environment_does_not_swap_the_repository_read(tmp_path, sto
     res = loopmeter.ingest([mine.path], store_path=store_path)[0]
     assert (res.repo, res.new_commits) == ("mine", 3)
     assert sorted(s for (s,) in rows(store_path, "select subject from commits")) == ["mine 1", "mine 2", "mine 3"]
+
+
+def test_codeowners_history_reads_the_root_commit_whatever_the_users_log_settings(tmp_path):
+    from loopmeter.metrics.codeowners_history import codeowners_history
+
+    r = GitRepo(tmp_path / "owned")
+    root = r.commit("root", date=day(1), files={"CODEOWNERS": "* @team-a\n"})
+    r.commit("two", date=day(2))
+    r.git("config", "log.showRoot", "false")
+    r.git("config", "color.ui", "always")
+    h = codeowners_history("owned", str(r.path), None)
+    assert [(v.sha, v.location, v.text) for v in h.versions] == [(root, "CODEOWNERS", "* @team-a\n")]
