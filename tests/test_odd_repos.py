@@ -362,3 +362,15 @@ def test_codeowners_history_reads_the_root_commit_whatever_the_users_log_setting
     r.git("config", "color.ui", "always")
     h = codeowners_history("owned", str(r.path), None)
     assert [(v.sha, v.location, v.text) for v in h.versions] == [(root, "CODEOWNERS", "* @team-a\n")]
+
+
+def test_a_history_dated_wholly_after_the_as_of_date_says_so(tmp_path, store_path):
+    from loopmeter.errors import NoData
+
+    r = GitRepo(tmp_path / "clock")
+    r.commit("a clock set wrong", date="2099-01-01T00:00:00+00:00")
+    loopmeter.ingest([r.path], store_path=store_path)
+    with pytest.raises(NoData, match=r"no changes landed by 2024-03-01 00:00 UTC .* changes dated later are left out "
+                                     r"\(see --as-of\)"):
+        loopmeter.report_from_store(store_path=store_path, as_of=AS_OF)
+    assert loopmeter.report_from_store(store_path=store_path, as_of=datetime(2099, 2, 1))["totals"]["changes"] == 1
