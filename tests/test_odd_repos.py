@@ -374,3 +374,14 @@ def test_a_history_dated_wholly_after_the_as_of_date_says_so(tmp_path, store_pat
                                      r"\(see --as-of\)"):
         loopmeter.report_from_store(store_path=store_path, as_of=AS_OF)
     assert loopmeter.report_from_store(store_path=store_path, as_of=datetime(2099, 2, 1))["totals"]["changes"] == 1
+
+
+def test_branch_and_tag_names_that_are_not_utf8(tmp_path, store_path):
+    r = GitRepo(Path(os.fsdecode(bytes(tmp_path) + b"/refs")), branch=os.fsdecode(b"caf\xe9"))
+    r.commit("one", date=day(1))
+    r.tag(os.fsdecode(b"v\xe9"))
+    res = loopmeter.ingest([r.path], store_path=store_path)[0]
+    assert res.new_commits == 1
+    assert rows(store_path, "select head_ref from repos") == [("refs/heads/caf\ufffd",)]  # shown, never run
+    assert rows(store_path, "select name from git_tags") == [("v\ufffd",)]
+    assert loopmeter.ingest([r.path], store_path=store_path)[0].unchanged

@@ -145,7 +145,7 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
                f"{ref}^{{commit}}", *listing, "--symbolic-full-name", "HEAD", *names, "--show-toplevel", check=False)
     lines = proc.stdout.decode("utf-8", "surrogateescape").split("\n")
     shown: bytes | None = None
-    if refs and len(lines) > 3 and _HEX.match(lines[3].encode()):
+    if refs and len(lines) > 3 and _HEX.match(lines[3].encode("utf-8", "surrogateescape")):
         cut = _take_refs(lines)
         if cut is None:  # another shape (HEAD unborn, no ref at all): the two calls of old
             from .git_set import read_refs
@@ -163,7 +163,7 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
         raise UnreadablePath(f"{p}: cannot be read by git: {err.strip().splitlines()[-1] if err.strip() else ''}")
     git_dir, bare, shallow, sha = lines[:4]
     p = p.resolve()  # the same repository given relatively and absolutely is one repository
-    if not _HEX.match(sha.encode()):
+    if not _HEX.match(sha.encode("utf-8", "surrogateescape")):
         if bare != "true":  # git stopped at the ref: name the work tree's top as a success would
             top = git(p, "rev-parse", "--show-toplevel", check=False).stdout.decode().strip()
             p = Path(top) if top else p
@@ -178,6 +178,8 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
         head_ref = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
     else:
         head_ref = sym if sym.startswith("refs/") else "HEAD"
+    # git allows any bytes in a ref's name; the store keeps it as text, for showing only.
+    head_ref = head_ref.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     name = Path(git_dir).name if bare == "true" and Path(git_dir).name != ".git" else p.name
     if name == ".git" and bare != "true":  # a work tree's git directory, given itself: it is the work tree's
         p = Path(git_dir).parent  # repository, one repository however it is named
@@ -215,11 +217,12 @@ def _take_refs(lines: list[str]) -> tuple[list[str], bytes] | None:
     reads, and the listing as show-ref prints it ("sha name" a line, HEAD first). None for
     output of another shape."""
     j = 5
-    while j < len(lines) and _HEX.match(lines[j].encode()):
+    while j < len(lines) and _HEX.match(lines[j].encode("utf-8", "surrogateescape")):
         j += 1
     shas = lines[5:j]
     names = lines[j + 1:j + 1 + len(shas)]
-    if (len(lines) <= 4 or not _HEX.match(lines[4].encode()) or not shas or len(names) != len(shas)
+    if (len(lines) <= 4 or not _HEX.match(lines[4].encode("utf-8", "surrogateescape")) or not shas
+            or len(names) != len(shas)
             or not all(n.startswith("refs/") for n in names)):
         return None
     shown = "".join(f"{s} {n}\n" for s, n in zip([lines[4], *shas], ["HEAD", *names]))
