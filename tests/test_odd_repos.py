@@ -385,3 +385,13 @@ def test_branch_and_tag_names_that_are_not_utf8(tmp_path, store_path):
     assert rows(store_path, "select head_ref from repos") == [("refs/heads/caf\ufffd",)]  # shown, never run
     assert rows(store_path, "select name from git_tags") == [("v\ufffd",)]
     assert loopmeter.ingest([r.path], store_path=store_path)[0].unchanged
+
+
+def test_a_repository_list_saved_with_a_bom_and_crlf_line_ends(tmp_path):
+    from loopmeter.sources.git_set import read_repo_list
+
+    for name in ("a", "b c"):
+        (tmp_path / name).mkdir()
+    listed = tmp_path / "repos.txt"
+    listed.write_bytes("\ufeffa\r\n# a comment\r\n\r\nb c\r\n".encode("utf-8"))
+    assert read_repo_list(listed) == [str(tmp_path / "a"), str(tmp_path / "b c")]
