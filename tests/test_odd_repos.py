@@ -395,3 +395,18 @@ def test_a_repository_list_saved_with_a_bom_and_crlf_line_ends(tmp_path):
     listed = tmp_path / "repos.txt"
     listed.write_bytes("\ufeffa\r\n# a comment\r\n\r\nb c\r\n".encode("utf-8"))
     assert read_repo_list(listed) == [str(tmp_path / "a"), str(tmp_path / "b c")]
+
+
+def test_an_identity_without_an_email_git_cannot_parse_is_read_from_the_header(tmp_path, store_path):
+    r = GitRepo(tmp_path / "ident")
+    r.commit("one", date=day(1))
+    obj = (f"tree {r.git('rev-parse', 'HEAD^{tree}')}\nparent {r.head()}\nauthor Old Tool 1704103300 +0100\n"
+           f"committer Old Tool 1704103300 +0100\n\nwritten by a tool without <email>\n")
+    sha = r.git("hash-object", "--literally", "-t", "commit", "-w", "--stdin", input=obj.encode())
+    r.set_ref("refs/heads/main", sha)
+    assert r.git("log", "-1", "--format=%aN|%ad", "--date=raw") == "%aN|"  # git prints its placeholder, no date
+    loopmeter.ingest([r.path], store_path=store_path)
+    # 1704103300 is 2024-01-01 10:01:40 UTC.
+    assert rows(store_path, "select author_time, author_tz, a.name, a.email from commits c join actors a "
+                            "on a.actor_id = c.author_id where sha = ?", [sha]) == [
+        (datetime(2024, 1, 1, 10, 1, 40), 60, "Old Tool", "")]

@@ -551,24 +551,42 @@ def iter_listed(info: RepoInfo, todo: list[str], on_fallback: Callable[[str], No
             i += 1
 
 
+def _ident(rest: bytes) -> tuple[Person, datetime | None, int]:
+    """'Name <email> 1700000000 +0100' from a commit header, also without the <email> git requires."""
+    if b"<" in rest and b">" in rest:
+        name, _, tail = rest.partition(b"<")
+        email, _, date = tail.rpartition(b">")
+    else:  # a tool that wrote no <email>: the date is the last two words, when they are one
+        words = rest.split()
+        cut = len(words) - 2 if len(words) >= 2 and words[-2].lstrip(b"-").isdigit() else len(words)
+        name, email, date = b" ".join(words[:cut]), b"", b" ".join(words[cut:])
+    t, tz = parse_raw_date(date)
+    return Person(_decode(name.strip()), _decode(email.strip())), t, tz
+
+
 def _redated(info: RepoInfo, c: Commit) -> Commit:
-    """`c` with the dates its raw header records, where git printed none (before 1970)."""
+    """`c` with the dates its raw header records, where git printed none (before 1970, or an
+    identity git cannot parse: it then prints its placeholders, "%aN", as the name)."""
     if c.author_time is not _UNDATED:
         return c
     raw = git(info.path, "cat-file", "commit", c.sha, check=False).stdout
     header = raw.split(b"\n\n", 1)[0].split(b"\n")
-    when: dict[bytes, tuple[datetime | None, int]] = {}
+    seen: dict[bytes, tuple[Person, datetime | None, int]] = {}
     for line in header:
         key, _, rest = line.partition(b" ")
-        if key in (b"author", b"committer") and b">" in rest:
-            when[key] = parse_raw_date(rest.rpartition(b">")[2])
-    at, atz = when.get(b"author", (None, 0))
-    ct, ctz = when.get(b"committer", (None, 0))
+        if key in (b"author", b"committer") and key not in seen:
+            seen[key] = _ident(rest)
+    author, at, atz = seen.get(b"author", (c.author, None, 0))
+    committer, ct, ctz = seen.get(b"committer", (c.committer, None, 0))
     at, atz = (at, atz) if at is not None else (ct, ctz)
     ct, ctz = (ct, ctz) if ct is not None else (at, atz)
     if at is None or ct is None:  # no date git or we can read: the epoch, as git log shows it
         at = ct = _EPOCH
-    return replace(c, author_time=at, author_tz_minutes=atz, committer_time=ct, committer_tz_minutes=ctz)
+    # git's own (mailmapped) names are kept, unless it printed its placeholders for want of one.
+    author = author if c.author.name in ("%aN", "") and c.author.email in ("%aE", "") else c.author
+    committer = committer if c.committer.name in ("%cN", "") and c.committer.email in ("%cE", "") else c.committer
+    return replace(c, author=author, author_time=at, author_tz_minutes=atz, committer=committer, committer_time=ct,
+                   committer_tz_minutes=ctz)
 
 
 def _diff_alone(info: RepoInfo, sha: str) -> Commit | None:
