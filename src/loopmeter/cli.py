@@ -650,6 +650,12 @@ def main() -> None:
     import warnings
 
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    # Run from a git hook, the hook's repository would be read in place of every repository named
+    # (sources/git.py strips these for its own calls; this covers every other git call).
+    from .sources.git import REPOSITORY_ENV
+
+    for name in REPOSITORY_ENV:
+        os.environ.pop(name, None)
     try:  # Typer vendors click (0.2x); its exceptions are the ones raised
         from typer._click import exceptions as cx
         from typer.exceptions import Abort  # not in typer._click.exceptions: an AttributeError there

@@ -23,6 +23,10 @@ class EmptyRepository(LoopmeterError):
     """A git repository has no commits on the analyzed branch."""
 
 
+class UnbornHead(EmptyRepository):
+    """HEAD names a branch without commits while other branches have some (a set does not skip it)."""
+
+
 class UnreadablePath(LoopmeterError):
     """A path does not exist or cannot be read."""
 

@@ -96,6 +96,7 @@ class ReadAhead:
     # The durability pass of a new repository without provenance, made by the reader: the rows
     # `provenance_load.line_fates_rows` gives (the writer only appends them).
     fates: tuple | None = None
+    replaced: bool = False  # refs/replace exists: git shows (and we read) history with replacements
 
     def fits(self) -> bool:
         """The whole new history was read ahead (as commits, or as their tables)."""
@@ -181,7 +182,8 @@ def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_re
     bad = provsrc.Malformed()
     notes = ([(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
              if gitsrc.has_ref(refs, provsrc.NOTES_REF) else [])
-    return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad)
+    return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad,
+                     replaced=gitsrc.has_ref(refs, "refs/replace"))
 
 
 def _reader_process() -> bool:
@@ -314,9 +316,17 @@ def ingest_git(
             f"{repo}: shallow clone: history before the cut is missing, so totals and cycle times cover only "
             "what is present (run `git fetch --unshallow` for the full picture)"
         )
+    if info.head_ref == "HEAD":
+        # A CI checkout is often detached at the branch tip; a person's may sit at an old commit.
+        warnings.append(f"{repo}: HEAD is detached at {info.head_sha[:12]}: the history read is the one that commit "
+                        "has (pass --branch NAME to read a branch instead)")
     size = batch_size()
     if ahead is None:
         ahead = read_ahead(info, repo, previous_tips(store, repo), pull_refs=pull_refs, limit=-1)
+    if ahead.replaced:
+        warnings.append(f"{repo}: the repository replaces commits (`git replace` or grafts under refs/replace): the "
+                        "history read is the one git shows with the replacements, not the one recorded "
+                        "(run with GIT_NO_REPLACE_OBJECTS=1 to read the recorded one)")
     pulls, tags, old, tips, total = ahead.pulls, ahead.tags, ahead.old, ahead.tips, ahead.total
     register_repo(store, info, repo, pulls, tags)
     if total is None or total > size:

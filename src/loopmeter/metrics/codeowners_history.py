@@ -67,8 +67,11 @@ def codeowners_history(repo: str, path: str | None, sha: str | None) -> History:
     head = sha or "HEAD"
     line = _git(repo, path, "rev-list", "--first-parent", head, "--").decode().split()
     position = {s: i for i, s in enumerate(reversed(line))}
+    # --root and --no-color: a user's log.showRoot=false or color.ui=always would hide a CODEOWNERS
+    # the root commit added, or colour the rows read here.
     log = _git(repo, path, "log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-renames",
-               "--no-abbrev", "--format=%x01%H", head, "--", *LOCATIONS).decode("utf-8", "replace")
+               "--root", "--no-color", "--no-abbrev", "--format=%x01%H", head, "--",
+               *LOCATIONS).decode("utf-8", "replace")
     edits: list[tuple[str, dict[str, str | None]]] = []  # newest first, as git log lists them
     for block in log.split("\x01")[1:]:
         rows = block.strip("\n").split("\n")

@@ -131,7 +131,9 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     """build_report's document for a store with history, inside the per-report fact tables."""
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
-        raise NoData("the store holds no changes to report on")
+        # A history dated wholly in the future (a clock set wrong) lands nothing by the as-of date.
+        raise NoData(f"the store holds no changes landed by {window.as_of:%Y-%m-%d %H:%M} UTC to report on; "
+                     "changes dated later are left out (see --as-of)")
     cycle, size = summary.distribution(con, window, repos)
     # One adoption rule everywhere: a date per repository (or team) given, or detected per unit by
     # the designs, is the split of the summary, the sections and the JSON alike.

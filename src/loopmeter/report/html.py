@@ -16,6 +16,7 @@ import html as _html
 import json
 import math
 import random
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -689,10 +690,25 @@ def _legibility_section(cards: Any) -> dict[str, Any]:
     return section_context(cards if isinstance(cards, Mapping) else None)
 
 
+# Control characters (ANSI escapes, BEL, backspace) that commit messages and names may hold: HTML
+# escaping leaves them, and they would drive the terminal of anyone who cats or greps the file.
+# Tab, newline and carriage return are whitespace to HTML and stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _no_control(value: Any) -> Any:
+    """Jinja's finalize: every value a template prints, before autoescaping, without control characters."""
+    if not isinstance(value, str) or not _CONTROL.search(value):
+        return value
+    cleaned = _CONTROL.sub("\ufffd", value)
+    return Markup(cleaned) if isinstance(value, Markup) else cleaned
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("loopmeter.report", "templates"),
         autoescape=True,
+        finalize=_no_control,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

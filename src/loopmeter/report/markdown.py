@@ -23,11 +23,13 @@ _ICON = {"good": "🟢", "bad": "🔴", "warn": "🟠", "neutral": "⚪", "muted
 # +, "1.") are safe here: every escaped value follows text of ours. Escaping more would litter
 # chat tools that show Markdown as plain text with backslashes.
 _PUNCT = re.compile(r"([\\`*_\[\]|~])")
+# Control characters (ANSI escapes, BEL) would drive the terminal the Markdown is printed to.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def md_escape(value: Any) -> str:
     """Text that renders as itself in GitHub-flavoured Markdown, on one line."""
-    text = " ".join(str("" if value is None else value).split())
+    text = _CONTROL.sub("\ufffd", " ".join(str("" if value is None else value).split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _PUNCT.sub(r"\\\1", text)
     text = text.replace("://", "\\://").replace("www.", "www\\.")  # no autolink either

@@ -18,14 +18,18 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..errors import EmptyRepository, GitFailed, NotAGitRepository, UnreadablePath
+from ..errors import EmptyRepository, GitFailed, NotAGitRepository, UnbornHead, UnreadablePath
 from ..model import Commit, FileChange, Person, Tag
 
 _EPOCH = datetime(1970, 1, 1)
+# git (2.39 at least) prints no date at all for a timestamp before 1970 (or one it cannot parse):
+# such a record gets this object, told apart by identity, and its dates are read from the raw
+# commit header instead (`_redated`).
+_UNDATED = datetime(1970, 1, 1)
 _FIELD = b"\x1f"
 # With -z every record ends in NUL (after its header, or after its last numstat entry) and a
 # message cannot hold NUL, so NUL + "\x1eC" only ever starts a record.
@@ -54,8 +58,16 @@ class RepoInfo:
     is_shallow: bool
 
 
+# What `git rev-parse --local-env-vars` lists as naming one repository's parts. Set around a git
+# hook or a `git -c alias.x='!loopmeter ...'`, they would make `git -C OTHER` read that repository
+# under OTHER's name. GIT_NO_REPLACE_OBJECTS and GIT_CONFIG_PARAMETERS stay: they say how to read.
+REPOSITORY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_IMPLICIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                  "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_GRAFT_FILE", "GIT_SHALLOW_FILE",
+                  "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX")
+
+
 def _git_env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in REPOSITORY_ENV}
     env.update(
         GIT_TERMINAL_PROMPT="0",
         GIT_OPTIONAL_LOCKS="0",  # never write into the analyzed repository (no index refresh)
@@ -74,6 +86,8 @@ _GIT_CONFIG = [
     "-c", "log.showSignature=false",
     "-c", "diff.renames=true",
     "-c", "log.follow=false",
+    "-c", "log.showRoot=true",  # with false, git log prints the root commit without its files
+    "-c", "diff.ignoreSubmodules=none",  # "all" would hide every submodule bump
 ]
 
 
@@ -109,6 +123,15 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
         raise UnreadablePath(f"{p}: no such file or directory")
     if not os.access(p, os.R_OK | os.X_OK) or not p.is_dir():
         raise UnreadablePath(f"{p}: not a readable directory")
+    shown_path = os.fsencode(p.resolve()).decode("utf-8", "backslashreplace")
+    if shown_path != str(p.resolve()):
+        # The store keeps a repository's path and name as text (UTF-8): these bytes have no text.
+        raise UnreadablePath(f"{shown_path}: the path is not UTF-8, which the store needs for a repository's path "
+                             "and name; rename the folder (or a parent) to a UTF-8 name")
+    if "\n" in shown_path:
+        # git prints the paths rev-parse answers one a line: a line break inside one shifts them all.
+        raise UnreadablePath(f"{shown_path!r}: the path holds a line break, which git's answers cannot carry; "
+                             "rename the folder (or a parent)")
     ref = branch or "HEAD"
     # One process answers everything (a set of a thousand repositories pays per process): the git
     # dir, bare, shallow, the commit the ref names (printed back verbatim when it names none), the
@@ -122,7 +145,7 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
                f"{ref}^{{commit}}", *listing, "--symbolic-full-name", "HEAD", *names, "--show-toplevel", check=False)
     lines = proc.stdout.decode("utf-8", "surrogateescape").split("\n")
     shown: bytes | None = None
-    if refs and len(lines) > 3 and _HEX.match(lines[3].encode()):
+    if refs and len(lines) > 3 and _HEX.match(lines[3].encode("utf-8", "surrogateescape")):
         cut = _take_refs(lines)
         if cut is None:  # another shape (HEAD unborn, no ref at all): the two calls of old
             from .git_set import read_refs
@@ -134,15 +157,19 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
     if len(lines) < 4:
         if "not a git repository" in err.lower():
             raise NotAGitRepository(f"{p}: not a git repository")
+        if "dubious ownership" in err:  # git's own hint is the command on its last line
+            raise UnreadablePath(f"{p}: git refuses a repository owned by another user (dubious ownership); if you "
+                                 f"trust it: {err.strip().splitlines()[-1].strip()}")
         raise UnreadablePath(f"{p}: cannot be read by git: {err.strip().splitlines()[-1] if err.strip() else ''}")
     git_dir, bare, shallow, sha = lines[:4]
     p = p.resolve()  # the same repository given relatively and absolutely is one repository
-    if not _HEX.match(sha.encode()):
+    if not _HEX.match(sha.encode("utf-8", "surrogateescape")):
         if bare != "true":  # git stopped at the ref: name the work tree's top as a success would
             top = git(p, "rev-parse", "--show-toplevel", check=False).stdout.decode().strip()
             p = Path(top) if top else p
         if branch:
             raise NotAGitRepository(f"{p}: branch {branch!r} does not exist")
+        _unborn_head(p)
         raise EmptyRepository(f"{p}: the repository has no commits")
     sym = lines[4] if len(lines) > 4 else ""
     if bare != "true" and len(lines) > 5 and lines[5]:
@@ -151,7 +178,12 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
         head_ref = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
     else:
         head_ref = sym if sym.startswith("refs/") else "HEAD"
+    # git allows any bytes in a ref's name; the store keeps it as text, for showing only.
+    head_ref = head_ref.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     name = Path(git_dir).name if bare == "true" and Path(git_dir).name != ".git" else p.name
+    if name == ".git" and bare != "true":  # a work tree's git directory, given itself: it is the work tree's
+        p = Path(git_dir).parent  # repository, one repository however it is named
+        name = p.name
     if name.endswith(".git") and len(name) > 4:
         name = name[:-4]
     if name == "repo":  # mirrors laid out as owner+name/repo: the parent folder names the project
@@ -167,17 +199,30 @@ def _open(path: str | os.PathLike[str], branch: str | None, *, refs: bool) -> tu
     ), shown
 
 
+def _unborn_head(p: Path) -> None:
+    """Raise the error that says what to pass when HEAD names a branch without commits while other
+    branches have some (a bare repository made with one default branch and pushed another)."""
+    head = git(p, "symbolic-ref", "-q", "HEAD", check=False).stdout.decode("utf-8", "replace").strip()
+    listed = git(p, "for-each-ref", "--count=6", "--format=%(refname:short)", "refs/heads/", check=False)
+    branches = listed.stdout.decode("utf-8", "replace").split()
+    if branches:
+        shown = ", ".join(branches[:5]) + (", ..." if len(branches) > 5 else "")
+        raise UnbornHead(f"{p}: HEAD names {head or 'no branch'}, which has no commits; pass --branch with one "
+                              f"of the branches that have some: {shown}")
+
+
 def _take_refs(lines: list[str]) -> tuple[list[str], bytes] | None:
     """Cut the refs out of `_open`'s rev-parse output (lines 4.. are HEAD's commit, the refs'
     objects, HEAD's branch, the refs' names, the work tree's top): the lines `open_repository`
     reads, and the listing as show-ref prints it ("sha name" a line, HEAD first). None for
     output of another shape."""
     j = 5
-    while j < len(lines) and _HEX.match(lines[j].encode()):
+    while j < len(lines) and _HEX.match(lines[j].encode("utf-8", "surrogateescape")):
         j += 1
     shas = lines[5:j]
     names = lines[j + 1:j + 1 + len(shas)]
-    if (len(lines) <= 4 or not _HEX.match(lines[4].encode()) or not shas or len(names) != len(shas)
+    if (len(lines) <= 4 or not _HEX.match(lines[4].encode("utf-8", "surrogateescape")) or not shas
+            or len(names) != len(shas)
             or not all(n.startswith("refs/") for n in names)):
         return None
     shown = "".join(f"{s} {n}\n" for s, n in zip([lines[4], *shas], ["HEAD", *names]))
@@ -324,7 +369,7 @@ def _parse_record(rec: bytes) -> Commit | None:
     if at is None:
         at, atz = ct, ctz
     if at is None or ct is None:
-        at = ct = _EPOCH
+        at = ct = _UNDATED
     return Commit(
         sha=f[0].decode(),
         parents=tuple(p.decode() for p in f[1].split()),
@@ -449,7 +494,7 @@ def iter_commits(
     try:
         for c in stream:
             seen.add(c.sha)
-            yield c
+            yield _redated(info, c)
     finally:
         if stream.returncode is None:  # the reader stopped early (closed): git need not go on
             stream.proc.kill()
@@ -488,7 +533,7 @@ def iter_listed(info: RepoInfo, todo: list[str], on_fallback: Callable[[str], No
         n = 0
         for c in stream:
             n += 1
-            yield c
+            yield _redated(info, c)
         if stream.returncode == 0:
             return
         last = stream.failure(info, "diff-tree")
@@ -498,12 +543,50 @@ def iter_listed(info: RepoInfo, todo: list[str], on_fallback: Callable[[str], No
         if stream.cut is not None and i < len(todo) and stream.cut == todo[i]:
             whole = _diff_alone(info, todo[i])
             if whole is not None:  # git died on the next commit, after this one was complete
-                yield whole
+                yield _redated(info, whole)
                 i += 1
         if i < len(todo):
             reader = reader or _Pygit2Reader(info)
             yield reader.commit(todo[i])
             i += 1
+
+
+def _ident(rest: bytes) -> tuple[Person, datetime | None, int]:
+    """'Name <email> 1700000000 +0100' from a commit header, also without the <email> git requires."""
+    if b"<" in rest and b">" in rest:
+        name, _, tail = rest.partition(b"<")
+        email, _, date = tail.rpartition(b">")
+    else:  # a tool that wrote no <email>: the date is the last two words, when they are one
+        words = rest.split()
+        cut = len(words) - 2 if len(words) >= 2 and words[-2].lstrip(b"-").isdigit() else len(words)
+        name, email, date = b" ".join(words[:cut]), b"", b" ".join(words[cut:])
+    t, tz = parse_raw_date(date)
+    return Person(_decode(name.strip()), _decode(email.strip())), t, tz
+
+
+def _redated(info: RepoInfo, c: Commit) -> Commit:
+    """`c` with the dates its raw header records, where git printed none (before 1970, or an
+    identity git cannot parse: it then prints its placeholders, "%aN", as the name)."""
+    if c.author_time is not _UNDATED:
+        return c
+    raw = git(info.path, "cat-file", "commit", c.sha, check=False).stdout
+    header = raw.split(b"\n\n", 1)[0].split(b"\n")
+    seen: dict[bytes, tuple[Person, datetime | None, int]] = {}
+    for line in header:
+        key, _, rest = line.partition(b" ")
+        if key in (b"author", b"committer") and key not in seen:
+            seen[key] = _ident(rest)
+    author, at, atz = seen.get(b"author", (c.author, None, 0))
+    committer, ct, ctz = seen.get(b"committer", (c.committer, None, 0))
+    at, atz = (at, atz) if at is not None else (ct, ctz)
+    ct, ctz = (ct, ctz) if ct is not None else (at, atz)
+    if at is None or ct is None:  # no date git or we can read: the epoch, as git log shows it
+        at = ct = _EPOCH
+    # git's own (mailmapped) names are kept, unless it printed its placeholders for want of one.
+    author = author if c.author.name in ("%aN", "") and c.author.email in ("%aE", "") else c.author
+    committer = committer if c.committer.name in ("%cN", "") and c.committer.email in ("%cE", "") else c.committer
+    return replace(c, author=author, author_time=at, author_tz_minutes=atz, committer=committer, committer_time=ct,
+                   committer_tz_minutes=ctz)
 
 
 def _diff_alone(info: RepoInfo, sha: str) -> Commit | None:
@@ -520,7 +603,14 @@ class _Pygit2Reader:
         import pygit2
 
         self.pygit2 = pygit2
-        self.repo = pygit2.Repository(str(info.git_dir))
+        try:
+            self.repo = pygit2.Repository(str(info.git_dir))
+        except (pygit2.GitError, ValueError) as e:  # libgit2 1.9 opens no SHA-256 repository (InvalidError)
+            raise GitFailed(
+                f"{info.path}: some blobs are missing (partial clone or trimmed mirror) and the reader of such "
+                f"commits (libgit2) cannot open this repository ({e}); clone it again without --filter "
+                "(or fetch the missing blobs) and run again"
+            ) from None
         try:
             self.mailmap = pygit2.Mailmap.from_repository(self.repo)
         except Exception:  # a broken .mailmap must not stop the analysis

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from ..attribution import Matcher
-from ..errors import ConfigError, StoreError, UnreadablePath
+from ..errors import ConfigError, EmptyRepository, StoreError, UnbornHead, UnreadablePath
 from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, repo_keys,
                          stored_tips, unchanged_salt, write_ahead)
 from ..store.db import Store
@@ -84,7 +84,16 @@ class GitRepos:
         # nor leaves one updated with only the repositories listed before it. Two git calls each (its
         # description, its refs), run by as many threads as cores: git does the work, not Python.
         warm = _warm_imports() if todo else None
-        repos, refs = _open_all(todo, branch, checked)
+        repos, refs = _open_all(todo, branch, checked, skip_empty=len(self.paths) > 1)
+        for i in reversed([i for i, info in enumerate(repos) if info is None]):
+            # A set (a discovered folder above all) holds repositories made but never committed to:
+            # they have nothing to read, which is no reason to stop the others.
+            path = Path(todo[i]).expanduser().resolve()
+            w = f"{path}: the repository has no commits; left out"
+            self.progress.note(w)
+            self.skipped.append(IngestResult(repo=path.name, path=str(path), new_commits=0, head_commits=0, changes=0,
+                                             incremental=False, warnings=[w]))
+            del repos[i], refs[i]
         if warm is not None:
             warm.join()  # before any reader process is forked: no import may be half-done then
         # A repository named twice (the same path, or a folder inside it) is read once.
@@ -330,15 +339,21 @@ def _map_threads(fn: Callable, args: list) -> dict:
         return {a: f.result() for a, f in zip(args, futures)}
 
 
-def _open_all(paths: list, branch: str | None, refs: dict) -> tuple[list, list]:
+def _open_all(paths: list, branch: str | None, refs: dict, *, skip_empty: bool = False) -> tuple[list, list]:
     """`open_repository` and `read_refs` of every path, in order (refs already read are taken
-    from `refs`, by path); the first bad path raises."""
+    from `refs`, by path); the first bad path raises. With `skip_empty`, a repository without
+    any commit (no branch has one) is None instead."""
 
     def one(i: int):
         key = str(Path(paths[i]).expanduser().resolve())
-        if key in refs:  # read already (its digest moved): only described
-            return open_repository(paths[i], branch), refs[key]
-        return open_with_refs(paths[i], branch)  # one git process, not two
+        try:
+            if key in refs:  # read already (its digest moved): only described
+                return open_repository(paths[i], branch), refs[key]
+            return open_with_refs(paths[i], branch)  # one git process, not two
+        except EmptyRepository as e:
+            if not skip_empty or isinstance(e, UnbornHead) or branch:
+                raise
+            return None, None
 
     out = _map_threads(one, list(range(len(paths))))
     return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]

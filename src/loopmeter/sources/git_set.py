@@ -27,7 +27,7 @@ def read_repo_list(path: str | os.PathLike[str]) -> list[str]:
     checkouts it names."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a list saved by Notepad starts with a BOM
     except OSError as e:
         raise ConfigError(f"{p}: cannot read the repository list ({e.strerror or e})") from None
     except UnicodeDecodeError:
