@@ -11,11 +11,11 @@ from loopmeter.stats.lift import ratio_of_quantiles
 LABELS = ("the period after adoption", "the period before adoption")
 
 
-def test_too_few_names_the_small_group_and_the_few_clusters():
+def test_too_few_names_the_small_group_and_the_few_authors():
     c = cv.too_few(12, 300, 4, LABELS)
     assert c is not None and c.code == "too_few"
     assert "the period after adoption has only 12 items" in c.text
-    assert "only 4 clusters" in c.text
+    assert "only 4 authors" in c.text  # the minimum is on people, whatever the interval is clustered by
     assert "before adoption has only" not in c.text
 
 

@@ -74,13 +74,14 @@ def _x(r: float) -> str:
 
 def too_few(n_a: int, n_b: int, n_clusters: int, labels: tuple[str, str] = ("the first group", "the second group"),
             *, min_values: int = MIN_VALUES, min_clusters: int = MIN_CLUSTERS) -> Caveat | None:
-    """Fewer than `min_values` items in a group, or fewer than `min_clusters` authors/weeks."""
+    """Fewer than `min_values` items in a group, or fewer than `min_clusters` authors (the only
+    caller passes authors, also where the interval shown is clustered by week)."""
     parts = []
     for label, n in zip(labels, (n_a, n_b)):
         if n < min_values:
             parts.append(f"{label} has only {n} items (fewer than {min_values})")
     if n_clusters < min_clusters:
-        parts.append(f"only {n_clusters} clusters (fewer than {min_clusters}), so the interval is likely too narrow")
+        parts.append(f"only {n_clusters} authors (fewer than {min_clusters}), so the interval is likely too narrow")
     if not parts:
         return None
     return Caveat("too_few", "Small sample: " + "; ".join(parts) + ".")
