@@ -27,7 +27,6 @@ built a slice of changes at a time (`slice_size`), so their memory does not grow
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 from array import array
@@ -96,7 +95,7 @@ def _times(column: pa.ChunkedArray) -> list[datetime] | _Times:
     return [_EPOCH + timedelta(microseconds=us) for us in column.to_pylist()]
 
 
-def _parents(parents: pa.ChunkedArray, shas: pa.ChunkedArray) -> list[list[int]] | _Parents:
+def _parents(parents: pa.ChunkedArray, shas: _Shas) -> list[list[int]] | _Parents:
     p = _Parents(parents, shas)
     if len(shas) > _EAGER:
         return p
@@ -104,16 +103,107 @@ def _parents(parents: pa.ChunkedArray, shas: pa.ChunkedArray) -> list[list[int]]
     return [idx[off[i]:off[i + 1]] for i in range(len(off) - 1)]
 
 
+class _Shas:
+    """The commits' shas as one numpy array of fixed-width bytes, with the order that sorts it: a
+    sha by its index, an index by its sha (`find`) and the shas starting with a prefix. A Python
+    list of the shas and a dict from sha to index cost ~200 bytes a commit (40 MB at 200,000
+    commits) for a handful of look-ups by sha; this costs 48."""
+
+    def __init__(self, column: pa.ChunkedArray):
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        col = column.combine_chunks()
+        lengths = pc.binary_length(col)
+        width = max(pc.max(lengths).as_py() or 1, 1)
+        if pc.min(lengths).as_py() == width:  # every sha of a repository has one length (40, or 64)
+            fixed = pc.cast(col, pa.binary(width))
+            self.raw = np.frombuffer(fixed.buffers()[1], dtype=f"S{width}", count=len(col)).copy()
+        else:
+            self.raw = np.array([s.encode() for s in col.to_pylist()], dtype=f"S{width}")
+        self.order = np.argsort(self.raw, kind="stable")
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, i: int) -> str:
+        return self.raw[i].decode()
+
+    def find_all(self, column: pa.Array):
+        """Index of each sha of `column` (-1: not among them) as an int64 numpy array."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not len(column) or not len(self.raw):
+            return np.full(len(column), -1, dtype=np.int64)
+        width = self.raw.dtype.itemsize
+        lengths = pc.binary_length(column)
+        if pc.max(lengths).as_py() > width:  # longer than any sha here: none of them is
+            return np.array([self.find(s) for s in column.to_pylist()], dtype=np.int64)
+        if pc.min(lengths).as_py() == width:
+            keys = np.frombuffer(pc.cast(column, pa.binary(width)).buffers()[1], dtype=f"S{width}", count=len(column))
+        else:
+            keys = np.array([s.encode() for s in column.to_pylist()], dtype=f"S{width}")
+        j = np.minimum(np.searchsorted(self.raw, keys, sorter=self.order), len(self.raw) - 1)
+        at = self.order[j]
+        return np.where(self.raw[at] == keys, at, -1).astype(np.int64)
+
+    def _first(self, key: bytes) -> int:
+        """Position in sorted order of the first sha >= key."""
+        import numpy as np
+
+        return int(np.searchsorted(self.raw, np.bytes_(key), sorter=self.order))
+
+    def find(self, sha: str) -> int:
+        """Index of the commit `sha` (-1: not among them)."""
+        key = sha.encode()
+        j = self._first(key)
+        if j < len(self.raw) and self.raw[self.order[j]] == key:
+            return int(self.order[j])
+        return -1
+
+    def with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to `limit` shas starting with `prefix`, in sorted order."""
+        key = prefix.encode()
+        j = self._first(key)
+        out = []
+        for k in self.order[j:j + limit].tolist():
+            if not self.raw[k].startswith(key):
+                break
+            out.append(self.raw[k].decode())
+        return out
+
+
+class _Index:
+    """Commit index by sha over `_Shas` (what a dict from sha to index answered)."""
+
+    def __init__(self, shas: _Shas):
+        self.shas = shas
+
+    def __contains__(self, sha: str) -> bool:
+        return self.shas.find(sha) >= 0
+
+    def __getitem__(self, sha: str) -> int:
+        i = self.shas.find(sha)
+        if i < 0:
+            raise KeyError(sha)
+        return i
+
+    def get(self, sha: str, default: int = -1) -> int:
+        i = self.shas.find(sha)
+        return default if i < 0 else i
+
+
 class _Parents:
     """Parent indexes per commit in compressed form (-1: a parent outside the store, e.g. shallow)."""
 
-    def __init__(self, parents: pa.ChunkedArray, shas: pa.ChunkedArray):
-        import numpy as np
-        import pyarrow.compute as pc
-
+    def __init__(self, parents: pa.ChunkedArray, shas: _Shas):
         col = parents.combine_chunks()
-        flat = pc.index_in(col.flatten(), value_set=shas.combine_chunks())
-        self.idx = flat.fill_null(-1).to_numpy().astype(np.int64)
+        # Looked up in the sorted shas: Arrow's index_in built a hash table of every sha, ~70 MB
+        # at 200,000 commits that its allocator kept.
+        self.idx = shas.find_all(col.flatten())
         self.off = col.offsets.to_numpy()
 
     def __getitem__(self, i: int) -> list[int]:
@@ -122,9 +212,16 @@ class _Parents:
 
 _COLUMNS = ("select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
             "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
-            "from commits where repo = ?")
-_REVERTS = ("select sha, message from commits where repo = ? and (message ilike '%this reverts commit%' "
+            "from commits where repo = {repo}")
+_REVERTS = ("select sha, message from commits where repo = {repo} and (message ilike '%this reverts commit%' "
             "or subject like 'Revert \"%' or message like '%Reverts %#%')")
+
+
+def _literal(text: str) -> str:
+    """`text` as an SQL string literal. The two scans of a repository's commits name it literally,
+    not as a parameter: with `repo = ?` a fresh process grew more over the scan (50,000 commits:
+    +60 MB against +23 MB for the columns, +40 MB against +4 MB for the reverts)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha: str | None = None,
@@ -180,13 +277,13 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     if pulls is None:
         pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
     if commits is None:
-        rows = con.execute(_COLUMNS, [repo]).to_arrow_table()
+        rows = con.execute(_COLUMNS.format(repo=_literal(repo))).to_arrow_table()
 
         def messages_of(want: list[str]) -> dict[str, str]:
             return _messages(store, repo, want)
 
         def revert_candidates() -> list[tuple[str, str]]:
-            return con.execute(_REVERTS, [repo]).fetchall()
+            return con.execute(_REVERTS.format(repo=_literal(repo))).fetchall()
     else:
         rows = _columns_of(commits)
 
@@ -200,12 +297,14 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     # The graph as integer arrays and the other columns as Arrow/numpy arrays: Python objects are
     # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
     # Held in one dict, not in locals here, so the derivation can let them go before its last step.
-    shas: list[str] = rows["sha"].to_pylist()
-    g = {"shas": shas, "index": {s: i for i, s in enumerate(shas)}, "parents": _parents(rows["parents"], rows["sha"]),
+    shas = _Shas(rows["sha"])
+    g = {"shas": shas, "index": _Index(shas), "parents": _parents(rows["parents"], shas),
          "author": _values(rows["author_id"]), "atime": _times(rows["atime"]), "committer": _values(rows["committer_id"]),
          "ctime": _times(rows["ctime"]), "subject": _values(rows["subject"]), "lines": rows["lines"].to_numpy(),
          "unknown_files": rows["unknown_files"].to_numpy(), "nfiles": rows["files"].to_numpy()}
     del rows, shas
+    # Arrow's allocator keeps what reading the columns freed (~40 MB at 200,000 commits): give it back.
+    pa.default_memory_pool().release_unused()
 
     index = g["index"]
     if head_sha not in index:
@@ -247,7 +346,7 @@ class _Previous:
     squashed: list[int]  # commits its squash merges took from pull-request heads
 
 
-def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index: dict[str, int]) -> _Previous | None:
+def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index: _Index) -> _Previous | None:
     """The last derivation, when this one may add to it: made under the same rules, its head still
     in the store, and no pull-request head it read moved, vanished, or arrived for a squash merge
     it made (their commits would belong to other changes)."""
@@ -336,7 +435,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
         g[k] for k in ("shas", "index", "parents", "author", "atime", "committer", "ctime", "subject", "lines",
                        "unknown_files", "nfiles"))
     n = len(shas)
-    owner = [_FREE] * n
+    owner = array("q", [_FREE]) * n  # 8 bytes a commit, no int object per change index
     on_head = bytearray(n)
 
     def reach(start: int, mark: int) -> None:
@@ -476,10 +575,9 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
 
     # Reverts, linked change -> change. A revert inside the same change (work in progress undone
     # before landing) reverts nothing that landed, so it is not a link.
-    sorted_shas = sorted(shas)
     revert_links: set[tuple[int, int]] = set()
     if old is not None:
-        _check_old_reverts(candidates, owner, index, sorted_shas, bool(title_index), bool(by_pr))
+        _check_old_reverts(candidates, owner, index, shas, bool(title_index), bool(by_pr))
     else:
         for sha, msg in candidates:
             src = owner[index[sha]]
@@ -488,7 +586,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             targets = set()
             named = list(REVERTS_SHA.finditer(msg))
             for m in named:
-                t = _resolve_prefix(sorted_shas, m.group(1).lower())
+                t = _resolve_prefix(shas, m.group(1).lower())
                 if t is not None and owner[index[t]] >= 0:
                     targets.add(owner[index[t]])
             for m in REVERTS_PR.finditer(msg):
@@ -506,7 +604,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             for t in targets:
                 if t != src:
                     revert_links.add((src, t))
-    sorted_shas = title_index = by_pr = candidates = None  # noqa: F841  (only the linking needed them)
+    title_index = by_pr = candidates = None  # noqa: F841  (only the linking needed them)
 
     marker = None
     if rules is not None:
@@ -556,6 +654,11 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             shas = index = parents = author = atime = committer = ctime = subject = None  # noqa: F841
             lines = unknown_files = nfiles = None  # noqa: F841
             g.clear()
+            import pyarrow as pa
+
+            # What the slices' Arrow tables and the columns held: Arrow's allocator keeps it (200,000
+            # commits: the move into the store began at ~300 MB instead of ~370).
+            pa.default_memory_pool().release_unused()
             try:
                 store_changes(store, entry, staged=staged)
             except BaseException:
@@ -567,7 +670,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     return stats
 
 
-def _check_old_reverts(candidates, owner: list[int], index: dict[str, int], sorted_shas: list[str],
+def _check_old_reverts(candidates, owner: array, index: _Index, shas: _Shas,
                        title_hit: bool, pr_hit: bool) -> None:
     """Raise _Full when a new change could alter a revert link: a revert commit among the new
     changes' commits, or an earlier revert whose named commit (or an abbreviation that is now
@@ -580,8 +683,7 @@ def _check_old_reverts(candidates, owner: list[int], index: dict[str, int], sort
             raise _Full
         for m in REVERTS_SHA.finditer(msg):
             prefix = m.group(1).lower()
-            i = bisect.bisect_left(sorted_shas, prefix)
-            hits = [s for s in sorted_shas[i:i + 2] if s.startswith(prefix)]
+            hits = shas.with_prefix(prefix)
             if len(hits) > 1 or any(owner[index[s]] >= 0 for s in hits):
                 raise _Full
 
@@ -628,13 +730,11 @@ def _messages(store: Store, repo: str, shas: list[str]) -> dict[str, str]:
         store.con.unregister("_want")
 
 
-def _resolve_prefix(sorted_shas: list[str], prefix: str) -> str | None:
-    i = bisect.bisect_left(sorted_shas, prefix)
-    if i < len(sorted_shas) and sorted_shas[i].startswith(prefix):
-        if i + 1 < len(sorted_shas) and sorted_shas[i + 1].startswith(prefix):
-            return None  # ambiguous abbreviation: no link rather than a wrong one
-        return sorted_shas[i]
-    return None
+def _resolve_prefix(shas: _Shas, prefix: str) -> str | None:
+    hits = shas.with_prefix(prefix)
+    if len(hits) > 1:
+        return None  # ambiguous abbreviation: no link rather than a wrong one
+    return hits[0] if hits else None
 
 
 def _append(columns: dict[str, list], **row) -> None:
