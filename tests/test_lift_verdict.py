@@ -352,3 +352,10 @@ def test_a_week_clustered_headline_still_needs_its_minimum_of_authors():
     assert e["status"] == "improved"
     assert _sizes(e["headline"]) == "200 vs 200, 12 people"  # the page counts people, not weeks
 
+
+
+def test_durability_since_dates_per_repository_says_so():
+    row = {"horizon_days": 30, "ratio": 1.1, "ci_low": 0.9, "ci_high": 1.3, "ai_changes": 300, "human_changes": 900,
+           "authors": 40, "since": "2024-03-04", "since_per_repo": True}
+    (head,) = vd.durability_design([row])["results"]
+    assert any("since each repository's adoption date (the earliest 2024-03-04)" in c for c in head["caveats"])

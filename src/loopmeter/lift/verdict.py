@@ -445,7 +445,9 @@ def _durability_caveats(row: Mapping) -> dict:
              "(code that is rewritten less, such as tests or new files, survives longer whoever writes it)."]
     if row.get("since"):
         codes.append("period")
-        texts.append(f"Both groups are changes landed since the adoption date ({row['since']}).")
+        texts.append(f"Both groups are changes landed since each repository's adoption date (the earliest "
+                     f"{row['since']})." if row.get("since_per_repo") else
+                     f"Both groups are changes landed since the adoption date ({row['since']}).")
     else:
         codes.append("whole_history")
         texts.append("No adoption date, so the whole history is compared: lines of a project's early years "

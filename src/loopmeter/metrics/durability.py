@@ -243,20 +243,17 @@ def durability_comparison(con, window: Window, repos: list[str] | None = None, h
     # Authors by a key without the store's salt, so a seeded interval is the same in every store
     # holding the same data (metrics/changes.py salt_free_author_keys).
     keys = salt_free_author_keys(con) if len(cs) else {}
+    people = cs[~cs["bot"].astype(bool)] if len(cs) else cs
+    if len(people):  # once for every horizon: the delegators are looked up in the store
+        people, _ = cluster_by_delegator(con, people.assign(
+            author_id=people["author_id"].map(lambda a: keys.get(a, a)).fillna("unknown")))
     out = []
     for n in horizons:
-        d = cs[(cs["horizon_days"] == n) & ~cs["bot"].astype(bool)]
+        d = people[people["horizon_days"] == n]
         if d.empty:
             continue
-        d = d.assign(author_id=d["author_id"].map(lambda a: keys.get(a, a)).fillna("unknown"))
-        d, _ = cluster_by_delegator(con, d)
         r = survival_ratio(d["author_id"].to_numpy(), d["ai_assisted"].astype(bool).to_numpy(),
                            d["lines_added"].to_numpy(), d["lines_surviving"].to_numpy(), n_boot=n_boot, seed=seed)
-        out.append({"horizon_days": int(n), "since": _since_text(dates), **r})
+        out.append({"horizon_days": int(n), "since": min(dates.values()).isoformat() if dates else None,
+                    "since_per_repo": len(set(dates.values())) > 1, **r})
     return out
-
-
-def _since_text(dates: Mapping[str, date]) -> str | None:
-    """One date when every repository compared shares it, else the earliest ("per repository" is in
-    the caveat)."""
-    return min(dates.values()).isoformat() if dates else None
