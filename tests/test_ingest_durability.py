@@ -105,7 +105,7 @@ def test_a_git_failure_in_the_child_is_the_ingests(tmp_path):
             "pickle.dump(('error', GitFailed('git log -p failed in /r: fatal: bad object')), sys.stdout.buffer)")
     err = open(tmp_path / "err", "w+b")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=err)
-    b = ingest_durability.Beside(proc, err, "r", "0" * 40, False)
+    b = ingest_durability.Beside(proc, err, "r", "0" * 40)
     with Store.open(tmp_path / "s.duckdb") as st, pytest.raises(GitFailed, match="fatal: bad object"):
         b.finish(st)
     assert proc.returncode == 0

@@ -202,9 +202,9 @@ def _run(debug: bool, fn):
             raise
         first = (str(e).strip().splitlines() or [""])[0][:200]
         if type(e).__name__ == "OutOfMemoryException":  # by name: the CLI does not import duckdb to start
-            import os
+            from .store.db import memory_limit  # the store's own default, said once
 
-            limit = os.environ.get("LOOPMETER_MEMORY_LIMIT", "256MB")
+            limit = memory_limit()
             _fail(f"DuckDB ran out of the memory loopmeter gives it ({first}); nothing half-written was kept. "
                   f"Run again with a larger limit, e.g. LOOPMETER_MEMORY_LIMIT=1GB (now {limit}), and please "
                   "report it if the input was small (SECURITY.md)", 3)

@@ -50,8 +50,8 @@ NO_PROVENANCE = "0:0:0"
 class Beside:
     """A pass running in a child process; `finish` stores its result (or says it cannot)."""
 
-    def __init__(self, proc: subprocess.Popen, err, repo: str, head: str, incremental: bool):
-        self.proc, self.err, self.repo, self.head, self.incremental = proc, err, repo, head, incremental
+    def __init__(self, proc: subprocess.Popen, err, repo: str, head: str):
+        self.proc, self.err, self.repo, self.head = proc, err, repo, head
         # An ingest that fails before `finish` must not leave the child walking the history.
         self._finalizer = weakref.finalize(self, _stop, proc, err)
 
@@ -123,7 +123,7 @@ def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bo
     except OSError:
         _stop(proc, err)
         return None
-    return Beside(proc, err, repo, info.head_sha, resume is not None)
+    return Beside(proc, err, repo, info.head_sha)
 
 
 def _child() -> None:

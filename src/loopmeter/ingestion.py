@@ -134,7 +134,7 @@ def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher, salt: s
     import pyarrow as pa  # here, not at the top: an idle re-run reads no commits and needs no Arrow
 
     parts = [a.tables if a.tables is not None else commit_tables(a.repo, a.commits, ids, matcher) for a in aheads]
-    tables = {k: pa.concat_tables([p[k] for p in parts]).combine_chunks() for k in parts[0]}
+    tables = {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}
     # Repositories new to the store (the set's writer knows): every row is new, none is looked up.
     new = store_commits_of_repos(store, tables, new_repos=all(a.fresh for a in aheads))
     for a, part in zip(aheads, parts):

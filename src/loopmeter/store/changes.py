@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from ..attribution import Matcher
 from ..errors import ConfigError
-from .db import Store, memory_limit, transaction
+from .db import Store, memory_limit, register, transaction
 from .git_load import attr_schema, change_item_id, commit_item_id
 from .message_patterns import (
     GITLAB_MR,
@@ -901,9 +901,7 @@ def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple]
     if stage is not None:
         slices = iter(())
     elif slices is None:
-        # One chunk per table: DuckDB buffers each chunk of an insert apart, and a set's 1,000 small
-        # repositories as 1,000 chunks ran out of the 256MB limit (tests/test_many_repos.py).
-        slices = iter([(None, *(pa.concat_tables([d[k] for d in derived]).combine_chunks() for k in (1, 2, 3, 4)))])
+        slices = iter([(None, *(pa.concat_tables([d[k] for d in derived]) for k in (1, 2, 3, 4)))])
     elif store.held:
         store.flush()  # rows this group deferred for the same repository go first, as they would
     with transaction(store.con, _rp=rp, _mk=mk) as con:
@@ -1021,7 +1019,7 @@ def _insert_changes(con, items, events, links, battr, *, into: str = "") -> None
     store or (`into` "_stage.") of the staging database: the changes, their events and links, the
     evidence they inherit and the links of the releases tagged inside them."""
     for name, table in (("_items", items), ("_events", events), ("_links", links), ("_battr", battr)):
-        con.register(name, table)
+        register(con, name, table)
     try:
         con.execute(f"insert into {into}items select * replace (attrs::json as attrs) from _items")
         con.execute(f"insert into {into}events by name select * replace (attrs::json as attrs) from _events")

@@ -31,11 +31,24 @@ DEFAULT_STORE = Path(".loopmeter") / "loopmeter.duckdb"
 _HELD: set[int] = set()
 
 
+#: An Arrow table of more chunks than this is made one chunk before DuckDB reads it.
+MANY_CHUNKS = 64
+
+
+def register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """`con.register`, but a table of many small chunks (one per repository of a set, when their
+    rows are concatenated) is combined first: DuckDB buffers each chunk of an insert apart, and
+    1,000 repositories' chunks ran out of the 256MB limit (tests/test_many_repos.py). A table of few
+    large chunks (one long history) is left as it is, so it is never copied whole."""
+    con.register(name, table.combine_chunks() if getattr(table, "num_columns", 0) and
+                 max((c.num_chunks for c in table.columns), default=0) > MANY_CHUNKS else table)
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
     """One atomic unit of work, with the given Arrow tables visible to SQL by name while it runs."""
     for name, table in tables.items():
-        con.register(name, table)
+        register(con, name, table)
     if id(con) in _HELD:
         try:
             yield con

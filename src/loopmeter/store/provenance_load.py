@@ -190,7 +190,7 @@ def store_line_fates(store: Store, passes: list[tuple]) -> None:
     full = [p for p in passes if not p[4]]
     if full:
         rp = pa.table({"repo": [p[0] for p in full]}, schema=pa.schema([("repo", pa.string())]))
-        cat = [pa.concat_tables([p[k] for p in full]).combine_chunks() for k in (1, 2, 3)]
+        cat = [pa.concat_tables([p[k] for p in full]) for k in (1, 2, 3)]
         with transaction(store.con, _rp=rp, _o=cat[0], _d=cat[1], _s=cat[2]) as con:
             for table in ("line_origins", "line_deaths", "line_state"):
                 con.execute(f"delete from {table} where repo in (select repo from _rp)")
@@ -203,7 +203,7 @@ def store_line_fates(store: Store, passes: list[tuple]) -> None:
     batches = [resumed] if len({p[0] for p in resumed}) == len(resumed) else [[p] for p in resumed]
     for group in batches if resumed else []:
         rp = pa.table({"repo": [p[0] for p in group]}, schema=pa.schema([("repo", pa.string())]))
-        cat = [pa.concat_tables([p[k] for p in group]).combine_chunks() for k in (1, 2, 3)]
+        cat = [pa.concat_tables([p[k] for p in group]) for k in (1, 2, 3)]
         with transaction(store.con, _ri=rp, _o=cat[0], _d=cat[1], _s=cat[2]) as con:
             # Unknown-fate lines of a resumed pass may add to a (birth, -1) pair stored before.
             con.execute("create or replace temp table _d2 as select repo, born_pos, died_pos, sum(lines) as lines, "
