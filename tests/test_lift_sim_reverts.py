@@ -152,6 +152,20 @@ def test_the_revert_headline_is_the_wider_of_author_and_week_and_the_bootstrap_a
         f"Poisson rate ratio, clustered by {head['interval_clusters']} (wider than by {other})"
 
 
+def test_a_rate_ratio_without_an_interval_names_no_clusters():
+    # A period without a revert gives a ratio with no interval (stats/rates.py): its name must not
+    # claim week clusters that no interval was built from; with an interval the name is unchanged.
+    from loopmeter.report.lift_text import estimator_name
+
+    est = rate_ratio_cr1(np.array([0.0, 0.0, 0.0]), np.array([10.0, 12.0, 9.0]),
+                         np.array([1.0, 2.0, 0.0]), np.array([11.0, 10.0, 8.0]))
+    row = {"ratio": est.ratio, "ci_low": est.ci_low, "ci_high": est.ci_high}
+    assert est.ci_low is None or not np.isfinite(est.ci_low)
+    assert estimator_name("rate_ratio_cr1", row) == "Poisson rate ratio (no interval)"
+    assert estimator_name("rate_ratio_cr1", {"ci_low": 0.5, "ci_high": 2.0}) == "Poisson rate ratio, clustered by week"
+    assert estimator_name("rate_ratio_cr1") == "Poisson rate ratio, clustered by week"
+
+
 def _headline_rejects(team, seed) -> bool | None:
     from loopmeter.lift.quality import _wider_of_authors_and_weeks
 

@@ -98,7 +98,8 @@ def interval_text(r: Mapping[str, Any]) -> str | None:
 
 def estimator_name(estimator: Any, row: Mapping[str, Any] | None = None) -> str:
     """The estimator's name; with its result `row`, a before/after regression whose interval is the
-    week-clustered one (lift/durations.py: the wider of by author and by week) says so."""
+    week-clustered one (lift/durations.py: the wider of by author and by week) says so, and a rate
+    ratio without an interval names no clusters."""
     name = ESTIMATOR_NAMES.get(str(estimator), str(estimator or "—").replace("_", " "))
     if row is not None and row.get("interval_clusters") == "week":
         name = name.replace("CR2 errors by author", "CR2 errors by week, wider than by author")
@@ -106,6 +107,11 @@ def estimator_name(estimator: Any, row: Mapping[str, Any] | None = None) -> str:
         # The revert rate's headline (lift/quality.py): the wider of clustered by author and by week.
         other = "week" if row["interval_clusters"] == "author" else "author"
         name = f"Poisson rate ratio, clustered by {row['interval_clusters']} (wider than by {other})"
+    elif str(estimator) == "rate_ratio_cr1" and row is not None and not (finite(row.get("ci_low"))
+                                                                           or finite(row.get("ci_high"))):
+        # No interval, so no clusters to name: a revert rate's estimate without one is clustered
+        # by nothing, and "clustered by week" would describe an interval that is not there.
+        name = "Poisson rate ratio (no interval)"
     return name
 
 
