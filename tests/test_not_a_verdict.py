@@ -100,6 +100,23 @@ def test_the_document_carries_each_label_a_reader_shows(doc):
         assert r["label"] == SUMMARY_LABELS[r["metric"]]
         assert r["not_a_verdict"] == not_a_verdict(doc["verdict"], None, r["metric"], comparison=r["comparison"])
         assert r["not_a_verdict"]  # every shown number here is under a not-enough-data verdict
+        assert r["comparison_label"] in ("AI-assisted changes vs human changes", "after adoption vs before adoption")
+        assert r["tone"] is None  # a number that is not a verdict is never coloured as a finding
+
+
+@pytest.mark.parametrize("metric, lo, hi, want", [
+    ("cycle_time_hours_p50", 0.5, 0.9, "better"),   # shorter cycle time is better
+    ("cycle_time_hours_p85", 1.2, 1.9, "worse"),
+    ("validated_throughput_per_contributor_week", 1.05, 1.6, "better"),  # more throughput is better
+    ("validated_throughput_per_contributor_week", 0.4, 0.8, "worse"),
+    ("cycle_time_hours_p50", 0.8, 1.2, None),       # the interval includes 1: no finding
+    ("cycle_time_hours_p50", None, None, None),     # no interval
+    ("some_other_metric", 1.5, 2.0, None),          # no question says which way is better
+])
+def test_tone_follows_the_verdict_questions_direction(metric, lo, hi, want):
+    from loopmeter.report.lift_text import tone
+
+    assert tone({"metric": metric, "ci_low": lo, "ci_high": hi}) == want
 
 
 @pytest.mark.parametrize("sentence, cut", [

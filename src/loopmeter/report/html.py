@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from ..stats.json_values import finite
+from .lift_text import _GROUP_LABELS, comparison_label, comparison_parts  # noqa: F401 (re-exported)
 from .charts import (ADOPTION_COLOUR, AI_COLOUR, HUMAN_COLOUR, INK, MUTED, PENDING_COLOUR, base_layout, draw_script,
                      embed_json, figure_payload, figure_tag, library_script, plot_text,
                      template_script)
@@ -49,12 +50,6 @@ _METRIC_LABELS = {
     "validated_throughput": "Validated throughput",
     "size_lines": "Change size (lines)",
     "revert_rate": "Revert rate",
-}
-_GROUP_LABELS = {
-    "ai_assisted": "AI-assisted changes",
-    "human": "human changes",
-    "after": "after adoption",
-    "before": "before adoption",
 }
 _ESTIMATOR_LABELS = {
     "ratio_of_medians": "ratio of medians",
@@ -135,20 +130,6 @@ def _humanize(key: str) -> str:
 
 def metric_label(metric: Any) -> str:
     return _METRIC_LABELS.get(str(metric), _humanize(str(metric)))
-
-
-def comparison_parts(comparison: Any) -> tuple[str, str]:
-    text = str(comparison or "")
-    first, _, second = text.partition("/")
-    return (
-        _GROUP_LABELS.get(first, first.replace("_", " ") or "first group"),
-        _GROUP_LABELS.get(second, second.replace("_", " ") or "second group"),
-    )
-
-
-def comparison_label(comparison: Any) -> str:
-    a, b = comparison_parts(comparison)
-    return f"{a} vs {b}"
 
 
 def lift_sentence(entry: Mapping[str, Any]) -> str:

@@ -227,6 +227,45 @@ def not_a_verdict(verdict: Any, design: Any, metric: Any, *, comparison: Any = N
     return None
 
 
+_GROUP_LABELS = {
+    "ai_assisted": "AI-assisted changes",
+    "human": "human changes",
+    "after": "after adoption",
+    "before": "before adoption",
+}
+
+
+def comparison_parts(comparison: Any) -> tuple[str, str]:
+    """The two groups of a comparison ("ai_assisted/human") in words."""
+    first, _, second = str(comparison or "").partition("/")
+    return (
+        _GROUP_LABELS.get(first, first.replace("_", " ") or "first group"),
+        _GROUP_LABELS.get(second, second.replace("_", " ") or "second group"),
+    )
+
+
+def comparison_label(comparison: Any) -> str:
+    a, b = comparison_parts(comparison)
+    return f"{a} vs {b}"
+
+
+def tone(row: Mapping[str, Any], questions: Mapping[str, Mapping] | None = None) -> str | None:
+    """"better" or "worse" for the team when a summary `lift` row's interval excludes 1, by the
+    direction its verdict question says is better (lift/verdict.py `lower_is_better`); None when
+    the interval includes 1, is missing, or no question says which way is better."""
+    lo, hi = row.get("ci_low"), row.get("ci_high")
+    if not (finite(lo) and finite(hi)) or lo <= 1 <= hi:
+        return None
+    if questions is None:
+        from ..lift.verdict import QUESTIONS as questions  # imported on first use (scipy)
+    metric = str(row.get("metric") or "")
+    base = "cycle_time_hours" if metric.startswith("cycle_time_hours") else metric
+    lower = {bool(q.get("lower_is_better")) for q in questions.values() if q.get("metric") in (metric, base)}
+    if len(lower) != 1:
+        return None
+    return "better" if (lo > 1) != lower.pop() else "worse"
+
+
 #: The summary `lift` rows' names as the dashboard shows them (a row of another metric: its key).
 SUMMARY_LABELS = {
     "cycle_time_hours_p50": "Cycle time, median",
@@ -240,8 +279,9 @@ def add_labels(doc: dict) -> None:
     page renders them as text and keeps no copy of the rules that make them (the dashboard
     once kept copies of QUESTIONS and `short_reason` in JavaScript): each verdict entry's
     `not_a_verdict` (`verdict_label`), its headline's `estimator_label` (`estimator_name`), and
-    each summary `lift` row's `label` and `not_a_verdict`, the latter only beside a number that is
-    shown (not withheld, not missing). Run again after changing the verdict or the rows."""
+    each summary `lift` row's `label`, `comparison_label`, `tone` and `not_a_verdict`, the latter
+    two only beside a number that is shown (not withheld, not missing; `tone` also only as a finding,
+    not beside a `not_a_verdict` label). Run again after changing the verdict or the rows."""
     verdict = doc.get("verdict") or []
     for e in verdict:
         e["not_a_verdict"] = verdict_label(e)
@@ -251,4 +291,6 @@ def add_labels(doc: dict) -> None:
         metric = str(r.get("metric") or "")
         r["label"] = SUMMARY_LABELS.get(metric, metric)
         shown = not r.get("withheld") and r.get("ratio") is not None
+        r["comparison_label"] = comparison_label(r.get("comparison"))
         r["not_a_verdict"] = not_a_verdict(verdict, None, metric, comparison=r.get("comparison")) if shown else None
+        r["tone"] = tone(r) if shown and not r["not_a_verdict"] else None

@@ -43,8 +43,6 @@ function fmtHours(h) {
   return (h / 24).toFixed(1) + " d";
 }
 
-const LOWER_IS_BETTER = new Set(["cycle_time_hours_p50", "cycle_time_hours_p85"]);
-const COMPARISONS = { "ai_assisted/human": "AI-assisted vs human", "after/before": "after vs before adoption" };
 
 function setStatus(text, error) {
   const s = $("status");
@@ -123,19 +121,13 @@ function renderCards(doc) {
   box.appendChild(card("contributors", fmtInt(t.contributors)));
 }
 
-function tone(e) {  // " better" / " worse" for the team when the interval excludes 1, else ""
-  if (e.ratio === null || e.ci_low === null || e.ci_high === null || e.ci_low === undefined) return "";
-  if (!(e.ci_low > 1 || e.ci_high < 1)) return "";
-  return (e.ci_low > 1) !== LOWER_IS_BETTER.has(e.metric) ? " better" : " worse";
-}
-
 function liftCells(tr, e, notVerdict) {
   if (e.withheld) {  // too few values or a zero-width interval: never shown as a result
     tr.appendChild(el("td", "not shown", "num"));
     tr.appendChild(el("td", e.withheld));
     return;
   }
-  const ratio = el("td", fmtRatio(e.ratio) + (notVerdict ? " (not a verdict)" : ""), "num" + (notVerdict ? "" : tone(e)));
+  const ratio = el("td", fmtRatio(e.ratio) + (notVerdict ? " (not a verdict)" : ""), "num" + (!notVerdict && e.tone ? " " + e.tone : ""));
   tr.appendChild(ratio);
   const ci = e.ci_low !== null && e.ci_high !== null && e.ci_low !== undefined
     ? Number(e.ci_low).toFixed(2) + " to " + Number(e.ci_high).toFixed(2) : "—";
@@ -156,7 +148,7 @@ function renderLift(doc) {
       name.appendChild(el("span", label, "nv-label"));
     }
     tr.appendChild(name);
-    tr.appendChild(el("td", COMPARISONS[e.comparison] || e.comparison));
+    tr.appendChild(el("td", e.comparison_label || e.comparison));
     liftCells(tr, e, Boolean(label));
     tr.appendChild(el("td", fmtInt(e.n_a) + " / " + fmtInt(e.n_b), "num"));
     body.appendChild(tr);
@@ -345,7 +337,7 @@ async function renderAgents() {
           td.textContent += " (not a verdict)";
           td.title = label;
           td.className += " not-verdict";
-        } else if (e && !e.withheld) td.className += tone(e);
+        } else if (e && !e.withheld && e.tone) td.className += " " + e.tone;
         tr.appendChild(td);
       }
     } catch (e) {
