@@ -155,3 +155,31 @@ def test_library_warnings_stay_off_the_terminal_unless_debug(gappy):
     assert "Warning" not in quiet.stderr
     loud = subprocess.run([sys.executable, "-c", code, *args, "--debug"], capture_output=True, text=True, timeout=120)
     assert loud.returncode == 0 and "RuntimeWarning: invalid value encountered in sqrt" in loud.stderr
+
+
+def test_a_sets_progress_shows_each_repositorys_own_time_and_the_sets_commits_and_rate():
+    # On eight real repositories every bar after the first read 0:00:00 while it ran (Rich's reset
+    # kept the stop time of the repository before), and the set's bar said only "3/8 repositories"
+    # while numpy's 72k commits took two minutes of the seven.
+    from loopmeter.cli import _RichProgress
+
+    now = [100.0]
+    p = _RichProgress(Console(file=open(os.devnull, "w"), width=160, force_terminal=True))
+    p.bar.get_time = lambda: now[0]
+    p.start_set(2)
+    p.start("small", 1000)
+    now[0] += 5
+    p.advance(1000)
+    p.step("deriving changes")
+    p.step("done")
+    p.repo_done()
+    p.start("big", 4000)
+    now[0] += 10
+    p.advance(2000)
+    out = Console(record=True, width=200, file=open(os.devnull, "w"))
+    out.print(p.bar.make_tasks_table(p.bar.tasks))
+    p.bar.stop()
+    lines = out.export_text().splitlines()
+    assert len(lines) == 2
+    assert "1/2" in lines[0] and "3,000 commits read (200/s)" in lines[0] and "0:00:15" in lines[0]
+    assert "big" in lines[1] and "2000/4000" in lines[1] and "0:00:10" in lines[1]

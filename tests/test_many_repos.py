@@ -32,6 +32,25 @@ def test_discover_finds_work_trees_and_bare_mirrors_but_not_repositories_inside_
     assert found == [str(tmp_path / "org" / "a"), str(tmp_path / "org" / "team" / "b.git")]
 
 
+def test_discover_follows_links_to_clones_and_mirrors_once_each(tmp_path):
+    # An organisation's set is often a folder of links to where the clones and mirrors live.
+    a = _repo(tmp_path / "clones" / "a")
+    subprocess.run(["git", "clone", "-q", "--mirror", str(a.path), str(tmp_path / "mirrors" / "b" / "repo")], check=True)
+    org = tmp_path / "org"
+    org.mkdir()
+    (org / "svc-a").symlink_to(a.path)
+    (org / "svc-a-again").symlink_to(a.path)  # the same clone twice: read once
+    (org / "svc-b").symlink_to(tmp_path / "mirrors" / "b" / "repo")
+    (org / "loop").symlink_to(org)  # a link back up the tree must not recurse forever
+    found = discover_repositories(org)
+    assert found == [str(org / "svc-a"), str(org / "svc-b")]
+    res = CliRunner().invoke(app, ["ingest", "--discover", str(org), "--store", str(tmp_path / "s.duckdb")])
+    assert res.exit_code == 0, res.output
+    with Store.open(tmp_path / "s.duckdb", read_only=True) as s:
+        stored = s.con.execute("select path, count(*) from repos join commits using (repo) group by path order by path").fetchall()
+    assert stored == [(str(a.path.resolve()), 3), (str((tmp_path / "mirrors" / "b" / "repo").resolve()), 3)]
+
+
 def test_discover_of_a_folder_without_repositories_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no git repository at or under"):

@@ -93,6 +93,8 @@ class _RichProgress(IngestProgress):
         self.task = None
         self.repo = ""
         self.set_task = None
+        self.set_commits = 0
+        self.unit = "commits"
 
     def start_set(self, total: int, done: int = 0) -> None:
         # Many repositories share one display: a bar for the set and one reused for the current
@@ -100,7 +102,15 @@ class _RichProgress(IngestProgress):
         if total > 1:
             if not self.bar.live.is_started:
                 self.bar.start()
+            self.set_commits = 0
             self.set_task = self.bar.add_task("repositories", total=total, completed=done, unit="repositories")
+
+    def _set_line(self) -> None:
+        """The set's bar counts repositories, which differ wildly in size (numpy's 72k commits beside
+        a 1k one): the commits read so far and their rate say how the whole set is going."""
+        task = next(t for t in self.bar.tasks if t.id == self.set_task)
+        rate = self.set_commits / task.elapsed if task.elapsed else 0.0
+        self.bar.update(self.set_task, unit=f"repositories, {self.set_commits:,} commits read ({rate:,.0f}/s)")
 
     def repo_done(self) -> None:
         if self.set_task is not None:
@@ -110,9 +120,11 @@ class _RichProgress(IngestProgress):
         if not self.bar.live.is_started:
             self.bar.start()
         self.repo = escape(repo)
+        self.unit = unit
         if self.task is not None and self.set_task is not None:
-            self.bar.reset(self.task, total=total, description=self.repo, unit=unit)
-            return
+            # A new task rather than Rich's reset(): reset keeps the stop time that "done" set, so
+            # every repository after the first showed 0:00:00 elapsed for as long as it ran.
+            self.bar.remove_task(self.task)
         self.task = self.bar.add_task(self.repo, total=total, unit=unit)
 
     def step(self, name: str) -> None:
@@ -125,6 +137,9 @@ class _RichProgress(IngestProgress):
     def advance(self, n: int) -> None:
         if self.task is not None:
             self.bar.advance(self.task, n)
+        if self.set_task is not None and self.unit == "commits":
+            self.set_commits += n
+            self._set_line()
 
     def note(self, message: str) -> None:
         self.bar.console.print(f"[yellow]warning:[/yellow] {escape(message)}")

@@ -723,6 +723,19 @@ def render_html(report: dict, changes: Iterable[dict], path: Path, *, title: str
     return path
 
 
+def _adoption_per_unit(adoption: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The adoption tile's figures when each repository (or team) has its own date: how many
+    adopted, of how many, and the first and last date. An organisation's page said "unknown: no
+    adoption date" above sections that used six repositories' dates."""
+    noun, per = ("team", adoption.get("per_team")) if adoption.get("per_team") else ("repository", adoption.get("per_repo"))
+    if adoption.get("date") or not isinstance(per, Mapping) or not per:
+        return None
+    dates = sorted(str(d) for d in per.values() if d)
+    plural = "teams" if noun == "team" else "repositories"
+    return {"adopted": len(dates), "of": len(per), "units": noun if len(per) == 1 else plural,
+            "first": dates[0] if dates else None, "last": dates[-1] if dates else None}
+
+
 def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] = (), *, title: str | None = None,
                 repo_urls: Mapping[str, str] | None = None) -> str:
     """The report page of ``report`` (docs/json-report.md) as one self-contained HTML string.
@@ -858,6 +871,7 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
             "source": str(adoption.get("source")) if adoption.get("source") else None,
             "rule": str(adoption.get("rule")) if adoption.get("rule") else None,
             "exposure_after": adoption.get("exposure_after") if finite(adoption.get("exposure_after")) else None,
+            "per_unit": _adoption_per_unit(adoption),
             "evidence": [{"agent": str(e.get("agent")), "class": str(e.get("class")),
                           "first_seen": str(e.get("first_seen")), "changes": e.get("changes_in_first_4_weeks") or 0}
                          for e in (adoption.get("evidence") or []) if e.get("changes_in_first_4_weeks")][:3],

@@ -27,6 +27,13 @@ def escape(text: str) -> str:
     return _markup_escape(_CONTROL.sub("\ufffd", str(text)))
 
 
+# An organisation's report names hundreds of repositories: past these counts the per-repository
+# table, the legibility lines and the warnings are summed up, so the answer is not scrolled away.
+REPO_ROWS = 20
+LEGIBILITY_LINES = 5
+WARNING_LINES = 10
+
+
 def _f(v, digits: int = 1, suffix: str = "") -> str:
     if v is None:
         return "unknown"
@@ -175,6 +182,48 @@ def render_verdict(entries: list[dict] | None, console: Console) -> None:
     console.print()
 
 
+def render_repos(repos: list[dict], console: Console) -> None:
+    """The per-repository table: every repository's full name (folded, never cut: "which repository"
+    is what the table answers), and past REPO_ROWS the ones with most changes and one row for the rest."""
+    shown, rest = repos, []
+    title = "per repository"
+    if len(repos) > REPO_ROWS:
+        ranked = sorted(repos, key=lambda r: (-r["totals"]["changes"], r["repo"]))
+        shown, rest = ranked[:REPO_ROWS], ranked[REPO_ROWS:]
+        title = f"per repository (the {REPO_ROWS} with most changes of {len(repos):,})"
+    rt = Table(title=title, title_justify="left")
+    for col in ("repo", "commits", "changes", "validated", "AI-assisted", "contributors"):
+        rt.add_column(col, justify="left" if col == "repo" else "right", overflow="fold" if col == "repo" else "ellipsis")
+    keys = ("commits", "changes", "validated_changes", "ai_assisted_changes")
+    for r in shown:
+        x = r["totals"]
+        rt.add_row(escape(r["repo"]), *(_f(x[k]) for k in keys), _f(x["contributors"]))
+    if rest:
+        # People work in several repositories: their count does not add up, so it is left out.
+        rt.add_row(f"{len(rest):,} more", *(_f(sum(r["totals"][k] for r in rest)) for k in keys), "—", style="dim")
+    console.print(rt)
+
+
+def render_legibility(cards: dict | None, console: Console) -> None:
+    """One line per repository's scorecard; past LEGIBILITY_LINES one line for the set: the median
+    and the three least legible repositories."""
+    scored = [(repo, card) for repo, card in (cards or {}).items() if card is not None and card.get("effective_agency")]
+    if len(scored) <= LEGIBILITY_LINES:
+        for repo, card in scored:
+            console.print(f"[bold]agent legibility of {escape(repo)}:[/bold] {card['score']:g}/10, limited by "
+                          f"{escape(card['limiting_question'])} ({card['effective_agency']['score']:g}/10); "
+                          f"`loopmeter legibility {escape(card['path'])}` for details")
+        return
+    import statistics
+
+    low = sorted(scored, key=lambda rc: (rc[1]["score"], rc[0]))[:3]
+    median = statistics.median(card["score"] for _, card in scored)
+    console.print(f"[bold]agent legibility of {len(scored):,} repositories:[/bold] median {median:g}/10; least legible "
+                  + ", ".join(f"{escape(repo)} {card['score']:g}/10 (limited by {escape(card['limiting_question'])})"
+                              for repo, card in low)
+                  + "; `loopmeter legibility PATH` for one repository's details")
+
+
 def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     if "totals" not in report:  # no git history: trackers, CI, agent sessions, event logs only
         render_flow(report.get("flow"), console)
@@ -208,14 +257,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     console.print(head)
 
     if len(report["repos"]) > 1:
-        rt = Table(title="per repository", title_justify="left")
-        for col in ("repo", "commits", "changes", "validated", "AI-assisted", "contributors"):
-            rt.add_column(col, justify="left" if col == "repo" else "right")
-        for r in report["repos"]:
-            x = r["totals"]
-            rt.add_row(escape(r["repo"]), _f(x["commits"]), _f(x["changes"]), _f(x["validated_changes"]),
-                       _f(x["ai_assisted_changes"]), _f(x["contributors"]))
-        console.print(rt)
+        render_repos(report["repos"], console)
 
     if a["changes_by_agent"]:
         at = Table(title="changes by agent", title_justify="left")
@@ -294,17 +336,17 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         console.print(f"  [dim]({', '.join(map(str, rows))})[/dim] " + (f"[bold]{escape(c)}[/bold]" if c.startswith(
             "Not a verdict") else escape(c)), highlight=False)
     render_flow(report.get("flow"), console)
-    for repo, card in (report.get("legibility") or {}).items():
-        if card is not None and card.get("effective_agency"):
-            console.print(f"[bold]agent legibility of {escape(repo)}:[/bold] {card['score']:g}/10, limited by "
-                          f"{escape(card['limiting_question'])} ({card['effective_agency']['score']:g}/10); "
-                          f"`loopmeter legibility {escape(card['path'])}` for details")
+    render_legibility(report.get("legibility"), console)
     render_event_logs(report, console)
     render_experiments(report, console)
     render_left_out(report, console)
     _lift_designs(report.get("lift_designs"), console, report.get("verdict"))
-    for w in report.get("warnings", []):
+    warnings = report.get("warnings", [])
+    for w in warnings[:WARNING_LINES]:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+    if len(warnings) > WARNING_LINES:
+        console.print(f"[yellow]warning:[/yellow] and {len(warnings) - WARNING_LINES:,} more (all of them under "
+                      "\"warnings\" in `loopmeter report --json` and in the HTML report)")
     render_agent_loops(report.get("agent_loops"), console)
 
 

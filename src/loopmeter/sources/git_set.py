@@ -59,12 +59,21 @@ def discover_repositories(root: str | os.PathLike[str]) -> list[str]:
     """Every git repository at or under `root` (work trees and bare mirrors), sorted by path.
 
     A repository's own folders are not searched further (submodules and vendored clones inside a
-    repository belong to it, and their history is not the organisation's)."""
+    repository belong to it, and their history is not the organisation's). Symbolic links to
+    folders are followed: a folder of links to the organisation's clones or mirrors is a common
+    way to name a set. A folder reached twice (two links to one clone, a link back up the tree) is
+    searched once, and a repository reached twice is listed once, under the first path found."""
     r = Path(root).expanduser()
     if not r.is_dir():
         raise ConfigError(f"--discover: {r} is not a directory")
     found: list[str] = []
-    for dirpath, dirnames, _ in os.walk(r, followlinks=False):
+    seen: set[str] = set()
+    for dirpath, dirnames, _ in os.walk(r, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a loop of links, or a second way to the same folder
+            dirnames[:] = []
+            continue
+        seen.add(real)
         d = Path(dirpath)
         if _is_repo(d):
             found.append(str(d))

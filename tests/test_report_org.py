@@ -1,0 +1,96 @@
+"""An organisation's report read as a leader reads it: several repositories, each named in full and
+escaped, the adoption tile when every repository has its own date, and a terminal that sums up
+what would otherwise scroll a thousand lines (found trying eight real mirrors together)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from conftest import ALICE, BOB, CAROL
+from gitrepo import GitRepo
+from loopmeter import api
+from loopmeter.cli import app
+from loopmeter.report import terminal
+from loopmeter.report.terminal import render_terminal
+
+# A long name that an 80-column table used to cut ("modelcontextpr…"), and one that is markup.
+NAMES = ("alpha", "modelcontextprotocol-python-sdk-long", "web<b>&x")
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory):
+    root = tmp_path_factory.mktemp("org")
+    start = datetime(2024, 1, 1, 9, tzinfo=timezone.utc)
+    for k, name in enumerate(NAMES):
+        r = GitRepo(root / "org" / name)
+        for i in range(12 + 4 * k):  # repositories of different sizes: 12, 16 and 20 changes
+            authored = start + timedelta(days=4 * i, hours=k)
+            r.commit(f"change {i}", author=(ALICE, BOB, CAROL)[i % 3], date=authored.isoformat(),
+                     commit_date=(authored + timedelta(hours=1 + i % 5)).isoformat())
+    store = root / "org.duckdb"
+    api.ingest(sorted(str(p) for p in (root / "org").iterdir()), store_path=store)
+    return root, store
+
+
+def test_the_adoption_tile_counts_repositories_with_their_own_dates_and_names_are_escaped(org):
+    root, store = org
+    page = root / "org.html"
+    res = CliRunner().invoke(app, ["report", "--store", str(store), "--html", str(page),
+                                   "--adoption-date", "alpha=2024-01-22",
+                                   "--adoption-date", "modelcontextprotocol-python-sdk-long=2024-02-05"])
+    assert res.exit_code == 0, res.output
+    html = page.read_text()
+    tile = re.search(r'<div class="label">.*?AI adoption.*?</div>\s*(.*?)</div>\s*</div>', html, re.S)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", tile.group(1))).strip()
+    # It said "unknown / no adoption date" above sections that used each repository's date.
+    assert text == "2 of 3 repositories with a date given by the user, 2024-01-22 to 2024-02-05"
+    assert "web&lt;b&gt;&amp;x" in html and "<b>&x" not in html
+
+
+def _terminal(doc: dict, width: int) -> str:
+    console = Console(width=width, record=True, force_terminal=False, color_system=None)
+    render_terminal(doc, console)
+    return console.export_text(styles=False)
+
+
+def test_every_repository_is_named_in_full_at_80_columns(org):
+    _, store = org
+    text = _terminal(api.report_from_store(store_path=store), 80)
+    table = text[text.index("per repository"):]
+    table = table[:table.index("└")]
+    cells = "".join(line.split("│")[1].strip() for line in table.splitlines() if line.count("│") > 2)
+    for name in NAMES:
+        assert name in cells, (name, table)
+    assert "…" not in table
+
+
+def test_many_repositories_are_summed_up_past_the_limits(org, monkeypatch):
+    _, store = org
+    doc = api.report_from_store(store_path=store)
+    doc["warnings"] = [f"warning number {i}" for i in range(4)]
+    monkeypatch.setattr(terminal, "REPO_ROWS", 2)
+    monkeypatch.setattr(terminal, "LEGIBILITY_LINES", 2)
+    monkeypatch.setattr(terminal, "WARNING_LINES", 3)
+    text = _terminal(doc, 200)
+    by_changes = sorted(doc["repos"], key=lambda r: -r["totals"]["changes"])
+    assert [r["totals"]["changes"] for r in by_changes] == [20, 16, 12]
+    assert "per repository (the 2 with most changes of 3)" in text
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines() if line.count("│") == 7]
+    named = [r for r in rows if r[0] in {x["repo"] for x in doc["repos"]}]
+    assert [r[0] for r in named] == [by_changes[0]["repo"], by_changes[1]["repo"]]
+    rest = by_changes[2]["totals"]
+    assert ["1 more", f"{rest['commits']:,}", f"{rest['changes']:,}", f"{rest['validated_changes']:,}",
+            f"{rest['ai_assisted_changes']:,}", "—"] in rows
+    cards = {k: v for k, v in doc["legibility"].items() if v and v.get("effective_agency")}
+    assert len(cards) == 3
+    line = next(x for x in text.splitlines() if x.startswith("agent legibility of"))
+    assert line.startswith("agent legibility of 3 repositories: median ")
+    assert sum(x.startswith("agent legibility of") for x in text.splitlines()) == 1
+    shown = [x for x in text.splitlines() if x.startswith("warning:")]
+    assert shown[:3] == [f"warning: warning number {i}" for i in range(3)]
+    assert len(shown) == 4 and shown[3].startswith("warning: and 1 more")
