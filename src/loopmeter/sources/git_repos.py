@@ -162,6 +162,11 @@ class GitRepos:
         # before wrote (200 x 200 commits: 4.0 s of commits and a 44 MB file, against 2.4 s and
         # 29 MB with one checkpoint at the end). Bounded, so un-checkpointed rows stay modest.
         store.con.execute(f"set checkpoint_threshold = '{CHECKPOINT_EVERY}'")
+        # Small repositories' statements run on DuckDB's calling thread alone: each moves a few
+        # thousand rows, too few for its worker threads to pay for waking up (200 x 200 commits:
+        # ~0.7 s less CPU, 9%), and the readers want the other core. A long history (its batches,
+        # its derivation over the store) gets DuckDB's threads back.
+        one_thread = _OneThread(store)
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
@@ -177,6 +182,7 @@ class GitRepos:
                 if first_seen[keys[i]] == i:  # a path named twice is known to the store the second time
                     ahead.fresh = keys[i] not in known_keys
                     ahead.provenance = keys[i] in with_provenance
+                one_thread.set(ahead.fits())
                 store.hold()
                 if ahead.written is None and ahead.fits():
                     # This and the next small repositories already read: their commits in one go
@@ -214,6 +220,7 @@ class GitRepos:
             pool.shutdown(wait=True, cancel_futures=True)
             try:
                 store.con.execute("reset checkpoint_threshold")
+                one_thread.set(False)
             except duckdb.Error:
                 pass  # a connection DuckDB invalidated: the error that did it is the one to report
         if results:
@@ -357,6 +364,19 @@ def _open_all(paths: list, branch: str | None, refs: dict, *, skip_empty: bool =
 
     out = _map_threads(one, list(range(len(paths))))
     return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]
+
+
+class _OneThread:
+    """Switches the store's connection between DuckDB's calling thread alone and its default
+    threads (only when the wanted setting changes: a `set` is a statement)."""
+
+    def __init__(self, store: Store):
+        self.store, self.on = store, False  # store.con, not kept: `Store.reopen` replaces it
+
+    def set(self, on: bool) -> None:
+        if on != self.on:
+            self.store.con.execute("set threads = 1" if on else "reset threads")
+            self.on = on
 
 
 def _finish_group(store: Store, progress: Progress) -> None:
