@@ -315,10 +315,47 @@ def _load() -> float:
         return 0.0
 
 
+def arrow_without_pandas() -> None:
+    """In a `loopmeter ingest` process (which ends with the ingest), keep pandas from being loaded
+    by pyarrow and DuckDB: both import it (when installed) only to check whether the objects they
+    are handed are pandas' (pyarrow at its first conversion of Python objects, DuckDB at its first
+    query with parameters), and pandas was the largest import of a set's ingest (~0.25 s of CPU
+    on an idle machine, ~0.5 s loaded, on the writer). Python code that imports pandas still gets
+    it; only an import from inside a compiled extension is refused, and both remember the answer
+    for the life of the process: so a process that later wants pandas through them (a report,
+    `analyze`, the library) must not call this."""
+    import sys
+
+    if "pandas" not in sys.modules and not any(isinstance(h, _NoPandasForExtensions) for h in sys.meta_path):
+        sys.meta_path.insert(0, _NoPandasForExtensions())
+
+
+class _NoPandasForExtensions:
+    """An import hook refusing pandas to compiled code (see `arrow_without_pandas`): the Python
+    frame nearest the import is not running an `import` statement (pyarrow's and DuckDB's checks
+    import from C, under whatever Python function called them)."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name != "pandas":  # its submodules come only after it, from Python
+            return None
+        import dis
+        import sys
+
+        f = sys._getframe(1)
+        while f is not None and f.f_code.co_filename.startswith("<frozen importlib"):
+            f = f.f_back
+        if f is None or f.f_code.co_filename.endswith(("importlib/__init__.py", "importlib\\__init__.py")):
+            return None  # importlib.import_module("pandas"): asked for by Python
+        if f.f_code.co_code[f.f_lasti] == dis.opmap["IMPORT_NAME"]:
+            return None
+        raise ImportError("a loopmeter ingest process does not load pandas for pyarrow or DuckDB")
+
+
 def _warm_imports():
     """A thread importing, while git describes the repositories, what this process will import
-    anyway once it stores rows: pyarrow loads pandas the first time it converts Python objects
-    (~0.5 s of CPU), which would otherwise land on the writer, the set's critical path."""
+    anyway once it stores rows: pyarrow (and pandas, which pyarrow loads the first time it converts
+    Python objects, unless `arrow_without_pandas` said not to), which would otherwise land on the
+    writer, the set's critical path."""
     import threading
 
     def warm() -> None:
