@@ -268,7 +268,30 @@ def _reader_start(matcher: Matcher, rules: str, pull_refs: bool, durability: boo
     # pyarrow's "no pandas here".
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _NoPandas())
+    # The rows go back as one Arrow IPC stream a table, not pickled array by array: a third of the
+    # CPU of sending a small repository's ~11 tables (0.3 ms against 0.95; 0.26 ms against 0.65 to
+    # read them back in the writer, measured on the 200 x 200 set).
+    import pyarrow as pa
+    from multiprocessing.reduction import ForkingPickler
+
+    ForkingPickler.register(pa.Table, _table_to_ipc)
     _SETTING = (matcher, rules, pull_refs, durability)
+
+
+def _table_to_ipc(table):
+    """Pickle `table` (in a reader process) as an Arrow IPC stream; `_table_from_ipc` reads it."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return _table_from_ipc, (sink.getvalue().to_pybytes(),)
+
+
+def _table_from_ipc(data: bytes):
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 class _NoPandas:
