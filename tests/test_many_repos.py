@@ -400,3 +400,34 @@ def test_too_little_memory_is_named_with_the_setting_that_gives_more(tmp_path, m
     res = CliRunner().invoke(app, ["ingest", str(tmp_path / "org" / "r000"), "--store", str(tmp_path / "s.duckdb")])
     assert res.exit_code != 0
     assert "LOOPMETER_MEMORY_LIMIT" in res.output and "damaged" not in res.output
+
+
+def test_an_ingest_process_stores_its_set_without_loading_pandas_yet_python_still_may(tmp_path):
+    """pyarrow and DuckDB import pandas only to check their arguments' types: a `loopmeter ingest`
+    process refuses it to them (sources/git_repos.py `arrow_without_pandas`), not to Python code."""
+    import sys
+
+    for k in range(2):
+        _repo(tmp_path / "org" / f"r{k}")
+    store = tmp_path / "s.duckdb"
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print('pandas loaded:', 'pandas' in sys.modules))\n"
+             "from loopmeter.cli import run\n"
+             f"sys.argv = ['loopmeter', 'ingest', '--discover', {str(tmp_path / 'org')!r}, '--store', {str(store)!r}]\n"
+             "run()\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "pandas loaded: False" in out.stdout
+    with Store.open(store) as s:  # the set was stored whole
+        assert s.con.execute("select count(*) from commits").fetchone()[0] == 6
+    # Python's own imports still get pandas once the hook is in place; pyarrow keeps its answer.
+    probe = ("from loopmeter.sources.git_repos import arrow_without_pandas\n"
+             "arrow_without_pandas()\n"
+             "import pyarrow as pa, sys\n"
+             "pa.array(['x'])\n"
+             "print('after pyarrow:', 'pandas' in sys.modules)\n"
+             "import pandas\n"
+             "print('imported:', pandas.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "after pyarrow: False" in out.stdout and "imported: pandas" in out.stdout

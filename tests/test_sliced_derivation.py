@@ -167,3 +167,17 @@ def test_a_derivation_short_of_memory_runs_again_under_the_stores_limit(tmp_path
     monkeypatch.setenv("LOOPMETER_DERIVE_MEMORY", "lots")
     with Store.open(store) as s, pytest.raises(Exception, match="LOOPMETER_DERIVE_MEMORY: 'lots'"):
         changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+
+
+def test_a_history_read_lazily_column_by_column_gives_the_rows_of_one_read_at_once(tmp_path, monkeypatch):
+    """Past `_EAGER` commits the columns are read one value at a time (`_Lazy`, `_Times`): the same
+    rows, times included (both give epoch microseconds to the derivation)."""
+    r = GitRepo(tmp_path / "demo")
+    build_demo(r.path)
+    _extend(r, 3)
+    eager, lazy = tmp_path / "eager.duckdb", tmp_path / "lazy.duckdb"
+    _ingest(r.path, eager)
+    monkeypatch.setattr(changes, "_EAGER", 0)
+    _ingest(r.path, lazy)
+    assert rows(lazy, "select count(*) from items where kind = 'change' and started_at is not null")[0][0] >= 5
+    assert every_table(lazy) == every_table(eager)

@@ -464,6 +464,12 @@ def ingest(
                 token_env=token_env or "JIRA_TOKEN", show=not as_json)
         since_at = _since(since)
         if repo_paths:
+            if _OWN_PROCESS:
+                # The process ends with this command, and nothing an ingest does needs pandas:
+                # pyarrow is told so rather than loading it (sources/git_repos.py, `_warm_imports`).
+                from .sources import git_repos
+
+                git_repos.arrow_without_pandas()
             bar = _RichProgress(err)
             try:
                 results = api.ingest(repo_paths, store_path=store, branch=branch, progress=bar, pull_refs=pull_refs,
@@ -700,6 +706,10 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+# `run` sets it: the command is the process's only one (tests call `main` in their own process).
+_OWN_PROCESS = False
+
+
 def run() -> None:
     """The `loopmeter` command as a process of its own (the console script, `python -m loopmeter`):
     `main` with the garbage collector set for a short-lived process. Tests call `main` instead.
@@ -712,7 +722,9 @@ def run() -> None:
     are closed and output flushed by then, and the exit handlers still run."""
     import gc
 
+    global _OWN_PROCESS
     gc.set_threshold(10_000, 10, 10)
+    _OWN_PROCESS = True
     try:
         main()
     finally:

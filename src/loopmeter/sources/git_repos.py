@@ -162,6 +162,11 @@ class GitRepos:
         # before wrote (200 x 200 commits: 4.0 s of commits and a 44 MB file, against 2.4 s and
         # 29 MB with one checkpoint at the end). Bounded, so un-checkpointed rows stay modest.
         store.con.execute(f"set checkpoint_threshold = '{CHECKPOINT_EVERY}'")
+        # Small repositories' statements run on DuckDB's calling thread alone: each moves a few
+        # thousand rows, too few for its worker threads to pay for waking up (200 x 200 commits:
+        # ~0.7 s less CPU, 9%), and the readers want the other core. A long history (its batches,
+        # its derivation over the store) gets DuckDB's threads back.
+        one_thread = _OneThread(store)
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
@@ -177,6 +182,7 @@ class GitRepos:
                 if first_seen[keys[i]] == i:  # a path named twice is known to the store the second time
                     ahead.fresh = keys[i] not in known_keys
                     ahead.provenance = keys[i] in with_provenance
+                one_thread.set(ahead.fits())
                 store.hold()
                 if ahead.written is None and ahead.fits():
                     # This and the next small repositories already read: their commits in one go
@@ -214,6 +220,7 @@ class GitRepos:
             pool.shutdown(wait=True, cancel_futures=True)
             try:
                 store.con.execute("reset checkpoint_threshold")
+                one_thread.set(False)
             except duckdb.Error:
                 pass  # a connection DuckDB invalidated: the error that did it is the one to report
         if results:
@@ -261,7 +268,30 @@ def _reader_start(matcher: Matcher, rules: str, pull_refs: bool, durability: boo
     # pyarrow's "no pandas here".
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _NoPandas())
+    # The rows go back as one Arrow IPC stream a table, not pickled array by array: a third of the
+    # CPU of sending a small repository's ~11 tables (0.3 ms against 0.95; 0.26 ms against 0.65 to
+    # read them back in the writer, measured on the 200 x 200 set).
+    import pyarrow as pa
+    from multiprocessing.reduction import ForkingPickler
+
+    ForkingPickler.register(pa.Table, _table_to_ipc)
     _SETTING = (matcher, rules, pull_refs, durability)
+
+
+def _table_to_ipc(table):
+    """Pickle `table` (in a reader process) as an Arrow IPC stream; `_table_from_ipc` reads it."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return _table_from_ipc, (sink.getvalue().to_pybytes(),)
+
+
+def _table_from_ipc(data: bytes):
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 class _NoPandas:
@@ -308,10 +338,47 @@ def _load() -> float:
         return 0.0
 
 
+def arrow_without_pandas() -> None:
+    """In a `loopmeter ingest` process (which ends with the ingest), keep pandas from being loaded
+    by pyarrow and DuckDB: both import it (when installed) only to check whether the objects they
+    are handed are pandas' (pyarrow at its first conversion of Python objects, DuckDB at its first
+    query with parameters), and pandas was the largest import of a set's ingest (~0.25 s of CPU
+    on an idle machine, ~0.5 s loaded, on the writer). Python code that imports pandas still gets
+    it; only an import from inside a compiled extension is refused, and both remember the answer
+    for the life of the process: so a process that later wants pandas through them (a report,
+    `analyze`, the library) must not call this."""
+    import sys
+
+    if "pandas" not in sys.modules and not any(isinstance(h, _NoPandasForExtensions) for h in sys.meta_path):
+        sys.meta_path.insert(0, _NoPandasForExtensions())
+
+
+class _NoPandasForExtensions:
+    """An import hook refusing pandas to compiled code (see `arrow_without_pandas`): the Python
+    frame nearest the import is not running an `import` statement (pyarrow's and DuckDB's checks
+    import from C, under whatever Python function called them)."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name != "pandas":  # its submodules come only after it, from Python
+            return None
+        import dis
+        import sys
+
+        f = sys._getframe(1)
+        while f is not None and f.f_code.co_filename.startswith("<frozen importlib"):
+            f = f.f_back
+        if f is None or f.f_code.co_filename.endswith(("importlib/__init__.py", "importlib\\__init__.py")):
+            return None  # importlib.import_module("pandas"): asked for by Python
+        if f.f_code.co_code[f.f_lasti] == dis.opmap["IMPORT_NAME"]:
+            return None
+        raise ImportError("a loopmeter ingest process does not load pandas for pyarrow or DuckDB")
+
+
 def _warm_imports():
     """A thread importing, while git describes the repositories, what this process will import
-    anyway once it stores rows: pyarrow loads pandas the first time it converts Python objects
-    (~0.5 s of CPU), which would otherwise land on the writer, the set's critical path."""
+    anyway once it stores rows: pyarrow (and pandas, which pyarrow loads the first time it converts
+    Python objects, unless `arrow_without_pandas` said not to), which would otherwise land on the
+    writer, the set's critical path."""
     import threading
 
     def warm() -> None:
@@ -357,6 +424,19 @@ def _open_all(paths: list, branch: str | None, refs: dict, *, skip_empty: bool =
 
     out = _map_threads(one, list(range(len(paths))))
     return [out[i][0] for i in range(len(paths))], [out[i][1] for i in range(len(paths))]
+
+
+class _OneThread:
+    """Switches the store's connection between DuckDB's calling thread alone and its default
+    threads (only when the wanted setting changes: a `set` is a statement)."""
+
+    def __init__(self, store: Store):
+        self.store, self.on = store, False  # store.con, not kept: `Store.reopen` replaces it
+
+    def set(self, on: bool) -> None:
+        if on != self.on:
+            self.store.con.execute("set threads = 1" if on else "reset threads")
+            self.on = on
 
 
 def _finish_group(store: Store, progress: Progress) -> None:
