@@ -59,3 +59,20 @@ def test_rankdata_equals_scipy_average_ranks():
         _same(dist.rankdata(a), scipy.stats.rankdata(a))
     # Hand-worked: ties share the mean of their positions.
     assert dist.rankdata([10, 20, 10, 30]).tolist() == [1.5, 3.0, 1.5, 4.0]
+
+
+def test_mann_whitney_p_equals_scipy_to_the_bit():
+    # Both methods scipy's "auto" picks: exact (a sample of at most 8, no ties), normal with the
+    # tie and continuity corrections otherwise; ties, one-value samples, all-equal samples.
+    rng = np.random.default_rng(3)
+    seen = set()
+    for n1 in (1, 2, 5, 8, 9, 14):
+        for n2 in (1, 3, 8, 9, 30):
+            a, b = rng.lognormal(0, 1, n1), rng.lognormal(0.4, 1, n2)
+            for x, y in ((a, b), (np.round(a) + 1, np.round(b) + 1), (b, a), (np.full(n1, 2.0), np.full(n2, 2.0))):
+                ref = scipy.stats.mannwhitneyu(x, y, alternative="two-sided")
+                assert dist.mann_whitney_p(x, y) == ref.pvalue, (x, y)
+                seen.add("exact" if min(n1, n2) <= 8 and len(np.unique(np.concatenate([x, y]))) == n1 + n2 else "normal")
+    assert seen == {"exact", "normal"}
+    # Hand-worked: a = {1, 2}, b = {3, 4, 5}: U = 6 of 6, P(U >= 6) = 1 / C(5, 2); two-sided 0.2.
+    assert dist.mann_whitney_p([1.0, 2.0], [3.0, 4.0, 5.0]) == pytest.approx(0.2, abs=1e-15)

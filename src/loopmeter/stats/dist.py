@@ -78,3 +78,74 @@ def rankdata(a) -> np.ndarray:
     ranks = np.empty(n, dtype=float)
     ranks[order] = np.repeat(avg, np.diff(bounds))
     return ranks
+
+
+def mann_whitney_p(x, y) -> float:
+    """Two-sided Mann-Whitney U p-value, as scipy.stats.mannwhitneyu(x, y).pvalue with its defaults
+    (continuity correction, method "auto": the exact null distribution when a sample has at most
+    8 values and nothing is tied, else the normal approximation with the tie correction).
+
+    Written out because mannwhitneyu lives in scipy.stats (half a second of every report's
+    start-up for one p-value). The arithmetic is scipy 1.17's (_mannwhitneyu.py), in the same
+    order, so the p-value is the same to the bit; tests/test_stats_dist.py compares them.
+    """
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
+    if np.isnan(x).any() or np.isnan(y).any():
+        return float("nan")  # scipy's nan_policy "propagate"
+    if x.size == 0 or y.size == 0:
+        raise ValueError("`x` and `y` must be of nonzero size.")
+    n1, n2 = x.size, y.size
+    xy = np.concatenate([x, y])
+    ranks = rankdata(xy)
+    _, t = np.unique(xy, return_counts=True)
+    t = t.astype(float)
+    u1 = np.sum(ranks[:n1]) - n1 * (n1 + 1) / 2
+    u = max(u1, n1 * n2 - u1)
+    if (n1 > 8 and n2 > 8) or (t > 1).any():
+        n = n1 + n2
+        s = np.sqrt(n1 * n2 / 12 * ((n + 1) - np.sum(t**3 - t) / (n * (n - 1))))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (u - n1 * n2 / 2 - 0.5) / s
+        p = _sc.ndtr(-z)
+    else:
+        p = _mwu_exact_sf(n1, n2, int(u))
+    return float(np.clip(p * 2, 0.0, 1.0))
+
+
+def _mwu_exact_sf(n1: int, n2: int, k: int) -> float:
+    """P(U >= k) under the null, no ties (scipy's _MWU.sf: by symmetry the lower tail at n1 n2 - k,
+    from the frequencies built by the recursion over divisor sums that scipy credits to @toobaz)."""
+    n1, n2 = min(n1, n2), max(n1, n2)
+    kc = n1 * n2 - k
+    if k < kc:  # scipy's other branch; mannwhitneyu's two-sided U is never below n1 n2 / 2
+        return float(1.0 - _mwu_cdf(n1, n2, k) + _mwu_pmf(n1, n2, k))
+    return float(_mwu_cdf(n1, n2, kc))
+
+
+def _mwu_freqs(n1: int, n2: int, maxu: int) -> np.ndarray:
+    s_array = np.zeros(maxu + 1, dtype=int)
+    for d in np.arange(1, n1 + 1):
+        s_array[np.arange(d, maxu + 1, d)] += d
+    for d in np.arange(n2 + 1, n2 + n1 + 1):
+        s_array[np.arange(d, maxu + 1, d)] -= d
+    s_array = s_array[1:]
+    configurations = np.zeros(maxu + 1, dtype=np.uint64)
+    is_uint = True
+    uint_max = np.iinfo(np.uint64).max
+    configurations[0] = 1
+    for u in np.arange(1, maxu + 1):
+        new_val = np.dot(configurations[:u], s_array[u - 1::-1]) / u
+        if new_val > uint_max and is_uint:
+            configurations = configurations.astype(float)
+            is_uint = False
+        configurations[u] = new_val
+    return configurations / _sc.binom(n1 + n2, n1)
+
+
+def _mwu_cdf(n1: int, n2: int, k: int) -> float:
+    return float(np.cumsum(_mwu_freqs(n1, n2, k))[k])
+
+
+def _mwu_pmf(n1: int, n2: int, k: int) -> float:
+    return float(_mwu_freqs(n1, n2, k)[k])

@@ -76,13 +76,13 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .bootstrap import check_conf
+from .its_models import fit_model
 from .json_values import json_ready
 
 __all__ = [
@@ -206,48 +206,31 @@ def _check_series(y, break_index: int, model: str) -> np.ndarray:
 
 
 def _fit(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: float):
-    """Fit one model with HAC errors.
+    """Fit one model with HAC errors (stats/its_models.py: numpy, not statsmodels, whose import
+    was a fifth of every report's start-up; it says how the numbers compare).
 
     Returns (params, std errors, ci lows, ci highs, p-values) of the four design coefficients on
     the model's linear scale, and caveats.
     """
-    # Imported here, and only the model modules: statsmodels.api would also import formulas, time
-    # series and graphics (about a second of every report's start-up).
-    from .lazy_statsmodels import load
-
-    load()
-    from statsmodels.discrete.discrete_model import NegativeBinomial
-    from statsmodels.genmod import families
-    from statsmodels.genmod.generalized_linear_model import GLM
-    from statsmodels.regression.linear_model import OLS
-
-    # use_correction scales the HAC covariance by n / (n - k) and use_t takes critical values from
+    # The HAC covariance carries the small-sample factor n / (n - k) and the critical values are
     # Student's t with n - k degrees of freedom (as Stata's newey does): Newey-West intervals are
     # too narrow in series as short as a team's weekly history, and these two help a little.
-    fit_kw = {"cov_type": "HAC", "cov_kwds": {"maxlags": maxlags, "use_correction": True}, "use_t": True}
     caveats: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence is checked and reported below
-        if model == "ols":
-            res = OLS(y, X).fit(**fit_kw)
-        elif model == "poisson":
-            res = GLM(y, X, family=families.Poisson()).fit(**fit_kw)
-            if not res.converged:
-                caveats.append("The Poisson fit did not converge; the estimate is unreliable.")
-            dispersion = float(res.pearson_chi2 / max(res.df_resid, 1.0))
-            if dispersion > _OVERDISPERSED:
-                caveats.append(
-                    f"Weekly counts vary {dispersion:.1f}x more than a Poisson model expects; the "
-                    "HAC errors allow for it, but the negative binomial model fits such data better."
-                )
-        else:
-            res = NegativeBinomial(y, X, loglike_method="nb2").fit(disp=0, maxiter=200, **fit_kw)
-            if not res.mle_retvals.get("converged", False):
-                caveats.append("The negative binomial fit did not converge; the estimate is unreliable.")
-    # For the negative binomial the last parameter is the dispersion alpha; the design comes first.
-    ci = np.asarray(res.conf_int(alpha=alpha))[:4]
-    se, pvalues = np.asarray(res.bse)[:4], np.asarray(res.pvalues)[:4]
-    fitted = np.asarray(res.predict(), dtype=float)
+    with np.errstate(all="ignore"):  # convergence is checked and reported below
+        res = fit_model(y, X, model, maxlags, alpha)
+    if model == "poisson":
+        if not res.converged:
+            caveats.append("The Poisson fit did not converge; the estimate is unreliable.")
+        if res.pearson_dispersion > _OVERDISPERSED:
+            caveats.append(
+                f"Weekly counts vary {res.pearson_dispersion:.1f}x more than a Poisson model expects; the "
+                "HAC errors allow for it, but the negative binomial model fits such data better."
+            )
+    elif model == "negbin" and not res.converged:
+        caveats.append("The negative binomial fit did not converge; the estimate is unreliable.")
+    ci = np.column_stack([res.ci_low, res.ci_high])
+    se, pvalues = res.bse, res.pvalues
+    fitted = res.fitted
     if np.allclose(fitted, y, rtol=0.0, atol=1e-9 * max(1.0, float(np.abs(y).max()))):
         # No residual at all: the sandwich is zero, so the interval would have zero width and the
         # p-value would be rounding noise. The coefficients themselves are exact.
@@ -265,10 +248,10 @@ def _fit(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: float):
     elif model == "poisson":
         w, e = y_hat, y - y_hat
     else:
-        nb_alpha = float(np.asarray(res.params)[-1])
+        nb_alpha = res.alpha
         w, e = y_hat / (1.0 + nb_alpha * y_hat), (y - y_hat) / (1.0 + nb_alpha * y_hat)
     return (
-        np.asarray(res.params)[:4],
+        res.params,
         se,
         ci[:, 0],
         ci[:, 1],

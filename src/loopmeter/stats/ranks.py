@@ -33,7 +33,7 @@ from functools import lru_cache
 import numpy as np
 
 from .bootstrap import factorize_clusters
-from .dist import norm_ppf, rankdata, t_ppf, t_sf
+from .dist import mann_whitney_p, norm_ppf, rankdata, t_ppf, t_sf
 
 from .bootstrap import check_conf
 from .lift import (
@@ -123,9 +123,7 @@ def hodges_lehmann(
         lo, hi = math.exp(found[c]), math.exp(found[n_pairs + 1 - c])
         if not clustered and math.isclose(found[c], found[n_pairs + 1 - c], rel_tol=0.0, abs_tol=1e-12):
             caveats.append(ZERO_WIDTH_PAIRS)
-    from scipy.stats import mannwhitneyu  # here: scipy.stats is half a second of import
-
-    p_value = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    p_value = mann_whitney_p(a, b)
     extra = {"log_shift": shift, "rank_c": c if c >= 1 else None, "ci_method": method}
     if not clustered:
         return Estimate("hodges_lehmann", math.exp(shift), lo, hi, n_a, n_b, n_clusters, tuple(caveats),

@@ -13,10 +13,11 @@ cluster ids it is heteroskedasticity-robust (HC1, t on ``N - K``). The plain OLS
 dependence matters.
 
 The design matrix is built here (fixed effects as dummies, dropping each factor's first level)
-so that the caller's arrays, not a formula string, define the model; statsmodels does the fit.
+so that the caller's arrays, not a formula string, define the model; stats/ols.py does the fit
+(statsmodels' numbers, without its import).
 
 A fixed effect with many levels (one per author) can instead be *absorbed*: y and every column
-are demeaned within its levels and statsmodels fits the demeaned data. By Frisch-Waugh-Lovell
+are demeaned within its levels and the demeaned data are fitted. By Frisch-Waugh-Lovell
 this gives the dummy fit's coefficients and residuals, and the treatment's row of
 ``(X'X)^-1 X'`` is the same vector in both fits, so every sandwich (CR1, HC1) is the dummy fit's
 too; only the small-sample factors differ, because the absorbed levels are columns the demeaned
@@ -36,7 +37,6 @@ narrow, most when people differ in pace, in how much they use AI and in what it 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -45,6 +45,7 @@ import pandas as pd
 from .bootstrap import check_conf
 from .cr2 import cr2
 from .dist import t_ppf, t_sf
+from .ols import ols
 from .lift import GROUP_LABELS, MIN_CLUSTERS, MIN_VALUES, Estimate, _cap, _durations
 
 __all__ = ["design_matrix", "identifying_groups", "log_duration_ols", "with_and_without_size"]
@@ -183,51 +184,45 @@ def log_duration_ols(
             caveats.append(
                 f"{_cap(label)} has only {n} rows (fewer than {MIN_VALUES}); the estimate can move a lot with a few more."
             )
-    # Imported on first fit, and the model module alone: statsmodels (with the scipy.stats it
-    # loads) is ~0.8 s of CPU that a report without enough durations to regress need not pay;
-    # statsmodels.api would also import formulas, time series and graphics (issue 14).
-    from .lazy_statsmodels import load
-
-    load()
-    from statsmodels.regression.linear_model import OLS
-    from statsmodels.tools.sm_exceptions import SingularMatrixWarning
-
-    with warnings.catch_warnings():
-        # Collinear fixed effects (actors nested in teams) are expected and have their caveat;
-        # the pseudo-inverse fit still identifies the treatment, checked above.
-        warnings.simplefilter("ignore", SingularMatrixWarning)
-        plain = OLS(log_y, X).fit()
+    # Fitted by stats/ols.py, the numbers of statsmodels' OLS and get_robustcov_results to rounding:
+    # importing statsmodels (with the scipy.stats it loads) was ~0.6 s of every report's CPU.
+    # A rank-deficient design (actors nested in teams, expected and caveated above) still fits by
+    # the pseudo-inverse, which identifies the treatment, checked above.
+    plain = ols(log_y, X.to_numpy(float))
+    j = list(X.columns).index("treated")
     if np.allclose(plain.resid, 0.0, rtol=0.0, atol=1e-9 * max(1.0, float(np.abs(log_y).max()))):
         # A perfect fit: every interval would have zero width, which no data supports.
         return none("The model fits the durations exactly (no residual variation), so there is no interval.")
+    robust_cov, robust_df = None, None
     if codes is not None:
         if n_clusters < 2:
             caveats.append(
                 f"Only {n_clusters} cluster: no cluster-robust interval is possible; the plain one "
                 "assumes independent rows."
             )
-            robust = None
         else:
-            robust = plain.get_robustcov_results(cov_type="cluster", groups=codes, use_t=True)
+            # CR1, inferred on G - 1 degrees of freedom.
+            robust_cov, robust_df = plain.cov_cluster(codes), float(n_clusters - 1)
             if n_clusters < MIN_CLUSTERS:
                 caveats.append(
                     f"Only {n_clusters} clusters; with fewer than {MIN_CLUSTERS} the cluster-robust "
                     "interval is unreliable, usually too narrow."
                 )
     else:
-        robust = plain.get_robustcov_results(cov_type="HC1", use_t=True)
+        robust_cov, robust_df = plain.cov_hc1(), plain.df_resid  # HC1 on N - K
         caveats.append("No cluster ids: rows are taken as independent, which understates the uncertainty "
                        "if one person or team contributes many rows.")
 
     alpha = 1.0 - conf
-    beta = float(plain.params["treated"])
+    beta = float(plain.params[j])
     n = len(y)
+    se_plain0 = math.sqrt(float(plain.cov_plain()[j, j]))
     if within is None:
-        se_plain, df_plain = float(plain.bse["treated"]), float(plain.df_resid)
+        se_plain, df_plain = se_plain0, plain.df_resid
     else:
         # The dummy fit's s^2 divides the same residual sum of squares by N - rank - levels.
         df_plain = float(n - rank - n_absorbed)
-        se_plain = float(plain.bse["treated"]) * math.sqrt(float(plain.df_resid) / df_plain)
+        se_plain = se_plain0 * math.sqrt(plain.df_resid / df_plain)
     lo_p, hi_p, p_plain = _t_interval(beta, se_plain, df_plain, alpha)
     extra.update(
         beta=beta,
@@ -237,15 +232,12 @@ def log_duration_ols(
         p_value_plain=p_plain,
         df_plain=df_plain,
     )
-    if robust is None:
+    if robust_cov is None:
         extra.update(se=None, df=None)
         return Estimate("log_duration_ols", math.exp(beta), None, None, n_a, n_b, n_clusters, tuple(caveats),
                         p_value=None, extra=extra)
-    j = list(X.columns).index("treated")  # robust results carry arrays, not named Series
-    se = float(robust.bse[j])
-    # Cluster fits infer on G - 1 degrees of freedom (df_resid_inference); HC1 on N - K.
-    df = getattr(robust, "df_resid_inference", None)
-    df = float(df if df is not None else robust.df_resid)
+    se = math.sqrt(float(robust_cov[j, j]))
+    df = robust_df
     nested = codes is not None and within is not None and bool(
         (pd.Series(codes).groupby(within).nunique() == 1).all())
     if within is not None and not nested:
@@ -259,7 +251,7 @@ def log_duration_ols(
     # per cluster, and counting them would inflate the variance about two-fold with two changes
     # per author (poisson_fe.py makes the same choice).
     if covariance == "CR2" and codes is not None and within is None:
-        se_cr2, df_cr2 = cr2(X.to_numpy(float), np.asarray(plain.resid, dtype=float), codes, j)
+        se_cr2, df_cr2 = cr2(X.to_numpy(float), plain.resid, codes, j)
         if math.isfinite(df_cr2) and df_cr2 > 0 and se_cr2 > 0:
             extra.update(covariance="CR2", se_cr1=se, df_cr1=df)
             se, df = se_cr2, df_cr2
