@@ -462,8 +462,9 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
     # 4. Deleted lines not matched by a move die here (a matched value left the pool once).
     for q in pool.values():
         dying.extend(q)
-    for v, n in Counter(dying).items():
-        die(v, pos, n)
+    if dying:  # most commits delete nothing: no Counter for them
+        for v, n in Counter(dying).items():
+            die(v, pos, n)
     # 5. Apply hunks per file, last first, so earlier hunks' old numbering stays valid.
     by_file: dict[str, list[tuple[_Hunk, array]]] = defaultdict(list)
     for h, vals in zip(hunks, new_vals):
@@ -475,7 +476,7 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
             arr = files.pop(src, None) if src and src != path else None
         if arr is None:
             arr = array("q")
-        for h, vals in sorted(hs, key=lambda x: x[0].a, reverse=True):
+        for h, vals in (sorted(hs, key=lambda x: x[0].a, reverse=True) if len(hs) > 1 else hs):
             start = h.a - 1 if h.b else h.a
             arr[start: start + h.b] = vals
         files[path] = arr
