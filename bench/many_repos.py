@@ -166,7 +166,8 @@ def main() -> int:
         rows.append(("moved", "rev-parse + log of the new", base, ours))
 
         print(f"\n{len(repos)} repositories x {args.commits} commits, {os.cpu_count()} cores")
-        print(f"{'step':6} {'baseline':28} {'base s':>8} {'ours s':>8} {'ratio':>7} {'cpu ratio':>10} target")
+        print(f"{'step':6} {'baseline':28} {'base s':>8} {'ours s':>8} {'ratio':>7} {'cpu ratio':>10} "
+              f"{'base cpu':>9} {'ours cpu':>9} target")
         failed = False
         for step, label, (bw, bc), (ow, oc) in rows:
             ratio, cratio = ow / bw, oc / max(bc, 1e-9)
@@ -174,7 +175,7 @@ def main() -> int:
             ok = target is None or ratio <= target
             failed |= not ok
             verdict = "(none)" if target is None else f"<= {target}x {'PASS' if ok else 'FAIL'}"
-            print(f"{step:6} {label:28} {bw:8.2f} {ow:8.2f} {ratio:6.2f}x {cratio:9.2f}x {verdict}")
+            print(f"{step:6} {label:28} {bw:8.2f} {ow:8.2f} {ratio:6.2f}x {cratio:9.2f}x {bc:8.2f}s {oc:8.2f}s {verdict}")
         idle_wall = rows[1][3][0]
         per_k = idle_wall * 1000 / len(repos)
         print(f"idle re-run: {idle_wall:.1f} s for {len(repos)} repositories = {per_k:.1f} s per 1,000 "
