@@ -355,6 +355,20 @@ def _parse_numstat(body: bytes) -> tuple[FileChange, ...]:
     return tuple(out)
 
 
+# A history repeats a few identities thousands of times; a Person is immutable, so one object per
+# (name, email) as git printed them serves every commit (filled by any reader thread; bounded).
+_PEOPLE: dict[tuple[bytes, bytes], Person] = {}
+
+
+def _person(name: bytes, email: bytes) -> Person:
+    p = _PEOPLE.get((name, email))
+    if p is None:
+        if len(_PEOPLE) >= 50_000:
+            _PEOPLE.clear()
+        p = _PEOPLE[(name, email)] = Person(_decode(name), _decode(email))
+    return p
+
+
 def _parse_record(rec: bytes) -> Commit | None:
     end = rec.find(b"\0")
     header, body = (rec, b"") if end < 0 else (rec[:end], rec[end + 1 :])
@@ -374,10 +388,10 @@ def _parse_record(rec: bytes) -> Commit | None:
     return Commit(
         sha=f[0].decode(),
         parents=tuple(p.decode() for p in f[1].split()),
-        author=Person(_decode(f[2]), _decode(f[3])),
+        author=_person(f[2], f[3]),
         author_time=at,
         author_tz_minutes=atz,
-        committer=Person(_decode(f[5]), _decode(f[6])),
+        committer=_person(f[5], f[6]),
         committer_time=ct,
         committer_tz_minutes=ctz,
         message=_decode(message).rstrip("\n"),

@@ -319,8 +319,9 @@ def _reader_processes(repos: int) -> bool:
     LOOPMETER_READERS=processes or threads decides; by default processes when the machine has two
     cores or more, at least PROCESS_MIN_REPOS repositories are new to the store, and a core is free
     (the 1-minute load average below the cores less one). Processes buy a second core for the
-    Python work at ~9% more CPU (sending rows between processes): on a machine whose cores are
-    busy with other work they measured slower than threads (bench/README.md, `many_repos.py`)."""
+    Python work at ~0-5% more CPU since their rows travel as Arrow IPC (~9% before): on a
+    machine whose cores were busy with other work they measured slower than threads then
+    (bench/README.md, `many_repos.py`)."""
     choice = os.environ.get("LOOPMETER_READERS", "").strip()
     if choice not in ("", "processes", "threads"):
         raise ConfigError(f"LOOPMETER_READERS: 'processes' or 'threads', not {choice!r}")

@@ -547,8 +547,9 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
     # 6. Deleted lines not matched by a move die here (a matched value left the pool once).
     for q in pool.values():
         dying.extend(q)
-    for v, n in Counter(dying).items():
-        die(v, pos, n)
+    if dying:  # most commits delete nothing: no Counter for them
+        for v, n in Counter(dying).items():
+            die(v, pos, n)
     # 7. Apply hunks per file, last first, so earlier hunks' old numbering stays valid.
     by_file: dict[str, list[tuple[_Hunk, array]]] = {}
     for h, vals in zip(hunks, new_vals):
