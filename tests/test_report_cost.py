@@ -206,3 +206,31 @@ def test_the_reports_estimators_load_neither_scipy_stats_nor_statsmodels():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.split() == ["fit:", "then:scipy.stats,statsmodels"]
+
+
+def test_scipy_special_loads_without_numpys_test_and_fortran_modules():
+    """stats/special.py: scipy's array-API layer asks numpy for every public name, which imported
+    numpy.f2py and numpy.testing (unittest, pydoc, email: ~0.05-0.1 s a report); loaded through
+    stats/special.py they stay out, and import as usual afterwards, in numpy and in scipy's copy.
+    A plain `import scipy.special` in another interpreter loads them, so the check can fail."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from loopmeter.stats import dist\n"
+        "assert float(dist.t_ppf(0.975, 10)) > 2.2\n"
+        "print('after:' + ','.join(m for m in ('numpy.f2py', 'numpy.testing', 'unittest') if m in sys.modules))\n"
+        "import numpy, numpy.testing\n"
+        "numpy.testing.assert_allclose(1.0, 1.0)\n"
+        "from scipy._lib.array_api_compat import numpy as compat\n"
+        "compat.testing.assert_allclose(2.0, 2.0)\n"
+        "assert numpy.f2py.run_main\n"
+        "print('later:' + ','.join(m for m in ('numpy.f2py', 'numpy.testing') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["after:", "later:numpy.f2py,numpy.testing"]
+    plain = subprocess.run([sys.executable, "-c", "import sys, scipy.special; print('numpy.f2py' in sys.modules)"],
+                           capture_output=True, text=True, check=True, env=env).stdout.strip()
+    assert plain == "True"
