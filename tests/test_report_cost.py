@@ -206,3 +206,33 @@ def test_the_reports_estimators_load_neither_scipy_stats_nor_statsmodels():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.split() == ["fit:", "then:scipy.stats,statsmodels"]
+
+
+def test_the_special_functions_load_without_scipy_specials_package():
+    """stats/special.py takes the ufuncs from scipy.special._ufuncs alone: scipy.special's __init__
+    (array-API wrappers for every function, and through scipy's array-API layer numpy.f2py and
+    numpy.testing) stays out, ~0.15 s a report. A later `import scipy.special` is the whole
+    package, sharing the same ufuncs; a plain import loads numpy.f2py, so the check can fail."""
+    import subprocess
+    import sys
+
+    heavy = ("scipy.special", "scipy._lib._array_api", "numpy.f2py", "numpy.testing")
+    code = (
+        "import sys\n"
+        "from loopmeter.stats import dist, its_models, bootstrap\n"
+        "assert float(dist.t_ppf(0.975, 10)) > 2.2\n"
+        f"print('after:' + ','.join(m for m in {heavy!r} if m in sys.modules))\n"
+        "import scipy.special, numpy as np\n"
+        "from loopmeter.stats.special import special\n"
+        "assert special.ndtr is scipy.special._ufuncs.ndtr and scipy.special.logsumexp([0.0, 0.0]) > 0.69\n"
+        "x = np.linspace(0.5, 9.0, 7)\n"
+        "assert np.array_equal(special.polygamma(1, x), scipy.special.polygamma(1, x))\n"
+        "assert np.array_equal(special.digamma(x), scipy.special.digamma(x))\n"
+        "print('later:' + ','.join(m for m in ('scipy.special', 'numpy.f2py') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["after:", "later:scipy.special,numpy.f2py"]
+    plain = subprocess.run([sys.executable, "-c", "import sys, scipy.special; print('numpy.f2py' in sys.modules)"],
+                           capture_output=True, text=True, check=True, env=env).stdout.strip()
+    assert plain == "True"

@@ -76,3 +76,18 @@ def test_mann_whitney_p_equals_scipy_to_the_bit():
     assert seen == {"exact", "normal"}
     # Hand-worked: a = {1, 2}, b = {3, 4, 5}: U = 6 of 6, P(U >= 6) = 1 / C(5, 2); two-sided 0.2.
     assert dist.mann_whitney_p([1.0, 2.0], [3.0, 4.0, 5.0]) == pytest.approx(0.2, abs=1e-15)
+
+
+def test_special_functions_are_scipy_specials_to_the_bit():
+    import scipy.special
+
+    from loopmeter.stats.special import special
+
+    x = np.array([0.05, 0.5, 1.0, 2.5, 7.0, 30.0, 1e3])
+    assert np.array_equal(special.gammaln(x), scipy.special.gammaln(x))
+    assert np.array_equal(special.digamma(x), scipy.special.digamma(x))
+    for n in (0, 1, 2):
+        assert np.array_equal(special.polygamma(n, x), scipy.special.polygamma(n, x))
+    assert np.array_equal(special.binom(10.0, np.arange(11.0)), scipy.special.binom(10.0, np.arange(11.0)))
+    assert np.array_equal(special.ndtr(X), scipy.special.ndtr(X))
+    assert np.array_equal(special.ndtri(Q), scipy.special.ndtri(Q), equal_nan=True)

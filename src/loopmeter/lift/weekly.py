@@ -10,14 +10,16 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 from ..stats.did import PanelError, callaway_santanna
 from ..stats.forecast import forecast_how_many, forecast_when
 from ..stats.its import interrupted_time_series, placebo_breaks
 from ..stats.lift import Estimate
+from ..stats.special import special as _special
 from . import checks as cv
 from .inputs import Periods, monday, no_estimate
+
+ndtr = _special.ndtr
 
 #: Forecast horizon (weeks) and the backlog size of "when will K items be done".
 FORECAST_WEEKS = 12

@@ -28,8 +28,11 @@ import ibis.expr.types as ir
 
 from ..attribution import AI_CLASSES, FIXED_CLASS, MIN_ADOPTION_SHARE
 from ..store.db import Store
+from . import ibis_compilers
 from . import scope as scope_m
 from .ci import merge_ci
+
+ibis_compilers.install()  # before any backend is opened: only the compilers a report uses load
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+
+from .special import special as _special
+
+ndtr, ndtri = _special.ndtr, _special.ndtri
 
 __all__ = [
     "BootstrapResult",

@@ -12,7 +12,7 @@ compares them with scipy.stats.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special as _sc
+from .special import special as _sc
 
 
 def t_ppf(q, df):

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special as _sc
+from .special import special as _sc
 
 from .dist import t_ppf, t_sf
 from .ols import bartlett_meat, ols
