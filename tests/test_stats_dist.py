@@ -91,3 +91,24 @@ def test_special_functions_are_scipy_specials_to_the_bit():
     assert np.array_equal(special.binom(10.0, np.arange(11.0)), scipy.special.binom(10.0, np.arange(11.0)))
     assert np.array_equal(special.ndtr(X), scipy.special.ndtr(X))
     assert np.array_equal(special.ndtri(Q), scipy.special.ndtri(Q), equal_nan=True)
+
+
+def test_the_whole_package_stands_in_when_scipys_private_module_is_gone(monkeypatch):
+    # stats/special.py reads scipy's private `_ufuncs`; a scipy without it must cost the whole
+    # package's import, never the report. Both routes give the same functions' values.
+    import scipy.special
+
+    from loopmeter.stats import special as mod
+
+    def gone():
+        raise ImportError("no scipy.special._ufuncs")
+
+    monkeypatch.setattr(mod, "_ufuncs", gone)
+    with pytest.raises(ImportError):
+        mod._from_ufuncs()
+    whole = mod._whole()
+    x = np.array([0.05, 0.5, 1.0, 2.5, 7.0])
+    for name in ("ndtr", "gammaln", "digamma"):
+        assert np.array_equal(getattr(whole, name)(x), getattr(mod.special, name)(x))
+    assert np.array_equal(whole.polygamma(1, x), mod.special.polygamma(1, x))
+    assert whole.ndtr is scipy.special.ndtr

@@ -42,17 +42,33 @@ def _ufuncs():
             delattr(sys.modules["scipy"], "special")
 
 
-_u = _ufuncs()
+def _from_ufuncs() -> types.SimpleNamespace:
+    u = _ufuncs()
+
+    def polygamma(n, x):
+        """scipy.special.polygamma, in its own arithmetic (scipy 1.17 _basic.py)."""
+        n, x = np.asarray(n), np.asarray(x)
+        fac2 = (-1.0) ** (n + 1) * u.gamma(n + 1.0) * u._zeta(n + 1, x)
+        return np.where(n == 0, u.psi(x), fac2)
+
+    return types.SimpleNamespace(
+        ndtr=u.ndtr, ndtri=u.ndtri, stdtr=u.stdtr, stdtrit=u.stdtrit, chdtrc=u.chdtrc, fdtrc=u.fdtrc,
+        gammaln=u.gammaln, digamma=u.psi, binom=u.binom, polygamma=polygamma,
+    )
 
 
-def polygamma(n, x):
-    """scipy.special.polygamma, in its own arithmetic (scipy 1.17 _basic.py)."""
-    n, x = np.asarray(n), np.asarray(x)
-    fac2 = (-1.0) ** (n + 1) * _u.gamma(n + 1.0) * _u._zeta(n + 1, x)
-    return np.where(n == 0, _u.psi(x), fac2)
+def _whole() -> types.SimpleNamespace:
+    import scipy.special as sc
+
+    return types.SimpleNamespace(
+        ndtr=sc.ndtr, ndtri=sc.ndtri, stdtr=sc.stdtr, stdtrit=sc.stdtrit, chdtrc=sc.chdtrc, fdtrc=sc.fdtrc,
+        gammaln=sc.gammaln, digamma=sc.digamma, binom=sc.binom, polygamma=sc.polygamma,
+    )
 
 
-special = types.SimpleNamespace(
-    ndtr=_u.ndtr, ndtri=_u.ndtri, stdtr=_u.stdtr, stdtrit=_u.stdtrit, chdtrc=_u.chdtrc, fdtrc=_u.fdtrc,
-    gammaln=_u.gammaln, digamma=_u.psi, binom=_u.binom, polygamma=polygamma,
-)
+try:
+    special = _from_ufuncs()
+except (ImportError, AttributeError):
+    # `_ufuncs` is scipy's private module: should a scipy release move or rename it (or one of the
+    # names above), the report pays the package's whole import instead of failing.
+    special = _whole()
