@@ -25,7 +25,10 @@ def install() -> None:
     imported (by this or by Ibis itself)."""
     if _NAME in sys.modules:
         return
-    spec = importlib.util.find_spec(_NAME)  # imports ibis.backends.sql, which Ibis needs anyway
+    try:
+        spec = importlib.util.find_spec(_NAME)  # imports ibis.backends.sql, which Ibis needs anyway
+    except (ImportError, ValueError):  # an Ibis laid out otherwise: it loads its compilers its own way
+        return
     if spec is None or not spec.submodule_search_locations or spec.origin is None:
         return
     if _NAME in sys.modules:  # imported while its parent loaded
