@@ -355,7 +355,9 @@ def _parse_numstat(body: bytes) -> tuple[FileChange, ...]:
     return tuple(out)
 
 
-def _parse_record(rec: bytes) -> Commit | None:
+def _parse_record(rec: bytes, people: dict[tuple[bytes, bytes], Person] | None = None) -> Commit | None:
+    """One record of `_FORMAT` as a Commit. `people`: the Person of each (name, email) met so far in
+    this stream, shared rather than decoded again (a history has far fewer people than commits)."""
     end = rec.find(b"\0")
     header, body = (rec, b"") if end < 0 else (rec[:end], rec[end + 1 :])
     f = header.split(_FIELD)
@@ -363,20 +365,29 @@ def _parse_record(rec: bytes) -> Commit | None:
         return None
     message = _FIELD.join(f[8:-1]) if len(f) > 10 else f[8]
     at, atz = parse_raw_date(f[4])
-    ct, ctz = parse_raw_date(f[7])
+    # Most commits are committed when they were written: the same date is parsed once.
+    ct, ctz = (at, atz) if f[7] == f[4] else parse_raw_date(f[7])
     if ct is None:
         ct, ctz = at, atz
     if at is None:
         at, atz = ct, ctz
     if at is None or ct is None:
         at = ct = _UNDATED
+    if people is None:
+        people = {}
+    author = people.get((f[2], f[3]))
+    if author is None:
+        author = people[(f[2], f[3])] = Person(_decode(f[2]), _decode(f[3]))
+    committer = people.get((f[5], f[6]))
+    if committer is None:
+        committer = people[(f[5], f[6])] = Person(_decode(f[5]), _decode(f[6]))
     return Commit(
         sha=f[0].decode(),
-        parents=tuple(p.decode() for p in f[1].split()),
-        author=Person(_decode(f[2]), _decode(f[3])),
+        parents=tuple(f[1].decode().split()),  # hex ids: ASCII
+        author=author,
         author_time=at,
         author_tz_minutes=atz,
-        committer=Person(_decode(f[5]), _decode(f[6])),
+        committer=committer,
         committer_time=ct,
         committer_tz_minutes=ctz,
         message=_decode(message).rstrip("\n"),
@@ -434,13 +445,14 @@ class _RecordStream:
         out = self.proc.stdout
         assert out is not None
         pending: bytes | None = None  # the newest record, not yet known to be complete
+        people: dict[tuple[bytes, bytes], Person] = {}
 
         def feed(part: bytes) -> Commit | None:
             """Take one piece between separators; return the record it completes, if any."""
             nonlocal pending
             if _FIELD in part and _HEX.match(part[: part.find(_FIELD)]):
                 done, pending = pending, part
-                return _parse_record(done) if done is not None else None
+                return _parse_record(done, people) if done is not None else None
             # Cannot happen with NUL-led separators; kept so a malformed stream loses nothing.
             pending = (pending or b"") + _RECORD + part
             return None
@@ -462,7 +474,7 @@ class _RecordStream:
         self._writer.join(timeout=5)
         # Where git died, the newest record may be cut short: the caller re-reads it another way.
         if self.returncode == 0 and pending is not None:
-            c = _parse_record(pending)
+            c = _parse_record(pending, people)
             if c is not None:
                 yield c
         elif pending is not None:
