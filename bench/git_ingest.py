@@ -2,7 +2,7 @@
 """Benchmark: `loopmeter ingest` against plain `git log --numstat` over the same revisions.
 
 Usage:
-    python bench/git_ingest.py REPO [--pull-refs] [--repeat N] [--check] [--serial-durability]
+    python bench/git_ingest.py REPO [--pull-refs] [--repeat N] [--check] [--serial-durability] [--no-pass-alone]
 
 Both sides read exactly the revisions loopmeter reads: HEAD, plus (with --pull-refs) the head
 commit of every refs/pull/N/head, passed on stdin. The baseline is
