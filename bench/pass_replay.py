@@ -217,7 +217,8 @@ def main() -> int:
         import cProfile
         import pstats
 
-        for name, fn in (("pass", lambda: _replay_pass(a.replay, meta)), ("numstat", lambda: _replay_numstat(a.replay))):
+        sides = (("pass", lambda: _replay_pass(a.replay, meta)), ("numstat", lambda: _replay_numstat(a.replay)))
+        for name, fn in sides:
             if a.only and a.only != name:
                 continue
             pr = cProfile.Profile()

@@ -31,11 +31,11 @@ import gc
 import subprocess
 from array import array
 from collections import Counter, defaultdict, deque
-from itertools import chain
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 
 from .git import _GIT_CONFIG, _MISSING_OBJECT, RepoInfo, _git_env
 
@@ -448,7 +448,6 @@ def _texts(lines: list[bytes]) -> list[bytes]:
 
 def _by_start(x):
     return x[0][2]
-
 
 
 def _apply_in_place(pos, files, hunks, dropped, die, shared, del_texts, add_texts) -> int:
