@@ -2,7 +2,7 @@
 """Benchmark: `loopmeter ingest` against plain `git log --numstat` over the same revisions.
 
 Usage:
-    python bench/git_ingest.py REPO [--pull-refs] [--repeat N] [--check] [--serial-durability]
+    python bench/git_ingest.py REPO [--pull-refs] [--repeat N] [--check] [--serial-durability] [--no-pass-alone]
 
 Both sides read exactly the revisions loopmeter reads: HEAD, plus (with --pull-refs) the head
 commit of every refs/pull/N/head, passed on stdin. The baseline is
@@ -299,6 +299,49 @@ def run_loopmeter(repo: str, pull_refs: bool, env: dict[str, str] | None = None,
     return Ingest(seconds, peak, git_peak, rc == 0, commits, error, phases)
 
 
+# The durability pass alone, as the ingest's second process runs it (ingest_durability._child):
+# the first-parent walk with `git log -p`, the line tracking and the rows it hands back. It prints
+# its own CPU (Python) and its git children's.
+_PASS = r"""
+import resource, sys, time
+from loopmeter.sources import git as gitsrc, line_fates
+from loopmeter.store.provenance_load import line_fates_rows
+info = gitsrc.open_repository(sys.argv[1])
+rows = line_fates_rows(info.name, line_fates.track(info, info.head_sha, {}, provenance_shas=set()), incremental=False)
+a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stderr.write("@@pass python=%.3f git=%.3f lines=%d" % (a.ru_utime + a.ru_stime, b.ru_utime + b.ru_stime,
+                                                              rows[1].num_rows))
+"""
+
+
+@dataclass
+class PassAlone:
+    seconds: float
+    cpu: float  # the process and its git children
+    python: float  # of which Python (start-up and imports included)
+    git: float
+    ok: bool
+    error: str = ""
+
+
+def run_pass_alone(repo: str) -> PassAlone:
+    """Time the durability pass by itself (wall from spawn to reap, CPU from the rusage)."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        c0 = _children_cpu()
+        proc = subprocess.Popen([sys.executable, "-c", _PASS, os.path.abspath(repo)], stdout=subprocess.DEVNULL,
+                                stderr=err, stdin=subprocess.DEVNULL)
+        rc, _ = _wait(proc)
+        seconds, cpu = time.perf_counter() - t0, _children_cpu() - c0
+        err.seek(0)
+        text = err.read().decode("utf-8", "replace")
+    m = re.search(r"@@pass python=([\d.]+) git=([\d.]+)", text)
+    if rc != 0 or not m:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        return PassAlone(seconds, cpu, 0.0, 0.0, False, lines[-1] if lines else f"exit {rc}")
+    return PassAlone(seconds, cpu, float(m[1]), float(m[2]), True)
+
+
 def _median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -317,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pull-refs", action="store_true", help="also read every refs/pull/N/head (loopmeter's default)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="run each side N times and report medians")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--no-pass-alone", action="store_true",
+                    help="skip the run of the durability pass by itself (the floor lines need it)")
     ap.add_argument("--no-warm", action="store_true", help="skip reading the object store into the page cache first")
     ap.add_argument("--serial-read", action="store_true",
                     help="also run loopmeter with the history read in-process (LOOPMETER_READER_PROCESS=0), "
@@ -354,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     serial: list[Ingest] = []
     inproc: list[Ingest] = []
     analyzed: list[Ingest] = []
+    alone: list[PassAlone] = []
     for i in range(a.repeat):  # interleaved, so drift in machine load hits both sides alike
         c0 = _children_cpu()
         b = run_baseline(repo, revs)
@@ -390,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'' if x.ok else 'FAILED: ' + x.error}", flush=True)
             for name, (w, c, mb) in (x.phases or {}).items():
                 print(f"      phase {name[:40]:40} {w:7.2f} s wall {c:7.2f} s CPU  peak {mb:5.0f} MB", flush=True)
+        if not a.no_pass_alone:
+            pa = run_pass_alone(repo)
+            alone.append(pa)
+            print(f"  run {i + 1}: pass alone{pa.seconds:7.2f} s  CPU {pa.cpu:6.2f} s (git {pa.git:.2f} s, Python "
+                  f"{pa.python:.2f} s)" + ("" if pa.ok else f"  FAILED: {pa.error}"), flush=True)
         if a.serial_durability:
             c0 = _children_cpu()
             s = run_loopmeter(repo, a.pull_refs, {"LOOPMETER_DURABILITY_BESIDE": "0"})
@@ -476,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'-' * w0}  {'-' * w1}  ------")
     for name, value, res in rows:
         print(f"{name:<{w0}}  {value:>{w1}}  {res}".rstrip())
+    _print_floor(ings, alone, ref_s, _median(cpu[ref]), "resumed" if not complete else "git log")
     if not complete:
         b = bases[0]
         frac = b.printed / total if total else 0
@@ -494,6 +546,35 @@ def main(argv: list[str] | None = None) -> int:
     if analyzed and ref_s:
         failed = failed or not all(x.ok for x in analyzed) or _median([x.seconds for x in analyzed]) / ref_s > ANALYZE_TARGET
     return 1 if (a.check and failed) else 0
+
+
+def _print_floor(ings: list[Ingest], alone: list[PassAlone], ref_s: float | None, ref_cpu: float | None,
+                 ref_name: str) -> None:
+    """Which part misses 1.0x: the read alone (the ingest's "reading the history" phase: git's
+    numstat and the Python that parses and stores it) and the durability pass alone, each against
+    the baseline, and the wall time two cores cannot beat (the ingest's whole CPU over the cores)."""
+    if not ref_s or not ref_cpu or not ings or not all(g.ok for g in ings):
+        return
+    cores = os.cpu_count() or 1
+    read = [g.phases.get("reading the history") for g in ings if g.phases]
+    read = [r for r in read if r]
+    print(f"\nfloor (medians; ratios against the {ref_name} baseline: {ref_s:.2f} s wall, {ref_cpu:.2f} s CPU)")
+    if read:
+        rw, rc = _median([r[0] for r in read]), _median([r[1] for r in read])
+        print(f"  reading the history (numstat read, parse, store) {rw:7.2f} s wall {rc:7.2f} s CPU: "
+              f"{rw / ref_s:.2f}x wall, {rc / ref_cpu:.2f}x CPU")
+    ok = [x for x in alone if x.ok]
+    if ok:
+        pw, pc = _median([x.seconds for x in ok]), _median([x.cpu for x in ok])
+        print(f"  the durability pass alone (its own process)     {pw:7.2f} s wall {pc:7.2f} s CPU: "
+              f"{pw / ref_s:.2f}x wall, {pc / ref_cpu:.2f}x CPU (git {_median([x.git for x in ok]):.2f} s, "
+              f"Python {_median([x.python for x in ok]):.2f} s)")
+    lm_cpu = _median([g.phases and sum(c for _, c, _ in g.phases.values()) for g in ings])
+    if lm_cpu:
+        # The baseline is one git process: on an idle machine its wall time is its CPU time.
+        print(f"  the whole ingest's CPU over {cores} cores              {lm_cpu / cores:7.2f} s:      "
+              f"{lm_cpu / cores / ref_cpu:.2f}x the baseline's CPU (its idle wall time): the best wall ratio "
+              f"{cores} idle cores allow, however the work is split")
 
 
 if __name__ == "__main__":

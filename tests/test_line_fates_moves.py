@@ -113,7 +113,8 @@ def _reference(path, ai_ranges):
 def _random_history(path, seed: int, n: int = 36):
     rnd = random.Random(seed)
     r = GitRepo(path)
-    tree: dict[str, list[str]] = {"a.py": [rnd.choice(VOCAB) for _ in range(30)], "b.py": [rnd.choice(VOCAB) for _ in range(12)]}
+    tree: dict[str, list[str]] = {"a.py": [rnd.choice(VOCAB) for _ in range(30)],
+                                  "b.py": [rnd.choice(VOCAB) for _ in range(12)]}
     r.commit("start", files={p: "".join(x + "\n" for x in v) for p, v in tree.items()})
     shas = []
     for step in range(n):

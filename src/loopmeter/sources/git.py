@@ -387,7 +387,7 @@ def _parse_record(rec: bytes) -> Commit | None:
         at = ct = _UNDATED
     return Commit(
         sha=f[0].decode(),
-        parents=tuple(p.decode() for p in f[1].split()),
+        parents=tuple(f[1].decode().split()),  # hex ids: ASCII
         author=_person(f[2], f[3]),
         author_time=at,
         author_tz_minutes=atz,

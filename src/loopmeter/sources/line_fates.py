@@ -31,11 +31,11 @@ import gc
 import subprocess
 from array import array
 from collections import Counter, defaultdict, deque
-from itertools import chain
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 
 from .git import _GIT_CONFIG, _MISSING_OBJECT, RepoInfo, _git_env
 
@@ -450,6 +450,92 @@ def _by_start(x):
     return x[0][2]
 
 
+def _apply_in_place(pos, files, hunks, dropped, die, shared, del_texts, add_texts) -> int:
+    """`_apply` for a commit that renames no file and has no AI-written line (nearly all): the
+    hunks whose deleted lines have a text in `shared` fill the pool first and the added lines that
+    can take a value from it are matched, in diff order, as `_apply` does; then each file's hunks,
+    last first, take out what they delete and put in their lines, in one walk. Without renames a
+    hunk's old and new path name one tracked array (or none), so a hunk reads its deleted lines from
+    the array it changes before any hunk in front of it changes that array. Returns lines added."""
+    pool: dict[bytes, deque] = {}
+    dying: list[int] = []
+    pooled: set[int] = set()  # hunks whose deleted lines went through the pool
+    taken: dict[int, array] = {}  # hunks with added lines that took a moved line's value
+    added = 0
+    born = pos * 2
+    if shared:
+        for j, h in enumerate(hunks):
+            if h[3] and not shared.isdisjoint(keys := del_texts[j]):
+                arr = files.get(h[0])
+                if arr is None:
+                    continue
+                pooled.add(j)
+                for key, v in zip(keys, arr[h[2] - 1: h[2] - 1 + h[3]]):
+                    if key in shared:
+                        q = pool.get(key)
+                        if q is None:
+                            pool[key] = q = deque()
+                        q.append(v)
+                    else:
+                        dying.append(v)
+        for j, h in enumerate(hunks) if pool else ():
+            keys = add_texts[j]
+            if pool.keys().isdisjoint(keys):
+                continue
+            vals = array("q", [born]) * len(keys)
+            kept = 0
+            for k, key in enumerate(keys):
+                if key in pool:
+                    q = pool[key]
+                    if q:
+                        vals[k] = q.popleft()
+                        kept += 1
+            added += len(keys) - kept
+            taken[j] = vals
+        for q in pool.values():
+            dying.extend(q)
+    by_file: dict[str, list[int]] = {}
+    for j, h in enumerate(hunks):
+        path = h[1] or h[0]
+        js = by_file.get(path)
+        if js is None:
+            by_file[path] = [j]
+        else:
+            js.append(j)
+    one = array("q", [born])
+    for path, js in by_file.items():
+        arr = files.get(path)
+        if arr is None:
+            src = hunks[js[0]][0]
+            arr = files.pop(src, None) if src and src != path else None
+            if arr is None:
+                arr = array("q")
+        if len(js) > 1:
+            js.sort(key=lambda j: hunks[j][2], reverse=True)
+        for j in js:
+            h = hunks[j]
+            a, b = h[2], h[3]
+            vals = taken.get(j) if taken else None
+            if vals is None:
+                vals = one * h[5]
+                added += h[5]
+            if b:
+                if j not in pooled:
+                    dying.extend(arr[a - 1: a - 1 + b])
+                arr[a - 1: a - 1 + b] = vals
+            else:
+                arr[a:a] = vals
+        files[path] = arr
+    for v, n in Counter(dying).items():
+        die(v, pos, n)
+    for p in dropped:
+        arr = files.pop(p, None)
+        if arr:
+            for v, n in Counter(arr).items():
+                die(v, pos, n)
+    return added
+
+
 def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple[int, int]:
     """Apply one commit's diff to the tracked tree; record deaths; return (lines added, AI lines added).
     Hunk lines carry their "-"/"+" prefix."""
@@ -459,45 +545,47 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
         if src in files:
             moved[dst] = files.pop(src)
     files.update(moved)
-    # 2. What each hunk deletes, read before anything changes (hunks number the old file).
-    gones = []  # (hunk, the values of the tracked lines it deletes)
+    # 2. The texts both deleted and added (long enough): only lines with one of them can move. The
+    #    smaller side is stripped first; the other only when some of its texts could still match.
+    #    A commit that deletes nothing (or adds nothing) strips nothing. (Deleted lines of files not
+    #    tracked count here too: a text they add to `shared` is still only matched by tracked ones.)
     n_del = n_add = 0
     for h in hunks:
+        n_del += h[3]
         n_add += h[5]
-        if h[3]:
-            arr = files.get(h[1]) if h[1] in moved else files.get(h[0])
-            if arr is not None:
-                gone = arr[h[2] - 1: h[2] - 1 + h[3]]
-                gones.append((h, gone))
-                n_del += len(gone)
-    # 3. The texts both deleted and added (long enough): only lines with one of them can move. The
-    #    smaller side is stripped first; the other only when some of its texts could still match.
-    #    A commit that deletes nothing (or adds nothing) strips nothing.
     shared: set[bytes] = set()
-    del_texts = add_texts = None
-    if gones and n_add:
+    del_texts = add_texts = None  # per hunk, where stripped
+    if n_del and n_add:
         dels_first = n_del <= n_add
         if dels_first:
-            del_texts = [_texts(h[6]) for h, _ in gones]
+            del_texts = [_texts(h[6]) for h in hunks]
             cand = {k for ks in del_texts for k in ks if len(k) >= MOVE_MIN}
         else:
             add_texts = [_texts(h[7]) for h in hunks]
             cand = {k for ks in add_texts for k in ks if len(k) >= MOVE_MIN}
         if cand and len(cand) <= _FEW_TEXTS:
-            other = (b"\n".join(chain.from_iterable(h[7] for h in hunks)) if dels_first
-                     else b"\n".join(chain.from_iterable(h[6] for h, _ in gones)))
+            other = b"\n".join(chain.from_iterable(h[7] if dels_first else h[6] for h in hunks))
             cand = {k for k in cand if k in other}
         if cand:
             if dels_first:
                 add_texts = [_texts(h[7]) for h in hunks]
                 shared = cand.intersection(chain.from_iterable(add_texts))
             else:
-                del_texts = [_texts(h[6]) for h, _ in gones]
+                del_texts = [_texts(h[6]) for h in hunks]
                 shared = cand.intersection(chain.from_iterable(del_texts))
+    if not moved and not ai_of_commit:
+        return _apply_in_place(pos, files, hunks, dropped, die, shared, del_texts, add_texts), 0
+    # 3. What each hunk deletes, read before anything changes (hunks number the old file).
+    gones = []  # (hunk index, the values of the tracked lines it deletes)
+    for j, h in enumerate(hunks):
+        if h[3]:
+            arr = files.get(h[1]) if h[1] in moved else files.get(h[0])
+            if arr is not None:
+                gones.append((j, arr[h[2] - 1: h[2] - 1 + h[3]]))
     # 4. Deleted lines whose text some added line has wait in the pool; the rest die, in bulk.
     pool: dict[bytes, deque] = {}
     dying: list[int] = []
-    for j, (h, gone) in enumerate(gones):
+    for j, gone in gones:
         if not shared or shared.isdisjoint(keys := del_texts[j]):
             dying.extend(gone)
             continue
