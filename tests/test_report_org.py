@@ -145,3 +145,19 @@ def test_each_repository_weighs_in_the_pooled_before_after_as_its_own_changes_sa
     line = next(x for x in table.splitlines() if x.startswith("│ alpha "))
     a = rows["alpha"]
     assert f"{a['changes_before']} / {a['changes_after']}" in line and f"{a['cycle_ratio']:.2f}x" in line
+
+
+def test_per_repository_totals_come_from_one_grouped_query_with_the_same_numbers(org):
+    from loopmeter.metrics import summary
+    from loopmeter.metrics.changes import Window, backend, facts
+    from loopmeter.store.db import Store
+
+    _, store = org
+    with Store.open_read(store) as s:
+        con = backend(s)
+        window = Window(as_of=datetime(2024, 3, 20))
+        repos = [r for (r,) in s.con.execute("select repo from repos order by repo").fetchall()]
+        with facts(con, window, None):
+            grouped = summary.totals_by_repo(con, window, repos)
+            one_by_one = {r: summary.totals(con, window, [r]) for r in repos}
+    assert grouped == one_by_one and [grouped[r]["changes"] for r in NAMES] == [12, 16, 20]

@@ -145,6 +145,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         adoption = {"date": None, "source": given.source, "rule": given.rule}
     warnings: list[str] = []
     per_repo = []
+    each = summary.totals_by_repo(con, window, [r[0] for r in repo_rows]) if len(repo_rows) > 1 else {}
     for repo, path, head, head_ref, shallow, missing, pulls in repo_rows:
         w = store.meta(f"warnings:{repo}")
         if w:
@@ -153,7 +154,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
             {
                 "repo": repo, "path": path, "head": head, "head_ref": head_ref, "shallow": bool(shallow),
                 "missing_blob_files": int(missing or 0), "pull_heads": int(pulls or 0),
-                "totals": summary.totals(con, window, [repo]) if len(repo_rows) > 1 else totals,
+                "totals": each[repo] if len(repo_rows) > 1 else totals,
             }
         )
     attribution = summary.attribution(con, window, repos, totals)
