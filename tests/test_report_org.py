@@ -161,3 +161,18 @@ def test_per_repository_totals_come_from_one_grouped_query_with_the_same_numbers
             grouped = summary.totals_by_repo(con, window, repos)
             one_by_one = {r: summary.totals(con, window, [r]) for r in repos}
     assert grouped == one_by_one and [grouped[r]["changes"] for r in NAMES] == [12, 16, 20]
+
+
+def test_a_repository_whose_history_ends_long_before_the_others_is_named(org, monkeypatch):
+    # Eight real mirrors ended between 2024-03 and 2026-08: a stale clone reads as months of no work.
+    from loopmeter.report import document
+
+    _, store = org
+    monkeypatch.setattr(document, "STALE_DAYS", 20)
+    doc = api.report_from_store(store_path=store)
+    assert doc["as_of"].startswith("2024-03-17")
+    stale = [w for w in doc["warnings"] if "newest change landed" in w]
+    # alpha's last change landed 2024-02-14 (32 days before); the long one's 2024-03-01 (16 days).
+    assert stale == ["alpha: its newest change landed on 2024-02-14, 32 days before the report's as-of (2024-03-17); "
+                     "if its clone is stale, fetch it and ingest again (its weeks since then count none of its "
+                     "work), if the project went quiet this is expected"]
