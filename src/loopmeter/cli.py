@@ -110,7 +110,9 @@ class _RichProgress(IngestProgress):
         a 1k one): the commits read so far and their rate say how the whole set is going."""
         task = next(t for t in self.bar.tasks if t.id == self.set_task)
         rate = self.set_commits / task.elapsed if task.elapsed else 0.0
-        self.bar.update(self.set_task, unit=f"repositories, {self.set_commits:,} commits read ({rate:,.0f}/s)")
+        # In the description, not the unit: the columns are shared with the repository's bar below,
+        # whose description (name and step) is the longer one anyway.
+        self.bar.update(self.set_task, description=f"repositories: {self.set_commits:,} commits read ({rate:,.0f}/s)")
 
     def repo_done(self) -> None:
         if self.set_task is not None:

@@ -44,6 +44,7 @@ from .quality import change_failure_before_after, exposure, judged_deployments, 
 from .results import CYCLE, LABELS, THROUGHPUT, add_caveats, check_rows, result_row
 from .specification import SPEC_BOOT, apply_spec, spec_before_after, spec_row
 from .throughput import throughput_before_after
+from .per_unit import per_unit_rows
 from .units import REPO, Unit, detect_by_unit, team_summary, team_unit, team_warnings
 from .verdict import verdict
 from .waiting import waiting_before_after, waiting_hours
@@ -98,6 +99,7 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     out["checks"] += check_rows(tp["caveats"], ("selection", "novelty", "simpsons_paradox", "pre_trends",
                                              "few_identifying_authors"), THROUGHPUT)
     out["weekly"] = tp["series"]
+    out["per_unit"] = per_unit_rows(cyc["groups"].a, cyc["groups"].b, tp.get("activity"), cyc["adoption"], key=unit.key)
     out["figures"]["event_study"] = tp["event_study"]
     out["figures"]["km"] = km_figure(cyc["groups"])
     out["forecast"] = forecasts(tp["series"], seed=seed)

@@ -102,7 +102,7 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
         if es is not None:
             event_study = es
     return {"result": r, "more": more, "caveats": [c for c in found if c is not None], "series": series,
-            "event_study": event_study}
+            "event_study": event_study, "activity": a}  # activity: per_unit.py's weights
 
 
 def _allow_for_week_shocks(fe: Estimate, a: pd.DataFrame, weeks: pd.DataFrame, conf: float = 0.95) -> Estimate:

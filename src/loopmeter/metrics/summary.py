@@ -61,6 +61,54 @@ def totals(con, window: Window, repos: list[str] | None = None) -> dict:
     return out
 
 
+def totals_by_repo(con, window: Window, repos: list[str]) -> dict[str, dict]:
+    """`totals` of each repository in `repos`, from one grouped query per count: a report over a
+    thousand repositories ran each of `totals`' four queries a thousand times. The same numbers as
+    `totals(con, window, [repo])` for each one (tested)."""
+    ch = changes(con, window, repos)
+    counts = con.execute(
+        ch.group_by("repo").aggregate(
+            changes=ch.count(),
+            validated_changes=ch.validated.sum(),
+            pending_changes=ch.pending.sum(),
+            reverted_changes=ch.reverted.sum(),
+            ci_failed_changes=ch.ci_failed.sum(),
+            ai_assisted_changes=ch.ai_assisted.sum(),
+            bot_changes=ch.bot.sum(),
+            changes_with_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": true')).sum(),
+            squash_changes_without_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": false')).sum(),
+        )
+    )
+    repos_t = con.table("repos")
+    repos_t = repos_t.filter(repos_t.repo.isin(repos))
+    heads = con.execute(repos_t.group_by("repo").aggregate(n=repos_t.head_commits.sum()))
+    cc = contributing_commits(con, repos, window.scope)
+    human = cc.filter(cc.kind == "human")
+    people = con.execute(human.group_by("repo").aggregate(n=human.author_id.nunique()))
+    attrs = ai_attributions(con, window)
+    ai = attrs.inner_join(cc.select(cid=cc.cid, cc_repo=cc.repo), attrs.item_id == cc.cid)
+    ai_commits = con.execute(ai.group_by(repo=ai.cc_repo).aggregate(n=ai.item_id.nunique()))
+
+    def by(frame, col: str = "n") -> dict[str, int]:
+        return {r: int(_num(v) or 0) for r, v in zip(frame["repo"], frame[col])}
+
+    head_n, people_n, ai_n = by(heads), by(people), by(ai_commits)
+    count_cols = ("changes", "validated_changes", "pending_changes", "reverted_changes", "ci_failed_changes",
+                  "ai_assisted_changes", "bot_changes", "changes_with_pr_commits", "squash_changes_without_pr_commits")
+    per = {c: by(counts, c) for c in count_cols}
+    out = {}
+    for repo in repos:
+        t = {"commits": head_n.get(repo, 0)}
+        for k in count_cols[:7]:
+            t[k] = per[k].get(repo, 0)
+        t["ai_assisted_commits"] = ai_n.get(repo, 0)
+        t["contributors"] = people_n.get(repo, 0)
+        for k in count_cols[7:]:
+            t[k] = per[k].get(repo, 0)
+        out[repo] = t
+    return out
+
+
 def attribution(con, window: Window, repos: list[str] | None = None, totals_: dict | None = None) -> dict:
     ch = changes(con, window, repos)
     t = totals_ or totals(con, window, repos)

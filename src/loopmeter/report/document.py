@@ -25,6 +25,9 @@ from ..store.db import Store, utcnow
 from .lift_text import add_labels
 
 SCHEMA = "loopmeter.report/1"
+#: A repository of a set whose newest change landed this many days before the report's as-of is
+#: named in a warning: a stale clone makes its last months look idle in every pooled series.
+STALE_DAYS = 90
 
 
 def _iso(t: datetime) -> str:
@@ -125,6 +128,22 @@ def build_report(
                       durability_horizons=durability_horizons, step=step)
 
 
+def _stale(store: Store, repos: list[str], as_of: datetime) -> list[str]:
+    """A warning for each repository of a set whose history ends long before the as-of time (the
+    newest landing of any of them): eight real mirrors ended between 2024-03 and 2026-08, and the
+    pooled weekly series read their missing months as no work."""
+    rows = store.con.execute(
+        "select repo, max(done_at) from items where kind = 'change' and done_at <= ? group by repo order by repo",
+        [as_of]).fetchall()
+    out = []
+    for repo, last in rows:
+        if repo in repos and last is not None and (as_of - last).days > STALE_DAYS:
+            out.append(f"{repo}: its newest change landed on {last:%Y-%m-%d}, {(as_of - last).days:,} days before the "
+                       f"report's as-of ({as_of:%Y-%m-%d}); if its clone is stale, fetch it and ingest again (its weeks "
+                       "since then count none of its work), if the project went quiet this is expected")
+    return out
+
+
 def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date, repos, seed: int, n_boot: int,
            failure_rule, matcher, by: str, teams, config_path, show_names: bool, by_given: bool,
            durability_horizons, step) -> dict:
@@ -145,6 +164,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         adoption = {"date": None, "source": given.source, "rule": given.rule}
     warnings: list[str] = []
     per_repo = []
+    each = summary.totals_by_repo(con, window, [r[0] for r in repo_rows]) if len(repo_rows) > 1 else {}
     for repo, path, head, head_ref, shallow, missing, pulls in repo_rows:
         w = store.meta(f"warnings:{repo}")
         if w:
@@ -153,9 +173,11 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
             {
                 "repo": repo, "path": path, "head": head, "head_ref": head_ref, "shallow": bool(shallow),
                 "missing_blob_files": int(missing or 0), "pull_heads": int(pulls or 0),
-                "totals": summary.totals(con, window, [repo]) if len(repo_rows) > 1 else totals,
+                "totals": each[repo] if len(repo_rows) > 1 else totals,
             }
         )
+    if len(repo_rows) > 1:
+        warnings.extend(_stale(store, [r[0] for r in repo_rows], window.as_of))
     attribution = summary.attribution(con, window, repos, totals)
     step("weekly series")
     weekly = summary.weekly(con, window, repos)

@@ -268,7 +268,8 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
         designs.append({"name": DESIGN_NAMES.get(str(d.get("design")), str(d.get("design"))), "key": key, "rows": rows,
                         "caveats": number_caveats(rows),
                         "weekly": weekly,
-                        "spec": spec, "ranges": ranges, "checks": checks, "forecast": forecast_sentences(d.get("forecast"))})
+                        "spec": spec, "ranges": ranges, "checks": checks, "forecast": forecast_sentences(d.get("forecast")),
+                        "per_unit": per_unit_rows(d.get("per_unit"))})
     teams = [t for t in ld.get("teams") or [] if isinstance(t, Mapping)]
     add_chart("ld_forest", forest_figure(every, teams, verdict),
               "Each row is one estimator on one design; the bar is its 95% interval. Estimators that agree make the "
@@ -277,6 +278,24 @@ def context(report: Mapping[str, Any], add_chart) -> dict | None:
                  "with the team as a fixed effect." if teams else ""),
               "No lift could be estimated from this data.")
     return {"designs": designs, **unit_context(ld)}
+
+
+def per_unit_rows(rows: Any) -> list[dict]:
+    """The before/after design per repository or team (lift/per_unit.py), formatted; names are
+    untrusted (the template escapes them). Empty for a single unit: the design is then its own row."""
+    rows = [r for r in rows or [] if isinstance(r, Mapping)]
+    if len(rows) < 2:
+        return []
+
+    def share(x: Any) -> str:
+        return f"{x:.0%}" if finite(x) else "—"
+
+    return [{"name": str(r.get("team", r.get("repo"))), "adoption": str(r.get("adoption") or "—"),
+             "changes": f"{h.fmt_int(r.get('changes_before'), '0')} / {h.fmt_int(r.get('changes_after'), '0')}",
+             "cycle_weight": share(r.get("cycle_weight")), "cycle_ratio": h.fmt_ratio(r.get("cycle_ratio"), "—"),
+             "weeks": f"{h.fmt_int(r.get('contributor_weeks_before'), '0')} / {h.fmt_int(r.get('contributor_weeks_after'), '0')}",
+             "throughput_weight": share(r.get("throughput_weight")),
+             "throughput_ratio": h.fmt_ratio(r.get("throughput_ratio"), "—")} for r in rows]
 
 
 def unit_context(ld: Mapping[str, Any]) -> dict:

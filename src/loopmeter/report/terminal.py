@@ -532,3 +532,32 @@ def _lift_designs(ld: dict | None, console: Console, verdict: list | None = None
                 label = not_a_verdict(verdict, d.get("design"), metric)
                 console.print(f"  [dim]{escape(label + ': ') if label else ''}{escape(short_metric(metric))}: {x['min']:.2f}x to "
                               f"{x['max']:.2f}x across {x['n']} estimators, windows and periods[/dim]")
+        render_per_unit(d.get("per_unit"), console)
+
+
+def render_per_unit(rows: list[dict] | None, console: Console) -> None:
+    """The before/after design per repository (or team): each one's weight in the pooled estimate
+    and its own ratios, so "which repository?" has an answer beside the pooled one."""
+    if not rows or len(rows) < 2:
+        return
+    key = "team" if "team" in rows[0] else "repo"
+    more = f"; the {REPO_ROWS} largest of {len(rows):,}" if len(rows) > REPO_ROWS else ""
+    t = Table(title=f"  per {'team' if key == 'team' else 'repository'}: changes before / after with a known cycle "
+                    "time, each one's share of the pooled comparison, and its own ratio after / before of median "
+                    f"cycle time and of validated changes per contributor-week (points, no intervals{more})",
+              title_justify="left")
+    for col in (key, "changes", "share", "cycle", "share ", "per week"):
+        t.add_column(col.strip(), justify="left" if col == key else "right",
+                     overflow="fold" if col == key else "ellipsis", no_wrap=col != key)
+
+    def share(x):
+        return "—" if x is None else f"{x:.0%}"
+
+    def ratio(x):
+        return "—" if x is None else f"{x:.2f}x"
+
+    for r in rows[:REPO_ROWS]:
+        t.add_row(escape(str(r[key])), f"{r['changes_before']:,} / {r['changes_after']:,}",
+                  share(r["cycle_weight"]), ratio(r["cycle_ratio"]), share(r["throughput_weight"]),
+                  ratio(r["throughput_ratio"]))
+    console.print(t)
