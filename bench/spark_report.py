@@ -101,12 +101,12 @@ def main() -> int:
             api.ingest([work / "r0", work / "r1"], store_path=store)
     config = None
     if args.flow and not args.store:
-        from spark_fixture import add_event_logs, add_flow_rows
+        from spark_fixture import add_flow_rows, add_loops
 
         from loopmeter.config import load_config
 
         add_flow_rows(store)
-        config = load_config(add_event_logs(store, work))
+        config = load_config(add_loops(store, work))
     export = work / "pq"
     # With names: the event logs' [[log.resource]] rules match resource names (metrics/log_loops.py).
     _, w_export, _ = _timed(lambda: api.export("parquet", export, store_path=store, show_names=config is not None))

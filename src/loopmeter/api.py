@@ -667,14 +667,16 @@ def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_
             left_out += [{"section": "experiments", "name": n, "why": why} for n in names]
         else:
             given = {n: d for n in names if (d := loop_dates.date_for(n)[0]) is not None}
-            doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until)
+            doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until,
+                                              engine=engine)
     if any(g.get("format") in INCIDENT_FORMATS for g in logs):
         from .metrics.incidents import incidents
 
         if (why := cut.incidents_left_out()) is not None:
             left_out.append({"section": "incidents", "name": "incidents", "why": why})
         else:
-            doc["incidents"] = incidents(store, repos=cut.repos, team=cut.team, since=since, until=until)
+            doc["incidents"] = incidents(store, repos=cut.repos, team=cut.team, since=since, until=until,
+                                          engine=engine)
     if left_out:
         doc["left_out"] = left_out
 
@@ -745,24 +747,29 @@ def experiment_lift(
     until: date | None = None,
     seed: int = 0,
     n_boot: int = 2000,
+    engine: str = "duckdb",
+    parquet: str | Path | None = None,
 ) -> dict:
     """The lift of MLflow experiment `name`'s loop (ingested with `ingest --mlflow`): run duration
     and turnaround before/after adoption (`adoption_dates` as for `log_lift`, else detected from
     agent-launched runs) and agent-launched vs human runs, over the runs started in [since,
     until]. Returns `{design: "experiment-loop", experiment, designs: [...], verdict}` plus the
-    report's `experiments[]` keys for it (the same entry, so the same verdict)."""
+    report's `experiments[]` keys for it (the same entry, so the same verdict). With `parquet` (a
+    `loopmeter export --format parquet` directory) the runs are read from it on `engine` ("duckdb"
+    or "spark"; engine.py), the statistics computed here."""
     from .lift.loop_adoption import parse_loop_dates
     from .metrics.experiments import experiment_entry
     from .metrics.scope import check_dates
 
     check_dates(since, until)
     loop_dates = parse_loop_dates(adoption_dates, meta="EXPERIMENT")
-    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+    with _opened(store_path, engine, parquet) as (store, con):
         _one_loop(store, name, "experiment")
         log = f"mlflow:{name}"
         (source,) = store.con.execute("select path from event_logs where name = ?", [log]).fetchone()
         entry = experiment_entry(store, log, source, seed=seed, n_boot=n_boot,
-                                 adoption_date=loop_dates.date_for(name)[0], since=since, until=until)
+                                 adoption_date=loop_dates.date_for(name)[0], since=since, until=until,
+                                 engine=con)
     lift = entry.pop("lift")
     return {"design": "experiment-loop", "experiment": name, **lift, **entry}
 

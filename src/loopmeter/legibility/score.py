@@ -86,13 +86,16 @@ def _question(question: str, found: dict[str, Evidence]) -> dict[str, Any]:
     }
 
 
-def scorecard(path: str | os.PathLike[str], store: Store | None = None, matcher: Matcher | None = None) -> dict[str, Any]:
+def scorecard(path: str | os.PathLike[str], store: Store | None = None, matcher: Matcher | None = None,
+              engine=None) -> dict[str, Any]:
     """The legibility scorecard of the repository or directory at `path` (docs/legibility.md).
     `matcher` says who is an agent or a bot (default: the built-in signatures only; callers pass
-    the one with loopmeter.toml's `[[attribution.signature]]` entries)."""
+    the one with loopmeter.toml's `[[attribution.signature]]` entries). The store's facts are read
+    on `engine` when given (Spark over the Parquet export; store_facts.py)."""
     inv = scan(path)
     history = read_history(inv)
-    facts = store_facts(store, str(inv.root), history.since, history.as_of) if store is not None and inv.is_git else None
+    facts = (store_facts(store, str(inv.root), history.since, history.as_of, engine)
+             if store is not None and inv.is_git else None)
     ctx = Context(inv, history, facts, matcher)
     found = {cid: finder(ctx) for cid, finder in FINDERS.items()}
     checks = [_question(q, found) for q in QUESTIONS]
@@ -130,9 +133,10 @@ def scorecard(path: str | os.PathLike[str], store: Store | None = None, matcher:
     }
 
 
-def for_report(store: Store, repos: list[tuple[str, str | None]],
-               matcher: Matcher | None = None) -> dict[str, dict[str, Any] | None]:
-    """The report's `legibility` key: each repository's scorecard, or None where its path is gone."""
+def for_report(store: Store, repos: list[tuple[str, str | None]], matcher: Matcher | None = None,
+               engine=None) -> dict[str, dict[str, Any] | None]:
+    """The report's `legibility` key: each repository's scorecard, or None where its path is gone
+    (the files are read where loopmeter runs; the store's facts on `engine` when given)."""
     from ..errors import LoopmeterError
 
     out: dict[str, dict[str, Any] | None] = {}
@@ -140,7 +144,7 @@ def for_report(store: Store, repos: list[tuple[str, str | None]],
         card = None
         if path and os.path.isdir(path):
             try:
-                card = scorecard(path, store, matcher)
+                card = scorecard(path, store, matcher, engine)
             except LoopmeterError:
                 card = None
         out[repo] = card
