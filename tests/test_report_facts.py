@@ -98,9 +98,10 @@ SQL_METRICS = {
     "waiting weekly": waiting.weekly_sql(AS_OF),
     "incidents": incidents.incidents_sql(repos=["api"], team="core", since=AS_OF.date(), until=AS_OF.date()),
     "experiment runs": experiments.runs_sql("mlflow:churn"),
-    "legibility names": store_facts.names_sql("api"),
-    "legibility counts": store_facts.counts_sql("api", ["api", "acme/api"], datetime(2023, 3, 1), AS_OF),
-    "legibility changes": store_facts.changes_sql("api", datetime(2023, 3, 1), AS_OF),
+    "legibility names": store_facts.names_sql(["api", "web"]),
+    "legibility counts": store_facts.counts_sql([store_facts.Scope("api", ("acme/api", "api"), datetime(2023, 3, 1), AS_OF),
+                                                 store_facts.Scope("web", ("web",), datetime(2023, 2, 1), AS_OF)]),
+    "legibility changes": store_facts.changes_sql([store_facts.Scope("api", ("api",), datetime(2023, 3, 1), AS_OF)]),
 }
 # docs/scale.md "What is still DuckDB-only": sqlglot has no rendering of a JSON path wildcard
 # (`$.labels[*].name`) for these dialects; and BigQuery and Trino have no exact percentile
