@@ -9,7 +9,8 @@ Usage:
 The store: `--store` (an existing one), else `--repo` ingested into a fresh store under `--keep`
 (e.g. /work/.mirror/simonw+datasette/repo), else two simulated repositories (tests/lift_sim.py).
 `--flow` adds to a new store what the Spark parity test's has (tests/spark_fixture.py): pull
-requests, reviews, CI runs, deployments, incidents, issues and two event logs measured as loops,
+requests, reviews, CI runs, deployments, incidents, issues, two event logs measured as loops, an
+MLflow experiment, PagerDuty incidents and a repository's tracker and CI facts (its legibility),
 so that every section of the report runs on Spark.
 It is exported with `loopmeter export --format parquet`, then timed in this process:
 

@@ -1,7 +1,9 @@
 """The metrics on PySpark (local[2], through Ibis) over the Parquet export equal DuckDB's on the store
 they were exported from (issue 14 items 4-5): the whole `report --json` document (its lift designs and
 its `flow` key included: the store holds pull requests, reviews, CI runs, deployments, incidents,
-releases, bugs and tracker tickets beside the git history, so every flow query runs on Spark;
+releases, bugs and tracker tickets beside the git history, so every flow query runs on Spark; and
+an MLflow experiment, incidents and a repository's tracker and CI facts, so `experiments`,
+`incidents` and legibility's store facts are read there too;
 `lift --from-parquet` shares the plumbing, tests/test_engines.py), per change every column of
 `changes()`, a repository's flow scope, and an export read from a URL.
 
