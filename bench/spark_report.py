@@ -9,7 +9,8 @@ Usage:
 The store: `--store` (an existing one), else `--repo` ingested into a fresh store under `--keep`
 (e.g. /work/.mirror/simonw+datasette/repo), else two simulated repositories (tests/lift_sim.py).
 `--flow` adds to a new store what the Spark parity test's has (tests/spark_fixture.py): pull
-requests, reviews, CI runs, deployments, incidents, issues and two event logs measured as loops,
+requests, reviews, CI runs, deployments, incidents, issues, two event logs measured as loops, an
+MLflow experiment, PagerDuty incidents and a repository's tracker and CI facts (its legibility),
 so that every section of the report runs on Spark.
 It is exported with `loopmeter export --format parquet`, then timed in this process:
 
@@ -101,12 +102,12 @@ def main() -> int:
             api.ingest([work / "r0", work / "r1"], store_path=store)
     config = None
     if args.flow and not args.store:
-        from spark_fixture import add_event_logs, add_flow_rows
+        from spark_fixture import add_flow_rows, add_loops
 
         from loopmeter.config import load_config
 
         add_flow_rows(store)
-        config = load_config(add_event_logs(store, work))
+        config = load_config(add_loops(store, work))
     export = work / "pq"
     # With names: the event logs' [[log.resource]] rules match resource names (metrics/log_loops.py).
     _, w_export, _ = _timed(lambda: api.export("parquet", export, store_path=store, show_names=config is not None))

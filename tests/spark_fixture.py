@@ -1,10 +1,12 @@
 """The store behind the Spark parity test (tests/test_spark_parity.py) and bench/spark_report.py
-`--flow`: beside a git history, every kind of row the report's `flow` reads, and two event logs
-measured as work loops, so that every section of the report has rows to compute on each engine."""
+`--flow`: beside a git history, every kind of row the report's `flow` reads, two event logs
+measured as work loops, an MLflow experiment, PagerDuty incidents, and the tracker and CI rows of
+a repository's legibility facts, so that every section of the report has rows to compute on each
+engine."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from canon import Canon
@@ -28,6 +30,11 @@ kind = "agent"
 [[log.resource]]
 pattern = "svc-*"
 kind = "bot"
+
+[[incidents.service]]
+service = "checkout*"
+repo = "r0"
+team = "payments"
 """
 
 
@@ -77,6 +84,7 @@ def add_flow_rows(store_path) -> None:
         c.link("github:acme/api:pr:3", bugs[3], "fixes")
         c.event(bugs[2], "2024-03-07 00:00", "closed", "bob")
         c.event(bugs[2], "2024-03-08 00:00", "reopened", "carol")
+        _legibility_rows(c, shipped)
         for key, moves in (("J-1", [("2024-03-01 09:00", "new", "indeterminate"), ("2024-03-03 09:00", "indeterminate", "done")]),
                            ("J-2", [("2024-03-02 00:00", "new", "indeterminate"), ("2024-03-02 12:00", "indeterminate", "done"),
                                     ("2024-03-03 00:00", "done", "indeterminate"), ("2024-03-05 00:00", "indeterminate", "done")])):
@@ -85,6 +93,89 @@ def add_flow_rows(store_path) -> None:
                 c.event(iid, at_, "transitioned", "alice", from_category=frm, to_category=to)
     finally:
         c.close()
+
+
+def _legibility_rows(c: Canon, shipped: list) -> None:
+    """What r0's legibility facts read beside its files (legibility/store_facts.py): CI runs of
+    r0's commits under acme/r0 (on pull requests and pushes, one commit both failed and passed,
+    one run never finished), issues with states, one moved to in progress and one reopened, and a
+    reverted change."""
+    repo = c.repo
+    c.repo = "acme/r0"
+    try:
+        for n, (k, event, ok, minutes) in enumerate(((30, "push", True, 12.5), (31, "pull_request", False, 20),
+                                                     (31, "pull_request", True, 7.25), (45, "push", True, 31),
+                                                     (50, "pull_request", True, None))):
+            sha, at = shipped[k]
+            queued = at + timedelta(minutes=3)
+            done = None if minutes is None else str(queued + timedelta(minutes=minutes))[:19]
+            c.item(f"github:acme/r0:run:{100 + n}:1", "ci_run", created=str(queued)[:19], started=str(queued)[:19],
+                   done=done, state="running" if done is None else ("success" if ok else "failure"),
+                   sha=sha, workflow="ci", event=event, attempt=1)
+        c.item("github:acme/r0:issue:7", "issue", created="2024-02-01 10:00", state="open", status="Doing",
+               status_category="indeterminate")
+        i8 = c.item("github:acme/r0:issue:8", "issue", created="2024-02-02 10:00", state="open", status="To do",
+                    status_category="new")
+        c.event(i8, "2024-02-20 10:00", "reopened", "carol")
+        i9 = c.item("github:acme/r0:issue:9", "issue", created="2024-02-03 10:00", state="closed", status="Done",
+                    status_category="done")
+        c.event(i9, "2024-02-04 10:00", "transitioned", "alice", from_category="new", to_category="indeterminate")
+        (change,) = c.store.con.execute("select item_id from items where kind = 'change' and repo = 'r0' "
+                                        "order by done_at, item_id limit 1 offset 30").fetchone()
+        c.event(change, "2024-02-15 12:00", "reverted", "bob")
+    finally:
+        c.repo = repo
+
+
+#: PagerDuty incidents (a CSV export): `checkout*` services are linked to r0 in LOG_CONFIG; one
+#: acknowledged with seconds to spare, one never acknowledged, one still open, one of another service.
+PAGERDUTY = """id,incident_number,description,service_name,urgency,status,created_on,seconds_to_first_ack,resolved_on
+P1,1,DB down,checkout-api,high,resolved,2024-02-05T10:00:00Z,601,2024-02-05T12:10:00Z
+P2,2,Slow,checkout-api,low,resolved,2024-02-06T10:00:00Z,,2024-02-06T10:31:00Z
+P3,3,Disk,search,high,triggered,2024-02-14T00:00:00Z,,
+P4,4,Queue,checkout-web,high,resolved,2024-03-04T09:00:00Z,95,2024-03-04T09:47:30Z
+P5,5,Index,search,low,resolved,2024-03-05T09:00:00Z,1800,2024-03-05T15:00:00Z
+"""
+
+
+def add_loops(store_path, root: Path) -> Path:
+    """The event logs (`add_event_logs`), an MLflow experiment and PagerDuty incidents; returns the
+    loopmeter.toml to report with."""
+    from loopmeter.config import load_config
+
+    config = add_event_logs(store_path, root)
+    add_experiment(store_path)
+    (root / "pd.csv").write_text(PAGERDUTY)
+    api.ingest_incidents(root / "pd.csv", provider="pagerduty", store_path=store_path, config=load_config(config))
+    return config
+
+
+def add_experiment(store_path) -> None:
+    """An MLflow experiment "churn" of 36 runs by 4 users over 12 weeks, read through loopmeter's
+    own MLflow source (sources/mlflow_runs.py) from runs made here rather than from a tracking
+    store (MLflow's import alone costs seconds): agent-tagged runs from week 6, failed, killed and
+    running ones, times in milliseconds, and an objective (`acc:max`)."""
+    from loopmeter.sources.mlflow_runs import Experiment, MlflowRuns, Run
+
+    t0 = datetime(2024, 1, 1)
+    runs = []
+    for k in range(36):
+        start = t0 + timedelta(days=2.3 * k, milliseconds=137 * k)
+        status = "RUNNING" if k == 35 else ("FAILED" if k % 7 == 3 else "KILLED" if k == 20 else "FINISHED")
+        agent = k >= 15 and k % 3 != 0
+        runs.append(Run(run_id=f"run{k:02d}", name=f"r{k}", status=status, start=start,
+                        end=None if status == "RUNNING" else start + timedelta(minutes=20 + (k * 17) % 45, milliseconds=250 * k),
+                        user=("ann", "bob", "cat", "dan")[k % 4], tags={"agent": "true"} if agent else {},
+                        metrics={"acc": round(0.5 + 0.01 * ((k * 7) % 30), 3)} if status == "FINISHED" else {}))
+
+    class Given(MlflowRuns):
+        def prepare(self) -> bool:
+            self.read = [Experiment("1", "churn", runs)]
+            return True
+
+    from loopmeter.runner import run
+
+    run(Given("sqlite:///fixture/mlflow.db", objective="acc:max"), store_path=store_path)
 
 
 def add_event_logs(store_path, root: Path) -> Path:

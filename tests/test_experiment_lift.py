@@ -122,6 +122,19 @@ def test_lift_experiment_has_the_reports_designs_and_verdict(world):
     assert f"tuning: {len(world['runs']['tuning']):,} runs" in text
 
 
+def test_lift_experiment_from_the_parquet_export_equals_the_stores(world, tmp_path):
+    """`lift --experiment --from-parquet DIR` reads the runs from the export (the query that runs
+    on Spark, tests/test_spark_parity.py, here on the driver's DuckDB) and prints the same lift."""
+    api.export("parquet", tmp_path / "pq", store_path=world["store"])
+    args = ("--experiment", "tuning", "--from", SINCE.isoformat(), "--adoption-date", f"tuning={ADOPTION.date()}",
+            "--json")
+    here = cli(world, *args)
+    there = CliRunner().invoke(app, ["lift", *args, "--from-parquet", str(tmp_path / "pq")])
+    assert here.exit_code == there.exit_code == 0, there.output
+    a, b = json.loads(here.output), json.loads(there.output)
+    assert a == b and a["runs"] > 20
+
+
 @pytest.mark.parametrize("args, message", [
     (("--experiment", "desk"), "--experiment: 'desk' is an event log, not an MLflow experiment; loopmeter lift --log desk"),
     (("--log", "tuning"), "--log: 'tuning' is an MLflow experiment, not an event log; loopmeter lift --experiment tuning"),

@@ -289,7 +289,7 @@ def _insert(con, item_id, kind, repo, created, done, state, attrs, started=None)
                 "values (?, 'github', ?, ?, ?, ?, ?, ?, ?)", [item_id, kind, repo, created, started, done, state, json.dumps(attrs)])
 
 
-def test_store_adds_tickets_and_ci_latency_and_flakiness(featured, tmp_path):
+def test_store_adds_tickets_and_ci_latency_and_flakiness(featured, demo_repo, tmp_path):
     from loopmeter.store.db import Store
 
     store = tmp_path / "lm.duckdb"
@@ -329,6 +329,18 @@ def test_store_adds_tickets_and_ci_latency_and_flakiness(featured, tmp_path):
     scores = _scores(card)
     assert scores["observable"] == round(10 * (2.5 + 2 * (2 / 6) / 0.5 + 2 + 2) / 10, 1) == 7.8
     assert scores["feedback"] == round(3 + 0.75 + 0.75 + 2 + 1 + 1, 1) == 8.5
+    # A report reads every repository's facts in the same three queries (store_facts.facts_of),
+    # each in its own window and with its own names: the featured card is unchanged beside the demo's.
+    from loopmeter.legibility.score import for_report
+
+    loopmeter.ingest([demo_repo[0]], store_path=store)
+    with Store.open_read(store) as s:
+        cards = for_report(s, [("featured", str(featured)), ("demo", str(demo_repo[0])), ("gone", None)])
+    assert cards["featured"] == card and cards["gone"] is None
+    demo = _by_id(cards["demo"])
+    assert cards["demo"]["store"] == {"repo": "demo", "names": ["demo"]}
+    assert demo["linked_changes"]["evidence"][0].startswith("store: 4 of 8 changes")
+    assert demo["ci_latency"]["status"] == "unknown" and demo["ticket_states"]["status"] == "unknown"
 
 
 # --------------------------------------------------------------------------- bad input and escaping

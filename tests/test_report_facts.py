@@ -15,7 +15,8 @@ import pytest
 
 import loopmeter
 from lift_sim import Team, write_repo
-from loopmeter.metrics import ci, dora, issues, portable, pr_cycle, waiting
+from loopmeter.legibility import store_facts
+from loopmeter.metrics import ci, dora, experiments, incidents, issues, portable, pr_cycle, waiting
 from loopmeter.metrics.changes import Window, backend, changes, contributing_commits, facts
 from loopmeter.metrics.dora import FailureRule
 from loopmeter.store.db import Store
@@ -95,10 +96,18 @@ SQL_METRICS = {
     "pull requests": pr_cycle.pr_rows_sql(AS_OF),
     "waiting": waiting.waiting_sql(AS_OF),
     "waiting weekly": waiting.weekly_sql(AS_OF),
+    "incidents": incidents.incidents_sql(repos=["api"], team="core", since=AS_OF.date(), until=AS_OF.date()),
+    "experiment runs": experiments.runs_sql("mlflow:churn"),
+    "legibility names": store_facts.names_sql(["api", "web"]),
+    "legibility counts": store_facts.counts_sql([store_facts.Scope("api", ("acme/api", "api"), datetime(2023, 3, 1), AS_OF),
+                                                 store_facts.Scope("web", ("web",), datetime(2023, 2, 1), AS_OF)]),
+    "legibility changes": store_facts.changes_sql([store_facts.Scope("api", ("api",), datetime(2023, 3, 1), AS_OF)]),
 }
 # docs/scale.md "What is still DuckDB-only": sqlglot has no rendering of a JSON path wildcard
-# (`$.labels[*].name`) for these dialects.
-UNTRANSPILABLE = {("bigquery", "bugs"), ("snowflake", "bugs"), ("trino", "bugs")}
+# (`$.labels[*].name`) for these dialects; and BigQuery and Trino have no exact percentile
+# aggregate, which loopmeter refuses to approximate (docs/scale.md "Percentiles").
+UNTRANSPILABLE = {("bigquery", "bugs"), ("snowflake", "bugs"), ("trino", "bugs"),
+                  ("bigquery", "legibility counts"), ("trino", "legibility counts")}
 
 
 @pytest.mark.parametrize("engine", ["pyspark", "bigquery", "snowflake", "trino"])

@@ -1,7 +1,9 @@
 """The metrics on PySpark (local[2], through Ibis) over the Parquet export equal DuckDB's on the store
 they were exported from (issue 14 items 4-5): the whole `report --json` document (its lift designs and
 its `flow` key included: the store holds pull requests, reviews, CI runs, deployments, incidents,
-releases, bugs and tracker tickets beside the git history, so every flow query runs on Spark;
+releases, bugs and tracker tickets beside the git history, so every flow query runs on Spark; and
+an MLflow experiment, incidents and a repository's tracker and CI facts, so `experiments`,
+`incidents` and legibility's store facts are read there too;
 `lift --from-parquet` shares the plumbing, tests/test_engines.py), per change every column of
 `changes()`, a repository's flow scope, and an export read from a URL.
 
@@ -24,7 +26,7 @@ pytest.importorskip("pyspark")
 
 import loopmeter  # noqa: E402
 from lift_sim import Team, write_repo  # noqa: E402
-from spark_fixture import add_event_logs, add_flow_rows  # noqa: E402
+from spark_fixture import add_flow_rows, add_loops  # noqa: E402
 from loopmeter import api  # noqa: E402
 from loopmeter.config import load_config  # noqa: E402
 from loopmeter.engine import open_export  # noqa: E402
@@ -54,7 +56,7 @@ def exported(tmp_path_factory):
     loopmeter.ingest([root / "r0", root / "r1"], store_path=store)
     add_flow_rows(store)
     # Event logs: their `event_logs` entries and work loops are computed on Spark as well.
-    config = add_event_logs(store, root)
+    config = add_loops(store, root)
     # With names: the desk's [[log.resource]] rules match resource names (metrics/log_loops.py).
     api.export("parquet", root / "pq", store_path=store, show_names=True)
     spark = (SparkSession.builder.master("local[2]").appName("loopmeter-parity")
@@ -100,7 +102,8 @@ def test_the_report_document_on_spark_equals_duckdbs(exported):
     # Both event logs are loops, measured on Spark: cycle times (the desk's to fractions of a
     # second), rework, waiting, agents and bots, and the lift designs over the cases.
     logs = {e["name"]: e for e in here["event_logs"]}
-    assert {n: (e["cases"], e["case_duration_hours"]["n"]) for n, e in logs.items()} == {"desk": (39, 39), "orders": (12, 12)}
+    assert {n: (e["cases"], e["case_duration_hours"]["n"]) for n, e in logs.items()} == {
+        "desk": (39, 39), "orders": (12, 12), "pagerduty:pd": (5, 5)}
     desk = logs["desk"]
     assert desk["cycle_time_hours"]["n"] > 20 and desk["cycle_time_hours"]["open"] >= 2
     assert desk["cycle_time_hours"]["unknown_start"] >= 3
@@ -108,6 +111,23 @@ def test_the_report_document_on_spark_equals_duckdbs(exported):
     assert desk["waiting"]["rule"] == "activities" and desk["waiting"]["p85_hours"] > 0
     assert sum(w["reworked"] for w in desk["weekly"]) >= 4
     assert [d["design"] for d in desk["lift"]["designs"]] and logs["orders"]["waiting"]["rule"] == "handoff"
+    # The MLflow experiment's runs, the incidents and r0's legibility facts are read on Spark too
+    # (tests/spark_fixture.py; the numbers worked by hand from its rows).
+    (churn,) = here["experiments"]
+    assert (churn["runs"], churn["run_minutes"]["n"], churn["failed_share"]) == (36, 35, round(5 / 35, 4))
+    assert churn["objective"]["improvements"] >= 1 and [d["design"] for d in churn["lift"]["designs"]]
+    inc = here["incidents"]
+    assert (inc["total"]["incidents"], inc["total"]["open"]) == (5, 1)
+    # acknowledged after 601 s, 95 s and 1,800 s: the median 601 s
+    assert inc["total"]["time_to_acknowledge_hours"] == {"p50": round(601 / 3600, 4), "p85": 0.4001, "n": 3}
+    assert [(s["service"], s["repo"], s["incidents"]) for s in inc["services"]] == [
+        ("checkout-api", "r0", 2), ("checkout-web", "r0", 1), ("search", None, 2)]
+    card = {d["id"]: d for q in here["legibility"]["r0"]["checks"] for d in q["details"]}
+    assert here["legibility"]["r0"]["store"]["names"] == ["acme/r0", "r0"]
+    # finished CI runs of 12.5, 20, 7.25 and 31 minutes; one of three commit-workflow pairs flaky
+    assert (card["ci_latency"]["value"], card["ci_flakiness"]["value"]) == (16.25, round(1 / 3, 4))
+    assert card["ticket_states"]["status"] == "met" and "states Doing, Done, To do" in card["ticket_states"]["evidence"][0]
+    assert "store: 1 changes reverted, 1 issues or pull requests reopened" in card["reverts"]["evidence"]
     _close(here, there)
 
 

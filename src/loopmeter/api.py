@@ -547,7 +547,7 @@ def report_from_store(
                            durability_horizons=config.durability_days, step=progress, engine=con)
         if progress is not None and doc.get("event_logs"):
             progress("event logs as loops")
-        _log_loops(store, doc, config, window, seed, loop_dates, repos, engine=con)
+        _log_loops(store, doc, config, window, seed, loop_dates, repos, engine=con, progress=progress)
         _add_web_urls(doc, repo_urls or {})
         if html_path is not None or changes is not None:
             rows = change_rows(store, window=window, repos=repos, show_names=show_names)
@@ -630,13 +630,14 @@ def _split_adoption(store: Store, adoption, repos: Sequence[str] | None, by: str
 
 
 def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_dates=None,
-               repos: Sequence[str] | None = None, engine=None) -> None:
+               repos: Sequence[str] | None = None, engine=None, progress=None) -> None:
     """Each event log's work-loop keys (metrics/log_loops.py) and each experiment's entry, split at
     `loop_dates` (lift/loop_adoption.py) and cut to the report's `--from/--to`; judged as of the
     report's as-of only when it was given: a log's own weeks otherwise end at its newest event.
     A `--repo/--team/--agent` slice cuts each loop where its data can say (metrics/loop_slice.py);
     a loop it cannot cut is taken out of its list and named in `left_out` with the reason.
-    `engine` (Spark over a Parquet export): where the logs' per-case queries run."""
+    `engine` (Spark over a Parquet export): where the logs' per-case queries, the experiments' runs
+    and the incidents are read. `progress(step)` is told when the experiments and the incidents start."""
     from .lift.loop_adoption import LoopAdoption
     from .metrics.experiments import experiments
     from .metrics.log_loops import is_loop, with_loops
@@ -667,14 +668,20 @@ def _log_loops(store: Store, doc: dict, config: Config, window, seed: int, loop_
             left_out += [{"section": "experiments", "name": n, "why": why} for n in names]
         else:
             given = {n: d for n in names if (d := loop_dates.date_for(n)[0]) is not None}
-            doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until)
+            if progress is not None:
+                progress("experiments")
+            doc["experiments"] = experiments(store, seed=seed, adoption=given, since=since, until=until,
+                                              engine=engine)
     if any(g.get("format") in INCIDENT_FORMATS for g in logs):
         from .metrics.incidents import incidents
 
         if (why := cut.incidents_left_out()) is not None:
             left_out.append({"section": "incidents", "name": "incidents", "why": why})
         else:
-            doc["incidents"] = incidents(store, repos=cut.repos, team=cut.team, since=since, until=until)
+            if progress is not None:
+                progress("incidents")
+            doc["incidents"] = incidents(store, repos=cut.repos, team=cut.team, since=since, until=until,
+                                          engine=engine)
     if left_out:
         doc["left_out"] = left_out
 
@@ -745,24 +752,29 @@ def experiment_lift(
     until: date | None = None,
     seed: int = 0,
     n_boot: int = 2000,
+    engine: str = "duckdb",
+    parquet: str | Path | None = None,
 ) -> dict:
     """The lift of MLflow experiment `name`'s loop (ingested with `ingest --mlflow`): run duration
     and turnaround before/after adoption (`adoption_dates` as for `log_lift`, else detected from
     agent-launched runs) and agent-launched vs human runs, over the runs started in [since,
     until]. Returns `{design: "experiment-loop", experiment, designs: [...], verdict}` plus the
-    report's `experiments[]` keys for it (the same entry, so the same verdict)."""
+    report's `experiments[]` keys for it (the same entry, so the same verdict). With `parquet` (a
+    `loopmeter export --format parquet` directory) the runs are read from it on `engine` ("duckdb"
+    or "spark"; engine.py), the statistics computed here."""
     from .lift.loop_adoption import parse_loop_dates
     from .metrics.experiments import experiment_entry
     from .metrics.scope import check_dates
 
     check_dates(since, until)
     loop_dates = parse_loop_dates(adoption_dates, meta="EXPERIMENT")
-    with _damaged_store(store_path), Store.open(store_path, create=False, read_only=True) as store:
+    with _opened(store_path, engine, parquet) as (store, con):
         _one_loop(store, name, "experiment")
         log = f"mlflow:{name}"
         (source,) = store.con.execute("select path from event_logs where name = ?", [log]).fetchone()
         entry = experiment_entry(store, log, source, seed=seed, n_boot=n_boot,
-                                 adoption_date=loop_dates.date_for(name)[0], since=since, until=until)
+                                 adoption_date=loop_dates.date_for(name)[0], since=since, until=until,
+                                 engine=con)
     lift = entry.pop("lift")
     return {"design": "experiment-loop", "experiment": name, **lift, **entry}
 

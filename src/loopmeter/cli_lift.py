@@ -133,10 +133,10 @@ def lift(
             raise ConfigError(f"{'--from' if since else '--to'} cuts the cases of a --log or the runs of an "
                               "--experiment; for changes use loopmeter report --from/--to")
         if from_parquet is not None or engine != "duckdb":
-            for name, value in (("--panel", panel), ("--experiment", experiment), ("--csv", csv)):
+            for name, value in (("--panel", panel), ("--csv", csv)):
                 if value is not None:
-                    raise ConfigError(f"--engine/--from-parquet run the designs over changes or a --log's cases; "
-                                      f"{name} does not read them")
+                    raise ConfigError(f"--engine/--from-parquet run the designs over changes, a --log's cases or an "
+                                      f"--experiment's runs; {name} does not read them")
         # The failure rule judges the store's deployments; a table or a log has none to judge.
         for name, value in (("--failure-window", failure_window), ("--incident-rule", incident_rule)):
             if value is not None and (panel is not None or csv is not None or log is not None or experiment is not None):
@@ -344,7 +344,7 @@ def _loop(*, log, experiment, adoption_date, since, until, as_of, window_days, s
             if value:
                 raise ConfigError(f"{name} does not apply to --experiment (runs have no validation window)")
         doc = api.experiment_lift(experiment, store_path=store, adoption_dates=adoption_date, since=since,
-                                  until=until, seed=seed)
+                                  until=until, seed=seed, engine=engine, parquet=from_parquet)
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     elif log is not None:

@@ -3,8 +3,8 @@
 `open_export(DIR, engine)` opens what `loopmeter export --format parquet DIR` wrote (export/parquet.py)
 twice: on the engine, every table as an Ibis table, where the metrics over changes run (counts,
 distributions, weekly series, the lift designs' inputs); and on the driver, a DuckDB store whose
-tables are views over the same files, for the sections that use the store's own connection (line
-provenance, legibility, experiments, incidents; listed in docs/scale.md). Statistics run on the driver over
+tables are views over the same files, for the rows that use the store's own connection (line
+provenance, the repository rows, warnings and objectives in `meta`; listed in docs/scale.md). Statistics run on the driver over
 aggregated results either way. With engine "duckdb" both are the driver's DuckDB (a report over an
 export, without the store).
 """

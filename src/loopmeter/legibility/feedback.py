@@ -51,7 +51,7 @@ def ci_latency(ctx: Context) -> Evidence:
     if f is None or f.ci_median_minutes is None:
         return Evidence(unknown=_NO_RUNS)
     m = f.ci_median_minutes
-    ev = Evidence(value=m, evidence=[f"store: median {m:.1f} minutes from queued to done over {len(f.ci_minutes)} finished runs"])
+    ev = Evidence(value=m, evidence=[f"store: median {m:.1f} minutes from queued to done over {f.ci_finished} finished runs"])
     if m > 10:
         ev.missing.append(f"CI takes {m:.0f} minutes (median); an agent waits that long for each verdict")
     return ev

@@ -14,7 +14,7 @@ from .context import Context, Evidence
 from .history import read_history
 from .rules import CHECKS, QUESTIONS, TITLES, Check, checks_of
 from .scan import scan
-from .store_facts import store_facts
+from .store_facts import facts_of, store_facts
 
 SCHEMA = "loopmeter.legibility/1"
 FINDERS = {**observable.FINDERS, **callables.FINDERS, **measurable.FINDERS, **feedback.FINDERS, **owned.FINDERS}
@@ -86,13 +86,21 @@ def _question(question: str, found: dict[str, Evidence]) -> dict[str, Any]:
     }
 
 
-def scorecard(path: str | os.PathLike[str], store: Store | None = None, matcher: Matcher | None = None) -> dict[str, Any]:
+def scorecard(path: str | os.PathLike[str], store: Store | None = None, matcher: Matcher | None = None,
+              engine=None) -> dict[str, Any]:
     """The legibility scorecard of the repository or directory at `path` (docs/legibility.md).
     `matcher` says who is an agent or a bot (default: the built-in signatures only; callers pass
-    the one with loopmeter.toml's `[[attribution.signature]]` entries)."""
+    the one with loopmeter.toml's `[[attribution.signature]]` entries). The store's facts are read
+    on `engine` when given (Spark over the Parquet export; store_facts.py)."""
     inv = scan(path)
     history = read_history(inv)
-    facts = store_facts(store, str(inv.root), history.since, history.as_of) if store is not None and inv.is_git else None
+    facts = (store_facts(store, str(inv.root), history.since, history.as_of, engine)
+             if store is not None and inv.is_git else None)
+    return _card(inv, history, facts, matcher)
+
+
+def _card(inv, history, facts, matcher: Matcher | None) -> dict[str, Any]:
+    """The scorecard of what was read at a path (`scan`, `read_history`) and the store's facts."""
     ctx = Context(inv, history, facts, matcher)
     found = {cid: finder(ctx) for cid, finder in FINDERS.items()}
     checks = [_question(q, found) for q in QUESTIONS]
@@ -130,17 +138,29 @@ def scorecard(path: str | os.PathLike[str], store: Store | None = None, matcher:
     }
 
 
-def for_report(store: Store, repos: list[tuple[str, str | None]],
-               matcher: Matcher | None = None) -> dict[str, dict[str, Any] | None]:
-    """The report's `legibility` key: each repository's scorecard, or None where its path is gone."""
+def for_report(store: Store, repos: list[tuple[str, str | None]], matcher: Matcher | None = None,
+               engine=None) -> dict[str, dict[str, Any] | None]:
+    """The report's `legibility` key: each repository's scorecard, or None where its path is gone
+    (the files are read where loopmeter runs; the store's facts on `engine` when given)."""
     from ..errors import LoopmeterError
 
-    out: dict[str, dict[str, Any] | None] = {}
+    read: dict[str, tuple] = {}
     for repo, path in repos:
-        card = None
         if path and os.path.isdir(path):
             try:
-                card = scorecard(path, store, matcher)
+                inv = scan(path)
+                read[repo] = (inv, read_history(inv))
+            except LoopmeterError:
+                pass
+    # The store's facts of every repository at once: three queries, not three a repository.
+    facts = facts_of(store, [(str(inv.root), h.since, h.as_of) for inv, h in read.values() if inv.is_git], engine)
+    out: dict[str, dict[str, Any] | None] = {}
+    for repo, _ in repos:
+        card = None
+        if repo in read:
+            inv, history = read[repo]
+            try:
+                card = _card(inv, history, facts.get(str(inv.root)) if inv.is_git else None, matcher)
             except LoopmeterError:
                 card = None
         out[repo] = card

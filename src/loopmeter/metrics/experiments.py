@@ -31,7 +31,10 @@ from ..lift.loop_verdict import experiment_verdict
 from ..stats.json_values import json_ready
 from ..stats.lift import MIN_CLUSTERS, detect_adoption
 from ..store.db import Store
+from . import portable
 from .log_lift import durations, weeks_each_side
+from .log_loops import _naive as naive
+from .quantiles import quantile_of
 
 RUN = "run_minutes"
 TURNAROUND = "turnaround_minutes"
@@ -44,14 +47,29 @@ def parse_objective(text: str) -> tuple[str, str]:
     return metric, direction
 
 
-def run_frame(store: Store, log: str) -> pd.DataFrame:
-    df = store.con.execute(
-        """select i.item_id, i.author_id, i.started_at as start, i.done_at as "end", i.state, i.attrs,
-                  coalesce(a.kind, 'human') as actor_kind
-           from event_log_items li join items i on i.item_id = li.item_id
-           left join actors a on a.actor_id = i.author_id
-           where li.log = ? order by i.started_at, i.item_id""", [log]).df()
-    attrs = [json.loads(a) if a else {} for a in df["attrs"]]
+def runs_sql(log: str) -> str:
+    """The runs of experiment `log`, one row each (DuckDB SQL, transpiled for another engine)."""
+    return f"""
+        select i.item_id, i.author_id, i.started_at as start_ts, i.done_at as end_ts, i.state,
+               cast(i.attrs as varchar) as attrs, coalesce(a.kind, 'human') as actor_kind
+        from event_log_items li join items i on i.item_id = li.item_id
+        left join actors a on a.actor_id = i.author_id
+        where li.log = {portable.literal(log)}"""
+
+
+def run_frame(store: Store, log: str, engine=None) -> pd.DataFrame:
+    """The runs of experiment `log`, one row each, with their turnarounds (`with_turnarounds`):
+    one query, on `engine` when given (Spark over the Parquet export; DuckDB's SQL transpiled
+    there, metrics/portable.py), else on the store."""
+    df = portable.frame(store.con, engine, runs_sql(log))
+    # An engine's rows come in no order: by start, then run (as the store's query sorted them;
+    # a run with no start last, as DuckDB sorts nulls).
+    df = df.sort_values(["start_ts", "item_id"], kind="stable", na_position="last", ignore_index=True)
+    df = df.rename(columns={"start_ts": "start", "end_ts": "end"})
+    for col in ("start", "end"):
+        df[col] = naive(df[col])
+    df["author_id"] = df["author_id"].astype(object).where(df["author_id"].notna(), None)
+    attrs = [json.loads(a) if isinstance(a, str) and a else {} for a in df["attrs"]]
     df["agent"] = np.array([bool(a.get("agent")) for a in attrs], dtype=bool) | (df["actor_kind"] == "agent").to_numpy()
     df["metrics"] = [a.get("metrics") or {} for a in attrs]
     return with_turnarounds(df)
@@ -89,8 +107,8 @@ def with_turnarounds(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _q(v: pd.Series, q: float) -> float | None:
-    v = v.dropna()
-    return None if v.empty else round(float(np.quantile(v.to_numpy(float), q)), 4)
+    x = quantile_of(v.dropna().to_numpy(float), q)
+    return None if x is None else round(x, 4)
 
 
 def _dist(v: pd.Series) -> dict:
@@ -199,10 +217,11 @@ def in_dates(df: pd.DataFrame, since: date | None, until: date | None) -> pd.Dat
 
 def experiment_entry(store: Store, log: str, source: str | None, *, seed: int = 0, n_boot: int = 2000,
                      adoption_date: date | None = None, since: date | None = None,
-                     until: date | None = None) -> dict:
+                     until: date | None = None, engine=None) -> dict:
     """The `experiments[]` entry of the experiment stored as log `log` (`mlflow:NAME`), cut to the
-    runs started in [since, until] (`--from/--to`); `lift --experiment` shows the same entry."""
-    df = in_dates(run_frame(store, log), since, until)
+    runs started in [since, until] (`--from/--to`); `lift --experiment` shows the same entry. The
+    runs are read on `engine` when given (`run_frame`); the statistics run here."""
+    df = in_dates(run_frame(store, log, engine), since, until)
     ended = df["state"].isin(["finished", "failed", "killed"])
     entry = {
         "name": log.removeprefix("mlflow:"), "source": source, "runs": len(df),
@@ -222,10 +241,11 @@ def experiment_entry(store: Store, log: str, source: str | None, *, seed: int = 
 
 
 def experiments(store: Store, *, seed: int = 0, n_boot: int = 2000, adoption: dict[str, date] | None = None,
-                since: date | None = None, until: date | None = None) -> list[dict]:
+                since: date | None = None, until: date | None = None, engine=None) -> list[dict]:
     """One entry per ingested MLflow experiment (docs/json-report.md, `experiments`); `since` and
-    `until` cut it to the runs started in those days (`--from/--to`)."""
-    return [experiment_entry(store, name, path, seed=seed, n_boot=n_boot,
+    `until` cut it to the runs started in those days (`--from/--to`); runs read on `engine` when
+    given (Spark over the Parquet export)."""
+    return [experiment_entry(store, name, path, seed=seed, n_boot=n_boot, engine=engine,
                              adoption_date=(adoption or {}).get(name.removeprefix("mlflow:")), since=since, until=until)
             for name, path in store.con.execute(
                 "select name, path from event_logs where format = 'mlflow' order by name").fetchall()]

@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-import numpy as np
-
 from ..store.db import Store
 from ..teams import UNASSIGNED
+from . import portable
+from .loop_slice import INCIDENT_FORMATS
+from .quantiles import quantile_of
 
 
 def _q(v: list[float], q: float) -> float | None:
-    return None if not v else round(float(np.quantile(np.asarray(v, float), q)), 4)
+    x = quantile_of(v, q)
+    return None if x is None else round(x, 4)
 
 
 def _summary(rows: list[tuple]) -> dict:
@@ -35,37 +37,54 @@ def _summary(rows: list[tuple]) -> dict:
     }
 
 
-def incidents(store: Store, *, repos: Sequence[str] = (), team: str | None = None, since: date | None = None,
-              until: date | None = None) -> dict:
-    """`repos` / `team`: only the incidents `[[incidents.service]]` linked to them (`unassigned`:
-    to no team); `since` / `until`: only those triggered on those days (UTC, inclusive)."""
-    where, params = [], []
+def _value(v):
+    """A frame's cell as Python: pandas' NaN and NaT are SQL null."""
+    return None if v is None or v != v else v
+
+
+def incidents_sql(*, repos: Sequence[str] = (), team: str | None = None, since: date | None = None,
+                  until: date | None = None) -> str:
+    """One row per incident of the slice (service, repo, source, item_id, week, ack and res hours),
+    DuckDB SQL with every value a literal, transpiled for another engine (metrics/portable.py)."""
+    where = [portable.in_list("l.format", INCIDENT_FORMATS)]
     if repos:
-        where.append("list_contains(?, i.repo)")
-        params.append(list(repos))
+        where.append(portable.in_list("i.repo", repos))
     if team == UNASSIGNED:
         where.append("i.team is null")
     elif team is not None:
-        where.append("i.team = ?")
-        params.append(team)
+        where.append(f"i.team = {portable.literal(team)}")
     if since is not None:
-        where.append("i.created_at >= ?")
-        params.append(datetime(since.year, since.month, since.day))
+        where.append(f"i.created_at >= {portable.timestamp(datetime(since.year, since.month, since.day))}")
     if until is not None:
-        where.append("i.created_at < ?")
-        params.append(datetime(until.year, until.month, until.day) + timedelta(days=1))
-    rows = store.con.execute(
-        """select coalesce(json_extract_string(i.attrs, '$.service'), '(no service)') as service, i.repo, i.source,
-                  strftime(date_trunc('week', i.created_at), '%Y-%m-%d') as week,
-                  epoch(try_cast(json_extract_string(i.attrs, '$.acknowledged_at') as timestamp) - i.created_at) / 3600.0,
-                  epoch(i.done_at - i.created_at) / 3600.0
-           from items i join event_log_items li on li.item_id = i.item_id
-           join event_logs l on l.name = li.log and l.format in ('pagerduty-csv', 'opsgenie-csv', 'pagerduty-api', 'opsgenie-api')
-           where true""" + "".join(f" and {w}" for w in where) + """
-           order by service, i.item_id""", params).fetchall()
+        where.append(f"i.created_at < {portable.timestamp(datetime(until.year, until.month, until.day) + timedelta(days=1))}")
+    # Hours as `epoch(a) - epoch(b)`, not the epoch of an interval (DuckDB's only; docs/scale.md).
+    return f"""
+        select coalesce(json_extract_string(i.attrs, '$.service'), '(no service)') as service, i.repo, i.source,
+               i.item_id, strftime(date_trunc('week', i.created_at), '%Y-%m-%d') as week,
+               (epoch(try_cast(json_extract_string(i.attrs, '$.acknowledged_at') as timestamp))
+                - epoch(i.created_at)) / 3600.0 as ack,
+               (epoch(i.done_at) - epoch(i.created_at)) / 3600.0 as res
+        from items i join event_log_items li on li.item_id = i.item_id
+        join event_logs l on l.name = li.log
+        where {" and ".join(where)}"""
+
+
+def incidents(store: Store, *, repos: Sequence[str] = (), team: str | None = None, since: date | None = None,
+              until: date | None = None, engine=None) -> dict:
+    """`repos` / `team`: only the incidents `[[incidents.service]]` linked to them (`unassigned`:
+    to no team); `since` / `until`: only those triggered on those days (UTC, inclusive). One query
+    over the incidents, on `engine` when given (Spark over the Parquet export; written once in
+    DuckDB's SQL and transpiled there, metrics/portable.py), else on the store; the per-service
+    summaries are built here from one row per incident."""
+    df = portable.frame(store.con, engine, incidents_sql(repos=repos, team=team, since=since, until=until))
+    # An engine's rows come in no order: by service, then incident (binary order, as DuckDB sorts).
+    df = df.sort_values(["service", "item_id"], kind="stable", ignore_index=True)
     by: dict[tuple, list] = {}
-    for service, repo, source, week, ack, res in rows:
-        by.setdefault((service, repo, source), []).append((service, week, ack, res))
+    for service, repo, source, week, ack, res in zip(df["service"], df["repo"], df["source"], df["week"],
+                                                      df["ack"], df["res"]):
+        repo, ack, res = _value(repo), _value(ack), _value(res)
+        by.setdefault((service, repo, source), []).append(
+            (service, week, None if ack is None else float(ack), None if res is None else float(res)))
     return {
         "total": _summary([r for v in by.values() for r in v]),
         "services": [{"service": s, "repo": repo, "source": src, **_summary(v)} for (s, repo, src), v in by.items()],

@@ -161,6 +161,36 @@ def _double_literals(tree, dialect: str):
     return tree.transform(double)
 
 
+def on_engine(engine) -> bool:
+    """Whether `engine` is an engine other than the store's DuckDB (Spark over the Parquet export)."""
+    return engine is not None and engine.name != DIALECT
+
+
+def frame(store_con, engine, query: str):
+    """`query` (DuckDB SQL over the canonical tables, every value a literal) as a pandas frame, run
+    where the data is: on `engine`, transpiled, when it is another engine; else on the store's own
+    DuckDB connection `store_con`. Rows come back in no order from an engine: sort them after."""
+    if on_engine(engine):
+        return engine.execute(sql(engine, query))
+    return store_con.execute(query).df()
+
+
+def literal(text) -> str:
+    """A text literal of SQL that reads the same on every engine (quotes doubled)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def timestamp(t) -> str:
+    """A naive UTC datetime as a timestamp literal (to the microsecond) on every engine."""
+    return f"timestamp '{t:%Y-%m-%d %H:%M:%S.%f}'"
+
+
+def in_list(column: str, values) -> str:
+    """`column in ('a', 'b')`, or `false` for no values (an empty `in ()` is no SQL)."""
+    values = list(values)
+    return f"{column} in ({', '.join(literal(v) for v in values)})" if values else "false"
+
+
 def json_column(column):
     """A JSON column as JSON: the store's `attrs` are JSON on DuckDB, but text once read from Parquet
     by another engine (Spark), where indexing text would fail."""

@@ -16,7 +16,7 @@ from ..lift.verdict import durability_design, verdict
 from ..metrics.partial_weeks import mark_partial_weeks
 from ..metrics.agent_loops import agent_loops
 from ..metrics.event_logs import event_logs as event_logs_m
-from ..metrics import summary
+from ..metrics import portable, summary
 from ..metrics import durability as durability_m
 from ..metrics import provenance as provenance_m
 from ..metrics.changes import Window, backend, changes, facts
@@ -189,7 +189,8 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
                             failure_rule=failure_rule,
                             given=given if given is not None and given.per_repo else None)
     step("agent legibility")
-    legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher)
+    legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher,
+                                       con if portable.on_engine(con) else None)
     step("agent loops")
     loops = agent_loops(con, window, repos)
     doc = {
