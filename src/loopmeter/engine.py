@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import ConfigError
-from .export.parquet import TABLES
+from .export.parquet import DELEGATIONS, TABLES
 from .metrics import portable
 from .store.db import Store
 
@@ -80,6 +80,8 @@ def driver_store(path: Path) -> Store:
         if (path / name).is_dir():
             _typed_view(store, name, f"read_parquet({_glob(path / name)}, "
                                      "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)")
+    if (path / DELEGATIONS).is_dir():
+        store.con.execute(f"create view {DELEGATIONS} as select * from read_parquet({_glob(path / DELEGATIONS)})")
     store.export = True  # an export, not a store: no stored event order, perhaps no names (Store.export)
     return store
 
@@ -117,6 +119,10 @@ def driver_store_from_spark(session, url: str) -> Store:
                           for f in table.schema})
         store.con.register(f"_lm_export_{name}", table)
         _typed_view(store, name, f"_lm_export_{name}")
+    df = _spark_read(session, f"{url}/{DELEGATIONS}")
+    if df is not None:
+        store.con.register(f"_lm_export_{DELEGATIONS}", df.toArrow())
+        store.con.execute(f"create view {DELEGATIONS} as select * from _lm_export_{DELEGATIONS}")
     store.export = True
     return store
 

@@ -78,6 +78,13 @@ TABLES: dict[str, Table] = {
 }
 _NAMED = {"actors": "select * from actors", "commits": "select * from commits"}
 
+#: Who delegated each agent-authored change (metrics/delegation.py `delegators`), as the store works
+#: it out: with the pseudonym salt (a co-author's pseudonym is the salted hash of their address) and
+#: people's names and addresses (is this committer a person?), neither of which an export holds. A
+#: report over the export reads these rows instead of working them out again, so that it moves the
+#: same changes to the same people as the store's own report, on every engine.
+DELEGATIONS = "delegations"
+
 
 def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
@@ -104,6 +111,20 @@ def _write_table(store: Store, name: str, table: Table, query: str, target: Path
         store.con.execute(f"copy ({rows}) to {_quote(target / 'data_0.parquet')} (format parquet)")
 
 
+def _write_delegations(store: Store, target: Path) -> None:
+    from ..metrics.delegation import delegators
+
+    found = delegators(store.con)
+    target.mkdir(parents=True)
+    store.con.register("_lm_delegations", found.astype("string"))
+    try:
+        store.con.execute("copy (select item_id::varchar as item_id, agent_id::varchar as agent_id, "
+                          "delegator_id::varchar as delegator_id, evidence::varchar as evidence "
+                          f"from _lm_delegations) to {_quote(target / 'data_0.parquet')} (format parquet)")
+    finally:
+        store.con.unregister("_lm_delegations")
+
+
 def write_parquet(store: Store, out: Path, *, show_names: bool = False) -> ExportSummary:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: is a file; Parquet export writes a directory of files")
@@ -115,10 +136,11 @@ def write_parquet(store: Store, out: Path, *, show_names: bool = False) -> Expor
         for name, table in TABLES.items():
             query = _NAMED.get(name, table.query) if show_names else table.query
             _write_table(store, name, table, query, tmp / name)
+        _write_delegations(store, tmp / DELEGATIONS)
         # Only now, with every table written, is the old export replaced (table by table; an
         # export of an older version, one file per table, is replaced too).
         out.mkdir(parents=True, exist_ok=True)
-        for name in TABLES:
+        for name in (*TABLES, DELEGATIONS):
             (out / f"{name}.parquet").unlink(missing_ok=True)
             if (out / name).exists():
                 shutil.rmtree(out / name)

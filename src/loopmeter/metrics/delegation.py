@@ -34,6 +34,7 @@ import pandas as pd
 from ..attribution import Matcher, trailer_address
 from ..store.git_load import classify_identity, git_actor_id
 from .changes import _MEMO, changes, contributing_commits, salt_free_author_keys
+from .portable import store_connection
 
 __all__ = ["EVIDENCE", "activity_by_delegator", "agent_keys", "cluster_by_delegator", "delegators"]
 
@@ -43,7 +44,10 @@ EVIDENCE = ("co_author", "merger", "committer")
 def delegators(con, item_ids: list[str] | None = None) -> pd.DataFrame:
     """(item_id, agent_id, delegator_id, evidence) for every change authored by an agent account
     (among `item_ids` when given) that has a human delegator; `evidence` is one of EVIDENCE."""
-    raw = getattr(con, "con", con)
+    raw = store_connection(con)
+    exported = _exported(raw)
+    if exported is not None:
+        return exported if item_ids is None else exported[exported["item_id"].isin(set(item_ids))].reset_index(drop=True)
     salt = (raw.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
     agent_changes = raw.execute(
         """
@@ -114,6 +118,22 @@ def delegators(con, item_ids: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).sort_values("item_id", kind="stable").reset_index(drop=True)
 
 
+def _exported(raw) -> pd.DataFrame | None:
+    """The rows a Parquet export carries (export/parquet.py DELEGATIONS) when `raw` is the driver's
+    DuckDB over one, else None (a store: worked out here). An export holds neither the pseudonym
+    salt nor, by default, people's addresses, so working the delegators out there would key
+    co-authors by an unsalted hash and take every unnamed committer for a person. An export of a
+    loopmeter before this table reads as no delegation (export the store again)."""
+    is_export = not raw.execute("select count(*) from meta where key = 'salt'").fetchone()[0]
+    if not is_export:
+        return None
+    cols = ["item_id", "agent_id", "delegator_id", "evidence"]
+    present = raw.execute("select count(*) from duckdb_views() where view_name = 'delegations'").fetchone()[0]
+    if not present:
+        return pd.DataFrame(columns=cols)
+    return raw.execute(f"select {', '.join(cols)} from delegations order by item_id").df()
+
+
 def _as_list(v) -> list:
     if v is None:
         return []
@@ -152,7 +172,7 @@ def _agent_ids(raw) -> set[str]:
 
 def agent_keys(con) -> set[str]:
     """The salt-free keys of the store's agent accounts (what `author_id` holds for one)."""
-    raw = getattr(con, "con", None)
+    raw = store_connection(con)
     if raw is None:
         return set()
     keys = salt_free_author_keys(con)
@@ -164,7 +184,7 @@ def cluster_by_delegator(con, df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     each agent-authored change's `author_id` replaced by its delegator's key (`_delegated`). Returns
     the frame and the counts: `agent_changes`, how many of them each kind of evidence moved, and
     `kept_agent` (no evidence)."""
-    raw = getattr(con, "con", None)  # the DuckDB connection under Ibis; other engines keep the authors
+    raw = store_connection(con)  # the store's DuckDB, or on Spark the driver's over the same export
     counts = {"agent_changes": 0, **{e: 0 for e in EVIDENCE}, "kept_agent": 0}
     if raw is None:
         return df, counts
@@ -198,7 +218,7 @@ def activity_by_delegator(con, window, repos: list[str] | None, act: pd.DataFram
     Without this an agent account is one contributor active nearly every week after adoption:
     its hundreds of changes inflate the after period's rate per contributor-week, while the
     humans who asked for them look idle in the weeks they only reviewed the agent's work."""
-    raw = getattr(con, "con", None)
+    raw = store_connection(con)
     if raw is None or act.empty:
         return act
     found, new = _delegated(con)
