@@ -1,5 +1,5 @@
 """Change derivation in slices: a history derived a few changes at a time (rows built and stored
-slice by slice, through the staging file beside the store) gives exactly the rows of one derived
+slice by slice, through the staging files beside the store) gives exactly the rows of one derived
 in one piece, in a reader process (no store) and in the store, in full and incrementally."""
 
 from __future__ import annotations
@@ -167,3 +167,37 @@ def test_a_derivation_short_of_memory_runs_again_under_the_stores_limit(tmp_path
     monkeypatch.setenv("LOOPMETER_DERIVE_MEMORY", "lots")
     with Store.open(store) as s, pytest.raises(Exception, match="LOOPMETER_DERIVE_MEMORY: 'lots'"):
         changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+
+
+def test_a_move_short_of_memory_runs_again_under_the_derivations_limit(tmp_path, monkeypatch):
+    import duckdb
+
+    r = GitRepo(tmp_path / "demo")
+    build_demo(r.path)
+    store = tmp_path / "lm.duckdb"
+    _ingest(r.path, store)
+    before = every_table(store)
+    monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
+    real, limits, files = changes.store_changes, [], []
+
+    def short(s, *a, staged=None, **k):  # the move from the staging files runs out of memory, once
+        limits.append(s.con.execute("select current_setting('memory_limit')").fetchone()[0])
+        files.append(sorted(p.name for p in staged.iterdir()))
+        if len(limits) == 1:
+            raise duckdb.OutOfMemoryException("could not allocate")
+        return real(s, *a, staged=staged, **k)
+
+    monkeypatch.setattr(changes, "store_changes", short)
+    m = Matcher.load()
+    with Store.open(store) as s:
+        s.con.execute(f"set memory_limit = '{changes.MOVE_MEMORY}'")
+        move = s.con.execute("select current_setting('memory_limit')").fetchone()[0]
+        s.con.execute("set memory_limit = '160MB'")
+        derive = s.con.execute("select current_setting('memory_limit')").fetchone()[0]
+        changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+    # Staged as Parquet (no DuckDB file to checkpoint), moved under MOVE_MEMORY, then again under
+    # the derivation's limit (not the whole derivation again under the store's); the rows are
+    # those derived before.
+    assert files[0] == files[1] == ["attributions.parquet", "events.parquet", "items.parquet", "links.parquet"]
+    assert limits == [move, derive] and move != derive
+    assert every_table(store) == before and not Path(f"{store}.derive").exists()
