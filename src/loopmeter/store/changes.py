@@ -60,16 +60,6 @@ if TYPE_CHECKING:  # loaded where rows are derived: an idle `ingest` re-run deri
 _EPOCH = datetime(1970, 1, 1)
 
 
-class _Lazy:
-    """Python values of an Arrow column, made one at a time on access."""
-
-    def __init__(self, column: pa.ChunkedArray):
-        self.col = column.combine_chunks()
-
-    def __getitem__(self, i: int):
-        return self.col[i].as_py()
-
-
 class _Times:
     """Naive UTC datetimes from an array of epoch microseconds, made on access."""
 
@@ -80,19 +70,34 @@ class _Times:
         return _EPOCH + timedelta(microseconds=int(self.us[i]))
 
 
-# A history up to this long has its columns made Python values at once (a few MB): per value that
+# A history up to this long has its graph made Python lists at once (a few MB): per value that
 # costs a fifth of making them one at a time, most of a small repository's derivation.
 _EAGER = 20_000
 
 
-def _values(column: pa.ChunkedArray) -> list | _Lazy:
-    return column.to_pylist() if len(column) <= _EAGER else _Lazy(column)
+class _Some:
+    """Columns of some commits (a slice's), as Python values by commit index: what the rows of a
+    slice read, so the derivation holds no column of the whole history but the graph's."""
+
+    def __init__(self, idx: list[int], table: pa.Table):
+        self.pos = {i: k for k, i in enumerate(idx)}
+        self.cols = {}
+        for name in table.column_names:
+            values = table[name].to_pylist()
+            if name in ("atime", "ctime"):
+                values = [_EPOCH + timedelta(microseconds=us) for us in values]
+            self.cols[name] = values
+
+    def of(self, name: str) -> _Column:
+        return _Column(self.pos, self.cols[name])
 
 
-def _times(column: pa.ChunkedArray) -> list[datetime] | _Times:
-    if len(column) > _EAGER:
-        return _Times(column)
-    return [_EPOCH + timedelta(microseconds=us) for us in column.to_pylist()]
+class _Column:
+    def __init__(self, pos: dict[int, int], values: list):
+        self.pos, self.values = pos, values
+
+    def __getitem__(self, i: int):
+        return self.values[self.pos[i]]
 
 
 def _parents(parents: pa.ChunkedArray, shas: _Shas) -> list[list[int]] | _Parents:
@@ -210,9 +215,13 @@ class _Parents:
         return self.idx[self.off[i]: self.off[i + 1]].tolist()
 
 
-_COLUMNS = ("select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
-            "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
-            "from commits where repo = {repo}")
+# The graph, read whole: what the first pass walks (~80 bytes a commit as arrays).
+_GRAPH = "select sha, parents, epoch_us(committer_time) as ctime from commits where repo = {repo}"
+# The other columns, read for the commits of a slice (`_Some`), in the order of `_want`.
+_ROW_COLUMNS = {"author_id": "author_id", "atime": "epoch_us(author_time)", "committer_id": "committer_id",
+                "subject": "subject", "lines": "coalesce(added + deleted, 0)", "unknown_files": "unknown_files",
+                "files": "files"}
+_SOME = "select {columns} from commits c join _want w on c.sha = w.sha where c.repo = {repo} order by w.p"
 _REVERTS = ("select sha, message from commits where repo = {repo} and (message ilike '%this reverts commit%' "
             "or subject like 'Revert \"%' or message like '%Reverts %#%')")
 
@@ -277,7 +286,18 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     if pulls is None:
         pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
     if commits is None:
-        rows = con.execute(_COLUMNS.format(repo=_literal(repo))).to_arrow_table()
+        rows = con.execute(_GRAPH.format(repo=_literal(repo))).to_arrow_table()
+
+        def columns_of(idx: list[int], names: tuple[str, ...]) -> _Some:
+            want = pa.table({"p": pa.array(range(len(idx)), pa.int64()),
+                             "sha": pa.array([g["shas"][i] for i in idx], pa.string())})
+            register(con, "_want", want)
+            try:
+                t = con.execute(_SOME.format(columns=", ".join(_ROW_COLUMNS[n] + f" as {n}" for n in names),
+                                             repo=_literal(repo))).to_arrow_table()
+            finally:
+                con.unregister("_want")
+            return _Some(idx, t)
 
         def messages_of(want: list[str]) -> dict[str, str]:
             return _messages(store, repo, want)
@@ -286,6 +306,9 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
             return con.execute(_REVERTS.format(repo=_literal(repo))).fetchall()
     else:
         rows = _columns_of(commits)
+
+        def columns_of(idx: list[int], names: tuple[str, ...]) -> _Some:
+            return _Some(idx, rows.select(list(names)).take(pa.array(idx, pa.int64())))
 
         def messages_of(want: list[str]) -> dict[str, str]:
             keep = pc.is_in(commits["sha"], value_set=pa.array(want, pa.string()))
@@ -299,10 +322,10 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     # Held in one dict, not in locals here, so the derivation can let them go before its last step.
     shas = _Shas(rows["sha"])
     g = {"shas": shas, "index": _Index(shas), "parents": _parents(rows["parents"], shas),
-         "author": _values(rows["author_id"]), "atime": _times(rows["atime"]), "committer": _values(rows["committer_id"]),
-         "ctime": _times(rows["ctime"]), "subject": _values(rows["subject"]), "lines": rows["lines"].to_numpy(),
-         "unknown_files": rows["unknown_files"].to_numpy(), "nfiles": rows["files"].to_numpy()}
-    del rows, shas
+         "ctime": _Times(rows["ctime"]), "columns_of": columns_of}
+    if commits is None:
+        del rows
+    del shas
     # Arrow's allocator keeps what reading the columns freed (~40 MB at 200,000 commits): give it back,
     # and DuckDB the blocks of the commits it read.
     pa.default_memory_pool().release_unused()
@@ -433,9 +456,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     second builds the rows a slice of changes at a time (`slice_size`), each slice stored (in a
     file store: written to the staging files, `store_changes`) before the next is built; the store
     changes in one transaction. `g`: the commits' columns (`derive_changes`)."""
-    shas, index, parents, author, atime, committer, ctime, subject, lines, unknown_files, nfiles = (
-        g[k] for k in ("shas", "index", "parents", "author", "atime", "committer", "ctime", "subject", "lines",
-                       "unknown_files", "nfiles"))
+    shas, index, parents, ctime, columns_of = (g[k] for k in ("shas", "index", "parents", "ctime", "columns_of"))
     n = len(shas)
     owner = array("q", [_FREE]) * n  # 8 bytes a commit, no int object per change index
     on_head = bytearray(n)
@@ -516,6 +537,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     for start in range(0, len(mainline), step):
         chunk = mainline[start:start + step]
         messages = messages_of([shas[m] for m in chunk if len(parents[m]) > 1])
+        subject = columns_of(chunk.tolist(), ("subject",)).of("subject")
         for m in chunk:
             ch_idx = len(land)
             owner[m] = ch_idx
@@ -550,7 +572,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
                 title_index.setdefault(key, []).append((ctime[m], ch_idx))
             if pr is not None and pr in wanted_prs:
                 by_pr.setdefault(pr, ch_idx)
-        del messages
+        del messages, subject
     del mainline
     nch = len(land)
 
@@ -627,9 +649,15 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     del order, by_change, mem_commit, mem_change
 
     def rows(a: int, b: int) -> tuple:
-        return _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, author, atime,
-                      committer, ctime, subject, lines, unknown_files, nfiles, parents, messages_of,
-                      sorted(revert_links) if b == nch else [], head_commits, old is not None, marker)
+        links = sorted(revert_links) if b == nch else []
+        # The columns of the slice's commits (and of the reverting changes' landings, linked in
+        # the last slice), read now: no column of the whole history is held.
+        c = columns_of(members[bounds[a]:bounds[b]].tolist() + [land[src] for src, _ in links],
+                       ("author_id", "atime", "committer_id", "subject", "lines", "unknown_files", "files"))
+        return _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, c.of("author_id"),
+                      c.of("atime"), c.of("committer_id"), ctime, c.of("subject"), c.of("lines"),
+                      c.of("unknown_files"), c.of("files"), parents, messages_of, links, head_commits,
+                      old is not None, marker)
 
     cuts = list(range(0, nch, step)) or [0]
     slices = (rows(a, min(a + step, nch)) for a in cuts)
@@ -653,8 +681,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             # Moving the staged rows into the store is the derivation's peak: the commits' columns
             # and the changes' arrays go first.
             slices = members = bounds = land = kinds = prs = found = None  # noqa: F841
-            shas = index = parents = author = atime = committer = ctime = subject = None  # noqa: F841
-            lines = unknown_files = nfiles = None  # noqa: F841
+            shas = index = parents = ctime = columns_of = None  # noqa: F841
             g.clear()
             import pyarrow as pa
 
@@ -692,7 +719,7 @@ def _check_old_reverts(candidates, owner: array, index: _Index, shas: _Shas,
 
 
 def _columns_of(commits: pa.Table) -> pa.Table:
-    """The columns `_COLUMNS` reads from the store, from a batch of `commit_tables` rows."""
+    """The columns `_GRAPH` and `_ROW_COLUMNS` read from the store, from a batch of `commit_tables` rows."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
