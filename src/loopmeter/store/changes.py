@@ -70,6 +70,12 @@ class _Times:
         return _EPOCH + timedelta(microseconds=int(self.us[i]))
 
 
+def _times(column: pa.ChunkedArray) -> list[datetime] | _Times:
+    if len(column) > _EAGER:
+        return _Times(column)
+    return [_EPOCH + timedelta(microseconds=us) for us in column.to_pylist()]
+
+
 # A history up to this long has its graph made Python lists at once (a few MB): per value that
 # costs a fifth of making them one at a time, most of a small repository's derivation.
 _EAGER = 20_000
@@ -80,7 +86,8 @@ class _Some:
     slice read, so the derivation holds no column of the whole history but the graph's."""
 
     def __init__(self, idx: list[int], table: pa.Table):
-        self.pos = {i: k for k, i in enumerate(idx)}
+        # Every commit in order (a short history read at once): the lists are indexed directly.
+        self.pos = None if idx == list(range(len(idx))) else {i: k for k, i in enumerate(idx)}
         self.cols = {}
         for name in table.column_names:
             values = table[name].to_pylist()
@@ -88,8 +95,8 @@ class _Some:
                 values = [_EPOCH + timedelta(microseconds=us) for us in values]
             self.cols[name] = values
 
-    def of(self, name: str) -> _Column:
-        return _Column(self.pos, self.cols[name])
+    def of(self, name: str) -> _Column | list:
+        return self.cols[name] if self.pos is None else _Column(self.pos, self.cols[name])
 
 
 class _Column:
@@ -322,9 +329,12 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     # Held in one dict, not in locals here, so the derivation can let them go before its last step.
     shas = _Shas(rows["sha"])
     g = {"shas": shas, "index": _Index(shas), "parents": _parents(rows["parents"], shas),
-         "ctime": _Times(rows["ctime"]), "columns_of": columns_of}
+         "ctime": _times(rows["ctime"]), "columns_of": columns_of}
     if commits is None:
         del rows
+    if len(shas) <= _EAGER:  # a short history: every column read once, as Python lists (cheapest per value)
+        whole = columns_of(list(range(len(shas))), tuple(_ROW_COLUMNS))
+        g["columns_of"] = lambda idx, names: whole
     del shas
     # Arrow's allocator keeps what reading the columns freed (~40 MB at 200,000 commits): give it back,
     # and DuckDB the blocks of the commits it read.
