@@ -201,3 +201,26 @@ def test_a_move_short_of_memory_runs_again_under_the_derivations_limit(tmp_path,
     assert files[0] == files[1] == ["attributions.parquet", "events.parquet", "items.parquet", "links.parquet"]
     assert limits == [move, derive] and move != derive
     assert every_table(store) == before and not Path(f"{store}.derive").exists()
+
+
+def test_a_staging_leftover_of_a_crash_or_an_older_loopmeter_is_dropped(tmp_path, monkeypatch):
+    r = GitRepo(tmp_path / "demo")
+    build_demo(r.path)
+    store = tmp_path / "lm.duckdb"
+    _ingest(r.path, store)
+    before = every_table(store)
+    monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
+    m = Matcher.load()
+    # An older loopmeter staged into a DuckDB file (and its log); a crash leaves a directory.
+    for leftover in ("file", "directory"):
+        stage = Path(f"{store}.derive")
+        if leftover == "file":
+            stage.write_bytes(b"not parquet")
+            Path(f"{stage}.wal").write_bytes(b"x")
+        else:
+            stage.mkdir()
+            (stage / "items.parquet").write_bytes(b"half a file")
+        with Store.open(store) as s:
+            changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+        assert every_table(store) == before
+        assert not stage.exists() and not Path(f"{stage}.wal").exists()
