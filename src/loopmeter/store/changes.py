@@ -339,7 +339,7 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     # Arrow's allocator keeps what reading the columns freed (~40 MB at 200,000 commits): give it back,
     # and DuckDB the blocks of the commits it read.
     pa.default_memory_pool().release_unused()
-    _shed(store)
+    shed(store)
 
     index = g["index"]
     if head_sha not in index:
@@ -698,7 +698,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             # What the slices' Arrow tables and the columns held: Arrow's allocator keeps it (200,000
             # commits: the move into the store began at ~300 MB instead of ~370).
             pa.default_memory_pool().release_unused()
-            _shed(store)
+            shed(store)
             try:
                 _move_staged(store, entry, staged)
             except BaseException:
@@ -1022,15 +1022,17 @@ def _memory_limit(con, limit: str | None):
         con.execute(f"set memory_limit = '{memory_limit()}'")
 
 
-# The memory limit `_memory_limit` set on a connection (by id), for `_shed` to put back exactly.
+# The memory limit `_memory_limit` set on a connection (by id), for `shed` to put back exactly.
 _LIMITS: dict[int, str] = {}
 
 
-def _shed(store: Store | None) -> None:
+def shed(store: Store | None) -> None:
     """Make DuckDB drop the table blocks it keeps cached (up to its memory limit) by lowering the
-    limit for a moment: a file store's, between the derivation's steps, where nothing uncommitted
-    is in memory. What a step read stays cached otherwise, and the cache grows with the history
-    until the limit (200,000 commits: ~20 MB after reading the columns, ~75 MB after staging)."""
+    limit for a moment: a file store's, outside a held group (nothing uncommitted in memory), between
+    the derivation's steps and before the store is reopened after a long read. What a step read
+    stays cached otherwise, and the cache grows with the history until the limit (200,000 commits:
+    ~20 MB after reading the graph, ~75 MB after staging). Committed rows not yet checkpointed may
+    go to DuckDB's temporary file meanwhile (at most its checkpoint threshold, 16 MB of log)."""
     if store is None or store.path is None or store.held:
         return
     import duckdb
@@ -1096,7 +1098,7 @@ def _stage(store: Store, rp: pa.Table, slices: Iterator[tuple]) -> Path:
             with transaction(con, _rp=rp):
                 _insert_changes(con, *part[1:5], into=staging)
             del part
-            _shed(store)
+            shed(store)
         staging.close()
     except BaseException:
         staging.close()
