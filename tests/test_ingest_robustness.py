@@ -20,6 +20,7 @@ import pytest
 import loopmeter
 from loopmeter import ingestion
 from loopmeter.errors import ConfigError
+from loopmeter.store.db import Store
 
 from conftest import BOB, build_demo
 from gitrepo import GitRepo
@@ -219,6 +220,39 @@ def test_a_killed_ingest_resumes_to_the_same_store(tmp_path):
               "select item_id, started_at, done_at, size_lines from items order by item_id"):
         assert rows(killed, q) == rows(whole, q)
     assert loopmeter.ingest([repo], store_path=killed)[0].new_commits == 0
+
+
+def test_a_new_repository_appends_its_batches_and_a_resumed_one_looks_them_up(tmp_path, monkeypatch):
+    """A repository new to the store is stored batch by batch without asking which commits are
+    there (each is new); one with commits stored (a killed ingest) asks, so nothing is added twice."""
+    from loopmeter.store import git_load
+
+    repo = tmp_path / "big"
+    build_linear(repo, 120)
+    monkeypatch.setenv("LOOPMETER_BATCH", "20")
+    monkeypatch.setenv("LOOPMETER_READER_PROCESS", "0")
+    seen, real = [], git_load.store_commits_of_repos
+    monkeypatch.setattr(git_load, "store_commits_of_repos",
+                        lambda s, t, new_repos=False: seen.append(new_repos) or real(s, t, new_repos=new_repos))
+    fresh, resumed = tmp_path / "fresh.duckdb", tmp_path / "resumed.duckdb"
+    loopmeter.ingest([repo], store_path=fresh)
+    assert seen == [True] * 6
+    # A killed ingest: its first two batches stored, no tips recorded.
+    loopmeter.ingest([repo], store_path=resumed)
+    with Store.open(resumed) as s:
+        keep = "(select sha from commits order by committer_time limit 40)"
+        for table in ("commits", "commit_files"):
+            s.con.execute(f"delete from {table} where sha not in {keep}")
+        s.con.execute(f"delete from attributions where item_id like 'git:%:commit:%' and split_part(item_id, ':', 4) not in {keep}")
+        s.con.execute("delete from git_tips")
+        s.con.execute("delete from meta where key like 'refs:%'")  # written only by a complete ingest
+    seen.clear()
+    assert loopmeter.ingest([repo], store_path=resumed)[0].new_commits == 80
+    assert seen == [False] * 6
+    for q in ("select sha, parents, author_time, files, added, deleted from commits order by sha",
+              "select sha, path, added, deleted from commit_files order by sha, path",
+              "select item_id, agent, evidence from attributions order by all"):
+        assert rows(resumed, q) == rows(fresh, q)
 
 
 def test_the_batch_size_is_2000_unless_overridden(monkeypatch):

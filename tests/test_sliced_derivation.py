@@ -1,5 +1,5 @@
 """Change derivation in slices: a history derived a few changes at a time (rows built and stored
-slice by slice, through the staging file beside the store) gives exactly the rows of one derived
+slice by slice, through the staging files beside the store) gives exactly the rows of one derived
 in one piece, in a reader process (no store) and in the store, in full and incrementally."""
 
 from __future__ import annotations
@@ -170,8 +170,8 @@ def test_a_derivation_short_of_memory_runs_again_under_the_stores_limit(tmp_path
 
 
 def test_a_history_read_lazily_column_by_column_gives_the_rows_of_one_read_at_once(tmp_path, monkeypatch):
-    """Past `_EAGER` commits the columns are read one value at a time (`_Lazy`, `_Times`): the same
-    rows, times included (both give epoch microseconds to the derivation)."""
+    """Past `_EAGER` commits the graph is read one value at a time (`_Times`, `_Parents`) and the
+    other columns slice by slice (`_Some`): the same rows, times included (epoch microseconds)."""
     r = GitRepo(tmp_path / "demo")
     build_demo(r.path)
     _extend(r, 3)
@@ -181,3 +181,60 @@ def test_a_history_read_lazily_column_by_column_gives_the_rows_of_one_read_at_on
     _ingest(r.path, lazy)
     assert rows(lazy, "select count(*) from items where kind = 'change' and started_at is not null")[0][0] >= 5
     assert every_table(lazy) == every_table(eager)
+
+
+def test_a_move_short_of_memory_runs_again_under_the_derivations_limit(tmp_path, monkeypatch):
+    import duckdb
+
+    r = GitRepo(tmp_path / "demo")
+    build_demo(r.path)
+    store = tmp_path / "lm.duckdb"
+    _ingest(r.path, store)
+    before = every_table(store)
+    monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
+    real, limits, files = changes.store_changes, [], []
+
+    def short(s, *a, staged=None, **k):  # the move from the staging files runs out of memory, once
+        limits.append(s.con.execute("select current_setting('memory_limit')").fetchone()[0])
+        files.append(sorted(p.name for p in staged.iterdir()))
+        if len(limits) == 1:
+            raise duckdb.OutOfMemoryException("could not allocate")
+        return real(s, *a, staged=staged, **k)
+
+    monkeypatch.setattr(changes, "store_changes", short)
+    m = Matcher.load()
+    with Store.open(store) as s:
+        s.con.execute(f"set memory_limit = '{changes.MOVE_MEMORY}'")
+        move = s.con.execute("select current_setting('memory_limit')").fetchone()[0]
+        s.con.execute("set memory_limit = '160MB'")
+        derive = s.con.execute("select current_setting('memory_limit')").fetchone()[0]
+        changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+    # Staged as Parquet (no DuckDB file to checkpoint), moved under MOVE_MEMORY, then again under
+    # the derivation's limit (not the whole derivation again under the store's); the rows are
+    # those derived before.
+    assert files[0] == files[1] == ["attributions.parquet", "events.parquet", "items.parquet", "links.parquet"]
+    assert limits == [move, derive] and move != derive
+    assert every_table(store) == before and not Path(f"{store}.derive").exists()
+
+
+def test_a_staging_leftover_of_a_crash_or_an_older_loopmeter_is_dropped(tmp_path, monkeypatch):
+    r = GitRepo(tmp_path / "demo")
+    build_demo(r.path)
+    store = tmp_path / "lm.duckdb"
+    _ingest(r.path, store)
+    before = every_table(store)
+    monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
+    m = Matcher.load()
+    # An older loopmeter staged into a DuckDB file (and its log); a crash leaves a directory.
+    for leftover in ("file", "directory"):
+        stage = Path(f"{store}.derive")
+        if leftover == "file":
+            stage.write_bytes(b"not parquet")
+            Path(f"{stage}.wal").write_bytes(b"x")
+        else:
+            stage.mkdir()
+            (stage / "items.parquet").write_bytes(b"half a file")
+        with Store.open(store) as s:
+            changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+        assert every_table(store) == before
+        assert not stage.exists() and not Path(f"{stage}.wal").exists()

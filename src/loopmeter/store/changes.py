@@ -57,16 +57,6 @@ if TYPE_CHECKING:  # loaded where rows are derived: an idle `ingest` re-run deri
     import pyarrow as pa
 
 
-class _Lazy:
-    """Python values of an Arrow column, made one at a time on access."""
-
-    def __init__(self, column: pa.ChunkedArray):
-        self.col = column.combine_chunks()
-
-    def __getitem__(self, i: int):
-        return self.col[i].as_py()
-
-
 class _Times:
     """Epoch microseconds of an array, as Python ints made on access."""
 
@@ -77,21 +67,41 @@ class _Times:
         return int(self.us[i])
 
 
-# A history up to this long has its columns made Python values at once (a few MB): per value that
-# costs a fifth of making them one at a time, most of a small repository's derivation.
-_EAGER = 20_000
-
-
-def _values(column: pa.ChunkedArray) -> list | _Lazy:
-    return column.to_pylist() if len(column) <= _EAGER else _Lazy(column)
-
-
 def _times(column: pa.ChunkedArray) -> list[int] | _Times:
     """A time column as epoch microseconds (ints order as the times do, and Arrow takes them back
     as timestamps without a datetime each way: a fifth of a small repository's derivation)."""
     if len(column) > _EAGER:
         return _Times(column)
     return column.to_pylist()
+
+
+# A history up to this long has its graph made Python lists at once (a few MB): per value that
+# costs a fifth of making them one at a time, most of a small repository's derivation.
+_EAGER = 20_000
+
+
+class _Some:
+    """Columns of some commits (a slice's), as Python values by commit index: what the rows of a
+    slice read, so the derivation holds no column of the whole history but the graph's."""
+
+    def __init__(self, idx: list[int], table: pa.Table):
+        # Every commit in order (a short history read at once): the lists are indexed directly.
+        self.pos = None if idx == list(range(len(idx))) else {i: k for k, i in enumerate(idx)}
+        self.cols = {}
+        for name in table.column_names:
+            # Times stay epoch microseconds, as `_times` gives them (`_write` takes ints).
+            self.cols[name] = table[name].to_pylist()
+
+    def of(self, name: str) -> _Column | list:
+        return self.cols[name] if self.pos is None else _Column(self.pos, self.cols[name])
+
+
+class _Column:
+    def __init__(self, pos: dict[int, int], values: list):
+        self.pos, self.values = pos, values
+
+    def __getitem__(self, i: int):
+        return self.values[self.pos[i]]
 
 
 def _parents(parents: pa.ChunkedArray, shas: _Shas) -> list[list[int]] | _Parents:
@@ -209,9 +219,13 @@ class _Parents:
         return self.idx[self.off[i]: self.off[i + 1]].tolist()
 
 
-_COLUMNS = ("select sha, parents, author_id, epoch_us(author_time) as atime, committer_id, "
-            "epoch_us(committer_time) as ctime, subject, coalesce(added + deleted, 0) as lines, unknown_files, files "
-            "from commits where repo = {repo}")
+# The graph, read whole: what the first pass walks (~80 bytes a commit as arrays).
+_GRAPH = "select sha, parents, epoch_us(committer_time) as ctime from commits where repo = {repo}"
+# The other columns, read for the commits of a slice (`_Some`), in the order of `_want`.
+_ROW_COLUMNS = {"author_id": "author_id", "atime": "epoch_us(author_time)", "committer_id": "committer_id",
+                "subject": "subject", "lines": "coalesce(added + deleted, 0)", "unknown_files": "unknown_files",
+                "files": "files"}
+_SOME = "select {columns} from commits c join _want w on c.sha = w.sha where c.repo = {repo} order by w.p"
 _REVERTS = ("select sha, message from commits where repo = {repo} and (message ilike '%this reverts commit%' "
             "or subject like 'Revert \"%' or message like '%Reverts %#%')")
 
@@ -276,7 +290,18 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     if pulls is None:
         pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
     if commits is None:
-        rows = con.execute(_COLUMNS.format(repo=_literal(repo))).to_arrow_table()
+        rows = con.execute(_GRAPH.format(repo=_literal(repo))).to_arrow_table()
+
+        def columns_of(idx: list[int], names: tuple[str, ...]) -> _Some:
+            want = pa.table({"p": pa.array(range(len(idx)), pa.int64()),
+                             "sha": pa.array([g["shas"][i] for i in idx], pa.string())})
+            register(con, "_want", want)
+            try:
+                t = con.execute(_SOME.format(columns=", ".join(_ROW_COLUMNS[n] + f" as {n}" for n in names),
+                                             repo=_literal(repo))).to_arrow_table()
+            finally:
+                con.unregister("_want")
+            return _Some(idx, t)
 
         def messages_of(want: list[str]) -> dict[str, str]:
             return _messages(store, repo, want)
@@ -285,6 +310,9 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
             return con.execute(_REVERTS.format(repo=_literal(repo))).fetchall()
     else:
         rows = _columns_of(commits)
+
+        def columns_of(idx: list[int], names: tuple[str, ...]) -> _Some:
+            return _Some(idx, rows.select(list(names)).take(pa.array(idx, pa.int64())))
 
         def messages_of(want: list[str]) -> dict[str, str]:
             keep = pc.is_in(commits["sha"], value_set=pa.array(want, pa.string()))
@@ -298,12 +326,17 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     # Held in one dict, not in locals here, so the derivation can let them go before its last step.
     shas = _Shas(rows["sha"])
     g = {"shas": shas, "index": _Index(shas), "parents": _parents(rows["parents"], shas),
-         "author": _values(rows["author_id"]), "atime": _times(rows["atime"]), "committer": _values(rows["committer_id"]),
-         "ctime": _times(rows["ctime"]), "subject": _values(rows["subject"]), "lines": rows["lines"].to_numpy(),
-         "unknown_files": rows["unknown_files"].to_numpy(), "nfiles": rows["files"].to_numpy()}
-    del rows, shas
-    # Arrow's allocator keeps what reading the columns freed (~40 MB at 200,000 commits): give it back.
+         "ctime": _times(rows["ctime"]), "columns_of": columns_of}
+    if commits is None:
+        del rows
+    if len(shas) <= _EAGER:  # a short history: every column read once, as Python lists (cheapest per value)
+        whole = columns_of(list(range(len(shas))), tuple(_ROW_COLUMNS))
+        g["columns_of"] = lambda idx, names: whole
+    del shas
+    # Arrow's allocator keeps what reading the columns freed (~40 MB at 200,000 commits): give it back,
+    # and DuckDB the blocks of the commits it read.
     pa.default_memory_pool().release_unused()
+    shed(store)
 
     index = g["index"]
     if head_sha not in index:
@@ -428,11 +461,9 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     two integer arrays in the order they were taken); everything that can make an incremental
     derivation give other rows than a full one is found here, before anything is written. The
     second builds the rows a slice of changes at a time (`slice_size`), each slice stored (in a
-    file store: committed to the staging file, `store_changes`) before the next is built; the store
+    file store: written to the staging files, `store_changes`) before the next is built; the store
     changes in one transaction. `g`: the commits' columns (`derive_changes`)."""
-    shas, index, parents, author, atime, committer, ctime, subject, lines, unknown_files, nfiles = (
-        g[k] for k in ("shas", "index", "parents", "author", "atime", "committer", "ctime", "subject", "lines",
-                       "unknown_files", "nfiles"))
+    shas, index, parents, ctime, columns_of = (g[k] for k in ("shas", "index", "parents", "ctime", "columns_of"))
     n = len(shas)
     owner = array("q", [_FREE]) * n  # 8 bytes a commit, no int object per change index
     on_head = bytearray(n)
@@ -513,6 +544,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     for start in range(0, len(mainline), step):
         chunk = mainline[start:start + step]
         messages = messages_of([shas[m] for m in chunk if len(parents[m]) > 1])
+        subject = columns_of(chunk.tolist(), ("subject",)).of("subject")
         for m in chunk:
             ch_idx = len(land)
             owner[m] = ch_idx
@@ -547,7 +579,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
                 title_index.setdefault(key, []).append((ctime[m], ch_idx))
             if pr is not None and pr in wanted_prs:
                 by_pr.setdefault(pr, ch_idx)
-        del messages
+        del messages, subject
     del mainline
     nch = len(land)
 
@@ -624,9 +656,15 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     del order, by_change, mem_commit, mem_change
 
     def rows(a: int, b: int) -> tuple:
-        return _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, author, atime,
-                      committer, ctime, subject, lines, unknown_files, nfiles, parents, messages_of,
-                      sorted(revert_links) if b == nch else [], head_commits, old is not None, marker)
+        links = sorted(revert_links) if b == nch else []
+        # The columns of the slice's commits (and of the reverting changes' landings, linked in
+        # the last slice), read now: no column of the whole history is held.
+        c = columns_of(members[bounds[a]:bounds[b]].tolist() + [land[src] for src, _ in links],
+                       ("author_id", "atime", "committer_id", "subject", "lines", "unknown_files", "files"))
+        return _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, c.of("author_id"),
+                      c.of("atime"), c.of("committer_id"), ctime, c.of("subject"), c.of("lines"),
+                      c.of("unknown_files"), c.of("files"), parents, messages_of, links, head_commits,
+                      old is not None, marker)
 
     cuts = list(range(0, nch, step)) or [0]
     slices = (rows(a, min(a + step, nch)) for a in cuts)
@@ -650,16 +688,16 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             # Moving the staged rows into the store is the derivation's peak: the commits' columns
             # and the changes' arrays go first.
             slices = members = bounds = land = kinds = prs = found = None  # noqa: F841
-            shas = index = parents = author = atime = committer = ctime = subject = None  # noqa: F841
-            lines = unknown_files = nfiles = None  # noqa: F841
+            shas = index = parents = ctime = columns_of = None  # noqa: F841
             g.clear()
             import pyarrow as pa
 
             # What the slices' Arrow tables and the columns held: Arrow's allocator keeps it (200,000
             # commits: the move into the store began at ~300 MB instead of ~370).
             pa.default_memory_pool().release_unused()
+            shed(store)
             try:
-                store_changes(store, entry, staged=staged)
+                _move_staged(store, entry, staged)
             except BaseException:
                 _unstage(store, staged)
                 raise
@@ -688,7 +726,7 @@ def _check_old_reverts(candidates, owner: array, index: _Index, shas: _Shas,
 
 
 def _columns_of(commits: pa.Table) -> pa.Table:
-    """The columns `_COLUMNS` reads from the store, from a batch of `commit_tables` rows."""
+    """The columns `_GRAPH` and `_ROW_COLUMNS` read from the store, from a batch of `commit_tables` rows."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -914,9 +952,9 @@ def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple]
 
     `slices`: the rows of one long repository (`derived` its one entry, without rows), made and
     inserted a slice at a time, so no more than one slice of them is in memory; `staged`: those rows
-    already in the staging database `_stage` made (they move into the store here). Rows inserted
+    already in the staging files `_stage` wrote (they move into the store here). Rows inserted
     in an open transaction stay in memory until it commits (a 150,000-change history: ~300 MB more),
-    so a file store takes the slices through the staging file: committed there one by one, moved
+    so a file store takes the slices through the staging files: written there one by one, moved
     into the store in one transaction (DuckDB writes a large INSERT ... SELECT out as it goes). The
     store changes atomically, as before."""
     import pyarrow as pa
@@ -952,10 +990,7 @@ def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple]
             _insert_changes(con, *part[1:5])
             del part
         if stage is not None:
-            con.execute("insert into items select * from _stage.items")
-            con.execute("insert into events by name select * from _stage.events")
-            con.execute("insert into links select * from _stage.links")
-            con.execute("insert into attributions select * from _stage.attributions")
+            _move(con, stage)
         # One statement for every repository's marker (one each cost ~5 ms a repository).
         con.execute("delete from meta where key in (select 'derived:' || repo from _mk where marker is null)")
         con.execute("insert or replace into meta select 'derived:' || repo, marker from _mk where marker is not null")
@@ -1005,75 +1040,195 @@ def _memory_limit(con, limit: str | None):
         raise  # DuckDB holds more than that already: the caller goes on under the store's limit
     except duckdb.Error:
         raise ConfigError(f"LOOPMETER_DERIVE_MEMORY: {limit!r} is not a memory size DuckDB takes (e.g. 160MB)") from None
+    _LIMITS[id(con)] = limit
     try:
         yield
     finally:
+        _LIMITS.pop(id(con), None)
         # The store's own, as set (DuckDB shows it rounded: '244.1 MiB' set back is not 256MB).
         con.execute(f"set memory_limit = '{memory_limit()}'")
 
 
+# The memory limit `_memory_limit` set on a connection (by id), for `shed` to put back exactly.
+_LIMITS: dict[int, str] = {}
+
+
+def shed(store: Store | None) -> None:
+    """Make DuckDB drop the table blocks it keeps cached (up to its memory limit) by lowering the
+    limit for a moment: a file store's, outside a held group (nothing uncommitted in memory), between
+    the derivation's steps and before the store is reopened after a long read. What a step read
+    stays cached otherwise, and the cache grows with the history until the limit (200,000 commits:
+    ~20 MB after reading the graph, ~75 MB after staging). Committed rows not yet checkpointed may
+    go to DuckDB's temporary file meanwhile (at most its checkpoint threshold, 16 MB of log)."""
+    if store is None or store.path is None or store.held:
+        return
+    import duckdb
+
+    con = store.con
+    try:
+        con.execute("set memory_limit = '1MB'")
+    except duckdb.OutOfMemoryException:
+        pass  # it keeps what it cannot drop; the rest is dropped
+    finally:
+        con.execute(f"set memory_limit = '{_LIMITS.get(id(con), memory_limit())}'")
+
+
+# DuckDB's memory limit while the staged rows move into the store, below the derivation's: the
+# move's working set is the items' key index (~28 MB at 150,000 changes) and the blocks it
+# writes, and DuckDB otherwise fills whatever limit it has with blocks it no longer needs
+# (200,000 commits: +150 MB under 160MB, +60 MB under 64MB).
+MOVE_MEMORY = "64MB"
+
+
+def _move_staged(store: Store, entry: list[tuple], staged: Path) -> None:
+    """`store_changes` from the staging files under MOVE_MEMORY, when the derivation runs under its
+    own lower limit (not when the user set LOOPMETER_MEMORY_LIMIT); a move that needs more runs
+    again under the derivation's limit (the transaction rolled back, the files are still there)."""
+    import duckdb
+
+    con = store.con
+    own = _LIMITS.get(id(con))
+    if own is None:
+        store_changes(store, entry, staged=staged)
+        return
+    try:
+        con.execute(f"set memory_limit = '{MOVE_MEMORY}'")
+    except duckdb.OutOfMemoryException:  # DuckDB holds more than that already
+        store_changes(store, entry, staged=staged)
+        return
+    try:
+        store_changes(store, entry, staged=staged)
+    except duckdb.OutOfMemoryException:
+        con.execute(f"set memory_limit = '{own}'")
+        store_changes(store, entry, staged=staged)
+    finally:
+        con.execute(f"set memory_limit = '{own}'")
+
+
 def _stage(store: Store, rp: pa.Table, slices: Iterator[tuple]) -> Path:
-    """Commit the slices of derived rows one by one into a staging database beside the store
-    (attached as `_stage`, made anew: one a crash left is dropped); returns its path."""
+    """Write the slices of derived rows one by one into Parquet files in a staging directory beside
+    the store (made anew: one a crash left is dropped); returns its path.
+
+    Parquet, not a staging DuckDB file: DuckDB checkpoints an attached database once its
+    write-ahead log passes 16 MB, and that checkpoint of everything staged so far was the
+    staging's peak (+50 MB at 200,000 commits, growing with the history); a Parquet writer keeps
+    only the row group it writes."""
     from pathlib import Path
 
     path = Path(f"{store.path}.derive")
-    for p in (path, Path(f"{path}.wal")):
-        p.unlink(missing_ok=True)
+    _remove(path)
+    path.mkdir()
+    staging = _Staging(path)
     con = store.con
-    con.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as _stage")
     try:
-        for table in ("items", "events", "links", "attributions"):
-            con.execute(f"create table _stage.{table} as select * from main.{table} limit 0")
         for part in slices:
             with transaction(con, _rp=rp):
-                _insert_changes(con, *part[1:5], into="_stage.")
+                _insert_changes(con, *part[1:5], into=staging)
             del part
+            shed(store)
+        staging.close()
     except BaseException:
-        _unstage(store, path)
+        staging.close()
+        _remove(path)
         raise
     return path
 
 
-def _unstage(store: Store, path) -> None:
+class _Staging:
+    """The staged rows' Parquet files, one per table, a row group per slice."""
+
+    TABLES = ("items", "events", "links", "attributions")
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.writers: dict = {}
+
+    def write(self, table: str, rows: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        w = self.writers.get(table)
+        if w is None:
+            w = self.writers[table] = pq.ParquetWriter(self.path / f"{table}.parquet", rows.schema)
+        w.write_table(rows.cast(w.schema) if rows.schema != w.schema else rows)
+
+    def close(self) -> None:
+        for w in self.writers.values():
+            w.close()
+        self.writers.clear()
+
+
+def _move(con, path: Path) -> None:
+    """Insert the staged rows (`_stage`) into the store's tables, in the caller's transaction."""
+    def src(table: str) -> str | None:
+        f = path / f"{table}.parquet"
+        return "read_parquet('%s')" % str(f).replace("'", "''") if f.exists() else None
+
+    if src("items"):
+        con.execute(f"insert into items select * replace (attrs::json as attrs) from {src('items')}")
+    if src("events"):
+        con.execute(f"insert into events by name select * replace (attrs::json as attrs) from {src('events')}")
+    if src("links"):
+        con.execute(f"insert into links select src, dst, kind from {src('links')}")
+    if src("attributions"):
+        con.execute("insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class) "
+                    f"select item_id, agent, evidence, signal, confidence, evidence_class from {src('attributions')}")
+
+
+def _remove(path) -> None:
+    """A staging directory (or the staging DuckDB file an older loopmeter left) and its leftovers."""
+    import shutil
     from pathlib import Path
 
-    store.con.execute("detach database if exists _stage")
-    for p in (Path(path), Path(f"{path}.wal")):
+    p = Path(path)
+    if p.is_dir():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
         p.unlink(missing_ok=True)
+    Path(f"{p}.wal").unlink(missing_ok=True)
 
 
-def _insert_changes(con, items, events, links, battr, *, into: str = "") -> None:
+def _unstage(store: Store, path) -> None:
+    _remove(path)
+
+
+# A change inherits the evidence of every commit in it, keeping the strongest signal per (agent,
+# kind of evidence, class). A change's part_of links are all in one slice.
+_INHERITED = """
+    select dst as item_id, agent, evidence, arg_max(signal, confidence) as signal, max(confidence) as confidence,
+           evidence_class from (
+        select l.dst, a.agent, a.evidence, a.signal, a.confidence, a.evidence_class
+        from _links l join main.attributions a on a.item_id = l.src
+        where l.kind = 'part_of'
+        union all select item_id, agent, evidence, signal, confidence, evidence_class from _battr
+    ) group by dst, agent, evidence, evidence_class
+"""
+# The releases tagged inside the slice's changes.
+_TAG_LINKS = """
+    select p.prefix || 'tag:' || t.name as src, l.dst, 'releases' as kind
+    from git_tags t join _rp p on p.repo = t.repo and not p.append
+    join _links l on l.src = p.prefix || 'commit:' || t.sha and l.kind = 'part_of'
+"""
+
+
+def _insert_changes(con, items, events, links, battr, *, into: _Staging | None = None) -> None:
     """Insert one slice of derived rows (`store_changes`, in its transaction) into the tables of the
-    store or (`into` "_stage.") of the staging database: the changes, their events and links, the
-    evidence they inherit and the links of the releases tagged inside them."""
+    store or (`into`) the staging files: the changes, their events and links, the evidence they
+    inherit and the links of the releases tagged inside them."""
     for name, table in (("_items", items), ("_events", events), ("_links", links), ("_battr", battr)):
         register(con, name, table)
     try:
-        con.execute(f"insert into {into}items select * replace (attrs::json as attrs) from _items")
-        con.execute(f"insert into {into}events by name select * replace (attrs::json as attrs) from _events")
-        con.execute(f"insert into {into}links select * from _links")
-        # A change inherits the evidence of every commit in it, keeping the strongest signal per
-        # (agent, kind of evidence, class). A change's part_of links are all in one slice.
-        con.execute(
-            f"""
-            insert into {into}attributions (item_id, agent, evidence, signal, confidence, evidence_class)
-            select dst, agent, evidence, arg_max(signal, confidence), max(confidence), evidence_class from (
-                select l.dst, a.agent, a.evidence, a.signal, a.confidence, a.evidence_class
-                from _links l join main.attributions a on a.item_id = l.src
-                where l.kind = 'part_of'
-                union all select item_id, agent, evidence, signal, confidence, evidence_class from _battr
-            ) group by dst, agent, evidence, evidence_class
-            """
-        )
-        con.execute(
-            f"""
-            insert into {into}links
-            select p.prefix || 'tag:' || t.name, l.dst, 'releases'
-            from git_tags t join _rp p on p.repo = t.repo and not p.append
-            join _links l on l.src = p.prefix || 'commit:' || t.sha and l.kind = 'part_of'
-            """
-        )
+        if into is not None:
+            into.write("items", items)
+            into.write("events", events)
+            into.write("links", links)
+            into.write("attributions", con.execute(_INHERITED).to_arrow_table().cast(attr_schema()))
+            into.write("links", con.execute(_TAG_LINKS).to_arrow_table().cast(links.schema))
+            return
+        con.execute("insert into items select * replace (attrs::json as attrs) from _items")
+        con.execute("insert into events by name select * replace (attrs::json as attrs) from _events")
+        con.execute("insert into links select * from _links")
+        con.execute(f"insert into attributions (item_id, agent, evidence, signal, confidence, evidence_class) {_INHERITED}")
+        con.execute(f"insert into links {_TAG_LINKS}")
     finally:
         for name in ("_items", "_events", "_links", "_battr"):
             con.unregister(name)

@@ -119,9 +119,11 @@ def _file_schema() -> pa.Schema:
     ])
 
 
-def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> int:
-    """Store a batch of commits (and their files, authors and AI evidence). Returns how many were new."""
-    return store_commit_tables(store, repo, commit_tables(repo, commits, ids, matcher))
+def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher, *,
+                  new_repo: bool = False) -> int:
+    """Store a batch of commits (and their files, authors and AI evidence). Returns how many were new.
+    `new_repo`: as in `store_commits_of_repos`."""
+    return store_commit_tables(store, repo, commit_tables(repo, commits, ids, matcher), new_repo=new_repo)
 
 
 def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> dict[str, pa.Table]:
@@ -192,9 +194,10 @@ def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher
     return {"_batch": batch, "_files": files, "_attrs": attrs, "_actors": actors}
 
 
-def store_commit_tables(store: Store, repo: str, tables: dict[str, pa.Table]) -> int:
-    """Store what `commit_tables` made, in one transaction. Returns how many commits were new."""
-    return store_commits_of_repos(store, tables).get(repo, 0)
+def store_commit_tables(store: Store, repo: str, tables: dict[str, pa.Table], *, new_repo: bool = False) -> int:
+    """Store what `commit_tables` made, in one transaction. Returns how many commits were new.
+    `new_repo`: as `new_repos` in `store_commits_of_repos`."""
+    return store_commits_of_repos(store, tables, new_repos=new_repo).get(repo, 0)
 
 
 def store_commits_of_repos(store: Store, tables: dict[str, pa.Table], *, new_repos: bool = False) -> dict[str, int]:
