@@ -26,21 +26,26 @@ def _num(v):
     return v
 
 
+def _change_counts(ch) -> dict:
+    """The counts of `totals` over the changes `ch` (one row, or one a group)."""
+    return dict(
+        changes=ch.count(),
+        validated_changes=ch.validated.sum(),
+        pending_changes=ch.pending.sum(),
+        reverted_changes=ch.reverted.sum(),
+        ci_failed_changes=ch.ci_failed.sum(),
+        ai_assisted_changes=ch.ai_assisted.sum(),
+        bot_changes=ch.bot.sum(),
+        changes_with_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": true')).sum(),
+        squash_changes_without_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": false')).sum(),
+    )
+
+
 def totals(con, window: Window, repos: list[str] | None = None) -> dict:
     """The headline counts of docs/json-report.md `totals`."""
     ch = changes(con, window, repos)
     row = con.execute(
-        ch.aggregate(
-            changes=ch.count(),
-            validated_changes=ch.validated.sum(),
-            pending_changes=ch.pending.sum(),
-            reverted_changes=ch.reverted.sum(),
-            ci_failed_changes=ch.ci_failed.sum(),
-            ai_assisted_changes=ch.ai_assisted.sum(),
-            bot_changes=ch.bot.sum(),
-            changes_with_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": true')).sum(),
-            squash_changes_without_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": false')).sum(),
-        )
+        ch.aggregate(**_change_counts(ch))
     ).iloc[0]
     repos_t = con.table("repos")
     if repos:
@@ -67,17 +72,7 @@ def totals_by_repo(con, window: Window, repos: list[str]) -> dict[str, dict]:
     `totals(con, window, [repo])` for each one (tested)."""
     ch = changes(con, window, repos)
     counts = con.execute(
-        ch.group_by("repo").aggregate(
-            changes=ch.count(),
-            validated_changes=ch.validated.sum(),
-            pending_changes=ch.pending.sum(),
-            reverted_changes=ch.reverted.sum(),
-            ci_failed_changes=ch.ci_failed.sum(),
-            ai_assisted_changes=ch.ai_assisted.sum(),
-            bot_changes=ch.bot.sum(),
-            changes_with_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": true')).sum(),
-            squash_changes_without_pr_commits=(ch.attrs.cast("string").contains('"pr_commits_found": false')).sum(),
-        )
+        ch.group_by("repo").aggregate(**_change_counts(ch))
     )
     repos_t = con.table("repos")
     repos_t = repos_t.filter(repos_t.repo.isin(repos))

@@ -450,6 +450,20 @@ def _by_start(x):
     return x[0][2]
 
 
+def _take_moved(keys, pool, born: int) -> tuple[array, int]:
+    """The births of one hunk's added lines whose texts are `keys`: a line whose text a deleted
+    line of the same commit had (in `pool`, first in first out) keeps that line's birth, any other
+    is born `born`. Returns the births and how many were kept."""
+    vals = array("q", [born]) * len(keys)
+    kept = 0
+    for k, key in enumerate(keys):
+        q = pool.get(key)
+        if q:
+            vals[k] = q.popleft()
+            kept += 1
+    return vals, kept
+
+
 def _apply_in_place(pos, files, hunks, dropped, die, shared, del_texts, add_texts) -> int:
     """`_apply` for a commit that renames no file and has no AI-written line (nearly all): the
     hunks whose deleted lines have a text in `shared` fill the pool first and the added lines that
@@ -482,14 +496,7 @@ def _apply_in_place(pos, files, hunks, dropped, die, shared, del_texts, add_text
             keys = add_texts[j]
             if pool.keys().isdisjoint(keys):
                 continue
-            vals = array("q", [born]) * len(keys)
-            kept = 0
-            for k, key in enumerate(keys):
-                if key in pool:
-                    q = pool[key]
-                    if q:
-                        vals[k] = q.popleft()
-                        kept += 1
+            vals, kept = _take_moved(keys, pool, born)
             added += len(keys) - kept
             taken[j] = vals
         for q in pool.values():
@@ -609,14 +616,7 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
                 new_vals.append(array("q", [born]) * h[5])
                 added += h[5]
                 continue
-            vals = array("q", [born]) * len(keys)
-            kept = 0
-            for k, key in enumerate(keys):
-                if key in pool:
-                    q = pool[key]
-                    if q:
-                        vals[k] = q.popleft()
-                        kept += 1
+            vals, kept = _take_moved(keys, pool, born)
             added += len(keys) - kept
             new_vals.append(vals)
             continue
