@@ -31,7 +31,12 @@ def _day(i: int, hour: int = 9) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("delegation")
+    return build_store(tmp_path_factory.mktemp("delegation"))
+
+
+def build_store(root):
+    """(store, repository name, shas by evidence) of a repository whose agent account's changes have
+    each kind of delegation evidence, and one none (also tests/test_spark_parity.py's)."""
     repo = GitRepo(root / "repo")
     day = 1
     for k in range(4):  # every human lands four changes of their own, a day each

@@ -253,3 +253,20 @@ def test_an_export_at_a_url_is_read_whole_through_spark(exported):
     assert n_items > 100
     with open_export(url, "spark") as (_, engine):
         assert int(engine.execute(engine.table("items").count())) == n_items
+
+
+def test_agent_changes_move_to_the_same_people_on_spark(exported, tmp_path):
+    """An agent account's changes count as their delegators' (metrics/delegation.py) on Spark as in
+    the store: the export carries the store's delegations (a report over the export once moved none
+    on Spark, and on DuckDB keyed co-authors without the pseudonym salt)."""
+    from test_delegation import AS_OF, build_store
+
+    store, _, _ = build_store(tmp_path)
+    api.export("parquet", tmp_path / "pq", store_path=store)
+    mine = api.lift(store_path=store, design="ai-vs-human", as_of=AS_OF, n_boot=50, seed=1)
+    theirs = api.lift(store_path=None, parquet=tmp_path / "pq", engine="spark", design="ai-vs-human", as_of=AS_OF,
+                      n_boot=50, seed=1)
+    assert mine["clusters"] == {"by": "author, an agent's change by its delegator", "agent_changes": 8,
+                                "co_author": 5, "merger": 1, "committer": 1, "kept_agent": 1}
+    _close(mine, theirs)
+
