@@ -450,6 +450,19 @@ def _by_start(x):
     return x[0][2]
 
 
+def _pool_deleted(keys, values, shared, pool: dict, dying: list) -> None:
+    """One hunk's deleted lines (texts `keys`, births `values`): a line whose text some added line of
+    the commit has (`shared`) waits in `pool` to be taken by a move, any other dies (`dying`)."""
+    for key, v in zip(keys, values):
+        if key in shared:
+            q = pool.get(key)
+            if q is None:
+                pool[key] = q = deque()
+            q.append(v)
+        else:
+            dying.append(v)
+
+
 def _take_moved(keys, pool, born: int) -> tuple[array, int]:
     """The births of one hunk's added lines whose texts are `keys`: a line whose text a deleted
     line of the same commit had (in `pool`, first in first out) keeps that line's birth, any other
@@ -484,14 +497,7 @@ def _apply_in_place(pos, files, hunks, dropped, die, shared, del_texts, add_text
                 if arr is None:
                     continue
                 pooled.add(j)
-                for key, v in zip(keys, arr[h[2] - 1: h[2] - 1 + h[3]]):
-                    if key in shared:
-                        q = pool.get(key)
-                        if q is None:
-                            pool[key] = q = deque()
-                        q.append(v)
-                    else:
-                        dying.append(v)
+                _pool_deleted(keys, arr[h[2] - 1: h[2] - 1 + h[3]], shared, pool, dying)
         for j, h in enumerate(hunks) if pool else ():
             keys = add_texts[j]
             if pool.keys().isdisjoint(keys):
@@ -596,14 +602,7 @@ def _apply(pos, sha, files, hunks, renames, dropped, die, ai_of_commit) -> tuple
         if not shared or shared.isdisjoint(keys := del_texts[j]):
             dying.extend(gone)
             continue
-        for key, v in zip(keys, gone):
-            if key in shared:
-                q = pool.get(key)
-                if q is None:
-                    pool[key] = q = deque()
-                q.append(v)
-            else:
-                dying.append(v)
+        _pool_deleted(keys, gone, shared, pool, dying)
     # 5. Values of added lines: a move keeps its birth, anything else is born here.
     added = ai_added = 0
     new_vals: list[array] = []
