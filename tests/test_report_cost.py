@@ -24,6 +24,17 @@ from loopmeter.report import document
 from loopmeter.report.document import to_json
 from loopmeter.store.db import Store
 
+
+def _python(code: str, *args) -> str:
+    """What a fresh Python process running `code` (with `args` as sys.argv[1:]) prints: the modules
+    a command loads are only known in a process of its own."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          check=True, env=env).stdout
+
 TEAM = Team(authors=5, weeks=16, adoption_week=8)
 
 
@@ -107,15 +118,11 @@ def test_durability_weekly_equals_the_rows_per_week(store):
 def test_the_cli_loads_no_statistics_or_dataframe_library_until_a_command_needs_one():
     """`loopmeter ingest`, `--help` and every other command start without scipy, statsmodels,
     pandas, Ibis or plotly (0.2 s of CPU at every start); the report loads them when it runs."""
-    import subprocess
-    import sys
 
     heavy = ("scipy", "statsmodels", "pandas", "ibis", "plotly", "sqlglot")
     code = ("import sys, loopmeter.cli; "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    assert out.stdout.strip() == ""
+    assert _python(code).strip() == ""
 
 
 def test_an_idle_ingest_rerun_loads_no_arrow_numpy_or_pandas(tmp_path):
@@ -123,8 +130,6 @@ def test_an_idle_ingest_rerun_loads_no_arrow_numpy_or_pandas(tmp_path):
     loads none of pyarrow, numpy, pandas (nor the statistics stack): the modules of the ingest path
     import them where they build tables. The first run (a real ingest) must load pyarrow, which
     shows the check can fail."""
-    import subprocess
-    import sys
 
     write_repo(tmp_path / "r", Team(authors=2, weeks=3, adoption_week=1), seed=1)
     heavy = ("pyarrow", "numpy", "pandas", "scipy", "ibis")
@@ -133,11 +138,9 @@ def test_an_idle_ingest_rerun_loads_no_arrow_numpy_or_pandas(tmp_path):
             f"sys.argv = ['loopmeter', 'ingest', sys.argv[1], '--store', sys.argv[2]]\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
     def run() -> tuple[str, str]:
-        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r"), str(tmp_path / "lm.duckdb")],
-                             capture_output=True, text=True, check=True, env=env).stdout
+        out = _python(code, tmp_path / "r", tmp_path / "lm.duckdb")
         summary, loaded = out.rsplit("loaded:", 1)
         return summary, loaded.strip()
 
@@ -153,8 +156,6 @@ def test_analyze_checks_its_options_before_the_ingest_without_the_statistics_sta
     (lift/options.py) load neither pandas, Ibis nor the statistics: the ingest that follows runs
     without them in memory. What was loaded is recorded when the ingest starts; with a bad
     --adoption-date the same path must still refuse in one line."""
-    import subprocess
-    import sys
 
     heavy = ("pandas", "ibis", "scipy", "statsmodels")
     code = ("import sys\n"
@@ -165,11 +166,9 @@ def test_analyze_checks_its_options_before_the_ingest_without_the_statistics_sta
             "try:\n"
             "    api.analyze([sys.argv[1]], store_path=sys.argv[2], adoption_date=sys.argv[3:] or None, by='repo')\n"
             "except api.ConfigError as e:\n    print('refused:', e)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
     def run(*dates: str) -> str:
-        return subprocess.run([sys.executable, "-c", code, str(tmp_path), str(tmp_path / "lm.duckdb"), *dates],
-                              capture_output=True, text=True, check=True, env=env).stdout.strip()
+        return _python(code, tmp_path, tmp_path / "lm.duckdb", *dates).strip()
 
     assert run("api=2024-03-01", "web=2024-05-01") == "loaded:"
     assert run("2024-13-01").startswith("refused: --adoption-date: '2024-13-01' is not YYYY-MM-DD")
@@ -181,8 +180,6 @@ def test_the_reports_estimators_load_neither_scipy_stats_nor_statsmodels():
     14): the log-duration regression and the ITS's three models are numpy (stats/ols.py,
     stats/its_models.py), the Hodges-Lehmann p-value is stats/dist.py's. Each is fitted here in a
     fresh interpreter, which then imports statsmodels itself, to show the check can see it."""
-    import subprocess
-    import sys
 
     code = (
         "import sys\n"
@@ -203,9 +200,7 @@ def test_the_reports_estimators_load_neither_scipy_stats_nor_statsmodels():
         "import statsmodels.regression.linear_model\n"
         "print('then:' + ','.join(m for m in ('scipy.stats', 'statsmodels') if m in sys.modules))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
-    assert out.split() == ["fit:", "then:scipy.stats,statsmodels"]
+    assert _python(code).split() == ["fit:", "then:scipy.stats,statsmodels"]
 
 
 def test_the_special_functions_load_without_scipy_specials_package():
@@ -213,8 +208,6 @@ def test_the_special_functions_load_without_scipy_specials_package():
     (array-API wrappers for every function, and through scipy's array-API layer numpy.f2py and
     numpy.testing) stays out, ~0.15 s a report. A later `import scipy.special` is the whole
     package, sharing the same ufuncs; a plain import loads numpy.f2py, so the check can fail."""
-    import subprocess
-    import sys
 
     heavy = ("scipy.special", "scipy._lib._array_api", "numpy.f2py", "numpy.testing")
     code = (
@@ -230,9 +223,6 @@ def test_the_special_functions_load_without_scipy_specials_package():
         "assert np.array_equal(special.digamma(x), scipy.special.digamma(x))\n"
         "print('later:' + ','.join(m for m in ('scipy.special', 'numpy.f2py') if m in sys.modules))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
-    assert out.split() == ["after:", "later:scipy.special,numpy.f2py"]
-    plain = subprocess.run([sys.executable, "-c", "import sys, scipy.special; print('numpy.f2py' in sys.modules)"],
-                           capture_output=True, text=True, check=True, env=env).stdout.strip()
+    assert _python(code).split() == ["after:", "later:scipy.special,numpy.f2py"]
+    plain = _python("import sys, scipy.special; print('numpy.f2py' in sys.modules)").strip()
     assert plain == "True"
