@@ -40,6 +40,15 @@ def _extend(r: GitRepo, day: int) -> None:
     r.tag(f"v{day}")
 
 
+def _demo_store(tmp_path: Path) -> tuple[Path, dict]:
+    """A store of the demo repository, and every table of it as ingested."""
+    r = GitRepo(tmp_path / "demo")
+    build_demo(r.path)
+    store = tmp_path / "lm.duckdb"
+    _ingest(r.path, store)
+    return store, every_table(store)
+
+
 def _ingest(repo: Path, store: Path) -> None:
     with Store.open(store) as s:
         s.set_meta("salt", "one salt, so pseudonyms agree")
@@ -107,11 +116,7 @@ def test_a_history_derived_in_slices_of_one_change_gives_the_rows_of_one_piece(t
 
 
 def test_a_derivation_that_fails_half_way_leaves_the_store_as_it_was(tmp_path, monkeypatch):
-    r = GitRepo(tmp_path / "demo")
-    build_demo(r.path)
-    store = tmp_path / "lm.duckdb"
-    _ingest(r.path, store)
-    before = every_table(store)
+    store, before = _demo_store(tmp_path)
     monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
     real, calls = changes._insert_changes, []
 
@@ -141,11 +146,7 @@ def test_the_slice_size_is_checked(monkeypatch):
 def test_a_derivation_short_of_memory_runs_again_under_the_stores_limit(tmp_path, monkeypatch):
     import duckdb
 
-    r = GitRepo(tmp_path / "demo")
-    build_demo(r.path)
-    store = tmp_path / "lm.duckdb"
-    _ingest(r.path, store)
-    before = every_table(store)
+    store, before = _demo_store(tmp_path)
     monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
     monkeypatch.setenv("LOOPMETER_DERIVE_MEMORY", "100MB")
     limits, real, inserts = [], changes._insert_changes, []
@@ -186,11 +187,7 @@ def test_a_history_read_lazily_column_by_column_gives_the_rows_of_one_read_at_on
 def test_a_move_short_of_memory_runs_again_under_the_derivations_limit(tmp_path, monkeypatch):
     import duckdb
 
-    r = GitRepo(tmp_path / "demo")
-    build_demo(r.path)
-    store = tmp_path / "lm.duckdb"
-    _ingest(r.path, store)
-    before = every_table(store)
+    store, before = _demo_store(tmp_path)
     monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
     real, limits, files = changes.store_changes, [], []
 
@@ -218,11 +215,7 @@ def test_a_move_short_of_memory_runs_again_under_the_derivations_limit(tmp_path,
 
 
 def test_a_staging_leftover_of_a_crash_or_an_older_loopmeter_is_dropped(tmp_path, monkeypatch):
-    r = GitRepo(tmp_path / "demo")
-    build_demo(r.path)
-    store = tmp_path / "lm.duckdb"
-    _ingest(r.path, store)
-    before = every_table(store)
+    store, before = _demo_store(tmp_path)
     monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
     m = Matcher.load()
     # An older loopmeter staged into a DuckDB file (and its log); a crash leaves a directory.
