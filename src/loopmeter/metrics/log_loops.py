@@ -75,32 +75,8 @@ def in_dates(df: pd.DataFrame, since: date | None, until: date | None) -> pd.Dat
     return out
 
 
-def _in_list(col: str, names: tuple[str, ...]) -> str:
-    """`col in (...)` over lower-cased activity names, as a literal SQL list (names are escaped)."""
-    if not names:
-        return "false"
-    return f"{col} in (" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + ")"
-
-
 def _json_path(key: str) -> str:
     return '$."' + re.sub(r'(["\\])', r"\\\1", key) + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def _on_engine(engine) -> bool:
-    """Whether the log is read on `engine` (Spark over the Parquet export) rather than the store's DuckDB."""
-    return engine is not None and engine.name != portable.DIALECT
-
-
-def _query(store: Store, engine, sql: str) -> pd.DataFrame:
-    """`sql` (DuckDB SQL, every value a literal) where the log is: on the store's DuckDB, or on
-    `engine`, transpiled there (metrics/portable.py) and read back as one frame."""
-    if _on_engine(engine):
-        return engine.execute(portable.sql(engine, sql))
-    return store.con.execute(sql).df()
 
 
 def _log_rows(store: Store, log: str, engine=None) -> str:
@@ -109,16 +85,16 @@ def _log_rows(store: Store, log: str, engine=None) -> str:
     least and greatest case number (zone maps skip the rest of the table); only when another log's
     cases fall in that range (an incremental log read again after others) is each number checked.
     An export (on any engine) joins the log's items instead."""
-    if stored_order(store) and not _on_engine(engine):
+    if stored_order(store) and not portable.on_engine(engine):
         lo, hi, others = store.con.execute(
             """select min(case_no), max(case_no),
                       (select count(*) from event_log_items o where o.case_no between min(li.case_no)
                        and max(li.case_no) and o.log <> $log)
                from event_log_items li where li.log = $log""", {"log": log}).fetchone()
         rows = f"events e where e.case_no between {int(lo or 0)} and {int(hi if hi is not None else -1)}"
-        return rows + (f" and e.case_no in (select case_no from event_log_items where log = {_literal(log)})"
+        return rows + (f" and e.case_no in (select case_no from event_log_items where log = {portable.literal(log)})"
                        if others else "")
-    return f"events e join event_log_items li on li.item_id = e.item_id where li.log = {_literal(log)}"
+    return f"events e join event_log_items li on li.item_id = e.item_id where li.log = {portable.literal(log)}"
 
 
 def resource_kinds(store: Store, log: str, settings: LogSettings, engine=None) -> pd.DataFrame:
@@ -128,7 +104,7 @@ def resource_kinds(store: Store, log: str, settings: LogSettings, engine=None) -
            from (select distinct e.actor_id from {_log_rows(store, log, engine)} and e.actor_id is not null) d
            left join actors a on a.actor_id = d.actor_id order by d.actor_id"""
     # An engine's result keeps no order: sorted here, as DuckDB sorts (binary, by code point).
-    df = _query(store, engine, sql).sort_values("actor_id", kind="stable", ignore_index=True)
+    df = portable.frame(store.con, engine, sql).sort_values("actor_id", kind="stable", ignore_index=True)
     df = df.astype({"actor_id": object, "name": object, "kind": object, "agent": object})
     if settings.resources and store.export and df["name"].isna().any():
         # The rules match names; without them every resource would keep its stored kind, and the
@@ -149,8 +125,8 @@ def _ordered_events(store: Store, log: str, by_team: bool, team_key: str, engine
 
     In a store these were stored at ingest (store/event_logs.py EVENT_ORDER); a Parquet export
     opened as views (engine.py) may predate them and has them computed by one sort per case."""
-    team = f", json_extract_string(e.attrs, {_literal(team_key)}) as event_team" if by_team else ""
-    if stored_order(store) and not _on_engine(engine):
+    team = f", json_extract_string(e.attrs, {portable.literal(team_key)}) as event_team" if by_team else ""
+    if stored_order(store) and not portable.on_engine(engine):
         return f"""
             select e.case_no, e.ts, lower(e.activity) as act, e.actor_id, e.seq, e.next_ts, e.handoff{team}
             from {_log_rows(store, log)}""", "case_no"
@@ -194,28 +170,28 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
     kinds_table = pa.table(
         {"actor_id": [str(a) for a in kinds["actor_id"]], "kind": [str(k) for k in kinds["kind"]]},
         schema=pa.schema([("actor_id", pa.string()), ("kind", pa.string())]))
-    start = f"min(ts) filter (where {_in_list('act', settings.start)})" if settings.start else "min(ts)"
+    start = f"min(ts) filter (where {portable.in_list('act', settings.start)})" if settings.start else "min(ts)"
     ends = settings.end
     if not ends:
         done, done_at = "max(ts)", "done_raw"
     elif not settings.start:  # the start is the first event: every end event is at or after it
-        done, done_at = f"min(ts) filter (where {_in_list('act', ends)})", "done_raw"
+        done, done_at = f"min(ts) filter (where {portable.in_list('act', ends)})", "done_raw"
     else:  # the first end event at or after the start (any end event when the case has no start)
-        done = f"list(ts) filter (where {_in_list('act', ends)})"
+        done = f"list(ts) filter (where {portable.in_list('act', ends)})"
         done_at = "list_min(list_filter(done_raw, x -> x >= coalesce(start_ts, x)))"
     rework_after = f"ts > done_ts and ts <= done_ts + interval {int(window.days)} day" if ends else "true"
-    closing = _in_list("act", ends) if ends else "true"  # the done event is an end event when there are any
+    closing = portable.in_list("act", ends) if ends else "true"  # the done event is an end event when there are any
     if settings.waiting:
-        wait_gap, rule = _in_list("act", settings.waiting), "activities"
+        wait_gap, rule = portable.in_list("act", settings.waiting), "activities"
     else:
         wait_gap, rule = "handoff", "handoff"
-    rework = _in_list("act", settings.rework)
+    rework = portable.in_list("act", settings.rework)
     # The events that can count once a case's done time is known: waiting gaps, rework, agents'
     # and bots' events, and the candidates for the done event (an end event; with none, one at the
     # case's last time: its successor is at the same time or there is none). Every other event
     # only counts towards the first GROUP BY, which the second's join then skips.
     marked = kinds.loc[kinds["kind"].isin(["agent", "bot"]), "actor_id"].astype(str).tolist()
-    machine = ("ev.actor_id in (" + ", ".join(_literal(a) for a in marked) + ")"
+    machine = ("ev.actor_id in (" + ", ".join(portable.literal(a) for a in marked) + ")"
                if len(marked) <= 256 else
                "ev.actor_id in (select actor_id from log_resource_kinds where kind in ('agent', 'bot'))")
     candidate = closing if ends else "(next_ts is null or next_ts = ts)"
@@ -246,19 +222,19 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
            coalesce(a.waiting_hours, 0) as waiting_hours, coalesce(a.reworked, false) as reworked,
            coalesce(a.ai, false) as ai, coalesce(a.bot, false) as bot, s.last_ts,
            coalesce(a.closer, s.last_actor) as resource,
-           {f"coalesce(json_extract_string(i.attrs, {_literal(team_key)}), s.event_team)" if by_team
+           {f"coalesce(json_extract_string(i.attrs, {portable.literal(team_key)}), s.event_team)" if by_team
             else "null::varchar"} as team,
            date_trunc('week', s.done_ts) as week
     from spans s left join after a on a.case_no = s.case_no
-    join event_log_items li on li.{case_col} = s.case_no and li.log = {_literal(log)}
+    join event_log_items li on li.{case_col} = s.case_no and li.log = {portable.literal(log)}
     {"left join items i on i.item_id = li.item_id" if by_team else ""}
     order by li.item_id
     """
-    if _on_engine(engine):
+    if portable.on_engine(engine):
         scratch = portable.Scratch(engine)
         try:
             scratch.arrow("log_resource_kinds", kinds_table)
-            df = _query(store, engine, sql)
+            df = portable.frame(store.con, engine, sql)
         finally:
             scratch.close()
         # The engine's rows come back in no order; the lift's resampling reads them in this one.

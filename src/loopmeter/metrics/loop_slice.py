@@ -88,14 +88,15 @@ def agent_names(kinds: pd.DataFrame) -> dict[str, str]:
 def agent_cases(store: Store, log: str, kinds: pd.DataFrame, agent: str, engine=None) -> pd.DataFrame:
     """item_id, first_ts: the first event of each case of `log` performed by a resource of `agent`
     (`agent_names`); read on `engine` when given (Spark over the Parquet export)."""
-    from .log_loops import _literal, _naive, _query
+    from . import portable
+    from .log_loops import _naive
 
     ids = [a for a, name in agent_names(kinds).items() if name == agent]
     if not ids:
         return pd.DataFrame({"item_id": pd.Series(dtype=object), "first_ts": pd.Series(dtype="datetime64[us]")})
-    df = _query(store, engine, f"""select e.item_id, min(e.ts) as first_ts from events e
+    df = portable.frame(store.con, engine, f"""select e.item_id, min(e.ts) as first_ts from events e
         join event_log_items li on li.item_id = e.item_id
-        where li.log = {_literal(log)} and e.actor_id in ({", ".join(_literal(a) for a in ids)})
+        where li.log = {portable.literal(log)} and e.actor_id in ({", ".join(portable.literal(a) for a in ids)})
         group by e.item_id""")
     df["first_ts"] = _naive(df["first_ts"])
     return df

@@ -244,18 +244,19 @@ def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha
     (`_derive_changes`), a file store's under a lower DuckDB memory limit (`_derive_memory`): a
     derivation that needs more than that runs again under the store's own (it is atomic)."""
     low = _derive_memory() if store is not None and store.path is not None and not store.held else None
-    if low is None:
+    def run() -> dict:
         return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits, rules=rules,
                                incremental=incremental)
+
+    if low is None:
+        return run()
     import duckdb
 
     try:
         with _memory_limit(store.con, low):
-            return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits,
-                                   rules=rules, incremental=incremental)
+            return run()
     except duckdb.OutOfMemoryException:
-        return _derive_changes(store, repo, matcher, head_sha=head_sha, pulls=pulls, commits=commits, rules=rules,
-                               incremental=incremental)
+        return run()
 
 
 def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha: str | None = None,
@@ -699,7 +700,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             try:
                 _move_staged(store, entry, staged)
             except BaseException:
-                _unstage(store, staged)
+                _remove(staged)
                 raise
     stats["incremental"] = old is not None
     if old is not None:
@@ -1014,7 +1015,7 @@ def store_changes(store: Store, derived: list[tuple], *, slices: Iterator[tuple]
             )
         con.execute("update repos set head_commits = p.head_commits from _rp p where repos.repo = p.repo")
     if stage is not None:
-        _unstage(store, stage)
+        _remove(stage)
 
 
 def _derive_memory() -> str | None:
@@ -1028,10 +1029,7 @@ def _derive_memory() -> str | None:
 
 
 @contextmanager
-def _memory_limit(con, limit: str | None):
-    if limit is None:
-        yield
-        return
+def _memory_limit(con, limit: str):
     import duckdb
 
     try:
@@ -1096,13 +1094,16 @@ def _move_staged(store: Store, entry: list[tuple], staged: Path) -> None:
     except duckdb.OutOfMemoryException:  # DuckDB holds more than that already
         store_changes(store, entry, staged=staged)
         return
+    moved = False
     try:
         store_changes(store, entry, staged=staged)
+        moved = True
     except duckdb.OutOfMemoryException:
-        con.execute(f"set memory_limit = '{own}'")
-        store_changes(store, entry, staged=staged)
+        pass  # rolled back; the staged files are still there
     finally:
         con.execute(f"set memory_limit = '{own}'")
+    if not moved:
+        store_changes(store, entry, staged=staged)
 
 
 def _stage(store: Store, rp: pa.Table, slices: Iterator[tuple]) -> Path:
@@ -1185,10 +1186,6 @@ def _remove(path) -> None:
     else:
         p.unlink(missing_ok=True)
     Path(f"{p}.wal").unlink(missing_ok=True)
-
-
-def _unstage(store: Store, path) -> None:
-    _remove(path)
 
 
 # A change inherits the evidence of every commit in it, keeping the strongest signal per (agent,
