@@ -45,10 +45,11 @@ def delegators(con, item_ids: list[str] | None = None) -> pd.DataFrame:
     """(item_id, agent_id, delegator_id, evidence) for every change authored by an agent account
     (among `item_ids` when given) that has a human delegator; `evidence` is one of EVIDENCE."""
     raw = store_connection(con)
-    exported = _exported(raw)
-    if exported is not None:
-        return exported if item_ids is None else exported[exported["item_id"].isin(set(item_ids))].reset_index(drop=True)
-    salt = (raw.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
+    salt_row = raw.execute("select value from meta where key = 'salt'").fetchone()
+    if salt_row is None:  # no salt: a Parquet export, which carries the store's own rows
+        found = _exported(raw)
+        return found if item_ids is None else found[found["item_id"].isin(set(item_ids))].reset_index(drop=True)
+    salt = salt_row[0] or ""
     agent_changes = raw.execute(
         """
         select i.item_id, i.repo, i.author_id, json_extract_string(i.attrs, '$.sha') as sha
@@ -118,15 +119,12 @@ def delegators(con, item_ids: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).sort_values("item_id", kind="stable").reset_index(drop=True)
 
 
-def _exported(raw) -> pd.DataFrame | None:
-    """The rows a Parquet export carries (export/parquet.py DELEGATIONS) when `raw` is the driver's
-    DuckDB over one, else None (a store: worked out here). An export holds neither the pseudonym
-    salt nor, by default, people's addresses, so working the delegators out there would key
-    co-authors by an unsalted hash and take every unnamed committer for a person. An export of a
-    loopmeter before this table reads as no delegation (export the store again)."""
-    is_export = not raw.execute("select count(*) from meta where key = 'salt'").fetchone()[0]
-    if not is_export:
-        return None
+def _exported(raw) -> pd.DataFrame:
+    """The rows a Parquet export carries (export/parquet.py DELEGATIONS), `raw` being the driver's
+    DuckDB over one. An export holds neither the pseudonym salt nor, by default, people's addresses,
+    so working the delegators out there would key co-authors by an unsalted hash and take every
+    unnamed committer for a person. An export of a loopmeter before this table reads as no
+    delegation (export the store again)."""
     cols = ["item_id", "agent_id", "delegator_id", "evidence"]
     present = raw.execute("select count(*) from duckdb_views() where view_name = 'delegations'").fetchone()[0]
     if not present:

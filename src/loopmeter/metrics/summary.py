@@ -88,8 +88,7 @@ def totals_by_repo(con, window: Window, repos: list[str]) -> dict[str, dict]:
         return {r: int(_num(v) or 0) for r, v in zip(frame["repo"], frame[col])}
 
     head_n, people_n, ai_n = by(heads), by(people), by(ai_commits)
-    count_cols = ("changes", "validated_changes", "pending_changes", "reverted_changes", "ci_failed_changes",
-                  "ai_assisted_changes", "bot_changes", "changes_with_pr_commits", "squash_changes_without_pr_commits")
+    count_cols = tuple(_change_counts(ch))  # totals' key order: 7 change counts, then the PR-commit ones
     per = {c: by(counts, c) for c in count_cols}
     out = {}
     for repo in repos:
