@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from ..attribution import Matcher
-from . import configs
+from . import configs, workspaces
 from .codeowners import LOCATIONS as CODEOWNERS_LOCATIONS
 from .codeowners import Codeowners
 from .codeowners import parse as parse_codeowners
@@ -17,7 +17,8 @@ from .history import History
 from .scan import Inventory
 from .store_facts import StoreFacts
 
-#: Dependency manifests whose text names the libraries a project uses (read at depth <= 1, and in requirements/).
+#: Dependency manifests whose text names the libraries a project uses (read at depth <= 1, in requirements/,
+#: and in the member packages a monorepo's root declares: workspaces.py).
 MANIFESTS = frozenset({
     "pyproject.toml", "setup.cfg", "setup.py", "pipfile", "environment.yml", "environment.yaml",
     "package.json", "go.mod", "cargo.toml", "gemfile", "pom.xml", "build.gradle", "build.gradle.kts",
@@ -78,6 +79,12 @@ class Context:
         self.manifests = [f for f in shallow if basename(f).lower() in MANIFESTS or _REQUIREMENTS.match(basename(f))]
         self.manifests += [f for f in inv.files if f.startswith("requirements/") and depth(f) == 1
                            and f.endswith((".txt", ".in")) and f not in self.manifests]
+        # A monorepo's libraries live in its member packages' manifests (apps/cli/package.json), which
+        # the root declares (workspaces.py); their folders may sit deeper than one level.
+        declaring = inv.read_all([f for f in inv.files if "/" not in f and f.lower() in workspaces.DECLARING])
+        known = set(self.manifests)
+        self.manifests += [f for f in workspaces.member_manifests(inv.files, declaring, self._is_member_manifest)
+                           if f not in known]
         # Task runners at the root or one folder down (a monorepo's packages), not the docs' own Makefile.
         self.runners = [f for f in shallow if not f.startswith(_DOC_DIRS) and basename(f).lower() in RUNNERS]
         self.workflows = sorted(f for f in inv.files if f.startswith(".github/workflows/") and depth(f) == 2
@@ -90,8 +97,12 @@ class Context:
         wanted.sort(key=lambda p: (depth(p), p))
         self.unread = wanted[MAX_READ:]
         self._code: tuple[list[str], list[str]] | None = None
-        self.texts = inv.read_all(wanted[:MAX_READ])
+        self.texts = {**declaring, **inv.read_all([p for p in wanted[:MAX_READ] if p not in declaring])}
         self._configs: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def _is_member_manifest(path: str) -> bool:
+        return basename(path).lower() in MANIFESTS and not vendored(path)
 
     @cached_property
     def codeowner_rules(self) -> Codeowners:
