@@ -359,3 +359,21 @@ def test_durability_since_dates_per_repository_says_so():
            "authors": 40, "since": "2024-03-04", "since_per_repo": True}
     (head,) = vd.durability_design([row])["results"]
     assert any("since each repository's adoption date (the earliest 2024-03-04)" in c for c in head["caveats"])
+
+
+def test_a_rate_with_nothing_judged_before_adoption_names_the_short_side_not_zero_events():
+    # anthropics/claude-code-action: adoption in its first week, so nothing before it; the revert rows
+    # (which carry no periods of their own) were read as "Only 0 reverted changes after adoption and 0
+    # before (changes judged: 709 after, 0 before)" though 11 changes after it were reverted.
+    none = row("rate_ratio_cr1", None, None, None, metric=REVERT_RATE, n_a=0, n_b=0, n_changes_a=709,
+               n_changes_b=0, n_clusters=134, clustered=False, caveats=["A period has no change old enough to know whether it was reverted."])
+    cyc = row("log_duration_regression", None, None, None, periods={
+        "r": {"before_from": "2025-05-19", "adoption": "2025-05-19", "after_until": "2026-08-23"}},
+        caveats=["A group has no finished item with a known cycle time."])
+    e = only(vd.verdict([before_after([cyc], quality=[none])]), "revert_rate_after_vs_before")
+    assert e["status"] == "not_enough_data"
+    assert e["sentence"] == "Not enough data to say: Only 0 weeks before adoption (at least 8 are needed)."
+    # Without the design's periods, the row's own reason, never a count of zero events.
+    e = only(vd.verdict([before_after([], quality=[none])]), "revert_rate_after_vs_before")
+    assert e["sentence"] == ("Not enough data to say: A period has no change old enough to know whether it was "
+                             "reverted.")

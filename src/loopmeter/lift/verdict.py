@@ -180,7 +180,9 @@ def credible(rows: Iterable[Mapping], q: Mapping, design: Mapping | None = None)
 def _weeks(row: Mapping, design: Mapping) -> tuple[int | None, int | None]:
     if row.get("weeks_before") is not None:
         return row.get("weeks_before"), row.get("weeks_after")
-    per = row.get("periods") or {}
+    # Rows that carry no periods of their own (the quality rows) share the design's adoption periods,
+    # which its results rows carry.
+    per = row.get("periods") or next((r["periods"] for r in design.get("results") or [] if r.get("periods")), {})
     if not per:
         return None, None
     def span(a, b):
@@ -315,6 +317,8 @@ def _few_events(q: Mapping, row: Mapping) -> str | None:
     events, judged = _RATE_EVENTS[q["metric"]]
     items_a = row.get("n_changes_a", row.get("n_deployments_a"))
     items_b = row.get("n_changes_b", row.get("n_deployments_b"))
+    if items_a == 0 or items_b == 0:  # nothing judged on a side: its event count is not "0", it is unknown
+        return None
     of = f" ({judged}: {items_a:,} after, {items_b:,} before)" if items_a is not None and items_b is not None else ""
     return (f"Only {int(n_a)} {events} after adoption and {int(n_b)} before{of}: too few to compare the rates "
             "with an interval that accounts for who made them.")
