@@ -12,6 +12,7 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
+from loopmeter.stats.hac import newey_west_variance
 from loopmeter.stats.its import (
     COVERAGE_FLOOR,
     MEASURED_COVERAGE,
@@ -21,7 +22,6 @@ from loopmeter.stats.its import (
     interrupted_time_series,
     its_design,
     newey_west_maxlags,
-    newey_west_variance,
     placebo_breaks,
 )
 

@@ -82,6 +82,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .bootstrap import check_conf
+from .hac import newey_west_variance
 from .its_models import fit_model
 from .json_values import json_ready
 
@@ -94,7 +95,6 @@ __all__ = [
     "interrupted_time_series",
     "its_design",
     "newey_west_maxlags",
-    "newey_west_variance",
     "placebo_breaks",
 ]
 
@@ -268,19 +268,6 @@ N_BOOT = 999
 # (0.95**60 < 0.05 of the start value survives, and the start is itself a resampled innovation).
 _BURN_IN = 60
 _MAX_AR1 = 0.95  # keeps the bootstrap process stationary whatever a short series suggests
-
-
-def newey_west_variance(v: np.ndarray, maxlags: int) -> np.ndarray:
-    """Bartlett-kernel long-run variance sum_t v_t^2 + 2 sum_l (1 - l/(L+1)) sum_t v_t v_{t-l}.
-
-    Works on the last axis, so a (replicates x weeks) array gives one variance per replicate.
-    With ``v_t = a_t e_t`` (``a`` one row of the coefficient map) it is the Newey-West variance
-    of that coefficient before the n / (n - k) factor.
-    """
-    s = np.einsum("...t,...t->...", v, v)
-    for lag in range(1, maxlags + 1):
-        s = s + 2.0 * (1.0 - lag / (maxlags + 1)) * np.einsum("...t,...t->...", v[..., lag:], v[..., :-lag])
-    return s
 
 
 def _score_linearisation(X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
