@@ -5,9 +5,9 @@ are ~0.6 s of CPU to import, paid by every report with an ITS, and the report's 
 2 s start-up included (issue 14). What it computed is reproduced here, step for step where the
 iterations matter, and tests/test_stats_its_models.py fits the same series with statsmodels:
 
-- OLS: ``pinv(X) y`` (stats/ols.py); HAC (stats/hac.py, as for the other two) ``B S B n / (n - k)`` with ``B = (X'X)^+`` and ``S`` the
+- OLS: ``pinv(X) y`` (stats/ols.py); HAC ``B S B n / (n - k)`` with ``B = (X'X)^+`` and ``S`` the
   Bartlett-weighted autocovariances of ``x_t e_t`` (statsmodels' ``cov_type="HAC"`` with
-  ``use_correction=True``). Agrees to rounding (~1e-12 relative).
+  ``use_correction=True``; stats/hac.py, the sandwich of all three models). Agrees to rounding (~1e-12 relative).
 - Poisson GLM: statsmodels' IRLS itself (start ``mu = (y + mean y) / 2``, weighted least squares
   by ``lstsq`` each step, stop when the deviance moves by <= 1e-8, at most 100 steps), so the same
   iterations stop at the same point; HAC with the score ``x_t (y_t - mu_t)`` and the information
