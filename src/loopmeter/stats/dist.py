@@ -27,6 +27,15 @@ def t_sf(x, df):
     return _sc.stdtr(df, np.negative(x))
 
 
+def t_interval(beta: float, se: float, df: float, conf: float) -> tuple[float, float, float]:
+    """``beta -+ t se`` at level ``conf`` on ``df`` degrees of freedom, and the two-sided p-value of
+    ``beta = 0`` (statsmodels' own with use_t). A zero standard error gives the point as interval and
+    p 0 (1 when beta is 0 too): the caller decides whether such an interval may be shown."""
+    t = float(t_ppf(0.5 + conf / 2.0, df))
+    p = float(2.0 * t_sf(abs(beta / se), df)) if se > 0 else (0.0 if beta != 0 else 1.0)
+    return beta - t * se, beta + t * se, p
+
+
 def norm_ppf(q):
     """Standard normal quantile (scipy.stats.norm.ppf(q))."""
     return _sc.ndtri(q)
