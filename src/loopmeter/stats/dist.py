@@ -123,13 +123,12 @@ def mann_whitney_p(x, y) -> float:
 
 
 def _mwu_exact_sf(n1: int, n2: int, k: int) -> float:
-    """P(U >= k) under the null, no ties (scipy's _MWU.sf: by symmetry the lower tail at n1 n2 - k,
-    from the frequencies built by the recursion over divisor sums that scipy credits to @toobaz)."""
+    """P(U >= k) under the null, no ties, for ``k >= n1 n2 / 2`` (scipy's _MWU.sf: by symmetry the
+    lower tail at n1 n2 - k, from the frequencies built by the recursion over divisor sums that
+    scipy credits to @toobaz). scipy's other branch, for k below the middle, is left out: the
+    two-sided U passed here is the larger of U and n1 n2 - U, never below the middle."""
     n1, n2 = min(n1, n2), max(n1, n2)
-    kc = n1 * n2 - k
-    if k < kc:  # scipy's other branch; mannwhitneyu's two-sided U is never below n1 n2 / 2
-        return float(1.0 - _mwu_cdf(n1, n2, k) + _mwu_pmf(n1, n2, k))
-    return float(_mwu_cdf(n1, n2, kc))
+    return float(_mwu_cdf(n1, n2, n1 * n2 - k))
 
 
 def _mwu_freqs(n1: int, n2: int, maxu: int) -> np.ndarray:
@@ -154,7 +153,3 @@ def _mwu_freqs(n1: int, n2: int, maxu: int) -> np.ndarray:
 
 def _mwu_cdf(n1: int, n2: int, k: int) -> float:
     return float(np.cumsum(_mwu_freqs(n1, n2, k))[k])
-
-
-def _mwu_pmf(n1: int, n2: int, k: int) -> float:
-    return float(_mwu_freqs(n1, n2, k)[k])
