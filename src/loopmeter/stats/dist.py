@@ -46,11 +46,6 @@ def norm_isf(q):
     return np.negative(_sc.ndtri(q))
 
 
-def norm_sf(x):
-    """Standard normal upper tail area (scipy.stats.norm.sf(x))."""
-    return _sc.ndtr(np.negative(x))
-
-
 def chi2_sf(x, df):
     """Chi-squared upper tail area (scipy.stats.chi2.sf(x, df))."""
     return _sc.chdtrc(df, x)
