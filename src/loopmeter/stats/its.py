@@ -75,8 +75,8 @@ shorter than the full series, so their effects are noisier and the p-value is co
 from __future__ import annotations
 
 import copy
+import functools
 import math
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -370,14 +370,6 @@ def _sieve_bootstrap_t(
     return out
 
 
-# Fits already made, by their whole input (most recent last). A report fits the same series more
-# than once: the specification table's chosen row is the headline's own series, and the placebo
-# breaks of one series are fitted again for each model and window that reaches them (23 fits, 7
-# repeats, ~40% of the ITS time on the 1k-commit store). A fit is a pure function of its input.
-_FITS: OrderedDict[tuple, ITSResult] = OrderedDict()
-_MAX_FITS = 256
-
-
 def interrupted_time_series(
     y,
     break_index: int,
@@ -395,20 +387,23 @@ def interrupted_time_series(
     """
     try:
         arr = np.asarray(y, dtype=float)
-        key = (arr.shape, arr.tobytes(), int(break_index), model, maxlags, conf, interval, n_boot, seed)
     except (TypeError, ValueError):  # not a series: the fit says why
         return _interrupted_time_series(y, break_index, model=model, maxlags=maxlags, conf=conf,
                                         interval=interval, n_boot=n_boot, seed=seed)
-    hit = _FITS.get(key)
-    if hit is None:
-        hit = _interrupted_time_series(arr, break_index, model=model, maxlags=maxlags, conf=conf,
-                                       interval=interval, n_boot=n_boot, seed=seed)
-        _FITS[key] = hit
-        while len(_FITS) > _MAX_FITS:
-            _FITS.popitem(last=False)
-    else:
-        _FITS.move_to_end(key)
+    hit = _remembered_fit(arr.shape, arr.tobytes(), break_index, model, maxlags, conf, interval, n_boot, seed)
     return copy.deepcopy(hit)  # its params dicts are the caller's to keep
+
+
+# A report fits the same series more than once: the specification table's chosen row is the
+# headline's own series, and the placebo breaks of one series are fitted again for each model and
+# window that reaches them (23 fits, 7 repeats, ~40% of the ITS time on the 1k-commit store). A fit
+# is a pure function of its input, so the fits are remembered by their whole input; the series
+# travels as its shape and bytes, which (unlike an array) can be a cache key.
+@functools.lru_cache(maxsize=256)
+def _remembered_fit(shape, data: bytes, break_index, model, maxlags, conf, interval, n_boot, seed) -> ITSResult:
+    arr = np.frombuffer(data, dtype=float).reshape(shape)
+    return _interrupted_time_series(arr, break_index, model=model, maxlags=maxlags, conf=conf,
+                                    interval=interval, n_boot=n_boot, seed=seed)
 
 
 def _interrupted_time_series(
