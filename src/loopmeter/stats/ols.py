@@ -21,6 +21,7 @@ agree to rounding (tests/test_stats_ols.py fits the same data with statsmodels):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -45,7 +46,10 @@ class OLSFit:
     def df_resid(self) -> float:
         return float(self.nobs - self.rank)
 
-    @property
+    # Computed once per fit: a regression asks for it for plain, robust and cluster covariances.
+    # cached_property stores it in the instance __dict__ directly, which a frozen dataclass allows
+    # (only attribute assignment is frozen); the fit's arrays are never changed after ``ols``.
+    @cached_property
     def bread(self) -> np.ndarray:
         """(X'X)^+ as pinv(X) pinv(X)' (statsmodels' normalized_cov_params)."""
         return self.pinv @ self.pinv.T
