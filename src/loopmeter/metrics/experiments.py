@@ -33,7 +33,6 @@ from ..stats.lift import MIN_CLUSTERS, detect_adoption
 from ..store.db import Store
 from . import portable
 from .log_lift import durations, weeks_each_side
-from .log_loops import _naive as naive
 from .quantiles import quantile_of
 
 RUN = "run_minutes"
@@ -67,7 +66,7 @@ def run_frame(store: Store, log: str, engine=None) -> pd.DataFrame:
     df = df.sort_values(["start_ts", "item_id"], kind="stable", na_position="last", ignore_index=True)
     df = df.rename(columns={"start_ts": "start", "end_ts": "end"})
     for col in ("start", "end"):
-        df[col] = naive(df[col])
+        df[col] = portable.naive_utc(df[col])
     df["author_id"] = df["author_id"].astype(object).where(df["author_id"].notna(), None)
     attrs = [json.loads(a) if isinstance(a, str) and a else {} for a in df["attrs"]]
     df["agent"] = np.array([bool(a.get("agent")) for a in attrs], dtype=bool) | (df["actor_kind"] == "agent").to_numpy()
