@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from its_coverage import count_series, ols_series
 
+from loopmeter.stats.hac import newey_west_variance
 from loopmeter.stats.its import (
     _residual_ar1,
     _score_linearisation,
     ar1_sieve_draws,
     its_design,
     newey_west_maxlags,
-    newey_west_variance,
 )
 
 R = 999

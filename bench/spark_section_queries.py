@@ -40,7 +40,7 @@ def main() -> int:
     scopes = [f.Scope("r0", ("acme/r0", "r0"), datetime(2023, 3, 20), datetime(2024, 3, 20)),
               f.Scope("r1", ("r1",), datetime(2023, 3, 20), datetime(2024, 3, 20))]
     queries = {"legibility names": f.names_sql(["r0", "r1"]), "legibility counts": f.counts_sql(scopes),
-               "legibility changes": f.changes_sql(scopes), "experiment runs": experiments.runs_sql("mlflow:churn"),
+               "legibility changes": f.changes_sql(scopes), "experiment runs": experiments.runs_sql(["mlflow:churn"]),
                "incidents": incidents.incidents_sql()}
     print(f"{'run':<4}{'query':<22}{'rows':>6}{'jobs':>6}{'wall s':>8}")
     with open_export(args.export, "spark") as (_, con):

@@ -109,3 +109,19 @@ def test_lift_experiment_on_a_real_tracking_store(tracking: str, tmp_path: Path)
     # Every run started on 2024-01-01 (the last at minute 200): none from the 2nd on.
     res = CliRunner().invoke(app, ["lift", "--experiment", "churn", "--store", str(s), "--from", "2024-01-02", "--json"])
     assert json.loads(res.output)["runs"] == 0
+
+
+def test_every_experiment_is_read_in_one_query(tracking: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from loopmeter.metrics import experiments as module
+
+    s = tmp_path / "s.duckdb"
+    api.ingest_mlflow(tracking, store_path=s)  # both experiments
+    queries = []
+    real = module.portable.frame
+    monkeypatch.setattr(module.portable, "frame", lambda *a: queries.append(a[-1]) or real(*a))
+    with Store.open(s, create=False, read_only=True) as store:
+        got = experiments(store, n_boot=100)
+    assert len(queries) == 1  # one query (one Spark job) for all, not one per experiment
+    # churn's five runs and their minutes (as worked above), other's one run of 5 minutes.
+    assert [(e["name"], e["runs"], e["run_minutes"]) for e in got] == [
+        ("churn", 5, {"p50": 30.0, "p85": 46.5, "n": 4}), ("other", 1, {"p50": 5.0, "p85": 5.0, "n": 1})]

@@ -97,7 +97,7 @@ SQL_METRICS = {
     "waiting": waiting.waiting_sql(AS_OF),
     "waiting weekly": waiting.weekly_sql(AS_OF),
     "incidents": incidents.incidents_sql(repos=["api"], team="core", since=AS_OF.date(), until=AS_OF.date()),
-    "experiment runs": experiments.runs_sql("mlflow:churn"),
+    "experiment runs": experiments.runs_sql(["mlflow:churn"]),
     "legibility names": store_facts.names_sql(["api", "web"]),
     "legibility counts": store_facts.counts_sql([store_facts.Scope("api", ("acme/api", "api"), datetime(2023, 3, 1), AS_OF),
                                                  store_facts.Scope("web", ("web",), datetime(2023, 2, 1), AS_OF)]),

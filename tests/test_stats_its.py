@@ -12,6 +12,7 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
+from loopmeter.stats.hac import newey_west_variance
 from loopmeter.stats.its import (
     COVERAGE_FLOOR,
     MEASURED_COVERAGE,
@@ -21,7 +22,6 @@ from loopmeter.stats.its import (
     interrupted_time_series,
     its_design,
     newey_west_maxlags,
-    newey_west_variance,
     placebo_breaks,
 )
 
@@ -425,7 +425,9 @@ def test_a_repeated_fit_is_the_same_result_and_the_callers_own_copy():
     y = rng.poisson(np.r_[np.full(12, 6.0), np.full(10, 9.0)]).astype(float)
     first = its.interrupted_time_series(y, 12, model="poisson", interval="hac")
     first.params["post"] = 99.0
+    hits = its._remembered_fit.cache_info().hits
     again = its.interrupted_time_series(list(y), 12, model="poisson", interval="hac")
+    assert its._remembered_fit.cache_info().hits == hits + 1  # not fitted again
     fresh = its._interrupted_time_series(y, 12, model="poisson", interval="hac")
     assert again.params["post"] != 99.0
     assert repr(again) == repr(fresh)

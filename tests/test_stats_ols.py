@@ -58,3 +58,10 @@ def test_fit_and_covariances_equal_statsmodels(name, X, y, clusters):
     g, (n, k) = codes.max() + 1, X.shape
     raw = b @ sums.T @ sums @ b * g / (g - 1) * (n - 1) / (n - k)
     assert _rel(np.diag(got.cov_cluster(codes))[1], raw[1, 1]) < 1e-8
+
+
+def test_bread_is_computed_once_and_is_statsmodels_normalized_cov_params():
+    X, y = _designs()[0][1:3]
+    got = ols(y, X)
+    assert got.bread is got.bread  # cached on the frozen fit, not recomputed
+    assert _rel(got.bread, OLS(y, X).fit().normalized_cov_params) < 1e-9

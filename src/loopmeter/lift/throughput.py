@@ -13,7 +13,7 @@ from dataclasses import replace
 import pandas as pd
 
 from ..metrics.changes import Window
-from ..stats.dist import t_ppf, t_sf
+from ..stats.dist import t_interval
 from ..stats.lift import Estimate, ratio_of_rates
 from ..stats.poisson_fe import poisson_rate_ratio_author_fe
 from ..stats.twoway import one_way_var, poisson_fe_cell_contributions
@@ -125,9 +125,8 @@ def _allow_for_week_shocks(fe: Estimate, a: pd.DataFrame, weeks: pd.DataFrame, c
     by_week = replace(fe, ci_low=None, ci_high=None, p_value=None, n_clusters=g_w, extra={})
     if g_w >= 3 and var_w > 0:
         se_w, df_w = math.sqrt(var_w), float(g_w - 1)
-        t = float(t_ppf(0.5 + conf / 2.0, df_w))
-        by_week = replace(by_week, ci_low=math.exp(beta - t * se_w), ci_high=math.exp(beta + t * se_w),
-                          p_value=float(2.0 * t_sf(abs(beta / se_w), df_w)),
+        lo, hi, p = t_interval(beta, se_w, df_w, conf)
+        by_week = replace(by_week, ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p,
                           extra={"se": se_w, "df": df_w, "covariance": "CR1"})
     return wider_of_author_and_week(fe, by_week).estimate
 

@@ -25,7 +25,6 @@ import pandas as pd
 
 from ..metrics.changes import Window
 from ..metrics import portable
-from ..metrics.pr_cycle import _lit
 from ..metrics.waiting import stretches_sql
 from .durations import AUTHOR_FE, AUTHOR_FE_SIZE, DURATION_ESTIMATORS, Groups, duration_caveats, duration_results
 from .inputs import Periods
@@ -65,7 +64,7 @@ def waiting_hours(con, window: Window) -> pd.DataFrame:
         select l.src as pr_id, l.dst as change_id
         from links l join items p on p.item_id = l.src and p.kind = 'pull_request'
         join items c on c.item_id = l.dst and c.kind = 'change'
-        where l.kind = 'same_as' and p.state = 'merged' and p.done_at <= {_lit(window.as_of)}
+        where l.kind = 'same_as' and p.state = 'merged' and p.done_at <= {portable.timestamp(window.as_of)}
         """))
     # NaN: the pull request never entered a waiting state (not a wait of zero).
     merged["waiting_hours"] = merged["pr_id"].map(hours).astype(float)

@@ -19,12 +19,11 @@ import ibis
 import ibis.expr.types as ir
 
 from . import portable
-from .pr_cycle import _lit
 
 
 def runs_sql(as_of: datetime, items: str = "items") -> str:
     """One row per CI run attempt queued by as_of, with its verdict (if any by as_of)."""
-    a = _lit(as_of)
+    a = portable.timestamp(as_of)
     return f"""
     select i.item_id, i.repo, json_extract_string(i.attrs, '$.sha') as sha,
            coalesce(json_extract_string(i.attrs, '$.workflow'), '') as workflow,

@@ -18,7 +18,6 @@ from datetime import datetime
 import pyarrow as pa
 
 from . import portable
-from .pr_cycle import _lit
 
 SCHEMA = pa.schema([
     ("sha", pa.string()), ("deployment_id", pa.string()), ("deployed_at", pa.timestamp("us")),
@@ -69,7 +68,7 @@ def production_deployments(con, as_of: datetime, items: str = "items") -> list[t
     oldest first (production_attempts_sql says when a deployment shipped)."""
     return _rows(con, f"""
         select item_id, repo, sha, shipped_at as deployed_at from ({production_attempts_sql(items)})
-        where shipped_at is not null and sha is not null and shipped_at <= {_lit(as_of)}
+        where shipped_at is not null and sha is not null and shipped_at <= {portable.timestamp(as_of)}
         order by deployed_at, item_id
         """)
 
@@ -82,7 +81,7 @@ def releases(con, as_of: datetime, items: str = "items") -> list[tuple[str, str,
         with r as (
             select item_id, repo, created_at, json_extract_string(attrs, '$.tag') as tag,
                    json_extract_string(attrs, '$.sha') as sha
-            from {items} where kind = 'release' and created_at is not null and created_at <= {_lit(as_of)}
+            from {items} where kind = 'release' and created_at is not null and created_at <= {portable.timestamp(as_of)}
         ),
         tags as (select name, any_value(sha) as sha from git_tags group by name having count(distinct sha) = 1)
         select r.item_id, r.repo, coalesce(r.sha, tags.sha) as sha, r.created_at

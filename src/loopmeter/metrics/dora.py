@@ -20,7 +20,6 @@ from datetime import datetime
 from . import portable
 from ..errors import ConfigError
 from .deploys import production_attempts_sql
-from .pr_cycle import _lit
 
 INCIDENT_RULES = ("linked", "repo")
 
@@ -50,7 +49,7 @@ VERDICTS = ("ok", "failed", "failed_attempt", "pending")
 def deployments_sql(as_of: datetime, rule: FailureRule, items: str = "items") -> str:
     """One row per production deployment attempt (success or failure) up to as_of, with its
     failure verdict and recovery time. Needs deploys.register on the connection."""
-    a = _lit(as_of)
+    a = portable.timestamp(as_of)
     w = f"interval {float(rule.window_hours) * 3600:.0f} second"
     word = rule.hotfix_word.lower().replace("'", "''")
     incident_repo = "true" if rule.incident_rule == "repo" else "false"
@@ -150,7 +149,7 @@ def change_leads_sql(as_of: datetime, items: str = "items") -> str:
     """Lead time (hours) of git changes that no pull request is `same_as` (direct pushes, or
     repositories whose tracker is not ingested): started_at -> first production deployment of
     their landing sha, with the same first-visible-deployment rule as pull requests."""
-    a = _lit(as_of)
+    a = portable.timestamp(as_of)
     return f"""
     select c.item_id, (epoch(f.deployed_at) - epoch(c.started_at)) / 3600.0 as lead
     from {items} c join _lm_first_deploy f on f.sha = json_extract_string(c.attrs, '$.sha')

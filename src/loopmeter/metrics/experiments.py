@@ -33,7 +33,6 @@ from ..stats.lift import MIN_CLUSTERS, detect_adoption
 from ..store.db import Store
 from . import portable
 from .log_lift import durations, weeks_each_side
-from .log_loops import _naive as naive
 from .quantiles import quantile_of
 
 RUN = "run_minutes"
@@ -47,27 +46,40 @@ def parse_objective(text: str) -> tuple[str, str]:
     return metric, direction
 
 
-def runs_sql(log: str) -> str:
-    """The runs of experiment `log`, one row each (DuckDB SQL, transpiled for another engine)."""
+def runs_sql(logs: list[str]) -> str:
+    """The runs of the experiments `logs`, one row each with its `log` (DuckDB SQL, transpiled for
+    another engine)."""
     return f"""
-        select i.item_id, i.author_id, i.started_at as start_ts, i.done_at as end_ts, i.state,
+        select li.log, i.item_id, i.author_id, i.started_at as start_ts, i.done_at as end_ts, i.state,
                cast(i.attrs as varchar) as attrs, coalesce(a.kind, 'human') as actor_kind
         from event_log_items li join items i on i.item_id = li.item_id
         left join actors a on a.actor_id = i.author_id
-        where li.log = {portable.literal(log)}"""
+        where {portable.in_list("li.log", logs)}"""
+
+
+def run_frames(store: Store, logs: list[str], engine=None) -> dict[str, pd.DataFrame]:
+    """The runs of each experiment of `logs`, one row each, with their turnarounds
+    (`with_turnarounds`): one query for them all (on Spark one job, not one per experiment), on
+    `engine` when given (Spark over the Parquet export; DuckDB's SQL transpiled there,
+    metrics/portable.py), else on the store."""
+    df = portable.frame(store.con, engine, runs_sql(logs))
+    parts = {log: g for log, g in df.groupby("log", sort=False)}
+    none = df.iloc[0:0]  # an experiment without runs: the columns, no rows
+    return {log: _runs(parts.get(log, none).drop(columns="log")) for log in logs}
 
 
 def run_frame(store: Store, log: str, engine=None) -> pd.DataFrame:
-    """The runs of experiment `log`, one row each, with their turnarounds (`with_turnarounds`):
-    one query, on `engine` when given (Spark over the Parquet export; DuckDB's SQL transpiled
-    there, metrics/portable.py), else on the store."""
-    df = portable.frame(store.con, engine, runs_sql(log))
+    """The runs of experiment `log` (`run_frames` of that one)."""
+    return run_frames(store, [log], engine)[log]
+
+
+def _runs(df: pd.DataFrame) -> pd.DataFrame:
     # An engine's rows come in no order: by start, then run (as the store's query sorted them;
     # a run with no start last, as DuckDB sorts nulls).
     df = df.sort_values(["start_ts", "item_id"], kind="stable", na_position="last", ignore_index=True)
     df = df.rename(columns={"start_ts": "start", "end_ts": "end"})
     for col in ("start", "end"):
-        df[col] = naive(df[col])
+        df[col] = portable.naive_utc(df[col])
     df["author_id"] = df["author_id"].astype(object).where(df["author_id"].notna(), None)
     attrs = [json.loads(a) if isinstance(a, str) and a else {} for a in df["attrs"]]
     df["agent"] = np.array([bool(a.get("agent")) for a in attrs], dtype=bool) | (df["actor_kind"] == "agent").to_numpy()
@@ -217,11 +229,12 @@ def in_dates(df: pd.DataFrame, since: date | None, until: date | None) -> pd.Dat
 
 def experiment_entry(store: Store, log: str, source: str | None, *, seed: int = 0, n_boot: int = 2000,
                      adoption_date: date | None = None, since: date | None = None,
-                     until: date | None = None, engine=None) -> dict:
+                     until: date | None = None, engine=None, runs: pd.DataFrame | None = None) -> dict:
     """The `experiments[]` entry of the experiment stored as log `log` (`mlflow:NAME`), cut to the
     runs started in [since, until] (`--from/--to`); `lift --experiment` shows the same entry. The
-    runs are read on `engine` when given (`run_frame`); the statistics run here."""
-    df = in_dates(run_frame(store, log, engine), since, until)
+    runs are `runs` when the caller read them already (`run_frames`), else read on `engine` when
+    given (`run_frame`); the statistics run here."""
+    df = in_dates(run_frame(store, log, engine) if runs is None else runs, since, until)
     ended = df["state"].isin(["finished", "failed", "killed"])
     entry = {
         "name": log.removeprefix("mlflow:"), "source": source, "runs": len(df),
@@ -244,8 +257,11 @@ def experiments(store: Store, *, seed: int = 0, n_boot: int = 2000, adoption: di
                 since: date | None = None, until: date | None = None, engine=None) -> list[dict]:
     """One entry per ingested MLflow experiment (docs/json-report.md, `experiments`); `since` and
     `until` cut it to the runs started in those days (`--from/--to`); runs read on `engine` when
-    given (Spark over the Parquet export)."""
-    return [experiment_entry(store, name, path, seed=seed, n_boot=n_boot, engine=engine,
+    given (Spark over the Parquet export), all in one query."""
+    logs = store.con.execute("select name, path from event_logs where format = 'mlflow' order by name").fetchall()
+    if not logs:
+        return []
+    runs = run_frames(store, [name for name, _ in logs], engine)
+    return [experiment_entry(store, name, path, seed=seed, n_boot=n_boot, engine=engine, runs=runs[name],
                              adoption_date=(adoption or {}).get(name.removeprefix("mlflow:")), since=since, until=until)
-            for name, path in store.con.execute(
-                "select name, path from event_logs where format = 'mlflow' order by name").fetchall()]
+            for name, path in logs]

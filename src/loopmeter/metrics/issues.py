@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .pr_cycle import _lit
+from . import portable
 
 BUG_LABEL = r"(^|[\s:/_-])bug$"
 
 
 def bugs_sql(as_of: datetime, items: str = "items") -> str:
-    a = _lit(as_of)
+    a = portable.timestamp(as_of)
     return f"""
     with iss as (
         select item_id, repo, created_at, attrs from {items}
@@ -65,7 +65,7 @@ def bugs_sql(as_of: datetime, items: str = "items") -> str:
 
 
 def tickets_sql(as_of: datetime, items: str = "items") -> str:
-    a = _lit(as_of)
+    a = portable.timestamp(as_of)
     return f"""
     with tr as (
         select e.item_id, e.ts, json_extract_string(e.attrs, '$.to_category') as to_cat,
@@ -82,7 +82,7 @@ def tickets_sql(as_of: datetime, items: str = "items") -> str:
 
 
 def reopen_sql(as_of: datetime, items: str = "items") -> str:
-    a = _lit(as_of)
+    a = portable.timestamp(as_of)
     return f"""
     with ev as (
         select e.item_id, e.ts, e.activity,

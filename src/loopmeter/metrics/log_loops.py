@@ -138,14 +138,6 @@ def _ordered_events(store: Store, log: str, by_team: bool, team_key: str, engine
         window w as (partition by e.item_id order by e.ts, e.activity, e.actor_id)""", "item_id"
 
 
-def _naive(values: pd.Series) -> pd.Series:
-    """Timestamps as naive UTC datetime64[ns] (an engine may hand them over zoned, or as objects)."""
-    values = pd.to_datetime(values)
-    if getattr(values.dt, "tz", None) is not None:
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.astype("datetime64[ns]")
-
-
 def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
                kinds: pd.DataFrame | None = None, engine=None) -> tuple[pd.DataFrame, datetime | None]:
     """One row per case: item_id, start, done, cycle_hours, waiting_hours, reworked, ai, bot,
@@ -240,7 +232,7 @@ def case_frame(store: Store, log: str, settings: LogSettings, window: LogWindow,
         # The engine's rows come back in no order; the lift's resampling reads them in this one.
         df = df.sort_values("item_id", kind="stable", ignore_index=True)
         for col in ("start_ts", "done_ts", "last_ts", "week"):
-            df[col] = _naive(df[col])
+            df[col] = portable.naive_utc(df[col])
         df = df.astype({"reworked": bool, "ai": bool, "bot": bool, "cycle_hours": float, "waiting_hours": float})
         df["resource"] = df["resource"].astype(object).where(df["resource"].notna(), None)
         df["team"] = df["team"].astype(object).where(df["team"].notna(), None)

@@ -89,7 +89,6 @@ def agent_cases(store: Store, log: str, kinds: pd.DataFrame, agent: str, engine=
     """item_id, first_ts: the first event of each case of `log` performed by a resource of `agent`
     (`agent_names`); read on `engine` when given (Spark over the Parquet export)."""
     from . import portable
-    from .log_loops import _naive
 
     ids = [a for a, name in agent_names(kinds).items() if name == agent]
     if not ids:
@@ -98,7 +97,7 @@ def agent_cases(store: Store, log: str, kinds: pd.DataFrame, agent: str, engine=
         join event_log_items li on li.item_id = e.item_id
         where li.log = {portable.literal(log)} and e.actor_id in ({", ".join(portable.literal(a) for a in ids)})
         group by e.item_id""")
-    df["first_ts"] = _naive(df["first_ts"])
+    df["first_ts"] = portable.naive_utc(df["first_ts"])
     return df
 
 

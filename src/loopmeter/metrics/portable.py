@@ -175,6 +175,17 @@ def frame(store_con, engine, query: str):
     return store_con.execute(query).df()
 
 
+def naive_utc(values):
+    """A column of `frame`'s timestamps as naive UTC datetime64[ns], whichever engine read it (an
+    engine may hand them over zoned, or as objects)."""
+    import pandas as pd  # here, not at the top: this module is imported by SQL builders that need no pandas
+
+    values = pd.to_datetime(values)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.astype("datetime64[ns]")
+
+
 def literal(text) -> str:
     """A text literal of SQL that reads the same on every engine (quotes doubled)."""
     return "'" + str(text).replace("'", "''") + "'"

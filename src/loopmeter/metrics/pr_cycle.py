@@ -21,10 +21,6 @@ from .open_prs import opened_by_sql
 PHASES = ("coding", "draft", "pickup", "review", "deploy")
 
 
-def _lit(t: datetime) -> str:
-    return "timestamp '" + t.strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
-
-
 def opened_as_draft_sql(alias: str) -> str:
     """SQL: whether the pull request `alias` (an `items` row) was a draft when it was opened. The
     one definition, for the draft phase here and `draft_now` in metrics/waiting.py: sources store
@@ -36,7 +32,7 @@ def pr_rows_sql(as_of: datetime, items: str = "items", classes: tuple[str, ...] 
     """One row per pull request opened by as_of, with the moments the phases run between. A report
     on some repositories passes `items`, the view flow._scope made of their items; `classes` are the
     evidence classes that make a pull request AI-authored."""
-    a = _lit(as_of)
+    a = portable.timestamp(as_of)
     return f"""
     with pr as (
         select item_id, repo, author_id, created_at as opened_at, started_at, title,

@@ -26,7 +26,7 @@ from datetime import datetime
 
 from . import portable
 from .open_prs import open_for_review_at_sql, opened_by_sql
-from .pr_cycle import _lit, opened_as_draft_sql
+from .pr_cycle import opened_as_draft_sql
 
 STATES = ("review_requested", "approved_not_merged", "ci_green_not_merged")
 
@@ -42,7 +42,7 @@ def _stretches_ctes(as_of: datetime, items: str, stretches: str | None = None) -
 
 def _ctes(as_of: datetime, items: str) -> tuple[str, str]:
     """(`pr` and `ev`, the CTEs after them up to `stretches`) of `_stretches_ctes`."""
-    a = _lit(as_of)
+    a = portable.timestamp(as_of)
     base = f"""
     with pr as (
         select i.item_id, i.author_id, json_extract_string(i.attrs, '$.head_sha') as head_sha,

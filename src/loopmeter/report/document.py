@@ -135,9 +135,10 @@ def _stale(store: Store, repos: list[str], as_of: datetime) -> list[str]:
     rows = store.con.execute(
         "select repo, max(done_at) from items where kind = 'change' and done_at <= ? group by repo order by repo",
         [as_of]).fetchall()
+    wanted = set(repos)  # a list would make this quadratic in an organisation's 1,000 repositories
     out = []
     for repo, last in rows:
-        if repo in repos and last is not None and (as_of - last).days > STALE_DAYS:
+        if repo in wanted and last is not None and (as_of - last).days > STALE_DAYS:
             out.append(f"{repo}: its newest change landed on {last:%Y-%m-%d}, {(as_of - last).days:,} days before the "
                        f"report's as-of ({as_of:%Y-%m-%d}); if its clone is stale, fetch it and ingest again (its weeks "
                        "since then count none of its work), if the project went quiet this is expected")

@@ -16,7 +16,6 @@ import html as _html
 import json
 import math
 import random
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,6 +27,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from ..stats.json_values import finite
+from .control_chars import HTML_CONTROL, replace_control
 from .lift_text import _GROUP_LABELS, comparison_label, comparison_parts  # noqa: F401 (re-exported)
 from .charts import (ADOPTION_COLOUR, AI_COLOUR, HUMAN_COLOUR, INK, MUTED, PENDING_COLOUR, base_layout, draw_script,
                      embed_json, figure_payload, figure_tag, library_script, plot_text,
@@ -671,17 +671,12 @@ def _legibility_section(cards: Any) -> dict[str, Any]:
     return section_context(cards if isinstance(cards, Mapping) else None)
 
 
-# Control characters (ANSI escapes, BEL, backspace) that commit messages and names may hold: HTML
-# escaping leaves them, and they would drive the terminal of anyone who cats or greps the file.
-# Tab, newline and carriage return are whitespace to HTML and stay.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
 def _no_control(value: Any) -> Any:
-    """Jinja's finalize: every value a template prints, before autoescaping, without control characters."""
-    if not isinstance(value, str) or not _CONTROL.search(value):
+    """Jinja's finalize: every value a template prints, before autoescaping, without control characters
+    (ANSI escapes, BEL, backspace: HTML escaping leaves them; report/control_chars.py)."""
+    if not isinstance(value, str) or not HTML_CONTROL.search(value):
         return value
-    cleaned = _CONTROL.sub("\ufffd", value)
+    cleaned = replace_control(value, html=True)
     return Markup(cleaned) if isinstance(value, Markup) else cleaned
 
 

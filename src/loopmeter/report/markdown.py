@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..stats.json_values import finite
+from .control_chars import replace_control
 from .verdict_view import verdict_rows
 
 __all__ = ["render_markdown", "md_escape"]
@@ -23,13 +24,12 @@ _ICON = {"good": "🟢", "bad": "🔴", "warn": "🟠", "neutral": "⚪", "muted
 # +, "1.") are safe here: every escaped value follows text of ours. Escaping more would litter
 # chat tools that show Markdown as plain text with backslashes.
 _PUNCT = re.compile(r"([\\`*_\[\]|~])")
-# Control characters (ANSI escapes, BEL) would drive the terminal the Markdown is printed to.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def md_escape(value: Any) -> str:
     """Text that renders as itself in GitHub-flavoured Markdown, on one line."""
-    text = _CONTROL.sub("\ufffd", " ".join(str("" if value is None else value).split()))
+    # Control characters (ANSI escapes, BEL) would drive the terminal the Markdown is printed to.
+    text = replace_control(" ".join(str("" if value is None else value).split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _PUNCT.sub(r"\\\1", text)
     text = text.replace("://", "\\://").replace("www.", "www\\.")  # no autolink either

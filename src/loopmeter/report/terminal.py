@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from rich.console import Console
 from rich.markup import escape as _markup_escape
 from rich.table import Table
+
+from .control_chars import replace_control
 
 
 def withheld(entry: dict) -> str | None:
@@ -17,14 +17,10 @@ def withheld(entry: dict) -> str | None:
     return _withheld(entry)
 
 
-# Control characters (ESC above all) in a repository name or commit text could drive the user's
-# terminal; they are shown as U+FFFD instead.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def escape(text: str) -> str:
-    """Rich markup escaped and terminal control characters removed: repository text is data."""
-    return _markup_escape(_CONTROL.sub("\ufffd", str(text)))
+    """Rich markup escaped and terminal control characters (ESC above all, report/control_chars.py)
+    shown as U+FFFD: repository text is data."""
+    return _markup_escape(replace_control(str(text)))
 
 
 # An organisation's report names hundreds of repositories: past these counts the per-repository

@@ -27,6 +27,15 @@ def t_sf(x, df):
     return _sc.stdtr(df, np.negative(x))
 
 
+def t_interval(beta: float, se: float, df: float, conf: float) -> tuple[float, float, float]:
+    """``beta -+ t se`` at level ``conf`` on ``df`` degrees of freedom, and the two-sided p-value of
+    ``beta = 0`` (statsmodels' own with use_t). A zero standard error gives the point as interval and
+    p 0 (1 when beta is 0 too): the caller decides whether such an interval may be shown."""
+    t = float(t_ppf(0.5 + conf / 2.0, df))
+    p = float(2.0 * t_sf(abs(beta / se), df)) if se > 0 else (0.0 if beta != 0 else 1.0)
+    return beta - t * se, beta + t * se, p
+
+
 def norm_ppf(q):
     """Standard normal quantile (scipy.stats.norm.ppf(q))."""
     return _sc.ndtri(q)
@@ -35,11 +44,6 @@ def norm_ppf(q):
 def norm_isf(q):
     """Standard normal inverse upper tail (scipy.stats.norm.isf(q))."""
     return np.negative(_sc.ndtri(q))
-
-
-def norm_sf(x):
-    """Standard normal upper tail area (scipy.stats.norm.sf(x))."""
-    return _sc.ndtr(np.negative(x))
 
 
 def chi2_sf(x, df):
@@ -114,13 +118,12 @@ def mann_whitney_p(x, y) -> float:
 
 
 def _mwu_exact_sf(n1: int, n2: int, k: int) -> float:
-    """P(U >= k) under the null, no ties (scipy's _MWU.sf: by symmetry the lower tail at n1 n2 - k,
-    from the frequencies built by the recursion over divisor sums that scipy credits to @toobaz)."""
+    """P(U >= k) under the null, no ties, for ``k >= n1 n2 / 2`` (scipy's _MWU.sf: by symmetry the
+    lower tail at n1 n2 - k, from the frequencies built by the recursion over divisor sums that
+    scipy credits to @toobaz). scipy's other branch, for k below the middle, is left out: the
+    two-sided U passed here is the larger of U and n1 n2 - U, never below the middle."""
     n1, n2 = min(n1, n2), max(n1, n2)
-    kc = n1 * n2 - k
-    if k < kc:  # scipy's other branch; mannwhitneyu's two-sided U is never below n1 n2 / 2
-        return float(1.0 - _mwu_cdf(n1, n2, k) + _mwu_pmf(n1, n2, k))
-    return float(_mwu_cdf(n1, n2, kc))
+    return float(_mwu_cdf(n1, n2, n1 * n2 - k))
 
 
 def _mwu_freqs(n1: int, n2: int, maxu: int) -> np.ndarray:
@@ -145,7 +148,3 @@ def _mwu_freqs(n1: int, n2: int, maxu: int) -> np.ndarray:
 
 def _mwu_cdf(n1: int, n2: int, k: int) -> float:
     return float(np.cumsum(_mwu_freqs(n1, n2, k))[k])
-
-
-def _mwu_pmf(n1: int, n2: int, k: int) -> float:
-    return float(_mwu_freqs(n1, n2, k)[k])

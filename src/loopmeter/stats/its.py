@@ -75,13 +75,14 @@ shorter than the full series, so their effects are noisier and the p-value is co
 from __future__ import annotations
 
 import copy
+import functools
 import math
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .bootstrap import check_conf
+from .hac import newey_west_variance
 from .its_models import fit_model
 from .json_values import json_ready
 
@@ -94,7 +95,6 @@ __all__ = [
     "interrupted_time_series",
     "its_design",
     "newey_west_maxlags",
-    "newey_west_variance",
     "placebo_breaks",
 ]
 
@@ -270,19 +270,6 @@ _BURN_IN = 60
 _MAX_AR1 = 0.95  # keeps the bootstrap process stationary whatever a short series suggests
 
 
-def newey_west_variance(v: np.ndarray, maxlags: int) -> np.ndarray:
-    """Bartlett-kernel long-run variance sum_t v_t^2 + 2 sum_l (1 - l/(L+1)) sum_t v_t v_{t-l}.
-
-    Works on the last axis, so a (replicates x weeks) array gives one variance per replicate.
-    With ``v_t = a_t e_t`` (``a`` one row of the coefficient map) it is the Newey-West variance
-    of that coefficient before the n / (n - k) factor.
-    """
-    s = np.einsum("...t,...t->...", v, v)
-    for lag in range(1, maxlags + 1):
-        s = s + 2.0 * (1.0 - lag / (maxlags + 1)) * np.einsum("...t,...t->...", v[..., lag:], v[..., :-lag])
-    return s
-
-
 def _score_linearisation(X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The map from perturbed score residuals e* to (coefficient change, refitted residuals).
 
@@ -383,14 +370,6 @@ def _sieve_bootstrap_t(
     return out
 
 
-# Fits already made, by their whole input (most recent last). A report fits the same series more
-# than once: the specification table's chosen row is the headline's own series, and the placebo
-# breaks of one series are fitted again for each model and window that reaches them (23 fits, 7
-# repeats, ~40% of the ITS time on the 1k-commit store). A fit is a pure function of its input.
-_FITS: OrderedDict[tuple, ITSResult] = OrderedDict()
-_MAX_FITS = 256
-
-
 def interrupted_time_series(
     y,
     break_index: int,
@@ -408,20 +387,23 @@ def interrupted_time_series(
     """
     try:
         arr = np.asarray(y, dtype=float)
-        key = (arr.shape, arr.tobytes(), int(break_index), model, maxlags, conf, interval, n_boot, seed)
     except (TypeError, ValueError):  # not a series: the fit says why
         return _interrupted_time_series(y, break_index, model=model, maxlags=maxlags, conf=conf,
                                         interval=interval, n_boot=n_boot, seed=seed)
-    hit = _FITS.get(key)
-    if hit is None:
-        hit = _interrupted_time_series(arr, break_index, model=model, maxlags=maxlags, conf=conf,
-                                       interval=interval, n_boot=n_boot, seed=seed)
-        _FITS[key] = hit
-        while len(_FITS) > _MAX_FITS:
-            _FITS.popitem(last=False)
-    else:
-        _FITS.move_to_end(key)
+    hit = _remembered_fit(arr.shape, arr.tobytes(), break_index, model, maxlags, conf, interval, n_boot, seed)
     return copy.deepcopy(hit)  # its params dicts are the caller's to keep
+
+
+# A report fits the same series more than once: the specification table's chosen row is the
+# headline's own series, and the placebo breaks of one series are fitted again for each model and
+# window that reaches them (23 fits, 7 repeats, ~40% of the ITS time on the 1k-commit store). A fit
+# is a pure function of its input, so the fits are remembered by their whole input; the series
+# travels as its shape and bytes, which (unlike an array) can be a cache key.
+@functools.lru_cache(maxsize=256)
+def _remembered_fit(shape, data: bytes, break_index, model, maxlags, conf, interval, n_boot, seed) -> ITSResult:
+    arr = np.frombuffer(data, dtype=float).reshape(shape)
+    return _interrupted_time_series(arr, break_index, model=model, maxlags=maxlags, conf=conf,
+                                    interval=interval, n_boot=n_boot, seed=seed)
 
 
 def _interrupted_time_series(

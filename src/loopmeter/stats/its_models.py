@@ -7,7 +7,7 @@ iterations matter, and tests/test_stats_its_models.py fits the same series with 
 
 - OLS: ``pinv(X) y`` (stats/ols.py); HAC ``B S B n / (n - k)`` with ``B = (X'X)^+`` and ``S`` the
   Bartlett-weighted autocovariances of ``x_t e_t`` (statsmodels' ``cov_type="HAC"`` with
-  ``use_correction=True``). Agrees to rounding (~1e-12 relative).
+  ``use_correction=True``; stats/hac.py, the sandwich of all three models). Agrees to rounding (~1e-12 relative).
 - Poisson GLM: statsmodels' IRLS itself (start ``mu = (y + mean y) / 2``, weighted least squares
   by ``lstsq`` each step, stop when the deviance moves by <= 1e-8, at most 100 steps), so the same
   iterations stop at the same point; HAC with the score ``x_t (y_t - mu_t)`` and the information
@@ -33,7 +33,8 @@ import numpy as np
 from .special import special as _sc
 
 from .dist import t_ppf, t_sf
-from .ols import bartlett_meat, ols
+from .hac import hac_cov
+from .ols import ols
 
 __all__ = ["ModelFit", "fit_model"]
 
@@ -67,16 +68,13 @@ def fit_model(y: np.ndarray, X: np.ndarray, model: str, maxlags: int, alpha: flo
         params, fitted, converged, disp, nb_alpha = fit.params, X @ fit.params, True, nan, nan
     elif model == "poisson":
         params, mu, converged = _poisson_irls(y, X)
-        xu = X * (y - mu)[:, None]
-        bread = np.linalg.inv(X.T @ (mu[:, None] * X))
-        cov = bread @ bartlett_meat(xu, maxlags) @ bread.T * (n / float(n - k))
+        cov = hac_cov(np.linalg.inv(X.T @ (mu[:, None] * X)), X * (y - mu)[:, None], maxlags)
         fitted, nb_alpha = mu, nan
         disp = float(np.sum((y - mu) ** 2 / mu) / max(n - k, 1.0))
     elif model == "negbin":
         theta, converged = _negbin_newton(y, X)
         score, hess = _nb2_score_hessian(y, X, theta)
-        bread = np.linalg.inv(hess)
-        cov = bread @ bartlett_meat(score, maxlags) @ bread.T * (n / float(n - score.shape[1]))
+        cov = hac_cov(np.linalg.inv(hess), score, maxlags)
         params, nb_alpha, disp = theta[:k], float(theta[k]), nan
         fitted = np.exp(X @ params)
     else:

@@ -15,16 +15,19 @@ agree to rounding (tests/test_stats_ols.py fits the same data with statsmodels):
 - CR1: ``B S B`` with ``B = pinv(X) pinv(X)'`` and ``S`` the cross-product of the clusters' sums of
   ``x_i e_i``, times ``G / (G - 1) * (n - 1) / (n - K)``, K the number of columns (not the rank);
 - HAC: ``B S B`` with ``S`` the Bartlett-weighted autocovariances of ``x_t e_t`` up to ``maxlags``,
-  times ``n / (n - K)`` when ``use_correction``.
+  times ``n / (n - K)`` (stats/hac.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-__all__ = ["OLSFit", "bartlett_meat", "ols"]
+from .hac import hac_cov
+
+__all__ = ["OLSFit", "ols"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,10 @@ class OLSFit:
     def df_resid(self) -> float:
         return float(self.nobs - self.rank)
 
-    @property
+    # Computed once per fit: a regression asks for it for plain, robust and cluster covariances.
+    # cached_property stores it in the instance __dict__ directly, which a frozen dataclass allows
+    # (only attribute assignment is frozen); the fit's arrays are never changed after ``ols``.
+    @cached_property
     def bread(self) -> np.ndarray:
         """(X'X)^+ as pinv(X) pinv(X)' (statsmodels' normalized_cov_params)."""
         return self.pinv @ self.pinv.T
@@ -65,14 +71,9 @@ class OLSFit:
         n, k = xu.shape
         return (b @ (sums.T @ sums) @ b.T) * (n_groups / (n_groups - 1.0) * ((n - 1.0) / float(n - k)))
 
-    def cov_hac(self, maxlags: int, use_correction: bool = True) -> np.ndarray:
-        xu = self.X * self.resid[:, None]
-        b = self.bread
-        cov = b @ bartlett_meat(xu, maxlags) @ b.T
-        if use_correction:
-            n, k = xu.shape
-            cov *= n / float(n - k)
-        return cov
+    def cov_hac(self, maxlags: int) -> np.ndarray:
+        """Newey-West with the n / (n - K) factor (statsmodels' use_correction=True)."""
+        return hac_cov(self.bread, self.X * self.resid[:, None], maxlags)
 
 
 def _pinv(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,12 +95,3 @@ def ols(y, X) -> OLSFit:
     rank = int(np.sum(s > s.max() * s.size * np.finfo(float).eps)) if s.size else 0
     return OLSFit(params, y - X @ params, pinv, rank, X)
 
-
-def bartlett_meat(xu: np.ndarray, maxlags: int) -> np.ndarray:
-    """Newey-West middle matrix: sum_t u_t u_t' + sum_l (1 - l/(L+1)) (G_l + G_l'), G_l the lag-l
-    cross-products of the rows of ``xu`` (statsmodels' S_hac_simple with Bartlett weights)."""
-    S = xu.T @ xu
-    for lag in range(1, maxlags + 1):
-        s = xu[lag:].T @ xu[:-lag]
-        S = S + (1.0 - lag / (maxlags + 1.0)) * (s + s.T)
-    return S

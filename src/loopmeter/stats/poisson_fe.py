@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from .bootstrap import check_conf
-from .dist import t_ppf, t_sf
+from .dist import t_interval
 from .lift import GROUP_LABELS, MIN_VALUES, Estimate, _nonneg
 
 __all__ = ["poisson_rate_ratio_author_fe"]
@@ -116,10 +116,9 @@ def poisson_rate_ratio_author_fe(
         return Estimate(NAME, math.exp(beta), None, None, n_a, n_b, n_clusters, tuple(caveats), extra=extra)
     se = math.sqrt(g / (g - 1) * meat) / info
     df = float(g - 1)
-    t = float(t_ppf(0.5 + conf / 2.0, df))
-    pval = float(2.0 * t_sf(abs(beta / se), df)) if se > 0 else (0.0 if beta != 0 else 1.0)
+    lo, hi, pval = t_interval(beta, se, df, conf)
     extra.update(beta=beta, se=se, df=df)
-    return Estimate(NAME, math.exp(beta), math.exp(beta - t * se), math.exp(beta + t * se), n_a, n_b, n_clusters,
+    return Estimate(NAME, math.exp(beta), math.exp(lo), math.exp(hi), n_a, n_b, n_clusters,
                     tuple(caveats), p_value=pval, clustered=True, extra=extra)  # CR1 over authors
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bootstrap import check_conf
-from .dist import t_ppf, t_sf
+from .dist import t_interval
 from .lift import GROUP_LABELS, Estimate, _cap
 
 ESTIMATOR = "rate_ratio_cr1"
@@ -64,10 +64,9 @@ def rate_ratio_cr1(events_a, exposure_a, events_b, exposure_b, *, conf: float = 
     factor = g / (g - 1) * (n_cells - 1) / max(n_cells - 2, 1)
     se = float(np.sqrt(factor * np.sum(u * u)))
     df = g - 1
-    t = float(t_ppf(0.5 + conf / 2, df))
     beta = float(np.log(ratio))
-    p = float(2 * t_sf(abs(beta) / se, df)) if se > 0 else None
-    lo, hi = (float(np.exp(beta - t * se)), float(np.exp(beta + t * se))) if se > 0 else (None, None)
+    lo, hi, p = t_interval(beta, se, df, conf)
+    lo, hi, p = (float(np.exp(lo)), float(np.exp(hi)), p) if se > 0 else (None, None, None)
     caveats = () if se > 0 else ("Every cluster has the same rate in its group: the interval has no width.",)
     return Estimate(ESTIMATOR, ratio, lo, hi, int(fa), int(fb), g, caveats, p_value=p, clustered=True,
                     extra={"rate_a": ra, "rate_b": rb, "se_log": se, "df": df})

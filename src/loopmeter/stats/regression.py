@@ -44,7 +44,7 @@ import pandas as pd
 
 from .bootstrap import check_conf
 from .cr2 import cr2
-from .dist import t_ppf, t_sf
+from .dist import t_interval
 from .ols import ols
 from .lift import GROUP_LABELS, MIN_CLUSTERS, MIN_VALUES, Estimate, _cap, _durations
 
@@ -213,7 +213,6 @@ def log_duration_ols(
         caveats.append("No cluster ids: rows are taken as independent, which understates the uncertainty "
                        "if one person or team contributes many rows.")
 
-    alpha = 1.0 - conf
     beta = float(plain.params[j])
     n = len(y)
     se_plain0 = math.sqrt(float(plain.cov_plain()[j, j]))
@@ -223,7 +222,7 @@ def log_duration_ols(
         # The dummy fit's s^2 divides the same residual sum of squares by N - rank - levels.
         df_plain = float(n - rank - n_absorbed)
         se_plain = se_plain0 * math.sqrt(plain.df_resid / df_plain)
-    lo_p, hi_p, p_plain = _t_interval(beta, se_plain, df_plain, alpha)
+    lo_p, hi_p, p_plain = t_interval(beta, se_plain, df_plain, conf)
     extra.update(
         beta=beta,
         se_plain=se_plain,
@@ -255,19 +254,12 @@ def log_duration_ols(
         if math.isfinite(df_cr2) and df_cr2 > 0 and se_cr2 > 0:
             extra.update(covariance="CR2", se_cr1=se, df_cr1=df)
             se, df = se_cr2, df_cr2
-    lo, hi, p = _t_interval(beta, se, df, alpha)
+    lo, hi, p = t_interval(beta, se, df, conf)
     extra.update(se=se, df=df)
     return Estimate(
         "log_duration_ols", math.exp(beta), math.exp(lo), math.exp(hi), n_a, n_b, n_clusters,
         tuple(caveats), p_value=p, clustered=codes is not None and n_clusters < n, extra=extra,
     )
-
-
-def _t_interval(beta: float, se: float, df: float, alpha: float) -> tuple[float, float, float]:
-    """The interval and two-sided p-value on a t distribution (statsmodels' own, with use_t)."""
-    t = float(t_ppf(1.0 - alpha / 2.0, df))
-    p = float(2.0 * t_sf(abs(beta / se), df)) if se > 0 else (0.0 if beta != 0 else 1.0)
-    return beta - t * se, beta + t * se, p
 
 
 def _levels(absorb: tuple[str, np.ndarray], n: int) -> np.ndarray:
