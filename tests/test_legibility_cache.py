@@ -14,7 +14,7 @@ from conftest import ALICE
 from test_legibility import build_featured
 
 import loopmeter
-from loopmeter.legibility import reading, score
+from loopmeter.legibility import cache, reading, score
 from loopmeter.store.db import Store
 
 AS_OF = datetime(2024, 3, 1)
@@ -42,9 +42,12 @@ def featured_store(tmp_path):
     return repo, store
 
 
-def _report(store) -> dict:
+def _report(store, *, new_process: bool = True) -> dict:
     """The report's legibility section, as `report` computes it (for_report on the store opened
-    read-only), without the rest of the report."""
+    read-only), without the rest of the report; as a new process would, unless told otherwise
+    (nothing remembered in this one)."""
+    if new_process:
+        cache._MEMO.clear()
     with Store.open_read(store) as s:
         repos = s.con.execute("select repo, path from repos").fetchall()
         return score.for_report(s, repos)
@@ -60,10 +63,12 @@ def _kept(store) -> list[tuple]:
 
 def test_a_second_report_reads_nothing_again_and_says_the_same(featured_store, scans):
     repo, store = featured_store
+    cache._MEMO.clear()
     first = loopmeter.report_from_store(store_path=store, as_of=AS_OF)["legibility"]
     assert len(scans) == 1
     (kept,) = _kept(store)
     assert kept[:2] == ("featured", repo.head())
+    cache._MEMO.clear()  # a new process: only the store remembers
     second = loopmeter.report_from_store(store_path=store, as_of=AS_OF)["legibility"]
     assert len(scans) == 1  # judged from the kept reading with today's facts: no scan
     assert json.dumps(second, sort_keys=True) == json.dumps(first, sort_keys=True)
@@ -115,5 +120,8 @@ def test_a_store_held_by_someone_else_keeps_nothing_and_the_report_still_works(f
     finally:
         other.close()
     assert _kept(store) == []
+    # The same process (the dashboard) remembers what it read; a new one reads it again and keeps it.
+    _report(store, new_process=False)
+    assert len(scans) == 1
     _report(store)
     assert len(scans) == 2 and len(_kept(store)) == 1

@@ -72,13 +72,33 @@ def kept(store: Store, repos: list[str]) -> dict[str, Kept]:
     return {r[0]: Kept(*r[1:]) for r in rows}
 
 
-def valid(k: Kept | None, path: str, t: Tip | None, scorer: str) -> Reading | None:
+#: The readings this process made or loaded, one per repository (the dashboard computes a document
+#: per filter set: none of them reads a repository, or parses its kept reading, twice).
+_MEMO: dict[str, tuple[str, str, str, Reading]] = {}
+
+
+def valid(repo: str, k: Kept | None, path: str, t: Tip | None, scorer: str) -> Reading | None:
     """The kept reading when it was read at this path and tip by this scorer and its work tree's
     files are as they were; otherwise None (read the repository again)."""
-    if k is None or t is None or k.path != path or k.head != t.head or k.scorer != scorer:
+    if t is None:
         return None
-    reading = Reading.from_json(k.reading)
-    return reading if reading.still_holds() else None
+    memo = _MEMO.get(repo)
+    if memo is not None and memo[:3] == (path, t.head, scorer):
+        reading = memo[3]
+    elif k is not None and (k.path, k.head, k.scorer) == (path, t.head, scorer):
+        reading = Reading.from_json(k.reading)
+    else:
+        return None
+    if not reading.still_holds():
+        return None
+    _MEMO[repo] = (path, t.head, scorer, reading)
+    return reading
+
+
+def remember(repo: str, path: str, scorer: str, reading: Reading) -> None:
+    """Keep a fresh reading in this process too."""
+    if reading.head is not None:
+        _MEMO[repo] = (path, reading.head, scorer, reading)
 
 
 def keep(store: Store, scorer: str, fresh: dict[str, tuple[str, Reading]]) -> None:
@@ -95,4 +115,4 @@ def keep(store: Store, scorer: str, fresh: dict[str, tuple[str, Reading]]) -> No
     store.write_later(write)
 
 
-__all__ = ["Kept", "Tip", "keep", "kept", "tip", "tips", "valid"]
+__all__ = ["Kept", "Tip", "keep", "kept", "remember", "tip", "tips", "valid"]

@@ -154,7 +154,7 @@ def for_report(store: Store, repos: list[tuple[str, str | None]], matcher: Match
     readings: dict[str, Reading] = {}
     todo = []
     for repo, path in here:
-        r = cache.valid(before.get(repo), path, at.get(path), version)
+        r = cache.valid(repo, before.get(repo), path, at.get(path), version)
         if r is not None:
             readings[repo] = r
         else:
@@ -177,6 +177,7 @@ def for_report(store: Store, repos: list[tuple[str, str | None]], matcher: Match
         t = at.get(path)
         if t is not None and r.head == t.head:  # not moved while it was read
             fresh[repo] = (path, r)
+            cache.remember(repo, path, version, r)
     cache.keep(store, version, fresh)
     # The store's facts of every repository at once: three queries, not three a repository.
     facts = facts_of(store, [(r.path, r.since, r.as_of) for r in readings.values() if r.is_git], engine)
