@@ -105,3 +105,10 @@ def test_the_summary_chart_draws_offline(summarised):
                      evaluate={"bars": "document.querySelectorAll('#chart-legibility .bars .point').length"})
     assert seen.errors == [] and seen.requests == []
     assert seen.values["bars"] == 10  # one bar per point of score, empty ones included
+
+
+def test_no_path_and_no_store_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["legibility", "--json"])
+    assert res.exit_code != 0 and res.output.strip().count("\n") == 0
+    assert "give a PATH to score, or --store STORE" in res.output
