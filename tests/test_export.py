@@ -158,7 +158,7 @@ def _partition_dirs(path: Path) -> list[str]:
         path = dirs[0]
 
 
-def test_parquet_writes_every_table_partitioned_by_repository_and_month_without_names(tmp_path, full_store):
+def test_parquet_writes_every_table_partitioned_by_month_without_names(tmp_path, full_store):
     out = tmp_path / "pq"
     api.export("parquet", out, store_path=full_store)
     names = {p.name for p in out.iterdir()}
@@ -167,12 +167,16 @@ def test_parquet_writes_every_table_partitioned_by_repository_and_month_without_
     assert not names & {"http_cache", "api_cursors", "api_progress", "line_state", "schema_migrations"}
     got = _dataset(out / "items")
     assert len(got) == len(items(full_store))
-    # Each item sits under its repository and the month it landed (else started, else was created).
+    # Each item sits under the month it landed (else started, else was created), its repository a column.
     want = {(i, r, m) for i, r, m in rows(full_store, "select item_id, repo, strftime(coalesce(done_at, started_at, "
                                                       "created_at), '%Y-%m') from items")}
     assert {(r["item_id"], r["repo"], r["month"]) for r in got} == want
-    repo = rows(full_store, "select repo from repos")[0][0]
-    assert (out / "items" / f"repo={repo}").is_dir() and (out / "commits" / f"repo={repo}").is_dir()
+    months = {m for _, _, m in want}
+    assert {p.name for p in (out / "items").iterdir()} == {f"month={m}" for m in months}
+    # No folder per repository anywhere: an organisation's repositories would multiply the folders.
+    assert not [p for p in out.rglob("repo=*")]
+    assert all(p.name.startswith("month=") for p in (out / "commits").iterdir())
+    assert [p.name for p in (out / "commit_files").iterdir()] == ["data_0.parquet"]
     assert len(_dataset(out / "events")) == len(events(full_store))
     actors = _dataset(out / "actors")
     assert actors and all(a["name"] is None and a["email"] is None for a in actors if a["kind"] == "human")

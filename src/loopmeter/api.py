@@ -804,17 +804,29 @@ def analyze(
                              progress=(lambda name: step("report: " + name)) if step else None, **report_options)
 
 
-def legibility(path: str | Path, *, store_path: str | Path | None = None, config: Config | None = None) -> dict:
+def legibility(path: str | Path | None, *, store_path: str | Path | None = None, config: Config | None = None) -> dict:
     """The agent-legibility scorecard of the repository or directory at `path` (docs/legibility.md).
 
     With `store_path`, tracker and CI items ingested for the repository add the checks that need
     them (ticket states, CI latency and flakiness); the store is only read.
+
+    Without `path`: every repository of the store at `store_path`, `{repo: scorecard}` (None where
+    its path is not on this machine), as a report computes them (each reading kept per tip).
     """
     from .legibility import scorecard
     from .legibility.scan import check_path
 
-    check_path(path)  # a bad path is reported as such, before any store is opened
     # Agents configured in loopmeter.toml are not people, here as in every other metric.
+    if path is None:
+        if store_path is None:
+            raise ConfigError("give a PATH to score, or --store STORE to score every repository it holds")
+        from .legibility.score import for_report
+
+        matcher = _matcher(config or load_config())
+        with _damaged_store(store_path), Store.open_read(store_path) as store:
+            repos = store.con.execute("select repo, path from repos order by repo").fetchall()
+            return for_report(store, repos, matcher)
+    check_path(path)  # a bad path is reported as such, before any store is opened
     matcher = _matcher(config or load_config())
     if store_path is None:
         return scorecard(path, matcher=matcher)

@@ -1,14 +1,19 @@
 """Parquet: every table the metrics read, one directory per table, written by DuckDB's COPY.
 
-Tables with a repository and a time are partitioned by both (Hive layout,
-`items/repo=api/month=2024-03/data_0.parquet`), so an engine such as Spark reads only the
-repositories and months a report asks for; tables with only one of them are partitioned by it; the
-rest are one file. A table with no rows is one file with the table's columns (a partitioned write
-of nothing writes no file, and a reader needs the schema). `engine.open_export` reads it back.
+Tables with a time are partitioned by its month (Hive layout, `items/month=2024-03/data_0.parquet`),
+so an engine such as Spark reads only the months a report asks for; the rest are one file. The
+repository is a column in the files, not a folder: an organisation of 1,000 repositories would
+make a folder per repository-month, hundreds of thousands of small files (eight real repositories
+made 2,519 files in 2,198 folders; by month alone 1,872 in 1,201, and that count no longer grows
+with the repositories, only with the months of history), which costs every reader more to list and
+open than pruning by repository saves; a reader filtering on `repo` uses the files' statistics.
+(Ordering the rows by repository, for tighter statistics, raised the export's peak memory from
+330 to 450 MB on those repositories and was left out.) A table with no rows is one file with the table's columns (a
+partitioned write of nothing writes no file, and a reader needs the schema). `engine.open_export`
+reads it back, and reads the older layout (`repo=.../month=...`) as well.
 
-Partition values are written escaped (`a%2Fb` for `a/b`, `__HIVE_DEFAULT_PARTITION__` for null), as
-Hive and Spark expect; the partition columns hold text, so a reader must not infer their types (a
-repository named `2024` is not a number).
+Partition values are written escaped (`__HIVE_DEFAULT_PARTITION__` for null), as Hive and Spark
+expect; the partition columns hold text, so a reader must not infer their types.
 """
 
 from __future__ import annotations
@@ -24,21 +29,22 @@ from .canonical import ExportSummary
 
 @dataclass(frozen=True)
 class Table:
-    """One exported table: the query that reads it from the store, its repository column (if
-    partitioned by repository) and the time whose month partitions it (a SQL expression)."""
+    """One exported table: the query that reads it from the store and the time whose month
+    partitions it (a SQL expression)."""
 
     query: str
-    repo: bool = False
     month: str | None = None
 
     @property
     def partitions(self) -> tuple[str, ...]:
-        return (("repo",) if self.repo else ()) + (("month",) if self.month else ())
+        return ("month",) if self.month else ()
 
 
 #: Rows a DuckDB thread holds for a partitioned write before writing them out (DuckDB's default:
-#: 524,288); measured on eight real repositories, 16,384 still fit 256 MB and 65,536 did not.
-PARTITION_FLUSH_ROWS = 8192
+#: 524,288); measured on eight real repositories, 16,384 still fit 256 MB and 65,536 did not. By
+#: month alone a partition holds every repository's rows of the month: 8,192 no longer fit the
+#: 48 MB of tests/test_export.py's 300 repository-months, 2,048 do (a few more files).
+PARTITION_FLUSH_ROWS = 2048
 
 #: The name of the derived partition column (not a column of the store's table; readers drop it).
 MONTH = "month"
@@ -53,21 +59,21 @@ _ACTORS_PSEUDONYMOUS = ("select actor_id, kind, case when kind in ('bot', 'agent
 #: line_state, schema_migrations) and the pseudonym salt (with it, pseudonyms could be matched to
 #: e-mail addresses); names and e-mails only with `show_names`.
 TABLES: dict[str, Table] = {
-    "items": Table("select * from items", repo=True, month="coalesce(done_at, started_at, created_at)"),
+    "items": Table("select * from items", month="coalesce(done_at, started_at, created_at)"),
     "events": Table("select * from events", month="ts"),
     "links": Table("select * from links"),
     "attributions": Table("select * from attributions"),
     "actors": Table(_ACTORS_PSEUDONYMOUS),
     "repos": Table("select * from repos"),
-    "commits": Table(_COMMITS_PSEUDONYMOUS, repo=True, month="author_time"),
-    "commit_files": Table("select * from commit_files", repo=True),
-    "git_pull_heads": Table("select * from git_pull_heads", repo=True),
-    "git_tags": Table("select * from git_tags", repo=True),
-    "git_tips": Table("select * from git_tips", repo=True),
-    "line_provenance": Table("select * from line_provenance", repo=True),
-    "line_origins": Table("select * from line_origins", repo=True, month="landed_at"),
-    "line_deaths": Table("select * from line_deaths", repo=True),
-    "trace_files": Table("select * from trace_files", repo=True),
+    "commits": Table(_COMMITS_PSEUDONYMOUS, month="author_time"),
+    "commit_files": Table("select * from commit_files"),
+    "git_pull_heads": Table("select * from git_pull_heads"),
+    "git_tags": Table("select * from git_tags"),
+    "git_tips": Table("select * from git_tips"),
+    "line_provenance": Table("select * from line_provenance"),
+    "line_origins": Table("select * from line_origins", month="landed_at"),
+    "line_deaths": Table("select * from line_deaths"),
+    "trace_files": Table("select * from trace_files"),
     "agent_usage": Table("select * from agent_usage", month="day"),
     "agent_files": Table("select * from agent_files"),
     "otel_points": Table("select * from otel_points"),

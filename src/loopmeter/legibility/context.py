@@ -1,12 +1,15 @@
-"""What every check looks at: the inventory, the config files read once, the year of history and,
-when the repository was ingested, the facts the store holds about it."""
+"""What every check looks at: the inventory, the config files read once and the year of history.
+
+A check reads only the repository (a plain finder, `Context -> Evidence`), or also the facts the
+store holds about it (a `Split`): its repository half is read once per tip and kept with the
+reading (legibility/reading.py), its judgement is made at each report with that report's facts."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from ..attribution import Matcher
 from . import configs, workspaces
@@ -49,6 +52,16 @@ class Evidence:
     unknown: str | None = None
 
 
+@dataclass(frozen=True)
+class Split:
+    """A check that reads the store's facts too. `read` takes what it needs from the repository as
+    plain JSON data (None when it needs nothing), cached per tip with the reading; `judge` turns
+    that and the facts (None when the repository was not ingested) into the check's evidence."""
+
+    read: Callable[[Context], Any] | None
+    judge: Callable[[Any, StoreFacts | None], Evidence]
+
+
 def depth(path: str) -> int:
     return path.count("/")
 
@@ -62,12 +75,12 @@ def vendored(path: str) -> bool:
 
 
 class Context:
-    def __init__(self, inv: Inventory, history: History, facts: StoreFacts | None, matcher: Matcher | None = None):
+    def __init__(self, inv: Inventory, history: History, matcher: Matcher | None = None):
         self.inv = inv
-        # Who is an agent or a bot: the built-in signatures plus loopmeter.toml's, as for ingestion.
+        # Who is an agent or a bot: the built-in signatures plus loopmeter.toml's, as for ingestion
+        # (a reading is kept under the matcher's fingerprint, reading.py).
         self.matcher = matcher if matcher is not None else Matcher.load()
         self.history = history
-        self.facts = facts
         self.files = inv.files
         self.fileset = set(inv.files)
         self.by_name: dict[str, list[str]] = {}
@@ -95,6 +108,7 @@ class Context:
                   + ([self.codeowners] if self.codeowners else []))
         # Root-level files first, so a monorepo with hundreds of packages still reads the ones that matter.
         wanted.sort(key=lambda p: (depth(p), p))
+        self.read = wanted[:MAX_READ]
         self.unread = wanted[MAX_READ:]
         self._code: tuple[list[str], list[str]] | None = None
         self.texts = {**declaring, **inv.read_all([p for p in wanted[:MAX_READ] if p not in declaring])}

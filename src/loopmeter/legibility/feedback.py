@@ -7,7 +7,8 @@ import re
 
 from ..store.message_patterns import is_revert
 from . import configs, deps
-from .context import Context, Evidence, show
+from .context import Context, Evidence, Split, show
+from .store_facts import StoreFacts
 
 PR_EVENTS = frozenset({"pull_request", "pull_request_target", "merge_group"})
 #: CI services that build every branch or pull request of a repository unless told otherwise.
@@ -18,25 +19,29 @@ _HOOKS = re.compile(r"^(?:\.pre-commit-config\.ya?ml|\.husky/[^/]+|\.?lefthook\.
 _NO_RUNS = "no CI runs ingested for this repository"
 
 
-def ci_on_pr(ctx: Context) -> Evidence:
-    ev = Evidence(fraction=0.0)
-    on_pr = []
-    for path in ctx.workflows:
-        if path in ctx.texts and configs.workflow_triggers(ctx.texts[path]) & PR_EVENTS:
-            on_pr.append(path)
-    if on_pr:
-        ev.fraction = 1.0
-        ev.evidence.append(f"workflows triggered by pull requests: {show(on_pr)}")
-    elif ctx.workflows:
-        ev.missing.append(f"none of {len(ctx.workflows)} GitHub workflows is triggered by pull_request")
+def _ci_files(ctx: Context) -> dict:
+    """What the files say about CI on pull requests (shown lists, as the evidence names them)."""
+    on_pr = [p for p in ctx.workflows if p in ctx.texts and configs.workflow_triggers(ctx.texts[p]) & PR_EVENTS]
     default = sorted(f for f in ctx.files if _PR_BY_DEFAULT.match(f))
-    if default and ev.fraction < 1:
+    return {"on_pr": show(on_pr) if on_pr else None, "workflows": len(ctx.workflows),
+            "default": show(default) if default else None,
+            "jenkins": any(f.lower() == "jenkinsfile" for f in ctx.files)}
+
+
+def _ci_on_pr(part: dict, f: StoreFacts | None) -> Evidence:
+    ev = Evidence(fraction=0.0)
+    if part["on_pr"]:
         ev.fraction = 1.0
-        ev.evidence.append(f"CI that builds every branch or merge request by default: {show(default)}")
-    if ctx.facts is not None and ctx.facts.pr_ci_runs:
+        ev.evidence.append(f"workflows triggered by pull requests: {part['on_pr']}")
+    elif part["workflows"]:
+        ev.missing.append(f"none of {part['workflows']} GitHub workflows is triggered by pull_request")
+    if part["default"] and ev.fraction < 1:
         ev.fraction = 1.0
-        ev.evidence.append(f"store: {ctx.facts.pr_ci_runs} CI runs on pull requests in the last 12 months")
-    if ev.fraction < 1 and any(f.lower() == "jenkinsfile" for f in ctx.files):
+        ev.evidence.append(f"CI that builds every branch or merge request by default: {part['default']}")
+    if f is not None and f.pr_ci_runs:
+        ev.fraction = 1.0
+        ev.evidence.append(f"store: {f.pr_ci_runs} CI runs on pull requests in the last 12 months")
+    if ev.fraction < 1 and part["jenkins"]:
         ev.fraction = 0.5
         ev.evidence.append("Jenkinsfile: whether it builds pull requests is set in Jenkins, not in the repository")
     if ev.fraction == 1:
@@ -46,8 +51,7 @@ def ci_on_pr(ctx: Context) -> Evidence:
     return ev
 
 
-def ci_latency(ctx: Context) -> Evidence:
-    f = ctx.facts
+def _ci_latency(_: None, f: StoreFacts | None) -> Evidence:
     if f is None or f.ci_median_minutes is None:
         return Evidence(unknown=_NO_RUNS)
     m = f.ci_median_minutes
@@ -57,8 +61,7 @@ def ci_latency(ctx: Context) -> Evidence:
     return ev
 
 
-def ci_flakiness(ctx: Context) -> Evidence:
-    f = ctx.facts
+def _ci_flakiness(_: None, f: StoreFacts | None) -> Evidence:
     if f is None or f.ci_pairs == 0:
         return Evidence(unknown=_NO_RUNS)
     share = f.flaky_pairs / f.ci_pairs
@@ -67,6 +70,11 @@ def ci_flakiness(ctx: Context) -> Evidence:
     if f.flaky_pairs:
         ev.missing.append(f"{f.flaky_pairs} verdicts changed without a code change: a red build may not mean a bug")
     return ev
+
+
+ci_on_pr = Split(_ci_files, _ci_on_pr)
+ci_latency = Split(None, _ci_latency)
+ci_flakiness = Split(None, _ci_flakiness)
 
 
 def pre_commit(ctx: Context) -> Evidence:
@@ -82,12 +90,16 @@ def pre_commit(ctx: Context) -> Evidence:
     return Evidence(fraction=0.0, missing=["no pre-commit hooks"])
 
 
-def reverts(ctx: Context) -> Evidence:
+def _revert_commits(ctx: Context) -> int | None:
     if ctx.history.as_of is None:
+        return None
+    return sum(1 for c in ctx.history.commits if c.time > ctx.history.since and is_revert(c.message))
+
+
+def _reverts(n: int | None, f: StoreFacts | None) -> Evidence:
+    if n is None:
         return Evidence(unknown="no git history to read")
-    n = sum(1 for c in ctx.history.commits if c.time > ctx.history.since and is_revert(c.message))
     ev = Evidence(evidence=[f"{n} revert commits in the last 12 months"])
-    f = ctx.facts
     if f is not None:
         ev.evidence.append(f"store: {f.reverted} changes reverted, {f.reopened} issues or pull requests reopened")
     total = n + (f.reopened if f is not None else 0)
@@ -95,6 +107,9 @@ def reverts(ctx: Context) -> Evidence:
     if not total:
         ev.missing.append("no revert or reopen in 12 months: failures are either absent or fixed forward out of sight")
     return ev
+
+
+reverts = Split(_revert_commits, _reverts)
 
 
 def error_tracking(ctx: Context) -> Evidence:

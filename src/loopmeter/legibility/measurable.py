@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from .context import Context, Evidence, show, vendored
+from .context import Context, Evidence, Split, show, vendored
+from .store_facts import StoreFacts
 
 CODE_EXTENSIONS = frozenset({
     ".py", ".pyx", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".go", ".rs", ".java", ".kt",
@@ -67,13 +68,20 @@ def tests(ctx: Context) -> Evidence:
     return ev
 
 
-def ci_config(ctx: Context) -> Evidence:
+def _ci_files(ctx: Context) -> str | None:
     hits = sorted(f for f in ctx.files if CI_FILES.match(f))
+    return show(hits) if hits else None
+
+
+def _ci_config(hits: str | None, f: StoreFacts | None) -> Evidence:
     if hits:
-        return Evidence(fraction=1.0, evidence=[f"CI configuration: {show(hits)}"])
-    if ctx.facts is not None and ctx.facts.ci_runs:
-        return Evidence(fraction=1.0, evidence=[f"store: {ctx.facts.ci_runs} CI runs ingested (config kept elsewhere)"])
+        return Evidence(fraction=1.0, evidence=[f"CI configuration: {hits}"])
+    if f is not None and f.ci_runs:
+        return Evidence(fraction=1.0, evidence=[f"store: {f.ci_runs} CI runs ingested (config kept elsewhere)"])
     return Evidence(fraction=0.0, missing=["no CI configuration found"])
+
+
+ci_config = Split(_ci_files, _ci_config)
 
 
 def coverage_typecheck(ctx: Context) -> Evidence:

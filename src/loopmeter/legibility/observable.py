@@ -4,32 +4,43 @@ and run-time telemetry."""
 from __future__ import annotations
 
 from . import deps
-from .context import Context, Evidence, show
+from .context import Context, Evidence, Split, show
 from .history import pr_number, references_ticket
+from .store_facts import StoreFacts
 
 _NO_HISTORY = "no git history to read"
 
 
-def linked_changes(ctx: Context) -> Evidence:
-    f = ctx.facts
+def _landings(ctx: Context) -> dict | None:
+    """The changes the files' history landed in the year, and how many name a PR or ticket."""
+    if ctx.history.as_of is None:
+        return None
+    landings = ctx.history.first_parent
+    linked = sum(1 for c in landings if pr_number(c.subject, c.message) is not None or references_ticket(c.message))
+    return {"landings": len(landings), "linked": linked}
+
+
+def _linked_changes(part: dict | None, f: StoreFacts | None) -> Evidence:
     if f is not None and f.changes:
         share = f.linked_changes / f.changes
         return Evidence(value=share, evidence=[
             f"store: {f.linked_changes} of {f.changes} changes landed in the last 12 months name a pull request "
             f"or ticket ({share:.0%})"])
-    if ctx.history.as_of is None:
+    if part is None:
         return Evidence(unknown=_NO_HISTORY)
-    landings = ctx.history.first_parent
-    if not landings:
+    n, linked = part["landings"], part["linked"]
+    if not n:
         return Evidence(unknown="no change landed in the 12 months before HEAD")
-    linked = sum(1 for c in landings if pr_number(c.subject, c.message) is not None or references_ticket(c.message))
-    share = linked / len(landings)
+    share = linked / n
     ev = Evidence(value=share, evidence=[
-        f"git: {linked} of {len(landings)} first-parent commits of the last 12 months name a pull request or "
+        f"git: {linked} of {n} first-parent commits of the last 12 months name a pull request or "
         f"ticket ({share:.0%})"])
-    if linked < len(landings):
-        ev.missing.append(f"{len(landings) - linked} changes landed without a pull request or ticket reference")
+    if linked < n:
+        ev.missing.append(f"{n - linked} changes landed without a pull request or ticket reference")
     return ev
+
+
+linked_changes = Split(_landings, _linked_changes)
 
 
 def issue_references(ctx: Context) -> Evidence:
@@ -46,8 +57,7 @@ def issue_references(ctx: Context) -> Evidence:
     return ev
 
 
-def ticket_states(ctx: Context) -> Evidence:
-    f = ctx.facts
+def _ticket_states(_: None, f: StoreFacts | None) -> Evidence:
     if f is None or f.issues == 0:
         return Evidence(unknown="no tracker ingested for this repository")
     ev = Evidence(evidence=[f"store: {f.issues} issues" + (f" with states {', '.join(f.statuses[:6])}" if f.statuses else "")])
@@ -71,6 +81,8 @@ def telemetry(ctx: Context) -> Evidence:
     return Evidence(fraction=0.0, missing=[
         f"no telemetry library, structured logger or logging config in {len(ctx.manifests)} dependency manifests"])
 
+
+ticket_states = Split(None, _ticket_states)
 
 FINDERS = {"linked_changes": linked_changes, "issue_references": issue_references,
            "ticket_states": ticket_states, "telemetry": telemetry}

@@ -94,16 +94,45 @@ def figure(cards: Mapping[str, Mapping[str, Any] | None]):
     return go.Figure(data=traces, layout=layout)
 
 
-def section_context(cards: Mapping[str, Mapping[str, Any] | None] | None) -> dict[str, Any]:
-    """What _legibility.html.j2 needs: the chart payload and one entry per repository."""
+def summary_figure(summary: Mapping[str, Any]):
+    """The spread of the overall scores: repositories per point of score (legibility/summary.py)."""
+    import plotly.graph_objects as go
+
+    from ..report.charts import INK, base_layout as _base_layout
+
+    counts = summary["score"]["histogram"]
+    labels = [f"{i}–{i + 1}" for i in range(len(counts))]
+    bar = go.Bar(x=labels, y=counts, text=[f"{n:,}" if n else "" for n in counts], textposition="outside",
+                 marker=dict(color=QUESTION_COLOUR, line=dict(color=INK, width=0.5)),
+                 hovertemplate="score %{x}: %{y} repositories<extra></extra>")
+    layout = _base_layout(f"Agent legibility of {summary['scored']:,} repositories: how many score each point",
+                          height=320, showlegend=False,
+                          xaxis=dict(title=dict(text="overall score (mean of the five questions)")),
+                          yaxis=dict(title=dict(text="repositories"), rangemode="tozero"))
+    return go.Figure(data=[bar], layout=layout)
+
+
+#: The checks the summary section lists (those failing in the most repositories).
+SUMMARY_CHECKS = 10
+
+
+def section_context(cards: Mapping[str, Mapping[str, Any] | None] | None,
+                    summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What _legibility.html.j2 needs: the chart payload and one entry per repository, or, when
+    the report carries only the summary (too many repositories for a table each), the summary."""
     from ..report.charts import figure_payload as _figure_payload
 
+    if cards is None and summary is not None and summary.get("repositories"):
+        failing = [c for c in summary.get("checks", []) if c["missing"] or c["partial"]][:SUMMARY_CHECKS]
+        fig = summary_figure(summary) if summary.get("scored") else None
+        return {"chart": None if fig is None else _figure_payload(fig), "repos": [], "summary": summary,
+                "failing": failing, "fmt": _fmt}
     cards = cards or {}
     fig = figure(cards)
     repos = []
     for repo, card in cards.items():
         repos.append({"repo": str(repo), "card": card, "agency": (card or {}).get("effective_agency")})
-    return {"chart": None if fig is None else _figure_payload(fig), "repos": repos, "fmt": _fmt}
+    return {"chart": None if fig is None else _figure_payload(fig), "repos": repos, "summary": None, "fmt": _fmt}
 
 
 def render_page(card: Mapping[str, Any], path: Path) -> Path:

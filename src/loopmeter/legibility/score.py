@@ -9,15 +9,15 @@ from typing import Any
 
 from ..attribution import Matcher
 from ..store.db import Store
-from . import callables, feedback, measurable, observable, owned
-from .context import Context, Evidence
+from . import cache
+from .context import Evidence
 from .history import read_history
+from .reading import FINDERS, Reading, judged, read, scorer
 from .rules import CHECKS, QUESTIONS, TITLES, Check, checks_of
 from .scan import scan
 from .store_facts import facts_of, store_facts
 
 SCHEMA = "loopmeter.legibility/1"
-FINDERS = {**observable.FINDERS, **callables.FINDERS, **measurable.FINDERS, **feedback.FINDERS, **owned.FINDERS}
 assert set(FINDERS) == {c.id for c in CHECKS}, "every rule has exactly one finder"
 
 #: Why each question matters to an agent, for the "effective system agency" explanation.
@@ -96,13 +96,12 @@ def scorecard(path: str | os.PathLike[str], store: Store | None = None, matcher:
     history = read_history(inv)
     facts = (store_facts(store, str(inv.root), history.since, history.as_of, engine)
              if store is not None and inv.is_git else None)
-    return _card(inv, history, facts, matcher)
+    return _card(read(inv, history, matcher), facts)
 
 
-def _card(inv, history, facts, matcher: Matcher | None) -> dict[str, Any]:
-    """The scorecard of what was read at a path (`scan`, `read_history`) and the store's facts."""
-    ctx = Context(inv, history, facts, matcher)
-    found = {cid: finder(ctx) for cid, finder in FINDERS.items()}
+def _card(reading: Reading, facts) -> dict[str, Any]:
+    """The scorecard of a repository's reading (reading.py) judged with the store's facts."""
+    found = judged(reading, facts)
     checks = [_question(q, found) for q in QUESTIONS]
     scored = [c for c in checks if c["score"] is not None]
     overall = round(sum(c["score"] for c in scored) / len(scored), 1) if scored else None
@@ -122,46 +121,84 @@ def _card(inv, history, facts, matcher: Matcher | None) -> dict[str, Any]:
         }
     return {
         "schema": SCHEMA,
-        "path": str(inv.root),
-        "repo": inv.name,
-        "kind": inv.kind,
-        "head": inv.head,
-        "as_of": None if history.as_of is None else history.as_of.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z"),
-        "files": len(inv.files),
+        "path": reading.path,
+        "repo": reading.repo,
+        "kind": reading.kind,
+        "head": reading.head,
+        "as_of": None if reading.as_of is None else reading.as_of.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z"),
+        "files": reading.files,
         "store": {"repo": facts.repo, "names": facts.names} if facts is not None else None,
         "score": overall,
         "limiting_question": limiting["question"] if limiting else None,
         "effective_agency": agency,
         "checks": checks,
-        "unread_config_files": ctx.unread,
-        "history_truncated": history.truncated,
+        "unread_config_files": list(reading.unread),
+        "history_truncated": reading.truncated,
     }
 
 
 def for_report(store: Store, repos: list[tuple[str, str | None]], matcher: Matcher | None = None,
                engine=None) -> dict[str, dict[str, Any] | None]:
     """The report's `legibility` key: each repository's scorecard, or None where its path is gone
-    (the files are read where loopmeter runs; the store's facts on `engine` when given)."""
+    (the files are read where loopmeter runs; the store's facts on `engine` when given).
+
+    A repository whose tip did not move since a report read it is not read again: its reading is
+    kept in the store (cache.py) and judged with today's facts."""
     from ..errors import LoopmeterError
 
-    read: dict[str, tuple] = {}
-    for repo, path in repos:
-        if path and os.path.isdir(path):
-            try:
-                inv = scan(path)
-                read[repo] = (inv, read_history(inv))
-            except LoopmeterError:
-                pass
+    matcher = matcher if matcher is not None else Matcher.load()
+    version = scorer(matcher)
+    here = [(repo, path) for repo, path in repos if path and os.path.isdir(path)]
+    at = cache.tips(list(dict.fromkeys(path for _, path in here)))
+    before = cache.kept(store, [repo for repo, _ in here])
+    readings: dict[str, Reading] = {}
+    todo = []
+    for repo, path in here:
+        r = cache.valid(repo, before.get(repo), path, at.get(path), version)
+        if r is not None:
+            readings[repo] = r
+        else:
+            todo.append((repo, path))
+
+    def fresh_reading(repo_path):
+        repo, path = repo_path
+        t = at.get(path)
+        try:
+            inv = scan(path)
+            return read(inv, read_history(inv), matcher, git_dir=t.git_dir if t is not None else None)
+        except LoopmeterError:
+            return None
+
+    fresh: dict[str, tuple[str, Reading]] = {}
+    for (repo, path), r in zip(todo, _each(fresh_reading, todo)):
+        if r is None:
+            continue
+        readings[repo] = r
+        t = at.get(path)
+        if t is not None and r.head == t.head:  # not moved while it was read
+            fresh[repo] = (path, r)
+            cache.remember(repo, path, version, r)
+    cache.keep(store, version, fresh)
     # The store's facts of every repository at once: three queries, not three a repository.
-    facts = facts_of(store, [(str(inv.root), h.since, h.as_of) for inv, h in read.values() if inv.is_git], engine)
+    facts = facts_of(store, [(r.path, r.since, r.as_of) for r in readings.values() if r.is_git], engine)
     out: dict[str, dict[str, Any] | None] = {}
     for repo, _ in repos:
         card = None
-        if repo in read:
-            inv, history = read[repo]
+        if repo in readings:
+            r = readings[repo]
             try:
-                card = _card(inv, history, facts.get(str(inv.root)) if inv.is_git else None, matcher)
+                card = _card(r, facts.get(r.path) if r.is_git else None)
             except LoopmeterError:
                 card = None
         out[repo] = card
     return out
+
+
+def _each(fn, items: list) -> list:
+    """`fn` of each item: a few threads for many (each item waits mostly on its git processes)."""
+    if len(items) < 4:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(4, 2 * (os.cpu_count() or 1))) as pool:
+        return list(pool.map(fn, items))

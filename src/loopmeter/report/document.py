@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 from ..attribution import Matcher
 from ..errors import ConfigError, NoData
 from ..metrics import flow as flow_m
+from ..legibility import summary as legibility_summary
 from ..legibility.score import for_report as legibility_for_report
 from ..lift import summary as lift_m
 from ..lift.by_unit import lift_designs_by_unit
@@ -211,7 +212,9 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         "lift": [],
         "flow": flow,
         "lift_designs": designs,
-        "legibility": legibility,
+        # Every scorecard up to legibility/summary.CARDS repositories; past that only the summary.
+        "legibility": legibility if len(legibility) <= legibility_summary.CARDS else None,
+        "legibility_summary": legibility_summary.summary(legibility),
         "agent_loops": loops,
         "event_logs": logs,
         "warnings": warnings,

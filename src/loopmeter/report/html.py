@@ -665,10 +665,11 @@ def _lift_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- entry point
 
 
-def _legibility_section(cards: Any) -> dict[str, Any]:
+def _legibility_section(cards: Any, summary: Any = None) -> dict[str, Any]:
     from ..legibility.render import section_context
 
-    return section_context(cards if isinstance(cards, Mapping) else None)
+    return section_context(cards if isinstance(cards, Mapping) else None,
+                           summary if isinstance(summary, Mapping) else None)
 
 
 def _no_control(value: Any) -> Any:
@@ -879,7 +880,7 @@ def render_page(report: Mapping[str, Any], changes: Iterable[Mapping[str, Any]] 
         "n_changes_rows": len(rows),
         "chart_library": library_script() + template_script(),
         "draw_script": draw_script(),
-        "legibility": _legibility_section(report.get("legibility")),
+        "legibility": _legibility_section(report.get("legibility"), report.get("legibility_summary")),
         "slice": _slice(report.get("filters")),
     }
     from .flow_charts import flow_context  # it builds on this module's helpers

@@ -200,24 +200,29 @@ def render_repos(repos: list[dict], console: Console) -> None:
     console.print(rt)
 
 
-def render_legibility(cards: dict | None, console: Console) -> None:
-    """One line per repository's scorecard; past LEGIBILITY_LINES one line for the set: the median
-    and the three least legible repositories."""
+def render_legibility(cards: dict | None, console: Console, summary: dict | None = None) -> None:
+    """One line per repository's scorecard; past LEGIBILITY_LINES (or when the report carries only
+    the summary, past legibility/summary.CARDS repositories) one line for the set: the median and
+    the three least legible repositories, then the checks that fail most often."""
     scored = [(repo, card) for repo, card in (cards or {}).items() if card is not None and card.get("effective_agency")]
-    if len(scored) <= LEGIBILITY_LINES:
+    if cards is not None and len(scored) <= LEGIBILITY_LINES:
         for repo, card in scored:
             console.print(f"[bold]agent legibility of {escape(repo)}:[/bold] {card['score']:g}/10, limited by "
                           f"{escape(card['limiting_question'])} ({card['effective_agency']['score']:g}/10); "
                           f"`loopmeter legibility {escape(card['path'])}` for details")
         return
-    import statistics
-
-    low = sorted(scored, key=lambda rc: (rc[1]["score"], rc[0]))[:3]
-    median = statistics.median(card["score"] for _, card in scored)
-    console.print(f"[bold]agent legibility of {len(scored):,} repositories:[/bold] median {median:g}/10; least legible "
-                  + ", ".join(f"{escape(repo)} {card['score']:g}/10 (limited by {escape(card['limiting_question'])})"
-                              for repo, card in low)
+    if not summary or not summary.get("scored"):
+        return
+    console.print(f"[bold]agent legibility of {summary['scored']:,} repositories:[/bold] median "
+                  f"{summary['score']['median']:g}/10; least legible "
+                  + ", ".join(f"{escape(w['repo'])} {w['score']:g}/10 (limited by {escape(w['limiting_question'])})"
+                              for w in summary["worst"][:3])
                   + "; `loopmeter legibility PATH` for one repository's details")
+    failing = [c for c in summary["checks"] if c["missing"]][:3]
+    if failing:
+        console.print("  most often missing: " + "; ".join(
+            f"{escape(c['title'])} ({c['missing']:,} of {summary['scored']:,})" for c in failing)
+            + "; every scorecard: `loopmeter legibility --json`")
 
 
 def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
@@ -332,7 +337,7 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
         console.print(f"  [dim]({', '.join(map(str, rows))})[/dim] " + (f"[bold]{escape(c)}[/bold]" if c.startswith(
             "Not a verdict") else escape(c)), highlight=False)
     render_flow(report.get("flow"), console)
-    render_legibility(report.get("legibility"), console)
+    render_legibility(report.get("legibility"), console, report.get("legibility_summary"))
     render_event_logs(report, console)
     render_experiments(report, console)
     render_left_out(report, console)

@@ -269,6 +269,23 @@ def m013_event_case_no(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table events_013 rename to events")
 
 
+def m015_legibility_cache(con: duckdb.DuckDBPyConnection) -> None:
+    # A report's legibility reading of each repository (legibility/cache.py): valid while the tip,
+    # the path and the scorer are these. A cache: any row may be dropped; one row per repository.
+    con.execute(
+        """
+        create table legibility_readings (
+            repo varchar primary key,
+            path varchar not null,
+            head varchar not null,
+            scorer varchar not null,
+            reading varchar not null,   -- JSON: legibility/reading.py Reading
+            read_at timestamp not null
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
     ("002_api_sources", m002_api_sources),
@@ -279,4 +296,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("007_event_order", m007_event_order),
     ("012_source", m012_source),
     ("013_event_case_no", m013_event_case_no),
+    ("015_legibility_cache", m015_legibility_cache),
 ]
