@@ -32,14 +32,13 @@ import os
 from array import array
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
 from ..attribution import Matcher
 from ..errors import ConfigError
-from .db import Store, memory_limit, register, transaction
+from .db import Store, lowered_memory, register, shed, transaction
 from .git_load import attr_schema, change_item_id, commit_item_id
 from .message_patterns import (
     GITLAB_MR,
@@ -253,7 +252,7 @@ def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha
     import duckdb
 
     try:
-        with _memory_limit(store.con, low):
+        with lowered_memory(store, low, setting="LOOPMETER_DERIVE_MEMORY"):
             return run()
     except duckdb.OutOfMemoryException:
         return run()
@@ -1028,49 +1027,6 @@ def _derive_memory() -> str | None:
     return os.environ.get("LOOPMETER_DERIVE_MEMORY", "").strip() or "160MB"
 
 
-@contextmanager
-def _memory_limit(con, limit: str):
-    import duckdb
-
-    try:
-        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
-    except duckdb.OutOfMemoryException:
-        raise  # DuckDB holds more than that already: the caller goes on under the store's limit
-    except duckdb.Error:
-        raise ConfigError(f"LOOPMETER_DERIVE_MEMORY: {limit!r} is not a memory size DuckDB takes (e.g. 160MB)") from None
-    _LIMITS[id(con)] = limit
-    try:
-        yield
-    finally:
-        _LIMITS.pop(id(con), None)
-        # The store's own, as set (DuckDB shows it rounded: '244.1 MiB' set back is not 256MB).
-        con.execute(f"set memory_limit = '{memory_limit()}'")
-
-
-# The memory limit `_memory_limit` set on a connection (by id), for `shed` to put back exactly.
-_LIMITS: dict[int, str] = {}
-
-
-def shed(store: Store | None) -> None:
-    """Make DuckDB drop the table blocks it keeps cached (up to its memory limit) by lowering the
-    limit for a moment: a file store's, outside a held group (nothing uncommitted in memory), between
-    the derivation's steps and before the store is reopened after a long read. What a step read
-    stays cached otherwise, and the cache grows with the history until the limit (200,000 commits:
-    ~20 MB after reading the graph, ~75 MB after staging). Committed rows not yet checkpointed may
-    go to DuckDB's temporary file meanwhile (at most its checkpoint threshold, 16 MB of log)."""
-    if store is None or store.path is None or store.held:
-        return
-    import duckdb
-
-    con = store.con
-    try:
-        con.execute("set memory_limit = '1MB'")
-    except duckdb.OutOfMemoryException:
-        pass  # it keeps what it cannot drop; the rest is dropped
-    finally:
-        con.execute(f"set memory_limit = '{_LIMITS.get(id(con), memory_limit())}'")
-
-
 # DuckDB's memory limit while the staged rows move into the store, below the derivation's: the
 # move's working set is the items' key index (~28 MB at 150,000 changes) and the blocks it
 # writes, and DuckDB otherwise fills whatever limit it has with blocks it no longer needs
@@ -1085,7 +1041,7 @@ def _move_staged(store: Store, entry: list[tuple], staged: Path) -> None:
     import duckdb
 
     con = store.con
-    own = _LIMITS.get(id(con))
+    own = store.lowered
     if own is None:
         store_changes(store, entry, staged=staged)
         return
