@@ -164,6 +164,17 @@ class _Shas:
 
         return int(np.searchsorted(self.raw, np.bytes_(key), sorter=self.order))
 
+    def __contains__(self, sha: str) -> bool:
+        return self.find(sha) >= 0
+
+    def index(self, sha: str) -> int:
+        """Index of the commit `sha`; KeyError when it is not among them (as a dict from sha to
+        index raised: a look-up that must hit, where -1 would quietly index the last commit)."""
+        i = self.find(sha)
+        if i < 0:
+            raise KeyError(sha)
+        return i
+
     def find(self, sha: str) -> int:
         """Index of the commit `sha` (-1: not among them)."""
         key = sha.encode()
@@ -182,26 +193,6 @@ class _Shas:
                 break
             out.append(self.raw[k].decode())
         return out
-
-
-class _Index:
-    """Commit index by sha over `_Shas` (what a dict from sha to index answered)."""
-
-    def __init__(self, shas: _Shas):
-        self.shas = shas
-
-    def __contains__(self, sha: str) -> bool:
-        return self.shas.find(sha) >= 0
-
-    def __getitem__(self, sha: str) -> int:
-        i = self.shas.find(sha)
-        if i < 0:
-            raise KeyError(sha)
-        return i
-
-    def get(self, sha: str, default: int = -1) -> int:
-        i = self.shas.find(sha)
-        return default if i < 0 else i
 
 
 class _Parents:
@@ -325,7 +316,7 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
     # Held in one dict, not in locals here, so the derivation can let them go before its last step.
     shas = _Shas(rows["sha"])
-    g = {"shas": shas, "index": _Index(shas), "parents": _parents(rows["parents"], shas),
+    g = {"shas": shas, "parents": _parents(rows["parents"], shas),
          "ctime": _times(rows["ctime"]), "columns_of": columns_of}
     if commits is None:
         del rows
@@ -338,12 +329,10 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     pa.default_memory_pool().release_unused()
     shed(store)
 
-    index = g["index"]
-    if head_sha not in index:
+    h = g["shas"].find(head_sha)
+    if h < 0:
         return {}
-    h = index[head_sha]
-    old = _previous(store, repo, rules, pulls, index) if rules is not None and incremental and store else None
-    del index
+    old = _previous(store, repo, rules, pulls, g["shas"]) if rules is not None and incremental and store else None
     if old is not None:
         try:
             return _derive(store, repo, matcher, h, g, pulls, messages_of, revert_candidates, rules, old)
@@ -378,7 +367,7 @@ class _Previous:
     squashed: list[int]  # commits its squash merges took from pull-request heads
 
 
-def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index: _Index) -> _Previous | None:
+def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], shas: _Shas) -> _Previous | None:
     """The last derivation, when this one may add to it: made under the same rules, its head still
     in the store, and no pull-request head it read moved, vanished, or arrived for a squash merge
     it made (their commits would belong to other changes)."""
@@ -390,7 +379,7 @@ def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index:
         head, old_pulls, count = d["head"], {int(k): v for k, v in d["pulls"].items()}, int(d["changes"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if d.get("rules") != rules or head not in index:
+    if d.get("rules") != rules or head not in shas:
         return None
     added = set()
     for number in set(old_pulls) | set(pulls):
@@ -405,8 +394,8 @@ def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index:
     if any(int(n) in added for n, _ in rows if n is not None):
         return None
     prefix = f"git:{repo}:commit:"
-    squashed = [index[s[len(prefix):]] for _, s in rows if s is not None and s[len(prefix):] in index]
-    return _Previous(head=index[head], changes=count, squashed=squashed)
+    found = (shas.find(s[len(prefix):]) for _, s in rows if s is not None)
+    return _Previous(head=shas.index(head), changes=count, squashed=[i for i in found if i >= 0])
 
 
 def slice_size() -> int:
@@ -463,7 +452,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     second builds the rows a slice of changes at a time (`slice_size`), each slice stored (in a
     file store: written to the staging files, `store_changes`) before the next is built; the store
     changes in one transaction. `g`: the commits' columns (`derive_changes`)."""
-    shas, index, parents, ctime, columns_of = (g[k] for k in ("shas", "index", "parents", "ctime", "columns_of"))
+    shas, parents, ctime, columns_of = (g[k] for k in ("shas", "parents", "ctime", "columns_of"))
     n = len(shas)
     owner = array("q", [_FREE]) * n  # 8 bytes a commit, no int object per change index
     on_head = bytearray(n)
@@ -589,7 +578,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     for ch_idx in range(nch):
         if kinds[ch_idx] != _SQUASH_KIND:
             continue
-        tip = index.get(pulls.get(prs[ch_idx], ""), -1)
+        tip = shas.find(pulls.get(prs[ch_idx], ""))
         found[ch_idx] = 1
         if tip < 0:
             continue
@@ -608,18 +597,18 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     # before landing) reverts nothing that landed, so it is not a link.
     revert_links: set[tuple[int, int]] = set()
     if old is not None:
-        _check_old_reverts(candidates, owner, index, shas, bool(title_index), bool(by_pr))
+        _check_old_reverts(candidates, owner, shas, bool(title_index), bool(by_pr))
     else:
         for sha, msg in candidates:
-            src = owner[index[sha]]
+            src = owner[shas.index(sha)]
             if src < 0:
                 continue
             targets = set()
             named = list(REVERTS_SHA.finditer(msg))
             for m in named:
                 t = _resolve_prefix(shas, m.group(1).lower())
-                if t is not None and owner[index[t]] >= 0:
-                    targets.add(owner[index[t]])
+                if t is not None and owner[shas.index(t)] >= 0:
+                    targets.add(owner[shas.index(t)])
             for m in REVERTS_PR.finditer(msg):
                 if int(m.group(1)) in by_pr:
                     targets.add(by_pr[int(m.group(1))])
@@ -688,7 +677,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             # Moving the staged rows into the store is the derivation's peak: the commits' columns
             # and the changes' arrays go first.
             slices = members = bounds = land = kinds = prs = found = None  # noqa: F841
-            shas = index = parents = ctime = columns_of = None  # noqa: F841
+            shas = parents = ctime = columns_of = None  # noqa: F841
             g.clear()
             import pyarrow as pa
 
@@ -707,7 +696,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     return stats
 
 
-def _check_old_reverts(candidates, owner: array, index: _Index, shas: _Shas,
+def _check_old_reverts(candidates, owner: array, shas: _Shas,
                        title_hit: bool, pr_hit: bool) -> None:
     """Raise _Full when a new change could alter a revert link: a revert commit among the new
     changes' commits, or an earlier revert whose named commit (or an abbreviation that is now
@@ -716,12 +705,12 @@ def _check_old_reverts(candidates, owner: array, index: _Index, shas: _Shas,
     if title_hit or pr_hit:
         raise _Full
     for sha, msg in candidates:
-        if owner[index[sha]] >= 0:
+        if owner[shas.index(sha)] >= 0:
             raise _Full
         for m in REVERTS_SHA.finditer(msg):
             prefix = m.group(1).lower()
             hits = shas.with_prefix(prefix)
-            if len(hits) > 1 or any(owner[index[s]] >= 0 for s in hits):
+            if len(hits) > 1 or any(owner[shas.index(s)] >= 0 for s in hits):
                 raise _Full
 
 
