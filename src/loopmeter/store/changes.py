@@ -84,6 +84,7 @@ class _Some:
     slice read, so the derivation holds no column of the whole history but the graph's."""
 
     def __init__(self, idx: list[int], table: pa.Table):
+        self.idx = idx
         # Every commit in order (a short history read at once): the lists are indexed directly.
         self.pos = None if idx == list(range(len(idx))) else {i: k for k, i in enumerate(idx)}
         self.cols = {}
@@ -209,12 +210,21 @@ class _Parents:
         return self.idx[self.off[i]: self.off[i + 1]].tolist()
 
 
-# The graph, read whole: what the first pass walks (~80 bytes a commit as arrays).
-_GRAPH = "select sha, parents, epoch_us(committer_time) as ctime from commits where repo = {repo}"
+# The graph, read whole: what the first pass walks (~80 bytes a commit as arrays), with each
+# commit's row id, by which a long history's other columns are read a slice at a time.
+_GRAPH = "select rowid as r, sha, parents, epoch_us(committer_time) as ctime from commits where repo = {repo}"
 # The other columns, read for the commits of a slice (`_Some`), in the order of `_want`.
 _ROW_COLUMNS = {"author_id": "author_id", "atime": "epoch_us(author_time)", "committer_id": "committer_id",
                 "subject": "subject", "lines": "coalesce(added + deleted, 0)", "unknown_files": "unknown_files",
                 "files": "files"}
+# A short history (`_EAGER`): the graph and every other column in one scan.
+_WHOLE = ("select sha, parents, epoch_us(committer_time) as ctime, "
+          + ", ".join(f"{v} as {k}" for k, v in _ROW_COLUMNS.items()) + " from commits where repo = {repo}")
+# Some commits' columns by row id: DuckDB reads just their row groups, not every commit of the
+# repository as a join on sha did (one scan of all of them per slice and per chunk).
+_BY_ROWID = "select rowid as r, sha, {columns} from commits where rowid in (select r from _want) order by rowid"
+# The same by sha: only should the row ids have moved since the graph was read (they do not while
+# the derivation runs; checked on every read).
 _SOME = "select {columns} from commits c join _want w on c.sha = w.sha where c.repo = {repo} order by w.p"
 _REVERTS = ("select sha, message from commits where repo = {repo} and (message ilike '%this reverts commit%' "
             "or subject like 'Revert \"%' or message like '%Reverts %#%')")
@@ -281,26 +291,26 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     if pulls is None:
         pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
     if commits is None:
-        rows = con.execute(_GRAPH.format(repo=_literal(repo))).to_arrow_table()
+        lit = _literal(repo)
+        eager = con.execute(f"select count(*) from commits where repo = {lit}").fetchone()[0] <= _EAGER
+        rows = con.execute((_WHOLE if eager else _GRAPH).format(repo=lit)).to_arrow_table()
+        rowid = None if eager else rows["r"].to_numpy()
 
         def columns_of(idx: list[int], names: tuple[str, ...]) -> _Some:
-            want = pa.table({"p": pa.array(range(len(idx)), pa.int64()),
-                             "sha": pa.array([g["shas"][i] for i in idx], pa.string())})
-            register(con, "_want", want)
-            try:
-                t = con.execute(_SOME.format(columns=", ".join(_ROW_COLUMNS[n] + f" as {n}" for n in names),
-                                             repo=_literal(repo))).to_arrow_table()
-            finally:
-                con.unregister("_want")
-            return _Some(idx, t)
+            return _read_some(con, repo, rowid, g["shas"], idx, [_ROW_COLUMNS[n] + f" as {n}" for n in names])
 
         def messages_of(want: list[str]) -> dict[str, str]:
-            return _messages(store, repo, want)
+            if eager:
+                return _messages(store, repo, want)
+            idx = [i for i in g["shas"].find_all(pa.array(want, pa.string())).tolist() if i >= 0]
+            some = _read_some(con, repo, rowid, g["shas"], idx, ["message"])
+            return {g["shas"][i]: v for i, v in zip(some.idx, some.cols["message"])}
 
         def revert_candidates() -> list[tuple[str, str]]:
-            return con.execute(_REVERTS.format(repo=_literal(repo))).fetchall()
+            return con.execute(_REVERTS.format(repo=lit)).fetchall()
     else:
         rows = _columns_of(commits)
+        eager = len(rows) <= _EAGER
 
         def columns_of(idx: list[int], names: tuple[str, ...]) -> _Some:
             return _Some(idx, rows.select(list(names)).take(pa.array(idx, pa.int64())))
@@ -318,11 +328,11 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     shas = _Shas(rows["sha"])
     g = {"shas": shas, "parents": _parents(rows["parents"], shas),
          "ctime": _times(rows["ctime"]), "columns_of": columns_of}
+    if eager:  # a short history: every column as Python lists at once (cheapest per value), read in one scan
+        whole = _Some(list(range(len(shas))), rows.select(list(_ROW_COLUMNS)))
+        g["columns_of"] = lambda idx, names: whole
     if commits is None:
         del rows
-    if len(shas) <= _EAGER:  # a short history: every column read once, as Python lists (cheapest per value)
-        whole = columns_of(list(range(len(shas))), tuple(_ROW_COLUMNS))
-        g["columns_of"] = lambda idx, names: whole
     del shas
     # Arrow's allocator keeps what reading the columns freed (~40 MB at 200,000 commits): give it back,
     # and DuckDB the blocks of the commits it read.
@@ -737,6 +747,30 @@ def _reverts_of(commits: pa.Table) -> list[tuple[str, str]]:
                         pc.match_like(subj, 'Revert "%')), pc.match_like(msg, "%Reverts %#%"))
     t = commits.filter(pc.fill_null(hit, False))
     return list(zip(t["sha"].to_pylist(), t["message"].to_pylist()))
+
+
+def _read_some(con, repo: str, rowid, shas: _Shas, idx: list[int], columns: list[str]) -> _Some:
+    """The `columns` (SQL) of the commits `idx` (indexes into the graph `_GRAPH` read, whose row
+    ids `rowid` holds), each once, read by row id. Their shas are read too and checked: rows that
+    are not those commits (row ids moved) are read again by sha."""
+    import numpy as np
+    import pyarrow as pa
+
+    ids = np.unique(np.asarray(idx, dtype=np.int64))  # a landing may be named twice in a slice
+    ids = ids[np.argsort(rowid[ids], kind="stable")]  # in the order the rows come back
+    register(con, "_want", pa.table({"r": pa.array(rowid[ids], pa.int64())}))
+    try:
+        t = con.execute(_BY_ROWID.format(columns=", ".join(columns))).to_arrow_table()
+    finally:
+        con.unregister("_want")
+    if len(t) != len(ids) or not np.array_equal(shas.find_all(t["sha"].combine_chunks()), ids):
+        want = pa.table({"p": pa.array(range(len(ids)), pa.int64()), "sha": pa.array([shas[i] for i in ids.tolist()], pa.string())})
+        register(con, "_want", want)
+        try:
+            t = con.execute(_SOME.format(columns=", ".join(columns), repo=_literal(repo))).to_arrow_table()
+        finally:
+            con.unregister("_want")
+    return _Some(ids.tolist(), t.drop_columns([c for c in ("r", "sha") if c in t.column_names]))
 
 
 def _messages(store: Store, repo: str, shas: list[str]) -> dict[str, str]:
