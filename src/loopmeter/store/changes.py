@@ -462,6 +462,8 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     second builds the rows a slice of changes at a time (`slice_size`), each slice stored (in a
     file store: written to the staging files, `store_changes`) before the next is built; the store
     changes in one transaction. `g`: the commits' columns (`derive_changes`)."""
+    import pyarrow as pa
+
     shas, parents, ctime, columns_of = (g[k] for k in ("shas", "parents", "ctime", "columns_of"))
     n = len(shas)
     owner = array("q", [_FREE]) * n  # 8 bytes a commit, no int object per change index
@@ -535,6 +537,11 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     # order they were taken) as (commit, change) pairs.
     land, kinds, prs = array("q"), bytearray(), array("q")
     mem_commit, mem_change = array("q"), array("q")
+    # Their titles and branches (from the landing commit's subject and, for a merge, its message),
+    # a chunk's as one Arrow array: the second pass writes them without reading the subjects and
+    # messages again, for about the title's bytes a change (a Python string costs ~50 more).
+    titles: list[pa.Array] = []
+    branches: list[pa.Array] = []
 
     # Walk the first-parent line oldest first. Every ancestor of an earlier landing is already owned,
     # so a breadth-first walk from a merge's other parents that stops at owned commits finds exactly
@@ -544,12 +551,14 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
         chunk = mainline[start:start + step]
         messages = messages_of([shas[m] for m in chunk if len(parents[m]) > 1])
         subject = columns_of(chunk.tolist(), ("subject",)).of("subject")
+        chunk_titles: list[str] = []
+        chunk_branches: list[str | None] = []
         for m in chunk:
             ch_idx = len(land)
             owner[m] = ch_idx
             ps = parents[m]
             subj = subject[m]
-            kind, pr, _, title = _classify(subj, messages.get(shas[m], subj) if len(ps) > 1 else None)
+            kind, pr, branch, title = _classify(subj, messages.get(shas[m], subj) if len(ps) > 1 else None)
             mem_commit.append(m)
             mem_change.append(ch_idx)
             if len(ps) > 1:
@@ -574,13 +583,19 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             land.append(m)
             kinds.append(kind)
             prs.append(-1 if pr is None else pr)
+            chunk_titles.append(title)
+            chunk_branches.append(branch)
             for key in {title, subj} & wanted_titles:
                 title_index.setdefault(key, []).append((ctime[m], ch_idx))
             if pr is not None and pr in wanted_prs:
                 by_pr.setdefault(pr, ch_idx)
-        del messages, subject
+        titles.append(pa.array(chunk_titles, pa.string()))
+        branches.append(pa.array(chunk_branches, pa.string()))
+        del messages, subject, chunk_titles, chunk_branches
     del mainline
     nch = len(land)
+    titles = pa.chunked_array(titles, pa.string())
+    branches = pa.chunked_array(branches, pa.string())
 
     # Squash merges: the pull request's own commits, where its head ref survives. They are not on
     # HEAD; a commit shared by stacked pull requests goes to the one that landed first.
@@ -659,11 +674,11 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
         # The columns of the slice's commits (and of the reverting changes' landings, linked in
         # the last slice), read now: no column of the whole history is held.
         c = columns_of(members[bounds[a]:bounds[b]].tolist() + [land[src] for src, _ in links],
-                       ("author_id", "atime", "committer_id", "subject", "lines", "unknown_files", "files"))
+                       ("author_id", "atime", "committer_id", "lines", "unknown_files", "files"))
         return _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, c.of("author_id"),
-                      c.of("atime"), c.of("committer_id"), ctime, c.of("subject"), c.of("lines"),
-                      c.of("unknown_files"), c.of("files"), parents, messages_of, links, head_commits,
-                      old is not None, marker)
+                      c.of("atime"), c.of("committer_id"), ctime, titles[a:b].to_pylist(),
+                      branches[a:b].to_pylist(), c.of("lines"), c.of("unknown_files"), c.of("files"), parents,
+                      links, head_commits, old is not None, marker)
 
     cuts = list(range(0, nch, step)) or [0]
     slices = (rows(a, min(a + step, nch)) for a in cuts)
@@ -674,8 +689,6 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
         else:
             store_derived(store, derived)
     elif store is None:
-        import pyarrow as pa
-
         parts = list(slices)
         stats["derived"] = (repo, *(pa.concat_tables([p[k] for p in parts]) for k in (1, 2, 3, 4)), *parts[-1][5:])
     else:
@@ -686,11 +699,9 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             staged = _stage(store, _repos_table(entry), slices)
             # Moving the staged rows into the store is the derivation's peak: the commits' columns
             # and the changes' arrays go first.
-            slices = members = bounds = land = kinds = prs = found = None  # noqa: F841
+            slices = members = bounds = land = kinds = prs = found = titles = branches = None  # noqa: F841
             shas = parents = ctime = columns_of = None  # noqa: F841
             g.clear()
-            import pyarrow as pa
-
             # What the slices' Arrow tables and the columns held: Arrow's allocator keeps it (200,000
             # commits: the move into the store began at ~300 MB instead of ~370).
             pa.default_memory_pool().release_unused()
@@ -822,10 +833,10 @@ def _append(columns: dict[str, list], **row) -> None:
 
 
 def _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, author, atime, committer, ctime,
-           subject, lines, unknown_files, nfiles, parents, messages_of, revert_links, head_commits, append,
+           title_of, branch_of, lines, unknown_files, nfiles, parents, revert_links, head_commits, append,
            marker) -> tuple:
     """The rows of changes a..b-1 (and of `revert_links`), as Arrow tables: the tuple `store_changes`
-    takes."""
+    takes. `title_of`, `branch_of`: the changes' titles and branches, from a (the first pass's)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -835,7 +846,6 @@ def _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, 
     ev: dict[str, list] = {k: [] for k in ("item_id", "ts", "activity", "actor_id", "attrs")}
     lk: dict[str, list] = {k: [] for k in ("src", "dst", "kind")}
     branch_attr: dict[str, list] = {f.name: [] for f in attr_schema()}
-    messages = messages_of([shas[land[c]] for c in range(a, b) if len(parents[land[c]]) > 1])
     # Appends bound once, and the columns that hold one value filled after the loop: the loop runs
     # once a change, and a set of small repositories derives tens of thousands.
     put_id, put_title, put_created, put_done = (items[k].append for k in ("item_id", "title", "created_at", "done_at"))
@@ -845,9 +855,8 @@ def _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, 
         m = land[c]
         sha = shas[m]
         cid = change_item_id(repo, sha)
-        subj = subject[m]
-        kind, pr, branch, title = _classify(subj, messages.get(sha, subj) if len(parents[m]) > 1 else None)
-        kind = _KIND_NAMES[kinds[c]]
+        kind, title, branch = _KIND_NAMES[kinds[c]], title_of[c - a], branch_of[c - a]
+        pr = prs[c] if prs[c] >= 0 else None
         done_at = ctime[m]
         lo, hi = bounds[c], bounds[c + 1]
         work = [i for i in members[lo + 1:hi].tolist() if len(parents[i]) <= 1] if hi - lo > 1 else []
