@@ -20,9 +20,9 @@ is idempotent and always agrees with the commits stored: in full, or (when the p
 derivation's head lies on the new head's first-parent line and nothing else it depended on moved)
 only the changes the new commits landed, appended to those stored; the incremental rows are the
 full derivation's (tests/test_incremental_changes.py). It holds the commit graph as integer arrays
-(a few bytes a commit), not the commits themselves, and each change as a few integers; rows are
-built a slice of changes at a time (`slice_size`), so their memory does not grow with the history
-(tests/test_sliced_derivation.py: the rows equal those made in one piece).
+(a few bytes a commit), not the commits themselves, and each change as a few integers and its
+title; rows are built a slice of changes at a time (`slice_size`), so their memory does not grow
+with the history (tests/test_sliced_derivation.py: the rows equal those made in one piece).
 """
 
 from __future__ import annotations
