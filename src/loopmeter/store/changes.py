@@ -300,7 +300,7 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
             return _read_some(con, repo, rowid, g["shas"], idx, [_ROW_COLUMNS[n] + f" as {n}" for n in names])
 
         def messages_of(want: list[str]) -> dict[str, str]:
-            if eager:
+            if eager or not want:  # a chunk without merges asks for none
                 return _messages(store, repo, want)
             idx = [i for i in g["shas"].find_all(pa.array(want, pa.string())).tolist() if i >= 0]
             some = _read_some(con, repo, rowid, g["shas"], idx, ["message"])
