@@ -351,12 +351,56 @@ def _fmt(x, spec=".1f", unit=""):
     return "n/a" if x is None else f"{x:{spec}}{unit}"
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(x.replace("_", "")) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: commit counts, comma-separated (e.g. 50000,200000)") from None
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: commit counts of at least 1")
+    return sizes
+
+
+def growth(sizes: list[int], repeat: int, pull_refs: bool, check: bool) -> int:
+    """Peak RSS of `loopmeter ingest` (the Python process) on synthetic histories of each size,
+    by phase, and how much it grows a commit from the smallest size: whether memory is flat in
+    the history's length. The sizes are interleaved, so load drift hits each alike."""
+    from synthetic_history import build  # bench/ is on the path: this script's directory
+
+    repos = {n: str(build(Path(tempfile.gettempdir()) / f"loopmeter-synthetic-{n}", n)) for n in sizes}
+    print(f"loopmeter {LOOPMETER} ingest REPO --store <fresh tmp>{'' if pull_refs else ' --no-pull-refs'}; "
+          f"sizes {', '.join(f'{n:,}' for n in sizes)}; repeat {repeat}; cpus {os.cpu_count()}", flush=True)
+    peaks: dict[int, list[float]] = {n: [] for n in sizes}
+    ok = True
+    for i in range(repeat):
+        for n in sizes:
+            load = os.getloadavg()[0]
+            g = run_loopmeter(repos[n], pull_refs)
+            ok = ok and g.ok and g.peak_mb is not None
+            if g.peak_mb is not None:
+                peaks[n].append(g.peak_mb)
+            print(f"  run {i + 1}: {n:>9,} commits {g.seconds:7.2f} s  peak {_fmt(g.peak_mb, '6.0f')} MB  "
+                  f"load {load:.1f}{'' if g.ok else '  FAILED: ' + g.error}", flush=True)
+            for name, (w, c, mb) in (g.phases or {}).items():
+                print(f"      phase {name[:40]:40} {w:7.2f} s wall {c:7.2f} s CPU  peak {mb:5.0f} MB", flush=True)
+    first = sizes[0]
+    print(f"{'commits':>9}  {'peak (median)':>13}  growth a commit from {first:,}")
+    for n in sizes:
+        mb = _median(peaks[n])
+        grow = "" if n == first or mb is None or _median(peaks[first]) is None else \
+            f"{(mb - _median(peaks[first])) * 1024 / (n - first):.2f} KB"
+        print(f"{n:>9,}  {_fmt(mb, '10.0f')} MB  {grow}")
+    return 1 if check and (not ok or (_median(peaks[sizes[-1]]) or 0) >= PEAK_MB_TARGET) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("repo", nargs="?", help="git repository (working tree or bare mirror); only read, never written")
-    ap.add_argument("--synthetic", type=int, metavar="N",
+    ap.add_argument("--synthetic", type=_sizes, metavar="N[,N...]",
                     help="instead of REPO, a synthetic history of N commits (bench/synthetic_history.py), built "
-                         "once into $TMPDIR/loopmeter-synthetic-N and kept")
+                         "once into $TMPDIR/loopmeter-synthetic-N and kept; several sizes (50000,100000,200000): "
+                         "loopmeter's peak memory alone at each (no baseline: memory does not depend on the "
+                         "load), sizes interleaved --repeat times, and the growth a commit between them")
     ap.add_argument("--pull-refs", action="store_true", help="also read every refs/pull/N/head (loopmeter's default)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="run each side N times and report medians")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -372,10 +416,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run loopmeter with the durability pass after the ingest in its own process "
                          "(LOOPMETER_DURABILITY_BESIDE=0), as before it ran beside the ingest")
     a = ap.parse_args(argv)
+    if a.synthetic and len(a.synthetic) > 1:
+        return growth(a.synthetic, a.repeat, a.pull_refs, a.check)
     if a.synthetic:
         from synthetic_history import build  # bench/ is on the path: this script's directory
 
-        repo = str(build(Path(tempfile.gettempdir()) / f"loopmeter-synthetic-{a.synthetic}", a.synthetic))
+        repo = str(build(Path(tempfile.gettempdir()) / f"loopmeter-synthetic-{a.synthetic[0]}", a.synthetic[0]))
     elif a.repo:
         repo = a.repo
     else:

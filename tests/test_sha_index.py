@@ -5,8 +5,9 @@ import bisect
 import random
 
 import pyarrow as pa
+import pytest
 
-from loopmeter.store.changes import _Index, _resolve_prefix, _Shas
+from loopmeter.store.changes import _resolve_prefix, _Shas
 
 
 def _shas(n: int, rng: random.Random, width: int = 40) -> list[str]:
@@ -20,10 +21,14 @@ def _check(shas: list[str], rng: random.Random) -> None:
     assert [s[i] for i in range(len(shas))] == shas
     absent = [x[:-1] + ("0" if x[-1] != "0" else "1") for x in shas[:50]]
     absent = [x for x in absent if x not in index] + ["", "zz", "f" * 70]
-    idx = _Index(s)
     for x in shas[:200] + absent:
-        assert idx.get(x) == index.get(x, -1)
-        assert (x in idx) == (x in index)
+        assert s.find(x) == index.get(x, -1)
+        assert (x in s) == (x in index)
+        if x in index:
+            assert s.index(x) == index[x]
+        else:
+            with pytest.raises(KeyError):
+                s.index(x)
     asked = shas + absent
     assert s.find_all(pa.array(asked, pa.string())).tolist() == [index.get(x, -1) for x in asked]
     for x in shas[:200]:

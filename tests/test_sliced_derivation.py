@@ -184,6 +184,31 @@ def test_a_history_read_lazily_column_by_column_gives_the_rows_of_one_read_at_on
     assert every_table(lazy) == every_table(eager)
 
 
+@pytest.mark.parametrize("moved", [False, True])
+def test_a_long_history_read_from_the_store_by_row_id_gives_the_rows_of_one_scan(tmp_path, monkeypatch, moved):
+    """Derived from the store past `_EAGER` commits, a slice's columns and the merges' messages are
+    read by row id; should the rows found there not be those commits (`moved`: row ids shifted by
+    one), they are read again by sha. Either way the rows of a short history's one scan."""
+    store, before = _demo_store(tmp_path)
+    monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
+    monkeypatch.setattr(changes, "_EAGER", 0)
+    by_sha = []
+
+    class _Counted(str):
+        def format(self, *a, **k):
+            by_sha.append(k)
+            return str.format(self, *a, **k)
+
+    monkeypatch.setattr(changes, "_SOME", _Counted(changes._SOME))
+    if moved:
+        monkeypatch.setattr(changes, "_BY_ROWID", changes._BY_ROWID.replace("select r from", "select r + 1 from"))
+    m = Matcher.load()
+    with Store.open(store) as s:
+        changes.derive_changes(s, "demo", m, rules=ingestion.derivation_rules(m), incremental=False)
+    assert every_table(store) == before
+    assert (len(by_sha) > 0) == moved
+
+
 def test_a_move_short_of_memory_runs_again_under_the_derivations_limit(tmp_path, monkeypatch):
     import duckdb
 

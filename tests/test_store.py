@@ -185,3 +185,26 @@ def test_a_store_another_process_holds_is_named_as_in_use_not_unreadable(tmp_pat
 def test_a_directory_is_not_a_store(tmp_path):
     with pytest.raises(StoreError, match="is a directory"):
         db.Store.open(tmp_path)
+
+
+def test_shed_puts_back_the_limit_in_force_on_this_stores_connection(store_path):
+    # A step's lowered limit is kept with the store (db.lowered_memory), not by connection id: a
+    # reopened store's new connection runs at the store's own limit, and shedding keeps it there.
+    def limit(st):
+        return st.con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    with db.Store.open(store_path) as st:
+        own = limit(st)
+        with db.lowered_memory(st, "100MB", setting="TEST_LIMIT"):
+            low = limit(st)
+            db.shed(st)
+            assert limit(st) == low != own
+            st.reopen()
+            assert limit(st) == own
+            db.shed(st)
+            assert limit(st) == own
+        assert limit(st) == own and st.lowered is None
+        with pytest.raises(Exception, match="TEST_LIMIT: 'lots' is not a memory size"):
+            with db.lowered_memory(st, "lots", setting="TEST_LIMIT"):
+                pass
+        assert limit(st) == own

@@ -22,8 +22,8 @@ from .sources import line_fates
 from .sources import provenance as provsrc
 from .sources.git_set import read_refs
 from .store.api_load import relink_api_sources
-from .store.changes import derive_changes, shed, store_derived
-from .store.db import Store, utcnow
+from .store.changes import derive_changes, store_derived
+from .store.db import Store, shed, utcnow
 from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
                              store_commit_tables, store_commits_of_repos, write_commits)
 from .store.provenance_load import (

@@ -20,9 +20,9 @@ is idempotent and always agrees with the commits stored: in full, or (when the p
 derivation's head lies on the new head's first-parent line and nothing else it depended on moved)
 only the changes the new commits landed, appended to those stored; the incremental rows are the
 full derivation's (tests/test_incremental_changes.py). It holds the commit graph as integer arrays
-(a few bytes a commit), not the commits themselves, and each change as a few integers; rows are
-built a slice of changes at a time (`slice_size`), so their memory does not grow with the history
-(tests/test_sliced_derivation.py: the rows equal those made in one piece).
+(a few bytes a commit), not the commits themselves, and each change as a few integers and its
+title; rows are built a slice of changes at a time (`slice_size`), so their memory does not grow
+with the history (tests/test_sliced_derivation.py: the rows equal those made in one piece).
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ import os
 from array import array
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from typing import TYPE_CHECKING
 
 from ..attribution import Matcher
 from ..errors import ConfigError
-from .db import Store, memory_limit, register, transaction
+from .db import Store, lowered_memory, register, shed, transaction
 from .git_load import attr_schema, change_item_id, commit_item_id
 from .message_patterns import (
     GITLAB_MR,
@@ -85,6 +84,7 @@ class _Some:
     slice read, so the derivation holds no column of the whole history but the graph's."""
 
     def __init__(self, idx: list[int], table: pa.Table):
+        self.idx = idx
         # Every commit in order (a short history read at once): the lists are indexed directly.
         self.pos = None if idx == list(range(len(idx))) else {i: k for k, i in enumerate(idx)}
         self.cols = {}
@@ -165,6 +165,17 @@ class _Shas:
 
         return int(np.searchsorted(self.raw, np.bytes_(key), sorter=self.order))
 
+    def __contains__(self, sha: str) -> bool:
+        return self.find(sha) >= 0
+
+    def index(self, sha: str) -> int:
+        """Index of the commit `sha`; KeyError when it is not among them (as a dict from sha to
+        index raised: a look-up that must hit, where -1 would quietly index the last commit)."""
+        i = self.find(sha)
+        if i < 0:
+            raise KeyError(sha)
+        return i
+
     def find(self, sha: str) -> int:
         """Index of the commit `sha` (-1: not among them)."""
         key = sha.encode()
@@ -185,26 +196,6 @@ class _Shas:
         return out
 
 
-class _Index:
-    """Commit index by sha over `_Shas` (what a dict from sha to index answered)."""
-
-    def __init__(self, shas: _Shas):
-        self.shas = shas
-
-    def __contains__(self, sha: str) -> bool:
-        return self.shas.find(sha) >= 0
-
-    def __getitem__(self, sha: str) -> int:
-        i = self.shas.find(sha)
-        if i < 0:
-            raise KeyError(sha)
-        return i
-
-    def get(self, sha: str, default: int = -1) -> int:
-        i = self.shas.find(sha)
-        return default if i < 0 else i
-
-
 class _Parents:
     """Parent indexes per commit in compressed form (-1: a parent outside the store, e.g. shallow)."""
 
@@ -219,12 +210,21 @@ class _Parents:
         return self.idx[self.off[i]: self.off[i + 1]].tolist()
 
 
-# The graph, read whole: what the first pass walks (~80 bytes a commit as arrays).
-_GRAPH = "select sha, parents, epoch_us(committer_time) as ctime from commits where repo = {repo}"
+# The graph, read whole: what the first pass walks (~80 bytes a commit as arrays), with each
+# commit's row id, by which a long history's other columns are read a slice at a time.
+_GRAPH = "select rowid as r, sha, parents, epoch_us(committer_time) as ctime from commits where repo = {repo}"
 # The other columns, read for the commits of a slice (`_Some`), in the order of `_want`.
 _ROW_COLUMNS = {"author_id": "author_id", "atime": "epoch_us(author_time)", "committer_id": "committer_id",
                 "subject": "subject", "lines": "coalesce(added + deleted, 0)", "unknown_files": "unknown_files",
                 "files": "files"}
+# A short history (`_EAGER`): the graph and every other column in one scan.
+_WHOLE = ("select sha, parents, epoch_us(committer_time) as ctime, "
+          + ", ".join(f"{v} as {k}" for k, v in _ROW_COLUMNS.items()) + " from commits where repo = {repo}")
+# Some commits' columns by row id: DuckDB reads just their row groups, not every commit of the
+# repository as a join on sha did (one scan of all of them per slice and per chunk).
+_BY_ROWID = "select rowid as r, sha, {columns} from commits where rowid in (select r from _want) order by rowid"
+# The same by sha: only should the row ids have moved since the graph was read (they do not while
+# the derivation runs; checked on every read).
 _SOME = "select {columns} from commits c join _want w on c.sha = w.sha where c.repo = {repo} order by w.p"
 _REVERTS = ("select sha, message from commits where repo = {repo} and (message ilike '%this reverts commit%' "
             "or subject like 'Revert \"%' or message like '%Reverts %#%')")
@@ -253,7 +253,7 @@ def derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sha
     import duckdb
 
     try:
-        with _memory_limit(store.con, low):
+        with lowered_memory(store, low, setting="LOOPMETER_DERIVE_MEMORY"):
             return run()
     except duckdb.OutOfMemoryException:
         return run()
@@ -291,26 +291,26 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     if pulls is None:
         pulls = dict(con.execute("select number, sha from git_pull_heads where repo = ?", [repo]).fetchall())
     if commits is None:
-        rows = con.execute(_GRAPH.format(repo=_literal(repo))).to_arrow_table()
+        lit = _literal(repo)
+        eager = con.execute(f"select count(*) from commits where repo = {lit}").fetchone()[0] <= _EAGER
+        rows = con.execute((_WHOLE if eager else _GRAPH).format(repo=lit)).to_arrow_table()
+        rowid = None if eager else rows["r"].to_numpy()
 
         def columns_of(idx: list[int], names: tuple[str, ...]) -> _Some:
-            want = pa.table({"p": pa.array(range(len(idx)), pa.int64()),
-                             "sha": pa.array([g["shas"][i] for i in idx], pa.string())})
-            register(con, "_want", want)
-            try:
-                t = con.execute(_SOME.format(columns=", ".join(_ROW_COLUMNS[n] + f" as {n}" for n in names),
-                                             repo=_literal(repo))).to_arrow_table()
-            finally:
-                con.unregister("_want")
-            return _Some(idx, t)
+            return _read_some(con, repo, rowid, g["shas"], idx, [_ROW_COLUMNS[n] + f" as {n}" for n in names])
 
         def messages_of(want: list[str]) -> dict[str, str]:
-            return _messages(store, repo, want)
+            if eager or not want:  # a chunk without merges asks for none
+                return _messages(store, repo, want)
+            idx = [i for i in g["shas"].find_all(pa.array(want, pa.string())).tolist() if i >= 0]
+            some = _read_some(con, repo, rowid, g["shas"], idx, ["message"])
+            return {g["shas"][i]: v for i, v in zip(some.idx, some.cols["message"])}
 
         def revert_candidates() -> list[tuple[str, str]]:
-            return con.execute(_REVERTS.format(repo=_literal(repo))).fetchall()
+            return con.execute(_REVERTS.format(repo=lit)).fetchall()
     else:
         rows = _columns_of(commits)
+        eager = len(rows) <= _EAGER
 
         def columns_of(idx: list[int], names: tuple[str, ...]) -> _Some:
             return _Some(idx, rows.select(list(names)).take(pa.array(idx, pa.int64())))
@@ -326,25 +326,23 @@ def _derive_changes(store: Store | None, repo: str, matcher: Matcher, *, head_sh
     # made only for the commits a change needs, which keeps a 100,000-commit derivation small.
     # Held in one dict, not in locals here, so the derivation can let them go before its last step.
     shas = _Shas(rows["sha"])
-    g = {"shas": shas, "index": _Index(shas), "parents": _parents(rows["parents"], shas),
+    g = {"shas": shas, "parents": _parents(rows["parents"], shas),
          "ctime": _times(rows["ctime"]), "columns_of": columns_of}
+    if eager:  # a short history: every column as Python lists at once (cheapest per value), read in one scan
+        whole = _Some(list(range(len(shas))), rows.select(list(_ROW_COLUMNS)))
+        g["columns_of"] = lambda idx, names: whole
     if commits is None:
         del rows
-    if len(shas) <= _EAGER:  # a short history: every column read once, as Python lists (cheapest per value)
-        whole = columns_of(list(range(len(shas))), tuple(_ROW_COLUMNS))
-        g["columns_of"] = lambda idx, names: whole
     del shas
     # Arrow's allocator keeps what reading the columns freed (~40 MB at 200,000 commits): give it back,
     # and DuckDB the blocks of the commits it read.
     pa.default_memory_pool().release_unused()
     shed(store)
 
-    index = g["index"]
-    if head_sha not in index:
+    h = g["shas"].find(head_sha)
+    if h < 0:
         return {}
-    h = index[head_sha]
-    old = _previous(store, repo, rules, pulls, index) if rules is not None and incremental and store else None
-    del index
+    old = _previous(store, repo, rules, pulls, g["shas"]) if rules is not None and incremental and store else None
     if old is not None:
         try:
             return _derive(store, repo, matcher, h, g, pulls, messages_of, revert_candidates, rules, old)
@@ -379,7 +377,7 @@ class _Previous:
     squashed: list[int]  # commits its squash merges took from pull-request heads
 
 
-def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index: _Index) -> _Previous | None:
+def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], shas: _Shas) -> _Previous | None:
     """The last derivation, when this one may add to it: made under the same rules, its head still
     in the store, and no pull-request head it read moved, vanished, or arrived for a squash merge
     it made (their commits would belong to other changes)."""
@@ -391,7 +389,7 @@ def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index:
         head, old_pulls, count = d["head"], {int(k): v for k, v in d["pulls"].items()}, int(d["changes"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if d.get("rules") != rules or head not in index:
+    if d.get("rules") != rules or head not in shas:
         return None
     added = set()
     for number in set(old_pulls) | set(pulls):
@@ -406,8 +404,8 @@ def _previous(store: Store, repo: str, rules: str, pulls: dict[int, str], index:
     if any(int(n) in added for n, _ in rows if n is not None):
         return None
     prefix = f"git:{repo}:commit:"
-    squashed = [index[s[len(prefix):]] for _, s in rows if s is not None and s[len(prefix):] in index]
-    return _Previous(head=index[head], changes=count, squashed=squashed)
+    found = (shas.find(s[len(prefix):]) for _, s in rows if s is not None)
+    return _Previous(head=shas.index(head), changes=count, squashed=[i for i in found if i >= 0])
 
 
 def slice_size() -> int:
@@ -464,7 +462,9 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     second builds the rows a slice of changes at a time (`slice_size`), each slice stored (in a
     file store: written to the staging files, `store_changes`) before the next is built; the store
     changes in one transaction. `g`: the commits' columns (`derive_changes`)."""
-    shas, index, parents, ctime, columns_of = (g[k] for k in ("shas", "index", "parents", "ctime", "columns_of"))
+    import pyarrow as pa
+
+    shas, parents, ctime, columns_of = (g[k] for k in ("shas", "parents", "ctime", "columns_of"))
     n = len(shas)
     owner = array("q", [_FREE]) * n  # 8 bytes a commit, no int object per change index
     on_head = bytearray(n)
@@ -537,6 +537,11 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     # order they were taken) as (commit, change) pairs.
     land, kinds, prs = array("q"), bytearray(), array("q")
     mem_commit, mem_change = array("q"), array("q")
+    # Their titles and branches (from the landing commit's subject and, for a merge, its message),
+    # a chunk's as one Arrow array: the second pass writes them without reading the subjects and
+    # messages again, for about the title's bytes a change (a Python string costs ~50 more).
+    titles: list[pa.Array] = []
+    branches: list[pa.Array] = []
 
     # Walk the first-parent line oldest first. Every ancestor of an earlier landing is already owned,
     # so a breadth-first walk from a merge's other parents that stops at owned commits finds exactly
@@ -546,12 +551,14 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
         chunk = mainline[start:start + step]
         messages = messages_of([shas[m] for m in chunk if len(parents[m]) > 1])
         subject = columns_of(chunk.tolist(), ("subject",)).of("subject")
+        chunk_titles: list[str] = []
+        chunk_branches: list[str | None] = []
         for m in chunk:
             ch_idx = len(land)
             owner[m] = ch_idx
             ps = parents[m]
             subj = subject[m]
-            kind, pr, _, title = _classify(subj, messages.get(shas[m], subj) if len(ps) > 1 else None)
+            kind, pr, branch, title = _classify(subj, messages.get(shas[m], subj) if len(ps) > 1 else None)
             mem_commit.append(m)
             mem_change.append(ch_idx)
             if len(ps) > 1:
@@ -576,13 +583,19 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             land.append(m)
             kinds.append(kind)
             prs.append(-1 if pr is None else pr)
+            chunk_titles.append(title)
+            chunk_branches.append(branch)
             for key in {title, subj} & wanted_titles:
                 title_index.setdefault(key, []).append((ctime[m], ch_idx))
             if pr is not None and pr in wanted_prs:
                 by_pr.setdefault(pr, ch_idx)
-        del messages, subject
+        titles.append(pa.array(chunk_titles, pa.string()))
+        branches.append(pa.array(chunk_branches, pa.string()))
+        del messages, subject, chunk_titles, chunk_branches
     del mainline
     nch = len(land)
+    titles = pa.chunked_array(titles, pa.string())
+    branches = pa.chunked_array(branches, pa.string())
 
     # Squash merges: the pull request's own commits, where its head ref survives. They are not on
     # HEAD; a commit shared by stacked pull requests goes to the one that landed first.
@@ -590,7 +603,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     for ch_idx in range(nch):
         if kinds[ch_idx] != _SQUASH_KIND:
             continue
-        tip = index.get(pulls.get(prs[ch_idx], ""), -1)
+        tip = shas.find(pulls.get(prs[ch_idx], ""))
         found[ch_idx] = 1
         if tip < 0:
             continue
@@ -609,18 +622,18 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     # before landing) reverts nothing that landed, so it is not a link.
     revert_links: set[tuple[int, int]] = set()
     if old is not None:
-        _check_old_reverts(candidates, owner, index, shas, bool(title_index), bool(by_pr))
+        _check_old_reverts(candidates, owner, shas, bool(title_index), bool(by_pr))
     else:
         for sha, msg in candidates:
-            src = owner[index[sha]]
+            src = owner[shas.index(sha)]
             if src < 0:
                 continue
             targets = set()
             named = list(REVERTS_SHA.finditer(msg))
             for m in named:
                 t = _resolve_prefix(shas, m.group(1).lower())
-                if t is not None and owner[index[t]] >= 0:
-                    targets.add(owner[index[t]])
+                if t is not None and owner[shas.index(t)] >= 0:
+                    targets.add(owner[shas.index(t)])
             for m in REVERTS_PR.finditer(msg):
                 if int(m.group(1)) in by_pr:
                     targets.add(by_pr[int(m.group(1))])
@@ -661,11 +674,11 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
         # The columns of the slice's commits (and of the reverting changes' landings, linked in
         # the last slice), read now: no column of the whole history is held.
         c = columns_of(members[bounds[a]:bounds[b]].tolist() + [land[src] for src, _ in links],
-                       ("author_id", "atime", "committer_id", "subject", "lines", "unknown_files", "files"))
+                       ("author_id", "atime", "committer_id", "lines", "unknown_files", "files"))
         return _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, c.of("author_id"),
-                      c.of("atime"), c.of("committer_id"), ctime, c.of("subject"), c.of("lines"),
-                      c.of("unknown_files"), c.of("files"), parents, messages_of, links, head_commits,
-                      old is not None, marker)
+                      c.of("atime"), c.of("committer_id"), ctime, titles[a:b].to_pylist(),
+                      branches[a:b].to_pylist(), c.of("lines"), c.of("unknown_files"), c.of("files"), parents,
+                      links, head_commits, old is not None, marker)
 
     cuts = list(range(0, nch, step)) or [0]
     slices = (rows(a, min(a + step, nch)) for a in cuts)
@@ -676,8 +689,6 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
         else:
             store_derived(store, derived)
     elif store is None:
-        import pyarrow as pa
-
         parts = list(slices)
         stats["derived"] = (repo, *(pa.concat_tables([p[k] for p in parts]) for k in (1, 2, 3, 4)), *parts[-1][5:])
     else:
@@ -688,11 +699,9 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
             staged = _stage(store, _repos_table(entry), slices)
             # Moving the staged rows into the store is the derivation's peak: the commits' columns
             # and the changes' arrays go first.
-            slices = members = bounds = land = kinds = prs = found = None  # noqa: F841
-            shas = index = parents = ctime = columns_of = None  # noqa: F841
+            slices = members = bounds = land = kinds = prs = found = titles = branches = None  # noqa: F841
+            shas = parents = ctime = columns_of = None  # noqa: F841
             g.clear()
-            import pyarrow as pa
-
             # What the slices' Arrow tables and the columns held: Arrow's allocator keeps it (200,000
             # commits: the move into the store began at ~300 MB instead of ~370).
             pa.default_memory_pool().release_unused()
@@ -708,7 +717,7 @@ def _derive(store, repo, matcher, h, g: dict, pulls, messages_of, revert_candida
     return stats
 
 
-def _check_old_reverts(candidates, owner: array, index: _Index, shas: _Shas,
+def _check_old_reverts(candidates, owner: array, shas: _Shas,
                        title_hit: bool, pr_hit: bool) -> None:
     """Raise _Full when a new change could alter a revert link: a revert commit among the new
     changes' commits, or an earlier revert whose named commit (or an abbreviation that is now
@@ -717,12 +726,12 @@ def _check_old_reverts(candidates, owner: array, index: _Index, shas: _Shas,
     if title_hit or pr_hit:
         raise _Full
     for sha, msg in candidates:
-        if owner[index[sha]] >= 0:
+        if owner[shas.index(sha)] >= 0:
             raise _Full
         for m in REVERTS_SHA.finditer(msg):
             prefix = m.group(1).lower()
             hits = shas.with_prefix(prefix)
-            if len(hits) > 1 or any(owner[index[s]] >= 0 for s in hits):
+            if len(hits) > 1 or any(owner[shas.index(s)] >= 0 for s in hits):
                 raise _Full
 
 
@@ -749,6 +758,30 @@ def _reverts_of(commits: pa.Table) -> list[tuple[str, str]]:
                         pc.match_like(subj, 'Revert "%')), pc.match_like(msg, "%Reverts %#%"))
     t = commits.filter(pc.fill_null(hit, False))
     return list(zip(t["sha"].to_pylist(), t["message"].to_pylist()))
+
+
+def _read_some(con, repo: str, rowid, shas: _Shas, idx: list[int], columns: list[str]) -> _Some:
+    """The `columns` (SQL) of the commits `idx` (indexes into the graph `_GRAPH` read, whose row
+    ids `rowid` holds), each once, read by row id. Their shas are read too and checked: rows that
+    are not those commits (row ids moved) are read again by sha."""
+    import numpy as np
+    import pyarrow as pa
+
+    ids = np.unique(np.asarray(idx, dtype=np.int64))  # a landing may be named twice in a slice
+    ids = ids[np.argsort(rowid[ids], kind="stable")]  # in the order the rows come back
+    register(con, "_want", pa.table({"r": pa.array(rowid[ids], pa.int64())}))
+    try:
+        t = con.execute(_BY_ROWID.format(columns=", ".join(columns))).to_arrow_table()
+    finally:
+        con.unregister("_want")
+    if len(t) != len(ids) or not np.array_equal(shas.find_all(t["sha"].combine_chunks()), ids):
+        want = pa.table({"p": pa.array(range(len(ids)), pa.int64()), "sha": pa.array([shas[i] for i in ids.tolist()], pa.string())})
+        register(con, "_want", want)
+        try:
+            t = con.execute(_SOME.format(columns=", ".join(columns), repo=_literal(repo))).to_arrow_table()
+        finally:
+            con.unregister("_want")
+    return _Some(ids.tolist(), t.drop_columns([c for c in ("r", "sha") if c in t.column_names]))
 
 
 def _messages(store: Store, repo: str, shas: list[str]) -> dict[str, str]:
@@ -800,10 +833,10 @@ def _append(columns: dict[str, list], **row) -> None:
 
 
 def _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, author, atime, committer, ctime,
-           subject, lines, unknown_files, nfiles, parents, messages_of, revert_links, head_commits, append,
+           title_of, branch_of, lines, unknown_files, nfiles, parents, revert_links, head_commits, append,
            marker) -> tuple:
     """The rows of changes a..b-1 (and of `revert_links`), as Arrow tables: the tuple `store_changes`
-    takes."""
+    takes. `title_of`, `branch_of`: the changes' titles and branches, from a (the first pass's)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -813,7 +846,6 @@ def _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, 
     ev: dict[str, list] = {k: [] for k in ("item_id", "ts", "activity", "actor_id", "attrs")}
     lk: dict[str, list] = {k: [] for k in ("src", "dst", "kind")}
     branch_attr: dict[str, list] = {f.name: [] for f in attr_schema()}
-    messages = messages_of([shas[land[c]] for c in range(a, b) if len(parents[land[c]]) > 1])
     # Appends bound once, and the columns that hold one value filled after the loop: the loop runs
     # once a change, and a set of small repositories derives tens of thousands.
     put_id, put_title, put_created, put_done = (items[k].append for k in ("item_id", "title", "created_at", "done_at"))
@@ -823,9 +855,8 @@ def _write(repo, matcher, shas, a, b, land, kinds, prs, found, members, bounds, 
         m = land[c]
         sha = shas[m]
         cid = change_item_id(repo, sha)
-        subj = subject[m]
-        kind, pr, branch, title = _classify(subj, messages.get(sha, subj) if len(parents[m]) > 1 else None)
-        kind = _KIND_NAMES[kinds[c]]
+        kind, title, branch = _KIND_NAMES[kinds[c]], title_of[c - a], branch_of[c - a]
+        pr = prs[c] if prs[c] >= 0 else None
         done_at = ctime[m]
         lo, hi = bounds[c], bounds[c + 1]
         work = [i for i in members[lo + 1:hi].tolist() if len(parents[i]) <= 1] if hi - lo > 1 else []
@@ -1028,49 +1059,6 @@ def _derive_memory() -> str | None:
     return os.environ.get("LOOPMETER_DERIVE_MEMORY", "").strip() or "160MB"
 
 
-@contextmanager
-def _memory_limit(con, limit: str):
-    import duckdb
-
-    try:
-        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
-    except duckdb.OutOfMemoryException:
-        raise  # DuckDB holds more than that already: the caller goes on under the store's limit
-    except duckdb.Error:
-        raise ConfigError(f"LOOPMETER_DERIVE_MEMORY: {limit!r} is not a memory size DuckDB takes (e.g. 160MB)") from None
-    _LIMITS[id(con)] = limit
-    try:
-        yield
-    finally:
-        _LIMITS.pop(id(con), None)
-        # The store's own, as set (DuckDB shows it rounded: '244.1 MiB' set back is not 256MB).
-        con.execute(f"set memory_limit = '{memory_limit()}'")
-
-
-# The memory limit `_memory_limit` set on a connection (by id), for `shed` to put back exactly.
-_LIMITS: dict[int, str] = {}
-
-
-def shed(store: Store | None) -> None:
-    """Make DuckDB drop the table blocks it keeps cached (up to its memory limit) by lowering the
-    limit for a moment: a file store's, outside a held group (nothing uncommitted in memory), between
-    the derivation's steps and before the store is reopened after a long read. What a step read
-    stays cached otherwise, and the cache grows with the history until the limit (200,000 commits:
-    ~20 MB after reading the graph, ~75 MB after staging). Committed rows not yet checkpointed may
-    go to DuckDB's temporary file meanwhile (at most its checkpoint threshold, 16 MB of log)."""
-    if store is None or store.path is None or store.held:
-        return
-    import duckdb
-
-    con = store.con
-    try:
-        con.execute("set memory_limit = '1MB'")
-    except duckdb.OutOfMemoryException:
-        pass  # it keeps what it cannot drop; the rest is dropped
-    finally:
-        con.execute(f"set memory_limit = '{_LIMITS.get(id(con), memory_limit())}'")
-
-
 # DuckDB's memory limit while the staged rows move into the store, below the derivation's: the
 # move's working set is the items' key index (~28 MB at 150,000 changes) and the blocks it
 # writes, and DuckDB otherwise fills whatever limit it has with blocks it no longer needs
@@ -1085,7 +1073,7 @@ def _move_staged(store: Store, entry: list[tuple], staged: Path) -> None:
     import duckdb
 
     con = store.con
-    own = _LIMITS.get(id(con))
+    own = store.lowered
     if own is None:
         store_changes(store, entry, staged=staged)
         return

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 from .migrations import MIGRATIONS, STORE_FORMAT
 
 if TYPE_CHECKING:  # imported where a table is built: an idle `ingest` re-run builds none
@@ -123,6 +123,47 @@ def memory_limit() -> str:
     return os.environ.get("LOOPMETER_MEMORY_LIMIT", "256MB")
 
 
+@contextmanager
+def lowered_memory(store: Store, limit: str, *, setting: str) -> Iterator[None]:
+    """DuckDB's memory limit `limit` on the store's connection while the block runs (a step that
+    should keep less than the store's limit, e.g. the change derivation), the store's own after.
+    `setting`: where `limit` came from, named when DuckDB does not take it. Raises
+    duckdb.OutOfMemoryException when DuckDB holds more than `limit` already (the caller goes on
+    under the store's own limit)."""
+    try:
+        store.con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error:
+        raise ConfigError(f"{setting}: {limit!r} is not a memory size DuckDB takes (e.g. 160MB)") from None
+    store.lowered = limit
+    try:
+        yield
+    finally:
+        store.lowered = None
+        # The store's own, as set (DuckDB shows it rounded: '244.1 MiB' set back is not 256MB).
+        store.con.execute(f"set memory_limit = '{memory_limit()}'")
+
+
+def shed(store: Store | None) -> None:
+    """Make DuckDB drop the table blocks it keeps cached (up to its memory limit) by lowering the
+    limit for a moment: a file store's, outside a held group (nothing uncommitted in memory), between
+    the derivation's steps and before the store is reopened after a long read. What a step read
+    stays cached otherwise, and the cache grows with the history until the limit (200,000 commits:
+    ~20 MB after reading the graph, ~75 MB after staging). Committed rows not yet checkpointed may
+    go to DuckDB's temporary file meanwhile (at most its checkpoint threshold, 16 MB of log). The
+    limit put back is the one in force: `lowered_memory`'s inside it, else the store's own."""
+    if store is None or store.path is None or store.held:
+        return
+    con = store.con
+    try:
+        con.execute("set memory_limit = '1MB'")
+    except duckdb.OutOfMemoryException:
+        pass  # it keeps what it cannot drop; the rest is dropped
+    finally:
+        con.execute(f"set memory_limit = '{store.lowered or memory_limit()}'")
+
+
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
     # DuckDB would otherwise cache up to 80% of the machine's memory; loopmeter's working set is
     # small and larger intermediate results spill to disk, so a modest cap keeps the peak flat.
@@ -147,6 +188,11 @@ class Store:
         self.export = False
         self.read_only = False
         self._later: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+        # The memory limit `lowered_memory` set on this connection (None: the store's own), for
+        # `shed` to put back exactly. Kept with the store, whose connection it describes (`reopen`
+        # makes a new one, at the store's own limit), not in a table keyed by the connection's id:
+        # a closed connection's id may be a new one's.
+        self.lowered: str | None = None
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = True, read_only: bool = False,
@@ -287,6 +333,7 @@ class Store:
         self.con.close()
         self.con = _connect(self.path, wait=float(os.environ.get("LOOPMETER_LOCK_WAIT", "120")))
         _configure(self.con)
+        self.lowered = None
 
     @property
     def held(self) -> bool:

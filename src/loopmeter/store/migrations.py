@@ -269,6 +269,32 @@ def m013_event_case_no(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table events_013 rename to events")
 
 
+def m014_commit_key(con: duckdb.DuckDBPyConnection) -> None:
+    # `commits` without its primary key on (repo, sha). DuckDB keeps a key's index (an ART) in
+    # memory while the store is open and writes it whole at each checkpoint: at 200,000 commits
+    # ~18 MB that grew with the history, the largest part of the ingest's growth per commit. No
+    # statement looks a commit up by the key (the derivation and the loader join on sha), and a
+    # commit is stored once by the loader itself (store/git_load.py: a batch of a repository with
+    # commits stored keeps only the shas not stored; a new repository's batches are git's, which
+    # names each commit once). DuckDB cannot drop a key in place: the table is written anew, its
+    # rows in their order (each repository's rows stay together, which its scans rely on).
+    con.execute(
+        """
+        create table commits_014 (
+            repo varchar not null, sha varchar not null, parents varchar[],
+            author_id varchar, author_time timestamp, author_tz smallint,
+            committer_id varchar, committer_time timestamp, committer_tz smallint,
+            author_name varchar, author_email varchar, committer_name varchar, committer_email varchar,
+            subject varchar, message varchar, trailers struct(key varchar, value varchar)[],
+            files integer, added bigint, deleted bigint, unknown_files integer
+        )
+        """
+    )
+    con.execute("insert into commits_014 by name select * from commits")
+    con.execute("drop table commits")
+    con.execute("alter table commits_014 rename to commits")
+
+
 def m015_legibility_cache(con: duckdb.DuckDBPyConnection) -> None:
     # A report's legibility reading of each repository (legibility/cache.py): valid while the tip,
     # the path and the scorer are these. A cache: any row may be dropped; one row per repository.
@@ -296,5 +322,6 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("007_event_order", m007_event_order),
     ("012_source", m012_source),
     ("013_event_case_no", m013_event_case_no),
+    ("014_commit_key", m014_commit_key),
     ("015_legibility_cache", m015_legibility_cache),
 ]
