@@ -169,6 +169,15 @@ def test_identities_dates_and_offsets_are_kept_as_recorded(odd):
     assert any("1 commits are dated in the future" in w for w in res.warnings), res.warnings
 
 
+def test_the_durability_pass_dates_a_commit_before_1970_by_its_header(odd):
+    _, shas, store, _ = odd
+    # git's %ct is empty for it; the pass reads the header as the commit read does (the same
+    # 1966-10-31 14:13:20 UTC as above), not 1970-01-01, and its neighbours keep their own times.
+    landed = dict(rows(store, "select sha, landed_at from line_origins"))
+    assert landed[shas["1966"]] == datetime(1966, 10, 31, 14, 13, 20)
+    assert landed[shas["nobody"]] == datetime(2024, 1, 15, 10) and landed[shas["2100"]] == datetime(2100, 1, 1)
+
+
 def test_messages_are_stored_as_recorded_and_decoded_from_their_encoding(odd):
     _, shas, store, _ = odd
     msgs = dict(rows(store, "select sha, message from commits"))
