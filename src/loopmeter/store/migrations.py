@@ -269,6 +269,23 @@ def m013_event_case_no(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table events_013 rename to events")
 
 
+def m016_people(con: duckdb.DuckDBPyConnection) -> None:
+    # Which actor ids are one person (store/identity_links.py): a GitHub noreply address and the
+    # account it names, a co-author the repository's .mailmap maps to another address. Ids only.
+    # A store written before is linked here from what it holds (the mailmap read from each
+    # repository's clone, where it still is), so its next report clusters people as a new one would.
+    from ..attribution import Matcher
+    from .identity_links import link_identities
+
+    con.execute("create table identity_links (repo varchar, alias_id varchar, person_id varchar, evidence varchar)")
+    salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
+    repos = con.execute("select repo, path from repos order by repo").fetchall()
+    if repos:
+        matcher = Matcher.load()
+        for repo, path in repos:
+            link_identities(con, path, repo, matcher, salt)
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
     ("002_api_sources", m002_api_sources),
@@ -279,4 +296,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("007_event_order", m007_event_order),
     ("012_source", m012_source),
     ("013_event_case_no", m013_event_case_no),
+    ("016_people", m016_people),
 ]
