@@ -89,6 +89,9 @@ def test_the_rules_link_a_login_s_addresses_and_a_mailmap_entry_never_a_name():
         (git_actor_id(salt, *JANE_TASK), jane, "noreply"),
         (login_actor_id(salt, "JANE", "github"), jane, "noreply"),
     ])
+    # A mailmap entry mapping to an agent's address or to none links nothing beyond the noreply rule.
+    assert {r[2] for r in identity_links(salt, m, [BOB_TASK], {BOB_TASK: COPILOT})} == {"noreply"}
+    assert {r[2] for r in identity_links(salt, m, [BOB_TASK], {BOB_TASK: ("Bob", "")})} == {"noreply"}
     assert identity_links(salt, m, [BOB_TASK], {BOB_TASK: BOB}) == sorted([
         (git_actor_id(salt, *BOB_TASK), login_actor_id(salt, "bobby", "github"), "noreply"),
         (git_actor_id(salt, *BOB_TASK), git_actor_id(salt, *BOB), "mailmap"),

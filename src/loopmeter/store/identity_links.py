@@ -17,9 +17,9 @@ A link needs evidence that names the account, never a name alone (two people can
   as it prints them (`%aN <%aE>`, sources/git.py); trailers it prints as written.
 
 Only people are linked: an identity that is an agent or bot account, or that any signature names
-(an AI tool's own address), is not (`is_person`). The
-links are ids only (no address), so they outlive `store forget`, and are rebuilt for a repository
-whenever an ingest brings it new commits (an idle re-run costs nothing here).
+(an AI tool's own address), is not (`is_person`), on either side of a link. The links hold ids
+only (no address), as every other input of the metrics, and are rebuilt for a repository whenever
+an ingest brings it new commits (an idle re-run costs nothing here).
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def identity_links(salt: str, matcher: Matcher, people: Iterable[tuple[str, str]
             if login != login.lower():  # the account as GitHub spells it, where the API source keys it
                 out.add((login_actor_id(salt, login, "github"), account, "noreply"))
         to = (mapped or {}).get((name, email))
-        if to is not None and to[1].strip().lower() != email.strip().lower():
+        # An entry that maps to no address, or to an agent's, says nothing about who this person is.
+        if (to is not None and to[1].strip() and to[1].strip().lower() != email.strip().lower()
+                and is_person(matcher, *to)):
             out.add((aid, git_actor_id(salt, *to), "mailmap"))
     return sorted(out)
 
