@@ -109,6 +109,25 @@ def test_a_co_author_without_angle_brackets_is_the_delegator(tmp_path):
         (change_item_id(name, sha), dev3[0][0], "co_author")]
 
 
+def test_an_ai_tool_s_own_co_author_address_is_not_the_delegator(tmp_path):
+    # Copilot's review account (175728472+Copilot, class suggestion) is no actor kind of its own, but it
+    # is not a person either: the human co-author after it is the delegator (one such change on
+    # dotnet/aspire was "delegated" to it).
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Human change", author=HUMANS[4], date=_day(1))
+    sha = repo.commit(f"Agent task (#41)\n\nBody.\n\n{AGENT_TRAILER}\n"
+                      f"Co-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>\n"
+                      f"Co-authored-by: {HUMANS[4][0]} <{HUMANS[4][1]}>\n",
+                      author=COPILOT, committer=WEB, date=_day(10, 6), commit_date=_day(10, 9))
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([repo.path], store_path=store)
+    with Store.open(store, create=False, read_only=True) as s:
+        found = delegators(backend(s))
+        name = s.con.execute("select repo from repos").fetchone()[0]
+        dev4 = s.con.execute("select author_id from commits where author_email = ?", [HUMANS[4][1]]).fetchone()[0]
+    assert [(r.item_id, r.delegator_id) for r in found.itertuples()] == [(change_item_id(name, sha), dev4)]
+
+
 def test_each_agent_change_gets_the_strongest_evidence_it_has(built):
     store, name, shas = built
     with Store.open(store, create=False, read_only=True) as s:

@@ -508,3 +508,44 @@ def test_a_jira_cloud_account_id_with_a_colon_is_a_member_on_its_host(tmp_path):
     with Store.open(store, create=False, read_only=True) as s:
         found, _ = resolve(s.con, config.teams, config.path)
     assert found == {_hid(salt, f"login:{account}@acme.atlassian.net"): "ops"}
+
+
+def test_by_codeowners_an_agent_s_change_is_its_delegator_s_week_in_the_owning_team(tmp_path):
+    # Worked by hand: Pat works in pay/, Wes in web/; Wes asks the agent for one change in pay/ and one
+    # in web/ (his co-author trailer), and one more agent change in web/ has no human evidence.
+    from loopmeter.metrics.codeowners_teams import change_teams, weekly_by_change_team
+    from loopmeter.metrics.changes import salt_free_author_keys
+
+    pat, wes = ("Pat", "pat@example.com"), ("Wes", "wes@example.com")
+    copilot, web = ("Copilot", "198982749+Copilot@users.noreply.github.com"), ("GitHub", "noreply@github.com")
+    trailer = ("\n\nCo-authored-by: copilot-swe-agent[bot] <198982749+Copilot@users.noreply.github.com>\n"
+               "Co-authored-by: Wes <wes@example.com>\n")
+    repo = GitRepo(tmp_path / "api")
+    repo.commit("owners", author=pat, files={".github/CODEOWNERS": "/pay/ @acme/payments\n/web/ @acme/web\n"},
+                date="2024-01-01T10:00:00+00:00")  # week of 2024-01-01 (a Monday)
+    repo.commit("pat", author=pat, files={"pay/a.py": "1\n"}, date="2024-01-08T10:00:00+00:00")
+    repo.commit("wes", author=wes, files={"web/a.js": "1\n"}, date="2024-01-08T11:00:00+00:00")
+    repo.commit("agent in pay (#1)" + trailer, author=copilot, committer=web, files={"pay/b.py": "1\n2\n"},
+                date="2024-01-15T10:00:00+00:00")
+    repo.commit("agent in web (#2)" + trailer, author=copilot, committer=web, files={"web/b.js": "1\n2\n"},
+                date="2024-01-22T10:00:00+00:00")
+    repo.commit("agent alone (#3)", author=copilot, committer=web, files={"web/c.js": "1\n"},
+                date="2024-01-29T10:00:00+00:00")
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([repo.path], store_path=store)
+    with Store.open(store, create=False, read_only=True) as s:
+        teams, _ = change_teams(s.con, ["api"])
+        con = backend(s)
+        panel = weekly_by_change_team(con, Window(as_of=datetime(2024, 4, 1)), ["api"], teams)
+        ids = dict(s.con.execute("select distinct author_email, author_id from commits").fetchall())
+        keys = salt_free_author_keys(con)
+    who = {keys[ids[e]]: n for n, e in (("pat", pat[1]), ("wes", wes[1]), ("agent", copilot[1]))}
+    got = sorted((r.repo, who[r.author_id], str(r.week), r.validated) for r in panel.itertuples())
+    assert got == [
+        ("acme/payments", "pat", "2024-01-08", 1),
+        ("acme/payments", "wes", "2024-01-15", 1),  # the agent's change in pay/: Wes's week, for payments
+        ("acme/web", "agent", "2024-01-29", 1),  # no one delegated it: the account keeps it
+        ("acme/web", "wes", "2024-01-08", 1),
+        ("acme/web", "wes", "2024-01-22", 1),
+        ("unassigned", "pat", "2024-01-01", 1),
+    ]

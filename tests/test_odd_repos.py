@@ -169,6 +169,15 @@ def test_identities_dates_and_offsets_are_kept_as_recorded(odd):
     assert any("1 commits are dated in the future" in w for w in res.warnings), res.warnings
 
 
+def test_the_durability_pass_dates_a_commit_before_1970_by_its_header(odd):
+    _, shas, store, _ = odd
+    # git's %ct is empty for it; the pass reads the header as the commit read does (the same
+    # 1966-10-31 14:13:20 UTC as above), not 1970-01-01, and its neighbours keep their own times.
+    landed = dict(rows(store, "select sha, landed_at from line_origins"))
+    assert landed[shas["1966"]] == datetime(1966, 10, 31, 14, 13, 20)
+    assert landed[shas["nobody"]] == datetime(2024, 1, 15, 10) and landed[shas["2100"]] == datetime(2100, 1, 1)
+
+
 def test_messages_are_stored_as_recorded_and_decoded_from_their_encoding(odd):
     _, shas, store, _ = odd
     msgs = dict(rows(store, "select sha, message from commits"))
@@ -410,3 +419,40 @@ def test_an_identity_without_an_email_git_cannot_parse_is_read_from_the_header(t
     assert rows(store_path, "select author_time, author_tz, a.name, a.email from commits c join actors a "
                             "on a.actor_id = c.author_id where sha = ?", [sha]) == [
         (datetime(2024, 1, 1, 10, 1, 40), 60, "Old Tool", "")]
+
+
+def _replaced_and_blobless(base: Path) -> tuple[GitRepo, str]:
+    """c1..c3, c2 replaced (`git replace`) by a commit with another message and author, and the blob
+    c2 writes deleted: git dies there and the pygit2 walk reads c2 (sources/git.py `iter_listed`)."""
+    r = GitRepo(base / "replaced")
+    c1 = r.commit("c1", date=day(1), files={"a.txt": "a\n"})
+    c2 = r.commit("c2 as written", date=day(2), files={"a.txt": "a\nonly in c2\n"})
+    r.commit("c3", date=day(3), files={"a.txt": "a\nc3\n"})
+    obj = (f"tree {r.git('rev-parse', c2 + '^{tree}')}\nparent {c1}\n"
+           "author Graft <graft@example.com> 1704189600 +0000\n"
+           "committer Graft <graft@example.com> 1704189600 +0000\n\nc2 as replaced\n")
+    r.git("replace", c2, r.git("hash-object", "-t", "commit", "-w", "--stdin", input=obj.encode()))
+    blob = r.git("rev-parse", f"{c2}:a.txt")
+    (r.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    return r, c2
+
+
+@pytest.mark.parametrize("honour", [True, False], ids=["replace-refs", "GIT_NO_REPLACE_OBJECTS"])
+def test_the_pygit2_walk_reads_replaced_commits_as_git_log_does(tmp_path, store_path, monkeypatch, honour):
+    r, c2 = _replaced_and_blobless(tmp_path)
+    if not honour:
+        monkeypatch.setenv("GIT_NO_REPLACE_OBJECTS", "1")
+    # What the git CLI shows for c2, under the same switches: the replacement's message, author and
+    # (no) parents, under c2's own id.
+    shown = subprocess.run(["git", "-C", str(r.path), "log", "-1", "--format=%s%x00%aN%x00%at", c2], check=True,
+                           capture_output=True, text=True).stdout.rstrip("\n").split("\x00")
+    assert shown == (["c2 as replaced", "Graft", "1704189600"] if honour else ["c2 as written", "Alice Example",
+                                                                              "1704189600"])
+    res = loopmeter.ingest([r.path], store_path=store_path)[0]
+    assert any("no blob" in w for w in res.warnings), res.warnings  # the pygit2 walk did read c2
+    got = rows(store_path, "select c.subject, a.name from commits c join actors a on a.actor_id = c.author_id "
+                           "where c.sha = ?", [c2])
+    assert got == [(shown[0], shown[1])]
+    # c2's one file is the one with the missing blob, whichever of the two objects is read.
+    assert rows(store_path, "select path, added, missing_blob from commit_files where sha = ?", [c2]) == [
+        ("a.txt", None, True)]

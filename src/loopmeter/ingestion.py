@@ -23,7 +23,8 @@ from .sources import provenance as provsrc
 from .sources.git_set import read_refs
 from .store.api_load import relink_api_sources
 from .store.changes import derive_changes, store_derived
-from .store.db import Store, shed, utcnow
+from .store.db import Store, shed, transaction, utcnow
+from .store.identity_links import link_identities
 from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
                              store_commit_tables, store_commits_of_repos, write_commits)
 from .store.provenance_load import (
@@ -401,6 +402,9 @@ def ingest_git(
         stats = derive_changes(store, repo, matcher, head_sha=info.head_sha, pulls=pulls,
                                commits=whole["_batch"] if whole else None, rules=derivation_rules(matcher),
                                incremental=incremental)
+    progress.step("linking identities")
+    with transaction(store.con):
+        link_identities(store.con, info.path, repo, matcher, store.meta("salt") or "")
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
     if relink:
         progress.step("linking pull requests and issues")

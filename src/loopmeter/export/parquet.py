@@ -81,6 +81,8 @@ TABLES: dict[str, Table] = {
     "event_logs": Table("select * from event_logs"),
     "event_log_items": Table("select * from event_log_items"),
     "meta": Table("select * from meta where key not in ('salt')"),
+    # Which pseudonyms are one person (store/identity_links.py): salted ids only, no address.
+    "identity_links": Table("select * from identity_links"),
 }
 _NAMED = {"actors": "select * from actors", "commits": "select * from commits"}
 

@@ -31,6 +31,7 @@ from ..store.db import Store
 from . import ibis_compilers
 from . import scope as scope_m
 from .ci import merge_ci
+from .people import merge_keys
 
 ibis_compilers.install()  # before any backend is opened: only the compilers a report uses load
 
@@ -321,6 +322,7 @@ def salt_free_author_keys(con) -> dict[str, str]:
     both = items.union(commits)
     keys = con.execute(both.group_by("author_id").agg(key=both.key.min()))
     out = {a: f"{k}\x00{a}" for a, k in zip(keys["author_id"], keys["key"])}
+    out = merge_keys(con, out)  # one person under several addresses is one author (metrics/people.py)
     if memo is not None:
         # The store does not change during a report: one query, not one per design (8 before).
         memo["salt_free_author_keys"] = out

@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from ..legibility.codeowners import LOCATIONS, Codeowners, Rule, owners_of, parse
 from ..teams import UNASSIGNED
 from .changes import Window, changes, salt_free_author_keys, with_salt_free_authors
+from .delegation import agent_keys, by_delegator
 from .codeowners_history import codeowners_history
 
 
@@ -110,7 +111,13 @@ def weekly_by_change_team(con, window: Window, repos: list[str], team_of_item: d
     """(repo = team, author_id, week, validated) as inputs.weekly_activity, with each
     contributor-week counted for the team of the change it went into: an author was active for a
     team in a week when they authored a commit of, or landed, a change (landed by as_of) owned by
-    that team; validated counts that team's validated changes the author landed that week."""
+    that team; validated counts that team's validated changes the author landed that week.
+
+    An agent account's work is its delegator's (metrics/delegation.py `by_delegator`), as in the
+    per-repository panel: the change stays with the team owning its lines (that is what this unit
+    measures), and the contributor active for that team that week is the person who delegated it,
+    not the account, which would otherwise be one contributor active in every team nearly every
+    week after adoption."""
     ch = changes(con, window, repos)
     landed = con.execute(ch.filter(~ch.bot & ch.author_id.notnull()).select("item_id", "author_id", "week", "validated"))
     landed["week"] = pd.to_datetime(landed["week"]).dt.date
@@ -132,13 +139,19 @@ def weekly_by_change_team(con, window: Window, repos: list[str], team_of_item: d
         return items.map(lambda i: team_of_item.get(i, UNASSIGNED)).astype(object)
 
     keys = ["repo", "author_id", "week"]
+    salt_free = salt_free_author_keys(con)
+    agents = agent_keys(con)
+    landed = with_salt_free_authors(landed, salt_free)
+    people = landed[~landed["author_id"].isin(agents)]
+    owner = dict(zip(people["item_id"], people["author_id"]))  # a person's own changes
+    landed = by_delegator(con, landed, owner)
+    commits = by_delegator(con, with_salt_free_authors(commits, salt_free), owner)
     active = pd.concat([landed.assign(repo=team(landed["item_id"]))[keys],
                         commits.assign(repo=team(commits["item_id"]))[keys]]).drop_duplicates()
     ok = landed[landed["validated"].astype(bool)]
     done = ok.assign(repo=team(ok["item_id"])).groupby(keys).size().rename("validated").reset_index()
     out = active.merge(done, on=keys, how="outer")
     out["validated"] = out["validated"].fillna(0).astype(int)
-    out = with_salt_free_authors(out, salt_free_author_keys(con))
     # The row order the other units have (a seeded bootstrap draws units in order of appearance).
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 

@@ -11,7 +11,8 @@ The evidence, strongest first (the first one a change has wins):
 1. `co_author`: a human `Co-authored-by` trailer of the change's landing commit (or, without one,
    of its other commits). GitHub's coding agent adds the person who assigned the task as a
    co-author of its commits, and a squash merge carries those trailers. Agents' and bots' own
-   trailers (copilot-swe-agent[bot], Copilot) are not people; the first human one is taken. The
+   trailers (copilot-swe-agent[bot], Copilot), and any identity a signature names (the Copilot
+   review account `175728472+Copilot`), are not people; the first human one is taken. The
    value is read as attribution.py reads every trailer (`trailer_address`): "Name <address>",
    or "Name address" without the brackets, as some tools write it.
 2. `merger`: the human who merged its pull request (a tracker's `merged` event on the pull request
@@ -22,8 +23,9 @@ The evidence, strongest first (the first one a change has wins):
 
 A change with none of these keeps the agent account. The person is the same pseudonymous actor id
 a commit of theirs would have (salted hash of the email), so their own human changes and the
-ones they delegated fall in one cluster when they used one address; a co-author address that
-differs from the one they commit with (a GitHub noreply address) is a separate cluster.
+ones they delegated fall in one cluster when they used one address, or addresses the store links
+as one person (store/identity_links.py: a GitHub noreply address of the same login, the
+repository's .mailmap); a co-author address nothing links to theirs is a separate cluster.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ import pandas as pd
 
 from ..attribution import Matcher, trailer_address
 from ..store.git_load import classify_identity, git_actor_id
+from ..store.identity_links import is_person
 from .changes import _MEMO, changes, contributing_commits, salt_free_author_keys
+from .people import person_of
 from .portable import store_connection
 
-__all__ = ["EVIDENCE", "activity_by_delegator", "agent_keys", "cluster_by_delegator", "delegators"]
+__all__ = ["EVIDENCE", "activity_by_delegator", "agent_keys", "by_delegator", "cluster_by_delegator", "delegators"]
 
 EVIDENCE = ("co_author", "merger", "committer")
 
@@ -102,7 +106,7 @@ def delegators(con, item_ids: list[str] | None = None) -> pd.DataFrame:
             if who is None:
                 continue
             name, email = who
-            if classify_identity(matcher, name, email)[0] == "human":
+            if is_person(matcher, name, email):  # not an AI tool's own identity (Copilot's review account)
                 found[item] = (git_actor_id(salt, name, email), "co_author")
                 break
     # 2. the pull request's merger.
@@ -153,12 +157,14 @@ def _delegated(con) -> tuple[pd.DataFrame, dict[str, str]]:
     found = delegators(con)
     key: dict[str, str] = {}
     if not found.empty:
-        keys = salt_free_author_keys(con)
-        first = found.groupby("delegator_id")["item_id"].min()
+        keys = salt_free_author_keys(con)  # one key for all of a person's ids (metrics/people.py)
+        rep = person_of(con)
+        person = found["delegator_id"].map(lambda d: rep.get(d, d))
+        first = found.groupby(person)["item_id"].min()
         # Not the first delegated item alone: that item is also the agent account's own key when it is the
         # account's first change, and pandas hashes these keys only up to the NUL (two authors in one).
         by = {d: keys.get(d, f"delegated:{first[d]}\x00{d}") for d in first.index}
-        key = dict(zip(found["item_id"], found["delegator_id"].map(by)))
+        key = dict(zip(found["item_id"], person.map(by)))
     if memo is not None:
         memo["delegated"] = (found, key)
     return found, key
@@ -256,3 +262,25 @@ def activity_by_delegator(con, window, repos: list[str] | None, act: pd.DataFram
     # A delegator's own week and the agent's work of that week are one contributor-week.
     out = pd.concat([rest, rebuilt], ignore_index=True).groupby(cols, as_index=False, sort=False)["validated"].sum()
     return out.sort_values(cols, kind="stable").reset_index(drop=True)
+
+
+def by_delegator(con, rows: pd.DataFrame, owner: dict[str, str] | None = None) -> pd.DataFrame:
+    """`rows` (`item_id` and a salt-free `author_id`: changes landed, or commits of them) with an
+    agent account's rows given to the person the work counts as, as `activity_by_delegator` does for
+    the weekly panel: a delegated change's to its delegator, the agent's commits on a person's own
+    change to that person (`owner`: item id -> the salt-free author of a change that is not an
+    agent's; by default the other rows' authors); the agent keeps the rest."""
+    if rows.empty:
+        return rows
+    agents = agent_keys(con)
+    mine = rows["author_id"].isin(agents)
+    if not mine.any():
+        return rows
+    _, new = _delegated(con)
+    if owner is None:
+        owner = dict(zip(rows.loc[~mine, "item_id"], rows.loc[~mine, "author_id"]))
+    to = {**owner, **new}
+    moved = rows.loc[mine, "item_id"].map(to)
+    out = rows.copy()
+    out.loc[mine, "author_id"] = moved.where(moved.notna(), rows.loc[mine, "author_id"])
+    return out

@@ -655,14 +655,47 @@ class _Pygit2Reader:
             self.mailmap = pygit2.Mailmap.from_repository(self.repo)
         except Exception:  # a broken .mailmap must not stop the analysis
             self.mailmap = None
+        self.replaced = _replacements(self.repo)
 
     def commit(self, sha: str) -> Commit:
         try:
-            return _commit_from_pygit2(self.repo, self.mailmap, self.repo[sha])
+            return _commit_from_pygit2(self.repo, self.mailmap, self.repo[self.replaced.get(sha, sha)], sha=sha,
+                                       replaced=self.replaced)
         finally:
             # libgit2 keeps the pack files it opened mapped; on a large mirror that is ~70 MB held
             # for the rest of the ingest, for the handful of commits read this way.
             self.repo.free()
+
+
+def _replacements(repo) -> dict[str, str]:
+    """Object id -> the id git reads in its place (`git replace`: refs/replace/<id>, chains followed
+    as git does, five deep), for the commits the CLI reads replaced; libgit2 ignores replace refs. The
+    CLI's own switches are honoured: GIT_NO_REPLACE_OBJECTS, core.useReplaceRefs=false and
+    GIT_REPLACE_REF_BASE, so that both readers give the same rows whatever the user set."""
+    if "GIT_NO_REPLACE_OBJECTS" in os.environ:
+        return {}
+    try:
+        if not repo.config.get_bool("core.useReplaceRefs"):
+            return {}
+    except Exception:  # unset (KeyError) or unreadable: git's default, honoured
+        pass
+    base = os.environ.get("GIT_REPLACE_REF_BASE") or "refs/replace/"
+    base = base if base.endswith("/") else base + "/"
+    direct: dict[str, str] = {}
+    for name in repo.references:
+        if name.startswith(base):
+            try:
+                direct[name[len(base):]] = str(repo.references[name].resolve().target)
+            except Exception:  # a broken ref: git warns and ignores it too
+                continue
+    out = {}
+    for orig, new in direct.items():
+        for _ in range(5):  # git's MAXREPLACEDEPTH
+            if new not in direct:
+                break
+            new = direct[new]
+        out[orig] = new
+    return out
 
 
 def _sig(mailmap, sig) -> tuple[Person, datetime, int]:
@@ -676,7 +709,9 @@ def _sig(mailmap, sig) -> tuple[Person, datetime, int]:
     return Person(name, email), _EPOCH + timedelta(seconds=sig.time), sig.offset
 
 
-def _commit_from_pygit2(repo, mailmap, c) -> Commit:
+def _commit_from_pygit2(repo, mailmap, c, *, sha: str | None = None, replaced: dict[str, str] | None = None) -> Commit:
+    """`c` as a record; `sha`: the id it is read under when `c` replaces it (`git replace`), whose
+    parents are then `c`'s, and whose first parent is diffed as replaced too, as git log does."""
     import pygit2
 
     a, at, atz = _sig(mailmap, c.author)
@@ -685,7 +720,8 @@ def _commit_from_pygit2(repo, mailmap, c) -> Commit:
     if len(c.parents) > 1:
         diff = None  # like git log: merges carry no diff of their own
     elif c.parents:
-        diff = repo.diff(c.parents[0], c)
+        first = str(c.parent_ids[0])
+        diff = repo.diff(repo[(replaced or {}).get(first, first)], c)
     else:
         diff = c.tree.diff_to_tree(swap=True)
     files = []
@@ -715,7 +751,7 @@ def _commit_from_pygit2(repo, mailmap, c) -> Commit:
         _, adds, dels = patch.line_stats
         files.append(FileChange(path=path, added=adds, deleted=dels, old_path=old))
     return Commit(
-        sha=str(c.id),
+        sha=sha or str(c.id),
         parents=tuple(str(p) for p in c.parent_ids),
         author=a,
         author_time=at,

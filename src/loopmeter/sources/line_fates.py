@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 
-from .git import _GIT_CONFIG, _MISSING_OBJECT, RepoInfo, _git_env
+from .git import _GIT_CONFIG, _MISSING_OBJECT, RepoInfo, _git_env, _ident
 
 MOVE_MIN = 8
 _EPOCH = datetime(1970, 1, 1)
@@ -156,8 +156,8 @@ class _Commit:
 
     __slots__ = ("sha", "ctime", "hunks", "renames", "dropped", "unknown")
 
-    def __init__(self, sha: str, ctime: int):
-        self.sha, self.ctime = sha, ctime
+    def __init__(self, sha: str, ctime: int | None):
+        self.sha, self.ctime = sha, ctime  # None: git printed no date (before 1970), see _landed
         self.hunks: list[_Hunk] = []
         self.renames: list[tuple[str, str]] = []
         self.dropped: list[str] = []
@@ -228,7 +228,7 @@ def _parse(blocks, on_commit) -> _Commit | None:
                 if com is not None:
                     on_commit(com)
                 sha, _, t = line[1:].strip().partition(b" ")
-                com = _Commit(sha.decode(), int(t or 0))
+                com = _Commit(sha.decode(), int(t) if t else None)
                 hunks = com.hunks
                 old_path = new_path = rename_from = None
                 continue
@@ -308,19 +308,41 @@ def _gc_paused():
             gc.enable()
 
 
+def _landed(info: RepoInfo, com: _Commit) -> _Commit:
+    """`com` with its committer time, which git's `%ct` leaves empty before 1970 (git prints no
+    date before the epoch): read from the raw commit header, as the commit read does (git.py
+    `_redated`), so a line written in 1966 is dated 1966, not 1970. The author time stands in for a
+    header without a readable committer date; neither: the epoch, as git log shows it."""
+    if com.ctime is None:
+        raw = subprocess.run(["git", "-C", str(info.path), "cat-file", "commit", com.sha], capture_output=True,
+                             env=_git_env()).stdout
+        when: dict[bytes, datetime | None] = {}
+        for line in raw.split(b"\n\n", 1)[0].split(b"\n"):
+            key, _, rest = line.partition(b" ")
+            if key in (b"author", b"committer") and key not in when:
+                when[key] = _ident(rest)[1]
+        at = when.get(b"committer") or when.get(b"author")
+        com.ctime = 0 if at is None else round((at - _EPOCH).total_seconds())
+    return com
+
+
 def _track(info, head, ai_ranges, provenance_shas, resume) -> LineFates:
     t = _Tracker(ai_ranges or {}, provenance_shas, resume)
+
+    def land(com: _Commit) -> None:  # every commit's time known before it is applied
+        t.commit(_landed(info, com))
+
     since: str | None = resume.head if resume is not None else None
     while True:
         rng = head if since is None else f"{since}..{head}"
         proc = subprocess.Popen(_log_cmd(info, rng), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(),
                                 bufsize=1 << 20)
         assert proc.stdout is not None
-        last = _parse(_lines(proc.stdout), t.commit)
+        last = _parse(_lines(proc.stdout), land)
         err = proc.stderr.read() if proc.stderr else b""
         if proc.wait() == 0:
             if last is not None:
-                t.commit(last)
+                land(last)
             break
         text = err.decode("utf-8", "replace")
         if not _MISSING_OBJECT.search(text):
@@ -333,7 +355,7 @@ def _track(info, head, ai_ranges, provenance_shas, resume) -> LineFates:
         # previous one, complete, or None). Reading `last` again without missing blobs is exact in
         # both cases; a commit git never printed is named by rev-list and read the same way.
         if last is not None:
-            t.commit(_without_missing(info, last.sha, last.ctime))
+            land(_without_missing(info, last.sha, last.ctime))
             since = last.sha
             continue
         first = subprocess.run(["git", "-C", str(info.path), "rev-list", "--first-parent", "--reverse", "--format=%ct",
@@ -343,13 +365,13 @@ def _track(info, head, ai_ranges, provenance_shas, resume) -> LineFates:
 
             raise GitFailed(f"git log -p failed in {info.path}: {text.strip().splitlines()[-1]}")
         sha = first[0].split()[1].decode()
-        t.commit(_without_missing(info, sha, int(first[1] or 0)))
+        land(_without_missing(info, sha, int(first[1]) if first[1] else None))
         since = sha
     end = TreeState(head=head, next_pos=t.base + len(t.origins), files=t.files, unknown=t.unknown)
     return LineFates(origins=t.origins, deaths=dict(t.deaths), state=end)
 
 
-def _without_missing(info: RepoInfo, sha: str, ctime: int) -> _Commit:
+def _without_missing(info: RepoInfo, sha: str, ctime: int | None) -> _Commit:
     """One commit's first-parent diff with the files whose blobs are missing left out (and named)."""
     parent = subprocess.run(["git", "-C", str(info.path), "rev-parse", "-q", "--verify", f"{sha}^1"],
                             capture_output=True, env=_git_env()).stdout.decode().strip()

@@ -312,6 +312,23 @@ def m015_legibility_cache(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m016_people(con: duckdb.DuckDBPyConnection) -> None:
+    # Which actor ids are one person (store/identity_links.py): a GitHub noreply address and the
+    # account it names, a co-author the repository's .mailmap maps to another address. Ids only.
+    # A store written before is linked here from what it holds (the mailmap read from each
+    # repository's clone, where it still is), so its next report clusters people as a new one would.
+    from ..attribution import Matcher
+    from .identity_links import link_identities
+
+    con.execute("create table identity_links (repo varchar, alias_id varchar, person_id varchar, evidence varchar)")
+    salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
+    repos = con.execute("select repo, path from repos order by repo").fetchall()
+    if repos:
+        matcher = Matcher.load()
+        for repo, path in repos:
+            link_identities(con, path, repo, matcher, salt)
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("001_canonical_tables", m001_canonical_tables),
     ("002_api_sources", m002_api_sources),
@@ -324,4 +341,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("013_event_case_no", m013_event_case_no),
     ("014_commit_key", m014_commit_key),
     ("015_legibility_cache", m015_legibility_cache),
+    ("016_people", m016_people),
 ]
