@@ -167,12 +167,16 @@ class GitRepos:
         # ~0.7 s less CPU, 9%), and the readers want the other core. A long history (its batches,
         # its derivation over the store) gets DuckDB's threads back.
         one_thread = _OneThread(store)
+        # One repository (a thread reads it): a long history's read-ahead stays open for the writer,
+        # which takes it next, rather than being dropped and read again. In a set the windows'
+        # long histories would each hold a git process and a batch.
+        keep_open = len(repos) == 1 and not processes
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
                 fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
                 futures[i] = pool.submit(_read, repos[i], keys[i], previous.get(keys[i], []), limit,
-                                         refs[i] or b"", fresh, salt_of_store, setting)
+                                         refs[i] or b"", fresh, salt_of_store, setting, keep_open)
 
         try:
             for i, info in enumerate(repos):
@@ -304,12 +308,13 @@ class _NoPandas:
 
 
 def _read(info, repo: str, previous: list[str], limit: int, refs: bytes, fresh: bool, salt: str,
-          setting: tuple | None = None):
+          setting: tuple | None = None, keep: bool = False):
     """One repository of the set, in a reader: `ingestion.prepare` under the set's setting
-    (`setting`: (matcher, rules, pull_refs, durability); None in a process: its initializer's)."""
+    (`setting`: (matcher, rules, pull_refs, durability); None in a process: its initializer's).
+    `keep`: see `ingestion.read_ahead` (a thread only: git's stream cannot leave a process)."""
     matcher, rules, pull_refs, durability = setting or _SETTING
     return prepare(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs, salt=salt, matcher=matcher,
-                   fresh=fresh, rules=rules, durability=durability)
+                   fresh=fresh, rules=rules, durability=durability, keep=keep)
 
 
 def _reader_processes(repos: int) -> bool:
