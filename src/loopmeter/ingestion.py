@@ -310,6 +310,7 @@ def ingest_git(
     durability: bool = True,
     relink: bool = True,
     ahead: ReadAhead | None = None,
+    early_pass: ingest_durability.Beside | None = None,
 ) -> IngestResult:
     """Read a repository's new history into the store and rebuild its changes.
 
@@ -318,7 +319,8 @@ def ingest_git(
     this repository. `durability` runs the line-tracking pass (sources/line_fates.py) when the head
     or the provenance changed since the last one. `relink=False` leaves re-joining API items to the
     rebuilt changes to the caller (once for a set of repositories). `ahead`: what a reader thread
-    already took from git for this repository (`read_ahead`).
+    already took from git for this repository (`read_ahead`). `early_pass`: the durability pass
+    started before the store was opened (`ingest_durability.early`), used where it fits.
 
     Inside a group transaction (`Store.hold`, a set of small repositories) the whole ingest joins
     the group; a history longer than one batch ends the group first, so its batches commit one by
@@ -349,9 +351,13 @@ def ingest_git(
     if total is None or total > size:
         store.release()
     # A long history's durability pass runs in a second process while this one stores the commits.
-    beside = ingest_durability.start(store, info, repo, new_commits=total,
-                                     has_provenance=bool(ahead.notes or ahead.bad.count or traces is not None)
-                                     ) if durability and ahead.fates is None else None
+    beside = None
+    if durability and ahead.fates is None:
+        beside = ingest_durability.start(store, info, repo, new_commits=total,
+                                         has_provenance=bool(ahead.notes or ahead.bad.count or traces is not None),
+                                         early=early_pass)
+    elif early_pass is not None:
+        early_pass.stop()
     progress.start(repo, total)
     fallback = ahead.fallback
     new = 0

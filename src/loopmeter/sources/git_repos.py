@@ -27,8 +27,9 @@ from ..errors import ConfigError, EmptyRepository, StoreError, UnbornHead, Unrea
 from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, repo_keys,
                          stored_tips, unchanged_salt, write_ahead)
 from ..store.db import Store
-from .git import open_repository, open_with_refs
+from .git import has_ref, open_repository, open_with_refs
 from .git_set import read_refs, state_of
+from .provenance import NOTES_REF
 
 if TYPE_CHECKING:
     from ..runner import Run
@@ -63,6 +64,7 @@ class GitRepos:
         self.states: dict[str, str | None] = {}
         self.refs: list = []
         self._pool = None  # reader processes, when `prepare` chose them
+        self._early = None  # the durability pass of one long new repository, started by `prepare`
 
     def prepare(self) -> bool:
         matcher, branch, pull_refs, traces = self.matcher, self.branch, self.pull_refs, self.traces
@@ -115,6 +117,14 @@ class GitRepos:
             # `load` leaves them idle until exit.
             self._pool = _start_processes(min(os.cpu_count() or 1, len(self.repos)), (
                 matcher, derivation_rules(matcher), pull_refs, self.durability and traces is None))
+        if (len(self.repos) == 1 and self.durability and traces is None and self._pool is None
+                and str(self.repos[0].path) not in known and not has_ref(self.refs[0] or b"", NOTES_REF)
+                and _long(self.repos[0])):
+            # One long history new to the store: its durability pass needs nothing from the store,
+            # so it starts now, on the core that opening the store and the first read leave idle.
+            from .. import ingest_durability
+
+            self._early = ingest_durability.early(self.repos[0])
         self.progress.start_set(len(self.paths), done=len(self.skipped))
         return bool(self.repos)
 
@@ -201,8 +211,9 @@ class GitRepos:
                         small.append(nxt)
                         held += nxt.total or 0
                     write_ahead(store, small, matcher, salt_of_store)
+                early, self._early = self._early, None
                 r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
-                               durability=durability, relink=False, ahead=ahead)
+                               durability=durability, relink=False, ahead=ahead, early_pass=early)
                 long = not store.held  # a long history committed batch by batch: end the group with it
                 store.hold()  # the relink and the refs digest commit together, after the rows
                 if states.get(str(info.path)):
@@ -410,6 +421,16 @@ def _map_threads(fn: Callable, args: list) -> dict:
     with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(args)), thread_name_prefix="loopmeter-git") as pool:
         futures = [pool.submit(fn, a) for a in args]
         return {a: f.result() for a, f in zip(args, futures)}
+
+
+def _long(info) -> bool:
+    """Whether the history of `info`'s head is long enough for the durability pass beside the
+    ingest (`ingest_durability.MIN_COMMITS`): a walk that stops there (~20 ms on numpy)."""
+    from ..ingest_durability import MIN_COMMITS
+    from .git import git
+
+    out = git(info.path, "rev-list", "--count", f"--max-count={MIN_COMMITS}", info.head_sha, check=False).stdout
+    return out.strip().isdigit() and int(out) >= MIN_COMMITS
 
 
 def _open_all(paths: list, branch: str | None, refs: dict, *, skip_empty: bool = False) -> tuple[list, list]:
