@@ -96,6 +96,14 @@ class GitRepos:
             self.skipped.append(IngestResult(repo=path.name, path=str(path), new_commits=0, head_commits=0, changes=0,
                                              incremental=False, warnings=[w]))
             del repos[i], refs[i]
+        if (len(repos) == 1 and self.durability and traces is None and str(repos[0].path) not in known
+                and not has_ref(refs[0] or b"", NOTES_REF) and _long(repos[0])):
+            # One long history new to the store: its durability pass needs nothing from the store,
+            # so it starts now, on the core that the imports, opening the store and the first read
+            # leave idle. (A process started by fork and exec: the import thread does not matter.)
+            from .. import ingest_durability
+
+            self._early = ingest_durability.early(repos[0])
         if warm is not None:
             warm.join()  # before any reader process is forked: no import may be half-done then
         # A repository named twice (the same path, or a folder inside it) is read once.
@@ -117,14 +125,6 @@ class GitRepos:
             # `load` leaves them idle until exit.
             self._pool = _start_processes(min(os.cpu_count() or 1, len(self.repos)), (
                 matcher, derivation_rules(matcher), pull_refs, self.durability and traces is None))
-        if (len(self.repos) == 1 and self.durability and traces is None and self._pool is None
-                and str(self.repos[0].path) not in known and not has_ref(self.refs[0] or b"", NOTES_REF)
-                and _long(self.repos[0])):
-            # One long history new to the store: its durability pass needs nothing from the store,
-            # so it starts now, on the core that opening the store and the first read leave idle.
-            from .. import ingest_durability
-
-            self._early = ingest_durability.early(self.repos[0])
         self.progress.start_set(len(self.paths), done=len(self.skipped))
         return bool(self.repos)
 
