@@ -109,3 +109,51 @@ def test_a_git_failure_in_the_child_is_the_ingests(tmp_path):
     with Store.open(tmp_path / "s.duckdb") as st, pytest.raises(GitFailed, match="fatal: bad object"):
         b.finish(st)
     assert proc.returncode == 0
+
+
+@pytest.fixture
+def early(monkeypatch):
+    """Records each pass started before the store is opened and what became of it."""
+    made = []
+    real = ingest_durability.early
+
+    def spy(info):
+        b = real(info)
+        made.append(b)
+        return b
+
+    monkeypatch.setattr(ingest_durability, "early", spy)
+    return made
+
+
+def test_an_early_pass_is_adopted_for_a_new_repository_and_stores_the_serial_rows(tmp_path, monkeypatch, started,
+                                                                                  early):
+    r = GitRepo(tmp_path / "r")
+    _edits(r, 12, 0)
+    beside, serial = tmp_path / "beside.duckdb", tmp_path / "serial.duckdb"
+    api.ingest([r.path], store_path=beside)
+    assert len(early) == 1 and early[0].repo == "r" and started == [True]  # started before the store, then named
+    monkeypatch.setenv("LOOPMETER_DURABILITY_BESIDE", "0")
+    api.ingest([r.path], store_path=serial)
+    assert early[1:] == [None]
+    assert _tables(beside) == _tables(serial) and len(_tables(beside)["line_origins"]) == 12
+
+
+def test_an_early_pass_is_stopped_where_the_store_already_holds_a_pass(tmp_path, monkeypatch, started, early):
+    """A store that lost its refs digests (so the repository looks new before it is opened) but
+    holds a pass: the early walk from scratch is stopped and the stored pass resumed, as always."""
+    r = GitRepo(tmp_path / "r")
+    _edits(r, 6, 0)
+    store, serial = tmp_path / "s.duckdb", tmp_path / "serial.duckdb"
+    api.ingest([r.path], store_path=store)
+    with Store.open(store) as st:
+        st.con.execute("delete from meta where key like 'refs:%'")
+    _edits(r, 4, 6)
+    stopped = []
+    real_stop = ingest_durability.Beside.stop
+    monkeypatch.setattr(ingest_durability.Beside, "stop", lambda self: (stopped.append(self), real_stop(self)))
+    api.ingest([r.path], store_path=store)
+    assert len(early) == 2 and stopped == [early[1]] and early[1].proc.poll() is not None
+    monkeypatch.setenv("LOOPMETER_DURABILITY_BESIDE", "0")
+    api.ingest([r.path], store_path=serial)
+    assert _tables(store) == _tables(serial) and len(_tables(store)["line_origins"]) == 10

@@ -150,3 +150,24 @@ def test_a_reader_that_dies_fails_the_ingest_in_one_line_and_stores_no_tips(hole
     assert "git reader" in str(e.value) and "\n" not in str(e.value)
     with Store.open(tmp_path / "dead.duckdb") as s:  # not marked complete: the next run reads it all
         assert s.con.execute("select count(*) from git_tips").fetchone()[0] == 0
+
+
+def test_a_long_history_read_ahead_is_read_on_not_again(holes, tmp_path, monkeypatch):
+    """One repository longer than a batch: the read-ahead's `git log` is the one the writer goes on
+    with (one `git log`, not two), and the rows are those of a read-ahead dropped and read again,
+    git's death at a missing blob and the fallback after it included."""
+    from loopmeter import ingestion
+
+    monkeypatch.setenv("LOOPMETER_BATCH", "4")  # 35 commits: the read-ahead stops after 5
+    logs = []
+    real_iter = gitsrc.iter_commits
+    monkeypatch.setattr(gitsrc, "iter_commits", lambda *a, **k: (logs.append(1), real_iter(*a, **k))[1])
+    kept = _ingest(holes.path, tmp_path / "kept.duckdb", monkeypatch, "0")
+    assert len(logs) == 1
+    real_ahead = ingestion.read_ahead
+    monkeypatch.setattr(ingestion, "read_ahead", lambda *a, **k: real_ahead(*a, **{**k, "keep": False}))
+    dropped = _ingest(holes.path, tmp_path / "dropped.duckdb", monkeypatch, "0")
+    assert len(logs) == 3  # dropped: read ahead, then read again from the start
+    assert kept.new_commits == dropped.new_commits == 35
+    assert kept.warnings == dropped.warnings and any("no blob" in w for w in kept.warnings)
+    assert every_table(tmp_path / "kept.duckdb") == every_table(tmp_path / "dropped.duckdb")

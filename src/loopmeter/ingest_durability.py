@@ -50,10 +50,23 @@ NO_PROVENANCE = "0:0:0"
 class Beside:
     """A pass running in a child process; `finish` stores its result (or says it cannot)."""
 
-    def __init__(self, proc: subprocess.Popen, err, repo: str, head: str):
+    def __init__(self, proc: subprocess.Popen, err, repo: str | None, head: str):
         self.proc, self.err, self.repo, self.head = proc, err, repo, head
         # An ingest that fails before `finish` must not leave the child walking the history.
         self._finalizer = weakref.finalize(self, _stop, proc, err)
+
+    def name(self, repo: str) -> None:
+        """Tell a pass started `early` the repository's name in the store (its rows carry it)."""
+        self.repo = repo
+        try:
+            pickle.dump(repo, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.close()
+        except OSError:
+            pass  # the child died: `finish` says so and the ingest runs the pass itself
+
+    def stop(self) -> None:
+        """Kill the child (a pass started early that this ingest cannot use)."""
+        self._finalizer()
 
     def finish(self, store) -> bool:
         """Store the pass's result as the ingest's own pass would; False when it cannot be used (the
@@ -62,7 +75,7 @@ class Beside:
         from .store.provenance_load import write_line_fates_rows
 
         try:
-            if provenance_key(store, self.repo) != NO_PROVENANCE:
+            if self.repo is None or provenance_key(store, self.repo) != NO_PROVENANCE:
                 return False
             try:
                 kind, value = pickle.load(self.proc.stdout)
@@ -84,22 +97,37 @@ def _stop(proc: subprocess.Popen, err) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait()
-    for f in (proc.stdout, err):
+    for f in (proc.stdin, proc.stdout, err):
         try:
-            f.close()
+            f and f.close()
         except OSError:
             pass
 
 
-def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bool) -> Beside | None:
+def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bool,
+          early: Beside | None = None) -> Beside | None:
     """Start the pass for `repo` in a child process, when it can run beside the ingest: the
     repository has no provenance now or before (`has_provenance` says whether this ingest brings
-    some: notes read, traces given), the history to read is long, and the pass has work to do."""
+    some: notes read, traces given), the history to read is long, and the pass has work to do.
+
+    `early`: a pass `early` started before the store was opened, from scratch. It is this pass
+    when the store holds no pass and no provenance of the repository (then it is named and
+    returned); otherwise it is stopped and the pass starts here, as without it."""
     if not enabled() or has_provenance or new_commits is None or new_commits < MIN_COMMITS:
+        if early is not None:
+            early.stop()
         return None
     if provenance_key(store, repo) != NO_PROVENANCE:
+        if early is not None:
+            early.stop()
         return None
-    done = (store.meta(f"line_fates:{repo}") or "").split(":", 1)
+    stored = store.meta(f"line_fates:{repo}")
+    if early is not None:
+        if not stored and early.head == info.head_sha:
+            early.name(repo)
+            return early
+        early.stop()
+    done = (stored or "").split(":", 1)
     if done == [info.head_sha, NO_PROVENANCE]:
         return None
     resume = None
@@ -110,6 +138,21 @@ def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bo
         resume = load_line_state(store, repo)
         if resume is not None and not _on_first_parent_line(info, resume.head):
             resume = None
+    return _spawn(info, resume, repo)
+
+
+def early(info) -> Beside | None:
+    """Start the pass over `info`'s whole first-parent line now, before the store is opened, for a
+    repository that is likely new to the store and long (the caller judged): the child imports and
+    walks while this process opens the store and starts its own read, a second core otherwise idle
+    then. `start(..., early=)` later adopts it (naming the repository) or stops it."""
+    if not enabled():
+        return None
+    return _spawn(info, None, None)
+
+
+def _spawn(info, resume, repo: str | None) -> Beside | None:
+    """The child, sent its job; `repo` None: its name follows (`Beside.name`), stdin stays open."""
     err = tempfile.TemporaryFile()
     # The child imports this very package (a checkout on PYTHONPATH, an installed copy) and then
     # takes the directory off the path again.
@@ -119,7 +162,10 @@ def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bo
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
     try:
         pickle.dump((info, info.head_sha, resume, repo), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        proc.stdin.close()
+        if repo is None:
+            proc.stdin.flush()
+        else:
+            proc.stdin.close()
     except OSError:
         _stop(proc, err)
         return None
@@ -128,6 +174,7 @@ def start(store, info, repo: str, *, new_commits: int | None, has_provenance: bo
 
 def _child() -> None:
     """The child: read (info, head, resume, repo) on stdin, walk, write ("ok", rows) or ("error", e).
+    `repo` None (`early`): the repository's name follows on stdin, read once the walk is done.
 
     The rows are the Arrow tables the store takes (`line_fates_rows`), made here: the pass's Python
     objects (a tuple per origin, a dict entry per death, an array per file) are several times their
@@ -139,6 +186,11 @@ def _child() -> None:
     out = sys.stdout.buffer
     try:
         fates = line_fates.track(info, head, {}, provenance_shas=set(), resume=resume)
+        if repo is None:  # started early: the name comes when the ingest adopts the pass
+            try:
+                repo = pickle.load(sys.stdin.buffer)
+            except EOFError:
+                return  # not adopted (the ingest stopped it, or ended)
         result = ("ok", line_fates_rows(repo, fates, incremental=resume is not None))
         del fates
     except Exception as e:  # handed to the ingest, which decides whether it is its own failure

@@ -11,7 +11,8 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import islice
+from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 
 from . import ingest_durability
@@ -98,6 +99,10 @@ class ReadAhead:
     # `provenance_load.line_fates_rows` gives (the writer only appends them).
     fates: tuple | None = None
     replaced: bool = False  # refs/replace exists: git shows (and we read) history with replacements
+    # A long history read ahead with `keep`: the commits read so far and git's stream, still open,
+    # for the writer to go on with (nothing git printed is read twice).
+    started: list | None = None
+    stream: Iterator | None = None
 
     def fits(self) -> bool:
         """The whole new history was read ahead (as commits, or as their tables)."""
@@ -105,14 +110,15 @@ class ReadAhead:
 
 
 def prepare(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int, refs: bytes,
-            salt: str, matcher: Matcher, fresh: bool, rules: str, durability: bool = False) -> ReadAhead:
+            salt: str, matcher: Matcher, fresh: bool, rules: str, durability: bool = False,
+            keep: bool = False) -> ReadAhead:
     """Run by a reader (a process or a thread, one per core): `read_ahead`, then the Python work the
     writer would do with it: the commits' rows (`commit_tables`) and, for a repository new to the
     store, its changes (derived from those rows alone) and, with `durability`, its durability pass
     when it has no provenance (no Git AI notes: the pass then needs nothing from the store). The
     writer is left with DuckDB's statements. A history longer than one batch comes back unread
-    (the writer streams it)."""
-    a = read_ahead(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs)
+    (the writer streams it; with `keep`, from where this read stopped)."""
+    a = read_ahead(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs, keep=keep)
     if a.commits is not None:
         a.tables = commit_tables(repo, a.commits, Identities(salt, matcher), matcher)
         a.commits = None  # the rows say all the writer needs; Commit objects are costly to send
@@ -144,13 +150,17 @@ def write_ahead(store: Store, aheads: list[ReadAhead], matcher: Matcher, salt: s
 
 
 def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs: bool, limit: int,
-               refs: bytes | None = None) -> ReadAhead:
+               refs: bytes | None = None, keep: bool = False) -> ReadAhead:
     """Run in a reader thread: only git and parsing, no store. Git runs in its own processes (the
     waits release the GIL), so one reader per core keeps both cores busy while the writer stores.
 
     `refs`: the repository's refs as `git_set.read_refs` gave them (read again when None). They
     say which other calls are needed at all: tags and Git AI notes are listed only where such refs
-    exist, so a plain small repository costs one `git log` here. `limit` < 0: read no commits."""
+    exist, so a plain small repository costs one `git log` here. `limit` < 0: read no commits.
+
+    `keep`: a history longer than `limit` keeps what was read and git's stream open (`started`,
+    `stream`) for the writer to go on with; the caller takes it next (a set of one repository).
+    Without it the read is dropped and the writer reads the history again from its start."""
     if refs is None:
         refs = read_refs(info.path) or b""
     pulls = gitsrc.pull_heads_of(refs) if pull_refs else {}
@@ -160,6 +170,7 @@ def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_re
     fallback: list[str] = []
     commits = None
     total: int | None = None
+    started = stream = None
     if limit < 0:
         total = _count(info, tips, old)
     elif _reader_process():  # a long history is read again, from the start, by the reader process
@@ -175,8 +186,14 @@ def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_re
         first = list(islice(stream, limit + 1))
         if len(first) <= limit:
             commits, total = first, len(first)
+            stream = None
+        elif keep:
+            # The one repository the writer takes next: on numpy (41,819 commits) dropping these
+            # 2,001 commits cost ~2 s of CPU (git's diffs and their parse) read again at once.
+            started, total = first, _count(info, tips, old)
         else:
             stream.close()
+            stream = None
             del first
             fallback.clear()
             total = _count(info, tips, old)
@@ -184,7 +201,7 @@ def read_ahead(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_re
     notes = ([(fp, fp.sha) for fp in provsrc.read_git_ai_notes(info, bad)]
              if gitsrc.has_ref(refs, provsrc.NOTES_REF) else [])
     return ReadAhead(repo, pulls, tags, old, tips, total, commits, fallback, notes, bad,
-                     replaced=gitsrc.has_ref(refs, "refs/replace"))
+                     replaced=gitsrc.has_ref(refs, "refs/replace"), started=started, stream=stream)
 
 
 def _reader_process() -> bool:
@@ -294,6 +311,7 @@ def ingest_git(
     durability: bool = True,
     relink: bool = True,
     ahead: ReadAhead | None = None,
+    early_pass: ingest_durability.Beside | None = None,
 ) -> IngestResult:
     """Read a repository's new history into the store and rebuild its changes.
 
@@ -302,7 +320,8 @@ def ingest_git(
     this repository. `durability` runs the line-tracking pass (sources/line_fates.py) when the head
     or the provenance changed since the last one. `relink=False` leaves re-joining API items to the
     rebuilt changes to the caller (once for a set of repositories). `ahead`: what a reader thread
-    already took from git for this repository (`read_ahead`).
+    already took from git for this repository (`read_ahead`). `early_pass`: the durability pass
+    started before the store was opened (`ingest_durability.early`), used where it fits.
 
     Inside a group transaction (`Store.hold`, a set of small repositories) the whole ingest joins
     the group; a history longer than one batch ends the group first, so its batches commit one by
@@ -333,9 +352,13 @@ def ingest_git(
     if total is None or total > size:
         store.release()
     # A long history's durability pass runs in a second process while this one stores the commits.
-    beside = ingest_durability.start(store, info, repo, new_commits=total,
-                                     has_provenance=bool(ahead.notes or ahead.bad.count or traces is not None)
-                                     ) if durability and ahead.fates is None else None
+    beside = None
+    if durability and ahead.fates is None:
+        beside = ingest_durability.start(store, info, repo, new_commits=total,
+                                         has_provenance=bool(ahead.notes or ahead.bad.count or traces is not None),
+                                         early=early_pass)
+    elif early_pass is not None:
+        early_pass.stop()
     progress.start(repo, total)
     fallback = ahead.fallback
     new = 0
@@ -343,6 +366,10 @@ def ingest_git(
 
     readers = (ingest_reader.readers(total, busy=beside is not None)
                if ahead.commits is None and total is not None and total > size else 0)
+    if readers and ahead.stream is not None:  # the readers read it all: the stream read ahead is not needed
+        ahead.stream.close()
+        ahead.started = ahead.stream = None
+        fallback.clear()
     # A repository new to the store, read in batches: every commit git names is new (it names each
     # once), so a batch is appended without asking which of its commits are stored (a scan of all
     # of them, whose blocks DuckDB kept: ~25 MB at 200,000 commits, and time growing with them).
@@ -361,6 +388,9 @@ def ingest_git(
     else:
         if ahead.commits is not None:
             stream = iter(ahead.commits)
+        elif ahead.stream is not None:  # read ahead in part: on from where that read stopped
+            stream = chain(ahead.started, ahead.stream)
+            ahead.started = ahead.stream = None
         else:
             stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
         ids = Identities(store.meta("salt") or "", matcher)

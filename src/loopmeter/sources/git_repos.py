@@ -27,8 +27,9 @@ from ..errors import ConfigError, EmptyRepository, StoreError, UnbornHead, Unrea
 from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, repo_keys,
                          stored_tips, unchanged_salt, write_ahead)
 from ..store.db import Store
-from .git import open_repository, open_with_refs
+from .git import has_ref, open_repository, open_with_refs
 from .git_set import read_refs, state_of
+from .provenance import NOTES_REF
 
 if TYPE_CHECKING:
     from ..runner import Run
@@ -63,6 +64,7 @@ class GitRepos:
         self.states: dict[str, str | None] = {}
         self.refs: list = []
         self._pool = None  # reader processes, when `prepare` chose them
+        self._early = None  # the durability pass of one long new repository, started by `prepare`
 
     def prepare(self) -> bool:
         matcher, branch, pull_refs, traces = self.matcher, self.branch, self.pull_refs, self.traces
@@ -94,6 +96,14 @@ class GitRepos:
             self.skipped.append(IngestResult(repo=path.name, path=str(path), new_commits=0, head_commits=0, changes=0,
                                              incremental=False, warnings=[w]))
             del repos[i], refs[i]
+        if (len(repos) == 1 and self.durability and traces is None and str(repos[0].path) not in known
+                and not has_ref(refs[0] or b"", NOTES_REF) and _long(repos[0])):
+            # One long history new to the store: its durability pass needs nothing from the store,
+            # so it starts now, on the core that the imports, opening the store and the first read
+            # leave idle. (A process started by fork and exec: the import thread does not matter.)
+            from .. import ingest_durability
+
+            self._early = ingest_durability.early(repos[0])
         if warm is not None:
             warm.join()  # before any reader process is forked: no import may be half-done then
         # A repository named twice (the same path, or a folder inside it) is read once.
@@ -167,12 +177,16 @@ class GitRepos:
         # ~0.7 s less CPU, 9%), and the readers want the other core. A long history (its batches,
         # its derivation over the store) gets DuckDB's threads back.
         one_thread = _OneThread(store)
+        # One repository (a thread reads it): a long history's read-ahead stays open for the writer,
+        # which takes it next, rather than being dropped and read again. In a set the windows'
+        # long histories would each hold a git process and a batch.
+        keep_open = len(repos) == 1 and not processes
 
         def submit(i: int) -> None:
             if i < len(repos) and i not in futures:
                 fresh = keys[i] not in known_keys and first_seen[keys[i]] == i
                 futures[i] = pool.submit(_read, repos[i], keys[i], previous.get(keys[i], []), limit,
-                                         refs[i] or b"", fresh, salt_of_store, setting)
+                                         refs[i] or b"", fresh, salt_of_store, setting, keep_open)
 
         try:
             for i, info in enumerate(repos):
@@ -197,8 +211,9 @@ class GitRepos:
                         small.append(nxt)
                         held += nxt.total or 0
                     write_ahead(store, small, matcher, salt_of_store)
+                early, self._early = self._early, None
                 r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
-                               durability=durability, relink=False, ahead=ahead)
+                               durability=durability, relink=False, ahead=ahead, early_pass=early)
                 long = not store.held  # a long history committed batch by batch: end the group with it
                 store.hold()  # the relink and the refs digest commit together, after the rows
                 if states.get(str(info.path)):
@@ -304,12 +319,13 @@ class _NoPandas:
 
 
 def _read(info, repo: str, previous: list[str], limit: int, refs: bytes, fresh: bool, salt: str,
-          setting: tuple | None = None):
+          setting: tuple | None = None, keep: bool = False):
     """One repository of the set, in a reader: `ingestion.prepare` under the set's setting
-    (`setting`: (matcher, rules, pull_refs, durability); None in a process: its initializer's)."""
+    (`setting`: (matcher, rules, pull_refs, durability); None in a process: its initializer's).
+    `keep`: see `ingestion.read_ahead` (a thread only: git's stream cannot leave a process)."""
     matcher, rules, pull_refs, durability = setting or _SETTING
     return prepare(info, repo, previous, pull_refs=pull_refs, limit=limit, refs=refs, salt=salt, matcher=matcher,
-                   fresh=fresh, rules=rules, durability=durability)
+                   fresh=fresh, rules=rules, durability=durability, keep=keep)
 
 
 def _reader_processes(repos: int) -> bool:
@@ -405,6 +421,16 @@ def _map_threads(fn: Callable, args: list) -> dict:
     with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(args)), thread_name_prefix="loopmeter-git") as pool:
         futures = [pool.submit(fn, a) for a in args]
         return {a: f.result() for a, f in zip(args, futures)}
+
+
+def _long(info) -> bool:
+    """Whether the history of `info`'s head is long enough for the durability pass beside the
+    ingest (`ingest_durability.MIN_COMMITS`): a walk that stops there (~20 ms on numpy)."""
+    from ..ingest_durability import MIN_COMMITS
+    from .git import git
+
+    out = git(info.path, "rev-list", "--count", f"--max-count={MIN_COMMITS}", info.head_sha, check=False).stdout
+    return out.strip().isdigit() and int(out) >= MIN_COMMITS
 
 
 def _open_all(paths: list, branch: str | None, refs: dict, *, skip_empty: bool = False) -> tuple[list, list]:
