@@ -372,9 +372,12 @@ def check_supported(out: dict) -> None:
 
 
 def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: dict, *, seed: int = 0,
-                 n_boot: int = 2000, given: Adoption | None = None, failure_rule=None) -> dict:
+                 n_boot: int = 2000, given: Adoption | None = None, failure_rule=None,
+                 before_after_from=None, ai_vs_human_too: bool = True) -> dict:
     """The report's `lift_designs` key: both observational designs on the report's adoption dates
-    (`given` per repository, else the report's date, else each repository's detected date)."""
+    (`given` per repository, else the report's date, else each repository's detected date).
+    `before_after_from(adoption)` (by_unit.py) may give the before-after design already computed
+    for these dates elsewhere; `ai_vs_human_too` False leaves the other design out."""
     d = date.fromisoformat(adoption_info["date"]) if adoption_info.get("date") else None
     names = store_repos(con, repos)
     if given is not None:
@@ -385,9 +388,13 @@ def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: di
     else:
         adp = Adoption(default=d, source=adoption_info.get("source"), rule=adoption_info.get("rule")) if d else None
     out = {"adoption": adp.to_dict(names) if adp is not None else None, "designs": []}
+    # AI vs human first: a worker computing the before-after design meanwhile has its answer sooner.
+    other = ai_vs_human(con, window, names, adp, seed=seed, n_boot=n_boot) if ai_vs_human_too else None
     if adp is not None:
-        out["designs"].append(before_after(con, window, names, adp, seed=seed, n_boot=n_boot,
-                                           failure_rule=failure_rule))
-    out["designs"].append(ai_vs_human(con, window, names, adp, seed=seed, n_boot=n_boot))
+        done = before_after_from(out["adoption"]) if before_after_from is not None else None
+        out["designs"].append(done if done is not None else before_after(
+            con, window, names, adp, seed=seed, n_boot=n_boot, failure_rule=failure_rule))
+    if other is not None:
+        out["designs"].append(other)
     out["verdict"] = verdict(out["designs"])
     return json_ready(out)

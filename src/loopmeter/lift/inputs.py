@@ -14,7 +14,7 @@ from ..attribution import ai_class_sql
 from ..errors import ConfigError
 from .options import Adoption
 from ..stats.lift import Estimate
-from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
+from ..metrics.changes import _MEMO, Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
 from ..metrics import adoption_evidence, portable
 from ..metrics.delegation import activity_by_delegator
 from .summary import adoption as detect_pooled_adoption
@@ -70,7 +70,19 @@ def detect_adoption(con, window: Window, repos: list[str]) -> Adoption:
 
 def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     """Non-bot changes landed by as_of, one row each, plus pull requests still open at as_of
-    (``observed`` False, duration to as_of), which only a tracker source provides."""
+    (``observed`` False, duration to as_of), which only a tracker source provides. Read once while
+    a report's `facts` block runs (both designs ask for the same frame); each caller gets a copy."""
+    memo = _MEMO.get(id(con))
+    key = ("change_frame", window, tuple(repos) if repos else None)
+    if memo is not None and key in memo:
+        return memo[key].copy()
+    df = _change_frame(con, window, repos)
+    if memo is not None:
+        memo[key] = df.copy()
+    return df
+
+
+def _change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     ch = changes(con, window, repos)
     df = con.execute(
         ch.filter(~ch.bot).select("repo", "item_id", "author_id", "ai_assisted", "size_lines", "started_at",

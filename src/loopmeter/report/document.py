@@ -81,6 +81,7 @@ def build_report(
     durability_horizons: tuple[int, ...] = durability_m.HORIZONS,
     step=None,
     engine=None,
+    lift_worker=None,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
@@ -88,8 +89,14 @@ def build_report(
     `config_path`, or "codeowners"; lift/by_unit.py). People are pseudonymous unless
     `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner).
     `engine` (an Ibis backend holding the same tables, e.g. Spark over the Parquet export;
-    engine.open_export) runs the metrics over changes; the store's own sections stay on `store`."""
+    engine.open_export) runs the metrics over changes; the store's own sections stay on `store`.
+    `lift_worker` (report/beside.py) is given `before_after_alone` with the same inputs: the before-after
+    design is computed there beside the other sections (when it fails, here)."""
     step = step or (lambda name: None)
+    if lift_worker is not None and (engine is not None or store.path is None or not lift_worker.submit(
+            before_after_alone, store.path, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
+            n_boot=n_boot, failure_rule=failure_rule, by=by, teams=teams, config_path=config_path, by_given=by_given)):
+        lift_worker = None
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
         + ("where list_contains(?, repo) " if repos else "")
@@ -125,7 +132,7 @@ def build_report(
         return _build(store, con, repo_rows, logs, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
                       n_boot=n_boot, failure_rule=failure_rule, matcher=matcher, by=by, teams=teams,
                       config_path=config_path, show_names=show_names, by_given=by_given,
-                      durability_horizons=durability_horizons, step=step)
+                      durability_horizons=durability_horizons, step=step, lift_worker=lift_worker)
 
 
 def _stale(store: Store, repos: list[str], as_of: datetime) -> list[str]:
@@ -146,7 +153,7 @@ def _stale(store: Store, repos: list[str], as_of: datetime) -> list[str]:
 
 def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date, repos, seed: int, n_boot: int,
            failure_rule, matcher, by: str, teams, config_path, show_names: bool, by_given: bool,
-           durability_horizons, step) -> dict:
+           durability_horizons, step, lift_worker=None) -> dict:
     """build_report's document for a store with history, inside the per-report fact tables."""
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
@@ -154,14 +161,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         raise NoData(f"the store holds no changes landed by {window.as_of:%Y-%m-%d %H:%M} UTC to report on; "
                      "changes dated later are left out (see --as-of)")
     cycle, size = summary.distribution(con, window, repos)
-    # One adoption rule everywhere: a date per repository (or team) given, or detected per unit by
-    # the designs, is the split of the summary, the sections and the JSON alike.
-    given = adoption_date if isinstance(adoption_date, Adoption) else None
-    single = given.default if given is not None and not given.per_repo else (
-        adoption_date if isinstance(adoption_date, date) else None)
-    adoption = lift_m.adoption(con, window, repos, single)
-    if given is not None and given.per_repo:
-        adoption = {"date": None, "source": given.source, "rule": given.rule}
+    adoption, given = _adoption(con, window, repos, adoption_date)
     warnings: list[str] = []
     per_repo = []
     each = summary.totals_by_repo(con, window, [r[0] for r in repo_rows]) if len(repo_rows) > 1 else {}
@@ -183,16 +183,20 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     weekly = summary.weekly(con, window, repos)
     step("flow metrics")
     flow = flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names)
-    step("lift designs")
-    designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
-                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
-                            failure_rule=failure_rule,
-                            given=given if given is not None and given.per_repo else None)
+    # The sections that do not depend on the lift designs come first, so that they are computed
+    # while a worker (report/beside.py) computes the designs on the other core.
     step("agent legibility")
     legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher,
                                        con if portable.on_engine(con) else None)
     step("agent loops")
     loops = agent_loops(con, window, repos)
+    step("line provenance and durability")
+    lines = _provenance_and_durability(con, window, repos, horizons=durability_horizons)
+    step("lift designs")
+    designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
+                            failure_rule=failure_rule, given=given if given is not None and given.per_repo else None,
+                            before_after_from=_from_worker(lift_worker))
     doc = {
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
@@ -242,8 +246,8 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
                          if d.get("design") == "before-after"), None)
     if "exposure_after" not in adoption:
         adoption["exposure_after"] = ((before_after or {}).get("exposure") or {}).get("ai_share_after")
-    step("line provenance and durability")
-    _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
+    _add_provenance_and_durability(doc, con, window, repos, lines, horizons=durability_horizons, seed=seed,
+                                   n_boot=n_boot)
     doc["verdict"] = doc["verdict"] + verdict(
         [durability_design(doc.get("durability_lift") or [])] if doc.get("durability_lift") else [])
     add_labels(doc)  # what the dashboard shows beside each number, made here once
@@ -267,16 +271,76 @@ def _adoption_dates(doc: dict) -> dict[str, date | None]:
     return {r: date.fromisoformat(str(d)[:10]) if d else None for r, d in raw.items()}
 
 
-def _add_provenance_and_durability(doc: dict, con, window: Window, repos, *, horizons, seed: int, n_boot: int) -> None:
-    """`attribution.lines`, `lines_weekly`, `durability`, `durability_weekly` and `durability_lift`
-    (docs/json-report.md): line-level provenance and whether the lines survived."""
-    doc["attribution"]["lines"] = provenance_m.lines(con, window, repos)
-    doc["lines_weekly"] = provenance_m.weekly(con, window, repos)
+def _provenance_and_durability(con, window: Window, repos, *, horizons) -> dict:
+    """`attribution.lines`, `lines_weekly`, `durability` and `durability_weekly` (docs/json-report.md):
+    line-level provenance and whether the lines survived; `survival` per change for the comparison."""
+    out = {"lines": provenance_m.lines(con, window, repos), "lines_weekly": provenance_m.weekly(con, window, repos)}
     surv = durability_m.change_survival(con, window, repos, horizons)
-    doc["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
-    doc["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
-    doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot,
-                                                                seed=seed, survival=surv, since=_adoption_dates(doc))
+    out["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
+    out["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
+    out["survival"] = surv
+    return out
+
+
+def _add_provenance_and_durability(doc: dict, con, window: Window, repos, lines: dict, *, horizons, seed: int,
+                                   n_boot: int) -> None:
+    """`lines` (`_provenance_and_durability`) into the document, and `durability_lift`: the survival
+    of AI-assisted and human lines compared since the adoption dates the lift designs used."""
+    doc["attribution"]["lines"] = lines["lines"]
+    doc["lines_weekly"] = lines["lines_weekly"]
+    doc["durability"] = lines["durability"]
+    doc["durability_weekly"] = lines["durability_weekly"]
+    doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot, seed=seed,
+                                                                survival=lines["survival"], since=_adoption_dates(doc))
+
+
+def _adoption(con, window: Window, repos, adoption_date) -> tuple[dict, Adoption | None]:
+    """The report's adoption (`adoption` key) and the per-unit dates given, if any. One adoption rule
+    everywhere: a date per repository (or team) given, or detected per unit by the designs, is the
+    split of the summary, the sections and the JSON alike."""
+    given = adoption_date if isinstance(adoption_date, Adoption) else None
+    single = given.default if given is not None and not given.per_repo else (
+        adoption_date if isinstance(adoption_date, date) else None)
+    adoption = lift_m.adoption(con, window, repos, single)
+    if given is not None and given.per_repo:
+        adoption = {"date": None, "source": given.source, "rule": given.rule}
+    return adoption, given
+
+
+def before_after_alone(store_path, *, window: Window, adoption_date, repos, seed: int, n_boot: int, failure_rule,
+                       by: str, teams, config_path, by_given: bool) -> tuple[dict, dict] | None:
+    """The before-after design of `_build`'s lift designs with the `adoption` key it was computed
+    for, from the store on its own: what a worker on the other core runs (report/beside.py) while
+    the report computes everything else. The store is opened read-only and never upgraded (the
+    caller has opened it, so it needs none; if it did, this fails and the caller computes the design
+    itself)."""
+    with Store.open(store_path, create=False, read_only=True) as store:
+        con = backend(store)
+        with facts(con, window, repos):
+            adoption, given = _adoption(con, window, repos, adoption_date)
+            designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                                    config_path=config_path, seed=seed, n_boot=n_boot, warnings=[],
+                                    failure_rule=failure_rule,
+                                    given=given if given is not None and given.per_repo else None,
+                                    ai_vs_human_too=False)
+    found = [d for d in designs.get("designs") or [] if d.get("design") == "before-after"]
+    return (designs.get("adoption"), found[0]) if found else None
+
+
+def _from_worker(worker):
+    """`before_after_from` for the lift designs: the worker's design when it computed one for the same
+    adoption dates (it ran the same code on the same inputs, so it is the same), else None."""
+    if worker is None:
+        return None
+
+    def take(adoption: dict) -> dict | None:
+        got = worker.result()
+        if got is None:
+            return None
+        theirs, design = got
+        return design if theirs == adoption else None
+
+    return take
 
 
 def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:
@@ -294,7 +358,8 @@ def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warn
                         f"in it, or one person is in two teams), so the lift designs are per repository; "
                         f"`loopmeter lift --by team` says why")
         return lift_designs_by_unit(con, window, repos, adoption, by="repo",
-                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot", "failure_rule")})
+                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot", "failure_rule", "before_after_from",
+                                                                              "ai_vs_human_too")})
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
