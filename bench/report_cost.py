@@ -19,8 +19,9 @@ waits for), the best of `--runs`:
 | python | `python -c pass` (interpreter start-up) |
 | duckdb | `python -c "import duckdb; ..."`: the store's grouped queries a report needs at least (changes per week and kind, revert counts, cycle-time quantiles, commits per author-week) in raw SQL |
 | report | `loopmeter report --json --store S` |
+| 1 proc | the same with LOOPMETER_REPORT_BESIDE=0: the before-after design computed in the report's own process instead of a worker on the second core (report/beside.py) |
 
-and prints wall and CPU seconds (user + sys of the child) and the report's ratio to the duckdb
+and prints wall and CPU seconds (user + sys of the child, its worker included) and the report's ratio to the duckdb
 baseline; then an idle `loopmeter ingest` re-run of the small store (nothing new) beside
 `git rev-parse HEAD`. With `--baseline-rev REV` a fourth row, `REV`, runs the same command with the source of
 that git revision (exported with `git archive`), alternating with this checkout's, and the script
@@ -72,14 +73,14 @@ for s in q:
 """
 
 
-def timed(cmd: list[str], runs: int, src: Path | None = None) -> tuple[float, float]:
+def timed(cmd: list[str], runs: int, src: Path | None = None, **env: str) -> tuple[float, float]:
     """Best of `runs` of the command: (wall seconds, CPU seconds of that run). `src`: run with that
-    source tree first on the path instead of this checkout's."""
+    source tree first on the path instead of this checkout's; `env`: variables set for it."""
     best = None
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(src))
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**_env(src), **env})
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode != 0:
@@ -233,12 +234,15 @@ def main() -> int:
             py = timed([PY, "-c", "pass"], args.runs)
             base = timed([PY, "-c", BASELINE, str(store)], args.runs)
             ours = timed([*LOOPMETER, "report", "--json", "--store", str(store)], args.runs)
+            one = timed([*LOOPMETER, "report", "--json", "--store", str(store)], args.runs, LOOPMETER_REPORT_BESIDE="0")
             ok = ours[0] <= TARGETS[label]
             failed |= not ok
             print(f"{label:6} {'python':8} {py[0]:8.2f} {py[1]:8.2f}")
             print(f"{label:6} {'duckdb':8} {base[0]:8.2f} {base[1]:8.2f}")
             print(f"{label:6} {'report':8} {ours[0]:8.2f} {ours[1]:8.2f} {ours[0] / base[0]:11.1f}x "
                   f"{ours[1] / max(base[1], 1e-9):10.1f}x <= {TARGETS[label]} s wall {'PASS' if ok else 'FAIL'}")
+            print(f"{label:6} {'1 proc':8} {one[0]:8.2f} {one[1]:8.2f} {one[0] / base[0]:11.1f}x "
+                  f"{one[1] / max(base[1], 1e-9):10.1f}x  (no worker: LOOPMETER_REPORT_BESIDE=0)")
             if base_src is not None:
                 cmd = [*LOOPMETER, "report", "--json", "--store", str(store)]
                 timed(cmd, 1, base_src)  # its imports warm (and its bytecode written) too
@@ -262,6 +266,7 @@ def main() -> int:
             t = timed(icmd, args.runs, src)
             print(f"{'small':6} {name:8} {t[0]:8.2f} {t[1]:8.2f}  idle `ingest` re-run"
                   + (f" with the source of {args.baseline_rev}" if src is not None else ""))
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
         if not args.no_profile:
             for store in stores.values():
                 profile(store)
