@@ -1,4 +1,4 @@
-"""The before-after design computed by a worker on the second core (report/beside.py) gives the
+"""The first lift design computed by a worker on the second core (report/beside.py) gives the
 document computed in one process, byte for byte; a worker that fails, dies or hangs only costs the
 time it took: the report computes the design itself and never waits longer than the timeout.
 
@@ -34,13 +34,13 @@ from loopmeter.report import beside, document
 
 store, when, mode = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
 if mode == "die":
-    def before_after_alone(*a, **k):
+    def first_design_alone(*a, **k):
         os.kill(os.getpid(), signal.SIGKILL)
-    document.before_after_alone = before_after_alone
+    document.first_design_alone = first_design_alone
 elif mode == "hang":
-    def before_after_alone(*a, **k):
+    def first_design_alone(*a, **k):
         time.sleep(120)
-    document.before_after_alone = before_after_alone
+    document.first_design_alone = first_design_alone
 seen = []
 result = beside.Worker.result
 def spy(self, timeout=None):
@@ -168,10 +168,37 @@ class _Answered:
         return self.value
 
 
-def test_the_workers_design_is_used_only_for_the_same_adoption_dates():
+def test_the_workers_design_is_used_only_for_the_same_design_and_adoption_dates():
     design = {"design": "before-after"}
     take = _from_worker(_Answered(({"date": "2024-03-04", "source": "detected"}, design)))
-    assert take({"date": "2024-03-04", "source": "detected"}) is design
-    assert take({"date": "2024-03-11", "source": "detected"}) is None
-    assert _from_worker(_Answered(None))({"date": "2024-03-04"}) is None
+    assert take("before-after", {"date": "2024-03-04", "source": "detected"}) is design
+    assert take("before-after", {"date": "2024-03-11", "source": "detected"}) is None
+    assert take("ai-vs-human", {"date": "2024-03-04", "source": "detected"}) is None
+    assert _from_worker(_Answered((None, {"design": "ai-vs-human"})))("ai-vs-human", None) == {"design": "ai-vs-human"}
+    assert _from_worker(_Answered(None))("before-after", {"date": "2024-03-04"}) is None
     assert _from_worker(None) is None
+
+
+def test_the_first_design_is_computed_once_and_kept_in_its_place():
+    from loopmeter.lift.designs import computed_designs
+
+    ran = []
+
+    def design(name):
+        def run():
+            ran.append(name)
+            return {"design": name}
+        return name, run
+
+    todo = [design("before-after"), design("ai-vs-human")]
+    assert computed_designs(todo, None, only_first=True) == [{"design": "before-after"}] and ran == ["before-after"]
+    ran.clear()
+    asked = []
+    got = computed_designs(todo, {"date": "x"}, lambda name, adoption: asked.append((name, ran[:])) or {"design": name, "w": 1})
+    # The others first, then the worker's first design, in the document's order; none computed twice.
+    assert got == [{"design": "before-after", "w": 1}, {"design": "ai-vs-human"}]
+    assert asked == [("before-after", ["ai-vs-human"])] and ran == ["ai-vs-human"]
+    ran.clear()
+    assert computed_designs(todo, None, lambda name, adoption: None) == [{"design": "before-after"}, {"design": "ai-vs-human"}]
+    assert sorted(ran) == ["ai-vs-human", "before-after"]
+    assert computed_designs([], None, only_first=True) == []

@@ -90,11 +90,11 @@ def build_report(
     `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner).
     `engine` (an Ibis backend holding the same tables, e.g. Spark over the Parquet export;
     engine.open_export) runs the metrics over changes; the store's own sections stay on `store`.
-    `lift_worker` (report/beside.py) is given `before_after_alone` with the same inputs: the before-after
+    `lift_worker` (report/beside.py) is given `first_design_alone` with the same inputs: the first lift
     design is computed there beside the other sections (when it fails, here)."""
     step = step or (lambda name: None)
     if lift_worker is not None and (engine is not None or store.path is None or not lift_worker.submit(
-            before_after_alone, store.path, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
+            first_design_alone, store.path, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
             n_boot=n_boot, failure_rule=failure_rule, by=by, teams=teams, config_path=config_path, by_given=by_given)):
         lift_worker = None
     repo_rows = store.con.execute(
@@ -193,10 +193,18 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     step("line provenance and durability")
     lines = _provenance_and_durability(con, window, repos, horizons=durability_horizons)
     step("lift designs")
+    early: dict = {}
+
+    def meanwhile(split: dict | None) -> None:
+        # While the worker computes its design: the summary lift, when the designs' dates (`split`)
+        # leave it to be computed on its own (`_per_unit` below).
+        if not _per_unit(split or {}):
+            early["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+
     designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
                             config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
                             failure_rule=failure_rule, given=given if given is not None and given.per_repo else None,
-                            before_after_from=_from_worker(lift_worker))
+                            first_from=_from_worker(lift_worker, meanwhile))
     doc = {
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
@@ -222,8 +230,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
     step("lift")  # the summary lift's bootstrap is work of its own, not "agent loops"
     split = (doc["lift_designs"] or {}).get("adoption") or {}
-    per_unit = split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo"))
-    if per_unit:
+    if _per_unit(split):
         # Dates per unit: the summary lift is the designs' own rows, never a second split at a
         # pooled date (which once printed 2.53x above a section that said 3.08x).
         # The pooled detection's date and exposure go too: no section uses them (a two-repository
@@ -233,7 +240,8 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         adoption.update(split)
         doc["lift"] = lift_m.lift_from_designs((doc["lift_designs"] or {}).get("designs") or [])
     else:
-        doc["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+        doc["lift"] = early["lift"] if "lift" in early else lift_m.lift(con, window, repos, adoption, seed=seed,
+                                                                         n_boot=n_boot)
     # Every reader (terminal, page, dashboard, digest) is told which summary ratios must not be
     # shown as results (fewer values than the minimum, or a zero-width interval), in one place.
     from ..lift.verdict import withheld as _withheld
@@ -253,6 +261,12 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     add_labels(doc)  # what the dashboard shows beside each number, made here once
     mark_partial_weeks(doc, window.as_of)
     return doc
+
+
+def _per_unit(split: dict) -> bool:
+    """Whether the lift designs' adoption (`split`) has dates per unit (staggered, per team, per
+    repository with no one date): then the summary lift is the designs' own rows."""
+    return bool(split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo")))
 
 
 def _filters(window: Window, repos: list[str] | None) -> dict:
@@ -307,13 +321,13 @@ def _adoption(con, window: Window, repos, adoption_date) -> tuple[dict, Adoption
     return adoption, given
 
 
-def before_after_alone(store_path, *, window: Window, adoption_date, repos, seed: int, n_boot: int, failure_rule,
-                       by: str, teams, config_path, by_given: bool) -> tuple[dict, dict] | None:
-    """The before-after design of `_build`'s lift designs with the `adoption` key it was computed
-    for, from the store on its own: what a worker on the other core runs (report/beside.py) while
-    the report computes everything else. The store is opened read-only and never upgraded (the
-    caller has opened it, so it needs none; if it did, this fails and the caller computes the design
-    itself)."""
+def first_design_alone(store_path, *, window: Window, adoption_date, repos, seed: int, n_boot: int, failure_rule,
+                       by: str, teams, config_path, by_given: bool) -> tuple[dict | None, dict] | None:
+    """The first design of `_build`'s lift designs (before-after when there is an adoption date,
+    else AI vs human) with the `adoption` key it was computed for, from the store on its own: what a
+    worker on the other core runs (report/beside.py) while the report computes everything else. The
+    store is opened read-only and never upgraded (the caller has opened it, so it needs none; if it
+    did, this fails and the caller computes the design itself)."""
     with Store.open(store_path, create=False, read_only=True) as store:
         con = backend(store)
         with facts(con, window, repos):
@@ -322,23 +336,26 @@ def before_after_alone(store_path, *, window: Window, adoption_date, repos, seed
                                     config_path=config_path, seed=seed, n_boot=n_boot, warnings=[],
                                     failure_rule=failure_rule,
                                     given=given if given is not None and given.per_repo else None,
-                                    ai_vs_human_too=False)
-    found = [d for d in designs.get("designs") or [] if d.get("design") == "before-after"]
+                                    only_first=True)
+    found = designs.get("designs") or []
     return (designs.get("adoption"), found[0]) if found else None
 
 
-def _from_worker(worker):
-    """`before_after_from` for the lift designs: the worker's design when it computed one for the same
-    adoption dates (it ran the same code on the same inputs, so it is the same), else None."""
+def _from_worker(worker, meanwhile=None):
+    """`first_from` for the lift designs: the worker's design when it computed the same one for the
+    same adoption dates (it ran the same code on the same inputs, so it is the same), else None.
+    `meanwhile(adoption)` is run first: work of the report's own that needs the designs' dates only."""
     if worker is None:
         return None
 
-    def take(adoption: dict) -> dict | None:
+    def take(name: str, adoption: dict | None) -> dict | None:
+        if meanwhile is not None:
+            meanwhile(adoption)
         got = worker.result()
         if got is None:
             return None
         theirs, design = got
-        return design if theirs == adoption else None
+        return design if theirs == adoption and design.get("design") == name else None
 
     return take
 
@@ -358,8 +375,8 @@ def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warn
                         f"in it, or one person is in two teams), so the lift designs are per repository; "
                         f"`loopmeter lift --by team` says why")
         return lift_designs_by_unit(con, window, repos, adoption, by="repo",
-                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot", "failure_rule", "before_after_from",
-                                                                              "ai_vs_human_too")})
+                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot", "failure_rule", "first_from",
+                                                                              "only_first")})
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,
