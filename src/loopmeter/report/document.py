@@ -308,14 +308,14 @@ def _add_provenance_and_durability(doc: dict, con, window: Window, repos, lines:
                                                                 survival=lines["survival"], since=_adoption_dates(doc))
 
 
-def _adoption(con, window: Window, repos, adoption_date) -> tuple[dict, Adoption | None]:
-    """The report's adoption (`adoption` key) and the per-unit dates given, if any. One adoption rule
-    everywhere: a date per repository (or team) given, or detected per unit by the designs, is the
-    split of the summary, the sections and the JSON alike."""
+def _adoption(con, window: Window, repos, adoption_date, *, evidence: bool = True) -> tuple[dict, Adoption | None]:
+    """The report's adoption (`adoption` key; without its evidence unless `evidence`) and the per-unit
+    dates given, if any. One adoption rule everywhere: a date per repository (or team) given, or
+    detected per unit by the designs, is the split of the summary, the sections and the JSON alike."""
     given = adoption_date if isinstance(adoption_date, Adoption) else None
     single = given.default if given is not None and not given.per_repo else (
         adoption_date if isinstance(adoption_date, date) else None)
-    adoption = lift_m.adoption(con, window, repos, single)
+    adoption = lift_m.adoption(con, window, repos, single, evidence=evidence)
     if given is not None and given.per_repo:
         adoption = {"date": None, "source": given.source, "rule": given.rule}
     return adoption, given
@@ -331,7 +331,7 @@ def first_design_alone(store_path, *, window: Window, adoption_date, repos, seed
     with Store.open(store_path, create=False, read_only=True) as store:
         con = backend(store)
         with facts(con, window, repos):
-            adoption, given = _adoption(con, window, repos, adoption_date)
+            adoption, given = _adoption(con, window, repos, adoption_date, evidence=False)  # the designs read no more
             designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
                                     config_path=config_path, seed=seed, n_boot=n_boot, warnings=[],
                                     failure_rule=failure_rule,
