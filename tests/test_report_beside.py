@@ -48,9 +48,17 @@ def spy(self, timeout=None):
     seen.append(("answered" if value is not None else f"failed: {self.failure}", self.pid))
     return value
 beside.Worker.result = spy
+from loopmeter.lift import designs
+computed = []
+before_after = designs.before_after
+def counted(*a, **k):
+    computed.append(os.getpid())
+    return before_after(*a, **k)
+designs.before_after = counted
 doc = api.report_from_store(store_path=store, as_of=when, beside=True)
 doc.pop("generated_at")
 status, pid = seen[0] if seen else ("no worker", 0)
+status += f" (before-after computed here {computed.count(os.getpid())} time(s))"
 try:
     os.kill(pid, 0)
     status += " (worker still running)"
@@ -90,7 +98,7 @@ def alone(store) -> str:
 @pytest.mark.skipif(beside.cpus() < 2 or not hasattr(os, "fork"), reason="the worker needs fork and a second CPU")
 def test_the_workers_design_gives_the_document_of_one_process(store, alone):
     status, doc = _with_worker(store, "run")
-    assert status == "answered"
+    assert status == "answered (before-after computed here 0 time(s))"  # the worker's design was used
     assert doc == alone
     designs = [d["design"] for d in json.loads(doc)["lift_designs"]["designs"]]
     assert designs == ["before-after", "ai-vs-human"]  # the order of one process, though computed apart
@@ -99,10 +107,11 @@ def test_the_workers_design_gives_the_document_of_one_process(store, alone):
 @pytest.mark.skipif(beside.cpus() < 2 or not hasattr(os, "fork"), reason="the worker needs fork and a second CPU")
 def test_a_worker_that_dies_or_hangs_costs_nothing_but_its_time(store, alone):
     status, doc = _with_worker(store, "die")
-    assert status.startswith("failed: the worker ended without an answer"), status
+    assert status == "failed: the worker ended without an answer (before-after computed here 1 time(s))", status
     assert doc == alone
     status, doc = _with_worker(store, "hang", LOOPMETER_BESIDE_TIMEOUT="0.5")
-    assert status == "failed: no answer within 0.5 s", status  # and it was ended: no "still running"
+    # ... and it was ended (no "still running").
+    assert status == "failed: no answer within 0.5 s (before-after computed here 1 time(s))", status
     assert doc == alone
 
 
