@@ -134,7 +134,7 @@ def _sleep() -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
 def test_worker_answers_fails_and_is_always_reaped(monkeypatch):
     monkeypatch.setattr(beside, "cpus", lambda: 2)
-    monkeypatch.delenv("LOOPMETER_REPORT_BESIDE", raising=False)
+    monkeypatch.setenv("LOOPMETER_REPORT_BESIDE", "1")
     with beside.fork_worker() as w:
         assert w.submit(_square, 12)
         assert w.result() == 144 and w.failure is None
@@ -160,11 +160,18 @@ def test_worker_answers_fails_and_is_always_reaped(monkeypatch):
         os.waitpid(w.pid, os.WNOHANG)
 
 
-def test_no_worker_when_turned_off_or_on_one_cpu(monkeypatch):
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_no_worker_when_turned_off_on_one_cpu_or_with_every_core_busy(monkeypatch):
     monkeypatch.setattr(beside, "cpus", lambda: 2)
+    monkeypatch.setattr(beside, "load", lambda: 0.5)
     monkeypatch.setenv("LOOPMETER_REPORT_BESIDE", "0")
     assert beside.fork_worker() is None
     monkeypatch.delenv("LOOPMETER_REPORT_BESIDE")
+    monkeypatch.setattr(beside, "load", lambda: 2.0)
+    assert beside.fork_worker() is None  # both cores busy: a worker would only add its CPU
+    monkeypatch.setenv("LOOPMETER_REPORT_BESIDE", "1")
+    with beside.fork_worker() as w:  # forced
+        assert w is not None and w.submit(_square, 3) and w.result() == 9
     monkeypatch.setattr(beside, "cpus", lambda: 1)
     assert beside.fork_worker() is None
 
