@@ -328,15 +328,25 @@ def first_design_alone(store_path, *, window: Window, adoption_date, repos, seed
     worker on the other core runs (report/beside.py) while the report computes everything else. The
     store is opened read-only and never upgraded (the caller has opened it, so it needs none; if it
     did, this fails and the caller computes the design itself)."""
-    with Store.open(store_path, create=False, read_only=True) as store:
-        con = backend(store)
-        with facts(con, window, repos):
-            adoption, given = _adoption(con, window, repos, adoption_date, evidence=False)  # the designs read no more
-            designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
-                                    config_path=config_path, seed=seed, n_boot=n_boot, warnings=[],
-                                    failure_rule=failure_rule,
-                                    given=given if given is not None and given.per_repo else None,
-                                    only_first=True)
+    import shutil
+    import tempfile
+
+    # Its own directory for what DuckDB spills: by default both processes would use `<store>.tmp`,
+    # with files named alike, and the first to close removes it.
+    spill = tempfile.mkdtemp(prefix="loopmeter-worker-")
+    try:
+        with Store.open(store_path, create=False, read_only=True) as store:
+            store.con.execute("SET temp_directory = '{}'".format(spill.replace("'", "''")))
+            con = backend(store)
+            with facts(con, window, repos):
+                adoption, given = _adoption(con, window, repos, adoption_date, evidence=False)  # all the designs read
+                designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                                        config_path=config_path, seed=seed, n_boot=n_boot, warnings=[],
+                                        failure_rule=failure_rule,
+                                        given=given if given is not None and given.per_repo else None,
+                                        only_first=True)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
     found = designs.get("designs") or []
     return (designs.get("adoption"), found[0]) if found else None
 
