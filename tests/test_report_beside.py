@@ -132,8 +132,11 @@ def _sleep() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
 def test_worker_answers_fails_and_is_always_reaped(monkeypatch):
+    from loopmeter.store import db
+
     monkeypatch.setattr(beside, "cpus", lambda: 2)
     monkeypatch.setenv("LOOPMETER_REPORT_BESIDE", "1")
+    monkeypatch.setattr(db, "OPENED", False)  # these workers never touch a store
     with beside.fork_worker() as w:
         assert w.submit(_square, 12)
         assert w.result() == 144 and w.failure is None
@@ -160,8 +163,14 @@ def test_worker_answers_fails_and_is_always_reaped(monkeypatch):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
-def test_no_worker_when_turned_off_on_one_cpu_or_with_every_core_busy(monkeypatch):
+def test_no_worker_when_turned_off_on_one_cpu_with_every_core_busy_or_a_store_opened(monkeypatch, store):
+    from loopmeter.store import db
+
+    assert db.OPENED  # the fixture ingested: this process has had DuckDB open
     monkeypatch.setattr(beside, "cpus", lambda: 2)
+    monkeypatch.setenv("LOOPMETER_REPORT_BESIDE", "1")
+    assert beside.fork_worker() is None  # a fork would copy an open database half-way
+    monkeypatch.setattr(db, "OPENED", False)
     monkeypatch.setattr(beside, "load", lambda: 0.5)
     monkeypatch.setenv("LOOPMETER_REPORT_BESIDE", "0")
     assert beside.fork_worker() is None

@@ -53,13 +53,15 @@ def load() -> float:
 
 
 def fork_worker() -> Worker | None:
-    """A worker forked now (call before opening any DuckDB connection), or None when there is no
-    second CPU or no fork, when the cores are busy (the 1-minute load average at least the number
+    """A worker forked now, or None when this process has opened a store already (store/db.py
+    `OPENED`), when there is no second CPU or no fork, when the cores are busy (the 1-minute load average at least the number
     of CPUs: a worker then only adds its CPU, ~0.4 s on a 1k store, to everyone's; numpy's report
     measured 5.8-7.7 s with one against 4.7-5.3 s without at a load of 4 on 2 cores), or with
     LOOPMETER_REPORT_BESIDE=0. LOOPMETER_REPORT_BESIDE=1 forks one whatever the load."""
+    from ..store import db
+
     setting = os.environ.get("LOOPMETER_REPORT_BESIDE", "").strip()
-    if setting == "0" or not hasattr(os, "fork") or cpus() < 2:
+    if setting == "0" or not hasattr(os, "fork") or cpus() < 2 or db.OPENED:
         return None
     if setting != "1" and load() >= cpus():
         return None
