@@ -3,7 +3,7 @@
 
 Usage:
     python bench/report_cost.py [--big-repo /work/.mirror/numpy+numpy/repo] [--big-store PATH]
-                                [--keep DIR] [--runs 2] [--no-profile] [--check] [--baseline-rev REV]
+                                [--keep DIR] [--runs 2] [--no-profile] [--no-split] [--check] [--baseline-rev REV]
 
 Two stores, measured in the same run:
 - small: a ~1k-commit repository written by `git fast-import` (tests/lift_sim.py, 12 authors, 33
@@ -19,14 +19,21 @@ waits for), the best of `--runs`:
 | python | `python -c pass` (interpreter start-up) |
 | duckdb | `python -c "import duckdb; ..."`: the store's grouped queries a report needs at least (changes per week and kind, revert counts, cycle-time quantiles, commits per author-week) in raw SQL |
 | report | `loopmeter report --json --store S` |
+| worker | the same with LOOPMETER_REPORT_BESIDE=1: the first lift design computed by a worker on the second core (report/beside.py) whatever the load (by default only when the 1-minute load average is below the cores) |
+| 1 proc | the same with LOOPMETER_REPORT_BESIDE=0: everything in the report's own process |
 
-and prints wall and CPU seconds (user + sys of the child) and the report's ratio to the duckdb
+and prints wall and CPU seconds (user + sys of the child, its worker included) and the report's ratio to the duckdb
 baseline; then an idle `loopmeter ingest` re-run of the small store (nothing new) beside
 `git rev-parse HEAD`. With `--baseline-rev REV` a fourth row, `REV`, runs the same command with the source of
 that git revision (exported with `git archive`), alternating with this checkout's, and the script
 checks that both print the same document but for `generated_at` (what makes a report cheaper must
 not change it). Targets (issue 14): small <= 2 s wall, big <= 10 s wall on an idle machine; on a loaded
 machine the CPU seconds are the figure to read (wall then measures the neighbours).
+
+Then (unless --no-split) the CPU seconds of the report's process and of its worker, each from its
+start, beside the same report in one process: on an idle machine the wall time is the longer path
+(the report until it asks for the worker's design, or the worker's end, then the rest), which a
+loaded machine hides in wall time but not in CPU.
 
 Then (unless --no-profile) one in-process run of `api.report_from_store` under cProfile, its own
 time split by where it was spent: imports, Ibis expression building and SQL compiling (ibis,
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import resource
@@ -72,14 +80,14 @@ for s in q:
 """
 
 
-def timed(cmd: list[str], runs: int, src: Path | None = None) -> tuple[float, float]:
+def timed(cmd: list[str], runs: int, src: Path | None = None, **env: str) -> tuple[float, float]:
     """Best of `runs` of the command: (wall seconds, CPU seconds of that run). `src`: run with that
-    source tree first on the path instead of this checkout's."""
+    source tree first on the path instead of this checkout's; `env`: variables set for it."""
     best = None
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(src))
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**_env(src), **env})
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode != 0:
@@ -160,6 +168,69 @@ def _category(file: str, name: str) -> str:
     return "other (loopmeter, json, ...)"
 
 
+SPLIT = """
+import json, os, sys, time
+t0 = time.process_time()
+from loopmeter import api
+from loopmeter.report import beside, document
+marks = {"imports": time.process_time() - t0}
+alone = document.first_design_alone
+
+def first_design_alone(*a, **k):  # in the worker: its CPU from the fork, sent back with its design
+    got = alone(*a, **k)
+    return got, time.process_time()
+
+document.first_design_alone = first_design_alone
+result = beside.Worker.result
+
+def spy(self, timeout=None):
+    marks["wait"] = time.process_time()
+    got = result(self, timeout)
+    if got is not None:
+        got, marks["worker"] = got
+    return got
+
+beside.Worker.result = spy
+submit = beside.Worker.submit
+
+def sent(self, *a, **k):
+    marks["submit"] = time.process_time()
+    return submit(self, *a, **k)
+
+beside.Worker.submit = sent
+api.report_from_store(store_path=sys.argv[1], beside=sys.argv[2] == "1")
+marks["end"] = time.process_time()
+print(json.dumps(marks))
+"""
+
+
+def split(store: Path, runs: int) -> None:
+    """CPU seconds of the report's process and of its worker (report/beside.py), each from its
+    start, and of the report in one process: what the wall time is on an idle machine (the longer
+    of the two), measured as CPU so that a loaded machine does not hide it."""
+    def run(worker: bool) -> dict:
+        out = subprocess.run([PY, "-c", SPLIT, str(store), "1" if worker else "0"], capture_output=True, text=True,
+                             env={**_env(), "LOOPMETER_REPORT_BESIDE": "1" if worker else "0"}, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    best_one, best_two = None, None
+    for _ in range(runs):
+        one = run(False)["end"]
+        m = run(True)
+        # The worker starts on its call at "submit" (the report has opened the store); the report
+        # waits for it at "wait" (its CPU stands still meanwhile) and goes on for end - wait after.
+        longer = (max(m["wait"], m["submit"] + m["worker"]) + m["end"] - m["wait"]) if "worker" in m else m["end"]
+        best_one = one if best_one is None else min(best_one, one)
+        if best_two is None or longer < best_two[0]:
+            best_two = (longer, m)
+    longer, m = best_two
+    print(f"{store.name}: one process {best_one:.2f} s CPU; with the worker: report process {m['end']:.2f} "
+          f"(imports {m['imports']:.2f}, call sent at {m.get('submit', float('nan')):.2f}, asked for the design at "
+          f"{m.get('wait', m['end']):.2f}), worker "
+          f"{m.get('worker', float('nan')):.2f} from its fork; the longer path {longer:.2f} s "
+          f"({longer / best_one - 1:+.0%}; best of {runs}, load {os.getloadavg()[0]:.1f})")
+
+
 def profile(store: Path) -> None:
     """One in-process report under cProfile, its self time by category; start-up imports timed apart."""
     code = f"""
@@ -211,6 +282,7 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="keep the small repository and store here")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--no-split", action="store_true", help="skip the CPU split between the report and its worker")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--baseline-rev", help="also time the report of this git revision's source, same stores")
     args = ap.parse_args()
@@ -233,12 +305,18 @@ def main() -> int:
             py = timed([PY, "-c", "pass"], args.runs)
             base = timed([PY, "-c", BASELINE, str(store)], args.runs)
             ours = timed([*LOOPMETER, "report", "--json", "--store", str(store)], args.runs)
+            two = timed([*LOOPMETER, "report", "--json", "--store", str(store)], args.runs, LOOPMETER_REPORT_BESIDE="1")
+            one = timed([*LOOPMETER, "report", "--json", "--store", str(store)], args.runs, LOOPMETER_REPORT_BESIDE="0")
             ok = ours[0] <= TARGETS[label]
             failed |= not ok
             print(f"{label:6} {'python':8} {py[0]:8.2f} {py[1]:8.2f}")
             print(f"{label:6} {'duckdb':8} {base[0]:8.2f} {base[1]:8.2f}")
             print(f"{label:6} {'report':8} {ours[0]:8.2f} {ours[1]:8.2f} {ours[0] / base[0]:11.1f}x "
                   f"{ours[1] / max(base[1], 1e-9):10.1f}x <= {TARGETS[label]} s wall {'PASS' if ok else 'FAIL'}")
+            print(f"{label:6} {'worker':8} {two[0]:8.2f} {two[1]:8.2f} {two[0] / base[0]:11.1f}x "
+                  f"{two[1] / max(base[1], 1e-9):10.1f}x  (a worker whatever the load: LOOPMETER_REPORT_BESIDE=1)")
+            print(f"{label:6} {'1 proc':8} {one[0]:8.2f} {one[1]:8.2f} {one[0] / base[0]:11.1f}x "
+                  f"{one[1] / max(base[1], 1e-9):10.1f}x  (no worker: LOOPMETER_REPORT_BESIDE=0)")
             if base_src is not None:
                 cmd = [*LOOPMETER, "report", "--json", "--store", str(store)]
                 timed(cmd, 1, base_src)  # its imports warm (and its bytecode written) too
@@ -262,6 +340,11 @@ def main() -> int:
             t = timed(icmd, args.runs, src)
             print(f"{'small':6} {name:8} {t[0]:8.2f} {t[1]:8.2f}  idle `ingest` re-run"
                   + (f" with the source of {args.baseline_rev}" if src is not None else ""))
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+        if not args.no_split:
+            print("\nthe report and its worker (report/beside.py), CPU seconds of each process from its start:")
+            for store in stores.values():
+                split(store, args.runs)
         if not args.no_profile:
             for store in stores.values():
                 profile(store)

@@ -503,6 +503,7 @@ def report_from_store(
     changes: list | None = None,
     engine: str = "duckdb",
     parquet: str | Path | None = None,
+    beside: bool = False,
 ) -> dict:
     """Compute the report document from the store; also write the HTML report if `html_path` is given.
 
@@ -521,10 +522,11 @@ def report_from_store(
     (report.document.change_rows), read in the same opening of the store, for a caller that renders
     the page itself (the dashboard's /report). With `parquet` (a `loopmeter export --format parquet`
     directory) the report reads that instead of the store, its metrics on `engine` ("duckdb" or
-    "spark"; engine.py)."""
+    "spark"; engine.py). `beside`: compute the lift designs in a worker forked from this process
+    (report/beside.py), for a caller that owns its process and has no threads of its own (the CLI)."""
     from .metrics.dora import FailureRule
     from .lift.options import choose_unit
-    from .report.document import build_report, change_rows
+    from .report import document  # noqa: F401 - imported before a worker is forked, so the worker has it
 
     _check_window(window_days)
     failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)
@@ -533,6 +535,28 @@ def report_from_store(
     by = choose_unit(by, config.teams)
     adoption_date = _adoption(adoption_date, by)
     window_days = window_days or config.window_days
+    # Forked before the store opens (report/beside.py says why); given its inputs once they are known.
+    worker = None
+    if beside and week is None and parquet is None and engine == "duckdb":
+        from .report.beside import fork_worker
+
+        worker = fork_worker()
+    try:
+        return _report(store_path, engine, parquet, config, worker, as_of=as_of, window_days=window_days,
+                       adoption_date=adoption_date, repos=repos, team=team, agent=agent, since=since, until=until,
+                       html_path=html_path, show_names=show_names, seed=seed, failure_rule=failure_rule, by=by,
+                       by_given=by_given, week=week, progress=progress, repo_urls=repo_urls, changes=changes)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _report(store_path, engine, parquet, config, worker, *, as_of, window_days, adoption_date, repos, team, agent,
+            since, until, html_path, show_names, seed, failure_rule, by, by_given, week, progress, repo_urls,
+            changes) -> dict:
+    """report_from_store's work once its options are checked (`worker`: report/beside.py, or None)."""
+    from .report.document import build_report, change_rows
+
     with _opened(store_path, engine, parquet) as (store, con):
         scope = _scope(store, config, team=team, agent=agent, since=since, until=until)
         window = _report_window(store, as_of, window_days, repos, config, scope)
@@ -544,7 +568,8 @@ def report_from_store(
                            repos=repos, seed=seed, failure_rule=failure_rule,
                            matcher=Matcher.load(config.signatures, config.bots), by=by, teams=config.teams,
                            config_path=config.path, show_names=show_names, by_given=by_given,
-                           durability_horizons=config.durability_days, step=progress, engine=con)
+                           durability_horizons=config.durability_days, step=progress, engine=con,
+                           lift_worker=worker)
         if progress is not None and doc.get("event_logs"):
             progress("event logs as loops")
         _log_loops(store, doc, config, window, seed, loop_dates, repos, engine=con, progress=progress)

@@ -585,7 +585,7 @@ def report(
                 since=_date(since, "--from"), until=_date(until, "--to"), as_of=_as_of(as_of), window_days=window_days,
                 adoption_date=adoption_date or None, show_names=show_names, seed=seed,
                 failure_window_hours=failure_window, incident_rule=incident_rule, by=by, repo_urls=_repo_urls(repo_url),
-                engine=engine, parquet=from_parquet,
+                engine=engine, parquet=from_parquet, beside=True,
             )
         _emit(doc, as_json, html, fmt)
 

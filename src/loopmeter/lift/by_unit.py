@@ -27,17 +27,19 @@ from .verdict import verdict
 
 def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_info: dict, *, by: str = "repo",
                          teams: list[Team] | None = None, config_path: Path | None = None, seed: int = 0,
-                         n_boot: int = 2000, given: Adoption | None = None, failure_rule=None) -> dict:
+                         n_boot: int = 2000, given: Adoption | None = None, failure_rule=None,
+                         first_from=None, only_first: bool = False) -> dict:
     """The `lift_designs` key: both observational designs, per `by` ("repo", "team", "codeowners").
 
     Per team, the report's single `--adoption-date` (when given) applies to every team; otherwise
     each team's date is detected on its own, as `loopmeter lift --by team` does. The key then also
     carries `unit`, the `adoption` dates per team and the `teams` list (changes and authors per
     team, `unassigned` included). `given`: the `--adoption-date NAME=DATE` values, per repository
-    or per team, which win over `adoption_info`'s single date."""
+    or per team, which win over `adoption_info`'s single date. `first_from` and `only_first`: the
+    first design computed by a worker on the other core (designs.computed_designs, report/beside.py)."""
     if by == "repo":
         return ld.lift_designs(con, window, repos, adoption_info, seed=seed, n_boot=n_boot, given=given,
-                               failure_rule=failure_rule)
+                               failure_rule=failure_rule, first_from=first_from, only_first=only_first)
     names = ld.store_repos(con, repos)
     if given is not None:
         given = replace(given, unit="team")
@@ -57,8 +59,9 @@ def lift_designs_by_unit(con, window: Window, repos: list[str] | None, adoption_
     out: dict = {"unit": by, "adoption": adp.to_dict(labels), "teams": summary,
                  "team_members_unmatched": list(unit.unmatched),
                  "team_warnings": team_warnings(unit, summary), "designs": []}
-    if known is not None:
-        out["designs"].append(ld.before_after(con, window, names, known, seed=seed, n_boot=n_boot, unit=unit))
-    out["designs"].append(ld.ai_vs_human(con, window, names, known, seed=seed, n_boot=n_boot, unit=unit))
+    todo = [("before-after", lambda: ld.before_after(con, window, names, known, seed=seed, n_boot=n_boot,
+                                                     unit=unit))] if known is not None else []
+    todo.append(("ai-vs-human", lambda: ld.ai_vs_human(con, window, names, known, seed=seed, n_boot=n_boot, unit=unit)))
+    out["designs"] = ld.computed_designs(todo, out["adoption"], first_from, only_first)
     out["verdict"] = verdict(out["designs"])
     return json_ready(out)

@@ -18,6 +18,7 @@ time, when a tracker source has them) are right-censored in the survival estimat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
@@ -342,6 +343,24 @@ def _team_adoption(con, window: Window, names: list[str], given: Adoption | None
     return unit, team_summary(frame, unit.names), adp
 
 
+def computed_designs(todo: list[tuple[str, Callable[[], dict]]], adoption: dict | None, first_from=None,
+                     only_first: bool = False) -> list[dict]:
+    """The designs of `todo` ((name, function computing it), in the order of the document).
+
+    A report may have its first design computed by a worker on the other core (report/beside.py):
+    the worker runs with `only_first` (the first design alone), the report with `first_from`, which
+    gives the worker's design for (name, `adoption` key) or None (then it is computed here). The
+    others are computed before the worker's answer is asked for, so that it is waited for least;
+    each design is computed on its own, so the order they are computed in changes no number."""
+    if not todo:
+        return []
+    if only_first:
+        return [todo[0][1]()]
+    rest = [fn() for _, fn in todo[1:]]
+    first = first_from(todo[0][0], adoption) if first_from is not None else None
+    return [first if first is not None else todo[0][1](), *rest]
+
+
 def check_supported(out: dict) -> None:
     """Refuse, in one line, a design none of whose headline comparisons has two non-empty groups
     and two clusters: any number printed then would pretend to be an estimate. (The report shows
@@ -372,9 +391,11 @@ def check_supported(out: dict) -> None:
 
 
 def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: dict, *, seed: int = 0,
-                 n_boot: int = 2000, given: Adoption | None = None, failure_rule=None) -> dict:
+                 n_boot: int = 2000, given: Adoption | None = None, failure_rule=None,
+                 first_from=None, only_first: bool = False) -> dict:
     """The report's `lift_designs` key: both observational designs on the report's adoption dates
-    (`given` per repository, else the report's date, else each repository's detected date)."""
+    (`given` per repository, else the report's date, else each repository's detected date).
+    `first_from` and `only_first`: the first design computed by a worker (`computed_designs`)."""
     d = date.fromisoformat(adoption_info["date"]) if adoption_info.get("date") else None
     names = store_repos(con, repos)
     if given is not None:
@@ -385,9 +406,9 @@ def lift_designs(con, window: Window, repos: list[str] | None, adoption_info: di
     else:
         adp = Adoption(default=d, source=adoption_info.get("source"), rule=adoption_info.get("rule")) if d else None
     out = {"adoption": adp.to_dict(names) if adp is not None else None, "designs": []}
-    if adp is not None:
-        out["designs"].append(before_after(con, window, names, adp, seed=seed, n_boot=n_boot,
-                                           failure_rule=failure_rule))
-    out["designs"].append(ai_vs_human(con, window, names, adp, seed=seed, n_boot=n_boot))
+    todo = [("before-after", lambda: before_after(con, window, names, adp, seed=seed, n_boot=n_boot,
+                                                  failure_rule=failure_rule))] if adp is not None else []
+    todo.append(("ai-vs-human", lambda: ai_vs_human(con, window, names, adp, seed=seed, n_boot=n_boot)))
+    out["designs"] = computed_designs(todo, out["adoption"], first_from, only_first)
     out["verdict"] = verdict(out["designs"])
     return json_ready(out)

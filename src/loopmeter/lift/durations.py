@@ -190,6 +190,7 @@ def duration_results(design: str, comparison: str, g: Groups, *, seed: int, n_bo
                      estimators: Mapping[str, DurationEstimator] | None = None) -> list[dict]:
     out = []
     fits = None
+    clusters = _group_clusters(g)  # the same groups for every estimator: counted once
     for name, fn in (estimators or DURATION_ESTIMATORS).items():
         if name.startswith("log_duration_regression"):
             # One design matrix for both fits.
@@ -201,7 +202,7 @@ def duration_results(design: str, comparison: str, g: Groups, *, seed: int, n_bo
             est = fn(g, seed, n_boot)
         if est is None:
             continue
-        out.append(result_row(design, CYCLE, comparison, est, **_group_clusters(g)))
+        out.append(result_row(design, CYCLE, comparison, est, **clusters))
     return out
 
 

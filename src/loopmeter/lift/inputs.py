@@ -14,7 +14,8 @@ from ..attribution import ai_class_sql
 from ..errors import ConfigError
 from .options import Adoption
 from ..stats.lift import Estimate
-from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
+from ..metrics.changes import (_MEMO, Window, active_weeks, changes, salt_free_author_keys, validated_weeks,
+                               with_salt_free_authors)
 from ..metrics import adoption_evidence, portable
 from ..metrics.delegation import activity_by_delegator
 from .summary import adoption as detect_pooled_adoption
@@ -70,7 +71,19 @@ def detect_adoption(con, window: Window, repos: list[str]) -> Adoption:
 
 def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     """Non-bot changes landed by as_of, one row each, plus pull requests still open at as_of
-    (``observed`` False, duration to as_of), which only a tracker source provides."""
+    (``observed`` False, duration to as_of), which only a tracker source provides. Read once while
+    a report's `facts` block runs (both designs ask for the same frame); each caller gets a copy."""
+    memo = _MEMO.get(id(con))
+    key = ("change_frame", window, tuple(repos) if repos else None)
+    if memo is not None and key in memo:
+        return memo[key].copy()
+    df = _change_frame(con, window, repos)
+    if memo is not None:
+        memo[key] = df.copy()
+    return df
+
+
+def _change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     ch = changes(con, window, repos)
     df = con.execute(
         ch.filter(~ch.bot).select("repo", "item_id", "author_id", "ai_assisted", "size_lines", "started_at",
@@ -155,10 +168,8 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     the change frame.
     ``active`` is ``changes.active_weeks(..., by_repo=True)`` for the same as-of, already executed,
     when the caller has it (it does not depend on the validation window)."""
-    ch = changes(con, window, repos)
-    ok = ch.filter(~ch.bot & ch.validated)
-    done = con.execute(ok.group_by(["repo", "author_id", "week"]).agg(validated=ok.count()))
-    act = con.execute(active_weeks(con, window, repos, by_repo=True)) if active is None else active
+    done = _validated(con, window, repos)
+    act = _active(con, window, repos) if active is None else active
     out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date
@@ -169,6 +180,41 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     # The merge above orders rows by the salted ids; the staggered DiD takes its units in row
     # order, so order them by the salt-free keys, or a re-ingest would move its interval.
     return out.sort_values(["repo", "author_id", "week"], kind="stable").reset_index(drop=True)
+
+
+def _validated(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+    """(repo, author_id, week, validated) of `weekly_activity`. While a report's `facts` block runs,
+    the counts of every window the lift designs judge with (this one and the specification table's)
+    are read in one query on first use and kept."""
+    memo = _MEMO.get(id(con))
+    if memo is None:
+        ch = changes(con, window, repos)
+        ok = ch.filter(~ch.bot & ch.validated)
+        return con.execute(ok.group_by(["repo", "author_id", "week"]).agg(validated=ok.count()))
+    from .specification import SPEC_WINDOWS
+
+    base = replace(window, days=0)
+    key = ("validated_weeks", base, tuple(repos) if repos else None)
+    held = memo.get(key)
+    if held is None or window.days not in held:
+        days = tuple(sorted({*SPEC_WINDOWS, window.days}))
+        df = con.execute(validated_weeks(con, window, repos, days))
+        held = memo[key] = {d: df.loc[df["days"] == d, ["repo", "author_id", "week", "validated"]].reset_index(drop=True)
+                            for d in days}
+    return held[window.days].copy()
+
+
+def _active(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+    """`changes.active_weeks(..., by_repo=True)` executed; kept while a `facts` block runs (it does
+    not depend on the validation window)."""
+    memo = _MEMO.get(id(con))
+    key = ("active_weeks", replace(window, days=0), tuple(repos) if repos else None)
+    if memo is not None and key in memo:
+        return memo[key].copy()
+    df = con.execute(active_weeks(con, window, repos, by_repo=True))
+    if memo is not None:
+        memo[key] = df.copy()
+    return df
 
 
 # --------------------------------------------------------------------------- periods

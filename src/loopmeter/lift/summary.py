@@ -31,19 +31,22 @@ BEFORE_AFTER = (
 )
 
 
-def adoption(con, window: Window, repos: list[str] | None, given: date | None) -> dict:
-    """The adoption date: given by the user, or detected from the weekly AI-attributed changes."""
+def adoption(con, window: Window, repos: list[str] | None, given: date | None, *, evidence: bool = True) -> dict:
+    """The adoption date: given by the user, or detected from the weekly AI-attributed changes.
+    `evidence` False leaves out the `evidence` and `exposure_after` keys (two queries), which only
+    the document shows (the lift designs read the date, its source and its rule)."""
+    attach = adoption_evidence.attach if evidence else (lambda info, *a: info)
     if given is not None:
-        return adoption_evidence.attach({"date": given.isoformat(), "source": "given", "rule": "set with --adoption-date"},
-                                        con, window, repos, given)
+        return attach({"date": given.isoformat(), "source": "given", "rule": "set with --adoption-date"},
+                      con, window, repos, given)
     rule = adoption_evidence.rule(window.min_adoption_share)
     df = adoption_evidence.weekly_ai(con, window, repos)
     if df.empty:
         return {"date": None, "source": None, "rule": rule, "evidence": [], "exposure_after": None}
     d = detect_adoption(list(df["week"]), df["ai"].astype(int).to_numpy(), df["n"].astype(int).to_numpy(),
                         min_share=window.min_adoption_share)
-    return adoption_evidence.attach({"date": d.isoformat() if d else None, "source": "detected" if d else None,
-                                     "rule": rule}, con, window, repos, d)
+    return attach({"date": d.isoformat() if d else None, "source": "detected" if d else None, "rule": rule},
+                  con, window, repos, d)
 
 
 # What the groups are, for the caveats the estimators write (stats/ knows only groups a and b).

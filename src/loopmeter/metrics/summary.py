@@ -108,12 +108,16 @@ def attribution(con, window: Window, repos: list[str] | None = None, totals_: di
     t = totals_ or totals(con, window, repos)
     attrs = ai_attributions(con, window)
     nonbot = ch.filter(~ch.bot)
+    # Ties in name order: an order by count alone left them to DuckDB's threads (two agents with 7
+    # commits each swapped places between two reports of the numpy store).
     by_change = con.execute(
-        attrs.semi_join(nonbot, attrs.item_id == nonbot.item_id).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
+        attrs.semi_join(nonbot, attrs.item_id == nonbot.item_id).group_by("agent").agg(n=attrs.item_id.nunique())
+        .order_by([ibis.desc("n"), "agent"])
     )
     cc = contributing_commits(con, repos, window.scope)
     by_commit = con.execute(
-        attrs.semi_join(cc, attrs.item_id == cc.cid).group_by("agent").agg(n=attrs.item_id.nunique()).order_by(ibis.desc("n"))
+        attrs.semi_join(cc, attrs.item_id == cc.cid).group_by("agent").agg(n=attrs.item_id.nunique())
+        .order_by([ibis.desc("n"), "agent"])
     )
     changes_by_agent = {r.agent: int(r.n) for r in by_change.itertuples()}
     denom = t["changes"] - t["bot_changes"]

@@ -82,6 +82,7 @@ def build_report(
     durability_horizons: tuple[int, ...] = durability_m.HORIZONS,
     step=None,
     engine=None,
+    lift_worker=None,
 ) -> dict:
     """Compute the whole report document from the store. `matcher` (with loopmeter.toml's
     signatures) tells agents and bots from people where the store has no actor rows to ask. `by`
@@ -89,8 +90,14 @@ def build_report(
     `config_path`, or "codeowners"; lift/by_unit.py). People are pseudonymous unless
     `show_names` (`--show-names`). `step(name)` is told each part as it starts (the CLI's spinner).
     `engine` (an Ibis backend holding the same tables, e.g. Spark over the Parquet export;
-    engine.open_export) runs the metrics over changes; the store's own sections stay on `store`."""
+    engine.open_export) runs the metrics over changes; the store's own sections stay on `store`.
+    `lift_worker` (report/beside.py) is given `first_design_alone` with the same inputs: the first lift
+    design is computed there beside the other sections (when it fails, here)."""
     step = step or (lambda name: None)
+    if lift_worker is not None and (engine is not None or store.path is None or not lift_worker.submit(
+            first_design_alone, store.path, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
+            n_boot=n_boot, failure_rule=failure_rule, by=by, teams=teams, config_path=config_path, by_given=by_given)):
+        lift_worker = None
     repo_rows = store.con.execute(
         "select repo, path, head_sha, head_ref, is_shallow, missing_blob_files, pull_heads from repos "
         + ("where list_contains(?, repo) " if repos else "")
@@ -126,7 +133,7 @@ def build_report(
         return _build(store, con, repo_rows, logs, window=window, adoption_date=adoption_date, repos=repos, seed=seed,
                       n_boot=n_boot, failure_rule=failure_rule, matcher=matcher, by=by, teams=teams,
                       config_path=config_path, show_names=show_names, by_given=by_given,
-                      durability_horizons=durability_horizons, step=step)
+                      durability_horizons=durability_horizons, step=step, lift_worker=lift_worker)
 
 
 def _stale(store: Store, repos: list[str], as_of: datetime) -> list[str]:
@@ -148,7 +155,7 @@ def _stale(store: Store, repos: list[str], as_of: datetime) -> list[str]:
 
 def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date, repos, seed: int, n_boot: int,
            failure_rule, matcher, by: str, teams, config_path, show_names: bool, by_given: bool,
-           durability_horizons, step) -> dict:
+           durability_horizons, step, lift_worker=None) -> dict:
     """build_report's document for a store with history, inside the per-report fact tables."""
     totals = summary.totals(con, window, repos)
     if totals["changes"] == 0:
@@ -156,14 +163,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         raise NoData(f"the store holds no changes landed by {window.as_of:%Y-%m-%d %H:%M} UTC to report on; "
                      "changes dated later are left out (see --as-of)")
     cycle, size = summary.distribution(con, window, repos)
-    # One adoption rule everywhere: a date per repository (or team) given, or detected per unit by
-    # the designs, is the split of the summary, the sections and the JSON alike.
-    given = adoption_date if isinstance(adoption_date, Adoption) else None
-    single = given.default if given is not None and not given.per_repo else (
-        adoption_date if isinstance(adoption_date, date) else None)
-    adoption = lift_m.adoption(con, window, repos, single)
-    if given is not None and given.per_repo:
-        adoption = {"date": None, "source": given.source, "rule": given.rule}
+    adoption, given = _adoption(con, window, repos, adoption_date)
     warnings: list[str] = []
     per_repo = []
     each = summary.totals_by_repo(con, window, [r[0] for r in repo_rows]) if len(repo_rows) > 1 else {}
@@ -185,16 +185,28 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     weekly = summary.weekly(con, window, repos)
     step("flow metrics")
     flow = flow_m.flow(store, con, window.as_of, failure_rule, repos, show_names=show_names)
-    step("lift designs")
-    designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
-                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
-                            failure_rule=failure_rule,
-                            given=given if given is not None and given.per_repo else None)
+    # The sections that do not depend on the lift designs come first, so that they are computed
+    # while a worker (report/beside.py) computes the designs on the other core.
     step("agent legibility")
     legibility = legibility_for_report(store, [(r["repo"], r["path"]) for r in per_repo], matcher,
                                        con if portable.on_engine(con) else None)
     step("agent loops")
     loops = agent_loops(con, window, repos)
+    step("line provenance and durability")
+    lines = _provenance_and_durability(con, window, repos, horizons=durability_horizons)
+    step("lift designs")
+    early: dict = {}
+
+    def meanwhile(split: dict | None) -> None:
+        # While the worker computes its design: the summary lift, when the designs' dates (`split`)
+        # leave it to be computed on its own (`_per_unit` below).
+        if not _per_unit(split or {}):
+            early["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+
+    designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                            config_path=config_path, seed=seed, n_boot=n_boot, warnings=warnings,
+                            failure_rule=failure_rule, given=given if given is not None and given.per_repo else None,
+                            first_from=_from_worker(lift_worker, meanwhile))
     doc = {
         "schema": SCHEMA,
         "generated_at": _iso(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
@@ -222,8 +234,7 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
     warnings.extend((doc["lift_designs"] or {}).get("team_warnings") or [])
     step("lift")  # the summary lift's bootstrap is work of its own, not "agent loops"
     split = (doc["lift_designs"] or {}).get("adoption") or {}
-    per_unit = split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo"))
-    if per_unit:
+    if _per_unit(split):
         # Dates per unit: the summary lift is the designs' own rows, never a second split at a
         # pooled date (which once printed 2.53x above a section that said 3.08x).
         # The pooled detection's date and exposure go too: no section uses them (a two-repository
@@ -233,7 +244,8 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
         adoption.update(split)
         doc["lift"] = lift_m.lift_from_designs((doc["lift_designs"] or {}).get("designs") or [])
     else:
-        doc["lift"] = lift_m.lift(con, window, repos, adoption, seed=seed, n_boot=n_boot)
+        doc["lift"] = early["lift"] if "lift" in early else lift_m.lift(con, window, repos, adoption, seed=seed,
+                                                                         n_boot=n_boot)
     # Every reader (terminal, page, dashboard, digest) is told which summary ratios must not be
     # shown as results (fewer values than the minimum, or a zero-width interval), in one place.
     from ..lift.verdict import withheld as _withheld
@@ -246,13 +258,19 @@ def _build(store: Store, con, repo_rows, logs, *, window: Window, adoption_date,
                          if d.get("design") == "before-after"), None)
     if "exposure_after" not in adoption:
         adoption["exposure_after"] = ((before_after or {}).get("exposure") or {}).get("ai_share_after")
-    step("line provenance and durability")
-    _add_provenance_and_durability(doc, con, window, repos, horizons=durability_horizons, seed=seed, n_boot=n_boot)
+    _add_provenance_and_durability(doc, con, window, repos, lines, horizons=durability_horizons, seed=seed,
+                                   n_boot=n_boot)
     doc["verdict"] = doc["verdict"] + verdict(
         [durability_design(doc.get("durability_lift") or [])] if doc.get("durability_lift") else [])
     add_labels(doc)  # what the dashboard shows beside each number, made here once
     mark_partial_weeks(doc, window.as_of)
     return doc
+
+
+def _per_unit(split: dict) -> bool:
+    """Whether the lift designs' adoption (`split`) has dates per unit (staggered, per team, per
+    repository with no one date): then the summary lift is the designs' own rows."""
+    return bool(split.get("staggered") or split.get("per_team") or (split.get("date") is None and split.get("per_repo")))
 
 
 def _filters(window: Window, repos: list[str] | None) -> dict:
@@ -271,16 +289,89 @@ def _adoption_dates(doc: dict) -> dict[str, date | None]:
     return {r: date.fromisoformat(str(d)[:10]) if d else None for r, d in raw.items()}
 
 
-def _add_provenance_and_durability(doc: dict, con, window: Window, repos, *, horizons, seed: int, n_boot: int) -> None:
-    """`attribution.lines`, `lines_weekly`, `durability`, `durability_weekly` and `durability_lift`
-    (docs/json-report.md): line-level provenance and whether the lines survived."""
-    doc["attribution"]["lines"] = provenance_m.lines(con, window, repos)
-    doc["lines_weekly"] = provenance_m.weekly(con, window, repos)
+def _provenance_and_durability(con, window: Window, repos, *, horizons) -> dict:
+    """`attribution.lines`, `lines_weekly`, `durability` and `durability_weekly` (docs/json-report.md):
+    line-level provenance and whether the lines survived; `survival` per change for the comparison."""
+    out = {"lines": provenance_m.lines(con, window, repos), "lines_weekly": provenance_m.weekly(con, window, repos)}
     surv = durability_m.change_survival(con, window, repos, horizons)
-    doc["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
-    doc["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
-    doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot,
-                                                                seed=seed, survival=surv, since=_adoption_dates(doc))
+    out["durability"] = durability_m.durability(con, window, repos, horizons, survival=surv) if len(surv) else []
+    out["durability_weekly"] = durability_m.durability_weekly(con, window, repos, horizons, survival=surv)
+    out["survival"] = surv
+    return out
+
+
+def _add_provenance_and_durability(doc: dict, con, window: Window, repos, lines: dict, *, horizons, seed: int,
+                                   n_boot: int) -> None:
+    """`lines` (`_provenance_and_durability`) into the document, and `durability_lift`: the survival
+    of AI-assisted and human lines compared since the adoption dates the lift designs used."""
+    doc["attribution"]["lines"] = lines["lines"]
+    doc["lines_weekly"] = lines["lines_weekly"]
+    doc["durability"] = lines["durability"]
+    doc["durability_weekly"] = lines["durability_weekly"]
+    doc["durability_lift"] = durability_m.durability_comparison(con, window, repos, horizons, n_boot=n_boot, seed=seed,
+                                                                survival=lines["survival"], since=_adoption_dates(doc))
+
+
+def _adoption(con, window: Window, repos, adoption_date, *, evidence: bool = True) -> tuple[dict, Adoption | None]:
+    """The report's adoption (`adoption` key; without its evidence unless `evidence`) and the per-unit
+    dates given, if any. One adoption rule everywhere: a date per repository (or team) given, or
+    detected per unit by the designs, is the split of the summary, the sections and the JSON alike."""
+    given = adoption_date if isinstance(adoption_date, Adoption) else None
+    single = given.default if given is not None and not given.per_repo else (
+        adoption_date if isinstance(adoption_date, date) else None)
+    adoption = lift_m.adoption(con, window, repos, single, evidence=evidence)
+    if given is not None and given.per_repo:
+        adoption = {"date": None, "source": given.source, "rule": given.rule}
+    return adoption, given
+
+
+def first_design_alone(store_path, *, window: Window, adoption_date, repos, seed: int, n_boot: int, failure_rule,
+                       by: str, teams, config_path, by_given: bool) -> tuple[dict | None, dict] | None:
+    """The first design of `_build`'s lift designs (before-after when there is an adoption date,
+    else AI vs human) with the `adoption` key it was computed for, from the store on its own: what a
+    worker on the other core runs (report/beside.py) while the report computes everything else. The
+    store is opened read-only and never upgraded (the caller has opened it, so it needs none; if it
+    did, this fails and the caller computes the design itself)."""
+    import shutil
+    import tempfile
+
+    # Its own directory for what DuckDB spills: by default both processes would use `<store>.tmp`,
+    # with files named alike, and the first to close removes it.
+    spill = tempfile.mkdtemp(prefix="loopmeter-worker-")
+    try:
+        with Store.open(store_path, create=False, read_only=True) as store:
+            store.con.execute("SET temp_directory = '{}'".format(spill.replace("'", "''")))
+            con = backend(store)
+            with facts(con, window, repos):
+                adoption, given = _adoption(con, window, repos, adoption_date, evidence=False)  # all the designs read
+                designs = _lift_designs(con, window, repos, adoption, by=by, by_given=by_given, teams=teams,
+                                        config_path=config_path, seed=seed, n_boot=n_boot, warnings=[],
+                                        failure_rule=failure_rule,
+                                        given=given if given is not None and given.per_repo else None,
+                                        only_first=True)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    found = designs.get("designs") or []
+    return (designs.get("adoption"), found[0]) if found else None
+
+
+def _from_worker(worker, meanwhile=None):
+    """`first_from` for the lift designs: the worker's design when it computed the same one for the
+    same adoption dates (it ran the same code on the same inputs, so it is the same), else None.
+    `meanwhile(adoption)` is run first: work of the report's own that needs the designs' dates only."""
+    if worker is None:
+        return None
+
+    def take(name: str, adoption: dict | None) -> dict | None:
+        if meanwhile is not None:
+            meanwhile(adoption)
+        got = worker.result()
+        if got is None:
+            return None
+        theirs, design = got
+        return design if theirs == adoption and design.get("design") == name else None
+
+    return take
 
 
 def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warnings: list[str], **kw) -> dict:
@@ -298,7 +389,8 @@ def _lift_designs(con, window, repos, adoption, *, by: str, by_given: bool, warn
                         f"in it, or one person is in two teams), so the lift designs are per repository; "
                         f"`loopmeter lift --by team` says why")
         return lift_designs_by_unit(con, window, repos, adoption, by="repo",
-                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot", "failure_rule")})
+                                    **{k: v for k, v in kw.items() if k in ("seed", "n_boot", "failure_rule", "first_from",
+                                                                              "only_first")})
 
 
 def change_rows(store: Store, *, window: Window, repos: list[str] | None = None,

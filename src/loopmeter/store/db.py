@@ -88,8 +88,16 @@ def _lock_holder(message: str) -> str | None:
     return held.group(1) if held else None
 
 
+#: Whether this process has opened a store: report/beside.py forks a worker only before, since a
+#: fork copies an open database's threads and locks half-way (and DuckDB would hand the worker
+#: that copy again for the same file).
+OPENED = False
+
+
 def _connect(p: Path | None, *, read_only: bool = False, wait: float = 0.0) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to `p`, waiting up to `wait` seconds for another process's lock."""
+    global OPENED
+    OPENED = True
     if p is not None and p.exists() and p.stat().st_size:
         try:
             with p.open("rb") as f:
