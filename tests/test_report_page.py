@@ -450,3 +450,22 @@ def test_p_values_are_not_falsely_precise_and_say_when_they_ignore_clustering():
     assert _p_text({"p_value": 1.6e-08, "clustered": False}) == "< 0.001 (ignores clustering)"
     assert _p_text({"p_value": 0.0412}) == "0.041"
     assert _p_text({"p_value": None}) == "—"
+
+
+def test_each_repository_gets_its_own_origin_address(tmp_path):
+    # The addresses are asked in threads (api._add_web_urls): each must land on its own repository.
+    from gitrepo import GitRepo
+
+    from loopmeter.api import _add_web_urls
+
+    repos = []
+    for i in range(12):
+        r = GitRepo(tmp_path / f"r{i}")
+        r.git("remote", "add", "origin", f"git@github.com:acme/r{i}.git")
+        repos.append({"repo": f"acme/r{i}", "path": str(r.path)})
+    repos.append({"repo": "gone", "path": str(tmp_path / "gone")})
+    doc = {"repos": repos}
+    _add_web_urls(doc, {"acme/r3": "https://git.example.org/r3"})
+    assert [r["web_url"] for r in doc["repos"]] == (
+        [f"https://github.com/acme/r{i}" for i in range(3)] + ["https://git.example.org/r3"]
+        + [f"https://github.com/acme/r{i}" for i in range(4, 12)] + [None])
