@@ -13,6 +13,11 @@ def test_bartlett_meat_equals_statsmodels():
     for lags in (0, 1, 3, 7):
         ref = S_hac_simple(xu, nlags=lags)
         assert np.allclose(bartlett_meat(xu, lags), ref, rtol=1e-12, atol=1e-12)
+    # More lags than rows: the lags past the series add nothing (statsmodels agrees).
+    short = xu[:5, :2]
+    assert np.allclose(bartlett_meat(short, 7), S_hac_simple(short, nlags=7), rtol=1e-12, atol=1e-12)
+    # By hand for one series: lags 1 and 2 of (1, 2) with weights 2/3 and 1/3: 5 + 2 * (2/3) * 2 = 23/3.
+    assert np.isclose(newey_west_variance(np.array([1.0, 2.0]), 2), 23 / 3, rtol=1e-15)
 
 
 def test_newey_west_variance_by_hand():

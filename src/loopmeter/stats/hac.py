@@ -36,7 +36,7 @@ def _bartlett(cross: Callable[[int], np.ndarray], maxlags: int) -> np.ndarray:
 def bartlett_meat(xu: np.ndarray, maxlags: int) -> np.ndarray:
     """The k x k Newey-West middle matrix of the rows of the (n x k) score ``xu``."""
     n = xu.shape[0]
-    return _bartlett(lambda lag: xu[lag:].T @ xu[:n - lag], maxlags)
+    return _bartlett(lambda lag: xu[lag:].T @ xu[:max(n - lag, 0)], maxlags)  # a lag past n adds nothing
 
 
 def newey_west_variance(v: np.ndarray, maxlags: int) -> np.ndarray:
@@ -48,7 +48,7 @@ def newey_west_variance(v: np.ndarray, maxlags: int) -> np.ndarray:
     """
     n = v.shape[-1]
     # Each replicate's G_l is 1 x 1, its own transpose: G_l + G_l' is the 2 G_l of the formula.
-    return _bartlett(lambda lag: np.einsum("...t,...t->...", v[..., lag:], v[..., :n - lag])[..., None, None],
+    return _bartlett(lambda lag: np.einsum("...t,...t->...", v[..., lag:], v[..., :max(n - lag, 0)])[..., None, None],
                      maxlags)[..., 0, 0]
 
 
