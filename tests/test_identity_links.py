@@ -147,3 +147,22 @@ def test_a_store_written_before_the_links_gets_them_when_opened(built, tmp_path)
     with Store.open(old) as s:  # the migration runs again, reading each repository's clone
         assert s.con.execute("select * from identity_links order by all").fetchall() == want
     assert {r[3] for r in want} == {"noreply", "mailmap"}
+
+
+def test_two_addresses_of_one_person_in_one_week_are_one_contributor_week(tmp_path):
+    # Jane lands a change from each of her two noreply addresses (one login) in the week of
+    # 2024-01-08, and Bob one: by hand, 2 contributor-weeks, Jane's with 2 validated changes.
+    from loopmeter.lift.inputs import weekly_activity
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Jane from the web", author=JANE_WEB, date="2024-01-09T09:00:00+00:00")
+    repo.commit("Jane from a task", author=JANE_TASK, date="2024-01-10T09:00:00+00:00")
+    repo.commit("Bob", author=BOB, date="2024-01-11T09:00:00+00:00")
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([repo.path], store_path=store)
+    with Store.open(store, create=False, read_only=True) as s:
+        con = backend(s)
+        panel = weekly_activity(con, Window(as_of=AS_OF), None, delegated=False)
+    assert len(panel) == 2
+    assert sorted(panel["validated"].tolist()) == [1, 2]
+    assert panel["week"].astype(str).unique().tolist() == ["2024-01-08"]

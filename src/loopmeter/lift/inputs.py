@@ -174,6 +174,8 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date
     out = with_salt_free_authors(out, salt_free_author_keys(con))
+    # Two addresses of one person (metrics/people.py) active in one week are one contributor-week.
+    out = out.groupby(["repo", "author_id", "week"], as_index=False, sort=False)["validated"].sum()
     if delegated:
         # An agent account's weeks are its delegators' (metrics/delegation.py), as in the change frame.
         out = activity_by_delegator(con, window, repos, out)

@@ -143,6 +143,9 @@ def throughput_after_vs_before(
     active = con.execute(active_weeks(con, window, repos))
     keys = salt_free_author_keys(con)
     done, active = with_salt_free_authors(done, keys), with_salt_free_authors(active, keys)
+    # Two addresses of one person (metrics/people.py) active in one week are one contributor-week.
+    done = done.groupby(["author_id", "week"], as_index=False, sort=False)["n"].sum()
+    active = active.drop_duplicates(["author_id", "week"])
     done["week"] = pd.to_datetime(done["week"]).dt.date
     active["week"] = pd.to_datetime(active["week"]).dt.date
     # Only weeks whose every change is past the validation window, and none past the newest activity.
