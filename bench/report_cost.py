@@ -85,6 +85,7 @@ def timed(cmd: list[str], runs: int, src: Path | None = None, **env: str) -> tup
     source tree first on the path instead of this checkout's; `env`: variables set for it."""
     best = None
     for _ in range(runs):
+        _forget_readings(cmd)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**_env(src), **env})
@@ -102,6 +103,13 @@ def timed(cmd: list[str], runs: int, src: Path | None = None, **env: str) -> tup
 # its .pyc files, but a checkout run with PYTHONDONTWRITEBYTECODE=1 (as on the build machine)
 # compiles its ~250 modules again in every process, ~0.2 s of CPU a report that no user pays.
 PYCACHE: Path | None = None
+
+
+def _forget_readings(cmd: list[str]) -> None:
+    """Remove the legibility readings a report keeps beside its store (legibility/cache.py), so
+    that every timed report reads every repository, as a report of code before the cache did."""
+    for store in (cmd[i + 1] for i, a in enumerate(cmd[:-1]) if a == "--store"):
+        Path(store + ".legibility.json").unlink(missing_ok=True)
 
 
 def _env(src: Path | None = None) -> dict:
@@ -209,6 +217,7 @@ def split(store: Path, runs: int) -> None:
     start, and of the report in one process: what the wall time is on an idle machine (the longer
     of the two), measured as CPU so that a loaded machine does not hide it."""
     def run(worker: bool) -> dict:
+        _forget_readings(["--store", str(store)])
         out = subprocess.run([PY, "-c", SPLIT, str(store), "1" if worker else "0"], capture_output=True, text=True,
                              env={**_env(), "LOOPMETER_REPORT_BESIDE": "1" if worker else "0"}, check=True).stdout
         return json.loads(out.strip().splitlines()[-1])

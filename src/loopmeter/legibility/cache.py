@@ -1,21 +1,27 @@
-"""The readings a report keeps in the store (`legibility_readings`, migration 015_legibility_cache):
-one row per repository, replaced when its tip, its path, the scorer or a work tree's files moved.
+"""The readings a report keeps beside the store (`STORE.legibility.json`, `readings_path`): one entry
+per repository, replaced when its tip, its path, the scorer or a work tree's files moved.
 
 Finding out whether the tip moved costs one `git rev-parse` a repository (`tips`, a few
 milliseconds; threads, as the time is the process's start-up, not Python's); a report of 1,000
 repositories whose tips did not move reads no tree and no history.
 
-A report opens the store read-only, so the rows it read afresh are written when it closes the
-store (`Store.write_later`): if another process holds the file then, they are dropped and the next
-report reads those repositories again. A cache row can always be lost; nothing else depends on it.
+Why a file beside the store and not a table in it: a report opens the store read-only, and several
+readers (reports, the dashboard) may hold it at once; writing a table would need the store's write
+lock, which fails every other reader while held, and would change the store that the dashboard
+watches. The file is replaced whole (written aside, then renamed), so a reader sees the old or the
+new one, never half; two reports writing at once keep the last one's. An entry can always be lost
+(an unreadable file reads as empty); nothing else depends on it. A Parquet export keeps none.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from ..sources.git import git
 from ..store.db import Store
@@ -57,19 +63,34 @@ class Kept:
     reading: str
 
 
-def _has_table(store: Store) -> bool:
-    return bool(store.con.execute(
-        "select count(*) from information_schema.tables where table_name = 'legibility_readings'").fetchone()[0])
+def readings_path(store: Store) -> Path | None:
+    """Where the store's readings are kept, or None (an in-memory store, a Parquet export)."""
+    if store.export or store.path is None:
+        return None
+    return Path(str(store.path) + ".legibility.json")
+
+
+def _load(path: Path | None) -> dict[str, dict]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: read the repositories again
+    return data if isinstance(data, dict) else {}
 
 
 def kept(store: Store, repos: list[str]) -> dict[str, Kept]:
     """The kept reading of each of `repos` (none for a Parquet export, which carries no cache)."""
-    if not repos or store.export or not _has_table(store):
+    if not repos:
         return {}
-    rows = store.con.execute(
-        "select repo, path, head, scorer, reading from legibility_readings where list_contains(?, repo)",
-        [repos]).fetchall()
-    return {r[0]: Kept(*r[1:]) for r in rows}
+    data = _load(readings_path(store))
+    out = {}
+    for repo in repos:
+        e = data.get(repo)
+        if isinstance(e, dict) and all(isinstance(e.get(k), str) for k in ("path", "head", "scorer", "reading")):
+            out[repo] = Kept(e["path"], e["head"], e["scorer"], e["reading"])
+    return out
 
 
 #: The readings this process made or loaded, one per repository (the dashboard computes a document
@@ -102,17 +123,25 @@ def remember(repo: str, path: str, scorer: str, reading: Reading) -> None:
 
 
 def keep(store: Store, scorer: str, fresh: dict[str, tuple[str, Reading]]) -> None:
-    """Keep `fresh` readings ({repo: (path, reading)}): now if the store is open for writing,
-    else when it is closed (best effort, see the module docstring)."""
-    if not fresh or store.export or store.path is None:
+    """Keep `fresh` readings ({repo: (path, reading)}) beside the store (best effort, see the
+    module docstring)."""
+    path = readings_path(store)
+    if not fresh or path is None:
         return
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rows = [(repo, path, r.head, scorer, r.to_json(), now) for repo, (path, r) in sorted(fresh.items())]
+    now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+    data = _load(path)
+    for repo, (where, r) in sorted(fresh.items()):
+        data[repo] = {"path": where, "head": r.head, "scorer": scorer, "reading": r.to_json(), "read_at": now}
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    except OSError:  # a read-only folder: the next report reads these again
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:  # a full disk
+        Path(tmp).unlink(missing_ok=True)
 
-    def write(con) -> None:
-        con.executemany("insert or replace into legibility_readings values (?, ?, ?, ?, ?, ?)", rows)
 
-    store.write_later(write)
-
-
-__all__ = ["Kept", "Tip", "keep", "kept", "remember", "tip", "tips", "valid"]
+__all__ = ["Kept", "Tip", "keep", "kept", "readings_path", "remember", "tip", "tips", "valid"]

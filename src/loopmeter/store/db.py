@@ -7,7 +7,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -194,8 +194,6 @@ class Store:
         # its log events may lack the case numbers and order stored at ingest (store/event_logs.py
         # EVENT_ORDER), and its people their names (export without --show-names). Said once, here.
         self.export = False
-        self.read_only = False
-        self._later: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
         # The memory limit `lowered_memory` set on this connection (None: the store's own), for
         # `shed` to put back exactly. Kept with the store, whose connection it describes (`reopen`
         # makes a new one, at the store's own limit), not in a table keyed by the connection's id:
@@ -236,7 +234,6 @@ class Store:
             con = _connect(p, read_only=read_only)
         _configure(con)
         store = cls(con, p)
-        store.read_only = read_only
         try:
             store._check_and_migrate(read_only=read_only)
         except duckdb.OutOfMemoryException as e:
@@ -297,34 +294,6 @@ class Store:
     def close(self) -> None:
         _HELD.discard(id(self.con))  # closing rolls a held group back: it was not finished
         self.con.close()
-        later, self._later = self._later, []
-        if later and self.path is not None:
-            self._write_cache(later)
-
-    def write_later(self, write: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
-        """A cache write (`write(con)`, one transaction): now on a store open for writing; on a
-        read-only one (a report) when it is closed, if no other process holds the file then, else
-        never. Only for rows whose loss costs a recomputation (legibility/cache.py), nothing more."""
-        if not self.read_only:
-            with transaction(self.con):
-                write(self.con)
-            return
-        self._later.append(write)
-
-    def _write_cache(self, writes: list[Callable[[duckdb.DuckDBPyConnection], None]]) -> None:
-        try:
-            con = _connect(self.path)  # no wait: another reader or writer has it, and the rows are only a cache
-        except StoreError:
-            return
-        try:
-            _configure(con)
-            with transaction(con):
-                for write in writes:
-                    write(con)
-        except duckdb.Error:
-            pass
-        finally:
-            con.close()
 
     def reopen(self) -> None:
         """Close and reconnect a file store, releasing the memory DuckDB keeps from earlier work.

@@ -295,23 +295,6 @@ def m014_commit_key(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table commits_014 rename to commits")
 
 
-def m015_legibility_cache(con: duckdb.DuckDBPyConnection) -> None:
-    # A report's legibility reading of each repository (legibility/cache.py): valid while the tip,
-    # the path and the scorer are these. A cache: any row may be dropped; one row per repository.
-    con.execute(
-        """
-        create table legibility_readings (
-            repo varchar primary key,
-            path varchar not null,
-            head varchar not null,
-            scorer varchar not null,
-            reading varchar not null,   -- JSON: legibility/reading.py Reading
-            read_at timestamp not null
-        )
-        """
-    )
-
-
 def m016_people(con: duckdb.DuckDBPyConnection) -> None:
     # Which actor ids are one person (store/identity_links.py): a GitHub noreply address and the
     # account it names, a co-author the repository's .mailmap maps to another address. Ids only.
@@ -340,6 +323,5 @@ MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("012_source", m012_source),
     ("013_event_case_no", m013_event_case_no),
     ("014_commit_key", m014_commit_key),
-    ("015_legibility_cache", m015_legibility_cache),
     ("016_people", m016_people),
 ]
