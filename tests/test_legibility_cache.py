@@ -135,3 +135,26 @@ def test_an_unreadable_readings_file_is_read_again_not_an_error(featured_store, 
     Path(str(store) + ".legibility.json").write_text("{not json", encoding="utf-8")
     assert _report(store)["featured"] is not None
     assert len(scans) == 2 and len(_kept(store)) == 1
+
+
+def test_a_work_tree_edit_to_a_workspace_declaration_is_seen(tmp_path, scans):
+    # pnpm-workspace.yaml decides which packages' manifests count (workspaces.py): editing it
+    # without a commit must not leave the kept reading standing (found by review).
+    from gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "mono")
+    repo.commit("monorepo", author=ALICE, date="2024-01-02T10:00:00+00:00", files={
+        "package.json": '{"name": "root"}',
+        "pnpm-workspace.yaml": "packages:\n  - 'tools/*'\n",
+        "packages/a/package.json": '{"dependencies": {"@opentelemetry/api": "1.9.0"}}'})
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([repo.path], store_path=store)
+
+    def telemetry() -> str:
+        card = _report(store)["mono"]
+        return {d["id"]: d for c in card["checks"] for d in c["details"]}["telemetry"]["status"]
+
+    assert telemetry() == "missing" and len(scans) == 1
+    assert telemetry() == "missing" and len(scans) == 1  # kept
+    (repo.path / "pnpm-workspace.yaml").write_text("packages:\n  - 'packages/*'\n")
+    assert telemetry() == "met" and len(scans) == 2

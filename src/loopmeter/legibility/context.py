@@ -108,7 +108,8 @@ class Context:
                   + ([self.codeowners] if self.codeowners else []))
         # Root-level files first, so a monorepo with hundreds of packages still reads the ones that matter.
         wanted.sort(key=lambda p: (depth(p), p))
-        self.read = wanted[:MAX_READ]
+        # What was read, for a kept reading's stamp (reading.py): the workspace declarations too.
+        self.read = list(dict.fromkeys([*declaring, *wanted[:MAX_READ]]))
         self.unread = wanted[MAX_READ:]
         self._code: tuple[list[str], list[str]] | None = None
         self.texts = {**declaring, **inv.read_all([p for p in wanted[:MAX_READ] if p not in declaring])}

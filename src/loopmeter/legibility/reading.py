@@ -116,7 +116,9 @@ def read(inv: Inventory, history: History, matcher: Matcher | None = None, git_d
             found[cid] = finder(ctx)
     stamp: list[list] = []
     if inv.kind == "worktree" and git_dir is not None:
-        stamp = stamp_of([os.path.join(git_dir, "index"), *(str(inv.root / p) for p in ctx.read)])
+        # .mailmap too, present or not: git reads the work tree's for the history's names.
+        stamp = stamp_of([os.path.join(git_dir, "index"), str(inv.root / ".mailmap"),
+                          *(str(inv.root / p) for p in ctx.read)])
     return Reading(repo=inv.name, path=str(inv.root), kind=inv.kind, head=inv.head, as_of=history.as_of,
                    files=len(inv.files), unread=ctx.unread, truncated=history.truncated, found=found,
                    parts=parts, stamp=stamp)
