@@ -523,7 +523,8 @@ def report_from_store(
     the page itself (the dashboard's /report). With `parquet` (a `loopmeter export --format parquet`
     directory) the report reads that instead of the store, its metrics on `engine` ("duckdb" or
     "spark"; engine.py). `beside`: compute the lift designs in a worker forked from this process
-    (report/beside.py), for a caller that owns its process and has no threads of its own (the CLI)."""
+    (report/beside.py), for a caller that owns its process (the CLI, whose only other thread is its progress display,
+    which the worker never writes to: beside._silence)."""
     from .metrics.dora import FailureRule
     from .lift.options import choose_unit
     from .report import document  # noqa: F401 - imported before a worker is forked, so the worker has it

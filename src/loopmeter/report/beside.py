@@ -16,7 +16,8 @@ never depends on whether the worker ran. The worker never prints, ignores Ctrl-C
 ends it) and leaves by `os._exit`, so it runs none of the caller's exit handlers.
 
 Only for callers that own their process (the CLI's `report`): a library caller or the dashboard
-may hold threads of its own, which a fork would copy in whatever state they are in. Off with one
+may hold threads of its own, which a fork would copy in whatever state they are in. The CLI's one
+other thread draws its progress display; the worker never writes where that thread does (`_silence`). Off with one
 CPU and when every core is busy already (`fork_worker`); LOOPMETER_REPORT_BESIDE=0 turns it off,
 =1 on whatever the load.
 """
@@ -79,6 +80,7 @@ def fork_worker() -> Worker | None:
             os.close(jobs_w)
             os.close(answers_r)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _silence()
             _serve(jobs_r, answers_w)
             code = 0
         finally:
@@ -86,6 +88,23 @@ def fork_worker() -> Worker | None:
     os.close(jobs_r)
     os.close(answers_w)
     return Worker(pid, jobs_w, answers_r)
+
+
+def _silence() -> None:
+    """In the worker: nothing it does reaches the terminal. The caller's `sys.stderr` may be a
+    console object shared with a thread that the fork did not copy (Rich's live progress display),
+    whose lock the fork may have copied held: the worker writes to /dev/null through fresh objects,
+    and warnings are not shown."""
+    import sys
+    import warnings
+
+    warnings.simplefilter("ignore")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the worker
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
 
 
 def _serve(jobs: int, answers: int) -> None:
