@@ -166,3 +166,18 @@ def test_two_addresses_of_one_person_in_one_week_are_one_contributor_week(tmp_pa
     assert len(panel) == 2
     assert sorted(panel["validated"].tolist()) == [1, 2]
     assert panel["week"].astype(str).unique().tolist() == ["2024-01-08"]
+
+
+def test_one_login_with_two_account_ids_is_two_people():
+    # A renamed account's login taken by someone else: 111+sam and 222+sam are different accounts,
+    # so neither they nor the id-less sam@ address are linked together (by hand: no shared person).
+    salt, m = "s", Matcher.load()
+    a, b, bare = (("Sam", "111+sam@users.noreply.github.com"), ("Sam", "222+Sam@users.noreply.github.com"),
+                  ("Sam", "sam@users.noreply.github.com"))
+    got = identity_links(salt, m, [a, b, bare])
+    person = {alias: p for alias, p, _ in got}
+    assert git_actor_id(salt, *bare) not in person
+    assert person[git_actor_id(salt, *a)] != person[git_actor_id(salt, *b)]
+    # One account id for the login: all three are one person, as before.
+    got = identity_links(salt, m, [a, ("Sam", "111+SAM@users.noreply.github.com"), bare])
+    assert len({p for _, p, _ in got}) == 1

@@ -36,7 +36,7 @@ from .git_load import classify_identity, git_actor_id
 __all__ = ["EVIDENCE", "identity_links", "is_person", "link_identities"]
 
 EVIDENCE = ("noreply", "mailmap")
-_NOREPLY = re.compile(r"^(?:\d+\+)?(?P<login>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)@users\.noreply\.github\.com$", re.I)
+_NOREPLY = re.compile(r"^(?:(?P<id>\d+)\+)?(?P<login>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)@users\.noreply\.github\.com$", re.I)
 # `git check-mailmap` takes contacts as arguments: a few hundred a call keeps far below any limit.
 _BATCH = 200
 
@@ -63,12 +63,25 @@ def identity_links(salt: str, matcher: Matcher, people: Iterable[tuple[str, str]
     """(alias id, person id, evidence) for identities `people` (name, email) as stored or as a
     trailer wrote them; `mapped`: identity -> what the repository's mailmap makes of it."""
     out: set[tuple[str, str, str]] = set()
-    for name, email in set(people):
+    people = set(people)
+    # A login names one account at a time, but a renamed account's login can be taken by another:
+    # where one login comes with two account ids here, each id is a person of its own and the
+    # login alone (its address without an id, its API account) links to neither.
+    ids: dict[str, set[str]] = {}
+    for _, email in people:
+        m = _NOREPLY.match(email.strip())
+        if m and m["id"]:
+            ids.setdefault(m["login"].lower(), set()).add(m["id"])
+    for name, email in people:
         if not is_person(matcher, name, email):
             continue
         aid = git_actor_id(salt, name, email)
-        login = noreply_login(email)
-        if login is not None:
+        m = _NOREPLY.match(email.strip())
+        login = m["login"] if m else None
+        if login is not None and len(ids.get(login.lower(), ())) > 1:
+            if m["id"]:
+                out.add((aid, login_actor_id(salt, f"id:{m['id']}", "github"), "noreply"))
+        elif login is not None:
             account = login_actor_id(salt, login.lower(), "github")
             out.add((aid, account, "noreply"))
             if login != login.lower():  # the account as GitHub spells it, where the API source keys it
