@@ -181,3 +181,27 @@ def test_one_login_with_two_account_ids_is_two_people():
     # One account id for the login: all three are one person, as before.
     got = identity_links(salt, m, [a, ("Sam", "111+SAM@users.noreply.github.com"), bare])
     assert len({p for _, p, _ in got}) == 1
+
+
+def test_forgetting_an_address_keeps_its_link_through_later_ingests(tmp_path):
+    # `store forget` overwrites the address in the commits; the next ingest rebuilds the links from
+    # the commits, and must keep the forgotten address's link (forget keeps every metric).
+    from loopmeter.store.forget import forget_person
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Jane from the web", author=JANE_WEB, date="2024-01-09T09:00:00+00:00")
+    repo.commit("Jane from a task", author=JANE_TASK, date="2024-01-10T09:00:00+00:00")
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([repo.path], store_path=store)
+
+    def links() -> list[tuple]:
+        with Store.open(store, create=False, read_only=True) as s:
+            return sorted(s.con.execute("select alias_id, person_id from identity_links").fetchall())
+
+    before = links()
+    assert len(before) == 2  # by hand: both noreply addresses to login jane
+    with Store.open(store, create=False) as s:
+        forget_person(s, JANE_WEB[1])
+    repo.commit("Later", author=BOB, date="2024-01-11T09:00:00+00:00")
+    loopmeter.ingest([repo.path], store_path=store)
+    assert links() == before

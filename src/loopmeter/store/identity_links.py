@@ -31,6 +31,7 @@ from pathlib import Path
 from ..attribution import Matcher, trailer_address
 from ..sources import git as gitsrc
 from .api_load import login_actor_id
+from .forget import FORGOTTEN
 from .git_load import classify_identity, git_actor_id
 
 __all__ = ["EVIDENCE", "identity_links", "is_person", "link_identities"]
@@ -110,10 +111,16 @@ def link_identities(con, path: str | Path, repo: str, matcher: Matcher, salt: st
     humans = sorted(c for c in coauthors if is_person(matcher, *c))
     mapped = check_mailmap(Path(path), humans) if humans and path else {}
     links = identity_links(salt, matcher, [(n or "", e or "") for n, e in people] + list(coauthors), mapped)
+    # A forgotten person's addresses are gone from the commits (store/forget.py), so their links
+    # cannot be read again: they are kept as they were, as forget keeps every metric.
+    kept = set(con.execute(
+        "select alias_id, person_id, evidence from identity_links where repo = ? and alias_id in "
+        "(select actor_id from actors where name = ?)", [repo, FORGOTTEN]).fetchall())
     con.execute("delete from identity_links where repo = ?", [repo])
-    if links:
-        con.executemany("insert into identity_links values (?, ?, ?, ?)", [(repo, *row) for row in links])
-    return len(links)
+    rows = sorted(kept | set(links))
+    if rows:
+        con.executemany("insert into identity_links values (?, ?, ?, ?)", [(repo, *row) for row in rows])
+    return len(rows)
 
 
 _CONTACT = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>]*)>$")
