@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -609,9 +608,9 @@ def _add_web_urls(doc: dict, given: Mapping[str, str]) -> None:
     after another (6.7 s of a 33 s profiled report, docs/scale.md). git, not a reader of the config
     file, because of its include and includeIf sections."""
     import subprocess
-    from concurrent.futures import ThreadPoolExecutor
 
     from .report.links import web_url
+    from .sources.git import in_threads
 
     known = {str(r.get("repo")) for r in doc.get("repos") or []}
     for name in given:
@@ -632,9 +631,8 @@ def _add_web_urls(doc: dict, given: Mapping[str, str]) -> None:
         return url
 
     repos = doc.get("repos") or []
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(repos)))) as pool:
-        for r, url in zip(repos, pool.map(origin, repos)):
-            r["web_url"] = url
+    for r, url in zip(repos, in_threads(origin, repos, workers=8)):
+        r["web_url"] = url
 
 
 def _adoption(value, by: str):

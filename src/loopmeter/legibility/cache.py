@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..sources.git import git
+from ..sources.git import git, in_threads
 from ..store.db import Store
 from .reading import Reading
 
@@ -49,10 +48,7 @@ def tip(path: str) -> Tip | None:
 
 def tips(paths: list[str]) -> dict[str, Tip | None]:
     """`tip` of every path, a few at a time."""
-    if len(paths) < 4:
-        return {p: tip(p) for p in paths}
-    with ThreadPoolExecutor(max_workers=min(8, 2 * (os.cpu_count() or 1))) as pool:
-        return dict(zip(paths, pool.map(tip, paths)))
+    return dict(zip(paths, in_threads(tip, paths, workers=min(8, 2 * (os.cpu_count() or 1)))))
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,13 @@ FINDERS = {**observable.FINDERS, **callables.FINDERS, **measurable.FINDERS, **fe
 
 @cache
 def _source_digest() -> str:
-    # Every module of the package and the message patterns the history checks use: an upgrade
-    # that changes any rule rereads each repository once, and nobody has to remember a version.
+    # Every module of the package and the code outside it whose answers a reading holds (the
+    # message patterns and the matcher's code, used by the history checks; git's date parsing): an
+    # upgrade that changes any rule rereads each repository once, and nobody has to remember a version.
     here = Path(__file__).parent
     h = hashlib.sha256()
-    for p in [*sorted(here.glob("*.py")), here.parent / "store" / "message_patterns.py"]:
+    for p in [*sorted(here.glob("*.py")), here.parent / "store" / "message_patterns.py",
+              here.parent / "attribution.py", here.parent / "sources" / "git.py"]:
         h.update(p.name.encode() + b"\0" + p.read_bytes())
     return h.hexdigest()[:16]
 

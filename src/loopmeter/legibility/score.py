@@ -8,6 +8,7 @@ from datetime import timezone
 from typing import Any
 
 from ..attribution import Matcher
+from ..sources.git import in_threads
 from ..store.db import Store
 from . import cache
 from .context import Evidence
@@ -196,9 +197,6 @@ def for_report(store: Store, repos: list[tuple[str, str | None]], matcher: Match
 
 def _each(fn, items: list) -> list:
     """`fn` of each item: a few threads for many (each item waits mostly on its git processes)."""
-    if len(items) < 4:
-        return [fn(x) for x in items]
-    from concurrent.futures import ThreadPoolExecutor
+    return in_threads(fn, items, workers=min(4, 2 * (os.cpu_count() or 1))) if len(items) >= 4 else [fn(x) for x in items]
 
-    with ThreadPoolExecutor(max_workers=min(4, 2 * (os.cpu_count() or 1))) as pool:
-        return list(pool.map(fn, items))
+

@@ -14,8 +14,8 @@ from ..attribution import ai_class_sql
 from ..errors import ConfigError
 from .options import Adoption
 from ..stats.lift import Estimate
-from ..metrics.changes import (_MEMO, Window, active_weeks, changes, salt_free_author_keys, validated_weeks,
-                               with_salt_free_authors)
+from ..metrics.changes import (Window, active_weeks, changes, remembered, report_memo, salt_free_author_keys,
+                               validated_weeks, with_salt_free_authors)
 from ..metrics import adoption_evidence, portable
 from ..metrics.delegation import activity_by_delegator
 from .summary import adoption as detect_pooled_adoption
@@ -73,14 +73,8 @@ def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     """Non-bot changes landed by as_of, one row each, plus pull requests still open at as_of
     (``observed`` False, duration to as_of), which only a tracker source provides. Read once while
     a report's `facts` block runs (both designs ask for the same frame); each caller gets a copy."""
-    memo = _MEMO.get(id(con))
     key = ("change_frame", window, tuple(repos) if repos else None)
-    if memo is not None and key in memo:
-        return memo[key].copy()
-    df = _change_frame(con, window, repos)
-    if memo is not None:
-        memo[key] = df.copy()
-    return df
+    return remembered(con, key, lambda: _change_frame(con, window, repos))
 
 
 def _change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
@@ -169,7 +163,7 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     ``active`` is ``changes.active_weeks(..., by_repo=True)`` for the same as-of, already executed,
     when the caller has it (it does not depend on the validation window)."""
     done = _validated(con, window, repos)
-    act = _active(con, window, repos) if active is None else active
+    act = active_frame(con, window, repos) if active is None else active
     out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date
@@ -188,7 +182,7 @@ def _validated(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     """(repo, author_id, week, validated) of `weekly_activity`. While a report's `facts` block runs,
     the counts of every window the lift designs judge with (this one and the specification table's)
     are read in one query on first use and kept."""
-    memo = _MEMO.get(id(con))
+    memo = report_memo(con)
     if memo is None:
         ch = changes(con, window, repos)
         ok = ch.filter(~ch.bot & ch.validated)
@@ -206,17 +200,11 @@ def _validated(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     return held[window.days].copy()
 
 
-def _active(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
+def active_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     """`changes.active_weeks(..., by_repo=True)` executed; kept while a `facts` block runs (it does
     not depend on the validation window)."""
-    memo = _MEMO.get(id(con))
     key = ("active_weeks", replace(window, days=0), tuple(repos) if repos else None)
-    if memo is not None and key in memo:
-        return memo[key].copy()
-    df = con.execute(active_weeks(con, window, repos, by_repo=True))
-    if memo is not None:
-        memo[key] = df.copy()
-    return df
+    return remembered(con, key, lambda: con.execute(active_weeks(con, window, repos, by_repo=True)))
 
 
 # --------------------------------------------------------------------------- periods

@@ -13,7 +13,7 @@ from ..metrics.changes import Window
 from ..stats.lift import Estimate
 from . import checks as cv
 from .durations import NOVELTY_WEEKS, cycle_before_after, duration_results
-from .inputs import _active
+from .inputs import active_frame
 from .results import CYCLE, THROUGHPUT, add_caveats, check_rows
 from .throughput import throughput_before_after
 from .units import REPO, Unit
@@ -54,7 +54,7 @@ def spec_before_after(con, window: Window, repos: list[str], dates, df: pd.DataF
             found = duration_results("before-after", "after/before", cyc["groups"], seed=seed, n_boot=SPEC_BOOT)
         for res in found:
             rows.append(spec_row(CYCLE, res, window_days=None, period=label, chosen=label == "equal windows"))
-    active = _active(con, window, repos)
+    active = active_frame(con, window, repos)
     for days in sorted(set(SPEC_WINDOWS) | {window.days}):
         w = replace(window, days=days)
         act_w = act if days == window.days else unit.weekly(con, w, repos, active=active)

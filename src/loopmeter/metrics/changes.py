@@ -94,6 +94,23 @@ _FACT_SEQ = itertools.count()
 _MEMO: dict[int, dict] = {}
 
 
+def report_memo(con) -> dict | None:
+    """What the `facts` block running on `con` keeps (name -> value), or None outside one."""
+    return _MEMO.get(id(con))
+
+
+def remembered(con, key, compute):
+    """`compute()` once while a `facts` block runs on `con` (kept under `key`), each caller getting
+    a copy of it (a pandas frame); computed every time outside one."""
+    memo = _MEMO.get(id(con))
+    if memo is not None and key in memo:
+        return memo[key].copy()
+    value = compute()
+    if memo is not None:
+        memo[key] = value.copy()
+    return value
+
+
 def _cached(con, what: str, key, repos: list[str] | None) -> ir.Table | None:
     for w, k, held, t in _FACTS.get(id(con), ()):
         if w != what or k != key:

@@ -91,6 +91,18 @@ _GIT_CONFIG = [
 ]
 
 
+def in_threads(fn: Callable, items: list, *, workers: int) -> list:
+    """[fn(x) for x in items], up to `workers` at a time in threads: for calls that mostly wait on
+    a git process (its start and run release the GIL). Results in the order of `items`; the first
+    exception in that order is raised."""
+    if len(items) < 2 or workers < 2:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor  # here: only several calls pay for the import
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="loopmeter-git") as pool:
+        return list(pool.map(fn, items))
+
+
 def git(path: Path, *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run one short git command in `path` and return its completed process."""
     proc = subprocess.run(

@@ -27,7 +27,7 @@ from ..errors import ConfigError, EmptyRepository, StoreError, UnbornHead, Unrea
 from ..ingestion import (IngestResult, Progress, batch_size, derivation_rules, ingest_git, prepare, repo_keys,
                          stored_tips, unchanged_salt, write_ahead)
 from ..store.db import Store
-from .git import has_ref, open_repository, open_with_refs
+from .git import has_ref, in_threads, open_repository, open_with_refs
 from .git_set import read_refs, state_of
 from .provenance import NOTES_REF
 
@@ -417,13 +417,7 @@ def _warm_imports():
 def _map_threads(fn: Callable, args: list) -> dict:
     """{arg: fn(arg)} with one thread per core: for git calls, whose waits release the GIL. The
     first exception (in the order of `args`) is raised."""
-    if len(args) < 2:
-        return {a: fn(a) for a in args}
-    from concurrent.futures import ThreadPoolExecutor  # here: only a set pays for the import
-
-    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(args)), thread_name_prefix="loopmeter-git") as pool:
-        futures = [pool.submit(fn, a) for a in args]
-        return {a: f.result() for a, f in zip(args, futures)}
+    return dict(zip(args, in_threads(fn, args, workers=os.cpu_count() or 1)))
 
 
 def _long(info) -> bool:
