@@ -66,6 +66,16 @@ def add_commits(path: Path, n: int, seed: int) -> None:
         subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", f"new {i}"], check=True, env=env)
 
 
+def build_repos(repos_dir: Path, repos: int, commits: int) -> list[Path]:
+    """The bench's repositories under `repos_dir` (built unless already there), sorted."""
+    if not repos_dir.exists():
+        t = time.perf_counter()
+        for k in range(repos):
+            build_repo(repos_dir / f"r{k:04d}", commits, k)
+        print(f"built {repos} repositories x {commits} commits in {time.perf_counter() - t:.1f} s")
+    return sorted(p for p in repos_dir.iterdir() if p.is_dir())
+
+
 def build_repo(path: Path, n: int, seed: int) -> None:
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
     authors = [(f"Dev {k}", f"dev{k}.{seed}@example.com") for k in range(5)]
@@ -114,12 +124,7 @@ def main() -> int:
     repos_dir = root / "repos"
     store = root / "store.duckdb"
     try:
-        if not repos_dir.exists():
-            t = time.perf_counter()
-            for k in range(args.repos):
-                build_repo(repos_dir / f"r{k:04d}", args.commits, k)
-            print(f"built {args.repos} repositories x {args.commits} commits in {time.perf_counter() - t:.1f} s")
-        repos = sorted(p for p in repos_dir.iterdir() if p.is_dir())
+        repos = build_repos(repos_dir, args.repos, args.commits)
         if store.exists():
             store.unlink()
         # Warm the page cache and the interpreter's imports so neither side starts cold.

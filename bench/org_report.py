@@ -4,7 +4,7 @@
 Usage:
     python bench/org_report.py [--repos 1000] [--commits 20] [--keep DIR]
 
-It builds REPOS repositories of COMMITS commits (bench/many_repos.py's `build_repo`), ingests them
+It builds REPOS repositories of COMMITS commits (bench/many_repos.py's `build_repos`), ingests them
 once (`loopmeter ingest --discover`), then measures, in the same run:
 
 | step | what runs |
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from many_repos import LOOPMETER, build_repo, timed  # noqa: E402
+from many_repos import LOOPMETER, build_repos, timed  # noqa: E402
 
 
 def report(store: Path, out: Path) -> tuple[float, float]:
@@ -56,12 +56,7 @@ def main() -> int:
     root = args.keep or Path(tempfile.mkdtemp(prefix="lm-org-"))
     repos_dir, store = root / "repos", root / "store.duckdb"
     try:
-        if not repos_dir.exists():
-            t = time.perf_counter()
-            for k in range(args.repos):
-                build_repo(repos_dir / f"r{k:04d}", args.commits, k)
-            print(f"built {args.repos} repositories x {args.commits} commits in {time.perf_counter() - t:.1f} s")
-        repos = sorted(p for p in repos_dir.iterdir() if p.is_dir())
+        repos = build_repos(repos_dir, args.repos, args.commits)
         if not store.exists():
             w, c = timed([[*LOOPMETER, "ingest", "--discover", str(repos_dir), "--store", str(store)]])
             print(f"ingested in {w:.1f} s wall, {c:.1f} s CPU")
