@@ -12,8 +12,6 @@ caveats) is untrusted. Two rules keep it inert:
 
 from __future__ import annotations
 
-import html as _html
-import json
 import math
 import random
 from collections.abc import Iterable, Mapping

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape as _markup_escape
 from rich.table import Table
 
+from ..legibility.summary import FULL_LIST
 from .control_chars import replace_control
 
 
@@ -222,7 +223,7 @@ def render_legibility(cards: dict | None, console: Console, summary: dict | None
     if failing:
         console.print("  most often missing: " + "; ".join(
             f"{escape(c['title'])} ({c['missing']:,} of {summary['scored']:,})" for c in failing)
-            + "; every scorecard: `loopmeter legibility --json`")
+            + f"; every scorecard: `{escape(FULL_LIST)}`")
 
 
 def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
@@ -293,7 +294,6 @@ def render_terminal(report: dict, console: Console, *, weeks: int = 8) -> None:
     per = ad.get("per_repo") or ad.get("per_team")
     when = escape(ad["date"]) if ad.get("date") else (
         ", ".join(f"{escape(str(k))} {escape(str(v or 'none'))}" for k, v in per.items()) if per else "not found")
-    exposure = ad.get("exposure_after")
     console.print(
         f"[bold]AI adoption:[/bold] {when}"
         + (f" ({escape(ad['source'])})" if ad.get("source") else "")
