@@ -616,18 +616,24 @@ def _ident(rest: bytes) -> tuple[Person, datetime | None, int]:
     return Person(_decode(name.strip()), _decode(email.strip())), t, tz
 
 
+def header_identities(info: RepoInfo, sha: str) -> dict[bytes, tuple[Person, datetime | None, int]]:
+    """{b"author" | b"committer": (person, time or None, tz minutes)} as the raw commit header
+    records them: for dates git prints none of (before 1970, or an identity it cannot parse)."""
+    raw = git(info.path, "cat-file", "commit", sha, check=False).stdout
+    seen: dict[bytes, tuple[Person, datetime | None, int]] = {}
+    for line in raw.split(b"\n\n", 1)[0].split(b"\n"):
+        key, _, rest = line.partition(b" ")
+        if key in (b"author", b"committer") and key not in seen:
+            seen[key] = _ident(rest)
+    return seen
+
+
 def _redated(info: RepoInfo, c: Commit) -> Commit:
     """`c` with the dates its raw header records, where git printed none (before 1970, or an
     identity git cannot parse: it then prints its placeholders, "%aN", as the name)."""
     if c.author_time is not _UNDATED:
         return c
-    raw = git(info.path, "cat-file", "commit", c.sha, check=False).stdout
-    header = raw.split(b"\n\n", 1)[0].split(b"\n")
-    seen: dict[bytes, tuple[Person, datetime | None, int]] = {}
-    for line in header:
-        key, _, rest = line.partition(b" ")
-        if key in (b"author", b"committer") and key not in seen:
-            seen[key] = _ident(rest)
+    seen = header_identities(info, c.sha)
     author, at, atz = seen.get(b"author", (c.author, None, 0))
     committer, ct, ctz = seen.get(b"committer", (c.committer, None, 0))
     at, atz = (at, atz) if at is not None else (ct, ctz)

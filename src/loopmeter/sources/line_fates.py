@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 
-from .git import _GIT_CONFIG, _MISSING_OBJECT, RepoInfo, _git_env, _ident
+from .git import _GIT_CONFIG, _MISSING_OBJECT, RepoInfo, _git_env, header_identities
 
 MOVE_MIN = 8
 _EPOCH = datetime(1970, 1, 1)
@@ -314,14 +314,8 @@ def _landed(info: RepoInfo, com: _Commit) -> _Commit:
     `_redated`), so a line written in 1966 is dated 1966, not 1970. The author time stands in for a
     header without a readable committer date; neither: the epoch, as git log shows it."""
     if com.ctime is None:
-        raw = subprocess.run(["git", "-C", str(info.path), "cat-file", "commit", com.sha], capture_output=True,
-                             env=_git_env()).stdout
-        when: dict[bytes, datetime | None] = {}
-        for line in raw.split(b"\n\n", 1)[0].split(b"\n"):
-            key, _, rest = line.partition(b" ")
-            if key in (b"author", b"committer") and key not in when:
-                when[key] = _ident(rest)[1]
-        at = when.get(b"committer") or when.get(b"author")
+        seen = header_identities(info, com.sha)
+        at = seen.get(b"committer", (None, None))[1] or seen.get(b"author", (None, None))[1]
         com.ctime = 0 if at is None else round((at - _EPOCH).total_seconds())
     return com
 

@@ -307,6 +307,9 @@ def m016_people(con: duckdb.DuckDBPyConnection) -> None:
     salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
     repos = con.execute("select repo, path from repos order by repo").fetchall()
     if repos:
+        # The built-in signatures only (a migration does not know which loopmeter.toml the user
+        # runs with, as in 005): a bot named only there may be linked until its repository's next
+        # ingest rebuilds the links with the user's matcher.
         matcher = Matcher.load()
         for repo, path in repos:
             link_identities(con, path, repo, matcher, salt)
