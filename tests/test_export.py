@@ -351,3 +351,33 @@ def test_parquet_export_of_many_repository_months_fits_the_stores_memory_limit(t
     want = rows(store, "select item_id, repo, strftime(done_at, '%Y-%m') from items")
     assert len(want) == 30000 and len({(r, m) for _, r, m in want}) == 300
     assert sorted((r["item_id"], r["repo"], r["month"]) for r in got) == sorted(want)
+
+
+def test_an_export_in_the_older_repository_and_month_layout_still_reads_the_same(tmp_path, full_store):
+    """Exports written before the layout went to month only (`repo=R/month=M/`, issue 14) are read
+    as well: the report over one rewritten in that layout equals the report over the new one."""
+    import shutil
+    from datetime import datetime
+
+    import duckdb
+
+    new, old = tmp_path / "pq", tmp_path / "old"
+    api.export("parquet", new, store_path=full_store)
+    con = duckdb.connect()
+    old.mkdir()
+    rewritten = 0
+    for table in sorted(p for p in new.iterdir() if p.is_dir()):
+        if not any(d.name.startswith("month=") for d in table.iterdir()):
+            shutil.copytree(table, old / table.name)
+            continue
+        src = f"read_parquet('{table}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)"
+        cols = [r[0] for r in con.execute(f"describe select * from {src}").fetchall()]
+        by = "repo, month" if "repo" in cols else "month"
+        con.execute(f"copy (select * from {src}) to '{old / table.name}' (format parquet, partition_by ({by}))")
+        rewritten += by == "repo, month"
+    assert rewritten >= 3 and any((old / "items").glob("repo=*/month=*/*.parquet"))
+    as_of = datetime(2024, 1, 20)
+    there = api.report_from_store(parquet=new, engine="duckdb", as_of=as_of)
+    before = api.report_from_store(parquet=old, engine="duckdb", as_of=as_of)
+    there.pop("generated_at"), before.pop("generated_at")
+    assert before == there
