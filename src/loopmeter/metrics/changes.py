@@ -175,14 +175,19 @@ def changes(con, window: Window, repos: list[str] | None = None) -> ir.Table:
     hit = _cached(con, "changes", window, repos)
     if hit is not None:
         return hit
-    # Only the judgement (reverted, pending, validated) depends on the validation window's length:
-    # the other windows a report asks for (the specification table's 7 and 28 days) judge the
-    # same joined facts again instead of rebuilding and recompiling the joins.
+    return _keep(con, "changes", window, repos, _judge(_facts_of(con, window, repos), window))
+
+
+def _facts_of(con, window: Window, repos: list[str] | None) -> ir.Table:
+    """The joined change facts of `window` whatever its length, kept while a `facts` block runs.
+    Only the judgement (reverted, pending, validated) depends on the validation window's length:
+    the other windows a report asks for (the specification table's 7 and 28 days) judge the same
+    joined facts again instead of rebuilding and recompiling the joins."""
     key = dataclasses.replace(window, days=0)
     facts_t = _cached(con, "change_facts", key, repos)
     if facts_t is None:
         facts_t = _keep(con, "change_facts", key, repos, _change_facts(con, window, repos))
-    return _keep(con, "changes", window, repos, _judge(facts_t, window))
+    return facts_t
 
 
 def _change_facts(con, window: Window, repos: list[str] | None) -> ir.Table:
@@ -287,10 +292,7 @@ def validated_weeks(con, window: Window, repos: list[str] | None, days: tuple[in
     repository that week, judged with each validation window length in `days`, in one query over the
     joined change facts (`changes(...).filter(~bot & validated)` grouped, once per length, without a
     judged table per length: the specification table asks for three)."""
-    key = dataclasses.replace(window, days=0)
-    facts_t = _cached(con, "change_facts", key, repos)
-    if facts_t is None:
-        facts_t = _keep(con, "change_facts", key, repos, _change_facts(con, window, repos))
+    facts_t = _facts_of(con, window, repos)
     parts = []
     for d in days:
         j = _judge(facts_t, dataclasses.replace(window, days=d))
