@@ -6,7 +6,6 @@ from rich.console import Console
 from rich.markup import escape as _markup_escape
 from rich.table import Table
 
-from ..legibility.summary import FULL_LIST
 from .control_chars import replace_control
 
 
@@ -221,6 +220,8 @@ def render_legibility(cards: dict | None, console: Console, summary: dict | None
                   + "; `loopmeter legibility PATH` for one repository's details")
     failing = [c for c in summary["checks"] if c["missing"]][:3]
     if failing:
+        from ..legibility.summary import FULL_LIST  # here: the package would load the store's stack at start-up
+
         console.print("  most often missing: " + "; ".join(
             f"{escape(c['title'])} ({c['missing']:,} of {summary['scored']:,})" for c in failing)
             + f"; every scorecard: `{escape(FULL_LIST)}`")
