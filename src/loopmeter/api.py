@@ -12,7 +12,7 @@ import base64
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
 
@@ -526,7 +526,7 @@ def report_from_store(
     which the worker never writes to: beside._silence)."""
     from .metrics.dora import FailureRule
     from .lift.options import choose_unit
-    from .report import document  # noqa: F401 - imported before a worker is forked, so the worker has it
+    from .report.document import build_report, change_rows  # before a worker is forked, so the worker has it
 
     _check_window(window_days)
     failure_rule = FailureRule(window_hours=failure_window_hours, incident_rule=incident_rule)
@@ -541,23 +541,7 @@ def report_from_store(
         from .report.beside import fork_worker
 
         worker = fork_worker()
-    try:
-        return _report(store_path, engine, parquet, config, worker, as_of=as_of, window_days=window_days,
-                       adoption_date=adoption_date, repos=repos, team=team, agent=agent, since=since, until=until,
-                       html_path=html_path, show_names=show_names, seed=seed, failure_rule=failure_rule, by=by,
-                       by_given=by_given, week=week, progress=progress, repo_urls=repo_urls, changes=changes)
-    finally:
-        if worker is not None:
-            worker.close()
-
-
-def _report(store_path, engine, parquet, config, worker, *, as_of, window_days, adoption_date, repos, team, agent,
-            since, until, html_path, show_names, seed, failure_rule, by, by_given, week, progress, repo_urls,
-            changes) -> dict:
-    """report_from_store's work once its options are checked (`worker`: report/beside.py, or None)."""
-    from .report.document import build_report, change_rows
-
-    with _opened(store_path, engine, parquet) as (store, con):
+    with worker if worker is not None else nullcontext(), _opened(store_path, engine, parquet) as (store, con):
         scope = _scope(store, config, team=team, agent=agent, since=since, until=until)
         window = _report_window(store, as_of, window_days, repos, config, scope)
         if week is not None:
