@@ -73,16 +73,14 @@ def _every_repository(cards: dict, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from .legibility.summary import summary
+    from .legibility.summary import least_legible_first, summary
     from .report.terminal import render_legibility
 
     console = Console()
     table = Table(title=f"agent legibility of {len(cards):,} repositories, least legible first", title_justify="left")
     for col, justify in (("repository", "left"), ("score", "right"), ("limited by", "left"), ("path", "left")):
         table.add_column(col, justify=justify)
-    scored = sorted(((r, c) for r, c in cards.items() if c is not None and c.get("score") is not None),
-                    key=lambda rc: (rc[1]["score"], rc[0]))
-    for repo, card in scored:
+    for repo, card in least_legible_first(cards):
         agency = card.get("effective_agency") or {}
         table.add_row(escape(repo), f"{card['score']:g}/10",
                       f"{escape(card.get('limiting_question') or '')} ({agency.get('score', 0):g}/10)", escape(card["path"]))

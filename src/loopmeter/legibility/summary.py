@@ -26,10 +26,15 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
 
+def least_legible_first(cards: Mapping[str, Mapping[str, Any] | None]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(repo, scorecard) of the scored cards, the lowest score first (ties by name)."""
+    return sorted(((repo, c) for repo, c in cards.items() if c is not None and c.get("score") is not None),
+                  key=lambda rc: (rc[1]["score"], rc[0]))
+
+
 def summary(cards: Mapping[str, Mapping[str, Any] | None], worst: int = WORST) -> dict[str, Any]:
     """The summary of `cards` ({repo: scorecard, or None where it could not be scored})."""
-    scored = sorted(((repo, c) for repo, c in cards.items() if c is not None and c.get("score") is not None),
-                    key=lambda rc: (rc[1]["score"], rc[0]))
+    scored = least_legible_first(cards)
     scores = [c["score"] for _, c in scored]
     # Bins of one point: [0, 1), [1, 2), ..., [9, 10]; a ten is in the last.
     histogram = [0] * 10
