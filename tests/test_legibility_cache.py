@@ -47,7 +47,7 @@ def _report(store, *, new_process: bool = True) -> dict:
     read-only), without the rest of the report; as a new process would, unless told otherwise
     (nothing remembered in this one)."""
     if new_process:
-        cache._MEMO.clear()
+        cache.forget_in_process()
     with Store.open_read(store) as s:
         repos = s.con.execute("select repo, path from repos").fetchall()
         return score.for_report(s, repos)
@@ -64,12 +64,12 @@ def _kept(store) -> list[tuple]:
 
 def test_a_second_report_reads_nothing_again_and_says_the_same(featured_store, scans):
     repo, store = featured_store
-    cache._MEMO.clear()
+    cache.forget_in_process()
     first = loopmeter.report_from_store(store_path=store, as_of=AS_OF)["legibility"]
     assert len(scans) == 1
     (kept,) = _kept(store)
     assert kept[:2] == ("featured", repo.head())
-    cache._MEMO.clear()  # a new process: only the store remembers
+    cache.forget_in_process()  # a new process: only the file beside the store remembers
     second = loopmeter.report_from_store(store_path=store, as_of=AS_OF)["legibility"]
     assert len(scans) == 1  # judged from the kept reading with today's facts: no scan
     assert json.dumps(second, sort_keys=True) == json.dumps(first, sort_keys=True)

@@ -112,6 +112,12 @@ def valid(repo: str, k: Kept | None, path: str, t: Tip | None, scorer: str) -> R
     return reading
 
 
+def forget_in_process() -> None:
+    """Drop what this process remembers (as a new process starts: only the file beside the store
+    remembers then)."""
+    _MEMO.clear()
+
+
 def remember(repo: str, path: str, scorer: str, reading: Reading) -> None:
     """Keep a fresh reading in this process too."""
     if reading.head is not None:
@@ -140,4 +146,4 @@ def keep(store: Store, scorer: str, fresh: dict[str, tuple[str, Reading]]) -> No
         Path(tmp).unlink(missing_ok=True)
 
 
-__all__ = ["Kept", "Tip", "keep", "kept", "readings_path", "remember", "tip", "tips", "valid"]
+__all__ = ["Kept", "Tip", "forget_in_process", "keep", "kept", "readings_path", "remember", "tip", "tips", "valid"]
