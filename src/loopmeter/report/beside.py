@@ -20,6 +20,11 @@ may hold threads of its own, which a fork would copy in whatever state they are 
 other thread draws its progress display; the worker never writes where that thread does (`_silence`). Off with one
 CPU and when every core is busy already (`fork_worker`); LOOPMETER_REPORT_BESIDE=0 turns it off,
 =1 on whatever the load.
+
+Why os.fork and a pipe, not multiprocessing's "fork" context with a Pipe, which would serve as
+well: the worker must be forked at one chosen moment (before the store opens) and be killed and
+reaped at any point without waiting on it, and this is the little of multiprocessing that needs.
+Replacing it by a Process with join(timeout) and kill() is fine should it grow.
 """
 
 from __future__ import annotations
