@@ -215,3 +215,32 @@ def test_forgetting_an_address_keeps_its_link_through_later_ingests(tmp_path):
     repo.commit("Later", author=BOB, date="2024-01-11T09:00:00+00:00")
     loopmeter.ingest([repo.path], store_path=store)
     assert links() == before
+
+
+def test_a_new_repository_s_links_are_made_by_its_reader_and_equal_those_read_back(tmp_path, monkeypatch):
+    # A repository new to the store gets its links from the rows its reader made (no statement
+    # reads the store for them); they must be exactly what the store-side rebuild reads back, in a
+    # set stored as one group (reader processes) as for one repository alone.
+    from loopmeter import ingestion
+    from loopmeter.store.identity_links import link_identities
+
+    calls = []
+    real = ingestion.link_identities
+    monkeypatch.setattr(ingestion, "link_identities", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    monkeypatch.setenv("LOOPMETER_READERS", "processes")
+    store, _ = _build(tmp_path)
+    other = GitRepo(tmp_path / "other")
+    other.commit(f"Agent task\n\n{AGENT_TRAILER}\nCo-authored-by: {JANE_TASK[0]} <{JANE_TASK[1]}>\n",
+                 author=COPILOT, committer=WEB, date=_day(20))
+    loopmeter.ingest([other.path, tmp_path / "repo"], store_path=store)  # "repo" did not move: skipped
+    assert calls == []
+    with Store.open(store) as s:
+        made = s.con.execute("select * from identity_links order by all").fetchall()
+        for repo, path in s.con.execute("select repo, path from repos").fetchall():
+            link_identities(s.con, path, repo, Matcher.load(), s.meta("salt"))
+        assert s.con.execute("select * from identity_links order by all").fetchall() == made
+    assert {r[0] for r in made} == {"repo", "other"} and len(made) == 5
+    # New commits on a stored repository: the links are rebuilt from the store.
+    other.commit("Human change", author=JANE_WEB, date=_day(21))
+    loopmeter.ingest([other.path], store_path=store)
+    assert calls == ["other"]

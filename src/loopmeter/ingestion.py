@@ -25,7 +25,7 @@ from .sources.git_set import read_refs
 from .store.api_load import relink_api_sources
 from .store.changes import derive_changes, store_derived
 from .store.db import Store, shed, transaction, utcnow
-from .store.identity_links import link_identities
+from .store.identity_links import link_identities, links_of_commits, store_links_of_new
 from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
                              store_commit_tables, store_commits_of_repos, write_commits)
 from .store.provenance_load import (
@@ -98,6 +98,8 @@ class ReadAhead:
     # The durability pass of a new repository without provenance, made by the reader: the rows
     # `provenance_load.line_fates_rows` gives (the writer only appends them).
     fates: tuple | None = None
+    # The identity links of a new repository (store/identity_links.py), made by the reader.
+    links: list | None = None
     replaced: bool = False  # refs/replace exists: git shows (and we read) history with replacements
     # A long history read ahead with `keep`: the commits read so far and git's stream, still open,
     # for the writer to go on with (nothing git printed is read twice).
@@ -126,6 +128,7 @@ def prepare(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs:
         if fresh:
             a.derived = derive_changes(None, repo, matcher, head_sha=info.head_sha, pulls=a.pulls,
                                        commits=a.tables["_batch"], rules=rules)
+            a.links = links_of_commits(info.path, a.tables["_batch"], matcher, salt)
             # A history long enough for the pass beside the ingest (ingest_durability) gets that.
             if durability and not a.notes and not a.bad.count and a.total < ingest_durability.MIN_COMMITS:
                 # What `_track_lines(first=True)` does in the writer: a pass from scratch, no AI lines.
@@ -433,8 +436,11 @@ def ingest_git(
                                commits=whole["_batch"] if whole else None, rules=derivation_rules(matcher),
                                incremental=incremental)
     progress.step("linking identities")
-    with transaction(store.con):
-        link_identities(store.con, info.path, repo, matcher, store.meta("salt") or "")
+    if whole is not None and ahead.links is not None:  # made by the reader from the same rows
+        store_links_of_new(store, repo, ahead.links)
+    else:
+        with transaction(store.con):
+            link_identities(store.con, info.path, repo, matcher, store.meta("salt") or "")
     # The rebuilt changes drop links that pointed at them; API items re-join them by sha.
     if relink:
         progress.step("linking pull requests and issues")
