@@ -14,7 +14,9 @@ A link needs evidence that names the account, never a name alone (two people can
   Logins are compared case-insensitively, as GitHub does.
 - `mailmap`: the repository's own `.mailmap` (or `mailmap.file` / `mailmap.blob`), through `git
   check-mailmap`, maps a co-author's address to another. git already maps authors and committers
-  as it prints them (`%aN <%aE>`, sources/git.py); trailers it prints as written.
+  as it prints them (`%aN <%aE>`, sources/git.py), trailers it prints as written; and a commit
+  stored before the .mailmap had its entry keeps the address it was read with, so stored authors
+  and committers are checked as well.
 
 Only people are linked: an identity that is an agent or bot account, or that any signature names
 (an AI tool's own address), is not (`is_person`), on either side of a link. The links hold ids
@@ -108,9 +110,12 @@ def link_identities(con, path: str | Path, repo: str, matcher: Matcher, salt: st
         where lower(t['key']) = 'co-authored-by'
         """, [repo]).fetchall()
     coauthors = {who for (v,) in values if v and (who := trailer_address(v)) is not None}
-    humans = sorted(c for c in coauthors if is_person(matcher, *c))
+    stored = {(n or "", e or "") for n, e in people}
+    # Authors and committers too: git maps them as it reads a commit, but a commit read before the
+    # .mailmap named its address keeps the address it was read with.
+    humans = sorted(c for c in coauthors | stored if is_person(matcher, *c))
     mapped = check_mailmap(Path(path), humans) if humans and path else {}
-    links = identity_links(salt, matcher, [(n or "", e or "") for n, e in people] + list(coauthors), mapped)
+    links = identity_links(salt, matcher, sorted(stored) + list(coauthors), mapped)
     # A forgotten person's addresses are gone from the commits (store/forget.py), so their links
     # cannot be read again: they are kept as they were, as forget keeps every metric.
     kept = set(con.execute(
