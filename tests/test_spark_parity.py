@@ -270,3 +270,20 @@ def test_agent_changes_move_to_the_same_people_on_spark(exported, tmp_path):
                                 "co_author": 5, "merger": 1, "committer": 1, "kept_agent": 1}
     _close(mine, theirs)
 
+
+
+def test_contributors_count_the_same_people_on_spark(exported, tmp_path):
+    """A person's linked addresses (store/identity_links.py) are one contributor on Spark as in the
+    store: the export carries `identity_links`, and the counts join them on the engine
+    (tests/test_people_counts.py works the numbers out by hand)."""
+    from test_people_counts import AS_OF, build_store
+
+    store = build_store(tmp_path)
+    api.export("parquet", tmp_path / "pq", store_path=store)
+    here = api.report_from_store(store_path=store, as_of=AS_OF)
+    there = api.report_from_store(engine="spark", parquet=tmp_path / "pq", as_of=AS_OF)
+    here.pop("generated_at"), there.pop("generated_at")
+    assert here["totals"]["contributors"] == 4
+    assert {r["repo"]: r["totals"]["contributors"] for r in here["repos"]} == {"app": 3, "lib": 2}
+    assert [w["contributors"] for w in here["weekly"]] == [3, 3, 2]
+    _close(here, there)

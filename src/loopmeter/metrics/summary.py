@@ -8,6 +8,7 @@ import ibis
 
 from ..attribution import CLASSES
 from .changes import Window, active_weeks, ai_attributions, changes, classified_attributions, contributing_commits
+from .people import as_people
 from .quantiles import quantile
 
 
@@ -52,7 +53,8 @@ def totals(con, window: Window, repos: list[str] | None = None) -> dict:
         repos_t = repos_t.filter(repos_t.repo.isin(repos))
     head_commits = con.execute(repos_t.head_commits.sum())
     cc = contributing_commits(con, repos, window.scope)
-    contributors = con.execute(cc.filter(cc.kind == "human").author_id.nunique())
+    # People, not addresses: one person's linked ids are one contributor (metrics/people.py).
+    contributors = con.execute(as_people(con, cc.filter(cc.kind == "human")).author_id.nunique())
     attrs = ai_attributions(con, window)
     ai_commits = con.execute(attrs.semi_join(cc, attrs.item_id == cc.cid).item_id.nunique())
     out = {"commits": int(_num(head_commits) or 0)}
@@ -78,7 +80,7 @@ def totals_by_repo(con, window: Window, repos: list[str]) -> dict[str, dict]:
     repos_t = repos_t.filter(repos_t.repo.isin(repos))
     heads = con.execute(repos_t.group_by("repo").aggregate(n=repos_t.head_commits.sum()))
     cc = contributing_commits(con, repos, window.scope)
-    human = cc.filter(cc.kind == "human")
+    human = as_people(con, cc.filter(cc.kind == "human"))
     people = con.execute(human.group_by("repo").aggregate(n=human.author_id.nunique()))
     attrs = ai_attributions(con, window)
     ai = attrs.inner_join(cc.select(cid=cc.cid, cc_repo=cc.repo), attrs.item_id == cc.cid)
@@ -192,7 +194,7 @@ def weekly(con, window: Window, repos: list[str] | None = None) -> list[dict]:
         cycle_p85_hours=quantile(ch.cycle_hours, 0.85),
         size_p50=quantile(ch.size_lines, 0.5),
     )
-    act = active_weeks(con, window, repos)
+    act = as_people(con, active_weeks(con, window, repos))
     people = act.group_by("week").agg(contributors=act.author_id.nunique())
     j = w.outer_join(people, w.week == people.week).select(
         week=ibis.coalesce(w.week, people.week),

@@ -14,7 +14,9 @@ A link needs evidence that names the account, never a name alone (two people can
   Logins are compared case-insensitively, as GitHub does.
 - `mailmap`: the repository's own `.mailmap` (or `mailmap.file` / `mailmap.blob`), through `git
   check-mailmap`, maps a co-author's address to another. git already maps authors and committers
-  as it prints them (`%aN <%aE>`, sources/git.py); trailers it prints as written.
+  as it prints them (`%aN <%aE>`, sources/git.py), trailers it prints as written; and a commit
+  stored before the .mailmap had its entry keeps the address it was read with, so stored authors
+  and committers are checked as well.
 
 Only people are linked: an identity that is an agent or bot account, or that any signature names
 (an AI tool's own address), is not (`is_person`), on either side of a link. The links hold ids
@@ -108,7 +110,9 @@ def link_identities(con, path: str | Path, repo: str, matcher: Matcher, salt: st
         select distinct t['value'] from (select unnest(trailers) as t from commits where repo = ? and len(trailers) > 0)
         where lower(t['key']) = 'co-authored-by'
         """, [repo]).fetchall()
-    links = _links(path, matcher, salt, people, [v for (v,) in values])
+    # Authors and committers are checked too: git maps them as it reads a commit, but a commit read
+    # before the .mailmap named its address keeps the address it was read with.
+    links = _links(path, matcher, salt, people, [v for (v,) in values], check_people=True)
     # A forgotten person's addresses are gone from the commits (store/forget.py), so their links
     # cannot be read again: they are kept as they were, as forget keeps every metric.
     kept = set(con.execute(
@@ -130,7 +134,8 @@ def links_of_commits(path: str | Path, batch, matcher: Matcher, salt: str) -> li
     people = set(zip(cols["author_name"], cols["author_email"])) | set(zip(cols["committer_name"],
                                                                            cols["committer_email"]))
     values = {t["value"] for ts in cols["trailers"] if ts for t in ts if (t["key"] or "").lower() == "co-authored-by"}
-    return _links(path, matcher, salt, people, values)
+    # Its authors and committers were just read through the current .mailmap: nothing to check.
+    return _links(path, matcher, salt, people, values, check_people=False)
 
 
 def store_links_of_new(store, repo: str, links: list[tuple[str, str, str]]) -> None:
@@ -153,11 +158,14 @@ def _store_links(store, items: list[tuple[str, list[tuple[str, str, str]]]]) -> 
         con.execute("insert into identity_links select * from _links")
 
 
-def _links(path, matcher: Matcher, salt: str, people, trailer_values) -> list[tuple[str, str, str]]:
+def _links(path, matcher: Matcher, salt: str, people, trailer_values, *, check_people: bool) -> list[tuple[str, str, str]]:
+    """The links of a repository's `people` (author and committer identities) and co-authors (the
+    values of its Co-authored-by trailers); `check_people`: ask the .mailmap about the people too."""
     coauthors = {who for v in trailer_values if v and (who := trailer_address(v)) is not None}
-    humans = sorted(c for c in coauthors if is_person(matcher, *c))
+    stored = {(n or "", e or "") for n, e in people}
+    humans = sorted(c for c in (coauthors | stored if check_people else coauthors) if is_person(matcher, *c))
     mapped = check_mailmap(Path(path), humans) if humans and path else {}
-    return identity_links(salt, matcher, [(n or "", e or "") for n, e in people] + list(coauthors), mapped)
+    return identity_links(salt, matcher, sorted(stored) + list(coauthors), mapped)
 
 
 _CONTACT = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>]*)>$")
