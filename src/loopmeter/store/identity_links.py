@@ -143,8 +143,7 @@ def store_links_of_new(store, repo: str, links: list[tuple[str, str, str]]) -> N
     none of its addresses was ever forgotten). In a held group they wait for its end, and all the
     group's repositories are written with two statements."""
     if not store.defer("identity_links", (repo, links), _store_links):
-        with transaction(store.con):
-            _store_links(store, [(repo, links)])
+        _store_links(store, [(repo, links)])  # one transaction of its own
 
 
 def _store_links(store, items: list[tuple[str, list[tuple[str, str, str]]]]) -> None:
