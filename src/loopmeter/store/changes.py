@@ -1067,19 +1067,6 @@ MOVE_MEMORY = "64MB"
 
 
 def _move_staged(store: Store, entry: list[tuple], staged: Path) -> None:
-    """`_move_staged_under_limit` on DuckDB's calling thread alone: with its worker threads the move
-    peaked higher (each reads and inserts rows of its own), ~40 MB at 200,000 commits and ~20 at
-    50,000, for ~15% more CPU (bench/README.md, "A long history's batches")."""
-    con = store.con
-    threads = con.execute("select current_setting('threads')").fetchone()[0]
-    con.execute("set threads = 1")
-    try:
-        _move_staged_under_limit(store, entry, staged)
-    finally:
-        store.con.execute(f"set threads = {int(threads)}")
-
-
-def _move_staged_under_limit(store: Store, entry: list[tuple], staged: Path) -> None:
     """`store_changes` from the staging files under MOVE_MEMORY, when the derivation runs under its
     own lower limit (not when the user set LOOPMETER_MEMORY_LIMIT); a move that needs more runs
     again under the derivation's limit (the transaction rolled back, the files are still there)."""
