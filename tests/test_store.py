@@ -226,6 +226,7 @@ def test_a_write_in_less_memory_runs_under_that_limit_and_again_under_the_one_be
 
         def write(fail: int, key: str = "k"):
             def run():
+                db.shed(st)  # keeps the limit in force
                 seen.append(limit(st))
                 with db.transaction(st.con) as con:
                     con.execute("insert or replace into meta values (? || ?, 'v')", [key, len(seen)])
@@ -248,6 +249,8 @@ def test_a_write_in_less_memory_runs_under_that_limit_and_again_under_the_one_be
         st.hold()
         db.in_less_memory(st, "50MB", write(0))
         st.release()
-        monkeypatch.setenv("LOOPMETER_MEMORY_LIMIT", own)
+        monkeypatch.setenv("LOOPMETER_MEMORY_LIMIT", "200MB")
+        st.con.execute("set memory_limit = '200MB'")
+        user = limit(st)
         db.in_less_memory(st, "50MB", write(0))
-        assert seen == [own, own]
+        assert seen == [own, user]

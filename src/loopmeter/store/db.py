@@ -189,17 +189,20 @@ def in_less_memory(store: Store, limit: str | None, write: Callable[[], T]) -> T
     if limit is None or store.path is None or store.held or _user_limit():
         return write()
     shed(store)
-    before = store.lowered or memory_limit()
+    lowered = store.lowered
+    before = lowered or memory_limit()
     try:
         store.con.execute(f"set memory_limit = '{limit}'")
     except duckdb.OutOfMemoryException:  # DuckDB holds more than that already
         store.con.execute(f"set memory_limit = '{before}'")
         return write()
+    store.lowered = limit  # a `shed` inside puts this one back
     try:
         return write()
     except duckdb.OutOfMemoryException:
         pass  # rolled back: again under the limit it had
     finally:
+        store.lowered = lowered
         store.con.execute(f"set memory_limit = '{before}'")
     return write()
 
