@@ -9,6 +9,7 @@ import pytest
 from gitrepo import GitRepo
 from loopmeter import api, ingest_durability
 from loopmeter.errors import GitFailed
+from loopmeter.store import provenance_load
 from loopmeter.store.db import Store
 from test_durability import ALICE, BOB, build, day, numbered
 
@@ -44,6 +45,15 @@ def _edits(r: GitRepo, n: int, start: int) -> None:
 
 
 def test_beside_stores_the_rows_of_the_serial_pass(tmp_path, monkeypatch, started):
+    monkeypatch.delenv("LOOPMETER_MEMORY_LIMIT", raising=False)
+    monkeypatch.setenv("LOOPMETER_BATCH", "5")  # a long history: stored batch by batch, not in a group
+    limits, real = [], provenance_load.store_line_fates
+
+    def store_line_fates(st, passes):
+        limits.append(st.con.execute("select current_setting('memory_limit')").fetchone()[0])
+        return real(st, passes)
+
+    monkeypatch.setattr(provenance_load, "store_line_fates", store_line_fates)
     r = GitRepo(tmp_path / "r")
     _edits(r, 12, 0)
     beside, serial = tmp_path / "beside.duckdb", tmp_path / "serial.duckdb"
@@ -52,6 +62,12 @@ def test_beside_stores_the_rows_of_the_serial_pass(tmp_path, monkeypatch, starte
     monkeypatch.setenv("LOOPMETER_DURABILITY_BESIDE", "0")
     api.ingest([r.path], store_path=serial)
     assert started == [True, False]
+    # The child's rows are stored under STORE_MEMORY, the serial pass's under the store's own limit.
+    with Store.open(tmp_path / "limits.duckdb") as st:
+        own = st.con.execute("select current_setting('memory_limit')").fetchone()[0]
+        st.con.execute(f"set memory_limit = '{ingest_durability.STORE_MEMORY}'")
+        low = st.con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limits == [low, own] and low != own
     got, want = _tables(beside), _tables(serial)
     assert got == want
     assert len(got["line_origins"]) == 12 and got["line_deaths"]

@@ -208,3 +208,49 @@ def test_shed_puts_back_the_limit_in_force_on_this_stores_connection(store_path)
             with db.lowered_memory(st, "lots", setting="TEST_LIMIT"):
                 pass
         assert limit(st) == own
+
+
+def test_a_write_in_less_memory_runs_under_that_limit_and_again_under_the_one_before_when_short(store_path,
+                                                                                              monkeypatch):
+    monkeypatch.delenv("LOOPMETER_MEMORY_LIMIT", raising=False)
+
+    def limit(st):
+        return st.con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    with db.Store.open(store_path) as st:
+        own = limit(st)
+        st.con.execute("set memory_limit = '50MB'")
+        low = limit(st)
+        st.con.execute(f"set memory_limit = '{own}'")
+        seen = []
+
+        def write(fail: int, key: str = "k"):
+            def run():
+                db.shed(st)  # keeps the limit in force
+                seen.append(limit(st))
+                with db.transaction(st.con) as con:
+                    con.execute("insert or replace into meta values (? || ?, 'v')", [key, len(seen)])
+                    if len(seen) <= fail:
+                        raise duckdb.OutOfMemoryException("could not allocate")
+                return len(seen)
+            return run
+
+        assert db.in_less_memory(st, "50MB", write(0)) == 1 and seen == [low] and limit(st) == own
+        seen.clear()
+        # Short of memory: rolled back, then again under the limit in force before.
+        assert db.in_less_memory(st, "50MB", write(1, "short")) == 2 and seen == [low, own] and limit(st) == own
+        assert st.meta("short1") is None and st.meta("short2") == "v"
+        seen.clear()
+        with pytest.raises(duckdb.OutOfMemoryException):
+            db.in_less_memory(st, "50MB", write(2))
+        assert seen == [low, own] and limit(st) == own
+        # Inside a held group, or with the user's limit set, the write runs as it is.
+        seen.clear()
+        st.hold()
+        db.in_less_memory(st, "50MB", write(0))
+        st.release()
+        monkeypatch.setenv("LOOPMETER_MEMORY_LIMIT", "200MB")
+        st.con.execute("set memory_limit = '200MB'")
+        user = limit(st)
+        db.in_less_memory(st, "50MB", write(0))
+        assert seen == [own, user]

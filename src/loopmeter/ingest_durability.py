@@ -30,6 +30,9 @@ import weakref
 #: pass over it costs less than starting a second interpreter (~0.4 s of CPU for its imports).
 MIN_COMMITS = 2000
 
+#: DuckDB's memory limit while the pass's rows are stored (`Beside.finish`, `store.db.in_less_memory`).
+STORE_MEMORY = "64MB"
+
 
 def enabled() -> bool:
     """On unless LOOPMETER_DURABILITY_BESIDE=0 (benchmarks compare both ways)."""
@@ -71,7 +74,10 @@ class Beside:
     def finish(self, store) -> bool:
         """Store the pass's result as the ingest's own pass would; False when it cannot be used (the
         repository gained provenance during the ingest, or the child died), and the caller runs it."""
+        import pyarrow as pa
+
         from .errors import GitFailed
+        from .store.db import in_less_memory
         from .store.provenance_load import write_line_fates_rows
 
         try:
@@ -86,7 +92,11 @@ class Beside:
                 if isinstance(value, GitFailed):
                     raise value
                 return False
-            write_line_fates_rows(store, value)
+            # The blocks DuckDB cached for the derivation dropped, and the rows (one per commit of
+            # the first-parent line, its deaths) inserted under a low limit: under the store's own
+            # this insert was the ingest's peak, growing with the history (bench/README.md).
+            pa.default_memory_pool().release_unused()
+            in_less_memory(store, STORE_MEMORY, lambda: write_line_fates_rows(store, value))
             store.set_meta(f"line_fates:{self.repo}", f"{self.head}:{NO_PROVENANCE}")
             return True
         finally:

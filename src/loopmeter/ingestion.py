@@ -24,7 +24,7 @@ from .sources import provenance as provsrc
 from .sources.git_set import read_refs
 from .store.api_load import relink_api_sources
 from .store.changes import derive_changes, store_derived
-from .store.db import Store, shed, transaction, utcnow
+from .store.db import LongRead, Store, shed, transaction, utcnow
 from .store.identity_links import link_identities, links_of_commits, store_links_of_new
 from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
                              store_commit_tables, store_commits_of_repos, write_commits)
@@ -352,7 +352,8 @@ def ingest_git(
                         "(run with GIT_NO_REPLACE_OBJECTS=1 to read the recorded one)")
     pulls, tags, old, tips, total = ahead.pulls, ahead.tags, ahead.old, ahead.tips, ahead.total
     register_repo(store, info, repo, pulls, tags)
-    if total is None or total > size:
+    long = total is None or total > size
+    if long:
         store.release()
     # A long history's durability pass runs in a second process while this one stores the commits.
     beside = None
@@ -378,31 +379,35 @@ def ingest_git(
     # of them, whose blocks DuckDB kept: ~25 MB at 200,000 commits, and time growing with them).
     new_repo = (ahead.fresh and ahead.written is None and ahead.commits is None and not store.con.execute(
         "select exists (select 1 from commits where repo = ?)", [repo]).fetchone()[0])
-    if readers:
-        # A long history: reader processes (one per core) diff and parse its chunks while this one
-        # stores them.
-        for n, tables in ingest_reader.read_batches(info, repo, tips, old, salt=store.meta("salt") or "",
-                                                    matcher=matcher, size=size, fallback=fallback, n=readers):
-            new += store_commit_tables(store, repo, tables, new_repo=new_repo)
-            progress.advance(n)
-    elif ahead.written is not None:
-        new = ahead.written
-        progress.advance(ahead.total or 0)
-    else:
-        if ahead.commits is not None:
-            stream = iter(ahead.commits)
-        elif ahead.stream is not None:  # read ahead in part: on from where that read stopped
-            stream = chain(ahead.started, ahead.stream)
-            ahead.started = ahead.stream = None
+    # A history longer than one batch commits batch by batch under DuckDB's default checkpoint
+    # threshold and a low memory limit (store/db.py `LongRead`): what DuckDB kept of the committed
+    # batches grew with the history.
+    with LongRead(store, on=long) as long_read:
+        if readers:
+            # A long history: reader processes (one per core) diff and parse its chunks while this
+            # one stores them.
+            for n, tables in ingest_reader.read_batches(info, repo, tips, old, salt=store.meta("salt") or "",
+                                                        matcher=matcher, size=size, fallback=fallback, n=readers):
+                new += long_read.write(lambda: store_commit_tables(store, repo, tables, new_repo=new_repo))
+                progress.advance(n)
+        elif ahead.written is not None:
+            new = ahead.written
+            progress.advance(ahead.total or 0)
         else:
-            stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
-        ids = Identities(store.meta("salt") or "", matcher)
-        while True:
-            batch = list(islice(stream, size))
-            if not batch:
-                break
-            new += write_commits(store, repo, batch, ids, matcher, new_repo=new_repo)
-            progress.advance(len(batch))
+            if ahead.commits is not None:
+                stream = iter(ahead.commits)
+            elif ahead.stream is not None:  # read ahead in part: on from where that read stopped
+                stream = chain(ahead.started, ahead.stream)
+                ahead.started = ahead.stream = None
+            else:
+                stream = gitsrc.iter_commits(info, tips, old, on_fallback=fallback.append)
+            ids = Identities(store.meta("salt") or "", matcher)
+            while True:
+                batch = list(islice(stream, size))
+                if not batch:
+                    break
+                new += long_read.write(lambda: write_commits(store, repo, batch, ids, matcher, new_repo=new_repo))
+                progress.advance(len(batch))
     progress.step("finishing the ingest")
     finish_ingest(store, repo, tips)
     if new >= REOPEN_AFTER:

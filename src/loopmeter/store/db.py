@@ -7,11 +7,11 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # imported where a table is built: an idle `ingest` re-run bu
     import pyarrow as pa
 
 DEFAULT_STORE = Path(".loopmeter") / "loopmeter.duckdb"
+
+T = TypeVar("T")
 
 
 # Connections (by id) inside a held group transaction (Store.hold): a `transaction` there is part of
@@ -131,6 +133,11 @@ def memory_limit() -> str:
     return os.environ.get("LOOPMETER_MEMORY_LIMIT", "256MB")
 
 
+def _user_limit() -> bool:
+    """Whether the user set DuckDB's memory limit (LOOPMETER_MEMORY_LIMIT): no step lowers it then."""
+    return bool(os.environ.get("LOOPMETER_MEMORY_LIMIT", "").strip())
+
+
 @contextmanager
 def lowered_memory(store: Store, limit: str, *, setting: str) -> Iterator[None]:
     """DuckDB's memory limit `limit` on the store's connection while the block runs (a step that
@@ -170,6 +177,97 @@ def shed(store: Store | None) -> None:
         pass  # it keeps what it cannot drop; the rest is dropped
     finally:
         con.execute(f"set memory_limit = '{store.lowered or memory_limit()}'")
+
+
+def in_less_memory(store: Store, limit: str | None, write: Callable[[], T]) -> T:
+    """`write()`, one transaction of its own, under DuckDB memory limit `limit` (None: as it is), the
+    blocks DuckDB keeps cached dropped first (`shed`); when DuckDB runs out of memory there (the
+    transaction rolled back) it runs again under the limit in force before. For a file store's
+    large writes outside a held group: DuckDB fills whatever limit it has with blocks it wrote or
+    read and no longer needs, more of them the longer the history. Not when the user set
+    LOOPMETER_MEMORY_LIMIT: that limit is kept."""
+    if limit is None or store.path is None or store.held or _user_limit():
+        return write()
+    shed(store)
+    lowered = store.lowered
+    before = lowered or memory_limit()
+    try:
+        store.con.execute(f"set memory_limit = '{limit}'")
+    except duckdb.OutOfMemoryException:  # DuckDB holds more than that already
+        store.con.execute(f"set memory_limit = '{before}'")
+        return write()
+    store.lowered = limit  # a `shed` inside puts this one back
+    try:
+        return write()
+    except duckdb.OutOfMemoryException:
+        pass  # rolled back: again under the limit it had
+    finally:
+        store.lowered = lowered
+        store.con.execute(f"set memory_limit = '{before}'")
+    return write()
+
+
+#: DuckDB's checkpoint threshold and memory limit while a long history is stored batch by batch
+#: (`LongRead`). DuckDB keeps the rows committed since its last checkpoint in memory: a set of
+#: repositories raises the threshold to 128MB (sources/git_repos.py), which a long history read by
+#: the same command kept, ~0.6 KB a commit until 128 MB of log (122 MB at 200,000 commits); at
+#: 16MB (DuckDB's default) the checkpoints themselves peaked higher the larger the table, unless
+#: DuckDB also keeps few cached blocks (bench/README.md, "A long history's batches").
+READ_CHECKPOINT = "16MB"
+READ_MEMORY = "64MB"
+
+
+class LongRead:
+    """DuckDB's settings while a long history's batches are stored (each its own transaction):
+    READ_CHECKPOINT and, for a file store whose user did not set LOOPMETER_MEMORY_LIMIT,
+    READ_MEMORY; both put back as they were when the read ends. `write(fn)` stores one batch; a
+    batch that runs out of memory under READ_MEMORY (rolled back) is stored again, and the rest of
+    the read, under the store's own limit. `on=False` (a history of one batch, stored in a held
+    group): nothing is changed and `write(fn)` is `fn()`."""
+
+    def __init__(self, store: Store, *, on: bool = True):
+        self.store, self.on = store, on
+        self.threshold: str | None = None
+        self.low = READ_MEMORY if on and store.path is not None and not _user_limit() else None
+
+    def __enter__(self) -> "LongRead":
+        if not self.on:
+            return self
+        con = self.store.con
+        self.threshold = con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
+        con.execute(f"set checkpoint_threshold = '{READ_CHECKPOINT}'")
+        if self.low is not None:
+            try:
+                con.execute(f"set memory_limit = '{self.low}'")
+                self.store.lowered = self.low
+            except duckdb.OutOfMemoryException:  # DuckDB holds more than that already
+                self._raise_limit()
+        return self
+
+    def write(self, fn: Callable[[], T]) -> T:
+        if self.low is None:
+            return fn()
+        try:
+            return fn()
+        except duckdb.OutOfMemoryException:
+            self._raise_limit()  # the batch rolled back: it and the rest under the store's own
+        return fn()
+
+    def _raise_limit(self) -> None:
+        self.low = None
+        self.store.lowered = None
+        self.store.con.execute(f"set memory_limit = '{memory_limit()}'")
+
+    def __exit__(self, *exc: object) -> None:
+        con = self.store.con
+        try:
+            if self.low is not None:
+                self._raise_limit()
+            if self.threshold is not None:
+                con.execute(f"set checkpoint_threshold = '{self.threshold}'")
+        except duckdb.Error:
+            if exc[0] is None:
+                raise  # otherwise the error that invalidated the connection is the one to report
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
