@@ -22,6 +22,7 @@ of which 1 is the account's own: 2 + 2 + 3 = 8 - 1.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from gitrepo import GitRepo
@@ -35,6 +36,7 @@ AGENT_TRAILER = "Co-authored-by: copilot-swe-agent[bot] <198982749+Copilot@users
 WEB = ("GitHub", "noreply@github.com")
 ANN, BOB, DEE = ("Ann", "ann@example.com"), ("Bob", "bob@example.com"), ("Dee", "dee@example.com")
 AS_OF = datetime(2024, 3, 1)
+ADOPTION = "2024-01-08"
 
 
 def _at(day: int, hour: int) -> str:
@@ -45,9 +47,8 @@ def _asked_by(who: tuple[str, str]) -> str:
     return f"\n\n{AGENT_TRAILER}\nCo-authored-by: {who[0]} <{who[1]}>\n"
 
 
-@pytest.fixture(scope="module")
-def doc(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weekly_people")
+def build_store(root: Path) -> Path:
+    """The repository above, ingested; returns the store's path."""
     repo = GitRepo(root / "repo")
     repo.commit("Ann's change", author=ANN, date=_at(2, 8), commit_date=_at(2, 12))
     repo.commit("Bob's change", author=BOB, date=_at(3, 8), commit_date=_at(3, 13))
@@ -64,12 +65,22 @@ def doc(tmp_path_factory):
     repo.commit("Agent task n1 (#14)", author=COPILOT, committer=WEB, date=_at(18, 6), commit_date=_at(18, 9))
     path = root / "lm.duckdb"
     loopmeter.ingest([repo.path], store_path=path)
-    return report_from_store(store_path=path, as_of=AS_OF, adoption_date="2024-01-08", by="repo")
+    return path
+
+
+#: (week_start, validated, contributors, validated_per_contributor), by hand (the module's docstring).
+WEEKS = [("2024-01-01", 2, 2, 2 / 2), ("2024-01-08", 3, 2, 3 / 2), ("2024-01-15", 4, 3, 3 / 3)]
+
+
+@pytest.fixture(scope="module")
+def doc(tmp_path_factory):
+    path = build_store(tmp_path_factory.mktemp("weekly_people"))
+    return report_from_store(store_path=path, as_of=AS_OF, adoption_date=ADOPTION, by="repo")
 
 
 def test_weekly_people_are_the_delegators_not_the_agent_account(doc):
     got = [(w["week_start"], w["validated"], w["contributors"], w["validated_per_contributor"]) for w in doc["weekly"]]
-    assert got == [("2024-01-01", 2, 2, 2 / 2), ("2024-01-08", 3, 2, 3 / 2), ("2024-01-15", 4, 3, 3 / 3)]
+    assert got == WEEKS
     # Ann, Bob and Dee: Dee is a person through the change she asked for, with no commit of her own.
     assert doc["totals"]["contributors"] == 3
 
