@@ -1,4 +1,4 @@
-"""Contributor counts count people, not addresses (metrics/people.py `as_people`), on two real git
+"""Contributor counts count people, not addresses (metrics/people.py keys, counted by metrics/summary.py `people_weeks`), on two real git
 repositories whose people are worked out by hand:
 
 repository `app`, read twice:

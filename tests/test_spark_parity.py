@@ -287,3 +287,20 @@ def test_contributors_count_the_same_people_on_spark(exported, tmp_path):
     assert {r["repo"]: r["totals"]["contributors"] for r in here["repos"]} == {"app": 3, "lib": 2}
     assert [w["contributors"] for w in here["weekly"]] == [3, 3, 2]
     _close(here, there)
+
+
+def test_weekly_people_are_the_delegators_on_spark(tmp_path):
+    """The weekly table's people and the totals' contributors count an agent account's work as its
+    delegators' on Spark as on DuckDB: the panel is the lift's, built on the driver over the
+    export's delegations (tests/test_weekly_people.py counts them by hand)."""
+    from test_weekly_people import ADOPTION, AS_OF, WEEKS, build_store
+
+    store = build_store(tmp_path)
+    api.export("parquet", tmp_path / "pq", store_path=store)
+    here = api.report_from_store(store_path=store, as_of=AS_OF, adoption_date=ADOPTION, by="repo")
+    there = api.report_from_store(engine="spark", parquet=tmp_path / "pq", as_of=AS_OF, adoption_date=ADOPTION,
+                                  by="repo")
+    here.pop("generated_at"), there.pop("generated_at")
+    got = [(w["week_start"], w["validated"], w["contributors"], w["validated_per_contributor"]) for w in there["weekly"]]
+    assert got == WEEKS and there["totals"]["contributors"] == 3
+    _close(here, there)

@@ -161,9 +161,18 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     delegated them (metrics/delegation.py `activity_by_delegator`), as `cluster_by_delegator` keys
     the change frame.
     ``active`` is ``changes.active_weeks(..., by_repo=True)`` for the same as-of, already executed,
-    when the caller has it (it does not depend on the validation window)."""
+    when the caller has it (it does not depend on the validation window). Without it the panel is
+    kept while a report's `facts` block runs: the weekly table and the totals count its people
+    (metrics/summary.py `people_weeks`) before the lift divides by them."""
+    if active is None:
+        key = ("weekly_activity", window, tuple(repos) if repos else None, delegated)
+        return remembered(con, key, lambda: _weekly_activity(con, window, repos, active_frame(con, window, repos),
+                                                             delegated))
+    return _weekly_activity(con, window, repos, active, delegated)
+
+
+def _weekly_activity(con, window: Window, repos: list[str] | None, act: pd.DataFrame, delegated: bool) -> pd.DataFrame:
     done = _validated(con, window, repos)
-    act = active_frame(con, window, repos) if active is None else active
     out = act.merge(done, on=["repo", "author_id", "week"], how="outer")
     out["validated"] = out["validated"].fillna(0).astype(int)
     out["week"] = pd.to_datetime(out["week"]).dt.date

@@ -6,19 +6,15 @@ one person the same key there, the smallest of theirs (so a seeded interval stay
 store, as for one address), so that a person who commits under one address and is credited in
 trailers under another is one cluster, not two.
 
-The counts of people (`contributors` in totals, per repository and per week) count persons in the
-query itself: `as_people` joins the engine's table with a small alias -> person table, so the same
-expression counts alike on DuckDB and on Spark over an export.
+The counts of people (`contributors` in totals, per repository and per week) count these keys in
+the lift's weekly panel (metrics/summary.py `people_weeks`), which every engine builds on the driver.
 """
 
 from __future__ import annotations
 
-import ibis
-import ibis.expr.types as ir
-
 from .portable import store_connection
 
-__all__ = ["as_people", "merge_keys", "person_of"]
+__all__ = ["merge_keys", "person_of"]
 
 
 def person_of(con) -> dict[str, str]:
@@ -79,33 +75,3 @@ def merge_keys(con, keys: dict[str, str]) -> dict[str, str]:
         if r in best:
             out[a] = best[r]
     return out
-
-
-def as_people(con, t: ir.Table, column: str = "author_id") -> ir.Table:
-    """`t` with `column` (an actor id) replaced by its person's id (`person_of`), so that a distinct
-    count over it counts people. A join on the engine that holds `t`, with a table of the linked
-    ids only (an id no link names stays as it is); `t` itself where nothing is linked."""
-    people = _people_table(con)
-    if people is None:
-        return t
-    j = t.left_join(people, t[column] == people._lm_alias)
-    return j.select(*[ibis.coalesce(j._lm_person, j[c]).name(c) if c == column else j[c] for c in t.columns])
-
-
-def _people_table(con) -> ir.Table | None:
-    """`person_of` as a table (_lm_alias, _lm_person), or None when it is empty; one per report, so
-    the engine registers it once."""
-    from .changes import report_memo
-
-    memo = report_memo(con)
-    if memo is not None and "people_table" in memo:
-        return memo["people_table"]
-    rep = person_of(con)
-    table = None
-    if rep:
-        aliases = sorted(rep)
-        table = ibis.memtable({"_lm_alias": aliases, "_lm_person": [rep[a] for a in aliases]},
-                              schema={"_lm_alias": "string", "_lm_person": "string"})
-    if memo is not None:
-        memo["people_table"] = table
-    return table

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import ibis
+import pandas as pd
 
 from ..attribution import CLASSES
-from .changes import Window, active_weeks, ai_attributions, changes, classified_attributions, contributing_commits
-from .people import as_people
+from .changes import Window, ai_attributions, changes, classified_attributions, contributing_commits
+from .delegation import agent_keys
 from .quantiles import quantile
 
 
@@ -53,8 +55,7 @@ def totals(con, window: Window, repos: list[str] | None = None) -> dict:
         repos_t = repos_t.filter(repos_t.repo.isin(repos))
     head_commits = con.execute(repos_t.head_commits.sum())
     cc = contributing_commits(con, repos, window.scope)
-    # People, not addresses: one person's linked ids are one contributor (metrics/people.py).
-    contributors = con.execute(as_people(con, cc.filter(cc.kind == "human")).author_id.nunique())
+    contributors = people_weeks(con, window, repos)["author_id"].nunique()
     attrs = ai_attributions(con, window)
     ai_commits = con.execute(attrs.semi_join(cc, attrs.item_id == cc.cid).item_id.nunique())
     out = {"commits": int(_num(head_commits) or 0)}
@@ -80,8 +81,7 @@ def totals_by_repo(con, window: Window, repos: list[str]) -> dict[str, dict]:
     repos_t = repos_t.filter(repos_t.repo.isin(repos))
     heads = con.execute(repos_t.group_by("repo").aggregate(n=repos_t.head_commits.sum()))
     cc = contributing_commits(con, repos, window.scope)
-    human = as_people(con, cc.filter(cc.kind == "human"))
-    people = con.execute(human.group_by("repo").aggregate(n=human.author_id.nunique()))
+    people = people_weeks(con, window, repos).groupby("repo", as_index=False).agg(n=("author_id", "nunique"))
     attrs = ai_attributions(con, window)
     ai = attrs.inner_join(cc.select(cid=cc.cid, cc_repo=cc.repo), attrs.item_id == cc.cid)
     ai_commits = con.execute(ai.group_by(repo=ai.cc_repo).aggregate(n=ai.item_id.nunique()))
@@ -177,8 +177,23 @@ def distribution(con, window: Window, repos: list[str] | None = None) -> tuple[d
     return cycle, size
 
 
+def people_weeks(con, window: Window, repos: list[str] | None = None) -> pd.DataFrame:
+    """(repo, author_id, week, validated): the weeks people were active in each repository and the
+    validated changes credited to them, as the lift's throughput counts them (lift/inputs.py
+    `weekly_activity`, kept while a report's `facts` block runs): one key per person
+    (metrics/people.py), an agent account's work in the weeks of the people who delegated it
+    (metrics/delegation.py). The weeks an agent account keeps in its own name (changes no person was
+    found for) are left out: an account is not a person. Every engine: the panel is built on the
+    driver, as the lift builds it."""
+    from ..lift.inputs import weekly_activity  # here: the lift package imports the metrics
+
+    act = weekly_activity(con, window, repos)
+    agents = agent_keys(con)
+    return act[~act["author_id"].isin(agents)] if agents else act
+
+
 def weekly(con, window: Window, repos: list[str] | None = None) -> list[dict]:
-    """One row per ISO week with at least one change or contributing commit, oldest first."""
+    """One row per ISO week with at least one change or person active, oldest first."""
     ch = changes(con, window, repos)
     nb = ~ch.bot
     w = ch.group_by("week").agg(
@@ -194,33 +209,34 @@ def weekly(con, window: Window, repos: list[str] | None = None) -> list[dict]:
         cycle_p85_hours=quantile(ch.cycle_hours, 0.85),
         size_p50=quantile(ch.size_lines, 0.5),
     )
-    act = as_people(con, active_weeks(con, window, repos))
-    people = act.group_by("week").agg(contributors=act.author_id.nunique())
-    j = w.outer_join(people, w.week == people.week).select(
-        week=ibis.coalesce(w.week, people.week),
-        changes=w.changes.fill_null(0), validated=w.validated.fill_null(0), pending=w.pending.fill_null(0),
-        reverted=w.reverted.fill_null(0), ai_assisted=w.ai_assisted.fill_null(0), bot=w.bot.fill_null(0),
-        human_validated=w.human_validated.fill_null(0), ai_validated=w.ai_validated.fill_null(0),
-        contributors=people.contributors.fill_null(0),
-        cycle_p50_hours=w.cycle_p50_hours, cycle_p85_hours=w.cycle_p85_hours, size_p50=w.size_p50,
-    ).order_by("week")
-    df = con.execute(j)
+    df = con.execute(w)
+    by_week = {_day(wk): d for wk, d in zip(df["week"], df.to_dict("records"))}
+    # A person active in two repositories in a week is one contributor that week (the lift's
+    # contributor-week with one adoption date for all); their validated changes count in both.
+    act = people_weeks(con, window, repos)
+    per = act.groupby(["author_id", "week"], as_index=False)["validated"].sum()
+    people = per.groupby("week").agg(contributors=("author_id", "size"), credited=("validated", "sum"))
     rows = []
-    for r in df.itertuples(index=False):
-        d = r._asdict()
-        wk = d["week"]
-        iso = wk.isocalendar()
-        day = wk.date() if hasattr(wk, "date") else wk
+    for day in sorted(set(by_week) | set(people.index)):
+        d = by_week.get(day, {})
+        iso = day.isocalendar()
         row = {"week": f"{iso[0]}-W{iso[1]:02d}", "week_start": day.isoformat()}
-        for k in ("changes", "validated", "pending", "reverted", "ai_assisted", "bot", "human_validated", "ai_validated", "contributors"):
-            row[k] = int(d[k])
-        nonbot_validated = row["human_validated"] + row["ai_validated"]
+        for k in ("changes", "validated", "pending", "reverted", "ai_assisted", "bot", "human_validated", "ai_validated"):
+            row[k] = int(_num(d.get(k)) or 0)
+        row["contributors"] = int(people["contributors"].get(day, 0))
         # A week with pending changes is not finished being judged: its rate would read as a drop.
         row["complete"] = row["pending"] == 0
+        # The validated changes credited to those people (their own and the ones they delegated):
+        # an agent account's change no person was found for is in neither count.
         row["validated_per_contributor"] = (
-            nonbot_validated / row["contributors"] if row["contributors"] and row["complete"] else None
+            int(people["credited"].get(day, 0)) / row["contributors"] if row["contributors"] and row["complete"] else None
         )
         for k in ("cycle_p50_hours", "cycle_p85_hours", "size_p50"):
-            row[k] = _num(d[k])
+            row[k] = _num(d.get(k))
         rows.append(row)
     return rows
+
+
+def _day(wk) -> date:
+    """A week's Monday as a date, from an engine's timestamp or date."""
+    return wk.date() if hasattr(wk, "date") else wk
