@@ -15,6 +15,12 @@ applied when an analysis runs and nothing about it is stored. A `github:LOGIN` m
 the git identities of that account's noreply addresses (`LOGIN@users.noreply.github.com`,
 `ID+LOGIN@users.noreply.github.com`), which web-UI merges and squashes are committed as.
 
+A member is a person, not one address: every actor id the store links to a member's ids
+(store/identity_links.py: a login's noreply addresses, the repository's .mailmap) is the team's
+too, so a member named by their work e-mail brings the noreply address an agent's
+`Co-authored-by` trailer credits them under. Two members of different teams who are one linked
+person are an error, as two members naming one address are.
+
 Authors in no team belong to the team `unassigned`, which is reported like any other.
 """
 
@@ -122,9 +128,14 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
     `con` is the store's DuckDB connection. One loopmeter.toml often serves a whole organisation
     while a store holds a few of its repositories, so a member who is nobody *in this store* is
     reported by position (file, line and field, never the address itself), not refused; when no
-    member at all names anyone, the file and the store do not belong together, a ConfigError. Two
-    members of different teams that turn out to be one stored identity are a ConfigError naming
-    the member's line."""
+    member at all names anyone, the file and the store do not belong together, a ConfigError.
+
+    A member claims every id the store links to an id it names (metrics/people.py `person_of`, read
+    from `identity_links` of the store or of an export). Two members of different teams that turn
+    out to be one stored identity, or one linked person, are a ConfigError naming the member's line
+    and both teams."""
+    from .metrics.people import person_of  # here: reading loopmeter.toml should not load Ibis
+
     salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
     actors = con.execute("select actor_id, name, email from actors").fetchall()
     stored = {a for a, _, _ in actors}
@@ -132,8 +143,12 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
     # member does not name: every Jira site this store was read from is tried.
     sites = con.execute("select value from meta where starts_with(key, 'jira_site:')").fetchall()
     jira_hosts = sorted({h for (v,) in sites if v and (h := urlsplit("//" + v).hostname)})
+    rep = person_of(con)
+    ids_of: dict[str, list[str]] = {}
+    for a, r in rep.items():
+        ids_of.setdefault(r, []).append(a)
     out: dict[str, str] = {}
-    claimed: dict[str, Member] = {}
+    claimed: dict[str, tuple[Member, bool]] = {}  # id -> the member claiming it, and whether through a link
     unmatched: list[tuple[Member, str]] = []
     p = path or Path("loopmeter.toml")
     for team in teams:
@@ -145,12 +160,17 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
                        f"as an account on {m.source}")
                 unmatched.append((m, how))
                 continue
-            for aid in found:
-                other = claimed.get(aid)
+            linked = {a for aid in found if aid in rep for a in ids_of[rep[aid]]} - set(found)
+            for aid in [*found, *sorted(linked)]:
+                by_link = aid in linked
+                other, other_by_link = claimed.get(aid, (None, False))
                 if other is not None and other.team != team.name:
-                    raise ConfigError(f"{_at(p, m.line)}: {m.field} {m.text!r} is the same person as {other.text!r} "
-                                      f"of team {other.team!r} ({other.field}); a person belongs to one team")
-                claimed[aid] = m
+                    how = " (the store links their identities)" if by_link or other_by_link else ""
+                    raise ConfigError(f"{_at(p, m.line)}: {m.field} {m.text!r} of team {team.name!r} is the same person "
+                                      f"as {other.text!r} of team {other.team!r} ({other.field}){how}; a person "
+                                      "belongs to one team")
+                if other is None or not by_link:
+                    claimed[aid] = (m, by_link)
                 out[aid] = team.name
     if unmatched and not out:
         m, how = unmatched[0]
