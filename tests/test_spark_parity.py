@@ -287,3 +287,27 @@ def test_contributors_count_the_same_people_on_spark(exported, tmp_path):
     assert {r["repo"]: r["totals"]["contributors"] for r in here["repos"]} == {"app": 3, "lib": 2}
     assert [w["contributors"] for w in here["weekly"]] == [3, 3, 2]
     _close(here, there)
+
+
+def test_a_team_slice_follows_identity_links_and_delegations_on_spark(exported, tmp_path):
+    """A `--team` slice (metrics/scope.py) holds the same changes and people on Spark as on the store:
+    the ids a member's links bring and the changes delegated to them (tests/test_team_links.py
+    counts them by hand). The members are resolved on the store: an export holds no pseudonym salt
+    to hash a member's address with."""
+    from test_team_links import build_store
+
+    from loopmeter.metrics import summary
+
+    store = build_store(tmp_path)
+    api.export("parquet", tmp_path / "pq", store_path=store)
+    (tmp_path / "loopmeter.toml").write_text('[[team]]\nname = "core"\nmembers = ["alice@work.example"]\n')
+    config = load_config(tmp_path / "loopmeter.toml")
+    for team, expected in (("core", (6, 2, 1)), ("unassigned", (4, 2, 1))):
+        with Store.open_read(store) as s:
+            window = Window(as_of=datetime(2024, 3, 1), scope=api._scope(s, config, team=team, agent=None,
+                                                                          since=None, until=None))
+            here = summary.totals(backend(s), window)
+        with open_export(tmp_path / "pq", "spark") as (_, con):
+            there = summary.totals(con, window)
+        assert (here["changes"], here["ai_assisted_changes"], here["contributors"]) == expected
+        _close(here, there)
