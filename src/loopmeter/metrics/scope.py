@@ -10,8 +10,8 @@ newest one in the slice.
 - team: the change's author is a member of that `[[team]]` of loopmeter.toml (`unassigned`: of
   none), resolved to actor ids by `teams.resolve` when the report starts, with every id the store
   links to a member's (one person, several addresses); a change an agent account authored belongs
-  to the team of the person who delegated it (metrics/delegation.py), as it does per team in the
-  lift designs;
+  to the team of the person who delegated it (metrics/delegation.py), as the lift designs cluster
+  it;
 - agent: the AI-assisted changes are those the agent took part in; changes of other agents only are
   left out, human changes stay as the comparison's baseline (a per-agent lift);
 - since / until: the change landed in [since, until).
