@@ -126,3 +126,29 @@ def test_the_same_two_teams_are_fine_where_nothing_links_the_addresses(tmp_path,
     # tasks she assigned the agent as 1234+alice; `core` keeps her work address's three and Bob's.
     assert _counts(_report(store, tmp_path, monkeypatch, "--team", "web")) == (3, 2, 1)
     assert _counts(_report(store, tmp_path, monkeypatch, "--team", "core")) == (6, 1, 2)
+
+
+def test_the_slice_holds_the_changes_the_per_team_designs_give_the_team(linked, core):
+    # Two ways to the same six changes: the slice's filter on the engine (member ids, the ids linked
+    # to them, delegated item ids), and the lift designs' team unit over salt-free author keys after
+    # an agent's changes are moved to their delegators (lift/units.py, metrics/delegation.py).
+    from datetime import datetime
+
+    from loopmeter import api
+    from loopmeter.config import load_config
+    from loopmeter.lift.inputs import change_frame
+    from loopmeter.lift.units import team_unit
+    from loopmeter.metrics.changes import Window, backend, changes
+    from loopmeter.metrics.delegation import cluster_by_delegator
+    from loopmeter.store.db import Store
+
+    config = load_config(core / "loopmeter.toml")
+    as_of = datetime(2024, 3, 1)
+    with Store.open_read(linked) as s:
+        con = backend(s)
+        frame, _ = cluster_by_delegator(con, change_frame(con, Window(as_of=as_of), None))
+        unit = team_unit(con, config.teams, config.path, frame)
+        by_unit = set(frame.loc[(unit.team_column(frame["author_id"]) == "core").to_numpy(), "item_id"])
+        scope = api._scope(s, config, team="core", agent=None, since=None, until=None)
+        sliced = set(con.execute(changes(con, Window(as_of=as_of, scope=scope)).item_id))
+    assert len(sliced) == 6 and by_unit == sliced
