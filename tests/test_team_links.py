@@ -31,6 +31,7 @@ from gitrepo import GitRepo
 from typer.testing import CliRunner
 
 import loopmeter
+from loopmeter import api
 from loopmeter.cli import app
 
 runner = CliRunner()
@@ -134,7 +135,6 @@ def test_the_slice_holds_the_changes_the_per_team_designs_give_the_team(linked, 
     # an agent's changes are moved to their delegators (lift/units.py, metrics/delegation.py).
     from datetime import datetime
 
-    from loopmeter import api
     from loopmeter.config import load_config
     from loopmeter.lift.inputs import change_frame
     from loopmeter.lift.units import team_unit
@@ -152,3 +152,21 @@ def test_the_slice_holds_the_changes_the_per_team_designs_give_the_team(linked, 
         scope = api._scope(s, config, team="core", agent=None, since=None, until=None)
         sliced = set(con.execute(changes(con, Window(as_of=as_of, scope=scope)).item_id))
     assert len(sliced) == 6 and by_unit == sliced
+
+
+def test_over_a_parquet_export_members_are_found_by_the_addresses_a_named_export_holds(linked, core, monkeypatch,
+                                                                                       tmp_path):
+    # An export holds no pseudonym salt: a member's address cannot be hashed there. One written with
+    # names holds the addresses, and its slice is the store's; one without is a one-line error.
+    api.export("parquet", tmp_path / "named", store_path=linked, show_names=True)
+    api.export("parquet", tmp_path / "plain", store_path=linked)
+    for team, expected in (("core", (6, 2, 1)), ("unassigned", (4, 2, 1))):
+        doc = _report(linked, core, monkeypatch, "--from-parquet", str(tmp_path / "named"), "--team", team)
+        assert _counts(doc) == expected
+    r = runner.invoke(app, ["report", "--from-parquet", str(tmp_path / "plain"), "--json", "--team", "core",
+                            "--by", "repo"])
+    assert r.exit_code == 2
+    assert r.output.strip() == (
+        "error: loopmeter.toml: no member of any team is anyone in this Parquet export: members are found by their "
+        "addresses, which an export holds only when written with `loopmeter export --show-names` (never the "
+        "pseudonym salt); export with names, or report from the store")

@@ -136,7 +136,10 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
     and both teams."""
     from .metrics.people import person_of  # here: reading loopmeter.toml should not load Ibis
 
-    salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
+    salt_row = con.execute("select value from meta where key = 'salt'").fetchone()
+    # A Parquet export holds no salt (export/parquet.py): a member's address cannot be hashed there,
+    # only compared with the addresses an export written with names holds.
+    salt = None if salt_row is None else salt_row[0] or ""
     actors = con.execute("select actor_id, name, email from actors").fetchall()
     stored = {a for a, _, _ in actors}
     # The Jira REST source keys accounts on its site's host (sources/jira.py), which a `jira:`
@@ -173,17 +176,25 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
                     claimed[aid] = (m, by_link)
                 out[aid] = team.name
     if unmatched and not out:
+        if salt is None:
+            raise ConfigError(f"{p}: no member of any team is anyone in this Parquet export: members are found by "
+                              "their addresses, which an export holds only when written with `loopmeter export "
+                              "--show-names` (never the pseudonym salt); export with names, or report from the store")
         m, how = unmatched[0]
         raise ConfigError(f"{_at(p, m.line)}: no member of any team matches a person in the store, e.g. {m.field} "
                           f"{m.text!r} of team {m.team!r} ({how}); is this the store these teams work in?")
     return out, [f"{_at(p, m.line)} ({m.field}, team {m.team!r})" for m, _ in unmatched]
 
 
-def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple], jira_hosts: list[str] = ()) -> list[str]:
+def _actor_ids(m: Member, salt: str | None, stored: set[str], actors: list[tuple], jira_hosts: list[str] = ()) -> list[str]:
     # Imported here: reading loopmeter.toml should not load the store's writers (pyarrow).
     from .store.api_load import login_actor_id
     from .store.git_load import git_actor_id
 
+    if salt is None:  # an export: its addresses, when it has them; an account by its noreply addresses
+        if m.email:
+            return sorted({a for a, _, email in actors if email and email.lower() == m.email})
+        return _noreply_ids(m, actors, []) if m.source == "github" else []
     if m.email:
         aid = git_actor_id(salt, "", m.email)
         return [aid] if aid in stored else []
@@ -200,11 +211,16 @@ def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple], jira
         found = [a for a, name, _ in actors
                  if name and name.lower() == login.lower() and a == login_actor_id(salt, name, source)]
     if source == "github":
-        suffix = f"+{login.lower()}@users.noreply.github.com"
-        plain = f"{login.lower()}@users.noreply.github.com"
-        found += [a for a, _, email in actors if email and (email.lower() == plain or email.lower().endswith(suffix))
-                  and a not in found]
+        found = _noreply_ids(m, actors, found)
     return sorted(set(found))
+
+
+def _noreply_ids(m: Member, actors: list[tuple], found: list[str]) -> list[str]:
+    """`found` and the stored identities of GitHub account `m`'s noreply addresses."""
+    login = (m.login or "").lower()
+    suffix, plain = f"+{login}@users.noreply.github.com", f"{login}@users.noreply.github.com"
+    return sorted(set(found) | {a for a, _, email in actors
+                                if email and (email.lower() == plain or email.lower().endswith(suffix))})
 
 
 def _at(path: Path, line: int | None) -> str:
