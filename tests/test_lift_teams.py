@@ -291,9 +291,11 @@ def test_members_resolve_by_email_and_by_github_login_through_the_store_hash(peo
         _hid(salt, "login:dave@github"): "payments",  # the account as GitHub spells it, not as typed
         _hid(salt, "bob@example.com"): "web",
         _hid(salt, "4242+erin@users.noreply.github.com"): "web",  # a noreply address of github:erin
+        # ... and what the store links to it (store/identity_links.py): the account of its login.
+        _hid(salt, "login:erin@github"): "web",
     }
-    assert {names[a] for a in found} == {"alice@example.com", "dave", "Bob@Example.com",
-                                         "4242+erin@users.noreply.github.com"}
+    assert {names.get(a) for a in found} == {"alice@example.com", "dave", "Bob@Example.com",
+                                             "4242+erin@users.noreply.github.com", None}
 
 
 def test_each_change_gets_its_authors_team_and_the_rest_are_unassigned(people, tmp_path):
@@ -413,8 +415,8 @@ def test_a_person_in_two_teams_through_two_spellings_of_one_identity_is_caught_a
     store, _ = people
     config = _config(tmp_path, {"a": ["github:erin"], "b": ["4242+erin@users.noreply.github.com"]})
     with Store.open(store, create=False, read_only=True) as s, pytest.raises(
-            ConfigError, match=r"line 7: team\[1\]\.members\[0\] '4242\+erin@users.noreply.github.com' is the same "
-                               r"person as 'github:erin' of team 'a'"):
+            ConfigError, match=r"line 7: team\[1\]\.members\[0\] '4242\+erin@users.noreply.github.com' of team 'b' is "
+                               r"the same person as 'github:erin' of team 'a' \(team\[0\]\.members\[0\]\); a person"):
         resolve(s.con, config.teams, config.path)
 
 

@@ -304,3 +304,23 @@ def test_weekly_people_are_the_delegators_on_spark(tmp_path):
     got = [(w["week_start"], w["validated"], w["contributors"], w["validated_per_contributor"]) for w in there["weekly"]]
     assert got == WEEKS and there["totals"]["contributors"] == 3
     _close(here, there)
+
+
+def test_a_team_slice_follows_identity_links_and_delegations_on_spark(exported, tmp_path, monkeypatch):
+    """`report --team` over the export on Spark is the store's own: the ids a member's links bring
+    and the changes delegated to them (tests/test_team_links.py counts them by hand). The export is
+    written with names: it holds no pseudonym salt, so members are found by their addresses."""
+    from test_team_links import build_store
+
+    store = build_store(tmp_path)
+    api.export("parquet", tmp_path / "pq", store_path=store, show_names=True)
+    (tmp_path / "loopmeter.toml").write_text('[[team]]\nname = "core"\nmembers = ["alice@work.example"]\n')
+    monkeypatch.chdir(tmp_path)
+    for team, expected in (("core", (6, 2, 1)), ("unassigned", (4, 2, 1))):
+        here = api.report_from_store(store_path=store, team=team, by="repo", as_of=datetime(2024, 3, 1))
+        there = api.report_from_store(engine="spark", parquet=tmp_path / "pq", team=team, by="repo",
+                                      as_of=datetime(2024, 3, 1))
+        here.pop("generated_at"), there.pop("generated_at")
+        t = here["totals"]
+        assert (t["changes"], t["ai_assisted_changes"], t["contributors"]) == expected
+        _close(here, there)

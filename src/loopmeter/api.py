@@ -428,15 +428,17 @@ def _report_window(store: Store, as_of: datetime | None, days: int, repos: Seque
 def _scope(store: Store, config: Config, *, team: str | None, agent: str | None, since: date | None,
            until: date | None):
     """The slice of `--team/--agent/--from/--to` (metrics/scope.py), checked against the store."""
-    from .metrics.scope import Scope, check_dates, team_scope
+    from .metrics.scope import Scope, check_dates, delegated_changes, team_scope
 
     check_dates(since, until)
     actors: frozenset[str] = frozenset()
+    items: frozenset[str] = frozenset()
     if team is not None:
         from .teams import resolve
 
         by_actor, _unmatched = resolve(store.con, config.teams, config.path) if config.teams else ({}, [])
         actors = team_scope(team, by_actor, [t.name for t in config.teams])
+        items = delegated_changes(store.con, actors)
     if agent is not None:
         known = sorted({*_agents(store), *config.logs.agents()})  # an event log's agents are named in loopmeter.toml
         if agent not in known:
@@ -444,7 +446,7 @@ def _scope(store: Store, config: Config, *, team: str | None, agent: str | None,
         if agent not in known:
             raise ConfigError(f"--agent: no change or event-log case in the store is attributed to {agent!r} "
                               f"(agents: {', '.join(known) if known else 'none'})")
-    return Scope(team=team, team_actors=actors, agent=agent, since=since, until=until)
+    return Scope(team=team, team_actors=actors, team_items=items, agent=agent, since=since, until=until)
 
 
 def _log_agents(store: Store, config: Config) -> set[str]:

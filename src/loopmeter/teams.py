@@ -15,6 +15,12 @@ applied when an analysis runs and nothing about it is stored. A `github:LOGIN` m
 the git identities of that account's noreply addresses (`LOGIN@users.noreply.github.com`,
 `ID+LOGIN@users.noreply.github.com`), which web-UI merges and squashes are committed as.
 
+A member is a person, not one address: every actor id the store links to a member's ids
+(store/identity_links.py: a login's noreply addresses, the repository's .mailmap) is the team's
+too, so a member named by their work e-mail brings the noreply address an agent's
+`Co-authored-by` trailer credits them under. Two members of different teams who are one linked
+person are an error, as two members naming one address are.
+
 Authors in no team belong to the team `unassigned`, which is reported like any other.
 """
 
@@ -122,18 +128,30 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
     `con` is the store's DuckDB connection. One loopmeter.toml often serves a whole organisation
     while a store holds a few of its repositories, so a member who is nobody *in this store* is
     reported by position (file, line and field, never the address itself), not refused; when no
-    member at all names anyone, the file and the store do not belong together, a ConfigError. Two
-    members of different teams that turn out to be one stored identity are a ConfigError naming
-    the member's line."""
-    salt = (con.execute("select value from meta where key = 'salt'").fetchone() or [""])[0] or ""
+    member at all names anyone, the file and the store do not belong together, a ConfigError.
+
+    A member claims every id the store links to an id it names (metrics/people.py `person_of`, read
+    from `identity_links` of the store or of an export). Two members of different teams that turn
+    out to be one stored identity, or one linked person, are a ConfigError naming the member's line
+    and both teams."""
+    from .metrics.people import person_of  # here: reading loopmeter.toml should not load Ibis
+
+    salt_row = con.execute("select value from meta where key = 'salt'").fetchone()
+    # A Parquet export holds no salt (export/parquet.py): a member's address cannot be hashed there,
+    # only compared with the addresses an export written with names holds.
+    salt = None if salt_row is None else salt_row[0] or ""
     actors = con.execute("select actor_id, name, email from actors").fetchall()
     stored = {a for a, _, _ in actors}
     # The Jira REST source keys accounts on its site's host (sources/jira.py), which a `jira:`
     # member does not name: every Jira site this store was read from is tried.
     sites = con.execute("select value from meta where starts_with(key, 'jira_site:')").fetchall()
     jira_hosts = sorted({h for (v,) in sites if v and (h := urlsplit("//" + v).hostname)})
+    rep = person_of(con)
+    ids_of: dict[str, list[str]] = {}
+    for a, r in rep.items():
+        ids_of.setdefault(r, []).append(a)
     out: dict[str, str] = {}
-    claimed: dict[str, Member] = {}
+    claimed: dict[str, tuple[Member, bool]] = {}  # id -> the member claiming it, and whether through a link
     unmatched: list[tuple[Member, str]] = []
     p = path or Path("loopmeter.toml")
     for team in teams:
@@ -145,25 +163,38 @@ def resolve(con, teams: list[Team], path: Path | None) -> tuple[dict[str, str], 
                        f"as an account on {m.source}")
                 unmatched.append((m, how))
                 continue
-            for aid in found:
-                other = claimed.get(aid)
+            linked = {a for aid in found if aid in rep for a in ids_of[rep[aid]]} - set(found)
+            for aid in [*found, *sorted(linked)]:
+                by_link = aid in linked
+                other, other_by_link = claimed.get(aid, (None, False))
                 if other is not None and other.team != team.name:
-                    raise ConfigError(f"{_at(p, m.line)}: {m.field} {m.text!r} is the same person as {other.text!r} "
-                                      f"of team {other.team!r} ({other.field}); a person belongs to one team")
-                claimed[aid] = m
+                    how = " (the store links their identities)" if by_link or other_by_link else ""
+                    raise ConfigError(f"{_at(p, m.line)}: {m.field} {m.text!r} of team {team.name!r} is the same person "
+                                      f"as {other.text!r} of team {other.team!r} ({other.field}){how}; a person "
+                                      "belongs to one team")
+                if other is None or not by_link:
+                    claimed[aid] = (m, by_link)
                 out[aid] = team.name
     if unmatched and not out:
+        if salt is None:
+            raise ConfigError(f"{p}: no member of any team is anyone in this Parquet export: members are found by "
+                              "their addresses, which an export holds only when written with `loopmeter export "
+                              "--show-names` (never the pseudonym salt); export with names, or report from the store")
         m, how = unmatched[0]
         raise ConfigError(f"{_at(p, m.line)}: no member of any team matches a person in the store, e.g. {m.field} "
                           f"{m.text!r} of team {m.team!r} ({how}); is this the store these teams work in?")
     return out, [f"{_at(p, m.line)} ({m.field}, team {m.team!r})" for m, _ in unmatched]
 
 
-def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple], jira_hosts: list[str] = ()) -> list[str]:
+def _actor_ids(m: Member, salt: str | None, stored: set[str], actors: list[tuple], jira_hosts: list[str] = ()) -> list[str]:
     # Imported here: reading loopmeter.toml should not load the store's writers (pyarrow).
     from .store.api_load import login_actor_id
     from .store.git_load import git_actor_id
 
+    if salt is None:  # an export: its addresses, when it has them; an account by its noreply addresses
+        if m.email:
+            return sorted({a for a, _, email in actors if email and email.lower() == m.email})
+        return _noreply_ids(m, actors, []) if m.source == "github" else []
     if m.email:
         aid = git_actor_id(salt, "", m.email)
         return [aid] if aid in stored else []
@@ -180,11 +211,16 @@ def _actor_ids(m: Member, salt: str, stored: set[str], actors: list[tuple], jira
         found = [a for a, name, _ in actors
                  if name and name.lower() == login.lower() and a == login_actor_id(salt, name, source)]
     if source == "github":
-        suffix = f"+{login.lower()}@users.noreply.github.com"
-        plain = f"{login.lower()}@users.noreply.github.com"
-        found += [a for a, _, email in actors if email and (email.lower() == plain or email.lower().endswith(suffix))
-                  and a not in found]
+        found = _noreply_ids(m, actors, found)
     return sorted(set(found))
+
+
+def _noreply_ids(m: Member, actors: list[tuple], found: list[str]) -> list[str]:
+    """`found` and the stored identities of GitHub account `m`'s noreply addresses."""
+    login = (m.login or "").lower()
+    suffix, plain = f"+{login}@users.noreply.github.com", f"{login}@users.noreply.github.com"
+    return sorted(set(found) | {a for a, _, email in actors
+                                if email and (email.lower() == plain or email.lower().endswith(suffix))})
 
 
 def _at(path: Path, line: int | None) -> str:

@@ -319,8 +319,16 @@ def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Sco
         repo=c.repo, sha=c.sha, cid=c.cid, author_id=c.author_id, kind=c.kind.fill_null("human"),
         author_time=c.author_time, week=c.author_time.truncate("W").cast("date"),
     )
+    delegated = None
+    if scope is not None and scope.team is not None and scope.team_items:
+        # An agent account's commits on a change delegated by a member are the member's team's, as
+        # the change is: otherwise they stayed in `unassigned`, where the delegation (which credits
+        # them to the person) made the member one of that slice's people.
+        of_items = part.filter(part.dst.isin(sorted(scope.team_items))).src
+        delegated = (c.kind == "agent") & c.cid.isin(of_items)
     # The slice's team and dates count its contributors; the agent rule is about changes only.
-    return _keep(con, "contributing_commits", scope, repos, scope_m.apply(c, scope, time="author_time", agent=False))
+    return _keep(con, "contributing_commits", scope, repos,
+                 scope_m.apply(c, scope, time="author_time", agent=False, delegated=delegated))
 
 
 def active_weeks(con, window: Window, repos: list[str] | None = None, *, by_repo: bool = False) -> ir.Table:
