@@ -13,12 +13,11 @@ from datetime import date, datetime, timedelta
 
 import ibis
 import numpy as np
-import pandas as pd
 
 from ..attribution import MIN_ADOPTION_SHARE
 from ..stats.lift import Estimate, detect_adoption, ratio_of_quantiles, ratio_of_rates
 from ..metrics import adoption_evidence
-from ..metrics.changes import Window, active_weeks, changes, salt_free_author_keys, with_salt_free_authors
+from ..metrics.changes import Window, changes, salt_free_author_keys, with_salt_free_authors
 
 # The detection rule in words at the default minimum share (metrics/adoption_evidence.py).
 ADOPTION_RULE = adoption_evidence.rule(MIN_ADOPTION_SHARE)
@@ -132,42 +131,35 @@ def throughput_after_vs_before(
         est = Estimate(estimator="ratio_of_rates", ratio=None, ci_low=None, ci_high=None, n_a=0, n_b=0,
                        n_clusters=0, caveats=("no adoption date: none given and no sustained AI signatures found",))
         return _result(metric, comparison, est, [])
-    # The periods are inputs' (the designs' rule), over the pooled history: imported here
+    # The periods are inputs' (the designs' rule), over the pooled history; the contributor-weeks
+    # are the designs' panel, where an agent account's work is its delegator's: imported here
     # because inputs.py imports this module's adoption detection.
-    from .inputs import last_full_week, monday, periods
+    from .inputs import last_full_week, monday, periods, weekly_activity
 
     start = monday(adoption_date)
-    ch = changes(con, window, repos)
-    ok = ch.filter(~ch.bot & ch.validated)
-    done = con.execute(ok.group_by(["author_id", "week"]).agg(n=ok.count()))
-    active = con.execute(active_weeks(con, window, repos))
-    keys = salt_free_author_keys(con)
-    done, active = with_salt_free_authors(done, keys), with_salt_free_authors(active, keys)
-    # Two addresses of one person (metrics/people.py) active in one week are one contributor-week.
-    done = done.groupby(["author_id", "week"], as_index=False, sort=False)["n"].sum()
-    active = active.drop_duplicates(["author_id", "week"])
-    done["week"] = pd.to_datetime(done["week"]).dt.date
-    active["week"] = pd.to_datetime(active["week"]).dt.date
+    # Pooled over repositories, as the before-after design pools them under one date: a person
+    # active in two repositories in a week is one contributor-week, with both validated counts. The
+    # weeks an agent account keeps in its own name (changes no person was found for) stay, as there.
+    weeks = weekly_activity(con, window, repos)
+    weeks = weeks.groupby(["author_id", "week"], as_index=False, sort=False)["validated"].sum()
     # Only weeks whose every change is past the validation window, and none past the newest activity.
-    last_full = last_full_week(window, active)
+    last_full = last_full_week(window, weeks)
     # Equal windows either side of adoption (at least 8 weeks before, never before the first
     # activity): a decade of pre-AI history would otherwise stand in for "before". Without a
     # complete week after adoption the estimate is refused, and the before window it describes is
     # the shortest one (what a one-week after period gives).
     pooled = "all repositories"
-    p = periods({pooled: adoption_date}, {pooled: min(active["week"]) if len(active) else date.min},
+    p = periods({pooled: adoption_date}, {pooled: min(weeks["week"]) if len(weeks) else date.min},
                 max(last_full, start + timedelta(weeks=1)), weekly=True)
     first, weeks_before = p.before_from[pooled], p.weeks_before[pooled]
     weeks_after = p.weeks_after[pooled] if start < last_full else 0
-    done = done[(done["week"] < last_full) & (done["week"] >= first)]
-    active = active[(active["week"] < last_full) & (active["week"] >= first)]
-    authors = sorted(set(done["author_id"]) | set(active["author_id"]))
+    weeks = weeks[(weeks["week"] < last_full) & (weeks["week"] >= first)]
+    authors = sorted(set(weeks["author_id"]))
     pos = {a: i for i, a in enumerate(authors)}
     ev = np.zeros((2, len(authors)))
     ex = np.zeros((2, len(authors)))
-    for r in done.itertuples(index=False):
-        ev[int(r.week >= start), pos[r.author_id]] += r.n
-    for r in active.itertuples(index=False):
+    for r in weeks.itertuples(index=False):
+        ev[int(r.week >= start), pos[r.author_id]] += r.validated
         ex[int(r.week >= start), pos[r.author_id]] += 1
     extra = [OBSERVATIONAL, BEFORE_AFTER, f"compares {weeks_after} weeks after adoption with the {weeks_before} weeks before it"]
     if start >= last_full:
