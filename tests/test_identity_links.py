@@ -230,16 +230,22 @@ def test_a_new_repository_s_links_are_made_by_its_reader_and_equal_those_read_ba
     monkeypatch.setenv("LOOPMETER_READERS", "processes")
     store, _ = _build(tmp_path)
     other = GitRepo(tmp_path / "other")
+    # A chained .mailmap: git prints old@ as new@ once; the .mailmap maps new@ on to proper@.
+    other.commit("mailmap", author=("Old", "old@x.example"), date=_day(19),
+                 files={".mailmap": "New <new@x.example> <old@x.example>\nProper <proper@x.example> <new@x.example>\n"})
     other.commit(f"Agent task\n\n{AGENT_TRAILER}\nCo-authored-by: {JANE_TASK[0]} <{JANE_TASK[1]}>\n",
                  author=COPILOT, committer=WEB, date=_day(20))
     loopmeter.ingest([other.path, tmp_path / "repo"], store_path=store)  # "repo" did not move: skipped
     assert calls == []
     with Store.open(store) as s:
+        salt = s.meta("salt")
         made = s.con.execute("select * from identity_links order by all").fetchall()
         for repo, path in s.con.execute("select repo, path from repos").fetchall():
             link_identities(s.con, path, repo, Matcher.load(), s.meta("salt"))
         assert s.con.execute("select * from identity_links order by all").fetchall() == made
-    assert {r[0] for r in made} == {"repo", "other"} and len(made) == 5
+    assert {r[0] for r in made} == {"repo", "other"} and len(made) == 6
+    assert ("other", git_actor_id(salt, "New", "new@x.example"), git_actor_id(salt, "Proper", "proper@x.example"),
+            "mailmap") in made
     # New commits on a stored repository: the links are rebuilt from the store.
     other.commit("Human change", author=JANE_WEB, date=_day(21))
     loopmeter.ingest([other.path], store_path=store)

@@ -21,7 +21,8 @@ from stores import every_table
 def _repo(path, n: int) -> GitRepo:
     r = GitRepo(path)
     for i in range(n):
-        r.commit(f"change {i}", author=("Ann", "ann@example.com"), date=f"2024-01-{i + 1:02d}T10:00:00+00:00")
+        # A new author every other commit: a batch stored again must keep the actors it brought.
+        r.commit(f"change {i}", author=(f"Dev {i // 2}", f"dev{i // 2}@example.com"), date=f"2024-01-{i + 1:02d}T10:00:00+00:00")
     return r
 
 
@@ -79,6 +80,15 @@ def test_a_long_historys_batches_are_stored_under_the_default_threshold_and_a_lo
     assert batches == [(["a"], *small)] + [(["long"], *long)] * 4 + [(["b"], *small)]
 
 
+def test_the_set_s_threshold_outlives_a_long_history_that_reopened_the_store(tmp_path, batches, monkeypatch):
+    # A long enough history reopens the store (a new connection, at DuckDB's defaults): the small
+    # repositories after it keep the set's threshold all the same.
+    monkeypatch.setattr(ingestion, "REOPEN_AFTER", 1)
+    _new_store(tmp_path / "s.duckdb")
+    api.ingest(_set(tmp_path), store_path=tmp_path / "s.duckdb")
+    assert batches[-1][:2] == (["b"], _shown("checkpoint_threshold", git_repos.CHECKPOINT_EVERY))
+
+
 def test_the_user_s_memory_limit_is_kept_while_a_long_history_is_read(tmp_path, batches, monkeypatch):
     monkeypatch.setenv("LOOPMETER_MEMORY_LIMIT", "200MB")
     _new_store(tmp_path / "s.duckdb")
@@ -110,3 +120,30 @@ def test_a_batch_short_of_memory_is_stored_again_under_the_stores_limit(tmp_path
     low = _shown("memory_limit", db.READ_MEMORY)
     assert [b[2] for b in batches if b[0] == ["long"]] == [low, low, own, own, own]  # that batch again, and the rest
     assert every_table(tmp_path / "s.duckdb") == every_table(tmp_path / "clean.duckdb")
+
+
+class _CommitFails:
+    """A connection whose commit fails as DuckDB 1.5's does when the checkpoint it runs is short of
+    memory: a TransactionException, the transaction already rolled back (so a rollback fails too)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def execute(self, sql, *a):
+        self.calls.append(sql)
+        if sql == "commit":
+            raise duckdb.TransactionException("TransactionContext Error: Failed to commit: failed to pin block of "
+                                              "size 256.0 KiB (64.0 MiB/64.0 MiB used)")
+        if sql == "rollback":
+            raise duckdb.TransactionException("TransactionContext Error: cannot rollback - no transaction is active")
+
+
+def test_a_commit_short_of_memory_is_reported_as_such_and_counts_as_out_of_memory():
+    con = _CommitFails()
+    with pytest.raises(duckdb.TransactionException, match="failed to pin block") as e:
+        with db.transaction(con):
+            con.execute("insert into t values (1)")
+    assert con.calls == ["begin transaction", "insert into t values (1)", "commit", "rollback"]
+    assert db.out_of_memory(e.value) and db.out_of_memory(duckdb.OutOfMemoryException("could not allocate"))
+    assert not db.out_of_memory(duckdb.TransactionException("Failed to commit: constraint violated"))
+    assert not db.out_of_memory(duckdb.CatalogException("no table t"))

@@ -27,7 +27,7 @@ from .store.changes import derive_changes, store_derived
 from .store.db import LongRead, Store, shed, transaction, utcnow
 from .store.identity_links import link_identities, links_of_commits, store_links_of_new
 from .store.git_load import (Identities, commit_tables, finish_ingest, previous_tips, reattribute, register_repo,
-                             store_commit_tables, store_commits_of_repos, write_commits)
+                             store_commit_tables, store_commits_of_repos)
 from .store.provenance_load import (
     provenance_for_tracking,
     record_trace_files,
@@ -406,7 +406,10 @@ def ingest_git(
                 batch = list(islice(stream, size))
                 if not batch:
                     break
-                new += long_read.write(lambda: write_commits(store, repo, batch, ids, matcher, new_repo=new_repo))
+                # The rows are made once: making them takes the batch's new actors from `ids`, so a
+                # batch stored again (short of memory) would otherwise lose them.
+                tables = commit_tables(repo, batch, ids, matcher)
+                new += long_read.write(lambda: store_commit_tables(store, repo, tables, new_repo=new_repo))
                 progress.advance(len(batch))
     progress.step("finishing the ingest")
     finish_ingest(store, repo, tips)

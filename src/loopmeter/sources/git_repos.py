@@ -215,6 +215,10 @@ class GitRepos:
                 r = ingest_git(store, info, matcher=matcher, progress=progress, pull_refs=pull_refs, traces=traces,
                                durability=durability, relink=False, ahead=ahead, early_pass=early)
                 long = not store.held  # a long history committed batch by batch: end the group with it
+                if long:
+                    # Its ingest may have reopened the store (a new connection, at DuckDB's defaults):
+                    # the rest of the set keeps the set's threshold.
+                    store.con.execute(f"set checkpoint_threshold = '{CHECKPOINT_EVERY}'")
                 store.hold()  # the relink and the refs digest commit together, after the rows
                 if states.get(str(info.path)):
                     store.set_meta(f"refs:{r.repo}", json.dumps(

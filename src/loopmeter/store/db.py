@@ -60,11 +60,21 @@ def transaction(con: duckdb.DuckDBPyConnection, **tables: pa.Table) -> Iterator[
         return
     con.execute("begin transaction")
     try:
-        yield con
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        try:
+            yield con
+        except BaseException:
+            con.execute("rollback")
+            raise
+        try:
+            con.execute("commit")
+        except duckdb.Error:
+            # A commit that fails (its checkpoint short of memory: a TransactionException) was
+            # rolled back by DuckDB itself; a rollback here would fail and hide why.
+            try:
+                con.execute("rollback")
+            except duckdb.Error:
+                pass
+            raise
     finally:
         for name in tables:
             con.unregister(name)
@@ -179,6 +189,17 @@ def shed(store: Store | None) -> None:
         con.execute(f"set memory_limit = '{store.lowered or memory_limit()}'")
 
 
+def out_of_memory(e: duckdb.Error) -> bool:
+    """Whether DuckDB ran short of memory: in a statement (OutOfMemoryException), or in the
+    checkpoint a commit runs (a TransactionException "Failed to commit: ... failed to pin block",
+    DuckDB 1.5). Either way the transaction was rolled back and may be run again."""
+    if isinstance(e, duckdb.OutOfMemoryException):
+        return True
+    text = str(e).lower()
+    return (isinstance(e, duckdb.TransactionException) and "failed to commit" in text
+            and ("memory" in text or "pin block" in text))
+
+
 def in_less_memory(store: Store, limit: str | None, write: Callable[[], T]) -> T:
     """`write()`, one transaction of its own, under DuckDB memory limit `limit` (None: as it is), the
     blocks DuckDB keeps cached dropped first (`shed`); when DuckDB runs out of memory there (the
@@ -199,8 +220,10 @@ def in_less_memory(store: Store, limit: str | None, write: Callable[[], T]) -> T
     store.lowered = limit  # a `shed` inside puts this one back
     try:
         return write()
-    except duckdb.OutOfMemoryException:
-        pass  # rolled back: again under the limit it had
+    except duckdb.Error as e:
+        if not out_of_memory(e):
+            raise
+        # rolled back: again under the limit it had
     finally:
         store.lowered = lowered
         store.con.execute(f"set memory_limit = '{before}'")
@@ -249,7 +272,9 @@ class LongRead:
             return fn()
         try:
             return fn()
-        except duckdb.OutOfMemoryException:
+        except duckdb.Error as e:
+            if not out_of_memory(e):
+                raise
             self._raise_limit()  # the batch rolled back: it and the rest under the store's own
         return fn()
 

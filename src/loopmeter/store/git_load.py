@@ -119,13 +119,6 @@ def _file_schema() -> pa.Schema:
     ])
 
 
-def write_commits(store: Store, repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher, *,
-                  new_repo: bool = False) -> int:
-    """Store a batch of commits (and their files, authors and AI evidence). Returns how many were new.
-    `new_repo`: as in `store_commits_of_repos`."""
-    return store_commit_tables(store, repo, commit_tables(repo, commits, ids, matcher), new_repo=new_repo)
-
-
 def commit_tables(repo: str, commits: Sequence[Commit], ids: Identities, matcher: Matcher) -> dict[str, pa.Table]:
     """The rows a batch of commits adds (commits, files, AI evidence, new actors) as Arrow tables.
 
