@@ -98,3 +98,25 @@ def test_weekly_contributor_weeks_are_the_lifts_exposure_less_the_agent_accounts
     # Per week too: the table's people are the lift's contributor-weeks but for the account's week of n1.
     lift_weeks = {s["week_start"]: s["contributor_weeks"] for s in ba["weekly"]}
     assert {w["week_start"]: w["contributors"] for w in in_periods} == {**lift_weeks, "2024-01-15": 4 - 1}
+
+
+def test_an_agent_fix_on_a_person_s_own_change_is_that_person_s_week_with_no_delegation_at_all(tmp_path):
+    # No change in this store is delegated to the agent: its one commit, a fix pushed to Ann's
+    # pull request in the week of 2024-01-08 (she did not commit that week), is still Ann's week.
+    # By hand: 2023-12-25 Bob (base); 2024-01-01 Ann (her work); 2024-01-08 Ann (the agent's fix on
+    # her change); 2024-01-15 Ann (the merge lands her change) and Bob (his change): 1, 1, 1, 2.
+    ann, bob = ("Ann", "ann@example.com"), ("Bob", "bob@example.com")
+    r = GitRepo(tmp_path / "repo")
+    r.commit("base", author=bob, date="2023-12-27T09:00:00+00:00")
+    r.checkout("feature", new=True)
+    r.commit("Ann's work", author=ann, date="2024-01-02T09:00:00+00:00")
+    r.commit("Fix tests", author=COPILOT, date="2024-01-09T09:00:00+00:00")
+    r.checkout("main")
+    r.merge("feature", "Merge pull request #5 from ann/feature", date="2024-01-16T09:00:00+00:00")
+    r.commit("Bob's change", author=bob, date="2024-01-17T09:00:00+00:00")
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([r.path], store_path=store)
+    d = report_from_store(store_path=store, as_of=datetime(2024, 3, 1))
+    assert [(w["week_start"], w["contributors"]) for w in d["weekly"]] == [
+        ("2023-12-25", 1), ("2024-01-01", 1), ("2024-01-08", 1), ("2024-01-15", 2)]
+    assert d["totals"]["contributors"] == 2

@@ -70,11 +70,10 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
     df = unit.changes(df)
     act = unit.weekly(con, window, repos)
     agents = agent_keys(con)
-    kept = act[act["author_id"].isin(agents)] if agents else act.iloc[:0]
     out: dict = {"design": "before-after", "adoption": adoption.to_dict(units), "results": [], "specification": [],
                  "checks": [], "figures": {},
                  "clusters": {"by": "author, an agent's change by its delegator", **delegated,
-                              "agent_contributor_weeks": int(len(kept))}}
+                              "agent_contributor_weeks": 0}}
     staggered = out["adoption"]["staggered"]
 
     # Cycle time: changes landed before vs after their unit's adoption date.
@@ -94,7 +93,10 @@ def before_after(con, window: Window, repos: list[str], adoption: Adoption, *, s
                                                       "not_steady"), CYCLE)
 
     # Throughput per contributor-week.
-    tp = throughput_before_after(act, window, dates, seed=seed, n_boot=n_boot, unit=unit)
+    tp = throughput_before_after(act, window, dates, seed=seed, n_boot=n_boot, unit=unit, agents=agents)
+    # Those of the throughput's periods only: the weekly table's people over the same weeks are
+    # the contributor-weeks less these (docs/metrics.md).
+    out["clusters"]["agent_contributor_weeks"] = tp.get("agent_weeks", 0)
     out["results"].append(tp["result"])
     out["results"] += tp["more"]
     out["checks"] += check_rows(tp["caveats"], ("selection", "novelty", "simpsons_paradox", "pre_trends",

@@ -69,11 +69,26 @@ def detect_adoption(con, window: Window, repos: list[str]) -> Adoption:
 # --------------------------------------------------------------------------- data from the store
 
 
+def _repos_key(con, repos: list[str] | None) -> tuple[str, ...] | None:
+    """`repos` as a memo key: None for every stored repository, however named (the summary passes
+    None, the designs the store's sorted list), so one report computes each frame once."""
+    if not repos:
+        return None
+    names = report_memo(con)
+    every = names.get("_store_repo_names") if names is not None else None
+    if every is None:
+        every = tuple(sorted(con.execute(con.table("repos").select("repo"))["repo"]))
+        if names is not None:
+            names["_store_repo_names"] = every
+    key = tuple(sorted(repos))
+    return None if key == every else key
+
+
 def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     """Non-bot changes landed by as_of, one row each, plus pull requests still open at as_of
     (``observed`` False, duration to as_of), which only a tracker source provides. Read once while
     a report's `facts` block runs (both designs ask for the same frame); each caller gets a copy."""
-    key = ("change_frame", window, tuple(repos) if repos else None)
+    key = ("change_frame", window, _repos_key(con, repos))
     return remembered(con, key, lambda: _change_frame(con, window, repos))
 
 
@@ -165,7 +180,7 @@ def weekly_activity(con, window: Window, repos: list[str] | None, *, active: pd.
     kept while a report's `facts` block runs: the weekly table and the totals count its people
     (metrics/summary.py `people_weeks`) before the lift divides by them."""
     if active is None:
-        key = ("weekly_activity", window, tuple(repos) if repos else None, delegated)
+        key = ("weekly_activity", window, _repos_key(con, repos), delegated)
         return remembered(con, key, lambda: _weekly_activity(con, window, repos, active_frame(con, window, repos),
                                                              delegated))
     return _weekly_activity(con, window, repos, active, delegated)
@@ -199,7 +214,7 @@ def _validated(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     from .specification import SPEC_WINDOWS
 
     base = replace(window, days=0)
-    key = ("validated_weeks", base, tuple(repos) if repos else None)
+    key = ("validated_weeks", base, _repos_key(con, repos))
     held = memo.get(key)
     if held is None or window.days not in held:
         days = tuple(sorted({*SPEC_WINDOWS, window.days}))
@@ -212,7 +227,7 @@ def _validated(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
 def active_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:
     """`changes.active_weeks(..., by_repo=True)` executed; kept while a `facts` block runs (it does
     not depend on the validation window)."""
-    key = ("active_weeks", replace(window, days=0), tuple(repos) if repos else None)
+    key = ("active_weeks", replace(window, days=0), _repos_key(con, repos))
     return remembered(con, key, lambda: con.execute(active_weeks(con, window, repos, by_repo=True)))
 
 

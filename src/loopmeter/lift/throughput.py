@@ -4,7 +4,7 @@ with staggered dates, difference-in-differences."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 
 import math
@@ -28,7 +28,8 @@ from .weekly import event_time_series, its_level_change, series_event_study, sta
 
 def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[str, date | None], *,
                             seed: int = 0, n_boot: int = 2000, all_history: bool = False, its: bool = True,
-                            did: bool = True, skip_weeks: int = 0, unit: Unit = REPO) -> dict:
+                            did: bool = True, skip_weeks: int = 0, unit: Unit = REPO,
+                            agents: Collection[str] = ()) -> dict:
     """Validated changes per contributor-week, after / before each repository's adoption week.
 
     `its` adds the interrupted time series on the weekly rate; `did` the staggered
@@ -53,6 +54,9 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
     # Same date everywhere: an author active in two repositories in a week is one contributor-week.
     weeks = a.drop_duplicates(["author_id", "week"]) if single else a
     ev, ex = author_period_tables(a, "validated", weeks)
+    # The contributor-weeks of the periods that agent accounts keep in their own name (`agents`:
+    # changes no person was found for), which the weekly table's people leave out.
+    agent_weeks = int(weeks["author_id"].isin(set(agents)).sum()) if len(agents) else 0
     est = ratio_of_rates(ev["after"].to_numpy(float), ex["after"].to_numpy(float), ev["before"].to_numpy(float),
                          ex["before"].to_numpy(float), n_boot=n_boot, seed=seed, labels=LABELS["after/before"])
     sides = dict(weeks_before=max(p.weeks_before.values()), weeks_after=max(p.weeks_after.values()),
@@ -102,7 +106,7 @@ def throughput_before_after(act: pd.DataFrame, window: Window, dates: Mapping[st
         if es is not None:
             event_study = es
     return {"result": r, "more": more, "caveats": [c for c in found if c is not None], "series": series,
-            "event_study": event_study, "activity": a}  # activity: per_unit.py's weights
+            "event_study": event_study, "activity": a, "agent_weeks": agent_weeks}  # activity: per_unit.py's weights
 
 
 def _allow_for_week_shocks(fe: Estimate, a: pd.DataFrame, weeks: pd.DataFrame, conf: float = 0.95) -> Estimate:

@@ -226,9 +226,11 @@ def activity_by_delegator(con, window, repos: list[str] | None, act: pd.DataFram
     if raw is None or act.empty:
         return act
     found, new = _delegated(con)
-    if found.empty:
-        return act
     agents = sorted(_agent_ids(raw))
+    # Without any delegated change the agent's commits on a person's own change are still that
+    # person's (below): only a store without agent accounts has nothing to move.
+    if not agents:
+        return act
     keys = salt_free_author_keys(con)
     ch = changes(con, window, repos)
     # Every non-bot change in one query (a few thousand rows); an `isin` over thousands of item ids

@@ -547,7 +547,7 @@ _TOTAL_ROWS = [
     ("ai_assisted_changes", "AI-assisted changes (at least)", "changes with at least one AI signal; signals can be removed, so this is a lower bound"),
     ("ai_assisted_commits", "AI-assisted commits (at least)", "commits with at least one AI signal"),
     ("bot_changes", "Bot changes", "authored by dependency bots; left out of human-vs-AI comparisons"),
-    ("contributors", "Contributors", "distinct people among human commit authors"),
+    ("contributors", "Contributors", "people active in any week: authors of landed changes and their commits, and the people an agent's changes were delegated by (agent accounts are not people)"),
     ("changes_with_pr_commits", "Squash merges with PR commits read", "their start time comes from the PR's own commits (refs/pull/N/head)"),
     ("squash_changes_without_pr_commits", "Squash merges without PR commits", "the PR's own commits were not available, so the start of work could not be read from them"),
 ]
