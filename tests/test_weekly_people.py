@@ -120,3 +120,31 @@ def test_an_agent_fix_on_a_person_s_own_change_is_that_person_s_week_with_no_del
     assert [(w["week_start"], w["contributors"]) for w in d["weekly"]] == [
         ("2023-12-25", 1), ("2024-01-01", 1), ("2024-01-08", 1), ("2024-01-15", 2)]
     assert d["totals"]["contributors"] == 2
+
+
+def test_in_a_team_slice_the_agent_s_fix_is_the_team_s_week(tmp_path, monkeypatch):
+    # The history above with Ann in team `core`: her slice holds the week of the agent's fix on her
+    # change (2024-01-08, hers), `unassigned` holds Bob's weeks only; together they are the whole.
+    from loopmeter.config import load_config
+
+    ann, bob = ("Ann", "ann@example.com"), ("Bob", "bob@example.com")
+    r = GitRepo(tmp_path / "repo")
+    r.commit("base", author=bob, date="2023-12-27T09:00:00+00:00")
+    r.checkout("feature", new=True)
+    r.commit("Ann's work", author=ann, date="2024-01-02T09:00:00+00:00")
+    r.commit("Fix tests", author=COPILOT, date="2024-01-09T09:00:00+00:00")
+    r.checkout("main")
+    r.merge("feature", "Merge pull request #5 from ann/feature", date="2024-01-16T09:00:00+00:00")
+    r.commit("Bob's change", author=bob, date="2024-01-17T09:00:00+00:00")
+    store = tmp_path / "lm.duckdb"
+    loopmeter.ingest([r.path], store_path=store)
+    (tmp_path / "loopmeter.toml").write_text('[[team]]\nname = "core"\nmembers = ["ann@example.com"]\n')
+    monkeypatch.chdir(tmp_path)
+    config = load_config(tmp_path / "loopmeter.toml")
+
+    def weeks(team):
+        d = report_from_store(store_path=store, as_of=datetime(2024, 3, 1), team=team, config=config)
+        return [(w["week_start"], w["contributors"]) for w in d["weekly"] if w["contributors"]]
+
+    assert weeks("core") == [("2024-01-01", 1), ("2024-01-08", 1), ("2024-01-15", 1)]
+    assert weeks("unassigned") == [("2023-12-25", 1), ("2024-01-15", 1)]

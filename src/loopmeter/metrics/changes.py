@@ -320,12 +320,17 @@ def contributing_commits(con, repos: list[str] | None = None, scope: scope_m.Sco
         author_time=c.author_time, week=c.author_time.truncate("W").cast("date"),
     )
     delegated = None
-    if scope is not None and scope.team is not None and scope.team_items:
-        # An agent account's commits on a change delegated by a member are the member's team's, as
-        # the change is: otherwise they stayed in `unassigned`, where the delegation (which credits
-        # them to the person) made the member one of that slice's people.
-        of_items = part.filter(part.dst.isin(sorted(scope.team_items))).src
-        delegated = (c.kind == "agent") & c.cid.isin(of_items)
+    if scope is not None and scope.team is not None and (scope.team_actors or scope.team_items):
+        # An agent account's commits on a change of the team (one a member authored, or delegated
+        # to the agent) are the team's, as the change is: the account is in no team, and left in
+        # `unassigned` the delegation (which credits them to the person) made the member one of
+        # that slice's people, while the team's own slice lost the week.
+        items = con.table("items")
+        theirs = items.filter((items.kind == "change") & items.author_id.isin(sorted(scope.team_actors))).item_id
+        mine = part.dst.isin(theirs)
+        if scope.team_items:
+            mine = mine | part.dst.isin(sorted(scope.team_items))
+        delegated = (c.kind == "agent") & c.cid.isin(part.filter(mine).src)
     # The slice's team and dates count its contributors; the agent rule is about changes only.
     return _keep(con, "contributing_commits", scope, repos,
                  scope_m.apply(c, scope, time="author_time", agent=False, delegated=delegated))

@@ -110,7 +110,9 @@ def link_identities(con, path: str | Path, repo: str, matcher: Matcher, salt: st
         select distinct t['value'] from (select unnest(trailers) as t from commits where repo = ? and len(trailers) > 0)
         where lower(t['key']) = 'co-authored-by'
         """, [repo]).fetchall()
-    links = _links(path, matcher, salt, people, [v for (v,) in values])
+    mailmap = con.execute("select exists (select 1 from commit_files where repo = ? and path = '.mailmap')",
+                          [repo]).fetchone()[0]
+    links = _links(path, matcher, salt, people, [v for (v,) in values], mailmap=bool(mailmap))
     # A forgotten person's addresses are gone from the commits (store/forget.py), so their links
     # cannot be read again: they are kept as they were, as forget keeps every metric.
     kept = set(con.execute(
@@ -123,7 +125,7 @@ def link_identities(con, path: str | Path, repo: str, matcher: Matcher, salt: st
     return len(rows)
 
 
-def links_of_commits(path: str | Path, batch, matcher: Matcher, salt: str) -> list[tuple[str, str, str]]:
+def links_of_commits(path: str | Path, batch, matcher: Matcher, salt: str, batch_files=None) -> list[tuple[str, str, str]]:
     """The links of a repository new to the store, from its commits' rows as `commit_tables` made
     them (`batch`: every commit it has): what `link_identities` reads back from the store, made by
     the reader beside the writer (three statements a repository were ~10 ms of the writer's time
@@ -132,7 +134,8 @@ def links_of_commits(path: str | Path, batch, matcher: Matcher, salt: str) -> li
     people = set(zip(cols["author_name"], cols["author_email"])) | set(zip(cols["committer_name"],
                                                                            cols["committer_email"]))
     values = {t["value"] for ts in cols["trailers"] if ts for t in ts if (t["key"] or "").lower() == "co-authored-by"}
-    return _links(path, matcher, salt, people, values)
+    files = batch_files.column("path").to_pylist() if batch_files is not None else []
+    return _links(path, matcher, salt, people, values, mailmap=".mailmap" in files)
 
 
 def store_links_of_new(store, repo: str, links: list[tuple[str, str, str]]) -> None:
@@ -154,16 +157,18 @@ def _store_links(store, items: list[tuple[str, list[tuple[str, str, str]]]]) -> 
         con.execute("insert into identity_links select * from _links")
 
 
-def _links(path, matcher: Matcher, salt: str, people, trailer_values) -> list[tuple[str, str, str]]:
+def _links(path, matcher: Matcher, salt: str, people, trailer_values, *, mailmap: bool) -> list[tuple[str, str, str]]:
     """The links of a repository's `people` (author and committer identities) and co-authors (the
-    values of its Co-authored-by trailers). The people are asked of the .mailmap too, even when
-    they were just read through it: git maps an address once as it prints a commit, but a commit
-    read before the .mailmap named its address keeps the address it was read with, and a chained
-    entry (old -> new, new -> proper) maps the printed address again. The same rows then come out
-    of a new repository's reader as out of a rebuild from the store."""
+    values of its Co-authored-by trailers). Where its history holds a .mailmap (`mailmap`) the
+    people are asked of it too, even when they were just read through it: git maps an address once
+    as it prints a commit, but a commit read before the .mailmap named its address keeps the
+    address it was read with, and a chained entry (old -> new, new -> proper) maps the printed
+    address again. The same rows then come out of a new repository's reader as out of a rebuild
+    from the store; a repository without one pays no `git check-mailmap` for its people (most
+    repositories of a set: one more git process each)."""
     coauthors = {who for v in trailer_values if v and (who := trailer_address(v)) is not None}
     stored = {(n or "", e or "") for n, e in people}
-    humans = sorted(c for c in coauthors | stored if is_person(matcher, *c))
+    humans = sorted(c for c in (coauthors | stored if mailmap else coauthors) if is_person(matcher, *c))
     mapped = check_mailmap(Path(path), humans) if humans and path else {}
     return identity_links(salt, matcher, sorted(stored) + list(coauthors), mapped)
 
