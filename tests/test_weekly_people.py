@@ -100,11 +100,9 @@ def test_weekly_contributor_weeks_are_the_lifts_exposure_less_the_agent_accounts
     assert {w["week_start"]: w["contributors"] for w in in_periods} == {**lift_weeks, "2024-01-15": 4 - 1}
 
 
-def test_an_agent_fix_on_a_person_s_own_change_is_that_person_s_week_with_no_delegation_at_all(tmp_path):
-    # No change in this store is delegated to the agent: its one commit, a fix pushed to Ann's
-    # pull request in the week of 2024-01-08 (she did not commit that week), is still Ann's week.
-    # By hand: 2023-12-25 Bob (base); 2024-01-01 Ann (her work); 2024-01-08 Ann (the agent's fix on
-    # her change); 2024-01-15 Ann (the merge lands her change) and Bob (his change): 1, 1, 1, 2.
+def _agent_fix_on_ann_s_change(tmp_path: Path) -> Path:
+    """Bob's base commit; Ann's pull request, to which the agent pushes a fix the week after her
+    commit, merged the week after; Bob's change. No change is delegated to the agent."""
     ann, bob = ("Ann", "ann@example.com"), ("Bob", "bob@example.com")
     r = GitRepo(tmp_path / "repo")
     r.commit("base", author=bob, date="2023-12-27T09:00:00+00:00")
@@ -116,6 +114,15 @@ def test_an_agent_fix_on_a_person_s_own_change_is_that_person_s_week_with_no_del
     r.commit("Bob's change", author=bob, date="2024-01-17T09:00:00+00:00")
     store = tmp_path / "lm.duckdb"
     loopmeter.ingest([r.path], store_path=store)
+    return store
+
+
+def test_an_agent_fix_on_a_person_s_own_change_is_that_person_s_week_with_no_delegation_at_all(tmp_path):
+    # No change in this store is delegated to the agent: its one commit, a fix pushed to Ann's
+    # pull request in the week of 2024-01-08 (she did not commit that week), is still Ann's week.
+    # By hand: 2023-12-25 Bob (base); 2024-01-01 Ann (her work); 2024-01-08 Ann (the agent's fix on
+    # her change); 2024-01-15 Ann (the merge lands her change) and Bob (his change): 1, 1, 1, 2.
+    store = _agent_fix_on_ann_s_change(tmp_path)
     d = report_from_store(store_path=store, as_of=datetime(2024, 3, 1))
     assert [(w["week_start"], w["contributors"]) for w in d["weekly"]] == [
         ("2023-12-25", 1), ("2024-01-01", 1), ("2024-01-08", 1), ("2024-01-15", 2)]
@@ -127,17 +134,7 @@ def test_in_a_team_slice_the_agent_s_fix_is_the_team_s_week(tmp_path, monkeypatc
     # change (2024-01-08, hers), `unassigned` holds Bob's weeks only; together they are the whole.
     from loopmeter.config import load_config
 
-    ann, bob = ("Ann", "ann@example.com"), ("Bob", "bob@example.com")
-    r = GitRepo(tmp_path / "repo")
-    r.commit("base", author=bob, date="2023-12-27T09:00:00+00:00")
-    r.checkout("feature", new=True)
-    r.commit("Ann's work", author=ann, date="2024-01-02T09:00:00+00:00")
-    r.commit("Fix tests", author=COPILOT, date="2024-01-09T09:00:00+00:00")
-    r.checkout("main")
-    r.merge("feature", "Merge pull request #5 from ann/feature", date="2024-01-16T09:00:00+00:00")
-    r.commit("Bob's change", author=bob, date="2024-01-17T09:00:00+00:00")
-    store = tmp_path / "lm.duckdb"
-    loopmeter.ingest([r.path], store_path=store)
+    store = _agent_fix_on_ann_s_change(tmp_path)
     (tmp_path / "loopmeter.toml").write_text('[[team]]\nname = "core"\nmembers = ["ann@example.com"]\n')
     monkeypatch.chdir(tmp_path)
     config = load_config(tmp_path / "loopmeter.toml")
