@@ -46,7 +46,6 @@ Exits 0 unless --check is given and a wall target is missed.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
 import os
 import pstats

@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 from stores import rows, snapshot
 from test_event_logs import CSV, OCEL_JSON, run

@@ -7,7 +7,6 @@ writes report-desktop.png (1440x900) and report-phone.png (390x844) of a clean s
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from pathlib import Path

@@ -4,7 +4,6 @@ in one piece, in a reader process (no store) and in the store, in full and incre
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -149,7 +148,7 @@ def test_a_derivation_short_of_memory_runs_again_under_the_stores_limit(tmp_path
     store, before = _demo_store(tmp_path)
     monkeypatch.setenv("LOOPMETER_DERIVE_SLICE", "2")
     monkeypatch.setenv("LOOPMETER_DERIVE_MEMORY", "100MB")
-    limits, real, inserts = [], changes._insert_changes, []
+    real, inserts = changes._insert_changes, []
 
     def short(con, *a, **k):  # DuckDB runs out of memory half-way through staging, once
         inserts.append(con.execute("select current_setting('memory_limit')").fetchone()[0])

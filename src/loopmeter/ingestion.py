@@ -128,7 +128,7 @@ def prepare(info: gitsrc.RepoInfo, repo: str, previous: list[str], *, pull_refs:
         if fresh:
             a.derived = derive_changes(None, repo, matcher, head_sha=info.head_sha, pulls=a.pulls,
                                        commits=a.tables["_batch"], rules=rules)
-            a.links = links_of_commits(info.path, a.tables["_batch"], matcher, salt, a.tables["_files"])
+            a.links = links_of_commits(info.path, a.tables["_batch"], a.tables["_files"], matcher, salt)
             # A history long enough for the pass beside the ingest (ingest_durability) gets that.
             if durability and not a.notes and not a.bad.count and a.total < ingest_durability.MIN_COMMITS:
                 # What `_track_lines(first=True)` does in the writer: a pass from scratch, no AI lines.

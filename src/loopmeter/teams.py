@@ -217,10 +217,10 @@ def _actor_ids(m: Member, salt: str | None, stored: set[str], actors: list[tuple
 
 def _noreply_ids(m: Member, actors: list[tuple], found: list[str]) -> list[str]:
     """`found` and the stored identities of GitHub account `m`'s noreply addresses."""
+    from .store.identity_links import noreply_login  # the one reading of a noreply address
+
     login = (m.login or "").lower()
-    suffix, plain = f"+{login}@users.noreply.github.com", f"{login}@users.noreply.github.com"
-    return sorted(set(found) | {a for a, _, email in actors
-                                if email and (email.lower() == plain or email.lower().endswith(suffix))})
+    return sorted(set(found) | {a for a, _, email in actors if email and (noreply_login(email) or "").lower() == login})
 
 
 def _at(path: Path, line: int | None) -> str:

@@ -72,16 +72,13 @@ def detect_adoption(con, window: Window, repos: list[str]) -> Adoption:
 def _repos_key(con, repos: list[str] | None) -> tuple[str, ...] | None:
     """`repos` as a memo key: None for every stored repository, however named (the summary passes
     None, the designs the store's sorted list), so one report computes each frame once."""
-    if not repos:
-        return None
-    names = report_memo(con)
-    every = names.get("_store_repo_names") if names is not None else None
-    if every is None:
-        every = tuple(sorted(con.execute(con.table("repos").select("repo"))["repo"]))
-        if names is not None:
-            names["_store_repo_names"] = every
+    memo = report_memo(con)
+    if not repos or memo is None:  # outside a report nothing is kept: the key is never looked up
+        return tuple(repos) if repos else None
+    if "_store_repo_names" not in memo:
+        memo["_store_repo_names"] = tuple(sorted(con.execute(con.table("repos").select("repo"))["repo"]))
     key = tuple(sorted(repos))
-    return None if key == every else key
+    return None if key == memo["_store_repo_names"] else key
 
 
 def change_frame(con, window: Window, repos: list[str] | None) -> pd.DataFrame:

@@ -22,15 +22,9 @@ def person_of(con) -> dict[str, str]:
     a link names; ids no link names are absent (each is a person of its own). Read from the store's
     `identity_links`, or an export's (a store or export without them links nobody); once while a
     report's `facts` block runs (metrics/changes.py), as every count and interval asks for it."""
-    from .changes import report_memo  # here: changes.py imports this module
+    from .changes import remembered  # here: changes.py imports this module
 
-    memo = report_memo(con)
-    if memo is not None and "person_of" in memo:
-        return memo["person_of"]
-    rep = _read_person_of(con)
-    if memo is not None:
-        memo["person_of"] = rep
-    return rep
+    return remembered(con, "person_of", lambda: _read_person_of(con))
 
 
 def _read_person_of(con) -> dict[str, str]:

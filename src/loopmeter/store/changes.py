@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from ..attribution import Matcher
 from ..errors import ConfigError
 from .db import Store, lowered_memory, register, shed, transaction
-from .git_load import attr_schema, change_item_id, commit_item_id
+from .git_load import attr_schema, change_item_id
 from .message_patterns import (
     GITLAB_MR,
     MERGE_BRANCH,

@@ -125,17 +125,19 @@ def link_identities(con, path: str | Path, repo: str, matcher: Matcher, salt: st
     return len(rows)
 
 
-def links_of_commits(path: str | Path, batch, matcher: Matcher, salt: str, batch_files=None) -> list[tuple[str, str, str]]:
+def links_of_commits(path: str | Path, batch, files, matcher: Matcher, salt: str) -> list[tuple[str, str, str]]:
     """The links of a repository new to the store, from its commits' rows as `commit_tables` made
-    them (`batch`: every commit it has): what `link_identities` reads back from the store, made by
-    the reader beside the writer (three statements a repository were ~10 ms of the writer's time
-    each, a quarter of a set of small repositories' ingest)."""
+    them (`batch`: every commit it has; `files`: their files): what `link_identities` reads back
+    from the store, made by the reader beside the writer (three statements a repository were ~10 ms
+    of the writer's time each, a quarter of a set of small repositories' ingest)."""
     cols = batch.select(["author_name", "author_email", "committer_name", "committer_email", "trailers"]).to_pydict()
     people = set(zip(cols["author_name"], cols["author_email"])) | set(zip(cols["committer_name"],
                                                                            cols["committer_email"]))
     values = {t["value"] for ts in cols["trailers"] if ts for t in ts if (t["key"] or "").lower() == "co-authored-by"}
-    files = batch_files.column("path").to_pylist() if batch_files is not None else []
-    return _links(path, matcher, salt, people, values, mailmap=".mailmap" in files)
+    import pyarrow.compute as pc
+
+    mailmap = bool(pc.any(pc.equal(files["path"], ".mailmap")).as_py())
+    return _links(path, matcher, salt, people, values, mailmap=mailmap)
 
 
 def store_links_of_new(store, repo: str, links: list[tuple[str, str, str]]) -> None:
